@@ -1,0 +1,95 @@
+# privacykeeper - see README.md. `make dev` runs the stack locally, `make test`
+# runs every test. Both install what they need into .tools/ on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS       := $(CURDIR)/.tools
+RIE         := $(TOOLS)/bin/aws-lambda-rie
+STATICCHECK := $(TOOLS)/bin/staticcheck
+NODE_TOOLS  := $(TOOLS)/node/node_modules/.installed
+
+RIE_VERSION         := v0.0.0-20261030222936-bef5c4ba774d
+STATICCHECK_VERSION := v0.8.2
+
+# Functions are built for the architecture the template names (arm64).
+GOARCH_LAMBDA := $(shell sed -n 's/^ *Architectures: *\[ *\([a-z0-9_]*\) *\].*/\1/p' template.yaml | head -n 1 | sed 's/x86_64/amd64/')
+FUNCTIONS     := $(notdir $(wildcard functions/*))
+DIST          := .local/dist
+
+# Ports: make dev and make test use different ones so both can run at once.
+DEV_DDB_PORT  ?= 8000
+DEV_SES_PORT  ?= 8005
+TEST_DDB_PORT ?= 18000
+TEST_SES_PORT ?= 18005
+
+.PHONY: help tools build dev test test-unit lint bench clean
+
+help:
+	@echo "make dev    - run the whole stack locally: API on http://localhost:3000, SES inbox on http://localhost:$(DEV_SES_PORT)"
+	@echo "make test   - lint, unit, integration and end-to-end tests against DynamoDB Local and the SES emulator"
+	@echo "make build  - build every function's bootstrap for Lambda (linux/$(GOARCH_LAMBDA)) into $(DIST)/"
+	@echo "make lint   - gofmt, go vet, staticcheck, cfn-lint"
+	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run"
+	@echo "make clean  - remove builds and local data (keeps installed tools)"
+
+## ----------------------------------------------------------------- tools
+tools: $(RIE) $(NODE_TOOLS) java-check
+
+$(RIE):
+	GOBIN=$(TOOLS)/bin go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS)/bin go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(NODE_TOOLS): infra/tools/package.json infra/tools/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20+ is required (it runs the SES emulator)"; exit 1; }
+	mkdir -p $(TOOLS)/node
+	cp infra/tools/package.json infra/tools/package-lock.json $(TOOLS)/node/
+	cd $(TOOLS)/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# DynamoDB Local needs Java 17+. Install it from the distribution when missing.
+.PHONY: java-check
+java-check:
+	@if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; then \
+	  echo "Java 17+ not found; installing openjdk-17-jre-headless"; \
+	  if command -v apt-get >/dev/null; then (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) ; \
+	  else echo "install Java 17+ and retry"; exit 1; fi; \
+	fi
+
+## ----------------------------------------------------------------- build
+build:
+	@for fn in $(FUNCTIONS); do \
+	  echo "build $$fn (linux/$(GOARCH_LAMBDA))"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath \
+	    -ldflags "-s -w" -o $(DIST)/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+	@ls -l $(DIST)/*/bootstrap | awk '{printf "%10d  %s\n", $$5, $$9}'
+
+## ------------------------------------------------------------------- dev
+dev: tools
+	@infra/dev.sh $(DEV_DDB_PORT) $(DEV_SES_PORT)
+
+## ------------------------------------------------------------------ test
+lint: $(STATICCHECK)
+	@echo "gofmt"; out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	@if command -v cfn-lint >/dev/null; then echo "cfn-lint template.yaml"; cfn-lint template.yaml; \
+	  else echo "cfn-lint is not installed (pip install cfn-lint); template not linted"; exit 1; fi
+
+test-unit:
+	go test -count=1 -short ./...
+
+test: tools lint
+	@infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
+	  go test -count=1 -timeout 15m ./...
+
+bench: tools
+	@infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
+	  go run ./infra/bench
+
+clean:
+	rm -rf .local .aws-sam

@@ -1,0 +1,81 @@
+// Command gateway runs the whole stack of template.yaml locally, without
+// Docker: see package infra/local. `make dev` starts it with DynamoDB Local
+// and the SES emulator; Ctrl-C stops everything it started.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+)
+
+type kv map[string]string
+
+func (m kv) String() string { return fmt.Sprint(map[string]string(m)) }
+func (m kv) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("want KEY=VALUE, got %q", s)
+	}
+	m[k] = v
+	return nil
+}
+
+func main() {
+	cfg := local.Config{Params: map[string]string{}, Env: map[string]string{}}
+	var logFile string
+	flag.StringVar(&cfg.Template, "template", "template.yaml", "SAM template")
+	flag.StringVar(&cfg.Root, "root", ".", "module root")
+	flag.StringVar(&cfg.BuildDir, "build-dir", ".local/build", "where bootstraps are built")
+	flag.StringVar(&cfg.RIE, "rie", ".tools/bin/aws-lambda-rie", "aws-lambda-rie binary")
+	flag.StringVar(&cfg.DynamoDBEndpoint, "dynamodb", "http://127.0.0.1:8000", "DynamoDB Local endpoint")
+	flag.StringVar(&cfg.SESEndpoint, "ses", "http://127.0.0.1:8005", "SES emulator endpoint")
+	flag.StringVar(&cfg.TablePrefix, "table-prefix", "dev-", "prefix of local table names")
+	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "API listen address")
+	flag.IntVar(&cfg.Pool, "pool", 2, "emulator processes per HTTP function")
+	flag.StringVar(&logFile, "log-file", ".local/logs/functions.log", "where function log lines are also written")
+	flag.Var(kv(cfg.Params), "param", "template parameter override KEY=VALUE (repeatable)")
+	flag.Var(kv(cfg.Env), "env", "value for a declared environment variable KEY=VALUE (repeatable)")
+	flag.Parse()
+	if _, ok := cfg.Env["LOCAL_SECRET"]; !ok {
+		cfg.Env["LOCAL_SECRET"] = "local-development-secret-not-for-production-use"
+	}
+
+	var out io.Writer = os.Stdout
+	if logFile != "" {
+		if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
+			fail(err)
+		}
+		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			fail(err)
+		}
+		defer f.Close()
+		out = io.MultiWriter(os.Stdout, f)
+	}
+	cfg.Log = out
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := local.Start(ctx, cfg)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Fprintf(out, "gateway\tready: API on %s (functions: %d, tables: %d)\n", s.URL, len(s.Functions), len(s.Tables))
+	<-ctx.Done()
+	fmt.Fprintln(out, "gateway\tstopping")
+	s.Close()
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "gateway:", err)
+	os.Exit(1)
+}

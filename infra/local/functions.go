@@ -1,0 +1,322 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Function is one AWS::Serverless::Function with Globals merged in, as SAM
+// merges them: scalars replaced, environment maps merged.
+type Function struct {
+	ID         string
+	CodeURI    string
+	Timeout    time.Duration
+	MemoryMB   int
+	Env        map[string]string
+	Events     map[string]Event
+	Bootstrap  string // path of the built binary
+	pool       chan *worker
+	out        io.Writer
+	rie        string
+	environ    []string
+	startMu    sync.Mutex
+	allWorkers []*worker
+}
+
+// Event is one event source of a function, its properties resolved.
+type Event struct {
+	Type       string
+	Properties map[string]any
+}
+
+// Functions reads the template's functions with their resolved settings.
+func Functions(t *Template, r *Resolver) ([]*Function, error) {
+	glob := asMap(t.Globals["Function"])
+	var fns []*Function
+	for _, id := range t.ResourcesOfType("AWS::Serverless::Function") {
+		props := t.Resources[id].Properties
+		get := func(k string) any {
+			if v, ok := props[k]; ok {
+				return v
+			}
+			return glob[k]
+		}
+		f := &Function{ID: id, CodeURI: asString(get("CodeUri")), Env: map[string]string{}, Events: map[string]Event{}}
+		timeout, err := strconv.Atoi(asString(orDefault(get("Timeout"), "3")))
+		if err != nil {
+			return nil, fmt.Errorf("%s Timeout: %w", id, err)
+		}
+		f.Timeout = time.Duration(timeout) * time.Second
+		if f.MemoryMB, err = strconv.Atoi(asString(orDefault(get("MemorySize"), "128"))); err != nil {
+			return nil, fmt.Errorf("%s MemorySize: %w", id, err)
+		}
+		for _, src := range []any{asMap(asMap(glob["Environment"])["Variables"]), asMap(asMap(props["Environment"])["Variables"])} {
+			for k, v := range asMap(src) {
+				rv, err := r.Resolve(v)
+				if err != nil {
+					return nil, fmt.Errorf("%s environment %s: %w", id, k, err)
+				}
+				f.Env[k] = asString(rv)
+			}
+		}
+		for name, e := range asMap(props["Events"]) {
+			em := asMap(e)
+			p, err := r.Resolve(em["Properties"])
+			if err != nil {
+				return nil, fmt.Errorf("%s event %s: %w", id, name, err)
+			}
+			f.Events[name] = Event{Type: asString(em["Type"]), Properties: asMap(p)}
+		}
+		fns = append(fns, f)
+	}
+	return fns, nil
+}
+
+func orDefault(v any, d string) any {
+	if v == nil {
+		return d
+	}
+	return v
+}
+
+// Build compiles each function's bootstrap for this machine (the runtime
+// emulator runs it natively), with the flags the Makefile uses for AWS.
+func Build(ctx context.Context, root, outDir string, fns []*Function) error {
+	for _, f := range fns {
+		dir := filepath.Join(outDir, f.ID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		f.Bootstrap = filepath.Join(dir, "bootstrap")
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath",
+			"-ldflags", "-s -w", "-o", f.Bootstrap, "./"+filepath.Clean(f.CodeURI))
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %w\n%s", f.ID, err, out)
+		}
+	}
+	return nil
+}
+
+// worker is one runtime-emulator process. It serves one invocation at a
+// time: the emulator crashes on a second concurrent invoke.
+type worker struct {
+	fn   *Function
+	addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start launches the function's pool of emulator processes. base holds
+// what the Lambda service itself would set (region, credentials); overrides
+// replace values of variables the template declares, as sam local's
+// --env-vars does, and are dropped for undeclared ones.
+func (f *Function) start(ctx context.Context, rie string, size int, base, overrides map[string]string, out io.Writer) error {
+	f.pool = make(chan *worker, size)
+	f.out, f.rie = out, rie
+	f.environ = environ(f, base, overrides)
+	for i := 0; i < size; i++ {
+		w, err := f.spawn(ctx)
+		if err != nil {
+			return err
+		}
+		f.pool <- w
+	}
+	return nil
+}
+
+func environ(f *Function, base, overrides map[string]string) []string {
+	env := map[string]string{
+		"PATH": os.Getenv("PATH"), "TZ": "UTC", "LANG": "C.UTF-8",
+		"AWS_LAMBDA_FUNCTION_NAME":        f.ID,
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(f.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(int(f.Timeout.Seconds())),
+		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
+	}
+	for k, v := range base {
+		env[k] = v
+	}
+	for k, v := range f.Env {
+		env[k] = v
+	}
+	for k, v := range overrides {
+		if _, declared := f.Env[k]; declared {
+			env[k] = v
+		}
+	}
+	list := make([]string, 0, len(env))
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	sort.Strings(list)
+	return list
+}
+
+func (f *Function) spawn(ctx context.Context) (*worker, error) {
+	p1, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p2, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{fn: f, addr: "127.0.0.1:" + strconv.Itoa(p1), done: make(chan struct{})}
+	w.cmd = exec.Command(f.rie, "--runtime-interface-emulator-address", w.addr,
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2), f.Bootstrap)
+	w.cmd.Env = f.environ
+	pr, pw := io.Pipe()
+	w.cmd.Stdout, w.cmd.Stderr = pw, pw
+	if err := w.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start emulator for %s: %w", f.ID, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintf(f.out, "%s\t%s\n", f.ID, sc.Bytes())
+		}
+	}()
+	go func() {
+		_ = w.cmd.Wait()
+		pw.Close()
+		close(w.done)
+	}()
+	f.startMu.Lock()
+	f.allWorkers = append(f.allWorkers, w)
+	f.startMu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", w.addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return w, nil
+		}
+		select {
+		case <-w.done:
+			return nil, fmt.Errorf("emulator for %s exited at start", f.ID)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("emulator for %s did not listen on %s", f.ID, w.addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (w *worker) stop() {
+	if w.cmd.Process != nil {
+		_ = w.cmd.Process.Kill()
+	}
+	<-w.done
+}
+
+// FunctionError is an invocation that ended in the handler's error (or a
+// crash, a timeout): what Lambda reports as a function error.
+type FunctionError struct {
+	Function string
+	Message  string
+}
+
+func (e *FunctionError) Error() string { return e.Function + ": function error: " + e.Message }
+
+var invokeClient = &http.Client{}
+
+// Invoke sends one event to a free emulator process of the function and
+// returns the handler's response. A process that fails is replaced.
+func (f *Function) Invoke(ctx context.Context, event []byte) ([]byte, error) {
+	var w *worker
+	select {
+	case w = <-f.pool:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	body, err := w.invoke(ctx, event)
+	var fe *FunctionError
+	if err != nil && !errors.As(err, &fe) || (fe != nil && fe.Message == "process exited") {
+		w.stop()
+		nw, serr := f.spawn(context.WithoutCancel(ctx))
+		if serr != nil {
+			fmt.Fprintf(f.out, "%s\tlocal gateway: cannot restart emulator: %v\n", f.ID, serr)
+			// Keep the pool size: put the dead worker back; the next
+			// invoke fails and tries to restart it again.
+			nw = w
+		}
+		w = nw
+	}
+	f.pool <- w
+	return body, err
+}
+
+func (w *worker) invoke(ctx context.Context, event []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.fn.Timeout+5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://"+w.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(event))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := invokeClient.Do(req)
+	if err != nil {
+		select {
+		case <-w.done:
+			return nil, &FunctionError{Function: w.fn.ID, Message: "process exited"}
+		default:
+		}
+		return nil, fmt.Errorf("invoke %s: %w", w.fn.ID, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 7<<20))
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s: read response: %w", w.fn.ID, err)
+	}
+	var probe struct {
+		ErrorMessage *string `json:"errorMessage"`
+		ErrorType    string  `json:"errorType"`
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "" ||
+		(json.Unmarshal(body, &probe) == nil && probe.ErrorMessage != nil) {
+		msg := string(body)
+		if probe.ErrorMessage != nil {
+			msg = probe.ErrorType + ": " + *probe.ErrorMessage
+		}
+		return nil, &FunctionError{Function: w.fn.ID, Message: msg}
+	}
+	return body, nil
+}
+
+// stop ends every emulator process of the function.
+func (f *Function) stop() {
+	f.startMu.Lock()
+	defer f.startMu.Unlock()
+	for _, w := range f.allWorkers {
+		w.stop()
+	}
+}

@@ -1,0 +1,311 @@
+package local
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+)
+
+// route is one HttpApi event: a method and a path template.
+type route struct {
+	method   string // upper case, or ANY
+	path     string // as in the template: /v1/items/{id}
+	segments []string
+	static   int
+	fn       *Function
+}
+
+func (rt route) key() string { return rt.method + " " + rt.path }
+
+// match returns the path parameters when p matches the route's template.
+func (rt route) match(method, p string) (map[string]string, bool) {
+	if rt.method != "ANY" && rt.method != method {
+		return nil, false
+	}
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	params := map[string]string{}
+	for i, s := range rt.segments {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "+}") {
+			if i >= len(segs) {
+				return nil, false
+			}
+			params[s[1:len(s)-2]] = strings.Join(segs[i:], "/")
+			return params, true
+		}
+		if i >= len(segs) {
+			return nil, false
+		}
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			v, err := url.PathUnescape(segs[i])
+			if err != nil {
+				return nil, false
+			}
+			params[s[1:len(s)-1]] = v
+		} else if s != segs[i] {
+			return nil, false
+		}
+	}
+	return params, len(segs) == len(rt.segments)
+}
+
+// cors is an HttpApi's CorsConfiguration.
+type cors struct {
+	origins, methods, headers, expose []string
+	maxAge                            int
+	credentials                       bool
+}
+
+func (c *cors) allows(origin string) bool {
+	for _, o := range c.origins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// API serves HttpApi routes as API Gateway does with payload format 2.0.
+type API struct {
+	routes []route
+	cors   *cors
+	admin  http.Handler
+	log    io.Writer
+}
+
+// maxAPIBody is API Gateway's payload limit.
+const maxAPIBody = 10 << 20
+
+func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, error) {
+	a := &API{log: log}
+	for _, f := range fns {
+		for _, e := range f.Events {
+			if e.Type != "HttpApi" {
+				continue
+			}
+			method := strings.ToUpper(asString(e.Properties["Method"]))
+			path := asString(e.Properties["Path"])
+			if method == "" || path == "" {
+				return nil, fmt.Errorf("%s: an HttpApi event without Path and Method (a catch-all) is not served locally", f.ID)
+			}
+			rt := route{method: method, path: path, segments: strings.Split(strings.Trim(path, "/"), "/"), fn: f}
+			for _, s := range rt.segments {
+				if !strings.HasPrefix(s, "{") {
+					rt.static++
+				}
+			}
+			a.routes = append(a.routes, rt)
+		}
+	}
+	// Most specific first, as API Gateway chooses.
+	sort.SliceStable(a.routes, func(i, j int) bool {
+		if a.routes[i].static != a.routes[j].static {
+			return a.routes[i].static > a.routes[j].static
+		}
+		return a.routes[i].method != "ANY" && a.routes[j].method == "ANY"
+	})
+	for _, id := range t.ResourcesOfType("AWS::Serverless::HttpApi") {
+		props, err := r.Resolve(t.Resources[id].Properties["CorsConfiguration"])
+		if err != nil {
+			return nil, fmt.Errorf("%s CorsConfiguration: %w", id, err)
+		}
+		if c := asMap(props); c != nil {
+			a.cors = &cors{origins: strs(c["AllowOrigins"]), methods: strs(c["AllowMethods"]),
+				headers: strs(c["AllowHeaders"]), expose: strs(c["ExposeHeaders"]),
+				credentials: asString(c["AllowCredentials"]) == "true"}
+			a.cors.maxAge, _ = strconv.Atoi(asString(c["MaxAge"]))
+		}
+	}
+	return a, nil
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, e := range asList(v) {
+		out = append(out, asString(e))
+	}
+	return out
+}
+
+func apiError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"message":%q}`, msg)
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	origin := req.Header.Get("Origin")
+	if a.cors != nil && origin != "" && a.cors.allows(origin) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		if a.cors.credentials {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+		if len(a.cors.expose) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(a.cors.expose, ","))
+		}
+		if req.Method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", strings.Join(a.cors.methods, ","))
+			h.Set("Access-Control-Allow-Headers", strings.Join(a.cors.headers, ","))
+			if a.cors.maxAge > 0 {
+				h.Set("Access-Control-Max-Age", strconv.Itoa(a.cors.maxAge))
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	var rt *route
+	var params map[string]string
+	for i := range a.routes {
+		if p, ok := a.routes[i].match(req.Method, req.URL.Path); ok {
+			rt, params = &a.routes[i], p
+			break
+		}
+	}
+	if rt == nil {
+		if a.admin != nil && strings.HasPrefix(req.URL.Path, "/_local/") {
+			a.admin.ServeHTTP(w, req)
+			return
+		}
+		apiError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxAPIBody+1))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	if len(body) > maxAPIBody {
+		apiError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	event, err := json.Marshal(toEvent(req, rt, params, body))
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	out, err := rt.fn.Invoke(req.Context(), event)
+	if err != nil {
+		fmt.Fprintf(a.log, "gateway\t%s %s: %v\n", req.Method, req.URL.Path, err)
+		var fe *FunctionError
+		if errors.As(err, &fe) {
+			apiError(w, http.StatusInternalServerError, "Internal Server Error")
+		} else {
+			apiError(w, http.StatusServiceUnavailable, "Service Unavailable")
+		}
+		return
+	}
+	writeResponse(w, out)
+}
+
+func toEvent(req *http.Request, rt *route, params map[string]string, body []byte) events.APIGatewayV2HTTPRequest {
+	now := time.Now()
+	headers := map[string]string{}
+	for k, v := range req.Header {
+		if strings.EqualFold(k, "Cookie") {
+			continue
+		}
+		headers[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	headers["host"] = req.Host
+	ip, _, _ := net.SplitHostPort(req.RemoteAddr)
+	if xf := req.Header.Get("X-Forwarded-For"); xf == "" {
+		headers["x-forwarded-for"] = ip
+	}
+	headers["x-forwarded-proto"] = "http"
+	var query map[string]string
+	if q := req.URL.Query(); len(q) > 0 {
+		query = map[string]string{}
+		for k, v := range q {
+			query[k] = strings.Join(v, ",")
+		}
+	}
+	var cookies []string
+	for _, c := range req.Header.Values("Cookie") {
+		for _, part := range strings.Split(c, ";") {
+			if part = strings.TrimSpace(part); part != "" {
+				cookies = append(cookies, part)
+			}
+		}
+	}
+	if len(params) == 0 {
+		params = nil
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: rt.key(), RawPath: req.URL.EscapedPath(), RawQueryString: req.URL.RawQuery,
+		Cookies: cookies, Headers: headers, QueryStringParameters: query, PathParameters: params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: rt.key(), AccountID: "000000000000", Stage: "$default", APIID: "local",
+			DomainName: req.Host, DomainPrefix: "localhost", RequestID: uuid.NewString(),
+			Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: req.Method, Path: req.URL.Path, Protocol: req.Proto, SourceIP: ip,
+				UserAgent: req.UserAgent(),
+			},
+		},
+	}
+	if len(body) > 0 {
+		if utf8.Valid(body) && isText(req.Header.Get("Content-Type")) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+	}
+	return ev
+}
+
+func isText(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json") || strings.Contains(ct, "xml") ||
+		strings.Contains(ct, "x-www-form-urlencoded") || strings.Contains(ct, "javascript")
+}
+
+func writeResponse(w http.ResponseWriter, out []byte) {
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
+		// A handler that returns anything else gets API Gateway's inference:
+		// the output is the JSON body of a 200.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(out)
+		return
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	for _, c := range resp.Cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(resp.Body)
+		if err != nil {
+			apiError(w, http.StatusInternalServerError, "Internal Server Error")
+			return
+		}
+		body = b
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,193 @@
+// Package localtest helps tests use the real local services: DynamoDB Local
+// with the template's tables under a prefix of the test's own (so tests run
+// in parallel), and the SES emulator's store of caught mail.
+package localtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+)
+
+// Services are the endpoints `make test` exports.
+type Services struct {
+	DynamoDB string
+	SES      string
+	RIE      string
+}
+
+// Need returns the local services, or skips the test when they are not
+// running. Under `make test` (PK_REQUIRE_SERVICES=1) a missing service
+// fails the test instead, so nothing is silently not run.
+func Need(t testing.TB) Services {
+	t.Helper()
+	s := Services{DynamoDB: os.Getenv("PK_DYNAMODB_ENDPOINT"), SES: os.Getenv("PK_SES_ENDPOINT"), RIE: os.Getenv("PK_RIE")}
+	if s.DynamoDB == "" || s.SES == "" {
+		if os.Getenv("PK_REQUIRE_SERVICES") != "" {
+			t.Fatal("PK_DYNAMODB_ENDPOINT and PK_SES_ENDPOINT must be set (make test sets them)")
+		}
+		t.Skip("needs DynamoDB Local and the SES emulator: run with make test")
+	}
+	if testing.Short() {
+		t.Skip("integration test skipped in -short mode")
+	}
+	return s
+}
+
+// Root returns the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+}
+
+// Unique returns a short random string for names and addresses.
+func Unique() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// AWSConfig is a config with static local credentials.
+func AWSConfig() aws.Config {
+	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+}
+
+// DynamoDB returns a client for DynamoDB Local.
+func DynamoDB(s Services) *dynamodb.Client {
+	return dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.DynamoDB) })
+}
+
+// SES returns an SES v2 client for the emulator.
+func SES(s Services) *sesv2.Client {
+	return sesv2.NewFromConfig(AWSConfig(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(s.SES) })
+}
+
+// Tables creates the template's tables under a fresh prefix and returns
+// their names by logical id. They are deleted when the test ends.
+func Tables(t testing.TB, s Services) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	tmpl, err := local.ReadTemplate(filepath.Join(Root(), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := local.NewResolver(tmpl, nil, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := DynamoDB(s)
+	prefix := "t" + Unique() + "-"
+	if err := local.CreateTables(ctx, db, tmpl, r, prefix); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, id := range tmpl.ResourcesOfType("AWS::DynamoDB::Table") {
+		names[id] = prefix + id
+	}
+	t.Cleanup(func() {
+		for _, n := range names {
+			_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(n)})
+		}
+	})
+	return names
+}
+
+// Email is one message the SES emulator caught.
+type Email struct {
+	MessageID   string   `json:"messageId"`
+	From        string   `json:"from"`
+	ReplyTo     []string `json:"replyTo"`
+	Destination struct {
+		To, Cc, Bcc []string
+	} `json:"destination"`
+	Subject string `json:"subject"`
+	Body    struct {
+		HTML string `json:"html"`
+		Text string `json:"text"`
+	} `json:"body"`
+	Headers []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"headers"`
+}
+
+// Header returns the first value of a header, or "".
+func (e Email) Header(name string) string {
+	for _, h := range e.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// To reports whether addr is among the recipients.
+func (e Email) To(addr string) bool {
+	for _, a := range e.Destination.To {
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Emails returns every email the emulator holds that match keep.
+func Emails(t testing.TB, s Services, keep func(Email) bool) []Email {
+	t.Helper()
+	resp, err := http.Get(s.SES + "/store")
+	if err != nil {
+		t.Fatalf("read SES store: %v", err)
+	}
+	defer resp.Body.Close()
+	var store struct {
+		Emails []Email `json:"emails"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&store); err != nil {
+		t.Fatalf("decode SES store: %v", err)
+	}
+	var out []Email
+	for _, e := range store.Emails {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WaitEmails polls the emulator until n emails match keep or the timeout
+// passes, and returns what matched then.
+func WaitEmails(t testing.TB, s Services, n int, timeout time.Duration, keep func(Email) bool) []Email {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := Emails(t, s, keep)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Mentions matches emails whose recipients or bodies contain s.
+func Mentions(s string) func(Email) bool {
+	return func(e Email) bool {
+		return e.To(s) || strings.Contains(e.Body.Text, s) || strings.Contains(e.Body.HTML, s) ||
+			strings.Contains(fmt.Sprint(e.ReplyTo), s)
+	}
+}

@@ -1,0 +1,215 @@
+package local
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Resolver evaluates intrinsic functions against the local stack: parameters
+// from their defaults or overrides, tables to their local names and ARNs,
+// pseudo parameters to fixed local values.
+type Resolver struct {
+	Params   map[string]any    // parameter values after overrides
+	Refs     map[string]string // logical id -> what Ref returns
+	Attrs    map[string]string // "LogicalId.Attr" -> what GetAtt returns
+	Pseudo   map[string]string // AWS::Region and friends
+	Template *Template
+}
+
+// NewResolver prepares parameter values from defaults and overrides.
+func NewResolver(t *Template, overrides map[string]string, region string) (*Resolver, error) {
+	r := &Resolver{Params: map[string]any{}, Refs: map[string]string{}, Attrs: map[string]string{}, Template: t,
+		Pseudo: map[string]string{
+			"AWS::Region": region, "AWS::AccountId": "000000000000", "AWS::Partition": "aws",
+			"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "local", "AWS::NoValue": "",
+		}}
+	for name, p := range t.Parameters {
+		v, ok := overrides[name]
+		if !ok {
+			if p["Default"] == nil {
+				return nil, fmt.Errorf("parameter %s has no default and no override", name)
+			}
+			v = asString(p["Default"])
+		}
+		if strings.Contains(asString(p["Type"]), "List") {
+			parts := strings.Split(v, ",")
+			l := make([]any, len(parts))
+			for i, s := range parts {
+				l[i] = strings.TrimSpace(s)
+			}
+			r.Params[name] = l
+		} else {
+			r.Params[name] = v
+		}
+	}
+	for name := range overrides {
+		if _, ok := t.Parameters[name]; !ok {
+			return nil, fmt.Errorf("override of unknown parameter %s", name)
+		}
+	}
+	return r, nil
+}
+
+// Resolve evaluates every intrinsic function inside v.
+func (r *Resolver) Resolve(v any) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			for k, arg := range x {
+				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+					return r.intrinsic(k, arg)
+				}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			rv, err := r.Resolve(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = rv
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			rv, err := r.Resolve(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = rv
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func (r *Resolver) ref(name string) (any, error) {
+	if v, ok := r.Params[name]; ok {
+		return v, nil
+	}
+	if v, ok := r.Pseudo[name]; ok {
+		return v, nil
+	}
+	if v, ok := r.Refs[name]; ok {
+		return v, nil
+	}
+	if _, ok := r.Template.Resources[name]; ok {
+		return name, nil // as sam local does for resources it does not run
+	}
+	return nil, fmt.Errorf("Ref to unknown %s", name)
+}
+
+func (r *Resolver) getAtt(id, attr string) (string, error) {
+	if v, ok := r.Attrs[id+"."+attr]; ok {
+		return v, nil
+	}
+	res, ok := r.Template.Resources[id]
+	if !ok {
+		return "", fmt.Errorf("GetAtt of unknown resource %s", id)
+	}
+	// Anything the local stack does not create gets a well-formed stand-in.
+	return fmt.Sprintf("arn:aws:local:%s:000000000000:%s/%s/%s", r.Pseudo["AWS::Region"],
+		strings.ReplaceAll(res.Type, "::", "-"), id, attr), nil
+}
+
+var subVar = regexp.MustCompile(`\$\{([^!}][^}]*)\}`)
+
+func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
+	switch fn {
+	case "Ref":
+		return r.ref(asString(arg))
+	case "Fn::GetAtt":
+		l := asList(arg)
+		if len(l) != 2 {
+			return nil, fmt.Errorf("GetAtt needs [resource, attribute]")
+		}
+		return r.getAtt(asString(l[0]), asString(l[1]))
+	case "Fn::Sub":
+		tmpl, vars := "", map[string]any{}
+		switch a := arg.(type) {
+		case string:
+			tmpl = a
+		case []any:
+			if len(a) != 2 {
+				return nil, fmt.Errorf("Sub needs a string or [string, map]")
+			}
+			tmpl = asString(a[0])
+			for k, v := range asMap(a[1]) {
+				rv, err := r.Resolve(v)
+				if err != nil {
+					return nil, err
+				}
+				vars[k] = rv
+			}
+		}
+		var firstErr error
+		out := subVar.ReplaceAllStringFunc(tmpl, func(m string) string {
+			name := m[2 : len(m)-1]
+			if v, ok := vars[name]; ok {
+				return asString(v)
+			}
+			var v any
+			var err error
+			if id, attr, ok := strings.Cut(name, "."); ok {
+				v, err = r.getAtt(id, attr)
+			} else {
+				v, err = r.ref(name)
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			return asString(v)
+		})
+		return strings.ReplaceAll(out, "${!", "${"), firstErr
+	case "Fn::Join":
+		l := asList(arg)
+		if len(l) != 2 {
+			return nil, fmt.Errorf("Join needs [delimiter, list]")
+		}
+		items, err := r.Resolve(l[1])
+		if err != nil {
+			return nil, err
+		}
+		parts := []string{}
+		for _, it := range asList(items) {
+			parts = append(parts, asString(it))
+		}
+		return strings.Join(parts, asString(l[0])), nil
+	case "Fn::Split":
+		l := asList(arg)
+		if len(l) != 2 {
+			return nil, fmt.Errorf("Split needs [delimiter, string]")
+		}
+		s, err := r.Resolve(l[1])
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, p := range strings.Split(asString(s), asString(l[0])) {
+			out = append(out, p)
+		}
+		return out, nil
+	case "Fn::Select":
+		l := asList(arg)
+		if len(l) != 2 {
+			return nil, fmt.Errorf("Select needs [index, list]")
+		}
+		i, err := strconv.Atoi(asString(l[0]))
+		if err != nil {
+			return nil, fmt.Errorf("Select index: %w", err)
+		}
+		items, err := r.Resolve(l[1])
+		if err != nil {
+			return nil, err
+		}
+		list := asList(items)
+		if i < 0 || i >= len(list) {
+			return nil, fmt.Errorf("Select index %d out of range", i)
+		}
+		return list[i], nil
+	}
+	return nil, fmt.Errorf("intrinsic %s is not supported by the local stack", fn)
+}

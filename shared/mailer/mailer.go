@@ -1,0 +1,154 @@
+// Package mailer turns table changes into emails. The table stream is the
+// outbox: a handler writes the item that makes an email due (it carries a
+// mail_due attribute), the stream delivers the change here, and the mailer
+// renders and sends it. A sent-marker claimed with a condition keeps a
+// redelivered record from sending twice; a failed send is reported by its
+// sequence number so the stream retries from there and nothing is lost.
+package mailer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
+)
+
+// Markers claims and settles sent-markers.
+type Markers interface {
+	ClaimMail(ctx context.Context, key string, now time.Time, lease time.Duration) (dynamo.Claim, error)
+	MailSent(ctx context.Context, key, messageID string) error
+	ReleaseMail(ctx context.Context, key string) error
+}
+
+// Sender sends one email and returns its provider message id.
+type Sender interface {
+	Send(ctx context.Context, m notify.Message) (string, error)
+}
+
+// Mailer handles stream batches.
+type Mailer struct {
+	Markers Markers
+	Sender  Sender
+	Config  notify.Config
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Lease is how long a claim protects a send in progress. It must be
+	// longer than one send takes and shorter than the stream's retry span.
+	Lease time.Duration
+}
+
+// errBusy marks a record whose email another mailer is sending right now.
+var errBusy = errors.New("another mailer holds the send lease")
+
+// Handle processes one batch and reports the records that failed, by
+// sequence number, so that the stream retries from the first of them.
+// Records that can never succeed (an item the mailer cannot read) are logged
+// and skipped rather than blocking the shard.
+func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	base := m.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	for _, rec := range ev.Records {
+		seq := rec.Change.SequenceNumber
+		log := base.With("seq", seq, "event", rec.EventName)
+		msgs, due, err := m.due(rec)
+		if err != nil {
+			log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
+			continue
+		}
+		for _, msg := range msgs {
+			if err := m.sendOnce(ctx, log, key(rec, due, msg.Kind), msg); err != nil {
+				log.WarnContext(ctx, "send failed; the record will be retried", "kind", msg.Kind, "error", err.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+				break
+			}
+		}
+	}
+	return resp, nil
+}
+
+// due returns the emails a record makes due, and the mail_due value.
+func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, error) {
+	if rec.EventName == string(events.DynamoDBOperationTypeRemove) || isTTL(rec) {
+		return nil, "", nil
+	}
+	due := dynamo.StringAttr(rec.Change.NewImage, dynamo.AttrMailDue)
+	if due == "" || due == dynamo.StringAttr(rec.Change.OldImage, dynamo.AttrMailDue) {
+		return nil, "", nil
+	}
+	item := dynamo.FromStreamImage(rec.Change.NewImage)
+	switch kind := dynamo.StringAttr(rec.Change.NewImage, "kind"); kind {
+	case dynamo.KindInquiry:
+		inq, err := dynamo.DecodeInquiry(item)
+		if err != nil {
+			return nil, "", err
+		}
+		msgs, err := notify.InquiryReceived(m.Config, inq)
+		return msgs, due, err
+	default:
+		return nil, "", fmt.Errorf("no emails known for item kind %q (mail_due %q)", kind, due)
+	}
+}
+
+func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
+	claim, err := m.Markers.ClaimMail(ctx, key, m.Now(), m.Lease)
+	if err != nil {
+		return err
+	}
+	switch claim {
+	case dynamo.AlreadySent:
+		log.InfoContext(ctx, "already sent; skipped", "kind", msg.Kind)
+		return nil
+	case dynamo.Busy:
+		return errBusy
+	}
+	id, err := m.Sender.Send(ctx, msg)
+	if errors.Is(err, notify.ErrRejected) {
+		// Retrying cannot help (SES refused this message for good): record
+		// it as settled so the shard moves on, and say so in the log.
+		log.ErrorContext(ctx, "email rejected; not retried", "kind", msg.Kind, "error", err.Error())
+		if merr := m.Markers.MailSent(ctx, key, "rejected"); merr != nil {
+			log.WarnContext(ctx, "rejected but not marked", "kind", msg.Kind, "error", merr.Error())
+		}
+		return nil
+	}
+	if err != nil {
+		if rerr := m.Markers.ReleaseMail(ctx, key); rerr != nil {
+			log.WarnContext(ctx, "release failed; the lease will run out", "error", rerr.Error())
+		}
+		return err
+	}
+	log.InfoContext(ctx, "sent", "kind", msg.Kind, "message_id", id)
+	if err := m.Markers.MailSent(ctx, key, id); err != nil {
+		// The email went out; the lease still blocks a resend until it runs
+		// out, so this is logged, not retried.
+		log.WarnContext(ctx, "sent but not marked", "kind", msg.Kind, "error", err.Error())
+	}
+	return nil
+}
+
+// isTTL reports whether DynamoDB itself deleted the item on expiry.
+func isTTL(rec events.DynamoDBEventRecord) bool {
+	return rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" &&
+		rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com"
+}
+
+// key identifies one email of one change: the source item's key, the
+// mail_due value and the email kind, hashed so the marker names no one.
+func key(rec events.DynamoDBEventRecord, due, kind string) string {
+	h := sha256.New()
+	for _, part := range []string{rec.EventSourceArn, dynamo.StringAttr(rec.Change.Keys, "pk"),
+		dynamo.StringAttr(rec.Change.Keys, "sk"), due, kind} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

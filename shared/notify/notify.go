@@ -1,0 +1,91 @@
+// Package notify renders the emails the system sends: a text and an HTML
+// part from the same data, every user-supplied value escaped in the HTML.
+// It decides nothing about when mail is due; the mailer does that.
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	texttemplate "text/template"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// ErrRejected marks a send that the mail service refused for good (a bad
+// address, a suppressed recipient): retrying it cannot succeed.
+var ErrRejected = errors.New("rejected by the mail service")
+
+// Header is an extra email header (List-Unsubscribe and the like).
+type Header struct{ Name, Value string }
+
+// Message is one rendered email to send.
+type Message struct {
+	Kind    string // what it is, for logs and sent-markers: "inquiry_ack"
+	To      []string
+	ReplyTo []string
+	Subject string
+	Text    string
+	HTML    string
+	Headers []Header
+}
+
+// Config is what every email needs to know about the sender.
+type Config struct {
+	Company   string // the name people know the sender by
+	TeamInbox string // where the team's notifications go
+	PolicyURL string // the privacy policy, linked from every email
+}
+
+//go:embed templates
+var files embed.FS
+
+var (
+	textT = texttemplate.Must(texttemplate.ParseFS(files, "templates/*.txt"))
+	htmlT = htmltemplate.Must(htmltemplate.ParseFS(files, "templates/*.html"))
+)
+
+func render(kind string, data any) (text, html string, err error) {
+	var t, h bytes.Buffer
+	if err := textT.ExecuteTemplate(&t, kind+".txt", data); err != nil {
+		return "", "", fmt.Errorf("render %s text: %w", kind, err)
+	}
+	if err := htmlT.ExecuteTemplate(&h, kind+".html", data); err != nil {
+		return "", "", fmt.Errorf("render %s html: %w", kind, err)
+	}
+	return t.String(), h.String(), nil
+}
+
+type inquiryData struct {
+	Config
+	Inquiry privacy.Inquiry
+}
+
+// Email kinds.
+const (
+	KindInquiryAck  = "inquiry_ack"
+	KindInquiryTeam = "inquiry_team"
+)
+
+// InquiryReceived renders the two emails a new inquiry makes due: the
+// acknowledgement to the sender (transactional: it says why it was sent) and
+// the notification to the team inbox, which replies straight to the sender.
+func InquiryReceived(c Config, i privacy.Inquiry) ([]Message, error) {
+	d := inquiryData{Config: c, Inquiry: i}
+	ackText, ackHTML, err := render(KindInquiryAck, d)
+	if err != nil {
+		return nil, err
+	}
+	teamText, teamHTML, err := render(KindInquiryTeam, d)
+	if err != nil {
+		return nil, err
+	}
+	return []Message{
+		{Kind: KindInquiryAck, To: []string{i.Form.Email},
+			Subject: "We received your message", Text: ackText, HTML: ackHTML},
+		{Kind: KindInquiryTeam, To: []string{c.TeamInbox}, ReplyTo: []string{i.Form.Email},
+			Subject: "New contact inquiry (" + i.Form.Topic + ")", Text: teamText, HTML: teamHTML},
+	}, nil
+}

@@ -1,0 +1,49 @@
+package notify
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+func TestInquiryReceivedEscapesAndAddresses(t *testing.T) {
+	inq := privacy.NewInquiry("ref-1", "subj", privacy.ContactForm{
+		Name: `Ann <b>"Lee"</b>`, Email: "ann@example.com", Topic: "demo", Company: "<i>ACME</i>",
+		Message: "<script>alert(1)</script>\nsecond line",
+	}, "v1", privacy.RequestMeta{ReceivedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+	msgs, err := InquiryReceived(Config{Company: "Example", TeamInbox: "team@example.com", PolicyURL: "https://e.com/p"}, inq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	ack, team := msgs[0], msgs[1]
+	if ack.To[0] != "ann@example.com" || team.To[0] != "team@example.com" || team.ReplyTo[0] != "ann@example.com" {
+		t.Fatalf("recipients: ack %v, team %v reply-to %v", ack.To, team.To, team.ReplyTo)
+	}
+	for _, m := range msgs {
+		for _, raw := range []string{"<script>", "<b>", "<i>"} {
+			if strings.Contains(m.HTML, raw) {
+				t.Errorf("%s HTML contains unescaped %q", m.Kind, raw)
+			}
+		}
+		if !strings.Contains(m.Text, `Ann <b>"Lee"</b>`) {
+			t.Errorf("%s text part should carry the name as given", m.Kind)
+		}
+		if m.Text == "" || m.HTML == "" || m.Subject == "" {
+			t.Errorf("%s lacks a part", m.Kind)
+		}
+	}
+	if !strings.Contains(team.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("team HTML should show the message, escaped")
+	}
+	if strings.Contains(ack.Text, "alert(1)") {
+		t.Error("the acknowledgement must not echo the message (it would let the form relay text to any address)")
+	}
+	if !strings.Contains(ack.Text, "Why you received this email") || len(ack.Headers) != 0 {
+		t.Error("a transactional email says why it was sent and carries no list headers")
+	}
+}

@@ -1,0 +1,39 @@
+package privacy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+)
+
+// SubjectID is the pseudonymous key of a data subject: a keyed hash of the
+// normalised email address. Every item of personal data is stored under it,
+// so access and erasure are one query on one partition, and the suppression
+// list can outlive the address itself.
+type SubjectID string
+
+// Hasher derives SubjectIDs with HMAC-SHA256 and a secret pepper, so that a
+// copy of the tables alone cannot be matched against a list of addresses.
+type Hasher struct {
+	pepper []byte
+}
+
+// MinPepperBytes is the shortest pepper accepted.
+const MinPepperBytes = 16
+
+// NewHasher returns a Hasher keyed with pepper.
+func NewHasher(pepper []byte) (*Hasher, error) {
+	if len(pepper) < MinPepperBytes {
+		return nil, errors.New("subject pepper must be at least 16 bytes")
+	}
+	return &Hasher{pepper: append([]byte(nil), pepper...)}, nil
+}
+
+// Subject returns the SubjectID of an address. The address is normalised
+// first, so " Ann@Example.COM" and "ann@example.com" are the same subject.
+func (h *Hasher) Subject(email string) SubjectID {
+	m := hmac.New(sha256.New, h.pepper)
+	m.Write([]byte(NormalizeEmail(email)))
+	return SubjectID(hex.EncodeToString(m.Sum(nil)))
+}

@@ -1,0 +1,61 @@
+package privacy
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Messages used for field errors, shared so that every form says the same
+// thing for the same mistake.
+const (
+	msgRequired   = "is required"
+	msgSingleLine = "must be a single line of text without control characters"
+	msgControl    = "must not contain control characters"
+	msgUTF8       = "must be valid UTF-8 text"
+	msgEmail      = "must be a valid email address"
+)
+
+// singleLine checks a one-line free-text field: trimmed, at most max runes,
+// no CR, LF or other control characters. It returns the trimmed value.
+func singleLine(errs FieldErrors, field, v string, required bool, max int) string {
+	if !utf8.ValidString(v) {
+		errs.Add(field, msgUTF8)
+		return ""
+	}
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "" && required:
+		errs.Add(field, msgRequired)
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		errs.Add(field, msgSingleLine)
+	case utf8.RuneCountInString(v) > max:
+		errs.Add(field, tooLong(max))
+	}
+	return v
+}
+
+// multiLine checks a free-text field that may hold line breaks and tabs but
+// no other control characters. The value is kept exactly as given.
+func multiLine(errs FieldErrors, field, v string, required bool, max int) string {
+	if !utf8.ValidString(v) {
+		errs.Add(field, msgUTF8)
+		return ""
+	}
+	switch {
+	case strings.TrimSpace(v) == "" && required:
+		errs.Add(field, msgRequired)
+	case strings.IndexFunc(v, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+	}) >= 0:
+		errs.Add(field, msgControl)
+	case utf8.RuneCountInString(v) > max:
+		errs.Add(field, tooLong(max))
+	}
+	return v
+}
+
+func tooLong(max int) string {
+	return "must be at most " + strconv.Itoa(max) + " characters"
+}

@@ -1,0 +1,74 @@
+// Package ses sends notify.Messages with the SES v2 API. Simple content
+// carries custom headers (List-Unsubscribe and List-Unsubscribe-Post for
+// marketing mail), which the v1 raw API would make us assemble by hand.
+package ses
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/privacykeeper/privacykeeper/shared/notify"
+)
+
+// Sender sends through one SES client from one verified identity.
+type Sender struct {
+	Client *sesv2.Client
+	From   string
+	// ConfigurationSet routes bounce and complaint events; empty for none.
+	ConfigurationSet string
+}
+
+// Send sends m and returns the SES message id.
+func (s *Sender) Send(ctx context.Context, m notify.Message) (string, error) {
+	utf8 := aws.String("UTF-8")
+	msg := &types.Message{
+		Subject: &types.Content{Data: aws.String(m.Subject), Charset: utf8},
+		Body: &types.Body{
+			Text: &types.Content{Data: aws.String(m.Text), Charset: utf8},
+			Html: &types.Content{Data: aws.String(m.HTML), Charset: utf8},
+		},
+	}
+	for _, h := range m.Headers {
+		msg.Headers = append(msg.Headers, types.MessageHeader{Name: aws.String(h.Name), Value: aws.String(h.Value)})
+	}
+	in := &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(s.From),
+		Destination:      &types.Destination{ToAddresses: m.To},
+		ReplyToAddresses: m.ReplyTo,
+		Content:          &types.EmailContent{Simple: msg},
+		EmailTags:        []types.MessageTag{{Name: aws.String("kind"), Value: aws.String(m.Kind)}},
+	}
+	if s.ConfigurationSet != "" {
+		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
+	}
+	out, err := s.Client.SendEmail(ctx, in)
+	if permanent(err) {
+		return "", fmt.Errorf("ses send %s: %w: %w", m.Kind, notify.ErrRejected, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("ses send %s: %w", m.Kind, err)
+	}
+	return aws.ToString(out.MessageId), nil
+}
+
+// permanent reports whether SES refused the message itself: a client fault
+// other than throttling or a quota. Network errors, throttling and server
+// faults are transient and retried.
+func permanent(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorFault() != smithy.FaultClient {
+		return false
+	}
+	switch apiErr.ErrorCode() {
+	case "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException",
+		"SendingPausedException", "AccountSuspendedException", "MailFromDomainNotVerifiedException":
+		return false
+	}
+	return true
+}

@@ -35,7 +35,7 @@ func (rt route) match(method, p string) (map[string]string, bool) {
 	if rt.method != "ANY" && rt.method != method {
 		return nil, false
 	}
-	segs := strings.Split(strings.Trim(p, "/"), "/")
+	segs := splitPath(p)
 	params := map[string]string{}
 	for i, s := range rt.segments {
 		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "+}") {
@@ -63,6 +63,8 @@ func (rt route) match(method, p string) (map[string]string, bool) {
 	}
 	return params, len(segs) == len(rt.segments)
 }
+
+func splitPath(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
 
 // cors is an HttpApi's CorsConfiguration.
 type cors struct {
@@ -103,7 +105,7 @@ func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, err
 			if method == "" || path == "" {
 				return nil, fmt.Errorf("%s: an HttpApi event without Path and Method (a catch-all) is not served locally", f.ID)
 			}
-			rt := route{method: method, path: path, segments: strings.Split(strings.Trim(path, "/"), "/"), fn: f}
+			rt := route{method: method, path: path, segments: splitPath(path), fn: f}
 			for _, s := range rt.segments {
 				if !strings.HasPrefix(s, "{") {
 					rt.static++

@@ -99,7 +99,7 @@ func (r *Resolver) ref(name string) (any, error) {
 	if _, ok := r.Template.Resources[name]; ok {
 		return name, nil // as sam local does for resources it does not run
 	}
-	return nil, fmt.Errorf("Ref to unknown %s", name)
+	return nil, fmt.Errorf("ref to unknown %s", name)
 }
 
 func (r *Resolver) getAtt(id, attr string) (string, error) {
@@ -124,7 +124,7 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Fn::GetAtt":
 		l := asList(arg)
 		if len(l) != 2 {
-			return nil, fmt.Errorf("GetAtt needs [resource, attribute]")
+			return nil, fmt.Errorf("intrinsic GetAtt needs [resource, attribute]")
 		}
 		return r.getAtt(asString(l[0]), asString(l[1]))
 	case "Fn::Sub":
@@ -134,7 +134,7 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 			tmpl = a
 		case []any:
 			if len(a) != 2 {
-				return nil, fmt.Errorf("Sub needs a string or [string, map]")
+				return nil, fmt.Errorf("intrinsic Sub needs a string or [string, map]")
 			}
 			tmpl = asString(a[0])
 			for k, v := range asMap(a[1]) {
@@ -167,7 +167,7 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Fn::Join":
 		l := asList(arg)
 		if len(l) != 2 {
-			return nil, fmt.Errorf("Join needs [delimiter, list]")
+			return nil, fmt.Errorf("intrinsic Join needs [delimiter, list]")
 		}
 		items, err := r.Resolve(l[1])
 		if err != nil {
@@ -181,7 +181,7 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Fn::Split":
 		l := asList(arg)
 		if len(l) != 2 {
-			return nil, fmt.Errorf("Split needs [delimiter, string]")
+			return nil, fmt.Errorf("intrinsic Split needs [delimiter, string]")
 		}
 		s, err := r.Resolve(l[1])
 		if err != nil {
@@ -195,11 +195,11 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Fn::Select":
 		l := asList(arg)
 		if len(l) != 2 {
-			return nil, fmt.Errorf("Select needs [index, list]")
+			return nil, fmt.Errorf("intrinsic Select needs [index, list]")
 		}
 		i, err := strconv.Atoi(asString(l[0]))
 		if err != nil {
-			return nil, fmt.Errorf("Select index: %w", err)
+			return nil, fmt.Errorf("intrinsic Select index: %w", err)
 		}
 		items, err := r.Resolve(l[1])
 		if err != nil {
@@ -207,7 +207,7 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 		}
 		list := asList(items)
 		if i < 0 || i >= len(list) {
-			return nil, fmt.Errorf("Select index %d out of range", i)
+			return nil, fmt.Errorf("intrinsic Select index %d out of range", i)
 		}
 		return list[i], nil
 	}

@@ -102,27 +102,49 @@ func sleep(ctx context.Context, d time.Duration) {
 
 func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardIteratorType) {
 	var iter *string
-	for ctx.Err() == nil && iter == nil {
-		it, err := s.client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-			StreamArn: &s.arn, ShardId: &shard, ShardIteratorType: pos})
-		if err != nil {
+	lastSeq := ""
+	// iterator (re)positions the shard: after the last record delivered, or
+	// at the start position when none was. DynamoDB Local answers a read of
+	// a stale iterator with TrimmedDataAccess or ExpiredIterator; both are
+	// healed by asking again.
+	iterator := func() {
+		for ctx.Err() == nil {
+			in := &dynamodbstreams.GetShardIteratorInput{StreamArn: &s.arn, ShardId: &shard, ShardIteratorType: pos}
+			if lastSeq != "" {
+				in.ShardIteratorType, in.SequenceNumber = types.ShardIteratorTypeAfterSequenceNumber, &lastSeq
+			}
+			it, err := s.client.GetShardIterator(ctx, in)
+			if err == nil {
+				iter = it.ShardIterator
+				return
+			}
+			var gone *types.ResourceNotFoundException
+			if errors.As(err, &gone) {
+				iter = nil
+				return
+			}
 			if ctx.Err() == nil {
 				fmt.Fprintf(s.log, "gateway\tstream %s: shard iterator: %v\n", s.fn.ID, err)
 			}
 			sleep(ctx, time.Second)
-			continue
 		}
-		iter = it.ShardIterator
 	}
+	iterator()
 	for ctx.Err() == nil && iter != nil {
 		out, err := s.client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(s.batchSize)})
 		if err != nil {
 			var expired *types.ExpiredIteratorException
-			if errors.As(err, &expired) || ctx.Err() != nil {
+			var trimmed *types.TrimmedDataAccessException
+			switch {
+			case ctx.Err() != nil:
 				return
+			case errors.As(err, &expired), errors.As(err, &trimmed):
+				sleep(ctx, s.poll)
+			default:
+				fmt.Fprintf(s.log, "gateway\tstream %s: get records: %v\n", s.fn.ID, err)
+				sleep(ctx, time.Second)
 			}
-			fmt.Fprintf(s.log, "gateway\tstream %s: get records: %v\n", s.fn.ID, err)
-			sleep(ctx, time.Second)
+			iterator()
 			continue
 		}
 		var batch []map[string]any
@@ -133,6 +155,9 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 			}
 		}
 		s.deliver(ctx, batch)
+		if n := len(out.Records); n > 0 {
+			lastSeq = aws.ToString(out.Records[n-1].Dynamodb.SequenceNumber)
+		}
 		iter = out.NextShardIterator
 		if len(out.Records) == 0 {
 			sleep(ctx, s.poll)

@@ -1,0 +1,143 @@
+// Package e2e tests the system end to end: the real bootstraps under the
+// runtime emulator behind the local gateway, DynamoDB Local and the SES
+// emulator, driven over real HTTP.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+const localSecret = "e2e-test-secret-that-is-long-enough-0123456789"
+
+// syncBuffer collects every log line of one stack.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// buildOnce shares the built bootstraps between the tests' stacks.
+var (
+	buildOnce sync.Once
+	buildDir  string
+)
+
+type stack struct {
+	*local.Stack
+	svc    localtest.Services
+	logs   *syncBuffer
+	team   string
+	hasher *privacy.Hasher
+}
+
+// startStack runs a stack of the test's own: its own tables, its own team
+// inbox address, its own log.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	svc := localtest.Need(t)
+	if svc.RIE == "" {
+		t.Fatal("PK_RIE must name aws-lambda-rie (make test sets it)")
+	}
+	buildOnce.Do(func() { buildDir = filepath.Join(localtest.Root(), ".local", "e2e-build") })
+	logs := &syncBuffer{}
+	team := "team-" + localtest.Unique() + "@example.com"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := local.Start(ctx, local.Config{
+		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
+		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES,
+		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: 2,
+		Params: map[string]string{"TeamInbox": team, "SiteOrigins": "https://www.example.com"},
+		Env:    map[string]string{"LOCAL_SECRET": localSecret}, Log: logs, NoSchedules: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if t.Failed() {
+			t.Logf("stack log:\n%s", logs.String())
+		}
+	})
+	h, err := privacy.NewHasher(lambdaenv.DeriveSecrets(localSecret).SubjectPepper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stack{Stack: s, svc: svc, logs: logs, team: team, hasher: h}
+}
+
+// client sends requests from 127.0.0.77, so the source IP the functions
+// see is one no other log line contains by accident.
+var client = &http.Client{
+	Timeout: 30 * time.Second,
+	Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.77")}}).DialContext},
+}
+
+func (s *stack) do(t *testing.T, method, path, contentType, body string, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp, b.String()
+}
+
+// items returns every item of a table of the stack (the tables are the
+// test's own, so a scan sees only what this test wrote).
+func (s *stack) items(t *testing.T, logicalID string) []map[string]types.AttributeValue {
+	t.Helper()
+	out, err := s.DB().Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(s.Tables[logicalID])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
+}
+
+func str(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}

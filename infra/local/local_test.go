@@ -1,0 +1,170 @@
+package local
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+func repoTemplate(t *testing.T) *Template {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	tmpl, err := ReadTemplate(filepath.Join(filepath.Dir(file), "..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+func TestTemplateFunctionsAndRoutes(t *testing.T) {
+	tmpl := repoTemplate(t)
+	r, err := NewResolver(tmpl, map[string]string{"SiteOrigins": "https://a.example,https://b.example"}, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Refs["SubjectsTable"] = "x-SubjectsTable"
+	r.Attrs["SubjectsTable.StreamArn"] = "arn:stream"
+	fns, err := Functions(tmpl, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*Function{}
+	for _, f := range fns {
+		byID[f.ID] = f
+	}
+	forms, mailer := byID["FormsFunction"], byID["MailerFunction"]
+	if forms == nil || mailer == nil {
+		t.Fatalf("functions %v", byID)
+	}
+	// Globals merge: environment from Globals, timeout overridden per function.
+	if forms.Env["SUBJECTS_TABLE"] != "x-SubjectsTable" || forms.Env["SITE_ORIGINS"] != "https://a.example,https://b.example" {
+		t.Errorf("forms env %v", forms.Env)
+	}
+	if forms.Timeout.Seconds() != 10 || mailer.Timeout.Seconds() != 30 || forms.MemoryMB != 256 {
+		t.Errorf("timeouts %v %v memory %d", forms.Timeout, mailer.Timeout, forms.MemoryMB)
+	}
+	if got := mailer.Events["SubjectsStream"].Properties["Stream"]; got != "arn:stream" {
+		t.Errorf("stream resolved to %v", got)
+	}
+	api, err := newAPI(tmpl, r, fns, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, rt := range api.routes {
+		keys[rt.key()] = true
+	}
+	for _, want := range []string{"POST /v1/contact", "GET /v1/health"} {
+		if !keys[want] {
+			t.Errorf("route %s not served; have %v", want, keys)
+		}
+	}
+	if api.cors == nil || !api.cors.allows("https://b.example") || api.cors.allows("https://evil.example") {
+		t.Errorf("cors %+v", api.cors)
+	}
+}
+
+func TestRouteMatch(t *testing.T) {
+	mk := func(method, path string) route {
+		rt := route{method: method, path: path}
+		rt.segments = splitPath(path)
+		return rt
+	}
+	tests := []struct {
+		rt     route
+		method string
+		path   string
+		ok     bool
+		params map[string]string
+	}{
+		{mk("POST", "/v1/contact"), "POST", "/v1/contact", true, nil},
+		{mk("POST", "/v1/contact"), "GET", "/v1/contact", false, nil},
+		{mk("POST", "/v1/contact"), "POST", "/v1/contact/x", false, nil},
+		{mk("GET", "/v1/requests/{id}/verify"), "GET", "/v1/requests/abc/verify", true, map[string]string{"id": "abc"}},
+		{mk("GET", "/v1/requests/{id}/verify"), "GET", "/v1/requests//verify", false, nil},
+		{mk("ANY", "/assets/{proxy+}"), "GET", "/assets/css/site.css", true, map[string]string{"proxy": "css/site.css"}},
+	}
+	for _, tt := range tests {
+		params, ok := tt.rt.match(tt.method, tt.path)
+		if ok != tt.ok {
+			t.Errorf("%s %s on %s: ok=%v", tt.method, tt.path, tt.rt.key(), ok)
+			continue
+		}
+		for k, v := range tt.params {
+			if params[k] != v {
+				t.Errorf("%s: param %s=%q, want %q", tt.path, k, params[k], v)
+			}
+		}
+	}
+}
+
+func TestFilterPatterns(t *testing.T) {
+	var rec map[string]any
+	_ = json.Unmarshal([]byte(`{"eventName":"INSERT","dynamodb":{"NewImage":{"mail_due":{"S":"x"},"kind":{"S":"inquiry"}}}}`), &rec)
+	var noDue map[string]any
+	_ = json.Unmarshal([]byte(`{"eventName":"INSERT","dynamodb":{"NewImage":{"kind":{"S":"inquiry"}}}}`), &noDue)
+	var remove map[string]any
+	_ = json.Unmarshal([]byte(`{"eventName":"REMOVE","dynamodb":{"OldImage":{"mail_due":{"S":"x"}}}}`), &remove)
+	tmpl := repoTemplate(t)
+	r, _ := NewResolver(tmpl, nil, "us-east-1")
+	fns, err := Functions(tmpl, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filters []filter
+	for _, f := range fns {
+		if e, ok := f.Events["SubjectsStream"]; ok {
+			if filters, err = parseFilters(e.Properties["FilterCriteria"]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(filters) == 0 {
+		t.Fatal("the mailer's filter was not read from the template")
+	}
+	if !matchAny(filters, rec) || matchAny(filters, noDue) || matchAny(filters, remove) {
+		t.Error("the mailer filter must pass only changes that make an email due")
+	}
+	more := []filter{{"dynamodb": map[string]any{"NewImage": map[string]any{"kind": map[string]any{"S": []any{map[string]any{"prefix": "inq"}}}}}}}
+	if !matchAny(more, rec) {
+		t.Error("prefix rule")
+	}
+	but := []filter{{"eventName": []any{map[string]any{"anything-but": []any{"REMOVE"}}}}}
+	if !matchAny(but, rec) || matchAny(but, remove) {
+		t.Error("anything-but rule")
+	}
+}
+
+func TestResolveIntrinsics(t *testing.T) {
+	tmpl := &Template{Parameters: map[string]map[string]any{
+		"Stage": {"Type": "String", "Default": "dev"}, "Origins": {"Type": "CommaDelimitedList", "Default": "a,b"},
+	}, Resources: map[string]Resource{"T": {Type: "AWS::DynamoDB::Table"}}}
+	r, err := NewResolver(tmpl, map[string]string{"Stage": "prod"}, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Refs["T"] = "local-T"
+	tests := []struct {
+		in   any
+		want string
+	}{
+		{map[string]any{"Ref": "Stage"}, "prod"},
+		{map[string]any{"Ref": "T"}, "local-T"},
+		{map[string]any{"Fn::Sub": "${AWS::Region}-${Stage}-${T}-${!Literal}"}, "eu-west-1-prod-local-T-${Literal}"},
+		{map[string]any{"Fn::Join": []any{"|", map[string]any{"Ref": "Origins"}}}, "a|b"},
+		{map[string]any{"Fn::Select": []any{"1", map[string]any{"Fn::Split": []any{",", "x,y"}}}}, "y"},
+	}
+	for _, tt := range tests {
+		got, err := r.Resolve(tt.in)
+		if err != nil || asString(got) != tt.want {
+			t.Errorf("%v: got %v, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := r.Resolve(map[string]any{"Ref": "Nope"}); err == nil {
+		t.Error("a Ref to nothing resolved")
+	}
+	if _, err := NewResolver(tmpl, map[string]string{"Typo": "x"}, "eu-west-1"); err == nil {
+		t.Error("an override of an unknown parameter was accepted")
+	}
+}

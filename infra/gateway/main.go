@@ -32,6 +32,7 @@ func (m kv) Set(s string) error {
 func main() {
 	cfg := local.Config{Params: map[string]string{}, Env: map[string]string{}}
 	var logFile string
+	var tablesOnly bool
 	flag.StringVar(&cfg.Template, "template", "template.yaml", "SAM template")
 	flag.StringVar(&cfg.Root, "root", ".", "module root")
 	flag.StringVar(&cfg.BuildDir, "build-dir", ".local/build", "where bootstraps are built")
@@ -44,7 +45,18 @@ func main() {
 	flag.StringVar(&logFile, "log-file", ".local/logs/functions.log", "where function log lines are also written")
 	flag.Var(kv(cfg.Params), "param", "template parameter override KEY=VALUE (repeatable)")
 	flag.Var(kv(cfg.Env), "env", "value for a declared environment variable KEY=VALUE (repeatable)")
+	flag.BoolVar(&tablesOnly, "create-tables", false, "only create the template's tables (for sam local with DynamoDB Local in Docker), then exit")
 	flag.Parse()
+	if tablesOnly {
+		names, err := local.CreateTablesOnly(context.Background(), cfg)
+		if err != nil {
+			fail(err)
+		}
+		for _, n := range names {
+			fmt.Println("table", n)
+		}
+		return
+	}
 	if _, ok := cfg.Env["LOCAL_SECRET"]; !ok {
 		cfg.Env["LOCAL_SECRET"] = "local-development-secret-not-for-production-use"
 	}

@@ -39,6 +39,30 @@ type Config struct {
 	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
 }
 
+// CreateTablesOnly creates the template's tables and returns their names.
+func CreateTablesOnly(ctx context.Context, cfg Config) ([]string, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	t, err := ReadTemplate(cfg.Template)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewResolver(t, cfg.Params, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(staticAWS(cfg.Region), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
+	if err := CreateTables(ctx, db, t, r, cfg.TablePrefix); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, id := range t.ResourcesOfType("AWS::DynamoDB::Table") {
+		names = append(names, r.Refs[id])
+	}
+	return names, nil
+}
+
 // Stack is a running local stack.
 type Stack struct {
 	URL       string

@@ -3,8 +3,12 @@ package mailer_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,6 +136,37 @@ func TestMailerReportsFailuresAndNeverSendsTwice(t *testing.T) {
 	for _, pii := range []string{a, b, c, d, "Message 100", "Name 100"} {
 		if strings.Contains(logs.String(), pii) {
 			t.Errorf("the mailer logged personal data %q", pii)
+		}
+	}
+}
+
+func TestSampleStreamEvents(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	tables := localtest.Tables(t, svc)
+	team := "team-" + localtest.Unique() + "@example.com"
+	m := &mailer.Mailer{
+		Markers: dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ops: tables["OpsTable"]}),
+		Sender:  &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"},
+		Config:  notify.Config{Company: "Example", TeamInbox: team},
+		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now, Lease: time.Minute,
+	}
+	toTeam := func(e localtest.Email) bool { return e.To(team) }
+	for file, wantTeamMails := range map[string]int{"mailer-ttl-remove.json": 0, "mailer-inquiry-insert.json": 1} {
+		b, err := os.ReadFile(filepath.Join(localtest.Root(), "events", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		resp, err := m.Handle(context.Background(), ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%s: %+v %v", file, resp, err)
+		}
+		if got := len(localtest.Emails(t, svc, toTeam)); got != wantTeamMails {
+			t.Fatalf("after %s: %d team emails, want %d", file, got, wantTeamMails)
 		}
 	}
 }

@@ -1,0 +1,83 @@
+package forms_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/forms"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+func sampleEvent(t *testing.T, name string) httpapi.Request {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(localtest.Root(), "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r httpapi.Request
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return r
+}
+
+func router(db *dynamodb.Client, tables dynamo.Tables) *httpapi.Router {
+	h, _ := privacy.NewHasher([]byte("test-pepper-0123456789"))
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	f := &forms.Forms{Store: dynamo.New(db, tables), Hasher: h, PolicyVersion: "v-test",
+		Now: time.Now, NewID: uuid.NewString, Log: log}
+	rt := httpapi.NewRouter(log)
+	f.Routes(rt)
+	return rt
+}
+
+// The sample events in events/ are what `sam local invoke` sends; they must
+// work against the real handler.
+func TestSampleEvents(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	rt := router(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"]})
+	for file, want := range map[string]int{"forms-contact.json": 202, "forms-health.json": 200} {
+		resp, err := rt.Serve(context.Background(), sampleEvent(t, file))
+		if err != nil || resp.StatusCode != want {
+			t.Errorf("%s: %d %s %v", file, resp.StatusCode, resp.Body, err)
+		}
+	}
+}
+
+// With DynamoDB unreachable the visitor is told to retry (503 with
+// Retry-After), and the answer says nothing about the cause.
+func TestDatabaseDown(t *testing.T) {
+	t.Parallel()
+	db := dynamodb.NewFromConfig(localtest.AWSConfig(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String("http://127.0.0.1:9") // nothing listens there
+		o.RetryMaxAttempts = 1
+	})
+	rt := router(db, dynamo.Tables{Subjects: "t", Ledger: "l"})
+	for _, file := range []string{"forms-contact.json", "forms-health.json"} {
+		resp, err := rt.Serve(context.Background(), sampleEvent(t, file))
+		if err != nil || resp.StatusCode != 503 || resp.Headers["Retry-After"] == "" {
+			t.Errorf("%s: %d %v %s %v", file, resp.StatusCode, resp.Headers, resp.Body, err)
+		}
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		if json.Unmarshal([]byte(resp.Body), &body) != nil || body.Error.Code != "unavailable" {
+			t.Errorf("%s: body %s", file, resp.Body)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+// Command bench measures the system against floors measured in the same
+// run, so the figures hold on any machine: `make bench` runs it with
+// DynamoDB Local and the SES emulator up. Absolute times are printed for
+// orientation; the claims are the ratios.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+type result struct {
+	Name        string  `json:"name"`
+	Concurrency int     `json:"concurrency"`
+	Requests    int     `json:"requests"`
+	MedianMS    float64 `json:"median_ms"`
+	P99MS       float64 `json:"p99_ms"`
+	RPS         float64 `json:"rps"`
+	Errors      int64   `json:"errors"`
+}
+
+type report struct {
+	Date    string             `json:"date"`
+	Machine string             `json:"machine"`
+	Results []result           `json:"results"`
+	Ratios  map[string]float64 `json:"ratios"`
+	Sizes   map[string]int64   `json:"bootstrap_bytes"`
+	Cold    map[string]float64 `json:"cold_start_ms"`
+}
+
+// run calls op n times from conc goroutines and summarises the latencies.
+func run(name string, conc, n int, op func(i int) error) result {
+	lat := make([]time.Duration, n)
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t := time.Now()
+				if err := op(i); err != nil {
+					errs.Add(1)
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	total := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return result{Name: name, Concurrency: conc, Requests: n, MedianMS: ms(lat[n/2]), P99MS: ms(lat[n*99/100]),
+		RPS: float64(n) / total.Seconds(), Errors: errs.Load()}
+}
+
+func main() {
+	if err := bench(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func bench() error {
+	ctx := context.Background()
+	root, _ := os.Getwd()
+	ddb, ses, rie := os.Getenv("PK_DYNAMODB_ENDPOINT"), os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_RIE")
+	if ddb == "" || ses == "" || rie == "" {
+		return fmt.Errorf("run through make bench (needs PK_DYNAMODB_ENDPOINT, PK_SES_ENDPOINT, PK_RIE)")
+	}
+	n := 400
+	rep := report{Date: time.Now().UTC().Format("2006-01-02"), Ratios: map[string]float64{},
+		Sizes: map[string]int64{}, Cold: map[string]float64{}}
+	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+
+	// Bootstrap sizes as deployed: linux/arm64, stripped.
+	for _, fn := range []string{"forms", "mailer"} {
+		out := filepath.Join(root, ".local", "bench", "dist", fn, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+fn)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", fn, err, b)
+		}
+		st, err := os.Stat(out)
+		if err != nil {
+			return err
+		}
+		rep.Sizes[fn] = st.Size()
+	}
+
+	// The stack: every function under the runtime emulator.
+	prefix := "b" + uuid.NewString()[:8] + "-"
+	t0 := time.Now()
+	s, err := local.Start(ctx, local.Config{Template: "template.yaml", Root: root, BuildDir: ".local/bench/build",
+		RIE: rie, DynamoDBEndpoint: ddb, SESEndpoint: ses, TablePrefix: prefix, Addr: "127.0.0.1:0", Pool: 4,
+		Env: map[string]string{"LOCAL_SECRET": "bench-secret-0123456789-0123456789"}, NoSchedules: true, Log: io.Discard})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	startup := time.Since(t0)
+	// Cold start: the first invocation of a fresh emulator process includes
+	// the bootstrap's init (config, secrets, clients).
+	t1 := time.Now()
+	if resp, err := http.Get(s.URL + "/v1/health"); err != nil || resp.StatusCode != 200 {
+		return fmt.Errorf("health: %v", err)
+	}
+	rep.Cold["forms_first_invoke"] = float64(time.Since(t1).Microseconds()) / 1000
+	rep.Cold["stack_start_incl_build"] = float64(startup.Milliseconds())
+
+	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb) })
+	store := dynamo.New(db, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"]})
+	hasher, _ := privacy.NewHasher([]byte("bench-pepper-0123456789"))
+
+	// The floor: the one DynamoDB transaction a submission cannot avoid
+	// (the inquiry and its ledger entry), made directly with the SDK.
+	floor := func(i int) error {
+		email := fmt.Sprintf("floor-%d@example.com", i)
+		f := privacy.ContactForm{Name: "Bench", Email: email, Topic: "question", Message: "Benchmark message"}
+		return store.SaveInquiry(ctx, privacy.NewInquiry(uuid.NewString(), hasher.Subject(email), f, "v", privacy.RequestMeta{ReceivedAt: time.Now()}))
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	submit := func(tag string) func(i int) error {
+		return func(i int) error {
+			body := fmt.Sprintf(`{"name":"Bench","email":"%s-%d@example.com","message":"Benchmark message"}`, tag, i)
+			resp, err := client.Post(s.URL+"/v1/contact", "application/json", bytes.NewBufferString(body))
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		}
+	}
+	for _, conc := range []int{1, 16} {
+		f := run("floor: SDK TransactWriteItems", conc, n, floor)
+		c := run("contact via gateway+RIE", conc, n, submit(fmt.Sprintf("c%d", conc)))
+		rep.Results = append(rep.Results, f, c)
+		rep.Ratios[fmt.Sprintf("contact_median_vs_floor_c%d", conc)] = c.MedianMS / f.MedianMS
+		rep.Ratios[fmt.Sprintf("contact_rps_vs_floor_c%d", conc)] = c.RPS / f.RPS
+	}
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "benchmark\tconc\tn\tmedian ms\tp99 ms\treq/s\terrors\n")
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%d\n", r.Name, r.Concurrency, r.Requests, r.MedianMS, r.P99MS, r.RPS, r.Errors)
+	}
+	w.Flush()
+	keys := make([]string, 0, len(rep.Ratios))
+	for k := range rep.Ratios {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Println()
+	for _, k := range keys {
+		fmt.Printf("ratio %-32s %.2f\n", k, rep.Ratios[k])
+	}
+	for fn, size := range rep.Sizes {
+		fmt.Printf("bootstrap %-8s %.1f MiB (linux/arm64, stripped)\n", fn, float64(size)/(1<<20))
+	}
+	fmt.Printf("cold start: first forms invocation %.0f ms (warm median at c1: %.1f ms); stack start with build %.0f ms\n",
+		rep.Cold["forms_first_invoke"], rep.Results[1].MedianMS, rep.Cold["stack_start_incl_build"])
+	if err := os.MkdirAll(".local/bench", 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(".local/bench/results.json", b, 0o644); err != nil {
+		return err
+	}
+	fmt.Println("written .local/bench/results.json")
+	var errs int64
+	for _, r := range rep.Results {
+		errs += r.Errors
+	}
+	if errs > 0 {
+		return fmt.Errorf("%d requests failed", errs)
+	}
+	return nil
+}

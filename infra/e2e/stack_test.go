@@ -44,12 +44,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// buildOnce shares the built bootstraps between the tests' stacks.
-var (
-	buildOnce sync.Once
-	buildDir  string
-)
-
 type stack struct {
 	*local.Stack
 	svc    localtest.Services
@@ -66,7 +60,7 @@ func startStack(t *testing.T) *stack {
 	if svc.RIE == "" {
 		t.Fatal("PK_RIE must name aws-lambda-rie (make test sets it)")
 	}
-	buildOnce.Do(func() { buildDir = filepath.Join(localtest.Root(), ".local", "e2e-build") })
+	buildDir := filepath.Join(localtest.Root(), ".local", "e2e-build")
 	logs := &syncBuffer{}
 	team := "team-" + localtest.Unique() + "@example.com"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

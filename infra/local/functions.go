@@ -102,12 +102,24 @@ func Build(ctx context.Context, root, outDir string, fns []*Function) error {
 			return err
 		}
 		f.Bootstrap = filepath.Join(dir, "bootstrap")
+		// Build beside the target and rename into place: a stack that is
+		// running the old binary keeps it, and parallel builds cannot
+		// interleave their writes.
+		tmp, err := os.CreateTemp(dir, "bootstrap-*")
+		if err != nil {
+			return err
+		}
+		tmp.Close()
 		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath",
-			"-ldflags", "-s -w", "-o", f.Bootstrap, "./"+filepath.Clean(f.CodeURI))
+			"-ldflags", "-s -w", "-o", tmp.Name(), "./"+filepath.Clean(f.CodeURI))
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Remove(tmp.Name())
 			return fmt.Errorf("build %s: %w\n%s", f.ID, err, out)
+		}
+		if err := os.Rename(tmp.Name(), f.Bootstrap); err != nil {
+			return fmt.Errorf("build %s: %w", f.ID, err)
 		}
 	}
 	return nil

@@ -39,21 +39,31 @@ type Config struct {
 	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
 }
 
+// tables reads the template and creates its tables: the first step of
+// Start, and all of CreateTablesOnly.
+func tables(ctx context.Context, cfg Config) (*Template, *Resolver, *dynamodb.Client, error) {
+	t, err := ReadTemplate(cfg.Template)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := NewResolver(t, cfg.Params, cfg.Region)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db := dynamodb.NewFromConfig(staticAWS(cfg.Region), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
+	if err := CreateTables(ctx, db, t, r, cfg.TablePrefix); err != nil {
+		return nil, nil, nil, err
+	}
+	return t, r, db, nil
+}
+
 // CreateTablesOnly creates the template's tables and returns their names.
 func CreateTablesOnly(ctx context.Context, cfg Config) ([]string, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	t, err := ReadTemplate(cfg.Template)
+	t, r, _, err := tables(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	r, err := NewResolver(t, cfg.Params, cfg.Region)
-	if err != nil {
-		return nil, err
-	}
-	db := dynamodb.NewFromConfig(staticAWS(cfg.Region), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
-	if err := CreateTables(ctx, db, t, r, cfg.TablePrefix); err != nil {
 		return nil, err
 	}
 	var names []string
@@ -92,17 +102,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Log = io.Discard
 	}
 	log := &lineWriter{w: cfg.Log}
-	t, err := ReadTemplate(cfg.Template)
+	t, r, db, err := tables(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	r, err := NewResolver(t, cfg.Params, cfg.Region)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg := staticAWS(cfg.Region)
-	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
-	if err := CreateTables(ctx, db, t, r, cfg.TablePrefix); err != nil {
 		return nil, err
 	}
 	fns, err := Functions(t, r)
@@ -146,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	api.admin = s.adminHandler()
-	streams := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
+	streams := dynamodbstreams.NewFromConfig(staticAWS(cfg.Region), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
 	for _, f := range fns {
 		for name, e := range f.Events {
 			switch e.Type {

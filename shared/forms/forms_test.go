@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,15 +20,8 @@ import (
 )
 
 func sampleEvent(t *testing.T, name string) httpapi.Request {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(localtest.Root(), "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var r httpapi.Request
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	localtest.SampleEvent(t, name, &r)
 	return r
 }
 

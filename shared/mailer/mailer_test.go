@@ -3,12 +3,9 @@ package mailer_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,14 +150,8 @@ func TestSampleStreamEvents(t *testing.T) {
 	}
 	toTeam := func(e localtest.Email) bool { return e.To(team) }
 	for file, wantTeamMails := range map[string]int{"mailer-ttl-remove.json": 0, "mailer-inquiry-insert.json": 1} {
-		b, err := os.ReadFile(filepath.Join(localtest.Root(), "events", file))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var ev events.DynamoDBEvent
-		if err := json.Unmarshal(b, &ev); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+		localtest.SampleEvent(t, file, &ev)
 		resp, err := m.Handle(context.Background(), ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("%s: %+v %v", file, resp, err)

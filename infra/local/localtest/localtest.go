@@ -191,3 +191,16 @@ func Mentions(s string) func(Email) bool {
 			strings.Contains(fmt.Sprint(e.ReplyTo), s)
 	}
 }
+
+// SampleEvent decodes events/<name> (the sample events of sam local invoke)
+// into v.
+func SampleEvent(t testing.TB, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Root(), "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}

@@ -1,5 +1,6 @@
-// Command forms is the Lambda behind the website's forms: POST /v1/contact
-// and GET /v1/health. It only wires; the logic is in shared/forms.
+// Command forms is the Lambda behind the website's forms: the contact form,
+// the newsletter signup and its confirmation, and the health check. It only
+// wires; the logic is in shared/forms.
 package main
 
 import (
@@ -14,34 +15,21 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/forms"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
-	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, err := lambdaenv.Load(ctx)
-	if err == nil {
-		err = lambdaenv.Require(map[string]string{
-			"SUBJECTS_TABLE": env.Tables.Subjects, "LEDGER_TABLE": env.Tables.Ledger,
-			"POLICY_VERSION": env.PolicyVersion,
-		})
-	}
-	var secrets lambdaenv.Secrets
-	if err == nil {
-		secrets, err = env.LoadSecrets(ctx)
-	}
-	var hasher *privacy.Hasher
-	if err == nil {
-		hasher, err = privacy.NewHasher(secrets.SubjectPepper)
-	}
+	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "POLICY_VERSION")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
 	f := &forms.Forms{
 		Store:         dynamo.New(env.DynamoDB(), env.Tables),
-		Hasher:        hasher,
+		Hasher:        keys.Hasher,
+		Tokens:        keys.Tokens,
+		Limits:        forms.DefaultLimits,
 		PolicyVersion: env.PolicyVersion,
 		Now:           time.Now,
 		NewID:         uuid.NewString,

@@ -13,19 +13,13 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
-	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, err := lambdaenv.Load(ctx)
-	if err == nil {
-		err = lambdaenv.Require(map[string]string{
-			"OPS_TABLE": env.Tables.Ops, "SENDER_ADDRESS": env.Sender, "TEAM_INBOX": env.TeamInbox,
-		})
-	}
+	env, keys, err := lambdaenv.Start(ctx, "OPS_TABLE", "SENDER_ADDRESS", "TEAM_INBOX", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
@@ -33,7 +27,8 @@ func main() {
 	m := &mailer.Mailer{
 		Markers: dynamo.New(env.DynamoDB(), env.Tables),
 		Sender:  &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:  notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL},
+		Config:  env.Notify(),
+		Tokens:  keys.Tokens,
 		Log:     log,
 		Now:     time.Now,
 		Lease:   2 * time.Minute,

@@ -119,8 +119,18 @@ func TestContactFormPostFromBrowser(t *testing.T) {
 		!strings.Contains(out, "Thank you") {
 		t.Fatalf("status %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), out)
 	}
-	if n := len(s.items(t, "SubjectsTable")); n != 1 {
-		t.Fatalf("%d items", n)
+	// The opt-in box starts the newsletter's double opt-in: a pending
+	// subscription beside the inquiry, and a confirmation email.
+	kinds := map[string]string{}
+	for _, it := range s.items(t, "SubjectsTable") {
+		kinds[str(it, "kind")] = str(it, "status")
+	}
+	if len(kinds) != 2 || kinds["subscription"] != "pending" {
+		t.Fatalf("items by kind: %v", kinds)
+	}
+	addr := "ann-" + u + "@example.com"
+	if mails := localtest.WaitEmails(t, s.svc, 2, 20*time.Second, func(e localtest.Email) bool { return e.To(addr) }); len(mails) != 2 {
+		t.Fatalf("%d emails to the visitor, want the acknowledgement and the confirmation", len(mails))
 	}
 	form.Set("email", "not an address")
 	resp, out = s.do(t, "POST", "/v1/contact", "application/x-www-form-urlencoded", form.Encode(),

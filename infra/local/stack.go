@@ -41,12 +41,22 @@ type Config struct {
 
 // tables reads the template and creates its tables: the first step of
 // Start, and all of CreateTablesOnly.
-func tables(ctx context.Context, cfg Config) (*Template, *Resolver, *dynamodb.Client, error) {
+// Defaults fill parameters the template declares and cfg does not set.
+func tables(ctx context.Context, cfg Config, defaults map[string]string) (*Template, *Resolver, *dynamodb.Client, error) {
 	t, err := ReadTemplate(cfg.Template)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r, err := NewResolver(t, cfg.Params, cfg.Region)
+	params := map[string]string{}
+	for k, v := range defaults {
+		if _, declared := t.Parameters[k]; declared {
+			params[k] = v
+		}
+	}
+	for k, v := range cfg.Params {
+		params[k] = v
+	}
+	r, err := NewResolver(t, params, cfg.Region)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -62,7 +72,7 @@ func CreateTablesOnly(ctx context.Context, cfg Config) ([]string, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	t, r, _, err := tables(ctx, cfg)
+	t, r, _, err := tables(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +89,7 @@ type Stack struct {
 	Functions map[string]*Function
 	Tables    map[string]string // logical id -> local table name
 	server    *http.Server
+	ln        net.Listener
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	db        *dynamodb.Client
@@ -102,19 +113,28 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Log = io.Discard
 	}
 	log := &lineWriter{w: cfg.Log}
-	t, r, db, err := tables(ctx, cfg)
+	// Listen first: the API's own URL is the PublicBaseURL of the links in
+	// emails unless the caller set one.
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	t, r, db, err := tables(ctx, cfg, map[string]string{"PublicBaseURL": url})
+	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	fns, err := Functions(t, r)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = Build(ctx, cfg.Root, cfg.BuildDir, fns)
 	}
-	if err := Build(ctx, cfg.Root, cfg.BuildDir, fns); err != nil {
+	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, cancel: cancel, db: db}
+	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, cancel: cancel, db: db, ln: ln}
 	for id, name := range r.Refs {
 		if t.Resources[id].Type == "AWS::DynamoDB::Table" {
 			s.Tables[id] = name
@@ -172,12 +192,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			}
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	s.URL = "http://" + ln.Addr().String()
+	s.URL = url
 	s.server = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	s.goRun(func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -201,6 +216,8 @@ func (s *Stack) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.server.Shutdown(ctx)
 		cancel()
+	} else if s.ln != nil {
+		s.ln.Close()
 	}
 	s.cancel()
 	s.wg.Wait()

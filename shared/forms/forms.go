@@ -11,20 +11,28 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // Store is what the forms need from the database.
 type Store interface {
 	SaveInquiry(ctx context.Context, i privacy.Inquiry) error
 	Ping(ctx context.Context) error
+	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
+	RequestSubscription(ctx context.Context, s privacy.Signup, subject privacy.SubjectID, signupID string,
+		cooldown time.Duration, e dynamo.Event) (bool, error)
+	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e dynamo.Event) error
 }
 
 // Forms holds the handlers' dependencies.
 type Forms struct {
 	Store         Store
 	Hasher        *privacy.Hasher
+	Tokens        *token.Signer
+	Limits        Limits
 	PolicyVersion string
 	Now           func() time.Time
 	NewID         func() string
@@ -35,6 +43,9 @@ type Forms struct {
 func (f *Forms) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /v1/contact", f.Contact)
 	rt.Handle("GET /v1/health", f.Health)
+	rt.Handle("POST /v1/subscriptions", f.Subscribe)
+	rt.Handle("GET /v1/subscriptions/confirm", f.ConfirmPage)
+	rt.Handle("POST /v1/subscriptions/confirm", f.Confirm)
 }
 
 type accepted struct {
@@ -63,6 +74,15 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
 	f.Log.InfoContext(ctx, "inquiry stored", "request_id", r.RequestContext.RequestID, "inquiry_id", id, "topic", form.Topic)
+	if form.MarketingOptIn {
+		// The box on the contact form starts the same double opt-in as the
+		// signup form: nothing is sent until the person confirms.
+		s := privacy.Signup{Email: form.Email, Name: form.Name, Topics: []string{"newsletter"}}
+		if err := f.requestSubscription(ctx, r, s, "contact_form"); err != nil {
+			// The inquiry is stored; the visitor can sign up again later.
+			f.Log.ErrorContext(ctx, "opt-in not recorded", "inquiry_id", id, "error", err.Error())
+		}
+	}
 	return received(r, id), nil
 }
 

@@ -55,6 +55,8 @@ var (
 		Message: "Send application/json or application/x-www-form-urlencoded."}
 	ErrMalformed = &Error{Status: http.StatusBadRequest, Code: "validation_failed",
 		Message: "The request body is not valid JSON (an object is expected)."}
+	ErrInvalidToken = &Error{Status: http.StatusBadRequest, Code: "invalid_token",
+		Message: "This link is not valid: it may have expired, been replaced by a newer one, or been cut short when it was copied. Nothing was changed."}
 	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 		Message:    "We could not save your request just now. Nothing was stored; please try again shortly.",
 		RetryAfter: 30 * time.Second}
@@ -131,6 +133,9 @@ func DecodeInput(r Request) (privacy.Input, error) {
 	}
 	return nil, ErrMediaType
 }
+
+// Query returns a query-string parameter.
+func Query(r Request, name string) string { return r.QueryStringParameters[name] }
 
 // Meta extracts the pseudonymous request metadata the policy says we keep.
 func Meta(r Request, now time.Time) privacy.RequestMeta {

@@ -21,6 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // Env is a function's configuration.
@@ -32,6 +35,7 @@ type Env struct {
 	TeamInbox        string
 	Company          string
 	PolicyURL        string
+	BaseURL          string
 	ConfigurationSet string
 	DynamoDBEndpoint string
 	SESEndpoint      string
@@ -75,6 +79,7 @@ func Load(ctx context.Context) (*Env, error) {
 		TeamInbox:        os.Getenv("TEAM_INBOX"),
 		Company:          os.Getenv("COMPANY_NAME"),
 		PolicyURL:        os.Getenv("POLICY_URL"),
+		BaseURL:          strings.TrimRight(os.Getenv("PUBLIC_BASE_URL"), "/"),
 		ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
 		DynamoDBEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		SESEndpoint:      os.Getenv("SES_ENDPOINT"),
@@ -152,4 +157,44 @@ func InvocationID(ctx context.Context) string {
 		return lc.AwsRequestID
 	}
 	return ""
+}
+
+// Keys are the keyed primitives built from the secrets.
+type Keys struct {
+	Hasher *privacy.Hasher
+	Tokens *token.Signer
+}
+
+// Start is every function's cold start: load the environment, require the
+// named variables, read the secrets and build the keys.
+func Start(ctx context.Context, required ...string) (*Env, Keys, error) {
+	env, err := Load(ctx)
+	if err != nil {
+		return nil, Keys{}, err
+	}
+	vals := map[string]string{}
+	for _, name := range required {
+		vals[name] = os.Getenv(name)
+	}
+	if err := Require(vals); err != nil {
+		return nil, Keys{}, err
+	}
+	secrets, err := env.LoadSecrets(ctx)
+	if err != nil {
+		return nil, Keys{}, err
+	}
+	h, err := privacy.NewHasher(secrets.SubjectPepper)
+	if err != nil {
+		return nil, Keys{}, err
+	}
+	t, err := token.New(secrets.TokenKey)
+	if err != nil {
+		return nil, Keys{}, err
+	}
+	return env, Keys{Hasher: h, Tokens: t}, nil
+}
+
+// Notify is the email configuration.
+func (e *Env) Notify() notify.Config {
+	return notify.Config{Company: e.Company, TeamInbox: e.TeamInbox, PolicyURL: e.PolicyURL, BaseURL: e.BaseURL}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,6 +21,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // Markers claims and settles sent-markers.
@@ -39,12 +41,16 @@ type Mailer struct {
 	Markers Markers
 	Sender  Sender
 	Config  notify.Config
+	Tokens  *token.Signer
 	Log     *slog.Logger
 	Now     func() time.Time
 	// Lease is how long a claim protects a send in progress. It must be
 	// longer than one send takes and shorter than the stream's retry span.
 	Lease time.Duration
 }
+
+// ConfirmLinkValidity is how long a confirmation link works.
+const ConfirmLinkValidity = 7 * 24 * time.Hour
 
 // errBusy marks a record whose email another mailer is sending right now.
 var errBusy = errors.New("another mailer holds the send lease")
@@ -93,6 +99,22 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 		}
 		msgs, err := notify.InquiryReceived(m.Config, inq)
 		return msgs, due, err
+	case dynamo.KindSubscription:
+		sub, err := dynamo.DecodeSubscription(item)
+		if err != nil {
+			return nil, "", err
+		}
+		signupID, ok := strings.CutPrefix(due, dynamo.MailDueConfirmPrefix)
+		if !ok || signupID != sub.SignupID {
+			return nil, "", fmt.Errorf("subscription mail_due %q does not match its signup", due)
+		}
+		tok, err := m.Tokens.Sign(token.Claims{Purpose: token.ConfirmSubscription, Subject: sub.Subject,
+			Ref: signupID, Expires: m.Now().Add(ConfirmLinkValidity)})
+		if err != nil {
+			return nil, "", err
+		}
+		msg, err := notify.SubscriptionConfirm(m.Config, sub, m.Config.BaseURL+"/v1/subscriptions/confirm?token="+tok)
+		return []notify.Message{msg}, due, err
 	default:
 		return nil, "", fmt.Errorf("no emails known for item kind %q (mail_due %q)", kind, due)
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	Company   string // the name people know the sender by
 	TeamInbox string // where the team's notifications go
 	PolicyURL string // the privacy policy, linked from every email
+	BaseURL   string // the API's public base URL, for links in emails
 }
 
 //go:embed templates
@@ -67,6 +68,8 @@ type inquiryData struct {
 const (
 	KindInquiryAck  = "inquiry_ack"
 	KindInquiryTeam = "inquiry_team"
+	KindConfirm     = "subscription_confirm"
+	KindMarketing   = "marketing"
 )
 
 // InquiryReceived renders the two emails a new inquiry makes due: the
@@ -88,4 +91,54 @@ func InquiryReceived(c Config, i privacy.Inquiry) ([]Message, error) {
 		{Kind: KindInquiryTeam, To: []string{c.TeamInbox}, ReplyTo: []string{i.Form.Email},
 			Subject: "New contact inquiry (" + i.Form.Topic + ")", Text: teamText, HTML: teamHTML},
 	}, nil
+}
+
+type confirmData struct {
+	Config
+	Sub  privacy.Subscription
+	Link string
+}
+
+// SubscriptionConfirm renders the double opt-in email. It is transactional:
+// it goes out even to a suppressed address (the person just asked for it),
+// carries no list headers, and says why it was sent.
+func SubscriptionConfirm(c Config, sub privacy.Subscription, link string) (Message, error) {
+	text, html, err := render(KindConfirm, confirmData{Config: c, Sub: sub, Link: link})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindConfirm, To: []string{sub.Email}, Subject: "Please confirm your subscription",
+		Text: text, HTML: html}, nil
+}
+
+// Campaign is one marketing email as the team writes it: plain text
+// paragraphs, never HTML from outside (it is escaped like everything else).
+type Campaign struct {
+	ID      string `json:"campaign_id"`
+	Topic   string `json:"topic"`
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+}
+
+type marketingData struct {
+	Config
+	Campaign       Campaign
+	Unsubscribe    string
+	PreferencesURL string
+}
+
+// Marketing renders a campaign for one subscriber, with the RFC 8058
+// one-click headers (List-Unsubscribe before List-Unsubscribe-Post) and the
+// same link in the footer.
+func Marketing(c Config, camp Campaign, to, unsubscribeURL, preferencesURL string) (Message, error) {
+	text, html, err := render(KindMarketing, marketingData{Config: c, Campaign: camp,
+		Unsubscribe: unsubscribeURL, PreferencesURL: preferencesURL})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindMarketing, To: []string{to}, Subject: camp.Subject, Text: text, HTML: html,
+		Headers: []Header{
+			{Name: "List-Unsubscribe", Value: "<" + unsubscribeURL + ">"},
+			{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
+		}}, nil
 }

@@ -147,3 +147,37 @@ func TestNewInquiryRetention(t *testing.T) {
 		t.Errorf("metadata expires %v, want %v", i.MetaExpiresAt, want)
 	}
 }
+
+func TestParseSignup(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    Input
+		field string // "" when valid
+		want  []string
+	}{
+		{"default topic", Input{"email": "a@example.com", "consent": true}, "", []string{"newsletter"}},
+		{"topics sorted and deduplicated", Input{"email": "a@example.com", "consent": true,
+			"topics": []any{"events", "newsletter", "events"}}, "", []string{"events", "newsletter"}},
+		{"form checkbox consent", Input{"email": "a@example.com", "consent": "on", "topics": []string{"product_updates"}}, "", []string{"product_updates"}},
+		{"no consent", Input{"email": "a@example.com"}, "consent", nil},
+		{"consent false", Input{"email": "a@example.com", "consent": false}, "consent", nil},
+		{"consent a string", Input{"email": "a@example.com", "consent": "perhaps"}, "consent", nil},
+		{"unknown topic", Input{"email": "a@example.com", "consent": true, "topics": []any{"sales"}}, "topics", nil},
+		{"topics not a list", Input{"email": "a@example.com", "consent": true, "topics": 3.0}, "topics", nil},
+		{"bad email", Input{"email": "a@", "consent": true}, "email", nil},
+		{"name with LF", Input{"email": "a@example.com", "consent": true, "name": "a\nb"}, "name", nil},
+	}
+	for _, tt := range tests {
+		s, err := ParseSignup(tt.in)
+		if tt.field == "" {
+			if err != nil || strings.Join(s.Topics, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("%s: %+v %v", tt.name, s, err)
+			}
+			continue
+		}
+		v, ok := AsValidation(err)
+		if !ok || v.Fields[tt.field] == "" {
+			t.Errorf("%s: got %v, want an error on %s", tt.name, err, tt.field)
+		}
+	}
+}

@@ -37,3 +37,11 @@ func (h *Hasher) Subject(email string) SubjectID {
 	m.Write([]byte(NormalizeEmail(email)))
 	return SubjectID(hex.EncodeToString(m.Sum(nil)))
 }
+
+// Pseudonym returns a keyed hash of any other identifier (an IP address for
+// a rate limit, say), so counters can be kept without the value itself.
+func (h *Hasher) Pseudonym(kind, value string) string {
+	m := hmac.New(sha256.New, h.pepper)
+	m.Write([]byte(kind + "\x00" + value))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}

@@ -1,0 +1,39 @@
+// Command campaign sends one marketing email to the confirmed subscribers
+// of a topic. The team invokes it with the campaign as the event:
+//
+//	{"campaign_id": "2026-12-newsletter", "topic": "newsletter", "subject": "...", "body": "..."}
+//
+// It only wires; the logic is in shared/campaign.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/privacykeeper/privacykeeper/shared/campaign"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/ses"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaenv.Logger()
+	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "SENDER_ADDRESS", "PUBLIC_BASE_URL")
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	s := &campaign.Sender{
+		Store:  dynamo.New(env.DynamoDB(), env.Tables),
+		Mail:   &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Tokens: keys.Tokens,
+		Config: env.Notify(),
+		Log:    log,
+		Now:    time.Now,
+	}
+	lambda.Start(s.Send)
+}

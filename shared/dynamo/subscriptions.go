@@ -1,0 +1,368 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// A subject's subscription is one item, sk "SUB". While confirmed it carries
+// list_pk/list_sk, which put it in the sparse "by-list" index that a
+// campaign reads; nothing else is ever in that index.
+const (
+	KindSubscription = "subscription"
+	subSK            = "SUB"
+	listSubscribers  = "subscribers"
+	// MailDueConfirmPrefix starts the mail_due value of a signup that needs
+	// a confirmation email; the signup id follows.
+	MailDueConfirmPrefix = "confirm:"
+)
+
+// ErrNotFound is returned when there is no such record.
+var ErrNotFound = errors.New("not found")
+
+// ErrStale is returned when a link refers to a signup that was replaced,
+// expired or never existed.
+var ErrStale = errors.New("stale")
+
+type subscriptionRecord struct {
+	PK             string   `dynamodbav:"pk"`
+	SK             string   `dynamodbav:"sk"`
+	Kind           string   `dynamodbav:"kind"`
+	Subject        string   `dynamodbav:"subject"`
+	Email          string   `dynamodbav:"email"`
+	Name           string   `dynamodbav:"name,omitempty"`
+	Topics         []string `dynamodbav:"topics,stringset,omitempty"`
+	Status         string   `dynamodbav:"status"`
+	SignupID       string   `dynamodbav:"signup_id"`
+	RequestedAt    string   `dynamodbav:"confirm_requested_at"`
+	ConfirmedAt    string   `dynamodbav:"confirmed_at,omitempty"`
+	UnsubscribedAt string   `dynamodbav:"unsubscribed_at,omitempty"`
+}
+
+func (r subscriptionRecord) domain() privacy.Subscription {
+	p := func(s string) time.Time { t, _ := time.Parse(time.RFC3339Nano, s); return t }
+	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
+		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
+		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt)}
+}
+
+// DecodeSubscription reads a subscription item, as stored or as a stream image.
+func DecodeSubscription(item map[string]types.AttributeValue) (privacy.Subscription, error) {
+	var r subscriptionRecord
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return privacy.Subscription{}, fmt.Errorf("decode subscription: %w", err)
+	}
+	if r.Kind != KindSubscription {
+		return privacy.Subscription{}, fmt.Errorf("decode subscription: item kind %q", r.Kind)
+	}
+	return r.domain(), nil
+}
+
+func subKey(s privacy.SubjectID) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: SubjectPK(s)},
+		attrSK: &types.AttributeValueMemberS{Value: subSK},
+	}
+}
+
+func str(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
+
+// Event is one ledger entry: what happened to a subject, when, why, and
+// where the request came from. It never holds an address.
+type Event struct {
+	Subject       privacy.SubjectID
+	Name          string // subscribe_requested, subscription_confirmed, ...
+	At            time.Time
+	Ref           string
+	Purpose       string
+	LegalBasis    string
+	PolicyVersion string
+	Detail        map[string]string // e.g. consent text version, topics, source ip, user agent
+}
+
+func (s *Store) ledgerPut(e Event) (*types.Put, error) {
+	at := ts(e.At)
+	item, err := attributevalue.MarshalMap(ledgerRecord{
+		PK: SubjectPK(e.Subject), SK: at + "#" + e.Name + "#" + e.Ref, Subject: string(e.Subject),
+		Event: e.Name, At: at, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
+		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention.Ledger.From(e.At).Unix(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("marshal ledger entry: %w", err)
+	}
+	if len(e.Detail) > 0 {
+		d, err := attributevalue.MarshalMap(e.Detail)
+		if err != nil {
+			return nil, err
+		}
+		item["detail"] = &types.AttributeValueMemberM{Value: d}
+	}
+	return &types.Put{TableName: &s.tables.Ledger, Item: item}, nil
+}
+
+// RecordEvent appends one entry to the ledger.
+func (s *Store) RecordEvent(ctx context.Context, e Event) error {
+	put, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+// RequestSubscription records a signup and makes a confirmation email due,
+// unless the subject is already confirmed or was sent a confirmation less
+// than cooldown ago. It reports whether a confirmation is due. Concurrent
+// signups of one address race on one item's condition: one wins.
+func (s *Store) RequestSubscription(ctx context.Context, sub privacy.Signup, subject privacy.SubjectID,
+	signupID string, cooldown time.Duration, e Event) (bool, error) {
+	now := ts(e.At)
+	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
+	upd := &types.Update{
+		TableName: &s.tables.Subjects,
+		Key:       subKey(subject),
+		UpdateExpression: aws.String("SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
+			"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
+			"mail_due = :due, expires_at = :exp REMOVE list_pk, list_sk, confirmed_at"),
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#name": "name"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
+			":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
+			":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
+			":cool": str(ts(e.At.Add(-cooldown))), ":due": str(MailDueConfirmPrefix + signupID),
+			":exp": num(privacy.Retention.PendingSignup.From(e.At).Unix()),
+		},
+	}
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{{Update: upd}, {Put: ledger}},
+	})
+	if lostRace(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("request subscription: %w", err)
+	}
+	return true, nil
+}
+
+// lostRace reports whether a transaction failed on its condition or on a
+// concurrent transaction on the same item: not an error, just no change.
+func lostRace(err error) bool {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		return false
+	}
+	for _, r := range tc.CancellationReasons {
+		if c := aws.ToString(r.Code); c == "ConditionalCheckFailed" || c == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}
+
+// Subscription returns a subject's subscription.
+func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: subKey(subject), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return privacy.Subscription{}, fmt.Errorf("get subscription: %w", err)
+	}
+	if out.Item == nil {
+		return privacy.Subscription{}, ErrNotFound
+	}
+	return DecodeSubscription(out.Item)
+}
+
+// ConfirmSubscription confirms the signup signupID: it records the proof in
+// the ledger, puts the subscriber on the list and lifts the suppression
+// reasons a fresh opt-in lifts. Confirming again is a no-op. A link to a
+// replaced or expired signup gives ErrStale.
+func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e Event) error {
+	upd := &types.Update{
+		TableName: &s.tables.Subjects, Key: subKey(subject),
+		UpdateExpression: aws.String("SET #status = :confirmed, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
+			"last_activity_at = :now REMOVE expires_at, unsubscribed_at"),
+		ConditionExpression:      aws.String("#status = :pending AND signup_id = :sid"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":confirmed": str(privacy.StatusConfirmed), ":pending": str(privacy.StatusPending),
+			":sid": str(signupID), ":now": str(ts(e.At)), ":list": str(listSubscribers), ":subject": str(string(subject)),
+		},
+	}
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}}
+	for _, reason := range privacy.ClearedByConfirmation {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression,
+			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}}})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	if !lostRace(err) {
+		return fmt.Errorf("confirm subscription: %w", err)
+	}
+	cur, gerr := s.Subscription(ctx, subject)
+	switch {
+	case gerr != nil && !errors.Is(gerr, ErrNotFound):
+		return gerr
+	case gerr == nil && cur.Status == privacy.StatusConfirmed && cur.SignupID == signupID:
+		return nil // confirmed already: idempotent
+	}
+	return ErrStale
+}
+
+// Unsubscribe turns every marketing topic off at once and suppresses the
+// subject for marketing. It works whether or not a subscription exists (the
+// link proves the person was mailed) and is idempotent.
+func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e Event) error {
+	if err := s.Suppress(ctx, subject, privacy.SuppressUnsubscribed, e); err != nil {
+		return err
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.tables.Subjects, Key: subKey(subject),
+		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now " +
+			"REMOVE topics, list_pk, list_sk"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND #status <> :unsub"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
+			":exp": num(privacy.Retention.Unsubscribed.From(e.At).Unix()),
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// Suppress adds a suppression reason and its ledger entry. Adding a reason
+// that is there already keeps its first time.
+func (s *Store) Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Suppression,
+			Key:                       map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)},
+			UpdateExpression:          aws.String("SET since = if_not_exists(since, :now), subject = :subject"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At)), ":subject": str(string(subject))}}},
+		{Put: ledger},
+	}})
+	if err != nil {
+		return fmt.Errorf("suppress %s: %w", reason, err)
+	}
+	return nil
+}
+
+// Suppressions returns a subject's suppression reasons.
+func (s *Store) Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error) {
+	items, err := s.query(ctx, s.tables.Suppression, SubjectPK(subject))
+	if err != nil {
+		return nil, err
+	}
+	var reasons []string
+	for _, it := range items {
+		if v, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
+			reasons = append(reasons, v.Value)
+		}
+	}
+	return reasons, nil
+}
+
+// SetTopics changes a confirmed subscriber's topics. An empty list is an
+// unsubscribe. It returns the subscription as it now is.
+func (s *Store) SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e Event) (privacy.Subscription, error) {
+	if len(topics) == 0 {
+		if err := s.Unsubscribe(ctx, subject, e); err != nil {
+			return privacy.Subscription{}, err
+		}
+		return s.Subscription(ctx, subject)
+	}
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return privacy.Subscription{}, err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Subjects, Key: subKey(subject),
+			UpdateExpression:          aws.String("SET topics = :topics, last_activity_at = :now"),
+			ConditionExpression:       aws.String("#status = :confirmed"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":topics": &types.AttributeValueMemberSS{Value: topics}, ":now": str(ts(e.At)), ":confirmed": str(privacy.StatusConfirmed)}}},
+		{Put: ledger},
+	}})
+	if lostRace(err) {
+		return privacy.Subscription{}, ErrNotFound
+	}
+	if err != nil {
+		return privacy.Subscription{}, fmt.Errorf("set topics: %w", err)
+	}
+	return s.Subscription(ctx, subject)
+}
+
+// Subscribers returns every confirmed subscriber, from the sparse index.
+func (s *Store) Subscribers(ctx context.Context) ([]privacy.Subscription, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: &s.tables.Subjects, IndexName: aws.String("by-list"),
+		KeyConditionExpression:    aws.String("list_pk = :l"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":l": str(listSubscribers)},
+	})
+	var out []privacy.Subscription
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query subscribers: %w", err)
+		}
+		for _, it := range page.Items {
+			sub, err := DecodeSubscription(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub)
+		}
+	}
+	return out, nil
+}
+
+// Allow counts one use of a limited action (key) and reports whether it is
+// within limit. Counters expire on their own.
+func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.tables.Ops,
+		Key:                 map[string]types.AttributeValue{attrPK: str("RL#" + key), attrSK: str("RL")},
+		UpdateExpression:    aws.String("ADD uses :one SET expires_at = if_not_exists(expires_at, :exp)"),
+		ConditionExpression: aws.String("attribute_not_exists(uses) OR uses < :limit"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": num(1), ":limit": &types.AttributeValueMemberN{Value: strconv.Itoa(limit)},
+			":exp": num(privacy.Retention.RateCounter.From(now).Unix()),
+		},
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rate counter: %w", err)
+	}
+	return true, nil
+}

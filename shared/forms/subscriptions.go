@@ -1,0 +1,139 @@
+package forms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// Limits bounds how often the signup form can make a confirmation email
+// due, so it cannot be used to bomb an inbox. Over a limit the visitor is
+// answered as usual and nothing is sent.
+type Limits struct {
+	PerAddressPerDay int
+	PerIPPerHour     int
+	// Cooldown is the least time between two confirmation emails to one
+	// address; repeated signups inside it send nothing more.
+	Cooldown time.Duration
+}
+
+// DefaultLimits are used when the configuration names none.
+var DefaultLimits = Limits{PerAddressPerDay: 3, PerIPPerHour: 20, Cooldown: 10 * time.Minute}
+
+type pendingAnswer struct {
+	Status string `json:"status"`
+}
+
+// Subscribe handles POST /v1/subscriptions. The answer is the same whatever
+// the address's history, so it reveals nothing.
+func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	in, err := httpapi.DecodeInput(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if in.Honeypot() {
+		f.Log.InfoContext(ctx, "honeypot filled; dropped", "request_id", r.RequestContext.RequestID)
+		return pending(r), nil
+	}
+	s, err := privacy.ParseSignup(in)
+	if v, ok := privacy.AsValidation(err); ok {
+		return httpapi.Response{}, httpapi.Validation(v)
+	}
+	if err := f.requestSubscription(ctx, r, s, "subscription_form"); err != nil {
+		return httpapi.Response{}, err
+	}
+	return pending(r), nil
+}
+
+func pending(r httpapi.Request) httpapi.Response {
+	if httpapi.WantsHTML(r) {
+		return httpapi.Page(http.StatusAccepted, "Check your inbox",
+			"If the address can receive our emails, a message with a confirmation link is on its way. Nothing is sent to you until you confirm.")
+	}
+	return httpapi.JSON(http.StatusAccepted, pendingAnswer{Status: "pending_confirmation"})
+}
+
+// requestSubscription starts a double opt-in, within the abuse limits.
+func (f *Forms) requestSubscription(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) error {
+	now := f.Now()
+	subject := f.Hasher.Subject(s.Email)
+	log := f.Log.With("request_id", r.RequestContext.RequestID)
+	ipKey := "ip#" + f.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP) + "#" + now.UTC().Format("2006010215")
+	addrKey := "addr#" + string(subject) + "#" + now.UTC().Format("20060102")
+	for _, lim := range []struct {
+		key   string
+		limit int
+	}{{ipKey, f.Limits.PerIPPerHour}, {addrKey, f.Limits.PerAddressPerDay}} {
+		ok, err := f.Store.Allow(ctx, lim.key, lim.limit, now)
+		if err != nil {
+			return fmt.Errorf("signup: %w", err)
+		}
+		if !ok {
+			log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", strings.SplitN(lim.key, "#", 2)[0])
+			return nil
+		}
+	}
+	meta := httpapi.Meta(r, now)
+	signupID := f.NewID()
+	due, err := f.Store.RequestSubscription(ctx, s, subject, signupID, f.Limits.Cooldown, dynamo.Event{
+		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
+		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
+		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),
+			"source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
+	})
+	if err != nil {
+		return fmt.Errorf("signup: %w", err)
+	}
+	log.InfoContext(ctx, "signup", "confirmation_due", due, "signup_id", signupID)
+	return nil
+}
+
+// ConfirmPage handles GET /v1/subscriptions/confirm: a page with one
+// button. It changes nothing, since mail scanners follow links.
+func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	if _, err := f.Tokens.Check(httpapi.Query(r, "token"), token.ConfirmSubscription, f.Now()); err != nil {
+		return httpapi.Response{}, httpapi.ErrInvalidToken
+	}
+	return httpapi.ActionPage(httpapi.Action{
+		Title:   "Confirm your subscription",
+		Message: "Press the button to start receiving the emails you chose. If you did not sign up, close this page: nothing will be sent.",
+		URL:     r.RawPath + "?token=" + httpapi.Query(r, "token"), Button: "Yes, subscribe me",
+	}), nil
+}
+
+// Confirm handles POST /v1/subscriptions/confirm: it confirms, records the
+// proof (time, IP, user agent) and is idempotent.
+func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	now := f.Now()
+	c, err := f.Tokens.Check(httpapi.Query(r, "token"), token.ConfirmSubscription, now)
+	if err != nil {
+		return httpapi.Response{}, httpapi.ErrInvalidToken
+	}
+	meta := httpapi.Meta(r, now)
+	err = f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, dynamo.Event{
+		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
+		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
+		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
+			"consent_text_version": privacy.ConsentTextVersion},
+	})
+	if errors.Is(err, dynamo.ErrStale) {
+		return httpapi.Response{}, httpapi.ErrInvalidToken
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+	}
+	f.Log.InfoContext(ctx, "subscription confirmed", "request_id", r.RequestContext.RequestID, "signup_id", c.Ref)
+	if httpapi.WantsHTML(r) {
+		return httpapi.Page(http.StatusOK, "You are subscribed",
+			"Thank you. Every email we send you has a link to unsubscribe or change your topics."), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"status": "confirmed"}), nil
+}

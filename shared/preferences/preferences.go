@@ -1,0 +1,196 @@
+// Package preferences serves the links in every marketing email: one-click
+// unsubscribe (RFC 8058) and topic preferences. No login: the signed token
+// in the link is the authority. GET never changes anything; POST does, is
+// idempotent, and never redirects.
+package preferences
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// Store is what the handlers need.
+type Store interface {
+	Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error)
+	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
+	SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e dynamo.Event) (privacy.Subscription, error)
+}
+
+var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
+	Message: "You are not subscribed at the moment. To receive our emails again, sign up on our website; we will ask you to confirm."}
+
+// Handlers holds the dependencies.
+type Handlers struct {
+	Store         Store
+	Tokens        *token.Signer
+	PolicyVersion string
+	Now           func() time.Time
+	Log           *slog.Logger
+}
+
+// Routes registers the handlers under the template's route keys.
+func (h *Handlers) Routes(rt *httpapi.Router) {
+	rt.Handle("GET /v1/unsubscribe", h.UnsubscribePage)
+	rt.Handle("POST /v1/unsubscribe", h.Unsubscribe)
+	rt.Handle("GET /v1/preferences", h.Get)
+	rt.Handle("POST /v1/preferences", h.Set)
+}
+
+func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, error) {
+	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
+	if err != nil {
+		return c, httpapi.ErrInvalidToken
+	}
+	return c, nil
+}
+
+func (h *Handlers) event(c token.Claims, name string, r httpapi.Request, detail map[string]string) dynamo.Event {
+	meta := httpapi.Meta(r, h.Now())
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
+	return dynamo.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
+		LegalBasis: privacy.BasisConsent, PolicyVersion: h.PolicyVersion, Detail: detail}
+}
+
+// preferencesURL mints a preferences link for the subject of an
+// unsubscribe link, so its page can offer topic choices.
+func (h *Handlers) preferencesURL(c token.Claims) (string, error) {
+	tok, err := h.Tokens.Sign(token.Claims{Purpose: token.Preferences, Subject: c.Subject, Expires: c.Expires})
+	return "/v1/preferences?token=" + tok, err
+}
+
+func checkboxes(sub privacy.Subscription) []httpapi.Checkbox {
+	var cb []httpapi.Checkbox
+	for _, t := range privacy.Topics {
+		cb = append(cb, httpapi.Checkbox{Name: "topics", Value: t, Label: topicLabel[t], Checked: sub.HasTopic(t)})
+	}
+	return cb
+}
+
+var topicLabel = map[string]string{
+	"newsletter": "Newsletter", "events": "Events and webinars", "product_updates": "Product updates",
+}
+
+// UnsubscribePage handles GET /v1/unsubscribe: everything off with one
+// button, or pick topics. It changes nothing.
+func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, err := h.check(r, token.Unsubscribe)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	sub, err := h.Store.Subscription(ctx, c.Subject)
+	if err != nil && !errors.Is(err, dynamo.ErrNotFound) {
+		return httpapi.Response{}, fmt.Errorf("unsubscribe page: %w", err)
+	}
+	prefs, err := h.preferencesURL(c)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.ActionPage(httpapi.Action{
+		Title:   "Unsubscribe",
+		Message: "Choose the emails you still want, or unsubscribe from all marketing email at once. Service messages (such as answers to your requests) are not affected.",
+		URL:     prefs, Button: "Save my choices", Checkboxes: checkboxes(sub),
+		SecondURL: r.RawPath + "?token=" + httpapi.Query(r, "token"), SecondButton: "Unsubscribe from everything",
+	}), nil
+}
+
+// Unsubscribe handles POST /v1/unsubscribe, the RFC 8058 one-click target:
+// whatever the body (List-Unsubscribe=One-Click as form data or multipart,
+// or nothing), every marketing topic goes off at once.
+func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, err := h.check(r, token.Unsubscribe)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := httpapi.Body(r); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := h.Store.Unsubscribe(ctx, c.Subject, h.event(c, "unsubscribed", r, nil)); err != nil {
+		return httpapi.Response{}, fmt.Errorf("unsubscribe: %w", err)
+	}
+	h.Log.InfoContext(ctx, "unsubscribed", "request_id", r.RequestContext.RequestID)
+	if httpapi.WantsHTML(r) {
+		return httpapi.Page(http.StatusOK, "You are unsubscribed",
+			"We will send you no more marketing email. Service messages you ask for (such as answers to your requests) still reach you."), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"status": "unsubscribed"}), nil
+}
+
+type prefsBody struct {
+	EmailMasked string          `json:"email_masked"`
+	Status      string          `json:"status"`
+	Topics      map[string]bool `json:"topics"`
+}
+
+func body(sub privacy.Subscription) prefsBody {
+	b := prefsBody{EmailMasked: privacy.MaskEmail(sub.Email), Status: sub.Status, Topics: map[string]bool{}}
+	for _, t := range privacy.Topics {
+		b.Topics[t] = sub.HasTopic(t)
+	}
+	return b
+}
+
+// Get handles GET /v1/preferences: the topics, as JSON or as a page.
+func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, err := h.check(r, token.Preferences)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	sub, err := h.Store.Subscription(ctx, c.Subject)
+	if errors.Is(err, dynamo.ErrNotFound) {
+		return httpapi.Response{}, httpapi.ErrNotFound
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
+	}
+	if httpapi.WantsHTML(r) {
+		return httpapi.ActionPage(httpapi.Action{Title: "Your email preferences",
+			Message: "Emails to " + privacy.MaskEmail(sub.Email) + ". Untick everything to unsubscribe from all marketing email.",
+			URL:     r.RawPath + "?token=" + httpapi.Query(r, "token"), Button: "Save my choices",
+			Checkboxes: checkboxes(sub)}), nil
+	}
+	return httpapi.JSON(http.StatusOK, body(sub)), nil
+}
+
+// Set handles POST /v1/preferences with the topics to keep. From a page
+// form, no topics ticked means none.
+func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, err := h.check(r, token.Preferences)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	in, err := httpapi.DecodeInput(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	topics, err := privacy.ParseTopics(in)
+	if v, ok := privacy.AsValidation(err); ok {
+		return httpapi.Response{}, httpapi.Validation(v)
+	}
+	name := "preferences_changed"
+	if len(topics) == 0 {
+		name = "unsubscribed"
+	}
+	sub, err := h.Store.SetTopics(ctx, c.Subject, topics, h.event(c, name, r, map[string]string{"topics": fmt.Sprint(topics)}))
+	if errors.Is(err, dynamo.ErrNotFound) {
+		return httpapi.Response{}, errNotSubscribed
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("set preferences: %w", err)
+	}
+	if httpapi.WantsHTML(r) {
+		return httpapi.Page(http.StatusOK, "Preferences saved", "Your choices are saved."), nil
+	}
+	return httpapi.JSON(http.StatusOK, body(sub)), nil
+}

@@ -1,0 +1,128 @@
+package privacy
+
+import (
+	"sort"
+	"time"
+)
+
+// Topics a subscriber can choose. Every one of them is marketing.
+var Topics = []string{"newsletter", "events", "product_updates"}
+
+func knownTopic(t string) bool {
+	for _, k := range Topics {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// ConsentTextVersion names the consent sentence the signup form shows; it is
+// recorded with every signup so the ledger proves what the person agreed to.
+const ConsentTextVersion = "newsletter-consent-2026-11"
+
+// ConsentText is that sentence.
+const ConsentText = "Yes, send me the emails I picked. I can unsubscribe at any time with the link in every email."
+
+// Purpose and basis of the newsletter.
+const PurposeMarketing = "marketing_email"
+
+// Subscription statuses.
+const (
+	StatusPending      = "pending"
+	StatusConfirmed    = "confirmed"
+	StatusUnsubscribed = "unsubscribed"
+)
+
+// Suppression reasons. A suppressed subject is never sent marketing.
+const (
+	SuppressUnsubscribed = "unsubscribed"
+	SuppressComplained   = "complained"
+	SuppressBounced      = "bounced"
+	SuppressObjected     = "objected"
+	SuppressErased       = "erased"
+)
+
+// ClearedByConfirmation lists the suppression reasons a fresh, explicit
+// double opt-in lifts: the ones the person themself caused. A hard bounce,
+// an objection or an erasure is lifted only by the privacy team.
+var ClearedByConfirmation = []string{SuppressUnsubscribed, SuppressComplained}
+
+// Signup is a validated newsletter signup.
+type Signup struct {
+	Email  string
+	Name   string
+	Topics []string
+}
+
+// ParseSignup validates a signup against the contract: consent must be
+// true, topics known (default newsletter).
+func ParseSignup(in Input) (Signup, error) {
+	errs := FieldErrors{}
+	s := Signup{
+		Email: checkEmail(errs, "email", in.String(errs, "email")),
+		Name:  singleLine(errs, "name", in.String(errs, "name"), false, MaxName),
+	}
+	s.Topics = parseTopics(errs, in.Strings(errs, "topics"))
+	if len(s.Topics) == 0 && errs["topics"] == "" {
+		s.Topics = []string{"newsletter"}
+	}
+	if !in.Bool(errs, "consent") && errs["consent"] == "" {
+		errs.Add("consent", "must be given to subscribe")
+	}
+	if err := errs.Err(); err != nil {
+		return Signup{}, err
+	}
+	return s, nil
+}
+
+// ParseTopics validates a topic list for the preferences route; an empty
+// list means no marketing at all.
+func ParseTopics(in Input) ([]string, error) {
+	errs := FieldErrors{}
+	t := parseTopics(errs, in.Strings(errs, "topics"))
+	return t, errs.Err()
+}
+
+func parseTopics(errs FieldErrors, raw []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range raw {
+		if t == "" {
+			continue
+		}
+		if !knownTopic(t) {
+			errs.Add("topics", "must be a list of newsletter, events, product_updates")
+			return nil
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Subscription is a subject's newsletter subscription.
+type Subscription struct {
+	Subject        SubjectID
+	Email          string
+	Name           string
+	Topics         []string
+	Status         string
+	SignupID       string
+	RequestedAt    time.Time
+	ConfirmedAt    time.Time
+	UnsubscribedAt time.Time
+}
+
+// HasTopic reports whether the subscription includes topic.
+func (s Subscription) HasTopic(topic string) bool {
+	for _, t := range s.Topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,121 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+func ev(subject privacy.SubjectID, name string, at time.Time) dynamo.Event {
+	return dynamo.Event{Subject: subject, Name: name, At: at, Ref: name, Purpose: privacy.PurposeMarketing,
+		LegalBasis: privacy.BasisConsent, PolicyVersion: "v1"}
+}
+
+func TestSubscriptionLifecycle(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	subj := privacy.SubjectID(strings.Repeat("1", 64))
+	signup := privacy.Signup{Email: "r@example.com", Topics: []string{"events", "newsletter"}}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	cool := 10 * time.Minute
+
+	due, err := s.RequestSubscription(ctx, signup, subj, "s1", cool, ev(subj, "subscribe_requested", t0))
+	if err != nil || !due {
+		t.Fatalf("first signup: %v %v", due, err)
+	}
+	due, _ = s.RequestSubscription(ctx, signup, subj, "s2", cool, ev(subj, "subscribe_requested", t0.Add(time.Minute)))
+	if due {
+		t.Fatal("a second signup inside the cooldown made another email due")
+	}
+	due, _ = s.RequestSubscription(ctx, signup, subj, "s3", cool, ev(subj, "subscribe_requested", t0.Add(11*time.Minute)))
+	if !due {
+		t.Fatal("a signup after the cooldown sent nothing")
+	}
+	// The first link is now stale: only the latest signup confirms.
+	if err := s.ConfirmSubscription(ctx, subj, "s1", ev(subj, "subscription_confirmed", t0.Add(12*time.Minute))); !errors.Is(err, dynamo.ErrStale) {
+		t.Fatalf("stale confirm: %v", err)
+	}
+	// Suppressed earlier: the opt-in lifts unsubscribed and complained, not bounced.
+	for _, r := range []string{privacy.SuppressUnsubscribed, privacy.SuppressComplained, privacy.SuppressBounced} {
+		if err := s.Suppress(ctx, subj, r, ev(subj, "suppressed_"+r, t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ { // idempotent
+		if err := s.ConfirmSubscription(ctx, subj, "s3", ev(subj, "subscription_confirmed", t0.Add(13*time.Minute))); err != nil {
+			t.Fatalf("confirm #%d: %v", i+1, err)
+		}
+	}
+	if reasons, _ := s.Suppressions(ctx, subj); len(reasons) != 1 || reasons[0] != privacy.SuppressBounced {
+		t.Fatalf("suppressions after confirmation: %v", reasons)
+	}
+	sub, err := s.Subscription(ctx, subj)
+	if err != nil || sub.Status != privacy.StatusConfirmed || strings.Join(sub.Topics, ",") != "events,newsletter" {
+		t.Fatalf("subscription %+v %v", sub, err)
+	}
+	list, err := s.Subscribers(ctx)
+	if err != nil || len(list) != 1 || list[0].Subject != subj {
+		t.Fatalf("subscribers %+v %v", list, err)
+	}
+	// A confirmed subscriber signing up again changes nothing.
+	if due, _ := s.RequestSubscription(ctx, signup, subj, "s4", cool, ev(subj, "subscribe_requested", t0.Add(time.Hour))); due {
+		t.Fatal("a confirmed subscriber was sent another confirmation")
+	}
+	if sub, _ := s.SetTopics(ctx, subj, []string{"product_updates"}, ev(subj, "preferences_changed", t0.Add(2*time.Hour))); strings.Join(sub.Topics, ",") != "product_updates" {
+		t.Fatalf("topics %v", sub.Topics)
+	}
+	// Unsubscribe: off the list, suppressed, a deletion date; twice is the same.
+	for i := 0; i < 2; i++ {
+		if err := s.Unsubscribe(ctx, subj, ev(subj, "unsubscribed", t0.Add(3*time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, _ = s.Subscription(ctx, subj)
+	list, _ = s.Subscribers(ctx)
+	reasons, _ := s.Suppressions(ctx, subj)
+	sort.Strings(reasons)
+	if sub.Status != privacy.StatusUnsubscribed || len(sub.Topics) != 0 || len(list) != 0 || strings.Join(reasons, ",") != "bounced,unsubscribed" {
+		t.Fatalf("after unsubscribe: %+v list=%d reasons=%v", sub, len(list), reasons)
+	}
+	if _, err := s.SetTopics(ctx, subj, []string{"events"}, ev(subj, "preferences_changed", t0.Add(4*time.Hour))); !errors.Is(err, dynamo.ErrNotFound) {
+		t.Fatalf("topics set on an unsubscribed record: %v", err)
+	}
+	// A new signup needs a fresh confirmation.
+	if due, _ := s.RequestSubscription(ctx, signup, subj, "s5", cool, ev(subj, "subscribe_requested", t0.Add(5*time.Hour))); !due {
+		t.Fatal("re-signup after unsubscribing sent no confirmation")
+	}
+	if sub, _ := s.Subscription(ctx, subj); sub.Status != privacy.StatusPending {
+		t.Fatalf("re-signup status %s", sub.Status)
+	}
+	// Unsubscribing an address with no subscription still suppresses it.
+	other := privacy.SubjectID(strings.Repeat("2", 64))
+	if err := s.Unsubscribe(ctx, other, ev(other, "unsubscribed", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Suppressions(ctx, other); len(r) != 1 {
+		t.Fatalf("suppressions %v", r)
+	}
+	if _, err := s.Subscription(ctx, other); !errors.Is(err, dynamo.ErrNotFound) {
+		t.Fatalf("an unsubscribe created a subscription: %v", err)
+	}
+}
+
+func TestAllow(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	for i := 1; i <= 4; i++ {
+		ok, err := s.Allow(ctx, "k", 3, now)
+		if err != nil || ok != (i <= 3) {
+			t.Fatalf("use %d: %v %v", i, ok, err)
+		}
+	}
+}

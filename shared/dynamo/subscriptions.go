@@ -366,3 +366,25 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time)
 	}
 	return true, nil
 }
+
+// Increment adds one to a counter that expires ttl after its first use and
+// returns the new count.
+func (s *Store) Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &s.tables.Ops,
+		Key:              map[string]types.AttributeValue{attrPK: str("CNT#" + key), attrSK: str("CNT")},
+		UpdateExpression: aws.String("ADD uses :one SET expires_at = if_not_exists(expires_at, :exp)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": num(1), ":exp": num(now.Add(ttl).Unix()),
+		},
+		ReturnValues: types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("counter: %w", err)
+	}
+	n, err := strconv.Atoi(out.Attributes["uses"].(*types.AttributeValueMemberN).Value)
+	if err != nil {
+		return 0, fmt.Errorf("counter: %w", err)
+	}
+	return n, nil
+}

@@ -149,7 +149,11 @@ func TestSampleStreamEvents(t *testing.T) {
 		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now, Lease: time.Minute,
 	}
 	toTeam := func(e localtest.Email) bool { return e.To(team) }
-	for file, wantTeamMails := range map[string]int{"mailer-ttl-remove.json": 0, "mailer-inquiry-insert.json": 1} {
+	for _, step := range []struct {
+		file          string
+		wantTeamMails int
+	}{{"mailer-ttl-remove.json", 0}, {"mailer-inquiry-insert.json", 1}} {
+		file, wantTeamMails := step.file, step.wantTeamMails
 		var ev events.DynamoDBEvent
 		localtest.SampleEvent(t, file, &ev)
 		resp, err := m.Handle(context.Background(), ev)

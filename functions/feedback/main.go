@@ -1,0 +1,42 @@
+// Command feedback receives SES bounce and complaint notifications through
+// SNS and suppresses the addresses. It only wires; the logic is in
+// shared/feedback.
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/feedback"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/sns"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaenv.Logger()
+	env, keys, err := lambdaenv.Start(ctx, "SUPPRESSION_TABLE", "LEDGER_TABLE", "OPS_TABLE", "POLICY_VERSION")
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	client := &http.Client{Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	h := &feedback.Handler{
+		Store:            dynamo.New(env.DynamoDB(), env.Tables),
+		Verifier:         &sns.Verifier{Certs: &sns.HTTPCerts{Client: client}},
+		Hasher:           keys.Hasher,
+		Confirm:          feedback.ConfirmByGet(client),
+		SoftBounceLimit:  3,
+		SoftBounceWindow: 14 * 24 * time.Hour,
+		PolicyVersion:    env.PolicyVersion,
+		Now:              time.Now,
+		Log:              log,
+	}
+	lambda.Start(h.Invoke)
+}

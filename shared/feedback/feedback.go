@@ -1,0 +1,188 @@
+package feedback
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sns"
+)
+
+// Store is what the handler writes.
+type Store interface {
+	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
+	Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error)
+}
+
+// Handler processes SNS deliveries of SES notifications.
+type Handler struct {
+	Store    Store
+	Verifier *sns.Verifier
+	Hasher   *privacy.Hasher
+	// Confirm fetches a SubscribeURL to confirm an HTTPS subscription.
+	Confirm func(ctx context.Context, url string) error
+	// SoftBounceLimit is how many soft bounces within SoftBounceWindow
+	// suppress an address.
+	SoftBounceLimit  int
+	SoftBounceWindow time.Duration
+	PolicyVersion    string
+	Now              func() time.Time
+	Log              *slog.Logger
+}
+
+// Outcome says what became of one message.
+type Outcome string
+
+// Outcomes.
+const (
+	Rejected  Outcome = "rejected" // signature or origin not proved: ignored
+	Confirmed Outcome = "subscription_confirmed"
+	Applied   Outcome = "applied"
+	Ignored   Outcome = "ignored"
+)
+
+// Message handles one SNS message. An error means try again later (a
+// certificate or the database could not be reached); an untrusted message
+// is not an error: it is dropped, and logged.
+func (h *Handler) Message(ctx context.Context, m sns.Message) (Outcome, error) {
+	log := h.Log.With("sns_message_id", m.MessageID, "sns_type", m.Type)
+	if err := h.Verifier.Verify(ctx, m); err != nil {
+		if errors.Is(err, sns.ErrUntrusted) {
+			log.WarnContext(ctx, "SNS message rejected", "error", err.Error())
+			return Rejected, nil
+		}
+		return "", err
+	}
+	switch m.Type {
+	case "SubscriptionConfirmation":
+		if !sns.TrustedURL(m.SubscribeURL) {
+			log.WarnContext(ctx, "subscribe URL is not an SNS host; not confirmed")
+			return Rejected, nil
+		}
+		if err := h.Confirm(ctx, m.SubscribeURL); err != nil {
+			return "", fmt.Errorf("confirm subscription: %w", err)
+		}
+		log.InfoContext(ctx, "SNS subscription confirmed", "topic", m.TopicArn)
+		return Confirmed, nil
+	case "Notification":
+	default:
+		return Ignored, nil
+	}
+	f, err := Parse([]byte(m.Message))
+	if err != nil {
+		log.WarnContext(ctx, "unreadable SES notification; ignored", "error", err.Error())
+		return Ignored, nil
+	}
+	if f.Kind == Other {
+		return Ignored, nil
+	}
+	now := h.Now()
+	for _, addr := range f.Recipients {
+		subject := h.Hasher.Subject(addr)
+		reason := map[string]string{HardBounce: privacy.SuppressBounced, SoftBounce: privacy.SuppressBounced,
+			Complaint: privacy.SuppressComplained}[f.Kind]
+		if f.Kind == SoftBounce {
+			n, err := h.Store.Increment(ctx, "softbounce#"+string(subject), now, h.SoftBounceWindow)
+			if err != nil {
+				return "", err
+			}
+			if n < h.SoftBounceLimit {
+				log.InfoContext(ctx, "soft bounce counted", "count", n, "ses_message_id", f.MessageID)
+				continue
+			}
+		}
+		err := h.Store.Suppress(ctx, subject, reason, dynamo.Event{Subject: subject, Name: "suppressed_" + reason,
+			At: now, Ref: f.MessageID, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegitimateInterest,
+			PolicyVersion: h.PolicyVersion, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
+		if err != nil {
+			return "", err
+		}
+		log.InfoContext(ctx, "address suppressed", "reason", reason, "feedback", f.Kind, "ses_message_id", f.MessageID)
+	}
+	return Applied, nil
+}
+
+// Lambda handles an SNS subscription's event. A failed message fails the
+// invocation, so Lambda retries it and, after that, sends it to the
+// dead-letter queue: feedback is not lost.
+func (h *Handler) Lambda(ctx context.Context, ev sns.LambdaEvent) error {
+	var errs []error
+	for _, m := range ev.Messages() {
+		if _, err := h.Message(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// HTTPBody handles one message posted by SNS to an HTTPS endpoint and
+// returns the status to answer.
+func (h *Handler) HTTPBody(ctx context.Context, body []byte) int {
+	var m sns.Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return http.StatusBadRequest
+	}
+	out, err := h.Message(ctx, m)
+	switch {
+	case err != nil:
+		return http.StatusServiceUnavailable // SNS retries
+	case out == Rejected:
+		return http.StatusForbidden
+	}
+	return http.StatusOK
+}
+
+// Invoke is the Lambda entry point: an SNS subscription's event, or an API
+// Gateway request from an HTTPS subscription (which SNS first asks to
+// confirm).
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		RouteKey string `json:"routeKey"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("unreadable event: %w", err)
+	}
+	if probe.RouteKey == "" {
+		var ev sns.LambdaEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("unreadable SNS event: %w", err)
+		}
+		return nil, h.Lambda(ctx, ev)
+	}
+	var r httpapi.Request
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("unreadable HTTP event: %w", err)
+	}
+	body, err := httpapi.Body(r)
+	if err != nil {
+		return httpapi.Response{StatusCode: http.StatusRequestEntityTooLarge}, nil
+	}
+	return httpapi.Response{StatusCode: h.HTTPBody(ctx, body)}, nil
+}
+
+// ConfirmByGet confirms an SNS subscription by fetching its SubscribeURL,
+// following no redirects.
+func ConfirmByGet(client *http.Client) func(ctx context.Context, url string) error {
+	return func(ctx context.Context, url string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,223 @@
+// Package sns reads Amazon SNS messages and verifies their signatures, as
+// delivered to Lambda (a Records batch) or to an HTTPS endpoint (one message
+// as the body). A message is trusted only when its signing certificate comes
+// from an SNS host over HTTPS and the signature (version 1: SHA1withRSA,
+// version 2: SHA256withRSA) matches the canonical string of its fields.
+package sns
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Message is an SNS message with the fields its signature covers. The
+// timestamp stays a string: re-formatting it would break the signature.
+type Message struct {
+	Type             string `json:"Type"`
+	MessageID        string `json:"MessageId"`
+	Token            string `json:"Token,omitempty"`
+	TopicArn         string `json:"TopicArn"`
+	Subject          string `json:"Subject,omitempty"`
+	Message          string `json:"Message"`
+	Timestamp        string `json:"Timestamp"`
+	SignatureVersion string `json:"SignatureVersion"`
+	Signature        string `json:"Signature"`
+	SigningCertURL   string `json:"SigningCertURL"`
+	SubscribeURL     string `json:"SubscribeURL,omitempty"`
+	UnsubscribeURL   string `json:"UnsubscribeURL,omitempty"`
+}
+
+// LambdaEvent is the event Lambda delivers for an SNS subscription. Lambda
+// spells two fields differently from the HTTPS form.
+type LambdaEvent struct {
+	Records []struct {
+		EventSource string        `json:"EventSource"`
+		SNS         lambdaMessage `json:"Sns"`
+	} `json:"Records"`
+}
+
+type lambdaMessage struct {
+	Message
+	SigningCertURLLambda string `json:"SigningCertUrl"`
+	UnsubscribeURLLambda string `json:"UnsubscribeUrl"`
+}
+
+// Messages returns the batch's messages in the HTTPS form.
+func (e LambdaEvent) Messages() []Message {
+	out := make([]Message, 0, len(e.Records))
+	for _, r := range e.Records {
+		m := r.SNS.Message
+		if m.SigningCertURL == "" {
+			m.SigningCertURL = r.SNS.SigningCertURLLambda
+		}
+		if m.UnsubscribeURL == "" {
+			m.UnsubscribeURL = r.SNS.UnsubscribeURLLambda
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// ErrUntrusted is returned for a message whose origin cannot be proved.
+var ErrUntrusted = errors.New("untrusted SNS message")
+
+// snsHost matches the hosts SNS signs from and sends confirmation links on.
+var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+
+// TrustedURL reports whether u is an https URL on an SNS host.
+func TrustedURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Scheme == "https" && p.User == nil && p.Port() == "" && snsHost.MatchString(p.Hostname())
+}
+
+// CertSource returns the PEM certificate at an (already trusted) URL.
+type CertSource interface {
+	Cert(ctx context.Context, url string) ([]byte, error)
+}
+
+// HTTPCerts fetches certificates over HTTPS and keeps them.
+type HTTPCerts struct {
+	Client *http.Client
+	mu     sync.Mutex
+	cache  map[string][]byte
+}
+
+// Cert fetches (once) the certificate at url.
+func (h *HTTPCerts) Cert(ctx context.Context, u string) ([]byte, error) {
+	h.mu.Lock()
+	if b, ok := h.cache[u]; ok {
+		h.mu.Unlock()
+		return b, nil
+	}
+	h.mu.Unlock()
+	client := h.Client
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch signing certificate: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch signing certificate: status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.cache == nil {
+		h.cache = map[string][]byte{}
+	}
+	h.cache[u] = b
+	h.mu.Unlock()
+	return b, nil
+}
+
+// Verifier checks message signatures.
+type Verifier struct {
+	Certs CertSource
+	Now   func() time.Time
+}
+
+// StringToSign is the canonical form SNS signs.
+func StringToSign(m Message) (string, error) {
+	var keys []string
+	switch m.Type {
+	case "Notification":
+		keys = []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
+	case "SubscriptionConfirmation", "UnsubscribeConfirmation":
+		keys = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
+	default:
+		return "", fmt.Errorf("%w: unknown type %q", ErrUntrusted, m.Type)
+	}
+	vals := map[string]string{"Message": m.Message, "MessageId": m.MessageID, "Subject": m.Subject,
+		"Timestamp": m.Timestamp, "TopicArn": m.TopicArn, "Type": m.Type, "SubscribeURL": m.SubscribeURL, "Token": m.Token}
+	var b strings.Builder
+	for _, k := range keys {
+		if k == "Subject" && m.Subject == "" {
+			continue // Subject is signed only when present
+		}
+		b.WriteString(k + "\n" + vals[k] + "\n")
+	}
+	return b.String(), nil
+}
+
+// Verify returns nil only for a message SNS signed.
+func (v *Verifier) Verify(ctx context.Context, m Message) error {
+	if !TrustedURL(m.SigningCertURL) {
+		return fmt.Errorf("%w: certificate URL is not an SNS host", ErrUntrusted)
+	}
+	var hash crypto.Hash
+	switch m.SignatureVersion {
+	case "1":
+		hash = crypto.SHA1
+	case "2":
+		hash = crypto.SHA256
+	default:
+		return fmt.Errorf("%w: signature version %q", ErrUntrusted, m.SignatureVersion)
+	}
+	sts, err := StringToSign(m)
+	if err != nil {
+		return err
+	}
+	sig, err := base64.StdEncoding.DecodeString(m.Signature)
+	if err != nil {
+		return fmt.Errorf("%w: signature is not base64", ErrUntrusted)
+	}
+	pemBytes, err := v.Certs.Cert(ctx, m.SigningCertURL)
+	if err != nil {
+		return err // transient: the certificate could not be fetched
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return fmt.Errorf("%w: certificate is not PEM", ErrUntrusted)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("%w: certificate: %v", ErrUntrusted, err)
+	}
+	now := time.Now()
+	if v.Now != nil {
+		now = v.Now()
+	}
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return fmt.Errorf("%w: certificate not valid now", ErrUntrusted)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("%w: certificate key is not RSA", ErrUntrusted)
+	}
+	var digest []byte
+	if hash == crypto.SHA1 {
+		d := sha1.Sum([]byte(sts))
+		digest = d[:]
+	} else {
+		d := sha256.Sum256([]byte(sts))
+		digest = d[:]
+	}
+	if err := rsa.VerifyPKCS1v15(pub, hash, digest, sig); err != nil {
+		return fmt.Errorf("%w: signature does not match", ErrUntrusted)
+	}
+	return nil
+}

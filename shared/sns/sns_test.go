@@ -1,0 +1,96 @@
+package sns_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/privacykeeper/privacykeeper/shared/sns"
+	"github.com/privacykeeper/privacykeeper/shared/sns/snstest"
+)
+
+func TestVerify(t *testing.T) {
+	s := snstest.New(t)
+	v := &sns.Verifier{Certs: s}
+	ctx := context.Background()
+	for _, ver := range []string{"1", "2"} {
+		m := s.Notification(t, `{"notificationType":"Bounce"}`, ver)
+		if err := v.Verify(ctx, m); err != nil {
+			t.Fatalf("version %s: %v", ver, err)
+		}
+		withSubject := s.Notification(t, "x", ver)
+		withSubject.Subject = "hello"
+		s.Sign(t, &withSubject, ver)
+		if err := v.Verify(ctx, withSubject); err != nil {
+			t.Fatalf("version %s with subject: %v", ver, err)
+		}
+	}
+	conf := sns.Message{Type: "SubscriptionConfirmation", MessageID: "m", Token: "tok", TopicArn: "arn:t",
+		Message: "confirm", Timestamp: "2026-01-01T00:00:00.000Z",
+		SubscribeURL: "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"}
+	s.Sign(t, &conf, "2")
+	if err := v.Verify(ctx, conf); err != nil {
+		t.Fatalf("confirmation: %v", err)
+	}
+
+	bad := map[string]func(m *sns.Message){
+		"tampered message":   func(m *sns.Message) { m.Message = `{"notificationType":"Complaint"}` },
+		"tampered topic":     func(m *sns.Message) { m.TopicArn += "x" },
+		"tampered timestamp": func(m *sns.Message) { m.Timestamp = "2020-01-01T00:00:00.000Z" },
+		"version 3":          func(m *sns.Message) { m.SignatureVersion = "3" },
+		"version swapped":    func(m *sns.Message) { m.SignatureVersion = "1" },
+		"not base64":         func(m *sns.Message) { m.Signature = "%%%" },
+		"http URL":           func(m *sns.Message) { m.SigningCertURL = "http://sns.us-east-1.amazonaws.com/c.pem" },
+		"other host":         func(m *sns.Message) { m.SigningCertURL = "https://evil.example.com/c.pem" },
+		"look-alike host":    func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com.evil.example/c.pem" },
+		"host with port":     func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com:8443/c.pem" },
+		"unknown type":       func(m *sns.Message) { m.Type = "Other" },
+	}
+	for name, mutate := range bad {
+		m := s.Notification(t, `{"notificationType":"Bounce"}`, "2")
+		mutate(&m)
+		// Serve the certificate wherever the message points, so only the
+		// checks themselves can refuse it.
+		s.Serve(m.SigningCertURL)
+		if err := v.Verify(ctx, m); !errors.Is(err, sns.ErrUntrusted) {
+			t.Errorf("%s: got %v, want ErrUntrusted", name, err)
+		}
+	}
+	other := snstest.New(t) // another key behind the same URL
+	m := other.Notification(t, "x", "2")
+	if err := v.Verify(ctx, m); !errors.Is(err, sns.ErrUntrusted) {
+		t.Errorf("another key: %v", err)
+	}
+}
+
+func TestLambdaEventFieldNames(t *testing.T) {
+	var ev sns.LambdaEvent
+	raw := `{"Records":[{"EventSource":"aws:sns","Sns":{"Type":"Notification","MessageId":"m","TopicArn":"t",
+	"Message":"x","Timestamp":"2026-01-01T00:00:00.000Z","SignatureVersion":"1","Signature":"c2ln",
+	"SigningCertUrl":"https://sns.eu-west-1.amazonaws.com/c.pem","UnsubscribeUrl":"https://sns.eu-west-1.amazonaws.com/u"}}]}`
+	if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+		t.Fatal(err)
+	}
+	m := ev.Messages()
+	if len(m) != 1 || m[0].SigningCertURL != "https://sns.eu-west-1.amazonaws.com/c.pem" || m[0].Timestamp != "2026-01-01T00:00:00.000Z" {
+		t.Fatalf("%+v", m)
+	}
+}
+
+func FuzzMessage(f *testing.F) {
+	f.Add(`{"Type":"Notification","Message":"{}","SignatureVersion":"1","Signature":"","SigningCertURL":"https://sns.us-east-1.amazonaws.com/x.pem"}`)
+	f.Add(`{"Records":[{"Sns":{"Type":"SubscriptionConfirmation"}}]}`)
+	s := snstest.New(f)
+	v := &sns.Verifier{Certs: s}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var m sns.Message
+		if json.Unmarshal([]byte(raw), &m) != nil {
+			return
+		}
+		// No input a fuzzer can build carries a valid signature.
+		if err := v.Verify(context.Background(), m); err == nil {
+			t.Fatalf("unsigned message verified: %q", raw)
+		}
+	})
+}

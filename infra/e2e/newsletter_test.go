@@ -264,3 +264,25 @@ func TestTokenAttacks(t *testing.T) {
 		t.Errorf("%d ledger entries", n)
 	}
 }
+
+// The signup form cannot be used to bomb inboxes: past the per-IP limit the
+// answer stays 202 and nothing more is sent.
+func TestSignupLimitPerIP(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	for i := 0; i < 25; i++ {
+		resp, _ := s.do(t, "POST", "/v1/subscriptions", "application/json",
+			fmt.Sprintf(`{"email":"flood%d-%s@example.com","consent":true}`, i, u), nil)
+		if resp.StatusCode != 202 {
+			t.Fatalf("signup %d: %d", i, resp.StatusCode)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool {
+		return len(e.Destination.To) == 1 && strings.HasSuffix(e.Destination.To[0], "-"+u+"@example.com")
+	}))
+	if n != 20 {
+		t.Fatalf("%d confirmation emails from one IP in an hour, want the limit of 20", n)
+	}
+}

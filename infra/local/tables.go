@@ -53,7 +53,13 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, t *Template, r *Reso
 		}
 		_, err = db.CreateTable(ctx, in)
 		var inUse *types.ResourceInUseException
-		if err != nil && !errors.As(err, &inUse) {
+		switch {
+		case errors.As(err, &inUse):
+			// Kept from an earlier run: bring it up to the template.
+			if err := reconcile(ctx, db, in); err != nil {
+				return err
+			}
+		case err != nil:
 			return fmt.Errorf("create table %s: %w", name, err)
 		}
 		if ttl := asMap(p["TimeToLiveSpecification"]); ttl != nil && asString(ttl["Enabled"]) == "true" {
@@ -97,4 +103,46 @@ func projection(v any) *types.Projection {
 		p.NonKeyAttributes = append(p.NonKeyAttributes, asString(a))
 	}
 	return p
+}
+
+// reconcile adds to an existing table what the template gained since it was
+// created: global secondary indexes and the stream. A changed key schema
+// cannot be changed in place; it is reported, and `make clean` starts over.
+func reconcile(ctx context.Context, db *dynamodb.Client, want *dynamodb.CreateTableInput) error {
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: want.TableName})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", aws.ToString(want.TableName), err)
+	}
+	have := map[string]bool{}
+	for _, g := range desc.Table.GlobalSecondaryIndexes {
+		have[aws.ToString(g.IndexName)] = true
+	}
+	for _, k := range desc.Table.KeySchema {
+		found := false
+		for _, w := range want.KeySchema {
+			found = found || (aws.ToString(w.AttributeName) == aws.ToString(k.AttributeName) && w.KeyType == k.KeyType)
+		}
+		if !found {
+			return fmt.Errorf("table %s has another key schema than the template: run make clean", aws.ToString(want.TableName))
+		}
+	}
+	for _, g := range want.GlobalSecondaryIndexes {
+		if have[aws.ToString(g.IndexName)] {
+			continue
+		}
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: want.TableName,
+			AttributeDefinitions: want.AttributeDefinitions,
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection}}}})
+		if err != nil {
+			return fmt.Errorf("add index %s to %s: %w", aws.ToString(g.IndexName), aws.ToString(want.TableName), err)
+		}
+	}
+	if want.StreamSpecification != nil && (desc.Table.StreamSpecification == nil || !aws.ToBool(desc.Table.StreamSpecification.StreamEnabled)) {
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: want.TableName, StreamSpecification: want.StreamSpecification})
+		if err != nil {
+			return fmt.Errorf("enable stream on %s: %w", aws.ToString(want.TableName), err)
+		}
+	}
+	return nil
 }

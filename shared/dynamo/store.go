@@ -127,19 +127,16 @@ func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
 	if err != nil {
 		return fmt.Errorf("marshal inquiry: %w", err)
 	}
-	ledger, err := attributevalue.MarshalMap(ledgerRecord{
-		PK: SubjectPK(i.Subject), SK: at + "#inquiry_received#" + i.ID, Subject: string(i.Subject),
-		Event: "inquiry_received", At: at, Ref: i.ID, Purpose: i.Purpose, LegalBasis: i.LegalBasis,
-		PolicyVersion: i.PolicyVersion, ExpiresAt: privacy.Retention.Ledger.From(i.Meta.ReceivedAt).Unix(),
-	})
+	ledger, err := s.ledgerPut(Event{Subject: i.Subject, Name: "inquiry_received", At: i.Meta.ReceivedAt, Ref: i.ID,
+		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion})
 	if err != nil {
-		return fmt.Errorf("marshal ledger entry: %w", err)
+		return err
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.tables.Subjects, Item: item, ConditionExpression: notExists}},
-			{Put: &types.Put{TableName: &s.tables.Ledger, Item: ledger, ConditionExpression: notExists}},
+			{Put: &types.Put{TableName: ledger.TableName, Item: ledger.Item, ConditionExpression: notExists}},
 		},
 	})
 	if err != nil {

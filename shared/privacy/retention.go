@@ -1,46 +1,108 @@
 package privacy
 
-import "time"
+import (
+	"time"
+)
 
-// Period is how long one class of record is kept.
-type Period struct {
-	Days int
-	// Why names the policy sentence the period serves.
+// The retention policy as data. Reviewed with the privacy team: every class
+// of record, how long it is kept, from which moment (its clock), and what
+// happens then (delete it, or strip named attributes). Writes set each
+// item's TTL attribute from here, and the scheduled sweep enforces the same
+// table on time, so TTL and sweep never disagree.
+
+// Action is what happens to a record when its period ends.
+type Action string
+
+// Actions.
+const (
+	Delete Action = "delete"
+	Strip  Action = "strip"
+)
+
+// Table names a table of the template by role.
+type Table string
+
+// Tables.
+const (
+	TableSubjects Table = "subjects"
+	TableLedger   Table = "ledger"
+	TableRequests Table = "requests"
+	TableOps      Table = "ops"
+)
+
+// ClockExpiry as a class's clock means the item's own expires_at (epoch
+// seconds) is the end of its period; Days then only says how far ahead a
+// writer sets it.
+const ClockExpiry = "expires_at"
+
+// Class is one class of record.
+type Class struct {
+	Name  string
+	Table Table
+	// Kind and Status select the items of the class ("" matches any).
+	// Kind is the item's "kind" attribute; for the ledger and ops tables,
+	// whose items have none, the class selects by Has.
+	Kind, Status string
+	// Has, when set, selects only items that carry this attribute.
+	Has string
+	// Clock is the attribute that starts the period: an RFC 3339 time, or
+	// epoch seconds (for expires_at).
+	Clock  string
+	Days   int
+	Action Action
+	// Remove lists the attributes a Strip action removes (paths like
+	// "detail.source_ip" reach into a map).
+	Remove []string
+	// Why quotes the promise of the privacy policy the class keeps.
 	Why string
 }
 
 // From returns the end of the period that starts at t.
-func (p Period) From(t time.Time) time.Time {
-	return t.AddDate(0, 0, p.Days).UTC()
+func (c Class) From(t time.Time) time.Time {
+	return t.AddDate(0, 0, c.Days).UTC()
 }
 
-// Retention is the retention policy as data: every write sets its TTL from
-// here, so DynamoDB TTL and the scheduled sweep never disagree.
+// Retention names the classes the code writes by.
 var Retention = struct {
-	Inquiry     Period
-	RequestMeta Period
-	MailMarker  Period
-	Ledger      Period
-	// PendingSignup: a signup never confirmed is deleted.
-	PendingSignup Period
-	// Unsubscribed: the subscriber record after unsubscribing (the
-	// suppression hash stays).
-	Unsubscribed Period
-	// RateCounter: abuse counters (they hold a keyed hash, no address).
-	RateCounter Period
+	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
+	UnverifiedRequest, CompletedRequest, ClientTermination, MailMarker, RateCounter Class
 }{
-	Inquiry: Period{Days: 730,
-		Why: "§7: kept only as long as needed to answer and follow up an inquiry (24 months after last activity)"},
-	RequestMeta: Period{Days: 90,
-		Why: "§3: pseudonymous data (IP address, browser, referrer) kept for a shorter time than the record it came with"},
-	MailMarker: Period{Days: 7,
+	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
+		Days: 730, Action: Delete,
+		Why: "§7 'we will only retain your personal data for as long as necessary to fulfil the purposes we collected it for': an inquiry is kept 24 months after its last activity"},
+	RequestMeta: Class{Name: "request_metadata", Table: TableSubjects, Kind: "inquiry", Has: "meta", Clock: "created_at",
+		Days: 90, Action: Strip, Remove: []string{"meta", "meta_expires_at"},
+		Why: "§3 IP address, browser and referrer are pseudonymous personal data: stripped after 90 days, long before the record they came with"},
+	LedgerRequestMeta: Class{Name: "ledger_request_metadata", Table: TableLedger, Has: "detail", Clock: "at",
+		Days: 90, Action: Strip, Remove: []string{"detail.source_ip", "detail.user_agent"},
+		Why: "§3 as above: the proof of consent keeps its time and versions; the IP and user agent go after 90 days"},
+	PendingSignup: Class{Name: "unconfirmed_signup", Table: TableSubjects, Kind: "subscription", Status: "pending",
+		Clock: "confirm_requested_at", Days: 30, Action: Delete,
+		Why: "§7: an address that never confirmed a signup gives us no purpose to keep it"},
+	Unsubscribed: Class{Name: "unsubscribed_subscriber", Table: TableSubjects, Kind: "subscription", Status: "unsubscribed",
+		Clock: "unsubscribed_at", Days: 30, Action: Delete,
+		Why: "§4 opt-out and §7: 30 days after unsubscribing the record goes; only the suppression hash stays"},
+	UnverifiedRequest: Class{Name: "unverified_rights_request", Table: TableRequests, Status: "identity_unverified",
+		Clock: "received_at", Days: 14, Action: Delete,
+		Why: "§8 identity checks: a request never verified in 14 days expires and its address is deleted"},
+	CompletedRequest: Class{Name: "completed_rights_request", Table: TableRequests, Has: "completed_at",
+		Clock: "completed_at", Days: 3 * 365, Action: Delete,
+		Why: "accountability: a completed request is kept 3 years, without its address, to show it was answered"},
+	ClientTermination: Class{Name: "client_termination", Table: TableSubjects, Has: "client_terminated_at",
+		Clock: "client_terminated_at", Days: 365, Action: Delete,
+		Why: "§7 'client data ... deleted within 12 months of termination upon written request': the clock is set by the operator command"},
+	Ledger: Class{Name: "ledger_entry", Table: TableLedger, Clock: "at", Days: 3 * 365, Action: Delete,
+		Why: "accountability: evidence of consent and processing is kept 3 years, with no address"},
+	MailMarker: Class{Name: "sent_marker", Table: TableOps, Has: "state", Clock: ClockExpiry, Days: 7, Action: Delete,
 		Why: "operational: a sent-marker must outlive stream retries (24 h), nothing more"},
-	PendingSignup: Period{Days: 30,
-		Why: "§7: a signup that is never confirmed gives us no reason to keep the address"},
-	Unsubscribed: Period{Days: 30,
-		Why: "§4 and §7: after an opt-out we keep only what stops us mailing again (the suppression hash)"},
-	RateCounter: Period{Days: 2,
+	RateCounter: Class{Name: "rate_counter", Table: TableOps, Has: "uses", Clock: ClockExpiry, Days: 2, Action: Delete,
 		Why: "operational: abuse counters live one day plus slack"},
-	Ledger: Period{Days: 3 * 365,
-		Why: "§7 and accountability: evidence of consent and processing kept 3 years, with no address"},
+}
+
+// Policy lists every class, in the order the sweep applies them: strips
+// before deletes of the same table, so an item due for both is deleted.
+func Policy() []Class {
+	r := Retention
+	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
+		r.ClientTermination, r.UnverifiedRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter}
 }

@@ -23,7 +23,7 @@ DEV_SES_PORT  ?= 8005
 TEST_DDB_PORT ?= 18000
 TEST_SES_PORT ?= 18005
 
-.PHONY: help tools build dev test test-unit lint bench clean
+.PHONY: help tools build dev test test-unit lint bench clean sweep
 
 help:
 	@echo "make dev    - run the whole stack locally: API on http://localhost:3000, SES inbox on http://localhost:$(DEV_SES_PORT)"
@@ -31,6 +31,7 @@ help:
 	@echo "make build  - build every function's bootstrap for Lambda (linux/$(GOARCH_LAMBDA)) into $(DIST)/"
 	@echo "make lint   - gofmt, go vet, staticcheck, cfn-lint"
 	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run"
+	@echo "make sweep  - run the retention sweep now against the running make dev stack (DRY=1: report only)"
 	@echo "make clean  - remove builds and local data (keeps installed tools)"
 
 ## ----------------------------------------------------------------- tools
@@ -90,6 +91,10 @@ test: tools lint
 bench: tools
 	@infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  go run ./infra/bench
+
+sweep:
+	@curl -sS -X POST http://localhost:3000/_local/invoke/SweepFunction \
+	  -d '{"dry_run": $(if $(DRY),true,false)}' && echo
 
 clean:
 	rm -rf .local .aws-sam

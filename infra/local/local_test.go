@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func repoTemplate(t *testing.T) *Template {
@@ -166,5 +167,40 @@ func TestResolveIntrinsics(t *testing.T) {
 	}
 	if _, err := NewResolver(tmpl, map[string]string{"Typo": "x"}, "eu-west-1"); err == nil {
 		t.Error("an override of an unknown parameter was accepted")
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	tmpl := repoTemplate(t)
+	r, _ := NewResolver(tmpl, nil, "us-east-1")
+	fns, err := Functions(tmpl, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range fns {
+		for _, e := range f.Events {
+			if e.Type != "ScheduleV2" {
+				continue
+			}
+			found = true
+			every, err := rate(e)
+			if err != nil || every != time.Hour {
+				t.Errorf("%s: %v %v", f.ID, every, err)
+			}
+			var ev map[string]any
+			if err := json.Unmarshal(scheduleEvent(e, "us-east-1"), &ev); err != nil || ev["source"] != "aws.scheduler" || ev["detail"] != "{}" {
+				t.Errorf("%s payload %v %v", f.ID, ev, err)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no ScheduleV2 event in the template")
+	}
+	for expr, ok := range map[string]bool{"rate(5 minutes)": true, "rate(1 day)": true, "cron(0 * * * ? *)": false} {
+		_, err := rate(Event{Type: "ScheduleV2", Properties: map[string]any{"ScheduleExpression": expr}})
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", expr, err)
+		}
 	}
 }

@@ -1,0 +1,41 @@
+// Command sweep enforces the retention policy on a schedule: it deletes or
+// strips every record past its period. It only wires; the logic is in
+// shared/sweep and the policy in shared/privacy/retention.go.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sweep"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaenv.Logger()
+	env, err := lambdaenv.Load(ctx)
+	if err == nil {
+		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "LEDGER_TABLE": env.Tables.Ledger,
+			"REQUESTS_TABLE": env.Tables.Requests, "OPS_TABLE": env.Tables.Ops})
+	}
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	s := &sweep.Sweeper{
+		DB: env.DynamoDB(),
+		Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects, privacy.TableLedger: env.Tables.Ledger,
+			privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops},
+		Classes:  privacy.Policy(),
+		Segments: 4,
+		PageSize: 500,
+		Now:      time.Now,
+		Log:      log,
+	}
+	lambda.Start(s.Handle)
+}

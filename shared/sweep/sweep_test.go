@@ -1,0 +1,310 @@
+package sweep_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sweep"
+)
+
+var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	db     *dynamodb.Client
+	tables map[privacy.Table]string
+}
+
+func newEnv(t *testing.T) env {
+	t.Helper()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	return env{db: localtest.DynamoDB(svc), tables: map[privacy.Table]string{
+		privacy.TableSubjects: n["SubjectsTable"], privacy.TableLedger: n["LedgerTable"],
+		privacy.TableRequests: n["RequestsTable"], privacy.TableOps: n["OpsTable"]}}
+}
+
+func (e env) sweeper(db sweep.API) *sweep.Sweeper {
+	return &sweep.Sweeper{DB: db, Tables: e.tables, Classes: privacy.Policy(), Segments: 3, PageSize: 7,
+		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+}
+
+func S(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func N(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+type seeded struct {
+	table   privacy.Table
+	item    map[string]types.AttributeValue
+	expect  string // "kept", "deleted" or "stripped"
+	removed []string
+}
+
+// seedClass writes, for one class, an item just inside its period and one
+// just past it.
+func seedClass(c privacy.Class, pk string) []seeded {
+	var out []seeded
+	for _, past := range []bool{false, true} {
+		offset := time.Hour
+		if past {
+			offset = -time.Hour
+		}
+		var clock types.AttributeValue
+		if c.Clock == privacy.ClockExpiry {
+			clock = N(now.Add(offset).Unix())
+		} else {
+			clock = S(now.AddDate(0, 0, -c.Days).Add(offset).Format(time.RFC3339Nano))
+		}
+		item := map[string]types.AttributeValue{"pk": S(pk), "sk": S(fmt.Sprintf("%s#%v", c.Name, past)), c.Clock: clock}
+		if c.Kind != "" {
+			item["kind"] = S(c.Kind)
+		}
+		if c.Status != "" {
+			item["status"] = S(c.Status)
+		}
+		if c.Has != "" && c.Has != c.Clock {
+			item[c.Has] = S("x")
+		}
+		for _, r := range c.Remove {
+			if r == "detail.source_ip" || r == "detail.user_agent" {
+				item["detail"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+					"source_ip": S("203.0.113.1"), "user_agent": S("UA"), "consent_text_version": S("v1")}}
+			} else {
+				item[r] = S("x")
+			}
+		}
+		if c.Table == privacy.TableLedger && c.Clock != "at" {
+			item["at"] = S(now.Format(time.RFC3339Nano)) // keep the ledger_entry class out of it
+		}
+		s := seeded{table: c.Table, item: item, expect: "kept"}
+		if past {
+			s.expect = map[privacy.Action]string{privacy.Delete: "deleted", privacy.Strip: "stripped"}[c.Action]
+			s.removed = c.Remove
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (e env) put(t *testing.T, s seeded) {
+	t.Helper()
+	if _, err := e.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(e.tables[s.table]), Item: s.item}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e env) get(t *testing.T, s seeded) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := e.db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(e.tables[s.table]),
+		Key: map[string]types.AttributeValue{"pk": s.item["pk"], "sk": s.item["sk"]}, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Item
+}
+
+func (e env) all(t *testing.T) map[privacy.Table][]map[string]types.AttributeValue {
+	t.Helper()
+	out := map[privacy.Table][]map[string]types.AttributeValue{}
+	for role, name := range e.tables {
+		p := dynamodb.NewScanPaginator(e.db, &dynamodb.ScanInput{TableName: aws.String(name)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[role] = append(out[role], page.Items...)
+		}
+	}
+	return out
+}
+
+func TestExactRetentionForEveryClass(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	var items []seeded
+	for _, c := range privacy.Policy() {
+		pk := "S#" + c.Name
+		if c.Table == privacy.TableOps || c.Table == privacy.TableRequests {
+			pk = "X#" + c.Name
+		}
+		for _, s := range seedClass(c, pk) {
+			e.put(t, s)
+			items = append(items, s)
+		}
+	}
+	// A legal hold protects a subject's expired data.
+	held := seedClass(privacy.Retention.Inquiry, "S#held")[1]
+	held.expect = "kept"
+	e.put(t, held)
+	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#held"), "sk": S(sweep.HoldLegal)}})
+	items = append(items, held)
+
+	// A dry run changes nothing and counts what the real run then does.
+	before := e.all(t)
+	dry, err := e.sweeper(e.db).Run(ctx, sweep.Options{DryRun: true, Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := e.all(t); !reflect.DeepEqual(before, after) {
+		t.Fatal("the dry run changed the tables")
+	}
+	rep, err := e.sweeper(e.db).Run(ctx, sweep.Options{Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Complete || rep.Resumed || !reflect.DeepEqual(dry.Counts, rep.Counts) {
+		t.Fatalf("dry %v\nreal %v (complete %v)", dry.Counts, rep.Counts, rep.Complete)
+	}
+	if rep.Counts[privacy.Retention.Inquiry.Name]["protected"] != 1 {
+		t.Errorf("the held inquiry was not reported protected: %v", rep.Counts)
+	}
+	for _, s := range items {
+		got := e.get(t, s)
+		name := fmt.Sprintf("%s/%s", s.table, str(s.item["sk"]))
+		switch s.expect {
+		case "kept":
+			if !reflect.DeepEqual(got, s.item) {
+				t.Errorf("%s: changed, but it is inside its period (or held)", name)
+			}
+		case "deleted":
+			if got != nil {
+				t.Errorf("%s: still there past its period", name)
+			}
+		case "stripped":
+			for _, r := range s.removed {
+				if r == "detail.source_ip" || r == "detail.user_agent" {
+					d := got["detail"].(*types.AttributeValueMemberM).Value
+					if _, ok := d[r[len("detail."):]]; ok || d["consent_text_version"] == nil {
+						t.Errorf("%s: detail %v", name, d)
+					}
+				} else if _, ok := got[r]; ok {
+					t.Errorf("%s: %s not stripped", name, r)
+				}
+			}
+			if got == nil || got["pk"] == nil {
+				t.Errorf("%s: deleted instead of stripped", name)
+			}
+		}
+	}
+	// The report is in the ledger.
+	found := false
+	for _, it := range e.all(t)[privacy.TableLedger] {
+		found = found || str(it["event"]) == "retention_sweep"
+	}
+	if !found {
+		t.Error("no sweep report in the ledger")
+	}
+}
+
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func seedCounters(t *testing.T, e env, n int) {
+	for i := 0; i < n; i++ {
+		e.put(t, seeded{table: privacy.TableOps, item: map[string]types.AttributeValue{
+			"pk": S(fmt.Sprintf("RL#k%03d", i)), "sk": S("RL"), "uses": N(1), "expires_at": N(now.Add(-time.Minute).Unix())}})
+	}
+}
+
+// countingDB counts deletes and turns half of each batch into unprocessed
+// items the first few times, as DynamoDB does under load.
+type countingDB struct {
+	*dynamodb.Client
+	deletes   atomic.Int64
+	unprocess atomic.Int64
+}
+
+func (c *countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	if c.unprocess.Add(-1) >= 0 {
+		for table, reqs := range in.RequestItems {
+			half := len(reqs) / 2
+			out, err := c.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs[:half]}}, opts...)
+			if err != nil {
+				return nil, err
+			}
+			c.deletes.Add(int64(half))
+			out.UnprocessedItems = map[string][]types.WriteRequest{table: reqs[half:]}
+			return out, nil
+		}
+	}
+	for _, reqs := range in.RequestItems {
+		c.deletes.Add(int64(len(reqs)))
+	}
+	return c.Client.BatchWriteItem(ctx, in, opts...)
+}
+
+func TestResumeFromCheckpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	seedCounters(t, e, 60)
+	db := &countingDB{Client: e.db}
+	s := e.sweeper(db)
+	s.PageSize = 4
+	runs, deleted := 0, 0
+	for {
+		runs++
+		rep, err := s.Run(context.Background(), sweep.Options{Budget: 0}) // one page per segment per run
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runs > 1 && !rep.Resumed {
+			t.Fatalf("run %d did not resume", runs)
+		}
+		deleted += rep.Counts[privacy.Retention.RateCounter.Name]["deleted"]
+		if rep.Complete {
+			break
+		}
+		if runs > 100 {
+			t.Fatal("the sweep never completes")
+		}
+	}
+	if runs < 3 || deleted != 60 || db.deletes.Load() != 60 {
+		t.Fatalf("%d runs, %d reported and %d written deletes; want several runs and 60 each", runs, deleted, db.deletes.Load())
+	}
+	if left := len(e.all(t)[privacy.TableOps]); left != 0 {
+		t.Fatalf("%d ops items left", left)
+	}
+	// Complete: the next run starts afresh.
+	if rep, _ := s.Run(context.Background(), sweep.Options{Budget: time.Minute}); rep.Resumed || !rep.Complete {
+		t.Fatalf("after completion: %+v", rep)
+	}
+}
+
+func TestUnprocessedItemsAreRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	seedCounters(t, e, 50)
+	db := &countingDB{Client: e.db}
+	db.unprocess.Store(5)
+	s := e.sweeper(db)
+	s.Segments, s.PageSize = 1, 100
+	rep, err := s.Run(context.Background(), sweep.Options{Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Retries == 0 || db.deletes.Load() != 50 || rep.Counts[privacy.Retention.RateCounter.Name]["deleted"] != 50 {
+		t.Fatalf("retries %d, deletes %d, counts %v", rep.Retries, db.deletes.Load(), rep.Counts)
+	}
+	if left := len(e.all(t)[privacy.TableOps]); left != 0 {
+		t.Fatalf("%d items left", left)
+	}
+}

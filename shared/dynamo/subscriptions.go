@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -385,6 +386,36 @@ func (s *Store) Increment(ctx context.Context, key string, now time.Time, ttl ti
 	n, err := strconv.Atoi(out.Attributes["uses"].(*types.AttributeValueMemberN).Value)
 	if err != nil {
 		return 0, fmt.Errorf("counter: %w", err)
+	}
+	return n, nil
+}
+
+// MarkClientTerminated starts the client-termination clock on every item of
+// a subject's partition: the retention sweep deletes them when the policy's
+// period after it has passed. It returns how many items were marked.
+func (s *Store) MarkClientTerminated(ctx context.Context, subject privacy.SubjectID, e Event) (int, error) {
+	items, err := s.SubjectItems(ctx, subject)
+	if err != nil {
+		return 0, err
+	}
+	at := ts(e.At)
+	n := 0
+	for _, it := range items {
+		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && strings.HasPrefix(sk.Value, "HOLD#") {
+			continue // a hold is the privacy team's, not client data
+		}
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects,
+			Key:                       map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
+			UpdateExpression:          aws.String("SET client_terminated_at = if_not_exists(client_terminated_at, :at)"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(at)}})
+		if err != nil && !isConditionFailed(err) {
+			return n, fmt.Errorf("mark client terminated: %w", err)
+		}
+		n++
+	}
+	if err := s.RecordEvent(ctx, e); err != nil {
+		return n, err
 	}
 	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -141,4 +142,33 @@ func Marketing(c Config, camp Campaign, to, unsubscribeURL, preferencesURL strin
 			{Name: "List-Unsubscribe", Value: "<" + unsubscribeURL + ">"},
 			{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
 		}}, nil
+}
+
+// DigestItem is one rights request in the deadline digest: ids and dates,
+// no personal data.
+type DigestItem struct {
+	ID, Type, Status string
+	Due              time.Time
+}
+
+// Digest is the deadline watch's one email per run.
+type Digest struct {
+	Date                      string
+	Overdue, DueSoon, Waiting []DigestItem
+}
+
+// KindDigest is the deadline digest.
+const KindDigest = "deadline_digest"
+
+// DeadlineDigest renders the digest for the team inbox.
+func DeadlineDigest(c Config, d Digest) (Message, error) {
+	text, html, err := render(KindDigest, struct {
+		Config
+		Digest
+	}{c, d})
+	if err != nil {
+		return Message{}, err
+	}
+	subject := fmt.Sprintf("Rights requests: %d overdue, %d due within 7 days", len(d.Overdue), len(d.DueSoon))
+	return Message{Kind: KindDigest, To: []string{c.TeamInbox}, Subject: subject, Text: text, HTML: html}, nil
 }

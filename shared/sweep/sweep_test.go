@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/sweep"
 )
@@ -306,5 +308,36 @@ func TestUnprocessedItemsAreRetried(t *testing.T) {
 	}
 	if left := len(e.all(t)[privacy.TableOps]); left != 0 {
 		t.Fatalf("%d items left", left)
+	}
+}
+
+// The operator's termination mark starts a clock the sweep then keeps: the
+// client's records go 12 months later, not before.
+func TestClientTermination(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	store := dynamo.New(e.db, dynamo.Tables{Subjects: e.tables[privacy.TableSubjects], Ledger: e.tables[privacy.TableLedger]})
+	subject := privacy.SubjectID(strings.Repeat("c", 64))
+	inq := privacy.NewInquiry("i1", subject, privacy.ContactForm{Name: "C", Email: "c@client.example", Topic: "demo", Message: "m"},
+		"v1", privacy.RequestMeta{ReceivedAt: now})
+	if err := store.SaveInquiry(ctx, inq); err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.MarkClientTerminated(ctx, subject, dynamo.Event{Subject: subject, Name: "client_termination_requested", At: now, Ref: "letter-1"})
+	if err != nil || n != 1 {
+		t.Fatalf("marked %d: %v", n, err)
+	}
+	for _, days := range []int{364, 366} {
+		s := e.sweeper(e.db)
+		s.Now = func() time.Time { return now.AddDate(0, 0, days) }
+		s.Classes = []privacy.Class{privacy.Retention.ClientTermination}
+		if _, err := s.Run(ctx, sweep.Options{Budget: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		items, _ := store.SubjectItems(ctx, subject)
+		if want := map[int]int{364: 1, 366: 0}[days]; len(items) != want {
+			t.Fatalf("after %d days: %d items, want %d", days, len(items), want)
+		}
 	}
 }

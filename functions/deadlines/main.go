@@ -1,0 +1,39 @@
+// Command deadlines emails the privacy team one digest a day of the rights
+// requests that are overdue, due within a week, or waiting on the
+// requester. It only wires; the logic is in shared/deadlines.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/privacykeeper/privacykeeper/shared/deadlines"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/ses"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaenv.Logger()
+	env, err := lambdaenv.Load(ctx)
+	if err == nil {
+		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests,
+			"SENDER_ADDRESS": env.Sender, "TEAM_INBOX": env.TeamInbox})
+	}
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	w := &deadlines.Watch{
+		DB:       env.DynamoDB(),
+		Requests: env.Tables.Requests,
+		Mail:     &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config:   env.Notify(),
+		Now:      time.Now,
+		Log:      log,
+	}
+	lambda.Start(w.Run)
+}

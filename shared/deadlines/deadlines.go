@@ -1,0 +1,126 @@
+// Package deadlines watches the rights requests' deadlines: one digest to
+// the privacy team per run, listing the requests that are overdue, due
+// within a week, or waiting on the requester. Never one email per request.
+package deadlines
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/mailer"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
+)
+
+// The request statuses the watch reads through the requests table's
+// "by-status-due" index (status, due_at). Open requests are the team's to
+// answer; identity_unverified ones wait on the requester.
+var (
+	OpenStatuses    = []string{"pending", "in_progress", "awaiting_review"}
+	WaitingStatuses = []string{"identity_unverified"}
+)
+
+// Soon is how far ahead "due soon" looks.
+const Soon = 7 * 24 * time.Hour
+
+// API is the part of DynamoDB the watch uses.
+type API interface {
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Watch builds and sends the digest.
+type Watch struct {
+	DB       API
+	Requests string // table name
+	Mail     mailer.Sender
+	Config   notify.Config
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Result counts what the digest listed.
+type Result struct {
+	Overdue int  `json:"overdue"`
+	DueSoon int  `json:"due_soon"`
+	Waiting int  `json:"waiting_on_requester"`
+	Sent    bool `json:"digest_sent"`
+}
+
+// Run queries the index and sends one digest if anything needs attention.
+func (w *Watch) Run(ctx context.Context) (Result, error) {
+	now := w.Now().UTC()
+	var d notify.Digest
+	d.Date = now.Format("2 January 2006")
+	for _, st := range OpenStatuses {
+		items, err := w.byStatus(ctx, st, now.Add(Soon))
+		if err != nil {
+			return Result{}, err
+		}
+		for _, r := range items {
+			if r.Due.Before(now) {
+				d.Overdue = append(d.Overdue, r)
+			} else {
+				d.DueSoon = append(d.DueSoon, r)
+			}
+		}
+	}
+	for _, st := range WaitingStatuses {
+		items, err := w.byStatus(ctx, st, now.AddDate(1, 0, 0))
+		if err != nil {
+			return Result{}, err
+		}
+		d.Waiting = append(d.Waiting, items...)
+	}
+	for _, l := range [][]notify.DigestItem{d.Overdue, d.DueSoon, d.Waiting} {
+		sort.Slice(l, func(i, j int) bool { return l[i].Due.Before(l[j].Due) })
+	}
+	res := Result{Overdue: len(d.Overdue), DueSoon: len(d.DueSoon), Waiting: len(d.Waiting)}
+	if res.Overdue+res.DueSoon+res.Waiting > 0 {
+		msg, err := notify.DeadlineDigest(w.Config, d)
+		if err != nil {
+			return res, err
+		}
+		if _, err := w.Mail.Send(ctx, msg); err != nil {
+			return res, fmt.Errorf("send digest: %w", err)
+		}
+		res.Sent = true
+	}
+	w.Log.InfoContext(ctx, "deadline watch", "overdue", res.Overdue, "due_soon", res.DueSoon,
+		"waiting", res.Waiting, "digest_sent", res.Sent)
+	return res, nil
+}
+
+func (w *Watch) byStatus(ctx context.Context, status string, until time.Time) ([]notify.DigestItem, error) {
+	p := dynamodb.NewQueryPaginator(w.DB, &dynamodb.QueryInput{
+		TableName: &w.Requests, IndexName: aws.String("by-status-due"),
+		KeyConditionExpression:    aws.String("#s = :s AND due_at <= :until"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: status}, ":until": &types.AttributeValueMemberS{Value: until.Format(time.RFC3339)}},
+		ProjectionExpression:      aws.String("id, #t, #s, due_at, received_at"),
+	})
+	var out []notify.DigestItem
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s requests: %w", status, err)
+		}
+		for _, it := range page.Items {
+			due, _ := time.Parse(time.RFC3339, s(it, "due_at"))
+			out = append(out, notify.DigestItem{ID: s(it, "id"), Type: s(it, "type"), Status: s(it, "status"), Due: due})
+		}
+	}
+	return out, nil
+}
+
+func s(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}

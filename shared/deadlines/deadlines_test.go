@@ -1,0 +1,77 @@
+package deadlines_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/deadlines"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/ses"
+)
+
+func TestOneDigestPerRun(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	db := localtest.DynamoDB(svc)
+	team := "privacy-team-" + localtest.Unique() + "@example.com"
+	now := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	w := &deadlines.Watch{DB: db, Requests: n["RequestsTable"],
+		Mail:   &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"},
+		Config: notify.Config{TeamInbox: team}, Now: func() time.Time { return now },
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	ctx := context.Background()
+	toTeam := func(e localtest.Email) bool { return e.To(team) }
+
+	// Nothing to report: no email.
+	if res, err := w.Run(ctx); err != nil || res.Sent {
+		t.Fatalf("empty: %+v %v", res, err)
+	}
+	put := func(id, typ, status string, due time.Time) {
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(n["RequestsTable"]), Item: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "R#" + id}, "sk": &types.AttributeValueMemberS{Value: "REQUEST"},
+			"id": &types.AttributeValueMemberS{Value: id}, "type": &types.AttributeValueMemberS{Value: typ},
+			"status": &types.AttributeValueMemberS{Value: status}, "due_at": &types.AttributeValueMemberS{Value: due.Format(time.RFC3339)},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("overdue-1", "access", "pending", now.Add(-24*time.Hour))
+	put("soon-1", "erasure", "in_progress", now.Add(3*24*time.Hour))
+	put("review-1", "rectification", "awaiting_review", now.Add(6*24*time.Hour))
+	put("later-1", "access", "pending", now.Add(20*24*time.Hour))
+	put("waiting-1", "objection", "identity_unverified", now.Add(25*24*time.Hour))
+	put("done-1", "access", "completed", now.Add(-40*24*time.Hour))
+	res, err := w.Run(ctx)
+	if err != nil || !res.Sent || res.Overdue != 1 || res.DueSoon != 2 || res.Waiting != 1 {
+		t.Fatalf("digest: %+v %v", res, err)
+	}
+	mails := localtest.WaitEmails(t, svc, 1, 10*time.Second, toTeam)
+	if len(mails) != 1 {
+		t.Fatalf("%d digests, want 1", len(mails))
+	}
+	body := mails[0].Body.Text
+	for _, want := range []string{"overdue-1", "soon-1", "review-1", "waiting-1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("digest lacks %s:\n%s", want, body)
+		}
+	}
+	for _, not := range []string{"later-1", "done-1"} {
+		if strings.Contains(body, not) {
+			t.Errorf("digest lists %s", not)
+		}
+	}
+	if !strings.Contains(mails[0].Subject, "1 overdue") {
+		t.Errorf("subject %q", mails[0].Subject)
+	}
+}

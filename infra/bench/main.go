@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -30,6 +32,11 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
+
+func ddbClient(endpoint string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
 
 type result struct {
 	Name        string  `json:"name"`
@@ -48,6 +55,7 @@ type report struct {
 	Ratios  map[string]float64 `json:"ratios"`
 	Sizes   map[string]int64   `json:"bootstrap_bytes"`
 	Cold    map[string]float64 `json:"cold_start_ms"`
+	Sweep   sweepBench         `json:"retention_sweep"`
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -82,6 +90,25 @@ func run(name string, conc, n int, op func(i int) error) result {
 }
 
 func main() {
+	mode := flag.String("child", "", "internal: run one retention-benchmark child (floor or sweep)")
+	tables := flag.String("tables", "", "internal: the child's tables, JSON")
+	at := flag.String("now", "", "internal: the child's clock, RFC 3339")
+	flag.Parse()
+	if *mode != "" {
+		var t map[string]string
+		now, err := time.Parse(time.RFC3339Nano, *at)
+		if err == nil {
+			err = json.Unmarshal([]byte(*tables), &t)
+		}
+		if err == nil {
+			err = runChild(context.Background(), ddbClient(os.Getenv("PK_DYNAMODB_ENDPOINT")), *mode, t, now)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := bench(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -101,7 +128,12 @@ func bench() error {
 	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 
 	// Bootstrap sizes as deployed: linux/arm64, stripped.
-	for _, fn := range []string{"forms", "mailer"} {
+	fnDirs, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		return err
+	}
+	for _, d := range fnDirs {
+		fn := d.Name()
 		out := filepath.Join(root, ".local", "bench", "dist", fn, "bootstrap")
 		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+fn)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
@@ -135,8 +167,7 @@ func bench() error {
 	rep.Cold["forms_first_invoke"] = float64(time.Since(t1).Microseconds()) / 1000
 	rep.Cold["stack_start_incl_build"] = float64(startup.Milliseconds())
 
-	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
-		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb) })
+	db := ddbClient(ddb)
 	store := dynamo.New(db, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"]})
 	hasher, _ := privacy.NewHasher([]byte("bench-pepper-0123456789"))
 
@@ -186,11 +217,29 @@ func bench() error {
 	for _, k := range keys {
 		fmt.Printf("ratio %-32s %.2f\n", k, rep.Ratios[k])
 	}
-	for fn, size := range rep.Sizes {
-		fmt.Printf("bootstrap %-8s %.1f MiB (linux/arm64, stripped)\n", fn, float64(size)/(1<<20))
+	names := make([]string, 0, len(rep.Sizes))
+	for fn := range rep.Sizes {
+		names = append(names, fn)
+	}
+	sort.Strings(names)
+	for _, fn := range names {
+		fmt.Printf("bootstrap %-12s %.1f MiB (linux/arm64, stripped)\n", fn, float64(rep.Sizes[fn])/(1<<20))
 	}
 	fmt.Printf("cold start: first forms invocation %.0f ms (warm median at c1: %.1f ms); stack start with build %.0f ms\n",
 		rep.Cold["forms_first_invoke"], rep.Results[1].MedianMS, rep.Cold["stack_start_incl_build"])
+	items := 200000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SWEEP_ITEMS")); err == nil && v > 0 {
+		items = v
+	}
+	fmt.Printf("\nretention sweep: seeding %d items (half expired) ...\n", items)
+	sw, err := benchSweep(ctx, db, ddb, items)
+	rep.Sweep = sw
+	if err != nil {
+		return err
+	}
+	fmt.Printf("retention floor (scan + batch delete): %.0f items/s, max RSS %.1f MiB\n", sw.FloorIPS, float64(sw.FloorMaxKB)/1024)
+	fmt.Printf("retention sweep (whole policy):        %.0f items/s, max RSS %.1f MiB\n", sw.SweepIPS, float64(sw.SweepMaxKB)/1024)
+	fmt.Printf("ratio sweep / floor                   %.2f\n", sw.Ratio)
 	if err := os.MkdirAll(".local/bench", 0o755); err != nil {
 		return err
 	}

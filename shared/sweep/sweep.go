@@ -38,7 +38,8 @@ type API interface {
 }
 
 // Hold sort keys: an item with one of these in a subject's partition of the
-// subjects table protects all of the subject's data from the sweep.
+// subjects table (and list_pk "holds", see holdCache) protects all of the
+// subject's data from the sweep.
 const (
 	HoldLegal       = "HOLD#LEGAL"
 	HoldRestriction = "HOLD#RESTRICTION"
@@ -110,7 +111,7 @@ func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 		cp = checkpoint{RunID: rep.RunID, Segments: map[string][]segmentProgress{}}
 	}
 	deadline := start.Add(opt.Budget)
-	holds := &holdCache{db: s.DB, table: s.Tables[privacy.TableSubjects], seen: map[string]bool{}}
+	holds := &holdCache{db: s.DB, table: s.Tables[privacy.TableSubjects]}
 	var mu sync.Mutex
 	var firstErr error
 	for _, table := range s.tablesInUse() {
@@ -373,34 +374,39 @@ func throttled(err error) bool {
 	return false
 }
 
-// holdCache answers whether a subject is under a legal hold or restriction,
-// once per subject per run.
+// holdCache knows the subjects under a legal hold or a restriction. Hold
+// items (sk "HOLD#…") carry list_pk "holds", which puts them in the subjects
+// table's sparse by-list index: one Query per run loads them all, so the
+// sweep checks holds without a read per item.
 type holdCache struct {
 	db    API
 	table string
-	mu    sync.Mutex
-	seen  map[string]bool
+	once  sync.Once
+	err   error
+	set   map[string]bool
 }
 
+// HoldsList is the by-list partition holding every hold.
+const HoldsList = "holds"
+
 func (h *holdCache) held(ctx context.Context, pk string) (bool, error) {
-	h.mu.Lock()
-	v, ok := h.seen[pk]
-	h.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	out, err := h.db.Query(ctx, &dynamodb.QueryInput{TableName: &h.table,
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :hold)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}, ":hold": &types.AttributeValueMemberS{Value: "HOLD#"}},
-		ConsistentRead:            aws.Bool(true), Limit: aws.Int32(1)})
-	if err != nil {
-		return false, fmt.Errorf("hold check: %w", err)
-	}
-	held := len(out.Items) > 0
-	h.mu.Lock()
-	h.seen[pk] = held
-	h.mu.Unlock()
-	return held, nil
+	h.once.Do(func() {
+		h.set = map[string]bool{}
+		p := dynamodb.NewQueryPaginator(h.db, &dynamodb.QueryInput{TableName: &h.table, IndexName: aws.String("by-list"),
+			KeyConditionExpression:    aws.String("list_pk = :h"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: HoldsList}}})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				h.err = fmt.Errorf("load holds: %w", err)
+				return
+			}
+			for _, it := range page.Items {
+				h.set[str(it, "pk")] = true
+			}
+		}
+	})
+	return h.set[pk], h.err
 }
 
 func (s *Sweeper) cpKey() map[string]types.AttributeValue {

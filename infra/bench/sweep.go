@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sweep"
+)
+
+// The retention benchmark: N pending signups, half past the 30 days, in
+// DynamoDB Local. The floor is a plain parallel scan plus batch delete of
+// the expired keys, written as simply as possible; the sweep is the real
+// one with the whole policy. Each runs in a child process of its own, so
+// its peak memory (max RSS) is its own.
+
+const sweepSegments, sweepPage = 4, 500
+
+type childResult struct {
+	Scanned int     `json:"scanned"`
+	Deleted int     `json:"deleted"`
+	Seconds float64 `json:"seconds"`
+}
+
+type sweepBench struct {
+	Items      int     `json:"items"`
+	FloorIPS   float64 `json:"floor_items_per_s"`
+	SweepIPS   float64 `json:"sweep_items_per_s"`
+	Ratio      float64 `json:"sweep_vs_floor"`
+	FloorMaxKB int64   `json:"floor_max_rss_kb"`
+	SweepMaxKB int64   `json:"sweep_max_rss_kb"`
+	Deleted    [2]int  `json:"deleted_floor_sweep"`
+}
+
+func benchSweep(ctx context.Context, db *dynamodb.Client, ddb string, n int) (sweepBench, error) {
+	names, err := local.CreateTablesOnly(ctx, local.Config{Template: "template.yaml", DynamoDBEndpoint: ddb,
+		TablePrefix: fmt.Sprintf("sw%d-", time.Now().UnixNano()%1e9)})
+	if err != nil {
+		return sweepBench{}, err
+	}
+	tables := map[string]string{}
+	for _, name := range names {
+		for _, id := range []string{"SubjectsTable", "LedgerTable", "RequestsTable", "OpsTable"} {
+			if len(name) > len(id) && name[len(name)-len(id):] == id {
+				tables[id] = name
+			}
+		}
+	}
+	now := time.Now()
+	if err := seed(ctx, db, tables["SubjectsTable"], n, now, true); err != nil {
+		return sweepBench{}, err
+	}
+	floor, floorKB, err := child("floor", tables, now)
+	if err != nil {
+		return sweepBench{}, err
+	}
+	if err := seed(ctx, db, tables["SubjectsTable"], n, now, false); err != nil { // the expired half again
+		return sweepBench{}, err
+	}
+	sw, sweepKB, err := child("sweep", tables, now)
+	if err != nil {
+		return sweepBench{}, err
+	}
+	r := sweepBench{Items: n, FloorIPS: float64(floor.Scanned) / floor.Seconds, SweepIPS: float64(sw.Scanned) / sw.Seconds,
+		FloorMaxKB: floorKB, SweepMaxKB: sweepKB, Deleted: [2]int{floor.Deleted, sw.Deleted}}
+	r.Ratio = r.SweepIPS / r.FloorIPS
+	if floor.Deleted != n/2 || sw.Deleted != n/2 {
+		return r, fmt.Errorf("deleted %d (floor) and %d (sweep), want %d each", floor.Deleted, sw.Deleted, n/2)
+	}
+	return r, nil
+}
+
+// seed writes the items: odd ones expired (31 days old), even ones kept
+// (1 day old); with all=false only the expired ones.
+func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now time.Time, all bool) error {
+	jobs := make(chan []types.WriteRequest)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for reqs := range jobs {
+				for len(reqs) > 0 {
+					out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+					if err != nil {
+						mu.Lock()
+						firstErr = err
+						mu.Unlock()
+						break
+					}
+					reqs = out.UnprocessedItems[table]
+				}
+			}
+		}()
+	}
+	var reqs []types.WriteRequest
+	for i := 0; i < n; i++ {
+		expired := i%2 == 1
+		if !all && !expired {
+			continue
+		}
+		age := 24 * time.Hour
+		if expired {
+			age = 31 * 24 * time.Hour
+		}
+		s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"pk": s(fmt.Sprintf("S#%064d", i)), "sk": s("SUB"), "kind": s("subscription"), "status": s("pending"),
+			"email": s(fmt.Sprintf("user%d@example.com", i)), "signup_id": s(strconv.Itoa(i)),
+			"confirm_requested_at": s(now.Add(-age).UTC().Format(time.RFC3339Nano)),
+		}}})
+		if len(reqs) == 25 {
+			jobs <- reqs
+			reqs = nil
+		}
+	}
+	if len(reqs) > 0 {
+		jobs <- reqs
+	}
+	close(jobs)
+	wg.Wait()
+	return firstErr
+}
+
+// child runs one mode in a new process and returns its result and max RSS.
+func child(mode string, tables map[string]string, now time.Time) (childResult, int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return childResult{}, 0, err
+	}
+	b, _ := json.Marshal(tables)
+	cmd := exec.Command(self, "-child", mode, "-tables", string(b), "-now", now.Format(time.RFC3339Nano))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return childResult{}, 0, fmt.Errorf("%s child: %w", mode, err)
+	}
+	var r childResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, 0, fmt.Errorf("%s child output %q: %w", mode, out, err)
+	}
+	var kb int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		kb = ru.Maxrss
+	}
+	return r, kb, nil
+}
+
+// runChild is the child process: the floor or the sweep, then its result
+// as JSON on stdout.
+func runChild(ctx context.Context, db *dynamodb.Client, mode string, tables map[string]string, now time.Time) error {
+	start := time.Now()
+	var r childResult
+	switch mode {
+	case "floor":
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		errs := make(chan error, sweepSegments)
+		for seg := 0; seg < sweepSegments; seg++ {
+			wg.Add(1)
+			go func(seg int) {
+				defer wg.Done()
+				p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(tables["SubjectsTable"]),
+					Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(sweepSegments), Limit: aws.Int32(sweepPage)})
+				for p.HasMorePages() {
+					page, err := p.NextPage(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					var reqs []types.WriteRequest
+					for _, it := range page.Items {
+						at, _ := time.Parse(time.RFC3339Nano, it["confirm_requested_at"].(*types.AttributeValueMemberS).Value)
+						if !now.Before(at.AddDate(0, 0, 30)) {
+							reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]}}})
+						}
+					}
+					for i := 0; i < len(reqs); i += 25 {
+						chunk := reqs[i:min(i+25, len(reqs))]
+						for len(chunk) > 0 {
+							out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{tables["SubjectsTable"]: chunk}})
+							if err != nil {
+								errs <- err
+								return
+							}
+							chunk = out.UnprocessedItems[tables["SubjectsTable"]]
+						}
+					}
+					mu.Lock()
+					r.Scanned += len(page.Items)
+					r.Deleted += len(reqs)
+					mu.Unlock()
+				}
+			}(seg)
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+	case "sweep":
+		s := &sweep.Sweeper{DB: db, Classes: privacy.Policy(), Segments: sweepSegments, PageSize: sweepPage,
+			Tables: map[privacy.Table]string{privacy.TableSubjects: tables["SubjectsTable"], privacy.TableLedger: tables["LedgerTable"],
+				privacy.TableRequests: tables["RequestsTable"], privacy.TableOps: tables["OpsTable"]},
+			Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		rep, err := s.Run(ctx, sweep.Options{Budget: time.Hour})
+		if err != nil {
+			return err
+		}
+		r.Scanned = rep.Scanned
+		r.Deleted = rep.Counts[privacy.Retention.PendingSignup.Name]["deleted"]
+	default:
+		return fmt.Errorf("unknown child mode %q", mode)
+	}
+	r.Seconds = time.Since(start).Seconds()
+	return json.NewEncoder(os.Stdout).Encode(r)
+}

@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +34,7 @@ type childResult struct {
 	Scanned int     `json:"scanned"`
 	Deleted int     `json:"deleted"`
 	Seconds float64 `json:"seconds"`
+	PeakKB  int64   `json:"peak_kb"`
 }
 
 type sweepBench struct {
@@ -47,36 +48,43 @@ type sweepBench struct {
 }
 
 func benchSweep(ctx context.Context, db *dynamodb.Client, ddb string, n int) (sweepBench, error) {
-	names, err := local.CreateTablesOnly(ctx, local.Config{Template: "template.yaml", DynamoDBEndpoint: ddb,
-		TablePrefix: fmt.Sprintf("sw%d-", time.Now().UnixNano()%1e9)})
-	if err != nil {
-		return sweepBench{}, err
-	}
-	tables := map[string]string{}
-	for _, name := range names {
-		for _, id := range []string{"SubjectsTable", "LedgerTable", "RequestsTable", "OpsTable"} {
-			if len(name) > len(id) && name[len(name)-len(id):] == id {
-				tables[id] = name
+	now := time.Now()
+	// Two identical table sets, one for each contender, so neither runs on
+	// a table the other has churned. Streams are off: DynamoDB Local keeps
+	// stream records in the same process, which AWS does not.
+	sets := make([]map[string]string, 2)
+	for i := range sets {
+		names, err := local.CreateTablesOnly(ctx, local.Config{Template: "template.yaml", DynamoDBEndpoint: ddb,
+			TablePrefix: fmt.Sprintf("sw%d%d-", time.Now().UnixNano()%1e9, i)})
+		if err != nil {
+			return sweepBench{}, err
+		}
+		sets[i] = map[string]string{}
+		for _, name := range names {
+			for _, id := range []string{"SubjectsTable", "LedgerTable", "RequestsTable", "OpsTable"} {
+				if strings.HasSuffix(name, id) {
+					sets[i][id] = name
+				}
 			}
 		}
+		if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(sets[i]["SubjectsTable"]),
+			StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(false)}}); err != nil {
+			return sweepBench{}, fmt.Errorf("disable stream: %w", err)
+		}
+		if err := seed(ctx, db, sets[i]["SubjectsTable"], n, now); err != nil {
+			return sweepBench{}, err
+		}
 	}
-	now := time.Now()
-	if err := seed(ctx, db, tables["SubjectsTable"], n, now, true); err != nil {
-		return sweepBench{}, err
-	}
-	floor, floorKB, err := child("floor", tables, now)
+	floor, err := child("floor", sets[0], now)
 	if err != nil {
 		return sweepBench{}, err
 	}
-	if err := seed(ctx, db, tables["SubjectsTable"], n, now, false); err != nil { // the expired half again
-		return sweepBench{}, err
-	}
-	sw, sweepKB, err := child("sweep", tables, now)
+	sw, err := child("sweep", sets[1], now)
 	if err != nil {
 		return sweepBench{}, err
 	}
 	r := sweepBench{Items: n, FloorIPS: float64(floor.Scanned) / floor.Seconds, SweepIPS: float64(sw.Scanned) / sw.Seconds,
-		FloorMaxKB: floorKB, SweepMaxKB: sweepKB, Deleted: [2]int{floor.Deleted, sw.Deleted}}
+		FloorMaxKB: floor.PeakKB, SweepMaxKB: sw.PeakKB, Deleted: [2]int{floor.Deleted, sw.Deleted}}
 	r.Ratio = r.SweepIPS / r.FloorIPS
 	if floor.Deleted != n/2 || sw.Deleted != n/2 {
 		return r, fmt.Errorf("deleted %d (floor) and %d (sweep), want %d each", floor.Deleted, sw.Deleted, n/2)
@@ -85,8 +93,8 @@ func benchSweep(ctx context.Context, db *dynamodb.Client, ddb string, n int) (sw
 }
 
 // seed writes the items: odd ones expired (31 days old), even ones kept
-// (1 day old); with all=false only the expired ones.
-func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now time.Time, all bool) error {
+// (1 day old).
+func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now time.Time) error {
 	jobs := make(chan []types.WriteRequest)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -112,9 +120,6 @@ func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now tim
 	var reqs []types.WriteRequest
 	for i := 0; i < n; i++ {
 		expired := i%2 == 1
-		if !all && !expired {
-			continue
-		}
 		age := 24 * time.Hour
 		if expired {
 			age = 31 * 24 * time.Hour
@@ -138,28 +143,41 @@ func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now tim
 	return firstErr
 }
 
-// child runs one mode in a new process and returns its result and max RSS.
-func child(mode string, tables map[string]string, now time.Time) (childResult, int64, error) {
+// child runs one mode in a new process and returns its result.
+func child(mode string, tables map[string]string, now time.Time) (childResult, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return childResult{}, 0, err
+		return childResult{}, err
 	}
 	b, _ := json.Marshal(tables)
 	cmd := exec.Command(self, "-child", mode, "-tables", string(b), "-now", now.Format(time.RFC3339Nano))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return childResult{}, 0, fmt.Errorf("%s child: %w", mode, err)
+		return childResult{}, fmt.Errorf("%s child: %w", mode, err)
 	}
 	var r childResult
 	if err := json.Unmarshal(out, &r); err != nil {
-		return r, 0, fmt.Errorf("%s child output %q: %w", mode, out, err)
+		return r, fmt.Errorf("%s child output %q: %w", mode, out, err)
 	}
-	var kb int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		kb = ru.Maxrss
+	return r, nil
+}
+
+// peakRSS is the process's own high-water resident set (VmHWM), in KiB.
+// (A child's rusage max RSS on Linux starts from the parent's at fork, so
+// the child reads its own.)
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
 	}
-	return r, kb, nil
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 // runChild is the child process: the floor or the sweep, then its result
@@ -229,5 +247,6 @@ func runChild(ctx context.Context, db *dynamodb.Client, mode string, tables map[
 		return fmt.Errorf("unknown child mode %q", mode)
 	}
 	r.Seconds = time.Since(start).Seconds()
+	r.PeakKB = peakRSS()
 	return json.NewEncoder(os.Stdout).Encode(r)
 }

@@ -184,8 +184,9 @@ func TestSchedules(t *testing.T) {
 				continue
 			}
 			found = true
+			want := map[string]time.Duration{"SweepFunction": time.Hour, "DeadlineWatchFunction": 24 * time.Hour}[f.ID]
 			every, err := rate(e)
-			if err != nil || every != time.Hour {
+			if err != nil || every != want {
 				t.Errorf("%s: %v %v", f.ID, every, err)
 			}
 			var ev map[string]any

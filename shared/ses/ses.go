@@ -49,10 +49,10 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (string, error) {
 	}
 	out, err := s.Client.SendEmail(ctx, in)
 	if permanent(err) {
-		return "", fmt.Errorf("ses send %s: %w: %w", m.Kind, notify.ErrRejected, err)
+		return "", fmt.Errorf("ses send %s: %w: %w", m.Kind, notify.ErrRejected, redact(err))
 	}
 	if err != nil {
-		return "", fmt.Errorf("ses send %s: %w", m.Kind, err)
+		return "", fmt.Errorf("ses send %s: %w", m.Kind, redact(err))
 	}
 	return aws.ToString(out.MessageId), nil
 }
@@ -72,3 +72,24 @@ func permanent(err error) bool {
 	}
 	return true
 }
+
+// redact keeps an SES API error's code and drops its message, which can
+// quote the recipient's address ("... identities failed the check: a@b"):
+// errors end up in logs, and logs hold no personal data.
+func redact(err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return &redactedError{code: apiErr.ErrorCode(), err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	code string
+	err  error
+}
+
+func (e *redactedError) Error() string {
+	return "SES error " + e.code + " (message withheld: it may name a recipient)"
+}
+func (e *redactedError) Unwrap() error { return e.err }

@@ -56,7 +56,13 @@ type stack struct {
 // inbox address, its own log.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	svc := localtest.Need(t)
+	return startStackWith(t, localtest.Need(t))
+}
+
+// startStackWith runs a stack against the given services (fault tests pass
+// services of their own, which they stop and start).
+func startStackWith(t *testing.T, svc localtest.Services) *stack {
+	t.Helper()
 	if svc.RIE == "" {
 		t.Fatal("PK_RIE must name aws-lambda-rie (make test sets it)")
 	}

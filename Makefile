@@ -23,7 +23,7 @@ DEV_SES_PORT  ?= 8005
 TEST_DDB_PORT ?= 18000
 TEST_SES_PORT ?= 18005
 
-.PHONY: help tools build dev test test-unit lint bench clean sweep
+.PHONY: help tools build dev test test-unit lint bench clean sweep fuzz
 
 help:
 	@echo "make dev    - run the whole stack locally: API on http://localhost:3000, SES inbox on http://localhost:$(DEV_SES_PORT)"
@@ -31,6 +31,7 @@ help:
 	@echo "make build  - build every function's bootstrap for Lambda (linux/$(GOARCH_LAMBDA)) into $(DIST)/"
 	@echo "make lint   - gofmt, go vet, staticcheck, cfn-lint"
 	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run"
+	@echo "make fuzz   - run every fuzz target for FUZZTIME each (default 15s)"
 	@echo "make sweep  - run the retention sweep now against the running make dev stack (DRY=1: report only)"
 	@echo "make clean  - remove builds and local data (keeps installed tools)"
 
@@ -91,6 +92,15 @@ test: tools lint
 bench: tools
 	@infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  go run ./infra/bench
+
+FUZZTIME ?= 15s
+FUZZ_TARGETS := shared/privacy:FuzzParseContact shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck \
+	shared/sns:FuzzMessage shared/feedback:FuzzParse
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 sweep:
 	@curl -sS -X POST http://localhost:3000/_local/invoke/SweepFunction \

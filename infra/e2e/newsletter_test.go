@@ -141,6 +141,10 @@ func TestNewsletterJourney(t *testing.T) {
 		!p.Topics["newsletter"] || !p.Topics["events"] || p.Topics["product_updates"] {
 		t.Fatalf("preferences: %d %s", resp.StatusCode, out)
 	}
+	resp, out = s.do(t, "POST", s.path(t, prefs), "application/json", `{}`, nil)
+	if resp.StatusCode != 400 || !strings.Contains(out, `"topics"`) {
+		t.Fatalf("preferences without topics: %d %s", resp.StatusCode, out)
+	}
 	resp, out = s.do(t, "POST", s.path(t, prefs), "application/json", `{"topics":["events"]}`, nil)
 	if resp.StatusCode != 200 || !strings.Contains(out, `"events":true`) || !strings.Contains(out, `"newsletter":false`) {
 		t.Fatalf("set preferences: %d %s", resp.StatusCode, out)

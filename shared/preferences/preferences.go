@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -173,6 +174,12 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	in, err := httpapi.DecodeInput(r)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	// A page form with every box unticked sends no field at all; a JSON
+	// caller must say what it wants, [] being "none".
+	if _, given := in["topics"]; !given && !strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
+		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{
+			Fields: privacy.FieldErrors{"topics": "is required: a list of topics to keep ([] unsubscribes from all)"}})
 	}
 	topics, err := privacy.ParseTopics(in)
 	if v, ok := privacy.AsValidation(err); ok {

@@ -1,0 +1,136 @@
+package privacy
+
+import (
+	"strings"
+	"time"
+)
+
+// The rights of the policy's section 8, as request types.
+const (
+	RightAccess          = "access"
+	RightRectification   = "rectification"
+	RightErasure         = "erasure"
+	RightObjection       = "objection"
+	RightRestriction     = "restriction"
+	RightPortability     = "portability"
+	RightWithdrawConsent = "withdraw_consent"
+)
+
+var rights = []string{RightAccess, RightRectification, RightErasure, RightObjection, RightRestriction,
+	RightPortability, RightWithdrawConsent}
+
+// Regulations a request can be made under. "other" is answered on the
+// GDPR's (shorter) clock.
+const (
+	RegulationGDPR  = "gdpr"
+	RegulationCCPA  = "ccpa"
+	RegulationOther = "other"
+)
+
+// Relationships of the requester to the company.
+var relationships = []string{"visitor", "subscriber", "prospect", "client", "job_applicant", "platform_end_user"}
+
+// RelationshipPlatformEndUser is a client's own customer: the company is
+// the processor for that data, so the request is redirected to the client.
+const RelationshipPlatformEndUser = "platform_end_user"
+
+// Request statuses (API.md).
+const (
+	RequestIdentityUnverified = "identity_unverified"
+	RequestRedirected         = "redirected"
+	RequestPending            = "pending"
+	RequestInProgress         = "in_progress"
+	RequestAwaitingReview     = "awaiting_review"
+	RequestCompleted          = "completed"
+	RequestDenied             = "denied"
+	RequestCancelled          = "cancelled"
+	RequestExpired            = "expired"
+)
+
+// MaxDetails bounds a request's free text.
+const MaxDetails = 5000
+
+// RightsRequestForm is a validated rights request as the requester files it.
+type RightsRequestForm struct {
+	Email        string
+	Name         string
+	Type         string
+	Details      string
+	Relationship string
+	Regulation   string
+}
+
+func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	msg := "must be one of"
+	for i, a := range allowed {
+		if i > 0 {
+			msg += ","
+		}
+		msg += " " + a
+	}
+	errs.Add(field, msg)
+	return ""
+}
+
+// ParseRightsRequest validates a request against the contract: a known
+// type, details required for rectification (what is wrong and what it
+// should be), regulation gdpr by default.
+func ParseRightsRequest(in Input) (RightsRequestForm, error) {
+	errs := FieldErrors{}
+	f := RightsRequestForm{
+		Email:   checkEmail(errs, "email", in.String(errs, "email")),
+		Name:    singleLine(errs, "name", in.String(errs, "name"), false, MaxName),
+		Details: multiLine(errs, "details", in.String(errs, "details"), false, MaxDetails),
+	}
+	typ := in.String(errs, "type")
+	if typ == "" && errs["type"] == "" {
+		errs.Add("type", msgRequired)
+	}
+	f.Type = oneOf(errs, "type", typ, rights, "")
+	f.Relationship = oneOf(errs, "relationship", in.String(errs, "relationship"), relationships, "")
+	f.Regulation = oneOf(errs, "regulation", in.String(errs, "regulation"), []string{RegulationGDPR, RegulationCCPA, RegulationOther}, RegulationGDPR)
+	if f.Type == RightRectification && errs["details"] == "" && strings.TrimSpace(f.Details) == "" {
+		errs.Add("details", "is required for a correction: say what is wrong and what it should be")
+	}
+	if err := errs.Err(); err != nil {
+		return RightsRequestForm{}, err
+	}
+	return f, nil
+}
+
+// AddCalendarMonths adds n months the way a legal "month" runs: to the same
+// day of the month, or to the month's last day when it has no such day
+// (31 January + 1 month = 28 or 29 February), at the same time of day.
+func AddCalendarMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
+}
+
+// DueAt is the reply deadline for a request received at t: one calendar
+// month under the GDPR (Art. 12(3)), 45 days under the CCPA.
+func DueAt(regulation string, received time.Time) time.Time {
+	if regulation == RegulationCCPA {
+		return received.AddDate(0, 0, 45)
+	}
+	return AddCalendarMonths(received, 1)
+}
+
+// ExtendedDue is the furthest an extension may move a deadline: two more
+// months under the GDPR, 45 more days under the CCPA. An extension always
+// needs a recorded reason and an email to the requester.
+func ExtendedDue(regulation string, due time.Time) time.Time {
+	if regulation == RegulationCCPA {
+		return due.AddDate(0, 0, 45)
+	}
+	return AddCalendarMonths(due, 2)
+}

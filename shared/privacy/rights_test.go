@@ -1,0 +1,86 @@
+package privacy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func day(s string) time.Time {
+	t, err := time.Parse("2006-01-02 15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestDueDates(t *testing.T) {
+	tests := []struct {
+		reg, received, due, extended string
+	}{
+		{"gdpr", "2026-03-10 09:30", "2026-04-10 09:30", "2026-06-10 09:30"},
+		{"gdpr", "2026-01-31 12:00", "2026-02-28 12:00", "2026-04-28 12:00"}, // no 31 February
+		{"gdpr", "2028-01-31 12:00", "2028-02-29 12:00", "2028-04-29 12:00"}, // leap year
+		{"gdpr", "2026-08-31 23:59", "2026-09-30 23:59", "2026-11-30 23:59"},
+		{"gdpr", "2026-12-31 08:00", "2027-01-31 08:00", "2027-03-31 08:00"}, // across the year
+		{"gdpr", "2027-12-30 08:00", "2028-01-30 08:00", "2028-03-30 08:00"},
+		{"other", "2026-05-31 10:00", "2026-06-30 10:00", "2026-08-30 10:00"},
+		{"ccpa", "2026-01-31 12:00", "2026-03-17 12:00", "2026-05-01 12:00"},
+		{"ccpa", "2028-02-01 00:00", "2028-03-17 00:00", "2028-05-01 00:00"}, // leap February counts 29 days
+	}
+	for _, tt := range tests {
+		due := DueAt(tt.reg, day(tt.received))
+		if !due.Equal(day(tt.due)) {
+			t.Errorf("%s %s: due %s, want %s", tt.reg, tt.received, due.Format("2006-01-02 15:04"), tt.due)
+		}
+		if ext := ExtendedDue(tt.reg, due); !ext.Equal(day(tt.extended)) {
+			t.Errorf("%s %s: extended %s, want %s", tt.reg, tt.received, ext.Format("2006-01-02 15:04"), tt.extended)
+		}
+	}
+}
+
+func TestParseRightsRequest(t *testing.T) {
+	ok := func(kv ...any) Input {
+		in := Input{"email": "ann@example.com", "type": "access"}
+		for i := 0; i < len(kv); i += 2 {
+			in[kv[i].(string)] = kv[i+1]
+		}
+		return in
+	}
+	valid := []Input{ok(), ok("type", "erasure", "regulation", "ccpa", "relationship", "subscriber"),
+		ok("type", "rectification", "details", "My name is spelled Zoë, not Zoe.")}
+	for _, typ := range rights {
+		valid = append(valid, ok("type", typ, "details", "x"))
+	}
+	for _, in := range valid {
+		f, err := ParseRightsRequest(in)
+		if err != nil {
+			t.Errorf("%v: %v", in, err)
+		}
+		if f.Regulation == "" {
+			t.Errorf("%v: no regulation", in)
+		}
+	}
+	bad := []struct {
+		in    Input
+		field string
+	}{
+		{ok("type", nil), "type"},
+		{ok("type", "delete_everything"), "type"},
+		{ok("type", 3.0), "type"},
+		{ok("type", "rectification"), "details"},
+		{ok("type", "rectification", "details", "   "), "details"},
+		{ok("details", strings.Repeat("d", 5001)), "details"},
+		{ok("regulation", "lgpd"), "regulation"},
+		{ok("relationship", "stranger"), "relationship"},
+		{ok("email", "nope"), "email"},
+		{ok("name", "A\nB"), "name"},
+	}
+	for _, tt := range bad {
+		_, err := ParseRightsRequest(tt.in)
+		v, ok := AsValidation(err)
+		if !ok || v.Fields[tt.field] == "" {
+			t.Errorf("%v: got %v, want an error on %s", tt.in, err, tt.field)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -115,6 +116,17 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 		}
 		msg, err := notify.SubscriptionConfirm(m.Config, sub, m.Config.BaseURL+"/v1/subscriptions/confirm?token="+tok)
 		return []notify.Message{msg}, due, err
+	case dynamo.KindRequest:
+		req, err := dynamo.DecodeRequest(item)
+		if err != nil {
+			return nil, "", err
+		}
+		nonce, ok := strings.CutPrefix(due, dynamo.MailDueReceived)
+		if !ok {
+			return nil, "", fmt.Errorf("request mail_due %q unknown", due)
+		}
+		msgs, err := m.requestReceived(req, nonce)
+		return msgs, due, err
 	default:
 		return nil, "", fmt.Errorf("no emails known for item kind %q (mail_due %q)", kind, due)
 	}
@@ -173,4 +185,30 @@ func key(rec events.DynamoDBEventRecord, due, kind string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyLinkValidity is how long a rights request's verification link works.
+const VerifyLinkValidity = 72 * time.Hour
+
+// StatusLinkValidity is how long the status link in request emails works.
+const StatusLinkValidity = 400 * 24 * time.Hour
+
+func (m *Mailer) requestReceived(req dynamo.RightsRequest, nonce string) ([]notify.Message, error) {
+	now := m.Now()
+	subject := privacy.SubjectID(req.Subject)
+	verify, err := m.Tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: subject, Ref: req.ID + ":" + nonce,
+		Expires: now.Add(VerifyLinkValidity)})
+	if err != nil {
+		return nil, err
+	}
+	status, err := m.Tokens.Sign(token.Claims{Purpose: token.RequestStatus, Subject: subject, Ref: req.ID,
+		Expires: now.Add(StatusLinkValidity)})
+	if err != nil {
+		return nil, err
+	}
+	due, _ := time.Parse(time.RFC3339, req.DueAt)
+	base := m.Config.BaseURL + "/v1/rights-requests/" + req.ID
+	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+		Name: req.Name, Email: req.Email, Details: req.Details, Due: due, Excessive: req.Excessive},
+		base+"/verify?token="+verify, base+"?token="+status)
 }

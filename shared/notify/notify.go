@@ -172,3 +172,41 @@ func DeadlineDigest(c Config, d Digest) (Message, error) {
 	subject := fmt.Sprintf("Rights requests: %d overdue, %d due within 7 days", len(d.Overdue), len(d.DueSoon))
 	return Message{Kind: KindDigest, To: []string{c.TeamInbox}, Subject: subject, Text: text, HTML: html}, nil
 }
+
+// RequestInfo is what the request emails show.
+type RequestInfo struct {
+	ID, Type, Regulation, Name, Email, Details string
+	Due                                        time.Time
+	Excessive                                  bool
+}
+
+// KindRequestAck and KindRequestTeam are the emails of a new rights request.
+const (
+	KindRequestAck  = "request_ack"
+	KindRequestTeam = "request_team"
+)
+
+// RequestReceived renders the acknowledgement (reference, due date,
+// verification and status links; transactional, sent whatever the
+// marketing preferences) and the privacy team's notice.
+func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL string) ([]Message, error) {
+	d := struct {
+		Config
+		R                 RequestInfo
+		Verify, StatusURL string
+	}{c, r, verifyURL, statusURL}
+	ackText, ackHTML, err := render(KindRequestAck, d)
+	if err != nil {
+		return nil, err
+	}
+	teamText, teamHTML, err := render(KindRequestTeam, d)
+	if err != nil {
+		return nil, err
+	}
+	return []Message{
+		{Kind: KindRequestAck, To: []string{r.Email}, Subject: "Your privacy request " + r.ID + ": please confirm it is you",
+			Text: ackText, HTML: ackHTML},
+		{Kind: KindRequestTeam, To: []string{c.TeamInbox}, Subject: "Rights request " + r.ID + " (" + r.Type + "), due " + r.Due.Format("2006-01-02"),
+			Text: teamText, HTML: teamHTML},
+	}, nil
+}

@@ -1,0 +1,41 @@
+// Command rights is the Lambda behind rights requests: intake, identity
+// verification and the requester's status view. It only wires; the logic
+// is in shared/rights.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaenv.Logger()
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "POLICY_VERSION")
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	h := &rights.Handlers{
+		Store:          dynamo.New(env.DynamoDB(), env.Tables),
+		Hasher:         keys.Hasher,
+		Tokens:         keys.Tokens,
+		PolicyVersion:  env.PolicyVersion,
+		Now:            time.Now,
+		NewID:          uuid.NewString,
+		Log:            log,
+		ExcessPerMonth: 3,
+	}
+	rt := httpapi.NewRouter(log)
+	h.Routes(rt)
+	lambda.Start(rt.Serve)
+}

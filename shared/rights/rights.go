@@ -1,0 +1,204 @@
+// Package rights takes data-subject requests (API.md "Rights requests"):
+// intake with its deadline, duplicate and excess handling, identity
+// verification by an emailed single-use link, and the requester's status
+// view. Fulfilment after verification is the next step (see the README).
+package rights
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// Store is what the handlers need.
+type Store interface {
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
+	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
+	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
+	VerifyRequest(ctx context.Context, id, nonce string, e dynamo.Event) error
+}
+
+// Handlers holds the dependencies.
+type Handlers struct {
+	Store         Store
+	Hasher        *privacy.Hasher
+	Tokens        *token.Signer
+	PolicyVersion string
+	Now           func() time.Time
+	NewID         func() string
+	Log           *slog.Logger
+	// ExcessPerMonth is how many requests per subject in 30 days are
+	// answered without a second look; more are flagged "possibly
+	// excessive" for the team (policy §8), never dropped.
+	ExcessPerMonth int
+}
+
+// Routes registers the handlers under the template's route keys.
+func (h *Handlers) Routes(rt *httpapi.Router) {
+	rt.Handle("POST /v1/rights-requests", h.File)
+	rt.Handle("GET /v1/rights-requests/{id}", h.Status)
+	rt.Handle("GET /v1/rights-requests/{id}/verify", h.VerifyPage)
+	rt.Handle("POST /v1/rights-requests/{id}/verify", h.Verify)
+}
+
+type filed struct {
+	ID      string `json:"id,omitempty"`
+	Status  string `json:"status"`
+	DueAt   string `json:"due_at,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func open(status string) bool {
+	switch status {
+	case privacy.RequestIdentityUnverified, privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview:
+		return true
+	}
+	return false
+}
+
+// File handles POST /v1/rights-requests.
+func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	in, err := httpapi.DecodeInput(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	now := h.Now().UTC()
+	if in.Honeypot() {
+		return h.answer(r, filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified,
+			DueAt: privacy.DueAt(privacy.RegulationGDPR, now).Format(time.RFC3339)}), nil
+	}
+	f, err := privacy.ParseRightsRequest(in)
+	if v, ok := privacy.AsValidation(err); ok {
+		return httpapi.Response{}, httpapi.Validation(v)
+	}
+	if f.Relationship == privacy.RelationshipPlatformEndUser {
+		// The company only processes this data for its client: the client
+		// answers. Nothing is stored.
+		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: "Your data in the platform belongs to the " +
+			"company whose app or website you used: we process it only on its behalf. Please send your request to that " +
+			"company; it can use the platform to answer you, and we help it to."}), nil
+	}
+	subject := h.Hasher.Subject(f.Email)
+	recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	for _, prev := range recent {
+		if prev.Type == f.Type && open(prev.Status) {
+			// The same request again joins the first: no second clock.
+			h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID)
+			return h.answer(r, filed{ID: prev.ID, Status: prev.Status, DueAt: prev.DueAt}), nil
+		}
+	}
+	id := h.NewID()
+	meta := httpapi.Meta(r, now)
+	req := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: string(subject), Email: f.Email, Name: f.Name,
+		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now.Format(time.RFC3339Nano),
+		DueAt: privacy.DueAt(f.Regulation, now).Format(time.RFC3339),
+		// The nonce makes the link single-use (the token is signed anyway);
+		// short, so that "id:nonce" fits a token's reference.
+		VerifyNonce: strings.ReplaceAll(h.NewID(), "-", "")[:16],
+		Excessive:   len(recent)+1 > h.ExcessPerMonth}
+	req.MailDue = dynamo.MailDueReceived + req.VerifyNonce
+	err = h.Store.CreateRequest(ctx, req, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: id,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
+		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP,
+			"user_agent": meta.UserAgent}})
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	h.Log.InfoContext(ctx, "rights request received", "request_id", id, "type", f.Type, "possibly_excessive", req.Excessive)
+	return h.answer(r, filed{ID: id, Status: req.Status, DueAt: req.DueAt}), nil
+}
+
+func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
+	if httpapi.WantsHTML(r) {
+		msg := f.Message
+		if msg == "" {
+			msg = "We sent you an email with a link to confirm it is you. Your reference is " + f.ID +
+				"; we will answer by " + f.DueAt[:10] + "."
+		}
+		return httpapi.Page(http.StatusAccepted, "Request received", msg)
+	}
+	return httpapi.JSON(http.StatusAccepted, f)
+}
+
+// check verifies a link token for the request named in the path.
+func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, string, error) {
+	id := r.PathParameters["id"]
+	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
+	if err != nil || !strings.HasPrefix(c.Ref, id+":") && c.Ref != id {
+		return c, id, httpapi.ErrInvalidToken
+	}
+	return c, id, nil
+}
+
+// VerifyPage handles GET …/verify: one button, nothing changes.
+func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	if _, _, err := h.check(r, token.VerifyRequest); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.ActionPage(httpapi.Action{Title: "Confirm your request",
+		Message: "Press the button to confirm that you made this request. We then start working on it.",
+		URL:     r.RawPath + "?token=" + httpapi.Query(r, "token"), Button: "Yes, this is my request"}), nil
+}
+
+// Verify handles POST …/verify: the single-use link verifies the identity.
+func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, id, err := h.check(r, token.VerifyRequest)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	nonce := strings.TrimPrefix(c.Ref, id+":")
+	meta := httpapi.Meta(r, h.Now())
+	err = h.Store.VerifyRequest(ctx, id, nonce, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
+		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
+		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
+	if errors.Is(err, dynamo.ErrStale) {
+		return httpapi.Response{}, httpapi.ErrInvalidToken
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
+	}
+	if httpapi.WantsHTML(r) {
+		return httpapi.Page(http.StatusOK, "Thank you", "Your request is confirmed. We will email you when it is done."), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": privacy.RequestPending}), nil
+}
+
+type statusBody struct {
+	ID            string `json:"id"`
+	Type          string `json:"type"`
+	Status        string `json:"status"`
+	ReceivedAt    string `json:"received_at"`
+	DueAt         string `json:"due_at"`
+	ExtendedUntil string `json:"extended_until,omitempty"`
+	CompletedAt   string `json:"completed_at,omitempty"`
+}
+
+// Status handles GET /v1/rights-requests/{id}?token=S.
+func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	_, id, err := h.check(r, token.RequestStatus)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	req, err := h.Store.Request(ctx, id)
+	if errors.Is(err, dynamo.ErrNotFound) {
+		return httpapi.Response{}, httpapi.ErrNotFound
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("status: %w", err)
+	}
+	return httpapi.JSON(http.StatusOK, statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: req.ReceivedAt,
+		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt}), nil
+}

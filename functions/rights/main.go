@@ -20,13 +20,16 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "POLICY_VERSION")
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE",
+		"POLICY_VERSION", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &rights.Handlers{
-		Store:          dynamo.New(env.DynamoDB(), env.Tables),
+		Store:          store,
+		BaseURL:        env.BaseURL,
 		Hasher:         keys.Hasher,
 		Tokens:         keys.Tokens,
 		PolicyVersion:  env.PolicyVersion,
@@ -36,6 +39,6 @@ func main() {
 		ExcessPerMonth: 3,
 	}
 	rt := httpapi.NewRouter(log)
-	h.Routes(rt)
+	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)
 }

@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 var (
@@ -34,6 +37,12 @@ func TestRightsRequestIntakeAndVerification(t *testing.T) {
 	s := startStack(t)
 	u := localtest.Unique()
 	addr := "subject-" + u + "@example.com"
+	// What the subject gave us before, and a similar address that is not theirs.
+	for _, c := range []struct{ email, msg string }{{addr, "MINE-" + u}, {"subject-" + u + "@example.co", "OTHER-" + u}} {
+		if resp, out := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"Sam","email":"`+c.email+`","message":"`+c.msg+`","marketing_opt_in":true}`, nil); resp.StatusCode != 202 {
+			t.Fatalf("seed: %d %s", resp.StatusCode, out)
+		}
+	}
 	before := time.Now().UTC()
 	code, f := s.file(t, `{"email":"`+addr+`","name":"Sam","type":"access","relationship":"subscriber"}`)
 	if code != 202 || f.Status != "identity_unverified" || f.ID == "" {
@@ -76,12 +85,52 @@ func TestRightsRequestIntakeAndVerification(t *testing.T) {
 		t.Fatal("the verification page changed the request")
 	}
 	for i := 0; i < 2; i++ {
-		if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"pending"`) {
+		if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
 			t.Fatalf("verify #%d: %d %s", i+1, resp.StatusCode, out)
 		}
 	}
-	if st := statusOf(); st != "pending" {
+	if st := statusOf(); st != "completed" {
 		t.Fatalf("status after verification %s", st)
+	}
+	// Access is fulfilled at once: an email with the export link, built
+	// when opened, with everything the subject has and nothing of another.
+	ready := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(addr) && strings.HasPrefix(e.Subject, "Your data is ready")
+	})
+	if len(ready) != 1 {
+		t.Fatalf("%d 'data ready' emails", len(ready))
+	}
+	exportLink := regexp.MustCompile(`http://[^\s"<>]+/export\?token=[A-Za-z0-9_-]+`).FindString(ready[0].Body.Text)
+	resp, out := s.do(t, "GET", s.path(t, exportLink), "", "", nil)
+	var ex struct {
+		Records    []map[string]any `json:"records"`
+		Consent    []map[string]any `json:"consent_and_processing_events"`
+		Requests   []map[string]any `json:"rights_requests"`
+		Processing []map[string]any `json:"how_we_process"`
+		Recipients []string         `json:"recipients"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &ex) != nil {
+		t.Fatalf("export: %d %.300s", resp.StatusCode, out)
+	}
+	kinds := map[string]bool{}
+	for _, r := range ex.Records {
+		kinds[fmt.Sprint(r["kind"])] = true
+	}
+	if !kinds["inquiry"] || !kinds["subscription"] || len(ex.Consent) < 2 || len(ex.Requests) != 1 ||
+		len(ex.Processing) == 0 || len(ex.Recipients) == 0 || !strings.Contains(out, "MINE-"+u) {
+		t.Fatalf("export lacks records: kinds %v, %d events, %d requests", kinds, len(ex.Consent), len(ex.Requests))
+	}
+	if strings.Contains(out, "OTHER-"+u) || strings.Contains(out, `"pk"`) || strings.Contains(out, "verify_nonce") {
+		t.Fatal("the export holds another subject's data or storage internals")
+	}
+	if !strings.Contains(statusBodyOf(t, s, status), "results_url") {
+		t.Error("the status of a completed access request has no results_url")
+	}
+	// After 7 days the link answers 410.
+	signer, _ := token.New(lambdaenv.DeriveSecrets(localSecret).TokenKey)
+	old, _ := signer.Sign(token.Claims{Purpose: token.Export, Subject: s.hasher.Subject(addr), Ref: f.ID, Expires: time.Now().Add(-time.Second)})
+	if resp, out := s.do(t, "GET", "/v1/rights-requests/"+f.ID+"/export?token="+old, "", "", nil); resp.StatusCode != 410 {
+		t.Errorf("expired export link: %d %s", resp.StatusCode, out)
 	}
 
 	// Bad input and attacks.
@@ -114,4 +163,10 @@ func TestRightsRequestIntakeAndVerification(t *testing.T) {
 			t.Errorf("a log line contains %q", pii)
 		}
 	}
+}
+
+func statusBodyOf(t *testing.T, s *stack, link string) string {
+	t.Helper()
+	_, out := s.do(t, "GET", s.path(t, link), "", "", nil)
+	return out
 }

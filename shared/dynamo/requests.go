@@ -20,6 +20,9 @@ const (
 	KindRequest     = "rights_request"
 	requestSK       = "REQUEST"
 	MailDueReceived = "received:"
+	// MailDueReady makes the "your data is ready" email due (access and
+	// portability, fulfilled at verification).
+	MailDueReady = "ready:"
 )
 
 // RightsRequest is a stored rights request.
@@ -123,13 +126,26 @@ func (s *Store) Request(ctx context.Context, id string) (RightsRequest, error) {
 // VerifyRequest marks the requester's identity verified: the link's nonce
 // must be the current one, and it is used up. Verifying again is a no-op;
 // a used or replaced link gives ErrStale.
-func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, e Event) error {
+//
+// A request that verification fulfils at once (access and portability: the
+// export is built when its link is opened) is completed in the same step,
+// and its "data ready" email made due.
+func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, fulfilNow bool, e Event) error {
+	set := "SET #s = :next, verified_at = :now, last_verify_nonce = :n"
+	next := privacy.RequestPending
+	vals := map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
+		":n": str(nonce), ":now": str(ts(e.At))}
+	if fulfilNow {
+		next = privacy.RequestCompleted
+		set += ", completed_at = :now, mail_due = :ready"
+		vals[":ready"] = str(MailDueReady + nonce)
+	}
+	vals[":next"] = str(next)
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("SET #s = :pending, verified_at = :now, last_verify_nonce = :n REMOVE verify_nonce"),
-		ConditionExpression:      aws.String("#s = :unverified AND verify_nonce = :n"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pending": str(privacy.RequestPending),
-			":unverified": str(privacy.RequestIdentityUnverified), ":n": str(nonce), ":now": str(ts(e.At))}}
+		UpdateExpression:          aws.String(set + " REMOVE verify_nonce"),
+		ConditionExpression:       aws.String("#s = :unverified AND verify_nonce = :n"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: vals}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -121,12 +122,19 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 		if err != nil {
 			return nil, "", err
 		}
-		nonce, ok := strings.CutPrefix(due, dynamo.MailDueReceived)
-		if !ok {
-			return nil, "", fmt.Errorf("request mail_due %q unknown", due)
+		if nonce, ok := strings.CutPrefix(due, dynamo.MailDueReceived); ok {
+			msgs, err := m.requestReceived(req, nonce)
+			return msgs, due, err
 		}
-		msgs, err := m.requestReceived(req, nonce)
-		return msgs, due, err
+		if strings.HasPrefix(due, dynamo.MailDueReady) {
+			link, ok := rights.ExportLink(m.Tokens, m.Config.BaseURL, req, m.Now())
+			if !ok {
+				return nil, "", fmt.Errorf("request %s: no export link to send", req.ID)
+			}
+			msg, err := notify.ExportReady(m.Config, req.Email, req.ID, link)
+			return []notify.Message{msg}, due, err
+		}
+		return nil, "", fmt.Errorf("request mail_due %q unknown", due)
 	default:
 		return nil, "", fmt.Errorf("no emails known for item kind %q (mail_due %q)", kind, due)
 	}

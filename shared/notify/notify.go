@@ -210,3 +210,19 @@ func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL string) ([]Me
 			Text: teamText, HTML: teamHTML},
 	}, nil
 }
+
+// KindExportReady tells a requester their copy is ready.
+const KindExportReady = "export_ready"
+
+// ExportReady renders the "your data is ready" email.
+func ExportReady(c Config, to, requestID, link string) (Message, error) {
+	text, html, err := render(KindExportReady, struct {
+		Config
+		ID, Link string
+	}{c, requestID, link})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindExportReady, To: []string{to}, Subject: "Your data is ready (request " + requestID + ")",
+		Text: text, HTML: html}, nil
+}

@@ -24,7 +24,7 @@ type Store interface {
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
 	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
-	VerifyRequest(ctx context.Context, id, nonce string, e dynamo.Event) error
+	VerifyRequest(ctx context.Context, id, nonce string, fulfilNow bool, e dynamo.Event) error
 }
 
 // Handlers holds the dependencies.
@@ -36,14 +36,18 @@ type Handlers struct {
 	Now           func() time.Time
 	NewID         func() string
 	Log           *slog.Logger
+	// BaseURL is the API's public base URL, for results links.
+	BaseURL string
 	// ExcessPerMonth is how many requests per subject in 30 days are
 	// answered without a second look; more are flagged "possibly
 	// excessive" for the team (policy §8), never dropped.
 	ExcessPerMonth int
 }
 
-// Routes registers the handlers under the template's route keys.
-func (h *Handlers) Routes(rt *httpapi.Router) {
+// Routes registers the handlers under the template's route keys; rd reads
+// what exports contain.
+func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
+	rt.Handle("GET /v1/rights-requests/{id}/export", h.ExportHandler(rd, company))
 	rt.Handle("POST /v1/rights-requests", h.File)
 	rt.Handle("GET /v1/rights-requests/{id}", h.Status)
 	rt.Handle("GET /v1/rights-requests/{id}/verify", h.VerifyPage)
@@ -161,7 +165,15 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	nonce := strings.TrimPrefix(c.Ref, id+":")
 	meta := httpapi.Meta(r, h.Now())
-	err = h.Store.VerifyRequest(ctx, id, nonce, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
+	req, err := h.Store.Request(ctx, id)
+	if errors.Is(err, dynamo.ErrNotFound) {
+		return httpapi.Response{}, httpapi.ErrInvalidToken
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
+	}
+	fulfil := req.Type == privacy.RightAccess || req.Type == privacy.RightPortability
+	err = h.Store.VerifyRequest(ctx, id, nonce, fulfil, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
 		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
 	if errors.Is(err, dynamo.ErrStale) {
@@ -170,10 +182,14 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
 	}
+	status := privacy.RequestPending
+	if fulfil {
+		status = privacy.RequestCompleted
+	}
 	if httpapi.WantsHTML(r) {
 		return httpapi.Page(http.StatusOK, "Thank you", "Your request is confirmed. We will email you when it is done."), nil
 	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": privacy.RequestPending}), nil
+	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": status}), nil
 }
 
 type statusBody struct {
@@ -184,6 +200,7 @@ type statusBody struct {
 	DueAt         string `json:"due_at"`
 	ExtendedUntil string `json:"extended_until,omitempty"`
 	CompletedAt   string `json:"completed_at,omitempty"`
+	ResultsURL    string `json:"results_url,omitempty"`
 }
 
 // Status handles GET /v1/rights-requests/{id}?token=S.
@@ -199,6 +216,32 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("status: %w", err)
 	}
-	return httpapi.JSON(http.StatusOK, statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: req.ReceivedAt,
-		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt}), nil
+	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: req.ReceivedAt,
+		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt}
+	if url, ok := h.ResultsURL(req); ok {
+		body.ResultsURL = url
+	}
+	return httpapi.JSON(http.StatusOK, body), nil
+}
+
+// ResultsURL is the export link of a completed access or portability
+// request while it works (7 days after completion).
+func (h *Handlers) ResultsURL(req dynamo.RightsRequest) (string, bool) {
+	return ExportLink(h.Tokens, h.BaseURL, req, h.Now())
+}
+
+// ExportLink mints the export link of a completed access or portability
+// request, valid until 7 days after completion; false once that has passed.
+func ExportLink(tokens *token.Signer, baseURL string, req dynamo.RightsRequest, now time.Time) (string, bool) {
+	done, err := time.Parse(time.RFC3339Nano, req.CompletedAt)
+	if err != nil || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
+		!now.Before(done.Add(ExportValidity)) {
+		return "", false
+	}
+	tok, err := tokens.Sign(token.Claims{Purpose: token.Export, Subject: privacy.SubjectID(req.Subject), Ref: req.ID,
+		Expires: done.Add(ExportValidity)})
+	if err != nil {
+		return "", false
+	}
+	return baseURL + "/v1/rights-requests/" + req.ID + "/export?token=" + tok, true
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -36,6 +37,11 @@ const version = 1
 // truncated, expired, of another purpose or subject. The caller learns no
 // more than that, and neither does an attacker.
 var ErrInvalid = errors.New("invalid token")
+
+// ErrExpired is returned for a genuine token of the right purpose whose
+// time has passed (it also matches ErrInvalid): a caller that must answer
+// "gone" rather than "invalid" (an export link after 7 days) can tell.
+var ErrExpired = fmt.Errorf("%w: expired", ErrInvalid)
 
 // Claims is what a token says.
 type Claims struct {
@@ -108,8 +114,11 @@ func (s *Signer) Check(tok string, want Purpose, now time.Time) (Claims, error) 
 		Subject: privacy.SubjectID(hex.EncodeToString(payload[10:42])),
 		Ref:     string(payload[43:]),
 	}
-	if c.Purpose != want || !now.Before(c.Expires) {
+	if c.Purpose != want {
 		return Claims{}, ErrInvalid
+	}
+	if !now.Before(c.Expires) {
+		return c, ErrExpired
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestAttacks(t *testing.T) {
 		"huge":                {strings.Repeat("A", 5000), ConfirmSubscription},
 	}
 	for name, tt := range tests {
-		if _, err := s.Check(tt.tok, tt.purpose, now); err != ErrInvalid {
+		if _, err := s.Check(tt.tok, tt.purpose, now); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalid", name, err)
 		}
 	}
@@ -97,4 +98,15 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestExpiredIsTold(t *testing.T) {
+	s := signer(t)
+	tok, _ := s.Sign(Claims{Purpose: Export, Subject: subj, Ref: "r", Expires: now})
+	if _, err := s.Check(tok, Export, now); !errors.Is(err, ErrExpired) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := s.Check(tok, Preferences, now); errors.Is(err, ErrExpired) {
+		t.Fatal("a token of another purpose must not be reported as merely expired")
+	}
 }

@@ -1,0 +1,149 @@
+package rights
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// ExportValidity is how long an export link works after the request is
+// completed; after that the link answers 410.
+const ExportValidity = 7 * 24 * time.Hour
+
+// Reader is what an export reads: everything held under one subject, each
+// by its key (no scan).
+type Reader interface {
+	SubjectItems(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error)
+	LedgerEntries(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error)
+	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
+}
+
+// internal attributes that describe storage, not the person.
+var internal = map[string]bool{"pk": true, "sk": true, "mail_due": true, "list_pk": true, "list_sk": true,
+	"subject": true, "verify_nonce": true, "last_verify_nonce": true}
+
+// Export is the machine-readable copy (policy §8, portability).
+type Export struct {
+	Format      string           `json:"format"`
+	GeneratedAt string           `json:"generated_at"`
+	RequestID   string           `json:"request_id"`
+	Controller  string           `json:"controller"`
+	Records     []map[string]any `json:"records"`
+	Consent     []map[string]any `json:"consent_and_processing_events"`
+	Suppression []string         `json:"marketing_suppression_reasons"`
+	Requests    []map[string]any `json:"rights_requests"`
+	Processing  []processingInfo `json:"how_we_process"`
+	Recipients  []string         `json:"recipients"`
+}
+
+type processingInfo struct {
+	Record    string `json:"record"`
+	Retention string `json:"retention"`
+	Why       string `json:"why"`
+}
+
+func plain(items []map[string]types.AttributeValue) ([]map[string]any, error) {
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		var m map[string]any
+		if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+			return nil, err
+		}
+		for k := range internal {
+			delete(m, k)
+		}
+		if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok && len(sk.Value) > 5 && sk.Value[:5] == "HOLD#" {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// ExportFor builds the export of the subject of a request.
+func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.RightsRequest, now time.Time) (Export, error) {
+	subject := privacy.SubjectID(req.Subject)
+	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
+		Controller: company, Recipients: []string{
+			"Amazon Web Services (hosting, storage and email delivery, as our processor)",
+			"our team, to answer you",
+		}}
+	items, err := rd.SubjectItems(ctx, subject)
+	if err == nil {
+		ex.Records, err = plain(items)
+	}
+	if err == nil {
+		items, err = rd.LedgerEntries(ctx, subject)
+	}
+	if err == nil {
+		ex.Consent, err = plain(items)
+	}
+	if err == nil {
+		ex.Suppression, err = rd.Suppressions(ctx, subject)
+	}
+	var reqs []dynamo.RightsRequest
+	if err == nil {
+		reqs, err = rd.SubjectRequests(ctx, subject, time.Time{})
+	}
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	for _, r := range reqs {
+		ex.Requests = append(ex.Requests, map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
+			"received_at": r.ReceivedAt, "due_at": r.DueAt, "completed_at": r.CompletedAt})
+	}
+	for _, c := range privacy.Policy() {
+		period := fmt.Sprintf("%d days", c.Days)
+		if c.Clock == privacy.ClockExpiry {
+			period = "until it expires"
+		}
+		ex.Processing = append(ex.Processing, processingInfo{Record: c.Name, Retention: period + " from " + c.Clock, Why: c.Why})
+	}
+	return ex, nil
+}
+
+// ExportHandler serves GET /v1/rights-requests/{id}/export?token=E: the
+// export, built now from the tables (no stored copy), for 7 days.
+func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc {
+	return func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+		_, id, err := h.check(r, token.Export)
+		if err != nil {
+			if _, terr := h.Tokens.Check(httpapi.Query(r, "token"), token.Export, h.Now()); errors.Is(terr, token.ErrExpired) {
+				return httpapi.Response{}, errGone
+			}
+			return httpapi.Response{}, err
+		}
+		req, err := h.Store.Request(ctx, id)
+		if errors.Is(err, dynamo.ErrNotFound) {
+			return httpapi.Response{}, httpapi.ErrNotFound
+		}
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) {
+			return httpapi.Response{}, httpapi.ErrNotFound
+		}
+		ex, err := ExportFor(ctx, rd, company, req, h.Now())
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		resp := httpapi.JSON(http.StatusOK, ex)
+		resp.Headers["Content-Disposition"] = `attachment; filename="my-data-` + req.ID + `.json"`
+		h.Log.InfoContext(ctx, "export served", "request_id", req.ID)
+		return resp, nil
+	}
+}
+
+var errGone = &httpapi.Error{Status: http.StatusGone, Code: "gone",
+	Message: "This download link has expired (links work for 7 days). Make a new access request to get a fresh copy."}

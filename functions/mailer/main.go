@@ -24,14 +24,16 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
 	m := &mailer.Mailer{
-		Markers: dynamo.New(env.DynamoDB(), env.Tables),
-		Sender:  &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:  env.Notify(),
-		Tokens:  keys.Tokens,
-		Log:     log,
-		Now:     time.Now,
-		Lease:   2 * time.Minute,
+		Markers:  store,
+		Requests: store,
+		Sender:   &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config:   env.Notify(),
+		Tokens:   keys.Tokens,
+		Log:      log,
+		Now:      time.Now,
+		Lease:    2 * time.Minute,
 	}
 	lambda.Start(m.Handle)
 }

@@ -170,3 +170,102 @@ func statusBodyOf(t *testing.T, s *stack, link string) string {
 	_, out := s.do(t, "GET", s.path(t, link), "", "", nil)
 	return out
 }
+
+// Erasure leaves no trace of the address in any table, the request record
+// included once the completion email has gone, while the suppression hash
+// still holds back marketing after a new signup.
+func TestErasureLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	addr := "erase-" + u + "@example.com"
+	other := "erase-" + u + "@example.co"
+	for _, a := range []string{addr, other} {
+		if resp, out := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"Eve `+u+`","email":"`+a+`","message":"Note `+a+`","marketing_opt_in":true}`, nil); resp.StatusCode != 202 {
+			t.Fatalf("seed: %d %s", resp.StatusCode, out)
+		}
+	}
+	if code, _ := s.file(t, `{"email":"`+addr+`","type":"access"}`); code != 202 { // an earlier request, with the address
+		t.Fatal("earlier request")
+	}
+	code, f := s.file(t, `{"email":"`+addr+`","type":"erasure"}`)
+	if code != 202 {
+		t.Fatalf("erasure request: %d", code)
+	}
+	mails := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(addr) && strings.Contains(e.Body.Text, f.ID) && verifyLink.MatchString(e.Body.Text)
+	})
+	if len(mails) != 1 {
+		t.Fatal("no verification email")
+	}
+	if resp, out := s.do(t, "POST", s.path(t, verifyLink.FindString(mails[0].Body.Text)), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, "completed") {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	if got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(addr) && strings.HasPrefix(e.Subject, "Your erasure request")
+	}); len(got) != 1 || !strings.Contains(got[0].Body.Text, "erased everything") {
+		t.Fatalf("completion emails: %+v", got)
+	}
+	// The mailer strips the request's address right after that email.
+	subjectPK := "S#" + string(s.hasher.Subject(addr))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var traces []string
+		for _, table := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable"} {
+			for _, it := range s.items(t, table) {
+				b, _ := json.Marshal(it)
+				if strings.Contains(string(b), addr) || strings.Contains(string(b), "Eve "+u+`"`) && strings.Contains(string(b), subjectPK) {
+					traces = append(traces, table)
+				}
+			}
+		}
+		if len(traces) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the address is still in %v", traces)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// What stays: the suppression hash (reason erased) and one ledger entry.
+	var reasons, events []string
+	for _, it := range s.items(t, "SuppressionTable") {
+		if str(it, "pk") == subjectPK {
+			reasons = append(reasons, str(it, "sk"))
+		}
+	}
+	for _, it := range s.items(t, "LedgerTable") {
+		if str(it, "pk") == subjectPK {
+			events = append(events, str(it, "event"))
+		}
+	}
+	if strings.Join(reasons, ",") != "erased" || strings.Join(events, ",") != "erased" {
+		t.Fatalf("kept: suppression %v, ledger %v", reasons, events)
+	}
+	// The similar address is untouched.
+	n := 0
+	for _, it := range s.items(t, "SubjectsTable") {
+		if str(it, "email") == other {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("the other subject has %d items, want its inquiry and subscription", n)
+	}
+	// A later signup needs confirming, and even confirmed, marketing stays held back.
+	isConfirm := func(e localtest.Email) bool { return e.To(addr) && confirmLink.MatchString(e.Body.Text) }
+	earlier := len(localtest.Emails(t, s.svc, isConfirm)) // the opt-in from before the erasure
+	if resp, _ := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","consent":true}`, nil); resp.StatusCode != 202 {
+		t.Fatal("signup after erasure")
+	}
+	conf := localtest.WaitEmails(t, s.svc, earlier+1, 20*time.Second, isConfirm)
+	if len(conf) != earlier+1 {
+		t.Fatal("no confirmation email after erasure")
+	}
+	if resp, _ := s.do(t, "POST", s.path(t, confirmLink.FindString(conf[len(conf)-1].Body.Text)), "", "", nil); resp.StatusCode != 200 {
+		t.Fatal("confirm after erasure")
+	}
+	if res := s.campaign(t, "after-erasure-"+u, "newsletter"); res["skipped_suppressed"] != 1 {
+		t.Fatalf("campaign after erasure: %v", res)
+	}
+}

@@ -43,6 +43,7 @@ type RightsRequest struct {
 	CompletedAt  string `dynamodbav:"completed_at,omitempty"`
 	VerifyNonce  string `dynamodbav:"verify_nonce,omitempty"`
 	Excessive    bool   `dynamodbav:"possibly_excessive,omitempty"`
+	Withheld     bool   `dynamodbav:"withheld,omitempty"`
 	MailDue      string `dynamodbav:"mail_due,omitempty"`
 }
 

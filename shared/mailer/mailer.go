@@ -33,6 +33,12 @@ type Markers interface {
 	ReleaseMail(ctx context.Context, key string) error
 }
 
+// Requests strips a completed erasure request's address once its email
+// has gone.
+type Requests interface {
+	StripRequestAddress(ctx context.Context, id string) error
+}
+
 // Sender sends one email and returns its provider message id.
 type Sender interface {
 	Send(ctx context.Context, m notify.Message) (string, error)
@@ -40,12 +46,13 @@ type Sender interface {
 
 // Mailer handles stream batches.
 type Mailer struct {
-	Markers Markers
-	Sender  Sender
-	Config  notify.Config
-	Tokens  *token.Signer
-	Log     *slog.Logger
-	Now     func() time.Time
+	Markers  Markers
+	Requests Requests
+	Sender   Sender
+	Config   notify.Config
+	Tokens   *token.Signer
+	Log      *slog.Logger
+	Now      func() time.Time
 	// Lease is how long a claim protects a send in progress. It must be
 	// longer than one send takes and shorter than the stream's retry span.
 	Lease time.Duration
@@ -72,12 +79,23 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
 			continue
 		}
+		failed := false
 		for _, msg := range msgs {
 			if err := m.sendOnce(ctx, log, key(rec, due, msg.Kind), msg); err != nil {
 				log.WarnContext(ctx, "send failed; the record will be retried", "kind", msg.Kind, "error", err.Error())
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+				failed = true
 				break
 			}
+		}
+		if !failed && strings.HasPrefix(due, dynamo.MailDueErased) {
+			// The completion email has gone: the request keeps no address.
+			if err := m.Requests.StripRequestAddress(ctx, dynamo.StringAttr(rec.Change.NewImage, "id")); err != nil {
+				log.WarnContext(ctx, "address not stripped; the record will be retried", "error", err.Error())
+				failed = true
+			}
+		}
+		if failed {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
 		}
 	}
 	return resp, nil
@@ -132,6 +150,10 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 				return nil, "", fmt.Errorf("request %s: no export link to send", req.ID)
 			}
 			msg, err := notify.ExportReady(m.Config, req.Email, req.ID, link)
+			return []notify.Message{msg}, due, err
+		}
+		if strings.HasPrefix(due, dynamo.MailDueErased) {
+			msg, err := notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld)
 			return []notify.Message{msg}, due, err
 		}
 		return nil, "", fmt.Errorf("request mail_due %q unknown", due)

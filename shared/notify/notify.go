@@ -226,3 +226,21 @@ func ExportReady(c Config, to, requestID, link string) (Message, error) {
 	return Message{Kind: KindExportReady, To: []string{to}, Subject: "Your data is ready (request " + requestID + ")",
 		Text: text, HTML: html}, nil
 }
+
+// KindErasureDone confirms an erasure.
+const KindErasureDone = "erasure_done"
+
+// ErasureDone renders the erasure confirmation. It is the last email to the
+// address: after it the request record keeps no address.
+func ErasureDone(c Config, to, requestID string, withheld bool) (Message, error) {
+	text, html, err := render(KindErasureDone, struct {
+		Config
+		ID       string
+		Withheld bool
+	}{c, requestID, withheld})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindErasureDone, To: []string{to}, Subject: "Your erasure request " + requestID,
+		Text: text, HTML: html}, nil
+}

@@ -25,6 +25,8 @@ type Store interface {
 	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
 	VerifyRequest(ctx context.Context, id, nonce string, fulfilNow bool, e dynamo.Event) error
+	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) (withheld bool, deleted int, err error)
+	CompleteRequest(ctx context.Context, id, mailDue string, withheld bool, e dynamo.Event) error
 }
 
 // Handlers holds the dependencies.
@@ -184,6 +186,22 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	status := privacy.RequestPending
 	if fulfil {
+		status = privacy.RequestCompleted
+	}
+	if req.Type == privacy.RightErasure {
+		// Erasure needs no person: everything under the subject goes now
+		// (unless a legal hold withholds it, which the email then says).
+		// Idempotent, so a retry after a failure finishes the job.
+		e := dynamo.Event{Subject: c.Subject, Name: "erased", At: meta.ReceivedAt, Ref: id,
+			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}
+		withheld, n, err := h.Store.Erase(ctx, c.Subject, id, e)
+		if err != nil {
+			return httpapi.Response{}, fmt.Errorf("erase: %w", err)
+		}
+		if err := h.Store.CompleteRequest(ctx, id, dynamo.MailDueErased+nonce, withheld, e); err != nil {
+			return httpapi.Response{}, fmt.Errorf("erase: %w", err)
+		}
+		h.Log.InfoContext(ctx, "erasure done", "request_id", id, "items_deleted", n, "withheld", withheld)
 		status = privacy.RequestCompleted
 	}
 	if httpapi.WantsHTML(r) {

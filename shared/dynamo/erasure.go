@@ -1,0 +1,121 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// MailDueErased makes the erasure-completion email due; after it is sent
+// the request record loses its address (StripRequestAddress).
+const MailDueErased = "erased:"
+
+// Erase deletes everything held under a subject, in every table, each by
+// its key (no scan): the subject's partition of the subjects table, its
+// ledger entries, the addresses in its other requests. The suppression
+// hash stays, with reason "erased", so the person is never mailed marketing
+// by mistake; one ledger entry records the erasure, without any address.
+// Under a legal hold nothing is deleted and withheld is true. Erase is
+// idempotent: running it again after a failure finishes the job.
+func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e Event) (withheld bool, deleted int, err error) {
+	items, err := s.SubjectItems(ctx, subject)
+	if err != nil {
+		return false, 0, err
+	}
+	var keys []map[string]types.AttributeValue
+	for _, it := range items {
+		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+		if sk != nil && sk.Value == "HOLD#LEGAL" {
+			return true, 0, nil
+		}
+		if sk != nil && strings.HasPrefix(sk.Value, "HOLD#") {
+			continue
+		}
+		keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
+	}
+	ledger, err := s.LedgerEntries(ctx, subject)
+	if err != nil {
+		return false, 0, err
+	}
+	if err := s.batchDelete(ctx, s.tables.Subjects, keys); err != nil {
+		return false, 0, err
+	}
+	var lkeys []map[string]types.AttributeValue
+	for _, it := range ledger {
+		lkeys = append(lkeys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
+	}
+	if err := s.batchDelete(ctx, s.tables.Ledger, lkeys); err != nil {
+		return false, 0, err
+	}
+	reqs, err := s.SubjectRequests(ctx, subject, time.Time{})
+	if err != nil {
+		return false, 0, err
+	}
+	for _, r := range reqs {
+		if r.ID == requestID {
+			continue // its address goes once the completion email is sent
+		}
+		if err := s.StripRequestAddress(ctx, r.ID); err != nil {
+			return false, 0, err
+		}
+	}
+	if err := s.Suppress(ctx, subject, privacy.SuppressErased, e); err != nil {
+		return false, 0, err
+	}
+	return false, len(keys) + len(lkeys), nil
+}
+
+// CompleteRequest marks a request completed and makes its completion email
+// due ("erased:<nonce>").
+func (s *Store) CompleteRequest(ctx context.Context, id, mailDue string, withheld bool, e Event) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression:         aws.String("SET #s = :done, completed_at = if_not_exists(completed_at, :now), mail_due = :due, withheld = :w"),
+		ConditionExpression:      aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":done": str(privacy.RequestCompleted),
+			":now": str(ts(e.At)), ":due": str(mailDue), ":w": &types.AttributeValueMemberBOOL{Value: withheld}}})
+	if err != nil {
+		return fmt.Errorf("complete request: %w", err)
+	}
+	return nil
+}
+
+// StripRequestAddress removes the personal data from a request record; the
+// record itself stays for accountability (its own retention class).
+func (s *Store) StripRequestAddress(ctx context.Context, id string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression:         aws.String("REMOVE email, #n, details"),
+		ConditionExpression:      aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#n": "name"}})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("strip request address: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) batchDelete(ctx context.Context, table string, keys []map[string]types.AttributeValue) error {
+	for i := 0; i < len(keys); i += 25 {
+		var reqs []types.WriteRequest
+		for _, k := range keys[i:min(i+25, len(keys))] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+		}
+		for attempt := 0; len(reqs) > 0; attempt++ {
+			if attempt > 10 {
+				return fmt.Errorf("erase: %d deletes on %s unprocessed", len(reqs), table)
+			}
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+			if err != nil {
+				return fmt.Errorf("erase from %s: %w", table, err)
+			}
+			reqs = out.UnprocessedItems[table]
+		}
+	}
+	return nil
+}

@@ -269,3 +269,57 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 		t.Fatalf("campaign after erasure: %v", res)
 	}
 }
+
+// Objection turns all marketing off and suppresses it; a rectification goes
+// to the team with the requested correction.
+func TestObjectionAndRectification(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	addr := "objector-" + u + "@example.com"
+	verifyFor := func(id string) {
+		t.Helper()
+		mails := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+			return e.To(addr) && strings.Contains(e.Body.Text, id) && verifyLink.MatchString(e.Body.Text)
+		})
+		if len(mails) != 1 {
+			t.Fatalf("no verification email for %s", id)
+		}
+		if resp, out := s.do(t, "POST", s.path(t, verifyLink.FindString(mails[0].Body.Text)), "", "", nil); resp.StatusCode != 200 {
+			t.Fatalf("verify: %d %s", resp.StatusCode, out)
+		}
+	}
+	if resp, _ := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","consent":true}`, nil); resp.StatusCode != 202 {
+		t.Fatal("signup")
+	}
+	_, obj := s.file(t, `{"email":"`+addr+`","type":"objection"}`)
+	verifyFor(obj.ID)
+	if st := str(s.subscription(t, addr), "status"); st != "unsubscribed" {
+		t.Fatalf("subscription after objection: %q", st)
+	}
+	var reasons []string
+	for _, it := range s.items(t, "SuppressionTable") {
+		reasons = append(reasons, str(it, "sk"))
+	}
+	if !strings.Contains(strings.Join(reasons, ","), "objected") {
+		t.Fatalf("suppression %v", reasons)
+	}
+	if got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(addr) && strings.Contains(e.Subject, obj.ID+" is done")
+	}); len(got) != 1 {
+		t.Fatal("no completion email for the objection")
+	}
+	_, rect := s.file(t, `{"email":"`+addr+`","type":"rectification","details":"My name is Zoë `+u+`, not Zoe."}`)
+	verifyFor(rect.ID)
+	review := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(s.team) && strings.HasPrefix(e.Subject, "Correction to review: request "+rect.ID)
+	})
+	if len(review) != 1 || !strings.Contains(review[0].Body.Text, "Zoë "+u) {
+		t.Fatalf("review email: %+v", review)
+	}
+	for _, it := range s.items(t, "RequestsTable") {
+		if str(it, "id") == rect.ID && str(it, "status") != "awaiting_review" {
+			t.Fatalf("rectification status %s", str(it, "status"))
+		}
+	}
+}

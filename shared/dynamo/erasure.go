@@ -13,9 +13,13 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// MailDueErased makes the erasure-completion email due; after it is sent
-// the request record loses its address (StripRequestAddress).
-const MailDueErased = "erased:"
+// Outcome emails of a verified request, by mail_due prefix. After the
+// erasure email the request record loses its address (StripRequestAddress).
+const (
+	MailDueErased = "erased:" // erasure done (or withheld)
+	MailDueDone   = "done:"   // objection / consent withdrawal done
+	MailDueReview = "review:" // rectification: the team reviews it
+)
 
 // Erase deletes everything held under a subject, in every table, each by
 // its key (no scan): the subject's partition of the subjects table, its
@@ -72,17 +76,21 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	return false, len(keys) + len(lkeys), nil
 }
 
-// CompleteRequest marks a request completed and makes its completion email
-// due ("erased:<nonce>").
-func (s *Store) CompleteRequest(ctx context.Context, id, mailDue string, withheld bool, e Event) error {
+// SetOutcome records what verification led to: completed (with
+// completed_at) or awaiting_review, and makes the email that says so due.
+func (s *Store) SetOutcome(ctx context.Context, id, status, mailDue string, withheld bool, e Event) error {
+	set := "SET #s = :status, mail_due = :due, withheld = :w"
+	vals := map[string]types.AttributeValue{":status": str(status), ":due": str(mailDue),
+		":w": &types.AttributeValueMemberBOOL{Value: withheld}}
+	if status == privacy.RequestCompleted {
+		set += ", completed_at = if_not_exists(completed_at, :now)"
+		vals[":now"] = str(ts(e.At))
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("SET #s = :done, completed_at = if_not_exists(completed_at, :now), mail_due = :due, withheld = :w"),
-		ConditionExpression:      aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":done": str(privacy.RequestCompleted),
-			":now": str(ts(e.At)), ":due": str(mailDue), ":w": &types.AttributeValueMemberBOOL{Value: withheld}}})
+		UpdateExpression: aws.String(set), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals})
 	if err != nil {
-		return fmt.Errorf("complete request: %w", err)
+		return fmt.Errorf("request outcome: %w", err)
 	}
 	return nil
 }

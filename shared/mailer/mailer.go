@@ -156,6 +156,16 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 			msg, err := notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld)
 			return []notify.Message{msg}, due, err
 		}
+		if strings.HasPrefix(due, dynamo.MailDueDone) {
+			msg, err := notify.RequestDone(m.Config, req.Email, req.ID, req.Type)
+			return []notify.Message{msg}, due, err
+		}
+		if strings.HasPrefix(due, dynamo.MailDueReview) {
+			d, _ := time.Parse(time.RFC3339, req.DueAt)
+			msg, err := notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+				Name: req.Name, Email: req.Email, Details: req.Details, Due: d})
+			return []notify.Message{msg}, due, err
+		}
 		return nil, "", fmt.Errorf("request mail_due %q unknown", due)
 	default:
 		return nil, "", fmt.Errorf("no emails known for item kind %q (mail_due %q)", kind, due)

@@ -244,3 +244,36 @@ func ErasureDone(c Config, to, requestID string, withheld bool) (Message, error)
 	return Message{Kind: KindErasureDone, To: []string{to}, Subject: "Your erasure request " + requestID,
 		Text: text, HTML: html}, nil
 }
+
+// Kinds of the outcome emails.
+const (
+	KindRequestDone  = "request_done"
+	KindReviewNeeded = "review_needed"
+)
+
+// RequestDone tells the requester an objection or consent withdrawal is done.
+func RequestDone(c Config, to, requestID, typ string) (Message, error) {
+	text, html, err := render(KindRequestDone, struct {
+		Config
+		ID, Type string
+	}{c, requestID, typ})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindRequestDone, To: []string{to}, Subject: "Your privacy request " + requestID + " is done",
+		Text: text, HTML: html}, nil
+}
+
+// ReviewNeeded asks the privacy team to review a rectification, with the
+// correction the requester asked for.
+func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
+	text, html, err := render(KindReviewNeeded, struct {
+		Config
+		R RequestInfo
+	}{c, r})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{r.Email},
+		Subject: "Correction to review: request " + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
+}

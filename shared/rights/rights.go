@@ -26,7 +26,9 @@ type Store interface {
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
 	VerifyRequest(ctx context.Context, id, nonce string, fulfilNow bool, e dynamo.Event) error
 	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) (withheld bool, deleted int, err error)
-	CompleteRequest(ctx context.Context, id, mailDue string, withheld bool, e dynamo.Event) error
+	SetOutcome(ctx context.Context, id, status, mailDue string, withheld bool, e dynamo.Event) error
+	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
+	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
 }
 
 // Handlers holds the dependencies.
@@ -188,26 +190,63 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if fulfil {
 		status = privacy.RequestCompleted
 	}
-	if req.Type == privacy.RightErasure {
-		// Erasure needs no person: everything under the subject goes now
-		// (unless a legal hold withholds it, which the email then says).
-		// Idempotent, so a retry after a failure finishes the job.
-		e := dynamo.Event{Subject: c.Subject, Name: "erased", At: meta.ReceivedAt, Ref: id,
-			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}
-		withheld, n, err := h.Store.Erase(ctx, c.Subject, id, e)
-		if err != nil {
-			return httpapi.Response{}, fmt.Errorf("erase: %w", err)
-		}
-		if err := h.Store.CompleteRequest(ctx, id, dynamo.MailDueErased+nonce, withheld, e); err != nil {
-			return httpapi.Response{}, fmt.Errorf("erase: %w", err)
-		}
-		h.Log.InfoContext(ctx, "erasure done", "request_id", id, "items_deleted", n, "withheld", withheld)
-		status = privacy.RequestCompleted
+	if st, err := h.fulfil(ctx, req, c.Subject, nonce, meta.ReceivedAt); err != nil {
+		return httpapi.Response{}, err
+	} else if st != "" {
+		status = st
 	}
 	if httpapi.WantsHTML(r) {
 		return httpapi.Page(http.StatusOK, "Thank you", "Your request is confirmed. We will email you when it is done."), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": status}), nil
+}
+
+// fulfil does, right after verification, what needs no person: erasure,
+// objection and consent withdrawal are carried out; a rectification goes to
+// the team for review. Each step is idempotent, so a retried verification
+// finishes the job. It returns the new status, or "" when unchanged.
+func (h *Handlers) fulfil(ctx context.Context, req dynamo.RightsRequest, subject privacy.SubjectID, nonce string, at time.Time) (string, error) {
+	e := func(name string) dynamo.Event {
+		return dynamo.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
+			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}
+	}
+	switch req.Type {
+	case privacy.RightErasure:
+		// Everything under the subject goes now, unless a legal hold
+		// withholds it (the email then says so).
+		withheld, n, err := h.Store.Erase(ctx, subject, req.ID, e("erased"))
+		if err == nil {
+			err = h.Store.SetOutcome(ctx, req.ID, privacy.RequestCompleted, dynamo.MailDueErased+nonce, withheld, e("erased"))
+		}
+		if err != nil {
+			return "", fmt.Errorf("erase: %w", err)
+		}
+		h.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld)
+		return privacy.RequestCompleted, nil
+	case privacy.RightObjection, privacy.RightWithdrawConsent:
+		// All marketing off at once, and suppressed for marketing.
+		reason := privacy.SuppressObjected
+		if req.Type == privacy.RightWithdrawConsent {
+			reason = privacy.SuppressUnsubscribed
+		}
+		err := h.Store.Unsubscribe(ctx, subject, e("unsubscribed"))
+		if err == nil {
+			err = h.Store.Suppress(ctx, subject, reason, e(req.Type+"_done"))
+		}
+		if err == nil {
+			err = h.Store.SetOutcome(ctx, req.ID, privacy.RequestCompleted, dynamo.MailDueDone+nonce, false, e(req.Type+"_done"))
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", req.Type, err)
+		}
+		return privacy.RequestCompleted, nil
+	case privacy.RightRectification:
+		if err := h.Store.SetOutcome(ctx, req.ID, privacy.RequestAwaitingReview, dynamo.MailDueReview+nonce, false, e("review_requested")); err != nil {
+			return "", fmt.Errorf("rectification: %w", err)
+		}
+		return privacy.RequestAwaitingReview, nil
+	}
+	return "", nil
 }
 
 type statusBody struct {

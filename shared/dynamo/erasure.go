@@ -36,10 +36,10 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	var keys []map[string]types.AttributeValue
 	for _, it := range items {
 		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
-		if sk != nil && sk.Value == "HOLD#LEGAL" {
+		if sk != nil && sk.Value == privacy.HoldLegal {
 			return true, 0, nil
 		}
-		if sk != nil && strings.HasPrefix(sk.Value, "HOLD#") {
+		if sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) {
 			continue
 		}
 		keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})

@@ -401,7 +401,7 @@ func (s *Store) MarkClientTerminated(ctx context.Context, subject privacy.Subjec
 	at := ts(e.At)
 	n := 0
 	for _, it := range items {
-		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && strings.HasPrefix(sk.Value, "HOLD#") {
+		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) {
 			continue // a hold is the privacy team's, not client data
 		}
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects,

@@ -106,3 +106,15 @@ func Policy() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter}
 }
+
+// Holds. An item with sort key HoldLegal or HoldRestriction in a subject's
+// partition of the subjects table protects the subject's data: the sweep
+// deletes none of it, an erasure is withheld under a legal hold. Hold items
+// carry list_pk HoldsList, which puts them in the sparse by-list index, so
+// they can be loaded with one query.
+const (
+	HoldPrefix      = "HOLD#"
+	HoldLegal       = HoldPrefix + "LEGAL"
+	HoldRestriction = HoldPrefix + "RESTRICTION"
+	HoldsList       = "holds"
+)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -63,7 +64,7 @@ func plain(items []map[string]types.AttributeValue) ([]map[string]any, error) {
 		for k := range internal {
 			delete(m, k)
 		}
-		if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok && len(sk.Value) > 5 && sk.Value[:5] == "HOLD#" {
+		if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, privacy.HoldPrefix) {
 			continue
 		}
 		out = append(out, m)

@@ -37,14 +37,6 @@ type API interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
-// Hold sort keys: an item with one of these in a subject's partition of the
-// subjects table (and list_pk "holds", see holdCache) protects all of the
-// subject's data from the sweep.
-const (
-	HoldLegal       = "HOLD#LEGAL"
-	HoldRestriction = "HOLD#RESTRICTION"
-)
-
 // Sweeper runs sweeps.
 type Sweeper struct {
 	DB       API
@@ -374,10 +366,9 @@ func throttled(err error) bool {
 	return false
 }
 
-// holdCache knows the subjects under a legal hold or a restriction. Hold
-// items (sk "HOLD#…") carry list_pk "holds", which puts them in the subjects
-// table's sparse by-list index: one Query per run loads them all, so the
-// sweep checks holds without a read per item.
+// holdCache knows the subjects under a legal hold or a restriction
+// (privacy.HoldLegal and friends): one Query of the sparse by-list index per
+// run loads them all, so the sweep checks holds without a read per item.
 type holdCache struct {
 	db    API
 	table string
@@ -386,15 +377,12 @@ type holdCache struct {
 	set   map[string]bool
 }
 
-// HoldsList is the by-list partition holding every hold.
-const HoldsList = "holds"
-
 func (h *holdCache) held(ctx context.Context, pk string) (bool, error) {
 	h.once.Do(func() {
 		h.set = map[string]bool{}
 		p := dynamodb.NewQueryPaginator(h.db, &dynamodb.QueryInput{TableName: &h.table, IndexName: aws.String("by-list"),
 			KeyConditionExpression:    aws.String("list_pk = :h"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: HoldsList}}})
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: privacy.HoldsList}}})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {

@@ -153,8 +153,8 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 	held := seedClass(privacy.Retention.Inquiry, "S#held")[1]
 	held.expect = "kept"
 	e.put(t, held)
-	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#held"), "sk": S(sweep.HoldLegal),
-		"list_pk": S(sweep.HoldsList), "list_sk": S("S#held")}})
+	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#held"), "sk": S(privacy.HoldLegal),
+		"list_pk": S(privacy.HoldsList), "list_sk": S("S#held")}})
 	items = append(items, held)
 
 	// A dry run changes nothing and counts what the real run then does.

@@ -28,12 +28,14 @@ func main() {
 	m := &mailer.Mailer{
 		Markers:  store,
 		Requests: store,
-		Sender:   &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:   env.Notify(),
-		Tokens:   keys.Tokens,
-		Log:      log,
-		Now:      time.Now,
-		Lease:    2 * time.Minute,
+		// Restrictions read the subjects table (GetItem on HOLD#RESTRICTION).
+		Restrictions: store,
+		Sender:       &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config:       env.Notify(),
+		Tokens:       keys.Tokens,
+		Log:          log,
+		Now:          time.Now,
+		Lease:        2 * time.Minute,
 	}
 	lambda.Start(m.Handle)
 }

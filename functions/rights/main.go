@@ -29,6 +29,7 @@ func main() {
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &rights.Handlers{
 		Store:          store,
+		Fulfiller:      &rights.Fulfiller{Store: store, PolicyVersion: env.PolicyVersion, Log: log},
 		BaseURL:        env.BaseURL,
 		Hasher:         keys.Hasher,
 		Tokens:         keys.Tokens,

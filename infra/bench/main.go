@@ -56,6 +56,7 @@ type report struct {
 	Sizes   map[string]int64   `json:"bootstrap_bytes"`
 	Cold    map[string]float64 `json:"cold_start_ms"`
 	Sweep   sweepBench         `json:"retention_sweep"`
+	Rights  rightsBench        `json:"rights_requests"`
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -240,6 +241,23 @@ func bench() error {
 	fmt.Printf("retention floor (scan + batch delete): %.0f items/s, max RSS %.1f MiB\n", sw.FloorIPS, float64(sw.FloorMaxKB)/1024)
 	fmt.Printf("retention sweep (whole policy):        %.0f items/s, max RSS %.1f MiB\n", sw.SweepIPS, float64(sw.SweepMaxKB)/1024)
 	fmt.Printf("ratio sweep / floor                   %.2f\n", sw.Ratio)
+
+	many := 100000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_RIGHTS_OTHERS")); err == nil && v > 0 {
+		many = v
+	}
+	fmt.Printf("\nrights requests: one subject among 1000 and among %d others ...\n", many)
+	rb, err := benchRights(ctx, db, ddb, 1000, many)
+	rep.Rights = rb
+	if err != nil {
+		return err
+	}
+	for k, others := range rb.Others {
+		fmt.Printf("among %6d others (%7d items): access export %.2f ms, erasure %.2f ms (medians of %d subjects)\n",
+			others, rb.Items[k], rb.AccessMS[k], rb.EraseMS[k], rb.Targets)
+	}
+	fmt.Printf("ratio access many / few               %.2f\n", rb.AccessRatio)
+	fmt.Printf("ratio erasure many / few              %.2f\n", rb.EraseRatio)
 	if err := os.MkdirAll(".local/bench", 0o755); err != nil {
 		return err
 	}

@@ -95,6 +95,23 @@ func benchSweep(ctx context.Context, db *dynamodb.Client, ddb string, n int) (sw
 // seed writes the items: odd ones expired (31 days old), even ones kept
 // (1 day old).
 func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now time.Time) error {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	return writeAll(ctx, db, table, n, func(i int) map[string]types.AttributeValue {
+		age := 24 * time.Hour
+		if i%2 == 1 {
+			age = 31 * 24 * time.Hour
+		}
+		return map[string]types.AttributeValue{
+			"pk": s(fmt.Sprintf("S#%064d", i)), "sk": s("SUB"), "kind": s("subscription"), "status": s("pending"),
+			"email": s(fmt.Sprintf("user%d@example.com", i)), "signup_id": s(strconv.Itoa(i)),
+			"confirm_requested_at": s(now.Add(-age).UTC().Format(time.RFC3339Nano)),
+		}
+	})
+}
+
+// writeAll puts the n items gen makes into table, 25 to a BatchWriteItem,
+// from 8 writers, retrying unprocessed items.
+func writeAll(ctx context.Context, db *dynamodb.Client, table string, n int, gen func(i int) map[string]types.AttributeValue) error {
 	jobs := make(chan []types.WriteRequest)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -119,17 +136,7 @@ func seed(ctx context.Context, db *dynamodb.Client, table string, n int, now tim
 	}
 	var reqs []types.WriteRequest
 	for i := 0; i < n; i++ {
-		expired := i%2 == 1
-		age := 24 * time.Hour
-		if expired {
-			age = 31 * 24 * time.Hour
-		}
-		s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-			"pk": s(fmt.Sprintf("S#%064d", i)), "sk": s("SUB"), "kind": s("subscription"), "status": s("pending"),
-			"email": s(fmt.Sprintf("user%d@example.com", i)), "signup_id": s(strconv.Itoa(i)),
-			"confirm_requested_at": s(now.Add(-age).UTC().Format(time.RFC3339Nano)),
-		}}})
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: gen(i)}})
 		if len(reqs) == 25 {
 			jobs <- reqs
 			reqs = nil

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 )
 
 type kv map[string]string
@@ -58,7 +59,7 @@ func main() {
 		return
 	}
 	if _, ok := cfg.Env["LOCAL_SECRET"]; !ok {
-		cfg.Env["LOCAL_SECRET"] = "local-development-secret-not-for-production-use"
+		cfg.Env["LOCAL_SECRET"] = lambdaenv.LocalSecret
 	}
 
 	var out io.Writer = os.Stdout

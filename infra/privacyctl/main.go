@@ -1,48 +1,81 @@
 // Command privacyctl is the privacy team's operator command. It acts with
-// the caller's AWS credentials, so IAM decides who may do what; with
-// -endpoint it works against DynamoDB Local.
+// the caller's AWS credentials, so IAM decides who may do what, and records
+// the caller's identity with every decision; with -endpoint (or
+// DYNAMODB_ENDPOINT) it works against DynamoDB Local.
 //
-//	privacyctl terminate-client -email contact@client.example
+//	privacyctl list [-status S[,S]] [-overdue]   requests by due date (open ones by default)
+//	privacyctl show ID                           one request and its ledger
+//	privacyctl approve ID                        fulfil a request held for review
+//	privacyctl deny ID -reason TEXT              refuse it; the requester is emailed the reason
+//	privacyctl extend ID -reason TEXT [-until D] extend the deadline (at most what the law allows)
+//	privacyctl complete ID [-note TEXT]          close a rectification the team carried out
+//	privacyctl lift ID -reason TEXT              lift a restriction; the requester is told
+//	privacyctl terminate-client -email ADDRESS   start the 12-month clock for a client's data
 //
-// starts the 12-month deletion clock for a terminated client's data, as the
-// policy promises "upon written request".
+// The logic is shared/rights (Desk); this file parses flags and prints.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/uuid"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
+const usage = `usage: privacyctl COMMAND [ID] [flags]
+
+  list [-status S[,S]] [-overdue]   rights requests by due date (the open ones by default)
+  show ID                           one request with its ledger entries
+  approve ID                        fulfil a verified request held for review
+  deny ID -reason TEXT              refuse a request; the requester is emailed the reason
+  extend ID -reason TEXT [-until YYYY-MM-DD]
+                                    extend the deadline (GDPR: up to two more months, CCPA: 45 days)
+  complete ID [-note TEXT]          close a rectification the team has carried out
+  lift ID -reason TEXT              lift a restriction of processing; the requester is told
+  terminate-client -email ADDRESS [-reference TEXT]
+                                    start the 12-month deletion clock of a terminated client
+
+Common flags: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
+-requests-table/-subjects-table/-ledger-table NAME, -secret-arn ARN, -as NAME.
+`
+
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "terminate-client" {
-		fmt.Fprintln(os.Stderr, "usage: privacyctl terminate-client -email ADDRESS [-reference TEXT] [flags]")
-		os.Exit(2)
-	}
-	fs := flag.NewFlagSet("terminate-client", flag.ExitOnError)
-	email := fs.String("email", "", "the client contact's address")
-	ref := fs.String("reference", "", "the written request's reference (ticket, letter)")
-	endpoint := fs.String("endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB endpoint (DynamoDB Local in development)")
-	subjects := fs.String("subjects-table", envOr("SUBJECTS_TABLE", "dev-SubjectsTable"), "subjects table name")
-	ledger := fs.String("ledger-table", envOr("LEDGER_TABLE", "dev-LedgerTable"), "ledger table name")
-	secretArn := fs.String("secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
-	policy := fs.String("policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
-	_ = fs.Parse(os.Args[2:])
-	if err := run(*email, *ref, *endpoint, *subjects, *ledger, *secretArn, *policy); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "privacyctl:", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
+}
+
+var errUsage = errors.New("bad usage")
+
+type options struct {
+	endpoint, stage, requests, subjects, ledger, secretArn, policy, as string
+	status, reason, note, until, email, ref                            string
+	overdue, asJSON                                                    bool
 }
 
 func envOr(k, d string) string {
@@ -52,45 +85,222 @@ func envOr(k, d string) string {
 	return d
 }
 
-func run(email, ref, endpoint, subjects, ledger, secretArn, policyVersion string) error {
-	ctx := context.Background()
-	email = privacy.NormalizeEmail(email)
-	if !privacy.ValidEmail(email) {
-		return fmt.Errorf("-email must be a valid address")
+func parse(cmd string, args []string) (options, []string, error) {
+	var o options
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB endpoint (DynamoDB Local in development)")
+	fs.StringVar(&o.stage, "stage", envOr("STAGE", "dev"), "the stack's stage; table names default to <stage>-…Table")
+	fs.StringVar(&o.requests, "requests-table", os.Getenv("REQUESTS_TABLE"), "requests table name")
+	fs.StringVar(&o.subjects, "subjects-table", os.Getenv("SUBJECTS_TABLE"), "subjects table name")
+	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
+	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
+	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
+	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
+	fs.StringVar(&o.status, "status", "", "list: statuses, comma-separated (default: the open ones)")
+	fs.BoolVar(&o.overdue, "overdue", false, "list: only requests past their deadline")
+	fs.BoolVar(&o.asJSON, "json", false, "list, show: print JSON")
+	fs.StringVar(&o.reason, "reason", "", "deny, extend, lift: the reason (the requester reads it)")
+	fs.StringVar(&o.note, "note", "", "complete: what was corrected (the requester reads it)")
+	fs.StringVar(&o.until, "until", "", "extend: the new deadline, YYYY-MM-DD (default: the furthest allowed)")
+	fs.StringVar(&o.email, "email", "", "terminate-client: the client contact's address")
+	fs.StringVar(&o.ref, "reference", "", "terminate-client: the written request's reference")
+	// The request id may come before or after the flags.
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return o, nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos, args = append(pos, args[0]), args[1:]
+		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	table := func(v *string, logical string) {
+		if *v == "" {
+			*v = o.stage + "-" + logical
+		}
+	}
+	table(&o.requests, "RequestsTable")
+	table(&o.subjects, "SubjectsTable")
+	table(&o.ledger, "LedgerTable")
+	return o, pos, nil
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	cmd := args[0]
+	o, pos, err := parse(cmd, args[1:])
 	if err != nil {
 		return err
 	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(cfg, func(opt *dynamodb.Options) {
+		if o.endpoint != "" {
+			opt.BaseEndpoint = aws.String(o.endpoint)
+		}
+	})
+	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger})
+	if cmd == "terminate-client" {
+		return terminateClient(ctx, cfg, store, o, out)
+	}
+	by, err := identity(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	desk := &rights.Desk{Store: store, Now: time.Now, NewID: uuid.NewString, By: by,
+		Fulfiller: &rights.Fulfiller{Store: store, PolicyVersion: o.policy,
+			Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}}
+	if cmd == "list" {
+		var statuses []string
+		if o.status != "" {
+			statuses = strings.Split(o.status, ",")
+		}
+		reqs, err := desk.List(ctx, statuses, o.overdue)
+		if err != nil {
+			return err
+		}
+		return printList(out, reqs, o.asJSON)
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: %s needs one request id", errUsage, cmd)
+	}
+	id := pos[0]
+	switch cmd {
+	case "show":
+		req, ledger, err := desk.Show(ctx, id)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"request": req, "overdue": rights.Overdue(req, time.Now()), "ledger": ledger})
+	case "approve":
+		status, err := desk.Approve(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "request %s approved: %s\n", id, status)
+	case "deny":
+		if err := desk.Deny(ctx, id, o.reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "request %s denied; the requester is emailed the reason\n", id)
+	case "extend":
+		var until time.Time
+		if o.until != "" {
+			d, err := time.Parse("2006-01-02", o.until)
+			if err != nil {
+				return fmt.Errorf("%w: -until must be YYYY-MM-DD", errUsage)
+			}
+			until = d.Add(24*time.Hour - time.Second) // the end of that day, UTC
+		}
+		until, err := desk.Extend(ctx, id, o.reason, until)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "request %s now due %s; the requester is emailed the reason\n", id, until.Format(time.RFC3339))
+	case "complete":
+		if err := desk.Complete(ctx, id, o.note); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "request %s completed; the requester is told\n", id)
+	case "lift":
+		if err := desk.Lift(ctx, id, o.reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "restriction of request %s lifted; the requester is told\n", id)
+	default:
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+	return nil
+}
+
+// identity names who acts: -as, else the AWS caller (an ARN), else, against
+// DynamoDB Local, the local user.
+func identity(ctx context.Context, cfg aws.Config, o options) (string, error) {
+	if o.as != "" {
+		return o.as, nil
+	}
+	if o.endpoint != "" {
+		if u, err := user.Current(); err == nil {
+			return "local:" + u.Username, nil
+		}
+		return "local", nil
+	}
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("who is acting (sts get-caller-identity): %w", err)
+	}
+	return aws.ToString(who.Arn), nil
+}
+
+func printList(out io.Writer, reqs []dynamo.RightsRequest, asJSON bool) error {
+	now := time.Now()
+	if asJSON {
+		type row struct {
+			dynamo.RightsRequest
+			Overdue bool `json:"overdue"`
+		}
+		rows := make([]row, 0, len(reqs))
+		for _, r := range reqs {
+			r.Email, r.Name, r.Details = "", "", "" // list shows no personal data; show does
+			rows = append(rows, row{r, rights.Overdue(r, now)})
+		}
+		return json.NewEncoder(out).Encode(rows)
+	}
+	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tTYPE\tSTATUS\tREGULATION\tRECEIVED\tDUE\tFLAGS")
+	for _, r := range reqs {
+		var flags []string
+		if rights.Overdue(r, now) {
+			flags = append(flags, "OVERDUE")
+		}
+		if r.Extended != "" {
+			flags = append(flags, "extended")
+		}
+		if r.Excessive {
+			flags = append(flags, "possibly-excessive")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.10s\t%.10s\t%s\n", r.ID, r.Type, r.Status, r.Regulation, r.ReceivedAt, r.DueAt,
+			strings.Join(flags, ","))
+	}
+	return w.Flush()
+}
+
+func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
+	email := privacy.NormalizeEmail(o.email)
+	if !privacy.ValidEmail(email) {
+		return fmt.Errorf("%w: -email must be a valid address", errUsage)
+	}
 	master := os.Getenv("LOCAL_SECRET")
-	if secretArn != "" {
-		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretArn})
+	if o.secretArn != "" {
+		sec, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &o.secretArn})
 		if err != nil {
 			return fmt.Errorf("read secret: %w", err)
 		}
-		master = aws.ToString(out.SecretString)
+		master = aws.ToString(sec.SecretString)
 	}
 	if master == "" {
-		master = "local-development-secret-not-for-production-use" // the local gateway's default
+		master = lambdaenv.LocalSecret
 	}
 	h, err := privacy.NewHasher(lambdaenv.DeriveSecrets(master).SubjectPepper)
 	if err != nil {
 		return err
 	}
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
 	subject := h.Subject(email)
 	now := time.Now()
-	n, err := dynamo.New(db, dynamo.Tables{Subjects: subjects, Ledger: ledger}).MarkClientTerminated(ctx, subject,
-		dynamo.Event{Subject: subject, Name: "client_termination_requested", At: now, Ref: ref,
-			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion})
+	n, err := store.MarkClientTerminated(ctx, subject, dynamo.Event{Subject: subject, Name: "client_termination_requested",
+		At: now, Ref: o.ref, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d records marked; the retention sweep deletes them after %s\n", n,
+	fmt.Fprintf(out, "%d records marked; the retention sweep deletes them after %s\n", n,
 		privacy.Retention.ClientTermination.From(now).Format("2 January 2006"))
 	return nil
 }

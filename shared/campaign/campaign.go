@@ -25,6 +25,7 @@ type Store interface {
 	mailer.Markers
 	Subscribers(ctx context.Context) ([]privacy.Subscription, error)
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	mailer.Restrictions
 }
 
 // Sender sends campaigns.
@@ -46,6 +47,7 @@ type Result struct {
 	Sent              int `json:"sent"`
 	SkippedSuppressed int `json:"skipped_suppressed"`
 	SkippedTopic      int `json:"skipped_topic"`
+	SkippedRestricted int `json:"skipped_restricted"`
 	AlreadySent       int `json:"already_sent"`
 	Failed            int `json:"failed"`
 }
@@ -74,6 +76,12 @@ func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
 			res.SkippedSuppressed++
 			continue
 		}
+		if by, err := s.Store.Restriction(ctx, sub.Subject); err != nil {
+			return res, err
+		} else if by != "" {
+			res.SkippedRestricted++
+			continue
+		}
 		switch err := s.sendOne(ctx, c, sub); {
 		case errors.Is(err, errAlreadySent):
 			res.AlreadySent++
@@ -84,7 +92,7 @@ func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
 			res.Sent++
 		}
 	}
-	log.InfoContext(ctx, "campaign run", "sent", res.Sent, "suppressed", res.SkippedSuppressed,
+	log.InfoContext(ctx, "campaign run", "sent", res.Sent, "suppressed", res.SkippedSuppressed, "restricted", res.SkippedRestricted,
 		"already_sent", res.AlreadySent, "failed", res.Failed)
 	if res.Failed > 0 {
 		return res, fmt.Errorf("%d sends failed; run the campaign again to retry them", res.Failed)

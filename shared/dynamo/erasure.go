@@ -39,8 +39,8 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 		if sk != nil && sk.Value == privacy.HoldLegal {
 			return true, 0, nil
 		}
-		if sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) {
-			continue
+		if sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) && sk.Value != privacy.HoldRestriction {
+			continue // the privacy team's hold, not the person's data; an erasure ends a restriction
 		}
 		keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
 	}
@@ -76,8 +76,9 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	return false, len(keys) + len(lkeys), nil
 }
 
-// SetOutcome records what verification led to: completed (with
-// completed_at) or awaiting_review, and makes the email that says so due.
+// SetOutcome records what fulfilment led to: completed (with
+// completed_at) or awaiting_review, makes the email that says so due, and
+// writes e to the ledger, in one transaction.
 func (s *Store) SetOutcome(ctx context.Context, id, status, mailDue string, withheld bool, e Event) error {
 	set := "SET #s = :status, mail_due = :due, withheld = :w"
 	vals := map[string]types.AttributeValue{":status": str(status), ":due": str(mailDue),
@@ -86,9 +87,16 @@ func (s *Store) SetOutcome(ctx context.Context, id, status, mailDue string, with
 		set += ", completed_at = if_not_exists(completed_at, :now)"
 		vals[":now"] = str(ts(e.At))
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression: aws.String(set), ConditionExpression: aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals})
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
+			UpdateExpression: aws.String(set), ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals}},
+		{Put: ledger},
+	}})
 	if err != nil {
 		return fmt.Errorf("request outcome: %w", err)
 	}

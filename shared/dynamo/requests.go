@@ -39,12 +39,22 @@ type RightsRequest struct {
 	Status       string `dynamodbav:"status"`
 	ReceivedAt   string `dynamodbav:"received_at"`
 	DueAt        string `dynamodbav:"due_at"`
-	Extended     string `dynamodbav:"extended_until,omitempty"`
-	CompletedAt  string `dynamodbav:"completed_at,omitempty"`
-	VerifyNonce  string `dynamodbav:"verify_nonce,omitempty"`
-	Excessive    bool   `dynamodbav:"possibly_excessive,omitempty"`
-	Withheld     bool   `dynamodbav:"withheld,omitempty"`
-	MailDue      string `dynamodbav:"mail_due,omitempty"`
+	// OriginalDueAt is the first deadline, once an extension moved due_at.
+	OriginalDueAt string `dynamodbav:"original_due_at,omitempty"`
+	Extended      string `dynamodbav:"extended_until,omitempty"`
+	CompletedAt   string `dynamodbav:"completed_at,omitempty"`
+	VerifyNonce   string `dynamodbav:"verify_nonce,omitempty"`
+	VerifySentAt  string `dynamodbav:"verify_sent_at,omitempty"`
+	VerifiedAt    string `dynamodbav:"verified_at,omitempty"`
+	Excessive     bool   `dynamodbav:"possibly_excessive,omitempty"`
+	Withheld      bool   `dynamodbav:"withheld,omitempty"`
+	// Reason is why a request was denied, as the requester is told.
+	Reason string `dynamodbav:"reason,omitempty"`
+	// ExtensionReason is why the deadline was extended.
+	ExtensionReason string `dynamodbav:"extension_reason,omitempty"`
+	// DecidedBy names the operator of the last decision (an IAM ARN).
+	DecidedBy string `dynamodbav:"decided_by,omitempty"`
+	MailDue   string `dynamodbav:"mail_due,omitempty"`
 }
 
 func requestKey(id string) map[string]types.AttributeValue {
@@ -125,28 +135,16 @@ func (s *Store) Request(ctx context.Context, id string) (RightsRequest, error) {
 }
 
 // VerifyRequest marks the requester's identity verified: the link's nonce
-// must be the current one, and it is used up. Verifying again is a no-op;
-// a used or replaced link gives ErrStale.
-//
-// A request that verification fulfils at once (access and portability: the
-// export is built when its link is opened) is completed in the same step,
-// and its "data ready" email made due.
-func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, fulfilNow bool, e Event) error {
-	set := "SET #s = :next, verified_at = :now, last_verify_nonce = :n"
-	next := privacy.RequestPending
-	vals := map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-		":n": str(nonce), ":now": str(ts(e.At))}
-	if fulfilNow {
-		next = privacy.RequestCompleted
-		set += ", completed_at = :now, mail_due = :ready"
-		vals[":ready"] = str(MailDueReady + nonce)
-	}
-	vals[":next"] = str(next)
+// must be the current one, and it is used up; the request is then pending
+// (what happens next is the fulfilment's). Verifying again with the same
+// link is a no-op; a used or replaced link gives ErrStale.
+func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, e Event) error {
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:          aws.String(set + " REMOVE verify_nonce"),
-		ConditionExpression:       aws.String("#s = :unverified AND verify_nonce = :n"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status"},
-		ExpressionAttributeValues: vals}
+		UpdateExpression:         aws.String("SET #s = :pending, verified_at = :now, last_verify_nonce = :n REMOVE verify_nonce"),
+		ConditionExpression:      aws.String("#s = :unverified AND verify_nonce = :n"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
+			":pending": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err
@@ -160,10 +158,59 @@ func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, fulfilNow b
 	}
 	out, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Requests, Key: requestKey(id), ConsistentRead: aws.Bool(true)})
 	if gerr != nil {
-		return gerr
+		return fmt.Errorf("verify request: %w", gerr)
 	}
 	if v, ok := out.Item["last_verify_nonce"].(*types.AttributeValueMemberS); ok && v.Value == nonce {
 		return nil // this very link verified it already
 	}
 	return ErrStale
+}
+
+// ResendVerification sends a new verification link for a request still
+// unverified, unless one went out less than cooldown ago: the nonce is
+// replaced (the older link stops working) and the acknowledgement made due
+// again. It reports whether a link is due; the request stays one request.
+func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression:         aws.String("SET verify_nonce = :n, verify_sent_at = :now, mail_due = :due"),
+		ConditionExpression:      aws.String("#s = :unverified AND (attribute_not_exists(verify_sent_at) OR verify_sent_at < :cool)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
+			":n": str(nonce), ":now": str(ts(now)), ":due": str(MailDueReceived + nonce), ":cool": str(ts(now.Add(-cooldown)))}})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("resend verification: %w", err)
+	}
+	return true, nil
+}
+
+// RequestsByStatus lists the requests in a status, earliest due first,
+// from the by-status-due index; with dueBefore set, only those due before it.
+func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]RightsRequest, error) {
+	cond := "#s = :s"
+	vals := map[string]types.AttributeValue{":s": str(status)}
+	if !dueBefore.IsZero() {
+		cond += " AND due_at < :d"
+		vals[":d"] = str(dueBefore.UTC().Format(time.RFC3339))
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
+		KeyConditionExpression: aws.String(cond), ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: vals})
+	var out []RightsRequest
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("requests by status: %w", err)
+		}
+		for _, it := range page.Items {
+			r, err := DecodeRequest(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -25,6 +25,10 @@ type Store interface {
 	RequestSubscription(ctx context.Context, s privacy.Signup, subject privacy.SubjectID, signupID string,
 		cooldown time.Duration, e dynamo.Event) (bool, error)
 	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e dynamo.Event) error
+	// Restriction names the request that restricted a subject's
+	// processing (GDPR Art. 18), or "".
+	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
+	RecordEvent(ctx context.Context, e dynamo.Event) error
 }
 
 // Forms holds the handlers' dependencies.

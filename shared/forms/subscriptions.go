@@ -81,6 +81,17 @@ func (f *Forms) requestSubscription(ctx context.Context, r httpapi.Request, s pr
 			return nil
 		}
 	}
+	// Under a restriction of processing nothing new starts for marketing:
+	// the visitor is answered as usual, the ledger says why nothing
+	// happened, and a signup after the restriction is lifted works.
+	if by, err := f.Store.Restriction(ctx, subject); err != nil {
+		return fmt.Errorf("signup: %w", err)
+	} else if by != "" {
+		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", by)
+		return f.Store.RecordEvent(ctx, dynamo.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
+			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion,
+			Detail: map[string]string{"source": source}})
+	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
 	due, err := f.Store.RequestSubscription(ctx, s, subject, signupID, f.Limits.Cooldown, dynamo.Event{

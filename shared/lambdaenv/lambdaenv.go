@@ -48,6 +48,10 @@ type Secrets struct {
 	TokenKey      []byte
 }
 
+// LocalSecret is the master secret of local development (make dev, the
+// tests, sam local's env.json): never a deployed stack's.
+const LocalSecret = "local-development-secret-not-for-production-use"
+
 // DeriveSecrets derives the purpose-bound keys from the master secret.
 func DeriveSecrets(master string) Secrets {
 	derive := func(purpose string) []byte {

@@ -39,6 +39,12 @@ type Requests interface {
 	StripRequestAddress(ctx context.Context, id string) error
 }
 
+// Restrictions tells whether a subject's processing is restricted (GDPR
+// Art. 18): the id of the request that restricted it, or "".
+type Restrictions interface {
+	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
+}
+
 // Sender sends one email and returns its provider message id.
 type Sender interface {
 	Send(ctx context.Context, m notify.Message) (string, error)
@@ -48,11 +54,14 @@ type Sender interface {
 type Mailer struct {
 	Markers  Markers
 	Requests Requests
-	Sender   Sender
-	Config   notify.Config
-	Tokens   *token.Signer
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Restrictions, when set, holds back marketing and sales emails of a
+	// restricted subject.
+	Restrictions Restrictions
+	Sender       Sender
+	Config       notify.Config
+	Tokens       *token.Signer
+	Log          *slog.Logger
+	Now          func() time.Time
 	// Lease is how long a claim protects a send in progress. It must be
 	// longer than one send takes and shorter than the stream's retry span.
 	Lease time.Duration
@@ -79,6 +88,12 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
 			continue
 		}
+		msgs, err = m.restrict(ctx, rec, msgs)
+		if err != nil {
+			log.WarnContext(ctx, "restriction check failed; the record will be retried", "error", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+			continue
+		}
 		failed := false
 		for _, msg := range msgs {
 			if err := m.sendOnce(ctx, log, key(rec, due, msg.Kind), msg); err != nil {
@@ -99,6 +114,39 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		}
 	}
 	return resp, nil
+}
+
+// restrict applies a restriction of processing to a subject's emails: no
+// confirmation of a marketing signup, and the team gets a notice naming the
+// inquiry instead of the inquiry itself (no sales follow-up). The sender's
+// acknowledgement and every rights-request email still go.
+func (m *Mailer) restrict(ctx context.Context, rec events.DynamoDBEventRecord, msgs []notify.Message) ([]notify.Message, error) {
+	subject := dynamo.StringAttr(rec.Change.NewImage, "subject")
+	kind := dynamo.StringAttr(rec.Change.NewImage, "kind")
+	if m.Restrictions == nil || subject == "" || (kind != dynamo.KindInquiry && kind != dynamo.KindSubscription) {
+		return msgs, nil
+	}
+	by, err := m.Restrictions.Restriction(ctx, privacy.SubjectID(subject))
+	if err != nil || by == "" {
+		return msgs, err
+	}
+	var out []notify.Message
+	for _, msg := range msgs {
+		switch msg.Kind {
+		case notify.KindConfirm:
+			continue
+		case notify.KindInquiryTeam:
+			notice, err := notify.InquiryRestricted(m.Config, dynamo.StringAttr(rec.Change.NewImage, "id"), by)
+			if err != nil {
+				return nil, err
+			}
+			msg = notice
+		}
+		out = append(out, msg)
+	}
+	m.Log.InfoContext(ctx, "processing restricted: emails held back", "kind", kind, "request_id", by,
+		"held", len(msgs)-len(out))
+	return out, nil
 }
 
 // due returns the emails a record makes due, and the mail_due value.
@@ -165,6 +213,12 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 			msg, err := notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 				Name: req.Name, Email: req.Email, Details: req.Details, Due: d})
 			return []notify.Message{msg}, due, err
+		}
+		for prefix, kind := range decisionEmails {
+			if strings.HasPrefix(due, prefix) {
+				msg, err := m.decision(req, kind)
+				return []notify.Message{msg}, due, err
+			}
 		}
 		return nil, "", fmt.Errorf("request mail_due %q unknown", due)
 	default:
@@ -241,14 +295,40 @@ func (m *Mailer) requestReceived(req dynamo.RightsRequest, nonce string) ([]noti
 	if err != nil {
 		return nil, err
 	}
-	status, err := m.Tokens.Sign(token.Claims{Purpose: token.RequestStatus, Subject: subject, Ref: req.ID,
-		Expires: now.Add(StatusLinkValidity)})
+	status, err := m.statusLink(req)
 	if err != nil {
 		return nil, err
 	}
 	due, _ := time.Parse(time.RFC3339, req.DueAt)
-	base := m.Config.BaseURL + "/v1/rights-requests/" + req.ID
 	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 		Name: req.Name, Email: req.Email, Details: req.Details, Due: due, Excessive: req.Excessive},
-		base+"/verify?token="+verify, base+"?token="+status)
+		m.Config.BaseURL+"/v1/rights-requests/"+req.ID+"/verify?token="+verify, status)
+}
+
+// decisionEmails maps the mail_due prefixes of decisions to their emails.
+var decisionEmails = map[string]string{
+	dynamo.MailDueRestricted: notify.KindRequestRestricted,
+	dynamo.MailDueLifted:     notify.KindRestrictionLifted,
+	dynamo.MailDueDenied:     notify.KindRequestDenied,
+	dynamo.MailDueExtended:   notify.KindRequestExtended,
+	dynamo.MailDueCorrected:  notify.KindRectificationDone,
+}
+
+func (m *Mailer) statusLink(req dynamo.RightsRequest) (string, error) {
+	tok, err := m.Tokens.Sign(token.Claims{Purpose: token.RequestStatus, Subject: privacy.SubjectID(req.Subject),
+		Ref: req.ID, Expires: m.Now().Add(StatusLinkValidity)})
+	return m.Config.BaseURL + "/v1/rights-requests/" + req.ID + "?token=" + tok, err
+}
+
+func (m *Mailer) decision(req dynamo.RightsRequest, kind string) (notify.Message, error) {
+	if req.Email == "" {
+		return notify.Message{}, fmt.Errorf("request %s keeps no address to tell of its %s", req.ID, kind)
+	}
+	status, err := m.statusLink(req)
+	if err != nil {
+		return notify.Message{}, err
+	}
+	until, _ := time.Parse(time.RFC3339, req.Extended)
+	return notify.RequestDecision(m.Config, notify.Decision{Kind: kind, To: req.Email, ID: req.ID,
+		Reason: req.Reason, Until: until, StatusURL: status})
 }

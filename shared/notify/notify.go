@@ -277,3 +277,61 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{r.Email},
 		Subject: "Correction to review: request " + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
 }
+
+// Kinds of the emails that tell a requester about the team's decisions and
+// about a restriction.
+const (
+	KindRequestRestricted = "request_restricted"
+	KindRestrictionLifted = "restriction_lifted"
+	KindRequestDenied     = "request_denied"
+	KindRequestExtended   = "request_extended"
+	KindRectificationDone = "rectification_done"
+)
+
+var decisionSubjects = map[string]string{
+	KindRequestRestricted: "Your data is restricted (request %s)",
+	KindRestrictionLifted: "The restriction of your data is lifted (request %s)",
+	KindRequestDenied:     "We cannot carry out your request %s",
+	KindRequestExtended:   "We need more time for your request %s",
+	KindRectificationDone: "Your data is corrected (request %s)",
+}
+
+// Decision is what a decision email says.
+type Decision struct {
+	Kind      string // one of the Kind… constants above
+	To        string
+	ID        string
+	Reason    string    // the team's reason or note, as the requester reads it
+	Until     time.Time // an extension's new deadline
+	StatusURL string
+}
+
+// RequestDecision renders a decision email to the requester.
+func RequestDecision(c Config, d Decision) (Message, error) {
+	subject, ok := decisionSubjects[d.Kind]
+	if !ok {
+		return Message{}, fmt.Errorf("no decision email of kind %q", d.Kind)
+	}
+	text, html, err := render("request_decision", struct {
+		Config
+		Decision
+	}{c, d})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: d.Kind, To: []string{d.To}, Subject: fmt.Sprintf(subject, d.ID), Text: text, HTML: html}, nil
+}
+
+// KindInquiryRestricted replaces the team's inquiry notification when the
+// sender's processing is restricted: it names the inquiry, not its content.
+const KindInquiryRestricted = "inquiry_restricted"
+
+// InquiryRestricted renders that notice.
+func InquiryRestricted(c Config, inquiryID, requestID string) (Message, error) {
+	text, html, err := render(KindInquiryRestricted, struct{ ID, RequestID string }{inquiryID, requestID})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindInquiryRestricted, To: []string{c.TeamInbox},
+		Subject: "Inquiry held: the sender's processing is restricted", Text: text, HTML: html}, nil
+}

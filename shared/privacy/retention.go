@@ -53,6 +53,9 @@ type Class struct {
 	// Remove lists the attributes a Strip action removes (paths like
 	// "detail.source_ip" reach into a map).
 	Remove []string
+	// Set names attributes a Strip action sets, with their values (a
+	// request that expires becomes status "expired").
+	Set map[string]string
 	// Why quotes the promise of the privacy policy the class keeps.
 	Why string
 }
@@ -65,7 +68,7 @@ func (c Class) From(t time.Time) time.Time {
 // Retention names the classes the code writes by.
 var Retention = struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
-	UnverifiedRequest, CompletedRequest, ClientTermination, MailMarker, RateCounter Class
+	UnverifiedRequest, ExpiredRequest, CompletedRequest, ClientTermination, MailMarker, RateCounter Class
 }{
 	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
 		Days: 730, Action: Delete,
@@ -82,9 +85,13 @@ var Retention = struct {
 	Unsubscribed: Class{Name: "unsubscribed_subscriber", Table: TableSubjects, Kind: "subscription", Status: "unsubscribed",
 		Clock: "unsubscribed_at", Days: 30, Action: Delete,
 		Why: "§4 opt-out and §7: 30 days after unsubscribing the record goes; only the suppression hash stays"},
-	UnverifiedRequest: Class{Name: "unverified_rights_request", Table: TableRequests, Status: "identity_unverified",
-		Clock: "received_at", Days: 14, Action: Delete,
-		Why: "§8 identity checks: a request never verified in 14 days expires and its address is deleted"},
+	UnverifiedRequest: Class{Name: "unverified_rights_request", Table: TableRequests, Status: RequestIdentityUnverified,
+		Clock: "received_at", Days: 14, Action: Strip, Remove: []string{"email", "name", "details", "verify_nonce", "mail_due"},
+		Set: map[string]string{"status": RequestExpired},
+		Why: "§8 identity checks: a request never verified in 14 days expires (status expired) and its address is deleted"},
+	ExpiredRequest: Class{Name: "expired_rights_request", Table: TableRequests, Status: RequestExpired,
+		Clock: "received_at", Days: 365, Action: Delete,
+		Why: "accountability: an expired request, already without its address, is kept a year to show it was received"},
 	CompletedRequest: Class{Name: "completed_rights_request", Table: TableRequests, Has: "completed_at",
 		Clock: "completed_at", Days: 3 * 365, Action: Delete,
 		Why: "accountability: a completed request is kept 3 years, without its address, to show it was answered"},
@@ -104,7 +111,7 @@ var Retention = struct {
 func Policy() []Class {
 	r := Retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
-		r.ClientTermination, r.UnverifiedRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter}
+		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter}
 }
 
 // Holds. An item with sort key HoldLegal or HoldRestriction in a subject's

@@ -1,7 +1,8 @@
 // Package rights takes data-subject requests (API.md "Rights requests"):
 // intake with its deadline, duplicate and excess handling, identity
 // verification by an emailed single-use link, and the requester's status
-// view. Fulfilment after verification is the next step (see the README).
+// view. Verified requests are fulfilled by the Fulfiller; the privacy
+// team's decisions are the Desk's.
 package rights
 
 import (
@@ -24,16 +25,14 @@ type Store interface {
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
 	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
-	VerifyRequest(ctx context.Context, id, nonce string, fulfilNow bool, e dynamo.Event) error
-	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) (withheld bool, deleted int, err error)
-	SetOutcome(ctx context.Context, id, status, mailDue string, withheld bool, e dynamo.Event) error
-	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
-	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
+	VerifyRequest(ctx context.Context, id, nonce string, e dynamo.Event) error
+	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
 }
 
 // Handlers holds the dependencies.
 type Handlers struct {
 	Store         Store
+	Fulfiller     *Fulfiller
 	Hasher        *privacy.Hasher
 	Tokens        *token.Signer
 	PolicyVersion string
@@ -47,6 +46,10 @@ type Handlers struct {
 	// excessive" for the team (policy §8), never dropped.
 	ExcessPerMonth int
 }
+
+// ResendCooldown is how long a requester waits before filing the same
+// request again sends a fresh verification link.
+const ResendCooldown = 10 * time.Minute
 
 // Routes registers the handlers under the template's route keys; rd reads
 // what exports contain.
@@ -102,8 +105,16 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	for _, prev := range recent {
 		if prev.Type == f.Type && open(prev.Status) {
-			// The same request again joins the first: no second clock.
-			h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID)
+			// The same request again joins the first: no second clock. If
+			// it is still unverified, a fresh link goes out (at most one per
+			// cooldown: the answer is the same either way).
+			resent := false
+			if prev.Status == privacy.RequestIdentityUnverified {
+				if resent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown); err != nil {
+					return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+				}
+			}
+			h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "link_resent", resent)
 			return h.answer(r, filed{ID: prev.ID, Status: prev.Status, DueAt: prev.DueAt}), nil
 		}
 	}
@@ -112,11 +123,9 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	req := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: string(subject), Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
 		Status: privacy.RequestIdentityUnverified, ReceivedAt: now.Format(time.RFC3339Nano),
-		DueAt: privacy.DueAt(f.Regulation, now).Format(time.RFC3339),
-		// The nonce makes the link single-use (the token is signed anyway);
-		// short, so that "id:nonce" fits a token's reference.
-		VerifyNonce: strings.ReplaceAll(h.NewID(), "-", "")[:16],
-		Excessive:   len(recent)+1 > h.ExcessPerMonth}
+		DueAt:       privacy.DueAt(f.Regulation, now).Format(time.RFC3339),
+		VerifyNonce: h.nonce(), VerifySentAt: now.Format(time.RFC3339Nano),
+		Excessive: len(recent)+1 > h.ExcessPerMonth}
 	req.MailDue = dynamo.MailDueReceived + req.VerifyNonce
 	err = h.Store.CreateRequest(ctx, req, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: id,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
@@ -128,6 +137,10 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	h.Log.InfoContext(ctx, "rights request received", "request_id", id, "type", f.Type, "possibly_excessive", req.Excessive)
 	return h.answer(r, filed{ID: id, Status: req.Status, DueAt: req.DueAt}), nil
 }
+
+// nonce makes a verification link single-use (the token is signed
+// anyway); short, so that "id:nonce" fits a token's reference.
+func (h *Handlers) nonce() string { return strings.ReplaceAll(h.NewID(), "-", "")[:16] }
 
 func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
 	if httpapi.WantsHTML(r) {
@@ -176,8 +189,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
 	}
-	fulfil := req.Type == privacy.RightAccess || req.Type == privacy.RightPortability
-	err = h.Store.VerifyRequest(ctx, id, nonce, fulfil, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
+	err = h.Store.VerifyRequest(ctx, id, nonce, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
 		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
 	if errors.Is(err, dynamo.ErrStale) {
@@ -187,66 +199,24 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
 	}
 	status := privacy.RequestPending
-	if fulfil {
-		status = privacy.RequestCompleted
-	}
-	if st, err := h.fulfil(ctx, req, c.Subject, nonce, meta.ReceivedAt); err != nil {
-		return httpapi.Response{}, err
-	} else if st != "" {
-		status = st
+	switch {
+	case req.Excessive:
+		// Possibly excessive (policy §8): the team decides (privacyctl
+		// approve or deny); the clock runs meanwhile.
+		h.Log.InfoContext(ctx, "verified request held for the team", "request_id", id)
+	case req.Status == privacy.RequestIdentityUnverified || req.Status == privacy.RequestPending:
+		// Pending also when a verification was retried after a failed
+		// fulfilment: every step is idempotent, so this finishes the job.
+		if status, err = h.Fulfiller.Fulfil(ctx, req, nonce, meta.ReceivedAt); err != nil {
+			return httpapi.Response{}, err
+		}
+	default:
+		status = req.Status
 	}
 	if httpapi.WantsHTML(r) {
 		return httpapi.Page(http.StatusOK, "Thank you", "Your request is confirmed. We will email you when it is done."), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": status}), nil
-}
-
-// fulfil does, right after verification, what needs no person: erasure,
-// objection and consent withdrawal are carried out; a rectification goes to
-// the team for review. Each step is idempotent, so a retried verification
-// finishes the job. It returns the new status, or "" when unchanged.
-func (h *Handlers) fulfil(ctx context.Context, req dynamo.RightsRequest, subject privacy.SubjectID, nonce string, at time.Time) (string, error) {
-	e := func(name string) dynamo.Event {
-		return dynamo.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
-			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}
-	}
-	switch req.Type {
-	case privacy.RightErasure:
-		// Everything under the subject goes now, unless a legal hold
-		// withholds it (the email then says so).
-		withheld, n, err := h.Store.Erase(ctx, subject, req.ID, e("erased"))
-		if err == nil {
-			err = h.Store.SetOutcome(ctx, req.ID, privacy.RequestCompleted, dynamo.MailDueErased+nonce, withheld, e("erased"))
-		}
-		if err != nil {
-			return "", fmt.Errorf("erase: %w", err)
-		}
-		h.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld)
-		return privacy.RequestCompleted, nil
-	case privacy.RightObjection, privacy.RightWithdrawConsent:
-		// All marketing off at once, and suppressed for marketing.
-		reason := privacy.SuppressObjected
-		if req.Type == privacy.RightWithdrawConsent {
-			reason = privacy.SuppressUnsubscribed
-		}
-		err := h.Store.Unsubscribe(ctx, subject, e("unsubscribed"))
-		if err == nil {
-			err = h.Store.Suppress(ctx, subject, reason, e(req.Type+"_done"))
-		}
-		if err == nil {
-			err = h.Store.SetOutcome(ctx, req.ID, privacy.RequestCompleted, dynamo.MailDueDone+nonce, false, e(req.Type+"_done"))
-		}
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", req.Type, err)
-		}
-		return privacy.RequestCompleted, nil
-	case privacy.RightRectification:
-		if err := h.Store.SetOutcome(ctx, req.ID, privacy.RequestAwaitingReview, dynamo.MailDueReview+nonce, false, e("review_requested")); err != nil {
-			return "", fmt.Errorf("rectification: %w", err)
-		}
-		return privacy.RequestAwaitingReview, nil
-	}
-	return "", nil
 }
 
 type statusBody struct {
@@ -257,6 +227,7 @@ type statusBody struct {
 	DueAt         string `json:"due_at"`
 	ExtendedUntil string `json:"extended_until,omitempty"`
 	CompletedAt   string `json:"completed_at,omitempty"`
+	Reason        string `json:"reason,omitempty"`
 	ResultsURL    string `json:"results_url,omitempty"`
 }
 
@@ -274,7 +245,10 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, fmt.Errorf("status: %w", err)
 	}
 	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: req.ReceivedAt,
-		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt}
+		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt, Reason: req.Reason}
+	if req.OriginalDueAt != "" {
+		body.DueAt = req.OriginalDueAt // the first deadline; extended_until is the current one
+	}
 	if url, ok := h.ResultsURL(req); ok {
 		body.ResultsURL = url
 	}

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -287,12 +289,29 @@ func (s *Sweeper) strip(ctx context.Context, table string, key, item map[string]
 		}
 		paths = append(paths, strings.Join(parts, "."))
 	}
+	vals := map[string]types.AttributeValue{":clock": item[c.Clock]}
+	cond := "#clock = :clock"
+	if c.Status != "" {
+		// A request verified meanwhile is no longer this class's.
+		names["#status"], vals[":status"] = "status", &types.AttributeValueMemberS{Value: c.Status}
+		cond += " AND #status = :status"
+	}
+	update := "REMOVE " + strings.Join(paths, ", ")
+	var sets []string
+	for _, attr := range slices.Sorted(maps.Keys(c.Set)) {
+		n := "#set_" + attr
+		names[n], vals[":set_"+attr] = attr, &types.AttributeValueMemberS{Value: c.Set[attr]}
+		sets = append(sets, n+" = :set_"+attr)
+	}
+	if len(sets) > 0 {
+		update = "SET " + strings.Join(sets, ", ") + " " + update
+	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &table, Key: key,
-		UpdateExpression:          aws.String("REMOVE " + strings.Join(paths, ", ")),
-		ConditionExpression:       aws.String("#clock = :clock"),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":clock": item[c.Clock]},
+		ExpressionAttributeValues: vals,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {

@@ -53,6 +53,7 @@ type seeded struct {
 	item    map[string]types.AttributeValue
 	expect  string // "kept", "deleted" or "stripped"
 	removed []string
+	set     map[string]string
 }
 
 // seedClass writes, for one class, an item just inside its period and one
@@ -94,7 +95,7 @@ func seedClass(c privacy.Class, pk string) []seeded {
 		s := seeded{table: c.Table, item: item, expect: "kept"}
 		if past {
 			s.expect = map[privacy.Action]string{privacy.Delete: "deleted", privacy.Strip: "stripped"}[c.Action]
-			s.removed = c.Remove
+			s.removed, s.set = c.Remove, c.Set
 		}
 		out = append(out, s)
 	}
@@ -201,6 +202,11 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 			}
 			if got == nil || got["pk"] == nil {
 				t.Errorf("%s: deleted instead of stripped", name)
+			}
+			for k, v := range s.set {
+				if str(got[k]) != v {
+					t.Errorf("%s: %s is %q, want %q", name, k, str(got[k]), v)
+				}
 			}
 		}
 	}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+// rightsBench is the latency of one subject's access export and erasure
+// with few and with many other subjects in the tables: the ratio stays
+// near 1 when both read and delete by key, never by scan.
+type rightsBench struct {
+	Others      [2]int     `json:"other_subjects"`
+	Items       [2]int     `json:"items_seeded"`
+	Targets     int        `json:"subjects_measured"`
+	AccessMS    [2]float64 `json:"access_median_ms"`
+	EraseMS     [2]float64 `json:"erasure_median_ms"`
+	AccessRatio float64    `json:"access_many_vs_few"`
+	EraseRatio  float64    `json:"erasure_many_vs_few"`
+}
+
+// rightsTargets is how many subjects each size measures (each is erased once).
+const rightsTargets = 40
+
+func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many int) (rightsBench, error) {
+	r := rightsBench{Others: [2]int{few, many}, Targets: rightsTargets}
+	now := time.Now().UTC()
+	for k, others := range r.Others {
+		names, err := local.CreateTablesOnly(ctx, local.Config{Template: "template.yaml", DynamoDBEndpoint: ddb,
+			TablePrefix: fmt.Sprintf("rb%d%d-", time.Now().UnixNano()%1e9, k)})
+		if err != nil {
+			return r, err
+		}
+		t := dynamo.Tables{}
+		for _, name := range names {
+			switch {
+			case strings.HasSuffix(name, "SubjectsTable"):
+				t.Subjects = name
+			case strings.HasSuffix(name, "LedgerTable"):
+				t.Ledger = name
+			case strings.HasSuffix(name, "SuppressionTable"):
+				t.Suppression = name
+			case strings.HasSuffix(name, "RequestsTable"):
+				t.Requests = name
+			}
+		}
+		for _, name := range []string{t.Subjects, t.Requests} {
+			// No mailer runs here; DynamoDB Local's in-process streams would
+			// only add cost to the writes.
+			if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name),
+				StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(false)}}); err != nil {
+				return r, fmt.Errorf("disable stream: %w", err)
+			}
+		}
+		n, err := seedSubjects(ctx, db, t, others+rightsTargets, now)
+		if err != nil {
+			return r, err
+		}
+		r.Items[k] = n
+		store := dynamo.New(db, t)
+		// The measured subjects are the last ones seeded: every one has an
+		// inquiry, a subscription, ledger entries, a suppression and a request.
+		target := func(i int) dynamo.RightsRequest {
+			return dynamo.RightsRequest{ID: fmt.Sprintf("req-%d", others+i), Subject: benchSubject(others + i)}
+		}
+		access := func() ([]time.Duration, error) {
+			var lat []time.Duration
+			for i := 0; i < rightsTargets; i++ {
+				t0 := time.Now()
+				ex, err := rights.ExportFor(ctx, store, "Bench", target(i), now)
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					return nil, err
+				}
+				if len(ex.Records) != 2 || len(ex.Consent) != 2 || len(ex.Suppression) != 1 || len(ex.Requests) != 1 {
+					return nil, fmt.Errorf("export of %s: %d records, %d events, %d suppressions, %d requests",
+						target(i).Subject, len(ex.Records), len(ex.Consent), len(ex.Suppression), len(ex.Requests))
+				}
+			}
+			return lat, nil
+		}
+		if k == 0 {
+			if _, err := access(); err != nil { // warm-up: the JVM and connections
+				return r, err
+			}
+		}
+		lat, err := access()
+		if err != nil {
+			return r, err
+		}
+		r.AccessMS[k] = medianMS(lat)
+		lat = lat[:0]
+		for i := 0; i < rightsTargets; i++ {
+			req := target(i)
+			subject := privacy.SubjectID(req.Subject)
+			t0 := time.Now()
+			_, deleted, err := store.Erase(ctx, subject, req.ID, dynamo.Event{Subject: subject, Name: "erased", At: now, Ref: req.ID})
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				return r, err
+			}
+			if deleted != 4 {
+				return r, fmt.Errorf("erasure of %s deleted %d items, want 4", subject, deleted)
+			}
+		}
+		r.EraseMS[k] = medianMS(lat)
+		for _, name := range names {
+			_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+		}
+	}
+	r.AccessRatio = r.AccessMS[1] / r.AccessMS[0]
+	r.EraseRatio = r.EraseMS[1] / r.EraseMS[0]
+	return r, nil
+}
+
+func benchSubject(i int) string { return fmt.Sprintf("%064x", i) }
+
+// seedSubjects gives each of n subjects an inquiry and a subscription, two
+// ledger entries, a suppression and a request: 6 items, in four tables.
+func seedSubjects(ctx context.Context, db *dynamodb.Client, t dynamo.Tables, n int, now time.Time) (int, error) {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	at := now.Add(-time.Hour).Format(time.RFC3339Nano)
+	subjects := func(i int) map[string]types.AttributeValue {
+		pk, sub := "S#"+benchSubject(i/2), benchSubject(i/2)
+		if i%2 == 0 {
+			return map[string]types.AttributeValue{"pk": s(pk), "sk": s("SUB"), "kind": s("subscription"), "status": s("confirmed"),
+				"subject": s(sub), "email": s(fmt.Sprintf("user%d@example.com", i/2)), "confirmed_at": s(at)}
+		}
+		return map[string]types.AttributeValue{"pk": s(pk), "sk": s("INQ#" + at + "#" + sub[:8]), "kind": s("inquiry"),
+			"subject": s(sub), "email": s(fmt.Sprintf("user%d@example.com", i/2)), "message": s("Hello"), "created_at": s(at)}
+	}
+	ledger := func(i int) map[string]types.AttributeValue {
+		ev := []string{"subscribe_requested", "subscription_confirmed"}[i%2]
+		return map[string]types.AttributeValue{"pk": s("S#" + benchSubject(i/2)), "sk": s(at + "#" + ev + "#x"),
+			"subject": s(benchSubject(i / 2)), "event": s(ev), "at": s(at)}
+	}
+	suppression := func(i int) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": s("S#" + benchSubject(i)), "sk": s(privacy.SuppressUnsubscribed),
+			"subject": s(benchSubject(i)), "since": s(at)}
+	}
+	requests := func(i int) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": s(fmt.Sprintf("R#req-%d", i)), "sk": s("REQUEST"), "kind": s(dynamo.KindRequest),
+			"id": s(fmt.Sprintf("req-%d", i)), "subject": s(benchSubject(i)), "type": s(privacy.RightAccess),
+			"regulation": s(privacy.RegulationGDPR), "status": s(privacy.RequestPending), "received_at": s(at),
+			"due_at": s(privacy.DueAt(privacy.RegulationGDPR, now).Format(time.RFC3339))}
+	}
+	for _, w := range []struct {
+		table string
+		n     int
+		gen   func(int) map[string]types.AttributeValue
+	}{{t.Subjects, 2 * n, subjects}, {t.Ledger, 2 * n, ledger}, {t.Suppression, n, suppression}, {t.Requests, n, requests}} {
+		if err := writeAll(ctx, db, w.table, w.n, w.gen); err != nil {
+			return 0, fmt.Errorf("seed %s: %w", w.table, err)
+		}
+	}
+	return 6 * n, nil
+}
+
+func medianMS(lat []time.Duration) float64 {
+	s := append([]time.Duration(nil), lat...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return float64(s[len(s)/2].Microseconds()) / 1000
+}

@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+)
+
+var (
+	ctlOnce sync.Once
+	ctlPath string
+	ctlErr  error
+)
+
+// privacyctl runs the operator command, built once, against the stack's
+// tables in DynamoDB Local, as the team would.
+func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctlOnce.Do(func() {
+		ctlPath = filepath.Join(localtest.Root(), ".local", "e2e-build", "privacyctl")
+		build := exec.Command("go", "build", "-o", ctlPath, "./infra/privacyctl")
+		build.Dir = localtest.Root()
+		out, err := build.CombinedOutput()
+		if err != nil {
+			ctlErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if ctlErr != nil {
+		t.Fatalf("build privacyctl: %v", ctlErr)
+	}
+	cmd := exec.Command(ctlPath, append(args, "-endpoint", s.svc.DynamoDB, "-as", "dpo@example.com",
+		"-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
+		"-ledger-table", s.Tables["LedgerTable"])...)
+	cmd.Dir = localtest.Root()
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// fileAndOpen files a request and returns its id and the links of its
+// acknowledgement.
+func (s *stack) fileAndOpen(t *testing.T, addr, body string) (id, verify, status string) {
+	t.Helper()
+	code, f := s.file(t, body)
+	if code != 202 || f.ID == "" {
+		t.Fatalf("file %s: %d %+v", body, code, f)
+	}
+	acks := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(addr) && strings.Contains(e.Subject, f.ID) && strings.Contains(e.Subject, "confirm it is you")
+	})
+	if len(acks) != 1 {
+		t.Fatalf("%d acknowledgements of %s", len(acks), f.ID)
+	}
+	return f.ID, verifyLink.FindString(acks[0].Body.Text), statusLink.FindString(acks[0].Body.Text)
+}
+
+func (s *stack) mailTo(t *testing.T, addr, subjectPart string) localtest.Email {
+	t.Helper()
+	got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(addr) && strings.Contains(e.Subject, subjectPart)
+	})
+	if len(got) != 1 {
+		t.Fatalf("%d emails to %s about %q", len(got), addr, subjectPart)
+	}
+	return got[0]
+}
+
+func TestRestrictionHoldsBackMarketingAndSalesUntilLifted(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	addr := "restricted-" + u + "@example.com"
+	id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"restriction","details":"my address is disputed"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	s.mailTo(t, addr, "Your data is restricted")
+
+	// While restricted: a contact form with a newsletter opt-in. The sender
+	// is acknowledged; the team gets a notice without the message (no sales
+	// follow-up); no newsletter confirmation goes out.
+	if resp, out := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"R","email":"`+addr+
+		`","message":"SECRET-`+u+`","marketing_opt_in":true}`, nil); resp.StatusCode != 202 {
+		t.Fatalf("contact: %d %s", resp.StatusCode, out)
+	}
+	s.mailTo(t, addr, "We received your message")
+	notice := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(s.team) && strings.Contains(e.Subject, "Inquiry held") })
+	if len(notice) != 1 || !strings.Contains(notice[0].Body.Text, id) || strings.Contains(notice[0].Body.Text, "SECRET-"+u) ||
+		strings.Contains(notice[0].Body.Text, addr) {
+		t.Fatalf("team notice: %+v", notice)
+	}
+	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(s.team) && strings.Contains(e.Body.Text, "SECRET-"+u) })); n != 0 {
+		t.Fatal("the inquiry itself reached the team while processing is restricted")
+	}
+	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool {
+		return e.To(addr) && strings.Contains(e.Subject, "confirm your subscription")
+	})); n != 0 {
+		t.Fatal("a newsletter confirmation went to a restricted subject")
+	}
+
+	// The team lifts it with a reason; the requester is told; a new signup
+	// is confirmed as usual again.
+	if out, err := s.privacyctl(t, "lift", id); err == nil || !strings.Contains(out, "reason is required") {
+		t.Fatalf("lift without a reason: %v %s", err, out)
+	}
+	if out, err := s.privacyctl(t, "lift", id, "-reason", "The address is confirmed correct."); err != nil {
+		t.Fatalf("lift: %v %s", err, out)
+	}
+	lifted := s.mailTo(t, addr, "restriction of your data is lifted")
+	if !strings.Contains(lifted.Body.Text, "The address is confirmed correct.") {
+		t.Fatalf("lift email: %s", lifted.Body.Text)
+	}
+	if resp, _ := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","consent":true}`, nil); resp.StatusCode != 202 {
+		t.Fatal("signup")
+	}
+	s.mailTo(t, addr, "confirm your subscription")
+}
+
+func TestTeamDecisionsThroughTheOperatorCommand(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	deny, ext, fix := "deny-"+u+"@example.com", "extend-"+u+"@example.com", "fix-"+u+"@example.com"
+	denyID, _, denyStatus := s.fileAndOpen(t, deny, `{"email":"`+deny+`","type":"access"}`)
+	extID, _, extStatus := s.fileAndOpen(t, ext, `{"email":"`+ext+`","type":"portability","regulation":"ccpa"}`)
+	fixID, fixVerify, _ := s.fileAndOpen(t, fix, `{"email":"`+fix+`","type":"rectification","details":"Surname is Muller-Lee"}`)
+	if resp, out := s.do(t, "POST", s.path(t, fixVerify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"awaiting_review"`) {
+		t.Fatalf("verify rectification: %d %s", resp.StatusCode, out)
+	}
+
+	// list: the open requests, earliest due first, without personal data.
+	out, err := s.privacyctl(t, "list")
+	if err != nil || !strings.Contains(out, denyID) || !strings.Contains(out, extID) || !strings.Contains(out, fixID) ||
+		strings.Contains(out, deny) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := s.privacyctl(t, "list", "-status", "awaiting_review"); err != nil || !strings.Contains(out, fixID) || strings.Contains(out, denyID) {
+		t.Fatalf("list by status: %v\n%s", err, out)
+	}
+	if out, err := s.privacyctl(t, "list", "-overdue"); err != nil || strings.Contains(out, denyID) {
+		t.Fatalf("nothing is overdue yet: %v\n%s", err, out)
+	}
+
+	// deny: reason required, stored, emailed, shown in the status.
+	if out, err := s.privacyctl(t, "deny", denyID, "-reason", "We could not match this address to any record."); err != nil {
+		t.Fatalf("deny: %v %s", err, out)
+	}
+	denied := s.mailTo(t, deny, "We cannot carry out your request")
+	if !strings.Contains(denied.Body.Text, "We could not match this address") || !strings.Contains(denied.Body.Text, "supervisory authority") {
+		t.Fatalf("denial email: %s", denied.Body.Text)
+	}
+	if st := statusBodyOf(t, s, denyStatus); !strings.Contains(st, `"status":"denied"`) || !strings.Contains(st, "could not match") {
+		t.Fatalf("status of a denied request: %s", st)
+	}
+
+	// extend: CCPA, 45 more days; the requester gets the date and reason.
+	out, err = s.privacyctl(t, "extend", extID, "-reason", "Many requests this month.")
+	if err != nil {
+		t.Fatalf("extend: %v %s", err, out)
+	}
+	s.mailTo(t, ext, "We need more time")
+	var st struct {
+		DueAt         string `json:"due_at"`
+		ExtendedUntil string `json:"extended_until"`
+	}
+	if err := json.Unmarshal([]byte(statusBodyOf(t, s, extStatus)), &st); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := time.Parse(time.RFC3339, st.DueAt)
+	until, _ := time.Parse(time.RFC3339, st.ExtendedUntil)
+	if !until.Equal(due.AddDate(0, 0, 45)) {
+		t.Fatalf("extended until %s, first due %s", st.ExtendedUntil, st.DueAt)
+	}
+	if out, err := s.privacyctl(t, "extend", extID, "-reason", "more"); err == nil {
+		t.Fatalf("a second extension beyond the limit was accepted: %s", out)
+	}
+
+	// complete a rectification; show has the whole story in the ledger.
+	if out, err := s.privacyctl(t, "complete", denyID); err == nil {
+		t.Fatalf("completing a denied request: %s", out)
+	}
+	if out, err := s.privacyctl(t, "complete", fixID, "-note", "Surname corrected."); err != nil {
+		t.Fatalf("complete: %v %s", err, out)
+	}
+	if done := s.mailTo(t, fix, "Your data is corrected"); !strings.Contains(done.Body.Text, "Surname corrected.") {
+		t.Fatalf("rectification email: %s", done.Body.Text)
+	}
+	out, err = s.privacyctl(t, "show", fixID)
+	var shown struct {
+		Request struct{ Status, DecidedBy string }
+		Ledger  []map[string]any
+	}
+	if err != nil || json.Unmarshal([]byte(out), &shown) != nil {
+		t.Fatalf("show: %v %s", err, out)
+	}
+	var events []string
+	for _, e := range shown.Ledger {
+		events = append(events, e["event"].(string))
+	}
+	if shown.Request.Status != "completed" || !strings.Contains(strings.Join(events, ","), "review_requested") ||
+		!strings.Contains(strings.Join(events, ","), "rectification_done") {
+		t.Fatalf("show: %s", out)
+	}
+	if out, err := s.privacyctl(t, "show", "00000000-0000-4000-8000-000000000000"); err == nil {
+		t.Fatalf("show of an unknown request: %s", out)
+	}
+}

@@ -1,0 +1,151 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Emails of the privacy team's decisions and of a restriction, by mail_due
+// prefix.
+const (
+	MailDueRestricted = "restricted:" // restriction in place
+	MailDueLifted     = "lifted:"     // restriction lifted
+	MailDueDenied     = "denied:"     // denied, with the reason
+	MailDueExtended   = "extended:"   // deadline extended, with the reason
+	MailDueCorrected  = "corrected:"  // rectification carried out
+)
+
+// Transition is a decision on a request: from one of the statuses in From
+// to Status, making an email due. Reason is the denial's, as the requester
+// reads it; Extend moves the deadline (the first deadline is kept in
+// original_due_at) with ExtensionReason.
+type Transition struct {
+	From            []string
+	Status          string // "" keeps the status
+	MailDue         string
+	Reason          string
+	Extend          time.Time
+	ExtensionReason string
+	By              string // who decided (an IAM ARN, or "requester")
+}
+
+// Transition applies t with its ledger entry, in one transaction. When the
+// request is no longer in one of t.From (decided by someone else first, or
+// never in that state) it returns ErrStale and changes nothing.
+func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event) error {
+	set := "SET mail_due = :due, decided_at = :now"
+	names := map[string]string{"#s": "status"}
+	vals := map[string]types.AttributeValue{":due": str(t.MailDue), ":now": str(ts(e.At))}
+	var from []string
+	for i, st := range t.From {
+		k := fmt.Sprintf(":from%d", i)
+		vals[k] = str(st)
+		from = append(from, k)
+	}
+	if t.Status != "" {
+		set += ", #s = :status"
+		vals[":status"] = str(t.Status)
+		if t.Status == privacy.RequestCompleted || t.Status == privacy.RequestDenied {
+			set += ", completed_at = if_not_exists(completed_at, :now)"
+		}
+	}
+	for attr, v := range map[string]string{"reason": t.Reason, "extension_reason": t.ExtensionReason, "decided_by": t.By} {
+		if v != "" {
+			set += ", " + attr + " = :" + attr
+			vals[":"+attr] = str(v)
+		}
+	}
+	if !t.Extend.IsZero() {
+		set += ", original_due_at = if_not_exists(original_due_at, due_at), due_at = :ext, extended_until = :ext"
+		vals[":ext"] = str(t.Extend.UTC().Format(time.RFC3339))
+	}
+	if len(from) == 0 {
+		return fmt.Errorf("transition of %s: no starting status", id)
+	}
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	cond := "#s IN (" + strings.Join(from, ", ") + ")"
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(id), UpdateExpression: aws.String(set),
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals}},
+		{Put: ledger},
+	}})
+	if lostRace(err) {
+		return ErrStale
+	}
+	if err != nil {
+		return fmt.Errorf("request %s: %w", id, err)
+	}
+	return nil
+}
+
+func holdKey(subject privacy.SubjectID, hold string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(hold)}
+}
+
+// Restrict puts the subject under a restriction of processing (GDPR Art.
+// 18): a HOLD#RESTRICTION item in its partition, listed in the sparse holds
+// index. The sweep keeps the subject's data, the mailer sends no marketing
+// and no sales notification, the campaign skips it. Idempotent.
+func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldRestriction),
+			UpdateExpression: aws.String("SET list_pk = :holds, list_sk = :pk, request_id = :r, " +
+				"restricted_at = if_not_exists(restricted_at, :now)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":holds": str(privacy.HoldsList),
+				":pk": str(SubjectPK(subject)), ":r": str(requestID), ":now": str(ts(e.At))}}},
+		{Put: ledger},
+	}})
+	if err != nil {
+		return fmt.Errorf("restrict: %w", err)
+	}
+	return nil
+}
+
+// Lift ends a restriction of processing, with its ledger entry.
+func (s *Store) Lift(ctx context.Context, subject privacy.SubjectID, e Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldRestriction)}},
+		{Put: ledger},
+	}})
+	if err != nil {
+		return fmt.Errorf("lift restriction: %w", err)
+	}
+	return nil
+}
+
+// Restriction returns the id of the request that restricted the subject's
+// processing, or "" when it is not restricted.
+func (s *Store) Restriction(ctx context.Context, subject privacy.SubjectID) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects,
+		Key: holdKey(subject, privacy.HoldRestriction), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("request_id")})
+	if err != nil {
+		return "", fmt.Errorf("restriction check: %w", err)
+	}
+	if out.Item == nil {
+		return "", nil
+	}
+	if id, ok := out.Item["request_id"].(*types.AttributeValueMemberS); ok && id.Value != "" {
+		return id.Value, nil
+	}
+	return "unknown", nil
+}

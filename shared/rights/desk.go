@@ -1,0 +1,216 @@
+package rights
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Desk is the privacy team's side of rights requests: list, show, approve
+// a request held for review, deny or extend with a reason, complete a
+// rectification, lift a restriction. The operator command drives it with
+// the caller's own AWS credentials, so IAM decides who may act; By names
+// that caller in the record and the ledger.
+type Desk struct {
+	Store     DeskStore
+	Fulfiller *Fulfiller
+	Now       func() time.Time
+	NewID     func() string
+	By        string
+}
+
+// DeskStore is what the desk reads and writes.
+type DeskStore interface {
+	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
+	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]dynamo.RightsRequest, error)
+	LedgerEntries(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error)
+	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
+	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
+	Lift(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
+}
+
+// Errors of the desk, for the operator to read.
+var (
+	ErrReasonRequired = errors.New("a reason is required: the requester reads it")
+	ErrWrongStatus    = errors.New("not possible in the request's status")
+)
+
+// OpenStatuses are the statuses of a request still to be answered.
+var OpenStatuses = []string{privacy.RequestIdentityUnverified, privacy.RequestPending,
+	privacy.RequestInProgress, privacy.RequestAwaitingReview}
+
+// Overdue reports whether an open request has passed its deadline.
+func Overdue(r dynamo.RightsRequest, now time.Time) bool {
+	due, err := time.Parse(time.RFC3339, r.DueAt)
+	return err == nil && slices.Contains(OpenStatuses, r.Status) && now.After(due)
+}
+
+// List returns the requests in the given statuses (the open ones when none
+// is given), earliest due first; overdueOnly keeps those past their deadline.
+func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]dynamo.RightsRequest, error) {
+	if len(statuses) == 0 {
+		statuses = OpenStatuses
+	}
+	var before time.Time
+	if overdueOnly {
+		before = d.Now()
+	}
+	var out []dynamo.RightsRequest
+	for _, st := range statuses {
+		rs, err := d.Store.RequestsByStatus(ctx, st, before)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	slices.SortStableFunc(out, func(a, b dynamo.RightsRequest) int { return strings.Compare(a.DueAt, b.DueAt) })
+	return out, nil
+}
+
+// Show returns a request and the ledger entries that refer to it.
+func (d *Desk) Show(ctx context.Context, id string) (dynamo.RightsRequest, []map[string]any, error) {
+	req, err := d.Store.Request(ctx, id)
+	if err != nil {
+		return req, nil, fmt.Errorf("request %s: %w", id, err)
+	}
+	items, err := d.Store.LedgerEntries(ctx, privacy.SubjectID(req.Subject))
+	if err != nil {
+		return req, nil, err
+	}
+	var mine []map[string]types.AttributeValue
+	for _, it := range items {
+		if ref, _ := it["ref"].(*types.AttributeValueMemberS); ref != nil && ref.Value == id {
+			mine = append(mine, it)
+		}
+	}
+	ledger, err := plain(mine)
+	return req, ledger, err
+}
+
+func (d *Desk) event(req dynamo.RightsRequest, name string) dynamo.Event {
+	return dynamo.Event{Subject: privacy.SubjectID(req.Subject), Name: name, At: d.Now(), Ref: req.ID,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: d.Fulfiller.PolicyVersion,
+		Detail: map[string]string{"by": d.By}}
+}
+
+// once names one decision's email, so that it is sent once.
+func (d *Desk) once() string { return strings.ReplaceAll(d.NewID(), "-", "")[:16] }
+
+func (d *Desk) load(ctx context.Context, id string, allowed ...string) (dynamo.RightsRequest, error) {
+	req, err := d.Store.Request(ctx, id)
+	if err != nil {
+		return req, fmt.Errorf("request %s: %w", id, err)
+	}
+	if !slices.Contains(allowed, req.Status) {
+		return req, fmt.Errorf("request %s is %s: %w", id, req.Status, ErrWrongStatus)
+	}
+	return req, nil
+}
+
+// Approve fulfils a verified request that was held for the team (flagged as
+// possibly excessive), exactly as verification would have.
+func (d *Desk) Approve(ctx context.Context, id string) (string, error) {
+	req, err := d.load(ctx, id, privacy.RequestPending, privacy.RequestInProgress)
+	if err != nil {
+		return "", err
+	}
+	return d.Fulfiller.Fulfil(ctx, req, d.once(), d.Now())
+}
+
+// Deny refuses an open request; the reason is stored and emailed to the
+// requester with their right to complain to a supervisory authority.
+func (d *Desk) Deny(ctx context.Context, id, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return ErrReasonRequired
+	}
+	req, err := d.load(ctx, id, OpenStatuses...)
+	if err != nil {
+		return err
+	}
+	return d.apply(ctx, req, dynamo.Transition{From: OpenStatuses, Status: privacy.RequestDenied,
+		MailDue: dynamo.MailDueDenied + d.once(), Reason: reason}, "request_denied")
+}
+
+// Extend moves an open request's deadline, at most as far as the law
+// allows (privacy.ExtendedDue of the first deadline; until zero means that
+// far), records the reason and emails the requester.
+func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (time.Time, error) {
+	if strings.TrimSpace(reason) == "" {
+		return time.Time{}, ErrReasonRequired
+	}
+	req, err := d.load(ctx, id, OpenStatuses...)
+	if err != nil {
+		return time.Time{}, err
+	}
+	first := req.DueAt
+	if req.OriginalDueAt != "" {
+		first = req.OriginalDueAt
+	}
+	due, err := time.Parse(time.RFC3339, first)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("request %s: due date %q: %w", id, first, err)
+	}
+	limit := privacy.ExtendedDue(req.Regulation, due)
+	if until.IsZero() {
+		until = limit
+	}
+	if until.After(limit) {
+		return time.Time{}, fmt.Errorf("request %s may be extended to %s at most", id, limit.Format(time.RFC3339))
+	}
+	if cur, _ := time.Parse(time.RFC3339, req.DueAt); !until.After(cur) {
+		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later", id, req.DueAt)
+	}
+	return until, d.apply(ctx, req, dynamo.Transition{From: OpenStatuses, MailDue: dynamo.MailDueExtended + d.once(),
+		Extend: until, ExtensionReason: reason}, "deadline_extended")
+}
+
+// Complete closes a rectification the team has carried out; note tells the
+// requester what was corrected.
+func (d *Desk) Complete(ctx context.Context, id, note string) error {
+	req, err := d.load(ctx, id, privacy.RequestAwaitingReview)
+	if err != nil {
+		return err
+	}
+	return d.apply(ctx, req, dynamo.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
+		MailDue: dynamo.MailDueCorrected + d.once(), Reason: note}, "rectification_done")
+}
+
+// Lift ends the restriction a restriction request put in place, and tells
+// the requester (GDPR Art. 18(3)).
+func (d *Desk) Lift(ctx context.Context, id, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return ErrReasonRequired
+	}
+	req, err := d.load(ctx, id, privacy.RequestCompleted)
+	if err != nil {
+		return err
+	}
+	subject := privacy.SubjectID(req.Subject)
+	if by, err := d.Store.Restriction(ctx, subject); err != nil {
+		return err
+	} else if req.Type != privacy.RightRestriction || by == "" {
+		return fmt.Errorf("request %s: no restriction in place: %w", id, ErrWrongStatus)
+	}
+	if err := d.Store.Lift(ctx, subject, d.event(req, "restriction_lifted")); err != nil {
+		return err
+	}
+	return d.apply(ctx, req, dynamo.Transition{From: []string{privacy.RequestCompleted},
+		MailDue: dynamo.MailDueLifted + d.once(), Reason: reason}, "restriction_lift_notified")
+}
+
+func (d *Desk) apply(ctx context.Context, req dynamo.RightsRequest, t dynamo.Transition, event string) error {
+	t.By = d.By
+	err := d.Store.Transition(ctx, req.ID, t, d.event(req, event))
+	if errors.Is(err, dynamo.ErrStale) {
+		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
+	}
+	return err
+}

@@ -1,0 +1,323 @@
+package rights_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// clock is a settable time source.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+type fixture struct {
+	store  *dynamo.Store
+	h      *rights.Handlers
+	desk   *rights.Desk
+	clock  *clock
+	tokens *token.Signer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{
+		Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"], Suppression: n["SuppressionTable"],
+		Requests: n["RequestsTable"], Ops: n["OpsTable"],
+	})
+	hasher, err := privacy.NewHasher([]byte("pepper-0123456789-0123456789-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := token.New([]byte("token-key-0123456789-0123456789-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	c := &clock{t: time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)}
+	f := &rights.Fulfiller{Store: store, PolicyVersion: "v1", Log: log}
+	return &fixture{store: store, clock: c, tokens: tokens,
+		h: &rights.Handlers{Store: store, Fulfiller: f, Hasher: hasher, Tokens: tokens, PolicyVersion: "v1",
+			Now: c.Now, NewID: uuid.NewString, Log: log, BaseURL: "https://api.example", ExcessPerMonth: 3},
+		desk: &rights.Desk{Store: store, Fulfiller: f, Now: c.Now, NewID: uuid.NewString, By: "arn:aws:iam::1:user/dpo"}}
+}
+
+// file files a request through the handler and returns its id.
+func (f *fixture) file(t *testing.T, body string) string {
+	t.Helper()
+	resp, err := f.h.File(context.Background(), httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}})
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("file: %v %+v", err, resp)
+	}
+	var out struct{ ID string }
+	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.ID
+}
+
+func (f *fixture) request(t *testing.T, id string) dynamo.RightsRequest {
+	t.Helper()
+	r, err := f.store.Request(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// verify opens the request's current verification link and presses its button.
+func (f *fixture) verify(t *testing.T, id string) string {
+	t.Helper()
+	r := f.request(t, id)
+	tok, err := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: privacy.SubjectID(r.Subject),
+		Ref: id + ":" + r.VerifyNonce, Expires: f.clock.t.Add(72 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.h.Verify(context.Background(), httpapi.Request{PathParameters: map[string]string{"id": id},
+		QueryStringParameters: map[string]string{"token": tok}, Headers: map[string]string{}})
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	var out struct{ Status string }
+	_ = json.Unmarshal([]byte(resp.Body), &out)
+	return out.Status
+}
+
+func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	body := `{"email":"resend@example.com","type":"access"}`
+	id := f.file(t, body)
+	first := f.request(t, id)
+	f.clock.t = f.clock.t.Add(5 * time.Minute)
+	if again := f.file(t, body); again != id {
+		t.Fatalf("filing again made request %s besides %s", again, id)
+	}
+	if r := f.request(t, id); r.VerifyNonce != first.VerifyNonce || r.MailDue != first.MailDue {
+		t.Fatal("within the cooldown no new link may go out")
+	}
+	f.clock.t = f.clock.t.Add(6 * time.Minute)
+	if again := f.file(t, `{"email":" Resend@Example.com","type":"access"}`); again != id {
+		t.Fatalf("filing again made request %s besides %s", again, id)
+	}
+	second := f.request(t, id)
+	if second.VerifyNonce == first.VerifyNonce || second.MailDue != dynamo.MailDueReceived+second.VerifyNonce ||
+		second.DueAt != first.DueAt || second.ReceivedAt != first.ReceivedAt {
+		t.Fatalf("after the cooldown a fresh link is due on the same clock: %+v", second)
+	}
+	// The older link no longer works; the newer does.
+	tok, _ := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: privacy.SubjectID(first.Subject),
+		Ref: id + ":" + first.VerifyNonce, Expires: f.clock.t.Add(time.Hour)})
+	if _, err := f.h.Verify(context.Background(), httpapi.Request{PathParameters: map[string]string{"id": id},
+		QueryStringParameters: map[string]string{"token": tok}}); !errors.Is(err, httpapi.ErrInvalidToken) {
+		t.Fatalf("replaced link: %v", err)
+	}
+	if st := f.verify(t, id); st != privacy.RequestCompleted {
+		t.Fatalf("verified access request is %q", st)
+	}
+}
+
+func TestExcessiveRequestWaitsForTheTeam(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, typ := range []string{"objection", "rectification\",\"details\":\"x", "portability"} {
+		f.file(t, `{"email":"many@example.com","type":"`+typ+`"}`)
+	}
+	id := f.file(t, `{"email":"many@example.com","type":"access"}`)
+	if r := f.request(t, id); !r.Excessive {
+		t.Fatal("the 4th request in 30 days must be flagged")
+	}
+	f.clock.t = f.clock.t.Add(time.Hour)
+	if st := f.verify(t, id); st != privacy.RequestPending {
+		t.Fatalf("a flagged request is fulfilled only when the team approves; got %q", st)
+	}
+	if _, err := f.desk.Approve(context.Background(), "no-such-request"); !errors.Is(err, dynamo.ErrNotFound) {
+		t.Fatalf("approve unknown: %v", err)
+	}
+	f.clock.t = f.clock.t.Add(time.Hour)
+	st, err := f.desk.Approve(context.Background(), id)
+	if err != nil || st != privacy.RequestCompleted {
+		t.Fatalf("approve: %q %v", st, err)
+	}
+	r := f.request(t, id)
+	if r.Status != privacy.RequestCompleted || !strings.HasPrefix(r.MailDue, dynamo.MailDueReady) {
+		t.Fatalf("approved access: %+v", r)
+	}
+	if _, err := f.desk.Approve(context.Background(), id); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("approving twice: %v", err)
+	}
+	_, ledger, err := f.desk.Show(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, e := range ledger {
+		events = append(events, e["event"].(string))
+	}
+	if got := strings.Join(events, ","); got != "request_received,request_verified,access_done" {
+		t.Fatalf("ledger of the request: %s", got)
+	}
+}
+
+func TestDeskDecisions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	// Received 31 January 2027 10:00 UTC: due 28 February (no 31st).
+	gdpr := f.file(t, `{"email":"gdpr@example.com","type":"objection"}`)
+	ccpa := f.file(t, `{"email":"ccpa@example.com","type":"erasure","regulation":"ccpa"}`)
+	fix := f.file(t, `{"email":"fix@example.com","type":"rectification","details":"my name is Ann, not Anne"}`)
+	if r := f.request(t, gdpr); r.DueAt != "2027-02-28T10:00:00Z" {
+		t.Fatalf("GDPR due %s", r.DueAt)
+	}
+
+	tests := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"deny needs a reason", func() error { return f.desk.Deny(ctx, gdpr, "  ") }, rights.ErrReasonRequired},
+		{"extend needs a reason", func() error { _, err := f.desk.Extend(ctx, gdpr, "", time.Time{}); return err }, rights.ErrReasonRequired},
+		{"lift needs a reason", func() error { return f.desk.Lift(ctx, gdpr, "") }, rights.ErrReasonRequired},
+		{"complete only a rectification under review", func() error { return f.desk.Complete(ctx, fix, "done") }, rights.ErrWrongStatus},
+		{"lift only a restriction", func() error { return f.desk.Lift(ctx, gdpr, "why") }, rights.ErrWrongStatus},
+		{"approve only after verification", func() error { _, err := f.desk.Approve(ctx, gdpr); return err }, rights.ErrWrongStatus},
+	}
+	for _, tc := range tests {
+		if err := tc.do(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if r := f.request(t, gdpr); r.Status != privacy.RequestIdentityUnverified || r.Reason != "" || r.Extended != "" {
+		t.Fatalf("refused decisions changed the request: %+v", r)
+	}
+
+	// Extensions: at most two more months (GDPR) of the first deadline.
+	if _, err := f.desk.Extend(ctx, gdpr, "complex", time.Date(2027, 4, 29, 0, 0, 0, 0, time.UTC)); err == nil {
+		t.Fatal("an extension past 28 April 2027 was accepted")
+	}
+	until, err := f.desk.Extend(ctx, gdpr, "we need the archive", time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC))
+	if err != nil || !until.Equal(time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("extend: %v %v", until, err)
+	}
+	until, err = f.desk.Extend(ctx, gdpr, "still waiting for the archive", time.Time{})
+	if err != nil || until.Format(time.RFC3339) != "2027-04-28T10:00:00Z" {
+		t.Fatalf("second extension goes to the limit of the first deadline: %v %v", until, err)
+	}
+	r := f.request(t, gdpr)
+	if r.DueAt != "2027-04-28T10:00:00Z" || r.OriginalDueAt != "2027-02-28T10:00:00Z" || r.Extended != r.DueAt ||
+		r.ExtensionReason != "still waiting for the archive" || !strings.HasPrefix(r.MailDue, dynamo.MailDueExtended) ||
+		r.DecidedBy != "arn:aws:iam::1:user/dpo" {
+		t.Fatalf("extended request: %+v", r)
+	}
+	if _, err := f.desk.Extend(ctx, gdpr, "more", time.Time{}); err == nil {
+		t.Fatal("an extension beyond the limit was accepted")
+	}
+	// CCPA: 45 more days of the first deadline.
+	if until, err := f.desk.Extend(ctx, ccpa, "volume", time.Time{}); err != nil ||
+		!until.Equal(f.clock.t.AddDate(0, 0, 90)) {
+		t.Fatalf("CCPA extension: %v %v", until, err)
+	}
+
+	// Overdue: visible once the (extended) deadline passes.
+	f.clock.t = time.Date(2027, 4, 29, 0, 0, 0, 0, time.UTC)
+	overdue, err := f.desk.List(ctx, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range overdue {
+		ids = append(ids, o.ID)
+		if !rights.Overdue(o, f.clock.t) {
+			t.Errorf("listed as overdue but not: %s", o.ID)
+		}
+	}
+	// The rectification was due 28 February, the objection (extended) 28
+	// April; the CCPA erasure (extended to 1 May) is not overdue yet.
+	if got := strings.Join(ids, ","); got != fix+","+gdpr {
+		t.Fatalf("overdue on 29 April: %s, want %s,%s", got, fix, gdpr)
+	}
+
+	// Deny: the reason is kept for the requester and the status shows it.
+	if err := f.desk.Deny(ctx, gdpr, "We hold no data under this address."); err != nil {
+		t.Fatal(err)
+	}
+	r = f.request(t, gdpr)
+	if r.Status != privacy.RequestDenied || r.Reason != "We hold no data under this address." || r.CompletedAt == "" ||
+		!strings.HasPrefix(r.MailDue, dynamo.MailDueDenied) {
+		t.Fatalf("denied: %+v", r)
+	}
+	if err := f.desk.Deny(ctx, gdpr, "again"); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("denying a closed request: %v", err)
+	}
+
+	// Rectification: verified, reviewed, completed with a note.
+	if st := f.verify(t, fix); st != privacy.RequestAwaitingReview {
+		t.Fatalf("rectification after verification: %q", st)
+	}
+	if err := f.desk.Complete(ctx, fix, "Name corrected to Ann."); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.request(t, fix); r.Status != privacy.RequestCompleted || !strings.HasPrefix(r.MailDue, dynamo.MailDueCorrected) {
+		t.Fatalf("completed rectification: %+v", r)
+	}
+}
+
+func TestRestrictionUntilLifted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.file(t, `{"email":"restrict@example.com","type":"restriction"}`)
+	subject := privacy.SubjectID(f.request(t, id).Subject)
+	if by, err := f.store.Restriction(ctx, subject); err != nil || by != "" {
+		t.Fatalf("restricted before verification: %q %v", by, err)
+	}
+	if st := f.verify(t, id); st != privacy.RequestCompleted {
+		t.Fatalf("restriction after verification: %q", st)
+	}
+	if by, err := f.store.Restriction(ctx, subject); err != nil || by != id {
+		t.Fatalf("restriction in place: %q %v", by, err)
+	}
+	if r := f.request(t, id); !strings.HasPrefix(r.MailDue, dynamo.MailDueRestricted) {
+		t.Fatalf("the requester is told: %+v", r)
+	}
+	if err := f.desk.Lift(ctx, id, "The accuracy check is finished."); err != nil {
+		t.Fatal(err)
+	}
+	if by, _ := f.store.Restriction(ctx, subject); by != "" {
+		t.Fatal("still restricted after lifting")
+	}
+	if r := f.request(t, id); !strings.HasPrefix(r.MailDue, dynamo.MailDueLifted) || r.Reason != "The accuracy check is finished." {
+		t.Fatalf("lift notice: %+v", r)
+	}
+	if err := f.desk.Lift(ctx, id, "again"); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("lifting twice: %v", err)
+	}
+	// A new restriction, then an erasure: the erasure ends it too.
+	id2 := f.file(t, `{"email":"restrict@example.com","type":"restriction"}`)
+	f.verify(t, id2)
+	er := f.file(t, `{"email":"restrict@example.com","type":"erasure"}`)
+	if st := f.verify(t, er); st != privacy.RequestCompleted {
+		t.Fatalf("erasure: %q", st)
+	}
+	if by, _ := f.store.Restriction(ctx, subject); by != "" {
+		t.Fatal("an erasure leaves no restriction behind")
+	}
+}

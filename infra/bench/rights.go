@@ -36,12 +36,18 @@ const rightsTargets = 40
 func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many int) (rightsBench, error) {
 	r := rightsBench{Others: [2]int{few, many}, Targets: rightsTargets}
 	now := time.Now().UTC()
+	var stores [2]*dynamo.Store
 	for k, others := range r.Others {
 		names, err := local.CreateTablesOnly(ctx, local.Config{Template: "template.yaml", DynamoDBEndpoint: ddb,
 			TablePrefix: fmt.Sprintf("rb%d%d-", time.Now().UnixNano()%1e9, k)})
 		if err != nil {
 			return r, err
 		}
+		defer func() {
+			for _, name := range names {
+				_, _ = db.DeleteTable(context.WithoutCancel(ctx), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+			}
+		}()
 		t := dynamo.Tables{}
 		for _, name := range names {
 			switch {
@@ -63,61 +69,60 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 				return r, fmt.Errorf("disable stream: %w", err)
 			}
 		}
-		n, err := seedSubjects(ctx, db, t, others+rightsTargets, now)
-		if err != nil {
+		if r.Items[k], err = seedSubjects(ctx, db, t, others+rightsTargets, now); err != nil {
 			return r, err
 		}
-		r.Items[k] = n
-		store := dynamo.New(db, t)
-		// The measured subjects are the last ones seeded: every one has an
-		// inquiry, a subscription, ledger entries, a suppression and a request.
-		target := func(i int) dynamo.RightsRequest {
-			return dynamo.RightsRequest{ID: fmt.Sprintf("req-%d", others+i), Subject: benchSubject(others + i)}
+		stores[k] = dynamo.New(db, t)
+	}
+	// The measured subjects are the last ones seeded: every one has an
+	// inquiry, a subscription, ledger entries, a suppression and a request.
+	target := func(k, i int) dynamo.RightsRequest {
+		n := r.Others[k] + i
+		return dynamo.RightsRequest{ID: fmt.Sprintf("req-%d", n), Subject: benchSubject(n)}
+	}
+	access := func(k, i int) (time.Duration, error) {
+		t0 := time.Now()
+		ex, err := rights.ExportFor(ctx, stores[k], "Bench", target(k, i), now)
+		d := time.Since(t0)
+		if err == nil && (len(ex.Records) != 2 || len(ex.Consent) != 2 || len(ex.Suppression) != 1 || len(ex.Requests) != 1) {
+			err = fmt.Errorf("export: %d records, %d events, %d suppressions, %d requests",
+				len(ex.Records), len(ex.Consent), len(ex.Suppression), len(ex.Requests))
 		}
-		access := func() ([]time.Duration, error) {
-			var lat []time.Duration
-			for i := 0; i < rightsTargets; i++ {
-				t0 := time.Now()
-				ex, err := rights.ExportFor(ctx, store, "Bench", target(i), now)
-				lat = append(lat, time.Since(t0))
-				if err != nil {
-					return nil, err
-				}
-				if len(ex.Records) != 2 || len(ex.Consent) != 2 || len(ex.Suppression) != 1 || len(ex.Requests) != 1 {
-					return nil, fmt.Errorf("export of %s: %d records, %d events, %d suppressions, %d requests",
-						target(i).Subject, len(ex.Records), len(ex.Consent), len(ex.Suppression), len(ex.Requests))
-				}
-			}
-			return lat, nil
+		return d, err
+	}
+	erase := func(k, i int) (time.Duration, error) {
+		req := target(k, i)
+		subject := privacy.SubjectID(req.Subject)
+		t0 := time.Now()
+		_, deleted, err := stores[k].Erase(ctx, subject, req.ID, dynamo.Event{Subject: subject, Name: "erased", At: now, Ref: req.ID})
+		d := time.Since(t0)
+		if err == nil && deleted != 4 {
+			err = fmt.Errorf("erasure deleted %d items, want 4", deleted)
 		}
-		if k == 0 {
-			if _, err := access(); err != nil { // warm-up: the JVM and connections
-				return r, err
-			}
-		}
-		lat, err := access()
-		if err != nil {
+		return d, err
+	}
+	// Warm up (the JVM, the connections), then measure both sizes in turn,
+	// subject by subject, so that neither gets a quieter moment.
+	for i := 0; i < rightsTargets; i++ {
+		if _, err := access(0, i); err != nil {
 			return r, err
 		}
-		r.AccessMS[k] = medianMS(lat)
-		lat = lat[:0]
+	}
+	for _, m := range []struct {
+		op  func(k, i int) (time.Duration, error)
+		out *[2]float64
+	}{{access, &r.AccessMS}, {erase, &r.EraseMS}} {
+		var lat [2][]time.Duration
 		for i := 0; i < rightsTargets; i++ {
-			req := target(i)
-			subject := privacy.SubjectID(req.Subject)
-			t0 := time.Now()
-			_, deleted, err := store.Erase(ctx, subject, req.ID, dynamo.Event{Subject: subject, Name: "erased", At: now, Ref: req.ID})
-			lat = append(lat, time.Since(t0))
-			if err != nil {
-				return r, err
-			}
-			if deleted != 4 {
-				return r, fmt.Errorf("erasure of %s deleted %d items, want 4", subject, deleted)
+			for k := range stores {
+				d, err := m.op(k, i)
+				if err != nil {
+					return r, fmt.Errorf("subject %d among %d: %w", i, r.Others[k], err)
+				}
+				lat[k] = append(lat[k], d)
 			}
 		}
-		r.EraseMS[k] = medianMS(lat)
-		for _, name := range names {
-			_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		}
+		m.out[0], m.out[1] = medianMS(lat[0]), medianMS(lat[1])
 	}
 	r.AccessRatio = r.AccessMS[1] / r.AccessMS[0]
 	r.EraseRatio = r.EraseMS[1] / r.EraseMS[0]

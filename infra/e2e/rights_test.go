@@ -272,7 +272,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 
 // Objection turns all marketing off and suppresses it; a rectification goes
 // to the team with the requested correction.
-func TestObjectionAndRectification(t *testing.T) {
+func TestObjectionWithdrawalPortabilityRectification(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
 	u := localtest.Unique()
@@ -321,5 +321,39 @@ func TestObjectionAndRectification(t *testing.T) {
 		if str(it, "id") == rect.ID && str(it, "status") != "awaiting_review" {
 			t.Fatalf("rectification status %s", str(it, "status"))
 		}
+	}
+
+	// Withdrawal of consent: the same as an objection, with its own reason.
+	addr = "withdrawer-" + u + "@example.com"
+	if resp, _ := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","consent":true}`, nil); resp.StatusCode != 202 {
+		t.Fatal("signup")
+	}
+	_, wd := s.file(t, `{"email":"`+addr+`","type":"withdraw_consent"}`)
+	verifyFor(wd.ID)
+	if st := str(s.subscription(t, addr), "status"); st != "unsubscribed" {
+		t.Fatalf("subscription after withdrawal: %q", st)
+	}
+	pk := "S#" + string(s.hasher.Subject(addr))
+	found := false
+	for _, it := range s.items(t, "SuppressionTable") {
+		found = found || (str(it, "pk") == pk && str(it, "sk") == "unsubscribed")
+	}
+	if !found {
+		t.Fatal("withdrawal did not suppress marketing")
+	}
+	s.mailTo(t, addr, wd.ID+" is done")
+
+	// Portability: the same machine-readable export as access.
+	addr = "porter-" + u + "@example.com"
+	if resp, _ := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"P","email":"`+addr+`","message":"PORT-`+u+`"}`, nil); resp.StatusCode != 202 {
+		t.Fatal("contact")
+	}
+	_, port := s.file(t, `{"email":"`+addr+`","type":"portability"}`)
+	verifyFor(port.ID)
+	ready := s.mailTo(t, addr, "Your data is ready")
+	exportLink := regexp.MustCompile(`http://[^\s"<>]+/export\?token=[A-Za-z0-9_-]+`).FindString(ready.Body.Text)
+	resp, out := s.do(t, "GET", s.path(t, exportLink), "", "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(out, "PORT-"+u) || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		t.Fatalf("portability export: %d %s %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), out)
 	}
 }

@@ -20,7 +20,7 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE",
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
 		"POLICY_VERSION", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -38,6 +38,8 @@ func main() {
 		NewID:          uuid.NewString,
 		Log:            log,
 		ExcessPerMonth: 3,
+		PerIP:          rights.DefaultPerIP,
+		PerAddress:     rights.DefaultPerAddress,
 	}
 	rt := httpapi.NewRouter(log)
 	h.Routes(rt, store, env.Company)

@@ -102,7 +102,19 @@ var client = &http.Client{
 		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.77")}}).DialContext},
 }
 
+// clientFrom returns a client that sends from another loopback address,
+// for tests of per-IP limits.
+func clientFrom(ip string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}}
+}
+
 func (s *stack) do(t *testing.T, method, path, contentType, body string, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	return s.doWith(t, client, method, path, contentType, body, headers)
+}
+
+func (s *stack) doWith(t *testing.T, c *http.Client, method, path, contentType, body string, headers map[string]string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -114,7 +126,7 @@ func (s *stack) do(t *testing.T, method, path, contentType, body string, headers
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

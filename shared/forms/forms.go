@@ -13,6 +13,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -73,7 +74,25 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if v, ok := privacy.AsValidation(err); ok {
 		return httpapi.Response{}, httpapi.Validation(v)
 	}
-	inq := privacy.NewInquiry(id, f.Hasher.Subject(form.Email), form, f.PolicyVersion, httpapi.Meta(r, f.Now()))
+	now := f.Now()
+	subject := f.Hasher.Subject(form.Email)
+	ex, err := limit.Apply(ctx, f.Store, now,
+		limit.Check{Rule: f.Limits.ContactPerIP, Key: f.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP)},
+		limit.Check{Rule: f.Limits.ContactPerAddress, Key: string(subject)})
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("contact: %w", err)
+	}
+	if ex != nil && ex.Rule == f.Limits.ContactPerIP {
+		f.Log.WarnContext(ctx, "contact over its limit", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
+		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
+	}
+	if ex != nil {
+		// Silent: the same answer as a stored inquiry, and no email, so the
+		// form cannot be used to flood an inbox with acknowledgements.
+		f.Log.WarnContext(ctx, "contact over its limit; dropped", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
+		return received(r, id), nil
+	}
+	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
 	if err := f.Store.SaveInquiry(ctx, inq); err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}

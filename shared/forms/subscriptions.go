@@ -10,23 +10,31 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
-// Limits bounds how often the signup form can make a confirmation email
-// due, so it cannot be used to bomb an inbox. Over a limit the visitor is
-// answered as usual and nothing is sent.
+// Limits are the abuse limits of the forms. The signup's are silent (the
+// answer is 202 and nothing is sent): telling would let anyone probe an
+// address. The contact form tells a source IP over its limit (429 with
+// Retry-After) and is silent about an address over its own.
 type Limits struct {
-	PerAddressPerDay int
-	PerIPPerHour     int
+	SignupPerIP, SignupPerAddress   limit.Rule
+	ContactPerIP, ContactPerAddress limit.Rule
 	// Cooldown is the least time between two confirmation emails to one
 	// address; repeated signups inside it send nothing more.
 	Cooldown time.Duration
 }
 
 // DefaultLimits are used when the configuration names none.
-var DefaultLimits = Limits{PerAddressPerDay: 3, PerIPPerHour: 20, Cooldown: 10 * time.Minute}
+var DefaultLimits = Limits{
+	SignupPerIP:       limit.Rule{Name: "signup_ip", Max: 20, Window: time.Hour},
+	SignupPerAddress:  limit.Rule{Name: "signup_addr", Max: 3, Window: 24 * time.Hour},
+	ContactPerIP:      limit.Rule{Name: "contact_ip", Max: 10, Window: time.Hour},
+	ContactPerAddress: limit.Rule{Name: "contact_addr", Max: 5, Window: 24 * time.Hour},
+	Cooldown:          10 * time.Minute,
+}
 
 type pendingAnswer struct {
 	Status string `json:"status"`
@@ -66,20 +74,15 @@ func (f *Forms) requestSubscription(ctx context.Context, r httpapi.Request, s pr
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
 	log := f.Log.With("request_id", r.RequestContext.RequestID)
-	ipKey := "ip#" + f.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP) + "#" + now.UTC().Format("2006010215")
-	addrKey := "addr#" + string(subject) + "#" + now.UTC().Format("20060102")
-	for _, lim := range []struct {
-		key   string
-		limit int
-	}{{ipKey, f.Limits.PerIPPerHour}, {addrKey, f.Limits.PerAddressPerDay}} {
-		ok, err := f.Store.Allow(ctx, lim.key, lim.limit, now)
-		if err != nil {
-			return fmt.Errorf("signup: %w", err)
-		}
-		if !ok {
-			log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", strings.SplitN(lim.key, "#", 2)[0])
-			return nil
-		}
+	ex, err := limit.Apply(ctx, f.Store, now,
+		limit.Check{Rule: f.Limits.SignupPerIP, Key: f.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP)},
+		limit.Check{Rule: f.Limits.SignupPerAddress, Key: string(subject)})
+	if err != nil {
+		return fmt.Errorf("signup: %w", err)
+	}
+	if ex != nil {
+		log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", ex.Rule.Name)
+		return nil
 	}
 	// Under a restriction of processing nothing new starts for marketing:
 	// the visitor is answered as usual, the ledger says why nothing

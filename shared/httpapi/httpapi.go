@@ -62,6 +62,14 @@ var (
 		RetryAfter: 30 * time.Second}
 )
 
+// RateLimited is the contract's 429: the caller went over a limit and may
+// try again after retryAfter (rounded up to whole seconds).
+func RateLimited(retryAfter time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+		Message:    "Too many requests from here just now. Please try again later.",
+		RetryAfter: max(time.Second, (retryAfter + time.Second - 1).Truncate(time.Second))}
+}
+
 // Validation turns a domain validation error into the contract's 400.
 func Validation(v *privacy.ValidationError) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "validation_failed",

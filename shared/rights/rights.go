@@ -16,6 +16,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -27,6 +28,7 @@ type Store interface {
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
 	VerifyRequest(ctx context.Context, id, nonce string, e dynamo.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
+	limit.Counter
 }
 
 // Handlers holds the dependencies.
@@ -45,7 +47,18 @@ type Handlers struct {
 	// answered without a second look; more are flagged "possibly
 	// excessive" for the team (policy §8), never dropped.
 	ExcessPerMonth int
+	// PerIP and PerAddress bound how often requests can be filed; over
+	// either the caller is told (429 with Retry-After): a requester should
+	// know when to try again, and nothing is stored or sent.
+	PerIP, PerAddress limit.Rule
 }
+
+// Default limits of the intake: generous for people, tight for floods of
+// acknowledgement emails to one inbox.
+var (
+	DefaultPerIP      = limit.Rule{Name: "rights_ip", Max: 10, Window: time.Hour}
+	DefaultPerAddress = limit.Rule{Name: "rights_addr", Max: 10, Window: 24 * time.Hour}
+)
 
 // ResendCooldown is how long a requester waits before filing the same
 // request again sends a fresh verification link.
@@ -99,6 +112,16 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 			"company; it can use the platform to answer you, and we help it to."}), nil
 	}
 	subject := h.Hasher.Subject(f.Email)
+	ex, err := limit.Apply(ctx, h.Store, now,
+		limit.Check{Rule: h.PerIP, Key: h.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP)},
+		limit.Check{Rule: h.PerAddress, Key: string(subject)})
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	if ex != nil {
+		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
+		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
+	}
 	recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)

@@ -1,0 +1,59 @@
+// Package limit applies abuse limits to public write routes: fixed-window
+// counters keyed by a pseudonym of the source IP or by the subject hash,
+// never by a raw address. A route either tells the caller (429 with
+// Retry-After: a person who should know when to try again) or stays silent
+// (202 as usual: where an answer would help an attacker, such as probing
+// whether an address is being flooded).
+package limit
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Counter counts one use of key and reports whether it is within limit.
+type Counter interface {
+	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
+}
+
+// Rule is one limit: at most Max uses per Window.
+type Rule struct {
+	Name   string // for logs: "contact_ip"
+	Max    int
+	Window time.Duration
+}
+
+// Check is a rule applied to one key (an IP pseudonym, a subject hash).
+type Check struct {
+	Rule Rule
+	Key  string
+}
+
+// Exceeded says which rule a caller went over and when its window ends.
+type Exceeded struct {
+	Rule       Rule
+	RetryAfter time.Duration
+}
+
+// Apply counts every check in order and returns the first rule exceeded,
+// or nil. A rule with Max 0 is off. Later checks are not counted once one
+// is exceeded, so a refused call does not use up other budgets.
+func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exceeded, error) {
+	for _, ch := range checks {
+		if ch.Rule.Max <= 0 || ch.Rule.Window <= 0 {
+			continue
+		}
+		start := now.Truncate(ch.Rule.Window)
+		key := ch.Rule.Name + "#" + ch.Key + "#" + strconv.FormatInt(start.Unix(), 10)
+		ok, err := c.Allow(ctx, key, ch.Rule.Max, now)
+		if err != nil {
+			return nil, fmt.Errorf("limit %s: %w", ch.Rule.Name, err)
+		}
+		if !ok {
+			return &Exceeded{Rule: ch.Rule, RetryAfter: start.Add(ch.Rule.Window).Sub(now)}, nil
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,70 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// counts is an in-memory Counter with the store's semantics (count only
+// when within the limit); the DynamoDB counter is tested in shared/dynamo.
+type counts map[string]int
+
+func (c counts) Allow(_ context.Context, key string, limit int, _ time.Time) (bool, error) {
+	if c[key] >= limit {
+		return false, nil
+	}
+	c[key]++
+	return true, nil
+}
+
+func TestApply(t *testing.T) {
+	ip := Rule{Name: "ip", Max: 2, Window: time.Hour}
+	addr := Rule{Name: "addr", Max: 1, Window: 24 * time.Hour}
+	at := time.Date(2026, 11, 29, 10, 15, 0, 0, time.UTC)
+	c := counts{}
+	steps := []struct {
+		at        time.Time
+		ipKey     string
+		addrKey   string
+		want      string // "" or the rule exceeded
+		wantRetry time.Duration
+	}{
+		{at, "a", "x", "", 0},
+		{at, "a", "y", "", 0},
+		{at.Add(time.Minute), "a", "z", "ip", 44 * time.Minute},                // third from a in the hour
+		{at.Add(time.Minute), "b", "x", "addr", 13*time.Hour + 44*time.Minute}, // x again the same day
+		{at.Add(time.Hour), "a", "z", "", 0},                                   // a new hour
+	}
+	for i, s := range steps {
+		ex, err := Apply(context.Background(), c, s.at, Check{ip, s.ipKey}, Check{addr, s.addrKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if ex != nil {
+			got = ex.Rule.Name
+		}
+		if got != s.want || (ex != nil && ex.RetryAfter != s.wantRetry) {
+			t.Fatalf("step %d: exceeded %q (%+v), want %q after %v", i, got, ex, s.want, s.wantRetry)
+		}
+	}
+	// Refused by the IP rule: the address budget was not used.
+	if c["addr#z#"+strconv.FormatInt(at.Truncate(24*time.Hour).Unix(), 10)] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+	if ex, _ := Apply(context.Background(), c, at, Check{Rule{Name: "off"}, "k"}); ex != nil {
+		t.Fatal("a rule with no maximum limits nothing")
+	}
+	if _, err := Apply(context.Background(), failing{}, at, Check{ip, "a"}); err == nil {
+		t.Fatal("a counter error must reach the caller (503), not let the call through")
+	}
+}
+
+type failing struct{}
+
+func (failing) Allow(context.Context, string, int, time.Time) (bool, error) {
+	return false, errors.New("down")
+}

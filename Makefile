@@ -87,15 +87,20 @@ test-unit:
 
 test: tools lint
 	@infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
-	  go test -count=1 -timeout 15m ./...
+	  go test -count=1 -timeout 25m ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
 bench: tools
 	@infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  go run ./infra/bench
 
 FUZZTIME ?= 15s
-FUZZ_TARGETS := shared/privacy:FuzzParseContact shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck \
-	shared/sns:FuzzMessage shared/feedback:FuzzParse
+# make test fuzzes every target too, for a fixed number of inputs (not a
+# time, so a busy machine does the same work); the seed corpora in
+# testdata/fuzz run with every go test anyway.
+CI_FUZZTIME ?= 3000x
+FUZZ_TARGETS := shared/privacy:FuzzParseContact shared/privacy:FuzzParseSignup shared/privacy:FuzzParseRightsRequest \
+	shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck shared/sns:FuzzMessage shared/feedback:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($(FUZZTIME))"; \

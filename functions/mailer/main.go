@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -35,7 +36,17 @@ func main() {
 		Tokens:       keys.Tokens,
 		Log:          log,
 		Now:          time.Now,
-		Lease:        2 * time.Minute,
+		Lease:        lease(),
 	}
 	lambda.Start(m.Handle)
+}
+
+// lease is how long a claimed send is protected from a second mailer
+// (MAIL_LEASE_SECONDS, default 120): after a crash mid-send, that email is
+// retried once the lease has run out.
+func lease() time.Duration {
+	if s, err := strconv.Atoi(os.Getenv("MAIL_LEASE_SECONDS")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 2 * time.Minute
 }

@@ -1,9 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,5 +101,126 @@ func TestDynamoDBDownThenBack(t *testing.T) {
 	}
 	if got := localtest.Emails(t, svc, localtest.Mentions("during-"+u)); len(got) != 0 {
 		t.Errorf("%d emails for the refused submission", len(got))
+	}
+}
+
+// holdingProxy stands between the mailer and the SES emulator: it forwards
+// the first pass SendEmail calls and holds the next ones until released,
+// never forwarding a call whose caller has gone.
+type holdingProxy struct {
+	*httptest.Server
+	pass    int64
+	sends   atomic.Int64
+	held    atomic.Int64
+	release chan struct{}
+	once    sync.Once
+}
+
+// Release lets every held call and every later one through.
+func (p *holdingProxy) Release() { p.once.Do(func() { close(p.release) }) }
+
+func newHoldingProxy(t *testing.T, target string, pass int64) *holdingProxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &holdingProxy{pass: pass, release: make(chan struct{})}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/outbound-emails") && p.sends.Add(1) > p.pass {
+			// Read the body first: only then does the server watch the
+			// connection and cancel the context when the caller dies.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			p.held.Add(1)
+			defer p.held.Add(-1)
+			select {
+			case <-p.release:
+			case <-r.Context().Done():
+				return // the mailer died waiting: SES never saw this email
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { p.Release(); p.Close() })
+	return p
+}
+
+// A mailer killed in the middle of a batch (SIGKILL of its runtime, as a
+// Lambda crash or timeout): the stream retries the batch, and every email
+// arrives exactly once. The kill comes while a send waits on SES, so the
+// emails sent before it are marked sent and skipped on the retry, and the
+// one it was sending is sent when its lease runs out (3 s here).
+func TestMailerKilledMidBatchNoDuplicates(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	ses := localtest.OwnSES(t)
+	proxy := newHoldingProxy(t, ses.URL, 5)
+	svc.SES = proxy.URL
+	s := startStackOpts(t, svc, 1, map[string]string{"MAIL_LEASE_SECONDS": "3"})
+	u := localtest.Unique()
+	const n = 10
+	for i := 0; i < n; i++ {
+		if resp, out := s.do(t, "POST", "/v1/contact", "application/json", contactBody(fmt.Sprintf("kill%d-%s@example.com", i, u)), nil); resp.StatusCode != 202 {
+			t.Fatalf("submission %d: %d %s", i, resp.StatusCode, out)
+		}
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("a send to be held", func() bool { return proxy.held.Load() > 0 })
+	pids := s.Functions["MailerFunction"].RuntimePIDs()
+	if len(pids) == 0 {
+		t.Fatal("no mailer runtime process to kill")
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d: %v", pid, err)
+		}
+	}
+	waitFor("the held send to be abandoned", func() bool { return proxy.held.Load() == 0 })
+	proxy.Release()
+
+	sesOnly := localtest.Services{SES: ses.URL}
+	mine := localtest.Mentions(u)
+	if got := localtest.WaitEmails(t, sesOnly, 2*n, 60*time.Second, mine); len(got) != 2*n {
+		t.Fatalf("%d emails after the crash, want %d", len(got), 2*n)
+	}
+	// The mailer is done when every send-marker says "sent": a send it
+	// was not sure of (claimed, never marked) would show as "sending" and
+	// be retried after its lease; count only after that.
+	waitFor("every send-marker to be settled", func() bool {
+		sent := 0
+		for _, it := range s.items(t, "OpsTable") {
+			if st := str(it, "state"); st == "sending" {
+				return false
+			} else if st == "sent" {
+				sent++
+			}
+		}
+		return sent == 2*n
+	})
+	per := map[string]int{}
+	for _, m := range localtest.Emails(t, sesOnly, mine) {
+		per[m.Subject+"|"+strings.Join(m.Destination.To, ",")+"|"+m.Body.Text]++
+	}
+	for k, c := range per {
+		if c != 1 {
+			t.Errorf("sent %d times: %.120q", c, k)
+		}
+	}
+	if len(per) != 2*n {
+		t.Errorf("%d distinct emails, want %d", len(per), 2*n)
+	}
+	if !strings.Contains(s.logs.String(), "stream MailerFunction: batch failed; retrying") {
+		t.Error("the crash left no retry in the gateway's log")
 	}
 }

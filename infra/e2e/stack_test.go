@@ -63,6 +63,17 @@ func startStack(t *testing.T) *stack {
 // services of their own, which they stop and start).
 func startStackWith(t *testing.T, svc localtest.Services) *stack {
 	t.Helper()
+	return startStackOpts(t, svc, 2, nil)
+}
+
+// startStackOpts runs a stack with pool emulator processes per function and
+// extra environment for the functions (declared variables only, as SAM).
+func startStackOpts(t *testing.T, svc localtest.Services, pool int, env map[string]string) *stack {
+	t.Helper()
+	fnEnv := map[string]string{"LOCAL_SECRET": localSecret}
+	for k, v := range env {
+		fnEnv[k] = v
+	}
 	if svc.RIE == "" {
 		t.Fatal("PK_RIE must name aws-lambda-rie (make test sets it)")
 	}
@@ -74,9 +85,9 @@ func startStackWith(t *testing.T, svc localtest.Services) *stack {
 	s, err := local.Start(ctx, local.Config{
 		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
 		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES,
-		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: 2,
+		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: pool,
 		Params: map[string]string{"TeamInbox": team, "SiteOrigins": "https://www.example.com"},
-		Env:    map[string]string{"LOCAL_SECRET": localSecret}, Log: logs, NoSchedules: true,
+		Env:    fnEnv, Log: logs, NoSchedules: true,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -322,6 +323,38 @@ func (w *worker) invoke(ctx context.Context, event []byte) ([]byte, error) {
 		return nil, &FunctionError{Function: w.fn.ID, Message: msg}
 	}
 	return body, nil
+}
+
+// RuntimePIDs returns the process ids of the function's runtimes (its
+// bootstrap processes, children of the emulator processes), for fault tests
+// that kill a function mid-invocation as Lambda can.
+func (f *Function) RuntimePIDs() []int {
+	f.startMu.Lock()
+	parents := map[string]bool{}
+	for _, w := range f.allWorkers {
+		if w.cmd.Process != nil {
+			parents[strconv.Itoa(w.cmd.Process.Pid)] = true
+		}
+	}
+	f.startMu.Unlock()
+	var out []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + d.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if ppid, ok := strings.CutPrefix(line, "PPid:"); ok && parents[strings.TrimSpace(ppid)] {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
 }
 
 // stop ends every emulator process of the function.

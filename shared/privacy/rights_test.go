@@ -1,6 +1,8 @@
 package privacy
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,4 +85,61 @@ func TestParseRightsRequest(t *testing.T) {
 			t.Errorf("%v: got %v, want an error on %s", tt.in, err, tt.field)
 		}
 	}
+}
+
+func FuzzParseRightsRequest(f *testing.F) {
+	f.Add("ann@example.com", "access", "", "gdpr", "visitor", "Ann")
+	f.Add("a@b.c", "rectification", "my name is Ann", "ccpa", "platform_end_user", "")
+	f.Add("x", "unknown", "\x00", "", "", "A\nB")
+	f.Fuzz(func(t *testing.T, email, typ, details, regulation, relationship, name string) {
+		r, err := ParseRightsRequest(Input{"email": email, "type": typ, "details": details, "regulation": regulation,
+			"relationship": relationship, "name": name})
+		if err != nil {
+			if _, ok := AsValidation(err); !ok {
+				t.Fatalf("non-validation error %v", err)
+			}
+			return
+		}
+		if !ValidEmail(r.Email) || r.Email != NormalizeEmail(r.Email) {
+			t.Fatalf("accepted bad email %q", r.Email)
+		}
+		if !slices.Contains(rights, r.Type) || r.Regulation == "" || strings.ContainsAny(r.Name, "\r\n") {
+			t.Fatalf("accepted %+v", r)
+		}
+		if r.Type == RightRectification && strings.TrimSpace(r.Details) == "" {
+			t.Fatal("a rectification without details was accepted")
+		}
+		if len(r.Details) > 4*MaxDetails {
+			t.Fatalf("details of %d bytes accepted", len(r.Details))
+		}
+	})
+}
+
+// FuzzParseSignup feeds any JSON object to the signup's parser: any types
+// in any fields give a validation error or a valid signup, never a panic.
+func FuzzParseSignup(f *testing.F) {
+	f.Add(`{"email":"ann@example.com","consent":true}`)
+	f.Add(`{"email":"ann@example.com","consent":"true","topics":["events","events"]}`)
+	f.Add(`{"email":["x"],"consent":1,"topics":"newsletter","name":{"a":1}}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		var in Input
+		if json.Unmarshal([]byte(data), &in) != nil {
+			return
+		}
+		s, err := ParseSignup(in)
+		if err != nil {
+			if _, ok := AsValidation(err); !ok {
+				t.Fatalf("non-validation error %v", err)
+			}
+			return
+		}
+		if !ValidEmail(s.Email) || len(s.Topics) == 0 || strings.ContainsAny(s.Name, "\r\n") {
+			t.Fatalf("accepted %+v", s)
+		}
+		for _, topic := range s.Topics {
+			if !knownTopic(topic) {
+				t.Fatalf("accepted topic %q", topic)
+			}
+		}
+	})
 }

@@ -146,7 +146,8 @@ func (e Email) To(addr string) bool {
 	return false
 }
 
-// Emails returns every email the emulator holds that match keep.
+// Emails returns every email the emulator holds that matches keep (all of
+// them when keep is nil).
 func Emails(t testing.TB, s Services, keep func(Email) bool) []Email {
 	t.Helper()
 	resp, err := http.Get(s.SES + "/store")
@@ -162,7 +163,7 @@ func Emails(t testing.TB, s Services, keep func(Email) bool) []Email {
 	}
 	var out []Email
 	for _, e := range store.Emails {
-		if keep(e) {
+		if keep == nil || keep(e) {
 			out = append(out, e)
 		}
 	}

@@ -38,7 +38,9 @@ func TestLoadNothingLostOrDuplicated(t *testing.T) {
 	s := startStackOpts(t, svc, 4, nil)
 	u := localtest.Unique()
 
-	kind := func(i int) string { return [...]string{"contact", "contact", "contact", "contact", "contact", "contact", "contact", "signup", "signup", "rights"}[i%10] }
+	kind := func(i int) string {
+		return [...]string{"contact", "contact", "contact", "contact", "contact", "contact", "contact", "signup", "signup", "rights"}[i%10]
+	}
 	addr := func(i int) string { return fmt.Sprintf("load%d-%s@example.com", i, u) }
 	body := func(i int) (string, string) {
 		switch kind(i) {

@@ -36,7 +36,7 @@ help:
 	@echo "make clean  - remove builds and local data (keeps installed tools)"
 
 ## ----------------------------------------------------------------- tools
-tools: $(RIE) $(NODE_TOOLS) java-check
+tools: $(RIE) $(NODE_TOOLS) java-check chromium-check
 
 $(RIE):
 	GOBIN=$(TOOLS)/bin go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -58,6 +58,17 @@ java-check:
 	  echo "Java 17+ not found; installing openjdk-17-jre-headless"; \
 	  if command -v apt-get >/dev/null; then (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) ; \
 	  else echo "install Java 17+ and retry"; exit 1; fi; \
+	fi
+
+# The browser tests drive Debian's Chromium (package chromium). Install it
+# when missing and we can (root with apt-get); else say what to do.
+.PHONY: chromium-check
+chromium-check:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+	  echo "Chromium not found; installing the chromium package"; \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium); \
+	  else echo "install Chromium (Debian: apt-get install chromium) or set PK_CHROMIUM, and retry"; exit 1; fi; \
 	fi
 
 ## ----------------------------------------------------------------- build

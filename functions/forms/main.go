@@ -35,6 +35,7 @@ func main() {
 		NewID:         uuid.NewString,
 		Log:           log,
 	}
+	httpapi.Site = env.Site()
 	rt := httpapi.NewRouter(log)
 	f.Routes(rt)
 	lambda.Start(rt.Serve)

@@ -31,6 +31,7 @@ func main() {
 		Now:           time.Now,
 		Log:           log,
 	}
+	httpapi.Site = env.Site()
 	rt := httpapi.NewRouter(log)
 	h.Routes(rt)
 	lambda.Start(rt.Serve)

@@ -41,6 +41,7 @@ func main() {
 		PerIP:          rights.DefaultPerIP,
 		PerAddress:     rights.DefaultPerAddress,
 	}
+	httpapi.Site = env.Site()
 	rt := httpapi.NewRouter(log)
 	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,9 +34,9 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-func ddbClient(endpoint string) *dynamodb.Client {
+func ddbClient(endpoint string, opts ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
-		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+		append([]func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }}, opts...)...)
 }
 
 type result struct {
@@ -49,14 +50,16 @@ type result struct {
 }
 
 type report struct {
-	Date    string             `json:"date"`
-	Machine string             `json:"machine"`
-	Results []result           `json:"results"`
-	Ratios  map[string]float64 `json:"ratios"`
-	Sizes   map[string]int64   `json:"bootstrap_bytes"`
-	Cold    map[string]float64 `json:"cold_start_ms"`
-	Sweep   sweepBench         `json:"retention_sweep"`
-	Rights  rightsBench        `json:"rights_requests"`
+	Date     string             `json:"date"`
+	Machine  string             `json:"machine"`
+	Results  []result           `json:"results"`
+	Ratios   map[string]float64 `json:"ratios"`
+	Sizes    map[string]int64   `json:"bootstrap_bytes"`
+	Cold     map[string]float64 `json:"cold_start_ms"`
+	Sweep    sweepBench         `json:"retention_sweep"`
+	Rights   rightsBench        `json:"rights_requests"`
+	Capacity []capacity         `json:"capacity_per_operation"`
+	PeakKB   map[string]int64   `json:"runtime_peak_rss_kb"`
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -169,21 +172,67 @@ func bench() error {
 	rep.Cold["stack_start_incl_build"] = float64(startup.Milliseconds())
 
 	db := ddbClient(ddb)
-	store := dynamo.New(db, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"]})
+	store := dynamo.New(db, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"], Ops: s.Tables["OpsTable"]})
 	hasher, _ := privacy.NewHasher([]byte("bench-pepper-0123456789"))
 
-	// The floor: the one DynamoDB transaction a submission cannot avoid
-	// (the inquiry and its ledger entry), made directly with the SDK.
-	floor := func(i int) error {
-		email := fmt.Sprintf("floor-%d@example.com", i)
-		f := privacy.ContactForm{Name: "Bench", Email: email, Topic: "question", Message: "Benchmark message"}
-		return store.SaveInquiry(ctx, privacy.NewInquiry(uuid.NewString(), hasher.Subject(email), f, "v", privacy.RequestMeta{ReceivedAt: time.Now()}))
+	// The floors: the DynamoDB calls a submission cannot avoid, made
+	// directly with the SDK in the same order: the two abuse-limit counters
+	// (source IP, address), then for a contact the inquiry and its ledger
+	// entry in one transaction; for a signup the restriction check and the
+	// subscription with its ledger entry.
+	limits := func(email string, i int) error {
+		for _, key := range []string{fmt.Sprintf("ip#%d", i), string(hasher.Subject(email))} {
+			if _, err := store.Allow(ctx, "floor#"+key, 1000, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	submit := func(tag string) func(i int) error {
+	floors := map[string]func(tag string) func(i int) error{
+		"contact": func(tag string) func(i int) error {
+			return func(i int) error {
+				email := fmt.Sprintf("floor-%s-%d@example.com", tag, i)
+				f := privacy.ContactForm{Name: "Bench", Email: email, Topic: "question", Message: "Benchmark message"}
+				if err := limits(email, i); err != nil {
+					return err
+				}
+				return store.SaveInquiry(ctx, privacy.NewInquiry(uuid.NewString(), hasher.Subject(email), f, "v", privacy.RequestMeta{ReceivedAt: time.Now()}))
+			}
+		},
+		"signup": func(tag string) func(i int) error {
+			return func(i int) error {
+				email := fmt.Sprintf("floor-%s-%d@example.com", tag, i)
+				subject := hasher.Subject(email)
+				if err := limits(email, i); err != nil {
+					return err
+				}
+				if _, err := store.Restriction(ctx, subject); err != nil {
+					return err
+				}
+				_, err := store.RequestSubscription(ctx, privacy.Signup{Email: email, Topics: []string{"newsletter"}}, subject,
+					uuid.NewString(), 10*time.Minute, dynamo.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()})
+				return err
+			}
+		},
+	}
+	// Through the gateway, each submission comes from its own loopback
+	// address (as many visitors would), so the per-IP limits stay out of it.
+	const sources = 1000
+	transports := make([]*http.Transport, sources)
+	for k := range transports {
+		ip := net.IPv4(127, 5, byte(k/250), byte(k%250+1))
+		transports[k] = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext}
+	}
+	var sent atomic.Int64
+	submit := func(path, tag string) func(i int) error {
 		return func(i int) error {
-			body := fmt.Sprintf(`{"name":"Bench","email":"%s-%d@example.com","message":"Benchmark message"}`, tag, i)
-			resp, err := client.Post(s.URL+"/v1/contact", "application/json", bytes.NewBufferString(body))
+			email := fmt.Sprintf("%s-%d@example.com", tag, i)
+			body := fmt.Sprintf(`{"name":"Bench","email":%q,"message":"Benchmark message"}`, email)
+			if path == "/v1/subscriptions" {
+				body = fmt.Sprintf(`{"email":%q,"consent":true}`, email)
+			}
+			c := &http.Client{Transport: transports[int(sent.Add(1))%sources]}
+			resp, err := c.Post(s.URL+path, "application/json", bytes.NewBufferString(body))
 			if err != nil {
 				return err
 			}
@@ -195,12 +244,29 @@ func bench() error {
 			return nil
 		}
 	}
-	for _, conc := range []int{1, 16} {
-		f := run("floor: SDK TransactWriteItems", conc, n, floor)
-		c := run("contact via gateway+RIE", conc, n, submit(fmt.Sprintf("c%d", conc)))
-		rep.Results = append(rep.Results, f, c)
-		rep.Ratios[fmt.Sprintf("contact_median_vs_floor_c%d", conc)] = c.MedianMS / f.MedianMS
-		rep.Ratios[fmt.Sprintf("contact_rps_vs_floor_c%d", conc)] = c.RPS / f.RPS
+	for _, route := range []struct{ name, path string }{{"contact", "/v1/contact"}, {"signup", "/v1/subscriptions"}} {
+		for _, conc := range []int{1, 16} {
+			tag := fmt.Sprintf("%s-c%d", route.name, conc)
+			f := run("floor: SDK calls of a "+route.name, conc, n, floors[route.name](tag))
+			c := run(route.name+" via gateway+RIE", conc, n, submit(route.path, tag))
+			rep.Results = append(rep.Results, f, c)
+			rep.Ratios[fmt.Sprintf("%s_median_vs_floor_c%d", route.name, conc)] = c.MedianMS / f.MedianMS
+			rep.Ratios[fmt.Sprintf("%s_rps_vs_floor_c%d", route.name, conc)] = c.RPS / f.RPS
+		}
+	}
+	caps, err := benchCapacity(ctx, ddb, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"],
+		Suppression: s.Tables["SuppressionTable"], Requests: s.Tables["RequestsTable"], Ops: s.Tables["OpsTable"]})
+	if err != nil {
+		return err
+	}
+	rep.Capacity = caps
+	// Peak memory: each runtime process's high-water mark (VmHWM) after
+	// every invocation above; the largest of a function's pool.
+	rep.PeakKB = map[string]int64{}
+	for id, fn := range s.Functions {
+		for _, pid := range fn.RuntimePIDs() {
+			rep.PeakKB[id] = max(rep.PeakKB[id], peakRSSOf(strconv.Itoa(pid)))
+		}
 	}
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
@@ -218,6 +284,14 @@ func bench() error {
 	for _, k := range keys {
 		fmt.Printf("ratio %-32s %.2f\n", k, rep.Ratios[k])
 	}
+	fmt.Println()
+	cw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(cw, "operation\tRCU\tWCU\tminimum WCU\tWCU / minimum\tthe minimum\n")
+	for _, c := range rep.Capacity {
+		fmt.Fprintf(cw, "%s\t%.1f\t%.1f\t%.0f\t%.2f\t%s\n", c.Operation, c.RCU, c.WCU, c.MinWCU, c.Ratio, c.Minimum)
+	}
+	cw.Flush()
+	fmt.Println()
 	names := make([]string, 0, len(rep.Sizes))
 	for fn := range rep.Sizes {
 		names = append(names, fn)
@@ -225,6 +299,14 @@ func bench() error {
 	sort.Strings(names)
 	for _, fn := range names {
 		fmt.Printf("bootstrap %-12s %.1f MiB (linux/arm64, stripped)\n", fn, float64(rep.Sizes[fn])/(1<<20))
+	}
+	ids := make([]string, 0, len(rep.PeakKB))
+	for id := range rep.PeakKB {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Printf("peak RSS %-22s %.1f MiB (runtime process, after the benchmarks' invocations)\n", id, float64(rep.PeakKB[id])/1024)
 	}
 	fmt.Printf("cold start: first forms invocation %.0f ms (warm median at c1: %.1f ms); stack start with build %.0f ms\n",
 		rep.Cold["forms_first_invoke"], rep.Results[1].MedianMS, rep.Cold["stack_start_incl_build"])

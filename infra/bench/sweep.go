@@ -173,8 +173,11 @@ func child(mode string, tables map[string]string, now time.Time) (childResult, e
 // peakRSS is the process's own high-water resident set (VmHWM), in KiB.
 // (A child's rusage max RSS on Linux starts from the parent's at fork, so
 // the child reads its own.)
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func peakRSS() int64 { return peakRSSOf("self") }
+
+// peakRSSOf reads a process's peak resident set (VmHWM) in KiB.
+func peakRSSOf(pid string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // Store is what the forms need from the database.
@@ -51,6 +52,24 @@ func (f *Forms) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /v1/subscriptions", f.Subscribe)
 	rt.Handle("GET /v1/subscriptions/confirm", f.ConfirmPage)
 	rt.Handle("POST /v1/subscriptions/confirm", f.Confirm)
+	rt.Handle("GET /privacy", f.Center)
+	rt.Handle("GET /privacy/assets/{name}", Asset)
+}
+
+// Center handles GET /privacy: the privacy center, its three forms empty.
+func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	return httpapi.Center(r, http.StatusOK, web.NewCenter()), nil
+}
+
+// Asset handles GET /privacy/assets/{name}: the embedded stylesheet and
+// script, cacheable for a day.
+func Asset(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	b, ct, ok := web.Asset(r.PathParameters["name"])
+	if !ok {
+		return httpapi.Response{}, httpapi.ErrNotFound
+	}
+	return httpapi.Response{StatusCode: http.StatusOK, Body: string(b), Headers: map[string]string{
+		"Content-Type": ct, "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}}, nil
 }
 
 type accepted struct {
@@ -111,8 +130,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 
 func received(r httpapi.Request, id string) httpapi.Response {
 	if httpapi.WantsHTML(r) {
-		return httpapi.Page(http.StatusAccepted, "Thank you",
-			"We received your message and sent you a confirmation by email. Your reference is "+id+".")
+		return httpapi.Message(r, http.StatusAccepted, "contact.received", id)
 	}
 	return httpapi.JSON(http.StatusAccepted, accepted{ID: id, Status: "received"})
 }

@@ -63,8 +63,7 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 
 func pending(r httpapi.Request) httpapi.Response {
 	if httpapi.WantsHTML(r) {
-		return httpapi.Page(http.StatusAccepted, "Check your inbox",
-			"If the address can receive our emails, a message with a confirmation link is on its way. Nothing is sent to you until you confirm.")
+		return httpapi.Message(r, http.StatusAccepted, "newsletter.pending")
 	}
 	return httpapi.JSON(http.StatusAccepted, pendingAnswer{Status: "pending_confirmation"})
 }
@@ -116,11 +115,7 @@ func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if _, err := f.Tokens.Check(httpapi.Query(r, "token"), token.ConfirmSubscription, f.Now()); err != nil {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
-	return httpapi.ActionPage(httpapi.Action{
-		Title:   "Confirm your subscription",
-		Message: "Press the button to start receiving the emails you chose. If you did not sign up, close this page: nothing will be sent.",
-		URL:     r.RawPath + "?token=" + httpapi.Query(r, "token"), Button: "Yes, subscribe me",
-	}), nil
+	return httpapi.ActionPage(r, httpapi.Action{Key: "confirm", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
 }
 
 // Confirm handles POST /v1/subscriptions/confirm: it confirms, records the
@@ -146,8 +141,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	f.Log.InfoContext(ctx, "subscription confirmed", "request_id", r.RequestContext.RequestID, "signup_id", c.Ref)
 	if httpapi.WantsHTML(r) {
-		return httpapi.Page(http.StatusOK, "You are subscribed",
-			"Thank you. Every email we send you has a link to unsubscribe or change your topics."), nil
+		return httpapi.Message(r, http.StatusOK, "confirmed"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "confirmed"}), nil
 }

@@ -209,7 +209,7 @@ type errorBody struct {
 func Fail(r Request, e *Error) Response {
 	var resp Response
 	if WantsHTML(r) {
-		resp = ErrorPage(e)
+		resp = ErrorPage(r, e)
 	} else {
 		var body errorBody
 		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields

@@ -1,57 +1,128 @@
 package httpapi
 
 import (
-	"bytes"
-	"html/template"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
+
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// A small page for browsers that post a plain form or follow a link with
-// Accept: text/html. The pages issue replaces these with the full set.
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title></head>
-<body><main>
-<h1>{{.Title}}</h1>
-<p>{{.Message}}</p>
-{{if .Fields}}<ul>{{range .Fields}}<li><strong>{{.Name}}</strong>: {{.Msg}}</li>{{end}}</ul>{{end}}
-</main></body></html>
-`))
+// Site is what every page says about the site (the policy link and
+// version). Set once at cold start (lambdaenv.Start does), read after.
+var Site web.Site
 
-type pageField struct{ Name, Msg string }
+// Lang is the language the request's browser asked for.
+func Lang(r Request) web.Lang { return web.Negotiate(Header(r, "accept-language")) }
 
-type pageData struct {
-	Title, Message string
-	Fields         []pageField
+func render(r Request, status int, title, name string, data any) Response {
+	body, err := web.Render(web.Page{Lang: Lang(r), Site: Site, Title: title, Name: name, Data: data})
+	if err != nil {
+		return Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
+			Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}
+	}
+	return Response{StatusCode: status, Body: body, Headers: web.Headers()}
 }
 
-// Page renders a small HTML page with the given status.
-func Page(status int, title, message string) Response {
-	return renderPage(status, pageData{Title: title, Message: message})
+// Message renders a page of the catalog entry key: its title is
+// key+".title" and its text key+".body", formatted with args.
+func Message(r Request, status int, key string, args ...any) Response {
+	l := Lang(r)
+	return render(r, status, l.T(key+".title"), "message", struct {
+		Paragraphs []string
+		Next       string
+	}{[]string{l.T(key+".body", args...)}, l.T("site.center")})
 }
 
-// ErrorPage renders an error as a page.
-func ErrorPage(e *Error) Response {
-	d := pageData{Title: http.StatusText(e.Status), Message: e.Message}
+// Checkbox is one choice on an action page; Label is a catalog key.
+type Checkbox struct {
+	Name, Value, Label string
+	Checked            bool
+}
+
+// Action is a page whose one purpose is a button that posts a form: the
+// confirmation, unsubscribe, preferences and verification pages. GET shows
+// it and changes nothing; the button does the work. Key names the catalog
+// entry: key+".title", key+".body" (formatted with Args), key+".button".
+type Action struct {
+	Key        string
+	Args       []any
+	URL        string // where the button posts
+	Legend     string // catalog key of the checkboxes' group
+	Checkboxes []Checkbox
+	// SecondURL and SecondButton (a catalog key) make an optional second
+	// form (e.g. "unsubscribe from everything" under the topic choices).
+	SecondURL, SecondButton string
+}
+
+// ActionPage renders an Action with status 200.
+func ActionPage(r Request, a Action) Response {
+	l := Lang(r)
+	d := struct {
+		Message, URL, Button, Legend string
+		Checkboxes                   []Checkbox
+		SecondURL, SecondButton      string
+	}{l.T(a.Key+".body", a.Args...), a.URL, l.T(a.Key + ".button"), l.T(a.Legend), nil, a.SecondURL, l.T(a.SecondButton)}
+	for _, c := range a.Checkboxes {
+		c.Label = l.T(c.Label)
+		d.Checkboxes = append(d.Checkboxes, c)
+	}
+	return render(r, http.StatusOK, l.T(a.Key+".title"), "action", d)
+}
+
+// View renders a page of its own template (status, export, center) with
+// the given title.
+func View(r Request, status int, title, name string, data any) Response {
+	return render(r, status, title, name, data)
+}
+
+// Center is the privacy center's data; Forms holds the state of a form
+// drawn again after a plain post.
+func Center(r Request, status int, c web.Center) Response {
+	return render(r, status, Lang(r).T("center.title"), "center", c)
+}
+
+// centerForms names the privacy center's form of each form route.
+var centerForms = map[string]string{"POST /v1/contact": "contact", "POST /v1/subscriptions": "newsletter",
+	"POST /v1/rights-requests": "rights"}
+
+// ErrorPage renders an error as a page: for a plain post of a privacy
+// center form with field errors, the center again with the values sent and
+// each error next to its field; otherwise what happened and what to do next.
+func ErrorPage(r Request, e *Error) Response {
+	l := Lang(r)
+	if form, ok := centerForms[r.RouteKey]; ok && len(e.Fields) > 0 {
+		state := web.Form{Errors: e.Fields, Focus: true, Values: url.Values{}}
+		if b, err := Body(r); err == nil && strings.HasPrefix(Header(r, "content-type"), "application/x-www-form-urlencoded") {
+			state.Values, _ = url.ParseQuery(string(b))
+		}
+		c := web.NewCenter()
+		switch form {
+		case "contact":
+			c.Contact = state
+		case "newsletter":
+			c.Newsletter = state
+		case "rights":
+			c.Rights = state
+		}
+		return Center(r, e.Status, c)
+	}
+	title, msg, next := l.T("error."+e.Code+".title"), e.Message, l.T("error.next")
+	if l.Has("error." + e.Code + ".body") {
+		msg, next = l.T("error."+e.Code+".body"), l.T("error."+e.Code+".next")
+	}
+	if !l.Has("error." + e.Code + ".title") {
+		title = http.StatusText(e.Status)
+	}
+	type field struct{ Name, Msg string }
+	var fields []field
 	for k, v := range e.Fields {
-		d.Fields = append(d.Fields, pageField{k, v})
+		fields = append(fields, field{k, v})
 	}
-	sort.Slice(d.Fields, func(i, j int) bool { return d.Fields[i].Name < d.Fields[j].Name })
-	return renderPage(e.Status, d)
-}
-
-func renderPage(status int, d pageData) Response {
-	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, d); err != nil {
-		return Response{StatusCode: http.StatusInternalServerError, Body: "internal error"}
-	}
-	return Response{StatusCode: status, Body: b.String(), Headers: map[string]string{
-		"Content-Type":            "text/html; charset=utf-8",
-		"Cache-Control":           "no-store",
-		"X-Content-Type-Options":  "nosniff",
-		"Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-		"Referrer-Policy":         "no-referrer",
-	}}
+	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+	return render(r, e.Status, title, "error", struct {
+		Message, Next string
+		Fields        []field
+	}{msg, next, fields})
 }

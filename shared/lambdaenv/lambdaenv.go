@@ -24,6 +24,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // Env is a function's configuration.
@@ -196,6 +197,11 @@ func Start(ctx context.Context, required ...string) (*Env, Keys, error) {
 		return nil, Keys{}, err
 	}
 	return env, Keys{Hasher: h, Tokens: t}, nil
+}
+
+// Site is what the pages say about the site.
+func (e *Env) Site() web.Site {
+	return web.Site{PolicyURL: e.PolicyURL, PolicyVersion: e.PolicyVersion}
 }
 
 // Notify is the email configuration.

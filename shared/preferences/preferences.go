@@ -74,13 +74,9 @@ func (h *Handlers) preferencesURL(c token.Claims) (string, error) {
 func checkboxes(sub privacy.Subscription) []httpapi.Checkbox {
 	var cb []httpapi.Checkbox
 	for _, t := range privacy.Topics {
-		cb = append(cb, httpapi.Checkbox{Name: "topics", Value: t, Label: topicLabel[t], Checked: sub.HasTopic(t)})
+		cb = append(cb, httpapi.Checkbox{Name: "topics", Value: t, Label: "topic." + t, Checked: sub.HasTopic(t)})
 	}
 	return cb
-}
-
-var topicLabel = map[string]string{
-	"newsletter": "Newsletter", "events": "Events and webinars", "product_updates": "Product updates",
 }
 
 // UnsubscribePage handles GET /v1/unsubscribe: everything off with one
@@ -98,11 +94,8 @@ func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (http
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.ActionPage(httpapi.Action{
-		Title:   "Unsubscribe",
-		Message: "Choose the emails you still want, or unsubscribe from all marketing email at once. Service messages (such as answers to your requests) are not affected.",
-		URL:     prefs, Button: "Save my choices", Checkboxes: checkboxes(sub),
-		SecondURL: r.RawPath + "?token=" + httpapi.Query(r, "token"), SecondButton: "Unsubscribe from everything",
+	return httpapi.ActionPage(r, httpapi.Action{Key: "unsubscribe", URL: prefs, Legend: "newsletter.topics",
+		Checkboxes: checkboxes(sub), SecondURL: r.RawPath + "?token=" + httpapi.Query(r, "token"), SecondButton: "unsubscribe.all",
 	}), nil
 }
 
@@ -122,8 +115,7 @@ func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.
 	}
 	h.Log.InfoContext(ctx, "unsubscribed", "request_id", r.RequestContext.RequestID)
 	if httpapi.WantsHTML(r) {
-		return httpapi.Page(http.StatusOK, "You are unsubscribed",
-			"We will send you no more marketing email. Service messages you ask for (such as answers to your requests) still reach you."), nil
+		return httpapi.Message(r, http.StatusOK, "unsubscribed"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "unsubscribed"}), nil
 }
@@ -156,10 +148,8 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
 	}
 	if httpapi.WantsHTML(r) {
-		return httpapi.ActionPage(httpapi.Action{Title: "Your email preferences",
-			Message: "Emails to " + privacy.MaskEmail(sub.Email) + ". Untick everything to unsubscribe from all marketing email.",
-			URL:     r.RawPath + "?token=" + httpapi.Query(r, "token"), Button: "Save my choices",
-			Checkboxes: checkboxes(sub)}), nil
+		return httpapi.ActionPage(r, httpapi.Action{Key: "preferences", Args: []any{privacy.MaskEmail(sub.Email)},
+			URL: r.RawPath + "?token=" + httpapi.Query(r, "token"), Legend: "newsletter.topics", Checkboxes: checkboxes(sub)}), nil
 	}
 	return httpapi.JSON(http.StatusOK, body(sub)), nil
 }
@@ -197,7 +187,7 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, fmt.Errorf("set preferences: %w", err)
 	}
 	if httpapi.WantsHTML(r) {
-		return httpapi.Page(http.StatusOK, "Preferences saved", "Your choices are saved."), nil
+		return httpapi.Message(r, http.StatusOK, "preferences.saved"), nil
 	}
 	return httpapi.JSON(http.StatusOK, body(sub)), nil
 }

@@ -135,6 +135,13 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 		if req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) {
 			return httpapi.Response{}, httpapi.ErrNotFound
 		}
+		if httpapi.WantsHTML(r) && httpapi.Query(r, "download") == "" {
+			// A browser gets a page first: what this is, until when, and
+			// the button that downloads the file.
+			done, _ := time.Parse(time.RFC3339Nano, req.CompletedAt)
+			return httpapi.View(r, http.StatusOK, httpapi.Lang(r).T("export.title"), "export", struct{ Until, DownloadURL string }{
+				done.Add(ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
+		}
 		ex, err := ExportFor(ctx, rd, company, req, h.Now())
 		if err != nil {
 			return httpapi.Response{}, err

@@ -107,9 +107,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if f.Relationship == privacy.RelationshipPlatformEndUser {
 		// The company only processes this data for its client: the client
 		// answers. Nothing is stored.
-		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: "Your data in the platform belongs to the " +
-			"company whose app or website you used: we process it only on its behalf. Please send your request to that " +
-			"company; it can use the platform to answer you, and we help it to."}), nil
+		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: httpapi.Lang(r).T("rights.redirected.body")}), nil
 	}
 	subject := h.Hasher.Subject(f.Email)
 	ex, err := limit.Apply(ctx, h.Store, now,
@@ -167,12 +165,10 @@ func (h *Handlers) nonce() string { return strings.ReplaceAll(h.NewID(), "-", ""
 
 func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
 	if httpapi.WantsHTML(r) {
-		msg := f.Message
-		if msg == "" {
-			msg = "We sent you an email with a link to confirm it is you. Your reference is " + f.ID +
-				"; we will answer by " + f.DueAt[:10] + "."
+		if f.Status == privacy.RequestRedirected {
+			return httpapi.Message(r, http.StatusAccepted, "rights.redirected")
 		}
-		return httpapi.Page(http.StatusAccepted, "Request received", msg)
+		return httpapi.Message(r, http.StatusAccepted, "rights.received", f.ID, f.DueAt[:10])
 	}
 	return httpapi.JSON(http.StatusAccepted, f)
 }
@@ -192,9 +188,7 @@ func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.R
 	if _, _, err := h.check(r, token.VerifyRequest); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.ActionPage(httpapi.Action{Title: "Confirm your request",
-		Message: "Press the button to confirm that you made this request. We then start working on it.",
-		URL:     r.RawPath + "?token=" + httpapi.Query(r, "token"), Button: "Yes, this is my request"}), nil
+	return httpapi.ActionPage(r, httpapi.Action{Key: "verify", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
 }
 
 // Verify handles POST …/verify: the single-use link verifies the identity.
@@ -237,7 +231,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		status = req.Status
 	}
 	if httpapi.WantsHTML(r) {
-		return httpapi.Page(http.StatusOK, "Thank you", "Your request is confirmed. We will email you when it is done."), nil
+		return httpapi.Message(r, http.StatusOK, "verified"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": status}), nil
 }
@@ -274,6 +268,17 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	if url, ok := h.ResultsURL(req); ok {
 		body.ResultsURL = url
+	}
+	if httpapi.WantsHTML(r) {
+		statusKey := "status." + req.Status
+		if req.Status == privacy.RequestCompleted {
+			statusKey = "status.completed_value"
+		}
+		day := func(ts string) string { return strings.SplitN(ts, "T", 2)[0] }
+		return httpapi.View(r, http.StatusOK, httpapi.Lang(r).T("status.title", req.ID), "status", struct {
+			Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string
+		}{req.Type, statusKey, day(body.ReceivedAt), day(body.DueAt), day(body.ExtendedUntil), day(body.CompletedAt),
+			body.Reason, body.ResultsURL}), nil
 	}
 	return httpapi.JSON(http.StatusOK, body), nil
 }

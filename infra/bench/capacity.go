@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/forms"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/preferences"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// meter asks DynamoDB for the capacity every call consumes
+// (ReturnConsumedCapacity TOTAL) and adds it up, reads and writes apart.
+type meter struct {
+	mu          sync.Mutex
+	read, write float64
+}
+
+var readOps = map[string]bool{"GetItem": true, "Query": true, "Scan": true, "BatchGetItem": true, "TransactGetItems": true}
+
+func (m *meter) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("consumedCapacity",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() {
+					f.Set(reflect.ValueOf(types.ReturnConsumedCapacityTotal))
+				}
+				out, md, err := next.HandleInitialize(ctx, in)
+				if err == nil {
+					m.add(middleware.GetOperationName(ctx), out.Result)
+				}
+				return out, md, err
+			}), middleware.After)
+	})
+}
+
+func (m *meter) add(op string, result any) {
+	var units float64
+	switch cc := reflect.ValueOf(result).Elem().FieldByName("ConsumedCapacity").Interface().(type) {
+	case *types.ConsumedCapacity:
+		if cc != nil {
+			units = aws.ToFloat64(cc.CapacityUnits)
+		}
+	case []types.ConsumedCapacity:
+		for _, c := range cc {
+			units += aws.ToFloat64(c.CapacityUnits)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if readOps[op] {
+		m.read += units
+	} else {
+		m.write += units
+	}
+}
+
+func (m *meter) take() (read, write float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	read, write, m.read, m.write = m.read, m.write, 0, 0
+	return read, write
+}
+
+// capacity is what one operation consumed, on average, against the
+// minimum its data allows.
+type capacity struct {
+	Operation string  `json:"operation"`
+	RCU       float64 `json:"rcu"`
+	WCU       float64 `json:"wcu"`
+	MinWCU    float64 `json:"min_wcu"`
+	Ratio     float64 `json:"wcu_vs_min"`
+	Minimum   string  `json:"minimum"`
+}
+
+// benchCapacity runs each public write operation's handler in this process
+// against DynamoDB Local, with a client that reads ConsumedCapacity, and
+// compares the write units with the least the data model allows: the items
+// the operation must write, in one transaction (2 WCU per item under 1 KB).
+func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity, error) {
+	m := &meter{}
+	store := dynamo.New(ddbClient(ddb, m.option), t)
+	hasher, err := privacy.NewHasher([]byte("capacity-pepper-0123456789-0123456789"))
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := token.New([]byte("capacity-token-key-0123456789-0123456789"))
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	f := &forms.Forms{Store: store, Hasher: hasher, Tokens: tokens, Limits: forms.DefaultLimits, PolicyVersion: "v",
+		Now: time.Now, NewID: uuid.NewString, Log: log}
+	p := &preferences.Handlers{Store: store, Tokens: tokens, PolicyVersion: "v", Now: time.Now, Log: log}
+	rh := &rights.Handlers{Store: store, Hasher: hasher, Tokens: tokens, PolicyVersion: "v", Now: time.Now,
+		NewID: uuid.NewString, Log: log, ExcessPerMonth: 3, PerIP: rights.DefaultPerIP, PerAddress: rights.DefaultPerAddress,
+		Fulfiller: &rights.Fulfiller{Store: store, PolicyVersion: "v", Log: log}}
+
+	const n = 20
+	req := func(i int, body string, query map[string]string) httpapi.Request {
+		r := httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}, QueryStringParameters: query}
+		r.RequestContext.HTTP.SourceIP = fmt.Sprintf("198.51.100.%d", i) // one per submission: under every limit
+		return r
+	}
+	addr := func(op string, i int) string { return fmt.Sprintf("cap-%s-%d@example.com", op, i) }
+	ops := []struct {
+		name, minimum string
+		minWCU        float64
+		do            func(i int) (int, error)
+	}{
+		{"contact submission", "inquiry + ledger entry", 4, func(i int) (int, error) {
+			resp, err := f.Contact(ctx, req(i, `{"name":"C","email":"`+addr("c", i)+`","message":"Hello"}`, nil))
+			return resp.StatusCode, err
+		}},
+		{"newsletter signup", "subscription + ledger entry", 4, func(i int) (int, error) {
+			resp, err := f.Subscribe(ctx, req(i, `{"email":"`+addr("s", i)+`","consent":true}`, nil))
+			return resp.StatusCode, err
+		}},
+		{"confirmation", "subscription + ledger entry", 4, func(i int) (int, error) {
+			subject := hasher.Subject(addr("s", i))
+			sub, err := dynamo.New(ddbClient(ddb), t).Subscription(ctx, subject)
+			if err != nil {
+				return 0, err
+			}
+			tok, _ := tokens.Sign(token.Claims{Purpose: token.ConfirmSubscription, Subject: subject, Ref: sub.SignupID, Expires: time.Now().Add(time.Hour)})
+			resp, err := f.Confirm(ctx, req(i, "", map[string]string{"token": tok}))
+			return resp.StatusCode, err
+		}},
+		{"unsubscribe", "subscription + suppression + ledger entry", 6, func(i int) (int, error) {
+			tok, _ := tokens.Sign(token.Claims{Purpose: token.Unsubscribe, Subject: hasher.Subject(addr("s", i)), Expires: time.Now().Add(time.Hour)})
+			resp, err := p.Unsubscribe(ctx, req(i, "", map[string]string{"token": tok}))
+			return resp.StatusCode, err
+		}},
+		{"rights request", "request + ledger entry", 4, func(i int) (int, error) {
+			resp, err := rh.File(ctx, req(i, `{"email":"`+addr("r", i)+`","type":"access"}`, nil))
+			return resp.StatusCode, err
+		}},
+	}
+	var out []capacity
+	for _, op := range ops {
+		m.take()
+		for i := 0; i < n; i++ {
+			code, err := op.do(i)
+			if err != nil || code >= 300 {
+				return out, fmt.Errorf("%s %d: status %d, %v", op.name, i, code, err)
+			}
+		}
+		r, w := m.take()
+		c := capacity{Operation: op.name, RCU: r / n, WCU: w / n, MinWCU: op.minWCU, Minimum: op.minimum}
+		c.Ratio = c.WCU / c.MinWCU
+		out = append(out, c)
+	}
+	return out, nil
+}

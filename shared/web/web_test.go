@@ -1,0 +1,117 @@
+package web
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestNegotiate(t *testing.T) {
+	for _, tc := range []struct{ header, want string }{
+		{"", "en"},
+		{"en-GB,en;q=0.9", "en"},
+		{"fr-CH, fr;q=0.9, en;q=0.8, *;q=0.5", "en"}, // no French catalog yet: English
+		{"xx", "en"},
+		{"en;q=0", "en"},
+	} {
+		if got := Negotiate(tc.header).Code; got != tc.want {
+			t.Errorf("Negotiate(%q) = %q, want %q", tc.header, got, tc.want)
+		}
+	}
+}
+
+// keyUse finds the catalog keys the code and templates name literally.
+var keyUse = regexp.MustCompile(`(?:T|Message\([^,]+,[^,]+,|Key:|Legend:|SecondButton:|Label:)\s*"([a-z_]+(?:\.[a-z_]+)+)"`)
+
+// Every key named in a template or in Go code exists in the English
+// catalog, with the .title/.body/.button a page or message needs; every
+// other language has exactly the English keys.
+func TestCatalogComplete(t *testing.T) {
+	en := Lang{Code: "en"}
+	var sources []string
+	for _, dir := range []string{"templates", "../forms", "../preferences", "../rights", "../httpapi"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.*"))
+		sources = append(sources, files...)
+	}
+	used := 0
+	for _, f := range sources {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range keyUse.FindAllStringSubmatch(string(b), -1) {
+			used++
+			key := m[1]
+			switch {
+			case strings.HasPrefix(m[0], "Message"):
+				for _, k := range []string{key + ".title", key + ".body"} {
+					if !en.Has(k) {
+						t.Errorf("%s: no %q", f, k)
+					}
+				}
+			case strings.HasPrefix(m[0], "Key:"):
+				for _, k := range []string{key + ".title", key + ".body"} {
+					if !en.Has(k) {
+						t.Errorf("%s: no %q", f, k)
+					}
+				}
+			default:
+				if !en.Has(key) && !strings.HasSuffix(key, ".") {
+					t.Errorf("%s: no %q", f, key)
+				}
+			}
+		}
+	}
+	if used < 50 {
+		t.Fatalf("found only %d key uses: the pattern no longer matches the code", used)
+	}
+	for _, code := range Languages() {
+		if strings.Join(Keys(code), ",") != strings.Join(Keys("en"), ",") {
+			t.Errorf("catalog %s does not have exactly the English keys", code)
+		}
+	}
+}
+
+// A page shows no catalog key in place of text, escapes what people typed,
+// and loads nothing but its own files.
+func TestRenderPages(t *testing.T) {
+	c := NewCenter()
+	c.Contact = Form{Values: map[string][]string{"name": {`<script>alert(1)</script>`}, "topic": {"demo"}},
+		Errors: map[string]string{"email": "must be a valid email address"}, Focus: true}
+	pages := []Page{
+		{Name: "center", Data: c},
+		{Name: "message", Data: struct {
+			Paragraphs []string
+			Next       string
+		}{[]string{"Hello"}, "Back"}},
+		{Name: "status", Data: struct{ Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string }{
+			"access", "status.pending", "2026-11-29", "2026-12-29", "", "", "", ""}},
+		{Name: "export", Data: struct{ Until, DownloadURL string }{"2026-12-06", "/x?download=1"}},
+	}
+	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|error|topic)\.[a-z_]+\b`)
+	for _, p := range pages {
+		p.Lang, p.Title, p.Site = Lang{Code: "en"}, "Title", Site{PolicyURL: "https://example.com/privacy", PolicyVersion: "v1"}
+		html, err := Render(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		if m := leftover.FindString(strings.ReplaceAll(html, "/privacy/assets/site.", "")); m != "" {
+			t.Errorf("%s shows the key %q", p.Name, m)
+		}
+		if strings.Contains(html, "<script>alert") || strings.Contains(html, "style=") || strings.Contains(html, "http://") {
+			t.Errorf("%s: unescaped input, inline style or a foreign http URL", p.Name)
+		}
+	}
+	html, _ := Render(Page{Lang: Lang{Code: "en"}, Name: "center", Data: c})
+	for _, want := range []string{`id="contact-email" name="email" type="email" value="" autocomplete="email" required aria-invalid="true" aria-describedby="contact-email-error"`,
+		`<option value="demo" selected>`, "data-focus", `<label for="contact-name">`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("center page lacks %q", want)
+		}
+	}
+}

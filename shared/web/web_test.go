@@ -55,7 +55,7 @@ func TestCatalogComplete(t *testing.T) {
 					}
 				}
 			case strings.HasPrefix(m[0], "Key:"):
-				for _, k := range []string{key + ".title", key + ".body"} {
+				for _, k := range []string{key + ".title", key + ".body", key + ".button"} {
 					if !en.Has(k) {
 						t.Errorf("%s: no %q", f, k)
 					}

@@ -76,17 +76,26 @@ func DecodeRequest(item map[string]types.AttributeValue) (RightsRequest, error) 
 // SubjectRequests returns a subject's requests received since, newest first,
 // from the by-subject index.
 func (s *Store) SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]RightsRequest, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	out, err := s.queryRequests(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Requests, IndexName: aws.String("by-subject"),
 		KeyConditionExpression:    aws.String("subject = :s AND received_at >= :since"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(string(subject)), ":since": str(ts(since))},
 		ScanIndexForward:          aws.Bool(false),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("query subject requests: %w", err)
+	}
+	return out, nil
+}
+
+// queryRequests runs a query of request items, every page.
+func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]RightsRequest, error) {
+	p := dynamodb.NewQueryPaginator(s.db, in)
 	var out []RightsRequest
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("query subject requests: %w", err)
+			return nil, err
 		}
 		for _, it := range page.Items {
 			r, err := DecodeRequest(it)
@@ -195,22 +204,11 @@ func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore t
 		cond += " AND due_at < :d"
 		vals[":d"] = str(dueBefore.UTC().Format(time.RFC3339))
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
+	out, err := s.queryRequests(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
 		KeyConditionExpression: aws.String(cond), ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: vals})
-	var out []RightsRequest
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("requests by status: %w", err)
-		}
-		for _, it := range page.Items {
-			r, err := DecodeRequest(it)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("requests by status: %w", err)
 	}
 	return out, nil
 }

@@ -1,0 +1,224 @@
+// Package opendsr is the wire protocol of OpenDSR 2.0 and OpenGDPR 1.0
+// (../shared/reference/opendsr.md), for controllers that send this system
+// rights requests machine to machine: request validation exactly as the
+// specification says, the error body, identity normalisation and hashing,
+// and response signatures. It is pure: no storage, no HTTP server.
+package opendsr
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Version is the major version of the protocol a route speaks.
+type Version int
+
+// Versions.
+const (
+	V1 Version = 1 // OpenGDPR 1.0: /v1/opengdpr_requests, X-OpenGDPR-* headers
+	V2 Version = 2 // OpenDSR 2.0: /v2/requests, X-OpenDSR-* headers, regulation required
+)
+
+// Request types, identity types and formats, request statuses (spec §3).
+var (
+	RequestTypes   = []string{"access", "portability", "erasure"}
+	IdentityTypes  = []string{"controller_customer_id", "android_advertising_id", "android_id", "email", "fire_advertising_id", "ios_advertising_id", "ios_vendor_id", "microsoft_advertising_id", "microsoft_publisher_id", "roku_publisher_id", "roku_advertising_id"}
+	Formats        = []string{"raw", "sha1", "md5", "sha256"}
+	Regulations    = []string{"gdpr", "ccpa"}
+	StatusPending  = "pending"
+	StatusProgress = "in_progress"
+	StatusDone     = "completed"
+	StatusCanceled = "cancelled"
+)
+
+// Identity is one identity of the subject.
+type Identity struct {
+	Type   string `json:"identity_type"`
+	Value  string `json:"identity_value"`
+	Format string `json:"identity_format"`
+}
+
+// Request is a create request as a controller sends it.
+type Request struct {
+	Regulation       string                     `json:"regulation,omitempty"`
+	SubjectRequestID string                     `json:"subject_request_id"`
+	Type             string                     `json:"subject_request_type"`
+	Identities       []Identity                 `json:"subject_identities"`
+	SubmittedTime    string                     `json:"submitted_time"`
+	APIVersion       string                     `json:"api_version,omitempty"`
+	CallbackURLs     []string                   `json:"status_callback_urls,omitempty"`
+	Extensions       map[string]json.RawMessage `json:"extensions,omitempty"`
+}
+
+// FieldError is one entry of the error body's "errors".
+type FieldError struct {
+	Domain  string `json:"domain"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// Error is the specification's error (§7.5): HTTP 400 with
+// {"error": {"code": 400, "message": …, "errors": […]}}; 401, 404 and 409
+// use the same shape. It never repeats an identity value.
+type Error struct {
+	Code    int          `json:"code"`
+	Message string       `json:"message,omitempty"`
+	Errors  []FieldError `json:"errors,omitempty"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Message) }
+
+// Body returns the error's JSON body.
+func (e *Error) Body() []byte {
+	b, _ := json.Marshal(struct {
+		Error *Error `json:"error"`
+	}{e})
+	return b
+}
+
+// uuidV4 is a lowercase UUID version 4 (spec §1.1: GUIDs MUST be lowercase v4).
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// ValidID reports whether id is a lowercase UUID v4.
+func ValidID(id string) bool { return uuidV4.MatchString(id) }
+
+// hexLen is the length of each format's digest, as lowercase hex (the
+// specification does not say how a digest is written; we document hex).
+var hexLen = map[string]int{"md5": 32, "sha1": 40, "sha256": 64}
+
+var lowerHex = regexp.MustCompile(`^[0-9a-f]+$`)
+
+// Policy is what validation allows beyond the specification's own rules.
+type Policy struct {
+	// LoopbackHTTP lets callback URLs use http on a loopback host
+	// (development); otherwise they must be https.
+	LoopbackHTTP bool
+	// MaxCallbacks bounds status_callback_urls (default 10).
+	MaxCallbacks int
+}
+
+// Parse decodes and validates a create request of version v. Every problem
+// is listed, so a controller can fix them all at once.
+func Parse(v Version, body []byte, p Policy) (Request, error) {
+	var r Request
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(&r); err != nil {
+		return r, &Error{Code: 400, Message: "the body is not a JSON request object",
+			Errors: []FieldError{{Domain: "Validation", Reason: "MalformedJSON", Message: "the body must be a JSON object"}}}
+	}
+	var errs []FieldError
+	add := func(field, reason, msg string) {
+		errs = append(errs, FieldError{Domain: "Validation", Reason: reason, Message: field + " " + msg})
+	}
+	if r.SubjectRequestID == "" {
+		add("subject_request_id", "Required", "field is required")
+	} else if !ValidID(r.SubjectRequestID) {
+		add("subject_request_id", "InvalidFormat", "must be a lowercase UUID v4")
+	}
+	if r.Type == "" {
+		add("subject_request_type", "Required", "field is required")
+	} else if !slices.Contains(RequestTypes, r.Type) {
+		add("subject_request_type", "InvalidValue", "must be one of "+strings.Join(RequestTypes, ", "))
+	}
+	if r.SubmittedTime == "" {
+		add("submitted_time", "Required", "field is required")
+	} else if _, err := time.Parse(time.RFC3339, r.SubmittedTime); err != nil {
+		add("submitted_time", "InvalidFormat", "must be an RFC 3339 time")
+	}
+	switch {
+	case v >= V2 && r.Regulation == "":
+		add("regulation", "Required", "field is required")
+	case r.Regulation != "" && !slices.Contains(Regulations, r.Regulation):
+		add("regulation", "InvalidValue", "must be one of "+strings.Join(Regulations, ", "))
+	}
+	if len(r.Identities) == 0 {
+		add("subject_identities", "Required", "field is required (at least one identity)")
+	}
+	for i, id := range r.Identities {
+		field := fmt.Sprintf("subject_identities[%d]", i)
+		if !slices.Contains(IdentityTypes, id.Type) {
+			add(field+".identity_type", "InvalidValue", "must be one of the specification's identity types")
+		}
+		if !slices.Contains(Formats, id.Format) {
+			add(field+".identity_format", "InvalidValue", "must be one of "+strings.Join(Formats, ", "))
+		}
+		switch n, hashed := hexLen[id.Format]; {
+		case id.Value == "":
+			add(field+".identity_value", "Required", "field is required")
+		case hashed && (len(id.Value) != n || !lowerHex.MatchString(id.Value)):
+			add(field+".identity_value", "InvalidFormat", fmt.Sprintf("must be the %s digest as %d lowercase hex digits", id.Format, n))
+		case id.Format == "raw" && id.Type == "email" && !strings.Contains(id.Value, "@"):
+			add(field+".identity_value", "InvalidFormat", "must be an email address")
+		}
+	}
+	max := p.MaxCallbacks
+	if max == 0 {
+		max = 10
+	}
+	if len(r.CallbackURLs) > max {
+		add("status_callback_urls", "TooMany", fmt.Sprintf("may list at most %d URLs", max))
+	}
+	for i, u := range r.CallbackURLs {
+		if err := checkCallback(u, p); err != nil {
+			add(fmt.Sprintf("status_callback_urls[%d]", i), "InvalidURL", err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return r, &Error{Code: 400, Message: errs[0].Message, Errors: errs}
+	}
+	return r, nil
+}
+
+// checkCallback allows https URLs, and http to a loopback host when the
+// policy says so; never user info (it would be a credential in a log).
+func checkCallback(raw string, p Policy) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return fmt.Errorf("must be an absolute URL without credentials")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); p.LoopbackHTTP && (u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())) {
+			return nil
+		}
+	}
+	return fmt.Errorf("must use https")
+}
+
+// NormalizeEmail is the normalisation applied to an email address before
+// it is hashed, on both sides: surrounding space trimmed, lower-cased. A
+// controller that sends hashed emails must hash them the same way.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// Digests returns an email's forms as a controller may send them: raw
+// (normalised) and the lowercase hex md5, sha1 and sha256 of that.
+func Digests(email string) map[string]string {
+	n := NormalizeEmail(email)
+	m5, s1, s256 := md5.Sum([]byte(n)), sha1.Sum([]byte(n)), sha256.Sum256([]byte(n))
+	return map[string]string{"raw": n, "md5": hex.EncodeToString(m5[:]), "sha1": hex.EncodeToString(s1[:]),
+		"sha256": hex.EncodeToString(s256[:])}
+}
+
+// Matches reports whether an email held matches identity id.
+func Matches(id Identity, email string) bool {
+	if id.Type != "email" {
+		return false
+	}
+	want := id.Value
+	if id.Format == "raw" {
+		want = NormalizeEmail(want)
+	}
+	return Digests(email)[id.Format] == want
+}

@@ -123,7 +123,7 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 func (m *Mailer) restrict(ctx context.Context, rec events.DynamoDBEventRecord, msgs []notify.Message) ([]notify.Message, error) {
 	subject := dynamo.StringAttr(rec.Change.NewImage, "subject")
 	kind := dynamo.StringAttr(rec.Change.NewImage, "kind")
-	if m.Restrictions == nil || subject == "" || (kind != dynamo.KindInquiry && kind != dynamo.KindSubscription) {
+	if len(msgs) == 0 || m.Restrictions == nil || subject == "" || (kind != dynamo.KindInquiry && kind != dynamo.KindSubscription) {
 		return msgs, nil
 	}
 	by, err := m.Restrictions.Restriction(ctx, privacy.SubjectID(subject))

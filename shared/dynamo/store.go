@@ -112,6 +112,17 @@ func inquirySK(i privacy.Inquiry) string {
 // SaveInquiry stores an inquiry and its ledger entry in one transaction, so
 // there is never an inquiry without its evidence or the other way round.
 func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
+	_, err := s.SaveInquiryWithSignup(ctx, i, nil)
+	return err
+}
+
+// SaveInquiryWithSignup stores an inquiry and, when optIn is set, the
+// newsletter signup its box asked for, in one transaction: a visitor told
+// "received" never loses the opt-in to a failed second write. When only the
+// signup's condition fails (already confirmed, or a confirmation went out
+// within the cooldown), the inquiry is stored alone: that signup would
+// have changed nothing. It reports whether a confirmation is due.
+func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *Signup) (bool, error) {
 	at := ts(i.Meta.ReceivedAt)
 	rec := inquiryRecord{
 		PK: SubjectPK(i.Subject), SK: inquirySK(i), Kind: KindInquiry, ID: i.ID, Subject: string(i.Subject),
@@ -125,24 +136,51 @@ func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
 	}
 	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
-		return fmt.Errorf("marshal inquiry: %w", err)
+		return false, fmt.Errorf("marshal inquiry: %w", err)
 	}
 	ledger, err := s.ledgerPut(Event{Subject: i.Subject, Name: "inquiry_received", At: i.Meta.ReceivedAt, Ref: i.ID,
 		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion})
 	if err != nil {
-		return err
+		return false, err
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.tables.Subjects, Item: item, ConditionExpression: notExists}},
-			{Put: &types.Put{TableName: ledger.TableName, Item: ledger.Item, ConditionExpression: notExists}},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("save inquiry: %w", err)
+	inquiry := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.tables.Subjects, Item: item, ConditionExpression: notExists}},
+		{Put: &types.Put{TableName: ledger.TableName, Item: ledger.Item, ConditionExpression: notExists}},
 	}
-	return nil
+	if optIn != nil {
+		signup, err := s.signupItems(*optIn)
+		if err != nil {
+			return false, err
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(inquiry[:2:2], signup...)})
+		if err == nil {
+			return true, nil
+		}
+		if !onlySignupRefused(err, len(inquiry)) {
+			return false, fmt.Errorf("save inquiry with signup: %w", err)
+		}
+	}
+	if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: inquiry}); err != nil {
+		return false, fmt.Errorf("save inquiry: %w", err)
+	}
+	return false, nil
+}
+
+// onlySignupRefused reports whether a transaction failed only on the
+// condition of the signup's subscription (the item at index first).
+func onlySignupRefused(err error, first int) bool {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) || len(tc.CancellationReasons) <= first {
+		return false
+	}
+	for i, r := range tc.CancellationReasons {
+		code := aws.ToString(r.Code)
+		if i == first && code != "ConditionalCheckFailed" || i != first && code != "" && code != "None" {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeInquiry reads an inquiry item, as stored or as a stream image.

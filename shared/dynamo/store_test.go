@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -103,4 +105,59 @@ func TestMailMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	step("release does not undo a sent marker", now.Add(time.Hour), dynamo.AlreadySent)
+}
+
+// A contact form's opt-in is written with its inquiry, both or neither;
+// when only the signup's condition refuses (a confirmation went out within
+// the cooldown), the inquiry is stored alone.
+func TestSaveInquiryWithSignup(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	form := privacy.ContactForm{Name: "Ann", Email: "ann@example.com", Topic: "question", Message: "Hi", MarketingOptIn: true}
+	inquiry := func(id string, at time.Time) privacy.Inquiry {
+		return privacy.NewInquiry(id, "subj-o", form, "v1", privacy.RequestMeta{ReceivedAt: at})
+	}
+	optIn := func(id string, at time.Time) *dynamo.Signup {
+		return &dynamo.Signup{Sub: privacy.Signup{Email: form.Email, Topics: []string{"newsletter"}}, Subject: "subj-o", ID: id,
+			Cooldown: 10 * time.Minute, Event: ev("subj-o", "subscribe_requested", at)}
+	}
+	count := func() (inquiries, subs, ledger int) {
+		items, _ := s.SubjectItems(ctx, "subj-o")
+		for _, it := range items {
+			if k, _ := it["kind"].(*types.AttributeValueMemberS); k != nil && k.Value == dynamo.KindInquiry {
+				inquiries++
+			} else if k != nil && k.Value == dynamo.KindSubscription {
+				subs++
+			}
+		}
+		l, _ := s.LedgerEntries(ctx, "subj-o")
+		return inquiries, subs, len(l)
+	}
+	steps := []struct {
+		name                    string
+		inq                     privacy.Inquiry
+		signup                  *dynamo.Signup
+		wantErr, wantDue        bool
+		inquiries, subs, ledger int
+	}{
+		{"inquiry and opt-in together", inquiry("i1", at), optIn("s1", at), false, true, 1, 1, 2},
+		{"opt-in within the cooldown: the inquiry alone", inquiry("i2", at.Add(time.Minute)), optIn("s2", at.Add(time.Minute)), false, false, 2, 1, 3},
+		{"the same inquiry again: neither", inquiry("i2", at.Add(time.Minute)), optIn("s3", at.Add(time.Hour)), true, false, 2, 1, 3},
+		{"no opt-in", inquiry("i3", at.Add(2*time.Hour)), nil, false, false, 3, 1, 4},
+	}
+	for _, st := range steps {
+		due, err := s.SaveInquiryWithSignup(ctx, st.inq, st.signup)
+		if (err != nil) != st.wantErr || due != st.wantDue {
+			t.Fatalf("%s: due %v, err %v", st.name, due, err)
+		}
+		if i, sub, l := count(); i != st.inquiries || sub != st.subs || l != st.ledger {
+			t.Fatalf("%s: %d inquiries, %d subscriptions, %d ledger entries; want %d, %d, %d", st.name, i, sub, l,
+				st.inquiries, st.subs, st.ledger)
+		}
+	}
+	if sub, err := s.Subscription(ctx, "subj-o"); err != nil || sub.SignupID != "s1" {
+		t.Fatalf("the refused opt-ins changed the subscription: %+v %v", sub, err)
+	}
 }

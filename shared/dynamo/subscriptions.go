@@ -124,12 +124,40 @@ func (s *Store) RecordEvent(ctx context.Context, e Event) error {
 	return nil
 }
 
+// Signup is a double opt-in to record: the signup, its subject, its id,
+// the least time between two confirmation emails, and its ledger entry.
+type Signup struct {
+	Sub      privacy.Signup
+	Subject  privacy.SubjectID
+	ID       string
+	Cooldown time.Duration
+	Event    Event
+}
+
 // RequestSubscription records a signup and makes a confirmation email due,
 // unless the subject is already confirmed or was sent a confirmation less
 // than cooldown ago. It reports whether a confirmation is due. Concurrent
 // signups of one address race on one item's condition: one wins.
 func (s *Store) RequestSubscription(ctx context.Context, sub privacy.Signup, subject privacy.SubjectID,
 	signupID string, cooldown time.Duration, e Event) (bool, error) {
+	items, err := s.signupItems(Signup{Sub: sub, Subject: subject, ID: signupID, Cooldown: cooldown, Event: e})
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if lostRace(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("request subscription: %w", err)
+	}
+	return true, nil
+}
+
+// signupItems are the writes of a signup: the subscription, on its
+// condition, and the ledger entry.
+func (s *Store) signupItems(p Signup) ([]types.TransactWriteItem, error) {
+	sub, subject, signupID, cooldown, e := p.Sub, p.Subject, p.ID, p.Cooldown, p.Event
 	now := ts(e.At)
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
 	upd := &types.Update{
@@ -150,18 +178,9 @@ func (s *Store) RequestSubscription(ctx context.Context, sub privacy.Signup, sub
 	}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{{Update: upd}, {Put: ledger}},
-	})
-	if lostRace(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("request subscription: %w", err)
-	}
-	return true, nil
+	return []types.TransactWriteItem{{Update: upd}, {Put: ledger}}, nil
 }
 
 // lostRace reports whether a transaction failed on its condition or on a

@@ -21,7 +21,7 @@ import (
 
 // Store is what the forms need from the database.
 type Store interface {
-	SaveInquiry(ctx context.Context, i privacy.Inquiry) error
+	SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *dynamo.Signup) (bool, error)
 	Ping(ctx context.Context) error
 	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
 	RequestSubscription(ctx context.Context, s privacy.Signup, subject privacy.SubjectID, signupID string,
@@ -111,20 +111,23 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		f.Log.WarnContext(ctx, "contact over its limit; dropped", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
 		return received(r, id), nil
 	}
-	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
-	if err := f.Store.SaveInquiry(ctx, inq); err != nil {
-		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
-	}
-	f.Log.InfoContext(ctx, "inquiry stored", "request_id", r.RequestContext.RequestID, "inquiry_id", id, "topic", form.Topic)
+	var optIn *dynamo.Signup
 	if form.MarketingOptIn {
 		// The box on the contact form starts the same double opt-in as the
-		// signup form: nothing is sent until the person confirms.
+		// signup form (nothing is sent until the person confirms), written
+		// with the inquiry in one transaction: both or neither.
 		s := privacy.Signup{Email: form.Email, Name: form.Name, Topics: []string{"newsletter"}}
-		if err := f.requestSubscription(ctx, r, s, "contact_form"); err != nil {
-			// The inquiry is stored; the visitor can sign up again later.
-			f.Log.ErrorContext(ctx, "opt-in not recorded", "inquiry_id", id, "error", err.Error())
+		if optIn, err = f.planSignup(ctx, r, s, "contact_form"); err != nil {
+			return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 		}
 	}
+	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
+	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
+	}
+	f.Log.InfoContext(ctx, "inquiry stored", "request_id", r.RequestContext.RequestID, "inquiry_id", id, "topic", form.Topic,
+		"confirmation_due", due)
 	return received(r, id), nil
 }
 

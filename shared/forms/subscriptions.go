@@ -55,8 +55,16 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if v, ok := privacy.AsValidation(err); ok {
 		return httpapi.Response{}, httpapi.Validation(v)
 	}
-	if err := f.requestSubscription(ctx, r, s, "subscription_form"); err != nil {
+	plan, err := f.planSignup(ctx, r, s, "subscription_form")
+	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if plan != nil {
+		due, err := f.Store.RequestSubscription(ctx, plan.Sub, plan.Subject, plan.ID, plan.Cooldown, plan.Event)
+		if err != nil {
+			return httpapi.Response{}, fmt.Errorf("signup: %w", err)
+		}
+		f.Log.InfoContext(ctx, "signup", "request_id", r.RequestContext.RequestID, "confirmation_due", due, "signup_id", plan.ID)
 	}
 	return pending(r), nil
 }
@@ -68,8 +76,11 @@ func pending(r httpapi.Request) httpapi.Response {
 	return httpapi.JSON(http.StatusAccepted, pendingAnswer{Status: "pending_confirmation"})
 }
 
-// requestSubscription starts a double opt-in, within the abuse limits.
-func (f *Forms) requestSubscription(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) error {
+// planSignup decides whether a double opt-in may start (the abuse limits,
+// a restriction of processing) and returns its write, or nil when nothing
+// is to start; the caller writes it (alone, or with the inquiry whose box
+// asked for it).
+func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) (*dynamo.Signup, error) {
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
 	log := f.Log.With("request_id", r.RequestContext.RequestID)
@@ -77,36 +88,31 @@ func (f *Forms) requestSubscription(ctx context.Context, r httpapi.Request, s pr
 		limit.Check{Rule: f.Limits.SignupPerIP, Key: f.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP)},
 		limit.Check{Rule: f.Limits.SignupPerAddress, Key: string(subject)})
 	if err != nil {
-		return fmt.Errorf("signup: %w", err)
+		return nil, fmt.Errorf("signup: %w", err)
 	}
 	if ex != nil {
 		log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", ex.Rule.Name)
-		return nil
+		return nil, nil
 	}
 	// Under a restriction of processing nothing new starts for marketing:
 	// the visitor is answered as usual, the ledger says why nothing
 	// happened, and a signup after the restriction is lifted works.
 	if by, err := f.Store.Restriction(ctx, subject); err != nil {
-		return fmt.Errorf("signup: %w", err)
+		return nil, fmt.Errorf("signup: %w", err)
 	} else if by != "" {
 		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", by)
-		return f.Store.RecordEvent(ctx, dynamo.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
+		return nil, f.Store.RecordEvent(ctx, dynamo.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
 			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion,
 			Detail: map[string]string{"source": source}})
 	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
-	due, err := f.Store.RequestSubscription(ctx, s, subject, signupID, f.Limits.Cooldown, dynamo.Event{
+	return &dynamo.Signup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: dynamo.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),
 			"source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
-	})
-	if err != nil {
-		return fmt.Errorf("signup: %w", err)
-	}
-	log.InfoContext(ctx, "signup", "confirmation_due", due, "signup_id", signupID)
-	return nil
+	}}, nil
 }
 
 // ConfirmPage handles GET /v1/subscriptions/confirm: a page with one

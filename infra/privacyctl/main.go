@@ -11,12 +11,16 @@
 //	privacyctl complete ID [-note TEXT]          close a rectification the team carried out
 //	privacyctl lift ID -reason TEXT              lift a restriction; the requester is told
 //	privacyctl terminate-client -email ADDRESS   start the 12-month clock for a client's data
+//	privacyctl opendsr-controller -name NAME     issue OpenDSR credentials to a controller
+//	privacyctl opendsr-revoke ID                 revoke them
 //
 // The logic is shared/rights (Desk); this file parses flags and prints.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -39,6 +43,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/processor"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
@@ -54,9 +59,11 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
   lift ID -reason TEXT              lift a restriction of processing; the requester is told
   terminate-client -email ADDRESS [-reference TEXT]
                                     start the 12-month deletion clock of a terminated client
+  opendsr-controller -name NAME     issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once
+  opendsr-revoke ID                 revoke a controller's credentials
 
 Common flags: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
--requests-table/-subjects-table/-ledger-table NAME, -secret-arn ARN, -as NAME.
+-requests-table/-subjects-table/-ledger-table/-ops-table NAME, -secret-arn ARN, -as NAME.
 `
 
 func main() {
@@ -73,9 +80,9 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 type options struct {
-	endpoint, stage, requests, subjects, ledger, secretArn, policy, as string
-	status, reason, note, until, email, ref                            string
-	overdue, asJSON                                                    bool
+	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
+	status, reason, note, until, email, ref, name                           string
+	overdue, asJSON                                                         bool
 }
 
 func envOr(k, d string) string {
@@ -94,6 +101,8 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.requests, "requests-table", os.Getenv("REQUESTS_TABLE"), "requests table name")
 	fs.StringVar(&o.subjects, "subjects-table", os.Getenv("SUBJECTS_TABLE"), "subjects table name")
 	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
+	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
+	fs.StringVar(&o.name, "name", "", "opendsr-controller: the controller's name")
 	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
 	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
 	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
@@ -124,6 +133,7 @@ func parse(cmd string, args []string) (options, []string, error) {
 	table(&o.requests, "RequestsTable")
 	table(&o.subjects, "SubjectsTable")
 	table(&o.ledger, "LedgerTable")
+	table(&o.ops, "OpsTable")
 	return o, pos, nil
 }
 
@@ -145,9 +155,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			opt.BaseEndpoint = aws.String(o.endpoint)
 		}
 	})
-	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger})
-	if cmd == "terminate-client" {
+	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops})
+	switch cmd {
+	case "terminate-client":
 		return terminateClient(ctx, cfg, store, o, out)
+	case "opendsr-controller":
+		return issueController(ctx, cfg, store, o, out)
+	case "opendsr-revoke":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: opendsr-revoke needs a controller id", errUsage)
+		}
+		if err := store.RevokeController(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "controller %s revoked\n", pos[0])
+		return nil
 	}
 	by, err := identity(ctx, cfg, o)
 	if err != nil {
@@ -273,23 +295,29 @@ func printList(out io.Writer, reqs []dynamo.RightsRequest, asJSON bool) error {
 	return w.Flush()
 }
 
-func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
-	email := privacy.NormalizeEmail(o.email)
-	if !privacy.ValidEmail(email) {
-		return fmt.Errorf("%w: -email must be a valid address", errUsage)
-	}
+// hasher derives the stack's subject hasher from its master secret: the
+// AppSecret in AWS (-secret-arn), LOCAL_SECRET or the development default.
+func hasher(ctx context.Context, cfg aws.Config, o options) (*privacy.Hasher, error) {
 	master := os.Getenv("LOCAL_SECRET")
 	if o.secretArn != "" {
 		sec, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &o.secretArn})
 		if err != nil {
-			return fmt.Errorf("read secret: %w", err)
+			return nil, fmt.Errorf("read secret: %w", err)
 		}
 		master = aws.ToString(sec.SecretString)
 	}
 	if master == "" {
 		master = lambdaenv.LocalSecret
 	}
-	h, err := privacy.NewHasher(lambdaenv.DeriveSecrets(master).SubjectPepper)
+	return privacy.NewHasher(lambdaenv.DeriveSecrets(master).SubjectPepper)
+}
+
+func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
+	email := privacy.NormalizeEmail(o.email)
+	if !privacy.ValidEmail(email) {
+		return fmt.Errorf("%w: -email must be a valid address", errUsage)
+	}
+	h, err := hasher(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
@@ -302,5 +330,27 @@ func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 	}
 	fmt.Fprintf(out, "%d records marked; the retention sweep deletes them after %s\n", n,
 		privacy.Retention.ClientTermination.From(now).Format("2 January 2006"))
+	return nil
+}
+
+// issueController creates OpenDSR credentials: a random id and secret,
+// stored as a keyed hash; the secret is printed once and never again.
+func issueController(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
+	if strings.TrimSpace(o.name) == "" {
+		return fmt.Errorf("%w: -name is required", errUsage)
+	}
+	h, err := hasher(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	id, secret := uuid.NewString(), base64.RawURLEncoding.EncodeToString(b)
+	if err := store.PutController(ctx, dynamo.Controller{ID: id, Name: o.name, SecretHash: processor.SecretHash(h, secret)}, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "controller_id %s\nsecret %s\n", id, secret)
 	return nil
 }

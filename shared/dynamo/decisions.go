@@ -30,7 +30,7 @@ const (
 type Transition struct {
 	From            []string
 	Status          string // "" keeps the status
-	MailDue         string
+	MailDue         string // "" makes no email due
 	Reason          string
 	Extend          time.Time
 	ExtensionReason string
@@ -41,9 +41,13 @@ type Transition struct {
 // request is no longer in one of t.From (decided by someone else first, or
 // never in that state) it returns ErrStale and changes nothing.
 func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event) error {
-	set := "SET mail_due = :due, decided_at = :now"
+	set := "SET decided_at = :now"
 	names := map[string]string{"#s": "status"}
-	vals := map[string]types.AttributeValue{":due": str(t.MailDue), ":now": str(ts(e.At))}
+	vals := map[string]types.AttributeValue{":now": str(ts(e.At))}
+	if t.MailDue != "" {
+		set += ", mail_due = :due"
+		vals[":due"] = str(t.MailDue)
+	}
 	var from []string
 	for i, st := range t.From {
 		k := fmt.Sprintf(":from%d", i)
@@ -53,7 +57,7 @@ func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event
 	if t.Status != "" {
 		set += ", #s = :status"
 		vals[":status"] = str(t.Status)
-		if t.Status == privacy.RequestCompleted || t.Status == privacy.RequestDenied {
+		if t.Status == privacy.RequestCompleted || t.Status == privacy.RequestDenied || t.Status == privacy.RequestCancelled {
 			set += ", completed_at = if_not_exists(completed_at, :now)"
 		}
 	}

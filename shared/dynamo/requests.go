@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,7 +56,15 @@ type RightsRequest struct {
 	// DecidedBy names the operator of the last decision (an IAM ARN).
 	DecidedBy string `dynamodbav:"decided_by,omitempty"`
 	MailDue   string `dynamodbav:"mail_due,omitempty"`
+	// Source is "opendsr" for a request a controller sent machine to
+	// machine: the controller, not this system, talks to the person.
+	Source       string   `dynamodbav:"source,omitempty"`
+	Controller   string   `dynamodbav:"controller_id,omitempty"`
+	CallbackURLs []string `dynamodbav:"status_callback_urls,omitempty"`
 }
+
+// SourceOpenDSR marks requests sent by a controller through OpenDSR.
+const SourceOpenDSR = "opendsr"
 
 func requestKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str("R#" + id), attrSK: str(requestSK)}
@@ -125,11 +134,17 @@ func (s *Store) CreateRequest(ctx context.Context, r RightsRequest, e Event) err
 		{Put: &types.Put{TableName: &s.tables.Requests, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Put: ledger},
 	}})
+	if lostRace(err) {
+		return ErrExists
+	}
 	if err != nil {
 		return fmt.Errorf("create request: %w", err)
 	}
 	return nil
 }
+
+// ErrExists is a create of something that is already there.
+var ErrExists = errors.New("already exists")
 
 // Request returns one request.
 func (s *Store) Request(ctx context.Context, id string) (RightsRequest, error) {

@@ -188,6 +188,9 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 		if err != nil {
 			return nil, "", err
 		}
+		if req.Source == dynamo.SourceOpenDSR {
+			return nil, "", nil // the controller tells the person, not us
+		}
 		if nonce, ok := strings.CutPrefix(due, dynamo.MailDueReceived); ok {
 			msgs, err := m.requestReceived(req, nonce)
 			return msgs, due, err

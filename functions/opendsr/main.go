@@ -1,0 +1,63 @@
+// Command opendsr is the Lambda behind the OpenDSR (OpenGDPR) processor
+// API. It only wires; the logic is in shared/processor and shared/opendsr.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/processor"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaenv.Logger()
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE",
+		"OPS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
+	s := &processor.Service{
+		Store:         store,
+		Fulfiller:     &rights.Fulfiller{Store: store, PolicyVersion: env.PolicyVersion, Log: log},
+		Hasher:        keys.Hasher,
+		Tokens:        keys.Tokens,
+		CertURL:       os.Getenv("OPENDSR_CERTIFICATE_URL"),
+		BaseURL:       env.BaseURL,
+		PolicyVersion: env.PolicyVersion,
+		Policy:        opendsr.Policy{LoopbackHTTP: os.Getenv("DYNAMODB_ENDPOINT") != ""}, // http callbacks to loopback in development only
+		Now:           time.Now,
+		Log:           log,
+	}
+	// The signing key: a PEM in the stack's OpenDSRSigningKey secret (the
+	// operator puts it there), or, in development, in OPENDSR_SIGNING_KEY.
+	// Without a usable key every route answers 503.
+	pem := os.Getenv("OPENDSR_SIGNING_KEY")
+	if arn := os.Getenv("OPENDSR_SIGNING_KEY_SECRET_ARN"); pem == "" && arn != "" && os.Getenv("DYNAMODB_ENDPOINT") == "" {
+		out, err := secretsmanager.NewFromConfig(env.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+		if err != nil {
+			log.Error("signing key not readable: every route answers 503", "error", err.Error())
+		} else {
+			pem = aws.ToString(out.SecretString)
+		}
+	}
+	if s.Signer, err = opendsr.NewSigner([]byte(pem), os.Getenv("OPENDSR_DOMAIN")); err != nil {
+		s.Signer = nil
+		log.Error("no usable OpenDSR signing key: every route answers 503", "error", err.Error())
+	}
+	rt := httpapi.NewRouter(log)
+	s.Routes(rt)
+	lambda.Start(rt.Serve)
+}

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
@@ -41,20 +39,9 @@ func main() {
 		Now:           time.Now,
 		Log:           log,
 	}
-	// The signing key: a PEM in the stack's OpenDSRSigningKey secret (the
-	// operator puts it there), or, in development, in OPENDSR_SIGNING_KEY.
-	// Without a usable key every route answers 503.
-	pem := os.Getenv("OPENDSR_SIGNING_KEY")
-	if arn := os.Getenv("OPENDSR_SIGNING_KEY_SECRET_ARN"); pem == "" && arn != "" && os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		out, err := secretsmanager.NewFromConfig(env.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
-		if err != nil {
-			log.Error("signing key not readable: every route answers 503", "error", err.Error())
-		} else {
-			pem = aws.ToString(out.SecretString)
-		}
-	}
-	if s.Signer, err = opendsr.NewSigner([]byte(pem), os.Getenv("OPENDSR_DOMAIN")); err != nil {
-		s.Signer = nil
+	// The signing key (see processor.LoadSigner): without a usable one
+	// every route answers 503, since an unsigned answer is not one.
+	if s.Signer, err = processor.LoadSigner(ctx, env); err != nil {
 		log.Error("no usable OpenDSR signing key: every route answers 503", "error", err.Error())
 	}
 	rt := httpapi.NewRouter(log)

@@ -8,10 +8,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -170,6 +174,56 @@ func TestOpenDSRProcessor(t *testing.T) {
 	if code, _, _ := other.call("GET", "/opendsr/v2/requests/"+id, nil); code != 401 {
 		t.Fatalf("a revoked controller: %d", code)
 	}
+
+	// Callbacks: a receiver that fails twice, then accepts, gets every
+	// status change once, in order, signed, naming its own URL.
+	type got struct{ status, url string }
+	var mu sync.Mutex
+	var received []got
+	failures := 0
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 2 {
+			failures++
+			http.Error(w, "down for maintenance", http.StatusInternalServerError)
+			return
+		}
+		if err := opendsr.Verify(&key.PublicKey, raw, r.Header.Get("X-OpenDSR-Signature")); err != nil {
+			t.Errorf("callback signature: %v", err)
+		}
+		var b struct {
+			Status string `json:"request_status"`
+			URL    string `json:"status_callback_url"`
+			ID     string `json:"subject_request_id"`
+		}
+		_ = json.Unmarshal(raw, &b)
+		received = append(received, got{b.Status, b.URL})
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer recv.Close()
+	cbID := uuid.NewString()
+	cbBody := []byte(`{"regulation":"ccpa","subject_request_id":"` + cbID + `","subject_request_type":"portability",` +
+		`"submitted_time":"2026-11-28T10:00:00Z","status_callback_urls":["` + recv.URL + `/cb"],` +
+		`"subject_identities":[{"identity_type":"email","identity_value":"` + kept + `","identity_format":"raw"}]}`)
+	if code, _, out := acme.call("POST", "/opendsr/v2/requests", cbBody); code != 201 {
+		t.Fatalf("create with a callback: %d %v", code, out)
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		mu.Lock()
+		n := len(received)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
+	time.Sleep(2 * time.Second) // time for a duplicate, if one were coming
+	mu.Lock()
+	if fmt.Sprint(received) != fmt.Sprint([]got{{"pending", recv.URL + "/cb"}, {"completed", recv.URL + "/cb"}}) || failures != 2 {
+		t.Errorf("callbacks received %v after %d failures", received, failures)
+	}
+	mu.Unlock()
 
 	// The controller tells the person: no email from us about these requests.
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool {

@@ -61,6 +61,9 @@ type RightsRequest struct {
 	Source       string   `dynamodbav:"source,omitempty"`
 	Controller   string   `dynamodbav:"controller_id,omitempty"`
 	CallbackURLs []string `dynamodbav:"status_callback_urls,omitempty"`
+	// OpenDSRVersion is the protocol generation the controller used (1 or
+	// 2): its callbacks carry that generation's headers.
+	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`
 }
 
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.

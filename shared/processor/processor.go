@@ -17,11 +17,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
@@ -199,7 +204,7 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	rr := dynamo.RightsRequest{ID: req.SubjectRequestID, Kind: dynamo.KindRequest, Subject: string(subject), Type: req.Type,
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now.Format(time.RFC3339Nano),
 		DueAt: rfc3339(privacy.DueAt(regulation, now)), Source: dynamo.SourceOpenDSR, Controller: c.controller,
-		CallbackURLs: req.CallbackURLs}
+		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v)}
 	err = s.Store.CreateRequest(ctx, rr, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: rr.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: s.PolicyVersion,
 		Detail: map[string]string{"type": req.Type, "source": dynamo.SourceOpenDSR, "controller_id": c.controller}})
@@ -282,4 +287,19 @@ func (s *Service) cancel(ctx context.Context, c call) (int, any, error) {
 	}
 	return http.StatusAccepted, map[string]string{"controller_id": c.controller, "received_time": rfc3339(now),
 		"subject_request_id": req.ID, "api_version": version(c.v)}, nil
+}
+
+// LoadSigner reads the signing key: OPENDSR_SIGNING_KEY (a PEM, in
+// development) or the Secrets Manager secret OPENDSR_SIGNING_KEY_SECRET_ARN
+// names (in AWS; the operator puts the PEM there), for OPENDSR_DOMAIN.
+func LoadSigner(ctx context.Context, env *lambdaenv.Env) (*opendsr.Signer, error) {
+	pem := os.Getenv("OPENDSR_SIGNING_KEY")
+	if arn := os.Getenv("OPENDSR_SIGNING_KEY_SECRET_ARN"); pem == "" && arn != "" && os.Getenv("DYNAMODB_ENDPOINT") == "" {
+		out, err := secretsmanager.NewFromConfig(env.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+		if err != nil {
+			return nil, fmt.Errorf("read the signing key: %w", err)
+		}
+		pem = aws.ToString(out.SecretString)
+	}
+	return opendsr.NewSigner([]byte(pem), os.Getenv("OPENDSR_DOMAIN"))
 }

@@ -36,6 +36,7 @@ type Function struct {
 	environ    []string
 	startMu    sync.Mutex
 	allWorkers []*worker
+	closed     bool // stopped: no process may start any more
 }
 
 // Event is one event source of a function, its properties resolved.
@@ -190,7 +191,24 @@ func environ(f *Function, base, overrides map[string]string) []string {
 	return list
 }
 
+// errExitedAtStart is an emulator process that ended before it listened:
+// most often one of its two ports, free when chosen, was taken by another
+// process in between. A new pair of ports fixes it.
+var errExitedAtStart = errors.New("exited at start")
+
+// spawn starts an emulator process, trying new ports when one is lost to a
+// race with another process.
 func (f *Function) spawn(ctx context.Context) (*worker, error) {
+	for attempt := 1; ; attempt++ {
+		w, err := f.spawnOnce(ctx)
+		if errors.Is(err, errExitedAtStart) && attempt < 5 {
+			continue
+		}
+		return w, err
+	}
+}
+
+func (f *Function) spawnOnce(ctx context.Context) (*worker, error) {
 	p1, err := freePort()
 	if err != nil {
 		return nil, err
@@ -205,9 +223,20 @@ func (f *Function) spawn(ctx context.Context) (*worker, error) {
 	w.cmd.Env = f.environ
 	pr, pw := io.Pipe()
 	w.cmd.Stdout, w.cmd.Stderr = pw, pw
+	// Start and register under the lock that stop takes, so that an
+	// invocation still running when the stack closes cannot leave a
+	// process behind.
+	f.startMu.Lock()
+	if f.closed {
+		f.startMu.Unlock()
+		return nil, fmt.Errorf("emulator for %s: the stack is closed", f.ID)
+	}
 	if err := w.cmd.Start(); err != nil {
+		f.startMu.Unlock()
 		return nil, fmt.Errorf("start emulator for %s: %w", f.ID, err)
 	}
+	f.allWorkers = append(f.allWorkers, w)
+	f.startMu.Unlock()
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -220,9 +249,6 @@ func (f *Function) spawn(ctx context.Context) (*worker, error) {
 		pw.Close()
 		close(w.done)
 	}()
-	f.startMu.Lock()
-	f.allWorkers = append(f.allWorkers, w)
-	f.startMu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", w.addr, 200*time.Millisecond)
@@ -232,7 +258,7 @@ func (f *Function) spawn(ctx context.Context) (*worker, error) {
 		}
 		select {
 		case <-w.done:
-			return nil, fmt.Errorf("emulator for %s exited at start", f.ID)
+			return nil, fmt.Errorf("emulator for %s: %w", f.ID, errExitedAtStart)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		default:
@@ -361,6 +387,7 @@ func (f *Function) RuntimePIDs() []int {
 func (f *Function) stop() {
 	f.startMu.Lock()
 	defer f.startMu.Unlock()
+	f.closed = true
 	for _, w := range f.allWorkers {
 		w.stop()
 	}

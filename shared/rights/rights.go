@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,14 +82,6 @@ type filed struct {
 	Message string `json:"message,omitempty"`
 }
 
-func open(status string) bool {
-	switch status {
-	case privacy.RequestIdentityUnverified, privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview:
-		return true
-	}
-	return false
-}
-
 // File handles POST /v1/rights-requests.
 func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	in, err := httpapi.DecodeInput(r)
@@ -125,7 +118,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
 	for _, prev := range recent {
-		if prev.Type == f.Type && open(prev.Status) {
+		if prev.Type == f.Type && slices.Contains(OpenStatuses, prev.Status) {
 			// The same request again joins the first: no second clock. If
 			// it is still unverified, a fresh link goes out (at most one per
 			// cooldown: the answer is the same either way).

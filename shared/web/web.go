@@ -35,7 +35,8 @@ type Catalog map[string]string
 
 var (
 	catalogs = map[string]Catalog{}
-	pages    = map[string]*template.Template{}
+	// pages holds each page parsed once per language, its T bound to it.
+	pages = map[string]map[string]*template.Template{}
 )
 
 // DefaultLang is the language of a page when the browser asks for none we
@@ -62,12 +63,16 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
-	for _, name := range names {
-		base := strings.TrimSuffix(path.Base(name), ".html")
-		if base == "layout" {
-			continue
+	for code := range catalogs {
+		pages[code] = map[string]*template.Template{}
+		for _, name := range names {
+			base := strings.TrimSuffix(path.Base(name), ".html")
+			if base == "layout" {
+				continue
+			}
+			pages[code][base] = template.Must(template.New("layout.html").Funcs(funcs(Lang{Code: code})).
+				ParseFS(files, "templates/layout.html", name))
 		}
-		pages[base] = template.Must(template.New("layout.html").Funcs(funcs(Lang{})).ParseFS(files, "templates/layout.html", name))
 	}
 }
 
@@ -234,16 +239,16 @@ type Page struct {
 
 // Render renders p.
 func Render(p Page) (string, error) {
-	t, ok := pages[p.Name]
+	byName, ok := pages[p.Lang.Code]
+	if !ok {
+		byName = pages[DefaultLang]
+	}
+	t, ok := byName[p.Name]
 	if !ok {
 		return "", fmt.Errorf("no page %q", p.Name)
 	}
-	t, err := t.Clone()
-	if err != nil {
-		return "", err
-	}
 	var b bytes.Buffer
-	if err := t.Funcs(funcs(p.Lang)).Execute(&b, p); err != nil {
+	if err := t.Execute(&b, p); err != nil {
 		return "", fmt.Errorf("render %s: %w", p.Name, err)
 	}
 	return b.String(), nil

@@ -14,28 +14,32 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE",
-		"OPS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "OPS_TABLE",
+		"POLICY_VERSION", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	store := dynamo.New(env.DynamoDB(), env.Tables)
+	window, err := lambdaenv.Duration("OPENDSR_CANCEL_WINDOW", 15*time.Minute)
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
 	s := &processor.Service{
-		Store:         store,
-		Fulfiller:     &rights.Fulfiller{Store: store, PolicyVersion: env.PolicyVersion, Log: log},
+		Store:         dynamo.New(env.DynamoDB(), env.Tables),
 		Hasher:        keys.Hasher,
 		Tokens:        keys.Tokens,
 		CertURL:       os.Getenv("OPENDSR_CERTIFICATE_URL"),
 		BaseURL:       env.BaseURL,
 		PolicyVersion: env.PolicyVersion,
 		Policy:        opendsr.Policy{LoopbackHTTP: os.Getenv("DYNAMODB_ENDPOINT") != ""}, // http callbacks to loopback in development only
+		Window:        window,
+		Every:         processor.WorkerEvery,
 		Now:           time.Now,
 		Log:           log,
 	}

@@ -196,7 +196,9 @@ func bench() error {
 				if err := limits(email, i); err != nil {
 					return err
 				}
-				return store.SaveInquiry(ctx, privacy.NewInquiry(uuid.NewString(), hasher.Subject(email), f, "v", privacy.RequestMeta{ReceivedAt: time.Now()}))
+				inq := privacy.NewInquiry(uuid.NewString(), hasher.Subject(email), f, "v", privacy.RequestMeta{ReceivedAt: time.Now()})
+				inq.Lookup = hasher.EmailKeys(email)
+				return store.SaveInquiry(ctx, inq)
 			}
 		},
 		"signup": func(tag string) func(i int) error {
@@ -209,8 +211,9 @@ func bench() error {
 				if _, err := store.Restriction(ctx, subject); err != nil {
 					return err
 				}
-				_, err := store.RequestSubscription(ctx, privacy.Signup{Email: email, Topics: []string{"newsletter"}}, subject,
-					uuid.NewString(), 10*time.Minute, dynamo.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()})
+				_, err := store.RequestSubscription(ctx, dynamo.Signup{Sub: privacy.Signup{Email: email, Topics: []string{"newsletter"}},
+					Subject: subject, Lookup: hasher.EmailKeys(email), ID: uuid.NewString(), Cooldown: 10 * time.Minute,
+					Event: dynamo.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()}})
 				return err
 			}
 		},

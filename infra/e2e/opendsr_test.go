@@ -21,6 +21,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // controller is a test OpenDSR controller: it calls the processor with its
@@ -75,6 +76,18 @@ func (c *controller) call(method, path string, body []byte) (int, http.Header, m
 	return resp.StatusCode, resp.Header, out
 }
 
+// work runs the OpenDSR worker once, as its schedule would, and returns
+// its report.
+func (s *stack) work(t *testing.T) map[string]any {
+	t.Helper()
+	resp, out := s.do(t, "POST", "/_local/invoke/OpenDSRWorkerFunction", "application/json", "{}", nil)
+	var rep map[string]any
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("worker: %d %s", resp.StatusCode, out)
+	}
+	return rep
+}
+
 func TestOpenDSRProcessor(t *testing.T) {
 	t.Parallel()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -82,7 +95,9 @@ func TestOpenDSRProcessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	s := startStackOpts(t, localtest.Need(t), 2, map[string]string{"OPENDSR_SIGNING_KEY": string(keyPEM)})
+	const window = 2 * time.Second
+	s := startStackOpts(t, localtest.Need(t), 2, map[string]string{"OPENDSR_SIGNING_KEY": string(keyPEM),
+		"OPENDSR_CANCEL_WINDOW": window.String()})
 	u := localtest.Unique()
 	gone, kept := "gone-"+u+"@example.com", "kept-"+u+"@example.com"
 	for _, addr := range []string{gone, kept} {
@@ -94,23 +109,54 @@ func TestOpenDSRProcessor(t *testing.T) {
 	other := s.issueController(t, "Other", &key.PublicKey)
 
 	code, _, disc := acme.call("GET", "/opendsr/v2/discovery", nil)
-	if code != 200 || disc["api_version"] != "2.0" || disc["processor_certificate"] == "" {
+	if code != 200 || disc["api_version"] != "2.0" || disc["processor_certificate"] == "" ||
+		!strings.Contains(fmtJSON(disc["supported_identities"]), `{"identity_format":"sha256","identity_type":"email"}`) {
 		t.Fatalf("discovery: %d %v", code, disc)
 	}
+	identity := func(format, value string) string {
+		return `[{"identity_type":"email","identity_value":"` + value + `","identity_format":"` + format + `"}]`
+	}
+	v2 := func(id, typ, identities string) []byte {
+		return []byte(`{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"` + typ + `",` +
+			`"submitted_time":"2026-11-28T10:00:00Z","subject_identities":` + identities + `}`)
+	}
+	status := func(c *controller, path string) map[string]any {
+		t.Helper()
+		code, _, st := c.call("GET", path, nil)
+		if code != 200 {
+			t.Fatalf("status %s: %d %v", path, code, st)
+		}
+		return st
+	}
 
-	// v2 erasure: 201 with the echo of the exact bytes; done at once.
+	// v2 erasure named by the sha256 of the address as the controller
+	// holds it (normalised: trimmed, lower-cased): 201 with the echo of the
+	// exact bytes, pending through the cancel window, then done by the
+	// worker, with how many records went.
 	id := uuid.NewString()
-	body := []byte(`{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"erasure",` +
-		`"submitted_time":"2026-11-28T10:00:00Z","subject_identities":[{"identity_type":"email","identity_value":"` +
-		strings.ToUpper(gone) + `","identity_format":"raw"}]}`)
+	body := v2(id, "erasure", identity("sha256", privacy.EmailDigest("sha256", "  "+strings.ToUpper(gone))))
+	sent := time.Now()
 	code, h, created := acme.call("POST", "/opendsr/v2/requests", body)
 	if code != 201 || created["controller_id"] != acme.id || created["subject_request_id"] != id ||
 		created["encoded_request"] != base64.StdEncoding.EncodeToString(body) || created["received_time"] == nil ||
 		created["expected_completion_time"] == nil || h.Get("X-OpenGDPR-Signature") != "" {
 		t.Fatalf("create v2: %d %v %v", code, created, h)
 	}
-	if code, _, st := acme.call("GET", "/opendsr/v2/requests/"+id, nil); code != 200 || st["request_status"] != "completed" {
-		t.Fatalf("status: %d %v", code, st)
+	if st := status(acme, "/opendsr/v2/requests/"+id); st["request_status"] != "pending" || st["results_count"] != nil {
+		t.Fatalf("before the window is over: %v", st)
+	}
+	if rep := s.work(t); rep["fulfilled"] != 0.0 && time.Since(sent) < window {
+		t.Fatalf("the worker started a request inside its cancel window: %v", rep)
+	}
+	// The same bytes again (a retry after a lost answer): the same receipt.
+	if code, _, again := acme.call("POST", "/opendsr/v2/requests", body); code != 201 || again["received_time"] != created["received_time"] {
+		t.Fatalf("retry: %d %v, first %v", code, again, created)
+	}
+	time.Sleep(window)
+	s.work(t)
+	// The inquiry and its ledger entry were held; nothing is left.
+	if st := status(acme, "/opendsr/v2/requests/"+id); st["request_status"] != "completed" || st["results_count"] != 2.0 {
+		t.Fatalf("after the worker: %v", st)
 	}
 	pk := "S#" + string(s.hasher.Subject(gone))
 	for _, it := range s.items(t, "SubjectsTable") {
@@ -118,19 +164,51 @@ func TestOpenDSRProcessor(t *testing.T) {
 			t.Fatalf("the erased subject still has %s", str(it, "sk"))
 		}
 	}
+	if code, _, _ := acme.call("DELETE", "/opendsr/v2/requests/"+id, nil); code != 409 {
+		t.Fatalf("cancel of a completed request: %d", code)
+	}
 
-	// v1 access: both header families; the results link serves the export.
+	// v1 access by the raw address: both header families; the results
+	// link serves the export; no results_count in v1.
 	id1 := uuid.NewString()
 	body1 := []byte(`{"subject_request_id":"` + id1 + `","subject_request_type":"access","submitted_time":"2026-11-28T10:00:00Z",` +
-		`"subject_identities":[{"identity_type":"email","identity_value":"` + kept + `","identity_format":"raw"}]}`)
+		`"subject_identities":` + identity("raw", kept) + `}`)
 	code, h, _ = acme.call("POST", "/opendsr/v1/opengdpr_requests", body1)
 	if code != 201 || h.Get("X-OpenGDPR-Signature") != h.Get("X-OpenDSR-Signature") || h.Get("X-OpenGDPR-Processor-Domain") == "" {
 		t.Fatalf("create v1: %d %v", code, h)
 	}
-	code, _, st := acme.call("GET", "/opendsr/v1/opengdpr_requests/"+id1, nil)
+	// A second access request for the same person while the first is in
+	// flight is a conflict; the same one from another controller is not.
+	if code, _, e := acme.call("POST", "/opendsr/v2/requests", v2(uuid.NewString(), "access", identity("md5", privacy.EmailDigest("md5", kept)))); code != 409 {
+		t.Fatalf("a second request in flight: %d %v", code, e)
+	}
+	// Cancelled inside the window: 202, and the worker leaves it alone.
+	idc := uuid.NewString()
+	if code, _, out := other.call("POST", "/opendsr/v2/requests", v2(idc, "access", identity("sha1", privacy.EmailDigest("sha1", kept)))); code != 201 {
+		t.Fatalf("create to cancel: %d %v", code, out)
+	}
+	if code, _, out := other.call("DELETE", "/opendsr/v2/requests/"+idc, nil); code != 202 || out["subject_request_id"] != idc || out["received_time"] == nil {
+		t.Fatalf("cancel while pending: %d %v", code, out)
+	}
+	// A digest of an address not held: completed, nothing found.
+	idn := uuid.NewString()
+	if code, _, out := acme.call("POST", "/opendsr/v2/requests", v2(idn, "erasure", identity("md5", privacy.EmailDigest("md5", "nobody-"+u+"@example.com")))); code != 201 {
+		t.Fatalf("create for no one: %d %v", code, out)
+	}
+	time.Sleep(window)
+	if rep := s.work(t); rep["fulfilled"] != 2.0 {
+		t.Fatalf("worker: %v", rep)
+	}
+	if st := status(other, "/opendsr/v2/requests/"+idc); st["request_status"] != "cancelled" {
+		t.Fatalf("cancelled request: %v", st)
+	}
+	if st := status(acme, "/opendsr/v2/requests/"+idn); st["request_status"] != "completed" || st["results_count"] != 0.0 {
+		t.Fatalf("request for no one: %v", st)
+	}
+	st := status(acme, "/opendsr/v1/opengdpr_requests/"+id1)
 	results, _ := st["results_url"].(string)
-	if code != 200 || st["request_status"] != "completed" || results == "" {
-		t.Fatalf("status v1: %d %v", code, st)
+	if st["request_status"] != "completed" || results == "" || st["results_count"] != nil {
+		t.Fatalf("status v1: %v", st)
 	}
 	if resp, out := s.do(t, "GET", s.path(t, results), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, "MSG-"+kept) ||
 		strings.Contains(out, "MSG-"+gone) {
@@ -148,11 +226,13 @@ func TestOpenDSRProcessor(t *testing.T) {
 	if code, _, e := acme.call("POST", "/opendsr/v2/requests", bad); code != 400 || errCode(e) != 400 || strings.Contains(fmtJSON(e), gone) {
 		t.Fatalf("missing regulation: %d %v", code, e)
 	}
-	if code, _, e := acme.call("POST", "/opendsr/v2/requests", body); code != 409 || errCode(e) != 409 {
-		t.Fatalf("duplicate: %d %v", code, e)
+	both := `[{"identity_type":"email","identity_value":"` + gone + `","identity_format":"raw"},` +
+		`{"identity_type":"email","identity_value":"` + kept + `","identity_format":"raw"}]`
+	if code, _, e := acme.call("POST", "/opendsr/v2/requests", v2(uuid.NewString(), "access", both)); code != 400 || strings.Contains(fmtJSON(e), kept) {
+		t.Fatalf("two people in one request: %d %v", code, e)
 	}
-	if code, _, _ := acme.call("DELETE", "/opendsr/v2/requests/"+id, nil); code != 409 {
-		t.Fatalf("cancel of a completed request: %d", code)
+	if code, _, e := acme.call("POST", "/opendsr/v2/requests", bytes.Replace(body, []byte("erasure"), []byte("access"), 1)); code != 409 || errCode(e) != 409 {
+		t.Fatalf("another request under a used id: %d %v", code, e)
 	}
 	if code, _, _ := other.call("GET", "/opendsr/v2/requests/"+id, nil); code != 404 {
 		t.Fatalf("another controller's request: %d", code)
@@ -177,7 +257,10 @@ func TestOpenDSRProcessor(t *testing.T) {
 
 	// Callbacks: a receiver that fails twice, then accepts, gets every
 	// status change once, in order, signed, naming its own URL.
-	type got struct{ status, url string }
+	type got struct {
+		status, url string
+		count       any
+	}
 	var mu sync.Mutex
 	var received []got
 	failures := 0
@@ -197,31 +280,41 @@ func TestOpenDSRProcessor(t *testing.T) {
 			Status string `json:"request_status"`
 			URL    string `json:"status_callback_url"`
 			ID     string `json:"subject_request_id"`
+			Count  any    `json:"results_count"`
 		}
 		_ = json.Unmarshal(raw, &b)
-		received = append(received, got{b.Status, b.URL})
+		received = append(received, got{b.Status, b.URL, b.Count})
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer recv.Close()
 	cbID := uuid.NewString()
 	cbBody := []byte(`{"regulation":"ccpa","subject_request_id":"` + cbID + `","subject_request_type":"portability",` +
 		`"submitted_time":"2026-11-28T10:00:00Z","status_callback_urls":["` + recv.URL + `/cb"],` +
-		`"subject_identities":[{"identity_type":"email","identity_value":"` + kept + `","identity_format":"raw"}]}`)
+		`"subject_identities":` + identity("raw", kept) + `}`)
 	if code, _, out := acme.call("POST", "/opendsr/v2/requests", cbBody); code != 201 {
 		t.Fatalf("create with a callback: %d %v", code, out)
 	}
+	time.Sleep(window)
+	s.work(t)
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		mu.Lock()
 		n := len(received)
 		mu.Unlock()
-		if n >= 2 {
+		if n >= 3 {
 			break
 		}
 	}
 	time.Sleep(2 * time.Second) // time for a duplicate, if one were coming
+	// The completed callback counts what the status route counts: kept's
+	// inquiry, ledger entries and earlier requests.
+	count := status(acme, "/opendsr/v2/requests/"+cbID)["results_count"]
+	if n, _ := count.(float64); n < 3 {
+		t.Errorf("results_count %v for a subject with an inquiry and two earlier requests", count)
+	}
 	mu.Lock()
-	if fmt.Sprint(received) != fmt.Sprint([]got{{"pending", recv.URL + "/cb"}, {"completed", recv.URL + "/cb"}}) || failures != 2 {
-		t.Errorf("callbacks received %v after %d failures", received, failures)
+	want := []got{{"pending", recv.URL + "/cb", nil}, {"in_progress", recv.URL + "/cb", nil}, {"completed", recv.URL + "/cb", count}}
+	if fmt.Sprint(received) != fmt.Sprint(want) || failures != 2 {
+		t.Errorf("callbacks received %v after %d failures, want %v", received, failures, want)
 	}
 	mu.Unlock()
 

@@ -74,16 +74,14 @@ func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event
 	if len(from) == 0 {
 		return fmt.Errorf("transition of %s: no starting status", id)
 	}
-	ledger, err := s.ledgerPut(e)
+	cond := "#s IN (" + strings.Join(from, ", ") + ")"
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests,
+		Key: requestKey(id), UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
 	if err != nil {
 		return err
 	}
-	cond := "#s IN (" + strings.Join(from, ", ") + ")"
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(id), UpdateExpression: aws.String(set),
-			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals}},
-		{Put: ledger},
-	}})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if lostRace(err) {
 		return ErrStale
 	}

@@ -26,8 +26,10 @@ const (
 // ledger entries, the addresses in its other requests. The suppression
 // hash stays, with reason "erased", so the person is never mailed marketing
 // by mistake; one ledger entry records the erasure, without any address.
-// Under a legal hold nothing is deleted and withheld is true. Erase is
-// idempotent: running it again after a failure finishes the job.
+// Under a legal hold nothing is deleted and withheld is true. deleted
+// counts the items that were held before this request (not the ledger
+// entries requestID wrote itself). Erase is idempotent: running it again
+// after a failure finishes the job.
 func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e Event) (withheld bool, deleted int, err error) {
 	items, err := s.SubjectItems(ctx, subject)
 	if err != nil {
@@ -52,8 +54,12 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 		return false, 0, err
 	}
 	var lkeys []map[string]types.AttributeValue
+	own := 0 // entries this request wrote: not data that was held
 	for _, it := range ledger {
 		lkeys = append(lkeys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
+		if ref, _ := it["ref"].(*types.AttributeValueMemberS); ref != nil && ref.Value == requestID {
+			own++
+		}
 	}
 	if err := s.batchDelete(ctx, s.tables.Ledger, lkeys); err != nil {
 		return false, 0, err
@@ -73,31 +79,41 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	if err := s.Suppress(ctx, subject, privacy.SuppressErased, e); err != nil {
 		return false, 0, err
 	}
-	return false, len(keys) + len(lkeys), nil
+	return false, len(keys) + len(lkeys) - own, nil
 }
 
-// SetOutcome records what fulfilment led to: completed (with
-// completed_at) or awaiting_review, makes the email that says so due, and
-// writes e to the ledger, in one transaction.
-func (s *Store) SetOutcome(ctx context.Context, id, status, mailDue string, withheld bool, e Event) error {
+// Outcome is what fulfilment led to: the request's new status (completed,
+// or awaiting_review), the email that says so (its mail_due), whether a
+// legal hold withheld data, and, when counted, how many records were found
+// (OpenDSR's results_count).
+type Outcome struct {
+	Status   string
+	MailDue  string
+	Withheld bool
+	Results  *int
+}
+
+// SetOutcome records an outcome (completed with completed_at), makes its
+// email due, and writes e to the ledger, in one transaction.
+func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) error {
 	set := "SET #s = :status, mail_due = :due, withheld = :w"
-	vals := map[string]types.AttributeValue{":status": str(status), ":due": str(mailDue),
-		":w": &types.AttributeValueMemberBOOL{Value: withheld}}
-	if status == privacy.RequestCompleted {
+	vals := map[string]types.AttributeValue{":status": str(o.Status), ":due": str(o.MailDue),
+		":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
+	if o.Status == privacy.RequestCompleted {
 		set += ", completed_at = if_not_exists(completed_at, :now)"
 		vals[":now"] = str(ts(e.At))
 	}
-	ledger, err := s.ledgerPut(e)
+	if o.Results != nil {
+		set += ", results_count = :n"
+		vals[":n"] = num(int64(*o.Results))
+	}
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression: aws.String(set), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals}})
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
-			UpdateExpression: aws.String(set), ConditionExpression: aws.String("attribute_exists(pk)"),
-			ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals}},
-		{Put: ledger},
-	}})
-	if err != nil {
+	if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return fmt.Errorf("request outcome: %w", err)
 	}
 	return nil

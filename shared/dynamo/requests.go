@@ -28,9 +28,11 @@ const (
 
 // RightsRequest is a stored rights request.
 type RightsRequest struct {
-	ID           string `dynamodbav:"id"`
-	Kind         string `dynamodbav:"kind"`
-	Subject      string `dynamodbav:"subject"`
+	ID   string `dynamodbav:"id"`
+	Kind string `dynamodbav:"kind"`
+	// Subject is "" (absent) only for an OpenDSR request whose hashed
+	// identity matched no one held.
+	Subject      string `dynamodbav:"subject,omitempty"`
 	Email        string `dynamodbav:"email,omitempty"`
 	Name         string `dynamodbav:"name,omitempty"`
 	Type         string `dynamodbav:"type"`
@@ -64,6 +66,20 @@ type RightsRequest struct {
 	// OpenDSRVersion is the protocol generation the controller used (1 or
 	// 2): its callbacks carry that generation's headers.
 	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`
+	// FulfilAfter ends an OpenDSR request's cancel window: until then it is
+	// pending and the controller may cancel it. ExpectedAt is the
+	// processor's estimate of completion (expected_completion_time).
+	FulfilAfter string `dynamodbav:"fulfil_after,omitempty"`
+	ExpectedAt  string `dynamodbav:"expected_at,omitempty"`
+	// AttemptedAt is when fulfilment last started (in_progress): a worker
+	// that died leaves it behind, and after a lease another finishes.
+	AttemptedAt string `dynamodbav:"attempted_at,omitempty"`
+	// BodyDigest is the SHA-256 of the create request's bytes, so a
+	// controller's retry of the same request is answered as the first was.
+	BodyDigest string `dynamodbav:"body_digest,omitempty"`
+	// ResultsCount is how many records fulfilment found (access) or
+	// deleted (erasure).
+	ResultsCount *int `dynamodbav:"results_count,omitempty"`
 }
 
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.
@@ -129,19 +145,38 @@ func (s *Store) CreateRequest(ctx context.Context, r RightsRequest, e Event) err
 	for k, v := range requestKey(r.ID) {
 		item[k] = v
 	}
-	ledger, err := s.ledgerPut(e)
+	items, err := s.withLedger(e, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.tables.Requests, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Put: ledger},
-	}})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if lostRace(err) {
 		return ErrExists
 	}
 	if err != nil {
 		return fmt.Errorf("create request: %w", err)
+	}
+	return nil
+}
+
+// ClaimFulfilment moves an OpenDSR request to in_progress to fulfil it:
+// from pending once its cancel window is over, or from in_progress when
+// the last attempt started before stale (that worker died or failed). Two
+// workers never both claim one attempt; otherwise ErrStale.
+func (s *Store) ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression: aws.String("SET #s = :prog, attempted_at = :now"),
+		ConditionExpression: aws.String("#src = :opendsr AND ((#s = :pending AND fulfil_after <= :now) OR " +
+			"(#s = :prog AND attempted_at < :stale))"),
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#src": "source"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":prog": str(privacy.RequestInProgress),
+			":pending": str(privacy.RequestPending), ":opendsr": str(SourceOpenDSR), ":now": str(ts(now)), ":stale": str(ts(stale))}})
+	if isConditionFailed(err) {
+		return ErrStale
+	}
+	if err != nil {
+		return fmt.Errorf("claim request %s: %w", id, err)
 	}
 	return nil
 }

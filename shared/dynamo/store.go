@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -88,6 +90,19 @@ type inquiryRecord struct {
 	LastActivityAt string      `dynamodbav:"last_activity_at"`
 	ExpiresAt      int64       `dynamodbav:"expires_at"`
 	MailDue        string      `dynamodbav:"mail_due,omitempty"`
+	emailKeyRecord
+}
+
+// emailKeyRecord is what an item holding an address carries of its digest
+// keys (privacy.EmailKeys), each in a sparse keys-only index by-email-<format>.
+type emailKeyRecord struct {
+	EmailMD5    string `dynamodbav:"email_md5,omitempty"`
+	EmailSHA1   string `dynamodbav:"email_sha1,omitempty"`
+	EmailSHA256 string `dynamodbav:"email_sha256,omitempty"`
+}
+
+func emailKeys(k privacy.EmailKeys) emailKeyRecord {
+	return emailKeyRecord{EmailMD5: k.MD5, EmailSHA1: k.SHA1, EmailSHA256: k.SHA256}
 }
 
 type ledgerRecord struct {
@@ -132,7 +147,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		Meta: &metaRecord{SourceIP: i.Meta.SourceIP, UserAgent: i.Meta.UserAgent,
 			AcceptLanguage: i.Meta.AcceptLanguage, Referrer: i.Meta.Referrer, ReceivedAt: at},
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
-		ExpiresAt: i.ExpiresAt.Unix(), MailDue: MailDueInquiry,
+		ExpiresAt: i.ExpiresAt.Unix(), MailDue: MailDueInquiry, emailKeyRecord: emailKeys(i.Lookup),
 	}
 	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
@@ -253,4 +268,34 @@ func (s *Store) Ping(ctx context.Context) error {
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
+}
+
+// SubjectsByEmailKey returns the subjects whose items hold an address with
+// the digest key (privacy.Hasher.DigestKey) in format: one query of the
+// sparse index by-email-<format>, no scan. Usually one subject, or none.
+func (s *Store) SubjectsByEmailKey(ctx context.Context, format, key string) ([]privacy.SubjectID, error) {
+	if !slices.Contains(privacy.DigestFormats, format) {
+		return nil, fmt.Errorf("subjects by email key: unknown format %q", format)
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.tables.Subjects,
+		IndexName: aws.String("by-email-" + format), KeyConditionExpression: aws.String("#k = :k"),
+		ExpressionAttributeNames:  map[string]string{"#k": "email_" + format},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(key)}})
+	var out []privacy.SubjectID
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("subjects by email key: %w", err)
+		}
+		for _, it := range page.Items {
+			pk, _ := it[attrPK].(*types.AttributeValueMemberS)
+			if pk == nil {
+				continue
+			}
+			if sub := privacy.SubjectID(strings.TrimPrefix(pk.Value, "S#")); !slices.Contains(out, sub) {
+				out = append(out, sub)
+			}
+		}
+	}
+	return out, nil
 }

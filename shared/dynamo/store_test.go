@@ -161,3 +161,56 @@ func TestSaveInquiryWithSignup(t *testing.T) {
 		t.Fatalf("the refused opt-ins changed the subscription: %+v %v", sub, err)
 	}
 }
+
+// An address's digest keys find its subject through the sparse indexes,
+// from an inquiry or a subscription, and stop finding it once its items
+// are erased; a similar address finds nothing.
+func TestSubjectsByEmailKey(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	h, err := privacy.NewHasher([]byte("test-pepper-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	inquirer, subscriber := "Inq@Example.com", "sub@example.com"
+	inq := privacy.NewInquiry("id-k", h.Subject(inquirer), privacy.ContactForm{Name: "I", Email: "inq@example.com",
+		Topic: "demo", Message: "m"}, "v", privacy.RequestMeta{ReceivedAt: at})
+	inq.Lookup = h.EmailKeys(inquirer)
+	if err := s.SaveInquiry(ctx, inq); err != nil {
+		t.Fatal(err)
+	}
+	sub := h.Subject(subscriber)
+	if _, err := s.RequestSubscription(ctx, dynamo.Signup{Sub: privacy.Signup{Email: subscriber, Topics: []string{"newsletter"}},
+		Subject: sub, Lookup: h.EmailKeys(subscriber), ID: "s1", Event: ev(sub, "subscribe_requested", at)}); err != nil {
+		t.Fatal(err)
+	}
+	find := func(format, addr string) []privacy.SubjectID {
+		t.Helper()
+		got, err := s.SubjectsByEmailKey(ctx, format, h.DigestKey(format, privacy.EmailDigest(format, addr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, format := range privacy.DigestFormats {
+		for addr, want := range map[string]privacy.SubjectID{" INQ@example.com": inq.Subject, "sub@example.com": sub} {
+			if got := find(format, addr); len(got) != 1 || got[0] != want {
+				t.Errorf("%s of %s: %v, want [%s]", format, addr, got, want)
+			}
+		}
+		if got := find(format, "sub@example.co"); len(got) != 0 {
+			t.Errorf("%s of a similar address found %v", format, got)
+		}
+	}
+	if _, err := s.SubjectsByEmailKey(ctx, "sha512", "x"); err == nil {
+		t.Error("an unknown format was queried")
+	}
+	if _, _, err := s.Erase(ctx, sub, "r1", ev(sub, "erased", at)); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("sha256", subscriber); len(got) != 0 {
+		t.Errorf("an erased address is still found: %v", got)
+	}
+}

@@ -111,6 +111,21 @@ func (s *Store) ledgerPut(e Event) (*types.Put, error) {
 	return &types.Put{TableName: &s.tables.Ledger, Item: item}, nil
 }
 
+// withLedger returns items with e's ledger entry added, when e has a
+// subject: the ledger is kept per subject, and a request that names no one
+// this system holds (an OpenDSR digest that matched nothing) has none; its
+// own record is the evidence.
+func (s *Store) withLedger(e Event, items ...types.TransactWriteItem) ([]types.TransactWriteItem, error) {
+	if e.Subject == "" {
+		return items, nil
+	}
+	put, err := s.ledgerPut(e)
+	if err != nil {
+		return nil, err
+	}
+	return append(items, types.TransactWriteItem{Put: put}), nil
+}
+
 // RecordEvent appends one entry to the ledger.
 func (s *Store) RecordEvent(ctx context.Context, e Event) error {
 	put, err := s.ledgerPut(e)
@@ -124,11 +139,13 @@ func (s *Store) RecordEvent(ctx context.Context, e Event) error {
 	return nil
 }
 
-// Signup is a double opt-in to record: the signup, its subject, its id,
-// the least time between two confirmation emails, and its ledger entry.
+// Signup is a double opt-in to record: the signup, its subject, the
+// address's digest keys, its id, the least time between two confirmation
+// emails, and its ledger entry.
 type Signup struct {
 	Sub      privacy.Signup
 	Subject  privacy.SubjectID
+	Lookup   privacy.EmailKeys
 	ID       string
 	Cooldown time.Duration
 	Event    Event
@@ -136,11 +153,10 @@ type Signup struct {
 
 // RequestSubscription records a signup and makes a confirmation email due,
 // unless the subject is already confirmed or was sent a confirmation less
-// than cooldown ago. It reports whether a confirmation is due. Concurrent
-// signups of one address race on one item's condition: one wins.
-func (s *Store) RequestSubscription(ctx context.Context, sub privacy.Signup, subject privacy.SubjectID,
-	signupID string, cooldown time.Duration, e Event) (bool, error) {
-	items, err := s.signupItems(Signup{Sub: sub, Subject: subject, ID: signupID, Cooldown: cooldown, Event: e})
+// than its cooldown ago. It reports whether a confirmation is due.
+// Concurrent signups of one address race on one item's condition: one wins.
+func (s *Store) RequestSubscription(ctx context.Context, p Signup) (bool, error) {
+	items, err := s.signupItems(p)
 	if err != nil {
 		return false, err
 	}
@@ -160,21 +176,29 @@ func (s *Store) signupItems(p Signup) ([]types.TransactWriteItem, error) {
 	sub, subject, signupID, cooldown, e := p.Sub, p.Subject, p.ID, p.Cooldown, p.Event
 	now := ts(e.At)
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
+	set := "SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
+		"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
+		"mail_due = :due, expires_at = :exp"
+	vals := map[string]types.AttributeValue{
+		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
+		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
+		":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
+		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(MailDueConfirmPrefix + signupID),
+		":exp": num(privacy.Retention.PendingSignup.From(e.At).Unix()),
+	}
+	for _, f := range privacy.DigestFormats {
+		if k := p.Lookup.ByFormat(f); k != "" {
+			set += fmt.Sprintf(", email_%s = :k%s", f, f)
+			vals[":k"+f] = str(k)
+		}
+	}
 	upd := &types.Update{
-		TableName: &s.tables.Subjects,
-		Key:       subKey(subject),
-		UpdateExpression: aws.String("SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
-			"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
-			"mail_due = :due, expires_at = :exp REMOVE list_pk, list_sk, confirmed_at"),
-		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#name": "name"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
-			":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
-			":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
-			":cool": str(ts(e.At.Add(-cooldown))), ":due": str(MailDueConfirmPrefix + signupID),
-			":exp": num(privacy.Retention.PendingSignup.From(e.At).Unix()),
-		},
+		TableName:                 &s.tables.Subjects,
+		Key:                       subKey(subject),
+		UpdateExpression:          aws.String(set + " REMOVE list_pk, list_sk, confirmed_at"),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool)"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#name": "name"},
+		ExpressionAttributeValues: vals,
 	}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {

@@ -26,15 +26,15 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	cool := 10 * time.Minute
 
-	due, err := s.RequestSubscription(ctx, signup, subj, "s1", cool, ev(subj, "subscribe_requested", t0))
+	due, err := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s1", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0)})
 	if err != nil || !due {
 		t.Fatalf("first signup: %v %v", due, err)
 	}
-	due, _ = s.RequestSubscription(ctx, signup, subj, "s2", cool, ev(subj, "subscribe_requested", t0.Add(time.Minute)))
+	due, _ = s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s2", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(time.Minute))})
 	if due {
 		t.Fatal("a second signup inside the cooldown made another email due")
 	}
-	due, _ = s.RequestSubscription(ctx, signup, subj, "s3", cool, ev(subj, "subscribe_requested", t0.Add(11*time.Minute)))
+	due, _ = s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s3", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(11*time.Minute))})
 	if !due {
 		t.Fatal("a signup after the cooldown sent nothing")
 	}
@@ -65,7 +65,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("subscribers %+v %v", list, err)
 	}
 	// A confirmed subscriber signing up again changes nothing.
-	if due, _ := s.RequestSubscription(ctx, signup, subj, "s4", cool, ev(subj, "subscribe_requested", t0.Add(time.Hour))); due {
+	if due, _ := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s4", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(time.Hour))}); due {
 		t.Fatal("a confirmed subscriber was sent another confirmation")
 	}
 	if sub, _ := s.SetTopics(ctx, subj, []string{"product_updates"}, ev(subj, "preferences_changed", t0.Add(2*time.Hour))); strings.Join(sub.Topics, ",") != "product_updates" {
@@ -88,7 +88,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("topics set on an unsubscribed record: %v", err)
 	}
 	// A new signup needs a fresh confirmation.
-	if due, _ := s.RequestSubscription(ctx, signup, subj, "s5", cool, ev(subj, "subscribe_requested", t0.Add(5*time.Hour))); !due {
+	if due, _ := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s5", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(5*time.Hour))}); !due {
 		t.Fatal("re-signup after unsubscribing sent no confirmation")
 	}
 	if sub, _ := s.Subscription(ctx, subj); sub.Status != privacy.StatusPending {

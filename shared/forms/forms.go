@@ -24,8 +24,7 @@ type Store interface {
 	SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *dynamo.Signup) (bool, error)
 	Ping(ctx context.Context) error
 	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
-	RequestSubscription(ctx context.Context, s privacy.Signup, subject privacy.SubjectID, signupID string,
-		cooldown time.Duration, e dynamo.Event) (bool, error)
+	RequestSubscription(ctx context.Context, p dynamo.Signup) (bool, error)
 	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e dynamo.Event) error
 	// Restriction names the request that restricted a subject's
 	// processing (GDPR Art. 18), or "".
@@ -122,6 +121,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		}
 	}
 	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
+	inq.Lookup = f.Hasher.EmailKeys(form.Email)
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)

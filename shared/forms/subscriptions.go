@@ -60,7 +60,7 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, err
 	}
 	if plan != nil {
-		due, err := f.Store.RequestSubscription(ctx, plan.Sub, plan.Subject, plan.ID, plan.Cooldown, plan.Event)
+		due, err := f.Store.RequestSubscription(ctx, *plan)
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("signup: %w", err)
 		}
@@ -107,7 +107,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
-	return &dynamo.Signup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: dynamo.Event{
+	return &dynamo.Signup{Sub: s, Subject: subject, Lookup: f.Hasher.EmailKeys(s.Email), ID: signupID, Cooldown: f.Limits.Cooldown, Event: dynamo.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,6 +105,21 @@ func Require(vals map[string]string) error {
 		return fmt.Errorf("missing configuration: %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// Duration reads the environment variable name as a Go duration ("15m"),
+// or def when it is unset; a value that is not a duration of at least 0 is
+// an error, so a typo fails the cold start instead of being ignored.
+func Duration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration like 15m", name, v)
+	}
+	return d, nil
 }
 
 // DynamoDB returns a client, pointed at DYNAMODB_ENDPOINT when set.

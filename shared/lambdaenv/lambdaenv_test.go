@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 )
 
 func TestDeriveSecrets(t *testing.T) {
@@ -37,5 +38,20 @@ func TestRequire(t *testing.T) {
 	}
 	if err := Require(map[string]string{"A": "x"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{{"", time.Minute, true}, {"15m", 15 * time.Minute, true}, {"2s", 2 * time.Second, true}, {"0s", 0, true},
+		{"15", 0, false}, {"-1m", 0, false}, {"soon", 0, false}} {
+		t.Setenv("PK_TEST_DURATION", tc.value)
+		got, err := Duration("PK_TEST_DURATION", time.Minute)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%q: %v, %v; want %v (ok %v)", tc.value, got, err, tc.want, tc.ok)
+		}
 	}
 }

@@ -1,15 +1,11 @@
 // Package opendsr is the wire protocol of OpenDSR 2.0 and OpenGDPR 1.0
 // (../shared/reference/opendsr.md), for controllers that send this system
 // rights requests machine to machine: request validation exactly as the
-// specification says, the error body, identity normalisation and hashing,
-// and response signatures. It is pure: no storage, no HTTP server.
+// specification says, the error body and response signatures. (How a hashed
+// email is normalised and matched is privacy.EmailDigest's.) It is pure: no storage, no HTTP server.
 package opendsr
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -195,30 +191,4 @@ func checkCallback(raw string, p Policy) error {
 		}
 	}
 	return fmt.Errorf("must use https")
-}
-
-// NormalizeEmail is the normalisation applied to an email address before
-// it is hashed, on both sides: surrounding space trimmed, lower-cased. A
-// controller that sends hashed emails must hash them the same way.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// Digests returns an email's forms as a controller may send them: raw
-// (normalised) and the lowercase hex md5, sha1 and sha256 of that.
-func Digests(email string) map[string]string {
-	n := NormalizeEmail(email)
-	m5, s1, s256 := md5.Sum([]byte(n)), sha1.Sum([]byte(n)), sha256.Sum256([]byte(n))
-	return map[string]string{"raw": n, "md5": hex.EncodeToString(m5[:]), "sha1": hex.EncodeToString(s1[:]),
-		"sha256": hex.EncodeToString(s256[:])}
-}
-
-// Matches reports whether an email held matches identity id.
-func Matches(id Identity, email string) bool {
-	if id.Type != "email" {
-		return false
-	}
-	want := id.Value
-	if id.Format == "raw" {
-		want = NormalizeEmail(want)
-	}
-	return Digests(email)[id.Format] == want
 }

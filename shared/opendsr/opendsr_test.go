@@ -95,32 +95,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestDigestsAndMatches(t *testing.T) {
-	// Known digests of "test@example.com".
-	d := Digests("  Test@Example.COM ")
-	want := map[string]string{"raw": "test@example.com", "md5": "55502f40dc8b7c769880b10874abc9d0",
-		"sha1": "567159d622ffbb50b11b0efd307be358624a26ee", "sha256": "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"}
-	for f, v := range want {
-		if d[f] != v {
-			t.Errorf("%s: %s, want %s", f, d[f], v)
-		}
-	}
-	for _, tc := range []struct {
-		id   Identity
-		want bool
-	}{
-		{Identity{"email", "TEST@example.com", "raw"}, true},
-		{Identity{"email", want["sha256"], "sha256"}, true},
-		{Identity{"email", want["md5"], "md5"}, true},
-		{Identity{"email", Digests("test@example.co")["sha1"], "sha1"}, false},
-		{Identity{"controller_customer_id", "test@example.com", "raw"}, false},
-	} {
-		if got := Matches(tc.id, "test@example.com"); got != tc.want {
-			t.Errorf("Matches(%+v) = %v", tc.id, got)
-		}
-	}
-}
-
 func TestSignAndVerify(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

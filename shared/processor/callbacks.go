@@ -19,7 +19,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -84,17 +83,6 @@ func (n *Notifier) record(ctx context.Context, rec events.DynamoDBEventRecord) e
 	return nil
 }
 
-// callbackBody is the specification's callback (§8.6).
-type callbackBody struct {
-	ControllerID string `json:"controller_id"`
-	CallbackURL  string `json:"status_callback_url"`
-	ID           string `json:"subject_request_id"`
-	Status       string `json:"request_status"`
-	Expected     string `json:"expected_completion_time"`
-	ResultsURL   string `json:"results_url,omitempty"`
-	APIVersion   string `json:"api_version"`
-}
-
 var errDelivery = errors.New("callback receiver did not accept")
 
 func (n *Notifier) deliver(ctx context.Context, req dynamo.RightsRequest, url string) error {
@@ -112,14 +100,10 @@ func (n *Notifier) deliver(ctx context.Context, req dynamo.RightsRequest, url st
 		return errors.New("another delivery of this callback is in progress")
 	}
 	v := opendsr.Version(req.OpenDSRVersion)
-	b := callbackBody{ControllerID: req.Controller, CallbackURL: url, ID: req.ID, Status: status, Expected: req.DueAt,
-		APIVersion: version(v)}
-	if req.CompletedAt != "" {
-		b.Expected = req.CompletedAt
-	}
-	if link, ok := rights.ExportLink(n.Tokens, n.BaseURL, req, n.Now()); ok {
-		b.ResultsURL = link
-	}
+	// The specification's callback (§8.6).
+	b := map[string]any{"controller_id": req.Controller, "status_callback_url": url, "subject_request_id": req.ID,
+		"request_status": status, "expected_completion_time": expected(req), "api_version": version(v)}
+	results(b, v, n.Tokens, n.BaseURL, req, n.Now())
 	body, err := json.Marshal(b)
 	if err == nil {
 		err = n.post(ctx, v, url, body)

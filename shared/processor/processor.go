@@ -1,23 +1,27 @@
 // Package processor is the OpenDSR (OpenGDPR) processor API: controllers
 // that hand this system personal data send access, portability and erasure
 // requests machine to machine (API.md "OpenDSR"). Requests are validated by
-// shared/opendsr, stored as rights requests with source "opendsr", and
-// fulfilled by the same rights.Fulfiller as the site's requests; every
-// response is signed. Controllers authenticate with HTTP Basic credentials
-// issued per controller (privacyctl opendsr-controller), each seeing only
-// its own requests.
+// shared/opendsr and stored as rights requests with source "opendsr",
+// pending for a cancel window; the Worker then fulfils them with the same
+// rights.Fulfiller as the site's requests. Every response is signed.
+// Controllers authenticate with HTTP Basic credentials issued per
+// controller (privacyctl opendsr-controller), each seeing only its own
+// requests.
 package processor
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,14 +43,15 @@ type Store interface {
 	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
 	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
+	SubjectsByEmailKey(ctx context.Context, format, key string) ([]privacy.SubjectID, error)
 }
 
 // Service holds the dependencies.
 type Service struct {
-	Store     Store
-	Fulfiller *rights.Fulfiller
-	Hasher    *privacy.Hasher
-	Tokens    *token.Signer
+	Store  Store
+	Hasher *privacy.Hasher
+	Tokens *token.Signer
 	// Signer signs every response; without one (no key configured) every
 	// route answers 503, since an unsigned answer is not one.
 	Signer        *opendsr.Signer
@@ -54,6 +59,10 @@ type Service struct {
 	BaseURL       string // for results_url
 	PolicyVersion string
 	Policy        opendsr.Policy
+	// Window is how long a new request stays pending, cancellable, before
+	// the Worker may start it; Every is how often the Worker runs. Both
+	// make expected_completion_time.
+	Window, Every time.Duration
 	Now           func() time.Time
 	Log           *slog.Logger
 }
@@ -158,14 +167,18 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 
 func version(v opendsr.Version) string { return fmt.Sprintf("%d.0", v) }
 
-func (s *Service) discovery(ctx context.Context, c call) (int, any, error) {
-	type pair struct {
-		Type   string `json:"identity_type"`
-		Format string `json:"identity_format"`
+func supported() []map[string]string {
+	out := []map[string]string{{"identity_type": "email", "identity_format": "raw"}}
+	for _, f := range privacy.DigestFormats {
+		out = append(out, map[string]string{"identity_type": "email", "identity_format": f})
 	}
+	return out
+}
+
+func (s *Service) discovery(ctx context.Context, c call) (int, any, error) {
 	return http.StatusOK, map[string]any{
 		"api_version":                     version(c.v),
-		"supported_identities":            []pair{{"email", "raw"}},
+		"supported_identities":            supported(),
 		"supported_subject_request_types": opendsr.RequestTypes,
 		"processor_certificate":           s.CertURL,
 	}, nil
@@ -173,7 +186,10 @@ func (s *Service) discovery(ctx context.Context, c call) (int, any, error) {
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// create handles POST …/opengdpr_requests and …/requests.
+// create handles POST …/opengdpr_requests and …/requests: the request is
+// stored pending, and answered with a signed receipt; the Worker fulfils
+// it once its cancel window is over. A retry of the same bytes by the same
+// controller is answered with the same receipt.
 func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	body, err := httpapi.Body(c.r)
 	if err != nil {
@@ -183,47 +199,141 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	email := ""
-	for _, id := range req.Identities {
-		if id.Type == "email" && id.Format == "raw" {
-			email = opendsr.NormalizeEmail(id.Value)
-			break
-		}
-	}
-	if !privacy.ValidEmail(email) {
-		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "subject_identities: an email identity in raw format is required",
-			Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "UnsupportedIdentity",
-				Message: "subject_identities must include an email identity in raw format (see discovery)"}}}
+	subject, err := s.resolve(ctx, req.Identities)
+	if err != nil {
+		return 0, nil, err
 	}
 	now := s.Now().UTC()
 	regulation := req.Regulation
 	if regulation == "" {
 		regulation = privacy.RegulationGDPR
 	}
-	subject := s.Hasher.Subject(email)
+	digest := sha256.Sum256(body)
+	start := now.Add(s.Window)
 	rr := dynamo.RightsRequest{ID: req.SubjectRequestID, Kind: dynamo.KindRequest, Subject: string(subject), Type: req.Type,
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now.Format(time.RFC3339Nano),
 		DueAt: rfc3339(privacy.DueAt(regulation, now)), Source: dynamo.SourceOpenDSR, Controller: c.controller,
-		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v)}
+		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: start.Format(time.RFC3339Nano),
+		ExpectedAt: rfc3339(start.Add(s.Every)), BodyDigest: hex.EncodeToString(digest[:])}
+	if subject != "" {
+		if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
+			return 0, nil, err
+		} else if open != "" && open != rr.ID {
+			return 0, nil, &opendsr.Error{Code: http.StatusConflict,
+				Message: "a " + req.Type + " request for this subject is in flight already: " + open}
+		}
+	}
 	err = s.Store.CreateRequest(ctx, rr, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: rr.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: s.PolicyVersion,
 		Detail: map[string]string{"type": req.Type, "source": dynamo.SourceOpenDSR, "controller_id": c.controller}})
 	if errors.Is(err, dynamo.ErrExists) {
-		return 0, nil, &opendsr.Error{Code: http.StatusConflict, Message: "a request with this subject_request_id exists already"}
-	}
-	if err != nil {
+		// The same request again (a retry after a lost answer) gets the
+		// first receipt; anything else under this id is a conflict.
+		if rr, err = s.Store.Request(ctx, rr.ID); err != nil {
+			return 0, nil, err
+		}
+		if rr.Controller != c.controller || rr.BodyDigest != hex.EncodeToString(digest[:]) {
+			return 0, nil, &opendsr.Error{Code: http.StatusConflict, Message: "a request with this subject_request_id exists already"}
+		}
+	} else if err != nil {
 		return 0, nil, err
 	}
-	// The controller verified the person; the rights are carried out at
-	// once by the one implementation the site's requests use too.
-	if _, err := s.Fulfiller.Fulfil(ctx, rr, "opendsr", now); err != nil {
-		return 0, nil, err
-	}
-	s.Log.InfoContext(ctx, "opendsr request fulfilled", "request_id", rr.ID, "type", rr.Type, "controller_id", c.controller)
+	s.Log.InfoContext(ctx, "opendsr request received", "request_id", rr.ID, "type", rr.Type, "controller_id", c.controller,
+		"matched", subject != "")
+	received, _ := time.Parse(time.RFC3339Nano, rr.ReceivedAt)
 	return http.StatusCreated, map[string]string{
-		"controller_id": c.controller, "received_time": rfc3339(now), "expected_completion_time": rfc3339(now),
+		"controller_id": c.controller, "received_time": rfc3339(received), "expected_completion_time": expected(rr),
 		"encoded_request": base64.StdEncoding.EncodeToString(body), "subject_request_id": rr.ID,
 	}, nil
+}
+
+func unsupported(msg string) error {
+	return &opendsr.Error{Code: http.StatusBadRequest, Message: "subject_identities: " + msg,
+		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "UnsupportedIdentity", Message: "subject_identities " + msg}}}
+}
+
+// resolve finds the one subject the request's email identities name: a
+// raw address by its subject hash, a digest through the index of the
+// addresses held (privacy.EmailDigest says how to make one). "" when only
+// digests were sent and none matched: nothing is held about that person.
+// Identities of other types are not held here and are ignored.
+func (s *Service) resolve(ctx context.Context, ids []opendsr.Identity) (privacy.SubjectID, error) {
+	var subjects []privacy.SubjectID
+	emails := 0
+	for _, id := range ids {
+		if id.Type != "email" {
+			continue
+		}
+		emails++
+		var found []privacy.SubjectID
+		if id.Format == "raw" {
+			email := privacy.NormalizeEmail(id.Value)
+			if !privacy.ValidEmail(email) {
+				return "", unsupported("an email identity in raw format must be a plain address")
+			}
+			found = []privacy.SubjectID{s.Hasher.Subject(email)}
+		} else {
+			var err error
+			if found, err = s.Store.SubjectsByEmailKey(ctx, id.Format, s.Hasher.DigestKey(id.Format, id.Value)); err != nil {
+				return "", err
+			}
+		}
+		for _, f := range found {
+			if !slices.Contains(subjects, f) {
+				subjects = append(subjects, f)
+			}
+		}
+	}
+	switch {
+	case emails == 0:
+		return "", unsupported("must include an email identity (raw, md5, sha1 or sha256; see discovery)")
+	case len(subjects) > 1:
+		return "", unsupported("name more than one email address held here: send one request per address")
+	case len(subjects) == 1:
+		return subjects[0], nil
+	}
+	return "", nil
+}
+
+// inFlight returns the id of the controller's pending or in-progress
+// request of this type for subject, or "".
+func (s *Service) inFlight(ctx context.Context, subject privacy.SubjectID, controller, typ string) (string, error) {
+	reqs, err := s.Store.SubjectRequests(ctx, subject, time.Time{})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range reqs {
+		if r.Source == dynamo.SourceOpenDSR && r.Controller == controller && r.Type == typ &&
+			(r.Status == privacy.RequestPending || r.Status == privacy.RequestInProgress) {
+			return r.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// expected is a request's expected_completion_time: when it was completed,
+// or the estimate made at intake, or (for a request from before estimates)
+// its legal deadline.
+func expected(r dynamo.RightsRequest) string {
+	switch {
+	case r.CompletedAt != "":
+		t, _ := time.Parse(time.RFC3339Nano, r.CompletedAt)
+		return rfc3339(t)
+	case r.ExpectedAt != "":
+		return r.ExpectedAt
+	}
+	return r.DueAt
+}
+
+// results adds results_url (access and portability, completed, while the
+// link is valid) and, in v2, results_count to a status or callback body.
+func results(out map[string]any, v opendsr.Version, tokens *token.Signer, base string, req dynamo.RightsRequest, now time.Time) {
+	if url, ok := rights.ExportLink(tokens, base, req, now); ok {
+		out["results_url"] = url
+	}
+	if v >= opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
+		out["results_count"] = *req.ResultsCount
+	}
 }
 
 // mine loads a request of the calling controller; another controller's is
@@ -259,13 +369,8 @@ func (s *Service) status(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	out := map[string]any{"controller_id": c.controller, "subject_request_id": req.ID, "api_version": version(c.v),
-		"request_status": RequestStatus(req.Status), "expected_completion_time": req.DueAt}
-	if req.CompletedAt != "" {
-		out["expected_completion_time"] = req.CompletedAt
-	}
-	if url, ok := rights.ExportLink(s.Tokens, s.BaseURL, req, s.Now()); ok {
-		out["results_url"] = url
-	}
+		"request_status": RequestStatus(req.Status), "expected_completion_time": expected(req)}
+	results(out, c.v, s.Tokens, s.BaseURL, req, s.Now())
 	return http.StatusOK, out, nil
 }
 

@@ -32,7 +32,8 @@ type Reader interface {
 
 // internal attributes that describe storage, not the person.
 var internal = map[string]bool{"pk": true, "sk": true, "mail_due": true, "list_pk": true, "list_sk": true,
-	"subject": true, "verify_nonce": true, "last_verify_nonce": true}
+	"subject": true, "verify_nonce": true, "last_verify_nonce": true,
+	"email_md5": true, "email_sha1": true, "email_sha256": true}
 
 // Export is the machine-readable copy (policy §8, portability).
 type Export struct {
@@ -80,6 +81,9 @@ func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.Rights
 			"Amazon Web Services (hosting, storage and email delivery, as our processor)",
 			"our team, to answer you",
 		}}
+	if subject == "" {
+		return ex, nil // an OpenDSR digest that matched no one: nothing held
+	}
 	items, err := rd.SubjectItems(ctx, subject)
 	if err == nil {
 		ex.Records, err = plain(items)
@@ -112,6 +116,24 @@ func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.Rights
 		ex.Processing = append(ex.Processing, processingInfo{Record: c.Name, Retention: period + " from " + c.Clock, Why: c.Why})
 	}
 	return ex, nil
+}
+
+// Found is how many records the export holds that were there before the
+// request requestID: its own ledger entries and its own record are not
+// something that was found.
+func (ex Export) Found(requestID string) int {
+	n := len(ex.Records) + len(ex.Suppression)
+	for _, c := range ex.Consent {
+		if c["ref"] != requestID {
+			n++
+		}
+	}
+	for _, r := range ex.Requests {
+		if r["id"] != requestID {
+			n++
+		}
+	}
+	return n
 }
 
 // ExportHandler serves GET /v1/rights-requests/{id}/export?token=E: the

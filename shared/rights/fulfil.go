@@ -21,10 +21,12 @@ type Fulfiller struct {
 	Log           *slog.Logger
 }
 
-// FulfilStore is what fulfilment writes.
+// FulfilStore is what fulfilment reads (to count what an export holds)
+// and writes.
 type FulfilStore interface {
+	Reader
 	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) (withheld bool, deleted int, err error)
-	SetOutcome(ctx context.Context, id, status, mailDue string, withheld bool, e dynamo.Event) error
+	SetOutcome(ctx context.Context, id string, o dynamo.Outcome, e dynamo.Event) error
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
 	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) error
@@ -40,16 +42,23 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		return dynamo.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
 			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion}
 	}
-	outcome := func(status, due string, withheld bool, event string) (string, error) {
-		if err := f.Store.SetOutcome(ctx, req.ID, status, due+once, withheld, e(event)); err != nil {
+	outcome := func(o dynamo.Outcome, event string) (string, error) {
+		o.MailDue += once
+		if err := f.Store.SetOutcome(ctx, req.ID, o, e(event)); err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
-		return status, nil
+		return o.Status, nil
 	}
 	switch req.Type {
 	case privacy.RightAccess, privacy.RightPortability:
-		// The export is built when its link is opened: nothing to store.
-		return outcome(privacy.RequestCompleted, dynamo.MailDueReady, false, req.Type+"_done")
+		// The export is built when its link is opened: nothing to store
+		// but how many records it holds now.
+		ex, err := ExportFor(ctx, f.Store, "", req, at)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", req.Type, err)
+		}
+		n := ex.Found(req.ID)
+		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueReady, Results: &n}, req.Type+"_done")
 	case privacy.RightErasure:
 		// Everything under the subject goes now, unless a legal hold
 		// withholds it (the email then says so).
@@ -58,7 +67,8 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 			return "", fmt.Errorf("erase: %w", err)
 		}
 		f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld)
-		return outcome(privacy.RequestCompleted, dynamo.MailDueErased, withheld, "erased")
+		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueErased, Withheld: withheld,
+			Results: &n}, "erased")
 	case privacy.RightObjection, privacy.RightWithdrawConsent:
 		// All marketing off at once, and suppressed for marketing.
 		reason := privacy.SuppressObjected
@@ -72,15 +82,15 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
-		return outcome(privacy.RequestCompleted, dynamo.MailDueDone, false, req.Type+"_done")
+		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueDone}, req.Type+"_done")
 	case privacy.RightRestriction:
 		// Kept, but out of every processing path until the team lifts it.
 		if err := f.Store.Restrict(ctx, subject, req.ID, e("restricted")); err != nil {
 			return "", err
 		}
-		return outcome(privacy.RequestCompleted, dynamo.MailDueRestricted, false, "restriction_in_place")
+		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueRestricted}, "restriction_in_place")
 	case privacy.RightRectification:
-		return outcome(privacy.RequestAwaitingReview, dynamo.MailDueReview, false, "review_requested")
+		return outcome(dynamo.Outcome{Status: privacy.RequestAwaitingReview, MailDue: dynamo.MailDueReview}, "review_requested")
 	}
 	return "", fmt.Errorf("request %s: unknown type %q", req.ID, req.Type)
 }

@@ -1,0 +1,65 @@
+package privacy
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+)
+
+// DigestFormats are the forms in which a controller may name an email
+// address instead of sending it (OpenDSR identity_format): the digest of
+// the normalised address (NormalizeEmail: trimmed, lower-cased), written
+// as lowercase hex. The specification leaves normalisation and encoding
+// open; this is ours, and the README documents it.
+var DigestFormats = []string{"md5", "sha1", "sha256"}
+
+var digests = map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha256": sha256.New}
+
+// EmailDigest returns the digest of the normalised address in format, or
+// "" for a format that is not one of DigestFormats.
+func EmailDigest(format, email string) string {
+	newHash, ok := digests[format]
+	if !ok {
+		return ""
+	}
+	h := newHash()
+	h.Write([]byte(NormalizeEmail(email)))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// EmailKeys are the keyed forms of an address's digests. Every item that
+// holds an address carries them, each in a sparse index, so a controller's
+// hashed identity finds the subject by one query and the key goes with
+// the address: when the item is deleted, so is its index entry. They are
+// keyed with the pepper like the subject itself: a copy of the tables
+// gives no digest to look up in a list of addresses.
+type EmailKeys struct {
+	MD5, SHA1, SHA256 string
+}
+
+// ByFormat returns the key of format ("" for an unknown one).
+func (k EmailKeys) ByFormat(format string) string {
+	switch format {
+	case "md5":
+		return k.MD5
+	case "sha1":
+		return k.SHA1
+	case "sha256":
+		return k.SHA256
+	}
+	return ""
+}
+
+// EmailKeys returns the keys of an address.
+func (h *Hasher) EmailKeys(email string) EmailKeys {
+	return EmailKeys{MD5: h.DigestKey("md5", EmailDigest("md5", email)),
+		SHA1: h.DigestKey("sha1", EmailDigest("sha1", email)), SHA256: h.DigestKey("sha256", EmailDigest("sha256", email))}
+}
+
+// DigestKey returns the key under which an address whose digest in format
+// is digest (lowercase hex) is indexed.
+func (h *Hasher) DigestKey(format, digest string) string {
+	return h.Pseudonym("email-"+format, digest)
+}

@@ -1,0 +1,141 @@
+package processor_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/processor"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+// failingErase is the real store with its first n erasures failing, as
+// they would when DynamoDB refuses a write mid-way.
+type failingErase struct {
+	*dynamo.Store
+	n int
+}
+
+func (f *failingErase) Erase(ctx context.Context, s privacy.SubjectID, id string, e dynamo.Event) (bool, int, error) {
+	if f.n > 0 {
+		f.n--
+		return false, 0, errors.New("injected: throughput exceeded")
+	}
+	return f.Store.Erase(ctx, s, id, e)
+}
+
+func TestWorker(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"],
+		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"]})
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	now := t0
+	fs := &failingErase{Store: store, n: 1}
+	w := &processor.Worker{Store: store, Fulfiller: &rights.Fulfiller{Store: fs, PolicyVersion: "v", Log: log},
+		Lease: 10 * time.Minute, Now: func() time.Time { return now }, Log: log}
+
+	// One inquiry held for the subject of the erasure.
+	subject := privacy.SubjectID("worker-subject")
+	inq := privacy.NewInquiry("inq-1", subject, privacy.ContactForm{Name: "W", Email: "w@example.com", Topic: "demo",
+		Message: "m"}, "v", privacy.RequestMeta{ReceivedAt: t0.Add(-time.Hour)})
+	if err := store.SaveInquiry(ctx, inq); err != nil {
+		t.Fatal(err)
+	}
+	request := func(id string, subject privacy.SubjectID, typ, source string, window time.Duration) {
+		t.Helper()
+		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: string(subject), Type: typ, Regulation: "gdpr",
+			Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: t0.AddDate(0, 1, 0).Format(time.RFC3339),
+			Source: source, FulfilAfter: t0.Add(window).Format(time.RFC3339Nano)}
+		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: subject, Name: "request_received", At: t0, Ref: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	request("erase", subject, privacy.RightErasure, dynamo.SourceOpenDSR, 15*time.Minute)
+	request("nobody", "", privacy.RightAccess, dynamo.SourceOpenDSR, 15*time.Minute)
+	request("site", "site-subject", privacy.RightAccess, "", 0) // a site request held for approval: not the worker's
+	check := func(id, status string, results int) {
+		t.Helper()
+		r, err := store.Request(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != status || (results >= 0 && (r.ResultsCount == nil || *r.ResultsCount != results)) {
+			t.Fatalf("%s: status %s, results %v; want %s, %d", id, r.Status, r.ResultsCount, status, results)
+		}
+	}
+	run := func(want processor.WorkReport, wantErr bool) {
+		t.Helper()
+		got, err := w.Run(ctx)
+		if got != want || (err != nil) != wantErr {
+			t.Fatalf("at %s: %+v, %v; want %+v (error %v)", now.Sub(t0), got, err, want, wantErr)
+		}
+	}
+
+	now = t0.Add(14 * time.Minute) // inside the cancel window
+	run(processor.WorkReport{}, false)
+	check("erase", privacy.RequestPending, -1)
+
+	now = t0.Add(15 * time.Minute) // the erasure fails once; the other is done
+	run(processor.WorkReport{Fulfilled: 1, Failed: 1}, true)
+	check("erase", privacy.RequestInProgress, -1)
+	check("nobody", privacy.RequestCompleted, 0)
+	check("site", privacy.RequestPending, -1)
+	if entries, _ := store.LedgerEntries(ctx, ""); len(entries) != 0 {
+		t.Fatalf("%d ledger entries without a subject", len(entries))
+	}
+
+	now = t0.Add(20 * time.Minute) // within the failed attempt's lease
+	run(processor.WorkReport{}, false)
+	check("erase", privacy.RequestInProgress, -1)
+
+	now = t0.Add(26 * time.Minute) // the lease is over: finished, the inquiry and its ledger entry counted
+	run(processor.WorkReport{Retried: 1}, false)
+	check("erase", privacy.RequestCompleted, 2)
+	if items, _ := store.SubjectItems(ctx, subject); len(items) != 0 {
+		t.Fatalf("%d items left after the erasure", len(items))
+	}
+
+	now = t0.Add(time.Hour) // nothing left to do
+	run(processor.WorkReport{}, false)
+}
+
+// A cancelled request is never claimed, and a claim is won once.
+func TestClaimFulfilment(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ledger: n["LedgerTable"], Requests: n["RequestsTable"]})
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for _, id := range []string{"a", "b"} {
+		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: "x", Source: dynamo.SourceOpenDSR,
+			FulfilAfter: t0.Format(time.RFC3339Nano)}
+		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: "s", Name: "request_received", At: t0, Ref: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Transition(ctx, "b", dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled},
+		dynamo.Event{Subject: "s", Name: "request_cancelled", At: t0, Ref: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	later, stale := t0.Add(time.Minute), t0.Add(-time.Minute)
+	for _, tc := range []struct {
+		id   string
+		want error
+	}{{"a", nil}, {"a", dynamo.ErrStale}, {"b", dynamo.ErrStale}} {
+		if err := store.ClaimFulfilment(ctx, tc.id, later, stale); !errors.Is(err, tc.want) {
+			t.Errorf("claim %s: %v, want %v", tc.id, err, tc.want)
+		}
+	}
+}

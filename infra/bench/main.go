@@ -338,10 +338,11 @@ func bench() error {
 		return err
 	}
 	for k, others := range rb.Others {
-		fmt.Printf("among %6d others (%7d items): access export %.2f ms, erasure %.2f ms (medians of %d subjects)\n",
-			others, rb.Items[k], rb.AccessMS[k], rb.EraseMS[k], rb.Targets)
+		fmt.Printf("among %6d others (%7d items): access export %.2f ms, sha256 lookup %.2f ms, erasure %.2f ms (medians of %d subjects)\n",
+			others, rb.Items[k], rb.AccessMS[k], rb.LookupMS[k], rb.EraseMS[k], rb.Targets)
 	}
 	fmt.Printf("ratio access many / few               %.2f\n", rb.AccessRatio)
+	fmt.Printf("ratio sha256 lookup many / few        %.2f\n", rb.LookupRatio)
 	fmt.Printf("ratio erasure many / few              %.2f\n", rb.EraseRatio)
 	if err := os.MkdirAll(".local/bench", 0o755); err != nil {
 		return err

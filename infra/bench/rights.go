@@ -17,18 +17,26 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
-// rightsBench is the latency of one subject's access export and erasure
-// with few and with many other subjects in the tables: the ratio stays
-// near 1 when both read and delete by key, never by scan.
+// rightsBench is the latency of one subject's access export, of finding a
+// subject by the sha256 of its address (an OpenDSR hashed identity), and
+// of its erasure, with few and with many other subjects in the tables: the
+// ratios stay near 1 when all read and delete by key, never by scan.
 type rightsBench struct {
 	Others      [2]int     `json:"other_subjects"`
 	Items       [2]int     `json:"items_seeded"`
 	Targets     int        `json:"subjects_measured"`
 	AccessMS    [2]float64 `json:"access_median_ms"`
+	LookupMS    [2]float64 `json:"digest_lookup_median_ms"`
 	EraseMS     [2]float64 `json:"erasure_median_ms"`
 	AccessRatio float64    `json:"access_many_vs_few"`
+	LookupRatio float64    `json:"digest_lookup_many_vs_few"`
 	EraseRatio  float64    `json:"erasure_many_vs_few"`
 }
+
+// benchHasher keys the seeded addresses' digests, as the forms would.
+var benchHasher, _ = privacy.NewHasher([]byte("bench-rights-pepper-0123"))
+
+func benchEmail(i int) string { return fmt.Sprintf("user%d@example.com", i) }
 
 // rightsTargets is how many subjects each size measures (each is erased once).
 const rightsTargets = 40
@@ -90,6 +98,17 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		}
 		return d, err
 	}
+	lookup := func(k, i int) (time.Duration, error) {
+		req := target(k, i)
+		key := benchHasher.DigestKey("sha256", privacy.EmailDigest("sha256", benchEmail(r.Others[k]+i)))
+		t0 := time.Now()
+		found, err := stores[k].SubjectsByEmailKey(ctx, "sha256", key)
+		d := time.Since(t0)
+		if err == nil && (len(found) != 1 || string(found[0]) != req.Subject) {
+			err = fmt.Errorf("digest lookup found %v", found)
+		}
+		return d, err
+	}
 	erase := func(k, i int) (time.Duration, error) {
 		req := target(k, i)
 		subject := privacy.SubjectID(req.Subject)
@@ -111,7 +130,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 	for _, m := range []struct {
 		op  func(k, i int) (time.Duration, error)
 		out *[2]float64
-	}{{access, &r.AccessMS}, {erase, &r.EraseMS}} {
+	}{{access, &r.AccessMS}, {lookup, &r.LookupMS}, {erase, &r.EraseMS}} {
 		var lat [2][]time.Duration
 		for i := 0; i < rightsTargets; i++ {
 			for k := range stores {
@@ -125,6 +144,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		m.out[0], m.out[1] = medianMS(lat[0]), medianMS(lat[1])
 	}
 	r.AccessRatio = r.AccessMS[1] / r.AccessMS[0]
+	r.LookupRatio = r.LookupMS[1] / r.LookupMS[0]
 	r.EraseRatio = r.EraseMS[1] / r.EraseMS[0]
 	return r, nil
 }
@@ -137,13 +157,18 @@ func seedSubjects(ctx context.Context, db *dynamodb.Client, t dynamo.Tables, n i
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	at := now.Add(-time.Hour).Format(time.RFC3339Nano)
 	subjects := func(i int) map[string]types.AttributeValue {
-		pk, sub := "S#"+benchSubject(i/2), benchSubject(i/2)
-		if i%2 == 0 {
-			return map[string]types.AttributeValue{"pk": s(pk), "sk": s("SUB"), "kind": s("subscription"), "status": s("confirmed"),
-				"subject": s(sub), "email": s(fmt.Sprintf("user%d@example.com", i/2)), "confirmed_at": s(at)}
+		pk, sub, email := "S#"+benchSubject(i/2), benchSubject(i/2), benchEmail(i/2)
+		item := map[string]types.AttributeValue{"pk": s(pk), "sk": s("SUB"), "kind": s("subscription"), "status": s("confirmed"),
+			"subject": s(sub), "email": s(email), "confirmed_at": s(at)}
+		if i%2 == 1 {
+			item = map[string]types.AttributeValue{"pk": s(pk), "sk": s("INQ#" + at + "#" + sub[:8]), "kind": s("inquiry"),
+				"subject": s(sub), "email": s(email), "message": s("Hello"), "created_at": s(at)}
 		}
-		return map[string]types.AttributeValue{"pk": s(pk), "sk": s("INQ#" + at + "#" + sub[:8]), "kind": s("inquiry"),
-			"subject": s(sub), "email": s(fmt.Sprintf("user%d@example.com", i/2)), "message": s("Hello"), "created_at": s(at)}
+		keys := benchHasher.EmailKeys(email)
+		for _, f := range privacy.DigestFormats {
+			item["email_"+f] = s(keys.ByFormat(f))
+		}
+		return item
 	}
 	ledger := func(i int) map[string]types.AttributeValue {
 		ev := []string{"subscribe_requested", "subscription_confirmed"}[i%2]

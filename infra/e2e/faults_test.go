@@ -160,7 +160,7 @@ func TestMailerKilledMidBatchNoDuplicates(t *testing.T) {
 	ses := localtest.OwnSES(t)
 	proxy := newHoldingProxy(t, ses.URL, 5)
 	svc.SES = proxy.URL
-	s := startStackOpts(t, svc, 1, map[string]string{"MAIL_LEASE_SECONDS": "3"})
+	s := startStackOpts(t, svc, 1, map[string]string{"MAIL_LEASE_SECONDS": "3"}, nil)
 	u := localtest.Unique()
 	const n = 10
 	for i := 0; i < n; i++ {

@@ -35,7 +35,7 @@ func TestLoadNothingLostOrDuplicated(t *testing.T) {
 	svc := localtest.Need(t)
 	ses := localtest.OwnSES(t)
 	svc.SES = ses.URL
-	s := startStackOpts(t, svc, 4, nil)
+	s := startStackOpts(t, svc, 4, nil, nil)
 	u := localtest.Unique()
 
 	kind := func(i int) string {

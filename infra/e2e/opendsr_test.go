@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,8 +27,9 @@ import (
 )
 
 // controller is a test OpenDSR controller: it calls the processor with its
-// credentials and checks the signature of every answer against the key
-// the processor was configured with.
+// credentials and checks the signature of every answer against the
+// certificate that discovery names, once that certificate is shown to be
+// issued by a CA it trusts for the processor domain the answers name.
 type controller struct {
 	t          *testing.T
 	s          *stack
@@ -34,13 +37,13 @@ type controller struct {
 	pub        *rsa.PublicKey
 }
 
-func (s *stack) issueController(t *testing.T, name string, pub *rsa.PublicKey) *controller {
+func (s *stack) issueController(t *testing.T, name string, roots *x509.CertPool) *controller {
 	t.Helper()
 	out, err := s.privacyctl(t, "opendsr-controller", "-name", name)
 	if err != nil {
 		t.Fatalf("issue controller: %v %s", err, out)
 	}
-	c := &controller{t: t, s: s, pub: pub}
+	c := &controller{t: t, s: s}
 	for _, line := range strings.Split(out, "\n") {
 		if v, ok := strings.CutPrefix(line, "controller_id "); ok {
 			c.id = v
@@ -51,7 +54,80 @@ func (s *stack) issueController(t *testing.T, name string, pub *rsa.PublicKey) *
 	if c.id == "" || c.secret == "" {
 		t.Fatalf("no credentials in %q", out)
 	}
+	c.trust(roots)
 	return c
+}
+
+// trust reads discovery, fetches the certificate it names, checks it
+// against roots for the processor domain of the answer, and checks the
+// discovery answer's own signature with it.
+func (c *controller) trust(roots *x509.CertPool) {
+	c.t.Helper()
+	resp, err := client.Get(c.s.URL + "/opendsr/v2/discovery")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var disc struct {
+		Cert string `json:"processor_certificate"`
+	}
+	if err := json.Unmarshal(raw, &disc); err != nil || disc.Cert == "" {
+		c.t.Fatalf("discovery: %d %s", resp.StatusCode, raw)
+	}
+	certResp, err := client.Get(disc.Cert)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	certPEM, _ := io.ReadAll(certResp.Body)
+	certResp.Body.Close()
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		c.t.Fatalf("no certificate at %s", disc.Cert)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	domain := resp.Header.Get("X-OpenDSR-Processor-Domain")
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: domain}); err != nil {
+		c.t.Fatalf("certificate for %q: %v", domain, err)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		c.t.Fatalf("certificate key %T", cert.PublicKey)
+	}
+	if err := opendsr.Verify(pub, raw, resp.Header.Get("X-OpenDSR-Signature")); err != nil {
+		c.t.Fatalf("discovery signature: %v", err)
+	}
+	c.pub = pub
+}
+
+// testPKI is a CA the test controllers trust and a certificate it issued
+// for the processor domain, over the processor's signing key.
+func testPKI(t *testing.T, key *rsa.PrivateKey, domain string) (*x509.CertPool, []byte) {
+	t.Helper()
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, NotBefore: now.Add(-time.Hour),
+		NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: domain}, DNSNames: []string{domain},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	return roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})
 }
 
 // call sends a request and returns the status, the headers and the body,
@@ -95,9 +171,13 @@ func TestOpenDSRProcessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	roots, certPEM := testPKI(t, key, "opendsr.example.com")
+	certSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certPEM) }))
+	defer certSrv.Close()
 	const window = 2 * time.Second
 	s := startStackOpts(t, localtest.Need(t), 2, map[string]string{"OPENDSR_SIGNING_KEY": string(keyPEM),
-		"OPENDSR_CANCEL_WINDOW": window.String()})
+		"OPENDSR_CANCEL_WINDOW": window.String()}, map[string]string{"OpenDSRCertificateURL": certSrv.URL + "/cert.pem",
+		"ProcessorDomain": "opendsr.example.com"})
 	u := localtest.Unique()
 	gone, kept := "gone-"+u+"@example.com", "kept-"+u+"@example.com"
 	for _, addr := range []string{gone, kept} {
@@ -105,8 +185,8 @@ func TestOpenDSRProcessor(t *testing.T) {
 			t.Fatalf("seed: %d %s", resp.StatusCode, out)
 		}
 	}
-	acme := s.issueController(t, "Acme", &key.PublicKey)
-	other := s.issueController(t, "Other", &key.PublicKey)
+	acme := s.issueController(t, "Acme", roots)
+	other := s.issueController(t, "Other", roots)
 
 	code, _, disc := acme.call("GET", "/opendsr/v2/discovery", nil)
 	if code != 200 || disc["api_version"] != "2.0" || disc["processor_certificate"] == "" ||
@@ -273,7 +353,7 @@ func TestOpenDSRProcessor(t *testing.T) {
 			http.Error(w, "down for maintenance", http.StatusInternalServerError)
 			return
 		}
-		if err := opendsr.Verify(&key.PublicKey, raw, r.Header.Get("X-OpenDSR-Signature")); err != nil {
+		if err := opendsr.Verify(acme.pub, raw, r.Header.Get("X-OpenDSR-Signature")); err != nil {
 			t.Errorf("callback signature: %v", err)
 		}
 		var b struct {

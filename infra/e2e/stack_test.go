@@ -63,12 +63,13 @@ func startStack(t *testing.T) *stack {
 // services of their own, which they stop and start).
 func startStackWith(t *testing.T, svc localtest.Services) *stack {
 	t.Helper()
-	return startStackOpts(t, svc, 2, nil)
+	return startStackOpts(t, svc, 2, nil, nil)
 }
 
-// startStackOpts runs a stack with pool emulator processes per function and
-// extra environment for the functions (declared variables only, as SAM).
-func startStackOpts(t *testing.T, svc localtest.Services, pool int, env map[string]string) *stack {
+// startStackOpts runs a stack with pool emulator processes per function,
+// extra environment for the functions (declared variables only, as SAM)
+// and template parameters besides the test's own.
+func startStackOpts(t *testing.T, svc localtest.Services, pool int, env, params map[string]string) *stack {
 	t.Helper()
 	fnEnv := map[string]string{"LOCAL_SECRET": localSecret}
 	for k, v := range env {
@@ -78,15 +79,19 @@ func startStackOpts(t *testing.T, svc localtest.Services, pool int, env map[stri
 		t.Fatal("PK_RIE must name aws-lambda-rie (make test sets it)")
 	}
 	buildDir := filepath.Join(localtest.Root(), ".local", "e2e-build")
-	logs := &syncBuffer{}
 	team := "team-" + localtest.Unique() + "@example.com"
+	p := map[string]string{"TeamInbox": team, "SiteOrigins": "https://www.example.com"}
+	for k, v := range params {
+		p[k] = v
+	}
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s, err := local.Start(ctx, local.Config{
 		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
 		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES,
 		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: pool,
-		Params: map[string]string{"TeamInbox": team, "SiteOrigins": "https://www.example.com"},
+		Params: p,
 		Env:    fnEnv, Log: logs, NoSchedules: true,
 	})
 	if err != nil {

@@ -18,13 +18,22 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 )
 
+// kv collects KEY=VALUE flags; KEY=@file takes the value from a file (a
+// PEM key, say, which a shell would split).
 type kv map[string]string
 
 func (m kv) String() string { return fmt.Sprint(map[string]string(m)) }
 func (m kv) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok {
-		return fmt.Errorf("want KEY=VALUE, got %q", s)
+		return fmt.Errorf("want KEY=VALUE or KEY=@file, got %q", s)
+	}
+	if file, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		v = string(b)
 	}
 	m[k] = v
 	return nil
@@ -45,7 +54,7 @@ func main() {
 	flag.IntVar(&cfg.Pool, "pool", 2, "emulator processes per HTTP function")
 	flag.StringVar(&logFile, "log-file", ".local/logs/functions.log", "where function log lines are also written")
 	flag.Var(kv(cfg.Params), "param", "template parameter override KEY=VALUE (repeatable)")
-	flag.Var(kv(cfg.Env), "env", "value for a declared environment variable KEY=VALUE (repeatable)")
+	flag.Var(kv(cfg.Env), "env", "value for a declared environment variable KEY=VALUE or KEY=@file (repeatable)")
 	flag.BoolVar(&tablesOnly, "create-tables", false, "only create the template's tables (for sam local with DynamoDB Local in Docker), then exit")
 	flag.Parse()
 	if tablesOnly {

@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -78,6 +79,9 @@ func main() {
 }
 
 var errUsage = errors.New("bad usage")
+
+var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
+	"opendsr-controller", "opendsr-revoke"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
@@ -142,6 +146,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errUsage
 	}
 	cmd := args[0]
+	if !slices.Contains(commands, cmd) {
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd) // -h too: before any AWS call
+	}
 	o, pos, err := parse(cmd, args[1:])
 	if err != nil {
 		return err

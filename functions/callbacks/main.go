@@ -1,13 +1,17 @@
-// Command callbacks is the Lambda on the requests table's stream that posts
-// the OpenDSR status callbacks. It only wires; the logic is in
-// shared/processor.
+// Command callbacks posts the OpenDSR status callbacks: on the requests
+// table's stream it queues each status change and delivers it; on its
+// schedule ({"retry_callbacks": true}) it retries what failed. It only
+// wires; the logic is in shared/processor.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -18,27 +22,46 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "OPS_TABLE", "PUBLIC_BASE_URL")
+	env, keys, err := lambdaenv.Start(ctx, "OPS_TABLE", "REQUESTS_TABLE", "PUBLIC_BASE_URL")
+	var backoff time.Duration
+	if err == nil {
+		backoff, err = lambdaenv.Duration("CALLBACK_RETRY_BACKOFF", processor.DefaultBackoff)
+	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	signer, err := processor.LoadSigner(ctx, env)
-	if err != nil {
-		// Unsigned callbacks are not callbacks: fail, and the stream keeps
-		// the changes until a key is configured.
-		log.Error("cold start failed: no usable OpenDSR signing key", "error", err.Error())
-		os.Exit(1)
-	}
 	n := &processor.Notifier{
-		Markers: dynamo.New(env.DynamoDB(), env.Tables),
-		Signer:  signer,
-		Tokens:  keys.Tokens,
-		BaseURL: env.BaseURL,
-		Client:  processor.NewClient(),
-		Log:     log,
-		Now:     time.Now,
-		Lease:   time.Minute,
+		Store:      dynamo.New(env.DynamoDB(), env.Tables),
+		Tokens:     keys.Tokens,
+		BaseURL:    env.BaseURL,
+		Client:     processor.NewClient(),
+		Log:        log,
+		Now:        time.Now,
+		Lease:      time.Minute,
+		Backoff:    backoff,
+		MaxBackoff: processor.DefaultMaxBackoff,
+		GiveUp:     processor.DefaultGiveUp,
 	}
-	lambda.Start(n.Handle)
+	// Without a usable key every delivery fails and stays queued, retried
+	// until one is configured: an unsigned callback is not one.
+	if n.Signer, err = processor.LoadSigner(ctx, env); err != nil {
+		log.Error("no usable OpenDSR signing key: callbacks wait in their queue", "error", err.Error())
+	}
+	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var ev struct {
+			events.DynamoDBEvent
+			RetryCallbacks bool `json:"retry_callbacks"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		switch {
+		case ev.RetryCallbacks:
+			return nil, n.Retry(ctx)
+		case len(ev.Records) > 0:
+			return n.Handle(ctx, ev.DynamoDBEvent)
+		}
+		return nil, errors.New("neither a stream batch nor a retry event")
+	})
 }

@@ -68,7 +68,7 @@ func (c Class) From(t time.Time) time.Time {
 // Retention names the classes the code writes by.
 var Retention = struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
-	UnverifiedRequest, ExpiredRequest, CompletedRequest, ClientTermination, MailMarker, RateCounter Class
+	UnverifiedRequest, ExpiredRequest, CompletedRequest, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
 }{
 	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
 		Days: 730, Action: Delete,
@@ -104,6 +104,8 @@ var Retention = struct {
 		Why: "operational: a sent-marker must outlive stream retries (24 h), nothing more"},
 	RateCounter: Class{Name: "rate_counter", Table: TableOps, Has: "uses", Clock: ClockExpiry, Days: 2, Action: Delete,
 		Why: "operational: abuse counters live one day plus slack"},
+	CallbackCursor: Class{Name: "callback_delivery", Table: TableOps, Has: "callback_url", Clock: ClockExpiry, Days: 30, Action: Delete,
+		Why: "operational: an OpenDSR callback's delivery state (a request id and the controller's URL, no one's data), kept 30 days after its last status"},
 }
 
 // Policy lists every class, in the order the sweep applies them: strips
@@ -111,7 +113,8 @@ var Retention = struct {
 func Policy() []Class {
 	r := Retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
-		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter}
+		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter,
+		r.CallbackCursor}
 }
 
 // Holds. An item with sort key HoldLegal or HoldRestriction in a subject's

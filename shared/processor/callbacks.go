@@ -3,8 +3,6 @@ package processor
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,28 +15,53 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
-	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
+// CallbackStore is the callbacks' outbox (dynamo's callback cursors) and
+// the requests they describe.
+type CallbackStore interface {
+	EnqueueCallback(ctx context.Context, requestID, url, status string, now time.Time) error
+	LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (dynamo.CallbackCursor, bool, error)
+	CallbackSent(ctx context.Context, key, status string) error
+	CallbackFailed(ctx context.Context, key string, now, next time.Time, abandon bool) error
+	ReleaseCallback(ctx context.Context, key string) (more bool, err error)
+	DueCallbacks(ctx context.Context, now time.Time) ([]string, error)
+	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
+}
+
 // Notifier posts the status callbacks of OpenDSR requests. The requests
-// table's stream is its outbox: each change of an OpenDSR request's status
-// arrives in order, and every URL in its status_callback_urls gets one
-// signed POST per change. A delivery marker (the mailer's sent-markers)
-// keeps a retried batch from posting a delivered callback twice; a failed
-// post fails its record, so the stream retries from there, with backoff,
-// and later changes wait: every receiver sees the changes in order.
+// table's stream brings each change of status; the Notifier queues it in
+// the request's cursor for every URL in status_callback_urls (durably,
+// once) and delivers at once. A receiver that fails keeps its statuses
+// queued, in order, and is retried with backoff by Retry on a schedule,
+// for GiveUp; the stream moves on, so one controller's dead endpoint never
+// holds back another's callbacks, and nothing is lost when the stream's
+// 24 hours have passed.
 type Notifier struct {
-	Markers mailer.Markers
+	Store   CallbackStore
 	Signer  *opendsr.Signer
 	Tokens  *token.Signer
 	BaseURL string
 	Client  *http.Client
 	Log     *slog.Logger
 	Now     func() time.Time
-	Lease   time.Duration
+	// Lease bounds one delivery run (longer than Client's timeout times
+	// the statuses a cursor can hold).
+	Lease time.Duration
+	// Backoff is the wait after the first failure, doubled after each
+	// next one up to MaxBackoff; after GiveUp of failures in a row the
+	// cursor is abandoned (the status route still answers).
+	Backoff, MaxBackoff, GiveUp time.Duration
 }
+
+// Callback retry defaults.
+const (
+	DefaultBackoff    = 30 * time.Second
+	DefaultMaxBackoff = time.Hour
+	DefaultGiveUp     = 7 * 24 * time.Hour
+)
 
 // NewClient is the callbacks' HTTP client: a bounded wait, and redirects
 // never followed (a 3xx is a failed delivery).
@@ -47,81 +70,147 @@ func NewClient() *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// Handle processes one stream batch.
+// Handle processes one stream batch: it queues every status change. Only
+// a failure to queue (DynamoDB) fails a record, which the stream retries
+// from there; a failed delivery is the outbox's to retry.
 func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
 	log := n.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	var queued []string
 	for _, rec := range ev.Records {
-		if err := n.record(ctx, rec); err != nil {
-			log.WarnContext(ctx, "callback not delivered; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
-			// The stream retries from this record, the later ones with it:
-			// no receiver sees a change before the one it missed.
+		keys, err := n.enqueue(ctx, rec)
+		if err != nil {
+			log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
-			return resp, nil
+			break
 		}
+		queued = append(queued, keys...)
+	}
+	for _, key := range queued {
+		n.deliver(ctx, log, key)
 	}
 	return resp, nil
 }
 
-func (n *Notifier) record(ctx context.Context, rec events.DynamoDBEventRecord) error {
+func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
 	if rec.EventName == string(events.DynamoDBOperationTypeRemove) {
-		return nil
+		return nil, nil
 	}
 	status := dynamo.StringAttr(rec.Change.NewImage, "status")
 	if status == "" || status == dynamo.StringAttr(rec.Change.OldImage, "status") {
-		return nil // not a change of status
+		return nil, nil // not a change of status
 	}
 	req, err := dynamo.DecodeRequest(dynamo.FromStreamImage(rec.Change.NewImage))
 	if err != nil || req.Source != dynamo.SourceOpenDSR {
-		return nil // not an OpenDSR request: nothing to call
+		return nil, nil // not an OpenDSR request: nothing to call
 	}
+	var keys []string
 	for _, url := range req.CallbackURLs {
-		if err := n.deliver(ctx, req, url); err != nil {
-			return err
+		if err := n.Store.EnqueueCallback(ctx, req.ID, url, RequestStatus(status), n.Now()); err != nil {
+			return nil, err
+		}
+		keys = append(keys, dynamo.CallbackKey(req.ID, url))
+	}
+	return keys, nil
+}
+
+// Retry delivers every cursor that is due; it is run on a schedule.
+func (n *Notifier) Retry(ctx context.Context) error {
+	log := n.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	keys, err := n.Store.DueCallbacks(ctx, n.Now())
+	if err != nil {
+		return err
+	}
+	delivered := 0
+	for _, key := range keys {
+		if n.deliver(ctx, log, key) {
+			delivered++
 		}
 	}
+	log.InfoContext(ctx, "callback retry run", "due", len(keys), "delivered", delivered)
 	return nil
+}
+
+// deliver posts a cursor's queued statuses in order, under its lease, and
+// reports whether it emptied the queue. A failure backs the cursor off.
+func (n *Notifier) deliver(ctx context.Context, log *slog.Logger, key string) bool {
+	for round := 0; round < 3; round++ { // statuses queued while we held the lease
+		now := n.Now()
+		cur, ok, err := n.Store.LeaseCallback(ctx, key, now, n.Lease)
+		if err != nil || !ok {
+			if err != nil {
+				log.WarnContext(ctx, "callback cursor not leased", "error", err.Error())
+			}
+			return false // the next retry run takes it
+		}
+		req, err := n.Store.Request(ctx, cur.RequestID)
+		for _, status := range cur.Queue {
+			if err == nil {
+				err = n.post(ctx, req, status, cur.URL)
+			}
+			if err == nil {
+				err = n.Store.CallbackSent(ctx, key, status)
+			}
+			if err != nil {
+				break
+			}
+			log.InfoContext(ctx, "callback delivered", "request_id", req.ID, "status", status)
+		}
+		if err != nil {
+			next, abandon := n.backoff(cur, now)
+			if ferr := n.Store.CallbackFailed(ctx, key, now, next, abandon); ferr != nil {
+				log.WarnContext(ctx, "callback failure not recorded; its lease will run out", "error", ferr.Error())
+			}
+			level, msg := slog.LevelWarn, "callback not delivered; retried later"
+			if abandon {
+				level, msg = slog.LevelError, "callback abandoned after failing for the give-up period"
+			}
+			log.Log(ctx, level, msg, "request_id", cur.RequestID, "attempts", cur.Attempts+1, "next_at", next.UTC().Format(time.RFC3339),
+				"error", err.Error())
+			return false
+		}
+		more, err := n.Store.ReleaseCallback(ctx, key)
+		if err != nil {
+			log.WarnContext(ctx, "callback lease not released; it will run out", "error", err.Error())
+			return true
+		}
+		if !more {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff is when to try again after a failure of cur at now, and whether
+// to give up instead.
+func (n *Notifier) backoff(cur dynamo.CallbackCursor, now time.Time) (time.Time, bool) {
+	if cur.FirstFailedAt > 0 && now.Sub(time.Unix(cur.FirstFailedAt, 0)) >= n.GiveUp {
+		return now, true
+	}
+	wait := n.Backoff
+	for i := 0; i < cur.Attempts && wait < n.MaxBackoff; i++ {
+		wait *= 2
+	}
+	return now.Add(min(wait, n.MaxBackoff)), false
 }
 
 var errDelivery = errors.New("callback receiver did not accept")
 
-func (n *Notifier) deliver(ctx context.Context, req dynamo.RightsRequest, url string) error {
-	status := RequestStatus(req.Status)
-	h := sha256.Sum256([]byte("opendsr-callback\x00" + req.ID + "\x00" + status + "\x00" + url))
-	key := hex.EncodeToString(h[:])
-	claim, err := n.Markers.ClaimMail(ctx, key, n.Now(), n.Lease)
-	if err != nil {
-		return err
-	}
-	switch claim {
-	case dynamo.AlreadySent:
-		return nil
-	case dynamo.Busy:
-		return errors.New("another delivery of this callback is in progress")
-	}
+// post sends the specification's callback (§8.6) of status to url.
+func (n *Notifier) post(ctx context.Context, req dynamo.RightsRequest, status, url string) error {
 	v := opendsr.Version(req.OpenDSRVersion)
-	// The specification's callback (§8.6).
 	b := map[string]any{"controller_id": req.Controller, "status_callback_url": url, "subject_request_id": req.ID,
 		"request_status": status, "expected_completion_time": expected(req), "api_version": version(v)}
-	results(b, v, n.Tokens, n.BaseURL, req, n.Now())
-	body, err := json.Marshal(b)
-	if err == nil {
-		err = n.post(ctx, v, url, body)
+	if status == opendsr.StatusDone {
+		results(b, v, n.Tokens, n.BaseURL, req, n.Now())
 	}
+	body, err := json.Marshal(b)
 	if err != nil {
-		if rerr := n.Markers.ReleaseMail(ctx, key); rerr != nil {
-			n.Log.WarnContext(ctx, "callback marker not released; its lease will run out", "error", rerr.Error())
-		}
 		return err
 	}
-	n.Log.InfoContext(ctx, "callback delivered", "request_id", req.ID, "status", status)
-	if err := n.Markers.MailSent(ctx, key, "delivered"); err != nil {
-		n.Log.WarnContext(ctx, "callback delivered but not marked", "error", err.Error())
+	if n.Signer == nil {
+		return errors.New("no OpenDSR signing key is configured")
 	}
-	return nil
-}
-
-func (n *Notifier) post(ctx context.Context, v opendsr.Version, url string, body []byte) error {
 	headers, err := n.Signer.Headers(v, body)
 	if err != nil {
 		return err

@@ -1,0 +1,195 @@
+package processor_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/processor"
+)
+
+// receiver is a controller's callback endpoint that can be taken down.
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	down bool
+	got  []string // "<request id> <status>", in arrival order
+	pub  *rsa.PublicKey
+	t    *testing.T
+}
+
+func newReceiver(t *testing.T, pub *rsa.PublicKey) *receiver {
+	r := &receiver{pub: pub, t: t}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		raw, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.down {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if err := opendsr.Verify(r.pub, raw, req.Header.Get("X-OpenDSR-Signature")); err != nil {
+			t.Errorf("callback signature: %v", err)
+		}
+		var b struct {
+			ID     string `json:"subject_request_id"`
+			Status string `json:"request_status"`
+		}
+		_ = json.Unmarshal(raw, &b)
+		r.got = append(r.got, b.ID+" "+b.Status)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) set(down bool) { r.mu.Lock(); r.down = down; r.mu.Unlock() }
+func (r *receiver) received() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.got)
+}
+
+// A receiver that is down keeps its callbacks queued, in order, without
+// holding back another controller's; the retry backs off, delivers each
+// status once when the receiver is back, and gives up after GiveUp.
+func TestCallbackOutbox(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Requests: n["RequestsTable"], Ops: n["OpsTable"], Ledger: n["LedgerTable"]})
+	ctx := context.Background()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	now := t0
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(),
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
+		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
+	dead, live := newReceiver(t, &key.PublicKey), newReceiver(t, &key.PublicKey)
+	dead.set(true)
+
+	// A status change of a request as the stream brings it.
+	change := func(id, url, from, to string) events.DynamoDBEventRecord {
+		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: to, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: "2026-04-01T09:00:00Z", Source: dynamo.SourceOpenDSR,
+			Controller: "c", CallbackURLs: []string{url}, OpenDSRVersion: 2}
+		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: "s", Name: "x", At: now, Ref: id + to}); err != nil && from == "" {
+			t.Fatal(err)
+		}
+		if from != "" { // the stored record follows the stream
+			_ = store.Transition(ctx, id, dynamo.Transition{From: []string{from}, Status: to}, dynamo.Event{Subject: "s", Name: to, At: now, Ref: id})
+		}
+		img := func(status string) map[string]events.DynamoDBAttributeValue {
+			if status == "" {
+				return nil
+			}
+			r.Status = status
+			item, _ := attributevalue.MarshalMap(r)
+			return streamImage(item)
+		}
+		return events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{
+			SequenceNumber: id + to, NewImage: img(to), OldImage: img(from)}}
+	}
+	handle := func(recs ...events.DynamoDBEventRecord) {
+		t.Helper()
+		resp, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs})
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("stream batch: %v %v", resp, err)
+		}
+	}
+	retry := func(at time.Duration) {
+		t.Helper()
+		now = t0.Add(at)
+		if err := nt.Retry(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	handle(change("a", dead.URL, "", "pending"), change("b", live.URL, "", "pending"))
+	handle(change("a", dead.URL, "pending", "in_progress"), change("b", live.URL, "pending", "in_progress"))
+	handle(change("a", dead.URL, "pending", "in_progress")) // a stream retry queues nothing twice
+	if got := live.received(); got != "[b pending b in_progress]" {
+		t.Fatalf("the live receiver got %s while the other was down", got)
+	}
+	retry(20 * time.Second) // inside the first backoff: no attempt
+	dead.set(false)
+	retry(25 * time.Second)
+	if got := dead.received(); got != "[]" {
+		t.Fatalf("delivered before the backoff was over: %s", got)
+	}
+	retry(2 * time.Minute)
+	if got := dead.received(); got != "[a pending a in_progress]" {
+		t.Fatalf("after the receiver came back: %s", got)
+	}
+	retry(time.Hour) // nothing left: nothing sent twice
+	if got := dead.received(); got != "[a pending a in_progress]" {
+		t.Fatalf("a second retry: %s", got)
+	}
+
+	// Down for good: retried with growing waits, then given up.
+	dead.set(true)
+	handle(change("a", dead.URL, "in_progress", "completed"))
+	attempts := 1
+	for at := time.Hour; at < 26*time.Hour; at += 10 * time.Minute {
+		now = t0.Add(at)
+		keys, _ := store.DueCallbacks(ctx, now)
+		attempts += len(keys)
+		retry(at)
+	}
+	// 30 s doubling to the hour's cap: about 7 attempts in the first two
+	// hours (each wait rounded up to the next 10-minute run), then one an
+	// hour until the 24 h give-up: about 30, not one every run (145).
+	if attempts < 25 || attempts > 35 {
+		t.Errorf("%d attempts in 25 hours", attempts)
+	}
+	if keys, _ := store.DueCallbacks(ctx, t0.Add(48*time.Hour)); len(keys) != 0 {
+		t.Errorf("an abandoned cursor is still due: %v", keys)
+	}
+}
+
+// streamImage turns an item into a stream image, as the stream delivers it.
+func streamImage(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	out := map[string]events.DynamoDBAttributeValue{}
+	for k, v := range item {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			out[k] = events.NewStringAttribute(v.Value)
+		case *types.AttributeValueMemberN:
+			out[k] = events.NewNumberAttribute(v.Value)
+		case *types.AttributeValueMemberL:
+			var l []events.DynamoDBAttributeValue
+			for _, e := range v.Value {
+				if s, ok := e.(*types.AttributeValueMemberS); ok {
+					l = append(l, events.NewStringAttribute(s.Value))
+				}
+			}
+			out[k] = events.NewListAttribute(l)
+		case *types.AttributeValueMemberBOOL:
+			out[k] = events.NewBooleanAttribute(v.Value)
+		}
+	}
+	return out
+}

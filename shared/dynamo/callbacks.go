@@ -149,20 +149,17 @@ func (s *Store) ReleaseCallback(ctx context.Context, key string) (more bool, err
 // DueCallbacks returns the keys of the cursors due at now, from the sparse
 // by-due index (no scan).
 func (s *Store) DueCallbacks(ctx context.Context, now time.Time) ([]string, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.tables.Ops, IndexName: aws.String("by-due"),
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Ops, IndexName: aws.String("by-due"),
 		KeyConditionExpression: aws.String("due = :due AND next_at <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":due": str(callbacksDue),
 			":now": num(now.Unix())}})
+	if err != nil {
+		return nil, fmt.Errorf("due callbacks: %w", err)
+	}
 	var keys []string
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("due callbacks: %w", err)
-		}
-		for _, it := range page.Items {
-			if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
-				keys = append(keys, pk.Value)
-			}
+	for _, it := range items {
+		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
+			keys = append(keys, pk.Value)
 		}
 	}
 	return keys, nil

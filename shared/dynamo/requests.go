@@ -118,20 +118,17 @@ func (s *Store) SubjectRequests(ctx context.Context, subject privacy.SubjectID, 
 
 // queryRequests runs a query of request items, every page.
 func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]RightsRequest, error) {
-	p := dynamodb.NewQueryPaginator(s.db, in)
+	items, err := s.queryAll(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	var out []RightsRequest
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for _, it := range items {
+		r, err := DecodeRequest(it)
 		if err != nil {
 			return nil, err
 		}
-		for _, it := range page.Items {
-			r, err := DecodeRequest(it)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
+		out = append(out, r)
 	}
 	return out, nil
 }

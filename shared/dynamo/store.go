@@ -238,17 +238,26 @@ func (s *Store) LedgerEntries(ctx context.Context, subject privacy.SubjectID) ([
 }
 
 func (s *Store) query(ctx context.Context, table, pk string) ([]map[string]types.AttributeValue, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName:                 &table,
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		ConsistentRead:            aws.Bool(true),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", table, err)
+	}
+	return items, nil
+}
+
+// queryAll runs a query and returns the items of every page.
+func (s *Store) queryAll(ctx context.Context, in *dynamodb.QueryInput) ([]map[string]types.AttributeValue, error) {
+	p := dynamodb.NewQueryPaginator(s.db, in)
 	var out []map[string]types.AttributeValue
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("query %s: %w", table, err)
+			return nil, err
 		}
 		out = append(out, page.Items...)
 	}
@@ -277,21 +286,16 @@ func (s *Store) SubjectsByEmailKey(ctx context.Context, format, key string) ([]p
 	if !slices.Contains(privacy.DigestFormats, format) {
 		return nil, fmt.Errorf("subjects by email key: unknown format %q", format)
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.tables.Subjects,
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Subjects,
 		IndexName: aws.String("by-email-" + format), KeyConditionExpression: aws.String("#k = :k"),
 		ExpressionAttributeNames:  map[string]string{"#k": "email_" + format},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(key)}})
+	if err != nil {
+		return nil, fmt.Errorf("subjects by email key: %w", err)
+	}
 	var out []privacy.SubjectID
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("subjects by email key: %w", err)
-		}
-		for _, it := range page.Items {
-			pk, _ := it[attrPK].(*types.AttributeValueMemberS)
-			if pk == nil {
-				continue
-			}
+	for _, it := range items {
+		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
 			if sub := privacy.SubjectID(strings.TrimPrefix(pk.Value, "S#")); !slices.Contains(out, sub) {
 				out = append(out, sub)
 			}

@@ -367,24 +367,21 @@ func (s *Store) SetTopics(ctx context.Context, subject privacy.SubjectID, topics
 
 // Subscribers returns every confirmed subscriber, from the sparse index.
 func (s *Store) Subscribers(ctx context.Context) ([]privacy.Subscription, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Subjects, IndexName: aws.String("by-list"),
 		KeyConditionExpression:    aws.String("list_pk = :l"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":l": str(listSubscribers)},
 	})
-	var out []privacy.Subscription
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("query subscribers: %w", err)
+	}
+	out := make([]privacy.Subscription, 0, len(items))
+	for _, it := range items {
+		sub, err := DecodeSubscription(it)
 		if err != nil {
-			return nil, fmt.Errorf("query subscribers: %w", err)
+			return nil, err
 		}
-		for _, it := range page.Items {
-			sub, err := DecodeSubscription(it)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sub)
-		}
+		out = append(out, sub)
 	}
 	return out, nil
 }

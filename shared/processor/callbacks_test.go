@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -74,9 +73,7 @@ func (r *receiver) received() string {
 // status once when the receiver is back, and gives up after GiveUp.
 func TestCallbackOutbox(t *testing.T) {
 	t.Parallel()
-	svc := localtest.Need(t)
-	n := localtest.Tables(t, svc)
-	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Requests: n["RequestsTable"], Ops: n["OpsTable"], Ledger: n["LedgerTable"]})
+	store := newStore(t)
 	ctx := context.Background()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
-	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -32,10 +31,7 @@ import (
 // own store calls.
 func TestCancelOnlyWhilePending(t *testing.T) {
 	t.Parallel()
-	svc := localtest.Need(t)
-	n := localtest.Tables(t, svc)
-	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"],
-		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"]})
+	store := newStore(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	key, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -15,6 +15,15 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
+// newStore is a store on tables of the test's own in DynamoDB Local.
+func newStore(t *testing.T) *dynamo.Store {
+	t.Helper()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	return dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"],
+		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"]})
+}
+
 // failingErase is the real store with its first n erasures failing, as
 // they would when DynamoDB refuses a write mid-way.
 type failingErase struct {
@@ -32,10 +41,7 @@ func (f *failingErase) Erase(ctx context.Context, s privacy.SubjectID, id string
 
 func TestWorker(t *testing.T) {
 	t.Parallel()
-	svc := localtest.Need(t)
-	n := localtest.Tables(t, svc)
-	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"],
-		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"]})
+	store := newStore(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -112,9 +118,7 @@ func TestWorker(t *testing.T) {
 // A cancelled request is never claimed, and a claim is won once.
 func TestClaimFulfilment(t *testing.T) {
 	t.Parallel()
-	svc := localtest.Need(t)
-	n := localtest.Tables(t, svc)
-	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ledger: n["LedgerTable"], Requests: n["RequestsTable"]})
+	store := newStore(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	for _, id := range []string{"a", "b"} {

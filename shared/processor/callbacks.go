@@ -198,18 +198,18 @@ var errDelivery = errors.New("callback receiver did not accept")
 
 // post sends the specification's callback (§8.6) of status to url.
 func (n *Notifier) post(ctx context.Context, req dynamo.RightsRequest, status, url string) error {
+	if n.Signer == nil {
+		return errors.New("no OpenDSR signing key is configured")
+	}
 	v := opendsr.Version(req.OpenDSRVersion)
 	b := map[string]any{"controller_id": req.Controller, "status_callback_url": url, "subject_request_id": req.ID,
 		"request_status": status, "expected_completion_time": expected(req), "api_version": version(v)}
 	if status == opendsr.StatusDone {
-		results(b, v, n.Tokens, n.BaseURL, req, n.Now())
+		results(b, v, n.Tokens, n.BaseURL, n.Signer.Domain, req, n.Now())
 	}
 	body, err := json.Marshal(b)
 	if err != nil {
 		return err
-	}
-	if n.Signer == nil {
-		return errors.New("no OpenDSR signing key is configured")
 	}
 	headers, err := n.Signer.Headers(v, body)
 	if err != nil {

@@ -325,14 +325,25 @@ func expected(r dynamo.RightsRequest) string {
 	return r.DueAt
 }
 
-// results adds results_url (access and portability, completed, while the
-// link is valid) and, in v2, results_count to a status or callback body.
-func results(out map[string]any, v opendsr.Version, tokens *token.Signer, base string, req dynamo.RightsRequest, now time.Time) {
+// results adds to a status or callback body of a completed request:
+// results_url (access and portability, while the link is valid), in v2
+// results_count, and, under extensions.<processor domain>, an outcome the
+// specification has no status for: "denied" (with the team's reason) or
+// "withheld" (a legal hold kept the data an erasure asked to delete), so a
+// controller is never told a plain "completed" about either.
+func results(out map[string]any, v opendsr.Version, tokens *token.Signer, base, domain string, req dynamo.RightsRequest, now time.Time) {
 	if url, ok := rights.ExportLink(tokens, base, req, now); ok {
 		out["results_url"] = url
 	}
 	if v >= opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
 		out["results_count"] = *req.ResultsCount
+	}
+	switch {
+	case req.Status == privacy.RequestDenied:
+		out["extensions"] = map[string]any{domain: map[string]string{"outcome": "denied", "reason": req.Reason}}
+	case req.Status == privacy.RequestCompleted && req.Withheld:
+		out["extensions"] = map[string]any{domain: map[string]string{"outcome": "withheld",
+			"reason": "a legal hold keeps the data; nothing was erased"}}
 	}
 }
 
@@ -370,7 +381,7 @@ func (s *Service) status(ctx context.Context, c call) (int, any, error) {
 	}
 	out := map[string]any{"controller_id": c.controller, "subject_request_id": req.ID, "api_version": version(c.v),
 		"request_status": RequestStatus(req.Status), "expected_completion_time": expected(req)}
-	results(out, c.v, s.Tokens, s.BaseURL, req, s.Now())
+	results(out, c.v, s.Tokens, s.BaseURL, s.Signer.Domain, req, s.Now())
 	return http.StatusOK, out, nil
 }
 

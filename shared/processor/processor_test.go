@@ -113,6 +113,28 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 			t.Errorf("%s after the cancel: %d %v, want %s", tc.name, code, st, tc.statusThen)
 		}
 	}
+	// Outcomes the specification has no status for are named under the
+	// processor's extension: a denial with its reason, data kept under a
+	// legal hold; a plain completion has none.
+	denied, withheld := create("d@example.com"), create("w@example.com")
+	if err := store.Transition(ctx, denied, dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestDenied,
+		Reason: "manifestly unfounded"}, dynamo.Event{Name: "denied", At: after, Ref: denied}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetOutcome(ctx, withheld, dynamo.Outcome{Status: privacy.RequestCompleted, Withheld: true, Results: &zero},
+		dynamo.Event{Name: "erased", At: after, Ref: withheld}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{
+		denied:    `{"opendsr.example.com":{"outcome":"denied","reason":"manifestly unfounded"}}`,
+		withheld:  `{"opendsr.example.com":{"outcome":"withheld","reason":"a legal hold keeps the data; nothing was erased"}}`,
+		completed: `null`,
+	} {
+		_, st := call("GET", one, id, "")
+		if got, _ := json.Marshal(st["extensions"]); string(got) != want || st["request_status"] != "completed" {
+			t.Errorf("%s: %s extensions %s, want %s", id, st["request_status"], got, want)
+		}
+	}
 	// results_count is a v2 field, on completed requests only.
 	if _, st := call("GET", one, completed, ""); st["results_count"] != 0.0 {
 		t.Errorf("v2 status of a completed request: %v", st)

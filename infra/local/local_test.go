@@ -2,6 +2,7 @@ package local
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -184,13 +185,20 @@ func TestSchedules(t *testing.T) {
 				continue
 			}
 			found = true
-			want := map[string]time.Duration{"SweepFunction": time.Hour, "DeadlineWatchFunction": 24 * time.Hour}[f.ID]
+			want := map[string]time.Duration{"SweepFunction": time.Hour, "DeadlineWatchFunction": 24 * time.Hour,
+				"OpenDSRWorkerFunction": 5 * time.Minute, "CallbackFunction": time.Minute}[f.ID]
 			every, err := rate(e)
 			if err != nil || every != want {
 				t.Errorf("%s: %v %v", f.ID, every, err)
 			}
 			var ev map[string]any
-			if err := json.Unmarshal(scheduleEvent(e, "us-east-1"), &ev); err != nil || ev["source"] != "aws.scheduler" || ev["detail"] != "{}" {
+			err = json.Unmarshal(scheduleEvent(e, "us-east-1"), &ev)
+			switch in := e.Properties["Input"]; {
+			case in != nil: // the schedule's own input, as EventBridge Scheduler sends it
+				if err != nil || fmt.Sprint(ev) != "map[retry_callbacks:true]" || in != `{"retry_callbacks": true}` {
+					t.Errorf("%s payload %v %v (input %v)", f.ID, ev, err, in)
+				}
+			case err != nil || ev["source"] != "aws.scheduler" || ev["detail"] != "{}":
 				t.Errorf("%s payload %v %v", f.ID, ev, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -105,6 +106,23 @@ func projection(v any) *types.Projection {
 	return p
 }
 
+// indexActive waits until the index is built (DynamoDB, and DynamoDB
+// Local, build one index of a table at a time).
+func indexActive(ctx context.Context, db *dynamodb.Client, table, index *string) error {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: table})
+		if err != nil {
+			return fmt.Errorf("describe table %s: %w", aws.ToString(table), err)
+		}
+		for _, g := range desc.Table.GlobalSecondaryIndexes {
+			if aws.ToString(g.IndexName) == aws.ToString(index) && g.IndexStatus == types.IndexStatusActive {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("index %s of %s is not active after 2 minutes", aws.ToString(index), aws.ToString(table))
+}
+
 // reconcile adds to an existing table what the template gained since it was
 // created: global secondary indexes and the stream. A changed key schema
 // cannot be changed in place; it is reported, and `make clean` starts over.
@@ -136,6 +154,10 @@ func reconcile(ctx context.Context, db *dynamodb.Client, want *dynamodb.CreateTa
 				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection}}}})
 		if err != nil {
 			return fmt.Errorf("add index %s to %s: %w", aws.ToString(g.IndexName), aws.ToString(want.TableName), err)
+		}
+		// One index is built at a time per table: wait for this one.
+		if err := indexActive(ctx, db, want.TableName, g.IndexName); err != nil {
+			return err
 		}
 	}
 	if want.StreamSpecification != nil && (desc.Table.StreamSpecification == nil || !aws.ToBool(desc.Table.StreamSpecification.StreamEnabled)) {

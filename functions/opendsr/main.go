@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -12,6 +13,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
@@ -26,6 +28,10 @@ func main() {
 		os.Exit(1)
 	}
 	window, err := lambdaenv.Duration("OPENDSR_CANCEL_WINDOW", 15*time.Minute)
+	perHour := 10000
+	if err == nil && os.Getenv("OPENDSR_CREATE_PER_HOUR") != "" {
+		perHour, err = strconv.Atoi(os.Getenv("OPENDSR_CREATE_PER_HOUR"))
+	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
@@ -39,6 +45,7 @@ func main() {
 		PolicyVersion: env.PolicyVersion,
 		Policy:        opendsr.Policy{LoopbackHTTP: os.Getenv("DYNAMODB_ENDPOINT") != ""}, // http callbacks to loopback in development only
 		Window:        window,
+		CreateLimit:   limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
 		Every:         processor.WorkerEvery,
 		Now:           time.Now,
 		Log:           log,

@@ -23,7 +23,10 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	ctx := context.Background()
 	subj := privacy.SubjectID(strings.Repeat("1", 64))
 	signup := privacy.Signup{Email: "r@example.com", Topics: []string{"events", "newsletter"}}
-	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	// Now, not a fixed date: DynamoDB Local runs TTL, and a signup's
+	// expires_at counted from a date long past would let it delete the item
+	// mid-test.
+	t0 := time.Now().UTC().Truncate(time.Second)
 	cool := 10 * time.Minute
 
 	due, err := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s1", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0)})

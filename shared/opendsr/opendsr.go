@@ -70,6 +70,8 @@ type Error struct {
 	Code    int          `json:"code"`
 	Message string       `json:"message,omitempty"`
 	Errors  []FieldError `json:"errors,omitempty"`
+	// RetryAfter, on a 429, is when to try again (the Retry-After header).
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Message) }

@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -80,10 +81,18 @@ func TestCallbackOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	// The clock starts now: the cursors' expires_at follows it, and
+	// DynamoDB Local's TTL deletes items whose expires_at has passed.
+	t0 := time.Now().UTC().Truncate(time.Second)
 	now := t0
+	var logs bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("notifier log:\n%s", logs.String())
+		}
+	})
 	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(),
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	dead, live := newReceiver(t, &key.PublicKey), newReceiver(t, &key.PublicKey)
 	dead.set(true)

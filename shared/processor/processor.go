@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
@@ -45,6 +47,7 @@ type Store interface {
 	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
 	SubjectsByEmailKey(ctx context.Context, format, key string) ([]privacy.SubjectID, error)
+	limit.Counter
 }
 
 // Service holds the dependencies.
@@ -59,6 +62,9 @@ type Service struct {
 	BaseURL       string // for results_url
 	PolicyVersion string
 	Policy        opendsr.Policy
+	// CreateLimit bounds the requests one controller may create (429 with
+	// Retry-After beyond it): a runaway client cannot flood the worker.
+	CreateLimit limit.Rule
 	// Window is how long a new request stays pending, cancellable, before
 	// the Worker may start it; Every is how often the Worker runs. Both
 	// make expected_completion_time.
@@ -118,8 +124,9 @@ func (s *Service) handle(v opendsr.Version, auth bool, h handler) httpapi.Handle
 			status, body, err = h(ctx, c)
 		}
 		var e *opendsr.Error
+		retryAfter := time.Duration(0)
 		if errors.As(err, &e) {
-			status, body = e.Code, json.RawMessage(e.Body())
+			status, body, retryAfter = e.Code, json.RawMessage(e.Body()), e.RetryAfter
 		} else if err != nil {
 			return httpapi.Response{}, err // a dependency: 503 from the router
 		}
@@ -134,6 +141,9 @@ func (s *Service) handle(v opendsr.Version, auth bool, h handler) httpapi.Handle
 		headers["Cache-Control"] = "no-store"
 		if status == http.StatusUnauthorized {
 			headers["WWW-Authenticate"] = `Basic realm="opendsr"`
+		}
+		if retryAfter > 0 {
+			headers["Retry-After"] = strconv.Itoa(int(retryAfter.Seconds() + 0.999))
 		}
 		return httpapi.Response{StatusCode: status, Headers: headers, Body: string(b)}, nil
 	}
@@ -199,11 +209,18 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	now := s.Now().UTC()
+	if ex, err := limit.Apply(ctx, s.Store, now, limit.Check{Rule: s.CreateLimit, Key: c.controller}); err != nil {
+		return 0, nil, err
+	} else if ex != nil {
+		s.Log.WarnContext(ctx, "opendsr controller over its limit", "controller_id", c.controller, "limit", ex.Rule.Name)
+		return 0, nil, &opendsr.Error{Code: http.StatusTooManyRequests, RetryAfter: ex.RetryAfter,
+			Message: fmt.Sprintf("more than %d requests in %s: try again later", ex.Rule.Max, ex.Rule.Window)}
+	}
 	subject, err := s.resolve(ctx, req.Identities)
 	if err != nil {
 		return 0, nil, err
 	}
-	now := s.Now().UTC()
 	regulation := req.Regulation
 	if regulation == "" {
 		regulation = privacy.RegulationGDPR

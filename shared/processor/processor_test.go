@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -19,20 +21,28 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
-// A request can be cancelled only while pending: in progress, completed
-// or already cancelled, DELETE is 409 and changes nothing. The handlers
-// run against DynamoDB Local; the states between are made by the worker's
-// own store calls.
-func TestCancelOnlyWhilePending(t *testing.T) {
-	t.Parallel()
+// api is the processor's routes over a store on DynamoDB Local, called as
+// API Gateway would, with controller acme's credentials; every answer's
+// signature is checked.
+type api struct {
+	t     *testing.T
+	store *dynamo.Store
+	svc   *processor.Service
+	rt    *httpapi.Router
+	pub   *rsa.PublicKey
+	t0    time.Time
+}
+
+func newAPI(t *testing.T) *api {
+	t.Helper()
 	store := newStore(t)
-	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -44,38 +54,61 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 	}
 	h, _ := privacy.NewHasher([]byte("processor-test-pepper"))
 	tokens, _ := token.New([]byte("processor-test-token-key-0123456789"))
-	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	s := &processor.Service{Store: store, Hasher: h, Tokens: tokens, Signer: signer, BaseURL: "https://privacy.example.com",
-		PolicyVersion: "v", Window: 15 * time.Minute, Every: processor.WorkerEvery, Now: func() time.Time { return t0 }, Log: log}
-	rt := httpapi.NewRouter(log)
-	s.Routes(rt)
-	if err := store.PutController(ctx, dynamo.Controller{ID: "acme", SecretHash: processor.SecretHash(h, "pw"), Name: "Acme"}, t0); err != nil {
+	// The clock starts at this hour: rate counters expire (DynamoDB Local
+	// runs TTL) after their window, counted from it.
+	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
+	a.svc = &processor.Service{Store: store, Hasher: h, Tokens: tokens, Signer: signer, BaseURL: "https://privacy.example.com",
+		PolicyVersion: "v", Window: 15 * time.Minute, Every: processor.WorkerEvery, Now: func() time.Time { return a.t0 }, Log: log}
+	a.rt = httpapi.NewRouter(log)
+	a.svc.Routes(a.rt)
+	if err := store.PutController(context.Background(), dynamo.Controller{ID: "acme", SecretHash: processor.SecretHash(h, "pw"), Name: "Acme"}, a.t0); err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+const requests, one = "/opendsr/v2/requests", "/opendsr/v2/requests/{id}"
+
+func (a *api) call(method, route, id, body string) (int, map[string]string, map[string]any) {
+	a.t.Helper()
+	r := httpapi.Request{RouteKey: method + " " + route, RawPath: strings.Replace(route, "{id}", id, 1), Body: body,
+		Headers:        map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("acme:pw"))},
+		PathParameters: map[string]string{"id": id}}
+	r.RequestContext = events.APIGatewayV2HTTPRequestContext{RequestID: "test"}
+	resp, err := a.rt.Serve(context.Background(), r)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := opendsr.Verify(a.pub, []byte(resp.Body), resp.Headers["X-OpenDSR-Signature"]); err != nil {
+		a.t.Fatalf("%s %s: unsigned answer: %v", method, route, err)
+	}
+	var out map[string]any
+	_ = json.Unmarshal([]byte(resp.Body), &out)
+	return resp.StatusCode, resp.Headers, out
+}
+
+func accessBody(id, email string) string {
+	return `{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"access","submitted_time":"2026-03-01T08:00:00Z",` +
+		`"subject_identities":[{"identity_type":"email","identity_value":"` + email + `","identity_format":"raw"}]}`
+}
+
+// A request can be cancelled only while pending: in progress, completed
+// or already cancelled, DELETE is 409 and changes nothing. The handlers
+// run against DynamoDB Local; the states between are made by the worker's
+// own store calls.
+func TestCancelOnlyWhilePending(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	store, t0, ctx := a.store, a.t0, context.Background()
 	call := func(method, route, id, body string) (int, map[string]any) {
 		t.Helper()
-		r := httpapi.Request{RouteKey: method + " " + route, RawPath: strings.Replace(route, "{id}", id, 1), Body: body,
-			Headers:        map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("acme:pw"))},
-			PathParameters: map[string]string{"id": id}}
-		r.RequestContext = events.APIGatewayV2HTTPRequestContext{RequestID: "test"}
-		resp, err := rt.Serve(ctx, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := opendsr.Verify(&key.PublicKey, []byte(resp.Body), resp.Headers["X-OpenDSR-Signature"]); err != nil {
-			t.Fatalf("%s %s: unsigned answer: %v", method, route, err)
-		}
-		var out map[string]any
-		_ = json.Unmarshal([]byte(resp.Body), &out)
-		return resp.StatusCode, out
+		code, _, out := a.call(method, route, id, body)
+		return code, out
 	}
-	const requests, one = "/opendsr/v2/requests", "/opendsr/v2/requests/{id}"
 	create := func(email string) string {
 		t.Helper()
 		id := uuid.NewString()
-		body := `{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"access","submitted_time":"2026-03-01T08:00:00Z",` +
-			`"subject_identities":[{"identity_type":"email","identity_value":"` + email + `","identity_format":"raw"}]}`
-		if code, out := call("POST", requests, "", body); code != 201 {
+		if code, out := call("POST", requests, "", accessBody(id, email)); code != 201 {
 			t.Fatalf("create: %d %v", code, out)
 		}
 		return id
@@ -141,5 +174,30 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 	}
 	if _, st := call("GET", "/opendsr/v1/opengdpr_requests/{id}", completed, ""); st["results_count"] != nil {
 		t.Errorf("v1 status carries results_count: %v", st)
+	}
+}
+
+// A controller over its hourly limit gets 429 with Retry-After, signed,
+// and nothing is stored; the next window admits it again.
+func TestCreateLimitPerController(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.svc.CreateLimit = limit.Rule{Name: "opendsr_create", Max: 2, Window: time.Hour}
+	for i := 0; i < 2; i++ {
+		if code, _, out := a.call("POST", requests, "", accessBody(uuid.NewString(), fmt.Sprintf("l%d@example.com", i))); code != 201 {
+			t.Fatalf("create %d: %d %v", i, code, out)
+		}
+	}
+	id := uuid.NewString()
+	code, h, out := a.call("POST", requests, "", accessBody(id, "l3@example.com"))
+	if code != 429 || h["Retry-After"] != "3600" || out["error"] == nil {
+		t.Fatalf("over the limit: %d %v %v", code, h, out)
+	}
+	if _, err := a.store.Request(context.Background(), id); !errors.Is(err, dynamo.ErrNotFound) {
+		t.Fatalf("a refused request was stored: %v", err)
+	}
+	a.t0 = a.t0.Add(time.Hour)
+	if code, _, out := a.call("POST", requests, "", accessBody(id, "l3@example.com")); code != 201 {
+		t.Fatalf("the next hour: %d %v", code, out)
 	}
 }

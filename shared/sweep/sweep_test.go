@@ -22,7 +22,11 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/sweep"
 )
 
-var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+// now is the sweep's clock: two hours ahead of the real one, so that every
+// seeded expires_at, even one the sweep must find past, is still in the
+// future for DynamoDB Local's own TTL, which would otherwise delete items
+// before the sweep sees them.
+var now = time.Now().UTC().Truncate(time.Second).Add(2 * time.Hour)
 
 type env struct {
 	db     *dynamodb.Client

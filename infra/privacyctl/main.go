@@ -62,6 +62,7 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
                                     start the 12-month deletion clock of a terminated client
   opendsr-controller -name NAME     issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once
   opendsr-revoke ID                 revoke a controller's credentials
+  backfill-digest-keys              give records written before the by-email-* indexes their digest keys (once, after the upgrade)
 
 Common flags: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
 -requests-table/-subjects-table/-ledger-table/-ops-table NAME, -secret-arn ARN, -as NAME.
@@ -81,7 +82,7 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-revoke"}
+	"opendsr-controller", "opendsr-revoke", "backfill-digest-keys"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
@@ -168,6 +169,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return terminateClient(ctx, cfg, store, o, out)
 	case "opendsr-controller":
 		return issueController(ctx, cfg, store, o, out)
+	case "backfill-digest-keys":
+		h, err := hasher(ctx, cfg, o)
+		if err != nil {
+			return err
+		}
+		n, err := store.BackfillEmailKeys(ctx, h.EmailKeys)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%d records given their digest keys\n", n)
+		return nil
 	case "opendsr-revoke":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: opendsr-revoke needs a controller id", errUsage)

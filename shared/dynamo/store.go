@@ -303,3 +303,42 @@ func (s *Store) SubjectsByEmailKey(ctx context.Context, format, key string) ([]p
 	}
 	return out, nil
 }
+
+// BackfillEmailKeys gives every item of the subjects table that holds an
+// address but no digest keys (written before the by-email-* indexes) its
+// keys, so that hashed OpenDSR identities find it. One scan, once: an
+// operator's command, not a request path. Each update is conditional on
+// the address being unchanged. It returns how many items it updated.
+func (s *Store) BackfillEmailKeys(ctx context.Context, keys func(email string) privacy.EmailKeys) (int, error) {
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Subjects,
+		ProjectionExpression: aws.String("pk, sk, email"),
+		FilterExpression:     aws.String("attribute_exists(email) AND attribute_not_exists(email_sha256)")})
+	n := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return n, fmt.Errorf("backfill email keys: %w", err)
+		}
+		for _, it := range page.Items {
+			email, ok := it["email"].(*types.AttributeValueMemberS)
+			if !ok || email.Value == "" {
+				continue
+			}
+			k := keys(email.Value)
+			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects,
+				Key:                 map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
+				UpdateExpression:    aws.String("SET email_md5 = :m, email_sha1 = :s1, email_sha256 = :s2"),
+				ConditionExpression: aws.String("email = :e"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(k.MD5), ":s1": str(k.SHA1),
+					":s2": str(k.SHA256), ":e": email}})
+			if isConditionFailed(err) {
+				continue // changed or gone since the scan read it
+			}
+			if err != nil {
+				return n, fmt.Errorf("backfill email keys: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}

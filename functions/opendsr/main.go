@@ -46,7 +46,6 @@ func main() {
 		Policy:        opendsr.Policy{LoopbackHTTP: os.Getenv("DYNAMODB_ENDPOINT") != ""}, // http callbacks to loopback in development only
 		Window:        window,
 		CreateLimit:   limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
-		Every:         processor.WorkerEvery,
 		Now:           time.Now,
 		Log:           log,
 	}

@@ -67,10 +67,8 @@ type RightsRequest struct {
 	// 2): its callbacks carry that generation's headers.
 	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`
 	// FulfilAfter ends an OpenDSR request's cancel window: until then it is
-	// pending and the controller may cancel it. ExpectedAt is the
-	// processor's estimate of completion (expected_completion_time).
+	// pending and the controller may cancel it.
 	FulfilAfter string `dynamodbav:"fulfil_after,omitempty"`
-	ExpectedAt  string `dynamodbav:"expected_at,omitempty"`
 	// AttemptedAt is when fulfilment last started (in_progress): a worker
 	// that died leaves it behind, and after a lease another finishes.
 	AttemptedAt string `dynamodbav:"attempted_at,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -226,6 +227,12 @@ func (n *Notifier) post(ctx context.Context, req dynamo.RightsRequest, status, u
 	}
 	resp, err := n.Client.Do(r)
 	if err != nil {
+		// Not the URL (the client's error names it): a controller may put a
+		// credential in its callback URL's query, and this goes to the log.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%w: %v", errDelivery, err)
 	}
 	defer resp.Body.Close()

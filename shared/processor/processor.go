@@ -66,11 +66,10 @@ type Service struct {
 	// Retry-After beyond it): a runaway client cannot flood the worker.
 	CreateLimit limit.Rule
 	// Window is how long a new request stays pending, cancellable, before
-	// the Worker may start it; Every is how often the Worker runs. Both
-	// make expected_completion_time.
-	Window, Every time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// the Worker may start it.
+	Window time.Duration
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // SecretHash is the stored form of a controller secret: a keyed hash,
@@ -225,13 +224,13 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	if regulation == "" {
 		regulation = privacy.RegulationGDPR
 	}
-	digest := sha256.Sum256(body)
-	start := now.Add(s.Window)
+	sum := sha256.Sum256(body)
+	digest := hex.EncodeToString(sum[:])
 	rr := dynamo.RightsRequest{ID: req.SubjectRequestID, Kind: dynamo.KindRequest, Subject: string(subject), Type: req.Type,
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now.Format(time.RFC3339Nano),
 		DueAt: rfc3339(privacy.DueAt(regulation, now)), Source: dynamo.SourceOpenDSR, Controller: c.controller,
-		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: start.Format(time.RFC3339Nano),
-		ExpectedAt: rfc3339(start.Add(s.Every)), BodyDigest: hex.EncodeToString(digest[:])}
+		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window).Format(time.RFC3339Nano),
+		BodyDigest: digest}
 	if subject != "" {
 		if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
 			return 0, nil, err
@@ -249,7 +248,7 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		if rr, err = s.Store.Request(ctx, rr.ID); err != nil {
 			return 0, nil, err
 		}
-		if rr.Controller != c.controller || rr.BodyDigest != hex.EncodeToString(digest[:]) {
+		if rr.Controller != c.controller || rr.BodyDigest != digest {
 			return 0, nil, &opendsr.Error{Code: http.StatusConflict, Message: "a request with this subject_request_id exists already"}
 		}
 	} else if err != nil {
@@ -328,16 +327,16 @@ func (s *Service) inFlight(ctx context.Context, subject privacy.SubjectID, contr
 	return "", nil
 }
 
-// expected is a request's expected_completion_time: when it was completed,
-// or the estimate made at intake, or (for a request from before estimates)
-// its legal deadline.
+// expected is a request's expected_completion_time: when it was
+// completed, else one worker period after its cancel window, else (a
+// request from before the window) its legal deadline.
 func expected(r dynamo.RightsRequest) string {
-	switch {
-	case r.CompletedAt != "":
+	if r.CompletedAt != "" {
 		t, _ := time.Parse(time.RFC3339Nano, r.CompletedAt)
 		return rfc3339(t)
-	case r.ExpectedAt != "":
-		return r.ExpectedAt
+	}
+	if start, err := time.Parse(time.RFC3339Nano, r.FulfilAfter); err == nil {
+		return rfc3339(start.Add(WorkerEvery))
 	}
 	return r.DueAt
 }

@@ -58,7 +58,7 @@ func newAPI(t *testing.T) *api {
 	// runs TTL) after their window, counted from it.
 	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
 	a.svc = &processor.Service{Store: store, Hasher: h, Tokens: tokens, Signer: signer, BaseURL: "https://privacy.example.com",
-		PolicyVersion: "v", Window: 15 * time.Minute, Every: processor.WorkerEvery, Now: func() time.Time { return a.t0 }, Log: log}
+		PolicyVersion: "v", Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
 	a.rt = httpapi.NewRouter(log)
 	a.svc.Routes(a.rt)
 	if err := store.PutController(context.Background(), dynamo.Controller{ID: "acme", SecretHash: processor.SecretHash(h, "pw"), Name: "Acme"}, a.t0); err != nil {

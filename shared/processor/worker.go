@@ -14,8 +14,8 @@ import (
 )
 
 // WorkerEvery is how often the template's schedule runs the Worker
-// (OpenDSRWorkerFunction: rate(5 minutes)); expected_completion_time
-// counts on it.
+// (OpenDSRWorkerFunction: rate(5 minutes)); expected_completion_time is
+// one period after the cancel window.
 const WorkerEvery = 5 * time.Minute
 
 // WorkerStore is what the Worker reads and writes besides fulfilment.
@@ -69,7 +69,7 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 				continue // cancelled, or claimed by another run
 			}
 			if err == nil {
-				err = w.fulfil(ctx, r, now)
+				_, err = w.Fulfiller.Fulfil(ctx, r, "opendsr", now)
 			}
 			switch {
 			case err != nil:
@@ -103,16 +103,4 @@ func (w *Worker) due(r dynamo.RightsRequest, now time.Time) bool {
 	}
 	t, err := time.Parse(time.RFC3339Nano, at)
 	return err == nil && !t.After(now)
-}
-
-func (w *Worker) fulfil(ctx context.Context, r dynamo.RightsRequest, now time.Time) error {
-	if r.Subject == "" {
-		// Only digests were sent and none matched: nothing is held, so
-		// there is nothing to export or erase.
-		zero := 0
-		return w.Store.SetOutcome(ctx, r.ID, dynamo.Outcome{Status: privacy.RequestCompleted, Results: &zero},
-			dynamo.Event{Name: r.Type + "_done", At: now, Ref: r.ID})
-	}
-	_, err := w.Fulfiller.Fulfil(ctx, r, "opendsr", now)
-	return err
 }

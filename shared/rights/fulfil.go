@@ -43,11 +43,19 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion}
 	}
 	outcome := func(o dynamo.Outcome, event string) (string, error) {
-		o.MailDue += once
+		if o.MailDue != "" {
+			o.MailDue += once
+		}
 		if err := f.Store.SetOutcome(ctx, req.ID, o, e(event)); err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
 		return o.Status, nil
+	}
+	if subject == "" {
+		// An OpenDSR digest that matched no one: nothing is held, so there
+		// is nothing to export, erase or stop, and no one to write to.
+		zero := 0
+		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, Results: &zero}, req.Type+"_done")
 	}
 	switch req.Type {
 	case privacy.RightAccess, privacy.RightPortability:

@@ -3,21 +3,54 @@ package privacy
 import (
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
-// NormalizeEmail is the one place addresses are normalised: trimmed and
-// lower-cased, as the API contract says. Every comparison and every subject
-// hash goes through it.
+// NormalizeEmail is the one place addresses are normalised: trimmed,
+// lower-cased, and an internationalised domain written in its ASCII
+// (punycode) form, the form SES sends to. Every comparison, every subject
+// hash and every digest goes through it, so "zoe@Bücher.example" and
+// "zoe@xn--bcher-kva.example" are one person. A domain that is not a valid
+// IDN is left as it is, and ValidEmail refuses it.
 func NormalizeEmail(s string) string {
-	return strings.ToLower(strings.TrimSpace(s))
+	if strings.IndexFunc(s, hidesText) >= 0 {
+		// Left for ValidEmail to refuse: trimming or IDNA mapping would
+		// quietly drop a U+2028 or a zero-width space.
+		return s
+	}
+	s = strings.ToLower(strings.TrimSpace(s))
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 || isASCII(s[at+1:]) {
+		return s
+	}
+	domain, err := idna.Lookup.ToASCII(s[at+1:])
+	if err != nil {
+		return s
+	}
+	return s[:at+1] + domain
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidEmail reports whether s (already normalised) is a plain address
-// local@domain: no display name, no comments, no control characters, within
-// the lengths SMTP allows, and a domain with at least one dot.
+// local@domain that SES can deliver to and that hides nothing: ASCII only
+// (an internationalised domain arrives here as punycode; a non-ASCII local
+// part is refused, as SES cannot send to it), no display name, no comments,
+// no control or format characters, no address literal ("a@[192.0.2.1]"),
+// within the lengths SMTP allows, and a domain of valid labels with at
+// least one dot.
 func ValidEmail(s string) bool {
-	if s == "" || len(s) > 254 || !utf8.ValidString(s) {
+	if s == "" || len(s) > 254 || !isASCII(s) {
 		return false
 	}
 	for _, r := range s {
@@ -34,6 +67,12 @@ func ValidEmail(s string) bool {
 		strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
 		return false
 	}
+	if strings.ContainsAny(domain, "[]:") {
+		return false // an address literal, not a domain
+	}
+	if _, err := idna.Lookup.ToUnicode(domain); err != nil {
+		return false // not a valid (or a forged punycode) domain
+	}
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Name == "" && a.Address == s
 }
@@ -48,6 +87,14 @@ func checkEmail(errs FieldErrors, field, v string) string {
 		errs.Add(field, msgEmail)
 	}
 	return n
+}
+
+// hidesText reports a rune that changes or hides how text reads without
+// being seen: Unicode format characters (category Cf: zero-width spaces
+// and joiners, bidirectional overrides such as U+202E, the byte-order
+// mark) and the line and paragraph separators U+2028 and U+2029.
+func hidesText(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
 }
 
 // MaskEmail shows enough of an address for its owner to recognise it and

@@ -11,24 +11,27 @@ import (
 // thing for the same mistake.
 const (
 	msgRequired   = "is required"
-	msgSingleLine = "must be a single line of text without control characters"
+	msgSingleLine = "must be a single line of text without control or invisible formatting characters"
 	msgControl    = "must not contain control characters"
 	msgUTF8       = "must be valid UTF-8 text"
 	msgEmail      = "must be a valid email address"
 )
 
 // singleLine checks a one-line free-text field: trimmed, at most max runes,
-// no CR, LF or other control characters. It returns the trimmed value.
+// no CR, LF or other control characters, and no format characters or line
+// separators that would hide or reorder text (hidesText). It returns the
+// trimmed value.
 func singleLine(errs FieldErrors, field, v string, required bool, max int) string {
 	if !utf8.ValidString(v) {
 		errs.Add(field, msgUTF8)
 		return ""
 	}
+	hidden := strings.IndexFunc(v, hidesText) >= 0 // before trimming, which drops U+2028
 	v = strings.TrimSpace(v)
 	switch {
-	case v == "" && required:
+	case v == "" && required && !hidden:
 		errs.Add(field, msgRequired)
-	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+	case hidden || strings.IndexFunc(v, unicode.IsControl) >= 0:
 		errs.Add(field, msgSingleLine)
 	case utf8.RuneCountInString(v) > max:
 		errs.Add(field, tooLong(max))

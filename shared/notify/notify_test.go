@@ -30,12 +30,12 @@ func TestInquiryReceivedEscapesAndAddresses(t *testing.T) {
 				t.Errorf("%s HTML contains unescaped %q", m.Kind, raw)
 			}
 		}
-		if !strings.Contains(m.Text, `Ann <b>"Lee"</b>`) {
-			t.Errorf("%s text part should carry the name as given", m.Kind)
-		}
 		if m.Text == "" || m.HTML == "" || m.Subject == "" {
 			t.Errorf("%s lacks a part", m.Kind)
 		}
+	}
+	if !strings.Contains(team.Text, `Ann <b>"Lee"</b>`) {
+		t.Error("the team's text part should carry the name as given")
 	}
 	if !strings.Contains(team.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Error("team HTML should show the message, escaped")
@@ -45,5 +45,44 @@ func TestInquiryReceivedEscapesAndAddresses(t *testing.T) {
 	}
 	if !strings.Contains(ack.Text, "Why you received this email") || len(ack.Headers) != 0 {
 		t.Error("a transactional email says why it was sent and carries no list headers")
+	}
+}
+
+// Mail to an address nobody has confirmed carries no text the sender
+// typed: otherwise the forms would relay a stranger's words and links to
+// anyone (list-bombing with content). The team's notices keep them.
+func TestNoSubmittedTextToUnverifiedAddresses(t *testing.T) {
+	const spam, link = "Cheap pills", "http://spam.example"
+	name := spam + " " + link
+	c := Config{Company: "Example", TeamInbox: "team@example.com", PolicyURL: "https://e.com/p", BaseURL: "https://api.example"}
+	inq := privacy.NewInquiry("ref-1", "subj", privacy.ContactForm{Name: name, Email: "ann@example.com", Topic: "demo",
+		Company: name, Phone: "+1 555", Message: name}, "v1", privacy.RequestMeta{ReceivedAt: time.Now()})
+	inquiry, err := InquiryReceived(c, inq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirm, err := SubscriptionConfirm(c, privacy.Subscription{Name: name, Email: "ann@example.com",
+		Topics: []string{"newsletter"}}, "https://api.example/v1/subscriptions/confirm?token=t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	request, err := RequestReceived(c, RequestInfo{ID: "r-1", Type: "access", Regulation: "gdpr", Name: name,
+		Email: "ann@example.com", Details: name, Due: time.Now()}, "https://api.example/v", "https://api.example/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toPerson := []Message{inquiry[0], confirm, request[0]}
+	toTeam := []Message{inquiry[1], request[1]}
+	for _, m := range toPerson {
+		for _, part := range []string{m.Subject, m.Text, m.HTML} {
+			if strings.Contains(part, spam) || strings.Contains(part, link) {
+				t.Errorf("%s to the unverified address carries the submitted text", m.Kind)
+			}
+		}
+	}
+	for _, m := range toTeam {
+		if !strings.Contains(m.Text, name) {
+			t.Errorf("%s to the team lost the submitted name", m.Kind)
+		}
 	}
 }

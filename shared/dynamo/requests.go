@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -193,15 +194,24 @@ func (s *Store) Request(ctx context.Context, id string) (RightsRequest, error) {
 
 // VerifyRequest marks the requester's identity verified: the link's nonce
 // must be the current one, and it is used up; the request is then pending
-// (what happens next is the fulfilment's). Verifying again with the same
-// link is a no-op; a used or replaced link gives ErrStale.
-func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, e Event) error {
+// (what happens next is the fulfilment's). An excessive request (decided
+// at verification, from verified requests only) is flagged and the team's
+// review made due. Verifying again with the same link is a no-op; a used
+// or replaced link gives ErrStale.
+func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e Event) error {
+	set := "SET #s = :pending, verified_at = :now, last_verify_nonce = :n"
+	vals := map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
+		":pending": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}
+	if excessive {
+		set += ", possibly_excessive = :x, mail_due = :due"
+		vals[":x"] = &types.AttributeValueMemberBOOL{Value: true}
+		vals[":due"] = str(MailDueReview + nonce)
+	}
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("SET #s = :pending, verified_at = :now, last_verify_nonce = :n REMOVE verify_nonce"),
-		ConditionExpression:      aws.String("#s = :unverified AND verify_nonce = :n"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-			":pending": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}}
+		UpdateExpression:          aws.String(set + " REMOVE verify_nonce"),
+		ConditionExpression:       aws.String("#s = :unverified AND verify_nonce = :n"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: vals}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err
@@ -239,6 +249,37 @@ func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now ti
 	}
 	if err != nil {
 		return false, fmt.Errorf("resend verification: %w", err)
+	}
+	return true, nil
+}
+
+// MailDueJoined tells the requester that the same request was filed again
+// and joined their open one.
+const MailDueJoined = "joined:"
+
+// NoteJoined makes the "filed again, joined your open request" email due
+// for an open request, unless one went out less than cooldown ago. It
+// reports whether an email is due.
+func (s *Store) NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error) {
+	vals := map[string]types.AttributeValue{":now": str(ts(now)), ":due": str(MailDueJoined + ts(now)),
+		":cool": str(ts(now.Add(-cooldown)))}
+	var in []string
+	for i, st := range open {
+		k := fmt.Sprintf(":o%d", i)
+		vals[k] = str(st)
+		in = append(in, k)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression: aws.String("SET joined_sent_at = :now, mail_due = :due"),
+		ConditionExpression: aws.String("attribute_exists(email) AND #s IN (" + strings.Join(in, ", ") + ") AND " +
+			"(attribute_not_exists(joined_sent_at) OR joined_sent_at < :cool)"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: vals})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("note joined request: %w", err)
 	}
 	return true, nil
 }

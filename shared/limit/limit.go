@@ -9,6 +9,7 @@ package limit
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -56,4 +57,21 @@ func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exc
 		}
 	}
 	return nil, nil
+}
+
+// SourceKey is what a per-IP limit counts by: an IPv4 address itself, an
+// IPv6 address by its /64 (one subscriber's line usually holds a whole /64,
+// so counting single addresses would give one caller 2^64 budgets). What
+// is not an address is counted as given.
+func SourceKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }

@@ -68,3 +68,20 @@ type failing struct{}
 func (failing) Allow(context.Context, string, int, time.Time) (bool, error) {
 	return false, errors.New("down")
 }
+
+func TestSourceKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an ip", "not an ip"},
+	}
+	for _, tt := range tests {
+		if got := SourceKey(tt.in); got != tt.want {
+			t.Errorf("SourceKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

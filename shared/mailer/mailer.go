@@ -214,7 +214,16 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 		if strings.HasPrefix(due, dynamo.MailDueReview) {
 			d, _ := time.Parse(time.RFC3339, req.DueAt)
 			msg, err := notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-				Name: req.Name, Email: req.Email, Details: req.Details, Due: d})
+				Name: req.Name, Email: req.Email, Details: req.Details, Due: d,
+				Excessive: req.Excessive && req.Status == privacy.RequestPending}) // not yet approved
+			return []notify.Message{msg}, due, err
+		}
+		if strings.HasPrefix(due, dynamo.MailDueJoined) {
+			status, err := m.statusLink(req)
+			if err != nil {
+				return nil, "", err
+			}
+			msg, err := notify.RequestJoined(m.Config, req.Email, req.ID, req.Type, status)
 			return []notify.Message{msg}, due, err
 		}
 		for prefix, kind := range decisionEmails {
@@ -304,7 +313,7 @@ func (m *Mailer) requestReceived(req dynamo.RightsRequest, nonce string) ([]noti
 	}
 	due, _ := time.Parse(time.RFC3339, req.DueAt)
 	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-		Name: req.Name, Email: req.Email, Details: req.Details, Due: due, Excessive: req.Excessive},
+		Name: req.Name, Email: req.Email, Details: req.Details, Due: due},
 		m.Config.BaseURL+"/v1/rights-requests/"+req.ID+"/verify?token="+verify, status)
 }
 

@@ -265,7 +265,7 @@ func RequestDone(c Config, to, requestID, typ string) (Message, error) {
 }
 
 // ReviewNeeded asks the privacy team to review a rectification, with the
-// correction the requester asked for.
+// correction the requester asked for, or a possibly excessive request.
 func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 	text, html, err := render(KindReviewNeeded, struct {
 		Config
@@ -274,8 +274,30 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	subject := "Correction to review: request "
+	if r.Excessive {
+		subject = "Possibly excessive, to review: request "
+	}
 	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{r.Email},
-		Subject: "Correction to review: request " + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
+		Subject: subject + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
+}
+
+// KindRequestJoined tells a requester that the same request was filed
+// again and is part of their open one.
+const KindRequestJoined = "request_joined"
+
+// RequestJoined renders that notice. It goes only to the address of the
+// open request, so only its owner learns that the request exists.
+func RequestJoined(c Config, to, requestID, typ, statusURL string) (Message, error) {
+	text, html, err := render(KindRequestJoined, struct {
+		Config
+		ID, Type, StatusURL string
+	}{c, requestID, typ, statusURL})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindRequestJoined, To: []string{to}, Subject: "Your privacy request " + requestID,
+		Text: text, HTML: html}, nil
 }
 
 // Kinds of the emails that tell a requester about the team's decisions and

@@ -27,8 +27,9 @@ type Store interface {
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
 	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
-	VerifyRequest(ctx context.Context, id, nonce string, e dynamo.Event) error
+	VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e dynamo.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
+	NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error)
 	limit.Counter
 }
 
@@ -44,9 +45,10 @@ type Handlers struct {
 	Log           *slog.Logger
 	// BaseURL is the API's public base URL, for results links.
 	BaseURL string
-	// ExcessPerMonth is how many requests per subject in 30 days are
-	// answered without a second look; more are flagged "possibly
-	// excessive" for the team (policy §8), never dropped.
+	// ExcessPerMonth is how many verified requests per subject in 30 days
+	// are answered without a second look; more are flagged "possibly
+	// excessive" for the team (policy §8), never dropped. Only verified
+	// requests count, so no stranger's filings can flag a person's own.
 	ExcessPerMonth int
 	// PerIP and PerAddress bound how often requests can be filed; over
 	// either the caller is told (429 with Retry-After): a requester should
@@ -90,8 +92,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	now := h.Now().UTC()
 	if in.Honeypot() {
-		return h.answer(r, filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified,
-			DueAt: privacy.DueAt(privacy.RegulationGDPR, now).Format(time.RFC3339)}), nil
+		return h.answer(r, h.fresh(privacy.RegulationGDPR, now)), nil
 	}
 	f, err := privacy.ParseRightsRequest(in)
 	if v, ok := privacy.AsValidation(err); ok {
@@ -104,7 +105,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	subject := h.Hasher.Subject(f.Email)
 	ex, err := limit.Apply(ctx, h.Store, now,
-		limit.Check{Rule: h.PerIP, Key: h.Hasher.Pseudonym("ip", r.RequestContext.HTTP.SourceIP)},
+		limit.Check{Rule: h.PerIP, Key: h.Hasher.Pseudonym("ip", limit.SourceKey(r.RequestContext.HTTP.SourceIP))},
 		limit.Check{Rule: h.PerAddress, Key: string(subject)})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
@@ -117,39 +118,74 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	for _, prev := range recent {
-		if prev.Type == f.Type && slices.Contains(OpenStatuses, prev.Status) {
-			// The same request again joins the first: no second clock. If
-			// it is still unverified, a fresh link goes out (at most one per
-			// cooldown: the answer is the same either way).
-			resent := false
-			if prev.Status == privacy.RequestIdentityUnverified {
-				if resent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown); err != nil {
-					return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
-				}
-			}
-			h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "link_resent", resent)
-			return h.answer(r, filed{ID: prev.ID, Status: prev.Status, DueAt: prev.DueAt}), nil
+	// The answer is the same whether this request is new or joins an open
+	// one: status identity_unverified, a deadline counted from now, an id
+	// that was never stored. Anything else would tell whoever typed an
+	// address that its owner has a request, and how far it has got.
+	answer := h.fresh(f.Regulation, now)
+	if prev, ok := joinable(recent, f.Type); ok {
+		// The same request again joins the first: no second clock. Only
+		// the owner's inbox learns of it: a fresh verification link while
+		// it is unverified, a short notice once it is verified (at most
+		// one of either per cooldown).
+		var sent bool
+		if prev.Status == privacy.RequestIdentityUnverified {
+			sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
+		} else {
+			sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses, now, ResendCooldown)
 		}
+		if err != nil {
+			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		}
+		h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", sent)
+		return h.answer(r, answer), nil
 	}
-	id := h.NewID()
 	meta := httpapi.Meta(r, now)
-	req := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: string(subject), Email: f.Email, Name: f.Name,
+	req := dynamo.RightsRequest{ID: answer.ID, Kind: dynamo.KindRequest, Subject: string(subject), Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now.Format(time.RFC3339Nano),
-		DueAt:       privacy.DueAt(f.Regulation, now).Format(time.RFC3339),
-		VerifyNonce: h.nonce(), VerifySentAt: now.Format(time.RFC3339Nano),
-		Excessive: len(recent)+1 > h.ExcessPerMonth}
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now.Format(time.RFC3339Nano), DueAt: answer.DueAt,
+		VerifyNonce: h.nonce(), VerifySentAt: now.Format(time.RFC3339Nano)}
 	req.MailDue = dynamo.MailDueReceived + req.VerifyNonce
-	err = h.Store.CreateRequest(ctx, req, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: id,
+	err = h.Store.CreateRequest(ctx, req, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
 		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP,
 			"user_agent": meta.UserAgent}})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	h.Log.InfoContext(ctx, "rights request received", "request_id", id, "type", f.Type, "possibly_excessive", req.Excessive)
-	return h.answer(r, filed{ID: id, Status: req.Status, DueAt: req.DueAt}), nil
+	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type)
+	return h.answer(r, answer), nil
+}
+
+// fresh is the answer to a filing: the same for a new request, a joined
+// one and a honeypot.
+func (h *Handlers) fresh(regulation string, now time.Time) filed {
+	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified,
+		DueAt: privacy.DueAt(regulation, now).Format(time.RFC3339)}
+}
+
+// joinable finds the site's own open request of the same type among a
+// subject's recent ones. A controller's OpenDSR request is never joined:
+// it is the controller's, not the person's.
+func joinable(recent []dynamo.RightsRequest, typ string) (dynamo.RightsRequest, bool) {
+	for _, prev := range recent {
+		if prev.Source == "" && prev.Type == typ && slices.Contains(OpenStatuses, prev.Status) {
+			return prev, true
+		}
+	}
+	return dynamo.RightsRequest{}, false
+}
+
+// excessive reports whether verifying request id makes more than max
+// verified site requests of the subject in the 30 days before now.
+func excessive(recent []dynamo.RightsRequest, id string, max int) bool {
+	n := 1
+	for _, r := range recent {
+		if r.ID != id && r.Source == "" && r.VerifiedAt != "" {
+			n++
+		}
+	}
+	return n > max
 }
 
 // nonce makes a verification link single-use (the token is signed
@@ -199,7 +235,12 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
 	}
-	err = h.Store.VerifyRequest(ctx, id, nonce, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
+	recent, err := h.Store.SubjectRequests(ctx, c.Subject, meta.ReceivedAt.AddDate(0, 0, -30))
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
+	}
+	excess := req.Excessive || (req.Status == privacy.RequestIdentityUnverified && excessive(recent, id, h.ExcessPerMonth))
+	err = h.Store.VerifyRequest(ctx, id, nonce, excess, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
 		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
 	if errors.Is(err, dynamo.ErrStale) {
@@ -210,7 +251,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	status := privacy.RequestPending
 	switch {
-	case req.Excessive:
+	case excess:
 		// Possibly excessive (policy §8): the team decides (privacyctl
 		// approve or deny); the clock runs meanwhile.
 		h.Log.InfoContext(ctx, "verified request held for the team", "request_id", id)

@@ -100,6 +100,16 @@ func (f *fixture) verify(t *testing.T, id string) string {
 	return out.Status
 }
 
+// requests lists the stored requests of an address.
+func (f *fixture) requests(t *testing.T, email string) []dynamo.RightsRequest {
+	t.Helper()
+	rs, err := f.store.SubjectRequests(context.Background(), f.h.Hasher.Subject(email), f.clock.t.AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
 func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -107,15 +117,18 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 	id := f.file(t, body)
 	first := f.request(t, id)
 	f.clock.t = f.clock.t.Add(5 * time.Minute)
-	if again := f.file(t, body); again != id {
-		t.Fatalf("filing again made request %s besides %s", again, id)
+	if again := f.file(t, body); again == id {
+		t.Fatal("filing again answered with the open request's id")
 	}
 	if r := f.request(t, id); r.VerifyNonce != first.VerifyNonce || r.MailDue != first.MailDue {
 		t.Fatal("within the cooldown no new link may go out")
 	}
 	f.clock.t = f.clock.t.Add(6 * time.Minute)
-	if again := f.file(t, `{"email":" Resend@Example.com","type":"access"}`); again != id {
-		t.Fatalf("filing again made request %s besides %s", again, id)
+	if again := f.file(t, `{"email":" Resend@Example.com","type":"access"}`); again == id {
+		t.Fatal("filing again answered with the open request's id")
+	}
+	if n := len(f.requests(t, "resend@example.com")); n != 1 {
+		t.Fatalf("%d requests stored, want the one", n)
 	}
 	second := f.request(t, id)
 	if second.VerifyNonce == first.VerifyNonce || second.MailDue != dynamo.MailDueReceived+second.VerifyNonce ||
@@ -134,19 +147,106 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 	}
 }
 
+// fileAnswer files a request and returns the answer's fields.
+func (f *fixture) fileAnswer(t *testing.T, body string) map[string]any {
+	t.Helper()
+	resp, err := f.h.File(context.Background(), httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}})
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("file: %v %+v", err, resp)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A filing is answered exactly as a fresh request whatever the address's
+// history: a stranger who types someone's address learns nothing of their
+// requests. The owner learns of the join by email only.
+func TestFilingRevealsNoOtherRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	open := f.file(t, `{"email":"owner@example.com","type":"rectification","details":"my name is Ann"}`)
+	if st := f.verify(t, open); st != privacy.RequestAwaitingReview {
+		t.Fatalf("verified rectification: %q", st)
+	}
+	before := f.request(t, open)
+	f.clock.t = f.clock.t.Add(20 * 24 * time.Hour)
+	stranger := f.fileAnswer(t, `{"email":"owner@example.com","type":"rectification","details":"junk"}`)
+	unknown := f.fileAnswer(t, `{"email":"nobody-`+uuid.NewString()+`@example.com","type":"rectification","details":"x"}`)
+	for name, a := range map[string]map[string]any{"join": stranger, "unknown": unknown} {
+		if len(a) != 3 || a["status"] != privacy.RequestIdentityUnverified || a["id"] == open || a["id"] == "" {
+			t.Errorf("%s answered %v", name, a)
+		}
+		want := privacy.DueAt(privacy.RegulationGDPR, f.clock.t).Format(time.RFC3339)
+		if a["due_at"] != want {
+			t.Errorf("%s: due_at %v, want %s counted from now", name, a["due_at"], want)
+		}
+	}
+	if _, err := f.store.Request(context.Background(), stranger["id"].(string)); !errors.Is(err, dynamo.ErrNotFound) {
+		t.Fatalf("the joined filing's id names a stored request: %v", err)
+	}
+	after := f.request(t, open)
+	if after.Status != before.Status || after.DueAt != before.DueAt || !strings.HasPrefix(after.MailDue, dynamo.MailDueJoined) {
+		t.Fatalf("the owner's request after a join: %+v", after)
+	}
+	// Within the cooldown a second join emails nothing more.
+	f.clock.t = f.clock.t.Add(time.Minute)
+	f.fileAnswer(t, `{"email":"owner@example.com","type":"rectification","details":"junk"}`)
+	if again := f.request(t, open); again.MailDue != after.MailDue {
+		t.Fatal("a second join within the cooldown made another email due")
+	}
+	if n := len(f.requests(t, "owner@example.com")); n != 1 {
+		t.Fatalf("%d requests stored for the owner, want 1", n)
+	}
+}
+
+// Only the site's own requests are joined: an OpenDSR request of a
+// controller for the same person is not the person's.
+func TestFilingDoesNotJoinOpenDSRRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	subject := f.h.Hasher.Subject("odsr@example.com")
+	now := f.clock.t
+	err := f.store.CreateRequest(context.Background(), dynamo.RightsRequest{ID: uuid.NewString(), Kind: dynamo.KindRequest,
+		Subject: string(subject), Type: privacy.RightAccess, Regulation: "gdpr", Status: privacy.RequestPending,
+		ReceivedAt: now.Format(time.RFC3339Nano), DueAt: now.AddDate(0, 1, 0).Format(time.RFC3339), Source: dynamo.SourceOpenDSR},
+		dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := f.file(t, `{"email":"odsr@example.com","type":"access"}`)
+	if r := f.request(t, id); r.Source != "" || r.Status != privacy.RequestIdentityUnverified {
+		t.Fatalf("the person's own request was not stored as their own: %+v", r)
+	}
+}
+
 func TestExcessiveRequestWaitsForTheTeam(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	// A stranger's junk filings, never verified, count for nothing.
+	for i := 0; i < 5; i++ {
+		f.file(t, `{"email":"many@example.com","type":"restriction"}`)
+		f.clock.t = f.clock.t.Add(11 * time.Minute)
+	}
 	for _, typ := range []string{"objection", "rectification\",\"details\":\"x", "portability"} {
-		f.file(t, `{"email":"many@example.com","type":"`+typ+`"}`)
+		id := f.file(t, `{"email":"many@example.com","type":"`+typ+`"}`)
+		f.verify(t, id)
+		if r := f.request(t, id); r.Excessive {
+			t.Fatalf("request %s flagged with fewer than 4 verified requests", r.Type)
+		}
 	}
 	id := f.file(t, `{"email":"many@example.com","type":"access"}`)
-	if r := f.request(t, id); !r.Excessive {
-		t.Fatal("the 4th request in 30 days must be flagged")
+	if r := f.request(t, id); r.Excessive {
+		t.Fatal("an unverified filing cannot be excessive: it may be a stranger's")
 	}
 	f.clock.t = f.clock.t.Add(time.Hour)
 	if st := f.verify(t, id); st != privacy.RequestPending {
 		t.Fatalf("a flagged request is fulfilled only when the team approves; got %q", st)
+	}
+	if r := f.request(t, id); !r.Excessive || !strings.HasPrefix(r.MailDue, dynamo.MailDueReview) {
+		t.Fatalf("the 4th verified request in 30 days must be flagged for the team's review: %+v", r)
 	}
 	if _, err := f.desk.Approve(context.Background(), "no-such-request"); !errors.Is(err, dynamo.ErrNotFound) {
 		t.Fatalf("approve unknown: %v", err)

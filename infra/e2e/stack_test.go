@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -161,6 +162,60 @@ func (s *stack) items(t *testing.T, logicalID string) []map[string]types.Attribu
 		t.Fatal(err)
 	}
 	return out.Items
+}
+
+// traces lists the tables and indexes of the stack where any item holds
+// one of the needles: every table, and every index of each (an index keeps
+// its own copy of what it projects).
+func (s *stack) traces(t *testing.T, needles ...string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var found []string
+	for _, logical := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable"} {
+		name := s.Tables[logical]
+		desc, err := s.DB().DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources := []*string{nil}
+		for _, gsi := range desc.Table.GlobalSecondaryIndexes {
+			sources = append(sources, gsi.IndexName)
+		}
+		for _, index := range sources {
+			p := dynamodb.NewScanPaginator(s.DB(), &dynamodb.ScanInput{TableName: aws.String(name), IndexName: index})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, it := range page.Items {
+					b, _ := json.Marshal(it)
+					for _, n := range needles {
+						if strings.Contains(string(b), n) {
+							found = append(found, logical+"/"+aws.ToString(index))
+						}
+					}
+				}
+			}
+		}
+	}
+	return found
+}
+
+// waitNoTrace waits until no table or index holds any of the needles.
+func (s *stack) waitNoTrace(t *testing.T, within time.Duration, needles ...string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		found := s.traces(t, needles...)
+		if len(found) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still held in %v", found)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }
 
 func str(item map[string]types.AttributeValue, name string) string {

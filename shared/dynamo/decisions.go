@@ -35,6 +35,9 @@ type Transition struct {
 	Extend          time.Time
 	ExtensionReason string
 	By              string // who decided (an IAM ARN, or "requester")
+	// Lifted records that the restriction the request put in place is
+	// lifted (lifted_at), which starts its address's last 30 days.
+	Lifted bool
 }
 
 // Transition applies t with its ledger entry, in one transaction. When the
@@ -66,6 +69,9 @@ func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event
 			set += ", " + attr + " = :" + attr
 			vals[":"+attr] = str(v)
 		}
+	}
+	if t.Lifted {
+		set += ", lifted_at = :now"
 	}
 	if !t.Extend.IsZero() {
 		set += ", original_due_at = if_not_exists(original_due_at, due_at), due_at = :ext, extended_until = :ext"

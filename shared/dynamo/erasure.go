@@ -14,7 +14,8 @@ import (
 )
 
 // Outcome emails of a verified request, by mail_due prefix. After the
-// erasure email the request record loses its address (StripRequestAddress).
+// last of them (mailer.lastMail) the request record loses its address
+// (StripRequestAddress).
 const (
 	MailDueErased = "erased:" // erasure done (or withheld)
 	MailDueDone   = "done:"   // objection / consent withdrawal done
@@ -91,6 +92,9 @@ type Outcome struct {
 	MailDue  string
 	Withheld bool
 	Results  *int
+	// Restricts marks a restriction put in place: the request keeps its
+	// address until the restriction is lifted.
+	Restricts bool
 }
 
 // SetOutcome records an outcome (completed with completed_at), makes its
@@ -102,6 +106,10 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) e
 	if o.Status == privacy.RequestCompleted {
 		set += ", completed_at = if_not_exists(completed_at, :now)"
 		vals[":now"] = str(ts(e.At))
+	}
+	if o.Restricts {
+		set += ", " + privacy.AttrRestricts + " = :r"
+		vals[":r"] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	if o.Results != nil {
 		set += ", results_count = :n"

@@ -102,8 +102,9 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 				break
 			}
 		}
-		if !failed && strings.HasPrefix(due, dynamo.MailDueErased) {
-			// The completion email has gone: the request keeps no address.
+		if !failed && dynamo.StringAttr(rec.Change.NewImage, "kind") == dynamo.KindRequest && lastMail(due) {
+			// The request's last email has gone: it keeps no address, name
+			// or details for its remaining years of record.
 			if err := m.Requests.StripRequestAddress(ctx, dynamo.StringAttr(rec.Change.NewImage, "id")); err != nil {
 				log.WarnContext(ctx, "address not stripped; the record will be retried", "error", err.Error())
 				failed = true
@@ -315,6 +316,20 @@ func (m *Mailer) requestReceived(req dynamo.RightsRequest, nonce string) ([]noti
 	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 		Name: req.Name, Email: req.Email, Details: req.Details, Due: due},
 		m.Config.BaseURL+"/v1/rights-requests/"+req.ID+"/verify?token="+verify, status)
+}
+
+// lastMail reports whether an email ends what a request has to say to
+// its requester: a finished request (completed, denied, a lifted
+// restriction) keeps no address after it. A restriction in place is not
+// one: its lift must still be told.
+func lastMail(due string) bool {
+	for _, p := range []string{dynamo.MailDueErased, dynamo.MailDueReady, dynamo.MailDueDone, dynamo.MailDueCorrected,
+		dynamo.MailDueDenied, dynamo.MailDueLifted} {
+		if strings.HasPrefix(due, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // decisionEmails maps the mail_due prefixes of decisions to their emails.

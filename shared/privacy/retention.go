@@ -43,8 +43,9 @@ type Class struct {
 	// Kind is the item's "kind" attribute; for the ledger and ops tables,
 	// whose items have none, the class selects by Has.
 	Kind, Status string
-	// Has, when set, selects only items that carry this attribute.
-	Has string
+	// Has, when set, selects only items that carry this attribute;
+	// Unless, when set, skips items that carry that one.
+	Has, Unless string
 	// Clock is the attribute that starts the period: an RFC 3339 time, or
 	// epoch seconds (for expires_at).
 	Clock  string
@@ -68,7 +69,7 @@ func (c Class) From(t time.Time) time.Time {
 // Retention names the classes the code writes by.
 var Retention = struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
-	UnverifiedRequest, ExpiredRequest, CompletedRequest, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
+	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
 }{
 	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
 		Days: 730, Action: Delete,
@@ -92,6 +93,12 @@ var Retention = struct {
 	ExpiredRequest: Class{Name: "expired_rights_request", Table: TableRequests, Status: RequestExpired,
 		Clock: "received_at", Days: 365, Action: Delete,
 		Why: "accountability: an expired request, already without its address, is kept a year to show it was received"},
+	FinishedRequestAddress: Class{Name: "finished_rights_request_address", Table: TableRequests, Has: "email",
+		Unless: AttrRestricts, Clock: "completed_at", Days: 30, Action: Strip, Remove: []string{"email", "name", "details"},
+		Why: "§7 and §8: a finished request keeps no address once its last email has gone (the mailer strips it then); this catches one whose email never went, 30 days after completion"},
+	LiftedRestrictionAddress: Class{Name: "lifted_restriction_address", Table: TableRequests, Has: "email",
+		Clock: "lifted_at", Days: 30, Action: Strip, Remove: []string{"email", "name", "details"},
+		Why: "§8 restriction: the requester's address is kept while the restriction is in force (the lift must be announced to them), and goes 30 days after the lift at the latest"},
 	CompletedRequest: Class{Name: "completed_rights_request", Table: TableRequests, Has: "completed_at",
 		Clock: "completed_at", Days: 3 * 365, Action: Delete,
 		Why: "accountability: a completed request is kept 3 years, without its address, to show it was answered"},
@@ -113,9 +120,15 @@ var Retention = struct {
 func Policy() []Class {
 	r := Retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
-		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter,
+		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
+		r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter,
 		r.CallbackCursor}
 }
+
+// AttrRestricts marks a restriction request whose restriction was put in
+// place: it keeps the requester's address until the restriction is lifted
+// (lifted_at) and the requester told.
+const AttrRestricts = "restricts"
 
 // Holds. An item with sort key HoldLegal or HoldRestriction in a subject's
 // partition of the subjects table protects the subject's data: the sweep

@@ -203,7 +203,7 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 		return err
 	}
 	return d.apply(ctx, req, dynamo.Transition{From: []string{privacy.RequestCompleted},
-		MailDue: dynamo.MailDueLifted + d.once(), Reason: reason}, "restriction_lift_notified")
+		MailDue: dynamo.MailDueLifted + d.once(), Reason: reason, Lifted: true}, "restriction_lift_notified")
 }
 
 func (d *Desk) apply(ctx context.Context, req dynamo.RightsRequest, t dynamo.Transition, event string) error {

@@ -96,7 +96,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		if err := f.Store.Restrict(ctx, subject, req.ID, e("restricted")); err != nil {
 			return "", err
 		}
-		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueRestricted}, "restriction_in_place")
+		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueRestricted, Restricts: true}, "restriction_in_place")
 	case privacy.RightRectification:
 		return outcome(dynamo.Outcome{Status: privacy.RequestAwaitingReview, MailDue: dynamo.MailDueReview}, "review_requested")
 	}

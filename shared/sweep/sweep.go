@@ -220,6 +220,9 @@ func (s *Sweeper) due(table privacy.Table, item map[string]types.AttributeValue,
 		if _, ok := item[c.Has]; c.Has != "" && !ok {
 			continue
 		}
+		if _, ok := item[c.Unless]; c.Unless != "" && ok {
+			continue
+		}
 		clock, ok := timeAttr(item, c.Clock)
 		if !ok {
 			continue

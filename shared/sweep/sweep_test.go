@@ -161,6 +161,13 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#held"), "sk": S(privacy.HoldLegal),
 		"list_pk": S(privacy.HoldsList), "list_sk": S("S#held")}})
 	items = append(items, held)
+	// A restriction in force keeps its requester's address (the lift must
+	// be told), however long ago it was put in place.
+	inForce := seedClass(privacy.Retention.FinishedRequestAddress, "X#in-force")[1]
+	inForce.item[privacy.AttrRestricts] = &types.AttributeValueMemberBOOL{Value: true}
+	inForce.expect = "kept"
+	e.put(t, inForce)
+	items = append(items, inForce)
 
 	// A dry run changes nothing and counts what the real run then does.
 	before := e.all(t)

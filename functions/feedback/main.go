@@ -20,18 +20,23 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "SUPPRESSION_TABLE", "LEDGER_TABLE", "OPS_TABLE", "POLICY_VERSION")
+	env, keys, err := lambdaenv.Start(ctx, "SUPPRESSION_TABLE", "LEDGER_TABLE", "OPS_TABLE", "POLICY_VERSION",
+		"FEEDBACK_TOPIC_ARNS")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
 	client := &http.Client{Timeout: 5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// Development only: where SNS's hosts are reached (the local gateway's
+	// stand-in); empty in AWS.
+	endpoint := os.Getenv("SNS_ENDPOINT")
 	h := &feedback.Handler{
 		Store:            dynamo.New(env.DynamoDB(), env.Tables),
-		Verifier:         &sns.Verifier{Certs: &sns.HTTPCerts{Client: client}},
+		Verifier:         &sns.Verifier{Certs: &sns.HTTPCerts{Client: client, Endpoint: endpoint}},
 		Hasher:           keys.Hasher,
-		Confirm:          feedback.ConfirmByGet(client),
+		Topics:           feedback.Topics(os.Getenv("FEEDBACK_TOPIC_ARNS")),
+		Confirm:          feedback.ConfirmByGet(client, endpoint),
 		SoftBounceLimit:  3,
 		SoftBounceWindow: 14 * 24 * time.Hour,
 		PolicyVersion:    env.PolicyVersion,

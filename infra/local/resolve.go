@@ -96,7 +96,12 @@ func (r *Resolver) ref(name string) (any, error) {
 	if v, ok := r.Refs[name]; ok {
 		return v, nil
 	}
-	if _, ok := r.Template.Resources[name]; ok {
+	if res, ok := r.Template.Resources[name]; ok {
+		if res.Type == "AWS::SNS::Topic" {
+			// Ref of a topic is its ARN, as in AWS (the feedback function
+			// checks messages against it).
+			return fmt.Sprintf("arn:aws:sns:%s:%s:%s", r.Pseudo["AWS::Region"], r.Pseudo["AWS::AccountId"], name), nil
+		}
 		return name, nil // as sam local does for resources it does not run
 	}
 	return nil, fmt.Errorf("ref to unknown %s", name)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -26,6 +28,11 @@ type Handler struct {
 	Store    Store
 	Verifier *sns.Verifier
 	Hasher   *privacy.Hasher
+	// Topics are the ARNs of the topics feedback may come from: the
+	// stack's own FeedbackTopic and any the operator names. A message or a
+	// subscription confirmation from any other topic, however well signed
+	// (anyone can own a topic and subscribe this route), is ignored.
+	Topics []string
 	// Confirm fetches a SubscribeURL to confirm an HTTPS subscription.
 	Confirm func(ctx context.Context, url string) error
 	// SoftBounceLimit is how many soft bounces within SoftBounceWindow
@@ -53,6 +60,11 @@ const (
 // is not an error: it is dropped, and logged.
 func (h *Handler) Message(ctx context.Context, m sns.Message) (Outcome, error) {
 	log := h.Log.With("sns_message_id", m.MessageID, "sns_type", m.Type)
+	if !slices.Contains(h.Topics, m.TopicArn) {
+		// Checked before the signature, so a foreign topic costs no fetch.
+		log.WarnContext(ctx, "SNS message rejected: not from a configured feedback topic", "topic", m.TopicArn)
+		return Rejected, nil
+	}
 	if err := h.Verifier.Verify(ctx, m); err != nil {
 		if errors.Is(err, sns.ErrUntrusted) {
 			log.WarnContext(ctx, "SNS message rejected", "error", err.Error())
@@ -167,11 +179,24 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 	return httpapi.Response{StatusCode: h.HTTPBody(ctx, body)}, nil
 }
 
+// Topics reads a comma-separated list of topic ARNs (FEEDBACK_TOPIC_ARNS),
+// dropping empty entries.
+func Topics(list string) []string {
+	var out []string
+	for _, t := range strings.Split(list, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // ConfirmByGet confirms an SNS subscription by fetching its SubscribeURL,
-// following no redirects.
-func ConfirmByGet(client *http.Client) func(ctx context.Context, url string) error {
+// following no redirects; endpoint, in development only, is where SNS
+// hosts are reached instead (sns.Local).
+func ConfirmByGet(client *http.Client, endpoint string) func(ctx context.Context, url string) error {
 	return func(ctx context.Context, url string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, sns.Local(endpoint, url), nil)
 		if err != nil {
 			return err
 		}

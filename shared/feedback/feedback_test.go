@@ -87,7 +87,7 @@ func TestHandler(t *testing.T) {
 	signer := snstest.New(t)
 	hasher, _ := privacy.NewHasher([]byte("feedback-test-pepper"))
 	var confirmed []string
-	h := &feedback.Handler{Store: store, Verifier: &sns.Verifier{Certs: signer}, Hasher: hasher,
+	h := &feedback.Handler{Store: store, Verifier: &sns.Verifier{Certs: signer}, Hasher: hasher, Topics: []string{snstest.TopicArn},
 		Confirm:         func(ctx context.Context, url string) error { confirmed = append(confirmed, url); return nil },
 		SoftBounceLimit: 3, SoftBounceWindow: 7 * 24 * time.Hour, PolicyVersion: "v1", Now: time.Now,
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
@@ -143,14 +143,36 @@ func TestHandler(t *testing.T) {
 		}
 	}
 	// Subscription confirmation: only a signed one with an SNS URL is followed.
-	conf := sns.Message{Type: "SubscriptionConfirmation", MessageID: "c", Token: "t", TopicArn: "arn:t", Message: "m",
-		Timestamp: "2026-01-01T00:00:00.000Z", SubscribeURL: "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=t"}
+	conf := sns.Message{Type: "SubscriptionConfirmation", MessageID: "c", Token: "t", TopicArn: snstest.TopicArn, Message: "m",
+		Timestamp: time.Now().UTC().Format(time.RFC3339), SubscribeURL: "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=t"}
 	signer.Sign(t, &conf, "1")
 	evil := conf
 	evil.SubscribeURL = "https://evil.example/confirm"
 	signer.Sign(t, &evil, "1")
 	if deliver(conf) != feedback.Confirmed || deliver(evil) != feedback.Rejected || len(confirmed) != 1 {
 		t.Fatalf("confirmations followed: %v", confirmed)
+	}
+	// Genuinely signed, but from a topic that is not ours (anyone can own a
+	// topic and subscribe the public route): neither a notification nor a
+	// subscription confirmation has any effect, in either shape.
+	const stranger = "arn:aws:sns:us-east-1:111122223333:attacker-topic"
+	alien := signer.Notification(t, complaint(addr("alien"), "abuse"), "2")
+	alien.TopicArn = stranger
+	signer.Sign(t, &alien, "2")
+	alienConf := conf
+	alienConf.TopicArn = stranger
+	signer.Sign(t, &alienConf, "2")
+	if deliver(alien) != feedback.Rejected || deliver(alienConf) != feedback.Rejected || len(confirmed) != 1 {
+		t.Fatalf("a foreign topic's messages were acted on (confirmed %v)", confirmed)
+	}
+	alienRaw, _ := json.Marshal(alien)
+	var alienEv sns.LambdaEvent
+	_ = json.Unmarshal([]byte(`{"Records":[{"EventSource":"aws:sns","Sns":`+string(alienRaw)+`}]}`), &alienEv)
+	if err := h.Lambda(ctx, alienEv); err != nil || reasons(addr("alien")) != "" {
+		t.Fatalf("a foreign topic's complaint suppressed the address: %v %q", err, reasons(addr("alien")))
+	}
+	if code := h.HTTPBody(ctx, alienRaw); code != 403 {
+		t.Errorf("a foreign topic's notification over HTTPS: %d", code)
 	}
 	// The Lambda event shape (Lambda spells SigningCertUrl) reaches the same code.
 	m := signer.Notification(t, bounce("Permanent", addr("lambda"), true), "2")

@@ -1,8 +1,11 @@
 // Package sns reads Amazon SNS messages and verifies their signatures, as
 // delivered to Lambda (a Records batch) or to an HTTPS endpoint (one message
 // as the body). A message is trusted only when its signing certificate comes
-// from an SNS host over HTTPS and the signature (version 1: SHA1withRSA,
-// version 2: SHA256withRSA) matches the canonical string of its fields.
+// from an SNS host over HTTPS at a path of the shape SNS uses, the signature
+// (version 1: SHA1withRSA, version 2: SHA256withRSA) matches the canonical
+// string of its fields, and it was signed within the last hour. A genuine
+// signature says only that SNS sent it: which topic it came from is the
+// caller's to check (anyone can own a topic).
 package sns
 
 import (
@@ -79,10 +82,46 @@ var ErrUntrusted = errors.New("untrusted SNS message")
 // snsHost matches the hosts SNS signs from and sends confirmation links on.
 var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
+// certPath is the path of every SNS signing certificate.
+var certPath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem$`)
+
 // TrustedURL reports whether u is an https URL on an SNS host.
 func TrustedURL(u string) bool {
 	p, err := url.Parse(u)
 	return err == nil && p.Scheme == "https" && p.User == nil && p.Port() == "" && snsHost.MatchString(p.Hostname())
+}
+
+// CertURL returns the signing certificate URL of a message as it is
+// fetched and cached: on an SNS host, at a path of SNS's shape, without
+// query or fragment (so a changed query string neither fetches again nor
+// fills the cache). ok is false for any other URL, which is never fetched.
+func CertURL(u string) (string, bool) {
+	p, err := url.Parse(u)
+	if err != nil || !TrustedURL(u) || !certPath.MatchString(p.Path) {
+		return "", false
+	}
+	return "https://" + p.Host + p.Path, true
+}
+
+// MaxAge is how old a message may be: SNS signs when it sends, so an older
+// one is a replay.
+const MaxAge = time.Hour
+
+// maxSkew allows a sender's clock slightly ahead of ours.
+const maxSkew = 5 * time.Minute
+
+// Local points fetches from SNS hosts at a local endpoint (development
+// only: the local gateway's SNS_ENDPOINT), keeping the path and query.
+// An empty endpoint leaves u as it is.
+func Local(endpoint, u string) string {
+	if endpoint == "" {
+		return u
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return strings.TrimRight(endpoint, "/") + p.RequestURI()
 }
 
 // CertSource returns the PEM certificate at an (already trusted) URL.
@@ -90,14 +129,21 @@ type CertSource interface {
 	Cert(ctx context.Context, url string) ([]byte, error)
 }
 
-// HTTPCerts fetches certificates over HTTPS and keeps them.
+// HTTPCerts fetches certificates over HTTPS and keeps at most MaxCached
+// of them (SNS uses one or two per region at a time).
 type HTTPCerts struct {
 	Client *http.Client
-	mu     sync.Mutex
-	cache  map[string][]byte
+	// Endpoint, in development only, is where SNS hosts are fetched from
+	// instead (see Local).
+	Endpoint string
+	mu       sync.Mutex
+	cache    map[string][]byte
 }
 
-// Cert fetches (once) the certificate at url.
+// MaxCached bounds the certificate cache.
+const MaxCached = 16
+
+// Cert fetches (once) the certificate at url, a URL CertURL returned.
 func (h *HTTPCerts) Cert(ctx context.Context, u string) ([]byte, error) {
 	h.mu.Lock()
 	if b, ok := h.cache[u]; ok {
@@ -109,13 +155,13 @@ func (h *HTTPCerts) Cert(ctx context.Context, u string) ([]byte, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, Local(h.Endpoint, u), nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch signing certificate: %w", err)
+		return nil, errors.New("fetch signing certificate: the request failed") // the error names the URL: not needed in logs
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -126,12 +172,19 @@ func (h *HTTPCerts) Cert(ctx context.Context, u string) ([]byte, error) {
 		return nil, err
 	}
 	h.mu.Lock()
-	if h.cache == nil {
-		h.cache = map[string][]byte{}
+	if h.cache == nil || len(h.cache) >= MaxCached {
+		h.cache = map[string][]byte{} // a full cache starts over: a flood of URLs cannot grow it
 	}
 	h.cache[u] = b
 	h.mu.Unlock()
 	return b, nil
+}
+
+// Cached reports how many certificates are kept.
+func (h *HTTPCerts) Cached() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.cache)
 }
 
 // Verifier checks message signatures.
@@ -165,8 +218,22 @@ func StringToSign(m Message) (string, error) {
 
 // Verify returns nil only for a message SNS signed.
 func (v *Verifier) Verify(ctx context.Context, m Message) error {
-	if !TrustedURL(m.SigningCertURL) {
-		return fmt.Errorf("%w: certificate URL is not an SNS host", ErrUntrusted)
+	certURL, ok := CertURL(m.SigningCertURL)
+	if !ok {
+		return fmt.Errorf("%w: certificate URL is not an SNS certificate", ErrUntrusted)
+	}
+	now := time.Now()
+	if v.Now != nil {
+		now = v.Now()
+	}
+	signed, err := time.Parse(time.RFC3339, m.Timestamp)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: timestamp %q", ErrUntrusted, m.Timestamp)
+	case now.Sub(signed) > MaxAge:
+		return fmt.Errorf("%w: signed more than %s ago", ErrUntrusted, MaxAge)
+	case signed.Sub(now) > maxSkew:
+		return fmt.Errorf("%w: signed in the future", ErrUntrusted)
 	}
 	var hash crypto.Hash
 	switch m.SignatureVersion {
@@ -185,7 +252,7 @@ func (v *Verifier) Verify(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("%w: signature is not base64", ErrUntrusted)
 	}
-	pemBytes, err := v.Certs.Cert(ctx, m.SigningCertURL)
+	pemBytes, err := v.Certs.Cert(ctx, certURL)
 	if err != nil {
 		return err // transient: the certificate could not be fetched
 	}
@@ -196,10 +263,6 @@ func (v *Verifier) Verify(ctx context.Context, m Message) error {
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return fmt.Errorf("%w: certificate: %v", ErrUntrusted, err)
-	}
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
 	}
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return fmt.Errorf("%w: certificate not valid now", ErrUntrusted)

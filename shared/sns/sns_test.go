@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/sns"
 	"github.com/privacykeeper/privacykeeper/shared/sns/snstest"
@@ -27,7 +32,7 @@ func TestVerify(t *testing.T) {
 		}
 	}
 	conf := sns.Message{Type: "SubscriptionConfirmation", MessageID: "m", Token: "tok", TopicArn: "arn:t",
-		Message: "confirm", Timestamp: "2026-01-01T00:00:00.000Z",
+		Message: "confirm", Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 		SubscribeURL: "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"}
 	s.Sign(t, &conf, "2")
 	if err := v.Verify(ctx, conf); err != nil {
@@ -45,6 +50,8 @@ func TestVerify(t *testing.T) {
 		"other host":         func(m *sns.Message) { m.SigningCertURL = "https://evil.example.com/c.pem" },
 		"look-alike host":    func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com.evil.example/c.pem" },
 		"host with port":     func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com:8443/c.pem" },
+		"other path":         func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com/c.pem" },
+		"path with a prefix": func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com/x/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem" },
 		"unknown type":       func(m *sns.Message) { m.Type = "Other" },
 	}
 	for name, mutate := range bad {
@@ -56,6 +63,22 @@ func TestVerify(t *testing.T) {
 		if err := v.Verify(ctx, m); !errors.Is(err, sns.ErrUntrusted) {
 			t.Errorf("%s: got %v, want ErrUntrusted", name, err)
 		}
+	}
+	// Signed genuinely, but too long ago (a replay) or in the future.
+	for name, at := range map[string]time.Time{"two hours old": time.Now().Add(-2 * time.Hour),
+		"an hour ahead": time.Now().Add(time.Hour)} {
+		m := s.Notification(t, "x", "2")
+		m.Timestamp = at.UTC().Format("2006-01-02T15:04:05.000Z")
+		s.Sign(t, &m, "2")
+		if err := v.Verify(ctx, m); !errors.Is(err, sns.ErrUntrusted) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	old := s.Notification(t, "x", "2")
+	old.Timestamp = time.Now().Add(-59 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
+	s.Sign(t, &old, "2")
+	if err := v.Verify(ctx, old); err != nil {
+		t.Errorf("59 minutes old: %v", err)
 	}
 	other := snstest.New(t) // another key behind the same URL
 	m := other.Notification(t, "x", "2")
@@ -93,4 +116,41 @@ func FuzzMessage(f *testing.F) {
 			t.Fatalf("unsigned message verified: %q", raw)
 		}
 	})
+}
+
+// Certificates are fetched by their URL without query string, and the
+// cache is bounded: varying the query fetches nothing more, and a flood of
+// distinct URLs cannot grow the cache without end.
+func TestCertCache(t *testing.T) {
+	s := snstest.New(t)
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		if r.URL.RawQuery != "" {
+			t.Errorf("fetched with a query: %s", r.URL)
+		}
+		w.Write(s.PEM)
+	}))
+	defer srv.Close()
+	certs := &sns.HTTPCerts{Client: srv.Client(), Endpoint: srv.URL}
+	v := &sns.Verifier{Certs: certs}
+	for i := 0; i < 5; i++ {
+		m := s.Notification(t, "x", "2")
+		m.SigningCertURL = snstest.CertURL + "?v=" + string(rune('a'+i))
+		if err := v.Verify(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+	for i := 0; i < 3*sns.MaxCached; i++ {
+		u := fmt.Sprintf("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-%032x.pem", i)
+		if _, err := certs.Cert(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		if n := certs.Cached(); n > sns.MaxCached {
+			t.Fatalf("%d certificates cached", n)
+		}
+	}
 }

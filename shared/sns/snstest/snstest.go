@@ -24,7 +24,10 @@ import (
 )
 
 // CertURL is where the test certificate "lives".
-const CertURL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
+const CertURL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem"
+
+// TopicArn is the topic test notifications come from.
+const TopicArn = "arn:aws:sns:us-east-1:000000000000:ses-feedback"
 
 // Signer holds a test key and its certificate.
 type Signer struct {
@@ -90,7 +93,7 @@ func (s *Signer) Sign(t testing.TB, m *sns.Message, version string) {
 // Notification returns a signed SNS notification carrying body.
 func (s *Signer) Notification(t testing.TB, body, version string) sns.Message {
 	m := sns.Message{Type: "Notification", MessageID: "msg-" + fmt.Sprint(time.Now().UnixNano()),
-		TopicArn: "arn:aws:sns:us-east-1:000000000000:ses-feedback", Message: body,
+		TopicArn: TopicArn, Message: body,
 		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
 	s.Sign(t, &m, version)
 	return m

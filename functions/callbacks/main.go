@@ -35,7 +35,7 @@ func main() {
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
 		Tokens:     keys.Tokens,
 		BaseURL:    env.BaseURL,
-		Client:     processor.NewClient(),
+		Client:     processor.NewClient(lambdaenv.InsecureCallbacks(log)),
 		Log:        log,
 		Now:        time.Now,
 		Lease:      time.Minute,

@@ -43,7 +43,7 @@ func main() {
 		CertURL:       os.Getenv("OPENDSR_CERTIFICATE_URL"),
 		BaseURL:       env.BaseURL,
 		PolicyVersion: env.PolicyVersion,
-		Policy:        opendsr.Policy{LoopbackHTTP: os.Getenv("DYNAMODB_ENDPOINT") != ""}, // http callbacks to loopback in development only
+		Policy:        opendsr.Policy{AllowInsecure: lambdaenv.InsecureCallbacks(log)},
 		Window:        window,
 		CreateLimit:   limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
 		Now:           time.Now,

@@ -160,6 +160,17 @@ func (e *Env) LoadSecrets(ctx context.Context) (Secrets, error) {
 	return DeriveSecrets(master), nil
 }
 
+// InsecureCallbacks reports whether OpenDSR callbacks may use http and
+// loopback hosts: only with ALLOW_INSECURE_CALLBACKS=true, which the local
+// gateway sets and a deployed stack never does. It says so in the log.
+func InsecureCallbacks(log *slog.Logger) bool {
+	on := os.Getenv("ALLOW_INSECURE_CALLBACKS") == "true"
+	if on {
+		log.Warn("ALLOW_INSECURE_CALLBACKS: callbacks may use http and loopback hosts (development only)")
+	}
+	return on
+}
+
 // Logger returns the JSON logger every function uses. Log lines carry ids
 // and counts, never personal data: no address, IP, name or message text.
 func Logger() *slog.Logger {

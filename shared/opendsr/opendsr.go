@@ -8,7 +8,8 @@ package opendsr
 import (
 	"encoding/json"
 	"fmt"
-	"net"
+	"errors"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -98,9 +99,10 @@ var lowerHex = regexp.MustCompile(`^[0-9a-f]+$`)
 
 // Policy is what validation allows beyond the specification's own rules.
 type Policy struct {
-	// LoopbackHTTP lets callback URLs use http on a loopback host
-	// (development); otherwise they must be https.
-	LoopbackHTTP bool
+	// AllowInsecure lets callback URLs use http, and loopback hosts
+	// (development only: the local gateway's ALLOW_INSECURE_CALLBACKS);
+	// otherwise they must be https to a public address.
+	AllowInsecure bool
 	// MaxCallbacks bounds status_callback_urls (default 10).
 	MaxCallbacks int
 }
@@ -177,20 +179,64 @@ func Parse(v Version, body []byte, p Policy) (Request, error) {
 	return r, nil
 }
 
-// checkCallback allows https URLs, and http to a loopback host when the
-// policy says so; never user info (it would be a credential in a log).
+// checkCallback allows https URLs to hosts that are not, by their name or
+// address, inside the network this system runs in (loopback, private,
+// link-local such as the instance metadata service 169.254.169.254,
+// unique-local); http and loopback only when the policy allows insecure
+// callbacks; never user info (it would be a credential in a log). Names
+// are resolved at create (processor) and checked again at connect time.
 func checkCallback(raw string, p Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil {
 		return fmt.Errorf("must be an absolute URL without credentials")
 	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if ip := net.ParseIP(u.Hostname()); p.LoopbackHTTP && (u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && p.AllowInsecure) {
+		return fmt.Errorf("must use https")
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		if p.AllowInsecure {
 			return nil
 		}
+		return ErrInternalHost
 	}
-	return fmt.Errorf("must use https")
+	if a, err := netip.ParseAddr(host); err == nil && !PublicAddr(a, p.AllowInsecure) {
+		return ErrInternalHost
+	}
+	return nil
+}
+
+// ErrInternalHost is the reason a callback host inside the network is
+// refused.
+var ErrInternalHost = errors.New("must name a public host: loopback, private, link-local and unique-local addresses are refused")
+
+// internal are ranges that are not public though netip has no predicate
+// for them: "this network", carrier-grade NAT, IETF protocol assignments,
+// benchmarking, reserved, and NAT64 / 6to4 / Teredo forms that can embed an
+// internal IPv4 address.
+var internal = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"), netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("2002::/16"), netip.MustParsePrefix("2001::/32"),
+}
+
+// PublicAddr reports whether a callback may connect to a: not loopback
+// (unless allowLoopback), private (10/8, 172.16/12, 192.168/16, fc00::/7),
+// link-local, multicast, unspecified or any other internal range.
+func PublicAddr(a netip.Addr, allowLoopback bool) bool {
+	a = a.Unmap().WithZone("")
+	if a.IsLoopback() {
+		return allowLoopback
+	}
+	if !a.IsValid() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	for _, p := range internal {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -67,10 +68,24 @@ func TestParse(t *testing.T) {
 		{"uppercase md5", V2, patch("subject_identities", `[{"identity_type":"email","identity_value":"D41D8CD98F00B204E9800998ECF8427E","identity_format":"md5"}]`), Policy{}, "subject_identities[0].identity_value:InvalidFormat"},
 		{"md5 ok", V2, patch("subject_identities", `[{"identity_type":"email","identity_value":"d41d8cd98f00b204e9800998ecf8427e","identity_format":"md5"}]`), Policy{}, ""},
 		{"http callback", V2, patch("status_callback_urls", `["http://controller.example/cb"]`), Policy{}, "status_callback_urls[0]:InvalidURL"},
-		{"loopback http in dev", V2, patch("status_callback_urls", `["http://127.0.0.1:9999/cb"]`), Policy{LoopbackHTTP: true}, ""},
+		{"loopback http in dev", V2, patch("status_callback_urls", `["http://127.0.0.1:9999/cb"]`), Policy{AllowInsecure: true}, ""},
+		{"private address even in dev", V2, patch("status_callback_urls", `["http://10.0.0.1/cb"]`), Policy{AllowInsecure: true}, "status_callback_urls[0]:InvalidURL"},
 		{"loopback http in prod", V2, patch("status_callback_urls", `["http://127.0.0.1:9999/cb"]`), Policy{}, "status_callback_urls[0]:InvalidURL"},
 		{"credentials in callback", V2, patch("status_callback_urls", `["https://u:p@controller.example/cb"]`), Policy{}, "status_callback_urls[0]:InvalidURL"},
 		{"not JSON", V2, `{"subject_request_id":`, Policy{}, "the:MalformedJSON"},
+	}
+	// Callbacks into the network this system runs in: refused by address
+	// (names are resolved by the processor, and checked again at connect).
+	for _, host := range []string{"127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
+		"[::1]", "[fd00::1]", "[fe80::1]", "[::ffff:127.0.0.1]", "[::ffff:169.254.169.254]", "100.64.0.1", "0.0.0.0",
+		"[::]", "localhost", "LOCALHOST.", "api.localhost", "224.0.0.1", "[64:ff9b::a00:1]"} {
+		tests = append(tests, struct {
+			name string
+			v    Version
+			body string
+			p    Policy
+			want string
+		}{"internal host " + host, V2, patch("status_callback_urls", `["https://`+host+`/cb"]`), Policy{}, "status_callback_urls[0]:InvalidURL"})
 	}
 	for _, tc := range tests {
 		_, err := Parse(tc.v, []byte(tc.body), tc.p)
@@ -136,7 +151,7 @@ func FuzzParse(f *testing.F) {
 		if v2 {
 			v = V2
 		}
-		r, err := Parse(v, body, Policy{LoopbackHTTP: true})
+		r, err := Parse(v, body, Policy{AllowInsecure: true})
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Code != 400 {
@@ -148,4 +163,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+func TestPublicAddr(t *testing.T) {
+	for _, a := range []string{"8.8.8.8", "203.0.114.1", "2606:4700::1111", "1.1.1.1"} {
+		if !PublicAddr(netip.MustParseAddr(a), false) {
+			t.Errorf("%s refused", a)
+		}
+	}
+	if !PublicAddr(netip.MustParseAddr("127.0.0.1"), true) || PublicAddr(netip.MustParseAddr("127.0.0.1"), false) {
+		t.Error("loopback only when allowed")
+	}
 }

@@ -91,7 +91,7 @@ func TestCallbackOutbox(t *testing.T) {
 			t.Logf("notifier log:\n%s", logs.String())
 		}
 	})
-	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(),
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(true), // the test receivers listen on loopback
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	dead, live := newReceiver(t, &key.PublicKey), newReceiver(t, &key.PublicKey)

@@ -19,7 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -62,6 +65,9 @@ type Service struct {
 	BaseURL       string // for results_url
 	PolicyVersion string
 	Policy        opendsr.Policy
+	// Resolver looks up callback hosts at create (net.DefaultResolver when
+	// nil): a name that resolves inside the network is refused.
+	Resolver Resolver
 	// CreateLimit bounds the requests one controller may create (429 with
 	// Retry-After beyond it): a runaway client cannot flood the worker.
 	CreateLimit limit.Rule
@@ -193,6 +199,49 @@ func (s *Service) discovery(ctx context.Context, c call) (int, any, error) {
 	}, nil
 }
 
+// Resolver resolves host names (net.Resolver does).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// checkCallbackHosts resolves the callback URLs' host names and refuses a
+// name that does not resolve or resolves to an internal address (a
+// controller must not make this system call into its own network). The
+// client's dialer checks again at connect time, where DNS may answer
+// otherwise (rebinding).
+func (s *Service) checkCallbackHosts(ctx context.Context, urls []string) error {
+	resolver := s.Resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	var errs []opendsr.FieldError
+	for i, raw := range urls {
+		u, _ := neturl.Parse(raw) // Parse checked it
+		host := u.Hostname()
+		if _, err := netip.ParseAddr(host); err == nil || (s.Policy.AllowInsecure && host == "localhost") {
+			continue // an address literal is Parse's to judge
+		}
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		addrs, err := resolver.LookupNetIP(lctx, "ip", host)
+		cancel()
+		reason := ""
+		switch {
+		case err != nil || len(addrs) == 0:
+			reason = "must name a host that resolves"
+		case slices.ContainsFunc(addrs, func(a netip.Addr) bool { return !opendsr.PublicAddr(a, s.Policy.AllowInsecure) }):
+			reason = opendsr.ErrInternalHost.Error()
+		}
+		if reason != "" {
+			errs = append(errs, opendsr.FieldError{Domain: "Validation", Reason: "InvalidURL",
+				Message: fmt.Sprintf("status_callback_urls[%d] %s", i, reason)})
+		}
+	}
+	if len(errs) > 0 {
+		return &opendsr.Error{Code: http.StatusBadRequest, Message: errs[0].Message, Errors: errs}
+	}
+	return nil
+}
+
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // create handles POST …/opengdpr_requests and …/requests: the request is
@@ -206,6 +255,9 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	}
 	req, err := opendsr.Parse(c.v, body, s.Policy)
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.checkCallbackHosts(ctx, req.CallbackURLs); err != nil {
 		return 0, nil, err
 	}
 	now := s.Now().UTC()

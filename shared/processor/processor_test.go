@@ -12,6 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +203,72 @@ func TestCreateLimitPerController(t *testing.T) {
 	a.t0 = a.t0.Add(time.Hour)
 	if code, _, out := a.call("POST", requests, "", accessBody(id, "l3@example.com")); code != 201 {
 		t.Fatalf("the next hour: %d %v", code, out)
+	}
+}
+
+// resolver answers from a table, as DNS would.
+type resolver map[string][]netip.Addr
+
+func (r resolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := r[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// A callback URL must not make this system call into its own network:
+// refused at create by address and by what its name resolves to, nothing
+// stored.
+func TestCallbackHostsRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.svc.Resolver = resolver{
+		"rebind.example":     {netip.MustParseAddr("203.0.114.9"), netip.MustParseAddr("127.0.0.1")},
+		"metadata.example":   {netip.MustParseAddr("169.254.169.254")},
+		"intranet.example":   {netip.MustParseAddr("10.0.0.1")},
+		"v6.example":         {netip.MustParseAddr("::1")},
+		"controller.example": {netip.MustParseAddr("203.0.114.10")},
+	}
+	body := func(id, url string) string {
+		return `{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"erasure","submitted_time":"2026-03-01T08:00:00Z",` +
+			`"subject_identities":[{"identity_type":"email","identity_value":"cb@example.com","identity_format":"raw"}],` +
+			`"status_callback_urls":["` + url + `"]}`
+	}
+	for _, url := range []string{"https://127.0.0.1/cb", "https://10.0.0.1/cb", "https://169.254.169.254/latest/meta-data",
+		"https://[::1]/cb", "https://localhost/cb", "https://rebind.example/cb", "https://metadata.example/cb",
+		"https://intranet.example/cb", "https://v6.example/cb", "https://nowhere.example/cb"} {
+		id := uuid.NewString()
+		code, _, out := a.call("POST", requests, "", body(id, url))
+		if code != 400 || !strings.Contains(fmt.Sprint(out), "InvalidURL") {
+			t.Errorf("%s: %d %v", url, code, out)
+		}
+		if _, err := a.store.Request(context.Background(), id); !errors.Is(err, dynamo.ErrNotFound) {
+			t.Errorf("%s: the refused request was stored (%v)", url, err)
+		}
+	}
+	if code, _, out := a.call("POST", requests, "", body(uuid.NewString(), "https://controller.example/cb")); code != 201 {
+		t.Fatalf("a public callback host: %d %v", code, out)
+	}
+}
+
+// The callbacks' client checks the address it connects to, after DNS: a
+// host that resolves to loopback now is refused, whatever it resolved to
+// at create (DNS rebinding). Only the development setting allows it.
+func TestCallbackClientRefusesInternalAddresses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	u := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) // a name that resolves to loopback
+	for _, target := range []string{srv.URL, u} {
+		resp, err := processor.NewClient(false).Get(target)
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: connected", target)
+		}
+		resp, err = processor.NewClient(true).Get(target)
+		if err != nil {
+			t.Errorf("%s with insecure callbacks allowed: %v", target, err)
+		} else {
+			resp.Body.Close()
+		}
 	}
 }

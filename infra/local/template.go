@@ -25,8 +25,9 @@ type Template struct {
 
 // Resource is one template resource.
 type Resource struct {
-	Type       string
-	Properties map[string]any
+	Type                                string
+	Properties                          map[string]any
+	DeletionPolicy, UpdateReplacePolicy string
 }
 
 // ReadTemplate parses a SAM template, turning short-form intrinsic tags
@@ -55,7 +56,8 @@ func ReadTemplate(path string) (*Template, error) {
 	t.Globals = asMap(doc["Globals"])
 	for name, r := range asMap(doc["Resources"]) {
 		rm := asMap(r)
-		t.Resources[name] = Resource{Type: asString(rm["Type"]), Properties: asMap(rm["Properties"])}
+		t.Resources[name] = Resource{Type: asString(rm["Type"]), Properties: asMap(rm["Properties"]),
+			DeletionPolicy: asString(rm["DeletionPolicy"]), UpdateReplacePolicy: asString(rm["UpdateReplacePolicy"])}
 	}
 	return t, nil
 }

@@ -20,15 +20,21 @@ type Controller struct {
 	Revoked    bool   `dynamodbav:"revoked,omitempty"`
 }
 
+// ControllerPrefix starts the partition key of every controller
+// credential in the ops table. The template denies writes under it to
+// every internet-facing function (dynamodb:LeadingKeys), so only the
+// operator's role can issue or revoke one.
+const ControllerPrefix = "CTRL#"
+
 func controllerKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: str("CTRL#" + id), attrSK: str("CTRL")}
+	return map[string]types.AttributeValue{attrPK: str(ControllerPrefix + id), attrSK: str("CTRL")}
 }
 
 // PutController stores a new controller credential.
 func (s *Store) PutController(ctx context.Context, c Controller, at time.Time) error {
 	c.CreatedAt = ts(at)
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
-		attrPK: str("CTRL#" + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
+		attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
 		"name": str(c.Name), "created_at": str(c.CreatedAt)},
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil {

@@ -7,8 +7,8 @@ package opendsr
 
 import (
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"regexp"

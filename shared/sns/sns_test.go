@@ -51,8 +51,10 @@ func TestVerify(t *testing.T) {
 		"look-alike host":    func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com.evil.example/c.pem" },
 		"host with port":     func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com:8443/c.pem" },
 		"other path":         func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com/c.pem" },
-		"path with a prefix": func(m *sns.Message) { m.SigningCertURL = "https://sns.us-east-1.amazonaws.com/x/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem" },
-		"unknown type":       func(m *sns.Message) { m.Type = "Other" },
+		"path with a prefix": func(m *sns.Message) {
+			m.SigningCertURL = "https://sns.us-east-1.amazonaws.com/x/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem"
+		},
+		"unknown type": func(m *sns.Message) { m.Type = "Other" },
 	}
 	for name, mutate := range bad {
 		m := s.Notification(t, `{"notificationType":"Bounce"}`, "2")

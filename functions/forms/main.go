@@ -25,11 +25,23 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	// The abuse limits, from the template's parameters (today's defaults
+	// when unset).
+	limits := forms.DefaultLimits
+	if err := lambdaenv.Ints(map[string]*int{
+		"LIMIT_CONTACT_PER_IP_PER_HOUR":     &limits.ContactPerIP.Max,
+		"LIMIT_CONTACT_PER_ADDRESS_PER_DAY": &limits.ContactPerAddress.Max,
+		"LIMIT_SIGNUP_PER_IP_PER_HOUR":      &limits.SignupPerIP.Max,
+		"LIMIT_SIGNUP_PER_ADDRESS_PER_DAY":  &limits.SignupPerAddress.Max,
+	}); err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
 	f := &forms.Forms{
 		Store:         dynamo.New(env.DynamoDB(), env.Tables),
 		Hasher:        keys.Hasher,
 		Tokens:        keys.Tokens,
-		Limits:        forms.DefaultLimits,
+		Limits:        limits,
 		PolicyVersion: env.PolicyVersion,
 		Now:           time.Now,
 		NewID:         uuid.NewString,

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,8 +28,8 @@ func main() {
 	}
 	window, err := lambdaenv.Duration("OPENDSR_CANCEL_WINDOW", 15*time.Minute)
 	perHour := 10000
-	if err == nil && os.Getenv("OPENDSR_CREATE_PER_HOUR") != "" {
-		perHour, err = strconv.Atoi(os.Getenv("OPENDSR_CREATE_PER_HOUR"))
+	if err == nil {
+		err = lambdaenv.Ints(map[string]*int{"OPENDSR_CREATE_PER_HOUR": &perHour})
 	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())

@@ -26,6 +26,15 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	perIP, perAddress, excess := rights.DefaultPerIP, rights.DefaultPerAddress, 3
+	if err := lambdaenv.Ints(map[string]*int{
+		"LIMIT_RIGHTS_PER_IP_PER_HOUR":     &perIP.Max,
+		"LIMIT_RIGHTS_PER_ADDRESS_PER_DAY": &perAddress.Max,
+		"RIGHTS_EXCESSIVE_AFTER":           &excess,
+	}); err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &rights.Handlers{
 		Store:          store,
@@ -37,9 +46,9 @@ func main() {
 		Now:            time.Now,
 		NewID:          uuid.NewString,
 		Log:            log,
-		ExcessPerMonth: 3,
-		PerIP:          rights.DefaultPerIP,
-		PerAddress:     rights.DefaultPerAddress,
+		ExcessPerMonth: excess,
+		PerIP:          perIP,
+		PerAddress:     perAddress,
 	}
 	httpapi.Site = env.Site()
 	rt := httpapi.NewRouter(log)

@@ -83,3 +83,27 @@ func TestWriteRouteLimits(t *testing.T) {
 		t.Fatalf("%d requests stored, want 10", n)
 	}
 }
+
+// The limits are the operator's to set: template parameters, read by the
+// functions at cold start (a company behind one NAT raises them).
+func TestLimitsAreParameters(t *testing.T) {
+	t.Parallel()
+	s := startStackOpts(t, localtest.Need(t), 1, nil, map[string]string{
+		"ContactLimitPerIPPerHour": "2", "RightsLimitPerIPPerHour": "25"})
+	u := localtest.Unique()
+	ip := clientFrom("127.0.0.92")
+	for i := 0; i < 3; i++ {
+		resp, _ := s.doWith(t, ip, "POST", "/v1/contact", "application/json", contactBody(fmt.Sprintf("p%d-%s@example.com", i, u)), nil)
+		if want := map[bool]int{true: 429, false: 202}[i == 2]; resp.StatusCode != want {
+			t.Fatalf("contact %d with a limit of 2: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	// Rights requests: 25 an hour from one IP instead of 10.
+	for i := 0; i < 12; i++ {
+		resp, out := s.doWith(t, ip, "POST", "/v1/rights-requests", "application/json",
+			fmt.Sprintf(`{"email":"r%d-%s@example.com","type":"access"}`, i, u), nil)
+		if resp.StatusCode != 202 {
+			t.Fatalf("rights request %d with a limit of 25: %d %s", i+1, resp.StatusCode, out)
+		}
+	}
+}

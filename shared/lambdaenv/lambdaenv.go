@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,6 +121,24 @@ func Duration(name string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a duration like 15m", name, v)
 	}
 	return d, nil
+}
+
+// Ints reads each named environment variable that is set into its target,
+// as a whole number of at least 0 (the template's abuse limits: 0 turns a
+// limit off); one that is not such a number fails the cold start.
+func Ints(targets map[string]*int) error {
+	for name, p := range targets {
+		v := os.Getenv(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s: %q is not a whole number of at least 0", name, v)
+		}
+		*p = n
+	}
+	return nil
 }
 
 // DynamoDB returns a client, pointed at DYNAMODB_ENDPOINT when set.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -247,5 +248,53 @@ func TestHealthAndCORS(t *testing.T) {
 	resp, _ = s.do(t, "GET", "/v1/nowhere", "", "", nil)
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown route: %d", resp.StatusCode)
+	}
+}
+
+// The address corpus through every form: what SES cannot deliver to or
+// what hides text is 400 on email and stores nothing; an internationalised
+// domain is stored in its punycode form and the acknowledgement actually
+// arrives there. None is 202 followed by no mail.
+func TestAddressCorpusEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	refused := []string{
+		"zoë-" + u + "@bücher.example", "zoë-" + u + "@example.com", "zw\u200b" + u + "@example.com",
+		"rtl\u202e" + u + "@example.com", "ls-" + u + "@example.com\u2028", "lit-" + u + "@[192.0.2.1]",
+		"bad-" + u + "@xn--zz.example",
+	}
+	before := len(s.items(t, "SubjectsTable")) + len(s.items(t, "RequestsTable"))
+	for _, addr := range refused {
+		for _, route := range []struct{ path, body string }{
+			{"/v1/contact", `{"name":"A","message":"m","email":%q}`},
+			{"/v1/subscriptions", `{"topics":["newsletter"],"consent":true,"email":%q}`},
+			{"/v1/rights-requests", `{"type":"access","email":%q}`},
+		} {
+			resp, out := s.do(t, "POST", route.path, "application/json", fmt.Sprintf(route.body, addr), nil)
+			if resp.StatusCode != 400 || !strings.Contains(out, "validation_failed") || !strings.Contains(out, `"email"`) {
+				t.Errorf("%s %q: %d %s", route.path, addr, resp.StatusCode, out)
+			}
+		}
+	}
+	if after := len(s.items(t, "SubjectsTable")) + len(s.items(t, "RequestsTable")); after != before {
+		t.Fatalf("refused addresses stored %d items", after-before)
+	}
+	// An IDN domain: stored, hashed and mailed as punycode.
+	idn, puny := "zoe-"+u+"@Bücher.example", "zoe-"+u+"@xn--bcher-kva.example"
+	if resp, out := s.do(t, "POST", "/v1/contact", "application/json", fmt.Sprintf(`{"name":"Zoe","message":"m","email":%q}`, idn), nil); resp.StatusCode != 202 {
+		t.Fatalf("IDN address: %d %s", resp.StatusCode, out)
+	}
+	var stored string
+	for _, it := range s.items(t, "SubjectsTable") {
+		if str(it, "pk") == "S#"+string(s.hasher.Subject(puny)) {
+			stored = str(it, "email")
+		}
+	}
+	if stored != puny {
+		t.Fatalf("stored as %q, want %q", stored, puny)
+	}
+	if got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(puny) }); len(got) != 1 {
+		t.Fatalf("%d acknowledgements delivered to %s", len(got), puny)
 	}
 }

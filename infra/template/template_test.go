@@ -126,3 +126,166 @@ func TestRetainedResources(t *testing.T) {
 		}
 	}
 }
+
+func js(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func functions(tpl *local.Template) []string {
+	var out []string
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::Serverless::Function" {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func events(r local.Resource) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	evs, _ := r.Properties["Events"].(map[string]any)
+	for name, e := range evs {
+		em, _ := e.(map[string]any)
+		props, _ := em["Properties"].(map[string]any)
+		out[name] = map[string]any{"Type": em["Type"], "Properties": props}
+	}
+	return out
+}
+
+// refTo returns the logical id a {"Ref": id} or {"Fn::GetAtt": ...} names.
+func refTo(v any) string {
+	m, _ := v.(map[string]any)
+	if r, ok := m["Ref"].(string); ok {
+		return r
+	}
+	switch g := m["Fn::GetAtt"].(type) {
+	case string:
+		return strings.SplitN(g, ".", 2)[0]
+	case []any:
+		if len(g) > 0 {
+			s, _ := g[0].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+func path(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// Nothing is dropped after AWS's retries: every stream mapping and every
+// asynchronously invoked function (schedules, the campaign) sends what
+// failed for good to an SQS queue; Lambda's own async retries are off where
+// a rerun is not idempotent; every schedule is named after its stack, so a
+// second stage in the account can be created.
+func TestNothingLostAfterRetries(t *testing.T) {
+	tpl := read(t)
+	queue := func(where string, v any) {
+		t.Helper()
+		if id := refTo(v); tpl.Resources[id].Type != "AWS::SQS::Queue" {
+			t.Errorf("%s: on-failure destination %s is not an SQS queue of the stack", where, js(v))
+		}
+	}
+	async := map[string]bool{"CampaignFunction": true}
+	for _, fn := range functions(tpl) {
+		r := tpl.Resources[fn]
+		for name, e := range events(r) {
+			where := fn + "." + name
+			switch e["Type"] {
+			case "DynamoDB":
+				queue(where, path(e["Properties"], "DestinationConfig", "OnFailure", "Destination"))
+				if path(e["Properties"], "BisectBatchOnFunctionError") != true {
+					t.Errorf("%s: BisectBatchOnFunctionError is not on (one bad record would fail its whole batch)", where)
+				}
+			case "ScheduleV2":
+				async[fn] = true
+				if n := js(path(e["Properties"], "Name")); !strings.Contains(n, "${AWS::StackName}") {
+					t.Errorf("%s: schedule name %s is not scoped to the stack", where, n)
+				}
+				queue(where+" DeadLetterConfig", path(e["Properties"], "DeadLetterConfig", "Arn"))
+			}
+		}
+	}
+	for fn := range async {
+		cfg := tpl.Resources[fn].Properties["EventInvokeConfig"]
+		if n := path(cfg, "MaximumRetryAttempts"); n != 0 {
+			t.Errorf("%s: Lambda's asynchronous retries are %v, want 0 (runs overlap, a digest goes twice)", fn, n)
+		}
+		queue(fn+" EventInvokeConfig", path(cfg, "DestinationConfig", "OnFailure", "Destination"))
+	}
+}
+
+// Logs are kept for a set time: every function writes to a log group of
+// the template with a retention period.
+func TestLogGroupsHaveRetention(t *testing.T) {
+	tpl := read(t)
+	for _, fn := range functions(tpl) {
+		id := refTo(path(tpl.Resources[fn].Properties, "LoggingConfig", "LogGroup"))
+		lg, ok := tpl.Resources[id]
+		if !ok || lg.Type != "AWS::Logs::LogGroup" || lg.Properties["RetentionInDays"] == nil {
+			t.Errorf("%s: no log group with a retention period (LoggingConfig.LogGroup %q)", fn, id)
+		}
+	}
+}
+
+// Alarms arrive: the alarm topic is not under an AWS-managed key (its
+// policy cannot admit CloudWatch), and a customer key admits CloudWatch;
+// every queue, every function's errors and throttles, and the API's 5xx
+// have an alarm on that topic.
+func TestAlarmsArrive(t *testing.T) {
+	tpl := read(t)
+	key := tpl.Resources["AlarmTopic"].Properties["KmsMasterKeyId"]
+	if s, ok := key.(string); ok && strings.HasPrefix(s, "alias/aws/") {
+		t.Fatalf("AlarmTopic uses the AWS-managed key %s: CloudWatch cannot publish to it", s)
+	}
+	if id := refTo(key); id != "" {
+		if k := tpl.Resources[id]; k.Type != "AWS::KMS::Key" || !strings.Contains(js(k.Properties["KeyPolicy"]), "cloudwatch.amazonaws.com") {
+			t.Errorf("the alarm topic's key %s does not admit cloudwatch.amazonaws.com", id)
+		}
+	}
+	watched := map[string]bool{} // "metric/target"
+	for _, r := range tpl.Resources {
+		if r.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		if refTo(firstOf(r.Properties["AlarmActions"])) != "AlarmTopic" {
+			continue
+		}
+		dims, _ := r.Properties["Dimensions"].([]any)
+		for _, d := range dims {
+			watched[js(r.Properties["MetricName"])+"/"+refTo(path(d, "Value"))] = true
+		}
+	}
+	for id, r := range tpl.Resources {
+		switch r.Type {
+		case "AWS::SQS::Queue":
+			if !watched[`"ApproximateNumberOfMessagesVisible"/`+id] {
+				t.Errorf("queue %s has no depth alarm", id)
+			}
+		case "AWS::Serverless::Function":
+			for _, m := range []string{"Errors", "Throttles"} {
+				if !watched[`"`+m+`"/`+id] {
+					t.Errorf("function %s has no %s alarm", id, m)
+				}
+			}
+		case "AWS::Serverless::HttpApi":
+			if !watched[`"5xx"/`+id] {
+				t.Errorf("API %s has no 5xx alarm", id)
+			}
+		}
+	}
+}
+
+func firstOf(v any) any {
+	if l, ok := v.([]any); ok && len(l) > 0 {
+		return l[0]
+	}
+	return nil
+}

@@ -57,20 +57,24 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (string, error) {
 	return aws.ToString(out.MessageId), nil
 }
 
-// permanent reports whether SES refused the message itself: a client fault
-// other than throttling or a quota. Network errors, throttling and server
-// faults are transient and retried.
+// permanent reports whether SES refused this message or its recipient for
+// good: MessageRejected, or BadRequestException (an address or content SES
+// will never take). Anything else is about the sender's side and is
+// retried until fixed (and alarmed): throttling and quotas, a paused or
+// suspended account, AccessDenied from an IAM mistake, a missing
+// configuration set or identity (NotFound, MailFromDomainNotVerified),
+// server faults and network errors. Settling those as permanent would
+// drop every email while the stack is misconfigured.
 func permanent(err error) bool {
 	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorFault() != smithy.FaultClient {
+	if !errors.As(err, &apiErr) || apiErr.ErrorFault() == smithy.FaultServer {
 		return false
 	}
 	switch apiErr.ErrorCode() {
-	case "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException",
-		"SendingPausedException", "AccountSuspendedException", "MailFromDomainNotVerifiedException":
-		return false
+	case "MessageRejected", "BadRequestException":
+		return true
 	}
-	return true
+	return false
 }
 
 // redact keeps an SES API error's code and drops its message, which can

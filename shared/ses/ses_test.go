@@ -24,8 +24,29 @@ func TestRedactKeepsCodeDropsAddress(t *testing.T) {
 	if !errors.As(err, &got) || !permanent(err) {
 		t.Fatal("the API error must stay reachable for classification")
 	}
-	if permanent(&smithy.GenericAPIError{Code: "TooManyRequestsException", Fault: smithy.FaultClient}) {
-		t.Error("throttling is transient")
+	tests := []struct {
+		code      string
+		fault     smithy.ErrorFault
+		permanent bool
+	}{
+		{"MessageRejected", smithy.FaultClient, true},
+		{"BadRequestException", smithy.FaultClient, true},
+		{"TooManyRequestsException", smithy.FaultClient, false},
+		{"LimitExceededException", smithy.FaultClient, false},
+		{"Throttling", smithy.FaultClient, false},
+		{"SendingPausedException", smithy.FaultClient, false},
+		{"AccountSuspendedException", smithy.FaultClient, false},
+		{"AccessDeniedException", smithy.FaultClient, false},
+		{"AccessDenied", smithy.FaultClient, false},
+		{"NotFoundException", smithy.FaultClient, false}, // a missing configuration set: the stack's to fix
+		{"MailFromDomainNotVerifiedException", smithy.FaultClient, false},
+		{"InternalFailure", smithy.FaultServer, false},
+		{"SomethingNew", smithy.FaultUnknown, false},
+	}
+	for _, tt := range tests {
+		if got := permanent(&smithy.GenericAPIError{Code: tt.code, Fault: tt.fault}); got != tt.permanent {
+			t.Errorf("%s: permanent %v, want %v", tt.code, got, tt.permanent)
+		}
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -417,3 +420,69 @@ func TestOpenDSRProcessor(t *testing.T) {
 }
 
 func fmtJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// make dev answers the OpenDSR routes with no key step: the gateway makes a
+// signing key and a self-signed certificate on first start (and keeps them),
+// discovery and a create by freshly issued credentials answer 200 and 201,
+// signed with that key.
+func TestOpenDSRWithTheDevelopmentKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startStackConfig(t, localtest.Need(t), 1, nil, nil, func(c *local.Config) { c.DevKeyDir = dir })
+	raw, err := os.ReadFile(filepath.Join(dir, "certificate.pem"))
+	if err != nil {
+		t.Fatalf("no certificate made: %v", err)
+	}
+	block, _ := pem.Decode(raw)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := cert.PublicKey.(*rsa.PublicKey)
+	out, err := s.privacyctl(t, "opendsr-controller", "-name", "Dev")
+	if err != nil {
+		t.Fatalf("issue controller: %v %s", err, out)
+	}
+	var id, secret string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "controller_id "); ok {
+			id = v
+		} else if v, ok := strings.CutPrefix(line, "secret "); ok {
+			secret = v
+		}
+	}
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+		req.SetBasicAuth(id, secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if err := opendsr.Verify(pub, b, resp.Header.Get("X-OpenDSR-Signature")); err != nil {
+			t.Fatalf("%s %s: %d, not signed with the development key: %v", method, path, resp.StatusCode, err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("GET", "/opendsr/v2/discovery", ""); code != 200 {
+		t.Fatalf("discovery: %d %s", code, body)
+	}
+	rid := uuid.NewString()
+	if code, body := call("POST", "/opendsr/v2/requests", `{"regulation":"gdpr","subject_request_id":"`+rid+
+		`","subject_request_type":"access","submitted_time":"2026-11-29T10:00:00Z","subject_identities":`+
+		`[{"identity_type":"email","identity_format":"raw","identity_value":"dev@example.com"}]}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	// A second start keeps the same key.
+	key1, _, err := local.DevSigningKey(dir, "ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key0, _ := os.ReadFile(filepath.Join(dir, "signing-key.pem"))
+	if string(key1) != string(key0) {
+		t.Fatal("the development key was made anew")
+	}
+}

@@ -72,6 +72,13 @@ func startStackWith(t *testing.T, svc localtest.Services) *stack {
 // and template parameters besides the test's own.
 func startStackOpts(t *testing.T, svc localtest.Services, pool int, env, params map[string]string) *stack {
 	t.Helper()
+	return startStackConfig(t, svc, pool, env, params, nil)
+}
+
+// startStackConfig is startStackOpts with a last change to the stack's
+// configuration (tune, when not nil).
+func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, params map[string]string, tune func(*local.Config)) *stack {
+	t.Helper()
 	fnEnv := map[string]string{"LOCAL_SECRET": localSecret}
 	for k, v := range env {
 		fnEnv[k] = v
@@ -88,13 +95,17 @@ func startStackOpts(t *testing.T, svc localtest.Services, pool int, env, params 
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s, err := local.Start(ctx, local.Config{
+	cfg := local.Config{
 		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
 		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES,
 		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: pool,
 		Params: p,
 		Env:    fnEnv, Log: logs, NoSchedules: true,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := local.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,7 @@ func main() {
 	flag.StringVar(&logFile, "log-file", ".local/logs/functions.log", "where function log lines are also written")
 	flag.Var(kv(cfg.Params), "param", "template parameter override KEY=VALUE (repeatable)")
 	flag.Var(kv(cfg.Env), "env", "value for a declared environment variable KEY=VALUE or KEY=@file (repeatable)")
+	flag.StringVar(&cfg.DevKeyDir, "dev-key-dir", ".local/opendsr", "where the OpenDSR signing key of development is kept (made on first start) unless -env OPENDSR_SIGNING_KEY=@file gives one; empty for none")
 	flag.BoolVar(&tablesOnly, "create-tables", false, "only create the template's tables (for sam local with DynamoDB Local in Docker), then exit")
 	flag.Parse()
 	if tablesOnly {

@@ -37,6 +37,10 @@ type Config struct {
 	Region           string
 	Log              io.Writer // function and gateway log lines, one per line
 	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
+	// DevKeyDir, when set, holds the OpenDSR signing key of development
+	// (made there on first use, see DevSigningKey), used when Env gives no
+	// OPENDSR_SIGNING_KEY.
+	DevKeyDir string
 }
 
 // tables reads the template and creates its tables: the first step of
@@ -124,6 +128,20 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if cfg.DevKeyDir != "" && cfg.Env["OPENDSR_SIGNING_KEY"] == "" {
+		key, certPath, err := DevSigningKey(cfg.DevKeyDir, asString(r.Params["ProcessorDomain"]))
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		env := map[string]string{}
+		for k, v := range cfg.Env { // the caller's map stays as it was
+			env[k] = v
+		}
+		env["OPENDSR_SIGNING_KEY"] = string(key)
+		cfg.Env = env
+		fmt.Fprintf(log, "gateway\tOpenDSR signing key of development in %s (certificate %s)\n", cfg.DevKeyDir, certPath)
 	}
 	fns, err := Functions(t, r)
 	if err == nil {

@@ -21,7 +21,9 @@ func repoTemplate(t *testing.T) *Template {
 
 func TestTemplateFunctionsAndRoutes(t *testing.T) {
 	tmpl := repoTemplate(t)
-	r, err := NewResolver(tmpl, map[string]string{"SiteOrigins": "https://a.example,https://b.example"}, "eu-west-1")
+	params := DevParams("http://localhost:3000")
+	params["SiteOrigins"] = "https://a.example,https://b.example"
+	r, err := NewResolver(tmpl, params, "eu-west-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestFilterPatterns(t *testing.T) {
 	var remove map[string]any
 	_ = json.Unmarshal([]byte(`{"eventName":"REMOVE","dynamodb":{"OldImage":{"mail_due":{"S":"x"}}}}`), &remove)
 	tmpl := repoTemplate(t)
-	r, _ := NewResolver(tmpl, nil, "us-east-1")
+	r, _ := NewResolver(tmpl, DevParams("http://localhost:3000"), "us-east-1")
 	fns, err := Functions(tmpl, r)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +175,7 @@ func TestResolveIntrinsics(t *testing.T) {
 
 func TestSchedules(t *testing.T) {
 	tmpl := repoTemplate(t)
-	r, _ := NewResolver(tmpl, nil, "us-east-1")
+	r, _ := NewResolver(tmpl, DevParams("http://localhost:3000"), "us-east-1")
 	fns, err := Functions(tmpl, r)
 	if err != nil {
 		t.Fatal(err)

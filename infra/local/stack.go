@@ -71,12 +71,21 @@ func tables(ctx context.Context, cfg Config, defaults map[string]string) (*Templ
 	return t, r, db, nil
 }
 
+// DevParams are the values the local stack gives the parameters a deploy
+// must set (the template has no usable defaults for them): links to the
+// local API at baseURL, its own origin, and addresses the SES emulator
+// catches. A caller's Params override them.
+func DevParams(baseURL string) map[string]string {
+	return map[string]string{"PublicBaseURL": baseURL, "SiteOrigins": baseURL,
+		"SenderAddress": "privacy@example.com", "TeamInbox": "team@example.com"}
+}
+
 // CreateTablesOnly creates the template's tables and returns their names.
 func CreateTablesOnly(ctx context.Context, cfg Config) ([]string, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	t, r, _, err := tables(ctx, cfg, nil)
+	t, r, _, err := tables(ctx, cfg, DevParams("http://localhost:3000"))
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	url := "http://" + ln.Addr().String()
-	t, r, db, err := tables(ctx, cfg, map[string]string{"PublicBaseURL": url})
+	t, r, db, err := tables(ctx, cfg, DevParams(url))
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -36,7 +36,7 @@ func TestCreateTablesReconcilesKeptTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := local.NewResolver(tmpl, nil, "us-east-1")
+	r, _ := local.NewResolver(tmpl, local.DevParams("http://localhost:3000"), "us-east-1")
 	if err := local.CreateTables(ctx, db, tmpl, r, prefix); err != nil {
 		t.Fatal(err)
 	}

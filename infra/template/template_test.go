@@ -289,3 +289,20 @@ func firstOf(v any) any {
 	}
 	return nil
 }
+
+// A deploy that would drop all mail fails at deploy time: the sender, the
+// team's inbox, the public URL and the site's origins have no made-up
+// defaults, so a plain `sam deploy` asks for them.
+func TestNoUsableLookingDefaults(t *testing.T) {
+	tpl := read(t)
+	for _, name := range []string{"SenderAddress", "TeamInbox", "PublicBaseURL", "SiteOrigins"} {
+		p, ok := tpl.Parameters[name]
+		if !ok {
+			t.Errorf("parameter %s is gone", name)
+			continue
+		}
+		if d, has := p["Default"]; has {
+			t.Errorf("parameter %s has the default %v: a deploy must set it", name, d)
+		}
+	}
+}

@@ -86,7 +86,7 @@ func Tables(t testing.TB, s Services) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := local.NewResolver(tmpl, nil, "us-east-1")
+	r, err := local.NewResolver(tmpl, local.DevParams("http://localhost:3000"), "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}

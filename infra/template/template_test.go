@@ -2,6 +2,8 @@ package template_test
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -303,6 +305,78 @@ func TestNoUsableLookingDefaults(t *testing.T) {
 		}
 		if d, has := p["Default"]; has {
 			t.Errorf("parameter %s has the default %v: a deploy must set it", name, d)
+		}
+	}
+}
+
+// transformed is template.yaml after the SAM transform.
+func transformed(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	cmd := exec.Command("python3", "transform.py", filepath.Join(localtest.Root(), "template.yaml"))
+	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION=us-east-1")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("SAM transform (python3 with cfn-lint's samtranslator): %v %s", err, stderr)
+	}
+	var doc struct{ Resources map[string]map[string]any }
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Resources
+}
+
+// A stream function reads its own streams and no other: not the managed
+// AWSLambdaDynamoDBExecutionRole SAM would add (stream read on every
+// table), since the subjects stream is full of addresses. Read after the
+// SAM transform, where that policy would appear.
+func TestStreamRolesReadOnlyTheirStreams(t *testing.T) {
+	tpl, out := read(t), transformed(t)
+	streamActions := []string{"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "dynamodb:ListStreams"}
+	for _, fn := range functions(tpl) {
+		var own []string
+		for _, e := range events(tpl.Resources[fn]) {
+			if e["Type"] == "DynamoDB" {
+				own = append(own, refTo(path(e["Properties"], "Stream")))
+			}
+		}
+		if len(own) == 0 {
+			continue
+		}
+		roleID := refTo(path(out[fn], "Properties", "Role"))
+		role := out[roleID]
+		if role == nil {
+			t.Fatalf("%s: no role %q after the transform", fn, roleID)
+		}
+		if m := js(path(role, "Properties", "ManagedPolicyArns")); strings.Contains(m, "DynamoDBExecutionRole") {
+			t.Errorf("%s: role %s carries the managed stream policy: %s", fn, roleID, m)
+		}
+		policies, _ := path(role, "Properties", "Policies").([]any)
+		reads := 0
+		for _, p := range policies {
+			stmts, _ := path(p, "PolicyDocument", "Statement").([]any)
+			for _, st := range stmts {
+				acts := strs(path(st, "Action"))
+				if !slices.ContainsFunc(acts, func(a string) bool { return slices.Contains(streamActions, a) }) {
+					continue
+				}
+				reads++
+				res := js(path(st, "Resource"))
+				if strings.Contains(res, `"*"`) {
+					t.Errorf("%s: stream read on every resource: %s", fn, res)
+				}
+				for _, table := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable"} {
+					if strings.Contains(res, table) && !slices.Contains(own, table) {
+						t.Errorf("%s: reads the stream of %s, which it does not consume", fn, table)
+					}
+				}
+			}
+		}
+		if reads == 0 {
+			t.Errorf("%s: its role cannot read its own streams %v", fn, own)
 		}
 	}
 }

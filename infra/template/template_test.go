@@ -12,6 +12,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
 
 func read(t *testing.T) *local.Template {
@@ -263,6 +264,11 @@ func TestAlarmsArrive(t *testing.T) {
 		dims, _ := r.Properties["Dimensions"].([]any)
 		for _, d := range dims {
 			watched[js(r.Properties["MetricName"])+"/"+refTo(path(d, "Value"))] = true
+		}
+	}
+	for _, w := range []string{`"` + processor.MetricAbandonedCallbacks + `"/CallbackFunction`, `"IteratorAge"/CallbackFunction`, `"IteratorAge"/MailerFunction`} {
+		if !watched[w] {
+			t.Errorf("no alarm on %s", w)
 		}
 	}
 	for id, r := range tpl.Resources {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -59,6 +60,10 @@ type Notifier struct {
 	// cursor is abandoned (the status route still answers).
 	Backoff, MaxBackoff, GiveUp time.Duration
 }
+
+// MetricAbandonedCallbacks counts callbacks given up on (template alarm
+// AbandonedCallbacksAlarm).
+const MetricAbandonedCallbacks = "AbandonedCallbacks"
 
 // Callback retry defaults.
 const (
@@ -182,11 +187,13 @@ func (n *Notifier) deliver(ctx context.Context, log *slog.Logger, key string) bo
 				log.WarnContext(ctx, "callback failure not recorded; its lease will run out", "error", ferr.Error())
 			}
 			level, msg := slog.LevelWarn, "callback not delivered; retried later"
+			attrs := []slog.Attr{slog.String("request_id", cur.RequestID), slog.Int("attempts", cur.Attempts+1),
+				slog.String("next_at", next.UTC().Format(time.RFC3339)), slog.String("error", err.Error())}
 			if abandon {
 				level, msg = slog.LevelError, "callback abandoned after failing for the give-up period"
+				attrs = append(attrs, metric.Count(MetricAbandonedCallbacks, now)...) // the alarm's metric
 			}
-			log.Log(ctx, level, msg, "request_id", cur.RequestID, "attempts", cur.Attempts+1, "next_at", next.UTC().Format(time.RFC3339),
-				"error", err.Error())
+			log.LogAttrs(ctx, level, msg, attrs...)
 			return false
 		}
 		more, err := n.Store.ReleaseCallback(ctx, key)

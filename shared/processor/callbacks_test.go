@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +174,33 @@ func TestCallbackOutbox(t *testing.T) {
 	}
 	if keys, _ := store.DueCallbacks(ctx, t0.Add(48*time.Hour)); len(keys) != 0 {
 		t.Errorf("an abandoned cursor is still due: %v", keys)
+	}
+	// The abandonment is a metric (CloudWatch's embedded metric format), so
+	// an alarm watches it, not a log search.
+	abandoned := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l struct {
+			Msg string `json:"msg"`
+			AWS struct {
+				CloudWatchMetrics []struct {
+					Namespace string
+					Metrics   []struct{ Name string }
+				}
+			} `json:"_aws"`
+			Count int `json:"AbandonedCallbacks"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || !strings.Contains(l.Msg, "abandoned") {
+			continue
+		}
+		m := l.AWS.CloudWatchMetrics
+		if len(m) != 1 || m[0].Namespace != "privacykeeper" || len(m[0].Metrics) != 1 ||
+			m[0].Metrics[0].Name != processor.MetricAbandonedCallbacks || l.Count != 1 {
+			t.Errorf("abandonment logged without its metric: %s", line)
+		}
+		abandoned++
+	}
+	if abandoned != 1 {
+		t.Errorf("%d abandonments logged, want 1", abandoned)
 	}
 }
 

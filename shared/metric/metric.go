@@ -1,0 +1,30 @@
+// Package metric writes CloudWatch metrics as log lines, in the embedded
+// metric format (EMF): CloudWatch Logs turns each such JSON line into a
+// data point, with no API call and no client. An alarm can then watch a
+// fact the code knows (a callback abandoned) rather than a log search.
+package metric
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Namespace is where the bundle's own metrics live.
+const Namespace = "privacykeeper"
+
+// Count returns the attributes that make a JSON log line (slog's JSON
+// handler) also count one of name, dimensioned by the line's "function"
+// field (lambdaenv.Logger sets it to the function's name).
+func Count(name string, at time.Time) []slog.Attr {
+	return []slog.Attr{
+		slog.Any("_aws", map[string]any{
+			"Timestamp": at.UnixMilli(),
+			"CloudWatchMetrics": []map[string]any{{
+				"Namespace":  Namespace,
+				"Dimensions": [][]string{{"function"}},
+				"Metrics":    []map[string]string{{"Name": name, "Unit": "Count"}},
+			}},
+		}),
+		slog.Int(name, 1),
+	}
+}

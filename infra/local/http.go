@@ -213,8 +213,18 @@ func (a *API) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
+	if len(out) > maxLambdaResponse {
+		// Lambda refuses a synchronous response over 6 MB, and API Gateway
+		// answers 500: a page or export that grows past it fails in AWS.
+		fmt.Fprintf(a.log, "gateway\t%s %s: response of %d bytes is over Lambda's 6 MB limit\n", req.Method, req.URL.Path, len(out))
+		apiError(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
 	writeResponse(w, out)
 }
+
+// maxLambdaResponse is Lambda's limit on a synchronous response payload.
+const maxLambdaResponse = 6 << 20
 
 func toEvent(req *http.Request, rt *route, params map[string]string, body []byte) events.APIGatewayV2HTTPRequest {
 	now := time.Now()
@@ -227,7 +237,11 @@ func toEvent(req *http.Request, rt *route, params map[string]string, body []byte
 	}
 	headers["host"] = req.Host
 	ip, _, _ := net.SplitHostPort(req.RemoteAddr)
-	if xf := req.Header.Get("X-Forwarded-For"); xf == "" {
+	// API Gateway appends the address it saw to what the client sent, so a
+	// function must never trust the header's first entry.
+	if xf := req.Header.Get("X-Forwarded-For"); xf != "" {
+		headers["x-forwarded-for"] = xf + ", " + ip
+	} else {
 		headers["x-forwarded-for"] = ip
 	}
 	headers["x-forwarded-proto"] = "http"

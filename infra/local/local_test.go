@@ -3,6 +3,7 @@ package local
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -212,6 +213,27 @@ func TestSchedules(t *testing.T) {
 		_, err := rate(Event{Type: "ScheduleV2", Properties: map[string]any{"ScheduleExpression": expr}})
 		if (err == nil) != ok {
 			t.Errorf("%s: %v", expr, err)
+		}
+	}
+}
+
+// As API Gateway does, the gateway appends the address it saw to the
+// client's X-Forwarded-For: the first entry is the client's to choose and
+// proves nothing.
+func TestForwardedForIsAppended(t *testing.T) {
+	rt := &route{method: "POST", path: "/v1/contact"}
+	for _, tt := range []struct{ sent, want string }{
+		{"", "127.0.0.9"},
+		{"203.0.113.5", "203.0.113.5, 127.0.0.9"},
+	} {
+		req := httptest.NewRequest("POST", "/v1/contact", nil)
+		req.RemoteAddr = "127.0.0.9:5555"
+		if tt.sent != "" {
+			req.Header.Set("X-Forwarded-For", tt.sent)
+		}
+		ev := toEvent(req, rt, nil, nil)
+		if got := ev.Headers["x-forwarded-for"]; got != tt.want || ev.RequestContext.HTTP.SourceIP != "127.0.0.9" {
+			t.Errorf("sent %q: x-forwarded-for %q (source %s), want %q", tt.sent, got, ev.RequestContext.HTTP.SourceIP, tt.want)
 		}
 	}
 }

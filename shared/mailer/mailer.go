@@ -102,7 +102,7 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 				break
 			}
 		}
-		if !failed && dynamo.StringAttr(rec.Change.NewImage, "kind") == dynamo.KindRequest && lastMail(due) {
+		if !failed && len(msgs) > 0 && dynamo.StringAttr(rec.Change.NewImage, "kind") == dynamo.KindRequest && lastMail(due) {
 			// The request's last email has gone: it keeps no address, name
 			// or details for its remaining years of record.
 			if err := m.Requests.StripRequestAddress(ctx, dynamo.StringAttr(rec.Change.NewImage, "id")); err != nil {

@@ -71,11 +71,14 @@ func (s *Store) EnqueueCallback(ctx context.Context, requestID, url, status stri
 
 // LeaseCallback takes the cursor key for delivery until now+lease and
 // returns it; ok is false while another delivery holds it (one delivery at
-// a time keeps the order).
+// a time keeps the order) or while it backs off after a failure (next_at
+// in the future: a new status does not bring a failing receiver's next
+// attempt forward).
 func (s *Store) LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (c CallbackCursor, ok bool, err error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Ops, Key: callbackItemKey(key),
-		UpdateExpression:    aws.String("SET lease_until = :until"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now)"),
+		UpdateExpression: aws.String("SET lease_until = :until"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now) AND " +
+			"(attribute_not_exists(next_at) OR next_at <= :now)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":until": num(now.Add(lease).Unix()),
 			":now": num(now.Unix())},
 		ReturnValues: types.ReturnValueAllNew})

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	neturl "net/url"
+	"sync"
 	"syscall"
 	"time"
 
@@ -111,10 +112,46 @@ func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 		}
 		queued = append(queued, keys...)
 	}
-	for _, key := range queued {
-		n.deliver(ctx, log, key)
-	}
+	n.deliverAll(ctx, log, queued)
 	return resp, nil
+}
+
+// DeliveryConcurrency bounds the cursors delivered at once: one receiver
+// that hangs until the client's timeout holds one of them, not the others.
+const DeliveryConcurrency = 8
+
+// deliveryMargin is what a run keeps of its deadline: no delivery starts
+// when less than one post's timeout is left.
+const deliveryMargin = 12 * time.Second
+
+// deliverAll delivers the cursors keys, several at once, starting none
+// once the invocation's deadline is near (what is left stays due for the
+// next retry run); it returns how many emptied their queue.
+func (n *Notifier) deliverAll(ctx context.Context, log *slog.Logger, keys []string) int {
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		delivered int
+	)
+	slots := make(chan struct{}, DeliveryConcurrency)
+	for i, key := range keys {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < deliveryMargin {
+			log.InfoContext(ctx, "callbacks left for the next run: the invocation's deadline is near", "left", len(keys)-i)
+			break
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if n.deliver(ctx, log, key) {
+				mu.Lock()
+				delivered++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return delivered
 }
 
 func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
@@ -146,12 +183,7 @@ func (n *Notifier) Retry(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	delivered := 0
-	for _, key := range keys {
-		if n.deliver(ctx, log, key) {
-			delivered++
-		}
-	}
+	delivered := n.deliverAll(ctx, log, keys)
 	log.InfoContext(ctx, "callback retry run", "due", len(keys), "delivered", delivered)
 	return nil
 }

@@ -227,3 +227,66 @@ func streamImage(item map[string]types.AttributeValue) map[string]events.DynamoD
 	}
 	return out
 }
+
+// One controller's receiver that hangs does not hold back another's
+// callbacks in the same batch: cursors are delivered several at once.
+func TestHangingReceiverDelaysNoOne(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	ctx := context.Background()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(free) // runs first: a failing test does not wait on the hanging handler
+	live := newReceiver(t, &key.PublicKey)
+	now := time.Now().UTC()
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(true),
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
+		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
+	var recs []events.DynamoDBEventRecord
+	for _, c := range []struct{ id, url string }{{"h", hanging.URL}, {"l", live.URL}} { // the hanging one first
+		r := dynamo.RightsRequest{ID: c.id, Kind: dynamo.KindRequest, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: "pending", ReceivedAt: now.Format(time.RFC3339Nano), DueAt: "2026-04-01T09:00:00Z", Source: dynamo.SourceOpenDSR,
+			Controller: "c", CallbackURLs: []string{c.url}, OpenDSRVersion: 2}
+		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: "s", Name: "x", At: now, Ref: c.id}); err != nil {
+			t.Fatal(err)
+		}
+		item, _ := attributevalue.MarshalMap(r)
+		recs = append(recs, events.DynamoDBEventRecord{EventName: "INSERT",
+			Change: events.DynamoDBStreamRecord{SequenceNumber: c.id, NewImage: streamImage(item)}})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs}); err != nil {
+			t.Error(err)
+		}
+	}()
+	// While the first receiver still hangs, the second has its callback.
+	deadline := time.Now().Add(8 * time.Second) // under the client's 10 s timeout
+	for live.received() != "[l pending]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the live receiver waited behind the hanging one: %s", live.received())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatal("the batch finished before the hanging receiver answered")
+	default:
+	}
+	free()
+	<-done
+}

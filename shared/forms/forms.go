@@ -95,7 +95,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	now := f.Now()
 	subject := f.Hasher.Subject(form.Email)
 	ex, err := limit.Apply(ctx, f.Store, now,
-		limit.Check{Rule: f.Limits.ContactPerIP, Key: f.Hasher.Pseudonym("ip", limit.SourceKey(r.RequestContext.HTTP.SourceIP))},
+		limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
 		limit.Check{Rule: f.Limits.ContactPerAddress, Key: string(subject)})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact: %w", err)

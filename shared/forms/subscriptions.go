@@ -85,7 +85,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	subject := f.Hasher.Subject(s.Email)
 	log := f.Log.With("request_id", r.RequestContext.RequestID)
 	ex, err := limit.Apply(ctx, f.Store, now,
-		limit.Check{Rule: f.Limits.SignupPerIP, Key: f.Hasher.Pseudonym("ip", limit.SourceKey(r.RequestContext.HTTP.SourceIP))},
+		limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
 		limit.Check{Rule: f.Limits.SignupPerAddress, Key: string(subject)})
 	if err != nil {
 		return nil, fmt.Errorf("signup: %w", err)

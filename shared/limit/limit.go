@@ -59,6 +59,16 @@ func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exc
 	return nil, nil
 }
 
+// Pseudonymizer keys an identifier so a counter never holds it
+// (privacy.Hasher does).
+type Pseudonymizer interface {
+	Pseudonym(kind, value string) string
+}
+
+// IPKey is the counter key of a per-IP limit for source address ip: the
+// pseudonym of its SourceKey.
+func IPKey(p Pseudonymizer, ip string) string { return p.Pseudonym("ip", SourceKey(ip)) }
+
 // SourceKey is what a per-IP limit counts by: an IPv4 address itself, an
 // IPv6 address by its /64 (one subscriber's line usually holds a whole /64,
 // so counting single addresses would give one caller 2^64 budgets). What

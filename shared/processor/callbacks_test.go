@@ -70,6 +70,20 @@ func (r *receiver) received() string {
 	return fmt.Sprint(r.got)
 }
 
+// newSigner makes a signing key for the processor domain of the tests.
+func newSigner(t *testing.T) (*opendsr.Signer, *rsa.PrivateKey) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, key
+}
+
 // A receiver that is down keeps its callbacks queued, in order, without
 // holding back another controller's; the retry backs off, delivers each
 // status once when the receiver is back, and gives up after GiveUp.
@@ -77,11 +91,7 @@ func TestCallbackOutbox(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
 	ctx := context.Background()
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, key := newSigner(t)
 	// The clock starts now: the cursors' expires_at follows it, and
 	// DynamoDB Local's TTL deletes items whose expires_at has passed.
 	t0 := time.Now().UTC().Truncate(time.Second)
@@ -234,11 +244,7 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
 	ctx := context.Background()
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, key := newSigner(t)
 	release := make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }

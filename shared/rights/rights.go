@@ -105,7 +105,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	subject := h.Hasher.Subject(f.Email)
 	ex, err := limit.Apply(ctx, h.Store, now,
-		limit.Check{Rule: h.PerIP, Key: h.Hasher.Pseudonym("ip", limit.SourceKey(r.RequestContext.HTTP.SourceIP))},
+		limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)},
 		limit.Check{Rule: h.PerAddress, Key: string(subject)})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)

@@ -22,7 +22,12 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "OPS_TABLE", "REQUESTS_TABLE", "PUBLIC_BASE_URL")
+	// No app secret: a callback names a request and its results link, no one.
+	env, err := lambdaenv.Load(ctx)
+	if err == nil {
+		err = lambdaenv.Require(map[string]string{"OPS_TABLE": env.Tables.Ops, "REQUESTS_TABLE": env.Tables.Requests,
+			"PUBLIC_BASE_URL": env.BaseURL})
+	}
 	var backoff time.Duration
 	if err == nil {
 		backoff, err = lambdaenv.Duration("CALLBACK_RETRY_BACKOFF", processor.DefaultBackoff)
@@ -33,7 +38,6 @@ func main() {
 	}
 	n := &processor.Notifier{
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
-		Tokens:     keys.Tokens,
 		BaseURL:    env.BaseURL,
 		Client:     processor.NewClient(lambdaenv.InsecureCallbacks(log)),
 		Log:        log,

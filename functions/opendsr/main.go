@@ -20,16 +20,15 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "OPS_TABLE",
-		"POLICY_VERSION", "PUBLIC_BASE_URL")
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "RECORDS_TABLE", "OPS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
 	window, err := lambdaenv.Duration("OPENDSR_CANCEL_WINDOW", 15*time.Minute)
-	perHour := 10000
+	perHour, recordsPerHour := 10000, 100000
 	if err == nil {
-		err = lambdaenv.Ints(map[string]*int{"OPENDSR_CREATE_PER_HOUR": &perHour})
+		err = lambdaenv.Ints(map[string]*int{"OPENDSR_CREATE_PER_HOUR": &perHour, "OPENDSR_RECORD_WRITES_PER_HOUR": &recordsPerHour})
 	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -38,13 +37,13 @@ func main() {
 	s := &processor.Service{
 		Store:         dynamo.New(env.DynamoDB(), env.Tables),
 		Hasher:        keys.Hasher,
-		Tokens:        keys.Tokens,
 		CertURL:       os.Getenv("OPENDSR_CERTIFICATE_URL"),
 		BaseURL:       env.BaseURL,
 		PolicyVersion: env.PolicyVersion,
 		Policy:        opendsr.Policy{AllowInsecure: lambdaenv.InsecureCallbacks(log)},
 		Window:        window,
 		CreateLimit:   limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
+		RecordLimit:   limit.Rule{Name: "opendsr_records", Max: recordsPerHour, Window: time.Hour},
 		Now:           time.Now,
 		Log:           log,
 	}

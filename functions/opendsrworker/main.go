@@ -1,6 +1,7 @@
 // Command opendsrworker fulfils OpenDSR requests on a schedule, once their
-// cancel window is over, and finishes attempts that failed. It only wires;
-// the logic is in shared/processor and shared/rights.
+// cancel window is over, on the requesting controller's records only, and
+// finishes attempts that failed. It only wires; the logic is in
+// shared/processor.
 package main
 
 import (
@@ -13,7 +14,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
 func main() {
@@ -21,8 +21,7 @@ func main() {
 	log := lambdaenv.Logger()
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
-		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests, "SUBJECTS_TABLE": env.Tables.Subjects,
-			"LEDGER_TABLE": env.Tables.Ledger, "SUPPRESSION_TABLE": env.Tables.Suppression, "POLICY_VERSION": env.PolicyVersion})
+		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests, "RECORDS_TABLE": env.Tables.Records})
 	}
 	var lease time.Duration
 	if err == nil {
@@ -34,13 +33,11 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	store := dynamo.New(env.DynamoDB(), env.Tables)
 	w := &processor.Worker{
-		Store:     store,
-		Fulfiller: &rights.Fulfiller{Store: store, PolicyVersion: env.PolicyVersion, Log: log},
-		Lease:     lease,
-		Now:       time.Now,
-		Log:       log,
+		Store: dynamo.New(env.DynamoDB(), env.Tables),
+		Lease: lease,
+		Now:   time.Now,
+		Log:   log,
 	}
 	lambda.Start(w.Run)
 }

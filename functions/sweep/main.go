@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/sweep"
@@ -21,7 +22,7 @@ func main() {
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "LEDGER_TABLE": env.Tables.Ledger,
-			"REQUESTS_TABLE": env.Tables.Requests, "OPS_TABLE": env.Tables.Ops})
+			"REQUESTS_TABLE": env.Tables.Requests, "OPS_TABLE": env.Tables.Ops, "RECORDS_TABLE": env.Tables.Records})
 	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -31,11 +32,12 @@ func main() {
 		DB: env.DynamoDB(),
 		Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects, privacy.TableLedger: env.Tables.Ledger,
 			privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops},
-		Classes:  privacy.Policy(),
-		Segments: 4,
-		PageSize: 500,
-		Now:      time.Now,
-		Log:      log,
+		Classes:     privacy.Policy(),
+		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
+		Segments:    4,
+		PageSize:    500,
+		Now:         time.Now,
+		Log:         log,
 	}
 	lambda.Start(s.Handle)
 }

@@ -38,7 +38,7 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	}
 	cmd := exec.Command(ctlPath, append(args, "-endpoint", s.svc.DynamoDB, "-as", "dpo@example.com",
 		"-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
-		"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"])...)
+		"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"])...)
 	cmd.Dir = localtest.Root()
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
 		"LOCAL_SECRET="+localSecret)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -21,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
@@ -195,6 +199,22 @@ func TestOpenDSRProcessor(t *testing.T) {
 	}
 	acme := s.issueController(t, "Acme", roots)
 	other := s.issueController(t, "Other", roots)
+	// The site holds an inquiry from each (above); acme hands over a record
+	// about each, other one about kept. Each controller's requests act on
+	// its own records only.
+	putRecord := func(c *controller, id, email, attrs string) {
+		t.Helper()
+		body := `{"identities":[{"identity_type":"email","identity_format":"raw","identity_value":"` + email + `"}],"attributes":` + attrs + `}`
+		if code, _, out := c.call("PUT", "/platform/v1/records/"+id, []byte(body)); code != 201 || out["record_id"] != id {
+			t.Fatalf("put record %s: %d %v", id, code, out)
+		}
+	}
+	putRecord(acme, "g-1", gone, `{"note":"ACME-`+gone+`"}`)
+	putRecord(acme, "k-1", kept, `{"note":"ACME-`+kept+`"}`)
+	putRecord(other, "k-1", kept, `{"note":"OTHER-`+kept+`"}`)
+	if code, _, out := acme.call("PUT", "/platform/v1/records/bad", []byte(`{"identities":[],"attributes":[]}`)); code != 400 || out["error"] == nil {
+		t.Fatalf("a bad record: %d %v", code, out)
+	}
 
 	code, _, disc := acme.call("GET", "/opendsr/v2/discovery", nil)
 	if code != 200 || disc["api_version"] != "2.0" || disc["processor_certificate"] == "" ||
@@ -220,7 +240,7 @@ func TestOpenDSRProcessor(t *testing.T) {
 	// v2 erasure named by the sha256 of the address as the controller
 	// holds it (normalised: trimmed, lower-cased): 201 with the echo of the
 	// exact bytes, pending through the cancel window, then done by the
-	// worker, with how many records went.
+	// worker, with how many of acme's records went.
 	id := uuid.NewString()
 	body := v2(id, "erasure", identity("sha256", privacy.EmailDigest("sha256", "  "+strings.ToUpper(gone))))
 	sent := time.Now()
@@ -242,22 +262,31 @@ func TestOpenDSRProcessor(t *testing.T) {
 	}
 	time.Sleep(window)
 	s.work(t)
-	// The inquiry and its ledger entry were held; nothing is left.
-	if st := status(acme, "/opendsr/v2/requests/"+id); st["request_status"] != "completed" || st["results_count"] != 2.0 {
+	// acme's one record of gone went; the site's inquiry from gone is the
+	// site's, and stays, with no suppression written.
+	if st := status(acme, "/opendsr/v2/requests/"+id); st["request_status"] != "completed" || st["results_count"] != 1.0 {
 		t.Fatalf("after the worker: %v", st)
 	}
-	pk := "S#" + string(s.hasher.Subject(gone))
+	if code, _, _ := acme.call("GET", "/platform/v1/records/g-1", nil); code != 404 {
+		t.Fatalf("acme's record of the erased person: %d", code)
+	}
+	pk, siteKept := "S#"+string(s.hasher.Subject(gone)), false
 	for _, it := range s.items(t, "SubjectsTable") {
-		if str(it, "pk") == pk {
-			t.Fatalf("the erased subject still has %s", str(it, "sk"))
-		}
+		siteKept = siteKept || str(it, "pk") == pk && str(it, "message") == "MSG-"+gone
+	}
+	if !siteKept {
+		t.Fatal("a controller's erasure removed the site's inquiry")
+	}
+	if sup := s.items(t, "SuppressionTable"); len(sup) != 0 {
+		t.Fatalf("a controller's erasure wrote %d suppression entries", len(sup))
 	}
 	if code, _, _ := acme.call("DELETE", "/opendsr/v2/requests/"+id, nil); code != 409 {
 		t.Fatalf("cancel of a completed request: %d", code)
 	}
 
 	// v1 access by the raw address: both header families; the results
-	// link serves the export; no results_count in v1.
+	// link serves acme's records of kept, to acme only; no results_count
+	// in v1.
 	id1 := uuid.NewString()
 	body1 := []byte(`{"subject_request_id":"` + id1 + `","subject_request_type":"access","submitted_time":"2026-11-28T10:00:00Z",` +
 		`"subject_identities":` + identity("raw", kept) + `}`)
@@ -298,9 +327,15 @@ func TestOpenDSRProcessor(t *testing.T) {
 	if st["request_status"] != "completed" || results == "" || st["results_count"] != nil {
 		t.Fatalf("status v1: %v", st)
 	}
-	if resp, out := s.do(t, "GET", s.path(t, results), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, "MSG-"+kept) ||
-		strings.Contains(out, "MSG-"+gone) {
-		t.Fatalf("results: %d %.200s", resp.StatusCode, out)
+	if resp, out := s.do(t, "GET", s.path(t, results), "", "", nil); resp.StatusCode != 401 || strings.Contains(out, kept) {
+		t.Fatalf("results without credentials: %d %.200s", resp.StatusCode, out)
+	}
+	if code, _, out := other.call("GET", s.path(t, results), nil); code != 404 {
+		t.Fatalf("results with another controller's credentials: %d %v", code, out)
+	}
+	if code, _, out := acme.call("GET", s.path(t, results), nil); code != 200 || !strings.Contains(fmtJSON(out), "ACME-"+kept) ||
+		strings.Contains(fmtJSON(out), "MSG-") || strings.Contains(fmtJSON(out), "OTHER-") {
+		t.Fatalf("results: %d %.300v", code, out)
 	}
 
 	// The specification's errors, each signed, none echoing an identity.
@@ -398,11 +433,11 @@ func TestOpenDSRProcessor(t *testing.T) {
 		}
 	}
 	time.Sleep(2 * time.Second) // time for a duplicate, if one were coming
-	// The completed callback counts what the status route counts: kept's
-	// inquiry, ledger entries and earlier requests.
+	// The completed callback counts what the status route counts: acme's
+	// one record of kept.
 	count := status(acme, "/opendsr/v2/requests/"+cbID)["results_count"]
-	if n, _ := count.(float64); n < 3 {
-		t.Errorf("results_count %v for a subject with an inquiry and two earlier requests", count)
+	if count != 1.0 {
+		t.Errorf("results_count %v for a subject acme handed one record of", count)
 	}
 	mu.Lock()
 	want := []got{{"pending", recv.URL + "/cb", nil}, {"in_progress", recv.URL + "/cb", nil}, {"completed", recv.URL + "/cb", count}}
@@ -410,6 +445,36 @@ func TestOpenDSRProcessor(t *testing.T) {
 		t.Errorf("callbacks received %v after %d failures, want %v", received, failures, want)
 	}
 	mu.Unlock()
+
+	// Retention is the controller's: with 30 days set, a record last
+	// written 31 days ago goes at the next sweep, a fresh one stays.
+	if out, err := s.privacyctl(t, "opendsr-retention", acme.id, "-days", "30"); err != nil || !strings.Contains(out, "30 days") {
+		t.Fatalf("retention: %v %s", err, out)
+	}
+	putRecord(acme, "old-1", kept, `{}`)
+	if _, err := s.DB().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["RecordsTable"]),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "C#" + acme.id + "#old-1"},
+			"sk": &types.AttributeValueMemberS{Value: "RECORD"}}, UpdateExpression: aws.String("SET updated_at = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{
+			Value: time.Now().AddDate(0, 0, -31).UTC().Format(time.RFC3339Nano)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.privacyctl(t, "terminate-client", "-controller", other.id); err != nil || !strings.Contains(out, "terminated") {
+		t.Fatalf("terminate a controller: %v %s", err, out)
+	}
+	resp, out := s.do(t, "POST", "/_local/invoke/SweepFunction", "application/json", "{}", nil)
+	if resp.StatusCode != 200 || !strings.Contains(out, `"controller_record":{"deleted":1}`) {
+		t.Fatalf("sweep: %d %s", resp.StatusCode, out)
+	}
+	for _, k := range []struct {
+		c    *controller
+		id   string
+		code int
+	}{{acme, "old-1", 404}, {acme, "k-1", 200}} {
+		if code, _, _ := k.c.call("GET", "/platform/v1/records/"+k.id, nil); code != k.code {
+			t.Errorf("after the sweep, %s: %d, want %d", k.id, code, k.code)
+		}
+	}
 
 	// The controller tells the person: no email from us about these requests.
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool {

@@ -11,7 +11,9 @@
 //	privacyctl complete ID [-note TEXT]          close a rectification the team carried out
 //	privacyctl lift ID -reason TEXT              lift a restriction; the requester is told
 //	privacyctl terminate-client -email ADDRESS   start the 12-month clock for a client's data
+//	privacyctl terminate-client -controller ID   the same for every record a controller handed over
 //	privacyctl opendsr-controller -name NAME     issue OpenDSR credentials to a controller
+//	privacyctl opendsr-retention ID -days N      how long a controller's records are kept after their last write
 //	privacyctl opendsr-revoke ID                 revoke them
 //
 // The logic is shared/rights (Desk); this file parses flags and prints.
@@ -60,7 +62,9 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
   lift ID -reason TEXT              lift a restriction of processing; the requester is told
   terminate-client -email ADDRESS [-reference TEXT]
                                     start the 12-month deletion clock of a terminated client
+  terminate-client -controller ID   start it for every record an OpenDSR controller handed over
   opendsr-controller -name NAME     issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once
+  opendsr-retention ID -days N      keep a controller's records N days after their last write (0: until it erases them)
   opendsr-revoke ID                 revoke a controller's credentials
   backfill-digest-keys              give records written before the by-email-* indexes their digest keys (once, after the upgrade)
 
@@ -82,12 +86,13 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-revoke", "backfill-digest-keys"}
+	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
-	status, reason, note, until, email, ref, name                           string
+	status, reason, note, until, email, ref, name, controller, records      string
 	overdue, asJSON                                                         bool
+	days                                                                    int
 }
 
 func envOr(k, d string) string {
@@ -107,6 +112,7 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.subjects, "subjects-table", os.Getenv("SUBJECTS_TABLE"), "subjects table name")
 	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
 	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
+	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
 	fs.StringVar(&o.name, "name", "", "opendsr-controller: the controller's name")
 	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
 	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
@@ -119,6 +125,8 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.until, "until", "", "extend: the new deadline, YYYY-MM-DD (default: the furthest allowed)")
 	fs.StringVar(&o.email, "email", "", "terminate-client: the client contact's address")
 	fs.StringVar(&o.ref, "reference", "", "terminate-client: the written request's reference")
+	fs.StringVar(&o.controller, "controller", "", "terminate-client: an OpenDSR controller's id")
+	fs.IntVar(&o.days, "days", -1, "opendsr-retention: days a record is kept after its last write (0: no limit)")
 	// The request id may come before or after the flags.
 	var pos []string
 	for len(args) > 0 {
@@ -139,6 +147,7 @@ func parse(cmd string, args []string) (options, []string, error) {
 	table(&o.subjects, "SubjectsTable")
 	table(&o.ledger, "LedgerTable")
 	table(&o.ops, "OpsTable")
+	table(&o.records, "RecordsTable")
 	return o, pos, nil
 }
 
@@ -163,8 +172,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			opt.BaseEndpoint = aws.String(o.endpoint)
 		}
 	})
-	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops})
+	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops, Records: o.records})
 	switch cmd {
+	case "opendsr-retention":
+		if len(pos) != 1 || o.days < 0 {
+			return fmt.Errorf("%w: opendsr-retention needs a controller id and -days N (0 or more)", errUsage)
+		}
+		if err := store.SetControllerRetention(ctx, pos[0], o.days); errors.Is(err, dynamo.ErrNotFound) {
+			return fmt.Errorf("no controller %s", pos[0])
+		} else if err != nil {
+			return err
+		}
+		if o.days == 0 {
+			fmt.Fprintf(out, "controller %s: records kept until it erases them (or 12 months after its termination)\n", pos[0])
+		} else {
+			fmt.Fprintf(out, "controller %s: records deleted by the sweep %d days after their last write\n", pos[0], o.days)
+		}
+		return nil
 	case "terminate-client":
 		return terminateClient(ctx, cfg, store, o, out)
 	case "opendsr-controller":
@@ -332,6 +356,20 @@ func hasher(ctx context.Context, cfg aws.Config, o options) (*privacy.Hasher, er
 }
 
 func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
+	if o.controller != "" {
+		if o.email != "" {
+			return fmt.Errorf("%w: -email or -controller, not both", errUsage)
+		}
+		now := time.Now()
+		if err := store.TerminateController(ctx, o.controller, now); errors.Is(err, dynamo.ErrNotFound) {
+			return fmt.Errorf("no controller %s", o.controller)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "controller %s terminated; the retention sweep deletes every record it handed over after %s\n", o.controller,
+			now.AddDate(0, 0, privacy.ControllerTerminationDays).Format("2 January 2006"))
+		return nil
+	}
 	email := privacy.NormalizeEmail(o.email)
 	if !privacy.ValidEmail(email) {
 		return fmt.Errorf("%w: -email must be a valid address", errUsage)

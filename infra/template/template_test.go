@@ -118,7 +118,7 @@ func TestInternetFacingFunctionsCannotWriteCredentials(t *testing.T) {
 func TestRetainedResources(t *testing.T) {
 	tpl := read(t)
 	for _, id := range []string{"AppSecret", "OpenDSRSigningKey", "FeedbackDeadLetterQueue", "SubjectsTable", "LedgerTable",
-		"SuppressionTable", "RequestsTable", "OpsTable"} {
+		"SuppressionTable", "RequestsTable", "OpsTable", "RecordsTable"} {
 		r, ok := tpl.Resources[id]
 		if !ok {
 			t.Errorf("%s: not in the template", id)
@@ -131,6 +131,47 @@ func TestRetainedResources(t *testing.T) {
 }
 
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// The two roles are two sets of tables. The processor's functions (a
+// controller's requests and records) are granted none of the site's
+// personal data, and are not even told its table names; the site's
+// functions are granted none of the controllers' records. Only the sweep
+// (retention) and the operator's policy span both.
+func TestRolesAreSeparateTables(t *testing.T) {
+	tpl := read(t)
+	site := []string{"SubjectsTable", "LedgerTable", "SuppressionTable"}
+	processorRole := map[string]bool{"OpenDSRFunction": true, "OpenDSRWorkerFunction": true, "CallbackFunction": true}
+	granted := func(id string) string {
+		r := tpl.Resources[id]
+		g := js(statements(r))
+		if role := refTo(r.Properties["Role"]); role != "" {
+			g += js(tpl.Resources[role].Properties["Policies"])
+		}
+		return g
+	}
+	for _, id := range functions(tpl) {
+		g := granted(id)
+		switch {
+		case processorRole[id]:
+			for _, table := range site {
+				if strings.Contains(g, table) {
+					t.Errorf("%s (the processor role) is granted %s", id, table)
+				}
+			}
+			vars, _ := path(tpl.Resources[id].Properties, "Environment", "Variables").(map[string]any)
+			for _, v := range []string{"SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE"} {
+				if val, ok := vars[v]; id != "CallbackFunction" && (!ok || val != "") {
+					t.Errorf("%s: %s is %v; want it set to \"\" over the Globals", id, v, val)
+				}
+			}
+		case id != "SweepFunction" && strings.Contains(g, "RecordsTable"):
+			t.Errorf("%s (the site) is granted the controllers' records", id)
+		}
+	}
+	if g := granted("OpenDSRWorkerFunction"); !strings.Contains(g, "RecordsTable") {
+		t.Errorf("the worker is not granted the records it fulfils on: %s", g)
+	}
+}
 
 func functions(tpl *local.Template) []string {
 	var out []string
@@ -374,7 +415,7 @@ func TestStreamRolesReadOnlyTheirStreams(t *testing.T) {
 				if strings.Contains(res, `"*"`) {
 					t.Errorf("%s: stream read on every resource: %s", fn, res)
 				}
-				for _, table := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable"} {
+				for _, table := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable", "RecordsTable"} {
 					if strings.Contains(res, table) && !slices.Contains(own, table) {
 						t.Errorf("%s: reads the stream of %s, which it does not consume", fn, table)
 					}

@@ -2,22 +2,33 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Controller is an OpenDSR controller's credential: its id and a keyed
-// hash of its secret (never the secret), in the ops table.
+// Controller is an OpenDSR controller (a client of the Platform): its
+// credential, an id and a keyed hash of its secret (never the secret), in
+// the ops table under "CTRL#<id>"; and its entry in the list of
+// controllers (pk "CTRL#", sk the id) with the retention it set for the
+// records it hands over and when it was terminated.
 type Controller struct {
-	ID         string `dynamodbav:"controller_id"`
-	SecretHash string `dynamodbav:"secret_hash"`
-	Name       string `dynamodbav:"name"`
-	CreatedAt  string `dynamodbav:"created_at"`
-	Revoked    bool   `dynamodbav:"revoked,omitempty"`
+	ID         string
+	SecretHash string
+	Name       string
+	CreatedAt  string
+	Revoked    bool
+	// RetentionDays is how long the controller's records are kept after
+	// their last write (0: until the controller erases them).
+	RetentionDays int
+	// TerminatedAt starts the 12-month clock for everything the
+	// controller handed over (privacy.ControllerDue).
+	TerminatedAt time.Time
 }
 
 // ControllerPrefix starts the partition key of every controller
@@ -30,15 +41,88 @@ func controllerKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(ControllerPrefix + id), attrSK: str("CTRL")}
 }
 
-// PutController stores a new controller credential.
+// controllerListKey is a controller's entry in the list of controllers:
+// one partition the sweep reads with one query.
+func controllerListKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(ControllerPrefix), attrSK: str(id)}
+}
+
+// PutController stores a new controller credential and its list entry.
 func (s *Store) PutController(ctx context.Context, c Controller, at time.Time) error {
 	c.CreatedAt = ts(at)
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
-		attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
-		"name": str(c.Name), "created_at": str(c.CreatedAt)},
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	list := controllerListKey(c.ID)
+	list["controller_id"], list["name"], list["created_at"] = str(c.ID), str(c.Name), str(c.CreatedAt)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
+			attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
+			"name": str(c.Name), "created_at": str(c.CreatedAt)},
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: &types.Put{TableName: &s.tables.Ops, Item: list}},
+	}})
 	if err != nil {
 		return fmt.Errorf("put controller: %w", err)
+	}
+	return nil
+}
+
+// Controllers lists every controller with its retention settings (not
+// its credential).
+func (s *Store) Controllers(ctx context.Context) ([]Controller, error) {
+	items, err := s.query(ctx, s.tables.Ops, ControllerPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list controllers: %w", err)
+	}
+	out := make([]Controller, 0, len(items))
+	for _, it := range items {
+		var rec struct {
+			ID            string `dynamodbav:"controller_id"`
+			Name          string `dynamodbav:"name"`
+			CreatedAt     string `dynamodbav:"created_at"`
+			RetentionDays int    `dynamodbav:"retention_days"`
+			TerminatedAt  string `dynamodbav:"terminated_at"`
+		}
+		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
+			return nil, fmt.Errorf("list controllers: %w", err)
+		}
+		c := Controller{ID: rec.ID, Name: rec.Name, CreatedAt: rec.CreatedAt, RetentionDays: rec.RetentionDays}
+		if rec.TerminatedAt != "" {
+			if c.TerminatedAt, err = time.Parse(time.RFC3339Nano, rec.TerminatedAt); err != nil {
+				return nil, fmt.Errorf("controller %s: terminated_at: %w", rec.ID, err)
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// SetControllerRetention sets how many days a controller's records are
+// kept after their last write (0: no limit of the controller's).
+func (s *Store) SetControllerRetention(ctx context.Context, id string, days int) error {
+	return s.updateControllerEntry(ctx, id, "SET retention_days = :v", num(int64(days)))
+}
+
+// TerminateController starts the 12-month clock for a controller's
+// records (the first termination counts; a second changes nothing).
+func (s *Store) TerminateController(ctx context.Context, id string, at time.Time) error {
+	return s.updateControllerEntry(ctx, id, "SET terminated_at = if_not_exists(terminated_at, :v)", str(ts(at)))
+}
+
+// updateControllerEntry updates a controller's list entry, only while its
+// credential exists (ErrNotFound otherwise).
+func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v types.AttributeValue) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.tables.Ops, Key: controllerKey(id),
+			ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerListKey(id),
+			UpdateExpression:          aws.String(set + ", controller_id = :id"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": v, ":id": str(id)}}},
+	}})
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 && aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("update controller %s: %w", id, err)
 	}
 	return nil
 }

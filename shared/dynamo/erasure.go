@@ -100,9 +100,14 @@ type Outcome struct {
 // SetOutcome records an outcome (completed with completed_at), makes its
 // email due, and writes e to the ledger, in one transaction.
 func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) error {
-	set := "SET #s = :status, mail_due = :due, withheld = :w"
-	vals := map[string]types.AttributeValue{":status": str(o.Status), ":due": str(o.MailDue),
-		":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
+	set := "SET #s = :status, withheld = :w"
+	vals := map[string]types.AttributeValue{":status": str(o.Status), ":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
+	if o.MailDue != "" {
+		// An outcome that makes no email due (an OpenDSR request's) leaves
+		// mail_due alone, so the mailer is not invoked for nothing.
+		set += ", mail_due = :due"
+		vals[":due"] = str(o.MailDue)
+	}
 	if o.Status == privacy.RequestCompleted {
 		set += ", completed_at = if_not_exists(completed_at, :now)"
 		vals[":now"] = str(ts(e.At))
@@ -147,8 +152,8 @@ func (s *Store) batchDelete(ctx context.Context, table string, keys []map[string
 			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
 		}
 		for attempt := 0; len(reqs) > 0; attempt++ {
-			if attempt > 10 {
-				return fmt.Errorf("erase: %d deletes on %s unprocessed", len(reqs), table)
+			if err := unprocessedPause(ctx, attempt); err != nil {
+				return fmt.Errorf("erase: %d deletes on %s: %w", len(reqs), table, err)
 			}
 			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
 			if err != nil {

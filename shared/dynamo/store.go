@@ -27,6 +27,9 @@ type Tables struct {
 	Suppression string // subject hashes never to be mailed marketing
 	Requests    string // rights requests
 	Ops         string // operational state: sent-markers, counters, checkpoints
+	// Records holds what controllers handed this system as their
+	// processor (the Platform): never the site's data, never read by it.
+	Records string
 }
 
 // Store is the DynamoDB adapter.

@@ -18,7 +18,7 @@ func newStore(t *testing.T) *dynamo.Store {
 	n := localtest.Tables(t, svc)
 	return dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{
 		Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"], Suppression: n["SuppressionTable"],
-		Requests: n["RequestsTable"], Ops: n["OpsTable"],
+		Requests: n["RequestsTable"], Ops: n["OpsTable"], Records: n["RecordsTable"],
 	})
 }
 

@@ -80,6 +80,7 @@ func Load(ctx context.Context) (*Env, error) {
 			Suppression: os.Getenv("SUPPRESSION_TABLE"),
 			Requests:    os.Getenv("REQUESTS_TABLE"),
 			Ops:         os.Getenv("OPS_TABLE"),
+			Records:     os.Getenv("RECORDS_TABLE"),
 		},
 		PolicyVersion:    os.Getenv("POLICY_VERSION"),
 		Sender:           os.Getenv("SENDER_ADDRESS"),

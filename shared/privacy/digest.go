@@ -63,3 +63,20 @@ func (h *Hasher) EmailKeys(email string) EmailKeys {
 func (h *Hasher) DigestKey(format, digest string) string {
 	return h.Pseudonym("email-"+format, digest)
 }
+
+// ControllerKeys are the keys of an address in the data one controller
+// handed this system (the processor role): the same person at two
+// controllers has unrelated keys, and neither is the site's subject, so a
+// controller's records never join the site's or another controller's.
+// SHA256 is the person's subject at that controller; MD5 and SHA1 find it
+// from a controller that names the person by those digests.
+func (h *Hasher) ControllerKeys(controller, email string) EmailKeys {
+	key := func(format string) string { return h.ControllerKey(controller, format, EmailDigest(format, email)) }
+	return EmailKeys{MD5: key("md5"), SHA1: key("sha1"), SHA256: key("sha256")}
+}
+
+// ControllerKey is the key, at controller, of the address whose digest in
+// format is digest (lowercase hex).
+func (h *Hasher) ControllerKey(controller, format, digest string) string {
+	return h.Pseudonym("controller\x00"+controller+"\x00email-"+format, digest)
+}

@@ -141,3 +141,29 @@ const (
 	HoldRestriction = HoldPrefix + "RESTRICTION"
 	HoldsList       = "holds"
 )
+
+// ControllerTerminationDays is how long the records a controller handed
+// this system (the processor role) outlive the controller's termination:
+// §7 "delete Client's information within 12 months of termination".
+const ControllerTerminationDays = 365
+
+// ControllerRetention is when a controller's records are due for
+// deletion: those last written before Before, or, once All, every one.
+// The controller decides its retention (retention_days, 0 for none set:
+// kept until the controller erases them or is terminated); termination
+// starts the 12-month clock for everything it handed over.
+type ControllerRetention struct {
+	Before time.Time
+	All    bool
+}
+
+// ControllerDue returns a controller's retention at now.
+func ControllerDue(retentionDays int, terminatedAt, now time.Time) ControllerRetention {
+	if !terminatedAt.IsZero() && !now.Before(terminatedAt.AddDate(0, 0, ControllerTerminationDays)) {
+		return ControllerRetention{All: true}
+	}
+	if retentionDays > 0 {
+		return ControllerRetention{Before: now.AddDate(0, 0, -retentionDays)}
+	}
+	return ControllerRetention{}
+}

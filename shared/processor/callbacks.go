@@ -22,7 +22,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
-	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // CallbackStore is the callbacks' outbox (dynamo's callback cursors) and
@@ -48,7 +47,6 @@ type CallbackStore interface {
 type Notifier struct {
 	Store   CallbackStore
 	Signer  *opendsr.Signer
-	Tokens  *token.Signer
 	BaseURL string
 	Client  *http.Client
 	Log     *slog.Logger
@@ -264,7 +262,7 @@ func (n *Notifier) post(ctx context.Context, req dynamo.RightsRequest, status, u
 	b := map[string]any{"controller_id": req.Controller, "status_callback_url": url, "subject_request_id": req.ID,
 		"request_status": status, "expected_completion_time": expected(req), "api_version": version(v)}
 	if status == opendsr.StatusDone {
-		results(b, v, n.Tokens, n.BaseURL, n.Signer.Domain, req, n.Now())
+		results(b, v, n.BaseURL, n.Signer.Domain, req, n.Now())
 	}
 	body, err := json.Marshal(b)
 	if err != nil {

@@ -1,12 +1,16 @@
-// Package processor is the OpenDSR (OpenGDPR) processor API: controllers
-// that hand this system personal data send access, portability and erasure
-// requests machine to machine (API.md "OpenDSR"). Requests are validated by
-// shared/opendsr and stored as rights requests with source "opendsr",
-// pending for a cancel window; the Worker then fulfils them with the same
-// rights.Fulfiller as the site's requests. Every response is signed.
+// Package processor is this system as a processor (policy §4, §7: the
+// Platform, "as directed by our Clients and for no other purposes"):
+// controllers hand it records to hold on their behalf (the records API),
+// and send access, portability and erasure requests about the people in
+// them machine to machine (OpenDSR, validated by shared/opendsr). A
+// request acts on the requesting controller's records only: it never
+// reads, returns or changes the site's data (where the company is the
+// controller), its ledger or its suppression list, and the template grants
+// these functions none of those tables. Requests are stored pending for a
+// cancel window; the Worker then fulfils them. Every response is signed.
 // Controllers authenticate with HTTP Basic credentials issued per
 // controller (privacyctl opendsr-controller), each seeing only its own
-// requests.
+// requests and records.
 package processor
 
 import (
@@ -38,26 +42,34 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
-	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
-// Store is what the processor reads and writes.
+// Store is what the processor reads and writes: requests, and the
+// controllers' records; nothing of the site's.
 type Store interface {
 	LookupController(ctx context.Context, id string) (dynamo.Controller, error)
 	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
 	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
 	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
-	SubjectsByEmailKey(ctx context.Context, format, key string) ([]privacy.SubjectID, error)
+	RecordSubjects(ctx context.Context, controller, format, key string) ([]privacy.SubjectID, error)
+	PutRecord(ctx context.Context, r dynamo.Record) (bool, error)
+	GetRecord(ctx context.Context, controller, id string) (dynamo.Record, error)
+	DeleteRecord(ctx context.Context, controller, id string) error
+	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]dynamo.Record, error)
 	limit.Counter
 }
+
+// noLedger is the event of an OpenDSR request's steps: none. The ledger
+// is the company's evidence as the site's controller; a controller's
+// request is not about the site's data, and its own item (received,
+// decided, completed, by whom) is its record.
+func noLedger(at time.Time) dynamo.Event { return dynamo.Event{At: at} }
 
 // Service holds the dependencies.
 type Service struct {
 	Store  Store
 	Hasher *privacy.Hasher
-	Tokens *token.Signer
 	// Signer signs every response; without one (no key configured) every
 	// route answers 503, since an unsigned answer is not one.
 	Signer        *opendsr.Signer
@@ -71,6 +83,9 @@ type Service struct {
 	// CreateLimit bounds the requests one controller may create (429 with
 	// Retry-After beyond it): a runaway client cannot flood the worker.
 	CreateLimit limit.Rule
+	// RecordLimit bounds the records one controller may write (PUT and
+	// DELETE) in its window.
+	RecordLimit limit.Rule
 	// Window is how long a new request stays pending, cancellable, before
 	// the Worker may start it.
 	Window time.Duration
@@ -96,6 +111,10 @@ func (s *Service) Routes(rt *httpapi.Router) {
 		rt.Handle("GET "+v.base+"/{id}", s.handle(v.v, true, s.status))
 		rt.Handle("DELETE "+v.base+"/{id}", s.handle(v.v, true, s.cancel))
 	}
+	rt.Handle("PUT "+recordRoute, s.handle(opendsr.V2, true, s.putRecord))
+	rt.Handle("GET "+recordRoute, s.handle(opendsr.V2, true, s.getRecord))
+	rt.Handle("DELETE "+recordRoute, s.handle(opendsr.V2, true, s.deleteRecord))
+	rt.Handle("GET "+resultsRoute, s.handle(opendsr.V2, true, s.results))
 }
 
 // call is one authenticated call.
@@ -268,7 +287,7 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, &opendsr.Error{Code: http.StatusTooManyRequests, RetryAfter: ex.RetryAfter,
 			Message: fmt.Sprintf("more than %d requests in %s: try again later", ex.Rule.Max, ex.Rule.Window)}
 	}
-	subject, err := s.resolve(ctx, req.Identities)
+	subject, err := s.resolve(ctx, c.controller, req.Identities)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -291,9 +310,7 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 				Message: "a " + req.Type + " request for this subject is in flight already: " + open}
 		}
 	}
-	err = s.Store.CreateRequest(ctx, rr, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: rr.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: s.PolicyVersion,
-		Detail: map[string]string{"type": req.Type, "source": dynamo.SourceOpenDSR, "controller_id": c.controller}})
+	err = s.Store.CreateRequest(ctx, rr, noLedger(now))
 	if errors.Is(err, dynamo.ErrExists) {
 		// The same request again (a retry after a lost answer) gets the
 		// first receipt; anything else under this id is a conflict.
@@ -320,12 +337,14 @@ func unsupported(msg string) error {
 		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "UnsupportedIdentity", Message: "subject_identities " + msg}}}
 }
 
-// resolve finds the one subject the request's email identities name: a
-// raw address by its subject hash, a digest through the index of the
-// addresses held (privacy.EmailDigest says how to make one). "" when only
-// digests were sent and none matched: nothing is held about that person.
-// Identities of other types are not held here and are ignored.
-func (s *Service) resolve(ctx context.Context, ids []opendsr.Identity) (privacy.SubjectID, error) {
+// resolve finds the one subject, at controller, that the request's email
+// identities name (privacy.Hasher.ControllerKeys): a raw address or its
+// sha256 digest gives the subject itself; an md5 or sha1 digest is looked
+// up among the records the controller handed over. "" when only such
+// digests were sent and none matched: the controller handed over nothing
+// about that person. Identities of other types are not held and are
+// ignored.
+func (s *Service) resolve(ctx context.Context, controller string, ids []opendsr.Identity) (privacy.SubjectID, error) {
 	var subjects []privacy.SubjectID
 	emails := 0
 	for _, id := range ids {
@@ -333,18 +352,17 @@ func (s *Service) resolve(ctx context.Context, ids []opendsr.Identity) (privacy.
 			continue
 		}
 		emails++
-		var found []privacy.SubjectID
+		format, digest := id.Format, strings.ToLower(id.Value)
 		if id.Format == "raw" {
 			email := privacy.NormalizeEmail(id.Value)
 			if !privacy.ValidEmail(email) {
 				return "", unsupported("an email identity in raw format must be a plain address")
 			}
-			found = []privacy.SubjectID{s.Hasher.Subject(email)}
-		} else {
-			var err error
-			if found, err = s.Store.SubjectsByEmailKey(ctx, id.Format, s.Hasher.DigestKey(id.Format, id.Value)); err != nil {
-				return "", err
-			}
+			format, digest = "sha256", privacy.EmailDigest("sha256", email)
+		}
+		found, err := s.Store.RecordSubjects(ctx, controller, format, s.Hasher.ControllerKey(controller, format, digest))
+		if err != nil {
+			return "", err
 		}
 		for _, f := range found {
 			if !slices.Contains(subjects, f) {
@@ -356,7 +374,7 @@ func (s *Service) resolve(ctx context.Context, ids []opendsr.Identity) (privacy.
 	case emails == 0:
 		return "", unsupported("must include an email identity (raw, md5, sha1 or sha256; see discovery)")
 	case len(subjects) > 1:
-		return "", unsupported("name more than one email address held here: send one request per address")
+		return "", unsupported("name more than one person: send one request per address")
 	case len(subjects) == 1:
 		return subjects[0], nil
 	}
@@ -393,25 +411,36 @@ func expected(r dynamo.RightsRequest) string {
 	return r.DueAt
 }
 
+// ResultsValidity is how long after completion an access or portability
+// request's results can be fetched.
+const ResultsValidity = 7 * 24 * time.Hour
+
+// resultsURL is where the controller fetches a completed access or
+// portability request's records, with its own credentials (never an open
+// link), while they are available; false otherwise.
+func resultsURL(base string, req dynamo.RightsRequest, now time.Time) (string, bool) {
+	done, err := time.Parse(time.RFC3339Nano, req.CompletedAt)
+	if err != nil || req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
+		!now.Before(done.Add(ResultsValidity)) {
+		return "", false
+	}
+	return base + resultsPath(req.ID), true
+}
+
 // results adds to a status or callback body of a completed request:
-// results_url (access and portability, while the link is valid), in v2
+// results_url (access and portability, while the results are kept), in v2
 // results_count, and, under extensions.<processor domain>, an outcome the
-// specification has no status for: "denied" (with the team's reason) or
-// "withheld" (a legal hold kept the data an erasure asked to delete), so a
-// controller is never told a plain "completed" about either.
-func results(out map[string]any, v opendsr.Version, tokens *token.Signer, base, domain string, req dynamo.RightsRequest, now time.Time) {
-	if url, ok := rights.ExportLink(tokens, base, req, now); ok {
+// specification has no status for: "denied" (with the team's reason), so
+// a controller is never told a plain "completed" about it.
+func results(out map[string]any, v opendsr.Version, base, domain string, req dynamo.RightsRequest, now time.Time) {
+	if url, ok := resultsURL(base, req, now); ok {
 		out["results_url"] = url
 	}
 	if v >= opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
 		out["results_count"] = *req.ResultsCount
 	}
-	switch {
-	case req.Status == privacy.RequestDenied:
+	if req.Status == privacy.RequestDenied {
 		out["extensions"] = map[string]any{domain: map[string]string{"outcome": "denied", "reason": req.Reason}}
-	case req.Status == privacy.RequestCompleted && req.Withheld:
-		out["extensions"] = map[string]any{domain: map[string]string{"outcome": "withheld",
-			"reason": "a legal hold keeps the data; nothing was erased"}}
 	}
 }
 
@@ -449,7 +478,7 @@ func (s *Service) status(ctx context.Context, c call) (int, any, error) {
 	}
 	out := map[string]any{"controller_id": c.controller, "subject_request_id": req.ID, "api_version": version(c.v),
 		"request_status": RequestStatus(req.Status), "expected_completion_time": expected(req)}
-	results(out, c.v, s.Tokens, s.BaseURL, s.Signer.Domain, req, s.Now())
+	results(out, c.v, s.BaseURL, s.Signer.Domain, req, s.Now())
 	return http.StatusOK, out, nil
 }
 
@@ -460,8 +489,7 @@ func (s *Service) cancel(ctx context.Context, c call) (int, any, error) {
 	}
 	now := s.Now()
 	err = s.Store.Transition(ctx, req.ID, dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled,
-		By: "controller:" + c.controller}, dynamo.Event{Subject: privacy.SubjectID(req.Subject), Name: "request_cancelled", At: now,
-		Ref: req.ID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: s.PolicyVersion})
+		By: "controller:" + c.controller}, noLedger(now))
 	if errors.Is(err, dynamo.ErrStale) {
 		return 0, nil, &opendsr.Error{Code: http.StatusConflict, Message: "only a pending request can be cancelled; this one is " +
 			RequestStatus(req.Status)}

@@ -29,7 +29,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
-	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // api is the processor's routes over a store on DynamoDB Local, called as
@@ -42,6 +41,9 @@ type api struct {
 	rt    *httpapi.Router
 	pub   *rsa.PublicKey
 	t0    time.Time
+	// as is the controller that calls (acme or beta; "" for none).
+	as     string
+	hasher *privacy.Hasher
 }
 
 func newAPI(t *testing.T) *api {
@@ -57,17 +59,20 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	h, _ := privacy.NewHasher([]byte("processor-test-pepper"))
-	tokens, _ := token.New([]byte("processor-test-token-key-0123456789"))
 	// The clock starts at this hour: rate counters expire (DynamoDB Local
 	// runs TTL) after their window, counted from it.
 	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
-	a.svc = &processor.Service{Store: store, Hasher: h, Tokens: tokens, Signer: signer, BaseURL: "https://privacy.example.com",
+	a.svc = &processor.Service{Store: store, Hasher: h, Signer: signer, BaseURL: "https://privacy.example.com",
 		PolicyVersion: "v", Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
 	a.rt = httpapi.NewRouter(log)
 	a.svc.Routes(a.rt)
-	if err := store.PutController(context.Background(), dynamo.Controller{ID: "acme", SecretHash: processor.SecretHash(h, "pw"), Name: "Acme"}, a.t0); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"acme", "beta"} {
+		if err := store.PutController(context.Background(), dynamo.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, a.t0); err != nil {
+			t.Fatal(err)
+		}
 	}
+	a.hasher = h
+	a.as = "acme"
 	return a
 }
 
@@ -75,9 +80,12 @@ const requests, one = "/opendsr/v2/requests", "/opendsr/v2/requests/{id}"
 
 func (a *api) call(method, route, id, body string) (int, map[string]string, map[string]any) {
 	a.t.Helper()
-	r := httpapi.Request{RouteKey: method + " " + route, RawPath: strings.Replace(route, "{id}", id, 1), Body: body,
-		Headers:        map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("acme:pw"))},
-		PathParameters: map[string]string{"id": id}}
+	r := httpapi.Request{RouteKey: method + " " + route, Body: body, Headers: map[string]string{},
+		RawPath:        strings.NewReplacer("{id}", id, "{record_id}", id).Replace(route),
+		PathParameters: map[string]string{"id": id, "record_id": id}}
+	if a.as != "" {
+		r.Headers["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(a.as+":pw-"+a.as))
+	}
 	r.RequestContext = events.APIGatewayV2HTTPRequestContext{RequestID: "test"}
 	resp, err := a.rt.Serve(context.Background(), r)
 	if err != nil {
@@ -150,21 +158,16 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 			t.Errorf("%s after the cancel: %d %v, want %s", tc.name, code, st, tc.statusThen)
 		}
 	}
-	// Outcomes the specification has no status for are named under the
-	// processor's extension: a denial with its reason, data kept under a
-	// legal hold; a plain completion has none.
-	denied, withheld := create("d@example.com"), create("w@example.com")
+	// An outcome the specification has no status for is named under the
+	// processor's extension: a denial with its reason; a plain completion
+	// has none.
+	denied := create("d@example.com")
 	if err := store.Transition(ctx, denied, dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestDenied,
 		Reason: "manifestly unfounded"}, dynamo.Event{Name: "denied", At: after, Ref: denied}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SetOutcome(ctx, withheld, dynamo.Outcome{Status: privacy.RequestCompleted, Withheld: true, Results: &zero},
-		dynamo.Event{Name: "erased", At: after, Ref: withheld}); err != nil {
-		t.Fatal(err)
-	}
 	for id, want := range map[string]string{
 		denied:    `{"opendsr.example.com":{"outcome":"denied","reason":"manifestly unfounded"}}`,
-		withheld:  `{"opendsr.example.com":{"outcome":"withheld","reason":"a legal hold keeps the data; nothing was erased"}}`,
 		completed: `null`,
 	} {
 		_, st := call("GET", one, id, "")

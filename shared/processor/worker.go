@@ -10,7 +10,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
 // WorkerEvery is how often the template's schedule runs the Worker
@@ -18,26 +17,58 @@ import (
 // one period after the cancel window.
 const WorkerEvery = 5 * time.Minute
 
-// WorkerStore is what the Worker reads and writes besides fulfilment.
+// WorkerStore is what the Worker reads and writes: the requests, and the
+// requesting controller's records. Nothing of the site's.
 type WorkerStore interface {
 	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]dynamo.RightsRequest, error)
 	ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error
 	SetOutcome(ctx context.Context, id string, o dynamo.Outcome, e dynamo.Event) error
+	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]dynamo.Record, error)
+	EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error)
 }
 
 // Worker fulfils OpenDSR requests, on a schedule: each pending request
-// whose cancel window is over is claimed (in_progress) and carried out by
-// the Fulfiller the site's requests use. A request whose attempt failed or
-// whose worker died stays in_progress and is claimed again once its lease
-// is over; fulfilment is idempotent, so the second attempt finishes the
-// job. Each status change reaches the controller through the callbacks.
+// whose cancel window is over is claimed (in_progress) and carried out on
+// the requesting controller's records of the person, and on nothing else.
+// A request whose attempt failed or whose worker died stays in_progress
+// and is claimed again once its lease is over; fulfilment is idempotent,
+// so the second attempt finishes the job. Each status change reaches the
+// controller through the callbacks.
 type Worker struct {
-	Store     WorkerStore
-	Fulfiller *rights.Fulfiller
+	Store WorkerStore
 	// Lease is how long an attempt is left alone before it is retried.
 	Lease time.Duration
 	Now   func() time.Time
 	Log   *slog.Logger
+}
+
+// fulfil carries out r: access and portability count the controller's
+// records of the person (the controller fetches them from results_url);
+// erasure deletes exactly those. No suppression is written, no ledger
+// entry: the site's lists are the company's, not the controller's.
+func (w *Worker) fulfil(ctx context.Context, r dynamo.RightsRequest, now time.Time) error {
+	subject := privacy.SubjectID(r.Subject)
+	n := 0
+	switch r.Type {
+	case privacy.RightAccess, privacy.RightPortability:
+		if subject != "" {
+			recs, err := w.Store.SubjectRecords(ctx, r.Controller, subject)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.Type, err)
+			}
+			n = len(recs)
+		}
+	case privacy.RightErasure:
+		if subject != "" {
+			var err error
+			if n, err = w.Store.EraseSubjectRecords(ctx, r.Controller, subject); err != nil {
+				return fmt.Errorf("erasure: %w", err)
+			}
+		}
+	default:
+		return fmt.Errorf("request %s: type %q is not an OpenDSR request type", r.ID, r.Type)
+	}
+	return w.Store.SetOutcome(ctx, r.ID, dynamo.Outcome{Status: privacy.RequestCompleted, Results: &n}, noLedger(now))
 }
 
 // WorkReport says what one run did.
@@ -69,7 +100,7 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 				continue // cancelled, or claimed by another run
 			}
 			if err == nil {
-				_, err = w.Fulfiller.Fulfil(ctx, r, "opendsr", now)
+				err = w.fulfil(ctx, r, now)
 			}
 			switch {
 			case err != nil:

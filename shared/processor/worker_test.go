@@ -12,7 +12,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
 // newStore is a store on tables of the test's own in DynamoDB Local.
@@ -21,7 +20,7 @@ func newStore(t *testing.T) *dynamo.Store {
 	svc := localtest.Need(t)
 	n := localtest.Tables(t, svc)
 	return dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"],
-		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"]})
+		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"], Records: n["RecordsTable"]})
 }
 
 // failingErase is the real store with its first n erasures failing, as
@@ -31,12 +30,12 @@ type failingErase struct {
 	n int
 }
 
-func (f *failingErase) Erase(ctx context.Context, s privacy.SubjectID, id string, e dynamo.Event) (bool, int, error) {
+func (f *failingErase) EraseSubjectRecords(ctx context.Context, controller string, s privacy.SubjectID) (int, error) {
 	if f.n > 0 {
 		f.n--
-		return false, 0, errors.New("injected: throughput exceeded")
+		return 0, errors.New("injected: throughput exceeded")
 	}
-	return f.Store.Erase(ctx, s, id, e)
+	return f.Store.EraseSubjectRecords(ctx, controller, s)
 }
 
 func TestWorker(t *testing.T) {
@@ -44,15 +43,23 @@ func TestWorker(t *testing.T) {
 	store := newStore(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h, _ := privacy.NewHasher([]byte("worker-test-pepper-0123"))
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	now := t0
-	fs := &failingErase{Store: store, n: 1}
-	w := &processor.Worker{Store: store, Fulfiller: &rights.Fulfiller{Store: fs, PolicyVersion: "v", Log: log},
-		Lease: 10 * time.Minute, Now: func() time.Time { return now }, Log: log}
+	w := &processor.Worker{Store: &failingErase{Store: store, n: 1}, Lease: 10 * time.Minute, Now: func() time.Time { return now }, Log: log}
 
-	// One inquiry held for the subject of the erasure.
-	subject := privacy.SubjectID("worker-subject")
-	inq := privacy.NewInquiry("inq-1", subject, privacy.ContactForm{Name: "W", Email: "w@example.com", Topic: "demo",
+	// Two records acme handed over about the subject of the erasure, and
+	// the site's own inquiry from the same person.
+	const email = "w@example.com"
+	keys := h.ControllerKeys("acme", email)
+	for _, id := range []string{"r1", "r2"} {
+		if _, err := store.PutRecord(ctx, dynamo.Record{Controller: "acme", ID: id, Email: email, Keys: keys,
+			Attributes: []byte(`{}`), UpdatedAt: t0.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	site := h.Subject(email)
+	inq := privacy.NewInquiry("inq-1", site, privacy.ContactForm{Name: "W", Email: email, Topic: "demo",
 		Message: "m"}, "v", privacy.RequestMeta{ReceivedAt: t0.Add(-time.Hour)})
 	if err := store.SaveInquiry(ctx, inq); err != nil {
 		t.Fatal(err)
@@ -61,14 +68,14 @@ func TestWorker(t *testing.T) {
 		t.Helper()
 		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: string(subject), Type: typ, Regulation: "gdpr",
 			Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: t0.AddDate(0, 1, 0).Format(time.RFC3339),
-			Source: source, FulfilAfter: t0.Add(window).Format(time.RFC3339Nano)}
-		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: subject, Name: "request_received", At: t0, Ref: id}); err != nil {
+			Source: source, Controller: "acme", FulfilAfter: t0.Add(window).Format(time.RFC3339Nano)}
+		if err := store.CreateRequest(ctx, r, dynamo.Event{At: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	request("erase", subject, privacy.RightErasure, dynamo.SourceOpenDSR, 15*time.Minute)
+	request("erase", privacy.SubjectID(keys.SHA256), privacy.RightErasure, dynamo.SourceOpenDSR, 15*time.Minute)
 	request("nobody", "", privacy.RightAccess, dynamo.SourceOpenDSR, 15*time.Minute)
-	request("site", "site-subject", privacy.RightAccess, "", 0) // a site request held for approval: not the worker's
+	request("site", site, privacy.RightAccess, "", 0) // a site request held for approval: not the worker's
 	check := func(id, status string, results int) {
 		t.Helper()
 		r, err := store.Request(ctx, id)
@@ -96,19 +103,28 @@ func TestWorker(t *testing.T) {
 	check("erase", privacy.RequestInProgress, -1)
 	check("nobody", privacy.RequestCompleted, 0)
 	check("site", privacy.RequestPending, -1)
-	if entries, _ := store.LedgerEntries(ctx, ""); len(entries) != 0 {
-		t.Fatalf("%d ledger entries without a subject", len(entries))
-	}
 
 	now = t0.Add(20 * time.Minute) // within the failed attempt's lease
 	run(processor.WorkReport{}, false)
 	check("erase", privacy.RequestInProgress, -1)
 
-	now = t0.Add(26 * time.Minute) // the lease is over: finished, the inquiry and its ledger entry counted
+	now = t0.Add(26 * time.Minute) // the lease is over: finished, acme's two records gone
 	run(processor.WorkReport{Retried: 1}, false)
 	check("erase", privacy.RequestCompleted, 2)
-	if items, _ := store.SubjectItems(ctx, subject); len(items) != 0 {
-		t.Fatalf("%d items left after the erasure", len(items))
+	if recs, _ := store.SubjectRecords(ctx, "acme", privacy.SubjectID(keys.SHA256)); len(recs) != 0 {
+		t.Fatalf("%d records left after the erasure", len(recs))
+	}
+	// The site's data, ledger and suppression list are not the erasure's.
+	if items, _ := store.SubjectItems(ctx, site); len(items) != 1 {
+		t.Fatalf("the site's inquiry: %d items, want 1", len(items))
+	}
+	for _, sub := range []privacy.SubjectID{site, privacy.SubjectID(keys.SHA256)} {
+		if sup, _ := store.Suppressions(ctx, sub); len(sup) != 0 {
+			t.Fatalf("suppression written by a controller's erasure: %v", sup)
+		}
+	}
+	if entries, _ := store.LedgerEntries(ctx, privacy.SubjectID(keys.SHA256)); len(entries) != 0 {
+		t.Fatalf("%d ledger entries for a controller's request", len(entries))
 	}
 
 	now = t0.Add(time.Hour) // nothing left to do

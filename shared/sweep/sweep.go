@@ -39,15 +39,24 @@ type API interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
+// ControllerRecords enforces the retention of what controllers handed
+// this system as their processor (privacy.ControllerDue): each
+// controller's own period, and 12 months after its termination.
+type ControllerRecords interface {
+	ExpireControllerRecords(ctx context.Context, now time.Time, dry bool) (int, error)
+}
+
 // Sweeper runs sweeps.
 type Sweeper struct {
-	DB       API
-	Tables   map[privacy.Table]string
-	Classes  []privacy.Class
-	Segments int   // parallel scan segments per table
-	PageSize int32 // items per scan page
-	Now      func() time.Time
-	Log      *slog.Logger
+	DB      API
+	Tables  map[privacy.Table]string
+	Classes []privacy.Class
+	// Controllers, when set, has the controllers' records swept too.
+	Controllers ControllerRecords
+	Segments    int   // parallel scan segments per table
+	PageSize    int32 // items per scan page
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Options of one run.
@@ -90,6 +99,9 @@ type segmentProgress struct {
 }
 
 const checkpointPK = "SWEEP#CHECKPOINT"
+
+// ControllerRecordsClass names the controllers' records in a Report.
+const ControllerRecordsClass = "controller_record"
 
 // Run sweeps every table once, or as far as the budget allows.
 func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
@@ -140,6 +152,13 @@ func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 		}
 		wg.Wait()
 		cp.Segments[name] = segs
+	}
+	if s.Controllers != nil {
+		n, err := s.Controllers.ExpireControllerRecords(ctx, now, opt.DryRun)
+		rep.add(ControllerRecordsClass, "deleted", n)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	rep.Complete = firstErr == nil
 	for _, segs := range cp.Segments {

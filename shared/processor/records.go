@@ -1,0 +1,225 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// The records API: what a controller hands this system to process on its
+// behalf, and where it fetches an access request's results.
+const (
+	recordRoute  = "/platform/v1/records/{record_id}"
+	resultsRoute = "/platform/v1/requests/{id}/results"
+	// MaxAttributes is the largest attributes object a record may carry.
+	MaxAttributes = 16 << 10
+	maxRecordBody = MaxAttributes + 4<<10
+)
+
+var recordID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// recordIn is the body of PUT /platform/v1/records/{record_id}.
+type recordIn struct {
+	Identities []opendsr.Identity `json:"identities"`
+	Attributes json.RawMessage    `json:"attributes"`
+}
+
+// recordOut is how a record is answered, and exported.
+type recordOut struct {
+	RecordID   string             `json:"record_id"`
+	Controller string             `json:"controller_id"`
+	Identities []opendsr.Identity `json:"identities"`
+	Attributes json.RawMessage    `json:"attributes"`
+	CreatedAt  string             `json:"created_at"`
+	UpdatedAt  string             `json:"updated_at"`
+}
+
+func out(r dynamo.Record) recordOut {
+	attrs := r.Attributes
+	if len(attrs) == 0 {
+		attrs = json.RawMessage("{}")
+	}
+	return recordOut{RecordID: r.ID, Controller: r.Controller, Attributes: attrs,
+		Identities: []opendsr.Identity{{Type: "email", Format: "raw", Value: r.Email}},
+		CreatedAt:  rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt)}
+}
+
+func invalid(field, reason, msg string) error {
+	return &opendsr.Error{Code: http.StatusBadRequest, Message: field + " " + msg,
+		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: reason, Message: field + " " + msg}}}
+}
+
+var errNoRecord = &opendsr.Error{Code: http.StatusNotFound, Message: "no record with this record_id"}
+
+// ParseRecord validates a record's body: one email identity, raw (the
+// processor holds the address to act on it), and attributes, a JSON
+// object of at most MaxAttributes bytes. It returns the normalised address
+// and the attributes.
+func ParseRecord(body []byte) (string, json.RawMessage, error) {
+	if len(body) > maxRecordBody {
+		return "", nil, &opendsr.Error{Code: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("the body is larger than %d bytes", maxRecordBody)}
+	}
+	var in recordIn
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || dec.More() {
+		return "", nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body must be one JSON object with identities and attributes"}
+	}
+	if len(in.Identities) != 1 || in.Identities[0].Type != "email" || in.Identities[0].Format != "raw" {
+		return "", nil, invalid("identities", "UnsupportedIdentity", "must be exactly one email identity in raw format")
+	}
+	email := privacy.NormalizeEmail(in.Identities[0].Value)
+	if !privacy.ValidEmail(email) {
+		return "", nil, invalid("identities", "InvalidValue", "must hold a plain email address")
+	}
+	attrs := bytes.TrimSpace(in.Attributes)
+	switch {
+	case len(attrs) == 0 || bytes.Equal(attrs, []byte("null")):
+		attrs = []byte("{}")
+	case attrs[0] != '{':
+		return "", nil, invalid("attributes", "InvalidValue", "must be a JSON object")
+	case len(attrs) > MaxAttributes:
+		return "", nil, invalid("attributes", "TooLarge", fmt.Sprintf("must be at most %d bytes", MaxAttributes))
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, attrs); err != nil {
+		return "", nil, invalid("attributes", "InvalidValue", "must be a JSON object")
+	}
+	return email, compact.Bytes(), nil
+}
+
+func (s *Service) recordID(c call) (string, error) {
+	id := c.r.PathParameters["record_id"]
+	if !recordID.MatchString(id) {
+		return "", invalid("record_id", "InvalidValue", "must be 1 to 128 letters, digits or . _ : -")
+	}
+	return id, nil
+}
+
+// writeAllowed applies the controller's record write limit.
+func (s *Service) writeAllowed(ctx context.Context, c call, now time.Time) error {
+	ex, err := limit.Apply(ctx, s.Store, now, limit.Check{Rule: s.RecordLimit, Key: c.controller})
+	if err != nil || ex == nil {
+		return err
+	}
+	s.Log.WarnContext(ctx, "controller over its record write limit", "controller_id", c.controller)
+	return &opendsr.Error{Code: http.StatusTooManyRequests, RetryAfter: ex.RetryAfter,
+		Message: fmt.Sprintf("more than %d record writes in %s: try again later", ex.Rule.Max, ex.Rule.Window)}
+}
+
+// putRecord handles PUT /platform/v1/records/{record_id}: the record is
+// stored (201) or replaced (200) under the calling controller, keyed by
+// the person's keys at that controller.
+func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
+	id, err := s.recordID(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := httpapi.Body(c.r)
+	if err != nil {
+		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body cannot be read"}
+	}
+	email, attrs, err := ParseRecord(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.Now().UTC()
+	if err := s.writeAllowed(ctx, c, now); err != nil {
+		return 0, nil, err
+	}
+	r := dynamo.Record{Controller: c.controller, ID: id, Email: email, Keys: s.Hasher.ControllerKeys(c.controller, email),
+		Attributes: attrs, UpdatedAt: now}
+	created, err := s.Store.PutRecord(ctx, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if r, err = s.Store.GetRecord(ctx, c.controller, id); err != nil {
+		return 0, nil, err
+	}
+	s.Log.InfoContext(ctx, "controller record stored", "controller_id", c.controller, "created", created)
+	if created {
+		return http.StatusCreated, out(r), nil
+	}
+	return http.StatusOK, out(r), nil
+}
+
+func (s *Service) getRecord(ctx context.Context, c call) (int, any, error) {
+	id, err := s.recordID(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	r, err := s.Store.GetRecord(ctx, c.controller, id)
+	if errors.Is(err, dynamo.ErrNotFound) {
+		return 0, nil, errNoRecord
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out(r), nil
+}
+
+func (s *Service) deleteRecord(ctx context.Context, c call) (int, any, error) {
+	id, err := s.recordID(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.writeAllowed(ctx, c, s.Now().UTC()); err != nil {
+		return 0, nil, err
+	}
+	err = s.Store.DeleteRecord(ctx, c.controller, id)
+	if errors.Is(err, dynamo.ErrNotFound) {
+		return 0, nil, errNoRecord
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	s.Log.InfoContext(ctx, "controller record deleted", "controller_id", c.controller)
+	return http.StatusOK, map[string]any{"record_id": id, "controller_id": c.controller, "deleted": true}, nil
+}
+
+// results handles GET /platform/v1/requests/{id}/results: the records the
+// calling controller holds here about the subject of its completed access
+// or portability request, read now, for ResultsValidity after completion.
+// Another controller's request is as unknown as one that does not exist.
+func (s *Service) results(ctx context.Context, c call) (int, any, error) {
+	req, err := s.mine(ctx, c)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.Now().UTC()
+	if _, ok := resultsURL(s.BaseURL, req, now); !ok {
+		if req.Status == privacy.RequestCompleted && (req.Type == privacy.RightAccess || req.Type == privacy.RightPortability) {
+			return 0, nil, &opendsr.Error{Code: http.StatusGone, Message: "these results were available for 7 days after completion"}
+		}
+		return 0, nil, &opendsr.Error{Code: http.StatusNotFound, Message: "no results: not a completed access or portability request"}
+	}
+	var recs []dynamo.Record
+	if req.Subject != "" {
+		if recs, err = s.Store.SubjectRecords(ctx, c.controller, privacy.SubjectID(req.Subject)); err != nil {
+			return 0, nil, err
+		}
+	}
+	list := make([]recordOut, 0, len(recs))
+	for _, r := range recs {
+		list = append(list, out(r))
+	}
+	s.Log.InfoContext(ctx, "opendsr results served", "request_id", req.ID, "controller_id", c.controller, "records", len(list))
+	return http.StatusOK, map[string]any{"controller_id": c.controller, "subject_request_id": req.ID,
+		"subject_request_type": req.Type, "generated_time": rfc3339(now), "records": list}, nil
+}
+
+// resultsPath is the results route of request id.
+func resultsPath(id string) string { return strings.Replace(resultsRoute, "{id}", id, 1) }

@@ -26,7 +26,7 @@ func TestExpireControllerRecords(t *testing.T) {
 	}
 	for _, step := range []error{
 		s.SetControllerRetention(ctx, "acme", 30),
-		s.TerminateController(ctx, "beta", now.AddDate(0, 0, -privacy.ControllerTerminationDays)),  // a year ago: due
+		s.TerminateController(ctx, "beta", now.AddDate(0, 0, -privacy.ControllerTerminationDays)),    // a year ago: due
 		s.TerminateController(ctx, "delta", now.AddDate(0, 0, -privacy.ControllerTerminationDays+1)), // not yet
 		s.TerminateController(ctx, "delta", now.AddDate(-5, 0, 0)),                                   // the first termination counts
 	} {

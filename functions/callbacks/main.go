@@ -16,6 +16,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
 
@@ -39,7 +40,7 @@ func main() {
 	n := &processor.Notifier{
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
 		BaseURL:    env.BaseURL,
-		Client:     processor.NewClient(lambdaenv.InsecureCallbacks(log)),
+		Client:     opendsr.NewClient(lambdaenv.InsecureCallbacks(log)),
 		Log:        log,
 		Now:        time.Now,
 		Lease:      time.Minute,

@@ -189,7 +189,7 @@ func TestSchedules(t *testing.T) {
 			}
 			found = true
 			want := map[string]time.Duration{"SweepFunction": time.Hour, "DeadlineWatchFunction": 24 * time.Hour,
-				"OpenDSRWorkerFunction": 5 * time.Minute, "CallbackFunction": time.Minute}[f.ID]
+				"OpenDSRWorkerFunction": 5 * time.Minute, "CallbackFunction": time.Minute, "RecipientsFunction": time.Minute}[f.ID]
 			every, err := rate(e)
 			if err != nil || every != want {
 				t.Errorf("%s: %v %v", f.ID, every, err)

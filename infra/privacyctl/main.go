@@ -15,6 +15,9 @@
 //	privacyctl opendsr-controller -name NAME     issue OpenDSR credentials to a controller
 //	privacyctl opendsr-retention ID -days N      how long a controller's records are kept after their last write
 //	privacyctl opendsr-revoke ID                 revoke them
+//	privacyctl processor add -name N -url U -credentials USER:PASS -certificate FILE
+//	                                             register a processor the site's erasures are told to (Art. 19)
+//	privacyctl processor list | remove ID
 //
 // The logic is shared/rights (Desk); this file parses flags and prints.
 package main
@@ -29,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/user"
 	"slices"
@@ -45,8 +49,10 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
@@ -66,6 +72,11 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
   opendsr-controller -name NAME     issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once
   opendsr-retention ID -days N      keep a controller's records N days after their last write (0: until it erases them)
   opendsr-revoke ID                 revoke a controller's credentials
+  processor add -name NAME -url URL -credentials USER:PASSWORD -certificate FILE
+                                    register a processor of the site's data (its OpenDSR v2 base URL): every
+                                    erasure is then sent to it (GDPR Art. 19); its discovery is checked first
+  processor list                    the registered processors
+  processor remove ID               stop telling a processor (what is queued for it still goes)
   backfill-digest-keys              give records written before the by-email-* indexes their digest keys (once, after the upgrade)
 
 Common flags: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
@@ -86,11 +97,12 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys"}
+	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
 	status, reason, note, until, email, ref, name, controller, records      string
+	url, credentials, certificate                                           string
 	overdue, asJSON                                                         bool
 	days                                                                    int
 }
@@ -113,7 +125,10 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
 	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
 	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
-	fs.StringVar(&o.name, "name", "", "opendsr-controller: the controller's name")
+	fs.StringVar(&o.name, "name", "", "opendsr-controller, processor add: the controller's or processor's name")
+	fs.StringVar(&o.url, "url", "", "processor add: the processor's OpenDSR v2 base URL (…/opendsr/v2)")
+	fs.StringVar(&o.credentials, "credentials", "", "processor add: its HTTP Basic credentials, USER:PASSWORD")
+	fs.StringVar(&o.certificate, "certificate", "", "processor add: the PEM file of the certificate that signs its answers")
 	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
 	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
 	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
@@ -204,6 +219,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%d records given their digest keys\n", n)
 		return nil
+	case "processor":
+		return processors(ctx, cfg, store, o, pos, out)
 	case "opendsr-revoke":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: opendsr-revoke needs a controller id", errUsage)
@@ -341,18 +358,28 @@ func printList(out io.Writer, reqs []dynamo.RightsRequest, asJSON bool) error {
 // hasher derives the stack's subject hasher from its master secret: the
 // AppSecret in AWS (-secret-arn), LOCAL_SECRET or the development default.
 func hasher(ctx context.Context, cfg aws.Config, o options) (*privacy.Hasher, error) {
+	s, err := secrets(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	return privacy.NewHasher(s.SubjectPepper)
+}
+
+// secrets derives the stack's keys from its secret (AppSecret, or
+// LOCAL_SECRET in development).
+func secrets(ctx context.Context, cfg aws.Config, o options) (lambdaenv.Secrets, error) {
 	master := os.Getenv("LOCAL_SECRET")
 	if o.secretArn != "" {
 		sec, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &o.secretArn})
 		if err != nil {
-			return nil, fmt.Errorf("read secret: %w", err)
+			return lambdaenv.Secrets{}, fmt.Errorf("read secret: %w", err)
 		}
 		master = aws.ToString(sec.SecretString)
 	}
 	if master == "" {
 		master = lambdaenv.LocalSecret
 	}
-	return privacy.NewHasher(lambdaenv.DeriveSecrets(master).SubjectPepper)
+	return lambdaenv.DeriveSecrets(master), nil
 }
 
 func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
@@ -409,5 +436,82 @@ func issueController(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 		return err
 	}
 	fmt.Fprintf(out, "controller_id %s\nsecret %s\n", id, secret)
+	return nil
+}
+
+// processors registers, lists and removes the processors the site's
+// erasures are told to.
+func processors(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, pos []string, out io.Writer) error {
+	if len(pos) == 0 {
+		return fmt.Errorf("%w: processor add|list|remove", errUsage)
+	}
+	switch pos[0] {
+	case "list":
+		ps, err := store.Processors(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tNAME\tURL\tIDENTITY\tTYPES")
+		for _, p := range ps {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.URL, p.IdentityFormat, strings.Join(p.Types, ","))
+		}
+		return w.Flush()
+	case "remove":
+		if len(pos) != 2 {
+			return fmt.Errorf("%w: processor remove needs an id", errUsage)
+		}
+		if err := store.RemoveProcessor(ctx, pos[1]); errors.Is(err, dynamo.ErrNotFound) {
+			return fmt.Errorf("no processor %s", pos[1])
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "processor %s removed\n", pos[1])
+		return nil
+	case "add":
+	default:
+		return fmt.Errorf("%w: processor add|list|remove", errUsage)
+	}
+	u, err := url.Parse(o.url)
+	user, _, hasPass := strings.Cut(o.credentials, ":")
+	switch {
+	case strings.TrimSpace(o.name) == "":
+		return fmt.Errorf("%w: -name is required", errUsage)
+	case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.endpoint != "")):
+		return fmt.Errorf("%w: -url must be the processor's https OpenDSR v2 base URL", errUsage)
+	case !hasPass || user == "":
+		return fmt.Errorf("%w: -credentials must be USER:PASSWORD", errUsage)
+	case o.certificate == "":
+		return fmt.Errorf("%w: -certificate is required (the PEM file of the processor's signing certificate)", errUsage)
+	}
+	certPEM, err := os.ReadFile(o.certificate)
+	if err != nil {
+		return err
+	}
+	pub, err := recipients.CertificateKey(string(certPEM))
+	if err != nil {
+		return fmt.Errorf("-certificate: %w", err)
+	}
+	// Its discovery, signed with that certificate's key, says how to name
+	// people to it and that it takes erasures.
+	format, types, err := recipients.Discover(ctx, opendsr.NewClient(o.endpoint != ""), o.url, pub)
+	if err != nil {
+		return err
+	}
+	sec, err := secrets(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	id := uuid.NewString()
+	sealed, err := recipients.Seal(sec.CredentialKey, id, o.credentials)
+	if err != nil {
+		return err
+	}
+	p := dynamo.Processor{ID: id, Name: strings.TrimSpace(o.name), URL: strings.TrimRight(o.url, "/"), Credentials: sealed,
+		Certificate: string(certPEM), IdentityFormat: format, Types: types}
+	if err := store.PutProcessor(ctx, p, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "processor %s registered: told of every %s, naming the person by %s\n", id, strings.Join(types, ", "), format)
 	return nil
 }

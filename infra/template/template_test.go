@@ -79,7 +79,7 @@ func internetFacing(tpl *local.Template) []string {
 // carries a Deny of every write action on the ops table under the
 // credentials' key prefix (dynamodb:LeadingKeys), whatever its Allow
 // statements grant.
-func TestInternetFacingFunctionsCannotWriteCredentials(t *testing.T) {
+func TestInternetFacingFunctionsCannotWriteCredentialsOrProcessors(t *testing.T) {
 	tpl := read(t)
 	fns := internetFacing(tpl)
 	for _, want := range []string{"FeedbackFunction", "FormsFunction", "OpenDSRFunction", "PreferencesFunction", "RightsFunction"} {
@@ -104,12 +104,16 @@ func TestInternetFacingFunctionsCannotWriteCredentials(t *testing.T) {
 			for _, w := range writes {
 				covers = covers && slices.Contains(actions, w)
 			}
-			if covers && strings.Contains(string(res), "OpsTable") && slices.Contains(keys, dynamo.ControllerPrefix+"*") {
+			if covers && strings.Contains(string(res), "OpsTable") && slices.Contains(keys, dynamo.ControllerPrefix+"*") &&
+				slices.Contains(keys, dynamo.ProcessorPrefix+"*") {
 				denied = true
 			}
 		}
 		if !denied {
-			t.Errorf("%s: no Deny of writes to OpsTable under dynamodb:LeadingKeys %q*", fn, dynamo.ControllerPrefix)
+			// Controllers' credentials, and the processors told of erasures
+			// (a rogue one would be sent people's addresses).
+			t.Errorf("%s: no Deny of writes to OpsTable under dynamodb:LeadingKeys %q* and %q*", fn,
+				dynamo.ControllerPrefix, dynamo.ProcessorPrefix)
 		}
 	}
 }

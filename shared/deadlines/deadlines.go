@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 )
@@ -46,10 +47,12 @@ type Watch struct {
 
 // Result counts what the digest listed.
 type Result struct {
-	Overdue int  `json:"overdue"`
-	DueSoon int  `json:"due_soon"`
-	Waiting int  `json:"waiting_on_requester"`
-	Sent    bool `json:"digest_sent"`
+	Overdue int `json:"overdue"`
+	DueSoon int `json:"due_soon"`
+	Waiting int `json:"waiting_on_requester"`
+	// Recipients counts processors told of an erasure not yet done with it.
+	Recipients int  `json:"recipients_not_done"`
+	Sent       bool `json:"digest_sent"`
 }
 
 // Run queries the index and sends one digest if anything needs attention.
@@ -80,8 +83,15 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	for _, l := range [][]notify.DigestItem{d.Overdue, d.DueSoon, d.Waiting} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Due.Before(l[j].Due) })
 	}
-	res := Result{Overdue: len(d.Overdue), DueSoon: len(d.DueSoon), Waiting: len(d.Waiting)}
-	if res.Overdue+res.DueSoon+res.Waiting > 0 {
+	for _, st := range []string{dynamo.DeliveryFailed, dynamo.DeliveryOpen} {
+		rs, err := w.recipients(ctx, st)
+		if err != nil {
+			return Result{}, err
+		}
+		d.Recipients = append(d.Recipients, rs...)
+	}
+	res := Result{Overdue: len(d.Overdue), DueSoon: len(d.DueSoon), Waiting: len(d.Waiting), Recipients: len(d.Recipients)}
+	if res.Overdue+res.DueSoon+res.Waiting+res.Recipients > 0 {
 		msg, err := notify.DeadlineDigest(w.Config, d)
 		if err != nil {
 			return res, err
@@ -92,7 +102,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		res.Sent = true
 	}
 	w.Log.InfoContext(ctx, "deadline watch", "overdue", res.Overdue, "due_soon", res.DueSoon,
-		"waiting", res.Waiting, "digest_sent", res.Sent)
+		"waiting", res.Waiting, "recipients", res.Recipients, "digest_sent", res.Sent)
 	return res, nil
 }
 
@@ -115,6 +125,31 @@ func (w *Watch) byStatus(ctx context.Context, status string, until time.Time) ([
 			out = append(out, notify.DigestItem{ID: s(it, "id"), Type: s(it, "type"), Status: s(it, "status"), Due: due})
 		}
 	}
+	return out, nil
+}
+
+// recipients lists the deliveries in a status bucket, oldest first.
+func (w *Watch) recipients(ctx context.Context, status string) ([]notify.DigestRecipient, error) {
+	p := dynamodb.NewQueryPaginator(w.DB, &dynamodb.QueryInput{
+		TableName: &w.Requests, IndexName: aws.String("by-status-due"),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: status}},
+		ProjectionExpression:      aws.String("id, processor_name, #st, last_error, submitted_at"),
+	})
+	var out []notify.DigestRecipient
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s deliveries: %w", status, err)
+		}
+		for _, it := range page.Items {
+			since, _ := time.Parse(time.RFC3339Nano, s(it, "submitted_at"))
+			out = append(out, notify.DigestRecipient{RequestID: s(it, "id"), Processor: s(it, "processor_name"),
+				State: s(it, "state"), LastError: s(it, "last_error"), Since: since})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -95,6 +96,10 @@ type Outcome struct {
 	// Restricts marks a restriction put in place: the request keeps its
 	// address until the restriction is lifted.
 	Restricts bool
+	// Deliveries are the recipients to tell of it (Art. 19), queued with
+	// the outcome; while there are any, MailDue is held (mail_pending)
+	// until each has been tried.
+	Deliveries []Delivery
 }
 
 // SetOutcome records an outcome (completed with completed_at), makes its
@@ -102,7 +107,29 @@ type Outcome struct {
 func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) error {
 	set := "SET #s = :status, withheld = :w"
 	vals := map[string]types.AttributeValue{":status": str(o.Status), ":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
-	if o.MailDue != "" {
+	var deliveries []types.TransactWriteItem
+	if len(o.Deliveries) > 0 {
+		sums := map[string]types.AttributeValue{}
+		for _, d := range o.Deliveries {
+			put, err := s.deliveryPut(d, e.At)
+			if err != nil {
+				return err
+			}
+			deliveries = append(deliveries, put)
+			sum, err := attributevalue.Marshal(Recipient{Name: d.ProcessorName, State: RecipientQueued, At: ts(e.At)})
+			if err != nil {
+				return fmt.Errorf("marshal recipient: %w", err)
+			}
+			sums[d.ProcessorID] = sum
+		}
+		set += ", recipients = :rcpt"
+		vals[":rcpt"] = &types.AttributeValueMemberM{Value: sums}
+	}
+	switch {
+	case o.MailDue != "" && len(o.Deliveries) > 0:
+		set += ", mail_pending = :due"
+		vals[":due"] = str(o.MailDue)
+	case o.MailDue != "":
 		// An outcome that makes no email due (an OpenDSR request's) leaves
 		// mail_due alone, so the mailer is not invoked for nothing.
 		set += ", mail_due = :due"
@@ -126,17 +153,19 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) e
 	if err != nil {
 		return err
 	}
-	if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+	if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, deliveries...)}); err != nil {
 		return fmt.Errorf("request outcome: %w", err)
 	}
 	return nil
 }
 
-// StripRequestAddress removes the personal data from a request record; the
-// record itself stays for accountability (its own retention class).
+// StripRequestAddress removes the personal data from a request record
+// once its last email has gone, and that email's mail_due with it: later
+// changes (a recipient's progress) make nothing due again. The record
+// itself stays for accountability (its own retention class).
 func (s *Store) StripRequestAddress(ctx context.Context, id string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("REMOVE email, #n, details"),
+		UpdateExpression:         aws.String("REMOVE email, #n, details, mail_due"),
 		ConditionExpression:      aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames: map[string]string{"#n": "name"}})
 	if err != nil && !isConditionFailed(err) {

@@ -79,6 +79,12 @@ type RightsRequest struct {
 	// ResultsCount is how many records fulfilment found (access) or
 	// deleted (erasure).
 	ResultsCount *int `dynamodbav:"results_count,omitempty"`
+	// Recipients are the processors told of this request (Art. 19), by
+	// processor id, with where each stands.
+	Recipients map[string]Recipient `dynamodbav:"recipients,omitempty"`
+	// MailPending is an email held until every recipient has been tried
+	// (ReleaseHeldMail), so it can say where each one stands.
+	MailPending string `dynamodbav:"mail_pending,omitempty"`
 }
 
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.

@@ -44,11 +44,14 @@ type Env struct {
 	SESEndpoint      string
 }
 
-// Secrets are the keys the system keeps out of its configuration. Both are
+// Secrets are the keys the system keeps out of its configuration. All are
 // derived from one master secret, so a deployment has one secret to guard.
 type Secrets struct {
 	SubjectPepper []byte
 	TokenKey      []byte
+	// CredentialKey seals the credentials of the processors the site
+	// tells of erasures (recipients.Seal).
+	CredentialKey []byte
 }
 
 // LocalSecret is the master secret of local development (make dev, the
@@ -62,7 +65,7 @@ func DeriveSecrets(master string) Secrets {
 		m.Write([]byte("privacykeeper/" + purpose + "/v1"))
 		return m.Sum(nil)
 	}
-	return Secrets{SubjectPepper: derive("subject-pepper"), TokenKey: derive("token-key")}
+	return Secrets{SubjectPepper: derive("subject-pepper"), TokenKey: derive("token-key"), CredentialKey: derive("processor-credentials")}
 }
 
 // Load reads the environment. It fails on a missing required variable, so a

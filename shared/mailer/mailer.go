@@ -22,6 +22,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -205,7 +206,7 @@ func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, 
 			return []notify.Message{msg}, due, err
 		}
 		if strings.HasPrefix(due, dynamo.MailDueErased) {
-			msg, err := notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld)
+			msg, err := notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld, recipients.Told(req))
 			return []notify.Message{msg}, due, err
 		}
 		if strings.HasPrefix(due, dynamo.MailDueDone) {

@@ -155,6 +155,15 @@ type DigestItem struct {
 type Digest struct {
 	Date                      string
 	Overdue, DueSoon, Waiting []DigestItem
+	// Recipients are the processors told of an erasure that have not
+	// confirmed it (Art. 19), the failed ones first.
+	Recipients []DigestRecipient
+}
+
+// DigestRecipient is one processor not done with one request.
+type DigestRecipient struct {
+	RequestID, Processor, State, LastError string
+	Since                                  time.Time
 }
 
 // KindDigest is the deadline digest.
@@ -232,17 +241,23 @@ const KindErasureDone = "erasure_done"
 
 // ErasureDone renders the erasure confirmation. It is the last email to the
 // address: after it the request record keeps no address.
-func ErasureDone(c Config, to, requestID string, withheld bool) (Message, error) {
+func ErasureDone(c Config, to, requestID string, withheld bool, recipients []Recipient) (Message, error) {
 	text, html, err := render(KindErasureDone, struct {
 		Config
-		ID       string
-		Withheld bool
-	}{c, requestID, withheld})
+		ID         string
+		Withheld   bool
+		Recipients []Recipient
+	}{c, requestID, withheld, recipients})
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{Kind: KindErasureDone, To: []string{to}, Subject: "Your erasure request " + requestID,
 		Text: text, HTML: html}, nil
+}
+
+// Recipient is a processor told of a request, as the requester reads it.
+type Recipient struct {
+	Name, Status string
 }
 
 // Kinds of the outcome emails.

@@ -69,7 +69,7 @@ func (c Class) From(t time.Time) time.Time {
 // Retention names the classes the code writes by.
 var Retention = struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
-	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
+	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
 }{
 	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
 		Days: 730, Action: Delete,
@@ -102,6 +102,9 @@ var Retention = struct {
 	CompletedRequest: Class{Name: "completed_rights_request", Table: TableRequests, Has: "completed_at",
 		Clock: "completed_at", Days: 3 * 365, Action: Delete,
 		Why: "accountability: a completed request is kept 3 years, without its address, to show it was answered"},
+	RecipientDelivery: Class{Name: "recipient_delivery", Table: TableRequests, Kind: "recipient_delivery",
+		Clock: "updated_at", Days: 3 * 365, Action: Delete,
+		Why: "accountability (GDPR Art. 19): the record that a processor was told of an erasure, and its answer, is kept 3 years like the request; it names the person only until the processor has accepted it"},
 	ClientTermination: Class{Name: "client_termination", Table: TableSubjects, Has: "client_terminated_at",
 		Clock: "client_terminated_at", Days: 365, Action: Delete,
 		Why: "§7 'client data ... deleted within 12 months of termination upon written request': the clock is set by the operator command"},
@@ -121,7 +124,7 @@ func Policy() []Class {
 	r := Retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
-		r.CompletedRequest, r.Ledger, r.MailMarker, r.RateCounter,
+		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
 		r.CallbackCursor}
 }
 

@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	neturl "net/url"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -70,29 +67,6 @@ const (
 	DefaultMaxBackoff = time.Hour
 	DefaultGiveUp     = 7 * 24 * time.Hour
 )
-
-// NewClient is the callbacks' HTTP client: a bounded wait, redirects
-// never followed (a 3xx is a failed delivery), no proxy, and a dialer that
-// connects only to public addresses (loopback too when allowInsecure, in
-// development): the address is checked after DNS resolution, on the
-// socket about to connect, so a name that resolved to a public address at
-// create and to an internal one now (DNS rebinding) is refused.
-func NewClient(allowInsecure bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil || !opendsr.PublicAddr(ap.Addr(), allowInsecure) {
-			return errInternalAddress
-		}
-		return nil
-	}}
-	return &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{Proxy: nil, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
-			TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-// errInternalAddress is a callback refused at connect time.
-var errInternalAddress = errors.New("callback host resolves to an internal address")
 
 // Handle processes one stream batch: it queues every status change. Only
 // a failure to queue (DynamoDB) fails a record, which the stream retries

@@ -102,7 +102,7 @@ func TestCallbackOutbox(t *testing.T) {
 			t.Logf("notifier log:\n%s", logs.String())
 		}
 	})
-	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(true), // the test receivers listen on loopback
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true), // the test receivers listen on loopback
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	dead, live := newReceiver(t, &key.PublicKey), newReceiver(t, &key.PublicKey)
@@ -258,7 +258,7 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	t.Cleanup(free) // runs first: a failing test does not wait on the hanging handler
 	live := newReceiver(t, &key.PublicKey)
 	now := time.Now().UTC()
-	nt := &processor.Notifier{Store: store, Signer: signer, Client: processor.NewClient(true),
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true),
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	var recs []events.DynamoDBEventRecord

@@ -262,12 +262,12 @@ func TestCallbackClientRefusesInternalAddresses(t *testing.T) {
 	defer srv.Close()
 	u := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) // a name that resolves to loopback
 	for _, target := range []string{srv.URL, u} {
-		resp, err := processor.NewClient(false).Get(target)
+		resp, err := opendsr.NewClient(false).Get(target)
 		if err == nil {
 			resp.Body.Close()
 			t.Errorf("%s: connected", target)
 		}
-		resp, err = processor.NewClient(true).Get(target)
+		resp, err = opendsr.NewClient(true).Get(target)
 		if err != nil {
 			t.Errorf("%s with insecure callbacks allowed: %v", target, err)
 		} else {

@@ -14,6 +14,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -81,9 +82,6 @@ func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.Rights
 			"Amazon Web Services (hosting, storage and email delivery, as our processor)",
 			"our team, to answer you",
 		}}
-	if subject == "" {
-		return ex, nil // an OpenDSR digest that matched no one: nothing held
-	}
 	items, err := rd.SubjectItems(ctx, subject)
 	if err == nil {
 		ex.Records, err = plain(items)
@@ -105,8 +103,12 @@ func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.Rights
 		return Export{}, fmt.Errorf("export: %w", err)
 	}
 	for _, r := range reqs {
-		ex.Requests = append(ex.Requests, map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
-			"received_at": r.ReceivedAt, "due_at": r.DueAt, "completed_at": r.CompletedAt})
+		entry := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
+			"received_at": r.ReceivedAt, "due_at": r.DueAt, "completed_at": r.CompletedAt}
+		if told := recipients.Told(r); len(told) > 0 {
+			entry["recipients_told"] = told
+		}
+		ex.Requests = append(ex.Requests, entry)
 	}
 	for _, c := range privacy.Policy() {
 		period := fmt.Sprintf("%d days", c.Days)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 )
 
 // Fulfiller carries out a verified request: what needs no person is done
@@ -30,6 +31,8 @@ type FulfilStore interface {
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
 	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) error
+	// Processors are the recipients an erasure is told to (Art. 19).
+	Processors(ctx context.Context) ([]dynamo.Processor, error)
 }
 
 // Fulfil carries out req. once names this fulfilment (the verification
@@ -51,12 +54,6 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		}
 		return o.Status, nil
 	}
-	if subject == "" {
-		// An OpenDSR digest that matched no one: nothing is held, so there
-		// is nothing to export, erase or stop, and no one to write to.
-		zero := 0
-		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, Results: &zero}, req.Type+"_done")
-	}
 	switch req.Type {
 	case privacy.RightAccess, privacy.RightPortability:
 		// The export is built when its link is opened: nothing to store
@@ -74,9 +71,22 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		if err != nil {
 			return "", fmt.Errorf("erase: %w", err)
 		}
-		f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld)
+		// Every processor the site's data went to is told (Art. 19), unless
+		// a legal hold kept it: then nothing was erased to tell of.
+		var deliveries []dynamo.Delivery
+		if !withheld {
+			procs, err := f.Store.Processors(ctx)
+			if err == nil {
+				deliveries, err = recipients.For(req, procs, at)
+			}
+			if err != nil {
+				return "", fmt.Errorf("erase: recipients: %w", err)
+			}
+		}
+		f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld,
+			"recipients", len(deliveries))
 		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueErased, Withheld: withheld,
-			Results: &n}, "erased")
+			Results: &n, Deliveries: deliveries}, "erased")
 	case privacy.RightObjection, privacy.RightWithdrawConsent:
 		// All marketing off at once, and suppressed for marketing.
 		reason := privacy.SuppressObjected

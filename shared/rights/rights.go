@@ -18,7 +18,9 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -280,6 +282,8 @@ type statusBody struct {
 	CompletedAt   string `json:"completed_at,omitempty"`
 	Reason        string `json:"reason,omitempty"`
 	ResultsURL    string `json:"results_url,omitempty"`
+	// RecipientsTold are the processors told of the request (Art. 19).
+	RecipientsTold []notify.Recipient `json:"recipients_told,omitempty"`
 }
 
 // Status handles GET /v1/rights-requests/{id}?token=S.
@@ -296,7 +300,8 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, fmt.Errorf("status: %w", err)
 	}
 	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: req.ReceivedAt,
-		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt, Reason: req.Reason}
+		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt, Reason: req.Reason,
+		RecipientsTold: recipients.Told(req)}
 	if req.OriginalDueAt != "" {
 		body.DueAt = req.OriginalDueAt // the first deadline; extended_until is the current one
 	}

@@ -1,0 +1,290 @@
+package recipients_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+// fakeProcessor is a downstream processor's OpenDSR v2 API: it signs its
+// answers with its key (or, forging, with another), can be down, and
+// reports the status it is set to.
+type fakeProcessor struct {
+	t       *testing.T
+	srv     *httptest.Server
+	signer  *opendsr.Signer
+	forger  *opendsr.Signer
+	certPEM string
+
+	mu       sync.Mutex
+	mode     string // "up", "down", "forged"
+	status   string // what GET answers: pending, completed
+	created  []opendsr.Request
+	lastAuth string
+}
+
+func newProcessor(t *testing.T) *fakeProcessor {
+	t.Helper()
+	key, cert := selfSigned(t)
+	other, _ := selfSigned(t)
+	p := &fakeProcessor{t: t, mode: "up", status: opendsr.StatusPending, certPEM: cert}
+	var err error
+	if p.signer, err = opendsr.NewSigner(key, "proc.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if p.forger, err = opendsr.NewSigner(other, "proc.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *fakeProcessor) set(mode, status string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode, p.status = mode, status
+}
+
+func (p *fakeProcessor) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "down" {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	user, pass, _ := r.BasicAuth()
+	p.lastAuth = user + ":" + pass
+	var out any
+	code := http.StatusOK
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/opendsr/v2/requests":
+		var req opendsr.Request
+		raw, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(raw, &req)
+		if p.mode != "forged" {
+			p.created = append(p.created, req)
+		}
+		code, out = http.StatusCreated, map[string]string{"subject_request_id": req.SubjectRequestID, "controller_id": user}
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/opendsr/v2/requests/"):
+		out = map[string]string{"subject_request_id": strings.TrimPrefix(r.URL.Path, "/opendsr/v2/requests/"), "request_status": p.status}
+	default:
+		code, out = http.StatusNotFound, map[string]any{"error": map[string]any{"code": 404}}
+	}
+	body, _ := json.Marshal(out)
+	s := p.signer
+	if p.mode == "forged" {
+		s = p.forger
+	}
+	h, _ := s.Headers(opendsr.V2, body)
+	for k, v := range h {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+func selfSigned(t *testing.T) ([]byte, string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "proc.example.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// A verified site erasure tells each registered processor once, with its
+// credentials and the person's sha256; one that is down is retried with
+// backoff and told later; a forged answer is never taken for the
+// processor's; one down for good is given up for the team; the email is
+// held until each has been tried, and the request shows where each stands.
+func TestErasureReachesEveryProcessor(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"],
+		Suppression: n["SuppressionTable"], Requests: n["RequestsTable"], Ops: n["OpsTable"]})
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	key := make([]byte, 32)
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	now := t0
+
+	a, b, c := newProcessor(t), newProcessor(t), newProcessor(t)
+	b.set("down", opendsr.StatusPending)
+	c.set("down", opendsr.StatusPending)
+	for i, p := range []struct {
+		fp   *fakeProcessor
+		name string
+	}{{a, "Alpha Analytics"}, {b, "Beta Mail"}, {c, "Gamma Gone"}} {
+		id := []string{"alpha", "beta", "gamma"}[i]
+		sealed, err := recipients.Seal(key, id, "site:pw-"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.PutProcessor(ctx, dynamo.Processor{ID: id, Name: p.name, URL: p.fp.srv.URL + "/opendsr/v2", Credentials: sealed,
+			Certificate: p.fp.certPEM, IdentityFormat: "sha256", Types: []string{"erasure"}}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The site's erasure of ann, fulfilled as at verification.
+	const email = "Ann@Example.com"
+	req := dynamo.RightsRequest{ID: "req-erase", Kind: dynamo.KindRequest, Subject: "ann-subject", Email: email, Type: privacy.RightErasure,
+		Regulation: "gdpr", Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: t0.AddDate(0, 1, 0).Format(time.RFC3339)}
+	if err := store.CreateRequest(ctx, req, dynamo.Event{Subject: "ann-subject", Name: "request_received", At: t0, Ref: req.ID}); err != nil {
+		t.Fatal(err)
+	}
+	f := &rights.Fulfiller{Store: store, PolicyVersion: "v", Log: log}
+	if _, err := f.Fulfil(ctx, req, "n1", t0); err != nil {
+		t.Fatal(err)
+	}
+	got := func() dynamo.RightsRequest {
+		t.Helper()
+		r, err := store.Request(ctx, req.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := got(); r.MailDue != "" || r.MailPending != dynamo.MailDueErased+"n1" || len(r.Recipients) != 3 {
+		t.Fatalf("after fulfilment: mail_due %q, pending %q, recipients %v", r.MailDue, r.MailPending, r.Recipients)
+	}
+
+	d := &recipients.Deliverer{Store: store, Client: opendsr.NewClient(true), Key: key, Backoff: time.Minute, MaxBackoff: time.Hour,
+		GiveUp: 7 * 24 * time.Hour, PollEvery: time.Hour, Lease: 2 * time.Minute, Now: func() time.Time { return now }, Log: log}
+	run := func(at time.Duration, want recipients.Report) {
+		t.Helper()
+		now = t0.Add(at)
+		rep, err := d.Run(ctx)
+		if err != nil || rep != want {
+			t.Fatalf("at %s: %+v, %v; want %+v", at, rep, err, want)
+		}
+	}
+	states := func(want map[string]string) {
+		t.Helper()
+		r := got()
+		for id, st := range want {
+			if r.Recipients[id].State != st {
+				t.Errorf("%s: %q, want %q (all: %v)", id, r.Recipients[id].State, st, r.Recipients)
+			}
+		}
+	}
+
+	// First run: alpha accepts, beta and gamma are down; each has been
+	// tried, so the completion email is released.
+	run(0, recipients.Report{Tried: 3, Sent: 1, Retrying: 2, Released: 1})
+	states(map[string]string{"alpha": dynamo.RecipientSent, "beta": dynamo.RecipientRetrying, "gamma": dynamo.RecipientRetrying})
+	if r := got(); r.MailDue != dynamo.MailDueErased+"n1" || r.MailPending != "" {
+		t.Fatalf("the email is not released: due %q, pending %q", r.MailDue, r.MailPending)
+	}
+	a.mu.Lock()
+	if len(a.created) != 1 || a.lastAuth != "site:pw-alpha" || a.created[0].Identities[0].Value != privacy.EmailDigest("sha256", "ann@example.com") ||
+		a.created[0].Identities[0].Format != "sha256" || a.created[0].Type != "erasure" || a.created[0].Regulation != "gdpr" ||
+		!opendsr.ValidID(a.created[0].SubjectRequestID) {
+		t.Fatalf("alpha was sent %+v with %q", a.created, a.lastAuth)
+	}
+	a.mu.Unlock()
+
+	// Within the backoff nothing is due.
+	run(30*time.Second, recipients.Report{})
+	// Beta is up but its answer is forged: not taken, retried.
+	b.set("forged", opendsr.StatusPending)
+	run(61*time.Second, recipients.Report{Tried: 2, Retrying: 2})
+	states(map[string]string{"beta": dynamo.RecipientRetrying})
+	// Beta answers truly: told, once.
+	b.set("up", opendsr.StatusPending)
+	run(4*time.Minute, recipients.Report{Tried: 2, Sent: 1, Retrying: 1})
+	states(map[string]string{"alpha": dynamo.RecipientSent, "beta": dynamo.RecipientSent})
+	b.mu.Lock()
+	if len(b.created) != 1 || b.created[0].SubjectRequestID == a.created[0].SubjectRequestID {
+		t.Fatalf("beta was sent %d requests", len(b.created))
+	}
+	b.mu.Unlock()
+	// Both finish; polled, they are completed and keep no identity.
+	a.set("up", opendsr.StatusDone)
+	b.set("up", opendsr.StatusDone)
+	run(2*time.Hour, recipients.Report{Tried: 3, Completed: 2, Retrying: 1})
+	states(map[string]string{"alpha": dynamo.RecipientCompleted, "beta": dynamo.RecipientCompleted, "gamma": dynamo.RecipientRetrying})
+	// Gamma, down for a week, is given up: the team's.
+	run(8*24*time.Hour, recipients.Report{Tried: 1, Failed: 1})
+	states(map[string]string{"gamma": dynamo.RecipientFailed})
+	failed, err := store.Deliveries(ctx, dynamo.DeliveryFailed, t0.AddDate(1, 0, 0))
+	if err != nil || len(failed) != 1 || failed[0].ProcessorID != "gamma" || failed[0].Identity != "" || !strings.Contains(failed[0].LastError, "HTTP 503") {
+		t.Fatalf("failed deliveries: %+v %v", failed, err)
+	}
+	closed, _ := store.Deliveries(ctx, dynamo.DeliveryClosed, t0.AddDate(1, 0, 0))
+	for _, dl := range closed {
+		if dl.Identity != "" {
+			t.Errorf("%s keeps the identity after completion", dl.ProcessorID)
+		}
+	}
+	if len(closed) != 2 {
+		t.Fatalf("%d closed deliveries", len(closed))
+	}
+	// What the requester reads.
+	told := recipients.Told(got())
+	if len(told) != 3 || told[0].Name != "Alpha Analytics" || !strings.Contains(told[0].Status, "confirmed") ||
+		!strings.Contains(told[2].Status, "privacy team") {
+		t.Fatalf("told: %+v", told)
+	}
+}
+
+// Only erasures are queued; the same request and processor always give
+// the same subject_request_id; a raw-only processor gets the address.
+func TestForQueuesErasures(t *testing.T) {
+	t.Parallel()
+	req := dynamo.RightsRequest{ID: "r", Email: "a@example.com", Type: privacy.RightAccess}
+	ds, err := recipients.For(req, []dynamo.Processor{{ID: "p", Types: []string{"erasure"}}}, time.Now())
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("an access request queued %v, %v", ds, err)
+	}
+	req.Type = privacy.RightErasure
+	ds, _ = recipients.For(req, []dynamo.Processor{{ID: "p", Types: []string{"erasure"}, IdentityFormat: "raw"}}, time.Now())
+	again, _ := recipients.For(req, []dynamo.Processor{{ID: "p", Types: []string{"erasure"}, IdentityFormat: "raw"}}, time.Now())
+	if len(ds) != 1 || ds[0].Identity != "a@example.com" || ds[0].SubjectRequestID != again[0].SubjectRequestID || !opendsr.ValidID(ds[0].SubjectRequestID) {
+		t.Fatalf("deliveries %+v", ds)
+	}
+}
+
+func TestSealOpens(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, 32)
+	s, err := recipients.Seal(key, "p1", "user:secret")
+	if err != nil || strings.Contains(s, "secret") {
+		t.Fatalf("%q %v", s, err)
+	}
+	if got, err := recipients.Open(key, "p1", s); err != nil || got != "user:secret" {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	if _, err := recipients.Open(key, "p2", s); err == nil {
+		t.Fatal("a sealed credential opened for another processor")
+	}
+}

@@ -171,8 +171,13 @@ func (s *stack) work(t *testing.T) map[string]any {
 	return rep
 }
 
-func TestOpenDSRProcessor(t *testing.T) {
-	t.Parallel()
+// openDSRStack starts a stack whose processor API signs with a fresh key
+// (its certificate, issued by a test CA for opendsr.example.com, served
+// where discovery says), with a cancel window of window and env. It
+// returns the stack, the CA the test controllers trust and the
+// certificate's PEM.
+func openDSRStack(t *testing.T, window time.Duration, env map[string]string) (*stack, *x509.CertPool, []byte) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -180,11 +185,20 @@ func TestOpenDSRProcessor(t *testing.T) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	roots, certPEM := testPKI(t, key, "opendsr.example.com")
 	certSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certPEM) }))
-	defer certSrv.Close()
-	const window = 2 * time.Second
-	s := startStackOpts(t, localtest.Need(t), 2, map[string]string{"OPENDSR_SIGNING_KEY": string(keyPEM),
-		"OPENDSR_CANCEL_WINDOW": window.String(), "CALLBACK_RETRY_BACKOFF": "1s"}, map[string]string{"OpenDSRCertificateURL": certSrv.URL + "/cert.pem",
+	t.Cleanup(certSrv.Close)
+	fnEnv := map[string]string{"OPENDSR_SIGNING_KEY": string(keyPEM), "OPENDSR_CANCEL_WINDOW": window.String()}
+	for k, v := range env {
+		fnEnv[k] = v
+	}
+	s := startStackOpts(t, localtest.Need(t), 2, fnEnv, map[string]string{"OpenDSRCertificateURL": certSrv.URL + "/cert.pem",
 		"ProcessorDomain": "opendsr.example.com"})
+	return s, roots, certPEM
+}
+
+func TestOpenDSRProcessor(t *testing.T) {
+	t.Parallel()
+	const window = 2 * time.Second
+	s, roots, _ := openDSRStack(t, window, map[string]string{"CALLBACK_RETRY_BACKOFF": "1s"})
 	u := localtest.Unique()
 	gone, kept := "gone-"+u+"@example.com", "kept-"+u+"@example.com"
 	for _, addr := range []string{gone, kept} {

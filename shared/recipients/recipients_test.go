@@ -2,123 +2,20 @@ package recipients_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
-
-// fakeProcessor is a downstream processor's OpenDSR v2 API: it signs its
-// answers with its key (or, forging, with another), can be down, and
-// reports the status it is set to.
-type fakeProcessor struct {
-	t       *testing.T
-	srv     *httptest.Server
-	signer  *opendsr.Signer
-	forger  *opendsr.Signer
-	certPEM string
-
-	mu       sync.Mutex
-	mode     string // "up", "down", "forged"
-	status   string // what GET answers: pending, completed
-	created  []opendsr.Request
-	lastAuth string
-}
-
-func newProcessor(t *testing.T) *fakeProcessor {
-	t.Helper()
-	key, cert := selfSigned(t)
-	other, _ := selfSigned(t)
-	p := &fakeProcessor{t: t, mode: "up", status: opendsr.StatusPending, certPEM: cert}
-	var err error
-	if p.signer, err = opendsr.NewSigner(key, "proc.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if p.forger, err = opendsr.NewSigner(other, "proc.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *fakeProcessor) set(mode, status string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mode, p.status = mode, status
-}
-
-func (p *fakeProcessor) serve(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == "down" {
-		http.Error(w, "unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	user, pass, _ := r.BasicAuth()
-	p.lastAuth = user + ":" + pass
-	var out any
-	code := http.StatusOK
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/opendsr/v2/requests":
-		var req opendsr.Request
-		raw, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(raw, &req)
-		if p.mode != "forged" {
-			p.created = append(p.created, req)
-		}
-		code, out = http.StatusCreated, map[string]string{"subject_request_id": req.SubjectRequestID, "controller_id": user}
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/opendsr/v2/requests/"):
-		out = map[string]string{"subject_request_id": strings.TrimPrefix(r.URL.Path, "/opendsr/v2/requests/"), "request_status": p.status}
-	default:
-		code, out = http.StatusNotFound, map[string]any{"error": map[string]any{"code": 404}}
-	}
-	body, _ := json.Marshal(out)
-	s := p.signer
-	if p.mode == "forged" {
-		s = p.forger
-	}
-	h, _ := s.Headers(opendsr.V2, body)
-	for k, v := range h {
-		w.Header().Set(k, v)
-	}
-	w.WriteHeader(code)
-	_, _ = w.Write(body)
-}
-
-func selfSigned(t *testing.T) ([]byte, string) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "proc.example.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
-		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
 
 // A verified site erasure tells each registered processor once, with its
 // credentials and the person's sha256; one that is down is retried with
@@ -137,11 +34,11 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	now := t0
 
-	a, b, c := newProcessor(t), newProcessor(t), newProcessor(t)
-	b.set("down", opendsr.StatusPending)
-	c.set("down", opendsr.StatusPending)
+	a, b, c := opendsrtest.New(t), opendsrtest.New(t), opendsrtest.New(t)
+	b.Set(opendsrtest.Down, false)
+	c.Set(opendsrtest.Down, false)
 	for i, p := range []struct {
-		fp   *fakeProcessor
+		fp   *opendsrtest.Processor
 		name string
 	}{{a, "Alpha Analytics"}, {b, "Beta Mail"}, {c, "Gamma Gone"}} {
 		id := []string{"alpha", "beta", "gamma"}[i]
@@ -149,8 +46,8 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.PutProcessor(ctx, dynamo.Processor{ID: id, Name: p.name, URL: p.fp.srv.URL + "/opendsr/v2", Credentials: sealed,
-			Certificate: p.fp.certPEM, IdentityFormat: "sha256", Types: []string{"erasure"}}, t0); err != nil {
+		if err := store.PutProcessor(ctx, dynamo.Processor{ID: id, Name: p.name, URL: p.fp.URL, Credentials: sealed,
+			Certificate: string(p.fp.Certificate), IdentityFormat: "sha256", Types: []string{"erasure"}}, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,32 +102,29 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 	if r := got(); r.MailDue != dynamo.MailDueErased+"n1" || r.MailPending != "" {
 		t.Fatalf("the email is not released: due %q, pending %q", r.MailDue, r.MailPending)
 	}
-	a.mu.Lock()
-	if len(a.created) != 1 || a.lastAuth != "site:pw-alpha" || a.created[0].Identities[0].Value != privacy.EmailDigest("sha256", "ann@example.com") ||
-		a.created[0].Identities[0].Format != "sha256" || a.created[0].Type != "erasure" || a.created[0].Regulation != "gdpr" ||
-		!opendsr.ValidID(a.created[0].SubjectRequestID) {
-		t.Fatalf("alpha was sent %+v with %q", a.created, a.lastAuth)
+	sentA := a.Accepted()
+	if len(sentA) != 1 || a.Auth() != "site:pw-alpha" || sentA[0].Identities[0].Value != privacy.EmailDigest("sha256", "ann@example.com") ||
+		sentA[0].Identities[0].Format != "sha256" || sentA[0].Type != "erasure" || sentA[0].Regulation != "gdpr" ||
+		!opendsr.ValidID(sentA[0].SubjectRequestID) {
+		t.Fatalf("alpha was sent %+v with %q", sentA, a.Auth())
 	}
-	a.mu.Unlock()
 
 	// Within the backoff nothing is due.
 	run(30*time.Second, recipients.Report{})
 	// Beta is up but its answer is forged: not taken, retried.
-	b.set("forged", opendsr.StatusPending)
+	b.Set(opendsrtest.Forged, false)
 	run(61*time.Second, recipients.Report{Tried: 2, Retrying: 2})
 	states(map[string]string{"beta": dynamo.RecipientRetrying})
 	// Beta answers truly: told, once.
-	b.set("up", opendsr.StatusPending)
+	b.Set(opendsrtest.Up, false)
 	run(4*time.Minute, recipients.Report{Tried: 2, Sent: 1, Retrying: 1})
 	states(map[string]string{"alpha": dynamo.RecipientSent, "beta": dynamo.RecipientSent})
-	b.mu.Lock()
-	if len(b.created) != 1 || b.created[0].SubjectRequestID == a.created[0].SubjectRequestID {
-		t.Fatalf("beta was sent %d requests", len(b.created))
+	if sentB := b.Accepted(); len(sentB) != 1 || sentB[0].SubjectRequestID == sentA[0].SubjectRequestID {
+		t.Fatalf("beta accepted %+v", sentB)
 	}
-	b.mu.Unlock()
 	// Both finish; polled, they are completed and keep no identity.
-	a.set("up", opendsr.StatusDone)
-	b.set("up", opendsr.StatusDone)
+	a.Set(opendsrtest.Up, true)
+	b.Set(opendsrtest.Up, true)
 	run(2*time.Hour, recipients.Report{Tried: 3, Completed: 2, Retrying: 1})
 	states(map[string]string{"alpha": dynamo.RecipientCompleted, "beta": dynamo.RecipientCompleted, "gamma": dynamo.RecipientRetrying})
 	// Gamma, down for a week, is given up: the team's.

@@ -20,7 +20,7 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdaenv.Logger()
-	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "RECORDS_TABLE", "OPS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "RECORDS_TABLE", "OPS_TABLE", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
@@ -35,17 +35,16 @@ func main() {
 		os.Exit(1)
 	}
 	s := &processor.Service{
-		Store:         dynamo.New(env.DynamoDB(), env.Tables),
-		Hasher:        keys.Hasher,
-		CertURL:       os.Getenv("OPENDSR_CERTIFICATE_URL"),
-		BaseURL:       env.BaseURL,
-		PolicyVersion: env.PolicyVersion,
-		Policy:        opendsr.Policy{AllowInsecure: lambdaenv.InsecureCallbacks(log)},
-		Window:        window,
-		CreateLimit:   limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
-		RecordLimit:   limit.Rule{Name: "opendsr_records", Max: recordsPerHour, Window: time.Hour},
-		Now:           time.Now,
-		Log:           log,
+		Store:       dynamo.New(env.DynamoDB(), env.Tables),
+		Hasher:      keys.Hasher,
+		CertURL:     os.Getenv("OPENDSR_CERTIFICATE_URL"),
+		BaseURL:     env.BaseURL,
+		Policy:      opendsr.Policy{AllowInsecure: lambdaenv.InsecureCallbacks(log)},
+		Window:      window,
+		CreateLimit: limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
+		RecordLimit: limit.Rule{Name: "opendsr_records", Max: recordsPerHour, Window: time.Hour},
+		Now:         time.Now,
+		Log:         log,
 	}
 	// The signing key (see processor.LoadSigner): without a usable one
 	// every route answers 503, since an unsigned answer is not one.

@@ -72,11 +72,10 @@ type Service struct {
 	Hasher *privacy.Hasher
 	// Signer signs every response; without one (no key configured) every
 	// route answers 503, since an unsigned answer is not one.
-	Signer        *opendsr.Signer
-	CertURL       string // processor_certificate in discovery
-	BaseURL       string // for results_url
-	PolicyVersion string
-	Policy        opendsr.Policy
+	Signer  *opendsr.Signer
+	CertURL string // processor_certificate in discovery
+	BaseURL string // for results_url
+	Policy  opendsr.Policy
 	// Resolver looks up callback hosts at create (net.DefaultResolver when
 	// nil): a name that resolves inside the network is refused.
 	Resolver Resolver

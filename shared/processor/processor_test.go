@@ -63,7 +63,7 @@ func newAPI(t *testing.T) *api {
 	// runs TTL) after their window, counted from it.
 	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
 	a.svc = &processor.Service{Store: store, Hasher: h, Signer: signer, BaseURL: "https://privacy.example.com",
-		PolicyVersion: "v", Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
+		Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
 	a.rt = httpapi.NewRouter(log)
 	a.svc.Routes(a.rt)
 	for _, id := range []string{"acme", "beta"} {

@@ -1,14 +1,18 @@
-// Command mailer is the Lambda on the subjects table's stream: it sends the
-// emails that stored changes make due. It only wires; the logic is in
-// shared/mailer.
+// Command mailer is the Lambda on the subjects and requests tables'
+// streams: it sends the emails that stored changes make due; on its
+// schedule ({"retry_mail": true}) it retries those whose sends failed for a
+// reason that passes. It only wires; the logic is in shared/mailer.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -37,8 +41,35 @@ func main() {
 		Log:          log,
 		Now:          time.Now,
 		Lease:        lease(),
+		Retries:      store,
+		GiveUp:       3 * 24 * time.Hour,
 	}
-	lambda.Start(m.Handle)
+	if err == nil {
+		m.RetryBackoff, err = lambdaenv.Duration("MAIL_RETRY_BACKOFF", time.Minute)
+	}
+	if err == nil {
+		m.RetryMaxBackoff, err = lambdaenv.Duration("MAIL_RETRY_MAX_BACKOFF", time.Hour)
+	}
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var ev struct {
+			events.DynamoDBEvent
+			RetryMail bool `json:"retry_mail"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		switch {
+		case ev.RetryMail:
+			return m.Retry(ctx)
+		case len(ev.Records) > 0:
+			return m.Handle(ctx, ev.DynamoDBEvent)
+		}
+		return nil, errors.New("neither a stream batch nor a retry event")
+	})
 }
 
 // lease is how long a claimed send is protected from a second mailer

@@ -25,7 +25,8 @@ func contactBody(addr string) string {
 }
 
 // With the mail service down, submissions still succeed; the emails wait in
-// the stream and all arrive, once each, when it is back.
+// the mailer's retry queue (the stream moves on) and all arrive, once
+// each, when it is back.
 func TestSESDownNothingLost(t *testing.T) {
 	t.Parallel()
 	svc := localtest.Need(t)
@@ -50,7 +51,7 @@ func TestSESDownNothingLost(t *testing.T) {
 	if got := localtest.Emails(t, svc, mine); len(got) != 6 {
 		t.Fatalf("%d emails, want each exactly once (6)", len(got))
 	}
-	if !strings.Contains(s.logs.String(), "send failed; the record will be retried") {
+	if !strings.Contains(s.logs.String(), "send failed; queued for retry") {
 		t.Error("the outage left no trace in the mailer's log")
 	}
 }
@@ -222,5 +223,63 @@ func TestMailerKilledMidBatchNoDuplicates(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), "stream MailerFunction: batch failed; retrying") {
 		t.Error("the crash left no retry in the gateway's log")
+	}
+}
+
+// SES throttling (429 TooManyRequestsException) for as long as it lasts:
+// the stream does not retry (the records succeed, their emails queued);
+// the mailer's retry queue sends every email exactly once when SES
+// accepts again.
+func TestSESThrottlingNothingLost(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	ses := localtest.OwnSES(t)
+	target, _ := url.Parse(ses.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var throttling atomic.Bool
+	var refused atomic.Int64
+	throttling.Store(true)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if throttling.Load() && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/outbound-emails") {
+			refused.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Amzn-Errortype", "TooManyRequestsException")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"message":"Maximum sending rate exceeded."}`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	svc.SES = proxy.URL
+	s := startStackWith(t, svc)
+	u := localtest.Unique()
+	for i := 0; i < 3; i++ {
+		if resp, out := s.do(t, "POST", "/v1/contact", "application/json", contactBody(fmt.Sprintf("slow%d-%s@example.com", i, u)), nil); resp.StatusCode != 202 {
+			t.Fatalf("submission %d: %d %s", i, resp.StatusCode, out)
+		}
+	}
+	// Throttled through several retry rounds (1 s, then 2 s apart).
+	for deadline := time.Now().Add(30 * time.Second); refused.Load() < 12; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d sends refused", refused.Load())
+		}
+	}
+	mine := localtest.Mentions(u)
+	if got := localtest.Emails(t, svc, mine); len(got) != 0 {
+		t.Fatalf("%d emails through a throttled SES", len(got))
+	}
+	for _, retried := range []string{"stream MailerFunction: batch failed", "records reported failed; retrying"} {
+		if strings.Contains(s.logs.String(), retried) {
+			t.Errorf("the stream retried (%q): a throttled send held the shard", retried)
+		}
+	}
+	throttling.Store(false)
+	if got := localtest.WaitEmails(t, svc, 6, 60*time.Second, mine); len(got) != 6 {
+		t.Fatalf("%d emails after the throttling ended, want 6", len(got))
+	}
+	time.Sleep(3 * time.Second)
+	if got := localtest.Emails(t, svc, mine); len(got) != 6 {
+		t.Fatalf("%d emails, want each exactly once (6)", len(got))
 	}
 }

@@ -58,3 +58,45 @@ func StringAttr(img map[string]events.DynamoDBAttributeValue, name string) strin
 	}
 	return v.String()
 }
+
+// ToStreamImage converts an item read from a table to a stream record's
+// image, so an item read again is handled by the code that handles its
+// stream record.
+func ToStreamImage(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	if item == nil {
+		return nil
+	}
+	out := make(map[string]events.DynamoDBAttributeValue, len(item))
+	for k, v := range item {
+		out[k] = toStream(v)
+	}
+	return out
+}
+
+func toStream(v types.AttributeValue) events.DynamoDBAttributeValue {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberS:
+		return events.NewStringAttribute(x.Value)
+	case *types.AttributeValueMemberN:
+		return events.NewNumberAttribute(x.Value)
+	case *types.AttributeValueMemberB:
+		return events.NewBinaryAttribute(x.Value)
+	case *types.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(x.Value)
+	case *types.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(x.Value)
+	case *types.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(x.Value)
+	case *types.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(x.Value)
+	case *types.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(x.Value))
+		for i, e := range x.Value {
+			l[i] = toStream(e)
+		}
+		return events.NewListAttribute(l)
+	case *types.AttributeValueMemberM:
+		return events.NewMapAttribute(ToStreamImage(x.Value))
+	}
+	return events.NewNullAttribute()
+}

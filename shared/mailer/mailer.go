@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
@@ -66,6 +68,22 @@ type Mailer struct {
 	// Lease is how long a claim protects a send in progress. It must be
 	// longer than one send takes and shorter than the stream's retry span.
 	Lease time.Duration
+	// Retries, when set, keeps the changes whose sends failed for a reason
+	// that passes, retried by Retry after RetryBackoff (doubled after each
+	// failure up to RetryMaxBackoff) until GiveUp; without it such a
+	// record fails and the stream retries it.
+	Retries                               RetryQueue
+	RetryBackoff, RetryMaxBackoff, GiveUp time.Duration
+}
+
+// RetryQueue keeps the changes whose emails are to be tried again.
+type RetryQueue interface {
+	QueueMail(ctx context.Context, r dynamo.MailRetry) error
+	DueMail(ctx context.Context, now time.Time) ([]dynamo.MailRetry, error)
+	LeaseMail(ctx context.Context, r dynamo.MailRetry, until time.Time) error
+	RetryMailLater(ctx context.Context, r dynamo.MailRetry) error
+	MailDone(ctx context.Context, r dynamo.MailRetry) error
+	ChangedItem(ctx context.Context, r dynamo.MailRetry) (map[string]types.AttributeValue, error)
 }
 
 // ConfirmLinkValidity is how long a confirmation link works.
@@ -84,38 +102,158 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	for _, rec := range ev.Records {
 		seq := rec.Change.SequenceNumber
 		log := base.With("seq", seq, "event", rec.EventName)
-		msgs, due, err := m.due(rec)
-		if err != nil {
-			log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
+		err := m.process(ctx, log, rec)
+		var se *sendError
+		switch {
+		case err == nil:
 			continue
-		}
-		msgs, err = m.restrict(ctx, rec, msgs)
-		if err != nil {
-			log.WarnContext(ctx, "restriction check failed; the record will be retried", "error", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
-			continue
-		}
-		failed := false
-		for _, msg := range msgs {
-			if err := m.sendOnce(ctx, log, key(rec, due, msg.Kind), msg); err != nil {
-				log.WarnContext(ctx, "send failed; the record will be retried", "kind", msg.Kind, "error", err.Error())
-				failed = true
-				break
+		case errors.As(err, &se) && m.Retries != nil:
+			// A send that failed for a reason that passes is retried from
+			// the queue, with backoff: the shard moves on.
+			now := m.Now().UTC()
+			r := dynamo.MailRetry{Source: rec.EventSourceArn, Table: tableOf(rec.EventSourceArn), Due: se.due,
+				PK: dynamo.StringAttr(rec.Change.Keys, "pk"), SK: dynamo.StringAttr(rec.Change.Keys, "sk"),
+				Attempts: 1, First: now, Next: now.Add(m.RetryBackoff), LastError: se.Error()}
+			if qerr := m.Retries.QueueMail(ctx, r); qerr == nil {
+				log.WarnContext(ctx, "send failed; queued for retry", "error", se.Error(), "retry_in_s", m.RetryBackoff.Seconds())
+				continue
+			} else {
+				err = qerr
 			}
 		}
-		if !failed && len(msgs) > 0 && dynamo.StringAttr(rec.Change.NewImage, "kind") == dynamo.KindRequest && lastMail(due) {
-			// The request's last email has gone: it keeps no address, name
-			// or details for its remaining years of record.
-			if err := m.Requests.StripRequestAddress(ctx, dynamo.StringAttr(rec.Change.NewImage, "id")); err != nil {
-				log.WarnContext(ctx, "address not stripped; the record will be retried", "error", err.Error())
-				failed = true
-			}
-		}
-		if failed {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
-		}
+		log.WarnContext(ctx, "record failed; the stream retries it", "error", err.Error())
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
 	}
 	return resp, nil
+}
+
+// sendError is a send that failed for a reason that passes (SES
+// throttled or unreachable, another mailer holding the send): the change
+// is retried.
+type sendError struct {
+	due string
+	err error
+}
+
+func (e *sendError) Error() string { return e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
+// process sends the emails one change makes due, each once. A send that
+// failed is a *sendError; any other error (DynamoDB) fails the record.
+// Records that can never succeed (an item the mailer cannot read) are
+// logged and skipped.
+func (m *Mailer) process(ctx context.Context, log *slog.Logger, rec events.DynamoDBEventRecord) error {
+	msgs, due, err := m.due(rec)
+	if err != nil {
+		log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
+		return nil
+	}
+	if msgs, err = m.restrict(ctx, rec, msgs); err != nil {
+		return fmt.Errorf("restriction check: %w", err)
+	}
+	for _, msg := range msgs {
+		if err := m.sendOnce(ctx, log, key(rec, due, msg.Kind), msg); err != nil {
+			return &sendError{due: due, err: fmt.Errorf("%s: %w", msg.Kind, err)}
+		}
+	}
+	if len(msgs) > 0 && dynamo.StringAttr(rec.Change.NewImage, "kind") == dynamo.KindRequest && lastMail(due) {
+		// The request's last email has gone: it keeps no address, name
+		// or details for its remaining years of record.
+		if err := m.Requests.StripRequestAddress(ctx, dynamo.StringAttr(rec.Change.NewImage, "id")); err != nil {
+			return fmt.Errorf("strip the address: %w", err)
+		}
+	}
+	return nil
+}
+
+// tableOf is the table name in a stream ARN
+// (arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>).
+func tableOf(streamARN string) string {
+	_, rest, _ := strings.Cut(streamARN, ":table/")
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
+
+// RetryReport says what one retry run did.
+type RetryReport struct {
+	Tried     int `json:"tried"`
+	Sent      int `json:"sent"`
+	Dropped   int `json:"dropped"` // the item is gone or its email superseded
+	Again     int `json:"again"`
+	Abandoned int `json:"abandoned"`
+}
+
+// MetricAbandonedEmails counts emails given up after GiveUp of failures
+// (an alarm watches it).
+const MetricAbandonedEmails = "EmailsAbandoned"
+
+// Retry tries every queued change that is due again (on a schedule): the
+// item is read afresh, so one erased or whose email was superseded
+// meanwhile sends nothing; what fails again waits longer (RetryBackoff
+// doubled to RetryMaxBackoff), and after GiveUp is abandoned, logged as
+// an error and counted.
+func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
+	var rep RetryReport
+	log := m.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	now := m.Now().UTC()
+	due, err := m.Retries.DueMail(ctx, now)
+	if err != nil {
+		return rep, fmt.Errorf("mail retry: %w", err)
+	}
+	for _, r := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := m.Retries.LeaseMail(ctx, r, now.Add(m.Lease)); errors.Is(err, dynamo.ErrStale) {
+			continue
+		} else if err != nil {
+			return rep, fmt.Errorf("mail retry: %w", err)
+		}
+		rep.Tried++
+		item, err := m.Retries.ChangedItem(ctx, r)
+		if err == nil && (item == nil || dynamo.StringAttr(dynamo.ToStreamImage(item), dynamo.AttrMailDue) != r.Due) {
+			rep.Dropped++
+			if err := m.Retries.MailDone(ctx, r); err != nil {
+				return rep, fmt.Errorf("mail retry: %w", err)
+			}
+			continue
+		}
+		if err == nil {
+			img := dynamo.ToStreamImage(item)
+			err = m.process(ctx, log, events.DynamoDBEventRecord{EventName: string(events.DynamoDBOperationTypeModify),
+				EventSourceArn: r.Source, Change: events.DynamoDBStreamRecord{NewImage: img,
+					Keys: map[string]events.DynamoDBAttributeValue{"pk": img["pk"], "sk": img["sk"]}}})
+		}
+		if err == nil {
+			rep.Sent++
+			if err := m.Retries.MailDone(ctx, r); err != nil {
+				return rep, fmt.Errorf("mail retry: %w", err)
+			}
+			continue
+		}
+		r.Attempts++
+		r.LastError = err.Error()
+		if now.Sub(r.First) >= m.GiveUp {
+			rep.Abandoned++
+			attrs := append([]slog.Attr{slog.Int("attempts", r.Attempts), slog.String("error", r.LastError)},
+				metric.Count(MetricAbandonedEmails, now)...) // the alarm's metric
+			log.LogAttrs(ctx, slog.LevelError, "email abandoned after repeated failures", attrs...)
+			if err := m.Retries.MailDone(ctx, r); err != nil {
+				return rep, fmt.Errorf("mail retry: %w", err)
+			}
+			continue
+		}
+		rep.Again++
+		r.Next = now.Add(min(m.RetryBackoff<<min(r.Attempts-1, 20), m.RetryMaxBackoff))
+		if err := m.Retries.RetryMailLater(ctx, r); err != nil {
+			return rep, fmt.Errorf("mail retry: %w", err)
+		}
+	}
+	if rep.Tried > 0 {
+		log.InfoContext(ctx, "mail retry run", "tried", rep.Tried, "sent", rep.Sent, "dropped", rep.Dropped, "again", rep.Again,
+			"abandoned", rep.Abandoned)
+	}
+	return rep, nil
 }
 
 // restrict applies a restriction of processing to a subject's emails: no

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
@@ -162,6 +164,114 @@ func TestSampleStreamEvents(t *testing.T) {
 		}
 		if got := len(localtest.Emails(t, svc, toTeam)); got != wantTeamMails {
 			t.Fatalf("after %s: %d team emails, want %d", file, got, wantTeamMails)
+		}
+	}
+}
+
+// throttled answers like SES throttling while on, for every message.
+type throttled struct {
+	next mailer.Sender
+	on   atomic.Bool
+}
+
+func (f *throttled) Send(ctx context.Context, m notify.Message) (string, error) {
+	if f.on.Load() {
+		return "", errors.New("injected: TooManyRequestsException: Maximum sending rate exceeded")
+	}
+	return f.next.Send(ctx, m)
+}
+
+// SES throttling for longer than the stream would retry: the records
+// succeed at once (the shard moves on), their emails wait in the retry
+// queue with backoff, and every one arrives exactly once after recovery;
+// one whose item was erased meanwhile sends nothing; one failing past
+// GiveUp is abandoned, counted for the alarm.
+func TestThrottledSendsAreRetriedFromTheQueue(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	tables := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ops: tables["OpsTable"], Subjects: tables["SubjectsTable"],
+		Requests: tables["RequestsTable"], Ledger: tables["LedgerTable"], Suppression: tables["SuppressionTable"]})
+	u := localtest.Unique()
+	team := "team-" + u + "@example.com"
+	sender := &throttled{next: &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"}}
+	sender.on.Store(true)
+	var logs bytes.Buffer
+	t0 := time.Now().UTC().Truncate(time.Second)
+	now := t0
+	m := &mailer.Mailer{Markers: store, Requests: store, Sender: sender, Retries: store,
+		RetryBackoff: time.Minute, RetryMaxBackoff: time.Hour, GiveUp: 24 * time.Hour,
+		Config: notify.Config{Company: "Example", TeamInbox: team, PolicyURL: "https://example.com/p"},
+		Log:    slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute}
+	ctx := context.Background()
+	arn := "arn:aws:dynamodb:ddblocal:000000000000:table/" + tables["SubjectsTable"] + "/stream/2026-12-02T00:00:00.000"
+
+	// Three inquiries, stored as the form stores them; their stream records.
+	var batch []events.DynamoDBEventRecord
+	addrs := []string{"kept-" + u + "@example.com", "erased-" + u + "@example.com", "late-" + u + "@example.com"}
+	var inqs []privacy.Inquiry
+	for i, addr := range addrs {
+		inq := privacy.NewInquiry(fmt.Sprintf("inq-%s-%d", u, i), privacy.SubjectID("subj-"+u+fmt.Sprint(i)),
+			privacy.ContactForm{Name: "N", Email: addr, Topic: "demo", Message: "M"}, "v1", privacy.RequestMeta{ReceivedAt: t0})
+		if err := store.SaveInquiry(ctx, inq); err != nil {
+			t.Fatal(err)
+		}
+		inqs = append(inqs, inq)
+		items, err := store.SubjectItems(ctx, inq.Subject)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("%v %d", err, len(items))
+		}
+		img := dynamo.ToStreamImage(items[0])
+		batch = append(batch, events.DynamoDBEventRecord{EventName: "INSERT", EventSourceArn: arn,
+			Change: events.DynamoDBStreamRecord{SequenceNumber: fmt.Sprint(100 + i), NewImage: img,
+				Keys: map[string]events.DynamoDBAttributeValue{"pk": img["pk"], "sk": img["sk"]}}})
+	}
+	resp, err := m.Handle(ctx, events.DynamoDBEvent{Records: batch})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("throttled batch: %+v %v (the records should be queued, not failed)", resp, err)
+	}
+	// The same records delivered again by the stream queue nothing twice.
+	if resp, _ := m.Handle(ctx, events.DynamoDBEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("redelivery: %+v", resp)
+	}
+	count := func(addr string) int {
+		return len(localtest.Emails(t, svc, func(e localtest.Email) bool {
+			return e.To(addr) || (e.To(team) && strings.Contains(strings.Join(e.ReplyTo, ","), addr))
+		}))
+	}
+	run := func(at time.Duration, want mailer.RetryReport) {
+		t.Helper()
+		now = t0.Add(at)
+		rep, err := m.Retry(ctx)
+		if err != nil || rep != want {
+			t.Fatalf("retry at %s: %+v %v, want %+v", at, rep, err, want)
+		}
+	}
+	run(30*time.Second, mailer.RetryReport{})                                                       // not due before the backoff
+	run(time.Minute, mailer.RetryReport{Tried: 3, Again: 3})                                        // still throttled: 2 minutes more
+	run(2*time.Minute, mailer.RetryReport{})                                                        // backing off
+	if _, _, err := store.Erase(ctx, inqs[1].Subject, "req-x", dynamo.Event{At: now}); err != nil { // erased meanwhile
+		t.Fatalf("erase: %v", err)
+	}
+	sender.on.Store(false)
+	// The third is kept failing past GiveUp by a sender that refuses only it.
+	m.Sender = &failFor{next: sender, addr: addrs[2]}
+	m.Sender.(*failFor).on.Store(true)
+	run(3*time.Minute, mailer.RetryReport{Tried: 3, Sent: 1, Dropped: 1, Again: 1})
+	if count(addrs[0]) != 2 || count(addrs[1]) != 0 {
+		t.Fatalf("after recovery: kept %d emails (want 2), erased %d (want 0)", count(addrs[0]), count(addrs[1]))
+	}
+	run(25*time.Hour, mailer.RetryReport{Tried: 1, Abandoned: 1})
+	run(26*time.Hour, mailer.RetryReport{})
+	if count(addrs[0]) != 2 || count(addrs[2]) != 0 {
+		t.Fatalf("at the end: kept %d, late %d", count(addrs[0]), count(addrs[2]))
+	}
+	if !strings.Contains(logs.String(), `"EmailsAbandoned":1`) {
+		t.Error("no EmailsAbandoned metric for the alarm")
+	}
+	for _, pii := range addrs {
+		if strings.Contains(logs.String(), pii) {
+			t.Errorf("the mailer logged %q", pii)
 		}
 	}
 }

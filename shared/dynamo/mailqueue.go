@@ -74,7 +74,7 @@ func (s *Store) QueueMail(ctx context.Context, r MailRetry) error {
 // entry read consistently).
 func (s *Store) DueMail(ctx context.Context, now time.Time) ([]MailRetry, error) {
 	keys, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Ops, IndexName: aws.String("by-due"),
-		KeyConditionExpression: aws.String("due = :due AND next_at <= :now"),
+		KeyConditionExpression:    aws.String("due = :due AND next_at <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":due": str(mailQueueDue), ":now": num(now.Unix())}})
 	if err != nil {
 		return nil, fmt.Errorf("due mail: %w", err)

@@ -23,13 +23,14 @@ DEV_SES_PORT  ?= 8005
 TEST_DDB_PORT ?= 18000
 TEST_SES_PORT ?= 18005
 
-.PHONY: help tools build dev test test-unit lint bench clean sweep fuzz
+.PHONY: help tools build dev test test-unit lint load bench clean sweep fuzz
 
 help:
 	@echo "make dev    - run the whole stack locally: API on http://localhost:3000, SES inbox on http://localhost:$(DEV_SES_PORT)"
 	@echo "make test   - lint, unit, integration and end-to-end tests against DynamoDB Local and the SES emulator"
 	@echo "make build  - build every function's bootstrap for Lambda (linux/$(GOARCH_LAMBDA)) into $(DIST)/"
 	@echo "make lint   - gofmt, go vet, staticcheck, cfn-lint"
+	@echo "make load   - the load test at full size (LOAD_N submissions, default 10000; make test runs 1000)"
 	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME each (default 15s)"
 	@echo "make sweep  - run the retention sweep now against the running make dev stack (DRY=1: report only)"
@@ -90,6 +91,7 @@ lint: $(STATICCHECK)
 	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
+	@echo "go mod tidy -diff"; go mod tidy -diff
 	@if command -v cfn-lint >/dev/null; then echo "cfn-lint template.yaml"; cfn-lint template.yaml; \
 	  else echo "cfn-lint is not installed (pip install cfn-lint); template not linted"; exit 1; fi
 
@@ -100,6 +102,11 @@ test: tools lint
 	@infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  go test -count=1 -timeout 25m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
+
+LOAD_N ?= 10000
+load: tools
+	@infra/with-services.sh .local/load $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
+	  env PK_LOAD_N=$(LOAD_N) go test -count=1 -timeout 30m -run '^TestLoadNothingLostOrDuplicated$$' -v ./infra/e2e
 
 bench: tools
 	@infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \

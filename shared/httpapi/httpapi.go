@@ -1,5 +1,5 @@
 // Package httpapi adapts API Gateway HTTP API (payload 2.0) events to the
-// contract in API.md: body limits, content types, JSON or form bodies, the
+// contract in docs/api.md: body limits, content types, JSON or form bodies, the
 // error body, HTML answers for browsers, and routing by route key. The route
 // keys are the ones template.yaml declares, so the template stays the single
 // truth for what is served.

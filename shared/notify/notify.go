@@ -257,7 +257,8 @@ func ErasureDone(c Config, to, requestID string, withheld bool, recipients []Rec
 
 // Recipient is a processor told of a request, as the requester reads it.
 type Recipient struct {
-	Name, Status string
+	Name   string `json:"name"`
+	Status string `json:"status"`
 }
 
 // Kinds of the outcome emails.

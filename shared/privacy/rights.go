@@ -34,7 +34,7 @@ var relationships = []string{"visitor", "subscriber", "prospect", "client", "job
 // the processor for that data, so the request is redirected to the client.
 const RelationshipPlatformEndUser = "platform_end_user"
 
-// Request statuses (API.md).
+// Request statuses (docs/api.md).
 const (
 	RequestIdentityUnverified = "identity_unverified"
 	RequestRedirected         = "redirected"

@@ -1,4 +1,4 @@
-// Package rights takes data-subject requests (API.md "Rights requests"):
+// Package rights takes data-subject requests (docs/api.md "Rights requests"):
 // intake with its deadline, duplicate and excess handling, identity
 // verification by an emailed single-use link, and the requester's status
 // view. Verified requests are fulfilled by the Fulfiller; the privacy

@@ -181,10 +181,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	for _, f := range fns {
 		s.Functions[f.ID] = f
-		size := 1
+		// Two at once at least: in AWS a function on two streams (the
+		// mailer), or a schedule's run that outlasts its period, runs
+		// concurrently, and a race it hides here it would hit there.
+		size := 2
 		for _, e := range f.Events {
 			if e.Type == "HttpApi" || e.Type == "Api" {
-				size = cfg.Pool
+				size = max(cfg.Pool, 2)
 			}
 		}
 		if err := f.start(runCtx, cfg.RIE, size, base, overrides, log); err != nil {

@@ -15,23 +15,33 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 )
 
+// invoker runs a function with a payload (a *Function does).
+type invoker interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
 // streamSource is one DynamoDB event of a function: the stream, the batch
 // size, the starting position, filters and the retry limit.
 type streamSource struct {
-	fn         *Function
+	fn         invoker
+	id         string
 	arn        string
 	batchSize  int32
 	latest     bool
 	filters    []filter
 	maxRetries int // -1: until the record expires, as Lambda's default
-	region     string
+	// itemFailures is FunctionResponseTypes: [ReportBatchItemFailures].
+	// Without it Lambda ignores what the function answers: a batch fails
+	// only by a function error, and reported failures count as success.
+	itemFailures bool
+	region       string
 	log        io.Writer
 	client     *dynamodbstreams.Client
 	poll       time.Duration
 }
 
 func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, region string, log io.Writer) (*streamSource, error) {
-	s := &streamSource{fn: fn, arn: asString(e.Properties["Stream"]), batchSize: 100, maxRetries: -1,
+	s := &streamSource{fn: fn, id: fn.ID, arn: asString(e.Properties["Stream"]), batchSize: 100, maxRetries: -1,
 		latest: asString(e.Properties["StartingPosition"]) == "LATEST", region: region, log: log,
 		client: client, poll: 250 * time.Millisecond}
 	if s.arn == "" {
@@ -51,6 +61,9 @@ func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, regi
 		}
 		s.maxRetries = n
 	}
+	for _, t := range asList(e.Properties["FunctionResponseTypes"]) {
+		s.itemFailures = s.itemFailures || asString(t) == "ReportBatchItemFailures"
+	}
 	var err error
 	if s.filters, err = parseFilters(e.Properties["FilterCriteria"]); err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.ID, err)
@@ -67,7 +80,7 @@ func (s *streamSource) run(ctx context.Context) {
 		out, err := s.client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &s.arn})
 		if err != nil {
 			if ctx.Err() == nil {
-				fmt.Fprintf(s.log, "gateway\tstream %s: describe: %v\n", s.fn.ID, err)
+				fmt.Fprintf(s.log, "gateway\tstream %s: describe: %v\n", s.id, err)
 			}
 			sleep(ctx, time.Second)
 			continue
@@ -124,7 +137,7 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 				return
 			}
 			if ctx.Err() == nil {
-				fmt.Fprintf(s.log, "gateway\tstream %s: shard iterator: %v\n", s.fn.ID, err)
+				fmt.Fprintf(s.log, "gateway\tstream %s: shard iterator: %v\n", s.id, err)
 			}
 			sleep(ctx, time.Second)
 		}
@@ -141,7 +154,7 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 			case errors.As(err, &expired), errors.As(err, &trimmed):
 				sleep(ctx, s.poll)
 			default:
-				fmt.Fprintf(s.log, "gateway\tstream %s: get records: %v\n", s.fn.ID, err)
+				fmt.Fprintf(s.log, "gateway\tstream %s: get records: %v\n", s.id, err)
 				sleep(ctx, time.Second)
 			}
 			iterator()
@@ -172,12 +185,12 @@ func (s *streamSource) deliver(ctx context.Context, batch []map[string]any) {
 	backoff := 200 * time.Millisecond
 	for attempt := 0; len(batch) > 0 && ctx.Err() == nil; attempt++ {
 		if s.maxRetries >= 0 && attempt > s.maxRetries {
-			fmt.Fprintf(s.log, "gateway\tstream %s: dropping %d records after %d retries\n", s.fn.ID, len(batch), s.maxRetries)
+			fmt.Fprintf(s.log, "gateway\tstream %s: dropping %d records after %d retries\n", s.id, len(batch), s.maxRetries)
 			return
 		}
 		payload, err := json.Marshal(map[string]any{"Records": batch})
 		if err != nil {
-			fmt.Fprintf(s.log, "gateway\tstream %s: %v\n", s.fn.ID, err)
+			fmt.Fprintf(s.log, "gateway\tstream %s: %v\n", s.id, err)
 			return
 		}
 		out, err := s.fn.Invoke(ctx, payload)
@@ -187,7 +200,7 @@ func (s *streamSource) deliver(ctx context.Context, batch []map[string]any) {
 					ItemIdentifier string `json:"itemIdentifier"`
 				} `json:"batchItemFailures"`
 			}
-			if len(out) > 0 && string(out) != "null" {
+			if s.itemFailures && len(out) > 0 && string(out) != "null" {
 				if jerr := json.Unmarshal(out, &resp); jerr != nil {
 					err = fmt.Errorf("unreadable response: %w", jerr)
 				}
@@ -207,11 +220,11 @@ func (s *streamSource) deliver(ctx context.Context, batch []map[string]any) {
 				}
 				batch = batch[from:]
 				fmt.Fprintf(s.log, "gateway\tstream %s: %d records reported failed; retrying from %s\n",
-					s.fn.ID, len(resp.BatchItemFailures), seqOf(batch[0]))
+					s.id, len(resp.BatchItemFailures), seqOf(batch[0]))
 			}
 		}
 		if err != nil && ctx.Err() == nil {
-			fmt.Fprintf(s.log, "gateway\tstream %s: batch failed; retrying: %v\n", s.fn.ID, err)
+			fmt.Fprintf(s.log, "gateway\tstream %s: batch failed; retrying: %v\n", s.id, err)
 		}
 		sleep(ctx, backoff)
 		backoff = min(backoff*2, 10*time.Second)

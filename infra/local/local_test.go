@@ -191,9 +191,10 @@ func TestSchedules(t *testing.T) {
 			want := map[string]time.Duration{"SweepFunction": time.Hour, "DeadlineWatchFunction": 24 * time.Hour,
 				"OpenDSRWorkerFunction": 5 * time.Minute, "CallbackFunction": time.Minute, "RecipientsFunction": time.Minute,
 				"MailerFunction": time.Minute}[f.ID]
-			every, err := rate(e)
-			if err != nil || every != want {
-				t.Errorf("%s: %v %v", f.ID, every, err)
+			sch, err := parseSchedule(e)
+			t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+			if err != nil || sch.next(t0).Sub(t0) != want {
+				t.Errorf("%s: %v", f.ID, err)
 			}
 			var ev map[string]any
 			err = json.Unmarshal(scheduleEvent(e, "us-east-1"), &ev)
@@ -211,8 +212,9 @@ func TestSchedules(t *testing.T) {
 	if !found {
 		t.Fatal("no ScheduleV2 event in the template")
 	}
-	for expr, ok := range map[string]bool{"rate(5 minutes)": true, "rate(1 day)": true, "cron(0 * * * ? *)": false} {
-		_, err := rate(Event{Type: "ScheduleV2", Properties: map[string]any{"ScheduleExpression": expr}})
+	for expr, ok := range map[string]bool{"rate(5 minutes)": true, "rate(1 day)": true, "cron(0 * * * ? *)": true,
+		"rate(0 minutes)": false, "cron(0 * * * *)": false, "cron(0 9 * * * *)": false, "cron(0 9 L * ? *)": false, "every hour": false} {
+		_, err := parseSchedule(Event{Type: "ScheduleV2", Properties: map[string]any{"ScheduleExpression": expr}})
 		if (err == nil) != ok {
 			t.Errorf("%s: %v", expr, err)
 		}
@@ -236,6 +238,37 @@ func TestForwardedForIsAppended(t *testing.T) {
 		ev := toEvent(req, rt, nil, nil)
 		if got := ev.Headers["x-forwarded-for"]; got != tt.want || ev.RequestContext.HTTP.SourceIP != "127.0.0.9" {
 			t.Errorf("sent %q: x-forwarded-for %q (source %s), want %q", tt.sent, got, ev.RequestContext.HTTP.SourceIP, tt.want)
+		}
+	}
+}
+
+// cron() as EventBridge reads it: day of week 1-7 from Sunday, names,
+// ranges, lists, steps, ? for the unused day field, an optional timezone.
+func TestCronNext(t *testing.T) {
+	from := time.Date(2026, 12, 2, 10, 17, 30, 0, time.UTC) // a Wednesday
+	for _, tt := range []struct{ expr, tz, want string }{
+		{"cron(0 * * * ? *)", "", "2026-12-02T11:00:00Z"},
+		{"cron(*/15 * * * ? *)", "", "2026-12-02T10:30:00Z"},
+		{"cron(0 9 * * ? *)", "", "2026-12-03T09:00:00Z"},
+		{"cron(0 9 ? * MON-FRI *)", "", "2026-12-03T09:00:00Z"},
+		{"cron(0 9 ? * 1 *)", "", "2026-12-06T09:00:00Z"}, // Sunday
+		{"cron(30 2 1 * ? *)", "", "2027-01-01T02:30:00Z"},
+		{"cron(0 0 29 FEB ? *)", "", "2028-02-29T00:00:00Z"},
+		{"cron(0 8,20 * * ? 2026)", "", "2026-12-02T20:00:00Z"},
+		{"cron(0 9 * * ? *)", "Europe/Berlin", "2026-12-03T08:00:00Z"},
+		{"cron(0 0 1 1 ? 2025)", "", "0001-01-01T00:00:00Z"}, // only in the past: never
+	} {
+		props := map[string]any{"ScheduleExpression": tt.expr}
+		if tt.tz != "" {
+			props["ScheduleExpressionTimezone"] = tt.tz
+		}
+		sch, err := parseSchedule(Event{Type: "ScheduleV2", Properties: props})
+		if err != nil {
+			t.Errorf("%s: %v", tt.expr, err)
+			continue
+		}
+		if got := sch.next(from).UTC().Format(time.RFC3339); got != tt.want {
+			t.Errorf("%s (%s): next %s, want %s", tt.expr, tt.tz, got, tt.want)
 		}
 	}
 }

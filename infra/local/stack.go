@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -216,13 +214,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 				if cfg.NoSchedules {
 					continue
 				}
-				every, err := rate(e)
+				sch, err := parseSchedule(e)
 				if err != nil {
 					fmt.Fprintf(log, "gateway\t%s %s: %v; not fired locally (use POST /_local/invoke/%s)\n", f.ID, name, err, f.ID)
 					continue
 				}
 				fn, ev := f, e
-				s.goRun(func() { s.schedule(runCtx, fn, ev, every, cfg.Region, log) })
+				s.goRun(func() { s.schedule(runCtx, fn, ev, sch, cfg.Region, log) })
 			}
 		}
 	}
@@ -263,22 +261,6 @@ func (s *Stack) Close() {
 // DB returns the DynamoDB Local client the stack uses.
 func (s *Stack) DB() *dynamodb.Client { return s.db }
 
-var rateExpr = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
-
-func rate(e Event) (time.Duration, error) {
-	expr := asString(e.Properties["ScheduleExpression"])
-	if e.Type == "Schedule" {
-		expr = asString(e.Properties["Schedule"])
-	}
-	m := rateExpr.FindStringSubmatch(strings.TrimSpace(expr))
-	if m == nil {
-		return 0, fmt.Errorf("schedule %q is not a rate expression", expr)
-	}
-	n, _ := strconv.Atoi(m[1])
-	unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
-	return time.Duration(n) * unit, nil
-}
-
 // scheduleEvent is the payload a schedule delivers: the Input when one is
 // set, otherwise the envelope (ScheduleV2's detail is the string "{}").
 func scheduleEvent(e Event, region string) []byte {
@@ -297,18 +279,22 @@ func scheduleEvent(e Event, region string) []byte {
 	return b
 }
 
-func (s *Stack) schedule(ctx context.Context, f *Function, e Event, every time.Duration, region string, log io.Writer) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+func (s *Stack) schedule(ctx context.Context, f *Function, e Event, sch schedule, region string, log io.Writer) {
+	for at := sch.next(time.Now()); !at.IsZero(); at = sch.next(at) {
+		t := time.NewTimer(time.Until(at))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
+		}
+		// Asynchronously, as Scheduler invokes: a run that outlasts the
+		// period overlaps the next one (the pool runs two at once).
+		go func() {
 			if _, err := f.Invoke(ctx, scheduleEvent(e, region)); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(log, "gateway\tschedule %s: %v\n", f.ID, err)
 			}
-		}
+		}()
 	}
 }
 

@@ -35,9 +35,9 @@ type streamSource struct {
 	// only by a function error, and reported failures count as success.
 	itemFailures bool
 	region       string
-	log        io.Writer
-	client     *dynamodbstreams.Client
-	poll       time.Duration
+	log          io.Writer
+	client       *dynamodbstreams.Client
+	poll         time.Duration
 }
 
 func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, region string, log io.Writer) (*streamSource, error) {

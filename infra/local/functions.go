@@ -50,6 +50,11 @@ func Functions(t *Template, r *Resolver) ([]*Function, error) {
 	glob := asMap(t.Globals["Function"])
 	var fns []*Function
 	for _, id := range t.ResourcesOfType("AWS::Serverless::Function") {
+		if ok, err := r.Exists(id); err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		} else if !ok {
+			continue // its Condition is false: not in this stack
+		}
 		props := t.Resources[id].Properties
 		get := func(k string) any {
 			if v, ok := props[k]; ok {

@@ -272,3 +272,59 @@ func TestCronNext(t *testing.T) {
 		}
 	}
 }
+
+// Conditions as CloudFormation evaluates them: Fn::If picks a branch,
+// Ref AWS::NoValue removes the property or element, and a resource whose
+// Condition is false is not in the stack.
+func TestConditions(t *testing.T) {
+	tmpl := &Template{
+		Parameters: map[string]map[string]any{"Stage": {"Type": "String", "Default": "dev"}, "Alarm": {"Type": "String", "Default": ""}},
+		Conditions: map[string]any{
+			"IsProd":   map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Stage"}, "prod"}},
+			"HasAlarm": map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Alarm"}, ""}}}},
+			"Both":     map[string]any{"Fn::And": []any{map[string]any{"Condition": "IsProd"}, map[string]any{"Condition": "HasAlarm"}}},
+			"Either":   map[string]any{"Fn::Or": []any{map[string]any{"Condition": "IsProd"}, map[string]any{"Condition": "HasAlarm"}}},
+		},
+		Resources: map[string]Resource{
+			"Always": {Type: "AWS::DynamoDB::Table"}, "ProdOnly": {Type: "AWS::DynamoDB::Table", Condition: "IsProd"},
+		},
+	}
+	for _, tc := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{}, `map[Keep:x List:[a] Size:small] [false false false false] true false`},
+		{map[string]string{"Alarm": "a@example.com"}, `map[Keep:x List:[a] Size:small Topic:a@example.com] [false true false true] true false`},
+		{map[string]string{"Stage": "prod", "Alarm": "a@example.com"}, `map[Keep:x List:[a b] Size:large Topic:a@example.com] [true true true true] true true`},
+	} {
+		r, err := NewResolver(tmpl, tc.params, "us-east-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Resolve(map[string]any{
+			"Size":  map[string]any{"Fn::If": []any{"IsProd", "large", "small"}},
+			"Topic": map[string]any{"Fn::If": []any{"HasAlarm", map[string]any{"Ref": "Alarm"}, map[string]any{"Ref": "AWS::NoValue"}}},
+			"List":  []any{"a", map[string]any{"Fn::If": []any{"IsProd", "b", map[string]any{"Ref": "AWS::NoValue"}}}},
+			"Keep":  "x",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conds []bool
+		for _, c := range []string{"IsProd", "HasAlarm", "Both", "Either"} {
+			v, err := r.Condition(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conds = append(conds, v)
+		}
+		always, _ := r.Exists("Always")
+		prod, _ := r.Exists("ProdOnly")
+		if s := fmt.Sprintf("%v %v %v %v", got, conds, always, prod); s != tc.want {
+			t.Errorf("%v: %s, want %s", tc.params, s, tc.want)
+		}
+		if _, err := r.Resolve(map[string]any{"Fn::If": []any{"Nope", 1, 2}}); err == nil {
+			t.Error("an unknown condition resolved")
+		}
+	}
+}

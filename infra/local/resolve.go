@@ -23,7 +23,7 @@ func NewResolver(t *Template, overrides map[string]string, region string) (*Reso
 	r := &Resolver{Params: map[string]any{}, Refs: map[string]string{}, Attrs: map[string]string{}, Template: t,
 		Pseudo: map[string]string{
 			"AWS::Region": region, "AWS::AccountId": "000000000000", "AWS::Partition": "aws",
-			"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "local", "AWS::NoValue": "",
+			"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "local",
 		}}
 	for name, p := range t.Parameters {
 		v, ok := overrides[name]
@@ -52,6 +52,10 @@ func NewResolver(t *Template, overrides map[string]string, region string) (*Reso
 	return r, nil
 }
 
+// noValue is what Ref AWS::NoValue resolves to: the property or list
+// element holding it is removed, as CloudFormation does.
+type noValue struct{}
+
 // Resolve evaluates every intrinsic function inside v.
 func (r *Resolver) Resolve(v any) (any, error) {
 	switch x := v.(type) {
@@ -69,21 +73,93 @@ func (r *Resolver) Resolve(v any) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
-			out[k] = rv
+			if _, gone := rv.(noValue); !gone {
+				out[k] = rv
+			}
 		}
 		return out, nil
 	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
+		out := make([]any, 0, len(x))
+		for _, e := range x {
 			rv, err := r.Resolve(e)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = rv
+			if _, gone := rv.(noValue); !gone {
+				out = append(out, rv)
+			}
 		}
 		return out, nil
 	}
 	return v, nil
+}
+
+// Condition evaluates a named condition of the template.
+func (r *Resolver) Condition(name string) (bool, error) {
+	c, ok := r.Template.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("unknown condition %s", name)
+	}
+	return r.cond(c)
+}
+
+// Exists reports whether a resource exists under its Condition.
+func (r *Resolver) Exists(id string) (bool, error) {
+	res, ok := r.Template.Resources[id]
+	if !ok || res.Condition == "" {
+		return ok, nil
+	}
+	return r.Condition(res.Condition)
+}
+
+// cond evaluates a condition expression: Fn::Equals, Fn::Not, Fn::And,
+// Fn::Or, or {"Condition": name}.
+func (r *Resolver) cond(v any) (bool, error) {
+	m := asMap(v)
+	if len(m) != 1 {
+		return false, fmt.Errorf("a condition is one of Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition")
+	}
+	for k, arg := range m {
+		switch k {
+		case "Condition":
+			return r.Condition(asString(arg))
+		case "Fn::Equals":
+			l := asList(arg)
+			if len(l) != 2 {
+				return false, fmt.Errorf("Fn::Equals needs two values")
+			}
+			a, err := r.Resolve(l[0])
+			if err != nil {
+				return false, err
+			}
+			b, err := r.Resolve(l[1])
+			if err != nil {
+				return false, err
+			}
+			return fmt.Sprint(a) == fmt.Sprint(b), nil
+		case "Fn::Not":
+			l := asList(arg)
+			if len(l) != 1 {
+				return false, fmt.Errorf("Fn::Not needs one condition")
+			}
+			c, err := r.cond(l[0])
+			return !c, err
+		case "Fn::And", "Fn::Or":
+			and := k == "Fn::And"
+			for _, e := range asList(arg) {
+				c, err := r.cond(e)
+				if err != nil {
+					return false, err
+				}
+				if c != and {
+					return c, nil
+				}
+			}
+			return and, nil
+		}
+		return false, fmt.Errorf("%s is not a condition function", k)
+	}
+	return false, nil
 }
 
 func (r *Resolver) ref(name string) (any, error) {
@@ -125,7 +201,23 @@ var subVar = regexp.MustCompile(`\$\{([^!}][^}]*)\}`)
 func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 	switch fn {
 	case "Ref":
+		if asString(arg) == "AWS::NoValue" {
+			return noValue{}, nil
+		}
 		return r.ref(asString(arg))
+	case "Fn::If":
+		l := asList(arg)
+		if len(l) != 3 {
+			return nil, fmt.Errorf("intrinsic If needs [condition, then, else]")
+		}
+		c, err := r.Condition(asString(l[0]))
+		if err != nil {
+			return nil, err
+		}
+		if c {
+			return r.Resolve(l[1])
+		}
+		return r.Resolve(l[2])
 	case "Fn::GetAtt":
 		l := asList(arg)
 		if len(l) != 2 {

@@ -19,6 +19,11 @@ import (
 // GetAtt answers for the tables.
 func CreateTables(ctx context.Context, db *dynamodb.Client, t *Template, r *Resolver, prefix string) error {
 	for _, id := range t.ResourcesOfType("AWS::DynamoDB::Table") {
+		if ok, err := r.Exists(id); err != nil {
+			return fmt.Errorf("table %s: %w", id, err)
+		} else if !ok {
+			continue // its Condition is false: not in this stack
+		}
 		props, err := r.Resolve(t.Resources[id].Properties)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", id, err)

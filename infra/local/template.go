@@ -21,6 +21,9 @@ type Template struct {
 	Parameters map[string]map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
+	// Conditions are the template's named conditions (Fn::Equals and
+	// friends), evaluated by a Resolver.
+	Conditions map[string]any
 }
 
 // Resource is one template resource.
@@ -28,6 +31,8 @@ type Resource struct {
 	Type                                string
 	Properties                          map[string]any
 	DeletionPolicy, UpdateReplacePolicy string
+	// Condition names the condition the resource exists under ("": always).
+	Condition string
 }
 
 // ReadTemplate parses a SAM template, turning short-form intrinsic tags
@@ -54,10 +59,12 @@ func ReadTemplate(path string) (*Template, error) {
 		t.Parameters[name] = asMap(p)
 	}
 	t.Globals = asMap(doc["Globals"])
+	t.Conditions = asMap(doc["Conditions"])
 	for name, r := range asMap(doc["Resources"]) {
 		rm := asMap(r)
 		t.Resources[name] = Resource{Type: asString(rm["Type"]), Properties: asMap(rm["Properties"]),
-			DeletionPolicy: asString(rm["DeletionPolicy"]), UpdateReplacePolicy: asString(rm["UpdateReplacePolicy"])}
+			DeletionPolicy: asString(rm["DeletionPolicy"]), UpdateReplacePolicy: asString(rm["UpdateReplacePolicy"]),
+			Condition: asString(rm["Condition"])}
 	}
 	return t, nil
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make dev`: DynamoDB Local (data kept in .local/dev/dynamodb), the SES
-# emulator and the local gateway in the foreground. Ctrl-C stops all three.
+# emulator, the SQS server and the local gateway in the foreground. Ctrl-C
+# stops them all.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -12,4 +13,4 @@ trap '"$here/services.sh" stop "$dir"' EXIT
 echo "SES inbox:  http://localhost:$ses  (JSON: http://localhost:$ses/store)"
 echo "API:        http://localhost:3000  (building functions, then ready)"
 cd "$root"
-go run ./infra/gateway -dynamodb "http://127.0.0.1:$ddb" -ses "http://127.0.0.1:$ses" ${GATEWAY_FLAGS:-}
+go run ./infra/gateway -dynamodb "http://127.0.0.1:$ddb" -ses "http://127.0.0.1:$ses" -sqs "http://127.0.0.1:$((ses + 1))" ${GATEWAY_FLAGS:-}

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Starts and stops the local stand-ins for AWS: DynamoDB Local (Java) and the
-# SES v2 emulator (Node). Installed by `make tools` into .tools/.
+# Starts and stops the local stand-ins for AWS: DynamoDB Local (Java), the
+# SES v2 emulator and an SQS server (local-aws-sqs, the JSON protocol the
+# Go SDK speaks; Node). Installed by `make tools` into .tools/.
 #
 #   infra/services.sh start DIR DDB_PORT SES_PORT [--in-memory]
 #   infra/services.sh stop DIR
 #
+# The SQS server listens on SES_PORT+1.
 # DIR holds the pid files, logs and (unless --in-memory) the DynamoDB data.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,14 +36,20 @@ start() {
   nohup node "$node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$ses_port" \
     >"$dir/ses.log" 2>&1 &
   echo $! >"$dir/ses.pid"
+  local sqs_port=$((ses_port + 1))
+  nohup node -e 'require(process.argv[1]).createSqsServer({port: +process.argv[2], hostname: "127.0.0.1",
+    accountId: "000000000000", emulateQueueCreationLifecycle: false}).then(() => console.log("listening"))' \
+    "$node_modules/local-aws-sqs" "$sqs_port" >"$dir/sqs.log" 2>&1 &
+  echo $! >"$dir/sqs.pid"
   wait_port 127.0.0.1 "$ddb_port" "DynamoDB Local ($dir/dynamodb.log)"
   wait_port 127.0.0.1 "$ses_port" "SES emulator ($dir/ses.log)"
-  echo "services: DynamoDB Local on http://127.0.0.1:$ddb_port, SES emulator on http://127.0.0.1:$ses_port"
+  wait_port 127.0.0.1 "$sqs_port" "SQS server ($dir/sqs.log)"
+  echo "services: DynamoDB Local on http://127.0.0.1:$ddb_port, SES emulator on http://127.0.0.1:$ses_port, SQS on http://127.0.0.1:$sqs_port"
 }
 
 stop() {
   local dir=$1
-  for name in ses dynamodb; do
+  for name in sqs ses dynamodb; do
     if [ -f "$dir/$name.pid" ]; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
       rm -f "$dir/$name.pid"

@@ -283,3 +283,54 @@ func TestSESThrottlingNothingLost(t *testing.T) {
 		t.Fatalf("%d emails, want each exactly once (6)", len(got))
 	}
 }
+
+// A scheduled run that fails (the deadline digest with SES down) is given
+// up as Lambda gives it up (no retries, EventInvokeConfig) and recorded on
+// FailureQueue, on the local SQS server; once SES is back, privacyctl
+// replay feeds it back once: the digest arrives, and a second replay has
+// nothing left to do.
+func TestFailedRunIsReplayedOnce(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	ses := localtest.OwnSES(t)
+	svc.SES = ses.URL
+	s := startStackWith(t, svc)
+	u := localtest.Unique()
+	if code, f := s.file(t, `{"email":"replay-`+u+`@example.com","type":"access"}`); code != 202 || f.ID == "" {
+		t.Fatalf("file: %d %+v", code, f)
+	}
+	ses.Stop()
+	resp, out := s.do(t, "POST", "/_local/invoke/DeadlineWatchFunction", "application/json", "{}",
+		map[string]string{"X-Amz-Invocation-Type": "Event"})
+	if resp.StatusCode != 202 {
+		t.Fatalf("async invoke: %d %s", resp.StatusCode, out)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(s.logs.String(), "async DeadlineWatchFunction: given up after 1 attempts; recorded on"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed run was not recorded on the failure queue")
+		}
+	}
+	ses.Start(t)
+	queue := s.Queues["FailureQueue"]
+	replay := func() string {
+		t.Helper()
+		out, err := s.privacyctl(t, "replay", "-queue-url", queue, "-sqs-endpoint", svc.SQS, "-invoke-url", s.URL)
+		if err != nil {
+			t.Fatalf("replay: %v %s", err, out)
+		}
+		return out
+	}
+	if out := replay(); !strings.Contains(out, "replayed an asynchronous invocation of DeadlineWatchFunction") ||
+		!strings.Contains(out, "1 replayed, 0 failed") {
+		t.Fatalf("first replay: %s", out)
+	}
+	digests := localtest.WaitEmails(t, svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(s.team) && strings.Contains(e.Subject, "Rights requests")
+	})
+	if len(digests) != 1 {
+		t.Fatalf("%d digests after the replay", len(digests))
+	}
+	if out := replay(); !strings.Contains(out, "0 replayed, 0 failed") {
+		t.Fatalf("second replay: %s", out)
+	}
+}

@@ -99,7 +99,7 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	defer cancel()
 	cfg := local.Config{
 		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
-		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES,
+		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES, SQSEndpoint: svc.SQS, AsyncRetryDelay: 200 * time.Millisecond,
 		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: pool,
 		Params: p,
 		Env:    fnEnv, Log: logs, NoSchedules: true,

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
@@ -49,6 +50,8 @@ func main() {
 	flag.StringVar(&cfg.RIE, "rie", ".tools/bin/aws-lambda-rie", "aws-lambda-rie binary")
 	flag.StringVar(&cfg.DynamoDBEndpoint, "dynamodb", "http://127.0.0.1:8000", "DynamoDB Local endpoint")
 	flag.StringVar(&cfg.SESEndpoint, "ses", "http://127.0.0.1:8005", "SES emulator endpoint")
+	flag.StringVar(&cfg.SQSEndpoint, "sqs", "", "SQS server endpoint (make dev: http://127.0.0.1:8006): the template's queues and on-failure records; empty for none")
+	flag.DurationVar(&cfg.AsyncRetryDelay, "async-retry-delay", 10*time.Second, "wait before each retry of a failed asynchronous invocation (AWS: about 1, then 2 minutes)")
 	flag.StringVar(&cfg.TablePrefix, "table-prefix", "dev-", "prefix of local table names")
 	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "API listen address")
 	flag.IntVar(&cfg.Pool, "pool", 2, "emulator processes per HTTP function")

@@ -23,20 +23,25 @@ import (
 // Function is one AWS::Serverless::Function with Globals merged in, as SAM
 // merges them: scalars replaced, environment maps merged.
 type Function struct {
-	ID         string
-	CodeURI    string
-	Timeout    time.Duration
-	MemoryMB   int
-	Env        map[string]string
-	Events     map[string]Event
-	Bootstrap  string // path of the built binary
-	pool       chan *worker
-	out        io.Writer
-	rie        string
-	environ    []string
-	startMu    sync.Mutex
-	allWorkers []*worker
-	closed     bool // stopped: no process may start any more
+	ID       string
+	CodeURI  string
+	Timeout  time.Duration
+	MemoryMB int
+	Env      map[string]string
+	Events   map[string]Event
+	// AsyncRetries and AsyncOnFailure are its EventInvokeConfig: how
+	// often Lambda retries an asynchronous invocation that failed (2 by
+	// default), and where it records one it gave up on.
+	AsyncRetries   int
+	AsyncOnFailure string
+	Bootstrap      string // path of the built binary
+	pool           chan *worker
+	out            io.Writer
+	rie            string
+	environ        []string
+	startMu        sync.Mutex
+	allWorkers     []*worker
+	closed         bool // stopped: no process may start any more
 }
 
 // Event is one event source of a function, its properties resolved.
@@ -79,6 +84,19 @@ func Functions(t *Template, r *Resolver) ([]*Function, error) {
 				}
 				f.Env[k] = asString(rv)
 			}
+		}
+		f.AsyncRetries = 2
+		if cfg := props["EventInvokeConfig"]; cfg != nil {
+			rc, err := r.Resolve(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s EventInvokeConfig: %w", id, err)
+			}
+			if n := asString(asMap(rc)["MaximumRetryAttempts"]); n != "" {
+				if f.AsyncRetries, err = strconv.Atoi(n); err != nil {
+					return nil, fmt.Errorf("%s EventInvokeConfig MaximumRetryAttempts: %w", id, err)
+				}
+			}
+			f.AsyncOnFailure = onFailure(asMap(rc))
 		}
 		for name, e := range asMap(props["Events"]) {
 			em := asMap(e)

@@ -21,20 +21,28 @@ import (
 
 // Config says where the local services are and how to run the stack.
 type Config struct {
-	Template         string            // path of template.yaml
-	Root             string            // module root, where functions are built
-	BuildDir         string            // where bootstraps go
-	RIE              string            // path of aws-lambda-rie
-	DynamoDBEndpoint string            // DynamoDB Local, e.g. http://127.0.0.1:8000
-	SESEndpoint      string            // the SES emulator, e.g. http://127.0.0.1:8005
-	TablePrefix      string            // tables are named prefix+LogicalId
-	Addr             string            // the API's listen address, e.g. 127.0.0.1:3000
-	Params           map[string]string // template parameter overrides
-	Env              map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
-	Pool             int               // emulator processes per HTTP function
-	Region           string
-	Log              io.Writer // function and gateway log lines, one per line
-	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
+	Template         string // path of template.yaml
+	Root             string // module root, where functions are built
+	BuildDir         string // where bootstraps go
+	RIE              string // path of aws-lambda-rie
+	DynamoDBEndpoint string // DynamoDB Local, e.g. http://127.0.0.1:8000
+	SESEndpoint      string // the SES emulator, e.g. http://127.0.0.1:8005
+	// SQSEndpoint is the SQS server (e.g. http://127.0.0.1:8006) where the
+	// template's queues are created and on-failure records go; without it
+	// queues resolve to stand-in ARNs and such records are only logged.
+	SQSEndpoint string
+	// AsyncRetryDelay is the wait before each retry of a failed
+	// asynchronous invocation (AWS waits about 1 and then 2 minutes;
+	// default 10 s here).
+	AsyncRetryDelay time.Duration
+	TablePrefix     string            // tables are named prefix+LogicalId
+	Addr            string            // the API's listen address, e.g. 127.0.0.1:3000
+	Params          map[string]string // template parameter overrides
+	Env             map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
+	Pool            int               // emulator processes per HTTP function
+	Region          string
+	Log             io.Writer // function and gateway log lines, one per line
+	NoSchedules     bool      // do not fire schedules (tests invoke on demand)
 	// DevKeyDir, when set, holds the OpenDSR signing key of development
 	// (made there on first use, see DevSigningKey), used when Env gives no
 	// OPENDSR_SIGNING_KEY.
@@ -99,11 +107,18 @@ type Stack struct {
 	URL       string
 	Functions map[string]*Function
 	Tables    map[string]string // logical id -> local table name
+	Queues    map[string]string // logical id -> local queue URL (with an SQS server)
 	server    *http.Server
-	ln        net.Listener
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	db        *dynamodb.Client
+	queues    *queues
+	region    string
+	// asyncDelay is Config.AsyncRetryDelay.
+	asyncDelay time.Duration
+	log        io.Writer
+	runCtx     context.Context
+	ln         net.Listener
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	db         *dynamodb.Client
 }
 
 func staticAWS(region string) aws.Config {
@@ -150,6 +165,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Env = env
 		fmt.Fprintf(log, "gateway\tOpenDSR signing key of development in %s (certificate %s)\n", cfg.DevKeyDir, certPath)
 	}
+	var qs *queues
+	if cfg.SQSEndpoint != "" {
+		if qs, err = createQueues(ctx, cfg.SQSEndpoint, t, r, cfg.TablePrefix, cfg.Region); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if cfg.AsyncRetryDelay <= 0 {
+		cfg.AsyncRetryDelay = 10 * time.Second
+	}
 	fns, err := Functions(t, r)
 	if err == nil {
 		err = Build(ctx, cfg.Root, cfg.BuildDir, fns)
@@ -159,8 +184,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, cancel: cancel, db: db, ln: ln}
+	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel,
+		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx}
 	for id, name := range r.Refs {
+		if t.Resources[id].Type == "AWS::SQS::Queue" {
+			s.Queues[id] = name
+		}
 		if t.Resources[id].Type == "AWS::DynamoDB::Table" {
 			s.Tables[id] = name
 		}
@@ -209,6 +238,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 					s.Close()
 					return nil, err
 				}
+				src.queues = qs
 				s.goRun(func() { src.run(runCtx) })
 			case "Schedule", "ScheduleV2":
 				if cfg.NoSchedules {
@@ -289,17 +319,48 @@ func (s *Stack) schedule(ctx context.Context, f *Function, e Event, sch schedule
 		case <-t.C:
 		}
 		// Asynchronously, as Scheduler invokes: a run that outlasts the
-		// period overlaps the next one (the pool runs two at once).
-		go func() {
-			if _, err := f.Invoke(ctx, scheduleEvent(e, region)); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(log, "gateway\tschedule %s: %v\n", f.ID, err)
-			}
-		}()
+		// period overlaps the next one (the pool runs two at once), and a
+		// failed one is retried and recorded as Lambda does.
+		go s.invokeAsync(ctx, f, scheduleEvent(e, region))
 	}
+}
+
+// invokeAsync runs an asynchronous invocation as Lambda does: on a
+// function error it is retried AsyncRetries times, asyncDelay apart, and
+// then recorded on the function's on-failure destination with its payload.
+func (s *Stack) invokeAsync(ctx context.Context, f *Function, payload []byte) {
+	var err error
+	attempts := 0
+	for attempts = 1; attempts <= 1+f.AsyncRetries; attempts++ {
+		if attempts > 1 {
+			sleep(ctx, s.asyncDelay)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err = f.Invoke(ctx, payload); err == nil {
+			return
+		}
+		fmt.Fprintf(s.log, "gateway\tasync %s: attempt %d failed: %v\n", f.ID, attempts, err)
+	}
+	attempts--
+	dest := f.AsyncOnFailure
+	if dest == "" {
+		fmt.Fprintf(s.log, "gateway\tasync %s: given up after %d attempts; no on-failure destination\n", f.ID, attempts)
+		return
+	}
+	if serr := s.queues.send(ctx, dest, asyncFailure(s.region, f.ID, payload, attempts, err)); serr != nil {
+		fmt.Fprintf(s.log, "gateway\tasync %s: given up after %d attempts; %v\n", f.ID, attempts, serr)
+		return
+	}
+	fmt.Fprintf(s.log, "gateway\tasync %s: given up after %d attempts; recorded on %s\n", f.ID, attempts, dest)
 }
 
 // adminHandler serves POST /_local/invoke/{LogicalId}: the body is the event
 // (a schedule's envelope when empty), the answer the function's response.
+// With X-Amz-Invocation-Type: Event the invocation is asynchronous, as
+// Scheduler's and the CLI's --invocation-type Event are: 202 at once, then
+// retries and the on-failure destination as Lambda applies them.
 func (s *Stack) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := strings.CutPrefix(r.URL.Path, "/_local/invoke/")
@@ -315,6 +376,11 @@ func (s *Stack) adminHandler() http.Handler {
 		}
 		if len(body) == 0 {
 			body = scheduleEvent(Event{Type: "ScheduleV2"}, "us-east-1")
+		}
+		if r.Header.Get("X-Amz-Invocation-Type") == "Event" {
+			s.goRun(func() { s.invokeAsync(s.runCtx, f, body) })
+			w.WriteHeader(http.StatusAccepted)
+			return
 		}
 		out, err := f.Invoke(r.Context(), body)
 		if err != nil {

@@ -34,10 +34,14 @@ type streamSource struct {
 	// Without it Lambda ignores what the function answers: a batch fails
 	// only by a function error, and reported failures count as success.
 	itemFailures bool
-	region       string
-	log          io.Writer
-	client       *dynamodbstreams.Client
-	poll         time.Duration
+	// dest is DestinationConfig.OnFailure: where a batch given up on is
+	// recorded (its place in the stream), on the local SQS server.
+	dest   string
+	queues *queues
+	region string
+	log    io.Writer
+	client *dynamodbstreams.Client
+	poll   time.Duration
 }
 
 func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, region string, log io.Writer) (*streamSource, error) {
@@ -64,6 +68,7 @@ func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, regi
 	for _, t := range asList(e.Properties["FunctionResponseTypes"]) {
 		s.itemFailures = s.itemFailures || asString(t) == "ReportBatchItemFailures"
 	}
+	s.dest = onFailure(e.Properties)
 	var err error
 	if s.filters, err = parseFilters(e.Properties["FilterCriteria"]); err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.ID, err)
@@ -167,7 +172,7 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 				batch = append(batch, rec)
 			}
 		}
-		s.deliver(ctx, batch)
+		s.deliver(ctx, shard, batch)
 		if n := len(out.Records); n > 0 {
 			lastSeq = aws.ToString(out.Records[n-1].Dynamodb.SequenceNumber)
 		}
@@ -181,11 +186,21 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 // deliver invokes the function with a batch until it succeeds, retrying
 // from the first failed record it reports (ReportBatchItemFailures), or the
 // whole batch on a function error, with backoff.
-func (s *streamSource) deliver(ctx context.Context, batch []map[string]any) {
+func (s *streamSource) deliver(ctx context.Context, shard string, batch []map[string]any) {
 	backoff := 200 * time.Millisecond
 	for attempt := 0; len(batch) > 0 && ctx.Err() == nil; attempt++ {
 		if s.maxRetries >= 0 && attempt > s.maxRetries {
-			fmt.Fprintf(s.log, "gateway\tstream %s: dropping %d records after %d retries\n", s.id, len(batch), s.maxRetries)
+			// As Lambda: the batch is given up, and where it is in the
+			// stream goes to the on-failure destination.
+			err := fmt.Errorf("no on-failure destination")
+			if s.dest != "" {
+				err = s.queues.send(ctx, s.dest, streamFailure(s.region, s.id, s.arn, shard, batch, attempt, "RetryAttemptsExhausted"))
+			}
+			if err != nil {
+				fmt.Fprintf(s.log, "gateway\tstream %s: dropping %d records after %d retries: %v\n", s.id, len(batch), s.maxRetries, err)
+			} else {
+				fmt.Fprintf(s.log, "gateway\tstream %s: %d records after %d retries sent to %s\n", s.id, len(batch), s.maxRetries, s.dest)
+			}
 			return
 		}
 		payload, err := json.Marshal(map[string]any{"Records": batch})
@@ -248,7 +263,12 @@ func indexOfSeq(batch []map[string]any, seq string) int {
 }
 
 // toEvent renders a stream record in the shape Lambda delivers it.
-func (s *streamSource) toEvent(r types.Record) map[string]any {
+func (s *streamSource) toEvent(r types.Record) map[string]any { return StreamEvent(r, s.region, s.arn) }
+
+// StreamEvent renders a DynamoDB stream record in the shape Lambda
+// delivers it to a function (privacyctl replay reads a failed batch back
+// with it).
+func StreamEvent(r types.Record, region, streamARN string) map[string]any {
 	d := r.Dynamodb
 	change := map[string]any{
 		"SequenceNumber": aws.ToString(d.SequenceNumber),
@@ -267,7 +287,7 @@ func (s *streamSource) toEvent(r types.Record) map[string]any {
 	}
 	ev := map[string]any{
 		"eventID": aws.ToString(r.EventID), "eventName": string(r.EventName), "eventVersion": "1.1",
-		"eventSource": "aws:dynamodb", "awsRegion": s.region, "dynamodb": change, "eventSourceARN": s.arn,
+		"eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": change, "eventSourceARN": streamARN,
 	}
 	if r.UserIdentity != nil {
 		ev["userIdentity"] = map[string]any{"type": aws.ToString(r.UserIdentity.Type),

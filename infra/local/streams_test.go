@@ -3,10 +3,16 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // scripted answers each invocation with the next answer, and records the
@@ -62,10 +68,66 @@ func TestBatchItemFailuresOnlyWhenDeclared(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fn := &scripted{answers: []string{failed}}
 			s := &streamSource{fn: fn, id: "Fn", itemFailures: tc.declared, maxRetries: -1, log: io.Discard}
-			s.deliver(context.Background(), records("1", "2", "3"))
+			s.deliver(context.Background(), "shard-1", records("1", "2", "3"))
 			if got := fmt.Sprint(fn.batches); got != tc.want {
 				t.Fatalf("batches %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+type failing struct{ n int }
+
+func (f *failing) Invoke(context.Context, []byte) ([]byte, error) {
+	f.n++
+	return nil, errors.New("function error")
+}
+
+// A batch that fails past MaximumRetryAttempts is given up and its place
+// in the stream recorded on the on-failure destination, a queue of the
+// stack on the local SQS server, in Lambda's shape.
+func TestGivenUpBatchGoesToTheOnFailureQueue(t *testing.T) {
+	endpoint := os.Getenv("PK_SQS_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("PK_REQUIRE_SERVICES") != "" {
+			t.Fatal("PK_SQS_ENDPOINT must be set (make test sets it)")
+		}
+		t.Skip("needs the SQS server: run with make test")
+	}
+	ctx := context.Background()
+	tmpl := &Template{Resources: map[string]Resource{"FailureQueue": {Type: "AWS::SQS::Queue"}}}
+	r, err := NewResolver(tmpl, nil, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := createQueues(ctx, endpoint, tmpl, r, fmt.Sprintf("t%d-", time.Now().UnixNano()), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := &failing{}
+	s := &streamSource{fn: fn, id: "MailerFunction", arn: "arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/x", maxRetries: 1,
+		dest: r.Attrs["FailureQueue.Arn"], queues: q, region: "us-east-1", log: io.Discard}
+	s.deliver(ctx, "shard-7", records("11", "12", "13"))
+	if fn.n != 2 {
+		t.Fatalf("%d attempts, want 2 (one and one retry)", fn.n)
+	}
+	out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.Refs["FailureQueue"]), WaitTimeSeconds: 1})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("%v %v", out, err)
+	}
+	var rec struct {
+		RequestContext struct{ FunctionArn, Condition string } `json:"requestContext"`
+		Batch          struct {
+			ShardID, StartSequenceNumber, EndSequenceNumber, StreamArn string
+			BatchSize                                                  int
+		} `json:"DDBStreamBatchInfo"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Messages[0].Body)), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:MailerFunction" ||
+		rec.RequestContext.Condition != "RetryAttemptsExhausted" || rec.Batch.ShardID != "shard-7" ||
+		rec.Batch.StartSequenceNumber != "11" || rec.Batch.EndSequenceNumber != "13" || rec.Batch.BatchSize != 3 || rec.Batch.StreamArn != s.arn {
+		t.Fatalf("on-failure record %+v", rec)
 	}
 }

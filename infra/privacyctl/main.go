@@ -18,6 +18,7 @@
 //	privacyctl processor add -name N -url U -credentials USER:PASS -certificate FILE
 //	                                             register a processor the site's erasures are told to (Art. 19)
 //	privacyctl processor list | remove ID
+//	privacyctl replay -queue-url URL [-max N]    feed what Lambda gave up on back to its function, once
 //
 // The logic is shared/rights (Desk); this file parses flags and prints.
 package main
@@ -43,10 +44,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/uuid"
 
+	"github.com/privacykeeper/privacykeeper/infra/replay"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -77,6 +82,9 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
                                     erasure is then sent to it (GDPR Art. 19); its discovery is checked first
   processor list                    the registered processors
   processor remove ID               stop telling a processor (what is queued for it still goes)
+  replay -queue-url URL [-max N]    feed the failure queue's records (the output FailureQueueUrl) back to their
+                                    functions once the cause is fixed; each is deleted once its replay succeeded
+                                    (locally: -sqs-endpoint and -invoke-url http://localhost:3000)
   backfill-digest-keys              give records written before the by-email-* indexes their digest keys (once, after the upgrade)
 
 Common flags: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
@@ -97,12 +105,13 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor"}
+	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor", "replay"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
 	status, reason, note, until, email, ref, name, controller, records      string
-	url, credentials, certificate                                           string
+	url, credentials, certificate, queueURL, sqsEndpoint, invokeURL         string
+	max                                                                     int
 	overdue, asJSON                                                         bool
 	days                                                                    int
 }
@@ -129,6 +138,10 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.url, "url", "", "processor add: the processor's OpenDSR v2 base URL (…/opendsr/v2)")
 	fs.StringVar(&o.credentials, "credentials", "", "processor add: its HTTP Basic credentials, USER:PASSWORD")
 	fs.StringVar(&o.certificate, "certificate", "", "processor add: the PEM file of the certificate that signs its answers")
+	fs.StringVar(&o.queueURL, "queue-url", os.Getenv("FAILURE_QUEUE_URL"), "replay: the failure queue's URL (the stack's output FailureQueueUrl)")
+	fs.StringVar(&o.sqsEndpoint, "sqs-endpoint", os.Getenv("SQS_ENDPOINT"), "replay: the SQS endpoint (the local SQS server in development)")
+	fs.StringVar(&o.invokeURL, "invoke-url", "", "replay: invoke through the local gateway at this URL instead of Lambda")
+	fs.IntVar(&o.max, "max", 0, "replay: at most this many messages (0: all)")
 	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
 	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
 	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
@@ -221,6 +234,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case "processor":
 		return processors(ctx, cfg, store, o, pos, out)
+	case "replay":
+		return replayFailures(ctx, cfg, o, out)
 	case "opendsr-revoke":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: opendsr-revoke needs a controller id", errUsage)
@@ -514,4 +529,32 @@ func processors(ctx context.Context, cfg aws.Config, store *dynamo.Store, o opti
 	}
 	fmt.Fprintf(out, "processor %s registered: told of every %s, naming the person by %s\n", id, strings.Join(types, ", "), format)
 	return nil
+}
+
+// replayFailures feeds the failure queue's records back to their functions.
+func replayFailures(ctx context.Context, cfg aws.Config, o options, out io.Writer) error {
+	if o.queueURL == "" {
+		return fmt.Errorf("%w: replay needs -queue-url (the stack's output FailureQueueUrl)", errUsage)
+	}
+	r := &replay.Replayer{QueueURL: o.queueURL, Log: out,
+		Queue: sqs.NewFromConfig(cfg, func(opt *sqs.Options) {
+			if o.sqsEndpoint != "" {
+				opt.BaseEndpoint = aws.String(o.sqsEndpoint)
+			}
+		}),
+		Streams: dynamodbstreams.NewFromConfig(cfg, func(opt *dynamodbstreams.Options) {
+			if o.endpoint != "" {
+				opt.BaseEndpoint = aws.String(o.endpoint)
+			}
+		}),
+		Invoker: replay.Lambda{Client: lambda.NewFromConfig(cfg)}}
+	if o.invokeURL != "" {
+		r.Invoker = replay.Gateway{URL: o.invokeURL}
+	}
+	rep, err := r.Run(ctx, o.max)
+	fmt.Fprintf(out, "%d replayed, %d failed again (left in the queue)\n", rep.Replayed, rep.Failed)
+	if err == nil && rep.Failed > 0 {
+		err = fmt.Errorf("%d messages failed again", rep.Failed)
+	}
+	return err
 }

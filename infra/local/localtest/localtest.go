@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 )
@@ -28,6 +29,7 @@ import (
 type Services struct {
 	DynamoDB string
 	SES      string
+	SQS      string
 	RIE      string
 }
 
@@ -36,12 +38,13 @@ type Services struct {
 // fails the test instead, so nothing is silently not run.
 func Need(t testing.TB) Services {
 	t.Helper()
-	s := Services{DynamoDB: os.Getenv("PK_DYNAMODB_ENDPOINT"), SES: os.Getenv("PK_SES_ENDPOINT"), RIE: os.Getenv("PK_RIE")}
-	if s.DynamoDB == "" || s.SES == "" {
+	s := Services{DynamoDB: os.Getenv("PK_DYNAMODB_ENDPOINT"), SES: os.Getenv("PK_SES_ENDPOINT"), SQS: os.Getenv("PK_SQS_ENDPOINT"),
+		RIE: os.Getenv("PK_RIE")}
+	if s.DynamoDB == "" || s.SES == "" || s.SQS == "" {
 		if os.Getenv("PK_REQUIRE_SERVICES") != "" {
-			t.Fatal("PK_DYNAMODB_ENDPOINT and PK_SES_ENDPOINT must be set (make test sets them)")
+			t.Fatal("PK_DYNAMODB_ENDPOINT, PK_SES_ENDPOINT and PK_SQS_ENDPOINT must be set (make test sets them)")
 		}
-		t.Skip("needs DynamoDB Local and the SES emulator: run with make test")
+		t.Skip("needs DynamoDB Local, the SES emulator and the SQS server: run with make test")
 	}
 	if testing.Short() {
 		t.Skip("integration test skipped in -short mode")
@@ -70,6 +73,11 @@ func AWSConfig() aws.Config {
 // DynamoDB returns a client for DynamoDB Local.
 func DynamoDB(s Services) *dynamodb.Client {
 	return dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.DynamoDB) })
+}
+
+// SQS returns a client for the local SQS server.
+func SQS(s Services) *sqs.Client {
+	return sqs.NewFromConfig(AWSConfig(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.SQS) })
 }
 
 // SES returns an SES v2 client for the emulator.

@@ -268,6 +268,35 @@ func TestNothingLostAfterRetries(t *testing.T) {
 		}
 		queue(fn+" EventInvokeConfig", path(cfg, "DestinationConfig", "OnFailure", "Destination"))
 	}
+	// What lands on the failure queue can be fed back: privacyctl replay
+	// (the team's policy) may invoke every function that sends there.
+	var replayable string
+	for _, st := range statementsOf(tpl.Resources["PrivacyTeamPolicy"].Properties["PolicyDocument"]) {
+		if st["Sid"] == "ReplayInvokes" {
+			replayable = js(st["Resource"])
+		}
+	}
+	for _, fn := range functions(tpl) {
+		sends := async[fn]
+		for _, e := range events(tpl.Resources[fn]) {
+			sends = sends || e["Type"] == "DynamoDB"
+		}
+		if sends && !strings.Contains(replayable, `"`+fn+`"`) {
+			t.Errorf("%s sends to the failure queue but PrivacyTeamPolicy's ReplayInvokes cannot invoke it", fn)
+		}
+	}
+}
+
+// statementsOf returns a policy document's statements.
+func statementsOf(doc any) []map[string]any {
+	var out []map[string]any
+	list, _ := path(doc, "Statement").([]any)
+	for _, s := range list {
+		if sm, ok := s.(map[string]any); ok {
+			out = append(out, sm)
+		}
+	}
+	return out
 }
 
 // Logs are kept for a set time: every function writes to a log group of

@@ -34,11 +34,12 @@ type CallbackStore interface {
 }
 
 // Notifier posts the status callbacks of OpenDSR requests. The requests
-// table's stream brings each change of status; the Notifier queues it in
+// table's stream brings each change of status; Handle only queues it in
 // the request's cursor for every URL in status_callback_urls (durably,
-// once) and delivers at once. A receiver that fails keeps its statuses
-// queued, in order, and is retried with backoff by Retry on a schedule,
-// for GiveUp; the stream moves on, so one controller's dead endpoint never
+// once), so no receiver ever holds the shard. Retry, on a schedule,
+// delivers what is due within the invocation's time, several cursors at
+// once; a receiver that fails keeps its statuses queued, in order, and is
+// retried with backoff for GiveUp; one controller's dead endpoint never
 // holds back another's callbacks, and nothing is lost when the stream's
 // 24 hours have passed.
 type Notifier struct {
@@ -74,17 +75,13 @@ const (
 func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
 	log := n.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
-	var queued []string
 	for _, rec := range ev.Records {
-		keys, err := n.enqueue(ctx, rec)
-		if err != nil {
+		if err := n.enqueue(ctx, rec); err != nil {
 			log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
 			break
 		}
-		queued = append(queued, keys...)
 	}
-	n.deliverAll(ctx, log, queued)
 	return resp, nil
 }
 
@@ -126,29 +123,30 @@ func (n *Notifier) deliverAll(ctx context.Context, log *slog.Logger, keys []stri
 	return delivered
 }
 
-func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
+// enqueue queues a record's change of status for each of its request's
+// callback URLs.
+func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) error {
 	if rec.EventName == string(events.DynamoDBOperationTypeRemove) {
-		return nil, nil
+		return nil
 	}
 	status := dynamo.StringAttr(rec.Change.NewImage, "status")
 	if status == "" || status == dynamo.StringAttr(rec.Change.OldImage, "status") {
-		return nil, nil // not a change of status
+		return nil // not a change of status
 	}
 	req, err := dynamo.DecodeRequest(dynamo.FromStreamImage(rec.Change.NewImage))
 	if err != nil || req.Source != dynamo.SourceOpenDSR {
-		return nil, nil // not an OpenDSR request: nothing to call
+		return nil // not an OpenDSR request: nothing to call
 	}
-	var keys []string
 	for _, url := range req.CallbackURLs {
 		if err := n.Store.EnqueueCallback(ctx, req.ID, url, RequestStatus(status), n.Now()); err != nil {
-			return nil, err
+			return err
 		}
-		keys = append(keys, dynamo.CallbackKey(req.ID, url))
 	}
-	return keys, nil
+	return nil
 }
 
-// Retry delivers every cursor that is due; it is run on a schedule.
+// Retry delivers every cursor that is due, new statuses and backed-off
+// ones alike; it is run on a schedule (every minute).
 func (n *Notifier) Retry(ctx context.Context) error {
 	log := n.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
 	keys, err := n.Store.DueCallbacks(ctx, n.Now())

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,6 +149,10 @@ func TestCallbackOutbox(t *testing.T) {
 	handle(change("a", dead.URL, "", "pending"), change("b", live.URL, "", "pending"))
 	handle(change("a", dead.URL, "pending", "in_progress"), change("b", live.URL, "pending", "in_progress"))
 	handle(change("a", dead.URL, "pending", "in_progress")) // a stream retry queues nothing twice
+	if got := live.received(); got != "[]" {
+		t.Fatalf("the stream handler delivered (it only queues): %s", got)
+	}
+	retry(0) // the schedule's next run
 	if got := live.received(); got != "[b pending b in_progress]" {
 		t.Fatalf("the live receiver got %s while the other was down", got)
 	}
@@ -248,7 +253,9 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
+	var called atomic.Bool
 	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called.Store(true)
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -273,10 +280,15 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 		recs = append(recs, events.DynamoDBEventRecord{EventName: "INSERT",
 			Change: events.DynamoDBStreamRecord{SequenceNumber: c.id, NewImage: streamImage(item)}})
 	}
+	// The stream handler only queues: it calls no receiver, so a hanging
+	// one cannot hold the shard.
+	if resp, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs}); err != nil || len(resp.BatchItemFailures) != 0 || called.Load() {
+		t.Fatalf("stream batch: %v %v (a receiver called: %v)", resp, err, called.Load())
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs}); err != nil {
+		if err := nt.Retry(ctx); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -290,7 +302,7 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	}
 	select {
 	case <-done:
-		t.Fatal("the batch finished before the hanging receiver answered")
+		t.Fatal("the run finished before the hanging receiver answered")
 	default:
 	}
 	free()

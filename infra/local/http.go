@@ -25,7 +25,7 @@ type route struct {
 	path     string // as in the template: /v1/items/{id}
 	segments []string
 	static   int
-	fn       *Function
+	fn       invoker
 }
 
 func (rt route) key() string { return rt.method + " " + rt.path }

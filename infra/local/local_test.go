@@ -1,11 +1,14 @@
 package local
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -325,6 +328,29 @@ func TestConditions(t *testing.T) {
 		}
 		if _, err := r.Resolve(map[string]any{"Fn::If": []any{"Nope", 1, 2}}); err == nil {
 			t.Error("an unknown condition resolved")
+		}
+	}
+}
+
+// answers is a function that returns a fixed response.
+type answers []byte
+
+func (a answers) Invoke(context.Context, []byte) ([]byte, error) { return a, nil }
+
+// Lambda refuses a synchronous response over 6 MB and API Gateway answers
+// 500: an export that grows past it fails in AWS, and so it does here.
+func TestResponsesOverSixMegabytesFail(t *testing.T) {
+	for _, tt := range []struct {
+		size int
+		want int
+	}{{1 << 10, 200}, {6<<20 - 200, 200}, {6<<20 + 1, 500}} {
+		body := strings.Repeat("x", tt.size)
+		out, _ := json.Marshal(map[string]any{"statusCode": 200, "body": body})
+		a := &API{routes: []route{{method: "GET", path: "/v1/export", segments: splitPath("/v1/export"), fn: answers(out)}}, log: io.Discard}
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/export", nil))
+		if rec.Code != tt.want {
+			t.Errorf("a response of %d bytes: %d, want %d", len(out), rec.Code, tt.want)
 		}
 	}
 }

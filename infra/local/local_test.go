@@ -354,3 +354,23 @@ func TestResponsesOverSixMegabytesFail(t *testing.T) {
 		}
 	}
 }
+
+// Every function of the template runs two invocations at once at least:
+// the mailer's two streams, and schedules whose run outlasts the period,
+// run concurrently in AWS.
+func TestStreamAndScheduleFunctionsRunTwoAtOnce(t *testing.T) {
+	tmpl := repoTemplate(t)
+	r, _ := NewResolver(tmpl, DevParams("http://localhost:3000"), "us-east-1")
+	fns, err := Functions(tmpl, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fns {
+		if n := poolSize(f, 1); n < 2 {
+			t.Errorf("%s: %d emulator processes", f.ID, n)
+		}
+		if f.ID == "FormsFunction" && poolSize(f, 4) != 4 {
+			t.Errorf("an HTTP function's pool is not -pool")
+		}
+	}
+}

@@ -208,16 +208,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	for _, f := range fns {
 		s.Functions[f.ID] = f
-		// Two at once at least: in AWS a function on two streams (the
-		// mailer), or a schedule's run that outlasts its period, runs
-		// concurrently, and a race it hides here it would hit there.
-		size := 2
-		for _, e := range f.Events {
-			if e.Type == "HttpApi" || e.Type == "Api" {
-				size = max(cfg.Pool, 2)
-			}
-		}
-		if err := f.start(runCtx, cfg.RIE, size, base, overrides, log); err != nil {
+		if err := f.start(runCtx, cfg.RIE, poolSize(f, cfg.Pool), base, overrides, log); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -323,6 +314,19 @@ func (s *Stack) schedule(ctx context.Context, f *Function, e Event, sch schedule
 		// failed one is retried and recorded as Lambda does.
 		go s.invokeAsync(ctx, f, scheduleEvent(e, region))
 	}
+}
+
+// poolSize is how many emulator processes serve f: pool for an HTTP
+// function, and two at least for every function, since in AWS a function
+// on two streams (the mailer), or a schedule's run that outlasts its
+// period, runs concurrently, and a race hidden here would be hit there.
+func poolSize(f *Function, pool int) int {
+	for _, e := range f.Events {
+		if e.Type == "HttpApi" || e.Type == "Api" {
+			return max(pool, 2)
+		}
+	}
+	return 2
 }
 
 // invokeAsync runs an asynchronous invocation as Lambda does: on a

@@ -123,29 +123,57 @@ func orDefault(v any, d string) any {
 func Build(ctx context.Context, root, outDir string, fns []*Function) error {
 	for _, f := range fns {
 		dir := filepath.Join(outDir, f.ID)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
 		f.Bootstrap = filepath.Join(dir, "bootstrap")
-		// Build beside the target and rename into place: a stack that is
-		// running the old binary keeps it, and parallel builds cannot
-		// interleave their writes.
-		tmp, err := os.CreateTemp(dir, "bootstrap-*")
-		if err != nil {
-			return err
+		// Once per process and output: the sources do not change under a
+		// running process, and every stack of a test binary (the end-to-end
+		// tests start dozens) shares one build instead of relinking each.
+		builds.Lock()
+		b := builds.m[f.Bootstrap]
+		if b == nil {
+			b = &buildOnce{}
+			builds.m[f.Bootstrap] = b
 		}
-		tmp.Close()
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath",
-			"-ldflags", "-s -w", "-o", tmp.Name(), "./"+filepath.Clean(f.CodeURI))
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("build %s: %w\n%s", f.ID, err, out)
+		builds.Unlock()
+		b.once.Do(func() { b.err = build(ctx, root, dir, f) })
+		if b.err != nil {
+			return b.err
 		}
-		if err := os.Rename(tmp.Name(), f.Bootstrap); err != nil {
-			return fmt.Errorf("build %s: %w", f.ID, err)
-		}
+	}
+	return nil
+}
+
+var builds = struct {
+	sync.Mutex
+	m map[string]*buildOnce
+}{m: map[string]*buildOnce{}}
+
+type buildOnce struct {
+	once sync.Once
+	err  error
+}
+
+func build(ctx context.Context, root, dir string, f *Function) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// Build beside the target and rename into place: a stack that is
+	// running the old binary keeps it, and parallel builds cannot
+	// interleave their writes.
+	tmp, err := os.CreateTemp(dir, "bootstrap-*")
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath",
+		"-ldflags", "-s -w", "-o", tmp.Name(), "./"+filepath.Clean(f.CodeURI))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("build %s: %w\n%s", f.ID, err, out)
+	}
+	if err := os.Rename(tmp.Name(), f.Bootstrap); err != nil {
+		return fmt.Errorf("build %s: %w", f.ID, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 func contactBody(addr string) string {
@@ -332,5 +340,62 @@ func TestFailedRunIsReplayedOnce(t *testing.T) {
 	}
 	if out := replay(); !strings.Contains(out, "0 replayed, 0 failed") {
 		t.Fatalf("second replay: %s", out)
+	}
+}
+
+// A stream record that fails every attempt (the ops table the mailer
+// needs is gone, so its email can be neither sent nor queued) is given up
+// after the mapping's retries and its place in the stream recorded on
+// FailureQueue; once the table is back, privacyctl replay reads the record
+// back from the stream and feeds it to the mailer once: both emails arrive,
+// each once, and a second replay has nothing to do.
+func TestFailedStreamRecordIsReplayedOnce(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	s := startStackConfig(t, svc, 1, nil, nil, func(c *local.Config) { c.StreamRetryLimit = 1 })
+	ctx := context.Background()
+	ops := s.Tables["OpsTable"]
+	if _, err := s.DB().DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(ops)}); err != nil {
+		t.Fatal(err)
+	}
+	u := localtest.Unique()
+	addr := "stream-" + u + "@example.com"
+	store := dynamo.New(s.DB(), dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"]})
+	inq := privacy.NewInquiry("inq-"+u, s.hasher.Subject(addr), privacy.ContactForm{Name: "S", Email: addr, Topic: "demo",
+		Message: "M"}, "v", privacy.RequestMeta{ReceivedAt: time.Now()})
+	if err := store.SaveInquiry(ctx, inq); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(s.logs.String(), "stream MailerFunction: 1 records after 1 retries sent to"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the failing record was not given up to the failure queue")
+		}
+	}
+	// The cause fixed: the table is back (empty, as after a restore).
+	if _, err := local.CreateTablesOnly(ctx, local.Config{Template: filepath.Join(localtest.Root(), "template.yaml"),
+		DynamoDBEndpoint: svc.DynamoDB, TablePrefix: strings.TrimSuffix(ops, "OpsTable")}); err != nil {
+		t.Fatal(err)
+	}
+	replay := func() string {
+		t.Helper()
+		out, err := s.privacyctl(t, "replay", "-queue-url", s.Queues["FailureQueue"], "-sqs-endpoint", svc.SQS, "-invoke-url", s.URL)
+		if err != nil {
+			t.Fatalf("replay: %v %s", err, out)
+		}
+		return out
+	}
+	if out := replay(); !strings.Contains(out, "replayed a batch of 1 stream records for MailerFunction") || !strings.Contains(out, "1 replayed, 0 failed") {
+		t.Fatalf("first replay: %s", out)
+	}
+	mine := localtest.Mentions(u)
+	if got := localtest.WaitEmails(t, svc, 2, 20*time.Second, func(e localtest.Email) bool { return e.To(addr) || mine(e) }); len(got) != 2 {
+		t.Fatalf("%d emails after the replay, want 2 (acknowledgement, team)", len(got))
+	}
+	if out := replay(); !strings.Contains(out, "0 replayed, 0 failed") {
+		t.Fatalf("second replay: %s", out)
+	}
+	time.Sleep(2 * time.Second)
+	if got := localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr) || mine(e) }); len(got) != 2 {
+		t.Fatalf("%d emails, want each exactly once (2)", len(got))
 	}
 }

@@ -35,14 +35,18 @@ type Config struct {
 	// asynchronous invocation (AWS waits about 1 and then 2 minutes;
 	// default 10 s here).
 	AsyncRetryDelay time.Duration
-	TablePrefix     string            // tables are named prefix+LogicalId
-	Addr            string            // the API's listen address, e.g. 127.0.0.1:3000
-	Params          map[string]string // template parameter overrides
-	Env             map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
-	Pool            int               // emulator processes per HTTP function
-	Region          string
-	Log             io.Writer // function and gateway log lines, one per line
-	NoSchedules     bool      // do not fire schedules (tests invoke on demand)
+	// StreamRetryLimit, when above zero, caps every stream mapping's
+	// MaximumRetryAttempts (tests that give a batch up without waiting
+	// for the template's 1,000 retries).
+	StreamRetryLimit int
+	TablePrefix      string            // tables are named prefix+LogicalId
+	Addr             string            // the API's listen address, e.g. 127.0.0.1:3000
+	Params           map[string]string // template parameter overrides
+	Env              map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
+	Pool             int               // emulator processes per HTTP function
+	Region           string
+	Log              io.Writer // function and gateway log lines, one per line
+	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
 	// DevKeyDir, when set, holds the OpenDSR signing key of development
 	// (made there on first use, see DevSigningKey), used when Env gives no
 	// OPENDSR_SIGNING_KEY.
@@ -230,6 +234,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 					return nil, err
 				}
 				src.queues = qs
+				if cfg.StreamRetryLimit > 0 && (src.maxRetries < 0 || src.maxRetries > cfg.StreamRetryLimit) {
+					src.maxRetries = cfg.StreamRetryLimit
+				}
 				s.goRun(func() { src.run(runCtx) })
 			case "Schedule", "ScheduleV2":
 				if cfg.NoSchedules {

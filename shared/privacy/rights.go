@@ -125,6 +125,23 @@ func DueAt(regulation string, received time.Time) time.Time {
 	return AddCalendarMonths(received, 1)
 }
 
+// ErasureDays is the policy's own deadline for removal (§7: "If
+// requested to remove data, we will respond within 30 days").
+const ErasureDays = 30
+
+// SiteDueAt is the deadline the site promises for a request of type typ
+// received at t: the law's (DueAt), and for an erasure the shorter of
+// that and the policy's 30 days (a February month is shorter).
+func SiteDueAt(regulation, typ string, received time.Time) time.Time {
+	due := DueAt(regulation, received)
+	if typ == RightErasure {
+		if policy := received.AddDate(0, 0, ErasureDays); policy.Before(due) {
+			return policy
+		}
+	}
+	return due
+}
+
 // ExtendedDue is the furthest an extension may move a deadline: two more
 // months under the GDPR, 45 more days under the CCPA. An extension always
 // needs a recorded reason and an email to the requester.

@@ -143,3 +143,21 @@ func FuzzParseSignup(f *testing.F) {
 		}
 	})
 }
+
+// §7 "If requested to remove data, we will respond within 30 days": an
+// erasure is due at the shorter of 30 days and the law's deadline; every
+// other right keeps the law's.
+func TestSiteDueAt(t *testing.T) {
+	for _, tt := range []struct{ reg, typ, received, due string }{
+		{"gdpr", RightErasure, "2026-03-10 09:30", "2026-04-09 09:30"},     // 30 days, before the month's 10 April
+		{"gdpr", RightErasure, "2026-02-01 09:30", "2026-03-01 09:30"},     // February's month is 28 days: shorter
+		{"gdpr", RightErasure, "2026-01-31 12:00", "2026-02-28 12:00"},     // no 31 February: the month is 28 days
+		{"ccpa", RightErasure, "2026-01-31 12:00", "2026-03-02 12:00"},     // 30 days, not 45
+		{"gdpr", RightAccess, "2026-03-10 09:30", "2026-04-10 09:30"},      // the month
+		{"ccpa", RightPortability, "2026-01-31 12:00", "2026-03-17 12:00"}, // 45 days
+	} {
+		if got := SiteDueAt(tt.reg, tt.typ, day(tt.received)); !got.Equal(day(tt.due)) {
+			t.Errorf("%s %s %s: due %s, want %s", tt.reg, tt.typ, tt.received, got.Format("2006-01-02 15:04"), tt.due)
+		}
+	}
+}

@@ -94,7 +94,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	now := h.Now().UTC()
 	if in.Honeypot() {
-		return h.answer(r, h.fresh(privacy.RegulationGDPR, now)), nil
+		return h.answer(r, h.fresh(privacy.RegulationGDPR, in.String(privacy.FieldErrors{}, "type"), now)), nil
 	}
 	f, err := privacy.ParseRightsRequest(in)
 	if v, ok := privacy.AsValidation(err); ok {
@@ -124,7 +124,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// one: status identity_unverified, a deadline counted from now, an id
 	// that was never stored. Anything else would tell whoever typed an
 	// address that its owner has a request, and how far it has got.
-	answer := h.fresh(f.Regulation, now)
+	answer := h.fresh(f.Regulation, f.Type, now)
 	if prev, ok := joinable(recent, f.Type); ok {
 		// The same request again joins the first: no second clock. Only
 		// the owner's inbox learns of it: a fresh verification link while
@@ -161,9 +161,9 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 
 // fresh is the answer to a filing: the same for a new request, a joined
 // one and a honeypot.
-func (h *Handlers) fresh(regulation string, now time.Time) filed {
+func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
 	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified,
-		DueAt: privacy.DueAt(regulation, now).Format(time.RFC3339)}
+		DueAt: privacy.SiteDueAt(regulation, typ, now).Format(time.RFC3339)}
 }
 
 // joinable finds the site's own open request of the same type among a

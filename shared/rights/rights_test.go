@@ -421,3 +421,26 @@ func TestRestrictionUntilLifted(t *testing.T) {
 		t.Fatal("an erasure leaves no restriction behind")
 	}
 }
+
+// An erasure is due within the policy's 30 days (§7), shorter than the
+// law's month: the answer says so, the stored request keeps it, and a
+// joined or honeypot filing is answered with the same deadline.
+func TestErasureDueInThirtyDays(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.clock.t = time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC)
+	want := "2026-04-09T09:30:00Z"
+	first := f.fileAnswer(t, `{"email":"erase-me@example.com","type":"erasure"}`)
+	if first["due_at"] != want {
+		t.Fatalf("erasure due %v, want %s (30 days)", first["due_at"], want)
+	}
+	if r := f.request(t, first["id"].(string)); r.DueAt != want {
+		t.Fatalf("stored due %s, want %s", r.DueAt, want)
+	}
+	again := f.fileAnswer(t, `{"email":"erase-me@example.com","type":"erasure"}`)
+	trap := f.fileAnswer(t, `{"email":"bot@example.com","type":"erasure","website":"spam"}`)
+	access := f.fileAnswer(t, `{"email":"erase-me@example.com","type":"access"}`)
+	if again["due_at"] != want || trap["due_at"] != want || access["due_at"] != "2026-04-10T09:30:00Z" {
+		t.Fatalf("joined %v, honeypot %v, access %v", again["due_at"], trap["due_at"], access["due_at"])
+	}
+}

@@ -214,3 +214,48 @@ func TestTeamDecisionsThroughTheOperatorCommand(t *testing.T) {
 		t.Fatalf("show of an unknown request: %s", out)
 	}
 }
+
+// Legal holds by command: a held person's verified erasure is withheld
+// (the requester told only that a legal obligation keeps the data), the
+// team sees the hold and its reason with the request; once lifted, a new
+// erasure erases.
+func TestLegalHoldByCommand(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	addr := "held-" + u + "@example.com"
+	if resp, out := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"H","email":"`+addr+`","message":"KEEP-`+u+`"}`, nil); resp.StatusCode != 202 {
+		t.Fatalf("contact: %d %s", resp.StatusCode, out)
+	}
+	if out, err := s.privacyctl(t, "hold", "add", "-email", addr, "-reason", "litigation LIT-"+u, "-until", "2099-01-01"); err != nil ||
+		!strings.Contains(out, "legal hold placed") {
+		t.Fatalf("hold add: %v %s", err, out)
+	}
+	if out, _ := s.privacyctl(t, "hold", "list"); !strings.Contains(out, "LIT-"+u) || !strings.Contains(out, "2099-01-01") || strings.Contains(out, addr) {
+		t.Fatalf("hold list: %s", out)
+	}
+	id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"erasure"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	mail := s.mailTo(t, addr, "Your erasure request")
+	if !strings.Contains(mail.Body.Text, "legal hold") || strings.Contains(mail.Body.Text, "LIT-"+u) {
+		t.Fatalf("the requester's email:\n%s", mail.Body.Text)
+	}
+	if out, err := s.privacyctl(t, "show", id); err != nil || !strings.Contains(out, `"legal_hold"`) || !strings.Contains(out, "LIT-"+u) {
+		t.Fatalf("show: %v %s", err, out)
+	}
+	kept := false
+	for _, it := range s.items(t, "SubjectsTable") {
+		kept = kept || str(it, "message") == "KEEP-"+u
+	}
+	if !kept {
+		t.Fatal("the held inquiry was erased")
+	}
+	if out, err := s.privacyctl(t, "hold", "lift", "-email", addr, "-reason", "settled"); err != nil || !strings.Contains(out, "lifted") {
+		t.Fatalf("hold lift: %v %s", err, out)
+	}
+	if out, err := s.privacyctl(t, "hold", "lift", "-email", addr, "-reason", "settled"); err == nil {
+		t.Fatalf("a second lift succeeded: %s", out)
+	}
+}

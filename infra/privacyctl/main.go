@@ -19,6 +19,7 @@
 //	                                             register a processor the site's erasures are told to (Art. 19)
 //	privacyctl processor list | remove ID
 //	privacyctl replay -queue-url URL [-max N]    feed what Lambda gave up on back to its function, once
+//	privacyctl hold add|lift|list -email A -reason TEXT [-until D]   legal holds
 //
 // The logic is shared/rights (Desk); this file parses flags and prints.
 package main
@@ -82,6 +83,11 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
                                     erasure is then sent to it (GDPR Art. 19); its discovery is checked first
   processor list                    the registered processors
   processor remove ID               stop telling a processor (what is queued for it still goes)
+  hold add -email ADDRESS -reason TEXT [-until YYYY-MM-DD]
+                                    put a person's data under a legal hold: erasures are withheld, the sweep keeps it
+  hold lift -email ADDRESS -reason TEXT
+                                    end it
+  hold list                         every legal hold (subject hash, since, until, reason)
   replay -queue-url URL [-max N]    feed the failure queue's records (the output FailureQueueUrl) back to their
                                     functions once the cause is fixed; each is deleted once its replay succeeded
                                     (locally: -sqs-endpoint and -invoke-url http://localhost:3000)
@@ -105,7 +111,7 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor", "replay"}
+	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor", "replay", "hold"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
@@ -150,8 +156,8 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.BoolVar(&o.asJSON, "json", false, "list, show: print JSON")
 	fs.StringVar(&o.reason, "reason", "", "deny, extend, lift: the reason (the requester reads it)")
 	fs.StringVar(&o.note, "note", "", "complete: what was corrected (the requester reads it)")
-	fs.StringVar(&o.until, "until", "", "extend: the new deadline, YYYY-MM-DD (default: the furthest allowed)")
-	fs.StringVar(&o.email, "email", "", "terminate-client: the client contact's address")
+	fs.StringVar(&o.until, "until", "", "extend: the new deadline, YYYY-MM-DD (default: the furthest allowed); hold add: when the hold ends")
+	fs.StringVar(&o.email, "email", "", "terminate-client, hold: the person's address")
 	fs.StringVar(&o.ref, "reference", "", "terminate-client: the written request's reference")
 	fs.StringVar(&o.controller, "controller", "", "terminate-client: an OpenDSR controller's id")
 	fs.IntVar(&o.days, "days", -1, "opendsr-retention: days a record is kept after its last write (0: no limit)")
@@ -236,6 +242,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return processors(ctx, cfg, store, o, pos, out)
 	case "replay":
 		return replayFailures(ctx, cfg, o, out)
+	case "hold":
+		by, err := identity(ctx, cfg, o)
+		if err != nil {
+			return err
+		}
+		return holds(ctx, cfg, store, o, by, pos, out)
 	case "opendsr-revoke":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: opendsr-revoke needs a controller id", errUsage)
@@ -274,9 +286,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		view := map[string]any{"request": req, "overdue": rights.Overdue(req, time.Now()), "ledger": ledger}
+		if req.Subject != "" && req.Source == "" {
+			// The team sees why an erasure was withheld (the requester is
+			// told only that a legal obligation keeps the data).
+			h, ok, err := store.SubjectHold(ctx, privacy.SubjectID(req.Subject))
+			if err != nil {
+				return err
+			}
+			if ok {
+				view["legal_hold"] = map[string]any{"reason": h.Reason, "placed_by": h.PlacedBy, "placed_at": h.PlacedAt,
+					"until": h.Until, "in_force": h.InForce(time.Now())}
+			}
+		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"request": req, "overdue": rights.Overdue(req, time.Now()), "ledger": ledger})
+		return enc.Encode(view)
 	case "approve":
 		status, err := desk.Approve(ctx, id)
 		if err != nil {
@@ -557,4 +582,63 @@ func replayFailures(ctx context.Context, cfg aws.Config, o options, out io.Write
 		err = fmt.Errorf("%d messages failed again", rep.Failed)
 	}
 	return err
+}
+
+// holds places, lifts and lists legal holds.
+func holds(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, by string, pos []string, out io.Writer) error {
+	if len(pos) != 1 || !slices.Contains([]string{"add", "lift", "list"}, pos[0]) {
+		return fmt.Errorf("%w: hold add|lift|list", errUsage)
+	}
+	now := time.Now().UTC()
+	if pos[0] == "list" {
+		hs, err := store.Holds(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "SUBJECT\tSINCE\tUNTIL\tIN FORCE\tBY\tREASON")
+		for _, h := range hs {
+			until := "-"
+			if !h.Until.IsZero() {
+				until = h.Until.Format("2006-01-02")
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%s\n", h.Subject[:12], h.PlacedAt.Format("2006-01-02"), until, h.InForce(now),
+				h.PlacedBy, h.Reason)
+		}
+		return w.Flush()
+	}
+	email := privacy.NormalizeEmail(o.email)
+	if !privacy.ValidEmail(email) || strings.TrimSpace(o.reason) == "" {
+		return fmt.Errorf("%w: hold %s needs -email ADDRESS and -reason TEXT", errUsage, pos[0])
+	}
+	h, err := hasher(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	subject := h.Subject(email)
+	e := dynamo.Event{Subject: subject, At: now, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy}
+	if pos[0] == "lift" {
+		e.Name = "legal_hold_lifted"
+		if err := store.LiftHold(ctx, subject, e); errors.Is(err, dynamo.ErrNotFound) {
+			return fmt.Errorf("no legal hold on that address")
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "legal hold lifted; erasures and the retention sweep apply again")
+		return nil
+	}
+	hold := dynamo.Hold{Subject: subject, Reason: strings.TrimSpace(o.reason), PlacedBy: by, PlacedAt: now}
+	if o.until != "" {
+		d, err := time.Parse("2006-01-02", o.until)
+		if err != nil || !d.After(now) {
+			return fmt.Errorf("%w: -until must be a future date, YYYY-MM-DD", errUsage)
+		}
+		hold.Until = d
+	}
+	e.Name = "legal_hold_placed"
+	if err := store.PlaceHold(ctx, hold, e); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "legal hold placed: erasures of that address are withheld and the sweep keeps its data")
+	return nil
 }

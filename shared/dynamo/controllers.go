@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -117,8 +116,7 @@ func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v typ
 			UpdateExpression:          aws.String(set + ", controller_id = :id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": v, ":id": str(id)}}},
 	}})
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 && aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+	if refusedAt(err, 0) {
 		return ErrNotFound
 	}
 	if err != nil {

@@ -41,7 +41,10 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	for _, it := range items {
 		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
 		if sk != nil && sk.Value == privacy.HoldLegal {
-			return true, 0, nil
+			if decodeHold(it).InForce(e.At) {
+				return true, 0, nil
+			}
+			continue // a hold that has ended: the team's item, not the person's data
 		}
 		if sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) && sk.Value != privacy.HoldRestriction {
 			continue // the privacy team's hold, not the person's data; an erasure ends a restriction

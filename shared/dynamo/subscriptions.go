@@ -209,6 +209,14 @@ func (s *Store) signupItems(p Signup) ([]types.TransactWriteItem, error) {
 
 // lostRace reports whether a transaction failed on its condition or on a
 // concurrent transaction on the same item: not an error, just no change.
+// refusedAt reports whether a transaction was cancelled by the condition
+// of its item i (not by a conflict or another item).
+func refusedAt(err error, i int) bool {
+	var tc *types.TransactionCanceledException
+	return errors.As(err, &tc) && len(tc.CancellationReasons) > i &&
+		aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
+}
+
 func lostRace(err error) bool {
 	var tc *types.TransactionCanceledException
 	if !errors.As(err, &tc) {

@@ -117,7 +117,7 @@ func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 		cp = checkpoint{RunID: rep.RunID, Segments: map[string][]segmentProgress{}}
 	}
 	deadline := start.Add(opt.Budget)
-	holds := &holdCache{db: s.DB, table: s.Tables[privacy.TableSubjects]}
+	holds := &holdCache{db: s.DB, table: s.Tables[privacy.TableSubjects], now: now}
 	var mu sync.Mutex
 	var firstErr error
 	for _, table := range s.tablesInUse() {
@@ -413,6 +413,7 @@ func throttled(err error) bool {
 type holdCache struct {
 	db    API
 	table string
+	now   time.Time
 	once  sync.Once
 	err   error
 	set   map[string]bool
@@ -431,6 +432,10 @@ func (h *holdCache) held(ctx context.Context, pk string) (bool, error) {
 				return
 			}
 			for _, it := range page.Items {
+				// A legal hold with an end date protects nothing after it.
+				if until, ok := timeAttr(it, "until"); ok && !h.now.Before(until) {
+					continue
+				}
 				h.set[str(it, "pk")] = true
 			}
 		}

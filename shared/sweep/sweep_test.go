@@ -161,6 +161,12 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#held"), "sk": S(privacy.HoldLegal),
 		"list_pk": S(privacy.HoldsList), "list_sk": S("S#held")}})
 	items = append(items, held)
+	// A legal hold that has ended (its -until has passed) protects nothing.
+	ended := seedClass(privacy.Retention.Inquiry, "S#hold-ended")[1]
+	e.put(t, ended)
+	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#hold-ended"), "sk": S(privacy.HoldLegal),
+		"list_pk": S(privacy.HoldsList), "list_sk": S("S#hold-ended"), "until": S(now.Add(-time.Hour).Format(time.RFC3339Nano))}})
+	items = append(items, ended)
 	// A restriction in force keeps its requester's address (the lift must
 	// be told), however long ago it was put in place.
 	inForce := seedClass(privacy.Retention.FinishedRequestAddress, "X#in-force")[1]

@@ -1,0 +1,114 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Hold is a legal hold on a subject's data (privacy.HoldLegal): while in
+// force, an erasure withholds everything and the sweep deletes nothing of
+// the subject. Until, when set, ends it on its own. Reason is the team's,
+// and is never told to the requester.
+type Hold struct {
+	Subject  privacy.SubjectID
+	Reason   string
+	PlacedBy string
+	PlacedAt time.Time
+	Until    time.Time
+}
+
+// InForce reports whether the hold still protects the data at now.
+func (h Hold) InForce(now time.Time) bool { return h.Until.IsZero() || now.Before(h.Until) }
+
+// PlaceHold puts a subject under a legal hold (or replaces the one it is
+// under), with its ledger entry.
+func (s *Store) PlaceHold(ctx context.Context, h Hold, e Event) error {
+	item := holdKey(h.Subject, privacy.HoldLegal)
+	item["list_pk"], item["list_sk"] = str(privacy.HoldsList), str(SubjectPK(h.Subject))
+	item["reason"], item["placed_by"], item["placed_at"] = str(h.Reason), str(h.PlacedBy), str(ts(h.PlacedAt))
+	if !h.Until.IsZero() {
+		item["until"] = str(ts(h.Until))
+	}
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.tables.Subjects, Item: item}}, {Put: ledger}}})
+	if err != nil {
+		return fmt.Errorf("place hold: %w", err)
+	}
+	return nil
+}
+
+// LiftHold ends a subject's legal hold, with its ledger entry;
+// ErrNotFound when there is none.
+func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldLegal),
+			ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{Put: ledger}}})
+	if refusedAt(err, 0) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("lift hold: %w", err)
+	}
+	return nil
+}
+
+// Holds lists every legal hold (one query of the sparse holds index).
+func (s *Store) Holds(ctx context.Context) ([]Hold, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Subjects, IndexName: aws.String("by-list"),
+		KeyConditionExpression:    aws.String("list_pk = :h"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(privacy.HoldsList)}})
+	if err != nil {
+		return nil, fmt.Errorf("list holds: %w", err)
+	}
+	var out []Hold
+	for _, it := range items {
+		if s1(it, attrSK) != privacy.HoldLegal {
+			continue // a restriction, not a legal hold
+		}
+		out = append(out, decodeHold(it))
+	}
+	return out, nil
+}
+
+// SubjectHold returns a subject's legal hold; ok is false when it has none.
+func (s *Store) SubjectHold(ctx context.Context, subject privacy.SubjectID) (Hold, bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldLegal),
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Hold{}, false, fmt.Errorf("get hold: %w", err)
+	}
+	if out.Item == nil {
+		return Hold{}, false, nil
+	}
+	return decodeHold(out.Item), true, nil
+}
+
+func decodeHold(it map[string]types.AttributeValue) Hold {
+	h := Hold{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Reason: s1(it, "reason"), PlacedBy: s1(it, "placed_by")}
+	h.PlacedAt, _ = time.Parse(time.RFC3339Nano, s1(it, "placed_at"))
+	h.Until, _ = time.Parse(time.RFC3339Nano, s1(it, "until"))
+	return h
+}
+
+func trimPK(pk string) string {
+	if len(pk) > 2 && pk[:2] == "S#" {
+		return pk[2:]
+	}
+	return pk
+}

@@ -25,7 +25,9 @@ func TestLegalHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev := func(sub privacy.SubjectID, name string) dynamo.Event { return dynamo.Event{Subject: sub, Name: name, At: now} }
+	ev := func(sub privacy.SubjectID, name string) dynamo.Event {
+		return dynamo.Event{Subject: sub, Name: name, At: now}
+	}
 	if err := s.PlaceHold(ctx, dynamo.Hold{Subject: held, Reason: "litigation 2026-41", PlacedBy: "dpo", PlacedAt: now}, ev(held, "legal_hold_placed")); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ func main() {
 	w := &deadlines.Watch{
 		DB:       env.DynamoDB(),
 		Requests: env.Tables.Requests,
+		Subjects: env.Tables.Subjects,
 		Mail:     &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
 		Config:   env.Notify(),
 		Now:      time.Now,

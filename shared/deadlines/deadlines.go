@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // The request statuses the watch reads through the requests table's
@@ -39,6 +41,10 @@ type API interface {
 type Watch struct {
 	DB       API
 	Requests string // table name
+	// Subjects, when set, is the subjects table, whose holds index lists
+	// the legal holds in force (shown in a digest that goes out anyway:
+	// a hold alone is not a reason to email every day).
+	Subjects string
 	Mail     mailer.Sender
 	Config   notify.Config
 	Now      func() time.Time
@@ -51,8 +57,10 @@ type Result struct {
 	DueSoon int `json:"due_soon"`
 	Waiting int `json:"waiting_on_requester"`
 	// Recipients counts processors told of an erasure not yet done with it.
-	Recipients int  `json:"recipients_not_done"`
-	Sent       bool `json:"digest_sent"`
+	Recipients int `json:"recipients_not_done"`
+	// Holds counts the legal holds the digest listed.
+	Holds int  `json:"legal_holds"`
+	Sent  bool `json:"digest_sent"`
 }
 
 // Run queries the index and sends one digest if anything needs attention.
@@ -92,6 +100,13 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	}
 	res := Result{Overdue: len(d.Overdue), DueSoon: len(d.DueSoon), Waiting: len(d.Waiting), Recipients: len(d.Recipients)}
 	if res.Overdue+res.DueSoon+res.Waiting+res.Recipients > 0 {
+		if w.Subjects != "" {
+			holds, err := w.holds(ctx, now)
+			if err != nil {
+				return res, err
+			}
+			d.Holds, res.Holds = holds, len(holds)
+		}
 		msg, err := notify.DeadlineDigest(w.Config, d)
 		if err != nil {
 			return res, err
@@ -147,6 +162,37 @@ func (w *Watch) recipients(ctx context.Context, status string) ([]notify.DigestR
 			since, _ := time.Parse(time.RFC3339Nano, s(it, "submitted_at"))
 			out = append(out, notify.DigestRecipient{RequestID: s(it, "id"), Processor: s(it, "processor_name"),
 				State: s(it, "state"), LastError: s(it, "last_error"), Since: since})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out, nil
+}
+
+// holds lists the legal holds in force at now, oldest first (the subjects
+// table's sparse holds index; restrictions are not listed).
+func (w *Watch) holds(ctx context.Context, now time.Time) ([]notify.DigestHold, error) {
+	p := dynamodb.NewQueryPaginator(w.DB, &dynamodb.QueryInput{TableName: &w.Subjects, IndexName: aws.String("by-list"),
+		KeyConditionExpression:    aws.String("list_pk = :h"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: privacy.HoldsList}}})
+	var out []notify.DigestHold
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query holds: %w", err)
+		}
+		for _, it := range page.Items {
+			if s(it, "sk") != privacy.HoldLegal {
+				continue
+			}
+			h := notify.DigestHold{Subject: strings.TrimPrefix(s(it, "pk"), "S#"), Reason: s(it, "reason"), By: s(it, "placed_by")}
+			h.Since, _ = time.Parse(time.RFC3339Nano, s(it, "placed_at"))
+			h.Until, _ = time.Parse(time.RFC3339Nano, s(it, "until"))
+			if len(h.Subject) > 12 {
+				h.Subject = h.Subject[:12]
+			}
+			if h.Until.IsZero() || now.Before(h.Until) {
+				out = append(out, h)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })

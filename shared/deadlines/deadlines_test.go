@@ -14,6 +14,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/deadlines"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
@@ -25,7 +26,7 @@ func TestOneDigestPerRun(t *testing.T) {
 	db := localtest.DynamoDB(svc)
 	team := "privacy-team-" + localtest.Unique() + "@example.com"
 	now := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
-	w := &deadlines.Watch{DB: db, Requests: n["RequestsTable"],
+	w := &deadlines.Watch{DB: db, Requests: n["RequestsTable"], Subjects: n["SubjectsTable"],
 		Mail:   &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"},
 		Config: notify.Config{TeamInbox: team}, Now: func() time.Time { return now },
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
@@ -52,8 +53,19 @@ func TestOneDigestPerRun(t *testing.T) {
 	put("later-1", "access", "pending", now.Add(20*24*time.Hour))
 	put("waiting-1", "objection", "identity_unverified", now.Add(25*24*time.Hour))
 	put("done-1", "access", "completed", now.Add(-40*24*time.Hour))
+	// A legal hold in force is listed; one that ended and a restriction are not.
+	store := dynamo.New(db, dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"]})
+	for _, h := range []dynamo.Hold{{Subject: "aaaaaaaaaaaaheld", Reason: "LITIGATION-7", PlacedBy: "dpo", PlacedAt: now.AddDate(0, -1, 0)},
+		{Subject: "bbbbbbbbbbbbended", Reason: "ENDED-HOLD", PlacedBy: "dpo", PlacedAt: now.AddDate(0, -2, 0), Until: now.Add(-time.Hour)}} {
+		if err := store.PlaceHold(ctx, h, dynamo.Event{Subject: h.Subject, Name: "legal_hold_placed", At: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Restrict(ctx, "cccccccccccrestricted", "req-r", dynamo.Event{Subject: "cccccccccccrestricted", Name: "restricted", At: now}); err != nil {
+		t.Fatal(err)
+	}
 	res, err := w.Run(ctx)
-	if err != nil || !res.Sent || res.Overdue != 1 || res.DueSoon != 2 || res.Waiting != 1 {
+	if err != nil || !res.Sent || res.Overdue != 1 || res.DueSoon != 2 || res.Waiting != 1 || res.Holds != 1 {
 		t.Fatalf("digest: %+v %v", res, err)
 	}
 	mails := localtest.WaitEmails(t, svc, 1, 10*time.Second, toTeam)
@@ -61,12 +73,12 @@ func TestOneDigestPerRun(t *testing.T) {
 		t.Fatalf("%d digests, want 1", len(mails))
 	}
 	body := mails[0].Body.Text
-	for _, want := range []string{"overdue-1", "soon-1", "review-1", "waiting-1"} {
+	for _, want := range []string{"overdue-1", "soon-1", "review-1", "waiting-1", "aaaaaaaaaaaa", "LITIGATION-7"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("digest lacks %s:\n%s", want, body)
 		}
 	}
-	for _, not := range []string{"later-1", "done-1"} {
+	for _, not := range []string{"later-1", "done-1", "ENDED-HOLD", "cccccccccccr"} {
 		if strings.Contains(body, not) {
 			t.Errorf("digest lists %s", not)
 		}

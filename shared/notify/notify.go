@@ -158,6 +158,15 @@ type Digest struct {
 	// Recipients are the processors told of an erasure that have not
 	// confirmed it (Art. 19), the failed ones first.
 	Recipients []DigestRecipient
+	// Holds are the legal holds in force: what no erasure or sweep
+	// touches until the team lifts them.
+	Holds []DigestHold
+}
+
+// DigestHold is one legal hold, by subject hash (never an address).
+type DigestHold struct {
+	Subject, Reason, By string
+	Since, Until        time.Time
 }
 
 // DigestRecipient is one processor not done with one request.

@@ -282,7 +282,9 @@ func TestDeskDecisions(t *testing.T) {
 	ctx := context.Background()
 	// Received 31 January 2027 10:00 UTC: due 28 February (no 31st).
 	gdpr := f.file(t, `{"email":"gdpr@example.com","type":"objection"}`)
-	ccpa := f.file(t, `{"email":"ccpa@example.com","type":"erasure","regulation":"ccpa"}`)
+	// (A portability request: an erasure's deadline is the policy's 30
+	// days, TestErasureDueInThirtyDays.)
+	ccpa := f.file(t, `{"email":"ccpa@example.com","type":"portability","regulation":"ccpa"}`)
 	fix := f.file(t, `{"email":"fix@example.com","type":"rectification","details":"my name is Ann, not Anne"}`)
 	if r := f.request(t, gdpr); r.DueAt != "2027-02-28T10:00:00Z" {
 		t.Fatalf("GDPR due %s", r.DueAt)
@@ -350,7 +352,7 @@ func TestDeskDecisions(t *testing.T) {
 		}
 	}
 	// The rectification was due 28 February, the objection (extended) 28
-	// April; the CCPA erasure (extended to 1 May) is not overdue yet.
+	// April; the CCPA request (extended to 1 May) is not overdue yet.
 	if got := strings.Join(ids, ","); got != fix+","+gdpr {
 		t.Fatalf("overdue on 29 April: %s, want %s,%s", got, fix, gdpr)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 var (
@@ -38,7 +41,8 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	}
 	cmd := exec.Command(ctlPath, append(args, "-endpoint", s.svc.DynamoDB, "-as", "dpo@example.com",
 		"-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
-		"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"])...)
+		"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
+		"-suppression-table", s.Tables["SuppressionTable"])...)
 	cmd.Dir = localtest.Root()
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
 		"LOCAL_SECRET="+localSecret)
@@ -257,5 +261,52 @@ func TestLegalHoldByCommand(t *testing.T) {
 	}
 	if out, err := s.privacyctl(t, "hold", "lift", "-email", addr, "-reason", "settled"); err == nil {
 		t.Fatalf("a second lift succeeded: %s", out)
+	}
+}
+
+// After a point-in-time restore brings an erased person back, privacyctl
+// reapply-erasures erases them again from the (kept) suppression list; a
+// second run deletes nothing more.
+func TestErasureReappliedAfterARestore(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	addr := "restored-" + u + "@example.com"
+	if resp, out := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"R","email":"`+addr+`","message":"BACK-`+u+`"}`, nil); resp.StatusCode != 202 {
+		t.Fatalf("contact: %d %s", resp.StatusCode, out)
+	}
+	_, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"erasure"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	s.mailTo(t, addr, "Your erasure request")
+	back := func() bool {
+		for _, it := range s.items(t, "SubjectsTable") {
+			if str(it, "message") == "BACK-"+u {
+				return true
+			}
+		}
+		return false
+	}
+	if back() {
+		t.Fatal("not erased in the first place")
+	}
+	// The restore: the inquiry is back, as in a table restored to before
+	// the erasure (the suppression table is kept, as the runbook says).
+	store := dynamo.New(s.DB(), dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"]})
+	inq := privacy.NewInquiry("inq-"+u, s.hasher.Subject(addr), privacy.ContactForm{Name: "R", Email: addr, Topic: "demo",
+		Message: "BACK-" + u}, "v", privacy.RequestMeta{ReceivedAt: time.Now().Add(-time.Hour)})
+	if err := store.SaveInquiry(context.Background(), inq); err != nil || !back() {
+		t.Fatalf("restore stand-in: %v", err)
+	}
+	out, err := s.privacyctl(t, "reapply-erasures")
+	if err != nil || !strings.Contains(out, `"erased_subjects":1`) || strings.Contains(out, `"items_deleted_again":0`) {
+		t.Fatalf("reapply: %v %s", err, out)
+	}
+	if back() {
+		t.Fatal("the restored inquiry is still there")
+	}
+	if out, err := s.privacyctl(t, "reapply-erasures"); err != nil || !strings.Contains(out, `"items_deleted_again":0`) {
+		t.Fatalf("second run: %v %s", err, out)
 	}
 }

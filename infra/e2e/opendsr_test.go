@@ -29,6 +29,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -488,6 +489,20 @@ func TestOpenDSRProcessor(t *testing.T) {
 		if code, _, _ := k.c.call("GET", "/platform/v1/records/"+k.id, nil); code != k.code {
 			t.Errorf("after the sweep, %s: %d, want %d", k.id, code, k.code)
 		}
+	}
+
+	// A restore that brings acme's erased record of gone back: reapplied,
+	// it goes again (the completed OpenDSR erasure says whose it was).
+	restore := dynamo.New(s.DB(), dynamo.Tables{Records: s.Tables["RecordsTable"]})
+	if _, err := restore.PutRecord(context.Background(), dynamo.Record{Controller: acme.id, ID: "g-1", Email: gone,
+		Keys: s.hasher.ControllerKeys(acme.id, gone), Attributes: []byte(`{}`), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.privacyctl(t, "reapply-erasures"); err != nil || !strings.Contains(out, `"controller_records_deleted_again":1`) {
+		t.Fatalf("reapply: %v %s", err, out)
+	}
+	if code, _, _ := acme.call("GET", "/platform/v1/records/g-1", nil); code != 404 {
+		t.Fatalf("the restored record of an erased person: %d", code)
 	}
 
 	// The controller tells the person: no email from us about these requests.

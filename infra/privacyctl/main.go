@@ -20,6 +20,7 @@
 //	privacyctl processor list | remove ID
 //	privacyctl replay -queue-url URL [-max N]    feed what Lambda gave up on back to its function, once
 //	privacyctl hold add|lift|list -email A -reason TEXT [-until D]   legal holds
+//	privacyctl reapply-erasures [-since D]       erase again everyone erased, after a restore
 //
 // The logic is shared/rights (Desk); this file parses flags and prints.
 package main
@@ -88,6 +89,9 @@ const usage = `usage: privacyctl COMMAND [ID] [flags]
   hold lift -email ADDRESS -reason TEXT
                                     end it
   hold list                         every legal hold (subject hash, since, until, reason)
+  reapply-erasures [-since YYYY-MM-DD]
+                                    after a point-in-time restore: erase again, by key, everyone the (live)
+                                    suppression list says was erased, and every person a controller had erased
   replay -queue-url URL [-max N]    feed the failure queue's records (the output FailureQueueUrl) back to their
                                     functions once the cause is fixed; each is deleted once its replay succeeded
                                     (locally: -sqs-endpoint and -invoke-url http://localhost:3000)
@@ -111,15 +115,15 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor", "replay", "hold"}
+	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor", "replay", "hold", "reapply-erasures"}
 
 type options struct {
-	endpoint, stage, requests, subjects, ledger, ops, secretArn, policy, as string
-	status, reason, note, until, email, ref, name, controller, records      string
-	url, credentials, certificate, queueURL, sqsEndpoint, invokeURL         string
-	max                                                                     int
-	overdue, asJSON                                                         bool
-	days                                                                    int
+	endpoint, stage, requests, subjects, ledger, ops, suppression, secretArn string
+	policy, as, status, reason, note, until, email, ref, name, controller    string
+	records, url, credentials, certificate, queueURL, sqsEndpoint, invokeURL string
+	since                                                                    string
+	max, days                                                                int
+	overdue, asJSON                                                          bool
 }
 
 func envOr(k, d string) string {
@@ -139,6 +143,7 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.subjects, "subjects-table", os.Getenv("SUBJECTS_TABLE"), "subjects table name")
 	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
 	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
+	fs.StringVar(&o.suppression, "suppression-table", os.Getenv("SUPPRESSION_TABLE"), "suppression table name")
 	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
 	fs.StringVar(&o.name, "name", "", "opendsr-controller, processor add: the controller's or processor's name")
 	fs.StringVar(&o.url, "url", "", "processor add: the processor's OpenDSR v2 base URL (…/opendsr/v2)")
@@ -148,6 +153,7 @@ func parse(cmd string, args []string) (options, []string, error) {
 	fs.StringVar(&o.sqsEndpoint, "sqs-endpoint", os.Getenv("SQS_ENDPOINT"), "replay: the SQS endpoint (the local SQS server in development)")
 	fs.StringVar(&o.invokeURL, "invoke-url", "", "replay: invoke through the local gateway at this URL instead of Lambda")
 	fs.IntVar(&o.max, "max", 0, "replay: at most this many messages (0: all)")
+	fs.StringVar(&o.since, "since", "", "reapply-erasures: only erasures since this date, YYYY-MM-DD (default: all)")
 	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
 	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
 	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
@@ -181,6 +187,7 @@ func parse(cmd string, args []string) (options, []string, error) {
 	table(&o.subjects, "SubjectsTable")
 	table(&o.ledger, "LedgerTable")
 	table(&o.ops, "OpsTable")
+	table(&o.suppression, "SuppressionTable")
 	table(&o.records, "RecordsTable")
 	return o, pos, nil
 }
@@ -206,7 +213,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			opt.BaseEndpoint = aws.String(o.endpoint)
 		}
 	})
-	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops, Records: o.records})
+	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops, Records: o.records,
+		Suppression: o.suppression})
 	switch cmd {
 	case "opendsr-retention":
 		if len(pos) != 1 || o.days < 0 {
@@ -242,6 +250,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return processors(ctx, cfg, store, o, pos, out)
 	case "replay":
 		return replayFailures(ctx, cfg, o, out)
+	case "reapply-erasures":
+		var since time.Time
+		if o.since != "" {
+			if since, err = time.Parse("2006-01-02", o.since); err != nil {
+				return fmt.Errorf("%w: -since must be YYYY-MM-DD", errUsage)
+			}
+		}
+		rep, err := rights.ReapplyErasures(ctx, store, since, time.Now().UTC(), o.policy)
+		b, _ := json.Marshal(rep)
+		fmt.Fprintf(out, "%s\n", b)
+		return err
 	case "hold":
 		by, err := identity(ctx, cfg, o)
 		if err != nil {

@@ -1,0 +1,61 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// ErasedSubjects lists every subject the suppression list says was
+// erased since (all when zero): after a restore of the other tables
+// brings erased people back, they are erased again from this list. The
+// suppression table is the erasure's record, kept (not restored). One
+// scan: an operator's runbook step, not a request path.
+func (s *Store) ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.SubjectID, error) {
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Suppression,
+		FilterExpression:          aws.String("sk = :erased AND since >= :since"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":erased": str(privacy.SuppressErased), ":since": str(ts(since))}})
+	var out []privacy.SubjectID
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("erased subjects: %w", err)
+		}
+		for _, it := range page.Items {
+			out = append(out, privacy.SubjectID(trimPK(s1(it, attrPK))))
+		}
+	}
+	return out, nil
+}
+
+// ErasedControllerSubjects lists the people controllers had erased since
+// (completed OpenDSR erasures, by controller and subject), so their
+// records are erased again after a restore. One scan of the requests table.
+func (s *Store) ErasedControllerSubjects(ctx context.Context, since time.Time) ([]RightsRequest, error) {
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Requests,
+		FilterExpression:         aws.String("kind = :k AND #src = :o AND #t = :e AND #s = :done AND completed_at >= :since AND attribute_exists(subject)"),
+		ExpressionAttributeNames: map[string]string{"#src": "source", "#t": "type", "#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(KindRequest), ":o": str(SourceOpenDSR),
+			":e": str(privacy.RightErasure), ":done": str(privacy.RequestCompleted), ":since": str(ts(since))}})
+	var out []RightsRequest
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("erased controller subjects: %w", err)
+		}
+		for _, it := range page.Items {
+			r, err := DecodeRequest(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -184,15 +183,13 @@ func (w *Watch) holds(ctx context.Context, now time.Time) ([]notify.DigestHold, 
 			if s(it, "sk") != privacy.HoldLegal {
 				continue
 			}
-			h := notify.DigestHold{Subject: strings.TrimPrefix(s(it, "pk"), "S#"), Reason: s(it, "reason"), By: s(it, "placed_by")}
-			h.Since, _ = time.Parse(time.RFC3339Nano, s(it, "placed_at"))
-			h.Until, _ = time.Parse(time.RFC3339Nano, s(it, "until"))
-			if len(h.Subject) > 12 {
-				h.Subject = h.Subject[:12]
+			h := dynamo.DecodeHold(it)
+			if !h.InForce(now) {
+				continue
 			}
-			if h.Until.IsZero() || now.Before(h.Until) {
-				out = append(out, h)
-			}
+			sub := string(h.Subject)
+			out = append(out, notify.DigestHold{Subject: sub[:min(12, len(sub))], Reason: h.Reason, By: h.PlacedBy,
+				Since: h.PlacedAt, Until: h.Until})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })

@@ -81,7 +81,7 @@ func (s *Store) Holds(ctx context.Context) ([]Hold, error) {
 		if s1(it, attrSK) != privacy.HoldLegal {
 			continue // a restriction, not a legal hold
 		}
-		out = append(out, decodeHold(it))
+		out = append(out, DecodeHold(it))
 	}
 	return out, nil
 }
@@ -96,10 +96,12 @@ func (s *Store) SubjectHold(ctx context.Context, subject privacy.SubjectID) (Hol
 	if out.Item == nil {
 		return Hold{}, false, nil
 	}
-	return decodeHold(out.Item), true, nil
+	return DecodeHold(out.Item), true, nil
 }
 
-func decodeHold(it map[string]types.AttributeValue) Hold {
+// DecodeHold reads a legal hold item (as stored, or from the holds
+// index).
+func DecodeHold(it map[string]types.AttributeValue) Hold {
 	h := Hold{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Reason: s1(it, "reason"), PlacedBy: s1(it, "placed_by")}
 	h.PlacedAt, _ = time.Parse(time.RFC3339Nano, s1(it, "placed_at"))
 	h.Until, _ = time.Parse(time.RFC3339Nano, s1(it, "until"))

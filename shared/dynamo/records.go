@@ -47,8 +47,8 @@ func recordKey(controller, id string) map[string]types.AttributeValue {
 func scoped(controller, key string) string { return controller + "#" + key }
 
 // PutRecord stores r (a new record, or a new version of one: its
-// created_at stays). It reports whether the record is new.
-func (s *Store) PutRecord(ctx context.Context, r Record) (bool, error) {
+// created_at stays) and returns it as stored, and whether it is new.
+func (s *Store) PutRecord(ctx context.Context, r Record) (Record, bool, error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Records, Key: recordKey(r.Controller, r.ID),
 		UpdateExpression: aws.String("SET kind = :kind, controller_id = :c, record_id = :id, email = :e, #a = :a, " +
 			"subject_key = :sub, lookup_md5 = :md5, lookup_sha1 = :sha1, updated_at = :now, created_at = if_not_exists(created_at, :now)"),
@@ -56,12 +56,16 @@ func (s *Store) PutRecord(ctx context.Context, r Record) (bool, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":kind": str("controller_record"), ":c": str(r.Controller),
 			":id": str(r.ID), ":e": str(r.Email), ":a": str(string(r.Attributes)), ":sub": str(scoped(r.Controller, r.Keys.SHA256)),
 			":md5": str(scoped(r.Controller, r.Keys.MD5)), ":sha1": str(scoped(r.Controller, r.Keys.SHA1)), ":now": str(ts(r.UpdatedAt))},
-		ReturnValues: types.ReturnValueUpdatedOld})
+		ReturnValues: types.ReturnValueAllNew})
 	if err != nil {
-		return false, fmt.Errorf("put record: %w", err)
+		return Record{}, false, fmt.Errorf("put record: %w", err)
 	}
-	_, existed := out.Attributes["created_at"]
-	return !existed, nil
+	stored, err := decodeRecord(out.Attributes)
+	if err != nil {
+		return Record{}, false, err
+	}
+	// New exactly when this write set created_at.
+	return stored, s1(out.Attributes, "created_at") == ts(r.UpdatedAt), nil
 }
 
 // GetRecord returns one of a controller's records; ErrNotFound when the
@@ -93,25 +97,18 @@ func (s *Store) DeleteRecord(ctx context.Context, controller, id string) error {
 }
 
 func decodeRecord(it map[string]types.AttributeValue) (Record, error) {
-	get := func(name string) string {
-		v, _ := it[name].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		return v.Value
-	}
-	r := Record{Controller: get("controller_id"), ID: get("record_id"), Email: get("email")}
-	cut := func(name string) string { return strings.TrimPrefix(get(name), r.Controller+"#") }
+	r := Record{Controller: s1(it, "controller_id"), ID: s1(it, "record_id"), Email: s1(it, "email")}
+	cut := func(name string) string { return strings.TrimPrefix(s1(it, name), r.Controller+"#") }
 	r.Keys = privacy.EmailKeys{MD5: cut("lookup_md5"), SHA1: cut("lookup_sha1"), SHA256: cut("subject_key")}
-	if a := get("attributes"); a != "" {
+	if a := s1(it, "attributes"); a != "" {
 		r.Attributes = json.RawMessage(a)
 	}
 	var err error
-	if r.CreatedAt, err = time.Parse(time.RFC3339Nano, get("created_at")); err == nil {
-		r.UpdatedAt, err = time.Parse(time.RFC3339Nano, get("updated_at"))
+	if r.CreatedAt, err = time.Parse(time.RFC3339Nano, s1(it, "created_at")); err == nil {
+		r.UpdatedAt, err = time.Parse(time.RFC3339Nano, s1(it, "updated_at"))
 	}
 	if err != nil || r.Controller == "" || r.ID == "" {
-		return Record{}, fmt.Errorf("decode record %s: malformed", get(attrPK))
+		return Record{}, fmt.Errorf("decode record %s: malformed", s1(it, attrPK))
 	}
 	return r, nil
 }

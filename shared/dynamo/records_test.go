@@ -39,7 +39,7 @@ func TestExpireControllerRecords(t *testing.T) {
 	}
 	put := func(controller, id string, age time.Duration) {
 		t.Helper()
-		if _, err := s.PutRecord(ctx, dynamo.Record{Controller: controller, ID: id, Email: id + "@example.com",
+		if _, _, err := s.PutRecord(ctx, dynamo.Record{Controller: controller, ID: id, Email: id + "@example.com",
 			Keys: h.ControllerKeys(controller, id+"@example.com"), Attributes: []byte(`{}`), UpdatedAt: now.Add(-age)}); err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,7 @@ type Store interface {
 	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
 	RecordSubjects(ctx context.Context, controller, format, key string) ([]privacy.SubjectID, error)
-	PutRecord(ctx context.Context, r dynamo.Record) (bool, error)
+	PutRecord(ctx context.Context, r dynamo.Record) (dynamo.Record, bool, error)
 	GetRecord(ctx context.Context, controller, id string) (dynamo.Record, error)
 	DeleteRecord(ctx context.Context, controller, id string) error
 	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]dynamo.Record, error)

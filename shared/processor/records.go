@@ -142,11 +142,8 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 	}
 	r := dynamo.Record{Controller: c.controller, ID: id, Email: email, Keys: s.Hasher.ControllerKeys(c.controller, email),
 		Attributes: attrs, UpdatedAt: now}
-	created, err := s.Store.PutRecord(ctx, r)
+	r, created, err := s.Store.PutRecord(ctx, r)
 	if err != nil {
-		return 0, nil, err
-	}
-	if r, err = s.Store.GetRecord(ctx, c.controller, id); err != nil {
 		return 0, nil, err
 	}
 	s.Log.InfoContext(ctx, "controller record stored", "controller_id", c.controller, "created", created)

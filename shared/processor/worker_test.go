@@ -53,7 +53,7 @@ func TestWorker(t *testing.T) {
 	const email = "w@example.com"
 	keys := h.ControllerKeys("acme", email)
 	for _, id := range []string{"r1", "r2"} {
-		if _, err := store.PutRecord(ctx, dynamo.Record{Controller: "acme", ID: id, Email: email, Keys: keys,
+		if _, _, err := store.PutRecord(ctx, dynamo.Record{Controller: "acme", ID: id, Email: email, Keys: keys,
 			Attributes: []byte(`{}`), UpdatedAt: t0.Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}

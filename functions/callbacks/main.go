@@ -38,6 +38,7 @@ func main() {
 		os.Exit(1)
 	}
 	n := &processor.Notifier{
+		Decode:     dynamo.DecodeChange,
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
 		BaseURL:    env.BaseURL,
 		Client:     opendsr.NewClient(lambdaenv.InsecureCallbacks(log)),

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/privacykeeper/privacykeeper/shared/deadlines"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
@@ -28,13 +29,11 @@ func main() {
 		os.Exit(1)
 	}
 	w := &deadlines.Watch{
-		DB:       env.DynamoDB(),
-		Requests: env.Tables.Requests,
-		Subjects: env.Tables.Subjects,
-		Mail:     &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:   env.Notify(),
-		Now:      time.Now,
-		Log:      log,
+		Store:  dynamo.New(env.DynamoDB(), env.Tables),
+		Mail:   &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config: env.Notify(),
+		Now:    time.Now,
+		Log:    log,
 	}
 	lambda.Start(w.Run)
 }

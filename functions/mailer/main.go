@@ -31,6 +31,7 @@ func main() {
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	m := &mailer.Mailer{
+		Decode:   dynamo.DecodeChange,
 		Markers:  store,
 		Requests: store,
 		// Restrictions read the subjects table (GetItem on HOLD#RESTRICTION).

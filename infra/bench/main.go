@@ -211,9 +211,9 @@ func bench() error {
 				if _, err := store.Restriction(ctx, subject); err != nil {
 					return err
 				}
-				_, err := store.RequestSubscription(ctx, dynamo.Signup{Sub: privacy.Signup{Email: email, Topics: []string{"newsletter"}},
+				_, err := store.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: email, Topics: []string{"newsletter"}},
 					Subject: subject, Lookup: hasher.EmailKeys(email), ID: uuid.NewString(), Cooldown: 10 * time.Minute,
-					Event: dynamo.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()}})
+					Event: privacy.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()}})
 				return err
 			}
 		},

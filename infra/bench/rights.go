@@ -84,9 +84,9 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 	}
 	// The measured subjects are the last ones seeded: every one has an
 	// inquiry, a subscription, ledger entries, a suppression and a request.
-	target := func(k, i int) dynamo.RightsRequest {
+	target := func(k, i int) privacy.RightsRequest {
 		n := r.Others[k] + i
-		return dynamo.RightsRequest{ID: fmt.Sprintf("req-%d", n), Subject: benchSubject(n)}
+		return privacy.RightsRequest{ID: fmt.Sprintf("req-%d", n), Subject: privacy.SubjectID(benchSubject(n))}
 	}
 	access := func(k, i int) (time.Duration, error) {
 		t0 := time.Now()
@@ -104,7 +104,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		t0 := time.Now()
 		found, err := stores[k].SubjectsByEmailKey(ctx, "sha256", key)
 		d := time.Since(t0)
-		if err == nil && (len(found) != 1 || string(found[0]) != req.Subject) {
+		if err == nil && (len(found) != 1 || found[0] != req.Subject) {
 			err = fmt.Errorf("digest lookup found %v", found)
 		}
 		return d, err
@@ -113,7 +113,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		req := target(k, i)
 		subject := privacy.SubjectID(req.Subject)
 		t0 := time.Now()
-		_, deleted, err := stores[k].Erase(ctx, subject, req.ID, dynamo.Event{Subject: subject, Name: "erased", At: now, Ref: req.ID})
+		_, deleted, err := stores[k].Erase(ctx, subject, req.ID, privacy.Event{Subject: subject, Name: "erased", At: now, Ref: req.ID})
 		d := time.Since(t0)
 		if err == nil && deleted != 4 {
 			err = fmt.Errorf("erasure deleted %d items, want 4", deleted)

@@ -494,7 +494,7 @@ func TestOpenDSRProcessor(t *testing.T) {
 	// A restore that brings acme's erased record of gone back: reapplied,
 	// it goes again (the completed OpenDSR erasure says whose it was).
 	restore := dynamo.New(s.DB(), dynamo.Tables{Records: s.Tables["RecordsTable"]})
-	if _, _, err := restore.PutRecord(context.Background(), dynamo.Record{Controller: acme.id, ID: "g-1", Email: gone,
+	if _, _, err := restore.PutRecord(context.Background(), privacy.Record{Controller: acme.id, ID: "g-1", Email: gone,
 		Keys: s.hasher.ControllerKeys(acme.id, gone), Attributes: []byte(`{}`), UpdatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

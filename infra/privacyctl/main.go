@@ -220,7 +220,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if len(pos) != 1 || o.days < 0 {
 			return fmt.Errorf("%w: opendsr-retention needs a controller id and -days N (0 or more)", errUsage)
 		}
-		if err := store.SetControllerRetention(ctx, pos[0], o.days); errors.Is(err, dynamo.ErrNotFound) {
+		if err := store.SetControllerRetention(ctx, pos[0], o.days); errors.Is(err, privacy.ErrNotFound) {
 			return fmt.Errorf("no controller %s", pos[0])
 		} else if err != nil {
 			return err
@@ -309,7 +309,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if req.Subject != "" && req.Source == "" {
 			// The team sees why an erasure was withheld (the requester is
 			// told only that a legal obligation keeps the data).
-			h, ok, err := store.SubjectHold(ctx, privacy.SubjectID(req.Subject))
+			h, ok, err := store.SubjectHold(ctx, req.Subject)
 			if err != nil {
 				return err
 			}
@@ -381,11 +381,11 @@ func identity(ctx context.Context, cfg aws.Config, o options) (string, error) {
 	return aws.ToString(who.Arn), nil
 }
 
-func printList(out io.Writer, reqs []dynamo.RightsRequest, asJSON bool) error {
+func printList(out io.Writer, reqs []privacy.RightsRequest, asJSON bool) error {
 	now := time.Now()
 	if asJSON {
 		type row struct {
-			dynamo.RightsRequest
+			privacy.RightsRequest
 			Overdue bool `json:"overdue"`
 		}
 		rows := make([]row, 0, len(reqs))
@@ -402,14 +402,14 @@ func printList(out io.Writer, reqs []dynamo.RightsRequest, asJSON bool) error {
 		if rights.Overdue(r, now) {
 			flags = append(flags, "OVERDUE")
 		}
-		if r.Extended != "" {
+		if !r.ExtendedUntil.IsZero() {
 			flags = append(flags, "extended")
 		}
 		if r.Excessive {
 			flags = append(flags, "possibly-excessive")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.10s\t%.10s\t%s\n", r.ID, r.Type, r.Status, r.Regulation, r.ReceivedAt, r.DueAt,
-			strings.Join(flags, ","))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Status, r.Regulation, r.ReceivedAt.Format(time.DateOnly),
+			r.DueAt.Format(time.DateOnly), strings.Join(flags, ","))
 	}
 	return w.Flush()
 }
@@ -447,7 +447,7 @@ func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 			return fmt.Errorf("%w: -email or -controller, not both", errUsage)
 		}
 		now := time.Now()
-		if err := store.TerminateController(ctx, o.controller, now); errors.Is(err, dynamo.ErrNotFound) {
+		if err := store.TerminateController(ctx, o.controller, now); errors.Is(err, privacy.ErrNotFound) {
 			return fmt.Errorf("no controller %s", o.controller)
 		} else if err != nil {
 			return err
@@ -466,7 +466,7 @@ func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 	}
 	subject := h.Subject(email)
 	now := time.Now()
-	n, err := store.MarkClientTerminated(ctx, subject, dynamo.Event{Subject: subject, Name: "client_termination_requested",
+	n, err := store.MarkClientTerminated(ctx, subject, privacy.Event{Subject: subject, Name: "client_termination_requested",
 		At: now, Ref: o.ref, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy})
 	if err != nil {
 		return err
@@ -491,7 +491,7 @@ func issueController(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 		return err
 	}
 	id, secret := uuid.NewString(), base64.RawURLEncoding.EncodeToString(b)
-	if err := store.PutController(ctx, dynamo.Controller{ID: id, Name: o.name, SecretHash: processor.SecretHash(h, secret)}, time.Now()); err != nil {
+	if err := store.PutController(ctx, privacy.Controller{ID: id, Name: o.name, SecretHash: processor.SecretHash(h, secret)}, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "controller_id %s\nsecret %s\n", id, secret)
@@ -520,7 +520,7 @@ func processors(ctx context.Context, cfg aws.Config, store *dynamo.Store, o opti
 		if len(pos) != 2 {
 			return fmt.Errorf("%w: processor remove needs an id", errUsage)
 		}
-		if err := store.RemoveProcessor(ctx, pos[1]); errors.Is(err, dynamo.ErrNotFound) {
+		if err := store.RemoveProcessor(ctx, pos[1]); errors.Is(err, privacy.ErrNotFound) {
 			return fmt.Errorf("no processor %s", pos[1])
 		} else if err != nil {
 			return err
@@ -566,7 +566,7 @@ func processors(ctx context.Context, cfg aws.Config, store *dynamo.Store, o opti
 	if err != nil {
 		return err
 	}
-	p := dynamo.Processor{ID: id, Name: strings.TrimSpace(o.name), URL: strings.TrimRight(o.url, "/"), Credentials: sealed,
+	p := privacy.Processor{ID: id, Name: strings.TrimSpace(o.name), URL: strings.TrimRight(o.url, "/"), Credentials: sealed,
 		Certificate: string(certPEM), IdentityFormat: format, Types: types}
 	if err := store.PutProcessor(ctx, p, time.Now()); err != nil {
 		return err
@@ -635,10 +635,10 @@ func holds(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, 
 		return err
 	}
 	subject := h.Subject(email)
-	e := dynamo.Event{Subject: subject, At: now, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy}
+	e := privacy.Event{Subject: subject, At: now, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy}
 	if pos[0] == "lift" {
 		e.Name = "legal_hold_lifted"
-		if err := store.LiftHold(ctx, subject, e); errors.Is(err, dynamo.ErrNotFound) {
+		if err := store.LiftHold(ctx, subject, e); errors.Is(err, privacy.ErrNotFound) {
 			return fmt.Errorf("no legal hold on that address")
 		} else if err != nil {
 			return err
@@ -646,7 +646,7 @@ func holds(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, 
 		fmt.Fprintln(out, "legal hold lifted; erasures and the retention sweep apply again")
 		return nil
 	}
-	hold := dynamo.Hold{Subject: subject, Reason: strings.TrimSpace(o.reason), PlacedBy: by, PlacedAt: now}
+	hold := privacy.Hold{Subject: subject, Reason: strings.TrimSpace(o.reason), PlacedBy: by, PlacedAt: now}
 	if o.until != "" {
 		d, err := time.Parse("2006-01-02", o.until)
 		if err != nil || !d.After(now) {

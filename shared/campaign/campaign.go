@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -126,7 +125,7 @@ func (s *Sender) sendOne(ctx context.Context, c notify.Campaign, sub privacy.Sub
 	if err != nil {
 		return err
 	}
-	if claim != dynamo.Claimed {
+	if claim != privacy.Claimed {
 		return errAlreadySent
 	}
 	id, err := s.Mail.Send(ctx, msg)

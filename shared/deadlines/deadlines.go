@@ -10,11 +10,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -31,23 +26,21 @@ var (
 // Soon is how far ahead "due soon" looks.
 const Soon = 7 * 24 * time.Hour
 
-// API is the part of DynamoDB the watch uses.
-type API interface {
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+// Store is what the watch reads: the requests and deliveries by status
+// and deadline, and the legal holds.
+type Store interface {
+	DueRequests(ctx context.Context, status string, until time.Time) ([]privacy.RightsRequest, error)
+	DeliverySummaries(ctx context.Context, status string) ([]privacy.Delivery, error)
+	Holds(ctx context.Context) ([]privacy.Hold, error)
 }
 
 // Watch builds and sends the digest.
 type Watch struct {
-	DB       API
-	Requests string // table name
-	// Subjects, when set, is the subjects table, whose holds index lists
-	// the legal holds in force (shown in a digest that goes out anyway:
-	// a hold alone is not a reason to email every day).
-	Subjects string
-	Mail     mailer.Sender
-	Config   notify.Config
-	Now      func() time.Time
-	Log      *slog.Logger
+	Store  Store
+	Mail   mailer.Sender
+	Config notify.Config
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Result counts what the digest listed.
@@ -90,7 +83,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	for _, l := range [][]notify.DigestItem{d.Overdue, d.DueSoon, d.Waiting} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Due.Before(l[j].Due) })
 	}
-	for _, st := range []string{dynamo.DeliveryFailed, dynamo.DeliveryOpen} {
+	for _, st := range []string{privacy.DeliveryFailed, privacy.DeliveryOpen} {
 		rs, err := w.recipients(ctx, st)
 		if err != nil {
 			return Result{}, err
@@ -99,13 +92,13 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	}
 	res := Result{Overdue: len(d.Overdue), DueSoon: len(d.DueSoon), Waiting: len(d.Waiting), Recipients: len(d.Recipients)}
 	if res.Overdue+res.DueSoon+res.Waiting+res.Recipients > 0 {
-		if w.Subjects != "" {
-			holds, err := w.holds(ctx, now)
-			if err != nil {
-				return res, err
-			}
-			d.Holds, res.Holds = holds, len(holds)
+		// The legal holds in force are shown in a digest that goes out
+		// anyway: a hold alone is not a reason to email every day.
+		holds, err := w.holds(ctx, now)
+		if err != nil {
+			return res, err
 		}
+		d.Holds, res.Holds = holds, len(holds)
 		msg, err := notify.DeadlineDigest(w.Config, d)
 		if err != nil {
 			return res, err
@@ -121,84 +114,47 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 }
 
 func (w *Watch) byStatus(ctx context.Context, status string, until time.Time) ([]notify.DigestItem, error) {
-	p := dynamodb.NewQueryPaginator(w.DB, &dynamodb.QueryInput{
-		TableName: &w.Requests, IndexName: aws.String("by-status-due"),
-		KeyConditionExpression:    aws.String("#s = :s AND due_at <= :until"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status", "#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: status}, ":until": &types.AttributeValueMemberS{Value: until.Format(time.RFC3339)}},
-		ProjectionExpression:      aws.String("id, #t, #s, due_at, received_at"),
-	})
-	var out []notify.DigestItem
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query %s requests: %w", status, err)
-		}
-		for _, it := range page.Items {
-			due, _ := time.Parse(time.RFC3339, s(it, "due_at"))
-			out = append(out, notify.DigestItem{ID: s(it, "id"), Type: s(it, "type"), Status: s(it, "status"), Due: due})
-		}
+	rs, err := w.Store.DueRequests(ctx, status, until)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.DigestItem, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, notify.DigestItem{ID: r.ID, Type: r.Type, Status: r.Status, Due: r.DueAt})
 	}
 	return out, nil
 }
 
 // recipients lists the deliveries in a status bucket, oldest first.
 func (w *Watch) recipients(ctx context.Context, status string) ([]notify.DigestRecipient, error) {
-	p := dynamodb.NewQueryPaginator(w.DB, &dynamodb.QueryInput{
-		TableName: &w.Requests, IndexName: aws.String("by-status-due"),
-		KeyConditionExpression:    aws.String("#s = :s"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status", "#st": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: status}},
-		ProjectionExpression:      aws.String("id, processor_name, #st, last_error, submitted_at"),
-	})
-	var out []notify.DigestRecipient
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query %s deliveries: %w", status, err)
-		}
-		for _, it := range page.Items {
-			since, _ := time.Parse(time.RFC3339Nano, s(it, "submitted_at"))
-			out = append(out, notify.DigestRecipient{RequestID: s(it, "id"), Processor: s(it, "processor_name"),
-				State: s(it, "state"), LastError: s(it, "last_error"), Since: since})
-		}
+	ds, err := w.Store.DeliverySummaries(ctx, status)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.DigestRecipient, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, notify.DigestRecipient{RequestID: d.RequestID, Processor: d.ProcessorName, State: d.State,
+			LastError: d.LastError, Since: d.SubmittedAt})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil
 }
 
-// holds lists the legal holds in force at now, oldest first (the subjects
-// table's sparse holds index; restrictions are not listed).
+// holds lists the legal holds in force at now, oldest first.
 func (w *Watch) holds(ctx context.Context, now time.Time) ([]notify.DigestHold, error) {
-	p := dynamodb.NewQueryPaginator(w.DB, &dynamodb.QueryInput{TableName: &w.Subjects, IndexName: aws.String("by-list"),
-		KeyConditionExpression:    aws.String("list_pk = :h"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: privacy.HoldsList}}})
+	hs, err := w.Store.Holds(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []notify.DigestHold
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query holds: %w", err)
+	for _, h := range hs {
+		if !h.InForce(now) {
+			continue
 		}
-		for _, it := range page.Items {
-			if s(it, "sk") != privacy.HoldLegal {
-				continue
-			}
-			h := dynamo.DecodeHold(it)
-			if !h.InForce(now) {
-				continue
-			}
-			sub := string(h.Subject)
-			out = append(out, notify.DigestHold{Subject: sub[:min(12, len(sub))], Reason: h.Reason, By: h.PlacedBy,
-				Since: h.PlacedAt, Until: h.Until})
-		}
+		sub := string(h.Subject)
+		out = append(out, notify.DigestHold{Subject: sub[:min(12, len(sub))], Reason: h.Reason, By: h.PlacedBy,
+			Since: h.PlacedAt, Until: h.Until})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil
-}
-
-func s(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }

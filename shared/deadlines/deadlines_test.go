@@ -16,6 +16,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/deadlines"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
@@ -26,7 +27,7 @@ func TestOneDigestPerRun(t *testing.T) {
 	db := localtest.DynamoDB(svc)
 	team := "privacy-team-" + localtest.Unique() + "@example.com"
 	now := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
-	w := &deadlines.Watch{DB: db, Requests: n["RequestsTable"], Subjects: n["SubjectsTable"],
+	w := &deadlines.Watch{Store: dynamo.New(db, dynamo.Tables{Requests: n["RequestsTable"], Subjects: n["SubjectsTable"]}),
 		Mail:   &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"},
 		Config: notify.Config{TeamInbox: team}, Now: func() time.Time { return now },
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
@@ -55,13 +56,13 @@ func TestOneDigestPerRun(t *testing.T) {
 	put("done-1", "access", "completed", now.Add(-40*24*time.Hour))
 	// A legal hold in force is listed; one that ended and a restriction are not.
 	store := dynamo.New(db, dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"]})
-	for _, h := range []dynamo.Hold{{Subject: "aaaaaaaaaaaaheld", Reason: "LITIGATION-7", PlacedBy: "dpo", PlacedAt: now.AddDate(0, -1, 0)},
+	for _, h := range []privacy.Hold{{Subject: "aaaaaaaaaaaaheld", Reason: "LITIGATION-7", PlacedBy: "dpo", PlacedAt: now.AddDate(0, -1, 0)},
 		{Subject: "bbbbbbbbbbbbended", Reason: "ENDED-HOLD", PlacedBy: "dpo", PlacedAt: now.AddDate(0, -2, 0), Until: now.Add(-time.Hour)}} {
-		if err := store.PlaceHold(ctx, h, dynamo.Event{Subject: h.Subject, Name: "legal_hold_placed", At: now}); err != nil {
+		if err := store.PlaceHold(ctx, h, privacy.Event{Subject: h.Subject, Name: "legal_hold_placed", At: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Restrict(ctx, "cccccccccccrestricted", "req-r", dynamo.Event{Subject: "cccccccccccrestricted", Name: "restricted", At: now}); err != nil {
+	if err := store.Restrict(ctx, "cccccccccccrestricted", "req-r", privacy.Event{Subject: "cccccccccccrestricted", Name: "restricted", At: now}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := w.Run(ctx)

@@ -27,8 +27,8 @@ const (
 	callbackSK   = "CB"
 )
 
-// CallbackCursor is the delivery state of one request's callbacks to one URL.
-type CallbackCursor struct {
+// cursorRecord is a callback cursor (privacy.CallbackCursor) as stored.
+type cursorRecord struct {
 	Key       string   `dynamodbav:"pk"`
 	RequestID string   `dynamodbav:"request_id"`
 	URL       string   `dynamodbav:"callback_url"`
@@ -74,7 +74,7 @@ func (s *Store) EnqueueCallback(ctx context.Context, requestID, url, status stri
 // a time keeps the order) or while it backs off after a failure (next_at
 // in the future: a new status does not bring a failing receiver's next
 // attempt forward).
-func (s *Store) LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (c CallbackCursor, ok bool, err error) {
+func (s *Store) LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (c privacy.CallbackCursor, ok bool, err error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Ops, Key: callbackItemKey(key),
 		UpdateExpression: aws.String("SET lease_until = :until"),
 		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now) AND " +
@@ -88,10 +88,11 @@ func (s *Store) LeaseCallback(ctx context.Context, key string, now time.Time, le
 	if err != nil {
 		return c, false, fmt.Errorf("lease callback: %w", err)
 	}
-	if err := attributevalue.UnmarshalMap(out.Attributes, &c); err != nil {
+	var rec cursorRecord
+	if err := attributevalue.UnmarshalMap(out.Attributes, &rec); err != nil {
 		return c, false, fmt.Errorf("decode callback cursor: %w", err)
 	}
-	return c, true, nil
+	return privacy.CallbackCursor(rec), true, nil
 }
 
 // CallbackSent records that status, the head of the queue, was delivered.

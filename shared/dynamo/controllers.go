@@ -9,26 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
-
-// Controller is an OpenDSR controller (a client of the Platform): its
-// credential, an id and a keyed hash of its secret (never the secret), in
-// the ops table under "CTRL#<id>"; and its entry in the list of
-// controllers (pk "CTRL#", sk the id) with the retention it set for the
-// records it hands over and when it was terminated.
-type Controller struct {
-	ID         string
-	SecretHash string
-	Name       string
-	CreatedAt  string
-	Revoked    bool
-	// RetentionDays is how long the controller's records are kept after
-	// their last write (0: until the controller erases them).
-	RetentionDays int
-	// TerminatedAt starts the 12-month clock for everything the
-	// controller handed over (privacy.ControllerDue).
-	TerminatedAt time.Time
-}
 
 // ControllerPrefix starts the partition key of every controller
 // credential in the ops table. The template denies writes under it to
@@ -47,14 +29,14 @@ func controllerListKey(id string) map[string]types.AttributeValue {
 }
 
 // PutController stores a new controller credential and its list entry.
-func (s *Store) PutController(ctx context.Context, c Controller, at time.Time) error {
-	c.CreatedAt = ts(at)
+func (s *Store) PutController(ctx context.Context, c privacy.Controller, at time.Time) error {
+	created := ts(at)
 	list := controllerListKey(c.ID)
-	list["controller_id"], list["name"], list["created_at"] = str(c.ID), str(c.Name), str(c.CreatedAt)
+	list["controller_id"], list["name"], list["created_at"] = str(c.ID), str(c.Name), str(created)
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
 			attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
-			"name": str(c.Name), "created_at": str(c.CreatedAt)},
+			"name": str(c.Name), "created_at": str(created)},
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Put: &types.Put{TableName: &s.tables.Ops, Item: list}},
 	}})
@@ -66,12 +48,12 @@ func (s *Store) PutController(ctx context.Context, c Controller, at time.Time) e
 
 // Controllers lists every controller with its retention settings (not
 // its credential).
-func (s *Store) Controllers(ctx context.Context) ([]Controller, error) {
+func (s *Store) Controllers(ctx context.Context) ([]privacy.Controller, error) {
 	items, err := s.query(ctx, s.tables.Ops, ControllerPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("list controllers: %w", err)
 	}
-	out := make([]Controller, 0, len(items))
+	out := make([]privacy.Controller, 0, len(items))
 	for _, it := range items {
 		var rec struct {
 			ID            string `dynamodbav:"controller_id"`
@@ -83,11 +65,10 @@ func (s *Store) Controllers(ctx context.Context) ([]Controller, error) {
 		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
 			return nil, fmt.Errorf("list controllers: %w", err)
 		}
-		c := Controller{ID: rec.ID, Name: rec.Name, CreatedAt: rec.CreatedAt, RetentionDays: rec.RetentionDays}
-		if rec.TerminatedAt != "" {
-			if c.TerminatedAt, err = time.Parse(time.RFC3339Nano, rec.TerminatedAt); err != nil {
-				return nil, fmt.Errorf("controller %s: terminated_at: %w", rec.ID, err)
-			}
+		c := privacy.Controller{ID: rec.ID, Name: rec.Name, RetentionDays: rec.RetentionDays}
+		c.CreatedAt, _ = parseTS(rec.CreatedAt)
+		if c.TerminatedAt, err = parseTS(rec.TerminatedAt); err != nil {
+			return nil, fmt.Errorf("controller %s: terminated_at: %w", rec.ID, err)
 		}
 		out = append(out, c)
 	}
@@ -107,7 +88,7 @@ func (s *Store) TerminateController(ctx context.Context, id string, at time.Time
 }
 
 // updateControllerEntry updates a controller's list entry, only while its
-// credential exists (ErrNotFound otherwise).
+// credential exists (privacy.ErrNotFound otherwise).
 func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v types.AttributeValue) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: &s.tables.Ops, Key: controllerKey(id),
@@ -117,7 +98,7 @@ func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v typ
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": v, ":id": str(id)}}},
 	}})
 	if refusedAt(err, 0) {
-		return ErrNotFound
+		return privacy.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("update controller %s: %w", id, err)
@@ -125,17 +106,17 @@ func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v typ
 	return nil
 }
 
-// LookupController returns a controller's credential; ErrNotFound when
+// LookupController returns a controller's credential; privacy.ErrNotFound when
 // there is none.
-func (s *Store) LookupController(ctx context.Context, id string) (Controller, error) {
+func (s *Store) LookupController(ctx context.Context, id string) (privacy.Controller, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops, Key: controllerKey(id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Controller{}, fmt.Errorf("get controller: %w", err)
+		return privacy.Controller{}, fmt.Errorf("get controller: %w", err)
 	}
 	if out.Item == nil {
-		return Controller{}, ErrNotFound
+		return privacy.Controller{}, privacy.ErrNotFound
 	}
-	c := Controller{ID: id}
+	c := privacy.Controller{ID: id}
 	if v, ok := out.Item["secret_hash"].(*types.AttributeValueMemberS); ok {
 		c.SecretHash = v.Value
 	}
@@ -151,7 +132,7 @@ func (s *Store) RevokeController(ctx context.Context, id string) error {
 		UpdateExpression: aws.String("SET revoked = :t"), ConditionExpression: aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}})
 	if isConditionFailed(err) {
-		return ErrNotFound
+		return privacy.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("revoke controller: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -13,43 +12,16 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Emails of the privacy team's decisions and of a restriction, by mail_due
-// prefix.
-const (
-	MailDueRestricted = "restricted:" // restriction in place
-	MailDueLifted     = "lifted:"     // restriction lifted
-	MailDueDenied     = "denied:"     // denied, with the reason
-	MailDueExtended   = "extended:"   // deadline extended, with the reason
-	MailDueCorrected  = "corrected:"  // rectification carried out
-)
-
-// Transition is a decision on a request: from one of the statuses in From
-// to Status, making an email due. Reason is the denial's, as the requester
-// reads it; Extend moves the deadline (the first deadline is kept in
-// original_due_at) with ExtensionReason.
-type Transition struct {
-	From            []string
-	Status          string // "" keeps the status
-	MailDue         string // "" makes no email due
-	Reason          string
-	Extend          time.Time
-	ExtensionReason string
-	By              string // who decided (an IAM ARN, or "requester")
-	// Lifted records that the restriction the request put in place is
-	// lifted (lifted_at), which starts its address's last 30 days.
-	Lifted bool
-}
-
 // Transition applies t with its ledger entry, in one transaction. When the
 // request is no longer in one of t.From (decided by someone else first, or
-// never in that state) it returns ErrStale and changes nothing.
-func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event) error {
+// never in that state) it returns privacy.ErrStale and changes nothing.
+func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error {
 	set := "SET decided_at = :now"
 	names := map[string]string{"#s": "status"}
 	vals := map[string]types.AttributeValue{":now": str(ts(e.At))}
-	if t.MailDue != "" {
+	if !t.MailDue.IsZero() {
 		set += ", mail_due = :due"
-		vals[":due"] = str(t.MailDue)
+		vals[":due"] = str(t.MailDue.String())
 	}
 	var from []string
 	for i, st := range t.From {
@@ -75,7 +47,7 @@ func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event
 	}
 	if !t.Extend.IsZero() {
 		set += ", original_due_at = if_not_exists(original_due_at, due_at), due_at = :ext, extended_until = :ext"
-		vals[":ext"] = str(t.Extend.UTC().Format(time.RFC3339))
+		vals[":ext"] = str(dueAt(t.Extend))
 	}
 	if len(from) == 0 {
 		return fmt.Errorf("transition of %s: no starting status", id)
@@ -89,7 +61,7 @@ func (s *Store) Transition(ctx context.Context, id string, t Transition, e Event
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if lostRace(err) {
-		return ErrStale
+		return privacy.ErrStale
 	}
 	if err != nil {
 		return fmt.Errorf("request %s: %w", id, err)
@@ -105,7 +77,7 @@ func holdKey(subject privacy.SubjectID, hold string) map[string]types.AttributeV
 // 18): a HOLD#RESTRICTION item in its partition, listed in the sparse holds
 // index. The sweep keeps the subject's data, the mailer sends no marketing
 // and no sales notification, the campaign skips it. Idempotent.
-func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e Event) error {
+func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err
@@ -125,7 +97,7 @@ func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, request
 }
 
 // Lift ends a restriction of processing, with its ledger entry.
-func (s *Store) Lift(ctx context.Context, subject privacy.SubjectID, e Event) error {
+func (s *Store) Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err

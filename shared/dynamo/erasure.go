@@ -14,15 +14,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Outcome emails of a verified request, by mail_due prefix. After the
-// last of them (mailer.lastMail) the request record loses its address
-// (StripRequestAddress).
-const (
-	MailDueErased = "erased:" // erasure done (or withheld)
-	MailDueDone   = "done:"   // objection / consent withdrawal done
-	MailDueReview = "review:" // rectification: the team reviews it
-)
-
 // Erase deletes everything held under a subject, in every table, each by
 // its key (no scan): the subject's partition of the subjects table, its
 // ledger entries, the addresses in its other requests. The suppression
@@ -32,7 +23,7 @@ const (
 // counts the items that were held before this request (not the ledger
 // entries requestID wrote itself). Erase is idempotent: running it again
 // after a failure finishes the job.
-func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e Event) (withheld bool, deleted int, err error) {
+func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) (withheld bool, deleted int, err error) {
 	items, err := s.SubjectItems(ctx, subject)
 	if err != nil {
 		return false, 0, err
@@ -87,27 +78,9 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	return false, len(keys) + len(lkeys) - own, nil
 }
 
-// Outcome is what fulfilment led to: the request's new status (completed,
-// or awaiting_review), the email that says so (its mail_due), whether a
-// legal hold withheld data, and, when counted, how many records were found
-// (OpenDSR's results_count).
-type Outcome struct {
-	Status   string
-	MailDue  string
-	Withheld bool
-	Results  *int
-	// Restricts marks a restriction put in place: the request keeps its
-	// address until the restriction is lifted.
-	Restricts bool
-	// Deliveries are the recipients to tell of it (Art. 19), queued with
-	// the outcome; while there are any, MailDue is held (mail_pending)
-	// until each has been tried.
-	Deliveries []Delivery
-}
-
 // SetOutcome records an outcome (completed with completed_at), makes its
 // email due, and writes e to the ledger, in one transaction.
-func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) error {
+func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error {
 	set := "SET #s = :status, withheld = :w"
 	vals := map[string]types.AttributeValue{":status": str(o.Status), ":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
 	var deliveries []types.TransactWriteItem
@@ -119,7 +92,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) e
 				return err
 			}
 			deliveries = append(deliveries, put)
-			sum, err := attributevalue.Marshal(Recipient{Name: d.ProcessorName, State: RecipientQueued, At: ts(e.At)})
+			sum, err := attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: privacy.RecipientQueued, At: ts(e.At)})
 			if err != nil {
 				return fmt.Errorf("marshal recipient: %w", err)
 			}
@@ -129,14 +102,14 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o Outcome, e Event) e
 		vals[":rcpt"] = &types.AttributeValueMemberM{Value: sums}
 	}
 	switch {
-	case o.MailDue != "" && len(o.Deliveries) > 0:
+	case !o.MailDue.IsZero() && len(o.Deliveries) > 0:
 		set += ", mail_pending = :due"
-		vals[":due"] = str(o.MailDue)
-	case o.MailDue != "":
+		vals[":due"] = str(o.MailDue.String())
+	case !o.MailDue.IsZero():
 		// An outcome that makes no email due (an OpenDSR request's) leaves
 		// mail_due alone, so the mailer is not invoked for nothing.
 		set += ", mail_due = :due"
-		vals[":due"] = str(o.MailDue)
+		vals[":due"] = str(o.MailDue.String())
 	}
 	if o.Status == privacy.RequestCompleted {
 		set += ", completed_at = if_not_exists(completed_at, :now)"

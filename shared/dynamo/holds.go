@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -12,24 +11,9 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Hold is a legal hold on a subject's data (privacy.HoldLegal): while in
-// force, an erasure withholds everything and the sweep deletes nothing of
-// the subject. Until, when set, ends it on its own. Reason is the team's,
-// and is never told to the requester.
-type Hold struct {
-	Subject  privacy.SubjectID
-	Reason   string
-	PlacedBy string
-	PlacedAt time.Time
-	Until    time.Time
-}
-
-// InForce reports whether the hold still protects the data at now.
-func (h Hold) InForce(now time.Time) bool { return h.Until.IsZero() || now.Before(h.Until) }
-
 // PlaceHold puts a subject under a legal hold (or replaces the one it is
 // under), with its ledger entry.
-func (s *Store) PlaceHold(ctx context.Context, h Hold, e Event) error {
+func (s *Store) PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event) error {
 	item := holdKey(h.Subject, privacy.HoldLegal)
 	item["list_pk"], item["list_sk"] = str(privacy.HoldsList), str(SubjectPK(h.Subject))
 	item["reason"], item["placed_by"], item["placed_at"] = str(h.Reason), str(h.PlacedBy), str(ts(h.PlacedAt))
@@ -49,8 +33,8 @@ func (s *Store) PlaceHold(ctx context.Context, h Hold, e Event) error {
 }
 
 // LiftHold ends a subject's legal hold, with its ledger entry;
-// ErrNotFound when there is none.
-func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e Event) error {
+// privacy.ErrNotFound when there is none.
+func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err
@@ -60,7 +44,7 @@ func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e Event
 			ConditionExpression: aws.String("attribute_exists(pk)")}},
 		{Put: ledger}}})
 	if refusedAt(err, 0) {
-		return ErrNotFound
+		return privacy.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("lift hold: %w", err)
@@ -69,14 +53,14 @@ func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e Event
 }
 
 // Holds lists every legal hold (one query of the sparse holds index).
-func (s *Store) Holds(ctx context.Context) ([]Hold, error) {
+func (s *Store) Holds(ctx context.Context) ([]privacy.Hold, error) {
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Subjects, IndexName: aws.String("by-list"),
 		KeyConditionExpression:    aws.String("list_pk = :h"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(privacy.HoldsList)}})
 	if err != nil {
 		return nil, fmt.Errorf("list holds: %w", err)
 	}
-	var out []Hold
+	var out []privacy.Hold
 	for _, it := range items {
 		if s1(it, attrSK) != privacy.HoldLegal {
 			continue // a restriction, not a legal hold
@@ -87,24 +71,24 @@ func (s *Store) Holds(ctx context.Context) ([]Hold, error) {
 }
 
 // SubjectHold returns a subject's legal hold; ok is false when it has none.
-func (s *Store) SubjectHold(ctx context.Context, subject privacy.SubjectID) (Hold, bool, error) {
+func (s *Store) SubjectHold(ctx context.Context, subject privacy.SubjectID) (privacy.Hold, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldLegal),
 		ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Hold{}, false, fmt.Errorf("get hold: %w", err)
+		return privacy.Hold{}, false, fmt.Errorf("get hold: %w", err)
 	}
 	if out.Item == nil {
-		return Hold{}, false, nil
+		return privacy.Hold{}, false, nil
 	}
 	return DecodeHold(out.Item), true, nil
 }
 
 // DecodeHold reads a legal hold item (as stored, or from the holds
 // index).
-func DecodeHold(it map[string]types.AttributeValue) Hold {
-	h := Hold{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Reason: s1(it, "reason"), PlacedBy: s1(it, "placed_by")}
-	h.PlacedAt, _ = time.Parse(time.RFC3339Nano, s1(it, "placed_at"))
-	h.Until, _ = time.Parse(time.RFC3339Nano, s1(it, "until"))
+func DecodeHold(it map[string]types.AttributeValue) privacy.Hold {
+	h := privacy.Hold{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Reason: s1(it, "reason"), PlacedBy: s1(it, "placed_by")}
+	h.PlacedAt, _ = parseTS(s1(it, "placed_at"))
+	h.Until, _ = parseTS(s1(it, "until"))
 	return h
 }
 

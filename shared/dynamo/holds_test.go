@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -25,13 +24,13 @@ func TestLegalHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev := func(sub privacy.SubjectID, name string) dynamo.Event {
-		return dynamo.Event{Subject: sub, Name: name, At: now}
+	ev := func(sub privacy.SubjectID, name string) privacy.Event {
+		return privacy.Event{Subject: sub, Name: name, At: now}
 	}
-	if err := s.PlaceHold(ctx, dynamo.Hold{Subject: held, Reason: "litigation 2026-41", PlacedBy: "dpo", PlacedAt: now}, ev(held, "legal_hold_placed")); err != nil {
+	if err := s.PlaceHold(ctx, privacy.Hold{Subject: held, Reason: "litigation 2026-41", PlacedBy: "dpo", PlacedAt: now}, ev(held, "legal_hold_placed")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PlaceHold(ctx, dynamo.Hold{Subject: ended, Reason: "audit", PlacedBy: "dpo", PlacedAt: now.Add(-48 * time.Hour),
+	if err := s.PlaceHold(ctx, privacy.Hold{Subject: ended, Reason: "audit", PlacedBy: "dpo", PlacedAt: now.Add(-48 * time.Hour),
 		Until: now.Add(-time.Hour)}, ev(ended, "legal_hold_placed")); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +51,7 @@ func TestLegalHolds(t *testing.T) {
 	if err := s.LiftHold(ctx, held, ev(held, "legal_hold_lifted")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LiftHold(ctx, held, ev(held, "legal_hold_lifted")); !errors.Is(err, dynamo.ErrNotFound) {
+	if err := s.LiftHold(ctx, held, ev(held, "legal_hold_lifted")); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("a second lift: %v", err)
 	}
 	if withheld, _, err := s.Erase(ctx, held, "r3", ev(held, "erased")); err != nil || withheld {

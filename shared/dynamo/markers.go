@@ -25,20 +25,10 @@ func markerKey(key string) map[string]types.AttributeValue {
 	}
 }
 
-// Claim is the outcome of ClaimMail.
-type Claim int
-
-// Claim outcomes.
-const (
-	Claimed     Claim = iota // the caller may send now
-	AlreadySent              // sent before: do nothing
-	Busy                     // another mailer holds a live lease: try later
-)
-
 // ClaimMail takes the right to send the email identified by key. A lease
 // left by a mailer that died runs out, and the email is then claimed again,
 // so none is lost.
-func (s *Store) ClaimMail(ctx context.Context, key string, now time.Time, lease time.Duration) (Claim, error) {
+func (s *Store) ClaimMail(ctx context.Context, key string, now time.Time, lease time.Duration) (privacy.Claim, error) {
 	item := markerKey(key)
 	item["state"] = &types.AttributeValueMemberS{Value: "sending"}
 	item["lease_until"] = num(now.Add(lease).Unix())
@@ -57,14 +47,14 @@ func (s *Store) ClaimMail(ctx context.Context, key string, now time.Time, lease 
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if st, ok := ccf.Item["state"].(*types.AttributeValueMemberS); ok && st.Value == "sent" {
-			return AlreadySent, nil
+			return privacy.AlreadySent, nil
 		}
-		return Busy, nil
+		return privacy.Busy, nil
 	}
 	if err != nil {
-		return Busy, fmt.Errorf("claim mail marker: %w", err)
+		return privacy.Busy, fmt.Errorf("claim mail marker: %w", err)
 	}
-	return Claimed, nil
+	return privacy.Claimed, nil
 }
 
 // MailSent records that the claimed email went out, with the SES message id.

@@ -16,27 +16,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Record is one record a controller handed this system to process on its
-// behalf (the processor role), in the records table: pk
-// "C#<controller>#<record id>", sk "RECORD". It is keyed by the person's
-// keys at that controller (privacy.Hasher.ControllerKeys), never by the
-// site's subject, so nothing joins it to the site's data or to another
-// controller's. Indexes: by-subject (subject_key), by-md5 and by-sha1
-// (lookup_*), each value prefixed with the controller; by-controller
-// (controller_id, updated_at) for the controller's retention.
-type Record struct {
-	Controller string
-	ID         string
-	Email      string
-	Keys       privacy.EmailKeys
-	Attributes json.RawMessage
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}
-
-// Subject is the person's subject at the record's controller.
-func (r Record) Subject() privacy.SubjectID { return privacy.SubjectID(r.Keys.SHA256) }
-
 const recordSK = "RECORD"
 
 func recordKey(controller, id string) map[string]types.AttributeValue {
@@ -48,7 +27,7 @@ func scoped(controller, key string) string { return controller + "#" + key }
 
 // PutRecord stores r (a new record, or a new version of one: its
 // created_at stays) and returns it as stored, and whether it is new.
-func (s *Store) PutRecord(ctx context.Context, r Record) (Record, bool, error) {
+func (s *Store) PutRecord(ctx context.Context, r privacy.Record) (privacy.Record, bool, error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Records, Key: recordKey(r.Controller, r.ID),
 		UpdateExpression: aws.String("SET kind = :kind, controller_id = :c, record_id = :id, email = :e, #a = :a, " +
 			"subject_key = :sub, lookup_md5 = :md5, lookup_sha1 = :sha1, updated_at = :now, created_at = if_not_exists(created_at, :now)"),
@@ -58,37 +37,37 @@ func (s *Store) PutRecord(ctx context.Context, r Record) (Record, bool, error) {
 			":md5": str(scoped(r.Controller, r.Keys.MD5)), ":sha1": str(scoped(r.Controller, r.Keys.SHA1)), ":now": str(ts(r.UpdatedAt))},
 		ReturnValues: types.ReturnValueAllNew})
 	if err != nil {
-		return Record{}, false, fmt.Errorf("put record: %w", err)
+		return privacy.Record{}, false, fmt.Errorf("put record: %w", err)
 	}
 	stored, err := decodeRecord(out.Attributes)
 	if err != nil {
-		return Record{}, false, err
+		return privacy.Record{}, false, err
 	}
 	// New exactly when this write set created_at.
 	return stored, s1(out.Attributes, "created_at") == ts(r.UpdatedAt), nil
 }
 
-// GetRecord returns one of a controller's records; ErrNotFound when the
+// GetRecord returns one of a controller's records; privacy.ErrNotFound when the
 // controller has none under that id.
-func (s *Store) GetRecord(ctx context.Context, controller, id string) (Record, error) {
+func (s *Store) GetRecord(ctx context.Context, controller, id string) (privacy.Record, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Records, Key: recordKey(controller, id),
 		ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Record{}, fmt.Errorf("get record: %w", err)
+		return privacy.Record{}, fmt.Errorf("get record: %w", err)
 	}
 	if out.Item == nil {
-		return Record{}, ErrNotFound
+		return privacy.Record{}, privacy.ErrNotFound
 	}
 	return decodeRecord(out.Item)
 }
 
-// DeleteRecord deletes one of a controller's records; ErrNotFound when
+// DeleteRecord deletes one of a controller's records; privacy.ErrNotFound when
 // there is none.
 func (s *Store) DeleteRecord(ctx context.Context, controller, id string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.tables.Records, Key: recordKey(controller, id),
 		ConditionExpression: aws.String("attribute_exists(pk)")})
 	if isConditionFailed(err) {
-		return ErrNotFound
+		return privacy.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("delete record: %w", err)
@@ -96,19 +75,19 @@ func (s *Store) DeleteRecord(ctx context.Context, controller, id string) error {
 	return nil
 }
 
-func decodeRecord(it map[string]types.AttributeValue) (Record, error) {
-	r := Record{Controller: s1(it, "controller_id"), ID: s1(it, "record_id"), Email: s1(it, "email")}
+func decodeRecord(it map[string]types.AttributeValue) (privacy.Record, error) {
+	r := privacy.Record{Controller: s1(it, "controller_id"), ID: s1(it, "record_id"), Email: s1(it, "email")}
 	cut := func(name string) string { return strings.TrimPrefix(s1(it, name), r.Controller+"#") }
 	r.Keys = privacy.EmailKeys{MD5: cut("lookup_md5"), SHA1: cut("lookup_sha1"), SHA256: cut("subject_key")}
 	if a := s1(it, "attributes"); a != "" {
 		r.Attributes = json.RawMessage(a)
 	}
 	var err error
-	if r.CreatedAt, err = time.Parse(time.RFC3339Nano, s1(it, "created_at")); err == nil {
-		r.UpdatedAt, err = time.Parse(time.RFC3339Nano, s1(it, "updated_at"))
+	if r.CreatedAt, err = parseTS(s1(it, "created_at")); err == nil {
+		r.UpdatedAt, err = parseTS(s1(it, "updated_at"))
 	}
 	if err != nil || r.Controller == "" || r.ID == "" {
-		return Record{}, fmt.Errorf("decode record %s: malformed", s1(it, attrPK))
+		return privacy.Record{}, fmt.Errorf("decode record %s: malformed", s1(it, attrPK))
 	}
 	return r, nil
 }
@@ -159,12 +138,12 @@ func (s *Store) subjectRecordKeys(ctx context.Context, controller string, subjec
 
 // SubjectRecords returns every record controller handed over about
 // subject, read consistently (the index only finds them), oldest first.
-func (s *Store) SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]Record, error) {
+func (s *Store) SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error) {
 	keys, err := s.subjectRecordKeys(ctx, controller, subject)
 	if err != nil {
 		return nil, err
 	}
-	var out []Record
+	var out []privacy.Record
 	for len(keys) > 0 {
 		n := min(len(keys), 100)
 		pending := map[string]types.KeysAndAttributes{s.tables.Records: {Keys: keys[:n], ConsistentRead: aws.Bool(true)}}
@@ -189,7 +168,7 @@ func (s *Store) SubjectRecords(ctx context.Context, controller string, subject p
 			pending = page.UnprocessedKeys
 		}
 	}
-	slices.SortFunc(out, func(a, b Record) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(out, func(a, b privacy.Record) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
 }
 

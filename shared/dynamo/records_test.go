@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -20,7 +19,7 @@ func TestExpireControllerRecords(t *testing.T) {
 	h, _ := privacy.NewHasher([]byte("records-test-pepper-0123"))
 	now := time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)
 	for _, id := range []string{"acme", "beta", "gamma", "delta"} {
-		if err := s.PutController(ctx, dynamo.Controller{ID: id, SecretHash: "x", Name: id}, now.AddDate(-2, 0, 0)); err != nil {
+		if err := s.PutController(ctx, privacy.Controller{ID: id, SecretHash: "x", Name: id}, now.AddDate(-2, 0, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -34,12 +33,12 @@ func TestExpireControllerRecords(t *testing.T) {
 			t.Fatal(step)
 		}
 	}
-	if err := s.SetControllerRetention(ctx, "nobody", 30); !errors.Is(err, dynamo.ErrNotFound) {
+	if err := s.SetControllerRetention(ctx, "nobody", 30); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("retention of an unknown controller: %v", err)
 	}
 	put := func(controller, id string, age time.Duration) {
 		t.Helper()
-		if _, _, err := s.PutRecord(ctx, dynamo.Record{Controller: controller, ID: id, Email: id + "@example.com",
+		if _, _, err := s.PutRecord(ctx, privacy.Record{Controller: controller, ID: id, Email: id + "@example.com",
 			Keys: h.ControllerKeys(controller, id+"@example.com"), Attributes: []byte(`{}`), UpdatedAt: now.Add(-age)}); err != nil {
 			t.Fatal(err)
 		}

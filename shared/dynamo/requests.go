@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,16 +18,12 @@ import (
 // requests table. Its mail_due makes the mailer send the acknowledgement
 // with the verification link ("received:<nonce>").
 const (
-	KindRequest     = "rights_request"
-	requestSK       = "REQUEST"
-	MailDueReceived = "received:"
-	// MailDueReady makes the "your data is ready" email due (access and
-	// portability, fulfilled at verification).
-	MailDueReady = "ready:"
+	KindRequest = "rights_request"
+	requestSK   = "REQUEST"
 )
 
-// RightsRequest is a stored rights request.
-type RightsRequest struct {
+// requestRecord is a rights request item (privacy.RightsRequest) as stored.
+type requestRecord struct {
 	ID   string `dynamodbav:"id"`
 	Kind string `dynamodbav:"kind"`
 	// Subject is "" (absent) only for an OpenDSR request whose hashed
@@ -81,34 +76,41 @@ type RightsRequest struct {
 	ResultsCount *int `dynamodbav:"results_count,omitempty"`
 	// Recipients are the processors told of this request (Art. 19), by
 	// processor id, with where each stands.
-	Recipients map[string]Recipient `dynamodbav:"recipients,omitempty"`
+	Recipients map[string]recipientRecord `dynamodbav:"recipients,omitempty"`
 	// MailPending is an email held until every recipient has been tried
 	// (ReleaseHeldMail), so it can say where each one stands.
 	MailPending string `dynamodbav:"mail_pending,omitempty"`
 }
-
-// SourceOpenDSR marks requests sent by a controller through OpenDSR.
-const SourceOpenDSR = "opendsr"
 
 func requestKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str("R#" + id), attrSK: str(requestSK)}
 }
 
 // DecodeRequest reads a request item, as stored or as a stream image.
-func DecodeRequest(item map[string]types.AttributeValue) (RightsRequest, error) {
-	var r RightsRequest
+func DecodeRequest(item map[string]types.AttributeValue) (privacy.RightsRequest, error) {
+	var r requestRecord
 	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return r, fmt.Errorf("decode request: %w", err)
+		return privacy.RightsRequest{}, fmt.Errorf("decode request: %w", err)
 	}
 	if r.Kind != KindRequest {
-		return r, fmt.Errorf("decode request: item kind %q", r.Kind)
+		return privacy.RightsRequest{}, fmt.Errorf("decode request: item kind %q", r.Kind)
 	}
-	return r, nil
+	return r.domain()
+}
+
+// EncodeRequest is a request item as stored (without its key), the
+// inverse of DecodeRequest.
+func EncodeRequest(r privacy.RightsRequest) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(toRequestRecord(r))
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return item, nil
 }
 
 // SubjectRequests returns a subject's requests received since, newest first,
 // from the by-subject index.
-func (s *Store) SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]RightsRequest, error) {
+func (s *Store) SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error) {
 	out, err := s.queryRequests(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Requests, IndexName: aws.String("by-subject"),
 		KeyConditionExpression:    aws.String("subject = :s AND received_at >= :since"),
@@ -122,12 +124,12 @@ func (s *Store) SubjectRequests(ctx context.Context, subject privacy.SubjectID, 
 }
 
 // queryRequests runs a query of request items, every page.
-func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]RightsRequest, error) {
+func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]privacy.RightsRequest, error) {
 	items, err := s.queryAll(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	var out []RightsRequest
+	var out []privacy.RightsRequest
 	for _, it := range items {
 		r, err := DecodeRequest(it)
 		if err != nil {
@@ -139,10 +141,10 @@ func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]R
 }
 
 // CreateRequest stores a new request and its ledger entry.
-func (s *Store) CreateRequest(ctx context.Context, r RightsRequest, e Event) error {
-	item, err := attributevalue.MarshalMap(r)
+func (s *Store) CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error {
+	item, err := EncodeRequest(r)
 	if err != nil {
-		return fmt.Errorf("marshal request: %w", err)
+		return err
 	}
 	for k, v := range requestKey(r.ID) {
 		item[k] = v
@@ -154,7 +156,7 @@ func (s *Store) CreateRequest(ctx context.Context, r RightsRequest, e Event) err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if lostRace(err) {
-		return ErrExists
+		return privacy.ErrExists
 	}
 	if err != nil {
 		return fmt.Errorf("create request: %w", err)
@@ -165,7 +167,7 @@ func (s *Store) CreateRequest(ctx context.Context, r RightsRequest, e Event) err
 // ClaimFulfilment moves an OpenDSR request to in_progress to fulfil it:
 // from pending once its cancel window is over, or from in_progress when
 // the last attempt started before stale (that worker died or failed). Two
-// workers never both claim one attempt; otherwise ErrStale.
+// workers never both claim one attempt; otherwise privacy.ErrStale.
 func (s *Store) ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression: aws.String("SET #s = :prog, attempted_at = :now"),
@@ -173,9 +175,9 @@ func (s *Store) ClaimFulfilment(ctx context.Context, id string, now, stale time.
 			"(#s = :prog AND attempted_at < :stale))"),
 		ExpressionAttributeNames: map[string]string{"#s": "status", "#src": "source"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":prog": str(privacy.RequestInProgress),
-			":pending": str(privacy.RequestPending), ":opendsr": str(SourceOpenDSR), ":now": str(ts(now)), ":stale": str(ts(stale))}})
+			":pending": str(privacy.RequestPending), ":opendsr": str(privacy.SourceOpenDSR), ":now": str(ts(now)), ":stale": str(ts(stale))}})
 	if isConditionFailed(err) {
-		return ErrStale
+		return privacy.ErrStale
 	}
 	if err != nil {
 		return fmt.Errorf("claim request %s: %w", id, err)
@@ -183,17 +185,14 @@ func (s *Store) ClaimFulfilment(ctx context.Context, id string, now, stale time.
 	return nil
 }
 
-// ErrExists is a create of something that is already there.
-var ErrExists = errors.New("already exists")
-
 // Request returns one request.
-func (s *Store) Request(ctx context.Context, id string) (RightsRequest, error) {
+func (s *Store) Request(ctx context.Context, id string) (privacy.RightsRequest, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Requests, Key: requestKey(id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return RightsRequest{}, fmt.Errorf("get request: %w", err)
+		return privacy.RightsRequest{}, fmt.Errorf("get request: %w", err)
 	}
 	if out.Item == nil {
-		return RightsRequest{}, ErrNotFound
+		return privacy.RightsRequest{}, privacy.ErrNotFound
 	}
 	return DecodeRequest(out.Item)
 }
@@ -203,15 +202,15 @@ func (s *Store) Request(ctx context.Context, id string) (RightsRequest, error) {
 // (what happens next is the fulfilment's). An excessive request (decided
 // at verification, from verified requests only) is flagged and the team's
 // review made due. Verifying again with the same link is a no-op; a used
-// or replaced link gives ErrStale.
-func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e Event) error {
+// or replaced link gives privacy.ErrStale.
+func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e privacy.Event) error {
 	set := "SET #s = :pending, verified_at = :now, last_verify_nonce = :n"
 	vals := map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
 		":pending": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}
 	if excessive {
 		set += ", possibly_excessive = :x, mail_due = :due"
 		vals[":x"] = &types.AttributeValueMemberBOOL{Value: true}
-		vals[":due"] = str(MailDueReview + nonce)
+		vals[":due"] = str(privacy.Due(privacy.MailReview, nonce).String())
 	}
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression:          aws.String(set + " REMOVE verify_nonce"),
@@ -236,7 +235,7 @@ func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, excessive b
 	if v, ok := out.Item["last_verify_nonce"].(*types.AttributeValueMemberS); ok && v.Value == nonce {
 		return nil // this very link verified it already
 	}
-	return ErrStale
+	return privacy.ErrStale
 }
 
 // ResendVerification sends a new verification link for a request still
@@ -249,7 +248,7 @@ func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now ti
 		ConditionExpression:      aws.String("#s = :unverified AND (attribute_not_exists(verify_sent_at) OR verify_sent_at < :cool)"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-			":n": str(nonce), ":now": str(ts(now)), ":due": str(MailDueReceived + nonce), ":cool": str(ts(now.Add(-cooldown)))}})
+			":n": str(nonce), ":now": str(ts(now)), ":due": str(privacy.Due(privacy.MailReceived, nonce).String()), ":cool": str(ts(now.Add(-cooldown)))}})
 	if isConditionFailed(err) {
 		return false, nil
 	}
@@ -259,15 +258,11 @@ func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now ti
 	return true, nil
 }
 
-// MailDueJoined tells the requester that the same request was filed again
-// and joined their open one.
-const MailDueJoined = "joined:"
-
 // NoteJoined makes the "filed again, joined your open request" email due
 // for an open request, unless one went out less than cooldown ago. It
 // reports whether an email is due.
 func (s *Store) NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error) {
-	vals := map[string]types.AttributeValue{":now": str(ts(now)), ":due": str(MailDueJoined + ts(now)),
+	vals := map[string]types.AttributeValue{":now": str(ts(now)), ":due": str(privacy.Due(privacy.MailJoined, ts(now)).String()),
 		":cool": str(ts(now.Add(-cooldown)))}
 	var in []string
 	for i, st := range open {
@@ -292,7 +287,7 @@ func (s *Store) NoteJoined(ctx context.Context, id string, open []string, now ti
 
 // RequestsByStatus lists the requests in a status, earliest due first,
 // from the by-status-due index; with dueBefore set, only those due before it.
-func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]RightsRequest, error) {
+func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error) {
 	cond := "#s = :s"
 	vals := map[string]types.AttributeValue{":s": str(status)}
 	if !dueBefore.IsZero() {

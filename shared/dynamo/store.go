@@ -56,10 +56,6 @@ const (
 	KindInquiry = "inquiry"
 )
 
-// MailDueInquiry is the mail_due value of a new inquiry: the acknowledgement
-// to the sender and the notification to the team.
-const MailDueInquiry = "inquiry_received"
-
 // SubjectPK is the partition key of a subject's items.
 func SubjectPK(s privacy.SubjectID) string { return "S#" + string(s) }
 
@@ -121,8 +117,6 @@ type ledgerRecord struct {
 	ExpiresAt     int64  `dynamodbav:"expires_at"`
 }
 
-func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
 func inquirySK(i privacy.Inquiry) string {
 	return "INQ#" + ts(i.Meta.ReceivedAt) + "#" + i.ID
 }
@@ -140,7 +134,7 @@ func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
 // signup's condition fails (already confirmed, or a confirmation went out
 // within the cooldown), the inquiry is stored alone: that signup would
 // have changed nothing. It reports whether a confirmation is due.
-func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *Signup) (bool, error) {
+func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *privacy.PendingSignup) (bool, error) {
 	at := ts(i.Meta.ReceivedAt)
 	rec := inquiryRecord{
 		PK: SubjectPK(i.Subject), SK: inquirySK(i), Kind: KindInquiry, ID: i.ID, Subject: string(i.Subject),
@@ -150,13 +144,13 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		Meta: &metaRecord{SourceIP: i.Meta.SourceIP, UserAgent: i.Meta.UserAgent,
 			AcceptLanguage: i.Meta.AcceptLanguage, Referrer: i.Meta.Referrer, ReceivedAt: at},
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
-		ExpiresAt: i.ExpiresAt.Unix(), MailDue: MailDueInquiry, emailKeyRecord: emailKeys(i.Lookup),
+		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(), emailKeyRecord: emailKeys(i.Lookup),
 	}
 	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
 		return false, fmt.Errorf("marshal inquiry: %w", err)
 	}
-	ledger, err := s.ledgerPut(Event{Subject: i.Subject, Name: "inquiry_received", At: i.Meta.ReceivedAt, Ref: i.ID,
+	ledger, err := s.ledgerPut(privacy.Event{Subject: i.Subject, Name: "inquiry_received", At: i.Meta.ReceivedAt, Ref: i.ID,
 		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion})
 	if err != nil {
 		return false, err
@@ -220,7 +214,7 @@ func DecodeInquiry(item map[string]types.AttributeValue) (privacy.Inquiry, error
 		i.Meta = privacy.RequestMeta{SourceIP: r.Meta.SourceIP, UserAgent: r.Meta.UserAgent,
 			AcceptLanguage: r.Meta.AcceptLanguage, Referrer: r.Meta.Referrer}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, r.CreatedAt); err == nil {
+	if t, err := parseTS(r.CreatedAt); err == nil {
 		i.Meta.ReceivedAt = t
 	}
 	if r.MetaExpiresAt > 0 {

@@ -83,28 +83,28 @@ func TestMailMarkers(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	lease := time.Minute
-	step := func(name string, at time.Time, want dynamo.Claim) {
+	step := func(name string, at time.Time, want privacy.Claim) {
 		t.Helper()
 		got, err := s.ClaimMail(ctx, "k1", at, lease)
 		if err != nil || got != want {
 			t.Fatalf("%s: claim = %v, %v; want %v", name, got, err, want)
 		}
 	}
-	step("first claim", now, dynamo.Claimed)
-	step("second claim within the lease", now.Add(time.Second), dynamo.Busy)
-	step("claim after the lease ran out", now.Add(2*lease), dynamo.Claimed)
+	step("first claim", now, privacy.Claimed)
+	step("second claim within the lease", now.Add(time.Second), privacy.Busy)
+	step("claim after the lease ran out", now.Add(2*lease), privacy.Claimed)
 	if err := s.ReleaseMail(ctx, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	step("claim after release", now.Add(2*lease), dynamo.Claimed)
+	step("claim after release", now.Add(2*lease), privacy.Claimed)
 	if err := s.MailSent(ctx, "k1", "msg-1"); err != nil {
 		t.Fatal(err)
 	}
-	step("claim after sent", now.Add(time.Hour), dynamo.AlreadySent)
+	step("claim after sent", now.Add(time.Hour), privacy.AlreadySent)
 	if err := s.ReleaseMail(ctx, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	step("release does not undo a sent marker", now.Add(time.Hour), dynamo.AlreadySent)
+	step("release does not undo a sent marker", now.Add(time.Hour), privacy.AlreadySent)
 }
 
 // A contact form's opt-in is written with its inquiry, both or neither;
@@ -119,8 +119,8 @@ func TestSaveInquiryWithSignup(t *testing.T) {
 	inquiry := func(id string, at time.Time) privacy.Inquiry {
 		return privacy.NewInquiry(id, "subj-o", form, "v1", privacy.RequestMeta{ReceivedAt: at})
 	}
-	optIn := func(id string, at time.Time) *dynamo.Signup {
-		return &dynamo.Signup{Sub: privacy.Signup{Email: form.Email, Topics: []string{"newsletter"}}, Subject: "subj-o", ID: id,
+	optIn := func(id string, at time.Time) *privacy.PendingSignup {
+		return &privacy.PendingSignup{Sub: privacy.Signup{Email: form.Email, Topics: []string{"newsletter"}}, Subject: "subj-o", ID: id,
 			Cooldown: 10 * time.Minute, Event: ev("subj-o", "subscribe_requested", at)}
 	}
 	count := func() (inquiries, subs, ledger int) {
@@ -138,7 +138,7 @@ func TestSaveInquiryWithSignup(t *testing.T) {
 	steps := []struct {
 		name                    string
 		inq                     privacy.Inquiry
-		signup                  *dynamo.Signup
+		signup                  *privacy.PendingSignup
 		wantErr, wantDue        bool
 		inquiries, subs, ledger int
 	}{
@@ -182,7 +182,7 @@ func TestSubjectsByEmailKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := h.Subject(subscriber)
-	if _, err := s.RequestSubscription(ctx, dynamo.Signup{Sub: privacy.Signup{Email: subscriber, Topics: []string{"newsletter"}},
+	if _, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: subscriber, Topics: []string{"newsletter"}},
 		Subject: sub, Lookup: h.EmailKeys(subscriber), ID: "s1", Event: ev(sub, "subscribe_requested", at)}); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestBackfillEmailKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := h.Subject("sub-old@example.com")
-	if _, err := s.RequestSubscription(ctx, dynamo.Signup{Sub: privacy.Signup{Email: "sub-old@example.com", Topics: []string{"newsletter"}},
+	if _, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: "sub-old@example.com", Topics: []string{"newsletter"}},
 		Subject: sub, ID: "s1", Event: ev(sub, "subscribe_requested", at)}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // FromStreamImage converts a stream record's image, as aws-lambda-go decodes
@@ -99,4 +100,36 @@ func toStream(v types.AttributeValue) events.DynamoDBAttributeValue {
 		return events.NewMapAttribute(ToStreamImage(x.Value))
 	}
 	return events.NewNullAttribute()
+}
+
+// DecodeChange reads one stream record as the domain's change.
+func DecodeChange(rec events.DynamoDBEventRecord) privacy.Change {
+	c := privacy.Change{Seq: rec.Change.SequenceNumber, Source: rec.EventSourceArn,
+		PK: StringAttr(rec.Change.Keys, attrPK), SK: StringAttr(rec.Change.Keys, attrSK),
+		Removed: rec.EventName == string(events.DynamoDBOperationTypeRemove),
+		Expired: rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" &&
+			rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com",
+		OldMailDue: privacy.ParseMailDue(StringAttr(rec.Change.OldImage, AttrMailDue)),
+		OldStatus:  StringAttr(rec.Change.OldImage, "status")}
+	if !c.Removed {
+		decodeItem(&c, FromStreamImage(rec.Change.NewImage))
+	}
+	return c
+}
+
+// decodeItem sets what c says of the item as it now is.
+func decodeItem(c *privacy.Change, item map[string]types.AttributeValue) {
+	c.Kind, c.Status = s1(item, "kind"), s1(item, "status")
+	c.MailDue = privacy.ParseMailDue(s1(item, AttrMailDue))
+	switch c.Kind {
+	case KindInquiry:
+		inq, err := DecodeInquiry(item)
+		c.Inquiry, c.Err = &inq, err
+	case KindSubscription:
+		sub, err := DecodeSubscription(item)
+		c.Subscription, c.Err = &sub, err
+	case KindRequest:
+		req, err := DecodeRequest(item)
+		c.Request, c.Err = &req, err
+	}
 }

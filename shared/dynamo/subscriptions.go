@@ -23,17 +23,7 @@ const (
 	KindSubscription = "subscription"
 	subSK            = "SUB"
 	listSubscribers  = "subscribers"
-	// MailDueConfirmPrefix starts the mail_due value of a signup that needs
-	// a confirmation email; the signup id follows.
-	MailDueConfirmPrefix = "confirm:"
 )
-
-// ErrNotFound is returned when there is no such record.
-var ErrNotFound = errors.New("not found")
-
-// ErrStale is returned when a link refers to a signup that was replaced,
-// expired or never existed.
-var ErrStale = errors.New("stale")
 
 type subscriptionRecord struct {
 	PK             string   `dynamodbav:"pk"`
@@ -51,7 +41,7 @@ type subscriptionRecord struct {
 }
 
 func (r subscriptionRecord) domain() privacy.Subscription {
-	p := func(s string) time.Time { t, _ := time.Parse(time.RFC3339Nano, s); return t }
+	p := func(s string) time.Time { t, _ := parseTS(s); return t }
 	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
 		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
 		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt)}
@@ -78,20 +68,7 @@ func subKey(s privacy.SubjectID) map[string]types.AttributeValue {
 
 func str(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
 
-// Event is one ledger entry: what happened to a subject, when, why, and
-// where the request came from. It never holds an address.
-type Event struct {
-	Subject       privacy.SubjectID
-	Name          string // subscribe_requested, subscription_confirmed, ...
-	At            time.Time
-	Ref           string
-	Purpose       string
-	LegalBasis    string
-	PolicyVersion string
-	Detail        map[string]string // e.g. consent text version, topics, source ip, user agent
-}
-
-func (s *Store) ledgerPut(e Event) (*types.Put, error) {
+func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	at := ts(e.At)
 	item, err := attributevalue.MarshalMap(ledgerRecord{
 		PK: SubjectPK(e.Subject), SK: at + "#" + e.Name + "#" + e.Ref, Subject: string(e.Subject),
@@ -115,7 +92,7 @@ func (s *Store) ledgerPut(e Event) (*types.Put, error) {
 // subject: the ledger is kept per subject, and a request that names no one
 // this system holds (an OpenDSR digest that matched nothing) has none; its
 // own record is the evidence.
-func (s *Store) withLedger(e Event, items ...types.TransactWriteItem) ([]types.TransactWriteItem, error) {
+func (s *Store) withLedger(e privacy.Event, items ...types.TransactWriteItem) ([]types.TransactWriteItem, error) {
 	if e.Subject == "" {
 		return items, nil
 	}
@@ -127,7 +104,7 @@ func (s *Store) withLedger(e Event, items ...types.TransactWriteItem) ([]types.T
 }
 
 // RecordEvent appends one entry to the ledger.
-func (s *Store) RecordEvent(ctx context.Context, e Event) error {
+func (s *Store) RecordEvent(ctx context.Context, e privacy.Event) error {
 	put, err := s.ledgerPut(e)
 	if err != nil {
 		return err
@@ -139,23 +116,11 @@ func (s *Store) RecordEvent(ctx context.Context, e Event) error {
 	return nil
 }
 
-// Signup is a double opt-in to record: the signup, its subject, the
-// address's digest keys, its id, the least time between two confirmation
-// emails, and its ledger entry.
-type Signup struct {
-	Sub      privacy.Signup
-	Subject  privacy.SubjectID
-	Lookup   privacy.EmailKeys
-	ID       string
-	Cooldown time.Duration
-	Event    Event
-}
-
 // RequestSubscription records a signup and makes a confirmation email due,
 // unless the subject is already confirmed or was sent a confirmation less
 // than its cooldown ago. It reports whether a confirmation is due.
 // Concurrent signups of one address race on one item's condition: one wins.
-func (s *Store) RequestSubscription(ctx context.Context, p Signup) (bool, error) {
+func (s *Store) RequestSubscription(ctx context.Context, p privacy.PendingSignup) (bool, error) {
 	items, err := s.signupItems(p)
 	if err != nil {
 		return false, err
@@ -172,7 +137,7 @@ func (s *Store) RequestSubscription(ctx context.Context, p Signup) (bool, error)
 
 // signupItems are the writes of a signup: the subscription, on its
 // condition, and the ledger entry.
-func (s *Store) signupItems(p Signup) ([]types.TransactWriteItem, error) {
+func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem, error) {
 	sub, subject, signupID, cooldown, e := p.Sub, p.Subject, p.ID, p.Cooldown, p.Event
 	now := ts(e.At)
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
@@ -183,7 +148,7 @@ func (s *Store) signupItems(p Signup) ([]types.TransactWriteItem, error) {
 		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
 		":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
-		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(MailDueConfirmPrefix + signupID),
+		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
 		":exp": num(privacy.Retention.PendingSignup.From(e.At).Unix()),
 	}
 	for _, f := range privacy.DigestFormats {
@@ -237,7 +202,7 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 		return privacy.Subscription{}, fmt.Errorf("get subscription: %w", err)
 	}
 	if out.Item == nil {
-		return privacy.Subscription{}, ErrNotFound
+		return privacy.Subscription{}, privacy.ErrNotFound
 	}
 	return DecodeSubscription(out.Item)
 }
@@ -245,8 +210,8 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 // ConfirmSubscription confirms the signup signupID: it records the proof in
 // the ledger, puts the subscriber on the list and lifts the suppression
 // reasons a fresh opt-in lifts. Confirming again is a no-op. A link to a
-// replaced or expired signup gives ErrStale.
-func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e Event) error {
+// replaced or expired signup gives privacy.ErrStale.
+func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) error {
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :confirmed, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
@@ -276,18 +241,18 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	}
 	cur, gerr := s.Subscription(ctx, subject)
 	switch {
-	case gerr != nil && !errors.Is(gerr, ErrNotFound):
+	case gerr != nil && !errors.Is(gerr, privacy.ErrNotFound):
 		return gerr
 	case gerr == nil && cur.Status == privacy.StatusConfirmed && cur.SignupID == signupID:
 		return nil // confirmed already: idempotent
 	}
-	return ErrStale
+	return privacy.ErrStale
 }
 
 // Unsubscribe turns every marketing topic off at once and suppresses the
 // subject for marketing. It works whether or not a subscription exists (the
 // link proves the person was mailed) and is idempotent.
-func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e Event) error {
+func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
 	if err := s.Suppress(ctx, subject, privacy.SuppressUnsubscribed, e); err != nil {
 		return err
 	}
@@ -310,7 +275,7 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e Ev
 
 // Suppress adds a suppression reason and its ledger entry. Adding a reason
 // that is there already keeps its first time.
-func (s *Store) Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e Event) error {
+func (s *Store) Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err
@@ -345,7 +310,7 @@ func (s *Store) Suppressions(ctx context.Context, subject privacy.SubjectID) ([]
 
 // SetTopics changes a confirmed subscriber's topics. An empty list is an
 // unsubscribe. It returns the subscription as it now is.
-func (s *Store) SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e Event) (privacy.Subscription, error) {
+func (s *Store) SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e privacy.Event) (privacy.Subscription, error) {
 	if len(topics) == 0 {
 		if err := s.Unsubscribe(ctx, subject, e); err != nil {
 			return privacy.Subscription{}, err
@@ -365,7 +330,7 @@ func (s *Store) SetTopics(ctx context.Context, subject privacy.SubjectID, topics
 		{Put: ledger},
 	}})
 	if lostRace(err) {
-		return privacy.Subscription{}, ErrNotFound
+		return privacy.Subscription{}, privacy.ErrNotFound
 	}
 	if err != nil {
 		return privacy.Subscription{}, fmt.Errorf("set topics: %w", err)
@@ -441,7 +406,7 @@ func (s *Store) Increment(ctx context.Context, key string, now time.Time, ttl ti
 // MarkClientTerminated starts the client-termination clock on every item of
 // a subject's partition: the retention sweep deletes them when the policy's
 // period after it has passed. It returns how many items were marked.
-func (s *Store) MarkClientTerminated(ctx context.Context, subject privacy.SubjectID, e Event) (int, error) {
+func (s *Store) MarkClientTerminated(ctx context.Context, subject privacy.SubjectID, e privacy.Event) (int, error) {
 	items, err := s.SubjectItems(ctx, subject)
 	if err != nil {
 		return 0, err

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-func ev(subject privacy.SubjectID, name string, at time.Time) dynamo.Event {
-	return dynamo.Event{Subject: subject, Name: name, At: at, Ref: name, Purpose: privacy.PurposeMarketing,
+func ev(subject privacy.SubjectID, name string, at time.Time) privacy.Event {
+	return privacy.Event{Subject: subject, Name: name, At: at, Ref: name, Purpose: privacy.PurposeMarketing,
 		LegalBasis: privacy.BasisConsent, PolicyVersion: "v1"}
 }
 
@@ -29,20 +28,20 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	t0 := time.Now().UTC().Truncate(time.Second)
 	cool := 10 * time.Minute
 
-	due, err := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s1", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0)})
+	due, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: signup, Subject: subj, ID: "s1", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0)})
 	if err != nil || !due {
 		t.Fatalf("first signup: %v %v", due, err)
 	}
-	due, _ = s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s2", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(time.Minute))})
+	due, _ = s.RequestSubscription(ctx, privacy.PendingSignup{Sub: signup, Subject: subj, ID: "s2", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(time.Minute))})
 	if due {
 		t.Fatal("a second signup inside the cooldown made another email due")
 	}
-	due, _ = s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s3", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(11*time.Minute))})
+	due, _ = s.RequestSubscription(ctx, privacy.PendingSignup{Sub: signup, Subject: subj, ID: "s3", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(11*time.Minute))})
 	if !due {
 		t.Fatal("a signup after the cooldown sent nothing")
 	}
 	// The first link is now stale: only the latest signup confirms.
-	if err := s.ConfirmSubscription(ctx, subj, "s1", ev(subj, "subscription_confirmed", t0.Add(12*time.Minute))); !errors.Is(err, dynamo.ErrStale) {
+	if err := s.ConfirmSubscription(ctx, subj, "s1", ev(subj, "subscription_confirmed", t0.Add(12*time.Minute))); !errors.Is(err, privacy.ErrStale) {
 		t.Fatalf("stale confirm: %v", err)
 	}
 	// Suppressed earlier: the opt-in lifts unsubscribed and complained, not bounced.
@@ -68,7 +67,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("subscribers %+v %v", list, err)
 	}
 	// A confirmed subscriber signing up again changes nothing.
-	if due, _ := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s4", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(time.Hour))}); due {
+	if due, _ := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: signup, Subject: subj, ID: "s4", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(time.Hour))}); due {
 		t.Fatal("a confirmed subscriber was sent another confirmation")
 	}
 	if sub, _ := s.SetTopics(ctx, subj, []string{"product_updates"}, ev(subj, "preferences_changed", t0.Add(2*time.Hour))); strings.Join(sub.Topics, ",") != "product_updates" {
@@ -87,11 +86,11 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if sub.Status != privacy.StatusUnsubscribed || len(sub.Topics) != 0 || len(list) != 0 || strings.Join(reasons, ",") != "bounced,unsubscribed" {
 		t.Fatalf("after unsubscribe: %+v list=%d reasons=%v", sub, len(list), reasons)
 	}
-	if _, err := s.SetTopics(ctx, subj, []string{"events"}, ev(subj, "preferences_changed", t0.Add(4*time.Hour))); !errors.Is(err, dynamo.ErrNotFound) {
+	if _, err := s.SetTopics(ctx, subj, []string{"events"}, ev(subj, "preferences_changed", t0.Add(4*time.Hour))); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("topics set on an unsubscribed record: %v", err)
 	}
 	// A new signup needs a fresh confirmation.
-	if due, _ := s.RequestSubscription(ctx, dynamo.Signup{Sub: signup, Subject: subj, ID: "s5", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(5*time.Hour))}); !due {
+	if due, _ := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: signup, Subject: subj, ID: "s5", Cooldown: cool, Event: ev(subj, "subscribe_requested", t0.Add(5*time.Hour))}); !due {
 		t.Fatal("re-signup after unsubscribing sent no confirmation")
 	}
 	if sub, _ := s.Subscription(ctx, subj); sub.Status != privacy.StatusPending {
@@ -105,7 +104,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if r, _ := s.Suppressions(ctx, other); len(r) != 1 {
 		t.Fatalf("suppressions %v", r)
 	}
-	if _, err := s.Subscription(ctx, other); !errors.Is(err, dynamo.ErrNotFound) {
+	if _, err := s.Subscription(ctx, other); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("an unsubscribe created a subscription: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/sns"
@@ -19,7 +18,7 @@ import (
 
 // Store is what the handler writes.
 type Store interface {
-	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
+	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
 	Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error)
 }
 
@@ -110,7 +109,7 @@ func (h *Handler) Message(ctx context.Context, m sns.Message) (Outcome, error) {
 				continue
 			}
 		}
-		err := h.Store.Suppress(ctx, subject, reason, dynamo.Event{Subject: subject, Name: "suppressed_" + reason,
+		err := h.Store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: "suppressed_" + reason,
 			At: now, Ref: f.MessageID, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegitimateInterest,
 			PolicyVersion: h.PolicyVersion, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
 		if err != nil {

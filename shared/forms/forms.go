@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -21,15 +20,15 @@ import (
 
 // Store is what the forms need from the database.
 type Store interface {
-	SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *dynamo.Signup) (bool, error)
+	SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *privacy.PendingSignup) (bool, error)
 	Ping(ctx context.Context) error
 	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
-	RequestSubscription(ctx context.Context, p dynamo.Signup) (bool, error)
-	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e dynamo.Event) error
+	RequestSubscription(ctx context.Context, p privacy.PendingSignup) (bool, error)
+	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) error
 	// Restriction names the request that restricted a subject's
 	// processing (GDPR Art. 18), or "".
 	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
-	RecordEvent(ctx context.Context, e dynamo.Event) error
+	RecordEvent(ctx context.Context, e privacy.Event) error
 }
 
 // Forms holds the handlers' dependencies.
@@ -110,7 +109,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		f.Log.WarnContext(ctx, "contact over its limit; dropped", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
 		return received(r, id), nil
 	}
-	var optIn *dynamo.Signup
+	var optIn *privacy.PendingSignup
 	if form.MarketingOptIn {
 		// The box on the contact form starts the same double opt-in as the
 		// signup form (nothing is sent until the person confirms), written

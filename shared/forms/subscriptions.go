@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -80,7 +79,7 @@ func pending(r httpapi.Request) httpapi.Response {
 // a restriction of processing) and returns its write, or nil when nothing
 // is to start; the caller writes it (alone, or with the inquiry whose box
 // asked for it).
-func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) (*dynamo.Signup, error) {
+func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) (*privacy.PendingSignup, error) {
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
 	log := f.Log.With("request_id", r.RequestContext.RequestID)
@@ -101,13 +100,13 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 		return nil, fmt.Errorf("signup: %w", err)
 	} else if by != "" {
 		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", by)
-		return nil, f.Store.RecordEvent(ctx, dynamo.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
+		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
 			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion,
 			Detail: map[string]string{"source": source}})
 	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
-	return &dynamo.Signup{Sub: s, Subject: subject, Lookup: f.Hasher.EmailKeys(s.Email), ID: signupID, Cooldown: f.Limits.Cooldown, Event: dynamo.Event{
+	return &privacy.PendingSignup{Sub: s, Subject: subject, Lookup: f.Hasher.EmailKeys(s.Email), ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),
@@ -133,13 +132,13 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	meta := httpapi.Meta(r, now)
-	err = f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, dynamo.Event{
+	err = f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
 			"consent_text_version": privacy.ConsentTextVersion},
 	})
-	if errors.Is(err, dynamo.ErrStale) {
+	if errors.Is(err, privacy.ErrStale) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	if err != nil {

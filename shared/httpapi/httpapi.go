@@ -263,3 +263,21 @@ func (rt *Router) Serve(ctx context.Context, r Request) (Response, error) {
 	log.InfoContext(ctx, "request", "status", resp.StatusCode, "duration_ms", time.Since(start).Milliseconds())
 	return resp, nil
 }
+
+// Time is t as response bodies show it: RFC 3339 in UTC, with the
+// fraction when it has one; "" for the zero time.
+func Time(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Deadline is a deadline as response bodies show it: RFC 3339 in UTC, to
+// the second; "" for the zero time.
+func Deadline(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

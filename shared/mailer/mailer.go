@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -31,7 +29,7 @@ import (
 
 // Markers claims and settles sent-markers.
 type Markers interface {
-	ClaimMail(ctx context.Context, key string, now time.Time, lease time.Duration) (dynamo.Claim, error)
+	ClaimMail(ctx context.Context, key string, now time.Time, lease time.Duration) (privacy.Claim, error)
 	MailSent(ctx context.Context, key, messageID string) error
 	ReleaseMail(ctx context.Context, key string) error
 }
@@ -55,6 +53,9 @@ type Sender interface {
 
 // Mailer handles stream batches.
 type Mailer struct {
+	// Decode reads a stream record as the change it is (the store's
+	// adapter: dynamo.DecodeChange).
+	Decode   func(events.DynamoDBEventRecord) privacy.Change
 	Markers  Markers
 	Requests Requests
 	// Restrictions, when set, holds back marketing and sales emails of a
@@ -78,12 +79,12 @@ type Mailer struct {
 
 // RetryQueue keeps the changes whose emails are to be tried again.
 type RetryQueue interface {
-	QueueMail(ctx context.Context, r dynamo.MailRetry) error
-	DueMail(ctx context.Context, now time.Time) ([]dynamo.MailRetry, error)
-	LeaseMail(ctx context.Context, r dynamo.MailRetry, until time.Time) error
-	RetryMailLater(ctx context.Context, r dynamo.MailRetry) error
-	MailDone(ctx context.Context, r dynamo.MailRetry) error
-	ChangedItem(ctx context.Context, r dynamo.MailRetry) (map[string]types.AttributeValue, error)
+	QueueMail(ctx context.Context, r privacy.MailRetry) error
+	DueMail(ctx context.Context, now time.Time) ([]privacy.MailRetry, error)
+	LeaseMail(ctx context.Context, r privacy.MailRetry, until time.Time) error
+	RetryMailLater(ctx context.Context, r privacy.MailRetry) error
+	MailDone(ctx context.Context, r privacy.MailRetry) error
+	ChangedItem(ctx context.Context, r privacy.MailRetry) (privacy.Change, bool, error)
 }
 
 // ConfirmLinkValidity is how long a confirmation link works.
@@ -100,9 +101,10 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	var resp events.DynamoDBEventResponse
 	base := m.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
 	for _, rec := range ev.Records {
-		seq := rec.Change.SequenceNumber
+		ch := m.Decode(rec)
+		seq := ch.Seq
 		log := base.With("seq", seq, "event", rec.EventName)
-		err := m.process(ctx, log, rec)
+		err := m.process(ctx, log, ch)
 		var se *sendError
 		switch {
 		case err == nil:
@@ -111,8 +113,7 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			// A send that failed for a reason that passes is retried from
 			// the queue, with backoff: the shard moves on.
 			now := m.Now().UTC()
-			r := dynamo.MailRetry{Source: rec.EventSourceArn, Table: tableOf(rec.EventSourceArn), Due: se.due,
-				PK: dynamo.StringAttr(rec.Change.Keys, "pk"), SK: dynamo.StringAttr(rec.Change.Keys, "sk"),
+			r := privacy.MailRetry{Source: ch.Source, Table: tableOf(ch.Source), Due: se.due, PK: ch.PK, SK: ch.SK,
 				Attempts: 1, First: now, Next: now.Add(m.RetryBackoff), LastError: se.Error()}
 			if qerr := m.Retries.QueueMail(ctx, r); qerr == nil {
 				log.WarnContext(ctx, "send failed; queued for retry", "error", se.Error(), "retry_in_s", m.RetryBackoff.Seconds())
@@ -131,7 +132,7 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 // throttled or unreachable, another mailer holding the send): the change
 // is retried.
 type sendError struct {
-	due string
+	due privacy.MailDue
 	err error
 }
 
@@ -142,24 +143,24 @@ func (e *sendError) Unwrap() error { return e.err }
 // failed is a *sendError; any other error (DynamoDB) fails the record.
 // Records that can never succeed (an item the mailer cannot read) are
 // logged and skipped.
-func (m *Mailer) process(ctx context.Context, log *slog.Logger, rec events.DynamoDBEventRecord) error {
-	msgs, due, err := m.due(rec)
+func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Change) error {
+	msgs, err := m.due(ch)
 	if err != nil {
 		log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
 		return nil
 	}
-	if msgs, err = m.restrict(ctx, rec, msgs); err != nil {
+	if msgs, err = m.restrict(ctx, ch, msgs); err != nil {
 		return fmt.Errorf("restriction check: %w", err)
 	}
 	for _, msg := range msgs {
-		if err := m.sendOnce(ctx, log, key(rec, due, msg.Kind), msg); err != nil {
-			return &sendError{due: due, err: fmt.Errorf("%s: %w", msg.Kind, err)}
+		if err := m.sendOnce(ctx, log, key(ch, msg.Kind), msg); err != nil {
+			return &sendError{due: ch.MailDue, err: fmt.Errorf("%s: %w", msg.Kind, err)}
 		}
 	}
-	if len(msgs) > 0 && dynamo.StringAttr(rec.Change.NewImage, "kind") == dynamo.KindRequest && lastMail(due) {
+	if len(msgs) > 0 && ch.Request != nil && ch.MailDue.Kind.Last() {
 		// The request's last email has gone: it keeps no address, name
 		// or details for its remaining years of record.
-		if err := m.Requests.StripRequestAddress(ctx, dynamo.StringAttr(rec.Change.NewImage, "id")); err != nil {
+		if err := m.Requests.StripRequestAddress(ctx, ch.Request.ID); err != nil {
 			return fmt.Errorf("strip the address: %w", err)
 		}
 	}
@@ -204,14 +205,14 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if err := m.Retries.LeaseMail(ctx, r, now.Add(m.Lease)); errors.Is(err, dynamo.ErrStale) {
+		if err := m.Retries.LeaseMail(ctx, r, now.Add(m.Lease)); errors.Is(err, privacy.ErrStale) {
 			continue
 		} else if err != nil {
 			return rep, fmt.Errorf("mail retry: %w", err)
 		}
 		rep.Tried++
-		item, err := m.Retries.ChangedItem(ctx, r)
-		if err == nil && (item == nil || dynamo.StringAttr(dynamo.ToStreamImage(item), dynamo.AttrMailDue) != r.Due) {
+		ch, found, err := m.Retries.ChangedItem(ctx, r)
+		if err == nil && (!found || ch.MailDue != r.Due) {
 			rep.Dropped++
 			if err := m.Retries.MailDone(ctx, r); err != nil {
 				return rep, fmt.Errorf("mail retry: %w", err)
@@ -219,10 +220,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 			continue
 		}
 		if err == nil {
-			img := dynamo.ToStreamImage(item)
-			err = m.process(ctx, log, events.DynamoDBEventRecord{EventName: string(events.DynamoDBOperationTypeModify),
-				EventSourceArn: r.Source, Change: events.DynamoDBStreamRecord{NewImage: img,
-					Keys: map[string]events.DynamoDBAttributeValue{"pk": img["pk"], "sk": img["sk"]}}})
+			err = m.process(ctx, log, ch)
 		}
 		if err == nil {
 			rep.Sent++
@@ -260,13 +258,18 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 // confirmation of a marketing signup, and the team gets a notice naming the
 // inquiry instead of the inquiry itself (no sales follow-up). The sender's
 // acknowledgement and every rights-request email still go.
-func (m *Mailer) restrict(ctx context.Context, rec events.DynamoDBEventRecord, msgs []notify.Message) ([]notify.Message, error) {
-	subject := dynamo.StringAttr(rec.Change.NewImage, "subject")
-	kind := dynamo.StringAttr(rec.Change.NewImage, "kind")
-	if len(msgs) == 0 || m.Restrictions == nil || subject == "" || (kind != dynamo.KindInquiry && kind != dynamo.KindSubscription) {
+func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.Message) ([]notify.Message, error) {
+	var subject privacy.SubjectID
+	switch {
+	case ch.Inquiry != nil:
+		subject = ch.Inquiry.Subject
+	case ch.Subscription != nil:
+		subject = ch.Subscription.Subject
+	}
+	if len(msgs) == 0 || m.Restrictions == nil || subject == "" {
 		return msgs, nil
 	}
-	by, err := m.Restrictions.Restriction(ctx, privacy.SubjectID(subject))
+	by, err := m.Restrictions.Restriction(ctx, subject)
 	if err != nil || by == "" {
 		return msgs, err
 	}
@@ -276,7 +279,7 @@ func (m *Mailer) restrict(ctx context.Context, rec events.DynamoDBEventRecord, m
 		case notify.KindConfirm:
 			continue
 		case notify.KindInquiryTeam:
-			notice, err := notify.InquiryRestricted(m.Config, dynamo.StringAttr(rec.Change.NewImage, "id"), by)
+			notice, err := notify.InquiryRestricted(m.Config, ch.Inquiry.ID, by)
 			if err != nil {
 				return nil, err
 			}
@@ -284,98 +287,91 @@ func (m *Mailer) restrict(ctx context.Context, rec events.DynamoDBEventRecord, m
 		}
 		out = append(out, msg)
 	}
-	m.Log.InfoContext(ctx, "processing restricted: emails held back", "kind", kind, "request_id", by,
+	m.Log.InfoContext(ctx, "processing restricted: emails held back", "kind", ch.Kind, "request_id", by,
 		"held", len(msgs)-len(out))
 	return out, nil
 }
 
-// due returns the emails a record makes due, and the mail_due value.
-func (m *Mailer) due(rec events.DynamoDBEventRecord) ([]notify.Message, string, error) {
-	if rec.EventName == string(events.DynamoDBOperationTypeRemove) || isTTL(rec) {
-		return nil, "", nil
+// due returns the emails a change makes due: none unless its mail_due
+// changed to a new value. An item that cannot be read is an error.
+func (m *Mailer) due(ch privacy.Change) ([]notify.Message, error) {
+	if ch.Removed || ch.Expired || ch.MailDue.IsZero() || ch.MailDue == ch.OldMailDue {
+		return nil, nil
 	}
-	due := dynamo.StringAttr(rec.Change.NewImage, dynamo.AttrMailDue)
-	if due == "" || due == dynamo.StringAttr(rec.Change.OldImage, dynamo.AttrMailDue) {
-		return nil, "", nil
+	if ch.Err != nil {
+		return nil, ch.Err
 	}
-	item := dynamo.FromStreamImage(rec.Change.NewImage)
-	switch kind := dynamo.StringAttr(rec.Change.NewImage, "kind"); kind {
-	case dynamo.KindInquiry:
-		inq, err := dynamo.DecodeInquiry(item)
-		if err != nil {
-			return nil, "", err
+	switch {
+	case ch.Inquiry != nil:
+		return notify.InquiryReceived(m.Config, *ch.Inquiry)
+	case ch.Subscription != nil:
+		return m.confirm(*ch.Subscription, ch.MailDue)
+	case ch.Request != nil:
+		req := *ch.Request
+		if req.Source == privacy.SourceOpenDSR {
+			return nil, nil // the controller tells the person, not us
 		}
-		msgs, err := notify.InquiryReceived(m.Config, inq)
-		return msgs, due, err
-	case dynamo.KindSubscription:
-		sub, err := dynamo.DecodeSubscription(item)
-		if err != nil {
-			return nil, "", err
+		build, ok := requestEmails[ch.MailDue.Kind]
+		if !ok {
+			return nil, fmt.Errorf("request mail_due %q unknown", ch.MailDue)
 		}
-		signupID, ok := strings.CutPrefix(due, dynamo.MailDueConfirmPrefix)
-		if !ok || signupID != sub.SignupID {
-			return nil, "", fmt.Errorf("subscription mail_due %q does not match its signup", due)
-		}
-		tok, err := m.Tokens.Sign(token.Claims{Purpose: token.ConfirmSubscription, Subject: sub.Subject,
-			Ref: signupID, Expires: m.Now().Add(ConfirmLinkValidity)})
-		if err != nil {
-			return nil, "", err
-		}
-		msg, err := notify.SubscriptionConfirm(m.Config, sub, m.Config.BaseURL+"/v1/subscriptions/confirm?token="+tok)
-		return []notify.Message{msg}, due, err
-	case dynamo.KindRequest:
-		req, err := dynamo.DecodeRequest(item)
-		if err != nil {
-			return nil, "", err
-		}
-		if req.Source == dynamo.SourceOpenDSR {
-			return nil, "", nil // the controller tells the person, not us
-		}
-		if nonce, ok := strings.CutPrefix(due, dynamo.MailDueReceived); ok {
-			msgs, err := m.requestReceived(req, nonce)
-			return msgs, due, err
-		}
-		if strings.HasPrefix(due, dynamo.MailDueReady) {
-			link, ok := rights.ExportLink(m.Tokens, m.Config.BaseURL, req, m.Now())
-			if !ok {
-				return nil, "", fmt.Errorf("request %s: no export link to send", req.ID)
-			}
-			msg, err := notify.ExportReady(m.Config, req.Email, req.ID, link)
-			return []notify.Message{msg}, due, err
-		}
-		if strings.HasPrefix(due, dynamo.MailDueErased) {
-			msg, err := notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld, recipients.Told(req))
-			return []notify.Message{msg}, due, err
-		}
-		if strings.HasPrefix(due, dynamo.MailDueDone) {
-			msg, err := notify.RequestDone(m.Config, req.Email, req.ID, req.Type)
-			return []notify.Message{msg}, due, err
-		}
-		if strings.HasPrefix(due, dynamo.MailDueReview) {
-			d, _ := time.Parse(time.RFC3339, req.DueAt)
-			msg, err := notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-				Name: req.Name, Email: req.Email, Details: req.Details, Due: d,
-				Excessive: req.Excessive && req.Status == privacy.RequestPending}) // not yet approved
-			return []notify.Message{msg}, due, err
-		}
-		if strings.HasPrefix(due, dynamo.MailDueJoined) {
-			status, err := m.statusLink(req)
-			if err != nil {
-				return nil, "", err
-			}
-			msg, err := notify.RequestJoined(m.Config, req.Email, req.ID, req.Type, status)
-			return []notify.Message{msg}, due, err
-		}
-		for prefix, kind := range decisionEmails {
-			if strings.HasPrefix(due, prefix) {
-				msg, err := m.decision(req, kind)
-				return []notify.Message{msg}, due, err
-			}
-		}
-		return nil, "", fmt.Errorf("request mail_due %q unknown", due)
-	default:
-		return nil, "", fmt.Errorf("no emails known for item kind %q (mail_due %q)", kind, due)
+		msg, err := build(m, req, ch.MailDue)
+		return msg, err
 	}
+	return nil, fmt.Errorf("no emails known for item kind %q (mail_due %q)", ch.Kind, ch.MailDue)
+}
+
+// requestEmails builds, by kind, the emails a rights request makes due.
+var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error){
+	privacy.MailReceived: func(m *Mailer, req privacy.RightsRequest, due privacy.MailDue) ([]notify.Message, error) {
+		return m.requestReceived(req, due.Ref)
+	},
+	privacy.MailReady: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		link, ok := rights.ExportLink(m.Tokens, m.Config.BaseURL, req, m.Now())
+		if !ok {
+			return nil, fmt.Errorf("request %s: no export link to send", req.ID)
+		}
+		return one(notify.ExportReady(m.Config, req.Email, req.ID, link))
+	},
+	privacy.MailErased: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld, recipients.Told(req)))
+	},
+	privacy.MailDone: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.RequestDone(m.Config, req.Email, req.ID, req.Type))
+	},
+	privacy.MailReview: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+			Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt,
+			Excessive: req.Excessive && req.Status == privacy.RequestPending})) // not yet approved
+	},
+	privacy.MailJoined: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		status, err := m.statusLink(req)
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.RequestJoined(m.Config, req.Email, req.ID, req.Type, status))
+	},
+	privacy.MailRestricted: decision(notify.KindRequestRestricted),
+	privacy.MailLifted:     decision(notify.KindRestrictionLifted),
+	privacy.MailDenied:     decision(notify.KindRequestDenied),
+	privacy.MailExtended:   decision(notify.KindRequestExtended),
+	privacy.MailCorrected:  decision(notify.KindRectificationDone),
+}
+
+func one(msg notify.Message, err error) ([]notify.Message, error) { return []notify.Message{msg}, err }
+
+// confirm is a signup's double opt-in email; its mail_due names the
+// signup it was made for.
+func (m *Mailer) confirm(sub privacy.Subscription, due privacy.MailDue) ([]notify.Message, error) {
+	if due.Kind != privacy.MailConfirm || due.Ref != sub.SignupID {
+		return nil, fmt.Errorf("subscription mail_due %q does not match its signup", due)
+	}
+	tok, err := m.Tokens.Sign(token.Claims{Purpose: token.ConfirmSubscription, Subject: sub.Subject,
+		Ref: sub.SignupID, Expires: m.Now().Add(ConfirmLinkValidity)})
+	if err != nil {
+		return nil, err
+	}
+	return one(notify.SubscriptionConfirm(m.Config, sub, m.Config.BaseURL+"/v1/subscriptions/confirm?token="+tok))
 }
 
 func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
@@ -384,10 +380,10 @@ func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg
 		return err
 	}
 	switch claim {
-	case dynamo.AlreadySent:
+	case privacy.AlreadySent:
 		log.InfoContext(ctx, "already sent; skipped", "kind", msg.Kind)
 		return nil
-	case dynamo.Busy:
+	case privacy.Busy:
 		return errBusy
 	}
 	id, err := m.Sender.Send(ctx, msg)
@@ -415,18 +411,11 @@ func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg
 	return nil
 }
 
-// isTTL reports whether DynamoDB itself deleted the item on expiry.
-func isTTL(rec events.DynamoDBEventRecord) bool {
-	return rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" &&
-		rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com"
-}
-
 // key identifies one email of one change: the source item's key, the
 // mail_due value and the email kind, hashed so the marker names no one.
-func key(rec events.DynamoDBEventRecord, due, kind string) string {
+func key(ch privacy.Change, kind string) string {
 	h := sha256.New()
-	for _, part := range []string{rec.EventSourceArn, dynamo.StringAttr(rec.Change.Keys, "pk"),
-		dynamo.StringAttr(rec.Change.Keys, "sk"), due, kind} {
+	for _, part := range []string{ch.Source, ch.PK, ch.SK, ch.MailDue.String(), kind} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -439,9 +428,9 @@ const VerifyLinkValidity = 72 * time.Hour
 // StatusLinkValidity is how long the status link in request emails works.
 const StatusLinkValidity = 400 * 24 * time.Hour
 
-func (m *Mailer) requestReceived(req dynamo.RightsRequest, nonce string) ([]notify.Message, error) {
+func (m *Mailer) requestReceived(req privacy.RightsRequest, nonce string) ([]notify.Message, error) {
 	now := m.Now()
-	subject := privacy.SubjectID(req.Subject)
+	subject := req.Subject
 	verify, err := m.Tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: subject, Ref: req.ID + ":" + nonce,
 		Expires: now.Add(VerifyLinkValidity)})
 	if err != nil {
@@ -451,50 +440,28 @@ func (m *Mailer) requestReceived(req dynamo.RightsRequest, nonce string) ([]noti
 	if err != nil {
 		return nil, err
 	}
-	due, _ := time.Parse(time.RFC3339, req.DueAt)
 	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-		Name: req.Name, Email: req.Email, Details: req.Details, Due: due},
+		Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt},
 		m.Config.BaseURL+"/v1/rights-requests/"+req.ID+"/verify?token="+verify, status)
 }
 
-// lastMail reports whether an email ends what a request has to say to
-// its requester: a finished request (completed, denied, a lifted
-// restriction) keeps no address after it. A restriction in place is not
-// one: its lift must still be told.
-func lastMail(due string) bool {
-	for _, p := range []string{dynamo.MailDueErased, dynamo.MailDueReady, dynamo.MailDueDone, dynamo.MailDueCorrected,
-		dynamo.MailDueDenied, dynamo.MailDueLifted} {
-		if strings.HasPrefix(due, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// decisionEmails maps the mail_due prefixes of decisions to their emails.
-var decisionEmails = map[string]string{
-	dynamo.MailDueRestricted: notify.KindRequestRestricted,
-	dynamo.MailDueLifted:     notify.KindRestrictionLifted,
-	dynamo.MailDueDenied:     notify.KindRequestDenied,
-	dynamo.MailDueExtended:   notify.KindRequestExtended,
-	dynamo.MailDueCorrected:  notify.KindRectificationDone,
-}
-
-func (m *Mailer) statusLink(req dynamo.RightsRequest) (string, error) {
-	tok, err := m.Tokens.Sign(token.Claims{Purpose: token.RequestStatus, Subject: privacy.SubjectID(req.Subject),
+func (m *Mailer) statusLink(req privacy.RightsRequest) (string, error) {
+	tok, err := m.Tokens.Sign(token.Claims{Purpose: token.RequestStatus, Subject: req.Subject,
 		Ref: req.ID, Expires: m.Now().Add(StatusLinkValidity)})
 	return m.Config.BaseURL + "/v1/rights-requests/" + req.ID + "?token=" + tok, err
 }
 
-func (m *Mailer) decision(req dynamo.RightsRequest, kind string) (notify.Message, error) {
-	if req.Email == "" {
-		return notify.Message{}, fmt.Errorf("request %s keeps no address to tell of its %s", req.ID, kind)
+// decision is the email of a team's decision on a request, of kind.
+func decision(kind string) func(*Mailer, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error) {
+	return func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		if req.Email == "" {
+			return nil, fmt.Errorf("request %s keeps no address to tell of its %s", req.ID, kind)
+		}
+		status, err := m.statusLink(req)
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.RequestDecision(m.Config, notify.Decision{Kind: kind, To: req.Email, ID: req.ID,
+			Reason: req.Reason, Until: req.ExtendedUntil, StatusURL: status}))
 	}
-	status, err := m.statusLink(req)
-	if err != nil {
-		return notify.Message{}, err
-	}
-	until, _ := time.Parse(time.RFC3339, req.Extended)
-	return notify.RequestDecision(m.Config, notify.Decision{Kind: kind, To: req.Email, ID: req.ID,
-		Reason: req.Reason, Until: until, StatusURL: status})
 }

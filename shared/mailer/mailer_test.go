@@ -72,6 +72,7 @@ func TestMailerReportsFailuresAndNeverSendsTwice(t *testing.T) {
 	inj.on.Store(true)
 	var logs bytes.Buffer
 	m := &mailer.Mailer{
+		Decode:  dynamo.DecodeChange,
 		Markers: dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ops: tables["OpsTable"]}),
 		Sender:  inj,
 		Config:  notify.Config{Company: "Example", TeamInbox: team, PolicyURL: "https://example.com/p"},
@@ -145,6 +146,7 @@ func TestSampleStreamEvents(t *testing.T) {
 	tables := localtest.Tables(t, svc)
 	team := "team-" + localtest.Unique() + "@example.com"
 	m := &mailer.Mailer{
+		Decode:  dynamo.DecodeChange,
 		Markers: dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ops: tables["OpsTable"]}),
 		Sender:  &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"},
 		Config:  notify.Config{Company: "Example", TeamInbox: team},
@@ -199,7 +201,7 @@ func TestThrottledSendsAreRetriedFromTheQueue(t *testing.T) {
 	var logs bytes.Buffer
 	t0 := time.Now().UTC().Truncate(time.Second)
 	now := t0
-	m := &mailer.Mailer{Markers: store, Requests: store, Sender: sender, Retries: store,
+	m := &mailer.Mailer{Decode: dynamo.DecodeChange, Markers: store, Requests: store, Sender: sender, Retries: store,
 		RetryBackoff: time.Minute, RetryMaxBackoff: time.Hour, GiveUp: 24 * time.Hour,
 		Config: notify.Config{Company: "Example", TeamInbox: team, PolicyURL: "https://example.com/p"},
 		Log:    slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute}
@@ -247,10 +249,10 @@ func TestThrottledSendsAreRetriedFromTheQueue(t *testing.T) {
 			t.Fatalf("retry at %s: %+v %v, want %+v", at, rep, err, want)
 		}
 	}
-	run(30*time.Second, mailer.RetryReport{})                                                       // not due before the backoff
-	run(time.Minute, mailer.RetryReport{Tried: 3, Again: 3})                                        // still throttled: 2 minutes more
-	run(2*time.Minute, mailer.RetryReport{})                                                        // backing off
-	if _, _, err := store.Erase(ctx, inqs[1].Subject, "req-x", dynamo.Event{At: now}); err != nil { // erased meanwhile
+	run(30*time.Second, mailer.RetryReport{})                                                        // not due before the backoff
+	run(time.Minute, mailer.RetryReport{Tried: 3, Again: 3})                                         // still throttled: 2 minutes more
+	run(2*time.Minute, mailer.RetryReport{})                                                         // backing off
+	if _, _, err := store.Erase(ctx, inqs[1].Subject, "req-x", privacy.Event{At: now}); err != nil { // erased meanwhile
 		t.Fatalf("erase: %v", err)
 	}
 	sender.on.Store(false)

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
@@ -22,8 +21,8 @@ import (
 // Store is what the handlers need.
 type Store interface {
 	Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error)
-	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
-	SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e dynamo.Event) (privacy.Subscription, error)
+	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
+	SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e privacy.Event) (privacy.Subscription, error)
 }
 
 var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
@@ -54,13 +53,13 @@ func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, erro
 	return c, nil
 }
 
-func (h *Handlers) event(c token.Claims, name string, r httpapi.Request, detail map[string]string) dynamo.Event {
+func (h *Handlers) event(c token.Claims, name string, r httpapi.Request, detail map[string]string) privacy.Event {
 	meta := httpapi.Meta(r, h.Now())
 	if detail == nil {
 		detail = map[string]string{}
 	}
 	detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
-	return dynamo.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
+	return privacy.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
 		LegalBasis: privacy.BasisConsent, PolicyVersion: h.PolicyVersion, Detail: detail}
 }
 
@@ -87,7 +86,7 @@ func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (http
 		return httpapi.Response{}, err
 	}
 	sub, err := h.Store.Subscription(ctx, c.Subject)
-	if err != nil && !errors.Is(err, dynamo.ErrNotFound) {
+	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, fmt.Errorf("unsubscribe page: %w", err)
 	}
 	prefs, err := h.preferencesURL(c)
@@ -141,7 +140,7 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, err
 	}
 	sub, err := h.Store.Subscription(ctx, c.Subject)
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, httpapi.ErrNotFound
 	}
 	if err != nil {
@@ -180,7 +179,7 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 		name = "unsubscribed"
 	}
 	sub, err := h.Store.SetTopics(ctx, c.Subject, topics, h.event(c, name, r, map[string]string{"topics": fmt.Sprint(topics)}))
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, errNotSubscribed
 	}
 	if err != nil {

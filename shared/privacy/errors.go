@@ -46,3 +46,15 @@ func AsValidation(err error) (*ValidationError, bool) {
 	ok := errors.As(err, &v)
 	return v, ok
 }
+
+// Errors of the store, whatever keeps it.
+var (
+	// ErrNotFound is a read of something that is not there.
+	ErrNotFound = errors.New("not found")
+	// ErrStale is a change whose condition no longer holds: decided by
+	// someone else first, a link to a signup that was replaced, expired or
+	// never existed.
+	ErrStale = errors.New("stale")
+	// ErrExists is a create of something that is already there.
+	ErrExists = errors.New("already exists")
+)

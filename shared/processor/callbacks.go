@@ -15,22 +15,22 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // CallbackStore is the callbacks' outbox (dynamo's callback cursors) and
 // the requests they describe.
 type CallbackStore interface {
 	EnqueueCallback(ctx context.Context, requestID, url, status string, now time.Time) error
-	LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (dynamo.CallbackCursor, bool, error)
+	LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (privacy.CallbackCursor, bool, error)
 	CallbackSent(ctx context.Context, key, status string) error
 	CallbackFailed(ctx context.Context, key string, now, next time.Time, abandon bool) error
 	ReleaseCallback(ctx context.Context, key string) (more bool, err error)
 	DueCallbacks(ctx context.Context, now time.Time) ([]string, error)
-	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
+	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 }
 
 // Notifier posts the status callbacks of OpenDSR requests. The requests
@@ -43,6 +43,9 @@ type CallbackStore interface {
 // holds back another's callbacks, and nothing is lost when the stream's
 // 24 hours have passed.
 type Notifier struct {
+	// Decode reads a stream record as the change it is (the store's
+	// adapter: dynamo.DecodeChange).
+	Decode  func(events.DynamoDBEventRecord) privacy.Change
 	Store   CallbackStore
 	Signer  *opendsr.Signer
 	BaseURL string
@@ -126,19 +129,16 @@ func (n *Notifier) deliverAll(ctx context.Context, log *slog.Logger, keys []stri
 // enqueue queues a record's change of status for each of its request's
 // callback URLs.
 func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) error {
-	if rec.EventName == string(events.DynamoDBOperationTypeRemove) {
-		return nil
-	}
-	status := dynamo.StringAttr(rec.Change.NewImage, "status")
-	if status == "" || status == dynamo.StringAttr(rec.Change.OldImage, "status") {
+	ch := n.Decode(rec)
+	if ch.Removed || ch.Status == "" || ch.Status == ch.OldStatus {
 		return nil // not a change of status
 	}
-	req, err := dynamo.DecodeRequest(dynamo.FromStreamImage(rec.Change.NewImage))
-	if err != nil || req.Source != dynamo.SourceOpenDSR {
+	req := ch.Request
+	if req == nil || ch.Err != nil || req.Source != privacy.SourceOpenDSR {
 		return nil // not an OpenDSR request: nothing to call
 	}
 	for _, url := range req.CallbackURLs {
-		if err := n.Store.EnqueueCallback(ctx, req.ID, url, RequestStatus(status), n.Now()); err != nil {
+		if err := n.Store.EnqueueCallback(ctx, req.ID, url, RequestStatus(ch.Status), n.Now()); err != nil {
 			return err
 		}
 	}
@@ -212,7 +212,7 @@ func (n *Notifier) deliver(ctx context.Context, log *slog.Logger, key string) bo
 
 // backoff is when to try again after a failure of cur at now, and whether
 // to give up instead.
-func (n *Notifier) backoff(cur dynamo.CallbackCursor, now time.Time) (time.Time, bool) {
+func (n *Notifier) backoff(cur privacy.CallbackCursor, now time.Time) (time.Time, bool) {
 	if cur.FirstFailedAt > 0 && now.Sub(time.Unix(cur.FirstFailedAt, 0)) >= n.GiveUp {
 		return now, true
 	}
@@ -226,7 +226,7 @@ func (n *Notifier) backoff(cur dynamo.CallbackCursor, now time.Time) (time.Time,
 var errDelivery = errors.New("callback receiver did not accept")
 
 // post sends the specification's callback (§8.6) of status to url.
-func (n *Notifier) post(ctx context.Context, req dynamo.RightsRequest, status, url string) error {
+func (n *Notifier) post(ctx context.Context, req privacy.RightsRequest, status, url string) error {
 	if n.Signer == nil {
 		return errors.New("no OpenDSR signing key is configured")
 	}

@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -103,7 +101,7 @@ func TestCallbackOutbox(t *testing.T) {
 			t.Logf("notifier log:\n%s", logs.String())
 		}
 	})
-	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true), // the test receivers listen on loopback
+	nt := &processor.Notifier{Decode: dynamo.DecodeChange, Store: store, Signer: signer, Client: opendsr.NewClient(true), // the test receivers listen on loopback
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	dead, live := newReceiver(t, &key.PublicKey), newReceiver(t, &key.PublicKey)
@@ -111,22 +109,22 @@ func TestCallbackOutbox(t *testing.T) {
 
 	// A status change of a request as the stream brings it.
 	change := func(id, url, from, to string) events.DynamoDBEventRecord {
-		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
-			Status: to, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: "2026-04-01T09:00:00Z", Source: dynamo.SourceOpenDSR,
+		r := privacy.RightsRequest{ID: id, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: to, ReceivedAt: t0, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
 			Controller: "c", CallbackURLs: []string{url}, OpenDSRVersion: 2}
-		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: "s", Name: "x", At: now, Ref: id + to}); err != nil && from == "" {
+		if err := store.CreateRequest(ctx, r, privacy.Event{Subject: "s", Name: "x", At: now, Ref: id + to}); err != nil && from == "" {
 			t.Fatal(err)
 		}
 		if from != "" { // the stored record follows the stream
-			_ = store.Transition(ctx, id, dynamo.Transition{From: []string{from}, Status: to}, dynamo.Event{Subject: "s", Name: to, At: now, Ref: id})
+			_ = store.Transition(ctx, id, privacy.Transition{From: []string{from}, Status: to}, privacy.Event{Subject: "s", Name: to, At: now, Ref: id})
 		}
 		img := func(status string) map[string]events.DynamoDBAttributeValue {
 			if status == "" {
 				return nil
 			}
 			r.Status = status
-			item, _ := attributevalue.MarshalMap(r)
-			return streamImage(item)
+			item, _ := dynamo.EncodeRequest(r)
+			return dynamo.ToStreamImage(item)
 		}
 		return events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{
 			SequenceNumber: id + to, NewImage: img(to), OldImage: img(from)}}
@@ -219,30 +217,6 @@ func TestCallbackOutbox(t *testing.T) {
 	}
 }
 
-// streamImage turns an item into a stream image, as the stream delivers it.
-func streamImage(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	out := map[string]events.DynamoDBAttributeValue{}
-	for k, v := range item {
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			out[k] = events.NewStringAttribute(v.Value)
-		case *types.AttributeValueMemberN:
-			out[k] = events.NewNumberAttribute(v.Value)
-		case *types.AttributeValueMemberL:
-			var l []events.DynamoDBAttributeValue
-			for _, e := range v.Value {
-				if s, ok := e.(*types.AttributeValueMemberS); ok {
-					l = append(l, events.NewStringAttribute(s.Value))
-				}
-			}
-			out[k] = events.NewListAttribute(l)
-		case *types.AttributeValueMemberBOOL:
-			out[k] = events.NewBooleanAttribute(v.Value)
-		}
-	}
-	return out
-}
-
 // One controller's receiver that hangs does not hold back another's
 // callbacks in the same batch: cursors are delivered several at once.
 func TestHangingReceiverDelaysNoOne(t *testing.T) {
@@ -265,20 +239,20 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	t.Cleanup(free) // runs first: a failing test does not wait on the hanging handler
 	live := newReceiver(t, &key.PublicKey)
 	now := time.Now().UTC()
-	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true),
+	nt := &processor.Notifier{Decode: dynamo.DecodeChange, Store: store, Signer: signer, Client: opendsr.NewClient(true),
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	var recs []events.DynamoDBEventRecord
 	for _, c := range []struct{ id, url string }{{"h", hanging.URL}, {"l", live.URL}} { // the hanging one first
-		r := dynamo.RightsRequest{ID: c.id, Kind: dynamo.KindRequest, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
-			Status: "pending", ReceivedAt: now.Format(time.RFC3339Nano), DueAt: "2026-04-01T09:00:00Z", Source: dynamo.SourceOpenDSR,
+		r := privacy.RightsRequest{ID: c.id, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: "pending", ReceivedAt: now, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
 			Controller: "c", CallbackURLs: []string{c.url}, OpenDSRVersion: 2}
-		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: "s", Name: "x", At: now, Ref: c.id}); err != nil {
+		if err := store.CreateRequest(ctx, r, privacy.Event{Subject: "s", Name: "x", At: now, Ref: c.id}); err != nil {
 			t.Fatal(err)
 		}
-		item, _ := attributevalue.MarshalMap(r)
+		item, _ := dynamo.EncodeRequest(r)
 		recs = append(recs, events.DynamoDBEventRecord{EventName: "INSERT",
-			Change: events.DynamoDBStreamRecord{SequenceNumber: c.id, NewImage: streamImage(item)}})
+			Change: events.DynamoDBStreamRecord{SequenceNumber: c.id, NewImage: dynamo.ToStreamImage(item)}})
 	}
 	// The stream handler only queues: it calls no receiver, so a hanging
 	// one cannot hold the shard.

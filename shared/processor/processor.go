@@ -36,7 +36,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
@@ -47,16 +46,16 @@ import (
 // Store is what the processor reads and writes: requests, and the
 // controllers' records; nothing of the site's.
 type Store interface {
-	LookupController(ctx context.Context, id string) (dynamo.Controller, error)
-	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
-	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
-	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
-	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
+	LookupController(ctx context.Context, id string) (privacy.Controller, error)
+	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
+	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
+	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	RecordSubjects(ctx context.Context, controller, format, key string) ([]privacy.SubjectID, error)
-	PutRecord(ctx context.Context, r dynamo.Record) (dynamo.Record, bool, error)
-	GetRecord(ctx context.Context, controller, id string) (dynamo.Record, error)
+	PutRecord(ctx context.Context, r privacy.Record) (privacy.Record, bool, error)
+	GetRecord(ctx context.Context, controller, id string) (privacy.Record, error)
 	DeleteRecord(ctx context.Context, controller, id string) error
-	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]dynamo.Record, error)
+	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error)
 	limit.Counter
 }
 
@@ -64,7 +63,7 @@ type Store interface {
 // is the company's evidence as the site's controller; a controller's
 // request is not about the site's data, and its own item (received,
 // decided, completed, by whom) is its record.
-func noLedger(at time.Time) dynamo.Event { return dynamo.Event{At: at} }
+func noLedger(at time.Time) privacy.Event { return privacy.Event{At: at} }
 
 // Service holds the dependencies.
 type Service struct {
@@ -186,7 +185,7 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 		return "", errAuth
 	}
 	c, err := s.Store.LookupController(ctx, id)
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return "", errAuth
 	}
 	if err != nil {
@@ -296,10 +295,10 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
-	rr := dynamo.RightsRequest{ID: req.SubjectRequestID, Kind: dynamo.KindRequest, Subject: string(subject), Type: req.Type,
-		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now.Format(time.RFC3339Nano),
-		DueAt: rfc3339(privacy.DueAt(regulation, now)), Source: dynamo.SourceOpenDSR, Controller: c.controller,
-		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window).Format(time.RFC3339Nano),
+	rr := privacy.RightsRequest{ID: req.SubjectRequestID, Subject: subject, Type: req.Type,
+		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now,
+		DueAt: privacy.DueAt(regulation, now), Source: privacy.SourceOpenDSR, Controller: c.controller,
+		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window),
 		BodyDigest: digest}
 	if subject != "" {
 		if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
@@ -310,7 +309,7 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		}
 	}
 	err = s.Store.CreateRequest(ctx, rr, noLedger(now))
-	if errors.Is(err, dynamo.ErrExists) {
+	if errors.Is(err, privacy.ErrExists) {
 		// The same request again (a retry after a lost answer) gets the
 		// first receipt; anything else under this id is a conflict.
 		if rr, err = s.Store.Request(ctx, rr.ID); err != nil {
@@ -324,9 +323,8 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	}
 	s.Log.InfoContext(ctx, "opendsr request received", "request_id", rr.ID, "type", rr.Type, "controller_id", c.controller,
 		"matched", subject != "")
-	received, _ := time.Parse(time.RFC3339Nano, rr.ReceivedAt)
 	return http.StatusCreated, map[string]string{
-		"controller_id": c.controller, "received_time": rfc3339(received), "expected_completion_time": expected(rr),
+		"controller_id": c.controller, "received_time": rfc3339(rr.ReceivedAt), "expected_completion_time": expected(rr),
 		"encoded_request": base64.StdEncoding.EncodeToString(body), "subject_request_id": rr.ID,
 	}, nil
 }
@@ -388,7 +386,7 @@ func (s *Service) inFlight(ctx context.Context, subject privacy.SubjectID, contr
 		return "", err
 	}
 	for _, r := range reqs {
-		if r.Source == dynamo.SourceOpenDSR && r.Controller == controller && r.Type == typ &&
+		if r.Source == privacy.SourceOpenDSR && r.Controller == controller && r.Type == typ &&
 			(r.Status == privacy.RequestPending || r.Status == privacy.RequestInProgress) {
 			return r.ID, nil
 		}
@@ -399,15 +397,14 @@ func (s *Service) inFlight(ctx context.Context, subject privacy.SubjectID, contr
 // expected is a request's expected_completion_time: when it was
 // completed, else one worker period after its cancel window, else (a
 // request from before the window) its legal deadline.
-func expected(r dynamo.RightsRequest) string {
-	if r.CompletedAt != "" {
-		t, _ := time.Parse(time.RFC3339Nano, r.CompletedAt)
-		return rfc3339(t)
+func expected(r privacy.RightsRequest) string {
+	if !r.CompletedAt.IsZero() {
+		return rfc3339(r.CompletedAt)
 	}
-	if start, err := time.Parse(time.RFC3339Nano, r.FulfilAfter); err == nil {
-		return rfc3339(start.Add(WorkerEvery))
+	if !r.FulfilAfter.IsZero() {
+		return rfc3339(r.FulfilAfter.Add(WorkerEvery))
 	}
-	return r.DueAt
+	return rfc3339(r.DueAt)
 }
 
 // ResultsValidity is how long after completion an access or portability
@@ -417,9 +414,9 @@ const ResultsValidity = 7 * 24 * time.Hour
 // resultsURL is where the controller fetches a completed access or
 // portability request's records, with its own credentials (never an open
 // link), while they are available; false otherwise.
-func resultsURL(base string, req dynamo.RightsRequest, now time.Time) (string, bool) {
-	done, err := time.Parse(time.RFC3339Nano, req.CompletedAt)
-	if err != nil || req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
+func resultsURL(base string, req privacy.RightsRequest, now time.Time) (string, bool) {
+	done := req.CompletedAt
+	if done.IsZero() || req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
 		!now.Before(done.Add(ResultsValidity)) {
 		return "", false
 	}
@@ -431,7 +428,7 @@ func resultsURL(base string, req dynamo.RightsRequest, now time.Time) (string, b
 // results_count, and, under extensions.<processor domain>, an outcome the
 // specification has no status for: "denied" (with the team's reason), so
 // a controller is never told a plain "completed" about it.
-func results(out map[string]any, v opendsr.Version, base, domain string, req dynamo.RightsRequest, now time.Time) {
+func results(out map[string]any, v opendsr.Version, base, domain string, req privacy.RightsRequest, now time.Time) {
 	if url, ok := resultsURL(base, req, now); ok {
 		out["results_url"] = url
 	}
@@ -445,13 +442,13 @@ func results(out map[string]any, v opendsr.Version, base, domain string, req dyn
 
 // mine loads a request of the calling controller; another controller's is
 // as unknown as one that does not exist.
-func (s *Service) mine(ctx context.Context, c call) (dynamo.RightsRequest, error) {
+func (s *Service) mine(ctx context.Context, c call) (privacy.RightsRequest, error) {
 	id := c.r.PathParameters["id"]
 	if !opendsr.ValidID(id) {
-		return dynamo.RightsRequest{}, errUnknown
+		return privacy.RightsRequest{}, errUnknown
 	}
 	req, err := s.Store.Request(ctx, id)
-	if errors.Is(err, dynamo.ErrNotFound) || err == nil && (req.Source != dynamo.SourceOpenDSR || req.Controller != c.controller) {
+	if errors.Is(err, privacy.ErrNotFound) || err == nil && (req.Source != privacy.SourceOpenDSR || req.Controller != c.controller) {
 		return req, errUnknown
 	}
 	return req, err
@@ -487,9 +484,9 @@ func (s *Service) cancel(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	now := s.Now()
-	err = s.Store.Transition(ctx, req.ID, dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled,
+	err = s.Store.Transition(ctx, req.ID, privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled,
 		By: "controller:" + c.controller}, noLedger(now))
-	if errors.Is(err, dynamo.ErrStale) {
+	if errors.Is(err, privacy.ErrStale) {
 		return 0, nil, &opendsr.Error{Code: http.StatusConflict, Message: "only a pending request can be cancelled; this one is " +
 			RequestStatus(req.Status)}
 	}

@@ -67,7 +67,7 @@ func newAPI(t *testing.T) *api {
 	a.rt = httpapi.NewRouter(log)
 	a.svc.Routes(a.rt)
 	for _, id := range []string{"acme", "beta"} {
-		if err := store.PutController(context.Background(), dynamo.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, a.t0); err != nil {
+		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, a.t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,8 +133,8 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 		}
 	}
 	zero := 0
-	if err := store.SetOutcome(ctx, completed, dynamo.Outcome{Status: privacy.RequestCompleted, Results: &zero},
-		dynamo.Event{Name: "access_done", At: after, Ref: completed}); err != nil {
+	if err := store.SetOutcome(ctx, completed, privacy.Outcome{Status: privacy.RequestCompleted, Results: &zero},
+		privacy.Event{Name: "access_done", At: after, Ref: completed}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := call("DELETE", one, cancelled, ""); code != 202 {
@@ -162,8 +162,8 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 	// processor's extension: a denial with its reason; a plain completion
 	// has none.
 	denied := create("d@example.com")
-	if err := store.Transition(ctx, denied, dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestDenied,
-		Reason: "manifestly unfounded"}, dynamo.Event{Name: "denied", At: after, Ref: denied}); err != nil {
+	if err := store.Transition(ctx, denied, privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestDenied,
+		Reason: "manifestly unfounded"}, privacy.Event{Name: "denied", At: after, Ref: denied}); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]string{
@@ -200,7 +200,7 @@ func TestCreateLimitPerController(t *testing.T) {
 	if code != 429 || h["Retry-After"] != "3600" || out["error"] == nil {
 		t.Fatalf("over the limit: %d %v %v", code, h, out)
 	}
-	if _, err := a.store.Request(context.Background(), id); !errors.Is(err, dynamo.ErrNotFound) {
+	if _, err := a.store.Request(context.Background(), id); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("a refused request was stored: %v", err)
 	}
 	a.t0 = a.t0.Add(time.Hour)
@@ -245,7 +245,7 @@ func TestCallbackHostsRefused(t *testing.T) {
 		if code != 400 || !strings.Contains(fmt.Sprint(out), "InvalidURL") {
 			t.Errorf("%s: %d %v", url, code, out)
 		}
-		if _, err := a.store.Request(context.Background(), id); !errors.Is(err, dynamo.ErrNotFound) {
+		if _, err := a.store.Request(context.Background(), id); !errors.Is(err, privacy.ErrNotFound) {
 			t.Errorf("%s: the refused request was stored (%v)", url, err)
 		}
 	}

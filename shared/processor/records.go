@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -46,7 +45,7 @@ type recordOut struct {
 	UpdatedAt  string             `json:"updated_at"`
 }
 
-func out(r dynamo.Record) recordOut {
+func out(r privacy.Record) recordOut {
 	attrs := r.Attributes
 	if len(attrs) == 0 {
 		attrs = json.RawMessage("{}")
@@ -140,7 +139,7 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 	if err := s.writeAllowed(ctx, c, now); err != nil {
 		return 0, nil, err
 	}
-	r := dynamo.Record{Controller: c.controller, ID: id, Email: email, Keys: s.Hasher.ControllerKeys(c.controller, email),
+	r := privacy.Record{Controller: c.controller, ID: id, Email: email, Keys: s.Hasher.ControllerKeys(c.controller, email),
 		Attributes: attrs, UpdatedAt: now}
 	r, created, err := s.Store.PutRecord(ctx, r)
 	if err != nil {
@@ -159,7 +158,7 @@ func (s *Service) getRecord(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	r, err := s.Store.GetRecord(ctx, c.controller, id)
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return 0, nil, errNoRecord
 	}
 	if err != nil {
@@ -177,7 +176,7 @@ func (s *Service) deleteRecord(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	err = s.Store.DeleteRecord(ctx, c.controller, id)
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return 0, nil, errNoRecord
 	}
 	if err != nil {
@@ -203,9 +202,9 @@ func (s *Service) results(ctx context.Context, c call) (int, any, error) {
 		}
 		return 0, nil, &opendsr.Error{Code: http.StatusNotFound, Message: "no results: not a completed access or portability request"}
 	}
-	var recs []dynamo.Record
+	var recs []privacy.Record
 	if req.Subject != "" {
-		if recs, err = s.Store.SubjectRecords(ctx, c.controller, privacy.SubjectID(req.Subject)); err != nil {
+		if recs, err = s.Store.SubjectRecords(ctx, c.controller, req.Subject); err != nil {
 			return 0, nil, err
 		}
 	}

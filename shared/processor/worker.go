@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -20,10 +19,10 @@ const WorkerEvery = 5 * time.Minute
 // WorkerStore is what the Worker reads and writes: the requests, and the
 // requesting controller's records. Nothing of the site's.
 type WorkerStore interface {
-	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]dynamo.RightsRequest, error)
+	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error)
 	ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error
-	SetOutcome(ctx context.Context, id string, o dynamo.Outcome, e dynamo.Event) error
-	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]dynamo.Record, error)
+	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
+	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error)
 	EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error)
 }
 
@@ -46,8 +45,8 @@ type Worker struct {
 // records of the person (the controller fetches them from results_url);
 // erasure deletes exactly those. No suppression is written, no ledger
 // entry: the site's lists are the company's, not the controller's.
-func (w *Worker) fulfil(ctx context.Context, r dynamo.RightsRequest, now time.Time) error {
-	subject := privacy.SubjectID(r.Subject)
+func (w *Worker) fulfil(ctx context.Context, r privacy.RightsRequest, now time.Time) error {
+	subject := r.Subject
 	n := 0
 	switch r.Type {
 	case privacy.RightAccess, privacy.RightPortability:
@@ -68,7 +67,7 @@ func (w *Worker) fulfil(ctx context.Context, r dynamo.RightsRequest, now time.Ti
 	default:
 		return fmt.Errorf("request %s: type %q is not an OpenDSR request type", r.ID, r.Type)
 	}
-	return w.Store.SetOutcome(ctx, r.ID, dynamo.Outcome{Status: privacy.RequestCompleted, Results: &n}, noLedger(now))
+	return w.Store.SetOutcome(ctx, r.ID, privacy.Outcome{Status: privacy.RequestCompleted, Results: &n}, noLedger(now))
 }
 
 // WorkReport says what one run did.
@@ -96,7 +95,7 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 				continue
 			}
 			err := w.Store.ClaimFulfilment(ctx, r.ID, now, now.Add(-w.Lease))
-			if errors.Is(err, dynamo.ErrStale) {
+			if errors.Is(err, privacy.ErrStale) {
 				continue // cancelled, or claimed by another run
 			}
 			if err == nil {
@@ -123,8 +122,8 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 
 // due reports whether r is the Worker's to start now: an OpenDSR request,
 // pending past its cancel window, or in progress past its lease.
-func (w *Worker) due(r dynamo.RightsRequest, now time.Time) bool {
-	if r.Source != dynamo.SourceOpenDSR {
+func (w *Worker) due(r privacy.RightsRequest, now time.Time) bool {
+	if r.Source != privacy.SourceOpenDSR {
 		return false // a site request held for the team's approval
 	}
 	at := r.FulfilAfter
@@ -132,6 +131,5 @@ func (w *Worker) due(r dynamo.RightsRequest, now time.Time) bool {
 		at = r.AttemptedAt
 		now = now.Add(-w.Lease)
 	}
-	t, err := time.Parse(time.RFC3339Nano, at)
-	return err == nil && !t.After(now)
+	return !at.IsZero() && !at.After(now)
 }

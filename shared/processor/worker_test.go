@@ -53,7 +53,7 @@ func TestWorker(t *testing.T) {
 	const email = "w@example.com"
 	keys := h.ControllerKeys("acme", email)
 	for _, id := range []string{"r1", "r2"} {
-		if _, _, err := store.PutRecord(ctx, dynamo.Record{Controller: "acme", ID: id, Email: email, Keys: keys,
+		if _, _, err := store.PutRecord(ctx, privacy.Record{Controller: "acme", ID: id, Email: email, Keys: keys,
 			Attributes: []byte(`{}`), UpdatedAt: t0.Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -66,15 +66,15 @@ func TestWorker(t *testing.T) {
 	}
 	request := func(id string, subject privacy.SubjectID, typ, source string, window time.Duration) {
 		t.Helper()
-		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: string(subject), Type: typ, Regulation: "gdpr",
-			Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: t0.AddDate(0, 1, 0).Format(time.RFC3339),
-			Source: source, Controller: "acme", FulfilAfter: t0.Add(window).Format(time.RFC3339Nano)}
-		if err := store.CreateRequest(ctx, r, dynamo.Event{At: t0}); err != nil {
+		r := privacy.RightsRequest{ID: id, Subject: subject, Type: typ, Regulation: "gdpr",
+			Status: privacy.RequestPending, ReceivedAt: t0, DueAt: t0.AddDate(0, 1, 0),
+			Source: source, Controller: "acme", FulfilAfter: t0.Add(window)}
+		if err := store.CreateRequest(ctx, r, privacy.Event{At: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	request("erase", privacy.SubjectID(keys.SHA256), privacy.RightErasure, dynamo.SourceOpenDSR, 15*time.Minute)
-	request("nobody", "", privacy.RightAccess, dynamo.SourceOpenDSR, 15*time.Minute)
+	request("erase", privacy.SubjectID(keys.SHA256), privacy.RightErasure, privacy.SourceOpenDSR, 15*time.Minute)
+	request("nobody", "", privacy.RightAccess, privacy.SourceOpenDSR, 15*time.Minute)
 	request("site", site, privacy.RightAccess, "", 0) // a site request held for approval: not the worker's
 	check := func(id, status string, results int) {
 		t.Helper()
@@ -138,22 +138,22 @@ func TestClaimFulfilment(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	for _, id := range []string{"a", "b"} {
-		r := dynamo.RightsRequest{ID: id, Kind: dynamo.KindRequest, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
-			Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: "x", Source: dynamo.SourceOpenDSR,
-			FulfilAfter: t0.Format(time.RFC3339Nano)}
-		if err := store.CreateRequest(ctx, r, dynamo.Event{Subject: "s", Name: "request_received", At: t0, Ref: id}); err != nil {
+		r := privacy.RightsRequest{ID: id, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: privacy.RequestPending, ReceivedAt: t0, DueAt: t0.AddDate(0, 1, 0), Source: privacy.SourceOpenDSR,
+			FulfilAfter: t0}
+		if err := store.CreateRequest(ctx, r, privacy.Event{Subject: "s", Name: "request_received", At: t0, Ref: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Transition(ctx, "b", dynamo.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled},
-		dynamo.Event{Subject: "s", Name: "request_cancelled", At: t0, Ref: "b"}); err != nil {
+	if err := store.Transition(ctx, "b", privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled},
+		privacy.Event{Subject: "s", Name: "request_cancelled", At: t0, Ref: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	later, stale := t0.Add(time.Minute), t0.Add(-time.Minute)
 	for _, tc := range []struct {
 		id   string
 		want error
-	}{{"a", nil}, {"a", dynamo.ErrStale}, {"b", dynamo.ErrStale}} {
+	}{{"a", nil}, {"a", privacy.ErrStale}, {"b", privacy.ErrStale}} {
 		if err := store.ClaimFulfilment(ctx, tc.id, later, stale); !errors.Is(err, tc.want) {
 			t.Errorf("claim %s: %v, want %v", tc.id, err, tc.want)
 		}

@@ -28,7 +28,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -44,8 +43,8 @@ var Types = []string{privacy.RightErasure}
 // processor that takes req's type, naming the person as that processor
 // takes it. Its subject_request_id is derived from the request and the
 // processor, so a rerun of fulfilment queues the same delivery.
-func For(req dynamo.RightsRequest, procs []dynamo.Processor, at time.Time) ([]dynamo.Delivery, error) {
-	var out []dynamo.Delivery
+func For(req privacy.RightsRequest, procs []privacy.Processor, at time.Time) ([]privacy.Delivery, error) {
+	var out []privacy.Delivery
 	for _, p := range procs {
 		if !slices.Contains(p.Types, req.Type) {
 			continue
@@ -58,7 +57,7 @@ func For(req dynamo.RightsRequest, procs []dynamo.Processor, at time.Time) ([]dy
 		if p.IdentityFormat == "raw" {
 			identity = email
 		}
-		out = append(out, dynamo.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
+		out = append(out, privacy.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
 			SubjectRequestID: requestID(req.ID, p.ID), Type: req.Type, Regulation: req.Regulation,
 			IdentityFormat: p.IdentityFormat, Identity: identity, SubmittedAt: at.UTC().Truncate(time.Second)})
 	}
@@ -77,11 +76,11 @@ func requestID(requestID, processorID string) string {
 
 // Store is what the Deliverer reads and writes.
 type Store interface {
-	Deliveries(ctx context.Context, status string, until time.Time) ([]dynamo.Delivery, error)
-	ClaimDelivery(ctx context.Context, d dynamo.Delivery, until time.Time) error
-	SaveDelivery(ctx context.Context, d dynamo.Delivery, at time.Time) error
+	Deliveries(ctx context.Context, status string, until time.Time) ([]privacy.Delivery, error)
+	ClaimDelivery(ctx context.Context, d privacy.Delivery, until time.Time) error
+	SaveDelivery(ctx context.Context, d privacy.Delivery, at time.Time) error
 	ReleaseHeldMail(ctx context.Context, requestID string) (bool, error)
-	Processors(ctx context.Context) ([]dynamo.Processor, error)
+	Processors(ctx context.Context) ([]privacy.Processor, error)
 }
 
 // Defaults of the template.
@@ -127,7 +126,7 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 	var rep Report
 	log := d.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
 	now := d.Now().UTC()
-	due, err := d.Store.Deliveries(ctx, dynamo.DeliveryOpen, now)
+	due, err := d.Store.Deliveries(ctx, privacy.DeliveryOpen, now)
 	if err != nil {
 		return rep, fmt.Errorf("recipients: %w", err)
 	}
@@ -138,7 +137,7 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("recipients: %w", err)
 	}
-	byID := map[string]dynamo.Processor{}
+	byID := map[string]privacy.Processor{}
 	for _, p := range procs {
 		byID[p.ID] = p
 	}
@@ -146,7 +145,7 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if err := d.Store.ClaimDelivery(ctx, del, now.Add(d.Lease)); errors.Is(err, dynamo.ErrStale) {
+		if err := d.Store.ClaimDelivery(ctx, del, now.Add(d.Lease)); errors.Is(err, privacy.ErrStale) {
 			continue
 		} else if err != nil {
 			return rep, fmt.Errorf("recipients: %w", err)
@@ -156,20 +155,20 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 		if ok {
 			del = d.step(ctx, del, p)
 		} else {
-			del.State, del.Status, del.LastError = dynamo.RecipientFailed, dynamo.DeliveryFailed, "processor no longer registered"
+			del.State, del.Status, del.LastError = privacy.RecipientFailed, privacy.DeliveryFailed, "processor no longer registered"
 		}
 		at := d.Now().UTC()
 		if err := d.Store.SaveDelivery(ctx, del, at); err != nil {
 			return rep, fmt.Errorf("recipients: %w", err)
 		}
 		switch del.State {
-		case dynamo.RecipientSent:
+		case privacy.RecipientSent:
 			rep.Sent++
-		case dynamo.RecipientCompleted:
+		case privacy.RecipientCompleted:
 			rep.Completed++
-		case dynamo.RecipientRetrying:
+		case privacy.RecipientRetrying:
 			rep.Retrying++
-		case dynamo.RecipientFailed:
+		case privacy.RecipientFailed:
 			rep.Failed++
 		}
 		log.InfoContext(ctx, "recipient delivery", "request_id", del.RequestID, "processor_id", del.ProcessorID,
@@ -195,7 +194,7 @@ type answer struct {
 }
 
 // step makes one attempt at del and returns it with its new state.
-func (d *Deliverer) step(ctx context.Context, del dynamo.Delivery, p dynamo.Processor) dynamo.Delivery {
+func (d *Deliverer) step(ctx context.Context, del privacy.Delivery, p privacy.Processor) privacy.Delivery {
 	now := d.Now().UTC()
 	pub, err := CertificateKey(p.Certificate)
 	if err != nil {
@@ -206,13 +205,13 @@ func (d *Deliverer) step(ctx context.Context, del dynamo.Delivery, p dynamo.Proc
 		return d.failed(del, "processor credentials do not open")
 	}
 	base := strings.TrimRight(p.URL, "/")
-	if del.State == dynamo.RecipientSent {
+	if del.State == privacy.RecipientSent {
 		a, err := d.call(ctx, http.MethodGet, base+"/requests/"+del.SubjectRequestID, nil, creds, pub)
 		switch {
 		case err != nil || a.code >= 500 || a.code == http.StatusTooManyRequests || !a.verified:
 			del.LastError = reason(err, a)
 		case a.code == http.StatusOK && a.body["request_status"] == opendsr.StatusDone:
-			del.State, del.Status, del.LastError = dynamo.RecipientCompleted, dynamo.DeliveryClosed, ""
+			del.State, del.Status, del.LastError = privacy.RecipientCompleted, privacy.DeliveryClosed, ""
 			return del
 		case a.code == http.StatusOK && a.body["request_status"] == opendsr.StatusCanceled:
 			return d.failed(del, "cancelled by the processor")
@@ -233,7 +232,7 @@ func (d *Deliverer) step(ctx context.Context, del dynamo.Delivery, p dynamo.Proc
 	case err == nil && a.verified && (a.code == http.StatusCreated || a.code == http.StatusOK) && a.body["subject_request_id"] == del.SubjectRequestID,
 		err == nil && a.verified && a.code == http.StatusConflict:
 		// Accepted, or accepted by an earlier attempt whose answer was lost.
-		del.State, del.LastError, del.Due = dynamo.RecipientSent, "", now.Add(d.PollEvery)
+		del.State, del.LastError, del.Due = privacy.RecipientSent, "", now.Add(d.PollEvery)
 		return del
 	case err == nil && a.verified && a.code >= 400 && a.code < 500 && a.code != http.StatusTooManyRequests:
 		return d.failed(del, fmt.Sprintf("refused: HTTP %d", a.code))
@@ -244,13 +243,13 @@ func (d *Deliverer) step(ctx context.Context, del dynamo.Delivery, p dynamo.Proc
 	if now.Sub(del.SubmittedAt) >= d.GiveUp {
 		return d.failed(del, "not reachable for "+d.GiveUp.String()+": "+del.LastError)
 	}
-	del.State = dynamo.RecipientRetrying
+	del.State = privacy.RecipientRetrying
 	del.Due = now.Add(min(d.Backoff<<min(del.Attempts-1, 20), d.MaxBackoff))
 	return del
 }
 
-func (d *Deliverer) failed(del dynamo.Delivery, why string) dynamo.Delivery {
-	del.State, del.Status, del.LastError = dynamo.RecipientFailed, dynamo.DeliveryFailed, why
+func (d *Deliverer) failed(del privacy.Delivery, why string) privacy.Delivery {
+	del.State, del.Status, del.LastError = privacy.RecipientFailed, privacy.DeliveryFailed, why
 	return del
 }
 
@@ -368,7 +367,7 @@ func Discover(ctx context.Context, client *http.Client, base string, pub *rsa.Pu
 // Told lists the processors told of req and where each stands, by name,
 // as the requester reads it (the completion email, the status page, the
 // export).
-func Told(req dynamo.RightsRequest) []notify.Recipient {
+func Told(req privacy.RightsRequest) []notify.Recipient {
 	out := make([]notify.Recipient, 0, len(req.Recipients))
 	for _, r := range req.Recipients {
 		out = append(out, notify.Recipient{Name: r.Name, Status: describe(r.State)})
@@ -379,13 +378,13 @@ func Told(req dynamo.RightsRequest) []notify.Recipient {
 
 func describe(state string) string {
 	switch state {
-	case dynamo.RecipientQueued:
+	case privacy.RecipientQueued:
 		return "being asked"
-	case dynamo.RecipientRetrying:
+	case privacy.RecipientRetrying:
 		return "not reachable yet; we keep asking"
-	case dynamo.RecipientSent:
+	case privacy.RecipientSent:
 		return "asked; their erasure is under way"
-	case dynamo.RecipientCompleted:
+	case privacy.RecipientCompleted:
 		return "asked; they have confirmed the erasure"
 	}
 	return "could not be asked; our privacy team is following up"

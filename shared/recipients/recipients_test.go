@@ -46,7 +46,7 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.PutProcessor(ctx, dynamo.Processor{ID: id, Name: p.name, URL: p.fp.URL, Credentials: sealed,
+		if err := store.PutProcessor(ctx, privacy.Processor{ID: id, Name: p.name, URL: p.fp.URL, Credentials: sealed,
 			Certificate: string(p.fp.Certificate), IdentityFormat: "sha256", Types: []string{"erasure"}}, t0); err != nil {
 			t.Fatal(err)
 		}
@@ -54,16 +54,16 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 
 	// The site's erasure of ann, fulfilled as at verification.
 	const email = "Ann@Example.com"
-	req := dynamo.RightsRequest{ID: "req-erase", Kind: dynamo.KindRequest, Subject: "ann-subject", Email: email, Type: privacy.RightErasure,
-		Regulation: "gdpr", Status: privacy.RequestPending, ReceivedAt: t0.Format(time.RFC3339Nano), DueAt: t0.AddDate(0, 1, 0).Format(time.RFC3339)}
-	if err := store.CreateRequest(ctx, req, dynamo.Event{Subject: "ann-subject", Name: "request_received", At: t0, Ref: req.ID}); err != nil {
+	req := privacy.RightsRequest{ID: "req-erase", Subject: "ann-subject", Email: email, Type: privacy.RightErasure,
+		Regulation: "gdpr", Status: privacy.RequestPending, ReceivedAt: t0, DueAt: t0.AddDate(0, 1, 0)}
+	if err := store.CreateRequest(ctx, req, privacy.Event{Subject: "ann-subject", Name: "request_received", At: t0, Ref: req.ID}); err != nil {
 		t.Fatal(err)
 	}
 	f := &rights.Fulfiller{Store: store, PolicyVersion: "v", Log: log}
 	if _, err := f.Fulfil(ctx, req, "n1", t0); err != nil {
 		t.Fatal(err)
 	}
-	got := func() dynamo.RightsRequest {
+	got := func() privacy.RightsRequest {
 		t.Helper()
 		r, err := store.Request(ctx, req.ID)
 		if err != nil {
@@ -71,7 +71,7 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 		}
 		return r
 	}
-	if r := got(); r.MailDue != "" || r.MailPending != dynamo.MailDueErased+"n1" || len(r.Recipients) != 3 {
+	if r := got(); !r.MailDue.IsZero() || r.MailPending != privacy.Due(privacy.MailErased, "n1") || len(r.Recipients) != 3 {
 		t.Fatalf("after fulfilment: mail_due %q, pending %q, recipients %v", r.MailDue, r.MailPending, r.Recipients)
 	}
 
@@ -98,8 +98,8 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 	// First run: alpha accepts, beta and gamma are down; each has been
 	// tried, so the completion email is released.
 	run(0, recipients.Report{Tried: 3, Sent: 1, Retrying: 2, Released: 1})
-	states(map[string]string{"alpha": dynamo.RecipientSent, "beta": dynamo.RecipientRetrying, "gamma": dynamo.RecipientRetrying})
-	if r := got(); r.MailDue != dynamo.MailDueErased+"n1" || r.MailPending != "" {
+	states(map[string]string{"alpha": privacy.RecipientSent, "beta": privacy.RecipientRetrying, "gamma": privacy.RecipientRetrying})
+	if r := got(); r.MailDue != privacy.Due(privacy.MailErased, "n1") || !r.MailPending.IsZero() {
 		t.Fatalf("the email is not released: due %q, pending %q", r.MailDue, r.MailPending)
 	}
 	sentA := a.Accepted()
@@ -114,11 +114,11 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 	// Beta is up but its answer is forged: not taken, retried.
 	b.Set(opendsrtest.Forged, false)
 	run(61*time.Second, recipients.Report{Tried: 2, Retrying: 2})
-	states(map[string]string{"beta": dynamo.RecipientRetrying})
+	states(map[string]string{"beta": privacy.RecipientRetrying})
 	// Beta answers truly: told, once.
 	b.Set(opendsrtest.Up, false)
 	run(4*time.Minute, recipients.Report{Tried: 2, Sent: 1, Retrying: 1})
-	states(map[string]string{"alpha": dynamo.RecipientSent, "beta": dynamo.RecipientSent})
+	states(map[string]string{"alpha": privacy.RecipientSent, "beta": privacy.RecipientSent})
 	if sentB := b.Accepted(); len(sentB) != 1 || sentB[0].SubjectRequestID == sentA[0].SubjectRequestID {
 		t.Fatalf("beta accepted %+v", sentB)
 	}
@@ -126,15 +126,15 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 	a.Set(opendsrtest.Up, true)
 	b.Set(opendsrtest.Up, true)
 	run(2*time.Hour, recipients.Report{Tried: 3, Completed: 2, Retrying: 1})
-	states(map[string]string{"alpha": dynamo.RecipientCompleted, "beta": dynamo.RecipientCompleted, "gamma": dynamo.RecipientRetrying})
+	states(map[string]string{"alpha": privacy.RecipientCompleted, "beta": privacy.RecipientCompleted, "gamma": privacy.RecipientRetrying})
 	// Gamma, down for a week, is given up: the team's.
 	run(8*24*time.Hour, recipients.Report{Tried: 1, Failed: 1})
-	states(map[string]string{"gamma": dynamo.RecipientFailed})
-	failed, err := store.Deliveries(ctx, dynamo.DeliveryFailed, t0.AddDate(1, 0, 0))
+	states(map[string]string{"gamma": privacy.RecipientFailed})
+	failed, err := store.Deliveries(ctx, privacy.DeliveryFailed, t0.AddDate(1, 0, 0))
 	if err != nil || len(failed) != 1 || failed[0].ProcessorID != "gamma" || failed[0].Identity != "" || !strings.Contains(failed[0].LastError, "HTTP 503") {
 		t.Fatalf("failed deliveries: %+v %v", failed, err)
 	}
-	closed, _ := store.Deliveries(ctx, dynamo.DeliveryClosed, t0.AddDate(1, 0, 0))
+	closed, _ := store.Deliveries(ctx, privacy.DeliveryClosed, t0.AddDate(1, 0, 0))
 	for _, dl := range closed {
 		if dl.Identity != "" {
 			t.Errorf("%s keeps the identity after completion", dl.ProcessorID)
@@ -155,14 +155,14 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 // the same subject_request_id; a raw-only processor gets the address.
 func TestForQueuesErasures(t *testing.T) {
 	t.Parallel()
-	req := dynamo.RightsRequest{ID: "r", Email: "a@example.com", Type: privacy.RightAccess}
-	ds, err := recipients.For(req, []dynamo.Processor{{ID: "p", Types: []string{"erasure"}}}, time.Now())
+	req := privacy.RightsRequest{ID: "r", Email: "a@example.com", Type: privacy.RightAccess}
+	ds, err := recipients.For(req, []privacy.Processor{{ID: "p", Types: []string{"erasure"}}}, time.Now())
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("an access request queued %v, %v", ds, err)
 	}
 	req.Type = privacy.RightErasure
-	ds, _ = recipients.For(req, []dynamo.Processor{{ID: "p", Types: []string{"erasure"}, IdentityFormat: "raw"}}, time.Now())
-	again, _ := recipients.For(req, []dynamo.Processor{{ID: "p", Types: []string{"erasure"}, IdentityFormat: "raw"}}, time.Now())
+	ds, _ = recipients.For(req, []privacy.Processor{{ID: "p", Types: []string{"erasure"}, IdentityFormat: "raw"}}, time.Now())
+	again, _ := recipients.For(req, []privacy.Processor{{ID: "p", Types: []string{"erasure"}, IdentityFormat: "raw"}}, time.Now())
 	if len(ds) != 1 || ds[0].Identity != "a@example.com" || ds[0].SubjectRequestID != again[0].SubjectRequestID || !opendsr.ValidID(ds[0].SubjectRequestID) {
 		t.Fatalf("deliveries %+v", ds)
 	}

@@ -2,32 +2,32 @@ package rights
 
 import (
 	"testing"
+	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // The pure decisions of the intake, without a table.
 func TestJoinable(t *testing.T) {
-	site := func(id, typ, status string) dynamo.RightsRequest {
-		return dynamo.RightsRequest{ID: id, Type: typ, Status: status}
+	site := func(id, typ, status string) privacy.RightsRequest {
+		return privacy.RightsRequest{ID: id, Type: typ, Status: status}
 	}
 	odsr := site("o", privacy.RightAccess, privacy.RequestPending)
-	odsr.Source = dynamo.SourceOpenDSR
+	odsr.Source = privacy.SourceOpenDSR
 	tests := []struct {
 		name   string
-		recent []dynamo.RightsRequest
+		recent []privacy.RightsRequest
 		typ    string
 		want   string // "" = none
 	}{
 		{"nothing recent", nil, privacy.RightAccess, ""},
-		{"open, same type", []dynamo.RightsRequest{site("a", privacy.RightAccess, privacy.RequestInProgress)}, privacy.RightAccess, "a"},
-		{"unverified, same type", []dynamo.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)}, privacy.RightAccess, "a"},
-		{"open, other type", []dynamo.RightsRequest{site("a", privacy.RightErasure, privacy.RequestPending)}, privacy.RightAccess, ""},
-		{"finished, same type", []dynamo.RightsRequest{site("a", privacy.RightAccess, privacy.RequestCompleted)}, privacy.RightAccess, ""},
-		{"expired, same type", []dynamo.RightsRequest{site("a", privacy.RightAccess, privacy.RequestExpired)}, privacy.RightAccess, ""},
-		{"a controller's, same type", []dynamo.RightsRequest{odsr}, privacy.RightAccess, ""},
-		{"a controller's first, then the site's", []dynamo.RightsRequest{odsr, site("b", privacy.RightAccess, privacy.RequestPending)}, privacy.RightAccess, "b"},
+		{"open, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestInProgress)}, privacy.RightAccess, "a"},
+		{"unverified, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)}, privacy.RightAccess, "a"},
+		{"open, other type", []privacy.RightsRequest{site("a", privacy.RightErasure, privacy.RequestPending)}, privacy.RightAccess, ""},
+		{"finished, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestCompleted)}, privacy.RightAccess, ""},
+		{"expired, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestExpired)}, privacy.RightAccess, ""},
+		{"a controller's, same type", []privacy.RightsRequest{odsr}, privacy.RightAccess, ""},
+		{"a controller's first, then the site's", []privacy.RightsRequest{odsr, site("b", privacy.RightAccess, privacy.RequestPending)}, privacy.RightAccess, "b"},
 	}
 	for _, tt := range tests {
 		got, ok := joinable(tt.recent, tt.typ)
@@ -38,23 +38,23 @@ func TestJoinable(t *testing.T) {
 }
 
 func TestExcessive(t *testing.T) {
-	verified := func(id string) dynamo.RightsRequest {
-		return dynamo.RightsRequest{ID: id, VerifiedAt: "2027-01-01T00:00:00Z"}
+	verified := func(id string) privacy.RightsRequest {
+		return privacy.RightsRequest{ID: id, VerifiedAt: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
-	unverified := dynamo.RightsRequest{ID: "u"}
+	unverified := privacy.RightsRequest{ID: "u"}
 	odsr := verified("o")
-	odsr.Source = dynamo.SourceOpenDSR
+	odsr.Source = privacy.SourceOpenDSR
 	tests := []struct {
 		name   string
-		recent []dynamo.RightsRequest
+		recent []privacy.RightsRequest
 		want   bool
 	}{
 		{"first", nil, false},
-		{"three verified before: the fourth", []dynamo.RightsRequest{verified("a"), verified("b"), verified("c")}, true},
-		{"two verified before: the third", []dynamo.RightsRequest{verified("a"), verified("b")}, false},
-		{"junk never verified counts for nothing", []dynamo.RightsRequest{verified("a"), verified("b"), unverified, unverified, unverified}, false},
-		{"a controller's requests count for nothing", []dynamo.RightsRequest{verified("a"), verified("b"), odsr, odsr}, false},
-		{"the request itself is not counted twice", []dynamo.RightsRequest{verified("a"), verified("b"), verified("self")}, false},
+		{"three verified before: the fourth", []privacy.RightsRequest{verified("a"), verified("b"), verified("c")}, true},
+		{"two verified before: the third", []privacy.RightsRequest{verified("a"), verified("b")}, false},
+		{"junk never verified counts for nothing", []privacy.RightsRequest{verified("a"), verified("b"), unverified, unverified, unverified}, false},
+		{"a controller's requests count for nothing", []privacy.RightsRequest{verified("a"), verified("b"), odsr, odsr}, false},
+		{"the request itself is not counted twice", []privacy.RightsRequest{verified("a"), verified("b"), verified("self")}, false},
 	}
 	for _, tt := range tests {
 		if got := excessive(tt.recent, "self", 3); got != tt.want {

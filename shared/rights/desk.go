@@ -8,9 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -29,12 +26,12 @@ type Desk struct {
 
 // DeskStore is what the desk reads and writes.
 type DeskStore interface {
-	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
-	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]dynamo.RightsRequest, error)
-	LedgerEntries(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error)
-	Transition(ctx context.Context, id string, t dynamo.Transition, e dynamo.Event) error
+	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
+	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error)
+	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
+	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
-	Lift(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
+	Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 }
 
 // Errors of the desk, for the operator to read.
@@ -48,14 +45,13 @@ var OpenStatuses = []string{privacy.RequestIdentityUnverified, privacy.RequestPe
 	privacy.RequestInProgress, privacy.RequestAwaitingReview}
 
 // Overdue reports whether an open request has passed its deadline.
-func Overdue(r dynamo.RightsRequest, now time.Time) bool {
-	due, err := time.Parse(time.RFC3339, r.DueAt)
-	return err == nil && slices.Contains(OpenStatuses, r.Status) && now.After(due)
+func Overdue(r privacy.RightsRequest, now time.Time) bool {
+	return !r.DueAt.IsZero() && slices.Contains(OpenStatuses, r.Status) && now.After(r.DueAt)
 }
 
 // List returns the requests in the given statuses (the open ones when none
 // is given), earliest due first; overdueOnly keeps those past their deadline.
-func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]dynamo.RightsRequest, error) {
+func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]privacy.RightsRequest, error) {
 	if len(statuses) == 0 {
 		statuses = OpenStatuses
 	}
@@ -63,7 +59,7 @@ func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([
 	if overdueOnly {
 		before = d.Now()
 	}
-	var out []dynamo.RightsRequest
+	var out []privacy.RightsRequest
 	for _, st := range statuses {
 		rs, err := d.Store.RequestsByStatus(ctx, st, before)
 		if err != nil {
@@ -71,32 +67,31 @@ func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([
 		}
 		out = append(out, rs...)
 	}
-	slices.SortStableFunc(out, func(a, b dynamo.RightsRequest) int { return strings.Compare(a.DueAt, b.DueAt) })
+	slices.SortStableFunc(out, func(a, b privacy.RightsRequest) int { return a.DueAt.Compare(b.DueAt) })
 	return out, nil
 }
 
 // Show returns a request and the ledger entries that refer to it.
-func (d *Desk) Show(ctx context.Context, id string) (dynamo.RightsRequest, []map[string]any, error) {
+func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []map[string]any, error) {
 	req, err := d.Store.Request(ctx, id)
 	if err != nil {
 		return req, nil, fmt.Errorf("request %s: %w", id, err)
 	}
-	items, err := d.Store.LedgerEntries(ctx, privacy.SubjectID(req.Subject))
+	entries, err := d.Store.SubjectLedger(ctx, req.Subject)
 	if err != nil {
 		return req, nil, err
 	}
-	var mine []map[string]types.AttributeValue
-	for _, it := range items {
-		if ref, _ := it["ref"].(*types.AttributeValueMemberS); ref != nil && ref.Value == id {
-			mine = append(mine, it)
+	var mine []map[string]any
+	for _, e := range entries {
+		if e["ref"] == id {
+			mine = append(mine, e)
 		}
 	}
-	ledger, err := plain(mine)
-	return req, ledger, err
+	return req, mine, nil
 }
 
-func (d *Desk) event(req dynamo.RightsRequest, name string) dynamo.Event {
-	return dynamo.Event{Subject: privacy.SubjectID(req.Subject), Name: name, At: d.Now(), Ref: req.ID,
+func (d *Desk) event(req privacy.RightsRequest, name string) privacy.Event {
+	return privacy.Event{Subject: req.Subject, Name: name, At: d.Now(), Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: d.Fulfiller.PolicyVersion,
 		Detail: map[string]string{"by": d.By}}
 }
@@ -104,7 +99,7 @@ func (d *Desk) event(req dynamo.RightsRequest, name string) dynamo.Event {
 // once names one decision's email, so that it is sent once.
 func (d *Desk) once() string { return strings.ReplaceAll(d.NewID(), "-", "")[:16] }
 
-func (d *Desk) load(ctx context.Context, id string, allowed ...string) (dynamo.RightsRequest, error) {
+func (d *Desk) load(ctx context.Context, id string, allowed ...string) (privacy.RightsRequest, error) {
 	req, err := d.Store.Request(ctx, id)
 	if err != nil {
 		return req, fmt.Errorf("request %s: %w", id, err)
@@ -135,8 +130,8 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	return d.apply(ctx, req, dynamo.Transition{From: OpenStatuses, Status: privacy.RequestDenied,
-		MailDue: dynamo.MailDueDenied + d.once(), Reason: reason}, "request_denied")
+	return d.apply(ctx, req, privacy.Transition{From: OpenStatuses, Status: privacy.RequestDenied,
+		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, "request_denied")
 }
 
 // Extend moves an open request's deadline, at most as far as the law
@@ -151,24 +146,21 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 		return time.Time{}, err
 	}
 	first := req.DueAt
-	if req.OriginalDueAt != "" {
+	if !req.OriginalDueAt.IsZero() {
 		first = req.OriginalDueAt
 	}
-	due, err := time.Parse(time.RFC3339, first)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("request %s: due date %q: %w", id, first, err)
-	}
-	limit := privacy.ExtendedDue(req.Regulation, due)
+	limit := privacy.ExtendedDue(req.Regulation, first)
 	if until.IsZero() {
 		until = limit
 	}
 	if until.After(limit) {
 		return time.Time{}, fmt.Errorf("request %s may be extended to %s at most", id, limit.Format(time.RFC3339))
 	}
-	if cur, _ := time.Parse(time.RFC3339, req.DueAt); !until.After(cur) {
-		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later", id, req.DueAt)
+	if !until.After(req.DueAt) {
+		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later", id,
+			req.DueAt.Format(time.RFC3339))
 	}
-	return until, d.apply(ctx, req, dynamo.Transition{From: OpenStatuses, MailDue: dynamo.MailDueExtended + d.once(),
+	return until, d.apply(ctx, req, privacy.Transition{From: OpenStatuses, MailDue: privacy.Due(privacy.MailExtended, d.once()),
 		Extend: until, ExtensionReason: reason}, "deadline_extended")
 }
 
@@ -179,8 +171,8 @@ func (d *Desk) Complete(ctx context.Context, id, note string) error {
 	if err != nil {
 		return err
 	}
-	return d.apply(ctx, req, dynamo.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
-		MailDue: dynamo.MailDueCorrected + d.once(), Reason: note}, "rectification_done")
+	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
+		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: note}, "rectification_done")
 }
 
 // Lift ends the restriction a restriction request put in place, and tells
@@ -193,7 +185,7 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	subject := privacy.SubjectID(req.Subject)
+	subject := req.Subject
 	if by, err := d.Store.Restriction(ctx, subject); err != nil {
 		return err
 	} else if req.Type != privacy.RightRestriction || by == "" {
@@ -202,14 +194,14 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	if err := d.Store.Lift(ctx, subject, d.event(req, "restriction_lifted")); err != nil {
 		return err
 	}
-	return d.apply(ctx, req, dynamo.Transition{From: []string{privacy.RequestCompleted},
-		MailDue: dynamo.MailDueLifted + d.once(), Reason: reason, Lifted: true}, "restriction_lift_notified")
+	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
+		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, "restriction_lift_notified")
 }
 
-func (d *Desk) apply(ctx context.Context, req dynamo.RightsRequest, t dynamo.Transition, event string) error {
+func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event string) error {
 	t.By = d.By
 	err := d.Store.Transition(ctx, req.ID, t, d.event(req, event))
-	if errors.Is(err, dynamo.ErrStale) {
+	if errors.Is(err, privacy.ErrStale) {
 		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
 	}
 	return err

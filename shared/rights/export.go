@@ -5,13 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
@@ -25,16 +20,13 @@ const ExportValidity = 7 * 24 * time.Hour
 // Reader is what an export reads: everything held under one subject, each
 // by its key (no scan).
 type Reader interface {
-	SubjectItems(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error)
-	LedgerEntries(ctx context.Context, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error)
+	// SubjectData and SubjectLedger are the subject's records and
+	// ledger entries as plain values, without what only describes storage.
+	SubjectData(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
+	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
-	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 }
-
-// internal attributes that describe storage, not the person.
-var internal = map[string]bool{"pk": true, "sk": true, "mail_due": true, "list_pk": true, "list_sk": true,
-	"subject": true, "verify_nonce": true, "last_verify_nonce": true,
-	"email_md5": true, "email_sha1": true, "email_sha256": true}
 
 // Export is the machine-readable copy (policy §8, portability).
 type Export struct {
@@ -56,46 +48,23 @@ type processingInfo struct {
 	Why       string `json:"why"`
 }
 
-func plain(items []map[string]types.AttributeValue) ([]map[string]any, error) {
-	out := make([]map[string]any, 0, len(items))
-	for _, it := range items {
-		var m map[string]any
-		if err := attributevalue.UnmarshalMap(it, &m); err != nil {
-			return nil, err
-		}
-		for k := range internal {
-			delete(m, k)
-		}
-		if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, privacy.HoldPrefix) {
-			continue
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
 // ExportFor builds the export of the subject of a request.
-func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.RightsRequest, now time.Time) (Export, error) {
-	subject := privacy.SubjectID(req.Subject)
+func ExportFor(ctx context.Context, rd Reader, company string, req privacy.RightsRequest, now time.Time) (Export, error) {
+	subject := req.Subject
 	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
 		Controller: company, Recipients: []string{
 			"Amazon Web Services (hosting, storage and email delivery, as our processor)",
 			"our team, to answer you",
 		}}
-	items, err := rd.SubjectItems(ctx, subject)
+	var err error
+	ex.Records, err = rd.SubjectData(ctx, subject)
 	if err == nil {
-		ex.Records, err = plain(items)
-	}
-	if err == nil {
-		items, err = rd.LedgerEntries(ctx, subject)
-	}
-	if err == nil {
-		ex.Consent, err = plain(items)
+		ex.Consent, err = rd.SubjectLedger(ctx, subject)
 	}
 	if err == nil {
 		ex.Suppression, err = rd.Suppressions(ctx, subject)
 	}
-	var reqs []dynamo.RightsRequest
+	var reqs []privacy.RightsRequest
 	if err == nil {
 		reqs, err = rd.SubjectRequests(ctx, subject, time.Time{})
 	}
@@ -104,7 +73,7 @@ func ExportFor(ctx context.Context, rd Reader, company string, req dynamo.Rights
 	}
 	for _, r := range reqs {
 		entry := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
-			"received_at": r.ReceivedAt, "due_at": r.DueAt, "completed_at": r.CompletedAt}
+			"received_at": httpapi.Time(r.ReceivedAt), "due_at": httpapi.Deadline(r.DueAt), "completed_at": httpapi.Time(r.CompletedAt)}
 		if told := recipients.Told(r); len(told) > 0 {
 			entry["recipients_told"] = told
 		}
@@ -150,7 +119,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 			return httpapi.Response{}, err
 		}
 		req, err := h.Store.Request(ctx, id)
-		if errors.Is(err, dynamo.ErrNotFound) {
+		if errors.Is(err, privacy.ErrNotFound) {
 			return httpapi.Response{}, httpapi.ErrNotFound
 		}
 		if err != nil {
@@ -162,9 +131,8 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 		if httpapi.WantsHTML(r) && httpapi.Query(r, "download") == "" {
 			// A browser gets a page first: what this is, until when, and
 			// the button that downloads the file.
-			done, _ := time.Parse(time.RFC3339Nano, req.CompletedAt)
 			return httpapi.View(r, http.StatusOK, httpapi.Lang(r).T("export.title"), "export", struct{ Until, DownloadURL string }{
-				done.Add(ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
+				req.CompletedAt.Add(ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
 		}
 		ex, err := ExportFor(ctx, rd, company, req, h.Now())
 		if err != nil {

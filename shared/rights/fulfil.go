@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
 )
@@ -26,28 +25,28 @@ type Fulfiller struct {
 // and writes.
 type FulfilStore interface {
 	Reader
-	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) (withheld bool, deleted int, err error)
-	SetOutcome(ctx context.Context, id string, o dynamo.Outcome, e dynamo.Event) error
-	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e dynamo.Event) error
-	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e dynamo.Event) error
-	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) error
+	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) (withheld bool, deleted int, err error)
+	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
+	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
+	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
+	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
 	// Processors are the recipients an erasure is told to (Art. 19).
-	Processors(ctx context.Context) ([]dynamo.Processor, error)
+	Processors(ctx context.Context) ([]privacy.Processor, error)
 }
 
 // Fulfil carries out req. once names this fulfilment (the verification
 // link's nonce, or the approval's id) so that the email it makes due is
 // sent once. Every step is idempotent: running Fulfil again after a
 // failure finishes the job. It returns the request's new status.
-func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once string, at time.Time) (string, error) {
-	subject := privacy.SubjectID(req.Subject)
-	e := func(name string) dynamo.Event {
-		return dynamo.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
+func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once string, at time.Time) (string, error) {
+	subject := req.Subject
+	e := func(name string) privacy.Event {
+		return privacy.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
 			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion}
 	}
-	outcome := func(o dynamo.Outcome, event string) (string, error) {
-		if o.MailDue != "" {
-			o.MailDue += once
+	outcome := func(o privacy.Outcome, event string) (string, error) {
+		if !o.MailDue.IsZero() {
+			o.MailDue.Ref = once
 		}
 		if err := f.Store.SetOutcome(ctx, req.ID, o, e(event)); err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
@@ -63,7 +62,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
 		n := ex.Found(req.ID)
-		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueReady, Results: &n}, req.Type+"_done")
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailReady, ""), Results: &n}, req.Type+"_done")
 	case privacy.RightErasure:
 		// Everything under the subject goes now, unless a legal hold
 		// withholds it (the email then says so).
@@ -73,7 +72,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		}
 		// Every processor the site's data went to is told (Art. 19), unless
 		// a legal hold kept it: then nothing was erased to tell of.
-		var deliveries []dynamo.Delivery
+		var deliveries []privacy.Delivery
 		if !withheld {
 			procs, err := f.Store.Processors(ctx)
 			if err == nil {
@@ -85,7 +84,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		}
 		f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld,
 			"recipients", len(deliveries))
-		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueErased, Withheld: withheld,
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailErased, ""), Withheld: withheld,
 			Results: &n, Deliveries: deliveries}, "erased")
 	case privacy.RightObjection, privacy.RightWithdrawConsent:
 		// All marketing off at once, and suppressed for marketing.
@@ -100,15 +99,15 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req dynamo.RightsRequest, once s
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
-		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueDone}, req.Type+"_done")
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailDone, "")}, req.Type+"_done")
 	case privacy.RightRestriction:
 		// Kept, but out of every processing path until the team lifts it.
 		if err := f.Store.Restrict(ctx, subject, req.ID, e("restricted")); err != nil {
 			return "", err
 		}
-		return outcome(dynamo.Outcome{Status: privacy.RequestCompleted, MailDue: dynamo.MailDueRestricted, Restricts: true}, "restriction_in_place")
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailRestricted, ""), Restricts: true}, "restriction_in_place")
 	case privacy.RightRectification:
-		return outcome(dynamo.Outcome{Status: privacy.RequestAwaitingReview, MailDue: dynamo.MailDueReview}, "review_requested")
+		return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailReview, "")}, "review_requested")
 	}
 	return "", fmt.Errorf("request %s: unknown type %q", req.ID, req.Type)
 }

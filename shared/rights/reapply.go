@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // ReapplyStore is what re-applying erasures reads and deletes.
 type ReapplyStore interface {
 	ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.SubjectID, error)
-	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e dynamo.Event) (withheld bool, deleted int, err error)
-	ErasedControllerSubjects(ctx context.Context, since time.Time) ([]dynamo.RightsRequest, error)
+	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) (withheld bool, deleted int, err error)
+	ErasedControllerSubjects(ctx context.Context, since time.Time) ([]privacy.RightsRequest, error)
 	EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error)
 }
 
@@ -45,7 +44,7 @@ func ReapplyErasures(ctx context.Context, st ReapplyStore, since, now time.Time,
 		return rep, err
 	}
 	for _, sub := range subjects {
-		withheld, n, err := st.Erase(ctx, sub, reapplyRef, dynamo.Event{Subject: sub, Name: "erasure_reapplied", At: now,
+		withheld, n, err := st.Erase(ctx, sub, reapplyRef, privacy.Event{Subject: sub, Name: "erasure_reapplied", At: now,
 			Ref: reapplyRef, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion})
 		if err != nil {
 			return rep, fmt.Errorf("reapply erasure: %w", err)
@@ -61,7 +60,7 @@ func ReapplyErasures(ctx context.Context, st ReapplyStore, since, now time.Time,
 		return rep, err
 	}
 	for _, r := range reqs {
-		n, err := st.EraseSubjectRecords(ctx, r.Controller, privacy.SubjectID(r.Subject))
+		n, err := st.EraseSubjectRecords(ctx, r.Controller, r.Subject)
 		if err != nil {
 			return rep, fmt.Errorf("reapply a controller's erasure: %w", err)
 		}

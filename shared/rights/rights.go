@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -26,10 +25,10 @@ import (
 
 // Store is what the handlers need.
 type Store interface {
-	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]dynamo.RightsRequest, error)
-	CreateRequest(ctx context.Context, r dynamo.RightsRequest, e dynamo.Event) error
-	Request(ctx context.Context, id string) (dynamo.RightsRequest, error)
-	VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e dynamo.Event) error
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
+	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
+	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
+	VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e privacy.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
 	NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error)
 	limit.Counter
@@ -84,6 +83,7 @@ type filed struct {
 	Status  string `json:"status"`
 	DueAt   string `json:"due_at,omitempty"`
 	Message string `json:"message,omitempty"`
+	due     time.Time
 }
 
 // File handles POST /v1/rights-requests.
@@ -143,12 +143,12 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return h.answer(r, answer), nil
 	}
 	meta := httpapi.Meta(r, now)
-	req := dynamo.RightsRequest{ID: answer.ID, Kind: dynamo.KindRequest, Subject: string(subject), Email: f.Email, Name: f.Name,
+	req := privacy.RightsRequest{ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now.Format(time.RFC3339Nano), DueAt: answer.DueAt,
-		VerifyNonce: h.nonce(), VerifySentAt: now.Format(time.RFC3339Nano)}
-	req.MailDue = dynamo.MailDueReceived + req.VerifyNonce
-	err = h.Store.CreateRequest(ctx, req, dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
+		VerifyNonce: h.nonce(), VerifySentAt: now}
+	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
+	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
 		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP,
 			"user_agent": meta.UserAgent}})
@@ -162,28 +162,28 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 // fresh is the answer to a filing: the same for a new request, a joined
 // one and a honeypot.
 func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
-	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified,
-		DueAt: privacy.SiteDueAt(regulation, typ, now).Format(time.RFC3339)}
+	due := privacy.SiteDueAt(regulation, typ, now)
+	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified, DueAt: httpapi.Deadline(due), due: due}
 }
 
 // joinable finds the site's own open request of the same type among a
 // subject's recent ones. A controller's OpenDSR request is never joined:
 // it is the controller's, not the person's.
-func joinable(recent []dynamo.RightsRequest, typ string) (dynamo.RightsRequest, bool) {
+func joinable(recent []privacy.RightsRequest, typ string) (privacy.RightsRequest, bool) {
 	for _, prev := range recent {
 		if prev.Source == "" && prev.Type == typ && slices.Contains(OpenStatuses, prev.Status) {
 			return prev, true
 		}
 	}
-	return dynamo.RightsRequest{}, false
+	return privacy.RightsRequest{}, false
 }
 
 // excessive reports whether verifying request id makes more than max
 // verified site requests of the subject in the 30 days before now.
-func excessive(recent []dynamo.RightsRequest, id string, max int) bool {
+func excessive(recent []privacy.RightsRequest, id string, max int) bool {
 	n := 1
 	for _, r := range recent {
-		if r.ID != id && r.Source == "" && r.VerifiedAt != "" {
+		if r.ID != id && r.Source == "" && !r.VerifiedAt.IsZero() {
 			n++
 		}
 	}
@@ -231,7 +231,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	nonce := strings.TrimPrefix(c.Ref, id+":")
 	meta := httpapi.Meta(r, h.Now())
 	req, err := h.Store.Request(ctx, id)
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	if err != nil {
@@ -242,10 +242,10 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
 	}
 	excess := req.Excessive || (req.Status == privacy.RequestIdentityUnverified && excessive(recent, id, h.ExcessPerMonth))
-	err = h.Store.VerifyRequest(ctx, id, nonce, excess, dynamo.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
+	err = h.Store.VerifyRequest(ctx, id, nonce, excess, privacy.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
 		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
-	if errors.Is(err, dynamo.ErrStale) {
+	if errors.Is(err, privacy.ErrStale) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	if err != nil {
@@ -293,17 +293,17 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, err
 	}
 	req, err := h.Store.Request(ctx, id)
-	if errors.Is(err, dynamo.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, httpapi.ErrNotFound
 	}
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("status: %w", err)
 	}
-	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: req.ReceivedAt,
-		DueAt: req.DueAt, ExtendedUntil: req.Extended, CompletedAt: req.CompletedAt, Reason: req.Reason,
-		RecipientsTold: recipients.Told(req)}
-	if req.OriginalDueAt != "" {
-		body.DueAt = req.OriginalDueAt // the first deadline; extended_until is the current one
+	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
+		DueAt: httpapi.Deadline(req.DueAt), ExtendedUntil: httpapi.Deadline(req.ExtendedUntil),
+		CompletedAt: httpapi.Time(req.CompletedAt), Reason: req.Reason, RecipientsTold: recipients.Told(req)}
+	if !req.OriginalDueAt.IsZero() {
+		body.DueAt = httpapi.Deadline(req.OriginalDueAt) // the first deadline; extended_until is the current one
 	}
 	if url, ok := h.ResultsURL(req); ok {
 		body.ResultsURL = url
@@ -324,19 +324,19 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 
 // ResultsURL is the export link of a completed access or portability
 // request while it works (7 days after completion).
-func (h *Handlers) ResultsURL(req dynamo.RightsRequest) (string, bool) {
+func (h *Handlers) ResultsURL(req privacy.RightsRequest) (string, bool) {
 	return ExportLink(h.Tokens, h.BaseURL, req, h.Now())
 }
 
 // ExportLink mints the export link of a completed access or portability
 // request, valid until 7 days after completion; false once that has passed.
-func ExportLink(tokens *token.Signer, baseURL string, req dynamo.RightsRequest, now time.Time) (string, bool) {
-	done, err := time.Parse(time.RFC3339Nano, req.CompletedAt)
-	if err != nil || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
+func ExportLink(tokens *token.Signer, baseURL string, req privacy.RightsRequest, now time.Time) (string, bool) {
+	done := req.CompletedAt
+	if done.IsZero() || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
 		!now.Before(done.Add(ExportValidity)) {
 		return "", false
 	}
-	tok, err := tokens.Sign(token.Claims{Purpose: token.Export, Subject: privacy.SubjectID(req.Subject), Ref: req.ID,
+	tok, err := tokens.Sign(token.Claims{Purpose: token.Export, Subject: req.Subject, Ref: req.ID,
 		Expires: done.Add(ExportValidity)})
 	if err != nil {
 		return "", false

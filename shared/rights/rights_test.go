@@ -72,7 +72,7 @@ func (f *fixture) file(t *testing.T, body string) string {
 	return out.ID
 }
 
-func (f *fixture) request(t *testing.T, id string) dynamo.RightsRequest {
+func (f *fixture) request(t *testing.T, id string) privacy.RightsRequest {
 	t.Helper()
 	r, err := f.store.Request(context.Background(), id)
 	if err != nil {
@@ -85,7 +85,7 @@ func (f *fixture) request(t *testing.T, id string) dynamo.RightsRequest {
 func (f *fixture) verify(t *testing.T, id string) string {
 	t.Helper()
 	r := f.request(t, id)
-	tok, err := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: privacy.SubjectID(r.Subject),
+	tok, err := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: r.Subject,
 		Ref: id + ":" + r.VerifyNonce, Expires: f.clock.t.Add(72 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func (f *fixture) verify(t *testing.T, id string) string {
 }
 
 // requests lists the stored requests of an address.
-func (f *fixture) requests(t *testing.T, email string) []dynamo.RightsRequest {
+func (f *fixture) requests(t *testing.T, email string) []privacy.RightsRequest {
 	t.Helper()
 	rs, err := f.store.SubjectRequests(context.Background(), f.h.Hasher.Subject(email), f.clock.t.AddDate(-1, 0, 0))
 	if err != nil {
@@ -131,7 +131,7 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 		t.Fatalf("%d requests stored, want the one", n)
 	}
 	second := f.request(t, id)
-	if second.VerifyNonce == first.VerifyNonce || second.MailDue != dynamo.MailDueReceived+second.VerifyNonce ||
+	if second.VerifyNonce == first.VerifyNonce || second.MailDue != privacy.Due(privacy.MailReceived, second.VerifyNonce) ||
 		second.DueAt != first.DueAt || second.ReceivedAt != first.ReceivedAt {
 		t.Fatalf("after the cooldown a fresh link is due on the same clock: %+v", second)
 	}
@@ -184,11 +184,11 @@ func TestFilingRevealsNoOtherRequest(t *testing.T) {
 			t.Errorf("%s: due_at %v, want %s counted from now", name, a["due_at"], want)
 		}
 	}
-	if _, err := f.store.Request(context.Background(), stranger["id"].(string)); !errors.Is(err, dynamo.ErrNotFound) {
+	if _, err := f.store.Request(context.Background(), stranger["id"].(string)); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("the joined filing's id names a stored request: %v", err)
 	}
 	after := f.request(t, open)
-	if after.Status != before.Status || after.DueAt != before.DueAt || !strings.HasPrefix(after.MailDue, dynamo.MailDueJoined) {
+	if after.Status != before.Status || after.DueAt != before.DueAt || after.MailDue.Kind != privacy.MailJoined {
 		t.Fatalf("the owner's request after a join: %+v", after)
 	}
 	// Within the cooldown a second join emails nothing more.
@@ -209,10 +209,9 @@ func TestFilingDoesNotJoinOpenDSRRequests(t *testing.T) {
 	f := newFixture(t)
 	subject := f.h.Hasher.Subject("odsr@example.com")
 	now := f.clock.t
-	err := f.store.CreateRequest(context.Background(), dynamo.RightsRequest{ID: uuid.NewString(), Kind: dynamo.KindRequest,
-		Subject: string(subject), Type: privacy.RightAccess, Regulation: "gdpr", Status: privacy.RequestPending,
-		ReceivedAt: now.Format(time.RFC3339Nano), DueAt: now.AddDate(0, 1, 0).Format(time.RFC3339), Source: dynamo.SourceOpenDSR},
-		dynamo.Event{Subject: subject, Name: "request_received", At: now, Ref: "x"})
+	err := f.store.CreateRequest(context.Background(), privacy.RightsRequest{ID: uuid.NewString(), Subject: subject, Type: privacy.RightAccess, Regulation: "gdpr", Status: privacy.RequestPending,
+		ReceivedAt: now, DueAt: now.AddDate(0, 1, 0), Source: privacy.SourceOpenDSR},
+		privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,10 +244,10 @@ func TestExcessiveRequestWaitsForTheTeam(t *testing.T) {
 	if st := f.verify(t, id); st != privacy.RequestPending {
 		t.Fatalf("a flagged request is fulfilled only when the team approves; got %q", st)
 	}
-	if r := f.request(t, id); !r.Excessive || !strings.HasPrefix(r.MailDue, dynamo.MailDueReview) {
+	if r := f.request(t, id); !r.Excessive || r.MailDue.Kind != privacy.MailReview {
 		t.Fatalf("the 4th verified request in 30 days must be flagged for the team's review: %+v", r)
 	}
-	if _, err := f.desk.Approve(context.Background(), "no-such-request"); !errors.Is(err, dynamo.ErrNotFound) {
+	if _, err := f.desk.Approve(context.Background(), "no-such-request"); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("approve unknown: %v", err)
 	}
 	f.clock.t = f.clock.t.Add(time.Hour)
@@ -257,7 +256,7 @@ func TestExcessiveRequestWaitsForTheTeam(t *testing.T) {
 		t.Fatalf("approve: %q %v", st, err)
 	}
 	r := f.request(t, id)
-	if r.Status != privacy.RequestCompleted || !strings.HasPrefix(r.MailDue, dynamo.MailDueReady) {
+	if r.Status != privacy.RequestCompleted || r.MailDue.Kind != privacy.MailReady {
 		t.Fatalf("approved access: %+v", r)
 	}
 	if _, err := f.desk.Approve(context.Background(), id); !errors.Is(err, rights.ErrWrongStatus) {
@@ -286,7 +285,7 @@ func TestDeskDecisions(t *testing.T) {
 	// days, TestErasureDueInThirtyDays.)
 	ccpa := f.file(t, `{"email":"ccpa@example.com","type":"portability","regulation":"ccpa"}`)
 	fix := f.file(t, `{"email":"fix@example.com","type":"rectification","details":"my name is Ann, not Anne"}`)
-	if r := f.request(t, gdpr); r.DueAt != "2027-02-28T10:00:00Z" {
+	if r := f.request(t, gdpr); r.DueAt.Format(time.RFC3339) != "2027-02-28T10:00:00Z" {
 		t.Fatalf("GDPR due %s", r.DueAt)
 	}
 
@@ -307,7 +306,7 @@ func TestDeskDecisions(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if r := f.request(t, gdpr); r.Status != privacy.RequestIdentityUnverified || r.Reason != "" || r.Extended != "" {
+	if r := f.request(t, gdpr); r.Status != privacy.RequestIdentityUnverified || r.Reason != "" || !r.ExtendedUntil.IsZero() {
 		t.Fatalf("refused decisions changed the request: %+v", r)
 	}
 
@@ -324,8 +323,8 @@ func TestDeskDecisions(t *testing.T) {
 		t.Fatalf("second extension goes to the limit of the first deadline: %v %v", until, err)
 	}
 	r := f.request(t, gdpr)
-	if r.DueAt != "2027-04-28T10:00:00Z" || r.OriginalDueAt != "2027-02-28T10:00:00Z" || r.Extended != r.DueAt ||
-		r.ExtensionReason != "still waiting for the archive" || !strings.HasPrefix(r.MailDue, dynamo.MailDueExtended) ||
+	if r.DueAt.Format(time.RFC3339) != "2027-04-28T10:00:00Z" || r.OriginalDueAt.Format(time.RFC3339) != "2027-02-28T10:00:00Z" || !r.ExtendedUntil.Equal(r.DueAt) ||
+		r.ExtensionReason != "still waiting for the archive" || r.MailDue.Kind != privacy.MailExtended ||
 		r.DecidedBy != "arn:aws:iam::1:user/dpo" {
 		t.Fatalf("extended request: %+v", r)
 	}
@@ -362,8 +361,8 @@ func TestDeskDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = f.request(t, gdpr)
-	if r.Status != privacy.RequestDenied || r.Reason != "We hold no data under this address." || r.CompletedAt == "" ||
-		!strings.HasPrefix(r.MailDue, dynamo.MailDueDenied) {
+	if r.Status != privacy.RequestDenied || r.Reason != "We hold no data under this address." || r.CompletedAt.IsZero() ||
+		r.MailDue.Kind != privacy.MailDenied {
 		t.Fatalf("denied: %+v", r)
 	}
 	if err := f.desk.Deny(ctx, gdpr, "again"); !errors.Is(err, rights.ErrWrongStatus) {
@@ -377,7 +376,7 @@ func TestDeskDecisions(t *testing.T) {
 	if err := f.desk.Complete(ctx, fix, "Name corrected to Ann."); err != nil {
 		t.Fatal(err)
 	}
-	if r := f.request(t, fix); r.Status != privacy.RequestCompleted || !strings.HasPrefix(r.MailDue, dynamo.MailDueCorrected) {
+	if r := f.request(t, fix); r.Status != privacy.RequestCompleted || r.MailDue.Kind != privacy.MailCorrected {
 		t.Fatalf("completed rectification: %+v", r)
 	}
 }
@@ -397,7 +396,7 @@ func TestRestrictionUntilLifted(t *testing.T) {
 	if by, err := f.store.Restriction(ctx, subject); err != nil || by != id {
 		t.Fatalf("restriction in place: %q %v", by, err)
 	}
-	if r := f.request(t, id); !strings.HasPrefix(r.MailDue, dynamo.MailDueRestricted) {
+	if r := f.request(t, id); r.MailDue.Kind != privacy.MailRestricted {
 		t.Fatalf("the requester is told: %+v", r)
 	}
 	if err := f.desk.Lift(ctx, id, "The accuracy check is finished."); err != nil {
@@ -406,7 +405,7 @@ func TestRestrictionUntilLifted(t *testing.T) {
 	if by, _ := f.store.Restriction(ctx, subject); by != "" {
 		t.Fatal("still restricted after lifting")
 	}
-	if r := f.request(t, id); !strings.HasPrefix(r.MailDue, dynamo.MailDueLifted) || r.Reason != "The accuracy check is finished." {
+	if r := f.request(t, id); r.MailDue.Kind != privacy.MailLifted || r.Reason != "The accuracy check is finished." {
 		t.Fatalf("lift notice: %+v", r)
 	}
 	if err := f.desk.Lift(ctx, id, "again"); !errors.Is(err, rights.ErrWrongStatus) {
@@ -436,7 +435,7 @@ func TestErasureDueInThirtyDays(t *testing.T) {
 	if first["due_at"] != want {
 		t.Fatalf("erasure due %v, want %s (30 days)", first["due_at"], want)
 	}
-	if r := f.request(t, first["id"].(string)); r.DueAt != want {
+	if r := f.request(t, first["id"].(string)); r.DueAt.Format(time.RFC3339) != want {
 		t.Fatalf("stored due %s, want %s", r.DueAt, want)
 	}
 	again := f.fileAnswer(t, `{"email":"erase-me@example.com","type":"erasure"}`)

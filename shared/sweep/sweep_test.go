@@ -348,7 +348,7 @@ func TestClientTermination(t *testing.T) {
 	if err := store.SaveInquiry(ctx, inq); err != nil {
 		t.Fatal(err)
 	}
-	n, err := store.MarkClientTerminated(ctx, subject, dynamo.Event{Subject: subject, Name: "client_termination_requested", At: now, Ref: "letter-1"})
+	n, err := store.MarkClientTerminated(ctx, subject, privacy.Event{Subject: subject, Name: "client_termination_requested", At: now, Ref: "letter-1"})
 	if err != nil || n != 1 {
 		t.Fatalf("marked %d: %v", n, err)
 	}

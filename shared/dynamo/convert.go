@@ -1,0 +1,100 @@
+package dynamo
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// tsLayout is how every stored time is written: UTC, fixed width to the
+// nanosecond, so that the strings sort and compare as the times do (sort
+// keys, index keys, conditions). Items written before it carry RFC 3339
+// with the fraction trimmed (or whole seconds); parseTS reads both, and the
+// two forms misorder only within one second.
+const tsLayout = "2006-01-02T15:04:05.000000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(tsLayout) }
+
+// tsOpt is ts, or "" for the zero time (an attribute left out).
+func tsOpt(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ts(t)
+}
+
+// dueAtOpt is dueAt, or "" for the zero time.
+func dueAtOpt(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return dueAt(t)
+}
+
+// parseTS reads a stored time in either form; "" is the zero time.
+func parseTS(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// recipientRecord is a request's summary of one delivery, as stored on the
+// request item (recipients.<processor id>).
+type recipientRecord struct {
+	Name  string `dynamodbav:"name"`
+	State string `dynamodbav:"state"`
+	At    string `dynamodbav:"at"`
+}
+
+func toRequestRecord(r privacy.RightsRequest) requestRecord {
+	rec := requestRecord{ID: r.ID, Kind: KindRequest, Subject: string(r.Subject), Email: r.Email, Name: r.Name, Type: r.Type,
+		Details: r.Details, Relationship: r.Relationship, Regulation: r.Regulation, Status: r.Status,
+		ReceivedAt: ts(r.ReceivedAt), DueAt: dueAt(r.DueAt), OriginalDueAt: dueAtOpt(r.OriginalDueAt), Extended: dueAtOpt(r.ExtendedUntil),
+		CompletedAt: tsOpt(r.CompletedAt), VerifyNonce: r.VerifyNonce, VerifySentAt: tsOpt(r.VerifySentAt),
+		VerifiedAt: tsOpt(r.VerifiedAt), Excessive: r.Excessive, Withheld: r.Withheld, Reason: r.Reason,
+		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source,
+		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
+		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
+		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String()}
+	if len(r.Recipients) > 0 {
+		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
+		for id, rc := range r.Recipients {
+			rec.Recipients[id] = recipientRecord{Name: rc.Name, State: rc.State, At: ts(rc.At)}
+		}
+	}
+	return rec
+}
+
+func (rec requestRecord) domain() (privacy.RightsRequest, error) {
+	r := privacy.RightsRequest{ID: rec.ID, Subject: privacy.SubjectID(rec.Subject), Email: rec.Email, Name: rec.Name,
+		Type: rec.Type, Details: rec.Details, Relationship: rec.Relationship, Regulation: rec.Regulation, Status: rec.Status,
+		VerifyNonce: rec.VerifyNonce, Excessive: rec.Excessive, Withheld: rec.Withheld, Reason: rec.Reason,
+		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
+		Source: rec.Source, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
+		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending)}
+	var err error
+	for _, f := range []struct {
+		to   *time.Time
+		from string
+	}{{&r.ReceivedAt, rec.ReceivedAt}, {&r.DueAt, rec.DueAt}, {&r.OriginalDueAt, rec.OriginalDueAt},
+		{&r.ExtendedUntil, rec.Extended}, {&r.CompletedAt, rec.CompletedAt}, {&r.VerifySentAt, rec.VerifySentAt},
+		{&r.VerifiedAt, rec.VerifiedAt}, {&r.FulfilAfter, rec.FulfilAfter}, {&r.AttemptedAt, rec.AttemptedAt}} {
+		if *f.to, err = parseTS(f.from); err != nil {
+			return r, fmt.Errorf("request %s: %w", rec.ID, err)
+		}
+	}
+	if len(rec.Recipients) > 0 {
+		r.Recipients = make(map[string]privacy.Recipient, len(rec.Recipients))
+		for id, rc := range rec.Recipients {
+			at, _ := parseTS(rc.At)
+			r.Recipients[id] = privacy.Recipient{Name: rc.Name, State: rc.State, At: at}
+		}
+	}
+	return r, nil
+}

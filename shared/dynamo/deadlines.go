@@ -1,0 +1,60 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// DueRequests lists the requests in a status due at or before until, from
+// the by-status-due index. It reads only what a deadline digest shows (id,
+// type, status, due and receipt): never the requester's address.
+func (s *Store) DueRequests(ctx context.Context, status string, until time.Time) ([]privacy.RightsRequest, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
+		KeyConditionExpression:    aws.String("#s = :s AND due_at <= :until"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(status), ":until": str(dueAt(until))},
+		ProjectionExpression:      aws.String("id, #t, #s, due_at, received_at"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query %s requests: %w", status, err)
+	}
+	out := make([]privacy.RightsRequest, 0, len(items))
+	for _, it := range items {
+		r := privacy.RightsRequest{ID: s1(it, "id"), Type: s1(it, "type"), Status: s1(it, "status")}
+		r.DueAt, _ = parseTS(s1(it, "due_at"))
+		r.ReceivedAt, _ = parseTS(s1(it, "received_at"))
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// DeliverySummaries lists the deliveries in a status bucket: the request,
+// the processor, where it stands and since when; never the identity told.
+func (s *Store) DeliverySummaries(ctx context.Context, status string) ([]privacy.Delivery, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(status)},
+		ProjectionExpression:      aws.String("id, processor_name, #st, last_error, submitted_at"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query %s deliveries: %w", status, err)
+	}
+	out := make([]privacy.Delivery, 0, len(items))
+	for _, it := range items {
+		d := privacy.Delivery{RequestID: s1(it, "id"), ProcessorName: s1(it, "processor_name"), State: s1(it, "state"),
+			LastError: s1(it, "last_error"), Status: status}
+		d.SubmittedAt, _ = parseTS(s1(it, "submitted_at"))
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,128 @@
+package privacy
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Controller is a client of the Platform (the company is its processor):
+// the credential it calls the OpenDSR API with (an id and a keyed hash of
+// its secret, never the secret), the retention it set for the records it
+// hands over, and when it was terminated.
+type Controller struct {
+	ID         string
+	SecretHash string
+	Name       string
+	CreatedAt  time.Time
+	Revoked    bool
+	// RetentionDays is how long the controller's records are kept after
+	// their last write (0: until the controller erases them).
+	RetentionDays int
+	// TerminatedAt starts the 12-month clock for everything the
+	// controller handed over (ControllerDue).
+	TerminatedAt time.Time
+}
+
+// Record is one record a controller handed this system to process on its
+// behalf (the processor role). It is keyed by the person's keys at that
+// controller (Hasher.ControllerKeys), never by the site's subject, so
+// nothing joins it to the site's data or to another controller's.
+type Record struct {
+	Controller string
+	ID         string
+	Email      string
+	Keys       EmailKeys
+	Attributes json.RawMessage
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Subject is the person's subject at the record's controller.
+func (r Record) Subject() SubjectID { return SubjectID(r.Keys.SHA256) }
+
+// CallbackCursor is the delivery state of one OpenDSR request's status
+// callbacks to one URL: the statuses not yet delivered, in order, and those
+// delivered.
+type CallbackCursor struct {
+	Key       string
+	RequestID string
+	URL       string
+	Queue     []string // statuses to deliver, oldest first
+	Sent      []string
+	Attempts  int
+	// FirstFailedAt is when the failures in a row began (epoch seconds).
+	FirstFailedAt int64
+}
+
+// Processor is a downstream processor of the site's data (a recipient,
+// GDPR Art. 19): an OpenDSR endpoint the company, as controller, tells of
+// every erasure it carries out. Only the operator registers one; its
+// credentials are kept sealed, never in the clear.
+type Processor struct {
+	ID   string
+	Name string
+	// URL is the base of its OpenDSR v2 API (…/opendsr/v2): requests are
+	// posted to URL+"/requests".
+	URL string
+	// Credentials are its HTTP Basic credentials, sealed.
+	Credentials string
+	// Certificate is the PEM certificate whose key signs its responses.
+	Certificate string
+	// IdentityFormat is how the person is named to it: "sha256" of the
+	// normalised address, or "raw" when that is all it takes.
+	IdentityFormat string
+	Types          []string
+	CreatedAt      time.Time
+}
+
+// Recipient states: where telling one processor of one request stands.
+const (
+	RecipientQueued    = "queued"    // not tried yet
+	RecipientRetrying  = "retrying"  // could not be told yet; retried with backoff
+	RecipientSent      = "sent"      // it accepted the request (signed); its progress is polled
+	RecipientCompleted = "completed" // it says it is done (signed)
+	RecipientFailed    = "failed"    // refused, cancelled by it, or not reachable for GiveUp: the team's
+)
+
+// Statuses of deliveries on the deadline index: the open ones are due at
+// their Due; the failed ones wait for the team (the deadline digest lists
+// both); the closed ones are done.
+const (
+	DeliveryOpen   = "recipient_open"
+	DeliveryFailed = "recipient_failed"
+	DeliveryClosed = "recipient_closed"
+)
+
+// Recipient is a request's summary of one delivery: what the completion
+// email, the status page and the export show.
+type Recipient struct {
+	Name  string
+	State string
+	At    time.Time
+}
+
+// Delivery is telling one processor of one request. Identity is the
+// person as the processor is told (IdentityFormat: sha256 or raw); it is
+// removed once the processor has accepted the request, or it failed.
+type Delivery struct {
+	RequestID        string
+	ProcessorID      string
+	ProcessorName    string
+	SubjectRequestID string
+	Type             string
+	Regulation       string
+	IdentityFormat   string
+	Identity         string
+	State            string
+	Attempts         int
+	// SubmittedAt is the request's submitted_time: every attempt sends
+	// the same bytes, so a processor's retry detection sees one request.
+	SubmittedAt time.Time
+	// Due is when the delivery is next worked on.
+	Due time.Time
+	// LastError says why the last attempt failed (an HTTP status, or
+	// "unreachable", or "bad signature"): no one's data.
+	LastError string
+	// Status is its deadline-index bucket (DeliveryOpen, …).
+	Status string
+}

@@ -1,0 +1,143 @@
+package privacy
+
+import "time"
+
+// RightsRequest is a rights request: one a person made on the Sites (the
+// company is the controller) or one a controller sent through OpenDSR (the
+// company is its processor).
+type RightsRequest struct {
+	ID string
+	// Subject is "" only for an OpenDSR request whose hashed identity
+	// matched no one held.
+	Subject      SubjectID
+	Email        string
+	Name         string
+	Type         string
+	Details      string
+	Relationship string
+	Regulation   string
+	Status       string
+	ReceivedAt   time.Time
+	DueAt        time.Time
+	// OriginalDueAt is the first deadline, once an extension moved DueAt.
+	OriginalDueAt time.Time
+	// ExtendedUntil is the deadline an extension set (zero: never extended).
+	ExtendedUntil time.Time
+	CompletedAt   time.Time
+	VerifyNonce   string
+	VerifySentAt  time.Time
+	VerifiedAt    time.Time
+	Excessive     bool
+	Withheld      bool
+	// Reason is why a request was denied, as the requester is told.
+	Reason string
+	// ExtensionReason is why the deadline was extended.
+	ExtensionReason string
+	// DecidedBy names the operator of the last decision (an IAM ARN).
+	DecidedBy string
+	MailDue   MailDue
+	// Source is SourceOpenDSR for a request a controller sent machine to
+	// machine: the controller, not this system, talks to the person.
+	Source       string
+	Controller   string
+	CallbackURLs []string
+	// OpenDSRVersion is the protocol generation the controller used (1 or
+	// 2): its callbacks carry that generation's headers.
+	OpenDSRVersion int
+	// FulfilAfter ends an OpenDSR request's cancel window: until then it is
+	// pending and the controller may cancel it.
+	FulfilAfter time.Time
+	// AttemptedAt is when fulfilment last started (in_progress): a worker
+	// that died leaves it behind, and after a lease another finishes.
+	AttemptedAt time.Time
+	// BodyDigest is the SHA-256 of the create request's bytes, so a
+	// controller's retry of the same request is answered as the first was.
+	BodyDigest string
+	// ResultsCount is how many records fulfilment found (access) or
+	// deleted (erasure).
+	ResultsCount *int
+	// Recipients are the processors told of this request (Art. 19), by
+	// processor id, with where each stands.
+	Recipients map[string]Recipient
+	// MailPending is an email held until every recipient has been tried,
+	// so it can say where each one stands.
+	MailPending MailDue
+}
+
+// SourceOpenDSR marks requests sent by a controller through OpenDSR.
+const SourceOpenDSR = "opendsr"
+
+// Transition is a decision on a request: from one of the statuses in From
+// to Status, making an email due. Reason is the denial's, as the requester
+// reads it; Extend moves the deadline (the first deadline is kept in
+// OriginalDueAt) with ExtensionReason.
+type Transition struct {
+	From            []string
+	Status          string  // "" keeps the status
+	MailDue         MailDue // zero makes no email due
+	Reason          string
+	Extend          time.Time
+	ExtensionReason string
+	By              string // who decided (an IAM ARN, or "requester")
+	// Lifted records that the restriction the request put in place is
+	// lifted (lifted_at), which starts its address's last 30 days.
+	Lifted bool
+}
+
+// Outcome is what fulfilment led to: the request's new status (completed,
+// or awaiting_review), the email that says so, whether a legal hold
+// withheld data, and, when counted, how many records were found (OpenDSR's
+// results_count).
+type Outcome struct {
+	Status   string
+	MailDue  MailDue
+	Withheld bool
+	Results  *int
+	// Restricts marks a restriction put in place: the request keeps its
+	// address until the restriction is lifted.
+	Restricts bool
+	// Deliveries are the recipients to tell of it (Art. 19), queued with
+	// the outcome; while there are any, MailDue is held (MailPending)
+	// until each has been tried.
+	Deliveries []Delivery
+}
+
+// Event is one ledger entry: what happened to a subject, when, why, and
+// where the request came from. It never holds an address.
+type Event struct {
+	Subject       SubjectID
+	Name          string // subscribe_requested, subscription_confirmed, ...
+	At            time.Time
+	Ref           string
+	Purpose       string
+	LegalBasis    string
+	PolicyVersion string
+	Detail        map[string]string // e.g. consent text version, topics, source ip, user agent
+}
+
+// PendingSignup is a double opt-in to record: the signup, its subject, the
+// address's digest keys, its id, the least time between two confirmation
+// emails, and its ledger entry.
+type PendingSignup struct {
+	Sub      Signup
+	Subject  SubjectID
+	Lookup   EmailKeys
+	ID       string
+	Cooldown time.Duration
+	Event    Event
+}
+
+// Hold is a legal hold on a subject's data (HoldLegal): while in force, an
+// erasure withholds everything and the sweep deletes nothing of the
+// subject. Until, when set, ends it on its own. Reason is the team's, and
+// is never told to the requester.
+type Hold struct {
+	Subject  SubjectID
+	Reason   string
+	PlacedBy string
+	PlacedAt time.Time
+	Until    time.Time
+}
+
+// InForce reports whether the hold still protects the data at now.
+func (h Hold) InForce(now time.Time) bool { return h.Until.IsZero() || now.Before(h.Until) }

@@ -16,13 +16,14 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	// No app secret: a callback names a request and its results link, no one.
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
@@ -41,7 +42,7 @@ func main() {
 		Decode:     dynamo.DecodeChange,
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
 		BaseURL:    env.BaseURL,
-		Client:     opendsr.NewClient(lambdaenv.InsecureCallbacks(log)),
+		Client:     opendsr.NewClient(env.InsecureCallbacks(log)),
 		Log:        log,
 		Now:        time.Now,
 		Lease:      time.Minute,
@@ -51,7 +52,11 @@ func main() {
 	}
 	// Without a usable key every delivery fails and stays queued, retried
 	// until one is configured: an unsigned callback is not one.
-	if n.Signer, err = processor.LoadSigner(ctx, env); err != nil {
+	pem, err := env.OpenDSRSigningKey(ctx)
+	if err == nil {
+		n.Signer, err = opendsr.NewSigner(pem, os.Getenv("OPENDSR_DOMAIN"))
+	}
+	if err != nil {
 		log.Error("no usable OpenDSR signing key: callbacks wait in their queue", "error", err.Error())
 	}
 	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {

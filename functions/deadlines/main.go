@@ -13,12 +13,14 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/deadlines"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests,
@@ -30,8 +32,8 @@ func main() {
 	}
 	w := &deadlines.Watch{
 		Store:  dynamo.New(env.DynamoDB(), env.Tables),
-		Mail:   &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config: env.Notify(),
+		Mail:   &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config: notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
 		Now:    time.Now,
 		Log:    log,
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/feedback"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/sns"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "SUPPRESSION_TABLE", "LEDGER_TABLE", "OPS_TABLE", "POLICY_VERSION",
 		"FEEDBACK_TOPIC_ARNS")
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -17,13 +16,15 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "OPS_TABLE", "SENDER_ADDRESS", "TEAM_INBOX", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -36,15 +37,18 @@ func main() {
 		Requests: store,
 		// Restrictions read the subjects table (GetItem on HOLD#RESTRICTION).
 		Restrictions: store,
-		Sender:       &ses.Sender{Client: env.SES(), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:       env.Notify(),
+		Sender:       &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config:       notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
 		Tokens:       keys.Tokens,
 		Log:          log,
 		Now:          time.Now,
-		Lease:        lease(),
 		Retries:      store,
 		GiveUp:       3 * 24 * time.Hour,
 	}
+	// MAIL_LEASE_SECONDS (default 120) is how long a claimed send is
+	// protected from a second mailer: after a crash mid-send, that email
+	// is retried once the lease has run out.
+	m.Lease, err = lambdaenv.Seconds("MAIL_LEASE_SECONDS", 2*time.Minute)
 	if err == nil {
 		m.RetryBackoff, err = lambdaenv.Duration("MAIL_RETRY_BACKOFF", time.Minute)
 	}
@@ -71,14 +75,4 @@ func main() {
 		}
 		return nil, errors.New("neither a stream batch nor a retry event")
 	})
-}
-
-// lease is how long a claimed send is protected from a second mailer
-// (MAIL_LEASE_SECONDS, default 120): after a crash mid-send, that email is
-// retried once the lease has run out.
-func lease() time.Duration {
-	if s, err := strconv.Atoi(os.Getenv("MAIL_LEASE_SECONDS")); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	return 2 * time.Minute
 }

@@ -12,14 +12,16 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "RECORDS_TABLE", "OPS_TABLE", "PUBLIC_BASE_URL")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -39,19 +41,23 @@ func main() {
 		Hasher:      keys.Hasher,
 		CertURL:     os.Getenv("OPENDSR_CERTIFICATE_URL"),
 		BaseURL:     env.BaseURL,
-		Policy:      opendsr.Policy{AllowInsecure: lambdaenv.InsecureCallbacks(log)},
+		Policy:      opendsr.Policy{AllowInsecure: env.InsecureCallbacks(log)},
 		Window:      window,
 		CreateLimit: limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
 		RecordLimit: limit.Rule{Name: "opendsr_records", Max: recordsPerHour, Window: time.Hour},
 		Now:         time.Now,
 		Log:         log,
 	}
-	// The signing key (see processor.LoadSigner): without a usable one
+	// The signing key (lambdaenv.Env.OpenDSRSigningKey): without a usable one
 	// every route answers 503, since an unsigned answer is not one.
-	if s.Signer, err = processor.LoadSigner(ctx, env); err != nil {
+	pem, err := env.OpenDSRSigningKey(ctx)
+	if err == nil {
+		s.Signer, err = opendsr.NewSigner(pem, os.Getenv("OPENDSR_DOMAIN"))
+	}
+	if err != nil {
 		log.Error("no usable OpenDSR signing key: every route answers 503", "error", err.Error())
 	}
-	rt := httpapi.NewRouter(log)
+	rt := httpapi.NewRouter(log, web.Site{})
 	s.Routes(rt)
 	lambda.Start(rt.Serve)
 }

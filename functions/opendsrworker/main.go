@@ -13,12 +13,13 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests, "RECORDS_TABLE": env.Tables.Records})

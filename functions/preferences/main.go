@@ -13,12 +13,14 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/preferences"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE", "POLICY_VERSION")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -31,8 +33,7 @@ func main() {
 		Now:           time.Now,
 		Log:           log,
 	}
-	httpapi.Site = env.Site()
-	rt := httpapi.NewRouter(log)
+	rt := httpapi.NewRouter(log, web.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion})
 	h.Routes(rt)
 	lambda.Start(rt.Serve)
 }

@@ -14,13 +14,14 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests, "OPS_TABLE": env.Tables.Ops})
@@ -31,7 +32,7 @@ func main() {
 	}
 	d := &recipients.Deliverer{
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
-		Client:     opendsr.NewClient(lambdaenv.InsecureCallbacks(log)),
+		Client:     opendsr.NewClient(env.InsecureCallbacks(log)),
 		Key:        secrets.CredentialKey,
 		MaxBackoff: recipients.DefaultMaxBackoff,
 		GiveUp:     recipients.DefaultGiveUp,

@@ -14,12 +14,14 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
 		"POLICY_VERSION", "PUBLIC_BASE_URL")
 	if err != nil {
@@ -50,8 +52,7 @@ func main() {
 		PerIP:          perIP,
 		PerAddress:     perAddress,
 	}
-	httpapi.Site = env.Site()
-	rt := httpapi.NewRouter(log)
+	rt := httpapi.NewRouter(log, web.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion})
 	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)
 }

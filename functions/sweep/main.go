@@ -12,13 +12,14 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/sweep"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdaenv.Logger()
+	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "LEDGER_TABLE": env.Tables.Ledger,
@@ -29,9 +30,8 @@ func main() {
 		os.Exit(1)
 	}
 	s := &sweep.Sweeper{
-		DB: env.DynamoDB(),
-		Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects, privacy.TableLedger: env.Tables.Ledger,
-			privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops},
+		Store: &dynamo.Sweep{DB: env.DynamoDB(), Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects,
+			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops}},
 		Classes:     privacy.Policy(),
 		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
 		Segments:    4,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -113,7 +114,7 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 
 	const n = 20
 	req := func(i int, body string, query map[string]string) httpapi.Request {
-		r := httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}, QueryStringParameters: query}
+		r := httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}, QueryStringParameters: query}}
 		r.RequestContext.HTTP.SourceIP = fmt.Sprintf("198.51.100.%d", i) // one per submission: under every limit
 		return r
 	}

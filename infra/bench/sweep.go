@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/sweep"
 )
@@ -243,9 +244,9 @@ func runChild(ctx context.Context, db *dynamodb.Client, mode string, tables map[
 			return err
 		}
 	case "sweep":
-		s := &sweep.Sweeper{DB: db, Classes: privacy.Policy(), Segments: sweepSegments, PageSize: sweepPage,
-			Tables: map[privacy.Table]string{privacy.TableSubjects: tables["SubjectsTable"], privacy.TableLedger: tables["LedgerTable"],
-				privacy.TableRequests: tables["RequestsTable"], privacy.TableOps: tables["OpsTable"]},
+		s := &sweep.Sweeper{Classes: privacy.Policy(), Segments: sweepSegments, PageSize: sweepPage,
+			Store: &dynamo.Sweep{DB: db, Tables: map[privacy.Table]string{privacy.TableSubjects: tables["SubjectsTable"],
+				privacy.TableLedger: tables["LedgerTable"], privacy.TableRequests: tables["RequestsTable"], privacy.TableOps: tables["OpsTable"]}},
 			Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 		rep, err := s.Run(ctx, sweep.Options{Budget: time.Hour})
 		if err != nil {

@@ -203,9 +203,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 	}
 	// Development settings, applied only to functions that declare them:
-	// the emulators' endpoints, and OpenDSR callbacks to the developer's
-	// own loopback receivers.
-	overrides := map[string]string{"DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint,
+	// development itself, the emulators' endpoints, and OpenDSR callbacks
+	// to the developer's own loopback receivers.
+	overrides := map[string]string{"DEVELOPMENT": "true", "DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint,
 		"ALLOW_INSECURE_CALLBACKS": "true"}
 	for k, v := range cfg.Env {
 		overrides[k] = v

@@ -460,3 +460,32 @@ func TestStreamRolesReadOnlyTheirStreams(t *testing.T) {
 		}
 	}
 }
+
+// A deployed function is never in development: after the SAM transform
+// (Globals merged) every function has DEVELOPMENT "false" and none of the
+// development settings, which it would refuse or ignore anyway.
+func TestDeployedFunctionsAreNotInDevelopment(t *testing.T) {
+	dev := map[string]string{"DEVELOPMENT": "false", "LOCAL_SECRET": "", "DYNAMODB_ENDPOINT": "", "SES_ENDPOINT": "",
+		"OPENDSR_SIGNING_KEY": "", "ALLOW_INSECURE_CALLBACKS": "false"}
+	n := 0
+	for id, r := range transformed(t) {
+		if r["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		n++
+		props, _ := r["Properties"].(map[string]any)
+		env, _ := props["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if vars["DEVELOPMENT"] != "false" {
+			t.Errorf("%s: DEVELOPMENT is %v, want \"false\"", id, vars["DEVELOPMENT"])
+		}
+		for k, want := range dev {
+			if v, ok := vars[k]; ok && v != want {
+				t.Errorf("%s: %s is %v in the template, want %q", id, k, v, want)
+			}
+		}
+	}
+	if n < 12 {
+		t.Fatalf("read %d functions", n)
+	}
+}

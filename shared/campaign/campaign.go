@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -37,10 +38,6 @@ type Sender struct {
 	Now    func() time.Time
 }
 
-// LinkValidity is how long the unsubscribe and preferences links in a
-// marketing email work. Long: an old email's unsubscribe link must still work.
-const LinkValidity = 400 * 24 * time.Hour
-
 // Result counts what a run did.
 type Result struct {
 	Sent              int `json:"sent"`
@@ -48,7 +45,11 @@ type Result struct {
 	SkippedTopic      int `json:"skipped_topic"`
 	SkippedRestricted int `json:"skipped_restricted"`
 	AlreadySent       int `json:"already_sent"`
-	Failed            int `json:"failed"`
+	// Rejected counts messages SES refused for good: never retried.
+	Rejected int `json:"rejected"`
+	// Failed counts sends that failed, or that another run held: a rerun
+	// retries them.
+	Failed int `json:"failed"`
 }
 
 // Send sends c to every confirmed subscriber of its topic.
@@ -81,57 +82,44 @@ func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
 			res.SkippedRestricted++
 			continue
 		}
-		switch err := s.sendOne(ctx, c, sub); {
-		case errors.Is(err, errAlreadySent):
-			res.AlreadySent++
+		switch sent, err := s.sendOne(ctx, log, c, sub); {
 		case err != nil:
 			res.Failed++
 			log.WarnContext(ctx, "campaign send failed", "error", err.Error())
+		case sent == mailer.SentBefore:
+			res.AlreadySent++
+		case sent == mailer.Rejected:
+			res.Rejected++
 		default:
 			res.Sent++
 		}
 	}
 	log.InfoContext(ctx, "campaign run", "sent", res.Sent, "suppressed", res.SkippedSuppressed, "restricted", res.SkippedRestricted,
-		"already_sent", res.AlreadySent, "failed", res.Failed)
+		"already_sent", res.AlreadySent, "rejected", res.Rejected, "failed", res.Failed)
 	if res.Failed > 0 {
 		return res, fmt.Errorf("%d sends failed; run the campaign again to retry them", res.Failed)
 	}
 	return res, nil
 }
 
-var errAlreadySent = errors.New("already sent")
+// sendLease is how long a claimed send is protected from another run.
+const sendLease = 2 * time.Minute
 
-func (s *Sender) sendOne(ctx context.Context, c notify.Campaign, sub privacy.Subscription) error {
+func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, c notify.Campaign, sub privacy.Subscription) (mailer.Sent, error) {
 	now := s.Now()
-	link := func(p token.Purpose, path string) (string, error) {
-		tok, err := s.Tokens.Sign(token.Claims{Purpose: p, Subject: sub.Subject, Expires: now.Add(LinkValidity)})
-		return s.Config.BaseURL + path + "?token=" + tok, err
-	}
-	unsub, err := link(token.Unsubscribe, "/v1/unsubscribe")
+	l := links.Builder{Base: s.Config.BaseURL, Tokens: s.Tokens}
+	unsub, err := l.Unsubscribe(sub.Subject, now)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	prefs, err := link(token.Preferences, "/v1/preferences")
+	prefs, err := l.Preferences(sub.Subject, now.Add(links.MarketingValidity))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	msg, err := notify.Marketing(s.Config, c, sub.Email, unsub, prefs)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	h := sha256.Sum256([]byte("campaign\x00" + c.ID + "\x00" + string(sub.Subject)))
-	key := hex.EncodeToString(h[:])
-	claim, err := s.Store.ClaimMail(ctx, key, now, 2*time.Minute)
-	if err != nil {
-		return err
-	}
-	if claim != privacy.Claimed {
-		return errAlreadySent
-	}
-	id, err := s.Mail.Send(ctx, msg)
-	if err != nil {
-		_ = s.Store.ReleaseMail(ctx, key)
-		return err
-	}
-	return s.Store.MailSent(ctx, key, id)
+	return mailer.SendOnce(ctx, s.Store, s.Mail, log, hex.EncodeToString(h[:]), msg, now, sendLease)
 }

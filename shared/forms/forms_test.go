@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/uuid"
@@ -17,10 +18,11 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/forms"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-func sampleEvent(t *testing.T, name string) httpapi.Request {
-	var r httpapi.Request
+func sampleEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+	var r events.APIGatewayV2HTTPRequest
 	localtest.SampleEvent(t, name, &r)
 	return r
 }
@@ -30,7 +32,7 @@ func router(db *dynamodb.Client, tables dynamo.Tables) *httpapi.Router {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	f := &forms.Forms{Store: dynamo.New(db, tables), Hasher: h, PolicyVersion: "v-test",
 		Now: time.Now, NewID: uuid.NewString, Log: log}
-	rt := httpapi.NewRouter(log)
+	rt := httpapi.NewRouter(log, web.Site{})
 	f.Routes(rt)
 	return rt
 }

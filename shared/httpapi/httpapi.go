@@ -21,15 +21,20 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // MaxBody is the largest request body accepted (64 KiB).
 const MaxBody = 64 << 10
 
-// Request is the event API Gateway delivers.
-type Request = events.APIGatewayV2HTTPRequest
+// Request is a request as handlers see it: the event API Gateway
+// delivers, and the site it was made to (what every page says of it).
+type Request struct {
+	events.APIGatewayV2HTTPRequest
+	Site web.Site
+}
 
 // Response is what a handler returns to API Gateway.
 type Response = events.APIGatewayV2HTTPResponse
@@ -228,11 +233,12 @@ type HandlerFunc func(ctx context.Context, r Request) (Response, error)
 type Router struct {
 	routes map[string]HandlerFunc
 	log    *slog.Logger
+	site   web.Site
 }
 
-// NewRouter returns an empty router that logs through log.
-func NewRouter(log *slog.Logger) *Router {
-	return &Router{routes: map[string]HandlerFunc{}, log: log}
+// NewRouter returns an empty router for site's pages that logs through log.
+func NewRouter(log *slog.Logger, site web.Site) *Router {
+	return &Router{routes: map[string]HandlerFunc{}, log: log, site: site}
 }
 
 // Handle registers h for a route key such as "POST /v1/contact".
@@ -241,9 +247,10 @@ func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] =
 // Serve is the Lambda handler. An *Error from a route becomes its contract
 // answer; any other error is logged and answered 503, never leaking details,
 // since every such error here is a dependency that failed.
-func (rt *Router) Serve(ctx context.Context, r Request) (Response, error) {
+func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (Response, error) {
 	start := time.Now()
-	log := rt.log.With("request_id", r.RequestContext.RequestID, "invocation_id", lambdaenv.InvocationID(ctx), "route", r.RouteKey)
+	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
+	log := rt.log.With("request_id", r.RequestContext.RequestID, "invocation_id", lambdalog.InvocationID(ctx), "route", r.RouteKey)
 	h, ok := rt.routes[r.RouteKey]
 	var resp Response
 	var err error

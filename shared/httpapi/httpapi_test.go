@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func req(ct, body string) Request {
-	r := Request{Body: body, Headers: map[string]string{}}
+	r := Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{}}}
 	if ct != "" {
 		r.Headers["content-type"] = ct
 	}
@@ -30,8 +33,8 @@ func TestDecodeInput(t *testing.T) {
 		{"json", req("application/json", `{"name":"Ann"}`), 0},
 		{"json with charset", req("application/json; charset=utf-8", `{"name":"Ann"}`), 0},
 		{"form", req("application/x-www-form-urlencoded", "name=Ann&email=a%40b.c"), 0},
-		{"base64 json", Request{Body: base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)), IsBase64Encoded: true,
-			Headers: map[string]string{"content-type": "application/json"}}, 0},
+		{"base64 json", Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)), IsBase64Encoded: true,
+			Headers: map[string]string{"content-type": "application/json"}}}, 0},
 		{"malformed json", req("application/json", `{"name":`), 400},
 		{"json array", req("application/json", `["a"]`), 400},
 		{"json null", req("application/json", `null`), 400},
@@ -41,9 +44,9 @@ func TestDecodeInput(t *testing.T) {
 		{"bad content type", req(";;", `{}`), 415},
 		{"multipart", req("multipart/form-data; boundary=x", "--x--"), 415},
 		{"too large", req("application/json", big), 413},
-		{"too large base64", Request{Body: base64.StdEncoding.EncodeToString([]byte(big)), IsBase64Encoded: true,
-			Headers: map[string]string{"content-type": "application/json"}}, 413},
-		{"bad base64", Request{Body: "!!!", IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"}}, 400},
+		{"too large base64", Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: base64.StdEncoding.EncodeToString([]byte(big)), IsBase64Encoded: true,
+			Headers: map[string]string{"content-type": "application/json"}}}, 413},
+		{"bad base64", Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: "!!!", IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"}}}, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +74,7 @@ func TestWantsHTML(t *testing.T) {
 		"application/json, text/html":               false,
 		"*/*":                                       false,
 	} {
-		r := Request{Headers: map[string]string{"accept": accept}}
+		r := Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Headers: map[string]string{"accept": accept}}}
 		if got := WantsHTML(r); got != want {
 			t.Errorf("Accept %q: got %v", accept, got)
 		}
@@ -79,14 +82,14 @@ func TestWantsHTML(t *testing.T) {
 }
 
 func TestRouterErrors(t *testing.T) {
-	rt := NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	rt := NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)), web.Site{})
 	rt.Handle("POST /ok", func(ctx context.Context, r Request) (Response, error) {
 		return Response{}, &Error{Status: 400, Code: "validation_failed", Message: "m", Fields: map[string]string{"a": "b"}}
 	})
 	rt.Handle("POST /down", func(ctx context.Context, r Request) (Response, error) {
 		return Response{}, errors.New("dial tcp: connection refused")
 	})
-	resp, _ := rt.Serve(context.Background(), Request{RouteKey: "POST /ok"})
+	resp, _ := rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /ok"})
 	var body struct {
 		Error struct {
 			Code   string            `json:"code"`
@@ -97,16 +100,16 @@ func TestRouterErrors(t *testing.T) {
 		body.Error.Code != "validation_failed" || body.Error.Fields["a"] != "b" {
 		t.Fatalf("validation answer %d %s", resp.StatusCode, resp.Body)
 	}
-	resp, _ = rt.Serve(context.Background(), Request{RouteKey: "POST /down"})
+	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /down"})
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" ||
 		strings.Contains(resp.Body, "connection refused") {
 		t.Fatalf("dependency failure answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
-	resp, _ = rt.Serve(context.Background(), Request{RouteKey: "GET /nowhere"})
+	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /nowhere"})
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown route %d", resp.StatusCode)
 	}
-	resp, _ = rt.Serve(context.Background(), Request{RouteKey: "POST /ok", Headers: map[string]string{"accept": "text/html"}})
+	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /ok", Headers: map[string]string{"accept": "text/html"}})
 	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") {
 		t.Fatalf("browser error answer %d %v", resp.StatusCode, resp.Headers)
 	}

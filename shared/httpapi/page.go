@@ -9,15 +9,11 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// Site is what every page says about the site (the policy link and
-// version). Set once at cold start (lambdaenv.Start does), read after.
-var Site web.Site
-
 // Lang is the language the request's browser asked for.
 func Lang(r Request) web.Lang { return web.Negotiate(Header(r, "accept-language")) }
 
 func render(r Request, status int, title, name string, data any) Response {
-	body, err := web.Render(web.Page{Lang: Lang(r), Site: Site, Title: title, Name: name, Data: data})
+	body, err := web.Render(web.Page{Lang: Lang(r), Site: r.Site, Title: title, Name: name, Data: data})
 	if err != nil {
 		return Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
 			Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}

@@ -1,7 +1,10 @@
 // Package lambdaenv reads a function's configuration from its environment
-// (as template.yaml declares it) and builds the AWS clients a warm Lambda
-// keeps. Endpoint overrides point the clients at DynamoDB Local and the SES
-// emulator in development; in AWS they are empty and the SDK's defaults apply.
+// (as template.yaml declares it), and its secrets, at cold start: a missing
+// or malformed value fails the start, not a visitor's request. Development
+// is explicit (DEVELOPMENT=true, set by the local gateway and
+// infra/env.json, never by the template): only then are the emulators'
+// endpoints, LOCAL_SECRET and insecure callbacks honoured. It links no
+// page or email templates: each function builds what it uses.
 package lambdaenv
 
 import (
@@ -15,18 +18,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
-	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // Env is a function's configuration.
@@ -42,6 +41,8 @@ type Env struct {
 	ConfigurationSet string
 	DynamoDBEndpoint string
 	SESEndpoint      string
+	// Development is a stack on the developer's machine.
+	Development bool
 }
 
 // Secrets are the keys the system keeps out of its configuration. All are
@@ -75,8 +76,10 @@ func Load(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	dev := os.Getenv("DEVELOPMENT") == "true"
 	e := &Env{
-		AWS: cfg,
+		AWS:         cfg,
+		Development: dev,
 		Tables: dynamo.Tables{
 			Subjects:    os.Getenv("SUBJECTS_TABLE"),
 			Ledger:      os.Getenv("LEDGER_TABLE"),
@@ -92,8 +95,11 @@ func Load(ctx context.Context) (*Env, error) {
 		PolicyURL:        os.Getenv("POLICY_URL"),
 		BaseURL:          strings.TrimRight(os.Getenv("PUBLIC_BASE_URL"), "/"),
 		ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
-		DynamoDBEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
-		SESEndpoint:      os.Getenv("SES_ENDPOINT"),
+	}
+	if dev {
+		e.DynamoDBEndpoint, e.SESEndpoint = os.Getenv("DYNAMODB_ENDPOINT"), os.Getenv("SES_ENDPOINT")
+	} else if os.Getenv("DYNAMODB_ENDPOINT") != "" || os.Getenv("SES_ENDPOINT") != "" {
+		return nil, fmt.Errorf("DYNAMODB_ENDPOINT and SES_ENDPOINT are for development (DEVELOPMENT=true) only")
 	}
 	return e, nil
 }
@@ -127,6 +133,21 @@ func Duration(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// Seconds reads the environment variable name as a whole number of
+// seconds of at least 1, or def when it is unset; anything else fails the
+// cold start.
+func Seconds(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a whole number of seconds of at least 1", name, v)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
 // Ints reads each named environment variable that is set into its target,
 // as a whole number of at least 0 (the template's abuse limits: 0 turns a
 // limit off); one that is not such a number fails the cold start.
@@ -154,28 +175,29 @@ func (e *Env) DynamoDB() *dynamodb.Client {
 	})
 }
 
-// SES returns an SES v2 client, pointed at SES_ENDPOINT when set.
-func (e *Env) SES() *sesv2.Client {
-	return sesv2.NewFromConfig(e.AWS, func(o *sesv2.Options) {
-		if e.SESEndpoint != "" {
-			o.BaseEndpoint = aws.String(e.SESEndpoint)
-		}
-	})
+// Secret reads the string of the Secrets Manager secret arn.
+func (e *Env) Secret(ctx context.Context, arn string) (string, error) {
+	out, err := secretsmanager.NewFromConfig(e.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	return aws.ToString(out.SecretString), nil
 }
 
 // LoadSecrets reads the master secret: from Secrets Manager when SECRET_ARN
-// names a secret (in AWS), or from LOCAL_SECRET (development only).
+// names a secret (in AWS), or, in development only, from LOCAL_SECRET.
 func (e *Env) LoadSecrets(ctx context.Context) (Secrets, error) {
 	var master string
-	if arn := os.Getenv("SECRET_ARN"); strings.HasPrefix(arn, "arn:") {
-		out, err := secretsmanager.NewFromConfig(e.AWS).GetSecretValue(ctx,
-			&secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-		if err != nil {
-			return Secrets{}, fmt.Errorf("read secret: %w", err)
+	switch arn := os.Getenv("SECRET_ARN"); {
+	case strings.HasPrefix(arn, "arn:"):
+		var err error
+		if master, err = e.Secret(ctx, arn); err != nil {
+			return Secrets{}, err
 		}
-		master = aws.ToString(out.SecretString)
-	} else {
+	case e.Development:
 		master = os.Getenv("LOCAL_SECRET")
+	default:
+		return Secrets{}, fmt.Errorf("SECRET_ARN %q names no secret", arn)
 	}
 	if len(master) < 32 {
 		return Secrets{}, fmt.Errorf("the master secret must be at least 32 characters")
@@ -183,35 +205,31 @@ func (e *Env) LoadSecrets(ctx context.Context) (Secrets, error) {
 	return DeriveSecrets(master), nil
 }
 
+// OpenDSRSigningKey is the PEM of the key that signs OpenDSR responses and
+// callbacks: the secret OPENDSR_SIGNING_KEY_SECRET_ARN names (in AWS; the
+// operator puts the PEM there), or OPENDSR_SIGNING_KEY (development, where
+// the local gateway makes one).
+func (e *Env) OpenDSRSigningKey(ctx context.Context) ([]byte, error) {
+	if e.Development {
+		return []byte(os.Getenv("OPENDSR_SIGNING_KEY")), nil
+	}
+	arn := os.Getenv("OPENDSR_SIGNING_KEY_SECRET_ARN")
+	if arn == "" {
+		return nil, fmt.Errorf("no OPENDSR_SIGNING_KEY_SECRET_ARN")
+	}
+	pem, err := e.Secret(ctx, arn)
+	return []byte(pem), err
+}
+
 // InsecureCallbacks reports whether OpenDSR callbacks may use http and
-// loopback hosts: only with ALLOW_INSECURE_CALLBACKS=true, which the local
-// gateway sets and a deployed stack never does. It says so in the log.
-func InsecureCallbacks(log *slog.Logger) bool {
-	on := os.Getenv("ALLOW_INSECURE_CALLBACKS") == "true"
+// loopback hosts: only in development with ALLOW_INSECURE_CALLBACKS=true,
+// which the local gateway sets. It says so in the log.
+func (e *Env) InsecureCallbacks(log *slog.Logger) bool {
+	on := e.Development && os.Getenv("ALLOW_INSECURE_CALLBACKS") == "true"
 	if on {
 		log.Warn("ALLOW_INSECURE_CALLBACKS: callbacks may use http and loopback hosts (development only)")
 	}
 	return on
-}
-
-// Logger returns the JSON logger every function uses. Log lines carry ids
-// and counts, never personal data: no address, IP, name or message text.
-func Logger() *slog.Logger {
-	level := slog.LevelInfo
-	if strings.EqualFold(os.Getenv("LOG_LEVEL"), "debug") {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).
-		With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
-}
-
-// InvocationID returns the Lambda request id of the running invocation, for
-// log lines, or "" outside Lambda.
-func InvocationID(ctx context.Context) string {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		return lc.AwsRequestID
-	}
-	return ""
 }
 
 // Keys are the keyed primitives built from the secrets.
@@ -247,14 +265,4 @@ func Start(ctx context.Context, required ...string) (*Env, Keys, error) {
 		return nil, Keys{}, err
 	}
 	return env, Keys{Hasher: h, Tokens: t}, nil
-}
-
-// Site is what the pages say about the site.
-func (e *Env) Site() web.Site {
-	return web.Site{PolicyURL: e.PolicyURL, PolicyVersion: e.PolicyVersion}
-}
-
-// Notify is the email configuration.
-func (e *Env) Notify() notify.Config {
-	return notify.Config{Company: e.Company, TeamInbox: e.TeamInbox, PolicyURL: e.PolicyURL, BaseURL: e.BaseURL}
 }

@@ -3,6 +3,7 @@ package lambdaenv
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -23,12 +24,38 @@ func TestDeriveSecrets(t *testing.T) {
 func TestLoadSecretsRejectsShortLocalSecret(t *testing.T) {
 	t.Setenv("SECRET_ARN", "AppSecret") // what sam local resolves !Ref to
 	t.Setenv("LOCAL_SECRET", "short")
-	if _, err := (&Env{}).LoadSecrets(context.Background()); err == nil {
+	dev := &Env{Development: true}
+	if _, err := dev.LoadSecrets(context.Background()); err == nil {
 		t.Fatal("a short secret was accepted")
 	}
 	t.Setenv("LOCAL_SECRET", "a-local-secret-of-more-than-32-characters")
-	if _, err := (&Env{}).LoadSecrets(context.Background()); err != nil {
+	if _, err := dev.LoadSecrets(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// Outside development LOCAL_SECRET is never the master secret.
+	if _, err := (&Env{}).LoadSecrets(context.Background()); err == nil {
+		t.Fatal("LOCAL_SECRET was used outside development")
+	}
+}
+
+// The development settings are refused, at cold start, by a function not
+// told it runs in development; the insecure callbacks are off there.
+func TestDevelopmentIsExplicit(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
+	t.Setenv("ALLOW_INSECURE_CALLBACKS", "true")
+	t.Setenv("DEVELOPMENT", "false")
+	if _, err := Load(context.Background()); err == nil {
+		t.Fatal("an emulator endpoint was accepted outside development")
+	}
+	if (&Env{}).InsecureCallbacks(slog.New(slog.DiscardHandler)) {
+		t.Fatal("insecure callbacks outside development")
+	}
+	t.Setenv("DEVELOPMENT", "true")
+	env, err := Load(context.Background())
+	if err != nil || !env.Development || env.DynamoDBEndpoint != "http://127.0.0.1:8000" ||
+		!env.InsecureCallbacks(slog.New(slog.DiscardHandler)) {
+		t.Fatalf("development: %+v, %v", env, err)
 	}
 }
 
@@ -52,6 +79,21 @@ func TestDuration(t *testing.T) {
 		got, err := Duration("PK_TEST_DURATION", time.Minute)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("%q: %v, %v; want %v (ok %v)", tc.value, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{{"", time.Minute, true}, {"120", 2 * time.Minute, true}, {"1", time.Second, true},
+		{"0", 0, false}, {"-3", 0, false}, {"2m", 0, false}, {"1.5", 0, false}} {
+		t.Setenv("X_SECONDS", tc.value)
+		got, err := Seconds("X_SECONDS", time.Minute)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("%q: %v, %v", tc.value, got, err)
 		}
 	}
 }

@@ -18,12 +18,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -87,19 +87,13 @@ type RetryQueue interface {
 	ChangedItem(ctx context.Context, r privacy.MailRetry) (privacy.Change, bool, error)
 }
 
-// ConfirmLinkValidity is how long a confirmation link works.
-const ConfirmLinkValidity = 7 * 24 * time.Hour
-
-// errBusy marks a record whose email another mailer is sending right now.
-var errBusy = errors.New("another mailer holds the send lease")
-
 // Handle processes one batch and reports the records that failed, by
 // sequence number, so that the stream retries from the first of them.
 // Records that can never succeed (an item the mailer cannot read) are logged
 // and skipped rather than blocking the shard.
 func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	base := m.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	base := m.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	for _, rec := range ev.Records {
 		ch := m.Decode(rec)
 		seq := ch.Seq
@@ -195,7 +189,7 @@ const MetricAbandonedEmails = "EmailsAbandoned"
 // an error and counted.
 func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 	var rep RetryReport
-	log := m.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	log := m.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	now := m.Now().UTC()
 	due, err := m.Retries.DueMail(ctx, now)
 	if err != nil {
@@ -327,7 +321,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		return m.requestReceived(req, due.Ref)
 	},
 	privacy.MailReady: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		link, ok := rights.ExportLink(m.Tokens, m.Config.BaseURL, req, m.Now())
+		link, ok := m.links().Export(req, m.Now())
 		if !ok {
 			return nil, fmt.Errorf("request %s: no export link to send", req.ID)
 		}
@@ -366,49 +360,75 @@ func (m *Mailer) confirm(sub privacy.Subscription, due privacy.MailDue) ([]notif
 	if due.Kind != privacy.MailConfirm || due.Ref != sub.SignupID {
 		return nil, fmt.Errorf("subscription mail_due %q does not match its signup", due)
 	}
-	tok, err := m.Tokens.Sign(token.Claims{Purpose: token.ConfirmSubscription, Subject: sub.Subject,
-		Ref: sub.SignupID, Expires: m.Now().Add(ConfirmLinkValidity)})
+	link, err := m.links().Confirm(sub.Subject, sub.SignupID, m.Now())
 	if err != nil {
 		return nil, err
 	}
-	return one(notify.SubscriptionConfirm(m.Config, sub, m.Config.BaseURL+"/v1/subscriptions/confirm?token="+tok))
+	return one(notify.SubscriptionConfirm(m.Config, sub, link))
 }
 
 func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
-	claim, err := m.Markers.ClaimMail(ctx, key, m.Now(), m.Lease)
+	sent, err := SendOnce(ctx, m.Markers, m.Sender, log, key, msg, m.Now(), m.Lease)
+	if sent == SentBefore {
+		log.InfoContext(ctx, "already sent; skipped", "kind", msg.Kind)
+	}
+	return err
+}
+
+// Sent says what SendOnce did.
+type Sent int
+
+// What SendOnce did.
+const (
+	SentNow    Sent = iota + 1 // sent by this call
+	SentBefore                 // sent before: nothing done
+	// Rejected is a message the provider refused for good: settled (its
+	// marker says so) and never retried, which cannot help.
+	Rejected
+)
+
+// ErrBusy is a send another sender holds a live lease on: try it later.
+var ErrBusy = errors.New("another sender holds the send lease")
+
+// SendOnce sends msg at most once under key, the one send-once of the
+// mailer and the campaign: it claims the key's sent-marker for lease (a
+// sender that died mid-send leaves a lease that runs out, and the message
+// is then claimed again, so none is lost), sends, and marks it sent. A
+// send that failed releases the claim and returns the error; one another
+// sender holds returns ErrBusy.
+func SendOnce(ctx context.Context, markers Markers, sender Sender, log *slog.Logger, key string, msg notify.Message,
+	now time.Time, lease time.Duration) (Sent, error) {
+	claim, err := markers.ClaimMail(ctx, key, now, lease)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	switch claim {
 	case privacy.AlreadySent:
-		log.InfoContext(ctx, "already sent; skipped", "kind", msg.Kind)
-		return nil
+		return SentBefore, nil
 	case privacy.Busy:
-		return errBusy
+		return 0, ErrBusy
 	}
-	id, err := m.Sender.Send(ctx, msg)
+	id, err := sender.Send(ctx, msg)
 	if errors.Is(err, notify.ErrRejected) {
-		// Retrying cannot help (SES refused this message for good): record
-		// it as settled so the shard moves on, and say so in the log.
 		log.ErrorContext(ctx, "email rejected; not retried", "kind", msg.Kind, "error", err.Error())
-		if merr := m.Markers.MailSent(ctx, key, "rejected"); merr != nil {
+		if merr := markers.MailSent(ctx, key, "rejected"); merr != nil {
 			log.WarnContext(ctx, "rejected but not marked", "kind", msg.Kind, "error", merr.Error())
 		}
-		return nil
+		return Rejected, nil
 	}
 	if err != nil {
-		if rerr := m.Markers.ReleaseMail(ctx, key); rerr != nil {
+		if rerr := markers.ReleaseMail(ctx, key); rerr != nil {
 			log.WarnContext(ctx, "release failed; the lease will run out", "error", rerr.Error())
 		}
-		return err
+		return 0, err
 	}
 	log.InfoContext(ctx, "sent", "kind", msg.Kind, "message_id", id)
-	if err := m.Markers.MailSent(ctx, key, id); err != nil {
+	if err := markers.MailSent(ctx, key, id); err != nil {
 		// The email went out; the lease still blocks a resend until it runs
 		// out, so this is logged, not retried.
 		log.WarnContext(ctx, "sent but not marked", "kind", msg.Kind, "error", err.Error())
 	}
-	return nil
+	return SentNow, nil
 }
 
 // key identifies one email of one change: the source item's key, the
@@ -422,17 +442,12 @@ func key(ch privacy.Change, kind string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// VerifyLinkValidity is how long a rights request's verification link works.
-const VerifyLinkValidity = 72 * time.Hour
-
-// StatusLinkValidity is how long the status link in request emails works.
-const StatusLinkValidity = 400 * 24 * time.Hour
+func (m *Mailer) links() links.Builder {
+	return links.Builder{Base: m.Config.BaseURL, Tokens: m.Tokens}
+}
 
 func (m *Mailer) requestReceived(req privacy.RightsRequest, nonce string) ([]notify.Message, error) {
-	now := m.Now()
-	subject := req.Subject
-	verify, err := m.Tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: subject, Ref: req.ID + ":" + nonce,
-		Expires: now.Add(VerifyLinkValidity)})
+	verify, err := m.links().Verify(req, nonce, m.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -441,14 +456,11 @@ func (m *Mailer) requestReceived(req privacy.RightsRequest, nonce string) ([]not
 		return nil, err
 	}
 	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-		Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt},
-		m.Config.BaseURL+"/v1/rights-requests/"+req.ID+"/verify?token="+verify, status)
+		Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt}, verify, status)
 }
 
 func (m *Mailer) statusLink(req privacy.RightsRequest) (string, error) {
-	tok, err := m.Tokens.Sign(token.Claims{Purpose: token.RequestStatus, Subject: req.Subject,
-		Ref: req.ID, Expires: m.Now().Add(StatusLinkValidity)})
-	return m.Config.BaseURL + "/v1/rights-requests/" + req.ID + "?token=" + tok, err
+	return m.links().Status(req, m.Now())
 }
 
 // decision is the email of a team's decision on a request, of kind.

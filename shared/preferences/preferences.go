@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -66,8 +67,7 @@ func (h *Handlers) event(c token.Claims, name string, r httpapi.Request, detail 
 // preferencesURL mints a preferences link for the subject of an
 // unsubscribe link, so its page can offer topic choices.
 func (h *Handlers) preferencesURL(c token.Claims) (string, error) {
-	tok, err := h.Tokens.Sign(token.Claims{Purpose: token.Preferences, Subject: c.Subject, Expires: c.Expires})
-	return "/v1/preferences?token=" + tok, err
+	return links.Builder{Tokens: h.Tokens}.Preferences(c.Subject, c.Expires) // relative: the page is on the site
 }
 
 func checkboxes(sub privacy.Subscription) []httpapi.Checkbox {

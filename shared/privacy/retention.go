@@ -170,3 +170,28 @@ func ControllerDue(retentionDays int, terminatedAt, now time.Time) ControllerRet
 	}
 	return ControllerRetention{}
 }
+
+// Item is a stored item as the retention policy judges it: by its kind,
+// status, the attributes it carries and its clocks.
+type Item interface {
+	// String is a string attribute, or "".
+	String(name string) string
+	// Has reports whether the item carries the attribute.
+	Has(name string) bool
+	// Time reads a clock: an RFC 3339 string or epoch seconds.
+	Time(name string) (time.Time, bool)
+	// Subject is the subject whose data the item is, when it is one's.
+	Subject() (SubjectID, bool)
+}
+
+// SweepRun is the evidence of one retention sweep, kept in the ledger:
+// what it deleted, stripped and found protected, by class.
+type SweepRun struct {
+	RunID    string
+	At       time.Time
+	Counts   map[string]map[string]int
+	Complete bool
+	Resumed  bool
+	Scanned  int
+	Duration time.Duration
+}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -77,7 +77,7 @@ const (
 // from there; a failed delivery is the outbox's to retry.
 func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	log := n.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	log := n.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	for _, rec := range ev.Records {
 		if err := n.enqueue(ctx, rec); err != nil {
 			log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
@@ -148,7 +148,7 @@ func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) 
 // Retry delivers every cursor that is due, new statuses and backed-off
 // ones alike; it is run on a schedule (every minute).
 func (n *Notifier) Retry(ctx context.Context) error {
-	log := n.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	log := n.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	keys, err := n.Store.DueCallbacks(ctx, n.Now())
 	if err != nil {
 		return err

@@ -27,17 +27,12 @@ import (
 	"net/http"
 	"net/netip"
 	neturl "net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -495,19 +490,4 @@ func (s *Service) cancel(ctx context.Context, c call) (int, any, error) {
 	}
 	return http.StatusAccepted, map[string]string{"controller_id": c.controller, "received_time": rfc3339(now),
 		"subject_request_id": req.ID, "api_version": version(c.v)}, nil
-}
-
-// LoadSigner reads the signing key: OPENDSR_SIGNING_KEY (a PEM, in
-// development) or the Secrets Manager secret OPENDSR_SIGNING_KEY_SECRET_ARN
-// names (in AWS; the operator puts the PEM there), for OPENDSR_DOMAIN.
-func LoadSigner(ctx context.Context, env *lambdaenv.Env) (*opendsr.Signer, error) {
-	pem := os.Getenv("OPENDSR_SIGNING_KEY")
-	if arn := os.Getenv("OPENDSR_SIGNING_KEY_SECRET_ARN"); pem == "" && arn != "" && os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		out, err := secretsmanager.NewFromConfig(env.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
-		if err != nil {
-			return nil, fmt.Errorf("read the signing key: %w", err)
-		}
-		pem = aws.ToString(out.SecretString)
-	}
-	return opendsr.NewSigner([]byte(pem), os.Getenv("OPENDSR_DOMAIN"))
 }

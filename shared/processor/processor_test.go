@@ -29,6 +29,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
+	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // api is the processor's routes over a store on DynamoDB Local, called as
@@ -64,7 +65,7 @@ func newAPI(t *testing.T) *api {
 	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
 	a.svc = &processor.Service{Store: store, Hasher: h, Signer: signer, BaseURL: "https://privacy.example.com",
 		Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
-	a.rt = httpapi.NewRouter(log)
+	a.rt = httpapi.NewRouter(log, web.Site{})
 	a.svc.Routes(a.rt)
 	for _, id := range []string{"acme", "beta"} {
 		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, a.t0); err != nil {
@@ -80,7 +81,7 @@ const requests, one = "/opendsr/v2/requests", "/opendsr/v2/requests/{id}"
 
 func (a *api) call(method, route, id, body string) (int, map[string]string, map[string]any) {
 	a.t.Helper()
-	r := httpapi.Request{RouteKey: method + " " + route, Body: body, Headers: map[string]string{},
+	r := events.APIGatewayV2HTTPRequest{RouteKey: method + " " + route, Body: body, Headers: map[string]string{},
 		RawPath:        strings.NewReplacer("{id}", id, "{record_id}", id).Replace(route),
 		PathParameters: map[string]string{"id": id, "record_id": id}}
 	if a.as != "" {

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -83,7 +83,7 @@ type WorkReport struct {
 func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 	var rep WorkReport
 	now := w.Now().UTC()
-	log := w.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	log := w.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	var failed error
 	for _, status := range []string{privacy.RequestPending, privacy.RequestInProgress} {
 		reqs, err := w.Store.RequestsByStatus(ctx, status, time.Time{})

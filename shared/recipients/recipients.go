@@ -28,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -124,7 +124,7 @@ type Report struct {
 // again); a processor's failure is a delivery's state, not an error.
 func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 	var rep Report
-	log := d.Log.With("invocation_id", lambdaenv.InvocationID(ctx))
+	log := d.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	now := d.Now().UTC()
 	due, err := d.Store.Deliveries(ctx, privacy.DeliveryOpen, now)
 	if err != nil {

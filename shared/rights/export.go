@@ -8,14 +8,11 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
-
-// ExportValidity is how long an export link works after the request is
-// completed; after that the link answers 410.
-const ExportValidity = 7 * 24 * time.Hour
 
 // Reader is what an export reads: everything held under one subject, each
 // by its key (no scan).
@@ -132,7 +129,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 			// A browser gets a page first: what this is, until when, and
 			// the button that downloads the file.
 			return httpapi.View(r, http.StatusOK, httpapi.Lang(r).T("export.title"), "export", struct{ Until, DownloadURL string }{
-				req.CompletedAt.Add(ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
+				req.CompletedAt.Add(links.ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
 		}
 		ex, err := ExportFor(ctx, rd, company, req, h.Now())
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
@@ -325,21 +326,5 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 // ResultsURL is the export link of a completed access or portability
 // request while it works (7 days after completion).
 func (h *Handlers) ResultsURL(req privacy.RightsRequest) (string, bool) {
-	return ExportLink(h.Tokens, h.BaseURL, req, h.Now())
-}
-
-// ExportLink mints the export link of a completed access or portability
-// request, valid until 7 days after completion; false once that has passed.
-func ExportLink(tokens *token.Signer, baseURL string, req privacy.RightsRequest, now time.Time) (string, bool) {
-	done := req.CompletedAt
-	if done.IsZero() || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
-		!now.Before(done.Add(ExportValidity)) {
-		return "", false
-	}
-	tok, err := tokens.Sign(token.Claims{Purpose: token.Export, Subject: req.Subject, Ref: req.ID,
-		Expires: done.Add(ExportValidity)})
-	if err != nil {
-		return "", false
-	}
-	return baseURL + "/v1/rights-requests/" + req.ID + "/export?token=" + tok, true
+	return links.Builder{Base: h.BaseURL, Tokens: h.Tokens}.Export(req, h.Now())
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
@@ -61,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 // file files a request through the handler and returns its id.
 func (f *fixture) file(t *testing.T, body string) string {
 	t.Helper()
-	resp, err := f.h.File(context.Background(), httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}})
+	resp, err := f.h.File(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}}})
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("file: %v %+v", err, resp)
 	}
@@ -90,8 +91,8 @@ func (f *fixture) verify(t *testing.T, id string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.h.Verify(context.Background(), httpapi.Request{PathParameters: map[string]string{"id": id},
-		QueryStringParameters: map[string]string{"token": tok}, Headers: map[string]string{}})
+	resp, err := f.h.Verify(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id},
+		QueryStringParameters: map[string]string{"token": tok}, Headers: map[string]string{}}})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -138,8 +139,8 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 	// The older link no longer works; the newer does.
 	tok, _ := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: privacy.SubjectID(first.Subject),
 		Ref: id + ":" + first.VerifyNonce, Expires: f.clock.t.Add(time.Hour)})
-	if _, err := f.h.Verify(context.Background(), httpapi.Request{PathParameters: map[string]string{"id": id},
-		QueryStringParameters: map[string]string{"token": tok}}); !errors.Is(err, httpapi.ErrInvalidToken) {
+	if _, err := f.h.Verify(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id},
+		QueryStringParameters: map[string]string{"token": tok}}}); !errors.Is(err, httpapi.ErrInvalidToken) {
 		t.Fatalf("replaced link: %v", err)
 	}
 	if st := f.verify(t, id); st != privacy.RequestCompleted {
@@ -150,7 +151,7 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 // fileAnswer files a request and returns the answer's fields.
 func (f *fixture) fileAnswer(t *testing.T, body string) map[string]any {
 	t.Helper()
-	resp, err := f.h.File(context.Background(), httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}})
+	resp, err := f.h.File(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}}})
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("file: %v %+v", err, resp)
 	}

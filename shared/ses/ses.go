@@ -97,3 +97,13 @@ func (e *redactedError) Error() string {
 	return "SES error " + e.code + " (message withheld: it may name a recipient)"
 }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// NewClient returns an SES v2 client, pointed at endpoint when one is
+// given (the SES emulator, in development).
+func NewClient(cfg aws.Config, endpoint string) *sesv2.Client {
+	return sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+}

@@ -42,8 +42,8 @@ func newEnv(t *testing.T) env {
 		privacy.TableRequests: n["RequestsTable"], privacy.TableOps: n["OpsTable"]}}
 }
 
-func (e env) sweeper(db sweep.API) *sweep.Sweeper {
-	return &sweep.Sweeper{DB: db, Tables: e.tables, Classes: privacy.Policy(), Segments: 3, PageSize: 7,
+func (e env) sweeper(db dynamo.SweepAPI) *sweep.Sweeper {
+	return &sweep.Sweeper{Store: &dynamo.Sweep{DB: db, Tables: e.tables}, Classes: privacy.Policy(), Segments: 3, PageSize: 7,
 		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 }
 

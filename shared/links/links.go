@@ -1,0 +1,85 @@
+// Package links builds every link the system emails or shows: each a
+// signed token for one purpose, one subject and one reference, valid for
+// its time, under the public base URL. Nothing else concatenates them.
+package links
+
+import (
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/token"
+)
+
+// How long each link works.
+const (
+	// ConfirmValidity: a double opt-in confirmation link.
+	ConfirmValidity = 7 * 24 * time.Hour
+	// VerifyValidity: a rights request's verification link.
+	VerifyValidity = 72 * time.Hour
+	// StatusValidity: the status link in request emails.
+	StatusValidity = 400 * 24 * time.Hour
+	// ExportValidity: an export link, counted from the request's
+	// completion; after it the link answers 410.
+	ExportValidity = 7 * 24 * time.Hour
+	// MarketingValidity: the unsubscribe and preferences links of a
+	// marketing email. Long: an old email's unsubscribe link must still work.
+	MarketingValidity = 400 * 24 * time.Hour
+)
+
+// Builder mints links under Base (the public base URL, no trailing
+// slash).
+type Builder struct {
+	Base   string
+	Tokens *token.Signer
+}
+
+func (b Builder) link(path string, c token.Claims) (string, error) {
+	tok, err := b.Tokens.Sign(c)
+	if err != nil {
+		return "", err
+	}
+	return b.Base + path + "?token=" + tok, nil
+}
+
+// Confirm is the link that confirms a subject's signup.
+func (b Builder) Confirm(subject privacy.SubjectID, signupID string, now time.Time) (string, error) {
+	return b.link("/v1/subscriptions/confirm", token.Claims{Purpose: token.ConfirmSubscription, Subject: subject,
+		Ref: signupID, Expires: now.Add(ConfirmValidity)})
+}
+
+// Verify is the link that verifies a request's requester, once (nonce).
+func (b Builder) Verify(req privacy.RightsRequest, nonce string, now time.Time) (string, error) {
+	return b.link("/v1/rights-requests/"+req.ID+"/verify", token.Claims{Purpose: token.VerifyRequest, Subject: req.Subject,
+		Ref: req.ID + ":" + nonce, Expires: now.Add(VerifyValidity)})
+}
+
+// Status is the link to a request's status page.
+func (b Builder) Status(req privacy.RightsRequest, now time.Time) (string, error) {
+	return b.link("/v1/rights-requests/"+req.ID, token.Claims{Purpose: token.RequestStatus, Subject: req.Subject,
+		Ref: req.ID, Expires: now.Add(StatusValidity)})
+}
+
+// Export is the export link of a completed access or portability request,
+// valid until ExportValidity after completion; false when there is none
+// (another type, not completed, or expired).
+func (b Builder) Export(req privacy.RightsRequest, now time.Time) (string, bool) {
+	done := req.CompletedAt
+	if done.IsZero() || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) ||
+		!now.Before(done.Add(ExportValidity)) {
+		return "", false
+	}
+	link, err := b.link("/v1/rights-requests/"+req.ID+"/export", token.Claims{Purpose: token.Export, Subject: req.Subject,
+		Ref: req.ID, Expires: done.Add(ExportValidity)})
+	return link, err == nil
+}
+
+// Unsubscribe is the one-click unsubscribe link of a marketing email.
+func (b Builder) Unsubscribe(subject privacy.SubjectID, now time.Time) (string, error) {
+	return b.link("/v1/unsubscribe", token.Claims{Purpose: token.Unsubscribe, Subject: subject, Expires: now.Add(MarketingValidity)})
+}
+
+// Preferences is the link to a subscriber's preferences, valid until
+// expires.
+func (b Builder) Preferences(subject privacy.SubjectID, expires time.Time) (string, error) {
+	return b.link("/v1/preferences", token.Claims{Purpose: token.Preferences, Subject: subject, Expires: expires})
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
-	"github.com/privacykeeper/privacykeeper/shared/web"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func main() {
 		NewID:         uuid.NewString,
 		Log:           log,
 	}
-	rt := httpapi.NewRouter(log, web.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion})
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
 	f.Routes(rt)
 	lambda.Start(rt.Serve)
 }

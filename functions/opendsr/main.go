@@ -16,7 +16,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func main() {
@@ -57,7 +56,7 @@ func main() {
 	if err != nil {
 		log.Error("no usable OpenDSR signing key: every route answers 503", "error", err.Error())
 	}
-	rt := httpapi.NewRouter(log, web.Site{})
+	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
 	s.Routes(rt)
 	lambda.Start(rt.Serve)
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/preferences"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func main() {
@@ -33,7 +33,7 @@ func main() {
 		Now:           time.Now,
 		Log:           log,
 	}
-	rt := httpapi.NewRouter(log, web.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion})
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
 	h.Routes(rt)
 	lambda.Start(rt.Serve)
 }

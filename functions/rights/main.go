@@ -15,8 +15,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func main() {
@@ -52,7 +52,7 @@ func main() {
 		PerIP:          perIP,
 		PerAddress:     perAddress,
 	}
-	rt := httpapi.NewRouter(log, web.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion})
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
 	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)
 }

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -34,10 +33,15 @@ type Store interface {
 	Holds(ctx context.Context) ([]privacy.Hold, error)
 }
 
+// Sender sends one email.
+type Sender interface {
+	Send(ctx context.Context, m notify.Message) (string, error)
+}
+
 // Watch builds and sends the digest.
 type Watch struct {
 	Store  Store
-	Mail   mailer.Sender
+	Mail   Sender
 	Config notify.Config
 	Now    func() time.Time
 	Log    *slog.Logger

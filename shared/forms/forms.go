@@ -13,6 +13,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 	"github.com/privacykeeper/privacykeeper/shared/web"
@@ -56,7 +57,7 @@ func (f *Forms) Routes(rt *httpapi.Router) {
 
 // Center handles GET /privacy: the privacy center, its three forms empty.
 func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	return httpapi.Center(r, http.StatusOK, web.NewCenter()), nil
+	return pages.Center(r, http.StatusOK, web.NewCenter()), nil
 }
 
 // Asset handles GET /privacy/assets/{name}: the embedded stylesheet and
@@ -132,7 +133,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 
 func received(r httpapi.Request, id string) httpapi.Response {
 	if httpapi.WantsHTML(r) {
-		return httpapi.Message(r, http.StatusAccepted, "contact.received", id)
+		return pages.Message(r, http.StatusAccepted, "contact.received", id)
 	}
 	return httpapi.JSON(http.StatusAccepted, accepted{ID: id, Status: "received"})
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/forms"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func sampleEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
@@ -32,7 +32,7 @@ func router(db *dynamodb.Client, tables dynamo.Tables) *httpapi.Router {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	f := &forms.Forms{Store: dynamo.New(db, tables), Hasher: h, PolicyVersion: "v-test",
 		Now: time.Now, NewID: uuid.NewString, Log: log}
-	rt := httpapi.NewRouter(log, web.Site{})
+	rt := httpapi.NewRouter(log, httpapi.Site{}, pages.Error)
 	f.Routes(rt)
 	return rt
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -70,7 +71,7 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 
 func pending(r httpapi.Request) httpapi.Response {
 	if httpapi.WantsHTML(r) {
-		return httpapi.Message(r, http.StatusAccepted, "newsletter.pending")
+		return pages.Message(r, http.StatusAccepted, "newsletter.pending")
 	}
 	return httpapi.JSON(http.StatusAccepted, pendingAnswer{Status: "pending_confirmation"})
 }
@@ -120,7 +121,7 @@ func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if _, err := f.Tokens.Check(httpapi.Query(r, "token"), token.ConfirmSubscription, f.Now()); err != nil {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
-	return httpapi.ActionPage(r, httpapi.Action{Key: "confirm", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
+	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
 }
 
 // Confirm handles POST /v1/subscriptions/confirm: it confirms, records the
@@ -146,7 +147,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	f.Log.InfoContext(ctx, "subscription confirmed", "request_id", r.RequestContext.RequestID, "signup_id", c.Ref)
 	if httpapi.WantsHTML(r) {
-		return httpapi.Message(r, http.StatusOK, "confirmed"), nil
+		return pages.Message(r, http.StatusOK, "confirmed"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "confirmed"}), nil
 }

@@ -23,17 +23,22 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // MaxBody is the largest request body accepted (64 KiB).
 const MaxBody = 64 << 10
 
 // Request is a request as handlers see it: the event API Gateway
-// delivers, and the site it was made to (what every page says of it).
+// delivers, and the site it was made to.
 type Request struct {
 	events.APIGatewayV2HTTPRequest
-	Site web.Site
+	Site Site
+}
+
+// Site is what every page of the site says of it: the privacy policy's
+// link and version.
+type Site struct {
+	PolicyURL, PolicyVersion string
 }
 
 // Response is what a handler returns to API Gateway.
@@ -210,11 +215,12 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// Fail answers with the contract's error body, or a page for browsers.
-func Fail(r Request, e *Error) Response {
+// fail answers with the contract's error body, or the router's error page
+// for browsers when it has one.
+func (rt *Router) fail(r Request, e *Error) Response {
 	var resp Response
-	if WantsHTML(r) {
-		resp = ErrorPage(r, e)
+	if rt.errorPage != nil && WantsHTML(r) {
+		resp = rt.errorPage(r, e)
 	} else {
 		var body errorBody
 		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
@@ -231,14 +237,17 @@ type HandlerFunc func(ctx context.Context, r Request) (Response, error)
 
 // Router dispatches on the route key API Gateway sets ("POST /v1/contact").
 type Router struct {
-	routes map[string]HandlerFunc
-	log    *slog.Logger
-	site   web.Site
+	routes    map[string]HandlerFunc
+	log       *slog.Logger
+	site      Site
+	errorPage func(Request, *Error) Response
 }
 
-// NewRouter returns an empty router for site's pages that logs through log.
-func NewRouter(log *slog.Logger, site web.Site) *Router {
-	return &Router{routes: map[string]HandlerFunc{}, log: log, site: site}
+// NewRouter returns an empty router that logs through log, for site; it
+// answers a browser's failed request with errorPage (pages.Error), or,
+// when that is nil (an API of machines), always with the JSON error body.
+func NewRouter(log *slog.Logger, site Site, errorPage func(Request, *Error) Response) *Router {
+	return &Router{routes: map[string]HandlerFunc{}, log: log, site: site, errorPage: errorPage}
 }
 
 // Handle registers h for a route key such as "POST /v1/contact".
@@ -255,7 +264,7 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 	var resp Response
 	var err error
 	if !ok {
-		resp = Fail(r, ErrNotFound)
+		resp = rt.fail(r, ErrNotFound)
 	} else {
 		resp, err = h(ctx, r)
 	}
@@ -265,7 +274,7 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 			log.ErrorContext(ctx, "request failed", "error", err.Error())
 			e = ErrUnavailable
 		}
-		resp = Fail(r, e)
+		resp = rt.fail(r, e)
 	}
 	log.InfoContext(ctx, "request", "status", resp.StatusCode, "duration_ms", time.Since(start).Milliseconds())
 	return resp, nil

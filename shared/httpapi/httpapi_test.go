@@ -1,18 +1,12 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 func req(ct, body string) Request {
@@ -78,40 +72,6 @@ func TestWantsHTML(t *testing.T) {
 		if got := WantsHTML(r); got != want {
 			t.Errorf("Accept %q: got %v", accept, got)
 		}
-	}
-}
-
-func TestRouterErrors(t *testing.T) {
-	rt := NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)), web.Site{})
-	rt.Handle("POST /ok", func(ctx context.Context, r Request) (Response, error) {
-		return Response{}, &Error{Status: 400, Code: "validation_failed", Message: "m", Fields: map[string]string{"a": "b"}}
-	})
-	rt.Handle("POST /down", func(ctx context.Context, r Request) (Response, error) {
-		return Response{}, errors.New("dial tcp: connection refused")
-	})
-	resp, _ := rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /ok"})
-	var body struct {
-		Error struct {
-			Code   string            `json:"code"`
-			Fields map[string]string `json:"fields"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || resp.StatusCode != 400 ||
-		body.Error.Code != "validation_failed" || body.Error.Fields["a"] != "b" {
-		t.Fatalf("validation answer %d %s", resp.StatusCode, resp.Body)
-	}
-	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /down"})
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" ||
-		strings.Contains(resp.Body, "connection refused") {
-		t.Fatalf("dependency failure answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
-	}
-	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /nowhere"})
-	if resp.StatusCode != 404 {
-		t.Fatalf("unknown route %d", resp.StatusCode)
-	}
-	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /ok", Headers: map[string]string{"accept": "text/html"}})
-	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") {
-		t.Fatalf("browser error answer %d %v", resp.StatusCode, resp.Headers)
 	}
 }
 

@@ -23,7 +23,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -328,7 +327,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		return one(notify.ExportReady(m.Config, req.Email, req.ID, link))
 	},
 	privacy.MailErased: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld, recipients.Told(req)))
+		return one(notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld, req.RecipientsTold()))
 	},
 	privacy.MailDone: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.RequestDone(m.Config, req.Email, req.ID, req.Type))

@@ -250,24 +250,18 @@ const KindErasureDone = "erasure_done"
 
 // ErasureDone renders the erasure confirmation. It is the last email to the
 // address: after it the request record keeps no address.
-func ErasureDone(c Config, to, requestID string, withheld bool, recipients []Recipient) (Message, error) {
+func ErasureDone(c Config, to, requestID string, withheld bool, recipients []privacy.Told) (Message, error) {
 	text, html, err := render(KindErasureDone, struct {
 		Config
 		ID         string
 		Withheld   bool
-		Recipients []Recipient
+		Recipients []privacy.Told
 	}{c, requestID, withheld, recipients})
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{Kind: KindErasureDone, To: []string{to}, Subject: "Your erasure request " + requestID,
 		Text: text, HTML: html}, nil
-}
-
-// Recipient is a processor told of a request, as the requester reads it.
-type Recipient struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
 }
 
 // Kinds of the outcome emails.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/links"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -70,10 +71,10 @@ func (h *Handlers) preferencesURL(c token.Claims) (string, error) {
 	return links.Builder{Tokens: h.Tokens}.Preferences(c.Subject, c.Expires) // relative: the page is on the site
 }
 
-func checkboxes(sub privacy.Subscription) []httpapi.Checkbox {
-	var cb []httpapi.Checkbox
+func checkboxes(sub privacy.Subscription) []pages.Checkbox {
+	var cb []pages.Checkbox
 	for _, t := range privacy.Topics {
-		cb = append(cb, httpapi.Checkbox{Name: "topics", Value: t, Label: "topic." + t, Checked: sub.HasTopic(t)})
+		cb = append(cb, pages.Checkbox{Name: "topics", Value: t, Label: "topic." + t, Checked: sub.HasTopic(t)})
 	}
 	return cb
 }
@@ -93,7 +94,7 @@ func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (http
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.ActionPage(r, httpapi.Action{Key: "unsubscribe", URL: prefs, Legend: "newsletter.topics",
+	return pages.ActionPage(r, pages.Action{Key: "unsubscribe", URL: prefs, Legend: "newsletter.topics",
 		Checkboxes: checkboxes(sub), SecondURL: r.RawPath + "?token=" + httpapi.Query(r, "token"), SecondButton: "unsubscribe.all",
 	}), nil
 }
@@ -114,7 +115,7 @@ func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.
 	}
 	h.Log.InfoContext(ctx, "unsubscribed", "request_id", r.RequestContext.RequestID)
 	if httpapi.WantsHTML(r) {
-		return httpapi.Message(r, http.StatusOK, "unsubscribed"), nil
+		return pages.Message(r, http.StatusOK, "unsubscribed"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "unsubscribed"}), nil
 }
@@ -147,7 +148,7 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
 	}
 	if httpapi.WantsHTML(r) {
-		return httpapi.ActionPage(r, httpapi.Action{Key: "preferences", Args: []any{privacy.MaskEmail(sub.Email)},
+		return pages.ActionPage(r, pages.Action{Key: "preferences", Args: []any{privacy.MaskEmail(sub.Email)},
 			URL: r.RawPath + "?token=" + httpapi.Query(r, "token"), Legend: "newsletter.topics", Checkboxes: checkboxes(sub)}), nil
 	}
 	return httpapi.JSON(http.StatusOK, body(sub)), nil
@@ -186,7 +187,7 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, fmt.Errorf("set preferences: %w", err)
 	}
 	if httpapi.WantsHTML(r) {
-		return httpapi.Message(r, http.StatusOK, "preferences.saved"), nil
+		return pages.Message(r, http.StatusOK, "preferences.saved"), nil
 	}
 	return httpapi.JSON(http.StatusOK, body(sub)), nil
 }

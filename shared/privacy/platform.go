@@ -2,6 +2,8 @@ package privacy
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -125,4 +127,37 @@ type Delivery struct {
 	LastError string
 	// Status is its deadline-index bucket (DeliveryOpen, …).
 	Status string
+}
+
+// Told is one processor told of a request, as the requester reads it (the
+// completion email, the status page, the export): its name and where it
+// stands.
+type Told struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// RecipientsTold lists the processors told of r and where each stands, by
+// name.
+func (r RightsRequest) RecipientsTold() []Told {
+	out := make([]Told, 0, len(r.Recipients))
+	for _, rc := range r.Recipients {
+		out = append(out, Told{Name: rc.Name, Status: describeRecipient(rc.State)})
+	}
+	slices.SortFunc(out, func(a, b Told) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func describeRecipient(state string) string {
+	switch state {
+	case RecipientQueued:
+		return "being asked"
+	case RecipientRetrying:
+		return "not reachable yet; we keep asking"
+	case RecipientSent:
+		return "asked; their erasure is under way"
+	case RecipientCompleted:
+		return "asked; they have confirmed the erasure"
+	}
+	return "could not be asked; our privacy team is following up"
 }

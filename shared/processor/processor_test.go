@@ -29,7 +29,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // api is the processor's routes over a store on DynamoDB Local, called as
@@ -65,7 +64,7 @@ func newAPI(t *testing.T) *api {
 	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
 	a.svc = &processor.Service{Store: store, Hasher: h, Signer: signer, BaseURL: "https://privacy.example.com",
 		Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
-	a.rt = httpapi.NewRouter(log, web.Site{})
+	a.rt = httpapi.NewRouter(log, httpapi.Site{}, nil)
 	a.svc.Routes(a.rt)
 	for _, id := range []string{"acme", "beta"} {
 		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, a.t0); err != nil {

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
-	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -362,30 +361,4 @@ func Discover(ctx context.Context, client *http.Client, base string, pub *rsa.Pu
 		return "", nil, errors.New("discovery: the processor takes no erasure requests")
 	}
 	return format, types, nil
-}
-
-// Told lists the processors told of req and where each stands, by name,
-// as the requester reads it (the completion email, the status page, the
-// export).
-func Told(req privacy.RightsRequest) []notify.Recipient {
-	out := make([]notify.Recipient, 0, len(req.Recipients))
-	for _, r := range req.Recipients {
-		out = append(out, notify.Recipient{Name: r.Name, Status: describe(r.State)})
-	}
-	slices.SortFunc(out, func(a, b notify.Recipient) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
-
-func describe(state string) string {
-	switch state {
-	case privacy.RecipientQueued:
-		return "being asked"
-	case privacy.RecipientRetrying:
-		return "not reachable yet; we keep asking"
-	case privacy.RecipientSent:
-		return "asked; their erasure is under way"
-	case privacy.RecipientCompleted:
-		return "asked; they have confirmed the erasure"
-	}
-	return "could not be asked; our privacy team is following up"
 }

@@ -144,7 +144,7 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 		t.Fatalf("%d closed deliveries", len(closed))
 	}
 	// What the requester reads.
-	told := recipients.Told(got())
+	told := got().RecipientsTold()
 	if len(told) != 3 || told[0].Name != "Alpha Analytics" || !strings.Contains(told[0].Status, "confirmed") ||
 		!strings.Contains(told[2].Status, "privacy team") {
 		t.Fatalf("told: %+v", told)

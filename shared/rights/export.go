@@ -9,8 +9,8 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/links"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -71,7 +71,7 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	for _, r := range reqs {
 		entry := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
 			"received_at": httpapi.Time(r.ReceivedAt), "due_at": httpapi.Deadline(r.DueAt), "completed_at": httpapi.Time(r.CompletedAt)}
-		if told := recipients.Told(r); len(told) > 0 {
+		if told := r.RecipientsTold(); len(told) > 0 {
 			entry["recipients_told"] = told
 		}
 		ex.Requests = append(ex.Requests, entry)
@@ -128,7 +128,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 		if httpapi.WantsHTML(r) && httpapi.Query(r, "download") == "" {
 			// A browser gets a page first: what this is, until when, and
 			// the button that downloads the file.
-			return httpapi.View(r, http.StatusOK, httpapi.Lang(r).T("export.title"), "export", struct{ Until, DownloadURL string }{
+			return pages.View(r, http.StatusOK, pages.Lang(r).T("export.title"), "export", struct{ Until, DownloadURL string }{
 				req.CompletedAt.Add(links.ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
 		}
 		ex, err := ExportFor(ctx, rd, company, req, h.Now())

@@ -18,9 +18,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/links"
-	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -104,7 +103,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if f.Relationship == privacy.RelationshipPlatformEndUser {
 		// The company only processes this data for its client: the client
 		// answers. Nothing is stored.
-		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: httpapi.Lang(r).T("rights.redirected.body")}), nil
+		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: pages.Lang(r).T("rights.redirected.body")}), nil
 	}
 	subject := h.Hasher.Subject(f.Email)
 	ex, err := limit.Apply(ctx, h.Store, now,
@@ -198,9 +197,9 @@ func (h *Handlers) nonce() string { return strings.ReplaceAll(h.NewID(), "-", ""
 func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
 	if httpapi.WantsHTML(r) {
 		if f.Status == privacy.RequestRedirected {
-			return httpapi.Message(r, http.StatusAccepted, "rights.redirected")
+			return pages.Message(r, http.StatusAccepted, "rights.redirected")
 		}
-		return httpapi.Message(r, http.StatusAccepted, "rights.received", f.ID, f.DueAt[:10])
+		return pages.Message(r, http.StatusAccepted, "rights.received", f.ID, f.DueAt[:10])
 	}
 	return httpapi.JSON(http.StatusAccepted, f)
 }
@@ -220,7 +219,7 @@ func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.R
 	if _, _, err := h.check(r, token.VerifyRequest); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.ActionPage(r, httpapi.Action{Key: "verify", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
+	return pages.ActionPage(r, pages.Action{Key: "verify", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
 }
 
 // Verify handles POST …/verify: the single-use link verifies the identity.
@@ -268,7 +267,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		status = req.Status
 	}
 	if httpapi.WantsHTML(r) {
-		return httpapi.Message(r, http.StatusOK, "verified"), nil
+		return pages.Message(r, http.StatusOK, "verified"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": status}), nil
 }
@@ -284,7 +283,7 @@ type statusBody struct {
 	Reason        string `json:"reason,omitempty"`
 	ResultsURL    string `json:"results_url,omitempty"`
 	// RecipientsTold are the processors told of the request (Art. 19).
-	RecipientsTold []notify.Recipient `json:"recipients_told,omitempty"`
+	RecipientsTold []privacy.Told `json:"recipients_told,omitempty"`
 }
 
 // Status handles GET /v1/rights-requests/{id}?token=S.
@@ -302,7 +301,7 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
 		DueAt: httpapi.Deadline(req.DueAt), ExtendedUntil: httpapi.Deadline(req.ExtendedUntil),
-		CompletedAt: httpapi.Time(req.CompletedAt), Reason: req.Reason, RecipientsTold: recipients.Told(req)}
+		CompletedAt: httpapi.Time(req.CompletedAt), Reason: req.Reason, RecipientsTold: req.RecipientsTold()}
 	if !req.OriginalDueAt.IsZero() {
 		body.DueAt = httpapi.Deadline(req.OriginalDueAt) // the first deadline; extended_until is the current one
 	}
@@ -315,7 +314,7 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 			statusKey = "status.completed_value"
 		}
 		day := func(ts string) string { return strings.SplitN(ts, "T", 2)[0] }
-		return httpapi.View(r, http.StatusOK, httpapi.Lang(r).T("status.title", req.ID), "status", struct {
+		return pages.View(r, http.StatusOK, pages.Lang(r).T("status.title", req.ID), "status", struct {
 			Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string
 		}{req.Type, statusKey, day(body.ReceivedAt), day(body.DueAt), day(body.ExtendedUntil), day(body.CompletedAt),
 			body.Reason, body.ResultsURL}), nil

@@ -1,4 +1,8 @@
-package httpapi
+// Package pages renders the site's HTML pages for the HTTP handlers: the
+// privacy center, the action pages a link opens, messages and error pages,
+// from the page templates of shared/web. Only the functions that serve
+// pages link it.
+package pages
 
 import (
 	"net/http"
@@ -6,24 +10,25 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // Lang is the language the request's browser asked for.
-func Lang(r Request) web.Lang { return web.Negotiate(Header(r, "accept-language")) }
+func Lang(r httpapi.Request) web.Lang { return web.Negotiate(httpapi.Header(r, "accept-language")) }
 
-func render(r Request, status int, title, name string, data any) Response {
-	body, err := web.Render(web.Page{Lang: Lang(r), Site: r.Site, Title: title, Name: name, Data: data})
+func render(r httpapi.Request, status int, title, name string, data any) httpapi.Response {
+	body, err := web.Render(web.Page{Lang: Lang(r), Site: web.Site{PolicyURL: r.Site.PolicyURL, PolicyVersion: r.Site.PolicyVersion}, Title: title, Name: name, Data: data})
 	if err != nil {
-		return Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
+		return httpapi.Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
 			Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}
 	}
-	return Response{StatusCode: status, Body: body, Headers: web.Headers()}
+	return httpapi.Response{StatusCode: status, Body: body, Headers: web.Headers()}
 }
 
 // Message renders a page of the catalog entry key: its title is
 // key+".title" and its text key+".body", formatted with args.
-func Message(r Request, status int, key string, args ...any) Response {
+func Message(r httpapi.Request, status int, key string, args ...any) httpapi.Response {
 	l := Lang(r)
 	return render(r, status, l.T(key+".title"), "message", struct {
 		Paragraphs []string
@@ -53,7 +58,7 @@ type Action struct {
 }
 
 // ActionPage renders an Action with status 200.
-func ActionPage(r Request, a Action) Response {
+func ActionPage(r httpapi.Request, a Action) httpapi.Response {
 	l := Lang(r)
 	d := struct {
 		Message, URL, Button, Legend string
@@ -69,13 +74,13 @@ func ActionPage(r Request, a Action) Response {
 
 // View renders a page of its own template (status, export, center) with
 // the given title.
-func View(r Request, status int, title, name string, data any) Response {
+func View(r httpapi.Request, status int, title, name string, data any) httpapi.Response {
 	return render(r, status, title, name, data)
 }
 
 // Center is the privacy center's data; Forms holds the state of a form
 // drawn again after a plain post.
-func Center(r Request, status int, c web.Center) Response {
+func Center(r httpapi.Request, status int, c web.Center) httpapi.Response {
 	return render(r, status, Lang(r).T("center.title"), "center", c)
 }
 
@@ -83,14 +88,14 @@ func Center(r Request, status int, c web.Center) Response {
 var centerForms = map[string]string{"POST /v1/contact": "contact", "POST /v1/subscriptions": "newsletter",
 	"POST /v1/rights-requests": "rights"}
 
-// ErrorPage renders an error as a page: for a plain post of a privacy
+// Error renders an error as a page: for a plain post of a privacy
 // center form with field errors, the center again with the values sent and
 // each error next to its field; otherwise what happened and what to do next.
-func ErrorPage(r Request, e *Error) Response {
+func Error(r httpapi.Request, e *httpapi.Error) httpapi.Response {
 	l := Lang(r)
 	if form, ok := centerForms[r.RouteKey]; ok && len(e.Fields) > 0 {
 		state := web.Form{Errors: e.Fields, Focus: true, Values: url.Values{}}
-		if b, err := Body(r); err == nil && strings.HasPrefix(Header(r, "content-type"), "application/x-www-form-urlencoded") {
+		if b, err := httpapi.Body(r); err == nil && strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
 			state.Values, _ = url.ParseQuery(string(b))
 		}
 		c := web.NewCenter()

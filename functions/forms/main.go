@@ -29,7 +29,7 @@ func main() {
 	}
 	// The abuse limits, from the template's parameters (today's defaults
 	// when unset).
-	limits := forms.DefaultLimits
+	limits := forms.DefaultLimits()
 	if err := lambdaenv.Ints(map[string]*int{
 		"LIMIT_CONTACT_PER_IP_PER_HOUR":     &limits.ContactPerIP.Max,
 		"LIMIT_CONTACT_PER_ADDRESS_PER_DAY": &limits.ContactPerAddress.Max,

@@ -105,7 +105,7 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	f := &forms.Forms{Store: store, Hasher: hasher, Tokens: tokens, Limits: forms.DefaultLimits, PolicyVersion: "v",
+	f := &forms.Forms{Store: store, Hasher: hasher, Tokens: tokens, Limits: forms.DefaultLimits(), PolicyVersion: "v",
 		Now: time.Now, NewID: uuid.NewString, Log: log}
 	p := &preferences.Handlers{Store: store, Tokens: tokens, PolicyVersion: "v", Now: time.Now, Log: log}
 	rh := &rights.Handlers{Store: store, Hasher: hasher, Tokens: tokens, PolicyVersion: "v", Now: time.Now,

@@ -165,7 +165,7 @@ func seedSubjects(ctx context.Context, db *dynamodb.Client, t dynamo.Tables, n i
 				"subject": s(sub), "email": s(email), "message": s("Hello"), "created_at": s(at)}
 		}
 		keys := benchHasher.EmailKeys(email)
-		for _, f := range privacy.DigestFormats {
+		for _, f := range privacy.DigestFormats() {
 			item["email_"+f] = s(keys.ByFormat(f))
 		}
 		return item

@@ -253,7 +253,7 @@ func runChild(ctx context.Context, db *dynamodb.Client, mode string, tables map[
 			return err
 		}
 		r.Scanned = rep.Scanned
-		r.Deleted = rep.Counts[privacy.Retention.PendingSignup.Name]["deleted"]
+		r.Deleted = rep.Counts[privacy.Retention().PendingSignup.Name]["deleted"]
 	default:
 		return fmt.Errorf("unknown child mode %q", mode)
 	}

@@ -472,7 +472,7 @@ func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 		return err
 	}
 	fmt.Fprintf(out, "%d records marked; the retention sweep deletes them after %s\n", n,
-		privacy.Retention.ClientTermination.From(now).Format("2 January 2006"))
+		privacy.Retention().ClientTermination.From(now).Format("2 January 2006"))
 	return nil
 }
 

@@ -62,7 +62,7 @@ func (s *Store) EnqueueCallback(ctx context.Context, requestID, url, status stri
 		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(requestID), ":u": str(url),
 			":s": &types.AttributeValueMemberL{Value: []types.AttributeValue{str(status)}}, ":status": str(status),
 			":empty": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}, ":zero": num(0), ":due": str(callbacksDue),
-			":now": num(now.Unix()), ":exp": num(privacy.Retention.CallbackCursor.From(now).Unix())}})
+			":now": num(now.Unix()), ":exp": num(privacy.Retention().CallbackCursor.From(now).Unix())}})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("enqueue callback: %w", err)
 	}

@@ -32,7 +32,7 @@ func (s *Store) ClaimMail(ctx context.Context, key string, now time.Time, lease 
 	item := markerKey(key)
 	item["state"] = &types.AttributeValueMemberS{Value: "sending"}
 	item["lease_until"] = num(now.Add(lease).Unix())
-	item[attrTTL] = num(privacy.Retention.MailMarker.From(now).Unix())
+	item[attrTTL] = num(privacy.Retention().MailMarker.From(now).Unix())
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                &s.tables.Ops,
 		Item:                     item,

@@ -280,7 +280,7 @@ func isConditionFailed(err error) bool {
 // the digest key (privacy.Hasher.DigestKey) in format: one query of the
 // sparse index by-email-<format>, no scan. Usually one subject, or none.
 func (s *Store) SubjectsByEmailKey(ctx context.Context, format, key string) ([]privacy.SubjectID, error) {
-	if !slices.Contains(privacy.DigestFormats, format) {
+	if !slices.Contains(privacy.DigestFormats(), format) {
 		return nil, fmt.Errorf("subjects by email key: unknown format %q", format)
 	}
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Subjects,

@@ -194,7 +194,7 @@ func TestSubjectsByEmailKey(t *testing.T) {
 		}
 		return got
 	}
-	for _, format := range privacy.DigestFormats {
+	for _, format := range privacy.DigestFormats() {
 		for addr, want := range map[string]privacy.SubjectID{" INQ@example.com": inq.Subject, "sub@example.com": sub} {
 			if got := find(format, addr); len(got) != 1 || got[0] != want {
 				t.Errorf("%s of %s: %v, want [%s]", format, addr, got, want)

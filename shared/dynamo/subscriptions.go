@@ -73,7 +73,7 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	item, err := attributevalue.MarshalMap(ledgerRecord{
 		PK: SubjectPK(e.Subject), SK: at + "#" + e.Name + "#" + e.Ref, Subject: string(e.Subject),
 		Event: e.Name, At: at, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
-		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention.Ledger.From(e.At).Unix(),
+		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal ledger entry: %w", err)
@@ -149,9 +149,9 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
 		":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
 		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
-		":exp": num(privacy.Retention.PendingSignup.From(e.At).Unix()),
+		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()),
 	}
-	for _, f := range privacy.DigestFormats {
+	for _, f := range privacy.DigestFormats() {
 		if k := p.Lookup.ByFormat(f); k != "" {
 			set += fmt.Sprintf(", email_%s = :k%s", f, f)
 			vals[":k"+f] = str(k)
@@ -228,7 +228,7 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 		return err
 	}
 	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}}
-	for _, reason := range privacy.ClearedByConfirmation {
+	for _, reason := range privacy.ClearedByConfirmation() {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression,
 			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}}})
 	}
@@ -264,7 +264,7 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
-			":exp": num(privacy.Retention.Unsubscribed.From(e.At).Unix()),
+			":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -369,7 +369,7 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time)
 		ConditionExpression: aws.String("attribute_not_exists(uses) OR uses < :limit"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": num(1), ":limit": &types.AttributeValueMemberN{Value: strconv.Itoa(limit)},
-			":exp": num(privacy.Retention.RateCounter.From(now).Unix()),
+			":exp": num(privacy.Retention().RateCounter.From(now).Unix()),
 		},
 	})
 	if isConditionFailed(err) {

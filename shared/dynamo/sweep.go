@@ -267,7 +267,7 @@ func (s *Sweep) RecordSweep(ctx context.Context, r privacy.SweepRun) error {
 		attrPK: str("SYSTEM#retention-sweep"), attrSK: str(at + "#" + r.RunID), "event": str("retention_sweep"),
 		"at": str(at), "counts": str(string(counts)), "complete": &types.AttributeValueMemberBOOL{Value: r.Complete},
 		"resumed": &types.AttributeValueMemberBOOL{Value: r.Resumed}, "scanned": num(int64(r.Scanned)),
-		"duration": num(r.Duration.Milliseconds()), attrTTL: num(privacy.Retention.Ledger.From(r.At).Unix()),
+		"duration": num(r.Duration.Milliseconds()), attrTTL: num(privacy.Retention().Ledger.From(r.At).Unix()),
 	}})
 	if err != nil {
 		return fmt.Errorf("record sweep report: %w", err)

@@ -28,12 +28,14 @@ type Limits struct {
 }
 
 // DefaultLimits are used when the configuration names none.
-var DefaultLimits = Limits{
-	SignupPerIP:       limit.Rule{Name: "signup_ip", Max: 20, Window: time.Hour},
-	SignupPerAddress:  limit.Rule{Name: "signup_addr", Max: 3, Window: 24 * time.Hour},
-	ContactPerIP:      limit.Rule{Name: "contact_ip", Max: 10, Window: time.Hour},
-	ContactPerAddress: limit.Rule{Name: "contact_addr", Max: 5, Window: 24 * time.Hour},
-	Cooldown:          10 * time.Minute,
+func DefaultLimits() Limits {
+	return Limits{
+		SignupPerIP:       limit.Rule{Name: "signup_ip", Max: 20, Window: time.Hour},
+		SignupPerAddress:  limit.Rule{Name: "signup_addr", Max: 3, Window: 24 * time.Hour},
+		ContactPerIP:      limit.Rule{Name: "contact_ip", Max: 10, Window: time.Hour},
+		ContactPerAddress: limit.Rule{Name: "contact_addr", Max: 5, Window: 24 * time.Hour},
+		Cooldown:          10 * time.Minute,
+	}
 }
 
 type pendingAnswer struct {

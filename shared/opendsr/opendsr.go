@@ -26,16 +26,22 @@ const (
 	V2 Version = 2 // OpenDSR 2.0: /v2/requests, X-OpenDSR-* headers, regulation required
 )
 
-// Request types, identity types and formats, request statuses (spec §3).
-var (
-	RequestTypes   = []string{"access", "portability", "erasure"}
-	IdentityTypes  = []string{"controller_customer_id", "android_advertising_id", "android_id", "email", "fire_advertising_id", "ios_advertising_id", "ios_vendor_id", "microsoft_advertising_id", "microsoft_publisher_id", "roku_publisher_id", "roku_advertising_id"}
-	Formats        = []string{"raw", "sha1", "md5", "sha256"}
-	Regulations    = []string{"gdpr", "ccpa"}
+// Request statuses (spec §3).
+const (
 	StatusPending  = "pending"
 	StatusProgress = "in_progress"
 	StatusDone     = "completed"
 	StatusCanceled = "cancelled"
+)
+
+// The identity types, identity formats and regulations of the
+// specification (§3).
+var (
+	identityTypes = []string{"controller_customer_id", "android_advertising_id", "android_id", "email", "fire_advertising_id",
+		"ios_advertising_id", "ios_vendor_id", "microsoft_advertising_id", "microsoft_publisher_id", "roku_publisher_id",
+		"roku_advertising_id"}
+	formats     = []string{"raw", "sha1", "md5", "sha256"}
+	regulations = []string{"gdpr", "ccpa"}
 )
 
 // Identity is one identity of the subject.
@@ -127,8 +133,8 @@ func Parse(v Version, body []byte, p Policy) (Request, error) {
 	}
 	if r.Type == "" {
 		add("subject_request_type", "Required", "field is required")
-	} else if !slices.Contains(RequestTypes, r.Type) {
-		add("subject_request_type", "InvalidValue", "must be one of "+strings.Join(RequestTypes, ", "))
+	} else if !slices.Contains(RequestTypes(), r.Type) {
+		add("subject_request_type", "InvalidValue", "must be one of "+strings.Join(RequestTypes(), ", "))
 	}
 	if r.SubmittedTime == "" {
 		add("submitted_time", "Required", "field is required")
@@ -138,19 +144,19 @@ func Parse(v Version, body []byte, p Policy) (Request, error) {
 	switch {
 	case v >= V2 && r.Regulation == "":
 		add("regulation", "Required", "field is required")
-	case r.Regulation != "" && !slices.Contains(Regulations, r.Regulation):
-		add("regulation", "InvalidValue", "must be one of "+strings.Join(Regulations, ", "))
+	case r.Regulation != "" && !slices.Contains(regulations, r.Regulation):
+		add("regulation", "InvalidValue", "must be one of "+strings.Join(regulations, ", "))
 	}
 	if len(r.Identities) == 0 {
 		add("subject_identities", "Required", "field is required (at least one identity)")
 	}
 	for i, id := range r.Identities {
 		field := fmt.Sprintf("subject_identities[%d]", i)
-		if !slices.Contains(IdentityTypes, id.Type) {
+		if !slices.Contains(identityTypes, id.Type) {
 			add(field+".identity_type", "InvalidValue", "must be one of the specification's identity types")
 		}
-		if !slices.Contains(Formats, id.Format) {
-			add(field+".identity_format", "InvalidValue", "must be one of "+strings.Join(Formats, ", "))
+		if !slices.Contains(formats, id.Format) {
+			add(field+".identity_format", "InvalidValue", "must be one of "+strings.Join(formats, ", "))
 		}
 		switch n, hashed := hexLen[id.Format]; {
 		case id.Value == "":
@@ -240,3 +246,6 @@ func PublicAddr(a netip.Addr, allowLoopback bool) bool {
 	}
 	return true
 }
+
+// RequestTypes returns the OpenDSR request types this processor takes.
+func RequestTypes() []string { return []string{"access", "portability", "erasure"} }

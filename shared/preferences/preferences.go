@@ -73,7 +73,7 @@ func (h *Handlers) preferencesURL(c token.Claims) (string, error) {
 
 func checkboxes(sub privacy.Subscription) []pages.Checkbox {
 	var cb []pages.Checkbox
-	for _, t := range privacy.Topics {
+	for _, t := range privacy.Topics() {
 		cb = append(cb, pages.Checkbox{Name: "topics", Value: t, Label: "topic." + t, Checked: sub.HasTopic(t)})
 	}
 	return cb
@@ -128,7 +128,7 @@ type prefsBody struct {
 
 func body(sub privacy.Subscription) prefsBody {
 	b := prefsBody{EmailMasked: privacy.MaskEmail(sub.Email), Status: sub.Status, Topics: map[string]bool{}}
-	for _, t := range privacy.Topics {
+	for _, t := range privacy.Topics() {
 		b.Topics[t] = sub.HasTopic(t)
 	}
 	return b

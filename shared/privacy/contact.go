@@ -119,7 +119,7 @@ func NewInquiry(id string, subject SubjectID, f ContactForm, policyVersion strin
 		LegalBasis:    BasisLegitimateInterest,
 		PolicyVersion: policyVersion,
 		Meta:          meta,
-		ExpiresAt:     Retention.Inquiry.From(meta.ReceivedAt),
-		MetaExpiresAt: Retention.RequestMeta.From(meta.ReceivedAt),
+		ExpiresAt:     retention.Inquiry.From(meta.ReceivedAt),
+		MetaExpiresAt: retention.RequestMeta.From(meta.ReceivedAt),
 	}
 }

@@ -8,12 +8,12 @@ import (
 	"hash"
 )
 
-// DigestFormats are the forms in which a controller may name an email
+// DigestFormats returns the forms in which a controller may name an email
 // address instead of sending it (OpenDSR identity_format): the digest of
 // the normalised address (NormalizeEmail: trimmed, lower-cased), written
 // as lowercase hex. The specification leaves normalisation and encoding
 // open; this is ours, and docs/features.md documents it.
-var DigestFormats = []string{"md5", "sha1", "sha256"}
+func DigestFormats() []string { return []string{"md5", "sha1", "sha256"} }
 
 var digests = map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha256": sha256.New}
 

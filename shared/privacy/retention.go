@@ -66,11 +66,16 @@ func (c Class) From(t time.Time) time.Time {
 	return t.AddDate(0, 0, c.Days).UTC()
 }
 
-// Retention names the classes the code writes by.
-var Retention = struct {
+// RetentionClasses names the classes the code writes by.
+type RetentionClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
-}{
+}
+
+// Retention returns the classes the code writes by.
+func Retention() RetentionClasses { return retention }
+
+var retention = RetentionClasses{
 	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
 		Days: 730, Action: Delete,
 		Why: "§7 'we will only retain your personal data for as long as necessary to fulfil the purposes we collected it for': an inquiry is kept 24 months after its last activity"},
@@ -121,7 +126,7 @@ var Retention = struct {
 // Policy lists every class, in the order the sweep applies them: strips
 // before deletes of the same table, so an item due for both is deleted.
 func Policy() []Class {
-	r := Retention
+	r := retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,

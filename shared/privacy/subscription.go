@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// Topics a subscriber can choose. Every one of them is marketing.
-var Topics = []string{"newsletter", "events", "product_updates"}
+// Topics returns the topics a subscriber can choose. Every one of them is marketing.
+func Topics() []string { return []string{"newsletter", "events", "product_updates"} }
 
 func knownTopic(t string) bool {
-	for _, k := range Topics {
+	for _, k := range Topics() {
 		if k == t {
 			return true
 		}
@@ -46,7 +46,7 @@ const (
 // ClearedByConfirmation lists the suppression reasons a fresh, explicit
 // double opt-in lifts: the ones the person themself caused. A hard bounce,
 // an objection or an erasure is lifted only by the privacy team.
-var ClearedByConfirmation = []string{SuppressUnsubscribed, SuppressComplained}
+func ClearedByConfirmation() []string { return []string{SuppressUnsubscribed, SuppressComplained} }
 
 // Signup is a validated newsletter signup.
 type Signup struct {

@@ -196,7 +196,7 @@ func version(v opendsr.Version) string { return fmt.Sprintf("%d.0", v) }
 
 func supported() []map[string]string {
 	out := []map[string]string{{"identity_type": "email", "identity_format": "raw"}}
-	for _, f := range privacy.DigestFormats {
+	for _, f := range privacy.DigestFormats() {
 		out = append(out, map[string]string{"identity_type": "email", "identity_format": f})
 	}
 	return out
@@ -206,7 +206,7 @@ func (s *Service) discovery(ctx context.Context, c call) (int, any, error) {
 	return http.StatusOK, map[string]any{
 		"api_version":                     version(c.v),
 		"supported_identities":            supported(),
-		"supported_subject_request_types": opendsr.RequestTypes,
+		"supported_subject_request_types": opendsr.RequestTypes(),
 		"processor_certificate":           s.CertURL,
 	}, nil
 }

@@ -33,10 +33,10 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Types are the request types a processor may be told of. Erasure is
+// Types returns the request types a processor may be told of. Erasure is
 // what Art. 19 requires; the others are not sent yet (their results would
 // have to join the site's export).
-var Types = []string{privacy.RightErasure}
+func Types() []string { return []string{privacy.RightErasure} }
 
 // For returns the deliveries that telling procs of req needs: one per
 // processor that takes req's type, naming the person as that processor
@@ -352,7 +352,7 @@ func Discover(ctx context.Context, client *http.Client, base string, pub *rsa.Pu
 	if format == "" {
 		return "", nil, errors.New("discovery: the processor takes no email identity (sha256 or raw)")
 	}
-	for _, t := range Types {
+	for _, t := range Types() {
 		if slices.Contains(disc.Types, t) {
 			types = append(types, t)
 		}

@@ -40,20 +40,22 @@ var (
 	ErrWrongStatus    = errors.New("not possible in the request's status")
 )
 
-// OpenStatuses are the statuses of a request still to be answered.
-var OpenStatuses = []string{privacy.RequestIdentityUnverified, privacy.RequestPending,
-	privacy.RequestInProgress, privacy.RequestAwaitingReview}
+// OpenStatuses returns the statuses of a request still to be answered.
+func OpenStatuses() []string {
+	return []string{privacy.RequestIdentityUnverified, privacy.RequestPending,
+		privacy.RequestInProgress, privacy.RequestAwaitingReview}
+}
 
 // Overdue reports whether an open request has passed its deadline.
 func Overdue(r privacy.RightsRequest, now time.Time) bool {
-	return !r.DueAt.IsZero() && slices.Contains(OpenStatuses, r.Status) && now.After(r.DueAt)
+	return !r.DueAt.IsZero() && slices.Contains(OpenStatuses(), r.Status) && now.After(r.DueAt)
 }
 
 // List returns the requests in the given statuses (the open ones when none
 // is given), earliest due first; overdueOnly keeps those past their deadline.
 func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]privacy.RightsRequest, error) {
 	if len(statuses) == 0 {
-		statuses = OpenStatuses
+		statuses = OpenStatuses()
 	}
 	var before time.Time
 	if overdueOnly {
@@ -126,11 +128,11 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return ErrReasonRequired
 	}
-	req, err := d.load(ctx, id, OpenStatuses...)
+	req, err := d.load(ctx, id, OpenStatuses()...)
 	if err != nil {
 		return err
 	}
-	return d.apply(ctx, req, privacy.Transition{From: OpenStatuses, Status: privacy.RequestDenied,
+	return d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), Status: privacy.RequestDenied,
 		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, "request_denied")
 }
 
@@ -141,7 +143,7 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 	if strings.TrimSpace(reason) == "" {
 		return time.Time{}, ErrReasonRequired
 	}
-	req, err := d.load(ctx, id, OpenStatuses...)
+	req, err := d.load(ctx, id, OpenStatuses()...)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -160,7 +162,7 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later", id,
 			req.DueAt.Format(time.RFC3339))
 	}
-	return until, d.apply(ctx, req, privacy.Transition{From: OpenStatuses, MailDue: privacy.Due(privacy.MailExtended, d.once()),
+	return until, d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), MailDue: privacy.Due(privacy.MailExtended, d.once()),
 		Extend: until, ExtensionReason: reason}, "deadline_extended")
 }
 

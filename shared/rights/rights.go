@@ -134,7 +134,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		if prev.Status == privacy.RequestIdentityUnverified {
 			sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
 		} else {
-			sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses, now, ResendCooldown)
+			sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
 		}
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
@@ -171,7 +171,7 @@ func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
 // it is the controller's, not the person's.
 func joinable(recent []privacy.RightsRequest, typ string) (privacy.RightsRequest, bool) {
 	for _, prev := range recent {
-		if prev.Source == "" && prev.Type == typ && slices.Contains(OpenStatuses, prev.Status) {
+		if prev.Source == "" && prev.Type == typ && slices.Contains(OpenStatuses(), prev.Status) {
 			return prev, true
 		}
 	}

@@ -155,21 +155,21 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 		}
 	}
 	// A legal hold protects a subject's expired data.
-	held := seedClass(privacy.Retention.Inquiry, "S#held")[1]
+	held := seedClass(privacy.Retention().Inquiry, "S#held")[1]
 	held.expect = "kept"
 	e.put(t, held)
 	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#held"), "sk": S(privacy.HoldLegal),
 		"list_pk": S(privacy.HoldsList), "list_sk": S("S#held")}})
 	items = append(items, held)
 	// A legal hold that has ended (its -until has passed) protects nothing.
-	ended := seedClass(privacy.Retention.Inquiry, "S#hold-ended")[1]
+	ended := seedClass(privacy.Retention().Inquiry, "S#hold-ended")[1]
 	e.put(t, ended)
 	e.put(t, seeded{table: privacy.TableSubjects, item: map[string]types.AttributeValue{"pk": S("S#hold-ended"), "sk": S(privacy.HoldLegal),
 		"list_pk": S(privacy.HoldsList), "list_sk": S("S#hold-ended"), "until": S(now.Add(-time.Hour).Format(time.RFC3339Nano))}})
 	items = append(items, ended)
 	// A restriction in force keeps its requester's address (the lift must
 	// be told), however long ago it was put in place.
-	inForce := seedClass(privacy.Retention.FinishedRequestAddress, "X#in-force")[1]
+	inForce := seedClass(privacy.Retention().FinishedRequestAddress, "X#in-force")[1]
 	inForce.item[privacy.AttrRestricts] = &types.AttributeValueMemberBOOL{Value: true}
 	inForce.expect = "kept"
 	e.put(t, inForce)
@@ -191,7 +191,7 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 	if !rep.Complete || rep.Resumed || !reflect.DeepEqual(dry.Counts, rep.Counts) {
 		t.Fatalf("dry %v\nreal %v (complete %v)", dry.Counts, rep.Counts, rep.Complete)
 	}
-	if rep.Counts[privacy.Retention.Inquiry.Name]["protected"] != 1 {
+	if rep.Counts[privacy.Retention().Inquiry.Name]["protected"] != 1 {
 		t.Errorf("the held inquiry was not reported protected: %v", rep.Counts)
 	}
 	for _, s := range items {
@@ -295,7 +295,7 @@ func TestResumeFromCheckpoint(t *testing.T) {
 		if runs > 1 && !rep.Resumed {
 			t.Fatalf("run %d did not resume", runs)
 		}
-		deleted += rep.Counts[privacy.Retention.RateCounter.Name]["deleted"]
+		deleted += rep.Counts[privacy.Retention().RateCounter.Name]["deleted"]
 		if rep.Complete {
 			break
 		}
@@ -327,7 +327,7 @@ func TestUnprocessedItemsAreRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Retries == 0 || db.deletes.Load() != 50 || rep.Counts[privacy.Retention.RateCounter.Name]["deleted"] != 50 {
+	if rep.Retries == 0 || db.deletes.Load() != 50 || rep.Counts[privacy.Retention().RateCounter.Name]["deleted"] != 50 {
 		t.Fatalf("retries %d, deletes %d, counts %v", rep.Retries, db.deletes.Load(), rep.Counts)
 	}
 	if left := len(e.all(t)[privacy.TableOps]); left != 0 {
@@ -355,7 +355,7 @@ func TestClientTermination(t *testing.T) {
 	for _, days := range []int{364, 366} {
 		s := e.sweeper(e.db)
 		s.Now = func() time.Time { return now.AddDate(0, 0, days) }
-		s.Classes = []privacy.Class{privacy.Retention.ClientTermination}
+		s.Classes = []privacy.Class{privacy.Retention().ClientTermination}
 		if _, err := s.Run(ctx, sweep.Options{Budget: time.Minute}); err != nil {
 			t.Fatal(err)
 		}

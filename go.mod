@@ -19,8 +19,8 @@ require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/uuid v1.6.0
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/net v0.62.0
-	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -3,26 +3,10 @@
 // the caller's identity with every decision; with -endpoint (or
 // DYNAMODB_ENDPOINT) it works against DynamoDB Local.
 //
-//	privacyctl list [-status S[,S]] [-overdue]   requests by due date (open ones by default)
-//	privacyctl show ID                           one request and its ledger
-//	privacyctl approve ID                        fulfil a request held for review
-//	privacyctl deny ID -reason TEXT              refuse it; the requester is emailed the reason
-//	privacyctl extend ID -reason TEXT [-until D] extend the deadline (at most what the law allows)
-//	privacyctl complete ID [-note TEXT]          close a rectification the team carried out
-//	privacyctl lift ID -reason TEXT              lift a restriction; the requester is told
-//	privacyctl terminate-client -email ADDRESS   start the 12-month clock for a client's data
-//	privacyctl terminate-client -controller ID   the same for every record a controller handed over
-//	privacyctl opendsr-controller -name NAME     issue OpenDSR credentials to a controller
-//	privacyctl opendsr-retention ID -days N      how long a controller's records are kept after their last write
-//	privacyctl opendsr-revoke ID                 revoke them
-//	privacyctl processor add -name N -url U -credentials USER:PASS -certificate FILE
-//	                                             register a processor the site's erasures are told to (Art. 19)
-//	privacyctl processor list | remove ID
-//	privacyctl replay -queue-url URL [-max N]    feed what Lambda gave up on back to its function, once
-//	privacyctl hold add|lift|list -email A -reason TEXT [-until D]   legal holds
-//	privacyctl reapply-erasures [-since D]       erase again everyone erased, after a restore
-//
-// The logic is shared/rights (Desk); this file parses flags and prints.
+// It is a table of commands (commands), each with its own flags and help:
+// "privacyctl help" lists them, "privacyctl help COMMAND" (or COMMAND -h)
+// tells one. The logic is in shared/rights and the adapters; this file
+// parses flags and prints.
 package main
 
 import (
@@ -38,7 +22,6 @@ import (
 	"net/url"
 	"os"
 	"os/user"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,49 +46,135 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
-const usage = `usage: privacyctl COMMAND [ID] [flags]
+// command is one of privacyctl's commands: its name (one word, or two for
+// a group such as "hold add"), its arguments, what it does, its own flags,
+// and how it runs. ids is how many positional arguments it takes.
+type command struct {
+	name, args, help string
+	ids              int
+	flags            func(fs *flag.FlagSet, o *options)
+	run              func(ctx context.Context, c *cli, pos []string) error
+}
 
-  list [-status S[,S]] [-overdue]   rights requests by due date (the open ones by default)
-  show ID                           one request with its ledger entries
-  approve ID                        fulfil a verified request held for review
-  deny ID -reason TEXT              refuse a request; the requester is emailed the reason
-  extend ID -reason TEXT [-until YYYY-MM-DD]
-                                    extend the deadline (GDPR: up to two more months, CCPA: 45 days)
-  complete ID [-note TEXT]          close a rectification the team has carried out
-  lift ID -reason TEXT              lift a restriction of processing; the requester is told
-  terminate-client -email ADDRESS [-reference TEXT]
-                                    start the 12-month deletion clock of a terminated client
-  terminate-client -controller ID   start it for every record an OpenDSR controller handed over
-  opendsr-controller -name NAME     issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once
-  opendsr-retention ID -days N      keep a controller's records N days after their last write (0: until it erases them)
-  opendsr-revoke ID                 revoke a controller's credentials
-  processor add -name NAME -url URL -credentials USER:PASSWORD -certificate FILE
-                                    register a processor of the site's data (its OpenDSR v2 base URL): every
-                                    erasure is then sent to it (GDPR Art. 19); its discovery is checked first
-  processor list                    the registered processors
-  processor remove ID               stop telling a processor (what is queued for it still goes)
-  hold add -email ADDRESS -reason TEXT [-until YYYY-MM-DD]
-                                    put a person's data under a legal hold: erasures are withheld, the sweep keeps it
-  hold lift -email ADDRESS -reason TEXT
-                                    end it
-  hold list                         every legal hold (subject hash, since, until, reason)
-  reapply-erasures [-since YYYY-MM-DD]
-                                    after a point-in-time restore: erase again, by key, everyone the (live)
-                                    suppression list says was erased, and every person a controller had erased
-  replay -queue-url URL [-max N]    feed the failure queue's records (the output FailureQueueUrl) back to their
-                                    functions once the cause is fixed; each is deleted once its replay succeeded
-                                    (locally: -sqs-endpoint and -invoke-url http://localhost:3000)
-  backfill-digest-keys              give records written before the by-email-* indexes their digest keys (once, after the upgrade)
+// synopsis is the command with its arguments.
+func (c *command) synopsis() string { return strings.TrimSpace(c.name + " " + c.args) }
 
-Common flags: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
--requests-table/-subjects-table/-ledger-table/-ops-table NAME, -secret-arn ARN, -as NAME.
+// commands is every command, in the order help lists them.
+var commands = []command{
+	{name: "list", args: "[-status S[,S]] [-overdue] [-json]", help: "rights requests by due date (the open ones by default)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.status, "status", "", "statuses, comma-separated (default: the open ones)")
+			fs.BoolVar(&o.overdue, "overdue", false, "only requests past their deadline")
+			fs.BoolVar(&o.asJSON, "json", false, "print JSON")
+		}, run: list},
+	{name: "show", args: "ID", ids: 1, help: "one request with its ledger entries (and the legal hold that withholds it)", run: show},
+	{name: "approve", args: "ID", ids: 1, help: "fulfil a verified request held for review", run: approve},
+	{name: "deny", args: "ID -reason TEXT", ids: 1, help: "refuse a request; the requester is emailed the reason",
+		flags: reasonFlag("the reason (the requester reads it)"), run: deny},
+	{name: "extend", args: "ID -reason TEXT [-until YYYY-MM-DD]", ids: 1,
+		help: "extend the deadline (GDPR: up to two more months, CCPA: 45 days); the requester is emailed the reason",
+		flags: func(fs *flag.FlagSet, o *options) {
+			reasonFlag("the reason (the requester reads it)")(fs, o)
+			fs.StringVar(&o.until, "until", "", "the new deadline, YYYY-MM-DD (default: the furthest allowed)")
+		}, run: extend},
+	{name: "complete", args: "ID [-note TEXT]", ids: 1, help: "close a rectification the team has carried out; the requester is told",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.note, "note", "", "what was corrected (the requester reads it)")
+		}, run: complete},
+	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing; the requester is told",
+		flags: reasonFlag("the reason (the requester reads it)"), run: lift},
+	{name: "terminate-client", args: "-email ADDRESS [-reference TEXT] | -controller ID",
+		help: "start the 12-month deletion clock of a terminated client, or of everything an OpenDSR controller handed over",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.email, "email", "", "the client's address")
+			fs.StringVar(&o.ref, "reference", "", "the written request's reference")
+			fs.StringVar(&o.controller, "controller", "", "an OpenDSR controller's id")
+		}, run: terminateClient},
+	{name: "opendsr-controller", args: "-name NAME", help: "issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once",
+		flags: nameFlag("the controller's name"), run: issueController},
+	{name: "opendsr-retention", args: "ID -days N", ids: 1,
+		help: "keep a controller's records N days after their last write (0: until it erases them)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.IntVar(&o.days, "days", -1, "days a record is kept after its last write (0: no limit)")
+		}, run: controllerRetention},
+	{name: "opendsr-revoke", args: "ID", ids: 1, help: "revoke a controller's credentials", run: revokeController},
+	{name: "processor add", args: "-name NAME -url URL -credentials USER:PASSWORD -certificate FILE",
+		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
+			"(GDPR Art. 19); its discovery is checked first",
+		flags: func(fs *flag.FlagSet, o *options) {
+			nameFlag("the processor's name")(fs, o)
+			fs.StringVar(&o.url, "url", "", "the processor's OpenDSR v2 base URL (…/opendsr/v2)")
+			fs.StringVar(&o.credentials, "credentials", "", "its HTTP Basic credentials, USER:PASSWORD")
+			fs.StringVar(&o.certificate, "certificate", "", "the PEM file of the certificate that signs its answers")
+		}, run: processorAdd},
+	{name: "processor list", help: "the registered processors", run: processorList},
+	{name: "processor remove", args: "ID", ids: 1, help: "stop telling a processor (what is queued for it still goes)", run: processorRemove},
+	{name: "hold add", args: "-email ADDRESS -reason TEXT [-until YYYY-MM-DD]",
+		help: "put a person's data under a legal hold: erasures are withheld, the sweep keeps it",
+		flags: func(fs *flag.FlagSet, o *options) {
+			holdFlags(fs, o)
+			fs.StringVar(&o.until, "until", "", "when the hold ends, YYYY-MM-DD (default: when it is lifted)")
+		}, run: holdAdd},
+	{name: "hold lift", args: "-email ADDRESS -reason TEXT", help: "end a legal hold", flags: holdFlags, run: holdLift},
+	{name: "hold list", help: "every legal hold (subject hash, since, until, reason)", run: holdList},
+	{name: "reapply-erasures", args: "[-since YYYY-MM-DD]",
+		help: "after a point-in-time restore: erase again, by key, everyone the (live) suppression list says was erased, " +
+			"and every person a controller had erased",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.since, "since", "", "only erasures since this date, YYYY-MM-DD (default: all)")
+		}, run: reapplyErasures},
+	{name: "replay", args: "-queue-url URL [-max N]",
+		help: "feed the failure queue's records (the output FailureQueueUrl) back to their functions once the cause is " +
+			"fixed; each is deleted once its replay succeeded (locally: -sqs-endpoint and -invoke-url http://localhost:3000)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.queueURL, "queue-url", os.Getenv("FAILURE_QUEUE_URL"), "the failure queue's URL (the stack's output FailureQueueUrl)")
+			fs.StringVar(&o.sqsEndpoint, "sqs-endpoint", os.Getenv("SQS_ENDPOINT"), "the SQS endpoint (the local SQS server in development)")
+			fs.StringVar(&o.invokeURL, "invoke-url", "", "invoke through the local gateway at this URL instead of Lambda")
+			fs.IntVar(&o.max, "max", 0, "at most this many messages (0: all)")
+		}, run: replayFailures},
+	{name: "backfill-digest-keys", help: "give records written before the by-email-* indexes their digest keys (once, after the upgrade)",
+		run: backfillDigestKeys},
+}
+
+func reasonFlag(what string) func(*flag.FlagSet, *options) {
+	return func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.reason, "reason", "", what) }
+}
+
+func nameFlag(what string) func(*flag.FlagSet, *options) {
+	return func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.name, "name", "", what) }
+}
+
+func holdFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.email, "email", "", "the person's address")
+	fs.StringVar(&o.reason, "reason", "", "why (the team's; never told to the requester)")
+}
+
+// commonFlags are every command's: where the stack is, and who acts.
+func commonFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB endpoint (DynamoDB Local in development)")
+	fs.StringVar(&o.stage, "stage", envOr("STAGE", "dev"), "the stack's stage; table names default to <stage>-…Table")
+	fs.StringVar(&o.requests, "requests-table", os.Getenv("REQUESTS_TABLE"), "requests table name")
+	fs.StringVar(&o.subjects, "subjects-table", os.Getenv("SUBJECTS_TABLE"), "subjects table name")
+	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
+	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
+	fs.StringVar(&o.suppression, "suppression-table", os.Getenv("SUPPRESSION_TABLE"), "suppression table name")
+	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
+	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
+	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
+	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
+}
+
+const commonHelp = `Every command also takes: -endpoint URL (DynamoDB Local), -stage NAME (table names <stage>-…Table),
+-requests-table/-subjects-table/-ledger-table/-ops-table/-suppression-table/-records-table NAME,
+-secret-arn ARN, -policy-version V, -as NAME. "privacyctl help COMMAND" tells one command's flags.
 `
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "privacyctl:", err)
 		if errors.Is(err, errUsage) {
-			fmt.Fprint(os.Stderr, usage)
+			c, _ := lookup(os.Args[1:])
+			usage(os.Stderr, c)
 			os.Exit(2)
 		}
 		os.Exit(1)
@@ -113,9 +182,6 @@ func main() {
 }
 
 var errUsage = errors.New("bad usage")
-
-var commands = []string{"list", "show", "approve", "deny", "extend", "complete", "lift", "terminate-client",
-	"opendsr-controller", "opendsr-retention", "opendsr-revoke", "backfill-digest-keys", "processor", "replay", "hold", "reapply-erasures"}
 
 type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, suppression, secretArn string
@@ -133,50 +199,61 @@ func envOr(k, d string) string {
 	return d
 }
 
-func parse(cmd string, args []string) (options, []string, error) {
+// lookup finds the command args start with: a group's two words, or one.
+func lookup(args []string) (*command, []string) {
+	for i := range commands {
+		c := &commands[i]
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c, args[len(words):]
+		}
+	}
+	return nil, args
+}
+
+// usage prints the list of commands, or one command's help and flags.
+func usage(w io.Writer, c *command) {
+	if c == nil {
+		fmt.Fprint(w, "usage: privacyctl COMMAND [ID] [flags]\n\n")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %s\n      %s\n", c.synopsis(), c.help)
+		}
+		fmt.Fprint(w, "\n"+commonHelp)
+		return
+	}
+	fmt.Fprintf(w, "usage: privacyctl %s\n\n%s\n", c.synopsis(), c.help)
+	if c.flags != nil {
+		fmt.Fprint(w, "\nflags:\n")
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.flags(fs, &options{})
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	fmt.Fprint(w, "\n"+commonHelp)
+}
+
+// parse reads a command's flags (its own and the common ones) and its
+// positional arguments, which may come before or after the flags.
+func parse(c *command, args []string) (options, []string, error) {
 	var o options
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB endpoint (DynamoDB Local in development)")
-	fs.StringVar(&o.stage, "stage", envOr("STAGE", "dev"), "the stack's stage; table names default to <stage>-…Table")
-	fs.StringVar(&o.requests, "requests-table", os.Getenv("REQUESTS_TABLE"), "requests table name")
-	fs.StringVar(&o.subjects, "subjects-table", os.Getenv("SUBJECTS_TABLE"), "subjects table name")
-	fs.StringVar(&o.ledger, "ledger-table", os.Getenv("LEDGER_TABLE"), "ledger table name")
-	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
-	fs.StringVar(&o.suppression, "suppression-table", os.Getenv("SUPPRESSION_TABLE"), "suppression table name")
-	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
-	fs.StringVar(&o.name, "name", "", "opendsr-controller, processor add: the controller's or processor's name")
-	fs.StringVar(&o.url, "url", "", "processor add: the processor's OpenDSR v2 base URL (…/opendsr/v2)")
-	fs.StringVar(&o.credentials, "credentials", "", "processor add: its HTTP Basic credentials, USER:PASSWORD")
-	fs.StringVar(&o.certificate, "certificate", "", "processor add: the PEM file of the certificate that signs its answers")
-	fs.StringVar(&o.queueURL, "queue-url", os.Getenv("FAILURE_QUEUE_URL"), "replay: the failure queue's URL (the stack's output FailureQueueUrl)")
-	fs.StringVar(&o.sqsEndpoint, "sqs-endpoint", os.Getenv("SQS_ENDPOINT"), "replay: the SQS endpoint (the local SQS server in development)")
-	fs.StringVar(&o.invokeURL, "invoke-url", "", "replay: invoke through the local gateway at this URL instead of Lambda")
-	fs.IntVar(&o.max, "max", 0, "replay: at most this many messages (0: all)")
-	fs.StringVar(&o.since, "since", "", "reapply-erasures: only erasures since this date, YYYY-MM-DD (default: all)")
-	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
-	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
-	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
-	fs.StringVar(&o.status, "status", "", "list: statuses, comma-separated (default: the open ones)")
-	fs.BoolVar(&o.overdue, "overdue", false, "list: only requests past their deadline")
-	fs.BoolVar(&o.asJSON, "json", false, "list, show: print JSON")
-	fs.StringVar(&o.reason, "reason", "", "deny, extend, lift: the reason (the requester reads it)")
-	fs.StringVar(&o.note, "note", "", "complete: what was corrected (the requester reads it)")
-	fs.StringVar(&o.until, "until", "", "extend: the new deadline, YYYY-MM-DD (default: the furthest allowed); hold add: when the hold ends")
-	fs.StringVar(&o.email, "email", "", "terminate-client, hold: the person's address")
-	fs.StringVar(&o.ref, "reference", "", "terminate-client: the written request's reference")
-	fs.StringVar(&o.controller, "controller", "", "terminate-client: an OpenDSR controller's id")
-	fs.IntVar(&o.days, "days", -1, "opendsr-retention: days a record is kept after its last write (0: no limit)")
-	// The request id may come before or after the flags.
+	commonFlags(fs, &o)
+	if c.flags != nil {
+		c.flags(fs, &o)
+	}
 	var pos []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
-			return o, nil, fmt.Errorf("%w: %v", errUsage, err)
+			return o, nil, fmt.Errorf("%w: %s: %v", errUsage, c.name, err)
 		}
 		args = fs.Args()
 		if len(args) > 0 {
 			pos, args = append(pos, args[0]), args[1:]
 		}
+	}
+	if len(pos) != c.ids {
+		return o, nil, fmt.Errorf("%w: %s", errUsage, c.synopsis())
 	}
 	table := func(v *string, logical string) {
 		if *v == "" {
@@ -192,15 +269,35 @@ func parse(cmd string, args []string) (options, []string, error) {
 	return o, pos, nil
 }
 
+// cli is what a command runs with: its options, the AWS configuration,
+// the store and where it prints.
+type cli struct {
+	o     options
+	cfg   aws.Config
+	store *dynamo.Store
+	out   io.Writer
+}
+
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
-	cmd := args[0]
-	if !slices.Contains(commands, cmd) {
-		return fmt.Errorf("%w: unknown command %q", errUsage, cmd) // -h too: before any AWS call
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		c, _ := lookup(args[1:])
+		usage(out, c)
+		return nil
 	}
-	o, pos, err := parse(cmd, args[1:])
+	c, rest := lookup(args)
+	if c == nil {
+		return fmt.Errorf("%w: unknown command %q", errUsage, strings.Join(args[:min(2, len(args))], " "))
+	}
+	for _, a := range rest {
+		if a == "-h" || a == "-help" || a == "--help" {
+			usage(out, c) // before any AWS call
+			return nil
+		}
+	}
+	o, pos, err := parse(c, rest)
 	if err != nil {
 		return err
 	}
@@ -215,151 +312,183 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	})
 	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops, Records: o.records,
 		Suppression: o.suppression})
-	switch cmd {
-	case "opendsr-retention":
-		if len(pos) != 1 || o.days < 0 {
-			return fmt.Errorf("%w: opendsr-retention needs a controller id and -days N (0 or more)", errUsage)
-		}
-		if err := store.SetControllerRetention(ctx, pos[0], o.days); errors.Is(err, privacy.ErrNotFound) {
-			return fmt.Errorf("no controller %s", pos[0])
-		} else if err != nil {
-			return err
-		}
-		if o.days == 0 {
-			fmt.Fprintf(out, "controller %s: records kept until it erases them (or 12 months after its termination)\n", pos[0])
-		} else {
-			fmt.Fprintf(out, "controller %s: records deleted by the sweep %d days after their last write\n", pos[0], o.days)
-		}
-		return nil
-	case "terminate-client":
-		return terminateClient(ctx, cfg, store, o, out)
-	case "opendsr-controller":
-		return issueController(ctx, cfg, store, o, out)
-	case "backfill-digest-keys":
-		h, err := hasher(ctx, cfg, o)
-		if err != nil {
-			return err
-		}
-		n, err := store.BackfillEmailKeys(ctx, h.EmailKeys)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%d records given their digest keys\n", n)
-		return nil
-	case "processor":
-		return processors(ctx, cfg, store, o, pos, out)
-	case "replay":
-		return replayFailures(ctx, cfg, o, out)
-	case "reapply-erasures":
-		var since time.Time
-		if o.since != "" {
-			if since, err = time.Parse("2006-01-02", o.since); err != nil {
-				return fmt.Errorf("%w: -since must be YYYY-MM-DD", errUsage)
-			}
-		}
-		rep, err := rights.ReapplyErasures(ctx, store, since, time.Now().UTC(), o.policy)
-		b, _ := json.Marshal(rep)
-		fmt.Fprintf(out, "%s\n", b)
-		return err
-	case "hold":
-		by, err := identity(ctx, cfg, o)
-		if err != nil {
-			return err
-		}
-		return holds(ctx, cfg, store, o, by, pos, out)
-	case "opendsr-revoke":
-		if len(pos) != 1 {
-			return fmt.Errorf("%w: opendsr-revoke needs a controller id", errUsage)
-		}
-		if err := store.RevokeController(ctx, pos[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "controller %s revoked\n", pos[0])
-		return nil
+	return c.run(ctx, &cli{o: o, cfg: cfg, store: store, out: out}, pos)
+}
+
+// desk is the rights desk, acting as the caller.
+func (c *cli) desk(ctx context.Context) (*rights.Desk, error) {
+	by, err := identity(ctx, c.cfg, c.o)
+	if err != nil {
+		return nil, err
 	}
-	by, err := identity(ctx, cfg, o)
+	return &rights.Desk{Store: c.store, Now: time.Now, NewID: uuid.NewString, By: by,
+		Fulfiller: &rights.Fulfiller{Store: c.store, PolicyVersion: c.o.policy,
+			Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}}, nil
+}
+
+func list(ctx context.Context, c *cli, _ []string) error {
+	desk, err := c.desk(ctx)
 	if err != nil {
 		return err
 	}
-	desk := &rights.Desk{Store: store, Now: time.Now, NewID: uuid.NewString, By: by,
-		Fulfiller: &rights.Fulfiller{Store: store, PolicyVersion: o.policy,
-			Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}}
-	if cmd == "list" {
-		var statuses []string
-		if o.status != "" {
-			statuses = strings.Split(o.status, ",")
-		}
-		reqs, err := desk.List(ctx, statuses, o.overdue)
-		if err != nil {
-			return err
-		}
-		return printList(out, reqs, o.asJSON)
+	var statuses []string
+	if c.o.status != "" {
+		statuses = strings.Split(c.o.status, ",")
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: %s needs one request id", errUsage, cmd)
+	reqs, err := desk.List(ctx, statuses, c.o.overdue)
+	if err != nil {
+		return err
 	}
-	id := pos[0]
-	switch cmd {
-	case "show":
-		req, ledger, err := desk.Show(ctx, id)
+	return printList(c.out, reqs, c.o.asJSON)
+}
+
+func show(ctx context.Context, c *cli, pos []string) error {
+	desk, err := c.desk(ctx)
+	if err != nil {
+		return err
+	}
+	req, ledger, err := desk.Show(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	view := map[string]any{"request": req, "overdue": rights.Overdue(req, time.Now()), "ledger": ledger}
+	if req.Subject != "" && req.Source == "" {
+		// The team sees why an erasure was withheld (the requester is
+		// told only that a legal obligation keeps the data).
+		h, ok, err := c.store.SubjectHold(ctx, req.Subject)
 		if err != nil {
 			return err
 		}
-		view := map[string]any{"request": req, "overdue": rights.Overdue(req, time.Now()), "ledger": ledger}
-		if req.Subject != "" && req.Source == "" {
-			// The team sees why an erasure was withheld (the requester is
-			// told only that a legal obligation keeps the data).
-			h, ok, err := store.SubjectHold(ctx, req.Subject)
-			if err != nil {
-				return err
-			}
-			if ok {
-				view["legal_hold"] = map[string]any{"reason": h.Reason, "placed_by": h.PlacedBy, "placed_at": h.PlacedAt,
-					"until": h.Until, "in_force": h.InForce(time.Now())}
-			}
+		if ok {
+			view["legal_hold"] = map[string]any{"reason": h.Reason, "placed_by": h.PlacedBy, "placed_at": h.PlacedAt,
+				"until": h.Until, "in_force": h.InForce(time.Now())}
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(view)
-	case "approve":
-		status, err := desk.Approve(ctx, id)
+	}
+	enc := json.NewEncoder(c.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(view)
+}
+
+func approve(ctx context.Context, c *cli, pos []string) error {
+	desk, err := c.desk(ctx)
+	if err != nil {
+		return err
+	}
+	status, err := desk.Approve(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "request %s approved: %s\n", pos[0], status)
+	return nil
+}
+
+func deny(ctx context.Context, c *cli, pos []string) error {
+	desk, err := c.desk(ctx)
+	if err != nil {
+		return err
+	}
+	if err := desk.Deny(ctx, pos[0], c.o.reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "request %s denied; the requester is emailed the reason\n", pos[0])
+	return nil
+}
+
+func extend(ctx context.Context, c *cli, pos []string) error {
+	var until time.Time
+	if c.o.until != "" {
+		d, err := time.Parse("2006-01-02", c.o.until)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: -until must be YYYY-MM-DD", errUsage)
 		}
-		fmt.Fprintf(out, "request %s approved: %s\n", id, status)
-	case "deny":
-		if err := desk.Deny(ctx, id, o.reason); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "request %s denied; the requester is emailed the reason\n", id)
-	case "extend":
-		var until time.Time
-		if o.until != "" {
-			d, err := time.Parse("2006-01-02", o.until)
-			if err != nil {
-				return fmt.Errorf("%w: -until must be YYYY-MM-DD", errUsage)
-			}
-			until = d.Add(24*time.Hour - time.Second) // the end of that day, UTC
-		}
-		until, err := desk.Extend(ctx, id, o.reason, until)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "request %s now due %s; the requester is emailed the reason\n", id, until.Format(time.RFC3339))
-	case "complete":
-		if err := desk.Complete(ctx, id, o.note); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "request %s completed; the requester is told\n", id)
-	case "lift":
-		if err := desk.Lift(ctx, id, o.reason); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "restriction of request %s lifted; the requester is told\n", id)
-	default:
-		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+		until = d.Add(24*time.Hour - time.Second) // the end of that day, UTC
+	}
+	desk, err := c.desk(ctx)
+	if err != nil {
+		return err
+	}
+	until, err = desk.Extend(ctx, pos[0], c.o.reason, until)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "request %s now due %s; the requester is emailed the reason\n", pos[0], until.Format(time.RFC3339))
+	return nil
+}
+
+func complete(ctx context.Context, c *cli, pos []string) error {
+	desk, err := c.desk(ctx)
+	if err != nil {
+		return err
+	}
+	if err := desk.Complete(ctx, pos[0], c.o.note); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "request %s completed; the requester is told\n", pos[0])
+	return nil
+}
+
+func lift(ctx context.Context, c *cli, pos []string) error {
+	desk, err := c.desk(ctx)
+	if err != nil {
+		return err
+	}
+	if err := desk.Lift(ctx, pos[0], c.o.reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "restriction of request %s lifted; the requester is told\n", pos[0])
+	return nil
+}
+
+func controllerRetention(ctx context.Context, c *cli, pos []string) error {
+	if c.o.days < 0 {
+		return fmt.Errorf("%w: opendsr-retention needs -days N (0 or more)", errUsage)
+	}
+	if err := c.store.SetControllerRetention(ctx, pos[0], c.o.days); errors.Is(err, privacy.ErrNotFound) {
+		return fmt.Errorf("no controller %s", pos[0])
+	} else if err != nil {
+		return err
+	}
+	if c.o.days == 0 {
+		fmt.Fprintf(c.out, "controller %s: records kept until it erases them (or 12 months after its termination)\n", pos[0])
+	} else {
+		fmt.Fprintf(c.out, "controller %s: records deleted by the sweep %d days after their last write\n", pos[0], c.o.days)
 	}
 	return nil
+}
+
+func revokeController(ctx context.Context, c *cli, pos []string) error {
+	if err := c.store.RevokeController(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "controller %s revoked\n", pos[0])
+	return nil
+}
+
+func backfillDigestKeys(ctx context.Context, c *cli, _ []string) error {
+	h, err := hasher(ctx, c.cfg, c.o)
+	if err != nil {
+		return err
+	}
+	n, err := c.store.BackfillEmailKeys(ctx, h.EmailKeys)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "%d records given their digest keys\n", n)
+	return nil
+}
+
+func reapplyErasures(ctx context.Context, c *cli, _ []string) error {
+	var since time.Time
+	if c.o.since != "" {
+		var err error
+		if since, err = time.Parse("2006-01-02", c.o.since); err != nil {
+			return fmt.Errorf("%w: -since must be YYYY-MM-DD", errUsage)
+		}
+	}
+	rep, err := rights.ReapplyErasures(ctx, c.store, since, time.Now().UTC(), c.o.policy)
+	b, _ := json.Marshal(rep)
+	fmt.Fprintf(c.out, "%s\n", b)
+	return err
 }
 
 // identity names who acts: -as, else the AWS caller (an ARN), else, against
@@ -441,7 +570,8 @@ func secrets(ctx context.Context, cfg aws.Config, o options) (lambdaenv.Secrets,
 	return lambdaenv.DeriveSecrets(master), nil
 }
 
-func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
+func terminateClient(ctx context.Context, c *cli, _ []string) error {
+	cfg, store, o, out := c.cfg, c.store, c.o, c.out
 	if o.controller != "" {
 		if o.email != "" {
 			return fmt.Errorf("%w: -email or -controller, not both", errUsage)
@@ -478,7 +608,8 @@ func terminateClient(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 
 // issueController creates OpenDSR credentials: a random id and secret,
 // stored as a keyed hash; the secret is printed once and never again.
-func issueController(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, out io.Writer) error {
+func issueController(ctx context.Context, c *cli, _ []string) error {
+	cfg, store, o, out := c.cfg, c.store, c.o, c.out
 	if strings.TrimSpace(o.name) == "" {
 		return fmt.Errorf("%w: -name is required", errUsage)
 	}
@@ -498,39 +629,33 @@ func issueController(ctx context.Context, cfg aws.Config, store *dynamo.Store, o
 	return nil
 }
 
-// processors registers, lists and removes the processors the site's
-// erasures are told to.
-func processors(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, pos []string, out io.Writer) error {
-	if len(pos) == 0 {
-		return fmt.Errorf("%w: processor add|list|remove", errUsage)
+func processorList(ctx context.Context, c *cli, _ []string) error {
+	ps, err := c.store.Processors(ctx)
+	if err != nil {
+		return err
 	}
-	switch pos[0] {
-	case "list":
-		ps, err := store.Processors(ctx)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tNAME\tURL\tIDENTITY\tTYPES")
-		for _, p := range ps {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.URL, p.IdentityFormat, strings.Join(p.Types, ","))
-		}
-		return w.Flush()
-	case "remove":
-		if len(pos) != 2 {
-			return fmt.Errorf("%w: processor remove needs an id", errUsage)
-		}
-		if err := store.RemoveProcessor(ctx, pos[1]); errors.Is(err, privacy.ErrNotFound) {
-			return fmt.Errorf("no processor %s", pos[1])
-		} else if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "processor %s removed\n", pos[1])
-		return nil
-	case "add":
-	default:
-		return fmt.Errorf("%w: processor add|list|remove", errUsage)
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tURL\tIDENTITY\tTYPES")
+	for _, p := range ps {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.URL, p.IdentityFormat, strings.Join(p.Types, ","))
 	}
+	return w.Flush()
+}
+
+func processorRemove(ctx context.Context, c *cli, pos []string) error {
+	if err := c.store.RemoveProcessor(ctx, pos[0]); errors.Is(err, privacy.ErrNotFound) {
+		return fmt.Errorf("no processor %s", pos[0])
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "processor %s removed\n", pos[0])
+	return nil
+}
+
+// processorAdd registers a processor the site's erasures are told to,
+// once its signed discovery says how to name people to it.
+func processorAdd(ctx context.Context, c *cli, _ []string) error {
+	cfg, store, o, out := c.cfg, c.store, c.o, c.out
 	u, err := url.Parse(o.url)
 	user, _, hasPass := strings.Cut(o.credentials, ":")
 	switch {
@@ -576,7 +701,8 @@ func processors(ctx context.Context, cfg aws.Config, store *dynamo.Store, o opti
 }
 
 // replayFailures feeds the failure queue's records back to their functions.
-func replayFailures(ctx context.Context, cfg aws.Config, o options, out io.Writer) error {
+func replayFailures(ctx context.Context, c *cli, _ []string) error {
+	cfg, o, out := c.cfg, c.o, c.out
 	if o.queueURL == "" {
 		return fmt.Errorf("%w: replay needs -queue-url (the stack's output FailureQueueUrl)", errUsage)
 	}
@@ -603,61 +729,75 @@ func replayFailures(ctx context.Context, cfg aws.Config, o options, out io.Write
 	return err
 }
 
-// holds places, lifts and lists legal holds.
-func holds(ctx context.Context, cfg aws.Config, store *dynamo.Store, o options, by string, pos []string, out io.Writer) error {
-	if len(pos) != 1 || !slices.Contains([]string{"add", "lift", "list"}, pos[0]) {
-		return fmt.Errorf("%w: hold add|lift|list", errUsage)
-	}
-	now := time.Now().UTC()
-	if pos[0] == "list" {
-		hs, err := store.Holds(ctx)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "SUBJECT\tSINCE\tUNTIL\tIN FORCE\tBY\tREASON")
-		for _, h := range hs {
-			until := "-"
-			if !h.Until.IsZero() {
-				until = h.Until.Format("2006-01-02")
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%s\n", h.Subject[:12], h.PlacedAt.Format("2006-01-02"), until, h.InForce(now),
-				h.PlacedBy, h.Reason)
-		}
-		return w.Flush()
-	}
-	email := privacy.NormalizeEmail(o.email)
-	if !privacy.ValidEmail(email) || strings.TrimSpace(o.reason) == "" {
-		return fmt.Errorf("%w: hold %s needs -email ADDRESS and -reason TEXT", errUsage, pos[0])
-	}
-	h, err := hasher(ctx, cfg, o)
+func holdList(ctx context.Context, c *cli, _ []string) error {
+	hs, err := c.store.Holds(ctx)
 	if err != nil {
 		return err
 	}
-	subject := h.Subject(email)
-	e := privacy.Event{Subject: subject, At: now, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy}
-	if pos[0] == "lift" {
-		e.Name = "legal_hold_lifted"
-		if err := store.LiftHold(ctx, subject, e); errors.Is(err, privacy.ErrNotFound) {
-			return fmt.Errorf("no legal hold on that address")
-		} else if err != nil {
-			return err
+	now := time.Now().UTC()
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SUBJECT\tSINCE\tUNTIL\tIN FORCE\tBY\tREASON")
+	for _, h := range hs {
+		until := "-"
+		if !h.Until.IsZero() {
+			until = h.Until.Format("2006-01-02")
 		}
-		fmt.Fprintln(out, "legal hold lifted; erasures and the retention sweep apply again")
-		return nil
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%s\n", h.Subject[:12], h.PlacedAt.Format("2006-01-02"), until, h.InForce(now),
+			h.PlacedBy, h.Reason)
 	}
-	hold := privacy.Hold{Subject: subject, Reason: strings.TrimSpace(o.reason), PlacedBy: by, PlacedAt: now}
-	if o.until != "" {
-		d, err := time.Parse("2006-01-02", o.until)
-		if err != nil || !d.After(now) {
+	return w.Flush()
+}
+
+// heldSubject is the subject of a hold command's -email, with the ledger
+// entry of what is done to its hold.
+func heldSubject(ctx context.Context, c *cli, name string) (privacy.SubjectID, privacy.Event, error) {
+	email := privacy.NormalizeEmail(c.o.email)
+	if !privacy.ValidEmail(email) || strings.TrimSpace(c.o.reason) == "" {
+		return "", privacy.Event{}, fmt.Errorf("%w: the hold commands need -email ADDRESS and -reason TEXT", errUsage)
+	}
+	h, err := hasher(ctx, c.cfg, c.o)
+	if err != nil {
+		return "", privacy.Event{}, err
+	}
+	subject := h.Subject(email)
+	return subject, privacy.Event{Subject: subject, Name: name, At: time.Now().UTC(), LegalBasis: privacy.BasisLegalObligation,
+		PolicyVersion: c.o.policy}, nil
+}
+
+func holdLift(ctx context.Context, c *cli, _ []string) error {
+	subject, e, err := heldSubject(ctx, c, "legal_hold_lifted")
+	if err != nil {
+		return err
+	}
+	if err := c.store.LiftHold(ctx, subject, e); errors.Is(err, privacy.ErrNotFound) {
+		return fmt.Errorf("no legal hold on that address")
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.out, "legal hold lifted; erasures and the retention sweep apply again")
+	return nil
+}
+
+func holdAdd(ctx context.Context, c *cli, _ []string) error {
+	by, err := identity(ctx, c.cfg, c.o)
+	if err != nil {
+		return err
+	}
+	subject, e, err := heldSubject(ctx, c, "legal_hold_placed")
+	if err != nil {
+		return err
+	}
+	hold := privacy.Hold{Subject: subject, Reason: strings.TrimSpace(c.o.reason), PlacedBy: by, PlacedAt: e.At}
+	if c.o.until != "" {
+		d, err := time.Parse("2006-01-02", c.o.until)
+		if err != nil || !d.After(e.At) {
 			return fmt.Errorf("%w: -until must be a future date, YYYY-MM-DD", errUsage)
 		}
 		hold.Until = d
 	}
-	e.Name = "legal_hold_placed"
-	if err := store.PlaceHold(ctx, hold, e); err != nil {
+	if err := c.store.PlaceHold(ctx, hold, e); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "legal hold placed: erasures of that address are withheld and the sweep keeps its data")
+	fmt.Fprintln(c.out, "legal hold placed: erasures of that address are withheld and the sweep keeps its data")
 	return nil
 }

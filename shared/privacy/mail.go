@@ -126,3 +126,10 @@ type Change struct {
 	// Err is why the item could not be decoded.
 	Err error
 }
+
+// MarshalText writes the stored form, so a MailDue reads as one string in
+// JSON (the operator's view of a request).
+func (d MailDue) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads the stored form.
+func (d *MailDue) UnmarshalText(b []byte) error { *d = ParseMailDue(string(b)); return nil }

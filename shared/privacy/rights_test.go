@@ -161,3 +161,25 @@ func TestSiteDueAt(t *testing.T) {
 		}
 	}
 }
+
+func TestMailDue(t *testing.T) {
+	for _, tc := range []struct {
+		due    MailDue
+		stored string
+	}{
+		{Due(MailReceived, "n0nce"), "received:n0nce"},
+		{Due(MailJoined, "2026-12-02T05:00:00.000000000Z"), "joined:2026-12-02T05:00:00.000000000Z"}, // a ref with colons
+		{Due(MailInquiry, ""), "inquiry_received"},
+		{MailDue{}, ""},
+	} {
+		if got := tc.due.String(); got != tc.stored {
+			t.Errorf("%+v stored as %q, want %q", tc.due, got, tc.stored)
+		}
+		if back := ParseMailDue(tc.stored); back != tc.due {
+			t.Errorf("%q read as %+v, want %+v", tc.stored, back, tc.due)
+		}
+	}
+	if !MailErased.Last() || !MailDenied.Last() || MailRestricted.Last() || MailReceived.Last() {
+		t.Error("Last: the outcome emails end a request, a restriction in place does not")
+	}
+}

@@ -120,6 +120,12 @@ func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, c notify.Campaig
 	if err != nil {
 		return 0, err
 	}
-	h := sha256.Sum256([]byte("campaign\x00" + c.ID + "\x00" + string(sub.Subject)))
-	return mailer.SendOnce(ctx, s.Store, s.Mail, log, hex.EncodeToString(h[:]), msg, now, sendLease)
+	return mailer.SendOnce(ctx, s.Store, s.Mail, log, SendKey(c.ID, sub.Subject), msg, now, sendLease)
+}
+
+// SendKey is the sent-marker of one campaign's email to one subject:
+// hashed, so the marker names no one.
+func SendKey(campaignID string, subject privacy.SubjectID) string {
+	h := sha256.Sum256([]byte("campaign\x00" + campaignID + "\x00" + string(subject)))
+	return hex.EncodeToString(h[:])
 }

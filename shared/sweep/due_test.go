@@ -1,0 +1,81 @@
+package sweep
+
+import (
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// item is a stored item as the policy sees it, without a table.
+type item struct {
+	attrs   map[string]string
+	times   map[string]time.Time
+	subject privacy.SubjectID
+}
+
+func (it item) String(name string) string { return it.attrs[name] }
+func (it item) Has(name string) bool {
+	_, s := it.attrs[name]
+	_, t := it.times[name]
+	return s || t
+}
+func (it item) Time(name string) (time.Time, bool) { t, ok := it.times[name]; return t, ok }
+func (it item) Subject() (privacy.SubjectID, bool) { return it.subject, it.subject != "" }
+
+// The decision the sweep makes of one item, without DynamoDB: which
+// classes' periods have ended, by kind, status, the attributes it carries
+// and its clock.
+func TestDue(t *testing.T) {
+	now := time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)
+	s := &Sweeper{Classes: privacy.Policy()}
+	r := privacy.Retention()
+	names := func(cs []privacy.Class) map[string]bool {
+		m := map[string]bool{}
+		for _, c := range cs {
+			m[c.Name] = true
+		}
+		return m
+	}
+	inquiry := func(lastActivity, created time.Time, meta bool) item {
+		it := item{attrs: map[string]string{"kind": "inquiry"}, times: map[string]time.Time{"last_activity_at": lastActivity,
+			"created_at": created}}
+		if meta {
+			it.attrs["meta"] = "{...}"
+		}
+		return it
+	}
+	day := 24 * time.Hour
+	tests := []struct {
+		name  string
+		table privacy.Table
+		item  item
+		want  []string
+	}{
+		{"a fresh inquiry", privacy.TableSubjects, inquiry(now.Add(-day), now.Add(-day), true), nil},
+		{"an inquiry's metadata after 90 days", privacy.TableSubjects, inquiry(now.Add(-day), now.Add(-90*day), true),
+			[]string{r.RequestMeta.Name}},
+		{"just inside 90 days", privacy.TableSubjects, inquiry(now.Add(-day), now.Add(-90*day+time.Second), true), nil},
+		{"stripped already", privacy.TableSubjects, inquiry(now.Add(-day), now.Add(-100*day), false), nil},
+		{"an inquiry 24 months after its last activity", privacy.TableSubjects, inquiry(now.Add(-730*day), now.Add(-800*day), false),
+			[]string{r.Inquiry.Name}},
+		{"the same item in another table", privacy.TableLedger, inquiry(now.Add(-730*day), now.Add(-800*day), false), nil},
+		{"no clock", privacy.TableSubjects, item{attrs: map[string]string{"kind": "inquiry"}}, nil},
+		{"a counter past its expires_at", privacy.TableOps, item{times: map[string]time.Time{"expires_at": now.Add(-time.Second)},
+			attrs: map[string]string{"uses": "3"}}, []string{r.RateCounter.Name}},
+		{"a counter before it", privacy.TableOps, item{times: map[string]time.Time{"expires_at": now.Add(time.Second)},
+			attrs: map[string]string{"uses": "3"}}, nil},
+	}
+	for _, tt := range tests {
+		got := names(s.due(tt.table, tt.item, now))
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: due %v, want %v", tt.name, got, tt.want)
+			continue
+		}
+		for _, w := range tt.want {
+			if !got[w] {
+				t.Errorf("%s: due %v, want %v", tt.name, got, tt.want)
+			}
+		}
+	}
+}

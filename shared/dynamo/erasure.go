@@ -32,7 +32,7 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	for _, it := range items {
 		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
 		if sk != nil && sk.Value == privacy.HoldLegal {
-			if DecodeHold(it).InForce(e.At) {
+			if decodeHold(it).InForce(e.At) {
 				return true, 0, nil
 			}
 			continue // a hold that has ended: the team's item, not the person's data

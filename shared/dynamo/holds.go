@@ -65,7 +65,7 @@ func (s *Store) Holds(ctx context.Context) ([]privacy.Hold, error) {
 		if s1(it, attrSK) != privacy.HoldLegal {
 			continue // a restriction, not a legal hold
 		}
-		out = append(out, DecodeHold(it))
+		out = append(out, decodeHold(it))
 	}
 	return out, nil
 }
@@ -80,12 +80,12 @@ func (s *Store) SubjectHold(ctx context.Context, subject privacy.SubjectID) (pri
 	if out.Item == nil {
 		return privacy.Hold{}, false, nil
 	}
-	return DecodeHold(out.Item), true, nil
+	return decodeHold(out.Item), true, nil
 }
 
-// DecodeHold reads a legal hold item (as stored, or from the holds
+// decodeHold reads a legal hold item (as stored, or from the holds
 // index).
-func DecodeHold(it map[string]types.AttributeValue) privacy.Hold {
+func decodeHold(it map[string]types.AttributeValue) privacy.Hold {
 	h := privacy.Hold{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Reason: s1(it, "reason"), PlacedBy: s1(it, "placed_by")}
 	h.PlacedAt, _ = parseTS(s1(it, "placed_at"))
 	h.Until, _ = parseTS(s1(it, "until"))

@@ -14,7 +14,7 @@ const Namespace = "privacykeeper"
 
 // Count returns the attributes that make a JSON log line (slog's JSON
 // handler) also count one of name, dimensioned by the line's "function"
-// field (lambdaenv.Logger sets it to the function's name).
+// field (lambdalog.New sets it to the function's name).
 func Count(name string, at time.Time) []slog.Attr {
 	return []slog.Attr{
 		slog.Any("_aws", map[string]any{

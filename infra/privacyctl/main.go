@@ -68,21 +68,21 @@ var commands = []command{
 			fs.BoolVar(&o.asJSON, "json", false, "print JSON")
 		}, run: list},
 	{name: "show", args: "ID", ids: 1, help: "one request with its ledger entries (and the legal hold that withholds it)", run: show},
-	{name: "approve", args: "ID", ids: 1, help: "fulfil a verified request held for review", run: approve},
+	{name: "approve", args: "ID", ids: 1, help: "fulfil a verified request held for review", run: decision(approve)},
 	{name: "deny", args: "ID -reason TEXT", ids: 1, help: "refuse a request; the requester is emailed the reason",
-		flags: reasonFlag("the reason (the requester reads it)"), run: deny},
+		flags: reasonFlag("the reason (the requester reads it)"), run: decision(deny)},
 	{name: "extend", args: "ID -reason TEXT [-until YYYY-MM-DD]", ids: 1,
 		help: "extend the deadline (GDPR: up to two more months, CCPA: 45 days); the requester is emailed the reason",
 		flags: func(fs *flag.FlagSet, o *options) {
 			reasonFlag("the reason (the requester reads it)")(fs, o)
 			fs.StringVar(&o.until, "until", "", "the new deadline, YYYY-MM-DD (default: the furthest allowed)")
-		}, run: extend},
+		}, run: decision(extend)},
 	{name: "complete", args: "ID [-note TEXT]", ids: 1, help: "close a rectification the team has carried out; the requester is told",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.note, "note", "", "what was corrected (the requester reads it)")
-		}, run: complete},
+		}, run: decision(complete)},
 	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing; the requester is told",
-		flags: reasonFlag("the reason (the requester reads it)"), run: lift},
+		flags: reasonFlag("the reason (the requester reads it)"), run: decision(lift)},
 	{name: "terminate-client", args: "-email ADDRESS [-reference TEXT] | -controller ID",
 		help: "start the 12-month deletion clock of a terminated client, or of everything an OpenDSR controller handed over",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -369,74 +369,51 @@ func show(ctx context.Context, c *cli, pos []string) error {
 	return enc.Encode(view)
 }
 
-func approve(ctx context.Context, c *cli, pos []string) error {
-	desk, err := c.desk(ctx)
-	if err != nil {
-		return err
-	}
-	status, err := desk.Approve(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "request %s approved: %s\n", pos[0], status)
-	return nil
-}
-
-func deny(ctx context.Context, c *cli, pos []string) error {
-	desk, err := c.desk(ctx)
-	if err != nil {
-		return err
-	}
-	if err := desk.Deny(ctx, pos[0], c.o.reason); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "request %s denied; the requester is emailed the reason\n", pos[0])
-	return nil
-}
-
-func extend(ctx context.Context, c *cli, pos []string) error {
-	var until time.Time
-	if c.o.until != "" {
-		d, err := time.Parse("2006-01-02", c.o.until)
+// decision runs one of the desk's decisions on the request named; do
+// returns what to print.
+func decision(do func(ctx context.Context, d *rights.Desk, id string, o options) (string, error)) func(context.Context, *cli, []string) error {
+	return func(ctx context.Context, c *cli, pos []string) error {
+		d, err := c.desk(ctx)
 		if err != nil {
-			return fmt.Errorf("%w: -until must be YYYY-MM-DD", errUsage)
+			return err
 		}
-		until = d.Add(24*time.Hour - time.Second) // the end of that day, UTC
+		msg, err := do(ctx, d, pos[0], c.o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.out, msg)
+		return nil
 	}
-	desk, err := c.desk(ctx)
-	if err != nil {
-		return err
-	}
-	until, err = desk.Extend(ctx, pos[0], c.o.reason, until)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "request %s now due %s; the requester is emailed the reason\n", pos[0], until.Format(time.RFC3339))
-	return nil
 }
 
-func complete(ctx context.Context, c *cli, pos []string) error {
-	desk, err := c.desk(ctx)
-	if err != nil {
-		return err
-	}
-	if err := desk.Complete(ctx, pos[0], c.o.note); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "request %s completed; the requester is told\n", pos[0])
-	return nil
+func approve(ctx context.Context, d *rights.Desk, id string, _ options) (string, error) {
+	status, err := d.Approve(ctx, id)
+	return fmt.Sprintf("request %s approved: %s", id, status), err
 }
 
-func lift(ctx context.Context, c *cli, pos []string) error {
-	desk, err := c.desk(ctx)
-	if err != nil {
-		return err
+func deny(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {
+	return fmt.Sprintf("request %s denied; the requester is emailed the reason", id), d.Deny(ctx, id, o.reason)
+}
+
+func extend(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {
+	var until time.Time
+	if o.until != "" {
+		day, err := time.Parse("2006-01-02", o.until)
+		if err != nil {
+			return "", fmt.Errorf("%w: -until must be YYYY-MM-DD", errUsage)
+		}
+		until = day.Add(24*time.Hour - time.Second) // the end of that day, UTC
 	}
-	if err := desk.Lift(ctx, pos[0], c.o.reason); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "restriction of request %s lifted; the requester is told\n", pos[0])
-	return nil
+	until, err := d.Extend(ctx, id, o.reason, until)
+	return fmt.Sprintf("request %s now due %s; the requester is emailed the reason", id, until.Format(time.RFC3339)), err
+}
+
+func complete(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {
+	return fmt.Sprintf("request %s completed; the requester is told", id), d.Complete(ctx, id, o.note)
+}
+
+func lift(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {
+	return fmt.Sprintf("restriction of request %s lifted; the requester is told", id), d.Lift(ctx, id, o.reason)
 }
 
 func controllerRetention(ctx context.Context, c *cli, pos []string) error {

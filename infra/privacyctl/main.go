@@ -81,7 +81,14 @@ var commands = []command{
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.note, "note", "", "what was corrected (the requester reads it)")
 		}, run: decision(complete)},
-	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing; the requester is told",
+	{name: "uphold", args: "ID [-erase] [-note TEXT]", ids: 1,
+		help: "uphold an objection to all processing on legitimate interest: the data stays restricted, or with -erase " +
+			"what is not needed is erased; the requester is told (to override it with compelling grounds, deny it)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.erase, "erase", false, "erase the person's data (a legal hold still withholds it)")
+			fs.StringVar(&o.note, "note", "", "what was done (the requester reads it)")
+		}, run: decision(uphold)},
+	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing (a restriction request's, or an upheld objection's); the requester is told",
 		flags: reasonFlag("the reason (the requester reads it)"), run: decision(lift)},
 	{name: "terminate-client", args: "-email ADDRESS [-reference TEXT] | -controller ID",
 		help: "start the 12-month deletion clock of a terminated client, or of everything an OpenDSR controller handed over",
@@ -189,7 +196,7 @@ type options struct {
 	records, url, credentials, certificate, queueURL, sqsEndpoint, invokeURL string
 	since                                                                    string
 	max, days                                                                int
-	overdue, asJSON                                                          bool
+	overdue, asJSON, erase                                                   bool
 }
 
 func envOr(k, d string) string {
@@ -410,6 +417,13 @@ func extend(ctx context.Context, d *rights.Desk, id string, o options) (string, 
 
 func complete(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {
 	return fmt.Sprintf("request %s completed; the requester is told", id), d.Complete(ctx, id, o.note)
+}
+
+func uphold(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {
+	if o.erase {
+		return fmt.Sprintf("objection %s upheld and the data erased; the requester is told", id), d.Uphold(ctx, id, true, o.note)
+	}
+	return fmt.Sprintf("objection %s upheld, the data kept restricted; the requester is told", id), d.Uphold(ctx, id, false, o.note)
 }
 
 func lift(ctx context.Context, d *rights.Desk, id string, o options) (string, error) {

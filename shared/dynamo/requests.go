@@ -34,6 +34,7 @@ type requestRecord struct {
 	Type         string `dynamodbav:"type"`
 	Details      string `dynamodbav:"details,omitempty"`
 	Relationship string `dynamodbav:"relationship,omitempty"`
+	Scope        string `dynamodbav:"scope,omitempty"`
 	Regulation   string `dynamodbav:"regulation"`
 	Status       string `dynamodbav:"status"`
 	ReceivedAt   string `dynamodbav:"received_at"`

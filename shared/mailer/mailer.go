@@ -349,6 +349,8 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 	privacy.MailDenied:     decision(notify.KindRequestDenied),
 	privacy.MailExtended:   decision(notify.KindRequestExtended),
 	privacy.MailCorrected:  decision(notify.KindRectificationDone),
+	privacy.MailUpheld:       decision(notify.KindObjectionUpheld),
+	privacy.MailUpheldErased: decision(notify.KindObjectionErased),
 }
 
 func one(msg notify.Message, err error) ([]notify.Message, error) { return []notify.Message{msg}, err }

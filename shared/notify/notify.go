@@ -294,8 +294,11 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 		return Message{}, err
 	}
 	subject := "Correction to review: request "
-	if r.Excessive {
+	switch {
+	case r.Excessive:
 		subject = "Possibly excessive, to review: request "
+	case r.Type == privacy.RightObjection:
+		subject = "Objection to review: request "
 	}
 	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{r.Email},
 		Subject: subject + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
@@ -327,6 +330,8 @@ const (
 	KindRequestDenied     = "request_denied"
 	KindRequestExtended   = "request_extended"
 	KindRectificationDone = "rectification_done"
+	KindObjectionUpheld   = "objection_upheld"
+	KindObjectionErased   = "objection_erased"
 )
 
 var decisionSubjects = map[string]string{
@@ -335,6 +340,8 @@ var decisionSubjects = map[string]string{
 	KindRequestDenied:     "We cannot carry out your request %s",
 	KindRequestExtended:   "We need more time for your request %s",
 	KindRectificationDone: "Your data is corrected (request %s)",
+	KindObjectionUpheld:   "Your objection is upheld (request %s)",
+	KindObjectionErased:   "Your objection is upheld and your data erased (request %s)",
 }
 
 // Decision is what a decision email says.

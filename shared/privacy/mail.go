@@ -11,8 +11,8 @@ import (
 type MailKind string
 
 // Mail kinds. Those of a rights request's outcome (MailErased, MailReady,
-// MailDone, MailCorrected, MailDenied, MailLifted) are its last email
-// (Last).
+// MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased) are
+// its last email (Last).
 const (
 	MailInquiry    MailKind = "inquiry_received" // acknowledgement and team notice of an inquiry
 	MailConfirm    MailKind = "confirm"          // double opt-in confirmation; Ref is the signup id
@@ -27,6 +27,10 @@ const (
 	MailDenied     MailKind = "denied"           // denied, with the reason
 	MailExtended   MailKind = "extended"         // deadline extended, with the reason
 	MailCorrected  MailKind = "corrected"        // rectification carried out
+	// MailUpheld: an objection to all processing upheld, the data kept
+	// restricted; MailUpheldErased: upheld, what is not needed erased.
+	MailUpheld       MailKind = "upheld"
+	MailUpheldErased MailKind = "upheld_erased"
 )
 
 // MailDue is an email a change makes due: its kind and a reference that
@@ -66,7 +70,7 @@ func ParseMailDue(s string) MailDue {
 // in place is not one: its lift must still be told.
 func (k MailKind) Last() bool {
 	switch k {
-	case MailErased, MailReady, MailDone, MailCorrected, MailDenied, MailLifted:
+	case MailErased, MailReady, MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased:
 		return true
 	}
 	return false

@@ -16,9 +16,11 @@ type RightsRequest struct {
 	Details      string
 	Relationship string
 	Regulation   string
-	Status       string
-	ReceivedAt   time.Time
-	DueAt        time.Time
+	// Scope is an objection's (ScopeMarketing, ScopeAll).
+	Scope      string
+	Status     string
+	ReceivedAt time.Time
+	DueAt      time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).

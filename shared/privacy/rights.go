@@ -47,6 +47,16 @@ const (
 	RequestExpired            = "expired"
 )
 
+// Scopes of an objection (GDPR Art. 21). Marketing (the default) is
+// absolute and carried out at once; all (processing on the company's
+// legitimate interests: inquiries, sales follow-up) restricts processing at
+// once (Art. 18(1)(d)) and waits for the team, who either uphold it or
+// state compelling grounds that override it.
+const (
+	ScopeMarketing = "marketing"
+	ScopeAll       = "all"
+)
+
 // MaxDetails bounds a request's free text.
 const MaxDetails = 5000
 
@@ -58,6 +68,9 @@ type RightsRequestForm struct {
 	Details      string
 	Relationship string
 	Regulation   string
+	// Scope is an objection's: ScopeMarketing or ScopeAll ("" for the
+	// other rights).
+	Scope string
 }
 
 func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
@@ -97,6 +110,13 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 	f.Type = oneOf(errs, "type", typ, rights, "")
 	f.Relationship = oneOf(errs, "relationship", in.String(errs, "relationship"), relationships, "")
 	f.Regulation = oneOf(errs, "regulation", in.String(errs, "regulation"), []string{RegulationGDPR, RegulationCCPA, RegulationOther}, RegulationGDPR)
+	scope := in.String(errs, "scope")
+	switch {
+	case f.Type == RightObjection:
+		f.Scope = oneOf(errs, "scope", scope, []string{ScopeMarketing, ScopeAll}, ScopeMarketing)
+	case scope != "" && f.Type != "":
+		errs.Add("scope", "applies only to an objection")
+	}
 	if f.Type == RightRectification && errs["details"] == "" && strings.TrimSpace(f.Details) == "" {
 		errs.Add("details", "is required for a correction: say what is wrong and what it should be")
 	}

@@ -12,6 +12,11 @@ func TestJoinable(t *testing.T) {
 	site := func(id, typ, status string) privacy.RightsRequest {
 		return privacy.RightsRequest{ID: id, Type: typ, Status: status}
 	}
+	objection := func(id, scope string) privacy.RightsRequest {
+		r := site(id, privacy.RightObjection, privacy.RequestPending)
+		r.Scope = scope
+		return r
+	}
 	odsr := site("o", privacy.RightAccess, privacy.RequestPending)
 	odsr.Source = privacy.SourceOpenDSR
 	tests := []struct {
@@ -19,18 +24,21 @@ func TestJoinable(t *testing.T) {
 		recent []privacy.RightsRequest
 		typ    string
 		want   string // "" = none
+		scope  string
 	}{
-		{"nothing recent", nil, privacy.RightAccess, ""},
-		{"open, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestInProgress)}, privacy.RightAccess, "a"},
-		{"unverified, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)}, privacy.RightAccess, "a"},
-		{"open, other type", []privacy.RightsRequest{site("a", privacy.RightErasure, privacy.RequestPending)}, privacy.RightAccess, ""},
-		{"finished, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestCompleted)}, privacy.RightAccess, ""},
-		{"expired, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestExpired)}, privacy.RightAccess, ""},
-		{"a controller's, same type", []privacy.RightsRequest{odsr}, privacy.RightAccess, ""},
-		{"a controller's first, then the site's", []privacy.RightsRequest{odsr, site("b", privacy.RightAccess, privacy.RequestPending)}, privacy.RightAccess, "b"},
+		{"nothing recent", nil, privacy.RightAccess, "", ""},
+		{"open, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestInProgress)}, privacy.RightAccess, "a", ""},
+		{"unverified, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)}, privacy.RightAccess, "a", ""},
+		{"open, other type", []privacy.RightsRequest{site("a", privacy.RightErasure, privacy.RequestPending)}, privacy.RightAccess, "", ""},
+		{"finished, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestCompleted)}, privacy.RightAccess, "", ""},
+		{"expired, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestExpired)}, privacy.RightAccess, "", ""},
+		{"a controller's, same type", []privacy.RightsRequest{odsr}, privacy.RightAccess, "", ""},
+		{"a controller's first, then the site's", []privacy.RightsRequest{odsr, site("b", privacy.RightAccess, privacy.RequestPending)}, privacy.RightAccess, "b", ""},
+		{"an objection of the other scope", []privacy.RightsRequest{objection("m", privacy.ScopeMarketing)}, privacy.RightObjection, "", privacy.ScopeAll},
+		{"an objection of the same scope", []privacy.RightsRequest{objection("m", privacy.ScopeAll)}, privacy.RightObjection, "m", privacy.ScopeAll},
 	}
 	for _, tt := range tests {
-		got, ok := joinable(tt.recent, tt.typ)
+		got, ok := joinable(tt.recent, tt.typ, tt.scope)
 		if (tt.want == "") == ok || (ok && got.ID != tt.want) {
 			t.Errorf("%s: joined %q (%v), want %q", tt.name, got.ID, ok, tt.want)
 		}

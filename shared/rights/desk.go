@@ -32,6 +32,7 @@ type DeskStore interface {
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
 	Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
+	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 }
 
 // Errors of the desk, for the operator to read.
@@ -132,6 +133,13 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
+	if objectsToAll(req) {
+		// Compelling grounds override the objection: the processing it
+		// restricted resumes (a denial run again finds nothing to lift).
+		if err := d.liftOwn(ctx, req); err != nil {
+			return err
+		}
+	}
 	return d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), Status: privacy.RequestDenied,
 		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, "request_denied")
 }
@@ -187,17 +195,66 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	subject := req.Subject
-	if by, err := d.Store.Restriction(ctx, subject); err != nil {
+	if by, err := d.Store.Restriction(ctx, req.Subject); err != nil {
 		return err
-	} else if req.Type != privacy.RightRestriction || by == "" {
+	} else if (req.Type != privacy.RightRestriction && !objectsToAll(req)) || by == "" {
 		return fmt.Errorf("request %s: no restriction in place: %w", id, ErrWrongStatus)
 	}
-	if err := d.Store.Lift(ctx, subject, d.event(req, "restriction_lifted")); err != nil {
+	if err := d.Store.Lift(ctx, req.Subject, d.event(req, "restriction_lifted")); err != nil {
 		return err
 	}
 	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
 		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, "restriction_lift_notified")
+}
+
+// objectsToAll reports whether req objects to all processing on
+// legitimate interest (not only to marketing).
+func objectsToAll(req privacy.RightsRequest) bool {
+	return req.Type == privacy.RightObjection && req.Scope == privacy.ScopeAll
+}
+
+// liftOwn lifts the restriction req put in place, if it is still in place.
+func (d *Desk) liftOwn(ctx context.Context, req privacy.RightsRequest) error {
+	by, err := d.Store.Restriction(ctx, req.Subject)
+	if err != nil || by != req.ID {
+		return err
+	}
+	return d.Store.Lift(ctx, req.Subject, d.event(req, "restriction_lifted"))
+}
+
+// Uphold upholds an objection to all processing on legitimate interest
+// (the team found no compelling grounds): with erase, what is not needed
+// goes (an erasure, told to the processors; a legal hold still withholds
+// it, and the restriction then stays); without, the data stays restricted
+// until the team lifts it. note tells the requester what was done.
+func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) error {
+	req, err := d.load(ctx, id, privacy.RequestAwaitingReview, privacy.RequestInProgress)
+	if err != nil {
+		return err
+	}
+	if !objectsToAll(req) {
+		return fmt.Errorf("request %s is not an objection to all processing: %w", id, ErrWrongStatus)
+	}
+	from := []string{privacy.RequestAwaitingReview, privacy.RequestInProgress}
+	if !erase {
+		return d.apply(ctx, req, privacy.Transition{From: from, Status: privacy.RequestCompleted,
+			MailDue: privacy.Due(privacy.MailUpheld, d.once()), Reason: note}, "objection_upheld")
+	}
+	// Claimed first, so a denial cannot cross the erasure; an erasure cut
+	// short is finished by running Uphold again.
+	if err := d.apply(ctx, req, privacy.Transition{From: from, Status: privacy.RequestInProgress, Reason: note},
+		"objection_upheld"); err != nil {
+		return err
+	}
+	o, err := d.Fulfiller.erase(ctx, req, d.Now(), d.event(req, "erased"))
+	if err != nil {
+		return err
+	}
+	o.MailDue = privacy.Due(privacy.MailUpheldErased, d.once())
+	if o.Withheld {
+		o.MailDue.Kind, o.Restricts = privacy.MailUpheld, true // a legal hold keeps the data, and so the restriction
+	}
+	return d.Store.SetOutcome(ctx, req.ID, o, d.event(req, "objection_upheld_erased"))
 }
 
 func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event string) error {

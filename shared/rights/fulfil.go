@@ -64,30 +64,15 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		n := ex.Found(req.ID)
 		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailReady, ""), Results: &n}, req.Type+"_done")
 	case privacy.RightErasure:
-		// Everything under the subject goes now, unless a legal hold
-		// withholds it (the email then says so).
-		withheld, n, err := f.Store.Erase(ctx, subject, req.ID, e("erased"))
+		o, err := f.erase(ctx, req, at, e("erased"))
 		if err != nil {
-			return "", fmt.Errorf("erase: %w", err)
+			return "", err
 		}
-		// Every processor the site's data went to is told (Art. 19), unless
-		// a legal hold kept it: then nothing was erased to tell of.
-		var deliveries []privacy.Delivery
-		if !withheld {
-			procs, err := f.Store.Processors(ctx)
-			if err == nil {
-				deliveries, err = recipients.For(req, procs, at)
-			}
-			if err != nil {
-				return "", fmt.Errorf("erase: recipients: %w", err)
-			}
-		}
-		f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld,
-			"recipients", len(deliveries))
-		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailErased, ""), Withheld: withheld,
-			Results: &n, Deliveries: deliveries}, "erased")
+		o.MailDue = privacy.Due(privacy.MailErased, "")
+		return outcome(o, "erased")
 	case privacy.RightObjection, privacy.RightWithdrawConsent:
-		// All marketing off at once, and suppressed for marketing.
+		// All marketing off at once, and suppressed for marketing: an
+		// objection to direct marketing is absolute (Art. 21(3)).
 		reason := privacy.SuppressObjected
 		if req.Type == privacy.RightWithdrawConsent {
 			reason = privacy.SuppressUnsubscribed
@@ -98,6 +83,16 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		}
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
+		}
+		if req.Scope == privacy.ScopeAll {
+			// The processing on legitimate interest stops while the team
+			// weighs it (Art. 18(1)(d)): restricted now, reviewed, then
+			// upheld or overridden by compelling grounds.
+			if err := f.Store.Restrict(ctx, subject, req.ID, e("restricted")); err != nil {
+				return "", err
+			}
+			return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailReview, ""),
+				Restricts: true}, "objection_review_requested")
 		}
 		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailDone, "")}, req.Type+"_done")
 	case privacy.RightRestriction:
@@ -110,4 +105,28 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailReview, "")}, "review_requested")
 	}
 	return "", fmt.Errorf("request %s: unknown type %q", req.ID, req.Type)
+}
+
+// erase deletes everything held under req's subject, unless a legal hold
+// withholds it, and queues the processors the site's data went to (Art.
+// 19; none when a hold kept everything: nothing was erased to tell of).
+// The outcome is completed; the caller names its email.
+func (f *Fulfiller) erase(ctx context.Context, req privacy.RightsRequest, at time.Time, e privacy.Event) (privacy.Outcome, error) {
+	withheld, n, err := f.Store.Erase(ctx, req.Subject, req.ID, e)
+	if err != nil {
+		return privacy.Outcome{}, fmt.Errorf("erase: %w", err)
+	}
+	var deliveries []privacy.Delivery
+	if !withheld {
+		procs, err := f.Store.Processors(ctx)
+		if err == nil {
+			deliveries, err = recipients.For(req, procs, at)
+		}
+		if err != nil {
+			return privacy.Outcome{}, fmt.Errorf("erase: recipients: %w", err)
+		}
+	}
+	f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld,
+		"recipients", len(deliveries))
+	return privacy.Outcome{Status: privacy.RequestCompleted, Withheld: withheld, Results: &n, Deliveries: deliveries}, nil
 }

@@ -125,7 +125,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// that was never stored. Anything else would tell whoever typed an
 	// address that its owner has a request, and how far it has got.
 	answer := h.fresh(f.Regulation, f.Type, now)
-	if prev, ok := joinable(recent, f.Type); ok {
+	if prev, ok := joinable(recent, f.Type, f.Scope); ok {
 		// The same request again joins the first: no second clock. Only
 		// the owner's inbox learns of it: a fresh verification link while
 		// it is unverified, a short notice once it is verified (at most
@@ -144,7 +144,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
-		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
+		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
 		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
 		VerifyNonce: h.nonce(), VerifySentAt: now}
 	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
@@ -166,12 +166,13 @@ func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
 	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified, DueAt: httpapi.Deadline(due), due: due}
 }
 
-// joinable finds the site's own open request of the same type among a
-// subject's recent ones. A controller's OpenDSR request is never joined:
-// it is the controller's, not the person's.
-func joinable(recent []privacy.RightsRequest, typ string) (privacy.RightsRequest, bool) {
+// joinable finds the site's own open request of the same type (and, for
+// an objection, the same scope) among a subject's recent ones. A
+// controller's OpenDSR request is never joined: it is the controller's,
+// not the person's.
+func joinable(recent []privacy.RightsRequest, typ, scope string) (privacy.RightsRequest, bool) {
 	for _, prev := range recent {
-		if prev.Source == "" && prev.Type == typ && slices.Contains(OpenStatuses(), prev.Status) {
+		if prev.Source == "" && prev.Type == typ && prev.Scope == scope && slices.Contains(OpenStatuses(), prev.Status) {
 			return prev, true
 		}
 	}
@@ -275,6 +276,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 type statusBody struct {
 	ID            string `json:"id"`
 	Type          string `json:"type"`
+	Scope         string `json:"scope,omitempty"`
 	Status        string `json:"status"`
 	ReceivedAt    string `json:"received_at"`
 	DueAt         string `json:"due_at"`
@@ -299,7 +301,7 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("status: %w", err)
 	}
-	body := statusBody{ID: req.ID, Type: req.Type, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
+	body := statusBody{ID: req.ID, Type: req.Type, Scope: req.Scope, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
 		DueAt: httpapi.Deadline(req.DueAt), ExtendedUntil: httpapi.Deadline(req.ExtendedUntil),
 		CompletedAt: httpapi.Time(req.CompletedAt), Reason: req.Reason, RecipientsTold: req.RecipientsTold()}
 	if !req.OriginalDueAt.IsZero() {

@@ -74,7 +74,7 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 	r := privacy.RightsRequest{ID: rec.ID, Subject: privacy.SubjectID(rec.Subject), Email: rec.Email, Name: rec.Name,
 		Type: rec.Type, Details: rec.Details, Relationship: rec.Relationship, Regulation: rec.Regulation, Scope: rec.Scope,
-		Status: rec.Status,
+		Status:      rec.Status,
 		VerifyNonce: rec.VerifyNonce, Excessive: rec.Excessive, Withheld: rec.Withheld, Reason: rec.Reason,
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
 		Source: rec.Source, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,

@@ -344,11 +344,11 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		}
 		return one(notify.RequestJoined(m.Config, req.Email, req.ID, req.Type, status))
 	},
-	privacy.MailRestricted: decision(notify.KindRequestRestricted),
-	privacy.MailLifted:     decision(notify.KindRestrictionLifted),
-	privacy.MailDenied:     decision(notify.KindRequestDenied),
-	privacy.MailExtended:   decision(notify.KindRequestExtended),
-	privacy.MailCorrected:  decision(notify.KindRectificationDone),
+	privacy.MailRestricted:   decision(notify.KindRequestRestricted),
+	privacy.MailLifted:       decision(notify.KindRestrictionLifted),
+	privacy.MailDenied:       decision(notify.KindRequestDenied),
+	privacy.MailExtended:     decision(notify.KindRequestExtended),
+	privacy.MailCorrected:    decision(notify.KindRectificationDone),
 	privacy.MailUpheld:       decision(notify.KindObjectionUpheld),
 	privacy.MailUpheldErased: decision(notify.KindObjectionErased),
 }

@@ -35,6 +35,7 @@ type requestRecord struct {
 	Details      string `dynamodbav:"details,omitempty"`
 	Relationship string `dynamodbav:"relationship,omitempty"`
 	Scope        string `dynamodbav:"scope,omitempty"`
+	Recipient    string `dynamodbav:"recipient_email,omitempty"`
 	Regulation   string `dynamodbav:"regulation"`
 	Status       string `dynamodbav:"status"`
 	ReceivedAt   string `dynamodbav:"received_at"`

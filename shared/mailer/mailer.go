@@ -324,6 +324,9 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		if !ok {
 			return nil, fmt.Errorf("request %s: no export link to send", req.ID)
 		}
+		if req.RecipientEmail != "" {
+			return notify.ExportToThirdParty(m.Config, req.Email, req.RecipientEmail, req.ID, link)
+		}
 		return one(notify.ExportReady(m.Config, req.Email, req.ID, link))
 	},
 	privacy.MailErased: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {

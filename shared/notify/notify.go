@@ -245,6 +245,37 @@ func ExportReady(c Config, to, requestID, link string) (Message, error) {
 		Text: text, HTML: html}, nil
 }
 
+// The emails of a portability request to a third party: the export link
+// to the recipient the person chose, and the notice of it to the person.
+const (
+	KindExportToRecipient = "export_to_recipient"
+	KindExportSentNotice  = "export_sent_notice"
+)
+
+// ExportToThirdParty renders both: the link goes to recipient, and a copy
+// of the notice, naming the recipient, to the person.
+func ExportToThirdParty(c Config, person, recipient, requestID, link string) ([]Message, error) {
+	var out []Message
+	for _, m := range []struct {
+		kind, to, subject string
+		toRecipient       bool
+	}{
+		{KindExportToRecipient, recipient, "A copy of personal data sent at its owner's request (" + requestID + ")", true},
+		{KindExportSentNotice, person, "Your data was sent to the recipient you chose (request " + requestID + ")", false},
+	} {
+		text, html, err := render("export_third_party", struct {
+			Config
+			ID, Link, Person, Recipient string
+			ToRecipient                 bool
+		}{c, requestID, link, person, recipient, m.toRecipient})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Message{Kind: m.kind, To: []string{m.to}, Subject: m.subject, Text: text, HTML: html})
+	}
+	return out, nil
+}
+
 // KindErasureDone confirms an erasure.
 const KindErasureDone = "erasure_done"
 

@@ -17,10 +17,13 @@ type RightsRequest struct {
 	Relationship string
 	Regulation   string
 	// Scope is an objection's (ScopeMarketing, ScopeAll).
-	Scope      string
-	Status     string
-	ReceivedAt time.Time
-	DueAt      time.Time
+	Scope string
+	// RecipientEmail is the third party a portability request's export
+	// goes to; it goes with the request's address.
+	RecipientEmail string
+	Status         string
+	ReceivedAt     time.Time
+	DueAt          time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).

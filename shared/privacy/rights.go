@@ -71,6 +71,9 @@ type RightsRequestForm struct {
 	// Scope is an objection's: ScopeMarketing or ScopeAll ("" for the
 	// other rights).
 	Scope string
+	// RecipientEmail is the third party a portability request's export
+	// goes to (policy §8f, "to you, or a third party you have chosen").
+	RecipientEmail string
 }
 
 func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
@@ -116,6 +119,13 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 		f.Scope = oneOf(errs, "scope", scope, []string{ScopeMarketing, ScopeAll}, ScopeMarketing)
 	case scope != "" && f.Type != "":
 		errs.Add("scope", "applies only to an objection")
+	}
+	if rcpt := in.String(errs, "recipient_email"); rcpt != "" && errs["recipient_email"] == "" {
+		if f.Type != RightPortability && f.Type != "" {
+			errs.Add("recipient_email", "applies only to a portability request")
+		} else if f.RecipientEmail = checkEmail(errs, "recipient_email", rcpt); f.RecipientEmail != "" && f.RecipientEmail == f.Email {
+			errs.Add("recipient_email", "is your own address: leave it out to receive the copy yourself")
+		}
 	}
 	if f.Type == RightRectification && errs["details"] == "" && strings.TrimSpace(f.Details) == "" {
 		errs.Add("details", "is required for a correction: say what is wrong and what it should be")

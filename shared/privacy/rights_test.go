@@ -50,7 +50,8 @@ func TestParseRightsRequest(t *testing.T) {
 		return in
 	}
 	valid := []Input{ok(), ok("type", "erasure", "regulation", "ccpa", "relationship", "subscriber"),
-		ok("type", "rectification", "details", "My name is spelled Zoë, not Zoe.")}
+		ok("type", "rectification", "details", "My name is spelled Zoë, not Zoe."),
+		ok("type", "objection", "scope", "all"), ok("type", "portability", "recipient_email", "Ann@New-Provider.example")}
 	for _, typ := range rights {
 		valid = append(valid, ok("type", typ, "details", "x"))
 	}
@@ -62,6 +63,15 @@ func TestParseRightsRequest(t *testing.T) {
 		if f.Regulation == "" {
 			t.Errorf("%v: no regulation", in)
 		}
+		if (f.Type == RightObjection) != (f.Scope != "") {
+			t.Errorf("%v: scope %q", in, f.Scope)
+		}
+	}
+	if f, _ := ParseRightsRequest(ok("type", "objection")); f.Scope != ScopeMarketing {
+		t.Errorf("an objection's scope is marketing by default, got %q", f.Scope)
+	}
+	if f, _ := ParseRightsRequest(ok("type", "portability", "recipient_email", "Ann@New-Provider.example")); f.RecipientEmail != "ann@new-provider.example" {
+		t.Errorf("recipient %q, want it normalised", f.RecipientEmail)
 	}
 	bad := []struct {
 		in    Input
@@ -77,6 +87,11 @@ func TestParseRightsRequest(t *testing.T) {
 		{ok("relationship", "stranger"), "relationship"},
 		{ok("email", "nope"), "email"},
 		{ok("name", "A\nB"), "name"},
+		{ok("type", "objection", "scope", "everything"), "scope"},
+		{ok("type", "erasure", "scope", "all"), "scope"},
+		{ok("type", "access", "recipient_email", "b@example.com"), "recipient_email"},
+		{ok("type", "portability", "recipient_email", "nope"), "recipient_email"},
+		{ok("type", "portability", "recipient_email", "ANN@example.com"), "recipient_email"},
 	}
 	for _, tt := range bad {
 		_, err := ParseRightsRequest(tt.in)

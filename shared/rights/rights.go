@@ -145,13 +145,16 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
+		RecipientEmail: f.RecipientEmail, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
 		VerifyNonce: h.nonce(), VerifySentAt: now}
 	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
+	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}
+	if f.RecipientEmail != "" {
+		// Who the copy goes to, as its hash: the ledger names no one.
+		detail["recipient_hash"] = string(h.Hasher.Subject(f.RecipientEmail))
+	}
 	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
-		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP,
-			"user_agent": meta.UserAgent}})
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion, Detail: detail})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
@@ -217,10 +220,21 @@ func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, stri
 
 // VerifyPage handles GET …/verify: one button, nothing changes.
 func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	if _, _, err := h.check(r, token.VerifyRequest); err != nil {
+	_, id, err := h.check(r, token.VerifyRequest)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return pages.ActionPage(r, pages.Action{Key: "verify", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
+	a := pages.Action{Key: "verify", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}
+	req, err := h.Store.Request(ctx, id)
+	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
+		return httpapi.Response{}, fmt.Errorf("verify page: %w", err)
+	}
+	if req.RecipientEmail != "" {
+		// The person sees, plainly, who receives a copy of their data
+		// before confirming.
+		a.Key, a.Args = "verify.third_party", []any{req.RecipientEmail}
+	}
+	return pages.ActionPage(r, a), nil
 }
 
 // Verify handles POST …/verify: the single-use link verifies the identity.

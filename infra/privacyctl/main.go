@@ -68,28 +68,30 @@ var commands = []command{
 			fs.BoolVar(&o.asJSON, "json", false, "print JSON")
 		}, run: list},
 	{name: "show", args: "ID", ids: 1, help: "one request with its ledger entries (and the legal hold that withholds it)", run: show},
-	{name: "approve", args: "ID", ids: 1, help: "fulfil a verified request held for review", run: decision(approve)},
+	{name: "approve", args: "ID", ids: 1,
+		help: "fulfil a verified request held for review, or apply a rectification's correction to everything held of the " +
+			"person (needs -secret-arn in AWS: a new address is keyed with the stack's secret)", run: decision(approve, true)},
 	{name: "deny", args: "ID -reason TEXT", ids: 1, help: "refuse a request; the requester is emailed the reason",
-		flags: reasonFlag("the reason (the requester reads it)"), run: decision(deny)},
+		flags: reasonFlag("the reason (the requester reads it)"), run: decision(deny, false)},
 	{name: "extend", args: "ID -reason TEXT [-until YYYY-MM-DD]", ids: 1,
 		help: "extend the deadline (GDPR: up to two more months, CCPA: 45 days); the requester is emailed the reason",
 		flags: func(fs *flag.FlagSet, o *options) {
 			reasonFlag("the reason (the requester reads it)")(fs, o)
 			fs.StringVar(&o.until, "until", "", "the new deadline, YYYY-MM-DD (default: the furthest allowed)")
-		}, run: decision(extend)},
+		}, run: decision(extend, false)},
 	{name: "complete", args: "ID [-note TEXT]", ids: 1, help: "close a rectification the team has carried out; the requester is told",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.note, "note", "", "what was corrected (the requester reads it)")
-		}, run: decision(complete)},
+		}, run: decision(complete, false)},
 	{name: "uphold", args: "ID [-erase] [-note TEXT]", ids: 1,
 		help: "uphold an objection to all processing on legitimate interest: the data stays restricted, or with -erase " +
 			"what is not needed is erased; the requester is told (to override it with compelling grounds, deny it)",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.erase, "erase", false, "erase the person's data (a legal hold still withholds it)")
 			fs.StringVar(&o.note, "note", "", "what was done (the requester reads it)")
-		}, run: decision(uphold)},
+		}, run: decision(uphold, false)},
 	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing (a restriction request's, or an upheld objection's); the requester is told",
-		flags: reasonFlag("the reason (the requester reads it)"), run: decision(lift)},
+		flags: reasonFlag("the reason (the requester reads it)"), run: decision(lift, false)},
 	{name: "terminate-client", args: "-email ADDRESS [-reference TEXT] | -controller ID",
 		help: "start the 12-month deletion clock of a terminated client, or of everything an OpenDSR controller handed over",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -377,12 +379,18 @@ func show(ctx context.Context, c *cli, pos []string) error {
 }
 
 // decision runs one of the desk's decisions on the request named; do
-// returns what to print.
-func decision(do func(ctx context.Context, d *rights.Desk, id string, o options) (string, error)) func(context.Context, *cli, []string) error {
+// returns what to print. withHasher gives the desk the subject hasher.
+func decision(do func(ctx context.Context, d *rights.Desk, id string, o options) (string, error), withHasher bool) func(context.Context, *cli, []string) error {
 	return func(ctx context.Context, c *cli, pos []string) error {
 		d, err := c.desk(ctx)
 		if err != nil {
 			return err
+		}
+		if withHasher {
+			// An approved correction of an address keys the new address.
+			if d.Hasher, err = hasher(ctx, c.cfg, c.o); err != nil {
+				return err
+			}
 		}
 		msg, err := do(ctx, d, pos[0], c.o)
 		if err != nil {

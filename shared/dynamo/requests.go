@@ -36,6 +36,8 @@ type requestRecord struct {
 	Relationship string `dynamodbav:"relationship,omitempty"`
 	Scope        string `dynamodbav:"scope,omitempty"`
 	Recipient    string `dynamodbav:"recipient_email,omitempty"`
+	FixField     string `dynamodbav:"correction_field,omitempty"`
+	FixValue     string `dynamodbav:"correction_value,omitempty"`
 	Regulation   string `dynamodbav:"regulation"`
 	Status       string `dynamodbav:"status"`
 	ReceivedAt   string `dynamodbav:"received_at"`

@@ -337,7 +337,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 	},
 	privacy.MailReview: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-			Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt,
+			Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
 			Excessive: req.Excessive && req.Status == privacy.RequestPending})) // not yet approved
 	},
 	privacy.MailJoined: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {

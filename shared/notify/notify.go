@@ -196,6 +196,8 @@ type RequestInfo struct {
 	ID, Type, Regulation, Name, Email, Details string
 	Due                                        time.Time
 	Excessive                                  bool
+	// Correction is a rectification's field and new value, when named.
+	Correction privacy.Correction
 }
 
 // KindRequestAck and KindRequestTeam are the emails of a new rights request.

@@ -21,9 +21,12 @@ type RightsRequest struct {
 	// RecipientEmail is the third party a portability request's export
 	// goes to; it goes with the request's address.
 	RecipientEmail string
-	Status         string
-	ReceivedAt     time.Time
-	DueAt          time.Time
+	// Correction is a rectification's field and new value; the value goes
+	// with the request's address.
+	Correction Correction
+	Status     string
+	ReceivedAt time.Time
+	DueAt      time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).

@@ -57,6 +57,21 @@ const (
 	ScopeAll       = "all"
 )
 
+// The fields a rectification may correct, as stored: the team's approval
+// applies the new value to every item of the subject that holds the field
+// (a new address moves the subject to the new address's key).
+const (
+	FieldName    = "name"
+	FieldCompany = "company"
+	FieldPhone   = "phone"
+	FieldEmail   = "email"
+)
+
+// Correction is a rectification's field and new value.
+type Correction struct {
+	Field, Value string
+}
+
 // MaxDetails bounds a request's free text.
 const MaxDetails = 5000
 
@@ -74,6 +89,9 @@ type RightsRequestForm struct {
 	// RecipientEmail is the third party a portability request's export
 	// goes to (policy §8f, "to you, or a third party you have chosen").
 	RecipientEmail string
+	// Correction is a rectification's field and new value, when it names
+	// them (then details are optional).
+	Correction Correction
 }
 
 func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
@@ -127,7 +145,9 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 			errs.Add("recipient_email", "is your own address: leave it out to receive the copy yourself")
 		}
 	}
-	if f.Type == RightRectification && errs["details"] == "" && strings.TrimSpace(f.Details) == "" {
+	f.Correction = parseCorrection(errs, in, f)
+	if f.Type == RightRectification && f.Correction.Field == "" && errs["details"] == "" && errs["field"] == "" &&
+		strings.TrimSpace(f.Details) == "" {
 		errs.Add("details", "is required for a correction: say what is wrong and what it should be")
 	}
 	if err := errs.Err(); err != nil {
@@ -180,4 +200,39 @@ func ExtendedDue(regulation string, due time.Time) time.Time {
 		return due.AddDate(0, 0, 45)
 	}
 	return AddCalendarMonths(due, 2)
+}
+
+// parseCorrection reads a rectification's field and value: both or
+// neither, the value valid for its field (and, for the address, another
+// address than the request's).
+func parseCorrection(errs FieldErrors, in Input, f RightsRequestForm) Correction {
+	field, value := in.String(errs, "field"), in.String(errs, "value")
+	if field == "" && value == "" {
+		return Correction{}
+	}
+	if f.Type != RightRectification {
+		if f.Type != "" {
+			errs.Add("field", "applies only to a rectification")
+		}
+		return Correction{}
+	}
+	c := Correction{Field: oneOf(errs, "field", field, []string{FieldName, FieldCompany, FieldPhone, FieldEmail}, "")}
+	if field == "" {
+		errs.Add("field", "is required with a value: name, company, phone or email")
+	}
+	switch c.Field {
+	case FieldName:
+		c.Value = singleLine(errs, "value", value, true, MaxName)
+	case FieldCompany:
+		c.Value = singleLine(errs, "value", value, true, MaxCompany)
+	case FieldPhone:
+		if c.Value = singleLine(errs, "value", value, true, MaxPhone); c.Value != "" && !validPhone(c.Value) {
+			errs.Add("value", "may contain only digits, spaces and + ( ) - .")
+		}
+	case FieldEmail:
+		if c.Value = checkEmail(errs, "value", value); c.Value != "" && c.Value == f.Email {
+			errs.Add("value", "is the address the request is made under already")
+		}
+	}
+	return c
 }

@@ -51,7 +51,9 @@ func TestParseRightsRequest(t *testing.T) {
 	}
 	valid := []Input{ok(), ok("type", "erasure", "regulation", "ccpa", "relationship", "subscriber"),
 		ok("type", "rectification", "details", "My name is spelled Zoë, not Zoe."),
-		ok("type", "objection", "scope", "all"), ok("type", "portability", "recipient_email", "Ann@New-Provider.example")}
+		ok("type", "objection", "scope", "all"), ok("type", "portability", "recipient_email", "Ann@New-Provider.example"),
+		ok("type", "rectification", "field", "phone", "value", "+44 20 7946 0000"),
+		ok("type", "rectification", "field", "email", "value", "ann@new.example", "details", "I moved")}
 	for _, typ := range rights {
 		valid = append(valid, ok("type", typ, "details", "x"))
 	}
@@ -92,6 +94,13 @@ func TestParseRightsRequest(t *testing.T) {
 		{ok("type", "access", "recipient_email", "b@example.com"), "recipient_email"},
 		{ok("type", "portability", "recipient_email", "nope"), "recipient_email"},
 		{ok("type", "portability", "recipient_email", "ANN@example.com"), "recipient_email"},
+		{ok("type", "rectification", "field", "shoe_size", "value", "44"), "field"},
+		{ok("type", "rectification", "value", "44"), "field"},
+		{ok("type", "rectification", "field", "phone"), "value"},
+		{ok("type", "rectification", "field", "phone", "value", "call me"), "value"},
+		{ok("type", "rectification", "field", "name", "value", "A\nB"), "value"},
+		{ok("type", "rectification", "field", "email", "value", "Ann@Example.com"), "value"},
+		{ok("type", "access", "field", "phone", "value", "1"), "field"},
 	}
 	for _, tt := range bad {
 		_, err := ParseRightsRequest(tt.in)

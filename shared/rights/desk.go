@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,9 +20,12 @@ import (
 type Desk struct {
 	Store     DeskStore
 	Fulfiller *Fulfiller
-	Now       func() time.Time
-	NewID     func() string
-	By        string
+	// Hasher keys a corrected address to its subject (only an approved
+	// correction of the address needs it).
+	Hasher *privacy.Hasher
+	Now    func() time.Time
+	NewID  func() string
+	By     string
 }
 
 // DeskStore is what the desk reads and writes.
@@ -33,6 +37,8 @@ type DeskStore interface {
 	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
 	Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
+	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
+	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, keys privacy.EmailKeys) (int, error)
 }
 
 // Errors of the desk, for the operator to read.
@@ -114,14 +120,65 @@ func (d *Desk) load(ctx context.Context, id string, allowed ...string) (privacy.
 }
 
 // Approve fulfils a verified request that was held for the team (flagged as
-// possibly excessive), exactly as verification would have.
+// possibly excessive), exactly as verification would have; for a
+// rectification that names its field and value, it applies the correction.
 func (d *Desk) Approve(ctx context.Context, id string) (string, error) {
-	req, err := d.load(ctx, id, privacy.RequestPending, privacy.RequestInProgress)
+	req, err := d.load(ctx, id, privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview)
 	if err != nil {
 		return "", err
 	}
+	switch {
+	case req.Type == privacy.RightRectification && req.Correction.Field != "" && req.Status != privacy.RequestPending:
+		return privacy.RequestCompleted, d.correct(ctx, req)
+	case req.Status == privacy.RequestAwaitingReview:
+		return "", fmt.Errorf("request %s awaits the team's own action (complete, uphold or deny): %w", id, ErrWrongStatus)
+	}
 	return d.Fulfiller.Fulfil(ctx, req, d.once(), d.Now())
 }
+
+// correct applies an approved rectification to every stored item of the
+// subject (a new address moves the subject to its key, history and all),
+// records which field changed (never the value) and tells the requester,
+// at the corrected address when that was the field. It is claimed first
+// (in_progress), and a correction cut short is finished by approving it
+// again.
+func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
+	c := req.Correction
+	if c.Field == privacy.FieldEmail && d.Hasher == nil {
+		return errors.New("correcting an address needs the subject hasher (the stack's secret)")
+	}
+	if req.Status == privacy.RequestAwaitingReview {
+		if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview},
+			Status: privacy.RequestInProgress}, "rectification_approved"); err != nil {
+			return err
+		}
+	}
+	var n int
+	var err error
+	if c.Field == privacy.FieldEmail {
+		to := d.Hasher.Subject(c.Value)
+		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value, d.Hasher.EmailKeys(c.Value)); err != nil {
+			return err
+		}
+		req.Subject = to
+	} else if n, err = d.Store.CorrectField(ctx, req.Subject, c.Field, c.Value); err != nil {
+		return err
+	}
+	e := d.event(req, "rectification_applied")
+	e.Detail["fields"], e.Detail["items"] = c.Field, strconv.Itoa(n)
+	t := privacy.Transition{From: []string{privacy.RequestInProgress}, Status: privacy.RequestCompleted,
+		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: "We corrected your " + fieldNames[c.Field] + ".", By: d.By}
+	if err := d.Store.Transition(ctx, req.ID, t, e); errors.Is(err, privacy.ErrStale) {
+		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// fieldNames are the correctable fields as the requester reads them.
+var fieldNames = map[string]string{privacy.FieldName: "name", privacy.FieldCompany: "company name",
+	privacy.FieldPhone: "phone number", privacy.FieldEmail: "email address"}
 
 // Deny refuses an open request; the reason is stored and emailed to the
 // requester with their right to complain to a supervisory authority.

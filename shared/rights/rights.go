@@ -145,7 +145,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
-		RecipientEmail: f.RecipientEmail, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
+		RecipientEmail: f.RecipientEmail, Correction: f.Correction, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
 		VerifyNonce: h.nonce(), VerifySentAt: now}
 	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
 	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}

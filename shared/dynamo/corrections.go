@@ -1,0 +1,134 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// CorrectField sets field to value on every item of the subject that
+// holds it: its items in the subjects table (the privacy team's holds
+// excepted) and, for the name, its requests that still keep one. It
+// reports how many items changed. Running it again changes nothing more.
+func (s *Store) CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error) {
+	items, err := s.SubjectItems(ctx, subject)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	set := func(table string, key map[string]types.AttributeValue) error {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: key,
+			UpdateExpression: aws.String("SET #f = :v"), ConditionExpression: aws.String("attribute_exists(#f) AND #f <> :v"),
+			ExpressionAttributeNames: map[string]string{"#f": field}, ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(value)}})
+		if isConditionFailed(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("correct %s: %w", field, err)
+		}
+		n++
+		return nil
+	}
+	for _, it := range items {
+		if _, has := it[field]; !has || strings.HasPrefix(s1(it, attrSK), privacy.HoldPrefix) {
+			continue
+		}
+		if err := set(s.tables.Subjects, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}); err != nil {
+			return n, err
+		}
+	}
+	if field == privacy.FieldName {
+		reqs, err := s.SubjectRequests(ctx, subject, time.Time{})
+		if err != nil {
+			return n, err
+		}
+		for _, r := range reqs {
+			if r.Name != "" {
+				if err := set(s.tables.Requests, requestKey(r.ID)); err != nil {
+					return n, err
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// MoveSubject moves everything held under from to to, the subject of the
+// person's corrected address email: its items in the subjects table (with
+// the address, its digest keys and its list keys), its ledger entries (the
+// history stays whole), its suppression reasons, and its requests (their
+// subject, and the address where they keep one). What to already holds
+// under the same key stays (the person's own state under the new address
+// wins). Each item is copied before its old copy is deleted, so a move cut
+// short is finished by running it again. It reports the items moved.
+func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, keys privacy.EmailKeys) (int, error) {
+	n := 0
+	move := func(table string, it map[string]types.AttributeValue) error {
+		moved := maps.Clone(it)
+		moved[attrPK] = str(SubjectPK(to))
+		if _, ok := it["subject"]; ok {
+			moved["subject"] = str(string(to))
+		}
+		if _, ok := it["email"]; ok {
+			moved["email"] = str(email)
+		}
+		for attr, v := range map[string]string{"email_md5": keys.MD5, "email_sha1": keys.SHA1, "email_sha256": keys.SHA256} {
+			if _, ok := it[attr]; ok {
+				moved[attr] = str(v)
+			}
+		}
+		if ls := s1(it, "list_sk"); ls != "" {
+			moved["list_sk"] = str(string(to))
+			if strings.HasPrefix(ls, "S#") {
+				moved["list_sk"] = str(SubjectPK(to))
+			}
+		}
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: moved,
+			ConditionExpression: aws.String("attribute_not_exists(pk)")})
+		if err != nil && !isConditionFailed(err) {
+			return fmt.Errorf("move to the new address: %w", err)
+		}
+		if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table,
+			Key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}); err != nil {
+			return fmt.Errorf("move from the old address: %w", err)
+		}
+		n++
+		return nil
+	}
+	for _, table := range []string{s.tables.Subjects, s.tables.Ledger, s.tables.Suppression} {
+		items, err := s.query(ctx, table, SubjectPK(from))
+		if err != nil {
+			return n, err
+		}
+		for _, it := range items {
+			if err := move(table, it); err != nil {
+				return n, err
+			}
+		}
+	}
+	reqs, err := s.SubjectRequests(ctx, from, time.Time{})
+	if err != nil {
+		return n, err
+	}
+	for _, r := range reqs {
+		set, vals := "SET subject = :to", map[string]types.AttributeValue{":to": str(string(to))}
+		if r.Email != "" {
+			set += ", email = :e"
+			vals[":e"] = str(email)
+		}
+		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(r.ID),
+			UpdateExpression: aws.String(set), ExpressionAttributeValues: vals}); err != nil {
+			return n, fmt.Errorf("move request %s: %w", r.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -126,6 +127,15 @@ var commands = []command{
 		}, run: holdAdd},
 	{name: "hold lift", args: "-email ADDRESS -reason TEXT", help: "end a legal hold", flags: holdFlags, run: holdLift},
 	{name: "hold list", help: "every legal hold (subject hash, since, until, reason)", run: holdList},
+	{name: "suppression show", args: "-email ADDRESS", help: "why marketing to an address is held back: each reason, since when, lifted when",
+		flags: func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.email, "email", "", "the person's address") }, run: suppressionShow},
+	{name: "suppression lift", args: "-email ADDRESS -reason TEXT [-only REASON[,REASON]]",
+		help: "lift the reasons marketing to an address is held back (all in force, or -only those); an erasure's record " +
+			"is kept, marked lifted, so a restore's re-applied erasure still deletes what was erased; the ledger records it",
+		flags: func(fs *flag.FlagSet, o *options) {
+			holdFlags(fs, o)
+			fs.StringVar(&o.only, "only", "", "the reasons to lift, comma-separated (default: every one in force)")
+		}, run: suppressionLift},
 	{name: "reapply-erasures", args: "[-since YYYY-MM-DD]",
 		help: "after a point-in-time restore: erase again, by key, everyone the (live) suppression list says was erased, " +
 			"and every person a controller had erased",
@@ -196,7 +206,7 @@ type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, suppression, secretArn string
 	policy, as, status, reason, note, until, email, ref, name, controller    string
 	records, url, credentials, certificate, queueURL, sqsEndpoint, invokeURL string
-	since                                                                    string
+	since, only                                                              string
 	max, days                                                                int
 	overdue, asJSON, erase                                                   bool
 }
@@ -750,15 +760,13 @@ func holdList(ctx context.Context, c *cli, _ []string) error {
 // heldSubject is the subject of a hold command's -email, with the ledger
 // entry of what is done to its hold.
 func heldSubject(ctx context.Context, c *cli, name string) (privacy.SubjectID, privacy.Event, error) {
-	email := privacy.NormalizeEmail(c.o.email)
-	if !privacy.ValidEmail(email) || strings.TrimSpace(c.o.reason) == "" {
+	if strings.TrimSpace(c.o.reason) == "" {
 		return "", privacy.Event{}, fmt.Errorf("%w: the hold commands need -email ADDRESS and -reason TEXT", errUsage)
 	}
-	h, err := hasher(ctx, c.cfg, c.o)
+	subject, err := subjectOf(ctx, c)
 	if err != nil {
 		return "", privacy.Event{}, err
 	}
-	subject := h.Subject(email)
 	return subject, privacy.Event{Subject: subject, Name: name, At: time.Now().UTC(), LegalBasis: privacy.BasisLegalObligation,
 		PolicyVersion: c.o.policy}, nil
 }
@@ -799,4 +807,82 @@ func holdAdd(ctx context.Context, c *cli, _ []string) error {
 	}
 	fmt.Fprintln(c.out, "legal hold placed: erasures of that address are withheld and the sweep keeps its data")
 	return nil
+}
+
+func suppressionShow(ctx context.Context, c *cli, _ []string) error {
+	subject, err := subjectOf(ctx, c)
+	if err != nil {
+		return err
+	}
+	recs, err := c.store.SuppressionRecords(ctx, subject)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		fmt.Fprintln(c.out, "no suppression: marketing may go to this address (to the topics it confirmed)")
+		return nil
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REASON\tSINCE\tLIFTED\tIN FORCE")
+	for _, r := range recs {
+		lifted := "-"
+		if !r.LiftedAt.IsZero() {
+			lifted = r.LiftedAt.Format(time.DateOnly)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\n", r.Reason, r.Since.Format(time.DateOnly), lifted, r.InForce())
+	}
+	return w.Flush()
+}
+
+func suppressionLift(ctx context.Context, c *cli, _ []string) error {
+	if strings.TrimSpace(c.o.reason) == "" {
+		return fmt.Errorf("%w: suppression lift needs -reason TEXT", errUsage)
+	}
+	subject, err := subjectOf(ctx, c)
+	if err != nil {
+		return err
+	}
+	by, err := identity(ctx, c.cfg, c.o)
+	if err != nil {
+		return err
+	}
+	inForce, err := c.store.Suppressions(ctx, subject)
+	if err != nil {
+		return err
+	}
+	lift := inForce
+	if c.o.only != "" {
+		lift = nil
+		for _, r := range strings.Split(c.o.only, ",") {
+			if !slices.Contains(inForce, r) {
+				return fmt.Errorf("%q is not a reason in force for that address (in force: %s)", r, strings.Join(inForce, ", "))
+			}
+			lift = append(lift, r)
+		}
+	}
+	if len(lift) == 0 {
+		fmt.Fprintln(c.out, "nothing to lift: no suppression in force")
+		return nil
+	}
+	e := privacy.Event{Subject: subject, Name: "suppression_lifted", At: time.Now().UTC(), Ref: "privacy-team",
+		LegalBasis: privacy.BasisConsent, PolicyVersion: c.o.policy,
+		Detail: map[string]string{"reasons": strings.Join(lift, ","), "by": by, "reason": strings.TrimSpace(c.o.reason)}}
+	if err := c.store.LiftSuppressions(ctx, subject, lift, e); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "lifted: %s\n", strings.Join(lift, ", "))
+	return nil
+}
+
+// subjectOf is the subject of the command's -email.
+func subjectOf(ctx context.Context, c *cli) (privacy.SubjectID, error) {
+	email := privacy.NormalizeEmail(c.o.email)
+	if !privacy.ValidEmail(email) {
+		return "", fmt.Errorf("%w: -email must be a valid address", errUsage)
+	}
+	h, err := hasher(ctx, c.cfg, c.o)
+	if err != nil {
+		return "", err
+	}
+	return h.Subject(email), nil
 }

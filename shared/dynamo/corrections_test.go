@@ -97,3 +97,57 @@ func TestCorrections(t *testing.T) {
 		t.Fatalf("the digest keys did not follow the address: %v", subs)
 	}
 }
+
+// An erasure lifted by a new signup keeps its record (not in force); a
+// second erasure puts it in force again from its own time; re-applied
+// after a restore, a lifted erasure deletes only what is older than it.
+func TestLiftedErasure(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	sub := privacy.SubjectID("subj-lifted")
+	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	e := func(name string, at time.Time) privacy.Event { return privacy.Event{Subject: sub, Name: name, At: at, Ref: name} }
+	if _, _, err := s.Erase(ctx, sub, "req-1", e("erased", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LiftSuppressions(ctx, sub, []string{privacy.SuppressErased}, e("suppression_lifted", t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := s.Suppressions(ctx, sub); len(in) != 0 {
+		t.Fatalf("in force after the lift: %v", in)
+	}
+	er, _ := s.ErasedSubjects(ctx, time.Time{})
+	if len(er) != 1 || !er[0].Lifted || !er[0].At.Equal(t0) {
+		t.Fatalf("the erasure's record: %+v", er)
+	}
+	// What was restored from before the erasure goes; what came after stays.
+	for _, inq := range []struct {
+		id string
+		at time.Time
+	}{{"before", t0.Add(-time.Hour)}, {"after", t0.Add(2 * time.Hour)}} {
+		i := privacy.NewInquiry(inq.id, sub, privacy.ContactForm{Email: "x@example.com", Message: inq.id}, "v",
+			privacy.RequestMeta{ReceivedAt: inq.at})
+		if err := s.SaveInquiry(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.EraseBefore(ctx, sub, er[0].At, "reapply", e("erasure_reapplied", t0.Add(3*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := s.SubjectData(ctx, sub)
+	if len(items) != 1 || items[0]["id"] != "after" {
+		t.Fatalf("after the re-applied erasure: %v", items)
+	}
+	if in, _ := s.Suppressions(ctx, sub); len(in) != 0 {
+		t.Fatalf("a re-applied lifted erasure suppressed again: %v", in)
+	}
+	// A new erasure: in force again, from its own time.
+	if _, _, err := s.Erase(ctx, sub, "req-2", e("erased", t0.Add(4*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := s.SuppressionRecords(ctx, sub)
+	if len(recs) != 1 || !recs[0].InForce() || !recs[0].Since.Equal(t0.Add(4*time.Hour)) {
+		t.Fatalf("after a second erasure: %+v", recs)
+	}
+}

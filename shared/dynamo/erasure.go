@@ -24,6 +24,27 @@ import (
 // entries requestID wrote itself). Erase is idempotent: running it again
 // after a failure finishes the job.
 func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) (withheld bool, deleted int, err error) {
+	return s.EraseBefore(ctx, subject, time.Time{}, requestID, e)
+}
+
+// EraseBefore is Erase of what is older than before (all when zero): what
+// the person gave after an erasure they later asked anew (a lifted
+// erasure) stays when a restore's erasure is re-applied. An item's age is
+// its first clock (created_at, confirm_requested_at, at, received_at); one
+// with none counts as old.
+func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, before time.Time, requestID string,
+	e privacy.Event) (withheld bool, deleted int, err error) {
+	newer := func(it map[string]types.AttributeValue) bool {
+		if before.IsZero() {
+			return false
+		}
+		for _, clock := range []string{"created_at", "confirm_requested_at", "at", "received_at"} {
+			if t, err := parseTS(s1(it, clock)); err == nil && !t.IsZero() {
+				return !t.Before(before)
+			}
+		}
+		return false
+	}
 	items, err := s.SubjectItems(ctx, subject)
 	if err != nil {
 		return false, 0, err
@@ -40,6 +61,9 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 		if sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) && sk.Value != privacy.HoldRestriction {
 			continue // the privacy team's hold, not the person's data; an erasure ends a restriction
 		}
+		if newer(it) {
+			continue
+		}
 		keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
 	}
 	ledger, err := s.LedgerEntries(ctx, subject)
@@ -52,6 +76,9 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 	var lkeys []map[string]types.AttributeValue
 	own := 0 // entries this request wrote: not data that was held
 	for _, it := range ledger {
+		if newer(it) {
+			continue
+		}
 		lkeys = append(lkeys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
 		if ref, _ := it["ref"].(*types.AttributeValueMemberS); ref != nil && ref.Value == requestID {
 			own++
@@ -65,12 +92,28 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 		return false, 0, err
 	}
 	for _, r := range reqs {
-		if r.ID == requestID {
-			continue // its address goes once the completion email is sent
+		if r.ID == requestID || (!before.IsZero() && !r.ReceivedAt.Before(before)) {
+			continue // its address goes once the completion email is sent; a later request is not erased
 		}
 		if err := s.StripRequestAddress(ctx, r.ID); err != nil {
 			return false, 0, err
 		}
+	}
+	if !before.IsZero() {
+		// A lifted erasure re-applied: the person asked anew since, so
+		// their suppression stays lifted; the ledger records the run.
+		if err := s.RecordEvent(ctx, e); err != nil {
+			return false, 0, err
+		}
+		return false, len(keys) + len(lkeys) - own, nil
+	}
+	// An erasure after an earlier one was lifted starts its record anew.
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Suppression,
+		Key:              map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(privacy.SuppressErased)},
+		UpdateExpression: aws.String("SET since = :now REMOVE lifted_at"), ConditionExpression: aws.String("attribute_exists(lifted_at)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}})
+	if err != nil && !isConditionFailed(err) {
+		return false, 0, fmt.Errorf("erase: %w", err)
 	}
 	if err := s.Suppress(ctx, subject, privacy.SuppressErased, e); err != nil {
 		return false, 0, err

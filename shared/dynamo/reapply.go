@@ -17,18 +17,20 @@ import (
 // brings erased people back, they are erased again from this list. The
 // suppression table is the erasure's record, kept (not restored). One
 // scan: an operator's runbook step, not a request path.
-func (s *Store) ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.SubjectID, error) {
+func (s *Store) ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.Erasure, error) {
 	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Suppression,
 		FilterExpression:          aws.String("sk = :erased AND since >= :since"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":erased": str(privacy.SuppressErased), ":since": str(ts(since))}})
-	var out []privacy.SubjectID
+	var out []privacy.Erasure
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("erased subjects: %w", err)
 		}
 		for _, it := range page.Items {
-			out = append(out, privacy.SubjectID(trimPK(s1(it, attrPK))))
+			e := privacy.Erasure{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Lifted: s1(it, "lifted_at") != ""}
+			e.At, _ = parseTS(s1(it, "since"))
+			out = append(out, e)
 		}
 	}
 	return out, nil

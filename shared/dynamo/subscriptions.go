@@ -293,19 +293,72 @@ func (s *Store) Suppress(ctx context.Context, subject privacy.SubjectID, reason 
 	return nil
 }
 
-// Suppressions returns a subject's suppression reasons.
+// Suppressions returns a subject's suppression reasons in force.
 func (s *Store) Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error) {
-	items, err := s.query(ctx, s.tables.Suppression, SubjectPK(subject))
+	recs, err := s.SuppressionRecords(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
 	var reasons []string
-	for _, it := range items {
-		if v, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
-			reasons = append(reasons, v.Value)
+	for _, r := range recs {
+		if r.InForce() {
+			reasons = append(reasons, r.Reason)
 		}
 	}
 	return reasons, nil
+}
+
+// SuppressionRecords returns a subject's suppressions, lifted erasures
+// included.
+func (s *Store) SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error) {
+	items, err := s.query(ctx, s.tables.Suppression, SubjectPK(subject))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]privacy.Suppression, 0, len(items))
+	for _, it := range items {
+		r := privacy.Suppression{Reason: s1(it, attrSK)}
+		r.Since, _ = parseTS(s1(it, "since"))
+		r.LiftedAt, _ = parseTS(s1(it, "lifted_at"))
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// LiftSuppressions lifts the named reasons of a subject, with e in the
+// ledger, in one transaction: each is deleted, but an erasure is only
+// marked lifted (lifted_at), since it is the record a restore's re-applied
+// erasure reads. Lifting a reason that is not there does nothing.
+func (s *Store) LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Put: ledger}}
+	for _, reason := range reasons {
+		key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}
+		if reason == privacy.SuppressErased {
+			// Set only where the erasure's record is (never a new item);
+			// an erasure lifted before keeps its first lift.
+			recs, err := s.SuppressionRecords(ctx, subject)
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if r.Reason == privacy.SuppressErased && r.InForce() {
+					items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Suppression, Key: key,
+						UpdateExpression: aws.String("SET lifted_at = :now"), ExpressionAttributeValues: map[string]types.AttributeValue{
+							":now": str(ts(e.At))}}})
+				}
+			}
+			continue
+		}
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression, Key: key}})
+	}
+	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		return fmt.Errorf("lift suppressions: %w", err)
+	}
+	return nil
 }
 
 // SetTopics changes a confirmed subscriber's topics. An empty list is an

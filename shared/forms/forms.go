@@ -30,6 +30,8 @@ type Store interface {
 	// processing (GDPR Art. 18), or "".
 	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
 	RecordEvent(ctx context.Context, e privacy.Event) error
+	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
 }
 
 // Forms holds the handlers' dependencies.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,6 +136,10 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	meta := httpapi.Meta(r, now)
+	suppressed, err := f.Store.Suppressions(ctx, c.Subject)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+	}
 	err = f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
@@ -147,7 +152,23 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
 	}
-	f.Log.InfoContext(ctx, "subscription confirmed", "request_id", r.RequestContext.RequestID, "signup_id", c.Ref)
+	// The person asks anew: what held marketing back is lifted, and the
+	// confirmation is the proof (a hard bounce: it proves delivery).
+	var lifted []string
+	for _, reason := range suppressed {
+		if slices.Contains(privacy.LiftedByConfirmation(), reason) {
+			lifted = append(lifted, reason)
+		}
+	}
+	if len(lifted) > 0 {
+		if err := f.Store.LiftSuppressions(ctx, c.Subject, lifted, privacy.Event{Subject: c.Subject, Name: "suppression_lifted",
+			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
+			Detail: map[string]string{"reasons": strings.Join(lifted, ","), "by": "confirmed_signup"}}); err != nil {
+			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+		}
+	}
+	f.Log.InfoContext(ctx, "subscription confirmed", "request_id", r.RequestContext.RequestID, "signup_id", c.Ref,
+		"suppressions_lifted", len(lifted))
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "confirmed"), nil
 	}

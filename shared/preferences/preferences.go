@@ -25,6 +25,8 @@ type Store interface {
 	Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error)
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e privacy.Event) (privacy.Subscription, error)
+	// Suppressions are the reasons in force that hold marketing back.
+	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 }
 
 var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
@@ -124,10 +126,14 @@ type prefsBody struct {
 	EmailMasked string          `json:"email_masked"`
 	Status      string          `json:"status"`
 	Topics      map[string]bool `json:"topics"`
+	// SuppressedBecause says why no marketing goes to the address now
+	// (suppression reasons); a confirmed new signup lifts them.
+	SuppressedBecause []string `json:"suppressed_because,omitempty"`
 }
 
-func body(sub privacy.Subscription) prefsBody {
-	b := prefsBody{EmailMasked: privacy.MaskEmail(sub.Email), Status: sub.Status, Topics: map[string]bool{}}
+func body(sub privacy.Subscription, suppressed []string) prefsBody {
+	b := prefsBody{EmailMasked: privacy.MaskEmail(sub.Email), Status: sub.Status, Topics: map[string]bool{},
+		SuppressedBecause: suppressed}
 	for _, t := range privacy.Topics() {
 		b.Topics[t] = sub.HasTopic(t)
 	}
@@ -147,11 +153,24 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.ActionPage(r, pages.Action{Key: "preferences", Args: []any{privacy.MaskEmail(sub.Email)},
-			URL: r.RawPath + "?token=" + httpapi.Query(r, "token"), Legend: "newsletter.topics", Checkboxes: checkboxes(sub)}), nil
+	suppressed, err := h.Store.Suppressions(ctx, c.Subject)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
 	}
-	return httpapi.JSON(http.StatusOK, body(sub)), nil
+	if httpapi.WantsHTML(r) {
+		a := pages.Action{Key: "preferences", Args: []any{privacy.MaskEmail(sub.Email)},
+			URL: r.RawPath + "?token=" + httpapi.Query(r, "token"), Legend: "newsletter.topics", Checkboxes: checkboxes(sub)}
+		if len(suppressed) > 0 {
+			l := pages.Lang(r)
+			var why []string
+			for _, reason := range suppressed {
+				why = append(why, l.T("suppression."+reason))
+			}
+			a.Key, a.Args = "preferences.suppressed", []any{privacy.MaskEmail(sub.Email), strings.Join(why, "; ")}
+		}
+		return pages.ActionPage(r, a), nil
+	}
+	return httpapi.JSON(http.StatusOK, body(sub, suppressed)), nil
 }
 
 // Set handles POST /v1/preferences with the topics to keep. From a page
@@ -189,5 +208,9 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "preferences.saved"), nil
 	}
-	return httpapi.JSON(http.StatusOK, body(sub)), nil
+	suppressed, err := h.Store.Suppressions(ctx, c.Subject)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("set preferences: %w", err)
+	}
+	return httpapi.JSON(http.StatusOK, body(sub, suppressed)), nil
 }

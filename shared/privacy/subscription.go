@@ -44,9 +44,40 @@ const (
 )
 
 // ClearedByConfirmation lists the suppression reasons a fresh, explicit
-// double opt-in lifts: the ones the person themself caused. A hard bounce,
-// an objection or an erasure is lifted only by the privacy team.
+// double opt-in clears in the same write as the confirmation: the ones the
+// person themself caused.
 func ClearedByConfirmation() []string { return []string{SuppressUnsubscribed, SuppressComplained} }
+
+// LiftedByConfirmation lists every reason a fresh, explicit double opt-in
+// lifts: the person asks anew, and the confirmation is the proof in the
+// ledger (suppression_lifted). A hard bounce is lifted because the
+// confirmation proves the address takes mail; an objection and an erasure
+// because the person asks again. An erasure's record outlives its lift
+// (Suppression.LiftedAt), so a restore's re-applied erasure still deletes
+// what was erased, and nothing given after.
+func LiftedByConfirmation() []string {
+	return []string{SuppressUnsubscribed, SuppressComplained, SuppressBounced, SuppressObjected, SuppressErased}
+}
+
+// Suppression is one reason a subject is not sent marketing, since when,
+// and when it was lifted (only an erasure's record is kept once lifted).
+type Suppression struct {
+	Reason   string
+	Since    time.Time
+	LiftedAt time.Time
+}
+
+// InForce reports whether the reason still suppresses marketing.
+func (s Suppression) InForce() bool { return s.LiftedAt.IsZero() }
+
+// Erasure is a subject's erasure as the suppression list records it: when,
+// and whether the person has since asked anew (then only what is older
+// than At is erased again after a restore).
+type Erasure struct {
+	Subject SubjectID
+	At      time.Time
+	Lifted  bool
+}
 
 // Signup is a validated newsletter signup.
 type Signup struct {

@@ -10,8 +10,8 @@ import (
 
 // ReapplyStore is what re-applying erasures reads and deletes.
 type ReapplyStore interface {
-	ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.SubjectID, error)
-	Erase(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) (withheld bool, deleted int, err error)
+	ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.Erasure, error)
+	EraseBefore(ctx context.Context, subject privacy.SubjectID, before time.Time, requestID string, e privacy.Event) (withheld bool, deleted int, err error)
 	ErasedControllerSubjects(ctx context.Context, since time.Time) ([]privacy.RightsRequest, error)
 	EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error)
 }
@@ -39,13 +39,19 @@ type ReapplyReport struct {
 // address.
 func ReapplyErasures(ctx context.Context, st ReapplyStore, since, now time.Time, policyVersion string) (ReapplyReport, error) {
 	var rep ReapplyReport
-	subjects, err := st.ErasedSubjects(ctx, since)
+	erasures, err := st.ErasedSubjects(ctx, since)
 	if err != nil {
 		return rep, err
 	}
-	for _, sub := range subjects {
-		withheld, n, err := st.Erase(ctx, sub, reapplyRef, privacy.Event{Subject: sub, Name: "erasure_reapplied", At: now,
-			Ref: reapplyRef, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion})
+	for _, er := range erasures {
+		// A person who asked anew after the erasure keeps what they gave
+		// since: only what is older than the erasure goes again.
+		var before time.Time
+		if er.Lifted {
+			before = er.At
+		}
+		withheld, n, err := st.EraseBefore(ctx, er.Subject, before, reapplyRef, privacy.Event{Subject: er.Subject,
+			Name: "erasure_reapplied", At: now, Ref: reapplyRef, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion})
 		if err != nil {
 			return rep, fmt.Errorf("reapply erasure: %w", err)
 		}

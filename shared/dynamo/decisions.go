@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -83,17 +84,21 @@ func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, request
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldRestriction),
-			UpdateExpression: aws.String("SET list_pk = :holds, list_sk = :pk, request_id = :r, " +
-				"restricted_at = if_not_exists(restricted_at, :now)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":holds": str(privacy.HoldsList),
-				":pk": str(SubjectPK(subject)), ":r": str(requestID), ":now": str(ts(e.At))}}},
-		{Put: ledger},
-	}})
+		s.restriction(subject, requestID, e.At), {Put: ledger}}})
 	if err != nil {
 		return fmt.Errorf("restrict: %w", err)
 	}
 	return nil
+}
+
+// restriction is the write that puts subject under requestID's
+// restriction of processing.
+func (s *Store) restriction(subject privacy.SubjectID, requestID string, at time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldRestriction),
+		UpdateExpression: aws.String("SET list_pk = :holds, list_sk = :pk, request_id = :r, " +
+			"restricted_at = if_not_exists(restricted_at, :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":holds": str(privacy.HoldsList),
+			":pk": str(SubjectPK(subject)), ":r": str(requestID), ":now": str(ts(at))}}}
 }
 
 // Lift ends a restriction of processing, with its ledger entry.

@@ -38,6 +38,7 @@ type requestRecord struct {
 	Recipient    string `dynamodbav:"recipient_email,omitempty"`
 	FixField     string `dynamodbav:"correction_field,omitempty"`
 	FixValue     string `dynamodbav:"correction_value,omitempty"`
+	ParentEmail  string `dynamodbav:"parent_email,omitempty"`
 	Regulation   string `dynamodbav:"regulation"`
 	Status       string `dynamodbav:"status"`
 	ReceivedAt   string `dynamodbav:"received_at"`
@@ -146,6 +147,17 @@ func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]p
 
 // CreateRequest stores a new request and its ledger entry.
 func (s *Store) CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error {
+	return s.createRequest(ctx, r, e)
+}
+
+// CreateRestrictingRequest stores a new request that restricts its
+// subject's processing from the moment it is made (a parent's request for
+// a child's data), the restriction and the ledger entry in one transaction.
+func (s *Store) CreateRestrictingRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error {
+	return s.createRequest(ctx, r, e, s.restriction(r.Subject, r.ID, r.ReceivedAt))
+}
+
+func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event, with ...types.TransactWriteItem) error {
 	item, err := EncodeRequest(r)
 	if err != nil {
 		return err
@@ -153,8 +165,8 @@ func (s *Store) CreateRequest(ctx context.Context, r privacy.RightsRequest, e pr
 	for k, v := range requestKey(r.ID) {
 		item[k] = v
 	}
-	items, err := s.withLedger(e, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	items, err := s.withLedger(e, append([]types.TransactWriteItem{{Put: &types.Put{TableName: &s.tables.Requests, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}}}, with...)...)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),
-			"source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
+			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
 	}}, nil
 }
 

@@ -327,17 +327,17 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		if req.RecipientEmail != "" {
 			return notify.ExportToThirdParty(m.Config, req.Email, req.RecipientEmail, req.ID, link)
 		}
-		return one(notify.ExportReady(m.Config, req.Email, req.ID, link))
+		return one(notify.ExportReady(m.Config, req.AnswerTo(), req.ID, link))
 	},
 	privacy.MailErased: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.ErasureDone(m.Config, req.Email, req.ID, req.Withheld, req.RecipientsTold()))
+		return one(notify.ErasureDone(m.Config, req.AnswerTo(), req.ID, req.Withheld, req.RecipientsTold()))
 	},
 	privacy.MailDone: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.RequestDone(m.Config, req.Email, req.ID, req.Type))
+		return one(notify.RequestDone(m.Config, req.AnswerTo(), req.ID, req.Type))
 	},
 	privacy.MailReview: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-			Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
+			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
 			Excessive: req.Excessive && req.Status == privacy.RequestPending})) // not yet approved
 	},
 	privacy.MailJoined: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
@@ -346,6 +346,14 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 			return nil, err
 		}
 		return one(notify.RequestJoined(m.Config, req.Email, req.ID, req.Type, status))
+	},
+	privacy.MailParentReceived: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		status, err := m.statusLink(req)
+		if err != nil {
+			return nil, err
+		}
+		return notify.ParentRequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt}, status)
 	},
 	privacy.MailRestricted:   decision(notify.KindRequestRestricted),
 	privacy.MailLifted:       decision(notify.KindRestrictionLifted),
@@ -470,14 +478,14 @@ func (m *Mailer) statusLink(req privacy.RightsRequest) (string, error) {
 // decision is the email of a team's decision on a request, of kind.
 func decision(kind string) func(*Mailer, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error) {
 	return func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		if req.Email == "" {
+		if req.AnswerTo() == "" {
 			return nil, fmt.Errorf("request %s keeps no address to tell of its %s", req.ID, kind)
 		}
 		status, err := m.statusLink(req)
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.RequestDecision(m.Config, notify.Decision{Kind: kind, To: req.Email, ID: req.ID,
+		return one(notify.RequestDecision(m.Config, notify.Decision{Kind: kind, To: req.AnswerTo(), ID: req.ID,
 			Reason: req.Reason, Until: req.ExtendedUntil, StatusURL: status}))
 	}
 }

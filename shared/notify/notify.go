@@ -198,6 +198,33 @@ type RequestInfo struct {
 	Excessive                                  bool
 	// Correction is a rectification's field and new value, when named.
 	Correction privacy.Correction
+	// Parent is the parent's or guardian's own address, on a request made
+	// for a child (Email is then the child's).
+	Parent string
+}
+
+// KindParentAck acknowledges a parent's or guardian's request, at their
+// own address.
+const KindParentAck = "parent_ack"
+
+// ParentRequestReceived renders the parent's acknowledgement and the
+// team's review email of a request made for a child. Nothing goes to the
+// child's address.
+func ParentRequestReceived(c Config, r RequestInfo, statusURL string) ([]Message, error) {
+	text, html, err := render(KindParentAck, struct {
+		Config
+		R         RequestInfo
+		StatusURL string
+	}{c, r, statusURL})
+	if err != nil {
+		return nil, err
+	}
+	review, err := ReviewNeeded(c, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Message{{Kind: KindParentAck, To: []string{r.Parent}, Subject: "Your request " + r.ID + " for your child's data",
+		Text: text, HTML: html}, review}, nil
 }
 
 // KindRequestAck and KindRequestTeam are the emails of a new rights request.
@@ -326,14 +353,16 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	subject := "Correction to review: request "
+	subject, replyTo := "Correction to review: request ", r.Email
 	switch {
 	case r.Excessive:
 		subject = "Possibly excessive, to review: request "
+	case r.Parent != "":
+		subject, replyTo = "A parent's or guardian's request to review: request ", r.Parent
 	case r.Type == privacy.RightObjection:
 		subject = "Objection to review: request "
 	}
-	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{r.Email},
+	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{replyTo},
 		Subject: subject + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
 }
 

@@ -31,6 +31,9 @@ const (
 	// restricted; MailUpheldErased: upheld, what is not needed erased.
 	MailUpheld       MailKind = "upheld"
 	MailUpheldErased MailKind = "upheld_erased"
+	// MailParentReceived acknowledges a parent's request at the parent's
+	// address and asks the team to review it.
+	MailParentReceived MailKind = "parent_received"
 )
 
 // MailDue is an email a change makes due: its kind and a reference that

@@ -24,9 +24,12 @@ type RightsRequest struct {
 	// Correction is a rectification's field and new value; the value goes
 	// with the request's address.
 	Correction Correction
-	Status     string
-	ReceivedAt time.Time
-	DueAt      time.Time
+	// ParentEmail is the address of the parent or guardian who asked for
+	// a child's data; every answer goes there (AnswerTo).
+	ParentEmail string
+	Status      string
+	ReceivedAt  time.Time
+	DueAt       time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).
@@ -70,6 +73,15 @@ type RightsRequest struct {
 	// MailPending is an email held until every recipient has been tried,
 	// so it can say where each one stands.
 	MailPending MailDue
+}
+
+// AnswerTo is where the requester is answered: a parent's own address for
+// a request made for a child, else the request's.
+func (r RightsRequest) AnswerTo() string {
+	if r.ParentEmail != "" {
+		return r.ParentEmail
+	}
+	return r.Email
 }
 
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.

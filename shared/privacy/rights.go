@@ -28,7 +28,19 @@ const (
 )
 
 // Relationships of the requester to the company.
-var relationships = []string{"visitor", "subscriber", "prospect", "client", "job_applicant", "platform_end_user"}
+var relationships = []string{"visitor", "subscriber", "prospect", "client", "job_applicant", "platform_end_user",
+	RelationshipParent}
+
+// RelationshipParent is a parent or guardian asking for a child's data
+// (policy §2): email is the child's address, parent_email the parent's.
+// Such a request (access or erasure) restricts the child's processing at
+// once, is due in ParentDays, is reviewed by the team (a parent cannot be
+// verified by a link to the child's inbox) and is answered at the
+// parent's address.
+const RelationshipParent = "parent_or_guardian"
+
+// ParentDays is how soon a parent's request is answered: "promptly".
+const ParentDays = 7
 
 // RelationshipPlatformEndUser is a client's own customer: the company is
 // the processor for that data, so the request is redirected to the client.
@@ -92,6 +104,9 @@ type RightsRequestForm struct {
 	// Correction is a rectification's field and new value, when it names
 	// them (then details are optional).
 	Correction Correction
+	// ParentEmail is the parent's or guardian's own address, on a request
+	// made for a child (RelationshipParent).
+	ParentEmail string
 }
 
 func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
@@ -146,6 +161,18 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 		}
 	}
 	f.Correction = parseCorrection(errs, in, f)
+	parent := in.String(errs, "parent_email")
+	switch {
+	case f.Relationship == RelationshipParent:
+		if f.Type != RightErasure && f.Type != RightAccess && f.Type != "" {
+			errs.Add("type", "a parent or guardian may ask for a child's data (access) or its erasure")
+		}
+		if f.ParentEmail = checkEmail(errs, "parent_email", parent); f.ParentEmail != "" && f.ParentEmail == f.Email {
+			errs.Add("parent_email", "is the child's address: give your own, where we answer you")
+		}
+	case parent != "" && errs["relationship"] == "":
+		errs.Add("parent_email", `applies only with relationship "parent_or_guardian"`)
+	}
 	if f.Type == RightRectification && f.Correction.Field == "" && errs["details"] == "" && errs["field"] == "" &&
 		strings.TrimSpace(f.Details) == "" {
 		errs.Add("details", "is required for a correction: say what is wrong and what it should be")

@@ -53,7 +53,8 @@ func TestParseRightsRequest(t *testing.T) {
 		ok("type", "rectification", "details", "My name is spelled Zoë, not Zoe."),
 		ok("type", "objection", "scope", "all"), ok("type", "portability", "recipient_email", "Ann@New-Provider.example"),
 		ok("type", "rectification", "field", "phone", "value", "+44 20 7946 0000"),
-		ok("type", "rectification", "field", "email", "value", "ann@new.example", "details", "I moved")}
+		ok("type", "rectification", "field", "email", "value", "ann@new.example", "details", "I moved"),
+		ok("type", "erasure", "relationship", "parent_or_guardian", "parent_email", "Mum@example.com")}
 	for _, typ := range rights {
 		valid = append(valid, ok("type", typ, "details", "x"))
 	}
@@ -101,6 +102,10 @@ func TestParseRightsRequest(t *testing.T) {
 		{ok("type", "rectification", "field", "name", "value", "A\nB"), "value"},
 		{ok("type", "rectification", "field", "email", "value", "Ann@Example.com"), "value"},
 		{ok("type", "access", "field", "phone", "value", "1"), "field"},
+		{ok("type", "objection", "relationship", "parent_or_guardian", "parent_email", "mum@example.com"), "type"},
+		{ok("type", "erasure", "relationship", "parent_or_guardian"), "parent_email"},
+		{ok("type", "erasure", "relationship", "parent_or_guardian", "parent_email", "ann@example.com"), "parent_email"},
+		{ok("type", "erasure", "parent_email", "mum@example.com"), "parent_email"},
 	}
 	for _, tt := range bad {
 		_, err := ParseRightsRequest(tt.in)

@@ -19,10 +19,13 @@ func knownTopic(t string) bool {
 
 // ConsentTextVersion names the consent sentence the signup form shows; it is
 // recorded with every signup so the ledger proves what the person agreed to.
-const ConsentTextVersion = "newsletter-consent-2026-11"
+const ConsentTextVersion = "newsletter-consent-2026-12"
 
-// ConsentText is that sentence.
-const ConsentText = "Yes, send me the emails I picked. I can unsubscribe at any time with the link in every email."
+// ConsentText is that sentence. It carries the policy's age confirmation
+// (§2: under 16, only with a parent's or guardian's consent), which the
+// ledger records with the signup (age_confirmed).
+const ConsentText = "Yes, send me the emails I picked. I am 16 or older, or my parent or guardian agrees. " +
+	"I can unsubscribe at any time with the link in every email."
 
 // Purpose and basis of the newsletter.
 const PurposeMarketing = "marketing_email"

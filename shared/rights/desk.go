@@ -130,6 +130,14 @@ func (d *Desk) Approve(ctx context.Context, id string) (string, error) {
 	switch {
 	case req.Type == privacy.RightRectification && req.Correction.Field != "" && req.Status != privacy.RequestPending:
 		return privacy.RequestCompleted, d.correct(ctx, req)
+	case req.Relationship == privacy.RelationshipParent:
+		// The team has confirmed the parent: erased, or the copy goes to
+		// the parent; a copy ends the restriction the request put in place.
+		status, err := d.Fulfiller.Fulfil(ctx, req, d.once(), d.Now())
+		if err == nil && req.Type == privacy.RightAccess {
+			err = d.liftOwn(ctx, req)
+		}
+		return status, err
 	case req.Status == privacy.RequestAwaitingReview:
 		return "", fmt.Errorf("request %s awaits the team's own action (complete, uphold or deny): %w", id, ErrWrongStatus)
 	}
@@ -190,9 +198,10 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	if objectsToAll(req) {
-		// Compelling grounds override the objection: the processing it
-		// restricted resumes (a denial run again finds nothing to lift).
+	if objectsToAll(req) || req.Relationship == privacy.RelationshipParent {
+		// Compelling grounds override the objection, or the parent's claim
+		// did not hold: the processing the request restricted resumes (a
+		// denial run again finds nothing to lift).
 		if err := d.liftOwn(ctx, req); err != nil {
 			return err
 		}

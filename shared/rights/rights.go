@@ -27,6 +27,9 @@ import (
 type Store interface {
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
+	// CreateRestrictingRequest stores a request that restricts its
+	// subject's processing from the start (a parent's, for a child).
+	CreateRestrictingRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 	VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e privacy.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
@@ -116,6 +119,9 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
 	}
+	if f.Relationship == privacy.RelationshipParent {
+		return h.fileForChild(ctx, r, f, subject, now)
+	}
 	recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
@@ -162,6 +168,34 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	return h.answer(r, answer), nil
 }
 
+// fileForChild takes a parent's or guardian's request for a child's data
+// (policy §2): the child's processing is restricted at once (no marketing,
+// no sales follow-up), the request is due in privacy.ParentDays and goes
+// to the team, who confirm the relationship with the parent (a link to the
+// child's inbox proves nothing of it) before approving. The parent is
+// answered at their own address; the child's inbox gets nothing. The
+// answer is the same whatever is held of the child.
+func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, child privacy.SubjectID,
+	now time.Time) (httpapi.Response, error) {
+	due := now.AddDate(0, 0, privacy.ParentDays)
+	answer := filed{ID: h.NewID(), Status: privacy.RequestAwaitingReview, DueAt: httpapi.Deadline(due), due: due}
+	req := privacy.RightsRequest{ID: answer.ID, Subject: child, Email: f.Email, ParentEmail: f.ParentEmail, Name: f.Name,
+		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
+		Status: privacy.RequestAwaitingReview, ReceivedAt: now, DueAt: due,
+		MailDue: privacy.Due(privacy.MailParentReceived, h.nonce())}
+	meta := httpapi.Meta(r, now)
+	err := h.Store.CreateRestrictingRequest(ctx, req, privacy.Event{Subject: child, Name: "request_received", At: now, Ref: req.ID,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
+		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "relationship": f.Relationship,
+			"parent_hash": string(h.Hasher.Subject(f.ParentEmail)), "restricted": "true",
+			"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	h.Log.InfoContext(ctx, "rights request received from a parent or guardian", "request_id", req.ID, "type", f.Type)
+	return h.answer(r, answer), nil
+}
+
 // fresh is the answer to a filing: the same for a new request, a joined
 // one and a honeypot.
 func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
@@ -200,8 +234,11 @@ func (h *Handlers) nonce() string { return strings.ReplaceAll(h.NewID(), "-", ""
 
 func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
 	if httpapi.WantsHTML(r) {
-		if f.Status == privacy.RequestRedirected {
+		switch f.Status {
+		case privacy.RequestRedirected:
 			return pages.Message(r, http.StatusAccepted, "rights.redirected")
+		case privacy.RequestAwaitingReview:
+			return pages.Message(r, http.StatusAccepted, "rights.parent_received", f.ID, f.DueAt[:10])
 		}
 		return pages.Message(r, http.StatusAccepted, "rights.received", f.ID, f.DueAt[:10])
 	}

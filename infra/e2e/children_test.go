@@ -60,7 +60,7 @@ func TestParentOrGuardian(t *testing.T) {
 	if code != 202 || f.Status != "awaiting_review" {
 		t.Fatalf("file: %d %+v", code, f)
 	}
-	if due, err := time.Parse(time.RFC3339, f.DueAt); err != nil || due.Sub(time.Now()) > 7*24*time.Hour || due.Sub(time.Now()) < 6*24*time.Hour {
+	if due, err := time.Parse(time.RFC3339, f.DueAt); err != nil || time.Until(due) > 7*24*time.Hour || time.Until(due) < 6*24*time.Hour {
 		t.Fatalf("due %q, want 7 days", f.DueAt)
 	}
 	ack := s.mailTo(t, parent, "Your request "+f.ID+" for your child's data")

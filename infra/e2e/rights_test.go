@@ -241,7 +241,8 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("the other subject has %d items, want its inquiry and subscription", n)
 	}
-	// A later signup needs confirming, and even confirmed, marketing stays held back.
+	// A later signup needs confirming; once confirmed, the person has asked
+	// anew: marketing goes again (#16: the erasure's record stays, lifted).
 	isConfirm := func(e localtest.Email) bool { return e.To(addr) && confirmLink.MatchString(e.Body.Text) }
 	earlier := len(localtest.Emails(t, s.svc, isConfirm)) // the opt-in from before the erasure
 	if resp, _ := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","consent":true}`, nil); resp.StatusCode != 202 {
@@ -254,8 +255,13 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	if resp, _ := s.do(t, "POST", s.path(t, confirmLink.FindString(conf[len(conf)-1].Body.Text)), "", "", nil); resp.StatusCode != 200 {
 		t.Fatal("confirm after erasure")
 	}
-	if res := s.campaign(t, "after-erasure-"+u, "newsletter"); res["skipped_suppressed"] != 1 {
-		t.Fatalf("campaign after erasure: %v", res)
+	if res := s.campaign(t, "after-erasure-"+u, "newsletter"); res["sent"] != 1 || res["skipped_suppressed"] != 0 {
+		t.Fatalf("campaign after erasure and a confirmed new signup: %v", res)
+	}
+	for _, it := range s.items(t, "SuppressionTable") {
+		if str(it, "pk") == subjectPK && (str(it, "sk") != "erased" || str(it, "lifted_at") == "") {
+			t.Fatalf("the erasure's record after the new signup: %v", it)
+		}
 	}
 }
 

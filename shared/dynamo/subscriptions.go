@@ -485,3 +485,31 @@ func (s *Store) MarkClientTerminated(ctx context.Context, subject privacy.Subjec
 	}
 	return n, nil
 }
+
+// saleOptOutSK is the item, in a subject's partition, that records the
+// person's opt-out of the sale and sharing of their data.
+const saleOptOutSK = "OPTOUT#SALE"
+
+// RecordSaleOptOut marks the subject opted out of the sale and sharing of
+// their personal data (a Global Privacy Control signal, or a CCPA opt-out
+// request), with e in the ledger. It keeps the first time and source, and
+// is the person's data (the export shows it; an erasure removes it).
+func (s *Store) RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Subjects,
+			Key:              map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(saleOptOutSK)},
+			UpdateExpression: aws.String("SET kind = :k, subject = :s, since = if_not_exists(since, :now), #src = if_not_exists(#src, :src)"),
+			ExpressionAttributeNames: map[string]string{"#src": "source"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str("sale_opt_out"), ":s": str(string(subject)),
+				":now": str(ts(e.At)), ":src": str(source)}}},
+		{Put: ledger},
+	}})
+	if err != nil {
+		return fmt.Errorf("record the opt-out of sale: %w", err)
+	}
+	return nil
+}

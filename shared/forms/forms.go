@@ -30,6 +30,8 @@ type Store interface {
 	// processing (GDPR Art. 18), or "".
 	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
 	RecordEvent(ctx context.Context, e privacy.Event) error
+	// RecordSaleOptOut marks a subject opted out of sale and sharing.
+	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
 }
@@ -59,7 +61,9 @@ func (f *Forms) Routes(rt *httpapi.Router) {
 
 // Center handles GET /privacy: the privacy center, its three forms empty.
 func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	return pages.Center(r, http.StatusOK, web.NewCenter()), nil
+	c := web.NewCenter()
+	c.GPC = httpapi.GPC(r)
+	return pages.Center(r, http.StatusOK, c), nil
 }
 
 // Asset handles GET /privacy/assets/{name}: the embedded stylesheet and
@@ -122,6 +126,9 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 			return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 		}
 	}
+	if err := f.gpc(ctx, r, subject, "contact_form", now); err != nil {
+		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
+	}
 	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
 	inq.Lookup = f.Hasher.EmailKeys(form.Email)
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
@@ -146,4 +153,17 @@ func (f *Forms) Health(ctx context.Context, r httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, fmt.Errorf("health: %w", err)
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "ok"}), nil
+}
+
+// gpc records a Global Privacy Control signal (Sec-GPC: 1) sent with a
+// form: the ledger's gpc_signal, and the person's record marked opted out
+// of sale and sharing. It is written before the form's own write and is
+// idempotent, so a retried form records it once.
+func (f *Forms) gpc(ctx context.Context, r httpapi.Request, subject privacy.SubjectID, source string, now time.Time) error {
+	if !httpapi.GPC(r) {
+		return nil
+	}
+	return f.Store.RecordSaleOptOut(ctx, subject, "gpc", privacy.Event{Subject: subject, Name: "gpc_signal", At: now,
+		Ref: r.RequestContext.RequestID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion,
+		Detail: map[string]string{"source": source}})
 }

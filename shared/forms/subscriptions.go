@@ -58,6 +58,11 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if v, ok := privacy.AsValidation(err); ok {
 		return httpapi.Response{}, httpapi.Validation(v)
 	}
+	// A Global Privacy Control signal is recorded; it never blocks the
+	// newsletter the person asks for.
+	if err := f.gpc(ctx, r, f.Hasher.Subject(s.Email), "subscription_form", f.Now()); err != nil {
+		return httpapi.Response{}, fmt.Errorf("signup: %w", err)
+	}
 	plan, err := f.planSignup(ctx, r, s, "subscription_form")
 	if err != nil {
 		return httpapi.Response{}, err

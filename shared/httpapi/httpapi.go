@@ -179,6 +179,11 @@ func clip(s string, n int) string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
+// GPC reports whether the request carries the Global Privacy Control
+// signal (Sec-GPC: 1): an opt-out of the sale and sharing of the sender's
+// personal data.
+func GPC(r Request) bool { return strings.TrimSpace(Header(r, "sec-gpc")) == "1" }
+
 // WantsHTML reports whether the caller is a browser that asked for a page.
 func WantsHTML(r Request) bool {
 	accept := Header(r, "accept")

@@ -272,6 +272,8 @@ func Asset(name string) ([]byte, string, bool) {
 type Center struct {
 	Contact, Newsletter, Rights Form
 	ConsentText, ConsentVersion string
+	// GPC is set when the browser sent the Global Privacy Control signal.
+	GPC bool
 }
 
 // NewCenter returns the privacy center with empty forms.

@@ -501,8 +501,8 @@ func (s *Store) RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID,
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: &s.tables.Subjects,
-			Key:              map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(saleOptOutSK)},
-			UpdateExpression: aws.String("SET kind = :k, subject = :s, since = if_not_exists(since, :now), #src = if_not_exists(#src, :src)"),
+			Key:                      map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(saleOptOutSK)},
+			UpdateExpression:         aws.String("SET kind = :k, subject = :s, since = if_not_exists(since, :now), #src = if_not_exists(#src, :src)"),
 			ExpressionAttributeNames: map[string]string{"#src": "source"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str("sale_opt_out"), ":s": str(string(subject)),
 				":now": str(ts(e.At)), ":src": str(source)}}},

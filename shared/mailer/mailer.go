@@ -355,6 +355,12 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		return notify.ParentRequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt}, status)
 	},
+	privacy.MailOptedOut: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.OptOutRecorded(m.Config, req.AnswerTo(), req.ID))
+	},
+	privacy.MailCategories: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.Categories(m.Config, req.AnswerTo(), req.ID))
+	},
 	privacy.MailRestricted:   decision(notify.KindRequestRestricted),
 	privacy.MailLifted:       decision(notify.KindRestrictionLifted),
 	privacy.MailDenied:       decision(notify.KindRequestDenied),

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"strings"
 	texttemplate "text/template"
 	"time"
 
@@ -444,4 +445,55 @@ func InquiryRestricted(c Config, inquiryID, requestID string) (Message, error) {
 	}
 	return Message{Kind: KindInquiryRestricted, To: []string{c.TeamInbox},
 		Subject: "Inquiry held: the sender's processing is restricted", Text: text, HTML: html}, nil
+}
+
+// The CCPA's answers: an opt-out of sale recorded, and the categories.
+const (
+	KindOptedOut   = "opted_out"
+	KindCategories = "categories"
+)
+
+// OptOutRecorded confirms an opt-out of the sale and sharing of personal
+// data.
+func OptOutRecorded(c Config, to, requestID string) (Message, error) {
+	text, html, err := render(KindOptedOut, struct {
+		Config
+		ID string
+	}{c, requestID})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindOptedOut, To: []string{to}, Subject: "Your opt-out of sale and sharing is recorded (request " + requestID + ")",
+		Text: text, HTML: html}, nil
+}
+
+// Categories answers a request to know the categories of personal
+// information collected: generated from the retention classes and the
+// purpose, source and recipient tables, never written by hand.
+func Categories(c Config, to, requestID string) (Message, error) {
+	type class struct{ Name, Period, Why string }
+	var classes []class
+	seen := map[string]bool{}
+	for _, cl := range privacy.Policy() {
+		if seen[cl.Name] {
+			continue
+		}
+		seen[cl.Name] = true
+		period := fmt.Sprintf("%d days from %s", cl.Days, strings.ReplaceAll(cl.Clock, "_", " "))
+		if cl.Clock == privacy.ClockExpiry {
+			period = fmt.Sprintf("until it expires (%d days)", cl.Days)
+		}
+		classes = append(classes, class{strings.ReplaceAll(cl.Name, "_", " "), period, cl.Why})
+	}
+	text, html, err := render(KindCategories, struct {
+		Config
+		ID                            string
+		Classes                       []class
+		Sources, Purposes, Recipients []string
+	}{c, requestID, classes, privacy.Sources(), privacy.Purposes(), privacy.Recipients()})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindCategories, To: []string{to}, Subject: "The categories of personal information we collect (request " + requestID + ")",
+		Text: text, HTML: html}, nil
 }

@@ -34,7 +34,18 @@ const (
 	// MailParentReceived acknowledges a parent's request at the parent's
 	// address and asks the team to review it.
 	MailParentReceived MailKind = "parent_received"
+	// MailOptedOut confirms an opt-out of sale and sharing; MailCategories
+	// answers a request to know the categories of data.
+	MailOptedOut   MailKind = "opted_out"
+	MailCategories MailKind = "categories"
 )
+
+// RequestMailKinds are the kinds a rights request's changes make due:
+// the mailer has an email for each.
+func RequestMailKinds() []MailKind {
+	return []MailKind{MailReceived, MailReady, MailErased, MailDone, MailReview, MailJoined, MailRestricted, MailLifted,
+		MailDenied, MailExtended, MailCorrected, MailUpheld, MailUpheldErased, MailParentReceived, MailOptedOut, MailCategories}
+}
 
 // MailDue is an email a change makes due: its kind and a reference that
 // makes each occurrence distinct (a nonce, a signup id), so the same kind
@@ -73,7 +84,7 @@ func ParseMailDue(s string) MailDue {
 // in place is not one: its lift must still be told.
 func (k MailKind) Last() bool {
 	switch k {
-	case MailErased, MailReady, MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased:
+	case MailErased, MailReady, MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased, MailOptedOut, MailCategories:
 		return true
 	}
 	return false

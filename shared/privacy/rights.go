@@ -14,10 +14,35 @@ const (
 	RightRestriction     = "restriction"
 	RightPortability     = "portability"
 	RightWithdrawConsent = "withdraw_consent"
+	// The CCPA's: the opt-out of the sale and sharing of personal data
+	// (recorded and confirmed at once: nothing is sold or shared), and the
+	// right to know the categories of personal data collected.
+	RightOptOutOfSale   = "opt_out_of_sale"
+	RightKnowCategories = "know_categories"
 )
 
 var rights = []string{RightAccess, RightRectification, RightErasure, RightObjection, RightRestriction,
-	RightPortability, RightWithdrawConsent}
+	RightPortability, RightWithdrawConsent, RightOptOutOfSale, RightKnowCategories}
+
+// Recipients are who receives personal data the system holds, as every
+// answer that lists them says it (the export, the categories).
+func Recipients() []string {
+	return []string{"Amazon Web Services (hosting, storage and email delivery, as our processor)", "our team, to answer you",
+		"the processors we registered, told of each erasure (GDPR Art. 19)"}
+}
+
+// Sources are where the personal data the system holds comes from.
+func Sources() []string {
+	return []string{"you: the forms and requests you send us", "your browser: the request metadata sent with a form",
+		"our email provider: whether our emails to you were delivered, bounced or reported"}
+}
+
+// Purposes are why the system processes personal data, with the legal
+// basis of each.
+func Purposes() []string {
+	return []string{PurposeRespondToInquiry + " (legitimate interest)", PurposeMarketing + " (consent)",
+		"answering your rights requests (legal obligation)"}
+}
 
 // Regulations a request can be made under. "other" is answered on the
 // GDPR's (shorter) clock.

@@ -49,10 +49,7 @@ type processingInfo struct {
 func ExportFor(ctx context.Context, rd Reader, company string, req privacy.RightsRequest, now time.Time) (Export, error) {
 	subject := req.Subject
 	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
-		Controller: company, Recipients: []string{
-			"Amazon Web Services (hosting, storage and email delivery, as our processor)",
-			"our team, to answer you",
-		}}
+		Controller: company, Recipients: privacy.Recipients()}
 	var err error
 	ex.Records, err = rd.SubjectData(ctx, subject)
 	if err == nil {

@@ -101,6 +101,11 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 			return "", err
 		}
 		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailRestricted, ""), Restricts: true}, "restriction_in_place")
+	case privacy.RightKnowCategories:
+		// The categories are the system's, not the person's data: the
+		// answer lists them, generated from the retention and purpose tables.
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailCategories, "")},
+			"know_categories_done")
 	case privacy.RightRectification:
 		return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailReview, "")}, "review_requested")
 	}

@@ -30,6 +30,8 @@ type Store interface {
 	// CreateRestrictingRequest stores a request that restricts its
 	// subject's processing from the start (a parent's, for a child).
 	CreateRestrictingRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
+	// RecordSaleOptOut marks a subject opted out of sale and sharing.
+	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 	VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e privacy.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
@@ -122,6 +124,9 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if f.Relationship == privacy.RelationshipParent {
 		return h.fileForChild(ctx, r, f, subject, now)
 	}
+	if f.Type == privacy.RightOptOutOfSale {
+		return h.optOut(ctx, r, f, subject, now)
+	}
 	recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
@@ -196,6 +201,29 @@ func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privac
 	return h.answer(r, answer), nil
 }
 
+// optOut takes an opt-out of the sale and sharing of personal data (CCPA):
+// answered at once, since the company sells and shares nothing and an
+// opt-out needs no proof of identity (it can only protect). The person's
+// record is marked (as a Global Privacy Control signal marks it) and the
+// address is sent the confirmation; the answer says completed.
+func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, subject privacy.SubjectID,
+	now time.Time) (httpapi.Response, error) {
+	req := privacy.RightsRequest{ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
+		Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted, ReceivedAt: now, DueAt: now,
+		CompletedAt: now, MailDue: privacy.Due(privacy.MailOptedOut, h.nonce())}
+	e := privacy.Event{Subject: subject, Name: "opt_out_of_sale_recorded", At: now, Ref: req.ID,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}
+	if err := h.Store.RecordSaleOptOut(ctx, subject, "request", e); err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	e.Name = "request_received"
+	if err := h.Store.CreateRequest(ctx, req, e); err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	h.Log.InfoContext(ctx, "opt-out of sale recorded", "request_id", req.ID)
+	return h.answer(r, filed{ID: req.ID, Status: privacy.RequestCompleted, DueAt: httpapi.Deadline(now), due: now}), nil
+}
+
 // fresh is the answer to a filing: the same for a new request, a joined
 // one and a honeypot.
 func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
@@ -235,6 +263,8 @@ func (h *Handlers) nonce() string { return strings.ReplaceAll(h.NewID(), "-", ""
 func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
 	if httpapi.WantsHTML(r) {
 		switch f.Status {
+		case privacy.RequestCompleted:
+			return pages.Message(r, http.StatusAccepted, "rights.opted_out", f.ID)
 		case privacy.RequestRedirected:
 			return pages.Message(r, http.StatusAccepted, "rights.redirected")
 		case privacy.RequestAwaitingReview:

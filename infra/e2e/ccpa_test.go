@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -50,5 +51,45 @@ func TestCCPARequests(t *testing.T) {
 	}
 	if strings.Contains(cats.Body.Text, "/export?token=") {
 		t.Error("the categories email carries the person's data")
+	}
+}
+
+// An authorised agent (CCPA) files for a person: the verification link
+// goes to the person, the answers to both, and the agent never sees the
+// export or any link.
+func TestAuthorizedAgent(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	person, agent := "person-"+u+"@example.com", "agent-"+u+"@agency.example"
+	for _, body := range []string{`{"email":"` + person + `","type":"access","relationship":"authorized_agent"}`,
+		`{"email":"` + person + `","type":"access","relationship":"authorized_agent","agent_email":"` + person + `"}`,
+		`{"email":"` + person + `","type":"access","agent_email":"` + agent + `"}`} {
+		if code, _ := s.file(t, body); code != 400 {
+			t.Fatalf("%s: %d", body, code)
+		}
+	}
+	id, verify, _ := s.fileAndOpen(t, person, `{"email":"`+person+`","type":"access","regulation":"ccpa","relationship":"authorized_agent","agent_email":"`+agent+`"}`)
+	filed := s.mailTo(t, agent, "The request you filed for someone: "+id)
+	if strings.Contains(filed.Body.Text, "token=") || !strings.Contains(filed.Body.Text, "confirm it from their own address") {
+		t.Fatalf("the agent's first notice: %s", filed.Body.Text)
+	}
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	if ready := s.mailTo(t, person, "Your data is ready"); !strings.Contains(ready.Body.Text, "/export?token=") {
+		t.Fatal("the person has no export link")
+	}
+	notices := localtest.WaitEmails(t, s.svc, 2, 20*time.Second, func(e localtest.Email) bool { return e.To(agent) })
+	if len(notices) != 2 {
+		t.Fatalf("%d notices to the agent, want 2", len(notices))
+	}
+	for _, n := range notices {
+		if strings.Contains(n.Body.Text, "token=") || strings.Contains(n.Body.HTML, "token=") {
+			t.Fatalf("a link reached the agent: %s", n.Body.Text)
+		}
+	}
+	if !strings.Contains(notices[1].Body.Text+notices[0].Body.Text, "We do not send the data, or the link, to you") {
+		t.Fatal("the agent was not told the request is done")
 	}
 }

@@ -54,7 +54,7 @@ type recipientRecord struct {
 
 func toRequestRecord(r privacy.RightsRequest) requestRecord {
 	rec := requestRecord{ID: r.ID, Kind: KindRequest, Subject: string(r.Subject), Email: r.Email, Name: r.Name, Type: r.Type,
-		Details: r.Details, Relationship: r.Relationship, Regulation: r.Regulation, Scope: r.Scope, Recipient: r.RecipientEmail, FixField: r.Correction.Field, FixValue: r.Correction.Value, ParentEmail: r.ParentEmail, Status: r.Status,
+		Details: r.Details, Relationship: r.Relationship, Regulation: r.Regulation, Scope: r.Scope, Recipient: r.RecipientEmail, FixField: r.Correction.Field, FixValue: r.Correction.Value, ParentEmail: r.ParentEmail, AgentEmail: r.AgentEmail, Status: r.Status,
 		ReceivedAt: ts(r.ReceivedAt), DueAt: dueAt(r.DueAt), OriginalDueAt: dueAtOpt(r.OriginalDueAt), Extended: dueAtOpt(r.ExtendedUntil),
 		CompletedAt: tsOpt(r.CompletedAt), VerifyNonce: r.VerifyNonce, VerifySentAt: tsOpt(r.VerifySentAt),
 		VerifiedAt: tsOpt(r.VerifiedAt), Excessive: r.Excessive, Withheld: r.Withheld, Reason: r.Reason,
@@ -74,7 +74,7 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 	r := privacy.RightsRequest{ID: rec.ID, Subject: privacy.SubjectID(rec.Subject), Email: rec.Email, Name: rec.Name,
 		Type: rec.Type, Details: rec.Details, Relationship: rec.Relationship, Regulation: rec.Regulation, Scope: rec.Scope, RecipientEmail: rec.Recipient, Correction: privacy.Correction{Field: rec.FixField, Value: rec.FixValue},
-		ParentEmail: rec.ParentEmail,
+		ParentEmail: rec.ParentEmail, AgentEmail: rec.AgentEmail,
 		Status:      rec.Status,
 		VerifyNonce: rec.VerifyNonce, Excessive: rec.Excessive, Withheld: rec.Withheld, Reason: rec.Reason,
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),

@@ -184,7 +184,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 // itself stays for accountability (its own retention class).
 func (s *Store) StripRequestAddress(ctx context.Context, id string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("REMOVE email, #n, details, recipient_email, correction_value, parent_email, mail_due"),
+		UpdateExpression:         aws.String("REMOVE email, #n, details, recipient_email, correction_value, parent_email, agent_email, mail_due"),
 		ConditionExpression:      aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames: map[string]string{"#n": "name"}})
 	if err != nil && !isConditionFailed(err) {

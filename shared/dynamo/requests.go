@@ -39,6 +39,7 @@ type requestRecord struct {
 	FixField     string `dynamodbav:"correction_field,omitempty"`
 	FixValue     string `dynamodbav:"correction_value,omitempty"`
 	ParentEmail  string `dynamodbav:"parent_email,omitempty"`
+	AgentEmail   string `dynamodbav:"agent_email,omitempty"`
 	Regulation   string `dynamodbav:"regulation"`
 	Status       string `dynamodbav:"status"`
 	ReceivedAt   string `dynamodbav:"received_at"`

@@ -308,8 +308,14 @@ func (m *Mailer) due(ch privacy.Change) ([]notify.Message, error) {
 		if !ok {
 			return nil, fmt.Errorf("request mail_due %q unknown", ch.MailDue)
 		}
-		msg, err := build(m, req, ch.MailDue)
-		return msg, err
+		msgs, err := build(m, req, ch.MailDue)
+		if err == nil && req.AgentEmail != "" && agentTold(ch.MailDue.Kind) {
+			// The agent who filed it is told how it stands, never the data.
+			notice, nerr := notify.AgentNotice(m.Config, notify.AgentUpdate{To: req.AgentEmail, ID: req.ID, Type: req.Type,
+				Kind: string(ch.MailDue.Kind), Reason: req.Reason, Until: req.ExtendedUntil})
+			msgs, err = append(msgs, notice), nerr
+		}
+		return msgs, err
 	}
 	return nil, fmt.Errorf("no emails known for item kind %q (mail_due %q)", ch.Kind, ch.MailDue)
 }
@@ -371,6 +377,10 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 }
 
 func one(msg notify.Message, err error) ([]notify.Message, error) { return []notify.Message{msg}, err }
+
+// agentTold reports whether an authorised agent is told of an email of
+// kind: every answer to the person, not the team's review.
+func agentTold(k privacy.MailKind) bool { return k != privacy.MailReview && k != privacy.MailJoined }
 
 // confirm is a signup's double opt-in email; its mail_due names the
 // signup it was made for.

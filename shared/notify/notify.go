@@ -497,3 +497,27 @@ func Categories(c Config, to, requestID string) (Message, error) {
 	return Message{Kind: KindCategories, To: []string{to}, Subject: "The categories of personal information we collect (request " + requestID + ")",
 		Text: text, HTML: html}, nil
 }
+
+// KindAgentNotice tells an authorised agent how the request they filed
+// stands. It carries no link and none of the person's data.
+const KindAgentNotice = "agent_notice"
+
+// AgentUpdate is what an agent's notice says: the request, and which of
+// the person's emails it follows (a privacy.MailKind).
+type AgentUpdate struct {
+	To, ID, Type, Kind, Reason string
+	Until                      time.Time
+}
+
+// AgentNotice renders the agent's notice.
+func AgentNotice(c Config, u AgentUpdate) (Message, error) {
+	text, html, err := render(KindAgentNotice, struct {
+		Config
+		AgentUpdate
+	}{c, u})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindAgentNotice, To: []string{u.To}, Subject: "The request you filed for someone: " + u.ID,
+		Text: text, HTML: html}, nil
+}

@@ -27,9 +27,12 @@ type RightsRequest struct {
 	// ParentEmail is the address of the parent or guardian who asked for
 	// a child's data; every answer goes there (AnswerTo).
 	ParentEmail string
-	Status      string
-	ReceivedAt  time.Time
-	DueAt       time.Time
+	// AgentEmail is the address of the authorised agent who filed the
+	// request: told how it stands, never sent the person's data.
+	AgentEmail string
+	Status     string
+	ReceivedAt time.Time
+	DueAt      time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).

@@ -54,7 +54,13 @@ const (
 
 // Relationships of the requester to the company.
 var relationships = []string{"visitor", "subscriber", "prospect", "client", "job_applicant", "platform_end_user",
-	RelationshipParent}
+	RelationshipParent, RelationshipAgent}
+
+// RelationshipAgent is an authorised agent filing for the person (CCPA):
+// email is the person's address, agent_email the agent's. The person gets
+// the verification link and every answer; the agent is told how the
+// request stands, and never sees the person's data.
+const RelationshipAgent = "authorized_agent"
 
 // RelationshipParent is a parent or guardian asking for a child's data
 // (policy §2): email is the child's address, parent_email the parent's.
@@ -132,6 +138,8 @@ type RightsRequestForm struct {
 	// ParentEmail is the parent's or guardian's own address, on a request
 	// made for a child (RelationshipParent).
 	ParentEmail string
+	// AgentEmail is an authorised agent's address (RelationshipAgent).
+	AgentEmail string
 }
 
 func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
@@ -197,6 +205,15 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 		}
 	case parent != "" && errs["relationship"] == "":
 		errs.Add("parent_email", `applies only with relationship "parent_or_guardian"`)
+	}
+	agent := in.String(errs, "agent_email")
+	switch {
+	case f.Relationship == RelationshipAgent:
+		if f.AgentEmail = checkEmail(errs, "agent_email", agent); f.AgentEmail != "" && f.AgentEmail == f.Email {
+			errs.Add("agent_email", "is the person's address: give the agent's own")
+		}
+	case agent != "" && errs["relationship"] == "":
+		errs.Add("agent_email", `applies only with relationship "authorized_agent"`)
 	}
 	if f.Type == RightRectification && f.Correction.Field == "" && errs["details"] == "" && errs["field"] == "" &&
 		strings.TrimSpace(f.Details) == "" {

@@ -106,6 +106,9 @@ func TestParseRightsRequest(t *testing.T) {
 		{ok("type", "erasure", "relationship", "parent_or_guardian"), "parent_email"},
 		{ok("type", "erasure", "relationship", "parent_or_guardian", "parent_email", "ann@example.com"), "parent_email"},
 		{ok("type", "erasure", "parent_email", "mum@example.com"), "parent_email"},
+		{ok("relationship", "authorized_agent"), "agent_email"},
+		{ok("relationship", "authorized_agent", "agent_email", "ANN@example.com"), "agent_email"},
+		{ok("agent_email", "agent@example.com"), "agent_email"},
 	}
 	for _, tt := range bad {
 		_, err := ParseRightsRequest(tt.in)

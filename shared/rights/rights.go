@@ -156,13 +156,16 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
-		RecipientEmail: f.RecipientEmail, Correction: f.Correction, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
+		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
 		VerifyNonce: h.nonce(), VerifySentAt: now}
 	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
 	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}
 	if f.RecipientEmail != "" {
 		// Who the copy goes to, as its hash: the ledger names no one.
 		detail["recipient_hash"] = string(h.Hasher.Subject(f.RecipientEmail))
+	}
+	if f.AgentEmail != "" {
+		detail["agent_hash"] = string(h.Hasher.Subject(f.AgentEmail))
 	}
 	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion, Detail: detail})

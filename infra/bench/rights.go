@@ -26,15 +26,10 @@ type rightsBench struct {
 	Items       [2]int     `json:"items_seeded"`
 	Targets     int        `json:"subjects_measured"`
 	AccessMS    [2]float64 `json:"access_median_ms"`
-	LookupMS    [2]float64 `json:"digest_lookup_median_ms"`
 	EraseMS     [2]float64 `json:"erasure_median_ms"`
 	AccessRatio float64    `json:"access_many_vs_few"`
-	LookupRatio float64    `json:"digest_lookup_many_vs_few"`
 	EraseRatio  float64    `json:"erasure_many_vs_few"`
 }
-
-// benchHasher keys the seeded addresses' digests, as the forms would.
-var benchHasher, _ = privacy.NewHasher([]byte("bench-rights-pepper-0123"))
 
 func benchEmail(i int) string { return fmt.Sprintf("user%d@example.com", i) }
 
@@ -98,17 +93,6 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		}
 		return d, err
 	}
-	lookup := func(k, i int) (time.Duration, error) {
-		req := target(k, i)
-		key := benchHasher.DigestKey("sha256", privacy.EmailDigest("sha256", benchEmail(r.Others[k]+i)))
-		t0 := time.Now()
-		found, err := stores[k].SubjectsByEmailKey(ctx, "sha256", key)
-		d := time.Since(t0)
-		if err == nil && (len(found) != 1 || found[0] != req.Subject) {
-			err = fmt.Errorf("digest lookup found %v", found)
-		}
-		return d, err
-	}
 	erase := func(k, i int) (time.Duration, error) {
 		req := target(k, i)
 		subject := privacy.SubjectID(req.Subject)
@@ -130,7 +114,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 	for _, m := range []struct {
 		op  func(k, i int) (time.Duration, error)
 		out *[2]float64
-	}{{access, &r.AccessMS}, {lookup, &r.LookupMS}, {erase, &r.EraseMS}} {
+	}{{access, &r.AccessMS}, {erase, &r.EraseMS}} {
 		var lat [2][]time.Duration
 		for i := 0; i < rightsTargets; i++ {
 			for k := range stores {
@@ -144,7 +128,6 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		m.out[0], m.out[1] = medianMS(lat[0]), medianMS(lat[1])
 	}
 	r.AccessRatio = r.AccessMS[1] / r.AccessMS[0]
-	r.LookupRatio = r.LookupMS[1] / r.LookupMS[0]
 	r.EraseRatio = r.EraseMS[1] / r.EraseMS[0]
 	return r, nil
 }
@@ -163,10 +146,6 @@ func seedSubjects(ctx context.Context, db *dynamodb.Client, t dynamo.Tables, n i
 		if i%2 == 1 {
 			item = map[string]types.AttributeValue{"pk": s(pk), "sk": s("INQ#" + at + "#" + sub[:8]), "kind": s("inquiry"),
 				"subject": s(sub), "email": s(email), "message": s("Hello"), "created_at": s(at)}
-		}
-		keys := benchHasher.EmailKeys(email)
-		for _, f := range privacy.DigestFormats() {
-			item["email_"+f] = s(keys.ByFormat(f))
 		}
 		return item
 	}

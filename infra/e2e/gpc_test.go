@@ -45,6 +45,9 @@ func TestGlobalPrivacyControl(t *testing.T) {
 		if str(it, "pk") == pk && str(it, "kind") == "sale_opt_out" && str(it, "source") == "gpc" {
 			marks++
 		}
+		if str(it, "pk") == pk && (str(it, "email_md5") != "" || str(it, "email_sha256") != "") {
+			t.Errorf("a site item written through the forms carries digest keys: %v", it)
+		}
 	}
 	for _, it := range s.items(t, "LedgerTable") {
 		if str(it, "pk") == pk && str(it, "event") == "gpc_signal" {

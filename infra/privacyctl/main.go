@@ -151,8 +151,6 @@ var commands = []command{
 			fs.StringVar(&o.invokeURL, "invoke-url", "", "invoke through the local gateway at this URL instead of Lambda")
 			fs.IntVar(&o.max, "max", 0, "at most this many messages (0: all)")
 		}, run: replayFailures},
-	{name: "backfill-digest-keys", help: "give records written before the by-email-* indexes their digest keys (once, after the upgrade)",
-		run: backfillDigestKeys},
 }
 
 func reasonFlag(what string) func(*flag.FlagSet, *options) {
@@ -470,19 +468,6 @@ func revokeController(ctx context.Context, c *cli, pos []string) error {
 		return err
 	}
 	fmt.Fprintf(c.out, "controller %s revoked\n", pos[0])
-	return nil
-}
-
-func backfillDigestKeys(ctx context.Context, c *cli, _ []string) error {
-	h, err := hasher(ctx, c.cfg, c.o)
-	if err != nil {
-		return err
-	}
-	n, err := c.store.BackfillEmailKeys(ctx, h.EmailKeys)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "%d records given their digest keys\n", n)
 	return nil
 }
 

@@ -63,13 +63,13 @@ func (s *Store) CorrectField(ctx context.Context, subject privacy.SubjectID, fie
 
 // MoveSubject moves everything held under from to to, the subject of the
 // person's corrected address email: its items in the subjects table (with
-// the address, its digest keys and its list keys), its ledger entries (the
+// the address and its list keys), its ledger entries (the
 // history stays whole), its suppression reasons, and its requests (their
 // subject, and the address where they keep one). What to already holds
 // under the same key stays (the person's own state under the new address
 // wins). Each item is copied before its old copy is deleted, so a move cut
 // short is finished by running it again. It reports the items moved.
-func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, keys privacy.EmailKeys) (int, error) {
+func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string) (int, error) {
 	n := 0
 	move := func(table string, it map[string]types.AttributeValue) error {
 		moved := maps.Clone(it)
@@ -80,11 +80,11 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 		if _, ok := it["email"]; ok {
 			moved["email"] = str(email)
 		}
-		for attr, v := range map[string]string{"email_md5": keys.MD5, "email_sha1": keys.SHA1, "email_sha256": keys.SHA256} {
-			if _, ok := it[attr]; ok {
-				moved[attr] = str(v)
-			}
-		}
+		// An item from before site items lost their digest keys gives them
+		// up: they were the old address's.
+		delete(moved, "email_md5")
+		delete(moved, "email_sha1")
+		delete(moved, "email_sha256")
 		if ls := s1(it, "list_sk"); ls != "" {
 			moved["list_sk"] = str(string(to))
 			if strings.HasPrefix(ls, "S#") {

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -89,19 +87,6 @@ type inquiryRecord struct {
 	LastActivityAt string      `dynamodbav:"last_activity_at"`
 	ExpiresAt      int64       `dynamodbav:"expires_at"`
 	MailDue        string      `dynamodbav:"mail_due,omitempty"`
-	emailKeyRecord
-}
-
-// emailKeyRecord is what an item holding an address carries of its digest
-// keys (privacy.EmailKeys), each in a sparse keys-only index by-email-<format>.
-type emailKeyRecord struct {
-	EmailMD5    string `dynamodbav:"email_md5,omitempty"`
-	EmailSHA1   string `dynamodbav:"email_sha1,omitempty"`
-	EmailSHA256 string `dynamodbav:"email_sha256,omitempty"`
-}
-
-func emailKeys(k privacy.EmailKeys) emailKeyRecord {
-	return emailKeyRecord{EmailMD5: k.MD5, EmailSHA1: k.SHA1, EmailSHA256: k.SHA256}
 }
 
 type ledgerRecord struct {
@@ -144,7 +129,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		Meta: &metaRecord{SourceIP: i.Meta.SourceIP, UserAgent: i.Meta.UserAgent,
 			AcceptLanguage: i.Meta.AcceptLanguage, Referrer: i.Meta.Referrer, ReceivedAt: at},
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
-		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(), emailKeyRecord: emailKeys(i.Lookup),
+		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(),
 	}
 	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
@@ -274,68 +259,4 @@ func (s *Store) Ping(ctx context.Context) error {
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
-}
-
-// SubjectsByEmailKey returns the subjects whose items hold an address with
-// the digest key (privacy.Hasher.DigestKey) in format: one query of the
-// sparse index by-email-<format>, no scan. Usually one subject, or none.
-func (s *Store) SubjectsByEmailKey(ctx context.Context, format, key string) ([]privacy.SubjectID, error) {
-	if !slices.Contains(privacy.DigestFormats(), format) {
-		return nil, fmt.Errorf("subjects by email key: unknown format %q", format)
-	}
-	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Subjects,
-		IndexName: aws.String("by-email-" + format), KeyConditionExpression: aws.String("#k = :k"),
-		ExpressionAttributeNames:  map[string]string{"#k": "email_" + format},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(key)}})
-	if err != nil {
-		return nil, fmt.Errorf("subjects by email key: %w", err)
-	}
-	var out []privacy.SubjectID
-	for _, it := range items {
-		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
-			if sub := privacy.SubjectID(strings.TrimPrefix(pk.Value, "S#")); !slices.Contains(out, sub) {
-				out = append(out, sub)
-			}
-		}
-	}
-	return out, nil
-}
-
-// BackfillEmailKeys gives every item of the subjects table that holds an
-// address but no digest keys (written before the by-email-* indexes) its
-// keys, so that hashed OpenDSR identities find it. One scan, once: an
-// operator's command, not a request path. Each update is conditional on
-// the address being unchanged. It returns how many items it updated.
-func (s *Store) BackfillEmailKeys(ctx context.Context, keys func(email string) privacy.EmailKeys) (int, error) {
-	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Subjects,
-		ProjectionExpression: aws.String("pk, sk, email"),
-		FilterExpression:     aws.String("attribute_exists(email) AND attribute_not_exists(email_sha256)")})
-	n := 0
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return n, fmt.Errorf("backfill email keys: %w", err)
-		}
-		for _, it := range page.Items {
-			email, ok := it["email"].(*types.AttributeValueMemberS)
-			if !ok || email.Value == "" {
-				continue
-			}
-			k := keys(email.Value)
-			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects,
-				Key:                 map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
-				UpdateExpression:    aws.String("SET email_md5 = :m, email_sha1 = :s1, email_sha256 = :s2"),
-				ConditionExpression: aws.String("email = :e"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(k.MD5), ":s1": str(k.SHA1),
-					":s2": str(k.SHA256), ":e": email}})
-			if isConditionFailed(err) {
-				continue // changed or gone since the scan read it
-			}
-			if err != nil {
-				return n, fmt.Errorf("backfill email keys: %w", err)
-			}
-			n++
-		}
-	}
-	return n, nil
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
@@ -162,92 +164,49 @@ func TestSaveInquiryWithSignup(t *testing.T) {
 	}
 }
 
-// An address's digest keys find its subject through the sparse indexes,
-// from an inquiry or a subscription, and stop finding it once its items
-// are erased; a similar address finds nothing.
-func TestSubjectsByEmailKey(t *testing.T) {
+// Site items carry no digest keys: OpenDSR acts on the controllers'
+// records only, so nothing of the site is looked up by a digest, and an
+// item writes no by-email-* index entry. A subscription written before
+// gives its keys up when it is written again.
+func TestSiteItemsCarryNoDigestKeys(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	svc := localtest.Need(t)
+	n := localtest.Tables(t, svc)
+	db := localtest.DynamoDB(svc)
+	s := dynamo.New(db, dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"]})
 	ctx := context.Background()
-	h, err := privacy.NewHasher([]byte("test-pepper-0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Now().UTC().Truncate(time.Second) // the signup's TTL counts from it
-	inquirer, subscriber := "Inq@Example.com", "sub@example.com"
-	inq := privacy.NewInquiry("id-k", h.Subject(inquirer), privacy.ContactForm{Name: "I", Email: "inq@example.com",
-		Topic: "demo", Message: "m"}, "v", privacy.RequestMeta{ReceivedAt: at})
-	inq.Lookup = h.EmailKeys(inquirer)
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	inq := privacy.NewInquiry("inq-k", "subj-k", privacy.ContactForm{Email: "k@example.com", Message: "m"}, "v",
+		privacy.RequestMeta{ReceivedAt: at})
 	if err := s.SaveInquiry(ctx, inq); err != nil {
 		t.Fatal(err)
 	}
-	sub := h.Subject(subscriber)
-	if _, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: subscriber, Topics: []string{"newsletter"}},
-		Subject: sub, Lookup: h.EmailKeys(subscriber), ID: "s1", Event: ev(sub, "subscribe_requested", at)}); err != nil {
+	// A subscription as written before: with its digest keys.
+	old := privacy.PendingSignup{Sub: privacy.Signup{Email: "k@example.com", Topics: []string{"newsletter"}}, Subject: "subj-k",
+		ID: "s-0", Cooldown: time.Minute, Event: privacy.Event{Subject: "subj-k", Name: "subscribe_requested", At: at.Add(-time.Hour)}}
+	if _, err := s.RequestSubscription(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	find := func(format, addr string) []privacy.SubjectID {
-		t.Helper()
-		got, err := s.SubjectsByEmailKey(ctx, format, h.DigestKey(format, privacy.EmailDigest(format, addr)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(n["SubjectsTable"]),
+		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "S#subj-k"}, "sk": &types.AttributeValueMemberS{Value: "SUB"}},
+		UpdateExpression:          aws.String("SET email_md5 = :k, email_sha1 = :k, email_sha256 = :k"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: "old-key"}}}); err != nil {
+		t.Fatal(err)
 	}
-	for _, format := range privacy.DigestFormats() {
-		for addr, want := range map[string]privacy.SubjectID{" INQ@example.com": inq.Subject, "sub@example.com": sub} {
-			if got := find(format, addr); len(got) != 1 || got[0] != want {
-				t.Errorf("%s of %s: %v, want [%s]", format, addr, got, want)
+	e := privacy.Event{Subject: "subj-k", Name: "subscribe_requested", At: at}
+	if _, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: "k@example.com", Topics: []string{"newsletter"}},
+		Subject: "subj-k", ID: "s-1", Cooldown: time.Minute, Event: e}); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := s.SubjectItems(ctx, "subj-k")
+	if len(items) != 2 {
+		t.Fatalf("%d items", len(items))
+	}
+	for _, it := range items {
+		for _, attr := range []string{"email_md5", "email_sha1", "email_sha256"} {
+			if _, ok := it[attr]; ok {
+				t.Errorf("a site item carries %s", attr)
 			}
-		}
-		if got := find(format, "sub@example.co"); len(got) != 0 {
-			t.Errorf("%s of a similar address found %v", format, got)
-		}
-	}
-	if _, err := s.SubjectsByEmailKey(ctx, "sha512", "x"); err == nil {
-		t.Error("an unknown format was queried")
-	}
-	if _, _, err := s.Erase(ctx, sub, "r1", ev(sub, "erased", at)); err != nil {
-		t.Fatal(err)
-	}
-	if got := find("sha256", subscriber); len(got) != 0 {
-		t.Errorf("an erased address is still found: %v", got)
-	}
-}
-
-// Items written before the digest indexes gain their keys once, and are
-// then found by digest; items that have them are left alone.
-func TestBackfillEmailKeys(t *testing.T) {
-	t.Parallel()
-	s := newStore(t)
-	ctx := context.Background()
-	h, _ := privacy.NewHasher([]byte("test-pepper-0123456789"))
-	at := time.Now().UTC().Truncate(time.Second)
-	old := privacy.NewInquiry("id-old", h.Subject("old@example.com"), privacy.ContactForm{Name: "O", Email: "old@example.com",
-		Topic: "demo", Message: "m"}, "v", privacy.RequestMeta{ReceivedAt: at})
-	if err := s.SaveInquiry(ctx, old); err != nil { // no Lookup: as written before the indexes
-		t.Fatal(err)
-	}
-	sub := h.Subject("sub-old@example.com")
-	if _, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: "sub-old@example.com", Topics: []string{"newsletter"}},
-		Subject: sub, ID: "s1", Event: ev(sub, "subscribe_requested", at)}); err != nil {
-		t.Fatal(err)
-	}
-	current := privacy.NewInquiry("id-new", h.Subject("new@example.com"), privacy.ContactForm{Name: "N", Email: "new@example.com",
-		Topic: "demo", Message: "m"}, "v", privacy.RequestMeta{ReceivedAt: at})
-	current.Lookup = h.EmailKeys("new@example.com")
-	if err := s.SaveInquiry(ctx, current); err != nil {
-		t.Fatal(err)
-	}
-	for run, want := range []int{2, 0} {
-		if n, err := s.BackfillEmailKeys(ctx, h.EmailKeys); err != nil || n != want {
-			t.Fatalf("run %d: %d updated, %v; want %d", run, n, err, want)
-		}
-	}
-	for addr, want := range map[string]privacy.SubjectID{"old@example.com": old.Subject, "sub-old@example.com": sub} {
-		got, err := s.SubjectsByEmailKey(ctx, "md5", h.DigestKey("md5", privacy.EmailDigest("md5", addr)))
-		if err != nil || len(got) != 1 || got[0] != want {
-			t.Errorf("%s after the backfill: %v %v", addr, got, err)
 		}
 	}
 }

@@ -151,16 +151,12 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
 		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()),
 	}
-	for _, f := range privacy.DigestFormats() {
-		if k := p.Lookup.ByFormat(f); k != "" {
-			set += fmt.Sprintf(", email_%s = :k%s", f, f)
-			vals[":k"+f] = str(k)
-		}
-	}
 	upd := &types.Update{
-		TableName:                 &s.tables.Subjects,
-		Key:                       subKey(subject),
-		UpdateExpression:          aws.String(set + " REMOVE list_pk, list_sk, confirmed_at"),
+		TableName: &s.tables.Subjects,
+		Key:       subKey(subject),
+		// A subscription written before site items lost their digest keys
+		// gives them up (the by-email-* indexes serve nothing of the site).
+		UpdateExpression:          aws.String(set + " REMOVE list_pk, list_sk, confirmed_at, email_md5, email_sha1, email_sha256"),
 		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool)"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#name": "name"},
 		ExpressionAttributeValues: vals,

@@ -130,7 +130,6 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
 	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
-	inq.Lookup = f.Hasher.EmailKeys(form.Email)
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)

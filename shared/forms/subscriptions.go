@@ -115,7 +115,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
-	return &privacy.PendingSignup{Sub: s, Subject: subject, Lookup: f.Hasher.EmailKeys(s.Email), ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
+	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),

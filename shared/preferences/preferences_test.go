@@ -40,7 +40,7 @@ func TestPreferences(t *testing.T) {
 	sub := h.Subject(email)
 	e := privacy.Event{Subject: sub, Name: "subscribe_requested", At: now, Ref: "s1"}
 	if _, err := store.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: email,
-		Topics: []string{"newsletter", "events"}}, Subject: sub, Lookup: h.EmailKeys(email), ID: "s1", Event: e}); err != nil {
+		Topics: []string{"newsletter", "events"}}, Subject: sub, ID: "s1", Event: e}); err != nil {
 		t.Fatal(err)
 	}
 	e.Name = "subscription_confirmed"

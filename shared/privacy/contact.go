@@ -105,7 +105,6 @@ type Inquiry struct {
 	Meta          RequestMeta
 	ExpiresAt     time.Time // when retention ends (the TTL and the sweep)
 	MetaExpiresAt time.Time // when the request metadata is stripped
-	Lookup        EmailKeys // the address's digest keys (Hasher.EmailKeys)
 }
 
 // NewInquiry builds the record to store for a contact form. The policy's

@@ -29,12 +29,11 @@ func EmailDigest(format, email string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// EmailKeys are the keyed forms of an address's digests. Every item that
-// holds an address carries them, each in a sparse index, so a controller's
-// hashed identity finds the subject by one query and the key goes with
-// the address: when the item is deleted, so is its index entry. They are
-// keyed with the pepper like the subject itself: a copy of the tables
-// gives no digest to look up in a list of addresses.
+// EmailKeys are the keyed forms of an address's digests. A controller's
+// record carries them (Hasher.ControllerKeys), each in a sparse index, so
+// the controller's hashed identity finds the person by one query and the
+// key goes with the record. They are keyed like the subject itself: a copy
+// of the tables gives no digest to look up in a list of addresses.
 type EmailKeys struct {
 	MD5, SHA1, SHA256 string
 }

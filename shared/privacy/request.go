@@ -144,7 +144,6 @@ type Event struct {
 type PendingSignup struct {
 	Sub      Signup
 	Subject  SubjectID
-	Lookup   EmailKeys
 	ID       string
 	Cooldown time.Duration
 	Event    Event

@@ -38,7 +38,7 @@ type DeskStore interface {
 	Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
-	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, keys privacy.EmailKeys) (int, error)
+	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string) (int, error)
 }
 
 // Errors of the desk, for the operator to read.
@@ -165,7 +165,7 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	var err error
 	if c.Field == privacy.FieldEmail {
 		to := d.Hasher.Subject(c.Value)
-		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value, d.Hasher.EmailKeys(c.Value)); err != nil {
+		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value); err != nil {
 			return err
 		}
 		req.Subject = to

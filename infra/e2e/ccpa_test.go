@@ -92,4 +92,12 @@ func TestAuthorizedAgent(t *testing.T) {
 	if !strings.Contains(notices[1].Body.Text+notices[0].Body.Text, "We do not send the data, or the link, to you") {
 		t.Fatal("the agent was not told the request is done")
 	}
+	// An opt-out the agent files: recorded at once, the person confirmed,
+	// the agent told.
+	code, f := s.file(t, `{"email":"`+person+`","type":"opt_out_of_sale","relationship":"authorized_agent","agent_email":"`+agent+`"}`)
+	if code != 202 || f.Status != "completed" {
+		t.Fatalf("opt-out by an agent: %d %+v", code, f)
+	}
+	s.mailTo(t, person, "Your opt-out of sale and sharing is recorded (request "+f.ID)
+	s.mailTo(t, agent, "The request you filed for someone: "+f.ID)
 }

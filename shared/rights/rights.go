@@ -212,7 +212,8 @@ func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privac
 func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, subject privacy.SubjectID,
 	now time.Time) (httpapi.Response, error) {
 	req := privacy.RightsRequest{ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
-		Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted, ReceivedAt: now, DueAt: now,
+		AgentEmail: f.AgentEmail, Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted,
+		ReceivedAt: now, DueAt: now,
 		CompletedAt: now, MailDue: privacy.Due(privacy.MailOptedOut, h.nonce())}
 	e := privacy.Event{Subject: subject, Name: "opt_out_of_sale_recorded", At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}

@@ -114,6 +114,11 @@ func TestErasureToldToEveryProcessor(t *testing.T) {
 	if b, _ := json.Marshal(st["recipients_told"]); strings.Count(string(b), "confirmed the erasure") != 2 {
 		t.Fatalf("recipients at the end: %s", b)
 	}
+	// The status page says the same to a browser.
+	if resp, page := s.do(t, "GET", s.path(t, status), "", "", map[string]string{"Accept": "text/html"}); resp.StatusCode != 200 ||
+		strings.Count(page, "confirmed the erasure") != 2 {
+		t.Fatalf("the status page does not list the processors told: %d", resp.StatusCode)
+	}
 	t.Logf("an erasure told to 2 processors: all completed %s after verification (cancel window 2s, polls every 1s, one processor down for ~2s)",
 		time.Since(verified).Round(100*time.Millisecond))
 	if got := recv.Accepted(); len(got) != 1 || got[0].Identities[0].Value != privacy.EmailDigest("sha256", addr) {

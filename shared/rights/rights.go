@@ -403,8 +403,9 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		day := func(ts string) string { return strings.SplitN(ts, "T", 2)[0] }
 		return pages.View(r, http.StatusOK, pages.Lang(r).T("status.title", req.ID), "status", struct {
 			Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string
+			Told                                                                    []privacy.Told
 		}{req.Type, statusKey, day(body.ReceivedAt), day(body.DueAt), day(body.ExtendedUntil), day(body.CompletedAt),
-			body.Reason, body.ResultsURL}), nil
+			body.Reason, body.ResultsURL, body.RecipientsTold}), nil
 	}
 	return httpapi.JSON(http.StatusOK, body), nil
 }

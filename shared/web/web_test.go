@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 func TestNegotiate(t *testing.T) {
@@ -89,8 +91,11 @@ func TestRenderPages(t *testing.T) {
 			Paragraphs []string
 			Next       string
 		}{[]string{"Hello"}, "Back"}},
-		{Name: "status", Data: struct{ Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string }{
-			"access", "status.pending", "2026-11-29", "2026-12-29", "", "", "", ""}},
+		{Name: "status", Data: struct {
+			Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string
+			Told                                                                    []privacy.Told
+		}{"erasure", "status.pending", "2026-11-29", "2026-12-29", "", "", "", "",
+			[]privacy.Told{{Name: "Our platform", Status: "asked; their erasure is under way"}}}},
 		{Name: "export", Data: struct{ Until, DownloadURL string }{"2026-12-06", "/x?download=1"}},
 	}
 	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|error|topic)\.[a-z_]+\b`)

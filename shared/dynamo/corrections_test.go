@@ -130,12 +130,19 @@ func TestLiftedErasure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A restriction the person asked for after signing up again stays too.
+	if err := s.Restrict(ctx, sub, "req-later", e("restricted", t0.Add(2*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := s.EraseBefore(ctx, sub, er[0].At, "reapply", e("erasure_reapplied", t0.Add(3*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	items, _ := s.SubjectData(ctx, sub)
 	if len(items) != 1 || items[0]["id"] != "after" {
 		t.Fatalf("after the re-applied erasure: %v", items)
+	}
+	if by, _ := s.Restriction(ctx, sub); by != "req-later" {
+		t.Fatalf("the later restriction went with the re-applied erasure: %q", by)
 	}
 	if in, _ := s.Suppressions(ctx, sub); len(in) != 0 {
 		t.Fatalf("a re-applied lifted erasure suppressed again: %v", in)

@@ -30,15 +30,15 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 // EraseBefore is Erase of what is older than before (all when zero): what
 // the person gave after an erasure they later asked anew (a lifted
 // erasure) stays when a restore's erasure is re-applied. An item's age is
-// its first clock (created_at, confirm_requested_at, at, received_at); one
-// with none counts as old.
+// its first clock (created_at, confirm_requested_at, at, received_at,
+// restricted_at, since); one with none counts as old.
 func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, before time.Time, requestID string,
 	e privacy.Event) (withheld bool, deleted int, err error) {
 	newer := func(it map[string]types.AttributeValue) bool {
 		if before.IsZero() {
 			return false
 		}
-		for _, clock := range []string{"created_at", "confirm_requested_at", "at", "received_at"} {
+		for _, clock := range []string{"created_at", "confirm_requested_at", "at", "received_at", "restricted_at", "since"} {
 			if t, err := parseTS(s1(it, clock)); err == nil && !t.IsZero() {
 				return !t.Before(before)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -333,23 +334,21 @@ func (s *Store) LiftSuppressions(ctx context.Context, subject privacy.SubjectID,
 	items := []types.TransactWriteItem{{Put: ledger}}
 	for _, reason := range reasons {
 		key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}
-		if reason == privacy.SuppressErased {
-			// Set only where the erasure's record is (never a new item);
-			// an erasure lifted before keeps its first lift.
-			recs, err := s.SuppressionRecords(ctx, subject)
-			if err != nil {
-				return err
-			}
-			for _, r := range recs {
-				if r.Reason == privacy.SuppressErased && r.InForce() {
-					items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Suppression, Key: key,
-						UpdateExpression: aws.String("SET lifted_at = :now"), ExpressionAttributeValues: map[string]types.AttributeValue{
-							":now": str(ts(e.At))}}})
-				}
-			}
+		if reason != privacy.SuppressErased {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression, Key: key}})
 			continue
 		}
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression, Key: key}})
+		// Set only where the erasure's record is in force (never a new
+		// item): an erasure lifted before keeps its first lift.
+		in, err := s.Suppressions(ctx, subject)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(in, privacy.SuppressErased) {
+			items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Suppression, Key: key,
+				UpdateExpression:          aws.String("SET lifted_at = :now"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}}})
+		}
 	}
 	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return fmt.Errorf("lift suppressions: %w", err)

@@ -38,31 +38,6 @@ type EmailKeys struct {
 	MD5, SHA1, SHA256 string
 }
 
-// ByFormat returns the key of format ("" for an unknown one).
-func (k EmailKeys) ByFormat(format string) string {
-	switch format {
-	case "md5":
-		return k.MD5
-	case "sha1":
-		return k.SHA1
-	case "sha256":
-		return k.SHA256
-	}
-	return ""
-}
-
-// EmailKeys returns the keys of an address.
-func (h *Hasher) EmailKeys(email string) EmailKeys {
-	return EmailKeys{MD5: h.DigestKey("md5", EmailDigest("md5", email)),
-		SHA1: h.DigestKey("sha1", EmailDigest("sha1", email)), SHA256: h.DigestKey("sha256", EmailDigest("sha256", email))}
-}
-
-// DigestKey returns the key under which an address whose digest in format
-// is digest (lowercase hex) is indexed.
-func (h *Hasher) DigestKey(format, digest string) string {
-	return h.Pseudonym("email-"+format, digest)
-}
-
 // ControllerKeys are the keys of an address in the data one controller
 // handed this system (the processor role): the same person at two
 // controllers has unrelated keys, and neither is the site's subject, so a

@@ -15,8 +15,9 @@ func TestEmailDigest(t *testing.T) {
 		}
 	}
 	h, _ := NewHasher([]byte("0123456789abcdef0123"))
-	k := h.EmailKeys("Test@Example.com")
-	if k.ByFormat("sha256") != h.DigestKey("sha256", EmailDigest("sha256", "test@example.com")) || k.MD5 == k.SHA1 || k.ByFormat("raw") != "" {
+	k := h.ControllerKeys("acme", "Test@Example.com")
+	if k.SHA256 != h.ControllerKey("acme", "sha256", EmailDigest("sha256", "test@example.com")) || k.MD5 == k.SHA1 ||
+		k == h.ControllerKeys("other", "test@example.com") {
 		t.Errorf("keys %+v", k)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/receipt"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
@@ -31,6 +33,25 @@ func main() {
 		os.Exit(1)
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
+	// The receipt key's public half is published before it signs anything
+	// (the receipts' routes read it from the ops table).
+	secret, err := env.ReceiptKey(ctx)
+	var signer *receipt.Signer
+	if err == nil {
+		signer, err = receipt.NewSigner(secret)
+	}
+	var published privacy.PublishedKey
+	if err == nil {
+		published, err = signer.Published(time.Now())
+	}
+	if err == nil {
+		err = store.PublishKey(ctx, published)
+	}
+	if err != nil {
+		log.Error("cold start failed: receipt key", "error", err.Error())
+		os.Exit(1)
+	}
+	cfg := notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL}
 	m := &mailer.Mailer{
 		Decode:   dynamo.DecodeChange,
 		Markers:  store,
@@ -38,12 +59,14 @@ func main() {
 		// Restrictions read the subjects table (GetItem on HOLD#RESTRICTION).
 		Restrictions: store,
 		Sender:       &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:       notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
+		Config:       cfg,
 		Tokens:       keys.Tokens,
-		Log:          log,
-		Now:          time.Now,
-		Retries:      store,
-		GiveUp:       3 * 24 * time.Hour,
+		Receipts: &receipt.Issuer{Signer: signer, PolicyURL: env.PolicyURL, Now: time.Now,
+			Controller: receipt.Controller{Name: env.Company, Email: env.TeamInbox, URL: env.PolicyURL}},
+		Log:     log,
+		Now:     time.Now,
+		Retries: store,
+		GiveUp:  3 * 24 * time.Hour,
 	}
 	// MAIL_LEASE_SECONDS (default 120) is how long a claimed send is
 	// protected from a second mailer: after a crash mid-send, that email

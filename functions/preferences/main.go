@@ -1,6 +1,7 @@
 // Command preferences is the Lambda behind the links in every marketing
-// email: one-click unsubscribe and topic preferences. It only wires; the
-// logic is in shared/preferences.
+// email (one-click unsubscribe and topic preferences) and behind the
+// receipts those emails carry (the published keys, and a check of a pasted
+// receipt). It only wires; the logic is in shared/preferences.
 package main
 
 import (
@@ -21,13 +22,14 @@ import (
 func main() {
 	ctx := context.Background()
 	log := lambdalog.New()
-	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE", "POLICY_VERSION")
+	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "POLICY_VERSION")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &preferences.Handlers{
-		Store:         dynamo.New(env.DynamoDB(), env.Tables),
+		Store:         store,
 		Tokens:        keys.Tokens,
 		PolicyVersion: env.PolicyVersion,
 		Now:           time.Now,
@@ -35,5 +37,7 @@ func main() {
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
 	h.Routes(rt)
+	// The receipts' routes read the published keys (ops items RCPTKEY).
+	(&preferences.Receipts{Keys: store, Log: log}).ReceiptRoutes(rt)
 	lambda.Start(rt.Serve)
 }

@@ -22,14 +22,14 @@ var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/lam
 // email links the email templates (shared/notify).
 var linked = map[string][]string{
 	"callbacks":     {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"campaign":      {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "ses", "token"},
+	"campaign":      {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "receipt", "ses", "token"},
 	"deadlines":     {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "ses", "token"},
 	"feedback":      {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "privacy", "sns", "token"},
 	"forms":         {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "privacy", "token", "web"},
-	"mailer":        {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "ses", "token"},
+	"mailer":        {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "receipt", "ses", "token"},
 	"opendsr":       {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
 	"opendsrworker": {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"preferences":   {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "preferences", "privacy", "token", "web"},
+	"preferences":   {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "preferences", "privacy", "receipt", "token", "web"},
 	"recipients":    {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
 	"rights": {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "privacy", "recipients",
 		"rights", "token", "web"},

@@ -216,7 +216,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 	// Nothing stored, nothing sent: give the stream time to deliver anything.
 	time.Sleep(3 * time.Second)
 	for _, table := range []string{"SubjectsTable", "LedgerTable", "OpsTable"} {
-		if n := len(s.items(t, table)); n != 0 {
+		n := 0
+		for _, it := range s.items(t, table) {
+			if str(it, "pk") != "RCPTKEY" { // the receipt key the mailer published at its start
+				n++
+			}
+		}
+		if n != 0 {
 			t.Errorf("%s holds %d items after bad input", table, n)
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -103,13 +105,29 @@ func TestNewsletterJourney(t *testing.T) {
 		str(confirmed, "legal_basis") != "consent" || str(confirmed, "at") == "" {
 		t.Fatalf("ledger: %v", events)
 	}
+	// The confirmation's receipt (#17): once, signed, and saying what the
+	// ledger says, with the consent sentence's hash.
+	isReceipt := func(subject string) func(localtest.Email) bool {
+		return func(e localtest.Email) bool { return e.To(addr) && e.Subject == subject }
+	}
+	got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, isReceipt("Your subscription is confirmed"))
+	if len(got) != 1 {
+		t.Fatalf("%d confirmation receipts", len(got))
+	}
+	claims := s.receipt(t, got[0])
+	s.matchesLedger(t, claims, addr)
+	ct, _ := claims["consentText"].(map[string]any)
+	if claims["event"] != "consent_given" || claims["piiPrincipalId"] != addr || ct["version"] != privacy.ConsentTextVersion ||
+		ct["sha256"] != fmt.Sprintf("%x", sha256.Sum256([]byte(privacy.ConsentText))) || len(claims["services"].([]any)) != 2 {
+		t.Fatalf("confirmation receipt %v", claims)
+	}
 
 	// A marketing email carries both RFC 8058 headers and the footer link.
 	if res := s.campaign(t, "c1-"+u, "newsletter"); res["sent"] != 1 {
 		t.Fatalf("campaign 1: %v", res)
 	}
 	var marketing localtest.Email
-	for _, m := range localtest.WaitEmails(t, s.svc, 2, 20*time.Second, to) {
+	for _, m := range localtest.WaitEmails(t, s.svc, 3, 20*time.Second, to) {
 		if strings.HasPrefix(m.Subject, "News c1-") {
 			marketing = m
 		}
@@ -162,6 +180,16 @@ func TestNewsletterJourney(t *testing.T) {
 	}
 	if st := str(s.subscription(t, addr), "status"); st != "unsubscribed" {
 		t.Fatalf("status %q", st)
+	}
+	// The withdrawal's receipt, once for the two clicks.
+	got = localtest.WaitEmails(t, s.svc, 1, 20*time.Second, isReceipt("You are unsubscribed"))
+	if len(got) != 1 || got[0].Header("List-Unsubscribe") != "" {
+		t.Fatalf("%d withdrawal receipts: %+v", len(got), got)
+	}
+	claims = s.receipt(t, got[0])
+	s.matchesLedger(t, claims, addr)
+	if claims["event"] != "consent_withdrawn" || claims["piiPrincipalId"] != addr {
+		t.Fatalf("withdrawal receipt %v", claims)
 	}
 	before := len(localtest.Emails(t, s.svc, to))
 	if res := s.campaign(t, "c3-"+u, "events"); res["sent"] != 0 {

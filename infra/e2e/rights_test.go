@@ -203,10 +203,18 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	if resp, out := s.do(t, "POST", s.path(t, verifyLink.FindString(mails[0].Body.Text)), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, "completed") {
 		t.Fatalf("verify: %d %s", resp.StatusCode, out)
 	}
-	if got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+	got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
 		return e.To(addr) && strings.HasPrefix(e.Subject, "Your erasure request")
-	}); len(got) != 1 || !strings.Contains(got[0].Body.Text, "erased everything") {
+	})
+	if len(got) != 1 || !strings.Contains(got[0].Body.Text, "erased everything") {
 		t.Fatalf("completion emails: %+v", got)
+	}
+	// Its receipt (#17) says what the ledger's one remaining entry says.
+	claims := s.receipt(t, got[0])
+	s.matchesLedger(t, claims, addr)
+	if er, _ := claims["erasure"].(map[string]any); claims["event"] != "erasure_completed" || er["requestId"] != f.ID ||
+		len(er["kept"].([]any)) != 2 || claims["piiPrincipalId"] != addr {
+		t.Fatalf("erasure receipt %v", claims)
 	}
 	// The mailer strips the request's address right after that email.
 	subjectPK := "S#" + string(s.hasher.Subject(addr))

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/google/uuid"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 )
 
 // Config says where the local services are and how to run the stack.
@@ -206,7 +207,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	// development itself, the emulators' endpoints, and OpenDSR callbacks
 	// to the developer's own loopback receivers.
 	overrides := map[string]string{"DEVELOPMENT": "true", "DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint,
-		"ALLOW_INSECURE_CALLBACKS": "true"}
+		"ALLOW_INSECURE_CALLBACKS": "true", "RECEIPT_KEY": lambdaenv.LocalReceiptKey}
 	for k, v := range cfg.Env {
 		overrides[k] = v
 	}

@@ -466,7 +466,7 @@ func TestStreamRolesReadOnlyTheirStreams(t *testing.T) {
 // development settings, which it would refuse or ignore anyway.
 func TestDeployedFunctionsAreNotInDevelopment(t *testing.T) {
 	dev := map[string]string{"DEVELOPMENT": "false", "LOCAL_SECRET": "", "DYNAMODB_ENDPOINT": "", "SES_ENDPOINT": "",
-		"OPENDSR_SIGNING_KEY": "", "ALLOW_INSECURE_CALLBACKS": "false"}
+		"OPENDSR_SIGNING_KEY": "", "ALLOW_INSECURE_CALLBACKS": "false", "RECEIPT_KEY": ""}
 	n := 0
 	for id, r := range transformed(t) {
 		if r["Type"] != "AWS::Lambda::Function" {

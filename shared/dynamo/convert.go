@@ -61,7 +61,7 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source,
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
 		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
-		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String()}
+		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
@@ -79,7 +79,8 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		VerifyNonce: rec.VerifyNonce, Excessive: rec.Excessive, Withheld: rec.Withheld, Reason: rec.Reason,
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
 		Source: rec.Source, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
-		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending)}
+		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
+		PolicyVersion: rec.PolicyVersion}
 	var err error
 	for _, f := range []struct {
 		to   *time.Time

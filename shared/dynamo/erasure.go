@@ -158,6 +158,10 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 		set += ", completed_at = if_not_exists(completed_at, :now)"
 		vals[":now"] = str(ts(e.At))
 	}
+	if e.PolicyVersion != "" {
+		set += ", policy_version = :pv"
+		vals[":pv"] = str(e.PolicyVersion)
+	}
 	if o.Restricts {
 		set += ", " + privacy.AttrRestricts + " = :r"
 		vals[":r"] = &types.AttributeValueMemberBOOL{Value: true}

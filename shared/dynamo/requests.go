@@ -86,6 +86,8 @@ type requestRecord struct {
 	// MailPending is an email held until every recipient has been tried
 	// (ReleaseHeldMail), so it can say where each one stands.
 	MailPending string `dynamodbav:"mail_pending,omitempty"`
+	// PolicyVersion is the policy in force at the request's outcome.
+	PolicyVersion string `dynamodbav:"policy_version,omitempty"`
 }
 
 func requestKey(id string) map[string]types.AttributeValue {

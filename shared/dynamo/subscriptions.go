@@ -39,13 +39,16 @@ type subscriptionRecord struct {
 	RequestedAt    string   `dynamodbav:"confirm_requested_at"`
 	ConfirmedAt    string   `dynamodbav:"confirmed_at,omitempty"`
 	UnsubscribedAt string   `dynamodbav:"unsubscribed_at,omitempty"`
+	ConsentVersion string   `dynamodbav:"consent_text_version,omitempty"`
+	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
 }
 
 func (r subscriptionRecord) domain() privacy.Subscription {
 	p := func(s string) time.Time { t, _ := parseTS(s); return t }
 	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
 		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
-		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt)}
+		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt), ConsentVersion: r.ConsentVersion,
+		PolicyVersion: r.PolicyVersion}
 }
 
 // DecodeSubscription reads a subscription item, as stored or as a stream image.
@@ -144,13 +147,13 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
 	set := "SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
 		"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
-		"mail_due = :due, expires_at = :exp"
+		"mail_due = :due, expires_at = :exp, consent_text_version = :cv"
 	vals := map[string]types.AttributeValue{
 		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
 		":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
 		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
-		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()),
+		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()), ":cv": str(e.Detail["consent_text_version"]),
 	}
 	upd := &types.Update{
 		TableName: &s.tables.Subjects,
@@ -205,19 +208,21 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 }
 
 // ConfirmSubscription confirms the signup signupID: it records the proof in
-// the ledger, puts the subscriber on the list and lifts the suppression
-// reasons a fresh opt-in lifts. Confirming again is a no-op. A link to a
-// replaced or expired signup gives privacy.ErrStale.
+// the ledger, puts the subscriber on the list, lifts the suppression
+// reasons a fresh opt-in lifts and makes the receipt's email due.
+// Confirming again is a no-op. A link to a replaced or expired signup gives
+// privacy.ErrStale.
 func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) error {
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :confirmed, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
-			"last_activity_at = :now REMOVE expires_at, unsubscribed_at"),
+			"last_activity_at = :now, policy_version = :pv, mail_due = :due REMOVE expires_at, unsubscribed_at"),
 		ConditionExpression:      aws.String("#status = :pending AND signup_id = :sid"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":confirmed": str(privacy.StatusConfirmed), ":pending": str(privacy.StatusPending),
 			":sid": str(signupID), ":now": str(ts(e.At)), ":list": str(listSubscribers), ":subject": str(string(subject)),
+			":pv": str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailConfirmed, signupID).String()),
 		},
 	}
 	ledger, err := s.ledgerPut(e)
@@ -248,20 +253,23 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 
 // Unsubscribe turns every marketing topic off at once and suppresses the
 // subject for marketing. It works whether or not a subscription exists (the
-// link proves the person was mailed) and is idempotent.
+// link proves the person was mailed) and is idempotent. A subscription it
+// ends makes the withdrawal's receipt due (the mailer sends it to those
+// who had confirmed).
 func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
 	if err := s.Suppress(ctx, subject, privacy.SuppressUnsubscribed, e); err != nil {
 		return err
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
-		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now " +
-			"REMOVE topics, list_pk, list_sk"),
+		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now, " +
+			"policy_version = :pv, mail_due = :due REMOVE topics, list_pk, list_sk"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND #status <> :unsub"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
 			":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
+			":pv":  str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailWithdrawn, ts(e.At)).String()),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {

@@ -23,6 +23,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/receipt"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
@@ -63,8 +64,11 @@ type Mailer struct {
 	Sender       Sender
 	Config       notify.Config
 	Tokens       *token.Signer
-	Log          *slog.Logger
-	Now          func() time.Time
+	// Receipts signs the receipts a confirmation, a withdrawal of consent
+	// and a completed erasure carry.
+	Receipts *receipt.Issuer
+	Log      *slog.Logger
+	Now      func() time.Time
 	// Lease is how long a claim protects a send in progress. It must be
 	// longer than one send takes and shorter than the stream's retry span.
 	Lease time.Duration
@@ -298,7 +302,7 @@ func (m *Mailer) due(ch privacy.Change) ([]notify.Message, error) {
 	case ch.Inquiry != nil:
 		return notify.InquiryReceived(m.Config, *ch.Inquiry)
 	case ch.Subscription != nil:
-		return m.confirm(*ch.Subscription, ch.MailDue)
+		return m.subscription(*ch.Subscription, ch.MailDue)
 	case ch.Request != nil:
 		req := *ch.Request
 		if req.Source == privacy.SourceOpenDSR {
@@ -336,7 +340,14 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 		return one(notify.ExportReady(m.Config, req.AnswerTo(), req.ID, link))
 	},
 	privacy.MailErased: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.ErasureDone(m.Config, req.AnswerTo(), req.ID, req.Withheld, req.RecipientsTold()))
+		var rcpt string
+		if !req.Withheld {
+			var err error
+			if rcpt, err = m.Receipts.Erased(req); err != nil {
+				return nil, err
+			}
+		}
+		return one(notify.ErasureDone(m.Config, req.AnswerTo(), req.ID, req.Withheld, req.RecipientsTold(), rcpt))
 	},
 	privacy.MailDone: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.RequestDone(m.Config, req.AnswerTo(), req.ID, req.Type))
@@ -382,11 +393,38 @@ func one(msg notify.Message, err error) ([]notify.Message, error) { return []not
 // kind: every answer to the person, not the team's review.
 func agentTold(k privacy.MailKind) bool { return k != privacy.MailReview && k != privacy.MailJoined }
 
-// confirm is a signup's double opt-in email; its mail_due names the
-// signup it was made for.
-func (m *Mailer) confirm(sub privacy.Subscription, due privacy.MailDue) ([]notify.Message, error) {
-	if due.Kind != privacy.MailConfirm || due.Ref != sub.SignupID {
-		return nil, fmt.Errorf("subscription mail_due %q does not match its signup", due)
+// subscription is a subscription's email: the double opt-in link of a
+// signup, the receipt of its confirmation (both name the signup in their
+// mail_due), or the receipt of a withdrawal of consent, sent to those who
+// had confirmed (a signup never confirmed gave no consent to withdraw).
+func (m *Mailer) subscription(sub privacy.Subscription, due privacy.MailDue) ([]notify.Message, error) {
+	switch due.Kind {
+	case privacy.MailConfirm, privacy.MailConfirmed:
+		if due.Ref != sub.SignupID {
+			return nil, fmt.Errorf("subscription mail_due %q does not match its signup", due)
+		}
+	case privacy.MailWithdrawn:
+		if sub.ConfirmedAt.IsZero() {
+			return nil, nil
+		}
+		rcpt, err := m.Receipts.Withdrawn(sub)
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.ConsentWithdrawn(m.Config, sub, rcpt))
+	default:
+		return nil, fmt.Errorf("subscription mail_due %q unknown", due)
+	}
+	if due.Kind == privacy.MailConfirmed {
+		rcpt, err := m.Receipts.Confirmed(sub)
+		if err != nil {
+			return nil, err
+		}
+		unsub, err := m.links().Unsubscribe(sub.Subject, m.Now())
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.SubscriptionConfirmed(m.Config, sub, unsub, rcpt))
 	}
 	link, err := m.links().Confirm(sub.Subject, sub.SignupID, m.Now())
 	if err != nil {

@@ -113,6 +113,39 @@ func SubscriptionConfirm(c Config, sub privacy.Subscription, link string) (Messa
 		Text: text, HTML: html}, nil
 }
 
+// Kinds of the receipts' emails.
+const (
+	KindConfirmed = "subscription_confirmed"
+	KindWithdrawn = "consent_withdrawn"
+)
+
+// SubscriptionConfirmed tells a subscriber their signup is confirmed,
+// with its receipt and the unsubscribe link.
+func SubscriptionConfirmed(c Config, sub privacy.Subscription, unsubscribe, receipt string) (Message, error) {
+	text, html, err := render(KindConfirmed, struct {
+		Config
+		Sub                  privacy.Subscription
+		Unsubscribe, Receipt string
+	}{c, sub, unsubscribe, receipt})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindConfirmed, To: []string{sub.Email}, Subject: "Your subscription is confirmed", Text: text, HTML: html}, nil
+}
+
+// ConsentWithdrawn tells a former subscriber their consent is withdrawn,
+// with its receipt.
+func ConsentWithdrawn(c Config, sub privacy.Subscription, receipt string) (Message, error) {
+	text, html, err := render(KindWithdrawn, struct {
+		Config
+		Receipt string
+	}{c, receipt})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindWithdrawn, To: []string{sub.Email}, Subject: "You are unsubscribed", Text: text, HTML: html}, nil
+}
+
 // Campaign is one marketing email as the team writes it: plain text
 // paragraphs, never HTML from outside (it is escaped like everything else).
 type Campaign struct {
@@ -311,13 +344,15 @@ const KindErasureDone = "erasure_done"
 
 // ErasureDone renders the erasure confirmation. It is the last email to the
 // address: after it the request record keeps no address.
-func ErasureDone(c Config, to, requestID string, withheld bool, recipients []privacy.Told) (Message, error) {
+// A completed erasure's carries its receipt (a signed JWS).
+func ErasureDone(c Config, to, requestID string, withheld bool, recipients []privacy.Told, receipt string) (Message, error) {
 	text, html, err := render(KindErasureDone, struct {
 		Config
 		ID         string
 		Withheld   bool
 		Recipients []privacy.Told
-	}{c, requestID, withheld, recipients})
+		Receipt    string
+	}{c, requestID, withheld, recipients, receipt})
 	if err != nil {
 		return Message{}, err
 	}

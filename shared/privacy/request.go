@@ -76,6 +76,9 @@ type RightsRequest struct {
 	// MailPending is an email held until every recipient has been tried,
 	// so it can say where each one stands.
 	MailPending MailDue
+	// PolicyVersion is the policy in force when the request was answered
+	// (its outcome): a receipt carries it.
+	PolicyVersion string
 }
 
 // AnswerTo is where the requester is answered: a parent's own address for

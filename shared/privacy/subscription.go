@@ -27,6 +27,17 @@ const ConsentTextVersion = "newsletter-consent-2026-12"
 const ConsentText = "Yes, send me the emails I picked. I am 16 or older, or my parent or guardian agrees. " +
 	"I can unsubscribe at any time with the link in every email."
 
+// ConsentTexts are the consent sentences by version, every one the signup
+// form has shown: a receipt carries the hash of the one agreed to.
+func ConsentTexts() map[string]string { return map[string]string{ConsentTextVersion: ConsentText} }
+
+// ErasedCategories are what an erasure removes, as its receipt lists them.
+func ErasedCategories() []string {
+	return []string{"contact inquiries, with their request metadata", "the newsletter subscription, its topics and signup",
+		"the consent and activity record (ledger) kept under the address", "an opt-out of sale and sharing",
+		"the address and details of earlier privacy requests"}
+}
+
 // Purpose and basis of the newsletter.
 const PurposeMarketing = "marketing_email"
 
@@ -149,6 +160,11 @@ type Subscription struct {
 	RequestedAt    time.Time
 	ConfirmedAt    time.Time
 	UnsubscribedAt time.Time
+	// ConsentVersion names the consent sentence the signup agreed to;
+	// PolicyVersion is the policy in force at the last consent act (the
+	// confirmation or the withdrawal). A receipt carries both.
+	ConsentVersion string
+	PolicyVersion  string
 }
 
 // HasTopic reports whether the subscription includes topic.

@@ -489,3 +489,37 @@ func TestDeployedFunctionsAreNotInDevelopment(t *testing.T) {
 		t.Fatalf("read %d functions", n)
 	}
 }
+
+// The receipt key signs what people keep as proof: only the mailer reads
+// it (its explicit role), no managed policy or other role names it, and
+// the function that serves the JWKS reads only the published halves (ops
+// items RCPTKEY), not the secret.
+func TestOnlyTheMailerReadsTheReceiptKey(t *testing.T) {
+	tpl := read(t)
+	var readers []string
+	for id, r := range tpl.Resources {
+		if id == "ReceiptSigningKey" {
+			continue
+		}
+		if strings.Contains(js(r.Properties["Policies"])+js(r.Properties["PolicyDocument"]), "ReceiptSigningKey") {
+			readers = append(readers, id)
+		}
+	}
+	if len(readers) != 1 || readers[0] != "MailerFunctionRole" {
+		t.Fatalf("the receipt key is granted to %v, want only MailerFunctionRole", readers)
+	}
+	var keys []map[string]any
+	for _, s := range statements(tpl.Resources["PreferencesFunction"]) {
+		res := s["Resource"]
+		if l, ok := res.([]any); ok && len(l) == 1 {
+			res = l[0]
+		}
+		if s["Effect"] == "Allow" && refTo(res) == "OpsTable" {
+			keys = append(keys, s)
+		}
+	}
+	if len(keys) != 1 || js(keys[0]["Action"]) != `"dynamodb:Query"` ||
+		js(path(keys[0], "Condition", "ForAllValues:StringEquals", "dynamodb:LeadingKeys")) != `["RCPTKEY"]` {
+		t.Fatalf("the JWKS function's ops grants: %s", js(keys))
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/feedback"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/sns"
 )
 
@@ -32,15 +33,21 @@ func main() {
 	// Development only: where SNS's hosts are reached (the local gateway's
 	// stand-in); empty in AWS.
 	endpoint := os.Getenv("SNS_ENDPOINT")
+	ttl, err := lambdaenv.PolicyCacheTTL()
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &feedback.Handler{
-		Store:            dynamo.New(env.DynamoDB(), env.Tables),
+		Store:            store,
 		Verifier:         &sns.Verifier{Certs: &sns.HTTPCerts{Client: client, Endpoint: endpoint}},
 		Hasher:           keys.Hasher,
 		Topics:           feedback.Topics(os.Getenv("FEEDBACK_TOPIC_ARNS")),
 		Confirm:          feedback.ConfirmByGet(client, endpoint),
 		SoftBounceLimit:  3,
 		SoftBounceWindow: 14 * 24 * time.Hour,
-		PolicyVersion:    env.PolicyVersion,
+		Policy:           policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,
 		Now:              time.Now,
 		Log:              log,
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 )
 
 func main() {
@@ -39,17 +40,24 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	f := &forms.Forms{
-		Store:         dynamo.New(env.DynamoDB(), env.Tables),
-		Hasher:        keys.Hasher,
-		Tokens:        keys.Tokens,
-		Limits:        limits,
-		PolicyVersion: env.PolicyVersion,
-		Now:           time.Now,
-		NewID:         uuid.NewString,
-		Log:           log,
+	ttl, err := lambdaenv.PolicyCacheTTL()
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
 	}
-	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
+	store := dynamo.New(env.DynamoDB(), env.Tables)
+	f := &forms.Forms{
+		Store:  store,
+		Hasher: keys.Hasher,
+		Tokens: keys.Tokens,
+		Limits: limits,
+		Now:    time.Now,
+		NewID:  uuid.NewString,
+		Log:    log,
+	}
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, pages.Error)
+	// Every request carries the policy version in force (ops POLICY).
+	rt.InForce(policy.NewCache(store, env.PolicyVersion, ttl, log).InForce)
 	f.Routes(rt)
 	lambda.Start(rt.Serve)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/receipt"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
@@ -52,6 +53,11 @@ func main() {
 		os.Exit(1)
 	}
 	cfg := notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL}
+	ttl, err := lambdaenv.PolicyCacheTTL()
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
 	m := &mailer.Mailer{
 		Decode:   dynamo.DecodeChange,
 		Markers:  store,
@@ -61,6 +67,8 @@ func main() {
 		Sender:       &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
 		Config:       cfg,
 		Tokens:       keys.Tokens,
+		// Every email shows the "Last updated" day of the version in force.
+		Policy: policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,
 		Receipts: &receipt.Issuer{Signer: signer, PolicyURL: env.PolicyURL, Now: time.Now,
 			Controller: receipt.Controller{Name: env.Company, Email: env.TeamInbox, URL: env.PolicyURL}},
 		Log:     log,

@@ -16,6 +16,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/preferences"
 )
 
@@ -27,15 +28,16 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	store := dynamo.New(env.DynamoDB(), env.Tables)
-	h := &preferences.Handlers{
-		Store:         store,
-		Tokens:        keys.Tokens,
-		PolicyVersion: env.PolicyVersion,
-		Now:           time.Now,
-		Log:           log,
+	ttl, err := lambdaenv.PolicyCacheTTL()
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
 	}
-	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
+	store := dynamo.New(env.DynamoDB(), env.Tables)
+	h := &preferences.Handlers{Store: store, Tokens: keys.Tokens, Now: time.Now, Log: log}
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, pages.Error)
+	// Every request carries the policy version in force (ops POLICY).
+	rt.InForce(policy.NewCache(store, env.PolicyVersion, ttl, log).InForce)
 	h.Routes(rt)
 	// The receipts' routes read the published keys (ops items RCPTKEY).
 	(&preferences.Receipts{Keys: store, Log: log}).ReceiptRoutes(rt)

@@ -16,6 +16,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
@@ -37,14 +38,20 @@ func main() {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	ttl, err := lambdaenv.PolicyCacheTTL()
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
+	// Every request and fulfilment carries the policy version in force.
+	inForce := policy.NewCache(store, env.PolicyVersion, ttl, log).InForce
 	h := &rights.Handlers{
 		Store:          store,
-		Fulfiller:      &rights.Fulfiller{Store: store, PolicyVersion: env.PolicyVersion, Log: log},
+		Fulfiller:      &rights.Fulfiller{Store: store, Policy: inForce, Log: log},
 		BaseURL:        env.BaseURL,
 		Hasher:         keys.Hasher,
 		Tokens:         keys.Tokens,
-		PolicyVersion:  env.PolicyVersion,
 		Now:            time.Now,
 		NewID:          uuid.NewString,
 		Log:            log,
@@ -52,7 +59,8 @@ func main() {
 		PerIP:          perIP,
 		PerAddress:     perAddress,
 	}
-	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL, PolicyVersion: env.PolicyVersion}, pages.Error)
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, pages.Error)
+	rt.InForce(inForce)
 	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)
 }

@@ -105,16 +105,17 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	f := &forms.Forms{Store: store, Hasher: hasher, Tokens: tokens, Limits: forms.DefaultLimits(), PolicyVersion: "v",
+	f := &forms.Forms{Store: store, Hasher: hasher, Tokens: tokens, Limits: forms.DefaultLimits(),
 		Now: time.Now, NewID: uuid.NewString, Log: log}
-	p := &preferences.Handlers{Store: store, Tokens: tokens, PolicyVersion: "v", Now: time.Now, Log: log}
-	rh := &rights.Handlers{Store: store, Hasher: hasher, Tokens: tokens, PolicyVersion: "v", Now: time.Now,
+	p := &preferences.Handlers{Store: store, Tokens: tokens, Now: time.Now, Log: log}
+	rh := &rights.Handlers{Store: store, Hasher: hasher, Tokens: tokens, Now: time.Now,
 		NewID: uuid.NewString, Log: log, ExcessPerMonth: 3, PerIP: rights.DefaultPerIP, PerAddress: rights.DefaultPerAddress,
-		Fulfiller: &rights.Fulfiller{Store: store, PolicyVersion: "v", Log: log}}
+		Fulfiller: &rights.Fulfiller{Store: store, Policy: privacy.FixedPolicy("v"), Log: log}}
 
 	const n = 20
 	req := func(i int, body string, query map[string]string) httpapi.Request {
-		r := httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}, QueryStringParameters: query}}
+		r := httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}, QueryStringParameters: query},
+			Site: httpapi.Site{PolicyVersion: "v"}}
 		r.RequestContext.HTTP.SourceIP = fmt.Sprintf("198.51.100.%d", i) // one per submission: under every limit
 		return r
 	}

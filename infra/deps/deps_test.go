@@ -24,16 +24,16 @@ var linked = map[string][]string{
 	"callbacks":     {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
 	"campaign":      {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "receipt", "ses", "token"},
 	"deadlines":     {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "ses", "token"},
-	"feedback":      {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "privacy", "sns", "token"},
-	"forms":         {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "privacy", "token", "web"},
-	"mailer":        {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "receipt", "ses", "token"},
+	"feedback":      {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "policy", "privacy", "sns", "token"},
+	"forms":         {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "policy", "privacy", "token", "web"},
+	"mailer":        {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
 	"opendsr":       {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
 	"opendsrworker": {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"preferences":   {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "preferences", "privacy", "receipt", "token", "web"},
+	"preferences":   {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "policy", "preferences", "privacy", "receipt", "token", "web"},
+	"notices":       {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "token"},
 	"recipients":    {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
-	"rights": {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "privacy", "recipients",
-		"rights", "token", "web"},
-	"sweep": {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
+	"rights":        {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "token", "web"},
+	"sweep":         {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
 }
 
 // deps returns each package of patterns with its transitive imports

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
@@ -136,6 +138,19 @@ var commands = []command{
 			holdFlags(fs, o)
 			fs.StringVar(&o.only, "only", "", "the reasons to lift, comma-separated (default: every one in force)")
 		}, run: suppressionLift},
+	{name: "policy publish", args: "-version V -effective YYYY-MM-DD -summary TEXT [-material] [-new-purpose TOPIC]...",
+		help: "publish a version of the privacy policy (history is never rewritten): it is in force from its day, with no " +
+			"deploy; a material one is told once to every confirmed subscriber and every person with an open request, a " +
+			"new purpose is offered to subscribers with a double opt-in link (nobody is enrolled)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.version, "version", "", "the version's name, as records carry it")
+			fs.StringVar(&o.effective, "effective", "", "the day it takes force, YYYY-MM-DD (its \"Last updated\")")
+			fs.StringVar(&o.summary, "summary", "", "what changed, as the notice says it")
+			fs.BoolVar(&o.material, "material", false, "a material change: tell everyone with a live relationship")
+			fs.Var(&o.newPurposes, "new-purpose", "a topic this version adds (repeatable); subscribers are offered it")
+		}, run: policyPublish},
+	{name: "policy list", args: "[-json]", help: "the published versions, the one in force, and how each one's notices stand",
+		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, run: policyList},
 	{name: "reapply-erasures", args: "[-since YYYY-MM-DD]",
 		help: "after a point-in-time restore: erase again, by key, everyone the (live) suppression list says was erased, " +
 			"and every person a controller had erased",
@@ -177,7 +192,8 @@ func commonFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.suppression, "suppression-table", os.Getenv("SUPPRESSION_TABLE"), "suppression table name")
 	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
 	fs.StringVar(&o.secretArn, "secret-arn", os.Getenv("SECRET_ARN"), "the stack's AppSecret ARN (else LOCAL_SECRET is used)")
-	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"), "privacy policy version")
+	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"),
+		"the privacy policy version in force until one is published (privacyctl policy publish)")
 	fs.StringVar(&o.as, "as", "", "who acts (default: the AWS caller identity, or the local user with -endpoint)")
 }
 
@@ -204,10 +220,17 @@ type options struct {
 	endpoint, stage, requests, subjects, ledger, ops, suppression, secretArn string
 	policy, as, status, reason, note, until, email, ref, name, controller    string
 	records, url, credentials, certificate, queueURL, sqsEndpoint, invokeURL string
-	since, only                                                              string
+	since, only, version, effective, summary                                 string
+	newPurposes                                                              multi
 	max, days                                                                int
-	overdue, asJSON, erase                                                   bool
+	overdue, asJSON, erase, material                                         bool
 }
+
+// multi is a flag given once per value.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func envOr(k, d string) string {
 	if v := os.Getenv(k); v != "" {
@@ -332,6 +355,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return c.run(ctx, &cli{o: o, cfg: cfg, store: store, out: out}, pos)
 }
 
+// inForce is the policy version in force: the latest published one whose
+// day has come, or -policy-version before any was published.
+func inForce(store *dynamo.Store, o options) privacy.PolicyInForce {
+	warn := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return policy.NewCache(store, o.policy, 0, warn).InForce
+}
+
+func (c *cli) inForce() privacy.PolicyInForce { return inForce(c.store, c.o) }
+
 // desk is the rights desk, acting as the caller.
 func (c *cli) desk(ctx context.Context) (*rights.Desk, error) {
 	by, err := identity(ctx, c.cfg, c.o)
@@ -339,7 +371,7 @@ func (c *cli) desk(ctx context.Context) (*rights.Desk, error) {
 		return nil, err
 	}
 	return &rights.Desk{Store: c.store, Now: time.Now, NewID: uuid.NewString, By: by,
-		Fulfiller: &rights.Fulfiller{Store: c.store, PolicyVersion: c.o.policy,
+		Fulfiller: &rights.Fulfiller{Store: c.store, Policy: c.inForce(),
 			Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}}, nil
 }
 
@@ -479,7 +511,7 @@ func reapplyErasures(ctx context.Context, c *cli, _ []string) error {
 			return fmt.Errorf("%w: -since must be YYYY-MM-DD", errUsage)
 		}
 	}
-	rep, err := rights.ReapplyErasures(ctx, c.store, since, time.Now().UTC(), c.o.policy)
+	rep, err := rights.ReapplyErasures(ctx, c.store, since, time.Now().UTC(), c.inForce()(ctx).Version)
 	b, _ := json.Marshal(rep)
 	fmt.Fprintf(c.out, "%s\n", b)
 	return err
@@ -591,7 +623,7 @@ func terminateClient(ctx context.Context, c *cli, _ []string) error {
 	subject := h.Subject(email)
 	now := time.Now()
 	n, err := store.MarkClientTerminated(ctx, subject, privacy.Event{Subject: subject, Name: "client_termination_requested",
-		At: now, Ref: o.ref, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.policy})
+		At: now, Ref: o.ref, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: inForce(store, o)(ctx).Version})
 	if err != nil {
 		return err
 	}
@@ -753,7 +785,7 @@ func heldSubject(ctx context.Context, c *cli, name string) (privacy.SubjectID, p
 		return "", privacy.Event{}, err
 	}
 	return subject, privacy.Event{Subject: subject, Name: name, At: time.Now().UTC(), LegalBasis: privacy.BasisLegalObligation,
-		PolicyVersion: c.o.policy}, nil
+		PolicyVersion: c.inForce()(ctx).Version}, nil
 }
 
 func holdLift(ctx context.Context, c *cli, _ []string) error {
@@ -850,7 +882,7 @@ func suppressionLift(ctx context.Context, c *cli, _ []string) error {
 		return nil
 	}
 	e := privacy.Event{Subject: subject, Name: "suppression_lifted", At: time.Now().UTC(), Ref: "privacy-team",
-		LegalBasis: privacy.BasisConsent, PolicyVersion: c.o.policy,
+		LegalBasis: privacy.BasisConsent, PolicyVersion: c.inForce()(ctx).Version,
 		Detail: map[string]string{"reasons": strings.Join(lift, ","), "by": by, "reason": strings.TrimSpace(c.o.reason)}}
 	if err := c.store.LiftSuppressions(ctx, subject, lift, e); err != nil {
 		return err
@@ -870,4 +902,55 @@ func subjectOf(ctx context.Context, c *cli) (privacy.SubjectID, error) {
 		return "", err
 	}
 	return h.Subject(email), nil
+}
+
+// policyPublish records a policy version; the notices function makes its
+// notices due (each person once, at the configured rate).
+func policyPublish(ctx context.Context, c *cli, _ []string) error {
+	day, err := time.Parse(time.DateOnly, c.o.effective)
+	if err != nil {
+		return fmt.Errorf("%w: -effective must be a day, YYYY-MM-DD", errUsage)
+	}
+	by, err := identity(ctx, c.cfg, c.o)
+	if err != nil {
+		return err
+	}
+	v, err := policy.Publish(privacy.PolicyVersion{Version: c.o.version, Effective: day, Summary: c.o.summary,
+		Material: c.o.material, NewPurposes: c.o.newPurposes, PublishedAt: time.Now().UTC(), PublishedBy: by})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := c.store.PublishPolicy(ctx, v); errors.Is(err, privacy.ErrExists) {
+		return fmt.Errorf("version %s was published before; a published version is never changed: publish a new one", v.Version)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "policy %s published, in force from %s; notices: %s\n", v.Version, v.LastUpdated(), v.Notices.State)
+	return nil
+}
+
+func policyList(ctx context.Context, c *cli, _ []string) error {
+	vs, err := c.store.PolicyVersions(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].PublishedAt.Before(vs[j].PublishedAt) })
+	current := c.inForce()(ctx).Version
+	if c.o.asJSON {
+		return json.NewEncoder(c.out).Encode(map[string]any{"in_force": current, "versions": vs})
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "VERSION\tEFFECTIVE\tMATERIAL\tNEW PURPOSES\tNOTICES\tSUBSCRIBERS\tREQUESTERS\tPUBLISHED BY")
+	for _, v := range vs {
+		mark := ""
+		if v.Version == current {
+			mark = " (in force)"
+		}
+		fmt.Fprintf(w, "%s%s\t%s\t%v\t%s\t%s\t%d\t%d\t%s\n", v.Version, mark, v.LastUpdated(), v.Material,
+			strings.Join(v.NewPurposes, ","), v.Notices.State, v.Notices.Subscribers, v.Notices.Requesters, v.PublishedBy)
+	}
+	if len(vs) == 0 {
+		fmt.Fprintf(w, "%s (in force, the template's; none published)\t\t\t\t\t\t\t\n", current)
+	}
+	return w.Flush()
 }

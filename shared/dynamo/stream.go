@@ -131,5 +131,8 @@ func decodeItem(c *privacy.Change, item map[string]types.AttributeValue) {
 	case KindRequest:
 		req, err := DecodeRequest(item)
 		c.Request, c.Err = &req, err
+	case KindNotice:
+		n, err := DecodeNotice(item)
+		c.Notice, c.Err = &n, err
 	}
 }

@@ -394,6 +394,32 @@ func (s *Store) SetTopics(ctx context.Context, subject privacy.SubjectID, topics
 	return s.Subscription(ctx, subject)
 }
 
+// AddTopic adds one topic to a confirmed subscription (the double opt-in
+// of a new purpose), with e in the ledger; adding one that is there
+// changes nothing. privacy.ErrNotFound when no subscription is confirmed.
+func (s *Store) AddTopic(ctx context.Context, subject privacy.SubjectID, topic string, e privacy.Event) error {
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Subjects, Key: subKey(subject),
+			UpdateExpression:         aws.String("ADD topics :t SET last_activity_at = :now"),
+			ConditionExpression:      aws.String("#status = :confirmed"),
+			ExpressionAttributeNames: map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberSS{Value: []string{topic}},
+				":now": str(ts(e.At)), ":confirmed": str(privacy.StatusConfirmed)}}},
+		{Put: ledger},
+	}})
+	if lostRace(err) {
+		return privacy.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("add topic: %w", err)
+	}
+	return nil
+}
+
 // Subscribers returns every confirmed subscriber, from the sparse index.
 func (s *Store) Subscribers(ctx context.Context) ([]privacy.Subscription, error) {
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{

@@ -38,7 +38,7 @@ type Handler struct {
 	// suppress an address.
 	SoftBounceLimit  int
 	SoftBounceWindow time.Duration
-	PolicyVersion    string
+	Policy           privacy.PolicyInForce
 	Now              func() time.Time
 	Log              *slog.Logger
 }
@@ -111,7 +111,7 @@ func (h *Handler) Message(ctx context.Context, m sns.Message) (Outcome, error) {
 		}
 		err := h.Store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: "suppressed_" + reason,
 			At: now, Ref: f.MessageID, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegitimateInterest,
-			PolicyVersion: h.PolicyVersion, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
+			PolicyVersion: h.Policy(ctx).Version, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
 		if err != nil {
 			return "", err
 		}

@@ -89,7 +89,7 @@ func TestHandler(t *testing.T) {
 	var confirmed []string
 	h := &feedback.Handler{Store: store, Verifier: &sns.Verifier{Certs: signer}, Hasher: hasher, Topics: []string{snstest.TopicArn},
 		Confirm:         func(ctx context.Context, url string) error { confirmed = append(confirmed, url); return nil },
-		SoftBounceLimit: 3, SoftBounceWindow: 7 * 24 * time.Hour, PolicyVersion: "v1", Now: time.Now,
+		SoftBounceLimit: 3, SoftBounceWindow: 7 * 24 * time.Hour, Policy: privacy.FixedPolicy("v1"), Now: time.Now,
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	ctx := context.Background()
 	u := localtest.Unique()

@@ -38,14 +38,15 @@ type Store interface {
 
 // Forms holds the handlers' dependencies.
 type Forms struct {
-	Store         Store
-	Hasher        *privacy.Hasher
-	Tokens        *token.Signer
-	Limits        Limits
-	PolicyVersion string
-	Now           func() time.Time
-	NewID         func() string
-	Log           *slog.Logger
+	Store  Store
+	Hasher *privacy.Hasher
+	Tokens *token.Signer
+	Limits Limits
+	// Every record carries the policy version in force (the router puts
+	// it on each request: Request.Site).
+	Now   func() time.Time
+	NewID func() string
+	Log   *slog.Logger
 }
 
 // Routes registers the handlers under the route keys template.yaml declares.
@@ -129,7 +130,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err := f.gpc(ctx, r, subject, "contact_form", now); err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
-	inq := privacy.NewInquiry(id, subject, form, f.PolicyVersion, httpapi.Meta(r, now))
+	inq := privacy.NewInquiry(id, subject, form, r.Site.PolicyVersion, httpapi.Meta(r, now))
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
@@ -163,6 +164,6 @@ func (f *Forms) gpc(ctx context.Context, r httpapi.Request, subject privacy.Subj
 		return nil
 	}
 	return f.Store.RecordSaleOptOut(ctx, subject, "gpc", privacy.Event{Subject: subject, Name: "gpc_signal", At: now,
-		Ref: r.RequestContext.RequestID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion,
+		Ref: r.RequestContext.RequestID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source": source}})
 }

@@ -30,9 +30,9 @@ func sampleEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 func router(db *dynamodb.Client, tables dynamo.Tables) *httpapi.Router {
 	h, _ := privacy.NewHasher([]byte("test-pepper-0123456789"))
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	f := &forms.Forms{Store: dynamo.New(db, tables), Hasher: h, PolicyVersion: "v-test",
-		Now: time.Now, NewID: uuid.NewString, Log: log}
+	f := &forms.Forms{Store: dynamo.New(db, tables), Hasher: h, Now: time.Now, NewID: uuid.NewString, Log: log}
 	rt := httpapi.NewRouter(log, httpapi.Site{}, pages.Error)
+	rt.InForce(privacy.FixedPolicy("v-test"))
 	f.Routes(rt)
 	return rt
 }

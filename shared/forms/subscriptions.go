@@ -110,14 +110,14 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	} else if by != "" {
 		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", by)
 		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
-			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion,
+			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 			Detail: map[string]string{"source": source}})
 	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
 	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
-		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
+		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),
 			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
 	}}, nil
@@ -147,7 +147,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	err = f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
-		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
+		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
 			"consent_text_version": privacy.ConsentTextVersion},
 	})
@@ -167,7 +167,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	if len(lifted) > 0 {
 		if err := f.Store.LiftSuppressions(ctx, c.Subject, lifted, privacy.Event{Subject: c.Subject, Name: "suppression_lifted",
-			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: f.PolicyVersion,
+			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
 			Detail: map[string]string{"reasons": strings.Join(lifted, ","), "by": "confirmed_signup"}}); err != nil {
 			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
 		}

@@ -36,9 +36,10 @@ type Request struct {
 }
 
 // Site is what every page of the site says of it: the privacy policy's
-// link and version.
+// link, the version in force and its "Last updated" day. Every record a
+// request makes carries that version.
 type Site struct {
-	PolicyURL, PolicyVersion string
+	PolicyURL, PolicyVersion, PolicyUpdated string
 }
 
 // Response is what a handler returns to API Gateway.
@@ -245,6 +246,7 @@ type Router struct {
 	routes    map[string]HandlerFunc
 	log       *slog.Logger
 	site      Site
+	policy    privacy.PolicyInForce
 	errorPage func(Request, *Error) Response
 }
 
@@ -255,6 +257,11 @@ func NewRouter(log *slog.Logger, site Site, errorPage func(Request, *Error) Resp
 	return &Router{routes: map[string]HandlerFunc{}, log: log, site: site, errorPage: errorPage}
 }
 
+// InForce makes each request's site carry the policy version in force as
+// policy answers it (the published versions, cached briefly), instead of
+// the version the router was made with.
+func (rt *Router) InForce(policy privacy.PolicyInForce) { rt.policy = policy }
+
 // Handle registers h for a route key such as "POST /v1/contact".
 func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] = h }
 
@@ -264,6 +271,10 @@ func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] =
 func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (Response, error) {
 	start := time.Now()
 	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
+	if rt.policy != nil {
+		v := rt.policy(ctx)
+		r.Site.PolicyVersion, r.Site.PolicyUpdated = v.Version, v.LastUpdated()
+	}
 	log := rt.log.With("request_id", r.RequestContext.RequestID, "invocation_id", lambdalog.InvocationID(ctx), "route", r.RouteKey)
 	h, ok := rt.routes[r.RouteKey]
 	var resp Response

@@ -151,6 +151,11 @@ func Seconds(name string, def time.Duration) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// PolicyCacheTTL is how long a function keeps the policy version in force
+// before reading the published versions again: POLICY_CACHE_SECONDS,
+// default 60.
+func PolicyCacheTTL() (time.Duration, error) { return Seconds("POLICY_CACHE_SECONDS", time.Minute) }
+
 // Ints reads each named environment variable that is set into its target,
 // as a whole number of at least 0 (the template's abuse limits: 0 turns a
 // limit off); one that is not such a number fails the cold start.

@@ -24,6 +24,8 @@ const (
 	// MarketingValidity: the unsubscribe and preferences links of a
 	// marketing email. Long: an old email's unsubscribe link must still work.
 	MarketingValidity = 400 * 24 * time.Hour
+	// OfferValidity: a policy notice's link that adds a new topic.
+	OfferValidity = 30 * 24 * time.Hour
 )
 
 // Builder mints links under Base (the public base URL, no trailing
@@ -82,4 +84,12 @@ func (b Builder) Unsubscribe(subject privacy.SubjectID, now time.Time) (string, 
 // expires.
 func (b Builder) Preferences(subject privacy.SubjectID, expires time.Time) (string, error) {
 	return b.link("/v1/preferences", token.Claims{Purpose: token.Preferences, Subject: subject, Expires: expires})
+}
+
+// AddTopic is the double opt-in link that adds one topic a policy change
+// offers to a subscriber's subscription (it works as long as a
+// confirmation link does).
+func (b Builder) AddTopic(subject privacy.SubjectID, topic string, now time.Time) (string, error) {
+	return b.link("/v1/preferences/add-topic", token.Claims{Purpose: token.AddTopic, Subject: subject, Ref: topic,
+		Expires: now.Add(OfferValidity)})
 }

@@ -67,8 +67,11 @@ type Mailer struct {
 	// Receipts signs the receipts a confirmation, a withdrawal of consent
 	// and a completed erasure carry.
 	Receipts *receipt.Issuer
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Policy, when set, is the policy version in force, whose "Last
+	// updated" day every email shows.
+	Policy privacy.PolicyInForce
+	Log    *slog.Logger
+	Now    func() time.Time
 	// Lease is how long a claim protects a send in progress. It must be
 	// longer than one send takes and shorter than the stream's retry span.
 	Lease time.Duration
@@ -141,7 +144,7 @@ func (e *sendError) Unwrap() error { return e.err }
 // Records that can never succeed (an item the mailer cannot read) are
 // logged and skipped.
 func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Change) error {
-	msgs, err := m.due(ch)
+	msgs, err := m.due(ctx, ch)
 	if err != nil {
 		log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
 		return nil
@@ -291,18 +294,21 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 
 // due returns the emails a change makes due: none unless its mail_due
 // changed to a new value. An item that cannot be read is an error.
-func (m *Mailer) due(ch privacy.Change) ([]notify.Message, error) {
+func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, error) {
 	if ch.Removed || ch.Expired || ch.MailDue.IsZero() || ch.MailDue == ch.OldMailDue {
 		return nil, nil
 	}
 	if ch.Err != nil {
 		return nil, ch.Err
 	}
+	c := m.config(ctx)
 	switch {
 	case ch.Inquiry != nil:
-		return notify.InquiryReceived(m.Config, *ch.Inquiry)
+		return notify.InquiryReceived(c, *ch.Inquiry)
 	case ch.Subscription != nil:
-		return m.subscription(*ch.Subscription, ch.MailDue)
+		return m.subscription(c, *ch.Subscription, ch.MailDue)
+	case ch.Notice != nil:
+		return m.notice(c, *ch.Notice)
 	case ch.Request != nil:
 		req := *ch.Request
 		if req.Source == privacy.SourceOpenDSR {
@@ -312,10 +318,10 @@ func (m *Mailer) due(ch privacy.Change) ([]notify.Message, error) {
 		if !ok {
 			return nil, fmt.Errorf("request mail_due %q unknown", ch.MailDue)
 		}
-		msgs, err := build(m, req, ch.MailDue)
+		msgs, err := build(m, c, req, ch.MailDue)
 		if err == nil && req.AgentEmail != "" && agentTold(ch.MailDue.Kind) {
 			// The agent who filed it is told how it stands, never the data.
-			notice, nerr := notify.AgentNotice(m.Config, notify.AgentUpdate{To: req.AgentEmail, ID: req.ID, Type: req.Type,
+			notice, nerr := notify.AgentNotice(c, notify.AgentUpdate{To: req.AgentEmail, ID: req.ID, Type: req.Type,
 				Kind: string(ch.MailDue.Kind), Reason: req.Reason, Until: req.ExtendedUntil})
 			msgs, err = append(msgs, notice), nerr
 		}
@@ -325,21 +331,21 @@ func (m *Mailer) due(ch privacy.Change) ([]notify.Message, error) {
 }
 
 // requestEmails builds, by kind, the emails a rights request makes due.
-var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error){
-	privacy.MailReceived: func(m *Mailer, req privacy.RightsRequest, due privacy.MailDue) ([]notify.Message, error) {
-		return m.requestReceived(req, due.Ref)
+var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error){
+	privacy.MailReceived: func(m *Mailer, c notify.Config, req privacy.RightsRequest, due privacy.MailDue) ([]notify.Message, error) {
+		return m.requestReceived(c, req, due.Ref)
 	},
-	privacy.MailReady: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+	privacy.MailReady: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		link, ok := m.links().Export(req, m.Now())
 		if !ok {
 			return nil, fmt.Errorf("request %s: no export link to send", req.ID)
 		}
 		if req.RecipientEmail != "" {
-			return notify.ExportToThirdParty(m.Config, req.Email, req.RecipientEmail, req.ID, link)
+			return notify.ExportToThirdParty(c, req.Email, req.RecipientEmail, req.ID, link)
 		}
-		return one(notify.ExportReady(m.Config, req.AnswerTo(), req.ID, link))
+		return one(notify.ExportReady(c, req.AnswerTo(), req.ID, link))
 	},
-	privacy.MailErased: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+	privacy.MailErased: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		var rcpt string
 		if !req.Withheld {
 			var err error
@@ -347,36 +353,36 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, privacy.RightsRequest, pr
 				return nil, err
 			}
 		}
-		return one(notify.ErasureDone(m.Config, req.AnswerTo(), req.ID, req.Withheld, req.RecipientsTold(), rcpt))
+		return one(notify.ErasureDone(c, req.AnswerTo(), req.ID, req.Withheld, req.RecipientsTold(), rcpt))
 	},
-	privacy.MailDone: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.RequestDone(m.Config, req.AnswerTo(), req.ID, req.Type))
+	privacy.MailDone: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.RequestDone(c, req.AnswerTo(), req.ID, req.Type))
 	},
-	privacy.MailReview: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.ReviewNeeded(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+	privacy.MailReview: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.ReviewNeeded(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
 			Excessive: req.Excessive && req.Status == privacy.RequestPending})) // not yet approved
 	},
-	privacy.MailJoined: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+	privacy.MailJoined: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		status, err := m.statusLink(req)
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.RequestJoined(m.Config, req.Email, req.ID, req.Type, status))
+		return one(notify.RequestJoined(c, req.Email, req.ID, req.Type, status))
 	},
-	privacy.MailParentReceived: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+	privacy.MailParentReceived: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		status, err := m.statusLink(req)
 		if err != nil {
 			return nil, err
 		}
-		return notify.ParentRequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+		return notify.ParentRequestReceived(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt}, status)
 	},
-	privacy.MailOptedOut: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.OptOutRecorded(m.Config, req.AnswerTo(), req.ID))
+	privacy.MailOptedOut: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.OptOutRecorded(c, req.AnswerTo(), req.ID))
 	},
-	privacy.MailCategories: func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.Categories(m.Config, req.AnswerTo(), req.ID))
+	privacy.MailCategories: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.Categories(c, req.AnswerTo(), req.ID))
 	},
 	privacy.MailRestricted:   decision(notify.KindRequestRestricted),
 	privacy.MailLifted:       decision(notify.KindRestrictionLifted),
@@ -397,7 +403,7 @@ func agentTold(k privacy.MailKind) bool { return k != privacy.MailReview && k !=
 // signup, the receipt of its confirmation (both name the signup in their
 // mail_due), or the receipt of a withdrawal of consent, sent to those who
 // had confirmed (a signup never confirmed gave no consent to withdraw).
-func (m *Mailer) subscription(sub privacy.Subscription, due privacy.MailDue) ([]notify.Message, error) {
+func (m *Mailer) subscription(c notify.Config, sub privacy.Subscription, due privacy.MailDue) ([]notify.Message, error) {
 	switch due.Kind {
 	case privacy.MailConfirm, privacy.MailConfirmed:
 		if due.Ref != sub.SignupID {
@@ -411,7 +417,7 @@ func (m *Mailer) subscription(sub privacy.Subscription, due privacy.MailDue) ([]
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.ConsentWithdrawn(m.Config, sub, rcpt))
+		return one(notify.ConsentWithdrawn(c, sub, rcpt))
 	default:
 		return nil, fmt.Errorf("subscription mail_due %q unknown", due)
 	}
@@ -424,13 +430,36 @@ func (m *Mailer) subscription(sub privacy.Subscription, due privacy.MailDue) ([]
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.SubscriptionConfirmed(m.Config, sub, unsub, rcpt))
+		return one(notify.SubscriptionConfirmed(c, sub, unsub, rcpt))
 	}
 	link, err := m.links().Confirm(sub.Subject, sub.SignupID, m.Now())
 	if err != nil {
 		return nil, err
 	}
-	return one(notify.SubscriptionConfirm(m.Config, sub, link))
+	return one(notify.SubscriptionConfirm(c, sub, link))
+}
+
+// config is the emails' configuration with the policy in force.
+func (m *Mailer) config(ctx context.Context) notify.Config {
+	c := m.Config
+	if m.Policy != nil {
+		c.PolicyUpdated = m.Policy(ctx).LastUpdated()
+	}
+	return c
+}
+
+// notice is a policy change's notice, with a double opt-in link for each
+// new topic offered (a new purpose enrols nobody).
+func (m *Mailer) notice(c notify.Config, n privacy.Notice) ([]notify.Message, error) {
+	var offers []notify.Offer
+	for _, t := range n.Offers {
+		link, err := m.links().AddTopic(n.Subject, t, m.Now())
+		if err != nil {
+			return nil, err
+		}
+		offers = append(offers, notify.Offer{Topic: t, Link: link})
+	}
+	return one(notify.PolicyNotice(c, n, offers))
 }
 
 func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
@@ -512,7 +541,7 @@ func (m *Mailer) links() links.Builder {
 	return links.Builder{Base: m.Config.BaseURL, Tokens: m.Tokens}
 }
 
-func (m *Mailer) requestReceived(req privacy.RightsRequest, nonce string) ([]notify.Message, error) {
+func (m *Mailer) requestReceived(c notify.Config, req privacy.RightsRequest, nonce string) ([]notify.Message, error) {
 	verify, err := m.links().Verify(req, nonce, m.Now())
 	if err != nil {
 		return nil, err
@@ -521,7 +550,7 @@ func (m *Mailer) requestReceived(req privacy.RightsRequest, nonce string) ([]not
 	if err != nil {
 		return nil, err
 	}
-	return notify.RequestReceived(m.Config, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+	return notify.RequestReceived(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
 		Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt}, verify, status)
 }
 
@@ -530,8 +559,8 @@ func (m *Mailer) statusLink(req privacy.RightsRequest) (string, error) {
 }
 
 // decision is the email of a team's decision on a request, of kind.
-func decision(kind string) func(*Mailer, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error) {
-	return func(m *Mailer, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+func decision(kind string) func(*Mailer, notify.Config, privacy.RightsRequest, privacy.MailDue) ([]notify.Message, error) {
+	return func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		if req.AnswerTo() == "" {
 			return nil, fmt.Errorf("request %s keeps no address to tell of its %s", req.ID, kind)
 		}
@@ -539,7 +568,7 @@ func decision(kind string) func(*Mailer, privacy.RightsRequest, privacy.MailDue)
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.RequestDecision(m.Config, notify.Decision{Kind: kind, To: req.AnswerTo(), ID: req.ID,
+		return one(notify.RequestDecision(c, notify.Decision{Kind: kind, To: req.AnswerTo(), ID: req.ID,
 			Reason: req.Reason, Until: req.ExtendedUntil, StatusURL: status}))
 	}
 }

@@ -39,7 +39,10 @@ type Config struct {
 	Company   string // the name people know the sender by
 	TeamInbox string // where the team's notifications go
 	PolicyURL string // the privacy policy, linked from every email
-	BaseURL   string // the API's public base URL, for links in emails
+	// PolicyUpdated is the "Last updated" day of the version in force,
+	// shown next to that link ("" shows none).
+	PolicyUpdated string
+	BaseURL       string // the API's public base URL, for links in emails
 }
 
 //go:embed templates
@@ -144,6 +147,35 @@ func ConsentWithdrawn(c Config, sub privacy.Subscription, receipt string) (Messa
 		return Message{}, err
 	}
 	return Message{Kind: KindWithdrawn, To: []string{sub.Email}, Subject: "You are unsubscribed", Text: text, HTML: html}, nil
+}
+
+// KindPolicyNotice tells a person of a change to the privacy policy.
+const KindPolicyNotice = "policy_notice"
+
+// Offer is a new topic a policy change offers a subscriber, with the link
+// that opts in to it.
+type Offer struct {
+	Topic, Link string
+}
+
+// PolicyNotice renders a policy change's notice: what changed (the team's
+// summary), from when, the link to the policy, and for a subscriber the
+// new topics they may opt in to (nobody is enrolled by the change).
+func PolicyNotice(c Config, n privacy.Notice, offers []Offer) (Message, error) {
+	text, html, err := render(KindPolicyNotice, struct {
+		Config
+		N         privacy.Notice
+		Effective string
+		Offers    []Offer
+	}{c, n, n.Version.LastUpdated(), offers})
+	if err != nil {
+		return Message{}, err
+	}
+	subject := "We have updated our privacy policy"
+	if !n.Version.Material {
+		subject = "Something new you can choose to receive"
+	}
+	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subject, Text: text, HTML: html}, nil
 }
 
 // Campaign is one marketing email as the team writes it: plain text

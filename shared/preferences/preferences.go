@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type Store interface {
 	Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error)
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e privacy.Event) (privacy.Subscription, error)
+	AddTopic(ctx context.Context, subject privacy.SubjectID, topic string, e privacy.Event) error
 	// Suppressions are the reasons in force that hold marketing back.
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 }
@@ -34,11 +36,10 @@ var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "confli
 
 // Handlers holds the dependencies.
 type Handlers struct {
-	Store         Store
-	Tokens        *token.Signer
-	PolicyVersion string
-	Now           func() time.Time
-	Log           *slog.Logger
+	Store  Store
+	Tokens *token.Signer
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Routes registers the handlers under the template's route keys.
@@ -47,6 +48,57 @@ func (h *Handlers) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /v1/unsubscribe", h.Unsubscribe)
 	rt.Handle("GET /v1/preferences", h.Get)
 	rt.Handle("POST /v1/preferences", h.Set)
+	rt.Handle("GET /v1/preferences/add-topic", h.AddTopicPage)
+	rt.Handle("POST /v1/preferences/add-topic", h.AddTopic)
+}
+
+// addTopicClaims checks an add-topic link: its topic must be one offered.
+func (h *Handlers) addTopicClaims(r httpapi.Request) (token.Claims, error) {
+	c, err := h.check(r, token.AddTopic)
+	if err == nil && !slices.Contains(privacy.Topics(), c.Ref) {
+		err = httpapi.ErrInvalidToken
+	}
+	return c, err
+}
+
+// AddTopicPage handles GET /v1/preferences/add-topic, the link a policy
+// notice offers a new topic with: one button. It changes nothing (mail
+// scanners follow links).
+func (h *Handlers) AddTopicPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, err := h.addTopicClaims(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	l := pages.Lang(r)
+	return pages.ActionPage(r, pages.Action{Key: "add_topic", Args: []any{l.T("topic." + c.Ref)},
+		URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
+}
+
+// AddTopic handles POST /v1/preferences/add-topic: the confirmation that
+// adds the offered topic, recorded in the ledger as consent
+// (topic_added). Idempotent; a subscription no longer confirmed is a 409.
+func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	c, err := h.addTopicClaims(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := httpapi.Body(r); err != nil {
+		return httpapi.Response{}, err
+	}
+	e := h.event(c, "topic_added", r, map[string]string{"topic": c.Ref, "consent_text_version": privacy.ConsentTextVersion})
+	e.Ref = c.Ref
+	err = h.Store.AddTopic(ctx, c.Subject, c.Ref, e)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return httpapi.Response{}, errNotSubscribed
+	}
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("add topic: %w", err)
+	}
+	h.Log.InfoContext(ctx, "topic added", "request_id", r.RequestContext.RequestID, "topic", c.Ref)
+	if httpapi.WantsHTML(r) {
+		return pages.Message(r, http.StatusOK, "add_topic.done"), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"status": "added", "topic": c.Ref}), nil
 }
 
 func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, error) {
@@ -64,7 +116,7 @@ func (h *Handlers) event(c token.Claims, name string, r httpapi.Request, detail 
 	}
 	detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
 	return privacy.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
-		LegalBasis: privacy.BasisConsent, PolicyVersion: h.PolicyVersion, Detail: detail}
+		LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion, Detail: detail}
 }
 
 // preferencesURL mints a preferences link for the subject of an

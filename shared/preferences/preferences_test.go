@@ -50,8 +50,9 @@ func TestPreferences(t *testing.T) {
 
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	hs := &preferences.Handlers{Store: store, Tokens: tokens, PolicyVersion: "v-test", Now: time.Now, Log: log}
-	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: "https://example.com/policy", PolicyVersion: "v-test"}, pages.Error)
+	hs := &preferences.Handlers{Store: store, Tokens: tokens, Now: time.Now, Log: log}
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: "https://example.com/policy"}, pages.Error)
+	rt.InForce(privacy.FixedPolicy("v-test"))
 	hs.Routes(rt)
 	tok := func(p token.Purpose) string {
 		s, err := tokens.Sign(token.Claims{Purpose: p, Subject: sub, Expires: now.Add(time.Hour)})

@@ -14,24 +14,19 @@ type MailKind string
 // MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased) are
 // its last email (Last).
 const (
-	MailInquiry MailKind = "inquiry_received" // acknowledgement and team notice of an inquiry
-	MailConfirm MailKind = "confirm"          // double opt-in confirmation; Ref is the signup id
-	// MailConfirmed and MailWithdrawn carry the receipt of a confirmed
-	// signup (Ref: the signup id) and of a withdrawal of consent (Ref: its
-	// time).
-	MailConfirmed  MailKind = "confirmed"
-	MailWithdrawn  MailKind = "withdrawn"
-	MailReceived   MailKind = "received"   // acknowledgement with the verification link; Ref is its nonce
-	MailReady      MailKind = "ready"      // access or portability: the export is ready
-	MailErased     MailKind = "erased"     // erasure done (or withheld)
-	MailDone       MailKind = "done"       // objection or consent withdrawal done
-	MailReview     MailKind = "review"     // the team is to review the request
-	MailJoined     MailKind = "joined"     // a repeat request joined the open one
-	MailRestricted MailKind = "restricted" // restriction in place
-	MailLifted     MailKind = "lifted"     // restriction lifted
-	MailDenied     MailKind = "denied"     // denied, with the reason
-	MailExtended   MailKind = "extended"   // deadline extended, with the reason
-	MailCorrected  MailKind = "corrected"  // rectification carried out
+	MailInquiry    MailKind = "inquiry_received" // acknowledgement and team notice of an inquiry
+	MailConfirm    MailKind = "confirm"          // double opt-in confirmation; Ref is the signup id
+	MailReceived   MailKind = "received"         // acknowledgement with the verification link; Ref is its nonce
+	MailReady      MailKind = "ready"            // access or portability: the export is ready
+	MailErased     MailKind = "erased"           // erasure done (or withheld)
+	MailDone       MailKind = "done"             // objection or consent withdrawal done
+	MailReview     MailKind = "review"           // the team is to review the request
+	MailJoined     MailKind = "joined"           // a repeat request joined the open one
+	MailRestricted MailKind = "restricted"       // restriction in place
+	MailLifted     MailKind = "lifted"           // restriction lifted
+	MailDenied     MailKind = "denied"           // denied, with the reason
+	MailExtended   MailKind = "extended"         // deadline extended, with the reason
+	MailCorrected  MailKind = "corrected"        // rectification carried out
 	// MailUpheld: an objection to all processing upheld, the data kept
 	// restricted; MailUpheldErased: upheld, what is not needed erased.
 	MailUpheld       MailKind = "upheld"
@@ -43,6 +38,17 @@ const (
 	// answers a request to know the categories of data.
 	MailOptedOut   MailKind = "opted_out"
 	MailCategories MailKind = "categories"
+)
+
+// Mail kinds of a subject's items beyond the inquiry and the signup.
+const (
+	// MailConfirmed and MailWithdrawn carry the receipt of a confirmed
+	// signup (Ref: the signup id) and of a withdrawal of consent (Ref: its
+	// time).
+	MailConfirmed MailKind = "confirmed"
+	MailWithdrawn MailKind = "withdrawn"
+	// MailPolicyNotice tells a person of a policy change (Ref: the version).
+	MailPolicyNotice MailKind = "policy_notice"
 )
 
 // RequestMailKinds are the kinds a rights request's changes make due:
@@ -146,6 +152,7 @@ type Change struct {
 	Inquiry           *Inquiry
 	Subscription      *Subscription
 	Request           *RightsRequest
+	Notice            *Notice
 	// Err is why the item could not be decoded.
 	Err error
 }

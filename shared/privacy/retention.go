@@ -69,7 +69,8 @@ func (c Class) From(t time.Time) time.Time {
 // RetentionClasses names the classes the code writes by.
 type RetentionClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
-	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor Class
+	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
+	PolicyNotice Class
 }
 
 // Retention returns the classes the code writes by.
@@ -119,6 +120,8 @@ var retention = RetentionClasses{
 		Why: "operational: a sent-marker must outlive stream retries (24 h), nothing more"},
 	RateCounter: Class{Name: "rate_counter", Table: TableOps, Has: "uses", Clock: ClockExpiry, Days: 2, Action: Delete,
 		Why: "operational: abuse counters live one day plus slack"},
+	PolicyNotice: Class{Name: "policy_notice", Table: TableSubjects, Kind: "policy_notice", Clock: "created_at", Days: 30, Action: Delete,
+		Why: "§9: a policy change's notice to one person (their address and the version) is kept 30 days after it is made, long enough to send it"},
 	CallbackCursor: Class{Name: "callback_delivery", Table: TableOps, Has: "callback_url", Clock: ClockExpiry, Days: 30, Action: Delete,
 		Why: "operational: an OpenDSR callback's delivery state (a request id and the controller's URL, no one's data), kept 30 days after its last status"},
 }
@@ -130,7 +133,7 @@ func Policy() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
-		r.CallbackCursor}
+		r.CallbackCursor, r.PolicyNotice}
 }
 
 // AttrRestricts marks a restriction request whose restriction was put in

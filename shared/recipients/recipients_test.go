@@ -59,7 +59,7 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 	if err := store.CreateRequest(ctx, req, privacy.Event{Subject: "ann-subject", Name: "request_received", At: t0, Ref: req.ID}); err != nil {
 		t.Fatal(err)
 	}
-	f := &rights.Fulfiller{Store: store, PolicyVersion: "v", Log: log}
+	f := &rights.Fulfiller{Store: store, Policy: privacy.FixedPolicy("v"), Log: log}
 	if _, err := f.Fulfil(ctx, req, "n1", t0); err != nil {
 		t.Fatal(err)
 	}

@@ -99,9 +99,9 @@ func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []ma
 	return req, mine, nil
 }
 
-func (d *Desk) event(req privacy.RightsRequest, name string) privacy.Event {
+func (d *Desk) event(ctx context.Context, req privacy.RightsRequest, name string) privacy.Event {
 	return privacy.Event{Subject: req.Subject, Name: name, At: d.Now(), Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: d.Fulfiller.PolicyVersion,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: d.Fulfiller.Policy(ctx).Version,
 		Detail: map[string]string{"by": d.By}}
 }
 
@@ -172,7 +172,7 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	} else if n, err = d.Store.CorrectField(ctx, req.Subject, c.Field, c.Value); err != nil {
 		return err
 	}
-	e := d.event(req, "rectification_applied")
+	e := d.event(ctx, req, "rectification_applied")
 	e.Detail["fields"], e.Detail["items"] = c.Field, strconv.Itoa(n)
 	t := privacy.Transition{From: []string{privacy.RequestInProgress}, Status: privacy.RequestCompleted,
 		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: "We corrected your " + fieldNames[c.Field] + ".", By: d.By}
@@ -266,7 +266,7 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	} else if (req.Type != privacy.RightRestriction && !objectsToAll(req)) || by == "" {
 		return fmt.Errorf("request %s: no restriction in place: %w", id, ErrWrongStatus)
 	}
-	if err := d.Store.Lift(ctx, req.Subject, d.event(req, "restriction_lifted")); err != nil {
+	if err := d.Store.Lift(ctx, req.Subject, d.event(ctx, req, "restriction_lifted")); err != nil {
 		return err
 	}
 	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
@@ -285,7 +285,7 @@ func (d *Desk) liftOwn(ctx context.Context, req privacy.RightsRequest) error {
 	if err != nil || by != req.ID {
 		return err
 	}
-	return d.Store.Lift(ctx, req.Subject, d.event(req, "restriction_lifted"))
+	return d.Store.Lift(ctx, req.Subject, d.event(ctx, req, "restriction_lifted"))
 }
 
 // Uphold upholds an objection to all processing on legitimate interest
@@ -312,7 +312,7 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 		"objection_upheld"); err != nil {
 		return err
 	}
-	o, err := d.Fulfiller.erase(ctx, req, d.Now(), d.event(req, "erased"))
+	o, err := d.Fulfiller.erase(ctx, req, d.Now(), d.event(ctx, req, "erased"))
 	if err != nil {
 		return err
 	}
@@ -320,12 +320,12 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 	if o.Withheld {
 		o.MailDue.Kind, o.Restricts = privacy.MailUpheld, true // a legal hold keeps the data, and so the restriction
 	}
-	return d.Store.SetOutcome(ctx, req.ID, o, d.event(req, "objection_upheld_erased"))
+	return d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, "objection_upheld_erased"))
 }
 
 func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event string) error {
 	t.By = d.By
-	err := d.Store.Transition(ctx, req.ID, t, d.event(req, event))
+	err := d.Store.Transition(ctx, req.ID, t, d.event(ctx, req, event))
 	if errors.Is(err, privacy.ErrStale) {
 		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
 	}

@@ -16,9 +16,10 @@ import (
 // verification link and the team's approval of a flagged request end here,
 // so there is one implementation of each right.
 type Fulfiller struct {
-	Store         FulfilStore
-	PolicyVersion string
-	Log           *slog.Logger
+	Store FulfilStore
+	// Policy is the version in force, which every record carries.
+	Policy privacy.PolicyInForce
+	Log    *slog.Logger
 }
 
 // FulfilStore is what fulfilment reads (to count what an export holds)
@@ -42,7 +43,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 	subject := req.Subject
 	e := func(name string) privacy.Event {
 		return privacy.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
-			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.PolicyVersion}
+			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.Policy(ctx).Version}
 	}
 	outcome := func(o privacy.Outcome, event string) (string, error) {
 		if !o.MailDue.IsZero() {

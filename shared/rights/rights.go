@@ -41,14 +41,13 @@ type Store interface {
 
 // Handlers holds the dependencies.
 type Handlers struct {
-	Store         Store
-	Fulfiller     *Fulfiller
-	Hasher        *privacy.Hasher
-	Tokens        *token.Signer
-	PolicyVersion string
-	Now           func() time.Time
-	NewID         func() string
-	Log           *slog.Logger
+	Store     Store
+	Fulfiller *Fulfiller
+	Hasher    *privacy.Hasher
+	Tokens    *token.Signer
+	Now       func() time.Time
+	NewID     func() string
+	Log       *slog.Logger
 	// BaseURL is the API's public base URL, for results links.
 	BaseURL string
 	// ExcessPerMonth is how many verified requests per subject in 30 days
@@ -168,7 +167,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		detail["agent_hash"] = string(h.Hasher.Subject(f.AgentEmail))
 	}
 	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion, Detail: detail})
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion, Detail: detail})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
@@ -193,7 +192,7 @@ func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privac
 		MailDue: privacy.Due(privacy.MailParentReceived, h.nonce())}
 	meta := httpapi.Meta(r, now)
 	err := h.Store.CreateRestrictingRequest(ctx, req, privacy.Event{Subject: child, Name: "request_received", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "relationship": f.Relationship,
 			"parent_hash": string(h.Hasher.Subject(f.ParentEmail)), "restricted": "true",
 			"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
@@ -216,7 +215,7 @@ func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.Righ
 		ReceivedAt: now, DueAt: now,
 		CompletedAt: now, MailDue: privacy.Due(privacy.MailOptedOut, h.nonce())}
 	e := privacy.Event{Subject: subject, Name: "opt_out_of_sale_recorded", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion}
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion}
 	if err := h.Store.RecordSaleOptOut(ctx, subject, "request", e); err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
@@ -329,7 +328,7 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	excess := req.Excessive || (req.Status == privacy.RequestIdentityUnverified && excessive(recent, id, h.ExcessPerMonth))
 	err = h.Store.VerifyRequest(ctx, id, nonce, excess, privacy.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
-		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: h.PolicyVersion,
+		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
 	if errors.Is(err, privacy.ErrStale) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken

@@ -52,9 +52,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	c := &clock{t: time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)}
-	f := &rights.Fulfiller{Store: store, PolicyVersion: "v1", Log: log}
+	f := &rights.Fulfiller{Store: store, Policy: privacy.FixedPolicy("v1"), Log: log}
 	return &fixture{store: store, clock: c, tokens: tokens,
-		h: &rights.Handlers{Store: store, Fulfiller: f, Hasher: hasher, Tokens: tokens, PolicyVersion: "v1",
+		h: &rights.Handlers{Store: store, Fulfiller: f, Hasher: hasher, Tokens: tokens,
 			Now: c.Now, NewID: uuid.NewString, Log: log, BaseURL: "https://api.example", ExcessPerMonth: 3},
 		desk: &rights.Desk{Store: store, Fulfiller: f, Now: c.Now, NewID: uuid.NewString, By: "arn:aws:iam::1:user/dpo"}}
 }

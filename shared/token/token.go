@@ -29,6 +29,9 @@ const (
 	VerifyRequest       Purpose = 4
 	RequestStatus       Purpose = 5
 	Export              Purpose = 6
+	// AddTopic adds the topic Ref to a confirmed subscription: the double
+	// opt-in of a new purpose a policy change offers.
+	AddTopic Purpose = 7
 )
 
 const version = 1

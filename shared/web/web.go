@@ -28,6 +28,7 @@ var files embed.FS
 type Site struct {
 	PolicyURL     string
 	PolicyVersion string
+	PolicyUpdated string // the version's "Last updated" day, YYYY-MM-DD
 }
 
 // Catalog is one language's strings by key.

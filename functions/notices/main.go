@@ -1,0 +1,65 @@
+// Command notices is the Lambda that makes a published policy version's
+// notices due: every minute (and when invoked), it pages through the
+// version's audiences and makes each person's notice once, at the
+// configured rate; the mailer sends them (the outbox). It only wires; the
+// logic is in shared/policy.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdalog.New()
+	env, err := lambdaenv.Load(ctx)
+	if err == nil {
+		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "REQUESTS_TABLE": env.Tables.Requests,
+			"OPS_TABLE": env.Tables.Ops})
+	}
+	rate := 5
+	if err == nil {
+		err = lambdaenv.Ints(map[string]*int{"NOTICE_RATE_PER_SECOND": &rate})
+	}
+	if err != nil || rate < 1 {
+		log.Error("cold start failed", "error", errString(err, "NOTICE_RATE_PER_SECOND must be at least 1"))
+		os.Exit(1)
+	}
+	p := &policy.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables), Rate: float64(rate), Page: 25, Now: time.Now,
+		Sleep: sleep, Log: log}
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) ([]policy.Report, error) {
+		deadline := time.Now().Add(50 * time.Second)
+		if d, ok := ctx.Deadline(); ok {
+			deadline = d.Add(-5 * time.Second) // time to save where it stopped
+		}
+		return p.Run(ctx, deadline)
+	})
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func errString(err error, otherwise string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return otherwise
+}

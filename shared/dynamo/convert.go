@@ -61,7 +61,8 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source,
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
 		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
-		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion}
+		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
+		Lang: r.Lang}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
@@ -80,7 +81,7 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
 		Source: rec.Source, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
-		PolicyVersion: rec.PolicyVersion}
+		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang}
 	var err error
 	for _, f := range []struct {
 		to   *time.Time

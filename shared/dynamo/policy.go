@@ -118,6 +118,7 @@ type noticeRecord struct {
 	Email       string   `dynamodbav:"email"`
 	Audience    string   `dynamodbav:"audience"`
 	Ref         string   `dynamodbav:"ref"`
+	Lang        string   `dynamodbav:"lang,omitempty"`
 	Version     string   `dynamodbav:"version"`
 	Effective   string   `dynamodbav:"effective"`
 	Summary     string   `dynamodbav:"summary"`
@@ -140,7 +141,7 @@ func DecodeNotice(item map[string]types.AttributeValue) (privacy.Notice, error) 
 	}
 	v := privacy.PolicyVersion{Version: r.Version, Summary: r.Summary, Material: r.Material, NewPurposes: r.NewPurposes}
 	v.Effective, _ = time.Parse(time.DateOnly, r.Effective)
-	return privacy.Notice{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Audience: r.Audience, Ref: r.Ref, Version: v,
+	return privacy.Notice{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Audience: r.Audience, Ref: r.Ref, Lang: r.Lang, Version: v,
 		Offers: r.Offers}, nil
 }
 
@@ -153,7 +154,7 @@ func (s *Store) PutNotice(ctx context.Context, n privacy.Notice, at time.Time) (
 		attrSK: str("NOTICE#" + n.Version.Version + "#" + hex.EncodeToString(digest[:8]))}
 	item, err := attributevalue.MarshalMap(noticeRecord{PK: SubjectPK(n.Subject),
 		SK: s1(key, attrSK), Kind: KindNotice, Subject: string(n.Subject),
-		Email: n.Email, Audience: n.Audience, Ref: n.Ref, Version: n.Version.Version, Effective: n.Version.Effective.UTC().Format(time.DateOnly),
+		Email: n.Email, Audience: n.Audience, Ref: n.Ref, Lang: n.Lang, Version: n.Version.Version, Effective: n.Version.Effective.UTC().Format(time.DateOnly),
 		Summary: n.Version.Summary, Material: n.Version.Material, NewPurposes: n.Version.NewPurposes, Offers: n.Offers,
 		CreatedAt: ts(at), MailDue: privacy.Due(privacy.MailPolicyNotice, n.Version.Version).String(),
 		ExpiresAt: privacy.Retention().PolicyNotice.From(at).Unix()})

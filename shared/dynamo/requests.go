@@ -88,6 +88,7 @@ type requestRecord struct {
 	MailPending string `dynamodbav:"mail_pending,omitempty"`
 	// PolicyVersion is the policy in force at the request's outcome.
 	PolicyVersion string `dynamodbav:"policy_version,omitempty"`
+	Lang          string `dynamodbav:"lang,omitempty"`
 }
 
 func requestKey(id string) map[string]types.AttributeValue {

@@ -81,6 +81,7 @@ type inquiryRecord struct {
 	Purpose        string      `dynamodbav:"purpose"`
 	LegalBasis     string      `dynamodbav:"legal_basis"`
 	PolicyVersion  string      `dynamodbav:"policy_version"`
+	Lang           string      `dynamodbav:"lang,omitempty"`
 	Meta           *metaRecord `dynamodbav:"meta,omitempty"`
 	MetaExpiresAt  int64       `dynamodbav:"meta_expires_at,omitempty"`
 	CreatedAt      string      `dynamodbav:"created_at"`
@@ -125,7 +126,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		PK: SubjectPK(i.Subject), SK: inquirySK(i), Kind: KindInquiry, ID: i.ID, Subject: string(i.Subject),
 		Name: i.Form.Name, Email: i.Form.Email, Company: i.Form.Company, Phone: i.Form.Phone,
 		Topic: i.Form.Topic, Message: i.Form.Message, MarketingOptIn: i.Form.MarketingOptIn,
-		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion,
+		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion, Lang: i.Lang,
 		Meta: &metaRecord{SourceIP: i.Meta.SourceIP, UserAgent: i.Meta.UserAgent,
 			AcceptLanguage: i.Meta.AcceptLanguage, Referrer: i.Meta.Referrer, ReceivedAt: at},
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
@@ -191,7 +192,7 @@ func DecodeInquiry(item map[string]types.AttributeValue) (privacy.Inquiry, error
 	}
 	i := privacy.Inquiry{
 		ID: r.ID, Subject: privacy.SubjectID(r.Subject), Purpose: r.Purpose, LegalBasis: r.LegalBasis,
-		PolicyVersion: r.PolicyVersion, ExpiresAt: time.Unix(r.ExpiresAt, 0).UTC(),
+		PolicyVersion: r.PolicyVersion, Lang: r.Lang, ExpiresAt: time.Unix(r.ExpiresAt, 0).UTC(),
 		Form: privacy.ContactForm{Name: r.Name, Email: r.Email, Company: r.Company, Phone: r.Phone,
 			Topic: r.Topic, Message: r.Message, MarketingOptIn: r.MarketingOptIn},
 	}

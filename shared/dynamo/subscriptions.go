@@ -41,6 +41,7 @@ type subscriptionRecord struct {
 	UnsubscribedAt string   `dynamodbav:"unsubscribed_at,omitempty"`
 	ConsentVersion string   `dynamodbav:"consent_text_version,omitempty"`
 	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
+	Lang           string   `dynamodbav:"lang,omitempty"`
 }
 
 func (r subscriptionRecord) domain() privacy.Subscription {
@@ -48,7 +49,7 @@ func (r subscriptionRecord) domain() privacy.Subscription {
 	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
 		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
 		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt), ConsentVersion: r.ConsentVersion,
-		PolicyVersion: r.PolicyVersion}
+		PolicyVersion: r.PolicyVersion, Lang: r.Lang}
 }
 
 // DecodeSubscription reads a subscription item, as stored or as a stream image.
@@ -147,13 +148,14 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
 	set := "SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
 		"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
-		"mail_due = :due, expires_at = :exp, consent_text_version = :cv"
+		"mail_due = :due, expires_at = :exp, consent_text_version = :cv, lang = :lang"
 	vals := map[string]types.AttributeValue{
 		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
 		":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
 		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
 		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()), ":cv": str(e.Detail["consent_text_version"]),
+		":lang": str(privacy.Language(sub.Lang)),
 	}
 	upd := &types.Update{
 		TableName: &s.tables.Subjects,

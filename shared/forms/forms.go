@@ -62,7 +62,7 @@ func (f *Forms) Routes(rt *httpapi.Router) {
 
 // Center handles GET /privacy: the privacy center, its three forms empty.
 func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c := web.NewCenter()
+	c := web.NewCenter(pages.Lang(r).Code)
 	c.GPC = httpapi.GPC(r)
 	return pages.Center(r, http.StatusOK, c), nil
 }
@@ -131,6 +131,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
 	inq := privacy.NewInquiry(id, subject, form, r.Site.PolicyVersion, httpapi.Meta(r, now))
+	inq.Lang = pages.Lang(r).Code // the person's emails follow the form's language
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)

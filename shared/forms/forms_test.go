@@ -3,6 +3,7 @@ package forms_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -71,6 +72,37 @@ func TestDatabaseDown(t *testing.T) {
 		}
 		if json.Unmarshal([]byte(resp.Body), &body) != nil || body.Error.Code != "unavailable" {
 			t.Errorf("%s: body %s", file, resp.Body)
+		}
+	}
+}
+
+// The form's language is remembered: a signup sent in German stores lang
+// "de" and the German consent sentence's version, in the subscription and
+// the ledger; one in a language the site lacks falls back to English.
+func TestSignupRemembersItsLanguage(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	names := localtest.Tables(t, svc)
+	tables := dynamo.Tables{Subjects: names["SubjectsTable"], Ledger: names["LedgerTable"], Suppression: names["SuppressionTable"],
+		Ops: names["OpsTable"]}
+	db := localtest.DynamoDB(svc)
+	rt := router(db, tables)
+	h, _ := privacy.NewHasher([]byte("test-pepper-0123456789"))
+	store := dynamo.New(db, tables)
+	for i, c := range []struct{ header, lang string }{{"de-DE,de;q=0.9", "de"}, {"fr", "fr"}, {"es", "en"}} {
+		email := fmt.Sprintf("lang%d-%s@example.com", i, localtest.Unique())
+		var ev events.APIGatewayV2HTTPRequest
+		ev.RouteKey, ev.Body = "POST /v1/subscriptions", `{"email":"`+email+`","consent":true}`
+		ev.Headers = map[string]string{"content-type": "application/json", "accept-language": c.header}
+		ev.RequestContext.HTTP.SourceIP = fmt.Sprintf("198.51.100.%d", i+1)
+		resp, err := rt.Serve(context.Background(), ev)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("%s: %d %s %v", c.header, resp.StatusCode, resp.Body, err)
+		}
+		sub, err := store.Subscription(context.Background(), h.Subject(email))
+		wantVersion, _ := privacy.Consent(c.lang)
+		if err != nil || sub.Lang != c.lang || sub.ConsentVersion != wantVersion {
+			t.Errorf("%s: lang %q consent %q, want %q %q (%v)", c.header, sub.Lang, sub.ConsentVersion, c.lang, wantVersion, err)
 		}
 	}
 }

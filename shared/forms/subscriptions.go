@@ -89,6 +89,8 @@ func pending(r httpapi.Request) httpapi.Response {
 // is to start; the caller writes it (alone, or with the inquiry whose box
 // asked for it).
 func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) (*privacy.PendingSignup, error) {
+	// The form's language: the sentence agreed to, and every later email.
+	s.Lang = pages.Lang(r).Code
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
 	log := f.Log.With("request_id", r.RequestContext.RequestID)
@@ -118,7 +120,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"consent_text_version": privacy.ConsentTextVersion, "topics": strings.Join(s.Topics, ","),
+		Detail: map[string]string{"consent_text_version": consentVersion(r), "topics": strings.Join(s.Topics, ","),
 			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
 	}}, nil
 }
@@ -149,7 +151,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
-			"consent_text_version": privacy.ConsentTextVersion},
+			"consent_text_version": consentVersion(r)},
 	})
 	if errors.Is(err, privacy.ErrStale) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
@@ -178,4 +180,10 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return pages.Message(r, http.StatusOK, "confirmed"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "confirmed"}), nil
+}
+
+// consentVersion is the version of the consent sentence the page of r shows.
+func consentVersion(r httpapi.Request) string {
+	v, _ := privacy.Consent(pages.Lang(r).Code)
+	return v
 }

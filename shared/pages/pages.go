@@ -99,7 +99,7 @@ func Error(r httpapi.Request, e *httpapi.Error) httpapi.Response {
 		if b, err := httpapi.Body(r); err == nil && strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
 			state.Values, _ = url.ParseQuery(string(b))
 		}
-		c := web.NewCenter()
+		c := web.NewCenter(l.Code)
 		switch form {
 		case "contact":
 			c.Contact = state

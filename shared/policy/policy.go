@@ -238,7 +238,8 @@ func (p *Planner) page(ctx context.Context, v privacy.PolicyVersion, prog privac
 			if r.Source == privacy.SourceOpenDSR || r.Subject == "" || r.AnswerTo() == "" {
 				continue
 			}
-			out = append(out, privacy.Notice{Subject: r.Subject, Email: r.AnswerTo(), Audience: privacy.NoticeRequesters, Ref: r.ID, Version: v})
+			out = append(out, privacy.Notice{Subject: r.Subject, Email: r.AnswerTo(), Audience: privacy.NoticeRequesters, Ref: r.ID,
+				Lang: r.Lang, Version: v})
 		}
 		return out, next, err
 	}
@@ -256,7 +257,7 @@ func (p *Planner) page(ctx context.Context, v privacy.PolicyVersion, prog privac
 			continue
 		}
 		out = append(out, privacy.Notice{Subject: s.Subject, Email: s.Email, Audience: privacy.NoticeSubscribers, Ref: "subscription",
-			Version: v, Offers: offers})
+			Lang: s.Lang, Version: v, Offers: offers})
 	}
 	return out, next, err
 }

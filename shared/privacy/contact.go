@@ -102,6 +102,9 @@ type Inquiry struct {
 	Purpose       string
 	LegalBasis    string
 	PolicyVersion string
+	// Lang is the language the form was sent in: the person's emails
+	// follow it.
+	Lang          string
 	Meta          RequestMeta
 	ExpiresAt     time.Time // when retention ends (the TTL and the sweep)
 	MetaExpiresAt time.Time // when the request metadata is stripped

@@ -124,4 +124,6 @@ type Notice struct {
 	Ref     string
 	Version PolicyVersion
 	Offers  []string
+	// Lang is the language of the person's subscription or request.
+	Lang string
 }

@@ -79,6 +79,8 @@ type RightsRequest struct {
 	// PolicyVersion is the policy in force when the request was answered
 	// (its outcome): a receipt carries it.
 	PolicyVersion string
+	// Lang is the language the request was filed in: its emails follow it.
+	Lang string
 }
 
 // AnswerTo is where the requester is answered: a parent's own address for

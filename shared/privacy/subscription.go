@@ -27,9 +27,51 @@ const ConsentTextVersion = "newsletter-consent-2026-12"
 const ConsentText = "Yes, send me the emails I picked. I am 16 or older, or my parent or guardian agrees. " +
 	"I can unsubscribe at any time with the link in every email."
 
+// The consent sentence in the other languages of the site: each is its own
+// version, since the ledger proves which words the person agreed to.
+const (
+	consentTextDE = "Ja, schicken Sie mir die gewählten E-Mails. Ich bin mindestens 16 Jahre alt, oder meine Eltern oder mein " +
+		"Vormund sind einverstanden. Ich kann mich jederzeit über den Link in jeder E-Mail abmelden."
+	consentTextFR = "Oui, envoyez-moi les e-mails que j’ai choisis. J’ai 16 ans ou plus, ou mon parent ou tuteur est d’accord. " +
+		"Je peux me désabonner à tout moment grâce au lien présent dans chaque e-mail."
+)
+
+// Languages are the languages the site and its emails are written in; the
+// first is the default.
+func Languages() []string { return []string{"en", "de", "fr"} }
+
+// Language is lang when the site is written in it, else the default.
+func Language(lang string) string {
+	for _, l := range Languages() {
+		if l == lang {
+			return l
+		}
+	}
+	return Languages()[0]
+}
+
+// Consent is the consent sentence the signup form shows in lang, and its
+// version (recorded with the signup).
+func Consent(lang string) (version, text string) {
+	switch Language(lang) {
+	case "de":
+		return ConsentTextVersion + "-de", consentTextDE
+	case "fr":
+		return ConsentTextVersion + "-fr", consentTextFR
+	}
+	return ConsentTextVersion, ConsentText
+}
+
 // ConsentTexts are the consent sentences by version, every one the signup
 // form has shown: a receipt carries the hash of the one agreed to.
-func ConsentTexts() map[string]string { return map[string]string{ConsentTextVersion: ConsentText} }
+func ConsentTexts() map[string]string {
+	out := map[string]string{}
+	for _, l := range Languages() {
+		v, t := Consent(l)
+		out[v] = t
+	}
+	return out
+}
 
 // ErasedCategories are what an erasure removes, as its receipt lists them.
 func ErasedCategories() []string {
@@ -98,6 +140,7 @@ type Signup struct {
 	Email  string
 	Name   string
 	Topics []string
+	Lang   string // the language of the form
 }
 
 // ParseSignup validates a signup against the contract: consent must be
@@ -165,6 +208,8 @@ type Subscription struct {
 	// confirmation or the withdrawal). A receipt carries both.
 	ConsentVersion string
 	PolicyVersion  string
+	// Lang is the language of the signup: the subscriber's emails follow it.
+	Lang string
 }
 
 // HasTopic reports whether the subscription includes topic.

@@ -25,7 +25,7 @@ func (i Issuer) Confirmed(sub privacy.Subscription) (string, error) {
 	if sub.ConfirmedAt.IsZero() {
 		return "", fmt.Errorf("receipt: subscription not confirmed")
 	}
-	r := i.base(ConsentGiven, sub.Email, sub.PolicyVersion, sub.ConfirmedAt,
+	r := i.base(ConsentGiven, sub.Lang, sub.Email, sub.PolicyVersion, sub.ConfirmedAt,
 		LedgerEntry{Event: "subscription_confirmed", At: LedgerTime(sub.ConfirmedAt), Ref: sub.SignupID},
 		ID(string(sub.Subject), ConsentGiven, sub.SignupID))
 	r.CollectionMethod = "website signup form; double opt-in, confirmed with the link emailed to the address"
@@ -50,7 +50,7 @@ func (i Issuer) Withdrawn(sub privacy.Subscription) (string, error) {
 	if sub.UnsubscribedAt.IsZero() {
 		return "", fmt.Errorf("receipt: subscription not withdrawn")
 	}
-	r := i.base(ConsentWithdrawn, sub.Email, sub.PolicyVersion, sub.UnsubscribedAt,
+	r := i.base(ConsentWithdrawn, sub.Lang, sub.Email, sub.PolicyVersion, sub.UnsubscribedAt,
 		LedgerEntry{Event: "unsubscribed", At: LedgerTime(sub.UnsubscribedAt)},
 		ID(string(sub.Subject), ConsentWithdrawn, LedgerTime(sub.UnsubscribedAt)))
 	r.CollectionMethod = "unsubscribe link, preferences page or privacy request"
@@ -69,7 +69,7 @@ func (i Issuer) Erased(req privacy.RightsRequest) (string, error) {
 	if req.CompletedAt.IsZero() || req.Withheld {
 		return "", fmt.Errorf("receipt: request %s is not a completed erasure", req.ID)
 	}
-	r := i.base(ErasureCompleted, req.Email, req.PolicyVersion, req.CompletedAt,
+	r := i.base(ErasureCompleted, req.Lang, req.Email, req.PolicyVersion, req.CompletedAt,
 		LedgerEntry{Event: "erased", At: LedgerTime(req.CompletedAt), Ref: req.ID}, ID(string(req.Subject), ErasureCompleted, req.ID))
 	r.CollectionMethod = "privacy request, the address proven with the link emailed to it"
 	if req.Regulation == privacy.RegulationCCPA {
@@ -89,9 +89,9 @@ func (i Issuer) Erased(req privacy.RightsRequest) (string, error) {
 	return i.Signer.Sign(r)
 }
 
-func (i Issuer) base(event, principal, policyVersion string, at time.Time, l LedgerEntry, id string) Receipt {
+func (i Issuer) base(event, lang, principal, policyVersion string, at time.Time, l LedgerEntry, id string) Receipt {
 	return Receipt{Version: Version, ID: id, Event: event, IssuedAt: i.Now().Unix(), Timestamp: at.Unix(),
-		Jurisdiction: "EU (GDPR)", Language: "en", Principal: principal, Controllers: []Controller{i.Controller},
+		Jurisdiction: "EU (GDPR)", Language: privacy.Language(lang), Principal: principal, Controllers: []Controller{i.Controller},
 		PolicyURL: i.PolicyURL, PolicyVersion: policyVersion, SPICat: []string{}, Ledger: l}
 }
 

@@ -153,7 +153,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return h.answer(r, answer), nil
 	}
 	meta := httpapi.Meta(r, now)
-	req := privacy.RightsRequest{ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
+	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
 		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
 		VerifyNonce: h.nonce(), VerifySentAt: now}
@@ -186,7 +186,7 @@ func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privac
 	now time.Time) (httpapi.Response, error) {
 	due := now.AddDate(0, 0, privacy.ParentDays)
 	answer := filed{ID: h.NewID(), Status: privacy.RequestAwaitingReview, DueAt: httpapi.Deadline(due), due: due}
-	req := privacy.RightsRequest{ID: answer.ID, Subject: child, Email: f.Email, ParentEmail: f.ParentEmail, Name: f.Name,
+	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: child, Email: f.Email, ParentEmail: f.ParentEmail, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
 		Status: privacy.RequestAwaitingReview, ReceivedAt: now, DueAt: due,
 		MailDue: privacy.Due(privacy.MailParentReceived, h.nonce())}
@@ -210,7 +210,7 @@ func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privac
 // address is sent the confirmation; the answer says completed.
 func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, subject privacy.SubjectID,
 	now time.Time) (httpapi.Response, error) {
-	req := privacy.RightsRequest{ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
+	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
 		AgentEmail: f.AgentEmail, Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted,
 		ReceivedAt: now, DueAt: now,
 		CompletedAt: now, MailDue: privacy.Due(privacy.MailOptedOut, h.nonce())}

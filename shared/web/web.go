@@ -277,7 +277,9 @@ type Center struct {
 	GPC bool
 }
 
-// NewCenter returns the privacy center with empty forms.
-func NewCenter() Center {
-	return Center{ConsentText: privacy.ConsentText, ConsentVersion: privacy.ConsentTextVersion}
+// NewCenter returns the privacy center with empty forms, its consent
+// sentence in lang.
+func NewCenter(lang string) Center {
+	v, text := privacy.Consent(lang)
+	return Center{ConsentText: text, ConsentVersion: v}
 }

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"html/template"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -14,9 +16,13 @@ func TestNegotiate(t *testing.T) {
 	for _, tc := range []struct{ header, want string }{
 		{"", "en"},
 		{"en-GB,en;q=0.9", "en"},
-		{"fr-CH, fr;q=0.9, en;q=0.8, *;q=0.5", "en"}, // no French catalog yet: English
+		{"fr-CH, fr;q=0.9, en;q=0.8, *;q=0.5", "fr"},
+		{"de-AT", "de"},
+		{"it, de;q=0.5, fr;q=0.7", "fr"},
+		{"es, pt;q=0.9", "en"}, // none we have: English
 		{"xx", "en"},
 		{"en;q=0", "en"},
+		{"de;q=0, fr;q=0.1", "fr"},
 	} {
 		if got := Negotiate(tc.header).Code; got != tc.want {
 			t.Errorf("Negotiate(%q) = %q, want %q", tc.header, got, tc.want)
@@ -72,6 +78,11 @@ func TestCatalogComplete(t *testing.T) {
 	if used < 50 {
 		t.Fatalf("found only %d key uses: the pattern no longer matches the code", used)
 	}
+	want := append([]string(nil), privacy.Languages()...)
+	sort.Strings(want)
+	if strings.Join(Languages(), ",") != strings.Join(want, ",") {
+		t.Errorf("catalogs %v, the site's languages %v", Languages(), want)
+	}
 	for _, code := range Languages() {
 		if strings.Join(Keys(code), ",") != strings.Join(Keys("en"), ",") {
 			t.Errorf("catalog %s does not have exactly the English keys", code)
@@ -82,7 +93,13 @@ func TestCatalogComplete(t *testing.T) {
 // A page shows no catalog key in place of text, escapes what people typed,
 // and loads nothing but its own files.
 func TestRenderPages(t *testing.T) {
-	c := NewCenter()
+	for _, code := range Languages() {
+		t.Run(code, func(t *testing.T) { renderPages(t, code) })
+	}
+}
+
+func renderPages(t *testing.T, code string) {
+	c := NewCenter(code)
 	c.Contact = Form{Values: map[string][]string{"name": {`<script>alert(1)</script>`}, "topic": {"demo"}},
 		Errors: map[string]string{"email": "must be a valid email address"}, Focus: true}
 	pages := []Page{
@@ -100,7 +117,8 @@ func TestRenderPages(t *testing.T) {
 	}
 	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|error|topic)\.[a-z_]+\b`)
 	for _, p := range pages {
-		p.Lang, p.Title, p.Site = Lang{Code: "en"}, "Title", Site{PolicyURL: "https://example.com/privacy", PolicyVersion: "v1"}
+		p.Lang, p.Title, p.Site = Lang{Code: code}, "Title", Site{PolicyURL: "https://example.com/privacy", PolicyVersion: "v1",
+			PolicyUpdated: "2026-12-01"}
 		html, err := Render(p)
 		if err != nil {
 			t.Fatalf("%s: %v", p.Name, err)
@@ -112,8 +130,9 @@ func TestRenderPages(t *testing.T) {
 			t.Errorf("%s: unescaped input, inline style or a foreign http URL", p.Name)
 		}
 	}
-	html, _ := Render(Page{Lang: Lang{Code: "en"}, Name: "center", Data: c})
-	for _, want := range []string{`id="contact-email" name="email" type="email" value="" autocomplete="email" required aria-invalid="true" aria-describedby="contact-email-error"`,
+	html, _ := Render(Page{Lang: Lang{Code: code}, Name: "center", Data: c})
+	_, consent := privacy.Consent(code)
+	for _, want := range []string{`<html lang="` + code + `">`, template.HTMLEscapeString(consent), `id="contact-email" name="email" type="email" value="" autocomplete="email" required aria-invalid="true" aria-describedby="contact-email-error"`,
 		`<option value="demo" selected>`, "data-focus", `<label for="contact-name">`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("center page lacks %q", want)

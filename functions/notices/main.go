@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"time"
 
@@ -31,8 +32,11 @@ func main() {
 	if err == nil {
 		err = lambdaenv.Ints(map[string]*int{"NOTICE_RATE_PER_SECOND": &rate})
 	}
-	if err != nil || rate < 1 {
-		log.Error("cold start failed", "error", errString(err, "NOTICE_RATE_PER_SECOND must be at least 1"))
+	if err == nil && rate < 1 {
+		err = errors.New("NOTICE_RATE_PER_SECOND must be at least 1")
+	}
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
 	p := &policy.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables), Rate: float64(rate), Page: 25, Now: time.Now,
@@ -55,11 +59,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func errString(err error, otherwise string) string {
-	if err != nil {
-		return err.Error()
-	}
-	return otherwise
 }

@@ -404,24 +404,17 @@ func agentTold(k privacy.MailKind) bool { return k != privacy.MailReview && k !=
 // mail_due), or the receipt of a withdrawal of consent, sent to those who
 // had confirmed (a signup never confirmed gave no consent to withdraw).
 func (m *Mailer) subscription(c notify.Config, sub privacy.Subscription, due privacy.MailDue) ([]notify.Message, error) {
+	if (due.Kind == privacy.MailConfirm || due.Kind == privacy.MailConfirmed) && due.Ref != sub.SignupID {
+		return nil, fmt.Errorf("subscription mail_due %q does not match its signup", due)
+	}
 	switch due.Kind {
-	case privacy.MailConfirm, privacy.MailConfirmed:
-		if due.Ref != sub.SignupID {
-			return nil, fmt.Errorf("subscription mail_due %q does not match its signup", due)
-		}
-	case privacy.MailWithdrawn:
-		if sub.ConfirmedAt.IsZero() {
-			return nil, nil
-		}
-		rcpt, err := m.Receipts.Withdrawn(sub)
+	case privacy.MailConfirm:
+		link, err := m.links().Confirm(sub.Subject, sub.SignupID, m.Now())
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.ConsentWithdrawn(c, sub, rcpt))
-	default:
-		return nil, fmt.Errorf("subscription mail_due %q unknown", due)
-	}
-	if due.Kind == privacy.MailConfirmed {
+		return one(notify.SubscriptionConfirm(c, sub, link))
+	case privacy.MailConfirmed:
 		rcpt, err := m.Receipts.Confirmed(sub)
 		if err != nil {
 			return nil, err
@@ -431,12 +424,17 @@ func (m *Mailer) subscription(c notify.Config, sub privacy.Subscription, due pri
 			return nil, err
 		}
 		return one(notify.SubscriptionConfirmed(c, sub, unsub, rcpt))
+	case privacy.MailWithdrawn:
+		if sub.ConfirmedAt.IsZero() {
+			return nil, nil
+		}
+		rcpt, err := m.Receipts.Withdrawn(sub)
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.ConsentWithdrawn(c, sub, rcpt))
 	}
-	link, err := m.links().Confirm(sub.Subject, sub.SignupID, m.Now())
-	if err != nil {
-		return nil, err
-	}
-	return one(notify.SubscriptionConfirm(c, sub, link))
+	return nil, fmt.Errorf("subscription mail_due %q unknown", due)
 }
 
 // config is the emails' configuration with the policy in force.

@@ -301,16 +301,21 @@ func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, 
 	if ch.Err != nil {
 		return nil, ch.Err
 	}
+	// The person's emails follow the language of their form.
 	c := m.config(ctx)
 	switch {
 	case ch.Inquiry != nil:
+		c.Lang = ch.Inquiry.Lang
 		return notify.InquiryReceived(c, *ch.Inquiry)
 	case ch.Subscription != nil:
+		c.Lang = ch.Subscription.Lang
 		return m.subscription(c, *ch.Subscription, ch.MailDue)
 	case ch.Notice != nil:
+		c.Lang = ch.Notice.Lang
 		return m.notice(c, *ch.Notice)
 	case ch.Request != nil:
 		req := *ch.Request
+		c.Lang = req.Lang
 		if req.Source == privacy.SourceOpenDSR {
 			return nil, nil // the controller tells the person, not us
 		}

@@ -4,13 +4,10 @@
 package notify
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"strings"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -43,26 +40,13 @@ type Config struct {
 	// shown next to that link ("" shows none).
 	PolicyUpdated string
 	BaseURL       string // the API's public base URL, for links in emails
+	// Lang is the language of the person's emails: the form's, kept with
+	// their record ("" is English). The team's emails are in English.
+	Lang string
 }
 
 //go:embed templates
 var files embed.FS
-
-var (
-	textT = texttemplate.Must(texttemplate.ParseFS(files, "templates/*.txt"))
-	htmlT = htmltemplate.Must(htmltemplate.ParseFS(files, "templates/*.html"))
-)
-
-func render(kind string, data any) (text, html string, err error) {
-	var t, h bytes.Buffer
-	if err := textT.ExecuteTemplate(&t, kind+".txt", data); err != nil {
-		return "", "", fmt.Errorf("render %s text: %w", kind, err)
-	}
-	if err := htmlT.ExecuteTemplate(&h, kind+".html", data); err != nil {
-		return "", "", fmt.Errorf("render %s html: %w", kind, err)
-	}
-	return t.String(), h.String(), nil
-}
 
 type inquiryData struct {
 	Config
@@ -82,17 +66,17 @@ const (
 // the notification to the team inbox, which replies straight to the sender.
 func InquiryReceived(c Config, i privacy.Inquiry) ([]Message, error) {
 	d := inquiryData{Config: c, Inquiry: i}
-	ackText, ackHTML, err := render(KindInquiryAck, d)
+	ackSubject := subject(c.Lang, "We received your message")
+	ackText, ackHTML, err := render(c.Lang, KindInquiryAck, ackSubject, d)
 	if err != nil {
 		return nil, err
 	}
-	teamText, teamHTML, err := render(KindInquiryTeam, d)
+	teamText, teamHTML, err := render(DefaultLang, KindInquiryTeam, "", d)
 	if err != nil {
 		return nil, err
 	}
 	return []Message{
-		{Kind: KindInquiryAck, To: []string{i.Form.Email},
-			Subject: "We received your message", Text: ackText, HTML: ackHTML},
+		{Kind: KindInquiryAck, To: []string{i.Form.Email}, Subject: ackSubject, Text: ackText, HTML: ackHTML},
 		{Kind: KindInquiryTeam, To: []string{c.TeamInbox}, ReplyTo: []string{i.Form.Email},
 			Subject: "New contact inquiry (" + i.Form.Topic + ")", Text: teamText, HTML: teamHTML},
 	}, nil
@@ -108,12 +92,12 @@ type confirmData struct {
 // it goes out even to a suppressed address (the person just asked for it),
 // carries no list headers, and says why it was sent.
 func SubscriptionConfirm(c Config, sub privacy.Subscription, link string) (Message, error) {
-	text, html, err := render(KindConfirm, confirmData{Config: c, Sub: sub, Link: link})
+	subj := subject(c.Lang, "Please confirm your subscription")
+	text, html, err := render(c.Lang, KindConfirm, subj, confirmData{Config: c, Sub: sub, Link: link})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindConfirm, To: []string{sub.Email}, Subject: "Please confirm your subscription",
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindConfirm, To: []string{sub.Email}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // Kinds of the receipts' emails.
@@ -125,7 +109,8 @@ const (
 // SubscriptionConfirmed tells a subscriber their signup is confirmed,
 // with its receipt and the unsubscribe link.
 func SubscriptionConfirmed(c Config, sub privacy.Subscription, unsubscribe, receipt string) (Message, error) {
-	text, html, err := render(KindConfirmed, struct {
+	subj := subject(c.Lang, "Your subscription is confirmed")
+	text, html, err := render(c.Lang, KindConfirmed, subj, struct {
 		Config
 		Sub                  privacy.Subscription
 		Unsubscribe, Receipt string
@@ -133,20 +118,21 @@ func SubscriptionConfirmed(c Config, sub privacy.Subscription, unsubscribe, rece
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindConfirmed, To: []string{sub.Email}, Subject: "Your subscription is confirmed", Text: text, HTML: html}, nil
+	return Message{Kind: KindConfirmed, To: []string{sub.Email}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // ConsentWithdrawn tells a former subscriber their consent is withdrawn,
 // with its receipt.
 func ConsentWithdrawn(c Config, sub privacy.Subscription, receipt string) (Message, error) {
-	text, html, err := render(KindWithdrawn, struct {
+	subj := subject(c.Lang, "You are unsubscribed")
+	text, html, err := render(c.Lang, KindWithdrawn, subj, struct {
 		Config
 		Receipt string
 	}{c, receipt})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindWithdrawn, To: []string{sub.Email}, Subject: "You are unsubscribed", Text: text, HTML: html}, nil
+	return Message{Kind: KindWithdrawn, To: []string{sub.Email}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // KindPolicyNotice tells a person of a change to the privacy policy.
@@ -162,7 +148,11 @@ type Offer struct {
 // summary), from when, the link to the policy, and for a subscriber the
 // new topics they may opt in to (nobody is enrolled by the change).
 func PolicyNotice(c Config, n privacy.Notice, offers []Offer) (Message, error) {
-	text, html, err := render(KindPolicyNotice, struct {
+	subj := subject(c.Lang, "We have updated our privacy policy")
+	if !n.Version.Material {
+		subj = subject(c.Lang, "Something new you can choose to receive")
+	}
+	text, html, err := render(c.Lang, KindPolicyNotice, subj, struct {
 		Config
 		N         privacy.Notice
 		Effective string
@@ -171,11 +161,7 @@ func PolicyNotice(c Config, n privacy.Notice, offers []Offer) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	subject := "We have updated our privacy policy"
-	if !n.Version.Material {
-		subject = "Something new you can choose to receive"
-	}
-	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subject, Text: text, HTML: html}, nil
+	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // Campaign is one marketing email as the team writes it: plain text
@@ -198,7 +184,7 @@ type marketingData struct {
 // one-click headers (List-Unsubscribe before List-Unsubscribe-Post) and the
 // same link in the footer.
 func Marketing(c Config, camp Campaign, to, unsubscribeURL, preferencesURL string) (Message, error) {
-	text, html, err := render(KindMarketing, marketingData{Config: c, Campaign: camp,
+	text, html, err := render(c.Lang, KindMarketing, camp.Subject, marketingData{Config: c, Campaign: camp,
 		Unsubscribe: unsubscribeURL, PreferencesURL: preferencesURL})
 	if err != nil {
 		return Message{}, err
@@ -246,7 +232,7 @@ const KindDigest = "deadline_digest"
 
 // DeadlineDigest renders the digest for the team inbox.
 func DeadlineDigest(c Config, d Digest) (Message, error) {
-	text, html, err := render(KindDigest, struct {
+	text, html, err := render(DefaultLang, KindDigest, "", struct {
 		Config
 		Digest
 	}{c, d})
@@ -277,7 +263,8 @@ const KindParentAck = "parent_ack"
 // team's review email of a request made for a child. Nothing goes to the
 // child's address.
 func ParentRequestReceived(c Config, r RequestInfo, statusURL string) ([]Message, error) {
-	text, html, err := render(KindParentAck, struct {
+	subj := subject(c.Lang, "Your request %s for your child's data", r.ID)
+	text, html, err := render(c.Lang, KindParentAck, subj, struct {
 		Config
 		R         RequestInfo
 		StatusURL string
@@ -289,8 +276,7 @@ func ParentRequestReceived(c Config, r RequestInfo, statusURL string) ([]Message
 	if err != nil {
 		return nil, err
 	}
-	return []Message{{Kind: KindParentAck, To: []string{r.Parent}, Subject: "Your request " + r.ID + " for your child's data",
-		Text: text, HTML: html}, review}, nil
+	return []Message{{Kind: KindParentAck, To: []string{r.Parent}, Subject: subj, Text: text, HTML: html}, review}, nil
 }
 
 // KindRequestAck and KindRequestTeam are the emails of a new rights request.
@@ -308,17 +294,17 @@ func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL string) ([]Me
 		R                 RequestInfo
 		Verify, StatusURL string
 	}{c, r, verifyURL, statusURL}
-	ackText, ackHTML, err := render(KindRequestAck, d)
+	ackSubject := subject(c.Lang, "Your privacy request %s: please confirm it is you", r.ID)
+	ackText, ackHTML, err := render(c.Lang, KindRequestAck, ackSubject, d)
 	if err != nil {
 		return nil, err
 	}
-	teamText, teamHTML, err := render(KindRequestTeam, d)
+	teamText, teamHTML, err := render(DefaultLang, KindRequestTeam, "", d)
 	if err != nil {
 		return nil, err
 	}
 	return []Message{
-		{Kind: KindRequestAck, To: []string{r.Email}, Subject: "Your privacy request " + r.ID + ": please confirm it is you",
-			Text: ackText, HTML: ackHTML},
+		{Kind: KindRequestAck, To: []string{r.Email}, Subject: ackSubject, Text: ackText, HTML: ackHTML},
 		{Kind: KindRequestTeam, To: []string{c.TeamInbox}, Subject: "Rights request " + r.ID + " (" + r.Type + "), due " + r.Due.Format("2006-01-02"),
 			Text: teamText, HTML: teamHTML},
 	}, nil
@@ -329,15 +315,15 @@ const KindExportReady = "export_ready"
 
 // ExportReady renders the "your data is ready" email.
 func ExportReady(c Config, to, requestID, link string) (Message, error) {
-	text, html, err := render(KindExportReady, struct {
+	subj := subject(c.Lang, "Your data is ready (request %s)", requestID)
+	text, html, err := render(c.Lang, KindExportReady, subj, struct {
 		Config
 		ID, Link string
 	}{c, requestID, link})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindExportReady, To: []string{to}, Subject: "Your data is ready (request " + requestID + ")",
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindExportReady, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // The emails of a portability request to a third party: the export link
@@ -355,10 +341,10 @@ func ExportToThirdParty(c Config, person, recipient, requestID, link string) ([]
 		kind, to, subject string
 		toRecipient       bool
 	}{
-		{KindExportToRecipient, recipient, "A copy of personal data sent at its owner's request (" + requestID + ")", true},
-		{KindExportSentNotice, person, "Your data was sent to the recipient you chose (request " + requestID + ")", false},
+		{KindExportToRecipient, recipient, subject(c.Lang, "A copy of personal data sent at its owner's request (%s)", requestID), true},
+		{KindExportSentNotice, person, subject(c.Lang, "Your data was sent to the recipient you chose (request %s)", requestID), false},
 	} {
-		text, html, err := render("export_third_party", struct {
+		text, html, err := render(c.Lang, "export_third_party", m.subject, struct {
 			Config
 			ID, Link, Person, Recipient string
 			ToRecipient                 bool
@@ -378,7 +364,8 @@ const KindErasureDone = "erasure_done"
 // address: after it the request record keeps no address.
 // A completed erasure's carries its receipt (a signed JWS).
 func ErasureDone(c Config, to, requestID string, withheld bool, recipients []privacy.Told, receipt string) (Message, error) {
-	text, html, err := render(KindErasureDone, struct {
+	subj := subject(c.Lang, "Your erasure request %s", requestID)
+	text, html, err := render(c.Lang, KindErasureDone, subj, struct {
 		Config
 		ID         string
 		Withheld   bool
@@ -388,8 +375,7 @@ func ErasureDone(c Config, to, requestID string, withheld bool, recipients []pri
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindErasureDone, To: []string{to}, Subject: "Your erasure request " + requestID,
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindErasureDone, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // Kinds of the outcome emails.
@@ -400,21 +386,21 @@ const (
 
 // RequestDone tells the requester an objection or consent withdrawal is done.
 func RequestDone(c Config, to, requestID, typ string) (Message, error) {
-	text, html, err := render(KindRequestDone, struct {
+	subj := subject(c.Lang, "Your privacy request %s is done", requestID)
+	text, html, err := render(c.Lang, KindRequestDone, subj, struct {
 		Config
 		ID, Type string
 	}{c, requestID, typ})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindRequestDone, To: []string{to}, Subject: "Your privacy request " + requestID + " is done",
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindRequestDone, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // ReviewNeeded asks the privacy team to review a rectification, with the
 // correction the requester asked for, or a possibly excessive request.
 func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
-	text, html, err := render(KindReviewNeeded, struct {
+	text, html, err := render(DefaultLang, KindReviewNeeded, "", struct {
 		Config
 		R RequestInfo
 	}{c, r})
@@ -441,15 +427,15 @@ const KindRequestJoined = "request_joined"
 // RequestJoined renders that notice. It goes only to the address of the
 // open request, so only its owner learns that the request exists.
 func RequestJoined(c Config, to, requestID, typ, statusURL string) (Message, error) {
-	text, html, err := render(KindRequestJoined, struct {
+	subj := subject(c.Lang, "Your privacy request %s", requestID)
+	text, html, err := render(c.Lang, KindRequestJoined, subj, struct {
 		Config
 		ID, Type, StatusURL string
 	}{c, requestID, typ, statusURL})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindRequestJoined, To: []string{to}, Subject: "Your privacy request " + requestID,
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindRequestJoined, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // Kinds of the emails that tell a requester about the team's decisions and
@@ -486,18 +472,19 @@ type Decision struct {
 
 // RequestDecision renders a decision email to the requester.
 func RequestDecision(c Config, d Decision) (Message, error) {
-	subject, ok := decisionSubjects[d.Kind]
+	format, ok := decisionSubjects[d.Kind]
 	if !ok {
 		return Message{}, fmt.Errorf("no decision email of kind %q", d.Kind)
 	}
-	text, html, err := render("request_decision", struct {
+	subj := subject(c.Lang, format, d.ID)
+	text, html, err := render(c.Lang, "request_decision", subj, struct {
 		Config
 		Decision
 	}{c, d})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: d.Kind, To: []string{d.To}, Subject: fmt.Sprintf(subject, d.ID), Text: text, HTML: html}, nil
+	return Message{Kind: d.Kind, To: []string{d.To}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // KindInquiryRestricted replaces the team's inquiry notification when the
@@ -506,7 +493,7 @@ const KindInquiryRestricted = "inquiry_restricted"
 
 // InquiryRestricted renders that notice.
 func InquiryRestricted(c Config, inquiryID, requestID string) (Message, error) {
-	text, html, err := render(KindInquiryRestricted, struct{ ID, RequestID string }{inquiryID, requestID})
+	text, html, err := render(DefaultLang, KindInquiryRestricted, "", struct{ ID, RequestID string }{inquiryID, requestID})
 	if err != nil {
 		return Message{}, err
 	}
@@ -523,15 +510,15 @@ const (
 // OptOutRecorded confirms an opt-out of the sale and sharing of personal
 // data.
 func OptOutRecorded(c Config, to, requestID string) (Message, error) {
-	text, html, err := render(KindOptedOut, struct {
+	subj := subject(c.Lang, "Your opt-out of sale and sharing is recorded (request %s)", requestID)
+	text, html, err := render(c.Lang, KindOptedOut, subj, struct {
 		Config
 		ID string
 	}{c, requestID})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindOptedOut, To: []string{to}, Subject: "Your opt-out of sale and sharing is recorded (request " + requestID + ")",
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindOptedOut, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // Categories answers a request to know the categories of personal
@@ -552,7 +539,8 @@ func Categories(c Config, to, requestID string) (Message, error) {
 		}
 		classes = append(classes, class{strings.ReplaceAll(cl.Name, "_", " "), period, cl.Why})
 	}
-	text, html, err := render(KindCategories, struct {
+	subj := subject(c.Lang, "The categories of personal information we collect (request %s)", requestID)
+	text, html, err := render(c.Lang, KindCategories, subj, struct {
 		Config
 		ID                            string
 		Classes                       []class
@@ -561,8 +549,7 @@ func Categories(c Config, to, requestID string) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindCategories, To: []string{to}, Subject: "The categories of personal information we collect (request " + requestID + ")",
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindCategories, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // KindAgentNotice tells an authorised agent how the request they filed
@@ -578,13 +565,13 @@ type AgentUpdate struct {
 
 // AgentNotice renders the agent's notice.
 func AgentNotice(c Config, u AgentUpdate) (Message, error) {
-	text, html, err := render(KindAgentNotice, struct {
+	subj := subject(c.Lang, "The request you filed for someone: %s", u.ID)
+	text, html, err := render(c.Lang, KindAgentNotice, subj, struct {
 		Config
 		AgentUpdate
 	}{c, u})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindAgentNotice, To: []string{u.To}, Subject: "The request you filed for someone: " + u.ID,
-		Text: text, HTML: html}, nil
+	return Message{Kind: KindAgentNotice, To: []string{u.To}, Subject: subj, Text: text, HTML: html}, nil
 }

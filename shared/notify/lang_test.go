@@ -1,0 +1,176 @@
+package notify
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// personEmails renders every email a person (or an agent, or a recipient
+// they chose) receives, in c's language.
+func personEmails(t *testing.T, c Config) []Message {
+	t.Helper()
+	due := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	inq := privacy.NewInquiry("ref-1", "subj", privacy.ContactForm{Name: "Ann", Email: "ann@example.com", Topic: "demo",
+		Message: "hi"}, "v1", privacy.RequestMeta{ReceivedAt: due})
+	sub := privacy.Subscription{Email: "ann@example.com", Topics: []string{"newsletter"}}
+	r := RequestInfo{ID: "r-1", Type: privacy.RightAccess, Regulation: "gdpr", Email: "ann@example.com", Due: due,
+		Parent: "parent@example.com"}
+	n := privacy.Notice{Email: "ann@example.com", Audience: "subscribers", Version: privacy.PolicyVersion{
+		Version: "2027-01", Effective: due, Summary: "What changed.", Material: true}}
+	var out []Message
+	add := func(m Message, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	adds := func(ms []Message, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ms...)
+	}
+	ms, err := InquiryReceived(c, inq)
+	add(ms[0], err)
+	add(SubscriptionConfirm(c, sub, "https://api.example/confirm?token=t"))
+	add(SubscriptionConfirmed(c, sub, "https://api.example/unsubscribe?token=t", "eyJ.rcpt.sig"))
+	add(ConsentWithdrawn(c, sub, "eyJ.rcpt.sig"))
+	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}))
+	n.Version.Material = false
+	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}))
+	ms, err = RequestReceived(c, r, "https://api.example/v", "https://api.example/s")
+	add(ms[0], err)
+	ms, err = ParentRequestReceived(c, r, "https://api.example/s")
+	add(ms[0], err)
+	add(ExportReady(c, "ann@example.com", "r-1", "https://api.example/export?token=t"))
+	adds(ExportToThirdParty(c, "ann@example.com", "bob@example.com", "r-1", "https://api.example/export?token=t"))
+	add(ErasureDone(c, "ann@example.com", "r-1", false, []privacy.Told{{Name: "Mailer Inc", Status: "confirmed"}}, "eyJ.rcpt.sig"))
+	add(ErasureDone(c, "ann@example.com", "r-1", true, nil, ""))
+	add(RequestDone(c, "ann@example.com", "r-1", privacy.RightWithdrawConsent))
+	add(RequestJoined(c, "ann@example.com", "r-1", privacy.RightAccess, "https://api.example/s"))
+	for _, kind := range slices.Sorted(maps.Keys(decisionSubjects)) {
+		add(RequestDecision(c, Decision{Kind: kind, To: "ann@example.com", ID: "r-1", Reason: "Because.", Until: due,
+			StatusURL: "https://api.example/s"}))
+	}
+	add(OptOutRecorded(c, "ann@example.com", "r-1"))
+	add(Categories(c, "ann@example.com", "r-1"))
+	for _, kind := range []string{"received", "ready", "denied", "extended", "restricted", "lifted", "done"} {
+		add(AgentNotice(c, AgentUpdate{To: "agent@example.com", ID: "r-1", Type: privacy.RightAccess, Kind: kind, Until: due}))
+	}
+	return out
+}
+
+// Every email a person receives is written in each language the site is:
+// its subject, its text and its HTML (lang attribute, links kept), with
+// nothing English left but what the person or the team typed.
+func TestEveryPersonEmailInEveryLanguage(t *testing.T) {
+	if got, want := slices.Sorted(slices.Values(Languages())), slices.Sorted(slices.Values(privacy.Languages())); !slices.Equal(got, want) {
+		t.Fatalf("emails are written in %v, the site in %v", got, want)
+	}
+	base := Config{Company: "Example", TeamInbox: "team@example.com", PolicyURL: "https://example.com/privacy",
+		PolicyUpdated: "2026-12-01", BaseURL: "https://api.example"}
+	english := personEmails(t, base)
+	for _, lang := range Languages() {
+		if lang == DefaultLang {
+			continue
+		}
+		t.Run(lang, func(t *testing.T) {
+			c := base
+			c.Lang = lang
+			got := personEmails(t, c)
+			if len(got) != len(english) {
+				t.Fatalf("%d emails, %d in English", len(got), len(english))
+			}
+			for i, m := range got {
+				en := english[i]
+				name := fmt.Sprintf("%s #%d", m.Kind, i)
+				if m.Subject == en.Subject {
+					t.Errorf("%s: subject not translated: %q", name, m.Subject)
+				}
+				for _, word := range []string{"Hello,", "Privacy policy", "Why you received", "Your request", "The link works"} {
+					if strings.Contains(m.Text, word) {
+						t.Errorf("%s: English %q left in the text:\n%s", name, word, m.Text)
+					}
+				}
+				if !strings.Contains(m.HTML, `<html lang="`+lang+`">`) || !strings.Contains(m.HTML, "<title>"+m.Subject+"</title>") {
+					t.Errorf("%s: HTML without its language or title:\n%.300s", name, m.HTML)
+				}
+				// Every link of the English email is in the translation, as
+				// text and as a link.
+				for _, u := range link.FindAllString(en.Text, -1) {
+					if !strings.Contains(m.Text, u) || !strings.Contains(m.HTML, `<a href="`+u+`">`) {
+						t.Errorf("%s: the link %s is missing", name, u)
+					}
+				}
+				if m.Kind != en.Kind || !slices.Equal(m.To, en.To) {
+					t.Errorf("%s: kind or recipients differ from English: %s %v", name, en.Kind, en.To)
+				}
+			}
+		})
+	}
+}
+
+// The team reads English whatever the person's language.
+func TestTeamEmailsStayEnglish(t *testing.T) {
+	c := Config{Company: "Example", TeamInbox: "team@example.com", PolicyURL: "https://e.com/p", Lang: "de"}
+	inq := privacy.NewInquiry("ref-1", "subj", privacy.ContactForm{Name: "Ann", Email: "ann@example.com", Topic: "demo",
+		Message: "hi"}, "v1", privacy.RequestMeta{ReceivedAt: time.Now()})
+	inquiry, err := InquiryReceived(c, inq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request, err := RequestReceived(c, RequestInfo{ID: "r-1", Type: "access", Email: "ann@example.com", Due: time.Now()},
+		"https://a/v", "https://a/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := ReviewNeeded(c, RequestInfo{ID: "r-1", Type: "rectification", Email: "ann@example.com", Due: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inquiry[0].Subject != "Wir haben Ihre Nachricht erhalten" {
+		t.Errorf("the person's acknowledgement: %q", inquiry[0].Subject)
+	}
+	for _, m := range []Message{inquiry[1], request[1], review} {
+		if !strings.Contains(m.HTML, `lang="en"`) || strings.Contains(m.Text, "Guten Tag") {
+			t.Errorf("%s to the team is not in English: %q", m.Kind, m.Subject)
+		}
+	}
+}
+
+func TestDatesInEachLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		lang string
+		day  time.Time
+		want string
+	}{
+		{"en", time.Date(2027, 3, 1, 23, 0, 0, 0, time.UTC), "1 March 2027"},
+		{"de", time.Date(2027, 3, 1, 23, 0, 0, 0, time.UTC), "1. März 2027"},
+		{"fr", time.Date(2027, 3, 1, 23, 0, 0, 0, time.UTC), "1er mars 2027"},
+		{"fr", time.Date(2027, 8, 15, 0, 0, 0, 0, time.UTC), "15 août 2027"},
+		{"xx", time.Date(2027, 8, 15, 0, 0, 0, 0, time.UTC), "15 August 2027"},
+	} {
+		if got := textFuncs(tc.lang)["date"].(func(time.Time) string)(tc.day); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.lang, got, tc.want)
+		}
+	}
+}
+
+func TestHTMLFromText(t *testing.T) {
+	got := htmlFromText("de", `A <b> & "c"`, "Zeile <eins>\nLink: https://a.example/x?t=1&u=2.\n\nZweiter Absatz")
+	for _, want := range []string{`<html lang="de">`, `<title>A &lt;b&gt; &amp; &#34;c&#34;</title>`,
+		`<p>Zeile &lt;eins&gt;<br>`, `<a href="https://a.example/x?t=1&amp;u=2">https://a.example/x?t=1&amp;u=2</a>.</p>`,
+		"<p>Zweiter Absatz</p>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in\n%s", want, got)
+		}
+	}
+}

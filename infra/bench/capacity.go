@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"sort"
 	"sync"
 	"time"
 
@@ -26,11 +27,15 @@ import (
 )
 
 // meter asks DynamoDB for the capacity every call consumes
-// (ReturnConsumedCapacity TOTAL) and adds it up, reads and writes apart.
+// (ReturnConsumedCapacity TOTAL) and adds it up, reads and writes apart,
+// and keeps when each call started and ended.
 type meter struct {
 	mu          sync.Mutex
 	read, write float64
+	spans       []span
 }
+
+type span struct{ start, end time.Time }
 
 var readOps = map[string]bool{"GetItem": true, "Query": true, "Scan": true, "BatchGetItem": true, "TransactGetItems": true}
 
@@ -41,16 +46,17 @@ func (m *meter) option(o *dynamodb.Options) {
 				if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() {
 					f.Set(reflect.ValueOf(types.ReturnConsumedCapacityTotal))
 				}
+				start := time.Now()
 				out, md, err := next.HandleInitialize(ctx, in)
 				if err == nil {
-					m.add(middleware.GetOperationName(ctx), out.Result)
+					m.add(middleware.GetOperationName(ctx), out.Result, span{start, time.Now()})
 				}
 				return out, md, err
 			}), middleware.After)
 	})
 }
 
-func (m *meter) add(op string, result any) {
+func (m *meter) add(op string, result any, sp span) {
 	var units float64
 	switch cc := reflect.ValueOf(result).Elem().FieldByName("ConsumedCapacity").Interface().(type) {
 	case *types.ConsumedCapacity:
@@ -64,6 +70,7 @@ func (m *meter) add(op string, result any) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.spans = append(m.spans, sp)
 	if readOps[op] {
 		m.read += units
 	} else {
@@ -78,6 +85,28 @@ func (m *meter) take() (read, write float64) {
 	return read, write
 }
 
+// roundTrips is how many calls since the last time were made one after
+// the other: a call that starts after every call before it ended begins
+// a new round trip; calls in flight together are one.
+func (m *meter) roundTrips() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	spans := m.spans
+	m.spans = nil
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start.Before(spans[j].start) })
+	n := 0
+	var end time.Time
+	for _, sp := range spans {
+		if n == 0 || !sp.start.Before(end) {
+			n++
+		}
+		if sp.end.After(end) {
+			end = sp.end
+		}
+	}
+	return n
+}
+
 // capacity is what one operation consumed, on average, against the
 // minimum its data allows.
 type capacity struct {
@@ -87,6 +116,9 @@ type capacity struct {
 	MinWCU    float64 `json:"min_wcu"`
 	Ratio     float64 `json:"wcu_vs_min"`
 	Minimum   string  `json:"minimum"`
+	// RoundTrips is the most DynamoDB calls one submission made one
+	// after another.
+	RoundTrips int `json:"round_trips"`
 }
 
 // benchCapacity runs each public write operation's handler in this process
@@ -156,14 +188,17 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 	var out []capacity
 	for _, op := range ops {
 		m.take()
+		m.roundTrips()
+		trips := 0
 		for i := 0; i < n; i++ {
 			code, err := op.do(i)
 			if err != nil || code >= 300 {
 				return out, fmt.Errorf("%s %d: status %d, %v", op.name, i, code, err)
 			}
+			trips = max(trips, m.roundTrips())
 		}
 		r, w := m.take()
-		c := capacity{Operation: op.name, RCU: r / n, WCU: w / n, MinWCU: op.minWCU, Minimum: op.minimum}
+		c := capacity{Operation: op.name, RCU: r / n, WCU: w / n, MinWCU: op.minWCU, Minimum: op.minimum, RoundTrips: trips}
 		c.Ratio = c.WCU / c.MinWCU
 		out = append(out, c)
 	}

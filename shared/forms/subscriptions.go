@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
@@ -94,10 +95,21 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
 	log := f.Log.With("request_id", r.RequestContext.RequestID)
-	ex, err := limit.Apply(ctx, f.Store, now,
-		limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
-		limit.Check{Rule: f.Limits.SignupPerAddress, Key: string(subject)})
-	if err != nil {
+	// The limits and the restriction are read together: one round trip.
+	var (
+		ex           *limit.Exceeded
+		by           string
+		limErr, rErr error
+		wg           sync.WaitGroup
+	)
+	wg.Go(func() {
+		ex, limErr = limit.Apply(ctx, f.Store, now,
+			limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
+			limit.Check{Rule: f.Limits.SignupPerAddress, Key: string(subject)})
+	})
+	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, subject) })
+	wg.Wait()
+	if err := errors.Join(limErr, rErr); err != nil {
 		return nil, fmt.Errorf("signup: %w", err)
 	}
 	if ex != nil {
@@ -107,9 +119,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	// Under a restriction of processing nothing new starts for marketing:
 	// the visitor is answered as usual, the ledger says why nothing
 	// happened, and a signup after the restriction is lifted works.
-	if by, err := f.Store.Restriction(ctx, subject); err != nil {
-		return nil, fmt.Errorf("signup: %w", err)
-	} else if by != "" {
+	if by != "" {
 		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", by)
 		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
 			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,

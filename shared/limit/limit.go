@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -38,21 +39,37 @@ type Exceeded struct {
 	RetryAfter time.Duration
 }
 
-// Apply counts every check in order and returns the first rule exceeded,
-// or nil. A rule with Max 0 is off. Later checks are not counted once one
-// is exceeded, so a refused call does not use up other budgets.
+// Apply counts every check at once (one round trip, not one per check)
+// and returns the first rule exceeded in the order given, or nil. A rule
+// with Max 0 is off. Every check is counted, even when another is
+// exceeded: a refused call uses up the other budgets too, which only
+// makes a limit bite sooner.
 func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exceeded, error) {
-	for _, ch := range checks {
+	type outcome struct {
+		ok  bool
+		err error
+	}
+	out := make([]outcome, len(checks))
+	var wg sync.WaitGroup
+	for i, ch := range checks {
 		if ch.Rule.Max <= 0 || ch.Rule.Window <= 0 {
+			out[i].ok = true
 			continue
 		}
 		start := now.Truncate(ch.Rule.Window)
 		key := ch.Rule.Name + "#" + ch.Key + "#" + strconv.FormatInt(start.Unix(), 10)
-		ok, err := c.Allow(ctx, key, ch.Rule.Max, now)
-		if err != nil {
+		wg.Go(func() {
+			ok, err := c.Allow(ctx, key, ch.Rule.Max, now)
+			out[i] = outcome{ok, err}
+		})
+	}
+	wg.Wait()
+	for i, ch := range checks {
+		if err := out[i].err; err != nil {
 			return nil, fmt.Errorf("limit %s: %w", ch.Rule.Name, err)
 		}
-		if !ok {
+		if !out[i].ok {
+			start := now.Truncate(ch.Rule.Window)
 			return &Exceeded{Rule: ch.Rule, RetryAfter: start.Add(ch.Rule.Window).Sub(now)}, nil
 		}
 	}

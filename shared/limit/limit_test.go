@@ -4,19 +4,33 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
 
 // counts is an in-memory Counter with the store's semantics (count only
 // when within the limit); the DynamoDB counter is tested in shared/dynamo.
-type counts map[string]int
+// It notes how many calls were in flight at once.
+type counts struct {
+	mu                sync.Mutex
+	n                 map[string]int
+	inFlight, maxSeen int
+}
 
-func (c counts) Allow(_ context.Context, key string, limit int, _ time.Time) (bool, error) {
-	if c[key] >= limit {
+func (c *counts) Allow(_ context.Context, key string, limit int, _ time.Time) (bool, error) {
+	c.mu.Lock()
+	c.inFlight++
+	c.maxSeen = max(c.maxSeen, c.inFlight)
+	c.mu.Unlock()
+	time.Sleep(5 * time.Millisecond) // a round trip, so calls made together overlap
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inFlight--
+	if c.n[key] >= limit {
 		return false, nil
 	}
-	c[key]++
+	c.n[key]++
 	return true, nil
 }
 
@@ -24,7 +38,7 @@ func TestApply(t *testing.T) {
 	ip := Rule{Name: "ip", Max: 2, Window: time.Hour}
 	addr := Rule{Name: "addr", Max: 1, Window: 24 * time.Hour}
 	at := time.Date(2026, 11, 29, 10, 15, 0, 0, time.UTC)
-	c := counts{}
+	c := &counts{n: map[string]int{}}
 	steps := []struct {
 		at        time.Time
 		ipKey     string
@@ -36,7 +50,9 @@ func TestApply(t *testing.T) {
 		{at, "a", "y", "", 0},
 		{at.Add(time.Minute), "a", "z", "ip", 44 * time.Minute},                // third from a in the hour
 		{at.Add(time.Minute), "b", "x", "addr", 13*time.Hour + 44*time.Minute}, // x again the same day
-		{at.Add(time.Hour), "a", "z", "", 0},                                   // a new hour
+		{at.Add(time.Hour), "a", "w", "", 0},                                   // a new hour
+		// z was counted at the refused third call: every check counts.
+		{at.Add(time.Hour), "b", "z", "addr", 12*time.Hour + 45*time.Minute},
 	}
 	for i, s := range steps {
 		ex, err := Apply(context.Background(), c, s.at, Check{ip, s.ipKey}, Check{addr, s.addrKey})
@@ -51,9 +67,11 @@ func TestApply(t *testing.T) {
 			t.Fatalf("step %d: exceeded %q (%+v), want %q after %v", i, got, ex, s.want, s.wantRetry)
 		}
 	}
-	// Refused by the IP rule: the address budget was not used.
-	if c["addr#z#"+strconv.FormatInt(at.Truncate(24*time.Hour).Unix(), 10)] != 1 {
-		t.Fatalf("counts %v", c)
+	if c.n["addr#z#"+strconv.FormatInt(at.Truncate(24*time.Hour).Unix(), 10)] != 1 {
+		t.Fatalf("counts %v", c.n)
+	}
+	if c.maxSeen != 2 {
+		t.Fatalf("%d counters in flight at once, want both checks together", c.maxSeen)
 	}
 	if ex, _ := Apply(context.Background(), c, at, Check{Rule{Name: "off"}, "k"}); ex != nil {
 		t.Fatal("a rule with no maximum limits nothing")

@@ -102,6 +102,7 @@ func main() {
 	mode := flag.String("child", "", "internal: run one retention-benchmark child (floor or sweep)")
 	tables := flag.String("tables", "", "internal: the child's tables, JSON")
 	at := flag.String("now", "", "internal: the child's clock, RFC 3339")
+	coldOnly := flag.Bool("cold", false, "measure only the cold starts of the HTTP functions")
 	flag.Parse()
 	if *mode != "" {
 		var t map[string]string
@@ -118,13 +119,13 @@ func main() {
 		}
 		return
 	}
-	if err := bench(); err != nil {
+	if err := bench(*coldOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func bench() error {
+func bench(coldOnly bool) error {
 	ctx := context.Background()
 	root, _ := os.Getwd()
 	ddb, ses, rie := os.Getenv("PK_DYNAMODB_ENDPOINT"), os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_RIE")
@@ -175,6 +176,19 @@ func bench() error {
 	}
 	rep.Cold["forms_first_invoke"] = float64(time.Since(t1).Microseconds()) / 1000
 	rep.Cold["stack_start_incl_build"] = float64(startup.Milliseconds())
+	cold, err := coldStarts(ctx, s.Functions)
+	if err != nil {
+		return err
+	}
+	for id, ms := range cold {
+		rep.Cold[id] = ms
+	}
+	if coldOnly {
+		for id, ms := range cold {
+			fmt.Printf("cold start %-22s %.1f ms (median of %d fresh runtime processes)\n", id, ms, coldRuns)
+		}
+		return nil
+	}
 
 	db := ddbClient(ddb)
 	store := dynamo.New(db, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"], Ops: s.Tables["OpsTable"]})

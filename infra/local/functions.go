@@ -402,6 +402,23 @@ func (w *worker) invoke(ctx context.Context, event []byte) ([]byte, error) {
 	return body, nil
 }
 
+// ColdStart starts a fresh emulator process of the function, outside its
+// pool, and times its first invocation of event: the runtime's start
+// (package init, configuration, secret, clients) and the handler. The
+// process is stopped after.
+func (f *Function) ColdStart(ctx context.Context, event []byte) (time.Duration, error) {
+	w, err := f.spawn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer w.stop()
+	start := time.Now()
+	if _, err := w.invoke(ctx, event); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
 // RuntimePIDs returns the process ids of the function's runtimes (its
 // bootstrap processes, children of the emulator processes), for fault tests
 // that kill a function mid-invocation as Lambda can.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 )
@@ -29,36 +30,49 @@ type langSet struct {
 	subjects map[string]string
 }
 
-var langs = func() map[string]langSet {
-	out := map[string]langSet{DefaultLang: {
-		text: texttemplate.Must(texttemplate.New("").Funcs(textFuncs(DefaultLang)).ParseFS(files, "templates/*.txt")),
-		html: htmltemplate.Must(htmltemplate.New("").Funcs(htmltemplate.FuncMap(textFuncs(DefaultLang))).ParseFS(files, "templates/*.html")),
-	}}
+// langs parses each language's templates the first time one of its
+// emails is rendered, not at start.
+var langs = func() map[string]func() (langSet, error) {
+	out := map[string]func() (langSet, error){DefaultLang: sync.OnceValues(func() (langSet, error) {
+		t, err := texttemplate.New("").Funcs(textFuncs(DefaultLang)).ParseFS(files, "templates/*.txt")
+		if err != nil {
+			return langSet{}, err
+		}
+		h, err := htmltemplate.New("").Funcs(htmltemplate.FuncMap(textFuncs(DefaultLang))).ParseFS(files, "templates/*.html")
+		return langSet{text: t, html: h}, err
+	})}
 	dirs, err := fs.ReadDir(files, "templates")
 	if err != nil {
 		panic(err)
 	}
 	for _, d := range dirs {
-		if !d.IsDir() {
-			continue
+		if d.IsDir() {
+			out[d.Name()] = sync.OnceValues(func() (langSet, error) { return parseLang(d.Name()) })
 		}
-		lang := d.Name()
-		// The English set first, so a kind not translated (the team's)
-		// still renders; then the translation over it.
-		t := texttemplate.Must(texttemplate.New("").Funcs(textFuncs(lang)).ParseFS(files, "templates/*.txt"))
-		t = texttemplate.Must(t.ParseFS(files, "templates/"+lang+"/*.txt"))
-		b, err := files.ReadFile("templates/" + lang + "/subjects.json")
-		if err != nil {
-			panic(err)
-		}
-		subjects := map[string]string{}
-		if err := json.Unmarshal(b, &subjects); err != nil {
-			panic(fmt.Sprintf("templates/%s/subjects.json: %v", lang, err))
-		}
-		out[lang] = langSet{text: t, subjects: subjects}
 	}
 	return out
 }()
+
+// parseLang parses a translation: the English set first, so a kind not
+// translated (the team's) still renders, then the translation over it.
+func parseLang(lang string) (langSet, error) {
+	t, err := texttemplate.New("").Funcs(textFuncs(lang)).ParseFS(files, "templates/*.txt")
+	if err == nil {
+		t, err = t.ParseFS(files, "templates/"+lang+"/*.txt")
+	}
+	if err != nil {
+		return langSet{}, err
+	}
+	b, err := files.ReadFile("templates/" + lang + "/subjects.json")
+	if err != nil {
+		return langSet{}, err
+	}
+	subjects := map[string]string{}
+	if err := json.Unmarshal(b, &subjects); err != nil {
+		return langSet{}, fmt.Errorf("templates/%s/subjects.json: %w", lang, err)
+	}
+	return langSet{text: t, subjects: subjects}, nil
+}
 
 // Languages lists the languages the emails are written in.
 func Languages() []string {
@@ -75,20 +89,27 @@ func translated(lang, kind string) bool {
 	return err == nil
 }
 
-func set(lang string) (langSet, string) {
-	if s, ok := langs[lang]; ok {
-		return s, lang
+// set is the templates of lang, or English when lang has none (or kind
+// is given and lang has no translation of it).
+func set(lang, kind string) (langSet, string, error) {
+	parse, ok := langs[lang]
+	if !ok || (kind != "" && lang != DefaultLang && !translated(lang, kind)) {
+		parse, lang = langs[DefaultLang], DefaultLang
 	}
-	return langs[DefaultLang], DefaultLang
+	s, err := parse()
+	if err != nil {
+		return langSet{}, lang, fmt.Errorf("email templates (%s): %w", lang, err)
+	}
+	return s, lang, nil
 }
 
 // render renders kind in lang (English when lang has no translation of
 // it): the text part, and the HTML part from its template or, for a
 // translation, from the text.
 func render(lang, kind, subject string, data any) (text, htmlPart string, err error) {
-	s, lang := set(lang)
-	if lang != DefaultLang && !translated(lang, kind) {
-		s, lang = langs[DefaultLang], DefaultLang
+	s, lang, err := set(lang, kind)
+	if err != nil {
+		return "", "", err
 	}
 	var t bytes.Buffer
 	if err := s.text.ExecuteTemplate(&t, kind+".txt", data); err != nil {
@@ -107,9 +128,10 @@ func render(lang, kind, subject string, data any) (text, htmlPart string, err er
 // subject is the subject english (a fmt format) in lang, formatted with
 // args; English when lang has no translation of it.
 func subject(lang, english string, args ...any) string {
-	s, _ := set(lang)
-	if tr, ok := s.subjects[english]; ok {
-		english = tr
+	// A language whose templates do not parse fails in render; its
+	// subject is the English one.
+	if s, _, err := set(lang, ""); err == nil && s.subjects[english] != "" {
+		english = s.subjects[english]
 	}
 	if len(args) == 0 {
 		return english

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -36,8 +37,10 @@ type Catalog map[string]string
 
 var (
 	catalogs = map[string]Catalog{}
-	// pages holds each page parsed once per language, its T bound to it.
-	pages = map[string]map[string]*template.Template{}
+	// pages holds each page per language, its T bound to it, parsed the
+	// first time it is rendered: a cold start parses none, a request the
+	// one page it shows.
+	pages = map[string]map[string]func() (*template.Template, error){}
 )
 
 // DefaultLang is the language of a page when the browser asks for none we
@@ -65,14 +68,16 @@ func init() {
 		panic(err)
 	}
 	for code := range catalogs {
-		pages[code] = map[string]*template.Template{}
+		pages[code] = map[string]func() (*template.Template, error){}
 		for _, name := range names {
 			base := strings.TrimSuffix(path.Base(name), ".html")
 			if base == "layout" {
 				continue
 			}
-			pages[code][base] = template.Must(template.New("layout.html").Funcs(funcs(Lang{Code: code})).
-				ParseFS(files, "templates/layout.html", name))
+			pages[code][base] = sync.OnceValues(func() (*template.Template, error) {
+				return template.New("layout.html").Funcs(funcs(Lang{Code: code})).
+					ParseFS(files, "templates/layout.html", name)
+			})
 		}
 	}
 }
@@ -244,9 +249,13 @@ func Render(p Page) (string, error) {
 	if !ok {
 		byName = pages[DefaultLang]
 	}
-	t, ok := byName[p.Name]
+	parsed, ok := byName[p.Name]
 	if !ok {
 		return "", fmt.Errorf("no page %q", p.Name)
+	}
+	t, err := parsed()
+	if err != nil {
+		return "", fmt.Errorf("parse %s: %w", p.Name, err)
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, p); err != nil {

@@ -139,3 +139,18 @@ func renderPages(t *testing.T, code string) {
 		}
 	}
 }
+
+// Pages are parsed when first rendered, not at start: every page of every
+// language must parse.
+func TestEveryPageParses(t *testing.T) {
+	for code, byName := range pages {
+		if len(byName) == 0 {
+			t.Fatalf("%s has no pages", code)
+		}
+		for name, parsed := range byName {
+			if _, err := parsed(); err != nil {
+				t.Errorf("%s %s: %v", code, name, err)
+			}
+		}
+	}
+}

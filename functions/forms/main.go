@@ -56,6 +56,7 @@ func main() {
 		Log:    log,
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, pages.Error)
+	rt.LocalizeFields(pages.Fields)
 	// Every request carries the policy version in force (ops POLICY).
 	rt.InForce(policy.NewCache(store, env.PolicyVersion, ttl, log).InForce)
 	f.Routes(rt)

@@ -36,6 +36,7 @@ func main() {
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &preferences.Handlers{Store: store, Tokens: keys.Tokens, Now: time.Now, Log: log}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, pages.Error)
+	rt.LocalizeFields(pages.Fields)
 	// Every request carries the policy version in force (ops POLICY).
 	rt.InForce(policy.NewCache(store, env.PolicyVersion, ttl, log).InForce)
 	h.Routes(rt)

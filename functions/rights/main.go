@@ -60,6 +60,7 @@ func main() {
 		PerAddress:     perAddress,
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, pages.Error)
+	rt.LocalizeFields(pages.Fields)
 	rt.InForce(inForce)
 	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)

@@ -48,6 +48,12 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			b.open(s.URL + "/privacy")
 			lang("center")
 			b.typeInto("#newsletter-email", addr)
+			// A mistake first: its message, from the 400 body, is in the
+			// page's language.
+			b.do(chromedp.Click("#newsletter button[type=submit]"), chromedp.WaitVisible("#newsletter-consent-error"))
+			if got, want := b.text("#newsletter-consent-error"), l.Field("must be given to subscribe"); got != want || got == "must be given to subscribe" {
+				t.Fatalf("the consent error reads %q, want %q", got, want)
+			}
 			b.do(chromedp.Click("#newsletter-consent"), chromedp.Click("#newsletter button[type=submit]"),
 				chromedp.WaitNotPresent("#newsletter"))
 			mail := s.mailTo(t, addr, tc.confirmSubject)

@@ -230,6 +230,9 @@ func (rt *Router) fail(r Request, e *Error) Response {
 	} else {
 		var body errorBody
 		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+		if rt.fields != nil {
+			body.Error.Fields = rt.fields(r, e.Fields)
+		}
 		resp = JSON(e.Status, body)
 	}
 	if e.RetryAfter > 0 {
@@ -248,6 +251,7 @@ type Router struct {
 	site      Site
 	policy    privacy.PolicyInForce
 	errorPage func(Request, *Error) Response
+	fields    func(Request, privacy.FieldErrors) privacy.FieldErrors
 }
 
 // NewRouter returns an empty router that logs through log, for site; it
@@ -261,6 +265,13 @@ func NewRouter(log *slog.Logger, site Site, errorPage func(Request, *Error) Resp
 // policy answers it (the published versions, cached briefly), instead of
 // the version the router was made with.
 func (rt *Router) InForce(policy privacy.PolicyInForce) { rt.policy = policy }
+
+// LocalizeFields has fn write the field messages of the JSON error body
+// (pages.Fields: in the language the browser asks for, so a page's script
+// shows them as the page would).
+func (rt *Router) LocalizeFields(fn func(Request, privacy.FieldErrors) privacy.FieldErrors) {
+	rt.fields = fn
+}
 
 // Handle registers h for a route key such as "POST /v1/contact".
 func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] = h }

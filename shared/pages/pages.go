@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
@@ -85,6 +86,9 @@ func Center(r httpapi.Request, status int, c web.Center) httpapi.Response {
 	return render(r, status, Lang(r).T("center.title"), "center", c)
 }
 
+// Fields is f in the language r asks for (for the JSON error body).
+func Fields(r httpapi.Request, f privacy.FieldErrors) privacy.FieldErrors { return Lang(r).Fields(f) }
+
 // centerForms names the privacy center's form of each form route.
 var centerForms = map[string]string{"POST /v1/contact": "contact", "POST /v1/subscriptions": "newsletter",
 	"POST /v1/rights-requests": "rights"}
@@ -95,7 +99,7 @@ var centerForms = map[string]string{"POST /v1/contact": "contact", "POST /v1/sub
 func Error(r httpapi.Request, e *httpapi.Error) httpapi.Response {
 	l := Lang(r)
 	if form, ok := centerForms[r.RouteKey]; ok && len(e.Fields) > 0 {
-		state := web.Form{Errors: e.Fields, Focus: true, Values: url.Values{}}
+		state := web.Form{Errors: l.Fields(e.Fields), Focus: true, Values: url.Values{}}
 		if b, err := httpapi.Body(r); err == nil && strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
 			state.Values, _ = url.ParseQuery(string(b))
 		}
@@ -120,7 +124,7 @@ func Error(r httpapi.Request, e *httpapi.Error) httpapi.Response {
 	type field struct{ Name, Msg string }
 	var fields []field
 	for k, v := range e.Fields {
-		fields = append(fields, field{k, v})
+		fields = append(fields, field{k, l.Field(v)})
 	}
 	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
 	return render(r, e.Status, title, "error", struct {

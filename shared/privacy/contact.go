@@ -47,7 +47,7 @@ func ParseContact(in Input) (ContactForm, error) {
 	if f.Topic == "" {
 		f.Topic = "question"
 	} else if !contactTopics[f.Topic] {
-		errs.Add("topic", "must be one of demo, question, event, materials, other")
+		errs.Add("topic", "must be one of: demo, question, event, materials, other")
 	}
 	if err := errs.Err(); err != nil {
 		return ContactForm{}, err

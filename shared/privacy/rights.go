@@ -151,14 +151,7 @@ func oneOf(errs FieldErrors, field, v string, allowed []string, def string) stri
 			return v
 		}
 	}
-	msg := "must be one of"
-	for i, a := range allowed {
-		if i > 0 {
-			msg += ","
-		}
-		msg += " " + a
-	}
-	errs.Add(field, msg)
+	errs.Add(field, "must be one of: "+strings.Join(allowed, ", "))
 	return ""
 }
 

@@ -180,7 +180,7 @@ func parseTopics(errs FieldErrors, raw []string) []string {
 			continue
 		}
 		if !knownTopic(t) {
-			errs.Add("topics", "must be a list of newsletter, events, product_updates")
+			errs.Add("topics", "must be a list of: newsletter, events, product_updates")
 			return nil
 		}
 		if !seen[t] {

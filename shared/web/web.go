@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,6 +131,41 @@ func (l Lang) T(key string, args ...any) string {
 		return fmt.Sprintf(s, args...)
 	}
 	return s
+}
+
+var number = regexp.MustCompile(`[0-9]+`)
+
+// Field is a field error message (privacy.FieldErrors, English) in l: the
+// catalog's "field."+msg, with a number in it as %d ("must be at most 254
+// characters"), or for a message naming the values allowed ("must be one
+// of: a, b") its part before the colon, the values kept. A message the
+// catalog lacks stays as it is.
+func (l Lang) Field(msg string) string {
+	if l.Has("field." + msg) {
+		return l.T("field." + msg)
+	}
+	if n := number.FindString(msg); n != "" {
+		if key := "field." + strings.Replace(msg, n, "%d", 1); l.Has(key) {
+			v, _ := strconv.Atoi(n)
+			return l.T(key, v)
+		}
+	}
+	if head, values, ok := strings.Cut(msg, ": "); ok && l.Has("field."+head) {
+		return l.T("field."+head) + ": " + values
+	}
+	return msg
+}
+
+// Fields is f with every message in l.
+func (l Lang) Fields(f map[string]string) map[string]string {
+	if len(f) == 0 {
+		return f
+	}
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		out[k] = l.Field(v)
+	}
+	return out
 }
 
 // Has reports whether the catalog of l (or English) has key.

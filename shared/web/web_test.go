@@ -154,3 +154,62 @@ func TestEveryPageParses(t *testing.T) {
 		}
 	}
 }
+
+// Every field error the forms can give reads in each language: the
+// parsers are run on wrong input of every kind, and each message they
+// give must have its translation (a message the catalog lacks would show
+// in English on a German page).
+func TestFieldErrorsTranslated(t *testing.T) {
+	long := strings.Repeat("x", 6000)
+	inputs := []privacy.Input{
+		{},
+		{"email": "not-an-address", "name": "A\nB", "message": long, "topic": "weather", "phone": "call me", "company": "\u202e"},
+		{"email": []any{"x"}, "consent": "yes", "topics": "newsletter", "name": map[string]any{"a": 1}, "message": "\x00"},
+		{"email": "a@example.com", "topics": []any{"weather"}, "consent": false},
+		{"email": "a@example.com", "type": "gossip", "regulation": "none", "relationship": "friend"},
+		{"email": "a@example.com", "type": "access", "field": "name", "value": "Ann", "scope": "all",
+			"recipient_email": "a@example.com", "parent_email": "p@example.com", "agent_email": "g@example.com", "details": string([]byte{0xff})},
+		{"email": "a@example.com", "type": "rectification", "field": "email", "value": "a@example.com"},
+		{"email": "a@example.com", "type": "rectification", "field": "phone", "value": "call me"},
+		{"email": "a@example.com", "type": "rectification", "field": "shoe size"},
+		{"email": "a@example.com", "type": "rectification"},
+		{"email": "a@example.com", "type": "portability", "recipient_email": "a@example.com"},
+		{"email": "a@example.com", "type": "objection", "relationship": "parent_or_guardian", "parent_email": "a@example.com"},
+		{"email": "a@example.com", "type": "rectification", "relationship": "parent_or_guardian", "parent_email": "p@example.com"},
+		{"email": "a@example.com", "type": "access", "relationship": "authorized_agent", "agent_email": "a@example.com"},
+	}
+	messages := map[string]bool{}
+	for _, in := range inputs {
+		for _, parse := range []func(privacy.Input) error{
+			func(in privacy.Input) error { _, err := privacy.ParseContact(in); return err },
+			func(in privacy.Input) error { _, err := privacy.ParseSignup(in); return err },
+			func(in privacy.Input) error { _, err := privacy.ParseRightsRequest(in); return err },
+		} {
+			if v, ok := privacy.AsValidation(parse(in)); ok {
+				for _, msg := range v.Fields {
+					messages[msg] = true
+				}
+			}
+		}
+	}
+	t.Logf("%d distinct messages", len(messages))
+	if len(messages) < 20 {
+		t.Fatalf("only %d distinct messages produced: %v", len(messages), messages)
+	}
+	for msg := range messages {
+		if got := (Lang{Code: "en"}).Field(msg); got != msg {
+			t.Errorf("en changes %q to %q", msg, got)
+		}
+		for _, code := range []string{"de", "fr"} {
+			if got := (Lang{Code: code}).Field(msg); got == msg {
+				t.Errorf("%s: %q is not translated", code, msg)
+			}
+		}
+	}
+	if got := (Lang{Code: "de"}).Field("must be at most 254 characters"); got != "darf höchstens 254 Zeichen lang sein" {
+		t.Errorf("a number in a message: %q", got)
+	}
+	if got := (Lang{Code: "fr"}).Field("must be one of: access, erasure"); got != "doit être l’une de ces valeurs: access, erasure" {
+		t.Errorf("the values allowed: %q", got)
+	}
+}

@@ -523,3 +523,43 @@ func TestOnlyTheMailerReadsTheReceiptKey(t *testing.T) {
 		t.Fatalf("the JWKS function's ops grants: %s", js(keys))
 	}
 }
+
+// The mailer writes only its own ops items: every grant of its role that
+// writes or reads items of the ops table is held to the key prefixes the
+// store uses for sent-markers, mail retries and the receipt keys, so it
+// cannot touch a controller's credentials, a processor or a counter.
+func TestMailerOpsGrantsNameTheirKeys(t *testing.T) {
+	tpl := read(t)
+	role := tpl.Resources["MailerFunctionRole"]
+	var docs []map[string]any
+	policies, _ := role.Properties["Policies"].([]any)
+	for _, p := range policies {
+		docs = append(docs, statementsOf(path(p, "PolicyDocument"))...)
+	}
+	want := js([]string{dynamo.MailMarkerPrefix + "*", dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK})
+	found := 0
+	for _, s := range docs {
+		if s["Effect"] != "Allow" || !slices.ContainsFunc(strs(s["Action"]), func(a string) bool {
+			return slices.Contains([]string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, a)
+		}) {
+			continue
+		}
+		res := s["Resource"]
+		if l, ok := res.([]any); ok && len(l) == 1 {
+			res = l[0]
+		}
+		if refTo(res) != "OpsTable" {
+			if strings.Contains(js(res), "OpsTable") {
+				t.Errorf("an item grant on the ops table among others: %s", js(s))
+			}
+			continue
+		}
+		found++
+		if got := js(path(s, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys")); got != want {
+			t.Errorf("%s: ops item grant with LeadingKeys %s, want %s", s["Sid"], got, want)
+		}
+	}
+	if found == 0 {
+		t.Fatal("the mailer has no grant on the ops table's items")
+	}
+}

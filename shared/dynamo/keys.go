@@ -14,13 +14,13 @@ import (
 // The receipt keys' public halves are ops items, pk "RCPTKEY", sk the
 // key's id. They never expire: a receipt is checked years after it was
 // signed. Only the mailer writes them; the receipts' routes read them.
-const receiptKeysPK = "RCPTKEY"
+const ReceiptKeysPK = "RCPTKEY"
 
 // PublishKey publishes a receipt key's public half, once: a key published
 // before keeps its first time.
 func (s *Store) PublishKey(ctx context.Context, k privacy.PublishedKey) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops,
-		Item: map[string]types.AttributeValue{attrPK: str(receiptKeysPK), attrSK: str(k.ID), "jwk": str(k.JWK),
+		Item: map[string]types.AttributeValue{attrPK: str(ReceiptKeysPK), attrSK: str(k.ID), "jwk": str(k.JWK),
 			"published_at": str(ts(k.PublishedAt))},
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil && !isConditionFailed(err) {
@@ -31,7 +31,7 @@ func (s *Store) PublishKey(ctx context.Context, k privacy.PublishedKey) error {
 
 // PublishedKeys returns every receipt key ever published, oldest id first.
 func (s *Store) PublishedKeys(ctx context.Context) ([]privacy.PublishedKey, error) {
-	items, err := s.query(ctx, s.tables.Ops, receiptKeysPK)
+	items, err := s.query(ctx, s.tables.Ops, ReceiptKeysPK)
 	if err != nil {
 		return nil, fmt.Errorf("receipt keys: %w", err)
 	}

@@ -20,6 +20,10 @@ const mailQueueDue = "mail"
 // removes one a mailer never finished): longer than any mailer's GiveUp.
 const MailRetryKept = 8 * 24 * time.Hour
 
+// MailRetryPrefix begins every mail retry's key (the template's grants
+// name it).
+const MailRetryPrefix = "MAILQ#"
+
 // mailRetryPK is the retry's ops key: one per change.
 func mailRetryPK(r privacy.MailRetry) string {
 	h := sha256.New()
@@ -27,7 +31,7 @@ func mailRetryPK(r privacy.MailRetry) string {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	return "MAILQ#" + hex.EncodeToString(h.Sum(nil))
+	return MailRetryPrefix + hex.EncodeToString(h.Sum(nil))
 }
 
 func mailRetryKey(r privacy.MailRetry) map[string]types.AttributeValue {

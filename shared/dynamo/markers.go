@@ -18,9 +18,13 @@ import (
 // the source item key with the email kind), so they link to no one.
 // A marker is "sending" while a mailer holds its lease and "sent" after.
 
+// MailMarkerPrefix begins every sent-marker's key (the template's grants
+// name it).
+const MailMarkerPrefix = "MAIL#"
+
 func markerKey(key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		attrPK: &types.AttributeValueMemberS{Value: "MAIL#" + key},
+		attrPK: &types.AttributeValueMemberS{Value: MailMarkerPrefix + key},
 		attrSK: &types.AttributeValueMemberS{Value: "MAIL"},
 	}
 }

@@ -524,42 +524,63 @@ func TestOnlyTheMailerReadsTheReceiptKey(t *testing.T) {
 	}
 }
 
-// The mailer writes only its own ops items: every grant of its role that
-// writes or reads items of the ops table is held to the key prefixes the
-// store uses for sent-markers, mail retries and the receipt keys, so it
-// cannot touch a controller's credentials, a processor or a counter.
-func TestMailerOpsGrantsNameTheirKeys(t *testing.T) {
+// A function that writes items of the ops table writes only its own: each
+// grant of item actions on the ops table is held to the key prefixes the
+// store uses for what that function keeps there, so none can touch a
+// controller's credentials, a processor, a policy version or another's
+// counters.
+func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	tpl := read(t)
-	role := tpl.Resources["MailerFunctionRole"]
-	var docs []map[string]any
-	policies, _ := role.Properties["Policies"].([]any)
-	for _, p := range policies {
-		docs = append(docs, statementsOf(path(p, "PolicyDocument"))...)
+	like := func(prefixes ...string) string {
+		var keys []string
+		for _, p := range prefixes {
+			keys = append(keys, p+"*")
+		}
+		return js(keys)
 	}
-	want := js([]string{dynamo.MailMarkerPrefix + "*", dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK})
-	found := 0
-	for _, s := range docs {
-		if s["Effect"] != "Allow" || !slices.ContainsFunc(strs(s["Action"]), func(a string) bool {
-			return slices.Contains([]string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, a)
-		}) {
+	for id, want := range map[string]string{
+		"MailerFunctionRole":   js([]string{dynamo.MailMarkerPrefix + "*", dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}),
+		"FormsFunction":        like(dynamo.RateLimitPrefix),
+		"RightsFunction":       like(dynamo.RateLimitPrefix),
+		"FeedbackFunction":     like(dynamo.CounterPrefix),
+		"CampaignFunction":     like(dynamo.MailMarkerPrefix),
+		"CallbackFunctionRole": like(dynamo.CallbackPrefix),
+	} {
+		r, ok := tpl.Resources[id]
+		if !ok {
+			t.Errorf("%s: not in the template", id)
 			continue
 		}
-		res := s["Resource"]
-		if l, ok := res.([]any); ok && len(l) == 1 {
-			res = l[0]
+		sts := statements(r)
+		policies, _ := r.Properties["Policies"].([]any)
+		for _, p := range policies {
+			sts = append(sts, statementsOf(path(p, "PolicyDocument"))...)
 		}
-		if refTo(res) != "OpsTable" {
-			if strings.Contains(js(res), "OpsTable") {
-				t.Errorf("an item grant on the ops table among others: %s", js(s))
+		found := 0
+		for _, s := range sts {
+			if s["Effect"] != "Allow" || !slices.ContainsFunc(strs(s["Action"]), func(a string) bool {
+				return slices.Contains([]string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+					"dynamodb:BatchWriteItem", "dynamodb:GetItem"}, a)
+			}) {
+				continue
 			}
-			continue
+			res := s["Resource"]
+			if l, ok := res.([]any); ok && len(l) == 1 {
+				res = l[0]
+			}
+			if refTo(res) != "OpsTable" {
+				if strings.Contains(js(res), "OpsTable") {
+					t.Errorf("%s: an item grant on the ops table among other resources: %s", id, js(s))
+				}
+				continue
+			}
+			found++
+			if got := js(path(s, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys")); got != want {
+				t.Errorf("%s %s: ops item grant with LeadingKeys %s, want %s", id, s["Sid"], got, want)
+			}
 		}
-		found++
-		if got := js(path(s, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys")); got != want {
-			t.Errorf("%s: ops item grant with LeadingKeys %s, want %s", s["Sid"], got, want)
+		if found == 0 {
+			t.Errorf("%s has no grant on the ops table's items", id)
 		}
-	}
-	if found == 0 {
-		t.Fatal("the mailer has no grant on the ops table's items")
 	}
 }

@@ -39,10 +39,14 @@ type cursorRecord struct {
 	FirstFailedAt int64 `dynamodbav:"first_failed_at,omitempty"`
 }
 
+// CallbackPrefix begins every callback cursor's key (the template's
+// grants name it).
+const CallbackPrefix = "CB#"
+
 // CallbackKey is the cursor key of a request's callbacks to url.
 func CallbackKey(requestID, url string) string {
 	h := sha256.Sum256([]byte(requestID + "\x00" + url))
-	return "CB#" + hex.EncodeToString(h[:])
+	return CallbackPrefix + hex.EncodeToString(h[:])
 }
 
 func callbackItemKey(key string) map[string]types.AttributeValue {

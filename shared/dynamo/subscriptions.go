@@ -448,7 +448,7 @@ func (s *Store) Subscribers(ctx context.Context) ([]privacy.Subscription, error)
 func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &s.tables.Ops,
-		Key:                 map[string]types.AttributeValue{attrPK: str("RL#" + key), attrSK: str("RL")},
+		Key:                 map[string]types.AttributeValue{attrPK: str(RateLimitPrefix + key), attrSK: str("RL")},
 		UpdateExpression:    aws.String("ADD uses :one SET expires_at = if_not_exists(expires_at, :exp)"),
 		ConditionExpression: aws.String("attribute_not_exists(uses) OR uses < :limit"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -465,12 +465,19 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time)
 	return true, nil
 }
 
+// Key prefixes of the ops table's counters (the template's grants name
+// them): the abuse limits', and the soft-bounce counts.
+const (
+	RateLimitPrefix = "RL#"
+	CounterPrefix   = "CNT#"
+)
+
 // Increment adds one to a counter that expires ttl after its first use and
 // returns the new count.
 func (s *Store) Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &s.tables.Ops,
-		Key:              map[string]types.AttributeValue{attrPK: str("CNT#" + key), attrSK: str("CNT")},
+		Key:              map[string]types.AttributeValue{attrPK: str(CounterPrefix + key), attrSK: str("CNT")},
 		UpdateExpression: aws.String("ADD uses :one SET expires_at = if_not_exists(expires_at, :exp)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": num(1), ":exp": num(now.Add(ttl).Unix()),

@@ -43,6 +43,18 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 				}
 				b.check(page + "-" + tc.lang)
 			}
+			// act opens an emailed link's page, presses its one button and
+			// checks the page that answers.
+			act := func(link, page, done, titleKey string) {
+				t.Helper()
+				b.open(link)
+				lang(page)
+				b.post("main form button")
+				if h := b.text("h1"); h != l.T(titleKey) {
+					t.Fatalf("after %s: %q", page, h)
+				}
+				lang(done)
+			}
 
 			addr := "sprache-" + u + "@example.com"
 			b.open(s.URL + "/privacy")
@@ -60,13 +72,7 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			if !strings.HasPrefix(mail.Body.Text, tc.greeting) || !strings.Contains(mail.Body.HTML, `lang="`+tc.lang+`"`) {
 				t.Fatalf("the confirmation email is not in %s:\n%s", tc.lang, mail.Body.Text)
 			}
-			b.open(confirmLink.FindString(mail.Body.Text))
-			lang("confirm-subscription")
-			b.post("main form button")
-			if h := b.text("h1"); h != l.T("confirmed.title") {
-				t.Fatalf("after confirming: %q", h)
-			}
-			lang("subscribed")
+			act(confirmLink.FindString(mail.Body.Text), "confirm-subscription", "subscribed", "confirmed.title")
 			if done := s.mailTo(t, addr, tc.confirmed); !strings.Contains(done.Body.Text, "/v1/receipts/verify") {
 				t.Fatalf("the confirmed email has no receipt:\n%s", done.Body.Text)
 			}
@@ -80,13 +86,7 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			if !strings.HasPrefix(ack.Body.Text, tc.greeting) {
 				t.Fatalf("the acknowledgement is not in %s:\n%s", tc.lang, ack.Body.Text)
 			}
-			b.open(verifyLink.FindString(ack.Body.Text))
-			lang("verify-request")
-			b.post("main form button")
-			if h := b.text("h1"); h != l.T("verified.title") {
-				t.Fatalf("after verifying: %q", h)
-			}
-			lang("request-verified")
+			act(verifyLink.FindString(ack.Body.Text), "verify-request", "request-verified", "verified.title")
 			b.open(statusLink.FindString(ack.Body.Text))
 			lang("request-status")
 		})

@@ -28,6 +28,9 @@ type langSet struct {
 	text     *texttemplate.Template
 	html     *htmltemplate.Template // nil: made from the text
 	subjects map[string]string
+	// terms are the words of generated text (the categories of personal
+	// information), keyed as templates/<lang>/categories.json keys them.
+	terms map[string]string
 }
 
 // langs parses each language's templates the first time one of its
@@ -63,15 +66,17 @@ func parseLang(lang string) (langSet, error) {
 	if err != nil {
 		return langSet{}, err
 	}
-	b, err := files.ReadFile("templates/" + lang + "/subjects.json")
-	if err != nil {
-		return langSet{}, err
+	s := langSet{text: t, subjects: map[string]string{}, terms: map[string]string{}}
+	for name, into := range map[string]map[string]string{"subjects.json": s.subjects, "categories.json": s.terms} {
+		b, err := files.ReadFile("templates/" + lang + "/" + name)
+		if err != nil {
+			return langSet{}, err
+		}
+		if err := json.Unmarshal(b, &into); err != nil {
+			return langSet{}, fmt.Errorf("templates/%s/%s: %w", lang, name, err)
+		}
 	}
-	subjects := map[string]string{}
-	if err := json.Unmarshal(b, &subjects); err != nil {
-		return langSet{}, fmt.Errorf("templates/%s/subjects.json: %w", lang, err)
-	}
-	return langSet{text: t, subjects: subjects}, nil
+	return s, nil
 }
 
 // Languages lists the languages the emails are written in.
@@ -123,6 +128,14 @@ func render(lang, kind, subject string, data any) (text, htmlPart string, err er
 		return "", "", fmt.Errorf("render %s html: %w", kind, err)
 	}
 	return t.String(), h.String(), nil
+}
+
+// term is the word of generated text key in lang, or english.
+func term(lang, key, english string) string {
+	if s, _, err := set(lang, ""); err == nil && s.terms[key] != "" {
+		return s.terms[key]
+	}
+	return english
 }
 
 // subject is the subject english (a fmt format) in lang, formatted with

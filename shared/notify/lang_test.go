@@ -174,3 +174,33 @@ func TestHTMLFromText(t *testing.T) {
 		}
 	}
 }
+
+// The categories answer is generated from the retention and purpose
+// tables; in a translation every generated line is translated too, so
+// adding a retention class without its words fails here.
+func TestCategoriesInEachLanguage(t *testing.T) {
+	var english []string
+	for _, cl := range privacy.Policy() {
+		english = append(english, cl.Why, strings.ReplaceAll(cl.Name, "_", " ")+":")
+	}
+	english = append(append(append(english, privacy.Sources()...), privacy.Purposes()...), privacy.Recipients()...)
+	for _, lang := range Languages() {
+		if lang == DefaultLang {
+			continue
+		}
+		m, err := Categories(Config{Lang: lang, PolicyURL: "https://e.com/p"}, "ann@example.com", "r-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range english {
+			if strings.Contains(m.Text, s) {
+				t.Errorf("%s: %q left in English", lang, s)
+			}
+		}
+		for _, s := range []string{"days from", "until it expires"} {
+			if strings.Contains(m.Text, s) {
+				t.Errorf("%s: a period in English (%q):\n%s", lang, s, m.Text)
+			}
+		}
+	}
+}

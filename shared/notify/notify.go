@@ -528,16 +528,26 @@ func Categories(c Config, to, requestID string) (Message, error) {
 	type class struct{ Name, Period, Why string }
 	var classes []class
 	seen := map[string]bool{}
+	words := func(s string) string { return strings.ReplaceAll(s, "_", " ") }
 	for _, cl := range privacy.Policy() {
 		if seen[cl.Name] {
 			continue
 		}
 		seen[cl.Name] = true
-		period := fmt.Sprintf("%d days from %s", cl.Days, strings.ReplaceAll(cl.Clock, "_", " "))
+		period := fmt.Sprintf(term(c.Lang, "period", "%d days from %s"), cl.Days,
+			term(c.Lang, "clock."+cl.Clock, words(cl.Clock)))
 		if cl.Clock == privacy.ClockExpiry {
-			period = fmt.Sprintf("until it expires (%d days)", cl.Days)
+			period = fmt.Sprintf(term(c.Lang, "period_expiry", "until it expires (%d days)"), cl.Days)
 		}
-		classes = append(classes, class{strings.ReplaceAll(cl.Name, "_", " "), period, cl.Why})
+		classes = append(classes, class{term(c.Lang, "class."+cl.Name, words(cl.Name)), period,
+			term(c.Lang, "why."+cl.Name, cl.Why)})
+	}
+	in := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = term(c.Lang, s, s)
+		}
+		return out
 	}
 	subj := subject(c.Lang, "The categories of personal information we collect (request %s)", requestID)
 	text, html, err := render(c.Lang, KindCategories, subj, struct {
@@ -545,7 +555,7 @@ func Categories(c Config, to, requestID string) (Message, error) {
 		ID                            string
 		Classes                       []class
 		Sources, Purposes, Recipients []string
-	}{c, requestID, classes, privacy.Sources(), privacy.Purposes(), privacy.Recipients()})
+	}{c, requestID, classes, in(privacy.Sources()), in(privacy.Purposes()), in(privacy.Recipients())})
 	if err != nil {
 		return Message{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,7 +27,12 @@ type queues struct {
 func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver, prefix, region string) (*queues, error) {
 	q := &queues{urls: map[string]string{},
 		client: sqs.NewFromConfig(staticAWS(region), func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })}
-	for _, id := range t.ResourcesOfType("AWS::SQS::Queue") {
+	// Dead-letter queues first: a RedrivePolicy names one by its ARN.
+	ids := t.ResourcesOfType("AWS::SQS::Queue")
+	sort.SliceStable(ids, func(i, j int) bool {
+		return t.Resources[ids[i]].Properties["RedrivePolicy"] == nil && t.Resources[ids[j]].Properties["RedrivePolicy"] != nil
+	})
+	for _, id := range ids {
 		if ok, err := r.Exists(id); err != nil || !ok {
 			if err != nil {
 				return nil, fmt.Errorf("queue %s: %w", id, err)
@@ -34,7 +40,11 @@ func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver
 			continue
 		}
 		name := prefix + id
-		out, err := q.client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+		attrs, err := queueAttributes(t.Resources[id].Properties, r)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: %w", id, err)
+		}
+		out, err := q.client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 		if err != nil {
 			return nil, fmt.Errorf("create queue %s: %w", name, err)
 		}
@@ -45,6 +55,34 @@ func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver
 		q.urls[arn] = url
 	}
 	return q, nil
+}
+
+// queueAttributes are the properties of a queue that change how it
+// behaves (visibility timeout, retention, redrive to a dead-letter queue),
+// resolved, as CreateQueue takes them.
+func queueAttributes(props map[string]any, r *Resolver) (map[string]string, error) {
+	attrs := map[string]string{}
+	for _, name := range []string{"VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"} {
+		if v, ok := props[name]; ok {
+			rv, err := r.Resolve(v)
+			if err != nil {
+				return nil, err
+			}
+			attrs[name] = asString(rv)
+		}
+	}
+	if v, ok := props["RedrivePolicy"]; ok {
+		rv, err := r.Resolve(v)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(rv)
+		if err != nil {
+			return nil, err
+		}
+		attrs["RedrivePolicy"] = string(b)
+	}
+	return attrs, nil
 }
 
 // send puts an on-failure record on the destination arn names. A

@@ -239,6 +239,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 					src.maxRetries = cfg.StreamRetryLimit
 				}
 				s.goRun(func() { src.run(runCtx) })
+			case "SQS":
+				src, err := newSQSSource(f, e, qs, cfg.Region, log)
+				if err != nil {
+					s.Close()
+					return nil, err
+				}
+				s.goRun(func() { src.run(runCtx) })
 			case "Schedule", "ScheduleV2":
 				if cfg.NoSchedules {
 					continue

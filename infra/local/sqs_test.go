@@ -16,6 +16,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
+// sqsEndpoint is the local SQS server's, or the test is skipped (failed
+// under make test, which starts it).
+func sqsEndpoint(t *testing.T) string {
+	t.Helper()
+	endpoint := os.Getenv("PK_SQS_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("PK_REQUIRE_SERVICES") != "" {
+			t.Fatal("PK_SQS_ENDPOINT must be set (make test sets it)")
+		}
+		t.Skip("needs the SQS server: run with make test")
+	}
+	return endpoint
+}
+
 // recorder is a function that consumes SQS batches: it answers the
 // messages whose body starts with "fail" as batch item failures, fails the
 // first batch that holds "crash" outright, and counts every delivery.
@@ -75,13 +89,7 @@ func (r *recorder) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // maxReceiveCount; a crashed batch comes back whole.
 func TestSQSEventSource(t *testing.T) {
 	t.Parallel()
-	endpoint := os.Getenv("PK_SQS_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("PK_REQUIRE_SERVICES") != "" {
-			t.Fatal("PK_SQS_ENDPOINT must be set (make test sets it)")
-		}
-		t.Skip("needs the SQS server: run with make test")
-	}
+	endpoint := sqsEndpoint(t)
 	ctx := context.Background()
 	tmpl := &Template{Resources: map[string]Resource{
 		"Work": {Type: "AWS::SQS::Queue", Properties: map[string]any{"VisibilityTimeout": 3, // the local SQS server hands a message out twice in one receive at 1

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -87,13 +86,7 @@ func (f *failing) Invoke(context.Context, []byte) ([]byte, error) {
 // in the stream recorded on the on-failure destination, a queue of the
 // stack on the local SQS server, in Lambda's shape.
 func TestGivenUpBatchGoesToTheOnFailureQueue(t *testing.T) {
-	endpoint := os.Getenv("PK_SQS_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("PK_REQUIRE_SERVICES") != "" {
-			t.Fatal("PK_SQS_ENDPOINT must be set (make test sets it)")
-		}
-		t.Skip("needs the SQS server: run with make test")
-	}
+	endpoint := sqsEndpoint(t)
 	ctx := context.Background()
 	tmpl := &Template{Resources: map[string]Resource{"FailureQueue": {Type: "AWS::SQS::Queue"}}}
 	r, err := NewResolver(tmpl, nil, "us-east-1")

@@ -192,6 +192,12 @@ func TestFieldErrorsTranslated(t *testing.T) {
 			}
 		}
 	}
+	// And the messages other handlers give (the receipt check, the
+	// preferences' topics).
+	for _, msg := range []string{"paste the receipt", "too long to be a receipt",
+		"is required: a list of topics to keep ([] unsubscribes from all)"} {
+		messages[msg] = true
+	}
 	t.Logf("%d distinct messages", len(messages))
 	if len(messages) < 20 {
 		t.Fatalf("only %d distinct messages produced: %v", len(messages), messages)

@@ -66,6 +66,41 @@ func (c Class) From(t time.Time) time.Time {
 	return t.AddDate(0, 0, c.Days).UTC()
 }
 
+// End is when the class's period for item ends, and false when the class
+// does not apply to it (another table, kind or status; the attribute it
+// strips or requires absent, the one it excludes present; no clock).
+func (c Class) End(table Table, item Item) (time.Time, bool) {
+	if c.Table != table || (c.Kind != "" && item.String("kind") != c.Kind) ||
+		(c.Status != "" && item.String("status") != c.Status) {
+		return time.Time{}, false
+	}
+	if (c.Has != "" && !item.Has(c.Has)) || (c.Unless != "" && item.Has(c.Unless)) {
+		return time.Time{}, false
+	}
+	clock, ok := item.Time(c.Clock)
+	if !ok {
+		return time.Time{}, false
+	}
+	if c.Clock == ClockExpiry {
+		return clock, true
+	}
+	return c.From(clock), true
+}
+
+// NextDue is the earliest end of a period among classes for item: when a
+// sweep has something to do with it next (its due time for an index of
+// what is due). False when no class applies to it.
+func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
+	var next time.Time
+	found := false
+	for _, c := range classes {
+		if end, ok := c.End(table, item); ok && (!found || end.Before(next)) {
+			next, found = end, true
+		}
+	}
+	return next, found
+}
+
 // RetentionClasses names the classes the code writes by.
 type RetentionClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,

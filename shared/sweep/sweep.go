@@ -237,22 +237,7 @@ func (s *Sweeper) segment(ctx context.Context, table privacy.Table, seg int, p *
 func (s *Sweeper) due(table privacy.Table, item privacy.Item, now time.Time) []privacy.Class {
 	var out []privacy.Class
 	for _, c := range s.Classes {
-		if c.Table != table || (c.Kind != "" && item.String("kind") != c.Kind) ||
-			(c.Status != "" && item.String("status") != c.Status) {
-			continue
-		}
-		if (c.Has != "" && !item.Has(c.Has)) || (c.Unless != "" && item.Has(c.Unless)) {
-			continue
-		}
-		clock, ok := item.Time(c.Clock)
-		if !ok {
-			continue
-		}
-		end := clock
-		if c.Clock != privacy.ClockExpiry {
-			end = c.From(clock)
-		}
-		if !now.Before(end) {
+		if end, ok := c.End(table, item); ok && !now.Before(end) {
 			out = append(out, c)
 		}
 	}

@@ -17,7 +17,9 @@ import (
 // The emails a person reads come in the language of the form they used
 // (Config.Lang): English is templates/*.txt and *.html; a translation is
 // templates/<lang>/<kind>.txt for each email a person receives, and
-// templates/<lang>/subjects.json, keyed by the English subject's format.
+// templates/<lang>/subjects.json, keyed by the English subject's format,
+// and templates/<lang>/categories.json, the words of the generated
+// categories answer.
 // A translation's HTML part is made from its text (paragraphs, links), so
 // a language is one file per email. The team's emails stay in English.
 

@@ -18,22 +18,32 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
 func main() {
 	ctx := context.Background()
 	log := lambdalog.New()
-	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "SENDER_ADDRESS", "PUBLIC_BASE_URL")
+	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "SENDER_ADDRESS", "PUBLIC_BASE_URL",
+		"POLICY_VERSION")
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+	ttl, err := lambdaenv.PolicyCacheTTL()
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
 	s := &campaign.Sender{
-		Store:  dynamo.New(env.DynamoDB(), env.Tables),
+		Store:  store,
 		Mail:   &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
 		Tokens: keys.Tokens,
 		Config: notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
+		// The footer's "last updated" is the version in force (ops POLICY).
+		Policy: policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,
 		Log:    log,
 		Now:    time.Now,
 	}

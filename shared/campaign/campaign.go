@@ -34,6 +34,9 @@ type Sender struct {
 	Mail   mailer.Sender
 	Tokens *token.Signer
 	Config notify.Config
+	// Policy, when set, is the policy version in force: its "last
+	// updated" day goes in every footer.
+	Policy privacy.PolicyInForce
 	Log    *slog.Logger
 	Now    func() time.Time
 }
@@ -63,6 +66,10 @@ func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
 		return res, err
 	}
 	log := s.Log.With("campaign_id", c.ID)
+	cfg := s.Config
+	if s.Policy != nil {
+		cfg.PolicyUpdated = s.Policy(ctx).LastUpdated()
+	}
 	for _, sub := range subs {
 		if !sub.HasTopic(c.Topic) {
 			res.SkippedTopic++
@@ -82,7 +89,7 @@ func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
 			res.SkippedRestricted++
 			continue
 		}
-		switch sent, err := s.sendOne(ctx, log, c, sub); {
+		switch sent, err := s.sendOne(ctx, log, cfg, c, sub); {
 		case err != nil:
 			res.Failed++
 			log.WarnContext(ctx, "campaign send failed", "error", err.Error())
@@ -105,9 +112,9 @@ func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
 // sendLease is how long a claimed send is protected from another run.
 const sendLease = 2 * time.Minute
 
-func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, c notify.Campaign, sub privacy.Subscription) (mailer.Sent, error) {
+func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, cfg notify.Config, c notify.Campaign, sub privacy.Subscription) (mailer.Sent, error) {
 	now := s.Now()
-	l := links.Builder{Base: s.Config.BaseURL, Tokens: s.Tokens}
+	l := links.Builder{Base: cfg.BaseURL, Tokens: s.Tokens}
 	unsub, err := l.Unsubscribe(sub.Subject, now)
 	if err != nil {
 		return 0, err
@@ -116,7 +123,7 @@ func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, c notify.Campaig
 	if err != nil {
 		return 0, err
 	}
-	msg, err := notify.Marketing(s.Config, c, sub.Email, unsub, prefs)
+	msg, err := notify.Marketing(cfg, c, sub.Email, unsub, prefs)
 	if err != nil {
 		return 0, err
 	}

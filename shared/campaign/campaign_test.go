@@ -95,7 +95,7 @@ func TestCampaign(t *testing.T) {
 	var logs bytes.Buffer
 	s := &campaign.Sender{Store: store, Mail: sender, Tokens: tokens, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Config: notify.Config{Company: "Example", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/p"},
-		Now:    func() time.Time { return now }}
+		Policy: privacy.FixedPolicy("2027-02-01"), Now: func() time.Time { return now }}
 	c := notify.Campaign{ID: "spring-" + u, Topic: "newsletter", Subject: "Spring news", Body: "What is new this spring."}
 
 	// Another run holds busy's send right now.
@@ -113,6 +113,10 @@ func TestCampaign(t *testing.T) {
 		got := localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr(who)) && e.Subject == "Spring news" })
 		if len(got) != 1 {
 			t.Fatalf("%s got %d campaign emails", who, len(got))
+		}
+		// The footer says when the policy in force was last updated.
+		if !strings.Contains(got[0].Body.Text, "(last updated 2027-02-01)") {
+			t.Errorf("%s: the footer has no last-updated day:\n%s", who, got[0].Body.Text)
 		}
 		// RFC 8058: one-click unsubscribe by POST, and the link works.
 		if got[0].Header("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {

@@ -22,7 +22,7 @@ var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/lam
 // email links the email templates (shared/notify).
 var linked = map[string][]string{
 	"callbacks":     {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"campaign":      {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "receipt", "ses", "token"},
+	"campaign":      {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
 	"deadlines":     {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "ses", "token"},
 	"feedback":      {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "policy", "privacy", "sns", "token"},
 	"forms":         {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "policy", "privacy", "token", "web"},

@@ -538,13 +538,17 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		}
 		return js(keys)
 	}
-	for id, want := range map[string]string{
-		"MailerFunctionRole":   js([]string{dynamo.MailMarkerPrefix + "*", dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}),
-		"FormsFunction":        like(dynamo.RateLimitPrefix),
-		"RightsFunction":       like(dynamo.RateLimitPrefix),
-		"FeedbackFunction":     like(dynamo.CounterPrefix),
-		"CampaignFunction":     like(dynamo.MailMarkerPrefix),
-		"CallbackFunctionRole": like(dynamo.CallbackPrefix),
+	// By resource, the Sid of each of its ops item grants and the keys it
+	// must be held to.
+	for id, want := range map[string]map[string]string{
+		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
+			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK})},
+		"FormsFunction":        {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"RightsFunction":       {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"FeedbackFunction":     {"SoftBounceCounters": like(dynamo.CounterPrefix)},
+		"CampaignFunction":     {"SentMarkers": like(dynamo.MailMarkerPrefix)},
+		"CallbackFunctionRole": {"CallbackCursors": like(dynamo.CallbackPrefix)},
+		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
 	} {
 		r, ok := tpl.Resources[id]
 		if !ok {
@@ -574,13 +578,19 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 				}
 				continue
 			}
+			sid, _ := s["Sid"].(string)
+			keys, ok := want[sid]
+			if !ok {
+				t.Errorf("%s %s: an ops item grant the test does not know: %s", id, sid, js(s))
+				continue
+			}
 			found++
-			if got := js(path(s, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys")); got != want {
-				t.Errorf("%s %s: ops item grant with LeadingKeys %s, want %s", id, s["Sid"], got, want)
+			if got := js(path(s, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys")); got != keys {
+				t.Errorf("%s %s: ops item grant with LeadingKeys %s, want %s", id, sid, got, keys)
 			}
 		}
-		if found == 0 {
-			t.Errorf("%s has no grant on the ops table's items", id)
+		if found != len(want) {
+			t.Errorf("%s: %d of its %d ops item grants found", id, found, len(want))
 		}
 	}
 }

@@ -16,9 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
-// sqsEndpoint is the local SQS server's, or the test is skipped (failed
-// under make test, which starts it).
-func sqsEndpoint(t *testing.T) string {
+// testQueues creates tmpl's queues on the local SQS server under a fresh
+// prefix, or skips the test without the server (fails it under make test,
+// which starts it).
+func testQueues(t *testing.T, tmpl *Template) (*Resolver, *queues) {
 	t.Helper()
 	endpoint := os.Getenv("PK_SQS_ENDPOINT")
 	if endpoint == "" {
@@ -27,7 +28,15 @@ func sqsEndpoint(t *testing.T) string {
 		}
 		t.Skip("needs the SQS server: run with make test")
 	}
-	return endpoint
+	r, err := NewResolver(tmpl, nil, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := createQueues(context.Background(), endpoint, tmpl, r, fmt.Sprintf("t%d-", time.Now().UnixNano()), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, q
 }
 
 // recorder is a function that consumes SQS batches: it answers the
@@ -89,21 +98,13 @@ func (r *recorder) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // maxReceiveCount; a crashed batch comes back whole.
 func TestSQSEventSource(t *testing.T) {
 	t.Parallel()
-	endpoint := sqsEndpoint(t)
 	ctx := context.Background()
 	tmpl := &Template{Resources: map[string]Resource{
 		"Work": {Type: "AWS::SQS::Queue", Properties: map[string]any{"VisibilityTimeout": 3, // the local SQS server hands a message out twice in one receive at 1
 			"RedrivePolicy": map[string]any{"deadLetterTargetArn": map[string]any{"Fn::GetAtt": []any{"Dead", "Arn"}}, "maxReceiveCount": 2}}},
 		"Dead": {Type: "AWS::SQS::Queue"},
 	}}
-	r, err := NewResolver(tmpl, nil, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := createQueues(ctx, endpoint, tmpl, r, fmt.Sprintf("t%d-", time.Now().UnixNano()), "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, q := testQueues(t, tmpl)
 	fn := &Function{ID: "Consumer"}
 	e := Event{Type: "SQS", Properties: map[string]any{"Queue": r.Attrs["Work.Arn"], "BatchSize": 4,
 		"FunctionResponseTypes": []any{"ReportBatchItemFailures"}, "ScalingConfig": map[string]any{"MaximumConcurrency": 2}}}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -86,17 +85,9 @@ func (f *failing) Invoke(context.Context, []byte) ([]byte, error) {
 // in the stream recorded on the on-failure destination, a queue of the
 // stack on the local SQS server, in Lambda's shape.
 func TestGivenUpBatchGoesToTheOnFailureQueue(t *testing.T) {
-	endpoint := sqsEndpoint(t)
 	ctx := context.Background()
 	tmpl := &Template{Resources: map[string]Resource{"FailureQueue": {Type: "AWS::SQS::Queue"}}}
-	r, err := NewResolver(tmpl, nil, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := createQueues(ctx, endpoint, tmpl, r, fmt.Sprintf("t%d-", time.Now().UnixNano()), "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, q := testQueues(t, tmpl)
 	fn := &failing{}
 	s := &streamSource{fn: fn, id: "MailerFunction", arn: "arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/x", maxRetries: 1,
 		dest: r.Attrs["FailureQueue.Arn"], queues: q, region: "us-east-1", log: io.Discard}

@@ -33,7 +33,9 @@ start() {
   nohup java -Xmx1g -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
     -port "$ddb_port" -sharedDb "${storage[@]}" >"$dir/dynamodb.log" 2>&1 &
   echo $! >"$dir/dynamodb.pid"
-  nohup node "$node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$ses_port" \
+  # The account GetAccount answers (its sending quota: 14 a second).
+  AWS_SES_ACCOUNT=$(cat "$root/infra/ses-account.json") \
+    nohup node "$node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$ses_port" \
     >"$dir/ses.log" 2>&1 &
   echo $! >"$dir/ses.pid"
   local sqs_port=$((ses_port + 1))

@@ -1,9 +1,12 @@
-// Command campaign sends one marketing email to the confirmed subscribers
-// of a topic. The team invokes it with the campaign as the event:
+// Command campaign plans a marketing email to the confirmed subscribers of
+// a topic: it pages through them and queues batches on the campaign queue,
+// where CampaignSenderFunction mails them at the send rate. The team
+// invokes it with the campaign as the event:
 //
 //	{"campaign_id": "2026-12-newsletter", "topic": "newsletter", "subject": "...", "body": "..."}
 //
-// It only wires; the logic is in shared/campaign.
+// and with {"campaign_id": "..."} alone for its status. It only wires; the
+// logic is in shared/campaign.
 package main
 
 import (
@@ -18,34 +21,29 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
-	"github.com/privacykeeper/privacykeeper/shared/policy"
-	"github.com/privacykeeper/privacykeeper/shared/ses"
+	"github.com/privacykeeper/privacykeeper/shared/queue"
 )
 
 func main() {
 	ctx := context.Background()
 	log := lambdalog.New()
-	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "SENDER_ADDRESS", "PUBLIC_BASE_URL",
-		"POLICY_VERSION")
+	env, err := lambdaenv.Load(ctx)
+	queueURL := os.Getenv("CAMPAIGN_QUEUE_URL")
+	if err == nil {
+		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "OPS_TABLE": env.Tables.Ops,
+			"CAMPAIGN_QUEUE_URL": queueURL})
+	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	ttl, err := lambdaenv.PolicyCacheTTL()
-	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
-	}
-	store := dynamo.New(env.DynamoDB(), env.Tables)
-	s := &campaign.Sender{
-		Store:  store,
-		Mail:   &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Tokens: keys.Tokens,
-		Config: notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
-		// The footer's "last updated" is the version in force (ops POLICY).
-		Policy: policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,
-		Log:    log,
-		Now:    time.Now,
-	}
-	lambda.Start(s.Send)
+	p := &campaign.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables),
+		Queue: &queue.SQS{Client: queue.NewClient(env.AWS, env.SQSEndpoint), URL: queueURL}, Now: time.Now, Log: log}
+	lambda.Start(func(ctx context.Context, c notify.Campaign) (campaign.Status, error) {
+		deadline := time.Now().Add(5 * time.Minute)
+		if d, ok := ctx.Deadline(); ok {
+			deadline = d.Add(-20 * time.Second) // time to save where it stopped
+		}
+		return p.Handle(ctx, c, deadline)
+	})
 }

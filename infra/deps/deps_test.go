@@ -13,7 +13,7 @@ import (
 const module = "github.com/privacykeeper/privacykeeper/"
 
 // adapters may use the AWS SDK: they convert at the edge.
-var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/lambdaenv"}
+var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/queue", "shared/lambdaenv"}
 
 // linked is what each function's binary may link of this module's shared
 // packages. A new dependency is a decision: add it here, with the reason
@@ -21,19 +21,20 @@ var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/lam
 // page templates (shared/web, shared/pages); none but those that send
 // email links the email templates (shared/notify).
 var linked = map[string][]string{
-	"callbacks":     {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"campaign":      {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
-	"deadlines":     {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "ses", "token"},
-	"feedback":      {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "policy", "privacy", "sns", "token"},
-	"forms":         {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "policy", "privacy", "token", "web"},
-	"mailer":        {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
-	"opendsr":       {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"opendsrworker": {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"preferences":   {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "policy", "preferences", "privacy", "receipt", "token", "web"},
-	"notices":       {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "token"},
-	"recipients":    {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
-	"rights":        {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "token", "web"},
-	"sweep":         {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
+	"callbacks":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
+	"campaign":       {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "queue", "receipt", "token"},
+	"campaignsender": {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
+	"deadlines":      {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "ses", "token"},
+	"feedback":       {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "policy", "privacy", "sns", "token"},
+	"forms":          {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "policy", "privacy", "token", "web"},
+	"mailer":         {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
+	"opendsr":        {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
+	"opendsrworker":  {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
+	"preferences":    {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "policy", "preferences", "privacy", "receipt", "token", "web"},
+	"notices":        {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "token"},
+	"recipients":     {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
+	"rights":         {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "token", "web"},
+	"sweep":          {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
 }
 
 // deps returns each package of patterns with its transitive imports

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
@@ -44,15 +45,32 @@ func (s *stack) path(t *testing.T, link string) string {
 	return p
 }
 
+// campaign plans a campaign and waits until its senders are done with
+// it (the queue empty, every batch reported), then returns its counts.
 func (s *stack) campaign(t *testing.T, id, topic string) map[string]int {
 	t.Helper()
 	body := fmt.Sprintf(`{"campaign_id":%q,"topic":%q,"subject":"News %s","body":"Hello <subscriber>, here is %s."}`, id, topic, id, id)
-	resp, out := s.do(t, "POST", "/_local/invoke/CampaignFunction", "application/json", body, nil)
-	var res map[string]int
-	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &res) != nil {
-		t.Fatalf("campaign %s: %d %s", id, resp.StatusCode, out)
+	st := s.campaignStatus(t, body)
+	for deadline := time.Now().Add(60 * time.Second); st.State != campaign.StateDone; st = s.campaignStatus(t, fmt.Sprintf(`{"campaign_id":%q}`, id)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign %s not done: %+v", id, st)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return res
+	return map[string]int{"planned": st.Planned, "sent": st.Sent, "skipped_suppressed": st.Suppressed, "skipped_restricted": st.Restricted,
+		"skipped_topic": st.NotOnTopic, "rejected": st.Rejected, "failed": st.Failed}
+}
+
+// campaignStatus invokes the campaign function with body (a campaign to
+// plan, or only its id) and returns the status it answers.
+func (s *stack) campaignStatus(t *testing.T, body string) campaign.Status {
+	t.Helper()
+	resp, out := s.do(t, "POST", "/_local/invoke/CampaignFunction", "application/json", body, nil)
+	var st campaign.Status
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &st) != nil || st.ID == "" {
+		t.Fatalf("campaign: %d %s", resp.StatusCode, out)
+	}
+	return st
 }
 
 func TestNewsletterJourney(t *testing.T) {

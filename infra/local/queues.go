@@ -24,7 +24,8 @@ type queues struct {
 
 // createQueues creates every AWS::SQS::Queue of the template and fills
 // the resolver's answers for them.
-func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver, prefix, region string) (*queues, error) {
+func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver, prefix, region string,
+	override map[string]map[string]string) (*queues, error) {
 	q := &queues{urls: map[string]string{},
 		client: sqs.NewFromConfig(staticAWS(region), func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })}
 	// Dead-letter queues first: a RedrivePolicy names one by its ARN.
@@ -43,6 +44,9 @@ func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver
 		attrs, err := queueAttributes(t.Resources[id].Properties, r)
 		if err != nil {
 			return nil, fmt.Errorf("queue %s: %w", id, err)
+		}
+		for k, v := range override[id] {
+			attrs[k] = v
 		}
 		out, err := q.client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 		if err != nil {

@@ -32,7 +32,7 @@ func testQueues(t *testing.T, tmpl *Template) (*Resolver, *queues) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := createQueues(context.Background(), endpoint, tmpl, r, fmt.Sprintf("t%d-", time.Now().UnixNano()), "us-east-1")
+	q, err := createQueues(context.Background(), endpoint, tmpl, r, fmt.Sprintf("t%d-", time.Now().UnixNano()), "us-east-1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,9 @@ type Config struct {
 	Region           string
 	Log              io.Writer // function and gateway log lines, one per line
 	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
+	// QueueAttributes, by queue logical id, replace attributes the
+	// template gives a queue (a test shortens a visibility timeout).
+	QueueAttributes map[string]map[string]string
 	// DevKeyDir, when set, holds the OpenDSR signing key of development
 	// (made there on first use, see DevSigningKey), used when Env gives no
 	// OPENDSR_SIGNING_KEY.
@@ -172,7 +176,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	var qs *queues
 	if cfg.SQSEndpoint != "" {
-		if qs, err = createQueues(ctx, cfg.SQSEndpoint, t, r, cfg.TablePrefix, cfg.Region); err != nil {
+		if qs, err = createQueues(ctx, cfg.SQSEndpoint, t, r, cfg.TablePrefix, cfg.Region, cfg.QueueAttributes); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -206,7 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	// Development settings, applied only to functions that declare them:
 	// development itself, the emulators' endpoints, and OpenDSR callbacks
 	// to the developer's own loopback receivers.
-	overrides := map[string]string{"DEVELOPMENT": "true", "DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint,
+	overrides := map[string]string{"DEVELOPMENT": "true", "DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint, "SQS_ENDPOINT": cfg.SQSEndpoint,
 		"ALLOW_INSECURE_CALLBACKS": "true", "RECEIPT_KEY": lambdaenv.LocalReceiptKey}
 	for k, v := range cfg.Env {
 		overrides[k] = v
@@ -336,12 +340,19 @@ func (s *Stack) schedule(ctx context.Context, f *Function, e Event, sch schedule
 // on two streams (the mailer), or a schedule's run that outlasts its
 // period, runs concurrently, and a race hidden here would be hit there.
 func poolSize(f *Function, pool int) int {
+	n := 2
 	for _, e := range f.Events {
-		if e.Type == "HttpApi" || e.Type == "Api" {
+		switch e.Type {
+		case "HttpApi", "Api":
 			return max(pool, 2)
+		case "SQS":
+			// As many as the mapping may invoke at once.
+			if c, err := strconv.Atoi(asString(asMap(e.Properties["ScalingConfig"])["MaximumConcurrency"])); err == nil {
+				n = max(n, c)
+			}
 		}
 	}
-	return 2
+	return n
 }
 
 // invokeAsync runs an asynchronous invocation as Lambda does: on a

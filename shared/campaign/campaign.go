@@ -1,7 +1,11 @@
 // Package campaign sends a marketing email to the confirmed subscribers of
-// one topic. Every message carries the RFC 8058 one-click headers; no
-// suppressed subject is ever sent one; a re-run of the same campaign sends
-// nothing twice.
+// one topic, at any number of subscribers: a planner pages through them
+// (never holding them all) and queues batches of subject ids; senders on
+// the queue mail each batch at the account's send rate. Every message
+// carries the RFC 8058 one-click headers; no suppressed or restricted
+// subject is ever sent one; a killed or rerun campaign sends nothing
+// twice (each email has a sent-marker), and its progress is recorded per
+// batch.
 package campaign
 
 import (
@@ -13,122 +17,110 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/links"
-	"github.com/privacykeeper/privacykeeper/shared/mailer"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
-// Store is what a campaign reads and marks.
-type Store interface {
-	mailer.Markers
-	Subscribers(ctx context.Context) ([]privacy.Subscription, error)
-	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
-	mailer.Restrictions
+// PlanStore is what the planner reads and records.
+type PlanStore interface {
+	StatusStore
+	StartCampaign(ctx context.Context, p privacy.CampaignPlan) (privacy.CampaignPlan, error)
+	SaveCampaignPlan(ctx context.Context, p privacy.CampaignPlan) error
+	SubscribersPage(ctx context.Context, cursor string, limit int) ([]privacy.Subscription, string, error)
 }
 
-// Sender sends campaigns.
-type Sender struct {
-	Store  Store
-	Mail   mailer.Sender
-	Tokens *token.Signer
-	Config notify.Config
-	// Policy, when set, is the policy version in force: its "last
-	// updated" day goes in every footer.
-	Policy privacy.PolicyInForce
-	Log    *slog.Logger
-	Now    func() time.Time
+// Queue takes batches to send.
+type Queue interface {
+	Enqueue(ctx context.Context, batches []privacy.CampaignBatch) error
 }
 
-// Result counts what a run did.
-type Result struct {
-	Sent              int `json:"sent"`
-	SkippedSuppressed int `json:"skipped_suppressed"`
-	SkippedTopic      int `json:"skipped_topic"`
-	SkippedRestricted int `json:"skipped_restricted"`
-	AlreadySent       int `json:"already_sent"`
-	// Rejected counts messages SES refused for good: never retried.
-	Rejected int `json:"rejected"`
-	// Failed counts sends that failed, or that another run held: a rerun
-	// retries them.
-	Failed int `json:"failed"`
+// ErrInvalid is a campaign the team must correct: nothing was queued.
+var ErrInvalid = errors.New("invalid campaign")
+
+// errPaused stops planning at its deadline; the next run resumes.
+var errPaused = errors.New("planning paused at the deadline; invoke the campaign again to resume")
+
+// Planner queues a campaign's subscribers, a page at a time, saving where
+// it got after each page: a planner killed midway and run again resumes
+// there (a page queued twice is harmless: its batches have the same names,
+// and each email its sent-marker).
+type Planner struct {
+	Store PlanStore
+	Queue Queue
+	// Page is how many subscribers it reads at a time (default 500).
+	Page int
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
-// Send sends c to every confirmed subscriber of its topic.
-func (s *Sender) Send(ctx context.Context, c notify.Campaign) (Result, error) {
-	var res Result
-	if c.ID == "" || c.Subject == "" || c.Body == "" {
-		return res, errors.New("a campaign needs campaign_id, subject and body")
+// Plan queues c's subscribers until all are queued or the deadline
+// passes. A campaign already planned queues nothing; one whose id was used
+// for another email is refused.
+func (p *Planner) Plan(ctx context.Context, c notify.Campaign, deadline time.Time) (privacy.CampaignPlan, error) {
+	now := p.Now()
+	want := privacy.CampaignPlan{ID: c.ID, Topic: c.Topic, Subject: c.Subject, Body: c.Body, State: privacy.CampaignPlanning,
+		Created: now, Updated: now}
+	if err := privacy.ValidCampaign(want); err != nil {
+		return want, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	subs, err := s.Store.Subscribers(ctx)
+	plan, err := p.Store.StartCampaign(ctx, want)
 	if err != nil {
-		return res, err
+		return want, err
 	}
-	log := s.Log.With("campaign_id", c.ID)
-	cfg := s.Config
-	if s.Policy != nil {
-		cfg.PolicyUpdated = s.Policy(ctx).LastUpdated()
+	if !plan.SameContent(want) {
+		return plan, fmt.Errorf("%w: campaign_id %s was used for another email; choose a new id", ErrInvalid, c.ID)
 	}
-	for _, sub := range subs {
-		if !sub.HasTopic(c.Topic) {
-			res.SkippedTopic++
-			continue
+	log := p.Log.With("invocation_id", lambdalog.InvocationID(ctx), "campaign_id", c.ID)
+	size := p.Page
+	if size <= 0 {
+		size = 500
+	}
+	for plan.State == privacy.CampaignPlanning {
+		if !p.Now().Before(deadline) || ctx.Err() != nil {
+			log.InfoContext(ctx, "campaign planning paused", "pages", plan.Pages, "planned", plan.Planned)
+			return plan, errPaused
 		}
-		reasons, err := s.Store.Suppressions(ctx, sub.Subject)
+		subs, next, err := p.Store.SubscribersPage(ctx, plan.Cursor, size)
 		if err != nil {
-			return res, err
+			return plan, err
 		}
-		if len(reasons) > 0 {
-			res.SkippedSuppressed++
-			continue
+		var batches []privacy.CampaignBatch
+		var cur *privacy.CampaignBatch
+		for _, s := range subs {
+			if !s.HasTopic(c.Topic) {
+				plan.NotOnTopic++
+				continue
+			}
+			if cur == nil || len(cur.Subjects) == privacy.CampaignBatchSize {
+				batches = append(batches, privacy.CampaignBatch{Campaign: c.ID, Seq: fmt.Sprintf("%06d-%03d", plan.Pages, len(batches))})
+				cur = &batches[len(batches)-1]
+			}
+			cur.Subjects = append(cur.Subjects, s.Subject)
+			plan.Planned++
 		}
-		if by, err := s.Store.Restriction(ctx, sub.Subject); err != nil {
-			return res, err
-		} else if by != "" {
-			res.SkippedRestricted++
-			continue
+		if len(batches) > 0 {
+			if err := p.Queue.Enqueue(ctx, batches); err != nil {
+				return plan, err
+			}
 		}
-		switch sent, err := s.sendOne(ctx, log, cfg, c, sub); {
-		case err != nil:
-			res.Failed++
-			log.WarnContext(ctx, "campaign send failed", "error", err.Error())
-		case sent == mailer.SentBefore:
-			res.AlreadySent++
-		case sent == mailer.Rejected:
-			res.Rejected++
-		default:
-			res.Sent++
+		plan.Pages++
+		plan.Batches += len(batches)
+		plan.Cursor = next
+		if next == "" {
+			plan.State = privacy.CampaignPlanned
+		}
+		plan.Updated = p.Now()
+		if err := p.Store.SaveCampaignPlan(ctx, plan); err != nil {
+			return plan, err
 		}
 	}
-	log.InfoContext(ctx, "campaign run", "sent", res.Sent, "suppressed", res.SkippedSuppressed, "restricted", res.SkippedRestricted,
-		"already_sent", res.AlreadySent, "rejected", res.Rejected, "failed", res.Failed)
-	if res.Failed > 0 {
-		return res, fmt.Errorf("%d sends failed; run the campaign again to retry them", res.Failed)
-	}
-	return res, nil
+	log.InfoContext(ctx, "campaign planned", "planned", plan.Planned, "batches", plan.Batches, "not_on_topic", plan.NotOnTopic)
+	return plan, nil
 }
 
-// sendLease is how long a claimed send is protected from another run.
-const sendLease = 2 * time.Minute
-
-func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, cfg notify.Config, c notify.Campaign, sub privacy.Subscription) (mailer.Sent, error) {
-	now := s.Now()
-	l := links.Builder{Base: cfg.BaseURL, Tokens: s.Tokens}
-	unsub, err := l.Unsubscribe(sub.Subject, now)
-	if err != nil {
-		return 0, err
-	}
-	prefs, err := l.Preferences(sub.Subject, now.Add(links.MarketingValidity))
-	if err != nil {
-		return 0, err
-	}
-	msg, err := notify.Marketing(cfg, c, sub.Email, unsub, prefs)
-	if err != nil {
-		return 0, err
-	}
-	return mailer.SendOnce(ctx, s.Store, s.Mail, log, SendKey(c.ID, sub.Subject), msg, now, sendLease)
-}
+// Paused reports whether err is a plan stopped at its deadline.
+func Paused(err error) bool { return errors.Is(err, errPaused) }
 
 // SendKey is the sent-marker of one campaign's email to one subject:
 // hashed, so the marker names no one.

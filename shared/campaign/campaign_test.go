@@ -3,14 +3,18 @@ package campaign_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
@@ -45,11 +49,37 @@ func (r *refuse) Send(ctx context.Context, m notify.Message) (string, error) {
 	return r.next.Send(ctx, m)
 }
 
+// memQueue keeps what the planner queues (the fast layer; the e2e test
+// sends through the local SQS server).
+type memQueue struct{ batches []privacy.CampaignBatch }
+
+func (q *memQueue) Enqueue(_ context.Context, b []privacy.CampaignBatch) error {
+	q.batches = append(q.batches, b...)
+	return nil
+}
+
+// sqsEvent is the queued batches as Lambda delivers them, message ids by
+// sequence.
+func sqsEvent(t *testing.T, batches []privacy.CampaignBatch) events.SQSEvent {
+	var ev events.SQSEvent
+	for _, b := range batches {
+		body, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: b.Seq, Body: string(body)})
+	}
+	return ev
+}
+
 // A campaign goes once to each confirmed subscriber of its topic, with the
 // one-click unsubscribe headers and working links; never to a suppressed
-// or restricted one. A rerun sends nothing twice, retries what failed,
-// and never retries a message SES refused for good; a send another run
-// holds is a failure to retry, not a send.
+// or restricted one, nor to one who left the topic after it was planned.
+// The planner pages (three subscribers at a time here) and queues subject
+// ids; a second plan queues nothing, and the same id with other content is
+// refused. A batch that comes back sends nothing twice, retries what
+// failed, and never retries a message SES refused for good; a send another
+// try holds is a failure to retry, not a send. The status adds it up.
 func TestCampaign(t *testing.T) {
 	t.Parallel()
 	svc := localtest.Need(t)
@@ -85,6 +115,7 @@ func TestCampaign(t *testing.T) {
 	if err := store.Suppress(ctx, supp, privacy.SuppressComplained, privacy.Event{Subject: supp, Name: "complained", At: now}); err != nil {
 		t.Fatal(err)
 	}
+	left := subscribe("left", "newsletter")
 	restricted := subscribe("restricted", "newsletter")
 	if err := store.Restrict(ctx, restricted, "req-1", privacy.Event{Subject: restricted, Name: "restriction_in_place", At: now}); err != nil {
 		t.Fatal(err)
@@ -93,21 +124,77 @@ func TestCampaign(t *testing.T) {
 	sender := &refuse{next: &ses.Sender{Client: localtest.SES(svc), From: "news@example.com"},
 		rejected: map[string]bool{addr("rejected"): true}, down: map[string]bool{addr("down"): true}, tried: map[string]int{}}
 	var logs bytes.Buffer
-	s := &campaign.Sender{Store: store, Mail: sender, Tokens: tokens, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	q := &memQueue{}
+	p := &campaign.Planner{Store: store, Queue: q, Page: 3, Log: log, Now: func() time.Time { return now }}
+	s := &campaign.Sender{Store: store, Mail: sender, Tokens: tokens, Log: log, Pace: campaign.NewPacer(1000, time.Now),
 		Config: notify.Config{Company: "Example", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/p"},
 		Policy: privacy.FixedPolicy("2027-02-01"), Now: func() time.Time { return now }}
 	c := notify.Campaign{ID: "spring-" + u, Topic: "newsletter", Subject: "Spring news", Body: "What is new this spring."}
+	deadline := now.Add(time.Hour)
 
-	// Another run holds busy's send right now.
+	plan, err := p.Plan(ctx, c, deadline)
+	if err != nil || plan.State != privacy.CampaignPlanned || plan.Planned != 8 || plan.NotOnTopic != 1 || plan.Pages < 3 {
+		t.Fatalf("plan %+v (%v), want 8 planned, 1 not on the topic, in 3 pages or more", plan, err)
+	}
+	queued := 0
+	for _, b := range q.batches {
+		queued += len(b.Subjects)
+		if strings.Contains(fmt.Sprint(b), "@") {
+			t.Errorf("a queued batch carries an address: %v", b)
+		}
+	}
+	if queued != 8 || len(q.batches) != plan.Batches {
+		t.Fatalf("%d subjects in %d batches queued, plan says %d batches", queued, len(q.batches), plan.Batches)
+	}
+	if again, err := p.Plan(ctx, c, deadline); err != nil || again.Planned != 8 || len(q.batches) != plan.Batches {
+		t.Fatalf("second plan %+v (%v): %d batches queued, want none more", again, err, len(q.batches))
+	}
+	other := c
+	other.Body = "Another text."
+	if _, err := p.Plan(ctx, other, deadline); !errors.Is(err, campaign.ErrInvalid) {
+		t.Fatalf("same id, other content: %v, want ErrInvalid", err)
+	}
+	for _, bad := range []notify.Campaign{{ID: "x y", Topic: "newsletter", Subject: "s", Body: "b"},
+		{ID: "ok", Topic: "nope", Subject: "s", Body: "b"}, {ID: "ok2", Topic: "newsletter"}} {
+		if _, err := p.Plan(ctx, bad, deadline); !errors.Is(err, campaign.ErrInvalid) {
+			t.Errorf("plan %+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+
+	// Left the topic after planning, before the send.
+	if _, err := store.SetTopics(ctx, left, []string{"events"}, privacy.Event{Subject: left, Name: "topics_changed", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	// Another try holds busy's send right now.
 	busyKey := campaign.SendKey(c.ID, h.Subject(addr("busy")))
 	if claim, err := store.ClaimMail(ctx, busyKey, now, time.Hour); err != nil || claim != privacy.Claimed {
 		t.Fatalf("claim: %v %v", claim, err)
 	}
 
-	res, err := s.Send(ctx, c)
-	want := campaign.Result{Sent: 2, SkippedSuppressed: 1, SkippedTopic: 1, SkippedRestricted: 1, Rejected: 1, Failed: 2}
-	if res != want || err == nil {
-		t.Fatalf("first run %+v (%v), want %+v and an error asking for a rerun", res, err, want)
+	resp, err := s.Handle(ctx, sqsEvent(t, q.batches))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
+	}
+	var back []privacy.CampaignBatch
+	for _, b := range q.batches {
+		if failed[b.Seq] {
+			back = append(back, b)
+		} else if slices.Contains(b.Subjects, h.Subject(addr("down"))) || slices.Contains(b.Subjects, h.Subject(addr("busy"))) {
+			t.Errorf("batch %s failed a send but was not reported", b.Seq)
+		}
+	}
+	if len(back) == 0 || len(back) > 2 {
+		t.Fatalf("%d batches reported failed, want those of down and busy", len(back))
+	}
+	st, found, err := campaign.ReadStatus(ctx, store, c.ID)
+	want := privacy.CampaignTally{Sent: 2, Suppressed: 1, NotOnTopic: 2, Restricted: 1, Rejected: 1, Failed: 2}
+	if err != nil || !found || st.CampaignTally != want || st.State != campaign.StateSending || st.Planned != 8 {
+		t.Fatalf("status after the first try %+v (%v), want %+v, sending", st, err, want)
 	}
 	for _, who := range []string{"ann", "bob"} {
 		got := localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr(who)) && e.Subject == "Spring news" })
@@ -132,35 +219,73 @@ func TestCampaign(t *testing.T) {
 			t.Errorf("%s: the unsubscribe link names %v (%v)", who, claims.Subject, err)
 		}
 	}
-	for _, who := range []string{"events-only", "suppressed", "restricted", "busy"} {
+	for _, who := range []string{"events-only", "suppressed", "restricted", "busy", "left"} {
 		if n := len(localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr(who)) })); n != 0 {
 			t.Errorf("%s got %d emails", who, n)
 		}
 	}
 
-	// The rerun, once the outage is over and the other run let go: the
-	// two sent are not sent again, the rejected one is not retried, the
-	// two that failed go now.
+	// The failed batches come back once the outage is over and the other
+	// try let go: the ones sent are not sent again, the rejected one is
+	// not retried, the two that failed go now.
 	delete(sender.down, addr("down"))
 	if err := store.ReleaseMail(ctx, busyKey); err != nil {
 		t.Fatal(err)
 	}
-	res, err = s.Send(ctx, c)
-	want = campaign.Result{Sent: 2, AlreadySent: 3, SkippedSuppressed: 1, SkippedTopic: 1, SkippedRestricted: 1}
-	if res != want || err != nil {
-		t.Fatalf("rerun %+v (%v), want %+v", res, err, want)
+	if resp, err := s.Handle(ctx, sqsEvent(t, back)); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("the retry: %+v (%v)", resp, err)
+	}
+	st, _, err = campaign.ReadStatus(ctx, store, c.ID)
+	want = privacy.CampaignTally{Sent: 4, Suppressed: 1, NotOnTopic: 2, Restricted: 1, Rejected: 1}
+	if err != nil || st.CampaignTally != want || st.State != campaign.StateDone || st.Reported != st.Batches {
+		t.Fatalf("status after the retry %+v (%v), want %+v, done", st, err, want)
 	}
 	if sender.tried[addr("rejected")] != 1 || sender.tried[addr("ann")] != 1 {
 		t.Errorf("tries: %v (a rejected or sent message was tried again)", sender.tried)
 	}
 	for _, who := range []string{"down", "busy"} {
 		if n := len(localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr(who)) })); n != 1 {
-			t.Errorf("%s got %d emails after the rerun", who, n)
+			t.Errorf("%s got %d emails after the retry", who, n)
 		}
 	}
-	for _, who := range []string{"ann", "bob", "rejected", "down", "busy", "suppressed", "restricted"} {
+	// A message that is not a batch fails, and nothing is sent for it.
+	if resp, _ := s.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "junk", Body: "{"}}}); len(resp.BatchItemFailures) != 1 {
+		t.Errorf("a junk message: %+v, want it reported failed", resp)
+	}
+	for _, who := range []string{"ann", "bob", "rejected", "down", "busy", "suppressed", "restricted", "left"} {
 		if strings.Contains(logs.String(), addr(who)) {
 			t.Errorf("the campaign logged the address of %s", who)
 		}
+	}
+}
+
+// The pacer starts sends an interval apart and makes no burst after a
+// pause.
+func TestPacer(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	p := campaign.NewPacer(10, func() time.Time { return now })
+	for i, want := range []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond} {
+		if got := p.Reserve(); got != want {
+			t.Errorf("reserve %d: wait %v, want %v", i, got, want)
+		}
+	}
+	now = now.Add(10 * time.Second) // a long pause
+	for i, want := range []time.Duration{0, 100 * time.Millisecond} {
+		if got := p.Reserve(); got != want {
+			t.Errorf("after the pause, reserve %d: wait %v, want %v", i, got, want)
+		}
+	}
+	for _, c := range []struct {
+		total   float64
+		senders int
+		want    float64
+	}{{14, 2, 7}, {100, 4, 25}} {
+		if got, err := campaign.Share(c.total, c.senders); err != nil || got != c.want {
+			t.Errorf("Share(%v, %d) = %v, %v", c.total, c.senders, got, err)
+		}
+	}
+	if _, err := campaign.Share(0, 2); err == nil {
+		t.Error("a rate of 0 was accepted")
 	}
 }

@@ -51,6 +51,9 @@ func (s *Store) ClaimMail(ctx context.Context, key string, now time.Time, lease 
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if st, ok := ccf.Item["state"].(*types.AttributeValueMemberS); ok && st.Value == "sent" {
+			if id, ok := ccf.Item["message_id"].(*types.AttributeValueMemberS); ok && id.Value == privacy.RejectedMessageID {
+				return privacy.RejectedBefore, nil
+			}
 			return privacy.AlreadySent, nil
 		}
 		return privacy.Busy, nil

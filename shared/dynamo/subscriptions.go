@@ -422,27 +422,6 @@ func (s *Store) AddTopic(ctx context.Context, subject privacy.SubjectID, topic s
 	return nil
 }
 
-// Subscribers returns every confirmed subscriber, from the sparse index.
-func (s *Store) Subscribers(ctx context.Context) ([]privacy.Subscription, error) {
-	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
-		TableName: &s.tables.Subjects, IndexName: aws.String("by-list"),
-		KeyConditionExpression:    aws.String("list_pk = :l"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":l": str(listSubscribers)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("query subscribers: %w", err)
-	}
-	out := make([]privacy.Subscription, 0, len(items))
-	for _, it := range items {
-		sub, err := DecodeSubscription(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, nil
-}
-
 // Allow counts one use of a limited action (key) and reports whether it is
 // within limit. Counters expire on their own.
 func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error) {

@@ -62,7 +62,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if err != nil || sub.Status != privacy.StatusConfirmed || strings.Join(sub.Topics, ",") != "events,newsletter" {
 		t.Fatalf("subscription %+v %v", sub, err)
 	}
-	list, err := s.Subscribers(ctx)
+	list, _, err := s.SubscribersPage(ctx, "", 100)
 	if err != nil || len(list) != 1 || list[0].Subject != subj {
 		t.Fatalf("subscribers %+v %v", list, err)
 	}
@@ -80,7 +80,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		}
 	}
 	sub, _ = s.Subscription(ctx, subj)
-	list, _ = s.Subscribers(ctx)
+	list, _, _ = s.SubscribersPage(ctx, "", 100)
 	reasons, _ := s.Suppressions(ctx, subj)
 	sort.Strings(reasons)
 	if sub.Status != privacy.StatusUnsubscribed || len(sub.Topics) != 0 || len(list) != 0 || strings.Join(reasons, ",") != "bounced,unsubscribed" {

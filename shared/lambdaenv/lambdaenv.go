@@ -41,6 +41,7 @@ type Env struct {
 	ConfigurationSet string
 	DynamoDBEndpoint string
 	SESEndpoint      string
+	SQSEndpoint      string
 	// Development is a stack on the developer's machine.
 	Development bool
 }
@@ -100,9 +101,9 @@ func Load(ctx context.Context) (*Env, error) {
 		ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
 	}
 	if dev {
-		e.DynamoDBEndpoint, e.SESEndpoint = os.Getenv("DYNAMODB_ENDPOINT"), os.Getenv("SES_ENDPOINT")
-	} else if os.Getenv("DYNAMODB_ENDPOINT") != "" || os.Getenv("SES_ENDPOINT") != "" {
-		return nil, fmt.Errorf("DYNAMODB_ENDPOINT and SES_ENDPOINT are for development (DEVELOPMENT=true) only")
+		e.DynamoDBEndpoint, e.SESEndpoint, e.SQSEndpoint = os.Getenv("DYNAMODB_ENDPOINT"), os.Getenv("SES_ENDPOINT"), os.Getenv("SQS_ENDPOINT")
+	} else if os.Getenv("DYNAMODB_ENDPOINT") != "" || os.Getenv("SES_ENDPOINT") != "" || os.Getenv("SQS_ENDPOINT") != "" {
+		return nil, fmt.Errorf("DYNAMODB_ENDPOINT, SES_ENDPOINT and SQS_ENDPOINT are for development (DEVELOPMENT=true) only")
 	}
 	return e, nil
 }

@@ -505,11 +505,13 @@ func SendOnce(ctx context.Context, markers Markers, sender Sender, log *slog.Log
 		return SentBefore, nil
 	case privacy.Busy:
 		return 0, ErrBusy
+	case privacy.RejectedBefore:
+		return Rejected, nil
 	}
 	id, err := sender.Send(ctx, msg)
 	if errors.Is(err, notify.ErrRejected) {
 		log.ErrorContext(ctx, "email rejected; not retried", "kind", msg.Kind, "error", err.Error())
-		if merr := markers.MailSent(ctx, key, "rejected"); merr != nil {
+		if merr := markers.MailSent(ctx, key, privacy.RejectedMessageID); merr != nil {
 			log.WarnContext(ctx, "rejected but not marked", "kind", msg.Kind, "error", merr.Error())
 		}
 		return Rejected, nil

@@ -106,10 +106,15 @@ type Claim int
 
 // Claim outcomes.
 const (
-	Claimed     Claim = iota // the caller may send now
-	AlreadySent              // sent before: do nothing
-	Busy                     // another sender holds a live lease: try later
+	Claimed        Claim = iota // the caller may send now
+	AlreadySent                 // sent before: do nothing
+	Busy                        // another sender holds a live lease: try later
+	RejectedBefore              // refused for good before: do nothing
 )
+
+// RejectedMessageID is the message id a sent-marker records for an email
+// the provider refused for good.
+const RejectedMessageID = "rejected"
 
 // MailRetry is a change whose email could not be sent for a reason that
 // passes (SES throttling or unreachable, another mailer holding the send):

@@ -105,7 +105,7 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 type RetentionClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
-	PolicyNotice Class
+	PolicyNotice, CampaignRecord Class
 }
 
 // Retention returns the classes the code writes by.
@@ -157,6 +157,8 @@ var retention = RetentionClasses{
 		Why: "operational: abuse counters live one day plus slack"},
 	PolicyNotice: Class{Name: "policy_notice", Table: TableSubjects, Kind: "policy_notice", Clock: "created_at", Days: 30, Action: Delete,
 		Why: "§9: a policy change's notice to one person (their address and the version) is kept 30 days after it is made, long enough to send it"},
+	CampaignRecord: Class{Name: "campaign_record", Table: TableOps, Has: "campaign", Clock: ClockExpiry, Days: 30, Action: Delete,
+		Why: "operational: a campaign's content, progress and each batch's counts (no one's data), kept 30 days for its status and so a rerun queues nothing"},
 	CallbackCursor: Class{Name: "callback_delivery", Table: TableOps, Has: "callback_url", Clock: ClockExpiry, Days: 30, Action: Delete,
 		Why: "operational: an OpenDSR callback's delivery state (a request id and the controller's URL, no one's data), kept 30 days after its last status"},
 }
@@ -168,7 +170,7 @@ func Policy() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
-		r.CallbackCursor, r.PolicyNotice}
+		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord}
 }
 
 // AttrRestricts marks a restriction request whose restriction was put in

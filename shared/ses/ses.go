@@ -107,3 +107,16 @@ func NewClient(cfg aws.Config, endpoint string) *sesv2.Client {
 		}
 	})
 }
+
+// MaxSendRate is the account's SES maximum send rate (messages a second),
+// from its sending quota.
+func MaxSendRate(ctx context.Context, c *sesv2.Client) (float64, error) {
+	out, err := c.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil {
+		return 0, fmt.Errorf("ses account: %w", err)
+	}
+	if out.SendQuota == nil || out.SendQuota.MaxSendRate <= 0 {
+		return 0, errors.New("ses account: no maximum send rate in the sending quota")
+	}
+	return out.SendQuota.MaxSendRate, nil
+}

@@ -19,6 +19,7 @@ type Proc struct {
 	URL  string
 	port int
 	args func(port int) []string
+	env  []string // added to the environment
 	cmd  *exec.Cmd
 }
 
@@ -34,9 +35,13 @@ func freePort(t testing.TB) int {
 // OwnSES starts an SES emulator for this test alone.
 func OwnSES(t testing.TB) *Proc {
 	cli := filepath.Join(Root(), ".tools", "node", "node_modules", "aws-ses-v2-local", "dist", "cli.js")
+	account, err := os.ReadFile(filepath.Join(Root(), "infra", "ses-account.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return start(t, "SES emulator", func(port int) []string {
 		return []string{"node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
-	})
+	}, "AWS_SES_ACCOUNT="+string(account))
 }
 
 // OwnDynamoDB starts a DynamoDB Local for this test alone, keeping its data
@@ -53,9 +58,9 @@ func OwnDynamoDB(t testing.TB, dir string) *Proc {
 	})
 }
 
-func start(t testing.TB, name string, args func(int) []string) *Proc {
+func start(t testing.TB, name string, args func(int) []string, env ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, port: freePort(t), args: args}
+	p := &Proc{Name: name, port: freePort(t), args: args, env: env}
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.port)
 	p.Start(t)
 	t.Cleanup(p.Stop)
@@ -67,6 +72,7 @@ func (p *Proc) Start(t testing.TB) {
 	t.Helper()
 	a := p.args(p.port)
 	p.cmd = exec.Command(a[0], a[1:]...)
+	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = os.Stderr, os.Stderr
 	if !testing.Verbose() {
 		p.cmd.Stdout, p.cmd.Stderr = nil, nil

@@ -1,0 +1,82 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// StatusStore reads a campaign's records.
+type StatusStore interface {
+	Campaign(ctx context.Context, id string) (privacy.CampaignPlan, bool, error)
+	CampaignBatches(ctx context.Context, campaign string) (map[string]privacy.CampaignTally, error)
+}
+
+// Campaign states as the status reports them.
+const (
+	StatePlanning = "planning" // subscribers are still being queued
+	StateSending  = "sending"  // every one queued; batches still to send, or to retry
+	StateDone     = "done"     // every batch sent with no send left to retry
+)
+
+// Status is where a campaign stands: how many were planned, and what
+// became of them (skipped_topic counts both those without the topic when
+// it was planned and those who left it before their batch was sent).
+type Status struct {
+	ID      string `json:"campaign_id"`
+	Topic   string `json:"topic"`
+	State   string `json:"state"`
+	Planned int    `json:"planned"`
+	Batches int    `json:"batches"`
+	// Reported counts the batches tried at least once.
+	Reported int `json:"batches_reported"`
+	privacy.CampaignTally
+	Created time.Time `json:"created_at"`
+	Updated time.Time `json:"updated_at"`
+}
+
+// ReadStatus reads campaign id's status; found is false when there is no
+// such campaign.
+func ReadStatus(ctx context.Context, store StatusStore, id string) (st Status, found bool, err error) {
+	p, found, err := store.Campaign(ctx, id)
+	if err != nil || !found {
+		return st, found, err
+	}
+	batches, err := store.CampaignBatches(ctx, id)
+	if err != nil {
+		return st, true, err
+	}
+	st = Status{ID: p.ID, Topic: p.Topic, Planned: p.Planned, Batches: p.Batches, Reported: len(batches), Created: p.Created, Updated: p.Updated}
+	st.NotOnTopic = p.NotOnTopic
+	for _, t := range batches {
+		st.Add(t)
+	}
+	switch {
+	case p.State != privacy.CampaignPlanned:
+		st.State = StatePlanning
+	case st.Reported < st.Batches || st.Failed > 0:
+		st.State = StateSending
+	default:
+		st.State = StateDone
+	}
+	return st, true, nil
+}
+
+// Handle is the campaign function: an event with content plans the
+// campaign (resuming one paused) and answers its status; an event with
+// only a campaign_id answers its status.
+func (p *Planner) Handle(ctx context.Context, c notify.Campaign, deadline time.Time) (Status, error) {
+	if c.Topic != "" || c.Subject != "" || c.Body != "" {
+		if _, err := p.Plan(ctx, c, deadline); err != nil {
+			return Status{}, err
+		}
+	}
+	st, found, err := ReadStatus(ctx, p.Store, c.ID)
+	if err == nil && !found {
+		err = fmt.Errorf("%w: no campaign %q", ErrInvalid, c.ID)
+	}
+	return st, err
+}

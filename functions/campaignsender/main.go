@@ -70,6 +70,9 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	if err := campaign.CheckLease(rate, lease); err != nil {
+		fail(err)
+	}
 	log.Info("campaign send rate", "per_second", rate, "senders", senders)
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	s := &campaign.Sender{

@@ -39,6 +39,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/privacykeeper/privacykeeper/infra/replay"
+	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -151,6 +152,10 @@ var commands = []command{
 		}, run: policyPublish},
 	{name: "policy list", args: "[-json]", help: "the published versions, the one in force, and how each one's notices stand",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, run: policyList},
+	{name: "campaign status", args: "ID [-json]", ids: 1,
+		help: "how a campaign stands: planned, sent, skipped (suppressed, restricted, not on the topic), rejected, failed " +
+			"(batches that come back; after five tries they wait in the campaign dead-letter queue)",
+		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, run: campaignStatus},
 	{name: "reapply-erasures", args: "[-since YYYY-MM-DD]",
 		help: "after a point-in-time restore: erase again, by key, everyone the (live) suppression list says was erased, " +
 			"and every person a controller had erased",
@@ -951,6 +956,30 @@ func policyList(ctx context.Context, c *cli, _ []string) error {
 	}
 	if len(vs) == 0 {
 		fmt.Fprintf(w, "%s (in force, the template's; none published)\t\t\t\t\t\t\t\n", current)
+	}
+	return w.Flush()
+}
+
+func campaignStatus(ctx context.Context, c *cli, pos []string) error {
+	st, found, err := campaign.ReadStatus(ctx, c.store, pos[0])
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no campaign %q", pos[0])
+	}
+	if c.o.asJSON {
+		return json.NewEncoder(c.out).Encode(st)
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	for _, row := range []struct {
+		k string
+		v any
+	}{{"campaign", st.ID}, {"topic", st.Topic}, {"state", st.State}, {"planned", st.Planned},
+		{"batches", fmt.Sprintf("%d (%d tried)", st.Batches, st.Reported)}, {"sent", st.Sent},
+		{"skipped: suppressed", st.Suppressed}, {"skipped: restricted", st.Restricted}, {"skipped: not on the topic", st.NotOnTopic},
+		{"rejected", st.Rejected}, {"failed (to retry)", st.Failed}, {"started", st.Created.Format(time.RFC3339)}} {
+		fmt.Fprintf(w, "%s\t%v\n", row.k, row.v)
 	}
 	return w.Flush()
 }

@@ -259,21 +259,44 @@ func TestCampaign(t *testing.T) {
 	}
 }
 
-// The pacer starts sends an interval apart and makes no burst after a
-// pause.
+// The pacer starts sends an interval apart; after a pause it makes up
+// what was missed, up to a second's sends, at 1.1 times the rate, so the
+// average is the rate and no moment is more than 10% above it.
 func TestPacer(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_000_000, 0)
 	p := campaign.NewPacer(10, func() time.Time { return now })
+	// At the start nothing is saved: 100 ms apart.
 	for i, want := range []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond} {
 		if got := p.Reserve(); got != want {
 			t.Errorf("reserve %d: wait %v, want %v", i, got, want)
 		}
 	}
-	now = now.Add(10 * time.Second) // a long pause
-	for i, want := range []time.Duration{0, 100 * time.Millisecond} {
-		if got := p.Reserve(); got != want {
-			t.Errorf("after the pause, reserve %d: wait %v, want %v", i, got, want)
+	// Sends at 100 a second for 10 s, with a 500 ms pause every 5 s: the
+	// long-run rate stays 100, no 1-second window sees more than 110.
+	now = time.Unix(2_000_000, 0)
+	p = campaign.NewPacer(100, func() time.Time { return now })
+	var starts []time.Time
+	end := now.Add(10 * time.Second)
+	pauseAt := now.Add(5 * time.Second)
+	for now.Before(end) {
+		if !now.Before(pauseAt) {
+			now = now.Add(500 * time.Millisecond)
+			pauseAt = pauseAt.Add(5 * time.Second)
+		}
+		now = now.Add(p.Reserve())
+		starts = append(starts, now)
+	}
+	if n := len(starts); n < 990 || n > 1000 {
+		t.Errorf("%d sends in 10 s with pauses, want the rate's 1,000 (within 1%%)", n)
+	}
+	for i := range starts {
+		j := i
+		for j < len(starts) && starts[j].Sub(starts[i]) < time.Second {
+			j++
+		}
+		if j-i > 111 {
+			t.Fatalf("%d sends in the second from %v, want at most 110", j-i, starts[i].Sub(starts[0]))
 		}
 	}
 	for _, c := range []struct {

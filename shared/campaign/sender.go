@@ -45,23 +45,26 @@ type Sender struct {
 	// Lease is how long a claimed send is protected from another try
 	// (default 2 minutes).
 	Lease time.Duration
-	// InFlight is how many sends may wait on SES at once (default 4); they
-	// start no faster than Pace lets them.
+	// InFlight is how many sends of the process may be under way at once
+	// (default 8); they start no faster than Pace lets them.
 	InFlight int
-	// Margin is the time before the invocation's deadline at which no
-	// new batch is started (default 10 s): the rest are handed back.
+	// Margin is the time before the invocation's deadline after which no
+	// send starts (default 10 s): batches not finished come back.
 	Margin time.Duration
 	Log    *slog.Logger
 	Now    func() time.Time
 
 	mu        sync.Mutex
 	campaigns map[string]notify.Campaign
+	slots     chan struct{}
 }
 
-// Handle mails an SQS event's batches and answers which failed, so only
-// those come back (ReportBatchItemFailures). A batch fails when one of
-// its sends failed for a reason that passes; its sent emails are not sent
-// again when it comes back.
+// Handle mails an SQS event's batches, together (their sends share the
+// pacer and the in-flight slots), and answers which failed, so only those
+// come back (ReportBatchItemFailures). A batch fails when one of its sends
+// failed for a reason that passes, or could not start before the
+// invocation's deadline less Margin; its sent emails are not sent again
+// when it comes back.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	log := s.Log.With("invocation_id", lambdalog.InvocationID(ctx))
@@ -69,31 +72,42 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	if margin == 0 {
 		margin = 10 * time.Second
 	}
-	for _, m := range ev.Records {
-		fail := func() {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < margin {
-			fail()
-			continue
-		}
+	work := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, d.Add(-margin))
+		defer cancel()
+	}
+	failed := make([]bool, len(ev.Records))
+	var wg sync.WaitGroup
+	for i, m := range ev.Records {
 		var b privacy.CampaignBatch
 		if err := json.Unmarshal([]byte(m.Body), &b); err != nil || b.Campaign == "" || b.Seq == "" {
 			// Never sendable: it goes to the dead-letter queue after its
 			// receives, where the team can read it.
 			log.ErrorContext(ctx, "campaign message not understood", "message_id", m.MessageId)
-			fail()
+			failed[i] = true
 			continue
 		}
-		t, err := s.SendBatch(ctx, b)
-		if err != nil || t.Failed > 0 {
-			msg := ""
-			if err != nil {
-				msg = err.Error()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t, err := s.SendBatch(work, b)
+			if err != nil || t.Failed > 0 {
+				msg := ""
+				if err != nil {
+					msg = err.Error()
+				}
+				log.WarnContext(ctx, "campaign batch failed; it comes back", "campaign_id", b.Campaign, "batch", b.Seq,
+					"failed", t.Failed, "error", msg)
+				failed[i] = true
 			}
-			log.WarnContext(ctx, "campaign batch failed; it comes back", "campaign_id", b.Campaign, "batch", b.Seq,
-				"failed", t.Failed, "error", msg)
-			fail()
+		}()
+	}
+	wg.Wait()
+	for i, m := range ev.Records {
+		if failed[i] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
 	}
 	return resp, nil
@@ -110,65 +124,68 @@ func (s *Sender) SendBatch(ctx context.Context, b privacy.CampaignBatch) (privac
 	if err != nil {
 		return t, err
 	}
+	// Read now, not when planned: one who left the topic, or the list,
+	// since is not mailed; nor one restricted or suppressed since.
+	var candidates []privacy.Subscription
+	for _, subject := range b.Subjects {
+		switch sub, ok := subs[subject]; {
+		case !ok || sub.Status != privacy.StatusConfirmed || !sub.HasTopic(c.Topic):
+			t.NotOnTopic++
+		case restricted[subject]:
+			t.Restricted++
+		default:
+			candidates = append(candidates, sub)
+		}
+	}
 	cfg := s.Config
 	if s.Policy != nil {
 		cfg.PolicyUpdated = s.Policy(ctx).LastUpdated()
 	}
 	log := s.Log.With("invocation_id", lambdalog.InvocationID(ctx), "campaign_id", c.ID, "batch", b.Seq)
-	inFlight := s.InFlight
-	if inFlight <= 0 {
-		inFlight = 4
-	}
 	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		slot = make(chan struct{}, inFlight)
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
-	count := func(f func()) { mu.Lock(); f(); mu.Unlock() }
-	for _, subject := range b.Subjects {
-		sub, ok := subs[subject]
-		// Read now, not when planned: one who left the topic, or the
-		// list, since is not mailed.
-		if !ok || sub.Status != privacy.StatusConfirmed || !sub.HasTopic(c.Topic) {
-			t.NotOnTopic++
-			continue
-		}
-		if restricted[subject] {
-			t.Restricted++
-			continue
-		}
-		reasons, err := s.Store.Suppressions(ctx, subject)
-		if err != nil {
-			wg.Wait()
-			return t, err
-		}
-		if len(reasons) > 0 {
-			t.Suppressed++
-			continue
-		}
-		if err := s.Pace.Wait(ctx); err != nil {
-			count(func() { t.Failed++ })
-			continue
-		}
-		slot <- struct{}{}
+	slots := s.slotPool()
+	var readErr error
+	for _, sub := range candidates {
+		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-slot; wg.Done() }()
-			sent, err := s.sendOne(ctx, log, cfg, c, sub)
-			count(func() {
-				switch {
-				case err != nil:
-					t.Failed++
-					log.WarnContext(ctx, "campaign send failed", "error", err.Error())
-				case sent == mailer.Rejected:
-					t.Rejected++
-				default: // now, or by an earlier try of this batch
-					t.Sent++
-				}
-			})
+			defer func() { <-slots; wg.Done() }()
+			reasons, err := s.Store.Suppressions(ctx, sub.Subject)
+			if err == nil && len(reasons) > 0 {
+				mu.Lock()
+				t.Suppressed++
+				mu.Unlock()
+				return
+			}
+			var sent mailer.Sent
+			if err != nil {
+				mu.Lock()
+				readErr = err
+				mu.Unlock()
+			} else {
+				sent, err = s.sendOne(ctx, log, cfg, c, sub)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Failed++
+				log.WarnContext(ctx, "campaign send failed", "error", err.Error())
+			case sent == mailer.Rejected:
+				t.Rejected++
+			default: // now, or by an earlier try of this batch
+				t.Sent++
+			}
 		}()
 	}
 	wg.Wait()
+	if readErr != nil {
+		// Not recorded: the batch comes back and is counted then.
+		return t, readErr
+	}
 	// Recorded even when the invocation is ending: what was sent was sent.
 	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -176,6 +193,21 @@ func (s *Sender) SendBatch(ctx context.Context, b privacy.CampaignBatch) (privac
 		return t, err
 	}
 	return t, nil
+}
+
+// slotPool is the process's in-flight sends: InFlight (default 8) across
+// every batch it is sending, so no claimed send waits on the pacer long.
+func (s *Sender) slotPool() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.slots == nil {
+		n := s.InFlight
+		if n <= 0 {
+			n = inFlightDefault
+		}
+		s.slots = make(chan struct{}, n)
+	}
+	return s.slots
 }
 
 // campaign returns a campaign's content, read once per process.
@@ -222,16 +254,21 @@ func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, cfg notify.Confi
 	if lease == 0 {
 		lease = 2 * time.Minute
 	}
-	return mailer.SendOnce(ctx, s.Store, s.Mail, log, SendKey(c.ID, sub.Subject), msg, now, lease)
+	return mailer.SendOnce(ctx, s.Store, s.Mail, log, SendKey(c.ID, sub.Subject), msg, now, lease, s.Pace.Wait)
 }
 
-// Pacer starts sends at most Rate a second: a token bucket that holds one
-// token, so a pause is never made up by a burst. Safe for concurrent use.
+// Pacer holds sends to rate a second on average and to a tenth above it
+// at any moment: a token bucket for the rate that saves up to a second's
+// sends while idle (between batches, during a slow read), spent no faster
+// than the peak of 1.1 times the rate. Over a campaign the rate is what
+// was configured; no second sees more than 10% above it. Safe for
+// concurrent use.
 type Pacer struct {
-	interval time.Duration
-	mu       sync.Mutex
-	next     time.Time
-	now      func() time.Time
+	interval, peak time.Duration
+	saved          time.Duration // how far the rate's clock may lag now
+	mu             sync.Mutex
+	next, nextPeak time.Time
+	now            func() time.Time
 }
 
 // NewPacer paces at rate a second (at least one send an hour).
@@ -240,7 +277,10 @@ func NewPacer(rate float64, now func() time.Time) *Pacer {
 	if rate > 0 {
 		iv = min(time.Hour, time.Duration(float64(time.Second)/rate))
 	}
-	return &Pacer{interval: iv, now: now}
+	p := &Pacer{interval: iv, peak: time.Duration(float64(iv) / 1.1), now: now}
+	p.saved = max(0, time.Second-iv)
+	p.next = now() // nothing saved at the start
+	return p
 }
 
 // Reserve takes the next start and returns how long to wait for it.
@@ -249,10 +289,17 @@ func (p *Pacer) Reserve() time.Duration {
 	defer p.mu.Unlock()
 	now := p.now()
 	at := p.next
+	if floor := now.Add(-p.saved); at.Before(floor) {
+		at = floor // saved up at most a second's sends
+	}
+	p.next = at.Add(p.interval)
+	if at.Before(p.nextPeak) {
+		at = p.nextPeak
+	}
 	if at.Before(now) {
 		at = now
 	}
-	p.next = at.Add(p.interval)
+	p.nextPeak = at.Add(p.peak)
 	return at.Sub(now)
 }
 
@@ -283,4 +330,19 @@ func Share(total float64, senders int) (float64, error) {
 		return 0, ErrNoRate
 	}
 	return total / float64(senders), nil
+}
+
+// inFlightDefault is the sends under way at once when InFlight is unset.
+const inFlightDefault = 8
+
+// CheckLease fails when a claimed send could wait on the pacer longer
+// than its lease (another sender would then claim and send it too): the
+// in-flight sends of a process wait at most inFlight/rate for their turn.
+func CheckLease(rate float64, lease time.Duration) error {
+	wait := time.Duration(float64(inFlightDefault) / rate * float64(time.Second))
+	if need := 2*wait + 2*time.Second; lease < need {
+		return fmt.Errorf("MAIL_LEASE_SECONDS %v is too short for a send rate of %.2f a second per sender (at least %v)",
+			lease, rate, need)
+	}
+	return nil
 }

@@ -466,7 +466,7 @@ func (m *Mailer) notice(c notify.Config, n privacy.Notice) ([]notify.Message, er
 }
 
 func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
-	sent, err := SendOnce(ctx, m.Markers, m.Sender, log, key, msg, m.Now(), m.Lease)
+	sent, err := SendOnce(ctx, m.Markers, m.Sender, log, key, msg, m.Now(), m.Lease, nil)
 	if sent == SentBefore {
 		log.InfoContext(ctx, "already sent; skipped", "kind", msg.Kind)
 	}
@@ -488,14 +488,17 @@ const (
 // ErrBusy is a send another sender holds a live lease on: try it later.
 var ErrBusy = errors.New("another sender holds the send lease")
 
-// SendOnce sends msg at most once under key, the one send-once of the
-// mailer and the campaign: it claims the key's sent-marker for lease (a
-// sender that died mid-send leaves a lease that runs out, and the message
-// is then claimed again, so none is lost), sends, and marks it sent. A
-// send that failed releases the claim and returns the error; one another
-// sender holds returns ErrBusy.
+// SendOnce sends msg once under key, the one send-once of the mailer and
+// the campaign: it claims the key's sent-marker for lease (a sender that
+// died mid-send leaves a lease that runs out, and the message is then
+// claimed again, so none is lost), waits for ready when it is not nil (a
+// send rate: only a send that will happen waits), sends, and marks it
+// sent. A send that failed releases the claim and returns the error; one
+// another sender holds returns ErrBusy. The one duplicate possible is a
+// sender that dies after SES accepted the message and before the mark:
+// SES takes no idempotency key, so the message goes again after the lease.
 func SendOnce(ctx context.Context, markers Markers, sender Sender, log *slog.Logger, key string, msg notify.Message,
-	now time.Time, lease time.Duration) (Sent, error) {
+	now time.Time, lease time.Duration, ready func(context.Context) error) (Sent, error) {
 	claim, err := markers.ClaimMail(ctx, key, now, lease)
 	if err != nil {
 		return 0, err
@@ -507,6 +510,14 @@ func SendOnce(ctx context.Context, markers Markers, sender Sender, log *slog.Log
 		return 0, ErrBusy
 	case privacy.RejectedBefore:
 		return Rejected, nil
+	}
+	if ready != nil {
+		if err := ready(ctx); err != nil {
+			if rerr := markers.ReleaseMail(context.WithoutCancel(ctx), key); rerr != nil {
+				log.WarnContext(ctx, "release failed; the lease will run out", "error", rerr.Error())
+			}
+			return 0, err
+		}
 	}
 	id, err := sender.Send(ctx, msg)
 	if errors.Is(err, notify.ErrRejected) {

@@ -65,6 +65,7 @@ type report struct {
 	WCU        map[string]float64 `json:"wcu"`
 	RoundTrips map[string]int     `json:"round_trips"`
 	PeakKB     map[string]int64   `json:"runtime_peak_rss_kb"`
+	Campaign   campaignBench      `json:"campaign"`
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -103,7 +104,18 @@ func main() {
 	tables := flag.String("tables", "", "internal: the child's tables, JSON")
 	at := flag.String("now", "", "internal: the child's clock, RFC 3339")
 	coldOnly := flag.Bool("cold", false, "measure only the cold starts of the HTTP functions")
+	campaignOnly := flag.Int("campaign", 0, "run only the fan-out campaign, to this many subscribers")
 	flag.Parse()
+	if *campaignOnly > 0 {
+		root, _ := os.Getwd()
+		cb, err := benchCampaign(root, *campaignOnly, campaignRate())
+		printCampaign(cb)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *mode != "" {
 		var t map[string]string
 		now, err := time.Parse(time.RFC3339Nano, *at)
@@ -365,7 +377,17 @@ func bench(coldOnly bool) error {
 	}
 	fmt.Printf("ratio access many / few               %.2f\n", rb.AccessRatio)
 	fmt.Printf("ratio erasure many / few              %.2f\n", rb.EraseRatio)
+	subs := 100000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CAMPAIGN_SUBSCRIBERS")); err == nil && v > 0 {
+		subs = v
+	}
+	fmt.Printf("\ncampaign: %d subscribers through the local SQS server ...\n", subs)
 	if err := os.MkdirAll(".local/bench", 0o755); err != nil {
+		return err
+	}
+	rep.Campaign, err = benchCampaign(root, subs, campaignRate())
+	printCampaign(rep.Campaign)
+	if err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(rep, "", "  ")

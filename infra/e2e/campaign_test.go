@@ -1,20 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
+	"math"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,72 +21,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
-
-// sendClock stands in front of the SES emulator and keeps when each email
-// was handed to it, as SES would meter the account's send rate. While
-// holding, it keeps sends waiting (a sender killed then never reaches SES
-// with them).
-type sendClock struct {
-	mu      sync.Mutex
-	times   []time.Time
-	holding atomic.Bool
-	held    atomic.Int64
-	release chan struct{}
-}
-
-func newSendClock(t *testing.T, sesURL string) (*sendClock, *httptest.Server) {
-	target, _ := url.Parse(sesURL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	c := &sendClock{release: make(chan struct{})}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/outbound-emails") {
-			if c.holding.Load() {
-				// Read the body first: only then does the server watch the
-				// connection and cancel the context when the caller dies.
-				body, err := io.ReadAll(r.Body)
-				if err != nil {
-					return
-				}
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				c.held.Add(1)
-				select {
-				case <-c.release:
-				case <-r.Context().Done():
-				}
-				c.held.Add(-1)
-				if r.Context().Err() != nil {
-					return // the sender died waiting: SES never saw this email
-				}
-			}
-			c.mu.Lock()
-			c.times = append(c.times, time.Now())
-			c.mu.Unlock()
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { c.Release(); srv.Close() })
-	return c, srv
-}
-
-// Release lets held sends go, and holds no more.
-func (c *sendClock) Release() {
-	if c.holding.CompareAndSwap(true, false) {
-		close(c.release)
-	}
-}
-
-func (c *sendClock) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.times)
-}
-
-// rate is the sends a second between the i-th and the j-th send.
-func (c *sendClock) rate(i, j int) float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return float64(j-i) / c.times[j].Sub(c.times[i]).Seconds()
-}
 
 // A campaign to 5,000 subscribers through the local SQS server, at a
 // configured rate of 100 a second across two senders: every confirmed
@@ -128,8 +55,8 @@ func TestCampaignFanOut(t *testing.T) {
 	// write slower).
 	svc.DynamoDB = localtest.OwnDynamoDB(t, t.TempDir()).URL
 	ses := localtest.OwnSES(t)
-	clock, proxy := newSendClock(t, ses.URL)
-	svc.SES = proxy.URL
+	clock := newHoldingProxy(t, ses.URL, math.MaxInt64)
+	svc.SES = clock.URL
 	s := startStackConfig(t, svc, 1, map[string]string{"MAIL_LEASE_SECONDS": "3"},
 		map[string]string{"CampaignSendRate": strconv.FormatFloat(rate, 'f', -1, 64), "CampaignSenders": "2"},
 		func(c *local.Config) {
@@ -217,7 +144,7 @@ func TestCampaignFanOut(t *testing.T) {
 		t.Helper()
 		for deadline := time.Now().Add(within); !ok(); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s (%d sent)", what, clock.count())
+				t.Fatalf("timed out waiting for %s (%d sent)", what, clock.forwarded())
 			}
 		}
 	}
@@ -226,11 +153,11 @@ func TestCampaignFanOut(t *testing.T) {
 	// leaves, a crash between SES accepting and the mark, is not what this
 	// tests).
 	waitFor("two fifths sent", time.Duration(float64(subscribers)/rate*float64(time.Second))+60*time.Second,
-		func() bool { return clock.count() >= subscribers*2/5 })
-	clock.holding.Store(true)
+		func() bool { return clock.forwarded() >= subscribers*2/5 })
+	clock.Hold()
 	waitFor("sends to be held", 10*time.Second, func() bool { return clock.held.Load() > 0 })
 	time.Sleep(500 * time.Millisecond)
-	killedAt := clock.count()
+	killedAt := clock.forwarded()
 	pids := s.Functions["CampaignSenderFunction"].RuntimePIDs()
 	if len(pids) == 0 {
 		t.Fatal("no sender runtime process to kill")
@@ -286,7 +213,7 @@ func TestCampaignFanOut(t *testing.T) {
 			}
 		}
 	}
-	if total := clock.count(); total != subscribers {
+	if total := clock.forwarded(); total != subscribers {
 		wrong++
 		t.Errorf("SES was handed %d emails, want %d", total, subscribers)
 	}
@@ -301,7 +228,7 @@ func TestCampaignFanOut(t *testing.T) {
 	// kill, not the last 500 (the last batches, when one sender has no
 	// more work).
 	var windows []string
-	for i := 0; i+250 < clock.count(); i += 250 {
+	for i := 0; i+250 < clock.forwarded(); i += 250 {
 		windows = append(windows, fmt.Sprintf("%.0f", clock.rate(i, i+250)))
 	}
 	t.Logf("sends a second, by 250: %v", windows)
@@ -317,7 +244,7 @@ func TestCampaignFanOut(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"subscribers": subscribers, "sent_exactly_once": wrong == 0,
 			"rate_configured": rate, "rate_before_kill": before, "rate_after_kill": after,
 			"rate_vs_configured": (before + after) / 2 / rate, "resumed_after_kill": st.State == campaign.StateDone,
-			"messages": clock.count(), "seconds": took.Seconds(), "seed_seconds": seedTook.Seconds()})
+			"messages": clock.forwarded(), "seconds": took.Seconds(), "seed_seconds": seedTook.Seconds()})
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}

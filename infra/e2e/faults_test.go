@@ -113,30 +113,53 @@ func TestDynamoDBDownThenBack(t *testing.T) {
 	}
 }
 
-// holdingProxy stands between the mailer and the SES emulator: it forwards
-// the first pass SendEmail calls and holds the next ones until released,
-// never forwarding a call whose caller has gone.
+// holdingProxy stands between a sender and the SES emulator: it forwards
+// the first pass SendEmail calls (or all, until Hold) and holds the next
+// ones until released, never forwarding a call whose caller has gone; it
+// keeps when each forwarded call reached SES, as SES meters a send rate.
 type holdingProxy struct {
 	*httptest.Server
-	pass    int64
+	pass    atomic.Int64
 	sends   atomic.Int64
 	held    atomic.Int64
 	release chan struct{}
 	once    sync.Once
+	mu      sync.Mutex
+	times   []time.Time
 }
 
 // Release lets every held call and every later one through.
 func (p *holdingProxy) Release() { p.once.Do(func() { close(p.release) }) }
+
+// Hold holds every call from now until Release.
+func (p *holdingProxy) Hold() { p.pass.Store(p.sends.Load()) }
+
+// forwarded counts the calls that reached SES.
+func (p *holdingProxy) forwarded() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.times)
+}
+
+// rate is the calls a second that reached SES between the i-th and the
+// j-th.
+func (p *holdingProxy) rate(i, j int) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return float64(j-i) / p.times[j].Sub(p.times[i]).Seconds()
+}
 
 func newHoldingProxy(t *testing.T, target string, pass int64) *holdingProxy {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &holdingProxy{pass: pass, release: make(chan struct{})}
+	p := &holdingProxy{release: make(chan struct{})}
+	p.pass.Store(pass)
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/outbound-emails") && p.sends.Add(1) > p.pass {
+		send := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/outbound-emails")
+		if send && p.sends.Add(1) > p.pass.Load() {
 			// Read the body first: only then does the server watch the
 			// connection and cancel the context when the caller dies.
 			body, err := io.ReadAll(r.Body)
@@ -145,12 +168,19 @@ func newHoldingProxy(t *testing.T, target string, pass int64) *holdingProxy {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			p.held.Add(1)
-			defer p.held.Add(-1)
 			select {
 			case <-p.release:
 			case <-r.Context().Done():
-				return // the mailer died waiting: SES never saw this email
 			}
+			p.held.Add(-1)
+			if r.Context().Err() != nil {
+				return // the sender died waiting: SES never saw this email
+			}
+		}
+		if send {
+			p.mu.Lock()
+			p.times = append(p.times, time.Now())
+			p.mu.Unlock()
 		}
 		rp.ServeHTTP(w, r)
 	}))

@@ -119,8 +119,6 @@ func (p *Planner) Plan(ctx context.Context, c notify.Campaign, deadline time.Tim
 	return plan, nil
 }
 
-// Paused reports whether err is a plan stopped at its deadline.
-func Paused(err error) bool { return errors.Is(err, errPaused) }
 
 // SendKey is the sent-marker of one campaign's email to one subject:
 // hashed, so the marker names no one.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -310,5 +311,66 @@ func TestPacer(t *testing.T) {
 	}
 	if _, err := campaign.Share(0, 2); err == nil {
 		t.Error("a rate of 0 was accepted")
+	}
+}
+
+// A planner that reaches its deadline stops after a saved page and says
+// so; the next run resumes there: every subscriber queued once, in as
+// many batches as the plan says.
+func TestPlannerPausesAndResumes(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	tables := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Subjects: tables["SubjectsTable"], Ledger: tables["LedgerTable"],
+		Suppression: tables["SuppressionTable"], Ops: tables["OpsTable"]})
+	ctx := context.Background()
+	h, _ := privacy.NewHasher([]byte("campaign-test-pepper-0123456789"))
+	u := localtest.Unique()
+	start := time.Now().UTC()
+	for i := range 7 {
+		email := fmt.Sprintf("p%d-%s@example.com", i, u)
+		sub := h.Subject(email)
+		e := privacy.Event{Subject: sub, Name: "subscribe_requested", At: start}
+		if _, err := store.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: email, Topics: []string{"events"}},
+			Subject: sub, ID: "s", Event: e}); err != nil {
+			t.Fatal(err)
+		}
+		e.Name = "subscription_confirmed"
+		if err := store.ConfirmSubscription(ctx, sub, "s", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each reading of the clock is a minute later: the deadline, three
+	// minutes on, comes after the first page or two.
+	now := start
+	clock := func() time.Time { now = now.Add(time.Minute); return now }
+	q := &memQueue{}
+	p := &campaign.Planner{Store: store, Queue: q, Page: 2, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: clock}
+	c := notify.Campaign{ID: "paused-" + u, Topic: "events", Subject: "S", Body: "B"}
+	plan, err := p.Plan(ctx, c, start.Add(3*time.Minute))
+	if err == nil || plan.State != privacy.CampaignPlanning || plan.Pages == 0 || plan.Planned == 7 {
+		t.Fatalf("first run %+v (%v), want it paused after a page", plan, err)
+	}
+	st, _, _ := campaign.ReadStatus(ctx, store, c.ID)
+	if st.State != campaign.StatePlanning || st.Planned != plan.Planned {
+		t.Fatalf("status while paused %+v", st)
+	}
+	plan, err = p.Plan(ctx, c, now.Add(time.Hour))
+	if err != nil || plan.State != privacy.CampaignPlanned || plan.Planned != 7 {
+		t.Fatalf("resumed run %+v (%v)", plan, err)
+	}
+	seen := map[privacy.SubjectID]int{}
+	for _, b := range q.batches {
+		for _, s := range b.Subjects {
+			seen[s]++
+		}
+	}
+	if len(seen) != 7 || len(q.batches) != plan.Batches {
+		t.Fatalf("%d subjects in %d batches queued, plan says %d batches", len(seen), len(q.batches), plan.Batches)
+	}
+	for s, n := range seen {
+		if n != 1 {
+			t.Errorf("%s queued %d times", s, n)
+		}
 	}
 }

@@ -119,7 +119,6 @@ func (p *Planner) Plan(ctx context.Context, c notify.Campaign, deadline time.Tim
 	return plan, nil
 }
 
-
 // SendKey is the sent-marker of one campaign's email to one subject:
 // hashed, so the marker names no one.
 func SendKey(campaignID string, subject privacy.SubjectID) string {

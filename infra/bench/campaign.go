@@ -34,7 +34,7 @@ func benchCampaign(root string, n int, rate float64) (campaignBench, error) {
 	cmd := exec.Command("go", "test", "-count=1", "-timeout", "3h", "-run", "^TestCampaignFanOut$", "-v", "./infra/e2e")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "PK_CAMPAIGN_N="+strconv.Itoa(n), "PK_CAMPAIGN_RATE="+strconv.FormatFloat(rate, 'f', -1, 64),
-		"PK_CAMPAIGN_RESULTS="+out)
+		"PK_CAMPAIGN_RESULTS="+out, "PK_CAMPAIGN_STRICT=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	runErr := cmd.Run()
 	b, err := os.ReadFile(out)

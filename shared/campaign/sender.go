@@ -147,33 +147,24 @@ func (s *Sender) SendBatch(ctx context.Context, b privacy.CampaignBatch) (privac
 		wg sync.WaitGroup
 	)
 	slots := s.slotPool()
-	var readErr error
 	for _, sub := range candidates {
 		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			reasons, err := s.Store.Suppressions(ctx, sub.Subject)
-			if err == nil && len(reasons) > 0 {
-				mu.Lock()
-				t.Suppressed++
-				mu.Unlock()
-				return
-			}
 			var sent mailer.Sent
-			if err != nil {
-				mu.Lock()
-				readErr = err
-				mu.Unlock()
-			} else {
+			if err == nil && len(reasons) == 0 {
 				sent, err = s.sendOne(ctx, log, cfg, c, sub)
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case err != nil:
+			case err != nil: // a read or a send that failed: the batch comes back
 				t.Failed++
 				log.WarnContext(ctx, "campaign send failed", "error", err.Error())
+			case len(reasons) > 0:
+				t.Suppressed++
 			case sent == mailer.Rejected:
 				t.Rejected++
 			default: // now, or by an earlier try of this batch
@@ -182,10 +173,6 @@ func (s *Sender) SendBatch(ctx context.Context, b privacy.CampaignBatch) (privac
 		}()
 	}
 	wg.Wait()
-	if readErr != nil {
-		// Not recorded: the batch comes back and is counted then.
-		return t, readErr
-	}
 	// Recorded even when the invocation is ending: what was sent was sent.
 	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -54,7 +54,7 @@ func TestCampaignFanOut(t *testing.T) {
 	// Its own emulators: 5,000 emails and 5,200 streamed writes would slow
 	// every other test's (DynamoDB Local's stream records make each later
 	// write slower).
-	svc.DynamoDB = localtest.OwnDynamoDB(t, t.TempDir()).URL
+	svc.DynamoDB = localtest.OwnDynamoDB(t, "").URL
 	ses := localtest.OwnSES(t)
 	clock := newHoldingProxy(t, ses.URL, math.MaxInt64)
 	svc.SES = clock.URL

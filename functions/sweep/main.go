@@ -34,7 +34,7 @@ func main() {
 			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops}},
 		Classes:     privacy.Policy(),
 		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
-		Segments:    4,
+		Workers:     4,
 		PageSize:    500,
 		Now:         time.Now,
 		Log:         log,

@@ -57,7 +57,7 @@ type report struct {
 	Ratios   map[string]float64 `json:"ratios"`
 	Sizes    map[string]int64   `json:"bootstrap_bytes"`
 	Cold     map[string]float64 `json:"cold_start_ms"`
-	Sweep    sweepBench         `json:"retention_sweep"`
+	Sweep    sweepBench         `json:"sweep"`
 	Rights   rightsBench        `json:"rights_requests"`
 	Capacity []capacity         `json:"capacity_per_operation"`
 	// WCU and RoundTrips are the same figures under fixed keys
@@ -105,7 +105,17 @@ func main() {
 	at := flag.String("now", "", "internal: the child's clock, RFC 3339")
 	coldOnly := flag.Bool("cold", false, "measure only the cold starts of the HTTP functions")
 	campaignOnly := flag.Int("campaign", 0, "run only the fan-out campaign, to this many subscribers")
+	sweepOnly := flag.Int("sweep", 0, "run only the retention sweep, on this many items")
 	flag.Parse()
+	if *sweepOnly > 0 {
+		sw, err := benchSweep(context.Background(), ddbClient(os.Getenv("PK_DYNAMODB_ENDPOINT")), os.Getenv("PK_DYNAMODB_ENDPOINT"), *sweepOnly)
+		printSweep(sw)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *campaignOnly > 0 {
 		root, _ := os.Getwd()
 		cb, err := benchCampaign(root, *campaignOnly, campaignRate())
@@ -351,15 +361,13 @@ func bench(coldOnly bool) error {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_SWEEP_ITEMS")); err == nil && v > 0 {
 		items = v
 	}
-	fmt.Printf("\nretention sweep: seeding %d items (half expired) ...\n", items)
+	fmt.Printf("\nretention sweep: %d items, 1%% due, then 10%% ...\n", items)
 	sw, err := benchSweep(ctx, db, ddb, items)
 	rep.Sweep = sw
 	if err != nil {
 		return err
 	}
-	fmt.Printf("retention floor (scan + batch delete): %.0f items/s, max RSS %.1f MiB\n", sw.FloorIPS, float64(sw.FloorMaxKB)/1024)
-	fmt.Printf("retention sweep (whole policy):        %.0f items/s, max RSS %.1f MiB\n", sw.SweepIPS, float64(sw.SweepMaxKB)/1024)
-	fmt.Printf("ratio sweep / floor                   %.2f\n", sw.Ratio)
+	printSweep(sw)
 
 	many := 100000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_RIGHTS_OTHERS")); err == nil && v > 0 {

@@ -54,7 +54,7 @@ func TestCreateTablesReconcilesKeptTables(t *testing.T) {
 		got = append(got, aws.ToString(g.IndexName))
 	}
 	slices.Sort(got)
-	if want := []string{"by-email-md5", "by-email-sha1", "by-email-sha256", "by-list"}; !slices.Equal(got, want) {
+	if want := []string{"by-email-md5", "by-email-sha1", "by-email-sha256", "by-list", "by-retention"}; !slices.Equal(got, want) {
 		t.Errorf("indexes %v, want %v", got, want)
 	}
 	if desc.Table.LatestStreamArn == nil {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"os/user"
@@ -156,6 +157,10 @@ var commands = []command{
 		help: "how a campaign stands: planned, sent, skipped (suppressed, restricted, not on the topic), rejected, failed " +
 			"(batches that come back; after five tries they wait in the campaign dead-letter queue)",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, run: campaignStatus},
+	{name: "retention backfill", args: "[-json]",
+		help: "once, after the upgrade that added the retention indexes: file every item written before under its next " +
+			"retention due time (one scan of each swept table; the sweep never scans); safe to run again and while serving",
+		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, run: retentionBackfill},
 	{name: "reapply-erasures", args: "[-since YYYY-MM-DD]",
 		help: "after a point-in-time restore: erase again, by key, everyone the (live) suppression list says was erased, " +
 			"and every person a controller had erased",
@@ -319,6 +324,7 @@ func parse(c *command, args []string) (options, []string, error) {
 type cli struct {
 	o     options
 	cfg   aws.Config
+	db    *dynamodb.Client
 	store *dynamo.Store
 	out   io.Writer
 }
@@ -357,7 +363,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	})
 	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops, Records: o.records,
 		Suppression: o.suppression})
-	return c.run(ctx, &cli{o: o, cfg: cfg, store: store, out: out}, pos)
+	return c.run(ctx, &cli{o: o, cfg: cfg, db: db, store: store, out: out}, pos)
 }
 
 // inForce is the policy version in force: the latest published one whose
@@ -982,4 +988,24 @@ func campaignStatus(ctx context.Context, c *cli, pos []string) error {
 		fmt.Fprintf(w, "%s\t%v\n", row.k, row.v)
 	}
 	return w.Flush()
+}
+
+func retentionBackfill(ctx context.Context, c *cli, _ []string) error {
+	counts, err := dynamo.BackfillRetention(ctx, c.db, map[privacy.Table]string{privacy.TableSubjects: c.o.subjects,
+		privacy.TableLedger: c.o.ledger, privacy.TableRequests: c.o.requests, privacy.TableOps: c.o.ops})
+	if c.o.asJSON {
+		if jerr := json.NewEncoder(c.out).Encode(counts); jerr != nil && err == nil {
+			err = jerr
+		}
+		return err
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "table\tread\tfiled\n")
+	for _, t := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(w, "%s\t%d\t%d\n", t, counts[t].Read, counts[t].Filed)
+	}
+	if ferr := w.Flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	return err
 }

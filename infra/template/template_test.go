@@ -616,3 +616,38 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		}
 	}
 }
+
+// The sweep reads what is due from each swept table's retention index: the
+// index is there (keys only, the shard and the due time), the sweep may
+// query it, and no statement of the sweep's grants a Scan.
+func TestSweepQueriesTheRetentionIndexNeverScans(t *testing.T) {
+	tpl := read(t)
+	for _, id := range []string{"SubjectsTable", "LedgerTable", "RequestsTable", "OpsTable"} {
+		found := false
+		gsis, _ := tpl.Resources[id].Properties["GlobalSecondaryIndexes"].([]any)
+		for _, g := range gsis {
+			gm, _ := g.(map[string]any)
+			if gm["IndexName"] != "by-retention" {
+				continue
+			}
+			found = true
+			if js(gm["KeySchema"]) != `[{"AttributeName":"retention_pk","KeyType":"HASH"},{"AttributeName":"retention_at","KeyType":"RANGE"}]` ||
+				path(gm, "Projection", "ProjectionType") != "KEYS_ONLY" {
+				t.Errorf("%s: by-retention is %s", id, js(gm))
+			}
+		}
+		if !found {
+			t.Errorf("%s has no by-retention index", id)
+		}
+		if !strings.Contains(js(statements(tpl.Resources["SweepFunction"])), id+".Arn}/index/by-retention") {
+			t.Errorf("the sweep may not query %s's retention index", id)
+		}
+	}
+	for _, st := range statements(tpl.Resources["SweepFunction"]) {
+		for _, a := range strs(st["Action"]) {
+			if a == "dynamodb:Scan" || a == "dynamodb:*" {
+				t.Errorf("the sweep is granted %s (%v)", a, st["Sid"])
+			}
+		}
+	}
+}

@@ -57,16 +57,18 @@ func callbackItemKey(key string) map[string]types.AttributeValue {
 // or delivered before (a retried stream record queues nothing twice). The
 // cursor is due at once, or at the end of a backoff it is already in.
 func (s *Store) EnqueueCallback(ctx context.Context, requestID, url, status string, now time.Time) error {
+	key, exp := callbackItemKey(CallbackKey(requestID, url)), privacy.Retention().CallbackCursor.From(now)
+	vals := map[string]types.AttributeValue{":r": str(requestID), ":u": str(url),
+		":s": &types.AttributeValueMemberL{Value: []types.AttributeValue{str(status)}}, ":status": str(status),
+		":empty": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}, ":zero": num(0), ":due": str(callbacksDue),
+		":now": num(now.Unix()), ":exp": num(exp.Unix())}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Ops,
-		Key: callbackItemKey(CallbackKey(requestID, url)),
+		Key: key,
 		UpdateExpression: aws.String("SET request_id = :r, callback_url = :u, queue = list_append(if_not_exists(queue, :empty), :s), " +
 			"sent = if_not_exists(sent, :empty), attempts = if_not_exists(attempts, :zero), due = :due, " +
-			"next_at = if_not_exists(next_at, :now), expires_at = :exp"),
-		ConditionExpression: aws.String("attribute_not_exists(pk) OR (NOT contains(queue, :status) AND NOT contains(sent, :status))"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(requestID), ":u": str(url),
-			":s": &types.AttributeValueMemberL{Value: []types.AttributeValue{str(status)}}, ":status": str(status),
-			":empty": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}, ":zero": num(0), ":due": str(callbacksDue),
-			":now": num(now.Unix()), ":exp": num(privacy.Retention().CallbackCursor.From(now).Unix())}})
+			"next_at = if_not_exists(next_at, :now), expires_at = :exp, " + setDueIfNone(vals, key, exp)),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (NOT contains(queue, :status) AND NOT contains(sent, :status))"),
+		ExpressionAttributeValues: vals})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("enqueue callback: %w", err)
 	}

@@ -38,7 +38,7 @@ func (s *Store) StartCampaign(ctx context.Context, p privacy.CampaignPlan) (priv
 	}
 	item["pages"], item["planned"], item["batches"], item["not_on_topic"] = num(0), num(0), num(0), num(0)
 	item[attrTTL] = num(privacy.Retention().CampaignRecord.From(p.Created).Unix())
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: item,
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: withDue(privacy.TableOps, item),
 		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
 	var ccf *types.ConditionalCheckFailedException
@@ -104,7 +104,7 @@ func (s *Store) SaveCampaignBatch(ctx context.Context, campaign, seq string, t p
 		item[tallyAttrs[i]] = num(int64(*p))
 	}
 	item[attrTTL] = num(privacy.Retention().CampaignRecord.From(at).Unix())
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: item}); err != nil {
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: withDue(privacy.TableOps, item)}); err != nil {
 		return fmt.Errorf("save campaign batch: %w", err)
 	}
 	return nil

@@ -46,6 +46,11 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 	if t.Lifted {
 		set += ", lifted_at = :now"
 	}
+	if strings.Contains(set, "completed_at") || t.Lifted {
+		// A finished or lifted request's address has 30 days left: the
+		// sweep reads it at its next run and files it exactly.
+		set += ", " + setDue(vals, requestKey(id), e.At)
+	}
 	if !t.Extend.IsZero() {
 		set += ", original_due_at = if_not_exists(original_due_at, due_at), due_at = :ext, extended_until = :ext"
 		vals[":ext"] = str(dueAt(t.Extend))

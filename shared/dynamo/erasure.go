@@ -155,7 +155,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 		vals[":due"] = str(o.MailDue.String())
 	}
 	if o.Status == privacy.RequestCompleted {
-		set += ", completed_at = if_not_exists(completed_at, :now)"
+		set += ", completed_at = if_not_exists(completed_at, :now), " + setDue(vals, requestKey(id), e.At)
 		vals[":now"] = str(ts(e.At))
 	}
 	if e.PolicyVersion != "" {

@@ -161,7 +161,7 @@ func (s *Store) PutNotice(ctx context.Context, n privacy.Notice, at time.Time) (
 	if err != nil {
 		return false, "", fmt.Errorf("marshal notice: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Subjects, Item: item,
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Subjects, Item: withDue(privacy.TableSubjects, item),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if isConditionFailed(err) {
 		out, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: key,

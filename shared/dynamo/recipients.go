@@ -121,7 +121,7 @@ func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWri
 		item[k] = v
 	}
 	item["kind"], item["updated_at"] = str(KindDelivery), str(ts(at))
-	return types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: item}}, nil
+	return types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item)}}, nil
 }
 
 // dueAt is how a deadline is stored (due_at, extended_until: whole

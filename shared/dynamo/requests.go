@@ -169,7 +169,7 @@ func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e pr
 	for k, v := range requestKey(r.ID) {
 		item[k] = v
 	}
-	items, err := s.withLedger(e, append([]types.TransactWriteItem{{Put: &types.Put{TableName: &s.tables.Requests, Item: item,
+	items, err := s.withLedger(e, append([]types.TransactWriteItem{{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")}}}, with...)...)
 	if err != nil {
 		return err

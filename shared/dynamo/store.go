@@ -143,7 +143,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
 	inquiry := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.tables.Subjects, Item: item, ConditionExpression: notExists}},
+		{Put: &types.Put{TableName: &s.tables.Subjects, Item: withDue(privacy.TableSubjects, item), ConditionExpression: notExists}},
 		{Put: &types.Put{TableName: ledger.TableName, Item: ledger.Item, ConditionExpression: notExists}},
 	}
 	if optIn != nil {

@@ -90,7 +90,7 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 		}
 		item["detail"] = &types.AttributeValueMemberM{Value: d}
 	}
-	return &types.Put{TableName: &s.tables.Ledger, Item: item}, nil
+	return &types.Put{TableName: &s.tables.Ledger, Item: withDue(privacy.TableLedger, item)}, nil
 }
 
 // withLedger returns items with e's ledger entry added, when e has a
@@ -148,7 +148,7 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
 	set := "SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
 		"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
-		"mail_due = :due, expires_at = :exp, consent_text_version = :cv, lang = :lang"
+		"mail_due = :due, expires_at = :exp, consent_text_version = :cv, lang = :lang, "
 	vals := map[string]types.AttributeValue{
 		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
@@ -157,6 +157,7 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()), ":cv": str(e.Detail["consent_text_version"]),
 		":lang": str(privacy.Language(sub.Lang)),
 	}
+	set += setDue(vals, subKey(subject), privacy.Retention().PendingSignup.From(e.At))
 	upd := &types.Update{
 		TableName: &s.tables.Subjects,
 		Key:       subKey(subject),
@@ -262,17 +263,19 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 	if err := s.Suppress(ctx, subject, privacy.SuppressUnsubscribed, e); err != nil {
 		return err
 	}
+	vals := map[string]types.AttributeValue{
+		":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
+		":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
+		":pv":  str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailWithdrawn, ts(e.At)).String()),
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now, " +
-			"policy_version = :pv, mail_due = :due REMOVE topics, list_pk, list_sk"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND #status <> :unsub"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
-			":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
-			":pv":  str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailWithdrawn, ts(e.At)).String()),
-		},
+			"policy_version = :pv, mail_due = :due, " + setDue(vals, subKey(subject), privacy.Retention().Unsubscribed.From(e.At)) +
+			" REMOVE topics, list_pk, list_sk"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #status <> :unsub"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: vals,
 	})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("unsubscribe: %w", err)
@@ -487,11 +490,13 @@ func (s *Store) MarkClientTerminated(ctx context.Context, subject privacy.Subjec
 		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) {
 			continue // a hold is the privacy team's, not client data
 		}
+		vals := map[string]types.AttributeValue{":at": str(at)}
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects,
-			Key:                       map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
-			UpdateExpression:          aws.String("SET client_terminated_at = if_not_exists(client_terminated_at, :at)"),
+			Key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
+			// The sweep files the item exactly at its next run.
+			UpdateExpression:          aws.String("SET client_terminated_at = if_not_exists(client_terminated_at, :at), " + setDue(vals, it, e.At)),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(at)}})
+			ExpressionAttributeValues: vals})
 		if err != nil && !isConditionFailed(err) {
 			return n, fmt.Errorf("mark client terminated: %w", err)
 		}

@@ -19,10 +19,10 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// SweepAPI is the part of DynamoDB the retention sweep uses.
+// SweepAPI is the part of DynamoDB the retention sweep uses: no Scan.
 type SweepAPI interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
@@ -30,21 +30,42 @@ type SweepAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
-// Sweep is the retention sweep's storage: tables read in parallel scan
-// segments, deletes in batches (unprocessed items and throttling retried
-// with backoff), strips conditional on the clock they were judged by, the
+// Sweep is the retention sweep's storage: what is due read from each
+// table's retention index (the items themselves read consistently),
+// deletes in batches (unprocessed items and throttling retried with
+// backoff), strips conditional on the clock they were judged by, the
 // holds, the checkpoint and the run's record in the ledger.
 type Sweep struct {
 	DB     SweepAPI
 	Tables map[privacy.Table]string
 }
 
-// sweepItem is an item as scanned.
+// sweepItem is an item as read.
 type sweepItem map[string]types.AttributeValue
 
 func (it sweepItem) String(name string) string { return s1(it, name) }
 
-func (it sweepItem) Has(name string) bool { _, ok := it[name]; return ok }
+// Has reports whether the item carries an attribute; a path "a.b" reaches
+// into a map.
+func (it sweepItem) Has(name string) bool {
+	m := map[string]types.AttributeValue(it)
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		v, ok := m[p]
+		if !ok {
+			return false
+		}
+		if i == len(parts)-1 {
+			return true
+		}
+		mv, ok := v.(*types.AttributeValueMemberM)
+		if !ok {
+			return false
+		}
+		m = mv.Value
+	}
+	return false
+}
 
 func (it sweepItem) Time(name string) (time.Time, bool) {
 	switch v := it[name].(type) {
@@ -67,40 +88,146 @@ func (it sweepItem) key() map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}
 }
 
+// stripped is the item as a strip of class c leaves it.
+func (it sweepItem) stripped(c privacy.Class) sweepItem {
+	out := maps.Clone(it)
+	for _, p := range c.Remove {
+		head, rest, nested := strings.Cut(p, ".")
+		if !nested {
+			delete(out, p)
+			continue
+		}
+		if m, ok := out[head].(*types.AttributeValueMemberM); ok {
+			inner := maps.Clone(m.Value)
+			delete(inner, rest)
+			out[head] = &types.AttributeValueMemberM{Value: inner}
+		}
+	}
+	for k, v := range c.Set {
+		out[k] = str(v)
+	}
+	return out
+}
+
 // Swept reports whether the sweep has the table to sweep.
 func (s *Sweep) Swept(t privacy.Table) bool { return s.Tables[t] != "" }
 
-// ScanPage reads one page of a scan segment from the position from (nil:
-// the start), consistently. next is nil after the segment's last page.
-func (s *Sweep) ScanPage(ctx context.Context, t privacy.Table, segment, total int, limit int32,
-	from map[string]string) (items []privacy.Item, next map[string]string, err error) {
+// DuePage reads one page of what shard of table t's retention index
+// holds due by now, from a position (nil: the start), and the items
+// themselves, consistently (an index entry is eventually consistent: the
+// item is judged as it is). entries counts the index entries read; an item
+// gone since is left out. next is nil after the last page.
+func (s *Sweep) DuePage(ctx context.Context, t privacy.Table, shard int, now time.Time, limit int32,
+	from map[string]string) (items []privacy.Item, entries int, next map[string]string, err error) {
 	name := s.Tables[t]
-	in := &dynamodb.ScanInput{TableName: &name, Segment: aws.Int32(int32(segment)), TotalSegments: aws.Int32(int32(total)),
-		Limit: aws.Int32(limit), ConsistentRead: aws.Bool(true)}
+	in := &dynamodb.QueryInput{TableName: &name, IndexName: aws.String(dueIndex), Limit: aws.Int32(limit),
+		KeyConditionExpression:    aws.String(attrDuePK + " = :p AND " + attrDueAt + " <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(privacy.RetentionShardName(shard)), ":now": num(now.Unix())}}
 	if from != nil {
 		in.ExclusiveStartKey = map[string]types.AttributeValue{}
 		for k, v := range from {
 			in.ExclusiveStartKey[k] = str(v)
 		}
+		in.ExclusiveStartKey[attrDueAt] = num(0)
+		if n, err := strconv.ParseInt(from[attrDueAt], 10, 64); err == nil {
+			in.ExclusiveStartKey[attrDueAt] = num(n)
+		}
 	}
-	out, err := s.DB.Scan(ctx, in)
+	out, err := s.DB.Query(ctx, in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("scan %s segment %d: %w", name, segment, err)
-	}
-	items = make([]privacy.Item, len(out.Items))
-	for i, it := range out.Items {
-		items[i] = sweepItem(it)
+		return nil, 0, nil, fmt.Errorf("query %s retention index shard %d: %w", name, shard, err)
 	}
 	if out.LastEvaluatedKey != nil {
 		next = map[string]string{}
-		for k := range out.LastEvaluatedKey {
-			next[k] = s1(out.LastEvaluatedKey, k)
+		for k, v := range out.LastEvaluatedKey {
+			switch v := v.(type) {
+			case *types.AttributeValueMemberS:
+				next[k] = v.Value
+			case *types.AttributeValueMemberN:
+				next[k] = v.Value
+			}
 		}
 	}
-	return items, next, nil
+	keys := make([]map[string]types.AttributeValue, len(out.Items))
+	for i, it := range out.Items {
+		keys[i] = sweepItem(it).key()
+	}
+	got, err := s.batchGet(ctx, name, keys)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	items = make([]privacy.Item, len(got))
+	for i, it := range got {
+		items[i] = sweepItem(it)
+	}
+	return items, len(out.Items), next, nil
 }
 
-// DeleteItems deletes scanned items, 25 to a BatchWriteItem, retrying
+// batchGet reads items by key, consistently, 100 to a BatchGetItem,
+// retrying unprocessed keys with backoff.
+func (s *Sweep) batchGet(ctx context.Context, name string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for chunk := range slices.Chunk(keys, 100) {
+		req := map[string]types.KeysAndAttributes{name: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
+		backoff := 25 * time.Millisecond
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 12 {
+				return nil, fmt.Errorf("batch get on %s: keys still unprocessed", name)
+			}
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 5*time.Second)
+			}
+			res, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				if throttled(err) {
+					continue
+				}
+				return nil, fmt.Errorf("batch get on %s: %w", name, err)
+			}
+			out = append(out, res.Responses[name]...)
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// Refile files an item under its next due time (privacy.NextDue), or
+// notBefore if that is later (a protected item is looked at again then),
+// or takes it out of the index when no class applies to it any more;
+// unless the item was filed anew since it was read.
+func (s *Sweep) Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error {
+	it := item.(sweepItem)
+	at, ok := privacy.NextDue(privacy.Policy(), t, it)
+	if ok && at.Before(notBefore) {
+		at = notBefore
+	}
+	cur, filed := dueOf(it)
+	if ok == filed && (!ok || cur.Unix() == at.Unix()) {
+		return nil
+	}
+	vals := map[string]types.AttributeValue{}
+	cond := "attribute_exists(pk) AND attribute_not_exists(" + attrDueAt + ")"
+	if filed {
+		cond, vals[":cur"] = "attribute_exists(pk) AND "+attrDueAt+" = :cur", it[attrDueAt]
+	}
+	update := "REMOVE " + attrDuePK + ", " + attrDueAt
+	if ok {
+		update = "SET " + setDue(vals, it.key(), at)
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables[t]), Key: it.key(),
+		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("refile %s item: %w", t, err)
+	}
+	return nil
+}
+
+// DeleteItems deletes items, 25 to a BatchWriteItem, retrying
 // unprocessed items and throttling with exponential backoff until all are
 // gone. It reports how many retries it took.
 func (s *Sweep) DeleteItems(ctx context.Context, t privacy.Table, items []privacy.Item) (int, error) {
@@ -149,8 +276,8 @@ func throttled(err error) bool {
 	return false
 }
 
-// Strip removes a class's attributes from a scanned item (and sets its
-// Set), if the item still has the clock value it was judged by and, for a
+// Strip removes a class's attributes from an item (and sets its Set,
+// and files it under its next due time), if the item still has the clock value it was judged by and, for a
 // class of one status, still that status: a concurrent change wins.
 func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class) error {
 	it := item.(sweepItem)
@@ -172,8 +299,14 @@ func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c
 		names["#status"], vals[":status"] = "status", str(c.Status)
 		cond += " AND #status = :status"
 	}
-	update := "REMOVE " + strings.Join(paths, ", ")
+	// The item is filed anew as the strip leaves it.
 	var sets []string
+	if at, ok := privacy.NextDue(privacy.Policy(), t, it.stripped(c)); ok {
+		sets = append(sets, setDue(vals, it.key(), at))
+	} else {
+		paths = append(paths, attrDuePK, attrDueAt)
+	}
+	update := "REMOVE " + strings.Join(paths, ", ")
 	for _, attr := range slices.Sorted(maps.Keys(c.Set)) {
 		n := "#set_" + attr
 		names[n], vals[":set_"+attr] = attr, str(c.Set[attr])
@@ -245,7 +378,7 @@ func (s *Sweep) SaveSweepCheckpoint(ctx context.Context, state []byte, expires t
 	}
 	item := maps.Clone(sweepCheckpointKey)
 	item["state"], item[attrTTL] = str(string(state)), num(expires.Unix())
-	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: ops, Item: item}); err != nil {
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: ops, Item: withDue(privacy.TableOps, item)}); err != nil {
 		return fmt.Errorf("save sweep checkpoint: %w", err)
 	}
 	return nil
@@ -263,12 +396,13 @@ func (s *Sweep) RecordSweep(ctx context.Context, r privacy.SweepRun) error {
 		return fmt.Errorf("record sweep report: %w", err)
 	}
 	at := ts(r.At)
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &ledger, Item: map[string]types.AttributeValue{
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &ledger, Item: withDue(privacy.TableLedger, map[string]types.AttributeValue{
 		attrPK: str("SYSTEM#retention-sweep"), attrSK: str(at + "#" + r.RunID), "event": str("retention_sweep"),
 		"at": str(at), "counts": str(string(counts)), "complete": &types.AttributeValueMemberBOOL{Value: r.Complete},
 		"resumed": &types.AttributeValueMemberBOOL{Value: r.Resumed}, "scanned": num(int64(r.Scanned)),
-		"duration": num(r.Duration.Milliseconds()), attrTTL: num(privacy.Retention().Ledger.From(r.At).Unix()),
-	}})
+		"index_entries": num(int64(r.IndexEntries)), "duration": num(r.Duration.Milliseconds()),
+		attrTTL: num(privacy.Retention().Ledger.From(r.At).Unix()),
+	})})
 	if err != nil {
 		return fmt.Errorf("record sweep report: %w", err)
 	}

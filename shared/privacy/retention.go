@@ -43,8 +43,10 @@ type Class struct {
 	// Kind is the item's "kind" attribute; for the ledger and ops tables,
 	// whose items have none, the class selects by Has.
 	Kind, Status string
-	// Has, when set, selects only items that carry this attribute;
-	// Unless, when set, skips items that carry that one.
+	// Has, when set, selects only items that carry this attribute (a
+	// path "a.b" reaches into a map); Unless, when set, skips items that
+	// carry that one. A class that strips must no longer apply to what it
+	// leaves, or the sweep would strip it on every run.
 	Has, Unless string
 	// Clock is the attribute that starts the period: an RFC 3339 time, or
 	// epoch seconds (for expires_at).
@@ -59,6 +61,13 @@ type Class struct {
 	Set map[string]string
 	// Why quotes the promise of the privacy policy the class keeps.
 	Why string
+	// TTLOnly leaves the class to DynamoDB TTL alone: items written on
+	// every submission or email that hold no address (abuse counters, sent
+	// markers, the ledger's entries once without request metadata), whose
+	// deletion within TTL's lag (typically days) keeps every promise. They
+	// are not filed in the retention index (a write each, on the busiest
+	// paths), so the sweep does not see them; TTL deletes them.
+	TTLOnly bool
 }
 
 // From returns the end of the period that starts at t.
@@ -88,13 +97,14 @@ func (c Class) End(table Table, item Item) (time.Time, bool) {
 }
 
 // NextDue is the earliest end of a period among classes for item: when a
-// sweep has something to do with it next (its due time for an index of
-// what is due). False when no class applies to it.
+// sweep has something to do with it next (its due time in the retention
+// index). False when no class the sweep enforces (none but TTLOnly ones)
+// applies to it.
 func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 	var next time.Time
 	found := false
 	for _, c := range classes {
-		if end, ok := c.End(table, item); ok && (!found || end.Before(next)) {
+		if end, ok := c.End(table, item); ok && !c.TTLOnly && (!found || end.Before(next)) {
 			next, found = end, true
 		}
 	}
@@ -118,7 +128,7 @@ var retention = RetentionClasses{
 	RequestMeta: Class{Name: "request_metadata", Table: TableSubjects, Kind: "inquiry", Has: "meta", Clock: "created_at",
 		Days: 90, Action: Strip, Remove: []string{"meta", "meta_expires_at"},
 		Why: "§3 IP address, browser and referrer are pseudonymous personal data: stripped after 90 days, long before the record they came with"},
-	LedgerRequestMeta: Class{Name: "ledger_request_metadata", Table: TableLedger, Has: "detail", Clock: "at",
+	LedgerRequestMeta: Class{Name: "ledger_request_metadata", Table: TableLedger, Has: "detail.source_ip", Clock: "at",
 		Days: 90, Action: Strip, Remove: []string{"detail.source_ip", "detail.user_agent"},
 		Why: "§3 as above: the proof of consent keeps its time and versions; the IP and user agent go after 90 days"},
 	PendingSignup: Class{Name: "unconfirmed_signup", Table: TableSubjects, Kind: "subscription", Status: "pending",
@@ -149,11 +159,11 @@ var retention = RetentionClasses{
 	ClientTermination: Class{Name: "client_termination", Table: TableSubjects, Has: "client_terminated_at",
 		Clock: "client_terminated_at", Days: 365, Action: Delete,
 		Why: "§7 'client data ... deleted within 12 months of termination upon written request': the clock is set by the operator command"},
-	Ledger: Class{Name: "ledger_entry", Table: TableLedger, Clock: "at", Days: 3 * 365, Action: Delete,
+	Ledger: Class{Name: "ledger_entry", Table: TableLedger, Clock: "at", Days: 3 * 365, Action: Delete, TTLOnly: true,
 		Why: "accountability: evidence of consent and processing is kept 3 years, with no address"},
-	MailMarker: Class{Name: "sent_marker", Table: TableOps, Has: "state", Clock: ClockExpiry, Days: 7, Action: Delete,
+	MailMarker: Class{Name: "sent_marker", Table: TableOps, Has: "state", Clock: ClockExpiry, Days: 7, Action: Delete, TTLOnly: true,
 		Why: "operational: a sent-marker must outlive stream retries (24 h), nothing more"},
-	RateCounter: Class{Name: "rate_counter", Table: TableOps, Has: "uses", Clock: ClockExpiry, Days: 2, Action: Delete,
+	RateCounter: Class{Name: "rate_counter", Table: TableOps, Has: "uses", Clock: ClockExpiry, Days: 2, Action: Delete, TTLOnly: true,
 		Why: "operational: abuse counters live one day plus slack"},
 	PolicyNotice: Class{Name: "policy_notice", Table: TableSubjects, Kind: "policy_notice", Clock: "created_at", Days: 30, Action: Delete,
 		Why: "§9: a policy change's notice to one person (their address and the version) is kept 30 days after it is made, long enough to send it"},
@@ -237,6 +247,8 @@ type SweepRun struct {
 	Counts   map[string]map[string]int
 	Complete bool
 	Resumed  bool
-	Scanned  int
-	Duration time.Duration
+	// Scanned counts the items read, IndexEntries the retention index
+	// entries they were found by.
+	Scanned, IndexEntries int
+	Duration              time.Duration
 }

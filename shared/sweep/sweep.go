@@ -1,9 +1,12 @@
 // Package sweep enforces the retention policy (privacy.Policy) on time:
 // DynamoDB TTL may lag by days and knows no conditions, so a scheduled sweep
-// scans each table in parallel segments, deletes (BatchWriteItem, retrying
-// unprocessed items with backoff) or strips what is past its period, never
-// touches what a legal hold or a restriction protects, stops before its time
-// budget with a checkpoint and resumes from it on the next run.
+// reads what each table's retention index says is due (every shard of it
+// in parallel; never a scan, so its cost is what is due, not the table's
+// size), deletes (BatchWriteItem, retrying unprocessed items with backoff)
+// or strips what is past its period and files the rest under its next due
+// time, never touches what a legal hold or a restriction protects (it is
+// looked at again a day later), stops before its time budget with a
+// checkpoint and resumes from it on the next run.
 package sweep
 
 import (
@@ -22,16 +25,21 @@ import (
 type Store interface {
 	// Swept reports whether the store has the table to sweep.
 	Swept(t privacy.Table) bool
-	// ScanPage reads one page of one of total parallel segments of a
-	// table, from a position (nil: the start); next is nil after the last.
-	ScanPage(ctx context.Context, t privacy.Table, segment, total int, limit int32, from map[string]string) (
-		items []privacy.Item, next map[string]string, err error)
-	// DeleteItems deletes scanned items, all of them, reporting the
-	// retries it took.
+	// DuePage reads one page of what one shard (of
+	// privacy.RetentionShards) of a table's retention index holds due by
+	// now, from a position (nil: the start), and the items; entries counts
+	// the index entries read, next is nil after the last page.
+	DuePage(ctx context.Context, t privacy.Table, shard int, now time.Time, limit int32, from map[string]string) (
+		items []privacy.Item, entries int, next map[string]string, err error)
+	// DeleteItems deletes items, all of them, reporting the retries it
+	// took.
 	DeleteItems(ctx context.Context, t privacy.Table, items []privacy.Item) (retries int, err error)
-	// Strip removes a class's attributes from a scanned item, unless the
-	// item changed since it was read.
+	// Strip removes a class's attributes from an item and files it under
+	// its next due time, unless the item changed since it was read.
 	Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class) error
+	// Refile files an item under its next due time, or notBefore if that
+	// is later, unless it was filed anew since it was read.
+	Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error
 	// HeldSubjects are the subjects under a legal hold in force at now,
 	// or a restriction.
 	HeldSubjects(ctx context.Context, now time.Time) (map[privacy.SubjectID]bool, error)
@@ -54,8 +62,8 @@ type Sweeper struct {
 	Classes []privacy.Class
 	// Controllers, when set, has the controllers' records swept too.
 	Controllers ControllerRecords
-	Segments    int   // parallel scan segments per table
-	PageSize    int32 // items per scan page
+	Workers     int   // shards of a table's retention index read at once
+	PageSize    int32 // index entries per page
 	Now         func() time.Time
 	Log         *slog.Logger
 }
@@ -75,8 +83,10 @@ type Report struct {
 	DryRun   bool                      `json:"dry_run"`
 	Resumed  bool                      `json:"resumed"`
 	Complete bool                      `json:"complete"`
-	Scanned  int                       `json:"scanned"`
-	Counts   map[string]map[string]int `json:"counts"` // class -> deleted|stripped|protected
+	Scanned  int                       `json:"scanned"`       // items read
+	Entries  int                       `json:"index_entries"` // retention index entries read
+	Refiled  int                       `json:"refiled"`       // items read but not due, filed under their next due time
+	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|protected
 	Retries  int                       `json:"batch_retries"`
 	Duration time.Duration             `json:"duration_ns"`
 }
@@ -88,7 +98,7 @@ func (r *Report) add(class, what string, n int) {
 	r.Counts[class][what] += n
 }
 
-// checkpoint is where each segment of each table stopped.
+// checkpoint is where each shard of each table's retention index stopped.
 type checkpoint struct {
 	RunID    string                              `json:"run_id"`
 	Segments map[privacy.Table][]segmentProgress `json:"segments"`
@@ -123,10 +133,11 @@ func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 	holds := &holdCache{store: s.Store, now: now}
 	var mu sync.Mutex
 	var firstErr error
+	workers := make(chan struct{}, max(s.Workers, 1))
 	for _, table := range s.tablesInUse() {
 		segs := cp.Segments[table]
-		if len(segs) != s.Segments {
-			segs = make([]segmentProgress, s.Segments)
+		if len(segs) != privacy.RetentionShards {
+			segs = make([]segmentProgress, privacy.RetentionShards)
 		}
 		var wg sync.WaitGroup
 		for i := range segs {
@@ -136,11 +147,15 @@ func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
+				workers <- struct{}{}
+				defer func() { <-workers }()
 				local := Report{Counts: map[string]map[string]int{}}
-				err := s.segment(ctx, table, i, &segs[i], now, deadline, opt.DryRun, holds, &local)
+				err := s.shard(ctx, table, i, &segs[i], now, deadline, opt.DryRun, holds, &local)
 				mu.Lock()
 				defer mu.Unlock()
 				rep.Scanned += local.Scanned
+				rep.Entries += local.Entries
+				rep.Refiled += local.Refiled
 				rep.Retries += local.Retries
 				for c, m := range local.Counts {
 					for k, n := range m {
@@ -174,13 +189,13 @@ func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 			firstErr = err
 		}
 		err := s.Store.RecordSweep(ctx, privacy.SweepRun{RunID: rep.RunID, At: now, Counts: rep.Counts, Complete: rep.Complete,
-			Resumed: rep.Resumed, Scanned: rep.Scanned, Duration: rep.Duration})
+			Resumed: rep.Resumed, Scanned: rep.Scanned, IndexEntries: rep.Entries, Duration: rep.Duration})
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
 	s.Log.InfoContext(ctx, "retention sweep", "run_id", rep.RunID, "dry_run", rep.DryRun, "resumed", rep.Resumed,
-		"complete", rep.Complete, "scanned", rep.Scanned, "counts", rep.Counts, "batch_retries", rep.Retries,
+		"complete", rep.Complete, "scanned", rep.Scanned, "index_entries", rep.Entries, "refiled", rep.Refiled, "counts", rep.Counts, "batch_retries", rep.Retries,
 		"duration_ms", rep.Duration.Milliseconds())
 	return rep, firstErr
 }
@@ -198,16 +213,21 @@ func (s *Sweeper) tablesInUse() []privacy.Table {
 	return out
 }
 
-func (s *Sweeper) segment(ctx context.Context, table privacy.Table, seg int, p *segmentProgress,
+// shard works through one shard of a table's retention index: what was
+// processed leaves it (deleted, or filed under a later time), so a run
+// that stops early loses nothing, and the checkpoint only spares the next
+// run what it read already.
+func (s *Sweeper) shard(ctx context.Context, table privacy.Table, shard int, p *segmentProgress,
 	now, deadline time.Time, dry bool, holds *holdCache, rep *Report) error {
 	for first := true; ; first = false {
 		if !first && time.Now().After(deadline) {
 			return nil
 		}
-		items, next, err := s.Store.ScanPage(ctx, table, seg, s.Segments, s.PageSize, p.LastKey)
+		items, entries, next, err := s.Store.DuePage(ctx, table, shard, now, s.PageSize, p.LastKey)
 		if err != nil {
 			return err
 		}
+		rep.Entries += entries
 		var deletes []privacy.Item
 		for _, item := range items {
 			rep.Scanned++
@@ -244,14 +264,23 @@ func (s *Sweeper) due(table privacy.Table, item privacy.Item, now time.Time) []p
 	return out
 }
 
+// ProtectedRecheck is how long an item a hold or a restriction protects
+// waits before the sweep looks at it again.
+const ProtectedRecheck = 24 * time.Hour
+
 // apply judges one item: it reports whether the item is to be deleted,
 // and strips it of what is past its period. An item of a subject under a
-// hold or a restriction is protected.
+// hold or a restriction is protected. What it leaves is filed under its
+// next due time.
 func (s *Sweeper) apply(ctx context.Context, table privacy.Table, item privacy.Item, now time.Time, dry bool,
 	holds *holdCache, rep *Report) (bool, error) {
 	classes := s.due(table, item, now)
 	if len(classes) == 0 {
-		return false, nil
+		rep.Refiled++
+		if dry {
+			return false, nil
+		}
+		return false, s.Store.Refile(ctx, table, item, time.Time{})
 	}
 	if sub, ok := item.Subject(); ok && table != privacy.TableOps {
 		held, err := holds.held(ctx, sub)
@@ -262,7 +291,10 @@ func (s *Sweeper) apply(ctx context.Context, table privacy.Table, item privacy.I
 			for _, c := range classes {
 				rep.add(c.Name, "protected", 1)
 			}
-			return false, nil
+			if dry {
+				return false, nil
+			}
+			return false, s.Store.Refile(ctx, table, item, now.Add(ProtectedRecheck))
 		}
 	}
 	for _, c := range classes {

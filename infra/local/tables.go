@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // CreateTables creates every AWS::DynamoDB::Table of the template in
@@ -18,6 +21,10 @@ import (
 // persists across runs of `make dev`. It fills the resolver's Ref and
 // GetAtt answers for the tables.
 func CreateTables(ctx context.Context, db *dynamodb.Client, t *Template, r *Resolver, prefix string) error {
+	// Kept tables that gained the retention index: what they hold was
+	// written before it, and is filed as privacyctl retention backfill
+	// files it after a deploy.
+	unfiled := map[privacy.Table]string{}
 	for _, id := range t.ResourcesOfType("AWS::DynamoDB::Table") {
 		if ok, err := r.Exists(id); err != nil {
 			return fmt.Errorf("table %s: %w", id, err)
@@ -62,8 +69,12 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, t *Template, r *Reso
 		switch {
 		case errors.As(err, &inUse):
 			// Kept from an earlier run: bring it up to the template.
-			if err := reconcile(ctx, db, in); err != nil {
+			added, err := reconcile(ctx, db, in)
+			if err != nil {
 				return err
+			}
+			if role, swept := sweptTable(id); swept && slices.Contains(added, "by-retention") {
+				unfiled[role] = name
 			}
 		case err != nil:
 			return fmt.Errorf("create table %s: %w", name, err)
@@ -84,6 +95,11 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, t *Template, r *Reso
 		r.Attrs[id+".Arn"] = aws.ToString(desc.Table.TableArn)
 		if desc.Table.LatestStreamArn != nil {
 			r.Attrs[id+".StreamArn"] = aws.ToString(desc.Table.LatestStreamArn)
+		}
+	}
+	if len(unfiled) > 0 {
+		if _, err := dynamo.BackfillRetention(ctx, db, unfiled); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -131,10 +147,10 @@ func indexActive(ctx context.Context, db *dynamodb.Client, table, index *string)
 // reconcile adds to an existing table what the template gained since it was
 // created: global secondary indexes and the stream. A changed key schema
 // cannot be changed in place; it is reported, and `make clean` starts over.
-func reconcile(ctx context.Context, db *dynamodb.Client, want *dynamodb.CreateTableInput) error {
+func reconcile(ctx context.Context, db *dynamodb.Client, want *dynamodb.CreateTableInput) (added []string, err error) {
 	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: want.TableName})
 	if err != nil {
-		return fmt.Errorf("describe table %s: %w", aws.ToString(want.TableName), err)
+		return nil, fmt.Errorf("describe table %s: %w", aws.ToString(want.TableName), err)
 	}
 	have := map[string]bool{}
 	for _, g := range desc.Table.GlobalSecondaryIndexes {
@@ -146,7 +162,7 @@ func reconcile(ctx context.Context, db *dynamodb.Client, want *dynamodb.CreateTa
 			found = found || (aws.ToString(w.AttributeName) == aws.ToString(k.AttributeName) && w.KeyType == k.KeyType)
 		}
 		if !found {
-			return fmt.Errorf("table %s has another key schema than the template: run make clean", aws.ToString(want.TableName))
+			return nil, fmt.Errorf("table %s has another key schema than the template: run make clean", aws.ToString(want.TableName))
 		}
 	}
 	for _, g := range want.GlobalSecondaryIndexes {
@@ -158,18 +174,34 @@ func reconcile(ctx context.Context, db *dynamodb.Client, want *dynamodb.CreateTa
 			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
 				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection}}}})
 		if err != nil {
-			return fmt.Errorf("add index %s to %s: %w", aws.ToString(g.IndexName), aws.ToString(want.TableName), err)
+			return added, fmt.Errorf("add index %s to %s: %w", aws.ToString(g.IndexName), aws.ToString(want.TableName), err)
 		}
 		// One index is built at a time per table: wait for this one.
 		if err := indexActive(ctx, db, want.TableName, g.IndexName); err != nil {
-			return err
+			return added, err
 		}
+		added = append(added, aws.ToString(g.IndexName))
 	}
 	if want.StreamSpecification != nil && (desc.Table.StreamSpecification == nil || !aws.ToBool(desc.Table.StreamSpecification.StreamEnabled)) {
 		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: want.TableName, StreamSpecification: want.StreamSpecification})
 		if err != nil {
-			return fmt.Errorf("enable stream on %s: %w", aws.ToString(want.TableName), err)
+			return added, fmt.Errorf("enable stream on %s: %w", aws.ToString(want.TableName), err)
 		}
 	}
-	return nil
+	return added, nil
+}
+
+// sweptTable is the role of a table the retention sweep reads by its index.
+func sweptTable(id string) (privacy.Table, bool) {
+	switch id {
+	case "SubjectsTable":
+		return privacy.TableSubjects, true
+	case "LedgerTable":
+		return privacy.TableLedger, true
+	case "RequestsTable":
+		return privacy.TableRequests, true
+	case "OpsTable":
+		return privacy.TableOps, true
+	}
+	return "", false
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -30,6 +31,13 @@ func TestCreateTablesReconcilesKeptTables(t *testing.T) {
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: "S"}, {AttributeName: aws.String("sk"), AttributeType: "S"}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: "HASH"}, {AttributeName: aws.String("sk"), KeyType: "RANGE"}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Written before the retention index: filed once the index is added.
+	old := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "S#old"}, "sk": &types.AttributeValueMemberS{Value: "SUB"},
+		"kind": &types.AttributeValueMemberS{Value: "subscription"}, "status": &types.AttributeValueMemberS{Value: "pending"},
+		"confirm_requested_at": &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339Nano)}}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name), Item: old}); err != nil {
 		t.Fatal(err)
 	}
 	tmpl, err := local.ReadTemplate(filepath.Join(localtest.Root(), "template.yaml"))
@@ -59,6 +67,10 @@ func TestCreateTablesReconcilesKeptTables(t *testing.T) {
 	}
 	if desc.Table.LatestStreamArn == nil {
 		t.Error("the stream was not enabled")
+	}
+	kept, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(name), Key: map[string]types.AttributeValue{"pk": old["pk"], "sk": old["sk"]}})
+	if err != nil || kept.Item["retention_pk"] == nil || kept.Item["retention_at"] == nil {
+		t.Errorf("the kept item was not filed in the retention index: %v %v", err, kept)
 	}
 	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "S#x"}, "sk": &types.AttributeValueMemberS{Value: "SUB"},
 		"email_sha256": &types.AttributeValueMemberS{Value: "k"}}

@@ -30,12 +30,13 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 		vals[k] = str(st)
 		from = append(from, k)
 	}
+	finishes := t.Status == privacy.RequestCompleted || t.Status == privacy.RequestDenied || t.Status == privacy.RequestCancelled
 	if t.Status != "" {
 		set += ", #s = :status"
 		vals[":status"] = str(t.Status)
-		if t.Status == privacy.RequestCompleted || t.Status == privacy.RequestDenied || t.Status == privacy.RequestCancelled {
-			set += ", completed_at = if_not_exists(completed_at, :now)"
-		}
+	}
+	if finishes {
+		set += ", completed_at = if_not_exists(completed_at, :now)"
 	}
 	for attr, v := range map[string]string{"reason": t.Reason, "extension_reason": t.ExtensionReason, "decided_by": t.By} {
 		if v != "" {
@@ -46,7 +47,7 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 	if t.Lifted {
 		set += ", lifted_at = :now"
 	}
-	if strings.Contains(set, "completed_at") || t.Lifted {
+	if finishes || t.Lifted {
 		// A finished or lifted request's address has 30 days left: the
 		// sweep reads it at its next run and files it exactly.
 		set += ", " + setDue(vals, requestKey(id), e.At)

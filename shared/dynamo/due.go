@@ -62,7 +62,7 @@ func setDue(vals map[string]types.AttributeValue, key map[string]types.Attribute
 // cursor): the first due stays, and the sweep files the item again when
 // it reads it.
 func setDueIfNone(vals map[string]types.AttributeValue, key map[string]types.AttributeValue, at time.Time) string {
-	vals[":retention_pk"], vals[":retention_at"] = str(dueShard(key)), num(at.Unix())
+	setDue(vals, key, at) // the values; the clause differs
 	return attrDuePK + " = if_not_exists(" + attrDuePK + ", :retention_pk), " +
 		attrDueAt + " = if_not_exists(" + attrDueAt + ", :retention_at)"
 }

@@ -169,31 +169,46 @@ func (s *Sweep) batchGet(ctx context.Context, name string, keys []map[string]typ
 	var out []map[string]types.AttributeValue
 	for chunk := range slices.Chunk(keys, 100) {
 		req := map[string]types.KeysAndAttributes{name: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
-		backoff := 25 * time.Millisecond
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 12 {
-				return nil, fmt.Errorf("batch get on %s: keys still unprocessed", name)
-			}
-			if attempt > 0 {
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(backoff):
-				}
-				backoff = min(backoff*2, 5*time.Second)
-			}
+		_, err := untilProcessed(ctx, func() (bool, error) {
 			res, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {
-				if throttled(err) {
-					continue
-				}
-				return nil, fmt.Errorf("batch get on %s: %w", name, err)
+				return false, err
 			}
-			out = append(out, res.Responses[name]...)
-			req = res.UnprocessedKeys
+			out, req = append(out, res.Responses[name]...), res.UnprocessedKeys
+			return len(req) == 0, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch get on %s: %w", name, err)
 		}
 	}
 	return out, nil
+}
+
+// untilProcessed calls a batch call until it reports that nothing is left
+// unprocessed, retrying throttling and unprocessed items with exponential
+// backoff (25 ms to 5 s, 12 retries). It reports the retries it took.
+func untilProcessed(ctx context.Context, call func() (done bool, err error)) (int, error) {
+	backoff := 25 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if attempt > 12 {
+				return attempt - 1, errors.New("still unprocessed after 12 retries")
+			}
+			select {
+			case <-ctx.Done():
+				return attempt, ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+		done, err := call()
+		if err != nil && !throttled(err) {
+			return attempt, err
+		}
+		if err == nil && done {
+			return attempt, nil
+		}
+	}
 }
 
 // Refile files an item under its next due time (privacy.NextDue), or
@@ -237,28 +252,17 @@ func (s *Sweep) DeleteItems(ctx context.Context, t privacy.Table, items []privac
 		for i, it := range chunk {
 			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: it.(sweepItem).key()}}
 		}
-		backoff := 25 * time.Millisecond
-		for attempt := 0; len(reqs) > 0; attempt++ {
-			if attempt > 0 {
-				retries++
-				select {
-				case <-ctx.Done():
-					return retries, ctx.Err()
-				case <-time.After(backoff):
-				}
-				backoff = min(backoff*2, 5*time.Second)
-			}
-			if attempt > 12 {
-				return retries, fmt.Errorf("batch delete on %s: %d items still unprocessed", name, len(reqs))
-			}
+		n, err := untilProcessed(ctx, func() (bool, error) {
 			out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{name: reqs}})
 			if err != nil {
-				if throttled(err) {
-					continue
-				}
-				return retries, fmt.Errorf("batch delete on %s: %w", name, err)
+				return false, err
 			}
 			reqs = out.UnprocessedItems[name]
+			return len(reqs) == 0, nil
+		})
+		retries += n
+		if err != nil {
+			return retries, fmt.Errorf("batch delete on %s: %w", name, err)
 		}
 	}
 	return retries, nil

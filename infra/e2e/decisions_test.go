@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -22,8 +24,10 @@ var (
 	ctlErr  error
 )
 
-// privacyctl runs the operator command, built once, against the stack's
-// tables in DynamoDB Local, as the team would.
+// privacyctl runs the operator command, built once, as the team would: a
+// team action through the gateway's IAM-authorised operator route, signed
+// as the local IAM user dpo (dpoARN is who the ledger names); a
+// maintenance command against the stack's tables in DynamoDB Local.
 func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctlOnce.Do(func() {
@@ -39,16 +43,28 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	if ctlErr != nil {
 		t.Fatalf("build privacyctl: %v", ctlErr)
 	}
-	cmd := exec.Command(ctlPath, append(args, "-endpoint", s.svc.DynamoDB, "-as", "dpo@example.com",
-		"-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
-		"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
-		"-suppression-table", s.Tables["SuppressionTable"])...)
+	key, secret := "local", "local"
+	switch args[0] {
+	case "reapply-erasures", "retention", "replay":
+		args = append(args, "-endpoint", s.svc.DynamoDB,
+			"-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
+			"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
+			"-suppression-table", s.Tables["SuppressionTable"])
+	default:
+		args = append(args, "-api", s.URL+"/v1/operator")
+		dpo := local.DevIdentities()[1]
+		key, secret = dpo.AccessKeyID, dpo.SecretAccessKey
+	}
+	cmd := exec.Command(ctlPath, args...)
 	cmd.Dir = localtest.Root()
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
-		"LOCAL_SECRET="+localSecret)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION=us-east-1",
+		"AWS_SESSION_TOKEN=", "PRIVACYCTL_API=")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// dpoARN is who the ledger names for a decision made with privacyctl.
+var dpoARN = local.DevIdentities()[1].ARN
 
 // fileAndOpen files a request and returns its id and the links of its
 // acknowledgement.
@@ -214,6 +230,27 @@ func TestTeamDecisionsThroughTheOperatorCommand(t *testing.T) {
 		!strings.Contains(strings.Join(events, ","), "rectification_done") {
 		t.Fatalf("show: %s", out)
 	}
+	// The ledger names the IAM identity that decided (the operator route's
+	// caller, not a name the command was given), and that saw the request.
+	by := func(ledger []map[string]any, event string) []string {
+		var who []string
+		for _, e := range ledger {
+			if d, _ := e["detail"].(map[string]any); e["event"] == event {
+				who = append(who, fmt.Sprint(d["by"]))
+			}
+		}
+		return who
+	}
+	if got := by(shown.Ledger, "rectification_done"); len(got) != 1 || got[0] != dpoARN {
+		t.Fatalf("rectification_done by %v, want %s", got, dpoARN)
+	}
+	out, err = s.privacyctl(t, "show", fixID)
+	if err != nil || json.Unmarshal([]byte(out), &shown) != nil {
+		t.Fatalf("show: %v %s", err, out)
+	}
+	if got := by(shown.Ledger, "request_viewed"); len(got) != 1 || got[0] != dpoARN {
+		t.Fatalf("request_viewed by %v after one show, want [%s]", got, dpoARN)
+	}
 	if out, err := s.privacyctl(t, "show", "00000000-0000-4000-8000-000000000000"); err == nil {
 		t.Fatalf("show of an unknown request: %s", out)
 	}
@@ -308,5 +345,50 @@ func TestErasureReappliedAfterARestore(t *testing.T) {
 	}
 	if out, err := s.privacyctl(t, "reapply-erasures"); err != nil || !strings.Contains(out, `"items_deleted_again":0`) {
 		t.Fatalf("second run: %v %s", err, out)
+	}
+}
+
+// The operator route runs only for a caller the IAM authorizer admits: an
+// unsigned request, or one signed with keys IAM does not know, is refused
+// by the gateway (403) before the function runs, and changes nothing.
+func TestOperatorRouteOnlyForIAMCallers(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	hold := `{"action":"hold add","args":{"email":"mallory-target@example.com","reason":"forged"}}`
+	if resp, body := s.do(t, "POST", "/v1/operator", "application/json", hold, nil); resp.StatusCode != 403 {
+		t.Fatalf("unsigned: %d %s", resp.StatusCode, body)
+	}
+	// Signed, but with the DynamoDB Local keys: not an IAM user here.
+	ctl := func(key, secret string, args ...string) (string, error) {
+		cmd := exec.Command(ctlPath, append(args, "-api", s.URL+"/v1/operator")...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION=us-east-1", "AWS_SESSION_TOKEN=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, _ := s.privacyctl(t, "hold", "list"); strings.Contains(out, "forged") { // builds privacyctl too
+		t.Fatalf("the unsigned hold was placed: %s", out)
+	}
+	if out, err := ctl("local", "local", "hold", "add", "-email", "mallory-target@example.com", "-reason", "forged"); err == nil ||
+		!strings.Contains(out, "403") {
+		t.Fatalf("signed with unknown keys: %v %s", err, out)
+	}
+	dpo := local.DevIdentities()[1]
+	if out, err := ctl(dpo.AccessKeyID, "not-"+dpo.SecretAccessKey, "hold", "list"); err == nil || !strings.Contains(out, "403") {
+		t.Fatalf("signed with a wrong secret: %v %s", err, out)
+	}
+	if out, err := s.privacyctl(t, "hold", "list"); err != nil || strings.Contains(out, "forged") {
+		t.Fatalf("hold list: %v %s", err, out)
+	}
+	if n := len(s.items(t, "SubjectsTable")); n != 0 {
+		t.Fatalf("%d subject items after refused calls", n)
+	}
+	// Bad input from an admitted caller is a 400 with the reason, and
+	// changes nothing.
+	if out, err := s.privacyctl(t, "hold", "add", "-email", "not-an-address", "-reason", "x"); err == nil ||
+		!strings.Contains(out, "valid address") || !strings.Contains(out, "(400)") {
+		t.Fatalf("hold add with a bad address: %v %s", err, out)
+	}
+	if n := len(s.items(t, "LedgerTable")); n != 0 {
+		t.Fatalf("%d ledger entries after refused calls", n)
 	}
 }

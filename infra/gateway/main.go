@@ -96,6 +96,10 @@ func main() {
 		fail(err)
 	}
 	fmt.Fprintf(out, "gateway\tready: API on %s (functions: %d, tables: %d)\n", s.URL, len(s.Functions), len(s.Tables))
+	for _, id := range local.DevIdentities() {
+		fmt.Fprintf(out, "gateway\tIAM user %s: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (privacyctl -api %s/v1/operator)\n",
+			id.ARN, id.AccessKeyID, id.SecretAccessKey, s.URL)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "gateway\tstopping")
 	s.Close()

@@ -26,6 +26,8 @@ type route struct {
 	segments []string
 	static   int
 	fn       invoker
+	// iam: the route's authorizer is AWS_IAM (a SigV4-signed caller).
+	iam bool
 }
 
 func (rt route) key() string { return rt.method + " " + rt.path }
@@ -88,13 +90,15 @@ type API struct {
 	cors   *cors
 	admin  http.Handler
 	log    io.Writer
+	// identities are the IAM users an AWS_IAM route admits.
+	identities []Identity
 }
 
 // maxAPIBody is API Gateway's payload limit.
 const maxAPIBody = 10 << 20
 
 func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, error) {
-	a := &API{log: log}
+	a := &API{log: log, identities: DevIdentities()}
 	for _, f := range fns {
 		for _, e := range f.Events {
 			if e.Type != "HttpApi" {
@@ -106,6 +110,15 @@ func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, err
 				return nil, fmt.Errorf("%s: an HttpApi event without Path and Method (a catch-all) is not served locally", f.ID)
 			}
 			rt := route{method: method, path: path, segments: splitPath(path), fn: f}
+			switch auth := asMap(e.Properties["Auth"]); {
+			case auth == nil:
+			case asString(auth["Authorizer"]) == "AWS_IAM":
+				rt.iam = true
+			default:
+				// Refuse to serve a route whose authorizer is not enforced
+				// here: locally it would be open.
+				return nil, fmt.Errorf("%s %s %s: authorizer %v is not served locally", f.ID, method, path, auth["Authorizer"])
+			}
 			for _, s := range rt.segments {
 				if !strings.HasPrefix(s, "{") {
 					rt.static++
@@ -197,7 +210,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		apiError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	event, err := json.Marshal(toEvent(req, rt, params, body))
+	ev := toEvent(req, rt, params, body)
+	if rt.iam {
+		// API Gateway's IAM authorizer: a valid SigV4 signature of a
+		// known caller, or 403 before the function is invoked.
+		who, err := verifySigV4(req, body, a.identities, time.Now())
+		if err != nil {
+			fmt.Fprintf(a.log, "gateway\t%s %s: IAM authorizer refused: %v\n", req.Method, req.URL.Path, err)
+			apiError(w, http.StatusForbidden, "Forbidden")
+			return
+		}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: who}
+	}
+	event, err := json.Marshal(ev)
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "Internal Server Error")
 		return

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/privacykeeper/privacykeeper/shared/operator"
 )
 
 // Every command is found by its name, has its help, and takes its own
@@ -13,8 +16,8 @@ import (
 func TestCommandTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range commands {
-		if seen[c.name] || c.help == "" || c.run == nil {
-			t.Errorf("%q: a command needs a unique name, a help line and a run", c.name)
+		if seen[c.name] || c.help == "" || (c.run == nil) == (c.ask == nil) {
+			t.Errorf("%q: a command needs a unique name, a help line, and an operator action or a run (not both)", c.name)
 		}
 		seen[c.name] = true
 		if got, _ := lookup(strings.Fields(c.name)); got == nil || got.name != c.name {
@@ -35,7 +38,12 @@ func TestCommandTable(t *testing.T) {
 		{[]string{"hold", "list", "-email", "a@example.com"}, false},
 		{[]string{"hold", "add", "-email", "a@example.com", "-reason", "litigation", "-until", "2030-01-01"}, true},
 		{[]string{"hold", "lift", "-until", "2030-01-01"}, false},
-		{[]string{"processor", "remove", "p-1", "-endpoint", "http://127.0.0.1:8000", "-as", "dpo"}, true},
+		{[]string{"processor", "remove", "p-1", "-api", "http://127.0.0.1:3000/v1/operator"}, true},
+		// A team action has no table access of its own, and names no one.
+		{[]string{"processor", "remove", "p-1", "-endpoint", "http://127.0.0.1:8000"}, false},
+		{[]string{"deny", "r-1", "-reason", "no", "-as", "someone-else"}, false},
+		{[]string{"reapply-erasures", "-endpoint", "http://127.0.0.1:8000", "-since", "2026-01-01"}, true},
+		{[]string{"retention", "backfill", "-api", "http://127.0.0.1:3000/v1/operator"}, false},
 		{[]string{"list", "-status", "pending", "-json", "-overdue"}, true},
 		{[]string{"list", "-note", "x"}, false},
 	} {
@@ -65,5 +73,20 @@ func TestHelp(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"erase-everyone"}, &out); !errors.Is(err, errUsage) {
 		t.Fatalf("unknown command: %v", err)
+	}
+}
+
+// Each team action is the operator's action of the same name, and every
+// operator action has its command.
+func TestEveryOperatorActionHasItsCommand(t *testing.T) {
+	var asked []string
+	for _, c := range commands {
+		if c.ask != nil {
+			asked = append(asked, c.name)
+		}
+	}
+	slices.Sort(asked)
+	if want := operator.Actions(); !slices.Equal(asked, want) {
+		t.Fatalf("privacyctl asks %v, the operator has %v", asked, want)
 	}
 }

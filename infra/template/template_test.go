@@ -56,7 +56,8 @@ func strs(v any) []string {
 	return nil
 }
 
-// internetFacing lists the functions behind an HTTP API route.
+// internetFacing lists the functions a stranger can reach: behind an HTTP
+// API route without an authorizer.
 func internetFacing(tpl *local.Template) []string {
 	var out []string
 	for id, r := range tpl.Resources {
@@ -65,7 +66,7 @@ func internetFacing(tpl *local.Template) []string {
 		}
 		events, _ := r.Properties["Events"].(map[string]any)
 		for _, e := range events {
-			if em, _ := e.(map[string]any); em["Type"] == "HttpApi" {
+			if em, _ := e.(map[string]any); em["Type"] == "HttpApi" && path(em, "Properties", "Auth") == nil {
 				out = append(out, id)
 				break
 			}
@@ -73,6 +74,66 @@ func internetFacing(tpl *local.Template) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// The team's actions go through the operator function, which only an IAM
+// caller allowed to invoke its route reaches; the team's policy grants that
+// and nothing else; the stack's secret is read by the functions that key
+// addresses or sign tokens, and by no managed policy or other role.
+func TestTeamActionsGoThroughTheOperator(t *testing.T) {
+	tpl := read(t)
+	if path(tpl.Resources["HttpApi"].Properties, "Auth", "EnableIamAuthorizer") != true {
+		t.Errorf("HttpApi: Auth.EnableIamAuthorizer is not true (the operator route needs it)")
+	}
+	routes := 0
+	for name, e := range events(tpl.Resources["OperatorFunction"]) {
+		if e["Type"] != "HttpApi" {
+			t.Errorf("OperatorFunction %s: a %v event; only its routes may invoke it", name, e["Type"])
+			continue
+		}
+		routes++
+		if a := path(e, "Properties", "Auth", "Authorizer"); a != "AWS_IAM" {
+			t.Errorf("OperatorFunction %s (%v %v): authorizer %v, want AWS_IAM", name, path(e, "Properties", "Method"),
+				path(e, "Properties", "Path"), a)
+		}
+	}
+	if routes == 0 {
+		t.Fatal("OperatorFunction has no route")
+	}
+	if slices.Contains(internetFacing(tpl), "OperatorFunction") {
+		t.Error("OperatorFunction is reachable without an authorizer")
+	}
+	team := statementsOf(tpl.Resources["PrivacyTeamPolicy"].Properties["PolicyDocument"])
+	if len(team) != 1 || js(team[0]["Action"]) != `"execute-api:Invoke"` ||
+		!strings.Contains(js(team[0]["Resource"]), "${HttpApi}/*/POST/v1/operator") {
+		t.Errorf("PrivacyTeamPolicy grants %s; want execute-api:Invoke on POST /v1/operator only", js(team))
+	}
+	// Who reads the master secret (AppSecret): each of these keys
+	// addresses to subjects or signs or checks the tokens of links.
+	readers := []string{"CampaignSenderFunction", "FeedbackFunction", "FormsFunction", "MailerFunctionRole", "OpenDSRFunction",
+		"OperatorFunction", "PreferencesFunction", "RecipientsFunction", "RightsFunction"}
+	var got []string
+	for id, r := range tpl.Resources {
+		for _, st := range append(statements(r), statementsOf(r.Properties["PolicyDocument"])...) {
+			if st["Effect"] == "Allow" && strings.Contains(js(st["Resource"]), `"AppSecret"`) {
+				got = append(got, id)
+				break
+			}
+		}
+		if policies, _ := r.Properties["Policies"].([]any); r.Type == "AWS::IAM::Role" {
+			for _, p := range policies {
+				for _, st := range statementsOf(path(p, "PolicyDocument")) {
+					if st["Effect"] == "Allow" && strings.Contains(js(st["Resource"]), `"AppSecret"`) && !slices.Contains(got, id) {
+						got = append(got, id)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, readers) {
+		t.Errorf("AppSecret is read by %v, want %v", got, readers)
+	}
 }
 
 // No function a stranger can reach may write a controller credential: each
@@ -282,9 +343,9 @@ func TestNothingLostAfterRetries(t *testing.T) {
 		queue(fn+" EventInvokeConfig", path(cfg, "DestinationConfig", "OnFailure", "Destination"))
 	}
 	// What lands on the failure queue can be fed back: privacyctl replay
-	// (the team's policy) may invoke every function that sends there.
+	// (the maintenance policy) may invoke every function that sends there.
 	var replayable string
-	for _, st := range statementsOf(tpl.Resources["PrivacyTeamPolicy"].Properties["PolicyDocument"]) {
+	for _, st := range statementsOf(tpl.Resources["PrivacyMaintenancePolicy"].Properties["PolicyDocument"]) {
 		if st["Sid"] == "ReplayInvokes" {
 			replayable = js(st["Resource"])
 		}
@@ -295,7 +356,7 @@ func TestNothingLostAfterRetries(t *testing.T) {
 			sends = sends || e["Type"] == "DynamoDB"
 		}
 		if sends && !strings.Contains(replayable, `"`+fn+`"`) {
-			t.Errorf("%s sends to the failure queue but PrivacyTeamPolicy's ReplayInvokes cannot invoke it", fn)
+			t.Errorf("%s sends to the failure queue but PrivacyMaintenancePolicy's ReplayInvokes cannot invoke it", fn)
 		}
 	}
 }
@@ -571,6 +632,8 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		"CampaignSenderFunction": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},
 		"CallbackFunctionRole":   {"CallbackCursors": like(dynamo.CallbackPrefix)},
 		"OpenDSRFunction":        {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
+		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix}),
+			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix)},
 	} {
 		r, ok := tpl.Resources[id]
 		if !ok {

@@ -260,6 +260,8 @@ func (e *Env) InsecureCallbacks(log *slog.Logger) bool {
 type Keys struct {
 	Hasher *privacy.Hasher
 	Tokens *token.Signer
+	// CredentialKey seals processors' credentials (Secrets.CredentialKey).
+	CredentialKey []byte
 }
 
 // Start is every function's cold start: load the environment, require the
@@ -288,5 +290,5 @@ func Start(ctx context.Context, required ...string) (*Env, Keys, error) {
 	if err != nil {
 		return nil, Keys{}, err
 	}
-	return env, Keys{Hasher: h, Tokens: t}, nil
+	return env, Keys{Hasher: h, Tokens: t, CredentialKey: secrets.CredentialKey}, nil
 }

@@ -45,6 +45,7 @@ type DeskStore interface {
 var (
 	ErrReasonRequired = errors.New("a reason is required: the requester reads it")
 	ErrWrongStatus    = errors.New("not possible in the request's status")
+	ErrOutOfRange     = errors.New("outside what the law allows")
 )
 
 // OpenStatuses returns the statuses of a request still to be answered.
@@ -230,11 +231,11 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 		until = limit
 	}
 	if until.After(limit) {
-		return time.Time{}, fmt.Errorf("request %s may be extended to %s at most", id, limit.Format(time.RFC3339))
+		return time.Time{}, fmt.Errorf("request %s may be extended to %s at most: %w", id, limit.Format(time.RFC3339), ErrOutOfRange)
 	}
 	if !until.After(req.DueAt) {
-		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later", id,
-			req.DueAt.Format(time.RFC3339))
+		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later: %w", id,
+			req.DueAt.Format(time.RFC3339), ErrOutOfRange)
 	}
 	return until, d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), MailDue: privacy.Due(privacy.MailExtended, d.once()),
 		Extend: until, ExtensionReason: reason}, "deadline_extended")

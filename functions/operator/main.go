@@ -1,0 +1,57 @@
+// Command operator is the Lambda behind the privacy team's actions: the
+// IAM-authorised route privacyctl calls. It holds what the team's own
+// credentials no longer do (the tables, the stack's secret) and records
+// the caller with every decision. It only wires; the logic is in
+// shared/operator.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/operator"
+	"github.com/privacykeeper/privacykeeper/shared/policy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdalog.New()
+	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
+		"RECORDS_TABLE", "POLICY_VERSION")
+	var ttl time.Duration
+	if err == nil {
+		ttl, err = lambdaenv.PolicyCacheTTL()
+	}
+	if err != nil {
+		log.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	store := dynamo.New(env.DynamoDB(), env.Tables)
+	inForce := policy.NewCache(store, env.PolicyVersion, ttl, log).InForce
+	insecure := env.InsecureCallbacks(log)
+	op := &operator.Operator{
+		Store:         store,
+		Hasher:        keys.Hasher,
+		CredentialKey: keys.CredentialKey,
+		Policy:        inForce,
+		Fulfiller:     &rights.Fulfiller{Store: store, Policy: inForce, Log: log},
+		Client:        opendsr.NewClient(insecure),
+		AllowHTTP:     insecure,
+		Now:           time.Now,
+		NewID:         uuid.NewString,
+		Log:           log,
+	}
+	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, nil)
+	op.Routes(rt)
+	lambda.Start(rt.Serve)
+}

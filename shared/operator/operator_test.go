@@ -1,0 +1,150 @@
+package operator_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/operator"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
+)
+
+func newOperator(t *testing.T) (*operator.Operator, *dynamo.Store) {
+	t.Helper()
+	svc := localtest.Need(t)
+	names := localtest.Tables(t, svc)
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Requests: names["RequestsTable"], Subjects: names["SubjectsTable"],
+		Ledger: names["LedgerTable"], Ops: names["OpsTable"], Records: names["RecordsTable"], Suppression: names["SuppressionTable"]})
+	h, err := privacy.NewHasher([]byte(strings.Repeat("p", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inForce := func(context.Context) privacy.PolicyVersion { return privacy.PolicyVersion{Version: "2018-07-10"} }
+	n := 0
+	return &operator.Operator{Store: store, Hasher: h, Policy: inForce, Fulfiller: &rights.Fulfiller{Store: store, Policy: inForce},
+		Now: time.Now, NewID: func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }}, store
+}
+
+// Who may do what: a viewer reads and decides nothing, a caller without an
+// identity does nothing at all, and a refused action changes nothing.
+func TestCallers(t *testing.T) {
+	op, store := newOperator(t)
+	ctx := context.Background()
+	team := operator.Caller{By: "arn:aws:iam::000000000000:user/dpo", MayDecide: true}
+	viewer := operator.Caller{By: "viewer@example.com"}
+	hold := operator.Request{Action: "hold add", Args: operator.Args{Email: "Ann@Example.com", Reason: "litigation LIT-7"}}
+	for _, tc := range []struct {
+		name string
+		c    operator.Caller
+		r    operator.Request
+		want error
+	}{
+		{"a viewer lists", viewer, operator.Request{Action: "list"}, nil},
+		{"a viewer may not place a hold", viewer, hold, operator.ErrForbidden},
+		{"a viewer may not deny", viewer, operator.Request{Action: "deny", ID: "r-1", Args: operator.Args{Reason: "no"}}, operator.ErrForbidden},
+		{"nobody may list", operator.Caller{MayDecide: true}, operator.Request{Action: "list"}, operator.ErrForbidden},
+		{"an unknown action", team, operator.Request{Action: "erase-everyone"}, operator.ErrBadRequest},
+		{"show needs an id", team, operator.Request{Action: "show"}, operator.ErrBadRequest},
+		{"a hold needs a reason", team, operator.Request{Action: "hold add", Args: operator.Args{Email: "ann@example.com"}}, operator.ErrBadRequest},
+		{"a hold needs an address", team, operator.Request{Action: "hold add", Args: operator.Args{Email: "ann", Reason: "x"}}, operator.ErrBadRequest},
+		{"an unknown request", team, operator.Request{Action: "show", ID: "00000000-0000-4000-8000-999999999999"}, privacy.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := op.Do(ctx, tc.c, tc.r)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+	subject := op.Hasher.Subject("ann@example.com")
+	if _, ok, err := store.SubjectHold(ctx, subject); err != nil || ok {
+		t.Fatalf("a refused hold was placed (%v)", err)
+	}
+	if _, err := op.Do(ctx, team, hold); err != nil {
+		t.Fatal(err)
+	}
+	h, ok, err := store.SubjectHold(ctx, subject)
+	if err != nil || !ok || h.PlacedBy != team.By {
+		t.Fatalf("hold %+v %v %v, want placed by %s", h, ok, err, team.By)
+	}
+	ledger, err := store.SubjectLedger(ctx, subject)
+	if err != nil || len(ledger) != 1 || ledger[0]["event"] != "legal_hold_placed" ||
+		ledger[0]["detail"].(map[string]any)["by"] != team.By {
+		t.Fatalf("ledger %v %v", ledger, err)
+	}
+	// The ledger never holds the address itself.
+	if s := fmt.Sprint(ledger); strings.Contains(strings.ToLower(s), "ann@example.com") {
+		t.Fatalf("the ledger holds the address: %s", s)
+	}
+}
+
+// Every view of a person's data is recorded with who saw it; a search
+// that finds nothing records nothing (there is no one to record it for).
+func TestViewsAreRecorded(t *testing.T) {
+	op, store := newOperator(t)
+	ctx := context.Background()
+	viewer := operator.Caller{By: "viewer@example.com"}
+	subject := op.Hasher.Subject("bob@example.com")
+	if _, err := op.Do(ctx, viewer, operator.Request{Action: "suppression show", Args: operator.Args{Email: "bob@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := store.SubjectLedger(ctx, subject); len(l) != 0 {
+		t.Fatalf("an empty search was recorded: %v", l)
+	}
+	if err := store.Suppress(ctx, subject, privacy.SuppressUnsubscribed, privacy.Event{Subject: subject, Name: "unsubscribed",
+		At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := op.Do(ctx, viewer, operator.Request{Action: "suppression show", Args: operator.Args{Email: "Bob@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs := res.Data.([]operator.SuppressionView); len(recs) != 1 || recs[0].Reason != privacy.SuppressUnsubscribed || !recs[0].InForce {
+		t.Fatalf("suppressions %+v", res.Data)
+	}
+	var seen []string
+	l, _ := store.SubjectLedger(ctx, subject)
+	for _, e := range l {
+		if e["event"] == "suppressions_viewed" {
+			seen = append(seen, fmt.Sprint(e["detail"].(map[string]any)["by"]))
+		}
+	}
+	if len(seen) != 1 || seen[0] != viewer.By {
+		t.Fatalf("suppressions_viewed by %v, want [%s]", seen, viewer.By)
+	}
+}
+
+// The caller's mistakes are answered with their status; anything else is
+// left to the router (503, logged).
+func TestProblem(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("%w: x", operator.ErrBadRequest), http.StatusBadRequest},
+		{rights.ErrReasonRequired, http.StatusBadRequest},
+		{fmt.Errorf("limit: %w", rights.ErrOutOfRange), http.StatusBadRequest},
+		{fmt.Errorf("%w: viewer", operator.ErrForbidden), http.StatusForbidden},
+		{fmt.Errorf("request x: %w", privacy.ErrNotFound), http.StatusNotFound},
+		{fmt.Errorf("request x is completed: %w", rights.ErrWrongStatus), http.StatusConflict},
+		{privacy.ErrExists, http.StatusConflict},
+		{errors.New("dynamodb: connection refused"), 0},
+	} {
+		var e *httpapi.Error
+		got := 0
+		if errors.As(operator.Problem(tc.err), &e) {
+			got = e.Status
+		}
+		if got != tc.want {
+			t.Errorf("%v: %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}

@@ -1,5 +1,6 @@
 // Command operator is the Lambda behind the privacy team's actions: the
-// IAM-authorised route privacyctl calls. It holds what the team's own
+// IAM-authorised route privacyctl calls, and the console's pages (behind
+// the console's authorizer). It holds what the team's own
 // credentials no longer do (the tables, the stack's secret) and records
 // the caller with every decision. It only wires; the logic is in
 // shared/operator.
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/google/uuid"
 
+	"github.com/privacykeeper/privacykeeper/shared/console"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
@@ -27,7 +29,7 @@ func main() {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
-		"RECORDS_TABLE", "POLICY_VERSION")
+		"RECORDS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
 	var ttl time.Duration
 	if err == nil {
 		ttl, err = lambdaenv.PolicyCacheTTL()
@@ -53,5 +55,7 @@ func main() {
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, nil)
 	op.Routes(rt)
+	c := &console.Console{Operator: op, BaseURL: env.BaseURL, Now: time.Now, Log: log}
+	c.Routes(rt)
 	lambda.Start(rt.Serve)
 }

@@ -18,8 +18,8 @@ var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/que
 // linked is what each function's binary may link of this module's shared
 // packages. A new dependency is a decision: add it here, with the reason
 // in the commit. No function but the three that serve pages (and the
-// operator, through the team's desk in shared/rights) links the page
-// templates (shared/web, shared/pages); none but those that send
+// console's two: the operator and its door) links the page templates
+// (shared/web, shared/pages); none but those that send
 // email links the email templates (shared/notify).
 var linked = map[string][]string{
 	"callbacks":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
@@ -33,13 +33,17 @@ var linked = map[string][]string{
 	"opendsrworker":  {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
 	"preferences":    {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "policy", "preferences", "privacy", "receipt", "token", "web"},
 	// The team's desk (shared/rights, beside its handlers and their pages),
-	// campaign status (shared/campaign), processors' discovery.
-	"operator": {"campaign", "dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "mailer", "metric", "notify", "opendsr",
-		"operator", "pages", "policy", "privacy", "processor", "receipt", "recipients", "rights", "token", "web"},
-	"notices":    {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "token"},
-	"recipients": {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
-	"rights":     {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "token", "web"},
-	"sweep":      {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
+	// campaign status (shared/campaign), processors' discovery, the
+	// console's pages.
+	"operator": {"campaign", "console", "dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "mailer", "metric", "notify",
+		"opendsr", "operator", "pages", "policy", "privacy", "processor", "receipt", "recipients", "rights", "session", "token", "web"},
+	// The console's door: sign-in pages and sessions, none of the team's
+	// powers (no operator, no store, no secret).
+	"consoleauth": {"httpapi", "lambdalog", "privacy", "session", "web"},
+	"notices":     {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "token"},
+	"recipients":  {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
+	"rights":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "token", "web"},
+	"sweep":       {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
 }
 
 // deps returns each package of patterns with its transitive imports

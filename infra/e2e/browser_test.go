@@ -59,6 +59,7 @@ type tab struct {
 	mu       sync.Mutex
 	problems []string // CSP violations and script errors the page reported
 	checked  map[string]bool
+	noJS     bool // the page's scripts are off (axe is let run, then they are off again)
 }
 
 // openBrowser starts a headless Chromium with JavaScript on or off.
@@ -71,7 +72,7 @@ func (s *stack) openBrowser(t *testing.T, js bool) *tab {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	b := &tab{t: t, s: s, ctx: ctx, checked: map[string]bool{}}
+	b := &tab{t: t, s: s, ctx: ctx, checked: map[string]bool{}, noJS: !js}
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -88,9 +89,7 @@ func (s *stack) openBrowser(t *testing.T, js bool) *tab {
 		}
 	}()
 	if !js {
-		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-			t.Fatal(err)
-		}
+		b.scripts(false)
 	}
 	t.Cleanup(func() {
 		b.mu.Lock()
@@ -169,6 +168,11 @@ func (b *tab) check(name string) {
 	if err != nil {
 		b.t.Fatalf("axe-core is not installed (make tools): %v", err)
 	}
+	if b.noJS {
+		// axe is a script: on for its run only.
+		b.scripts(true)
+		defer b.scripts(false)
+	}
 	out := run(b, chromedp.Evaluate[string](axe+`;axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
 		.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" "))}))}))`,
 		chromedp.EvalAwaitPromise))
@@ -191,6 +195,14 @@ func (b *tab) check(name string) {
 		}
 	}
 	b.t.Logf("axe %s: %d rules passed, %d violations", name, res.Passes, len(res.Violations))
+}
+
+// scripts turns the page's JavaScript on or off.
+func (b *tab) scripts(on bool) {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on}); err != nil {
+		b.t.Fatal(err)
+	}
 }
 
 // post clicks a button that posts a form the plain way and waits for the

@@ -187,7 +187,9 @@ func TestTeamDecisionsThroughTheOperatorCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("extend: %v %s", err, out)
 	}
-	s.mailTo(t, ext, "We need more time")
+	if m := s.mailTo(t, ext, "We need more time"); !strings.Contains(m.Body.Text, "Our reason: Many requests this month.") {
+		t.Fatalf("extension email without its reason: %s", m.Body.Text)
+	}
 	var st struct {
 		DueAt         string `json:"due_at"`
 		ExtendedUntil string `json:"extended_until"`

@@ -28,6 +28,15 @@ type route struct {
 	fn       invoker
 	// iam: the route's authorizer is AWS_IAM (a SigV4-signed caller).
 	iam bool
+	// authorizer is the route's Lambda authorizer, if it has one.
+	authorizer *lambdaAuthorizer
+}
+
+// lambdaAuthorizer is an HttpApi Lambda authorizer (payload 2.0, simple
+// responses): its function, and the headers of its identity source.
+type lambdaAuthorizer struct {
+	fn      invoker
+	headers []string
 }
 
 func (rt route) key() string { return rt.method + " " + rt.path }
@@ -99,6 +108,10 @@ const maxAPIBody = 10 << 20
 
 func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, error) {
 	a := &API{log: log, identities: DevIdentities()}
+	authorizers, err := lambdaAuthorizers(t, fns)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range fns {
 		for _, e := range f.Events {
 			if e.Type != "HttpApi" {
@@ -114,6 +127,8 @@ func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, err
 			case auth == nil:
 			case asString(auth["Authorizer"]) == "AWS_IAM":
 				rt.iam = true
+			case authorizers[asString(auth["Authorizer"])] != nil:
+				rt.authorizer = authorizers[asString(auth["Authorizer"])]
 			default:
 				// Refuse to serve a route whose authorizer is not enforced
 				// here: locally it would be open.
@@ -221,6 +236,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: who}
+	}
+	if rt.authorizer != nil {
+		status, lambdaContext := a.authorize(req, rt, ev)
+		if status != 0 {
+			apiError(w, status, http.StatusText(status))
+			return
+		}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaContext}
 	}
 	event, err := json.Marshal(ev)
 	if err != nil {
@@ -349,4 +372,83 @@ func writeResponse(w http.ResponseWriter, out []byte) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body)
+}
+
+// lambdaAuthorizers are the HttpApi's Lambda authorizers by name
+// (Auth.Authorizers with a FunctionArn of a template function).
+func lambdaAuthorizers(t *Template, fns []*Function) (map[string]*lambdaAuthorizer, error) {
+	out := map[string]*lambdaAuthorizer{}
+	for _, id := range t.ResourcesOfType("AWS::Serverless::HttpApi") {
+		for name, v := range asMap(asMap(t.Resources[id].Properties["Auth"])["Authorizers"]) {
+			def := asMap(v)
+			fnID := getAttID(def["FunctionArn"])
+			if fnID == "" {
+				return nil, fmt.Errorf("%s authorizer %s: FunctionArn is not a template function's Arn", id, name)
+			}
+			if asString(def["AuthorizerPayloadFormatVersion"]) != "2.0" || asString(def["EnableSimpleResponses"]) != "true" {
+				return nil, fmt.Errorf("%s authorizer %s: only payload 2.0 with simple responses is served locally", id, name)
+			}
+			la := &lambdaAuthorizer{headers: strs(asMap(def["Identity"])["Headers"])}
+			for _, f := range fns {
+				if f.ID == fnID {
+					la.fn = f
+				}
+			}
+			if la.fn == nil {
+				return nil, fmt.Errorf("%s authorizer %s: no function %s", id, name, fnID)
+			}
+			out[name] = la
+		}
+	}
+	return out, nil
+}
+
+// getAttID is the logical id of {"Fn::GetAtt": [id, "Arn"]} or "id.Arn".
+func getAttID(v any) string {
+	switch g := asMap(v)["Fn::GetAtt"].(type) {
+	case string:
+		id, _, _ := strings.Cut(g, ".")
+		return id
+	case []any:
+		if len(g) == 2 {
+			return asString(g[0])
+		}
+	}
+	return ""
+}
+
+// authorize runs the route's Lambda authorizer as API Gateway does: 401
+// when the identity source is missing (the function is not invoked), 403
+// when it answers isAuthorized false, 500 when it fails; else its context.
+func (a *API) authorize(req *http.Request, rt *route, ev events.APIGatewayV2HTTPRequest) (int, map[string]any) {
+	var identity []string
+	for _, h := range rt.authorizer.headers {
+		v := req.Header.Get(h)
+		if v == "" {
+			return http.StatusUnauthorized, nil
+		}
+		identity = append(identity, v)
+	}
+	aev := events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST",
+		RouteArn: "arn:aws:execute-api:us-east-1:000000000000:local/$default/" + req.Method + req.URL.Path, IdentitySource: identity,
+		RouteKey: ev.RouteKey, RawPath: ev.RawPath, RawQueryString: ev.RawQueryString, Cookies: ev.Cookies, Headers: ev.Headers,
+		QueryStringParameters: ev.QueryStringParameters, RequestContext: ev.RequestContext, PathParameters: ev.PathParameters}
+	in, err := json.Marshal(aev)
+	if err != nil {
+		return http.StatusInternalServerError, nil
+	}
+	out, err := rt.authorizer.fn.Invoke(req.Context(), in)
+	if err != nil {
+		fmt.Fprintf(a.log, "gateway\t%s %s: authorizer failed: %v\n", req.Method, req.URL.Path, err)
+		return http.StatusInternalServerError, nil
+	}
+	var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		fmt.Fprintf(a.log, "gateway\t%s %s: authorizer answered no simple response: %v\n", req.Method, req.URL.Path, err)
+		return http.StatusInternalServerError, nil
+	}
+	if !resp.IsAuthorized {
+		return http.StatusForbidden, nil
+	}
+	return 0, resp.Context
 }

@@ -146,6 +146,8 @@ var commands = []command{
 			return operator.Args{Days: &o.days}, nil
 		}},
 	{name: "opendsr-revoke", args: "ID", ids: 1, help: "revoke a controller's credentials", ask: none},
+	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, since, retention, terminated; never a credential)",
+		ask: none, show: printJSON},
 	{name: "processor add", args: "-name NAME -url URL -credentials USER:PASSWORD -certificate FILE",
 		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
 			"(GDPR Art. 19); its discovery is checked first",
@@ -177,6 +179,10 @@ var commands = []command{
 	{name: "suppression show", args: "-email ADDRESS", help: "why marketing to an address is held back: each reason, since when, lifted when",
 		flags: func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.email, "email", "", "the person's address") },
 		ask:   withEmail, show: printSuppressions},
+	{name: "person", args: "-email ADDRESS",
+		help:  "what is held of an address: its suppressions, legal hold and rights requests (found by its subject hash); the ledger records the view",
+		flags: func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.email, "email", "", "the person's address") },
+		ask:   withEmail, show: printJSON},
 	{name: "suppression lift", args: "-email ADDRESS -reason TEXT [-only REASON[,REASON]]",
 		help: "lift the reasons marketing to an address is held back (all in force, or -only those); an erasure's record " +
 			"is kept, marked lifted, so a restore's re-applied erasure still deletes what was erased; the ledger records it",

@@ -85,6 +85,8 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 	if path(tpl.Resources["HttpApi"].Properties, "Auth", "EnableIamAuthorizer") != true {
 		t.Errorf("HttpApi: Auth.EnableIamAuthorizer is not true (the operator route needs it)")
 	}
+	// The operator's route for privacyctl is IAM's; every console route
+	// is the console's authorizer's.
 	routes := 0
 	for name, e := range events(tpl.Resources["OperatorFunction"]) {
 		if e["Type"] != "HttpApi" {
@@ -92,13 +94,56 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 			continue
 		}
 		routes++
-		if a := path(e, "Properties", "Auth", "Authorizer"); a != "AWS_IAM" {
-			t.Errorf("OperatorFunction %s (%v %v): authorizer %v, want AWS_IAM", name, path(e, "Properties", "Method"),
-				path(e, "Properties", "Path"), a)
+		p, _ := path(e, "Properties", "Path").(string)
+		want := "AWS_IAM"
+		if p == "/console" || strings.HasPrefix(p, "/console/") {
+			want = "ConsoleSession"
+		}
+		if a := path(e, "Properties", "Auth", "Authorizer"); a != want {
+			t.Errorf("OperatorFunction %s (%v %v): authorizer %v, want %s", name, path(e, "Properties", "Method"), p, a, want)
 		}
 	}
-	if routes == 0 {
-		t.Fatal("OperatorFunction has no route")
+	if routes < 8 {
+		t.Fatalf("OperatorFunction has %d routes (privacyctl's and the console's)", routes)
+	}
+	// The console's authorizer checks the session cookie on every call
+	// (no cached answer outlives a sign-out), in a function granted
+	// nothing, which also serves the only two console routes a browser
+	// without a session reaches.
+	auth, _ := path(tpl.Resources["HttpApi"].Properties, "Auth", "Authorizers", "ConsoleSession").(map[string]any)
+	if refTo(auth["FunctionArn"]) != "ConsoleAuthFunction" || js(path(auth, "Identity", "Headers")) != `["Cookie"]` ||
+		js(path(auth, "Identity", "ReauthorizeEvery")) != "0" || auth["EnableSimpleResponses"] != true {
+		t.Errorf("ConsoleSession: %s", js(auth))
+	}
+	door := tpl.Resources["ConsoleAuthFunction"]
+	for _, st := range statements(door) {
+		if st["Effect"] == "Allow" {
+			t.Errorf("ConsoleAuthFunction is granted %s", js(st))
+		}
+	}
+	if door.Properties["Role"] != nil {
+		t.Error("ConsoleAuthFunction has a role of its own")
+	}
+	var open []string
+	for _, e := range events(door) {
+		open = append(open, js(path(e, "Properties", "Method"))+" "+js(path(e, "Properties", "Path")))
+		if path(e, "Properties", "Auth") != nil {
+			t.Errorf("ConsoleAuthFunction route %v has an authorizer: signing in needs none", e)
+		}
+	}
+	slices.Sort(open)
+	if js(open) != js([]string{`"GET" "/console/callback"`, `"GET" "/console/login"`}) {
+		t.Errorf("ConsoleAuthFunction serves %v, want the sign-in's two routes", open)
+	}
+	// Every console route is behind the authorizer but those two.
+	for _, id := range functions(tpl) {
+		for name, e := range events(tpl.Resources[id]) {
+			p, _ := path(e, "Properties", "Path").(string)
+			if e["Type"] == "HttpApi" && strings.HasPrefix(p, "/console") && id != "ConsoleAuthFunction" &&
+				path(e, "Properties", "Auth", "Authorizer") != "ConsoleSession" {
+				t.Errorf("%s %s (%s) is a console route without the console's authorizer", id, name, p)
+			}
+		}
 	}
 	if slices.Contains(internetFacing(tpl), "OperatorFunction") {
 		t.Error("OperatorFunction is reachable without an authorizer")

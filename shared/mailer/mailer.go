@@ -584,7 +584,11 @@ func decision(kind string) func(*Mailer, notify.Config, privacy.RightsRequest, p
 		if err != nil {
 			return nil, err
 		}
+		reason := req.Reason
+		if kind == notify.KindRequestExtended {
+			reason = req.ExtensionReason // an extension keeps its own: a later decision's reason is another
+		}
 		return one(notify.RequestDecision(c, notify.Decision{Kind: kind, To: req.AnswerTo(), ID: req.ID,
-			Reason: req.Reason, Until: req.ExtendedUntil, StatusURL: status}))
+			Reason: reason, Until: req.ExtendedUntil, StatusURL: status}))
 	}
 }

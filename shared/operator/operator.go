@@ -107,6 +107,8 @@ type Store interface {
 	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
 	PublishPolicy(ctx context.Context, v privacy.PolicyVersion) error
 	PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, error)
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
+	Controllers(ctx context.Context) ([]privacy.Controller, error)
 }
 
 // Operator runs the team's actions against the stack's store.
@@ -140,29 +142,31 @@ type action struct {
 // actions is every action by name, as privacyctl names its commands.
 func actions() map[string]action {
 	return map[string]action{
-		"list":               {run: list},
-		"show":               {id: true, run: show},
-		"approve":            {id: true, decides: true, run: approve},
-		"deny":               {id: true, decides: true, run: deny},
-		"extend":             {id: true, decides: true, run: extend},
-		"complete":           {id: true, decides: true, run: complete},
-		"uphold":             {id: true, decides: true, run: uphold},
-		"lift":               {id: true, decides: true, run: lift},
-		"terminate-client":   {decides: true, run: terminateClient},
-		"opendsr-controller": {decides: true, run: issueController},
-		"opendsr-retention":  {id: true, decides: true, run: controllerRetention},
-		"opendsr-revoke":     {id: true, decides: true, run: revokeController},
-		"processor add":      {decides: true, run: processorAdd},
-		"processor list":     {run: processorList},
-		"processor remove":   {id: true, decides: true, run: processorRemove},
-		"hold add":           {decides: true, run: holdAdd},
-		"hold lift":          {decides: true, run: holdLift},
-		"hold list":          {run: holdList},
-		"suppression show":   {run: suppressionShow},
-		"suppression lift":   {decides: true, run: suppressionLift},
-		"policy publish":     {decides: true, run: policyPublish},
-		"policy list":        {run: policyList},
-		"campaign status":    {id: true, run: campaignStatus},
+		"list":                {run: list},
+		"show":                {id: true, run: show},
+		"approve":             {id: true, decides: true, run: approve},
+		"deny":                {id: true, decides: true, run: deny},
+		"extend":              {id: true, decides: true, run: extend},
+		"complete":            {id: true, decides: true, run: complete},
+		"uphold":              {id: true, decides: true, run: uphold},
+		"lift":                {id: true, decides: true, run: lift},
+		"terminate-client":    {decides: true, run: terminateClient},
+		"opendsr-controller":  {decides: true, run: issueController},
+		"opendsr-retention":   {id: true, decides: true, run: controllerRetention},
+		"opendsr-revoke":      {id: true, decides: true, run: revokeController},
+		"opendsr-controllers": {run: controllerList},
+		"processor add":       {decides: true, run: processorAdd},
+		"processor list":      {run: processorList},
+		"processor remove":    {id: true, decides: true, run: processorRemove},
+		"hold add":            {decides: true, run: holdAdd},
+		"hold lift":           {decides: true, run: holdLift},
+		"hold list":           {run: holdList},
+		"suppression show":    {run: suppressionShow},
+		"person":              {run: person},
+		"suppression lift":    {decides: true, run: suppressionLift},
+		"policy publish":      {decides: true, run: policyPublish},
+		"policy list":         {run: policyList},
+		"campaign status":     {id: true, run: campaignStatus},
 	}
 }
 
@@ -230,6 +234,8 @@ type View struct {
 	Overdue   bool                  `json:"overdue"`
 	Ledger    []map[string]any      `json:"ledger"`
 	LegalHold *HoldView             `json:"legal_hold,omitempty"`
+	// Actions are the decisions the request's state allows.
+	Actions []string `json:"actions"`
 }
 
 // HoldView is a legal hold as the team reads it.
@@ -253,6 +259,13 @@ func show(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 		return Result{}, err
 	}
 	v := View{Request: req, Overdue: rights.Overdue(req, o.Now()), Ledger: ledger}
+	var restrictedBy string
+	if req.Subject != "" {
+		if restrictedBy, err = o.Store.Restriction(ctx, req.Subject); err != nil {
+			return Result{}, err
+		}
+	}
+	v.Actions = rights.Actions(req, restrictedBy)
 	if req.Subject != "" && req.Source == "" {
 		// The team sees why an erasure was withheld (the requester is
 		// told only that a legal obligation keeps the data).
@@ -383,6 +396,28 @@ func issueController(ctx context.Context, o *Operator, _ Caller, r Request) (Res
 		return Result{}, err
 	}
 	return Result{Message: fmt.Sprintf("controller_id %s\nsecret %s", id, secret), Data: Credentials{ControllerID: id, Secret: secret}}, nil
+}
+
+// ControllerView is an OpenDSR controller as the team lists it (never its
+// credential).
+type ControllerView struct {
+	ID            string    `json:"controller_id"`
+	Name          string    `json:"name"`
+	CreatedAt     time.Time `json:"created_at"`
+	RetentionDays int       `json:"retention_days"`
+	TerminatedAt  time.Time `json:"terminated_at,omitzero"`
+}
+
+func controllerList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+	cs, err := o.Store.Controllers(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	out := make([]ControllerView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, ControllerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, RetentionDays: c.RetentionDays, TerminatedAt: c.TerminatedAt})
+	}
+	return Result{Data: out}, nil
 }
 
 func controllerRetention(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
@@ -559,6 +594,57 @@ func suppressionShow(ctx context.Context, o *Operator, c Caller, r Request) (Res
 		}
 	}
 	return Result{Data: out}, nil
+}
+
+// Person is what the team finds of one address: the reasons marketing to
+// it is held back, the legal hold on it, and its rights requests (without
+// what they hold of the person: a request's own page has that).
+type Person struct {
+	Subject      privacy.SubjectID `json:"subject"`
+	Suppressions []SuppressionView `json:"suppressions"`
+	Hold         *HoldView         `json:"legal_hold,omitempty"`
+	Requests     []Row             `json:"requests"`
+}
+
+// person looks an address up by its subject hash (the address itself is
+// neither stored nor logged); finding anything is a view of the person's
+// data, and the ledger records it.
+func person(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+	subject, err := o.subject(r.Args.Email)
+	if err != nil {
+		return Result{}, err
+	}
+	p := Person{Subject: subject, Suppressions: []SuppressionView{}, Requests: []Row{}}
+	recs, err := o.Store.SuppressionRecords(ctx, subject)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, s := range recs {
+		p.Suppressions = append(p.Suppressions, SuppressionView{Reason: s.Reason, Since: s.Since, LiftedAt: s.LiftedAt, InForce: s.InForce()})
+	}
+	h, ok, err := o.Store.SubjectHold(ctx, subject)
+	if err != nil {
+		return Result{}, err
+	}
+	if ok {
+		hv := holdView(h, o.Now())
+		p.Hold = &hv
+	}
+	reqs, err := o.Store.SubjectRequests(ctx, subject, time.Time{})
+	if err != nil {
+		return Result{}, err
+	}
+	now := o.Now()
+	for _, q := range reqs {
+		q.Email, q.Name, q.Details = "", "", ""
+		p.Requests = append(p.Requests, Row{q, rights.Overdue(q, now)})
+	}
+	if len(p.Suppressions) > 0 || p.Hold != nil || len(p.Requests) > 0 {
+		if err := o.viewed(ctx, c, subject, "person_viewed", "privacy-team"); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Data: p}, nil
 }
 
 func suppressionLift(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +24,9 @@ const (
 
 var rights = []string{RightAccess, RightRectification, RightErasure, RightObjection, RightRestriction,
 	RightPortability, RightWithdrawConsent, RightOptOutOfSale, RightKnowCategories}
+
+// RightTypes returns every request type, in the policy's order.
+func RightTypes() []string { return slices.Clone(rights) }
 
 // Recipients are who receives personal data the system holds, as every
 // answer that lists them says it (the export, the categories).

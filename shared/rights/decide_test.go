@@ -1,6 +1,7 @@
 package rights
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,43 @@ func TestExcessive(t *testing.T) {
 	for _, tt := range tests {
 		if got := excessive(tt.recent, "self", 3); got != tt.want {
 			t.Errorf("%s: excessive %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// The decisions a request's page offers are those the desk accepts in its
+// state.
+func TestActions(t *testing.T) {
+	req := func(typ, status string, mod func(*privacy.RightsRequest)) privacy.RightsRequest {
+		r := privacy.RightsRequest{ID: "r", Type: typ, Status: status}
+		if mod != nil {
+			mod(&r)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name         string
+		req          privacy.RightsRequest
+		restrictedBy string
+		want         string
+	}{
+		{"unverified", req(privacy.RightErasure, privacy.RequestIdentityUnverified, nil), "", "extend,deny"},
+		{"held as excessive", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) { r.Excessive = true }), "", "approve,extend,deny"},
+		{"a correction to review", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
+			r.Correction = privacy.Correction{Field: "name", Value: "Ann"}
+		}), "", "approve,complete,extend,deny"},
+		{"a free-text rectification", req(privacy.RightRectification, privacy.RequestAwaitingReview, nil), "", "complete,extend,deny"},
+		{"an objection to all", req(privacy.RightObjection, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) { r.Scope = privacy.ScopeAll }),
+			"r", "complete,uphold,extend,deny"},
+		{"a restriction in force", req(privacy.RightRestriction, privacy.RequestCompleted, nil), "r", "lift"},
+		{"a restriction lifted", req(privacy.RightRestriction, privacy.RequestCompleted, nil), "", ""},
+		{"denied", req(privacy.RightAccess, privacy.RequestDenied, nil), "", ""},
+		{"a parent's claim", req(privacy.RightErasure, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
+			r.Relationship = privacy.RelationshipParent
+		}), "", "approve,complete,extend,deny"},
+	} {
+		if got := strings.Join(Actions(tc.req, tc.restrictedBy), ","); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

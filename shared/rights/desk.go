@@ -59,6 +59,36 @@ func Overdue(r privacy.RightsRequest, now time.Time) bool {
 	return !r.DueAt.IsZero() && slices.Contains(OpenStatuses(), r.Status) && now.After(r.DueAt)
 }
 
+// Actions returns the decisions the desk takes on req as it stands (the
+// names of its methods, as privacyctl and the console name them);
+// restrictedBy is the request whose restriction of the subject is in
+// force (Store.Restriction), "" for none.
+func Actions(req privacy.RightsRequest, restrictedBy string) []string {
+	open := slices.Contains(OpenStatuses(), req.Status)
+	var out []string
+	switch st := req.Status; {
+	case (req.Type == privacy.RightRectification && req.Correction.Field != "" && st != privacy.RequestPending &&
+		(st == privacy.RequestInProgress || st == privacy.RequestAwaitingReview)),
+		req.Relationship == privacy.RelationshipParent && (st == privacy.RequestPending || st == privacy.RequestInProgress ||
+			st == privacy.RequestAwaitingReview),
+		st == privacy.RequestPending, st == privacy.RequestInProgress:
+		out = append(out, "approve")
+	}
+	if req.Status == privacy.RequestAwaitingReview {
+		out = append(out, "complete")
+	}
+	if objectsToAll(req) && (req.Status == privacy.RequestAwaitingReview || req.Status == privacy.RequestInProgress) {
+		out = append(out, "uphold")
+	}
+	if req.Status == privacy.RequestCompleted && restrictedBy != "" && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
+		out = append(out, "lift")
+	}
+	if open {
+		out = append(out, "extend", "deny")
+	}
+	return out
+}
+
 // List returns the requests in the given statuses (the open ones when none
 // is given), earliest due first; overdueOnly keeps those past their deadline.
 func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]privacy.RightsRequest, error) {

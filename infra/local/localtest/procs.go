@@ -140,3 +140,31 @@ func (p *Proc) Stop() {
 	}
 	p.cmd = nil
 }
+
+// IdP is the console's local identity provider (infra/idp): its issuer
+// and the console's app client.
+type IdP struct {
+	*Proc
+	Issuer, ClientID string
+}
+
+// The users infra/idp seeds, one per group (development passwords).
+const (
+	IdPTeamUser       = "team@example.com"
+	IdPTeamPassword   = "team-local-password"
+	IdPViewerUser     = "viewer@example.com"
+	IdPViewerPassword = "viewer-local-password"
+)
+
+// OwnIdP starts the console's OpenID provider for this test alone, taking
+// the given redirect URIs for the console's client.
+func OwnIdP(t testing.TB, redirectURIs ...string) *IdP {
+	script := filepath.Join(Root(), "infra", "idp", "idp.mjs")
+	p := start(t, "OpenID provider", nil, func(port int) []string {
+		return append([]string{"node", script, strconv.Itoa(port)}, redirectURIs...)
+	}, "PK_NODE_MODULES="+filepath.Join(Root(), ".tools", "node", "node_modules"))
+	return &IdP{Proc: p, Issuer: fmt.Sprintf("http://localhost:%d", p.port), ClientID: "privacykeeper-console"}
+}
+
+// FreePort is a port nothing listens on now.
+func FreePort(t testing.TB) int { return freePort(t) }

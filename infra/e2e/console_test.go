@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+)
+
+// startConsoleStack runs a stack whose console signs in with an OpenID
+// provider of the test's own (infra/idp, oidc-provider from npm), which
+// knows the stack's callback: the stack's port is chosen first.
+func startConsoleStack(t *testing.T, params map[string]string) (*stack, *localtest.IdP) {
+	t.Helper()
+	port := localtest.FreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	idp := localtest.OwnIdP(t, base+"/console/callback")
+	s := startStackConfig(t, localtest.Need(t), 1, map[string]string{"CONSOLE_ISSUER": idp.Issuer, "CONSOLE_CLIENT_ID": idp.ClientID},
+		params, func(c *local.Config) { c.Addr = fmt.Sprintf("127.0.0.1:%d", port) })
+	return s, idp
+}
+
+// signIn signs a browser in through the identity provider's own login
+// page, as a person would, and waits for the console's queue.
+func (b *tab) signIn(user, password string) {
+	b.t.Helper()
+	b.open(b.s.URL + "/console/login")
+	b.typeInto("#username", user)
+	b.typeInto("#password", password)
+	b.do(chromedp.Click("button[type=submit]"))
+	// The callback's page sends the browser on to the queue.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.HasSuffix(run(b, chromedp.Evaluate[string](`location.pathname + (document.querySelector("nav") ? "!" : "")`)), "/console!") {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("sign-in did not reach the console: %s", run(b, chromedp.Evaluate[string](`location.href + " " + document.body.innerText`)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := b.text("h1"); got != "Rights requests" {
+		b.t.Fatalf("after sign-in: %q", got)
+	}
+}
+
+// ledgerBy returns who the ledger names for each entry of event.
+func (s *stack) ledgerBy(t *testing.T, event string) []string {
+	t.Helper()
+	var by []string
+	for _, it := range s.items(t, "LedgerTable") {
+		if str(it, "event") == event {
+			by = append(by, mapStr(it, "detail", "by"))
+		}
+	}
+	return by
+}
+
+// The console, in a browser without JavaScript, signed in for real: a team
+// member filters the queue and decides (extend, deny an excessive
+// request, apply a correction, lift a restriction), each recorded with
+// who decided and each requester emailed; a viewer sees the same pages
+// with no action and is refused every one (403); no session gets 401; a
+// forged post from another site, or another origin of this one, is
+// refused; every page passes axe-core; keyboard alone decides.
+func TestConsole(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	s, _ := startConsoleStack(t, map[string]string{"RightsExcessiveAfter": "1"})
+	u := localtest.Unique()
+	verified := func(addr, body, want string) string {
+		t.Helper()
+		id, verify, _ := s.fileAndOpen(t, addr, body)
+		if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, want) {
+			t.Fatalf("verify %s: %d %s", body, resp.StatusCode, out)
+		}
+		return id
+	}
+	restricted := "console-r-" + u + "@example.com"
+	restrictID := verified(restricted, `{"email":"`+restricted+`","type":"restriction","details":"my address is disputed"}`, `"completed"`)
+	fix := "console-c-" + u + "@example.com"
+	fixID := verified(fix, `{"email":"`+fix+`","type":"rectification","field":"name","value":"Ann Corrected"}`, `"awaiting_review"`)
+	many := "console-x-" + u + "@example.com"
+	verified(many, `{"email":"`+many+`","type":"access"}`, `"completed"`)
+	excessID := verified(many, `{"email":"`+many+`","type":"access"}`, `"pending"`)
+	waiting := "console-w-" + u + "@example.com"
+	waitID, _, _ := s.fileAndOpen(t, waiting, `{"email":"`+waiting+`","type":"erasure"}`)
+
+	// No session: the gateway refuses before any function runs.
+	for _, c := range []struct{ method, path string }{{"GET", "/console"}, {"GET", "/console/requests/" + fixID},
+		{"POST", "/console/requests/" + fixID}, {"GET", "/console/people"}} {
+		if resp, body := s.do(t, c.method, c.path, "application/x-www-form-urlencoded", "action=approve", nil); resp.StatusCode != 401 {
+			t.Errorf("%s %s without a session: %d %s", c.method, c.path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": "pk_console=forged.token.value"}); resp.StatusCode != 403 {
+		t.Errorf("a forged session: %d %s", resp.StatusCode, body)
+	}
+
+	team := s.openBrowser(t, false)
+	team.signIn(localtest.IdPTeamUser, localtest.IdPTeamPassword)
+	team.check("console-queue")
+	for _, id := range []string{restrictID, fixID, excessID, waitID} {
+		if !strings.Contains(team.text("main"), id[:8]) && id != restrictID {
+			t.Errorf("the queue lacks %s:\n%s", id, team.text("main"))
+		}
+	}
+	// Filters: waiting on the requester is the unverified one only.
+	team.do(chromedp.Click("#f-waiting"))
+	team.post("form.filters button")
+	if main := team.text("main"); !strings.Contains(main, waitID[:8]) || strings.Contains(main, fixID[:8]) ||
+		!strings.Contains(team.text("#results"), "1 request") {
+		t.Fatalf("waiting filter:\n%s", main)
+	}
+	team.open(s.URL + "/console?status=awaiting_review")
+	if main := team.text("main"); !strings.Contains(main, fixID[:8]) || strings.Contains(main, waitID[:8]) {
+		t.Fatalf("status filter:\n%s", main)
+	}
+	team.open(s.URL + "/console/deadlines")
+	team.check("console-deadlines")
+
+	// Extend, by keyboard alone: Tab from the top to the reason, type, Tab
+	// to the button, Enter.
+	team.open(s.URL + "/console/requests/" + waitID)
+	team.check("console-request")
+	tabs := 0
+	for ; team.focused() != "extend-reason"; tabs++ {
+		if tabs == 60 {
+			t.Fatal("the extension's reason is not reached by Tab")
+		}
+		team.do(chromedp.KeyEvent(kb.Tab))
+	}
+	team.do(chromedp.KeyEvent("The archive search takes longer."))
+	for i := 0; team.focused() != "extend"; i++ { // past the date's fields, left empty: the furthest allowed
+		if i == 6 {
+			t.Fatalf("the extend button is not reached by Tab (focus on %q)", team.focused())
+		}
+		team.do(chromedp.KeyEvent(kb.Tab))
+	}
+	team.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible("#done"))
+	if got := team.text("#done"); !strings.Contains(got, "extended") {
+		t.Fatalf("extend: %q", got)
+	}
+	if m := s.mailTo(t, waiting, "We need more time"); !strings.Contains(m.Body.Text, "The archive search takes longer.") {
+		t.Fatalf("extension email: %s", m.Body.Text)
+	}
+
+	// Deny the excessive one; a deny without a reason is refused first.
+	team.open(s.URL + "/console/requests/" + excessID)
+	if !strings.Contains(team.text("main"), "possibly excessive") {
+		t.Fatalf("the excessive flag is not shown:\n%s", team.text("main"))
+	}
+	team.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#deny-reason").removeAttribute("required")`))
+	if status := team.post("#deny"); status != 400 || !strings.Contains(team.text("#problem"), "reason is required") {
+		t.Fatalf("deny without a reason: %d %q", status, team.text("main"))
+	}
+	team.typeInto("#deny-reason", "This is your second request this month; the first was answered on "+time.Now().Format("2 January")+".")
+	team.do(chromedp.Click("#deny"), chromedp.WaitVisible("#done"))
+	s.mailTo(t, many, "We cannot carry out your request")
+
+	// Apply the correction.
+	team.open(s.URL + "/console/requests/" + fixID)
+	if main := team.text("main"); !strings.Contains(main, "name → Ann Corrected") || strings.Contains(main, fix) {
+		t.Fatalf("correction page (shows the correction, never the address):\n%s", main)
+	}
+	team.do(chromedp.Click("#approve"), chromedp.WaitVisible("#done"))
+	s.mailTo(t, fix, "Your data is corrected")
+
+	// Lift the restriction.
+	team.open(s.URL + "/console/requests/" + restrictID)
+	team.typeInto("#lift-reason", "Your address is confirmed.")
+	team.do(chromedp.Click("#lift"), chromedp.WaitVisible("#done"))
+	if m := s.mailTo(t, restricted, "restriction of your data is lifted"); !strings.Contains(m.Body.Text, "Your address is confirmed.") {
+		t.Fatalf("lift email: %s", m.Body.Text)
+	}
+	if status := team.text("#status"); status != "completed" {
+		t.Fatalf("after lift: %q", status)
+	}
+	// Each decision names who took it; each view of a request is recorded.
+	for _, e := range []string{"deadline_extended", "request_denied", "restriction_lift_notified"} {
+		if by := s.ledgerBy(t, e); len(by) != 1 || by[0] != localtest.IdPTeamUser {
+			t.Errorf("%s by %v, want [%s]", e, by, localtest.IdPTeamUser)
+		}
+	}
+	if by := s.ledgerBy(t, "request_viewed"); len(by) < 4 {
+		t.Errorf("request_viewed %d times, want every view (at least 4)", len(by))
+	}
+
+	// People: the address is posted, hashed, never kept or logged.
+	team.open(s.URL + "/console/people")
+	team.check("console-people")
+	team.typeInto("#p-email", restricted)
+	team.do(chromedp.Click("#find"), chromedp.WaitVisible("h3"))
+	if main := team.text("main"); !strings.Contains(main, restrictID) {
+		t.Fatalf("person search:\n%s", main)
+	}
+	if by := s.ledgerBy(t, "person_viewed"); len(by) != 1 || by[0] != localtest.IdPTeamUser {
+		t.Errorf("person_viewed by %v", by)
+	}
+	// Controllers: issued, the secret shown once; revoked.
+	team.open(s.URL + "/console/controllers")
+	team.check("console-controllers")
+	team.typeInto("#c-name", "Acme "+u)
+	team.do(chromedp.Click("#issue"), chromedp.WaitVisible("#issued-secret"))
+	if secret := team.text("#issued-secret"); len(secret) < 40 {
+		t.Fatalf("issued secret %q", secret)
+	}
+	team.open(s.URL + "/console/controllers")
+	if strings.Contains(team.text("main"), "Secret") || !strings.Contains(team.text("main"), "Acme "+u) {
+		t.Fatalf("controllers page after issuing:\n%s", team.text("main"))
+	}
+	team.do(chromedp.Click("button[aria-label^='Revoke']"), chromedp.WaitVisible("#done"))
+
+	// A forged post, from a page of another site (localhost is not
+	// 127.0.0.1) and from another origin of this site (another port):
+	// the first carries no session (SameSite=Strict), the second no CSRF
+	// token; neither does anything.
+	forged := `<!doctype html><html lang="en"><title>x</title><form method="post" action="` + s.URL + `/console/requests/` + waitID +
+		`"><input name="action" value="deny"><input name="reason" value="forged"><button id="go">go</button></form></html>`
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, forged)
+	}))
+	defer evil.Close()
+	for _, origin := range []string{strings.Replace(evil.URL, "127.0.0.1", "localhost", 1), evil.URL} {
+		team.open(origin)
+		if status := team.post("#go"); status != 401 && status != 403 {
+			t.Errorf("forged post from %s: %d", origin, status)
+		}
+	}
+	if by := s.ledgerBy(t, "request_denied"); len(by) != 1 {
+		t.Fatalf("a forged post denied a request: %v", by)
+	}
+	team.open(s.URL + "/console/requests/" + waitID)
+	if status := team.text("#status"); status != "identity unverified" {
+		t.Fatalf("after forged posts: %q", status)
+	}
+
+	// A viewer: the same pages, no action on them, and every action
+	// refused even when posted with the viewer's own valid token.
+	viewer := s.openBrowser(t, false)
+	viewer.signIn(localtest.IdPViewerUser, localtest.IdPViewerPassword)
+	viewer.open(s.URL + "/console/requests/" + waitID)
+	if n := run(viewer, chromedp.Evaluate[int](`document.querySelectorAll("form.decision").length`)); n != 0 {
+		t.Fatalf("a viewer sees %d decision forms", n)
+	}
+	csrf := viewer.attr("form.who input[name=csrf]", "value")
+	viewer.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const f = document.createElement("form"); f.id = "own"; f.method = "post";
+		f.action = "/console/requests/%s"; for (const [k, v] of [["csrf", %q], ["action", "deny"], ["reason", "viewer"]]) {
+		const i = document.createElement("input"); i.name = k; i.value = v; f.append(i); } document.body.append(f); })()`, waitID, csrf)))
+	ctx, cancel := contextFor(viewer)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("own").submit()`))
+	if err != nil || resp.Status != 403 {
+		t.Fatalf("a viewer's deny: %v %v", err, resp)
+	}
+	if by := s.ledgerBy(t, "request_denied"); len(by) != 1 {
+		t.Fatalf("a viewer denied a request: %v", by)
+	}
+	viewer.open(s.URL + "/console/controllers")
+	if strings.Contains(viewer.text("main"), "Issue credentials") {
+		t.Fatal("a viewer is offered to issue credentials")
+	}
+	if status := viewer.post("form.who button"); status != 200 {
+		t.Fatalf("sign out: %d", status)
+	}
+	viewer.check("console-signed-out")
+	viewer.open(s.URL + "/console")
+	if !strings.Contains(viewer.text("body"), "Unauthorized") {
+		t.Fatalf("after sign-out: %s", viewer.text("body"))
+	}
+	// No log line holds an address the console was given or showed, nor
+	// who signed in.
+	logs := s.logs.String()
+	for _, a := range []string{restricted, fix, many, waiting, localtest.IdPTeamUser, localtest.IdPViewerUser} {
+		if strings.Contains(logs, a) {
+			t.Errorf("%s is in the functions' log", a)
+		}
+	}
+}
+
+// mapStr is a string in a map attribute of an item.
+func mapStr(item map[string]types.AttributeValue, m, key string) string {
+	mv, _ := item[m].(*types.AttributeValueMemberM)
+	if mv == nil {
+		return ""
+	}
+	v, _ := mv.Value[key].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
+}
+
+func contextFor(b *tab) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, 30*time.Second)
+}

@@ -1,0 +1,117 @@
+// The local identity provider of the privacy team's console: oidc-provider
+// (a certified OpenID Connect provider, from npm), standing in for the
+// stack's Amazon Cognito user pool. It issues what Cognito's hosted login
+// does for the console's app client: the authorization-code flow with PKCE
+// (S256, required), ID tokens signed RS256 with the key its JWKS publishes,
+// carrying email and the user's groups as "cognito:groups". It holds one
+// seeded user per group, printed at start; their passwords are for
+// development only.
+//
+//   node infra/idp/idp.mjs PORT REDIRECT_URI [REDIRECT_URI...]
+import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// oidc-provider is installed by `make tools` into .tools/node.
+const modules = process.env.PK_NODE_MODULES ||
+  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.tools', 'node', 'node_modules');
+const require = createRequire(path.join(modules, 'noop.js'));
+const { default: Provider } = await import(require.resolve('oidc-provider'));
+
+const [port, ...redirectUris] = process.argv.slice(2);
+if (!port || redirectUris.length === 0) {
+  console.error('usage: idp.mjs PORT REDIRECT_URI [REDIRECT_URI...]');
+  process.exit(2);
+}
+const issuer = `http://localhost:${port}`;
+const clientId = 'privacykeeper-console';
+
+// One user per group, as the template's user pool has them.
+const users = {
+  'team@example.com': { password: 'team-local-password', name: 'Tess Team', groups: ['privacy-team'] },
+  'viewer@example.com': { password: 'viewer-local-password', name: 'Vic Viewer', groups: ['privacy-viewer'] },
+};
+
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') };
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    redirect_uris: redirectUris,
+    response_types: ['code'],
+    grant_types: ['authorization_code'],
+    token_endpoint_auth_method: 'none', // a public client: PKCE is its proof
+  }],
+  pkce: { required: () => true },
+  jwks: { keys: [jwk] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'cognito:groups'] },
+  // The claims go in the ID token, as Cognito's do.
+  conformIdTokenClaims: false,
+  ttl: { IdToken: 3600, AccessToken: 3600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // The console is the pool's own app: no consent screen.
+  async loadExistingGrant(ctx) {
+    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope('openid email profile');
+    await grant.save();
+    return grant;
+  },
+  async findAccount(ctx, id) {
+    const u = users[id];
+    if (!u) return undefined;
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, email: id, email_verified: true, name: u.name, 'cognito:groups': u.groups };
+      },
+    };
+  },
+});
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const page = (uid, error) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in</title></head><body><main>
+<h1>Sign in to the privacy console</h1>${error ? `<p role="alert" id="error">${esc(error)}</p>` : ''}
+<form method="post" action="/interaction/${esc(uid)}/login">
+<p><label for="username">Email</label><br><input id="username" name="username" type="email" autocomplete="username" required></p>
+<p><label for="password">Password</label><br><input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">Sign in</button></p></form></main></body></html>`;
+
+const same = (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+provider.use(async (ctx, next) => {
+  const m = ctx.path.match(/^\/interaction\/([^/]+)(\/login)?$/);
+  if (!m) return next();
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (ctx.method === 'GET' && !m[2]) {
+    ctx.type = 'html';
+    ctx.body = page(details.uid);
+    return undefined;
+  }
+  if (ctx.method === 'POST' && m[2]) {
+    let raw = '';
+    for await (const chunk of ctx.req) raw += chunk;
+    const form = new URLSearchParams(raw);
+    const id = (form.get('username') || '').trim().toLowerCase();
+    const u = users[id];
+    if (!u || !same(form.get('password') || '', u.password)) {
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = page(details.uid, 'That email and password do not match a user.');
+      return undefined;
+    }
+    return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: id } }, { mergeWithLastSubmission: false });
+  }
+  return next();
+});
+
+provider.listen(+port, '127.0.0.1', () => {
+  console.log(`idp: OpenID provider on ${issuer} (client ${clientId})`);
+  for (const [email, u] of Object.entries(users)) {
+    console.log(`idp: user ${email} password ${u.password} (group ${u.groups.join(',')})`);
+  }
+});

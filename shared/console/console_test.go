@@ -1,0 +1,36 @@
+package console
+
+import (
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/operator"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+func TestFilter(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	row := func(typ, status string, due time.Time, overdue bool) operator.Row {
+		return operator.Row{RightsRequest: privacy.RightsRequest{Type: typ, Status: status, DueAt: due}, Overdue: overdue}
+	}
+	late := row("erasure", privacy.RequestPending, now.AddDate(0, 0, -1), true)
+	soon := row("access", privacy.RequestIdentityUnverified, now.AddDate(0, 0, 6), false)
+	later := row("access", privacy.RequestAwaitingReview, now.AddDate(0, 0, 8), false)
+	for _, tc := range []struct {
+		f    Filter
+		want []bool // late, soon, later
+	}{
+		{Filter{}, []bool{true, true, true}},
+		{Filter{Overdue: true}, []bool{true, false, false}},
+		{Filter{Soon: true}, []bool{false, true, false}},
+		{Filter{Waiting: true}, []bool{false, true, false}},
+		{Filter{Type: "access"}, []bool{false, true, true}},
+		{Filter{Type: "access", Soon: true}, []bool{false, true, false}},
+	} {
+		for i, r := range []operator.Row{late, soon, later} {
+			if got := tc.f.keep(r, now); got != tc.want[i] {
+				t.Errorf("%+v keeps row %d: %v, want %v", tc.f, i, got, tc.want[i])
+			}
+		}
+	}
+}

@@ -1,0 +1,200 @@
+// Package session is the console's sign-in and sessions: the
+// authorization-code flow with PKCE against the stack's identity provider
+// (Amazon Cognito; locally an OpenID provider), the session as the ID
+// token in an HttpOnly, Secure, SameSite=Strict cookie, and the Lambda
+// authorizer that checks it on every console route (issuer, audience,
+// expiry, signature by the provider's JWKS, the member's group). It links
+// nothing of the team's powers: the function it runs in holds no table and
+// no secret.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+)
+
+// The cookies of the console.
+const (
+	// SessionCookie holds the signed-in member's ID token.
+	SessionCookie = "pk_console"
+	// CSRFCookie holds the token every form posts back (double submit).
+	CSRFCookie = "pk_csrf"
+	// LoginCookie holds a sign-in's state, nonce and PKCE verifier until
+	// the callback.
+	LoginCookie = "pk_login"
+)
+
+// The groups of the user pool: a team member decides, a viewer reads.
+const (
+	GroupTeam   = "privacy-team"
+	GroupViewer = "privacy-viewer"
+)
+
+// Roles as the authorizer hands them to the console.
+const (
+	RoleTeam   = "team"
+	RoleViewer = "viewer"
+)
+
+// Member is a signed-in member of the privacy team.
+type Member struct {
+	Email string
+	Role  string
+}
+
+// Provider is the identity provider: discovered from its issuer on first
+// use (and again after a failure), its ID tokens checked for issuer,
+// audience (the console's app client), expiry and signature (its JWKS,
+// fetched and cached; a new key is fetched when a token names it).
+type Provider struct {
+	Issuer, ClientID string
+	// Client fetches the discovery document and the keys.
+	Client *http.Client
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+}
+
+// NewProvider is the provider of issuer for the console's app client.
+func NewProvider(issuer, clientID string) *Provider {
+	return &Provider{Issuer: issuer, ClientID: clientID, Client: &http.Client{Timeout: 5 * time.Second}}
+}
+
+func (p *Provider) get() (*oidc.Provider, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.provider != nil {
+		return p.provider, nil
+	}
+	if p.Issuer == "" || p.ClientID == "" {
+		return nil, errors.New("the console's identity provider is not configured (CONSOLE_ISSUER, CONSOLE_CLIENT_ID)")
+	}
+	// The key set keeps this context for later fetches: not the request's.
+	bg := context.Background()
+	if p.Client != nil {
+		bg = oidc.ClientContext(bg, p.Client)
+	}
+	dctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	prov, err := oidc.NewProvider(dctx, p.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discover %s: %w", p.Issuer, err)
+	}
+	p.provider = prov
+	return prov, nil
+}
+
+// ErrNoSession is a request without a valid session.
+var ErrNoSession = errors.New("no valid session")
+
+// Verify checks an ID token and returns its member; a token whose user is
+// in neither group is refused.
+func (p *Provider) Verify(ctx context.Context, rawIDToken string) (Member, *oidc.IDToken, error) {
+	if rawIDToken == "" {
+		return Member{}, nil, ErrNoSession
+	}
+	prov, err := p.get()
+	if err != nil {
+		return Member{}, nil, err
+	}
+	tok, err := prov.Verifier(&oidc.Config{ClientID: p.ClientID}).Verify(ctx, rawIDToken)
+	if err != nil {
+		return Member{}, nil, fmt.Errorf("%w: %v", ErrNoSession, err)
+	}
+	var claims struct {
+		Email  string   `json:"email"`
+		Groups []string `json:"cognito:groups"`
+	}
+	if err := tok.Claims(&claims); err != nil || claims.Email == "" {
+		return Member{}, nil, fmt.Errorf("%w: no email claim", ErrNoSession)
+	}
+	m := Member{Email: claims.Email}
+	switch {
+	case slices.Contains(claims.Groups, GroupTeam):
+		m.Role = RoleTeam
+	case slices.Contains(claims.Groups, GroupViewer):
+		m.Role = RoleViewer
+	default:
+		return Member{}, nil, fmt.Errorf("%w: in neither %s nor %s", ErrNoSession, GroupTeam, GroupViewer)
+	}
+	return m, tok, nil
+}
+
+// Cookie returns the named cookie of an API Gateway v2 request's cookies.
+func Cookie(cookies []string, name string) string {
+	for _, c := range cookies {
+		for _, part := range strings.Split(c, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && k == name {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// Authorizer is the console's Lambda authorizer (payload 2.0, simple
+// responses): API Gateway's JWT authorizer reads a token from a header or
+// the query only, and a page the browser loads without script carries its
+// session in a cookie; this one checks that cookie's ID token exactly as
+// the JWT authorizer would, and hands the console who signed in.
+type Authorizer struct {
+	Provider *Provider
+	Log      *slog.Logger
+}
+
+// Authorize admits a request whose session cookie holds a valid ID token
+// of a member; it never fails (a failure refuses).
+func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	m, _, err := a.Provider.Verify(ctx, Cookie(ev.Cookies, SessionCookie))
+	if err != nil {
+		reason := "invalid session"
+		if !errors.Is(err, ErrNoSession) {
+			reason = "provider unavailable"
+			a.Log.ErrorContext(ctx, "console session not checked", "request_id", ev.RequestContext.RequestID, "error", err.Error())
+		}
+		a.Log.InfoContext(ctx, "console session refused", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "reason", reason)
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+	}
+	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true,
+		Context: map[string]any{"by": m.Email, "role": m.Role}}, nil
+}
+
+// Handler is the console's authorizer function: an authorizer event (type
+// REQUEST, with the route's ARN) is authorized; any other event is a
+// request to one of signIn's routes.
+func Handler(a *Authorizer, signIn *httpapi.Router) func(ctx context.Context, raw json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var probe struct {
+			Type     string `json:"type"`
+			RouteArn string `json:"routeArn"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return nil, fmt.Errorf("event: %w", err)
+		}
+		if probe.Type == "REQUEST" && probe.RouteArn != "" {
+			var ev events.APIGatewayV2CustomAuthorizerV2Request
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("authorizer event: %w", err)
+			}
+			return a.Authorize(ctx, ev)
+		}
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("http event: %w", err)
+		}
+		return signIn.Serve(ctx, ev)
+	}
+}

@@ -1,0 +1,130 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/web"
+)
+
+// SignIn serves the two routes a browser without a session reaches:
+// GET /console/login and GET /console/callback. It runs in the console's
+// authorizer function, which holds no table and no secret, so nothing a
+// stranger reaches can act for the team.
+type SignIn struct {
+	Provider *Provider
+	// BaseURL is the public base URL of the API (the callback is under it).
+	BaseURL string
+	Log     *slog.Logger
+}
+
+// Routes registers the sign-in's routes.
+func (c *SignIn) Routes(rt *httpapi.Router) {
+	rt.Handle("GET /console/login", c.login)
+	rt.Handle("GET /console/callback", c.callback)
+}
+
+// Cookie is a Set-Cookie value: HttpOnly, Secure, with its SameSite.
+func SetCookie(name, value, path string, maxAge int, sameSite string) string {
+	return fmt.Sprintf("%s=%s; Path=%s; Max-Age=%d; HttpOnly; Secure; SameSite=%s", name, value, path, maxAge, sameSite)
+}
+
+func (c *SignIn) oauth(prov *oidc.Provider) *oauth2.Config {
+	return &oauth2.Config{ClientID: c.Provider.ClientID, Endpoint: prov.Endpoint(),
+		RedirectURL: strings.TrimRight(c.BaseURL, "/") + "/console/callback", Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+}
+
+// login starts the authorization-code flow with PKCE: the state, nonce
+// and verifier wait in a short-lived cookie that only the callback reads.
+func (c *SignIn) login(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	prov, err := c.Provider.get()
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	state, nonce, verifier := Random(), Random(), oauth2.GenerateVerifier()
+	to := c.oauth(prov).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
+	// Lax: the identity provider's redirect back is a cross-site
+	// navigation, which a Strict cookie would not follow.
+	return httpapi.Response{StatusCode: http.StatusFound, Headers: map[string]string{"Location": to, "Cache-Control": "no-store"},
+		Cookies: []string{SetCookie(LoginCookie, state+"."+nonce+"."+verifier, "/console/callback", 600, "Lax")}}, nil
+}
+
+// callback finishes the sign-in: the state must be the login's, the code
+// is exchanged with its verifier, the ID token checked (and its nonce);
+// the session and CSRF cookies are set, and the page sends the browser on
+// to the console.
+func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	again := func(status int, text string) (httpapi.Response, error) {
+		resp := Render(c.Log, status, "message", web.ConsolePage{Title: "Not signed in", Data: Message{Text: text, Link: "/console/login", LinkText: "Sign in again"}})
+		resp.Cookies = []string{SetCookie(LoginCookie, "", "/console/callback", 0, "Lax")}
+		return resp, nil
+	}
+	parts := strings.Split(Cookie(r.Cookies, LoginCookie), ".")
+	q := r.QueryStringParameters
+	if len(parts) != 3 || q["state"] == "" || subtle.ConstantTimeCompare([]byte(q["state"]), []byte(parts[0])) != 1 {
+		return again(http.StatusBadRequest, "This sign-in was not started here, or took longer than ten minutes. Nothing was changed.")
+	}
+	if q["error"] != "" || q["code"] == "" {
+		return again(http.StatusUnauthorized, "The sign-in was not completed.")
+	}
+	prov, err := c.Provider.get()
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if c.Provider.Client != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, c.Provider.Client)
+	}
+	tok, err := c.oauth(prov).Exchange(ctx, q["code"], oauth2.VerifierOption(parts[2]))
+	if err != nil {
+		c.Log.WarnContext(ctx, "console code exchange refused", "request_id", r.RequestContext.RequestID, "error", err.Error())
+		return again(http.StatusUnauthorized, "The sign-in could not be completed.")
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	m, idt, err := c.Provider.Verify(ctx, raw)
+	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(parts[1])) != 1 {
+		return again(http.StatusUnauthorized, "This account may not use the console (it is in neither the privacy team nor its viewers).")
+	}
+	life := int(time.Until(idt.Expiry).Seconds())
+	c.Log.InfoContext(ctx, "console sign-in", "request_id", r.RequestContext.RequestID, "role", m.Role)
+	resp := Render(c.Log, http.StatusOK, "signed-in", web.ConsolePage{Title: "Signed in", Refresh: "/console", Data: m.Email})
+	resp.Cookies = []string{
+		SetCookie(SessionCookie, raw, "/console", life, "Strict"),
+		SetCookie(CSRFCookie, Random(), "/console", life, "Strict"),
+		SetCookie(LoginCookie, "", "/console/callback", 0, "Lax"),
+	}
+	return resp, nil
+}
+
+// Message is the data of the console's message page.
+type Message struct{ Text, Link, LinkText string }
+
+// Render renders a console page with the given status.
+func Render(log *slog.Logger, status int, name string, p web.ConsolePage) httpapi.Response {
+	body, err := web.RenderConsole(name, p)
+	if err != nil {
+		log.Error("console page failed", "page", name, "error", err.Error())
+		return httpapi.Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
+			Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}
+	}
+	return httpapi.Response{StatusCode: status, Body: body, Headers: web.Headers()}
+}
+
+// Random is a fresh random token (24 bytes, base64url).
+func Random() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

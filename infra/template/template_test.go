@@ -759,3 +759,33 @@ func TestSweepQueriesTheRetentionIndexNeverScans(t *testing.T) {
 		}
 	}
 }
+
+// API Gateway may invoke each HttpApi Lambda authorizer's function: after
+// the SAM transform there is a permission for apigateway.amazonaws.com
+// whose source is the API's authorizers. SAM adds permissions for a
+// function's routes only; without this one every route behind the
+// authorizer answers 500.
+func TestAuthorizersMayBeInvoked(t *testing.T) {
+	tpl, out := read(t), transformed(t)
+	authorizers, _ := path(tpl.Resources["HttpApi"].Properties, "Auth", "Authorizers").(map[string]any)
+	if len(authorizers) == 0 {
+		t.Fatal("no HttpApi authorizer")
+	}
+	for name, a := range authorizers {
+		fn := refTo(path(a, "FunctionArn"))
+		found := false
+		for _, r := range out {
+			if r["Type"] != "AWS::Lambda::Permission" {
+				continue
+			}
+			p, _ := r["Properties"].(map[string]any)
+			if refTo(p["FunctionName"]) == fn && p["Principal"] == "apigateway.amazonaws.com" &&
+				strings.Contains(js(p["SourceArn"]), "${HttpApi}/authorizers/") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("authorizer %s: no permission for API Gateway to invoke %s as an authorizer", name, fn)
+		}
+	}
+}

@@ -218,6 +218,24 @@ func TestConsole(t *testing.T) {
 	}
 	team.do(chromedp.Click("button[aria-label^='Revoke']"), chromedp.WaitVisible("#done"))
 
+	// Policy: a version published from the console, by who signed in;
+	// campaigns: an unknown id is a 404 on the page.
+	team.open(s.URL + "/console/policy")
+	team.check("console-policy")
+	version := "2027-01-" + u[:6]
+	team.typeInto("#pv-version", version)
+	team.do(chromedp.SetValue("#pv-effective", "2027-01-15"))
+	team.typeInto("#pv-summary", "We now keep contact messages for six months.")
+	team.do(chromedp.Click("#publish"), chromedp.WaitVisible("#done"))
+	if main := team.text("main"); !strings.Contains(main, version) || !strings.Contains(main, localtest.IdPTeamUser) {
+		t.Fatalf("policy page after publishing:\n%s", main)
+	}
+	team.open(s.URL + "/console/campaigns?id=no-such-campaign")
+	team.check("console-campaigns")
+	if !strings.Contains(team.text("#problem"), "no campaign") {
+		t.Fatalf("campaign page: %s", team.text("main"))
+	}
+
 	// A forged post, from a page of another site (localhost is not
 	// 127.0.0.1) and from another origin of this site (another port):
 	// the first carries no session (SameSite=Strict), the second no CSRF
@@ -267,6 +285,10 @@ func TestConsole(t *testing.T) {
 	viewer.open(s.URL + "/console/controllers")
 	if strings.Contains(viewer.text("main"), "Issue credentials") {
 		t.Fatal("a viewer is offered to issue credentials")
+	}
+	viewer.open(s.URL + "/console/policy")
+	if strings.Contains(viewer.text("main"), "Publish a version") || !strings.Contains(viewer.text("main"), version) {
+		t.Fatalf("a viewer's policy page:\n%s", viewer.text("main"))
 	}
 	if status := viewer.post("form.who button"); status != 200 {
 		t.Fatalf("sign out: %d", status)

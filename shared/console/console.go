@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -48,6 +49,9 @@ func (c *Console) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /console/people", c.signedIn(c.people))
 	rt.Handle("GET /console/controllers", c.signedIn(c.controllers))
 	rt.Handle("POST /console/controllers", c.signedIn(c.controllers))
+	rt.Handle("GET /console/policy", c.signedIn(c.policy))
+	rt.Handle("POST /console/policy", c.signedIn(c.policy))
+	rt.Handle("GET /console/campaigns", c.signedIn(c.campaigns))
 }
 
 // member is a signed-in request: the member the authorizer admitted and
@@ -449,4 +453,62 @@ func (c *Console) controllers(ctx context.Context, r httpapi.Request, s member) 
 	}
 	d.Controllers = res.Data.([]operator.ControllerView)
 	return c.page(status, "Controllers", s, "controllers", "controllers", d), nil
+}
+
+// policy lists the published versions and, for the team, publishes one.
+func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
+	var d struct {
+		Policies    operator.Policies
+		Topics      []string
+		Done, Error string
+	}
+	status := http.StatusOK
+	if r.RequestContext.HTTP.Method == http.MethodPost {
+		form, err := readForm(r)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "policy publish", Args: operator.Args{
+			Version: strings.TrimSpace(form.Get("version")), Effective: form.Get("effective"), Summary: strings.TrimSpace(form.Get("summary")),
+			Material: form.Get("material") == "1", NewPurposes: form["new_purpose"]}})
+		if err != nil {
+			var msg string
+			if status, msg, err = problem(err); err != nil {
+				return httpapi.Response{}, err
+			}
+			d.Error = msg
+		} else {
+			d.Done = res.Message
+		}
+	}
+	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "policy list"})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	d.Policies, d.Topics = res.Data.(operator.Policies), privacy.Topics()
+	return c.page(status, "Privacy policy versions", s, "policy", "policy", d), nil
+}
+
+// campaigns shows how a campaign stands.
+func (c *Console) campaigns(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
+	var d struct {
+		ID     string
+		Status *campaign.Status
+		Error  string
+	}
+	status := http.StatusOK
+	if d.ID = strings.TrimSpace(r.QueryStringParameters["id"]); d.ID != "" {
+		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "campaign status", ID: d.ID})
+		if err != nil {
+			var msg string
+			if status, msg, err = problem(err); err != nil {
+				return httpapi.Response{}, err
+			}
+			d.Error = msg
+		} else {
+			st := res.Data.(campaign.Status)
+			d.Status = &st
+		}
+	}
+	return c.page(status, "Campaigns", s, "campaigns", "campaigns", d), nil
 }

@@ -139,15 +139,16 @@ func (c *Console) page(status int, title string, s member, nav, name string, dat
 	return session.Render(c.Log, status, name, web.ConsolePage{Title: title, Member: s.Email, Role: s.Role, CSRF: s.csrf, Nav: nav, Data: data})
 }
 
-// problem answers an operator error as the page shows it: the caller's
-// mistakes with their status and message; anything else is left to the
-// router (logged, 503).
-func problem(err error) (int, string, error) {
+// refused sorts an operator error: a refusal of the caller's (400, 403,
+// 404, 409) sets the status and the message the page shows and is
+// handled; anything else is returned, for the router (logged, 503).
+func refused(err error, status *int, msg *string) error {
 	var e *httpapi.Error
 	if errors.As(operator.Problem(err), &e) {
-		return e.Status, e.Message, nil
+		*status, *msg = e.Status, e.Message
+		return nil
 	}
-	return 0, "", err
+	return err
 }
 
 func (c *Console) logout(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
@@ -333,8 +334,9 @@ func (c *Console) request(ctx context.Context, r httpapi.Request, s member) (htt
 	id := r.PathParameters["id"]
 	p, err := c.requestPage(ctx, s, id)
 	if err != nil {
-		status, msg, err := problem(err)
-		if err != nil {
+		var status int
+		var msg string
+		if err := refused(err, &status, &msg); err != nil {
 			return httpapi.Response{}, err
 		}
 		return c.page(status, "Request", s, "queue", "message", session.Message{Text: msg, Link: "/console", LinkText: "Back to the requests"}), nil
@@ -367,8 +369,9 @@ func (c *Console) decide(ctx context.Context, r httpapi.Request, s member) (http
 		return httpapi.Response{StatusCode: http.StatusSeeOther, Headers: map[string]string{
 			"Location": "/console/requests/" + url.PathEscape(id) + "?done=" + action, "Cache-Control": "no-store"}}, nil
 	}
-	status, msg, err := problem(err)
-	if err != nil {
+	var status int
+	var msg string
+	if err := refused(err, &status, &msg); err != nil {
 		return httpapi.Response{}, err
 	}
 	p, perr := c.requestPage(ctx, s, id)
@@ -394,11 +397,9 @@ func (c *Console) people(ctx context.Context, r httpapi.Request, s member) (http
 		}
 		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "person", Args: operator.Args{Email: form.Get("email")}})
 		if err != nil {
-			var msg string
-			if status, msg, err = problem(err); err != nil {
+			if err := refused(err, &status, &d.Error); err != nil {
 				return httpapi.Response{}, err
 			}
-			d.Error = msg
 		} else {
 			p := res.Data.(operator.Person)
 			d.Person = &p
@@ -440,11 +441,9 @@ func (c *Console) controllers(ctx context.Context, r httpapi.Request, s member) 
 			err = fmt.Errorf("%w: unknown action", operator.ErrBadRequest)
 		}
 		if err != nil {
-			var msg string
-			if status, msg, err = problem(err); err != nil {
+			if err := refused(err, &status, &d.Error); err != nil {
 				return httpapi.Response{}, err
 			}
-			d.Error = msg
 		}
 	}
 	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "opendsr-controllers"})
@@ -472,11 +471,9 @@ func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (http
 			Version: strings.TrimSpace(form.Get("version")), Effective: form.Get("effective"), Summary: strings.TrimSpace(form.Get("summary")),
 			Material: form.Get("material") == "1", NewPurposes: form["new_purpose"]}})
 		if err != nil {
-			var msg string
-			if status, msg, err = problem(err); err != nil {
+			if err := refused(err, &status, &d.Error); err != nil {
 				return httpapi.Response{}, err
 			}
-			d.Error = msg
 		} else {
 			d.Done = res.Message
 		}
@@ -500,11 +497,9 @@ func (c *Console) campaigns(ctx context.Context, r httpapi.Request, s member) (h
 	if d.ID = strings.TrimSpace(r.QueryStringParameters["id"]); d.ID != "" {
 		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "campaign status", ID: d.ID})
 		if err != nil {
-			var msg string
-			if status, msg, err = problem(err); err != nil {
+			if err := refused(err, &status, &d.Error); err != nil {
 				return httpapi.Response{}, err
 			}
-			d.Error = msg
 		} else {
 			st := res.Data.(campaign.Status)
 			d.Status = &st

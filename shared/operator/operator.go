@@ -217,13 +217,19 @@ func list(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	now := o.Now()
+	return Result{Data: rowsOf(reqs, o.Now())}, nil
+}
+
+// rowsOf are requests as lists show them: without what they hold of the
+// person.
+func rowsOf(reqs []privacy.RightsRequest, now time.Time) []Row {
 	rows := make([]Row, 0, len(reqs))
 	for _, q := range reqs {
 		q.Email, q.Name, q.Details = "", "", ""
+		q.ParentEmail, q.AgentEmail, q.RecipientEmail, q.Correction = "", "", "", privacy.Correction{}
 		rows = append(rows, Row{q, rights.Overdue(q, now)})
 	}
-	return Result{Data: rows}, nil
+	return rows
 }
 
 // View is one request as the team sees it to decide: the request with
@@ -574,6 +580,14 @@ type SuppressionView struct {
 	InForce  bool      `json:"in_force"`
 }
 
+func suppressionViews(recs []privacy.Suppression) []SuppressionView {
+	out := make([]SuppressionView, 0, len(recs))
+	for _, s := range recs {
+		out = append(out, SuppressionView{Reason: s.Reason, Since: s.Since, LiftedAt: s.LiftedAt, InForce: s.InForce()})
+	}
+	return out
+}
+
 // suppressionShow is a view of a person's data: the ledger records it.
 func suppressionShow(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 	subject, err := o.subject(r.Args.Email)
@@ -584,10 +598,7 @@ func suppressionShow(ctx context.Context, o *Operator, c Caller, r Request) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	out := make([]SuppressionView, 0, len(recs))
-	for _, s := range recs {
-		out = append(out, SuppressionView{Reason: s.Reason, Since: s.Since, LiftedAt: s.LiftedAt, InForce: s.InForce()})
-	}
+	out := suppressionViews(recs)
 	if len(out) > 0 {
 		if err := o.viewed(ctx, c, subject, "suppressions_viewed", "privacy-team"); err != nil {
 			return Result{}, err
@@ -614,14 +625,12 @@ func person(ctx context.Context, o *Operator, c Caller, r Request) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	p := Person{Subject: subject, Suppressions: []SuppressionView{}, Requests: []Row{}}
+	p := Person{Subject: subject}
 	recs, err := o.Store.SuppressionRecords(ctx, subject)
 	if err != nil {
 		return Result{}, err
 	}
-	for _, s := range recs {
-		p.Suppressions = append(p.Suppressions, SuppressionView{Reason: s.Reason, Since: s.Since, LiftedAt: s.LiftedAt, InForce: s.InForce()})
-	}
+	p.Suppressions = suppressionViews(recs)
 	h, ok, err := o.Store.SubjectHold(ctx, subject)
 	if err != nil {
 		return Result{}, err
@@ -634,11 +643,7 @@ func person(ctx context.Context, o *Operator, c Caller, r Request) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	now := o.Now()
-	for _, q := range reqs {
-		q.Email, q.Name, q.Details = "", "", ""
-		p.Requests = append(p.Requests, Row{q, rights.Overdue(q, now)})
-	}
+	p.Requests = rowsOf(reqs, o.Now())
 	if len(p.Suppressions) > 0 || p.Hold != nil || len(p.Requests) > 0 {
 		if err := o.viewed(ctx, c, subject, "person_viewed", "privacy-team"); err != nil {
 			return Result{}, err

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -165,8 +168,13 @@ func TestConsole(t *testing.T) {
 	team.do(chromedp.Click("#deny"), chromedp.WaitVisible("#done"))
 	s.mailTo(t, many, "We cannot carry out your request")
 
-	// Apply the correction.
-	team.open(s.URL + "/console/requests/" + fixID)
+	// Apply the correction, from the link of the team's review email.
+	review := s.mailTo(t, s.team, "Correction to review: request "+fixID)
+	link := regexp.MustCompile(`http://\S+/console/requests/\S+`).FindString(review.Body.Text)
+	if link != s.URL+"/console/requests/"+fixID {
+		t.Fatalf("review email's console link %q:\n%s", link, review.Body.Text)
+	}
+	team.open(link)
 	if main := team.text("main"); !strings.Contains(main, "name → Ann Corrected") || strings.Contains(main, fix) {
 		t.Fatalf("correction page (shows the correction, never the address):\n%s", main)
 	}
@@ -259,6 +267,52 @@ func TestConsole(t *testing.T) {
 	team.open(s.URL + "/console/requests/" + waitID)
 	if status := team.text("#status"); status != "identity unverified" {
 		t.Fatalf("after forged posts: %q", status)
+	}
+
+	// With JavaScript: the filters apply as they change, and a denial asks
+	// first (dismissed: nothing is posted); no CSP violation or script
+	// error (the tab reports them).
+	scripted := s.openBrowser(t, true)
+	scripted.signIn(localtest.IdPTeamUser, localtest.IdPTeamPassword)
+	scripted.do(chromedp.Click("#f-waiting"), chromedp.WaitVisible("#f-waiting:checked"))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(scripted.text("#results"), "1 request"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the filter did not apply on change: %s", scripted.text("#results"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	scripted.open(s.URL + "/console/requests/" + waitID)
+	scripted.typeInto("#deny-reason", "dismissed")
+	dctx, dcancel := contextFor(scripted)
+	defer dcancel()
+	asked := make(chan string, 1)
+	go func() {
+		for e, err := range chromedp.Events(dctx, page.JavascriptDialogOpening) {
+			if err != nil {
+				return
+			}
+			asked <- e.Message
+			go func() {
+				_ = chromedp.Do(dctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+					_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+					return err
+				}))
+			}()
+			return
+		}
+	}()
+	scripted.do(chromedp.Click("#deny"))
+	select {
+	case m := <-asked:
+		if !strings.Contains(m, "Deny this request?") {
+			t.Errorf("the denial asked %q", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a denial did not ask first")
+	}
+	scripted.open(s.URL + "/console/requests/" + waitID)
+	if by := s.ledgerBy(t, "request_denied"); len(by) != 1 || scripted.text("#status") != "identity unverified" {
+		t.Fatalf("a dismissed denial was posted: %v", by)
 	}
 
 	// A viewer: the same pages, no action on them, and every action

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -403,7 +404,10 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 	text, html, err := render(DefaultLang, KindReviewNeeded, "", struct {
 		Config
 		R RequestInfo
-	}{c, r})
+		// Console is the request's page in the team's console (behind
+		// its sign-in: the link grants nothing by itself).
+		Console string
+	}{c, r, strings.TrimRight(c.BaseURL, "/") + "/console/requests/" + url.PathEscape(r.ID)})
 	if err != nil {
 		return Message{}, err
 	}

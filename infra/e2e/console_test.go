@@ -272,8 +272,9 @@ func TestConsole(t *testing.T) {
 	// With JavaScript: the filters apply as they change, and a denial asks
 	// first (dismissed: nothing is posted); no CSP violation or script
 	// error (the tab reports them).
-	scripted := s.openBrowser(t, true)
-	scripted.signIn(localtest.IdPTeamUser, localtest.IdPTeamPassword)
+	scripted := team
+	scripted.scripts(true)
+	scripted.open(s.URL + "/console")
 	scripted.do(chromedp.Click("#f-waiting"), chromedp.WaitVisible("#f-waiting:checked"))
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(scripted.text("#results"), "1 request"); {
 		if time.Now().After(deadline) {

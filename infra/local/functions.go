@@ -212,22 +212,20 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start launches the function's pool of emulator processes. base holds
-// what the Lambda service itself would set (region, credentials); overrides
-// replace values of variables the template declares, as sam local's
-// --env-vars does, and are dropped for undeclared ones.
-func (f *Function) start(ctx context.Context, rie string, size int, base, overrides map[string]string, out io.Writer) error {
+// start makes the function's pool of emulator processes: size slots, each
+// started on its first invocation (as Lambda starts an execution
+// environment on demand; a stack whose test invokes three of its sixteen
+// functions starts three). base holds what the Lambda service itself would
+// set (region, credentials); overrides replace values of variables the
+// template declares, as sam local's --env-vars does, and are dropped for
+// undeclared ones.
+func (f *Function) start(rie string, size int, base, overrides map[string]string, out io.Writer) {
 	f.pool = make(chan *worker, size)
 	f.out, f.rie = out, rie
 	f.environ = environ(f, base, overrides)
 	for i := 0; i < size; i++ {
-		w, err := f.spawn(ctx)
-		if err != nil {
-			return err
-		}
-		f.pool <- w
+		f.pool <- nil // not started yet
 	}
-	return nil
 }
 
 func environ(f *Function, base, overrides map[string]string) []string {
@@ -363,6 +361,13 @@ func (f *Function) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 	case w = <-f.pool:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if w == nil {
+		var err error
+		if w, err = f.spawn(context.WithoutCancel(ctx)); err != nil {
+			f.pool <- nil // the next invocation tries again
+			return nil, err
+		}
 	}
 	body, err := w.invoke(ctx, event)
 	var fe *FunctionError

@@ -217,10 +217,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	for _, f := range fns {
 		s.Functions[f.ID] = f
-		if err := f.start(runCtx, cfg.RIE, poolSize(f, cfg.Pool), base, overrides, log); err != nil {
-			s.Close()
-			return nil, err
-		}
+		f.start(cfg.RIE, poolSize(f, cfg.Pool), base, overrides, log)
 	}
 	api, err := newAPI(t, r, fns, log)
 	if err != nil {

@@ -275,10 +275,12 @@ func TestConsole(t *testing.T) {
 	scripted := team
 	scripted.scripts(true)
 	scripted.open(s.URL + "/console")
-	scripted.do(chromedp.Click("#f-waiting"), chromedp.WaitVisible("#f-waiting:checked"))
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(scripted.text("#results"), "1 request"); {
+	scripted.do(chromedp.Click("#f-waiting"))
+	applied := `location.search.includes("waiting=1") && document.readyState === "complete" &&
+		(document.querySelector("#results") || {}).textContent === "1 request"`
+	for deadline := time.Now().Add(10 * time.Second); !run(scripted, chromedp.Evaluate[bool](applied)); {
 		if time.Now().After(deadline) {
-			t.Fatalf("the filter did not apply on change: %s", scripted.text("#results"))
+			t.Fatalf("the filter did not apply on change: %s", run(scripted, chromedp.Evaluate[string](`location.href`)))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -345,10 +347,18 @@ func TestConsole(t *testing.T) {
 	if strings.Contains(viewer.text("main"), "Publish a version") || !strings.Contains(viewer.text("main"), version) {
 		t.Fatalf("a viewer's policy page:\n%s", viewer.text("main"))
 	}
-	if status := viewer.post("form.who button"); status != 200 {
-		t.Fatalf("sign out: %d", status)
+	// Signing out ends the provider's session too (it asks to confirm):
+	// the next sign-in asks for the password again.
+	viewer.do(chromedp.Click("form.who button"), chromedp.WaitVisible("button[value=yes]"))
+	viewer.do(chromedp.Click("button[value=yes]"), chromedp.WaitVisible("main h1"))
+	if got := viewer.text("main h1"); got != "Signed out" {
+		t.Fatalf("after signing out: %q", viewer.text("body"))
 	}
 	viewer.check("console-signed-out")
+	viewer.open(s.URL + "/console/login")
+	if n := run(viewer, chromedp.Evaluate[int](`document.querySelectorAll("#password").length`)); n != 1 {
+		t.Fatalf("a sign-in after signing out did not ask for the password: %s", viewer.text("body"))
+	}
 	viewer.open(s.URL + "/console")
 	if !strings.Contains(viewer.text("body"), "Unauthorized") {
 		t.Fatalf("after sign-out: %s", viewer.text("body"))

@@ -40,6 +40,8 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
     redirect_uris: redirectUris,
+    // Signing out of the console ends this session too, and comes back.
+    post_logout_redirect_uris: redirectUris.map((u) => u.replace(/\/console\/callback$/, '/console/signed-out')),
     response_types: ['code'],
     grant_types: ['authorization_code'],
     token_endpoint_auth_method: 'none', // a public client: PKCE is its proof

@@ -85,7 +85,7 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 	if path(tpl.Resources["HttpApi"].Properties, "Auth", "EnableIamAuthorizer") != true {
 		t.Errorf("HttpApi: Auth.EnableIamAuthorizer is not true (the operator route needs it)")
 	}
-	// The operator's route for privacyctl is IAM's; every console route
+	// The operator's route for privacyctl is IAM's; every console page
 	// is the console's authorizer's.
 	routes := 0
 	for name, e := range events(tpl.Resources["OperatorFunction"]) {
@@ -108,8 +108,8 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 	}
 	// The console's authorizer checks the session cookie on every call
 	// (no cached answer outlives a sign-out), in a function granted
-	// nothing, which also serves the only two console routes a browser
-	// without a session reaches.
+	// nothing, which also serves the only console routes a browser
+	// without a session reaches (signing in and out).
 	auth, _ := path(tpl.Resources["HttpApi"].Properties, "Auth", "Authorizers", "ConsoleSession").(map[string]any)
 	if refTo(auth["FunctionArn"]) != "ConsoleAuthFunction" || js(path(auth, "Identity", "Headers")) != `["Cookie"]` ||
 		js(path(auth, "Identity", "ReauthorizeEvery")) != "0" || auth["EnableSimpleResponses"] != true {
@@ -132,10 +132,10 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 		}
 	}
 	slices.Sort(open)
-	if js(open) != js([]string{`"GET" "/console/callback"`, `"GET" "/console/login"`}) {
-		t.Errorf("ConsoleAuthFunction serves %v, want the sign-in's two routes", open)
+	if js(open) != js([]string{`"GET" "/console/callback"`, `"GET" "/console/login"`, `"GET" "/console/signed-out"`, `"POST" "/console/logout"`}) {
+		t.Errorf("ConsoleAuthFunction serves %v, want signing in and out", open)
 	}
-	// Every console route is behind the authorizer but those two.
+	// Every console route is behind the authorizer but those.
 	for _, id := range functions(tpl) {
 		for name, e := range events(tpl.Resources[id]) {
 			p, _ := path(e, "Properties", "Path").(string)

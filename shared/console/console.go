@@ -38,9 +38,9 @@ type Console struct {
 }
 
 // Routes registers the console's pages, each behind the console's
-// authorizer (the template's ConsoleSession); signing in is SignIn's.
+// authorizer (the template's ConsoleSession); signing in and out is
+// SignIn's.
 func (c *Console) Routes(rt *httpapi.Router) {
-	rt.Handle("POST /console/logout", c.signedIn(c.logout))
 	rt.Handle("GET /console", c.signedIn(c.queue))
 	rt.Handle("GET /console/deadlines", c.signedIn(c.deadlines))
 	rt.Handle("GET /console/requests/{id}", c.signedIn(c.request))
@@ -149,13 +149,6 @@ func refused(err error, status *int, msg *string) error {
 		return nil
 	}
 	return err
-}
-
-func (c *Console) logout(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
-	resp := c.page(http.StatusOK, "Signed out", member{}, "", "message", session.Message{Text: "You are signed out of the console.",
-		Link: "/console/login", LinkText: "Sign in"})
-	resp.Cookies = []string{session.SetCookie(session.SessionCookie, "", "/console", 0, "Strict"), session.SetCookie(session.CSRFCookie, "", "/console", 0, "Strict")}
-	return resp, nil
 }
 
 // Row is a request as the console's lists show it.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,21 +19,84 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// SignIn serves the two routes a browser without a session reaches:
-// GET /console/login and GET /console/callback. It runs in the console's
+// SignIn serves the routes a browser without a session reaches: signing
+// in (GET /console/login, GET /console/callback) and out (POST
+// /console/logout, GET /console/signed-out). It runs in the console's
 // authorizer function, which holds no table and no secret, so nothing a
 // stranger reaches can act for the team.
 type SignIn struct {
 	Provider *Provider
 	// BaseURL is the public base URL of the API (the callback is under it).
 	BaseURL string
-	Log     *slog.Logger
+	// LogoutURL ends the session at an identity provider whose discovery
+	// names no end_session_endpoint (Cognito: its /logout) and comes back
+	// to /console/signed-out.
+	LogoutURL string
+	Log       *slog.Logger
 }
 
 // Routes registers the sign-in's routes.
 func (c *SignIn) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /console/login", c.login)
 	rt.Handle("GET /console/callback", c.callback)
+	rt.Handle("POST /console/logout", c.logout)
+	rt.Handle("GET /console/signed-out", c.signedOut)
+}
+
+// logout clears the console's cookies and sends the browser to end its
+// session at the identity provider too: else the next sign-in on that
+// browser would pass without a password. It needs the session's CSRF
+// token (another page cannot sign a member out).
+func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	body, err := httpapi.Body(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	form, err := url.ParseQuery(string(body))
+	token := Cookie(r.Cookies, CSRFCookie)
+	site := httpapi.Header(r, "sec-fetch-site")
+	if err != nil || token == "" || subtle.ConstantTimeCompare([]byte(form.Get("csrf")), []byte(token)) != 1 ||
+		(site != "" && site != "same-origin") {
+		return Render(c.Log, http.StatusForbidden, "message", web.ConsolePage{Title: "Refused", Data: Message{
+			Text: "This sign-out did not come from the console's own page; nothing was done.", Link: "/console", LinkText: "Back to the console"}}), nil
+	}
+	to, err := c.endSession()
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	// A page that sends the browser on, not a redirect: the pages' CSP
+	// (form-action 'self') refuses a form whose answer redirects to
+	// another origin.
+	resp := Render(c.Log, http.StatusOK, "message", web.ConsolePage{Title: "Signing out", Refresh: to, Data: Message{
+		Text: "You are signed out of the console; now of its sign-in.", Link: to, LinkText: "Continue signing out"}})
+	resp.Cookies = []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
+	return resp, nil
+}
+
+// endSession is where the provider ends its session and sends the browser
+// back to /console/signed-out: its end_session_endpoint (OpenID RP-initiated
+// logout) when its discovery names one, else LogoutURL (Cognito's /logout).
+func (c *SignIn) endSession() (string, error) {
+	prov, err := c.Provider.get()
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := prov.Claims(&meta); err != nil || meta.EndSession == "" {
+		if c.LogoutURL == "" {
+			return "", fmt.Errorf("the identity provider names no end_session_endpoint and CONSOLE_LOGOUT_URL is empty")
+		}
+		return c.LogoutURL, nil
+	}
+	q := url.Values{"client_id": {c.Provider.ClientID}, "post_logout_redirect_uri": {strings.TrimRight(c.BaseURL, "/") + "/console/signed-out"}}
+	return meta.EndSession + "?" + q.Encode(), nil
+}
+
+func (c *SignIn) signedOut(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	return Render(c.Log, http.StatusOK, "message", web.ConsolePage{Title: "Signed out", Data: Message{
+		Text: "You are signed out of the console and of its sign-in.", Link: "/console/login", LinkText: "Sign in"}}), nil
 }
 
 // Cookie is a Set-Cookie value: HttpOnly, Secure, with its SameSite.

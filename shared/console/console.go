@@ -8,7 +8,6 @@ package console
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,7 +88,7 @@ func (c *Console) signedIn(h handler) httpapi.HandlerFunc {
 			if err != nil {
 				return httpapi.Response{}, err
 			}
-			if !c.sameOrigin(r) || s.csrf == "" || subtle.ConstantTimeCompare([]byte(form.Get("csrf")), []byte(s.csrf)) != 1 {
+			if !session.OwnPost(r, form, c.BaseURL) {
 				c.Log.WarnContext(ctx, "console post refused: no CSRF token or another origin", "request_id", r.RequestContext.RequestID,
 					"route", r.RouteKey)
 				return c.page(http.StatusForbidden, "Refused", s, "", "message", session.Message{
@@ -99,24 +98,6 @@ func (c *Console) signedIn(h handler) httpapi.HandlerFunc {
 		}
 		return h(ctx, r, s)
 	}
-}
-
-// sameOrigin: a browser's post says where it came from (Sec-Fetch-Site,
-// Origin); one from another site, or another origin of this site, is
-// refused.
-func (c *Console) sameOrigin(r httpapi.Request) bool {
-	if site := httpapi.Header(r, "sec-fetch-site"); site != "" && site != "same-origin" {
-		return false
-	}
-	origin := httpapi.Header(r, "origin")
-	if origin == "" || origin == "null" {
-		// "null": the pages' Referrer-Policy no-referrer hides a form's
-		// origin even from its own site; Sec-Fetch-Site and the token
-		// still hold.
-		return true
-	}
-	u, err := url.Parse(c.BaseURL)
-	return err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host)
 }
 
 func readForm(r httpapi.Request) (url.Values, error) {

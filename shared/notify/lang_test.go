@@ -204,3 +204,24 @@ func TestCategoriesInEachLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The team's emails link the console: the request to decide, the board.
+func TestTeamEmailsLinkTheConsole(t *testing.T) {
+	c := Config{Company: "Example", TeamInbox: "team@example.com", PolicyURL: "https://e.com/p", BaseURL: "https://api.example.com/"}
+	review, err := ReviewNeeded(c, RequestInfo{ID: "r-1", Type: "rectification", Email: "ann@example.com", Due: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := DeadlineDigest(c, Digest{Date: "2026-12-03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		m    Message
+		want string
+	}{{review, "https://api.example.com/console/requests/r-1"}, {digest, "https://api.example.com/console/deadlines"}} {
+		if !strings.Contains(tc.m.Text, tc.want) || !strings.Contains(tc.m.HTML, `href="`+tc.want+`"`) {
+			t.Errorf("%s does not link %s:\n%s", tc.m.Kind, tc.want, tc.m.Text)
+		}
+	}
+}

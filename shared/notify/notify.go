@@ -236,7 +236,9 @@ func DeadlineDigest(c Config, d Digest) (Message, error) {
 	text, html, err := render(DefaultLang, KindDigest, "", struct {
 		Config
 		Digest
-	}{c, d})
+		// Board is the console's deadline board (behind its sign-in).
+		Board string
+	}{c, d, strings.TrimRight(c.BaseURL, "/") + "/console/deadlines"})
 	if err != nil {
 		return Message{}, err
 	}

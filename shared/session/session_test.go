@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 )
 
 func TestCookie(t *testing.T) {
@@ -53,5 +55,44 @@ func TestAuthorizerRefuses(t *testing.T) {
 				t.Fatalf("%+v %v", resp, err)
 			}
 		})
+	}
+}
+
+func TestOwnPost(t *testing.T) {
+	const base = "https://privacy.example.com"
+	req := func(cookie, site, origin string) httpapi.Request {
+		r := httpapi.Request{}
+		if cookie != "" {
+			r.Cookies = []string{CSRFCookie + "=" + cookie}
+		}
+		r.Headers = map[string]string{}
+		if site != "" {
+			r.Headers["sec-fetch-site"] = site
+		}
+		if origin != "" {
+			r.Headers["origin"] = origin
+		}
+		return r
+	}
+	form := url.Values{"csrf": {"tok"}}
+	for _, tc := range []struct {
+		name string
+		r    httpapi.Request
+		form url.Values
+		want bool
+	}{
+		{"own page", req("tok", "same-origin", base), form, true},
+		{"own page, origin hidden by no-referrer", req("tok", "same-origin", "null"), form, true},
+		{"an old browser without fetch metadata", req("tok", "", ""), form, true},
+		{"no token in the form", req("tok", "same-origin", base), url.Values{}, false},
+		{"another token", req("other", "same-origin", base), form, false},
+		{"no cookie", req("", "same-origin", base), form, false},
+		{"another origin of the site", req("tok", "same-site", "https://blog.example.com"), form, false},
+		{"another site", req("tok", "cross-site", "https://evil.example"), form, false},
+		{"another origin without fetch metadata", req("tok", "", "https://evil.example"), form, false},
+	} {
+		if got := OwnPost(tc.r, tc.form, base); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

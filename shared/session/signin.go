@@ -53,10 +53,7 @@ func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, err
 	}
 	form, err := url.ParseQuery(string(body))
-	token := Cookie(r.Cookies, CSRFCookie)
-	site := httpapi.Header(r, "sec-fetch-site")
-	if err != nil || token == "" || subtle.ConstantTimeCompare([]byte(form.Get("csrf")), []byte(token)) != 1 ||
-		(site != "" && site != "same-origin") {
+	if err != nil || !OwnPost(r, form, c.BaseURL) {
 		return Render(c.Log, http.StatusForbidden, "message", web.ConsolePage{Title: "Refused", Data: Message{
 			Text: "This sign-out did not come from the console's own page; nothing was done.", Link: "/console", LinkText: "Back to the console"}}), nil
 	}
@@ -191,4 +188,27 @@ func Random() string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// OwnPost reports whether a form post came from the console's own page:
+// it carries the session's CSRF token (the form's csrf field equal to the
+// CSRFCookie: double submit), and what the browser says of where it came
+// from (Sec-Fetch-Site, Origin) is the console's origin, baseURL's. An
+// Origin of "null" is let through: the pages' Referrer-Policy
+// (no-referrer) makes a browser hide a form's origin even from its own
+// site, and the token and Sec-Fetch-Site still hold.
+func OwnPost(r httpapi.Request, form url.Values, baseURL string) bool {
+	token := Cookie(r.Cookies, CSRFCookie)
+	if token == "" || subtle.ConstantTimeCompare([]byte(form.Get("csrf")), []byte(token)) != 1 {
+		return false
+	}
+	if site := httpapi.Header(r, "sec-fetch-site"); site != "" && site != "same-origin" {
+		return false
+	}
+	origin := httpapi.Header(r, "origin")
+	if origin == "" || origin == "null" {
+		return true
+	}
+	u, err := url.Parse(baseURL)
+	return err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host)
 }

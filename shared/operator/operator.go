@@ -180,9 +180,6 @@ func Actions() []string {
 	return names
 }
 
-// Decides reports whether an action changes anything.
-func Decides(name string) bool { return actions()[name].decides }
-
 // Do runs r for c.
 func (o *Operator) Do(ctx context.Context, c Caller, r Request) (Result, error) {
 	a, ok := actions()[r.Action]

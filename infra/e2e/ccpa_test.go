@@ -3,7 +3,6 @@ package e2e
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -55,8 +54,10 @@ func TestCCPARequests(t *testing.T) {
 }
 
 // An authorised agent (CCPA) files for a person: the verification link
-// goes to the person, the answers to both, and the agent never sees the
-// export or any link.
+// goes to the person, naming the agent; the agent is asked to confirm
+// their own address and, once they have, is told how the request stands,
+// never sent the export or any link to the person's data; an opt-out the
+// agent files waits for the person's confirmation too.
 func TestAuthorizedAgent(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
@@ -70,9 +71,17 @@ func TestAuthorizedAgent(t *testing.T) {
 		}
 	}
 	id, verify, _ := s.fileAndOpen(t, person, `{"email":"`+person+`","type":"access","regulation":"ccpa","relationship":"authorized_agent","agent_email":"`+agent+`"}`)
-	filed := s.mailTo(t, agent, "The request you filed for someone: "+id)
-	if strings.Contains(filed.Body.Text, "token=") || !strings.Contains(filed.Body.Text, "confirm it from their own address") {
-		t.Fatalf("the agent's first notice: %s", filed.Body.Text)
+	if ack := s.mailTo(t, person, id); !strings.Contains(ack.Body.Text, agent) {
+		t.Fatalf("the person's verification email does not name the agent:\n%s", ack.Body.Text)
+	}
+	// The agent confirms their own address: the link does that and nothing
+	// else (nothing of the person in the email).
+	ask := s.mailTo(t, agent, "Please confirm this address (request "+id)
+	if strings.Contains(ask.Body.Text, person) || !addressLink.MatchString(ask.Body.Text) {
+		t.Fatalf("the agent's request to confirm their address:\n%s", ask.Body.Text)
+	}
+	if resp, out := s.do(t, "POST", s.path(t, addressLink.FindString(ask.Body.Text)), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("the agent confirms: %d %s", resp.StatusCode, out)
 	}
 	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("verify: %d %s", resp.StatusCode, out)
@@ -80,24 +89,28 @@ func TestAuthorizedAgent(t *testing.T) {
 	if ready := s.mailTo(t, person, "Your data is ready"); !strings.Contains(ready.Body.Text, "/export?token=") {
 		t.Fatal("the person has no export link")
 	}
-	notices := localtest.WaitEmails(t, s.svc, 2, 20*time.Second, func(e localtest.Email) bool { return e.To(agent) })
-	if len(notices) != 2 {
-		t.Fatalf("%d notices to the agent, want 2", len(notices))
+	done := s.mailTo(t, agent, "The request you filed for someone: "+id)
+	if strings.Contains(done.Body.Text, "token=") || strings.Contains(done.Body.HTML, "token=") {
+		t.Fatalf("a link reached the agent: %s", done.Body.Text)
 	}
-	for _, n := range notices {
-		if strings.Contains(n.Body.Text, "token=") || strings.Contains(n.Body.HTML, "token=") {
-			t.Fatalf("a link reached the agent: %s", n.Body.Text)
-		}
-	}
-	if !strings.Contains(notices[1].Body.Text+notices[0].Body.Text, "We do not send the data, or the link, to you") {
+	if !strings.Contains(done.Body.Text, "We do not send the data, or the link, to you") {
 		t.Fatal("the agent was not told the request is done")
 	}
-	// An opt-out the agent files: recorded at once, the person confirmed,
-	// the agent told.
+	// An opt-out the agent files waits for the person: nothing recorded
+	// until they confirm it.
 	code, f := s.file(t, `{"email":"`+person+`","type":"opt_out_of_sale","relationship":"authorized_agent","agent_email":"`+agent+`"}`)
-	if code != 202 || f.Status != "completed" {
+	if code != 202 || f.Status != "identity_unverified" {
 		t.Fatalf("opt-out by an agent: %d %+v", code, f)
 	}
+	optOut := verifyLink.FindString(s.mailTo(t, person, f.ID).Body.Text)
+	for _, it := range s.items(t, "LedgerTable") {
+		if str(it, "event") == "opt_out_of_sale_recorded" {
+			t.Fatal("an agent's opt-out was recorded before the person confirmed it")
+		}
+	}
+	if resp, out := s.do(t, "POST", s.path(t, optOut), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
+		t.Fatalf("the person confirms the opt-out: %d %s", resp.StatusCode, out)
+	}
 	s.mailTo(t, person, "Your opt-out of sale and sharing is recorded (request "+f.ID)
-	s.mailTo(t, agent, "The request you filed for someone: "+f.ID)
+	s.ledgerEvent(t, person, "opt_out_of_sale_recorded")
 }

@@ -103,7 +103,7 @@ func TestCampaign(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Name = "subscription_confirmed"
-		if err := store.ConfirmSubscription(ctx, sub, "signup-"+who, e); err != nil {
+		if _, err := store.ConfirmSubscription(ctx, sub, "signup-"+who, e); err != nil {
 			t.Fatal(err)
 		}
 		return sub
@@ -336,7 +336,7 @@ func TestPlannerPausesAndResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Name = "subscription_confirmed"
-		if err := store.ConfirmSubscription(ctx, sub, "s", e); err != nil {
+		if _, err := store.ConfirmSubscription(ctx, sub, "s", e); err != nil {
 			t.Fatal(err)
 		}
 	}

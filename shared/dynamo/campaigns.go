@@ -154,7 +154,7 @@ func (s *Store) Audience(ctx context.Context, subjects []privacy.SubjectID) (map
 			for _, it := range page.Responses[s.tables.Subjects] {
 				subject := privacy.SubjectID(strings.TrimPrefix(s1(it, attrPK), SubjectPK("")))
 				if s1(it, attrSK) == privacy.HoldRestriction {
-					restricted[subject] = true
+					restricted[subject] = len(restrictedBy(it)) > 0
 					continue
 				}
 				sub, err := DecodeSubscription(it)

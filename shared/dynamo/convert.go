@@ -62,7 +62,7 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
 		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
 		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
-		Lang: r.Lang}
+		Lang: r.Lang, AgentConfirmedAt: tsOpt(r.AgentConfirmedAt), NewAddressConfirmedAt: tsOpt(r.NewAddressConfirmedAt)}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
@@ -88,7 +88,8 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		from string
 	}{{&r.ReceivedAt, rec.ReceivedAt}, {&r.DueAt, rec.DueAt}, {&r.OriginalDueAt, rec.OriginalDueAt},
 		{&r.ExtendedUntil, rec.Extended}, {&r.CompletedAt, rec.CompletedAt}, {&r.VerifySentAt, rec.VerifySentAt},
-		{&r.VerifiedAt, rec.VerifiedAt}, {&r.FulfilAfter, rec.FulfilAfter}, {&r.AttemptedAt, rec.AttemptedAt}} {
+		{&r.VerifiedAt, rec.VerifiedAt}, {&r.FulfilAfter, rec.FulfilAfter}, {&r.AttemptedAt, rec.AttemptedAt},
+		{&r.AgentConfirmedAt, rec.AgentConfirmedAt}, {&r.NewAddressConfirmedAt, rec.NewAddressConfirmedAt}} {
 		if *f.to, err = parseTS(f.from); err != nil {
 			return r, fmt.Errorf("request %s: %w", rec.ID, err)
 		}

@@ -63,7 +63,7 @@ func (s *Store) CorrectField(ctx context.Context, subject privacy.SubjectID, fie
 
 // MoveSubject moves everything held under from to to, the subject of the
 // person's corrected address email: its items in the subjects table (with
-// the address and its list keys), its ledger entries (the
+// the address and its list keys, and no email due), its ledger entries (the
 // history stays whole), its suppression reasons, and its requests (their
 // subject, and the address where they keep one). What to already holds
 // under the same key stays (the person's own state under the new address
@@ -80,6 +80,9 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 		if _, ok := it["email"]; ok {
 			moved["email"] = str(email)
 		}
+		// A copy makes no email due: what its mail_due named was sent (or
+		// not) to the old address, and must not go again to the new one.
+		delete(moved, AttrMailDue)
 		// An item from before site items lost their digest keys gives them
 		// up: they were the old address's.
 		delete(moved, "email_md5")

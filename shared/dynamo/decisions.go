@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,10 +81,12 @@ func holdKey(subject privacy.SubjectID, hold string) map[string]types.AttributeV
 	return map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(hold)}
 }
 
-// Restrict puts the subject under a restriction of processing (GDPR Art.
-// 18): a HOLD#RESTRICTION item in its partition, listed in the sparse holds
-// index. The sweep keeps the subject's data, the mailer sends no marketing
-// and no sales notification, the campaign skips it. Idempotent.
+// Restrict puts the subject under requestID's restriction of processing
+// (GDPR Art. 18): the subject's HOLD#RESTRICTION item names every request
+// whose restriction is in force (requests, a string set), and is listed in
+// the sparse holds index while any is. The sweep keeps the subject's data,
+// the mailer sends no marketing and no sales notification, the campaign
+// skips it. Idempotent.
 func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
@@ -97,46 +100,81 @@ func (s *Store) Restrict(ctx context.Context, subject privacy.SubjectID, request
 	return nil
 }
 
-// restriction is the write that puts subject under requestID's
-// restriction of processing.
+// restriction is the write that adds requestID's restriction to the
+// subject's.
 func (s *Store) restriction(subject privacy.SubjectID, requestID string, at time.Time) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldRestriction),
-		UpdateExpression: aws.String("SET list_pk = :holds, list_sk = :pk, request_id = :r, " +
-			"restricted_at = if_not_exists(restricted_at, :now)"),
+		UpdateExpression: aws.String("SET list_pk = :holds, list_sk = :pk, restricted_at = if_not_exists(restricted_at, :now) " +
+			"ADD requests :r"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":holds": str(privacy.HoldsList),
-			":pk": str(SubjectPK(subject)), ":r": str(requestID), ":now": str(ts(at))}}}
+			":pk": str(SubjectPK(subject)), ":r": &types.AttributeValueMemberSS{Value: []string{requestID}}, ":now": str(ts(at))}}}
 }
 
-// Lift ends a restriction of processing, with its ledger entry.
-func (s *Store) Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
+// Lift ends requestID's restriction of the subject's processing, with its
+// ledger entry, and nobody else's: the subject stays restricted while
+// another request's restriction is in force. privacy.ErrNotFound when
+// requestID's is not (lifted before, or never put in place).
+func (s *Store) Lift(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldRestriction)}},
-		{Put: ledger},
-	}})
+	key := holdKey(subject, privacy.HoldRestriction)
+	// A restriction stored before the set (request_id, one request) is
+	// lifted by its own request only.
+	upd := &types.Update{TableName: &s.tables.Subjects, Key: key,
+		UpdateExpression:          aws.String("DELETE requests :r"),
+		ConditionExpression:       aws.String("contains(requests, :id)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberSS{Value: []string{requestID}}, ":id": str(requestID)}}
+	legacy := &types.Update{TableName: &s.tables.Subjects, Key: key,
+		UpdateExpression:          aws.String("REMOVE request_id"),
+		ConditionExpression:       aws.String("request_id = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(requestID)}}
+	for _, u := range []*types.Update{upd, legacy} {
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: u}, {Put: ledger}}})
+		if !refusedAt(err, 0) {
+			break
+		}
+	}
+	if refusedAt(err, 0) {
+		return privacy.ErrNotFound
+	}
 	if err != nil {
+		return fmt.Errorf("lift restriction: %w", err)
+	}
+	// The last restriction lifted: the item goes, and with it the entry in
+	// the holds index (a restriction added meanwhile keeps it).
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.tables.Subjects, Key: key,
+		ConditionExpression: aws.String("attribute_not_exists(requests) AND attribute_not_exists(request_id)")})
+	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("lift restriction: %w", err)
 	}
 	return nil
 }
 
-// Restriction returns the id of the request that restricted the subject's
-// processing, or "" when it is not restricted.
-func (s *Store) Restriction(ctx context.Context, subject privacy.SubjectID) (string, error) {
+// Restriction returns the requests whose restriction of the subject's
+// processing is in force, sorted; none when it is not restricted.
+func (s *Store) Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects,
 		Key: holdKey(subject, privacy.HoldRestriction), ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("request_id")})
+		ProjectionExpression: aws.String("requests, request_id")})
 	if err != nil {
-		return "", fmt.Errorf("restriction check: %w", err)
+		return nil, fmt.Errorf("restriction check: %w", err)
 	}
-	if out.Item == nil {
-		return "", nil
+	return restrictedBy(out.Item), nil
+}
+
+// restrictedBy reads the requests a HOLD#RESTRICTION item names (nil for
+// none, or no item).
+func restrictedBy(item map[string]types.AttributeValue) []string {
+	var by []string
+	if set, ok := item["requests"].(*types.AttributeValueMemberSS); ok {
+		by = append(by, set.Value...)
 	}
-	if id, ok := out.Item["request_id"].(*types.AttributeValueMemberS); ok && id.Value != "" {
-		return id.Value, nil
+	if id := s1(item, "request_id"); id != "" && !slices.Contains(by, id) {
+		by = append(by, id)
 	}
-	return "unknown", nil
+	slices.Sort(by)
+	return by
 }

@@ -50,7 +50,7 @@ func TestEveryWriteIsFiled(t *testing.T) {
 				Subject: c, ID: "s2", Cooldown: time.Minute, Event: ev(c, "subscribe_requested")}); err != nil {
 				return err
 			}
-			if err := s.ConfirmSubscription(ctx, c, "s2", ev(c, "subscription_confirmed")); err != nil {
+			if _, err := s.ConfirmSubscription(ctx, c, "s2", ev(c, "subscription_confirmed")); err != nil {
 				return err
 			}
 			return s.Unsubscribe(ctx, c, ev(c, "unsubscribed"))

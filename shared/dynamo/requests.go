@@ -40,10 +40,14 @@ type requestRecord struct {
 	FixValue     string `dynamodbav:"correction_value,omitempty"`
 	ParentEmail  string `dynamodbav:"parent_email,omitempty"`
 	AgentEmail   string `dynamodbav:"agent_email,omitempty"`
-	Regulation   string `dynamodbav:"regulation"`
-	Status       string `dynamodbav:"status"`
-	ReceivedAt   string `dynamodbav:"received_at"`
-	DueAt        string `dynamodbav:"due_at"`
+	// AgentConfirmedAt is when the agent confirmed their address by its
+	// link; NewAddressConfirmedAt when a correction's new address did.
+	AgentConfirmedAt      string `dynamodbav:"agent_confirmed_at,omitempty"`
+	NewAddressConfirmedAt string `dynamodbav:"new_address_confirmed_at,omitempty"`
+	Regulation            string `dynamodbav:"regulation"`
+	Status                string `dynamodbav:"status"`
+	ReceivedAt            string `dynamodbav:"received_at"`
+	DueAt                 string `dynamodbav:"due_at"`
 	// OriginalDueAt is the first deadline, once an extension moved due_at.
 	OriginalDueAt string `dynamodbav:"original_due_at,omitempty"`
 	Extended      string `dynamodbav:"extended_until,omitempty"`
@@ -154,14 +158,7 @@ func (s *Store) CreateRequest(ctx context.Context, r privacy.RightsRequest, e pr
 	return s.createRequest(ctx, r, e)
 }
 
-// CreateRestrictingRequest stores a new request that restricts its
-// subject's processing from the moment it is made (a parent's request for
-// a child's data), the restriction and the ledger entry in one transaction.
-func (s *Store) CreateRestrictingRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error {
-	return s.createRequest(ctx, r, e, s.restriction(r.Subject, r.ID, r.ReceivedAt))
-}
-
-func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event, with ...types.TransactWriteItem) error {
+func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error {
 	item, err := EncodeRequest(r)
 	if err != nil {
 		return err
@@ -169,8 +166,8 @@ func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e pr
 	for k, v := range requestKey(r.ID) {
 		item[k] = v
 	}
-	items, err := s.withLedger(e, append([]types.TransactWriteItem{{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item),
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}}}, with...)...)
+	items, err := s.withLedger(e, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	if err != nil {
 		return err
 	}
@@ -219,17 +216,24 @@ func (s *Store) Request(ctx context.Context, id string) (privacy.RightsRequest, 
 
 // VerifyRequest marks the requester's identity verified: the link's nonce
 // must be the current one, and it is used up; the request is then pending
-// (what happens next is the fulfilment's). An excessive request (decided
-// at verification, from verified requests only) is flagged and the team's
-// review made due. Verifying again with the same link is a no-op; a used
-// or replaced link gives privacy.ErrStale.
-func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e privacy.Event) error {
-	set := "SET #s = :pending, verified_at = :now, last_verify_nonce = :n"
+// (what happens next is the fulfilment's), unless review holds it for the
+// team: an excessive request (decided at verification, from verified
+// requests only) is flagged, a parent's awaits the team's review of the
+// proof, and the team's review is made due. Verifying again with the same
+// link is a no-op; a used or replaced link gives privacy.ErrStale.
+func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, review privacy.Review, e privacy.Event) error {
+	set := "SET #s = :status, verified_at = :now, last_verify_nonce = :n"
 	vals := map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-		":pending": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}
-	if excessive {
-		set += ", possibly_excessive = :x, mail_due = :due"
+		":status": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}
+	switch review {
+	case privacy.ReviewExcessive:
+		set += ", possibly_excessive = :x"
 		vals[":x"] = &types.AttributeValueMemberBOOL{Value: true}
+	case privacy.ReviewProof:
+		vals[":status"] = str(privacy.RequestAwaitingReview)
+	}
+	if review != privacy.ReviewNone {
+		set += ", mail_due = :due"
 		vals[":due"] = str(privacy.Due(privacy.MailReview, nonce).String())
 	}
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
@@ -254,6 +258,58 @@ func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, excessive b
 	}
 	if v, ok := out.Item["last_verify_nonce"].(*types.AttributeValueMemberS); ok && v.Value == nonce {
 		return nil // this very link verified it already
+	}
+	return privacy.ErrStale
+}
+
+// ConfirmAgent records that a request's agent confirmed their address
+// (the first time counts); privacy.ErrNotFound when the request names no
+// agent.
+func (s *Store) ConfirmAgent(ctx context.Context, id string, e privacy.Event) error {
+	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression:          aws.String("SET agent_confirmed_at = if_not_exists(agent_confirmed_at, :now)"),
+		ConditionExpression:       aws.String("attribute_exists(agent_email)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}}
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: upd})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return privacy.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("confirm agent: %w", err)
+	}
+	return nil
+}
+
+// ConfirmNewAddress records that a correction's new address confirmed it,
+// once the old one verified the request (awaiting_review), and makes the
+// team's review and the old address's notice due (once names that
+// email). Confirming again is a no-op; privacy.ErrStale when the request
+// is not waiting for it.
+func (s *Store) ConfirmNewAddress(ctx context.Context, id, once string, e privacy.Event) error {
+	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
+		UpdateExpression: aws.String("SET new_address_confirmed_at = :now, mail_due = :due"),
+		ConditionExpression: aws.String("#s = :review AND correction_field = :email AND attribute_exists(correction_value) AND " +
+			"attribute_not_exists(new_address_confirmed_at)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At)), ":review": str(privacy.RequestAwaitingReview),
+			":email": str(privacy.FieldEmail), ":due": str(privacy.Due(privacy.MailAddressConfirmed, once).String())}}
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: upd})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	if !refusedAt(err, 0) {
+		return fmt.Errorf("confirm new address: %w", err)
+	}
+	if r, gerr := s.Request(ctx, id); gerr == nil && !r.NewAddressConfirmedAt.IsZero() {
+		return nil // confirmed already
 	}
 	return privacy.ErrStale
 }

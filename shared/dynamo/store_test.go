@@ -16,12 +16,22 @@ import (
 
 func newStore(t *testing.T) *dynamo.Store {
 	t.Helper()
+	s, _, _ := newStoreDB(t)
+	return s
+}
+
+// newStoreDB is newStore with the client and the tables, for tests that
+// read or write items as stored.
+func newStoreDB(t *testing.T) (*dynamo.Store, *dynamodb.Client, dynamo.Tables) {
+	t.Helper()
 	svc := localtest.Need(t)
 	n := localtest.Tables(t, svc)
-	return dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{
+	db := localtest.DynamoDB(svc)
+	tables := dynamo.Tables{
 		Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"], Suppression: n["SuppressionTable"],
 		Requests: n["RequestsTable"], Ops: n["OpsTable"], Records: n["RecordsTable"],
-	})
+	}
+	return dynamo.New(db, tables), db, tables
 }
 
 func TestSaveInquiry(t *testing.T) {

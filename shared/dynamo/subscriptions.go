@@ -211,11 +211,12 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 }
 
 // ConfirmSubscription confirms the signup signupID: it records the proof in
-// the ledger, puts the subscriber on the list, lifts the suppression
-// reasons a fresh opt-in lifts and makes the receipt's email due.
-// Confirming again is a no-op. A link to a replaced or expired signup gives
+// the ledger, puts the subscriber on the list, clears the suppression
+// reasons a fresh opt-in clears and makes the receipt's email due; it
+// reports true. Confirming again is a no-op that reports false: an old
+// link is no new consent. A link to a replaced or expired signup gives
 // privacy.ErrStale.
-func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) error {
+func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) (bool, error) {
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :confirmed, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
@@ -230,7 +231,7 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
-		return err
+		return false, err
 	}
 	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}}
 	for _, reason := range privacy.ClearedByConfirmation() {
@@ -239,19 +240,19 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
-		return nil
+		return true, nil
 	}
 	if !lostRace(err) {
-		return fmt.Errorf("confirm subscription: %w", err)
+		return false, fmt.Errorf("confirm subscription: %w", err)
 	}
 	cur, gerr := s.Subscription(ctx, subject)
 	switch {
 	case gerr != nil && !errors.Is(gerr, privacy.ErrNotFound):
-		return gerr
+		return false, gerr
 	case gerr == nil && cur.Status == privacy.StatusConfirmed && cur.SignupID == signupID:
-		return nil // confirmed already: idempotent
+		return false, nil // confirmed already: idempotent
 	}
-	return privacy.ErrStale
+	return false, privacy.ErrStale
 }
 
 // Unsubscribe turns every marketing topic off at once and suppresses the

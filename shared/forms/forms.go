@@ -25,10 +25,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
 	RequestSubscription(ctx context.Context, p privacy.PendingSignup) (bool, error)
-	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) error
+	// ConfirmSubscription reports whether this call confirmed the signup
+	// (false: it was confirmed before).
+	ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) (bool, error)
 	// Restriction names the request that restricted a subject's
 	// processing (GDPR Art. 18), or "".
-	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
+	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	RecordEvent(ctx context.Context, e privacy.Event) error
 	// RecordSaleOptOut marks a subject opted out of sale and sharing.
 	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error

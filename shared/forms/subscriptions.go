@@ -98,7 +98,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	// The limits and the restriction are read together: one round trip.
 	var (
 		ex           *limit.Exceeded
-		by           string
+		by           []string
 		limErr, rErr error
 		wg           sync.WaitGroup
 	)
@@ -119,9 +119,9 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	// Under a restriction of processing nothing new starts for marketing:
 	// the visitor is answered as usual, the ledger says why nothing
 	// happened, and a signup after the restriction is lifted works.
-	if by != "" {
-		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", by)
-		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by,
+	if len(by) > 0 {
+		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", strings.Join(by, ","))
+		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by[0],
 			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 			Detail: map[string]string{"source": source}})
 	}
@@ -157,7 +157,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
 	}
-	err = f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
+	confirmed, err := f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
@@ -170,10 +170,12 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
 	}
 	// The person asks anew: what held marketing back is lifted, and the
-	// confirmation is the proof (a hard bounce: it proves delivery).
+	// confirmation is the proof (a hard bounce: it proves delivery). Only a
+	// confirmation that happened now is a new consent: an old link posted
+	// again lifts nothing (a complaint since stays).
 	var lifted []string
 	for _, reason := range suppressed {
-		if slices.Contains(privacy.LiftedByConfirmation(), reason) {
+		if confirmed && slices.Contains(privacy.LiftedByConfirmation(), reason) {
 			lifted = append(lifted, reason)
 		}
 	}

@@ -26,6 +26,19 @@ const (
 	MarketingValidity = 400 * 24 * time.Hour
 	// OfferValidity: a policy notice's link that adds a new topic.
 	OfferValidity = 30 * 24 * time.Hour
+	// AddressValidity: the link that confirms an address a request names
+	// besides the person's (an agent's, a correction's new address).
+	AddressValidity = 72 * time.Hour
+	// StopValidity: the old address's link that stops a correction of the
+	// address before the team applies it.
+	StopValidity = 30 * 24 * time.Hour
+)
+
+// The addresses a request names besides the person's, as Address names
+// them (the reference after the request id).
+const (
+	AddressAgent = "agent"
+	AddressNew   = "new"
 )
 
 // Builder mints links under Base (the public base URL, no trailing
@@ -53,6 +66,19 @@ func (b Builder) Confirm(subject privacy.SubjectID, signupID string, now time.Ti
 func (b Builder) Verify(req privacy.RightsRequest, nonce string, now time.Time) (string, error) {
 	return b.link("/v1/rights-requests/"+req.ID+"/verify", token.Claims{Purpose: token.VerifyRequest, Subject: req.Subject,
 		Ref: req.ID + ":" + nonce, Expires: now.Add(VerifyValidity)})
+}
+
+// Address is the link that confirms the address of a request's agent
+// (which AddressAgent) or its correction's new address (AddressNew).
+func (b Builder) Address(req privacy.RightsRequest, which string, now time.Time) (string, error) {
+	return b.link("/v1/rights-requests/"+req.ID+"/address", token.Claims{Purpose: token.ConfirmAddress, Subject: req.Subject,
+		Ref: req.ID + ":" + which, Expires: now.Add(AddressValidity)})
+}
+
+// Stop is the old address's link that stops a correction of the address.
+func (b Builder) Stop(req privacy.RightsRequest, now time.Time) (string, error) {
+	return b.link("/v1/rights-requests/"+req.ID+"/stop", token.Claims{Purpose: token.StopChange, Subject: req.Subject,
+		Ref: req.ID, Expires: now.Add(StopValidity)})
 }
 
 // Status is the link to a request's status page.

@@ -41,9 +41,10 @@ type Requests interface {
 }
 
 // Restrictions tells whether a subject's processing is restricted (GDPR
-// Art. 18): the id of the request that restricted it, or "".
+// Art. 18): the ids of the requests whose restriction is in force, none
+// when it is not.
 type Restrictions interface {
-	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
+	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 }
 
 // Sender sends one email and returns its provider message id.
@@ -270,7 +271,7 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 		return msgs, nil
 	}
 	by, err := m.Restrictions.Restriction(ctx, subject)
-	if err != nil || by == "" {
+	if err != nil || len(by) == 0 {
 		return msgs, err
 	}
 	var out []notify.Message
@@ -287,7 +288,7 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 		}
 		out = append(out, msg)
 	}
-	m.Log.InfoContext(ctx, "processing restricted: emails held back", "kind", ch.Kind, "request_id", by,
+	m.Log.InfoContext(ctx, "processing restricted: emails held back", "kind", ch.Kind, "restricted_by", strings.Join(by, ","),
 		"held", len(msgs)-len(out))
 	return out, nil
 }
@@ -324,8 +325,9 @@ func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, 
 			return nil, fmt.Errorf("request mail_due %q unknown", ch.MailDue)
 		}
 		msgs, err := build(m, c, req, ch.MailDue)
-		if err == nil && req.AgentEmail != "" && agentTold(ch.MailDue.Kind) {
-			// The agent who filed it is told how it stands, never the data.
+		if err == nil && req.AgentTold() && agentTold(ch.MailDue.Kind) {
+			// The agent who filed it, once they confirmed their address, is
+			// told how it stands, never the data.
 			notice, nerr := notify.AgentNotice(c, notify.AgentUpdate{To: req.AgentEmail, ID: req.ID, Type: req.Type,
 				Kind: string(ch.MailDue.Kind), Reason: req.Reason, Until: req.ExtendedUntil})
 			msgs, err = append(msgs, notice), nerr
@@ -364,9 +366,31 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 		return one(notify.RequestDone(c, req.AnswerTo(), req.ID, req.Type))
 	},
 	privacy.MailReview: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.ReviewNeeded(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
-			Excessive: req.Excessive && req.Status == privacy.RequestPending})) // not yet approved
+		return one(notify.ReviewNeeded(c, reviewInfo(req)))
+	},
+	privacy.MailConfirmAddress: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		if !req.ChangesAddress() {
+			return nil, fmt.Errorf("request %s changes no address", req.ID)
+		}
+		link, err := m.links().Address(req, links.AddressNew, m.Now())
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.ConfirmAddress(c, notify.AddressRequest{To: req.Correction.Value, ID: req.ID, Role: links.AddressNew, Link: link}))
+	},
+	privacy.MailAddressConfirmed: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		// The team may now decide; the old address is told what will
+		// change, with the link that stops it.
+		review, err := notify.ReviewNeeded(c, reviewInfo(req))
+		if err != nil {
+			return nil, err
+		}
+		stop, err := m.links().Stop(req, m.Now())
+		if err != nil {
+			return nil, err
+		}
+		told, err := notify.AddressChange(c, req.Email, req.ID, req.Correction.Value, stop)
+		return []notify.Message{review, told}, err
 	},
 	privacy.MailJoined: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		status, err := m.statusLink(req)
@@ -374,14 +398,6 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 			return nil, err
 		}
 		return one(notify.RequestJoined(c, req.Email, req.ID, req.Type, status))
-	},
-	privacy.MailParentReceived: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		status, err := m.statusLink(req)
-		if err != nil {
-			return nil, err
-		}
-		return notify.ParentRequestReceived(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-			Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt}, status)
 	},
 	privacy.MailOptedOut: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.OptOutRecorded(c, req.AnswerTo(), req.ID))
@@ -396,13 +412,25 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 	privacy.MailCorrected:    decision(notify.KindRectificationDone),
 	privacy.MailUpheld:       decision(notify.KindObjectionUpheld),
 	privacy.MailUpheldErased: decision(notify.KindObjectionErased),
+	privacy.MailStopped:      decision(notify.KindRequestStopped),
+}
+
+// reviewInfo is what the team's review email of req shows.
+func reviewInfo(req privacy.RightsRequest) notify.RequestInfo {
+	return notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation, Name: req.Name, Email: req.Email,
+		Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
+		Excessive:           req.Excessive && req.Status == privacy.RequestPending, // not yet approved
+		NewAddressConfirmed: !req.NewAddressConfirmedAt.IsZero()}
 }
 
 func one(msg notify.Message, err error) ([]notify.Message, error) { return []notify.Message{msg}, err }
 
 // agentTold reports whether an authorised agent is told of an email of
-// kind: every answer to the person, not the team's review.
-func agentTold(k privacy.MailKind) bool { return k != privacy.MailReview && k != privacy.MailJoined }
+// kind: every answer to the person, not the acknowledgement (which asks
+// the agent to confirm their address), nor the team's review.
+func agentTold(k privacy.MailKind) bool {
+	return k != privacy.MailReceived && k != privacy.MailReview && k != privacy.MailJoined
+}
 
 // subscription is a subscription's email: the double opt-in link of a
 // signup, the receipt of its confirmation (both name the signup in their
@@ -557,6 +585,10 @@ func (m *Mailer) links() links.Builder {
 	return links.Builder{Base: m.Config.BaseURL, Tokens: m.Tokens}
 }
 
+// requestReceived is a new request's acknowledgement with its
+// verification link (a parent's request: to the parent), the team's
+// notice, and, for an agent who has not confirmed their address yet, the
+// link that confirms it.
 func (m *Mailer) requestReceived(c notify.Config, req privacy.RightsRequest, nonce string) ([]notify.Message, error) {
 	verify, err := m.links().Verify(req, nonce, m.Now())
 	if err != nil {
@@ -566,8 +598,15 @@ func (m *Mailer) requestReceived(c notify.Config, req privacy.RightsRequest, non
 	if err != nil {
 		return nil, err
 	}
+	var agent string
+	if req.AgentEmail != "" && req.AgentConfirmedAt.IsZero() {
+		if agent, err = m.links().Address(req, links.AddressAgent, m.Now()); err != nil {
+			return nil, err
+		}
+	}
 	return notify.RequestReceived(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-		Name: req.Name, Email: req.Email, Details: req.Details, Due: req.DueAt}, verify, status)
+		Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Agent: req.AgentEmail, Details: req.Details,
+		Due: req.DueAt, Correction: req.Correction}, verify, status, agent)
 }
 
 func (m *Mailer) statusLink(req privacy.RightsRequest) (string, error) {

@@ -204,8 +204,16 @@ var rights = map[string]map[string]string{
 		"opt_out_of_sale": "opposition à la vente et au partage", "know_categories": "connaître les catégories"},
 }
 
+// fields names the fields a correction may change, in each language.
+var fields = map[string]map[string]string{
+	"en": {"name": "name", "company": "company name", "phone": "phone number", "email": "email address"},
+	"de": {"name": "Name", "company": "Firmenname", "phone": "Telefonnummer", "email": "E-Mail-Adresse"},
+	"fr": {"name": "nom", "company": "nom de l’entreprise", "phone": "numéro de téléphone", "email": "adresse e-mail"},
+}
+
 // textFuncs are the templates' functions in lang: date writes a day as
-// people of that language do, right names a request type.
+// people of that language do, right names a request type, field a field
+// a correction changes.
 func textFuncs(lang string) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
 		"date": func(t time.Time) string {
@@ -226,6 +234,15 @@ func textFuncs(lang string) texttemplate.FuncMap {
 				return n
 			}
 			return typ
+		},
+		"field": func(f string) string {
+			if n, ok := fields[lang][f]; ok {
+				return n
+			}
+			if n, ok := fields[DefaultLang][f]; ok {
+				return n
+			}
+			return f
 		},
 	}
 }

@@ -46,10 +46,19 @@ func personEmails(t *testing.T, c Config) []Message {
 	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}))
 	n.Version.Material = false
 	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}))
-	ms, err = RequestReceived(c, r, "https://api.example/v", "https://api.example/s")
+	own := r
+	own.Parent, own.Agent, own.Type = "", "agent@example.com", privacy.RightRectification
+	own.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}
+	ms, err = RequestReceived(c, own, "https://api.example/v", "https://api.example/s", "https://api.example/a")
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("an agent's request: %d emails, %v", len(ms), err)
+	}
+	add(ms[0], nil)
+	add(ms[2], nil)
+	ms, err = RequestReceived(c, r, "https://api.example/v", "https://api.example/s", "")
 	add(ms[0], err)
-	ms, err = ParentRequestReceived(c, r, "https://api.example/s")
-	add(ms[0], err)
+	add(ConfirmAddress(c, AddressRequest{To: "new@example.com", ID: "r-1", Role: "new", Link: "https://api.example/a"}))
+	add(AddressChange(c, "ann@example.com", "r-1", "new@example.com", "https://api.example/stop"))
 	add(ExportReady(c, "ann@example.com", "r-1", "https://api.example/export?token=t"))
 	adds(ExportToThirdParty(c, "ann@example.com", "bob@example.com", "r-1", "https://api.example/export?token=t"))
 	add(ErasureDone(c, "ann@example.com", "r-1", false, []privacy.Told{{Name: "Mailer Inc", Status: "confirmed"}}, "eyJ.rcpt.sig"))
@@ -128,7 +137,7 @@ func TestTeamEmailsStayEnglish(t *testing.T) {
 		t.Fatal(err)
 	}
 	request, err := RequestReceived(c, RequestInfo{ID: "r-1", Type: "access", Email: "ann@example.com", Due: time.Now()},
-		"https://a/v", "https://a/s")
+		"https://a/v", "https://a/s", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -256,49 +256,43 @@ type RequestInfo struct {
 	// Parent is the parent's or guardian's own address, on a request made
 	// for a child (Email is then the child's).
 	Parent string
+	// Agent is the authorised agent's address, on a request an agent
+	// filed for the person.
+	Agent string
+	// NewAddressConfirmed: a correction's new address confirmed it.
+	NewAddressConfirmed bool
 }
 
-// KindParentAck acknowledges a parent's or guardian's request, at their
-// own address.
-const KindParentAck = "parent_ack"
-
-// ParentRequestReceived renders the parent's acknowledgement and the
-// team's review email of a request made for a child. Nothing goes to the
-// child's address.
-func ParentRequestReceived(c Config, r RequestInfo, statusURL string) ([]Message, error) {
-	subj := subject(c.Lang, "Your request %s for your child's data", r.ID)
-	text, html, err := render(c.Lang, KindParentAck, subj, struct {
-		Config
-		R         RequestInfo
-		StatusURL string
-	}{c, r, statusURL})
-	if err != nil {
-		return nil, err
-	}
-	review, err := ReviewNeeded(c, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Message{{Kind: KindParentAck, To: []string{r.Parent}, Subject: subj, Text: text, HTML: html}, review}, nil
-}
-
-// KindRequestAck and KindRequestTeam are the emails of a new rights request.
+// Kinds of the emails of a new rights request: the acknowledgement with
+// its verification link (to the person; a parent's request: to the
+// parent, with no word of the child), the team's notice, and the agent's
+// request to confirm their address.
 const (
 	KindRequestAck  = "request_ack"
+	KindParentAck   = "parent_ack"
 	KindRequestTeam = "request_team"
 )
 
 // RequestReceived renders the acknowledgement (reference, due date,
 // verification and status links; transactional, sent whatever the
-// marketing preferences) and the privacy team's notice.
-func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL string) ([]Message, error) {
+// marketing preferences) and the privacy team's notice; with agentURL,
+// also the agent's request to confirm their address. What reaches an
+// address nobody verified yet is the system's own text: the person's
+// acknowledgement shows the agent who filed and the change a correction
+// asks for, so that they confirm knowing what; the parent's names no
+// child, and the agent's nothing of the person.
+func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL, agentURL string) ([]Message, error) {
 	d := struct {
 		Config
 		R                 RequestInfo
 		Verify, StatusURL string
 	}{c, r, verifyURL, statusURL}
-	ackSubject := subject(c.Lang, "Your privacy request %s: please confirm it is you", r.ID)
-	ackText, ackHTML, err := render(c.Lang, KindRequestAck, ackSubject, d)
+	kind, to, format := KindRequestAck, r.Email, "Your privacy request %s: please confirm it is you"
+	if r.Parent != "" {
+		kind, to, format = KindParentAck, r.Parent, "Your request %s for your child's data"
+	}
+	ackSubject := subject(c.Lang, format, r.ID)
+	ackText, ackHTML, err := render(c.Lang, kind, ackSubject, d)
 	if err != nil {
 		return nil, err
 	}
@@ -306,11 +300,65 @@ func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL string) ([]Me
 	if err != nil {
 		return nil, err
 	}
-	return []Message{
-		{Kind: KindRequestAck, To: []string{r.Email}, Subject: ackSubject, Text: ackText, HTML: ackHTML},
+	msgs := []Message{
+		{Kind: kind, To: []string{to}, Subject: ackSubject, Text: ackText, HTML: ackHTML},
 		{Kind: KindRequestTeam, To: []string{c.TeamInbox}, Subject: "Rights request " + r.ID + " (" + r.Type + "), due " + r.Due.Format("2006-01-02"),
 			Text: teamText, HTML: teamHTML},
-	}, nil
+	}
+	if agentURL != "" {
+		m, err := ConfirmAddress(c, AddressRequest{To: r.Agent, ID: r.ID, Role: "agent", Link: agentURL})
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// KindConfirmAddress asks an address a request names besides the
+// person's to confirm it; KindAddressChange tells the old address of a
+// correction of the address that the new one confirmed, with the link
+// that stops it.
+const (
+	KindConfirmAddress = "confirm_address"
+	KindAddressChange  = "address_change"
+)
+
+// AddressRequest is an address to confirm: To, the request ID, the Role
+// the address has in it ("agent", or "new": a correction's new address)
+// and the Link that confirms it.
+type AddressRequest struct {
+	To, ID, Role, Link string
+}
+
+// ConfirmAddress renders the request to confirm an address. It carries
+// nothing a filer typed (the address alone), so a stranger who names
+// someone's address learns and sends nothing through it.
+func ConfirmAddress(c Config, a AddressRequest) (Message, error) {
+	subj := subject(c.Lang, "Please confirm this address (request %s)", a.ID)
+	text, html, err := render(c.Lang, KindConfirmAddress, subj, struct {
+		Config
+		AddressRequest
+	}{c, a})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindConfirmAddress + "_" + a.Role, To: []string{a.To}, Subject: subj, Text: text, HTML: html}, nil
+}
+
+// AddressChange renders the old address's notice of a correction of the
+// address that its new address confirmed: what will change, and the link
+// that stops it before the team applies it.
+func AddressChange(c Config, to, requestID, newAddress, stopURL string) (Message, error) {
+	subj := subject(c.Lang, "Your address change (request %s): the new address confirmed it", requestID)
+	text, html, err := render(c.Lang, KindAddressChange, subj, struct {
+		Config
+		ID, NewAddress, Stop string
+	}{c, requestID, newAddress, stopURL})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindAddressChange, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
 // KindExportReady tells a requester their copy is ready.
@@ -454,6 +502,7 @@ const (
 	KindRectificationDone = "rectification_done"
 	KindObjectionUpheld   = "objection_upheld"
 	KindObjectionErased   = "objection_erased"
+	KindRequestStopped    = "request_stopped"
 )
 
 var decisionSubjects = map[string]string{
@@ -464,6 +513,7 @@ var decisionSubjects = map[string]string{
 	KindRectificationDone: "Your data is corrected (request %s)",
 	KindObjectionUpheld:   "Your objection is upheld (request %s)",
 	KindObjectionErased:   "Your objection is upheld and your data erased (request %s)",
+	KindRequestStopped:    "We stopped your request %s",
 }
 
 // Decision is what a decision email says.
@@ -497,9 +547,13 @@ func RequestDecision(c Config, d Decision) (Message, error) {
 // sender's processing is restricted: it names the inquiry, not its content.
 const KindInquiryRestricted = "inquiry_restricted"
 
-// InquiryRestricted renders that notice.
-func InquiryRestricted(c Config, inquiryID, requestID string) (Message, error) {
-	text, html, err := render(DefaultLang, KindInquiryRestricted, "", struct{ ID, RequestID string }{inquiryID, requestID})
+// InquiryRestricted renders that notice; requestIDs are the requests whose
+// restriction is in force.
+func InquiryRestricted(c Config, inquiryID string, requestIDs []string) (Message, error) {
+	text, html, err := render(DefaultLang, KindInquiryRestricted, "", struct {
+		ID         string
+		RequestIDs []string
+	}{inquiryID, requestIDs})
 	if err != nil {
 		return Message{}, err
 	}

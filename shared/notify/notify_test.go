@@ -67,11 +67,27 @@ func TestNoSubmittedTextToUnverifiedAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	request, err := RequestReceived(c, RequestInfo{ID: "r-1", Type: "access", Regulation: "gdpr", Name: name,
-		Email: "ann@example.com", Details: name, Due: time.Now()}, "https://api.example/v", "https://api.example/s")
+		Email: "ann@example.com", Details: name, Due: time.Now()}, "https://api.example/v", "https://api.example/s", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	toPerson := []Message{inquiry[0], confirm, request[0]}
+	// A parent's acknowledgement names no child, an agent's request to
+	// confirm their address nothing of the person: both go to addresses
+	// the filer typed.
+	parent, err := RequestReceived(c, RequestInfo{ID: "r-2", Type: "erasure", Name: name, Email: "child-" + spam + "@example.com",
+		Parent: "parent@example.com", Details: name, Due: time.Now()}, "https://a/v", "https://a/s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := RequestReceived(c, RequestInfo{ID: "r-3", Type: "access", Name: name, Email: "person-" + spam + "@example.com",
+		Agent: "agent@example.com", Details: name, Due: time.Now()}, "https://a/v", "https://a/s", "https://a/a")
+	if err != nil || len(agent) != 3 {
+		t.Fatalf("agent's filing: %d emails, %v", len(agent), err)
+	}
+	if parent[0].To[0] != "parent@example.com" || agent[2].To[0] != "agent@example.com" {
+		t.Fatalf("recipients: %v %v", parent[0].To, agent[2].To)
+	}
+	toPerson := []Message{inquiry[0], confirm, request[0], parent[0], agent[2]}
 	toTeam := []Message{inquiry[1], request[1]}
 	for _, m := range toPerson {
 		for _, part := range []string{m.Subject, m.Text, m.HTML} {

@@ -262,7 +262,7 @@ func show(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 		return Result{}, err
 	}
 	v := View{Request: req, Overdue: rights.Overdue(req, o.Now()), Ledger: ledger}
-	var restrictedBy string
+	var restrictedBy []string
 	if req.Subject != "" {
 		if restrictedBy, err = o.Store.Restriction(ctx, req.Subject); err != nil {
 			return Result{}, err

@@ -83,7 +83,7 @@ func seed(t *testing.T, n int) *world {
 		}
 		if confirm {
 			e.Name = "subscription_confirmed"
-			if err := w.store.ConfirmSubscription(ctx, subject, "sg", e); err != nil {
+			if _, err := w.store.ConfirmSubscription(ctx, subject, "sg", e); err != nil {
 				t.Fatal(err)
 			}
 			w.subscribers = append(w.subscribers, privacy.Subscription{Subject: subject, Email: email, Topics: topics})

@@ -44,7 +44,7 @@ func TestPreferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Name = "subscription_confirmed"
-	if err := store.ConfirmSubscription(ctx, sub, "s1", e); err != nil {
+	if _, err := store.ConfirmSubscription(ctx, sub, "s1", e); err != nil {
 		t.Fatal(err)
 	}
 

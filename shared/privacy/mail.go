@@ -31,9 +31,13 @@ const (
 	// restricted; MailUpheldErased: upheld, what is not needed erased.
 	MailUpheld       MailKind = "upheld"
 	MailUpheldErased MailKind = "upheld_erased"
-	// MailParentReceived acknowledges a parent's request at the parent's
-	// address and asks the team to review it.
-	MailParentReceived MailKind = "parent_received"
+	// MailConfirmAddress asks a correction's new address to confirm it by
+	// its own link; MailAddressConfirmed, once it has, asks the team to
+	// review and tells the old address, with a link that stops the change;
+	// MailStopped confirms to the old address that it stopped it.
+	MailConfirmAddress   MailKind = "confirm_address"
+	MailAddressConfirmed MailKind = "address_confirmed"
+	MailStopped          MailKind = "stopped"
 	// MailOptedOut confirms an opt-out of sale and sharing; MailCategories
 	// answers a request to know the categories of data.
 	MailOptedOut   MailKind = "opted_out"
@@ -55,7 +59,8 @@ const (
 // the mailer has an email for each.
 func RequestMailKinds() []MailKind {
 	return []MailKind{MailReceived, MailReady, MailErased, MailDone, MailReview, MailJoined, MailRestricted, MailLifted,
-		MailDenied, MailExtended, MailCorrected, MailUpheld, MailUpheldErased, MailParentReceived, MailOptedOut, MailCategories}
+		MailDenied, MailExtended, MailCorrected, MailUpheld, MailUpheldErased, MailOptedOut, MailCategories,
+		MailConfirmAddress, MailAddressConfirmed, MailStopped}
 }
 
 // MailDue is an email a change makes due: its kind and a reference that
@@ -95,7 +100,8 @@ func ParseMailDue(s string) MailDue {
 // in place is not one: its lift must still be told.
 func (k MailKind) Last() bool {
 	switch k {
-	case MailErased, MailReady, MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased, MailOptedOut, MailCategories:
+	case MailErased, MailReady, MailDone, MailCorrected, MailDenied, MailLifted, MailUpheldErased, MailOptedOut, MailCategories,
+		MailStopped:
 		return true
 	}
 	return false

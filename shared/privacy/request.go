@@ -28,11 +28,17 @@ type RightsRequest struct {
 	// a child's data; every answer goes there (AnswerTo).
 	ParentEmail string
 	// AgentEmail is the address of the authorised agent who filed the
-	// request: told how it stands, never sent the person's data.
-	AgentEmail string
-	Status     string
-	ReceivedAt time.Time
-	DueAt      time.Time
+	// request: told how it stands, never sent the person's data, and only
+	// once AgentConfirmedAt (the agent confirmed the address by its link).
+	AgentEmail       string
+	AgentConfirmedAt time.Time
+	// NewAddressConfirmedAt is when the new address of a correction of the
+	// address confirmed it by its own link: the team may apply the
+	// correction only after.
+	NewAddressConfirmedAt time.Time
+	Status                string
+	ReceivedAt            time.Time
+	DueAt                 time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).
@@ -91,6 +97,26 @@ func (r RightsRequest) AnswerTo() string {
 	}
 	return r.Email
 }
+
+// Own reports whether the request is the person's own and names nobody
+// else: no parent, agent or recipient, no correction. Only such requests
+// are joined: a stranger's filing naming the person never swallows the
+// person's own.
+func (r RightsRequest) Own() bool {
+	return r.ParentEmail == "" && r.AgentEmail == "" && r.RecipientEmail == "" &&
+		r.Relationship != RelationshipParent && r.Relationship != RelationshipAgent && r.Correction == Correction{}
+}
+
+// ChangesAddress reports whether the request corrects the person's
+// address: their data moves to another key, so the new address confirms
+// by its own link first and the old one is told.
+func (r RightsRequest) ChangesAddress() bool {
+	return r.Type == RightRectification && r.Correction.Field == FieldEmail
+}
+
+// AgentTold reports whether the request's agent may be told how it
+// stands: an agent named it, and confirmed that address.
+func (r RightsRequest) AgentTold() bool { return r.AgentEmail != "" && !r.AgentConfirmedAt.IsZero() }
 
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.
 const SourceOpenDSR = "opendsr"
@@ -168,3 +194,21 @@ type Hold struct {
 
 // InForce reports whether the hold still protects the data at now.
 func (h Hold) InForce(now time.Time) bool { return h.Until.IsZero() || now.Before(h.Until) }
+
+// Review is why a verified request waits for the team instead of being
+// carried out at once.
+type Review string
+
+// Reviews of a verified request.
+const (
+	// ReviewNone: fulfilment follows verification.
+	ReviewNone Review = ""
+	// ReviewExcessive: possibly excessive (policy §8); pending, flagged,
+	// until the team approves or denies it.
+	ReviewExcessive Review = "excessive"
+	// ReviewProof: a parent's or guardian's request, whose address is now
+	// confirmed; awaiting_review until the team accepts the proof that
+	// they are the parent (approve) or denies it. Nothing of the child's
+	// changes before.
+	ReviewProof Review = "proof"
+)

@@ -146,6 +146,23 @@ type RightsRequestForm struct {
 	AgentEmail string
 }
 
+// Mailed returns every address a filing will send mail to, each once:
+// the person's (a parent's request: the parent's only, nothing goes to the
+// child), an agent's, a recipient's, a new address's. Each counts against
+// the per-address limits.
+func (f RightsRequestForm) Mailed() []string {
+	var out []string
+	for _, a := range []string{f.Email, f.ParentEmail, f.AgentEmail, f.RecipientEmail} {
+		if a != "" && !(a == f.Email && f.Relationship == RelationshipParent) && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	if f.Correction.Field == FieldEmail && !slices.Contains(out, f.Correction.Value) {
+		out = append(out, f.Correction.Value)
+	}
+	return out
+}
+
 func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
 	if v == "" {
 		return def

@@ -215,3 +215,46 @@ func TestMailDue(t *testing.T) {
 		t.Error("Last: the outcome emails end a request, a restriction in place does not")
 	}
 }
+
+// Every address a filing mails counts against the per-address limits:
+// the person's (a parent's request mails the parent, never the child), an
+// agent's, a recipient's, a correction's new address; each once.
+func TestMailed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    RightsRequestForm
+		want string
+	}{
+		{"the person's own", RightsRequestForm{Email: "p@x.example", Type: RightAccess}, "p@x.example"},
+		{"an agent's", RightsRequestForm{Email: "p@x.example", Relationship: RelationshipAgent, AgentEmail: "a@x.example"}, "p@x.example a@x.example"},
+		{"a parent's", RightsRequestForm{Email: "child@x.example", Relationship: RelationshipParent, ParentEmail: "par@x.example"}, "par@x.example"},
+		{"to a recipient", RightsRequestForm{Email: "p@x.example", Type: RightPortability, RecipientEmail: "r@x.example"}, "p@x.example r@x.example"},
+		{"a new address", RightsRequestForm{Email: "p@x.example", Type: RightRectification,
+			Correction: Correction{Field: FieldEmail, Value: "n@x.example"}}, "p@x.example n@x.example"},
+		{"a new name", RightsRequestForm{Email: "p@x.example", Type: RightRectification,
+			Correction: Correction{Field: FieldName, Value: "Ann"}}, "p@x.example"},
+	} {
+		if got := strings.Join(tc.f.Mailed(), " "); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Only the person's own filings, naming nobody else, are joined.
+func TestOwn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    RightsRequest
+		want bool
+	}{
+		{"own", RightsRequest{Type: RightAccess}, true},
+		{"an agent's", RightsRequest{Type: RightAccess, Relationship: RelationshipAgent, AgentEmail: "a@x.example"}, false},
+		{"a parent's", RightsRequest{Type: RightErasure, Relationship: RelationshipParent, ParentEmail: "p@x.example"}, false},
+		{"to a recipient", RightsRequest{Type: RightPortability, RecipientEmail: "r@x.example"}, false},
+		{"a correction", RightsRequest{Type: RightRectification, Correction: Correction{Field: FieldName, Value: "Ann"}}, false},
+	} {
+		if got := tc.r.Own(); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

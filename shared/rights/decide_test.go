@@ -1,6 +1,7 @@
 package rights
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,26 +21,61 @@ func TestJoinable(t *testing.T) {
 	}
 	odsr := site("o", privacy.RightAccess, privacy.RequestPending)
 	odsr.Source = privacy.SourceOpenDSR
+	with := func(r privacy.RightsRequest, mod func(*privacy.RightsRequest)) privacy.RightsRequest {
+		mod(&r)
+		return r
+	}
+	agent := func(r *privacy.RightsRequest) {
+		r.Relationship, r.AgentEmail = privacy.RelationshipAgent, "agent@example.net"
+	}
+	recipient := func(r *privacy.RightsRequest) {
+		r.Type, r.RecipientEmail = privacy.RightPortability, "rcpt@example.net"
+	}
+	parent := func(r *privacy.RightsRequest) {
+		r.Relationship, r.ParentEmail = privacy.RelationshipParent, "parent@example.net"
+	}
+	correction := func(r *privacy.RightsRequest) {
+		r.Type, r.Correction = privacy.RightRectification, privacy.Correction{Field: privacy.FieldEmail, Value: "x@example.net"}
+	}
 	tests := []struct {
 		name   string
 		recent []privacy.RightsRequest
 		typ    string
 		want   string // "" = none
 		scope  string
+		filing func(*privacy.RightsRequest) // how the new filing differs from the person's own
 	}{
-		{"nothing recent", nil, privacy.RightAccess, "", ""},
-		{"open, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestInProgress)}, privacy.RightAccess, "a", ""},
-		{"unverified, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)}, privacy.RightAccess, "a", ""},
-		{"open, other type", []privacy.RightsRequest{site("a", privacy.RightErasure, privacy.RequestPending)}, privacy.RightAccess, "", ""},
-		{"finished, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestCompleted)}, privacy.RightAccess, "", ""},
-		{"expired, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestExpired)}, privacy.RightAccess, "", ""},
-		{"a controller's, same type", []privacy.RightsRequest{odsr}, privacy.RightAccess, "", ""},
-		{"a controller's first, then the site's", []privacy.RightsRequest{odsr, site("b", privacy.RightAccess, privacy.RequestPending)}, privacy.RightAccess, "b", ""},
-		{"an objection of the other scope", []privacy.RightsRequest{objection("m", privacy.ScopeMarketing)}, privacy.RightObjection, "", privacy.ScopeAll},
-		{"an objection of the same scope", []privacy.RightsRequest{objection("m", privacy.ScopeAll)}, privacy.RightObjection, "m", privacy.ScopeAll},
+		{"nothing recent", nil, privacy.RightAccess, "", "", nil},
+		{"open, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestInProgress)}, privacy.RightAccess, "a", "", nil},
+		{"unverified, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)}, privacy.RightAccess, "a", "", nil},
+		{"open, other type", []privacy.RightsRequest{site("a", privacy.RightErasure, privacy.RequestPending)}, privacy.RightAccess, "", "", nil},
+		{"finished, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestCompleted)}, privacy.RightAccess, "", "", nil},
+		{"expired, same type", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestExpired)}, privacy.RightAccess, "", "", nil},
+		{"a controller's, same type", []privacy.RightsRequest{odsr}, privacy.RightAccess, "", "", nil},
+		{"a controller's first, then the site's", []privacy.RightsRequest{odsr, site("b", privacy.RightAccess, privacy.RequestPending)}, privacy.RightAccess, "b", "", nil},
+		{"an objection of the other scope", []privacy.RightsRequest{objection("m", privacy.ScopeMarketing)}, privacy.RightObjection, "", privacy.ScopeAll, nil},
+		{"an objection of the same scope", []privacy.RightsRequest{objection("m", privacy.ScopeAll)}, privacy.RightObjection, "m", privacy.ScopeAll, nil},
+		// Only the person's own filings join: a stranger's open request
+		// naming them never swallows the person's own, nor the other way.
+		{"an agent's open request", []privacy.RightsRequest{with(site("a", privacy.RightAccess, privacy.RequestIdentityUnverified), agent)},
+			privacy.RightAccess, "", "", nil},
+		{"a parent's open request", []privacy.RightsRequest{with(site("a", privacy.RightErasure, privacy.RequestAwaitingReview), parent)},
+			privacy.RightErasure, "", "", nil},
+		{"a third party's copy", []privacy.RightsRequest{with(site("a", privacy.RightPortability, privacy.RequestPending), recipient)},
+			privacy.RightPortability, "", "", nil},
+		{"an agent's filing on the person's own", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestPending)},
+			privacy.RightAccess, "", "", agent},
+		{"a correction, again", []privacy.RightsRequest{with(site("a", privacy.RightRectification, privacy.RequestIdentityUnverified), correction)},
+			privacy.RightRectification, "", "", correction},
+		{"a free-text rectification, again", []privacy.RightsRequest{site("a", privacy.RightRectification, privacy.RequestIdentityUnverified)},
+			privacy.RightRectification, "", "", nil},
 	}
 	for _, tt := range tests {
-		got, ok := joinable(tt.recent, tt.typ, tt.scope)
+		filing := privacy.RightsRequest{ID: "new", Type: tt.typ, Scope: tt.scope}
+		if tt.filing != nil {
+			tt.filing(&filing)
+		}
+		got, ok := joinable(tt.recent, filing)
 		if (tt.want == "") == ok || (ok && got.ID != tt.want) {
 			t.Errorf("%s: joined %q (%v), want %q", tt.name, got.ID, ok, tt.want)
 		}
@@ -53,6 +89,8 @@ func TestExcessive(t *testing.T) {
 	unverified := privacy.RightsRequest{ID: "u"}
 	odsr := verified("o")
 	odsr.Source = privacy.SourceOpenDSR
+	parentOf := verified("p")
+	parentOf.Relationship, parentOf.ParentEmail = privacy.RelationshipParent, "parent@example.net"
 	tests := []struct {
 		name   string
 		recent []privacy.RightsRequest
@@ -64,6 +102,7 @@ func TestExcessive(t *testing.T) {
 		{"junk never verified counts for nothing", []privacy.RightsRequest{verified("a"), verified("b"), unverified, unverified, unverified}, false},
 		{"a controller's requests count for nothing", []privacy.RightsRequest{verified("a"), verified("b"), odsr, odsr}, false},
 		{"the request itself is not counted twice", []privacy.RightsRequest{verified("a"), verified("b"), verified("self")}, false},
+		{"a parent's requests count for nothing", []privacy.RightsRequest{verified("a"), verified("b"), parentOf, parentOf}, false},
 	}
 	for _, tt := range tests {
 		if got := excessive(tt.recent, "self", 3); got != tt.want {
@@ -85,26 +124,64 @@ func TestActions(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		req          privacy.RightsRequest
-		restrictedBy string
+		restrictedBy []string
 		want         string
 	}{
-		{"unverified", req(privacy.RightErasure, privacy.RequestIdentityUnverified, nil), "", "extend,deny"},
-		{"held as excessive", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) { r.Excessive = true }), "", "approve,extend,deny"},
+		{"unverified", req(privacy.RightErasure, privacy.RequestIdentityUnverified, nil), nil, "extend,deny"},
+		{"held as excessive", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) { r.Excessive = true }), nil, "approve,extend,deny"},
 		{"a correction to review", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Correction = privacy.Correction{Field: "name", Value: "Ann"}
-		}), "", "approve,complete,extend,deny"},
-		{"a free-text rectification", req(privacy.RightRectification, privacy.RequestAwaitingReview, nil), "", "complete,extend,deny"},
+		}), nil, "approve,complete,extend,deny"},
+		{"an address change the new address has not confirmed", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
+			r.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}
+		}), nil, "complete,extend,deny"},
+		{"an address change the new address confirmed", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
+			r.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}
+			r.NewAddressConfirmedAt = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+		}), nil, "approve,complete,extend,deny"},
+		{"a free-text rectification", req(privacy.RightRectification, privacy.RequestAwaitingReview, nil), nil, "complete,extend,deny"},
 		{"an objection to all", req(privacy.RightObjection, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) { r.Scope = privacy.ScopeAll }),
-			"r", "complete,uphold,extend,deny"},
-		{"a restriction in force", req(privacy.RightRestriction, privacy.RequestCompleted, nil), "r", "lift"},
-		{"a restriction lifted", req(privacy.RightRestriction, privacy.RequestCompleted, nil), "", ""},
-		{"denied", req(privacy.RightAccess, privacy.RequestDenied, nil), "", ""},
+			[]string{"r"}, "complete,uphold,extend,deny"},
+		{"a restriction in force", req(privacy.RightRestriction, privacy.RequestCompleted, nil), []string{"r"}, "lift"},
+		{"a restriction lifted", req(privacy.RightRestriction, privacy.RequestCompleted, nil), nil, ""},
+		{"another request's restriction in force", req(privacy.RightRestriction, privacy.RequestCompleted, nil), []string{"other"}, ""},
+		{"denied", req(privacy.RightAccess, privacy.RequestDenied, nil), nil, ""},
 		{"a parent's claim", req(privacy.RightErasure, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Relationship = privacy.RelationshipParent
-		}), "", "approve,complete,extend,deny"},
+		}), nil, "approve,complete,extend,deny"},
 	} {
 		if got := strings.Join(Actions(tc.req, tc.restrictedBy), ","); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A person's export holds their own ledger entries and nobody else's:
+// neither the team's views, nor who decided, nor a filer's network
+// address, nor the digests of those a request named.
+func TestPersonsOwn(t *testing.T) {
+	entries := []map[string]any{
+		{"event": "subscription_confirmed", "detail": map[string]any{"source_ip": "203.0.113.1", "user_agent": "Mine/1"}},
+		{"event": "request_received", "ref": "r1", "detail": map[string]any{"type": "erasure", "source_ip": "198.51.100.9",
+			"user_agent": "Stranger/1", "parent_hash": "h1", "relationship": "parent_or_guardian"}},
+		{"event": "request_viewed", "ref": "r1", "detail": map[string]any{"by": "arn:aws:iam::1:user/dpo"}},
+		{"event": "person_viewed", "detail": map[string]any{"by": "arn:aws:iam::1:user/dpo"}},
+		{"event": "request_denied", "ref": "r1", "detail": map[string]any{"by": "arn:aws:iam::1:user/dpo"}},
+		{"event": "request_received", "ref": "r2", "detail": map[string]any{"agent_hash": "h2", "recipient_hash": "h3"}},
+		{"event": "erased"},
+	}
+	got := PersonsOwn(entries)
+	want := []map[string]any{
+		{"event": "subscription_confirmed", "detail": map[string]any{"source_ip": "203.0.113.1", "user_agent": "Mine/1"}},
+		{"event": "request_received", "ref": "r1", "detail": map[string]any{"type": "erasure", "relationship": "parent_or_guardian"}},
+		{"event": "request_denied", "ref": "r1"},
+		{"event": "request_received", "ref": "r2"},
+		{"event": "erased"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+	if entries[1]["detail"].(map[string]any)["source_ip"] == nil || entries[4]["detail"] == nil {
+		t.Fatal("the entries given were changed")
 	}
 }

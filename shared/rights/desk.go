@@ -34,8 +34,8 @@ type DeskStore interface {
 	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error)
 	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
-	Restriction(ctx context.Context, subject privacy.SubjectID) (string, error)
-	Lift(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
+	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	Lift(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
 	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string) (int, error)
@@ -61,14 +61,15 @@ func Overdue(r privacy.RightsRequest, now time.Time) bool {
 
 // Actions returns the decisions the desk takes on req as it stands (the
 // names of its methods, as privacyctl and the console name them);
-// restrictedBy is the request whose restriction of the subject is in
-// force (Store.Restriction), "" for none.
-func Actions(req privacy.RightsRequest, restrictedBy string) []string {
+// restrictedBy are the requests whose restriction of the subject is in
+// force (Store.Restriction).
+func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
 	open := slices.Contains(OpenStatuses(), req.Status)
 	var out []string
 	switch st := req.Status; {
 	case (req.Type == privacy.RightRectification && req.Correction.Field != "" && st != privacy.RequestPending &&
-		(st == privacy.RequestInProgress || st == privacy.RequestAwaitingReview)),
+		(st == privacy.RequestInProgress || st == privacy.RequestAwaitingReview) &&
+		(!req.ChangesAddress() || !req.NewAddressConfirmedAt.IsZero())),
 		req.Relationship == privacy.RelationshipParent && (st == privacy.RequestPending || st == privacy.RequestInProgress ||
 			st == privacy.RequestAwaitingReview),
 		st == privacy.RequestPending, st == privacy.RequestInProgress:
@@ -80,7 +81,7 @@ func Actions(req privacy.RightsRequest, restrictedBy string) []string {
 	if objectsToAll(req) && (req.Status == privacy.RequestAwaitingReview || req.Status == privacy.RequestInProgress) {
 		out = append(out, "uphold")
 	}
-	if req.Status == privacy.RequestCompleted && restrictedBy != "" && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
+	if req.Status == privacy.RequestCompleted && slices.Contains(restrictedBy, req.ID) && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
 		out = append(out, "lift")
 	}
 	if open {
@@ -162,13 +163,9 @@ func (d *Desk) Approve(ctx context.Context, id string) (string, error) {
 	case req.Type == privacy.RightRectification && req.Correction.Field != "" && req.Status != privacy.RequestPending:
 		return privacy.RequestCompleted, d.correct(ctx, req)
 	case req.Relationship == privacy.RelationshipParent:
-		// The team has confirmed the parent: erased, or the copy goes to
-		// the parent; a copy ends the restriction the request put in place.
-		status, err := d.Fulfiller.Fulfil(ctx, req, d.once(), d.Now())
-		if err == nil && req.Type == privacy.RightAccess {
-			err = d.liftOwn(ctx, req)
-		}
-		return status, err
+		// The team has accepted the parent's proof: erased, or the copy
+		// goes to the parent.
+		return d.Fulfiller.Fulfil(ctx, req, d.once(), d.Now())
 	case req.Status == privacy.RequestAwaitingReview:
 		return "", fmt.Errorf("request %s awaits the team's own action (complete, uphold or deny): %w", id, ErrWrongStatus)
 	}
@@ -185,6 +182,9 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	c := req.Correction
 	if c.Field == privacy.FieldEmail && d.Hasher == nil {
 		return errors.New("correcting an address needs the subject hasher (the stack's secret)")
+	}
+	if req.ChangesAddress() && req.NewAddressConfirmedAt.IsZero() {
+		return fmt.Errorf("request %s: the new address has not confirmed it by its link yet: %w", req.ID, ErrWrongStatus)
 	}
 	if req.Status == privacy.RequestAwaitingReview {
 		if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview},
@@ -229,10 +229,10 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	if objectsToAll(req) || req.Relationship == privacy.RelationshipParent {
-		// Compelling grounds override the objection, or the parent's claim
-		// did not hold: the processing the request restricted resumes (a
-		// denial run again finds nothing to lift).
+	if objectsToAll(req) {
+		// Compelling grounds override the objection: the processing it
+		// restricted resumes, unless another request of the person's still
+		// restricts it (a denial run again finds nothing to lift).
 		if err := d.liftOwn(ctx, req); err != nil {
 			return err
 		}
@@ -292,12 +292,14 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	if by, err := d.Store.Restriction(ctx, req.Subject); err != nil {
-		return err
-	} else if (req.Type != privacy.RightRestriction && !objectsToAll(req)) || by == "" {
-		return fmt.Errorf("request %s: no restriction in place: %w", id, ErrWrongStatus)
+	if req.Type != privacy.RightRestriction && !objectsToAll(req) {
+		return fmt.Errorf("request %s: not a restriction: %w", id, ErrWrongStatus)
 	}
-	if err := d.Store.Lift(ctx, req.Subject, d.event(ctx, req, "restriction_lifted")); err != nil {
+	// Only this request's restriction ends; another of the person's keeps
+	// them restricted.
+	if err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, "restriction_lifted")); errors.Is(err, privacy.ErrNotFound) {
+		return fmt.Errorf("request %s: no restriction of its own in place: %w", id, ErrWrongStatus)
+	} else if err != nil {
 		return err
 	}
 	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
@@ -310,13 +312,14 @@ func objectsToAll(req privacy.RightsRequest) bool {
 	return req.Type == privacy.RightObjection && req.Scope == privacy.ScopeAll
 }
 
-// liftOwn lifts the restriction req put in place, if it is still in place.
+// liftOwn lifts the restriction req put in place, if it is still in place,
+// and no other.
 func (d *Desk) liftOwn(ctx context.Context, req privacy.RightsRequest) error {
-	by, err := d.Store.Restriction(ctx, req.Subject)
-	if err != nil || by != req.ID {
-		return err
+	err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, "restriction_lifted"))
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil
 	}
-	return d.Store.Lift(ctx, req.Subject, d.event(ctx, req, "restriction_lifted"))
+	return err
 }
 
 // Uphold upholds an objection to all processing on legitimate interest

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
@@ -52,9 +54,11 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 		Controller: company, Recipients: privacy.Recipients()}
 	var err error
 	ex.Records, err = rd.SubjectData(ctx, subject)
+	var ledger []map[string]any
 	if err == nil {
-		ex.Consent, err = rd.SubjectLedger(ctx, subject)
+		ledger, err = rd.SubjectLedger(ctx, subject)
 	}
+	ex.Consent = PersonsOwn(ledger)
 	if err == nil {
 		ex.Suppression, err = rd.Suppressions(ctx, subject)
 	}
@@ -81,6 +85,55 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 		ex.Processing = append(ex.Processing, processingInfo{Record: c.Name, Retention: period + " from " + c.Clock, Why: c.Why})
 	}
 	return ex, nil
+}
+
+// PersonsOwn is what of a person's ledger entries is theirs to see: the
+// team's views of their data are left out, and so are who decided (staff
+// identities), the network address and browser a filing came from (a
+// filing naming the person may be a stranger's, a parent's or an agent's)
+// and the digests of the others a request named. The ledger keeps all of
+// it for the team and the regulator.
+func PersonsOwn(entries []map[string]any) []map[string]any {
+	out := make([]map[string]any, 0, len(entries))
+	for _, e := range entries {
+		name, _ := e["event"].(string)
+		if strings.HasSuffix(name, "_viewed") {
+			continue
+		}
+		detail, ok := e["detail"].(map[string]any)
+		if !ok {
+			out = append(out, e)
+			continue
+		}
+		kept := map[string]any{}
+		for k, v := range detail {
+			if notThePersons(name, k) {
+				continue
+			}
+			kept[k] = v
+		}
+		e = maps.Clone(e)
+		if len(kept) == 0 {
+			delete(e, "detail")
+		} else {
+			e["detail"] = kept
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// notThePersons reports whether a ledger entry's detail key may describe
+// someone other than the person: a member of the team (by), the filer of
+// a request (their address and browser), those a request named.
+func notThePersons(event, key string) bool {
+	switch key {
+	case "by", "decided_by", "agent_hash", "parent_hash", "recipient_hash":
+		return true
+	case "source_ip", "user_agent":
+		return event == "request_received"
+	}
+	return false
 }
 
 // Found is how many records the export holds that were there before the

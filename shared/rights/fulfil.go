@@ -31,6 +31,7 @@ type FulfilStore interface {
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
 	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
+	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
 	// Processors are the recipients an erasure is told to (Art. 19).
 	Processors(ctx context.Context) ([]privacy.Processor, error)
 }
@@ -108,7 +109,20 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailCategories, "")},
 			"know_categories_done")
 	case privacy.RightRectification:
+		// A new address confirms by its own link before the team may move
+		// anything to it; the team's review is due once it has.
+		if req.ChangesAddress() {
+			return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailConfirmAddress, "")},
+				"new_address_asked")
+		}
 		return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailReview, "")}, "review_requested")
+	case privacy.RightOptOutOfSale:
+		// An agent's opt-out, now that the person confirmed it (their own
+		// is recorded at intake).
+		if err := f.Store.RecordSaleOptOut(ctx, subject, "request", e("opt_out_of_sale_recorded")); err != nil {
+			return "", fmt.Errorf("%s: %w", req.Type, err)
+		}
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailOptedOut, "")}, "opt_out_of_sale_done")
 	}
 	return "", fmt.Errorf("request %s: unknown type %q", req.ID, req.Type)
 }

@@ -27,13 +27,20 @@ import (
 type Store interface {
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
-	// CreateRestrictingRequest stores a request that restricts its
-	// subject's processing from the start (a parent's, for a child).
-	CreateRestrictingRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
 	// RecordSaleOptOut marks a subject opted out of sale and sharing.
 	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
-	VerifyRequest(ctx context.Context, id, nonce string, excessive bool, e privacy.Event) error
+	// VerifyRequest marks the requester verified; review says why the
+	// team decides next instead of fulfilment (privacy.ReviewNone).
+	VerifyRequest(ctx context.Context, id, nonce string, review privacy.Review, e privacy.Event) error
+	// ConfirmAgent records that a request's agent confirmed their address.
+	ConfirmAgent(ctx context.Context, id string, e privacy.Event) error
+	// ConfirmNewAddress records that a correction's new address confirmed
+	// it, and makes the team's review and the old address's notice due.
+	ConfirmNewAddress(ctx context.Context, id, once string, e privacy.Event) error
+	// Transition applies a change of status (the old address stopping a
+	// correction of the address).
+	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
 	NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error)
 	limit.Counter
@@ -80,6 +87,10 @@ func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
 	rt.Handle("GET /v1/rights-requests/{id}", h.Status)
 	rt.Handle("GET /v1/rights-requests/{id}/verify", h.VerifyPage)
 	rt.Handle("POST /v1/rights-requests/{id}/verify", h.Verify)
+	rt.Handle("GET /v1/rights-requests/{id}/address", h.AddressPage)
+	rt.Handle("POST /v1/rights-requests/{id}/address", h.Address)
+	rt.Handle("GET /v1/rights-requests/{id}/stop", h.StopPage)
+	rt.Handle("POST /v1/rights-requests/{id}/stop", h.Stop)
 }
 
 type filed struct {
@@ -98,7 +109,8 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	now := h.Now().UTC()
 	if in.Honeypot() {
-		return h.answer(r, h.fresh(privacy.RegulationGDPR, in.String(privacy.FieldErrors{}, "type"), now)), nil
+		return h.answer(r, h.fresh(privacy.RightsRequestForm{Regulation: privacy.RegulationGDPR,
+			Type: in.String(privacy.FieldErrors{}, "type")}, now)), nil
 	}
 	f, err := privacy.ParseRightsRequest(in)
 	if v, ok := privacy.AsValidation(err); ok {
@@ -109,109 +121,93 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		// answers. Nothing is stored.
 		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: pages.Lang(r).T("rights.redirected.body")}), nil
 	}
+	// The answer is the same whether this request is new, joins an open
+	// one, or goes over a per-address limit: status identity_unverified, a
+	// deadline counted from now, an id that was never stored. Anything
+	// else would tell whoever typed an address that its owner has a
+	// request, how far it has got, or that it is being flooded.
+	answer := h.fresh(f, now)
 	subject := h.Hasher.Subject(f.Email)
-	ex, err := limit.Apply(ctx, h.Store, now,
-		limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)},
-		limit.Check{Rule: h.PerAddress, Key: string(subject)})
+	// Every address the filing will mail counts against its limit: the
+	// person's, an agent's, a parent's, a recipient's, a new address.
+	checks := []limit.Check{{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)}}
+	for _, addr := range f.Mailed() {
+		checks = append(checks, limit.Check{Rule: h.PerAddress, Key: string(h.Hasher.Subject(addr))})
+	}
+	ex, err := limit.Apply(ctx, h.Store, now, checks...)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	if ex != nil {
+	switch {
+	case ex != nil && ex.Rule == h.PerIP:
 		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
-	}
-	if f.Relationship == privacy.RelationshipParent {
-		return h.fileForChild(ctx, r, f, subject, now)
-	}
-	if f.Type == privacy.RightOptOutOfSale {
-		return h.optOut(ctx, r, f, subject, now)
-	}
-	recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
-	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
-	}
-	// The answer is the same whether this request is new or joins an open
-	// one: status identity_unverified, a deadline counted from now, an id
-	// that was never stored. Anything else would tell whoever typed an
-	// address that its owner has a request, and how far it has got.
-	answer := h.fresh(f.Regulation, f.Type, now)
-	if prev, ok := joinable(recent, f.Type, f.Scope); ok {
-		// The same request again joins the first: no second clock. Only
-		// the owner's inbox learns of it: a fresh verification link while
-		// it is unverified, a short notice once it is verified (at most
-		// one of either per cooldown).
-		var sent bool
-		if prev.Status == privacy.RequestIdentityUnverified {
-			sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
-		} else {
-			sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
-		}
-		if err != nil {
-			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
-		}
-		h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", sent)
+	case ex != nil:
+		h.Log.WarnContext(ctx, "rights request over a per-address limit; nothing stored or sent", "limit", ex.Rule.Name)
 		return h.answer(r, answer), nil
+	}
+	if f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent {
+		return h.optOut(ctx, r, f, subject, now)
 	}
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
-		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due,
-		VerifyNonce: h.nonce(), VerifySentAt: now}
+		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now}
 	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
-	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}
-	if f.RecipientEmail != "" {
-		// Who the copy goes to, as its hash: the ledger names no one.
-		detail["recipient_hash"] = string(h.Hasher.Subject(f.RecipientEmail))
+	if req.Own() {
+		recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
+		if err != nil {
+			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		}
+		if prev, ok := joinable(recent, req); ok {
+			// The same request again joins the first: no second clock. Only
+			// the owner's inbox learns of it: a fresh verification link while
+			// it is unverified, a short notice once it is verified (at most
+			// one of either per cooldown).
+			var sent bool
+			if prev.Status == privacy.RequestIdentityUnverified {
+				sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
+			} else {
+				sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
+			}
+			if err != nil {
+				return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+			}
+			h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", sent)
+			return h.answer(r, answer), nil
+		}
 	}
-	if f.AgentEmail != "" {
-		detail["agent_hash"] = string(h.Hasher.Subject(f.AgentEmail))
+	// Those the request names are in the ledger as hashes: it names no one.
+	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}
+	for k, addr := range map[string]string{"recipient_hash": f.RecipientEmail, "agent_hash": f.AgentEmail, "parent_hash": f.ParentEmail} {
+		if addr != "" {
+			detail[k] = string(h.Hasher.Subject(addr))
+		}
+	}
+	if f.Relationship != "" {
+		detail["relationship"] = f.Relationship
 	}
 	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion, Detail: detail})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type)
+	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type, "relationship", f.Relationship)
 	return h.answer(r, answer), nil
 }
 
-// fileForChild takes a parent's or guardian's request for a child's data
-// (policy §2): the child's processing is restricted at once (no marketing,
-// no sales follow-up), the request is due in privacy.ParentDays and goes
-// to the team, who confirm the relationship with the parent (a link to the
-// child's inbox proves nothing of it) before approving. The parent is
-// answered at their own address; the child's inbox gets nothing. The
-// answer is the same whatever is held of the child.
-func (h *Handlers) fileForChild(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, child privacy.SubjectID,
-	now time.Time) (httpapi.Response, error) {
-	due := now.AddDate(0, 0, privacy.ParentDays)
-	answer := filed{ID: h.NewID(), Status: privacy.RequestAwaitingReview, DueAt: httpapi.Deadline(due), due: due}
-	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: child, Email: f.Email, ParentEmail: f.ParentEmail, Name: f.Name,
-		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation,
-		Status: privacy.RequestAwaitingReview, ReceivedAt: now, DueAt: due,
-		MailDue: privacy.Due(privacy.MailParentReceived, h.nonce())}
-	meta := httpapi.Meta(r, now)
-	err := h.Store.CreateRestrictingRequest(ctx, req, privacy.Event{Subject: child, Name: "request_received", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"type": f.Type, "regulation": f.Regulation, "relationship": f.Relationship,
-			"parent_hash": string(h.Hasher.Subject(f.ParentEmail)), "restricted": "true",
-			"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
-	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
-	}
-	h.Log.InfoContext(ctx, "rights request received from a parent or guardian", "request_id", req.ID, "type", f.Type)
-	return h.answer(r, answer), nil
-}
-
-// optOut takes an opt-out of the sale and sharing of personal data (CCPA):
-// answered at once, since the company sells and shares nothing and an
-// opt-out needs no proof of identity (it can only protect). The person's
-// record is marked (as a Global Privacy Control signal marks it) and the
-// address is sent the confirmation; the answer says completed.
+// optOut takes the person's own opt-out of the sale and sharing of their
+// personal data (CCPA): answered at once, since the company sells and
+// shares nothing and the law lets an opt-out need no proof of identity (it
+// can only protect). The person's record is marked (as a Global Privacy
+// Control signal marks it) and the address is sent the confirmation; the
+// answer says completed. An agent's opt-out waits, like every request an
+// agent files, for the person to confirm it.
 func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, subject privacy.SubjectID,
 	now time.Time) (httpapi.Response, error) {
 	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
-		AgentEmail: f.AgentEmail, Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted,
+		Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted,
 		ReceivedAt: now, DueAt: now,
 		CompletedAt: now, MailDue: privacy.Due(privacy.MailOptedOut, h.nonce())}
 	e := privacy.Event{Subject: subject, Name: "opt_out_of_sale_recorded", At: now, Ref: req.ID,
@@ -227,20 +223,30 @@ func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.Righ
 	return h.answer(r, filed{ID: req.ID, Status: privacy.RequestCompleted, DueAt: httpapi.Deadline(now), due: now}), nil
 }
 
-// fresh is the answer to a filing: the same for a new request, a joined
-// one and a honeypot.
-func (h *Handlers) fresh(regulation, typ string, now time.Time) filed {
-	due := privacy.SiteDueAt(regulation, typ, now)
+// fresh is the answer to a filing f: the same for a new request, a joined
+// one, one over a per-address limit and a honeypot. A parent's request is
+// due sooner (privacy.ParentDays).
+func (h *Handlers) fresh(f privacy.RightsRequestForm, now time.Time) filed {
+	due := privacy.SiteDueAt(f.Regulation, f.Type, now)
+	if f.Relationship == privacy.RelationshipParent {
+		due = now.AddDate(0, 0, privacy.ParentDays)
+	}
 	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified, DueAt: httpapi.Deadline(due), due: due}
 }
 
-// joinable finds the site's own open request of the same type (and, for
-// an objection, the same scope) among a subject's recent ones. A
-// controller's OpenDSR request is never joined: it is the controller's,
-// not the person's.
-func joinable(recent []privacy.RightsRequest, typ, scope string) (privacy.RightsRequest, bool) {
+// joinable finds, among a subject's recent requests, the person's own open
+// request that req repeats: both the person's own (no parent, agent,
+// recipient or correction on either: a stranger's filing never swallows
+// the person's, nor the person's a stranger's), of the same type and, for
+// an objection, the same scope. A rectification is never joined, nor a
+// controller's OpenDSR request (the controller's, not the person's).
+func joinable(recent []privacy.RightsRequest, req privacy.RightsRequest) (privacy.RightsRequest, bool) {
+	if !req.Own() || req.Type == privacy.RightRectification {
+		return privacy.RightsRequest{}, false
+	}
 	for _, prev := range recent {
-		if prev.Source == "" && prev.Type == typ && prev.Scope == scope && slices.Contains(OpenStatuses(), prev.Status) {
+		if prev.Source == "" && prev.Own() && prev.Type == req.Type && prev.Scope == req.Scope &&
+			slices.Contains(OpenStatuses(), prev.Status) {
 			return prev, true
 		}
 	}
@@ -248,11 +254,13 @@ func joinable(recent []privacy.RightsRequest, typ, scope string) (privacy.Rights
 }
 
 // excessive reports whether verifying request id makes more than max
-// verified site requests of the subject in the 30 days before now.
+// verified site requests of the subject in the 30 days before now. A
+// parent's request counts for nothing: the parent verified their own
+// address, not the person's.
 func excessive(recent []privacy.RightsRequest, id string, max int) bool {
 	n := 1
 	for _, r := range recent {
-		if r.ID != id && r.Source == "" && !r.VerifiedAt.IsZero() {
+		if r.ID != id && r.Source == "" && !r.VerifiedAt.IsZero() && r.Relationship != privacy.RelationshipParent {
 			n++
 		}
 	}
@@ -270,8 +278,6 @@ func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
 			return pages.Message(r, http.StatusAccepted, "rights.opted_out", f.ID)
 		case privacy.RequestRedirected:
 			return pages.Message(r, http.StatusAccepted, "rights.redirected")
-		case privacy.RequestAwaitingReview:
-			return pages.Message(r, http.StatusAccepted, "rights.parent_received", f.ID, f.DueAt[:10])
 		}
 		return pages.Message(r, http.StatusAccepted, "rights.received", f.ID, f.DueAt[:10])
 	}
@@ -299,9 +305,15 @@ func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.R
 	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, fmt.Errorf("verify page: %w", err)
 	}
-	if req.RecipientEmail != "" {
-		// The person sees, plainly, who receives a copy of their data
-		// before confirming.
+	// The person sees, plainly, what they confirm: the change a correction
+	// asks for, the agent who filed, who receives a copy of their data.
+	switch {
+	case req.Correction.Field != "":
+		l := pages.Lang(r)
+		a.Key, a.Args = "verify.correction", []any{l.T("correction.field." + req.Correction.Field), req.Correction.Value}
+	case req.AgentEmail != "":
+		a.Key, a.Args = "verify.agent", []any{req.AgentEmail}
+	case req.RecipientEmail != "":
 		a.Key, a.Args = "verify.third_party", []any{req.RecipientEmail}
 	}
 	return pages.ActionPage(r, a), nil
@@ -326,8 +338,16 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
 	}
-	excess := req.Excessive || (req.Status == privacy.RequestIdentityUnverified && excessive(recent, id, h.ExcessPerMonth))
-	err = h.Store.VerifyRequest(ctx, id, nonce, excess, privacy.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
+	review := privacy.ReviewNone
+	switch {
+	case req.Relationship == privacy.RelationshipParent:
+		// The parent confirmed their own address: the team now asks for
+		// and weighs the proof that they are the parent.
+		review = privacy.ReviewProof
+	case req.Excessive || (req.Status == privacy.RequestIdentityUnverified && excessive(recent, id, h.ExcessPerMonth)):
+		review = privacy.ReviewExcessive
+	}
+	err = h.Store.VerifyRequest(ctx, id, nonce, review, privacy.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
 		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
 	if errors.Is(err, privacy.ErrStale) {
@@ -338,7 +358,10 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	status := privacy.RequestPending
 	switch {
-	case excess:
+	case review == privacy.ReviewProof:
+		status = privacy.RequestAwaitingReview
+		h.Log.InfoContext(ctx, "parent's address confirmed; the team asks for proof", "request_id", id)
+	case review == privacy.ReviewExcessive:
 		// Possibly excessive (policy §8): the team decides (privacyctl
 		// approve or deny); the clock runs meanwhile.
 		h.Log.InfoContext(ctx, "verified request held for the team", "request_id", id)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,14 +169,14 @@ func (f *fixture) fileAnswer(t *testing.T, body string) map[string]any {
 func TestFilingRevealsNoOtherRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	open := f.file(t, `{"email":"owner@example.com","type":"rectification","details":"my name is Ann"}`)
+	open := f.file(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"stop it"}`)
 	if st := f.verify(t, open); st != privacy.RequestAwaitingReview {
-		t.Fatalf("verified rectification: %q", st)
+		t.Fatalf("verified objection: %q", st)
 	}
 	before := f.request(t, open)
 	f.clock.t = f.clock.t.Add(20 * 24 * time.Hour)
-	stranger := f.fileAnswer(t, `{"email":"owner@example.com","type":"rectification","details":"junk"}`)
-	unknown := f.fileAnswer(t, `{"email":"nobody-`+uuid.NewString()+`@example.com","type":"rectification","details":"x"}`)
+	stranger := f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"junk"}`)
+	unknown := f.fileAnswer(t, `{"email":"nobody-`+uuid.NewString()+`@example.com","type":"objection","scope":"all","details":"x"}`)
 	for name, a := range map[string]map[string]any{"join": stranger, "unknown": unknown} {
 		if len(a) != 3 || a["status"] != privacy.RequestIdentityUnverified || a["id"] == open || a["id"] == "" {
 			t.Errorf("%s answered %v", name, a)
@@ -194,7 +195,7 @@ func TestFilingRevealsNoOtherRequest(t *testing.T) {
 	}
 	// Within the cooldown a second join emails nothing more.
 	f.clock.t = f.clock.t.Add(time.Minute)
-	f.fileAnswer(t, `{"email":"owner@example.com","type":"rectification","details":"junk"}`)
+	f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"junk"}`)
 	if again := f.request(t, open); again.MailDue != after.MailDue {
 		t.Fatal("a second join within the cooldown made another email due")
 	}
@@ -388,13 +389,13 @@ func TestRestrictionUntilLifted(t *testing.T) {
 	ctx := context.Background()
 	id := f.file(t, `{"email":"restrict@example.com","type":"restriction"}`)
 	subject := privacy.SubjectID(f.request(t, id).Subject)
-	if by, err := f.store.Restriction(ctx, subject); err != nil || by != "" {
+	if by, err := f.store.Restriction(ctx, subject); err != nil || len(by) != 0 {
 		t.Fatalf("restricted before verification: %q %v", by, err)
 	}
 	if st := f.verify(t, id); st != privacy.RequestCompleted {
 		t.Fatalf("restriction after verification: %q", st)
 	}
-	if by, err := f.store.Restriction(ctx, subject); err != nil || by != id {
+	if by, err := f.store.Restriction(ctx, subject); err != nil || !slices.Equal(by, []string{id}) {
 		t.Fatalf("restriction in place: %q %v", by, err)
 	}
 	if r := f.request(t, id); r.MailDue.Kind != privacy.MailRestricted {
@@ -403,7 +404,7 @@ func TestRestrictionUntilLifted(t *testing.T) {
 	if err := f.desk.Lift(ctx, id, "The accuracy check is finished."); err != nil {
 		t.Fatal(err)
 	}
-	if by, _ := f.store.Restriction(ctx, subject); by != "" {
+	if by, _ := f.store.Restriction(ctx, subject); len(by) != 0 {
 		t.Fatal("still restricted after lifting")
 	}
 	if r := f.request(t, id); r.MailDue.Kind != privacy.MailLifted || r.Reason != "The accuracy check is finished." {
@@ -419,7 +420,7 @@ func TestRestrictionUntilLifted(t *testing.T) {
 	if st := f.verify(t, er); st != privacy.RequestCompleted {
 		t.Fatalf("erasure: %q", st)
 	}
-	if by, _ := f.store.Restriction(ctx, subject); by != "" {
+	if by, _ := f.store.Restriction(ctx, subject); len(by) != 0 {
 		t.Fatal("an erasure leaves no restriction behind")
 	}
 }

@@ -32,6 +32,12 @@ const (
 	// AddTopic adds the topic Ref to a confirmed subscription: the double
 	// opt-in of a new purpose a policy change offers.
 	AddTopic Purpose = 7
+	// ConfirmAddress confirms an address a request names besides the
+	// person's (Ref "<request id>:agent" or "<request id>:new"); StopChange
+	// lets the old address stop a correction of the address (Ref: the
+	// request id).
+	ConfirmAddress Purpose = 8
+	StopChange     Purpose = 9
 )
 
 const version = 1

@@ -623,11 +623,12 @@ func decision(kind string) func(*Mailer, notify.Config, privacy.RightsRequest, p
 		if err != nil {
 			return nil, err
 		}
-		reason := req.Reason
+		d := notify.Decision{Kind: kind, To: req.AnswerTo(), ID: req.ID, Reason: req.Reason, Until: req.ExtendedUntil, StatusURL: status}
 		if kind == notify.KindRequestExtended {
-			reason = req.ExtensionReason // an extension keeps its own: a later decision's reason is another
+			d.Reason = req.ExtensionReason // an extension keeps its own: a later decision's reason is another
+			d.BeyondErasurePromise = req.Type == privacy.RightErasure &&
+				req.ExtendedUntil.After(req.ReceivedAt.AddDate(0, 0, privacy.ErasureDays))
 		}
-		return one(notify.RequestDecision(c, notify.Decision{Kind: kind, To: req.AnswerTo(), ID: req.ID,
-			Reason: reason, Until: req.ExtendedUntil, StatusURL: status}))
+		return one(notify.RequestDecision(c, d))
 	}
 }

@@ -524,6 +524,9 @@ type Decision struct {
 	Reason    string    // the team's reason or note, as the requester reads it
 	Until     time.Time // an extension's new deadline
 	StatusURL string
+	// BeyondErasurePromise: an erasure's extension goes past the 30 days
+	// of the policy's promise (§7); the email says so.
+	BeyondErasurePromise bool
 }
 
 // RequestDecision renders a decision email to the requester.

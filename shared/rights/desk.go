@@ -243,7 +243,10 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 
 // Extend moves an open request's deadline, at most as far as the law
 // allows (privacy.ExtendedDue of the first deadline; until zero means that
-// far), records the reason and emails the requester.
+// far), records the reason and emails the requester. The requester must be
+// told within the first deadline (GDPR Art. 12(3)): once it has passed an
+// extension is refused (ErrWrongStatus), so a missed deadline shows as
+// missed.
 func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (time.Time, error) {
 	if strings.TrimSpace(reason) == "" {
 		return time.Time{}, ErrReasonRequired
@@ -255,6 +258,10 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 	first := req.DueAt
 	if !req.OriginalDueAt.IsZero() {
 		first = req.OriginalDueAt
+	}
+	if now := d.Now(); now.After(first) {
+		return time.Time{}, fmt.Errorf("request %s was due %s: an extension must be told within the first deadline (GDPR Art. 12(3)); "+
+			"answer it now: %w", id, first.Format(time.RFC3339), ErrWrongStatus)
 	}
 	limit := privacy.ExtendedDue(req.Regulation, first)
 	if until.IsZero() {

@@ -338,6 +338,22 @@ func TestDeskDecisions(t *testing.T) {
 		!until.Equal(f.clock.t.AddDate(0, 0, 90)) {
 		t.Fatalf("CCPA extension: %v %v", until, err)
 	}
+	// Only within the first deadline (GDPR Art. 12(3)): one day late, an
+	// extension is refused and changes nothing; the request shows overdue.
+	late := f.file(t, `{"email":"late@example.com","type":"objection"}`)
+	first := f.request(t, late).DueAt
+	saved := f.clock.t
+	f.clock.t = first.Add(24 * time.Hour)
+	if _, err := f.desk.Extend(ctx, late, "too late", time.Time{}); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("a late extension: %v", err)
+	}
+	if r := f.request(t, late); !r.ExtendedUntil.IsZero() || !rights.Overdue(r, f.clock.t) {
+		t.Fatalf("a refused late extension changed the request: %+v", r)
+	}
+	if err := f.desk.Deny(ctx, late, "Answered by post."); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.t = saved
 
 	// Overdue: visible once the (extended) deadline passes.
 	f.clock.t = time.Date(2027, 4, 29, 0, 0, 0, 0, time.UTC)

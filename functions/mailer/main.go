@@ -86,6 +86,9 @@ func main() {
 	if err == nil {
 		m.RetryMaxBackoff, err = lambdaenv.Duration("MAIL_RETRY_MAX_BACKOFF", time.Hour)
 	}
+	if err == nil {
+		m.AddressChangeWait, err = lambdaenv.Duration("ADDRESS_CHANGE_WAIT", privacy.AddressChangeWait)
+	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
 		os.Exit(1)

@@ -22,6 +22,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
@@ -30,9 +31,12 @@ func main() {
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
 		"RECORDS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
-	var ttl time.Duration
+	var ttl, wait time.Duration
 	if err == nil {
 		ttl, err = lambdaenv.PolicyCacheTTL()
+	}
+	if err == nil {
+		wait, err = lambdaenv.Duration("ADDRESS_CHANGE_WAIT", privacy.AddressChangeWait)
 	}
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -52,6 +56,8 @@ func main() {
 		Now:           time.Now,
 		NewID:         uuid.NewString,
 		Log:           log,
+		// How long the old address may stop a correction of the address.
+		AddressChangeWait: wait,
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, nil)
 	op.Routes(rt)

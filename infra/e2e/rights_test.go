@@ -52,9 +52,10 @@ func TestRightsRequestIntakeAndVerification(t *testing.T) {
 	if err != nil || due.Before(privacy.AddCalendarMonths(before, 1).Add(-time.Minute)) || due.After(privacy.AddCalendarMonths(time.Now().UTC(), 1).Add(time.Minute)) {
 		t.Fatalf("due %q is not one calendar month after receipt", f.DueAt)
 	}
-	// The same request again joins the first, silently: the answer is a
-	// fresh request's (no id, status or deadline of the open one).
-	if code, again := s.file(t, `{"email":"`+strings.ToUpper(addr)+`","type":"access"}`); code != 202 || again.ID == f.ID ||
+	// The same request again (the same form sent twice) joins the first,
+	// silently: the answer is a fresh request's (no id, status or deadline
+	// of the open one).
+	if code, again := s.file(t, `{"email":"`+strings.ToUpper(addr)+`","name":"Sam","type":"access","relationship":"subscriber"}`); code != 202 || again.ID == f.ID ||
 		again.Status != "identity_unverified" || again.ID == "" {
 		t.Fatalf("duplicate: %d %+v", code, again)
 	}

@@ -81,7 +81,9 @@ func startStackOpts(t *testing.T, svc localtest.Services, pool int, env, params 
 func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, params map[string]string, tune func(*local.Config)) *stack {
 	t.Helper()
 	// Failed sends wait a second in the retry queue, not a minute.
-	fnEnv := map[string]string{"LOCAL_SECRET": localSecret, "MAIL_RETRY_BACKOFF": "1s", "MAIL_RETRY_MAX_BACKOFF": "2s"}
+	// The team may apply an address change at once (the wait is a unit test's).
+	fnEnv := map[string]string{"LOCAL_SECRET": localSecret, "MAIL_RETRY_BACKOFF": "1s", "MAIL_RETRY_MAX_BACKOFF": "2s",
+		"ADDRESS_CHANGE_WAIT": "0s"}
 	for k, v := range env {
 		fnEnv[k] = v
 	}

@@ -62,7 +62,8 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
 		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
 		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
-		Lang: r.Lang, AgentConfirmedAt: tsOpt(r.AgentConfirmedAt), NewAddressConfirmedAt: tsOpt(r.NewAddressConfirmedAt)}
+		Lang: r.Lang, AgentConfirmedAt: tsOpt(r.AgentConfirmedAt), NewAddressConfirmedAt: tsOpt(r.NewAddressConfirmedAt),
+		MailHeld: r.MailHeld}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
@@ -81,7 +82,7 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
 		Source: rec.Source, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
-		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang}
+		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld}
 	var err error
 	for _, f := range []struct {
 		to   *time.Time

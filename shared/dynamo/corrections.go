@@ -61,6 +61,30 @@ func (s *Store) CorrectField(ctx context.Context, subject privacy.SubjectID, fie
 	return n, nil
 }
 
+// SubjectHolds reports whether anything is held under subject: an item
+// in the subjects, ledger or suppression table, or a request. A
+// correction of an address never moves one person's data onto another's.
+func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bool, error) {
+	for _, table := range []string{s.tables.Subjects, s.tables.Ledger, s.tables.Suppression} {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("pk = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(SubjectPK(subject))},
+			ConsistentRead:            aws.Bool(true), Limit: aws.Int32(1), ProjectionExpression: aws.String("pk")})
+		if err != nil {
+			return false, fmt.Errorf("subject holds: %w", err)
+		}
+		if len(out.Items) > 0 {
+			return true, nil
+		}
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, IndexName: aws.String("by-subject"),
+		KeyConditionExpression:    aws.String("subject = :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(string(subject))}, Limit: aws.Int32(1)})
+	if err != nil {
+		return false, fmt.Errorf("subject holds: %w", err)
+	}
+	return len(out.Items) > 0, nil
+}
+
 // MoveSubject moves everything held under from to to, the subject of the
 // person's corrected address email: its items in the subjects table (with
 // the address and its list keys, and no email due), its ledger entries (the

@@ -44,10 +44,12 @@ type requestRecord struct {
 	// link; NewAddressConfirmedAt when a correction's new address did.
 	AgentConfirmedAt      string `dynamodbav:"agent_confirmed_at,omitempty"`
 	NewAddressConfirmedAt string `dynamodbav:"new_address_confirmed_at,omitempty"`
-	Regulation            string `dynamodbav:"regulation"`
-	Status                string `dynamodbav:"status"`
-	ReceivedAt            string `dynamodbav:"received_at"`
-	DueAt                 string `dynamodbav:"due_at"`
+	// MailHeld are the roles whose mail is held (past a per-address limit).
+	MailHeld   []string `dynamodbav:"mail_held,stringset,omitempty"`
+	Regulation string   `dynamodbav:"regulation"`
+	Status     string   `dynamodbav:"status"`
+	ReceivedAt string   `dynamodbav:"received_at"`
+	DueAt      string   `dynamodbav:"due_at"`
 	// OriginalDueAt is the first deadline, once an extension moved due_at.
 	OriginalDueAt string `dynamodbav:"original_due_at,omitempty"`
 	Extended      string `dynamodbav:"extended_until,omitempty"`
@@ -262,26 +264,30 @@ func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, review priv
 	return privacy.ErrStale
 }
 
-// ConfirmAgent records that a request's agent confirmed their address
-// (the first time counts); privacy.ErrNotFound when the request names no
-// agent.
+// ConfirmAgent records that a request's agent confirmed their address,
+// with its ledger entry. Confirming again is a no-op that writes nothing
+// (the link may be posted any number of times); privacy.ErrNotFound when
+// the request names no agent.
 func (s *Store) ConfirmAgent(ctx context.Context, id string, e privacy.Event) error {
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:          aws.String("SET agent_confirmed_at = if_not_exists(agent_confirmed_at, :now)"),
-		ConditionExpression:       aws.String("attribute_exists(agent_email)"),
+		UpdateExpression:          aws.String("SET agent_confirmed_at = :now"),
+		ConditionExpression:       aws.String("attribute_exists(agent_email) AND attribute_not_exists(agent_confirmed_at)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}}
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: upd})
 	if err != nil {
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if refusedAt(err, 0) {
-		return privacy.ErrNotFound
+	if err == nil {
+		return nil
 	}
-	if err != nil {
+	if !refusedAt(err, 0) {
 		return fmt.Errorf("confirm agent: %w", err)
 	}
-	return nil
+	if r, gerr := s.Request(ctx, id); gerr == nil && r.AgentEmail != "" && !r.AgentConfirmedAt.IsZero() {
+		return nil // confirmed already
+	}
+	return privacy.ErrNotFound
 }
 
 // ConfirmNewAddress records that a correction's new address confirmed it,

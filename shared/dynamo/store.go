@@ -88,6 +88,9 @@ type inquiryRecord struct {
 	LastActivityAt string      `dynamodbav:"last_activity_at"`
 	ExpiresAt      int64       `dynamodbav:"expires_at"`
 	MailDue        string      `dynamodbav:"mail_due,omitempty"`
+	// AckHeld: no acknowledgement is sent (the sender's mailbox was past
+	// its daily limit).
+	AckHeld bool `dynamodbav:"ack_held,omitempty"`
 }
 
 type ledgerRecord struct {
@@ -130,7 +133,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		Meta: &metaRecord{SourceIP: i.Meta.SourceIP, UserAgent: i.Meta.UserAgent,
 			AcceptLanguage: i.Meta.AcceptLanguage, Referrer: i.Meta.Referrer, ReceivedAt: at},
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
-		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(),
+		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(), AckHeld: i.AckHeld,
 	}
 	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
@@ -192,7 +195,7 @@ func DecodeInquiry(item map[string]types.AttributeValue) (privacy.Inquiry, error
 	}
 	i := privacy.Inquiry{
 		ID: r.ID, Subject: privacy.SubjectID(r.Subject), Purpose: r.Purpose, LegalBasis: r.LegalBasis,
-		PolicyVersion: r.PolicyVersion, Lang: r.Lang, ExpiresAt: time.Unix(r.ExpiresAt, 0).UTC(),
+		PolicyVersion: r.PolicyVersion, Lang: r.Lang, ExpiresAt: time.Unix(r.ExpiresAt, 0).UTC(), AckHeld: r.AckHeld,
 		Form: privacy.ContactForm{Name: r.Name, Email: r.Email, Company: r.Company, Phone: r.Phone,
 			Topic: r.Topic, Message: r.Message, MarketingOptIn: r.MarketingOptIn},
 	}

@@ -103,9 +103,11 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	now := f.Now()
 	subject := f.Hasher.Subject(form.Email)
-	ex, err := limit.Apply(ctx, f.Store, now,
-		limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
-		limit.Check{Rule: f.Limits.ContactPerAddress, Key: string(subject)})
+	// The source first: a call refused here spends nobody's budget.
+	ex, err := limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)})
+	if err == nil && ex == nil {
+		ex, err = limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerAddress, Key: f.Hasher.MailboxKey(form.Email)})
+	}
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact: %w", err)
 	}
@@ -113,14 +115,16 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		f.Log.WarnContext(ctx, "contact over its limit", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
 	}
-	if ex != nil {
-		// Silent: the same answer as a stored inquiry, and no email, so the
-		// form cannot be used to flood an inbox with acknowledgements.
-		f.Log.WarnContext(ctx, "contact over its limit; dropped", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
-		return received(r, id), nil
+	// Past the sender's mailbox limit the inquiry is kept and the team told
+	// (a stranger writing as the person must not silence the person's own
+	// message), with the same answer, but no acknowledgement goes out, so
+	// the form cannot flood an inbox.
+	ackHeld := ex != nil
+	if ackHeld {
+		f.Log.WarnContext(ctx, "contact over its mailbox limit; no acknowledgement", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
 	}
 	var optIn *privacy.PendingSignup
-	if form.MarketingOptIn {
+	if form.MarketingOptIn && !ackHeld {
 		// The box on the contact form starts the same double opt-in as the
 		// signup form (nothing is sent until the person confirms), written
 		// with the inquiry in one transaction: both or neither.
@@ -134,6 +138,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	inq := privacy.NewInquiry(id, subject, form, r.Site.PolicyVersion, httpapi.Meta(r, now))
 	inq.Lang = pages.Lang(r).Code // the person's emails follow the form's language
+	inq.AckHeld = ackHeld
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)

@@ -103,9 +103,11 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 		wg           sync.WaitGroup
 	)
 	wg.Go(func() {
-		ex, limErr = limit.Apply(ctx, f.Store, now,
-			limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
-			limit.Check{Rule: f.Limits.SignupPerAddress, Key: string(subject)})
+		// The source first: a call refused there spends no mailbox's budget.
+		ex, limErr = limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)})
+		if limErr == nil && ex == nil {
+			ex, limErr = limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerAddress, Key: f.Hasher.MailboxKey(s.Email)})
+		}
 	})
 	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, subject) })
 	wg.Wait()

@@ -43,8 +43,21 @@ type Exceeded struct {
 // and returns the first rule exceeded in the order given, or nil. A rule
 // with Max 0 is off. Every check is counted, even when another is
 // exceeded: a refused call uses up the other budgets too, which only
-// makes a limit bite sooner.
+// makes a limit bite sooner. (A caller whose other budgets belong to
+// someone else checks its own first: see Each.)
 func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exceeded, error) {
+	over, err := Each(ctx, c, now, checks...)
+	for _, ex := range over {
+		if ex != nil {
+			return ex, err
+		}
+	}
+	return nil, err
+}
+
+// Each counts every check at once, as Apply does, and reports for each
+// whether it is exceeded (nil: within its limit, or the rule is off).
+func Each(ctx context.Context, c Counter, now time.Time, checks ...Check) ([]*Exceeded, error) {
 	type outcome struct {
 		ok  bool
 		err error
@@ -64,16 +77,17 @@ func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exc
 		})
 	}
 	wg.Wait()
+	over := make([]*Exceeded, len(checks))
 	for i, ch := range checks {
 		if err := out[i].err; err != nil {
 			return nil, fmt.Errorf("limit %s: %w", ch.Rule.Name, err)
 		}
 		if !out[i].ok {
 			start := now.Truncate(ch.Rule.Window)
-			return &Exceeded{Rule: ch.Rule, RetryAfter: start.Add(ch.Rule.Window).Sub(now)}, nil
+			over[i] = &Exceeded{Rule: ch.Rule, RetryAfter: start.Add(ch.Rule.Window).Sub(now)}
 		}
 	}
-	return nil, nil
+	return over, nil
 }
 
 // Pseudonymizer keys an identifier so a counter never holds it

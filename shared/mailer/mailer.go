@@ -82,6 +82,9 @@ type Mailer struct {
 	// record fails and the stream retries it.
 	Retries                               RetryQueue
 	RetryBackoff, RetryMaxBackoff, GiveUp time.Duration
+	// AddressChangeWait is how long the old address may stop a correction
+	// of the address after the new one confirmed it (the desk's).
+	AddressChangeWait time.Duration
 }
 
 // RetryQueue keeps the changes whose emails are to be tried again.
@@ -347,9 +350,11 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 		if !ok {
 			return nil, fmt.Errorf("request %s: no export link to send", req.ID)
 		}
-		if req.RecipientEmail != "" {
+		if req.RecipientEmail != "" && !req.Held(privacy.RoleRecipient) {
 			return notify.ExportToThirdParty(c, req.Email, req.RecipientEmail, req.ID, link)
 		}
+		// (A recipient past the per-address limit at filing gets nothing:
+		// the person gets the link instead.)
 		return one(notify.ExportReady(c, req.AnswerTo(), req.ID, link))
 	},
 	privacy.MailErased: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
@@ -372,6 +377,9 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 		if !req.ChangesAddress() {
 			return nil, fmt.Errorf("request %s changes no address", req.ID)
 		}
+		if req.Held(privacy.RoleNewAddress) {
+			return nil, nil // past the new address's limit at filing: the team sees it waiting
+		}
 		link, err := m.links().Address(req, links.AddressNew, m.Now())
 		if err != nil {
 			return nil, err
@@ -389,7 +397,8 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 		if err != nil {
 			return nil, err
 		}
-		told, err := notify.AddressChange(c, req.Email, req.ID, req.Correction.Value, stop)
+		told, err := notify.AddressChange(c, req.Email, req.ID, req.Correction.Value, stop,
+			req.NewAddressConfirmedAt.Add(m.AddressChangeWait))
 		return []notify.Message{review, told}, err
 	},
 	privacy.MailJoined: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
@@ -426,10 +435,17 @@ func reviewInfo(req privacy.RightsRequest) notify.RequestInfo {
 func one(msg notify.Message, err error) ([]notify.Message, error) { return []notify.Message{msg}, err }
 
 // agentTold reports whether an authorised agent is told of an email of
-// kind: every answer to the person, not the acknowledgement (which asks
-// the agent to confirm their address), nor the team's review.
+// kind: the answers to the person (done, denied, extended, restricted,
+// lifted), not the acknowledgement (which asks the agent to confirm their
+// address), the team's review or the steps of a correction.
 func agentTold(k privacy.MailKind) bool {
-	return k != privacy.MailReceived && k != privacy.MailReview && k != privacy.MailJoined
+	switch k {
+	case privacy.MailReady, privacy.MailErased, privacy.MailDone, privacy.MailDenied, privacy.MailExtended, privacy.MailRestricted,
+		privacy.MailLifted, privacy.MailCorrected, privacy.MailUpheld, privacy.MailUpheldErased, privacy.MailOptedOut,
+		privacy.MailCategories:
+		return true
+	}
+	return false
 }
 
 // subscription is a subscription's email: the double opt-in link of a
@@ -599,7 +615,7 @@ func (m *Mailer) requestReceived(c notify.Config, req privacy.RightsRequest, non
 		return nil, err
 	}
 	var agent string
-	if req.AgentEmail != "" && req.AgentConfirmedAt.IsZero() {
+	if req.AgentEmail != "" && req.AgentConfirmedAt.IsZero() && !req.Held(privacy.RoleAgent) {
 		if agent, err = m.links().Address(req, links.AddressAgent, m.Now()); err != nil {
 			return nil, err
 		}

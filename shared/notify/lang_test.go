@@ -58,7 +58,7 @@ func personEmails(t *testing.T, c Config) []Message {
 	ms, err = RequestReceived(c, r, "https://api.example/v", "https://api.example/s", "")
 	add(ms[0], err)
 	add(ConfirmAddress(c, AddressRequest{To: "new@example.com", ID: "r-1", Role: "new", Link: "https://api.example/a"}))
-	add(AddressChange(c, "ann@example.com", "r-1", "new@example.com", "https://api.example/stop"))
+	add(AddressChange(c, "ann@example.com", "r-1", "new@example.com", "https://api.example/stop", due))
 	add(ExportReady(c, "ann@example.com", "r-1", "https://api.example/export?token=t"))
 	adds(ExportToThirdParty(c, "ann@example.com", "bob@example.com", "r-1", "https://api.example/export?token=t"))
 	add(ErasureDone(c, "ann@example.com", "r-1", false, []privacy.Told{{Name: "Mailer Inc", Status: "confirmed"}}, "eyJ.rcpt.sig"))

@@ -76,11 +76,12 @@ func InquiryReceived(c Config, i privacy.Inquiry) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Message{
-		{Kind: KindInquiryAck, To: []string{i.Form.Email}, Subject: ackSubject, Text: ackText, HTML: ackHTML},
-		{Kind: KindInquiryTeam, To: []string{c.TeamInbox}, ReplyTo: []string{i.Form.Email},
-			Subject: "New contact inquiry (" + i.Form.Topic + ")", Text: teamText, HTML: teamHTML},
-	}, nil
+	team := Message{Kind: KindInquiryTeam, To: []string{c.TeamInbox}, ReplyTo: []string{i.Form.Email},
+		Subject: "New contact inquiry (" + i.Form.Topic + ")", Text: teamText, HTML: teamHTML}
+	if i.AckHeld {
+		return []Message{team}, nil // the sender's mailbox is past its daily limit
+	}
+	return []Message{{Kind: KindInquiryAck, To: []string{i.Form.Email}, Subject: ackSubject, Text: ackText, HTML: ackHTML}, team}, nil
 }
 
 type confirmData struct {
@@ -347,14 +348,15 @@ func ConfirmAddress(c Config, a AddressRequest) (Message, error) {
 }
 
 // AddressChange renders the old address's notice of a correction of the
-// address that its new address confirmed: what will change, and the link
-// that stops it before the team applies it.
-func AddressChange(c Config, to, requestID, newAddress, stopURL string) (Message, error) {
+// address that its new address confirmed: what will change, from when at
+// the earliest, and the link that stops it before the team applies it.
+func AddressChange(c Config, to, requestID, newAddress, stopURL string, notBefore time.Time) (Message, error) {
 	subj := subject(c.Lang, "Your address change (request %s): the new address confirmed it", requestID)
 	text, html, err := render(c.Lang, KindAddressChange, subj, struct {
 		Config
 		ID, NewAddress, Stop string
-	}{c, requestID, newAddress, stopURL})
+		NotBefore            time.Time
+	}{c, requestID, newAddress, stopURL, notBefore})
 	if err != nil {
 		return Message{}, err
 	}

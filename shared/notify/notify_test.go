@@ -87,7 +87,18 @@ func TestNoSubmittedTextToUnverifiedAddresses(t *testing.T) {
 	if parent[0].To[0] != "parent@example.com" || agent[2].To[0] != "agent@example.com" {
 		t.Fatalf("recipients: %v %v", parent[0].To, agent[2].To)
 	}
-	toPerson := []Message{inquiry[0], confirm, request[0], parent[0], agent[2]}
+	// A correction of the name, company or phone names the field, never the
+	// filer's new value (an address, validated, is shown).
+	corrections := []Message{}
+	for _, field := range []string{privacy.FieldName, privacy.FieldCompany, privacy.FieldPhone} {
+		fix, err := RequestReceived(c, RequestInfo{ID: "r-4", Type: privacy.RightRectification, Email: "ann@example.com", Due: time.Now(),
+			Correction: privacy.Correction{Field: field, Value: name}}, "https://a/v", "https://a/s", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		corrections = append(corrections, fix[0])
+	}
+	toPerson := append([]Message{inquiry[0], confirm, request[0], parent[0], agent[2]}, corrections...)
 	toTeam := []Message{inquiry[1], request[1]}
 	for _, m := range toPerson {
 		for _, part := range []string{m.Subject, m.Text, m.HTML} {

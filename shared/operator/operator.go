@@ -128,6 +128,8 @@ type Operator struct {
 	Now       func() time.Time
 	NewID     func() string
 	Log       *slog.Logger
+	// AddressChangeWait is the desk's (rights.Desk).
+	AddressChangeWait time.Duration
 }
 
 // action is one of the operator's actions: whether it needs an id, whether
@@ -198,7 +200,8 @@ func (o *Operator) Do(ctx context.Context, c Caller, r Request) (Result, error) 
 
 // desk is the rights desk, acting as c.
 func (o *Operator) desk(c Caller) *rights.Desk {
-	return &rights.Desk{Store: o.Store, Now: o.Now, NewID: o.NewID, By: c.By, Fulfiller: o.Fulfiller, Hasher: o.Hasher}
+	return &rights.Desk{Store: o.Store, Now: o.Now, NewID: o.NewID, By: c.By, Fulfiller: o.Fulfiller, Hasher: o.Hasher,
+		AddressChangeWait: o.AddressChangeWait}
 }
 
 func (o *Operator) version(ctx context.Context) string { return o.Policy(ctx).Version }

@@ -108,6 +108,9 @@ type Inquiry struct {
 	Meta          RequestMeta
 	ExpiresAt     time.Time // when retention ends (the TTL and the sweep)
 	MetaExpiresAt time.Time // when the request metadata is stripped
+	// AckHeld: the sender's mailbox was past its daily limit, so the
+	// inquiry is kept and the team told, but no acknowledgement is sent.
+	AckHeld bool
 }
 
 // NewInquiry builds the record to store for a contact form. The policy's

@@ -1,6 +1,9 @@
 package privacy
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // RightsRequest is a rights request: one a person made on the Sites (the
 // company is the controller) or one a controller sent through OpenDSR (the
@@ -36,9 +39,13 @@ type RightsRequest struct {
 	// address confirmed it by its own link: the team may apply the
 	// correction only after.
 	NewAddressConfirmedAt time.Time
-	Status                string
-	ReceivedAt            time.Time
-	DueAt                 time.Time
+	// MailHeld are the roles (RoleRequester, RoleAgent, ...) whose address
+	// was past its per-address limit when the request was filed: the
+	// request is kept, its clock runs, and nothing is mailed to them for it.
+	MailHeld   []string
+	Status     string
+	ReceivedAt time.Time
+	DueAt      time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
 	OriginalDueAt time.Time
 	// ExtendedUntil is the deadline an extension set (zero: never extended).
@@ -118,6 +125,19 @@ func (r RightsRequest) ChangesAddress() bool {
 // stands: an agent named it, and confirmed that address.
 func (r RightsRequest) AgentTold() bool { return r.AgentEmail != "" && !r.AgentConfirmedAt.IsZero() }
 
+// Held reports whether mail to the address of role is held for the
+// request (MailHeld).
+func (r RightsRequest) Held(role string) bool { return slices.Contains(r.MailHeld, role) }
+
+// AnswerRole is the role of the address a request's answers go to
+// (AnswerTo): the parent's on a parent's request, else the requester's.
+func (r RightsRequest) AnswerRole() string {
+	if r.ParentEmail != "" {
+		return RoleParent
+	}
+	return RoleRequester
+}
+
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.
 const SourceOpenDSR = "opendsr"
 
@@ -194,6 +214,12 @@ type Hold struct {
 
 // InForce reports whether the hold still protects the data at now.
 func (h Hold) InForce(now time.Time) bool { return h.Until.IsZero() || now.Before(h.Until) }
+
+// AddressChangeWait is how long after a correction's new address confirmed
+// it (and the old address was told, with the link that stops it) the team
+// may apply it, by default: the old address's holder has that long to
+// read the notice.
+const AddressChangeWait = 72 * time.Hour
 
 // Review is why a verified request waits for the team instead of being
 // carried out at once.

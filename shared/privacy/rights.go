@@ -146,19 +146,41 @@ type RightsRequestForm struct {
 	AgentEmail string
 }
 
-// Mailed returns every address a filing will send mail to, each once:
-// the person's (a parent's request: the parent's only, nothing goes to the
-// child), an agent's, a recipient's, a new address's. Each counts against
-// the per-address limits.
-func (f RightsRequestForm) Mailed() []string {
-	var out []string
-	for _, a := range []string{f.Email, f.ParentEmail, f.AgentEmail, f.RecipientEmail} {
-		if a != "" && !(a == f.Email && f.Relationship == RelationshipParent) && !slices.Contains(out, a) {
-			out = append(out, a)
+// The roles an address has in a request, as far as mail goes: the
+// requester is the person filing under their own address; the others are
+// named by the filer (a parent, an agent, a recipient of a copy, a
+// correction's new address). A requester's mail and a named address's
+// count against budgets apart, so strangers who name someone cannot spend
+// what that person needs to file their own request.
+const (
+	RoleRequester  = "requester"
+	RoleParent     = "parent"
+	RoleAgent      = "agent"
+	RoleRecipient  = "recipient"
+	RoleNewAddress = "new_address"
+)
+
+// MailedAddress is an address a filing will mail, and its role.
+type MailedAddress struct {
+	Role, Address string
+}
+
+// Mailed returns every address a filing will send mail to, with its
+// role: the requester (a parent's request: the parent, and nothing goes to
+// the child), an agent, a recipient, a correction's new address. Each
+// counts against a per-address limit.
+func (f RightsRequestForm) Mailed() []MailedAddress {
+	out := []MailedAddress{{RoleRequester, f.Email}}
+	if f.Relationship == RelationshipParent {
+		out[0] = MailedAddress{RoleParent, f.ParentEmail}
+	}
+	for _, m := range []MailedAddress{{RoleAgent, f.AgentEmail}, {RoleRecipient, f.RecipientEmail}} {
+		if m.Address != "" {
+			out = append(out, m)
 		}
 	}
-	if f.Correction.Field == FieldEmail && !slices.Contains(out, f.Correction.Value) {
-		out = append(out, f.Correction.Value)
+	if f.Correction.Field == FieldEmail {
+		out = append(out, MailedAddress{RoleNewAddress, f.Correction.Value})
 	}
 	return out
 }

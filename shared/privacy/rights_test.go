@@ -216,25 +216,32 @@ func TestMailDue(t *testing.T) {
 	}
 }
 
-// Every address a filing mails counts against the per-address limits:
-// the person's (a parent's request mails the parent, never the child), an
-// agent's, a recipient's, a correction's new address; each once.
+// Every address a filing mails counts against the per-address limits,
+// with its role: the requester (a parent's request mails the parent, never
+// the child), an agent, a recipient, a correction's new address.
 func TestMailed(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		f    RightsRequestForm
 		want string
 	}{
-		{"the person's own", RightsRequestForm{Email: "p@x.example", Type: RightAccess}, "p@x.example"},
-		{"an agent's", RightsRequestForm{Email: "p@x.example", Relationship: RelationshipAgent, AgentEmail: "a@x.example"}, "p@x.example a@x.example"},
-		{"a parent's", RightsRequestForm{Email: "child@x.example", Relationship: RelationshipParent, ParentEmail: "par@x.example"}, "par@x.example"},
-		{"to a recipient", RightsRequestForm{Email: "p@x.example", Type: RightPortability, RecipientEmail: "r@x.example"}, "p@x.example r@x.example"},
+		{"the person's own", RightsRequestForm{Email: "p@x.example", Type: RightAccess}, "requester:p@x.example"},
+		{"an agent's", RightsRequestForm{Email: "p@x.example", Relationship: RelationshipAgent, AgentEmail: "a@x.example"},
+			"requester:p@x.example agent:a@x.example"},
+		{"a parent's", RightsRequestForm{Email: "child@x.example", Relationship: RelationshipParent, ParentEmail: "par@x.example"},
+			"parent:par@x.example"},
+		{"to a recipient", RightsRequestForm{Email: "p@x.example", Type: RightPortability, RecipientEmail: "r@x.example"},
+			"requester:p@x.example recipient:r@x.example"},
 		{"a new address", RightsRequestForm{Email: "p@x.example", Type: RightRectification,
-			Correction: Correction{Field: FieldEmail, Value: "n@x.example"}}, "p@x.example n@x.example"},
+			Correction: Correction{Field: FieldEmail, Value: "n@x.example"}}, "requester:p@x.example new_address:n@x.example"},
 		{"a new name", RightsRequestForm{Email: "p@x.example", Type: RightRectification,
-			Correction: Correction{Field: FieldName, Value: "Ann"}}, "p@x.example"},
+			Correction: Correction{Field: FieldName, Value: "Ann"}}, "requester:p@x.example"},
 	} {
-		if got := strings.Join(tc.f.Mailed(), " "); got != tc.want {
+		var got []string
+		for _, m := range tc.f.Mailed() {
+			got = append(got, m.Role+":"+m.Address)
+		}
+		if got := strings.Join(got, " "); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}

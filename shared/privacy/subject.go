@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 )
 
 // SubjectID is the pseudonymous key of a data subject: a keyed hash of the
@@ -45,3 +46,26 @@ func (h *Hasher) Pseudonym(kind, value string) string {
 	m.Write([]byte(kind + "\x00" + value))
 	return hex.EncodeToString(m.Sum(nil))[:32]
 }
+
+// Mailbox is the mailbox an address delivers to, as far as the domain's
+// own rules say: a "+tag" sub-address is its mailbox (every large provider
+// delivers "ann+x@" to "ann@"), and at Gmail dots in the local part and
+// googlemail.com are nothing. Limits count by it, so that one inbox is not
+// given a budget per sub-address. It is never the subject: the data of
+// "ann+x@" is not "ann@"'s.
+func Mailbox(email string) string {
+	addr := NormalizeEmail(email)
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok {
+		return addr
+	}
+	local, _, _ = strings.Cut(local, "+")
+	if domain == "gmail.com" || domain == "googlemail.com" {
+		local, domain = strings.ReplaceAll(local, ".", ""), "gmail.com"
+	}
+	return local + "@" + domain
+}
+
+// MailboxKey is the counter key of a per-address limit for email: the
+// pseudonym of its Mailbox.
+func (h *Hasher) MailboxKey(email string) string { return h.Pseudonym("mailbox", Mailbox(email)) }

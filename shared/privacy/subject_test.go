@@ -58,3 +58,25 @@ func FuzzParseContact(f *testing.F) {
 		}
 	})
 }
+
+// Sub-addresses and Gmail's dots are one mailbox, for the limits.
+func TestMailbox(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ann+news@Example.com":      "ann@example.com",
+		"ann@example.com":           "ann@example.com",
+		"a.n.n+x@googlemail.com":    "ann@gmail.com",
+		"A.nn@gmail.com":            "ann@gmail.com",
+		"a.nn+1+2@example.org":      "a.nn@example.org",
+		"ann+@example.com":          "ann@example.com",
+		"not-an-address":            "not-an-address",
+		"x+y@xn--bcher-kva.example": "x@xn--bcher-kva.example",
+	} {
+		if got := Mailbox(in); got != want {
+			t.Errorf("Mailbox(%q) = %q, want %q", in, got, want)
+		}
+	}
+	h, _ := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	if h.MailboxKey("ann+1@example.com") != h.MailboxKey("ann+2@example.com") || h.MailboxKey("ann@example.com") == string(h.Subject("ann@example.com")) {
+		t.Fatal("mailbox keys")
+	}
+}

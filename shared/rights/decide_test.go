@@ -69,6 +69,16 @@ func TestJoinable(t *testing.T) {
 			privacy.RightRectification, "", "", correction},
 		{"a free-text rectification, again", []privacy.RightsRequest{site("a", privacy.RightRectification, privacy.RequestIdentityUnverified)},
 			privacy.RightRectification, "", "", nil},
+		// Only the same form sent twice joins: a stranger's filing under the
+		// person's address cannot set the terms or the deadline of theirs.
+		{"another regulation", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)},
+			privacy.RightAccess, "", "", func(r *privacy.RightsRequest) { r.Regulation = privacy.RegulationCCPA }},
+		{"another language", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)},
+			privacy.RightAccess, "", "", func(r *privacy.RightsRequest) { r.Lang = "de" }},
+		{"other details", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)},
+			privacy.RightAccess, "", "", func(r *privacy.RightsRequest) { r.Details = "all of it, please" }},
+		{"another name", []privacy.RightsRequest{site("a", privacy.RightAccess, privacy.RequestIdentityUnverified)},
+			privacy.RightAccess, "", "", func(r *privacy.RightsRequest) { r.Name = "Mallory" }},
 	}
 	for _, tt := range tests {
 		filing := privacy.RightsRequest{ID: "new", Type: tt.typ, Scope: tt.scope}
@@ -156,32 +166,51 @@ func TestActions(t *testing.T) {
 	}
 }
 
-// A person's export holds their own ledger entries and nobody else's:
-// neither the team's views, nor who decided, nor a filer's network
-// address, nor the digests of those a request named.
+// A person's export holds their own records and ledger entries and
+// nobody else's: neither the team's views, nor who decided, nor a form's
+// network data (anyone can type an address), nor a parent's, nor the
+// digests of those a request named. What the person did through a link
+// mailed to them keeps its network data.
 func TestPersonsOwn(t *testing.T) {
-	entries := []map[string]any{
+	records := []map[string]any{
+		{"kind": "inquiry", "message": "hi", "meta": map[string]any{"source_ip": "198.51.100.7", "user_agent": "Form/1"}},
+		{"kind": "subscription", "source_ip": "198.51.100.8", "topics": []any{"news"}},
+	}
+	ledger := []map[string]any{
+		{"event": "subscribe_requested", "detail": map[string]any{"source_ip": "198.51.100.8", "topics": "news"}},
 		{"event": "subscription_confirmed", "detail": map[string]any{"source_ip": "203.0.113.1", "user_agent": "Mine/1"}},
 		{"event": "request_received", "ref": "r1", "detail": map[string]any{"type": "erasure", "source_ip": "198.51.100.9",
 			"user_agent": "Stranger/1", "parent_hash": "h1", "relationship": "parent_or_guardian"}},
+		{"event": "request_verified", "ref": "r1", "detail": map[string]any{"source_ip": "198.51.100.9", "user_agent": "Stranger/1"}},
+		{"event": "request_verified", "ref": "r3", "detail": map[string]any{"source_ip": "203.0.113.1", "user_agent": "Mine/1"}},
 		{"event": "request_viewed", "ref": "r1", "detail": map[string]any{"by": "arn:aws:iam::1:user/dpo"}},
 		{"event": "person_viewed", "detail": map[string]any{"by": "arn:aws:iam::1:user/dpo"}},
 		{"event": "request_denied", "ref": "r1", "detail": map[string]any{"by": "arn:aws:iam::1:user/dpo"}},
+		{"event": "agent_address_confirmed", "ref": "r2", "detail": map[string]any{"source_ip": "192.0.2.4"}},
 		{"event": "request_received", "ref": "r2", "detail": map[string]any{"agent_hash": "h2", "recipient_hash": "h3"}},
 		{"event": "erased"},
 	}
-	got := PersonsOwn(entries)
-	want := []map[string]any{
+	reqs := []privacy.RightsRequest{{ID: "r1", Relationship: privacy.RelationshipParent}, {ID: "r2", Relationship: privacy.RelationshipAgent}, {ID: "r3"}}
+	gotRecords, gotLedger := PersonsOwn(records, ledger, reqs)
+	wantRecords := []map[string]any{{"kind": "inquiry", "message": "hi"}, {"kind": "subscription", "topics": []any{"news"}}}
+	wantLedger := []map[string]any{
+		{"event": "subscribe_requested", "detail": map[string]any{"topics": "news"}},
 		{"event": "subscription_confirmed", "detail": map[string]any{"source_ip": "203.0.113.1", "user_agent": "Mine/1"}},
 		{"event": "request_received", "ref": "r1", "detail": map[string]any{"type": "erasure", "relationship": "parent_or_guardian"}},
+		{"event": "request_verified", "ref": "r1"},
+		{"event": "request_verified", "ref": "r3", "detail": map[string]any{"source_ip": "203.0.113.1", "user_agent": "Mine/1"}},
 		{"event": "request_denied", "ref": "r1"},
+		{"event": "agent_address_confirmed", "ref": "r2"},
 		{"event": "request_received", "ref": "r2"},
 		{"event": "erased"},
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("got  %v\nwant %v", got, want)
+	if fmt.Sprint(gotRecords) != fmt.Sprint(wantRecords) {
+		t.Errorf("records:\n got  %v\nwant %v", gotRecords, wantRecords)
 	}
-	if entries[1]["detail"].(map[string]any)["source_ip"] == nil || entries[4]["detail"] == nil {
-		t.Fatal("the entries given were changed")
+	if fmt.Sprint(gotLedger) != fmt.Sprint(wantLedger) {
+		t.Errorf("ledger:\n got  %v\nwant %v", gotLedger, wantLedger)
+	}
+	if records[0]["meta"] == nil || ledger[2]["detail"].(map[string]any)["source_ip"] == nil {
+		t.Fatal("the records and entries given were changed")
 	}
 }

@@ -26,6 +26,10 @@ type Desk struct {
 	Now    func() time.Time
 	NewID  func() string
 	By     string
+	// AddressChangeWait is how long after a correction's new address
+	// confirmed it the old address may still stop it: the team applies it
+	// only after (privacy.AddressChangeWait by default).
+	AddressChangeWait time.Duration
 }
 
 // DeskStore is what the desk reads and writes.
@@ -39,6 +43,7 @@ type DeskStore interface {
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
 	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string) (int, error)
+	SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bool, error)
 }
 
 // Errors of the desk, for the operator to read.
@@ -185,6 +190,23 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	}
 	if req.ChangesAddress() && req.NewAddressConfirmedAt.IsZero() {
 		return fmt.Errorf("request %s: the new address has not confirmed it by its link yet: %w", req.ID, ErrWrongStatus)
+	}
+	if until := req.NewAddressConfirmedAt.Add(d.AddressChangeWait); req.ChangesAddress() && d.Now().Before(until) {
+		return fmt.Errorf("request %s: the old address, told of the change, may stop it until %s: %w", req.ID,
+			until.UTC().Format(time.RFC3339), ErrWrongStatus)
+	}
+	if req.ChangesAddress() && req.Status == privacy.RequestAwaitingReview {
+		// A move onto an address that holds someone's data would merge the
+		// two: the earlier holder's links (an export's, a status page's)
+		// and requests would reach the other's. Refused before the claim
+		// (a move cut short, in_progress, was checked when it started); the
+		// team decides such a case by hand.
+		if holds, err := d.Store.SubjectHolds(ctx, d.Hasher.Subject(c.Value)); err != nil {
+			return err
+		} else if holds {
+			return fmt.Errorf("request %s: the new address already holds data; a correction never merges two people's records "+
+				"(deny it, or handle it by hand): %w", req.ID, ErrWrongStatus)
+		}
 	}
 	if req.Status == privacy.RequestAwaitingReview {
 		if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview},

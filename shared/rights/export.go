@@ -53,12 +53,11 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
 		Controller: company, Recipients: privacy.Recipients()}
 	var err error
-	ex.Records, err = rd.SubjectData(ctx, subject)
-	var ledger []map[string]any
+	var records, ledger []map[string]any
+	records, err = rd.SubjectData(ctx, subject)
 	if err == nil {
 		ledger, err = rd.SubjectLedger(ctx, subject)
 	}
-	ex.Consent = PersonsOwn(ledger)
 	if err == nil {
 		ex.Suppression, err = rd.Suppressions(ctx, subject)
 	}
@@ -69,6 +68,7 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	if err != nil {
 		return Export{}, fmt.Errorf("export: %w", err)
 	}
+	ex.Records, ex.Consent = PersonsOwn(records, ledger, reqs)
 	for _, r := range reqs {
 		entry := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
 			"received_at": httpapi.Time(r.ReceivedAt), "due_at": httpapi.Deadline(r.DueAt), "completed_at": httpapi.Time(r.CompletedAt)}
@@ -87,51 +87,83 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	return ex, nil
 }
 
-// PersonsOwn is what of a person's ledger entries is theirs to see: the
-// team's views of their data are left out, and so are who decided (staff
-// identities), the network address and browser a filing came from (a
-// filing naming the person may be a stranger's, a parent's or an agent's)
-// and the digests of the others a request named. The ledger keeps all of
-// it for the team and the regulator.
-func PersonsOwn(entries []map[string]any) []map[string]any {
-	out := make([]map[string]any, 0, len(entries))
-	for _, e := range entries {
+// PersonsOwn is what of a person's records and ledger entries is theirs
+// to see. Left out: the team's views of their data, who decided (staff
+// identities), the digests of the others a request named, and every
+// network address and browser (source_ip, user_agent, referrer, the
+// records' meta) but those of what the person did through a link mailed
+// to them (a confirmation, a verification of their own request, an
+// unsubscription): anyone can type an address into a form, so what a
+// form recorded may be a stranger's, a parent's or an agent's. The ledger
+// keeps all of it for the team and the regulator.
+func PersonsOwn(records, ledger []map[string]any, reqs []privacy.RightsRequest) ([]map[string]any, []map[string]any) {
+	parents := map[string]bool{} // a parent's verification is the parent's
+	for _, r := range reqs {
+		if r.Relationship == privacy.RelationshipParent {
+			parents[r.ID] = true
+		}
+	}
+	outRecords := make([]map[string]any, 0, len(records))
+	for _, rec := range records {
+		rec = maps.Clone(rec)
+		delete(rec, "meta")
+		maps.DeleteFunc(rec, func(k string, _ any) bool { return networkKey(k) })
+		outRecords = append(outRecords, rec)
+	}
+	outLedger := make([]map[string]any, 0, len(ledger))
+	for _, e := range ledger {
 		name, _ := e["event"].(string)
 		if strings.HasSuffix(name, "_viewed") {
 			continue
 		}
-		detail, ok := e["detail"].(map[string]any)
-		if !ok {
-			out = append(out, e)
-			continue
-		}
-		kept := map[string]any{}
-		for k, v := range detail {
-			if notThePersons(name, k) {
-				continue
-			}
-			kept[k] = v
-		}
+		ref, _ := e["ref"].(string)
+		byLink := viaLink(name) && !(name == "request_verified" && parents[ref])
 		e = maps.Clone(e)
-		if len(kept) == 0 {
-			delete(e, "detail")
-		} else {
-			e["detail"] = kept
+		if detail, ok := e["detail"].(map[string]any); ok {
+			kept := map[string]any{}
+			for k, v := range detail {
+				if !notThePersons(k) && (byLink || !networkKey(k)) {
+					kept[k] = v
+				}
+			}
+			if len(kept) == 0 {
+				delete(e, "detail")
+			} else {
+				e["detail"] = kept
+			}
 		}
-		out = append(out, e)
+		outLedger = append(outLedger, e)
 	}
-	return out
+	return outRecords, outLedger
 }
 
-// notThePersons reports whether a ledger entry's detail key may describe
-// someone other than the person: a member of the team (by), the filer of
-// a request (their address and browser), those a request named.
-func notThePersons(event, key string) bool {
+// networkKey reports whether a record's or an entry's key is what a
+// request's network told: where from, with what.
+func networkKey(k string) bool {
+	switch k {
+	case "source_ip", "user_agent", "referrer", "accept_language":
+		return true
+	}
+	return false
+}
+
+// viaLink reports whether a ledger event is made through a link mailed
+// to the person (whose network data is theirs).
+func viaLink(event string) bool {
+	switch event {
+	case "subscription_confirmed", "request_verified", "unsubscribed", "preferences_changed", "topic_added":
+		return true
+	}
+	return false
+}
+
+// notThePersons reports whether a ledger entry's detail key describes
+// someone other than the person: a member of the team (by), those a
+// request named.
+func notThePersons(key string) bool {
 	switch key {
 	case "by", "decided_by", "agent_hash", "parent_hash", "recipient_hash":
 		return true
-	case "source_ip", "user_agent":
-		return event == "request_received"
 	}
 	return false
 }
@@ -158,7 +190,7 @@ func (ex Export) Found(requestID string) int {
 // export, built now from the tables (no stored copy), for 7 days.
 func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc {
 	return func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-		_, id, err := h.check(r, token.Export)
+		c, id, err := h.check(r, token.Export)
 		if err != nil {
 			if _, terr := h.Tokens.Check(httpapi.Query(r, "token"), token.Export, h.Now()); errors.Is(terr, token.ErrExpired) {
 				return httpapi.Response{}, errGone
@@ -174,6 +206,11 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 		}
 		if req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) {
 			return httpapi.Response{}, httpapi.ErrNotFound
+		}
+		if c.Subject != req.Subject {
+			// The request's person moved (a corrected address): a link
+			// minted before reads nothing under the new key.
+			return httpapi.Response{}, errGone
 		}
 		if httpapi.WantsHTML(r) && httpapi.Query(r, "download") == "" {
 			// A browser gets a page first: what this is, until when, and

@@ -62,9 +62,15 @@ type Handlers struct {
 	// excessive" for the team (policy §8), never dropped. Only verified
 	// requests count, so no stranger's filings can flag a person's own.
 	ExcessPerMonth int
-	// PerIP and PerAddress bound how often requests can be filed; over
-	// either the caller is told (429 with Retry-After): a requester should
-	// know when to try again, and nothing is stored or sent.
+	// PerIP bounds how often requests can be filed from one source: over
+	// it the caller is told (429 with Retry-After) and nothing is stored,
+	// sent or counted. PerAddress bounds the mail filings send to one
+	// mailbox, per role: as requester, and as an address a filer named
+	// (parent, agent, recipient, new address), each with a budget of its own, so
+	// that strangers who name someone cannot spend what that person needs
+	// to file their own. Over it the filing is answered and kept as any
+	// other (its clock runs, the team sees it) and nothing is mailed to
+	// that address for it.
 	PerIP, PerAddress limit.Rule
 }
 
@@ -123,38 +129,36 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	// The answer is the same whether this request is new, joins an open
 	// one, or goes over a per-address limit: status identity_unverified, a
-	// deadline counted from now, an id that was never stored. Anything
-	// else would tell whoever typed an address that its owner has a
-	// request, how far it has got, or that it is being flooded.
+	// deadline counted from now, a new id. Anything else would tell whoever
+	// typed an address that its owner has a request, how far it has got,
+	// or that it is being flooded.
 	answer := h.fresh(f, now)
 	subject := h.Hasher.Subject(f.Email)
-	// Every address the filing will mail counts against its limit: the
-	// person's, an agent's, a parent's, a recipient's, a new address.
-	checks := []limit.Check{{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)}}
-	for _, addr := range f.Mailed() {
-		checks = append(checks, limit.Check{Rule: h.PerAddress, Key: string(h.Hasher.Subject(addr))})
-	}
-	ex, err := limit.Apply(ctx, h.Store, now, checks...)
+	// The source first: a call refused here spends nobody's budget.
+	ex, err := limit.Apply(ctx, h.Store, now, limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	switch {
-	case ex != nil && ex.Rule == h.PerIP:
+	if ex != nil {
 		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
-	case ex != nil:
-		h.Log.WarnContext(ctx, "rights request over a per-address limit; nothing stored or sent", "limit", ex.Rule.Name)
-		return h.answer(r, answer), nil
+	}
+	held, err := h.held(ctx, f, now)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
 	if f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent {
-		return h.optOut(ctx, r, f, subject, now)
+		return h.optOut(ctx, r, f, subject, held, now)
 	}
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
 		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now}
-	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now,
+		MailHeld: held}
+	if !req.Held(req.AnswerRole()) {
+		req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
+	}
 	if req.Own() {
 		recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
 		if err != nil {
@@ -164,11 +168,13 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 			// The same request again joins the first: no second clock. Only
 			// the owner's inbox learns of it: a fresh verification link while
 			// it is unverified, a short notice once it is verified (at most
-			// one of either per cooldown).
+			// one of either per cooldown, and none past the address's limit).
 			var sent bool
-			if prev.Status == privacy.RequestIdentityUnverified {
+			switch {
+			case req.Held(privacy.RoleRequester):
+			case prev.Status == privacy.RequestIdentityUnverified:
 				sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
-			} else {
+			default:
 				sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
 			}
 			if err != nil {
@@ -193,8 +199,37 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type, "relationship", f.Relationship)
+	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type, "relationship", f.Relationship,
+		"mail_held", strings.Join(held, ","))
 	return h.answer(r, answer), nil
+}
+
+// held counts every address f will mail against its mailbox's budget for
+// its role, and returns the roles past it: nothing is mailed to them for
+// this filing.
+func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now time.Time) ([]string, error) {
+	mailed := f.Mailed()
+	checks := make([]limit.Check, len(mailed))
+	for i, m := range mailed {
+		rule := h.PerAddress
+		if m.Role != privacy.RoleRequester {
+			rule.Name += "_named" // named by someone: a budget apart from the person's own
+		}
+		checks[i] = limit.Check{Rule: rule, Key: h.Hasher.MailboxKey(m.Address)}
+	}
+	over, err := limit.Each(ctx, h.Store, now, checks...)
+	if err != nil {
+		return nil, err
+	}
+	var held []string
+	for i, ex := range over {
+		if ex != nil {
+			held = append(held, mailed[i].Role)
+			h.Log.WarnContext(ctx, "rights request past a per-address limit; its mail to that address is held", "limit", ex.Rule.Name,
+				"role", mailed[i].Role)
+		}
+	}
+	return held, nil
 }
 
 // optOut takes the person's own opt-out of the sale and sharing of their
@@ -205,11 +240,13 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 // answer says completed. An agent's opt-out waits, like every request an
 // agent files, for the person to confirm it.
 func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, subject privacy.SubjectID,
-	now time.Time) (httpapi.Response, error) {
+	held []string, now time.Time) (httpapi.Response, error) {
 	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
 		Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted,
-		ReceivedAt: now, DueAt: now,
-		CompletedAt: now, MailDue: privacy.Due(privacy.MailOptedOut, h.nonce())}
+		ReceivedAt: now, DueAt: now, CompletedAt: now, MailHeld: held}
+	if !req.Held(privacy.RoleRequester) {
+		req.MailDue = privacy.Due(privacy.MailOptedOut, h.nonce())
+	}
 	e := privacy.Event{Subject: subject, Name: "opt_out_of_sale_recorded", At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion}
 	if err := h.Store.RecordSaleOptOut(ctx, subject, "request", e); err != nil {
@@ -235,17 +272,22 @@ func (h *Handlers) fresh(f privacy.RightsRequestForm, now time.Time) filed {
 }
 
 // joinable finds, among a subject's recent requests, the person's own open
-// request that req repeats: both the person's own (no parent, agent,
-// recipient or correction on either: a stranger's filing never swallows
-// the person's, nor the person's a stranger's), of the same type and, for
-// an objection, the same scope. A rectification is never joined, nor a
-// controller's OpenDSR request (the controller's, not the person's).
+// request that req repeats identically: both the person's own (no parent,
+// agent, recipient or correction on either: a stranger's filing never
+// swallows the person's, nor the person's a stranger's), of the same type,
+// scope and regulation, in the same language, with the same name and
+// details. A join exists for the same form sent twice: anything else is a
+// request of its own (a stranger's filing under the person's address
+// cannot set the terms, or the deadline, of the person's). A
+// rectification is never joined, nor a controller's OpenDSR request (the
+// controller's, not the person's).
 func joinable(recent []privacy.RightsRequest, req privacy.RightsRequest) (privacy.RightsRequest, bool) {
 	if !req.Own() || req.Type == privacy.RightRectification {
 		return privacy.RightsRequest{}, false
 	}
 	for _, prev := range recent {
 		if prev.Source == "" && prev.Own() && prev.Type == req.Type && prev.Scope == req.Scope &&
+			prev.Regulation == req.Regulation && prev.Lang == req.Lang && prev.Name == req.Name && prev.Details == req.Details &&
 			slices.Contains(OpenStatuses(), prev.Status) {
 			return prev, true
 		}
@@ -308,9 +350,12 @@ func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.R
 	// The person sees, plainly, what they confirm: the change a correction
 	// asks for, the agent who filed, who receives a copy of their data.
 	switch {
+	case req.Correction.Field == privacy.FieldEmail:
+		a.Key, a.Args = "verify.correction", []any{pages.Lang(r).T("correction.field." + req.Correction.Field), req.Correction.Value}
 	case req.Correction.Field != "":
-		l := pages.Lang(r)
-		a.Key, a.Args = "verify.correction", []any{l.T("correction.field." + req.Correction.Field), req.Correction.Value}
+		// A new name, company or phone is the filer's text: the field
+		// alone, until the person verified.
+		a.Key, a.Args = "verify.correction_field", []any{pages.Lang(r).T("correction.field." + req.Correction.Field)}
 	case req.AgentEmail != "":
 		a.Key, a.Args = "verify.agent", []any{req.AgentEmail}
 	case req.RecipientEmail != "":
@@ -340,6 +385,9 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	review := privacy.ReviewNone
 	switch {
+	case req.Status != privacy.RequestIdentityUnverified && req.Status != privacy.RequestPending:
+		// Verified before (this link again): nothing changes, the answer
+		// is the request's status.
 	case req.Relationship == privacy.RelationshipParent:
 		// The parent confirmed their own address: the team now asks for
 		// and weighs the proof that they are the parent.
@@ -397,7 +445,7 @@ type statusBody struct {
 
 // Status handles GET /v1/rights-requests/{id}?token=S.
 func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	_, id, err := h.check(r, token.RequestStatus)
+	c, id, err := h.check(r, token.RequestStatus)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -407,6 +455,11 @@ func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("status: %w", err)
+	}
+	if c.Subject != req.Subject {
+		// Minted for the person before their address moved: it shows
+		// nothing (not even a results link) of the new key's.
+		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	body := statusBody{ID: req.ID, Type: req.Type, Scope: req.Scope, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
 		DueAt: httpapi.Deadline(req.DueAt), ExtendedUntil: httpapi.Deadline(req.ExtendedUntil),

@@ -175,7 +175,7 @@ func TestFilingRevealsNoOtherRequest(t *testing.T) {
 	}
 	before := f.request(t, open)
 	f.clock.t = f.clock.t.Add(20 * 24 * time.Hour)
-	stranger := f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"junk"}`)
+	stranger := f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"stop it"}`)
 	unknown := f.fileAnswer(t, `{"email":"nobody-`+uuid.NewString()+`@example.com","type":"objection","scope":"all","details":"x"}`)
 	for name, a := range map[string]map[string]any{"join": stranger, "unknown": unknown} {
 		if len(a) != 3 || a["status"] != privacy.RequestIdentityUnverified || a["id"] == open || a["id"] == "" {
@@ -195,7 +195,7 @@ func TestFilingRevealsNoOtherRequest(t *testing.T) {
 	}
 	// Within the cooldown a second join emails nothing more.
 	f.clock.t = f.clock.t.Add(time.Minute)
-	f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"junk"}`)
+	f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"stop it"}`)
 	if again := f.request(t, open); again.MailDue != after.MailDue {
 		t.Fatal("a second join within the cooldown made another email due")
 	}
@@ -461,5 +461,56 @@ func TestErasureDueInThirtyDays(t *testing.T) {
 	access := f.fileAnswer(t, `{"email":"erase-me@example.com","type":"access"}`)
 	if again["due_at"] != want || trap["due_at"] != want || access["due_at"] != "2026-04-10T09:30:00Z" {
 		t.Fatalf("joined %v, honeypot %v, access %v", again["due_at"], trap["due_at"], access["due_at"])
+	}
+}
+
+// A correction of the address: the team may apply it only once the new
+// address confirmed it, and only after the old address, told then, had
+// AddressChangeWait to stop it; never onto an address that holds someone's
+// data (that would merge two people's records).
+func TestAddressChangeWaitsAndNeverMerges(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.desk.Hasher, f.desk.AddressChangeWait = f.h.Hasher, 72*time.Hour
+	id := f.file(t, `{"email":"old@example.com","type":"rectification","field":"email","value":"new@example.com"}`)
+	if st := f.verify(t, id); st != privacy.RequestAwaitingReview {
+		t.Fatalf("verified: %q", st)
+	}
+	if r := f.request(t, id); r.MailDue.Kind != privacy.MailConfirmAddress {
+		t.Fatalf("the new address is not asked first: %+v", r.MailDue)
+	}
+	if _, err := f.desk.Approve(ctx, id); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("approved before the new address confirmed: %v", err)
+	}
+	if err := f.store.ConfirmNewAddress(ctx, id, "once", privacy.Event{Subject: f.request(t, id).Subject, Name: "new_address_confirmed", At: f.clock.t}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.request(t, id); r.MailDue.Kind != privacy.MailAddressConfirmed || r.NewAddressConfirmedAt.IsZero() {
+		t.Fatalf("after the new address confirmed: %+v", r)
+	}
+	f.clock.t = f.clock.t.Add(71 * time.Hour)
+	if _, err := f.desk.Approve(ctx, id); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("approved within the old address's time to stop it: %v", err)
+	}
+	// Someone's data under the new address meanwhile: no merge.
+	other := f.file(t, `{"email":"new@example.com","type":"access"}`)
+	f.clock.t = f.clock.t.Add(2 * time.Hour)
+	if _, err := f.desk.Approve(ctx, id); !errors.Is(err, rights.ErrWrongStatus) || f.request(t, id).Status != privacy.RequestAwaitingReview {
+		t.Fatalf("approved a move onto an address that holds data: %v", err)
+	}
+	if err := f.desk.Deny(ctx, other, "test: clear the way"); err != nil {
+		t.Fatal(err)
+	}
+	// (The other request stays on record under the new address: still
+	// no merge. A correction to a fresh address goes through.)
+	id2 := f.file(t, `{"email":"old2@example.com","type":"rectification","field":"email","value":"fresh@example.com"}`)
+	f.verify(t, id2)
+	if err := f.store.ConfirmNewAddress(ctx, id2, "once", privacy.Event{Subject: f.request(t, id2).Subject, Name: "new_address_confirmed", At: f.clock.t}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.t = f.clock.t.Add(73 * time.Hour)
+	if st, err := f.desk.Approve(ctx, id2); err != nil || st != privacy.RequestCompleted {
+		t.Fatalf("approve after the wait: %q %v", st, err)
 	}
 }

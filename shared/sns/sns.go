@@ -79,8 +79,26 @@ func (e LambdaEvent) Messages() []Message {
 // ErrUntrusted is returned for a message whose origin cannot be proved.
 var ErrUntrusted = errors.New("untrusted SNS message")
 
-// snsHost matches the hosts SNS signs from and sends confirmation links on.
-var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+// region is the shape of an AWS region: letters and a number in dashes
+// (us-east-1, us-gov-west-1, cn-northwest-1).
+var region = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]+$`)
+
+// snsHost reports a host SNS signs from and sends confirmation links on:
+// a regional endpoint, sns.<region>.amazonaws.com, or in the China regions
+// sns.cn-<...>.amazonaws.com.cn (the SNS endpoints of the AWS General
+// Reference). No other service's host under amazonaws.com passes:
+// sns.s3.amazonaws.com is a bucket anyone can name and fill.
+func snsHost(host string) bool {
+	rest, ok := strings.CutPrefix(host, "sns.")
+	if !ok {
+		return false
+	}
+	if r, ok := strings.CutSuffix(rest, ".amazonaws.com.cn"); ok {
+		return strings.HasPrefix(r, "cn-") && region.MatchString(r)
+	}
+	r, ok := strings.CutSuffix(rest, ".amazonaws.com")
+	return ok && !strings.HasPrefix(r, "cn-") && region.MatchString(r)
+}
 
 // certPath is the path of every SNS signing certificate.
 var certPath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem$`)
@@ -88,7 +106,7 @@ var certPath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem
 // TrustedURL reports whether u is an https URL on an SNS host.
 func TrustedURL(u string) bool {
 	p, err := url.Parse(u)
-	return err == nil && p.Scheme == "https" && p.User == nil && p.Port() == "" && snsHost.MatchString(p.Hostname())
+	return err == nil && p.Scheme == "https" && p.User == nil && p.Port() == "" && snsHost(p.Hostname())
 }
 
 // CertURL returns the signing certificate URL of a message as it is

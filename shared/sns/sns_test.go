@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,6 +154,59 @@ func TestCertCache(t *testing.T) {
 		}
 		if n := certs.Cached(); n > sns.MaxCached {
 			t.Fatalf("%d certificates cached", n)
+		}
+	}
+}
+
+// A signing certificate is fetched only from an SNS regional endpoint,
+// sns.<region>.amazonaws.com (sns.cn-<...>.amazonaws.com.cn in China),
+// over HTTPS, at a path of SNS's shape; anything else is never fetched.
+func TestCertURL(t *testing.T) {
+	const pem = "/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem"
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://sns.us-east-1.amazonaws.com" + pem, true},
+		{"https://sns.eu-central-2.amazonaws.com" + pem, true},
+		{"https://sns.ap-southeast-5.amazonaws.com" + pem, true},
+		{"https://sns.us-gov-west-1.amazonaws.com" + pem, true},
+		{"https://sns.cn-north-1.amazonaws.com.cn" + pem, true},
+		{"https://sns.cn-northwest-1.amazonaws.com.cn" + pem, true},
+		{"https://sns.us-east-1.amazonaws.com" + pem + "?x=1", true}, // fetched without the query
+		// Other hosts of amazonaws.com: anyone can serve a file from S3.
+		{"https://sns.s3.amazonaws.com" + pem, false},
+		{"https://sns.s3-website.amazonaws.com" + pem, false},
+		{"https://sns.execute-api.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.elb.amazonaws.com" + pem, false},
+		{"https://sns.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com.cn" + pem, false}, // .com.cn is China's only
+		{"https://sns.cn-north-1.amazonaws.com" + pem, false},
+		// Look-alikes.
+		{"https://sns.us-east-1.amazonaws.com.evil.com" + pem, false},
+		{"https://evil.com/sns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com@evil.com" + pem, false},
+		{"https://evil.com@sns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com." + pem, false},
+		{"https://SNS.US-EAST-1.AMAZONAWS.COM" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com:443" + pem, false},
+		{"https://xsns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us_east-1.amazonaws.com" + pem, false},
+		// Scheme and path.
+		{"http://sns.us-east-1.amazonaws.com" + pem, false},
+		{"//sns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem.txt", false},
+		{"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.crt", false},
+		{"https://sns.us-east-1.amazonaws.com/x" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com/cert.pem", false},
+		{"", false},
+	} {
+		got, ok := sns.CertURL(tc.url)
+		if ok != tc.ok {
+			t.Errorf("%q: trusted %v, want %v", tc.url, ok, tc.ok)
+		}
+		if ok && got != tc.url[:strings.Index(tc.url, ".pem")+4] {
+			t.Errorf("%q: fetched as %q", tc.url, got)
 		}
 	}
 }

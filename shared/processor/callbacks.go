@@ -149,7 +149,7 @@ func deadlineNear(ctx context.Context) bool {
 // controller's own the longest due first), and none of a controller that
 // has perController in flight.
 type fairQueue struct {
-	turn          []string // the controllers with cursors left, in turn
+	turn          []string // the controllers, in turn
 	queued        map[string][]privacy.DueCallback
 	inFlight      map[string]int
 	next          int // whose turn it is, in turn

@@ -70,6 +70,9 @@ type Member struct {
 // fetched and cached; a new key is fetched when a token names it).
 type Provider struct {
 	Issuer, ClientID string
+	// UserInfoURL is the userinfo endpoint of a provider whose discovery
+	// names none (CONSOLE_USERINFO_URL: Cognito's /oauth2/userInfo).
+	UserInfoURL string
 	// Client fetches the discovery document and the keys.
 	Client *http.Client
 
@@ -167,7 +170,10 @@ func (p *Provider) Live(ctx context.Context, subject, accessToken string) error 
 	}
 	endpoint := prov.UserInfoEndpoint()
 	if endpoint == "" {
-		return errors.New("the identity provider names no userinfo_endpoint")
+		endpoint = p.UserInfoURL
+	}
+	if endpoint == "" {
+		return errors.New("the identity provider names no userinfo_endpoint and CONSOLE_USERINFO_URL is empty")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {

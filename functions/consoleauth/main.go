@@ -20,7 +20,9 @@ import (
 func main() {
 	log := lambdalog.New()
 	provider := session.NewProvider(os.Getenv("CONSOLE_ISSUER"), os.Getenv("CONSOLE_CLIENT_ID"))
+	provider.UserInfoURL = os.Getenv("CONSOLE_USERINFO_URL")
 	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
-	(&session.SignIn{Provider: provider, BaseURL: os.Getenv("PUBLIC_BASE_URL"), LogoutURL: os.Getenv("CONSOLE_LOGOUT_URL"), Log: log}).Routes(rt)
+	(&session.SignIn{Provider: provider, BaseURL: os.Getenv("PUBLIC_BASE_URL"), LogoutURL: os.Getenv("CONSOLE_LOGOUT_URL"),
+		RevokeURL: os.Getenv("CONSOLE_REVOKE_URL"), Log: log}).Routes(rt)
 	lambda.Start(session.Handler(&session.Authorizer{Provider: provider, Log: log}, rt))
 }

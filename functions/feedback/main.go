@@ -30,9 +30,6 @@ func main() {
 	}
 	client := &http.Client{Timeout: 5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	// Development only: where SNS's hosts are reached (the local gateway's
-	// stand-in); empty in AWS.
-	endpoint := os.Getenv("SNS_ENDPOINT")
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
 		log.Error("cold start failed", "error", err.Error())
@@ -41,10 +38,10 @@ func main() {
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &feedback.Handler{
 		Store:            store,
-		Verifier:         &sns.Verifier{Certs: &sns.HTTPCerts{Client: client, Endpoint: endpoint}},
+		Verifier:         &sns.Verifier{Certs: &sns.HTTPCerts{Client: client, Endpoint: env.SNSEndpoint}},
 		Hasher:           keys.Hasher,
 		Topics:           feedback.Topics(os.Getenv("FEEDBACK_TOPIC_ARNS")),
-		Confirm:          feedback.ConfirmByGet(client, endpoint),
+		Confirm:          feedback.ConfirmByGet(client, env.SNSEndpoint),
 		SoftBounceLimit:  3,
 		SoftBounceWindow: 14 * 24 * time.Hour,
 		Policy:           policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,

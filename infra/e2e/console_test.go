@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -76,7 +78,7 @@ func (s *stack) ledgerBy(t *testing.T, event string) []string {
 func TestConsole(t *testing.T) {
 	t.Parallel()
 	chromium(t)
-	s, _ := startConsoleStack(t, map[string]string{"RightsExcessiveAfter": "1"})
+	s, idp := startConsoleStack(t, map[string]string{"RightsExcessiveAfter": "1"})
 	u := localtest.Unique()
 	verified := func(addr, body, want string) string {
 		t.Helper()
@@ -363,6 +365,40 @@ func TestConsole(t *testing.T) {
 	if !strings.Contains(viewer.text("body"), "Unauthorized") {
 		t.Fatalf("after sign-out: %s", viewer.text("body"))
 	}
+
+	// A copy of a member's cookies (taken from the browser, as malware or
+	// a shared machine would) ends with the session: after the console's
+	// sign-out, which revokes the session's tokens at the provider (the
+	// provider's own logout page is left unanswered here: the console's
+	// sign-out alone ends it), and after an administrator takes a member
+	// out of the group (and signs them out everywhere, which the local
+	// provider's route does with it, as Cognito's two commands do).
+	copied := cookieHeader(team, s.URL+"/console")
+	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": copied}); resp.StatusCode != 200 {
+		t.Fatalf("the team's copied cookies before sign-out: %d %.200s", resp.StatusCode, body)
+	}
+	team.do(chromedp.Click("form.who button"), chromedp.WaitVisible("button[value=yes]"))
+	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": copied}); resp.StatusCode != 403 {
+		t.Errorf("the team's copied cookies after sign-out: %d %.200s", resp.StatusCode, body)
+	}
+	viewer.signIn(localtest.IdPViewerUser, localtest.IdPViewerPassword)
+	copied = cookieHeader(viewer, s.URL+"/console")
+	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": copied}); resp.StatusCode != 200 {
+		t.Fatalf("the viewer's copied cookies: %d %.200s", resp.StatusCode, body)
+	}
+	removed, err := http.PostForm(idp.Issuer+"/local/remove-from-group", url.Values{"username": {localtest.IdPViewerUser}, "group": {"privacy-viewer"}})
+	if err != nil || removed.StatusCode != http.StatusNoContent {
+		t.Fatalf("remove the viewer from the group: %v %v", err, removed)
+	}
+	removed.Body.Close()
+	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": copied}); resp.StatusCode != 403 {
+		t.Errorf("the viewer's copied cookies after removal from the group: %d %.200s", resp.StatusCode, body)
+	}
+	viewer.open(s.URL + "/console")
+	if !strings.Contains(viewer.text("body"), "Forbidden") {
+		t.Errorf("the removed viewer's own browser: %s", viewer.text("body"))
+	}
+
 	// No log line holds an address the console was given or showed, nor
 	// who signed in.
 	logs := s.logs.String()
@@ -384,6 +420,20 @@ func mapStr(item map[string]types.AttributeValue, m, key string) string {
 		return ""
 	}
 	return v.Value
+}
+
+// cookieHeader is the Cookie header the browser sends to u: a copy of its
+// session.
+func cookieHeader(b *tab, u string) string {
+	b.t.Helper()
+	got := run(b, chromedp.Action[network.GetCookiesResult](func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
+	}))
+	var parts []string
+	for _, c := range got.Cookies {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func contextFor(b *tab) (context.Context, context.CancelFunc) {

@@ -180,6 +180,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"invalid email", "application/json", set("bad", "email", "bad-"+u+"@"), 400, "validation_failed", "email"},
 		{"missing message", "application/json", set("nomsg", "message", nil), 400, "validation_failed", "message"},
 		{"over-long name", "application/json", set("longname", "name", strings.Repeat("n", 201)), 400, "validation_failed", "name"},
+		{"bidi override in message", "application/json", set("bidi", "message", "Refund to \u202eKCAB 0001\u202c please"), 400, "validation_failed", "message"},
+		{"zero-width space in message", "application/json", set("zwsp", "message", "pass\u200bword"), 400, "validation_failed", "message"},
 		{"over-long message", "application/json", set("longmsg", "message", strings.Repeat("m", 5001)), 400, "validation_failed", "message"},
 		{"over-long phone", "application/json", set("longphone", "phone", strings.Repeat("1", 41)), 400, "validation_failed", "phone"},
 		{"wrong type", "application/json", set("type", "name", 12), 400, "validation_failed", "name"},

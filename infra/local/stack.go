@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,8 +389,13 @@ func (s *Stack) invokeAsync(ctx context.Context, f *Function, payload []byte) {
 // With X-Amz-Invocation-Type: Event the invocation is asynchronous, as
 // Scheduler's and the CLI's --invocation-type Event are: 202 at once, then
 // retries and the on-failure destination as Lambda applies them.
+// A browser's request from a page of another origin is refused (403).
 func (s *Stack) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fromAnotherOrigin(r) {
+			apiError(w, http.StatusForbidden, "Forbidden: /_local/ is not for other origins' pages")
+			return
+		}
 		id, ok := strings.CutPrefix(r.URL.Path, "/_local/invoke/")
 		f := s.Functions[id]
 		if !ok || f == nil || r.Method != http.MethodPost {
@@ -417,6 +423,28 @@ func (s *Stack) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	})
+}
+
+// fromAnotherOrigin reports a request a browser made for a page of another
+// origin: its Sec-Fetch-Site is neither same-origin nor none (typed by the
+// user), or its Origin is not the gateway's own (an older browser sends
+// Origin on every cross-origin POST; "null" is a sandboxed page), or it
+// was addressed to a name other than localhost (a stranger's name rebound
+// to this machine: DNS rebinding makes such a page "same-origin"). curl,
+// privacyctl and the tests' Go clients send neither header, and pass.
+func fromAnotherOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return true
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	_, err = netip.ParseAddr(strings.Trim(host, "[]"))
+	return host != "localhost" && err != nil // a name, not an address
 }
 
 // lineWriter serialises writes of whole lines from many goroutines.

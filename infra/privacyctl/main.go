@@ -125,7 +125,7 @@ var commands = []command{
 	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing (a restriction request's, or an upheld objection's); the requester is told",
 		flags: reasonFlag("the reason (the requester reads it)"), ask: withReason},
 	{name: "terminate-client", args: "-email ADDRESS [-reference TEXT] | -controller ID",
-		help: "start the 12-month deletion clock of a terminated client, or of everything an OpenDSR controller handed over",
+		help: "start the 12-month deletion clock of a terminated client, or revoke an OpenDSR controller's credentials and start it for everything it handed over",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.email, "email", "", "the client's address")
 			fs.StringVar(&o.ref, "reference", "", "the written request's reference")

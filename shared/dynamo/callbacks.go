@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +17,7 @@ import (
 )
 
 // The OpenDSR callbacks' outbox: one cursor item per request and callback
-// URL in the ops table (pk "CB#<hash>", sk "CB"), holding the statuses not
+// URL in the ops table (pk "CB#<controller>#<hash>", sk "CB"), holding the statuses not
 // yet delivered, in order, and those delivered. While it has something to
 // deliver it is in the sparse "by-due" index (due "callbacks", next_at),
 // so a retry finds it by one query; a receiver that is down delays only
@@ -43,21 +44,34 @@ type cursorRecord struct {
 // grants name it).
 const CallbackPrefix = "CB#"
 
-// CallbackKey is the cursor key of a request's callbacks to url.
-func CallbackKey(requestID, url string) string {
+// CallbackKey is the cursor key of a request's callbacks to url: it names
+// the request's controller, so the due cursors (read from a keys-only
+// index) say whose they are.
+func CallbackKey(controller, requestID, url string) string {
 	h := sha256.Sum256([]byte(requestID + "\x00" + url))
-	return CallbackPrefix + hex.EncodeToString(h[:])
+	return CallbackPrefix + controller + "#" + hex.EncodeToString(h[:])
+}
+
+// callbackController is the controller a cursor key names ("" for a key
+// written before keys named it).
+func callbackController(key string) string {
+	rest := strings.TrimPrefix(key, CallbackPrefix)
+	if i := strings.LastIndexByte(rest, '#'); i >= 0 {
+		return rest[:i]
+	}
+	return ""
 }
 
 func callbackItemKey(key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(key), attrSK: str(callbackSK)}
 }
 
-// EnqueueCallback queues status for delivery to url, unless it was queued
-// or delivered before (a retried stream record queues nothing twice). The
-// cursor is due at once, or at the end of a backoff it is already in.
-func (s *Store) EnqueueCallback(ctx context.Context, requestID, url, status string, now time.Time) error {
-	key, exp := callbackItemKey(CallbackKey(requestID, url)), privacy.Retention().CallbackCursor.From(now)
+// EnqueueCallback queues status for delivery to url of controller's
+// request, unless it was queued or delivered before (a retried stream
+// record queues nothing twice). The cursor is due at once, or at the end
+// of a backoff it is already in.
+func (s *Store) EnqueueCallback(ctx context.Context, controller, requestID, url, status string, now time.Time) error {
+	key, exp := callbackItemKey(CallbackKey(controller, requestID, url)), privacy.Retention().CallbackCursor.From(now)
 	vals := map[string]types.AttributeValue{":r": str(requestID), ":u": str(url),
 		":s": &types.AttributeValueMemberL{Value: []types.AttributeValue{str(status)}}, ":status": str(status),
 		":empty": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}, ":zero": num(0), ":due": str(callbacksDue),
@@ -156,9 +170,9 @@ func (s *Store) ReleaseCallback(ctx context.Context, key string) (more bool, err
 	return true, nil
 }
 
-// DueCallbacks returns the keys of the cursors due at now, from the sparse
-// by-due index (no scan).
-func (s *Store) DueCallbacks(ctx context.Context, now time.Time) ([]string, error) {
+// DueCallbacks returns the cursors due at now, the longest due first,
+// from the sparse by-due index (no scan).
+func (s *Store) DueCallbacks(ctx context.Context, now time.Time) ([]privacy.DueCallback, error) {
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Ops, IndexName: aws.String("by-due"),
 		KeyConditionExpression: aws.String("due = :due AND next_at <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":due": str(callbacksDue),
@@ -166,11 +180,11 @@ func (s *Store) DueCallbacks(ctx context.Context, now time.Time) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("due callbacks: %w", err)
 	}
-	var keys []string
+	var due []privacy.DueCallback
 	for _, it := range items {
 		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
-			keys = append(keys, pk.Value)
+			due = append(due, privacy.DueCallback{Key: pk.Value, Controller: callbackController(pk.Value)})
 		}
 	}
-	return keys, nil
+	return due, nil
 }

@@ -78,21 +78,30 @@ func (s *Store) Controllers(ctx context.Context) ([]privacy.Controller, error) {
 // SetControllerRetention sets how many days a controller's records are
 // kept after their last write (0: no limit of the controller's).
 func (s *Store) SetControllerRetention(ctx context.Context, id string, days int) error {
-	return s.updateControllerEntry(ctx, id, "SET retention_days = :v", num(int64(days)))
+	return s.updateControllerEntry(ctx, id, "SET retention_days = :v", num(int64(days)), false)
 }
 
 // TerminateController starts the 12-month clock for a controller's
-// records (the first termination counts; a second changes nothing).
+// records (the first termination counts; a second changes nothing) and
+// revokes its credentials in the same write: a client that has left the
+// Platform makes no more calls.
 func (s *Store) TerminateController(ctx context.Context, id string, at time.Time) error {
-	return s.updateControllerEntry(ctx, id, "SET terminated_at = if_not_exists(terminated_at, :v)", str(ts(at)))
+	return s.updateControllerEntry(ctx, id, "SET terminated_at = if_not_exists(terminated_at, :v)", str(ts(at)), true)
 }
 
 // updateControllerEntry updates a controller's list entry, only while its
-// credential exists (privacy.ErrNotFound otherwise).
-func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v types.AttributeValue) error {
+// credential exists (privacy.ErrNotFound otherwise), and revokes the
+// credential with it when revoke is set.
+func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v types.AttributeValue, revoke bool) error {
+	credential := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.tables.Ops, Key: controllerKey(id),
+		ConditionExpression: aws.String("attribute_exists(pk)")}}
+	if revoke {
+		credential = types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerKey(id),
+			UpdateExpression: aws.String("SET revoked = :t"), ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}}}
+	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: &s.tables.Ops, Key: controllerKey(id),
-			ConditionExpression: aws.String("attribute_exists(pk)")}},
+		credential,
 		{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerListKey(id),
 			UpdateExpression:          aws.String(set + ", controller_id = :id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": v, ":id": str(id)}}},

@@ -88,7 +88,7 @@ func TestEveryWriteIsFiled(t *testing.T) {
 			_, err := s.StartCampaign(ctx, privacy.CampaignPlan{ID: "cmp1", Topic: "newsletter", Subject: "S", Body: "B", Created: now, Updated: now})
 			return err
 		}},
-		{"callback", func() error { return s.EnqueueCallback(ctx, "r1", "https://c.example/cb", "completed", now) }},
+		{"callback", func() error { return s.EnqueueCallback(ctx, "acme", "r1", "https://c.example/cb", "completed", now) }},
 		{"policy notice", func() error {
 			_, _, err := s.PutNotice(ctx, privacy.Notice{Subject: b, Email: "b@example.com", Ref: "subscription",
 				Version: privacy.PolicyVersion{Version: "v2", Effective: now}}, now)

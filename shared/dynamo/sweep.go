@@ -26,6 +26,7 @@ type SweepAPI interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
@@ -242,16 +243,34 @@ func (s *Sweep) Refile(ctx context.Context, t privacy.Table, item privacy.Item, 
 	return nil
 }
 
-// DeleteItems deletes items, 25 to a BatchWriteItem, retrying
-// unprocessed items and throttling with exponential backoff until all are
-// gone. It reports how many retries it took.
-func (s *Sweep) DeleteItems(ctx context.Context, t privacy.Table, items []privacy.Item) (int, error) {
-	name, retries := s.Tables[t], 0
-	for chunk := range slices.Chunk(items, 25) {
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, it := range chunk {
-			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: it.(sweepItem).key()}}
+// DeleteItems deletes items and reports (by index) those it kept because
+// their subject (privacy.Protector) is under a legal hold or a restriction
+// at the moment of the delete: the sweep judged holds when its run began,
+// and one placed since must still protect. A subject's items are deleted
+// in a transaction with a check of its hold items (holdChecks), so the
+// check and the deletes are one; other items go 25 to a BatchWriteItem.
+// Unprocessed items, throttling and transaction conflicts are retried with
+// exponential backoff; it reports how many retries it took.
+func (s *Sweep) DeleteItems(ctx context.Context, t privacy.Table, items []privacy.Item, now time.Time) (held []int, retries int, err error) {
+	name := s.Tables[t]
+	var plain []types.WriteRequest
+	var groups []subjectDeletes
+	at := map[privacy.SubjectID]int{} // the subject's open group in groups
+	for i, it := range items {
+		sub, ok := privacy.Protector(t, it)
+		if !ok {
+			plain = append(plain, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: it.(sweepItem).key()}})
+			continue
 		}
+		g, open := at[sub]
+		if !open || len(groups[g].items) == maxTxActions/2 { // with its checks, it fits one transaction
+			g, at[sub] = len(groups), len(groups)
+			groups = append(groups, subjectDeletes{subject: sub})
+		}
+		groups[g].items = append(groups[g].items, i)
+	}
+	for chunk := range slices.Chunk(plain, 25) {
+		reqs := chunk
 		n, err := untilProcessed(ctx, func() (bool, error) {
 			out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{name: reqs}})
 			if err != nil {
@@ -262,10 +281,101 @@ func (s *Sweep) DeleteItems(ctx context.Context, t privacy.Table, items []privac
 		})
 		retries += n
 		if err != nil {
-			return retries, fmt.Errorf("batch delete on %s: %w", name, err)
+			return nil, retries, fmt.Errorf("batch delete on %s: %w", name, err)
 		}
 	}
-	return retries, nil
+	for len(groups) > 0 {
+		// As many subjects' groups as fit in one transaction.
+		var tx []types.TransactWriteItem
+		var owner []int // the group of each action
+		n := 0
+		for ; n < len(groups); n++ {
+			checks := s.holdChecks(groups[n].subject, now)
+			if len(tx)+len(checks)+len(groups[n].items) > maxTxActions {
+				break
+			}
+			for _, c := range checks {
+				tx, owner = append(tx, c), append(owner, n)
+			}
+			for _, i := range groups[n].items {
+				tx, owner = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &name, Key: items[i].(sweepItem).key()}}), append(owner, n)
+			}
+		}
+		failed, r, err := s.transact(ctx, tx)
+		retries += r
+		if err != nil {
+			return held, retries, fmt.Errorf("delete on %s: %w", name, err)
+		}
+		// Deleted, unless a check failed: then nothing was, and the
+		// subjects not held are tried again.
+		heldGroup := map[int]bool{}
+		for _, a := range failed {
+			heldGroup[owner[a]] = true
+		}
+		var rest []subjectDeletes
+		for g := range groups[:n] {
+			switch {
+			case heldGroup[g]:
+				held = append(held, groups[g].items...)
+			case len(failed) > 0:
+				rest = append(rest, groups[g])
+			}
+		}
+		groups = append(rest, groups[n:]...)
+	}
+	return held, retries, nil
+}
+
+// subjectDeletes are the indexes of one subject's items to delete in one
+// transaction.
+type subjectDeletes struct {
+	subject privacy.SubjectID
+	items   []int
+}
+
+// maxTxActions is what one TransactWriteItems may hold (DynamoDB's limit:
+// 100 actions).
+const maxTxActions = 100
+
+// holdChecks are the checks, in a transaction, that subject is under no
+// legal hold in force at now (none, or one whose until has passed) and no
+// restriction: every item that protects a subject's data (privacy's
+// HoldLegal, HoldRestriction) must be named here.
+func (s *Sweep) holdChecks(subject privacy.SubjectID, now time.Time) []types.TransactWriteItem {
+	subjects := aws.String(s.Tables[privacy.TableSubjects])
+	return []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: subjects, Key: holdKey(subject, privacy.HoldLegal),
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until <= :now"),
+			ExpressionAttributeNames:  map[string]string{"#until": "until"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(now))}}},
+		{ConditionCheck: &types.ConditionCheck{TableName: subjects, Key: holdKey(subject, privacy.HoldRestriction),
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}
+}
+
+// transact writes tx, retrying transaction conflicts and throttling with
+// backoff. When a condition failed (and so nothing was written), failed
+// holds the indexes of the actions whose condition did.
+func (s *Sweep) transact(ctx context.Context, tx []types.TransactWriteItem) (failed []int, retries int, err error) {
+	retries, err = untilProcessed(ctx, func() (bool, error) {
+		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+		var tc *types.TransactionCanceledException
+		if !errors.As(err, &tc) {
+			return err == nil, err
+		}
+		failed = failed[:0]
+		for i, r := range tc.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				failed = append(failed, i)
+			case "", "None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
+			default:
+				return false, err
+			}
+		}
+		return len(failed) > 0, nil // a failed condition is an answer; a conflict is tried again
+	})
+	return failed, retries, err
 }
 
 func throttled(err error) bool {
@@ -282,8 +392,11 @@ func throttled(err error) bool {
 
 // Strip removes a class's attributes from an item (and sets its Set,
 // and files it under its next due time), if the item still has the clock value it was judged by and, for a
-// class of one status, still that status: a concurrent change wins.
-func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class) error {
+// class of one status, still that status: a concurrent change wins. The
+// item of a subject (privacy.Protector) is stripped only while the subject
+// is under no hold (checked in the same transaction): privacy.ErrHeld
+// otherwise.
+func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class, now time.Time) error {
 	it := item.(sweepItem)
 	names := map[string]string{"#clock": c.Clock}
 	var paths []string
@@ -319,11 +432,25 @@ func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c
 	if len(sets) > 0 {
 		update = "SET " + strings.Join(sets, ", ") + " " + update
 	}
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables[t]), Key: it.key(),
+	strip := &types.Update{TableName: aws.String(s.Tables[t]), Key: it.key(),
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals})
-	if err != nil && !isConditionFailed(err) {
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
+	sub, protected := privacy.Protector(t, item)
+	if !protected {
+		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: strip.TableName, Key: strip.Key,
+			UpdateExpression: strip.UpdateExpression, ConditionExpression: strip.ConditionExpression,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: vals})
+		if err != nil && !isConditionFailed(err) {
+			return fmt.Errorf("strip %s: %w", c.Name, err)
+		}
+		return nil
+	}
+	failed, _, err := s.transact(ctx, append([]types.TransactWriteItem{{Update: strip}}, s.holdChecks(sub, now)...))
+	if err != nil {
 		return fmt.Errorf("strip %s: %w", c.Name, err)
+	}
+	if slices.ContainsFunc(failed, func(a int) bool { return a > 0 }) { // a hold's check, not the item's own condition
+		return privacy.ErrHeld
 	}
 	return nil
 }

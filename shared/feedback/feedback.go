@@ -54,15 +54,31 @@ const (
 	Ignored   Outcome = "ignored"
 )
 
-// Message handles one SNS message. An error means try again later (a
-// certificate or the database could not be reached); an untrusted message
-// is not an error: it is dropped, and logged.
+// Message handles one SNS message as Lambda delivers it. An error means
+// try again later (a certificate or the database could not be reached);
+// an untrusted message is not an error: it is dropped, and logged. Its age
+// does not count: SNS itself invoked the function (no one else may), and
+// a bounce retried hours later, or redriven from the dead-letter queue
+// days later, is still a bounce.
 func (h *Handler) Message(ctx context.Context, m sns.Message) (Outcome, error) {
+	return h.message(ctx, m, false)
+}
+
+// message handles m; posted says it came to the public HTTPS route, where
+// anyone may post a captured message again: one signed more than
+// sns.MaxAge ago is refused there.
+func (h *Handler) message(ctx context.Context, m sns.Message, posted bool) (Outcome, error) {
 	log := h.Log.With("sns_message_id", m.MessageID, "sns_type", m.Type)
 	if !slices.Contains(h.Topics, m.TopicArn) {
 		// Checked before the signature, so a foreign topic costs no fetch.
 		log.WarnContext(ctx, "SNS message rejected: not from a configured feedback topic", "topic", m.TopicArn)
 		return Rejected, nil
+	}
+	if posted {
+		if err := sns.Fresh(m, h.Now()); err != nil {
+			log.WarnContext(ctx, "SNS message rejected: too old or ahead of time for the HTTPS route", "error", err.Error())
+			return Rejected, nil
+		}
 	}
 	if err := h.Verifier.Verify(ctx, m); err != nil {
 		if errors.Is(err, sns.ErrUntrusted) {
@@ -140,7 +156,7 @@ func (h *Handler) HTTPBody(ctx context.Context, body []byte) int {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return http.StatusBadRequest
 	}
-	out, err := h.Message(ctx, m)
+	out, err := h.message(ctx, m, true)
 	switch {
 	case err != nil:
 		return http.StatusServiceUnavailable // SNS retries

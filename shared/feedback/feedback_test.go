@@ -185,6 +185,26 @@ func TestHandler(t *testing.T) {
 	if err := h.Lambda(ctx, ev); err != nil || reasons(addr("lambda")) != "bounced" {
 		t.Fatalf("lambda event: %v, %q", err, reasons(addr("lambda")))
 	}
+	// Genuinely signed two hours ago: a Lambda delivery (a late retry, a
+	// redrive) is acted on; the same message posted to the HTTPS route is
+	// a replay and refused.
+	late := func(tag string) []byte {
+		m := signer.Notification(t, bounce("Permanent", addr(tag), false), "2")
+		m.Timestamp = time.Now().Add(-2 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+		signer.Sign(t, &m, "2")
+		b, _ := json.Marshal(m)
+		return b
+	}
+	var lateEv sns.LambdaEvent
+	if err := json.Unmarshal([]byte(`{"Records":[{"EventSource":"aws:sns","Sns":`+string(late("late-lambda"))+`}]}`), &lateEv); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Lambda(ctx, lateEv); err != nil || reasons(addr("late-lambda")) != "bounced" {
+		t.Errorf("a two-hour-old bounce delivered by Lambda: %v, suppressions %q", err, reasons(addr("late-lambda")))
+	}
+	if code := h.HTTPBody(ctx, late("late-https")); code != 403 || reasons(addr("late-https")) != "" {
+		t.Errorf("a two-hour-old bounce posted over HTTPS: %d, suppressions %q", code, reasons(addr("late-https")))
+	}
 	if code := h.HTTPBody(ctx, []byte(`{"Type":"Notification"}`)); code != 403 {
 		t.Errorf("unsigned HTTPS body: %d", code)
 	}

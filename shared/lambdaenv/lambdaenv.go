@@ -42,6 +42,9 @@ type Env struct {
 	DynamoDBEndpoint string
 	SESEndpoint      string
 	SQSEndpoint      string
+	// SNSEndpoint is where SNS's hosts are reached instead (the feedback
+	// function's certificates and confirmations: the local stand-in).
+	SNSEndpoint string
 	// Development is a stack on the developer's machine.
 	Development bool
 }
@@ -102,8 +105,12 @@ func Load(ctx context.Context) (*Env, error) {
 	}
 	if dev {
 		e.DynamoDBEndpoint, e.SESEndpoint, e.SQSEndpoint = os.Getenv("DYNAMODB_ENDPOINT"), os.Getenv("SES_ENDPOINT"), os.Getenv("SQS_ENDPOINT")
-	} else if os.Getenv("DYNAMODB_ENDPOINT") != "" || os.Getenv("SES_ENDPOINT") != "" || os.Getenv("SQS_ENDPOINT") != "" {
-		return nil, fmt.Errorf("DYNAMODB_ENDPOINT, SES_ENDPOINT and SQS_ENDPOINT are for development (DEVELOPMENT=true) only")
+		e.SNSEndpoint = os.Getenv("SNS_ENDPOINT")
+	} else if os.Getenv("DYNAMODB_ENDPOINT") != "" || os.Getenv("SES_ENDPOINT") != "" || os.Getenv("SQS_ENDPOINT") != "" ||
+		os.Getenv("SNS_ENDPOINT") != "" {
+		// SNS_ENDPOINT would send the feedback function's certificate
+		// fetches elsewhere: a certificate of anyone's would then verify.
+		return nil, fmt.Errorf("DYNAMODB_ENDPOINT, SES_ENDPOINT, SQS_ENDPOINT and SNS_ENDPOINT are for development (DEVELOPMENT=true) only")
 	}
 	return e, nil
 }

@@ -59,6 +59,28 @@ func TestDevelopmentIsExplicit(t *testing.T) {
 	}
 }
 
+// SNS_ENDPOINT points the feedback function's certificate fetches at
+// another host, where any certificate verifies: outside development it
+// fails the cold start, as the other endpoints do.
+func TestSNSEndpointIsForDevelopmentOnly(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("SNS_ENDPOINT", "http://127.0.0.1:9911")
+	for _, tc := range []struct {
+		development string
+		ok          bool
+	}{{"", false}, {"false", false}, {"TRUE", false}, {"true", true}} {
+		t.Setenv("DEVELOPMENT", tc.development)
+		env, err := Load(context.Background())
+		if (err == nil) != tc.ok {
+			t.Errorf("DEVELOPMENT=%q: err %v, want refused %v", tc.development, err, !tc.ok)
+			continue
+		}
+		if tc.ok && env.SNSEndpoint != "http://127.0.0.1:9911" {
+			t.Errorf("DEVELOPMENT=true: SNSEndpoint %q", env.SNSEndpoint)
+		}
+	}
+}
+
 func TestRequire(t *testing.T) {
 	if err := Require(map[string]string{"A": "x", "B": ""}); err == nil {
 		t.Fatal("a missing value passed")

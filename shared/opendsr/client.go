@@ -17,7 +17,11 @@ import (
 // socket about to connect, so a name that resolved to a public address at
 // create and to an internal one now (DNS rebinding) is refused.
 func NewClient(allowInsecure bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+	// A short connect timeout: a receiver whose address drops the
+	// connection attempt (a black hole) holds a worker for 3 s, not the
+	// whole 10 s; a live host answers a SYN well within it, a lost SYN
+	// included (Linux sends it again after 1 s).
+	dialer := &net.Dialer{Timeout: connectTimeout, Control: func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil || !PublicAddr(ap.Addr(), allowInsecure) {
 			return errInternalAddress
@@ -29,6 +33,9 @@ func NewClient(allowInsecure bool) *http.Client {
 			TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// connectTimeout bounds the TCP connect of every OpenDSR call.
+const connectTimeout = 3 * time.Second
 
 // errInternalAddress is a host refused at connect time.
 var errInternalAddress = errors.New("opendsr: host resolves to an internal address")

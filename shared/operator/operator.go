@@ -363,7 +363,7 @@ func terminateClient(ctx context.Context, o *Operator, c Caller, r Request) (Res
 		if err := o.Store.TerminateController(ctx, r.Args.Controller, now); err != nil {
 			return Result{}, notFound("controller "+r.Args.Controller, err)
 		}
-		return Result{Message: fmt.Sprintf("controller %s terminated; the retention sweep deletes every record it handed over after %s",
+		return Result{Message: fmt.Sprintf("controller %s terminated and its credentials revoked; the retention sweep deletes every record it handed over after %s",
 			r.Args.Controller, now.AddDate(0, 0, privacy.ControllerTerminationDays).Format("2 January 2006"))}, nil
 	}
 	subject, err := o.subject(r.Args.Email)

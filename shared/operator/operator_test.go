@@ -2,18 +2,28 @@ package operator_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/processor"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
@@ -146,5 +156,57 @@ func TestProblem(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%v: %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+// Terminating a controller (the client left the Platform) revokes its
+// credentials at once: an OpenDSR call with them is refused (401), while
+// the records it handed over wait out their 12 months for the sweep.
+func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
+	op, store := newOperator(t)
+	ctx := context.Background()
+	team := operator.Caller{By: "arn:aws:iam::000000000000:user/dpo", MayDecide: true}
+	res, err := op.Do(ctx, team, operator.Request{Action: "opendsr-controller", Args: operator.Args{Name: "Acme"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := res.Data.(operator.Credentials)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := opendsr.NewSigner(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), "opendsr.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
+	(&processor.Service{Store: store, Hasher: op.Hasher, Signer: signer, Now: time.Now, Log: log}).Routes(rt)
+	status := func() int {
+		t.Helper()
+		id := "4a7b9c1e-2f3d-4e5a-8b6c-7d8e9f0a1b2c"
+		resp, err := rt.Serve(ctx, events.APIGatewayV2HTTPRequest{RouteKey: "GET /opendsr/v2/requests/{id}",
+			RawPath: "/opendsr/v2/requests/" + id, PathParameters: map[string]string{"id": id},
+			Headers: map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.ControllerID+":"+creds.Secret))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusNotFound { // admitted: no such request of its own
+		t.Fatalf("before termination: %d, want 404", got)
+	}
+	if _, err := op.Do(ctx, team, operator.Request{Action: "terminate-client", Args: operator.Args{Controller: creds.ControllerID}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != http.StatusUnauthorized {
+		t.Fatalf("after termination: %d, want 401", got)
+	}
+	cs, err := store.Controllers(ctx)
+	if err != nil || len(cs) != 1 || cs[0].TerminatedAt.IsZero() {
+		t.Fatalf("controllers %+v %v: the termination's clock is not kept", cs, err)
+	}
+	if _, err := op.Do(ctx, team, operator.Request{Action: "terminate-client", Args: operator.Args{Controller: "no-such-controller"}}); !errors.Is(err, privacy.ErrNotFound) {
+		t.Fatalf("terminating an unknown controller: %v", err)
 	}
 }

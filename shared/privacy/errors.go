@@ -57,4 +57,7 @@ var (
 	ErrStale = errors.New("stale")
 	// ErrExists is a create of something that is already there.
 	ErrExists = errors.New("already exists")
+	// ErrHeld is a change the store refused because the subject whose
+	// data it touches is under a legal hold or a restriction.
+	ErrHeld = errors.New("held")
 )

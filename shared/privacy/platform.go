@@ -56,6 +56,13 @@ type CallbackCursor struct {
 	FirstFailedAt int64
 }
 
+// DueCallback is a callback cursor due for delivery, with the controller
+// whose request it reports on: deliveries are shared fairly among
+// controllers ("" for a cursor that predates the controller in its key).
+type DueCallback struct {
+	Key, Controller string
+}
+
 // Processor is a downstream processor of the site's data (a recipient,
 // GDPR Art. 19): an OpenDSR endpoint the company, as controller, tells of
 // every erasure it carries out. Only the operator registers one; its

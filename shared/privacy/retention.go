@@ -200,6 +200,16 @@ const (
 	HoldsList       = "holds"
 )
 
+// Protector is the subject whose legal hold or restriction protects item
+// of table t from the sweep: the subject whose data it is, outside the ops
+// table (whose items are the system's: counters, markers, cursors).
+func Protector(t Table, item Item) (SubjectID, bool) {
+	if t == TableOps {
+		return "", false
+	}
+	return item.Subject()
+}
+
 // ControllerTerminationDays is how long the records a controller handed
 // this system (the processor role) outlive the controller's termination:
 // §7 "delete Client's information within 12 months of termination".

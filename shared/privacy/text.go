@@ -13,6 +13,7 @@ const (
 	msgRequired   = "is required"
 	msgSingleLine = "must be a single line of text without control or invisible formatting characters"
 	msgControl    = "must not contain control characters"
+	msgFormat     = "must not contain invisible formatting characters (such as direction overrides or zero-width spaces)"
 	msgUTF8       = "must be valid UTF-8 text"
 	msgEmail      = "must be a valid email address"
 )
@@ -40,7 +41,10 @@ func singleLine(errs FieldErrors, field, v string, required bool, max int) strin
 }
 
 // multiLine checks a free-text field that may hold line breaks and tabs but
-// no other control characters. The value is kept exactly as given.
+// no other control characters, and nothing that hides or reorders text
+// (hidesText: a direction override can make the team read a message
+// other than the one stored) but a zero-width joiner inside an emoji
+// sequence. The value is kept exactly as given.
 func multiLine(errs FieldErrors, field, v string, required bool, max int) string {
 	if !utf8.ValidString(v) {
 		errs.Add(field, msgUTF8)
@@ -53,10 +57,37 @@ func multiLine(errs FieldErrors, field, v string, required bool, max int) string
 		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 	}) >= 0:
 		errs.Add(field, msgControl)
+	case hidesTextOutsideEmoji(v):
+		errs.Add(field, msgFormat)
 	case utf8.RuneCountInString(v) > max:
 		errs.Add(field, tooLong(max))
 	}
 	return v
+}
+
+// hidesTextOutsideEmoji reports a rune of v that hidesText, but for a
+// zero-width joiner (U+200D) between two parts of an emoji: people write
+// 👨‍👩‍👧 and ❤️‍🔥 in messages, and a joiner between two symbols draws one
+// emoji of them; it hides or reorders no letter. Next to a letter, or at
+// either end, it is as invisible as any other.
+func hidesTextOutsideEmoji(v string) bool {
+	rs := []rune(v)
+	for i, r := range rs {
+		if !hidesText(r) {
+			continue
+		}
+		if r == '\u200d' && i > 0 && i+1 < len(rs) && emojiPart(rs[i-1]) && unicode.Is(unicode.So, rs[i+1]) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// emojiPart is what an emoji sequence's joiner may follow: a symbol (the
+// emoji), its presentation selector U+FE0F, or a skin-tone modifier.
+func emojiPart(r rune) bool {
+	return unicode.Is(unicode.So, r) || r == '\ufe0f' || (r >= 0x1F3FB && r <= 0x1F3FF)
 }
 
 func tooLong(max int) string {

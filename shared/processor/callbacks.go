@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	neturl "net/url"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -24,12 +23,12 @@ import (
 // CallbackStore is the callbacks' outbox (dynamo's callback cursors) and
 // the requests they describe.
 type CallbackStore interface {
-	EnqueueCallback(ctx context.Context, requestID, url, status string, now time.Time) error
+	EnqueueCallback(ctx context.Context, controller, requestID, url, status string, now time.Time) error
 	LeaseCallback(ctx context.Context, key string, now time.Time, lease time.Duration) (privacy.CallbackCursor, bool, error)
 	CallbackSent(ctx context.Context, key, status string) error
 	CallbackFailed(ctx context.Context, key string, now, next time.Time, abandon bool) error
 	ReleaseCallback(ctx context.Context, key string) (more bool, err error)
-	DueCallbacks(ctx context.Context, now time.Time) ([]string, error)
+	DueCallbacks(ctx context.Context, now time.Time) ([]privacy.DueCallback, error)
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 }
 
@@ -38,10 +37,12 @@ type CallbackStore interface {
 // the request's cursor for every URL in status_callback_urls (durably,
 // once), so no receiver ever holds the shard. Retry, on a schedule,
 // delivers what is due within the invocation's time, several cursors at
-// once; a receiver that fails keeps its statuses queued, in order, and is
-// retried with backoff for GiveUp; one controller's dead endpoint never
-// holds back another's callbacks, and nothing is lost when the stream's
-// 24 hours have passed.
+// once, fairly among controllers (in turn, and never more than
+// PerControllerInFlight of one controller's at once); a receiver that
+// fails keeps its statuses queued, in order, and is retried with backoff
+// for GiveUp; one controller's dead endpoints, however many, never hold
+// back another's callbacks, and nothing is lost when the stream's 24 hours
+// have passed.
 type Notifier struct {
 	// Decode reads a stream record as the change it is (the store's
 	// adapter: dynamo.DecodeChange).
@@ -92,38 +93,107 @@ func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 // that hangs until the client's timeout holds one of them, not the others.
 const DeliveryConcurrency = 8
 
+// PerControllerInFlight bounds one controller's cursors delivered at once:
+// a controller whose callback URLs never answer (by mistake, or to hold
+// the workers) holds at most this many of DeliveryConcurrency, and the
+// other controllers' callbacks go out beside them.
+const PerControllerInFlight = 2
+
 // deliveryMargin is what a run keeps of its deadline: no delivery starts
 // when less than one post's timeout is left.
 const deliveryMargin = 12 * time.Second
 
-// deliverAll delivers the cursors keys, several at once, starting none
-// once the invocation's deadline is near (what is left stays due for the
-// next retry run); it returns how many emptied their queue.
-func (n *Notifier) deliverAll(ctx context.Context, log *slog.Logger, keys []string) int {
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		delivered int
-	)
-	slots := make(chan struct{}, DeliveryConcurrency)
-	for i, key := range keys {
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < deliveryMargin {
-			log.InfoContext(ctx, "callbacks left for the next run: the invocation's deadline is near", "left", len(keys)-i)
+// deliverAll delivers the due cursors, several at once and fairly among
+// controllers (fairQueue), starting none once the invocation's deadline
+// is near (what is left stays due for the next retry run); it returns how
+// many emptied their queue.
+func (n *Notifier) deliverAll(ctx context.Context, log *slog.Logger, due []privacy.DueCallback) int {
+	type result struct {
+		controller string
+		emptied    bool
+	}
+	q := newFairQueue(due, PerControllerInFlight)
+	done := make(chan result)
+	running, delivered := 0, 0
+	for {
+		for running < DeliveryConcurrency && !deadlineNear(ctx) {
+			c, ok := q.take()
+			if !ok {
+				break
+			}
+			running++
+			go func() { done <- result{c.Controller, n.deliver(ctx, log, c.Key)} }()
+		}
+		if running == 0 {
 			break
 		}
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if n.deliver(ctx, log, key) {
-				mu.Lock()
-				delivered++
-				mu.Unlock()
-			}
-		}()
+		r := <-done
+		running--
+		q.finished(r.controller)
+		if r.emptied {
+			delivered++
+		}
 	}
-	wg.Wait()
+	if left := q.left(); left > 0 {
+		log.InfoContext(ctx, "callbacks left for the next run: the invocation's deadline is near", "left", left)
+	}
 	return delivered
+}
+
+func deadlineNear(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < deliveryMargin
+}
+
+// fairQueue hands out due cursors one controller at a time, in turn (each
+// controller's own the longest due first), and none of a controller that
+// has perController in flight.
+type fairQueue struct {
+	turn          []string // the controllers, in turn
+	queued        map[string][]privacy.DueCallback
+	inFlight      map[string]int
+	next          int // whose turn it is, in turn
+	perController int
+}
+
+func newFairQueue(due []privacy.DueCallback, perController int) *fairQueue {
+	q := &fairQueue{queued: map[string][]privacy.DueCallback{}, inFlight: map[string]int{}, perController: perController}
+	for _, d := range due {
+		if _, seen := q.queued[d.Controller]; !seen {
+			q.turn = append(q.turn, d.Controller)
+		}
+		q.queued[d.Controller] = append(q.queued[d.Controller], d)
+	}
+	return q
+}
+
+// take returns the next cursor to deliver; ok is false when none may start
+// now (every controller with cursors left has its share in flight) or
+// none is left.
+func (q *fairQueue) take() (c privacy.DueCallback, ok bool) {
+	for range q.turn {
+		ctrl := q.turn[q.next%len(q.turn)]
+		q.next++
+		if len(q.queued[ctrl]) == 0 || q.inFlight[ctrl] >= q.perController {
+			continue
+		}
+		c, q.queued[ctrl] = q.queued[ctrl][0], q.queued[ctrl][1:]
+		q.inFlight[ctrl]++
+		return c, true
+	}
+	return c, false
+}
+
+// finished records that a cursor of controller is no longer in flight.
+func (q *fairQueue) finished(controller string) { q.inFlight[controller]-- }
+
+// left is how many cursors were never handed out.
+func (q *fairQueue) left() int {
+	n := 0
+	for _, cs := range q.queued {
+		n += len(cs)
+	}
+	return n
 }
 
 // enqueue queues a record's change of status for each of its request's
@@ -138,7 +208,7 @@ func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) 
 		return nil // not an OpenDSR request: nothing to call
 	}
 	for _, url := range req.CallbackURLs {
-		if err := n.Store.EnqueueCallback(ctx, req.ID, url, RequestStatus(ch.Status), n.Now()); err != nil {
+		if err := n.Store.EnqueueCallback(ctx, req.Controller, req.ID, url, RequestStatus(ch.Status), n.Now()); err != nil {
 			return err
 		}
 	}
@@ -149,12 +219,12 @@ func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) 
 // ones alike; it is run on a schedule (every minute).
 func (n *Notifier) Retry(ctx context.Context) error {
 	log := n.Log.With("invocation_id", lambdalog.InvocationID(ctx))
-	keys, err := n.Store.DueCallbacks(ctx, n.Now())
+	due, err := n.Store.DueCallbacks(ctx, n.Now())
 	if err != nil {
 		return err
 	}
-	delivered := n.deliverAll(ctx, log, keys)
-	log.InfoContext(ctx, "callback retry run", "due", len(keys), "delivered", delivered)
+	delivered := n.deliverAll(ctx, log, due)
+	log.InfoContext(ctx, "callback retry run", "due", len(due), "delivered", delivered)
 	return nil
 }
 

@@ -282,3 +282,89 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	free()
 	<-done
 }
+
+// One controller with 50 callback URLs that accept and never answer (a
+// black hole, by mistake or to hold the workers) delays no other
+// controller: the other's callback goes out in the same run while the
+// first's hang, and no more than PerControllerInFlight of the first's are
+// in flight at once.
+func TestOneControllersBlackHolesStarveNoOne(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	ctx := context.Background()
+	signer, key := newSigner(t)
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	var inFlight, most, ended atomic.Int64
+	blackHole := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // read: the server then sees the client give up (r.Context)
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		inFlight.Add(-1)
+		ended.Add(1)
+	}))
+	t.Cleanup(blackHole.Close)
+	t.Cleanup(free) // runs first: a failing test does not wait on the black hole
+	live := newReceiver(t, &key.PublicKey)
+	now := time.Now().UTC()
+	nt := &processor.Notifier{Decode: dynamo.DecodeChange, Store: store, Signer: signer, Client: opendsr.NewClient(true),
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
+		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
+	var recs []events.DynamoDBEventRecord
+	add := func(controller, id, url string) {
+		r := privacy.RightsRequest{ID: id, Subject: privacy.SubjectID("s-" + id), Type: privacy.RightAccess, Regulation: "gdpr",
+			Status: "pending", ReceivedAt: now, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
+			Controller: controller, CallbackURLs: []string{url}, OpenDSRVersion: 2}
+		if err := store.CreateRequest(ctx, r, privacy.Event{Subject: r.Subject, Name: "x", At: now, Ref: id}); err != nil {
+			t.Fatal(err)
+		}
+		item, _ := dynamo.EncodeRequest(r)
+		recs = append(recs, events.DynamoDBEventRecord{EventName: "INSERT",
+			Change: events.DynamoDBStreamRecord{SequenceNumber: id, NewImage: dynamo.ToStreamImage(item)}})
+	}
+	handle := func() {
+		t.Helper()
+		if resp, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs}); err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("stream batch: %v %v", resp, err)
+		}
+		recs = nil
+	}
+	for i := range 50 { // the first controller's, all due before the other's
+		add("a", fmt.Sprintf("a-%02d", i), fmt.Sprintf("%s/cb/%d", blackHole.URL, i))
+	}
+	handle()
+	now = now.Add(2 * time.Second)
+	add("b", "b-1", live.URL)
+	handle()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := nt.Retry(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	// The other controller's callback arrives while the first's still
+	// hang: before any of them has ended (they end only when released, or
+	// at the client's timeout).
+	for live.received() != "[b-1 pending]" {
+		select {
+		case <-done:
+			t.Fatalf("the run ended without the second controller's callback: %s", live.received())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if n := ended.Load(); n != 0 {
+		t.Fatalf("the second controller's callback waited until %d of the first's black holes gave up", n)
+	}
+	if m := most.Load(); m > processor.PerControllerInFlight {
+		t.Fatalf("%d of one controller's callbacks in flight at once, want at most %d", m, processor.PerControllerInFlight)
+	}
+	free()
+	<-done
+}

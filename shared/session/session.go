@@ -1,9 +1,12 @@
 // Package session is the console's sign-in and sessions: the
 // authorization-code flow with PKCE against the stack's identity provider
 // (Amazon Cognito; locally an OpenID provider), the session as the ID
-// token in an HttpOnly, Secure, SameSite=Strict cookie, and the Lambda
-// authorizer that checks it on every console route (issuer, audience,
-// expiry, signature by the provider's JWKS, the member's group). It links
+// token and its access token in HttpOnly, Secure, SameSite=Strict cookies,
+// and the Lambda authorizer that checks them on every console route: the
+// ID token (issuer, audience, expiry, signature by the provider's JWKS, the
+// member's group), and, with the provider itself, that the access token
+// is still good (its userinfo endpoint), so a session signed out (its
+// tokens revoked) ends at once, even for a copy of the cookies. It links
 // nothing of the team's powers: the function it runs in holds no table and
 // no secret.
 package session
@@ -13,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -29,6 +33,12 @@ import (
 const (
 	// SessionCookie holds the signed-in member's ID token.
 	SessionCookie = "pk_console"
+	// AccessCookie holds the session's access token, which the provider
+	// revokes at sign-out.
+	AccessCookie = "pk_console_at"
+	// RefreshCookie holds the session's refresh token, sent to sign-out
+	// only: revoking it revokes the session's access token at Cognito.
+	RefreshCookie = "pk_console_rt"
 	// CSRFCookie holds the token every form posts back (double submit).
 	CSRFCookie = "pk_csrf"
 	// LoginCookie holds a sign-in's state, nonce and PKCE verifier until
@@ -60,6 +70,9 @@ type Member struct {
 // fetched and cached; a new key is fetched when a token names it).
 type Provider struct {
 	Issuer, ClientID string
+	// UserInfoURL is the userinfo endpoint of a provider whose discovery
+	// names none (CONSOLE_USERINFO_URL: Cognito's /oauth2/userInfo).
+	UserInfoURL string
 	// Client fetches the discovery document and the keys.
 	Client *http.Client
 
@@ -132,6 +145,61 @@ func (p *Provider) Verify(ctx context.Context, rawIDToken string) (Member, *oidc
 	return m, tok, nil
 }
 
+// client is the client of every call to the provider.
+func (p *Provider) client() *http.Client {
+	if p.Client != nil {
+		return p.Client
+	}
+	return &http.Client{Timeout: 5 * time.Second}
+}
+
+// Live asks the provider whether a session's access token is still good:
+// its userinfo endpoint refuses one revoked at sign-out, or by an
+// administrator signing the member out everywhere (Cognito's
+// AdminUserGlobalSignOut), though the ID token beside it is valid for its
+// hour. The answer must be about subject, the ID token's member: a
+// session is one member's two tokens. ErrNoSession when the provider
+// refuses; another error when it cannot be asked.
+func (p *Provider) Live(ctx context.Context, subject, accessToken string) error {
+	if accessToken == "" {
+		return fmt.Errorf("%w: no access token", ErrNoSession)
+	}
+	prov, err := p.get()
+	if err != nil {
+		return err
+	}
+	endpoint := prov.UserInfoEndpoint()
+	if endpoint == "" {
+		endpoint = p.UserInfoURL
+	}
+	if endpoint == "" {
+		return errors.New("the identity provider names no userinfo_endpoint and CONSOLE_USERINFO_URL is empty")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := p.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("userinfo: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusBadRequest:
+		return fmt.Errorf("%w: the provider refused the access token (%d)", ErrNoSession, resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("userinfo: status %d", resp.StatusCode)
+	}
+	var info struct {
+		Subject string `json:"sub"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&info); err != nil || info.Subject != subject {
+		return fmt.Errorf("%w: the access token is not the ID token's member's", ErrNoSession)
+	}
+	return nil
+}
+
 // Cookie returns the named cookie of an API Gateway v2 request's cookies.
 func Cookie(cookies []string, name string) string {
 	for _, c := range cookies {
@@ -149,7 +217,9 @@ func Cookie(cookies []string, name string) string {
 // responses): API Gateway's JWT authorizer reads a token from a header or
 // the query only, and a page the browser loads without script carries its
 // session in a cookie; this one checks that cookie's ID token exactly as
-// the JWT authorizer would, and hands the console who signed in.
+// the JWT authorizer would, asks the provider whether the session's
+// access token is still good (Live: a signed-out session's is not), and
+// hands the console who signed in.
 type Authorizer struct {
 	Provider *Provider
 	Log      *slog.Logger
@@ -158,7 +228,10 @@ type Authorizer struct {
 // Authorize admits a request whose session cookie holds a valid ID token
 // of a member; it never fails (a failure refuses).
 func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	m, _, err := a.Provider.Verify(ctx, Cookie(ev.Cookies, SessionCookie))
+	m, idt, err := a.Provider.Verify(ctx, Cookie(ev.Cookies, SessionCookie))
+	if err == nil {
+		err = a.Provider.Live(ctx, idt.Subject, Cookie(ev.Cookies, AccessCookie))
+	}
 	if err != nil {
 		reason := "invalid session"
 		if !errors.Is(err, ErrNoSession) {

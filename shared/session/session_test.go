@@ -2,12 +2,22 @@ package session
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
@@ -94,5 +104,98 @@ func TestOwnPost(t *testing.T) {
 		if got := OwnPost(tc.r, tc.form, base); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// fakeProvider is an OpenID provider of the test's: discovery, its key,
+// and a userinfo endpoint that knows which access tokens are good.
+type fakeProvider struct {
+	*httptest.Server
+	key *rsa.PrivateKey
+}
+
+func newFakeProvider(t *testing.T, userinfo func(accessToken string) (int, string)) *fakeProvider {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakeProvider{key: key}
+	b64 := base64.RawURLEncoding.EncodeToString
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":"%[1]s/auth","token_endpoint":"%[1]s/token","jwks_uri":"%[1]s/jwks",`+
+				`"userinfo_endpoint":"%[1]s/userinfo","id_token_signing_alg_values_supported":["RS256"]}`, p.URL)
+		case "/jwks":
+			fmt.Fprintf(w, `{"keys":[{"kty":"RSA","kid":"k1","use":"sig","alg":"RS256","n":%q,"e":%q}]}`,
+				b64(key.N.Bytes()), b64(big.NewInt(int64(key.E)).Bytes()))
+		case "/userinfo":
+			status, body := userinfo(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+			w.WriteHeader(status)
+			fmt.Fprint(w, body)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// idToken is an ID token the provider signed for sub in group.
+func (p *fakeProvider) idToken(t *testing.T, sub, group string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	claims, _ := json.Marshal(map[string]any{"iss": p.URL, "aud": "client", "sub": sub, "email": sub,
+		"cognito:groups": []string{group}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()})
+	signing := b64([]byte(`{"alg":"RS256","kid":"k1","typ":"JWT"}`)) + "." + b64(claims)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, p.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + b64(sig)
+}
+
+// A valid ID token is not enough: the provider must still take the
+// session's access token (not revoked at sign-out, nor by an
+// administrator), and for the same member. A copy of a signed-out
+// member's cookies, or a signed-out team member's ID token beside a
+// viewer's own access token, is refused.
+func TestAuthorizerAsksTheProviderAboutTheSession(t *testing.T) {
+	p := newFakeProvider(t, func(token string) (int, string) {
+		switch token {
+		case "live":
+			return http.StatusOK, `{"sub":"team@example.com"}`
+		case "viewers-own":
+			return http.StatusOK, `{"sub":"viewer@example.com"}`
+		case "revoked":
+			return http.StatusUnauthorized, `{"error":"invalid_token"}`
+		}
+		return http.StatusInternalServerError, `{"error":"server_error"}`
+	})
+	a := &Authorizer{Provider: NewProvider(p.URL, "client"), Log: slog.New(slog.DiscardHandler)}
+	id := p.idToken(t, "team@example.com", GroupTeam)
+	for _, tc := range []struct {
+		name    string
+		cookies []string
+		admit   bool
+	}{
+		{"a live session", []string{SessionCookie + "=" + id, AccessCookie + "=live"}, true},
+		{"signed out: its access token revoked", []string{SessionCookie + "=" + id, AccessCookie + "=revoked"}, false},
+		{"another member's access token", []string{SessionCookie + "=" + id, AccessCookie + "=viewers-own"}, false},
+		{"no access token", []string{SessionCookie + "=" + id}, false},
+		{"the provider cannot answer", []string{SessionCookie + "=" + id, AccessCookie + "=broken"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := a.Authorize(context.Background(), events.APIGatewayV2CustomAuthorizerV2Request{Cookies: tc.cookies})
+			if err != nil || resp.IsAuthorized != tc.admit {
+				t.Fatalf("admitted %v (%v), want %v", resp.IsAuthorized, err, tc.admit)
+			}
+			if tc.admit && (resp.Context["by"] != "team@example.com" || resp.Context["role"] != RoleTeam) {
+				t.Fatalf("context %v", resp.Context)
+			}
+		})
 	}
 }

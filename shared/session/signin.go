@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,10 @@ type SignIn struct {
 	// names no end_session_endpoint (Cognito: its /logout) and comes back
 	// to /console/signed-out.
 	LogoutURL string
+	// RevokeURL is the token revocation endpoint (RFC 7009) of a provider
+	// whose discovery names no revocation_endpoint (Cognito's
+	// /oauth2/revoke).
+	RevokeURL string
 	Log       *slog.Logger
 }
 
@@ -43,10 +48,14 @@ func (c *SignIn) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /console/signed-out", c.signedOut)
 }
 
-// logout clears the console's cookies and sends the browser to end its
-// session at the identity provider too: else the next sign-in on that
-// browser would pass without a password. It needs the session's CSRF
-// token (another page cannot sign a member out).
+// logout revokes the session's tokens at the identity provider (so a
+// copy of the cookies is refused from now on: the authorizer asks the
+// provider about the access token on every request), clears the console's
+// cookies and sends the browser to end its session at the identity
+// provider too: else the next sign-in on that browser would pass without
+// a password. It needs the session's CSRF token (another page cannot sign
+// a member out). When the provider cannot revoke, nothing is cleared and
+// the router answers 503: the member tries again.
 func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	body, err := httpapi.Body(r)
 	if err != nil {
@@ -61,13 +70,60 @@ func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	if err := c.revoke(ctx, r); err != nil {
+		c.Log.ErrorContext(ctx, "console sign-out: the tokens were not revoked", "request_id", r.RequestContext.RequestID, "error", err.Error())
+		return httpapi.Response{}, err
+	}
 	// A page that sends the browser on, not a redirect: the pages' CSP
 	// (form-action 'self') refuses a form whose answer redirects to
 	// another origin.
 	resp := Render(c.Log, http.StatusOK, "message", web.ConsolePage{Title: "Signing out", Refresh: to, Data: Message{
 		Text: "You are signed out of the console; now of its sign-in.", Link: to, LinkText: "Continue signing out"}})
-	resp.Cookies = []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
+	resp.Cookies = []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(AccessCookie, "", "/console", 0, "Strict"),
+		SetCookie(RefreshCookie, "", "/console/logout", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
 	return resp, nil
+}
+
+// revoke revokes the session's tokens at the provider (RFC 7009): its
+// refresh token when it has one (Cognito revokes with it the access
+// tokens it issued; it takes no other), else its access token.
+func (c *SignIn) revoke(ctx context.Context, r httpapi.Request) error {
+	token, hint := Cookie(r.Cookies, RefreshCookie), "refresh_token"
+	if token == "" {
+		token, hint = Cookie(r.Cookies, AccessCookie), "access_token"
+	}
+	if token == "" {
+		return nil // no session to end here: the authorizer refuses it anyway
+	}
+	prov, err := c.Provider.get()
+	if err != nil {
+		return err
+	}
+	var meta struct {
+		Revocation string `json:"revocation_endpoint"`
+	}
+	endpoint := c.RevokeURL
+	if err := prov.Claims(&meta); err == nil && meta.Revocation != "" {
+		endpoint = meta.Revocation
+	}
+	if endpoint == "" {
+		return errors.New("the identity provider names no revocation_endpoint and CONSOLE_REVOKE_URL is empty")
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}, "client_id": {c.Provider.ClientID}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Provider.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("revoke: status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // endSession is where the provider ends its session and sends the browser
@@ -161,8 +217,12 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	resp := Render(c.Log, http.StatusOK, "signed-in", web.ConsolePage{Title: "Signed in", Refresh: "/console", Data: m.Email})
 	resp.Cookies = []string{
 		SetCookie(SessionCookie, raw, "/console", life, "Strict"),
+		SetCookie(AccessCookie, tok.AccessToken, "/console", life, "Strict"),
 		SetCookie(CSRFCookie, Random(), "/console", life, "Strict"),
 		SetCookie(LoginCookie, "", "/console/callback", 0, "Lax"),
+	}
+	if tok.RefreshToken != "" { // for sign-out to revoke; sent nowhere else
+		resp.Cookies = append(resp.Cookies, SetCookie(RefreshCookie, tok.RefreshToken, "/console/logout", life, "Strict"))
 	}
 	return resp, nil
 }

@@ -1,11 +1,13 @@
 // Package sns reads Amazon SNS messages and verifies their signatures, as
 // delivered to Lambda (a Records batch) or to an HTTPS endpoint (one message
 // as the body). A message is trusted only when its signing certificate comes
-// from an SNS host over HTTPS at a path of the shape SNS uses, the signature
-// (version 1: SHA1withRSA, version 2: SHA256withRSA) matches the canonical
-// string of its fields, and it was signed within the last hour. A genuine
-// signature says only that SNS sent it: which topic it came from is the
-// caller's to check (anyone can own a topic).
+// from an SNS host over HTTPS at a path of the shape SNS uses, was valid
+// when the message was signed, and the signature (version 1: SHA1withRSA,
+// version 2: SHA256withRSA) matches the canonical string of its fields. A
+// genuine signature says only that SNS sent it: which topic it came from
+// is the caller's to check (anyone can own a topic), and so is its age
+// (Fresh): a message posted to a public HTTPS route may be a replay, while
+// one Lambda delivers came from SNS itself, however late its retry.
 package sns
 
 import (
@@ -79,8 +81,26 @@ func (e LambdaEvent) Messages() []Message {
 // ErrUntrusted is returned for a message whose origin cannot be proved.
 var ErrUntrusted = errors.New("untrusted SNS message")
 
-// snsHost matches the hosts SNS signs from and sends confirmation links on.
-var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+// region is the shape of an AWS region: letters and a number in dashes
+// (us-east-1, us-gov-west-1, cn-northwest-1).
+var region = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]+$`)
+
+// snsHost reports a host SNS signs from and sends confirmation links on:
+// a regional endpoint, sns.<region>.amazonaws.com, or in the China regions
+// sns.cn-<...>.amazonaws.com.cn (the SNS endpoints of the AWS General
+// Reference). No other service's host under amazonaws.com passes:
+// sns.s3.amazonaws.com is a bucket anyone can name and fill.
+func snsHost(host string) bool {
+	rest, ok := strings.CutPrefix(host, "sns.")
+	if !ok {
+		return false
+	}
+	if r, ok := strings.CutSuffix(rest, ".amazonaws.com.cn"); ok {
+		return strings.HasPrefix(r, "cn-") && region.MatchString(r)
+	}
+	r, ok := strings.CutSuffix(rest, ".amazonaws.com")
+	return ok && !strings.HasPrefix(r, "cn-") && region.MatchString(r)
+}
 
 // certPath is the path of every SNS signing certificate.
 var certPath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem$`)
@@ -88,7 +108,7 @@ var certPath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem
 // TrustedURL reports whether u is an https URL on an SNS host.
 func TrustedURL(u string) bool {
 	p, err := url.Parse(u)
-	return err == nil && p.Scheme == "https" && p.User == nil && p.Port() == "" && snsHost.MatchString(p.Hostname())
+	return err == nil && p.Scheme == "https" && p.User == nil && p.Port() == "" && snsHost(p.Hostname())
 }
 
 // CertURL returns the signing certificate URL of a message as it is
@@ -103,12 +123,30 @@ func CertURL(u string) (string, bool) {
 	return "https://" + p.Host + p.Path, true
 }
 
-// MaxAge is how old a message may be: SNS signs when it sends, so an older
-// one is a replay.
+// MaxAge is how old a message posted to an HTTPS endpoint may be: SNS
+// signs when it sends, so an older one is a replay.
 const MaxAge = time.Hour
 
 // maxSkew allows a sender's clock slightly ahead of ours.
 const maxSkew = 5 * time.Minute
+
+// Fresh returns nil for a message signed within MaxAge of now (and not
+// more than a few minutes ahead of it). It is for messages anyone can
+// post (an HTTPS subscription's route); a message Lambda delivers, SNS
+// delivered, and a late retry or a redrive from a dead-letter queue of a
+// genuine one must still count.
+func Fresh(m Message, now time.Time) error {
+	signed, err := time.Parse(time.RFC3339, m.Timestamp)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: timestamp %q", ErrUntrusted, m.Timestamp)
+	case now.Sub(signed) > MaxAge:
+		return fmt.Errorf("%w: signed more than %s ago", ErrUntrusted, MaxAge)
+	case signed.Sub(now) > maxSkew:
+		return fmt.Errorf("%w: signed in the future", ErrUntrusted)
+	}
+	return nil
+}
 
 // Local points fetches from SNS hosts at a local endpoint (development
 // only: the local gateway's SNS_ENDPOINT), keeping the path and query.
@@ -190,7 +228,6 @@ func (h *HTTPCerts) Cached() int {
 // Verifier checks message signatures.
 type Verifier struct {
 	Certs CertSource
-	Now   func() time.Time
 }
 
 // StringToSign is the canonical form SNS signs.
@@ -216,24 +253,16 @@ func StringToSign(m Message) (string, error) {
 	return b.String(), nil
 }
 
-// Verify returns nil only for a message SNS signed.
+// Verify returns nil only for a message SNS signed, whenever it was
+// signed (Fresh checks the age).
 func (v *Verifier) Verify(ctx context.Context, m Message) error {
 	certURL, ok := CertURL(m.SigningCertURL)
 	if !ok {
 		return fmt.Errorf("%w: certificate URL is not an SNS certificate", ErrUntrusted)
 	}
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
-	}
 	signed, err := time.Parse(time.RFC3339, m.Timestamp)
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("%w: timestamp %q", ErrUntrusted, m.Timestamp)
-	case now.Sub(signed) > MaxAge:
-		return fmt.Errorf("%w: signed more than %s ago", ErrUntrusted, MaxAge)
-	case signed.Sub(now) > maxSkew:
-		return fmt.Errorf("%w: signed in the future", ErrUntrusted)
 	}
 	var hash crypto.Hash
 	switch m.SignatureVersion {
@@ -264,8 +293,11 @@ func (v *Verifier) Verify(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("%w: certificate: %v", ErrUntrusted, err)
 	}
-	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return fmt.Errorf("%w: certificate not valid now", ErrUntrusted)
+	// Valid when it signed (the timestamp is signed too): a late retry
+	// of a genuine message is not refused for a certificate that has
+	// expired since.
+	if signed.Before(cert.NotBefore) || signed.After(cert.NotAfter) {
+		return fmt.Errorf("%w: certificate not valid when the message was signed", ErrUntrusted)
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {

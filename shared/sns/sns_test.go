@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,26 +67,50 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%s: got %v, want ErrUntrusted", name, err)
 		}
 	}
-	// Signed genuinely, but too long ago (a replay) or in the future.
-	for name, at := range map[string]time.Time{"two hours old": time.Now().Add(-2 * time.Hour),
-		"an hour ahead": time.Now().Add(time.Hour)} {
-		m := s.Notification(t, "x", "2")
-		m.Timestamp = at.UTC().Format("2006-01-02T15:04:05.000Z")
-		s.Sign(t, &m, "2")
-		if err := v.Verify(ctx, m); !errors.Is(err, sns.ErrUntrusted) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
+	// Signed genuinely two hours ago: the signature holds (a late retry
+	// Lambda delivers counts); its age is Fresh's to judge.
 	old := s.Notification(t, "x", "2")
-	old.Timestamp = time.Now().Add(-59 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
+	old.Timestamp = time.Now().Add(-2 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
 	s.Sign(t, &old, "2")
 	if err := v.Verify(ctx, old); err != nil {
-		t.Errorf("59 minutes old: %v", err)
+		t.Errorf("two hours old: %v", err)
+	}
+	// Signed at a time the certificate was not valid (snstest's is valid
+	// from a week ago).
+	early := s.Notification(t, "x", "2")
+	early.Timestamp = time.Now().Add(-8 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	s.Sign(t, &early, "2")
+	if err := v.Verify(ctx, early); !errors.Is(err, sns.ErrUntrusted) {
+		t.Errorf("signed before the certificate was valid: %v", err)
 	}
 	other := snstest.New(t) // another key behind the same URL
 	m := other.Notification(t, "x", "2")
 	if err := v.Verify(ctx, m); !errors.Is(err, sns.ErrUntrusted) {
 		t.Errorf("another key: %v", err)
+	}
+}
+
+// A message posted to an HTTPS endpoint counts only if signed within the
+// hour (or a few minutes ahead: clocks differ).
+func TestFresh(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		ts   string
+		ok   bool
+	}{
+		{"now", "2026-12-03T10:00:00.000Z", true},
+		{"59 minutes old", "2026-12-03T09:01:00.000Z", true},
+		{"61 minutes old", "2026-12-03T08:59:00.000Z", false},
+		{"two hours old", "2026-12-03T08:00:00.000Z", false},
+		{"4 minutes ahead", "2026-12-03T10:04:00.000Z", true},
+		{"an hour ahead", "2026-12-03T11:00:00.000Z", false},
+		{"not a time", "yesterday", false},
+	} {
+		err := sns.Fresh(sns.Message{Timestamp: tc.ts}, now)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, sns.ErrUntrusted)) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }
 
@@ -153,6 +178,59 @@ func TestCertCache(t *testing.T) {
 		}
 		if n := certs.Cached(); n > sns.MaxCached {
 			t.Fatalf("%d certificates cached", n)
+		}
+	}
+}
+
+// A signing certificate is fetched only from an SNS regional endpoint,
+// sns.<region>.amazonaws.com (sns.cn-<...>.amazonaws.com.cn in China),
+// over HTTPS, at a path of SNS's shape; anything else is never fetched.
+func TestCertURL(t *testing.T) {
+	const pem = "/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem"
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://sns.us-east-1.amazonaws.com" + pem, true},
+		{"https://sns.eu-central-2.amazonaws.com" + pem, true},
+		{"https://sns.ap-southeast-5.amazonaws.com" + pem, true},
+		{"https://sns.us-gov-west-1.amazonaws.com" + pem, true},
+		{"https://sns.cn-north-1.amazonaws.com.cn" + pem, true},
+		{"https://sns.cn-northwest-1.amazonaws.com.cn" + pem, true},
+		{"https://sns.us-east-1.amazonaws.com" + pem + "?x=1", true}, // fetched without the query
+		// Other hosts of amazonaws.com: anyone can serve a file from S3.
+		{"https://sns.s3.amazonaws.com" + pem, false},
+		{"https://sns.s3-website.amazonaws.com" + pem, false},
+		{"https://sns.execute-api.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.elb.amazonaws.com" + pem, false},
+		{"https://sns.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com.cn" + pem, false}, // .com.cn is China's only
+		{"https://sns.cn-north-1.amazonaws.com" + pem, false},
+		// Look-alikes.
+		{"https://sns.us-east-1.amazonaws.com.evil.com" + pem, false},
+		{"https://evil.com/sns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com@evil.com" + pem, false},
+		{"https://evil.com@sns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com." + pem, false},
+		{"https://SNS.US-EAST-1.AMAZONAWS.COM" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com:443" + pem, false},
+		{"https://xsns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us_east-1.amazonaws.com" + pem, false},
+		// Scheme and path.
+		{"http://sns.us-east-1.amazonaws.com" + pem, false},
+		{"//sns.us-east-1.amazonaws.com" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem.txt", false},
+		{"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.crt", false},
+		{"https://sns.us-east-1.amazonaws.com/x" + pem, false},
+		{"https://sns.us-east-1.amazonaws.com/cert.pem", false},
+		{"", false},
+	} {
+		got, ok := sns.CertURL(tc.url)
+		if ok != tc.ok {
+			t.Errorf("%q: trusted %v, want %v", tc.url, ok, tc.ok)
+		}
+		if ok && got != tc.url[:strings.Index(tc.url, ".pem")+4] {
+			t.Errorf("%q: fetched as %q", tc.url, got)
 		}
 	}
 }

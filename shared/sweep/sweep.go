@@ -12,6 +12,7 @@ package sweep
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -31,17 +32,21 @@ type Store interface {
 	// the index entries read, next is nil after the last page.
 	DuePage(ctx context.Context, t privacy.Table, shard int, now time.Time, limit int32, from map[string]string) (
 		items []privacy.Item, entries int, next map[string]string, err error)
-	// DeleteItems deletes items, all of them, reporting the retries it
-	// took.
-	DeleteItems(ctx context.Context, t privacy.Table, items []privacy.Item) (retries int, err error)
+	// DeleteItems deletes items, all of them but those (held, by index)
+	// whose subject (privacy.Protector) is under a legal hold in force at
+	// now or a restriction when they are deleted, reporting the retries
+	// it took.
+	DeleteItems(ctx context.Context, t privacy.Table, items []privacy.Item, now time.Time) (held []int, retries int, err error)
 	// Strip removes a class's attributes from an item and files it under
-	// its next due time, unless the item changed since it was read.
-	Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class) error
+	// its next due time, unless the item changed since it was read;
+	// privacy.ErrHeld when its subject is under a hold in force at now.
+	Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class, now time.Time) error
 	// Refile files an item under its next due time, or notBefore if that
 	// is later, unless it was filed anew since it was read.
 	Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error
 	// HeldSubjects are the subjects under a legal hold in force at now,
-	// or a restriction.
+	// or a restriction (read once a run: DeleteItems and Strip check
+	// again as they write).
 	HeldSubjects(ctx context.Context, now time.Time) (map[privacy.SubjectID]bool, error)
 	SweepCheckpoint(ctx context.Context) ([]byte, error)
 	// SaveSweepCheckpoint keeps state until expires; nil removes it.
@@ -229,20 +234,19 @@ func (s *Sweeper) shard(ctx context.Context, table privacy.Table, shard int, p *
 		}
 		rep.Entries += entries
 		var deletes []privacy.Item
+		var classes []string // the class each delete is for
 		for _, item := range items {
 			rep.Scanned++
-			del, err := s.apply(ctx, table, item, now, dry, holds, rep)
+			class, err := s.apply(ctx, table, item, now, dry, holds, rep)
 			if err != nil {
 				return err
 			}
-			if del {
-				deletes = append(deletes, item)
+			if class != "" {
+				deletes, classes = append(deletes, item), append(classes, class)
 			}
 		}
 		// Progress is recorded only once the page's deletes are written.
-		retries, err := s.Store.DeleteItems(ctx, table, deletes)
-		rep.Retries += retries
-		if err != nil {
+		if err := s.deleteItems(ctx, table, deletes, classes, now, rep); err != nil {
 			return err
 		}
 		if next == nil {
@@ -264,55 +268,92 @@ func (s *Sweeper) due(table privacy.Table, item privacy.Item, now time.Time) []p
 	return out
 }
 
+// deleteItems deletes the page's items, each for its class; what a hold
+// placed since the run read the holds keeps is counted protected and
+// looked at again a day later.
+func (s *Sweeper) deleteItems(ctx context.Context, table privacy.Table, items []privacy.Item, classes []string, now time.Time, rep *Report) error {
+	if len(items) == 0 {
+		return nil
+	}
+	held, retries, err := s.Store.DeleteItems(ctx, table, items, now)
+	rep.Retries += retries
+	if err != nil {
+		return err
+	}
+	kept := map[int]bool{}
+	for _, i := range held {
+		kept[i] = true
+		rep.add(classes[i], "protected", 1)
+		if err := s.Store.Refile(ctx, table, items[i], now.Add(ProtectedRecheck)); err != nil {
+			return err
+		}
+	}
+	for i := range items {
+		if !kept[i] {
+			rep.add(classes[i], "deleted", 1)
+		}
+	}
+	return nil
+}
+
 // ProtectedRecheck is how long an item a hold or a restriction protects
 // waits before the sweep looks at it again.
 const ProtectedRecheck = 24 * time.Hour
 
-// apply judges one item: it reports whether the item is to be deleted,
-// and strips it of what is past its period. An item of a subject under a
-// hold or a restriction is protected. What it leaves is filed under its
-// next due time.
+// apply judges one item: it returns the class the item is to be deleted
+// for ("" for none), and strips it of what is past its period. An item of
+// a subject under a hold or a restriction is protected. What it leaves is
+// filed under its next due time.
 func (s *Sweeper) apply(ctx context.Context, table privacy.Table, item privacy.Item, now time.Time, dry bool,
-	holds *holdCache, rep *Report) (bool, error) {
+	holds *holdCache, rep *Report) (string, error) {
 	classes := s.due(table, item, now)
 	if len(classes) == 0 {
 		rep.Refiled++
 		if dry {
-			return false, nil
+			return "", nil
 		}
-		return false, s.Store.Refile(ctx, table, item, time.Time{})
+		return "", s.Store.Refile(ctx, table, item, time.Time{})
 	}
-	if sub, ok := item.Subject(); ok && table != privacy.TableOps {
+	protect := func(classes []privacy.Class) (string, error) {
+		for _, c := range classes {
+			rep.add(c.Name, "protected", 1)
+		}
+		if dry {
+			return "", nil
+		}
+		return "", s.Store.Refile(ctx, table, item, now.Add(ProtectedRecheck))
+	}
+	if sub, ok := privacy.Protector(table, item); ok {
 		held, err := holds.held(ctx, sub)
 		if err != nil {
-			return false, err
+			return "", err
 		}
 		if held {
-			for _, c := range classes {
-				rep.add(c.Name, "protected", 1)
-			}
-			if dry {
-				return false, nil
-			}
-			return false, s.Store.Refile(ctx, table, item, now.Add(ProtectedRecheck))
+			return protect(classes)
 		}
 	}
 	for _, c := range classes {
 		if c.Action == privacy.Delete {
-			rep.add(c.Name, "deleted", 1)
-			return !dry, nil
+			if dry {
+				rep.add(c.Name, "deleted", 1)
+				return "", nil
+			}
+			return c.Name, nil // counted once deleted
 		}
 	}
-	for _, c := range classes {
+	for i, c := range classes {
+		if !dry {
+			err := s.Store.Strip(ctx, table, item, c, now)
+			if errors.Is(err, privacy.ErrHeld) { // a hold placed since the run began
+				return protect(classes[i:])
+			}
+			if err != nil {
+				return "", err
+			}
+		}
 		rep.add(c.Name, "stripped", 1)
-		if dry {
-			continue
-		}
-		if err := s.Store.Strip(ctx, table, item, c); err != nil {
-			return false, err
-		}
 	}
-	return false, nil
+	return "", nil
 }
 
 // holdCache knows the subjects under a legal hold or a restriction: the

@@ -402,3 +402,93 @@ func TestClientTermination(t *testing.T) {
 		}
 	}
 }
+
+// holdDuringRun is the sweep's storage with a hold placed right after the
+// run read the holds: every item the run then judges, deletes or strips
+// is judged by a stale list, as when the team places a legal hold (or a
+// person's restriction is put in place) while a sweep is running.
+type holdDuringRun struct {
+	*dynamo.Sweep
+	place func(ctx context.Context) error
+}
+
+func (h *holdDuringRun) HeldSubjects(ctx context.Context, now time.Time) (map[privacy.SubjectID]bool, error) {
+	held, err := h.Sweep.HeldSubjects(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	return held, h.place(ctx)
+}
+
+// A hold placed during a run protects the person's items from that run's
+// deletes and strips: each is conditional on the subject having no hold
+// in force when it is written. Another person's expired items in the same
+// batch still go.
+func TestHoldPlacedDuringARunProtects(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		place func(ctx context.Context, store *dynamo.Store, subject privacy.SubjectID) error
+	}{
+		{"legal hold", func(ctx context.Context, store *dynamo.Store, subject privacy.SubjectID) error {
+			return store.PlaceHold(ctx, privacy.Hold{Subject: subject, Reason: "litigation LIT-9", PlacedBy: "dpo", PlacedAt: now},
+				privacy.Event{Subject: subject, Name: "legal_hold_placed", At: now, Ref: "LIT-9"})
+		}},
+		{"restriction", func(ctx context.Context, store *dynamo.Store, subject privacy.SubjectID) error {
+			return store.Restrict(ctx, subject, "r-1", privacy.Event{Subject: subject, Name: "restricted", At: now, Ref: "r-1"})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			ctx := context.Background()
+			store := dynamo.New(e.db, dynamo.Tables{Subjects: e.tables[privacy.TableSubjects], Ledger: e.tables[privacy.TableLedger]})
+			const subject = privacy.SubjectID("held-during-the-run")
+			var kept []seeded
+			for _, c := range []privacy.Class{privacy.Retention().Inquiry, privacy.Retention().RequestMeta, privacy.Retention().LedgerRequestMeta} {
+				s := seedClass(c, "S#"+string(subject))[1] // past its period
+				e.put(t, s)
+				kept = append(kept, s)
+			}
+			other := seedClass(privacy.Retention().Inquiry, "S#someone-else")[1]
+			e.put(t, other)
+			e.backfill(t)
+
+			s := e.sweeper(e.db)
+			s.Store = &holdDuringRun{Sweep: s.Store.(*dynamo.Sweep), place: func(ctx context.Context) error { return tc.place(ctx, store, subject) }}
+			rep, err := s.Run(ctx, sweep.Options{Budget: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range kept {
+				if got := e.get(t, k); !reflect.DeepEqual(unfiled(got), unfiled(k.item)) {
+					t.Errorf("%s: deleted or stripped by the run though a hold was placed before it wrote", str(k.item["sk"]))
+				}
+			}
+			if e.get(t, other) != nil {
+				t.Error("another person's expired inquiry was kept")
+			}
+			r := privacy.Retention()
+			for class, want := range map[string]map[string]int{
+				r.Inquiry.Name:           {"protected": 1, "deleted": 1},
+				r.RequestMeta.Name:       {"protected": 1},
+				r.LedgerRequestMeta.Name: {"protected": 1},
+			} {
+				if !reflect.DeepEqual(rep.Counts[class], want) {
+					t.Errorf("%s: counts %v, want %v", class, rep.Counts[class], want)
+				}
+			}
+			// Looked at again a day later, not at every run.
+			for _, k := range kept {
+				n, _ := e.get(t, k)["retention_at"].(*types.AttributeValueMemberN)
+				var at int64
+				if n != nil {
+					at, _ = strconv.ParseInt(n.Value, 10, 64)
+				}
+				if time.Unix(at, 0).Before(now.Add(sweep.ProtectedRecheck)) {
+					t.Errorf("%s: filed again at %v", str(k.item["sk"]), time.Unix(at, 0))
+				}
+			}
+		})
+	}
+}

@@ -36,7 +36,8 @@ type Signer struct {
 	urls map[string][]byte
 }
 
-// New makes a key and a self-signed certificate valid for a day.
+// New makes a key and a self-signed certificate valid from a week ago
+// until a day from now (a late retry signs with what was valid then).
 func New(t testing.TB) *Signer {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -44,7 +45,7 @@ func New(t testing.TB) *Signer {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+		NotBefore: time.Now().Add(-7 * 24 * time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)

@@ -73,13 +73,31 @@ chromium-check:
 	fi
 
 ## ----------------------------------------------------------------- build
+# One function as Lambda runs it: linux on the template's architecture, no
+# cgo, no RPC server (-tags lambda.norpc), stripped. $(1) is its folder
+# under functions/, $(2) the bootstrap to write.
+lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath \
+	-ldflags "-s -w" -o $(2) ./functions/$(1)
+
 build:
 	@for fn in $(FUNCTIONS); do \
 	  echo "build $$fn (linux/$(GOARCH_LAMBDA))"; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath \
-	    -ldflags "-s -w" -o $(DIST)/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	  $(call lambda_build,$$fn,$(DIST)/$$fn/bootstrap) || exit 1; \
 	done
 	@ls -l $(DIST)/*/bootstrap | awk '{printf "%10d  %s\n", $$5, $$9}'
+
+# sam build (each function's Metadata BuildMethod: makefile) runs
+# build-<LogicalId> here, with ARTIFACTS_DIR set to where the bootstrap
+# goes. LogicalId:folder, one per function of template.yaml
+# (infra/template TestSamBuildsAsMakeBuild holds the two together).
+SAM_FUNCTIONS := CallbackFunction:callbacks CampaignFunction:campaign CampaignSenderFunction:campaignsender \
+	ConsoleAuthFunction:consoleauth DeadlineWatchFunction:deadlines FeedbackFunction:feedback FormsFunction:forms \
+	MailerFunction:mailer NoticesFunction:notices OpenDSRFunction:opendsr OpenDSRWorkerFunction:opendsrworker \
+	OperatorFunction:operator PreferencesFunction:preferences RecipientsFunction:recipients RightsFunction:rights \
+	SweepFunction:sweep
+sam_id = $(word 1,$(subst :, ,$(1)))
+sam_dir = $(word 2,$(subst :, ,$(1)))
+$(foreach f,$(SAM_FUNCTIONS),$(eval build-$(call sam_id,$(f)): ; $$(call lambda_build,$(call sam_dir,$(f)),$$(ARTIFACTS_DIR)/bootstrap)))
 
 ## ------------------------------------------------------------------- dev
 dev: tools

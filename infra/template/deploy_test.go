@@ -2,6 +2,7 @@ package template_test
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -337,4 +338,139 @@ func TestPoliciesFitIAMsLimits(t *testing.T) {
 		}
 	}
 	t.Logf("largest role: %s, %d characters of 10,240", largestID, largest)
+}
+
+// The custom domain is optional and complete: without CustomDomainName the
+// stack has none; with it, a regional domain name with its certificate
+// mapped to the API's $default stage (the one SAM makes), the DNS target
+// among the outputs, and a rule refusing a domain without a certificate.
+func TestCustomDomainIsOptional(t *testing.T) {
+	tpl := read(t)
+	for _, p := range []string{"CustomDomainName", "CustomDomainCertificateArn"} {
+		if d, ok := tpl.Parameters[p]["Default"]; !ok || d != "" {
+			t.Errorf("parameter %s: default %v, want \"\" (optional)", p, d)
+		}
+	}
+	for _, tc := range []struct {
+		domain string
+		want   bool
+	}{{"", false}, {"privacy.example.com", true}} {
+		params := local.DevParams("https://privacy.example.com")
+		params["CustomDomainName"] = tc.domain
+		r, err := local.NewResolver(tpl, params, "eu-west-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"ApiDomainName", "ApiDomainMapping"} {
+			if got, err := r.Exists(id); err != nil || got != tc.want {
+				t.Errorf("CustomDomainName %q: %s exists %v (%v), want %v", tc.domain, id, got, err, tc.want)
+			}
+		}
+	}
+	dn := tpl.Resources["ApiDomainName"]
+	if dn.Type != "AWS::ApiGatewayV2::DomainName" || refTo(dn.Properties["DomainName"]) != "CustomDomainName" ||
+		js(path(firstOf(dn.Properties["DomainNameConfigurations"]), "CertificateArn")) != `{"Ref":"CustomDomainCertificateArn"}` ||
+		path(firstOf(dn.Properties["DomainNameConfigurations"]), "EndpointType") != "REGIONAL" {
+		t.Errorf("ApiDomainName: %s", js(dn))
+	}
+	var rules struct {
+		Rules map[string]struct {
+			RuleCondition any
+			Assertions    []struct{ Assert any }
+		}
+	}
+	if err := json.Unmarshal(transformedJSON(t), &rules); err != nil {
+		t.Fatal(err)
+	}
+	rule := rules.Rules["CustomDomainNeedsItsCertificate"]
+	if !strings.Contains(js(rule.RuleCondition), "CustomDomainName") || len(rule.Assertions) != 1 ||
+		!strings.Contains(js(rule.Assertions[0].Assert), "CustomDomainCertificateArn") {
+		t.Errorf("no rule requiring the certificate with the domain: %s", js(rules.Rules))
+	}
+	// After the transform: mapped to the stage SAM makes for $default.
+	out := transformed(t)
+	m := out["ApiDomainMapping"]
+	stage := refTo(path(m, "Properties", "Stage"))
+	if refTo(path(m, "Properties", "ApiId")) != "HttpApi" || refTo(path(m, "Properties", "DomainName")) != "ApiDomainName" ||
+		path(out[stage], "Type") != "AWS::ApiGatewayV2::Stage" || path(out[stage], "Properties", "StageName") != "$default" {
+		t.Errorf("ApiDomainMapping %s, stage %s", js(m), js(out[stage]))
+	}
+	var outputs struct{ Outputs map[string]map[string]any }
+	if err := json.Unmarshal(transformedJSON(t), &outputs); err != nil {
+		t.Fatal(err)
+	}
+	if o := outputs.Outputs["CustomDomainTarget"]; o["Condition"] != "HasCustomDomain" ||
+		js(o["Value"]) != `{"Fn::GetAtt":["ApiDomainName","RegionalDomainName"]}` {
+		t.Errorf("CustomDomainTarget output: %s", js(o))
+	}
+}
+
+// sam build builds each function as make build does: its Metadata names
+// the Makefile's build-<LogicalId> target in the repository (one Go
+// module: the function's folder alone does not build), built in source,
+// and that target builds the function's CodeUri for the template's
+// architecture with -tags lambda.norpc and -ldflags "-s -w", which SAM's
+// go1.x builder does not pass. One target is built for real and its
+// binary's build settings read back (go version -m).
+func TestSamBuildsAsMakeBuild(t *testing.T) {
+	tpl := read(t)
+	out := transformed(t)
+	root := filepath.Dir(filepath.Dir(mustAbs(t, ".")))
+	arch := strings.ReplaceAll(js(path(tpl.Globals, "Function", "Architectures")), `"`, "")
+	goarch := map[string]string{"[arm64]": "arm64", "[x86_64]": "amd64"}[arch]
+	if goarch == "" {
+		t.Fatalf("Globals.Function.Architectures %s", arch)
+	}
+	artifacts := t.TempDir()
+	for _, id := range functions(tpl) {
+		if m := js(path(out[id], "Metadata")); m != `{"BuildMethod":"makefile","ContextPath":".","ProjectRootDirectory":"."}` {
+			t.Errorf("%s: Metadata %s, want the Makefile's target in the repository", id, m)
+			continue
+		}
+		dir := strings.TrimSuffix(fmt.Sprint(tpl.Resources[id].Properties["CodeUri"]), "/")
+		cmd := exec.Command("make", "-s", "-n", "build-"+id, "ARTIFACTS_DIR="+artifacts)
+		cmd.Dir = root
+		b, err := cmd.Output()
+		want := fmt.Sprintf(`CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -tags lambda.norpc -trimpath -ldflags "-s -w" -o %s/bootstrap ./%s`,
+			goarch, artifacts, dir)
+		if got := strings.TrimSpace(string(b)); err != nil || got != want {
+			t.Errorf("make build-%s (%v):\n got %s\nwant %s", id, err, got, want)
+		}
+	}
+	conf, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
+	if err != nil || !regexp.MustCompile(`(?m)^\[default\.build\.parameters\]\n(?:[^\[\n].*\n)*build_in_source = true$`).Match(conf) {
+		t.Errorf("samconfig.toml does not build in source (%v): each function would copy the repository", err)
+	}
+	if testing.Short() {
+		return
+	}
+	cmd := exec.Command("make", "-s", "build-ConsoleAuthFunction", "ARTIFACTS_DIR="+artifacts)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build-ConsoleAuthFunction: %v\n%s", err, b)
+	}
+	b, err := exec.Command("go", "version", "-m", filepath.Join(artifacts, "bootstrap")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, setting := range []string{"-tags=lambda.norpc", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + goarch, "-trimpath=true"} {
+		if !strings.Contains(string(b), "build\t"+setting+"\n") {
+			t.Errorf("the bootstrap was not built with %s:\n%s", setting, b)
+		}
+	}
+	// -ldflags "-s -w" (which -trimpath keeps out of the build info): no
+	// symbol table, no DWARF.
+	f, err := elf.Open(filepath.Join(artifacts, "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != map[string]elf.Machine{"arm64": elf.EM_AARCH64, "amd64": elf.EM_X86_64}[goarch] {
+		t.Errorf("the bootstrap is for %v, not %s", f.Machine, goarch)
+	}
+	for _, sec := range f.Sections {
+		if sec.Name == ".symtab" || strings.HasPrefix(sec.Name, ".debug_") || strings.HasPrefix(sec.Name, ".zdebug_") {
+			t.Errorf("the bootstrap keeps section %s: not built with -ldflags \"-s -w\"", sec.Name)
+		}
+	}
 }

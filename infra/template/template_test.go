@@ -2,11 +2,13 @@ package template_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
@@ -533,9 +535,18 @@ func transformed(t *testing.T) map[string]map[string]any {
 	return doc.Resources
 }
 
-// transformedJSON is template.yaml after the SAM transform, as JSON.
+// transformedJSON is template.yaml after the SAM transform, as JSON (made
+// once per test binary: the template does not change under it).
 func transformedJSON(t *testing.T) []byte {
 	t.Helper()
+	out, err := transformOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var transformOnce = sync.OnceValues(func() ([]byte, error) {
 	cmd := exec.Command("python3", "transform.py", filepath.Join(localtest.Root(), "template.yaml"))
 	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION=us-east-1")
 	out, err := cmd.Output()
@@ -544,10 +555,10 @@ func transformedJSON(t *testing.T) []byte {
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		t.Fatalf("SAM transform (python3 with cfn-lint's samtranslator): %v %s", err, stderr)
+		return nil, fmt.Errorf("SAM transform (python3 with cfn-lint's samtranslator): %v %s", err, stderr)
 	}
-	return out
-}
+	return out, nil
+})
 
 // A stream function reads its own streams and no other: not the managed
 // AWSLambdaDynamoDBExecutionRole SAM would add (stream read on every

@@ -162,7 +162,9 @@ func TestSampleEventsNameTheLocalTopic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev struct{ Records []struct{ Sns struct{ TopicArn string } } }
+		var ev struct {
+			Records []struct{ Sns struct{ TopicArn string } }
+		}
 		if err := json.Unmarshal(b, &ev); err != nil || len(ev.Records) == 0 {
 			t.Fatalf("%s: %v", f, err)
 		}

@@ -27,7 +27,9 @@ type campaignBench struct {
 }
 
 // benchCampaign runs the campaign with n subscribers at rate a second;
-// strict holds the rate SES sees within 10% of it (PK_CAMPAIGN_STRICT).
+// strict holds the rate SES sees within 10% of it (PK_CAMPAIGN_STRICT=1),
+// otherwise only below 110% (PK_CAMPAIGN_STRICT=0: the quick run's, which
+// says whether the campaign works, not how fast this machine sends).
 func benchCampaign(root string, n int, rate float64, strict bool) (campaignBench, error) {
 	var cb campaignBench
 	out := filepath.Join(root, ".local", "bench", "campaign.json")
@@ -38,6 +40,8 @@ func benchCampaign(root string, n int, rate float64, strict bool) (campaignBench
 		"PK_CAMPAIGN_RESULTS="+out)
 	if strict {
 		cmd.Env = append(cmd.Env, "PK_CAMPAIGN_STRICT=1")
+	} else {
+		cmd.Env = append(cmd.Env, "PK_CAMPAIGN_STRICT=0")
 	}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	runErr := cmd.Run()
@@ -53,14 +57,6 @@ func benchCampaign(root string, n int, rate float64, strict bool) (campaignBench
 		return cb, fmt.Errorf("TestCampaignFanOut failed (its figures are kept): %w", runErr)
 	}
 	return cb, nil
-}
-
-// campaignRate is BENCH_CAMPAIGN_RATE, default 100 a second.
-func campaignRate() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
-		return v
-	}
-	return 100
 }
 
 func printCampaign(cb campaignBench) {

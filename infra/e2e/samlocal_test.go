@@ -100,30 +100,7 @@ func TestSampleEventsUnderSamLocal(t *testing.T) {
 	t.Parallel()
 	svc := localtest.Need(t)
 	root := localtest.Root()
-	tpl, err := local.ReadTemplate(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	params := local.DevParams("http://localhost:3000")
-	if m := regexp.MustCompile(`PublicBaseURL=(\S+)`).FindSubmatch(conf); m != nil {
-		params["PublicBaseURL"] = string(m[1])
-	}
-	r, err := local.NewResolver(tpl, params, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars, err := local.ReadEnvVars(filepath.Join(root, "infra", "env.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := local.SamLocalEnv(tpl, r, vars)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, env := localtest.SamLocal(t)
 	// The containers of docs/local.md are this test's services.
 	hosts := strings.NewReplacer("http://dynamodb-local:8000", svc.DynamoDB, "http://ses-local:8005", svc.SES,
 		"http://sqs-local:8006", svc.SQS)

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 )
 
 // The first deploy: what CloudFormation and the services refuse only when
@@ -271,7 +272,7 @@ func TestPublicBaseURLIsHTTPS(t *testing.T) {
 
 // samLocalBaseURL is the PublicBaseURL samconfig.toml gives sam local.
 func samLocalBaseURL(t *testing.T) string {
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(mustAbs(t, "."))), "samconfig.toml"))
+	b, err := os.ReadFile(filepath.Join(localtest.Root(), "samconfig.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,14 +281,6 @@ func samLocalBaseURL(t *testing.T) string {
 		t.Fatal("samconfig.toml gives sam local no PublicBaseURL")
 	}
 	return string(m[1])
-}
-
-func mustAbs(t *testing.T, p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }
 
 // IAM's size limits, measured as IAM does (characters, whitespace not
@@ -415,7 +408,7 @@ func TestCustomDomainIsOptional(t *testing.T) {
 func TestSamBuildsAsMakeBuild(t *testing.T) {
 	tpl := read(t)
 	out := transformed(t)
-	root := filepath.Dir(filepath.Dir(mustAbs(t, ".")))
+	root := localtest.Root()
 	arch := strings.ReplaceAll(js(path(tpl.Globals, "Function", "Architectures")), `"`, "")
 	goarch := map[string]string{"[arm64]": "arm64", "[x86_64]": "amd64"}[arch]
 	if goarch == "" {

@@ -15,28 +15,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/receipt"
 )
 
-// samLocal is each function's environment under sam local with
-// infra/env.json and samconfig.toml's parameters (local.SamLocalEnv).
-func samLocal(t *testing.T) (*local.Template, map[string]map[string]string) {
-	t.Helper()
-	tpl := read(t)
-	params := local.DevParams("http://localhost:3000")
-	params["PublicBaseURL"] = samLocalBaseURL(t)
-	r, err := local.NewResolver(tpl, params, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := local.ReadEnvVars(filepath.Join(localtest.Root(), "infra", "env.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := local.SamLocalEnv(tpl, r, e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tpl, env
-}
-
 // Under sam local every function gets from infra/env.json what it needs:
 // every variable whose template value names a resource of the stack
 // (which sam local cannot resolve to the developer's table or queue) names
@@ -46,7 +24,7 @@ func samLocal(t *testing.T) (*local.Template, map[string]map[string]string) {
 // told the site's tables) stays empty; development is on, with the
 // containers' endpoints.
 func TestEnvJSONGivesEveryFunctionWhatItNeeds(t *testing.T) {
-	tpl, env := samLocal(t)
+	tpl, env := localtest.SamLocal(t)
 	// What a secret's ARN is read from in development instead
 	// (lambdaenv: LoadSecrets, OpenDSRSigningKey, ReceiptKey), and a check
 	// of that value.
@@ -152,7 +130,7 @@ func TestEnvJSONGivesEveryFunctionWhatItNeeds(t *testing.T) {
 // Every sample event's SNS topic is one the feedback function is told of
 // under sam local: they reach the signature check, not the topic check.
 func TestSampleEventsNameTheLocalTopic(t *testing.T) {
-	_, env := samLocal(t)
+	_, env := localtest.SamLocal(t)
 	files, _ := filepath.Glob(filepath.Join(localtest.Root(), "events", "feedback-*.json"))
 	if len(files) == 0 {
 		t.Fatal("no feedback sample event")

@@ -31,7 +31,7 @@ help:
 	@echo "make build  - build every function's bootstrap for Lambda (linux/$(GOARCH_LAMBDA)) into $(DIST)/"
 	@echo "make lint   - gofmt, go vet, staticcheck, cfn-lint"
 	@echo "make load   - the load test at full size (LOAD_N submissions, default 10000; make test runs 1000)"
-	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run"
+	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run (BENCH_QUICK=1: every one small, as make test runs it)"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME each (default 15s)"
 	@echo "make sweep  - run the retention sweep now against the running make dev stack (DRY=1: report only)"
 	@echo "make clean  - remove builds and local data (keeps installed tools)"

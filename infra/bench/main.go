@@ -169,7 +169,7 @@ type scale struct {
 	// RightsFew and RightsMany are the other subjects of the two table
 	// sets; RightsTargets the subjects measured in each.
 	RightsFew, RightsMany, RightsTargets int
-	// CampaignSubscribers is TestCampaignFanOut's size (2,000 at least),
+	// CampaignSubscribers is TestCampaignFanOut's size (500 at least),
 	// CampaignRate its configured sends a second.
 	CampaignSubscribers int
 	CampaignRate        float64
@@ -183,7 +183,7 @@ func scaleFromEnv() scale {
 		CampaignSubscribers: 100000, CampaignRate: 100}
 	if os.Getenv("BENCH_QUICK") == "1" {
 		sc = scale{Quick: true, Requests: 20, ColdRuns: 3, SweepItems: 2000, RightsFew: 100, RightsMany: 1000, RightsTargets: 10,
-			CampaignSubscribers: 2000, CampaignRate: 200}
+			CampaignSubscribers: 500, CampaignRate: 200}
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
 		sc.CampaignRate = v

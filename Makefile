@@ -31,7 +31,7 @@ help:
 	@echo "make build  - build every function's bootstrap for Lambda (linux/$(GOARCH_LAMBDA)) into $(DIST)/"
 	@echo "make lint   - gofmt, go vet, staticcheck, cfn-lint"
 	@echo "make load   - the load test at full size (LOAD_N submissions, default 10000; make test runs 1000)"
-	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run"
+	@echo "make bench  - benchmarks, as ratios against a floor measured in the same run (BENCH_QUICK=1: every one small, as make test runs it)"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME each (default 15s)"
 	@echo "make sweep  - run the retention sweep now against the running make dev stack (DRY=1: report only)"
 	@echo "make clean  - remove builds and local data (keeps installed tools)"
@@ -73,13 +73,31 @@ chromium-check:
 	fi
 
 ## ----------------------------------------------------------------- build
+# One function as Lambda runs it: linux on the template's architecture, no
+# cgo, no RPC server (-tags lambda.norpc), stripped. $(1) is its folder
+# under functions/, $(2) the bootstrap to write.
+lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath \
+	-ldflags "-s -w" -o $(2) ./functions/$(1)
+
 build:
 	@for fn in $(FUNCTIONS); do \
 	  echo "build $$fn (linux/$(GOARCH_LAMBDA))"; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath \
-	    -ldflags "-s -w" -o $(DIST)/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	  $(call lambda_build,$$fn,$(DIST)/$$fn/bootstrap) || exit 1; \
 	done
 	@ls -l $(DIST)/*/bootstrap | awk '{printf "%10d  %s\n", $$5, $$9}'
+
+# sam build (each function's Metadata BuildMethod: makefile) runs
+# build-<LogicalId> here, with ARTIFACTS_DIR set to where the bootstrap
+# goes. LogicalId:folder, one per function of template.yaml
+# (infra/template TestSamBuildsAsMakeBuild holds the two together).
+SAM_FUNCTIONS := CallbackFunction:callbacks CampaignFunction:campaign CampaignSenderFunction:campaignsender \
+	ConsoleAuthFunction:consoleauth DeadlineWatchFunction:deadlines FeedbackFunction:feedback FormsFunction:forms \
+	MailerFunction:mailer NoticesFunction:notices OpenDSRFunction:opendsr OpenDSRWorkerFunction:opendsrworker \
+	OperatorFunction:operator PreferencesFunction:preferences RecipientsFunction:recipients RightsFunction:rights \
+	SweepFunction:sweep
+sam_id = $(word 1,$(subst :, ,$(1)))
+sam_dir = $(word 2,$(subst :, ,$(1)))
+$(foreach f,$(SAM_FUNCTIONS),$(eval build-$(call sam_id,$(f)): ; $$(call lambda_build,$(call sam_dir,$(f)),$$(ARTIFACTS_DIR)/bootstrap)))
 
 ## ------------------------------------------------------------------- dev
 dev: tools

@@ -26,15 +26,23 @@ type campaignBench struct {
 	SeedSeconds      float64 `json:"seed_seconds"`
 }
 
-// benchCampaign runs the campaign with n subscribers at rate a second.
-func benchCampaign(root string, n int, rate float64) (campaignBench, error) {
+// benchCampaign runs the campaign with n subscribers at rate a second;
+// strict holds the rate SES sees within 10% of it (PK_CAMPAIGN_STRICT=1),
+// otherwise only below 110% (PK_CAMPAIGN_STRICT=0: the quick run's, which
+// says whether the campaign works, not how fast this machine sends).
+func benchCampaign(root string, n int, rate float64, strict bool) (campaignBench, error) {
 	var cb campaignBench
 	out := filepath.Join(root, ".local", "bench", "campaign.json")
 	_ = os.Remove(out)
 	cmd := exec.Command("go", "test", "-count=1", "-timeout", "3h", "-run", "^TestCampaignFanOut$", "-v", "./infra/e2e")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "PK_CAMPAIGN_N="+strconv.Itoa(n), "PK_CAMPAIGN_RATE="+strconv.FormatFloat(rate, 'f', -1, 64),
-		"PK_CAMPAIGN_RESULTS="+out, "PK_CAMPAIGN_STRICT=1")
+		"PK_CAMPAIGN_RESULTS="+out)
+	if strict {
+		cmd.Env = append(cmd.Env, "PK_CAMPAIGN_STRICT=1")
+	} else {
+		cmd.Env = append(cmd.Env, "PK_CAMPAIGN_STRICT=0")
+	}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	runErr := cmd.Run()
 	b, err := os.ReadFile(out)
@@ -44,16 +52,11 @@ func benchCampaign(root string, n int, rate float64) (campaignBench, error) {
 	if err := json.Unmarshal(b, &cb); err != nil {
 		return cb, err
 	}
-	// A failed test still leaves its figures: they say what failed.
-	return cb, nil
-}
-
-// campaignRate is BENCH_CAMPAIGN_RATE, default 100 a second.
-func campaignRate() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
-		return v
+	if runErr != nil {
+		// A failed test still leaves its figures: they say what failed.
+		return cb, fmt.Errorf("TestCampaignFanOut failed (its figures are kept): %w", runErr)
 	}
-	return 100
+	return cb, nil
 }
 
 func printCampaign(cb campaignBench) {

@@ -13,14 +13,12 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local"
 )
 
-// coldRuns is how many fresh runtime processes each function is timed in.
-const coldRuns = 9
-
 // coldStarts times, for every function behind the HTTP API, the first
 // invocation of fresh emulator processes (its first declared route, path
 // parameters filled in): package init, configuration, secret and clients,
-// and the handler. It returns the median of each, in milliseconds.
-func coldStarts(ctx context.Context, fns map[string]*local.Function) (map[string]float64, error) {
+// and the handler, in runs fresh processes. It returns the median of each,
+// in milliseconds.
+func coldStarts(ctx context.Context, fns map[string]*local.Function, runs int) (map[string]float64, error) {
 	out := map[string]float64{}
 	ids := make([]string, 0, len(fns))
 	for id := range fns {
@@ -34,18 +32,18 @@ func coldStarts(ctx context.Context, fns map[string]*local.Function) (map[string
 		}
 		b, err := json.Marshal(ev)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
-		var runs []time.Duration
-		for range coldRuns {
+		var times []time.Duration
+		for range runs {
 			d, err := fns[id].ColdStart(ctx, b)
 			if err != nil {
-				return nil, fmt.Errorf("cold start %s: %w", id, err)
+				return out, fmt.Errorf("cold start %s: %w", id, err)
 			}
-			runs = append(runs, d)
+			times = append(times, d)
 		}
-		sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
-		out[id] = float64(runs[len(runs)/2].Microseconds()) / 1000
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		out[id] = float64(times[len(times)/2].Microseconds()) / 1000
 	}
 	return out, nil
 }

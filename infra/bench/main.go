@@ -51,21 +51,28 @@ type result struct {
 }
 
 type report struct {
-	Date     string             `json:"date"`
-	Machine  string             `json:"machine"`
-	Results  []result           `json:"results"`
-	Ratios   map[string]float64 `json:"ratios"`
-	Sizes    map[string]int64   `json:"bootstrap_bytes"`
-	Cold     map[string]float64 `json:"cold_start_ms"`
-	Sweep    sweepBench         `json:"sweep"`
-	Rights   rightsBench        `json:"rights_requests"`
-	Capacity []capacity         `json:"capacity_per_operation"`
+	Date    string `json:"date"`
+	Machine string `json:"machine"`
+	// Quick is BENCH_QUICK=1's small run (make test's), not figures to quote.
+	Quick bool `json:"quick"`
+	// Sections says, per section, how long it took and, when it failed,
+	// why: its figures are then missing or partial, the others stand.
+	Sections map[string]sectionResult `json:"sections"`
+	Results  []result                 `json:"results"`
+	Ratios   map[string]float64       `json:"ratios"`
+	Sizes    map[string]int64         `json:"bootstrap_bytes"`
+	Cold     map[string]float64       `json:"cold_start_ms"`
+	Sweep    sweepBench               `json:"sweep"`
+	Rights   rightsBench              `json:"rights_requests"`
+	Capacity []capacity               `json:"capacity_per_operation"`
 	// WCU and RoundTrips are the same figures under fixed keys
 	// (wcu.contact_submission, round_trips.newsletter_signup, …).
 	WCU        map[string]float64 `json:"wcu"`
 	RoundTrips map[string]int     `json:"round_trips"`
 	PeakKB     map[string]int64   `json:"runtime_peak_rss_kb"`
 	Campaign   campaignBench      `json:"campaign"`
+	// mu guards Sections when sections run at once (the quick run).
+	mu sync.Mutex
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -118,7 +125,7 @@ func main() {
 	}
 	if *campaignOnly > 0 {
 		root, _ := os.Getwd()
-		cb, err := benchCampaign(root, *campaignOnly, campaignRate())
+		cb, err := benchCampaign(root, *campaignOnly, scaleFromEnv().CampaignRate, true)
 		printCampaign(cb)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -147,72 +154,313 @@ func main() {
 	}
 }
 
+// scale is how big each benchmark runs: the full figures of make bench, or
+// BENCH_QUICK=1's small ones (every section, the same JSON, in about two
+// minutes here alone), which make test runs so that no benchmark rots
+// unseen.
+type scale struct {
+	Quick bool
+	// Requests is each row of the submission benchmarks.
+	Requests int
+	// ColdRuns is how many fresh runtime processes each cold start is
+	// timed in.
+	ColdRuns   int
+	SweepItems int
+	// RightsFew and RightsMany are the other subjects of the two table
+	// sets; RightsTargets the subjects measured in each.
+	RightsFew, RightsMany, RightsTargets int
+	// CampaignSubscribers is TestCampaignFanOut's size (500 at least),
+	// CampaignRate its configured sends a second.
+	CampaignSubscribers int
+	CampaignRate        float64
+}
+
+// scaleFromEnv is BENCH_QUICK's scale or the full one, with the sizes
+// BENCH_SWEEP_ITEMS, BENCH_RIGHTS_OTHERS and BENCH_CAMPAIGN_SUBSCRIBERS set
+// apart.
+func scaleFromEnv() scale {
+	sc := scale{Requests: 400, ColdRuns: 9, SweepItems: 200000, RightsFew: 1000, RightsMany: 100000, RightsTargets: 40,
+		CampaignSubscribers: 100000, CampaignRate: 100}
+	if os.Getenv("BENCH_QUICK") == "1" {
+		sc = scale{Quick: true, Requests: 20, ColdRuns: 3, SweepItems: 2000, RightsFew: 100, RightsMany: 1000, RightsTargets: 10,
+			CampaignSubscribers: 500, CampaignRate: 200}
+	}
+	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
+		sc.CampaignRate = v
+	}
+	for name, p := range map[string]*int{"BENCH_SWEEP_ITEMS": &sc.SweepItems, "BENCH_RIGHTS_OTHERS": &sc.RightsMany,
+		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers} {
+		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+			*p = v
+		}
+	}
+	return sc
+}
+
+// sectionResult is how one section of the benchmark went: its figures are
+// under their own keys; a section that failed says why here, and the others
+// are written all the same.
+type sectionResult struct {
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// sections are the report's sections, in the order they run.
+var sections = []string{"bootstrap_bytes", "stack", "cold_start_ms", "submissions", "capacity_per_operation",
+	"runtime_peak_rss_kb", "sweep", "rights_requests", "campaign"}
+
+// section runs one section and records its time and its error (a panic
+// too): one that fails loses its own figures, not the others'.
+func (rep *report) section(name string, f func() error) {
+	start := time.Now()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return f()
+	}()
+	r := sectionResult{Seconds: time.Since(start).Seconds()}
+	if err != nil {
+		r.Error = err.Error()
+		fmt.Fprintf(os.Stderr, "bench: section %s failed: %v\n", name, err)
+	}
+	rep.mu.Lock()
+	rep.Sections[name] = r
+	rep.mu.Unlock()
+}
+
+// failed lists the sections that failed.
+func (rep *report) failed() []string {
+	var out []string
+	for _, name := range sections {
+		if rep.Sections[name].Error != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func bench(coldOnly bool) error {
 	ctx := context.Background()
 	root, _ := os.Getwd()
-	ddb, ses, rie := os.Getenv("PK_DYNAMODB_ENDPOINT"), os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_RIE")
-	if ddb == "" || ses == "" || rie == "" {
-		return fmt.Errorf("run through make bench (needs PK_DYNAMODB_ENDPOINT, PK_SES_ENDPOINT, PK_RIE)")
+	ddb, ses, sqsURL, rie := os.Getenv("PK_DYNAMODB_ENDPOINT"), os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_SQS_ENDPOINT"), os.Getenv("PK_RIE")
+	if ddb == "" || ses == "" || sqsURL == "" || rie == "" {
+		return fmt.Errorf("run through make bench (needs PK_DYNAMODB_ENDPOINT, PK_SES_ENDPOINT, PK_SQS_ENDPOINT, PK_RIE)")
 	}
-	n := 400
-	rep := report{Date: time.Now().UTC().Format("2006-01-02"), Ratios: map[string]float64{},
-		Sizes: map[string]int64{}, Cold: map[string]float64{}}
+	sc := scaleFromEnv()
+	out := os.Getenv("BENCH_OUT")
+	if out == "" {
+		out = ".local/bench/results.json"
+		if sc.Quick {
+			out = ".local/bench/quick.json"
+		}
+	}
+	rep := report{Date: time.Now().UTC().Format("2006-01-02"), Quick: sc.Quick, Ratios: map[string]float64{},
+		Sizes: map[string]int64{}, Cold: map[string]float64{}, Sections: map[string]sectionResult{}}
 	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 
-	// Bootstrap sizes as deployed: linux/arm64, stripped.
-	fnDirs, err := os.ReadDir(filepath.Join(root, "functions"))
-	if err != nil {
+	// The campaign runs with services of its own. The quick run starts it
+	// beside the other sections, whose figures it does not quote, so that
+	// make test waits for it less; make bench runs it last, alone.
+	campaign := func() (err error) {
+		fmt.Printf("\ncampaign: %d subscribers through the local SQS server ...\n", sc.CampaignSubscribers)
+		// Held to the configured rate within 10% (PK_CAMPAIGN_STRICT), but
+		// in the quick run, which make test runs beside its other tests,
+		// only below 110% of it.
+		rep.Campaign, err = benchCampaign(root, sc.CampaignSubscribers, sc.CampaignRate, !sc.Quick)
+		printCampaign(rep.Campaign)
 		return err
 	}
-	for _, d := range fnDirs {
-		fn := d.Name()
-		out := filepath.Join(root, ".local", "bench", "dist", fn, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+fn)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", fn, err, b)
-		}
-		st, err := os.Stat(out)
+	var beside sync.WaitGroup
+	if sc.Quick && !coldOnly {
+		beside.Add(1)
+		go func() {
+			defer beside.Done()
+			rep.section("campaign", campaign)
+		}()
+	}
+
+	rep.section("bootstrap_bytes", func() (err error) {
+		rep.Sizes, err = bootstrapSizes(root)
+		return err
+	})
+
+	// The stack: every function under the runtime emulator, the campaign
+	// sender on the local SQS server as in make test.
+	var s *local.Stack
+	rep.section("stack", func() error {
+		t0 := time.Now()
+		var err error
+		s, err = local.Start(ctx, local.Config{Template: "template.yaml", Root: root, BuildDir: ".local/bench/build",
+			RIE: rie, DynamoDBEndpoint: ddb, SESEndpoint: ses, SQSEndpoint: sqsURL, TablePrefix: "b" + uuid.NewString()[:8] + "-",
+			Addr: "127.0.0.1:0", Pool: 4, Env: map[string]string{"LOCAL_SECRET": "bench-secret-0123456789-0123456789"},
+			NoSchedules: true, Log: io.Discard})
 		if err != nil {
 			return err
 		}
-		rep.Sizes[fn] = st.Size()
+		rep.Cold["stack_start_incl_build"] = float64(time.Since(t0).Milliseconds())
+		return nil
+	})
+	if s != nil {
+		defer s.Close()
 	}
-
-	// The stack: every function under the runtime emulator.
-	prefix := "b" + uuid.NewString()[:8] + "-"
-	t0 := time.Now()
-	s, err := local.Start(ctx, local.Config{Template: "template.yaml", Root: root, BuildDir: ".local/bench/build",
-		RIE: rie, DynamoDBEndpoint: ddb, SESEndpoint: ses, TablePrefix: prefix, Addr: "127.0.0.1:0", Pool: 4,
-		Env: map[string]string{"LOCAL_SECRET": "bench-secret-0123456789-0123456789"}, NoSchedules: true, Log: io.Discard})
-	if err != nil {
-		return err
+	// onStack runs a section that needs the stack, or records that it had none.
+	onStack := func(name string, f func() error) {
+		rep.section(name, func() error {
+			if s == nil {
+				return fmt.Errorf("no stack: %s", rep.Sections["stack"].Error)
+			}
+			return f()
+		})
 	}
-	defer s.Close()
-	startup := time.Since(t0)
-	// Cold start: the first invocation of a fresh emulator process includes
-	// the bootstrap's init (config, secrets, clients).
-	t1 := time.Now()
-	if resp, err := http.Get(s.URL + "/v1/health"); err != nil || resp.StatusCode != 200 {
-		return fmt.Errorf("health: %v", err)
-	}
-	rep.Cold["forms_first_invoke"] = float64(time.Since(t1).Microseconds()) / 1000
-	rep.Cold["stack_start_incl_build"] = float64(startup.Milliseconds())
-	cold, err := coldStarts(ctx, s.Functions)
-	if err != nil {
-		return err
-	}
-	for id, ms := range cold {
-		rep.Cold[id] = ms
-	}
-	if coldOnly {
+	onStack("cold_start_ms", func() error {
+		// The first invocation of a fresh emulator process includes the
+		// bootstrap's init (config, secrets, clients).
+		t1 := time.Now()
+		resp, err := http.Get(s.URL + "/v1/health")
+		if err != nil {
+			return fmt.Errorf("health: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("health: status %d", resp.StatusCode)
+		}
+		rep.Cold["forms_first_invoke"] = float64(time.Since(t1).Microseconds()) / 1000
+		cold, err := coldStarts(ctx, s.Functions, sc.ColdRuns)
 		for id, ms := range cold {
-			fmt.Printf("cold start %-22s %.1f ms (median of %d fresh runtime processes)\n", id, ms, coldRuns)
+			rep.Cold[id] = ms
+		}
+		return err
+	})
+	if coldOnly {
+		for _, id := range sortedKeys(rep.Cold) {
+			fmt.Printf("cold start %-22s %.1f ms (median of %d fresh runtime processes)\n", id, rep.Cold[id], sc.ColdRuns)
+		}
+		if failed := rep.failed(); len(failed) > 0 {
+			return fmt.Errorf("failed: %s", strings.Join(failed, ", "))
 		}
 		return nil
 	}
 
 	db := ddbClient(ddb)
+	onStack("submissions", func() error { return benchSubmissions(ctx, s, db, sc.Requests, &rep) })
+	onStack("capacity_per_operation", func() error {
+		caps, err := benchCapacity(ctx, ddb, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"],
+			Suppression: s.Tables["SuppressionTable"], Requests: s.Tables["RequestsTable"], Ops: s.Tables["OpsTable"]})
+		if err != nil {
+			return err
+		}
+		rep.Capacity, rep.WCU, rep.RoundTrips = caps, map[string]float64{}, map[string]int{}
+		for _, c := range caps {
+			key := strings.ReplaceAll(c.Operation, " ", "_")
+			rep.WCU[key], rep.RoundTrips[key] = c.WCU, c.RoundTrips
+		}
+		return nil
+	})
+	// Peak memory: each runtime process's high-water mark (VmHWM) after
+	// every invocation above; the largest of a function's pool.
+	onStack("runtime_peak_rss_kb", func() error {
+		rep.PeakKB = map[string]int64{}
+		for id, fn := range s.Functions {
+			for _, pid := range fn.RuntimePIDs() {
+				rep.PeakKB[id] = max(rep.PeakKB[id], peakRSSOf(strconv.Itoa(pid)))
+			}
+		}
+		if len(rep.PeakKB) == 0 {
+			return fmt.Errorf("no runtime process to read")
+		}
+		return nil
+	})
+	printFigures(&rep)
+
+	fmt.Printf("\nretention sweep: %d items, 1%% due, then 10%% ...\n", sc.SweepItems)
+	rep.section("sweep", func() (err error) {
+		rep.Sweep, err = benchSweep(ctx, db, ddb, sc.SweepItems)
+		printSweep(rep.Sweep)
+		return err
+	})
+
+	fmt.Printf("\nrights requests: one subject among %d and among %d others ...\n", sc.RightsFew, sc.RightsMany)
+	rep.section("rights_requests", func() (err error) {
+		rb, err := benchRights(ctx, db, ddb, sc.RightsFew, sc.RightsMany, sc.RightsTargets)
+		rep.Rights = rb
+		if err != nil {
+			return err
+		}
+		for k, others := range rb.Others {
+			fmt.Printf("among %6d others (%7d items): access export %.2f ms, erasure %.2f ms (medians of %d subjects)\n",
+				others, rb.Items[k], rb.AccessMS[k], rb.EraseMS[k], rb.Targets)
+		}
+		fmt.Printf("ratio access many / few               %.2f\n", rb.AccessRatio)
+		fmt.Printf("ratio erasure many / few              %.2f\n", rb.EraseRatio)
+		return nil
+	})
+
+	if !sc.Quick {
+		rep.section("campaign", campaign)
+	}
+	beside.Wait()
+
+	var errs int64
+	for _, r := range rep.Results {
+		errs += r.Errors
+	}
+	if errs > 0 && rep.Sections["submissions"].Error == "" {
+		rep.Sections["submissions"] = sectionResult{Seconds: rep.Sections["submissions"].Seconds,
+			Error: fmt.Sprintf("%d requests failed", errs)}
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(&rep, "", "  ")
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Println("written", out)
+	if failed := rep.failed(); len(failed) > 0 {
+		return fmt.Errorf("failed: %s (each one's error is in %s)", strings.Join(failed, ", "), out)
+	}
+	return nil
+}
+
+// bootstrapSizes builds every function as deployed (linux/arm64, stripped,
+// -tags lambda.norpc; one go build for all) and returns each one's size.
+func bootstrapSizes(root string) (map[string]int64, error) {
+	if err := os.MkdirAll(filepath.Join(root, ".local", "bench"), 0o755); err != nil {
+		return nil, err
+	}
+	dist, err := os.MkdirTemp(filepath.Join(root, ".local", "bench"), "dist-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dist)
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", dist+string(filepath.Separator),
+		"./functions/...")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build: %v\n%s", err, b)
+	}
+	fnDirs, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		return nil, err
+	}
+	sizes := map[string]int64{}
+	for _, d := range fnDirs {
+		st, err := os.Stat(filepath.Join(dist, d.Name()))
+		if err != nil {
+			return sizes, err
+		}
+		sizes[d.Name()] = st.Size()
+	}
+	return sizes, nil
+}
+
+// benchSubmissions measures contact forms and signups through the gateway
+// against their floor, the SDK calls they cannot avoid, n requests a row.
+func benchSubmissions(ctx context.Context, s *local.Stack, db *dynamodb.Client, n int, rep *report) error {
 	store := dynamo.New(db, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"], Ops: s.Tables["OpsTable"]})
 	hasher, _ := privacy.NewHasher([]byte("bench-pepper-0123456789"))
 
@@ -297,38 +545,20 @@ func bench(coldOnly bool) error {
 			rep.Ratios[fmt.Sprintf("%s_rps_vs_floor_c%d", route.name, conc)] = c.RPS / f.RPS
 		}
 	}
-	caps, err := benchCapacity(ctx, ddb, dynamo.Tables{Subjects: s.Tables["SubjectsTable"], Ledger: s.Tables["LedgerTable"],
-		Suppression: s.Tables["SuppressionTable"], Requests: s.Tables["RequestsTable"], Ops: s.Tables["OpsTable"]})
-	if err != nil {
-		return err
-	}
-	rep.Capacity, rep.WCU, rep.RoundTrips = caps, map[string]float64{}, map[string]int{}
-	for _, c := range caps {
-		key := strings.ReplaceAll(c.Operation, " ", "_")
-		rep.WCU[key], rep.RoundTrips[key] = c.WCU, c.RoundTrips
-	}
-	// Peak memory: each runtime process's high-water mark (VmHWM) after
-	// every invocation above; the largest of a function's pool.
-	rep.PeakKB = map[string]int64{}
-	for id, fn := range s.Functions {
-		for _, pid := range fn.RuntimePIDs() {
-			rep.PeakKB[id] = max(rep.PeakKB[id], peakRSSOf(strconv.Itoa(pid)))
-		}
-	}
+	return nil
+}
 
+// printFigures prints the submissions, ratios, capacity, sizes, memory and
+// cold start.
+func printFigures(rep *report) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "benchmark\tconc\tn\tmedian ms\tp99 ms\treq/s\terrors\n")
 	for _, r := range rep.Results {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%d\n", r.Name, r.Concurrency, r.Requests, r.MedianMS, r.P99MS, r.RPS, r.Errors)
 	}
 	w.Flush()
-	keys := make([]string, 0, len(rep.Ratios))
-	for k := range rep.Ratios {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	fmt.Println()
-	for _, k := range keys {
+	for _, k := range sortedKeys(rep.Ratios) {
 		fmt.Printf("ratio %-32s %.2f\n", k, rep.Ratios[k])
 	}
 	fmt.Println()
@@ -339,76 +569,22 @@ func bench(coldOnly bool) error {
 	}
 	cw.Flush()
 	fmt.Println()
-	names := make([]string, 0, len(rep.Sizes))
-	for fn := range rep.Sizes {
-		names = append(names, fn)
-	}
-	sort.Strings(names)
-	for _, fn := range names {
+	for _, fn := range sortedKeys(rep.Sizes) {
 		fmt.Printf("bootstrap %-12s %.1f MiB (linux/arm64, stripped)\n", fn, float64(rep.Sizes[fn])/(1<<20))
 	}
-	ids := make([]string, 0, len(rep.PeakKB))
-	for id := range rep.PeakKB {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range sortedKeys(rep.PeakKB) {
 		fmt.Printf("peak RSS %-22s %.1f MiB (runtime process, after the benchmarks' invocations)\n", id, float64(rep.PeakKB[id])/1024)
 	}
-	fmt.Printf("cold start: first forms invocation %.0f ms (warm median at c1: %.1f ms); stack start with build %.0f ms\n",
-		rep.Cold["forms_first_invoke"], rep.Results[1].MedianMS, rep.Cold["stack_start_incl_build"])
-	items := 200000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_SWEEP_ITEMS")); err == nil && v > 0 {
-		items = v
+	for _, id := range sortedKeys(rep.Cold) {
+		fmt.Printf("cold start %-22s %.1f ms\n", id, rep.Cold[id])
 	}
-	fmt.Printf("\nretention sweep: %d items, 1%% due, then 10%% ...\n", items)
-	sw, err := benchSweep(ctx, db, ddb, items)
-	rep.Sweep = sw
-	if err != nil {
-		return err
-	}
-	printSweep(sw)
+}
 
-	many := 100000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RIGHTS_OTHERS")); err == nil && v > 0 {
-		many = v
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	fmt.Printf("\nrights requests: one subject among 1000 and among %d others ...\n", many)
-	rb, err := benchRights(ctx, db, ddb, 1000, many)
-	rep.Rights = rb
-	if err != nil {
-		return err
-	}
-	for k, others := range rb.Others {
-		fmt.Printf("among %6d others (%7d items): access export %.2f ms, erasure %.2f ms (medians of %d subjects)\n",
-			others, rb.Items[k], rb.AccessMS[k], rb.EraseMS[k], rb.Targets)
-	}
-	fmt.Printf("ratio access many / few               %.2f\n", rb.AccessRatio)
-	fmt.Printf("ratio erasure many / few              %.2f\n", rb.EraseRatio)
-	subs := 100000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_CAMPAIGN_SUBSCRIBERS")); err == nil && v > 0 {
-		subs = v
-	}
-	fmt.Printf("\ncampaign: %d subscribers through the local SQS server ...\n", subs)
-	if err := os.MkdirAll(".local/bench", 0o755); err != nil {
-		return err
-	}
-	rep.Campaign, err = benchCampaign(root, subs, campaignRate())
-	printCampaign(rep.Campaign)
-	if err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(".local/bench/results.json", b, 0o644); err != nil {
-		return err
-	}
-	fmt.Println("written .local/bench/results.json")
-	var errs int64
-	for _, r := range rep.Results {
-		errs += r.Errors
-	}
-	if errs > 0 {
-		return fmt.Errorf("%d requests failed", errs)
-	}
-	return nil
+	sort.Strings(keys)
+	return keys
 }

@@ -33,11 +33,10 @@ type rightsBench struct {
 
 func benchEmail(i int) string { return fmt.Sprintf("user%d@example.com", i) }
 
-// rightsTargets is how many subjects each size measures (each is erased once).
-const rightsTargets = 40
-
-func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many int) (rightsBench, error) {
-	r := rightsBench{Others: [2]int{few, many}, Targets: rightsTargets}
+// benchRights measures targets subjects (each is erased once) among few
+// and among many others.
+func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many, targets int) (rightsBench, error) {
+	r := rightsBench{Others: [2]int{few, many}, Targets: targets}
 	now := time.Now().UTC()
 	var stores [2]*dynamo.Store
 	for k, others := range r.Others {
@@ -72,7 +71,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 				return r, fmt.Errorf("disable stream: %w", err)
 			}
 		}
-		if r.Items[k], err = seedSubjects(ctx, db, t, others+rightsTargets, now); err != nil {
+		if r.Items[k], err = seedSubjects(ctx, db, t, others+targets, now); err != nil {
 			return r, err
 		}
 		stores[k] = dynamo.New(db, t)
@@ -106,7 +105,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 	}
 	// Warm up (the JVM, the connections), then measure both sizes in turn,
 	// subject by subject, so that neither gets a quieter moment.
-	for i := 0; i < rightsTargets; i++ {
+	for i := 0; i < targets; i++ {
 		if _, err := access(0, i); err != nil {
 			return r, err
 		}
@@ -116,7 +115,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 		out *[2]float64
 	}{{access, &r.AccessMS}, {erase, &r.EraseMS}} {
 		var lat [2][]time.Duration
-		for i := 0; i < rightsTargets; i++ {
+		for i := 0; i < targets; i++ {
 			for k := range stores {
 				d, err := m.op(k, i)
 				if err != nil {

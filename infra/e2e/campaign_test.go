@@ -32,7 +32,8 @@ import (
 // (beside the rest of make test: at most 10% above, at least 60%).
 //
 // PK_CAMPAIGN_N and PK_CAMPAIGN_RATE change the subscribers and the rate
-// (make bench: 100,000); PK_CAMPAIGN_RESULTS names a file for the figures.
+// (make bench: 100,000; BENCH_QUICK 500, the least it takes);
+// PK_CAMPAIGN_RESULTS names a file for the figures.
 func TestCampaignFanOut(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -44,7 +45,7 @@ func TestCampaignFanOut(t *testing.T) {
 		otherTopic = 100
 	)
 	subscribers, rate := 5000, 100.0
-	if v, err := strconv.Atoi(os.Getenv("PK_CAMPAIGN_N")); err == nil && v >= 2000 {
+	if v, err := strconv.Atoi(os.Getenv("PK_CAMPAIGN_N")); err == nil && v >= 500 {
 		subscribers = v
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("PK_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
@@ -228,23 +229,31 @@ func TestCampaignFanOut(t *testing.T) {
 	// not the first 500 sends (the senders starting, and the stack's
 	// stream pollers reading the seeded records), not the 100 after the
 	// kill, not the last 500 (the last batches, when one sender has no
-	// more work).
+	// more work); a tenth and a fiftieth of a campaign under 5,000
+	// (BENCH_QUICK's 500).
 	var windows []string
 	for i := 0; i+250 < clock.forwarded(); i += 250 {
 		windows = append(windows, fmt.Sprintf("%.0f", clock.rate(i, i+250)))
 	}
 	t.Logf("sends a second, by 250: %v", windows)
-	before := clock.rate(500, killedAt-1)
-	after := clock.rate(killedAt+100, subscribers-500)
+	edge, settle := min(500, subscribers/10), min(100, subscribers/50)
+	before := clock.rate(edge, killedAt-1)
+	after := clock.rate(killedAt+settle, subscribers-edge)
 	t.Logf("rate %.1f/s before the kill, %.1f/s after (configured %.0f); kill after %d sends", before, after, rate, killedAt)
 	// Never above the rate (10% for the saved second). Within 10% below
 	// only when the machine is not also running the rest of make test
 	// (PK_CAMPAIGN_STRICT=1: make bench, or the test alone); beside it,
 	// this 2-core machine held 73-83 sends a second, so a floor of 60%
 	// there only catches a sender that stalls.
+	// PK_CAMPAIGN_STRICT=0 (BENCH_QUICK's run, beside the rest of make
+	// test on a machine other work may load) holds only the ceiling: a
+	// slow machine says nothing of the pacer, a fast send does.
 	floor := 0.6
-	if os.Getenv("PK_CAMPAIGN_STRICT") == "1" {
+	switch os.Getenv("PK_CAMPAIGN_STRICT") {
+	case "1":
 		floor = 0.9
+	case "0":
+		floor = 0
 	}
 	for name, r := range map[string]float64{"before the kill": before, "after": after} {
 		if r < floor*rate || r > 1.1*rate {

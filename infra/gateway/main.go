@@ -59,7 +59,7 @@ func main() {
 	flag.Var(kv(cfg.Params), "param", "template parameter override KEY=VALUE (repeatable)")
 	flag.Var(kv(cfg.Env), "env", "value for a declared environment variable KEY=VALUE or KEY=@file (repeatable)")
 	flag.StringVar(&cfg.DevKeyDir, "dev-key-dir", ".local/opendsr", "where the OpenDSR signing key of development is kept (made on first start) unless -env OPENDSR_SIGNING_KEY=@file gives one; empty for none")
-	flag.BoolVar(&tablesOnly, "create-tables", false, "only create the template's tables (for sam local with DynamoDB Local in Docker), then exit")
+	flag.BoolVar(&tablesOnly, "create-tables", false, "only create the template's tables, and its queues with -sqs (for sam local, its services in Docker), then exit")
 	flag.Parse()
 	if tablesOnly {
 		names, err := local.CreateTablesOnly(context.Background(), cfg)
@@ -68,6 +68,15 @@ func main() {
 		}
 		for _, n := range names {
 			fmt.Println("table", n)
+		}
+		if cfg.SQSEndpoint != "" {
+			urls, err := local.CreateQueuesOnly(context.Background(), cfg)
+			if err != nil {
+				fail(err)
+			}
+			for _, u := range urls {
+				fmt.Println("queue", u)
+			}
 		}
 		return
 	}

@@ -6,7 +6,8 @@
 // decides who may, the function holds the tables and the stack's secret,
 // and the ledger names the caller. The maintenance commands
 // (reapply-erasures, retention backfill, replay) run here with the
-// caller's own table access (PrivacyMaintenancePolicy); with -endpoint
+// caller's own table access (PrivacyMaintenancePolicy; retention backfill
+// PrivacyBackfillPolicy); with -endpoint
 // they work against DynamoDB Local.
 //
 // It is a table of commands (commands), each with its own flags and help:
@@ -273,7 +274,7 @@ func tableFlags(fs *flag.FlagSet, o *options) {
 const commonHelp = `The team's actions also take -api URL (or PRIVACYCTL_API): the stack's output OperatorUrl; each call is
 signed with your AWS credentials (your role needs PrivacyTeamPolicy), and the ledger names you.
 The maintenance commands (retention backfill, reapply-erasures, replay) work on the tables with your role's
-own access (PrivacyMaintenancePolicy) and take -endpoint URL (DynamoDB Local), -stage NAME (table names
+own access (PrivacyMaintenancePolicy; retention backfill PrivacyBackfillPolicy) and take -endpoint URL (DynamoDB Local), -stage NAME (table names
 <stage>-…Table), -requests-table/-subjects-table/-ledger-table/-ops-table/-suppression-table/-records-table
 NAME and -policy-version V. "privacyctl help COMMAND" tells one command's flags.
 `

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -211,4 +212,37 @@ func SampleEvent(t testing.TB, name string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
+}
+
+// SamLocal is the template and each function's environment under sam
+// local with infra/env.json and samconfig.toml's parameters for sam local
+// (local.SamLocalEnv).
+func SamLocal(t testing.TB) (*local.Template, map[string]map[string]string) {
+	t.Helper()
+	tpl, err := local.ReadTemplate(filepath.Join(Root(), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(filepath.Join(Root(), "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`PublicBaseURL=(\S+)`).FindSubmatch(conf)
+	if m == nil {
+		t.Fatal("samconfig.toml gives sam local no PublicBaseURL")
+	}
+	params := local.DevParams(string(m[1]))
+	r, err := local.NewResolver(tpl, params, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := local.ReadEnvVars(filepath.Join(Root(), "infra", "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := local.SamLocalEnv(tpl, r, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, env
 }

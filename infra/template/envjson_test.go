@@ -51,6 +51,8 @@ func TestEnvJSONGivesEveryFunctionWhatItNeeds(t *testing.T) {
 	without := map[string]string{
 		"SES_CONFIGURATION_SET": "the SES emulator takes mail without a configuration set",
 		"CONSOLE_LOGOUT_URL":    "the local identity provider's end_session_endpoint signs out instead",
+		"CONSOLE_REVOKE_URL":    "the local identity provider's discovery names its revocation_endpoint",
+		"CONSOLE_USERINFO_URL":  "the local identity provider's discovery names its userinfo_endpoint",
 	}
 	glob := path(tpl.Globals, "Function", "Environment", "Variables")
 	for _, id := range functions(tpl) {

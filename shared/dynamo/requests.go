@@ -269,25 +269,11 @@ func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, review priv
 // (the link may be posted any number of times); privacy.ErrNotFound when
 // the request names no agent.
 func (s *Store) ConfirmAgent(ctx context.Context, id string, e privacy.Event) error {
-	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
+	return s.confirmOnce(ctx, id, e, &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression:          aws.String("SET agent_confirmed_at = :now"),
 		ConditionExpression:       aws.String("attribute_exists(agent_email) AND attribute_not_exists(agent_confirmed_at)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}}
-	items, err := s.withLedger(e, types.TransactWriteItem{Update: upd})
-	if err != nil {
-		return err
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	if !refusedAt(err, 0) {
-		return fmt.Errorf("confirm agent: %w", err)
-	}
-	if r, gerr := s.Request(ctx, id); gerr == nil && r.AgentEmail != "" && !r.AgentConfirmedAt.IsZero() {
-		return nil // confirmed already
-	}
-	return privacy.ErrNotFound
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}},
+		func(r privacy.RightsRequest) bool { return r.AgentEmail != "" && !r.AgentConfirmedAt.IsZero() }, privacy.ErrNotFound)
 }
 
 // ConfirmNewAddress records that a correction's new address confirmed it,
@@ -296,13 +282,22 @@ func (s *Store) ConfirmAgent(ctx context.Context, id string, e privacy.Event) er
 // email). Confirming again is a no-op; privacy.ErrStale when the request
 // is not waiting for it.
 func (s *Store) ConfirmNewAddress(ctx context.Context, id, once string, e privacy.Event) error {
-	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
+	return s.confirmOnce(ctx, id, e, &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression: aws.String("SET new_address_confirmed_at = :now, mail_due = :due"),
 		ConditionExpression: aws.String("#s = :review AND correction_field = :email AND attribute_exists(correction_value) AND " +
 			"attribute_not_exists(new_address_confirmed_at)"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At)), ":review": str(privacy.RequestAwaitingReview),
-			":email": str(privacy.FieldEmail), ":due": str(privacy.Due(privacy.MailAddressConfirmed, once).String())}}
+			":email": str(privacy.FieldEmail), ":due": str(privacy.Due(privacy.MailAddressConfirmed, once).String())}},
+		func(r privacy.RightsRequest) bool { return !r.NewAddressConfirmedAt.IsZero() }, privacy.ErrStale)
+}
+
+// confirmOnce applies a request's one-time confirmation upd with e's
+// ledger entry. When upd's condition refuses it, the request as stored
+// says whether it was confirmed before (done: nil, and nothing written)
+// or cannot be (refused).
+func (s *Store) confirmOnce(ctx context.Context, id string, e privacy.Event, upd *types.Update,
+	done func(privacy.RightsRequest) bool, refused error) error {
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: upd})
 	if err != nil {
 		return err
@@ -312,12 +307,12 @@ func (s *Store) ConfirmNewAddress(ctx context.Context, id, once string, e privac
 		return nil
 	}
 	if !refusedAt(err, 0) {
-		return fmt.Errorf("confirm new address: %w", err)
+		return fmt.Errorf("confirm request %s: %w", id, err)
 	}
-	if r, gerr := s.Request(ctx, id); gerr == nil && !r.NewAddressConfirmedAt.IsZero() {
-		return nil // confirmed already
+	if r, gerr := s.Request(ctx, id); gerr == nil && done(r) {
+		return nil
 	}
-	return privacy.ErrStale
+	return refused
 }
 
 // ResendVerification sends a new verification link for a request still

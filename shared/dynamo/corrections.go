@@ -61,6 +61,30 @@ func (s *Store) CorrectField(ctx context.Context, subject privacy.SubjectID, fie
 	return n, nil
 }
 
+// movedSK is the sort key of the forward a correction of an address
+// leaves under the old key.
+const movedSK = "MOVED"
+
+// CurrentSubject follows the forwards corrections of an address left
+// (MoveSubject) from subject to the key its data is under now: subject
+// itself when it never moved.
+func (s *Store) CurrentSubject(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, error) {
+	for range 8 { // a person corrects their address rarely; a loop never ends
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(movedSK)}, ProjectionExpression: aws.String("#to"),
+			ExpressionAttributeNames: map[string]string{"#to": "to"}})
+		if err != nil {
+			return "", fmt.Errorf("current subject: %w", err)
+		}
+		to := s1(out.Item, "to")
+		if to == "" {
+			return subject, nil
+		}
+		subject = privacy.SubjectID(to)
+	}
+	return subject, nil
+}
+
 // SubjectHolds reports whether anything is held under subject: an item
 // in the subjects, ledger or suppression table, or a request. A
 // correction of an address never moves one person's data onto another's.
@@ -92,8 +116,10 @@ func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bo
 // subject, and the address where they keep one). What to already holds
 // under the same key stays (the person's own state under the new address
 // wins). Each item is copied before its old copy is deleted, so a move cut
-// short is finished by running it again. It reports the items moved.
-func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string) (int, error) {
+// short is finished by running it again; last, a forward from the old key
+// to the new (CurrentSubject) for the links of emails sent before. It
+// reports the items moved.
+func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error) {
 	n := 0
 	move := func(table string, it map[string]types.AttributeValue) error {
 		moved := maps.Clone(it)
@@ -136,10 +162,21 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 			return n, err
 		}
 		for _, it := range items {
+			if s1(it, attrSK) == movedSK {
+				continue // a forward of an earlier move stays where it is
+			}
 			if err := move(table, it); err != nil {
 				return n, err
 			}
 		}
+	}
+	// Links in emails sent before the move carry the old key: a forward
+	// takes them to the new one (an old unsubscribe link must unsubscribe).
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Subjects, Item: withDue(privacy.TableSubjects,
+		map[string]types.AttributeValue{attrPK: str(SubjectPK(from)), attrSK: str(movedSK), "kind": str(privacy.KindMovedForward),
+			"to": str(string(to)), "moved_at": str(ts(at)),
+			"expires_at": num(privacy.Retention().MovedForward.From(at).Unix())})}); err != nil {
+		return n, fmt.Errorf("forward to the new address: %w", err)
 	}
 	reqs, err := s.SubjectRequests(ctx, from, time.Time{})
 	if err != nil {

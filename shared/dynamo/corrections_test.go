@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -55,12 +57,19 @@ func TestCorrections(t *testing.T) {
 	}
 
 	for range 2 { // the second run finds nothing left to move
-		if _, err := s.MoveSubject(ctx, from, to, newAddr); err != nil {
+		if _, err := s.MoveSubject(ctx, from, to, newAddr, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if left, _ := s.SubjectItems(ctx, from); len(left) != 0 {
-		t.Fatalf("%d items left under the old key", len(left))
+	// Under the old key only the forward the links of earlier emails
+	// follow to the new one.
+	if left, _ := s.SubjectItems(ctx, from); len(left) != 1 || left[0]["kind"].(*types.AttributeValueMemberS).Value != privacy.KindMovedForward {
+		t.Fatalf("%d items left under the old key: %v", len(left), left)
+	}
+	for _, sub := range []privacy.SubjectID{from, to} {
+		if cur, err := s.CurrentSubject(ctx, sub); err != nil || cur != to {
+			t.Fatalf("CurrentSubject(%s) = %s, %v; want the new key", sub, cur, err)
+		}
 	}
 	if l, _ := s.LedgerEntries(ctx, from); len(l) != 0 {
 		t.Fatalf("%d ledger entries left under the old key", len(l))

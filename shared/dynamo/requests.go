@@ -318,14 +318,16 @@ func (s *Store) confirmOnce(ctx context.Context, id string, e privacy.Event, upd
 // ResendVerification sends a new verification link for a request still
 // unverified, unless one went out less than cooldown ago: the nonce is
 // replaced (the older link stops working) and the acknowledgement made due
-// again. It reports whether a link is due; the request stays one request.
+// again, held no more (the filing that asks it was within its mailbox's
+// limit). It reports whether a link is due; the request stays one request.
 func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("SET verify_nonce = :n, verify_sent_at = :now, mail_due = :due"),
+		UpdateExpression:         aws.String("SET verify_nonce = :n, verify_sent_at = :now, mail_due = :due DELETE mail_held :requester"),
 		ConditionExpression:      aws.String("#s = :unverified AND (attribute_not_exists(verify_sent_at) OR verify_sent_at < :cool)"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-			":n": str(nonce), ":now": str(ts(now)), ":due": str(privacy.Due(privacy.MailReceived, nonce).String()), ":cool": str(ts(now.Add(-cooldown)))}})
+			":n": str(nonce), ":now": str(ts(now)), ":due": str(privacy.Due(privacy.MailReceived, nonce).String()), ":cool": str(ts(now.Add(-cooldown))),
+			":requester": &types.AttributeValueMemberSS{Value: []string{privacy.RoleRequester}}}})
 	if isConditionFailed(err) {
 		return false, nil
 	}

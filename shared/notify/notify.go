@@ -262,6 +262,10 @@ type RequestInfo struct {
 	Agent string
 	// NewAddressConfirmed: a correction's new address confirmed it.
 	NewAddressConfirmed bool
+	// AckHeld: the requester's mailbox was past its daily limit when the
+	// request was filed; the acknowledgement is not sent, the team's
+	// notice says so.
+	AckHeld bool
 }
 
 // Kinds of the emails of a new rights request: the acknowledgement with
@@ -301,11 +305,12 @@ func RequestReceived(c Config, r RequestInfo, verifyURL, statusURL, agentURL str
 	if err != nil {
 		return nil, err
 	}
-	msgs := []Message{
-		{Kind: kind, To: []string{to}, Subject: ackSubject, Text: ackText, HTML: ackHTML},
-		{Kind: KindRequestTeam, To: []string{c.TeamInbox}, Subject: "Rights request " + r.ID + " (" + r.Type + "), due " + r.Due.Format("2006-01-02"),
-			Text: teamText, HTML: teamHTML},
+	var msgs []Message
+	if !r.AckHeld {
+		msgs = append(msgs, Message{Kind: kind, To: []string{to}, Subject: ackSubject, Text: ackText, HTML: ackHTML})
 	}
+	msgs = append(msgs, Message{Kind: KindRequestTeam, To: []string{c.TeamInbox},
+		Subject: "Rights request " + r.ID + " (" + r.Type + "), due " + r.Due.Format("2006-01-02"), Text: teamText, HTML: teamHTML})
 	if agentURL != "" {
 		m, err := ConfirmAddress(c, AddressRequest{To: r.Agent, ID: r.ID, Role: "agent", Link: agentURL})
 		if err != nil {

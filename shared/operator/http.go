@@ -57,7 +57,8 @@ func Problem(err error) error {
 	switch {
 	case errors.Is(err, ErrForbidden):
 		status, code = http.StatusForbidden, "forbidden"
-	case errors.Is(err, ErrBadRequest), errors.Is(err, rights.ErrReasonRequired), errors.Is(err, rights.ErrOutOfRange):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, rights.ErrReasonRequired), errors.Is(err, rights.ErrOutOfRange),
+		errors.Is(err, rights.ErrBadText):
 		status, code = http.StatusBadRequest, "bad_request"
 	case errors.Is(err, privacy.ErrNotFound):
 		status, code = http.StatusNotFound, "not_found"

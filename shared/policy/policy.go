@@ -277,6 +277,11 @@ func Publish(v privacy.PolicyVersion) (privacy.PolicyVersion, error) {
 	case len(v.Summary) > 2000:
 		return v, errors.New("the summary is longer than 2000 characters")
 	}
+	// Everyone the change concerns reads the summary: nothing in it may
+	// hide or reorder text.
+	if err := privacy.CheckText("summary", v.Summary, 2000); err != nil {
+		return v, err
+	}
 	for _, t := range v.NewPurposes {
 		if !slices.Contains(privacy.Topics(), t) {
 			return v, fmt.Errorf("new purpose %q is not a topic the system offers (%s)", t, strings.Join(privacy.Topics(), ", "))

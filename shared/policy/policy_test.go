@@ -332,6 +332,7 @@ func TestPublishChecks(t *testing.T) {
 		{"no day", privacy.PolicyVersion{Version: "v2"}, false},
 		{"material without summary", privacy.PolicyVersion{Version: "v2", Effective: day, Material: true}, false},
 		{"unknown purpose", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "S", NewPurposes: []string{"gossip"}}, false},
+		{"a summary that hides text", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "We sell\u202e nothing", Material: true}, false},
 	} {
 		if _, err := policy.Publish(c.v); (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.name, err)

@@ -29,6 +29,10 @@ type Store interface {
 	AddTopic(ctx context.Context, subject privacy.SubjectID, topic string, e privacy.Event) error
 	// Suppressions are the reasons in force that hold marketing back.
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	// CurrentSubject is where a link's subject's data is now: a link of
+	// an email sent before the person's address was corrected still acts
+	// on their data.
+	CurrentSubject(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, error)
 }
 
 var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
@@ -53,8 +57,8 @@ func (h *Handlers) Routes(rt *httpapi.Router) {
 }
 
 // addTopicClaims checks an add-topic link: its topic must be one offered.
-func (h *Handlers) addTopicClaims(r httpapi.Request) (token.Claims, error) {
-	c, err := h.check(r, token.AddTopic)
+func (h *Handlers) addTopicClaims(ctx context.Context, r httpapi.Request) (token.Claims, error) {
+	c, err := h.check(ctx, r, token.AddTopic)
 	if err == nil && !slices.Contains(privacy.Topics(), c.Ref) {
 		err = httpapi.ErrInvalidToken
 	}
@@ -65,7 +69,7 @@ func (h *Handlers) addTopicClaims(r httpapi.Request) (token.Claims, error) {
 // notice offers a new topic with: one button. It changes nothing (mail
 // scanners follow links).
 func (h *Handlers) AddTopicPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.addTopicClaims(r)
+	c, err := h.addTopicClaims(ctx, r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -78,7 +82,7 @@ func (h *Handlers) AddTopicPage(ctx context.Context, r httpapi.Request) (httpapi
 // adds the offered topic, recorded in the ledger as consent
 // (topic_added). Idempotent; a subscription no longer confirmed is a 409.
 func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.addTopicClaims(r)
+	c, err := h.addTopicClaims(ctx, r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -101,10 +105,15 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "added", "topic": c.Ref}), nil
 }
 
-func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, error) {
+// check checks a link's token for purpose p and returns its claims, their
+// subject where the person's data is now.
+func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose) (token.Claims, error) {
 	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
 	if err != nil {
 		return c, httpapi.ErrInvalidToken
+	}
+	if c.Subject, err = h.Store.CurrentSubject(ctx, c.Subject); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -136,7 +145,7 @@ func checkboxes(sub privacy.Subscription) []pages.Checkbox {
 // UnsubscribePage handles GET /v1/unsubscribe: everything off with one
 // button, or pick topics. It changes nothing.
 func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(r, token.Unsubscribe)
+	c, err := h.check(ctx, r, token.Unsubscribe)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -157,7 +166,7 @@ func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (http
 // whatever the body (List-Unsubscribe=One-Click as form data or multipart,
 // or nothing), every marketing topic goes off at once.
 func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(r, token.Unsubscribe)
+	c, err := h.check(ctx, r, token.Unsubscribe)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -194,7 +203,7 @@ func body(sub privacy.Subscription, suppressed []string) prefsBody {
 
 // Get handles GET /v1/preferences: the topics, as JSON or as a page.
 func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(r, token.Preferences)
+	c, err := h.check(ctx, r, token.Preferences)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -228,7 +237,7 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 // Set handles POST /v1/preferences with the topics to keep. From a page
 // form, no topics ticked means none.
 func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(r, token.Preferences)
+	c, err := h.check(ctx, r, token.Preferences)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -94,7 +94,19 @@ func checkEmail(errs FieldErrors, field, v string) string {
 // and joiners, bidirectional overrides such as U+202E, the byte-order
 // mark) and the line and paragraph separators U+2028 and U+2029.
 func hidesText(r rune) bool {
-	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	switch {
+	case unicode.Is(unicode.Cf, r), r == '\u2028', r == '\u2029':
+		return true
+	case r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0100 && r <= 0xE01EF:
+		// Variation selectors: one after a letter draws nothing, and a run
+		// of them can carry a whole hidden message ("emoji smuggling").
+		return true
+	case r == '\u115F', r == '\u1160', r == '\u3164', r == '\uFFA0', r == '\u2800':
+		// Fillers (Hangul, braille blank) that draw nothing: a name or a
+		// message of them looks empty, or hides what follows.
+		return true
+	}
+	return false
 }
 
 // MaskEmail shows enough of an address for its owner to recognise it and

@@ -115,7 +115,7 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 type RetentionClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
-	PolicyNotice, CampaignRecord Class
+	PolicyNotice, CampaignRecord, MovedForward Class
 }
 
 // Retention returns the classes the code writes by.
@@ -169,6 +169,8 @@ var retention = RetentionClasses{
 		Why: "§9: a policy change's notice to one person (their address and the version) is kept 30 days after it is made, long enough to send it"},
 	CampaignRecord: Class{Name: "campaign_record", Table: TableOps, Has: "campaign", Clock: ClockExpiry, Days: 30, Action: Delete,
 		Why: "operational: a campaign's content, progress and each batch's counts (no one's data), kept 30 days for its status and so a rerun queues nothing"},
+	MovedForward: Class{Name: "moved_address_forward", Table: TableSubjects, Kind: KindMovedForward, Clock: "moved_at", Days: 400, Action: Delete,
+		Why: "§4 'an opt-out in every email': the links of emails sent before a person's address was corrected (unsubscribe and preferences, valid 400 days) reach their data at its new key through this pointer (two keyed hashes, no address), kept as long as those links work"},
 	CallbackCursor: Class{Name: "callback_delivery", Table: TableOps, Has: "callback_url", Clock: ClockExpiry, Days: 30, Action: Delete,
 		Why: "operational: an OpenDSR callback's delivery state (a request id and the controller's URL, no one's data), kept 30 days after its last status"},
 }
@@ -180,8 +182,12 @@ func Policy() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
-		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord}
+		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward}
 }
+
+// KindMovedForward is the item a correction of an address leaves under the
+// person's old key: the key their data moved to ("to").
+const KindMovedForward = "moved"
 
 // AttrRestricts marks a restriction request whose restriction was put in
 // place: it keeps the requester's address until the restriction is lifted

@@ -27,7 +27,7 @@ func singleLine(errs FieldErrors, field, v string, required bool, max int) strin
 		errs.Add(field, msgUTF8)
 		return ""
 	}
-	hidden := strings.IndexFunc(v, hidesText) >= 0 // before trimming, which drops U+2028
+	hidden := hidesTextOutsideEmoji(v, false) // before trimming, which drops U+2028
 	v = strings.TrimSpace(v)
 	switch {
 	case v == "" && required && !hidden:
@@ -57,7 +57,7 @@ func multiLine(errs FieldErrors, field, v string, required bool, max int) string
 		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 	}) >= 0:
 		errs.Add(field, msgControl)
-	case hidesTextOutsideEmoji(v):
+	case hidesTextOutsideEmoji(v, true):
 		errs.Add(field, msgFormat)
 	case utf8.RuneCountInString(v) > max:
 		errs.Add(field, tooLong(max))
@@ -65,23 +65,39 @@ func multiLine(errs FieldErrors, field, v string, required bool, max int) string
 	return v
 }
 
-// hidesTextOutsideEmoji reports a rune of v that hidesText, but for a
+// hidesTextOutsideEmoji reports a rune of v that hidesText, but for the
+// presentation selectors an emoji is written with (U+FE0E, U+FE0F right
+// after a symbol or a keycap's digit: ❤️, 1️⃣) and, with joins, a
 // zero-width joiner (U+200D) between two parts of an emoji: people write
 // 👨‍👩‍👧 and ❤️‍🔥 in messages, and a joiner between two symbols draws one
 // emoji of them; it hides or reorders no letter. Next to a letter, or at
-// either end, it is as invisible as any other.
-func hidesTextOutsideEmoji(v string) bool {
+// either end, each is as invisible as any other.
+func hidesTextOutsideEmoji(v string, joins bool) bool {
 	rs := []rune(v)
 	for i, r := range rs {
 		if !hidesText(r) {
 			continue
 		}
-		if r == '\u200d' && i > 0 && i+1 < len(rs) && emojiPart(rs[i-1]) && unicode.Is(unicode.So, rs[i+1]) {
+		if (r == '\ufe0e' || r == '\ufe0f') && i > 0 && (unicode.Is(unicode.So, rs[i-1]) || strings.ContainsRune("0123456789#*", rs[i-1])) {
+			continue
+		}
+		if joins && r == '\u200d' && i > 0 && i+1 < len(rs) && emojiPart(rs[i-1]) && unicode.Is(unicode.So, rs[i+1]) {
 			continue
 		}
 		return true
 	}
 	return false
+}
+
+// CheckText reports whether v, free text the team writes for people to
+// read (a denial's reason, a policy's summary), is fit to show: valid
+// UTF-8, no control characters but line breaks and tabs, nothing that
+// hides or reorders text, at most max characters. Its error is a
+// *ValidationError naming field.
+func CheckText(field, v string, max int) error {
+	errs := FieldErrors{}
+	multiLine(errs, field, v, false, max)
+	return errs.Err()
 }
 
 // emojiPart is what an emoji sequence's joiner may follow: a symbol (the

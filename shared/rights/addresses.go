@@ -43,6 +43,10 @@ func (h *Handlers) Address(ctx context.Context, r httpapi.Request) (httpapi.Resp
 	}
 	meta := httpapi.Meta(r, h.Now())
 	which := strings.TrimPrefix(c.Ref, id+":")
+	if req, err := h.Store.Request(ctx, id); err != nil || req.Subject != c.Subject {
+		// Gone, or minted before the person's address moved.
+		return httpapi.Response{}, httpapi.ErrInvalidToken
+	}
 	e := privacy.Event{Subject: c.Subject, At: meta.ReceivedAt, Ref: id, LegalBasis: privacy.BasisLegalObligation,
 		PolicyVersion: r.Site.PolicyVersion}
 	switch which {
@@ -85,7 +89,7 @@ func (h *Handlers) Stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, err
 	}
 	req, err := h.Store.Request(ctx, id)
-	if errors.Is(err, privacy.ErrNotFound) || err == nil && !req.ChangesAddress() {
+	if errors.Is(err, privacy.ErrNotFound) || err == nil && (!req.ChangesAddress() || req.Subject != c.Subject) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	if err != nil {

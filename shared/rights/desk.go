@@ -42,15 +42,18 @@ type DeskStore interface {
 	Lift(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
-	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string) (int, error)
+	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error)
 	SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bool, error)
 }
 
 // Errors of the desk, for the operator to read.
 var (
 	ErrReasonRequired = errors.New("a reason is required: the requester reads it")
-	ErrWrongStatus    = errors.New("not possible in the request's status")
-	ErrOutOfRange     = errors.New("outside what the law allows")
+	// ErrBadText is a reason or note that holds what hides or reorders
+	// text (privacy.CheckText): the requester reads it.
+	ErrBadText     = errors.New("the text holds control or invisible formatting characters: the requester reads it")
+	ErrWrongStatus = errors.New("not possible in the request's status")
+	ErrOutOfRange  = errors.New("outside what the law allows")
 )
 
 // OpenStatuses returns the statuses of a request still to be answered.
@@ -218,7 +221,7 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	var err error
 	if c.Field == privacy.FieldEmail {
 		to := d.Hasher.Subject(c.Value)
-		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value); err != nil {
+		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value, d.Now()); err != nil {
 			return err
 		}
 		req.Subject = to
@@ -241,11 +244,23 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 var fieldNames = map[string]string{privacy.FieldName: "name", privacy.FieldCompany: "company name",
 	privacy.FieldPhone: "phone number", privacy.FieldEmail: "email address"}
 
+// said checks a reason or note the requester will read: required (when
+// it must be given), and nothing in it hiding or reordering text.
+func said(text string, required bool) error {
+	if required && strings.TrimSpace(text) == "" {
+		return ErrReasonRequired
+	}
+	if err := privacy.CheckText("reason", text, privacy.MaxDetails); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadText, err)
+	}
+	return nil
+}
+
 // Deny refuses an open request; the reason is stored and emailed to the
 // requester with their right to complain to a supervisory authority.
 func (d *Desk) Deny(ctx context.Context, id, reason string) error {
-	if strings.TrimSpace(reason) == "" {
-		return ErrReasonRequired
+	if err := said(reason, true); err != nil {
+		return err
 	}
 	req, err := d.load(ctx, id, OpenStatuses()...)
 	if err != nil {
@@ -270,8 +285,8 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 // extension is refused (ErrWrongStatus), so a missed deadline shows as
 // missed.
 func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (time.Time, error) {
-	if strings.TrimSpace(reason) == "" {
-		return time.Time{}, ErrReasonRequired
+	if err := said(reason, true); err != nil {
+		return time.Time{}, err
 	}
 	req, err := d.load(ctx, id, OpenStatuses()...)
 	if err != nil {
@@ -303,6 +318,9 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 // Complete closes a rectification the team has carried out; note tells the
 // requester what was corrected.
 func (d *Desk) Complete(ctx context.Context, id, note string) error {
+	if err := said(note, false); err != nil {
+		return err
+	}
 	req, err := d.load(ctx, id, privacy.RequestAwaitingReview)
 	if err != nil {
 		return err
@@ -314,8 +332,8 @@ func (d *Desk) Complete(ctx context.Context, id, note string) error {
 // Lift ends the restriction a restriction request put in place, and tells
 // the requester (GDPR Art. 18(3)).
 func (d *Desk) Lift(ctx context.Context, id, reason string) error {
-	if strings.TrimSpace(reason) == "" {
-		return ErrReasonRequired
+	if err := said(reason, true); err != nil {
+		return err
 	}
 	req, err := d.load(ctx, id, privacy.RequestCompleted)
 	if err != nil {
@@ -357,6 +375,9 @@ func (d *Desk) liftOwn(ctx context.Context, req privacy.RightsRequest) error {
 // it, and the restriction then stays); without, the data stays restricted
 // until the team lifts it. note tells the requester what was done.
 func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) error {
+	if err := said(note, false); err != nil {
+		return err
+	}
 	req, err := d.load(ctx, id, privacy.RequestAwaitingReview, privacy.RequestInProgress)
 	if err != nil {
 		return err

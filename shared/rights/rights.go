@@ -156,8 +156,12 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
 		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now,
 		MailHeld: held}
-	if !req.Held(req.AnswerRole()) {
-		req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
+	// The acknowledgement is due whatever the limits say: the team's
+	// notice goes with it; the mailer leaves out what is held (and a later
+	// filing within the limit sends the link at once: nothing went out).
+	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
+	if req.Held(req.AnswerRole()) {
+		req.VerifySentAt = time.Time{}
 	}
 	if req.Own() {
 		recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
@@ -204,18 +208,28 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	return h.answer(r, answer), nil
 }
 
-// held counts every address f will mail against its mailbox's budget for
-// its role, and returns the roles past it: nothing is mailed to them for
-// this filing.
+// held counts every address f will mail against its mailbox's daily
+// budget (PerAddress, whatever the role: a mailbox gets at most that much
+// of this mail a day) and, for an address a filer named (a parent, an
+// agent, a recipient, a new address), against a share of it, half, kept
+// apart: strangers who name someone spend at most half of that person's
+// budget, and the rest is left for the person's own filings. It returns
+// the roles past either: nothing is mailed to them for this filing.
 func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now time.Time) ([]string, error) {
 	mailed := f.Mailed()
-	checks := make([]limit.Check, len(mailed))
-	for i, m := range mailed {
-		rule := h.PerAddress
+	named := h.PerAddress
+	named.Name += "_named"
+	if named.Max > 0 { // (0 is off)
+		named.Max = max(1, named.Max/2)
+	}
+	var checks []limit.Check
+	var roles []string
+	for _, m := range mailed {
+		key := h.Hasher.MailboxKey(m.Address)
+		checks, roles = append(checks, limit.Check{Rule: h.PerAddress, Key: key}), append(roles, m.Role)
 		if m.Role != privacy.RoleRequester {
-			rule.Name += "_named" // named by someone: a budget apart from the person's own
+			checks, roles = append(checks, limit.Check{Rule: named, Key: key}), append(roles, m.Role)
 		}
-		checks[i] = limit.Check{Rule: rule, Key: h.Hasher.MailboxKey(m.Address)}
 	}
 	over, err := limit.Each(ctx, h.Store, now, checks...)
 	if err != nil {
@@ -223,10 +237,10 @@ func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now ti
 	}
 	var held []string
 	for i, ex := range over {
-		if ex != nil {
-			held = append(held, mailed[i].Role)
+		if ex != nil && !slices.Contains(held, roles[i]) {
+			held = append(held, roles[i])
 			h.Log.WarnContext(ctx, "rights request past a per-address limit; its mail to that address is held", "limit", ex.Rule.Name,
-				"role", mailed[i].Role)
+				"role", roles[i])
 		}
 	}
 	return held, nil
@@ -338,7 +352,7 @@ func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, stri
 
 // VerifyPage handles GET …/verify: one button, nothing changes.
 func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	_, id, err := h.check(r, token.VerifyRequest)
+	c, id, err := h.check(r, token.VerifyRequest)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -346,6 +360,9 @@ func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.R
 	req, err := h.Store.Request(ctx, id)
 	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
 		return httpapi.Response{}, fmt.Errorf("verify page: %w", err)
+	}
+	if err == nil && req.Subject != c.Subject {
+		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	// The person sees, plainly, what they confirm: the change a correction
 	// asks for, the agent who filed, who receives a copy of their data.
@@ -373,7 +390,9 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	nonce := strings.TrimPrefix(c.Ref, id+":")
 	meta := httpapi.Meta(r, h.Now())
 	req, err := h.Store.Request(ctx, id)
-	if errors.Is(err, privacy.ErrNotFound) {
+	if errors.Is(err, privacy.ErrNotFound) || err == nil && req.Subject != c.Subject {
+		// (A link minted before the person's address moved acts on nothing
+		// under the new key.)
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	if err != nil {

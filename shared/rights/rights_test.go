@@ -297,6 +297,8 @@ func TestDeskDecisions(t *testing.T) {
 		want error
 	}{
 		{"deny needs a reason", func() error { return f.desk.Deny(ctx, gdpr, "  ") }, rights.ErrReasonRequired},
+		{"a reason hides nothing", func() error { return f.desk.Deny(ctx, gdpr, "Denied\u202e.tpecca\u202c") }, rights.ErrBadText},
+		{"an extension's reason hides nothing", func() error { _, err := f.desk.Extend(ctx, gdpr, "slow\u200b", time.Time{}); return err }, rights.ErrBadText},
 		{"extend needs a reason", func() error { _, err := f.desk.Extend(ctx, gdpr, "", time.Time{}); return err }, rights.ErrReasonRequired},
 		{"lift needs a reason", func() error { return f.desk.Lift(ctx, gdpr, "") }, rights.ErrReasonRequired},
 		{"complete only a rectification under review", func() error { return f.desk.Complete(ctx, fix, "done") }, rights.ErrWrongStatus},

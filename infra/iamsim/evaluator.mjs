@@ -54,7 +54,7 @@ function explain(analysis) {
   for (const s of id?.unmatchedStatements ?? []) {
     if (!s.actionMatch || !s.resourceMatch) continue;
     const failed = (s.explain?.conditions ?? []).filter((c) => !c.matches).map((c) => {
-      const want = (c.values ?? []).map((v) => v.value);
+      const want = [c.values ?? []].flat().map((v) => v.value);
       const got = c.unmatchedValues ? ` (unmatched: ${JSON.stringify(c.unmatchedValues)})` : c.missingContextKey ? ' (key absent)' : '';
       return `${c.operator} ${c.conditionKeyValue} ${JSON.stringify(want)}${got}`;
     });

@@ -159,3 +159,19 @@ func TestDecide(t *testing.T) {
 		t.Error("a context key DescribeTable does not have was accepted")
 	}
 }
+
+// A statement with a single-valued condition is explained too.
+func TestExplainSingleValue(t *testing.T) {
+	e := New(nodeModules(t))
+	set, err := NewSet([]Policy{policy(map[string]any{"Sid": "Projected", "Effect": "Allow", "Action": "dynamodb:Query",
+		"Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
+		"Condition": map[string]any{"StringEquals": map[string]any{"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Decide(context.Background(), set, "arn:p", Request{Action: "dynamodb:Query",
+		Resource: "arn:aws:dynamodb:us-east-1:000000000000:table/Ops", Context: map[string]any{"dynamodb:Select": "ALL_ATTRIBUTES"}})
+	if err != nil || d.Result != ImplicitlyDenied || !strings.Contains(strings.Join(d.Explanation, ";"), `StringEquals dynamodb:Select ["SPECIFIC_ATTRIBUTES"]`) {
+		t.Fatalf("%+v %v", d, err)
+	}
+}

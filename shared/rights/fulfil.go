@@ -31,8 +31,9 @@ type FulfilStore interface {
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
 	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
-	// Processors are the recipients an erasure is told to (Art. 19).
-	Processors(ctx context.Context) ([]privacy.Processor, error)
+	// ProcessorsToTell are the recipients an erasure is told to (Art.
+	// 19), without their credentials: the deliverer reads those.
+	ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error)
 }
 
 // Fulfil carries out req. once names this fulfilment (the verification
@@ -124,7 +125,7 @@ func (f *Fulfiller) erase(ctx context.Context, req privacy.RightsRequest, at tim
 	}
 	var deliveries []privacy.Delivery
 	if !withheld {
-		procs, err := f.Store.Processors(ctx)
+		procs, err := f.Store.ProcessorsToTell(ctx)
 		if err == nil {
 			deliveries, err = recipients.For(req, procs, at)
 		}

@@ -106,10 +106,10 @@ func TestDecide(t *testing.T) {
 	e := New(nodeModules(t))
 	set, err := NewSet([]Policy{policy(
 		map[string]any{"Sid": "PolicyVersions", "Effect": "Allow", "Action": []any{"dynamodb:Query", "dynamodb:PutItem"},
-			"Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
+			"Resource":  "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
 			"Condition": map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{"POLICY", "CTRL#*"}}}},
 		map[string]any{"Sid": "NeverCredentials", "Effect": "Deny", "Action": "dynamodb:PutItem",
-			"Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
+			"Resource":  "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
 			"Condition": map[string]any{"ForAnyValue:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{"CTRL#*"}}}},
 	)})
 	if err != nil {
@@ -164,7 +164,7 @@ func TestDecide(t *testing.T) {
 func TestExplainSingleValue(t *testing.T) {
 	e := New(nodeModules(t))
 	set, err := NewSet([]Policy{policy(map[string]any{"Sid": "Projected", "Effect": "Allow", "Action": "dynamodb:Query",
-		"Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
+		"Resource":  "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
 		"Condition": map[string]any{"StringEquals": map[string]any{"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}}})})
 	if err != nil {
 		t.Fatal(err)

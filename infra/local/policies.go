@@ -229,3 +229,61 @@ func sortedIDs[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// IdentityPolicies returns the identity policies of the template's
+// principals after the SAM transform: each function's role's, by the
+// function's logical id, and each customer managed policy's, by its own.
+// They are resolved for a stack in us-east-1 of account 000000000000 whose
+// resources are named by their logical ids: a table's ARN is
+// arn:aws:dynamodb:us-east-1:000000000000:table/<LogicalId> (its stream's
+// that and /stream/2026-01-01T00:00:00.000), a queue's
+// arn:aws:sqs:us-east-1:000000000000:<LogicalId>, a function's
+// arn:aws:lambda:us-east-1:000000000000:function:<LogicalId>, a secret's
+// arn:aws:secretsmanager:us-east-1:000000000000:secret:<LogicalId>-AbCdEf.
+// For tests that ask what a role of the template allows.
+func IdentityPolicies(ctx context.Context, root, template string) (map[string]*iamsim.Set, error) {
+	t, err := ReadTemplate(template)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewResolver(t, DevParams("https://privacy.example.com"), "us-east-1")
+	if err != nil {
+		return nil, err
+	}
+	const prefix = "arn:aws:%s:us-east-1:000000000000:"
+	for id, res := range t.Resources {
+		switch res.Type {
+		case "AWS::DynamoDB::Table":
+			r.Refs[id] = id
+			r.Attrs[id+".Arn"] = fmt.Sprintf(prefix+"table/%s", "dynamodb", id)
+			r.Attrs[id+".StreamArn"] = r.Attrs[id+".Arn"] + "/stream/2026-01-01T00:00:00.000"
+		case "AWS::SQS::Queue":
+			r.Refs[id] = "https://sqs.us-east-1.amazonaws.com/000000000000/" + id
+			r.Attrs[id+".Arn"] = fmt.Sprintf(prefix+"%s", "sqs", id)
+		case "AWS::SecretsManager::Secret":
+			r.Refs[id] = fmt.Sprintf(prefix+"secret:%s-AbCdEf", "secretsmanager", id)
+		case "AWS::Serverless::Function":
+			r.Attrs[id+".Arn"] = functionARN("us-east-1", id)
+		}
+	}
+	fns, err := Functions(t, r)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := samTransform(ctx, root, template, filepath.Join(root, ".local", "sam-transform"))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := loadIdentities(resources, r, fns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*iamsim.Set{}
+	for fn, role := range ids.roleOf {
+		out[fn] = ids.roles[role]
+	}
+	for id, set := range ids.managed {
+		out[id] = set
+	}
+	return out, nil
+}

@@ -155,7 +155,7 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 	}
 	// Who reads the master secret (AppSecret): each of these keys
 	// addresses to subjects or signs or checks the tokens of links.
-	readers := []string{"CampaignSenderFunction", "FeedbackFunction", "FormsFunction", "MailerFunctionRole", "OpenDSRFunction",
+	readers := []string{"CampaignSenderFunctionRole", "FeedbackFunction", "FormsFunction", "MailerFunctionRole", "OpenDSRFunction",
 		"OperatorFunction", "PreferencesFunction", "RecipientsFunction", "RightsFunction"}
 	var got []string
 	for id, r := range tpl.Resources {
@@ -695,13 +695,15 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	for id, want := range map[string]map[string]string{
 		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
 			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK})},
-		"FormsFunction":          {"RateCounters": like(dynamo.RateLimitPrefix)},
-		"RightsFunction":         {"RateCounters": like(dynamo.RateLimitPrefix)},
-		"FeedbackFunction":       {"SoftBounceCounters": like(dynamo.CounterPrefix)},
-		"CampaignFunction":       {"CampaignRecords": like(dynamo.CampaignPrefix)},
-		"CampaignSenderFunction": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},
-		"CallbackFunctionRole":   {"CallbackCursors": like(dynamo.CallbackPrefix)},
-		"OpenDSRFunction":        {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
+		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},
+		"CampaignFunction":           {"CampaignRecords": like(dynamo.CampaignPrefix)},
+		"CampaignSenderFunctionRole": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},
+		"SweepFunction": {"DeleteDueOps": like(dynamo.CampaignPrefix, dynamo.CallbackPrefix),
+			"RefileOps": like(dynamo.CampaignPrefix, dynamo.CallbackPrefix), "Checkpoint": js([]string{dynamo.SweepCheckpointPK})},
+		"CallbackFunctionRole": {"CallbackCursors": like(dynamo.CallbackPrefix)},
+		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
 		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix}),
 			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix)},
 	} {

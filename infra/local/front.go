@@ -152,7 +152,7 @@ func (f *front) fail(w http.ResponseWriter, service string, status int, code, ms
 	default:
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-ErrorType", code)
-		body = map[string]any{"message": msg, "Message": msg}
+		body = map[string]any{"message": msg}
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)

@@ -48,11 +48,14 @@ type Config struct {
 	TablePrefix      string            // tables are named prefix+LogicalId
 	Addr             string            // the API's listen address, e.g. 127.0.0.1:3000
 	Params           map[string]string // template parameter overrides
-	Env              map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
-	Pool             int               // emulator processes per HTTP function
-	Region           string
-	Log              io.Writer // function and gateway log lines, one per line
-	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
+	// Env holds values for declared variables (LOG_LEVEL, ...), and the
+	// development values of the template's secrets, which the AWS front
+	// serves (LOCAL_SECRET, RECEIPT_KEY, OPENDSR_SIGNING_KEY: secretVariables).
+	Env         map[string]string
+	Pool        int // emulator processes per HTTP function
+	Region      string
+	Log         io.Writer // function and gateway log lines, one per line
+	NoSchedules bool      // do not fire schedules (tests invoke on demand)
 	// QueueAttributes, by queue logical id, replace attributes the
 	// template gives a queue (a test shortens a visibility timeout).
 	QueueAttributes map[string]map[string]string
@@ -128,7 +131,6 @@ type Stack struct {
 	asyncDelay time.Duration
 	log        io.Writer
 	runCtx     context.Context
-	gate       *gate
 	ln         net.Listener
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -207,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel,
-		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx, gate: g}
+		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx}
 	for id, name := range r.Refs {
 		if t.Resources[id].Type == "AWS::SQS::Queue" {
 			s.Queues[id] = name

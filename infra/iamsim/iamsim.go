@@ -80,7 +80,7 @@ type Evaluator struct {
 	mu     sync.Mutex
 	proc   *process
 	loaded map[string]bool     // policy sets the current process holds
-	shapes map[string]bool     // request shapes validated once
+	shapes map[string]bool     // request shapes validated once (shape)
 	known  map[string]Decision // answers, by Set.key
 	stats  Stats
 }
@@ -183,8 +183,7 @@ func account(arn string) string {
 }
 
 // ready returns the running process with set loaded in it, and whether the
-// request's shape (its policy set, action, resource and context keys) is
-// new, so that the evaluator validates it once.
+// request's shape is new, so that the evaluator validates it once.
 func (e *Evaluator) ready(ctx context.Context, set *Set, req Request) (*process, bool, error) {
 	e.mu.Lock()
 	p := e.proc
@@ -198,9 +197,8 @@ func (e *Evaluator) ready(ctx context.Context, set *Set, req Request) (*process,
 	}
 	load := !e.loaded[set.id]
 	e.loaded[set.id] = true
-	shape := set.shape(req)
-	validate := !e.shapes[shape]
-	e.shapes[shape] = true
+	validate := !e.shapes[shape(req)]
+	e.shapes[shape(req)] = true
 	e.mu.Unlock()
 	if load {
 		out, err := p.ask(ctx, map[string]any{"op": "load", "set": set.id, "policies": set.policies})

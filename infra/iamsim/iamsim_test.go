@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -173,5 +174,66 @@ func TestExplainSingleValue(t *testing.T) {
 		Resource: "arn:aws:dynamodb:us-east-1:000000000000:table/Ops", Context: map[string]any{"dynamodb:Select": "ALL_ATTRIBUTES"}})
 	if err != nil || d.Result != ImplicitlyDenied || !strings.Contains(strings.Join(d.Explanation, ";"), `StringEquals dynamodb:Select ["SPECIFIC_ATTRIBUTES"]`) {
 		t.Fatalf("%+v %v", d, err)
+	}
+}
+
+// The cost of a decision: one already known (the same class of request),
+// and one asked of the evaluator (a new action each time, validated once
+// per shape as the gateway asks).
+func BenchmarkDecide(b *testing.B) {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", ".tools", "node", "node_modules")
+	if _, err := os.Stat(filepath.Join(dir, "@cloud-copilot", "iam-simulate")); err != nil {
+		b.Skip("needs @cloud-copilot/iam-simulate")
+	}
+	e := New(dir)
+	set, err := NewSet([]Policy{policy(map[string]any{"Effect": "Allow", "Action": "dynamodb:*",
+		"Resource":  "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
+		"Condition": map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{"MAIL#*"}}}})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	req := func(action, key string) Request {
+		return Request{Action: action, Resource: "arn:aws:dynamodb:us-east-1:000000000000:table/Ops",
+			Context: map[string]any{"dynamodb:LeadingKeys": []string{key}}}
+	}
+	b.Run("known", func(b *testing.B) {
+		if _, err := e.Decide(ctx, set, "arn:p", req("dynamodb:GetItem", "MAIL#0")); err != nil {
+			b.Fatal(err)
+		}
+		for i := range b.N {
+			if _, err := e.Decide(ctx, set, "arn:p", req("dynamodb:GetItem", "MAIL#"+strconv.Itoa(i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("asked", func(b *testing.B) {
+		if _, err := e.Decide(ctx, set, "arn:p", req("dynamodb:PutItem", "MAIL#0")); err != nil {
+			b.Fatal(err)
+		}
+		for i := range b.N {
+			// A principal of its own each time: a new question, of a
+			// shape validated already.
+			if _, err := e.Decide(ctx, set, "arn:p"+strconv.Itoa(i), req("dynamodb:PutItem", "MAIL#0")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestResourceKind(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:dynamodb:ddblocal:000000000000:table/e1-OpsTable":                   "dynamodb:table:1",
+		"arn:aws:dynamodb:ddblocal:000000000000:table/e1-OpsTable/index/by-due":      "dynamodb:table:3",
+		"arn:aws:sqs:us-east-1:000000000000:e1-FailureQueue":                         "sqs::0",
+		"arn:aws:secretsmanager:us-east-1:000000000000:secret:e1-AppSecret-abcdef":   "secretsmanager:secret:1",
+		"arn:aws:lambda:us-east-1:000000000000:function:SweepFunction":               "lambda:function:1",
+		"arn:aws:ses:us-east-1:000000000000:configuration-set/EmailConfigurationSet": "ses:configuration-set:1",
+		"*": "*",
+	} {
+		if got := resourceKind(arn); got != want {
+			t.Errorf("%s: %s, want %s", arn, got, want)
+		}
 	}
 }

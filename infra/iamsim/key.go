@@ -2,6 +2,7 @@ package iamsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -141,15 +142,35 @@ func like(pattern, s string) bool {
 	return err == nil && ok
 }
 
-// shape is what the evaluator validates once: the set, the action, the
-// resource and the names of the context keys.
-func (s *Set) shape(req Request) string {
+// shape is what the evaluator validates once (the action exists, the
+// resource is of a type it takes, the context keys apply to it), which
+// depends on neither the policies nor the resource's names: the action,
+// the kind of resource and the names of the context keys. Every stack of
+// a test binary has tables of its own; they share one validation.
+func shape(req Request) string {
 	names := make([]string, 0, len(req.Context))
 	for k := range req.Context {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	return s.id + "\x00" + req.Action + "\x00" + req.Resource + "\x00" + strings.Join(names, ",")
+	return req.Action + "\x00" + resourceKind(req.Resource) + "\x00" + strings.Join(names, ",")
+}
+
+// resourceKind is an ARN without its names: the service, the type that
+// begins its resource part (table, secret, function, identity...) and how
+// many parts follow ("table/T/index/I" and "table/T" differ).
+func resourceKind(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return arn // "*"
+	}
+	res := parts[5]
+	typ, _, _ := strings.Cut(res, "/")
+	typ, _, _ = strings.Cut(typ, ":")
+	if typ == res {
+		typ = "" // a name alone (an SQS queue)
+	}
+	return fmt.Sprintf("%s:%s:%d", parts[2], typ, strings.Count(res, "/")+strings.Count(res, ":"))
 }
 
 func asMap(v any) map[string]any {

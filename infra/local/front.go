@@ -74,7 +74,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		fmt.Fprintf(f.log, "gateway\tAWS front: %s %s: refused: %v\n", req.Method, req.URL.Path, err)
 		code := "InvalidSignatureException"
-		if err.Error() == "unknown access key" {
+		if errors.Is(err, errUnknownKey) {
 			code = "UnrecognizedClientException"
 		}
 		f.fail(w, service, http.StatusForbidden, code, "The request signature we calculated does not match the signature you provided.")

@@ -48,6 +48,9 @@ func DevIdentities() []Identity {
 // allows.
 const maxSkew = 5 * time.Minute
 
+// errUnknownKey is a signature by a key the gateway does not know.
+var errUnknownKey = errors.New("unknown access key")
+
 // credential is what the gateway knows of an access key: its secret, and
 // the session token a temporary key (a function's) must come with.
 type credential struct {
@@ -70,7 +73,7 @@ func checkSigV4(req *http.Request, body []byte, keyOf func(id string) (credentia
 	keyID, region, service := scope[0], scope[2], scope[3]
 	key, ok := keyOf(keyID)
 	if !ok {
-		return "", "", errors.New("unknown access key")
+		return "", "", errUnknownKey
 	}
 	if req.Header.Get("X-Amz-Security-Token") != key.token {
 		return "", "", errors.New("the session token is not the key's")

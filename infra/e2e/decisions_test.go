@@ -27,7 +27,9 @@ var (
 // privacyctl runs the operator command, built once, as the team would: a
 // team action through the gateway's IAM-authorised operator route, signed
 // as the local IAM user dpo (dpoARN is who the ledger names); a
-// maintenance command against the stack's tables in DynamoDB Local.
+// maintenance command as the engineer on call (the local user holding
+// PrivacyMaintenancePolicy), against the stack's AWS front, which checks
+// each of its calls against that policy.
 func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctlOnce.Do(func() {
@@ -43,22 +45,21 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	if ctlErr != nil {
 		t.Fatalf("build privacyctl: %v", ctlErr)
 	}
-	key, secret := "local", "local"
+	var who local.Identity
 	switch args[0] {
 	case "reapply-erasures", "retention", "replay":
-		args = append(args, "-endpoint", s.svc.DynamoDB,
-			"-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
+		args = append(args, "-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
 			"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
 			"-suppression-table", s.Tables["SuppressionTable"])
+		who = local.DevIdentities()[2]
 	default:
 		args = append(args, "-api", s.URL+"/v1/operator")
-		dpo := local.DevIdentities()[1]
-		key, secret = dpo.AccessKeyID, dpo.SecretAccessKey
+		who = local.DevIdentities()[1]
 	}
 	cmd := exec.Command(ctlPath, args...)
 	cmd.Dir = localtest.Root()
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION=us-east-1",
-		"AWS_SESSION_TOKEN=", "PRIVACYCTL_API=")
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+who.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+who.SecretAccessKey,
+		"AWS_REGION=us-east-1", "AWS_SESSION_TOKEN=", "PRIVACYCTL_API=", "AWS_ENDPOINT_URL="+s.URL)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -377,6 +378,18 @@ func TestOperatorRouteOnlyForIAMCallers(t *testing.T) {
 	dpo := local.DevIdentities()[1]
 	if out, err := ctl(dpo.AccessKeyID, "not-"+dpo.SecretAccessKey, "hold", "list"); err == nil || !strings.Contains(out, "403") {
 		t.Fatalf("signed with a wrong secret: %v %s", err, out)
+	}
+	// A known IAM user whose policy does not allow execute-api:Invoke on
+	// the route (the engineer on call holds PrivacyMaintenancePolicy) is
+	// refused before the function runs, and the gateway says why.
+	s.expectRefusals = true
+	m := local.DevIdentities()[2]
+	if out, err := ctl(m.AccessKeyID, m.SecretAccessKey, "hold", "add", "-email", "mallory-target@example.com", "-reason", "forged"); err == nil ||
+		!strings.Contains(out, "403") {
+		t.Fatalf("signed by a user without PrivacyTeamPolicy: %v %s", err, out)
+	}
+	if !strings.Contains(s.logs.String(), "IAM refused "+m.ARN) || !strings.Contains(s.logs.String(), "execute-api:Invoke on arn:aws:execute-api:") {
+		t.Fatalf("the refusal is not logged:\n%s", s.logs.String())
 	}
 	if out, err := s.privacyctl(t, "hold", "list"); err != nil || strings.Contains(out, "forged") {
 		t.Fatalf("hold list: %v %s", err, out)

@@ -352,7 +352,7 @@ func TestFailedRunIsReplayedOnce(t *testing.T) {
 	queue := s.Queues["FailureQueue"]
 	replay := func() string {
 		t.Helper()
-		out, err := s.privacyctl(t, "replay", "-queue-url", queue, "-sqs-endpoint", svc.SQS, "-invoke-url", s.URL)
+		out, err := s.privacyctl(t, "replay", "-queue-url", queue)
 		if err != nil {
 			t.Fatalf("replay: %v %s", err, out)
 		}
@@ -408,7 +408,7 @@ func TestFailedStreamRecordIsReplayedOnce(t *testing.T) {
 	}
 	replay := func() string {
 		t.Helper()
-		out, err := s.privacyctl(t, "replay", "-queue-url", s.Queues["FailureQueue"], "-sqs-endpoint", svc.SQS, "-invoke-url", s.URL)
+		out, err := s.privacyctl(t, "replay", "-queue-url", s.Queues["FailureQueue"])
 		if err != nil {
 			t.Fatalf("replay: %v %s", err, out)
 		}

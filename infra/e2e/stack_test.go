@@ -52,6 +52,8 @@ type stack struct {
 	logs   *syncBuffer
 	team   string
 	hasher *privacy.Hasher
+	// expectRefusals: the test is about calls IAM refuses.
+	expectRefusals bool
 }
 
 // startStack runs a stack of the test's own: its own tables, its own team
@@ -134,10 +136,17 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 			}
 		}
 	}()
+	st := &stack{svc: svc, logs: logs, team: team}
 	t.Cleanup(func() {
 		close(stop)
 		<-done
 		s.Close()
+		// A call the stack's IAM refused is one AWS would refuse: a test
+		// fails on it even when the code carried on (a fallback, a
+		// retry), unless it is the refusal the test is about.
+		if refused := refusals(logs.String()); len(refused) > 0 && !st.expectRefusals {
+			t.Errorf("IAM refused (or could not check) %d calls:\n%s", len(refused), strings.Join(refused, "\n"))
+		}
 		if t.Failed() {
 			t.Logf("stack log:\n%s", logs.String())
 		}
@@ -146,7 +155,21 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &stack{Stack: s, svc: svc, logs: logs, team: team, hasher: h}
+	st.Stack, st.hasher = s, h
+	return st
+}
+
+// refusals are the gateway's log lines of calls IAM refused, or that its
+// AWS front could not check.
+func refusals(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "\tIAM refused ") || strings.Contains(line, "\tIAM could not decide ") ||
+			strings.Contains(line, "\tAWS front: ") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // client sends requests from 127.0.0.77, so the source IP the functions

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -106,9 +107,14 @@ func main() {
 	}
 	fmt.Fprintf(out, "gateway\tready: API on %s (functions: %d, tables: %d)\n", s.URL, len(s.Functions), len(s.Tables))
 	for _, id := range local.DevIdentities() {
-		fmt.Fprintf(out, "gateway\tIAM user %s: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (privacyctl -api %s/v1/operator)\n",
-			id.ARN, id.AccessKeyID, id.SecretAccessKey, s.URL)
+		use := "privacyctl -api " + s.URL + "/v1/operator"
+		if slices.Contains(id.Policies, "PrivacyMaintenancePolicy") {
+			use = "AWS_ENDPOINT_URL=" + s.URL + " privacyctl reapply-erasures|retention backfill|replay"
+		}
+		fmt.Fprintf(out, "gateway\tIAM user %s (%s): AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (%s)\n",
+			id.ARN, strings.Join(id.Policies, ", "), id.AccessKeyID, id.SecretAccessKey, use)
 	}
+	fmt.Fprintf(out, "gateway\tIAM: every AWS call a function makes is checked against its role (the AWS front, %s); refusals are logged here\n", s.URL)
 	<-ctx.Done()
 	fmt.Fprintln(out, "gateway\tstopping")
 	s.Close()

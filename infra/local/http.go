@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/infra/iamsim"
 )
 
 // route is one HttpApi event: a method and a path template.
@@ -26,8 +28,11 @@ type route struct {
 	segments []string
 	static   int
 	fn       invoker
-	// iam: the route's authorizer is AWS_IAM (a SigV4-signed caller).
+	// iam: the route's authorizer is AWS_IAM (a SigV4-signed caller); arn
+	// is its route's ARN up to the path (execute-api's resource,
+	// arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>).
 	iam bool
+	arn string
 	// authorizer is the route's Lambda authorizer, if it has one.
 	authorizer *lambdaAuthorizer
 }
@@ -98,16 +103,20 @@ type API struct {
 	routes []route
 	cors   *cors
 	admin  http.Handler
-	log    io.Writer
-	// identities are the IAM users an AWS_IAM route admits.
+	// aws is the AWS front: requests signed for an AWS service go there.
+	aws http.Handler
+	log io.Writer
+	// identities are the IAM users an AWS_IAM route admits, if the gate
+	// allows them execute-api:Invoke on it.
 	identities []Identity
+	gate       *gate
 }
 
 // maxAPIBody is API Gateway's payload limit.
 const maxAPIBody = 10 << 20
 
-func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, error) {
-	a := &API{log: log, identities: DevIdentities()}
+func newAPI(t *Template, r *Resolver, fns []*Function, g *gate, log io.Writer) (*API, error) {
+	a := &API{log: log, identities: DevIdentities(), gate: g}
 	authorizers, err := lambdaAuthorizers(t, fns)
 	if err != nil {
 		return nil, err
@@ -126,7 +135,17 @@ func newAPI(t *Template, r *Resolver, fns []*Function, log io.Writer) (*API, err
 			switch auth := asMap(e.Properties["Auth"]); {
 			case auth == nil:
 			case asString(auth["Authorizer"]) == "AWS_IAM":
+				api := asString(e.Properties["ApiId"])
+				stage := "$default"
+				if res, ok := t.Resources[api]; ok && res.Properties["StageName"] != nil {
+					v, err := r.Resolve(res.Properties["StageName"])
+					if err != nil {
+						return nil, fmt.Errorf("%s StageName: %w", api, err)
+					}
+					stage = asString(v)
+				}
 				rt.iam = true
+				rt.arn = fmt.Sprintf("arn:aws:execute-api:%s:000000000000:%s/%s/%s", r.Pseudo["AWS::Region"], api, stage, method)
 			case authorizers[asString(auth["Authorizer"])] != nil:
 				rt.authorizer = authorizers[asString(auth["Authorizer"])]
 			default:
@@ -179,6 +198,10 @@ func apiError(w http.ResponseWriter, status int, msg string) {
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if a.aws != nil && isAWSCall(req) {
+		a.aws.ServeHTTP(w, req)
+		return
+	}
 	origin := req.Header.Get("Origin")
 	if a.cors != nil && origin != "" && a.cors.allows(origin) {
 		h := w.Header()
@@ -229,7 +252,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if rt.iam {
 		// API Gateway's IAM authorizer: a valid SigV4 signature of a
 		// known caller, or 403 before the function is invoked.
-		who, err := verifySigV4(req, body, a.identities, time.Now())
+		user, who, err := verifySigV4(req, body, a.identities, time.Now())
+		if err == nil && a.gate != nil {
+			// And the caller's policies must allow execute-api:Invoke on
+			// the route (PrivacyTeamPolicy does, for the operator's).
+			var refused *refusal
+			refused, err = a.gate.decide(req.Context(), a.gate.byKey[user.AccessKeyID],
+				[]iamsim.Request{{Action: "execute-api:Invoke", Resource: rt.arn + req.URL.Path}})
+			if err == nil && refused != nil {
+				err = errors.New(refused.Message())
+			}
+		}
 		if err != nil {
 			fmt.Fprintf(a.log, "gateway\t%s %s: IAM authorizer refused: %v\n", req.Method, req.URL.Path, err)
 			apiError(w, http.StatusForbidden, "Forbidden")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,21 +18,29 @@ import (
 )
 
 // Identity is a local IAM user: the access key pair a client signs with
-// (SigV4) and the ARN API Gateway hands the function of a route whose
-// authorizer is AWS_IAM.
+// (SigV4), its ARN (which API Gateway hands the function of a route whose
+// authorizer is AWS_IAM, and which AWS's refusals name) and the customer
+// managed policies of the template attached to it, which the gateway
+// evaluates for each of its calls.
 type Identity struct {
 	AccessKeyID, SecretAccessKey, ARN string
+	Policies                          []string
 }
 
 // DevIdentities are the IAM users the local gateway knows, development
-// credentials that work nowhere else (make dev prints them): each may call
-// every IAM-authorised route, as a role holding PrivacyTeamPolicy may.
+// credentials that work nowhere else (make dev prints them): two of the
+// privacy team, holding PrivacyTeamPolicy (privacyctl's team commands,
+// through the operator route), and the engineer on call, holding
+// PrivacyMaintenancePolicy, PrivacyReplayPolicy and PrivacyBackfillPolicy
+// (privacyctl's maintenance commands, against the stack's AWS front).
 func DevIdentities() []Identity {
 	return []Identity{
 		{AccessKeyID: "AKIALOCALPRIVACYTEAM", SecretAccessKey: "local-privacy-team-secret-access-key",
-			ARN: "arn:aws:iam::000000000000:user/privacy-team"},
+			ARN: "arn:aws:iam::000000000000:user/privacy-team", Policies: []string{"PrivacyTeamPolicy"}},
 		{AccessKeyID: "AKIALOCALDPO", SecretAccessKey: "local-dpo-secret-access-key",
-			ARN: "arn:aws:iam::000000000000:user/dpo"},
+			ARN: "arn:aws:iam::000000000000:user/dpo", Policies: []string{"PrivacyTeamPolicy"}},
+		{AccessKeyID: "AKIALOCALMAINTENANCE", SecretAccessKey: "local-maintenance-secret-access-key",
+			ARN: "arn:aws:iam::000000000000:user/maintenance", Policies: []string{"PrivacyMaintenancePolicy", "PrivacyReplayPolicy", "PrivacyBackfillPolicy"}},
 	}
 }
 
@@ -39,43 +48,48 @@ func DevIdentities() []Identity {
 // allows.
 const maxSkew = 5 * time.Minute
 
-// verifySigV4 checks req's Signature Version 4 (the Authorization header
-// form) over body against the known identities, as API Gateway's IAM
-// authorizer does, and returns who signed it.
-func verifySigV4(req *http.Request, body []byte, ids []Identity, now time.Time) (*events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+// errUnknownKey is a signature by a key the gateway does not know.
+var errUnknownKey = errors.New("unknown access key")
+
+// credential is what the gateway knows of an access key: its secret, and
+// the session token a temporary key (a function's) must come with.
+type credential struct {
+	secret, token string
+}
+
+// checkSigV4 checks req's Signature Version 4 (the Authorization header
+// form) over body, as AWS does, against the key the credential names
+// (keyOf finds it), and returns that key and the credential scope's
+// service.
+func checkSigV4(req *http.Request, body []byte, keyOf func(id string) (credential, bool), now time.Time) (keyID, service string, err error) {
 	fields, ok := sigV4Fields(req.Header.Get("Authorization"))
 	if !ok {
-		return nil, errors.New("no SigV4 Authorization header")
+		return "", "", errors.New("no SigV4 Authorization header")
 	}
 	scope := strings.Split(fields["Credential"], "/")
 	if len(scope) != 5 || scope[4] != "aws4_request" || fields["SignedHeaders"] == "" || fields["Signature"] == "" {
-		return nil, errors.New("malformed SigV4 Authorization header")
+		return "", "", errors.New("malformed SigV4 Authorization header")
 	}
 	keyID, region, service := scope[0], scope[2], scope[3]
-	if service != "execute-api" {
-		return nil, fmt.Errorf("signed for %q, not execute-api", service)
+	key, ok := keyOf(keyID)
+	if !ok {
+		return "", "", errUnknownKey
 	}
-	var id *Identity
-	for i := range ids {
-		if ids[i].AccessKeyID == keyID {
-			id = &ids[i]
-		}
-	}
-	if id == nil {
-		return nil, errors.New("unknown access key")
+	if req.Header.Get("X-Amz-Security-Token") != key.token {
+		return "", "", errors.New("the session token is not the key's")
 	}
 	at, err := time.Parse("20060102T150405Z", req.Header.Get("X-Amz-Date"))
 	if err != nil || at.Format("20060102") != scope[1] {
-		return nil, errors.New("X-Amz-Date missing or not the credential's day")
+		return "", "", errors.New("X-Amz-Date missing or not the credential's day")
 	}
 	if d := now.Sub(at); d > maxSkew || d < -maxSkew {
-		return nil, errors.New("signature expired or not yet valid")
+		return "", "", errors.New("signature expired or not yet valid")
 	}
 	// Sign the same request (the headers it signed, its body) again and
 	// compare.
 	clone, err := http.NewRequest(req.Method, "http://"+req.Host+req.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
 	clone.Host = req.Host
 	for _, h := range strings.Split(fields["SignedHeaders"], ";") {
@@ -89,18 +103,40 @@ func verifySigV4(req *http.Request, body []byte, ids []Identity, now time.Time) 
 	}
 	sum := sha256.Sum256(body)
 	if p := req.Header.Get("X-Amz-Content-Sha256"); p != "" && p != hex.EncodeToString(sum[:]) {
-		return nil, errors.New("payload hash does not match the body")
+		return "", "", errors.New("payload hash does not match the body")
 	}
-	creds := aws.Credentials{AccessKeyID: id.AccessKeyID, SecretAccessKey: id.SecretAccessKey}
+	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: key.secret, SessionToken: key.token}
 	if err := v4.NewSigner().SignHTTP(req.Context(), creds, clone, hex.EncodeToString(sum[:]), service, region, at); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	want, _ := sigV4Fields(clone.Header.Get("Authorization"))
 	if want["SignedHeaders"] != fields["SignedHeaders"] || subtle.ConstantTimeCompare([]byte(want["Signature"]), []byte(fields["Signature"])) != 1 {
-		return nil, errors.New("signature does not match")
+		return "", "", errors.New("signature does not match")
 	}
+	return keyID, service, nil
+}
+
+// verifySigV4 checks req's signature as API Gateway's IAM authorizer does
+// (signed for execute-api by a known user) and returns who signed it.
+func verifySigV4(req *http.Request, body []byte, ids []Identity, now time.Time) (*Identity, *events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+	keyID, service, err := checkSigV4(req, body, func(id string) (credential, bool) {
+		for _, i := range ids {
+			if i.AccessKeyID == id {
+				return credential{secret: i.SecretAccessKey}, true
+			}
+		}
+		return credential{}, false
+	}, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if service != "execute-api" {
+		return nil, nil, fmt.Errorf("signed for %q, not execute-api", service)
+	}
+	i := slices.IndexFunc(ids, func(i Identity) bool { return i.AccessKeyID == keyID })
+	id := &ids[i]
 	account := strings.Split(id.ARN, ":")[4]
-	return &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccessKey: id.AccessKeyID, AccountID: account,
+	return id, &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccessKey: id.AccessKeyID, AccountID: account,
 		CallerID: id.AccessKeyID, UserARN: id.ARN, UserID: id.AccessKeyID}, nil
 }
 

@@ -48,7 +48,7 @@ func TestVerifySigV4(t *testing.T) {
 		}(), body, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			who, err := verifySigV4(tc.req, bytes.Clone([]byte(tc.body)), DevIdentities(), now)
+			_, who, err := verifySigV4(tc.req, bytes.Clone([]byte(tc.body)), DevIdentities(), now)
 			if (err == nil) != tc.ok {
 				t.Fatalf("verify: %v (ok %v)", err, tc.ok)
 			}

@@ -55,7 +55,7 @@ func TestTemplateFunctionsAndRoutes(t *testing.T) {
 	if got := mailer.Events["SubjectsStream"].Properties["Stream"]; got != "arn:stream" {
 		t.Errorf("stream resolved to %v", got)
 	}
-	api, err := newAPI(tmpl, r, fns, nil)
+	api, err := newAPI(tmpl, r, fns, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

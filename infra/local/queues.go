@@ -22,6 +22,14 @@ type queues struct {
 	urls   map[string]string // queue ARN -> URL
 }
 
+// urlsOrEmpty are the queues' URLs by ARN (none without an SQS server).
+func (q *queues) urlsOrEmpty() map[string]string {
+	if q == nil {
+		return nil
+	}
+	return q.urls
+}
+
 // createQueues creates every AWS::SQS::Queue of the template and fills
 // the resolver's answers for them.
 func createQueues(ctx context.Context, endpoint string, t *Template, r *Resolver, prefix, region string,

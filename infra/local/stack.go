@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/google/uuid"
+
+	"github.com/privacykeeper/privacykeeper/infra/iamsim"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 )
 
@@ -45,11 +49,14 @@ type Config struct {
 	TablePrefix      string            // tables are named prefix+LogicalId
 	Addr             string            // the API's listen address, e.g. 127.0.0.1:3000
 	Params           map[string]string // template parameter overrides
-	Env              map[string]string // values for declared variables (LOCAL_SECRET, LOG_LEVEL, ...)
-	Pool             int               // emulator processes per HTTP function
-	Region           string
-	Log              io.Writer // function and gateway log lines, one per line
-	NoSchedules      bool      // do not fire schedules (tests invoke on demand)
+	// Env holds values for declared variables (LOG_LEVEL, ...), and the
+	// development values of the template's secrets, which the AWS front
+	// serves (LOCAL_SECRET, RECEIPT_KEY, OPENDSR_SIGNING_KEY: secretVariables).
+	Env         map[string]string
+	Pool        int // emulator processes per HTTP function
+	Region      string
+	Log         io.Writer // function and gateway log lines, one per line
+	NoSchedules bool      // do not fire schedules (tests invoke on demand)
 	// QueueAttributes, by queue logical id, replace attributes the
 	// template gives a queue (a test shortens a visibility timeout).
 	QueueAttributes map[string]map[string]string
@@ -185,9 +192,17 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.AsyncRetryDelay <= 0 {
 		cfg.AsyncRetryDelay = 10 * time.Second
 	}
+	secrets := localSecrets(t, r, cfg)
+	for _, id := range t.ResourcesOfType("AWS::Serverless::Function") {
+		r.Attrs[id+".Arn"] = functionARN(cfg.Region, id)
+	}
 	fns, err := Functions(t, r)
 	if err == nil {
 		err = Build(ctx, cfg.Root, cfg.BuildDir, fns)
+	}
+	var g *gate
+	if err == nil {
+		g, err = startIAM(ctx, cfg, t, r, fns, log)
 	}
 	if err != nil {
 		ln.Close()
@@ -204,28 +219,44 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			s.Tables[id] = name
 		}
 	}
-	base := map[string]string{
-		"AWS_REGION": cfg.Region, "AWS_DEFAULT_REGION": cfg.Region,
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-	}
+	// What the Lambda service gives a runtime: its region, and its role's
+	// temporary credentials. AWS_ENDPOINT_URL, the SDK's own, points each
+	// of its AWS clients at the gateway's AWS front (development only:
+	// lambdaenv refuses it otherwise).
+	base := map[string]string{"AWS_REGION": cfg.Region, "AWS_DEFAULT_REGION": cfg.Region, "AWS_ENDPOINT_URL": url}
 	// Development settings, applied only to functions that declare them:
-	// development itself, the emulators' endpoints, and OpenDSR callbacks
-	// to the developer's own loopback receivers.
-	overrides := map[string]string{"DEVELOPMENT": "true", "DYNAMODB_ENDPOINT": cfg.DynamoDBEndpoint, "SES_ENDPOINT": cfg.SESEndpoint, "SQS_ENDPOINT": cfg.SQSEndpoint,
-		"ALLOW_INSECURE_CALLBACKS": "true", "RECEIPT_KEY": lambdaenv.LocalReceiptKey}
+	// development itself, and OpenDSR callbacks to the developer's own
+	// loopback receivers. The secrets' development values are served by
+	// the front (localSecrets), not put in the environment.
+	overrides := map[string]string{"DEVELOPMENT": "true", "ALLOW_INSECURE_CALLBACKS": "true"}
 	for k, v := range cfg.Env {
-		overrides[k] = v
+		if _, secret := secretVariables[k]; !secret {
+			overrides[k] = v
+		}
 	}
 	for _, f := range fns {
 		s.Functions[f.ID] = f
-		f.start(cfg.RIE, poolSize(f, cfg.Pool), base, overrides, log)
+		env := maps.Clone(base)
+		maps.Copy(env, g.credentials(f.ID))
+		f.start(cfg.RIE, poolSize(f, cfg.Pool), env, overrides, log)
 	}
-	api, err := newAPI(t, r, fns, log)
+	tables, err := tablesOf(t, r)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	api.admin = s.adminHandler()
+	byARN := map[string]*Function{}
+	for _, f := range fns {
+		byARN[functionARN(cfg.Region, f.ID)] = f
+	}
+	awsFront := &front{gate: g, tables: tables, queues: qs, secrets: secrets, fns: byARN, region: cfg.Region, stack: s, log: log,
+		emulators: map[string]string{"dynamodb": cfg.DynamoDBEndpoint, "ses": cfg.SESEndpoint, "sqs": cfg.SQSEndpoint}}
+	api, err := newAPI(t, r, fns, g, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	api.admin, api.aws = s.adminHandler(), awsFront
 	streams := dynamodbstreams.NewFromConfig(staticAWS(cfg.Region), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
 	for _, f := range fns {
 		for name, e := range f.Events {
@@ -457,4 +488,70 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// startIAM loads the identity policies of the stack's principals from the
+// SAM-transformed template, starts (or joins) the process's evaluator, and
+// refuses a stack AWS would refuse at deploy (checkServiceAccess).
+func startIAM(ctx context.Context, cfg Config, t *Template, r *Resolver, fns []*Function, log io.Writer) (*gate, error) {
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := samTransform(ctx, root, cfg.Template, cfg.BuildDir)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := loadIdentities(resources, r, fns)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGate(iamsim.Shared(filepath.Join(root, ".tools", "node", "node_modules")), ids, fns, log)
+	if err != nil {
+		return nil, err
+	}
+	return g, checkServiceAccess(ctx, g, t, r, fns)
+}
+
+// secretVariables name the development values of the template's secrets
+// (what sam local's env.json gives the functions in the clear), and the
+// value each has when the configuration gives none.
+var secretVariables = map[string]struct{ secret, fallback string }{
+	"LOCAL_SECRET":        {"AppSecret", lambdaenv.LocalSecret},
+	"RECEIPT_KEY":         {"ReceiptSigningKey", lambdaenv.LocalReceiptKey},
+	"OPENDSR_SIGNING_KEY": {"OpenDSRSigningKey", ""},
+}
+
+// localSecrets gives each AWS::SecretsManager::Secret of the template an
+// ARN as AWS makes them (name, a dash and six random characters), which
+// Ref resolves to, and its local value: the development value its
+// variable gives (secretVariables), else its SecretString, else a random
+// one (GenerateSecretString).
+func localSecrets(t *Template, r *Resolver, cfg Config) map[string]secretValue {
+	values := map[string]string{}
+	for v, s := range secretVariables {
+		if x := cfg.Env[v]; x != "" {
+			values[s.secret] = x
+		} else if s.fallback != "" {
+			values[s.secret] = s.fallback
+		}
+	}
+	out := map[string]secretValue{}
+	for _, id := range t.ResourcesOfType("AWS::SecretsManager::Secret") {
+		if ok, err := r.Exists(id); err != nil || !ok {
+			continue
+		}
+		name := cfg.TablePrefix + id
+		arn := fmt.Sprintf("arn:aws:secretsmanager:%s:000000000000:secret:%s-%s", cfg.Region, name, random(6))
+		v, ok := values[id]
+		if !ok {
+			v = asString(t.Resources[id].Properties["SecretString"])
+		}
+		if !ok && v == "" {
+			v = random(64)
+		}
+		r.Refs[id] = arn
+		out[arn] = secretValue{arn: arn, name: name, value: v}
+	}
+	return out
 }

@@ -229,11 +229,11 @@ var commands = []command{
 		}, run: reapplyErasures},
 	{name: "replay", args: "-queue-url URL [-max N]",
 		help: "maintenance: feed the failure queue's records (the output FailureQueueUrl) back to their functions once the " +
-			"cause is fixed; each is deleted once its replay succeeded (locally: -sqs-endpoint and -invoke-url http://localhost:3000)",
+			"cause is fixed: an asynchronous run invoked again, a stream batch's items marked replayed so that the stream " +
+			"delivers them again; each is deleted once its replay succeeded",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.queueURL, "queue-url", os.Getenv("FAILURE_QUEUE_URL"), "the failure queue's URL (the stack's output FailureQueueUrl)")
 			fs.StringVar(&o.sqsEndpoint, "sqs-endpoint", os.Getenv("SQS_ENDPOINT"), "the SQS endpoint (the local SQS server in development)")
-			fs.StringVar(&o.invokeURL, "invoke-url", "", "invoke through the local gateway at this URL instead of Lambda")
 			fs.IntVar(&o.max, "max", 0, "at most this many messages (0: all)")
 		}, run: replayFailures},
 }
@@ -274,7 +274,9 @@ func tableFlags(fs *flag.FlagSet, o *options) {
 const commonHelp = `The team's actions also take -api URL (or PRIVACYCTL_API): the stack's output OperatorUrl; each call is
 signed with your AWS credentials (your role needs PrivacyTeamPolicy), and the ledger names you.
 The maintenance commands (retention backfill, reapply-erasures, replay) work on the tables with your role's
-own access (PrivacyMaintenancePolicy; retention backfill PrivacyBackfillPolicy) and take -endpoint URL (DynamoDB Local), -stage NAME (table names
+own access (PrivacyMaintenancePolicy; retention backfill PrivacyBackfillPolicy; locally, AWS_ENDPOINT_URL=http://localhost:3000
+and the keys of the maintenance user make dev prints, so the gateway checks each call against those policies) and take
+-endpoint URL (DynamoDB Local), -stage NAME (table names
 <stage>-…Table), -requests-table/-subjects-table/-ledger-table/-ops-table/-suppression-table/-records-table
 NAME and -policy-version V. "privacyctl help COMMAND" tells one command's flags.
 `
@@ -294,13 +296,13 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 type options struct {
-	api, endpoint, stage, requests, subjects, ledger, ops, suppression       string
-	policy, status, reason, note, until, email, ref, name, controller        string
-	records, url, credentials, certificate, queueURL, sqsEndpoint, invokeURL string
-	since, only, version, effective, summary                                 string
-	newPurposes                                                              multi
-	max, days                                                                int
-	overdue, asJSON, erase, material                                         bool
+	api, endpoint, stage, requests, subjects, ledger, ops, suppression string
+	policy, status, reason, note, until, email, ref, name, controller  string
+	records, url, credentials, certificate, queueURL, sqsEndpoint      string
+	since, only, version, effective, summary                           string
+	newPurposes                                                        multi
+	max, days                                                          int
+	overdue, asJSON, erase, material                                   bool
 }
 
 // multi is a flag given once per value.
@@ -693,10 +695,8 @@ func replayFailures(ctx context.Context, c *cli, _ []string) error {
 				opt.BaseEndpoint = aws.String(o.endpoint)
 			}
 		}),
+		Items:   c.db,
 		Invoker: replay.Lambda{Client: lambda.NewFromConfig(cfg)}}
-	if o.invokeURL != "" {
-		r.Invoker = replay.Gateway{URL: o.invokeURL}
-	}
 	rep, err := r.Run(ctx, o.max)
 	fmt.Fprintf(out, "%d replayed, %d failed again (left in the queue)\n", rep.Replayed, rep.Failed)
 	if err == nil && rep.Failed > 0 {

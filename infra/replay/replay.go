@@ -3,12 +3,18 @@
 // (FailureQueue: the on-failure destination of every stream mapping and
 // asynchronous invocation, and the schedules' dead-letter queue) and, per
 // message: an asynchronous invocation's record is invoked again with its
-// request payload; a stream batch's record names where the batch is in
-// the stream, and the records are read back from the stream (they are
-// kept 24 hours) and invoked as one batch; a schedule's dead letter is
-// its input, invoked on its target. A message is deleted only once its
-// replay succeeded, so each is fed back once; one that fails again stays,
-// and shows again after its visibility timeout.
+// request payload; a schedule's dead letter is its input, invoked on its
+// target; a stream batch's record names where the batch is in the
+// stream: the records are read back from the stream (they are kept 24
+// hours) and each one's item is marked replayed (dynamo.AttrReplayedAt),
+// a change the stream delivers to the function again, which makes what
+// the item makes due now due again (privacy.Change.Replayed). A stream's
+// function is never invoked with records the replay read: whoever may
+// replay would otherwise make the mailer send, or the callbacks post,
+// whatever events they wrote (PrivacyMaintenancePolicy may not invoke
+// either). A message is deleted only once its replay succeeded, so each is
+// fed back once; one that fails again stays, and shows again after its
+// visibility timeout.
 package replay
 
 import (
@@ -17,17 +23,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 )
 
 // Queue is the part of SQS the replay uses.
@@ -48,11 +58,18 @@ type Invoker interface {
 	Invoke(ctx context.Context, functionARN string, payload []byte) ([]byte, error)
 }
 
+// Items is the part of DynamoDB the replay of a stream batch uses: it
+// marks each record's item replayed.
+type Items interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
 // Replayer replays the messages of one queue.
 type Replayer struct {
 	Queue    Queue
 	QueueURL string
 	Streams  Streams
+	Items    Items
 	Invoker  Invoker
 	Log      io.Writer
 	// Hide is how long a message received is hidden from another replay
@@ -154,37 +171,87 @@ func (r *Replayer) replay(ctx context.Context, m sqstypes.Message) (string, erro
 	if len(records) == 0 {
 		return what, errors.New("the records are no longer in the stream (kept 24 hours)")
 	}
-	payload, err := json.Marshal(map[string]any{"Records": records})
-	if err != nil {
-		return what, err
+	touched, gone, err := r.touch(ctx, msg.Batch.StreamARN, records)
+	what = fmt.Sprintf("%s (%d items marked replayed, %d gone since)", what, touched, gone)
+	return what, err
+}
+
+// touch marks the item of each record replayed (once per key, and only
+// an item that still exists: a deleted one has nothing left to do), and
+// reports how many it marked and how many were gone.
+func (r *Replayer) touch(ctx context.Context, streamARN string, records []streamtypes.Record) (touched, gone int, err error) {
+	table, ok := tableOf(streamARN)
+	if !ok {
+		return 0, 0, fmt.Errorf("%s is not a table's stream", streamARN)
 	}
-	out, err := r.Invoker.Invoke(ctx, fn, payload)
-	if err != nil {
-		return what, err
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	seen := map[string]bool{}
+	for _, rec := range records {
+		key, id := keyOf(rec.Dynamodb.Keys)
+		if seen[id] || len(key) == 0 {
+			continue
+		}
+		seen[id] = true
+		names := map[string]string{"#r": dynamo.AttrReplayedAt}
+		var exists []string
+		for i, k := range slices.Sorted(maps.Keys(key)) {
+			n := fmt.Sprintf("#k%d", i)
+			names[n] = k
+			exists = append(exists, "attribute_exists("+n+")")
+		}
+		_, err := r.Items.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: key,
+			UpdateExpression: aws.String("SET #r = :at"), ConditionExpression: aws.String(strings.Join(exists, " AND ")),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":at": &ddbtypes.AttributeValueMemberS{Value: now}}})
+		var failed *ddbtypes.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &failed):
+			gone++
+		case err != nil:
+			return touched, gone, fmt.Errorf("mark replayed: %w", err)
+		default:
+			touched++
+		}
 	}
-	var resp struct {
-		Failures []json.RawMessage `json:"batchItemFailures"`
+	return touched, gone, nil
+}
+
+// tableOf is the name of the table whose stream arn is.
+func tableOf(streamARN string) (string, bool) {
+	_, rest, ok := strings.Cut(streamARN, ":table/")
+	name, _, ok2 := strings.Cut(rest, "/stream/")
+	return name, ok && ok2 && name != ""
+}
+
+// keyOf converts a stream record's key to a table's, and names it.
+func keyOf(keys map[string]streamtypes.AttributeValue) (map[string]ddbtypes.AttributeValue, string) {
+	out := map[string]ddbtypes.AttributeValue{}
+	var id strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		switch v := keys[k].(type) {
+		case *streamtypes.AttributeValueMemberS:
+			out[k] = &ddbtypes.AttributeValueMemberS{Value: v.Value}
+			fmt.Fprintf(&id, "%s=S:%s;", k, v.Value)
+		case *streamtypes.AttributeValueMemberN:
+			out[k] = &ddbtypes.AttributeValueMemberN{Value: v.Value}
+			fmt.Fprintf(&id, "%s=N:%s;", k, v.Value)
+		case *streamtypes.AttributeValueMemberB:
+			out[k] = &ddbtypes.AttributeValueMemberB{Value: v.Value}
+			fmt.Fprintf(&id, "%s=B:%x;", k, v.Value)
+		}
 	}
-	if json.Unmarshal(out, &resp) == nil && len(resp.Failures) > 0 {
-		return what, fmt.Errorf("%d records failed again", len(resp.Failures))
-	}
-	return what, nil
+	return out, id.String()
 }
 
 // records reads a shard's records from start to end (sequence numbers,
-// inclusive) in the shape Lambda delivers them.
-func (r *Replayer) records(ctx context.Context, streamARN, shard, start, end string) ([]map[string]any, error) {
+// inclusive).
+func (r *Replayer) records(ctx context.Context, streamARN, shard, start, end string) ([]streamtypes.Record, error) {
 	it, err := r.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(streamARN),
 		ShardId: aws.String(shard), ShardIteratorType: streamtypes.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(start)})
 	if err != nil {
 		return nil, fmt.Errorf("read the stream: %w", err)
 	}
-	region := ""
-	if p := strings.Split(streamARN, ":"); len(p) > 3 {
-		region = p[3]
-	}
 	last, _ := new(big.Int).SetString(end, 10)
-	var out []map[string]any
+	var out []streamtypes.Record
 	for iter := it.ShardIterator; iter != nil; {
 		page, err := r.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
 		if err != nil {
@@ -198,7 +265,7 @@ func (r *Replayer) records(ctx context.Context, streamARN, shard, start, end str
 			if seq == nil || last == nil || seq.Cmp(last) > 0 {
 				return out, nil
 			}
-			out = append(out, local.StreamEvent(rec, region, streamARN))
+			out = append(out, rec)
 		}
 		iter = page.NextShardIterator
 	}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,33 +19,33 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/infra/replay"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 )
 
-// function stands in for the local gateway's invoke route: it records
-// each payload and fails while told to.
+// function stands in for Lambda's Invoke: it records each payload and
+// fails while told to.
 type function struct {
 	mu       sync.Mutex
 	failing  bool
 	payloads []string
 }
 
-func (f *function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
+func (f *function) Invoke(_ context.Context, arn string, payload []byte) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.payloads = append(f.payloads, r.URL.Path+" "+string(b))
+	f.payloads = append(f.payloads, arn+" "+string(payload))
 	if f.failing {
-		http.Error(w, `{"errorMessage":"still broken"}`, http.StatusBadGateway)
-		return
+		return nil, errors.New("Unhandled: still broken")
 	}
-	_, _ = w.Write([]byte(`{"batchItemFailures":[]}`))
+	return []byte(`null`), nil
 }
 
 // A stream batch's failure record names where the batch is in the stream;
 // replay reads exactly those records back from DynamoDB Local's stream and
-// invokes the function once with them; an asynchronous invocation's record
-// is invoked with its payload; a replay that fails leaves the message, one
-// that succeeds deletes it.
+// marks their items replayed (the stream delivers that change to the
+// function), never invoking the function with them; an asynchronous
+// invocation's record is invoked with its payload; a replay that fails
+// leaves the message, one that succeeds deletes it.
 func TestReplayStreamBatchAndAsyncInvocation(t *testing.T) {
 	t.Parallel()
 	svc := localtest.Need(t)
@@ -99,43 +97,33 @@ func TestReplayStreamBatchAndAsyncInvocation(t *testing.T) {
 		"requestPayload": map[string]any{"dry_run": false}})
 
 	f := &function{failing: true}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
 	var log bytes.Buffer
-	r := &replay.Replayer{Queue: q, QueueURL: aws.ToString(cq.QueueUrl), Streams: streams,
-		Invoker: replay.Gateway{URL: srv.URL}, Log: &log, Hide: time.Second}
-	if rep, err := r.Run(ctx, 0); err != nil || rep != (replay.Report{Failed: 2}) {
+	r := &replay.Replayer{Queue: q, QueueURL: aws.ToString(cq.QueueUrl), Streams: streams, Items: db,
+		Invoker: f, Log: &log, Hide: time.Second}
+	if rep, err := r.Run(ctx, 0); err != nil || rep != (replay.Report{Replayed: 1, Failed: 1}) {
 		t.Fatalf("while the function fails: %+v %v\n%s", rep, err, log.String())
 	}
-	// The failed ones stay, hidden for their visibility timeout; once it
-	// is over, a replay with the cause fixed feeds each back once.
+	if !strings.Contains(log.String(), "replayed a batch of 2 stream records for CallbackFunction (2 items marked replayed, 0 gone since)") {
+		t.Errorf("the batch's replay is reported as\n%s", log.String())
+	}
+	for i, want := range []bool{false, true, true, false} {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables["RequestsTable"]), Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("R#r%d", i)}, "sk": &ddbtypes.AttributeValueMemberS{Value: "REQUEST"}}})
+		if _, marked := out.Item[dynamo.AttrReplayedAt]; err != nil || marked != want {
+			t.Errorf("R#r%d marked replayed: %v, want %v (%v)", i, marked, want, err)
+		}
+	}
+	// The failed one stays, hidden for its visibility timeout; once it is
+	// over, a replay with the cause fixed feeds it back once.
 	f.mu.Lock()
 	f.failing, f.payloads = false, nil
 	f.mu.Unlock()
 	time.Sleep(1100 * time.Millisecond)
-	if rep, err := r.Run(ctx, 0); err != nil || rep != (replay.Report{Replayed: 2}) {
+	if rep, err := r.Run(ctx, 0); err != nil || rep != (replay.Report{Replayed: 1}) {
 		t.Fatalf("replay: %+v %v\n%s", rep, err, log.String())
 	}
-	got := strings.Join(f.payloads, "\n")
-	if !strings.Contains(got, "/_local/invoke/SweepFunction {\"dry_run\":false}") {
-		t.Errorf("the async invocation was not replayed with its payload:\n%s", got)
-	}
-	var batch struct {
-		Records []struct {
-			Dynamodb struct {
-				SequenceNumber string
-				Keys           map[string]map[string]string
-			} `json:"dynamodb"`
-		} `json:"Records"`
-	}
-	for _, p := range f.payloads {
-		if body, ok := strings.CutPrefix(p, "/_local/invoke/CallbackFunction "); ok {
-			_ = json.Unmarshal([]byte(body), &batch)
-		}
-	}
-	if len(batch.Records) != 2 || batch.Records[0].Dynamodb.SequenceNumber != seq(1) || batch.Records[1].Dynamodb.SequenceNumber != seq(2) ||
-		batch.Records[0].Dynamodb.Keys["pk"]["S"] != "R#r1" {
-		t.Fatalf("the stream batch replayed: %+v", batch)
+	if got := strings.Join(f.payloads, "\n"); got != fn+"SweepFunction {\"dry_run\":false}" {
+		t.Errorf("invoked:\n%s\nwant only the async invocation, with its payload", got)
 	}
 	if rep, _ := r.Run(ctx, 0); rep != (replay.Report{}) {
 		t.Fatalf("a second run found %+v", rep)

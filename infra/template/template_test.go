@@ -157,7 +157,7 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 	}
 	// Who reads the master secret (AppSecret): each of these keys
 	// addresses to subjects or signs or checks the tokens of links.
-	readers := []string{"CampaignSenderFunction", "FeedbackFunction", "FormsFunction", "MailerFunctionRole", "OpenDSRFunction",
+	readers := []string{"CampaignSenderFunctionRole", "FeedbackFunction", "FormsFunction", "MailerFunctionRole", "OpenDSRFunction",
 		"OperatorFunction", "PreferencesFunction", "RecipientsFunction", "RightsFunction"}
 	var got []string
 	for id, r := range tpl.Resources {
@@ -396,21 +396,46 @@ func TestNothingLostAfterRetries(t *testing.T) {
 		}
 		queue(fn+" EventInvokeConfig", path(cfg, "DestinationConfig", "OnFailure", "Destination"))
 	}
-	// What lands on the failure queue can be fed back: privacyctl replay
-	// (the maintenance policy) may invoke every function that sends there.
-	var replayable string
-	for _, st := range statementsOf(tpl.Resources["PrivacyMaintenancePolicy"].Properties["PolicyDocument"]) {
-		if st["Sid"] == "ReplayInvokes" {
-			replayable = js(st["Resource"])
+	// What lands on the failure queue can be fed back (privacyctl replay,
+	// under the replay policy): an asynchronous run by invoking its
+	// function again; a stream batch by marking its items replayed on the
+	// stream's table, a change the stream delivers again. A stream's
+	// function is never invoked by the replay (it would act on events the
+	// replay wrote); its own failed runs are its retry schedule's, which
+	// runs again every minute.
+	var invokable, markable string
+	for _, st := range statementsOf(tpl.Resources["PrivacyReplayPolicy"].Properties["PolicyDocument"]) {
+		switch st["Sid"] {
+		case "ReplayInvokes":
+			invokable = js(st["Resource"])
+		case "ReplayMarksTheItems":
+			markable = js(st["Resource"])
 		}
 	}
 	for _, fn := range functions(tpl) {
-		sends := async[fn]
+		var streams []string
 		for _, e := range events(tpl.Resources[fn]) {
-			sends = sends || e["Type"] == "DynamoDB"
+			if e["Type"] == "DynamoDB" {
+				streams = append(streams, refTo(path(e["Properties"], "Stream")))
+			}
 		}
-		if sends && !strings.Contains(replayable, `"`+fn+`"`) {
-			t.Errorf("%s sends to the failure queue but PrivacyMaintenancePolicy's ReplayInvokes cannot invoke it", fn)
+		switch {
+		case len(streams) > 0:
+			if strings.Contains(invokable, `"`+fn+`"`) {
+				t.Errorf("PrivacyReplayPolicy may invoke %s, a stream's function, with any events", fn)
+			}
+			for _, table := range streams {
+				if !strings.Contains(markable, `"`+table+`"`) {
+					t.Errorf("%s's batches on %s's stream cannot be replayed: ReplayMarksTheItems does not name the table", fn, table)
+				}
+			}
+			for name, e := range events(tpl.Resources[fn]) {
+				if e["Type"] == "ScheduleV2" && path(e["Properties"], "ScheduleExpression") != "rate(1 minute)" {
+					t.Errorf("%s.%s: a stream function's failed run is redone by its schedule, which must run every minute", fn, name)
+				}
+			}
+		case async[fn] && !strings.Contains(invokable, `"`+fn+`"`):
+			t.Errorf("%s sends to the failure queue but PrivacyReplayPolicy's ReplayInvokes cannot invoke it", fn)
 		}
 	}
 }
@@ -694,13 +719,15 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	for id, want := range map[string]map[string]string{
 		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
 			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK})},
-		"FormsFunction":          {"RateCounters": like(dynamo.RateLimitPrefix)},
-		"RightsFunction":         {"RateCounters": like(dynamo.RateLimitPrefix)},
-		"FeedbackFunction":       {"SoftBounceCounters": like(dynamo.CounterPrefix)},
-		"CampaignFunction":       {"CampaignRecords": like(dynamo.CampaignPrefix)},
-		"CampaignSenderFunction": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},
-		"CallbackFunctionRole":   {"CallbackCursors": like(dynamo.CallbackPrefix)},
-		"OpenDSRFunction":        {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
+		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},
+		"CampaignFunction":           {"CampaignRecords": like(dynamo.CampaignPrefix)},
+		"CampaignSenderFunctionRole": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},
+		"SweepFunction": {"DeleteDueOps": like(dynamo.CampaignPrefix, dynamo.CallbackPrefix),
+			"RefileOps": like(dynamo.CampaignPrefix, dynamo.CallbackPrefix), "Checkpoint": js([]string{dynamo.SweepCheckpointPK})},
+		"CallbackFunctionRole": {"CallbackCursors": like(dynamo.CallbackPrefix)},
+		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
 		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix}),
 			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix)},
 	} {

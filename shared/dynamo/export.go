@@ -13,7 +13,7 @@ import (
 
 // storageAttrs describe how an item is stored, not the person: a copy of
 // a person's data leaves them out.
-var storageAttrs = []string{attrPK, attrSK, AttrMailDue, "list_pk", "list_sk", "subject", "verify_nonce",
+var storageAttrs = []string{attrPK, attrSK, AttrMailDue, AttrReplayedAt, "list_pk", "list_sk", "subject", "verify_nonce",
 	"last_verify_nonce", "email_md5", "email_sha1", "email_sha256"}
 
 // SubjectData returns what the subjects table holds of a subject, as

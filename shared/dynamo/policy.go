@@ -89,6 +89,11 @@ func (s *Store) PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, er
 		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
 			return nil, fmt.Errorf("decode policy version: %w", err)
 		}
+		if r.Version == "" || r.Effective == "" {
+			// Not a published version (every one has both): an update of
+			// notice progress that made an item where none was.
+			continue
+		}
 		out = append(out, r.domain())
 	}
 	return out, nil

@@ -80,6 +80,32 @@ func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 	return out, nil
 }
 
+// ProcessorsToTell lists the registered processors as an erasure needs
+// them to queue its deliveries (id, name, identity format, types): not
+// their credentials or certificates, which the functions that do not
+// deliver are not granted (the template's rights function may read only
+// these attributes of "PROC#").
+func (s *Store) ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Ops,
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ProjectionExpression:      aws.String("processor_id, #n, identity_format, #t"),
+		ExpressionAttributeNames:  map[string]string{"#n": "name", "#t": "types"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(ProcessorPrefix)},
+		ConsistentRead:            aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("list processors: %w", err)
+	}
+	out := make([]privacy.Processor, 0, len(items))
+	for _, it := range items {
+		var p processorRecord
+		if err := attributevalue.UnmarshalMap(it, &p); err != nil {
+			return nil, fmt.Errorf("decode processor: %w", err)
+		}
+		out = append(out, privacy.Processor{ID: p.ID, Name: p.Name, IdentityFormat: p.IdentityFormat, Types: p.Types})
+	}
+	return out, nil
+}
+
 // KindDelivery is a delivery item: telling one processor of one request,
 // in the request's partition (pk "R#<request id>", sk "RCPT#<processor
 // id>"), so it is written with the request's outcome in one transaction.

@@ -47,6 +47,10 @@ const (
 	// AttrMailDue names the email a change makes due. The mailer's stream
 	// filter selects on it, so only such changes invoke the mailer.
 	AttrMailDue = "mail_due"
+	// AttrReplayedAt marks an item replayed (privacyctl replay): setting
+	// it is a change on the table's stream, which makes the item's email
+	// and status change due again (privacy.Change.Replayed).
+	AttrReplayedAt = "replayed_at"
 )
 
 // Item kinds, stored in "kind".

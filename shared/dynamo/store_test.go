@@ -220,3 +220,36 @@ func TestSiteItemsCarryNoDigestKeys(t *testing.T) {
 		}
 	}
 }
+
+// An update of notice progress on a version that was never published
+// makes an item of those attributes alone (an UpdateItem creates what is
+// not there, and the notices function's role may only update them): it is
+// not a version, and cannot become the one in force.
+func TestNoticeProgressAloneIsNoVersion(t *testing.T) {
+	t.Parallel()
+	svc := localtest.Need(t)
+	ops := localtest.Tables(t, svc)["OpsTable"]
+	db := localtest.DynamoDB(svc)
+	s := dynamo.New(db, dynamo.Tables{Ops: ops})
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	v := privacy.PolicyVersion{Version: "2026-03-01", Effective: at, Summary: "s", PublishedAt: at, PublishedBy: "arn:team"}
+	if err := s.PublishPolicy(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []string{"2026-03-01", "forged"} {
+		if err := s.SaveNoticeProgress(ctx, version, privacy.NoticeProgress{State: "done", Updated: at}); err != nil && version != "forged" {
+			t.Fatal(err)
+		}
+	}
+	// As the notices role could: an update without the condition.
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(ops),
+		Key:              map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "POLICY"}, "sk": &types.AttributeValueMemberS{Value: "forged"}},
+		UpdateExpression: aws.String("SET notice_state = :s"), ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: "done"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PolicyVersions(ctx)
+	if err != nil || len(got) != 1 || got[0].Version != "2026-03-01" || got[0].Notices.State != "done" {
+		t.Fatalf("versions %+v, %v", got, err)
+	}
+}

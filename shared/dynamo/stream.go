@@ -110,7 +110,9 @@ func DecodeChange(rec events.DynamoDBEventRecord) privacy.Change {
 		Expired: rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" &&
 			rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com",
 		OldMailDue: privacy.ParseMailDue(StringAttr(rec.Change.OldImage, AttrMailDue)),
-		OldStatus:  StringAttr(rec.Change.OldImage, "status")}
+		OldStatus:  StringAttr(rec.Change.OldImage, "status"),
+		Replayed: StringAttr(rec.Change.NewImage, AttrReplayedAt) != "" &&
+			StringAttr(rec.Change.NewImage, AttrReplayedAt) != StringAttr(rec.Change.OldImage, AttrReplayedAt)}
 	if !c.Removed {
 		decodeItem(&c, FromStreamImage(rec.Change.NewImage))
 	}

@@ -480,7 +480,11 @@ func (s *Sweep) HeldSubjects(ctx context.Context, now time.Time) (map[privacy.Su
 	return held, nil
 }
 
-var sweepCheckpointKey = map[string]types.AttributeValue{attrPK: str("SWEEP#CHECKPOINT"), attrSK: str("SWEEP")}
+// SweepCheckpointPK is the partition of the sweep's checkpoint in the ops
+// table (the sweep's role may write no other but what it deletes).
+const SweepCheckpointPK = "SWEEP#CHECKPOINT"
+
+var sweepCheckpointKey = map[string]types.AttributeValue{attrPK: str(SweepCheckpointPK), attrSK: str("SWEEP")}
 
 // SweepCheckpoint returns the saved position of an unfinished sweep, or
 // nil.

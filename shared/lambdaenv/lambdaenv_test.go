@@ -51,6 +51,14 @@ func TestDevelopmentIsExplicit(t *testing.T) {
 	if (&Env{}).InsecureCallbacks(slog.New(slog.DiscardHandler)) {
 		t.Fatal("insecure callbacks outside development")
 	}
+	// The SDK's own endpoint variable (the local gateway's AWS front) too.
+	t.Setenv("DYNAMODB_ENDPOINT", "")
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:3000")
+	if _, err := Load(context.Background()); err == nil {
+		t.Fatal("AWS_ENDPOINT_URL was accepted outside development")
+	}
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
 	t.Setenv("DEVELOPMENT", "true")
 	env, err := Load(context.Background())
 	if err != nil || !env.Development || env.DynamoDBEndpoint != "http://127.0.0.1:8000" ||

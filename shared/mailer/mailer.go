@@ -297,9 +297,10 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 }
 
 // due returns the emails a change makes due: none unless its mail_due
-// changed to a new value. An item that cannot be read is an error.
+// changed to a new value, or the change replays the item. An item that
+// cannot be read is an error.
 func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, error) {
-	if ch.Removed || ch.Expired || ch.MailDue.IsZero() || ch.MailDue == ch.OldMailDue {
+	if ch.Removed || ch.Expired || ch.MailDue.IsZero() || (ch.MailDue == ch.OldMailDue && !ch.Replayed) {
 		return nil, nil
 	}
 	if ch.Err != nil {

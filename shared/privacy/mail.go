@@ -160,10 +160,16 @@ type Change struct {
 	MailDue, OldMailDue MailDue
 	// Status and OldStatus are the item's status after and before.
 	Status, OldStatus string
-	Inquiry           *Inquiry
-	Subscription      *Subscription
-	Request           *RightsRequest
-	Notice            *Notice
+	// Replayed is a change that marked the item replayed (privacyctl
+	// replay of a stream batch given up on): what the item makes due now,
+	// its email and its status, is due again, as if it had just changed
+	// (the sent-markers and the callbacks' cursors keep each from going
+	// twice).
+	Replayed     bool
+	Inquiry      *Inquiry
+	Subscription *Subscription
+	Request      *RightsRequest
+	Notice       *Notice
 	// Err is why the item could not be decoded.
 	Err error
 }

@@ -196,11 +196,12 @@ func (q *fairQueue) left() int {
 	return n
 }
 
-// enqueue queues a record's change of status for each of its request's
-// callback URLs.
+// enqueue queues a record's change of status (or, replayed, its status)
+// for each of its request's callback URLs; a status queued or sent
+// before is not queued again.
 func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) error {
 	ch := n.Decode(rec)
-	if ch.Removed || ch.Status == "" || ch.Status == ch.OldStatus {
+	if ch.Removed || ch.Status == "" || (ch.Status == ch.OldStatus && !ch.Replayed) {
 		return nil // not a change of status
 	}
 	req := ch.Request

@@ -215,6 +215,22 @@ func TestCallbackOutbox(t *testing.T) {
 	if abandoned != 1 {
 		t.Errorf("%d abandonments logged, want 1", abandoned)
 	}
+
+	// A stream batch given up on, replayed (privacyctl replay marks its
+	// items replayed_at, a change whose status is the same): the status a
+	// lost record carried is queued and delivered; one delivered before
+	// is not delivered again.
+	replayed := func(rec events.DynamoDBEventRecord) events.DynamoDBEventRecord {
+		rec.Change.NewImage[dynamo.AttrReplayedAt] = events.NewStringAttribute(now.Format(time.RFC3339))
+		return rec
+	}
+	handle(change("c", live.URL, "", "pending"))
+	_ = change("c", live.URL, "pending", "in_progress") // stored; its stream record lost
+	handle(replayed(change("c", live.URL, "in_progress", "in_progress")), replayed(change("b", live.URL, "in_progress", "in_progress")))
+	retry(27 * time.Hour)
+	if got := live.received(); got != "[b pending b in_progress c pending c in_progress]" {
+		t.Fatalf("after the replay: %s", got)
+	}
 }
 
 // One controller's receiver that hangs does not hold back another's

@@ -32,8 +32,9 @@ type FulfilStore interface {
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
 	Restrict(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
 	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
-	// Processors are the recipients an erasure is told to (Art. 19).
-	Processors(ctx context.Context) ([]privacy.Processor, error)
+	// ProcessorsToTell are the recipients an erasure is told to (Art.
+	// 19), without their credentials: the deliverer reads those.
+	ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error)
 }
 
 // Fulfil carries out req. once names this fulfilment (the verification
@@ -138,7 +139,7 @@ func (f *Fulfiller) erase(ctx context.Context, req privacy.RightsRequest, at tim
 	}
 	var deliveries []privacy.Delivery
 	if !withheld {
-		procs, err := f.Store.Processors(ctx)
+		procs, err := f.Store.ProcessorsToTell(ctx)
 		if err == nil {
 			deliveries, err = recipients.For(req, procs, at)
 		}

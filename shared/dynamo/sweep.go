@@ -81,8 +81,13 @@ func (it sweepItem) Time(name string) (time.Time, bool) {
 }
 
 func (it sweepItem) Subject() (privacy.SubjectID, bool) {
-	sub, ok := strings.CutPrefix(s1(it, attrPK), "S#")
-	return privacy.SubjectID(sub), ok
+	if sub, ok := strings.CutPrefix(s1(it, attrPK), "S#"); ok {
+		return privacy.SubjectID(sub), true
+	}
+	// A rights request (keyed by its id) is its subject's data too: a
+	// legal hold protects the person's requests as the rest.
+	sub := s1(it, "subject")
+	return privacy.SubjectID(sub), strings.HasPrefix(s1(it, attrPK), "R#") && sub != ""
 }
 
 func (it sweepItem) key() map[string]types.AttributeValue {

@@ -143,50 +143,40 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
 	}
-	held, err := h.held(ctx, f, now)
-	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
-	}
 	if f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent {
+		held, err := h.held(ctx, f, now)
+		if err != nil {
+			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		}
 		return h.optOut(ctx, r, f, subject, held, now)
 	}
 	meta := httpapi.Meta(r, now)
 	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
 		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now,
-		MailHeld: held}
-	// The acknowledgement is due whatever the limits say: the team's
-	// notice goes with it; the mailer leaves out what is held (and a later
-	// filing within the limit sends the link at once: nothing went out).
-	req.MailDue = privacy.Due(privacy.MailReceived, req.VerifyNonce)
-	if req.Held(req.AnswerRole()) {
-		req.VerifySentAt = time.Time{}
-	}
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now}
 	if req.Own() {
 		recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 		}
 		if prev, ok := joinable(recent, req); ok {
-			// The same request again joins the first: no second clock. Only
-			// the owner's inbox learns of it: a fresh verification link while
-			// it is unverified, a short notice once it is verified (at most
-			// one of either per cooldown, and none past the address's limit).
-			var sent bool
-			switch {
-			case req.Held(privacy.RoleRequester):
-			case prev.Status == privacy.RequestIdentityUnverified:
-				sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
-			default:
-				sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
-			}
-			if err != nil {
+			if err := h.join(ctx, f, prev, now); err != nil {
 				return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 			}
-			h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", sent)
 			return h.answer(r, answer), nil
 		}
+	}
+	held, err := h.held(ctx, f, now)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+	}
+	// The acknowledgement is due whatever the limits say: the team's
+	// notice goes with it; the mailer leaves out what is held (and a later
+	// filing within the limit sends the link at once: nothing went out).
+	req.MailHeld, req.MailDue = held, privacy.Due(privacy.MailReceived, req.VerifyNonce)
+	if req.Held(req.AnswerRole()) {
+		req.VerifySentAt = time.Time{}
 	}
 	// Those the request names are in the ledger as hashes: it names no one.
 	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}
@@ -206,6 +196,37 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type, "relationship", f.Relationship,
 		"mail_held", strings.Join(held, ","))
 	return h.answer(r, answer), nil
+}
+
+// join makes a filing f that repeats the person's own open request prev
+// part of it: no second clock. Only the owner's inbox learns of it: a
+// fresh verification link while it is unverified, a short notice once it
+// is verified, at most one of either per cooldown; only a join that would
+// mail counts against the mailbox's budget (identical filings within the
+// cooldown spend nothing), and none is sent past it.
+func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev privacy.RightsRequest, now time.Time) error {
+	unverified := prev.Status == privacy.RequestIdentityUnverified
+	if unverified && prev.VerifySentAt.After(now.Add(-ResendCooldown)) {
+		h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", false)
+		return nil
+	}
+	held, err := h.held(ctx, f, now)
+	if err != nil {
+		return err
+	}
+	var sent bool
+	switch {
+	case slices.Contains(held, privacy.RoleRequester):
+	case unverified:
+		sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
+	default:
+		sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
+	}
+	if err != nil {
+		return err
+	}
+	h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", sent)
+	return nil
 }
 
 // held counts every address f will mail against its mailbox's daily

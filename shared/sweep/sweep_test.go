@@ -492,3 +492,49 @@ func TestHoldPlacedDuringARunProtects(t *testing.T) {
 		})
 	}
 }
+
+// A legal hold protects the person's rights requests too (the requests
+// table, keyed by request id, names the subject): the sweep neither strips
+// nor deletes them while it is in force (the third review found it did).
+func TestLegalHoldProtectsThePersonsRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	store := dynamo.New(e.db, dynamo.Tables{Subjects: e.tables[privacy.TableSubjects], Ledger: e.tables[privacy.TableLedger]})
+	const subject = privacy.SubjectID("held-person-with-requests")
+	if err := store.PlaceHold(ctx, privacy.Hold{Subject: subject, Reason: "litigation LIT-10", PlacedBy: "dpo", PlacedAt: now.AddDate(-4, 0, 0)},
+		privacy.Event{Subject: subject, Name: "legal_hold_placed", At: now.AddDate(-4, 0, 0), Ref: "LIT-10"}); err != nil {
+		t.Fatal(err)
+	}
+	r := privacy.Retention()
+	var kept []seeded
+	for i, c := range []privacy.Class{r.UnverifiedRequest, r.FinishedRequestAddress, r.CompletedRequest} {
+		s := seedClass(c, fmt.Sprintf("R#held-req-%d", i))[1] // past its period
+		s.item["subject"] = S(string(subject))
+		s.item["sk"] = S("R")
+		s.item["email"] = S("held@example.com")
+		e.put(t, s)
+		kept = append(kept, s)
+	}
+	ledger := seedClass(r.LedgerRequestMeta, "S#"+string(subject))[1]
+	e.put(t, ledger)
+	e.backfill(t)
+	rep, err := e.sweeper(e.db).Run(ctx, sweep.Options{Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("counts: %v", rep.Counts)
+	if got := e.get(t, ledger); !reflect.DeepEqual(unfiled(got), unfiled(ledger.item)) {
+		t.Errorf("the held person's ledger metadata was stripped")
+	}
+	for _, k := range kept {
+		got := e.get(t, k)
+		switch {
+		case got == nil:
+			t.Errorf("%s (%s): the held person's request was DELETED under a legal hold", str(k.item["pk"]), str(k.item["retention_class"]))
+		case !reflect.DeepEqual(unfiled(got), unfiled(k.item)):
+			t.Errorf("%s: the held person's request was stripped under a legal hold: email now %q, status %q",
+				str(k.item["pk"]), str(got["email"]), str(got["status"]))
+		}
+	}
+}

@@ -1,28 +1,49 @@
 // Command consoleauth is the console's door: its Lambda authorizer, which
 // admits a request whose session cookie holds a valid ID token of the
 // console's user pool (issuer, audience, expiry, signature by the pool's
-// JWKS) for a member of the privacy team or its viewers and hands the
-// console who that is, and signing in (the authorization-code flow with
-// PKCE) and out. It reads no table and no secret. It only wires; the
+// JWKS) for a member of the privacy team or its viewers, sealed together
+// with its live access token at sign-in, and hands the console who that
+// is; and signing in (the authorization-code flow with PKCE) and out. It
+// reads no table and one secret, the key of that seal. It only wires; the
 // logic is in shared/session.
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/session"
 )
 
 func main() {
 	log := lambdalog.New()
+	ctx := context.Background()
+	binding, err := sessionBinding(ctx)
+	if err != nil {
+		log.Error("cold start failed: console session key", "error", err.Error())
+		os.Exit(1)
+	}
 	provider := session.NewProvider(os.Getenv("CONSOLE_ISSUER"), os.Getenv("CONSOLE_CLIENT_ID"))
 	provider.UserInfoURL = os.Getenv("CONSOLE_USERINFO_URL")
 	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
-	(&session.SignIn{Provider: provider, BaseURL: os.Getenv("PUBLIC_BASE_URL"), LogoutURL: os.Getenv("CONSOLE_LOGOUT_URL"),
+	(&session.SignIn{Provider: provider, Binding: binding, BaseURL: os.Getenv("PUBLIC_BASE_URL"), LogoutURL: os.Getenv("CONSOLE_LOGOUT_URL"),
 		RevokeURL: os.Getenv("CONSOLE_REVOKE_URL"), Log: log}).Routes(rt)
-	lambda.Start(session.Handler(&session.Authorizer{Provider: provider, Log: log}, rt))
+	lambda.Start(session.Handler(&session.Authorizer{Provider: provider, Binding: binding, Log: log}, rt))
+}
+
+func sessionBinding(ctx context.Context) (*session.Binding, error) {
+	env, err := lambdaenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := env.ConsoleSessionKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return session.NewBinding(key)
 }

@@ -520,6 +520,7 @@ var secretVariables = map[string]struct{ secret, fallback string }{
 	"LOCAL_SECRET":        {"AppSecret", lambdaenv.LocalSecret},
 	"RECEIPT_KEY":         {"ReceiptSigningKey", lambdaenv.LocalReceiptKey},
 	"OPENDSR_SIGNING_KEY": {"OpenDSRSigningKey", ""},
+	"CONSOLE_SESSION_KEY": {"ConsoleSessionKey", ""},
 }
 
 // localSecrets gives each AWS::SecretsManager::Secret of the template an

@@ -13,6 +13,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/receipt"
+	"github.com/privacykeeper/privacykeeper/shared/session"
 )
 
 // Under sam local every function gets from infra/env.json what it needs:
@@ -44,6 +45,10 @@ func TestEnvJSONGivesEveryFunctionWhatItNeeds(t *testing.T) {
 		}},
 		"RECEIPT_KEY_SECRET_ARN": {"RECEIPT_KEY", func(v string) error {
 			_, err := receipt.NewSigner(v)
+			return err
+		}},
+		"CONSOLE_SESSION_KEY_SECRET_ARN": {"CONSOLE_SESSION_KEY", func(v string) error {
+			_, err := session.NewBinding([]byte(v))
 			return err
 		}},
 	}

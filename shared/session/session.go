@@ -6,9 +6,10 @@
 // ID token (issuer, audience, expiry, signature by the provider's JWKS, the
 // member's group), and, with the provider itself, that the access token
 // is still good (its userinfo endpoint), so a session signed out (its
-// tokens revoked) ends at once, even for a copy of the cookies. It links
-// nothing of the team's powers: the function it runs in holds no table and
-// no secret.
+// tokens revoked) ends at once, even for a copy of the cookies; and that
+// the two tokens were issued together to the console's own callback (its
+// Binding). It links nothing of the team's powers: the function it runs in
+// holds no table and one secret, the key of that binding.
 package session
 
 import (
@@ -217,20 +218,26 @@ func Cookie(cookies []string, name string) string {
 // responses): API Gateway's JWT authorizer reads a token from a header or
 // the query only, and a page the browser loads without script carries its
 // session in a cookie; this one checks that cookie's ID token exactly as
-// the JWT authorizer would, asks the provider whether the session's
-// access token is still good (Live: a signed-out session's is not), and
-// hands the console who signed in.
+// the JWT authorizer would, checks that its access token was issued with
+// it (Binding), asks the provider whether that access token is still good
+// (Live: a signed-out session's is not), and hands the console who signed
+// in.
 type Authorizer struct {
 	Provider *Provider
+	Binding  *Binding
 	Log      *slog.Logger
 }
 
 // Authorize admits a request whose session cookie holds a valid ID token
 // of a member; it never fails (a failure refuses).
 func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	m, idt, err := a.Provider.Verify(ctx, Cookie(ev.Cookies, SessionCookie))
+	idToken, accessToken := Cookie(ev.Cookies, SessionCookie), Cookie(ev.Cookies, AccessCookie)
+	m, idt, err := a.Provider.Verify(ctx, idToken)
 	if err == nil {
-		err = a.Provider.Live(ctx, idt.Subject, Cookie(ev.Cookies, AccessCookie))
+		err = a.Binding.Check(idToken, accessToken, Cookie(ev.Cookies, BindCookie))
+	}
+	if err == nil {
+		err = a.Provider.Live(ctx, idt.Subject, accessToken)
 	}
 	if err != nil {
 		reason := "invalid session"

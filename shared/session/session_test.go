@@ -59,7 +59,7 @@ func TestAuthorizerRefuses(t *testing.T) {
 		{"not configured", NewProvider("", ""), []string{"pk_console=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := &Authorizer{Provider: tc.provider, Log: log}
+			a := &Authorizer{Provider: tc.provider, Binding: testBinding(t), Log: log}
 			resp, err := a.Authorize(context.Background(), events.APIGatewayV2CustomAuthorizerV2Request{Cookies: tc.cookies})
 			if err != nil || resp.IsAuthorized || len(resp.Context) != 0 {
 				t.Fatalf("%+v %v", resp, err)
@@ -158,11 +158,22 @@ func (p *fakeProvider) idToken(t *testing.T, sub, group string) string {
 	return signing + "." + b64(sig)
 }
 
-// A valid ID token is not enough: the provider must still take the
-// session's access token (not revoked at sign-out, nor by an
-// administrator), and for the same member. A copy of a signed-out
-// member's cookies, or a signed-out team member's ID token beside a
-// viewer's own access token, is refused.
+func testBinding(t *testing.T) *Binding {
+	t.Helper()
+	b, err := NewBinding([]byte("a test key of the console's sessions, 32+"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A valid ID token is not enough: the two tokens must be the pair the
+// console's callback sealed (a member removed from the team cannot pair
+// the old ID token, which still names the team, with a fresh access
+// token), and the provider must still take the access token (not revoked
+// at sign-out, nor by an administrator), and for the same member. A copy
+// of a signed-out member's cookies, or a signed-out team member's ID
+// token beside a viewer's own access token, is refused.
 func TestAuthorizerAsksTheProviderAboutTheSession(t *testing.T) {
 	p := newFakeProvider(t, func(token string) (int, string) {
 		switch token {
@@ -175,18 +186,27 @@ func TestAuthorizerAsksTheProviderAboutTheSession(t *testing.T) {
 		}
 		return http.StatusInternalServerError, `{"error":"server_error"}`
 	})
-	a := &Authorizer{Provider: NewProvider(p.URL, "client"), Log: slog.New(slog.DiscardHandler)}
+	b := testBinding(t)
+	a := &Authorizer{Provider: NewProvider(p.URL, "client"), Binding: b, Log: slog.New(slog.DiscardHandler)}
 	id := p.idToken(t, "team@example.com", GroupTeam)
+	sealed := func(at string) []string {
+		return []string{SessionCookie + "=" + id, AccessCookie + "=" + at, BindCookie + "=" + b.Seal(id, at)}
+	}
+	other, _ := NewBinding([]byte("another console's key, 32 characters+"))
 	for _, tc := range []struct {
 		name    string
 		cookies []string
 		admit   bool
 	}{
-		{"a live session", []string{SessionCookie + "=" + id, AccessCookie + "=live"}, true},
-		{"signed out: its access token revoked", []string{SessionCookie + "=" + id, AccessCookie + "=revoked"}, false},
-		{"another member's access token", []string{SessionCookie + "=" + id, AccessCookie + "=viewers-own"}, false},
-		{"no access token", []string{SessionCookie + "=" + id}, false},
-		{"the provider cannot answer", []string{SessionCookie + "=" + id, AccessCookie + "=broken"}, false},
+		{"a live session", sealed("live"), true},
+		{"signed out: its access token revoked", sealed("revoked"), false},
+		{"another member's access token", sealed("viewers-own"), false},
+		{"no access token", []string{SessionCookie + "=" + id, BindCookie + "=" + b.Seal(id, "")}, false},
+		{"the provider cannot answer", sealed("broken"), false},
+		{"a live access token not sealed with the ID token", []string{SessionCookie + "=" + id, AccessCookie + "=live", BindCookie + "=" + b.Seal(id, "other")}, false},
+		{"no seal", []string{SessionCookie + "=" + id, AccessCookie + "=live"}, false},
+		{"a seal by another key", []string{SessionCookie + "=" + id, AccessCookie + "=live", BindCookie + "=" + other.Seal(id, "live")}, false},
+		{"a seal that is not base64", []string{SessionCookie + "=" + id, AccessCookie + "=live", BindCookie + "=!!"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := a.Authorize(context.Background(), events.APIGatewayV2CustomAuthorizerV2Request{Cookies: tc.cookies})

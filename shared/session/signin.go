@@ -23,10 +23,12 @@ import (
 // SignIn serves the routes a browser without a session reaches: signing
 // in (GET /console/login, GET /console/callback) and out (POST
 // /console/logout, GET /console/signed-out). It runs in the console's
-// authorizer function, which holds no table and no secret, so nothing a
-// stranger reaches can act for the team.
+// authorizer function, which holds no table and no secret but its
+// session key, so nothing a stranger reaches can act for the team.
 type SignIn struct {
 	Provider *Provider
+	// Binding seals the pair of tokens a sign-in receives (BindCookie).
+	Binding *Binding
 	// BaseURL is the public base URL of the API (the callback is under it).
 	BaseURL string
 	// LogoutURL ends the session at an identity provider whose discovery
@@ -80,7 +82,7 @@ func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	resp := Render(c.Log, http.StatusOK, "message", web.ConsolePage{Title: "Signing out", Refresh: to, Data: Message{
 		Text: "You are signed out of the console; now of its sign-in.", Link: to, LinkText: "Continue signing out"}})
 	resp.Cookies = []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(AccessCookie, "", "/console", 0, "Strict"),
-		SetCookie(RefreshCookie, "", "/console/logout", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
+		SetCookie(BindCookie, "", "/console", 0, "Strict"), SetCookie(RefreshCookie, "", "/console/logout", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
 	return resp, nil
 }
 
@@ -218,6 +220,7 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	resp.Cookies = []string{
 		SetCookie(SessionCookie, raw, "/console", life, "Strict"),
 		SetCookie(AccessCookie, tok.AccessToken, "/console", life, "Strict"),
+		SetCookie(BindCookie, c.Binding.Seal(raw, tok.AccessToken), "/console", life, "Strict"),
 		SetCookie(CSRFCookie, Random(), "/console", life, "Strict"),
 		SetCookie(LoginCookie, "", "/console/callback", 0, "Lax"),
 	}

@@ -10,13 +10,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
+	"github.com/privacykeeper/privacykeeper/shared/secret"
 	"github.com/privacykeeper/privacykeeper/shared/session"
 )
 
@@ -36,14 +38,16 @@ func main() {
 	lambda.Start(session.Handler(&session.Authorizer{Provider: provider, Binding: binding, Log: log}, rt))
 }
 
+// sessionBinding reads the console's session key (ConsoleSessionKey, under
+// the function's role; in development without one, CONSOLE_SESSION_KEY).
 func sessionBinding(ctx context.Context) (*session.Binding, error) {
-	env, err := lambdaenv.Load(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	key, err := secret.FromEnv(ctx, cfg, os.Getenv("DEVELOPMENT") == "true", "CONSOLE_SESSION_KEY_SECRET_ARN", "CONSOLE_SESSION_KEY")
 	if err != nil {
 		return nil, err
 	}
-	key, err := env.ConsoleSessionKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return session.NewBinding(key)
+	return session.NewBinding([]byte(key))
 }

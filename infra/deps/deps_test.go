@@ -13,7 +13,7 @@ import (
 const module = "github.com/privacykeeper/privacykeeper/"
 
 // adapters may use the AWS SDK: they convert at the edge.
-var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/queue", "shared/lambdaenv"}
+var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/queue", "shared/lambdaenv", "shared/secret"}
 
 // linked is what each function's binary may link of this module's shared
 // packages. A new dependency is a decision: add it here, with the reason
@@ -22,28 +22,29 @@ var adapters = []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/que
 // (shared/web, shared/pages); none but those that send
 // email links the email templates (shared/notify).
 var linked = map[string][]string{
-	"callbacks":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"campaign":       {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "queue", "receipt", "token"},
-	"campaignsender": {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
-	"deadlines":      {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "ses", "token"},
-	"feedback":       {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "policy", "privacy", "sns", "token"},
-	"forms":          {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "policy", "privacy", "token", "web"},
-	"mailer":         {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "ses", "token"},
-	"opendsr":        {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"opendsrworker":  {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "token"},
-	"preferences":    {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "policy", "preferences", "privacy", "receipt", "token", "web"},
+	"callbacks":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "secret", "token"},
+	"campaign":       {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "privacy", "queue", "receipt", "secret", "token"},
+	"campaignsender": {"campaign", "dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "secret", "ses", "token"},
+	"deadlines":      {"deadlines", "dynamo", "lambdaenv", "lambdalog", "notify", "privacy", "secret", "ses", "token"},
+	"feedback":       {"dynamo", "feedback", "httpapi", "lambdaenv", "lambdalog", "policy", "privacy", "secret", "sns", "token"},
+	"forms":          {"dynamo", "forms", "httpapi", "lambdaenv", "lambdalog", "limit", "pages", "policy", "privacy", "secret", "token", "web"},
+	"mailer":         {"dynamo", "lambdaenv", "lambdalog", "links", "mailer", "metric", "notify", "policy", "privacy", "receipt", "secret", "ses", "token"},
+	"opendsr":        {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "secret", "token"},
+	"opendsrworker":  {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "metric", "opendsr", "privacy", "processor", "secret", "token"},
+	"preferences":    {"dynamo", "httpapi", "lambdaenv", "lambdalog", "links", "pages", "policy", "preferences", "privacy", "receipt", "secret", "token", "web"},
 	// The team's desk (shared/rights, beside its handlers and their pages),
 	// campaign status (shared/campaign), processors' discovery, the
 	// console's pages.
 	"operator": {"campaign", "console", "dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "mailer", "metric", "notify",
-		"opendsr", "operator", "pages", "policy", "privacy", "processor", "receipt", "recipients", "rights", "session", "token", "web"},
+		"opendsr", "operator", "pages", "policy", "privacy", "processor", "receipt", "recipients", "rights", "secret", "session", "token", "web"},
 	// The console's door: sign-in pages and sessions, none of the team's
-	// powers (no operator, no store, no secret).
-	"consoleauth": {"httpapi", "lambdalog", "privacy", "session", "web"},
-	"notices":     {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "token"},
-	"recipients":  {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "token"},
-	"rights":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "token", "web"},
-	"sweep":       {"dynamo", "lambdaenv", "lambdalog", "privacy", "sweep", "token"},
+	// powers (no operator, no store, not the master secret: its own
+	// session key alone).
+	"consoleauth": {"httpapi", "lambdalog", "privacy", "secret", "session", "web"},
+	"notices":     {"dynamo", "lambdaenv", "lambdalog", "policy", "privacy", "secret", "token"},
+	"recipients":  {"dynamo", "lambdaenv", "lambdalog", "opendsr", "privacy", "recipients", "secret", "token"},
+	"rights":      {"dynamo", "httpapi", "lambdaenv", "lambdalog", "limit", "links", "opendsr", "pages", "policy", "privacy", "recipients", "rights", "secret", "token", "web"},
+	"sweep":       {"dynamo", "lambdaenv", "lambdalog", "privacy", "secret", "sweep", "token"},
 }
 
 // deps returns each package of patterns with its transitive imports

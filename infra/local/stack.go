@@ -227,12 +227,17 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	// Development settings, applied only to functions that declare them:
 	// development itself, and OpenDSR callbacks to the developer's own
 	// loopback receivers. The secrets' development values are served by
-	// the front (localSecrets), not put in the environment.
+	// the front (localSecrets), not put in the environment, unless the
+	// configuration empties the secret's ARN variable as sam local does
+	// (SamLocalEnv): then the function reads the value in the clear.
 	overrides := map[string]string{"DEVELOPMENT": "true", "ALLOW_INSECURE_CALLBACKS": "true"}
 	for k, v := range cfg.Env {
-		if _, secret := secretVariables[k]; !secret {
-			overrides[k] = v
+		if s, secret := secretVariables[k]; secret {
+			if arn, set := cfg.Env[s.arnVar]; !set || arn != "" {
+				continue // served by the front
+			}
 		}
+		overrides[k] = v
 	}
 	for _, f := range fns {
 		s.Functions[f.ID] = f
@@ -516,11 +521,11 @@ func startIAM(ctx context.Context, cfg Config, t *Template, r *Resolver, fns []*
 // secretVariables name the development values of the template's secrets
 // (what sam local's env.json gives the functions in the clear), and the
 // value each has when the configuration gives none.
-var secretVariables = map[string]struct{ secret, fallback string }{
-	"LOCAL_SECRET":        {"AppSecret", lambdaenv.LocalSecret},
-	"RECEIPT_KEY":         {"ReceiptSigningKey", lambdaenv.LocalReceiptKey},
-	"OPENDSR_SIGNING_KEY": {"OpenDSRSigningKey", ""},
-	"CONSOLE_SESSION_KEY": {"ConsoleSessionKey", ""},
+var secretVariables = map[string]struct{ secret, fallback, arnVar string }{
+	"LOCAL_SECRET":        {"AppSecret", lambdaenv.LocalSecret, "SECRET_ARN"},
+	"RECEIPT_KEY":         {"ReceiptSigningKey", lambdaenv.LocalReceiptKey, "RECEIPT_KEY_SECRET_ARN"},
+	"OPENDSR_SIGNING_KEY": {"OpenDSRSigningKey", "", "OPENDSR_SIGNING_KEY_SECRET_ARN"},
+	"CONSOLE_SESSION_KEY": {"ConsoleSessionKey", "", "CONSOLE_SESSION_KEY_SECRET_ARN"},
 }
 
 // localSecrets gives each AWS::SecretsManager::Secret of the template an

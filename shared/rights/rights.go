@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
@@ -134,32 +135,38 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// or that it is being flooded.
 	answer := h.fresh(f, now)
 	subject := h.Hasher.Subject(f.Email)
-	// The source first: a call refused here spends nobody's budget.
+	meta := httpapi.Meta(r, now)
+	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
+		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
+		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now}
+	// The source's limit first: a call refused there spends nobody's
+	// budget. The person's recent requests (a read: it spends nothing)
+	// are fetched meanwhile, for a join.
+	var recent []privacy.RightsRequest
+	var recentErr error
+	var wg sync.WaitGroup
+	optOut := f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent
+	if req.Own() && !optOut {
+		wg.Go(func() { recent, recentErr = h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30)) })
+	}
 	ex, err := limit.Apply(ctx, h.Store, now, limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)})
-	if err != nil {
+	wg.Wait()
+	if err = errors.Join(err, recentErr); err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
 	if ex != nil {
 		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
 	}
-	if f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent {
+	if optOut {
 		held, err := h.held(ctx, f, now)
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 		}
 		return h.optOut(ctx, r, f, subject, held, now)
 	}
-	meta := httpapi.Meta(r, now)
-	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
-		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
-		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now}
 	if req.Own() {
-		recent, err := h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30))
-		if err != nil {
-			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
-		}
 		if prev, ok := joinable(recent, req); ok {
 			if err := h.join(ctx, f, prev, now); err != nil {
 				return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
@@ -232,37 +239,53 @@ func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev p
 // held counts every address f will mail against its mailbox's daily
 // budget (PerAddress, whatever the role: a mailbox gets at most that much
 // of this mail a day) and, for an address a filer named (a parent, an
-// agent, a recipient, a new address), against a share of it, half, kept
-// apart: strangers who name someone spend at most half of that person's
-// budget, and the rest is left for the person's own filings. It returns
-// the roles past either: nothing is mailed to them for this filing.
+// agent, a recipient, a new address), first against a share of it, half,
+// kept apart: a filing past that share is held without spending the
+// mailbox's budget, so strangers who name someone spend at most half of
+// that person's budget, and the rest is left for the person's own
+// filings. It returns the roles past either: nothing is mailed to them
+// for this filing. (One round trip for the person's own filing; two when
+// it names someone.)
 func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now time.Time) ([]string, error) {
-	mailed := f.Mailed()
 	named := h.PerAddress
 	named.Name += "_named"
 	if named.Max > 0 { // (0 is off)
 		named.Max = max(1, named.Max/2)
 	}
-	var checks []limit.Check
-	var roles []string
-	for _, m := range mailed {
-		key := h.Hasher.MailboxKey(m.Address)
-		checks, roles = append(checks, limit.Check{Rule: h.PerAddress, Key: key}), append(roles, m.Role)
-		if m.Role != privacy.RoleRequester {
-			checks, roles = append(checks, limit.Check{Rule: named, Key: key}), append(roles, m.Role)
+	var held []string
+	hold := func(role string, ex *limit.Exceeded) {
+		if ex != nil && !slices.Contains(held, role) {
+			held = append(held, role)
+			h.Log.WarnContext(ctx, "rights request past a per-address limit; its mail to that address is held", "limit", ex.Rule.Name,
+				"role", role)
 		}
 	}
-	over, err := limit.Each(ctx, h.Store, now, checks...)
+	var shares []limit.Check
+	var sharers []privacy.MailedAddress
+	for _, m := range f.Mailed() {
+		if m.Role != privacy.RoleRequester {
+			shares, sharers = append(shares, limit.Check{Rule: named, Key: h.Hasher.MailboxKey(m.Address)}), append(sharers, m)
+		}
+	}
+	over, err := limit.Each(ctx, h.Store, now, shares...)
 	if err != nil {
 		return nil, err
 	}
-	var held []string
 	for i, ex := range over {
-		if ex != nil && !slices.Contains(held, roles[i]) {
-			held = append(held, roles[i])
-			h.Log.WarnContext(ctx, "rights request past a per-address limit; its mail to that address is held", "limit", ex.Rule.Name,
-				"role", roles[i])
+		hold(sharers[i].Role, ex)
+	}
+	var checks []limit.Check
+	var roles []string
+	for _, m := range f.Mailed() {
+		if !slices.Contains(held, m.Role) {
+			checks, roles = append(checks, limit.Check{Rule: h.PerAddress, Key: h.Hasher.MailboxKey(m.Address)}), append(roles, m.Role)
 		}
+	}
+	if over, err = limit.Each(ctx, h.Store, now, checks...); err != nil {
+		return nil, err
+	}
+	for i, ex := range over {
+		hold(roles[i], ex)
 	}
 	return held, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/token"
@@ -514,5 +516,35 @@ func TestAddressChangeWaitsAndNeverMerges(t *testing.T) {
 	f.clock.t = f.clock.t.Add(73 * time.Hour)
 	if st, err := f.desk.Approve(ctx, id2); err != nil || st != privacy.RequestCompleted {
 		t.Fatalf("approve after the wait: %q %v", st, err)
+	}
+}
+
+// Filings that name a mailbox (as agent, parent, recipient or new
+// address) spend at most half of its daily budget, and a filing past that
+// half spends none of the rest: the person's own filings are mailed.
+func TestNamedFilingsLeaveThePersonsOwnBudget(t *testing.T) {
+	f := newFixture(t)
+	f.h.PerAddress = limit.Rule{Name: "rights_address", Max: 4, Window: 24 * time.Hour}
+	named := "named-" + uuid.NewString()[:8] + "@example.com"
+	var heldAgent int
+	for i := range 6 {
+		id := f.file(t, fmt.Sprintf(`{"email":"p%d-%s","type":"access","relationship":"authorized_agent","agent_email":"%s"}`, i, named[6:], named))
+		if f.request(t, id).Held(privacy.RoleAgent) {
+			heldAgent++
+		}
+	}
+	if heldAgent != 4 {
+		t.Errorf("%d of 6 filings naming the mailbox were held from it, want 4 (half of 4 mailed)", heldAgent)
+	}
+	for i := range 2 {
+		typ := []string{"access", "erasure"}[i]
+		id := f.file(t, `{"email":"`+named+`","type":"`+typ+`"}`)
+		if r := f.request(t, id); r.Held(privacy.RoleRequester) {
+			t.Errorf("the person's own filing %d was held: %v", i+1, r.MailHeld)
+		}
+	}
+	id := f.file(t, `{"email":"`+named+`","type":"objection","details":"marketing"}`)
+	if r := f.request(t, id); !r.Held(privacy.RoleRequester) {
+		t.Errorf("the person's fifth mail of the day (2 named, 2 own, this) was not held: the budget is 4")
 	}
 }

@@ -167,7 +167,7 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("deny without a reason: %d %q", status, team.text("main"))
 	}
 	team.typeInto("#deny-reason", "This is your second request this month; the first was answered on "+time.Now().Format("2 January")+".")
-	team.do(chromedp.Click("#deny"), chromedp.WaitVisible("#done"))
+	team.submit("#deny", "#done")
 	s.mailTo(t, many, "We cannot carry out your request")
 
 	// Apply the correction, from the link of the team's review email.
@@ -180,13 +180,13 @@ func TestConsole(t *testing.T) {
 	if main := team.text("main"); !strings.Contains(main, "name → Ann Corrected") || strings.Contains(main, fix) {
 		t.Fatalf("correction page (shows the correction, never the address):\n%s", main)
 	}
-	team.do(chromedp.Click("#approve"), chromedp.WaitVisible("#done"))
+	team.submit("#approve", "#done")
 	s.mailTo(t, fix, "Your data is corrected")
 
 	// Lift the restriction.
 	team.open(s.URL + "/console/requests/" + restrictID)
 	team.typeInto("#lift-reason", "Your address is confirmed.")
-	team.do(chromedp.Click("#lift"), chromedp.WaitVisible("#done"))
+	team.submit("#lift", "#done")
 	if m := s.mailTo(t, restricted, "restriction of your data is lifted"); !strings.Contains(m.Body.Text, "Your address is confirmed.") {
 		t.Fatalf("lift email: %s", m.Body.Text)
 	}
@@ -207,7 +207,7 @@ func TestConsole(t *testing.T) {
 	team.open(s.URL + "/console/people")
 	team.check("console-people")
 	team.typeInto("#p-email", restricted)
-	team.do(chromedp.Click("#find"), chromedp.WaitVisible("h3"))
+	team.submit("#find", "h3")
 	if main := team.text("main"); !strings.Contains(main, restrictID) {
 		t.Fatalf("person search:\n%s", main)
 	}
@@ -218,7 +218,7 @@ func TestConsole(t *testing.T) {
 	team.open(s.URL + "/console/controllers")
 	team.check("console-controllers")
 	team.typeInto("#c-name", "Acme "+u)
-	team.do(chromedp.Click("#issue"), chromedp.WaitVisible("#issued-secret"))
+	team.submit("#issue", "#issued-secret")
 	if secret := team.text("#issued-secret"); len(secret) < 40 {
 		t.Fatalf("issued secret %q", secret)
 	}
@@ -236,7 +236,7 @@ func TestConsole(t *testing.T) {
 	team.typeInto("#pv-version", version)
 	team.do(chromedp.SetValue("#pv-effective", "2027-01-15"))
 	team.typeInto("#pv-summary", "We now keep contact messages for six months.")
-	team.do(chromedp.Click("#publish"), chromedp.WaitVisible("#done"))
+	team.submit("#publish", "#done")
 	if main := team.text("main"); !strings.Contains(main, version) || !strings.Contains(main, localtest.IdPTeamUser) {
 		t.Fatalf("policy page after publishing:\n%s", main)
 	}
@@ -420,6 +420,16 @@ func mapStr(item map[string]types.AttributeValue, m, key string) string {
 		return ""
 	}
 	return v.Value
+}
+
+// submit presses a form's button and waits for the page the post
+// answers (not only for the click), then for what must be on it.
+func (b *tab) submit(button, want string) {
+	b.t.Helper()
+	if status := b.post(button); status >= 500 {
+		b.t.Fatalf("browser: post with %s: %d", button, status)
+	}
+	b.do(chromedp.WaitVisible(want))
 }
 
 // cookieHeader is the Cookie header the browser sends to u: a copy of its

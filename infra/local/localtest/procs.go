@@ -2,6 +2,7 @@ package localtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +35,23 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// restartablePort is a free port below the kernel's ephemeral range
+// (32768-60999 on Linux) for a service a test may stop and start again
+// (Proc.Stop, Proc.Start): a port from that range could meanwhile go to
+// any outgoing connection or listener of another test, and the service
+// come back to find it taken, or the test talk to a stranger.
+func restartablePort(t testing.TB) int {
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port between 20000 and 32000")
+	return 0
 }
 
 // OwnSES starts an SES emulator for this test alone.
@@ -87,7 +105,7 @@ func dynamoDBReady(url string) bool {
 
 func start(t testing.TB, name string, ready func(string) bool, args func(int) []string, env ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, port: freePort(t), args: args, env: env, ready: ready}
+	p := &Proc{Name: name, port: restartablePort(t), args: args, env: env, ready: ready}
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.port)
 	p.Start(t)
 	t.Cleanup(p.Stop)

@@ -22,7 +22,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// A campaign to 5,000 subscribers through the local SQS server, at a
+// A campaign to 2,500 subscribers through the local SQS server, at a
 // configured rate of 100 a second across two senders: every confirmed
 // subscriber of the topic mailed exactly once; the suppressed, the
 // restricted and those on another topic never. The senders are killed
@@ -37,14 +37,14 @@ import (
 func TestCampaignFanOut(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("5,000 emails")
+		t.Skip("2,500 emails")
 	}
 	const (
 		suppressed = 50
 		restricted = 50
 		otherTopic = 100
 	)
-	subscribers, rate := 5000, 100.0
+	subscribers, rate := 2500, 100.0
 	if v, err := strconv.Atoi(os.Getenv("PK_CAMPAIGN_N")); err == nil && v >= 500 {
 		subscribers = v
 	}

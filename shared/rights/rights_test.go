@@ -548,3 +548,26 @@ func TestNamedFilingsLeaveThePersonsOwnBudget(t *testing.T) {
 		t.Errorf("the person's fifth mail of the day (2 named, 2 own, this) was not held: the budget is 4")
 	}
 }
+
+// Filing the same request again within the resend cooldown joins it and
+// sends nothing, so it spends nothing of the mailbox's budget: the
+// person's next, different request is still mailed.
+func TestJoinsWithoutMailSpendNoBudget(t *testing.T) {
+	f := newFixture(t)
+	f.h.PerAddress = limit.Rule{Name: "rights_address", Max: 2, Window: 24 * time.Hour}
+	addr := "joins-" + uuid.NewString()[:8] + "@example.com"
+	first := f.file(t, `{"email":"`+addr+`","type":"access"}`)
+	for range 5 {
+		f.file(t, `{"email":"`+addr+`","type":"access"}`)
+	}
+	if n := len(f.requests(t, addr)); n != 1 {
+		t.Fatalf("%d requests stored, want the first alone (the rest joined it)", n)
+	}
+	if r := f.request(t, first); r.Held(privacy.RoleRequester) {
+		t.Fatalf("the first filing was held: %v", r.MailHeld)
+	}
+	other := f.file(t, `{"email":"`+addr+`","type":"erasure"}`)
+	if r := f.request(t, other); r.Held(privacy.RoleRequester) {
+		t.Errorf("the person's second request was held: the joins within the cooldown spent the budget of 2")
+	}
+}

@@ -59,6 +59,9 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			addr := "sprache-" + u + "@example.com"
 			b.open(s.URL + "/privacy")
 			lang("center")
+			if got := b.text("#complaint"); !strings.Contains(got, l.T("rights.complaint")) || l.T("rights.complaint") == "rights.complaint" {
+				t.Fatalf("the privacy center does not name the right to complain in %s: %q", tc.lang, got)
+			}
 			b.typeInto("#newsletter-email", addr)
 			// A mistake first: its message, from the 400 body, is in the
 			// page's language.
@@ -83,7 +86,7 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			b.typeInto("#rights-email", addr)
 			b.do(chromedp.Click("#rights button[type=submit]"), chromedp.WaitNotPresent("#rights"))
 			ack := s.mailTo(t, addr, tc.verify)
-			if !strings.HasPrefix(ack.Body.Text, tc.greeting) {
+			if !strings.HasPrefix(ack.Body.Text, tc.greeting) || !strings.Contains(ack.Body.Text, "https://www.edpb.europa.eu/") {
 				t.Fatalf("the acknowledgement is not in %s:\n%s", tc.lang, ack.Body.Text)
 			}
 			act(verifyLink.FindString(ack.Body.Text), "verify-request", "request-verified", "verified.title")

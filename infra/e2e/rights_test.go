@@ -103,6 +103,14 @@ func TestRightsRequestIntakeAndVerification(t *testing.T) {
 	if len(ready) != 1 {
 		t.Fatalf("%d 'data ready' emails", len(ready))
 	}
+	// The acknowledgement and the answer name the right to complain to a
+	// supervisory authority (GDPR Art. 77), with where to find one.
+	for _, m := range []localtest.Email{ack, ready[0]} {
+		if !strings.Contains(m.Body.Text, "lodge a complaint with a data protection supervisory authority") ||
+			!strings.Contains(m.Body.HTML, `<a href="https://www.edpb.europa.eu/about-edpb/about-edpb/members_en">`) {
+			t.Fatalf("%q does not name the right to complain:\n%s", m.Subject, m.Body.Text)
+		}
+	}
 	exportLink := regexp.MustCompile(`http://[^\s"<>]+/export\?token=[A-Za-z0-9_-]+`).FindString(ready[0].Body.Text)
 	resp, out := s.do(t, "GET", s.path(t, exportLink), "", "", nil)
 	var ex struct {

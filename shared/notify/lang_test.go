@@ -234,3 +234,48 @@ func TestTeamEmailsLinkTheConsole(t *testing.T) {
 		}
 	}
 }
+
+// The acknowledgement and every final answer name the right to lodge a
+// complaint with a supervisory authority (GDPR Art. 77; policy: "you have
+// the right to lodge a complaint with the relevant supervisory
+// authority"), in the person's language, in the text and the HTML.
+func TestAnswersNameTheRightToComplain(t *testing.T) {
+	answers := []string{KindRequestAck, KindParentAck, KindExportReady, KindErasureDone, KindRequestDone, KindWithdrawn,
+		KindOptedOut, KindCategories}
+	answers = append(answers, slices.Collect(maps.Keys(decisionSubjects))...)
+	for _, lang := range Languages() {
+		t.Run(lang, func(t *testing.T) {
+			s, _, err := set(lang, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var block strings.Builder
+			if err := s.text.ExecuteTemplate(&block, "complaint", nil); err != nil {
+				t.Fatal(err)
+			}
+			want := strings.TrimSpace(block.String())
+			if !strings.Contains(want, "https://www.edpb.europa.eu/") {
+				t.Fatalf("the %s text names no list of authorities: %q", lang, want)
+			}
+			seen := map[string]bool{}
+			for _, m := range personEmails(t, Config{Company: "Example", PolicyURL: "https://example.com/privacy",
+				BaseURL: "https://api.example", Lang: lang}) {
+				if !slices.Contains(answers, m.Kind) {
+					continue
+				}
+				seen[m.Kind] = true
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("%s: the text does not name the right to complain:\n%s", m.Kind, m.Text)
+				}
+				if !strings.Contains(m.HTML, `<a href="https://www.edpb.europa.eu/about-edpb/about-edpb/members_en">`) {
+					t.Errorf("%s: the HTML does not link the authorities:\n%s", m.Kind, m.HTML)
+				}
+			}
+			for _, k := range answers {
+				if !seen[k] {
+					t.Errorf("no %s email rendered", k)
+				}
+			}
+		})
+	}
+}

@@ -114,8 +114,8 @@ type ddbInput struct {
 //     reads or writes: a PutItem's item, an UpdateItem's key and the names
 //     its update and condition expressions use, a read's projection with
 //     the key names (absent without a projection: the whole item);
-//   - dynamodb:Select (Query, Scan: as given, or what DynamoDB defaults
-//     to), dynamodb:ReturnValues (writes: as given, or NONE) and
+//   - dynamodb:Select (Query, Scan: only as given; absent when the
+//     request sends none), dynamodb:ReturnValues (writes: as given, or NONE) and
 //     dynamodb:ReturnConsumedCapacity (as given, or NONE);
 //   - BatchGetItem and BatchWriteItem are one check per table, of the
 //     batch's action with all its leading keys; TransactWriteItems checks
@@ -260,17 +260,16 @@ func readCheck(name string, in ddbInput, t Table) (iamsim.Request, error) {
 		}
 		ctx["dynamodb:LeadingKeys"] = []string{v}
 	}
-	sel := in.Select
-	switch {
-	case sel != "":
-	case in.ProjectionExpression != "":
-		sel = "SPECIFIC_ATTRIBUTES"
-	case in.IndexName != "":
-		sel = "ALL_PROJECTED_ATTRIBUTES" // what DynamoDB defaults to on an index
-	default:
-		sel = "ALL_ATTRIBUTES"
+	// Only as the request gives it: AWS's own example of an
+	// attribute-limited grant conditions on it with StringEqualsIfExists
+	// (IAM User Guide, "Amazon DynamoDB: Allows access to specific
+	// attributes"), so a request that sends none has no key, and a
+	// StringEquals on it fails. Filling in DynamoDB's default here let a
+	// Query without Select pass locally that AWS refuses (the rights
+	// function's read of the processors to tell).
+	if in.Select != "" {
+		ctx["dynamodb:Select"] = in.Select
 	}
-	ctx["dynamodb:Select"] = sel
 	if in.ProjectionExpression != "" {
 		keys := []string{t.PartitionKey, t.SortKey}
 		if in.IndexName != "" {

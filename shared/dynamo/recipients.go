@@ -87,7 +87,10 @@ func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 // these attributes of "PROC#").
 func (s *Store) ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error) {
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Ops,
-		KeyConditionExpression:    aws.String("pk = :pk"),
+		KeyConditionExpression: aws.String("pk = :pk"),
+		// Select named: the grant requires it, and IAM sees no Select a
+		// request does not send.
+		Select:                    types.SelectSpecificAttributes,
 		ProjectionExpression:      aws.String("processor_id, #n, identity_format, #t"),
 		ExpressionAttributeNames:  map[string]string{"#n": "name", "#t": "types"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(ProcessorPrefix)},

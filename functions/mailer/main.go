@@ -64,6 +64,8 @@ func main() {
 		Requests: store,
 		// Restrictions read the subjects table (GetItem on HOLD#RESTRICTION).
 		Restrictions: store,
+		// Suppressions read the suppression table (Query on the subject).
+		Suppressions: store,
 		Sender:       &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
 		Config:       cfg,
 		Tokens:       keys.Tokens,

@@ -625,17 +625,18 @@ func printPolicies(out io.Writer, data json.RawMessage, o options) error {
 		return err
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "VERSION\tEFFECTIVE\tMATERIAL\tNEW PURPOSES\tNOTICES\tSUBSCRIBERS\tREQUESTERS\tPUBLISHED BY")
+	fmt.Fprintln(w, "VERSION\tEFFECTIVE\tMATERIAL\tNEW PURPOSES\tNOTICES\tSUBSCRIBERS\tREQUESTERS\tINQUIRERS\tPUBLISHED BY")
 	for _, v := range p.Versions {
 		mark := ""
 		if v.Version == p.InForce {
 			mark = " (in force)"
 		}
-		fmt.Fprintf(w, "%s%s\t%s\t%v\t%s\t%s\t%d\t%d\t%s\n", v.Version, mark, v.LastUpdated(), v.Material,
-			strings.Join(v.NewPurposes, ","), v.Notices.State, v.Notices.Subscribers, v.Notices.Requesters, v.PublishedBy)
+		fmt.Fprintf(w, "%s%s\t%s\t%v\t%s\t%s\t%d\t%d\t%d\t%s\n", v.Version, mark, v.LastUpdated(), v.Material,
+			strings.Join(v.NewPurposes, ","), v.Notices.State, v.Notices.Subscribers, v.Notices.Requesters, v.Notices.Inquirers,
+			v.PublishedBy)
 	}
 	if len(p.Versions) == 0 {
-		fmt.Fprintf(w, "%s (in force, the template's; none published)\t\t\t\t\t\t\t\n", p.InForce)
+		fmt.Fprintf(w, "%s (in force, the template's; none published)\t\t\t\t\t\t\t\t\n", p.InForce)
 	}
 	return w.Flush()
 }

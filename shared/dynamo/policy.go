@@ -44,13 +44,15 @@ type policyRecord struct {
 	NoticeCursor      string `dynamodbav:"notice_cursor,omitempty"`
 	NoticeSubscribers int    `dynamodbav:"notice_subscribers"`
 	NoticeRequesters  int    `dynamodbav:"notice_requesters"`
+	NoticeInquirers   int    `dynamodbav:"notice_inquirers"`
 	NoticeUpdated     string `dynamodbav:"notice_updated,omitempty"`
 }
 
 func (r policyRecord) domain() privacy.PolicyVersion {
 	v := privacy.PolicyVersion{Version: r.Version, Summary: r.Summary, Material: r.Material, NewPurposes: r.NewPurposes,
 		PublishedBy: r.PublishedBy, Notices: privacy.NoticeProgress{State: r.NoticeState, Phase: r.NoticePhase,
-			Cursor: r.NoticeCursor, Subscribers: r.NoticeSubscribers, Requesters: r.NoticeRequesters}}
+			Cursor: r.NoticeCursor, Subscribers: r.NoticeSubscribers, Requesters: r.NoticeRequesters,
+			Inquirers: r.NoticeInquirers}}
 	v.Effective, _ = time.Parse(time.DateOnly, r.Effective)
 	v.PublishedAt, _ = parseTS(r.PublishedAt)
 	v.Notices.Updated, _ = parseTS(r.NoticeUpdated)
@@ -104,10 +106,11 @@ func (s *Store) SaveNoticeProgress(ctx context.Context, version string, p privac
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Ops,
 		Key: map[string]types.AttributeValue{attrPK: str(policyPK), attrSK: str(version)},
 		UpdateExpression: aws.String("SET notice_state = :st, notice_phase = :ph, notice_cursor = :c, notice_subscribers = :ns, " +
-			"notice_requesters = :nr, notice_updated = :u"),
+			"notice_requesters = :nr, notice_inquirers = :ni, notice_updated = :u"),
 		ConditionExpression: aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":st": str(p.State), ":ph": str(p.Phase), ":c": str(p.Cursor),
-			":ns": num(int64(p.Subscribers)), ":nr": num(int64(p.Requesters)), ":u": str(ts(p.Updated))}})
+			":ns": num(int64(p.Subscribers)), ":nr": num(int64(p.Requesters)),
+			":ni": num(int64(p.Inquirers)), ":u": str(ts(p.Updated))}})
 	if err != nil {
 		return fmt.Errorf("notice progress: %w", err)
 	}
@@ -241,6 +244,34 @@ func (s *Store) SubscribersPage(ctx context.Context, cursor string, limit int) (
 		subs = append(subs, sub)
 	}
 	return subs, encodeCursor(out.LastEvaluatedKey), nil
+}
+
+// InquirersPage returns the inquiries still kept among up to limit items
+// of the subjects table from after cursor (a scan: a material policy
+// change is rare, and no index lists inquiries), each with only what a
+// notice needs (id, subject, address, language), and the cursor of the
+// next page ("" at the end). An inquiry past its expiry that TTL has not
+// deleted yet is left out.
+func (s *Store) InquirersPage(ctx context.Context, cursor string, limit int, now time.Time) ([]privacy.Inquiry, string, error) {
+	start, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := s.db.Scan(ctx, &dynamodb.ScanInput{TableName: &s.tables.Subjects,
+		Select:                    types.SelectSpecificAttributes,
+		ProjectionExpression:      aws.String("pk, sk, id, subject, email, lang"),
+		FilterExpression:          aws.String("begins_with(sk, :inq) AND expires_at > :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":inq": str(inquirySKPrefix), ":now": num(now.Unix())},
+		ExclusiveStartKey:         start, Limit: aws.Int32(int32(limit))})
+	if err != nil {
+		return nil, "", fmt.Errorf("inquirers page: %w", err)
+	}
+	inqs := make([]privacy.Inquiry, 0, len(out.Items))
+	for _, it := range out.Items {
+		inqs = append(inqs, privacy.Inquiry{ID: s1(it, "id"), Subject: privacy.SubjectID(s1(it, "subject")),
+			Form: privacy.ContactForm{Email: s1(it, "email")}, Lang: s1(it, "lang")})
+	}
+	return inqs, encodeCursor(out.LastEvaluatedKey), nil
 }
 
 // RequestsPage returns up to limit requests in status from after cursor,

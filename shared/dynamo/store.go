@@ -17,8 +17,10 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Tables names the tables a Store uses. A function is given only the ones
-// its IAM policy grants; an empty name is a table it does not touch.
+// Tables names the tables a Store uses; an empty name is a table it does
+// not touch. The template's Globals name every table to every function
+// (some blank the ones they never use): what a function may do with each
+// is its IAM role's, not this list's.
 type Tables struct {
 	Subjects    string // personal data, keyed by subject hash
 	Ledger      string // append-only consent and processing events
@@ -69,6 +71,9 @@ type metaRecord struct {
 	ReceivedAt     string `dynamodbav:"received_at"`
 }
 
+// inquirySKPrefix starts every inquiry's sort key.
+const inquirySKPrefix = "INQ#"
+
 type inquiryRecord struct {
 	PK             string      `dynamodbav:"pk"`
 	SK             string      `dynamodbav:"sk"`
@@ -111,7 +116,7 @@ type ledgerRecord struct {
 }
 
 func inquirySK(i privacy.Inquiry) string {
-	return "INQ#" + ts(i.Meta.ReceivedAt) + "#" + i.ID
+	return inquirySKPrefix + ts(i.Meta.ReceivedAt) + "#" + i.ID
 }
 
 // SaveInquiry stores an inquiry and its ledger entry in one transaction, so

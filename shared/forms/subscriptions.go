@@ -155,9 +155,29 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, httpapi.ErrInvalidToken
 	}
 	meta := httpapi.Meta(r, now)
-	suppressed, err := f.Store.Suppressions(ctx, c.Subject)
-	if err != nil {
+	var (
+		suppressed, by []string
+		sErr, rErr     error
+		wg             sync.WaitGroup
+	)
+	wg.Go(func() { suppressed, sErr = f.Store.Suppressions(ctx, c.Subject) })
+	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, c.Subject) })
+	wg.Wait()
+	if err := errors.Join(sErr, rErr); err != nil {
 		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+	}
+	// A signup made before the person restricted their processing is not
+	// confirmed while the restriction is in force (GDPR Art. 18): nothing
+	// new starts; the ledger says why.
+	if len(by) > 0 {
+		f.Log.InfoContext(ctx, "confirmation held: processing restricted", "request_id", r.RequestContext.RequestID,
+			"restricted_by", strings.Join(by, ","))
+		if err := f.Store.RecordEvent(ctx, privacy.Event{Subject: c.Subject, Name: "confirmation_held_restricted", At: now,
+			Ref: by[0], Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation,
+			PolicyVersion: r.Site.PolicyVersion, Detail: map[string]string{"signup_id": c.Ref}}); err != nil {
+			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+		}
+		return httpapi.Response{}, httpapi.ErrRestricted
 	}
 	confirmed, err := f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,

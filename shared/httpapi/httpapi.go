@@ -68,6 +68,11 @@ var (
 		Message: "The request body is not valid JSON (an object is expected)."}
 	ErrInvalidToken = &Error{Status: http.StatusBadRequest, Code: "invalid_token",
 		Message: "This link is not valid: it may have expired, been replaced by a newer one, or been cut short when it was copied. Nothing was changed."}
+	// ErrRestricted answers a link that would start something new with
+	// the data of a person who restricted its processing (GDPR Art. 18):
+	// confirming a signup made before, adding a topic.
+	ErrRestricted = &Error{Status: http.StatusConflict, Code: "restricted",
+		Message: "You asked us to restrict the processing of your data, so we start nothing new with it: nothing was changed. We will tell you when the restriction is lifted."}
 	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 		Message:    "We could not save your request just now. Nothing was stored; please try again shortly.",
 		RetryAfter: 30 * time.Second}

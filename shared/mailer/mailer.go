@@ -47,6 +47,13 @@ type Restrictions interface {
 	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 }
 
+// Suppressions tells why no marketing goes to a subject: the suppression
+// reasons in force (unsubscribed, complained, bounced, erased), none when
+// nothing holds it back.
+type Suppressions interface {
+	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+}
+
 // Sender sends one email and returns its provider message id.
 type Sender interface {
 	Send(ctx context.Context, m notify.Message) (string, error)
@@ -62,6 +69,10 @@ type Mailer struct {
 	// Restrictions, when set, holds back marketing and sales emails of a
 	// restricted subject.
 	Restrictions Restrictions
+	// Suppressions, when set, holds back a policy notice (and its offers)
+	// to a subject marketing may not reach: like marketing, it goes only
+	// to those who take mail from us.
+	Suppressions Suppressions
 	Sender       Sender
 	Config       notify.Config
 	Tokens       *token.Signer
@@ -155,6 +166,9 @@ func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Chang
 	}
 	if msgs, err = m.restrict(ctx, ch, msgs); err != nil {
 		return fmt.Errorf("restriction check: %w", err)
+	}
+	if msgs, err = m.suppress(ctx, ch, msgs); err != nil {
+		return fmt.Errorf("suppression check: %w", err)
 	}
 	for _, msg := range msgs {
 		if err := m.sendOnce(ctx, log, key(ch, msg.Kind), msg); err != nil {
@@ -259,9 +273,10 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 }
 
 // restrict applies a restriction of processing to a subject's emails: no
-// confirmation of a marketing signup, and the team gets a notice naming the
-// inquiry instead of the inquiry itself (no sales follow-up). The sender's
-// acknowledgement and every rights-request email still go.
+// confirmation of a marketing signup, no policy notice nor the topics it
+// offers, and the team gets a notice naming the inquiry instead of the
+// inquiry itself (no sales follow-up). The sender's acknowledgement and
+// every rights-request email still go.
 func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.Message) ([]notify.Message, error) {
 	var subject privacy.SubjectID
 	switch {
@@ -269,6 +284,8 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 		subject = ch.Inquiry.Subject
 	case ch.Subscription != nil:
 		subject = ch.Subscription.Subject
+	case ch.Notice != nil:
+		subject = ch.Notice.Subject
 	}
 	if len(msgs) == 0 || m.Restrictions == nil || subject == "" {
 		return msgs, nil
@@ -280,7 +297,7 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 	var out []notify.Message
 	for _, msg := range msgs {
 		switch msg.Kind {
-		case notify.KindConfirm:
+		case notify.KindConfirm, notify.KindPolicyNotice:
 			continue
 		case notify.KindInquiryTeam:
 			notice, err := notify.InquiryRestricted(m.Config, ch.Inquiry.ID, by)
@@ -294,6 +311,22 @@ func (m *Mailer) restrict(ctx context.Context, ch privacy.Change, msgs []notify.
 	m.Log.InfoContext(ctx, "processing restricted: emails held back", "kind", ch.Kind, "restricted_by", strings.Join(by, ","),
 		"held", len(msgs)-len(out))
 	return out, nil
+}
+
+// suppress holds back a policy notice to a subject with a suppression in
+// force: the person unsubscribed (from a notice's one-click link too),
+// complained, bounced or was erased.
+func (m *Mailer) suppress(ctx context.Context, ch privacy.Change, msgs []notify.Message) ([]notify.Message, error) {
+	if ch.Notice == nil || len(msgs) == 0 || m.Suppressions == nil {
+		return msgs, nil
+	}
+	reasons, err := m.Suppressions.Suppressions(ctx, ch.Notice.Subject)
+	if err != nil || len(reasons) == 0 {
+		return msgs, err
+	}
+	m.Log.InfoContext(ctx, "policy notice not sent: the address is suppressed", "version", ch.Notice.Version.Version,
+		"suppressed_because", strings.Join(reasons, ","))
+	return nil, nil
 }
 
 // due returns the emails a change makes due: none unless its mail_due
@@ -507,7 +540,17 @@ func (m *Mailer) notice(c notify.Config, n privacy.Notice) ([]notify.Message, er
 		}
 		offers = append(offers, notify.Offer{Topic: t, Link: link})
 	}
-	return one(notify.PolicyNotice(c, n, offers))
+	unsubscribe, err := m.links().Unsubscribe(n.Subject, m.Now())
+	if err != nil {
+		return nil, err
+	}
+	var prefs string
+	if n.Audience == privacy.NoticeSubscribers {
+		if prefs, err = m.links().Preferences(n.Subject, m.Now().Add(links.MarketingValidity)); err != nil {
+			return nil, err
+		}
+	}
+	return one(notify.PolicyNotice(c, n, offers, unsubscribe, prefs))
 }
 
 func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {

@@ -149,21 +149,28 @@ type Offer struct {
 // PolicyNotice renders a policy change's notice: what changed (the team's
 // summary), from when, the link to the policy, and for a subscriber the
 // new topics they may opt in to (nobody is enrolled by the change).
-func PolicyNotice(c Config, n privacy.Notice, offers []Offer) (Message, error) {
+//
+// Like a marketing email it carries the RFC 8058 one-click headers and the
+// same link in its footer (policy §4: an opt-out in every email), and a
+// subscriber's the link to their preferences (preferencesURL, "" for
+// others).
+func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, preferencesURL string) (Message, error) {
 	subj := subject(c.Lang, "We have updated our privacy policy")
 	if !n.Version.Material {
 		subj = subject(c.Lang, "Something new you can choose to receive")
 	}
 	text, html, err := render(c.Lang, KindPolicyNotice, subj, struct {
 		Config
-		N         privacy.Notice
-		Effective string
-		Offers    []Offer
-	}{c, n, n.Version.LastUpdated(), offers})
+		N                           privacy.Notice
+		Effective                   string
+		Offers                      []Offer
+		Unsubscribe, PreferencesURL string
+	}{c, n, n.Version.LastUpdated(), offers, unsubscribeURL, preferencesURL})
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subj, Text: text, HTML: html}, nil
+	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subj, Text: text, HTML: html,
+		Headers: oneClick(unsubscribeURL)}, nil
 }
 
 // Campaign is one marketing email as the team writes it: plain text
@@ -192,10 +199,16 @@ func Marketing(c Config, camp Campaign, to, unsubscribeURL, preferencesURL strin
 		return Message{}, err
 	}
 	return Message{Kind: KindMarketing, To: []string{to}, Subject: camp.Subject, Text: text, HTML: html,
-		Headers: []Header{
-			{Name: "List-Unsubscribe", Value: "<" + unsubscribeURL + ">"},
-			{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
-		}}, nil
+		Headers: oneClick(unsubscribeURL)}, nil
+}
+
+// oneClick is the RFC 8058 pair of headers for a one-click unsubscribe
+// link (List-Unsubscribe before List-Unsubscribe-Post).
+func oneClick(unsubscribeURL string) []Header {
+	return []Header{
+		{Name: "List-Unsubscribe", Value: "<" + unsubscribeURL + ">"},
+		{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
+	}
 }
 
 // DigestItem is one rights request in the deadline digest: ids and dates,

@@ -62,6 +62,9 @@ type PlannerStore interface {
 	SaveNoticeProgress(ctx context.Context, version string, p privacy.NoticeProgress) error
 	SubscribersPage(ctx context.Context, cursor string, limit int) ([]privacy.Subscription, string, error)
 	RequestsPage(ctx context.Context, status, cursor string, limit int) ([]privacy.RightsRequest, string, error)
+	// InquirersPage is the inquiries still kept, each with its id,
+	// subject, address and language.
+	InquirersPage(ctx context.Context, cursor string, limit int, now time.Time) ([]privacy.Inquiry, string, error)
 	// PutNotice makes a notice due, once per person and version: made is
 	// false when it was made before, by what ref names.
 	PutNotice(ctx context.Context, n privacy.Notice, at time.Time) (made bool, ref string, err error)
@@ -96,6 +99,7 @@ type Report struct {
 	Made        int    `json:"made"`
 	Subscribers int    `json:"subscribers"`
 	Requesters  int    `json:"requesters"`
+	Inquirers   int    `json:"inquirers"`
 	Done        bool   `json:"done"`
 }
 
@@ -174,20 +178,25 @@ func (p *Planner) plan(ctx context.Context, v privacy.PolicyVersion, deadline ti
 			return p.report(rep, prog), err
 		}
 	}
-	log.InfoContext(ctx, "notices planned", "subscribers", prog.Subscribers, "requesters", prog.Requesters)
+	log.InfoContext(ctx, "notices planned", "subscribers", prog.Subscribers, "requesters", prog.Requesters,
+		"inquirers", prog.Inquirers)
 	return p.report(rep, prog), nil
 }
 
 func (p *Planner) report(rep Report, prog privacy.NoticeProgress) Report {
-	rep.Subscribers, rep.Requesters, rep.Done = prog.Subscribers, prog.Requesters, prog.State == privacy.NoticesDone
+	rep.Subscribers, rep.Requesters, rep.Inquirers = prog.Subscribers, prog.Requesters, prog.Inquirers
+	rep.Done = prog.State == privacy.NoticesDone
 	return rep
 }
 
 func count(prog *privacy.NoticeProgress, audience string) {
-	if audience == privacy.NoticeSubscribers {
+	switch audience {
+	case privacy.NoticeSubscribers:
 		prog.Subscribers++
-	} else {
+	case privacy.NoticeRequesters:
 		prog.Requesters++
+	case privacy.NoticeInquirers:
+		prog.Inquirers++
 	}
 }
 
@@ -230,6 +239,17 @@ func advance(prog privacy.NoticeProgress, audiences []string, next string) priva
 // page reads the next page of the current audience as the notices due.
 func (p *Planner) page(ctx context.Context, v privacy.PolicyVersion, prog privacy.NoticeProgress) ([]privacy.Notice, string, error) {
 	var out []privacy.Notice
+	if prog.Phase == privacy.NoticeInquirers {
+		inqs, next, err := p.Store.InquirersPage(ctx, prog.Cursor, p.Page, p.Now())
+		for _, i := range inqs {
+			if i.Subject == "" || i.Form.Email == "" {
+				continue
+			}
+			out = append(out, privacy.Notice{Subject: i.Subject, Email: i.Form.Email, Audience: privacy.NoticeInquirers, Ref: i.ID,
+				Lang: i.Lang, Version: v})
+		}
+		return out, next, err
+	}
 	if prog.Phase == privacy.NoticeRequesters {
 		i, cursor := requesterCursor(prog.Cursor)
 		reqs, next, err := p.Store.RequestsPage(ctx, RequesterStatuses()[i], cursor, p.Page)

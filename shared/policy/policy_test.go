@@ -59,6 +59,8 @@ type world struct {
 	// requesters are the addresses a material change must reach through
 	// an open request; others are requests it must not.
 	requesters []string
+	// inquirers are the addresses it must reach through an inquiry kept.
+	inquirers []string
 }
 
 // seed puts confirmed subscribers (topics newsletter, some events too), a
@@ -123,6 +125,23 @@ func seed(t *testing.T, n int) *world {
 	file("r-unverified", "rq-unv-"+privacy.SubjectID(u), "unverified-"+u+"@example.com", "", privacy.RequestIdentityUnverified, "")
 	file("r-done", "rq-done-"+privacy.SubjectID(u), "done-"+u+"@example.com", "", privacy.RequestCompleted, "")
 	file("r-opendsr", "rq-odsr-"+privacy.SubjectID(u), "odsr-"+u+"@example.com", "", privacy.RequestPending, privacy.SourceOpenDSR)
+	// People whose inquiries are kept are told; the subscriber who also
+	// wrote to us is told once (as a subscriber); an inquiry past its
+	// expiry that TTL has not yet deleted tells no one.
+	ask := func(id string, subject privacy.SubjectID, email string, received time.Time) {
+		i := privacy.NewInquiry(id+"-"+u, subject, privacy.ContactForm{Name: "N", Email: email, Message: "m"}, "v1",
+			privacy.RequestMeta{ReceivedAt: received})
+		if err := w.store.SaveInquiry(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		email := fmt.Sprintf("inq%d-%s@example.com", i, u)
+		ask(fmt.Sprintf("i%d", i), privacy.SubjectID("iq-"+email), email, now.AddDate(0, -i, 0))
+		w.inquirers = append(w.inquirers, email)
+	}
+	ask("i-sub", first.Subject, first.Email, now)
+	ask("i-old", "iq-old-"+privacy.SubjectID(u), "old-"+u+"@example.com", now.AddDate(-3, 0, 0))
 	return w
 }
 
@@ -165,8 +184,9 @@ func planner(store policy.PlannerStore, c *clock, rate float64) *policy.Planner 
 	return &policy.Planner{Store: store, Rate: rate, Page: 7, Now: c.Now, Sleep: c.Sleep, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 }
 
-// A material change reaches every confirmed subscriber and every person
-// with an open, verified request exactly once, also when the planner is
+// A material change reaches every confirmed subscriber, every person
+// with an open, verified request and every person whose inquiry is kept
+// exactly once, also when the planner is
 // killed midway and run again; its progress counts each once; the rate
 // holds; nothing is enrolled in a new topic.
 func TestMaterialChangeReachesEachPersonOnce(t *testing.T) {
@@ -196,6 +216,9 @@ func TestMaterialChangeReachesEachPersonOnce(t *testing.T) {
 	}
 	for _, r := range w.requesters {
 		want[r] = privacy.NoticeRequesters
+	}
+	for _, r := range w.inquirers {
+		want[r] = privacy.NoticeInquirers
 	}
 	for addr, audience := range want {
 		if len(got[addr]) != 1 || got[addr][0].Audience != audience {
@@ -227,8 +250,10 @@ func TestMaterialChangeReachesEachPersonOnce(t *testing.T) {
 	if err != nil || len(vs) != 1 {
 		t.Fatal(vs, err)
 	}
-	if p := vs[0].Notices; p.State != privacy.NoticesDone || p.Subscribers != len(w.subscribers) || p.Requesters != len(w.requesters) {
-		t.Fatalf("progress %+v, want %d subscribers and %d requesters", p, len(w.subscribers), len(w.requesters))
+	if p := vs[0].Notices; p.State != privacy.NoticesDone || p.Subscribers != len(w.subscribers) || p.Requesters != len(w.requesters) ||
+		p.Inquirers != len(w.inquirers) {
+		t.Fatalf("progress %+v, want %d subscribers, %d requesters and %d inquirers", p, len(w.subscribers), len(w.requesters),
+			len(w.inquirers))
 	}
 	// The pace: len(want) notices at 10 a second take (len-1)/10 s of the
 	// clock's time, whatever the kills (each run paces from its start).
@@ -272,8 +297,8 @@ func TestPlannerPausesAtItsDeadlineAndHoldsItsRate(t *testing.T) {
 			t.Errorf("%s: %d notices", addr, len(n))
 		}
 	}
-	if len(got) != len(w.subscribers)+len(w.requesters) {
-		t.Fatalf("%d notices, want %d", len(got), len(w.subscribers)+len(w.requesters))
+	if want := len(w.subscribers) + len(w.requesters) + len(w.inquirers); len(got) != want {
+		t.Fatalf("%d notices, want %d", len(got), want)
 	}
 }
 

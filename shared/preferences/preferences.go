@@ -27,6 +27,9 @@ type Store interface {
 	Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	SetTopics(ctx context.Context, subject privacy.SubjectID, topics []string, e privacy.Event) (privacy.Subscription, error)
 	AddTopic(ctx context.Context, subject privacy.SubjectID, topic string, e privacy.Event) error
+	// Restriction is the requests whose restriction of the subject's
+	// processing is in force (none when it is not): nothing new starts.
+	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	// Suppressions are the reasons in force that hold marketing back.
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	// CurrentSubject is where a link's subject's data is now: a link of
@@ -89,6 +92,9 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if _, err := httpapi.Body(r); err != nil {
 		return httpapi.Response{}, err
 	}
+	if err := h.unrestricted(ctx, r, c.Subject); err != nil {
+		return httpapi.Response{}, err
+	}
 	e := h.event(c, "topic_added", r, map[string]string{"topic": c.Ref, "consent_text_version": privacy.ConsentTextVersion})
 	e.Ref = c.Ref
 	err = h.Store.AddTopic(ctx, c.Subject, c.Ref, e)
@@ -103,6 +109,44 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 		return pages.Message(r, http.StatusOK, "add_topic.done"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "added", "topic": c.Ref}), nil
+}
+
+// unrestricted refuses (httpapi.ErrRestricted) when the subject's
+// processing is restricted: a topic added is a new processing for
+// marketing, which a restriction holds back (GDPR Art. 18).
+func (h *Handlers) unrestricted(ctx context.Context, r httpapi.Request, subject privacy.SubjectID) error {
+	by, err := h.Store.Restriction(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("restriction check: %w", err)
+	}
+	if len(by) > 0 {
+		h.Log.InfoContext(ctx, "topic not added: processing restricted", "request_id", r.RequestContext.RequestID,
+			"restricted_by", strings.Join(by, ","))
+		return httpapi.ErrRestricted
+	}
+	return nil
+}
+
+// noTopicAdded refuses a change of topics that adds one to a restricted
+// subject's subscription; taking topics off is always possible.
+func (h *Handlers) noTopicAdded(ctx context.Context, r httpapi.Request, subject privacy.SubjectID, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	err := h.unrestricted(ctx, r, subject)
+	if !errors.Is(err, httpapi.ErrRestricted) {
+		return err
+	}
+	sub, serr := h.Store.Subscription(ctx, subject)
+	if serr != nil && !errors.Is(serr, privacy.ErrNotFound) {
+		return fmt.Errorf("set preferences: %w", serr)
+	}
+	for _, t := range topics {
+		if !sub.HasTopic(t) {
+			return err
+		}
+	}
+	return nil
 }
 
 // check checks a link's token for purpose p and returns its claims, their
@@ -254,6 +298,9 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	topics, err := privacy.ParseTopics(in)
 	if v, ok := privacy.AsValidation(err); ok {
 		return httpapi.Response{}, httpapi.Validation(v)
+	}
+	if err := h.noTopicAdded(ctx, r, c.Subject, topics); err != nil {
+		return httpapi.Response{}, err
 	}
 	name := "preferences_changed"
 	if len(topics) == 0 {

@@ -31,10 +31,11 @@ type PolicyVersion struct {
 // audience, and where the planner stopped (an opaque cursor of the store).
 type NoticeProgress struct {
 	State       string // NoticesNone, NoticesPending, NoticesDone
-	Phase       string // NoticeSubscribers, then NoticeRequesters
+	Phase       string // NoticeSubscribers, then NoticeRequesters, then NoticeInquirers
 	Cursor      string
 	Subscribers int
 	Requesters  int
+	Inquirers   int
 	Updated     time.Time
 }
 
@@ -45,6 +46,9 @@ const (
 	NoticesDone       = "done"
 	NoticeSubscribers = "subscribers"
 	NoticeRequesters  = "requesters"
+	// NoticeInquirers are the people whose inquiries (contact form
+	// messages) are still kept: a material change concerns them too.
+	NoticeInquirers = "inquirers"
 )
 
 // Notifies reports whether publishing v sends anything: a material change
@@ -56,7 +60,7 @@ func (v PolicyVersion) Notifies() bool { return v.Material || len(v.NewPurposes)
 func (v PolicyVersion) Audiences() []string {
 	switch {
 	case v.Material:
-		return []string{NoticeSubscribers, NoticeRequesters}
+		return []string{NoticeSubscribers, NoticeRequesters, NoticeInquirers}
 	case len(v.NewPurposes) > 0:
 		return []string{NoticeSubscribers}
 	}
@@ -119,11 +123,12 @@ type Notice struct {
 	Subject  SubjectID
 	Email    string
 	Audience string
-	// Ref names what makes it due to the person: "subscription", or the
-	// open request's id.
+	// Ref names what makes it due to the person: "subscription", the
+	// open request's id, or the kept inquiry's id.
 	Ref     string
 	Version PolicyVersion
 	Offers  []string
-	// Lang is the language of the person's subscription or request.
+	// Lang is the language of the person's subscription, request or
+	// inquiry.
 	Lang string
 }

@@ -40,9 +40,9 @@ func TestAudiences(t *testing.T) {
 		want []string
 	}{
 		{PolicyVersion{}, nil},
-		{PolicyVersion{Material: true}, []string{NoticeSubscribers, NoticeRequesters}},
+		{PolicyVersion{Material: true}, []string{NoticeSubscribers, NoticeRequesters, NoticeInquirers}},
 		{PolicyVersion{NewPurposes: []string{"events"}}, []string{NoticeSubscribers}},
-		{PolicyVersion{Material: true, NewPurposes: []string{"events"}}, []string{NoticeSubscribers, NoticeRequesters}},
+		{PolicyVersion{Material: true, NewPurposes: []string{"events"}}, []string{NoticeSubscribers, NoticeRequesters, NoticeInquirers}},
 	} {
 		got := c.v.Audiences()
 		if len(got) != len(c.want) || (len(got) > 0 && got[len(got)-1] != c.want[len(c.want)-1]) || c.v.Notifies() != (len(c.want) > 0) {

@@ -196,7 +196,8 @@ func TestMaintenanceCannotInvokeTheStreamFunctions(t *testing.T) {
 // and nothing else of it: not its text, its dates or who published it; it
 // neither puts nor deletes a version.
 func TestNoticesCannotChangePublishedVersions(t *testing.T) {
-	progress := []string{"notice_cursor", "notice_phase", "notice_requesters", "notice_state", "notice_subscribers", "notice_updated", "pk", "sk"}
+	progress := []string{"notice_cursor", "notice_inquirers", "notice_phase", "notice_requesters", "notice_state", "notice_subscribers",
+		"notice_updated", "pk", "sk"}
 	asks := []ask{
 		{"NoticesFunction", "dynamodb:UpdateItem", table("OpsTable"), keys([]string{"POLICY"}, progress...), true},
 		{"NoticesFunction", "dynamodb:Query", table("OpsTable"), keys([]string{"POLICY"}), true},
@@ -208,6 +209,36 @@ func TestNoticesCannotChangePublishedVersions(t *testing.T) {
 			keys([]string{"POLICY"}, append([]string{field}, progress...)...), false})
 	}
 	check(t, asks)
+}
+
+// The notices function finds the people whose inquiries are kept with a
+// scan that may return only what a notice needs: never an inquiry's
+// message, name or metadata, never the whole item (no projection, or no
+// Select naming the projection).
+func TestNoticesScanOnlyWhatANoticeNeeds(t *testing.T) {
+	scan := func(sel string, attrs ...string) map[string]any {
+		ctx := map[string]any{}
+		if sel != "" {
+			ctx["dynamodb:Select"] = sel
+		}
+		if attrs != nil {
+			ctx["dynamodb:Attributes"] = attrs
+		}
+		return ctx
+	}
+	need := []string{"email", "expires_at", "id", "lang", "pk", "sk", "subject"}
+	check(t, []ask{
+		{"NoticesFunction", "dynamodb:Scan", table("SubjectsTable"), scan("SPECIFIC_ATTRIBUTES", need...), true},
+		{"NoticesFunction", "dynamodb:Scan", table("SubjectsTable"), scan("SPECIFIC_ATTRIBUTES", append(need, "message")...), false},
+		{"NoticesFunction", "dynamodb:Scan", table("SubjectsTable"), scan("SPECIFIC_ATTRIBUTES", "meta", "pk", "sk"), false},
+		{"NoticesFunction", "dynamodb:Scan", table("SubjectsTable"), scan(""), false},
+		{"NoticesFunction", "dynamodb:Scan", table("SubjectsTable"), scan("ALL_ATTRIBUTES"), false},
+		{"NoticesFunction", "dynamodb:Scan", table("SubjectsTable"), scan("", need...), false},
+		{"NoticesFunction", "dynamodb:Scan", table("LedgerTable"), scan("SPECIFIC_ATTRIBUTES", need...), false},
+		// The mailer reads a subject's suppression reasons before a notice.
+		{"MailerFunction", "dynamodb:Query", table("SuppressionTable"), keys([]string{"S#a"}), true},
+		{"MailerFunction", "dynamodb:UpdateItem", table("SuppressionTable"), keys([]string{"S#a"}, "pk", "sk", "since"), false},
+	})
 }
 
 // What the forms function may do to a person's suppressions, as the

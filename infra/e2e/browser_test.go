@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -458,7 +459,7 @@ func TestBrowserRightsRequestToExport(t *testing.T) {
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
 		t.Fatal(err)
 	}
-	b.do(chromedp.Click("a.button"))
+	b.do(chromedp.Click("#export-json"))
 	var got []byte
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(200 * time.Millisecond) {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -473,6 +474,28 @@ func TestBrowserRightsRequestToExport(t *testing.T) {
 	}
 	if err := json.Unmarshal(got, &ex); err != nil || len(ex.Requests) != 1 || ex.RequestID == "" {
 		t.Fatalf("downloaded export: %v %.300s", err, got)
+	}
+
+	// The same link reads as a page (printable, accessible) with what
+	// Art. 15 asks beside the data, and as a CSV that parses.
+	b.open(exportURL)
+	b.do(chromedp.Click("#export-read"), chromedp.WaitVisible("#art15"))
+	b.check("copy")
+	page := b.text("main")
+	for _, want := range []string{"How we process your data (GDPR Art. 15)", "Why, and on what legal basis", "Who receives it",
+		"How long we keep it", "Where it comes from", "supervisory authority", ex.RequestID, "access"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the readable copy lacks %q", want)
+		}
+	}
+	resp, body := s.do(t, "GET", s.path(t, exportURL)+"&format=csv", "", "", nil)
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || err != nil || len(rows) < 2 ||
+		strings.Join(rows[0], ",") != "section,item,field,value" {
+		t.Fatalf("the CSV copy: %d %v %.300s", resp.StatusCode, err, body)
+	}
+	if resp, _ := s.do(t, "GET", s.path(t, exportURL)+"&format=pdf", "", "", nil); resp.StatusCode != 400 {
+		t.Fatalf("an unknown format: %d", resp.StatusCode)
 	}
 
 	// A week later the same link explains itself (410) and says what to do.

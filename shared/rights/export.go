@@ -25,6 +25,9 @@ type Reader interface {
 	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
+	// ProcessorsToTell are the processors registered to be told of
+	// erasures: recipients the copy names (Art. 15(1)(c)).
+	ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error)
 }
 
 // Export is the machine-readable copy (policy §8, portability).
@@ -64,6 +67,13 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	var reqs []privacy.RightsRequest
 	if err == nil {
 		reqs, err = rd.SubjectRequests(ctx, subject, time.Time{})
+	}
+	var procs []privacy.Processor
+	if err == nil {
+		procs, err = rd.ProcessorsToTell(ctx)
+	}
+	for _, p := range procs {
+		ex.Recipients = append(ex.Recipients, p.Name+" (a processor, told of erasures)")
 	}
 	if err != nil {
 		return Export{}, fmt.Errorf("export: %w", err)
@@ -187,7 +197,10 @@ func (ex Export) Found(requestID string) int {
 }
 
 // ExportHandler serves GET /v1/rights-requests/{id}/export?token=E: the
-// export, built now from the tables (no stored copy), for 7 days.
+// export, built now from the tables (no stored copy), for 7 days, as
+// format=json (also download=1, and what a caller that is not a browser
+// gets), format=csv or format=html (the printable page of Readable); a
+// browser without a format gets the page that offers the three.
 func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc {
 	return func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 		c, id, err := h.check(r, token.Export)
@@ -212,22 +225,45 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 			// minted before reads nothing under the new key.
 			return httpapi.Response{}, errGone
 		}
-		if httpapi.WantsHTML(r) && httpapi.Query(r, "download") == "" {
+		format := httpapi.Query(r, "format")
+		if httpapi.Query(r, "download") != "" {
+			format = "json" // the links of copies sent before formats
+		}
+		self := r.RawPath + "?token=" + httpapi.Query(r, "token")
+		if format == "" && httpapi.WantsHTML(r) {
 			// A browser gets a page first: what this is, until when, and
-			// the button that downloads the file.
-			return pages.View(r, http.StatusOK, pages.Lang(r).T("export.title"), "export", struct{ Until, DownloadURL string }{
-				req.CompletedAt.Add(links.ExportValidity).Format("2006-01-02"), r.RawPath + "?token=" + httpapi.Query(r, "token") + "&download=1"}), nil
+			// the ways to read it.
+			return pages.View(r, http.StatusOK, pages.Lang(r).T("export.title"), "export", struct{ Until, Read, CSV, JSON string }{
+				req.CompletedAt.Add(links.ExportValidity).Format("2006-01-02"), self + "&format=html", self + "&format=csv",
+				self + "&format=json"}), nil
 		}
 		ex, err := ExportFor(ctx, rd, company, req, h.Now())
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		resp := httpapi.JSON(http.StatusOK, ex)
-		resp.Headers["Content-Disposition"] = `attachment; filename="my-data-` + req.ID + `.json"`
-		h.Log.InfoContext(ctx, "export served", "request_id", req.ID)
-		return resp, nil
+		h.Log.InfoContext(ctx, "export served", "request_id", req.ID, "format", format)
+		switch format {
+		case "html":
+			return pages.View(r, http.StatusOK, pages.Lang(r).T("copy.title"), "copy", Readable(ex)), nil
+		case "csv":
+			var b strings.Builder
+			if err := WriteCSV(&b, ex); err != nil {
+				return httpapi.Response{}, fmt.Errorf("export csv: %w", err)
+			}
+			return httpapi.Response{StatusCode: http.StatusOK, Body: b.String(), Headers: map[string]string{
+				"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+				"Content-Disposition": `attachment; filename="my-data-` + req.ID + `.csv"`}}, nil
+		case "", "json":
+			resp := httpapi.JSON(http.StatusOK, ex)
+			resp.Headers["Content-Disposition"] = `attachment; filename="my-data-` + req.ID + `.json"`
+			return resp, nil
+		}
+		return httpapi.Response{}, errFormat
 	}
 }
+
+var errFormat = &httpapi.Error{Status: http.StatusBadRequest, Code: "validation_failed",
+	Message: "format must be html, csv or json.", Fields: privacy.FieldErrors{"format": "must be html, csv or json"}}
 
 var errGone = &httpapi.Error{Status: http.StatusGone, Code: "gone",
 	Message: "This download link has expired (links work for 7 days). Make a new access request to get a fresh copy."}

@@ -113,9 +113,38 @@ func renderPages(t *testing.T, code string) {
 			Told                                                                    []privacy.Told
 		}{"erasure", "status.pending", "2026-11-29", "2026-12-29", "", "", "", "",
 			[]privacy.Told{{Name: "Our platform", Status: "asked; their erasure is under way"}}}},
-		{Name: "export", Data: struct{ Until, DownloadURL string }{"2026-12-06", "/x?download=1"}},
+		{Name: "export", Data: struct{ Until, Read, CSV, JSON string }{"2026-12-06", "/x?format=html", "/x?format=csv", "/x?format=json"}},
+		{Name: "copy", Data: struct {
+			Controller, RequestID, GeneratedAt string
+			Groups                             []struct {
+				Purpose string
+				Records []struct {
+					Kind   string
+					Fields []struct{ Name, Value string }
+				}
+			}
+			Events, Requests [][]string
+			Suppression      []string
+			Processing       []struct{ Record, Retention, Why string }
+			Recipients       []string
+		}{Controller: "Example", RequestID: "r-1", GeneratedAt: "2026-12-01T00:00:00Z",
+			Groups: []struct {
+				Purpose string
+				Records []struct {
+					Kind   string
+					Fields []struct{ Name, Value string }
+				}
+			}{{Purpose: "respond_to_inquiry", Records: []struct {
+				Kind   string
+				Fields []struct{ Name, Value string }
+			}{{Kind: "inquiry", Fields: []struct{ Name, Value string }{{"message", `<script>alert(1)</script>`}}}}}},
+			Events:      [][]string{{"2026-11-01T00:00:00Z", "inquiry_received", "respond_to_inquiry", "legitimate_interest", "v1"}},
+			Requests:    [][]string{{"r-1", "access", "completed", "2026-11-30", "2026-12-01"}},
+			Suppression: []string{"unsubscribed"},
+			Processing:  []struct{ Record, Retention, Why string }{{"inquiry", "24 months", "to answer you"}},
+			Recipients:  []string{"Amazon Web Services"}}},
 	}
-	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|error|topic)\.[a-z_]+\b`)
+	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|copy|suppression|error|topic)\.[a-z_]+\b`)
 	for _, p := range pages {
 		p.Lang, p.Title, p.Site = Lang{Code: code}, "Title", Site{PolicyURL: "https://example.com/privacy", PolicyVersion: "v1",
 			PolicyUpdated: "2026-12-01"}

@@ -110,3 +110,12 @@
     (bad || posted).focus();
   }
 })();
+
+// The printable copy's button: shown (and working) only with this script.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-print]").forEach(function (b) {
+    b.hidden = false;
+    b.addEventListener("click", function () { window.print(); });
+  });
+})();

@@ -65,24 +65,31 @@ func (s *Store) CorrectField(ctx context.Context, subject privacy.SubjectID, fie
 // leaves under the old key.
 const movedSK = "MOVED"
 
-// CurrentSubject follows the forwards corrections of an address left
-// (MoveSubject) from subject to the key its data is under now: subject
-// itself when it never moved.
-func (s *Store) CurrentSubject(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, error) {
-	for range 8 { // a person corrects their address rarely; a loop never ends
+// Forward follows the forwards corrections of an address left
+// (MoveSubject) from subject to the key its data is under now, and says
+// when subject's own forward was left (movedAt; zero, with subject itself,
+// when it never moved). A link minted for subject after movedAt was sent
+// to whoever holds the address now, not to the person who moved: the
+// caller follows only links minted before.
+func (s *Store) Forward(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, time.Time, error) {
+	var movedAt time.Time
+	for i := range 8 { // a person corrects their address rarely; a loop never ends
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(movedSK)}, ProjectionExpression: aws.String("#to"),
+			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(movedSK)}, ProjectionExpression: aws.String("#to, moved_at"),
 			ExpressionAttributeNames: map[string]string{"#to": "to"}})
 		if err != nil {
-			return "", fmt.Errorf("current subject: %w", err)
+			return "", time.Time{}, fmt.Errorf("forward: %w", err)
 		}
 		to := s1(out.Item, "to")
 		if to == "" {
-			return subject, nil
+			return subject, movedAt, nil
+		}
+		if i == 0 {
+			movedAt, _ = parseTS(s1(out.Item, "moved_at"))
 		}
 		subject = privacy.SubjectID(to)
 	}
-	return subject, nil
+	return subject, movedAt, nil
 }
 
 // SubjectHolds reports whether anything is held under subject: an item
@@ -117,7 +124,7 @@ func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bo
 // under the same key stays (the person's own state under the new address
 // wins). Each item is copied before its old copy is deleted, so a move cut
 // short is finished by running it again; last, a forward from the old key
-// to the new (CurrentSubject) for the links of emails sent before. It
+// to the new (Forward) for the links of emails sent before. It
 // reports the items moved.
 func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error) {
 	n := 0

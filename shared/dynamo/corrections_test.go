@@ -67,8 +67,9 @@ func TestCorrections(t *testing.T) {
 		t.Fatalf("%d items left under the old key: %v", len(left), left)
 	}
 	for _, sub := range []privacy.SubjectID{from, to} {
-		if cur, err := s.CurrentSubject(ctx, sub); err != nil || cur != to {
-			t.Fatalf("CurrentSubject(%s) = %s, %v; want the new key", sub, cur, err)
+		cur, movedAt, err := s.Forward(ctx, sub)
+		if err != nil || cur != to || (sub == from) == movedAt.IsZero() {
+			t.Fatalf("Forward(%s) = %s, %v, %v; want the new key, and the move's time for the old", sub, cur, movedAt, err)
 		}
 	}
 	if l, _ := s.LedgerEntries(ctx, from); len(l) != 0 {

@@ -123,19 +123,56 @@ func (s *Store) RecordEvent(ctx context.Context, e privacy.Event) error {
 
 // RequestSubscription records a signup and makes a confirmation email due,
 // unless the subject is already confirmed or was sent a confirmation less
-// than its cooldown ago. It reports whether a confirmation is due.
-// Concurrent signups of one address race on one item's condition: one wins.
+// than its cooldown ago. A signup still waiting for its confirmation is
+// not replaced: it is sent again, as it was asked (its topics, name and
+// language), and its first link keeps working; whoever typed the address
+// again sets none of its terms (a stranger cannot swap the person's
+// pending signup for one of their own). It reports whether a confirmation
+// is due. Concurrent signups of one address race on one item's
+// condition: one wins.
 func (s *Store) RequestSubscription(ctx context.Context, p privacy.PendingSignup) (bool, error) {
 	items, err := s.signupItems(p)
 	if err != nil {
 		return false, err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return s.resendSignup(ctx, p)
+	}
 	if lostRace(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("request subscription: %w", err)
+	}
+	return true, nil
+}
+
+// resendSignup sends a pending signup's confirmation again under a new
+// signup id (the link's; the earlier ones stay valid, signup_ids), unless
+// it was sent less than the cooldown ago or is no longer pending.
+func (s *Store) resendSignup(ctx context.Context, p privacy.PendingSignup) (bool, error) {
+	e := p.Event
+	e.Name = "signup_repeated" // its terms are not taken
+	ledger, err := s.ledgerPut(e)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &s.tables.Subjects, Key: subKey(p.Subject),
+			UpdateExpression:         aws.String("SET signup_id = :sid, confirm_requested_at = :now, mail_due = :due ADD signup_ids :sids"),
+			ConditionExpression:      aws.String("#status = :pending AND expires_at > :epoch AND confirm_requested_at < :cool"),
+			ExpressionAttributeNames: map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":sid": str(p.ID), ":now": str(ts(e.At)),
+				":due": str(privacy.Due(privacy.MailConfirm, p.ID).String()), ":sids": &types.AttributeValueMemberSS{Value: []string{p.ID}},
+				":pending": str(privacy.StatusPending), ":epoch": num(e.At.Unix()), ":cool": str(ts(e.At.Add(-p.Cooldown)))}}},
+		{Put: ledger},
+	}})
+	if lostRace(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("send the pending signup again: %w", err)
 	}
 	return true, nil
 }
@@ -147,12 +184,13 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 	now := ts(e.At)
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
 	set := "SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
-		"#status = :pending, signup_id = :sid, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
+		"#status = :pending, signup_id = :sid, signup_ids = :sids, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
 		"mail_due = :due, expires_at = :exp, consent_text_version = :cv, lang = :lang, "
 	vals := map[string]types.AttributeValue{
 		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
 		":confirmed": str(privacy.StatusConfirmed), ":sid": str(signupID), ":now": str(now),
+		":sids": &types.AttributeValueMemberSS{Value: []string{signupID}}, ":epoch": num(e.At.Unix()),
 		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
 		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()), ":cv": str(e.Detail["consent_text_version"]),
 		":lang": str(privacy.Language(sub.Lang)),
@@ -163,8 +201,11 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 		Key:       subKey(subject),
 		// A subscription written before site items lost their digest keys
 		// gives them up (the by-email-* indexes serve nothing of the site).
-		UpdateExpression:          aws.String(set + " REMOVE list_pk, list_sk, confirmed_at, email_md5, email_sha1, email_sha256"),
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool)"),
+		UpdateExpression: aws.String(set + " REMOVE list_pk, list_sk, confirmed_at, email_md5, email_sha1, email_sha256"),
+		// A pending signup still live is not replaced (RequestSubscription
+		// sends it again instead).
+		ConditionExpression: aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool AND " +
+			"(#status <> :pending OR expires_at <= :epoch))"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#name": "name"},
 		ExpressionAttributeValues: vals,
 	}
@@ -219,9 +260,9 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) (bool, error) {
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
-		UpdateExpression: aws.String("SET #status = :confirmed, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
+		UpdateExpression: aws.String("SET #status = :confirmed, signup_id = :sid, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
 			"last_activity_at = :now, policy_version = :pv, mail_due = :due REMOVE expires_at, unsubscribed_at"),
-		ConditionExpression:      aws.String("#status = :pending AND signup_id = :sid"),
+		ConditionExpression:      aws.String("#status = :pending AND (signup_id = :sid OR contains(signup_ids, :sid))"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":confirmed": str(privacy.StatusConfirmed), ":pending": str(privacy.StatusPending),
@@ -446,6 +487,23 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, now time.Time)
 		return false, fmt.Errorf("rate counter: %w", err)
 	}
 	return true, nil
+}
+
+// Used reads how many uses a rate counter counted (0 for none): a rolling
+// limit's window before (limit.UsedCounter). A past window no longer
+// changes, so an eventually consistent read is exact for it.
+func (s *Store) Used(ctx context.Context, key string) (int, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
+		Key:                  map[string]types.AttributeValue{attrPK: str(RateLimitPrefix + key), attrSK: str("RL")},
+		ProjectionExpression: aws.String("uses")})
+	if err != nil {
+		return 0, fmt.Errorf("rate counter: %w", err)
+	}
+	n, _ := out.Item["uses"].(*types.AttributeValueMemberN)
+	if n == nil {
+		return 0, nil
+	}
+	return strconv.Atoi(n.Value)
 }
 
 // Key prefixes of the ops table's counters (the template's grants name

@@ -8,6 +8,7 @@ package limit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -20,11 +21,70 @@ type Counter interface {
 	Allow(ctx context.Context, key string, limit int, now time.Time) (bool, error)
 }
 
-// Rule is one limit: at most Max uses per Window.
+// Rule is one limit: at most Max uses per Window. A fixed window lets a
+// caller spend Max at the end of one window and Max again at the start of
+// the next; a Rolling rule counts the window before too, so that no span
+// of one Window holds more than Max (at the price of a caller who spent
+// Max in one window waiting up to a second one).
 type Rule struct {
-	Name   string // for logs: "contact_ip"
-	Max    int
-	Window time.Duration
+	Name    string // for logs: "contact_ip"
+	Max     int
+	Window  time.Duration
+	Rolling bool
+}
+
+// UsedCounter is a Counter that also reads how many uses a key counted
+// (0 for none): a Rolling rule needs it.
+type UsedCounter interface {
+	Counter
+	Used(ctx context.Context, key string) (int, error)
+}
+
+// Spent is what the window before used, by counter key: the rolling
+// checks' part of a call, which may be read ahead (see Previous).
+type Spent map[string]int
+
+// counterKey is a check's counter in the window that starts at start.
+func counterKey(ch Check, start time.Time) string {
+	return ch.Rule.Name + "#" + ch.Key + "#" + strconv.FormatInt(start.Unix(), 10)
+}
+
+// Previous reads, for each rolling check among checks, how many uses its
+// window before the one of now counted: a read only (what a past window
+// counted no longer changes), so a caller may make it beside other work
+// and pass it to EachSpent.
+func Previous(ctx context.Context, c Counter, now time.Time, checks ...Check) (Spent, error) {
+	spent := Spent{}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, ch := range checks {
+		if !ch.Rule.Rolling || ch.Rule.Max <= 0 || ch.Rule.Window <= 0 {
+			continue
+		}
+		uc, ok := c.(UsedCounter)
+		if !ok {
+			return nil, fmt.Errorf("limit %s: a rolling rule needs a counter that reads what it counted", ch.Rule.Name)
+		}
+		key := counterKey(ch, now.Truncate(ch.Rule.Window).Add(-ch.Rule.Window))
+		if _, seen := spent[key]; seen {
+			continue
+		}
+		spent[key] = 0
+		wg.Go(func() {
+			n, err := uc.Used(ctx, key)
+			mu.Lock()
+			defer mu.Unlock()
+			spent[key] = n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("limit %s: %w", ch.Rule.Name, err))
+			}
+		})
+	}
+	wg.Wait()
+	return spent, errors.Join(errs...)
 }
 
 // Check is a rule applied to one key (an IP pseudonym, a subject hash).
@@ -56,8 +116,20 @@ func Apply(ctx context.Context, c Counter, now time.Time, checks ...Check) (*Exc
 }
 
 // Each counts every check at once, as Apply does, and reports for each
-// whether it is exceeded (nil: within its limit, or the rule is off).
+// whether it is exceeded (nil: within its limit, or the rule is off). A
+// rolling check first reads its window before (one more round trip; see
+// EachSpent to read it ahead).
 func Each(ctx context.Context, c Counter, now time.Time, checks ...Check) ([]*Exceeded, error) {
+	spent, err := Previous(ctx, c, now, checks...)
+	if err != nil {
+		return nil, err
+	}
+	return EachSpent(ctx, c, now, spent, checks...)
+}
+
+// EachSpent is Each with the rolling checks' windows before already read
+// (Previous, for the same checks at the same now).
+func EachSpent(ctx context.Context, c Counter, now time.Time, spent Spent, checks ...Check) ([]*Exceeded, error) {
 	type outcome struct {
 		ok  bool
 		err error
@@ -70,9 +142,18 @@ func Each(ctx context.Context, c Counter, now time.Time, checks ...Check) ([]*Ex
 			continue
 		}
 		start := now.Truncate(ch.Rule.Window)
-		key := ch.Rule.Name + "#" + ch.Key + "#" + strconv.FormatInt(start.Unix(), 10)
+		max := ch.Rule.Max
+		if ch.Rule.Rolling {
+			before, ok := spent[counterKey(ch, start.Add(-ch.Rule.Window))]
+			if !ok {
+				return nil, fmt.Errorf("limit %s: the window before was not read", ch.Rule.Name)
+			}
+			if max -= before; max <= 0 {
+				continue // out[i].ok stays false: nothing is left to count
+			}
+		}
 		wg.Go(func() {
-			ok, err := c.Allow(ctx, key, ch.Rule.Max, now)
+			ok, err := c.Allow(ctx, counterKey(ch, start), max, now)
 			out[i] = outcome{ok, err}
 		})
 	}
@@ -85,6 +166,11 @@ func Each(ctx context.Context, c Counter, now time.Time, checks ...Check) ([]*Ex
 		if !out[i].ok {
 			start := now.Truncate(ch.Rule.Window)
 			over[i] = &Exceeded{Rule: ch.Rule, RetryAfter: start.Add(ch.Rule.Window).Sub(now)}
+			if ch.Rule.Rolling && spent[counterKey(ch, start.Add(-ch.Rule.Window))] == 0 {
+				// This window spent it all: the next one counts it as its
+				// window before.
+				over[i].RetryAfter += ch.Rule.Window
+			}
 		}
 	}
 	return over, nil

@@ -103,3 +103,71 @@ func TestSourceKey(t *testing.T) {
 		}
 	}
 }
+
+func (c *counts) Used(_ context.Context, key string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key], nil
+}
+
+// A rolling rule holds at most Max in any span of its window: spent at
+// the end of one day, the budget is not whole again at midnight (the
+// fourth review found 20 of a daily 10 in two seconds); the day after,
+// what the day before left is there again.
+func TestRollingWindow(t *testing.T) {
+	day := Rule{Name: "addr", Max: 10, Window: 24 * time.Hour, Rolling: true}
+	midnight := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	c := &counts{n: map[string]int{}}
+	allowed := func(at time.Time, n int) int {
+		got := 0
+		for range n {
+			over, err := Each(context.Background(), c, at, Check{day, "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if over[0] == nil {
+				got++
+			}
+		}
+		return got
+	}
+	for _, s := range []struct {
+		at        time.Time
+		try, want int
+	}{
+		{midnight.Add(-time.Hour), 4, 4},         // 4 of 10 on the 7th
+		{midnight.Add(-time.Second), 20, 6},      // the other 6
+		{midnight.Add(time.Second), 20, 0},       // the 8th: the 7th spent them all
+		{midnight.Add(24 * time.Hour), 20, 10},   // the 9th: the 8th spent none
+		{midnight.Add(48 * time.Hour), 20, 0},    // the 10th: the 9th spent all 10
+		{midnight.Add(72*time.Hour + 1), 20, 10}, // the 11th
+	} {
+		if got := allowed(s.at, s.try); got != s.want {
+			t.Errorf("at %s: %d allowed of %d tried, want %d", s.at.Format(time.DateTime), got, s.try, s.want)
+		}
+	}
+	// A fixed rule (the default) allows a whole Max in each day.
+	fixed := day
+	fixed.Rolling, fixed.Name = false, "fixed"
+	n := 0
+	for _, at := range []time.Time{midnight.Add(-time.Second), midnight.Add(time.Second)} {
+		for range 20 {
+			if over, _ := Each(context.Background(), c, at, Check{fixed, "y"}); over[0] == nil {
+				n++
+			}
+		}
+	}
+	if n != 20 {
+		t.Fatalf("a fixed window allowed %d across midnight, want 20 (10 a day)", n)
+	}
+}
+
+// A rolling rule needs a counter that can read what it counted.
+func TestRollingNeedsUsed(t *testing.T) {
+	type allowOnly struct{ Counter }
+	_, err := Each(context.Background(), allowOnly{&counts{n: map[string]int{}}}, time.Now(),
+		Check{Rule{Name: "r", Max: 1, Window: time.Hour, Rolling: true}, "k"})
+	if err == nil {
+		t.Fatal("a rolling rule ran on a counter that cannot read")
+	}
+}

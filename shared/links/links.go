@@ -106,6 +106,11 @@ func (b Builder) Unsubscribe(subject privacy.SubjectID, now time.Time) (string, 
 	return b.link("/v1/unsubscribe", token.Claims{Purpose: token.Unsubscribe, Subject: subject, Expires: now.Add(MarketingValidity)})
 }
 
+// MarketingMintedAt is when a marketing link (Unsubscribe, or a
+// Preferences link valid as long, or one its page minted with the same
+// end) was minted: its end less MarketingValidity.
+func MarketingMintedAt(c token.Claims) time.Time { return c.Expires.Add(-MarketingValidity) }
+
 // Preferences is the link to a subscriber's preferences, valid until
 // expires.
 func (b Builder) Preferences(subject privacy.SubjectID, expires time.Time) (string, error) {

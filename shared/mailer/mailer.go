@@ -665,7 +665,7 @@ func (m *Mailer) requestReceived(c notify.Config, req privacy.RightsRequest, non
 		}
 	}
 	return notify.RequestReceived(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
-		Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Agent: req.AgentEmail, Details: req.Details,
+		Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Agent: req.AgentEmail, Recipient: req.RecipientEmail, Details: req.Details,
 		Due: req.DueAt, Correction: req.Correction, AckHeld: req.Held(req.AnswerRole())}, verify, status, agent)
 }
 

@@ -273,6 +273,9 @@ type RequestInfo struct {
 	// Agent is the authorised agent's address, on a request an agent
 	// filed for the person.
 	Agent string
+	// Recipient is the third party a portability request's copy goes to:
+	// the person confirms knowing where.
+	Recipient string
 	// NewAddressConfirmed: a correction's new address confirmed it.
 	NewAddressConfirmed bool
 	// AckHeld: the requester's mailbox was past its daily limit when the

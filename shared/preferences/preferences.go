@@ -32,11 +32,18 @@ type Store interface {
 	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	// Suppressions are the reasons in force that hold marketing back.
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
-	// CurrentSubject is where a link's subject's data is now: a link of
-	// an email sent before the person's address was corrected still acts
-	// on their data.
-	CurrentSubject(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, error)
+	// Forward is where a subject's data is now and when the subject's
+	// address was left (zero: never): a link of an email sent before the
+	// person's address was corrected may still stop their marketing.
+	Forward(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, time.Time, error)
 }
+
+// errForwarded answers a link of an address the person has since left
+// (a corrected address) that would add to what the person receives: such
+// a link may stop mail, never start it, since whoever reads the old
+// mailbox now may be someone else.
+var errForwarded = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
+	Message: "This link was sent to an address that is no longer in use for these emails: it can stop them, not start them. Nothing was changed."}
 
 var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
 	Message: "You are not subscribed at the moment. To receive our emails again, sign up on our website; we will ask you to confirm."}
@@ -60,12 +67,12 @@ func (h *Handlers) Routes(rt *httpapi.Router) {
 }
 
 // addTopicClaims checks an add-topic link: its topic must be one offered.
-func (h *Handlers) addTopicClaims(ctx context.Context, r httpapi.Request) (token.Claims, error) {
-	c, err := h.check(ctx, r, token.AddTopic)
-	if err == nil && !slices.Contains(privacy.Topics(), c.Ref) {
+func (h *Handlers) addTopicClaims(ctx context.Context, r httpapi.Request) (link, error) {
+	l, err := h.check(ctx, r, token.AddTopic)
+	if err == nil && !slices.Contains(privacy.Topics(), l.Ref) {
 		err = httpapi.ErrInvalidToken
 	}
-	return c, err
+	return l, err
 }
 
 // AddTopicPage handles GET /v1/preferences/add-topic, the link a policy
@@ -76,8 +83,8 @@ func (h *Handlers) AddTopicPage(ctx context.Context, r httpapi.Request) (httpapi
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	l := pages.Lang(r)
-	return pages.ActionPage(r, pages.Action{Key: "add_topic", Args: []any{l.T("topic." + c.Ref)},
+	lang := pages.Lang(r)
+	return pages.ActionPage(r, pages.Action{Key: "add_topic", Args: []any{lang.T("topic." + c.Ref)},
 		URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
 }
 
@@ -91,6 +98,9 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	}
 	if _, err := httpapi.Body(r); err != nil {
 		return httpapi.Response{}, err
+	}
+	if c.forwarded {
+		return httpapi.Response{}, errForwarded
 	}
 	if err := h.unrestricted(ctx, r, c.Subject); err != nil {
 		return httpapi.Response{}, err
@@ -128,16 +138,19 @@ func (h *Handlers) unrestricted(ctx context.Context, r httpapi.Request, subject 
 }
 
 // noTopicAdded refuses a change of topics that adds one to a restricted
-// subject's subscription; taking topics off is always possible.
-func (h *Handlers) noTopicAdded(ctx context.Context, r httpapi.Request, subject privacy.SubjectID, topics []string) error {
+// subject's subscription, or through a forwarded link; taking topics off
+// is always possible.
+func (h *Handlers) noTopicAdded(ctx context.Context, r httpapi.Request, l link, topics []string) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	err := h.unrestricted(ctx, r, subject)
-	if !errors.Is(err, httpapi.ErrRestricted) {
-		return err
+	var err error = errForwarded
+	if !l.forwarded {
+		if err = h.unrestricted(ctx, r, l.Subject); !errors.Is(err, httpapi.ErrRestricted) {
+			return err
+		}
 	}
-	sub, serr := h.Store.Subscription(ctx, subject)
+	sub, serr := h.Store.Subscription(ctx, l.Subject)
 	if serr != nil && !errors.Is(serr, privacy.ErrNotFound) {
 		return fmt.Errorf("set preferences: %w", serr)
 	}
@@ -149,33 +162,58 @@ func (h *Handlers) noTopicAdded(ctx context.Context, r httpapi.Request, subject 
 	return nil
 }
 
-// check checks a link's token for purpose p and returns its claims, their
-// subject where the person's data is now.
-func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose) (token.Claims, error) {
-	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
-	if err != nil {
-		return c, httpapi.ErrInvalidToken
-	}
-	if c.Subject, err = h.Store.CurrentSubject(ctx, c.Subject); err != nil {
-		return c, err
-	}
-	return c, nil
+// link is a checked link: its claims, with Subject where the person's
+// data is now, and minted the subject it was minted for.
+type link struct {
+	token.Claims
+	minted privacy.SubjectID
+	// forwarded: the link was sent to an address the person left (a
+	// corrected address), before they left it; it acts on their data at
+	// the new key, but may only stop mail.
+	forwarded bool
 }
 
-func (h *Handlers) event(c token.Claims, name string, r httpapi.Request, detail map[string]string) privacy.Event {
+// check checks a link's token for purpose p. A link of an address the
+// person has since left follows them only when it was minted before the
+// move: one minted after was sent to whoever holds the address now, and
+// acts on that address's own data (or on none).
+func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose) (link, error) {
+	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
+	if err != nil {
+		return link{}, httpapi.ErrInvalidToken
+	}
+	l := link{Claims: c, minted: c.Subject}
+	to, movedAt, err := h.Store.Forward(ctx, c.Subject)
+	if err != nil {
+		return link{}, err
+	}
+	if to != c.Subject && links.MarketingMintedAt(c).Before(movedAt) {
+		l.Subject, l.forwarded = to, true
+	}
+	return l, nil
+}
+
+func (h *Handlers) event(c link, name string, r httpapi.Request, detail map[string]string) privacy.Event {
 	meta := httpapi.Meta(r, h.Now())
 	if detail == nil {
 		detail = map[string]string{}
 	}
-	detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
+	if c.forwarded {
+		// Whoever clicked reads the address the person left: their
+		// network is not the person's to keep (nor to see in an export).
+		detail["via"] = "forward"
+	} else {
+		detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
+	}
 	return privacy.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
 		LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion, Detail: detail}
 }
 
-// preferencesURL mints a preferences link for the subject of an
-// unsubscribe link, so its page can offer topic choices.
-func (h *Handlers) preferencesURL(c token.Claims) (string, error) {
-	return links.Builder{Tokens: h.Tokens}.Preferences(c.Subject, c.Expires) // relative: the page is on the site
+// preferencesURL mints a preferences link for the subject an unsubscribe
+// link was minted for, ending when it ends, so its page can offer topic
+// choices (a forwarded link's stays one: never a link of the new key).
+func (h *Handlers) preferencesURL(c link) (string, error) {
+	return links.Builder{Tokens: h.Tokens}.Preferences(c.minted, c.Expires) // relative: the page is on the site
 }
 
 func checkboxes(sub privacy.Subscription) []pages.Checkbox {
@@ -262,8 +300,13 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
 	}
+	// A forwarded link's page does not show where the person moved to.
+	masked := privacy.MaskEmail(sub.Email)
+	if c.forwarded {
+		sub.Email, masked = "", pages.Lang(r).T("preferences.moved_address")
+	}
 	if httpapi.WantsHTML(r) {
-		a := pages.Action{Key: "preferences", Args: []any{privacy.MaskEmail(sub.Email)},
+		a := pages.Action{Key: "preferences", Args: []any{masked},
 			URL: r.RawPath + "?token=" + httpapi.Query(r, "token"), Legend: "newsletter.topics", Checkboxes: checkboxes(sub)}
 		if len(suppressed) > 0 {
 			l := pages.Lang(r)
@@ -271,7 +314,7 @@ func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response
 			for _, reason := range suppressed {
 				why = append(why, l.T("suppression."+reason))
 			}
-			a.Key, a.Args = "preferences.suppressed", []any{privacy.MaskEmail(sub.Email), strings.Join(why, "; ")}
+			a.Key, a.Args = "preferences.suppressed", []any{masked, strings.Join(why, "; ")}
 		}
 		return pages.ActionPage(r, a), nil
 	}
@@ -299,7 +342,7 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	if v, ok := privacy.AsValidation(err); ok {
 		return httpapi.Response{}, httpapi.Validation(v)
 	}
-	if err := h.noTopicAdded(ctx, r, c.Subject, topics); err != nil {
+	if err := h.noTopicAdded(ctx, r, c, topics); err != nil {
 		return httpapi.Response{}, err
 	}
 	name := "preferences_changed"
@@ -315,6 +358,9 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	}
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "preferences.saved"), nil
+	}
+	if c.forwarded {
+		sub.Email = "" // not where the person moved to
 	}
 	suppressed, err := h.Store.Suppressions(ctx, c.Subject)
 	if err != nil {

@@ -3,6 +3,7 @@ package privacy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -99,5 +100,19 @@ func ValidCampaign(p CampaignPlan) error {
 	case p.Subject == "" || p.Body == "":
 		return errors.New("subject and body: required")
 	}
+	// Every subscriber reads them: nothing in them may hide or reorder
+	// text (fourth review), and a subject is one line.
+	errs := FieldErrors{}
+	singleLine(errs, "subject", p.Subject, true, MaxCampaignSubject)
+	multiLine(errs, "body", p.Body, true, MaxCampaignBody)
+	if fields := slices.Sorted(maps.Keys(errs)); len(fields) > 0 {
+		return fmt.Errorf("%s: %s", fields[0], errs[fields[0]])
+	}
 	return nil
 }
+
+// The longest campaign subject and body.
+const (
+	MaxCampaignSubject = 200
+	MaxCampaignBody    = 50000
+)

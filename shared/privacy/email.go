@@ -92,14 +92,24 @@ func checkEmail(errs FieldErrors, field, v string) string {
 // hidesText reports a rune that changes or hides how text reads without
 // being seen: Unicode format characters (category Cf: zero-width spaces
 // and joiners, bidirectional overrides such as U+202E, the byte-order
-// mark) and the line and paragraph separators U+2028 and U+2029.
+// mark), the line and paragraph separators U+2028 and U+2029, and every
+// other default-ignorable code point.
 func hidesText(r rune) bool {
 	switch {
 	case unicode.Is(unicode.Cf, r), r == '\u2028', r == '\u2029':
 		return true
-	case r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0100 && r <= 0xE01EF:
-		// Variation selectors: one after a letter draws nothing, and a run
-		// of them can carry a whole hidden message ("emoji smuggling").
+	case unicode.Is(unicode.Variation_Selector, r):
+		// Variation selectors (U+FE00-FE0F, U+E0100-E01EF, the Mongolian
+		// U+180B-180D and U+180F): one after a letter draws nothing, and a
+		// run of them can carry a whole hidden message ("emoji smuggling").
+		return true
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
+		// The rest of what Unicode says a renderer draws as nothing
+		// (Default_Ignorable_Code_Point, DerivedCoreProperties.txt): the
+		// combining grapheme joiner U+034F, the Khmer inherent vowels, the
+		// Hangul fillers, and the unassigned tags U+E0080-E00FF (which map
+		// onto ASCII as the tag characters do: "ASCII smuggling") and
+		// U+E01F0-E0FFF. (Fourth review.)
 		return true
 	case r == '\u115F', r == '\u1160', r == '\u3164', r == '\uFFA0', r == '\u2800':
 		// Fillers (Hangul, braille blank) that draw nothing: a name or a

@@ -225,6 +225,10 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 	if rcpt := in.String(errs, "recipient_email"); rcpt != "" && errs["recipient_email"] == "" {
 		if f.Type != RightPortability && f.Type != "" {
 			errs.Add("recipient_email", "applies only to a portability request")
+		} else if f.Relationship == RelationshipAgent {
+			// The person confirms an agent's filing knowing the agent is
+			// never sent their data: a copy to a third party is theirs to ask.
+			errs.Add("recipient_email", "an authorised agent may not send the person's data to a third party: the person asks for that themselves")
 		} else if f.RecipientEmail = checkEmail(errs, "recipient_email", rcpt); f.RecipientEmail != "" && f.RecipientEmail == f.Email {
 			errs.Add("recipient_email", "is your own address: leave it out to receive the copy yourself")
 		}

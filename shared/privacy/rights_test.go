@@ -109,6 +109,9 @@ func TestParseRightsRequest(t *testing.T) {
 		{ok("relationship", "authorized_agent"), "agent_email"},
 		{ok("relationship", "authorized_agent", "agent_email", "ANN@example.com"), "agent_email"},
 		{ok("agent_email", "agent@example.com"), "agent_email"},
+		// An agent never sends the person's data anywhere (fourth review).
+		{ok("type", "portability", "relationship", "authorized_agent", "agent_email", "agent@example.com",
+			"recipient_email", "drop@example.com"), "recipient_email"},
 	}
 	for _, tt := range bad {
 		_, err := ParseRightsRequest(tt.in)

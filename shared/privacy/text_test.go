@@ -98,6 +98,13 @@ func TestHiddenTextWithoutFormatCharacters(t *testing.T) {
 		{"message", "\u3164\u3164\u3164"},
 		{"name", "\u3164"},
 		{"name", "Ann\u2800\u2800\u2800\u2800Admin"},
+		// Default-ignorable code points outside Cf (fourth review).
+		{"message", "Hello" + string([]rune{0xE0080 + 'h', 0xE0080 + 'i'})},
+		{"message", "Hello\U000E01F0"},
+		{"message", "Hello\u180B\u180C\u180D"},
+		{"message", "Hello\u180F"},
+		{"message", "Hel\u034Flo"},
+		{"name", "Ann\u17B4\u17B5"},
 	} {
 		if _, err := ParseContact(with(tc.field, tc.text)); err == nil {
 			t.Errorf("%s %q (%d runes, %d visible) accepted", tc.field, tc.text, len([]rune(tc.text)),

@@ -98,7 +98,8 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 }
 
 // PersonsOwn is what of a person's records and ledger entries is theirs
-// to see. Left out: the team's views of their data, who decided (staff
+// to see. Left out: the forward a move left under the address (the
+// mover's), the team's views of their data, who decided (staff
 // identities), the digests of the others a request named, and every
 // network address and browser (source_ip, user_agent, referrer, the
 // records' meta) but those of what the person did through a link mailed
@@ -115,6 +116,11 @@ func PersonsOwn(records, ledger []map[string]any, reqs []privacy.RightsRequest) 
 	}
 	outRecords := make([]map[string]any, 0, len(records))
 	for _, rec := range records {
+		if rec["kind"] == privacy.KindMovedForward {
+			// The forward a move left under an address is the mover's,
+			// not whoever asks for that address's data now.
+			continue
+		}
 		rec = maps.Clone(rec)
 		delete(rec, "meta")
 		maps.DeleteFunc(rec, func(k string, _ any) bool { return networkKey(k) })

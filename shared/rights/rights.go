@@ -144,15 +144,17 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// budget. The person's recent requests (a read: it spends nothing)
 	// are fetched meanwhile, for a join.
 	var recent []privacy.RightsRequest
-	var recentErr error
+	var spent limit.Spent
+	var recentErr, spentErr error
 	var wg sync.WaitGroup
 	optOut := f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent
 	if req.Own() && !optOut {
 		wg.Go(func() { recent, recentErr = h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30)) })
 	}
+	wg.Go(func() { spent, spentErr = h.spentBefore(ctx, f, now) })
 	ex, err := limit.Apply(ctx, h.Store, now, limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)})
 	wg.Wait()
-	if err = errors.Join(err, recentErr); err != nil {
+	if err = errors.Join(err, recentErr, spentErr); err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
 	if ex != nil {
@@ -160,7 +162,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
 	}
 	if optOut {
-		held, err := h.held(ctx, f, now)
+		held, err := h.held(ctx, f, now, spent)
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 		}
@@ -168,13 +170,13 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	if req.Own() {
 		if prev, ok := joinable(recent, req); ok {
-			if err := h.join(ctx, f, prev, now); err != nil {
+			if err := h.join(ctx, f, prev, now, spent); err != nil {
 				return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 			}
 			return h.answer(r, answer), nil
 		}
 	}
-	held, err := h.held(ctx, f, now)
+	held, err := h.held(ctx, f, now, spent)
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
@@ -211,13 +213,13 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 // is verified, at most one of either per cooldown; only a join that would
 // mail counts against the mailbox's budget (identical filings within the
 // cooldown spend nothing), and none is sent past it.
-func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev privacy.RightsRequest, now time.Time) error {
+func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev privacy.RightsRequest, now time.Time, spent limit.Spent) error {
 	unverified := prev.Status == privacy.RequestIdentityUnverified
 	if unverified && prev.VerifySentAt.After(now.Add(-ResendCooldown)) {
 		h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", false)
 		return nil
 	}
-	held, err := h.held(ctx, f, now)
+	held, err := h.held(ctx, f, now, spent)
 	if err != nil {
 		return err
 	}
@@ -245,13 +247,9 @@ func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev p
 // that person's budget, and the rest is left for the person's own
 // filings. It returns the roles past either: nothing is mailed to them
 // for this filing. (One round trip for the person's own filing; two when
-// it names someone.)
-func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now time.Time) ([]string, error) {
-	named := h.PerAddress
-	named.Name += "_named"
-	if named.Max > 0 { // (0 is off)
-		named.Max = max(1, named.Max/2)
-	}
+// it names someone; spent is what the day before spent, read ahead.)
+func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now time.Time, spent limit.Spent) ([]string, error) {
+	whole, named := MailboxBudgets(h.PerAddress)
 	var held []string
 	hold := func(role string, ex *limit.Exceeded) {
 		if ex != nil && !slices.Contains(held, role) {
@@ -267,7 +265,7 @@ func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now ti
 			shares, sharers = append(shares, limit.Check{Rule: named, Key: h.Hasher.MailboxKey(m.Address)}), append(sharers, m)
 		}
 	}
-	over, err := limit.Each(ctx, h.Store, now, shares...)
+	over, err := limit.EachSpent(ctx, h.Store, now, spent, shares...)
 	if err != nil {
 		return nil, err
 	}
@@ -278,16 +276,46 @@ func (h *Handlers) held(ctx context.Context, f privacy.RightsRequestForm, now ti
 	var roles []string
 	for _, m := range f.Mailed() {
 		if !slices.Contains(held, m.Role) {
-			checks, roles = append(checks, limit.Check{Rule: h.PerAddress, Key: h.Hasher.MailboxKey(m.Address)}), append(roles, m.Role)
+			checks, roles = append(checks, limit.Check{Rule: whole, Key: h.Hasher.MailboxKey(m.Address)}), append(roles, m.Role)
 		}
 	}
-	if over, err = limit.Each(ctx, h.Store, now, checks...); err != nil {
+	if over, err = limit.EachSpent(ctx, h.Store, now, spent, checks...); err != nil {
 		return nil, err
 	}
 	for i, ex := range over {
 		hold(roles[i], ex)
 	}
 	return held, nil
+}
+
+// MailboxBudgets are the rules of a mailbox's daily rights mail, from the
+// per-address limit: the whole budget, and the half-share the addresses a
+// filer names may spend. Both roll (limit.Rule.Rolling): no 24 hours hold
+// more than the budget, not twice it across midnight.
+func MailboxBudgets(perAddress limit.Rule) (whole, named limit.Rule) {
+	whole = perAddress
+	whole.Rolling = true
+	named = whole
+	named.Name += "_named"
+	if named.Max > 0 { // (0 is off)
+		named.Max = max(1, named.Max/2)
+	}
+	return whole, named
+}
+
+// spentBefore reads what the day before spent of every budget a filing
+// may spend (limit.Previous): a read, made beside the source's limit.
+func (h *Handlers) spentBefore(ctx context.Context, f privacy.RightsRequestForm, now time.Time) (limit.Spent, error) {
+	whole, named := MailboxBudgets(h.PerAddress)
+	var checks []limit.Check
+	for _, m := range f.Mailed() {
+		key := h.Hasher.MailboxKey(m.Address)
+		checks = append(checks, limit.Check{Rule: whole, Key: key})
+		if m.Role != privacy.RoleRequester {
+			checks = append(checks, limit.Check{Rule: named, Key: key})
+		}
+	}
+	return limit.Previous(ctx, h.Store, now, checks...)
 }
 
 // optOut takes the person's own opt-out of the sale and sharing of their

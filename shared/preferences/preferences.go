@@ -249,7 +249,7 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	// caller must say what it wants, [] being "none".
 	if _, given := in["topics"]; !given && !strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
 		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{
-			Fields: privacy.FieldErrors{"topics": "is required: a list of topics to keep ([] unsubscribes from all)"}})
+			Fields: privacy.FieldErrors{"topics": privacy.Fault(privacy.FieldTopicsRequired)}})
 	}
 	topics, err := privacy.ParseTopics(in)
 	if v, ok := privacy.AsValidation(err); ok {

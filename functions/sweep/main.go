@@ -32,7 +32,7 @@ func main() {
 	s := &sweep.Sweeper{
 		Store: &dynamo.Sweep{DB: env.DynamoDB(), Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects,
 			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops}},
-		Classes:     privacy.Policy(),
+		Classes:     privacy.RetentionClasses(),
 		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
 		Workers:     4,
 		PageSize:    500,

@@ -77,7 +77,7 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 		}
 		ex.Requests = append(ex.Requests, entry)
 	}
-	for _, c := range privacy.Policy() {
+	for _, c := range privacy.RetentionClasses() {
 		period := fmt.Sprintf("%d days", c.Days)
 		if c.Clock == privacy.ClockExpiry {
 			period = "until it expires"

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -67,7 +66,6 @@ type Sender struct {
 // when it comes back.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
-	log := s.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	margin := s.Margin
 	if margin == 0 {
 		margin = 10 * time.Second
@@ -85,7 +83,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		if err := json.Unmarshal([]byte(m.Body), &b); err != nil || b.Campaign == "" || b.Seq == "" {
 			// Never sendable: it goes to the dead-letter queue after its
 			// receives, where the team can read it.
-			log.ErrorContext(ctx, "campaign message not understood", "message_id", m.MessageId)
+			s.Log.ErrorContext(ctx, "campaign message not understood", "message_id", m.MessageId)
 			failed[i] = true
 			continue
 		}
@@ -98,7 +96,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 				if err != nil {
 					msg = err.Error()
 				}
-				log.WarnContext(ctx, "campaign batch failed; it comes back", "campaign_id", b.Campaign, "batch", b.Seq,
+				s.Log.WarnContext(ctx, "campaign batch failed; it comes back", "campaign_id", b.Campaign, "batch", b.Seq,
 					"failed", t.Failed, "error", msg)
 				failed[i] = true
 			}
@@ -141,7 +139,7 @@ func (s *Sender) SendBatch(ctx context.Context, b privacy.CampaignBatch) (privac
 	if s.Policy != nil {
 		cfg.PolicyUpdated = s.Policy(ctx).LastUpdated()
 	}
-	log := s.Log.With("invocation_id", lambdalog.InvocationID(ctx), "campaign_id", c.ID, "batch", b.Seq)
+	log := s.Log.With("campaign_id", c.ID, "batch", b.Seq)
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup

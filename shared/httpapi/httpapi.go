@@ -289,12 +289,13 @@ func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] =
 // since every such error here is a dependency that failed.
 func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (Response, error) {
 	start := time.Now()
+	ctx = lambdalog.WithRequestID(ctx, ev.RequestContext.RequestID)
 	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
 	if rt.policy != nil {
 		v := rt.policy(ctx)
 		r.Site.PolicyVersion, r.Site.PolicyUpdated = v.Version, v.LastUpdated()
 	}
-	log := rt.log.With("request_id", r.RequestContext.RequestID, "invocation_id", lambdalog.InvocationID(ctx), "route", r.RouteKey)
+	log := rt.log.With("route", r.RouteKey)
 	h, ok := rt.routes[r.RouteKey]
 	var resp Response
 	var err error

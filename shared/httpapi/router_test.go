@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -99,5 +101,31 @@ func TestRouterErrors(t *testing.T) {
 	resp, _ = api.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /nowhere", Headers: map[string]string{"accept": "text/html"}})
 	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Headers["Content-Type"], "application/json") {
 		t.Fatalf("API error answer to a browser %d %v", resp.StatusCode, resp.Headers)
+	}
+}
+
+// Every line of a request, the route's own and the router's, carries the
+// API Gateway request id as request_id, added by the log's handler from the
+// context: no route adds it by hand.
+func TestRequestIDOnEveryLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(lambdalog.NewHandler(slog.NewJSONHandler(&buf, nil)))
+	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
+	rt.Handle("POST /v1/contact", func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+		log.InfoContext(ctx, "inquiry stored")
+		return httpapi.JSON(http.StatusAccepted, nil), nil
+	})
+	ev := events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/contact"}
+	ev.RequestContext.RequestID = "apigw-7"
+	rt.Serve(context.Background(), ev)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want the route's line and the router's, got %q", lines)
+	}
+	for _, l := range lines {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(l), &line); err != nil || line["request_id"] != "apigw-7" {
+			t.Errorf("no request_id: %s", l)
+		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -103,11 +102,10 @@ type RetryQueue interface {
 // and skipped rather than blocking the shard.
 func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	base := m.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	for _, rec := range ev.Records {
 		ch := m.Decode(rec)
 		seq := ch.Seq
-		log := base.With("seq", seq, "event", rec.EventName)
+		log := m.Log.With("seq", seq, "event", rec.EventName)
 		err := m.process(ctx, log, ch)
 		var se *sendError
 		switch {
@@ -199,7 +197,6 @@ const MetricAbandonedEmails = "EmailsAbandoned"
 // an error and counted.
 func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 	var rep RetryReport
-	log := m.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	now := m.Now().UTC()
 	due, err := m.Retries.DueMail(ctx, now)
 	if err != nil {
@@ -224,7 +221,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 			continue
 		}
 		if err == nil {
-			err = m.process(ctx, log, ch)
+			err = m.process(ctx, m.Log, ch)
 		}
 		if err == nil {
 			rep.Sent++
@@ -239,7 +236,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 			rep.Abandoned++
 			attrs := append([]slog.Attr{slog.Int("attempts", r.Attempts), slog.String("error", r.LastError)},
 				metric.Count(MetricAbandonedEmails, now)...) // the alarm's metric
-			log.LogAttrs(ctx, slog.LevelError, "email abandoned after repeated failures", attrs...)
+			m.Log.LogAttrs(ctx, slog.LevelError, "email abandoned after repeated failures", attrs...)
 			if err := m.Retries.MailDone(ctx, r); err != nil {
 				return rep, fmt.Errorf("mail retry: %w", err)
 			}
@@ -252,7 +249,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 		}
 	}
 	if rep.Tried > 0 {
-		log.InfoContext(ctx, "mail retry run", "tried", rep.Tried, "sent", rep.Sent, "dropped", rep.Dropped, "again", rep.Again,
+		m.Log.InfoContext(ctx, "mail retry run", "tried", rep.Tried, "sent", rep.Sent, "dropped", rep.Dropped, "again", rep.Again,
 			"abandoned", rep.Abandoned)
 	}
 	return rep, nil

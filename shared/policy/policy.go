@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -134,7 +133,7 @@ func (p *Planner) plan(ctx context.Context, v privacy.PolicyVersion, deadline ti
 	if prog.Phase == "" && len(audiences) > 0 {
 		prog.Phase = audiences[0]
 	}
-	log := p.Log.With("invocation_id", lambdalog.InvocationID(ctx), "version", v.Version)
+	log := p.Log.With("version", v.Version)
 	start, made := p.Now(), 0
 	for prog.State == privacy.NoticesPending {
 		if !p.Now().Before(deadline) || ctx.Err() != nil {

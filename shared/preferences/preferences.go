@@ -98,7 +98,7 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("add topic: %w", err)
 	}
-	h.Log.InfoContext(ctx, "topic added", "request_id", r.RequestContext.RequestID, "topic", c.Ref)
+	h.Log.InfoContext(ctx, "topic added", "topic", c.Ref)
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "add_topic.done"), nil
 	}
@@ -176,7 +176,7 @@ func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.
 	if err := h.Store.Unsubscribe(ctx, c.Subject, h.event(c, "unsubscribed", r, nil)); err != nil {
 		return httpapi.Response{}, fmt.Errorf("unsubscribe: %w", err)
 	}
-	h.Log.InfoContext(ctx, "unsubscribed", "request_id", r.RequestContext.RequestID)
+	h.Log.InfoContext(ctx, "unsubscribed")
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "unsubscribed"), nil
 	}

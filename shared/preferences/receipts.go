@@ -108,13 +108,13 @@ func (h *Receipts) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		}
 		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": privacy.Fault(privacy.FieldReceiptMalformed)}})
 	case err != nil:
-		h.Log.InfoContext(ctx, "receipt not genuine", "request_id", r.RequestContext.RequestID, "reason", err.Error())
+		h.Log.InfoContext(ctx, "receipt not genuine", "reason", err.Error())
 		if html {
 			return h.page(r, http.StatusOK, jws, nil, err), nil
 		}
 		return httpapi.JSON(http.StatusOK, verdict{Reason: err.Error()}), nil
 	}
-	h.Log.InfoContext(ctx, "receipt genuine", "request_id", r.RequestContext.RequestID, "kid", key.Kid, "event", rc.Event)
+	h.Log.InfoContext(ctx, "receipt genuine", "kid", key.Kid, "event", rc.Event)
 	if html {
 		return h.page(r, http.StatusOK, jws, &rc, nil), nil
 	}

@@ -224,7 +224,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 		}
 		resp := httpapi.JSON(http.StatusOK, ex)
 		resp.Headers["Content-Disposition"] = `attachment; filename="my-data-` + req.ID + `.json"`
-		h.Log.InfoContext(ctx, "export served", "request_id", req.ID)
+		h.Log.InfoContext(ctx, "export served", "rights_request_id", req.ID)
 		return resp, nil
 	}
 }

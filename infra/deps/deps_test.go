@@ -1,8 +1,13 @@
 package deps_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"maps"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -178,6 +183,45 @@ func TestRulesFailWhatBreaksThem(t *testing.T) {
 		pkgs[tt.pkg] = []string{"fmt"}
 		if got := check(rules[i], pkgs); len(got) != 0 {
 			t.Errorf("%s without %s: %v", tt.pkg, tt.dep, got)
+		}
+	}
+}
+
+// Every function's main is one idiom: main calls run() error and exits
+// non-zero on its error; run only wires (the logic is in shared/).
+func TestMainsInOneIdiom(t *testing.T) {
+	mains, err := filepath.Glob(filepath.Join(localtest.Root(), "functions", "*", "main.go"))
+	if err != nil || len(mains) < 10 {
+		t.Fatalf("%d mains: %v", len(mains), err)
+	}
+	for _, path := range mains {
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var main, run *ast.FuncDecl
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil {
+				switch fn.Name.Name {
+				case "main":
+					main = fn
+				case "run":
+					run = fn
+				}
+			}
+		}
+		fn := filepath.Base(filepath.Dir(path))
+		if run == nil || run.Type.Params.NumFields() != 0 || run.Type.Results.NumFields() != 1 ||
+			types.ExprString(run.Type.Results.List[0].Type) != "error" {
+			t.Errorf("%s: no func run() error", fn)
+		}
+		if main == nil || len(main.Body.List) != 1 {
+			t.Errorf("%s: main does more than call run", fn)
+			continue
+		}
+		s, ok := main.Body.List[0].(*ast.IfStmt)
+		if !ok || s.Init == nil || !strings.Contains(types.ExprString(s.Init.(*ast.AssignStmt).Rhs[0]), "run()") {
+			t.Errorf("%s: main is not `if err := run(); err != nil { ... }`", fn)
 		}
 	}
 }

@@ -317,6 +317,36 @@ func Share(total float64, senders int) (float64, error) {
 	return total / float64(senders), nil
 }
 
+// sesShare is the part of the account's SES rate campaigns take when no
+// rate is configured, leaving the rest to the mailer.
+const sesShare = 0.8
+
+// SenderRate is one sender's send rate (messages a second): its Share of
+// total across senders or, when total is 0, of sesShare of the account's
+// SES maximum (accountMax), checked against the lease of a claimed send
+// (CheckLease).
+func SenderRate(ctx context.Context, total float64, senders int, lease time.Duration,
+	accountMax func(context.Context) (float64, error)) (float64, error) {
+	if total < 0 {
+		return 0, ErrNoRate
+	}
+	if total == 0 {
+		max, err := accountMax(ctx)
+		if err != nil {
+			return 0, err
+		}
+		total = max * sesShare
+	}
+	rate, err := Share(total, senders)
+	if err != nil {
+		return 0, err
+	}
+	if err := CheckLease(rate, lease); err != nil {
+		return 0, err
+	}
+	return rate, nil
+}
+
 // inFlightDefault is the sends under way at once when InFlight is unset.
 const inFlightDefault = 8
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +95,25 @@ type RetryQueue interface {
 	RetryMailLater(ctx context.Context, r privacy.MailRetry) error
 	MailDone(ctx context.Context, r privacy.MailRetry) error
 	ChangedItem(ctx context.Context, r privacy.MailRetry) (privacy.Change, bool, error)
+}
+
+// Invoke is the Lambda's handler: a stream batch (Handle), or the
+// schedule's {"retry_mail": true} (Retry).
+func (m *Mailer) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev struct {
+		events.DynamoDBEvent
+		RetryMail bool `json:"retry_mail"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	switch {
+	case ev.RetryMail:
+		return m.Retry(ctx)
+	case len(ev.Records) > 0:
+		return m.Handle(ctx, ev.DynamoDBEvent)
+	}
+	return nil, errors.New("neither a stream batch nor a retry event")
 }
 
 // Handle processes one batch and reports the records that failed, by

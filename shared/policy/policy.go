@@ -6,6 +6,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +101,29 @@ type Report struct {
 
 // errOutOfTime stops a run at its deadline; the next run resumes.
 var errOutOfTime = errors.New("out of time")
+
+// Invoke is the Lambda's handler (its event says nothing): Run until 5
+// seconds before the invocation's deadline (time to save where it
+// stopped), or for 50 seconds without one.
+func (p *Planner) Invoke(ctx context.Context, _ json.RawMessage) ([]Report, error) {
+	deadline := p.Now().Add(50 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.Add(-5 * time.Second)
+	}
+	return p.Run(ctx, deadline)
+}
+
+// Sleep waits d, or until ctx ends: a Planner's Sleep in Lambda.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Run plans until every pending version is done or until the deadline
 // (the function's timeout less a margin); the next run resumes.

@@ -72,6 +72,25 @@ const (
 	DefaultGiveUp     = 7 * 24 * time.Hour
 )
 
+// Invoke is the Lambda's handler: a stream batch (Handle), or the
+// schedule's {"retry_callbacks": true} (Retry).
+func (n *Notifier) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev struct {
+		events.DynamoDBEvent
+		RetryCallbacks bool `json:"retry_callbacks"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	switch {
+	case ev.RetryCallbacks:
+		return nil, n.Retry(ctx)
+	case len(ev.Records) > 0:
+		return n.Handle(ctx, ev.DynamoDBEvent)
+	}
+	return nil, errors.New("neither a stream batch nor a retry event")
+}
+
 // Handle processes one stream batch: it queues every status change. Only
 // a failure to queue (DynamoDB) fails a record, which the stream retries
 // from there; a failed delivery is the outbox's to retry.

@@ -37,7 +37,9 @@ help:
 	@echo "make clean  - remove builds and local data (keeps installed tools)"
 
 ## ----------------------------------------------------------------- tools
-tools: $(RIE) $(NODE_TOOLS) java-check chromium-check
+# What make dev needs; the browser tests' Chromium is make test's alone
+# (chromium-check).
+tools: $(RIE) $(NODE_TOOLS) java-check
 
 $(RIE):
 	GOBIN=$(TOOLS)/bin go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -61,11 +63,14 @@ java-check:
 	  else echo "install Java 17+ and retry"; exit 1; fi; \
 	fi
 
-# The browser tests drive Debian's Chromium (package chromium). Install it
-# when missing and we can (root with apt-get); else say what to do.
+# The browser tests drive Chromium: PK_CHROMIUM when set (the tests use it
+# too), else Debian's (package chromium). Install that when missing and we
+# can (root with apt-get); else say what to do.
 .PHONY: chromium-check
 chromium-check:
-	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+	@if [ -n "$$PK_CHROMIUM" ]; then \
+	  [ -x "$$PK_CHROMIUM" ] || command -v "$$PK_CHROMIUM" >/dev/null || { echo "PK_CHROMIUM=$$PK_CHROMIUM is not a program"; exit 1; }; \
+	elif ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
 	  echo "Chromium not found; installing the chromium package"; \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium); \
@@ -119,7 +124,7 @@ test-unit:
 # -parallel 4: the end-to-end tests mostly wait on their stacks (at the
 # default of 2 on 2 cores the machine sat a third busy); 4 took the e2e
 # package from 269 s to 202 s.
-test: tools lint
+test: tools chromium-check lint
 	@infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  go test -count=1 -parallel 4 -timeout 25m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)

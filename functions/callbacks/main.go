@@ -6,12 +6,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -22,6 +19,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	// No app secret: a callback names a request and its results link, no one.
@@ -35,8 +41,7 @@ func main() {
 		backoff, err = lambdaenv.Duration("CALLBACK_RETRY_BACKOFF", processor.DefaultBackoff)
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	n := &processor.Notifier{
 		Decode:     dynamo.DecodeChange,
@@ -59,20 +64,6 @@ func main() {
 	if err != nil {
 		log.Error("no usable OpenDSR signing key: callbacks wait in their queue", "error", err.Error())
 	}
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var ev struct {
-			events.DynamoDBEvent
-			RetryCallbacks bool `json:"retry_callbacks"`
-		}
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, err
-		}
-		switch {
-		case ev.RetryCallbacks:
-			return nil, n.Retry(ctx)
-		case len(ev.Records) > 0:
-			return n.Handle(ctx, ev.DynamoDBEvent)
-		}
-		return nil, errors.New("neither a stream batch nor a retry event")
-	})
+	lambda.Start(n.Invoke)
+	return nil
 }

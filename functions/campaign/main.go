@@ -20,11 +20,19 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
-	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/queue"
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
@@ -34,16 +42,10 @@ func main() {
 			"CAMPAIGN_QUEUE_URL": queueURL})
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	p := &campaign.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables),
 		Queue: &queue.SQS{Client: queue.NewClient(env.AWS, env.SQSEndpoint), URL: queueURL}, Now: time.Now, Log: log}
-	lambda.Start(func(ctx context.Context, c notify.Campaign) (campaign.Status, error) {
-		deadline := time.Now().Add(5 * time.Minute)
-		if d, ok := ctx.Deadline(); ok {
-			deadline = d.Add(-20 * time.Second) // time to save where it stopped
-		}
-		return p.Handle(ctx, c, deadline)
-	})
+	lambda.Start(p.Invoke)
+	return nil
 }

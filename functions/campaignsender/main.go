@@ -8,9 +8,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,54 +22,44 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
-// sesShare is the part of the account's SES rate campaigns take when no
-// rate is configured.
-const sesShare = 0.8
-
 func main() {
-	ctx := context.Background()
-	log := lambdalog.New()
-	fail := func(err error) {
-		log.Error("cold start failed", "error", err.Error())
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
+	ctx := context.Background()
+	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "SENDER_ADDRESS", "PUBLIC_BASE_URL",
 		"POLICY_VERSION")
 	if err != nil {
-		fail(err)
+		return err
 	}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
-		fail(err)
+		return err
 	}
 	lease, err := lambdaenv.Seconds("MAIL_LEASE_SECONDS", 2*time.Minute)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	senders := 2
 	if err := lambdaenv.Ints(map[string]*int{"CAMPAIGN_SENDERS": &senders}); err != nil {
-		fail(err)
+		return err
+	}
+	total, err := lambdaenv.Float("CAMPAIGN_SEND_RATE", 0)
+	if err != nil {
+		return err
 	}
 	client := ses.NewClient(env.AWS, env.SESEndpoint)
-	var total float64
-	if v := os.Getenv("CAMPAIGN_SEND_RATE"); v != "" {
-		if total, err = strconv.ParseFloat(v, 64); err != nil || total < 0 {
-			fail(fmt.Errorf("CAMPAIGN_SEND_RATE: %q is not a rate of at least 0", v))
-		}
-	}
-	if total == 0 {
-		max, err := ses.MaxSendRate(ctx, client)
-		if err != nil {
-			fail(err)
-		}
-		total = max * sesShare
-	}
-	rate, err := campaign.Share(total, senders)
+	rate, err := campaign.SenderRate(ctx, total, senders, lease,
+		func(ctx context.Context) (float64, error) { return ses.MaxSendRate(ctx, client) })
 	if err != nil {
-		fail(err)
-	}
-	if err := campaign.CheckLease(rate, lease); err != nil {
-		fail(err)
+		return err
 	}
 	log.Info("campaign send rate", "per_second", rate, "senders", senders)
 	store := dynamo.New(env.DynamoDB(), env.Tables)
@@ -88,4 +76,5 @@ func main() {
 		Now:    time.Now,
 	}
 	lambda.Start(s.Handle)
+	return nil
 }

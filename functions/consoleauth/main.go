@@ -23,12 +23,19 @@ import (
 )
 
 func main() {
-	log := lambdalog.New()
-	ctx := context.Background()
-	binding, err := sessionBinding(ctx)
-	if err != nil {
-		log.Error("cold start failed: console session key", "error", err.Error())
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
 		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
+	log := lambdalog.New()
+	binding, err := sessionBinding(context.Background())
+	if err != nil {
+		return fmt.Errorf("console session key: %w", err)
 	}
 	provider := session.NewProvider(os.Getenv("CONSOLE_ISSUER"), os.Getenv("CONSOLE_CLIENT_ID"))
 	provider.UserInfoURL = os.Getenv("CONSOLE_USERINFO_URL")
@@ -36,6 +43,7 @@ func main() {
 	(&session.SignIn{Provider: provider, Binding: binding, BaseURL: os.Getenv("PUBLIC_BASE_URL"), LogoutURL: os.Getenv("CONSOLE_LOGOUT_URL"),
 		RevokeURL: os.Getenv("CONSOLE_REVOKE_URL"), Log: log}).Routes(rt)
 	lambda.Start(session.Handler(&session.Authorizer{Provider: provider, Binding: binding, Log: log}, rt))
+	return nil
 }
 
 // sessionBinding reads the console's session key (ConsoleSessionKey, under

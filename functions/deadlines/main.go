@@ -19,6 +19,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
@@ -27,8 +36,7 @@ func main() {
 			"SENDER_ADDRESS": env.Sender, "TEAM_INBOX": env.TeamInbox})
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	w := &deadlines.Watch{
 		Store:  dynamo.New(env.DynamoDB(), env.Tables),
@@ -38,4 +46,5 @@ func main() {
 		Log:    log,
 	}
 	lambda.Start(w.Run)
+	return nil
 }

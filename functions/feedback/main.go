@@ -20,20 +20,27 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "SUPPRESSION_TABLE", "LEDGER_TABLE", "OPS_TABLE", "POLICY_VERSION",
 		"FEEDBACK_TOPIC_ARNS")
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	client := &http.Client{Timeout: 5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &feedback.Handler{
@@ -49,4 +56,5 @@ func main() {
 		Log:              log,
 	}
 	lambda.Start(h.Invoke)
+	return nil
 }

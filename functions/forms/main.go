@@ -21,12 +21,20 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "POLICY_VERSION")
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	// The abuse limits, from the template's parameters (today's defaults
 	// when unset).
@@ -37,13 +45,11 @@ func main() {
 		"LIMIT_SIGNUP_PER_IP_PER_HOUR":      &limits.SignupPerIP.Max,
 		"LIMIT_SIGNUP_PER_ADDRESS_PER_DAY":  &limits.SignupPerAddress.Max,
 	}); err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	f := &forms.Forms{
@@ -61,4 +67,5 @@ func main() {
 	rt.InForce(policy.NewCache(store, env.PolicyVersion, ttl, log).InForce)
 	f.Routes(rt)
 	lambda.Start(rt.Serve)
+	return nil
 }

@@ -6,12 +6,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"fmt"
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -26,37 +24,35 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "OPS_TABLE", "SENDER_ADDRESS", "TEAM_INBOX", "PUBLIC_BASE_URL")
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
-	// The receipt key's public half is published before it signs anything
-	// (the receipts' routes read it from the ops table).
+	// The receipt key's public half is published before it signs anything.
 	secret, err := env.ReceiptKey(ctx)
-	var signer *receipt.Signer
-	if err == nil {
-		signer, err = receipt.NewSigner(secret)
-	}
-	var published privacy.PublishedKey
-	if err == nil {
-		published, err = signer.Published(time.Now())
-	}
-	if err == nil {
-		err = store.PublishKey(ctx, published)
-	}
 	if err != nil {
-		log.Error("cold start failed: receipt key", "error", err.Error())
-		os.Exit(1)
+		return fmt.Errorf("receipt key: %w", err)
+	}
+	signer, err := mailer.PublishedSigner(ctx, secret, store, time.Now())
+	if err != nil {
+		return fmt.Errorf("receipt key: %w", err)
 	}
 	cfg := notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	m := &mailer.Mailer{
 		Decode:   dynamo.DecodeChange,
@@ -92,23 +88,8 @@ func main() {
 		m.AddressChangeWait, err = lambdaenv.Duration("ADDRESS_CHANGE_WAIT", privacy.AddressChangeWait)
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var ev struct {
-			events.DynamoDBEvent
-			RetryMail bool `json:"retry_mail"`
-		}
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, err
-		}
-		switch {
-		case ev.RetryMail:
-			return m.Retry(ctx)
-		case len(ev.Records) > 0:
-			return m.Handle(ctx, ev.DynamoDBEvent)
-		}
-		return nil, errors.New("neither a stream batch nor a retry event")
-	})
+	lambda.Start(m.Invoke)
+	return nil
 }

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"time"
@@ -21,6 +20,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
@@ -36,27 +44,10 @@ func main() {
 		err = errors.New("NOTICE_RATE_PER_SECOND must be at least 1")
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	p := &policy.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables), Rate: float64(rate), Page: 25, Now: time.Now,
-		Sleep: sleep, Log: log}
-	lambda.Start(func(ctx context.Context, _ json.RawMessage) ([]policy.Report, error) {
-		deadline := time.Now().Add(50 * time.Second)
-		if d, ok := ctx.Deadline(); ok {
-			deadline = d.Add(-5 * time.Second) // time to save where it stopped
-		}
-		return p.Run(ctx, deadline)
-	})
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+		Sleep: policy.Sleep, Log: log}
+	lambda.Start(p.Invoke)
+	return nil
 }

@@ -19,12 +19,20 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "RECORDS_TABLE", "OPS_TABLE", "PUBLIC_BASE_URL")
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	window, err := lambdaenv.Duration("OPENDSR_CANCEL_WINDOW", 15*time.Minute)
 	perHour, recordsPerHour := 10000, 100000
@@ -32,8 +40,7 @@ func main() {
 		err = lambdaenv.Ints(map[string]*int{"OPENDSR_CREATE_PER_HOUR": &perHour, "OPENDSR_RECORD_WRITES_PER_HOUR": &recordsPerHour})
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	s := &processor.Service{
 		Store:       dynamo.New(env.DynamoDB(), env.Tables),
@@ -59,4 +66,5 @@ func main() {
 	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
 	s.Routes(rt)
 	lambda.Start(rt.Serve)
+	return nil
 }

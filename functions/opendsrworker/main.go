@@ -18,6 +18,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
@@ -31,8 +40,7 @@ func main() {
 		lease, err = lambdaenv.Duration("OPENDSR_WORKER_LEASE", 10*time.Minute)
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	w := &processor.Worker{
 		Store: dynamo.New(env.DynamoDB(), env.Tables),
@@ -41,4 +49,5 @@ func main() {
 		Log:   log,
 	}
 	lambda.Start(w.Run)
+	return nil
 }

@@ -27,6 +27,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
@@ -39,8 +48,7 @@ func main() {
 		wait, err = lambdaenv.Duration("ADDRESS_CHANGE_WAIT", privacy.AddressChangeWait)
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	inForce := policy.NewCache(store, env.PolicyVersion, ttl, log).InForce
@@ -64,4 +72,5 @@ func main() {
 	c := &console.Console{Operator: op, BaseURL: env.BaseURL, Now: time.Now, Log: log}
 	c.Routes(rt)
 	lambda.Start(rt.Serve)
+	return nil
 }

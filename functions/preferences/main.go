@@ -21,17 +21,24 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "SUBJECTS_TABLE", "LEDGER_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE", "POLICY_VERSION")
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	h := &preferences.Handlers{Store: store, Tokens: keys.Tokens, Now: time.Now, Log: log}
@@ -43,4 +50,5 @@ func main() {
 	// The receipts' routes read the published keys (ops items RCPTKEY).
 	(&preferences.Receipts{Keys: store, Log: log}).ReceiptRoutes(rt)
 	lambda.Start(rt.Serve)
+	return nil
 }

@@ -20,6 +20,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
@@ -47,8 +56,8 @@ func main() {
 		d.PollEvery, err = lambdaenv.Duration("RECIPIENT_POLL_EVERY", recipients.DefaultPollEvery)
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	lambda.Start(d.Run)
+	return nil
 }

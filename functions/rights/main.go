@@ -21,13 +21,21 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
 		"POLICY_VERSION", "PUBLIC_BASE_URL")
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	perIP, perAddress, excess := rights.DefaultPerIP, rights.DefaultPerAddress, 3
 	if err := lambdaenv.Ints(map[string]*int{
@@ -35,13 +43,11 @@ func main() {
 		"LIMIT_RIGHTS_PER_ADDRESS_PER_DAY": &perAddress.Max,
 		"RIGHTS_EXCESSIVE_AFTER":           &excess,
 	}); err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	store := dynamo.New(env.DynamoDB(), env.Tables)
 	// Every request and fulfilment carries the policy version in force.
@@ -64,4 +70,5 @@ func main() {
 	rt.InForce(inForce)
 	h.Routes(rt, store, env.Company)
 	lambda.Start(rt.Serve)
+	return nil
 }

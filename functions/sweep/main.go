@@ -18,6 +18,15 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		lambdalog.New().Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the function and starts it; it returns only when the cold
+// start fails.
+func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, err := lambdaenv.Load(ctx)
@@ -26,13 +35,12 @@ func main() {
 			"REQUESTS_TABLE": env.Tables.Requests, "OPS_TABLE": env.Tables.Ops, "RECORDS_TABLE": env.Tables.Records})
 	}
 	if err != nil {
-		log.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	s := &sweep.Sweeper{
 		Store: &dynamo.Sweep{DB: env.DynamoDB(), Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects,
 			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops}},
-		Classes:     privacy.Policy(),
+		Classes:     privacy.RetentionClasses(),
 		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
 		Workers:     4,
 		PageSize:    500,
@@ -40,4 +48,5 @@ func main() {
 		Log:         log,
 	}
 	lambda.Start(s.Handle)
+	return nil
 }

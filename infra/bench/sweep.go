@@ -271,7 +271,7 @@ func runChild(ctx context.Context, db *dynamodb.Client, mode string, tables map[
 			return err
 		}
 	case "sweep":
-		s := &sweep.Sweeper{Classes: privacy.Policy(), Workers: sweepWorkers, PageSize: sweepPage,
+		s := &sweep.Sweeper{Classes: privacy.RetentionClasses(), Workers: sweepWorkers, PageSize: sweepPage,
 			Store: &dynamo.Sweep{DB: db, Tables: map[privacy.Table]string{privacy.TableSubjects: tables["SubjectsTable"],
 				privacy.TableLedger: tables["LedgerTable"], privacy.TableRequests: tables["RequestsTable"], privacy.TableOps: tables["OpsTable"]}},
 			Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}

@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
@@ -66,7 +67,7 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			// A mistake first: its message, from the 400 body, is in the
 			// page's language.
 			b.do(chromedp.Click("#newsletter button[type=submit]"), chromedp.WaitVisible("#newsletter-consent-error"))
-			if got, want := b.text("#newsletter-consent-error"), l.Field("must be given to subscribe"); got != want || got == "must be given to subscribe" {
+			if got, want := b.text("#newsletter-consent-error"), l.Field(privacy.Fault(privacy.FieldConsentRequired)); got != want || got == "must be given to subscribe" {
 				t.Fatalf("the consent error reads %q, want %q", got, want)
 			}
 			b.do(chromedp.Click("#newsletter-consent"), chromedp.Click("#newsletter button[type=submit]"),

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -71,7 +70,7 @@ func (p *Planner) Plan(ctx context.Context, c notify.Campaign, deadline time.Tim
 	if !plan.SameContent(want) {
 		return plan, fmt.Errorf("%w: campaign_id %s was used for another email; choose a new id", ErrInvalid, c.ID)
 	}
-	log := p.Log.With("invocation_id", lambdalog.InvocationID(ctx), "campaign_id", c.ID)
+	log := p.Log.With("campaign_id", c.ID)
 	size := p.Page
 	if size <= 0 {
 		size = 500

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -372,5 +373,39 @@ func TestPlannerPausesAndResumes(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s queued %d times", s, n)
 		}
+	}
+}
+
+// One sender's rate: the configured total split among the senders, or
+// when none is configured 80% of the account's SES maximum; refused when
+// it cannot be used or a claimed send could outwait its lease.
+func TestSenderRate(t *testing.T) {
+	account := func(max float64, err error) func(context.Context) (float64, error) {
+		return func(context.Context) (float64, error) { return max, err }
+	}
+	tests := []struct {
+		name    string
+		total   float64
+		senders int
+		lease   time.Duration
+		max     func(context.Context) (float64, error)
+		want    float64
+		wantErr bool
+	}{
+		{"configured", 100, 2, 2 * time.Minute, account(0, errors.New("not asked")), 50, false},
+		{"the account's", 0, 2, 2 * time.Minute, account(14, nil), 14 * 0.8 / 2, false},
+		{"the account unreadable", 0, 2, 2 * time.Minute, account(0, errors.New("ses account: denied")), 0, true},
+		{"an account of no rate", 0, 2, 2 * time.Minute, account(0, nil), 0, true},
+		{"below 0", -1, 2, 2 * time.Minute, account(14, nil), 0, true},
+		{"no sender", 100, 0, 2 * time.Minute, account(14, nil), 0, true},
+		{"a lease too short for the rate", 1, 2, 3 * time.Second, account(14, nil), 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := campaign.SenderRate(context.Background(), tt.total, tt.senders, tt.lease, tt.max)
+			if (err != nil) != tt.wantErr || math.Abs(got-tt.want) > 1e-9 {
+				t.Fatalf("%v, %v; want %v (error %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -67,7 +66,6 @@ type Sender struct {
 // when it comes back.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
-	log := s.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	margin := s.Margin
 	if margin == 0 {
 		margin = 10 * time.Second
@@ -85,7 +83,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		if err := json.Unmarshal([]byte(m.Body), &b); err != nil || b.Campaign == "" || b.Seq == "" {
 			// Never sendable: it goes to the dead-letter queue after its
 			// receives, where the team can read it.
-			log.ErrorContext(ctx, "campaign message not understood", "message_id", m.MessageId)
+			s.Log.ErrorContext(ctx, "campaign message not understood", "message_id", m.MessageId)
 			failed[i] = true
 			continue
 		}
@@ -98,7 +96,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 				if err != nil {
 					msg = err.Error()
 				}
-				log.WarnContext(ctx, "campaign batch failed; it comes back", "campaign_id", b.Campaign, "batch", b.Seq,
+				s.Log.WarnContext(ctx, "campaign batch failed; it comes back", "campaign_id", b.Campaign, "batch", b.Seq,
 					"failed", t.Failed, "error", msg)
 				failed[i] = true
 			}
@@ -141,7 +139,7 @@ func (s *Sender) SendBatch(ctx context.Context, b privacy.CampaignBatch) (privac
 	if s.Policy != nil {
 		cfg.PolicyUpdated = s.Policy(ctx).LastUpdated()
 	}
-	log := s.Log.With("invocation_id", lambdalog.InvocationID(ctx), "campaign_id", c.ID, "batch", b.Seq)
+	log := s.Log.With("campaign_id", c.ID, "batch", b.Seq)
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup
@@ -317,6 +315,36 @@ func Share(total float64, senders int) (float64, error) {
 		return 0, ErrNoRate
 	}
 	return total / float64(senders), nil
+}
+
+// sesShare is the part of the account's SES rate campaigns take when no
+// rate is configured, leaving the rest to the mailer.
+const sesShare = 0.8
+
+// SenderRate is one sender's send rate (messages a second): its Share of
+// total across senders or, when total is 0, of sesShare of the account's
+// SES maximum (accountMax), checked against the lease of a claimed send
+// (CheckLease).
+func SenderRate(ctx context.Context, total float64, senders int, lease time.Duration,
+	accountMax func(context.Context) (float64, error)) (float64, error) {
+	if total < 0 {
+		return 0, ErrNoRate
+	}
+	if total == 0 {
+		max, err := accountMax(ctx)
+		if err != nil {
+			return 0, err
+		}
+		total = max * sesShare
+	}
+	rate, err := Share(total, senders)
+	if err != nil {
+		return 0, err
+	}
+	if err := CheckLease(rate, lease); err != nil {
+		return 0, err
+	}
+	return rate, nil
 }
 
 // inFlightDefault is the sends under way at once when InFlight is unset.

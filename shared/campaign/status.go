@@ -65,6 +65,17 @@ func ReadStatus(ctx context.Context, store StatusStore, id string) (st Status, f
 	return st, true, nil
 }
 
+// Invoke is the Lambda's handler: Handle until 20 seconds before the
+// invocation's deadline (time to save where it stopped), or for 5 minutes
+// without one.
+func (p *Planner) Invoke(ctx context.Context, c notify.Campaign) (Status, error) {
+	deadline := p.Now().Add(5 * time.Minute)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.Add(-20 * time.Second)
+	}
+	return p.Handle(ctx, c, deadline)
+}
+
 // Handle is the campaign function: an event with content plans the
 // campaign (resuming one paused) and answers its status; an event with
 // only a campaign_id answers its status.

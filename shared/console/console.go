@@ -89,7 +89,7 @@ func (c *Console) signedIn(h handler) httpapi.HandlerFunc {
 				return httpapi.Response{}, err
 			}
 			if !session.OwnPost(r, form, c.BaseURL) {
-				c.Log.WarnContext(ctx, "console post refused: no CSRF token or another origin", "request_id", r.RequestContext.RequestID,
+				c.Log.WarnContext(ctx, "console post refused: no CSRF token or another origin",
 					"route", r.RouteKey)
 				return c.page(http.StatusForbidden, "Refused", s, "", "message", session.Message{
 					Text: "This form did not come from the console's own page, so nothing was done. Open the page again and retry.",

@@ -35,7 +35,7 @@ func dueShard(key map[string]types.AttributeValue) string {
 func withDue(t privacy.Table, item map[string]types.AttributeValue) map[string]types.AttributeValue {
 	delete(item, attrDuePK)
 	delete(item, attrDueAt)
-	if at, ok := privacy.NextDue(privacy.Policy(), t, sweepItem(item)); ok {
+	if at, ok := privacy.NextDue(privacy.RetentionClasses(), t, sweepItem(item)); ok {
 		item[attrDuePK], item[attrDueAt] = str(dueShard(item)), num(at.Unix())
 	}
 	return item
@@ -106,7 +106,7 @@ func BackfillRetention(ctx context.Context, db BackfillAPI, tables map[privacy.T
 			}
 			for _, it := range page.Items {
 				n.Read++
-				at, ok := privacy.NextDue(privacy.Policy(), t, sweepItem(it))
+				at, ok := privacy.NextDue(privacy.RetentionClasses(), t, sweepItem(it))
 				if !ok {
 					continue
 				}

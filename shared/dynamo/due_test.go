@@ -108,11 +108,11 @@ func TestEveryWriteIsFiled(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, it := range out.Items {
-			next, applies := privacy.NextDue(privacy.Policy(), role, dynamo.AsItem(it))
+			next, applies := privacy.NextDue(privacy.RetentionClasses(), role, dynamo.AsItem(it))
 			if !applies {
 				continue
 			}
-			for _, c := range privacy.Policy() {
+			for _, c := range privacy.RetentionClasses() {
 				if _, ok := c.End(role, dynamo.AsItem(it)); ok {
 					classes[c.Name] = true
 				}

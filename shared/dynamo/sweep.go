@@ -223,7 +223,7 @@ func untilProcessed(ctx context.Context, call func() (done bool, err error)) (in
 // unless the item was filed anew since it was read.
 func (s *Sweep) Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error {
 	it := item.(sweepItem)
-	at, ok := privacy.NextDue(privacy.Policy(), t, it)
+	at, ok := privacy.NextDue(privacy.RetentionClasses(), t, it)
 	if ok && at.Before(notBefore) {
 		at = notBefore
 	}
@@ -423,7 +423,7 @@ func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c
 	}
 	// The item is filed anew as the strip leaves it.
 	var sets []string
-	if at, ok := privacy.NextDue(privacy.Policy(), t, it.stripped(c)); ok {
+	if at, ok := privacy.NextDue(privacy.RetentionClasses(), t, it.stripped(c)); ok {
 		sets = append(sets, setDue(vals, it.key(), at))
 	} else {
 		paths = append(paths, attrDuePK, attrDueAt)

@@ -94,7 +94,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	id := f.NewID()
 	if in.Honeypot() {
 		// Answer exactly as for a person, so the bot learns nothing.
-		f.Log.InfoContext(ctx, "honeypot filled; dropped", "request_id", r.RequestContext.RequestID)
+		f.Log.InfoContext(ctx, "honeypot filled; dropped")
 		return received(r, id), nil
 	}
 	form, err := privacy.ParseContact(in)
@@ -112,7 +112,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("contact: %w", err)
 	}
 	if ex != nil && ex.Rule == f.Limits.ContactPerIP {
-		f.Log.WarnContext(ctx, "contact over its limit", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
+		f.Log.WarnContext(ctx, "contact over its limit", "limit", ex.Rule.Name)
 		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
 	}
 	// Past the sender's mailbox limit the inquiry is kept and the team told
@@ -121,7 +121,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// the form cannot flood an inbox.
 	ackHeld := ex != nil
 	if ackHeld {
-		f.Log.WarnContext(ctx, "contact over its mailbox limit; no acknowledgement", "request_id", r.RequestContext.RequestID, "limit", ex.Rule.Name)
+		f.Log.WarnContext(ctx, "contact over its mailbox limit; no acknowledgement", "limit", ex.Rule.Name)
 	}
 	var optIn *privacy.PendingSignup
 	if form.MarketingOptIn && !ackHeld {
@@ -143,7 +143,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
-	f.Log.InfoContext(ctx, "inquiry stored", "request_id", r.RequestContext.RequestID, "inquiry_id", id, "topic", form.Topic,
+	f.Log.InfoContext(ctx, "inquiry stored", "inquiry_id", id, "topic", form.Topic,
 		"confirmation_due", due)
 	return received(r, id), nil
 }

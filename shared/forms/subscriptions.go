@@ -52,7 +52,7 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, err
 	}
 	if in.Honeypot() {
-		f.Log.InfoContext(ctx, "honeypot filled; dropped", "request_id", r.RequestContext.RequestID)
+		f.Log.InfoContext(ctx, "honeypot filled; dropped")
 		return pending(r), nil
 	}
 	s, err := privacy.ParseSignup(in)
@@ -73,7 +73,7 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("signup: %w", err)
 		}
-		f.Log.InfoContext(ctx, "signup", "request_id", r.RequestContext.RequestID, "confirmation_due", due, "signup_id", plan.ID)
+		f.Log.InfoContext(ctx, "signup", "confirmation_due", due, "signup_id", plan.ID)
 	}
 	return pending(r), nil
 }
@@ -94,7 +94,6 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	s.Lang = pages.Lang(r).Code
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
-	log := f.Log.With("request_id", r.RequestContext.RequestID)
 	// The limits and the restriction are read together: one round trip.
 	var (
 		ex           *limit.Exceeded
@@ -115,14 +114,14 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 		return nil, fmt.Errorf("signup: %w", err)
 	}
 	if ex != nil {
-		log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", ex.Rule.Name)
+		f.Log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", ex.Rule.Name)
 		return nil, nil
 	}
 	// Under a restriction of processing nothing new starts for marketing:
 	// the visitor is answered as usual, the ledger says why nothing
 	// happened, and a signup after the restriction is lifted works.
 	if len(by) > 0 {
-		log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", strings.Join(by, ","))
+		f.Log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", strings.Join(by, ","))
 		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by[0],
 			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
 			Detail: map[string]string{"source": source}})
@@ -170,8 +169,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// confirmed while the restriction is in force (GDPR Art. 18): nothing
 	// new starts; the ledger says why.
 	if len(by) > 0 {
-		f.Log.InfoContext(ctx, "confirmation held: processing restricted", "request_id", r.RequestContext.RequestID,
-			"restricted_by", strings.Join(by, ","))
+		f.Log.InfoContext(ctx, "confirmation held: processing restricted", "restricted_by", strings.Join(by, ","))
 		if err := f.Store.RecordEvent(ctx, privacy.Event{Subject: c.Subject, Name: "confirmation_held_restricted", At: now,
 			Ref: by[0], Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation,
 			PolicyVersion: r.Site.PolicyVersion, Detail: map[string]string{"signup_id": c.Ref}}); err != nil {
@@ -208,7 +206,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
 		}
 	}
-	f.Log.InfoContext(ctx, "subscription confirmed", "request_id", r.RequestContext.RequestID, "signup_id", c.Ref,
+	f.Log.InfoContext(ctx, "subscription confirmed", "signup_id", c.Ref,
 		"suppressions_lifted", len(lifted))
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "confirmed"), nil

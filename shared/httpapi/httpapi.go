@@ -220,9 +220,10 @@ func JSON(status int, v any) Response {
 
 type errorBody struct {
 	Error struct {
-		Code    string              `json:"code"`
-		Message string              `json:"message"`
-		Fields  privacy.FieldErrors `json:"fields,omitempty"`
+		Code        string              `json:"code"`
+		Message     string              `json:"message"`
+		Fields      map[string]string   `json:"fields,omitempty"`
+		FieldErrors privacy.FieldErrors `json:"field_errors,omitempty"`
 	} `json:"error"`
 }
 
@@ -234,9 +235,16 @@ func (rt *Router) fail(r Request, e *Error) Response {
 		resp = rt.errorPage(r, e)
 	} else {
 		var body errorBody
-		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+		body.Error.Code, body.Error.Message, body.Error.FieldErrors = e.Code, e.Message, e.Fields
 		if rt.fields != nil {
 			body.Error.Fields = rt.fields(r, e.Fields)
+		} else if len(e.Fields) > 0 {
+			// A router that renders no messages (no page of its own)
+			// names each field's code as its message.
+			body.Error.Fields = make(map[string]string, len(e.Fields))
+			for k, v := range e.Fields {
+				body.Error.Fields[k] = string(v.Code)
+			}
 		}
 		resp = JSON(e.Status, body)
 	}
@@ -256,7 +264,7 @@ type Router struct {
 	site      Site
 	policy    privacy.PolicyInForce
 	errorPage func(Request, *Error) Response
-	fields    func(Request, privacy.FieldErrors) privacy.FieldErrors
+	fields    func(Request, privacy.FieldErrors) map[string]string
 }
 
 // NewRouter returns an empty router that logs through log, for site; it
@@ -272,9 +280,9 @@ func NewRouter(log *slog.Logger, site Site, errorPage func(Request, *Error) Resp
 func (rt *Router) InForce(policy privacy.PolicyInForce) { rt.policy = policy }
 
 // LocalizeFields has fn write the field messages of the JSON error body
-// (pages.Fields: in the language the browser asks for, so a page's script
-// shows them as the page would).
-func (rt *Router) LocalizeFields(fn func(Request, privacy.FieldErrors) privacy.FieldErrors) {
+// from their codes (pages.Fields: in the language the browser asks for,
+// English by default, so a page's script shows them as the page would).
+func (rt *Router) LocalizeFields(fn func(Request, privacy.FieldErrors) map[string]string) {
 	rt.fields = fn
 }
 
@@ -286,12 +294,13 @@ func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] =
 // since every such error here is a dependency that failed.
 func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (Response, error) {
 	start := time.Now()
+	ctx = lambdalog.WithRequestID(ctx, ev.RequestContext.RequestID)
 	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
 	if rt.policy != nil {
 		v := rt.policy(ctx)
 		r.Site.PolicyVersion, r.Site.PolicyUpdated = v.Version, v.LastUpdated()
 	}
-	log := rt.log.With("request_id", r.RequestContext.RequestID, "invocation_id", lambdalog.InvocationID(ctx), "route", r.RouteKey)
+	log := rt.log.With("route", r.RouteKey)
 	h, ok := rt.routes[r.RouteKey]
 	var resp Response
 	var err error

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -184,6 +185,20 @@ func Ints(targets map[string]*int) error {
 		*p = n
 	}
 	return nil
+}
+
+// Float reads the environment variable name as a number of at least 0, or
+// def when it is unset; anything else fails the cold start.
+func Float(name string, def float64) (float64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%s: %q is not a number of at least 0", name, v)
+	}
+	return f, nil
 }
 
 // DynamoDB returns a client, pointed at DYNAMODB_ENDPOINT when set.

@@ -127,3 +127,20 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestFloat(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    float64
+		wantErr bool
+	}{
+		{"", 7, false}, {"0", 0, false}, {"12.5", 12.5, false},
+		{"-1", 0, true}, {"fast", 0, true}, {"NaN", 0, true}, {"+Inf", 0, true},
+	}
+	for _, tt := range tests {
+		t.Setenv("PK_TEST_FLOAT", tt.value)
+		if got, err := Float("PK_TEST_FLOAT", 7); got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%q: %v, %v", tt.value, got, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -108,17 +108,35 @@ type RetryQueue interface {
 	ChangedItem(ctx context.Context, r privacy.MailRetry) (privacy.Change, bool, error)
 }
 
+// Invoke is the Lambda's handler: a stream batch (Handle), or the
+// schedule's {"retry_mail": true} (Retry).
+func (m *Mailer) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev struct {
+		events.DynamoDBEvent
+		RetryMail bool `json:"retry_mail"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	switch {
+	case ev.RetryMail:
+		return m.Retry(ctx)
+	case len(ev.Records) > 0:
+		return m.Handle(ctx, ev.DynamoDBEvent)
+	}
+	return nil, errors.New("neither a stream batch nor a retry event")
+}
+
 // Handle processes one batch and reports the records that failed, by
 // sequence number, so that the stream retries from the first of them.
 // Records that can never succeed (an item the mailer cannot read) are logged
 // and skipped rather than blocking the shard.
 func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	base := m.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	for _, rec := range ev.Records {
 		ch := m.Decode(rec)
 		seq := ch.Seq
-		log := base.With("seq", seq, "event", rec.EventName)
+		log := m.Log.With("seq", seq, "event", rec.EventName)
 		err := m.process(ctx, log, ch)
 		var se *sendError
 		switch {
@@ -213,7 +231,6 @@ const MetricAbandonedEmails = "EmailsAbandoned"
 // an error and counted.
 func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 	var rep RetryReport
-	log := m.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	now := m.Now().UTC()
 	due, err := m.Retries.DueMail(ctx, now)
 	if err != nil {
@@ -238,7 +255,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 			continue
 		}
 		if err == nil {
-			err = m.process(ctx, log, ch)
+			err = m.process(ctx, m.Log, ch)
 		}
 		if err == nil {
 			rep.Sent++
@@ -253,7 +270,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 			rep.Abandoned++
 			attrs := append([]slog.Attr{slog.Int("attempts", r.Attempts), slog.String("error", r.LastError)},
 				metric.Count(MetricAbandonedEmails, now)...) // the alarm's metric
-			log.LogAttrs(ctx, slog.LevelError, "email abandoned after repeated failures", attrs...)
+			m.Log.LogAttrs(ctx, slog.LevelError, "email abandoned after repeated failures", attrs...)
 			if err := m.Retries.MailDone(ctx, r); err != nil {
 				return rep, fmt.Errorf("mail retry: %w", err)
 			}
@@ -266,7 +283,7 @@ func (m *Mailer) Retry(ctx context.Context) (RetryReport, error) {
 		}
 	}
 	if rep.Tried > 0 {
-		log.InfoContext(ctx, "mail retry run", "tried", rep.Tried, "sent", rep.Sent, "dropped", rep.Dropped, "again", rep.Again,
+		m.Log.InfoContext(ctx, "mail retry run", "tried", rep.Tried, "sent", rep.Sent, "dropped", rep.Dropped, "again", rep.Again,
 			"abandoned", rep.Abandoned)
 	}
 	return rep, nil

@@ -189,7 +189,7 @@ func TestHTMLFromText(t *testing.T) {
 // adding a retention class without its words fails here.
 func TestCategoriesInEachLanguage(t *testing.T) {
 	var english []string
-	for _, cl := range privacy.Policy() {
+	for _, cl := range privacy.RetentionClasses() {
 		english = append(english, cl.Why, strings.ReplaceAll(cl.Name, "_", " ")+":")
 	}
 	english = append(append(append(english, privacy.Sources()...), privacy.Purposes()...), privacy.Recipients()...)

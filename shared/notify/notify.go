@@ -615,7 +615,7 @@ func Categories(c Config, to, requestID string) (Message, error) {
 	var classes []class
 	seen := map[string]bool{}
 	words := func(s string) string { return strings.ReplaceAll(s, "_", " ") }
-	for _, cl := range privacy.Policy() {
+	for _, cl := range privacy.RetentionClasses() {
 		if seen[cl.Name] {
 			continue
 		}

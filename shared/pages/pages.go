@@ -86,8 +86,9 @@ func Center(r httpapi.Request, status int, c web.Center) httpapi.Response {
 	return render(r, status, Lang(r).T("center.title"), "center", c)
 }
 
-// Fields is f in the language r asks for (for the JSON error body).
-func Fields(r httpapi.Request, f privacy.FieldErrors) privacy.FieldErrors { return Lang(r).Fields(f) }
+// Fields is each error of f in the language r asks for (the messages of
+// the JSON error body).
+func Fields(r httpapi.Request, f privacy.FieldErrors) map[string]string { return Lang(r).Fields(f) }
 
 // centerForms names the privacy center's form of each form route.
 var centerForms = map[string]string{"POST /v1/contact": "contact", "POST /v1/subscriptions": "newsletter",

@@ -6,6 +6,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -106,6 +106,29 @@ type Report struct {
 // errOutOfTime stops a run at its deadline; the next run resumes.
 var errOutOfTime = errors.New("out of time")
 
+// Invoke is the Lambda's handler (its event says nothing): Run until 5
+// seconds before the invocation's deadline (time to save where it
+// stopped), or for 50 seconds without one.
+func (p *Planner) Invoke(ctx context.Context, _ json.RawMessage) ([]Report, error) {
+	deadline := p.Now().Add(50 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.Add(-5 * time.Second)
+	}
+	return p.Run(ctx, deadline)
+}
+
+// Sleep waits d, or until ctx ends: a Planner's Sleep in Lambda.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // Run plans until every pending version is done or until the deadline
 // (the function's timeout less a margin); the next run resumes.
 func (p *Planner) Run(ctx context.Context, deadline time.Time) ([]Report, error) {
@@ -138,7 +161,7 @@ func (p *Planner) plan(ctx context.Context, v privacy.PolicyVersion, deadline ti
 	if prog.Phase == "" && len(audiences) > 0 {
 		prog.Phase = audiences[0]
 	}
-	log := p.Log.With("invocation_id", lambdalog.InvocationID(ctx), "version", v.Version)
+	log := p.Log.With("version", v.Version)
 	start, made := p.Now(), 0
 	for prog.State == privacy.NoticesPending {
 		if !p.Now().Before(deadline) || ctx.Err() != nil {

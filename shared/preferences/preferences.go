@@ -102,7 +102,7 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if c.forwarded {
 		return httpapi.Response{}, errForwarded
 	}
-	if err := h.unrestricted(ctx, r, c.Subject); err != nil {
+	if err := h.unrestricted(ctx, c.Subject); err != nil {
 		return httpapi.Response{}, err
 	}
 	e := h.event(c, "topic_added", r, map[string]string{"topic": c.Ref, "consent_text_version": privacy.ConsentTextVersion})
@@ -114,7 +114,7 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("add topic: %w", err)
 	}
-	h.Log.InfoContext(ctx, "topic added", "request_id", r.RequestContext.RequestID, "topic", c.Ref)
+	h.Log.InfoContext(ctx, "topic added", "topic", c.Ref)
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "add_topic.done"), nil
 	}
@@ -124,14 +124,13 @@ func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 // unrestricted refuses (httpapi.ErrRestricted) when the subject's
 // processing is restricted: a topic added is a new processing for
 // marketing, which a restriction holds back (GDPR Art. 18).
-func (h *Handlers) unrestricted(ctx context.Context, r httpapi.Request, subject privacy.SubjectID) error {
+func (h *Handlers) unrestricted(ctx context.Context, subject privacy.SubjectID) error {
 	by, err := h.Store.Restriction(ctx, subject)
 	if err != nil {
 		return fmt.Errorf("restriction check: %w", err)
 	}
 	if len(by) > 0 {
-		h.Log.InfoContext(ctx, "topic not added: processing restricted", "request_id", r.RequestContext.RequestID,
-			"restricted_by", strings.Join(by, ","))
+		h.Log.InfoContext(ctx, "topic not added: processing restricted", "restricted_by", strings.Join(by, ","))
 		return httpapi.ErrRestricted
 	}
 	return nil
@@ -140,13 +139,13 @@ func (h *Handlers) unrestricted(ctx context.Context, r httpapi.Request, subject 
 // noTopicAdded refuses a change of topics that adds one to a restricted
 // subject's subscription, or through a forwarded link; taking topics off
 // is always possible.
-func (h *Handlers) noTopicAdded(ctx context.Context, r httpapi.Request, l link, topics []string) error {
+func (h *Handlers) noTopicAdded(ctx context.Context, l link, topics []string) error {
 	if len(topics) == 0 {
 		return nil
 	}
 	var err error = errForwarded
 	if !l.forwarded {
-		if err = h.unrestricted(ctx, r, l.Subject); !errors.Is(err, httpapi.ErrRestricted) {
+		if err = h.unrestricted(ctx, l.Subject); !errors.Is(err, httpapi.ErrRestricted) {
 			return err
 		}
 	}
@@ -258,7 +257,7 @@ func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.
 	if err := h.Store.Unsubscribe(ctx, c.Subject, h.event(c, "unsubscribed", r, nil)); err != nil {
 		return httpapi.Response{}, fmt.Errorf("unsubscribe: %w", err)
 	}
-	h.Log.InfoContext(ctx, "unsubscribed", "request_id", r.RequestContext.RequestID)
+	h.Log.InfoContext(ctx, "unsubscribed")
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "unsubscribed"), nil
 	}
@@ -336,13 +335,13 @@ func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	// caller must say what it wants, [] being "none".
 	if _, given := in["topics"]; !given && !strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
 		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{
-			Fields: privacy.FieldErrors{"topics": "is required: a list of topics to keep ([] unsubscribes from all)"}})
+			Fields: privacy.FieldErrors{"topics": privacy.Fault(privacy.FieldTopicsRequired)}})
 	}
 	topics, err := privacy.ParseTopics(in)
 	if v, ok := privacy.AsValidation(err); ok {
 		return httpapi.Response{}, httpapi.Validation(v)
 	}
-	if err := h.noTopicAdded(ctx, r, c, topics); err != nil {
+	if err := h.noTopicAdded(ctx, c, topics); err != nil {
 		return httpapi.Response{}, err
 	}
 	name := "preferences_changed"

@@ -92,9 +92,9 @@ func (h *Receipts) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	case jws == "" && html && r.RequestContext.HTTP.Method == http.MethodGet:
 		return h.page(r, http.StatusOK, "", nil, nil), nil
 	case jws == "":
-		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": "paste the receipt"}})
+		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": privacy.Fault(privacy.FieldReceiptMissing)}})
 	case len(jws) > MaxReceipt:
-		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": "too long to be a receipt"}})
+		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": privacy.Fault(privacy.FieldReceiptTooLong)}})
 	}
 	set, err := h.keySet(ctx)
 	if err != nil {
@@ -106,15 +106,15 @@ func (h *Receipts) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		if html {
 			return h.page(r, http.StatusBadRequest, jws, nil, err), nil
 		}
-		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": err.Error()}})
+		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": privacy.Fault(privacy.FieldReceiptMalformed)}})
 	case err != nil:
-		h.Log.InfoContext(ctx, "receipt not genuine", "request_id", r.RequestContext.RequestID, "reason", err.Error())
+		h.Log.InfoContext(ctx, "receipt not genuine", "reason", err.Error())
 		if html {
 			return h.page(r, http.StatusOK, jws, nil, err), nil
 		}
 		return httpapi.JSON(http.StatusOK, verdict{Reason: err.Error()}), nil
 	}
-	h.Log.InfoContext(ctx, "receipt genuine", "request_id", r.RequestContext.RequestID, "kid", key.Kid, "event", rc.Event)
+	h.Log.InfoContext(ctx, "receipt genuine", "kid", key.Kid, "event", rc.Event)
 	if html {
 		return h.page(r, http.StatusOK, jws, &rc, nil), nil
 	}

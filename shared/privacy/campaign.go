@@ -106,7 +106,7 @@ func ValidCampaign(p CampaignPlan) error {
 	singleLine(errs, "subject", p.Subject, true, MaxCampaignSubject)
 	multiLine(errs, "body", p.Body, true, MaxCampaignBody)
 	if fields := slices.Sorted(maps.Keys(errs)); len(fields) > 0 {
-		return fmt.Errorf("%s: %s", fields[0], errs[fields[0]])
+		return fmt.Errorf("%s: %s", fields[0], errs[fields[0]].Code)
 	}
 	return nil
 }

@@ -42,12 +42,12 @@ func ParseContact(in Input) (ContactForm, error) {
 		MarketingOptIn: in.Bool(errs, "marketing_opt_in"),
 	}
 	if f.Phone != "" && !validPhone(f.Phone) {
-		errs.Add("phone", "may contain only digits, spaces and + ( ) - .")
+		errs.Add("phone", Fault(FieldInvalidPhone))
 	}
 	if f.Topic == "" {
 		f.Topic = "question"
 	} else if !contactTopics[f.Topic] {
-		errs.Add("topic", "must be one of: demo, question, event, materials, other")
+		errs.Add("topic", OneOf("demo", "question", "event", "materials", "other"))
 	}
 	if err := errs.Err(); err != nil {
 		return ContactForm{}, err

@@ -114,7 +114,7 @@ func TestParseContactReportsEveryField(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	for _, f := range []string{"name", "email", "message", "topic"} {
-		if v.Fields[f] == "" {
+		if !v.Fields.Has(f) {
 			t.Errorf("no error for %s in %v", f, v.Fields)
 		}
 	}
@@ -176,7 +176,7 @@ func TestParseSignup(t *testing.T) {
 			continue
 		}
 		v, ok := AsValidation(err)
-		if !ok || v.Fields[tt.field] == "" {
+		if !ok || !v.Fields.Has(tt.field) {
 			t.Errorf("%s: got %v, want an error on %s", tt.name, err, tt.field)
 		}
 	}

@@ -82,9 +82,9 @@ func checkEmail(errs FieldErrors, field, v string) string {
 	n := NormalizeEmail(v)
 	switch {
 	case n == "":
-		errs.Add(field, msgRequired)
+		errs.Add(field, Fault(FieldRequired))
 	case !ValidEmail(n):
-		errs.Add(field, msgEmail)
+		errs.Add(field, Fault(FieldInvalidEmail))
 	}
 	return n
 }

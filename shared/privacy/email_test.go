@@ -36,13 +36,13 @@ func TestAddressCorpus(t *testing.T) {
 			errs := FieldErrors{}
 			got := checkEmail(errs, "email", tt.in)
 			if tt.want == "" {
-				if errs["email"] == "" {
+				if !errs.Has("email") {
 					t.Fatalf("%q accepted as %q", tt.in, got)
 				}
 				return
 			}
-			if errs["email"] != "" || got != tt.want {
-				t.Fatalf("%q: %q (%s), want %q", tt.in, got, errs["email"], tt.want)
+			if errs.Has("email") || got != tt.want {
+				t.Fatalf("%q: %q (%v), want %q", tt.in, got, errs["email"], tt.want)
 			}
 		})
 	}
@@ -65,7 +65,7 @@ func TestSingleLineRefusesFormatCharacters(t *testing.T) {
 	for _, r := range []string{"\u200b", "\u200d", "\u202e", "\u2066", "\ufeff", "\u2028", "\u2029", "\u00ad"} {
 		for _, field := range []string{"name", "company"} {
 			_, err := ParseContact(with(field, "Ann"+r+"Lee"))
-			if v, ok := AsValidation(err); !ok || v.Fields[field] == "" {
+			if v, ok := AsValidation(err); !ok || !v.Fields.Has(field) {
 				t.Errorf("%s with %U: %v", field, []rune(r)[0], err)
 			}
 		}

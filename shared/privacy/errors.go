@@ -6,16 +6,105 @@ import (
 	"strings"
 )
 
+// FieldCode names what is wrong with a field, whatever the language it is
+// told in: the "code" of the API's field_errors, and the key of its message
+// in every language of shared/web (locales/<lang>.json, "field.<code>", with
+// {param} placeholders). Rewording a message changes no code.
+type FieldCode string
+
+// The field codes, and the params each carries.
+const (
+	FieldRequired             FieldCode = "required"
+	FieldNotString            FieldCode = "not_string"
+	FieldNotBool              FieldCode = "not_bool"
+	FieldNotStringList        FieldCode = "not_string_list"
+	FieldInvalidUTF8          FieldCode = "invalid_utf8"
+	FieldNotSingleLine        FieldCode = "not_single_line"
+	FieldControlCharacters    FieldCode = "control_characters"
+	FieldFormatCharacters     FieldCode = "format_characters"
+	FieldTooLong              FieldCode = "too_long" // max: the most characters allowed
+	FieldInvalidEmail         FieldCode = "invalid_email"
+	FieldInvalidPhone         FieldCode = "invalid_phone"
+	FieldOneOf                FieldCode = "one_of"  // values: the values allowed
+	FieldListOf               FieldCode = "list_of" // values: the values allowed
+	FieldConsentRequired      FieldCode = "consent_required"
+	FieldOnlyWithRelationship FieldCode = "only_with_relationship" // relationship: the one it applies with
+	FieldOnlyObjection        FieldCode = "only_objection"
+	FieldOnlyPortability      FieldCode = "only_portability"
+	FieldOnlyRectification    FieldCode = "only_rectification"
+	FieldRecipientIsOwn       FieldCode = "recipient_is_own"
+	FieldAgentRecipient       FieldCode = "agent_recipient"
+	FieldParentTypes          FieldCode = "parent_types"
+	FieldParentIsChild        FieldCode = "parent_is_child"
+	FieldAgentIsPerson        FieldCode = "agent_is_person"
+	FieldDetailsRequired      FieldCode = "details_required"
+	FieldCorrectionField      FieldCode = "correction_field_required"
+	FieldSameAddress          FieldCode = "same_address"
+	FieldTopicsRequired       FieldCode = "topics_required"
+	FieldReceiptMissing       FieldCode = "receipt_missing"
+	FieldReceiptTooLong       FieldCode = "receipt_too_long"
+	FieldReceiptMalformed     FieldCode = "receipt_malformed"
+)
+
+// FieldCodes lists every field code, for the tests that each has its
+// message in every language.
+func FieldCodes() []FieldCode {
+	return []FieldCode{FieldRequired, FieldNotString, FieldNotBool, FieldNotStringList, FieldInvalidUTF8,
+		FieldNotSingleLine, FieldControlCharacters, FieldFormatCharacters, FieldTooLong, FieldInvalidEmail,
+		FieldInvalidPhone, FieldOneOf, FieldListOf, FieldConsentRequired, FieldOnlyWithRelationship,
+		FieldOnlyObjection, FieldOnlyPortability, FieldOnlyRectification, FieldRecipientIsOwn, FieldAgentRecipient, FieldParentTypes,
+		FieldParentIsChild, FieldAgentIsPerson, FieldDetailsRequired, FieldCorrectionField, FieldSameAddress,
+		FieldTopicsRequired, FieldReceiptMissing, FieldReceiptTooLong, FieldReceiptMalformed}
+}
+
+// FieldError is what is wrong with one field: its code, and the values
+// its message names (a number, a word, or a list of words).
+type FieldError struct {
+	Code   FieldCode      `json:"code"`
+	Params map[string]any `json:"params,omitempty"`
+}
+
+// Fault is a field error that names no value.
+func Fault(code FieldCode) FieldError { return FieldError{Code: code} }
+
+// TooLong is the error of a value longer than max characters.
+func TooLong(max int) FieldError {
+	return FieldError{Code: FieldTooLong, Params: map[string]any{"max": max}}
+}
+
+// OneOf is the error of a value that is none of allowed.
+func OneOf(allowed ...string) FieldError {
+	return FieldError{Code: FieldOneOf, Params: map[string]any{"values": allowed}}
+}
+
+// ListOf is the error of a list with a value that is none of allowed.
+func ListOf(allowed ...string) FieldError {
+	return FieldError{Code: FieldListOf, Params: map[string]any{"values": allowed}}
+}
+
+// OnlyWithRelationship is the error of a field that applies only when the
+// request is made with relationship.
+func OnlyWithRelationship(relationship string) FieldError {
+	return FieldError{Code: FieldOnlyWithRelationship, Params: map[string]any{"relationship": relationship}}
+}
+
 // FieldErrors maps a request field to what is wrong with it. It is the
-// "fields" object of the API's validation_failed error body.
-type FieldErrors map[string]string
+// "field_errors" object of the API's validation_failed error body (and,
+// each rendered in a language, its "fields").
+type FieldErrors map[string]FieldError
 
 // Add records the first problem found for field; later ones are dropped so
 // the caller sees one clear message per field.
-func (f FieldErrors) Add(field, msg string) {
+func (f FieldErrors) Add(field string, e FieldError) {
 	if _, ok := f[field]; !ok {
-		f[field] = msg
+		f[field] = e
 	}
+}
+
+// Has reports whether field has a problem recorded.
+func (f FieldErrors) Has(field string) bool {
+	_, ok := f[field]
+	return ok
 }
 
 // Err returns a *ValidationError when any field failed, or nil.

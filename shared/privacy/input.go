@@ -33,7 +33,7 @@ func (in Input) String(errs FieldErrors, name string) string {
 	case string:
 		return v
 	default:
-		errs.Add(name, "must be a string")
+		errs.Add(name, Fault(FieldNotString))
 		return ""
 	}
 }
@@ -54,7 +54,7 @@ func (in Input) Bool(errs FieldErrors, name string) bool {
 			return true
 		}
 	}
-	errs.Add(name, "must be true or false")
+	errs.Add(name, Fault(FieldNotBool))
 	return false
 }
 
@@ -73,14 +73,14 @@ func (in Input) Strings(errs FieldErrors, name string) []string {
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				errs.Add(name, "must be a list of strings")
+				errs.Add(name, Fault(FieldNotStringList))
 				return nil
 			}
 			out = append(out, s)
 		}
 		return out
 	}
-	errs.Add(name, "must be a list of strings")
+	errs.Add(name, Fault(FieldNotStringList))
 	return nil
 }
 

@@ -111,17 +111,17 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 	return next, found
 }
 
-// RetentionClasses names the classes the code writes by.
-type RetentionClasses struct {
+// NamedClasses names the retention classes the code writes by.
+type NamedClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
 	PolicyNotice, CampaignRecord, MovedForward Class
 }
 
 // Retention returns the classes the code writes by.
-func Retention() RetentionClasses { return retention }
+func Retention() NamedClasses { return retention }
 
-var retention = RetentionClasses{
+var retention = NamedClasses{
 	Inquiry: Class{Name: "contact_inquiry", Table: TableSubjects, Kind: "inquiry", Clock: "last_activity_at",
 		Days: 730, Action: Delete,
 		Why: "§7 'we will only retain your personal data for as long as necessary to fulfil the purposes we collected it for': an inquiry is kept 24 months after its last activity"},
@@ -175,9 +175,10 @@ var retention = RetentionClasses{
 		Why: "operational: an OpenDSR callback's delivery state (a request id and the controller's URL, no one's data), kept 30 days after its last status"},
 }
 
-// Policy lists every class, in the order the sweep applies them: strips
-// before deletes of the same table, so an item due for both is deleted.
-func Policy() []Class {
+// RetentionClasses lists every retention class, in the order the sweep
+// applies them: strips before deletes of the same table, so an item due for
+// both is deleted.
+func RetentionClasses() []Class {
 	r := retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,

@@ -46,7 +46,7 @@ func TestNextDue(t *testing.T) {
 		{"campaign record: its own expiry", privacy.TableOps, attrs{"campaign": "c1", "expires_at": t0}, t0},
 		{"a kind no class knows", privacy.TableSubjects, attrs{"kind": "other", "created_at": t0}, time.Time{}},
 	} {
-		got, ok := privacy.NextDue(privacy.Policy(), tc.table, tc.item)
+		got, ok := privacy.NextDue(privacy.RetentionClasses(), tc.table, tc.item)
 		if ok != !tc.want.IsZero() || !got.Equal(tc.want) {
 			t.Errorf("%s: %v %v, want %v", tc.name, got, ok, tc.want)
 		}

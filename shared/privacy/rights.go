@@ -194,7 +194,7 @@ func oneOf(errs FieldErrors, field, v string, allowed []string, def string) stri
 			return v
 		}
 	}
-	errs.Add(field, "must be one of: "+strings.Join(allowed, ", "))
+	errs.Add(field, OneOf(allowed...))
 	return ""
 }
 
@@ -209,8 +209,8 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 		Details: multiLine(errs, "details", in.String(errs, "details"), false, MaxDetails),
 	}
 	typ := in.String(errs, "type")
-	if typ == "" && errs["type"] == "" {
-		errs.Add("type", msgRequired)
+	if typ == "" && !errs.Has("type") {
+		errs.Add("type", Fault(FieldRequired))
 	}
 	f.Type = oneOf(errs, "type", typ, rights, "")
 	f.Relationship = oneOf(errs, "relationship", in.String(errs, "relationship"), relationships, "")
@@ -220,17 +220,17 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 	case f.Type == RightObjection:
 		f.Scope = oneOf(errs, "scope", scope, []string{ScopeMarketing, ScopeAll}, ScopeMarketing)
 	case scope != "" && f.Type != "":
-		errs.Add("scope", "applies only to an objection")
+		errs.Add("scope", Fault(FieldOnlyObjection))
 	}
-	if rcpt := in.String(errs, "recipient_email"); rcpt != "" && errs["recipient_email"] == "" {
+	if rcpt := in.String(errs, "recipient_email"); rcpt != "" && !errs.Has("recipient_email") {
 		if f.Type != RightPortability && f.Type != "" {
-			errs.Add("recipient_email", "applies only to a portability request")
+			errs.Add("recipient_email", Fault(FieldOnlyPortability))
 		} else if f.Relationship == RelationshipAgent {
 			// The person confirms an agent's filing knowing the agent is
 			// never sent their data: a copy to a third party is theirs to ask.
-			errs.Add("recipient_email", "an authorised agent may not send the person's data to a third party: the person asks for that themselves")
+			errs.Add("recipient_email", Fault(FieldAgentRecipient))
 		} else if f.RecipientEmail = checkEmail(errs, "recipient_email", rcpt); f.RecipientEmail != "" && f.RecipientEmail == f.Email {
-			errs.Add("recipient_email", "is your own address: leave it out to receive the copy yourself")
+			errs.Add("recipient_email", Fault(FieldRecipientIsOwn))
 		}
 	}
 	f.Correction = parseCorrection(errs, in, f)
@@ -238,26 +238,26 @@ func ParseRightsRequest(in Input) (RightsRequestForm, error) {
 	switch {
 	case f.Relationship == RelationshipParent:
 		if f.Type != RightErasure && f.Type != RightAccess && f.Type != "" {
-			errs.Add("type", "a parent or guardian may ask for a child's data (access) or its erasure")
+			errs.Add("type", Fault(FieldParentTypes))
 		}
 		if f.ParentEmail = checkEmail(errs, "parent_email", parent); f.ParentEmail != "" && f.ParentEmail == f.Email {
-			errs.Add("parent_email", "is the child's address: give your own, where we answer you")
+			errs.Add("parent_email", Fault(FieldParentIsChild))
 		}
-	case parent != "" && errs["relationship"] == "":
-		errs.Add("parent_email", `applies only with relationship "parent_or_guardian"`)
+	case parent != "" && !errs.Has("relationship"):
+		errs.Add("parent_email", OnlyWithRelationship(RelationshipParent))
 	}
 	agent := in.String(errs, "agent_email")
 	switch {
 	case f.Relationship == RelationshipAgent:
 		if f.AgentEmail = checkEmail(errs, "agent_email", agent); f.AgentEmail != "" && f.AgentEmail == f.Email {
-			errs.Add("agent_email", "is the person's address: give the agent's own")
+			errs.Add("agent_email", Fault(FieldAgentIsPerson))
 		}
-	case agent != "" && errs["relationship"] == "":
-		errs.Add("agent_email", `applies only with relationship "authorized_agent"`)
+	case agent != "" && !errs.Has("relationship"):
+		errs.Add("agent_email", OnlyWithRelationship(RelationshipAgent))
 	}
-	if f.Type == RightRectification && f.Correction.Field == "" && errs["details"] == "" && errs["field"] == "" &&
+	if f.Type == RightRectification && f.Correction.Field == "" && !errs.Has("details") && !errs.Has("field") &&
 		strings.TrimSpace(f.Details) == "" {
-		errs.Add("details", "is required for a correction: say what is wrong and what it should be")
+		errs.Add("details", Fault(FieldDetailsRequired))
 	}
 	if err := errs.Err(); err != nil {
 		return RightsRequestForm{}, err
@@ -321,13 +321,13 @@ func parseCorrection(errs FieldErrors, in Input, f RightsRequestForm) Correction
 	}
 	if f.Type != RightRectification {
 		if f.Type != "" {
-			errs.Add("field", "applies only to a rectification")
+			errs.Add("field", Fault(FieldOnlyRectification))
 		}
 		return Correction{}
 	}
 	c := Correction{Field: oneOf(errs, "field", field, []string{FieldName, FieldCompany, FieldPhone, FieldEmail}, "")}
 	if field == "" {
-		errs.Add("field", "is required with a value: name, company, phone or email")
+		errs.Add("field", Fault(FieldCorrectionField))
 	}
 	switch c.Field {
 	case FieldName:
@@ -336,11 +336,11 @@ func parseCorrection(errs FieldErrors, in Input, f RightsRequestForm) Correction
 		c.Value = singleLine(errs, "value", value, true, MaxCompany)
 	case FieldPhone:
 		if c.Value = singleLine(errs, "value", value, true, MaxPhone); c.Value != "" && !validPhone(c.Value) {
-			errs.Add("value", "may contain only digits, spaces and + ( ) - .")
+			errs.Add("value", Fault(FieldInvalidPhone))
 		}
 	case FieldEmail:
 		if c.Value = checkEmail(errs, "value", value); c.Value != "" && c.Value == f.Email {
-			errs.Add("value", "is the address the request is made under already")
+			errs.Add("value", Fault(FieldSameAddress))
 		}
 	}
 	return c

@@ -116,7 +116,7 @@ func TestParseRightsRequest(t *testing.T) {
 	for _, tt := range bad {
 		_, err := ParseRightsRequest(tt.in)
 		v, ok := AsValidation(err)
-		if !ok || v.Fields[tt.field] == "" {
+		if !ok || !v.Fields.Has(tt.field) {
 			t.Errorf("%v: got %v, want an error on %s", tt.in, err, tt.field)
 		}
 	}

@@ -152,11 +152,11 @@ func ParseSignup(in Input) (Signup, error) {
 		Name:  singleLine(errs, "name", in.String(errs, "name"), false, MaxName),
 	}
 	s.Topics = parseTopics(errs, in.Strings(errs, "topics"))
-	if len(s.Topics) == 0 && errs["topics"] == "" {
+	if len(s.Topics) == 0 && !errs.Has("topics") {
 		s.Topics = []string{"newsletter"}
 	}
-	if !in.Bool(errs, "consent") && errs["consent"] == "" {
-		errs.Add("consent", "must be given to subscribe")
+	if !in.Bool(errs, "consent") && !errs.Has("consent") {
+		errs.Add("consent", Fault(FieldConsentRequired))
 	}
 	if err := errs.Err(); err != nil {
 		return Signup{}, err
@@ -180,7 +180,7 @@ func parseTopics(errs FieldErrors, raw []string) []string {
 			continue
 		}
 		if !knownTopic(t) {
-			errs.Add("topics", "must be a list of: newsletter, events, product_updates")
+			errs.Add("topics", ListOf("newsletter", "events", "product_updates"))
 			return nil
 		}
 		if !seen[t] {

@@ -1,21 +1,9 @@
 package privacy
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
-
-// Messages used for field errors, shared so that every form says the same
-// thing for the same mistake.
-const (
-	msgRequired   = "is required"
-	msgSingleLine = "must be a single line of text without control or invisible formatting characters"
-	msgControl    = "must not contain control characters"
-	msgFormat     = "must not contain invisible formatting characters (such as direction overrides or zero-width spaces)"
-	msgUTF8       = "must be valid UTF-8 text"
-	msgEmail      = "must be a valid email address"
 )
 
 // singleLine checks a one-line free-text field: trimmed, at most max runes,
@@ -24,18 +12,18 @@ const (
 // trimmed value.
 func singleLine(errs FieldErrors, field, v string, required bool, max int) string {
 	if !utf8.ValidString(v) {
-		errs.Add(field, msgUTF8)
+		errs.Add(field, Fault(FieldInvalidUTF8))
 		return ""
 	}
 	hidden := hidesTextOutsideEmoji(v, false) // before trimming, which drops U+2028
 	v = strings.TrimSpace(v)
 	switch {
 	case v == "" && required && !hidden:
-		errs.Add(field, msgRequired)
+		errs.Add(field, Fault(FieldRequired))
 	case hidden || strings.IndexFunc(v, unicode.IsControl) >= 0:
-		errs.Add(field, msgSingleLine)
+		errs.Add(field, Fault(FieldNotSingleLine))
 	case utf8.RuneCountInString(v) > max:
-		errs.Add(field, tooLong(max))
+		errs.Add(field, TooLong(max))
 	}
 	return v
 }
@@ -47,20 +35,20 @@ func singleLine(errs FieldErrors, field, v string, required bool, max int) strin
 // sequence. The value is kept exactly as given.
 func multiLine(errs FieldErrors, field, v string, required bool, max int) string {
 	if !utf8.ValidString(v) {
-		errs.Add(field, msgUTF8)
+		errs.Add(field, Fault(FieldInvalidUTF8))
 		return ""
 	}
 	switch {
 	case strings.TrimSpace(v) == "" && required:
-		errs.Add(field, msgRequired)
+		errs.Add(field, Fault(FieldRequired))
 	case strings.IndexFunc(v, func(r rune) bool {
 		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 	}) >= 0:
-		errs.Add(field, msgControl)
+		errs.Add(field, Fault(FieldControlCharacters))
 	case hidesTextOutsideEmoji(v, true):
-		errs.Add(field, msgFormat)
+		errs.Add(field, Fault(FieldFormatCharacters))
 	case utf8.RuneCountInString(v) > max:
-		errs.Add(field, tooLong(max))
+		errs.Add(field, TooLong(max))
 	}
 	return v
 }
@@ -104,8 +92,4 @@ func CheckText(field, v string, max int) error {
 // emoji), its presentation selector U+FE0F, or a skin-tone modifier.
 func emojiPart(r rune) bool {
 	return unicode.Is(unicode.So, r) || r == '\ufe0f' || (r >= 0x1F3FB && r <= 0x1F3FF)
-}
-
-func tooLong(max int) string {
-	return "must be at most " + strconv.Itoa(max) + " characters"
 }

@@ -50,7 +50,7 @@ func TestMultiLineRefusesFormatCharacters(t *testing.T) {
 		for field, p := range parse {
 			t.Run(fmt.Sprintf("%s in %s", tc.name, field), func(t *testing.T) {
 				v, ok := AsValidation(p(tc.text))
-				if !ok || v.Fields[field] == "" || len(v.Fields) != 1 {
+				if !ok || !v.Fields.Has(field) || len(v.Fields) != 1 {
 					t.Fatalf("got %v, want a validation error on %s alone", p(tc.text), field)
 				}
 			})

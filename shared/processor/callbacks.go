@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -73,15 +72,33 @@ const (
 	DefaultGiveUp     = 7 * 24 * time.Hour
 )
 
+// Invoke is the Lambda's handler: a stream batch (Handle), or the
+// schedule's {"retry_callbacks": true} (Retry).
+func (n *Notifier) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev struct {
+		events.DynamoDBEvent
+		RetryCallbacks bool `json:"retry_callbacks"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	switch {
+	case ev.RetryCallbacks:
+		return nil, n.Retry(ctx)
+	case len(ev.Records) > 0:
+		return n.Handle(ctx, ev.DynamoDBEvent)
+	}
+	return nil, errors.New("neither a stream batch nor a retry event")
+}
+
 // Handle processes one stream batch: it queues every status change. Only
 // a failure to queue (DynamoDB) fails a record, which the stream retries
 // from there; a failed delivery is the outbox's to retry.
 func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	log := n.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	for _, rec := range ev.Records {
 		if err := n.enqueue(ctx, rec); err != nil {
-			log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
+			n.Log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
 			break
 		}
@@ -219,13 +236,12 @@ func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) 
 // Retry delivers every cursor that is due, new statuses and backed-off
 // ones alike; it is run on a schedule (every minute).
 func (n *Notifier) Retry(ctx context.Context) error {
-	log := n.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	due, err := n.Store.DueCallbacks(ctx, n.Now())
 	if err != nil {
 		return err
 	}
-	delivered := n.deliverAll(ctx, log, due)
-	log.InfoContext(ctx, "callback retry run", "due", len(due), "delivered", delivered)
+	delivered := n.deliverAll(ctx, n.Log, due)
+	n.Log.InfoContext(ctx, "callback retry run", "due", len(due), "delivered", delivered)
 	return nil
 }
 
@@ -252,7 +268,7 @@ func (n *Notifier) deliver(ctx context.Context, log *slog.Logger, key string) bo
 			if err != nil {
 				break
 			}
-			log.InfoContext(ctx, "callback delivered", "request_id", req.ID, "status", status)
+			log.InfoContext(ctx, "callback delivered", "subject_request_id", req.ID, "status", status)
 		}
 		if err != nil {
 			next, abandon := n.backoff(cur, now)
@@ -260,7 +276,7 @@ func (n *Notifier) deliver(ctx context.Context, log *slog.Logger, key string) bo
 				log.WarnContext(ctx, "callback failure not recorded; its lease will run out", "error", ferr.Error())
 			}
 			level, msg := slog.LevelWarn, "callback not delivered; retried later"
-			attrs := []slog.Attr{slog.String("request_id", cur.RequestID), slog.Int("attempts", cur.Attempts+1),
+			attrs := []slog.Attr{slog.String("subject_request_id", cur.RequestID), slog.Int("attempts", cur.Attempts+1),
 				slog.String("next_at", next.UTC().Format(time.RFC3339)), slog.String("error", err.Error())}
 			if abandon {
 				level, msg = slog.LevelError, "callback abandoned after failing for the give-up period"

@@ -316,7 +316,7 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	} else if err != nil {
 		return 0, nil, err
 	}
-	s.Log.InfoContext(ctx, "opendsr request received", "request_id", rr.ID, "type", rr.Type, "controller_id", c.controller,
+	s.Log.InfoContext(ctx, "opendsr request received", "subject_request_id", rr.ID, "type", rr.Type, "controller_id", c.controller,
 		"matched", subject != "")
 	return http.StatusCreated, map[string]string{
 		"controller_id": c.controller, "received_time": rfc3339(rr.ReceivedAt), "expected_completion_time": expected(rr),

@@ -212,7 +212,7 @@ func (s *Service) results(ctx context.Context, c call) (int, any, error) {
 	for _, r := range recs {
 		list = append(list, out(r))
 	}
-	s.Log.InfoContext(ctx, "opendsr results served", "request_id", req.ID, "controller_id", c.controller, "records", len(list))
+	s.Log.InfoContext(ctx, "opendsr results served", "subject_request_id", req.ID, "controller_id", c.controller, "records", len(list))
 	return http.StatusOK, map[string]any{"controller_id": c.controller, "subject_request_id": req.ID,
 		"subject_request_type": req.Type, "generated_time": rfc3339(now), "records": list}, nil
 }

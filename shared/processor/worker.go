@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -83,7 +82,6 @@ type WorkReport struct {
 func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 	var rep WorkReport
 	now := w.Now().UTC()
-	log := w.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	var failed error
 	for _, status := range []string{privacy.RequestPending, privacy.RequestInProgress} {
 		reqs, err := w.Store.RequestsByStatus(ctx, status, time.Time{})
@@ -105,7 +103,7 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 			case err != nil:
 				rep.Failed++
 				failed = err
-				log.ErrorContext(ctx, "opendsr fulfilment failed; retried after the lease", "request_id", r.ID, "error", err.Error())
+				w.Log.ErrorContext(ctx, "opendsr fulfilment failed; retried after the lease", "subject_request_id", r.ID, "error", err.Error())
 			case r.Status == privacy.RequestInProgress:
 				rep.Retried++
 			default:
@@ -113,7 +111,7 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 			}
 		}
 	}
-	log.InfoContext(ctx, "opendsr worker run", "fulfilled", rep.Fulfilled, "retried", rep.Retried, "failed", rep.Failed)
+	w.Log.InfoContext(ctx, "opendsr worker run", "fulfilled", rep.Fulfilled, "retried", rep.Retried, "failed", rep.Failed)
 	if failed != nil {
 		return rep, fmt.Errorf("worker: %d requests failed, the last: %w", rep.Failed, failed)
 	}

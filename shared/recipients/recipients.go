@@ -28,7 +28,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -123,7 +122,6 @@ type Report struct {
 // again); a processor's failure is a delivery's state, not an error.
 func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 	var rep Report
-	log := d.Log.With("invocation_id", lambdalog.InvocationID(ctx))
 	now := d.Now().UTC()
 	due, err := d.Store.Deliveries(ctx, privacy.DeliveryOpen, now)
 	if err != nil {
@@ -170,7 +168,7 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 		case privacy.RecipientFailed:
 			rep.Failed++
 		}
-		log.InfoContext(ctx, "recipient delivery", "request_id", del.RequestID, "processor_id", del.ProcessorID,
+		d.Log.InfoContext(ctx, "recipient delivery", "rights_request_id", del.RequestID, "processor_id", del.ProcessorID,
 			"state", del.State, "attempts", del.Attempts, "last_error", del.LastError)
 		released, err := d.Store.ReleaseHeldMail(ctx, del.RequestID)
 		if err != nil {
@@ -180,7 +178,7 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 			rep.Released++
 		}
 	}
-	log.InfoContext(ctx, "recipients run", "tried", rep.Tried, "sent", rep.Sent, "completed", rep.Completed,
+	d.Log.InfoContext(ctx, "recipients run", "tried", rep.Tried, "sent", rep.Sent, "completed", rep.Completed,
 		"retrying", rep.Retrying, "failed", rep.Failed, "emails_released", rep.Released)
 	return rep, nil
 }

@@ -65,7 +65,7 @@ func (h *Handlers) Address(ctx context.Context, r httpapi.Request) (httpapi.Resp
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("confirm address: %w", err)
 	}
-	h.Log.InfoContext(ctx, "address confirmed", "request_id", id, "role", which)
+	h.Log.InfoContext(ctx, "address confirmed", "rights_request_id", id, "role", which)
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "address.confirmed"), nil
 	}
@@ -109,7 +109,7 @@ func (h *Handlers) Stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("stop: %w", err)
 		}
-		h.Log.InfoContext(ctx, "address change stopped by the old address", "request_id", id)
+		h.Log.InfoContext(ctx, "address change stopped by the old address", "rights_request_id", id)
 	}
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "stopped"), nil

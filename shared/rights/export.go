@@ -87,7 +87,7 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 		}
 		ex.Requests = append(ex.Requests, entry)
 	}
-	for _, c := range privacy.Policy() {
+	for _, c := range privacy.RetentionClasses() {
 		period := fmt.Sprintf("%d days", c.Days)
 		if c.Clock == privacy.ClockExpiry {
 			period = "until it expires"
@@ -247,7 +247,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		h.Log.InfoContext(ctx, "export served", "request_id", req.ID, "format", format)
+		h.Log.InfoContext(ctx, "export served", "rights_request_id", req.ID, "format", format)
 		switch format {
 		case "html":
 			return pages.View(r, http.StatusOK, pages.Lang(r).T("copy.title"), "copy", Readable(ex)), nil
@@ -269,7 +269,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 }
 
 var errFormat = &httpapi.Error{Status: http.StatusBadRequest, Code: "validation_failed",
-	Message: "format must be html, csv or json.", Fields: privacy.FieldErrors{"format": "must be html, csv or json"}}
+	Message: "format must be html, csv or json.", Fields: privacy.FieldErrors{"format": privacy.OneOf("html", "csv", "json")}}
 
 var errGone = &httpapi.Error{Status: http.StatusGone, Code: "gone",
 	Message: "This download link has expired (links work for 7 days). Make a new access request to get a fresh copy."}

@@ -147,7 +147,7 @@ func (f *Fulfiller) erase(ctx context.Context, req privacy.RightsRequest, at tim
 			return privacy.Outcome{}, fmt.Errorf("erase: recipients: %w", err)
 		}
 	}
-	f.Log.InfoContext(ctx, "erasure done", "request_id", req.ID, "items_deleted", n, "withheld", withheld,
+	f.Log.InfoContext(ctx, "erasure done", "rights_request_id", req.ID, "items_deleted", n, "withheld", withheld,
 		"recipients", len(deliveries))
 	return privacy.Outcome{Status: privacy.RequestCompleted, Withheld: withheld, Results: &n, Deliveries: deliveries}, nil
 }

@@ -202,7 +202,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	h.Log.InfoContext(ctx, "rights request received", "request_id", req.ID, "type", f.Type, "relationship", f.Relationship,
+	h.Log.InfoContext(ctx, "rights request received", "rights_request_id", req.ID, "type", f.Type, "relationship", f.Relationship,
 		"mail_held", strings.Join(held, ","))
 	return h.answer(r, answer), nil
 }
@@ -216,7 +216,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev privacy.RightsRequest, now time.Time, spent limit.Spent) error {
 	unverified := prev.Status == privacy.RequestIdentityUnverified
 	if unverified && prev.VerifySentAt.After(now.Add(-ResendCooldown)) {
-		h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", false)
+		h.Log.InfoContext(ctx, "rights request joined an open one", "rights_request_id", prev.ID, "owner_emailed", false)
 		return nil
 	}
 	held, err := h.held(ctx, f, now, spent)
@@ -234,7 +234,7 @@ func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev p
 	if err != nil {
 		return err
 	}
-	h.Log.InfoContext(ctx, "rights request joined an open one", "request_id", prev.ID, "owner_emailed", sent)
+	h.Log.InfoContext(ctx, "rights request joined an open one", "rights_request_id", prev.ID, "owner_emailed", sent)
 	return nil
 }
 
@@ -342,7 +342,7 @@ func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.Righ
 	if err := h.Store.CreateRequest(ctx, req, e); err != nil {
 		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
 	}
-	h.Log.InfoContext(ctx, "opt-out of sale recorded", "request_id", req.ID)
+	h.Log.InfoContext(ctx, "opt-out of sale recorded", "rights_request_id", req.ID)
 	return h.answer(r, filed{ID: req.ID, Status: privacy.RequestCompleted, DueAt: httpapi.Deadline(now), due: now}), nil
 }
 
@@ -499,11 +499,11 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	switch {
 	case review == privacy.ReviewProof:
 		status = privacy.RequestAwaitingReview
-		h.Log.InfoContext(ctx, "parent's address confirmed; the team asks for proof", "request_id", id)
+		h.Log.InfoContext(ctx, "parent's address confirmed; the team asks for proof", "rights_request_id", id)
 	case review == privacy.ReviewExcessive:
 		// Possibly excessive (policy §8): the team decides (privacyctl
 		// approve or deny); the clock runs meanwhile.
-		h.Log.InfoContext(ctx, "verified request held for the team", "request_id", id)
+		h.Log.InfoContext(ctx, "verified request held for the team", "rights_request_id", id)
 	case req.Status == privacy.RequestIdentityUnverified || req.Status == privacy.RequestPending:
 		// Pending also when a verification was retried after a failed
 		// fulfilment: every step is idempotent, so this finishes the job.

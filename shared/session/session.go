@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 )
 
 // The cookies of the console.
@@ -231,6 +232,7 @@ type Authorizer struct {
 // Authorize admits a request whose session cookie holds a valid ID token
 // of a member; it never fails (a failure refuses).
 func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	ctx = lambdalog.WithRequestID(ctx, ev.RequestContext.RequestID)
 	idToken, accessToken := Cookie(ev.Cookies, SessionCookie), Cookie(ev.Cookies, AccessCookie)
 	m, idt, err := a.Provider.Verify(ctx, idToken)
 	if err == nil {
@@ -243,9 +245,9 @@ func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2Custom
 		reason := "invalid session"
 		if !errors.Is(err, ErrNoSession) {
 			reason = "provider unavailable"
-			a.Log.ErrorContext(ctx, "console session not checked", "request_id", ev.RequestContext.RequestID, "error", err.Error())
+			a.Log.ErrorContext(ctx, "console session not checked", "error", err.Error())
 		}
-		a.Log.InfoContext(ctx, "console session refused", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "reason", reason)
+		a.Log.InfoContext(ctx, "console session refused", "route", ev.RouteKey, "reason", reason)
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
 	}
 	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true,

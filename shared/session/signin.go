@@ -73,7 +73,7 @@ func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, err
 	}
 	if err := c.revoke(ctx, r); err != nil {
-		c.Log.ErrorContext(ctx, "console sign-out: the tokens were not revoked", "request_id", r.RequestContext.RequestID, "error", err.Error())
+		c.Log.ErrorContext(ctx, "console sign-out: the tokens were not revoked", "error", err.Error())
 		return httpapi.Response{}, err
 	}
 	// A page that sends the browser on, not a redirect: the pages' CSP
@@ -206,7 +206,7 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	tok, err := c.oauth(prov).Exchange(ctx, q["code"], oauth2.VerifierOption(parts[2]))
 	if err != nil {
-		c.Log.WarnContext(ctx, "console code exchange refused", "request_id", r.RequestContext.RequestID, "error", err.Error())
+		c.Log.WarnContext(ctx, "console code exchange refused", "error", err.Error())
 		return again(http.StatusUnauthorized, "The sign-in could not be completed.")
 	}
 	raw, _ := tok.Extra("id_token").(string)
@@ -215,7 +215,7 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return again(http.StatusUnauthorized, "This account may not use the console (it is in neither the privacy team nor its viewers).")
 	}
 	life := int(time.Until(idt.Expiry).Seconds())
-	c.Log.InfoContext(ctx, "console sign-in", "request_id", r.RequestContext.RequestID, "role", m.Role)
+	c.Log.InfoContext(ctx, "console sign-in", "role", m.Role)
 	resp := Render(c.Log, http.StatusOK, "signed-in", web.ConsolePage{Title: "Signed in", Refresh: "/console", Data: m.Email})
 	resp.Cookies = []string{
 		SetCookie(SessionCookie, raw, "/console", life, "Strict"),

@@ -28,7 +28,7 @@ func (it item) Subject() (privacy.SubjectID, bool) { return it.subject, it.subje
 // and its clock.
 func TestDue(t *testing.T) {
 	now := time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)
-	s := &Sweeper{Classes: privacy.Policy()}
+	s := &Sweeper{Classes: privacy.RetentionClasses()}
 	r := privacy.Retention()
 	names := func(cs []privacy.Class) map[string]bool {
 		m := map[string]bool{}

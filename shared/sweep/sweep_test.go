@@ -44,7 +44,7 @@ func newEnv(t *testing.T) env {
 }
 
 func (e env) sweeper(db dynamo.SweepAPI) *sweep.Sweeper {
-	return &sweep.Sweeper{Store: &dynamo.Sweep{DB: db, Tables: e.tables}, Classes: privacy.Policy(), Workers: 3, PageSize: 7,
+	return &sweep.Sweeper{Store: &dynamo.Sweep{DB: db, Tables: e.tables}, Classes: privacy.RetentionClasses(), Workers: 3, PageSize: 7,
 		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 }
 
@@ -162,7 +162,7 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	var items []seeded
-	for _, c := range privacy.Policy() {
+	for _, c := range privacy.RetentionClasses() {
 		pk := "S#" + c.Name
 		if c.Table == privacy.TableOps || c.Table == privacy.TableRequests {
 			pk = "X#" + c.Name

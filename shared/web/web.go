@@ -14,7 +14,6 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,33 +132,29 @@ func (l Lang) T(key string, args ...any) string {
 	return s
 }
 
-var number = regexp.MustCompile(`[0-9]+`)
-
-// Field is a field error message (privacy.FieldErrors, English) in l: the
-// catalog's "field."+msg, with a number in it as %d ("must be at most 254
-// characters"), or for a message naming the values allowed ("must be one
-// of: a, b") its part before the colon, the values kept. A message the
-// catalog lacks stays as it is.
-func (l Lang) Field(msg string) string {
-	if l.Has("field." + msg) {
-		return l.T("field." + msg)
-	}
-	if n := number.FindString(msg); n != "" {
-		if key := "field." + strings.Replace(msg, n, "%d", 1); l.Has(key) {
-			v, _ := strconv.Atoi(n)
-			return l.T(key, v)
+// Field is a field error in l: the catalog's "field."+code, each {name}
+// in it replaced by the error's param of that name (a list joined with
+// ", "). A code the catalog lacks shows as its key (the tests check that
+// none does).
+func (l Lang) Field(e privacy.FieldError) string {
+	s := l.T("field." + string(e.Code))
+	for name, v := range e.Params {
+		var text string
+		switch v := v.(type) {
+		case []string:
+			text = strings.Join(v, ", ")
+		default:
+			text = fmt.Sprint(v)
 		}
+		s = strings.ReplaceAll(s, "{"+name+"}", text)
 	}
-	if head, values, ok := strings.Cut(msg, ": "); ok && l.Has("field."+head) {
-		return l.T("field."+head) + ": " + values
-	}
-	return msg
+	return s
 }
 
-// Fields is f with every message in l.
-func (l Lang) Fields(f map[string]string) map[string]string {
+// Fields is f with every error in l, by field.
+func (l Lang) Fields(f privacy.FieldErrors) map[string]string {
 	if len(f) == 0 {
-		return f
+		return nil
 	}
 	out := make(map[string]string, len(f))
 	for k, v := range f {

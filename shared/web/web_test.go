@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -184,11 +185,40 @@ func TestEveryPageParses(t *testing.T) {
 	}
 }
 
-// Every field error the forms can give reads in each language: the
-// parsers are run on wrong input of every kind, and each message they
-// give must have its translation (a message the catalog lacks would show
-// in English on a German page).
-func TestFieldErrorsTranslated(t *testing.T) {
+// Every field code has its message in every language, written in that
+// language's own catalog (not English's as a fallback), naming the same
+// {params} as the English one; a code with no message would show as its
+// key.
+func TestEveryFieldCodeInEveryLanguage(t *testing.T) {
+	placeholder := regexp.MustCompile(`\{[a-z_]+\}`)
+	for _, code := range privacy.FieldCodes() {
+		key := "field." + string(code)
+		en, ok := catalogs[DefaultLang][key]
+		if !ok {
+			t.Errorf("en has no message for %s", code)
+			continue
+		}
+		want := placeholder.FindAllString(en, -1)
+		sort.Strings(want)
+		for _, lang := range Languages() {
+			msg, ok := catalogs[lang][key]
+			if !ok {
+				t.Errorf("%s has no message for %s", lang, code)
+				continue
+			}
+			got := placeholder.FindAllString(msg, -1)
+			sort.Strings(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s names %v, English %v", lang, code, got, want)
+			}
+		}
+	}
+}
+
+// Every field error the forms and handlers give reads in each language:
+// the parsers are run on wrong input of every kind, and each error is
+// rendered with its params filled in, from a code privacy.FieldCodes lists.
+func TestFieldErrorsRendered(t *testing.T) {
 	long := strings.Repeat("x", 6000)
 	inputs := []privacy.Input{
 		{},
@@ -207,7 +237,10 @@ func TestFieldErrorsTranslated(t *testing.T) {
 		{"email": "a@example.com", "type": "rectification", "relationship": "parent_or_guardian", "parent_email": "p@example.com"},
 		{"email": "a@example.com", "type": "access", "relationship": "authorized_agent", "agent_email": "a@example.com"},
 	}
-	messages := map[string]bool{}
+	// And the errors other handlers give (the receipt check, the
+	// preferences' topics).
+	errs := []privacy.FieldError{privacy.Fault(privacy.FieldReceiptMissing), privacy.Fault(privacy.FieldReceiptTooLong),
+		privacy.Fault(privacy.FieldReceiptMalformed), privacy.Fault(privacy.FieldTopicsRequired)}
 	for _, in := range inputs {
 		for _, parse := range []func(privacy.Input) error{
 			func(in privacy.Input) error { _, err := privacy.ParseContact(in); return err },
@@ -215,36 +248,41 @@ func TestFieldErrorsTranslated(t *testing.T) {
 			func(in privacy.Input) error { _, err := privacy.ParseRightsRequest(in); return err },
 		} {
 			if v, ok := privacy.AsValidation(parse(in)); ok {
-				for _, msg := range v.Fields {
-					messages[msg] = true
+				for _, e := range v.Fields {
+					errs = append(errs, e)
 				}
 			}
 		}
 	}
-	// And the messages other handlers give (the receipt check, the
-	// preferences' topics).
-	for _, msg := range []string{"paste the receipt", "too long to be a receipt",
-		"is required: a list of topics to keep ([] unsubscribes from all)"} {
-		messages[msg] = true
-	}
-	t.Logf("%d distinct messages", len(messages))
-	if len(messages) < 20 {
-		t.Fatalf("only %d distinct messages produced: %v", len(messages), messages)
-	}
-	for msg := range messages {
-		if got := (Lang{Code: "en"}).Field(msg); got != msg {
-			t.Errorf("en changes %q to %q", msg, got)
+	codes := map[privacy.FieldCode]bool{}
+	for _, e := range errs {
+		codes[e.Code] = true
+		if !slices.Contains(privacy.FieldCodes(), e.Code) {
+			t.Errorf("%s is not in privacy.FieldCodes", e.Code)
 		}
-		for _, code := range []string{"de", "fr"} {
-			if got := (Lang{Code: code}).Field(msg); got == msg {
-				t.Errorf("%s: %q is not translated", code, msg)
+		for _, lang := range Languages() {
+			if msg := (Lang{Code: lang}).Field(e); strings.ContainsAny(msg, "{}") || strings.HasPrefix(msg, "field.") {
+				t.Errorf("%s: %+v renders as %q", lang, e, msg)
 			}
 		}
 	}
-	if got := (Lang{Code: "de"}).Field("must be at most 254 characters"); got != "darf höchstens 254 Zeichen lang sein" {
-		t.Errorf("a number in a message: %q", got)
+	t.Logf("%d distinct codes", len(codes))
+	if len(codes) < 20 {
+		t.Fatalf("only %d distinct codes produced: %v", len(codes), codes)
 	}
-	if got := (Lang{Code: "fr"}).Field("must be one of: access, erasure"); got != "doit être l’une de ces valeurs: access, erasure" {
-		t.Errorf("the values allowed: %q", got)
+	for _, tt := range []struct {
+		lang string
+		e    privacy.FieldError
+		want string
+	}{
+		{"en", privacy.TooLong(254), "must be at most 254 characters"},
+		{"de", privacy.TooLong(254), "darf höchstens 254 Zeichen lang sein"},
+		{"fr", privacy.OneOf("access", "erasure"), "doit être l’une de ces valeurs: access, erasure"},
+		{"de", privacy.OnlyWithRelationship(privacy.RelationshipAgent), "gilt nur mit der Beziehung „authorized_agent“"},
+		{"en", privacy.Fault(privacy.FieldConsentRequired), "must be given to subscribe"},
+	} {
+		if got := (Lang{Code: tt.lang}).Field(tt.e); got != tt.want {
+			t.Errorf("%s %+v: %q, want %q", tt.lang, tt.e, got, tt.want)
+		}
 	}
 }

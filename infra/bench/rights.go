@@ -61,6 +61,8 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 				t.Suppression = name
 			case strings.HasSuffix(name, "RequestsTable"):
 				t.Requests = name
+			case strings.HasSuffix(name, "OpsTable"):
+				t.Ops = name // the processors an export names
 			}
 		}
 		for _, name := range []string{t.Subjects, t.Requests} {

@@ -214,6 +214,22 @@ func TestConsole(t *testing.T) {
 	if by := s.ledgerBy(t, "person_viewed"); len(by) != 1 || by[0] != localtest.IdPTeamUser {
 		t.Errorf("person_viewed by %v", by)
 	}
+	// A request that came by post, its identity checked, entered from the
+	// console: carried out at once; the ledger names who entered it.
+	team.open(s.URL + "/console/people")
+	posted := "posted-" + u + "@example.com"
+	team.typeInto("#e-email", posted)
+	team.typeInto("#e-identity", "the letter's signature matches the contract")
+	team.do(chromedp.SetValue("#e-channel", "post"))
+	team.submit("#enter", "#entered")
+	team.check("console-entered")
+	if got := team.text("#entered"); !strings.Contains(got, "completed") {
+		t.Fatalf("entered: %q", got)
+	}
+	s.mailTo(t, posted, "Your data is ready")
+	if by := s.ledgerBy(t, "request_entered"); len(by) != 1 || by[0] != localtest.IdPTeamUser {
+		t.Errorf("request_entered by %v", by)
+	}
 	// Controllers: issued, the secret shown once; revoked.
 	team.open(s.URL + "/console/controllers")
 	team.check("console-controllers")

@@ -104,6 +104,25 @@ var commands = []command{
 	{name: "approve", args: "ID", ids: 1,
 		help: "fulfil a verified request held for review, or apply a rectification's correction to everything held of the person",
 		ask:  none},
+	{name: "enter", args: "-email ADDRESS -type TYPE -channel email|phone|post|in_person -received YYYY-MM-DD [-identity TEXT] [-name N] [-details TEXT] [-regulation R] [-scope S] [-lang L]",
+		help: "enter a request that reached the team by email, phone, post or in person, due from the day it was received; " +
+			"with -identity (how you checked it is the person) it is carried out at once, without it the person is sent the verification link",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.email, "email", "", "the person's address: the request is theirs and is answered there")
+			fs.StringVar(&o.name, "name", "", "the person's name")
+			fs.StringVar(&o.entry.typ, "type", "", "the right: access, rectification, erasure, objection, restriction, portability, withdraw_consent, opt_out_of_sale, know_categories")
+			fs.StringVar(&o.entry.details, "details", "", "what the person asked, in their words")
+			fs.StringVar(&o.entry.regulation, "regulation", "", "gdpr (default), ccpa or other")
+			fs.StringVar(&o.entry.scope, "scope", "", "an objection's: marketing (default) or all")
+			fs.StringVar(&o.entry.lang, "lang", "", "the language to answer in: en (default), de, fr")
+			fs.StringVar(&o.entry.channel, "channel", "", "how it reached us: email, phone, post or in_person")
+			fs.StringVar(&o.entry.received, "received", "", "the day it reached us, YYYY-MM-DD (the deadline counts from it)")
+			fs.StringVar(&o.entry.identity, "identity", "", "how you checked it is the person (recorded in the ledger); leave out to send the verification link")
+		}, ask: func(o options) (operator.Args, error) {
+			e := o.entry
+			return operator.Args{Email: o.email, Name: o.name, Type: e.typ, Details: e.details, Regulation: e.regulation, Scope: e.scope,
+				Lang: e.lang, Channel: e.channel, Received: e.received, Identity: e.identity}, nil
+		}},
 	{name: "deny", args: "ID -reason TEXT", ids: 1, help: "refuse a request; the requester is emailed the reason",
 		flags: reasonFlag("the reason (the requester reads it)"), ask: withReason},
 	{name: "extend", args: "ID -reason TEXT [-until YYYY-MM-DD]", ids: 1,
@@ -300,9 +319,15 @@ type options struct {
 	policy, status, reason, note, until, email, ref, name, controller  string
 	records, url, credentials, certificate, queueURL, sqsEndpoint      string
 	since, only, version, effective, summary                           string
+	entry                                                              entryFlags
 	newPurposes                                                        multi
 	max, days                                                          int
 	overdue, asJSON, erase, material                                   bool
+}
+
+// entryFlags are enter's: a request received by email, phone or post.
+type entryFlags struct {
+	typ, details, regulation, scope, lang, channel, received, identity string
 }
 
 // multi is a flag given once per value.

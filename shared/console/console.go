@@ -360,23 +360,40 @@ func (c *Console) decide(ctx context.Context, r httpapi.Request, s member) (http
 // URL, so never in a log), hashed by the operator, not kept.
 func (c *Console) people(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
 	var d struct {
-		Person *operator.Person
-		Error  string
+		Person   *operator.Person
+		Entered  *operator.Entered
+		Channels []string
+		Today    string
+		Error    string
 	}
+	d.Channels, d.Today = privacy.Channels(), time.Now().UTC().Format(time.DateOnly)
 	status := http.StatusOK
 	if r.RequestContext.HTTP.Method == http.MethodPost {
 		form, err := readForm(r)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "person", Args: operator.Args{Email: form.Get("email")}})
-		if err != nil {
+		req := operator.Request{Action: "person", Args: operator.Args{Email: form.Get("email")}}
+		if form.Get("action") == "enter" {
+			// A request that reached the team by email, phone or post.
+			req = operator.Request{Action: "enter", Args: operator.Args{Email: form.Get("email"), Name: form.Get("name"),
+				Type: form.Get("type"), Details: form.Get("details"), Channel: form.Get("channel"), Received: form.Get("received"),
+				Identity: form.Get("identity"), Lang: form.Get("lang")}}
+		}
+		res, err := c.Operator.Do(ctx, s.caller(), req)
+		switch {
+		case err != nil:
 			if err := refused(err, &status, &d.Error); err != nil {
 				return httpapi.Response{}, err
 			}
-		} else {
-			p := res.Data.(operator.Person)
-			d.Person = &p
+		case req.Action == "enter":
+			if e, ok := res.Data.(operator.Entered); ok {
+				d.Entered = &e
+			}
+		default:
+			if p, ok := res.Data.(operator.Person); ok {
+				d.Person = &p
+			}
 		}
 	}
 	return c.page(status, "People", s, "people", "people", d), nil

@@ -58,7 +58,7 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		ReceivedAt: ts(r.ReceivedAt), DueAt: dueAt(r.DueAt), OriginalDueAt: dueAtOpt(r.OriginalDueAt), Extended: dueAtOpt(r.ExtendedUntil),
 		CompletedAt: tsOpt(r.CompletedAt), VerifyNonce: r.VerifyNonce, VerifySentAt: tsOpt(r.VerifySentAt),
 		VerifiedAt: tsOpt(r.VerifiedAt), Excessive: r.Excessive, Withheld: r.Withheld, Reason: r.Reason,
-		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source,
+		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source, Channel: r.Channel,
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
 		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
 		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
@@ -80,7 +80,7 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		Status:      rec.Status,
 		VerifyNonce: rec.VerifyNonce, Excessive: rec.Excessive, Withheld: rec.Withheld, Reason: rec.Reason,
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
-		Source: rec.Source, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
+		Source: rec.Source, Channel: rec.Channel, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
 		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld}
 	var err error

@@ -69,6 +69,7 @@ type requestRecord struct {
 	// Source is "opendsr" for a request a controller sent machine to
 	// machine: the controller, not this system, talks to the person.
 	Source       string   `dynamodbav:"source,omitempty"`
+	Channel      string   `dynamodbav:"channel,omitempty"`
 	Controller   string   `dynamodbav:"controller_id,omitempty"`
 	CallbackURLs []string `dynamodbav:"status_callback_urls,omitempty"`
 	// OpenDSRVersion is the protocol generation the controller used (1 or

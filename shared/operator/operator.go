@@ -61,6 +61,16 @@ type Args struct {
 	Material    bool     `json:"material,omitempty"`
 	Erase       bool     `json:"erase,omitempty"`
 	Days        *int     `json:"days,omitempty"`
+	// A request the team enters (enter): its type and terms, how it
+	// reached the team, the day it did, and how identity was checked.
+	Type       string `json:"type,omitempty"`
+	Details    string `json:"details,omitempty"`
+	Regulation string `json:"regulation,omitempty"`
+	Scope      string `json:"scope,omitempty"`
+	Lang       string `json:"lang,omitempty"`
+	Channel    string `json:"channel,omitempty"`
+	Received   string `json:"received,omitempty"` // YYYY-MM-DD
+	Identity   string `json:"identity,omitempty"`
 }
 
 // Result is what an action answers: a sentence for the person, and the
@@ -147,6 +157,7 @@ func actions() map[string]action {
 		"list":                {run: list},
 		"show":                {id: true, run: show},
 		"approve":             {id: true, decides: true, run: approve},
+		"enter":               {decides: true, run: enter},
 		"deny":                {id: true, decides: true, run: deny},
 		"extend":              {id: true, decides: true, run: extend},
 		"complete":            {id: true, decides: true, run: complete},
@@ -302,6 +313,36 @@ func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.Subject
 func approve(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 	status, err := o.desk(c).Approve(ctx, r.ID)
 	return Result{Message: fmt.Sprintf("request %s approved: %s", r.ID, status)}, err
+}
+
+// Entered is what entering a request answers: its reference, where it
+// stands and when it is due.
+type Entered struct {
+	ID     string    `json:"id"`
+	Status string    `json:"status"`
+	DueAt  time.Time `json:"due_at"`
+}
+
+func enter(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+	a := r.Args
+	received, err := time.Parse(time.DateOnly, a.Received)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: received must be the day it reached us, YYYY-MM-DD", ErrBadRequest)
+	}
+	req, err := o.desk(c).Enter(ctx, rights.Entry{Email: a.Email, Name: a.Name, Type: a.Type, Details: a.Details,
+		Regulation: a.Regulation, Scope: a.Scope, Lang: a.Lang, Channel: a.Channel, Received: received, IdentityCheck: a.Identity})
+	if errors.Is(err, rights.ErrEntry) {
+		return Result{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if err != nil && req.ID == "" {
+		return Result{}, err
+	}
+	next := "the person is sent the verification link"
+	if a.Identity != "" {
+		next = "identity checked: carried out as a verified request"
+	}
+	return Result{Message: fmt.Sprintf("request %s entered (%s, received %s, due %s): %s; %s", req.ID, req.Channel,
+		a.Received, req.DueAt.Format(time.DateOnly), req.Status, next), Data: Entered{ID: req.ID, Status: req.Status, DueAt: req.DueAt}}, err
 }
 
 func deny(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {

@@ -65,7 +65,10 @@ type RightsRequest struct {
 	MailDue   MailDue
 	// Source is SourceOpenDSR for a request a controller sent machine to
 	// machine: the controller, not this system, talks to the person.
-	Source       string
+	Source string
+	// Channel is how a request the team entered reached it (ChannelEmail,
+	// ChannelPhone, ChannelPost, ChannelInPerson); "" for the site's forms.
+	Channel      string
 	Controller   string
 	CallbackURLs []string
 	// OpenDSRVersion is the protocol generation the controller used (1 or
@@ -140,6 +143,18 @@ func (r RightsRequest) AnswerRole() string {
 
 // SourceOpenDSR marks requests sent by a controller through OpenDSR.
 const SourceOpenDSR = "opendsr"
+
+// Channels a request reaches the team by other than the site's forms
+// (policy: "contact privacy@"): the team enters it (rights.Desk.Enter).
+const (
+	ChannelEmail    = "email"
+	ChannelPhone    = "phone"
+	ChannelPost     = "post"
+	ChannelInPerson = "in_person"
+)
+
+// Channels lists them.
+func Channels() []string { return []string{ChannelEmail, ChannelPhone, ChannelPost, ChannelInPerson} }
 
 // Transition is a decision on a request: from one of the statuses in From
 // to Status, making an email due. Reason is the denial's, as the requester

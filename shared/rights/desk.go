@@ -44,6 +44,8 @@ type DeskStore interface {
 	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
 	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error)
 	SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bool, error)
+	// CreateRequest records a request the team entered (Enter).
+	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
 }
 
 // Errors of the desk, for the operator to read.

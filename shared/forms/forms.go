@@ -104,10 +104,8 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	now := f.Now()
 	subject := f.Hasher.Subject(form.Email)
 	// The source first: a call refused here spends nobody's budget.
-	ex, err := limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)})
-	if err == nil && ex == nil {
-		ex, err = limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerAddress, Key: f.Hasher.MailboxKey(form.Email)})
-	}
+	ex, err := limit.SourceThen(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
+		limit.Check{Rule: f.Limits.ContactPerAddress, Key: f.Hasher.MailboxKey(form.Email)})
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact: %w", err)
 	}

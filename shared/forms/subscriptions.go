@@ -20,7 +20,9 @@ import (
 // Limits are the abuse limits of the forms. The signup's are silent (the
 // answer is 202 and nothing is sent): telling would let anyone probe an
 // address. The contact form tells a source IP over its limit (429 with
-// Retry-After) and is silent about an address over its own.
+// Retry-After) and is silent about an address over its own. The
+// per-address budgets roll (limit.Rule.Rolling): no 24 hours send one
+// mailbox more than the budget, not twice it across midnight.
 type Limits struct {
 	SignupPerIP, SignupPerAddress   limit.Rule
 	ContactPerIP, ContactPerAddress limit.Rule
@@ -33,9 +35,9 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		SignupPerIP:       limit.Rule{Name: "signup_ip", Max: 20, Window: time.Hour},
-		SignupPerAddress:  limit.Rule{Name: "signup_addr", Max: 3, Window: 24 * time.Hour},
+		SignupPerAddress:  limit.Rule{Name: "signup_addr", Max: 3, Window: 24 * time.Hour, Rolling: true},
 		ContactPerIP:      limit.Rule{Name: "contact_ip", Max: 10, Window: time.Hour},
-		ContactPerAddress: limit.Rule{Name: "contact_addr", Max: 5, Window: 24 * time.Hour},
+		ContactPerAddress: limit.Rule{Name: "contact_addr", Max: 5, Window: 24 * time.Hour, Rolling: true},
 		Cooldown:          10 * time.Minute,
 	}
 }
@@ -103,10 +105,8 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	)
 	wg.Go(func() {
 		// The source first: a call refused there spends no mailbox's budget.
-		ex, limErr = limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)})
-		if limErr == nil && ex == nil {
-			ex, limErr = limit.Apply(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerAddress, Key: f.Hasher.MailboxKey(s.Email)})
-		}
+		ex, limErr = limit.SourceThen(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
+			limit.Check{Rule: f.Limits.SignupPerAddress, Key: f.Hasher.MailboxKey(s.Email)})
 	})
 	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, subject) })
 	wg.Wait()

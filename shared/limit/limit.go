@@ -176,6 +176,33 @@ func EachSpent(ctx context.Context, c Counter, now time.Time, spent Spent, check
 	return over, nil
 }
 
+// SourceThen applies source first and, only when within it, target: a
+// call refused at its source spends nobody's budget (a per-address
+// budget may be someone else's). target's window before, when it rolls, is
+// read beside source's count, so this takes the round trips of two fixed
+// rules.
+func SourceThen(ctx context.Context, c Counter, now time.Time, source, target Check) (*Exceeded, error) {
+	var (
+		spent   Spent
+		readErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { spent, readErr = Previous(ctx, c, now, target) })
+	ex, err := Apply(ctx, c, now, source)
+	wg.Wait()
+	if err != nil || ex != nil {
+		return ex, err
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	over, err := EachSpent(ctx, c, now, spent, target)
+	if err != nil {
+		return nil, err
+	}
+	return over[0], nil
+}
+
 // Pseudonymizer keys an identifier so a counter never holds it
 // (privacy.Hasher does).
 type Pseudonymizer interface {

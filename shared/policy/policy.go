@@ -277,8 +277,11 @@ func (p *Planner) page(ctx context.Context, v privacy.PolicyVersion, prog privac
 		i, cursor := requesterCursor(prog.Cursor)
 		reqs, next, err := p.Store.RequestsPage(ctx, RequesterStatuses()[i], cursor, p.Page)
 		for _, r := range reqs {
-			// An OpenDSR request's person is the controller's to tell.
-			if r.Source == privacy.SourceOpenDSR || r.Subject == "" || r.AnswerTo() == "" {
+			// An OpenDSR request's person is the controller's to tell. A
+			// parent's request is answered to the parent, whose notice would
+			// carry links for the child's key: the team has not yet accepted
+			// (or may never accept) that they are the parent (fifth review).
+			if r.Source == privacy.SourceOpenDSR || r.Subject == "" || r.AnswerTo() == "" || r.ParentEmail != "" {
 				continue
 			}
 			out = append(out, privacy.Notice{Subject: r.Subject, Email: r.AnswerTo(), Audience: privacy.NoticeRequesters, Ref: r.ID,

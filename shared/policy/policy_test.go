@@ -116,10 +116,10 @@ func seed(t *testing.T, n int) *world {
 		file(fmt.Sprintf("r%d", i), privacy.SubjectID("rq-"+email), email, "", st, "")
 		w.requesters = append(w.requesters, email)
 	}
-	// A child's request is answered to the parent, who is told.
+	// A child's request is answered to the parent, who is not told: their
+	// notice's links would act on the child's key.
 	parent := "parent-" + u + "@example.com"
 	file("r-child", "rq-child-"+privacy.SubjectID(u), "child-"+u+"@example.com", parent, privacy.RequestPending, "")
-	w.requesters = append(w.requesters, parent)
 	// Never told: an unverified request (the address is not proven), a
 	// finished one, and an OpenDSR one (the controller tells its person).
 	file("r-unverified", "rq-unv-"+privacy.SubjectID(u), "unverified-"+u+"@example.com", "", privacy.RequestIdentityUnverified, "")

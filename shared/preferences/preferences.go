@@ -186,7 +186,10 @@ func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose
 	if err != nil {
 		return link{}, err
 	}
-	if to != c.Subject && links.MarketingMintedAt(c).Before(movedAt) {
+	// An offer's link (add-topic) only ever adds, which a forwarded link may
+	// not: it acts on its own key whenever it was minted (and its 30 days
+	// are not the 400 MarketingMintedAt reads).
+	if to != c.Subject && p != token.AddTopic && links.MarketingMintedAt(c).Before(movedAt) {
 		l.Subject, l.forwarded = to, true
 	}
 	return l, nil

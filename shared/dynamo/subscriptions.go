@@ -160,7 +160,10 @@ func (s *Store) resendSignup(ctx context.Context, p privacy.PendingSignup) (bool
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: &s.tables.Subjects, Key: subKey(p.Subject),
-			UpdateExpression:         aws.String("SET signup_id = :sid, confirm_requested_at = :now, mail_due = :due ADD signup_ids :sids"),
+			// (A subscription written before site items lost their digest
+			// keys gives them up, as a new signup does.)
+			UpdateExpression: aws.String("SET signup_id = :sid, confirm_requested_at = :now, mail_due = :due ADD signup_ids :sids " +
+				"REMOVE email_md5, email_sha1, email_sha256"),
 			ConditionExpression:      aws.String("#status = :pending AND expires_at > :epoch AND confirm_requested_at < :cool"),
 			ExpressionAttributeNames: map[string]string{"#status": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":sid": str(p.ID), ":now": str(ts(e.At)),

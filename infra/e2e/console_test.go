@@ -442,10 +442,15 @@ func mapStr(item map[string]types.AttributeValue, m, key string) string {
 // answers (not only for the click), then for what must be on it.
 func (b *tab) submit(button, want string) {
 	b.t.Helper()
-	if status := b.post(button); status >= 500 {
-		b.t.Fatalf("browser: post with %s: %d", button, status)
+	status := b.post(button)
+	if status >= 400 {
+		b.t.Fatalf("browser: post with %s: %d\n%s", button, status, b.text("body"))
 	}
-	b.do(chromedp.WaitVisible(want))
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(want)); err != nil {
+		b.t.Fatalf("browser: after the post with %s (%d), %s: %v\n%s", button, status, want, err, b.text("body"))
+	}
 }
 
 // cookieHeader is the Cookie header the browser sends to u: a copy of its

@@ -86,7 +86,7 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 	}
 	access := func(k, i int) (time.Duration, error) {
 		t0 := time.Now()
-		ex, err := rights.ExportFor(ctx, stores[k], "Bench", target(k, i), now)
+		ex, err := rights.ExportFor(ctx, stores[k], "Bench", target(k, i), nil, now)
 		d := time.Since(t0)
 		if err == nil && (len(ex.Records) != 2 || len(ex.Consent) != 2 || len(ex.Suppression) != 1 || len(ex.Requests) != 1) {
 			err = fmt.Errorf("export: %d records, %d events, %d suppressions, %d requests",

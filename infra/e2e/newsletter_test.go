@@ -120,7 +120,7 @@ func TestNewsletterJourney(t *testing.T) {
 	confirmed := events["subscription_confirmed"]
 	detail, _ := confirmed["detail"].(*types.AttributeValueMemberM)
 	if events["subscribe_requested"] == nil || detail == nil || str(detail.Value, "source_ip") != "127.0.0.77" ||
-		str(confirmed, "legal_basis") != "consent" || str(confirmed, "at") == "" {
+		str(confirmed, "legal_basis") != "legitimate_interest" || str(confirmed, "at") == "" {
 		t.Fatalf("ledger: %v", events)
 	}
 	// The confirmation's receipt (#17): once, signed, and saying what the

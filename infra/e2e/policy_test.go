@@ -97,7 +97,7 @@ func TestPolicyChangeIsToldOnce(t *testing.T) {
 		t.Fatalf("topics after confirming: %s", got)
 	}
 	added := s.ledgerEvent(t, reader, "topic_added")
-	if str(added, "legal_basis") != "consent" || str(added, "policy_version") != version {
+	if str(added, "legal_basis") != "legitimate_interest" || str(added, "policy_version") != version {
 		t.Fatalf("ledger: %v", added)
 	}
 

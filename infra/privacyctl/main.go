@@ -216,19 +216,30 @@ var commands = []command{
 			}
 			return a, nil
 		}},
-	{name: "policy publish", args: "-version V -effective YYYY-MM-DD -summary TEXT [-material] [-new-purpose TOPIC]...",
+	{name: "policy publish", args: "-version V -effective YYYY-MM-DD -summary TEXT [-material] [-new-purpose TOPIC]... [-basis PURPOSE=BASIS]...",
 		help: "publish a version of the privacy policy (history is never rewritten): it is in force from its day, with no " +
 			"deploy; a material one is told once to every confirmed subscriber and every person with an open request, a " +
-			"new purpose is offered to subscribers with a double opt-in link (nobody is enrolled)",
+			"new purpose is offered to subscribers with a double opt-in link (nobody is enrolled); a version states the legal basis " +
+			"of each purpose (those not given stay as in force), and one that changes a basis must be material",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.version, "version", "", "the version's name, as records carry it")
 			fs.StringVar(&o.effective, "effective", "", "the day it takes force, YYYY-MM-DD (its \"Last updated\")")
 			fs.StringVar(&o.summary, "summary", "", "what changed, as the notice says it")
 			fs.BoolVar(&o.material, "material", false, "a material change: tell everyone with a live relationship")
 			fs.Var(&o.newPurposes, "new-purpose", "a topic this version adds (repeatable); subscribers are offered it")
+			fs.Var(&o.bases, "basis", "PURPOSE=BASIS, the legal basis this version states for a purpose (repeatable): purposes "+
+				strings.Join(privacy.StatedPurposes(), ", ")+"; bases "+strings.Join(privacy.LegalBases(), ", "))
 		}, ask: func(o options) (operator.Args, error) {
+			bases := map[string]string{}
+			for _, pb := range o.bases {
+				p, b, ok := strings.Cut(pb, "=")
+				if !ok {
+					return operator.Args{}, fmt.Errorf("-basis %q: want PURPOSE=BASIS", pb)
+				}
+				bases[p] = b
+			}
 			return operator.Args{Version: o.version, Effective: o.effective, Summary: o.summary, Material: o.material,
-				NewPurposes: o.newPurposes}, nil
+				NewPurposes: o.newPurposes, Bases: bases}, nil
 		}},
 	{name: "policy list", args: "[-json]", help: "the published versions, the one in force, and how each one's notices stand",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printPolicies},
@@ -320,7 +331,7 @@ type options struct {
 	records, url, credentials, certificate, queueURL, sqsEndpoint      string
 	since, only, version, effective, summary                           string
 	entry                                                              entryFlags
-	newPurposes                                                        multi
+	newPurposes, bases                                                 multi
 	max, days                                                          int
 	overdue, asJSON, erase, material                                   bool
 }
@@ -650,18 +661,22 @@ func printPolicies(out io.Writer, data json.RawMessage, o options) error {
 		return err
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "VERSION\tEFFECTIVE\tMATERIAL\tNEW PURPOSES\tNOTICES\tSUBSCRIBERS\tREQUESTERS\tINQUIRERS\tPUBLISHED BY")
+	fmt.Fprintln(w, "VERSION\tEFFECTIVE\tMATERIAL\tNEW PURPOSES\tBASES\tNOTICES\tSUBSCRIBERS\tREQUESTERS\tINQUIRERS\tPUBLISHED BY")
 	for _, v := range p.Versions {
 		mark := ""
 		if v.Version == p.InForce {
 			mark = " (in force)"
 		}
-		fmt.Fprintf(w, "%s%s\t%s\t%v\t%s\t%s\t%d\t%d\t%d\t%s\n", v.Version, mark, v.LastUpdated(), v.Material,
-			strings.Join(v.NewPurposes, ","), v.Notices.State, v.Notices.Subscribers, v.Notices.Requesters, v.Notices.Inquirers,
+		var bases []string
+		for _, p := range privacy.StatedPurposes() {
+			bases = append(bases, p+"="+v.Basis(p))
+		}
+		fmt.Fprintf(w, "%s%s\t%s\t%v\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", v.Version, mark, v.LastUpdated(), v.Material,
+			strings.Join(v.NewPurposes, ","), strings.Join(bases, ","), v.Notices.State, v.Notices.Subscribers, v.Notices.Requesters, v.Notices.Inquirers,
 			v.PublishedBy)
 	}
 	if len(p.Versions) == 0 {
-		fmt.Fprintf(w, "%s (in force, the template's; none published)\t\t\t\t\t\t\t\t\n", p.InForce)
+		fmt.Fprintf(w, "%s (in force, the template's; none published)\t\t\t\t\t\t\t\t\t\n", p.InForce)
 	}
 	return w.Flush()
 }

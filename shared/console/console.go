@@ -450,6 +450,8 @@ func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (http
 	var d struct {
 		Policies    operator.Policies
 		Topics      []string
+		Purposes    []string // those a version states a basis for
+		LegalBases  []string
 		Done, Error string
 	}
 	status := http.StatusOK
@@ -458,9 +460,15 @@ func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (http
 		if err != nil {
 			return httpapi.Response{}, err
 		}
+		bases := map[string]string{}
+		for _, p := range privacy.StatedPurposes() {
+			if b := form.Get("basis_" + p); b != "" {
+				bases[p] = b
+			}
+		}
 		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "policy publish", Args: operator.Args{
 			Version: strings.TrimSpace(form.Get("version")), Effective: form.Get("effective"), Summary: strings.TrimSpace(form.Get("summary")),
-			Material: form.Get("material") == "1", NewPurposes: form["new_purpose"]}})
+			Material: form.Get("material") == "1", NewPurposes: form["new_purpose"], Bases: bases}})
 		if err != nil {
 			if err := refused(err, &status, &d.Error); err != nil {
 				return httpapi.Response{}, err
@@ -474,6 +482,7 @@ func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (http
 		return httpapi.Response{}, err
 	}
 	d.Policies, d.Topics = res.Data.(operator.Policies), privacy.Topics()
+	d.Purposes, d.LegalBases = privacy.StatedPurposes(), privacy.LegalBases()
 	return c.page(status, "Privacy policy versions", s, "policy", "policy", d), nil
 }
 

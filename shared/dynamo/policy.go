@@ -36,8 +36,10 @@ type policyRecord struct {
 	Summary     string   `dynamodbav:"summary"`
 	Material    bool     `dynamodbav:"material"`
 	NewPurposes []string `dynamodbav:"new_purposes,stringset,omitempty"`
-	PublishedAt string   `dynamodbav:"published_at"`
-	PublishedBy string   `dynamodbav:"published_by,omitempty"`
+	// Bases: purpose to legal basis (absent in versions from before).
+	Bases       map[string]string `dynamodbav:"bases,omitempty"`
+	PublishedAt string            `dynamodbav:"published_at"`
+	PublishedBy string            `dynamodbav:"published_by,omitempty"`
 	// How its notices stand.
 	NoticeState       string `dynamodbav:"notice_state"`
 	NoticePhase       string `dynamodbav:"notice_phase,omitempty"`
@@ -50,7 +52,7 @@ type policyRecord struct {
 
 func (r policyRecord) domain() privacy.PolicyVersion {
 	v := privacy.PolicyVersion{Version: r.Version, Summary: r.Summary, Material: r.Material, NewPurposes: r.NewPurposes,
-		PublishedBy: r.PublishedBy, Notices: privacy.NoticeProgress{State: r.NoticeState, Phase: r.NoticePhase,
+		Bases: r.Bases, PublishedBy: r.PublishedBy, Notices: privacy.NoticeProgress{State: r.NoticeState, Phase: r.NoticePhase,
 			Cursor: r.NoticeCursor, Subscribers: r.NoticeSubscribers, Requesters: r.NoticeRequesters,
 			Inquirers: r.NoticeInquirers}}
 	v.Effective, _ = time.Parse(time.DateOnly, r.Effective)
@@ -64,7 +66,7 @@ func (r policyRecord) domain() privacy.PolicyVersion {
 func (s *Store) PublishPolicy(ctx context.Context, v privacy.PolicyVersion) error {
 	item, err := attributevalue.MarshalMap(policyRecord{PK: policyPK, SK: v.Version, Version: v.Version,
 		Effective: v.Effective.UTC().Format(time.DateOnly), Summary: v.Summary, Material: v.Material, NewPurposes: v.NewPurposes,
-		PublishedAt: ts(v.PublishedAt), PublishedBy: v.PublishedBy, NoticeState: v.Notices.State, NoticePhase: v.Notices.Phase})
+		Bases: v.Bases, PublishedAt: ts(v.PublishedAt), PublishedBy: v.PublishedBy, NoticeState: v.Notices.State, NoticePhase: v.Notices.Phase})
 	if err != nil {
 		return fmt.Errorf("marshal policy version: %w", err)
 	}

@@ -41,6 +41,7 @@ type subscriptionRecord struct {
 	UnsubscribedAt string   `dynamodbav:"unsubscribed_at,omitempty"`
 	ConsentVersion string   `dynamodbav:"consent_text_version,omitempty"`
 	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
+	LegalBasis     string   `dynamodbav:"legal_basis,omitempty"`
 	Lang           string   `dynamodbav:"lang,omitempty"`
 }
 
@@ -49,7 +50,7 @@ func (r subscriptionRecord) domain() privacy.Subscription {
 	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
 		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
 		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt), ConsentVersion: r.ConsentVersion,
-		PolicyVersion: r.PolicyVersion, Lang: r.Lang}
+		PolicyVersion: r.PolicyVersion, LegalBasis: r.LegalBasis, Lang: r.Lang}
 }
 
 // DecodeSubscription reads a subscription item, as stored or as a stream image.
@@ -264,13 +265,13 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :confirmed, signup_id = :sid, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
-			"last_activity_at = :now, policy_version = :pv, mail_due = :due REMOVE expires_at, unsubscribed_at"),
+			"last_activity_at = :now, policy_version = :pv, legal_basis = :lb, mail_due = :due REMOVE expires_at, unsubscribed_at"),
 		ConditionExpression:      aws.String("#status = :pending AND (signup_id = :sid OR contains(signup_ids, :sid))"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":confirmed": str(privacy.StatusConfirmed), ":pending": str(privacy.StatusPending),
 			":sid": str(signupID), ":now": str(ts(e.At)), ":list": str(listSubscribers), ":subject": str(string(subject)),
-			":pv": str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailConfirmed, signupID).String()),
+			":pv": str(e.PolicyVersion), ":lb": str(e.LegalBasis), ":due": str(privacy.Due(privacy.MailConfirmed, signupID).String()),
 		},
 	}
 	ledger, err := s.ledgerPut(e)

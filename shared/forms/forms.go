@@ -135,6 +135,7 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
 	inq := privacy.NewInquiry(id, subject, form, r.Site.PolicyVersion, httpapi.Meta(r, now))
+	inq.LegalBasis = r.Site.Bases.Of(privacy.PurposeRespondToInquiry)
 	inq.Lang = pages.Lang(r).Code // the person's emails follow the form's language
 	inq.AckHeld = ackHeld
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)

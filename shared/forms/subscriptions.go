@@ -130,7 +130,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	signupID := f.NewID()
 	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
-		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
+		Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": consentVersion(r), "topics": strings.Join(s.Topics, ","),
 			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
 	}}, nil
@@ -179,7 +179,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	confirmed, err := f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
-		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
+		Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
 		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
 			"consent_text_version": consentVersion(r)},
 	})
@@ -201,7 +201,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	if len(lifted) > 0 {
 		if err := f.Store.LiftSuppressions(ctx, c.Subject, lifted, privacy.Event{Subject: c.Subject, Name: "suppression_lifted",
-			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion,
+			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
 			Detail: map[string]string{"reasons": strings.Join(lifted, ","), "by": "confirmed_signup"}}); err != nil {
 			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
 		}

@@ -40,6 +40,9 @@ type Request struct {
 // request makes carries that version.
 type Site struct {
 	PolicyURL, PolicyVersion, PolicyUpdated string
+	// Bases are the legal bases the version in force states: what a
+	// record made now says, and what a page tells.
+	Bases privacy.Bases
 }
 
 // Response is what a handler returns to API Gateway.
@@ -298,7 +301,7 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
 	if rt.policy != nil {
 		v := rt.policy(ctx)
-		r.Site.PolicyVersion, r.Site.PolicyUpdated = v.Version, v.LastUpdated()
+		r.Site.PolicyVersion, r.Site.PolicyUpdated, r.Site.Bases = v.Version, v.LastUpdated(), v.Bases.Complete()
 	}
 	log := rt.log.With("route", r.RouteKey)
 	h, ok := rt.routes[r.RouteKey]

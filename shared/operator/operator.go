@@ -59,8 +59,11 @@ type Args struct {
 	Summary     string   `json:"summary,omitempty"`
 	NewPurposes []string `json:"new_purposes,omitempty"`
 	Material    bool     `json:"material,omitempty"`
-	Erase       bool     `json:"erase,omitempty"`
-	Days        *int     `json:"days,omitempty"`
+	// Bases: a policy version's legal basis per purpose (those not named
+	// stay as the version in force states them).
+	Bases map[string]string `json:"bases,omitempty"`
+	Erase bool              `json:"erase,omitempty"`
+	Days  *int              `json:"days,omitempty"`
 	// A request the team enters (enter): its type and terms, how it
 	// reached the team, the day it did, and how identity was checked.
 	Type       string `json:"type,omitempty"`
@@ -720,7 +723,7 @@ func suppressionLift(ctx context.Context, o *Operator, c Caller, r Request) (Res
 		return Result{Message: "nothing to lift: no suppression in force"}, nil
 	}
 	e := privacy.Event{Subject: subject, Name: "suppression_lifted", At: o.Now().UTC(), Ref: "privacy-team",
-		LegalBasis: privacy.BasisConsent, PolicyVersion: o.version(ctx),
+		Purpose: privacy.PurposeMarketing, LegalBasis: o.Policy(ctx).Basis(privacy.PurposeMarketing), PolicyVersion: o.version(ctx),
 		Detail: map[string]string{"reasons": strings.Join(lift, ","), "by": c.By, "reason": strings.TrimSpace(r.Args.Reason)}}
 	if err := o.Store.LiftSuppressions(ctx, subject, lift, e); err != nil {
 		return Result{}, err
@@ -735,8 +738,16 @@ func policyPublish(ctx context.Context, o *Operator, c Caller, r Request) (Resul
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: effective must be a day, YYYY-MM-DD", ErrBadRequest)
 	}
+	// A version states every basis: those it does not name stay as the
+	// version in force states them.
+	inForce := o.Policy(ctx)
+	bases := inForce.Bases.Complete()
+	for p, b := range r.Args.Bases {
+		bases[p] = b
+	}
 	v, err := policy.Publish(privacy.PolicyVersion{Version: r.Args.Version, Effective: day, Summary: r.Args.Summary,
-		Material: r.Args.Material, NewPurposes: r.Args.NewPurposes, PublishedAt: o.Now().UTC(), PublishedBy: c.By})
+		Material: r.Args.Material, NewPurposes: r.Args.NewPurposes, Bases: bases, PublishedAt: o.Now().UTC(), PublishedBy: c.By},
+		inForce)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
@@ -750,7 +761,9 @@ func policyPublish(ctx context.Context, o *Operator, c Caller, r Request) (Resul
 
 // Policies are the published versions and the one in force.
 type Policies struct {
-	InForce  string                  `json:"in_force"`
+	InForce string `json:"in_force"`
+	// Bases are those the version in force states.
+	Bases    privacy.Bases           `json:"bases"`
 	Versions []privacy.PolicyVersion `json:"versions"`
 }
 
@@ -760,7 +773,8 @@ func policyList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, 
 		return Result{}, err
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].PublishedAt.Before(vs[j].PublishedAt) })
-	return Result{Data: Policies{InForce: o.version(ctx), Versions: vs}}, nil
+	in := o.Policy(ctx)
+	return Result{Data: Policies{InForce: in.Version, Bases: in.Bases.Complete(), Versions: vs}}, nil
 }
 
 func campaignStatus(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {

@@ -20,7 +20,7 @@ func Lang(r httpapi.Request) web.Lang { return web.Negotiate(httpapi.Header(r, "
 
 func render(r httpapi.Request, status int, title, name string, data any) httpapi.Response {
 	body, err := web.Render(web.Page{Lang: Lang(r), Site: web.Site{PolicyURL: r.Site.PolicyURL, PolicyVersion: r.Site.PolicyVersion,
-		PolicyUpdated: r.Site.PolicyUpdated}, Title: title, Name: name, Data: data})
+		PolicyUpdated: r.Site.PolicyUpdated, Bases: r.Site.Bases}, Title: title, Name: name, Data: data})
 	if err != nil {
 		return httpapi.Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
 			Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}

@@ -308,10 +308,12 @@ func (p *Planner) page(ctx context.Context, v privacy.PolicyVersion, prog privac
 	return out, next, err
 }
 
-// Publish checks a version to be published: a name, a day, a summary
-// when it tells anyone anything, new purposes that are topics the system
-// offers; its notices are pending when it notifies anyone.
-func Publish(v privacy.PolicyVersion) (privacy.PolicyVersion, error) {
+// Publish checks a version to be published after inForce: a name, a day,
+// a summary when it tells anyone anything, new purposes that are topics
+// the system offers, legal bases the policy may state; a version that
+// changes a basis is material (people are told what their data is now
+// processed on). Its notices are pending when it notifies anyone.
+func Publish(v privacy.PolicyVersion, inForce privacy.PolicyVersion) (privacy.PolicyVersion, error) {
 	v.Summary = strings.TrimSpace(v.Summary)
 	switch {
 	case strings.TrimSpace(v.Version) == "" || strings.ContainsAny(v.Version, " \t\n#"):
@@ -327,6 +329,14 @@ func Publish(v privacy.PolicyVersion) (privacy.PolicyVersion, error) {
 	// hide or reorder text.
 	if err := privacy.CheckText("summary", v.Summary, 2000); err != nil {
 		return v, err
+	}
+	if err := v.Bases.Check(); err != nil {
+		return v, err
+	}
+	for _, p := range privacy.StatedPurposes() {
+		if was, now := inForce.Basis(p), v.Basis(p); was != now && !v.Material {
+			return v, fmt.Errorf("the basis of %s changes (%s to %s): that is a material change, to be told to everyone it concerns", p, was, now)
+		}
 	}
 	for _, t := range v.NewPurposes {
 		if !slices.Contains(privacy.Topics(), t) {

@@ -170,7 +170,7 @@ func (w *world) notices(t *testing.T, version string) (map[string][]privacy.Noti
 func publish(t *testing.T, w *world, v privacy.PolicyVersion) privacy.PolicyVersion {
 	t.Helper()
 	v.Effective, v.PublishedAt = time.Now().UTC().Truncate(24*time.Hour), time.Now().UTC()
-	v, err := policy.Publish(v)
+	v, err := policy.Publish(v, privacy.PolicyVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,8 +358,18 @@ func TestPublishChecks(t *testing.T) {
 		{"material without summary", privacy.PolicyVersion{Version: "v2", Effective: day, Material: true}, false},
 		{"unknown purpose", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "S", NewPurposes: []string{"gossip"}}, false},
 		{"a summary that hides text", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "We sell\u202e nothing", Material: true}, false},
+		{"a basis stated again", privacy.PolicyVersion{Version: "v2", Effective: day,
+			Bases: privacy.Bases{privacy.PurposeMarketing: privacy.BasisLegitimateInterest}}, true},
+		{"a basis changed, material", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "S", Material: true,
+			Bases: privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent}}, true},
+		{"a basis changed, not material", privacy.PolicyVersion{Version: "v2", Effective: day,
+			Bases: privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent}}, false},
+		{"a basis the law does not know", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "S", Material: true,
+			Bases: privacy.Bases{privacy.PurposeMarketing: "vital_interest_of_sales"}}, false},
+		{"a basis of a purpose not stated", privacy.PolicyVersion{Version: "v2", Effective: day, Summary: "S", Material: true,
+			Bases: privacy.Bases{"profiling": privacy.BasisConsent}}, false},
 	} {
-		if _, err := policy.Publish(c.v); (err == nil) != c.ok {
+		if _, err := policy.Publish(c.v, privacy.InitialPolicy("2018-07-10")); (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}

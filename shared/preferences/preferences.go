@@ -208,7 +208,7 @@ func (h *Handlers) event(c link, name string, r httpapi.Request, detail map[stri
 		detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
 	}
 	return privacy.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
-		LegalBasis: privacy.BasisConsent, PolicyVersion: r.Site.PolicyVersion, Detail: detail}
+		LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion, Detail: detail}
 }
 
 // preferencesURL mints a preferences link for the subject an unsubscribe

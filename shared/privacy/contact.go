@@ -91,6 +91,9 @@ const (
 // Purposes for which data is held.
 const (
 	PurposeRespondToInquiry = "respond_to_inquiry"
+	// PurposePrivacyRequests: answering privacy requests and keeping
+	// their proof (a legal obligation, whatever the policy says).
+	PurposePrivacyRequests = "privacy_requests"
 )
 
 // Inquiry is a stored contact-form submission: what the person gave, why we

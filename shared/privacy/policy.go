@@ -20,6 +20,10 @@ type PolicyVersion struct {
 	// NewPurposes are the topics this version adds. Nobody is enrolled:
 	// subscribers are offered each with a double opt-in link.
 	NewPurposes []string
+	// Bases are the legal basis the version states for each purpose
+	// (complete once published; nil in a version from before, which
+	// stated the defaults).
+	Bases       Bases
 	PublishedAt time.Time
 	PublishedBy string
 	// Notices is how the notices of this version stand (NoticesPending

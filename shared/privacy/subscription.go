@@ -208,6 +208,10 @@ type Subscription struct {
 	// confirmation or the withdrawal). A receipt carries both.
 	ConsentVersion string
 	PolicyVersion  string
+	// LegalBasis is the basis the policy in force stated for marketing
+	// when the subscription was confirmed ("" in one confirmed before
+	// bases were data, which recorded consent).
+	LegalBasis string
 	// Lang is the language of the signup: the subscriber's emails follow it.
 	Lang string
 }

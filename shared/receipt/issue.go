@@ -18,7 +18,8 @@ type Issuer struct {
 }
 
 // Confirmed is the receipt of a confirmed double opt-in: what the person
-// agreed to (each topic, for the marketing purpose, on consent), the
+// agreed to (each topic, for the marketing purpose, on the basis the
+// policy stated when it was confirmed), the
 // consent sentence's version and hash, and the ledger entry of the
 // confirmation (subscription_confirmed).
 func (i Issuer) Confirmed(sub privacy.Subscription) (string, error) {
@@ -29,7 +30,7 @@ func (i Issuer) Confirmed(sub privacy.Subscription) (string, error) {
 		LedgerEntry{Event: "subscription_confirmed", At: LedgerTime(sub.ConfirmedAt), Ref: sub.SignupID},
 		ID(string(sub.Subject), ConsentGiven, sub.SignupID))
 	r.CollectionMethod = "website signup form; double opt-in, confirmed with the link emailed to the address"
-	r.Services = marketing(sub.Topics, sub.Name != "")
+	r.Services = marketing(sub.Topics, sub.Name != "", basisOf(sub))
 	// A signup stored before receipts names no sentence: its receipt
 	// claims none rather than guess.
 	if sub.ConsentVersion != "" {
@@ -54,7 +55,7 @@ func (i Issuer) Withdrawn(sub privacy.Subscription) (string, error) {
 		LedgerEntry{Event: "unsubscribed", At: LedgerTime(sub.UnsubscribedAt)},
 		ID(string(sub.Subject), ConsentWithdrawn, LedgerTime(sub.UnsubscribedAt)))
 	r.CollectionMethod = "unsubscribe link, preferences page or privacy request"
-	r.Services = marketing(privacy.Topics(), sub.Name != "")
+	r.Services = marketing(privacy.Topics(), sub.Name != "", basisOf(sub))
 	for s := range r.Services {
 		r.Services[s].Purposes[0].Termination = "withdrawn: no marketing is sent; the subscription is deleted within 30 days, " +
 			"and a one-way code of the address is kept so that none is sent by mistake"
@@ -95,9 +96,20 @@ func (i Issuer) base(event, lang, principal, policyVersion string, at time.Time,
 		PolicyURL: i.PolicyURL, PolicyVersion: policyVersion, SPICat: []string{}, Ledger: l}
 }
 
+// basisOf is the legal basis sub was confirmed on, as the policy version
+// in force then stated it; a subscription confirmed before bases were
+// data was recorded on consent.
+func basisOf(sub privacy.Subscription) string {
+	if sub.LegalBasis == "" {
+		return privacy.BasisConsent
+	}
+	return sub.LegalBasis
+}
+
 // marketing is the newsletter's services: one per topic, each for the
-// marketing purpose on consent.
-func marketing(topics []string, named bool) []Service {
+// marketing purpose on basis (the opt-in is explicit whatever the basis:
+// the double opt-in proves it).
+func marketing(topics []string, named bool, basis string) []Service {
 	pii := []string{"email address"}
 	if named {
 		pii = append(pii, "name")
@@ -106,7 +118,7 @@ func marketing(topics []string, named bool) []Service {
 	for _, t := range topics {
 		out = append(out, Service{Service: "newsletter: " + t, Purposes: []Purpose{{
 			Purpose: privacy.PurposeMarketing, PurposeCategory: []string{"direct marketing"}, ConsentType: "EXPLICIT",
-			LegalBasis: privacy.BasisConsent, PIICategory: pii, PrimaryPurpose: true,
+			LegalBasis: basis, PIICategory: pii, PrimaryPurpose: true,
 			Termination: "until withdrawn, with the unsubscribe link in every email", ThirdPartyDisclosure: false,
 		}}})
 	}

@@ -22,6 +22,7 @@ type Copy struct {
 	Requests                           []Row
 	Suppression                        []string
 	Processing                         []processingInfo
+	Purposes                           []PurposeBasis
 	Recipients                         []string
 }
 
@@ -47,7 +48,7 @@ type Row []string
 // Readable is ex as a person reads it.
 func Readable(ex Export) Copy {
 	c := Copy{Controller: ex.Controller, RequestID: ex.RequestID, GeneratedAt: ex.GeneratedAt,
-		Suppression: ex.Suppression, Processing: ex.Processing, Recipients: ex.Recipients}
+		Suppression: ex.Suppression, Processing: ex.Processing, Purposes: ex.Purposes, Recipients: ex.Recipients}
 	byPurpose := map[string][]Record{}
 	for _, rec := range ex.Records {
 		purpose := text(rec["purpose"])
@@ -100,6 +101,9 @@ func WriteCSV(w io.Writer, ex Export) error {
 	}
 	for _, s := range ex.Suppression {
 		row("marketing_suppression", s, "reason", s)
+	}
+	for _, p := range ex.Purposes {
+		row("purpose", p.Purpose, "legal_basis", p.LegalBasis)
 	}
 	cw.Flush()
 	return cw.Error()

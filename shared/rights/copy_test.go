@@ -21,6 +21,7 @@ func sampleExport() Export {
 		Consent: []map[string]any{{"at": "2026-11-01T00:00:00Z", "event": "subscription_confirmed", "purpose": privacy.PurposeMarketing,
 			"legal_basis": "consent", "policy_version": "v1"}},
 		Suppression: []string{"bounced"},
+		Purposes:    purposes(privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent}),
 		Requests: []map[string]any{{"id": "r-1", "type": "access", "status": "completed",
 			"recipients_told": []privacy.Told{{Name: "Mailer Inc", Status: "confirmed"}}}},
 	}
@@ -88,6 +89,9 @@ func TestWriteCSV(t *testing.T) {
 		{"event", "legal_basis", []string{"consent"}},
 		{"rights_request", "recipients_told", []string{"name: Mailer Inc; status: confirmed"}},
 		{"marketing_suppression", "reason", []string{"bounced"}},
+		// What the policy in force states: the marketing basis it gives,
+		// the default of the one it does not, the requests' obligation.
+		{"purpose", "legal_basis", []string{privacy.BasisLegitimateInterest, privacy.BasisConsent, privacy.BasisLegalObligation}},
 	} {
 		if got := find(c.section, c.field); !slices.Equal(got, c.want) {
 			t.Errorf("%s %s: %q, want %q", c.section, c.field, got, c.want)

@@ -41,7 +41,26 @@ type Export struct {
 	Suppression []string         `json:"marketing_suppression_reasons"`
 	Requests    []map[string]any `json:"rights_requests"`
 	Processing  []processingInfo `json:"how_we_process"`
+	Purposes    []PurposeBasis   `json:"purposes_and_legal_bases"`
 	Recipients  []string         `json:"recipients"`
+}
+
+// PurposeBasis is a purpose and the legal basis the policy in force
+// states for it (Art. 15(1)(a); Art. 13(1)(c)).
+type PurposeBasis struct {
+	Purpose    string `json:"purpose"`
+	LegalBasis string `json:"legal_basis"`
+}
+
+// purposes are what the export says of why and on what basis: each
+// purpose the policy states a basis for, as bases state it, and the
+// privacy requests (a legal obligation).
+func purposes(bases privacy.Bases) []PurposeBasis {
+	var out []PurposeBasis
+	for _, p := range privacy.StatedPurposes() {
+		out = append(out, PurposeBasis{Purpose: p, LegalBasis: bases.Of(p)})
+	}
+	return append(out, PurposeBasis{Purpose: privacy.PurposePrivacyRequests, LegalBasis: privacy.BasisLegalObligation})
 }
 
 type processingInfo struct {
@@ -50,11 +69,12 @@ type processingInfo struct {
 	Why       string `json:"why"`
 }
 
-// ExportFor builds the export of the subject of a request.
-func ExportFor(ctx context.Context, rd Reader, company string, req privacy.RightsRequest, now time.Time) (Export, error) {
+// ExportFor builds the export of the subject of a request; bases are the
+// legal bases the policy in force states.
+func ExportFor(ctx context.Context, rd Reader, company string, req privacy.RightsRequest, bases privacy.Bases, now time.Time) (Export, error) {
 	subject := req.Subject
 	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
-		Controller: company, Recipients: privacy.Recipients()}
+		Controller: company, Recipients: privacy.Recipients(), Purposes: purposes(bases)}
 	var err error
 	var records, ledger []map[string]any
 	records, err = rd.SubjectData(ctx, subject)
@@ -243,7 +263,7 @@ func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc 
 				req.CompletedAt.Add(links.ExportValidity).Format("2006-01-02"), self + "&format=html", self + "&format=csv",
 				self + "&format=json"}), nil
 		}
-		ex, err := ExportFor(ctx, rd, company, req, h.Now())
+		ex, err := ExportFor(ctx, rd, company, req, r.Site.Bases, h.Now())
 		if err != nil {
 			return httpapi.Response{}, err
 		}

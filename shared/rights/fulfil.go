@@ -60,7 +60,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 	case privacy.RightAccess, privacy.RightPortability:
 		// The export is built when its link is opened: nothing to store
 		// but how many records it holds now.
-		ex, err := ExportFor(ctx, f.Store, "", req, at)
+		ex, err := ExportFor(ctx, f.Store, "", req, nil, at)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}

@@ -30,6 +30,8 @@ type Site struct {
 	PolicyURL     string
 	PolicyVersion string
 	PolicyUpdated string // the version's "Last updated" day, YYYY-MM-DD
+	// Bases are the legal bases the version states (pages say them).
+	Bases privacy.Bases
 }
 
 // Catalog is one language's strings by key.

@@ -127,6 +127,7 @@ func renderPages(t *testing.T, code string) {
 			Events, Requests [][]string
 			Suppression      []string
 			Processing       []struct{ Record, Retention, Why string }
+			Purposes         []struct{ Purpose, LegalBasis string }
 			Recipients       []string
 		}{Controller: "Example", RequestID: "r-1", GeneratedAt: "2026-12-01T00:00:00Z",
 			Groups: []struct {
@@ -143,9 +144,11 @@ func renderPages(t *testing.T, code string) {
 			Requests:    [][]string{{"r-1", "access", "completed", "2026-11-30", "2026-12-01"}},
 			Suppression: []string{"unsubscribed"},
 			Processing:  []struct{ Record, Retention, Why string }{{"inquiry", "24 months", "to answer you"}},
-			Recipients:  []string{"Amazon Web Services"}}},
+			Purposes: []struct{ Purpose, LegalBasis string }{{privacy.PurposeMarketing, privacy.BasisConsent},
+				{privacy.PurposePrivacyRequests, privacy.BasisLegalObligation}},
+			Recipients: []string{"Amazon Web Services"}}},
 	}
-	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|copy|suppression|error|topic)\.[a-z_]+\b`)
+	leftover := regexp.MustCompile(`\b(?:site|center|contact|newsletter|rights|status|export|copy|suppression|error|topic|basis|purpose)\.[a-z_]+\b`)
 	for _, p := range pages {
 		p.Lang, p.Title, p.Site = Lang{Code: code}, "Title", Site{PolicyURL: "https://example.com/privacy", PolicyVersion: "v1",
 			PolicyUpdated: "2026-12-01"}

@@ -106,10 +106,15 @@ func (b Builder) Unsubscribe(subject privacy.SubjectID, now time.Time) (string, 
 	return b.link("/v1/unsubscribe", token.Claims{Purpose: token.Unsubscribe, Subject: subject, Expires: now.Add(MarketingValidity)})
 }
 
-// MarketingMintedAt is when a marketing link (Unsubscribe, or a
-// Preferences link valid as long, or one its page minted with the same
-// end) was minted: its end less MarketingValidity.
-func MarketingMintedAt(c token.Claims) time.Time { return c.Expires.Add(-MarketingValidity) }
+// MarketingMintedBefore reports whether a marketing link (Unsubscribe, or
+// a Preferences link valid as long, or one its page minted with the same
+// end) was certainly minted before t: its end less MarketingValidity is
+// when it was minted, to the second (a token keeps whole seconds), so a
+// link minted in t's own second, on either side of t, counts as not
+// before.
+func MarketingMintedBefore(c token.Claims, t time.Time) bool {
+	return c.Expires.Add(-MarketingValidity).Before(t.Truncate(time.Second))
+}
 
 // Preferences is the link to a subscriber's preferences, valid until
 // expires.

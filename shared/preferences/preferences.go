@@ -188,8 +188,10 @@ func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose
 	}
 	// An offer's link (add-topic) only ever adds, which a forwarded link may
 	// not: it acts on its own key whenever it was minted (and its 30 days
-	// are not the 400 MarketingMintedAt reads).
-	if to != c.Subject && p != token.AddTopic && links.MarketingMintedAt(c).Before(movedAt) {
+	// are not the 400 MarketingMintedBefore reads). A link minted in the
+	// second of the move is not followed (a token's end has whole seconds:
+	// it may be the next holder's).
+	if to != c.Subject && p != token.AddTopic && links.MarketingMintedBefore(c, movedAt) {
 		l.Subject, l.forwarded = to, true
 	}
 	return l, nil

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,78 +33,40 @@ func (s *Store) Erase(ctx context.Context, subject privacy.SubjectID, requestID 
 // restricted_at, since); one with none counts as old.
 func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, before time.Time, requestID string,
 	e privacy.Event) (withheld bool, deleted int, err error) {
-	newer := func(it map[string]types.AttributeValue) bool {
-		if before.IsZero() {
-			return false
-		}
-		for _, clock := range []string{"created_at", "confirm_requested_at", "at", "received_at", "restricted_at", "since"} {
-			if t, err := parseTS(s1(it, clock)); err == nil && !t.IsZero() {
-				return !t.Before(before)
-			}
-		}
-		return false
-	}
 	items, err := s.SubjectItems(ctx, subject)
 	if err != nil {
 		return false, 0, err
 	}
-	var keys []map[string]types.AttributeValue
-	for _, it := range items {
-		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
-		if sk != nil && sk.Value == privacy.HoldLegal {
-			if decodeHold(it).InForce(e.At) {
-				return true, 0, nil
-			}
-			continue // a hold that has ended: the team's item, not the person's data
-		}
-		if sk != nil && strings.HasPrefix(sk.Value, privacy.HoldPrefix) && sk.Value != privacy.HoldRestriction {
-			continue // the privacy team's hold, not the person's data; an erasure ends a restriction
-		}
-		if newer(it) {
-			continue
-		}
-		keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
-	}
 	ledger, err := s.LedgerEntries(ctx, subject)
 	if err != nil {
-		return false, 0, err
-	}
-	if err := s.batchDelete(ctx, s.tables.Subjects, keys); err != nil {
-		return false, 0, err
-	}
-	var lkeys []map[string]types.AttributeValue
-	own := 0 // entries this request wrote: not data that was held
-	for _, it := range ledger {
-		if newer(it) {
-			continue
-		}
-		lkeys = append(lkeys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
-		if ref, _ := it["ref"].(*types.AttributeValueMemberS); ref != nil && ref.Value == requestID {
-			own++
-		}
-	}
-	if err := s.batchDelete(ctx, s.tables.Ledger, lkeys); err != nil {
 		return false, 0, err
 	}
 	reqs, err := s.SubjectRequests(ctx, subject, time.Time{})
 	if err != nil {
 		return false, 0, err
 	}
-	for _, r := range reqs {
-		if r.ID == requestID || (!before.IsZero() && !r.ReceivedAt.Before(before)) {
-			continue // its address goes once the completion email is sent; a later request is not erased
-		}
-		if err := s.StripRequestAddress(ctx, r.ID); err != nil {
+	plan := privacy.PlanErasure(held(items), held(ledger), reqs, before, requestID, e.At)
+	if plan.Withheld {
+		return true, 0, nil
+	}
+	if err := s.batchDelete(ctx, s.tables.Subjects, keysAt(items, plan.Items)); err != nil {
+		return false, 0, err
+	}
+	if err := s.batchDelete(ctx, s.tables.Ledger, keysAt(ledger, plan.Ledger)); err != nil {
+		return false, 0, err
+	}
+	for _, id := range plan.Strip {
+		if err := s.StripRequestAddress(ctx, id); err != nil {
 			return false, 0, err
 		}
 	}
-	if !before.IsZero() {
+	if !plan.Suppress {
 		// A lifted erasure re-applied: the person asked anew since, so
 		// their suppression stays lifted; the ledger records the run.
 		if err := s.RecordEvent(ctx, e); err != nil {
 			return false, 0, err
 		}
-		return false, len(keys) + len(lkeys) - own, nil
+		return false, plan.Deleted, nil
 	}
 	// An erasure after an earlier one was lifted starts its record anew.
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Suppression,
@@ -118,7 +79,38 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 	if err := s.Suppress(ctx, subject, privacy.SuppressErased, e); err != nil {
 		return false, 0, err
 	}
-	return false, len(keys) + len(lkeys) - own, nil
+	return false, plan.Deleted, nil
+}
+
+// held is what an erasure weighs of stored items: each one's sort key,
+// first clock (created_at, confirm_requested_at, at, received_at,
+// restricted_at, since), ref, and the legal hold it is.
+func held(items []map[string]types.AttributeValue) []privacy.Held {
+	out := make([]privacy.Held, len(items))
+	for i, it := range items {
+		h := privacy.Held{SK: s1(it, attrSK), Ref: s1(it, "ref")}
+		for _, clock := range []string{"created_at", "confirm_requested_at", "at", "received_at", "restricted_at", "since"} {
+			if t, err := parseTS(s1(it, clock)); err == nil && !t.IsZero() {
+				h.Clock = t
+				break
+			}
+		}
+		if h.SK == privacy.HoldLegal {
+			hold := decodeHold(it)
+			h.Hold = &hold
+		}
+		out[i] = h
+	}
+	return out
+}
+
+// keysAt are the keys of the items at the indexes.
+func keysAt(items []map[string]types.AttributeValue, at []int) []map[string]types.AttributeValue {
+	keys := make([]map[string]types.AttributeValue, 0, len(at))
+	for _, i := range at {
+		keys = append(keys, map[string]types.AttributeValue{attrPK: items[i][attrPK], attrSK: items[i][attrSK]})
+	}
+	return keys
 }
 
 // SetOutcome records an outcome (completed with completed_at), makes its

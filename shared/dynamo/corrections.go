@@ -129,29 +129,7 @@ func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bo
 func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error) {
 	n := 0
 	move := func(table string, it map[string]types.AttributeValue) error {
-		moved := maps.Clone(it)
-		moved[attrPK] = str(SubjectPK(to))
-		if _, ok := it["subject"]; ok {
-			moved["subject"] = str(string(to))
-		}
-		if _, ok := it["email"]; ok {
-			moved["email"] = str(email)
-		}
-		// A copy makes no email due: what its mail_due named was sent (or
-		// not) to the old address, and must not go again to the new one.
-		delete(moved, AttrMailDue)
-		// An item from before site items lost their digest keys gives them
-		// up: they were the old address's.
-		delete(moved, "email_md5")
-		delete(moved, "email_sha1")
-		delete(moved, "email_sha256")
-		if ls := s1(it, "list_sk"); ls != "" {
-			moved["list_sk"] = str(string(to))
-			if strings.HasPrefix(ls, "S#") {
-				moved["list_sk"] = str(SubjectPK(to))
-			}
-		}
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: moved,
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: movedCopy(it, to, email),
 			ConditionExpression: aws.String("attribute_not_exists(pk)")})
 		if err != nil && !isConditionFailed(err) {
 			return fmt.Errorf("move to the new address: %w", err)
@@ -202,4 +180,31 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 		n++
 	}
 	return n, nil
+}
+
+// movedCopy is item as a move to the subject to, whose address is email,
+// writes it: under the new key, its subject and address (where it keeps
+// them) and its list key the new ones; no email due (what its mail_due
+// named was sent, or not, to the old address, and must not go again to
+// the new one); without the digest keys an item from before site items
+// lost them still has (they were the old address's).
+func movedCopy(item map[string]types.AttributeValue, to privacy.SubjectID, email string) map[string]types.AttributeValue {
+	moved := maps.Clone(item)
+	moved[attrPK] = str(SubjectPK(to))
+	if _, ok := item["subject"]; ok {
+		moved["subject"] = str(string(to))
+	}
+	if _, ok := item["email"]; ok {
+		moved["email"] = str(email)
+	}
+	if ls := s1(item, "list_sk"); ls != "" {
+		moved["list_sk"] = str(string(to))
+		if strings.HasPrefix(ls, "S#") {
+			moved["list_sk"] = str(SubjectPK(to))
+		}
+	}
+	for _, a := range []string{AttrMailDue, "email_md5", "email_sha1", "email_sha256"} {
+		delete(moved, a)
+	}
+	return moved
 }

@@ -541,7 +541,8 @@ func (m *Mailer) subscription(c notify.Config, sub privacy.Subscription, due pri
 func (m *Mailer) config(ctx context.Context) notify.Config {
 	c := m.Config
 	if m.Policy != nil {
-		c.PolicyUpdated = m.Policy(ctx).LastUpdated()
+		v := m.Policy(ctx)
+		c.PolicyUpdated, c.Bases = v.LastUpdated(), v.Bases
 	}
 	return c
 }

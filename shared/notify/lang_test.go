@@ -192,18 +192,27 @@ func TestCategoriesInEachLanguage(t *testing.T) {
 	for _, cl := range privacy.RetentionClasses() {
 		english = append(english, cl.Why, strings.ReplaceAll(cl.Name, "_", " ")+":")
 	}
-	english = append(append(append(english, privacy.Sources()...), privacy.Purposes()...), privacy.Recipients()...)
+	english = append(append(append(english, privacy.Sources()...), purposes(DefaultLang, nil)...), privacy.Recipients()...)
+	english = append(english, purposes(DefaultLang, privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent})...)
 	for _, lang := range Languages() {
 		if lang == DefaultLang {
 			continue
 		}
-		m, err := Categories(Config{Lang: lang, PolicyURL: "https://e.com/p"}, "ann@example.com", "r-1")
+		// Every basis a version may state, in words of the language.
+		m, err := Categories(Config{Lang: lang, PolicyURL: "https://e.com/p",
+			Bases: privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent, privacy.PurposeRespondToInquiry: privacy.BasisContract}},
+			"ann@example.com", "r-1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range english {
 			if strings.Contains(m.Text, s) {
 				t.Errorf("%s: %q left in English", lang, s)
+			}
+		}
+		for _, b := range []string{privacy.BasisConsent, privacy.BasisContract, privacy.BasisLegalObligation} {
+			if w := "(" + strings.ReplaceAll(b, "_", " ") + ")"; strings.Contains(m.Text, w) {
+				t.Errorf("%s: the basis %s left in English", lang, w)
 			}
 		}
 		for _, s := range []string{"days from", "until it expires"} {

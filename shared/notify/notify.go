@@ -44,6 +44,9 @@ type Config struct {
 	// Lang is the language of the person's emails: the form's, kept with
 	// their record ("" is English). The team's emails are in English.
 	Lang string
+	// Bases are the legal bases the policy version in force states (nil:
+	// the defaults).
+	Bases privacy.Bases
 }
 
 //go:embed templates
@@ -607,6 +610,19 @@ func OptOutRecorded(c Config, to, requestID string) (Message, error) {
 	return Message{Kind: KindOptedOut, To: []string{to}, Subject: subj, Text: text, HTML: html}, nil
 }
 
+// purposes are the purposes with their legal bases, as bases state them,
+// in lang: "answering your messages (legitimate interest)".
+func purposes(lang string, bases privacy.Bases) []string {
+	english := map[string]string{privacy.PurposeRespondToInquiry: "answering your messages", privacy.PurposeMarketing: "marketing emails",
+		privacy.PurposePrivacyRequests: "answering your rights requests"}
+	var out []string
+	for _, p := range privacy.Purposes(bases) {
+		basis := strings.ReplaceAll(p.LegalBasis, "_", " ")
+		out = append(out, term(lang, "purpose."+p.Purpose, english[p.Purpose])+" ("+term(lang, "basis."+p.LegalBasis, basis)+")")
+	}
+	return out
+}
+
 // Categories answers a request to know the categories of personal
 // information collected: generated from the retention classes and the
 // purpose, source and recipient tables, never written by hand.
@@ -641,7 +657,7 @@ func Categories(c Config, to, requestID string) (Message, error) {
 		ID                            string
 		Classes                       []class
 		Sources, Purposes, Recipients []string
-	}{c, requestID, classes, in(privacy.Sources()), in(privacy.Purposes()), in(privacy.Recipients())})
+	}{c, requestID, classes, in(privacy.Sources()), purposes(c.Lang, c.Bases), in(privacy.Recipients())})
 	if err != nil {
 		return Message{}, err
 	}

@@ -41,11 +41,21 @@ func Sources() []string {
 		"our email provider: whether our emails to you were delivered, bounced or reported"}
 }
 
-// Purposes are why the system processes personal data, with the legal
-// basis of each.
-func Purposes() []string {
-	return []string{PurposeRespondToInquiry + " (legitimate interest)", PurposeMarketing + " (consent)",
-		"answering your rights requests (legal obligation)"}
+// PurposeBasis is a purpose and its legal basis.
+type PurposeBasis struct {
+	Purpose    string `json:"purpose"`
+	LegalBasis string `json:"legal_basis"`
+}
+
+// Purposes are why the system processes personal data, each with the
+// legal basis bases state for it (the policy version in force), and the
+// privacy requests (a legal obligation).
+func Purposes(bases Bases) []PurposeBasis {
+	var out []PurposeBasis
+	for _, p := range StatedPurposes() {
+		out = append(out, PurposeBasis{Purpose: p, LegalBasis: bases.Of(p)})
+	}
+	return append(out, PurposeBasis{Purpose: PurposePrivacyRequests, LegalBasis: BasisLegalObligation})
 }
 
 // Regulations a request can be made under. "other" is answered on the

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // Copy is the export as a person reads it (GDPR Art. 15): what we hold,
@@ -22,7 +24,7 @@ type Copy struct {
 	Requests                           []Row
 	Suppression                        []string
 	Processing                         []processingInfo
-	Purposes                           []PurposeBasis
+	Purposes                           []privacy.PurposeBasis
 	Recipients                         []string
 }
 

@@ -21,7 +21,7 @@ func sampleExport() Export {
 		Consent: []map[string]any{{"at": "2026-11-01T00:00:00Z", "event": "subscription_confirmed", "purpose": privacy.PurposeMarketing,
 			"legal_basis": "consent", "policy_version": "v1"}},
 		Suppression: []string{"bounced"},
-		Purposes:    purposes(privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent}),
+		Purposes:    privacy.Purposes(privacy.Bases{privacy.PurposeMarketing: privacy.BasisConsent}),
 		Requests: []map[string]any{{"id": "r-1", "type": "access", "status": "completed",
 			"recipients_told": []privacy.Told{{Name: "Mailer Inc", Status: "confirmed"}}}},
 	}

@@ -32,35 +32,17 @@ type Reader interface {
 
 // Export is the machine-readable copy (policy §8, portability).
 type Export struct {
-	Format      string           `json:"format"`
-	GeneratedAt string           `json:"generated_at"`
-	RequestID   string           `json:"request_id"`
-	Controller  string           `json:"controller"`
-	Records     []map[string]any `json:"records"`
-	Consent     []map[string]any `json:"consent_and_processing_events"`
-	Suppression []string         `json:"marketing_suppression_reasons"`
-	Requests    []map[string]any `json:"rights_requests"`
-	Processing  []processingInfo `json:"how_we_process"`
-	Purposes    []PurposeBasis   `json:"purposes_and_legal_bases"`
-	Recipients  []string         `json:"recipients"`
-}
-
-// PurposeBasis is a purpose and the legal basis the policy in force
-// states for it (Art. 15(1)(a); Art. 13(1)(c)).
-type PurposeBasis struct {
-	Purpose    string `json:"purpose"`
-	LegalBasis string `json:"legal_basis"`
-}
-
-// purposes are what the export says of why and on what basis: each
-// purpose the policy states a basis for, as bases state it, and the
-// privacy requests (a legal obligation).
-func purposes(bases privacy.Bases) []PurposeBasis {
-	var out []PurposeBasis
-	for _, p := range privacy.StatedPurposes() {
-		out = append(out, PurposeBasis{Purpose: p, LegalBasis: bases.Of(p)})
-	}
-	return append(out, PurposeBasis{Purpose: privacy.PurposePrivacyRequests, LegalBasis: privacy.BasisLegalObligation})
+	Format      string                 `json:"format"`
+	GeneratedAt string                 `json:"generated_at"`
+	RequestID   string                 `json:"request_id"`
+	Controller  string                 `json:"controller"`
+	Records     []map[string]any       `json:"records"`
+	Consent     []map[string]any       `json:"consent_and_processing_events"`
+	Suppression []string               `json:"marketing_suppression_reasons"`
+	Requests    []map[string]any       `json:"rights_requests"`
+	Processing  []processingInfo       `json:"how_we_process"`
+	Purposes    []privacy.PurposeBasis `json:"purposes_and_legal_bases"`
+	Recipients  []string               `json:"recipients"`
 }
 
 type processingInfo struct {
@@ -74,7 +56,7 @@ type processingInfo struct {
 func ExportFor(ctx context.Context, rd Reader, company string, req privacy.RightsRequest, bases privacy.Bases, now time.Time) (Export, error) {
 	subject := req.Subject
 	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
-		Controller: company, Recipients: privacy.Recipients(), Purposes: purposes(bases)}
+		Controller: company, Recipients: privacy.Recipients(), Purposes: privacy.Purposes(bases)}
 	var err error
 	var records, ledger []map[string]any
 	records, err = rd.SubjectData(ctx, subject)

@@ -92,7 +92,8 @@ const (
 	// (policy §8, "we may contact you for further information"); the
 	// answer, by its link, returns the request to the status it was asked
 	// in. Under the GDPR the clock does not stop meanwhile: the due date
-	// stays.
+	// stays (Art. 12(3) counts "one month of receipt of the request" and
+	// provides for no pause; text at gdprhub.eu, Article_12_GDPR).
 	RequestWaitingForInformation = "waiting_for_information"
 	RequestCompleted             = "completed"
 	RequestDenied                = "denied"

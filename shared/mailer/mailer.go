@@ -477,7 +477,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 			return nil, err
 		}
 		return one(notify.Question(c, notify.QuestionMail{To: req.AnswerTo(), ID: req.ID, Question: req.Question, Link: link,
-			Due: req.DueAt}))
+			Due: req.DueAt, Regulation: req.Regulation}))
 	},
 	privacy.MailAnswered: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.Answered(c, req.ID, req.Type, req.DueAt))

@@ -509,6 +509,9 @@ const (
 type QuestionMail struct {
 	To, ID, Question, Link string
 	Due                    time.Time
+	// Regulation is the request's: a GDPR request is told that the law
+	// does not stop its clock.
+	Regulation string
 }
 
 // Question renders the team's question to the requester (policy §8: "we

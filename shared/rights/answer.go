@@ -56,11 +56,14 @@ func (h *Handlers) asked(ctx context.Context, r httpapi.Request) (privacy.Rights
 // was sent and its errors when a plain post is drawn again.
 func answerPage(r httpapi.Request, req privacy.RightsRequest, status int, form web.Form) httpapi.Response {
 	l := pages.Lang(r)
+	deadline := l.T("answer.deadline", httpapi.Deadline(req.DueAt)[:10])
+	if req.Regulation == privacy.RegulationGDPR {
+		deadline += " " + l.T("answer.deadline_gdpr")
+	}
 	return pages.View(r, status, l.T("answer.title"), "answer", struct {
 		Question, URL, Deadline string
 		Form                    web.Form
-	}{req.Question, r.RawPath + "?token=" + url.QueryEscape(httpapi.Query(r, "token")),
-		l.T("answer.deadline", httpapi.Deadline(req.DueAt)[:10]), form})
+	}{req.Question, r.RawPath + "?token=" + url.QueryEscape(httpapi.Query(r, "token")), deadline, form})
 }
 
 // AnswerPage handles GET …/answer: the team's question and a form; nothing

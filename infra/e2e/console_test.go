@@ -180,6 +180,34 @@ func TestConsole(t *testing.T) {
 	if main := team.text("main"); !strings.Contains(main, "name → Ann Corrected") || strings.Contains(main, fix) {
 		t.Fatalf("correction page (shows the correction, never the address):\n%s", main)
 	}
+	// Ask the requester first (#34 item 3): the form says the deadline
+	// stays; the person answers on the link's page (axe, a phone's width),
+	// and the request is back, with the answer shown to the team.
+	if main := team.text("main"); !strings.Contains(main, "the clock does not stop") {
+		t.Fatalf("the ask form does not state the deadline rule:\n%s", main)
+	}
+	team.typeInto("#ask-question", "Is it Ann or Anne on your contract?")
+	team.submit("#ask", "#done")
+	if status := team.text("#status"); status != "waiting for information" || !strings.Contains(team.text("main"), "the clock does not stop") {
+		t.Fatalf("asked: %q\n%s", status, team.text("main"))
+	}
+	team.check("console-request-waiting")
+	question := s.mailTo(t, fix, "A question about your privacy request "+fixID)
+	person := s.openBrowser(t, false)
+	person.open(answerLink.FindString(question.Body.Text))
+	person.check("answer-page")
+	if q := person.text("#question"); q != "Is it Ann or Anne on your contract?" {
+		t.Fatalf("the answer page shows %q", q)
+	}
+	person.typeInto("#answer-answer", "Ann, as on the contract.")
+	person.submit("form button", "main p")
+	if !strings.Contains(person.text("main"), "We received your answer") {
+		t.Fatalf("after answering: %s", person.text("main"))
+	}
+	team.open(link)
+	if status, answer := team.text("#status"), team.text("#answer"); status != "awaiting review" || !strings.Contains(answer, "Ann, as on the contract.") {
+		t.Fatalf("answered: %q %q", status, answer)
+	}
 	team.submit("#approve", "#done")
 	s.mailTo(t, fix, "Your data is corrected")
 

@@ -131,6 +131,12 @@ var commands = []command{
 			reasonFlag("the reason (the requester reads it)")(fs, o)
 			fs.StringVar(&o.until, "until", "", "the new deadline, YYYY-MM-DD (default: the furthest allowed)")
 		}, ask: func(o options) (operator.Args, error) { return operator.Args{Reason: o.reason, Until: o.until}, nil }},
+	{name: "ask", args: "ID -question TEXT", ids: 1,
+		help: "ask the requester of a verified request for the information needed to answer it; they are emailed the question " +
+			"with a link to answer, the request waits for them (the deadline stays: under the GDPR the clock does not stop)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.question, "question", "", "the question (the requester reads it)")
+		}, ask: func(o options) (operator.Args, error) { return operator.Args{Question: o.question}, nil }},
 	{name: "complete", args: "ID [-note TEXT]", ids: 1, help: "close a rectification the team has carried out; the requester is told",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.note, "note", "", "what was corrected (the requester reads it)")
@@ -328,6 +334,7 @@ var errUsage = errors.New("bad usage")
 type options struct {
 	api, endpoint, stage, requests, subjects, ledger, ops, suppression string
 	policy, status, reason, note, until, email, ref, name, controller  string
+	question                                                           string
 	records, url, credentials, certificate, queueURL, sqsEndpoint      string
 	since, only, version, effective, summary                           string
 	entry                                                              entryFlags

@@ -153,6 +153,9 @@ func rowOf(r operator.Row) Row {
 	if r.Excessive {
 		out.Flags = append(out.Flags, "possibly excessive")
 	}
+	if r.Status == privacy.RequestWaitingForInformation {
+		out.Flags = append(out.Flags, "waiting on the requester")
+	}
 	return out
 }
 
@@ -167,10 +170,17 @@ func (f Filter) keep(r operator.Row, now time.Time) bool {
 	case f.Type != "" && r.Type != f.Type,
 		f.Overdue && !r.Overdue,
 		f.Soon && (r.Overdue || r.DueAt.After(now.AddDate(0, 0, 7))),
-		f.Waiting && r.Status != privacy.RequestIdentityUnverified:
+		f.Waiting && !waitsOnRequester(r.Status):
 		return false
 	}
 	return true
+}
+
+// waitsOnRequester reports whether a request in status waits on its
+// requester: to verify the address, or to answer the team's question
+// (the deadline runs all the same).
+func waitsOnRequester(status string) bool {
+	return status == privacy.RequestIdentityUnverified || status == privacy.RequestWaitingForInformation
 }
 
 type count struct {
@@ -315,13 +325,16 @@ func (c *Console) request(ctx context.Context, r httpapi.Request, s member) (htt
 		}
 		return c.page(status, "Request", s, "queue", "message", session.Message{Text: msg, Link: "/console", LinkText: "Back to the requests"}), nil
 	}
-	if done := r.QueryStringParameters["done"]; done != "" && slices.Contains([]string{"approve", "deny", "extend", "complete", "uphold", "lift"}, done) {
-		p.Done = map[string]string{"approve": "Approved.", "deny": "Denied; the requester is emailed the reason.",
-			"extend": "Deadline extended; the requester is emailed the reason.", "complete": "Completed; the requester is told.",
-			"uphold": "Objection upheld; the requester is told.", "lift": "Restriction lifted; the requester is told."}[done]
-	}
+	p.Done = decisions[r.QueryStringParameters["done"]]
 	return c.page(http.StatusOK, "Request "+p.View.Request.Type, s, "queue", "request", p), nil
 }
+
+// decisions are the request page's decisions, each with what the page
+// says once it is taken.
+var decisions = map[string]string{"approve": "Approved.", "deny": "Denied; the requester is emailed the reason.",
+	"extend": "Deadline extended; the requester is emailed the reason.", "complete": "Completed; the requester is told.",
+	"uphold": "Objection upheld; the requester is told.", "lift": "Restriction lifted; the requester is told.",
+	"ask": "Question sent; the request waits for the requester's answer. The deadline stays."}
 
 // decide runs one of the request page's decisions and sends the browser
 // back to the page (303); a refused one is shown on the page with its
@@ -333,12 +346,12 @@ func (c *Console) decide(ctx context.Context, r httpapi.Request, s member) (http
 		return httpapi.Response{}, err
 	}
 	action := form.Get("action")
-	if !slices.Contains([]string{"approve", "deny", "extend", "complete", "uphold", "lift"}, action) {
+	if _, ok := decisions[action]; !ok {
 		return httpapi.Response{}, &httpapi.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "Unknown decision."}
 	}
 	_, err = c.Operator.Do(ctx, s.caller(), operator.Request{Action: action, ID: id, Args: operator.Args{
 		Reason: strings.TrimSpace(form.Get("reason")), Note: strings.TrimSpace(form.Get("note")), Until: form.Get("until"),
-		Erase: form.Get("erase") == "1"}})
+		Erase: form.Get("erase") == "1", Question: strings.TrimSpace(form.Get("question"))}})
 	if err == nil {
 		return httpapi.Response{StatusCode: http.StatusSeeOther, Headers: map[string]string{
 			"Location": "/console/requests/" + url.PathEscape(id) + "?done=" + action, "Cache-Control": "no-store"}}, nil

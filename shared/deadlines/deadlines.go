@@ -16,10 +16,13 @@ import (
 
 // The request statuses the watch reads through the requests table's
 // "by-status-due" index (status, due_at). Open requests are the team's to
-// answer; identity_unverified ones wait on the requester.
+// answer; identity_unverified ones wait on the requester to verify, and
+// waiting_for_information ones on the requester's answer to the team's
+// question, whose clock runs all the same (GDPR): past its deadline it is
+// overdue.
 var (
 	OpenStatuses    = []string{"pending", "in_progress", "awaiting_review"}
-	WaitingStatuses = []string{"identity_unverified"}
+	WaitingStatuses = []string{"identity_unverified", "waiting_for_information"}
 )
 
 // Soon is how far ahead "due soon" looks.
@@ -82,7 +85,13 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		d.Waiting = append(d.Waiting, items...)
+		for _, r := range items {
+			if st == privacy.RequestWaitingForInformation && r.Due.Before(now) {
+				d.Overdue = append(d.Overdue, r)
+			} else {
+				d.Waiting = append(d.Waiting, r)
+			}
+		}
 	}
 	for _, l := range [][]notify.DigestItem{d.Overdue, d.DueSoon, d.Waiting} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Due.Before(l[j].Due) })

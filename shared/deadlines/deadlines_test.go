@@ -53,6 +53,10 @@ func TestOneDigestPerRun(t *testing.T) {
 	put("review-1", "rectification", "awaiting_review", now.Add(6*24*time.Hour))
 	put("later-1", "access", "pending", now.Add(20*24*time.Hour))
 	put("waiting-1", "objection", "identity_unverified", now.Add(25*24*time.Hour))
+	// Asked for more: waiting on the requester, and overdue once its
+	// deadline passed (the clock does not stop).
+	put("asked-1", "rectification", "waiting_for_information", now.Add(10*24*time.Hour))
+	put("asked-late", "access", "waiting_for_information", now.Add(-2*24*time.Hour))
 	put("done-1", "access", "completed", now.Add(-40*24*time.Hour))
 	// A legal hold in force is listed; one that ended and a restriction are not.
 	store := dynamo.New(db, dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"]})
@@ -66,7 +70,7 @@ func TestOneDigestPerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := w.Run(ctx)
-	if err != nil || !res.Sent || res.Overdue != 1 || res.DueSoon != 2 || res.Waiting != 1 || res.Holds != 1 {
+	if err != nil || !res.Sent || res.Overdue != 2 || res.DueSoon != 2 || res.Waiting != 2 || res.Holds != 1 {
 		t.Fatalf("digest: %+v %v", res, err)
 	}
 	mails := localtest.WaitEmails(t, svc, 1, 10*time.Second, toTeam)
@@ -74,7 +78,7 @@ func TestOneDigestPerRun(t *testing.T) {
 		t.Fatalf("%d digests, want 1", len(mails))
 	}
 	body := mails[0].Body.Text
-	for _, want := range []string{"overdue-1", "soon-1", "review-1", "waiting-1", "aaaaaaaaaaaa", "LITIGATION-7"} {
+	for _, want := range []string{"overdue-1", "soon-1", "review-1", "waiting-1", "asked-1", "asked-late", "aaaaaaaaaaaa", "LITIGATION-7"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("digest lacks %s:\n%s", want, body)
 		}
@@ -84,7 +88,11 @@ func TestOneDigestPerRun(t *testing.T) {
 			t.Errorf("digest lists %s", not)
 		}
 	}
-	if !strings.Contains(mails[0].Subject, "1 overdue") {
+	overdue, waiting, _ := strings.Cut(body, "Waiting on the requester")
+	if !strings.Contains(overdue, "asked-late") || !strings.Contains(waiting, "asked-1") || strings.Contains(waiting, "asked-late") {
+		t.Errorf("an overdue request waiting for an answer is overdue, one still in time waits on the requester:\n%s", body)
+	}
+	if !strings.Contains(mails[0].Subject, "2 overdue") {
 		t.Errorf("subject %q", mails[0].Subject)
 	}
 }

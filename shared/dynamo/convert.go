@@ -63,7 +63,8 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
 		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
 		Lang: r.Lang, AgentConfirmedAt: tsOpt(r.AgentConfirmedAt), NewAddressConfirmedAt: tsOpt(r.NewAddressConfirmedAt),
-		MailHeld: r.MailHeld}
+		MailHeld: r.MailHeld, Question: r.Question, AskedAt: tsOpt(r.AskedAt), AskedFrom: r.AskedFrom, AskNonce: r.AskNonce,
+		Answer: r.Answer, AnsweredAt: tsOpt(r.AnsweredAt)}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
@@ -82,7 +83,8 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
 		Source: rec.Source, Channel: rec.Channel, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
-		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld}
+		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld,
+		Question: rec.Question, AskedFrom: rec.AskedFrom, AskNonce: rec.AskNonce, Answer: rec.Answer}
 	var err error
 	for _, f := range []struct {
 		to   *time.Time
@@ -90,7 +92,8 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 	}{{&r.ReceivedAt, rec.ReceivedAt}, {&r.DueAt, rec.DueAt}, {&r.OriginalDueAt, rec.OriginalDueAt},
 		{&r.ExtendedUntil, rec.Extended}, {&r.CompletedAt, rec.CompletedAt}, {&r.VerifySentAt, rec.VerifySentAt},
 		{&r.VerifiedAt, rec.VerifiedAt}, {&r.FulfilAfter, rec.FulfilAfter}, {&r.AttemptedAt, rec.AttemptedAt},
-		{&r.AgentConfirmedAt, rec.AgentConfirmedAt}, {&r.NewAddressConfirmedAt, rec.NewAddressConfirmedAt}} {
+		{&r.AgentConfirmedAt, rec.AgentConfirmedAt}, {&r.NewAddressConfirmedAt, rec.NewAddressConfirmedAt},
+		{&r.AskedAt, rec.AskedAt}, {&r.AnsweredAt, rec.AnsweredAt}} {
 		if *f.to, err = parseTS(f.from); err != nil {
 			return r, fmt.Errorf("request %s: %w", rec.ID, err)
 		}

@@ -61,6 +61,17 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 		return fmt.Errorf("transition of %s: no starting status", id)
 	}
 	cond := "#s IN (" + strings.Join(from, ", ") + ")"
+	if t.Ask.Text != "" {
+		set += ", question = :question, asked_at = :now, asked_from = :asked_from, ask_nonce = :ask_nonce"
+		vals[":question"], vals[":asked_from"], vals[":ask_nonce"] = str(t.Ask.Text), str(t.Ask.From), str(t.Ask.Nonce)
+	}
+	if t.Answer.Text != "" {
+		// Only the question asked now: a link of an earlier one answers
+		// nothing.
+		set += ", answer = :answer, answered_at = :now"
+		vals[":answer"], vals[":nonce"] = str(t.Answer.Text), str(t.Answer.Nonce)
+		cond += " AND ask_nonce = :nonce"
+	}
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests,
 		Key: requestKey(id), UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})

@@ -175,12 +175,14 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 }
 
 // StripRequestAddress removes the personal data from a request record
-// once its last email has gone, and that email's mail_due with it: later
+// (the address and what the requester and the team wrote of the person:
+// details, question, answer) once its last email has gone, and that
+// email's mail_due with it: later
 // changes (a recipient's progress) make nothing due again. The record
 // itself stays for accountability (its own retention class).
 func (s *Store) StripRequestAddress(ctx context.Context, id string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("REMOVE email, #n, details, recipient_email, correction_value, parent_email, agent_email, mail_due"),
+		UpdateExpression:         aws.String("REMOVE email, #n, details, recipient_email, correction_value, parent_email, agent_email, question, answer, mail_due"),
 		ConditionExpression:      aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames: map[string]string{"#n": "name"}})
 	if err != nil && !isConditionFailed(err) {

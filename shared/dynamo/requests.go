@@ -96,6 +96,15 @@ type requestRecord struct {
 	// PolicyVersion is the policy in force at the request's outcome.
 	PolicyVersion string `dynamodbav:"policy_version,omitempty"`
 	Lang          string `dynamodbav:"lang,omitempty"`
+	// Question and Answer are the team's question and the requester's
+	// answer (stripped with the address); AskNonce names the question its
+	// link answers, AskedFrom the status the answer returns the request to.
+	Question   string `dynamodbav:"question,omitempty"`
+	AskedAt    string `dynamodbav:"asked_at,omitempty"`
+	AskedFrom  string `dynamodbav:"asked_from,omitempty"`
+	AskNonce   string `dynamodbav:"ask_nonce,omitempty"`
+	Answer     string `dynamodbav:"answer,omitempty"`
+	AnsweredAt string `dynamodbav:"answered_at,omitempty"`
 }
 
 func requestKey(id string) map[string]types.AttributeValue {

@@ -32,6 +32,9 @@ const (
 	// StopValidity: the old address's link that stops a correction of the
 	// address before the team applies it.
 	StopValidity = 30 * 24 * time.Hour
+	// AnswerValidity: the link that answers the team's question on a
+	// request; it answers only that question, once.
+	AnswerValidity = 14 * 24 * time.Hour
 )
 
 // The addresses a request names besides the person's, as Address names
@@ -79,6 +82,13 @@ func (b Builder) Address(req privacy.RightsRequest, which string, now time.Time)
 func (b Builder) Stop(req privacy.RightsRequest, now time.Time) (string, error) {
 	return b.link("/v1/rights-requests/"+req.ID+"/stop", token.Claims{Purpose: token.StopChange, Subject: req.Subject,
 		Ref: req.ID, Expires: now.Add(StopValidity)})
+}
+
+// Answer is the link that answers the team's question of nonce on a
+// request.
+func (b Builder) Answer(req privacy.RightsRequest, nonce string, now time.Time) (string, error) {
+	return b.link("/v1/rights-requests/"+req.ID+"/answer", token.Claims{Purpose: token.AnswerQuestion, Subject: req.Subject,
+		Ref: req.ID + ":" + nonce, Expires: now.Add(AnswerValidity)})
 }
 
 // Status is the link to a request's status page.

@@ -465,6 +465,23 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 	privacy.MailCategories: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.Categories(c, req.AnswerTo(), req.ID))
 	},
+	privacy.MailQuestion: func(m *Mailer, c notify.Config, req privacy.RightsRequest, due privacy.MailDue) ([]notify.Message, error) {
+		if req.Status != privacy.RequestWaitingForInformation || req.AskNonce != due.Ref {
+			return nil, nil // answered, replaced by a later question or decided before it went: nothing to ask
+		}
+		if req.AnswerTo() == "" {
+			return nil, fmt.Errorf("request %s keeps no address to ask", req.ID)
+		}
+		link, err := m.links().Answer(req, due.Ref, m.Now())
+		if err != nil {
+			return nil, err
+		}
+		return one(notify.Question(c, notify.QuestionMail{To: req.AnswerTo(), ID: req.ID, Question: req.Question, Link: link,
+			Due: req.DueAt, Regulation: req.Regulation}))
+	},
+	privacy.MailAnswered: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
+		return one(notify.Answered(c, req.ID, req.Type, req.DueAt))
+	},
 	privacy.MailRestricted:   decision(notify.KindRequestRestricted),
 	privacy.MailLifted:       decision(notify.KindRestrictionLifted),
 	privacy.MailDenied:       decision(notify.KindRequestDenied),

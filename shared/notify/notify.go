@@ -500,6 +500,55 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 		Subject: subject + r.ID + ", due " + r.Due.Format("2006-01-02"), Text: text, HTML: html}, nil
 }
 
+// KindQuestion asks a requester the privacy team's question on their
+// request; KindAnswered tells the team the requester answered.
+const (
+	KindQuestion = "request_question"
+	KindAnswered = "request_answered"
+)
+
+// QuestionMail is what the question's email says: the team's question,
+// the link that answers it, and the deadline, which stays.
+type QuestionMail struct {
+	To, ID, Question, Link string
+	Due                    time.Time
+	// Regulation is the request's: a GDPR request is told that the law
+	// does not stop its clock.
+	Regulation string
+}
+
+// Question renders the team's question to the requester (policy §8: "we
+// may contact you for further information"). It is transactional: it goes
+// only to the address of a verified request.
+func Question(c Config, q QuestionMail) (Message, error) {
+	subj := subject(c.Lang, "A question about your privacy request %s", q.ID)
+	text, html, err := render(c.Lang, KindQuestion, subj, struct {
+		Config
+		QuestionMail
+	}{c, q})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindQuestion, To: []string{q.To}, Subject: subj, Text: text, HTML: html}, nil
+}
+
+// Answered tells the privacy team that the requester answered its
+// question on request id: the answer itself is in the console, behind its
+// sign-in, not in the email.
+func Answered(c Config, id, typ string, due time.Time) (Message, error) {
+	d := struct {
+		Config
+		ID, Type, Console string
+		Due               time.Time
+	}{c, id, typ, strings.TrimRight(c.BaseURL, "/") + "/console/requests/" + url.PathEscape(id), due}
+	text, html, err := render(DefaultLang, KindAnswered, "", d)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindAnswered, To: []string{c.TeamInbox}, Subject: "The requester answered: request " + id + ", due " +
+		due.Format("2006-01-02"), Text: text, HTML: html}, nil
+}
+
 // KindRequestJoined tells a requester that the same request was filed
 // again and is part of their open one.
 const KindRequestJoined = "request_joined"

@@ -113,3 +113,42 @@ func TestNoSubmittedTextToUnverifiedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// The team's question reaches the requester in their language, escaped in
+// the HTML part, with the link and the deadline that stays; a GDPR
+// request is told the law does not stop the clock, another is not told a
+// law it is not under.
+func TestQuestion(t *testing.T) {
+	due := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		lang, regulation, subject, due, law string
+		told                                bool
+	}{
+		{"en", privacy.RegulationGDPR, "A question about your privacy request r-1", "1 March 2027", "GDPR Art. 12(3)", true},
+		{"en", privacy.RegulationCCPA, "A question about your privacy request r-1", "1 March 2027", "GDPR", false},
+		{"de", privacy.RegulationGDPR, "Eine Frage zu Ihrer Datenschutzanfrage r-1", "1. März 2027", "Art. 12 Abs. 3 DSGVO", true},
+		{"fr", privacy.RegulationGDPR, "Une question sur votre demande r-1", "1er mars 2027", "RGPD", true},
+		{"fr", privacy.RegulationOther, "Une question sur votre demande r-1", "1er mars 2027", "RGPD", false},
+	} {
+		m, err := Question(Config{Lang: tc.lang, PolicyURL: "https://e.com/p"}, QuestionMail{To: "ann@example.com", ID: "r-1",
+			Question: "Which <b>account</b>?", Link: "https://api.example/v1/rights-requests/r-1/answer?token=T", Due: due,
+			Regulation: tc.regulation})
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.lang, tc.regulation, err)
+		}
+		if m.Subject != tc.subject || len(m.To) != 1 || m.To[0] != "ann@example.com" || len(m.Headers) != 0 {
+			t.Errorf("%s %s: %+v", tc.lang, tc.regulation, m)
+		}
+		for _, want := range []string{"Which <b>account</b>?", "answer?token=T", tc.due} {
+			if !strings.Contains(m.Text, want) {
+				t.Errorf("%s %s: the text lacks %q:\n%s", tc.lang, tc.regulation, want, m.Text)
+			}
+		}
+		if strings.Contains(m.HTML, "<b>account</b>") || !strings.Contains(m.HTML, "&lt;b&gt;account&lt;/b&gt;") {
+			t.Errorf("%s %s: the question is not escaped in the HTML:\n%s", tc.lang, tc.regulation, m.HTML)
+		}
+		if got := strings.Contains(m.Text, tc.law); got != tc.told {
+			t.Errorf("%s %s: names %q: %v, want %v:\n%s", tc.lang, tc.regulation, tc.law, got, tc.told, m.Text)
+		}
+	}
+}

@@ -74,6 +74,8 @@ type Args struct {
 	Channel    string `json:"channel,omitempty"`
 	Received   string `json:"received,omitempty"` // YYYY-MM-DD
 	Identity   string `json:"identity,omitempty"`
+	// Question is the team's question to a requester (ask).
+	Question string `json:"question,omitempty"`
 }
 
 // Result is what an action answers: a sentence for the person, and the
@@ -163,6 +165,7 @@ func actions() map[string]action {
 		"enter":               {decides: true, run: enter},
 		"deny":                {id: true, decides: true, run: deny},
 		"extend":              {id: true, decides: true, run: extend},
+		"ask":                 {id: true, decides: true, run: ask},
 		"complete":            {id: true, decides: true, run: complete},
 		"uphold":              {id: true, decides: true, run: uphold},
 		"lift":                {id: true, decides: true, run: lift},
@@ -239,7 +242,7 @@ func list(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 func rowsOf(reqs []privacy.RightsRequest, now time.Time) []Row {
 	rows := make([]Row, 0, len(reqs))
 	for _, q := range reqs {
-		q.Email, q.Name, q.Details = "", "", ""
+		q.Email, q.Name, q.Details, q.Question, q.Answer = "", "", "", "", ""
 		q.ParentEmail, q.AgentEmail, q.RecipientEmail, q.Correction = "", "", "", privacy.Correction{}
 		rows = append(rows, Row{q, rights.Overdue(q, now)})
 	}
@@ -364,6 +367,11 @@ func extend(ctx context.Context, o *Operator, c Caller, r Request) (Result, erro
 	}
 	until, err := o.desk(c).Extend(ctx, r.ID, r.Args.Reason, until)
 	return Result{Message: fmt.Sprintf("request %s now due %s; the requester is emailed the reason", r.ID, until.Format(time.RFC3339))}, err
+}
+
+func ask(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+	return Result{Message: fmt.Sprintf("request %s waits for the requester's answer; the question is emailed (the deadline stays)", r.ID)},
+		o.desk(c).Ask(ctx, r.ID, r.Args.Question)
 }
 
 func complete(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {

@@ -74,7 +74,8 @@ type PlannerStore interface {
 // material change: open and with the address proven (an unverified
 // request's address may be a stranger's).
 func RequesterStatuses() []string {
-	return []string{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview}
+	return []string{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview,
+		privacy.RequestWaitingForInformation}
 }
 
 // Planner makes the notices of every version whose notices are pending.

@@ -42,6 +42,11 @@ const (
 	// answers a request to know the categories of data.
 	MailOptedOut   MailKind = "opted_out"
 	MailCategories MailKind = "categories"
+	// MailQuestion asks the requester the team's question, with the link
+	// that answers it (Ref: the question's nonce); MailAnswered tells the
+	// team the requester answered.
+	MailQuestion MailKind = "question"
+	MailAnswered MailKind = "answered"
 )
 
 // Mail kinds of a subject's items beyond the inquiry and the signup.
@@ -60,7 +65,7 @@ const (
 func RequestMailKinds() []MailKind {
 	return []MailKind{MailReceived, MailReady, MailErased, MailDone, MailReview, MailJoined, MailRestricted, MailLifted,
 		MailDenied, MailExtended, MailCorrected, MailUpheld, MailUpheldErased, MailOptedOut, MailCategories,
-		MailConfirmAddress, MailAddressConfirmed, MailStopped}
+		MailConfirmAddress, MailAddressConfirmed, MailStopped, MailQuestion, MailAnswered}
 }
 
 // MailDue is an email a change makes due: its kind and a reference that

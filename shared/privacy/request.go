@@ -97,6 +97,17 @@ type RightsRequest struct {
 	PolicyVersion string
 	// Lang is the language the request was filed in: its emails follow it.
 	Lang string
+	// Question is the team's question to the requester (Desk.Ask), asked
+	// at AskedAt while the request was in AskedFrom, to which the answer
+	// returns it; AskNonce makes its link answer that question only.
+	// Answer is the requester's, at AnsweredAt. Question and answer go
+	// with the request's address; only the team is shown the answer.
+	Question   string
+	AskedAt    time.Time
+	AskedFrom  string
+	AskNonce   string
+	Answer     string
+	AnsweredAt time.Time
 }
 
 // AnswerTo is where the requester is answered: a parent's own address for
@@ -171,6 +182,24 @@ type Transition struct {
 	// Lifted records that the restriction the request put in place is
 	// lifted (lifted_at), which starts its address's last 30 days.
 	Lifted bool
+	// Ask records the team's question (asked_at, asked_from, ask_nonce).
+	Ask Question
+	// Answer records the requester's answer to the question whose nonce it
+	// names: the transition happens only while that question is the one
+	// asked.
+	Answer Answer
+}
+
+// Question is the team's question to a requester: its text, the status
+// the request was in (the answer returns it there) and the nonce its link
+// carries.
+type Question struct {
+	Text, From, Nonce string
+}
+
+// Answer is a requester's answer to the question of Nonce.
+type Answer struct {
+	Text, Nonce string
 }
 
 // Outcome is what fulfilment led to: the request's new status (completed,

@@ -98,10 +98,17 @@ const (
 	RequestPending            = "pending"
 	RequestInProgress         = "in_progress"
 	RequestAwaitingReview     = "awaiting_review"
-	RequestCompleted          = "completed"
-	RequestDenied             = "denied"
-	RequestCancelled          = "cancelled"
-	RequestExpired            = "expired"
+	// RequestWaitingForInformation: the team asked the requester for more
+	// (policy §8, "we may contact you for further information"); the
+	// answer, by its link, returns the request to the status it was asked
+	// in. Under the GDPR the clock does not stop meanwhile: the due date
+	// stays (Art. 12(3) counts "one month of receipt of the request" and
+	// provides for no pause; text at gdprhub.eu, Article_12_GDPR).
+	RequestWaitingForInformation = "waiting_for_information"
+	RequestCompleted             = "completed"
+	RequestDenied                = "denied"
+	RequestCancelled             = "cancelled"
+	RequestExpired               = "expired"
 )
 
 // Scopes of an objection (GDPR Art. 21). Marketing (the default) is
@@ -131,6 +138,22 @@ type Correction struct {
 
 // MaxDetails bounds a request's free text.
 const MaxDetails = 5000
+
+// MaxQuestion bounds the team's question to a requester, MaxAnswer the
+// requester's answer.
+const (
+	MaxQuestion = 2000
+	MaxAnswer   = 5000
+)
+
+// ParseAnswer validates a requester's answer to the team's question
+// (field "answer"): required, multi-line text without control or
+// invisible formatting characters, at most MaxAnswer characters.
+func ParseAnswer(in Input) (string, error) {
+	errs := FieldErrors{}
+	a := multiLine(errs, "answer", in.String(errs, "answer"), true, MaxAnswer)
+	return a, errs.Err()
+}
 
 // RightsRequestForm is a validated rights request as the requester files it.
 type RightsRequestForm struct {

@@ -138,27 +138,33 @@ func TestActions(t *testing.T) {
 		want         string
 	}{
 		{"unverified", req(privacy.RightErasure, privacy.RequestIdentityUnverified, nil), nil, "extend,deny"},
-		{"held as excessive", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) { r.Excessive = true }), nil, "approve,extend,deny"},
+		{"held as excessive", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) { r.Excessive = true }), nil, "approve,ask,extend,deny"},
 		{"a correction to review", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Correction = privacy.Correction{Field: "name", Value: "Ann"}
-		}), nil, "approve,complete,extend,deny"},
+		}), nil, "approve,complete,ask,extend,deny"},
 		{"an address change the new address has not confirmed", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}
-		}), nil, "complete,extend,deny"},
+		}), nil, "complete,ask,extend,deny"},
 		{"an address change the new address confirmed", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}
 			r.NewAddressConfirmedAt = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-		}), nil, "approve,complete,extend,deny"},
-		{"a free-text rectification", req(privacy.RightRectification, privacy.RequestAwaitingReview, nil), nil, "complete,extend,deny"},
+		}), nil, "approve,complete,ask,extend,deny"},
+		{"a free-text rectification", req(privacy.RightRectification, privacy.RequestAwaitingReview, nil), nil, "complete,ask,extend,deny"},
 		{"an objection to all", req(privacy.RightObjection, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) { r.Scope = privacy.ScopeAll }),
-			[]string{"r"}, "complete,uphold,extend,deny"},
+			[]string{"r"}, "complete,uphold,ask,extend,deny"},
 		{"a restriction in force", req(privacy.RightRestriction, privacy.RequestCompleted, nil), []string{"r"}, "lift"},
 		{"a restriction lifted", req(privacy.RightRestriction, privacy.RequestCompleted, nil), nil, ""},
 		{"another request's restriction in force", req(privacy.RightRestriction, privacy.RequestCompleted, nil), []string{"other"}, ""},
 		{"denied", req(privacy.RightAccess, privacy.RequestDenied, nil), nil, ""},
 		{"a parent's claim", req(privacy.RightErasure, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Relationship = privacy.RelationshipParent
-		}), nil, "approve,complete,extend,deny"},
+		}), nil, "approve,complete,ask,extend,deny"},
+		// Asking for more: only a verified request of the site's; while
+		// the requester is asked, the team may still extend or deny it.
+		{"waiting for the requester's answer", req(privacy.RightAccess, privacy.RequestWaitingForInformation, nil), nil, "extend,deny"},
+		{"a controller's request", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) {
+			r.Source = privacy.SourceOpenDSR
+		}), nil, "approve,extend,deny"},
 	} {
 		if got := strings.Join(Actions(tc.req, tc.restrictedBy), ","); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

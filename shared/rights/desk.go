@@ -61,7 +61,14 @@ var (
 // OpenStatuses returns the statuses of a request still to be answered.
 func OpenStatuses() []string {
 	return []string{privacy.RequestIdentityUnverified, privacy.RequestPending,
-		privacy.RequestInProgress, privacy.RequestAwaitingReview}
+		privacy.RequestInProgress, privacy.RequestAwaitingReview, privacy.RequestWaitingForInformation}
+}
+
+// AskStatuses are the statuses in which the team may ask the requester
+// for more (Ask): open and verified, so that nothing the team writes goes
+// to an address nobody proved.
+func AskStatuses() []string {
+	return []string{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview}
 }
 
 // Overdue reports whether an open request has passed its deadline.
@@ -93,6 +100,9 @@ func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
 	}
 	if req.Status == privacy.RequestCompleted && slices.Contains(restrictedBy, req.ID) && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
 		out = append(out, "lift")
+	}
+	if slices.Contains(AskStatuses(), req.Status) && req.Source == "" {
+		out = append(out, "ask")
 	}
 	if open {
 		out = append(out, "extend", "deny")
@@ -315,6 +325,38 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 	}
 	return until, d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), MailDue: privacy.Due(privacy.MailExtended, d.once()),
 		Extend: until, ExtensionReason: reason}, "deadline_extended")
+}
+
+// Ask asks the requester for the information the team needs to answer
+// the request (policy §8: "we may contact you for further information"):
+// the request waits for the answer (privacy.RequestWaitingForInformation)
+// and the question is emailed, with the link that answers it, to where
+// the request is answered (AnswerTo). Only a verified request of the
+// site's is asked: an unverified one's address is unproven, and a
+// controller's requester is the controller's to ask. The deadline stays:
+// under the GDPR the clock does not stop while the team waits.
+func (d *Desk) Ask(ctx context.Context, id, question string) error {
+	if strings.TrimSpace(question) == "" {
+		return fmt.Errorf("a question is required: %w", ErrReasonRequired)
+	}
+	if err := privacy.CheckText("question", question, privacy.MaxQuestion); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadText, err)
+	}
+	req, err := d.load(ctx, id, AskStatuses()...)
+	if err != nil {
+		if req.Status == privacy.RequestIdentityUnverified {
+			return fmt.Errorf("request %s: the requester has not verified the address yet; nothing is mailed to it before: %w",
+				id, ErrWrongStatus)
+		}
+		return err
+	}
+	if req.Source != "" || req.AnswerTo() == "" {
+		return fmt.Errorf("request %s: no requester of ours to ask (a controller's request, or no address kept): %w", id, ErrWrongStatus)
+	}
+	once := d.once()
+	return d.apply(ctx, req, privacy.Transition{From: []string{req.Status}, Status: privacy.RequestWaitingForInformation,
+		MailDue: privacy.Due(privacy.MailQuestion, once), Ask: privacy.Question{Text: question, From: req.Status, Nonce: once}},
+		"information_requested")
 }
 
 // Complete closes a rectification the team has carried out; note tells the

@@ -98,6 +98,8 @@ func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
 	rt.Handle("POST /v1/rights-requests/{id}/address", h.Address)
 	rt.Handle("GET /v1/rights-requests/{id}/stop", h.StopPage)
 	rt.Handle("POST /v1/rights-requests/{id}/stop", h.Stop)
+	rt.Handle("GET /v1/rights-requests/{id}/answer", h.AnswerPage)
+	rt.Handle("POST /v1/rights-requests/{id}/answer", h.Answer)
 }
 
 type filed struct {

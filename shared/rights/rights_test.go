@@ -571,3 +571,184 @@ func TestJoinsWithoutMailSpendNoBudget(t *testing.T) {
 		t.Errorf("the person's second request was held: the joins within the cooldown spent the budget of 2")
 	}
 }
+
+// answerLink signs the token of a question's link: for request id, the
+// subject and the question's nonce given.
+func (f *fixture) answerLink(t *testing.T, id string, subject privacy.SubjectID, nonce string) string {
+	t.Helper()
+	tok, err := f.tokens.Sign(token.Claims{Purpose: token.AnswerQuestion, Subject: subject, Ref: id + ":" + nonce,
+		Expires: f.clock.t.Add(14 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// answer posts an answer by the link of tok to request id.
+func (f *fixture) answer(id, tok, contentType, body string) (httpapi.Response, error) {
+	return f.h.Answer(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{
+		PathParameters: map[string]string{"id": id}, QueryStringParameters: map[string]string{"token": tok},
+		Headers: map[string]string{"content-type": contentType}, Body: body, RawPath: "/v1/rights-requests/" + id + "/answer"}})
+}
+
+func httpStatus(err error) int {
+	var he *httpapi.Error
+	if errors.As(err, &he) {
+		return he.Status
+	}
+	return 0
+}
+
+// The team asks a verified requester for more (policy §8): the request
+// waits for the answer with its deadline unchanged, the question is
+// emailed (mail_due), and the answer by the question's link returns the
+// request to the status it was asked in. What the desk and the link refuse
+// changes nothing.
+func TestDeskAsksAndTheRequesterAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	fix := f.file(t, `{"email":"asked@example.com","type":"rectification","details":"my name is wrong"}`)
+	unverified := f.file(t, `{"email":"unverified@example.com","type":"access"}`)
+	other := f.file(t, `{"email":"other@example.com","type":"rectification","details":"my phone is wrong"}`)
+	if st := f.verify(t, fix); st != privacy.RequestAwaitingReview {
+		t.Fatalf("rectification after verification: %q", st)
+	}
+	if st := f.verify(t, other); st != privacy.RequestAwaitingReview {
+		t.Fatalf("rectification after verification: %q", st)
+	}
+	// A controller's request, and a verified one held as pending.
+	subject := f.h.Hasher.Subject("pending@example.com")
+	for id, source := range map[string]string{"r-pending": "", "r-opendsr": privacy.SourceOpenDSR} {
+		if err := f.store.CreateRequest(ctx, privacy.RightsRequest{ID: id, Subject: subject, Email: "pending@example.com", Type: privacy.RightAccess,
+			Regulation: privacy.RegulationGDPR, Status: privacy.RequestPending, Source: source, ReceivedAt: f.clock.t,
+			DueAt: f.clock.t.AddDate(0, 1, 0), VerifiedAt: f.clock.t}, privacy.Event{Subject: subject, Name: "request_received", At: f.clock.t, Ref: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := f.request(t, fix)
+
+	for _, tc := range []struct {
+		name, id, question string
+		want               error
+	}{
+		{"a question is required", fix, "  ", rights.ErrReasonRequired},
+		{"a question hides nothing", fix, "Which \u202eaccount\u202c?", rights.ErrBadText},
+		{"a question within its length", fix, strings.Repeat("a", privacy.MaxQuestion+1), rights.ErrBadText},
+		{"nothing is mailed to an unverified address", unverified, "Which account?", rights.ErrWrongStatus},
+		{"a controller's requester is the controller's", "r-opendsr", "Which account?", rights.ErrWrongStatus},
+		{"no such request", "no-such-request", "Which account?", privacy.ErrNotFound},
+	} {
+		if err := f.desk.Ask(ctx, tc.id, tc.question); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if r := f.request(t, fix); r.Status != privacy.RequestAwaitingReview || r.Question != "" || r.MailDue != before.MailDue {
+		t.Fatalf("a refused question changed the request: %+v", r)
+	}
+	if r := f.request(t, unverified); r.Status != privacy.RequestIdentityUnverified || r.Question != "" {
+		t.Fatalf("a refused question changed the unverified request: %+v", r)
+	}
+
+	f.clock.t = f.clock.t.Add(time.Hour)
+	if err := f.desk.Ask(ctx, fix, "Which name should we use?\nAs on your contract."); err != nil {
+		t.Fatal(err)
+	}
+	asked := f.request(t, fix)
+	if asked.Status != privacy.RequestWaitingForInformation || asked.AskedFrom != privacy.RequestAwaitingReview ||
+		asked.Question != "Which name should we use?\nAs on your contract." || !asked.AskedAt.Equal(f.clock.t) ||
+		asked.MailDue.Kind != privacy.MailQuestion || asked.MailDue.Ref == "" || asked.MailDue.Ref != asked.AskNonce ||
+		!asked.DueAt.Equal(before.DueAt) || asked.DecidedBy != "arn:aws:iam::1:user/dpo" {
+		t.Fatalf("asked: %+v", asked)
+	}
+	// The clock does not stop: past the deadline it is overdue.
+	if !rights.Overdue(asked, asked.DueAt.Add(time.Minute)) {
+		t.Fatal("a request waiting for the requester is not overdue past its deadline")
+	}
+	if err := f.desk.Ask(ctx, fix, "And another?"); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("asking again while waiting: %v", err)
+	}
+
+	good := f.answerLink(t, fix, asked.Subject, asked.AskNonce)
+	form := "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, id, tok, contentType, body string
+		status                           int
+	}{
+		{"a link of another request", other, good, form, "answer=Ann", 400},
+		{"a link of another person", fix, f.answerLink(t, fix, f.request(t, other).Subject, asked.AskNonce), form, "answer=Ann", 400},
+		{"a link of another question", fix, f.answerLink(t, fix, asked.Subject, "0123456789abcdef"), form, "answer=Ann", 409},
+		{"a link of no question", fix, f.answerLink(t, fix, asked.Subject, ""), form, "answer=Ann", 400},
+		{"a verification link", fix, func() string {
+			tok, _ := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: asked.Subject, Ref: fix + ":" + asked.AskNonce,
+				Expires: f.clock.t.Add(time.Hour)})
+			return tok
+		}(), form, "answer=Ann", 400},
+		{"an empty answer", fix, good, form, "answer=+", 400},
+		{"a bidi override", fix, good, form, "answer=Ann%E2%80%AE", 400},
+		{"a zero-width space", fix, good, "application/json", `{"answer":"An\u200bn"}`, 400},
+		{"an answer too long", fix, good, form, "answer=" + strings.Repeat("a", privacy.MaxAnswer+1), 400},
+	} {
+		if _, err := f.answer(tc.id, tc.tok, tc.contentType, tc.body); httpStatus(err) != tc.status {
+			t.Errorf("%s: %v, want %d", tc.name, err, tc.status)
+		}
+	}
+	if r := f.request(t, fix); r.Status != privacy.RequestWaitingForInformation || r.Answer != "" || r.MailDue != asked.MailDue {
+		t.Fatalf("a refused answer changed the request: %+v", r)
+	}
+
+	f.clock.t = f.clock.t.Add(time.Hour)
+	resp, err := f.answer(fix, good, form, "answer=Ann+Smith%2C+as+on+the+contract.%0AThanks")
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, privacy.RequestAwaitingReview) {
+		t.Fatalf("answer: %v %+v", err, resp)
+	}
+	r := f.request(t, fix)
+	if r.Status != privacy.RequestAwaitingReview || r.Answer != "Ann Smith, as on the contract.\nThanks" || r.AnsweredAt.IsZero() ||
+		r.MailDue.Kind != privacy.MailAnswered || !r.DueAt.Equal(before.DueAt) || r.DecidedBy != asked.DecidedBy {
+		t.Fatalf("answered: %+v", r)
+	}
+	// Once: the same link again changes nothing.
+	if _, err := f.answer(fix, good, form, "answer=Something+else"); httpStatus(err) != 409 {
+		t.Fatalf("a second answer: %v", err)
+	}
+	if again := f.request(t, fix); again.Answer != r.Answer || again.Status != r.Status || again.MailDue != r.MailDue {
+		t.Fatalf("a second answer changed the request: %+v", again)
+	}
+	_, ledger, err := f.desk.Show(ctx, fix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, e := range ledger {
+		events = append(events, e["event"].(string))
+	}
+	if got := strings.Join(events, ","); got != "request_received,request_verified,review_requested,information_requested,information_provided" {
+		t.Fatalf("ledger of the request: %s", got)
+	}
+
+	// A request asked while pending returns to pending (the team's approve
+	// still applies); a decision while waiting closes the question.
+	if err := f.desk.Ask(ctx, "r-pending", "Which of your two accounts?"); err != nil {
+		t.Fatal(err)
+	}
+	p := f.request(t, "r-pending")
+	if _, err := f.answer("r-pending", f.answerLink(t, "r-pending", subject, p.AskNonce), "application/json", `{"answer":"The older one"}`); err != nil {
+		t.Fatal(err)
+	}
+	if p = f.request(t, "r-pending"); p.Status != privacy.RequestPending || p.Answer != "The older one" {
+		t.Fatalf("answered from pending: %+v", p)
+	}
+	if err := f.desk.Ask(ctx, "r-pending", "And the year you opened it?"); err != nil {
+		t.Fatal(err)
+	}
+	p = f.request(t, "r-pending")
+	if err := f.desk.Deny(ctx, "r-pending", "We found no such account."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.answer("r-pending", f.answerLink(t, "r-pending", subject, p.AskNonce), "application/json", `{"answer":"2019"}`); httpStatus(err) != 409 {
+		t.Fatalf("an answer to a denied request: %v", err)
+	}
+	if p = f.request(t, "r-pending"); p.Status != privacy.RequestDenied || p.Answer != "The older one" {
+		t.Fatalf("an answer to a denied request changed it: %+v", p)
+	}
+}

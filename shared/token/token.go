@@ -38,6 +38,9 @@ const (
 	// request id).
 	ConfirmAddress Purpose = 8
 	StopChange     Purpose = 9
+	// AnswerQuestion answers the team's question on a request (Ref
+	// "<request id>:<the question's nonce>").
+	AnswerQuestion Purpose = 10
 )
 
 const version = 1

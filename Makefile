@@ -144,7 +144,7 @@ FUZZTIME ?= 15s
 # testdata/fuzz run with every go test anyway.
 CI_FUZZTIME ?= 3000x
 FUZZ_TARGETS := shared/privacy:FuzzParseContact shared/privacy:FuzzParseSignup shared/privacy:FuzzParseRightsRequest \
-	shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck shared/sns:FuzzMessage shared/feedback:FuzzParse \
+	shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck shared/token:FuzzCheckMailbox shared/sns:FuzzMessage shared/feedback:FuzzParse \
 	shared/opendsr:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

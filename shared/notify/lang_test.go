@@ -43,9 +43,9 @@ func personEmails(t *testing.T, c Config) []Message {
 	add(SubscriptionConfirm(c, sub, "https://api.example/confirm?token=t"))
 	add(SubscriptionConfirmed(c, sub, "https://api.example/unsubscribe?token=t", "eyJ.rcpt.sig"))
 	add(ConsentWithdrawn(c, sub, "eyJ.rcpt.sig"))
-	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "https://api.example/preferences?token=p"))
+	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "", "https://api.example/preferences?token=p"))
 	n.Version.Material = false
-	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "https://api.example/preferences?token=p"))
+	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "", "https://api.example/preferences?token=p"))
 	own := r
 	own.Parent, own.Agent, own.Type = "", "agent@example.com", privacy.RightRectification
 	own.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}

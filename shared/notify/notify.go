@@ -41,6 +41,9 @@ type Config struct {
 	// shown next to that link ("" shows none).
 	PolicyUpdated string
 	BaseURL       string // the API's public base URL, for links in emails
+	// UnsubscribeMailDomain is where the mailto: unsubscribe addresses of
+	// marketing mail and notices are ("": they carry none).
+	UnsubscribeMailDomain string
 	// Lang is the language of the person's emails: the form's, kept with
 	// their record ("" is English). The team's emails are in English.
 	Lang string
@@ -150,11 +153,12 @@ type Offer struct {
 // summary), from when, the link to the policy, and for a subscriber the
 // new topics they may opt in to (nobody is enrolled by the change).
 //
-// Like a marketing email it carries the RFC 8058 one-click headers and the
-// same link in its footer (policy §4: an opt-out in every email), and a
+// Like a marketing email it carries the RFC 8058 one-click headers (with
+// the mailto: alternative, unsubscribeMail, when there is one) and the same
+// link in its footer (policy §4: an opt-out in every email), and a
 // subscriber's the link to their preferences (preferencesURL, "" for
 // others).
-func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, preferencesURL string) (Message, error) {
+func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, unsubscribeMail, preferencesURL string) (Message, error) {
 	subj := subject(c.Lang, "We have updated our privacy policy")
 	if !n.Version.Material {
 		subj = subject(c.Lang, "Something new you can choose to receive")
@@ -170,7 +174,7 @@ func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, pr
 		return Message{}, err
 	}
 	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subj, Text: text, HTML: html,
-		Headers: oneClick(unsubscribeURL)}, nil
+		Headers: oneClick(unsubscribeURL, unsubscribeMail)}, nil
 }
 
 // Campaign is one marketing email as the team writes it: plain text
@@ -190,23 +194,31 @@ type marketingData struct {
 }
 
 // Marketing renders a campaign for one subscriber, with the RFC 8058
-// one-click headers (List-Unsubscribe before List-Unsubscribe-Post) and the
+// one-click headers (List-Unsubscribe, with the mailto: alternative
+// unsubscribeMail when there is one, before List-Unsubscribe-Post) and the
 // same link in the footer.
-func Marketing(c Config, camp Campaign, to, unsubscribeURL, preferencesURL string) (Message, error) {
+func Marketing(c Config, camp Campaign, to, unsubscribeURL, unsubscribeMail, preferencesURL string) (Message, error) {
 	text, html, err := render(c.Lang, KindMarketing, camp.Subject, marketingData{Config: c, Campaign: camp,
 		Unsubscribe: unsubscribeURL, PreferencesURL: preferencesURL})
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{Kind: KindMarketing, To: []string{to}, Subject: camp.Subject, Text: text, HTML: html,
-		Headers: oneClick(unsubscribeURL)}, nil
+		Headers: oneClick(unsubscribeURL, unsubscribeMail)}, nil
 }
 
 // oneClick is the RFC 8058 pair of headers for a one-click unsubscribe
-// link (List-Unsubscribe before List-Unsubscribe-Post).
-func oneClick(unsubscribeURL string) []Header {
+// link (List-Unsubscribe before List-Unsubscribe-Post). List-Unsubscribe
+// names the https link first, then the mailto: address when there is one
+// ("": none): RFC 2369 §2 lists a header's URLs in order of preference,
+// and RFC 8058 §3.1 has the one-click POST go to the https one.
+func oneClick(unsubscribeURL, unsubscribeMail string) []Header {
+	lu := "<" + unsubscribeURL + ">"
+	if unsubscribeMail != "" {
+		lu += ", <" + unsubscribeMail + ">"
+	}
 	return []Header{
-		{Name: "List-Unsubscribe", Value: "<" + unsubscribeURL + ">"},
+		{Name: "List-Unsubscribe", Value: lu},
 		{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
 	}
 }

@@ -113,3 +113,40 @@ func TestNoSubmittedTextToUnverifiedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Every marketing email and policy notice names the one-click https link
+// first and, when the stack receives mail, the mailto: address beside it
+// (RFC 2369 §2, RFC 8058 §3.1); List-Unsubscribe-Post follows.
+func TestListUnsubscribeNamesTheMailtoAlternative(t *testing.T) {
+	c := Config{Company: "Example", PolicyURL: "https://e.com/p", BaseURL: "https://api.example"}
+	const https, mailto = "https://api.example/v1/unsubscribe?token=u", "mailto:abc234@unsubscribe.example.com"
+	n := privacy.Notice{Email: "ann@example.com", Audience: privacy.NoticeSubscribers,
+		Version: privacy.PolicyVersion{Version: "v2", Material: true, Summary: "s"}}
+	tests := []struct {
+		name, mail, want string
+		render           func(mail string) (Message, error)
+	}{
+		{"marketing", mailto, "<" + https + ">, <" + mailto + ">", func(mail string) (Message, error) {
+			return Marketing(c, Campaign{ID: "c", Topic: "newsletter", Subject: "News", Body: "b"}, "ann@example.com", https, mail, "https://p")
+		}},
+		{"marketing without a mail domain", "", "<" + https + ">", func(mail string) (Message, error) {
+			return Marketing(c, Campaign{ID: "c", Topic: "newsletter", Subject: "News", Body: "b"}, "ann@example.com", https, mail, "https://p")
+		}},
+		{"policy notice", mailto, "<" + https + ">, <" + mailto + ">", func(mail string) (Message, error) {
+			return PolicyNotice(c, n, nil, https, mail, "https://p")
+		}},
+		{"policy notice without a mail domain", "", "<" + https + ">", func(mail string) (Message, error) {
+			return PolicyNotice(c, n, nil, https, mail, "")
+		}},
+	}
+	for _, tt := range tests {
+		m, err := tt.render(tt.mail)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		want := []Header{{"List-Unsubscribe", tt.want}, {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}}
+		if len(m.Headers) != 2 || m.Headers[0] != want[0] || m.Headers[1] != want[1] {
+			t.Errorf("%s: headers %+v, want %+v", tt.name, m.Headers, want)
+		}
+	}
+}

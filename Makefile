@@ -99,7 +99,7 @@ SAM_FUNCTIONS := CallbackFunction:callbacks CampaignFunction:campaign CampaignSe
 	ConsoleAuthFunction:consoleauth DeadlineWatchFunction:deadlines FeedbackFunction:feedback FormsFunction:forms \
 	MailerFunction:mailer NoticesFunction:notices OpenDSRFunction:opendsr OpenDSRWorkerFunction:opendsrworker \
 	OperatorFunction:operator PreferencesFunction:preferences RecipientsFunction:recipients RightsFunction:rights \
-	SweepFunction:sweep
+	SweepFunction:sweep UnsubscribeMailFunction:unsubscribemail
 sam_id = $(word 1,$(subst :, ,$(1)))
 sam_dir = $(word 2,$(subst :, ,$(1)))
 $(foreach f,$(SAM_FUNCTIONS),$(eval build-$(call sam_id,$(f)): ; $$(call lambda_build,$(call sam_dir,$(f)),$$(ARTIFACTS_DIR)/bootstrap)))

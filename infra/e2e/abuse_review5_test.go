@@ -76,7 +76,7 @@ func TestAbuseReview5StrangerAsParentUnsubscribesThePerson(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	for _, notice := range localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(stranger) && e.Subject == policyUpdated }) {
 		t.Errorf("the stranger who filed as the person's parent was sent the policy notice")
-		oneClick := strings.Trim(notice.Header("List-Unsubscribe"), "<>")
+		oneClick, _ := notice.ListUnsubscribe()
 		resp, out := s.doWith(t, clientFrom("127.0.97.51"), "POST", s.path(t, oneClick), "application/x-www-form-urlencoded",
 			url.Values{"List-Unsubscribe": {"One-Click"}}.Encode(), map[string]string{"User-Agent": "StrangerBrowser/" + u})
 		t.Logf("the stranger's one-click: %d %s", resp.StatusCode, out)

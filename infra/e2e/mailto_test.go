@@ -4,6 +4,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,10 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
+
+// handledOnce is the summary line of a message naming one person's
+// address twice and a bogus one.
+var handledOnce = regexp.MustCompile(`"msg":"unsubscribe mail"[^\n]*"unsubscribed":1,"ignored":2,"spam":0`)
 
 // sesInbound is the event SES's receipt rule gives the function for one
 // message to recipients (the envelope's, as the rule matched them), with
@@ -140,6 +145,14 @@ func TestMailtoUnsubscribes(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); status(person) != "unsubscribed"; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the mailto: address did not unsubscribe: %s", status(person))
+		}
+	}
+	// Each address once: the person, then the repeat and the bogus one
+	// ignored (the function's summary line; a repeat would rewrite the
+	// same ledger entry, so the data alone cannot tell).
+	for deadline := time.Now().Add(10 * time.Second); !handledOnce.MatchString(s.logs.String()); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the message naming the address twice was not handled as one unsubscription and two ignored addresses")
 		}
 	}
 	if sup := s.suppressed(t, person); len(sup) != 1 || sup[0] != "unsubscribed" {

@@ -37,12 +37,22 @@ func TestUnsubscribeMailIsReceivedBySESAlone(t *testing.T) {
 	perm := tpl.Resources["UnsubscribeMailPermission"].Properties
 	if refTo(perm["FunctionName"]) != "UnsubscribeMailFunction" || perm["Principal"] != "ses.amazonaws.com" ||
 		perm["Action"] != "lambda:InvokeFunction" || !strings.Contains(js(perm["SourceAccount"]), "AWS::AccountId") ||
-		!strings.Contains(js(perm["SourceArn"]), ":receipt-rule-set/${AWS::StackName}-inbound:receipt-rule/${AWS::StackName}-unsubscribe") {
+		!strings.Contains(js(perm["SourceArn"]), ":receipt-rule-set/privacykeeper-${Id}:receipt-rule/unsubscribe-${Id}") {
 		t.Errorf("UnsubscribeMailPermission %s: want ses.amazonaws.com for this account's rule alone", js(perm))
 	}
-	if name := js(path(r, "Name")); !strings.Contains(name, "${AWS::StackName}-unsubscribe") ||
-		!strings.Contains(js(tpl.Resources["UnsubscribeMailRuleSet"].Properties["RuleSetName"]), "${AWS::StackName}-inbound") {
-		t.Errorf("the rule %s and its set must carry the names the permission's SourceArn names", name)
+	// The names the permission's SourceArn names, within SES's 64
+	// characters whatever the stack's name: "privacykeeper-" or
+	// "unsubscribe-" and the stack id's UUID (36).
+	uuid := `{"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]}`
+	for _, n := range []struct{ got, prefix string }{
+		{js(path(r, "Name")), "unsubscribe"}, {js(tpl.Resources["UnsubscribeMailRuleSet"].Properties["RuleSetName"]), "privacykeeper"},
+	} {
+		if n.got != `{"Fn::Join":["-",["`+n.prefix+`",`+uuid+`]]}` || len(n.prefix)+1+36 > 64 {
+			t.Errorf("name %s: want %s- and the stack id's UUID", n.got, n.prefix)
+		}
+	}
+	if !strings.Contains(js(perm["SourceArn"]), uuid) {
+		t.Errorf("the permission's SourceArn %s does not name the stack id's UUID", js(perm["SourceArn"]))
 	}
 
 	// Least privilege: the grants of an unsubscription (dynamo.Store

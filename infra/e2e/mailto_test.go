@@ -195,3 +195,55 @@ func TestMailtoUnsubscribes(t *testing.T) {
 		}
 	}
 }
+
+// #34 item 7: a campaign reaches each subscriber in the language they
+// signed up in: the team's German text and a German footer for a German
+// subscriber, the default text and an English footer for an English one,
+// and a French subscriber, of a campaign without French, the default
+// text under a French footer. Through the campaign path: the campaign
+// function plans it, the sender mails it from the queue.
+func TestCampaignInTheSubscribersLanguage(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	readers := map[string]string{"de": "leser-" + u + "@example.com", "en": "reader-" + u + "@example.com", "fr": "lecteur-" + u + "@example.com"}
+	confirmSubject := map[string]string{"de": "Bitte bestätigen Sie Ihr Abonnement", "en": "Please confirm your subscription",
+		"fr": "Merci de confirmer votre inscription"}
+	for lang, addr := range readers {
+		resp, out := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","topics":["newsletter"],"consent":true}`,
+			map[string]string{"Accept-Language": lang})
+		if resp.StatusCode != 202 {
+			t.Fatalf("signup %s: %d %s", lang, resp.StatusCode, out)
+		}
+		link := confirmLink.FindString(s.mailTo(t, addr, confirmSubject[lang]).Body.Text)
+		if resp, out := s.do(t, "POST", s.path(t, link), "", "", nil); resp.StatusCode != 200 {
+			t.Fatalf("confirm %s: %d %s", lang, resp.StatusCode, out)
+		}
+	}
+	id := "lang-" + u
+	st := s.campaignStatus(t, `{"campaign_id":"`+id+`","topic":"newsletter","subject":"December news","body":"What is new in December.",
+		"translations":{"de":{"subject":"Neues im Dezember","body":"Was es im Dezember Neues gibt."}}}`)
+	for deadline := time.Now().Add(60 * time.Second); st.State != "done"; st = s.campaignStatus(t, `{"campaign_id":"`+id+`"}`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign not done: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st.Sent != 3 {
+		t.Fatalf("campaign: %+v", st)
+	}
+	for _, tc := range []struct {
+		lang, subject, body, footer, notFooter string
+	}{
+		{"de", "Neues im Dezember", "Was es im Dezember Neues gibt.", "Sie erhalten diese E-Mail, weil Sie „newsletter“", "You receive this"},
+		{"en", "December news", "What is new in December.", "You receive this because you subscribed to \"newsletter\"", "Sie erhalten"},
+		{"fr", "December news", "What is new in December.", "Vous recevez cet e-mail parce que vous êtes inscrit à « newsletter »", "You receive this"},
+	} {
+		m := s.mailTo(t, readers[tc.lang], tc.subject)
+		link, mailto := m.ListUnsubscribe()
+		if !strings.HasPrefix(m.Body.Text, tc.body) || !strings.Contains(m.Body.Text, tc.footer) || strings.Contains(m.Body.Text, tc.notFooter) ||
+			!strings.Contains(m.Body.HTML, `lang="`+tc.lang+`"`) || !strings.Contains(m.Body.Text, link) || mailto == "" {
+			t.Errorf("%s subscriber's campaign email:\n%s\n%s", tc.lang, m.Body.Text, m.Body.HTML)
+		}
+	}
+}

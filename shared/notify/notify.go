@@ -184,20 +184,35 @@ type Campaign struct {
 	Topic   string `json:"topic"`
 	Subject string `json:"subject"`
 	Body    string `json:"body"`
+	// Translations are the subject and body in other languages (de, fr),
+	// by language; optional.
+	Translations map[string]privacy.CampaignText `json:"translations,omitempty"`
+}
+
+// In is the campaign's subject and body in lang: its translation, or the
+// default text when it has none.
+func (c Campaign) In(lang string) (subject, body string) {
+	if t, ok := c.Translations[lang]; ok {
+		return t.Subject, t.Body
+	}
+	return c.Subject, c.Body
 }
 
 type marketingData struct {
 	Config
-	Campaign       Campaign
+	Campaign       Campaign // its Subject and Body those of the subscriber's language
 	Unsubscribe    string
 	PreferencesURL string
 }
 
-// Marketing renders a campaign for one subscriber, with the RFC 8058
+// Marketing renders a campaign for one subscriber, in their language
+// (c.Lang): the campaign's translation into it when it has one, else its
+// default text, and the footer in that language all the same; with the RFC 8058
 // one-click headers (List-Unsubscribe, with the mailto: alternative
 // unsubscribeMail when there is one, before List-Unsubscribe-Post) and the
 // same link in the footer.
 func Marketing(c Config, camp Campaign, to, unsubscribeURL, unsubscribeMail, preferencesURL string) (Message, error) {
+	camp.Subject, camp.Body = camp.In(c.Lang)
 	text, html, err := render(c.Lang, KindMarketing, camp.Subject, marketingData{Config: c, Campaign: camp,
 		Unsubscribe: unsubscribeURL, PreferencesURL: preferencesURL})
 	if err != nil {

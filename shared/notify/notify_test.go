@@ -150,3 +150,33 @@ func TestListUnsubscribeNamesTheMailtoAlternative(t *testing.T) {
 		}
 	}
 }
+
+// A campaign reaches each subscriber in the language they signed up in:
+// its translation when the team wrote one, else its default text, and
+// the footer (why, unsubscribe, preferences, policy) in their language
+// either way (#34 item 7).
+func TestMarketingInTheSubscribersLanguage(t *testing.T) {
+	camp := Campaign{ID: "c-1", Topic: "newsletter", Subject: "News of December", Body: "What is new.",
+		Translations: map[string]privacy.CampaignText{"de": {Subject: "Neues im Dezember", Body: "Was es Neues gibt."}}}
+	tests := []struct {
+		lang, subject, body, footer, htmlLang string
+	}{
+		{"", "News of December", "What is new.", "You receive this because you subscribed", `lang="en"`},
+		{"de", "Neues im Dezember", "Was es Neues gibt.", "Sie erhalten diese E-Mail, weil Sie „newsletter“ von Example abonniert haben.", `lang="de"`},
+		// No French text: the default one, the footer in French.
+		{"fr", "News of December", "What is new.", "Vous recevez cet e-mail parce que vous êtes inscrit à « newsletter » de Example.", `lang="fr"`},
+		// A language the emails are not written in: English.
+		{"it", "News of December", "What is new.", "You receive this because you subscribed", `lang="en"`},
+	}
+	for _, tt := range tests {
+		c := Config{Company: "Example", PolicyURL: "https://e.com/p", Lang: tt.lang}
+		m, err := Marketing(c, camp, "ann@example.com", "https://api.example/v1/unsubscribe?token=u", "", "https://api.example/v1/preferences?token=p")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.lang, err)
+		}
+		if m.Subject != tt.subject || !strings.HasPrefix(m.Text, tt.body+"\n") || !strings.Contains(m.Text, tt.footer) ||
+			!strings.Contains(m.HTML, tt.htmlLang) || !strings.Contains(m.HTML, "https://api.example/v1/unsubscribe?token=u") {
+			t.Errorf("%q: subject %q, text:\n%s\nHTML:\n%s", tt.lang, m.Subject, m.Text, m.HTML)
+		}
+	}
+}

@@ -99,7 +99,7 @@ SAM_FUNCTIONS := CallbackFunction:callbacks CampaignFunction:campaign CampaignSe
 	ConsoleAuthFunction:consoleauth DeadlineWatchFunction:deadlines FeedbackFunction:feedback FormsFunction:forms \
 	MailerFunction:mailer NoticesFunction:notices OpenDSRFunction:opendsr OpenDSRWorkerFunction:opendsrworker \
 	OperatorFunction:operator PreferencesFunction:preferences RecipientsFunction:recipients RightsFunction:rights \
-	SweepFunction:sweep
+	SweepFunction:sweep UnsubscribeMailFunction:unsubscribemail
 sam_id = $(word 1,$(subst :, ,$(1)))
 sam_dir = $(word 2,$(subst :, ,$(1)))
 $(foreach f,$(SAM_FUNCTIONS),$(eval build-$(call sam_id,$(f)): ; $$(call lambda_build,$(call sam_dir,$(f)),$$(ARTIFACTS_DIR)/bootstrap)))
@@ -144,7 +144,7 @@ FUZZTIME ?= 15s
 # testdata/fuzz run with every go test anyway.
 CI_FUZZTIME ?= 3000x
 FUZZ_TARGETS := shared/privacy:FuzzParseContact shared/privacy:FuzzParseSignup shared/privacy:FuzzParseRightsRequest \
-	shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck shared/sns:FuzzMessage shared/feedback:FuzzParse \
+	shared/httpapi:FuzzDecodeInput shared/token:FuzzCheck shared/token:FuzzCheckMailbox shared/sns:FuzzMessage shared/feedback:FuzzParse \
 	shared/opendsr:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -67,7 +67,8 @@ func run() error {
 		Store:  store,
 		Mail:   &ses.Sender{Client: client, From: env.Sender, ConfigurationSet: env.ConfigurationSet},
 		Tokens: keys.Tokens,
-		Config: notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
+		Config: notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL,
+			UnsubscribeMailDomain: env.UnsubscribeMailDomain},
 		// The footer's "last updated" is the version in force (ops POLICY).
 		Policy: policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,
 		Pace:   campaign.NewPacer(rate, time.Now),

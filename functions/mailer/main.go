@@ -49,7 +49,8 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("receipt key: %w", err)
 	}
-	cfg := notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL}
+	cfg := notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL,
+		UnsubscribeMailDomain: env.UnsubscribeMailDomain}
 	ttl, err := lambdaenv.PolicyCacheTTL()
 	if err != nil {
 		return err

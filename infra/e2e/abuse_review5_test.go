@@ -76,7 +76,7 @@ func TestAbuseReview5StrangerAsParentUnsubscribesThePerson(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	for _, notice := range localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(stranger) && e.Subject == policyUpdated }) {
 		t.Errorf("the stranger who filed as the person's parent was sent the policy notice")
-		oneClick := strings.Trim(notice.Header("List-Unsubscribe"), "<>")
+		oneClick, _ := notice.ListUnsubscribe()
 		resp, out := s.doWith(t, clientFrom("127.0.97.51"), "POST", s.path(t, oneClick), "application/x-www-form-urlencoded",
 			url.Values{"List-Unsubscribe": {"One-Click"}}.Encode(), map[string]string{"User-Agent": "StrangerBrowser/" + u})
 		t.Logf("the stranger's one-click: %d %s", resp.StatusCode, out)
@@ -166,7 +166,7 @@ func TestAbuseReview5FormsMailboxBudgetsDoubleAcrossMidnight(t *testing.T) {
 }
 
 // R5-4. The new holder of a left address cannot take an offered topic.
-// A link follows the MOVED forward when links.MarketingMintedAt (its end
+// A link follows the MOVED forward when links.MarketingMintedBefore (its end
 // less MarketingValidity, 400 days) is before the move; an add-topic link
 // lives 30 days (OfferValidity), so every add-topic link of the old key,
 // minted after the move too, counts as minted 370 days before it and is

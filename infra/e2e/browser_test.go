@@ -407,7 +407,7 @@ func TestBrowserNewsletterJourney(t *testing.T) {
 	news := s.mailTo(t, addr, "News b1-")
 	b.open(prefsLink.FindString(news.Body.Text))
 	b.check("preferences")
-	b.open(strings.Trim(news.Header("List-Unsubscribe"), "<>"))
+	b.open(func() string { link, _ := news.ListUnsubscribe(); return link }())
 	b.check("unsubscribe")
 	b.post("form.second button")
 	if h := b.text("h1"); h != "You are unsubscribed" {

@@ -157,7 +157,10 @@ func TestNewsletterJourney(t *testing.T) {
 	if marketing.Headers[0].Name != "List-Unsubscribe" {
 		t.Errorf("List-Unsubscribe should come before List-Unsubscribe-Post: %+v", marketing.Headers)
 	}
-	unsub := strings.Trim(lu, "<>")
+	unsub, mailto := marketing.ListUnsubscribe()
+	if !strings.HasPrefix(mailto, "mailto:") || !strings.HasSuffix(mailto, "@example.com") {
+		t.Errorf("List-Unsubscribe %q has no mailto: alternative at the sender's domain", lu)
+	}
 	if !strings.Contains(marketing.Body.Text, unsub) || strings.Contains(marketing.Body.HTML, "<subscriber>") {
 		t.Fatalf("footer link or escaping wrong: %s", marketing.Body.HTML)
 	}

@@ -92,7 +92,7 @@ func TestPolicyNoticesAreMarketingGrade(t *testing.T) {
 		notice.Header("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
 		t.Fatalf("the subscriber's notice has no one-click headers: %+v", notice.Headers)
 	}
-	if !strings.Contains(notice.Body.Text, strings.Trim(lu, "<>")) || !strings.Contains(notice.Body.Text, "/v1/preferences?token=") {
+	if link, _ := notice.ListUnsubscribe(); !strings.Contains(notice.Body.Text, link) || !strings.Contains(notice.Body.Text, "/v1/preferences?token=") {
 		t.Fatalf("the subscriber's notice has no unsubscribe or preferences link:\n%s", notice.Body.Text)
 	}
 	told := s.mailTo(t, writer, updated)
@@ -101,7 +101,7 @@ func TestPolicyNoticesAreMarketingGrade(t *testing.T) {
 	}
 	// The inquirer stops them with one click (RFC 8058: a POST of the
 	// header's link).
-	oneClick := strings.Trim(told.Header("List-Unsubscribe"), "<>")
+	oneClick, _ := told.ListUnsubscribe()
 	if resp, out := s.do(t, "POST", s.path(t, oneClick), "application/x-www-form-urlencoded",
 		url.Values{"List-Unsubscribe": {"One-Click"}}.Encode(), nil); resp.StatusCode != 200 {
 		t.Fatalf("one-click from a notice: %d %s", resp.StatusCode, out)

@@ -41,6 +41,10 @@ var sampleEvents = map[string]func(resp map[string]any, log func(marker string) 
 	"recipients-schedule.json":    nothing,
 	"rights-request.json":         status(202),
 	"sweep-schedule.json":         nothing,
+	// Signed with the development key for ann@example.com at env.json's
+	// domain, valid until 2099: an unsubscription, whether or not ann is
+	// subscribed (as the one-click link's).
+	"unsubscribemail-ses-inbound.json": field("unsubscribed", float64(1)),
 }
 
 func nothing(map[string]any, func(string) string) string { return "" }

@@ -159,7 +159,7 @@ func TestTeamActionsGoThroughTheOperator(t *testing.T) {
 	// Who reads the master secret (AppSecret): each of these keys
 	// addresses to subjects or signs or checks the tokens of links.
 	readers := []string{"CampaignSenderFunctionRole", "FeedbackFunction", "FormsFunction", "MailerFunctionRole", "OpenDSRFunction",
-		"OperatorFunction", "PreferencesFunction", "RecipientsFunction", "RightsFunction"}
+		"OperatorFunction", "PreferencesFunction", "RecipientsFunction", "RightsFunction", "UnsubscribeMailFunction"}
 	var got []string
 	for id, r := range tpl.Resources {
 		for _, st := range append(statements(r), statementsOf(r.Properties["PolicyDocument"])...) {

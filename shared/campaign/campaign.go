@@ -58,8 +58,8 @@ type Planner struct {
 // for another email is refused.
 func (p *Planner) Plan(ctx context.Context, c notify.Campaign, deadline time.Time) (privacy.CampaignPlan, error) {
 	now := p.Now()
-	want := privacy.CampaignPlan{ID: c.ID, Topic: c.Topic, Subject: c.Subject, Body: c.Body, State: privacy.CampaignPlanning,
-		Created: now, Updated: now}
+	want := privacy.CampaignPlan{ID: c.ID, Topic: c.Topic, Subject: c.Subject, Body: c.Body, Translations: c.Translations,
+		State: privacy.CampaignPlanning, Created: now, Updated: now}
 	if err := privacy.ValidCampaign(want); err != nil {
 		return want, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

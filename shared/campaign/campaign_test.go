@@ -130,7 +130,8 @@ func TestCampaign(t *testing.T) {
 	q := &memQueue{}
 	p := &campaign.Planner{Store: store, Queue: q, Page: 3, Log: log, Now: func() time.Time { return now }}
 	s := &campaign.Sender{Store: store, Mail: sender, Tokens: tokens, Log: log, Pace: campaign.NewPacer(1000, time.Now),
-		Config: notify.Config{Company: "Example", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/p"},
+		Config: notify.Config{Company: "Example", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/p",
+			UnsubscribeMailDomain: "unsubscribe.example.com"},
 		Policy: privacy.FixedPolicy("2027-02-01"), Now: func() time.Time { return now }}
 	c := notify.Campaign{ID: "spring-" + u, Topic: "newsletter", Subject: "Spring news", Body: "What is new this spring."}
 	deadline := now.Add(time.Hour)
@@ -211,14 +212,20 @@ func TestCampaign(t *testing.T) {
 		if got[0].Header("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
 			t.Errorf("%s: List-Unsubscribe-Post %q", who, got[0].Header("List-Unsubscribe-Post"))
 		}
-		link := strings.Trim(got[0].Header("List-Unsubscribe"), "<>")
+		// The https link, then the mailto: alternative (#34 item 7).
+		link, mailto, ok := strings.Cut(got[0].Header("List-Unsubscribe"), ", ")
+		link, mailto = strings.Trim(link, "<>"), strings.Trim(mailto, "<>")
 		lu, err := url.Parse(link)
-		if err != nil || !strings.HasPrefix(link, "https://privacy.example.com/v1/unsubscribe?token=") {
-			t.Fatalf("%s: List-Unsubscribe %q", who, link)
+		if err != nil || !ok || !strings.HasPrefix(link, "https://privacy.example.com/v1/unsubscribe?token=") {
+			t.Fatalf("%s: List-Unsubscribe %q", who, got[0].Header("List-Unsubscribe"))
 		}
 		claims, err := tokens.Check(lu.Query().Get("token"), token.Unsubscribe, now)
 		if err != nil || claims.Subject != h.Subject(addr(who)) {
 			t.Errorf("%s: the unsubscribe link names %v (%v)", who, claims.Subject, err)
+		}
+		local, ok := strings.CutSuffix(strings.TrimPrefix(mailto, "mailto:"), "@unsubscribe.example.com")
+		if claims, err := tokens.CheckMailbox(local, token.Unsubscribe, now); !ok || err != nil || claims.Subject != h.Subject(addr(who)) {
+			t.Errorf("%s: the mailto: alternative %q names %v (%v)", who, mailto, claims.Subject, err)
 		}
 	}
 	for _, who := range []string{"events-only", "suppressed", "restricted", "busy", "left"} {

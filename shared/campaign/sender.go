@@ -210,7 +210,7 @@ func (s *Sender) campaign(ctx context.Context, id string) (notify.Campaign, erro
 	if !found {
 		return c, fmt.Errorf("campaign %s has no record", id)
 	}
-	c = notify.Campaign{ID: p.ID, Topic: p.Topic, Subject: p.Subject, Body: p.Body}
+	c = notify.Campaign{ID: p.ID, Topic: p.Topic, Subject: p.Subject, Body: p.Body, Translations: p.Translations}
 	s.mu.Lock()
 	if s.campaigns == nil {
 		s.campaigns = map[string]notify.Campaign{}
@@ -222,8 +222,13 @@ func (s *Sender) campaign(ctx context.Context, id string) (notify.Campaign, erro
 
 func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, cfg notify.Config, c notify.Campaign, sub privacy.Subscription) (mailer.Sent, error) {
 	now := s.Now()
-	l := links.Builder{Base: cfg.BaseURL, Tokens: s.Tokens}
+	cfg.Lang = sub.Lang // the footer, and the campaign's text when translated
+	l := links.Builder{Base: cfg.BaseURL, Tokens: s.Tokens, MailDomain: cfg.UnsubscribeMailDomain}
 	unsub, err := l.Unsubscribe(sub.Subject, now)
+	if err != nil {
+		return 0, err
+	}
+	unsubMail, err := l.UnsubscribeMail(sub.Subject, now)
 	if err != nil {
 		return 0, err
 	}
@@ -231,7 +236,7 @@ func (s *Sender) sendOne(ctx context.Context, log *slog.Logger, cfg notify.Confi
 	if err != nil {
 		return 0, err
 	}
-	msg, err := notify.Marketing(cfg, c, sub.Email, unsub, prefs)
+	msg, err := notify.Marketing(cfg, c, sub.Email, unsub, unsubMail, prefs)
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,6 +36,13 @@ func (s *Store) StartCampaign(ctx context.Context, p privacy.CampaignPlan) (priv
 	for k, v := range map[string]string{"campaign": p.ID, "topic": p.Topic, "subject": p.Subject, "body": p.Body,
 		"campaign_state": p.State, "created_at": ts(p.Created), "updated_at": ts(p.Updated)} {
 		item[k] = str(v)
+	}
+	if len(p.Translations) > 0 {
+		b, err := json.Marshal(p.Translations)
+		if err != nil {
+			return privacy.CampaignPlan{}, fmt.Errorf("start campaign: %w", err)
+		}
+		item["translations"] = str(string(b)) // JSON: read whole, never queried
 	}
 	item["pages"], item["planned"], item["batches"], item["not_on_topic"] = num(0), num(0), num(0), num(0)
 	item[attrTTL] = num(privacy.Retention().CampaignRecord.From(p.Created).Unix())
@@ -83,6 +91,11 @@ func decodeCampaign(it map[string]types.AttributeValue) privacy.CampaignPlan {
 	p := privacy.CampaignPlan{ID: s1(it, "campaign"), Topic: s1(it, "topic"), Subject: s1(it, "subject"), Body: s1(it, "body"),
 		State: s1(it, "campaign_state"), Cursor: s1(it, "cursor"), Pages: n("pages"), Planned: n("planned"), Batches: n("batches"),
 		NotOnTopic: n("not_on_topic")}
+	if t := s1(it, "translations"); t != "" {
+		// Written by StartCampaign from a map; unreadable, the campaign
+		// differs from any other (SameContent) and sends its default text.
+		_ = json.Unmarshal([]byte(t), &p.Translations)
+	}
 	p.Created, _ = parseTS(s1(it, "created_at"))
 	p.Updated, _ = parseTS(s1(it, "updated_at"))
 	return p

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type Env struct {
 	DynamoDBEndpoint string
 	SESEndpoint      string
 	SQSEndpoint      string
+	// UnsubscribeMailDomain is the domain of the mailto: unsubscribe
+	// addresses ("": marketing mail carries none, and no mail is read).
+	UnsubscribeMailDomain string
 	// SNSEndpoint is where SNS's hosts are reached instead (the feedback
 	// function's certificates and confirmations: the local stand-in).
 	SNSEndpoint string
@@ -103,6 +107,12 @@ func Load(ctx context.Context) (*Env, error) {
 		PolicyURL:        os.Getenv("POLICY_URL"),
 		BaseURL:          strings.TrimRight(os.Getenv("PUBLIC_BASE_URL"), "/"),
 		ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
+		// A domain name goes into a header (List-Unsubscribe): letters,
+		// digits, hyphens and dots only, or a cold start fails.
+		UnsubscribeMailDomain: strings.ToLower(os.Getenv("UNSUBSCRIBE_MAIL_DOMAIN")),
+	}
+	if d := e.UnsubscribeMailDomain; d != "" && !mailDomain.MatchString(d) {
+		return nil, fmt.Errorf("UNSUBSCRIBE_MAIL_DOMAIN %q is not a domain name", d)
 	}
 	// AWS_ENDPOINT_URL is the SDK's own (config.LoadDefaultConfig reads
 	// it): the local gateway points every client of a function at its AWS
@@ -119,6 +129,8 @@ func Load(ctx context.Context) (*Env, error) {
 	}
 	return e, nil
 }
+
+var mailDomain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 
 // Require fails unless every named value is set.
 func Require(vals map[string]string) error {

@@ -45,10 +45,13 @@ const (
 )
 
 // Builder mints links under Base (the public base URL, no trailing
-// slash).
+// slash), and unsubscribe addresses at MailDomain ("": none).
 type Builder struct {
 	Base   string
 	Tokens *token.Signer
+	// MailDomain is the domain whose mail SES receives for the stack
+	// (the template's UnsubscribeMailDomain).
+	MailDomain string
 }
 
 func (b Builder) link(path string, c token.Claims) (string, error) {
@@ -114,6 +117,21 @@ func (b Builder) Export(req privacy.RightsRequest, now time.Time) (string, bool)
 // Unsubscribe is the one-click unsubscribe link of a marketing email.
 func (b Builder) Unsubscribe(subject privacy.SubjectID, now time.Time) (string, error) {
 	return b.link("/v1/unsubscribe", token.Claims{Purpose: token.Unsubscribe, Subject: subject, Expires: now.Add(MarketingValidity)})
+}
+
+// UnsubscribeMail is the mailto: alternative of Unsubscribe (RFC 2369's
+// List-Unsubscribe names both): an address at MailDomain whose local part
+// is a mailbox token (token.SignMailbox) for the subject, valid as long;
+// mail to it unsubscribes the subject. "" when there is no MailDomain.
+func (b Builder) UnsubscribeMail(subject privacy.SubjectID, now time.Time) (string, error) {
+	if b.MailDomain == "" {
+		return "", nil
+	}
+	local, err := b.Tokens.SignMailbox(token.Claims{Purpose: token.Unsubscribe, Subject: subject, Expires: now.Add(MarketingValidity)})
+	if err != nil {
+		return "", err
+	}
+	return "mailto:" + local + "@" + b.MailDomain, nil
 }
 
 // MarketingMintedBefore reports whether a marketing link (Unsubscribe, or

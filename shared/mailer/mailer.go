@@ -579,13 +579,17 @@ func (m *Mailer) notice(c notify.Config, n privacy.Notice) ([]notify.Message, er
 	if err != nil {
 		return nil, err
 	}
+	unsubscribeMail, err := m.links().UnsubscribeMail(n.Subject, m.Now())
+	if err != nil {
+		return nil, err
+	}
 	var prefs string
 	if n.Audience == privacy.NoticeSubscribers {
 		if prefs, err = m.links().Preferences(n.Subject, m.Now().Add(links.MarketingValidity)); err != nil {
 			return nil, err
 		}
 	}
-	return one(notify.PolicyNotice(c, n, offers, unsubscribe, prefs))
+	return one(notify.PolicyNotice(c, n, offers, unsubscribe, unsubscribeMail, prefs))
 }
 
 func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
@@ -677,7 +681,7 @@ func key(ch privacy.Change, kind string) string {
 }
 
 func (m *Mailer) links() links.Builder {
-	return links.Builder{Base: m.Config.BaseURL, Tokens: m.Tokens}
+	return links.Builder{Base: m.Config.BaseURL, Tokens: m.Tokens, MailDomain: m.Config.UnsubscribeMailDomain}
 }
 
 // requestReceived is a new request's acknowledgement with its

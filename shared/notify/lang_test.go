@@ -43,9 +43,14 @@ func personEmails(t *testing.T, c Config) []Message {
 	add(SubscriptionConfirm(c, sub, "https://api.example/confirm?token=t"))
 	add(SubscriptionConfirmed(c, sub, "https://api.example/unsubscribe?token=t", "eyJ.rcpt.sig"))
 	add(ConsentWithdrawn(c, sub, "eyJ.rcpt.sig"))
-	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "https://api.example/preferences?token=p"))
+	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "", "https://api.example/preferences?token=p"))
 	n.Version.Material = false
-	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "https://api.example/preferences?token=p"))
+	add(PolicyNotice(c, n, []Offer{{Topic: "events", Link: "https://api.example/add?token=t"}}, "https://api.example/unsubscribe?token=u", "", "https://api.example/preferences?token=p"))
+	// A campaign the team translated (#34 item 7): its text and its footer.
+	add(Marketing(c, Campaign{ID: "c-1", Topic: "newsletter", Subject: "News", Body: "The news.",
+		Translations: map[string]privacy.CampaignText{"de": {Subject: "Neuigkeiten", Body: "Die Neuigkeiten."},
+			"fr": {Subject: "Nouvelles", Body: "Les nouvelles."}}},
+		"ann@example.com", "https://api.example/unsubscribe?token=u", "", "https://api.example/preferences?token=p"))
 	own := r
 	own.Parent, own.Agent, own.Type = "", "agent@example.com", privacy.RightRectification
 	own.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}

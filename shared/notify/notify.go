@@ -41,6 +41,9 @@ type Config struct {
 	// shown next to that link ("" shows none).
 	PolicyUpdated string
 	BaseURL       string // the API's public base URL, for links in emails
+	// UnsubscribeMailDomain is where the mailto: unsubscribe addresses of
+	// marketing mail and notices are ("": they carry none).
+	UnsubscribeMailDomain string
 	// Lang is the language of the person's emails: the form's, kept with
 	// their record ("" is English). The team's emails are in English.
 	Lang string
@@ -153,11 +156,12 @@ type Offer struct {
 // summary), from when, the link to the policy, and for a subscriber the
 // new topics they may opt in to (nobody is enrolled by the change).
 //
-// Like a marketing email it carries the RFC 8058 one-click headers and the
-// same link in its footer (policy §4: an opt-out in every email), and a
+// Like a marketing email it carries the RFC 8058 one-click headers (with
+// the mailto: alternative, unsubscribeMail, when there is one) and the same
+// link in its footer (policy §4: an opt-out in every email), and a
 // subscriber's the link to their preferences (preferencesURL, "" for
 // others).
-func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, preferencesURL string) (Message, error) {
+func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, unsubscribeMail, preferencesURL string) (Message, error) {
 	subj := subject(c.Lang, "We have updated our privacy policy")
 	if !n.Version.Material {
 		subj = subject(c.Lang, "Something new you can choose to receive")
@@ -173,7 +177,7 @@ func PolicyNotice(c Config, n privacy.Notice, offers []Offer, unsubscribeURL, pr
 		return Message{}, err
 	}
 	return Message{Kind: KindPolicyNotice, To: []string{n.Email}, Subject: subj, Text: text, HTML: html,
-		Headers: oneClick(unsubscribeURL)}, nil
+		Headers: oneClick(unsubscribeURL, unsubscribeMail)}, nil
 }
 
 // Campaign is one marketing email as the team writes it: plain text
@@ -183,33 +187,56 @@ type Campaign struct {
 	Topic   string `json:"topic"`
 	Subject string `json:"subject"`
 	Body    string `json:"body"`
+	// Translations are the subject and body in other languages (de, fr),
+	// by language; optional.
+	Translations map[string]privacy.CampaignText `json:"translations,omitempty"`
+}
+
+// In is the campaign's subject and body in lang: its translation, or the
+// default text when it has none.
+func (c Campaign) In(lang string) (subject, body string) {
+	if t, ok := c.Translations[lang]; ok {
+		return t.Subject, t.Body
+	}
+	return c.Subject, c.Body
 }
 
 type marketingData struct {
 	Config
-	Campaign       Campaign
+	Campaign       Campaign // its Subject and Body those of the subscriber's language
 	Unsubscribe    string
 	PreferencesURL string
 }
 
-// Marketing renders a campaign for one subscriber, with the RFC 8058
-// one-click headers (List-Unsubscribe before List-Unsubscribe-Post) and the
+// Marketing renders a campaign for one subscriber, in their language
+// (c.Lang): the campaign's translation into it when it has one, else its
+// default text, and the footer in that language all the same; with the RFC 8058
+// one-click headers (List-Unsubscribe, with the mailto: alternative
+// unsubscribeMail when there is one, before List-Unsubscribe-Post) and the
 // same link in the footer.
-func Marketing(c Config, camp Campaign, to, unsubscribeURL, preferencesURL string) (Message, error) {
+func Marketing(c Config, camp Campaign, to, unsubscribeURL, unsubscribeMail, preferencesURL string) (Message, error) {
+	camp.Subject, camp.Body = camp.In(c.Lang)
 	text, html, err := render(c.Lang, KindMarketing, camp.Subject, marketingData{Config: c, Campaign: camp,
 		Unsubscribe: unsubscribeURL, PreferencesURL: preferencesURL})
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{Kind: KindMarketing, To: []string{to}, Subject: camp.Subject, Text: text, HTML: html,
-		Headers: oneClick(unsubscribeURL)}, nil
+		Headers: oneClick(unsubscribeURL, unsubscribeMail)}, nil
 }
 
 // oneClick is the RFC 8058 pair of headers for a one-click unsubscribe
-// link (List-Unsubscribe before List-Unsubscribe-Post).
-func oneClick(unsubscribeURL string) []Header {
+// link (List-Unsubscribe before List-Unsubscribe-Post). List-Unsubscribe
+// names the https link first, then the mailto: address when there is one
+// ("": none): RFC 2369 §2 lists a header's URLs in order of preference,
+// and RFC 8058 §3.1 has the one-click POST go to the https one.
+func oneClick(unsubscribeURL, unsubscribeMail string) []Header {
+	lu := "<" + unsubscribeURL + ">"
+	if unsubscribeMail != "" {
+		lu += ", <" + unsubscribeMail + ">"
+	}
 	return []Header{
-		{Name: "List-Unsubscribe", Value: "<" + unsubscribeURL + ">"},
+		{Name: "List-Unsubscribe", Value: lu},
 		{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
 	}
 }

@@ -152,3 +152,70 @@ func TestQuestion(t *testing.T) {
 		}
 	}
 }
+
+// Every marketing email and policy notice names the one-click https link
+// first and, when the stack receives mail, the mailto: address beside it
+// (RFC 2369 §2, RFC 8058 §3.1); List-Unsubscribe-Post follows.
+func TestListUnsubscribeNamesTheMailtoAlternative(t *testing.T) {
+	c := Config{Company: "Example", PolicyURL: "https://e.com/p", BaseURL: "https://api.example"}
+	const https, mailto = "https://api.example/v1/unsubscribe?token=u", "mailto:abc234@unsubscribe.example.com"
+	n := privacy.Notice{Email: "ann@example.com", Audience: privacy.NoticeSubscribers,
+		Version: privacy.PolicyVersion{Version: "v2", Material: true, Summary: "s"}}
+	tests := []struct {
+		name, mail, want string
+		render           func(mail string) (Message, error)
+	}{
+		{"marketing", mailto, "<" + https + ">, <" + mailto + ">", func(mail string) (Message, error) {
+			return Marketing(c, Campaign{ID: "c", Topic: "newsletter", Subject: "News", Body: "b"}, "ann@example.com", https, mail, "https://p")
+		}},
+		{"marketing without a mail domain", "", "<" + https + ">", func(mail string) (Message, error) {
+			return Marketing(c, Campaign{ID: "c", Topic: "newsletter", Subject: "News", Body: "b"}, "ann@example.com", https, mail, "https://p")
+		}},
+		{"policy notice", mailto, "<" + https + ">, <" + mailto + ">", func(mail string) (Message, error) {
+			return PolicyNotice(c, n, nil, https, mail, "https://p")
+		}},
+		{"policy notice without a mail domain", "", "<" + https + ">", func(mail string) (Message, error) {
+			return PolicyNotice(c, n, nil, https, mail, "")
+		}},
+	}
+	for _, tt := range tests {
+		m, err := tt.render(tt.mail)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		want := []Header{{"List-Unsubscribe", tt.want}, {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}}
+		if len(m.Headers) != 2 || m.Headers[0] != want[0] || m.Headers[1] != want[1] {
+			t.Errorf("%s: headers %+v, want %+v", tt.name, m.Headers, want)
+		}
+	}
+}
+
+// A campaign reaches each subscriber in the language they signed up in:
+// its translation when the team wrote one, else its default text, and
+// the footer (why, unsubscribe, preferences, policy) in their language
+// either way (#34 item 7).
+func TestMarketingInTheSubscribersLanguage(t *testing.T) {
+	camp := Campaign{ID: "c-1", Topic: "newsletter", Subject: "News of December", Body: "What is new.",
+		Translations: map[string]privacy.CampaignText{"de": {Subject: "Neues im Dezember", Body: "Was es Neues gibt."}}}
+	tests := []struct {
+		lang, subject, body, footer, htmlLang string
+	}{
+		{"", "News of December", "What is new.", "You receive this because you subscribed", `lang="en"`},
+		{"de", "Neues im Dezember", "Was es Neues gibt.", "Sie erhalten diese E-Mail, weil Sie „newsletter“ von Example abonniert haben.", `lang="de"`},
+		// No French text: the default one, the footer in French.
+		{"fr", "News of December", "What is new.", "Vous recevez cet e-mail parce que vous êtes inscrit à « newsletter » de Example.", `lang="fr"`},
+		// A language the emails are not written in: English.
+		{"it", "News of December", "What is new.", "You receive this because you subscribed", `lang="en"`},
+	}
+	for _, tt := range tests {
+		c := Config{Company: "Example", PolicyURL: "https://e.com/p", Lang: tt.lang}
+		m, err := Marketing(c, camp, "ann@example.com", "https://api.example/v1/unsubscribe?token=u", "", "https://api.example/v1/preferences?token=p")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.lang, err)
+		}
+		if m.Subject != tt.subject || !strings.HasPrefix(m.Text, tt.body+"\n") || !strings.Contains(m.Text, tt.footer) ||
+			!strings.Contains(m.HTML, tt.htmlLang) || !strings.Contains(m.HTML, "https://api.example/v1/unsubscribe?token=u") {
+			t.Errorf("%q: subject %q, text:\n%s\nHTML:\n%s", tt.lang, m.Subject, m.Text, m.HTML)
+		}
+	}
+}

@@ -26,7 +26,11 @@ const (
 // planning got.
 type CampaignPlan struct {
 	ID, Topic, Subject, Body string
-	State                    string
+	// Translations are the campaign's subject and body in other languages,
+	// by language (one of Languages, not the default's): a subscriber who
+	// signed up in one reads it, the others Subject and Body.
+	Translations map[string]CampaignText
+	State        string
 	// Cursor is where the next page of subscribers starts; Pages how many
 	// pages were queued, which numbers the batches.
 	Cursor string
@@ -40,7 +44,13 @@ type CampaignPlan struct {
 // SameContent reports whether p sends what q sends: a campaign id names
 // one email, so a second run with other content is refused.
 func (p CampaignPlan) SameContent(q CampaignPlan) bool {
-	return p.Topic == q.Topic && p.Subject == q.Subject && p.Body == q.Body
+	return p.Topic == q.Topic && p.Subject == q.Subject && p.Body == q.Body && maps.Equal(p.Translations, q.Translations)
+}
+
+// CampaignText is a campaign's subject and body in one language.
+type CampaignText struct {
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
 }
 
 // CampaignBatch is one queued message: up to CampaignBatchSize subjects
@@ -105,6 +115,13 @@ func ValidCampaign(p CampaignPlan) error {
 	errs := FieldErrors{}
 	singleLine(errs, "subject", p.Subject, true, MaxCampaignSubject)
 	multiLine(errs, "body", p.Body, true, MaxCampaignBody)
+	for lang, t := range p.Translations {
+		if lang == Languages()[0] || !slices.Contains(Languages(), lang) {
+			return fmt.Errorf("translations: a language of %s", strings.Join(Languages()[1:], ", "))
+		}
+		singleLine(errs, "translations."+lang+".subject", t.Subject, true, MaxCampaignSubject)
+		multiLine(errs, "translations."+lang+".body", t.Body, true, MaxCampaignBody)
+	}
 	if fields := slices.Sorted(maps.Keys(errs)); len(fields) > 0 {
 		return fmt.Errorf("%s: %s", fields[0], errs[fields[0]].Code)
 	}

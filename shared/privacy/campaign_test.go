@@ -23,6 +23,22 @@ func TestValidCampaign(t *testing.T) {
 		{"tag characters in the body", func(p *CampaignPlan) { p.Body = "Open it.\U000E0041\U000E0042" }, "body"},
 		{"zero-width space in the body", func(p *CampaignPlan) { p.Body = "Click\u200bhere" }, "body"},
 		{"a subject too long", func(p *CampaignPlan) { p.Subject = strings.Repeat("a", MaxCampaignSubject+1) }, "subject"},
+		// Translations (#34 item 7) are checked as the default text is.
+		{"a German translation", func(p *CampaignPlan) {
+			p.Translations = map[string]CampaignText{"de": {Subject: "Neues im Dezember", Body: "Hallo ❤️"}}
+		}, ""},
+		{"a translation into the default language", func(p *CampaignPlan) {
+			p.Translations = map[string]CampaignText{"en": {Subject: "s", Body: "b"}}
+		}, "translations"},
+		{"a translation into a language of no email", func(p *CampaignPlan) {
+			p.Translations = map[string]CampaignText{"xx": {Subject: "s", Body: "b"}}
+		}, "translations"},
+		{"a translation without its body", func(p *CampaignPlan) {
+			p.Translations = map[string]CampaignText{"fr": {Subject: "Nouvelles"}}
+		}, "translations.fr.body"},
+		{"bidi override in a translated subject", func(p *CampaignPlan) {
+			p.Translations = map[string]CampaignText{"de": {Subject: "Rechnung \u202efdp.exe", Body: "b"}}
+		}, "translations.de.subject"},
 	} {
 		p := ok
 		tc.edit(&p)

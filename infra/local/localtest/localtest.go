@@ -135,6 +135,22 @@ type Email struct {
 	} `json:"headers"`
 }
 
+// ListUnsubscribe returns the URLs of the email's List-Unsubscribe header
+// (RFC 2369: each in angle brackets, separated by commas): its https link
+// and its mailto: address ("" for one it lacks).
+func (e Email) ListUnsubscribe() (link, mailto string) {
+	for _, u := range strings.Split(e.Header("List-Unsubscribe"), ",") {
+		u = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(u), "<"), ">")
+		switch {
+		case strings.HasPrefix(u, "mailto:"):
+			mailto = u
+		case strings.HasPrefix(u, "http"):
+			link = u
+		}
+	}
+	return link, mailto
+}
+
 // Header returns the first value of a header, or "".
 func (e Email) Header(name string) string {
 	for _, h := range e.Headers {

@@ -50,7 +50,7 @@ func (s *stack) parentFiling(t *testing.T, child, parent string) {
 
 // R5-1. A stranger unsubscribes anyone through a policy notice. The
 // requesters told of a material change include a parent's request awaiting
-// the team's review (policy.RequesterStatuses); the notice goes to the
+// the team's review (privacy.VerifiedOpenStatuses); the notice goes to the
 // parent's address (RightsRequest.AnswerTo) but its one-click unsubscribe
 // link is minted for the request's subject, the CHILD (mailer.notice:
 // links().Unsubscribe(n.Subject)). A stranger names the person as their

@@ -21,7 +21,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/session"
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
@@ -198,7 +197,7 @@ func (c *Console) list(ctx context.Context, s member, statuses ...string) ([]ope
 
 // statuses the queue filters by: the open ones, then the closed.
 func statuses() []string {
-	return append(rights.OpenStatuses(), privacy.RequestCompleted, privacy.RequestDenied)
+	return append(privacy.OpenStatuses(), privacy.RequestCompleted, privacy.RequestDenied)
 }
 
 func (c *Console) queue(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {

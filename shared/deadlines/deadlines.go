@@ -14,17 +14,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// The request statuses the watch reads through the requests table's
-// "by-status-due" index (status, due_at). Open requests are the team's to
-// answer; identity_unverified ones wait on the requester to verify, and
-// waiting_for_information ones on the requester's answer to the team's
-// question, whose clock runs all the same (GDPR): past its deadline it is
-// overdue.
-var (
-	OpenStatuses    = []string{"pending", "in_progress", "awaiting_review"}
-	WaitingStatuses = []string{"identity_unverified", "waiting_for_information"}
-)
-
 // Soon is how far ahead "due soon" looks.
 const Soon = 7 * 24 * time.Hour
 
@@ -67,7 +56,11 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	now := w.Now().UTC()
 	var d notify.Digest
 	d.Date = now.Format("2 January 2006")
-	for _, st := range OpenStatuses {
+	// The statuses are read through the requests table's "by-status-due"
+	// index (status, due_at): the team's requests, then those waiting on
+	// the requester (an unanswered question's clock runs all the same:
+	// past its deadline it is overdue).
+	for _, st := range privacy.TeamStatuses() {
 		items, err := w.byStatus(ctx, st, now.Add(Soon))
 		if err != nil {
 			return Result{}, err
@@ -80,7 +73,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 			}
 		}
 	}
-	for _, st := range WaitingStatuses {
+	for _, st := range privacy.WaitingStatuses() {
 		items, err := w.byStatus(ctx, st, now.AddDate(1, 0, 0))
 		if err != nil {
 			return Result{}, err

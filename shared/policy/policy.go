@@ -70,13 +70,9 @@ type PlannerStore interface {
 	PutNotice(ctx context.Context, n privacy.Notice, at time.Time) (made bool, ref string, err error)
 }
 
-// RequesterStatuses are the requests whose requesters are told of a
-// material change: open and with the address proven (an unverified
-// request's address may be a stranger's).
-func RequesterStatuses() []string {
-	return []string{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview,
-		privacy.RequestWaitingForInformation}
-}
+// requesterStatuses are the requests whose requesters are told of a
+// material change: open with the address proven.
+func requesterStatuses() []string { return privacy.VerifiedOpenStatuses() }
 
 // Planner makes the notices of every version whose notices are pending.
 // Each person's notice is an item of theirs that the mailer sends (the
@@ -228,7 +224,7 @@ func count(prog *privacy.NoticeProgress, audience string) {
 func requesterCursor(c string) (int, string) {
 	i, rest, ok := strings.Cut(c, ":")
 	n, err := strconv.Atoi(i)
-	if !ok || err != nil || n < 0 || n >= len(RequesterStatuses()) {
+	if !ok || err != nil || n < 0 || n >= len(requesterStatuses()) {
 		return 0, ""
 	}
 	return n, rest
@@ -242,7 +238,7 @@ func advance(prog privacy.NoticeProgress, audiences []string, next string) priva
 		case next != "":
 			prog.Cursor = strconv.Itoa(i) + ":" + next
 			return prog
-		case i+1 < len(RequesterStatuses()):
+		case i+1 < len(requesterStatuses()):
 			prog.Cursor = strconv.Itoa(i+1) + ":"
 			return prog
 		}
@@ -276,7 +272,7 @@ func (p *Planner) page(ctx context.Context, v privacy.PolicyVersion, prog privac
 	}
 	if prog.Phase == privacy.NoticeRequesters {
 		i, cursor := requesterCursor(prog.Cursor)
-		reqs, next, err := p.Store.RequestsPage(ctx, RequesterStatuses()[i], cursor, p.Page)
+		reqs, next, err := p.Store.RequestsPage(ctx, requesterStatuses()[i], cursor, p.Page)
 		for _, r := range reqs {
 			// An OpenDSR request's person is the controller's to tell. A
 			// parent's request is answered to the parent, whose notice would

@@ -58,22 +58,9 @@ var (
 	ErrOutOfRange  = errors.New("outside what the law allows")
 )
 
-// OpenStatuses returns the statuses of a request still to be answered.
-func OpenStatuses() []string {
-	return []string{privacy.RequestIdentityUnverified, privacy.RequestPending,
-		privacy.RequestInProgress, privacy.RequestAwaitingReview, privacy.RequestWaitingForInformation}
-}
-
-// AskStatuses are the statuses in which the team may ask the requester
-// for more (Ask): open and verified, so that nothing the team writes goes
-// to an address nobody proved.
-func AskStatuses() []string {
-	return []string{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview}
-}
-
 // Overdue reports whether an open request has passed its deadline.
 func Overdue(r privacy.RightsRequest, now time.Time) bool {
-	return !r.DueAt.IsZero() && slices.Contains(OpenStatuses(), r.Status) && now.After(r.DueAt)
+	return !r.DueAt.IsZero() && slices.Contains(privacy.OpenStatuses(), r.Status) && now.After(r.DueAt)
 }
 
 // Actions returns the decisions the desk takes on req as it stands (the
@@ -81,7 +68,7 @@ func Overdue(r privacy.RightsRequest, now time.Time) bool {
 // restrictedBy are the requests whose restriction of the subject is in
 // force (Store.Restriction).
 func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
-	open := slices.Contains(OpenStatuses(), req.Status)
+	open := slices.Contains(privacy.OpenStatuses(), req.Status)
 	var out []string
 	switch st := req.Status; {
 	case (req.Type == privacy.RightRectification && req.Correction.Field != "" && st != privacy.RequestPending &&
@@ -101,7 +88,7 @@ func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
 	if req.Status == privacy.RequestCompleted && slices.Contains(restrictedBy, req.ID) && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
 		out = append(out, "lift")
 	}
-	if slices.Contains(AskStatuses(), req.Status) && req.Source == "" {
+	if slices.Contains(privacy.TeamStatuses(), req.Status) && req.Source == "" {
 		out = append(out, "ask")
 	}
 	if open {
@@ -114,7 +101,7 @@ func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
 // is given), earliest due first; overdueOnly keeps those past their deadline.
 func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]privacy.RightsRequest, error) {
 	if len(statuses) == 0 {
-		statuses = OpenStatuses()
+		statuses = privacy.OpenStatuses()
 	}
 	var before time.Time
 	if overdueOnly {
@@ -274,7 +261,7 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if err := said(reason, true); err != nil {
 		return err
 	}
-	req, err := d.load(ctx, id, OpenStatuses()...)
+	req, err := d.load(ctx, id, privacy.OpenStatuses()...)
 	if err != nil {
 		return err
 	}
@@ -286,7 +273,7 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 			return err
 		}
 	}
-	return d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), Status: privacy.RequestDenied,
+	return d.apply(ctx, req, privacy.Transition{From: privacy.OpenStatuses(), Status: privacy.RequestDenied,
 		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, "request_denied")
 }
 
@@ -300,7 +287,7 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 	if err := said(reason, true); err != nil {
 		return time.Time{}, err
 	}
-	req, err := d.load(ctx, id, OpenStatuses()...)
+	req, err := d.load(ctx, id, privacy.OpenStatuses()...)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -323,7 +310,7 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later: %w", id,
 			req.DueAt.Format(time.RFC3339), ErrOutOfRange)
 	}
-	return until, d.apply(ctx, req, privacy.Transition{From: OpenStatuses(), MailDue: privacy.Due(privacy.MailExtended, d.once()),
+	return until, d.apply(ctx, req, privacy.Transition{From: privacy.OpenStatuses(), MailDue: privacy.Due(privacy.MailExtended, d.once()),
 		Extend: until, ExtensionReason: reason}, "deadline_extended")
 }
 
@@ -342,7 +329,7 @@ func (d *Desk) Ask(ctx context.Context, id, question string) error {
 	if err := privacy.CheckText("question", question, privacy.MaxQuestion); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadText, err)
 	}
-	req, err := d.load(ctx, id, AskStatuses()...)
+	req, err := d.load(ctx, id, privacy.TeamStatuses()...)
 	if err != nil {
 		if req.Status == privacy.RequestIdentityUnverified {
 			return fmt.Errorf("request %s: the requester has not verified the address yet; nothing is mailed to it before: %w",

@@ -231,7 +231,7 @@ func (h *Handlers) join(ctx context.Context, f privacy.RightsRequestForm, prev p
 	case unverified:
 		sent, err = h.Store.ResendVerification(ctx, prev.ID, h.nonce(), now, ResendCooldown)
 	default:
-		sent, err = h.Store.NoteJoined(ctx, prev.ID, OpenStatuses(), now, ResendCooldown)
+		sent, err = h.Store.NoteJoined(ctx, prev.ID, privacy.OpenStatuses(), now, ResendCooldown)
 	}
 	if err != nil {
 		return err
@@ -376,7 +376,7 @@ func joinable(recent []privacy.RightsRequest, req privacy.RightsRequest) (privac
 	for _, prev := range recent {
 		if prev.Source == "" && prev.Own() && prev.Type == req.Type && prev.Scope == req.Scope &&
 			prev.Regulation == req.Regulation && prev.Lang == req.Lang && prev.Name == req.Name && prev.Details == req.Details &&
-			slices.Contains(OpenStatuses(), prev.Status) {
+			slices.Contains(privacy.OpenStatuses(), prev.Status) {
 			return prev, true
 		}
 	}

@@ -122,7 +122,7 @@ func run[T any](b *tab, a chromedp.Action[T]) T {
 	return v
 }
 
-func (b *tab) text(sel string) string { b.t.Helper(); return run(b, chromedp.Text(sel)) }
+func (b *tab) text(sel string) string { b.t.Helper(); return run(b, chromedp.Text(chromedp.CSS(sel))) }
 
 func (b *tab) attr(sel, name string) string {
 	b.t.Helper()
@@ -137,8 +137,8 @@ func (b *tab) focused() string {
 // type fills a field by keyboard, replacing what was there.
 func (b *tab) typeInto(sel, text string) {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(sel), chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel)),
-		chromedp.SendKeys(sel, text))
+	b.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel)),
+		chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // check runs axe-core on the page (zero serious or critical violations of
@@ -212,7 +212,7 @@ func (b *tab) post(button string) int64 {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	resp, err := chromedp.RunResponse(ctx, chromedp.Click(button))
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button)))
 	if err != nil {
 		b.t.Fatalf("browser: post with %s: %v", button, err)
 	}
@@ -221,7 +221,7 @@ func (b *tab) post(button string) int64 {
 
 func (b *tab) open(url string) {
 	b.t.Helper()
-	b.do(chromedp.Navigate(url), chromedp.WaitReady("body"))
+	b.do(chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body")))
 }
 
 func (s *stack) inquiries(t *testing.T) int {
@@ -265,7 +265,7 @@ func TestBrowserFormsInlineErrors(t *testing.T) {
 	b.typeInto("#contact-name", "Ann")
 	b.typeInto("#contact-email", "not-an-address")
 	b.typeInto("#contact-message", "Hello "+u)
-	b.do(chromedp.Click("#contact button[type=submit]"), chromedp.WaitVisible("#contact-email-error"))
+	b.do(chromedp.Click(chromedp.CSS("#contact button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#contact-email-error")))
 	if b.attr("#contact-email", "aria-invalid") != "true" || !strings.Contains(b.attr("#contact-email", "aria-describedby"), "contact-email-error") ||
 		b.focused() != "contact-email" || b.text("#contact-email-error") == "" {
 		t.Fatalf("contact error: invalid=%q describedby=%q focus=%q", b.attr("#contact-email", "aria-invalid"),
@@ -279,7 +279,7 @@ func TestBrowserFormsInlineErrors(t *testing.T) {
 		t.Fatalf("%d inquiries stored after an invalid post", n)
 	}
 	b.typeInto("#contact-email", "ann-"+u+"@example.com")
-	b.do(chromedp.Click("#contact button[type=submit]"), chromedp.WaitNotPresent("#contact"))
+	b.do(chromedp.Click(chromedp.CSS("#contact button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("#contact")))
 	if got := b.text("#contact-heading + p + p.status"); !strings.Contains(got, "Thank you") {
 		t.Fatalf("after sending: %q", got)
 	}
@@ -289,21 +289,21 @@ func TestBrowserFormsInlineErrors(t *testing.T) {
 
 	// Newsletter: consent not given.
 	b.typeInto("#newsletter-email", "news-"+u+"@example.com")
-	b.do(chromedp.Click("#newsletter button[type=submit]"), chromedp.WaitVisible("#newsletter-consent-error"))
+	b.do(chromedp.Click(chromedp.CSS("#newsletter button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#newsletter-consent-error")))
 	if b.focused() != "newsletter-consent" || b.attr("#newsletter-consent", "aria-invalid") != "true" {
 		t.Fatalf("newsletter error: focus %q", b.focused())
 	}
-	b.do(chromedp.Click("#newsletter-consent"), chromedp.Click("#newsletter button[type=submit]"), chromedp.WaitNotPresent("#newsletter"))
+	b.do(chromedp.Click(chromedp.CSS("#newsletter-consent")), chromedp.Click(chromedp.CSS("#newsletter button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("#newsletter")))
 
 	// Rights: a correction without details.
-	b.do(chromedp.Click("#rights-type-rectification"))
+	b.do(chromedp.Click(chromedp.CSS("#rights-type-rectification")))
 	b.typeInto("#rights-email", "fix-"+u+"@example.com")
-	b.do(chromedp.Click("#rights button[type=submit]"), chromedp.WaitVisible("#rights-details-error"))
+	b.do(chromedp.Click(chromedp.CSS("#rights button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#rights-details-error")))
 	if b.focused() != "rights-details" || !strings.Contains(b.attr("#rights-details", "aria-describedby"), "rights-details-hint") {
 		t.Fatalf("rights error: focus %q, describedby %q", b.focused(), b.attr("#rights-details", "aria-describedby"))
 	}
 	b.typeInto("#rights-details", "My name is Ann, not Anne.")
-	b.do(chromedp.Click("#rights button[type=submit]"), chromedp.WaitNotPresent("#rights"))
+	b.do(chromedp.Click(chromedp.CSS("#rights button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("#rights")))
 	if n := len(s.items(t, "RequestsTable")); n != 1 {
 		t.Fatalf("%d requests stored, want 1", n)
 	}
@@ -327,7 +327,7 @@ func TestBrowserFormsInlineErrors(t *testing.T) {
 	if !strings.Contains(run(b, chromedp.Evaluate[string](`document.activeElement.outerHTML`)), "Send message") {
 		t.Fatalf("after the fields, Tab reaches %q, not the send button", b.focused())
 	}
-	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitNotPresent("#contact"))
+	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitNotPresent(chromedp.CSS("#contact")))
 	if n := s.inquiries(t); n != 2 {
 		t.Fatalf("%d inquiries stored after the keyboard-only submission, want 2", n)
 	}
@@ -347,7 +347,7 @@ func TestBrowserFormsWithoutJavaScript(t *testing.T) {
 	if code := b.post("#contact button[type=submit]"); code != 400 {
 		t.Fatalf("a plain post with a mistake answered %d", code)
 	}
-	if run(b, chromedp.Value("#contact-name")) != "Noscript" || b.text("#contact-email-error") == "" || b.attr("#contact-email", "aria-invalid") != "true" ||
+	if run(b, chromedp.Value(chromedp.CSS("#contact-name"))) != "Noscript" || b.text("#contact-email-error") == "" || b.attr("#contact-email", "aria-invalid") != "true" ||
 		!strings.Contains(b.attr("#contact-email", "aria-describedby"), "contact-email-error") {
 		t.Fatal("the page drawn again lost the values or the error's ties")
 	}
@@ -361,13 +361,13 @@ func TestBrowserFormsWithoutJavaScript(t *testing.T) {
 	}
 	b.open(s.URL + "/privacy")
 	b.typeInto("#newsletter-email", "noscript-news-"+u+"@example.com")
-	b.do(chromedp.Click("#newsletter-consent"))
+	b.do(chromedp.Click(chromedp.CSS("#newsletter-consent")))
 	b.post("#newsletter button[type=submit]")
 	if h := b.text("h1"); h != "Check your inbox" {
 		t.Fatalf("after subscribing: %q", h)
 	}
 	b.open(s.URL + "/privacy")
-	b.do(chromedp.Click("#rights-type-access"))
+	b.do(chromedp.Click(chromedp.CSS("#rights-type-access")))
 	b.typeInto("#rights-email", "noscript-rights-"+u+"@example.com")
 	b.post("#rights button[type=submit]")
 	if h := b.text("h1"); h != "Request received" {
@@ -388,8 +388,8 @@ func TestBrowserNewsletterJourney(t *testing.T) {
 	b := s.openBrowser(t, true)
 	b.open(s.URL + "/privacy")
 	b.typeInto("#newsletter-email", addr)
-	b.do(chromedp.Click("#newsletter-topics-events"), chromedp.Click("#newsletter-consent"),
-		chromedp.Click("#newsletter button[type=submit]"), chromedp.WaitNotPresent("#newsletter"))
+	b.do(chromedp.Click(chromedp.CSS("#newsletter-topics-events")), chromedp.Click(chromedp.CSS("#newsletter-consent")),
+		chromedp.Click(chromedp.CSS("#newsletter button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("#newsletter")))
 	confirm := confirmLink.FindString(s.mailTo(t, addr, "confirm your subscription").Body.Text)
 	b.open(confirm)
 	b.check("confirm-subscription")
@@ -433,9 +433,9 @@ func TestBrowserRightsRequestToExport(t *testing.T) {
 	addr := "export-" + u + "@example.com"
 	b := s.openBrowser(t, true)
 	b.open(s.URL + "/privacy")
-	b.do(chromedp.Click("#rights-type-access"))
+	b.do(chromedp.Click(chromedp.CSS("#rights-type-access")))
 	b.typeInto("#rights-email", addr)
-	b.do(chromedp.Click("#rights button[type=submit]"), chromedp.WaitNotPresent("#rights"))
+	b.do(chromedp.Click(chromedp.CSS("#rights button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("#rights")))
 	ack := s.mailTo(t, addr, "confirm it is you")
 	b.open(verifyLink.FindString(ack.Body.Text))
 	b.check("verify-request")
@@ -459,7 +459,7 @@ func TestBrowserRightsRequestToExport(t *testing.T) {
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
 		t.Fatal(err)
 	}
-	b.do(chromedp.Click("#export-json"))
+	b.do(chromedp.Click(chromedp.CSS("#export-json")))
 	var got []byte
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(200 * time.Millisecond) {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -479,7 +479,7 @@ func TestBrowserRightsRequestToExport(t *testing.T) {
 	// The same link reads as a page (printable, accessible) with what
 	// Art. 15 asks beside the data, and as a CSV that parses.
 	b.open(exportURL)
-	b.do(chromedp.Click("#export-read"), chromedp.WaitVisible("#art15"))
+	b.do(chromedp.Click(chromedp.CSS("#export-read")), chromedp.WaitVisible(chromedp.CSS("#art15")))
 	b.check("copy")
 	page := b.text("main")
 	for _, want := range []string{"How we process your data (GDPR Art. 15)", "Why, and on what legal basis", "Who receives it",

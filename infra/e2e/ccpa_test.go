@@ -43,7 +43,8 @@ func TestCCPARequests(t *testing.T) {
 	}
 	cats := s.mailTo(t, addr, "The categories of personal information we collect (request "+id)
 	for _, want := range []string{strings.ReplaceAll(privacy.Retention().Inquiry.Name, "_", " "), privacy.Recipients()[0],
-		privacy.Sources()[0], privacy.PurposeMarketing, "We do not sell or share"} {
+		// The purposes with the bases the policy in force states.
+		privacy.Sources()[0], "marketing emails (legitimate interest)", "We do not sell or share"} {
 		if !strings.Contains(cats.Body.Text, want) {
 			t.Errorf("the categories email lacks %q", want)
 		}

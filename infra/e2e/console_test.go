@@ -42,7 +42,7 @@ func (b *tab) signIn(user, password string) {
 	b.open(b.s.URL + "/console/login")
 	b.typeInto("#username", user)
 	b.typeInto("#password", password)
-	b.do(chromedp.Click("button[type=submit]"))
+	b.do(chromedp.Click(chromedp.CSS("button[type=submit]")))
 	// The callback's page sends the browser on to the queue.
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.HasSuffix(run(b, chromedp.Evaluate[string](`location.pathname + (document.querySelector("nav") ? "!" : "")`)), "/console!") {
@@ -118,7 +118,7 @@ func TestConsole(t *testing.T) {
 		}
 	}
 	// Filters: waiting on the requester is the unverified one only.
-	team.do(chromedp.Click("#f-waiting"))
+	team.do(chromedp.Click(chromedp.CSS("#f-waiting")))
 	team.post("form.filters button")
 	if main := team.text("main"); !strings.Contains(main, waitID[:8]) || strings.Contains(main, fixID[:8]) ||
 		!strings.Contains(team.text("#results"), "1 request") {
@@ -149,7 +149,7 @@ func TestConsole(t *testing.T) {
 		}
 		team.do(chromedp.KeyEvent(kb.Tab))
 	}
-	team.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible("#done"))
+	team.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#done")))
 	if got := team.text("#done"); !strings.Contains(got, "extended") {
 		t.Fatalf("extend: %q", got)
 	}
@@ -248,7 +248,7 @@ func TestConsole(t *testing.T) {
 	posted := "posted-" + u + "@example.com"
 	team.typeInto("#e-email", posted)
 	team.typeInto("#e-identity", "the letter's signature matches the contract")
-	team.do(chromedp.SetValue("#e-channel", "post"))
+	team.do(chromedp.SetValue(chromedp.CSS("#e-channel"), "post"))
 	team.submit("#enter", "#entered")
 	team.check("console-entered")
 	if got := team.text("#entered"); !strings.Contains(got, "completed") {
@@ -270,7 +270,7 @@ func TestConsole(t *testing.T) {
 	if strings.Contains(team.text("main"), "Secret") || !strings.Contains(team.text("main"), "Acme "+u) {
 		t.Fatalf("controllers page after issuing:\n%s", team.text("main"))
 	}
-	team.do(chromedp.Click("button[aria-label^='Revoke']"), chromedp.WaitVisible("#done"))
+	team.do(chromedp.Click(chromedp.CSS("button[aria-label^='Revoke']")), chromedp.WaitVisible(chromedp.CSS("#done")))
 
 	// Policy: a version published from the console, by who signed in;
 	// campaigns: an unknown id is a 404 on the page.
@@ -278,7 +278,7 @@ func TestConsole(t *testing.T) {
 	team.check("console-policy")
 	version := "2027-01-" + u[:6]
 	team.typeInto("#pv-version", version)
-	team.do(chromedp.SetValue("#pv-effective", "2027-01-15"))
+	team.do(chromedp.SetValue(chromedp.CSS("#pv-effective"), "2027-01-15"))
 	team.typeInto("#pv-summary", "We now keep contact messages for six months.")
 	team.submit("#publish", "#done")
 	if main := team.text("main"); !strings.Contains(main, version) || !strings.Contains(main, localtest.IdPTeamUser) {
@@ -321,7 +321,7 @@ func TestConsole(t *testing.T) {
 	scripted := team
 	scripted.scripts(true)
 	scripted.open(s.URL + "/console")
-	scripted.do(chromedp.Click("#f-waiting"))
+	scripted.do(chromedp.Click(chromedp.CSS("#f-waiting")))
 	applied := `location.search.includes("waiting=1") && document.readyState === "complete" &&
 		(document.querySelector("#results") || {}).textContent === "1 request"`
 	for deadline := time.Now().Add(10 * time.Second); !run(scripted, chromedp.Evaluate[bool](applied)); {
@@ -350,7 +350,7 @@ func TestConsole(t *testing.T) {
 			return
 		}
 	}()
-	scripted.do(chromedp.Click("#deny"))
+	scripted.do(chromedp.Click(chromedp.CSS("#deny")))
 	select {
 	case m := <-asked:
 		if !strings.Contains(m, "Deny this request?") {
@@ -395,8 +395,8 @@ func TestConsole(t *testing.T) {
 	}
 	// Signing out ends the provider's session too (it asks to confirm):
 	// the next sign-in asks for the password again.
-	viewer.do(chromedp.Click("form.who button"), chromedp.WaitVisible("button[value=yes]"))
-	viewer.do(chromedp.Click("button[value=yes]"), chromedp.WaitVisible("main h1"))
+	viewer.do(chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.CSS("button[value=yes]")))
+	viewer.do(chromedp.Click(chromedp.CSS("button[value=yes]")), chromedp.WaitVisible(chromedp.CSS("main h1")))
 	if got := viewer.text("main h1"); got != "Signed out" {
 		t.Fatalf("after signing out: %q", viewer.text("body"))
 	}
@@ -421,7 +421,7 @@ func TestConsole(t *testing.T) {
 	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": copied}); resp.StatusCode != 200 {
 		t.Fatalf("the team's copied cookies before sign-out: %d %.200s", resp.StatusCode, body)
 	}
-	team.do(chromedp.Click("form.who button"), chromedp.WaitVisible("button[value=yes]"))
+	team.do(chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.CSS("button[value=yes]")))
 	if resp, body := s.do(t, "GET", "/console", "", "", map[string]string{"Cookie": copied}); resp.StatusCode != 403 {
 		t.Errorf("the team's copied cookies after sign-out: %d %.200s", resp.StatusCode, body)
 	}
@@ -476,7 +476,7 @@ func (b *tab) submit(button, want string) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(want)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(want))); err != nil {
 		b.t.Fatalf("browser: after the post with %s (%d), %s: %v\n%s", button, status, want, err, b.text("body"))
 	}
 }

@@ -66,12 +66,12 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 			b.typeInto("#newsletter-email", addr)
 			// A mistake first: its message, from the 400 body, is in the
 			// page's language.
-			b.do(chromedp.Click("#newsletter button[type=submit]"), chromedp.WaitVisible("#newsletter-consent-error"))
+			b.do(chromedp.Click(chromedp.CSS("#newsletter button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#newsletter-consent-error")))
 			if got, want := b.text("#newsletter-consent-error"), l.Field(privacy.Fault(privacy.FieldConsentRequired)); got != want || got == "must be given to subscribe" {
 				t.Fatalf("the consent error reads %q, want %q", got, want)
 			}
-			b.do(chromedp.Click("#newsletter-consent"), chromedp.Click("#newsletter button[type=submit]"),
-				chromedp.WaitNotPresent("#newsletter"))
+			b.do(chromedp.Click(chromedp.CSS("#newsletter-consent")), chromedp.Click(chromedp.CSS("#newsletter button[type=submit]")),
+				chromedp.WaitNotPresent(chromedp.CSS("#newsletter")))
 			mail := s.mailTo(t, addr, tc.confirmSubject)
 			if !strings.HasPrefix(mail.Body.Text, tc.greeting) || !strings.Contains(mail.Body.HTML, `lang="`+tc.lang+`"`) {
 				t.Fatalf("the confirmation email is not in %s:\n%s", tc.lang, mail.Body.Text)
@@ -83,9 +83,9 @@ func TestBrowserInGermanAndFrench(t *testing.T) {
 
 			addr = "anfrage-" + u + "@example.com"
 			b.open(s.URL + "/privacy")
-			b.do(chromedp.Click("#rights-type-access"))
+			b.do(chromedp.Click(chromedp.CSS("#rights-type-access")))
 			b.typeInto("#rights-email", addr)
-			b.do(chromedp.Click("#rights button[type=submit]"), chromedp.WaitNotPresent("#rights"))
+			b.do(chromedp.Click(chromedp.CSS("#rights button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("#rights")))
 			ack := s.mailTo(t, addr, tc.verify)
 			if !strings.HasPrefix(ack.Body.Text, tc.greeting) || !strings.Contains(ack.Body.Text, "https://www.edpb.europa.eu/") {
 				t.Fatalf("the acknowledgement is not in %s:\n%s", tc.lang, ack.Body.Text)

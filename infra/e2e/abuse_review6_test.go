@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 )
@@ -85,5 +86,54 @@ func TestAbuseReview6RepeatedUnsubscribeMailGrowsPersonsLedger(t *testing.T) {
 	}
 	if linkEntries != 1 {
 		t.Errorf("%d posts of one one-click link wrote %d unsubscribed entries into the ledger, want 1", n, linkEntries)
+	}
+}
+
+// R6-2. The team's question takes away the old address's stop. A
+// correction of the address is the takeover path: the person, tricked,
+// confirms a stranger's filing that moves their data to the stranger's
+// address; the new address confirms; the old address is told, with the
+// link that stops the change "the team has not applied yet" (docs/api.md,
+// rights.Handlers.Stop). The stop moves the request from awaiting_review
+// only. Once the team asks a question about the request (Desk.Ask takes
+// awaiting_review: a stranger's filing can invite one with vague details),
+// it is waiting_for_information, and the person's stop is refused 409
+// too_late, "our privacy team has already decided it": nothing was decided,
+// nothing stops, and the person is told it is too late.
+func TestAbuseReview6StopRefusedWhileTheTeamWaitsForAnAnswer(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	person, stranger := "r6-stop-"+u+"@example.com", "r6-taker-"+u+"@example.net"
+	s.subscribed(t, person)
+
+	id, verify, _ := s.fileAndOpen(t, person, `{"email":"`+person+`","type":"rectification","field":"email","value":"`+stranger+`"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("verify (the person, tricked): %d %s", resp.StatusCode, out)
+	}
+	if resp, out := s.do(t, "POST", s.path(t, addressLink.FindString(s.mailTo(t, stranger, id).Body.Text)), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("the stranger confirms the new address: %d %s", resp.StatusCode, out)
+	}
+	told := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(person) && strings.Contains(e.Subject, id) && stopLink.MatchString(e.Body.Text)
+	})
+	if len(told) != 1 {
+		t.Fatalf("%d emails with a stop link to the old address", len(told))
+	}
+	stop := s.path(t, stopLink.FindString(told[0].Body.Text))
+
+	// The team asks before deciding anything.
+	if out, err := s.privacyctl(t, "ask", id, "-question", "Why does the address change?"); err != nil {
+		t.Fatalf("ask: %v %s", err, out)
+	}
+	if st := s.request(t, id)["status"]; st != "waiting_for_information" {
+		t.Fatalf("status after the question: %s", st)
+	}
+
+	resp, out := s.do(t, "POST", stop, "", "", nil)
+	st := s.request(t, id)["status"]
+	t.Logf("the old address stops the change while the team waits for an answer: %d %s; the request is %s", resp.StatusCode, out, st)
+	if resp.StatusCode != 200 || st != "cancelled" {
+		t.Errorf("the old address could not stop a change nobody has decided: %d %s (request %s)", resp.StatusCode, out, st)
 	}
 }

@@ -27,9 +27,9 @@ func (s *stack) ledgerCount(t *testing.T, addr, event string) int {
 	return n
 }
 
-// R6-1. Anyone who holds one of the person's marketing emails (a forward,
-// the mailbox the person left) grows the person's ledger, and so their
-// export, without bound, by email. The mailto: address of List-Unsubscribe
+// R6-1. Anyone who holds one of the person's marketing emails with its
+// headers (forwarded as an attachment, the mailbox the person left) grows
+// the person's ledger, and so their export, without bound, by email. The mailto: address of List-Unsubscribe
 // is a bearer token that lives 400 days, and anyone can send mail to it:
 // every message to it is a fresh invocation of UnsubscribeMailFunction, at
 // a fresh time, and dynamo.Store.Unsubscribe writes its ledger entry

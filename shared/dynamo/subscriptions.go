@@ -302,11 +302,14 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 
 // Unsubscribe turns every marketing topic off at once and suppresses the
 // subject for marketing. It works whether or not a subscription exists (the
-// link proves the person was mailed) and is idempotent. A subscription it
-// ends makes the withdrawal's receipt due (the mailer sends it to those
-// who had confirmed).
+// link proves the person was mailed) and is idempotent: once the subject is
+// suppressed as unsubscribed, a repeat (the same link posted again, mail to
+// the unsubscribe address sent again) writes nothing, not even to the
+// ledger. A subscription it ends makes the withdrawal's receipt due (the
+// mailer sends it to those who had confirmed).
 func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
-	if err := s.Suppress(ctx, subject, privacy.SuppressUnsubscribed, e); err != nil {
+	recorded, err := s.suppress(ctx, subject, privacy.SuppressUnsubscribed, e, true)
+	if err != nil {
 		return err
 	}
 	vals := map[string]types.AttributeValue{
@@ -314,7 +317,7 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 		":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
 		":pv":  str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailWithdrawn, ts(e.At)).String()),
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now, " +
 			"policy_version = :pv, mail_due = :due, " + setDue(vals, subKey(subject), privacy.Retention().Unsubscribed.From(e.At)) +
@@ -323,8 +326,15 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: vals,
 	})
-	if err != nil && !isConditionFailed(err) {
+	switch {
+	case isConditionFailed(err):
+		return nil
+	case err != nil:
 		return fmt.Errorf("unsubscribe: %w", err)
+	case !recorded:
+		// A subscription ended under a suppression already there: its
+		// withdrawal is still the ledger's (its receipt names the entry).
+		return s.RecordEvent(ctx, e)
 	}
 	return nil
 }
@@ -332,21 +342,34 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 // Suppress adds a suppression reason and its ledger entry. Adding a reason
 // that is there already keeps its first time.
 func (s *Store) Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error {
+	_, err := s.suppress(ctx, subject, reason, e, false)
+	return err
+}
+
+// suppress is Suppress; once, a reason already there writes nothing. It
+// reports whether e was recorded.
+func (s *Store) suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event, once bool) (bool, error) {
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
-		return err
+		return false, err
+	}
+	upd := &types.Update{TableName: &s.tables.Suppression,
+		Key:                       map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)},
+		UpdateExpression:          aws.String("SET since = if_not_exists(since, :now), subject = :subject"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At)), ":subject": str(string(subject))}}
+	if once {
+		upd.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &s.tables.Suppression,
-			Key:                       map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)},
-			UpdateExpression:          aws.String("SET since = if_not_exists(since, :now), subject = :subject"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At)), ":subject": str(string(subject))}}},
-		{Put: ledger},
+		{Update: upd}, {Put: ledger},
 	}})
-	if err != nil {
-		return fmt.Errorf("suppress %s: %w", reason, err)
+	if once && refusedAt(err, 0) {
+		return false, nil // in force already: nothing new to record
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("suppress %s: %w", reason, err)
+	}
+	return true, nil
 }
 
 // Suppressions returns a subject's suppression reasons in force.

@@ -97,7 +97,8 @@ func (h *Handlers) Stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	meta := httpapi.Meta(r, h.Now())
 	if req.Status != privacy.RequestCancelled {
-		err = h.Store.Transition(ctx, id, privacy.Transition{From: []string{privacy.RequestAwaitingReview},
+		// Undecided: with the team, or waiting on the requester's answer.
+		err = h.Store.Transition(ctx, id, privacy.Transition{From: []string{privacy.RequestAwaitingReview, privacy.RequestWaitingForInformation},
 			Status: privacy.RequestCancelled, MailDue: privacy.Due(privacy.MailStopped, h.nonce()), By: "requester"},
 			privacy.Event{Subject: c.Subject, Name: "correction_stopped", At: meta.ReceivedAt, Ref: id,
 				LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion})

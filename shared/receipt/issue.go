@@ -54,7 +54,7 @@ func (i Issuer) Withdrawn(sub privacy.Subscription) (string, error) {
 	r := i.base(ConsentWithdrawn, sub.Lang, sub.Email, sub.PolicyVersion, sub.UnsubscribedAt,
 		LedgerEntry{Event: "unsubscribed", At: LedgerTime(sub.UnsubscribedAt)},
 		ID(string(sub.Subject), ConsentWithdrawn, LedgerTime(sub.UnsubscribedAt)))
-	r.CollectionMethod = "unsubscribe link, preferences page or privacy request"
+	r.CollectionMethod = "unsubscribe link, email to the unsubscribe address, preferences page or privacy request"
 	r.Services = marketing(privacy.Topics(), sub.Name != "", basisOf(sub))
 	for s := range r.Services {
 		r.Services[s].Purposes[0].Termination = "withdrawn: no marketing is sent; the subscription is deleted within 30 days, " +

@@ -66,6 +66,9 @@ func run() error {
 		Log:           log,
 		// How long the old address may stop a correction of the address.
 		AddressChangeWait: wait,
+		Company:           env.Company,
+		Contact:           env.TeamInbox,
+		Region:            env.AWS.Region,
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, nil)
 	op.Routes(rt)

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/ropa"
 )
 
 // The legal basis is the published policy version's (#34 item 6): the
@@ -103,6 +105,19 @@ func TestLegalBasisIsThePolicys(t *testing.T) {
 	}
 	if got := str(s.subscription(t, after), "legal_basis"); got != "consent" {
 		t.Fatalf("the new subscription's basis %q", got)
+	}
+	// The record of processing (Art. 30) says it too.
+	out, err := s.privacyctl(t, "ropa", "-json")
+	var rec ropa.Record
+	if err != nil || json.Unmarshal([]byte(out), &rec) != nil {
+		t.Fatalf("ropa: %v %s", err, out)
+	}
+	bases := map[string]string{}
+	for _, a := range rec.Activities {
+		bases[a.Purpose] = a.LegalBasis
+	}
+	if bases["marketing_email"] != "consent" || bases["respond_to_inquiry"] != "legitimate_interest" || rec.PolicyVersion != version {
+		t.Fatalf("the record of processing under %s: %v (policy %s)", version, bases, rec.PolicyVersion)
 	}
 	// What was recorded before stays what it was.
 	if got := str(s.subscription(t, before), "legal_basis"); got != "legitimate_interest" {

@@ -284,6 +284,14 @@ func TestConsole(t *testing.T) {
 	if main := team.text("main"); !strings.Contains(main, version) || !strings.Contains(main, localtest.IdPTeamUser) {
 		t.Fatalf("policy page after publishing:\n%s", main)
 	}
+	// The record of processing (Art. 30), printable: each activity, its
+	// basis as the policy in force states it, its retention.
+	team.open(s.URL + "/console/ropa")
+	team.check("console-ropa")
+	if main := team.text("main"); !strings.Contains(main, "Record of processing activities") || !strings.Contains(main, "legitimate interest") ||
+		!strings.Contains(main, "contact inquiry") || !strings.Contains(main, "The Platform") {
+		t.Fatalf("record of processing page:\n%s", main)
+	}
 	team.open(s.URL + "/console/campaigns?id=no-such-campaign")
 	team.check("console-campaigns")
 	if !strings.Contains(team.text("#problem"), "no campaign") {

@@ -50,6 +50,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
+	"github.com/privacykeeper/privacykeeper/shared/ropa"
 )
 
 // command is one of privacyctl's commands: its name (one word, or two for
@@ -193,6 +194,9 @@ var commands = []command{
 			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem)}, nil
 		}},
 	{name: "processor list", help: "the registered processors", ask: none, show: printProcessors},
+	{name: "ropa", args: "[-json]", help: "the record of processing activities (GDPR Art. 30), built from the code's tables, the policy " +
+		"version in force and the processors registered (the console's Record of processing page prints it)",
+		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printRecord},
 	{name: "processor remove", args: "ID", ids: 1, help: "stop telling a processor (what is queued for it still goes)", ask: none},
 	{name: "hold add", args: "-email ADDRESS -reason TEXT [-until YYYY-MM-DD]",
 		help: "put a person's data under a legal hold: erasures are withheld, the sweep keeps it",
@@ -604,6 +608,28 @@ func printList(out io.Writer, data json.RawMessage, o options) error {
 			r.DueAt.Format(time.DateOnly), strings.Join(flags, ","))
 	}
 	return w.Flush()
+}
+
+func printRecord(out io.Writer, data json.RawMessage, o options) error {
+	if o.asJSON {
+		_, err := out.Write(append(data, '\n'))
+		return err
+	}
+	r, err := decode[ropa.Record](data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Record of processing activities of %s (contact %s), policy %s, %s\n", r.Controller, r.Contact, r.PolicyVersion, r.GeneratedAt)
+	for _, a := range r.Activities {
+		fmt.Fprintf(out, "\n%s\n  role: %s; purpose: %s; legal basis: %s\n  people: %s\n  data: %s\n  sources: %s\n  recipients: %s\n"+
+			"  transfers: %s\n  storage: %s\n", a.Name, a.Role, a.Purpose, a.LegalBasis, strings.Join(a.People, "; "),
+			strings.Join(a.Data, "; "), strings.Join(a.Sources, "; "), strings.Join(a.Recipients, "; "), a.Transfers, a.Storage)
+		for _, c := range a.Retention {
+			fmt.Fprintf(out, "  kept: %s, %s (%s)\n", c.Record, c.Period, c.Why)
+		}
+	}
+	fmt.Fprintf(out, "\nsecurity: %s\n", strings.Join(r.Security, "; "))
+	return nil
 }
 
 func printProcessors(out io.Writer, data json.RawMessage, _ options) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/ropa"
 	"github.com/privacykeeper/privacykeeper/shared/session"
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
@@ -50,6 +51,7 @@ func (c *Console) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /console/policy", c.signedIn(c.policy))
 	rt.Handle("POST /console/policy", c.signedIn(c.policy))
 	rt.Handle("GET /console/campaigns", c.signedIn(c.campaigns))
+	rt.Handle("GET /console/ropa", c.signedIn(c.ropa))
 }
 
 // member is a signed-in request: the member the authorizer admitted and
@@ -496,6 +498,19 @@ func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (http
 	d.Policies, d.Topics = res.Data.(operator.Policies), privacy.Topics()
 	d.Purposes, d.LegalBases = privacy.StatedPurposes(), privacy.LegalBases()
 	return c.page(status, "Privacy policy versions", s, "policy", "policy", d), nil
+}
+
+// ropa shows the record of processing activities (Art. 30), printable.
+func (c *Console) ropa(ctx context.Context, _ httpapi.Request, s member) (httpapi.Response, error) {
+	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "ropa"})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	rec, ok := res.Data.(ropa.Record)
+	if !ok {
+		return httpapi.Response{}, fmt.Errorf("ropa: the operator answered %T", res.Data)
+	}
+	return c.page(http.StatusOK, "Record of processing activities", s, "ropa", "ropa", rec), nil
 }
 
 // campaigns shows how a campaign stands.

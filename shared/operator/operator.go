@@ -28,6 +28,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
+	"github.com/privacykeeper/privacykeeper/shared/ropa"
 )
 
 // Request is one action asked of the operator: its name (privacyctl's
@@ -145,6 +146,9 @@ type Operator struct {
 	Log       *slog.Logger
 	// AddressChangeWait is the desk's (rights.Desk).
 	AddressChangeWait time.Duration
+	// Company, Contact and Region name the controller, the team's address
+	// and where data is stored, in the record of processing (ropa).
+	Company, Contact, Region string
 }
 
 // action is one of the operator's actions: whether it needs an id, whether
@@ -176,6 +180,7 @@ func actions() map[string]action {
 		"opendsr-controllers": {run: controllerList},
 		"processor add":       {decides: true, run: processorAdd},
 		"processor list":      {run: processorList},
+		"ropa":                {run: recordOfProcessing},
 		"processor remove":    {id: true, decides: true, run: processorRemove},
 		"hold add":            {decides: true, run: holdAdd},
 		"hold lift":           {decides: true, run: holdLift},
@@ -506,6 +511,20 @@ type ProcessorView struct {
 	URL            string   `json:"url"`
 	IdentityFormat string   `json:"identity_format"`
 	Types          []string `json:"types"`
+}
+
+// recordOfProcessing is the Art. 30 record, built from the code's tables,
+// the policy version in force and the processors registered.
+func recordOfProcessing(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+	procs, err := o.Store.Processors(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	rec, err := ropa.Build(o.Company, o.Contact, o.Region, o.Policy(ctx), procs, o.Now())
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Data: rec}, nil
 }
 
 func processorList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {

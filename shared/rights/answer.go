@@ -46,7 +46,9 @@ func (h *Handlers) asked(ctx context.Context, r httpapi.Request) (privacy.Rights
 	if err != nil {
 		return privacy.RightsRequest{}, "", fmt.Errorf("answer: %w", err)
 	}
-	if req.Status != privacy.RequestWaitingForInformation || req.AskNonce != nonce {
+	if req.Status != privacy.RequestWaitingForInformation || req.AskNonce != nonce || req.AnswerTo() == "" {
+		// Answered, asked anew, decided, or its address erased since (the
+		// person's erasure strips their other requests): nothing to answer.
 		return privacy.RightsRequest{}, "", errNotWaiting
 	}
 	return req, nonce, nil

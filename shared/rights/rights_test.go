@@ -697,6 +697,23 @@ func TestDeskAsksAndTheRequesterAnswers(t *testing.T) {
 		t.Fatalf("a refused answer changed the request: %+v", r)
 	}
 
+	// A request whose address an erasure took since (the person's own
+	// erasure strips their other requests) has nobody left to answer it:
+	// its link is refused, nothing is stored.
+	if err := f.desk.Ask(ctx, other, "Which phone?"); err != nil {
+		t.Fatal(err)
+	}
+	otherAsked := f.request(t, other)
+	if err := f.store.StripRequestAddress(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.answer(other, f.answerLink(t, other, otherAsked.Subject, otherAsked.AskNonce), form, "answer=555"); httpStatus(err) != 409 {
+		t.Errorf("an answer to a request whose address was erased: %v, want 409", err)
+	}
+	if r := f.request(t, other); r.Answer != "" || r.Status != privacy.RequestWaitingForInformation {
+		t.Fatalf("an answer to an erased request was kept: %+v", r)
+	}
+
 	f.clock.t = f.clock.t.Add(time.Hour)
 	resp, err := f.answer(fix, good, form, "answer=Ann+Smith%2C+as+on+the+contract.%0AThanks")
 	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, privacy.RequestAwaitingReview) {

@@ -271,6 +271,17 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("controllers page after issuing:\n%s", team.text("main"))
 	}
 	team.do(chromedp.Click(chromedp.CSS("button[aria-label^='Revoke']")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	// Each action on a controller names who took it, in the team's own
+	// ledger partition (#33 item 3); privacyctl audit lists them.
+	for _, e := range []string{"controller_issued", "controller_revoked"} {
+		if by := s.ledgerBy(t, e); len(by) != 1 || by[0] != localtest.IdPTeamUser {
+			t.Errorf("%s by %v, want [%s]", e, by, localtest.IdPTeamUser)
+		}
+	}
+	if out, err := s.privacyctl(t, "audit"); err != nil || !strings.Contains(out, "controller_issued") ||
+		!strings.Contains(out, "controller_revoked") || !strings.Contains(out, localtest.IdPTeamUser) {
+		t.Errorf("privacyctl audit: %v\n%s", err, out)
+	}
 
 	// Policy: a version published from the console, by who signed in;
 	// campaigns: an unknown id is a 404 on the page.

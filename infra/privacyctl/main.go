@@ -194,6 +194,9 @@ var commands = []command{
 			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem)}, nil
 		}},
 	{name: "processor list", help: "the registered processors", ask: none, show: printProcessors},
+	{name: "audit", args: "[-json]", help: "the team's actions on controllers and processors (issued, retention set, revoked, " +
+		"terminated; registered, removed), each with who, when, on what and why, oldest first",
+		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printAudit},
 	{name: "ropa", args: "[-json]", help: "the record of processing activities (GDPR Art. 30), built from the code's tables, the policy " +
 		"version in force and the processors registered (the console's Record of processing page prints it)",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printRecord},
@@ -606,6 +609,28 @@ func printList(out io.Writer, data json.RawMessage, o options) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Status, r.Regulation, r.ReceivedAt.Format(time.DateOnly),
 			r.DueAt.Format(time.DateOnly), strings.Join(flags, ","))
+	}
+	return w.Flush()
+}
+
+func printAudit(out io.Writer, data json.RawMessage, o options) error {
+	if o.asJSON {
+		_, err := out.Write(append(data, '\n'))
+		return err
+	}
+	entries, err := decode[[]struct {
+		At     string            `json:"at"`
+		Event  string            `json:"event"`
+		Ref    string            `json:"ref"`
+		Detail map[string]string `json:"detail"`
+	}](data)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "AT\tACTION\tON\tBY\tWHY")
+	for _, e := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.At, e.Event, e.Ref, e.Detail["by"], e.Detail["reason"])
 	}
 	return w.Flush()
 }

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -28,18 +27,22 @@ func controllerListKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(ControllerPrefix), attrSK: str(id)}
 }
 
-// PutController stores a new controller credential and its list entry.
-func (s *Store) PutController(ctx context.Context, c privacy.Controller, at time.Time) error {
-	created := ts(at)
+// PutController stores a new controller credential and its list entry,
+// and e (who issued it) in the ledger, in one write.
+func (s *Store) PutController(ctx context.Context, c privacy.Controller, e privacy.Event) error {
+	created := ts(e.At)
 	list := controllerListKey(c.ID)
 	list["controller_id"], list["name"], list["created_at"] = str(c.ID), str(c.Name), str(created)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
+	items, err := s.withLedger(e,
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
 			attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
 			"name": str(c.Name), "created_at": str(created)},
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Put: &types.Put{TableName: &s.tables.Ops, Item: list}},
-	}})
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: list}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return fmt.Errorf("put controller: %w", err)
 	}
@@ -76,23 +79,24 @@ func (s *Store) Controllers(ctx context.Context) ([]privacy.Controller, error) {
 }
 
 // SetControllerRetention sets how many days a controller's records are
-// kept after their last write (0: no limit of the controller's).
-func (s *Store) SetControllerRetention(ctx context.Context, id string, days int) error {
-	return s.updateControllerEntry(ctx, id, "SET retention_days = :v", num(int64(days)), false)
+// kept after their last write (0: no limit of the controller's), with e
+// (who set it) in the ledger.
+func (s *Store) SetControllerRetention(ctx context.Context, id string, days int, e privacy.Event) error {
+	return s.updateControllerEntry(ctx, id, "SET retention_days = :v", num(int64(days)), false, e)
 }
 
 // TerminateController starts the 12-month clock for a controller's
 // records (the first termination counts; a second changes nothing) and
 // revokes its credentials in the same write: a client that has left the
 // Platform makes no more calls.
-func (s *Store) TerminateController(ctx context.Context, id string, at time.Time) error {
-	return s.updateControllerEntry(ctx, id, "SET terminated_at = if_not_exists(terminated_at, :v)", str(ts(at)), true)
+func (s *Store) TerminateController(ctx context.Context, id string, e privacy.Event) error {
+	return s.updateControllerEntry(ctx, id, "SET terminated_at = if_not_exists(terminated_at, :v)", str(ts(e.At)), true, e)
 }
 
 // updateControllerEntry updates a controller's list entry, only while its
 // credential exists (privacy.ErrNotFound otherwise), and revokes the
-// credential with it when revoke is set.
-func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v types.AttributeValue, revoke bool) error {
+// credential with it when revoke is set; e goes to the ledger with it.
+func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v types.AttributeValue, revoke bool, e privacy.Event) error {
 	credential := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.tables.Ops, Key: controllerKey(id),
 		ConditionExpression: aws.String("attribute_exists(pk)")}}
 	if revoke {
@@ -100,12 +104,14 @@ func (s *Store) updateControllerEntry(ctx context.Context, id, set string, v typ
 			UpdateExpression: aws.String("SET revoked = :t"), ConditionExpression: aws.String("attribute_exists(pk)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}}}
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		credential,
-		{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerListKey(id),
+	items, err := s.withLedger(e, credential,
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerListKey(id),
 			UpdateExpression:          aws.String(set + ", controller_id = :id"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":v": v, ":id": str(id)}}},
-	}})
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": v, ":id": str(id)}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if refusedAt(err, 0) {
 		return privacy.ErrNotFound
 	}
@@ -135,12 +141,17 @@ func (s *Store) LookupController(ctx context.Context, id string) (privacy.Contro
 	return c, nil
 }
 
-// RevokeController withdraws a controller's credential.
-func (s *Store) RevokeController(ctx context.Context, id string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Ops, Key: controllerKey(id),
+// RevokeController withdraws a controller's credential, with e (who
+// revoked it) in the ledger.
+func (s *Store) RevokeController(ctx context.Context, id string, e privacy.Event) error {
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerKey(id),
 		UpdateExpression: aws.String("SET revoked = :t"), ConditionExpression: aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}})
-	if isConditionFailed(err) {
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
 		return privacy.ErrNotFound
 	}
 	if err != nil {

@@ -32,27 +32,37 @@ type processorRecord struct {
 // ProcessorPrefix is the partition of the processors' list in the ops table.
 const ProcessorPrefix = "PROC#"
 
-// PutProcessor registers a processor (or replaces its registration).
-func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, at time.Time) error {
+// PutProcessor registers a processor (or replaces its registration), with
+// e (who registered it) in the ledger.
+func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error {
 	item, err := attributevalue.MarshalMap(processorRecord{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: ts(at)})
+		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: ts(e.At)})
 	if err != nil {
 		return fmt.Errorf("marshal processor: %w", err)
 	}
 	item[attrPK], item[attrSK] = str(ProcessorPrefix), str(p.ID)
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: item}); err != nil {
+	items, err := s.withLedger(e, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: item}})
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return fmt.Errorf("put processor: %w", err)
 	}
 	return nil
 }
 
-// RemoveProcessor ends a registration; privacy.ErrNotFound when there is none.
-// Deliveries already queued for it still go.
-func (s *Store) RemoveProcessor(ctx context.Context, id string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.tables.Ops,
+// RemoveProcessor ends a registration, with e (who ended it) in the
+// ledger; privacy.ErrNotFound when there is none. Deliveries already
+// queued for it still go.
+func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event) error {
+	items, err := s.withLedger(e, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Ops,
 		Key:                 map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
-		ConditionExpression: aws.String("attribute_exists(pk)")})
-	if isConditionFailed(err) {
+		ConditionExpression: aws.String("attribute_exists(pk)")}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
 		return privacy.ErrNotFound
 	}
 	if err != nil {

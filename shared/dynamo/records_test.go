@@ -19,21 +19,21 @@ func TestExpireControllerRecords(t *testing.T) {
 	h, _ := privacy.NewHasher([]byte("records-test-pepper-0123"))
 	now := time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)
 	for _, id := range []string{"acme", "beta", "gamma", "delta"} {
-		if err := s.PutController(ctx, privacy.Controller{ID: id, SecretHash: "x", Name: id}, now.AddDate(-2, 0, 0)); err != nil {
+		if err := s.PutController(ctx, privacy.Controller{ID: id, SecretHash: "x", Name: id}, privacy.Event{At: now.AddDate(-2, 0, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, step := range []error{
-		s.SetControllerRetention(ctx, "acme", 30),
-		s.TerminateController(ctx, "beta", now.AddDate(0, 0, -privacy.ControllerTerminationDays)),    // a year ago: due
-		s.TerminateController(ctx, "delta", now.AddDate(0, 0, -privacy.ControllerTerminationDays+1)), // not yet
-		s.TerminateController(ctx, "delta", now.AddDate(-5, 0, 0)),                                   // the first termination counts
+		s.SetControllerRetention(ctx, "acme", 30, privacy.Event{}),
+		s.TerminateController(ctx, "beta", privacy.Event{At: now.AddDate(0, 0, -privacy.ControllerTerminationDays)}),    // a year ago: due
+		s.TerminateController(ctx, "delta", privacy.Event{At: now.AddDate(0, 0, -privacy.ControllerTerminationDays+1)}), // not yet
+		s.TerminateController(ctx, "delta", privacy.Event{At: now.AddDate(-5, 0, 0)}),                                   // the first termination counts
 	} {
 		if step != nil {
 			t.Fatal(step)
 		}
 	}
-	if err := s.SetControllerRetention(ctx, "nobody", 30); !errors.Is(err, privacy.ErrNotFound) {
+	if err := s.SetControllerRetention(ctx, "nobody", 30, privacy.Event{}); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("retention of an unknown controller: %v", err)
 	}
 	put := func(controller, id string, age time.Duration) {

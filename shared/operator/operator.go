@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,13 +113,15 @@ type Store interface {
 	PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event) error
 	LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
 	MarkClientTerminated(ctx context.Context, subject privacy.SubjectID, e privacy.Event) (int, error)
-	PutController(ctx context.Context, c privacy.Controller, at time.Time) error
-	SetControllerRetention(ctx context.Context, id string, days int) error
-	TerminateController(ctx context.Context, id string, at time.Time) error
-	RevokeController(ctx context.Context, id string) error
+	// The actions on controllers and processors write e, who took them,
+	// to the ledger in the same write.
+	PutController(ctx context.Context, c privacy.Controller, e privacy.Event) error
+	SetControllerRetention(ctx context.Context, id string, days int, e privacy.Event) error
+	TerminateController(ctx context.Context, id string, e privacy.Event) error
+	RevokeController(ctx context.Context, id string, e privacy.Event) error
 	Processors(ctx context.Context) ([]privacy.Processor, error)
-	PutProcessor(ctx context.Context, p privacy.Processor, at time.Time) error
-	RemoveProcessor(ctx context.Context, id string) error
+	PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error
+	RemoveProcessor(ctx context.Context, id string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
 	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
@@ -181,6 +185,7 @@ func actions() map[string]action {
 		"processor add":       {decides: true, run: processorAdd},
 		"processor list":      {run: processorList},
 		"ropa":                {run: recordOfProcessing},
+		"audit":               {run: teamAudit},
 		"processor remove":    {id: true, decides: true, run: processorRemove},
 		"hold add":            {decides: true, run: holdAdd},
 		"hold lift":           {decides: true, run: holdLift},
@@ -313,6 +318,18 @@ func show(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 }
 
 // viewed records that c saw a person's data.
+// teamEvent is the ledger entry of a team action on the system rather
+// than on one person (a controller's credentials, a processor): kept in
+// the team's own partition (privacy.TeamSubject), naming who took it, on
+// what (ref) and why (the request's reason, when given).
+func (o *Operator) teamEvent(ctx context.Context, c Caller, r Request, name, ref string, detail map[string]string) privacy.Event {
+	d := map[string]string{"by": c.By, "reason": strings.TrimSpace(r.Args.Reason)}
+	maps.Copy(d, detail)
+	maps.DeleteFunc(d, func(_, v string) bool { return v == "" })
+	return privacy.Event{Subject: privacy.TeamSubject, Name: name, At: o.Now().UTC(), Ref: ref,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.version(ctx), Detail: d}
+}
+
 func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.SubjectID, name, ref string) error {
 	if subject == "" {
 		return nil
@@ -417,7 +434,8 @@ func terminateClient(ctx context.Context, o *Operator, c Caller, r Request) (Res
 		if r.Args.Email != "" {
 			return Result{}, fmt.Errorf("%w: email or controller, not both", ErrBadRequest)
 		}
-		if err := o.Store.TerminateController(ctx, r.Args.Controller, now); err != nil {
+		e := o.teamEvent(ctx, c, r, "controller_terminated", r.Args.Controller, map[string]string{"reference": r.Args.Reference})
+		if err := o.Store.TerminateController(ctx, r.Args.Controller, e); err != nil {
 			return Result{}, notFound("controller "+r.Args.Controller, err)
 		}
 		return Result{Message: fmt.Sprintf("controller %s terminated and its credentials revoked; the retention sweep deletes every record it handed over after %s",
@@ -445,7 +463,7 @@ type Credentials struct {
 
 // issueController creates OpenDSR credentials: a random id and secret,
 // stored as a keyed hash; the secret is answered once and never again.
-func issueController(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
+func issueController(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 	name := strings.TrimSpace(r.Args.Name)
 	if name == "" {
 		return Result{}, fmt.Errorf("%w: name is required", ErrBadRequest)
@@ -455,7 +473,8 @@ func issueController(ctx context.Context, o *Operator, _ Caller, r Request) (Res
 		return Result{}, err
 	}
 	id, secret := o.NewID(), base64.RawURLEncoding.EncodeToString(b)
-	if err := o.Store.PutController(ctx, privacy.Controller{ID: id, Name: name, SecretHash: processor.SecretHash(o.Hasher, secret)}, o.Now()); err != nil {
+	e := o.teamEvent(ctx, c, r, "controller_issued", id, map[string]string{"name": name})
+	if err := o.Store.PutController(ctx, privacy.Controller{ID: id, Name: name, SecretHash: processor.SecretHash(o.Hasher, secret)}, e); err != nil {
 		return Result{}, err
 	}
 	return Result{Message: fmt.Sprintf("controller_id %s\nsecret %s", id, secret), Data: Credentials{ControllerID: id, Secret: secret}}, nil
@@ -483,12 +502,13 @@ func controllerList(ctx context.Context, o *Operator, _ Caller, _ Request) (Resu
 	return Result{Data: out}, nil
 }
 
-func controllerRetention(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
+func controllerRetention(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 	if r.Args.Days == nil || *r.Args.Days < 0 {
 		return Result{}, fmt.Errorf("%w: opendsr-retention needs days (0 or more)", ErrBadRequest)
 	}
 	days := *r.Args.Days
-	if err := o.Store.SetControllerRetention(ctx, r.ID, days); err != nil {
+	e := o.teamEvent(ctx, c, r, "controller_retention_set", r.ID, map[string]string{"days": strconv.Itoa(days)})
+	if err := o.Store.SetControllerRetention(ctx, r.ID, days, e); err != nil {
 		return Result{}, notFound("controller "+r.ID, err)
 	}
 	if days == 0 {
@@ -497,8 +517,8 @@ func controllerRetention(ctx context.Context, o *Operator, _ Caller, r Request) 
 	return Result{Message: fmt.Sprintf("controller %s: records deleted by the sweep %d days after their last write", r.ID, days)}, nil
 }
 
-func revokeController(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
-	if err := o.Store.RevokeController(ctx, r.ID); err != nil {
+func revokeController(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+	if err := o.Store.RevokeController(ctx, r.ID, o.teamEvent(ctx, c, r, "controller_revoked", r.ID, nil)); err != nil {
 		return Result{}, notFound("controller "+r.ID, err)
 	}
 	return Result{Message: fmt.Sprintf("controller %s revoked", r.ID)}, nil
@@ -511,6 +531,16 @@ type ProcessorView struct {
 	URL            string   `json:"url"`
 	IdentityFormat string   `json:"identity_format"`
 	Types          []string `json:"types"`
+}
+
+// teamAudit is the team's actions on the system (controllers, processors),
+// each with who took it, when, on what and why, oldest first.
+func teamAudit(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+	entries, err := o.Store.SubjectLedger(ctx, privacy.TeamSubject)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Data: entries}, nil
 }
 
 // recordOfProcessing is the Art. 30 record, built from the code's tables,
@@ -539,8 +569,8 @@ func processorList(ctx context.Context, o *Operator, _ Caller, _ Request) (Resul
 	return Result{Data: out}, nil
 }
 
-func processorRemove(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
-	if err := o.Store.RemoveProcessor(ctx, r.ID); err != nil {
+func processorRemove(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+	if err := o.Store.RemoveProcessor(ctx, r.ID, o.teamEvent(ctx, c, r, "processor_removed", r.ID, nil)); err != nil {
 		return Result{}, notFound("processor "+r.ID, err)
 	}
 	return Result{Message: fmt.Sprintf("processor %s removed", r.ID)}, nil
@@ -548,7 +578,7 @@ func processorRemove(ctx context.Context, o *Operator, _ Caller, r Request) (Res
 
 // processorAdd registers a processor the site's erasures are told to,
 // once its signed discovery says how to name people to it.
-func processorAdd(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
+func processorAdd(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 	a := r.Args
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
@@ -579,7 +609,8 @@ func processorAdd(ctx context.Context, o *Operator, _ Caller, r Request) (Result
 	}
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), URL: strings.TrimRight(a.URL, "/"), Credentials: sealed,
 		Certificate: a.Certificate, IdentityFormat: format, Types: types}
-	if err := o.Store.PutProcessor(ctx, p, o.Now()); err != nil {
+	e := o.teamEvent(ctx, c, r, "processor_added", id, map[string]string{"name": p.Name, "url": p.URL, "identity_format": format})
+	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
 		return Result{}, err
 	}
 	return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s", id, strings.Join(types, ", "), format),

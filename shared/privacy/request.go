@@ -282,3 +282,9 @@ const (
 	// changes before.
 	ReviewProof Review = "proof"
 )
+
+// TeamSubject is the ledger partition of the privacy team's actions that
+// concern no one person (a controller's credentials issued, a processor
+// registered): who took each, when, on what. No person's subject is a
+// word (they are hex digests), so it is nobody's partition.
+const TeamSubject SubjectID = "team"

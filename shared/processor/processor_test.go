@@ -67,7 +67,7 @@ func newAPI(t *testing.T) *api {
 	a.rt = httpapi.NewRouter(log, httpapi.Site{}, nil)
 	a.svc.Routes(a.rt)
 	for _, id := range []string{"acme", "beta"} {
-		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, a.t0); err != nil {
+		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, privacy.Event{At: a.t0}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -47,7 +47,7 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := store.PutProcessor(ctx, privacy.Processor{ID: id, Name: p.name, URL: p.fp.URL, Credentials: sealed,
-			Certificate: string(p.fp.Certificate), IdentityFormat: "sha256", Types: []string{"erasure"}}, t0); err != nil {
+			Certificate: string(p.fp.Certificate), IdentityFormat: "sha256", Types: []string{"erasure"}}, privacy.Event{At: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}

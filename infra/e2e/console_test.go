@@ -278,8 +278,13 @@ func TestConsole(t *testing.T) {
 			t.Errorf("%s by %v, want [%s]", e, by, localtest.IdPTeamUser)
 		}
 	}
+	// privacyctl's take -reason: the audit says why.
+	if out, err := s.privacyctl(t, "opendsr-controller", "-name", "Pilot "+u, "-reason", "pilot contract "+u); err != nil {
+		t.Fatalf("opendsr-controller: %v %s", err, out)
+	}
 	if out, err := s.privacyctl(t, "audit"); err != nil || !strings.Contains(out, "controller_issued") ||
-		!strings.Contains(out, "controller_revoked") || !strings.Contains(out, localtest.IdPTeamUser) {
+		!strings.Contains(out, "controller_revoked") || !strings.Contains(out, localtest.IdPTeamUser) ||
+		!strings.Contains(out, "pilot contract "+u) {
 		t.Errorf("privacyctl audit: %v\n%s", err, out)
 	}
 

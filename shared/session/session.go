@@ -25,10 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
-	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 )
 
 // The cookies of the console.
@@ -229,14 +226,15 @@ type Authorizer struct {
 	Log      *slog.Logger
 }
 
-// Authorize admits a request whose session cookie holds a valid ID token
-// of a member; it never fails (a failure refuses).
-func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	ctx = lambdalog.WithRequestID(ctx, ev.RequestContext.RequestID)
-	idToken, accessToken := Cookie(ev.Cookies, SessionCookie), Cookie(ev.Cookies, AccessCookie)
+// Admit returns the member whose session the cookies of a request hold
+// (an API Gateway v2 request's cookies): its ID token valid, its access
+// token issued with it and still good at the provider. Any failure refuses,
+// logged with its reason (route is the refused request's route key).
+func (a *Authorizer) Admit(ctx context.Context, cookies []string, route string) (Member, bool) {
+	idToken, accessToken := Cookie(cookies, SessionCookie), Cookie(cookies, AccessCookie)
 	m, idt, err := a.Provider.Verify(ctx, idToken)
 	if err == nil {
-		err = a.Binding.Check(idToken, accessToken, Cookie(ev.Cookies, BindCookie))
+		err = a.Binding.Check(idToken, accessToken, Cookie(cookies, BindCookie))
 	}
 	if err == nil {
 		err = a.Provider.Live(ctx, idt.Subject, accessToken)
@@ -247,36 +245,8 @@ func (a *Authorizer) Authorize(ctx context.Context, ev events.APIGatewayV2Custom
 			reason = "provider unavailable"
 			a.Log.ErrorContext(ctx, "console session not checked", "error", err.Error())
 		}
-		a.Log.InfoContext(ctx, "console session refused", "route", ev.RouteKey, "reason", reason)
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+		a.Log.InfoContext(ctx, "console session refused", "route", route, "reason", reason)
+		return Member{}, false
 	}
-	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true,
-		Context: map[string]any{"by": m.Email, "role": m.Role}}, nil
-}
-
-// Handler is the console's authorizer function: an authorizer event (type
-// REQUEST, with the route's ARN) is authorized; any other event is a
-// request to one of signIn's routes.
-func Handler(a *Authorizer, signIn *httpapi.Router) func(ctx context.Context, raw json.RawMessage) (any, error) {
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var probe struct {
-			Type     string `json:"type"`
-			RouteArn string `json:"routeArn"`
-		}
-		if err := json.Unmarshal(raw, &probe); err != nil {
-			return nil, fmt.Errorf("event: %w", err)
-		}
-		if probe.Type == "REQUEST" && probe.RouteArn != "" {
-			var ev events.APIGatewayV2CustomAuthorizerV2Request
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				return nil, fmt.Errorf("authorizer event: %w", err)
-			}
-			return a.Authorize(ctx, ev)
-		}
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("http event: %w", err)
-		}
-		return signIn.Serve(ctx, ev)
-	}
+	return m, true
 }

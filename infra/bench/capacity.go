@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"sort"
 	"sync"
@@ -181,8 +182,8 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		}},
 		{"unsubscribe", "subscription + suppression + ledger entry", 6, func(i int) (int, error) {
 			tok, _ := tokens.Sign(token.Claims{Purpose: token.Unsubscribe, Subject: hasher.Subject(addr("s", i)), Expires: time.Now().Add(time.Hour)})
-			resp, err := p.Unsubscribe(ctx, req(i, "", map[string]string{"token": tok}))
-			return resp.StatusCode, err
+			return http.StatusOK, p.Unsubscribe(ctx, preferences.Click{Token: tok, PolicyVersion: "v",
+				Meta: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
 		}},
 		{"rights request", "request + ledger entry", 4, func(i int) (int, error) {
 			resp, err := rh.File(ctx, req(i, `{"email":"`+addr("r", i)+`","type":"access"}`, nil))

@@ -239,13 +239,16 @@ func TestMainsInOneIdiom(t *testing.T) {
 // httpFileExceptions read the HTTP request outside an adapter file today;
 // issue #32 item 1 splits each into its service and an http.go beside it
 // (forms and console by their owners, processor by platform's).
-var httpFileExceptions = []string{"shared/console", "shared/forms", "shared/pages", "shared/preferences", "shared/processor",
+var httpFileExceptions = []string{"shared/console", "shared/forms", "shared/pages", "shared/processor",
 	"shared/rights"}
 
 // adapterFile reports whether a file of a shared package may read the
-// HTTP request (import httpapi): only its HTTP adapter, http.go, as in
-// shared/operator; httpapi itself is the contract.
-func adapterFile(pkg, file string) bool { return pkg == "shared/httpapi" || file == "http.go" }
+// HTTP request (import httpapi): only its HTTP adapter, http.go as in
+// shared/operator (or NAME_http.go, the adapter of one part of a
+// package); httpapi itself is the contract.
+func adapterFile(pkg, file string) bool {
+	return pkg == "shared/httpapi" || file == "http.go" || strings.HasSuffix(file, "_http.go")
+}
 
 // httpOutsideAdapters returns each file of pkgs (package: its files and
 // each file's imports) that imports httpapi where adapterFile says it may
@@ -320,6 +323,8 @@ func TestHTTPRuleFailsWhatBreaksIt(t *testing.T) {
 		broken     int
 	}{
 		{"adapter file", map[string][]string{"http.go": httpapi, "service.go": {"context"}}, nil, 0},
+		{"adapter of a part", map[string][]string{"receipts_http.go": httpapi, "receipts.go": {"context"}}, nil, 0},
+		{"a file named like one", map[string][]string{"myhttp.go": httpapi}, nil, 1},
 		{"service file", map[string][]string{"http.go": httpapi, "service.go": httpapi}, nil, 1},
 		{"listed exception", map[string][]string{"service.go": httpapi}, []string{"shared/x"}, 0},
 		{"exception paid", map[string][]string{"http.go": httpapi}, []string{"shared/x"}, 1},

@@ -9,14 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/links"
-	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -38,15 +35,22 @@ type Store interface {
 	Forward(ctx context.Context, subject privacy.SubjectID) (privacy.SubjectID, time.Time, error)
 }
 
-// errForwarded answers a link of an address the person has since left
-// (a corrected address) that would add to what the person receives: such
-// a link may stop mail, never start it, since whoever reads the old
-// mailbox now may be someone else.
-var errForwarded = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
-	Message: "This link was sent to an address that is no longer in use for these emails: it can stop them, not start them. Nothing was changed."}
-
-var errNotSubscribed = &httpapi.Error{Status: http.StatusConflict, Code: "conflict",
-	Message: "You are not subscribed at the moment. To receive our emails again, sign up on our website; we will ask you to confirm."}
+// Why a link changed nothing (the HTTP adapter answers each as the
+// contract says).
+var (
+	// ErrInvalidLink is a link whose token is not good for what it asks.
+	ErrInvalidLink = errors.New("invalid link")
+	// ErrForwarded is a link of an address the person has since left (a
+	// corrected address) that would add to what the person receives:
+	// such a link may stop mail, never start it, since whoever reads the
+	// old mailbox now may be someone else.
+	ErrForwarded = errors.New("link of an address no longer in use: it may stop mail, not start it")
+	// ErrNotSubscribed is a change of topics of no confirmed subscription.
+	ErrNotSubscribed = errors.New("not subscribed")
+	// ErrRestricted is a topic added to a person who restricted the
+	// processing of their data (GDPR Art. 18): nothing new starts.
+	ErrRestricted = errors.New("processing restricted")
+)
 
 // Handlers holds the dependencies.
 type Handlers struct {
@@ -56,74 +60,70 @@ type Handlers struct {
 	Log    *slog.Logger
 }
 
-// Routes registers the handlers under the template's route keys.
-func (h *Handlers) Routes(rt *httpapi.Router) {
-	rt.Handle("GET /v1/unsubscribe", h.UnsubscribePage)
-	rt.Handle("POST /v1/unsubscribe", h.Unsubscribe)
-	rt.Handle("GET /v1/preferences", h.Get)
-	rt.Handle("POST /v1/preferences", h.Set)
-	rt.Handle("GET /v1/preferences/add-topic", h.AddTopicPage)
-	rt.Handle("POST /v1/preferences/add-topic", h.AddTopic)
+// Click is a request a link of a marketing email made: its token, what
+// the ledger keeps of who clicked, and the policy in force.
+type Click struct {
+	Token         string
+	Meta          privacy.RequestMeta
+	PolicyVersion string
+	Bases         privacy.Bases
+}
+
+// View is a subscription as a link's page or answer shows it.
+type View struct {
+	Subscription privacy.Subscription
+	// Suppressed says why no marketing goes to the address now.
+	Suppressed []string
+	// Forwarded: the link was sent to an address the person left; the
+	// view does not show where the person moved to (no Email).
+	Forwarded bool
+}
+
+// OfferedTopic is the topic an add-topic link offers; it changes nothing.
+func (h *Handlers) OfferedTopic(ctx context.Context, tok string) (string, error) {
+	l, err := h.addTopicClaims(ctx, tok)
+	return l.Ref, err
 }
 
 // addTopicClaims checks an add-topic link: its topic must be one offered.
-func (h *Handlers) addTopicClaims(ctx context.Context, r httpapi.Request) (link, error) {
-	l, err := h.check(ctx, r, token.AddTopic)
+func (h *Handlers) addTopicClaims(ctx context.Context, tok string) (link, error) {
+	l, err := h.check(ctx, tok, token.AddTopic)
 	if err == nil && !slices.Contains(privacy.Topics(), l.Ref) {
-		err = httpapi.ErrInvalidToken
+		err = ErrInvalidLink
 	}
 	return l, err
 }
 
-// AddTopicPage handles GET /v1/preferences/add-topic, the link a policy
-// notice offers a new topic with: one button. It changes nothing (mail
-// scanners follow links).
-func (h *Handlers) AddTopicPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.addTopicClaims(ctx, r)
+// AddTopic adds the topic a link offers, recorded in the ledger as
+// consent (topic_added), and returns it. Idempotent; a subscription no
+// longer confirmed is ErrNotSubscribed.
+func (h *Handlers) AddTopic(ctx context.Context, c Click) (string, error) {
+	l, err := h.addTopicClaims(ctx, c.Token)
 	if err != nil {
-		return httpapi.Response{}, err
+		return "", err
 	}
-	lang := pages.Lang(r)
-	return pages.ActionPage(r, pages.Action{Key: "add_topic", Args: []any{lang.T("topic." + c.Ref)},
-		URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
-}
-
-// AddTopic handles POST /v1/preferences/add-topic: the confirmation that
-// adds the offered topic, recorded in the ledger as consent
-// (topic_added). Idempotent; a subscription no longer confirmed is a 409.
-func (h *Handlers) AddTopic(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.addTopicClaims(ctx, r)
-	if err != nil {
-		return httpapi.Response{}, err
+	if l.forwarded {
+		return "", ErrForwarded
 	}
-	if _, err := httpapi.Body(r); err != nil {
-		return httpapi.Response{}, err
+	if err := h.unrestricted(ctx, l.Subject); err != nil {
+		return "", err
 	}
-	if c.forwarded {
-		return httpapi.Response{}, errForwarded
-	}
-	if err := h.unrestricted(ctx, c.Subject); err != nil {
-		return httpapi.Response{}, err
-	}
-	e := h.event(c, "topic_added", r, map[string]string{"topic": c.Ref, "consent_text_version": privacy.ConsentTextVersion})
-	e.Ref = c.Ref
-	err = h.Store.AddTopic(ctx, c.Subject, c.Ref, e)
+	e := h.event(l, "topic_added", c, map[string]string{"topic": l.Ref, "consent_text_version": privacy.ConsentTextVersion})
+	e.Ref = l.Ref
+	err = h.Store.AddTopic(ctx, l.Subject, l.Ref, e)
 	if errors.Is(err, privacy.ErrNotFound) {
-		return httpapi.Response{}, errNotSubscribed
+		return "", ErrNotSubscribed
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("add topic: %w", err)
+		return "", fmt.Errorf("add topic: %w", err)
 	}
-	h.Log.InfoContext(ctx, "topic added", "topic", c.Ref)
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "add_topic.done"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"status": "added", "topic": c.Ref}), nil
+	h.Log.InfoContext(ctx, "topic added", "topic", l.Ref)
+	return l.Ref, nil
 }
 
-// unrestricted refuses (httpapi.ErrRestricted) when the subject's
-// processing is restricted: a topic added is a new processing for
-// marketing, which a restriction holds back (GDPR Art. 18).
+// unrestricted refuses (ErrRestricted) when the subject's processing is
+// restricted: a topic added is a new processing for marketing, which a
+// restriction holds back (GDPR Art. 18).
 func (h *Handlers) unrestricted(ctx context.Context, subject privacy.SubjectID) error {
 	by, err := h.Store.Restriction(ctx, subject)
 	if err != nil {
@@ -131,7 +131,7 @@ func (h *Handlers) unrestricted(ctx context.Context, subject privacy.SubjectID) 
 	}
 	if len(by) > 0 {
 		h.Log.InfoContext(ctx, "topic not added: processing restricted", "restricted_by", strings.Join(by, ","))
-		return httpapi.ErrRestricted
+		return ErrRestricted
 	}
 	return nil
 }
@@ -143,9 +143,9 @@ func (h *Handlers) noTopicAdded(ctx context.Context, l link, topics []string) er
 	if len(topics) == 0 {
 		return nil
 	}
-	var err error = errForwarded
+	var err error = ErrForwarded
 	if !l.forwarded {
-		if err = h.unrestricted(ctx, l.Subject); !errors.Is(err, httpapi.ErrRestricted) {
+		if err = h.unrestricted(ctx, l.Subject); !errors.Is(err, ErrRestricted) {
 			return err
 		}
 	}
@@ -176,10 +176,10 @@ type link struct {
 // person has since left follows them only when it was minted before the
 // move: one minted after was sent to whoever holds the address now, and
 // acts on that address's own data (or on none).
-func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose) (link, error) {
-	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
+func (h *Handlers) check(ctx context.Context, tok string, p token.Purpose) (link, error) {
+	c, err := h.Tokens.Check(tok, p, h.Now())
 	if err != nil {
-		return link{}, httpapi.ErrInvalidToken
+		return link{}, ErrInvalidLink
 	}
 	l := link{Claims: c, minted: c.Subject}
 	to, movedAt, err := h.Store.Forward(ctx, c.Subject)
@@ -197,178 +197,107 @@ func (h *Handlers) check(ctx context.Context, r httpapi.Request, p token.Purpose
 	return l, nil
 }
 
-func (h *Handlers) event(c link, name string, r httpapi.Request, detail map[string]string) privacy.Event {
-	meta := httpapi.Meta(r, h.Now())
+func (h *Handlers) event(l link, name string, c Click, detail map[string]string) privacy.Event {
 	if detail == nil {
 		detail = map[string]string{}
 	}
-	if c.forwarded {
+	if l.forwarded {
 		// Whoever clicked reads the address the person left: their
 		// network is not the person's to keep (nor to see in an export).
 		detail["via"] = "forward"
 	} else {
-		detail["source_ip"], detail["user_agent"] = meta.SourceIP, meta.UserAgent
+		detail["source_ip"], detail["user_agent"] = c.Meta.SourceIP, c.Meta.UserAgent
 	}
-	return privacy.Event{Subject: c.Subject, Name: name, At: meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
-		LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion, Detail: detail}
+	return privacy.Event{Subject: l.Subject, Name: name, At: c.Meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
+		LegalBasis: c.Bases.Of(privacy.PurposeMarketing), PolicyVersion: c.PolicyVersion, Detail: detail}
 }
 
-// preferencesURL mints a preferences link for the subject an unsubscribe
-// link was minted for, ending when it ends, so its page can offer topic
-// choices (a forwarded link's stays one: never a link of the new key).
-func (h *Handlers) preferencesURL(c link) (string, error) {
-	return links.Builder{Tokens: h.Tokens}.Preferences(c.minted, c.Expires) // relative: the page is on the site
-}
-
-func checkboxes(sub privacy.Subscription) []pages.Checkbox {
-	var cb []pages.Checkbox
-	for _, t := range privacy.Topics() {
-		cb = append(cb, pages.Checkbox{Name: "topics", Value: t, Label: "topic." + t, Checked: sub.HasTopic(t)})
-	}
-	return cb
-}
-
-// UnsubscribePage handles GET /v1/unsubscribe: everything off with one
-// button, or pick topics. It changes nothing.
-func (h *Handlers) UnsubscribePage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(ctx, r, token.Unsubscribe)
+// UnsubscribeChoices is what an unsubscribe link's page offers: the
+// subscription's topics to pick, and the preferences link (minted for the
+// subject the unsubscribe link was minted for, ending when it ends; a
+// forwarded link's stays one: never a link of the new key) their choice
+// posts to. It changes nothing.
+func (h *Handlers) UnsubscribeChoices(ctx context.Context, tok string) (privacy.Subscription, string, error) {
+	l, err := h.check(ctx, tok, token.Unsubscribe)
 	if err != nil {
-		return httpapi.Response{}, err
+		return privacy.Subscription{}, "", err
 	}
-	sub, err := h.Store.Subscription(ctx, c.Subject)
+	sub, err := h.Store.Subscription(ctx, l.Subject)
 	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
-		return httpapi.Response{}, fmt.Errorf("unsubscribe page: %w", err)
+		return privacy.Subscription{}, "", fmt.Errorf("unsubscribe page: %w", err)
 	}
-	prefs, err := h.preferencesURL(c)
+	prefs, err := links.Builder{Tokens: h.Tokens}.Preferences(l.minted, l.Expires) // relative: the page is on the site
 	if err != nil {
-		return httpapi.Response{}, err
+		return privacy.Subscription{}, "", err
 	}
-	return pages.ActionPage(r, pages.Action{Key: "unsubscribe", URL: prefs, Legend: "newsletter.topics",
-		Checkboxes: checkboxes(sub), SecondURL: r.RawPath + "?token=" + httpapi.Query(r, "token"), SecondButton: "unsubscribe.all",
-	}), nil
+	return sub, prefs, nil
 }
 
-// Unsubscribe handles POST /v1/unsubscribe, the RFC 8058 one-click target:
-// whatever the body (List-Unsubscribe=One-Click as form data or multipart,
-// or nothing), every marketing topic goes off at once.
-func (h *Handlers) Unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(ctx, r, token.Unsubscribe)
+// Unsubscribe turns every marketing topic off at once (the RFC 8058
+// one-click target).
+func (h *Handlers) Unsubscribe(ctx context.Context, c Click) error {
+	l, err := h.check(ctx, c.Token, token.Unsubscribe)
 	if err != nil {
-		return httpapi.Response{}, err
+		return err
 	}
-	if _, err := httpapi.Body(r); err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := h.Store.Unsubscribe(ctx, c.Subject, h.event(c, "unsubscribed", r, nil)); err != nil {
-		return httpapi.Response{}, fmt.Errorf("unsubscribe: %w", err)
+	if err := h.Store.Unsubscribe(ctx, l.Subject, h.event(l, "unsubscribed", c, nil)); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
 	}
 	h.Log.InfoContext(ctx, "unsubscribed")
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "unsubscribed"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"status": "unsubscribed"}), nil
+	return nil
 }
 
-type prefsBody struct {
-	EmailMasked string          `json:"email_masked"`
-	Status      string          `json:"status"`
-	Topics      map[string]bool `json:"topics"`
-	// SuppressedBecause says why no marketing goes to the address now
-	// (suppression reasons); a confirmed new signup lifts them.
-	SuppressedBecause []string `json:"suppressed_because,omitempty"`
-}
-
-func body(sub privacy.Subscription, suppressed []string) prefsBody {
-	b := prefsBody{EmailMasked: privacy.MaskEmail(sub.Email), Status: sub.Status, Topics: map[string]bool{},
-		SuppressedBecause: suppressed}
-	for _, t := range privacy.Topics() {
-		b.Topics[t] = sub.HasTopic(t)
-	}
-	return b
-}
-
-// Get handles GET /v1/preferences: the topics, as JSON or as a page.
-func (h *Handlers) Get(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(ctx, r, token.Preferences)
+// Preferences is the subscription a preferences link is for; none is
+// privacy.ErrNotFound.
+func (h *Handlers) Preferences(ctx context.Context, tok string) (View, error) {
+	l, err := h.check(ctx, tok, token.Preferences)
 	if err != nil {
-		return httpapi.Response{}, err
+		return View{}, err
 	}
-	sub, err := h.Store.Subscription(ctx, c.Subject)
+	sub, err := h.Store.Subscription(ctx, l.Subject)
 	if errors.Is(err, privacy.ErrNotFound) {
-		return httpapi.Response{}, httpapi.ErrNotFound
+		return View{}, err
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
+		return View{}, fmt.Errorf("preferences: %w", err)
 	}
-	suppressed, err := h.Store.Suppressions(ctx, c.Subject)
+	suppressed, err := h.Store.Suppressions(ctx, l.Subject)
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("preferences: %w", err)
+		return View{}, fmt.Errorf("preferences: %w", err)
 	}
-	// A forwarded link's page does not show where the person moved to.
-	masked := privacy.MaskEmail(sub.Email)
-	if c.forwarded {
-		sub.Email, masked = "", pages.Lang(r).T("preferences.moved_address")
+	if l.forwarded {
+		sub.Email = "" // not where the person moved to
 	}
-	if httpapi.WantsHTML(r) {
-		a := pages.Action{Key: "preferences", Args: []any{masked},
-			URL: r.RawPath + "?token=" + httpapi.Query(r, "token"), Legend: "newsletter.topics", Checkboxes: checkboxes(sub)}
-		if len(suppressed) > 0 {
-			l := pages.Lang(r)
-			var why []string
-			for _, reason := range suppressed {
-				why = append(why, l.T("suppression."+reason))
-			}
-			a.Key, a.Args = "preferences.suppressed", []any{masked, strings.Join(why, "; ")}
-		}
-		return pages.ActionPage(r, a), nil
-	}
-	return httpapi.JSON(http.StatusOK, body(sub, suppressed)), nil
+	return View{Subscription: sub, Suppressed: suppressed, Forwarded: l.forwarded}, nil
 }
 
-// Set handles POST /v1/preferences with the topics to keep. From a page
-// form, no topics ticked means none.
-func (h *Handlers) Set(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, err := h.check(ctx, r, token.Preferences)
+// SetTopics keeps only topics (none: unsubscribed) of the subscription a
+// preferences link is for, and returns it as it is now.
+func (h *Handlers) SetTopics(ctx context.Context, c Click, topics []string) (View, error) {
+	l, err := h.check(ctx, c.Token, token.Preferences)
 	if err != nil {
-		return httpapi.Response{}, err
+		return View{}, err
 	}
-	in, err := httpapi.DecodeInput(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	// A page form with every box unticked sends no field at all; a JSON
-	// caller must say what it wants, [] being "none".
-	if _, given := in["topics"]; !given && !strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
-		return httpapi.Response{}, httpapi.Validation(&privacy.ValidationError{
-			Fields: privacy.FieldErrors{"topics": privacy.Fault(privacy.FieldTopicsRequired)}})
-	}
-	topics, err := privacy.ParseTopics(in)
-	if v, ok := privacy.AsValidation(err); ok {
-		return httpapi.Response{}, httpapi.Validation(v)
-	}
-	if err := h.noTopicAdded(ctx, c, topics); err != nil {
-		return httpapi.Response{}, err
+	if err := h.noTopicAdded(ctx, l, topics); err != nil {
+		return View{}, err
 	}
 	name := "preferences_changed"
 	if len(topics) == 0 {
 		name = "unsubscribed"
 	}
-	sub, err := h.Store.SetTopics(ctx, c.Subject, topics, h.event(c, name, r, map[string]string{"topics": fmt.Sprint(topics)}))
+	sub, err := h.Store.SetTopics(ctx, l.Subject, topics, h.event(l, name, c, map[string]string{"topics": fmt.Sprint(topics)}))
 	if errors.Is(err, privacy.ErrNotFound) {
-		return httpapi.Response{}, errNotSubscribed
+		return View{}, ErrNotSubscribed
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("set preferences: %w", err)
+		return View{}, fmt.Errorf("set preferences: %w", err)
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "preferences.saved"), nil
-	}
-	if c.forwarded {
+	if l.forwarded {
 		sub.Email = "" // not where the person moved to
 	}
-	suppressed, err := h.Store.Suppressions(ctx, c.Subject)
+	suppressed, err := h.Store.Suppressions(ctx, l.Subject)
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("set preferences: %w", err)
+		return View{}, fmt.Errorf("set preferences: %w", err)
 	}
-	return httpapi.JSON(http.StatusOK, body(sub, suppressed)), nil
+	return View{Subscription: sub, Suppressed: suppressed, Forwarded: l.forwarded}, nil
 }

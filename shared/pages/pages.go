@@ -1,38 +1,47 @@
 // Package pages renders the site's HTML pages for the HTTP handlers: the
 // privacy center, the action pages a link opens, messages and error pages,
 // from the page templates of shared/web. Only the functions that serve
-// pages link it.
+// pages link it. A page is rendered for a Reader (the language asked for
+// and the site); http.go renders them for a request, as the handlers do.
 package pages
 
 import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// Lang is the language the request's browser asked for.
-func Lang(r httpapi.Request) web.Lang { return web.Negotiate(httpapi.Header(r, "accept-language")) }
-
-func render(r httpapi.Request, status int, title, name string, data any) httpapi.Response {
-	body, err := web.Render(web.Page{Lang: Lang(r), Site: web.Site{PolicyURL: r.Site.PolicyURL, PolicyVersion: r.Site.PolicyVersion,
-		PolicyUpdated: r.Site.PolicyUpdated, Bases: r.Site.Bases}, Title: title, Name: name, Data: data})
-	if err != nil {
-		return httpapi.Response{StatusCode: http.StatusInternalServerError, Body: "internal error",
-			Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}
-	}
-	return httpapi.Response{StatusCode: status, Body: body, Headers: web.Headers()}
+// Reader is who a page is for: the language their browser asked for, and
+// the site (the policy's link, version and bases) they visit.
+type Reader struct {
+	Lang web.Lang
+	Site web.Site
 }
 
-// Message renders a page of the catalog entry key: its title is
-// key+".title" and its text key+".body", formatted with args.
-func Message(r httpapi.Request, status int, key string, args ...any) httpapi.Response {
-	l := Lang(r)
-	return render(r, status, l.T(key+".title"), "message", struct {
+// Page is a rendered page: its status and HTML (served with web.Headers).
+type Page struct {
+	Status int
+	HTML   string
+	// Failed: the templates failed; HTML is empty.
+	Failed bool
+}
+
+func (rd Reader) render(status int, title, name string, data any) Page {
+	body, err := web.Render(web.Page{Lang: rd.Lang, Site: rd.Site, Title: title, Name: name, Data: data})
+	if err != nil {
+		return Page{Status: http.StatusInternalServerError, Failed: true}
+	}
+	return Page{Status: status, HTML: body}
+}
+
+// Message is a page of the catalog entry key: its title is key+".title"
+// and its text key+".body", formatted with args.
+func (rd Reader) Message(status int, key string, args ...any) Page {
+	l := rd.Lang
+	return rd.render(status, l.T(key+".title"), "message", struct {
 		Paragraphs []string
 		Next       string
 	}{[]string{l.T(key+".body", args...)}, l.T("site.center")})
@@ -59,9 +68,9 @@ type Action struct {
 	SecondURL, SecondButton string
 }
 
-// ActionPage renders an Action with status 200.
-func ActionPage(r httpapi.Request, a Action) httpapi.Response {
-	l := Lang(r)
+// Action renders a, with status 200.
+func (rd Reader) Action(a Action) Page {
+	l := rd.Lang
 	d := struct {
 		Message, URL, Button, Legend string
 		Checkboxes                   []Checkbox
@@ -71,65 +80,57 @@ func ActionPage(r httpapi.Request, a Action) httpapi.Response {
 		c.Label = l.T(c.Label)
 		d.Checkboxes = append(d.Checkboxes, c)
 	}
-	return render(r, http.StatusOK, l.T(a.Key+".title"), "action", d)
+	return rd.render(http.StatusOK, l.T(a.Key+".title"), "action", d)
 }
 
-// View renders a page of its own template (status, export, center) with
-// the given title.
-func View(r httpapi.Request, status int, title, name string, data any) httpapi.Response {
-	return render(r, status, title, name, data)
+// View is a page of its own template (status, export, center) with the
+// given title.
+func (rd Reader) View(status int, title, name string, data any) Page {
+	return rd.render(status, title, name, data)
 }
 
-// Center is the privacy center's data; Forms holds the state of a form
-// drawn again after a plain post.
-func Center(r httpapi.Request, status int, c web.Center) httpapi.Response {
-	return render(r, status, Lang(r).T("center.title"), "center", c)
+// Center is the privacy center; c holds the state of a form drawn again
+// after a plain post.
+func (rd Reader) Center(status int, c web.Center) Page {
+	return rd.render(status, rd.Lang.T("center.title"), "center", c)
 }
 
-// Fields is each error of f in the language r asks for (the messages of
-// the JSON error body).
-func Fields(r httpapi.Request, f privacy.FieldErrors) map[string]string { return Lang(r).Fields(f) }
-
-// centerForms names the privacy center's form of each form route.
-var centerForms = map[string]string{"POST /v1/contact": "contact", "POST /v1/subscriptions": "newsletter",
-	"POST /v1/rights-requests": "rights"}
-
-// Error renders an error as a page: for a plain post of a privacy
-// center form with field errors, the center again with the values sent and
-// each error next to its field; otherwise what happened and what to do next.
-func Error(r httpapi.Request, e *httpapi.Error) httpapi.Response {
-	l := Lang(r)
-	if form, ok := centerForms[r.RouteKey]; ok && len(e.Fields) > 0 {
-		state := web.Form{Errors: l.Fields(e.Fields), Focus: true, Values: url.Values{}}
-		if b, err := httpapi.Body(r); err == nil && strings.HasPrefix(httpapi.Header(r, "content-type"), "application/x-www-form-urlencoded") {
-			state.Values, _ = url.ParseQuery(string(b))
-		}
-		c := web.NewCenter(l.Code)
-		switch form {
-		case "contact":
-			c.Contact = state
-		case "newsletter":
-			c.Newsletter = state
-		case "rights":
-			c.Rights = state
-		}
-		return Center(r, e.Status, c)
+// CenterForm is the privacy center drawn again after a plain post of its
+// form (contact, newsletter or rights) with field errors: the values sent
+// and each error next to its field.
+func (rd Reader) CenterForm(status int, form string, fields privacy.FieldErrors, values url.Values) Page {
+	state := web.Form{Errors: rd.Lang.Fields(fields), Focus: true, Values: values}
+	c := web.NewCenter(rd.Lang.Code)
+	switch form {
+	case "contact":
+		c.Contact = state
+	case "newsletter":
+		c.Newsletter = state
+	case "rights":
+		c.Rights = state
 	}
-	title, msg, next := l.T("error."+e.Code+".title"), e.Message, l.T("error.next")
-	if l.Has("error." + e.Code + ".body") {
-		msg, next = l.T("error."+e.Code+".body"), l.T("error."+e.Code+".next")
+	return rd.Center(status, c)
+}
+
+// Error is what happened and what to do next: the catalog's text of the
+// error's code when it has one, else message.
+func (rd Reader) Error(status int, code, message string, fields privacy.FieldErrors) Page {
+	l := rd.Lang
+	title, msg, next := l.T("error."+code+".title"), message, l.T("error.next")
+	if l.Has("error." + code + ".body") {
+		msg, next = l.T("error."+code+".body"), l.T("error."+code+".next")
 	}
-	if !l.Has("error." + e.Code + ".title") {
-		title = http.StatusText(e.Status)
+	if !l.Has("error." + code + ".title") {
+		title = http.StatusText(status)
 	}
 	type field struct{ Name, Msg string }
-	var fields []field
-	for k, v := range e.Fields {
-		fields = append(fields, field{k, l.Field(v)})
+	var fs []field
+	for k, v := range fields {
+		fs = append(fs, field{k, l.Field(v)})
 	}
-	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
-	return render(r, e.Status, title, "error", struct {
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+	return rd.render(status, title, "error", struct {
 		Message, Next string
 		Fields        []field
-	}{msg, next, fields})
+	}{msg, next, fs})
 }

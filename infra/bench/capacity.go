@@ -186,8 +186,13 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 				Meta: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
 		}},
 		{"rights request", "request + ledger entry", 4, func(i int) (int, error) {
-			resp, err := rh.File(ctx, req(i, `{"email":"`+addr("r", i)+`","type":"access"}`, nil))
-			return resp.StatusCode, err
+			form, err := privacy.ParseRightsRequest(privacy.Input{"email": addr("r", i), "type": "access"})
+			if err != nil {
+				return 0, err
+			}
+			_, err = rh.File(ctx, rights.Filing{Form: form, PolicyVersion: "v",
+				From: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
+			return http.StatusAccepted, err
 		}},
 	}
 	var out []capacity

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"strings"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
-	"github.com/privacykeeper/privacykeeper/shared/links"
-	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -83,7 +79,8 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	ex.Records, ex.Consent = PersonsOwn(records, ledger, reqs)
 	for _, r := range reqs {
 		entry := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
-			"received_at": httpapi.Time(r.ReceivedAt), "due_at": httpapi.Deadline(r.DueAt), "completed_at": httpapi.Time(r.CompletedAt)}
+			"received_at": rfc3339(r.ReceivedAt, time.RFC3339Nano), "due_at": rfc3339(r.DueAt, time.RFC3339),
+			"completed_at": rfc3339(r.CompletedAt, time.RFC3339Nano)}
 		if told := r.RecipientsTold(); len(told) > 0 {
 			entry["recipients_told"] = told
 		}
@@ -204,74 +201,44 @@ func (ex Export) Found(requestID string) int {
 	return n
 }
 
-// ExportHandler serves GET /v1/rights-requests/{id}/export?token=E: the
-// export, built now from the tables (no stored copy), for 7 days, as
-// format=json (also download=1, and what a caller that is not a browser
-// gets), format=csv or format=html (the printable page of Readable); a
-// browser without a format gets the page that offers the three.
-func (h *Handlers) ExportHandler(rd Reader, company string) httpapi.HandlerFunc {
-	return func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-		c, id, err := h.check(r, token.Export)
-		if err != nil {
-			if _, terr := h.Tokens.Check(httpapi.Query(r, "token"), token.Export, h.Now()); errors.Is(terr, token.ErrExpired) {
-				return httpapi.Response{}, errGone
-			}
-			return httpapi.Response{}, err
-		}
-		req, err := h.Store.Request(ctx, id)
-		if errors.Is(err, privacy.ErrNotFound) {
-			return httpapi.Response{}, httpapi.ErrNotFound
-		}
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		if req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) {
-			return httpapi.Response{}, httpapi.ErrNotFound
-		}
-		if c.Subject != req.Subject {
-			// The request's person moved (a corrected address): a link
-			// minted before reads nothing under the new key.
-			return httpapi.Response{}, errGone
-		}
-		format := httpapi.Query(r, "format")
-		if httpapi.Query(r, "download") != "" {
-			format = "json" // the links of copies sent before formats
-		}
-		self := r.RawPath + "?token=" + httpapi.Query(r, "token")
-		if format == "" && httpapi.WantsHTML(r) {
-			// A browser gets a page first: what this is, until when, and
-			// the ways to read it.
-			return pages.View(r, http.StatusOK, pages.Lang(r).T("export.title"), "export", struct{ Until, Read, CSV, JSON string }{
-				req.CompletedAt.Add(links.ExportValidity).Format("2006-01-02"), self + "&format=html", self + "&format=csv",
-				self + "&format=json"}), nil
-		}
-		ex, err := ExportFor(ctx, rd, company, req, r.Site.Bases, h.Now())
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		h.Log.InfoContext(ctx, "export served", "rights_request_id", req.ID, "format", format)
-		switch format {
-		case "html":
-			return pages.View(r, http.StatusOK, pages.Lang(r).T("copy.title"), "copy", Readable(ex)), nil
-		case "csv":
-			var b strings.Builder
-			if err := WriteCSV(&b, ex); err != nil {
-				return httpapi.Response{}, fmt.Errorf("export csv: %w", err)
-			}
-			return httpapi.Response{StatusCode: http.StatusOK, Body: b.String(), Headers: map[string]string{
-				"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-				"Content-Disposition": `attachment; filename="my-data-` + req.ID + `.csv"`}}, nil
-		case "", "json":
-			resp := httpapi.JSON(http.StatusOK, ex)
-			resp.Headers["Content-Disposition"] = `attachment; filename="my-data-` + req.ID + `.json"`
-			return resp, nil
-		}
-		return httpapi.Response{}, errFormat
+// rfc3339 is t in UTC in layout, "" for the zero time: the times of the
+// export as the API's bodies show them (httpapi.Time, and httpapi.Deadline
+// to the second), without linking the HTTP adapter.
+func rfc3339(t time.Time, layout string) string {
+	if t.IsZero() {
+		return ""
 	}
+	return t.UTC().Format(layout)
 }
 
-var errFormat = &httpapi.Error{Status: http.StatusBadRequest, Code: "validation_failed",
-	Message: "format must be html, csv or json.", Fields: privacy.FieldErrors{"format": privacy.OneOf("html", "csv", "json")}}
+// Why an export link reads nothing: ErrLinkExpired is one past its 7
+// days, or of a person who moved since (a corrected address).
+var ErrLinkExpired = errors.New("export link expired")
 
-var errGone = &httpapi.Error{Status: http.StatusGone, Code: "gone",
-	Message: "This download link has expired (links work for 7 days). Make a new access request to get a fresh copy."}
+// Exportable is the completed access or portability request an export
+// link l is for, while the link works. It changes nothing.
+func (h *Handlers) Exportable(ctx context.Context, l Link) (privacy.RightsRequest, error) {
+	c, id, err := h.check(l, token.Export)
+	if err != nil {
+		if _, terr := h.Tokens.Check(l.Token, token.Export, h.Now()); errors.Is(terr, token.ErrExpired) {
+			return privacy.RightsRequest{}, ErrLinkExpired
+		}
+		return privacy.RightsRequest{}, err
+	}
+	req, err := h.Store.Request(ctx, id)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return privacy.RightsRequest{}, ErrNoRequest
+	}
+	if err != nil {
+		return privacy.RightsRequest{}, err
+	}
+	if req.Status != privacy.RequestCompleted || (req.Type != privacy.RightAccess && req.Type != privacy.RightPortability) {
+		return privacy.RightsRequest{}, ErrNoRequest
+	}
+	if c.Subject != req.Subject {
+		// The request's person moved (a corrected address): a link
+		// minted before reads nothing under the new key.
+		return privacy.RightsRequest{}, ErrLinkExpired
+	}
+	return req, nil
+}

@@ -10,16 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/links"
-	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -86,49 +83,44 @@ var (
 // request again sends a fresh verification link.
 const ResendCooldown = 10 * time.Minute
 
-// Routes registers the handlers under the template's route keys; rd reads
-// what exports contain.
-func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
-	rt.Handle("GET /v1/rights-requests/{id}/export", h.ExportHandler(rd, company))
-	rt.Handle("POST /v1/rights-requests", h.File)
-	rt.Handle("GET /v1/rights-requests/{id}", h.Status)
-	rt.Handle("GET /v1/rights-requests/{id}/verify", h.VerifyPage)
-	rt.Handle("POST /v1/rights-requests/{id}/verify", h.Verify)
-	rt.Handle("GET /v1/rights-requests/{id}/address", h.AddressPage)
-	rt.Handle("POST /v1/rights-requests/{id}/address", h.Address)
-	rt.Handle("GET /v1/rights-requests/{id}/stop", h.StopPage)
-	rt.Handle("POST /v1/rights-requests/{id}/stop", h.Stop)
-	rt.Handle("GET /v1/rights-requests/{id}/answer", h.AnswerPage)
-	rt.Handle("POST /v1/rights-requests/{id}/answer", h.Answer)
+// Filing is a rights request as the site received it: the form, who
+// filed it (what the ledger keeps of where it came from), in which
+// language, under which version of the policy.
+type Filing struct {
+	Form privacy.RightsRequestForm
+	// Decoy says the form's honeypot was filled (a bot): the filing is
+	// answered as any other, and nothing is stored or sent.
+	Decoy         bool
+	Lang          string
+	From          privacy.RequestMeta
+	PolicyVersion string
 }
 
-type filed struct {
-	ID      string `json:"id,omitempty"`
-	Status  string `json:"status"`
-	DueAt   string `json:"due_at,omitempty"`
-	Message string `json:"message,omitempty"`
-	due     time.Time
+// Filed is the answer to a filing: the same whether it is new, joins an
+// open request, goes over a per-address limit or is a decoy (status
+// identity_unverified, a deadline counted from now, a new id); a
+// completed opt-out of sale, or redirected to the company's client.
+type Filed struct {
+	ID, Status string
+	DueAt      time.Time
 }
 
-// File handles POST /v1/rights-requests.
-func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	in, err := httpapi.DecodeInput(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	now := h.Now().UTC()
-	if in.Honeypot() {
-		return h.answer(r, h.fresh(privacy.RightsRequestForm{Regulation: privacy.RegulationGDPR,
-			Type: in.String(privacy.FieldErrors{}, "type")}, now)), nil
-	}
-	f, err := privacy.ParseRightsRequest(in)
-	if v, ok := privacy.AsValidation(err); ok {
-		return httpapi.Response{}, httpapi.Validation(v)
+// RateLimited is a filing refused by the source's limit: nothing was
+// stored, sent or counted.
+type RateLimited struct{ RetryAfter time.Duration }
+
+func (e *RateLimited) Error() string { return "rights requests over the source's limit" }
+
+// File takes a rights request (docs/api.md "Rights requests").
+func (h *Handlers) File(ctx context.Context, fl Filing) (Filed, error) {
+	f, now := fl.Form, h.Now().UTC()
+	if fl.Decoy {
+		return h.fresh(f, now), nil
 	}
 	if f.Relationship == privacy.RelationshipPlatformEndUser {
 		// The company only processes this data for its client: the client
 		// answers. Nothing is stored.
-		return h.answer(r, filed{Status: privacy.RequestRedirected, Message: pages.Lang(r).T("rights.redirected.body")}), nil
+		return Filed{Status: privacy.RequestRedirected}, nil
 	}
 	// The answer is the same whether this request is new, joins an open
 	// one, or goes over a per-address limit: status identity_unverified, a
@@ -137,11 +129,10 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// or that it is being flooded.
 	answer := h.fresh(f, now)
 	subject := h.Hasher.Subject(f.Email)
-	meta := httpapi.Meta(r, now)
-	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
+	req := privacy.RightsRequest{Lang: fl.Lang, ID: answer.ID, Subject: subject, Email: f.Email, Name: f.Name,
 		Type: f.Type, Details: f.Details, Relationship: f.Relationship, Regulation: f.Regulation, Scope: f.Scope,
 		RecipientEmail: f.RecipientEmail, Correction: f.Correction, AgentEmail: f.AgentEmail, ParentEmail: f.ParentEmail,
-		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.due, VerifyNonce: h.nonce(), VerifySentAt: now}
+		Status: privacy.RequestIdentityUnverified, ReceivedAt: now, DueAt: answer.DueAt, VerifyNonce: h.nonce(), VerifySentAt: now}
 	// The source's limit first: a call refused there spends nobody's
 	// budget. The person's recent requests (a read: it spends nothing)
 	// are fetched meanwhile, for a join.
@@ -154,33 +145,33 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		wg.Go(func() { recent, recentErr = h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30)) })
 	}
 	wg.Go(func() { spent, spentErr = h.spentBefore(ctx, f, now) })
-	ex, err := limit.Apply(ctx, h.Store, now, limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, r.RequestContext.HTTP.SourceIP)})
+	ex, err := limit.Apply(ctx, h.Store, now, limit.Check{Rule: h.PerIP, Key: limit.IPKey(h.Hasher, fl.From.SourceIP)})
 	wg.Wait()
 	if err = errors.Join(err, recentErr, spentErr); err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
 	if ex != nil {
 		h.Log.WarnContext(ctx, "rights request over its limit", "limit", ex.Rule.Name)
-		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
+		return Filed{}, &RateLimited{RetryAfter: ex.RetryAfter}
 	}
 	if optOut {
 		held, err := h.held(ctx, f, now, spent)
 		if err != nil {
-			return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+			return Filed{}, fmt.Errorf("rights request: %w", err)
 		}
-		return h.optOut(ctx, r, f, subject, held, now)
+		return h.optOut(ctx, fl, subject, held, now)
 	}
 	if req.Own() {
 		if prev, ok := joinable(recent, req); ok {
 			if err := h.join(ctx, f, prev, now, spent); err != nil {
-				return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+				return Filed{}, fmt.Errorf("rights request: %w", err)
 			}
-			return h.answer(r, answer), nil
+			return answer, nil
 		}
 	}
 	held, err := h.held(ctx, f, now, spent)
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
 	// The acknowledgement is due whatever the limits say: the team's
 	// notice goes with it; the mailer leaves out what is held (and a later
@@ -190,7 +181,7 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		req.VerifySentAt = time.Time{}
 	}
 	// Those the request names are in the ledger as hashes: it names no one.
-	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent}
+	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": fl.From.SourceIP, "user_agent": fl.From.UserAgent}
 	for k, addr := range map[string]string{"recipient_hash": f.RecipientEmail, "agent_hash": f.AgentEmail, "parent_hash": f.ParentEmail} {
 		if addr != "" {
 			detail[k] = string(h.Hasher.Subject(addr))
@@ -200,13 +191,13 @@ func (h *Handlers) File(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		detail["relationship"] = f.Relationship
 	}
 	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion, Detail: detail})
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: fl.PolicyVersion, Detail: detail})
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
 	h.Log.InfoContext(ctx, "rights request received", "rights_request_id", req.ID, "type", f.Type, "relationship", f.Relationship,
 		"mail_held", strings.Join(held, ","))
-	return h.answer(r, answer), nil
+	return answer, nil
 }
 
 // join makes a filing f that repeats the person's own open request prev
@@ -327,36 +318,36 @@ func (h *Handlers) spentBefore(ctx context.Context, f privacy.RightsRequestForm,
 // Control signal marks it) and the address is sent the confirmation; the
 // answer says completed. An agent's opt-out waits, like every request an
 // agent files, for the person to confirm it.
-func (h *Handlers) optOut(ctx context.Context, r httpapi.Request, f privacy.RightsRequestForm, subject privacy.SubjectID,
-	held []string, now time.Time) (httpapi.Response, error) {
-	req := privacy.RightsRequest{Lang: pages.Lang(r).Code, ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
+func (h *Handlers) optOut(ctx context.Context, fl Filing, subject privacy.SubjectID, held []string, now time.Time) (Filed, error) {
+	f := fl.Form
+	req := privacy.RightsRequest{Lang: fl.Lang, ID: h.NewID(), Subject: subject, Email: f.Email, Name: f.Name, Type: f.Type,
 		Relationship: f.Relationship, Regulation: f.Regulation, Status: privacy.RequestCompleted,
 		ReceivedAt: now, DueAt: now, CompletedAt: now, MailHeld: held}
 	if !req.Held(privacy.RoleRequester) {
 		req.MailDue = privacy.Due(privacy.MailOptedOut, h.nonce())
 	}
 	e := privacy.Event{Subject: subject, Name: "opt_out_of_sale_recorded", At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion}
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: fl.PolicyVersion}
 	if err := h.Store.RecordSaleOptOut(ctx, subject, "request", e); err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
 	e.Name = "request_received"
 	if err := h.Store.CreateRequest(ctx, req, e); err != nil {
-		return httpapi.Response{}, fmt.Errorf("rights request: %w", err)
+		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
 	h.Log.InfoContext(ctx, "opt-out of sale recorded", "rights_request_id", req.ID)
-	return h.answer(r, filed{ID: req.ID, Status: privacy.RequestCompleted, DueAt: httpapi.Deadline(now), due: now}), nil
+	return Filed{ID: req.ID, Status: privacy.RequestCompleted, DueAt: now}, nil
 }
 
 // fresh is the answer to a filing f: the same for a new request, a joined
 // one, one over a per-address limit and a honeypot. A parent's request is
 // due sooner (privacy.ParentDays).
-func (h *Handlers) fresh(f privacy.RightsRequestForm, now time.Time) filed {
+func (h *Handlers) fresh(f privacy.RightsRequestForm, now time.Time) Filed {
 	due := privacy.SiteDueAt(f.Regulation, f.Type, now)
 	if f.Relationship == privacy.RelationshipParent {
 		due = now.AddDate(0, 0, privacy.ParentDays)
 	}
-	return filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified, DueAt: httpapi.Deadline(due), due: due}
+	return Filed{ID: h.NewID(), Status: privacy.RequestIdentityUnverified, DueAt: due}
 }
 
 // joinable finds, among a subject's recent requests, the person's own open
@@ -401,80 +392,69 @@ func excessive(recent []privacy.RightsRequest, id string, max int) bool {
 // anyway); short, so that "id:nonce" fits a token's reference.
 func (h *Handlers) nonce() string { return strings.ReplaceAll(h.NewID(), "-", "")[:16] }
 
-func (h *Handlers) answer(r httpapi.Request, f filed) httpapi.Response {
-	if httpapi.WantsHTML(r) {
-		switch f.Status {
-		case privacy.RequestCompleted:
-			return pages.Message(r, http.StatusAccepted, "rights.opted_out", f.ID)
-		case privacy.RequestRedirected:
-			return pages.Message(r, http.StatusAccepted, "rights.redirected")
-		}
-		return pages.Message(r, http.StatusAccepted, "rights.received", f.ID, f.DueAt[:10])
+// ErrInvalidLink is a link whose token is not good for what it asks (or
+// for the request it names); ErrNoRequest a link of a request there is no
+// longer.
+var (
+	ErrInvalidLink = errors.New("invalid link")
+	ErrNoRequest   = errors.New("no such request")
+)
+
+// Link is a link of a request's email: the request its path names, and
+// its token.
+type Link struct{ ID, Token string }
+
+// check verifies a link's token for purpose p and the request it names.
+func (h *Handlers) check(l Link, p token.Purpose) (token.Claims, string, error) {
+	c, err := h.Tokens.Check(l.Token, p, h.Now())
+	if err != nil || !strings.HasPrefix(c.Ref, l.ID+":") && c.Ref != l.ID {
+		return c, l.ID, ErrInvalidLink
 	}
-	return httpapi.JSON(http.StatusAccepted, f)
+	return c, l.ID, nil
 }
 
-// check verifies a link token for the request named in the path.
-func (h *Handlers) check(r httpapi.Request, p token.Purpose) (token.Claims, string, error) {
-	id := r.PathParameters["id"]
-	c, err := h.Tokens.Check(httpapi.Query(r, "token"), p, h.Now())
-	if err != nil || !strings.HasPrefix(c.Ref, id+":") && c.Ref != id {
-		return c, id, httpapi.ErrInvalidToken
-	}
-	return c, id, nil
-}
-
-// VerifyPage handles GET …/verify: one button, nothing changes.
-func (h *Handlers) VerifyPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, id, err := h.check(r, token.VerifyRequest)
+// ToVerify is the request a verification link confirms, for its page to
+// show plainly what the person confirms; none (the zero request) when
+// there is no such request. It changes nothing.
+func (h *Handlers) ToVerify(ctx context.Context, l Link) (privacy.RightsRequest, error) {
+	c, id, err := h.check(l, token.VerifyRequest)
 	if err != nil {
-		return httpapi.Response{}, err
+		return privacy.RightsRequest{}, err
 	}
-	a := pages.Action{Key: "verify", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}
 	req, err := h.Store.Request(ctx, id)
-	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
-		return httpapi.Response{}, fmt.Errorf("verify page: %w", err)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return privacy.RightsRequest{}, nil
 	}
-	if err == nil && req.Subject != c.Subject {
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+	if err != nil {
+		return privacy.RightsRequest{}, fmt.Errorf("verify page: %w", err)
 	}
-	// The person sees, plainly, what they confirm: the change a correction
-	// asks for, the agent who filed, who receives a copy of their data.
-	switch {
-	case req.Correction.Field == privacy.FieldEmail:
-		a.Key, a.Args = "verify.correction", []any{pages.Lang(r).T("correction.field." + req.Correction.Field), req.Correction.Value}
-	case req.Correction.Field != "":
-		// A new name, company or phone is the filer's text: the field
-		// alone, until the person verified.
-		a.Key, a.Args = "verify.correction_field", []any{pages.Lang(r).T("correction.field." + req.Correction.Field)}
-	case req.AgentEmail != "":
-		a.Key, a.Args = "verify.agent", []any{req.AgentEmail}
-	case req.RecipientEmail != "":
-		a.Key, a.Args = "verify.third_party", []any{req.RecipientEmail}
+	if req.Subject != c.Subject {
+		return privacy.RightsRequest{}, ErrInvalidLink
 	}
-	return pages.ActionPage(r, a), nil
+	return req, nil
 }
 
-// Verify handles POST …/verify: the single-use link verifies the identity.
-func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, id, err := h.check(r, token.VerifyRequest)
+// Verify verifies the requester's identity by the single-use link l,
+// clicked from from under policyVersion, and returns the request's status
+// now (fulfilled, or held for the team).
+func (h *Handlers) Verify(ctx context.Context, l Link, from privacy.RequestMeta, policyVersion string) (string, error) {
+	c, id, err := h.check(l, token.VerifyRequest)
 	if err != nil {
-		return httpapi.Response{}, err
+		return "", err
 	}
-	nonce := strings.TrimPrefix(c.Ref, id+":")
-	meta := httpapi.Meta(r, h.Now())
+	nonce, now := strings.TrimPrefix(c.Ref, id+":"), h.Now().UTC()
 	req, err := h.Store.Request(ctx, id)
 	if errors.Is(err, privacy.ErrNotFound) || err == nil && req.Subject != c.Subject {
 		// (A link minted before the person's address moved acts on nothing
 		// under the new key.)
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+		return "", ErrInvalidLink
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
+		return "", fmt.Errorf("verify: %w", err)
 	}
-	recent, err := h.Store.SubjectRequests(ctx, c.Subject, meta.ReceivedAt.AddDate(0, 0, -30))
+	recent, err := h.Store.SubjectRequests(ctx, c.Subject, now.AddDate(0, 0, -30))
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
+		return "", fmt.Errorf("verify: %w", err)
 	}
 	review := privacy.ReviewNone
 	switch {
@@ -488,94 +468,51 @@ func (h *Handlers) Verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	case req.Excessive || (req.Status == privacy.RequestIdentityUnverified && excessive(recent, id, h.ExcessPerMonth)):
 		review = privacy.ReviewExcessive
 	}
-	err = h.Store.VerifyRequest(ctx, id, nonce, review, privacy.Event{Subject: c.Subject, Name: "request_verified", At: meta.ReceivedAt,
-		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent}})
+	err = h.Store.VerifyRequest(ctx, id, nonce, review, privacy.Event{Subject: c.Subject, Name: "request_verified", At: now,
+		Ref: id, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion,
+		Detail: map[string]string{"source_ip": from.SourceIP, "user_agent": from.UserAgent}})
 	if errors.Is(err, privacy.ErrStale) {
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+		return "", ErrInvalidLink
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("verify: %w", err)
+		return "", fmt.Errorf("verify: %w", err)
 	}
-	status := privacy.RequestPending
 	switch {
 	case review == privacy.ReviewProof:
-		status = privacy.RequestAwaitingReview
 		h.Log.InfoContext(ctx, "parent's address confirmed; the team asks for proof", "rights_request_id", id)
+		return privacy.RequestAwaitingReview, nil
 	case review == privacy.ReviewExcessive:
 		// Possibly excessive (policy §8): the team decides (privacyctl
 		// approve or deny); the clock runs meanwhile.
 		h.Log.InfoContext(ctx, "verified request held for the team", "rights_request_id", id)
+		return privacy.RequestPending, nil
 	case req.Status == privacy.RequestIdentityUnverified || req.Status == privacy.RequestPending:
 		// Pending also when a verification was retried after a failed
 		// fulfilment: every step is idempotent, so this finishes the job.
-		if status, err = h.Fulfiller.Fulfil(ctx, req, nonce, meta.ReceivedAt); err != nil {
-			return httpapi.Response{}, err
-		}
-	default:
-		status = req.Status
+		return h.Fulfiller.Fulfil(ctx, req, nonce, now)
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "verified"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": id, "status": status}), nil
+	return req.Status, nil
 }
 
-type statusBody struct {
-	ID            string `json:"id"`
-	Type          string `json:"type"`
-	Scope         string `json:"scope,omitempty"`
-	Status        string `json:"status"`
-	ReceivedAt    string `json:"received_at"`
-	DueAt         string `json:"due_at"`
-	ExtendedUntil string `json:"extended_until,omitempty"`
-	CompletedAt   string `json:"completed_at,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	ResultsURL    string `json:"results_url,omitempty"`
-	// RecipientsTold are the processors told of the request (Art. 19).
-	RecipientsTold []privacy.Told `json:"recipients_told,omitempty"`
-}
-
-// Status handles GET /v1/rights-requests/{id}?token=S.
-func (h *Handlers) Status(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c, id, err := h.check(r, token.RequestStatus)
+// Status is the request a status link is for.
+func (h *Handlers) Status(ctx context.Context, l Link) (privacy.RightsRequest, error) {
+	c, id, err := h.check(l, token.RequestStatus)
 	if err != nil {
-		return httpapi.Response{}, err
+		return privacy.RightsRequest{}, err
 	}
 	req, err := h.Store.Request(ctx, id)
 	if errors.Is(err, privacy.ErrNotFound) {
-		return httpapi.Response{}, httpapi.ErrNotFound
+		return privacy.RightsRequest{}, ErrNoRequest
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("status: %w", err)
+		return privacy.RightsRequest{}, fmt.Errorf("status: %w", err)
 	}
 	if c.Subject != req.Subject {
 		// Minted for the person before their address moved: it shows
 		// nothing (not even a results link) of the new key's.
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+		return privacy.RightsRequest{}, ErrInvalidLink
 	}
-	body := statusBody{ID: req.ID, Type: req.Type, Scope: req.Scope, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
-		DueAt: httpapi.Deadline(req.DueAt), ExtendedUntil: httpapi.Deadline(req.ExtendedUntil),
-		CompletedAt: httpapi.Time(req.CompletedAt), Reason: req.Reason, RecipientsTold: req.RecipientsTold()}
-	if !req.OriginalDueAt.IsZero() {
-		body.DueAt = httpapi.Deadline(req.OriginalDueAt) // the first deadline; extended_until is the current one
-	}
-	if url, ok := h.ResultsURL(req); ok {
-		body.ResultsURL = url
-	}
-	if httpapi.WantsHTML(r) {
-		statusKey := "status." + req.Status
-		if req.Status == privacy.RequestCompleted {
-			statusKey = "status.completed_value"
-		}
-		day := func(ts string) string { return strings.SplitN(ts, "T", 2)[0] }
-		return pages.View(r, http.StatusOK, pages.Lang(r).T("status.title", req.ID), "status", struct {
-			Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string
-			Told                                                                    []privacy.Told
-		}{req.Type, statusKey, day(body.ReceivedAt), day(body.DueAt), day(body.ExtendedUntil), day(body.CompletedAt),
-			body.Reason, body.ResultsURL, body.RecipientsTold}), nil
-	}
-	return httpapi.JSON(http.StatusOK, body), nil
+	return req, nil
 }
 
 // ResultsURL is the export link of a completed access or portability

@@ -35,6 +35,7 @@ type fixture struct {
 	desk   *rights.Desk
 	clock  *clock
 	tokens *token.Signer
+	rt     *httpapi.Router
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -56,16 +57,34 @@ func newFixture(t *testing.T) *fixture {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	c := &clock{t: time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)}
 	f := &rights.Fulfiller{Store: store, Policy: privacy.FixedPolicy("v1"), Log: log}
-	return &fixture{store: store, clock: c, tokens: tokens,
-		h: &rights.Handlers{Store: store, Fulfiller: f, Hasher: hasher, Tokens: tokens,
-			Now: c.Now, NewID: uuid.NewString, Log: log, BaseURL: "https://api.example", ExcessPerMonth: 3},
+	h := &rights.Handlers{Store: store, Fulfiller: f, Hasher: hasher, Tokens: tokens,
+		Now: c.Now, NewID: uuid.NewString, Log: log, BaseURL: "https://api.example", ExcessPerMonth: 3}
+	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
+	h.Routes(rt, nil, "")
+	return &fixture{store: store, clock: c, tokens: tokens, h: h, rt: rt,
 		desk: &rights.Desk{Store: store, Fulfiller: f, Now: c.Now, NewID: uuid.NewString, By: "arn:aws:iam::1:user/dpo"}}
+}
+
+// serve sends ev to route through the handlers' routes, as API Gateway
+// does; an error's answer comes back as an *httpapi.Error of its status
+// and code.
+func (f *fixture) serve(route string, ev events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
+	ev.RouteKey = route
+	resp, err := f.rt.Serve(context.Background(), ev)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	_ = json.Unmarshal([]byte(resp.Body), &body)
+	return resp, &httpapi.Error{Status: resp.StatusCode, Code: body.Error.Code, Message: body.Error.Message}
 }
 
 // file files a request through the handler and returns its id.
 func (f *fixture) file(t *testing.T, body string) string {
 	t.Helper()
-	resp, err := f.h.File(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}}})
+	resp, err := f.serve("POST /v1/rights-requests", events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}})
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("file: %v %+v", err, resp)
 	}
@@ -94,8 +113,8 @@ func (f *fixture) verify(t *testing.T, id string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.h.Verify(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id},
-		QueryStringParameters: map[string]string{"token": tok}, Headers: map[string]string{}}})
+	resp, err := f.serve("POST /v1/rights-requests/{id}/verify", events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id},
+		QueryStringParameters: map[string]string{"token": tok}, Headers: map[string]string{}})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -142,8 +161,8 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 	// The older link no longer works; the newer does.
 	tok, _ := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: privacy.SubjectID(first.Subject),
 		Ref: id + ":" + first.VerifyNonce, Expires: f.clock.t.Add(time.Hour)})
-	if _, err := f.h.Verify(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id},
-		QueryStringParameters: map[string]string{"token": tok}}}); !errors.Is(err, httpapi.ErrInvalidToken) {
+	if _, err := f.serve("POST /v1/rights-requests/{id}/verify", events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id},
+		QueryStringParameters: map[string]string{"token": tok}}); httpCode(err) != httpapi.ErrInvalidToken.Code {
 		t.Fatalf("replaced link: %v", err)
 	}
 	if st := f.verify(t, id); st != privacy.RequestCompleted {
@@ -154,7 +173,7 @@ func TestResendVerificationHasACooldownAndKeepsOneRequest(t *testing.T) {
 // fileAnswer files a request and returns the answer's fields.
 func (f *fixture) fileAnswer(t *testing.T, body string) map[string]any {
 	t.Helper()
-	resp, err := f.h.File(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}}})
+	resp, err := f.serve("POST /v1/rights-requests", events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}})
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("file: %v %+v", err, resp)
 	}
@@ -586,9 +605,17 @@ func (f *fixture) answerLink(t *testing.T, id string, subject privacy.SubjectID,
 
 // answer posts an answer by the link of tok to request id.
 func (f *fixture) answer(id, tok, contentType, body string) (httpapi.Response, error) {
-	return f.h.Answer(context.Background(), httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{
+	return f.serve("POST /v1/rights-requests/{id}/answer", events.APIGatewayV2HTTPRequest{
 		PathParameters: map[string]string{"id": id}, QueryStringParameters: map[string]string{"token": tok},
-		Headers: map[string]string{"content-type": contentType}, Body: body, RawPath: "/v1/rights-requests/" + id + "/answer"}})
+		Headers: map[string]string{"content-type": contentType}, Body: body, RawPath: "/v1/rights-requests/" + id + "/answer"})
+}
+
+func httpCode(err error) string {
+	var he *httpapi.Error
+	if errors.As(err, &he) {
+		return he.Code
+	}
+	return ""
 }
 
 func httpStatus(err error) int {

@@ -1,0 +1,60 @@
+package rights
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/links"
+	"github.com/privacykeeper/privacykeeper/shared/pages"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// self is the link a request came by, for its page's button.
+func self(r httpapi.Request) string { return r.RawPath + "?token=" + httpapi.Query(r, "token") }
+
+// addressPage handles GET …/address: one button, nothing changes (mail
+// scanners follow links).
+func (h *Handlers) addressPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	role, err := h.AddressRole(linkOf(r))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	key := "address.new"
+	if role == links.AddressAgent {
+		key = "address.agent"
+	}
+	return pages.ActionPage(r, pages.Action{Key: key, URL: self(r)}), nil
+}
+
+// address handles POST …/address: ConfirmAddress.
+func (h *Handlers) address(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	l := linkOf(r)
+	if err := h.ConfirmAddress(ctx, l, r.Site.PolicyVersion); err != nil {
+		return httpapi.Response{}, err
+	}
+	if httpapi.WantsHTML(r) {
+		return pages.Message(r, http.StatusOK, "address.confirmed"), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": "address_confirmed"}), nil
+}
+
+// stopPage handles GET …/stop: one button, nothing changes.
+func (h *Handlers) stopPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	if err := h.CheckStop(linkOf(r)); err != nil {
+		return httpapi.Response{}, err
+	}
+	return pages.ActionPage(r, pages.Action{Key: "stop", URL: self(r)}), nil
+}
+
+// stop handles POST …/stop: Stop.
+func (h *Handlers) stop(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	l := linkOf(r)
+	if err := h.Stop(ctx, l, r.Site.PolicyVersion); err != nil {
+		return httpapi.Response{}, err
+	}
+	if httpapi.WantsHTML(r) {
+		return pages.Message(r, http.StatusOK, "stopped"), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": privacy.RequestCancelled}), nil
+}

@@ -270,3 +270,43 @@ func (s *Store) ExpireControllerRecords(ctx context.Context, now time.Time, dry 
 	}
 	return n, nil
 }
+
+// sensitiveKeysKey is the item of a controller's own sensitive key names.
+// It carries no controller_id, so no retention index finds it.
+func sensitiveKeysKey(controller string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str("S#" + controller), attrSK: str("SENSITIVE_KEYS")}
+}
+
+// SensitiveKeys returns the key names controller marked sensitive (none
+// when it marked none).
+func (s *Store) SensitiveKeys(ctx context.Context, controller string) ([]string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Records, Key: sensitiveKeysKey(controller),
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("sensitive keys: %w", err)
+	}
+	var names []string
+	if l, ok := out.Item["key_names"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				names = append(names, s.Value)
+			}
+		}
+	}
+	return names, nil
+}
+
+// SetSensitiveKeys replaces the key names controller marked sensitive.
+func (s *Store) SetSensitiveKeys(ctx context.Context, controller string, names []string) error {
+	l := make([]types.AttributeValue, 0, len(names))
+	for _, n := range names {
+		l = append(l, str(n))
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Records, Key: sensitiveKeysKey(controller),
+		UpdateExpression:          aws.String("SET key_names = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberL{Value: l}}})
+	if err != nil {
+		return fmt.Errorf("set sensitive keys: %w", err)
+	}
+	return nil
+}

@@ -51,6 +51,8 @@ type Store interface {
 	GetRecord(ctx context.Context, controller, id string) (privacy.Record, error)
 	DeleteRecord(ctx context.Context, controller, id string) error
 	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error)
+	SensitiveKeys(ctx context.Context, controller string) ([]string, error)
+	SetSensitiveKeys(ctx context.Context, controller string, names []string) error
 	limit.Counter
 }
 
@@ -108,6 +110,8 @@ func (s *Service) Routes(rt *httpapi.Router) {
 	rt.Handle("GET "+recordRoute, s.handle(opendsr.V2, true, s.getRecord))
 	rt.Handle("DELETE "+recordRoute, s.handle(opendsr.V2, true, s.deleteRecord))
 	rt.Handle("GET "+resultsRoute, s.handle(opendsr.V2, true, s.results))
+	rt.Handle("PUT "+keysRoute, s.handle(opendsr.V2, true, s.putSensitiveKeys))
+	rt.Handle("GET "+keysRoute, s.handle(opendsr.V2, true, s.getSensitiveKeys))
 }
 
 // call is one authenticated call.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -21,6 +23,7 @@ import (
 // behalf, and where it fetches an access request's results.
 const (
 	recordRoute  = "/platform/v1/records/{record_id}"
+	keysRoute    = "/platform/v1/sensitive_keys"
 	resultsRoute = "/platform/v1/requests/{id}/results"
 	// MaxAttributes is the largest attributes object a record may carry.
 	MaxAttributes = 16 << 10
@@ -139,6 +142,9 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 	if err := s.writeAllowed(ctx, c, now); err != nil {
 		return 0, nil, err
 	}
+	if err := s.refuseSensitive(ctx, c, attrs, now); err != nil {
+		return 0, nil, err
+	}
 	r := privacy.Record{Controller: c.controller, ID: id, Email: email, Keys: s.Hasher.ControllerKeys(c.controller, email),
 		Attributes: attrs, UpdatedAt: now}
 	r, created, err := s.Store.PutRecord(ctx, r)
@@ -150,6 +156,74 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 		return http.StatusCreated, out(r), nil
 	}
 	return http.StatusOK, out(r), nil
+}
+
+// MetricSensitiveRefused counts records refused for prohibited data, by
+// function and by controller (template alarm SensitiveDataRefusedAlarm).
+const MetricSensitiveRefused = "SensitiveDataRefused"
+
+// refuseSensitive answers 422, naming the attribute's path and its kind
+// (never the value), when attrs hold what the Platform's contract
+// prohibits (CheckSensitive, with the controller's own key names), and
+// counts it per controller.
+func (s *Service) refuseSensitive(ctx context.Context, c call, attrs json.RawMessage, now time.Time) error {
+	extra, err := s.Store.SensitiveKeys(ctx, c.controller)
+	if err != nil {
+		return err
+	}
+	f, found := CheckSensitive(attrs, extra)
+	if !found {
+		return nil
+	}
+	attrsLog := append([]slog.Attr{slog.String("kind", f.Kind)}, metric.CountBy(MetricSensitiveRefused, now, "controller_id", c.controller)...)
+	s.Log.LogAttrs(ctx, slog.LevelWarn, "controller record refused: prohibited data", attrsLog...)
+	msg := f.Path + " holds a " + f.Kind + ", which the Platform does not accept: nothing was stored"
+	return &opendsr.Error{Code: http.StatusUnprocessableEntity, Message: msg,
+		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "SensitiveData", Message: msg}}}
+}
+
+// sensitiveKeysIn is the body of PUT /platform/v1/sensitive_keys.
+type sensitiveKeysIn struct {
+	KeyNames []string `json:"key_names"`
+}
+
+// putSensitiveKeys handles PUT /platform/v1/sensitive_keys: the calling
+// controller's own key names that no record of its may carry (beside the
+// built-in ones), replacing its list.
+func (s *Service) putSensitiveKeys(ctx context.Context, c call) (int, any, error) {
+	body, err := httpapi.Body(c.r)
+	if err != nil || len(body) > 8<<10 {
+		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body must be a JSON object of at most 8 KiB"}
+	}
+	var in sensitiveKeysIn
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || dec.More() {
+		return 0, nil, invalid("key_names", "InvalidValue", "must be a list of key names")
+	}
+	names, err := ParseSensitiveKeys(in.KeyNames)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.writeAllowed(ctx, c, s.Now().UTC()); err != nil {
+		return 0, nil, err
+	}
+	if err := s.Store.SetSensitiveKeys(ctx, c.controller, names); err != nil {
+		return 0, nil, err
+	}
+	s.Log.InfoContext(ctx, "controller sensitive key names set", "controller_id", c.controller, "names", len(names))
+	return http.StatusOK, map[string]any{"controller_id": c.controller, "key_names": names}, nil
+}
+
+func (s *Service) getSensitiveKeys(ctx context.Context, c call) (int, any, error) {
+	names, err := s.Store.SensitiveKeys(ctx, c.controller)
+	if err != nil {
+		return 0, nil, err
+	}
+	if names == nil {
+		names = []string{}
+	}
+	return http.StatusOK, map[string]any{"controller_id": c.controller, "key_names": names}, nil
 }
 
 func (s *Service) getRecord(ctx context.Context, c call) (int, any, error) {

@@ -72,6 +72,13 @@ type requestRecord struct {
 	Channel      string   `dynamodbav:"channel,omitempty"`
 	Controller   string   `dynamodbav:"controller_id,omitempty"`
 	CallbackURLs []string `dynamodbav:"status_callback_urls,omitempty"`
+	// IdentityKeys are an OpenDSR request's identities as keys at its
+	// controller.
+	IdentityKeys []string `dynamodbav:"identity_keys,omitempty"`
+	// GroupID relates a controller's requests (DSR API v3); GroupKey is
+	// "<controller>#<group>", the by-group index's key.
+	GroupID  string `dynamodbav:"group_id,omitempty"`
+	GroupKey string `dynamodbav:"group_key,omitempty"`
 	// OpenDSRVersion is the protocol generation the controller used (1 or
 	// 2): its callbacks carry that generation's headers.
 	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`

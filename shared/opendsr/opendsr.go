@@ -1,8 +1,8 @@
 // Package opendsr is the wire protocol of OpenDSR 2.0 and OpenGDPR 1.0
 // (../shared/reference/opendsr.md), for controllers that send this system
 // rights requests machine to machine: request validation exactly as the
-// specification says, the error body and response signatures. (How a hashed
-// email is normalised and matched is privacy.EmailDigest's.) It is pure: no storage, no HTTP server.
+// specification says, each identity type's normalisation (identity.go),
+// the error body and response signatures. It is pure: no storage, no HTTP server.
 package opendsr
 
 import (
@@ -34,15 +34,15 @@ const (
 	StatusCanceled = "cancelled"
 )
 
-// The identity types, identity formats and regulations of the
-// specification (§3).
+// The identity formats and regulations of the specification (§3; the
+// identity types are in identity.go).
 var (
-	identityTypes = []string{"controller_customer_id", "android_advertising_id", "android_id", "email", "fire_advertising_id",
-		"ios_advertising_id", "ios_vendor_id", "microsoft_advertising_id", "microsoft_publisher_id", "roku_publisher_id",
-		"roku_advertising_id"}
 	formats     = []string{"raw", "sha1", "md5", "sha256"}
 	regulations = []string{"gdpr", "ccpa"}
 )
+
+// MaxIdentities bounds the identities of one request or record.
+const MaxIdentities = 20
 
 // Identity is one identity of the subject.
 type Identity struct {
@@ -150,22 +150,11 @@ func Parse(v Version, body []byte, p Policy) (Request, error) {
 	if len(r.Identities) == 0 {
 		add("subject_identities", "Required", "field is required (at least one identity)")
 	}
+	if len(r.Identities) > MaxIdentities {
+		add("subject_identities", "TooMany", fmt.Sprintf("may list at most %d identities", MaxIdentities))
+	}
 	for i, id := range r.Identities {
-		field := fmt.Sprintf("subject_identities[%d]", i)
-		if !slices.Contains(identityTypes, id.Type) {
-			add(field+".identity_type", "InvalidValue", "must be one of the specification's identity types")
-		}
-		if !slices.Contains(formats, id.Format) {
-			add(field+".identity_format", "InvalidValue", "must be one of "+strings.Join(formats, ", "))
-		}
-		switch n, hashed := hexLen[id.Format]; {
-		case id.Value == "":
-			add(field+".identity_value", "Required", "field is required")
-		case hashed && (len(id.Value) != n || !lowerHex.MatchString(id.Value)):
-			add(field+".identity_value", "InvalidFormat", fmt.Sprintf("must be the %s digest as %d lowercase hex digits", id.Format, n))
-		case id.Format == "raw" && id.Type == "email" && !strings.Contains(id.Value, "@"):
-			add(field+".identity_value", "InvalidFormat", "must be an email address")
-		}
+		errs = append(errs, CheckIdentity(fmt.Sprintf("subject_identities[%d]", i), id)...)
 	}
 	max := p.MaxCallbacks
 	if max == 0 {

@@ -46,11 +46,10 @@ type Store interface {
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
-	RecordSubjects(ctx context.Context, controller, format, key string) ([]privacy.SubjectID, error)
 	PutRecord(ctx context.Context, r privacy.Record) (privacy.Record, bool, error)
 	GetRecord(ctx context.Context, controller, id string) (privacy.Record, error)
 	DeleteRecord(ctx context.Context, controller, id string) error
-	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error)
+	KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error)
 	SensitiveKeys(ctx context.Context, controller string) ([]string, error)
 	SetSensitiveKeys(ctx context.Context, controller string, names []string) error
 	limit.Counter
@@ -198,10 +197,14 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 
 func version(v opendsr.Version) string { return fmt.Sprintf("%d.0", v) }
 
+// supported is discovery's supported_identities: every type of the
+// specification in every format (opendsr.IdentityTypes, opendsr.Formats).
 func supported() []map[string]string {
-	out := []map[string]string{{"identity_type": "email", "identity_format": "raw"}}
-	for _, f := range privacy.DigestFormats() {
-		out = append(out, map[string]string{"identity_type": "email", "identity_format": f})
+	var out []map[string]string
+	for _, t := range opendsr.IdentityTypes() {
+		for _, f := range opendsr.Formats() {
+			out = append(out, map[string]string{"identity_type": t, "identity_format": f})
+		}
 	}
 	return out
 }
@@ -284,10 +287,8 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, &opendsr.Error{Code: http.StatusTooManyRequests, RetryAfter: ex.RetryAfter,
 			Message: fmt.Sprintf("more than %d requests in %s: try again later", ex.Rule.Max, ex.Rule.Window)}
 	}
-	subject, err := s.resolve(ctx, c.controller, req.Identities)
-	if err != nil {
-		return 0, nil, err
-	}
+	keys := s.requestKeys(c.controller, req.Identities)
+	subject := s.identitySet(c.controller, keys)
 	regulation := req.Regulation
 	if regulation == "" {
 		regulation = privacy.RegulationGDPR
@@ -298,14 +299,12 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now,
 		DueAt: privacy.DueAt(regulation, now), Source: privacy.SourceOpenDSR, Controller: c.controller,
 		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window),
-		BodyDigest: digest}
-	if subject != "" {
-		if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
-			return 0, nil, err
-		} else if open != "" && open != rr.ID {
-			return 0, nil, &opendsr.Error{Code: http.StatusConflict,
-				Message: "a " + req.Type + " request for this subject is in flight already: " + open}
-		}
+		BodyDigest: digest, IdentityKeys: keys}
+	if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
+		return 0, nil, err
+	} else if open != "" && open != rr.ID {
+		return 0, nil, &opendsr.Error{Code: http.StatusConflict,
+			Message: "a " + req.Type + " request with these identities is in flight already: " + open}
 	}
 	err = s.Store.CreateRequest(ctx, rr, noLedger(now))
 	if errors.Is(err, privacy.ErrExists) {
@@ -321,60 +320,38 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	s.Log.InfoContext(ctx, "opendsr request received", "subject_request_id", rr.ID, "type", rr.Type, "controller_id", c.controller,
-		"matched", subject != "")
+		"identities", len(keys))
 	return http.StatusCreated, map[string]string{
 		"controller_id": c.controller, "received_time": rfc3339(rr.ReceivedAt), "expected_completion_time": expected(rr),
 		"encoded_request": base64.StdEncoding.EncodeToString(body), "subject_request_id": rr.ID,
 	}, nil
 }
 
-func unsupported(msg string) error {
-	return &opendsr.Error{Code: http.StatusBadRequest, Message: "subject_identities: " + msg,
-		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "UnsupportedIdentity", Message: "subject_identities " + msg}}}
+// requestKeys are a request's identities as keys at controller
+// (Hasher.IdentityKey), sorted, each once: a raw value is normalised for
+// its type and named by its sha256 digest (a record keeps a key per
+// digest format); a digest is named as sent. Parse checked every shape.
+func (s *Service) requestKeys(controller string, ids []opendsr.Identity) []string {
+	var keys []string
+	for _, id := range ids {
+		format, digest := id.Format, id.Value
+		if id.Format == "raw" {
+			v, _ := opendsr.NormalizeIdentity(id.Type, id.Value)
+			format, digest = "sha256", privacy.IdentityDigest("sha256", v)
+		}
+		keys = append(keys, s.Hasher.IdentityKey(controller, id.Type, format, digest))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
-// resolve finds the one subject, at controller, that the request's email
-// identities name (privacy.Hasher.ControllerKeys): a raw address or its
-// sha256 digest gives the subject itself; an md5 or sha1 digest is looked
-// up among the records the controller handed over. "" when only such
-// digests were sent and none matched: the controller handed over nothing
-// about that person. Identities of other types are not held and are
-// ignored.
-func (s *Service) resolve(ctx context.Context, controller string, ids []opendsr.Identity) (privacy.SubjectID, error) {
-	var subjects []privacy.SubjectID
-	emails := 0
-	for _, id := range ids {
-		if id.Type != "email" {
-			continue
-		}
-		emails++
-		format, digest := id.Format, strings.ToLower(id.Value)
-		if id.Format == "raw" {
-			email := privacy.NormalizeEmail(id.Value)
-			if !privacy.ValidEmail(email) {
-				return "", unsupported("an email identity in raw format must be a plain address")
-			}
-			format, digest = "sha256", privacy.EmailDigest("sha256", email)
-		}
-		found, err := s.Store.RecordSubjects(ctx, controller, format, s.Hasher.ControllerKey(controller, format, digest))
-		if err != nil {
-			return "", err
-		}
-		for _, f := range found {
-			if !slices.Contains(subjects, f) {
-				subjects = append(subjects, f)
-			}
-		}
-	}
-	switch {
-	case emails == 0:
-		return "", unsupported("must include an email identity (raw, md5, sha1 or sha256; see discovery)")
-	case len(subjects) > 1:
-		return "", unsupported("name more than one person: send one request per address")
-	case len(subjects) == 1:
-		return subjects[0], nil
-	}
-	return "", nil
+// identitySet is the subject of a request: its set of identity keys,
+// keyed once more, so two requests naming the same identities (in any
+// order, raw or digested alike as sha256) have the same one, and a second
+// of the same type is refused while the first is in flight (mParticle's
+// 409 for "the same identities").
+func (s *Service) identitySet(controller string, keys []string) privacy.SubjectID {
+	return privacy.SubjectID(s.Hasher.Pseudonym("opendsr-identities\x00"+controller, strings.Join(keys, ",")))
 }
 
 // inFlight returns the id of the controller's pending or in-progress

@@ -398,3 +398,24 @@ func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore t
 	}
 	return out, nil
 }
+
+// GroupRequests returns up to max of controller's requests in group (the
+// by-group index: group_key "<controller>#<group>"), oldest first.
+func (s *Store) GroupRequests(ctx context.Context, controller, group string, max int) ([]privacy.RightsRequest, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, IndexName: aws.String("by-group"),
+		KeyConditionExpression:    aws.String("group_key = :g"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(controller + "#" + group)},
+		Limit:                     aws.Int32(int32(max))})
+	if err != nil {
+		return nil, fmt.Errorf("group requests: %w", err)
+	}
+	reqs := make([]privacy.RightsRequest, 0, len(out.Items))
+	for _, it := range out.Items {
+		r, err := DecodeRequest(it)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, r)
+	}
+	return reqs, nil
+}

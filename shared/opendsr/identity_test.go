@@ -63,3 +63,33 @@ func TestParseIdentities(t *testing.T) {
 		}
 	}
 }
+
+func TestParseV3(t *testing.T) {
+	base := `{"regulation":"gdpr","subject_request_id":"7a9e3b1c-1c2d-4e5f-8a9b-0c1d2e3f4a5b","subject_request_type":"erasure",` +
+		`"submitted_time":"2026-11-28T10:00:00Z","skip_waiting_period":true,`
+	tests := []struct {
+		name, rest, reason string // reason "": accepted
+	}{
+		{"as mParticle's docs show it", `"group_id":"g-1","subject_identities":{"email":{"value":"a@b.c","encoding":"raw"},` +
+			`"ios_advertising_id":{"value":"6D92078A-8246-4BA4-AE5B-76104861E7DC","encoding":"raw"}}}`, ""},
+		{"no group", `"subject_identities":{"android_id":{"value":"9774d56d682e549c","encoding":"raw"}}}`, ""},
+		{"an odd group id", `"group_id":"<b>","subject_identities":{"email":{"value":"a@b.c","encoding":"raw"}}}`, "InvalidFormat"},
+		{"an unknown encoding", `"subject_identities":{"email":{"value":"a@b.c","encoding":"base64"}}}`, "InvalidValue"},
+		{"an unknown type", `"subject_identities":{"mpid":{"value":"1","encoding":"raw"}}}`, "InvalidValue"},
+		{"identities as v2's array", `"subject_identities":[{"identity_type":"email","identity_format":"raw","identity_value":"a@b.c"}]}`, "MalformedJSON"},
+	}
+	for _, tc := range tests {
+		r, err := Parse(V3, []byte(base+tc.rest), Policy{})
+		e, _ := err.(*Error)
+		switch {
+		case tc.reason == "" && (err != nil || !r.SkipWaiting || len(r.Identities) == 0 || r.Identities[0].Format != "raw"):
+			t.Errorf("%s: %+v, %v", tc.name, r, err)
+		case tc.reason != "" && (e == nil || e.Errors[0].Reason != tc.reason):
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.reason)
+		}
+	}
+	if r, _ := Parse(V3, []byte(base+tests[0].rest), Policy{}); r.GroupID != "g-1" || r.Identities[0].Type != "email" ||
+		r.Identities[1].Type != "ios_advertising_id" {
+		t.Errorf("v3 as the common form: %+v", r)
+	}
+}

@@ -50,6 +50,7 @@ type Store interface {
 	GetRecord(ctx context.Context, controller, id string) (privacy.Record, error)
 	DeleteRecord(ctx context.Context, controller, id string) error
 	KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error)
+	GroupRequests(ctx context.Context, controller, group string, max int) ([]privacy.RightsRequest, error)
 	SensitiveKeys(ctx context.Context, controller string) ([]string, error)
 	SetSensitiveKeys(ctx context.Context, controller string, names []string) error
 	limit.Counter
@@ -83,8 +84,12 @@ type Service struct {
 	// Window is how long a new request stays pending, cancellable, before
 	// the Worker may start it.
 	Window time.Duration
-	Now    func() time.Time
-	Log    *slog.Logger
+	// ErasureWait is v3's waiting period of an erasure (mParticle's
+	// default: days, cancellable throughout); skip_waiting_period makes it
+	// Window. Zero: Window.
+	ErasureWait time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // SecretHash is the stored form of a controller secret: a keyed hash,
@@ -98,13 +103,14 @@ func (s *Service) Routes(rt *httpapi.Router) {
 	for _, v := range []struct {
 		v    opendsr.Version
 		base string
-	}{{opendsr.V1, "/opendsr/v1/opengdpr_requests"}, {opendsr.V2, "/opendsr/v2/requests"}} {
+	}{{opendsr.V1, "/opendsr/v1/opengdpr_requests"}, {opendsr.V2, "/opendsr/v2/requests"}, {opendsr.V3, "/opendsr/v3/requests"}} {
 		v := v
 		rt.Handle(fmt.Sprintf("GET /opendsr/v%d/discovery", v.v), s.handle(v.v, false, s.discovery))
 		rt.Handle("POST "+v.base, s.handle(v.v, true, s.create))
 		rt.Handle("GET "+v.base+"/{id}", s.handle(v.v, true, s.status))
 		rt.Handle("DELETE "+v.base+"/{id}", s.handle(v.v, true, s.cancel))
 	}
+	rt.Handle("GET /opendsr/v3/requests", s.handle(opendsr.V3, true, s.group))
 	rt.Handle("PUT "+recordRoute, s.handle(opendsr.V2, true, s.putRecord))
 	rt.Handle("GET "+recordRoute, s.handle(opendsr.V2, true, s.getRecord))
 	rt.Handle("DELETE "+recordRoute, s.handle(opendsr.V2, true, s.deleteRecord))
@@ -299,7 +305,10 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now,
 		DueAt: privacy.DueAt(regulation, now), Source: privacy.SourceOpenDSR, Controller: c.controller,
 		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window),
-		BodyDigest: digest, IdentityKeys: keys}
+		BodyDigest: digest, IdentityKeys: keys, GroupID: req.GroupID}
+	if c.v == opendsr.V3 && req.Type == privacy.RightErasure && !req.SkipWaiting && s.ErasureWait > s.Window {
+		rr.FulfilAfter = now.Add(s.ErasureWait)
+	}
 	if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
 		return 0, nil, err
 	} else if open != "" && open != rr.ID {
@@ -399,21 +408,44 @@ func resultsURL(base string, req privacy.RightsRequest, now time.Time) (string, 
 	return base + resultsPath(req.ID), true
 }
 
-// results adds to a status or callback body of a completed request:
-// results_url (access and portability, while the results are kept), in v2
-// results_count, and, under extensions.<processor domain>, an outcome the
-// specification has no status for: "denied" (with the team's reason), so
-// a controller is never told a plain "completed" about it.
-func results(out map[string]any, v opendsr.Version, base, domain string, req privacy.RightsRequest, now time.Time) {
+// StatusBody is a request's status as the status route answers it and a
+// callback carries it (with status_callback_url added), in protocol
+// version v: every key a strict client's schema requires is present,
+// null when empty (mParticle's v3 status and callbacks; v1 and v2 alike):
+// results_url (access and portability, while the results are kept),
+// extensions and, in v3, group_id; results_count in v2. An outcome the
+// specification has no status for, "denied" (with the team's reason), is
+// said under extensions: in v1 and v2 as {<domain>: {outcome, reason}},
+// in v3 as this processor's own entry {domain, name, status "skipped",
+// status_message}. The Platform forwards a controller's erasure to no
+// downstream partner, so v3's per-partner entries are otherwise none.
+func StatusBody(v opendsr.Version, base, domain string, req privacy.RightsRequest, status string, now time.Time) map[string]any {
+	out := map[string]any{"controller_id": req.Controller, "subject_request_id": req.ID, "api_version": version(v),
+		"request_status": status, "expected_completion_time": expected(req), "results_url": nil, "extensions": nil}
+	if v == opendsr.V3 {
+		out["group_id"] = nil
+		if req.GroupID != "" {
+			out["group_id"] = req.GroupID
+		}
+	}
+	if status != opendsr.StatusDone {
+		return out
+	}
 	if url, ok := resultsURL(base, req, now); ok {
 		out["results_url"] = url
 	}
-	if v >= opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
+	if v == opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
 		out["results_count"] = *req.ResultsCount
 	}
 	if req.Status == privacy.RequestDenied {
-		out["extensions"] = map[string]any{domain: map[string]string{"outcome": "denied", "reason": req.Reason}}
+		if v == opendsr.V3 {
+			out["extensions"] = map[string]any{domain: map[string]string{"domain": domain, "name": "Platform", "status": "skipped",
+				"status_message": "denied: " + req.Reason}}
+		} else {
+			out["extensions"] = map[string]any{domain: map[string]string{"outcome": "denied", "reason": req.Reason}}
+		}
 	}
+	return out
 }
 
 // mine loads a request of the calling controller; another controller's is
@@ -448,9 +480,33 @@ func (s *Service) status(ctx context.Context, c call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := map[string]any{"controller_id": c.controller, "subject_request_id": req.ID, "api_version": version(c.v),
-		"request_status": RequestStatus(req.Status), "expected_completion_time": expected(req)}
-	results(out, c.v, s.BaseURL, s.Signer.Domain, req, s.Now())
+	return http.StatusOK, StatusBody(c.v, s.BaseURL, s.Signer.Domain, req, RequestStatus(req.Status), s.Now()), nil
+}
+
+// MaxGroup is the most requests GET /opendsr/v3/requests?group_id= lists
+// (mParticle's limit of a group's requests).
+const MaxGroup = 150
+
+// group handles GET /opendsr/v3/requests?group_id=: the status of each of
+// the calling controller's requests in the group (another controller's
+// group of the same name is not its: an empty list).
+func (s *Service) group(ctx context.Context, c call) (int, any, error) {
+	g := httpapi.Query(c.r, "group_id")
+	if !opendsr.ValidGroupID(g) {
+		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "group_id must be 1 to 64 letters, digits or . _ : -",
+			Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "InvalidFormat", Message: "group_id must be 1 to 64 letters, digits or . _ : -"}}}
+	}
+	reqs, err := s.Store.GroupRequests(ctx, c.controller, g, MaxGroup)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.Now()
+	out := make([]map[string]any, 0, len(reqs))
+	for _, r := range reqs {
+		if r.Source == privacy.SourceOpenDSR && r.Controller == c.controller {
+			out = append(out, StatusBody(opendsr.Version(r.OpenDSRVersion), s.BaseURL, s.Signer.Domain, r, RequestStatus(r.Status), now))
+		}
+	}
 	return http.StatusOK, out, nil
 }
 

@@ -555,8 +555,24 @@ func TestOpenDSRWithTheDevelopmentKey(t *testing.T) {
 		}
 		return resp.StatusCode, string(b)
 	}
-	if code, body := call("GET", "/opendsr/v2/discovery", ""); code != 200 {
+	code, body := call("GET", "/opendsr/v2/discovery", "")
+	if code != 200 {
 		t.Fatalf("discovery: %d %s", code, body)
+	}
+	// The certificate discovery names is served by the local stack itself
+	// (issue #35): a client fetches it from discovery as in production.
+	var disc struct {
+		Cert string `json:"processor_certificate"`
+	}
+	_ = json.Unmarshal([]byte(body), &disc)
+	resp, err := client.Get(disc.Cert)
+	if err != nil {
+		t.Fatalf("processor_certificate %q: %v", disc.Cert, err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(served) != string(raw) || !strings.HasPrefix(disc.Cert, s.URL+"/") {
+		t.Fatalf("processor_certificate %q: %d, not the development certificate", disc.Cert, resp.StatusCode)
 	}
 	rid := uuid.NewString()
 	if code, body := call("POST", "/opendsr/v2/requests", `{"regulation":"gdpr","subject_request_id":"`+rid+

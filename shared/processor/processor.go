@@ -493,8 +493,7 @@ const MaxGroup = 150
 func (s *Service) group(ctx context.Context, c call) (int, any, error) {
 	g := httpapi.Query(c.r, "group_id")
 	if !opendsr.ValidGroupID(g) {
-		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "group_id must be 1 to 64 letters, digits or . _ : -",
-			Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "InvalidFormat", Message: "group_id must be 1 to 64 letters, digits or . _ : -"}}}
+		return 0, nil, invalid("group_id", "InvalidFormat", "must be 1 to 64 letters, digits or . _ : -")
 	}
 	reqs, err := s.Store.GroupRequests(ctx, c.controller, g, MaxGroup)
 	if err != nil {

@@ -41,8 +41,8 @@ type Worker struct {
 }
 
 // fulfil carries out r: access and portability count the controller's
-// records that carry any of the request's identities (each once) (the controller fetches them from results_url);
-// erasure deletes exactly those. No suppression is written, no ledger
+// records that carry any of the request's identities, each once (the
+// controller fetches them from results_url); erasure deletes exactly those. No suppression is written, no ledger
 // entry: the site's lists are the company's, not the controller's.
 func (w *Worker) fulfil(ctx context.Context, r privacy.RightsRequest, now time.Time) error {
 	n := 0

@@ -35,6 +35,10 @@ func run() error {
 		return err
 	}
 	window, err := lambdaenv.Duration("OPENDSR_CANCEL_WINDOW", 15*time.Minute)
+	var erasureWait time.Duration
+	if err == nil {
+		erasureWait, err = lambdaenv.Duration("OPENDSR_ERASURE_WAITING_PERIOD", 7*24*time.Hour)
+	}
 	perHour, recordsPerHour := 10000, 100000
 	if err == nil {
 		err = lambdaenv.Ints(map[string]*int{"OPENDSR_CREATE_PER_HOUR": &perHour, "OPENDSR_RECORD_WRITES_PER_HOUR": &recordsPerHour})
@@ -49,6 +53,7 @@ func run() error {
 		BaseURL:     env.BaseURL,
 		Policy:      opendsr.Policy{AllowInsecure: env.InsecureCallbacks(log)},
 		Window:      window,
+		ErasureWait: erasureWait,
 		CreateLimit: limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
 		RecordLimit: limit.Rule{Name: "opendsr_records", Max: recordsPerHour, Window: time.Hour},
 		Now:         time.Now,

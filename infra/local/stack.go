@@ -138,7 +138,17 @@ type Stack struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	db         *dynamodb.Client
+	// devCert is the development signing certificate's file, served at
+	// DevCertificatePath ("" without one).
+	devCert string
 }
+
+// DevCertificatePath is where the gateway serves the OpenDSR signing
+// certificate of development, which discovery's processor_certificate
+// names under make dev (unless the caller set OpenDSRCertificateURL), so a
+// controller's client fetches it from discovery as it will in production
+// (trusting it explicitly: it is self-signed, and production's is not).
+const DevCertificatePath = "/_local/opendsr/certificate.pem"
 
 func staticAWS(region string) aws.Config {
 	return aws.Config{Region: region,
@@ -170,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
+	devCert := ""
 	if cfg.DevKeyDir != "" && cfg.Env["OPENDSR_SIGNING_KEY"] == "" {
 		key, certPath, err := DevSigningKey(cfg.DevKeyDir, asString(r.Params["ProcessorDomain"]))
 		if err != nil {
@@ -182,6 +193,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		env["OPENDSR_SIGNING_KEY"] = string(key)
 		cfg.Env = env
+		devCert = certPath
+		if _, set := cfg.Params["OpenDSRCertificateURL"]; !set {
+			r.Params["OpenDSRCertificateURL"] = url + DevCertificatePath
+		}
 		fmt.Fprintf(log, "gateway\tOpenDSR signing key of development in %s (certificate %s)\n", cfg.DevKeyDir, certPath)
 	}
 	var qs *queues
@@ -211,7 +226,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel,
+	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel, devCert: devCert,
 		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx}
 	for id, name := range r.Refs {
 		if t.Resources[id].Type == "AWS::SQS::Queue" {
@@ -430,6 +445,12 @@ func (s *Stack) invokeAsync(ctx context.Context, f *Function, payload []byte) {
 // A browser's request from a page of another origin is refused (403).
 func (s *Stack) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == DevCertificatePath && r.Method == http.MethodGet && s.devCert != "" {
+			// A public certificate, for any client (as production's URL).
+			w.Header().Set("Content-Type", "application/x-pem-file")
+			http.ServeFile(w, r, s.devCert)
+			return
+		}
 		if fromAnotherOrigin(r) {
 			apiError(w, http.StatusForbidden, "Forbidden: /_local/ is not for other origins' pages")
 			return

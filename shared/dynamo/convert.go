@@ -59,12 +59,15 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		CompletedAt: tsOpt(r.CompletedAt), VerifyNonce: r.VerifyNonce, VerifySentAt: tsOpt(r.VerifySentAt),
 		VerifiedAt: tsOpt(r.VerifiedAt), Excessive: r.Excessive, Withheld: r.Withheld, Reason: r.Reason,
 		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source, Channel: r.Channel,
-		Controller: r.Controller, CallbackURLs: r.CallbackURLs, OpenDSRVersion: r.OpenDSRVersion,
-		FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
+		Controller: r.Controller, CallbackURLs: r.CallbackURLs, IdentityKeys: r.IdentityKeys, GroupID: r.GroupID,
+		OpenDSRVersion: r.OpenDSRVersion, FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
 		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
 		Lang: r.Lang, AgentConfirmedAt: tsOpt(r.AgentConfirmedAt), NewAddressConfirmedAt: tsOpt(r.NewAddressConfirmedAt),
 		MailHeld: r.MailHeld, Question: r.Question, AskedAt: tsOpt(r.AskedAt), AskedFrom: r.AskedFrom, AskNonce: r.AskNonce,
 		Answer: r.Answer, AnsweredAt: tsOpt(r.AnsweredAt)}
+	if r.GroupID != "" {
+		rec.GroupKey = r.Controller + "#" + r.GroupID
+	}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
@@ -82,6 +85,7 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		VerifyNonce: rec.VerifyNonce, Excessive: rec.Excessive, Withheld: rec.Withheld, Reason: rec.Reason,
 		ExtensionReason: rec.ExtensionReason, DecidedBy: rec.DecidedBy, MailDue: privacy.ParseMailDue(rec.MailDue),
 		Source: rec.Source, Channel: rec.Channel, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
+		IdentityKeys: rec.IdentityKeys, GroupID: rec.GroupID,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
 		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld,
 		Question: rec.Question, AskedFrom: rec.AskedFrom, AskNonce: rec.AskNonce, Answer: rec.Answer}

@@ -22,29 +22,88 @@ func recordKey(controller, id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str("C#" + controller + "#" + id), attrSK: str(recordSK)}
 }
 
-// scoped prefixes an index value with its controller.
-func scoped(controller, key string) string { return controller + "#" + key }
+// A record's identities are kept only as keys (privacy.Hasher.IdentityKey),
+// each in a lookup item of its own beside the record:
+//
+//	record  pk "C#<controller>#<record id>"  sk "RECORD"   keys, identities, attributes
+//	lookup  pk "K#<controller>#<key>"         sk the record's pk
+//
+// so a request's identity finds its records by one Query on the table, a
+// record carries any number of identities, and every write of a record
+// and its lookups is one transaction. Lookups carry the record's
+// controller_id and updated_at: the retention index finds them with it.
+const (
+	lookupPrefix = "K#"
+	// maxRecordKeys bounds a record's keys: one transaction writes the
+	// record, its new lookups and deletes its stale ones (DynamoDB allows
+	// 100 actions).
+	maxRecordKeys = 48
+)
+
+func lookupKey(controller, key, recordPK string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(lookupPrefix + controller + "#" + key), attrSK: str(recordPK)}
+}
+
+// ErrTooManyKeys is a record with more keys than one write can hold.
+var ErrTooManyKeys = fmt.Errorf("a record may carry at most %d identity keys", maxRecordKeys)
 
 // PutRecord stores r (a new record, or a new version of one: its
-// created_at stays) and returns it as stored, and whether it is new.
+// created_at stays), with a lookup item per key and none left of keys it
+// no longer carries, and returns it as stored, and whether it is new. A
+// concurrent write of the same record is retried on what it wrote.
 func (s *Store) PutRecord(ctx context.Context, r privacy.Record) (privacy.Record, bool, error) {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Records, Key: recordKey(r.Controller, r.ID),
-		UpdateExpression: aws.String("SET kind = :kind, controller_id = :c, record_id = :id, email = :e, #a = :a, " +
-			"subject_key = :sub, lookup_md5 = :md5, lookup_sha1 = :sha1, updated_at = :now, created_at = if_not_exists(created_at, :now)"),
-		ExpressionAttributeNames: map[string]string{"#a": "attributes"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":kind": str("controller_record"), ":c": str(r.Controller),
-			":id": str(r.ID), ":e": str(r.Email), ":a": str(string(r.Attributes)), ":sub": str(scoped(r.Controller, r.Keys.SHA256)),
-			":md5": str(scoped(r.Controller, r.Keys.MD5)), ":sha1": str(scoped(r.Controller, r.Keys.SHA1)), ":now": str(ts(r.UpdatedAt))},
-		ReturnValues: types.ReturnValueAllNew})
-	if err != nil {
-		return privacy.Record{}, false, fmt.Errorf("put record: %w", err)
+	if len(r.Keys) > maxRecordKeys {
+		return privacy.Record{}, false, ErrTooManyKeys
 	}
-	stored, err := decodeRecord(out.Attributes)
-	if err != nil {
-		return privacy.Record{}, false, err
+	key := recordKey(r.Controller, r.ID)
+	pk := key[attrPK].(*types.AttributeValueMemberS).Value
+	for attempt := 0; attempt < 3; attempt++ {
+		old, err := s.GetRecord(ctx, r.Controller, r.ID)
+		exists := err == nil
+		if err != nil && !errors.Is(err, privacy.ErrNotFound) {
+			return privacy.Record{}, false, err
+		}
+		stored := r
+		stored.CreatedAt = r.UpdatedAt
+		cond := "attribute_not_exists(pk)"
+		vals := map[string]types.AttributeValue{}
+		if exists {
+			stored.CreatedAt = old.CreatedAt
+			cond = "updated_at = :was"
+			vals[":was"] = str(ts(old.UpdatedAt))
+		}
+		ids, _ := json.Marshal(stored.Identities)
+		item := map[string]types.AttributeValue{attrPK: key[attrPK], attrSK: key[attrSK], "kind": str("controller_record"),
+			"controller_id": str(r.Controller), "record_id": str(r.ID), "identities": str(string(ids)),
+			"attributes": str(string(r.Attributes)), "updated_at": str(ts(r.UpdatedAt)), "created_at": str(ts(stored.CreatedAt))}
+		if len(r.Keys) > 0 {
+			item["keys"] = &types.AttributeValueMemberSS{Value: r.Keys}
+		}
+		put := &types.Put{TableName: &s.tables.Records, Item: item, ConditionExpression: aws.String(cond)}
+		if len(vals) > 0 {
+			put.ExpressionAttributeValues = vals
+		}
+		tx := []types.TransactWriteItem{{Put: put}}
+		for _, k := range r.Keys {
+			l := lookupKey(r.Controller, k, pk)
+			l["controller_id"], l["updated_at"] = str(r.Controller), str(ts(r.UpdatedAt))
+			tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: l}})
+		}
+		for _, k := range old.Keys {
+			if !slices.Contains(r.Keys, k) {
+				tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: lookupKey(r.Controller, k, pk)}})
+			}
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+		if refusedAt(err, 0) {
+			continue // written by another call since we read it
+		}
+		if err != nil {
+			return privacy.Record{}, false, fmt.Errorf("put record: %w", err)
+		}
+		return stored, !exists, nil
 	}
-	// New exactly when this write set created_at.
-	return stored, s1(out.Attributes, "created_at") == ts(r.UpdatedAt), nil
+	return privacy.Record{}, false, errors.New("put record: written concurrently three times; try again")
 }
 
 // GetRecord returns one of a controller's records; privacy.ErrNotFound when the
@@ -61,24 +120,52 @@ func (s *Store) GetRecord(ctx context.Context, controller, id string) (privacy.R
 	return decodeRecord(out.Item)
 }
 
-// DeleteRecord deletes one of a controller's records; privacy.ErrNotFound when
-// there is none.
-func (s *Store) DeleteRecord(ctx context.Context, controller, id string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.tables.Records, Key: recordKey(controller, id),
-		ConditionExpression: aws.String("attribute_exists(pk)")})
-	if isConditionFailed(err) {
-		return privacy.ErrNotFound
+// deleteRecord deletes r and its lookups in one transaction, only while
+// r is as read (updated_at): false when it was written since.
+func (s *Store) deleteRecord(ctx context.Context, r privacy.Record) (bool, error) {
+	key := recordKey(r.Controller, r.ID)
+	pk := key[attrPK].(*types.AttributeValueMemberS).Value
+	tx := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.tables.Records, Key: key,
+		ConditionExpression:       aws.String("updated_at = :was"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":was": str(ts(r.UpdatedAt))}}}}
+	for _, k := range r.Keys {
+		tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: lookupKey(r.Controller, k, pk)}})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if refusedAt(err, 0) {
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("delete record: %w", err)
+		return false, fmt.Errorf("delete record: %w", err)
 	}
-	return nil
+	return true, nil
+}
+
+// DeleteRecord deletes one of a controller's records and its lookups;
+// privacy.ErrNotFound when there is none.
+func (s *Store) DeleteRecord(ctx context.Context, controller, id string) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		r, err := s.GetRecord(ctx, controller, id)
+		if err != nil {
+			return err
+		}
+		if ok, err := s.deleteRecord(ctx, r); ok || err != nil {
+			return err
+		}
+	}
+	return errors.New("delete record: written concurrently three times; try again")
 }
 
 func decodeRecord(it map[string]types.AttributeValue) (privacy.Record, error) {
-	r := privacy.Record{Controller: s1(it, "controller_id"), ID: s1(it, "record_id"), Email: s1(it, "email")}
-	cut := func(name string) string { return strings.TrimPrefix(s1(it, name), r.Controller+"#") }
-	r.Keys = privacy.EmailKeys{MD5: cut("lookup_md5"), SHA1: cut("lookup_sha1"), SHA256: cut("subject_key")}
+	r := privacy.Record{Controller: s1(it, "controller_id"), ID: s1(it, "record_id")}
+	if v, ok := it["keys"].(*types.AttributeValueMemberSS); ok {
+		r.Keys = v.Value
+	}
+	if a := s1(it, "identities"); a != "" {
+		if err := json.Unmarshal([]byte(a), &r.Identities); err != nil {
+			return privacy.Record{}, fmt.Errorf("decode record %s: identities: %w", s1(it, attrPK), err)
+		}
+	}
 	if a := s1(it, "attributes"); a != "" {
 		r.Attributes = json.RawMessage(a)
 	}
@@ -92,83 +179,57 @@ func decodeRecord(it map[string]types.AttributeValue) (privacy.Record, error) {
 	return r, nil
 }
 
-// RecordSubjects returns the subjects at controller whose records carry
-// key (privacy.Hasher.ControllerKey) in format: md5 and sha1 by their
-// index; a sha256 key is the subject itself.
-func (s *Store) RecordSubjects(ctx context.Context, controller, format, key string) ([]privacy.SubjectID, error) {
-	if format == "sha256" {
-		return []privacy.SubjectID{privacy.SubjectID(key)}, nil
-	}
-	if format != "md5" && format != "sha1" {
-		return nil, fmt.Errorf("record subjects: unknown format %q", format)
-	}
-	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Records, IndexName: aws.String("by-" + format),
-		KeyConditionExpression:    aws.String("#k = :k"),
-		ExpressionAttributeNames:  map[string]string{"#k": "lookup_" + format},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(scoped(controller, key))}})
-	if err != nil {
-		return nil, fmt.Errorf("record subjects: %w", err)
-	}
-	var out []privacy.SubjectID
+// KeyedRecords returns every record of controller that carries any of
+// keys, each once, read consistently (the lookups only find them; a
+// record rewritten since without the key is not returned), oldest first.
+func (s *Store) KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error) {
+	var recordKeys []map[string]types.AttributeValue
 	seen := map[string]bool{}
-	for _, it := range items {
-		if v, ok := it["subject_key"].(*types.AttributeValueMemberS); ok && !seen[v.Value] {
-			seen[v.Value] = true
-			out = append(out, privacy.SubjectID(strings.TrimPrefix(v.Value, controller+"#")))
+	for _, k := range keys {
+		items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Records,
+			KeyConditionExpression:    aws.String("pk = :k"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(lookupPrefix + controller + "#" + k)}})
+		if err != nil {
+			return nil, fmt.Errorf("keyed records: %w", err)
+		}
+		for _, it := range items {
+			if pk := s1(it, attrSK); !seen[pk] {
+				seen[pk] = true
+				recordKeys = append(recordKeys, map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(recordSK)})
+			}
 		}
 	}
-	return out, nil
-}
-
-// subjectRecordKeys returns the keys of a subject's records at controller
-// (the by-subject index, keys only).
-func (s *Store) subjectRecordKeys(ctx context.Context, controller string, subject privacy.SubjectID) ([]map[string]types.AttributeValue, error) {
-	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Records, IndexName: aws.String("by-subject"),
-		KeyConditionExpression:    aws.String("subject_key = :k"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(scoped(controller, string(subject)))}})
-	if err != nil {
-		return nil, fmt.Errorf("subject records: %w", err)
-	}
-	keys := make([]map[string]types.AttributeValue, 0, len(items))
-	for _, it := range items {
-		keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
-	}
-	return keys, nil
-}
-
-// SubjectRecords returns every record controller handed over about
-// subject, read consistently (the index only finds them), oldest first.
-func (s *Store) SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error) {
-	keys, err := s.subjectRecordKeys(ctx, controller, subject)
-	if err != nil {
-		return nil, err
-	}
 	var out []privacy.Record
-	for len(keys) > 0 {
-		n := min(len(keys), 100)
-		pending := map[string]types.KeysAndAttributes{s.tables.Records: {Keys: keys[:n], ConsistentRead: aws.Bool(true)}}
-		keys = keys[n:]
+	for len(recordKeys) > 0 {
+		n := min(len(recordKeys), 100)
+		pending := map[string]types.KeysAndAttributes{s.tables.Records: {Keys: recordKeys[:n], ConsistentRead: aws.Bool(true)}}
+		recordKeys = recordKeys[n:]
 		for attempt := 0; len(pending) > 0; attempt++ {
 			if err := unprocessedPause(ctx, attempt); err != nil {
-				return nil, fmt.Errorf("subject records: %w", err)
+				return nil, fmt.Errorf("keyed records: %w", err)
 			}
 			page, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
 			if err != nil {
-				return nil, fmt.Errorf("subject records: %w", err)
+				return nil, fmt.Errorf("keyed records: %w", err)
 			}
 			for _, it := range page.Responses[s.tables.Records] {
 				r, err := decodeRecord(it)
 				if err != nil {
 					return nil, err
 				}
-				if r.Subject() == subject { // rewritten for someone else since the index was read
+				if r.Controller == controller && slices.ContainsFunc(r.Keys, func(k string) bool { return slices.Contains(keys, k) }) {
 					out = append(out, r)
 				}
 			}
 			pending = page.UnprocessedKeys
 		}
 	}
-	slices.SortFunc(out, func(a, b privacy.Record) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(out, func(a, b privacy.Record) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out, nil
 }
 
@@ -192,29 +253,28 @@ func unprocessedPause(ctx context.Context, attempt int) error {
 	}
 }
 
-// EraseSubjectRecords deletes every record controller handed over about
-// subject, and nothing else: not the site's data, not another
-// controller's, no suppression. It returns how many it deleted; a second
-// run deletes nothing more.
-func (s *Store) EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error) {
-	keys, err := s.subjectRecordKeys(ctx, controller, subject)
-	if err != nil {
-		return 0, err
-	}
+// EraseKeyedRecords deletes every record of controller that carries any
+// of keys, each once, with its lookups, and nothing else: not the site's
+// data, not another controller's, no suppression. A record the controller
+// rewrote meanwhile is read again and erased if it still carries one of
+// the keys. It returns how many it deleted; a second run deletes nothing
+// more.
+func (s *Store) EraseKeyedRecords(ctx context.Context, controller string, keys []string) (int, error) {
 	n := 0
-	for _, k := range keys {
-		// Only while it is still this person's: a record the controller
-		// rewrote for someone else meanwhile is not this erasure's.
-		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.tables.Records, Key: k,
-			ConditionExpression:       aws.String("subject_key = :k"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(scoped(controller, string(subject)))}})
-		if isConditionFailed(err) {
-			continue
+	for attempt := 0; attempt < 3; attempt++ {
+		recs, err := s.KeyedRecords(ctx, controller, keys)
+		if err != nil || len(recs) == 0 {
+			return n, err
 		}
-		if err != nil {
-			return n, fmt.Errorf("erase records: %w", err)
+		for _, r := range recs {
+			ok, err := s.deleteRecord(ctx, r)
+			if err != nil {
+				return n, fmt.Errorf("erase records: %w", err)
+			}
+			if ok {
+				n++
+			}
 		}
-		n++
 	}
 	return n, nil
 }
@@ -251,8 +311,13 @@ func (s *Store) ExpireControllerRecords(ctx context.Context, now time.Time, dry 
 				return n, fmt.Errorf("expire records of %s: %w", c.ID, err)
 			}
 			for _, it := range page.Items {
+				// Each record's lookups carry its updated_at and go with
+				// it; only records count.
+				isRecord := s1(it, attrSK) == recordSK
 				if dry {
-					n++
+					if isRecord {
+						n++
+					}
 					continue
 				}
 				_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.tables.Records,
@@ -264,9 +329,51 @@ func (s *Store) ExpireControllerRecords(ctx context.Context, now time.Time, dry 
 				if err != nil {
 					return n, fmt.Errorf("expire records of %s: %w", c.ID, err)
 				}
-				n++
+				if isRecord {
+					n++
+				}
 			}
 		}
 	}
 	return n, nil
+}
+
+// sensitiveKeysKey is the item of a controller's own sensitive key names.
+// It carries no controller_id, so no retention index finds it.
+func sensitiveKeysKey(controller string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str("S#" + controller), attrSK: str("SENSITIVE_KEYS")}
+}
+
+// SensitiveKeys returns the key names controller marked sensitive (none
+// when it marked none).
+func (s *Store) SensitiveKeys(ctx context.Context, controller string) ([]string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Records, Key: sensitiveKeysKey(controller),
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("sensitive keys: %w", err)
+	}
+	var names []string
+	if l, ok := out.Item["key_names"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				names = append(names, s.Value)
+			}
+		}
+	}
+	return names, nil
+}
+
+// SetSensitiveKeys replaces the key names controller marked sensitive.
+func (s *Store) SetSensitiveKeys(ctx context.Context, controller string, names []string) error {
+	l := make([]types.AttributeValue, 0, len(names))
+	for _, n := range names {
+		l = append(l, str(n))
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Records, Key: sensitiveKeysKey(controller),
+		UpdateExpression:          aws.String("SET key_names = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberL{Value: l}}})
+	if err != nil {
+		return fmt.Errorf("set sensitive keys: %w", err)
+	}
+	return nil
 }

@@ -38,8 +38,8 @@ func TestExpireControllerRecords(t *testing.T) {
 	}
 	put := func(controller, id string, age time.Duration) {
 		t.Helper()
-		if _, _, err := s.PutRecord(ctx, privacy.Record{Controller: controller, ID: id, Email: id + "@example.com",
-			Keys: h.ControllerKeys(controller, id+"@example.com"), Attributes: []byte(`{}`), UpdatedAt: now.Add(-age)}); err != nil {
+		if _, _, err := s.PutRecord(ctx, privacy.Record{Controller: controller, ID: id,
+			Keys: h.IdentityKeys(controller, "email", id+"@example.com"), Attributes: []byte(`{}`), UpdatedAt: now.Add(-age)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -72,6 +72,13 @@ type requestRecord struct {
 	Channel      string   `dynamodbav:"channel,omitempty"`
 	Controller   string   `dynamodbav:"controller_id,omitempty"`
 	CallbackURLs []string `dynamodbav:"status_callback_urls,omitempty"`
+	// IdentityKeys are an OpenDSR request's identities as keys at its
+	// controller.
+	IdentityKeys []string `dynamodbav:"identity_keys,omitempty"`
+	// GroupID relates a controller's requests (DSR API v3); GroupKey is
+	// "<controller>#<group>", the by-group index's key.
+	GroupID  string `dynamodbav:"group_id,omitempty"`
+	GroupKey string `dynamodbav:"group_key,omitempty"`
 	// OpenDSRVersion is the protocol generation the controller used (1 or
 	// 2): its callbacks carry that generation's headers.
 	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`
@@ -390,4 +397,25 @@ func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore t
 		return nil, fmt.Errorf("requests by status: %w", err)
 	}
 	return out, nil
+}
+
+// GroupRequests returns up to max of controller's requests in group (the
+// by-group index: group_key "<controller>#<group>"), oldest first.
+func (s *Store) GroupRequests(ctx context.Context, controller, group string, max int) ([]privacy.RightsRequest, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, IndexName: aws.String("by-group"),
+		KeyConditionExpression:    aws.String("group_key = :g"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(controller + "#" + group)},
+		Limit:                     aws.Int32(int32(max))})
+	if err != nil {
+		return nil, fmt.Errorf("group requests: %w", err)
+	}
+	reqs := make([]privacy.RightsRequest, 0, len(out.Items))
+	for _, it := range out.Items {
+		r, err := DecodeRequest(it)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, r)
+	}
+	return reqs, nil
 }

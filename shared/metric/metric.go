@@ -28,3 +28,22 @@ func Count(name string, at time.Time) []slog.Attr {
 		slog.Int(name, 1),
 	}
 }
+
+// CountBy is Count with a second dimension set: the count by function, and
+// by function and dimension (whose value the line carries), so an alarm can
+// watch the total and a dashboard split it (per controller, say). value
+// must name no one.
+func CountBy(name string, at time.Time, dimension, value string) []slog.Attr {
+	return []slog.Attr{
+		slog.Any("_aws", map[string]any{
+			"Timestamp": at.UnixMilli(),
+			"CloudWatchMetrics": []map[string]any{{
+				"Namespace":  Namespace,
+				"Dimensions": [][]string{{"function"}, {"function", dimension}},
+				"Metrics":    []map[string]string{{"Name": name, "Unit": "Count"}},
+			}},
+		}),
+		slog.String(dimension, value),
+		slog.Int(name, 1),
+	}
+}

@@ -1,8 +1,8 @@
 // Package opendsr is the wire protocol of OpenDSR 2.0 and OpenGDPR 1.0
 // (../shared/reference/opendsr.md), for controllers that send this system
 // rights requests machine to machine: request validation exactly as the
-// specification says, the error body and response signatures. (How a hashed
-// email is normalised and matched is privacy.EmailDigest's.) It is pure: no storage, no HTTP server.
+// specification says, each identity type's normalisation (identity.go),
+// the error body and response signatures. It is pure: no storage, no HTTP server.
 package opendsr
 
 import (
@@ -24,6 +24,11 @@ type Version int
 const (
 	V1 Version = 1 // OpenGDPR 1.0: /v1/opengdpr_requests, X-OpenGDPR-* headers
 	V2 Version = 2 // OpenDSR 2.0: /v2/requests, X-OpenDSR-* headers, regulation required
+	// V3 is mParticle's "Data Subject Request API Version 3", its own
+	// instance of OpenDSR 2.0 (not part of the specification): identities
+	// as a dictionary keyed by type, group_id, skip_waiting_period
+	// (../shared/reference/opendsr.md §8 and its v3 notes).
+	V3 Version = 3
 )
 
 // Request statuses (spec §3).
@@ -34,15 +39,15 @@ const (
 	StatusCanceled = "cancelled"
 )
 
-// The identity types, identity formats and regulations of the
-// specification (§3).
+// The identity formats and regulations of the specification (§3; the
+// identity types are in identity.go).
 var (
-	identityTypes = []string{"controller_customer_id", "android_advertising_id", "android_id", "email", "fire_advertising_id",
-		"ios_advertising_id", "ios_vendor_id", "microsoft_advertising_id", "microsoft_publisher_id", "roku_publisher_id",
-		"roku_advertising_id"}
 	formats     = []string{"raw", "sha1", "md5", "sha256"}
 	regulations = []string{"gdpr", "ccpa"}
 )
+
+// MaxIdentities bounds the identities of one request or record.
+const MaxIdentities = 20
 
 // Identity is one identity of the subject.
 type Identity struct {
@@ -61,6 +66,64 @@ type Request struct {
 	APIVersion       string                     `json:"api_version,omitempty"`
 	CallbackURLs     []string                   `json:"status_callback_urls,omitempty"`
 	Extensions       map[string]json.RawMessage `json:"extensions,omitempty"`
+	// GroupID and SkipWaiting are v3's (zero otherwise).
+	GroupID     string `json:"-"`
+	SkipWaiting bool   `json:"-"`
+}
+
+// requestV3 is a v3 create request as mParticle documents it:
+// subject_identities is {"<identity_type>": {"value", "encoding"}}, with
+// encoding one of the specification's formats.
+type requestV3 struct {
+	Regulation       string                     `json:"regulation"`
+	SubjectRequestID string                     `json:"subject_request_id"`
+	Type             string                     `json:"subject_request_type"`
+	SubmittedTime    string                     `json:"submitted_time"`
+	APIVersion       string                     `json:"api_version"`
+	CallbackURLs     []string                   `json:"status_callback_urls"`
+	GroupID          *string                    `json:"group_id"`
+	SkipWaiting      bool                       `json:"skip_waiting_period"`
+	Extensions       map[string]json.RawMessage `json:"extensions"`
+	Identities       map[string]struct {
+		Value    string `json:"value"`
+		Encoding string `json:"encoding"`
+	} `json:"subject_identities"`
+}
+
+// groupID is a v3 group_id: 1 to 64 letters, digits or . _ : - (mParticle
+// gives no shape; this is ours, so an id cannot carry markup or a break).
+var groupID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// ValidGroupID reports whether g is a group_id this processor takes.
+func ValidGroupID(g string) bool { return groupID.MatchString(g) }
+
+// fromV3 is a v3 request in the common form (identities sorted by type),
+// and the problems only v3 has.
+func fromV3(body []byte) (Request, []FieldError, error) {
+	var in requestV3
+	if err := json.Unmarshal(body, &in); err != nil {
+		return Request{}, nil, err
+	}
+	r := Request{Regulation: in.Regulation, SubjectRequestID: in.SubjectRequestID, Type: in.Type, SubmittedTime: in.SubmittedTime,
+		APIVersion: in.APIVersion, CallbackURLs: in.CallbackURLs, Extensions: in.Extensions, SkipWaiting: in.SkipWaiting}
+	var errs []FieldError
+	if in.GroupID != nil {
+		r.GroupID = *in.GroupID
+		if !ValidGroupID(r.GroupID) {
+			errs = append(errs, FieldError{Domain: "Validation", Reason: "InvalidFormat",
+				Message: "group_id must be 1 to 64 letters, digits or . _ : -"})
+		}
+	}
+	types := make([]string, 0, len(in.Identities))
+	for t := range in.Identities {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	for _, t := range types {
+		id := in.Identities[t]
+		r.Identities = append(r.Identities, Identity{Type: t, Value: id.Value, Format: id.Encoding})
+	}
+	return r, errs, nil
 }
 
 // FieldError is one entry of the error body's "errors".
@@ -117,12 +180,17 @@ type Policy struct {
 // is listed, so a controller can fix them all at once.
 func Parse(v Version, body []byte, p Policy) (Request, error) {
 	var r Request
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	if err := dec.Decode(&r); err != nil {
+	var errs []FieldError
+	var err error
+	if v == V3 {
+		r, errs, err = fromV3(body)
+	} else {
+		err = json.Unmarshal(body, &r)
+	}
+	if err != nil {
 		return r, &Error{Code: 400, Message: "the body is not a JSON request object",
 			Errors: []FieldError{{Domain: "Validation", Reason: "MalformedJSON", Message: "the body must be a JSON object"}}}
 	}
-	var errs []FieldError
 	add := func(field, reason, msg string) {
 		errs = append(errs, FieldError{Domain: "Validation", Reason: reason, Message: field + " " + msg})
 	}
@@ -150,22 +218,15 @@ func Parse(v Version, body []byte, p Policy) (Request, error) {
 	if len(r.Identities) == 0 {
 		add("subject_identities", "Required", "field is required (at least one identity)")
 	}
+	if len(r.Identities) > MaxIdentities {
+		add("subject_identities", "TooMany", fmt.Sprintf("may list at most %d identities", MaxIdentities))
+	}
 	for i, id := range r.Identities {
 		field := fmt.Sprintf("subject_identities[%d]", i)
-		if !slices.Contains(identityTypes, id.Type) {
-			add(field+".identity_type", "InvalidValue", "must be one of the specification's identity types")
+		if v == V3 && slices.Contains(IdentityTypes(), id.Type) { // an unknown key is not echoed
+			field = "subject_identities." + id.Type
 		}
-		if !slices.Contains(formats, id.Format) {
-			add(field+".identity_format", "InvalidValue", "must be one of "+strings.Join(formats, ", "))
-		}
-		switch n, hashed := hexLen[id.Format]; {
-		case id.Value == "":
-			add(field+".identity_value", "Required", "field is required")
-		case hashed && (len(id.Value) != n || !lowerHex.MatchString(id.Value)):
-			add(field+".identity_value", "InvalidFormat", fmt.Sprintf("must be the %s digest as %d lowercase hex digits", id.Format, n))
-		case id.Format == "raw" && id.Type == "email" && !strings.Contains(id.Value, "@"):
-			add(field+".identity_value", "InvalidFormat", "must be an email address")
-		}
+		errs = append(errs, CheckIdentity(field, id)...)
 	}
 	max := p.MaxCallbacks
 	if max == 0 {

@@ -19,38 +19,40 @@ var digests = map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha
 
 // EmailDigest returns the digest of the normalised address in format, or
 // "" for a format that is not one of DigestFormats.
-func EmailDigest(format, email string) string {
+func EmailDigest(format, email string) string { return IdentityDigest(format, NormalizeEmail(email)) }
+
+// IdentityDigest returns the digest in format of an identity value
+// already normalised for its type (opendsr.NormalizeIdentity), as
+// lowercase hex; "" for a format that is not one of DigestFormats.
+func IdentityDigest(format, normalised string) string {
 	newHash, ok := digests[format]
 	if !ok {
 		return ""
 	}
 	h := newHash()
-	h.Write([]byte(NormalizeEmail(email)))
+	h.Write([]byte(normalised))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// EmailKeys are the keyed forms of an address's digests. A controller's
-// record carries them (Hasher.ControllerKeys), each in a sparse index, so
-// the controller's hashed identity finds the person by one query and the
-// key goes with the record. They are keyed like the subject itself: a copy
-// of the tables gives no digest to look up in a list of addresses.
-type EmailKeys struct {
-	MD5, SHA1, SHA256 string
+// IdentityKey is the key, at controller, of the identity of type typ
+// whose digest in format is digest (lowercase hex): the only form in
+// which this system keeps a controller's identities (the processor role).
+// The same identity at two controllers has unrelated keys, and none is the
+// site's subject, so a controller's records never join the site's data or
+// another controller's. A copy of the tables gives no digest to look up
+// in a list of addresses or advertising ids. (An email's key is the one
+// earlier versions kept: "email-<format>".)
+func (h *Hasher) IdentityKey(controller, typ, format, digest string) string {
+	return h.Pseudonym("controller\x00"+controller+"\x00"+typ+"-"+format, digest)
 }
 
-// ControllerKeys are the keys of an address in the data one controller
-// handed this system (the processor role): the same person at two
-// controllers has unrelated keys, and neither is the site's subject, so a
-// controller's records never join the site's or another controller's.
-// SHA256 is the person's subject at that controller; MD5 and SHA1 find it
-// from a controller that names the person by those digests.
-func (h *Hasher) ControllerKeys(controller, email string) EmailKeys {
-	key := func(format string) string { return h.ControllerKey(controller, format, EmailDigest(format, email)) }
-	return EmailKeys{MD5: key("md5"), SHA1: key("sha1"), SHA256: key("sha256")}
-}
-
-// ControllerKey is the key, at controller, of the address whose digest in
-// format is digest (lowercase hex).
-func (h *Hasher) ControllerKey(controller, format, digest string) string {
-	return h.Pseudonym("controller\x00"+controller+"\x00email-"+format, digest)
+// IdentityKeys are the keys a record carries for a raw identity (its
+// normalised value): one per digest format, so a request naming the
+// person by any of them finds the record.
+func (h *Hasher) IdentityKeys(controller, typ, normalised string) []string {
+	keys := make([]string, 0, len(digests))
+	for _, f := range DigestFormats() {
+		keys = append(keys, h.IdentityKey(controller, typ, f, IdentityDigest(f, normalised)))
+	}
+	return keys
 }

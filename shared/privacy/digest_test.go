@@ -15,9 +15,10 @@ func TestEmailDigest(t *testing.T) {
 		}
 	}
 	h, _ := NewHasher([]byte("0123456789abcdef0123"))
-	k := h.ControllerKeys("acme", "Test@Example.com")
-	if k.SHA256 != h.ControllerKey("acme", "sha256", EmailDigest("sha256", "test@example.com")) || k.MD5 == k.SHA1 ||
-		k == h.ControllerKeys("other", "test@example.com") {
+	k := h.IdentityKeys("acme", "email", "test@example.com")
+	if len(k) != 3 || k[2] != h.IdentityKey("acme", "email", "sha256", EmailDigest("sha256", "test@example.com")) || k[0] == k[1] ||
+		k[2] == h.IdentityKeys("other", "email", "test@example.com")[2] ||
+		k[2] == h.IdentityKeys("acme", "controller_customer_id", "test@example.com")[2] {
 		t.Errorf("keys %+v", k)
 	}
 }

@@ -26,21 +26,28 @@ type Controller struct {
 }
 
 // Record is one record a controller handed this system to process on its
-// behalf (the processor role). It is keyed by the person's keys at that
-// controller (Hasher.ControllerKeys), never by the site's subject, so
-// nothing joins it to the site's data or to another controller's.
+// behalf (the processor role). It carries the person's identities only as
+// their keys at that controller (Hasher.IdentityKey), never a raw value
+// and never the site's subject, so nothing joins it to the site's data or
+// to another controller's.
 type Record struct {
 	Controller string
 	ID         string
-	Email      string
-	Keys       EmailKeys
+	// Identities are the type and format of each identity the record was
+	// handed with, in order (never the value).
+	Identities []IdentityRef
+	// Keys are the lookup keys of its identities, each at most once.
+	Keys       []string
 	Attributes json.RawMessage
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
 
-// Subject is the person's subject at the record's controller.
-func (r Record) Subject() SubjectID { return SubjectID(r.Keys.SHA256) }
+// IdentityRef names an identity's type and format (OpenDSR), not its value.
+type IdentityRef struct {
+	Type   string `json:"identity_type"`
+	Format string `json:"identity_format"`
+}
 
 // CallbackCursor is the delivery state of one OpenDSR request's status
 // callbacks to one URL: the statuses not yet delivered, in order, and those

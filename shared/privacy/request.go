@@ -10,8 +10,8 @@ import (
 // company is its processor).
 type RightsRequest struct {
 	ID string
-	// Subject is "" only for an OpenDSR request whose hashed identity
-	// matched no one held.
+	// Subject is, for an OpenDSR request, the key of its set of identities
+	// at its controller (requests with the same identities share it).
 	Subject      SubjectID
 	Email        string
 	Name         string
@@ -71,6 +71,12 @@ type RightsRequest struct {
 	Channel      string
 	Controller   string
 	CallbackURLs []string
+	// IdentityKeys are an OpenDSR request's identities as keys at its
+	// controller (Hasher.IdentityKey), sorted: a record carrying any of
+	// them is the request's.
+	IdentityKeys []string
+	// GroupID relates a controller's requests (mParticle's DSR API v3).
+	GroupID string
 	// OpenDSRVersion is the protocol generation the controller used (1 or
 	// 2): its callbacks carry that generation's headers.
 	OpenDSRVersion int

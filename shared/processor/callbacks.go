@@ -318,11 +318,8 @@ func (n *Notifier) post(ctx context.Context, req privacy.RightsRequest, status, 
 		return errors.New("no OpenDSR signing key is configured")
 	}
 	v := opendsr.Version(req.OpenDSRVersion)
-	b := map[string]any{"controller_id": req.Controller, "status_callback_url": url, "subject_request_id": req.ID,
-		"request_status": status, "expected_completion_time": expected(req), "api_version": version(v)}
-	if status == opendsr.StatusDone {
-		results(b, v, n.BaseURL, n.Signer.Domain, req, n.Now())
-	}
+	b := StatusBody(v, n.BaseURL, n.Signer.Domain, req, status, n.Now())
+	b["status_callback_url"] = url
 	body, err := json.Marshal(b)
 	if err != nil {
 		return err

@@ -46,11 +46,13 @@ type Store interface {
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
-	RecordSubjects(ctx context.Context, controller, format, key string) ([]privacy.SubjectID, error)
 	PutRecord(ctx context.Context, r privacy.Record) (privacy.Record, bool, error)
 	GetRecord(ctx context.Context, controller, id string) (privacy.Record, error)
 	DeleteRecord(ctx context.Context, controller, id string) error
-	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error)
+	KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error)
+	GroupRequests(ctx context.Context, controller, group string, max int) ([]privacy.RightsRequest, error)
+	SensitiveKeys(ctx context.Context, controller string) ([]string, error)
+	SetSensitiveKeys(ctx context.Context, controller string, names []string) error
 	limit.Counter
 }
 
@@ -82,8 +84,12 @@ type Service struct {
 	// Window is how long a new request stays pending, cancellable, before
 	// the Worker may start it.
 	Window time.Duration
-	Now    func() time.Time
-	Log    *slog.Logger
+	// ErasureWait is v3's waiting period of an erasure (mParticle's
+	// default: days, cancellable throughout); skip_waiting_period makes it
+	// Window. Zero: Window.
+	ErasureWait time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // SecretHash is the stored form of a controller secret: a keyed hash,
@@ -97,17 +103,20 @@ func (s *Service) Routes(rt *httpapi.Router) {
 	for _, v := range []struct {
 		v    opendsr.Version
 		base string
-	}{{opendsr.V1, "/opendsr/v1/opengdpr_requests"}, {opendsr.V2, "/opendsr/v2/requests"}} {
+	}{{opendsr.V1, "/opendsr/v1/opengdpr_requests"}, {opendsr.V2, "/opendsr/v2/requests"}, {opendsr.V3, "/opendsr/v3/requests"}} {
 		v := v
 		rt.Handle(fmt.Sprintf("GET /opendsr/v%d/discovery", v.v), s.handle(v.v, false, s.discovery))
 		rt.Handle("POST "+v.base, s.handle(v.v, true, s.create))
 		rt.Handle("GET "+v.base+"/{id}", s.handle(v.v, true, s.status))
 		rt.Handle("DELETE "+v.base+"/{id}", s.handle(v.v, true, s.cancel))
 	}
+	rt.Handle("GET /opendsr/v3/requests", s.handle(opendsr.V3, true, s.group))
 	rt.Handle("PUT "+recordRoute, s.handle(opendsr.V2, true, s.putRecord))
 	rt.Handle("GET "+recordRoute, s.handle(opendsr.V2, true, s.getRecord))
 	rt.Handle("DELETE "+recordRoute, s.handle(opendsr.V2, true, s.deleteRecord))
 	rt.Handle("GET "+resultsRoute, s.handle(opendsr.V2, true, s.results))
+	rt.Handle("PUT "+keysRoute, s.handle(opendsr.V2, true, s.putSensitiveKeys))
+	rt.Handle("GET "+keysRoute, s.handle(opendsr.V2, true, s.getSensitiveKeys))
 }
 
 // call is one authenticated call.
@@ -194,10 +203,14 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 
 func version(v opendsr.Version) string { return fmt.Sprintf("%d.0", v) }
 
+// supported is discovery's supported_identities: every type of the
+// specification in every format (opendsr.IdentityTypes, opendsr.Formats).
 func supported() []map[string]string {
-	out := []map[string]string{{"identity_type": "email", "identity_format": "raw"}}
-	for _, f := range privacy.DigestFormats() {
-		out = append(out, map[string]string{"identity_type": "email", "identity_format": f})
+	var out []map[string]string
+	for _, t := range opendsr.IdentityTypes() {
+		for _, f := range opendsr.Formats() {
+			out = append(out, map[string]string{"identity_type": t, "identity_format": f})
+		}
 	}
 	return out
 }
@@ -280,10 +293,8 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, &opendsr.Error{Code: http.StatusTooManyRequests, RetryAfter: ex.RetryAfter,
 			Message: fmt.Sprintf("more than %d requests in %s: try again later", ex.Rule.Max, ex.Rule.Window)}
 	}
-	subject, err := s.resolve(ctx, c.controller, req.Identities)
-	if err != nil {
-		return 0, nil, err
-	}
+	keys := s.requestKeys(c.controller, req.Identities)
+	subject := s.identitySet(c.controller, keys)
 	regulation := req.Regulation
 	if regulation == "" {
 		regulation = privacy.RegulationGDPR
@@ -294,14 +305,15 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now,
 		DueAt: privacy.DueAt(regulation, now), Source: privacy.SourceOpenDSR, Controller: c.controller,
 		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window),
-		BodyDigest: digest}
-	if subject != "" {
-		if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
-			return 0, nil, err
-		} else if open != "" && open != rr.ID {
-			return 0, nil, &opendsr.Error{Code: http.StatusConflict,
-				Message: "a " + req.Type + " request for this subject is in flight already: " + open}
-		}
+		BodyDigest: digest, IdentityKeys: keys, GroupID: req.GroupID}
+	if c.v == opendsr.V3 && req.Type == privacy.RightErasure && !req.SkipWaiting && s.ErasureWait > s.Window {
+		rr.FulfilAfter = now.Add(s.ErasureWait)
+	}
+	if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
+		return 0, nil, err
+	} else if open != "" && open != rr.ID {
+		return 0, nil, &opendsr.Error{Code: http.StatusConflict,
+			Message: "a " + req.Type + " request with these identities is in flight already: " + open}
 	}
 	err = s.Store.CreateRequest(ctx, rr, noLedger(now))
 	if errors.Is(err, privacy.ErrExists) {
@@ -317,60 +329,38 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	s.Log.InfoContext(ctx, "opendsr request received", "subject_request_id", rr.ID, "type", rr.Type, "controller_id", c.controller,
-		"matched", subject != "")
+		"identities", len(keys))
 	return http.StatusCreated, map[string]string{
 		"controller_id": c.controller, "received_time": rfc3339(rr.ReceivedAt), "expected_completion_time": expected(rr),
 		"encoded_request": base64.StdEncoding.EncodeToString(body), "subject_request_id": rr.ID,
 	}, nil
 }
 
-func unsupported(msg string) error {
-	return &opendsr.Error{Code: http.StatusBadRequest, Message: "subject_identities: " + msg,
-		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "UnsupportedIdentity", Message: "subject_identities " + msg}}}
+// requestKeys are a request's identities as keys at controller
+// (Hasher.IdentityKey), sorted, each once: a raw value is normalised for
+// its type and named by its sha256 digest (a record keeps a key per
+// digest format); a digest is named as sent. Parse checked every shape.
+func (s *Service) requestKeys(controller string, ids []opendsr.Identity) []string {
+	var keys []string
+	for _, id := range ids {
+		format, digest := id.Format, id.Value
+		if id.Format == "raw" {
+			v, _ := opendsr.NormalizeIdentity(id.Type, id.Value)
+			format, digest = "sha256", privacy.IdentityDigest("sha256", v)
+		}
+		keys = append(keys, s.Hasher.IdentityKey(controller, id.Type, format, digest))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
-// resolve finds the one subject, at controller, that the request's email
-// identities name (privacy.Hasher.ControllerKeys): a raw address or its
-// sha256 digest gives the subject itself; an md5 or sha1 digest is looked
-// up among the records the controller handed over. "" when only such
-// digests were sent and none matched: the controller handed over nothing
-// about that person. Identities of other types are not held and are
-// ignored.
-func (s *Service) resolve(ctx context.Context, controller string, ids []opendsr.Identity) (privacy.SubjectID, error) {
-	var subjects []privacy.SubjectID
-	emails := 0
-	for _, id := range ids {
-		if id.Type != "email" {
-			continue
-		}
-		emails++
-		format, digest := id.Format, strings.ToLower(id.Value)
-		if id.Format == "raw" {
-			email := privacy.NormalizeEmail(id.Value)
-			if !privacy.ValidEmail(email) {
-				return "", unsupported("an email identity in raw format must be a plain address")
-			}
-			format, digest = "sha256", privacy.EmailDigest("sha256", email)
-		}
-		found, err := s.Store.RecordSubjects(ctx, controller, format, s.Hasher.ControllerKey(controller, format, digest))
-		if err != nil {
-			return "", err
-		}
-		for _, f := range found {
-			if !slices.Contains(subjects, f) {
-				subjects = append(subjects, f)
-			}
-		}
-	}
-	switch {
-	case emails == 0:
-		return "", unsupported("must include an email identity (raw, md5, sha1 or sha256; see discovery)")
-	case len(subjects) > 1:
-		return "", unsupported("name more than one person: send one request per address")
-	case len(subjects) == 1:
-		return subjects[0], nil
-	}
-	return "", nil
+// identitySet is the subject of a request: its set of identity keys,
+// keyed once more, so two requests naming the same identities (in any
+// order, raw or digested alike as sha256) have the same one, and a second
+// of the same type is refused while the first is in flight (mParticle's
+// 409 for "the same identities").
+func (s *Service) identitySet(controller string, keys []string) privacy.SubjectID {
+	return privacy.SubjectID(s.Hasher.Pseudonym("opendsr-identities\x00"+controller, strings.Join(keys, ",")))
 }
 
 // inFlight returns the id of the controller's pending or in-progress
@@ -418,21 +408,44 @@ func resultsURL(base string, req privacy.RightsRequest, now time.Time) (string, 
 	return base + resultsPath(req.ID), true
 }
 
-// results adds to a status or callback body of a completed request:
-// results_url (access and portability, while the results are kept), in v2
-// results_count, and, under extensions.<processor domain>, an outcome the
-// specification has no status for: "denied" (with the team's reason), so
-// a controller is never told a plain "completed" about it.
-func results(out map[string]any, v opendsr.Version, base, domain string, req privacy.RightsRequest, now time.Time) {
+// StatusBody is a request's status as the status route answers it and a
+// callback carries it (with status_callback_url added), in protocol
+// version v: every key a strict client's schema requires is present,
+// null when empty (mParticle's v3 status and callbacks; v1 and v2 alike):
+// results_url (access and portability, while the results are kept),
+// extensions and, in v3, group_id; results_count in v2. An outcome the
+// specification has no status for, "denied" (with the team's reason), is
+// said under extensions: in v1 and v2 as {<domain>: {outcome, reason}},
+// in v3 as this processor's own entry {domain, name, status "skipped",
+// status_message}. The Platform forwards a controller's erasure to no
+// downstream partner, so v3's per-partner entries are otherwise none.
+func StatusBody(v opendsr.Version, base, domain string, req privacy.RightsRequest, status string, now time.Time) map[string]any {
+	out := map[string]any{"controller_id": req.Controller, "subject_request_id": req.ID, "api_version": version(v),
+		"request_status": status, "expected_completion_time": expected(req), "results_url": nil, "extensions": nil}
+	if v == opendsr.V3 {
+		out["group_id"] = nil
+		if req.GroupID != "" {
+			out["group_id"] = req.GroupID
+		}
+	}
+	if status != opendsr.StatusDone {
+		return out
+	}
 	if url, ok := resultsURL(base, req, now); ok {
 		out["results_url"] = url
 	}
-	if v >= opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
+	if v == opendsr.V2 && req.Status == privacy.RequestCompleted && req.ResultsCount != nil {
 		out["results_count"] = *req.ResultsCount
 	}
 	if req.Status == privacy.RequestDenied {
-		out["extensions"] = map[string]any{domain: map[string]string{"outcome": "denied", "reason": req.Reason}}
+		if v == opendsr.V3 {
+			out["extensions"] = map[string]any{domain: map[string]string{"domain": domain, "name": "Platform", "status": "skipped",
+				"status_message": "denied: " + req.Reason}}
+		} else {
+			out["extensions"] = map[string]any{domain: map[string]string{"outcome": "denied", "reason": req.Reason}}
+		}
 	}
+	return out
 }
 
 // mine loads a request of the calling controller; another controller's is
@@ -467,9 +480,32 @@ func (s *Service) status(ctx context.Context, c call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := map[string]any{"controller_id": c.controller, "subject_request_id": req.ID, "api_version": version(c.v),
-		"request_status": RequestStatus(req.Status), "expected_completion_time": expected(req)}
-	results(out, c.v, s.BaseURL, s.Signer.Domain, req, s.Now())
+	return http.StatusOK, StatusBody(c.v, s.BaseURL, s.Signer.Domain, req, RequestStatus(req.Status), s.Now()), nil
+}
+
+// MaxGroup is the most requests GET /opendsr/v3/requests?group_id= lists
+// (mParticle's limit of a group's requests).
+const MaxGroup = 150
+
+// group handles GET /opendsr/v3/requests?group_id=: the status of each of
+// the calling controller's requests in the group (another controller's
+// group of the same name is not its: an empty list).
+func (s *Service) group(ctx context.Context, c call) (int, any, error) {
+	g := httpapi.Query(c.r, "group_id")
+	if !opendsr.ValidGroupID(g) {
+		return 0, nil, invalid("group_id", "InvalidFormat", "must be 1 to 64 letters, digits or . _ : -")
+	}
+	reqs, err := s.Store.GroupRequests(ctx, c.controller, g, MaxGroup)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.Now()
+	out := make([]map[string]any, 0, len(reqs))
+	for _, r := range reqs {
+		if r.Source == privacy.SourceOpenDSR && r.Controller == c.controller {
+			out = append(out, StatusBody(opendsr.Version(r.OpenDSRVersion), s.BaseURL, s.Signer.Domain, r, RequestStatus(r.Status), now))
+		}
+	}
 	return http.StatusOK, out, nil
 }
 

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
+	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -21,6 +24,7 @@ import (
 // behalf, and where it fetches an access request's results.
 const (
 	recordRoute  = "/platform/v1/records/{record_id}"
+	keysRoute    = "/platform/v1/sensitive_keys"
 	resultsRoute = "/platform/v1/requests/{id}/results"
 	// MaxAttributes is the largest attributes object a record may carry.
 	MaxAttributes = 16 << 10
@@ -35,14 +39,15 @@ type recordIn struct {
 	Attributes json.RawMessage    `json:"attributes"`
 }
 
-// recordOut is how a record is answered, and exported.
+// recordOut is how a record is answered, and exported: its identities by
+// type and format only, since their values are kept only as keys.
 type recordOut struct {
-	RecordID   string             `json:"record_id"`
-	Controller string             `json:"controller_id"`
-	Identities []opendsr.Identity `json:"identities"`
-	Attributes json.RawMessage    `json:"attributes"`
-	CreatedAt  string             `json:"created_at"`
-	UpdatedAt  string             `json:"updated_at"`
+	RecordID   string                `json:"record_id"`
+	Controller string                `json:"controller_id"`
+	Identities []privacy.IdentityRef `json:"identities"`
+	Attributes json.RawMessage       `json:"attributes"`
+	CreatedAt  string                `json:"created_at"`
+	UpdatedAt  string                `json:"updated_at"`
 }
 
 func out(r privacy.Record) recordOut {
@@ -50,9 +55,12 @@ func out(r privacy.Record) recordOut {
 	if len(attrs) == 0 {
 		attrs = json.RawMessage("{}")
 	}
-	return recordOut{RecordID: r.ID, Controller: r.Controller, Attributes: attrs,
-		Identities: []opendsr.Identity{{Type: "email", Format: "raw", Value: r.Email}},
-		CreatedAt:  rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt)}
+	ids := r.Identities
+	if ids == nil {
+		ids = []privacy.IdentityRef{}
+	}
+	return recordOut{RecordID: r.ID, Controller: r.Controller, Attributes: attrs, Identities: ids,
+		CreatedAt: rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt)}
 }
 
 func invalid(field, reason, msg string) error {
@@ -62,42 +70,70 @@ func invalid(field, reason, msg string) error {
 
 var errNoRecord = &opendsr.Error{Code: http.StatusNotFound, Message: "no record with this record_id"}
 
-// ParseRecord validates a record's body: one email identity, raw (the
-// processor holds the address to act on it), and attributes, a JSON
-// object of at most MaxAttributes bytes. It returns the normalised address
-// and the attributes.
-func ParseRecord(body []byte) (string, json.RawMessage, error) {
+// MaxRecordIdentities bounds the identities of one record (each raw one
+// is kept as three keys, and a record and its keys are one write).
+const MaxRecordIdentities = 10
+
+// ParseRecord validates a record's body: 1 to MaxRecordIdentities
+// identities of any OpenDSR type and format (opendsr.CheckIdentity: the
+// shape of each type; a raw value is normalised for its type), and
+// attributes, a JSON object of at most MaxAttributes bytes. It returns the
+// identities and the attributes.
+func ParseRecord(body []byte) ([]opendsr.Identity, json.RawMessage, error) {
 	if len(body) > maxRecordBody {
-		return "", nil, &opendsr.Error{Code: http.StatusRequestEntityTooLarge,
+		return nil, nil, &opendsr.Error{Code: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("the body is larger than %d bytes", maxRecordBody)}
 	}
 	var in recordIn
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil || dec.More() {
-		return "", nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body must be one JSON object with identities and attributes"}
+		return nil, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body must be one JSON object with identities and attributes"}
 	}
-	if len(in.Identities) != 1 || in.Identities[0].Type != "email" || in.Identities[0].Format != "raw" {
-		return "", nil, invalid("identities", "UnsupportedIdentity", "must be exactly one email identity in raw format")
+	if len(in.Identities) == 0 || len(in.Identities) > MaxRecordIdentities {
+		return nil, nil, invalid("identities", "InvalidValue", fmt.Sprintf("must list 1 to %d identities", MaxRecordIdentities))
 	}
-	email := privacy.NormalizeEmail(in.Identities[0].Value)
-	if !privacy.ValidEmail(email) {
-		return "", nil, invalid("identities", "InvalidValue", "must hold a plain email address")
+	var errs []opendsr.FieldError
+	for i, id := range in.Identities {
+		errs = append(errs, opendsr.CheckIdentity(fmt.Sprintf("identities[%d]", i), id)...)
+	}
+	if len(errs) > 0 {
+		return nil, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: errs[0].Message, Errors: errs}
 	}
 	attrs := bytes.TrimSpace(in.Attributes)
 	switch {
 	case len(attrs) == 0 || bytes.Equal(attrs, []byte("null")):
 		attrs = []byte("{}")
 	case attrs[0] != '{':
-		return "", nil, invalid("attributes", "InvalidValue", "must be a JSON object")
+		return nil, nil, invalid("attributes", "InvalidValue", "must be a JSON object")
 	case len(attrs) > MaxAttributes:
-		return "", nil, invalid("attributes", "TooLarge", fmt.Sprintf("must be at most %d bytes", MaxAttributes))
+		return nil, nil, invalid("attributes", "TooLarge", fmt.Sprintf("must be at most %d bytes", MaxAttributes))
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, attrs); err != nil {
-		return "", nil, invalid("attributes", "InvalidValue", "must be a JSON object")
+		return nil, nil, invalid("attributes", "InvalidValue", "must be a JSON object")
 	}
-	return email, compact.Bytes(), nil
+	return in.Identities, compact.Bytes(), nil
+}
+
+// recordKeys are a record's identities as keys at controller, each once:
+// a raw value normalised for its type gives a key per digest format, so a
+// request naming it raw, md5, sha1 or sha256 finds it; a digest gives its
+// own format's key only.
+func (s *Service) recordKeys(controller string, ids []opendsr.Identity) ([]privacy.IdentityRef, []string) {
+	refs := make([]privacy.IdentityRef, 0, len(ids))
+	var keys []string
+	for _, id := range ids {
+		refs = append(refs, privacy.IdentityRef{Type: id.Type, Format: id.Format})
+		if id.Format == "raw" {
+			v, _ := opendsr.NormalizeIdentity(id.Type, id.Value)
+			keys = append(keys, s.Hasher.IdentityKeys(controller, id.Type, v)...)
+			continue
+		}
+		keys = append(keys, s.Hasher.IdentityKey(controller, id.Type, id.Format, id.Value))
+	}
+	slices.Sort(keys)
+	return refs, slices.Compact(keys)
 }
 
 func (s *Service) recordID(c call) (string, error) {
@@ -131,7 +167,7 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 	if err != nil {
 		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body cannot be read"}
 	}
-	email, attrs, err := ParseRecord(body)
+	ids, attrs, err := ParseRecord(body)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -139,8 +175,11 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 	if err := s.writeAllowed(ctx, c, now); err != nil {
 		return 0, nil, err
 	}
-	r := privacy.Record{Controller: c.controller, ID: id, Email: email, Keys: s.Hasher.ControllerKeys(c.controller, email),
-		Attributes: attrs, UpdatedAt: now}
+	if err := s.refuseSensitive(ctx, c, attrs, now); err != nil {
+		return 0, nil, err
+	}
+	refs, keys := s.recordKeys(c.controller, ids)
+	r := privacy.Record{Controller: c.controller, ID: id, Identities: refs, Keys: keys, Attributes: attrs, UpdatedAt: now}
 	r, created, err := s.Store.PutRecord(ctx, r)
 	if err != nil {
 		return 0, nil, err
@@ -150,6 +189,74 @@ func (s *Service) putRecord(ctx context.Context, c call) (int, any, error) {
 		return http.StatusCreated, out(r), nil
 	}
 	return http.StatusOK, out(r), nil
+}
+
+// MetricSensitiveRefused counts records refused for prohibited data, by
+// function and by controller (template alarm SensitiveDataRefusedAlarm).
+const MetricSensitiveRefused = "SensitiveDataRefused"
+
+// refuseSensitive answers 422, naming the attribute's path and its kind
+// (never the value), when attrs hold what the Platform's contract
+// prohibits (CheckSensitive, with the controller's own key names), and
+// counts it per controller.
+func (s *Service) refuseSensitive(ctx context.Context, c call, attrs json.RawMessage, now time.Time) error {
+	extra, err := s.Store.SensitiveKeys(ctx, c.controller)
+	if err != nil {
+		return err
+	}
+	f, found := CheckSensitive(attrs, extra)
+	if !found {
+		return nil
+	}
+	attrsLog := append([]slog.Attr{slog.String("kind", f.Kind)}, metric.CountBy(MetricSensitiveRefused, now, "controller_id", c.controller)...)
+	s.Log.LogAttrs(ctx, slog.LevelWarn, "controller record refused: prohibited data", attrsLog...)
+	msg := f.Path + " holds a " + f.Kind + ", which the Platform does not accept: nothing was stored"
+	return &opendsr.Error{Code: http.StatusUnprocessableEntity, Message: msg,
+		Errors: []opendsr.FieldError{{Domain: "Validation", Reason: "SensitiveData", Message: msg}}}
+}
+
+// sensitiveKeysIn is the body of PUT /platform/v1/sensitive_keys.
+type sensitiveKeysIn struct {
+	KeyNames []string `json:"key_names"`
+}
+
+// putSensitiveKeys handles PUT /platform/v1/sensitive_keys: the calling
+// controller's own key names that no record of its may carry (beside the
+// built-in ones), replacing its list.
+func (s *Service) putSensitiveKeys(ctx context.Context, c call) (int, any, error) {
+	body, err := httpapi.Body(c.r)
+	if err != nil || len(body) > 8<<10 {
+		return 0, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: "the body must be a JSON object of at most 8 KiB"}
+	}
+	var in sensitiveKeysIn
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || dec.More() {
+		return 0, nil, invalid("key_names", "InvalidValue", "must be a list of key names")
+	}
+	names, err := ParseSensitiveKeys(in.KeyNames)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.writeAllowed(ctx, c, s.Now().UTC()); err != nil {
+		return 0, nil, err
+	}
+	if err := s.Store.SetSensitiveKeys(ctx, c.controller, names); err != nil {
+		return 0, nil, err
+	}
+	s.Log.InfoContext(ctx, "controller sensitive key names set", "controller_id", c.controller, "names", len(names))
+	return http.StatusOK, map[string]any{"controller_id": c.controller, "key_names": names}, nil
+}
+
+func (s *Service) getSensitiveKeys(ctx context.Context, c call) (int, any, error) {
+	names, err := s.Store.SensitiveKeys(ctx, c.controller)
+	if err != nil {
+		return 0, nil, err
+	}
+	if names == nil {
+		names = []string{}
+	}
+	return http.StatusOK, map[string]any{"controller_id": c.controller, "key_names": names}, nil
 }
 
 func (s *Service) getRecord(ctx context.Context, c call) (int, any, error) {
@@ -202,11 +309,9 @@ func (s *Service) results(ctx context.Context, c call) (int, any, error) {
 		}
 		return 0, nil, &opendsr.Error{Code: http.StatusNotFound, Message: "no results: not a completed access or portability request"}
 	}
-	var recs []privacy.Record
-	if req.Subject != "" {
-		if recs, err = s.Store.SubjectRecords(ctx, c.controller, req.Subject); err != nil {
-			return 0, nil, err
-		}
+	recs, err := s.Store.KeyedRecords(ctx, c.controller, req.IdentityKeys)
+	if err != nil {
+		return 0, nil, err
 	}
 	list := make([]recordOut, 0, len(recs))
 	for _, r := range recs {

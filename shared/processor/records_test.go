@@ -85,10 +85,12 @@ func TestControllerRequestsActOnTheirRecordsOnly(t *testing.T) {
 		{"attributes not an object", "bad-1", recordBody(ann, `[1,2]`), 400},
 		{"attributes too large", "bad-2", recordBody(ann, `{"x":"`+strings.Repeat("x", processor.MaxAttributes)+`"}`), 400},
 		{"body too large", "bad-3", recordBody(ann, `{"x":"`+strings.Repeat("x", 2*processor.MaxAttributes)+`"}`), 413},
-		{"two identities", "bad-4", `{"identities":[{"identity_type":"email","identity_format":"raw","identity_value":"` + ann +
-			`"},{"identity_type":"email","identity_format":"raw","identity_value":"` + bob + `"}],"attributes":{}}`, 400},
-		{"a digest, not the address", "bad-5", `{"identities":[{"identity_type":"email","identity_format":"sha256","identity_value":"` +
-			privacy.EmailDigest("sha256", ann) + `"}],"attributes":{}}`, 400},
+		{"more identities than a record holds", "bad-4", `{"identities":[` + strings.Repeat(`{"identity_type":"email","identity_format":"raw","identity_value":"`+ann+`"},`, processor.MaxRecordIdentities) +
+			`{"identity_type":"email","identity_format":"raw","identity_value":"` + bob + `"}],"attributes":{}}`, 400},
+		{"a digest of the wrong length", "bad-5", `{"identities":[{"identity_type":"email","identity_format":"sha256","identity_value":"` +
+			privacy.EmailDigest("md5", ann) + `"}],"attributes":{}}`, 400},
+		{"an IDFA that is no UUID", "bad-9", `{"identities":[{"identity_type":"ios_advertising_id","identity_format":"raw","identity_value":"not-a-uuid"}],"attributes":{}}`, 400},
+		{"an unknown identity type", "bad-10", `{"identities":[{"identity_type":"phone","identity_format":"raw","identity_value":"1"}],"attributes":{}}`, 400},
 		{"not an address", "bad-6", recordBody("ann at example", `{}`), 400},
 		{"unknown field", "bad-7", `{"identities":[],"attributes":{},"extra":1}`, 400},
 		{"bad record id", "a/b", recordBody(ann, `{}`), 400},
@@ -175,7 +177,7 @@ func TestControllerRequestsActOnTheirRecordsOnly(t *testing.T) {
 	if after, _ := a.store.LedgerEntries(ctx, site); len(after) != len(ledgerBefore) {
 		t.Fatalf("site ledger: %d entries, before %d", len(after), len(ledgerBefore))
 	}
-	for _, sub := range []privacy.SubjectID{site, privacy.SubjectID(a.hasher.ControllerKeys("acme", ann).SHA256)} {
+	for _, sub := range []privacy.SubjectID{site, privacy.SubjectID(a.hasher.IdentityKeys("acme", "email", ann)[2])} {
 		if sup, _ := a.store.Suppressions(ctx, sub); len(sup) != 0 {
 			t.Fatalf("a suppression was written: %v", sup)
 		}

@@ -21,8 +21,8 @@ type WorkerStore interface {
 	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error)
 	ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
-	SubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) ([]privacy.Record, error)
-	EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error)
+	KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error)
+	EraseKeyedRecords(ctx context.Context, controller string, keys []string) (int, error)
 }
 
 // Worker fulfils OpenDSR requests, on a schedule: each pending request
@@ -41,27 +41,22 @@ type Worker struct {
 }
 
 // fulfil carries out r: access and portability count the controller's
-// records of the person (the controller fetches them from results_url);
-// erasure deletes exactly those. No suppression is written, no ledger
+// records that carry any of the request's identities, each once (the
+// controller fetches them from results_url); erasure deletes exactly those. No suppression is written, no ledger
 // entry: the site's lists are the company's, not the controller's.
 func (w *Worker) fulfil(ctx context.Context, r privacy.RightsRequest, now time.Time) error {
-	subject := r.Subject
 	n := 0
 	switch r.Type {
 	case privacy.RightAccess, privacy.RightPortability:
-		if subject != "" {
-			recs, err := w.Store.SubjectRecords(ctx, r.Controller, subject)
-			if err != nil {
-				return fmt.Errorf("%s: %w", r.Type, err)
-			}
-			n = len(recs)
+		recs, err := w.Store.KeyedRecords(ctx, r.Controller, r.IdentityKeys)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Type, err)
 		}
+		n = len(recs)
 	case privacy.RightErasure:
-		if subject != "" {
-			var err error
-			if n, err = w.Store.EraseSubjectRecords(ctx, r.Controller, subject); err != nil {
-				return fmt.Errorf("erasure: %w", err)
-			}
+		var err error
+		if n, err = w.Store.EraseKeyedRecords(ctx, r.Controller, r.IdentityKeys); err != nil {
+			return fmt.Errorf("erasure: %w", err)
 		}
 	default:
 		return fmt.Errorf("request %s: type %q is not an OpenDSR request type", r.ID, r.Type)

@@ -30,12 +30,12 @@ type failingErase struct {
 	n int
 }
 
-func (f *failingErase) EraseSubjectRecords(ctx context.Context, controller string, s privacy.SubjectID) (int, error) {
+func (f *failingErase) EraseKeyedRecords(ctx context.Context, controller string, keys []string) (int, error) {
 	if f.n > 0 {
 		f.n--
 		return 0, errors.New("injected: throughput exceeded")
 	}
-	return f.Store.EraseSubjectRecords(ctx, controller, s)
+	return f.Store.EraseKeyedRecords(ctx, controller, keys)
 }
 
 func TestWorker(t *testing.T) {
@@ -51,9 +51,9 @@ func TestWorker(t *testing.T) {
 	// Two records acme handed over about the subject of the erasure, and
 	// the site's own inquiry from the same person.
 	const email = "w@example.com"
-	keys := h.ControllerKeys("acme", email)
+	keys := h.IdentityKeys("acme", "email", email)
 	for _, id := range []string{"r1", "r2"} {
-		if _, _, err := store.PutRecord(ctx, privacy.Record{Controller: "acme", ID: id, Email: email, Keys: keys,
+		if _, _, err := store.PutRecord(ctx, privacy.Record{Controller: "acme", ID: id, Keys: keys,
 			Attributes: []byte(`{}`), UpdatedAt: t0.Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -66,14 +66,18 @@ func TestWorker(t *testing.T) {
 	}
 	request := func(id string, subject privacy.SubjectID, typ, source string, window time.Duration) {
 		t.Helper()
-		r := privacy.RightsRequest{ID: id, Subject: subject, Type: typ, Regulation: "gdpr",
+		var ik []string
+		if subject != "" && source == privacy.SourceOpenDSR {
+			ik = keys[2:] // named by the sha256 of the address
+		}
+		r := privacy.RightsRequest{ID: id, Subject: subject, Type: typ, Regulation: "gdpr", IdentityKeys: ik,
 			Status: privacy.RequestPending, ReceivedAt: t0, DueAt: t0.AddDate(0, 1, 0),
 			Source: source, Controller: "acme", FulfilAfter: t0.Add(window)}
 		if err := store.CreateRequest(ctx, r, privacy.Event{At: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	request("erase", privacy.SubjectID(keys.SHA256), privacy.RightErasure, privacy.SourceOpenDSR, 15*time.Minute)
+	request("erase", "erase-set", privacy.RightErasure, privacy.SourceOpenDSR, 15*time.Minute)
 	request("nobody", "", privacy.RightAccess, privacy.SourceOpenDSR, 15*time.Minute)
 	request("site", site, privacy.RightAccess, "", 0) // a site request held for approval: not the worker's
 	check := func(id, status string, results int) {
@@ -111,19 +115,19 @@ func TestWorker(t *testing.T) {
 	now = t0.Add(26 * time.Minute) // the lease is over: finished, acme's two records gone
 	run(processor.WorkReport{Retried: 1}, false)
 	check("erase", privacy.RequestCompleted, 2)
-	if recs, _ := store.SubjectRecords(ctx, "acme", privacy.SubjectID(keys.SHA256)); len(recs) != 0 {
+	if recs, _ := store.KeyedRecords(ctx, "acme", keys); len(recs) != 0 {
 		t.Fatalf("%d records left after the erasure", len(recs))
 	}
 	// The site's data, ledger and suppression list are not the erasure's.
 	if items, _ := store.SubjectItems(ctx, site); len(items) != 1 {
 		t.Fatalf("the site's inquiry: %d items, want 1", len(items))
 	}
-	for _, sub := range []privacy.SubjectID{site, privacy.SubjectID(keys.SHA256)} {
+	for _, sub := range []privacy.SubjectID{site, privacy.SubjectID(keys[2])} {
 		if sup, _ := store.Suppressions(ctx, sub); len(sup) != 0 {
 			t.Fatalf("suppression written by a controller's erasure: %v", sup)
 		}
 	}
-	if entries, _ := store.LedgerEntries(ctx, privacy.SubjectID(keys.SHA256)); len(entries) != 0 {
+	if entries, _ := store.LedgerEntries(ctx, privacy.SubjectID(keys[2])); len(entries) != 0 {
 		t.Fatalf("%d ledger entries for a controller's request", len(entries))
 	}
 

@@ -13,7 +13,7 @@ type ReapplyStore interface {
 	ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.Erasure, error)
 	EraseBefore(ctx context.Context, subject privacy.SubjectID, before time.Time, requestID string, e privacy.Event) (withheld bool, deleted int, err error)
 	ErasedControllerSubjects(ctx context.Context, since time.Time) ([]privacy.RightsRequest, error)
-	EraseSubjectRecords(ctx context.Context, controller string, subject privacy.SubjectID) (int, error)
+	EraseKeyedRecords(ctx context.Context, controller string, keys []string) (int, error)
 }
 
 // reapplyRef is the ledger ref of a re-applied erasure: its own entry,
@@ -66,7 +66,7 @@ func ReapplyErasures(ctx context.Context, st ReapplyStore, since, now time.Time,
 		return rep, err
 	}
 	for _, r := range reqs {
-		n, err := st.EraseSubjectRecords(ctx, r.Controller, r.Subject)
+		n, err := st.EraseKeyedRecords(ctx, r.Controller, r.IdentityKeys)
 		if err != nil {
 			return rep, fmt.Errorf("reapply a controller's erasure: %w", err)
 		}

@@ -71,8 +71,13 @@ type report struct {
 	RoundTrips map[string]int     `json:"round_trips"`
 	PeakKB     map[string]int64   `json:"runtime_peak_rss_kb"`
 	Campaign   campaignBench      `json:"campaign"`
-	// mu guards Sections when sections run at once (the quick run).
+	// mu guards Sections and Campaign when sections run at once (the
+	// quick run's campaign runs beside the rest), and the writing of the
+	// report.
 	mu sync.Mutex
+	// out is where the report is written after every section, so that a
+	// bench killed or timed out midway keeps what it measured.
+	out string
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -231,6 +236,37 @@ func (rep *report) section(name string, f func() error) {
 	rep.mu.Unlock()
 }
 
+// step runs one section of the main sequence and writes the report as it
+// stands: a bench killed in a later section (a harness's timeout) leaves
+// the figures of every section before it. Only the main sequence writes:
+// the quick run's campaign, beside it, sets only Campaign and its section
+// under mu.
+func (rep *report) step(name string, f func() error) {
+	rep.section(name, f)
+	if err := rep.save(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: writing %s: %v\n", rep.out, err)
+	}
+}
+
+// save writes the report to rep.out.
+func (rep *report) save() error {
+	if err := os.MkdirAll(filepath.Dir(rep.out), 0o755); err != nil {
+		return err
+	}
+	rep.mu.Lock()
+	b, err := json.MarshalIndent(rep, "", "  ")
+	rep.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Written whole and renamed, so a reader never sees half a report.
+	tmp := rep.out + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, rep.out)
+}
+
 // failed lists the sections that failed.
 func (rep *report) failed() []string {
 	var out []string
@@ -258,7 +294,7 @@ func bench(coldOnly bool) error {
 		}
 	}
 	rep := report{Date: time.Now().UTC().Format("2006-01-02"), Quick: sc.Quick, Ratios: map[string]float64{},
-		Sizes: map[string]int64{}, Cold: map[string]float64{}, Sections: map[string]sectionResult{}}
+		Sizes: map[string]int64{}, Cold: map[string]float64{}, Sections: map[string]sectionResult{}, out: out}
 	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 
 	// The campaign runs with services of its own. The quick run starts it
@@ -269,8 +305,11 @@ func bench(coldOnly bool) error {
 		// Held to the configured rate within 10% (PK_CAMPAIGN_STRICT), but
 		// in the quick run, which make test runs beside its other tests,
 		// only below 110% of it.
-		rep.Campaign, err = benchCampaign(root, sc.CampaignSubscribers, sc.CampaignRate, !sc.Quick)
-		printCampaign(rep.Campaign)
+		cb, err := benchCampaign(root, sc.CampaignSubscribers, sc.CampaignRate, !sc.Quick)
+		printCampaign(cb)
+		rep.mu.Lock()
+		rep.Campaign = cb
+		rep.mu.Unlock()
 		return err
 	}
 	var beside sync.WaitGroup
@@ -282,7 +321,7 @@ func bench(coldOnly bool) error {
 		}()
 	}
 
-	rep.section("bootstrap_bytes", func() (err error) {
+	rep.step("bootstrap_bytes", func() (err error) {
 		rep.Sizes, err = bootstrapSizes(root)
 		return err
 	})
@@ -290,7 +329,7 @@ func bench(coldOnly bool) error {
 	// The stack: every function under the runtime emulator, the campaign
 	// sender on the local SQS server as in make test.
 	var s *local.Stack
-	rep.section("stack", func() error {
+	rep.step("stack", func() error {
 		t0 := time.Now()
 		var err error
 		s, err = local.Start(ctx, local.Config{Template: "template.yaml", Root: root, BuildDir: ".local/bench/build",
@@ -308,7 +347,7 @@ func bench(coldOnly bool) error {
 	}
 	// onStack runs a section that needs the stack, or records that it had none.
 	onStack := func(name string, f func() error) {
-		rep.section(name, func() error {
+		rep.step(name, func() error {
 			if s == nil {
 				return fmt.Errorf("no stack: %s", rep.Sections["stack"].Error)
 			}
@@ -376,14 +415,14 @@ func bench(coldOnly bool) error {
 	printFigures(&rep)
 
 	fmt.Printf("\nretention sweep: %d items, 1%% due, then 10%% ...\n", sc.SweepItems)
-	rep.section("sweep", func() (err error) {
+	rep.step("sweep", func() (err error) {
 		rep.Sweep, err = benchSweep(ctx, db, ddb, sc.SweepItems)
 		printSweep(rep.Sweep)
 		return err
 	})
 
 	fmt.Printf("\nrights requests: one subject among %d and among %d others ...\n", sc.RightsFew, sc.RightsMany)
-	rep.section("rights_requests", func() (err error) {
+	rep.step("rights_requests", func() (err error) {
 		rb, err := benchRights(ctx, db, ddb, sc.RightsFew, sc.RightsMany, sc.RightsTargets)
 		rep.Rights = rb
 		if err != nil {
@@ -399,7 +438,7 @@ func bench(coldOnly bool) error {
 	})
 
 	if !sc.Quick {
-		rep.section("campaign", campaign)
+		rep.step("campaign", campaign)
 	}
 	beside.Wait()
 
@@ -411,11 +450,7 @@ func bench(coldOnly bool) error {
 		rep.Sections["submissions"] = sectionResult{Seconds: rep.Sections["submissions"].Seconds,
 			Error: fmt.Sprintf("%d requests failed", errs)}
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(&rep, "", "  ")
-	if err := os.WriteFile(out, b, 0o644); err != nil {
+	if err := rep.save(); err != nil {
 		return err
 	}
 	fmt.Println("written", out)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,5 +146,44 @@ func TestCheckReport(t *testing.T) {
 				t.Errorf("problems %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// The report as it stands is on disk after every section of the main
+// sequence: a section that fails or panics keeps the figures of those
+// before it, and a bench killed later (a harness's timeout) leaves them.
+func TestReportWrittenAfterEachSection(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "results.json")
+	rep := report{Sections: map[string]sectionResult{}, Sizes: map[string]int64{}, out: out}
+	steps := []struct {
+		name string
+		f    func() error
+		// want is the section's error as written ("" for none).
+		want string
+	}{
+		{"bootstrap_bytes", func() error { rep.Sizes["forms"] = 42; return nil }, ""},
+		{"stack", func() error { return fmt.Errorf("no SQS server") }, "no SQS server"},
+		{"sweep", func() error { panic("boom") }, "panic: boom"},
+	}
+	for _, st := range steps {
+		rep.step(st.name, st.f)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatalf("after %s: nothing written: %v", st.name, err)
+		}
+		var doc struct {
+			Sizes    map[string]int64         `json:"bootstrap_bytes"`
+			Sections map[string]sectionResult `json:"sections"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("after %s: %v", st.name, err)
+		}
+		if doc.Sizes["forms"] != 42 {
+			t.Errorf("after %s: bootstrap_bytes.forms %d, want 42", st.name, doc.Sizes["forms"])
+		}
+		sec, ok := doc.Sections[st.name]
+		if !ok || sec.Error != st.want {
+			t.Errorf("after %s: section %+v (written %v), want error %q", st.name, sec, ok, st.want)
+		}
 	}
 }

@@ -71,6 +71,9 @@ type report struct {
 	RoundTrips map[string]int     `json:"round_trips"`
 	PeakKB     map[string]int64   `json:"runtime_peak_rss_kb"`
 	Campaign   campaignBench      `json:"campaign"`
+	// FanOut is the campaign's planner and senders measured apart at a
+	// million subscribers.
+	FanOut fanOutBench `json:"campaign_fan_out"`
 	// mu guards Sections and Campaign when sections run at once (the
 	// quick run's campaign runs beside the rest), and the writing of the
 	// report.
@@ -118,7 +121,19 @@ func main() {
 	coldOnly := flag.Bool("cold", false, "measure only the cold starts of the HTTP functions")
 	campaignOnly := flag.Int("campaign", 0, "run only the fan-out campaign, to this many subscribers")
 	sweepOnly := flag.Int("sweep", 0, "run only the retention sweep, on this many items")
+	fanOutOnly := flag.Int("fanout", 0, "run only the campaign's planner and senders measured apart, to this many subscribers")
 	flag.Parse()
+	if *fanOutOnly > 0 {
+		ddb := os.Getenv("PK_DYNAMODB_ENDPOINT")
+		fb, err := benchFanOut(context.Background(), ddbClient(ddb), ddb, os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_SQS_ENDPOINT"),
+			*fanOutOnly, scaleFromEnv().FanOutSample)
+		printFanOut(fb)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *sweepOnly > 0 {
 		sw, err := benchSweep(context.Background(), ddbClient(os.Getenv("PK_DYNAMODB_ENDPOINT")), os.Getenv("PK_DYNAMODB_ENDPOINT"), *sweepOnly)
 		printSweep(sw)
@@ -178,6 +193,9 @@ type scale struct {
 	// CampaignRate its configured sends a second.
 	CampaignSubscribers int
 	CampaignRate        float64
+	// FanOutSubscribers is the planner's size, FanOutSample the emails
+	// each concurrency of senders sends.
+	FanOutSubscribers, FanOutSample int
 }
 
 // scaleFromEnv is BENCH_QUICK's scale or the full one, with the sizes
@@ -185,16 +203,16 @@ type scale struct {
 // apart.
 func scaleFromEnv() scale {
 	sc := scale{Requests: 400, ColdRuns: 9, SweepItems: 200000, RightsFew: 1000, RightsMany: 100000, RightsTargets: 40,
-		CampaignSubscribers: 100000, CampaignRate: 100}
+		CampaignSubscribers: 100000, CampaignRate: 100, FanOutSubscribers: 1000000, FanOutSample: 5000}
 	if os.Getenv("BENCH_QUICK") == "1" {
 		sc = scale{Quick: true, Requests: 20, ColdRuns: 3, SweepItems: 2000, RightsFew: 100, RightsMany: 1000, RightsTargets: 10,
-			CampaignSubscribers: 500, CampaignRate: 200}
+			CampaignSubscribers: 500, CampaignRate: 200, FanOutSubscribers: 2000, FanOutSample: 200}
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
 		sc.CampaignRate = v
 	}
 	for name, p := range map[string]*int{"BENCH_SWEEP_ITEMS": &sc.SweepItems, "BENCH_RIGHTS_OTHERS": &sc.RightsMany,
-		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers} {
+		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers, "BENCH_FANOUT_SUBSCRIBERS": &sc.FanOutSubscribers} {
 		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 			*p = v
 		}
@@ -212,7 +230,7 @@ type sectionResult struct {
 
 // sections are the report's sections, in the order they run.
 var sections = []string{"bootstrap_bytes", "stack", "cold_start_ms", "submissions", "capacity_per_operation",
-	"runtime_peak_rss_kb", "sweep", "rights_requests", "campaign"}
+	"runtime_peak_rss_kb", "sweep", "rights_requests", "campaign_fan_out", "campaign"}
 
 // section runs one section and records its time and its error (a panic
 // too): one that fails loses its own figures, not the others'.
@@ -435,6 +453,13 @@ func bench(coldOnly bool) error {
 		fmt.Printf("ratio access many / few               %.2f\n", rb.AccessRatio)
 		fmt.Printf("ratio erasure many / few              %.2f\n", rb.EraseRatio)
 		return nil
+	})
+
+	fmt.Printf("\ncampaign fan-out: the planner to %d subscribers, then senders unpaced ...\n", sc.FanOutSubscribers)
+	rep.step("campaign_fan_out", func() (err error) {
+		rep.FanOut, err = benchFanOut(ctx, db, ddb, ses, sqsURL, sc.FanOutSubscribers, sc.FanOutSample)
+		printFanOut(rep.FanOut)
+		return err
 	})
 
 	if !sc.Quick {

@@ -114,7 +114,7 @@ func TestCheckReport(t *testing.T) {
 		b, _ := json.Marshal(report{Ratios: map[string]float64{"r": 1}, Sizes: map[string]int64{"forms": 1},
 			Cold: map[string]float64{"FormsFunction": 1}, Results: []result{{Name: "x"}}, Capacity: []capacity{{Operation: "x"}},
 			WCU: map[string]float64{"x": 1}, RoundTrips: map[string]int{"x": 1}, PeakKB: map[string]int64{"x": 1},
-			Sections: map[string]sectionResult{}})
+			FanOut: fanOutBench{Senders: []senderRun{{Concurrent: 1}}}, Sections: map[string]sectionResult{}})
 		_ = json.Unmarshal(b, &doc)
 		secs := map[string]any{}
 		for _, name := range sections {

@@ -71,6 +71,13 @@ type report struct {
 	RoundTrips map[string]int     `json:"round_trips"`
 	PeakKB     map[string]int64   `json:"runtime_peak_rss_kb"`
 	Campaign   campaignBench      `json:"campaign"`
+	// CPU is the function processes' CPU time per request; the three
+	// figures below are its per_request_ms, under the keys the issue
+	// names.
+	CPU                  cpuBench `json:"cpu_per_request"`
+	CPUMSPerSignup       float64  `json:"cpu_ms_per_signup"`
+	CPUMSPerContact      float64  `json:"cpu_ms_per_contact"`
+	CPUMSPerRightsFiling float64  `json:"cpu_ms_per_rights_request"`
 	// FanOut is the campaign's planner and senders measured apart at a
 	// million subscribers.
 	FanOut fanOutBench `json:"campaign_fan_out"`
@@ -230,7 +237,7 @@ type sectionResult struct {
 
 // sections are the report's sections, in the order they run.
 var sections = []string{"bootstrap_bytes", "stack", "cold_start_ms", "submissions", "capacity_per_operation",
-	"runtime_peak_rss_kb", "sweep", "rights_requests", "campaign_fan_out", "campaign"}
+	"cpu_per_request", "runtime_peak_rss_kb", "sweep", "rights_requests", "campaign_fan_out", "campaign"}
 
 // section runs one section and records its time and its error (a panic
 // too): one that fails loses its own figures, not the others'.
@@ -415,6 +422,12 @@ func bench(coldOnly bool) error {
 			rep.WCU[key], rep.RoundTrips[key] = c.WCU, c.RoundTrips
 		}
 		return nil
+	})
+	onStack("cpu_per_request", func() (err error) {
+		rep.CPU, err = benchCPU(ctx, s, ses, sc.Requests)
+		rep.CPUMSPerSignup, rep.CPUMSPerContact = rep.CPU.PerRequest["signup"], rep.CPU.PerRequest["contact"]
+		rep.CPUMSPerRightsFiling = rep.CPU.PerRequest["rights_request"]
+		return err
 	})
 	// Peak memory: each runtime process's high-water mark (VmHWM) after
 	// every invocation above; the largest of a function's pool.
@@ -637,6 +650,12 @@ func printFigures(rep *report) {
 	}
 	for _, id := range sortedKeys(rep.Cold) {
 		fmt.Printf("cold start %-22s %.1f ms\n", id, rep.Cold[id])
+	}
+	for _, k := range sortedKeys(rep.CPU.ByFunction) {
+		fmt.Printf("cpu %-34s %.2f ms a request\n", k, rep.CPU.ByFunction[k])
+	}
+	for _, k := range sortedKeys(rep.CPU.PerRequest) {
+		fmt.Printf("cpu per %-30s %.2f ms (function processes, its email included; %d requests)\n", k, rep.CPU.PerRequest[k], rep.CPU.Requests)
 	}
 }
 

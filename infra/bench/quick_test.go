@@ -47,6 +47,12 @@ func checkReport(b []byte) []string {
 		return []string{"not JSON: " + err.Error()}
 	}
 	problems := missing(reflect.TypeFor[report](), doc, "")
+	// A process's CPU time that reads 0 was not measured.
+	for _, k := range []string{"cpu_ms_per_signup", "cpu_ms_per_contact", "cpu_ms_per_rights_request"} {
+		if v, ok := doc[k].(float64); ok && v <= 0 {
+			problems = append(problems, k+": not above 0")
+		}
+	}
 	secs, _ := doc["sections"].(map[string]any)
 	for _, name := range sections {
 		sec, ok := secs[name].(map[string]any)
@@ -114,7 +120,9 @@ func TestCheckReport(t *testing.T) {
 		b, _ := json.Marshal(report{Ratios: map[string]float64{"r": 1}, Sizes: map[string]int64{"forms": 1},
 			Cold: map[string]float64{"FormsFunction": 1}, Results: []result{{Name: "x"}}, Capacity: []capacity{{Operation: "x"}},
 			WCU: map[string]float64{"x": 1}, RoundTrips: map[string]int{"x": 1}, PeakKB: map[string]int64{"x": 1},
-			FanOut: fanOutBench{Senders: []senderRun{{Concurrent: 1}}}, Sections: map[string]sectionResult{}})
+			FanOut: fanOutBench{Senders: []senderRun{{Concurrent: 1}}}, Sections: map[string]sectionResult{},
+			CPU:            cpuBench{PerRequest: map[string]float64{"signup": 1}, ByFunction: map[string]float64{"signup.FormsFunction": 1}},
+			CPUMSPerSignup: 1, CPUMSPerContact: 1, CPUMSPerRightsFiling: 1})
 		_ = json.Unmarshal(b, &doc)
 		secs := map[string]any{}
 		for _, name := range sections {
@@ -135,6 +143,7 @@ func TestCheckReport(t *testing.T) {
 		{"a section failed", func(d map[string]any) {
 			d["sections"].(map[string]any)["sweep"] = map[string]any{"seconds": 1.0, "error": "boom"}
 		}, `section sweep failed: "boom"`},
+		{"no CPU measured", func(d map[string]any) { d["cpu_ms_per_signup"] = 0.0 }, "cpu_ms_per_signup: not above 0"},
 		{"a section did not run", func(d map[string]any) { delete(d["sections"].(map[string]any), "campaign") }, "section campaign did not run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -206,8 +206,8 @@ type scale struct {
 }
 
 // scaleFromEnv is BENCH_QUICK's scale or the full one, with the sizes
-// BENCH_SWEEP_ITEMS, BENCH_RIGHTS_OTHERS and BENCH_CAMPAIGN_SUBSCRIBERS set
-// apart.
+// BENCH_SWEEP_ITEMS, BENCH_RIGHTS_OTHERS, BENCH_CAMPAIGN_SUBSCRIBERS,
+// BENCH_FANOUT_SUBSCRIBERS and BENCH_REQUESTS set apart.
 func scaleFromEnv() scale {
 	sc := scale{Requests: 400, ColdRuns: 9, SweepItems: 200000, RightsFew: 1000, RightsMany: 100000, RightsTargets: 40,
 		CampaignSubscribers: 100000, CampaignRate: 100, FanOutSubscribers: 1000000, FanOutSample: 5000}
@@ -219,7 +219,8 @@ func scaleFromEnv() scale {
 		sc.CampaignRate = v
 	}
 	for name, p := range map[string]*int{"BENCH_SWEEP_ITEMS": &sc.SweepItems, "BENCH_RIGHTS_OTHERS": &sc.RightsMany,
-		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers, "BENCH_FANOUT_SUBSCRIBERS": &sc.FanOutSubscribers} {
+		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers, "BENCH_FANOUT_SUBSCRIBERS": &sc.FanOutSubscribers,
+		"BENCH_REQUESTS": &sc.Requests} {
 		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 			*p = v
 		}

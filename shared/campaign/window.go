@@ -40,13 +40,13 @@ const DefaultMargin = 12 * time.Hour
 // now + (k - planned)/rate; the later of the two must come before now +
 // retention - margin, when a message queued now is about to expire. It
 // fails for a pace no email fits (a retention not above the margin, a
-// rate of 0).
+// rate of 0, less than one email in the time between).
 func (pc Pace) Window(created, now time.Time, planned int) (int, error) {
 	margin := pc.Margin
 	if margin == 0 {
 		margin = DefaultMargin
 	}
-	if pc.Rate <= 0 || pc.Retention <= margin {
+	if pc.Rate <= 0 || pc.Retention <= margin || pc.Rate*(pc.Retention-margin).Seconds() < 1 {
 		return 0, fmt.Errorf("no campaign can be sent before its messages expire: the queue keeps them %v, the margin for retries is %v, "+
 			"the send rate %.2f a second", pc.Retention, margin, pc.Rate)
 	}
@@ -74,14 +74,13 @@ func (s *Split) Error() string {
 }
 
 // resumeAt is when the window first admits one more email than planned:
-// when that one's turn, created + planned/rate, is no later than now +
-// retention - margin. Later, it admits more (all of a window once those
-// queued are sent).
+// when rate * (now - created + retention - margin) reaches planned + 1.
+// Later, it admits more (a whole window once those queued are sent).
 func (pc Pace) resumeAt(created time.Time, planned int) time.Time {
 	margin := pc.Margin
 	if margin == 0 {
 		margin = DefaultMargin
 	}
-	turn := created.Add(time.Duration(float64(planned) / pc.Rate * float64(time.Second)))
+	turn := created.Add(time.Duration(float64(planned+1) / pc.Rate * float64(time.Second)))
 	return turn.Add(-(pc.Retention - margin)).Truncate(time.Second).Add(time.Second)
 }

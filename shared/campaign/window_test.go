@@ -40,6 +40,8 @@ func TestPaceWindow(t *testing.T) {
 		{"a margin of its own", campaign.Pace{Rate: 2, Retention: time.Hour, Margin: 30 * time.Minute}, 0, 0, 3600, false},
 		{"retention not above the margin", campaign.Pace{Rate: 100, Retention: 12 * time.Hour}, 0, 0, 0, true},
 		{"no rate", campaign.Pace{Rate: 0, Retention: fourDays}, 0, 0, 0, true},
+		// An hour at one email in 10,000 seconds.
+		{"not one email in time", campaign.Pace{Rate: 0.0001, Retention: 13 * time.Hour}, 0, 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

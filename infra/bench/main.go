@@ -53,6 +53,10 @@ type result struct {
 type report struct {
 	Date    string `json:"date"`
 	Machine string `json:"machine"`
+	// LoadAverage is the machine's one-minute load average when the
+	// bench started and when it ended (/proc/loadavg): on a shared
+	// machine, what the figures ran beside.
+	LoadAverage [2]float64 `json:"load_average"`
 	// Quick is BENCH_QUICK=1's small run (make test's), not figures to quote.
 	Quick bool `json:"quick"`
 	// Sections says, per section, how long it took and, when it failed,
@@ -322,6 +326,7 @@ func bench(coldOnly bool) error {
 	rep := report{Date: time.Now().UTC().Format("2006-01-02"), Quick: sc.Quick, Ratios: map[string]float64{},
 		Sizes: map[string]int64{}, Cold: map[string]float64{}, Sections: map[string]sectionResult{}, out: out}
 	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	rep.LoadAverage[0] = loadAverage()
 
 	// The campaign runs with services of its own. The quick run starts it
 	// beside the other sections, whose figures it does not quote, so that
@@ -489,6 +494,7 @@ func bench(coldOnly bool) error {
 		rep.Sections["submissions"] = sectionResult{Seconds: rep.Sections["submissions"].Seconds,
 			Error: fmt.Sprintf("%d requests failed", errs)}
 	}
+	rep.LoadAverage[1] = loadAverage()
 	if err := rep.save(); err != nil {
 		return err
 	}
@@ -658,6 +664,21 @@ func printFigures(rep *report) {
 	for _, k := range sortedKeys(rep.CPU.PerRequest) {
 		fmt.Printf("cpu per %-30s %.2f ms (function processes, its email included; %d requests)\n", k, rep.CPU.PerRequest[k], rep.CPU.Requests)
 	}
+}
+
+// loadAverage is the one-minute load average, or 0 where /proc/loadavg
+// cannot be read.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 func sortedKeys[V any](m map[string]V) []string {

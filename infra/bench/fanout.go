@@ -179,12 +179,18 @@ func benchFanOut(ctx context.Context, db *dynamodb.Client, ddb, sesURL, sqsURL s
 // senderStep receives up to 5 batches, mails them as one invocation of
 // the sender function would, and deletes those that did not fail.
 func senderStep(ctx context.Context, client *sqs.Client, url string, snd *campaign.Sender, sent *atomic.Int64) error {
-	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 5, WaitTimeSeconds: 1})
-	if err != nil {
-		return err
-	}
-	if len(out.Messages) == 0 {
-		return fmt.Errorf("the queue ran dry after %d sends", sent.Load())
+	var out *sqs.ReceiveMessageOutput
+	// A receive may come back empty with messages queued (SQS samples
+	// its servers): three empty ones in a row is a queue run dry.
+	for try := 0; out == nil || len(out.Messages) == 0; try++ {
+		if try == 3 {
+			return fmt.Errorf("the queue ran dry after %d sends", sent.Load())
+		}
+		var err error
+		if out, err = client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 5,
+			WaitTimeSeconds: 1}); err != nil {
+			return err
+		}
 	}
 	ev := events.SQSEvent{}
 	for _, m := range out.Messages {

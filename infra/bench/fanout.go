@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,14 +75,9 @@ func benchFanOut(ctx context.Context, db *dynamodb.Client, ddb, sesURL, sqsURL s
 			_, _ = db.DeleteTable(context.WithoutCancel(ctx), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 		}
 	}()
-	var t dynamo.Tables
-	for _, name := range names {
-		for suffix, p := range map[string]*string{"SubjectsTable": &t.Subjects, "LedgerTable": &t.Ledger,
-			"SuppressionTable": &t.Suppression, "OpsTable": &t.Ops, "RequestsTable": &t.Requests} {
-			if strings.HasSuffix(name, suffix) {
-				*p = name
-			}
-		}
+	t := tablesByRole(names)
+	if err := noStreams(ctx, db, t.Subjects); err != nil {
+		return fb, err
 	}
 	store := dynamo.New(db, t)
 

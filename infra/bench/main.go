@@ -380,6 +380,8 @@ func bench(coldOnly bool) error {
 	onStack := func(name string, f func() error) {
 		rep.step(name, func() error {
 			if s == nil {
+				rep.mu.Lock() // the quick run's campaign writes Sections meanwhile
+				defer rep.mu.Unlock()
 				return fmt.Errorf("no stack: %s", rep.Sections["stack"].Error)
 			}
 			return f()

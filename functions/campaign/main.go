@@ -21,6 +21,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/queue"
+	"github.com/privacykeeper/privacykeeper/shared/ses"
 )
 
 func main() {
@@ -44,8 +45,25 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	p := &campaign.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables),
-		Queue: &queue.SQS{Client: queue.NewClient(env.AWS, env.SQSEndpoint), URL: queueURL}, Now: time.Now, Log: log}
+	// The plan is held to what the queue keeps until its turn at the
+	// campaign send rate (campaign.Pace): both read once, at cold start.
+	q := &queue.SQS{Client: queue.NewClient(env.AWS, env.SQSEndpoint), URL: queueURL}
+	retention, err := q.Retention(ctx)
+	if err != nil {
+		return err
+	}
+	total, err := lambdaenv.Float("CAMPAIGN_SEND_RATE", 0)
+	if err != nil {
+		return err
+	}
+	client := ses.NewClient(env.AWS, env.SESEndpoint)
+	rate, err := campaign.TotalRate(ctx, total, func(ctx context.Context) (float64, error) { return ses.MaxSendRate(ctx, client) })
+	if err != nil {
+		return err
+	}
+	log.Info("campaign pace", "per_second", rate, "queue_retention_seconds", retention.Seconds())
+	p := &campaign.Planner{Store: dynamo.New(env.DynamoDB(), env.Tables), Queue: q,
+		Pace: campaign.Pace{Rate: rate, Retention: retention}, Now: time.Now, Log: log}
 	lambda.Start(p.Invoke)
 	return nil
 }

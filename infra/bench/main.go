@@ -53,6 +53,10 @@ type result struct {
 type report struct {
 	Date    string `json:"date"`
 	Machine string `json:"machine"`
+	// LoadAverage is the machine's one-minute load average when the
+	// bench started and when it ended (/proc/loadavg): on a shared
+	// machine, what the figures ran beside.
+	LoadAverage [2]float64 `json:"load_average"`
 	// Quick is BENCH_QUICK=1's small run (make test's), not figures to quote.
 	Quick bool `json:"quick"`
 	// Sections says, per section, how long it took and, when it failed,
@@ -71,8 +75,23 @@ type report struct {
 	RoundTrips map[string]int     `json:"round_trips"`
 	PeakKB     map[string]int64   `json:"runtime_peak_rss_kb"`
 	Campaign   campaignBench      `json:"campaign"`
-	// mu guards Sections when sections run at once (the quick run).
+	// CPU is the function processes' CPU time per request; the three
+	// figures below are its per_request_ms, under the keys the issue
+	// names.
+	CPU                  cpuBench `json:"cpu_per_request"`
+	CPUMSPerSignup       float64  `json:"cpu_ms_per_signup"`
+	CPUMSPerContact      float64  `json:"cpu_ms_per_contact"`
+	CPUMSPerRightsFiling float64  `json:"cpu_ms_per_rights_request"`
+	// FanOut is the campaign's planner and senders measured apart at a
+	// million subscribers.
+	FanOut fanOutBench `json:"campaign_fan_out"`
+	// mu guards Sections and Campaign when sections run at once (the
+	// quick run's campaign runs beside the rest), and the writing of the
+	// report.
 	mu sync.Mutex
+	// out is where the report is written after every section, so that a
+	// bench killed or timed out midway keeps what it measured.
+	out string
 }
 
 // run calls op n times from conc goroutines and summarises the latencies.
@@ -113,7 +132,19 @@ func main() {
 	coldOnly := flag.Bool("cold", false, "measure only the cold starts of the HTTP functions")
 	campaignOnly := flag.Int("campaign", 0, "run only the fan-out campaign, to this many subscribers")
 	sweepOnly := flag.Int("sweep", 0, "run only the retention sweep, on this many items")
+	fanOutOnly := flag.Int("fanout", 0, "run only the campaign's planner and senders measured apart, to this many subscribers")
 	flag.Parse()
+	if *fanOutOnly > 0 {
+		ddb := os.Getenv("PK_DYNAMODB_ENDPOINT")
+		fb, err := benchFanOut(context.Background(), ddbClient(ddb), ddb, os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_SQS_ENDPOINT"),
+			*fanOutOnly, scaleFromEnv().FanOutSample)
+		printFanOut(fb)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *sweepOnly > 0 {
 		sw, err := benchSweep(context.Background(), ddbClient(os.Getenv("PK_DYNAMODB_ENDPOINT")), os.Getenv("PK_DYNAMODB_ENDPOINT"), *sweepOnly)
 		printSweep(sw)
@@ -173,23 +204,27 @@ type scale struct {
 	// CampaignRate its configured sends a second.
 	CampaignSubscribers int
 	CampaignRate        float64
+	// FanOutSubscribers is the planner's size, FanOutSample the emails
+	// each concurrency of senders sends.
+	FanOutSubscribers, FanOutSample int
 }
 
 // scaleFromEnv is BENCH_QUICK's scale or the full one, with the sizes
-// BENCH_SWEEP_ITEMS, BENCH_RIGHTS_OTHERS and BENCH_CAMPAIGN_SUBSCRIBERS set
-// apart.
+// BENCH_SWEEP_ITEMS, BENCH_RIGHTS_OTHERS, BENCH_CAMPAIGN_SUBSCRIBERS,
+// BENCH_FANOUT_SUBSCRIBERS and BENCH_REQUESTS set apart.
 func scaleFromEnv() scale {
 	sc := scale{Requests: 400, ColdRuns: 9, SweepItems: 200000, RightsFew: 1000, RightsMany: 100000, RightsTargets: 40,
-		CampaignSubscribers: 100000, CampaignRate: 100}
+		CampaignSubscribers: 100000, CampaignRate: 100, FanOutSubscribers: 1000000, FanOutSample: 5000}
 	if os.Getenv("BENCH_QUICK") == "1" {
 		sc = scale{Quick: true, Requests: 20, ColdRuns: 3, SweepItems: 2000, RightsFew: 100, RightsMany: 1000, RightsTargets: 10,
-			CampaignSubscribers: 500, CampaignRate: 200}
+			CampaignSubscribers: 500, CampaignRate: 200, FanOutSubscribers: 2000, FanOutSample: 200}
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
 		sc.CampaignRate = v
 	}
 	for name, p := range map[string]*int{"BENCH_SWEEP_ITEMS": &sc.SweepItems, "BENCH_RIGHTS_OTHERS": &sc.RightsMany,
-		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers} {
+		"BENCH_CAMPAIGN_SUBSCRIBERS": &sc.CampaignSubscribers, "BENCH_FANOUT_SUBSCRIBERS": &sc.FanOutSubscribers,
+		"BENCH_REQUESTS": &sc.Requests} {
 		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 			*p = v
 		}
@@ -207,7 +242,7 @@ type sectionResult struct {
 
 // sections are the report's sections, in the order they run.
 var sections = []string{"bootstrap_bytes", "stack", "cold_start_ms", "submissions", "capacity_per_operation",
-	"runtime_peak_rss_kb", "sweep", "rights_requests", "campaign"}
+	"cpu_per_request", "runtime_peak_rss_kb", "sweep", "rights_requests", "campaign_fan_out", "campaign"}
 
 // section runs one section and records its time and its error (a panic
 // too): one that fails loses its own figures, not the others'.
@@ -229,6 +264,37 @@ func (rep *report) section(name string, f func() error) {
 	rep.mu.Lock()
 	rep.Sections[name] = r
 	rep.mu.Unlock()
+}
+
+// step runs one section of the main sequence and writes the report as it
+// stands: a bench killed in a later section (a harness's timeout) leaves
+// the figures of every section before it. Only the main sequence writes:
+// the quick run's campaign, beside it, sets only Campaign and its section
+// under mu.
+func (rep *report) step(name string, f func() error) {
+	rep.section(name, f)
+	if err := rep.save(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: writing %s: %v\n", rep.out, err)
+	}
+}
+
+// save writes the report to rep.out.
+func (rep *report) save() error {
+	if err := os.MkdirAll(filepath.Dir(rep.out), 0o755); err != nil {
+		return err
+	}
+	rep.mu.Lock()
+	b, err := json.MarshalIndent(rep, "", "  ")
+	rep.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Written whole and renamed, so a reader never sees half a report.
+	tmp := rep.out + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, rep.out)
 }
 
 // failed lists the sections that failed.
@@ -258,8 +324,9 @@ func bench(coldOnly bool) error {
 		}
 	}
 	rep := report{Date: time.Now().UTC().Format("2006-01-02"), Quick: sc.Quick, Ratios: map[string]float64{},
-		Sizes: map[string]int64{}, Cold: map[string]float64{}, Sections: map[string]sectionResult{}}
+		Sizes: map[string]int64{}, Cold: map[string]float64{}, Sections: map[string]sectionResult{}, out: out}
 	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	rep.LoadAverage[0] = loadAverage()
 
 	// The campaign runs with services of its own. The quick run starts it
 	// beside the other sections, whose figures it does not quote, so that
@@ -269,8 +336,11 @@ func bench(coldOnly bool) error {
 		// Held to the configured rate within 10% (PK_CAMPAIGN_STRICT), but
 		// in the quick run, which make test runs beside its other tests,
 		// only below 110% of it.
-		rep.Campaign, err = benchCampaign(root, sc.CampaignSubscribers, sc.CampaignRate, !sc.Quick)
-		printCampaign(rep.Campaign)
+		cb, err := benchCampaign(root, sc.CampaignSubscribers, sc.CampaignRate, !sc.Quick)
+		printCampaign(cb)
+		rep.mu.Lock()
+		rep.Campaign = cb
+		rep.mu.Unlock()
 		return err
 	}
 	var beside sync.WaitGroup
@@ -282,7 +352,7 @@ func bench(coldOnly bool) error {
 		}()
 	}
 
-	rep.section("bootstrap_bytes", func() (err error) {
+	rep.step("bootstrap_bytes", func() (err error) {
 		rep.Sizes, err = bootstrapSizes(root)
 		return err
 	})
@@ -290,7 +360,7 @@ func bench(coldOnly bool) error {
 	// The stack: every function under the runtime emulator, the campaign
 	// sender on the local SQS server as in make test.
 	var s *local.Stack
-	rep.section("stack", func() error {
+	rep.step("stack", func() error {
 		t0 := time.Now()
 		var err error
 		s, err = local.Start(ctx, local.Config{Template: "template.yaml", Root: root, BuildDir: ".local/bench/build",
@@ -308,8 +378,10 @@ func bench(coldOnly bool) error {
 	}
 	// onStack runs a section that needs the stack, or records that it had none.
 	onStack := func(name string, f func() error) {
-		rep.section(name, func() error {
+		rep.step(name, func() error {
 			if s == nil {
+				rep.mu.Lock() // the quick run's campaign writes Sections meanwhile
+				defer rep.mu.Unlock()
 				return fmt.Errorf("no stack: %s", rep.Sections["stack"].Error)
 			}
 			return f()
@@ -359,6 +431,12 @@ func bench(coldOnly bool) error {
 		}
 		return nil
 	})
+	onStack("cpu_per_request", func() (err error) {
+		rep.CPU, err = benchCPU(ctx, s, ses, sc.Requests)
+		rep.CPUMSPerSignup, rep.CPUMSPerContact = rep.CPU.PerRequest["signup"], rep.CPU.PerRequest["contact"]
+		rep.CPUMSPerRightsFiling = rep.CPU.PerRequest["rights_request"]
+		return err
+	})
 	// Peak memory: each runtime process's high-water mark (VmHWM) after
 	// every invocation above; the largest of a function's pool.
 	onStack("runtime_peak_rss_kb", func() error {
@@ -376,14 +454,14 @@ func bench(coldOnly bool) error {
 	printFigures(&rep)
 
 	fmt.Printf("\nretention sweep: %d items, 1%% due, then 10%% ...\n", sc.SweepItems)
-	rep.section("sweep", func() (err error) {
+	rep.step("sweep", func() (err error) {
 		rep.Sweep, err = benchSweep(ctx, db, ddb, sc.SweepItems)
 		printSweep(rep.Sweep)
 		return err
 	})
 
 	fmt.Printf("\nrights requests: one subject among %d and among %d others ...\n", sc.RightsFew, sc.RightsMany)
-	rep.section("rights_requests", func() (err error) {
+	rep.step("rights_requests", func() (err error) {
 		rb, err := benchRights(ctx, db, ddb, sc.RightsFew, sc.RightsMany, sc.RightsTargets)
 		rep.Rights = rb
 		if err != nil {
@@ -398,8 +476,15 @@ func bench(coldOnly bool) error {
 		return nil
 	})
 
+	fmt.Printf("\ncampaign fan-out: the planner to %d subscribers, then senders unpaced ...\n", sc.FanOutSubscribers)
+	rep.step("campaign_fan_out", func() (err error) {
+		rep.FanOut, err = benchFanOut(ctx, db, ddb, ses, sqsURL, sc.FanOutSubscribers, sc.FanOutSample)
+		printFanOut(rep.FanOut)
+		return err
+	})
+
 	if !sc.Quick {
-		rep.section("campaign", campaign)
+		rep.step("campaign", campaign)
 	}
 	beside.Wait()
 
@@ -411,11 +496,8 @@ func bench(coldOnly bool) error {
 		rep.Sections["submissions"] = sectionResult{Seconds: rep.Sections["submissions"].Seconds,
 			Error: fmt.Sprintf("%d requests failed", errs)}
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(&rep, "", "  ")
-	if err := os.WriteFile(out, b, 0o644); err != nil {
+	rep.LoadAverage[1] = loadAverage()
+	if err := rep.save(); err != nil {
 		return err
 	}
 	fmt.Println("written", out)
@@ -578,6 +660,27 @@ func printFigures(rep *report) {
 	for _, id := range sortedKeys(rep.Cold) {
 		fmt.Printf("cold start %-22s %.1f ms\n", id, rep.Cold[id])
 	}
+	for _, k := range sortedKeys(rep.CPU.ByFunction) {
+		fmt.Printf("cpu %-34s %.2f ms a request\n", k, rep.CPU.ByFunction[k])
+	}
+	for _, k := range sortedKeys(rep.CPU.PerRequest) {
+		fmt.Printf("cpu per %-30s %.2f ms (function processes, its email included; %d requests)\n", k, rep.CPU.PerRequest[k], rep.CPU.Requests)
+	}
+}
+
+// loadAverage is the one-minute load average, or 0 where /proc/loadavg
+// cannot be read.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,12 @@ func checkReport(b []byte) []string {
 		return []string{"not JSON: " + err.Error()}
 	}
 	problems := missing(reflect.TypeFor[report](), doc, "")
+	// A process's CPU time that reads 0 was not measured.
+	for _, k := range []string{"cpu_ms_per_signup", "cpu_ms_per_contact", "cpu_ms_per_rights_request"} {
+		if v, ok := doc[k].(float64); ok && v <= 0 {
+			problems = append(problems, k+": not above 0")
+		}
+	}
 	secs, _ := doc["sections"].(map[string]any)
 	for _, name := range sections {
 		sec, ok := secs[name].(map[string]any)
@@ -113,7 +120,9 @@ func TestCheckReport(t *testing.T) {
 		b, _ := json.Marshal(report{Ratios: map[string]float64{"r": 1}, Sizes: map[string]int64{"forms": 1},
 			Cold: map[string]float64{"FormsFunction": 1}, Results: []result{{Name: "x"}}, Capacity: []capacity{{Operation: "x"}},
 			WCU: map[string]float64{"x": 1}, RoundTrips: map[string]int{"x": 1}, PeakKB: map[string]int64{"x": 1},
-			Sections: map[string]sectionResult{}})
+			FanOut: fanOutBench{Senders: []senderRun{{Concurrent: 1}}}, Sections: map[string]sectionResult{},
+			CPU:            cpuBench{PerRequest: map[string]float64{"signup": 1}, ByFunction: map[string]float64{"signup.FormsFunction": 1}},
+			CPUMSPerSignup: 1, CPUMSPerContact: 1, CPUMSPerRightsFiling: 1})
 		_ = json.Unmarshal(b, &doc)
 		secs := map[string]any{}
 		for _, name := range sections {
@@ -134,6 +143,7 @@ func TestCheckReport(t *testing.T) {
 		{"a section failed", func(d map[string]any) {
 			d["sections"].(map[string]any)["sweep"] = map[string]any{"seconds": 1.0, "error": "boom"}
 		}, `section sweep failed: "boom"`},
+		{"no CPU measured", func(d map[string]any) { d["cpu_ms_per_signup"] = 0.0 }, "cpu_ms_per_signup: not above 0"},
 		{"a section did not run", func(d map[string]any) { delete(d["sections"].(map[string]any), "campaign") }, "section campaign did not run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,5 +155,44 @@ func TestCheckReport(t *testing.T) {
 				t.Errorf("problems %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// The report as it stands is on disk after every section of the main
+// sequence: a section that fails or panics keeps the figures of those
+// before it, and a bench killed later (a harness's timeout) leaves them.
+func TestReportWrittenAfterEachSection(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "results.json")
+	rep := report{Sections: map[string]sectionResult{}, Sizes: map[string]int64{}, out: out}
+	steps := []struct {
+		name string
+		f    func() error
+		// want is the section's error as written ("" for none).
+		want string
+	}{
+		{"bootstrap_bytes", func() error { rep.Sizes["forms"] = 42; return nil }, ""},
+		{"stack", func() error { return fmt.Errorf("no SQS server") }, "no SQS server"},
+		{"sweep", func() error { panic("boom") }, "panic: boom"},
+	}
+	for _, st := range steps {
+		rep.step(st.name, st.f)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatalf("after %s: nothing written: %v", st.name, err)
+		}
+		var doc struct {
+			Sizes    map[string]int64         `json:"bootstrap_bytes"`
+			Sections map[string]sectionResult `json:"sections"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("after %s: %v", st.name, err)
+		}
+		if doc.Sizes["forms"] != 42 {
+			t.Errorf("after %s: bootstrap_bytes.forms %d, want 42", st.name, doc.Sizes["forms"])
+		}
+		sec, ok := doc.Sections[st.name]
+		if !ok || sec.Error != st.want {
+			t.Errorf("after %s: section %+v (written %v), want error %q", st.name, sec, ok, st.want)
+		}
 	}
 }

@@ -50,28 +50,9 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 				_, _ = db.DeleteTable(context.WithoutCancel(ctx), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 			}
 		}()
-		t := dynamo.Tables{}
-		for _, name := range names {
-			switch {
-			case strings.HasSuffix(name, "SubjectsTable"):
-				t.Subjects = name
-			case strings.HasSuffix(name, "LedgerTable"):
-				t.Ledger = name
-			case strings.HasSuffix(name, "SuppressionTable"):
-				t.Suppression = name
-			case strings.HasSuffix(name, "RequestsTable"):
-				t.Requests = name
-			case strings.HasSuffix(name, "OpsTable"):
-				t.Ops = name // the processors an export names
-			}
-		}
-		for _, name := range []string{t.Subjects, t.Requests} {
-			// No mailer runs here; DynamoDB Local's in-process streams would
-			// only add cost to the writes.
-			if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name),
-				StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(false)}}); err != nil {
-				return r, fmt.Errorf("disable stream: %w", err)
-			}
+		t := tablesByRole(names) // the ops table: the processors an export names
+		if err := noStreams(ctx, db, t.Subjects, t.Requests); err != nil {
+			return r, err
 		}
 		if r.Items[k], err = seedSubjects(ctx, db, t, others+targets, now); err != nil {
 			return r, err
@@ -131,6 +112,39 @@ func benchRights(ctx context.Context, db *dynamodb.Client, ddb string, few, many
 	r.AccessRatio = r.AccessMS[1] / r.AccessMS[0]
 	r.EraseRatio = r.EraseMS[1] / r.EraseMS[0]
 	return r, nil
+}
+
+// tablesByRole names the tables CreateTablesOnly made by their roles.
+func tablesByRole(names []string) dynamo.Tables {
+	var t dynamo.Tables
+	for _, name := range names {
+		switch {
+		case strings.HasSuffix(name, "SubjectsTable"):
+			t.Subjects = name
+		case strings.HasSuffix(name, "LedgerTable"):
+			t.Ledger = name
+		case strings.HasSuffix(name, "SuppressionTable"):
+			t.Suppression = name
+		case strings.HasSuffix(name, "RequestsTable"):
+			t.Requests = name
+		case strings.HasSuffix(name, "OpsTable"):
+			t.Ops = name
+		}
+	}
+	return t
+}
+
+// noStreams turns the tables' streams off: no mailer runs in these
+// benchmarks, and DynamoDB Local's in-process streams would only add cost
+// to every write.
+func noStreams(ctx context.Context, db *dynamodb.Client, tables ...string) error {
+	for _, name := range tables {
+		if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name),
+			StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(false)}}); err != nil {
+			return fmt.Errorf("disable stream: %w", err)
+		}
+	}
+	return nil
 }
 
 func benchSubject(i int) string { return fmt.Sprintf("%064x", i) }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -49,6 +50,9 @@ type Planner struct {
 	Queue Queue
 	// Page is how many subscribers it reads at a time (default 500).
 	Page int
+	// Pace, when its Rate is set, holds the plan to what the queue keeps
+	// until its turn (Window): the rest is planned by a later run.
+	Pace Pace
 	Now  func() time.Time
 	Log  *slog.Logger
 }
@@ -75,12 +79,31 @@ func (p *Planner) Plan(ctx context.Context, c notify.Campaign, deadline time.Tim
 	if size <= 0 {
 		size = 500
 	}
+	// No more queued than will be sent before the queue deletes it: the
+	// window counts from this run's start, behind what earlier runs
+	// queued.
+	window := math.MaxInt
+	if p.Pace.Rate != 0 && plan.State == privacy.CampaignPlanning {
+		if window, err = p.Pace.Window(plan.Created, p.Now(), plan.Planned); err != nil {
+			return plan, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
 	for plan.State == privacy.CampaignPlanning {
 		if !p.Now().Before(deadline) || ctx.Err() != nil {
 			log.InfoContext(ctx, "campaign planning paused", "pages", plan.Pages, "planned", plan.Planned)
 			return plan, errPaused
 		}
-		subs, next, err := p.Store.SubscribersPage(ctx, plan.Cursor, size)
+		// A subscriber read counts against the window whether on the
+		// topic or not.
+		limit := min(size, window-plan.Planned)
+		if limit < 1 {
+			split := &Split{Planned: plan.Planned, Rate: p.Pace.Rate, Retention: p.Pace.Retention,
+				Resume: p.Pace.resumeAt(plan.Created, plan.Planned)}
+			log.InfoContext(ctx, "campaign planning split at the queue's retention", "pages", plan.Pages, "planned", plan.Planned,
+				"resume_after", split.Resume)
+			return plan, split
+		}
+		subs, next, err := p.Store.SubscribersPage(ctx, plan.Cursor, limit)
 		if err != nil {
 			return plan, err
 		}

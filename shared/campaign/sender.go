@@ -332,6 +332,23 @@ const sesShare = 0.8
 // (CheckLease).
 func SenderRate(ctx context.Context, total float64, senders int, lease time.Duration,
 	accountMax func(context.Context) (float64, error)) (float64, error) {
+	total, err := TotalRate(ctx, total, accountMax)
+	if err != nil {
+		return 0, err
+	}
+	rate, err := Share(total, senders)
+	if err != nil {
+		return 0, err
+	}
+	if err := CheckLease(rate, lease); err != nil {
+		return 0, err
+	}
+	return rate, nil
+}
+
+// TotalRate is the campaign send rate across every sender: total when
+// configured, else sesShare of the account's SES maximum (accountMax).
+func TotalRate(ctx context.Context, total float64, accountMax func(context.Context) (float64, error)) (float64, error) {
 	if total < 0 {
 		return 0, ErrNoRate
 	}
@@ -342,14 +359,7 @@ func SenderRate(ctx context.Context, total float64, senders int, lease time.Dura
 		}
 		total = max * sesShare
 	}
-	rate, err := Share(total, senders)
-	if err != nil {
-		return 0, err
-	}
-	if err := CheckLease(rate, lease); err != nil {
-		return 0, err
-	}
-	return rate, nil
+	return total, nil
 }
 
 // inFlightDefault is the sends under way at once when InFlight is unset.

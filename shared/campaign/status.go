@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,6 +35,9 @@ type Status struct {
 	// Reported counts the batches tried at least once.
 	Reported int `json:"batches_reported"`
 	privacy.CampaignTally
+	// Split says why planning stopped before the end and when to plan
+	// the campaign again (the queue's retention; see Pace).
+	Split   string    `json:"split,omitempty"`
 	Created time.Time `json:"created_at"`
 	Updated time.Time `json:"updated_at"`
 }
@@ -80,14 +84,20 @@ func (p *Planner) Invoke(ctx context.Context, c notify.Campaign) (Status, error)
 // campaign (resuming one paused) and answers its status; an event with
 // only a campaign_id answers its status.
 func (p *Planner) Handle(ctx context.Context, c notify.Campaign, deadline time.Time) (Status, error) {
+	var split *Split
 	if c.Topic != "" || c.Subject != "" || c.Body != "" {
-		if _, err := p.Plan(ctx, c, deadline); err != nil {
+		// A split plan is no failure (a retry queues nothing more): its
+		// status says why and when to plan again.
+		if _, err := p.Plan(ctx, c, deadline); err != nil && !errors.As(err, &split) {
 			return Status{}, err
 		}
 	}
 	st, found, err := ReadStatus(ctx, p.Store, c.ID)
 	if err == nil && !found {
 		err = fmt.Errorf("%w: no campaign %q", ErrInvalid, c.ID)
+	}
+	if split != nil {
+		st.Split = split.Error()
 	}
 	return st, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -55,4 +56,19 @@ func (q *SQS) Enqueue(ctx context.Context, batches []privacy.CampaignBatch) erro
 		batches = batches[n:]
 	}
 	return nil
+}
+
+// Retention is how long the queue keeps a message (its
+// MessageRetentionPeriod).
+func (q *SQS) Retention(ctx context.Context) (time.Duration, error) {
+	out, err := q.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.URL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameMessageRetentionPeriod}})
+	if err != nil {
+		return 0, fmt.Errorf("queue retention: %w", err)
+	}
+	secs, err := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameMessageRetentionPeriod)])
+	if err != nil || secs <= 0 {
+		return 0, fmt.Errorf("queue retention: no MessageRetentionPeriod (%q)", out.Attributes[string(types.QueueAttributeNameMessageRetentionPeriod)])
+	}
+	return time.Duration(secs) * time.Second, nil
 }

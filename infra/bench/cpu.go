@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/infra/local"
+)
+
+// cpuBench is the CPU the functions spend per request: user and system
+// time of the function processes (the bootstraps the runtime emulator
+// runs; not the emulator, the gateway, DynamoDB Local or the SES
+// emulator), from before the first request until the last email the
+// requests make is sent, divided by the requests. Each figure includes
+// the mailer's work for the email the request makes (the confirmation of
+// a signup, the acknowledgment of a contact, the verification of a rights
+// request).
+type cpuBench struct {
+	Requests int `json:"requests"`
+	// PerRequest is milliseconds a request, by route (signup, contact,
+	// rights_request); ByFunction the same split by function
+	// ("signup.FormsFunction").
+	PerRequest map[string]float64 `json:"per_request_ms"`
+	ByFunction map[string]float64 `json:"by_function_ms"`
+}
+
+// cpuTime is how long process pid has run on a CPU, user and system
+// together: utime + stime of /proc/<pid>/stat, every thread's, those ended
+// too (proc(5); in clock ticks, 100 a second: USER_HZ). Not
+// /proc/<pid>/schedstat: it counts the main thread alone, and a Go
+// program runs on several (for 60 signups in one process here it read
+// 148 ms where stat read 560). A process gone reads 0.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / 100)
+}
+
+// functionsCPU is the CPU time of each runtime process of the functions,
+// by function and process.
+func functionsCPU(s *local.Stack, ids []string) map[string]map[int]time.Duration {
+	out := map[string]map[int]time.Duration{}
+	for _, id := range ids {
+		out[id] = map[int]time.Duration{}
+		if fn := s.Functions[id]; fn != nil {
+			for _, pid := range fn.RuntimePIDs() {
+				out[id][pid] = cpuTime(pid)
+			}
+		}
+	}
+	return out
+}
+
+// benchCPU sends n requests of each route (4 at a time, each from its own
+// loopback address), waits for their emails, and divides the function
+// processes' CPU time by n.
+func benchCPU(ctx context.Context, s *local.Stack, sesURL string, n int) (cpuBench, error) {
+	cb := cpuBench{Requests: n, PerRequest: map[string]float64{}, ByFunction: map[string]float64{}}
+	tag := fmt.Sprintf("cpu%d", time.Now().UnixNano()%1e9)
+	routes := []struct {
+		name, path, fn string
+		body           func(email string) string
+	}{
+		{"signup", "/v1/subscriptions", "FormsFunction", func(e string) string { return fmt.Sprintf(`{"email":%q,"consent":true}`, e) }},
+		{"contact", "/v1/contact", "FormsFunction", func(e string) string {
+			return fmt.Sprintf(`{"name":"Bench","email":%q,"message":"Benchmark message"}`, e)
+		}},
+		{"rights_request", "/v1/rights-requests", "RightsFunction", func(e string) string {
+			return fmt.Sprintf(`{"email":%q,"type":"access"}`, e)
+		}},
+	}
+	if n > 490 {
+		return cb, fmt.Errorf("at most 490 requests a route (one loopback address each)")
+	}
+	for k, r := range routes {
+		// Warm: the processes of the pool have served, so no cold start
+		// is counted.
+		ids := []string{r.fn, "MailerFunction"}
+		// Each request from its own loopback address, so the per-IP limits
+		// stay out of it.
+		send := func(i int, email string) error {
+			ip := net.IPv4(127, 7, byte(2*k+i/250), byte(i%250+1))
+			c := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext}}
+			resp, err := c.Post(s.URL+r.path, "application/json", bytes.NewBufferString(r.body(email)))
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				return fmt.Errorf("%s: status %d", r.path, resp.StatusCode)
+			}
+			return nil
+		}
+		warm := fmt.Sprintf("%s-%s-warm", tag, r.name)
+		if err := sendAll(8, func(i int) error { return send(i+1, fmt.Sprintf("%s-%d@example.com", warm, i)) }); err != nil {
+			return cb, err
+		}
+		if err := waitMails(ctx, sesURL, warm, 8); err != nil {
+			return cb, fmt.Errorf("%s warm-up: %w", r.name, err)
+		}
+		run := fmt.Sprintf("%s-%s", tag, r.name)
+		waitIdle(s, ids)
+		before := functionsCPU(s, ids)
+		if err := sendAll(n, func(i int) error { return send(i+9, fmt.Sprintf("%s-%d@example.com", run, i)) }); err != nil {
+			return cb, err
+		}
+		if err := waitMails(ctx, sesURL, run, n); err != nil {
+			return cb, fmt.Errorf("%s: %w", r.name, err)
+		}
+		after := functionsCPU(s, ids)
+		var total time.Duration
+		for _, id := range ids {
+			var d time.Duration
+			for pid, t := range after[id] {
+				d += t - before[id][pid] // a process started since counts from 0
+			}
+			cb.ByFunction[r.name+"."+id] = float64(d.Microseconds()) / 1000 / float64(n)
+			total += d
+		}
+		cb.PerRequest[r.name] = float64(total.Microseconds()) / 1000 / float64(n)
+	}
+	return cb, nil
+}
+
+// sendAll calls send for 0..n-1, four at a time, and returns the first
+// error.
+func sendAll(n int, send func(i int) error) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := send(i); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// waitIdle waits until the functions' processes have not run for a
+// second (the mail of earlier sections sent), a minute at most.
+func waitIdle(s *local.Stack, ids []string) {
+	sum := func() (t time.Duration) {
+		for _, byPID := range functionsCPU(s, ids) {
+			for _, d := range byPID {
+				t += d
+			}
+		}
+		return t
+	}
+	last := sum()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		now := sum()
+		if now-last < time.Millisecond {
+			return
+		}
+		last = now
+	}
+}
+
+// waitMails waits until the SES emulator holds n emails to addresses
+// containing tag (a minute at most).
+func waitMails(ctx context.Context, sesURL, tag string, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	got := 0
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		resp, err := http.Get(sesURL + "/store")
+		if err != nil {
+			return err
+		}
+		var store struct {
+			Emails []struct {
+				Destination struct{ To []string } `json:"destination"`
+			} `json:"emails"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&store)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("SES store: %w", err)
+		}
+		got = 0
+		for _, e := range store.Emails {
+			if strings.Contains(strings.Join(e.Destination.To, ","), tag) {
+				got++
+			}
+		}
+		if got >= n {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("%d of %d emails sent within a minute", got, n)
+}

@@ -127,11 +127,11 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		// signup form (nothing is sent until the person confirms), written
 		// with the inquiry in one transaction: both or neither.
 		s := privacy.Signup{Email: form.Email, Name: form.Name, Topics: []string{"newsletter"}}
-		if optIn, err = f.planSignup(ctx, r, s, "contact_form"); err != nil {
+		if optIn, err = f.planSignup(ctx, r, s, privacy.SourceContactForm); err != nil {
 			return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 		}
 	}
-	if err := f.gpc(ctx, r, subject, "contact_form", now); err != nil {
+	if err := f.gpc(ctx, r, subject, privacy.SourceContactForm, now); err != nil {
 		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
 	}
 	inq := privacy.NewInquiry(id, subject, form, r.Site.PolicyVersion, httpapi.Meta(r, now))

@@ -63,10 +63,10 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	}
 	// A Global Privacy Control signal is recorded; it never blocks the
 	// newsletter the person asks for.
-	if err := f.gpc(ctx, r, f.Hasher.Subject(s.Email), "subscription_form", f.Now()); err != nil {
+	if err := f.gpc(ctx, r, f.Hasher.Subject(s.Email), privacy.SourceSignupForm, f.Now()); err != nil {
 		return httpapi.Response{}, fmt.Errorf("signup: %w", err)
 	}
-	plan, err := f.planSignup(ctx, r, s, "subscription_form")
+	plan, err := f.planSignup(ctx, r, s, privacy.SourceSignupForm)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -90,7 +90,7 @@ func pending(r httpapi.Request) httpapi.Response {
 // planSignup decides whether a double opt-in may start (the abuse limits,
 // a restriction of processing) and returns its write, or nil when nothing
 // is to start; the caller writes it (alone, or with the inquiry whose box
-// asked for it).
+// asked for it). source is the form: its own sentence is the one recorded.
 func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) (*privacy.PendingSignup, error) {
 	// The form's language: the sentence agreed to, and every later email.
 	s.Lang = pages.Lang(r).Code
@@ -128,10 +128,11 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	}
 	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
+	version, _ := privacy.Consent(source, s.Lang)
 	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"consent_text_version": consentVersion(r), "topics": strings.Join(s.Topics, ","),
+		Detail: map[string]string{"consent_text_version": version, "topics": strings.Join(s.Topics, ","),
 			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
 	}}, nil
 }
@@ -177,11 +178,13 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		}
 		return httpapi.Response{}, httpapi.ErrRestricted
 	}
+	// The sentence agreed to is the signup's: the store records the
+	// version the signup stored, whatever this page's language or the
+	// sentences of today.
 	confirmed, err := f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
 		Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
-			"consent_text_version": consentVersion(r)},
+		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
 	})
 	if errors.Is(err, privacy.ErrStale) {
 		return httpapi.Response{}, httpapi.ErrInvalidToken
@@ -212,10 +215,4 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		return pages.Message(r, http.StatusOK, "confirmed"), nil
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"status": "confirmed"}), nil
-}
-
-// consentVersion is the version of the consent sentence the page of r shows.
-func consentVersion(r httpapi.Request) string {
-	v, _ := privacy.Consent(pages.Lang(r).Code)
-	return v
 }

@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -262,7 +263,8 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 }
 
 // ConfirmSubscription confirms the signup signupID: it records the proof in
-// the ledger, puts the subscriber on the list, clears the suppression reasons a fresh opt-in
+// the ledger, puts the subscriber on the list, keeps the consent's proof
+// (consentProofRecord), clears the suppression reasons a fresh opt-in
 // clears and makes the receipt's email due; it reports true. The sentence
 // agreed to is the one the signup recorded: e's consent_text_version and
 // source are taken from the stored signup, whatever the caller passed.
@@ -302,11 +304,18 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: vals,
 	}
+	proof, err := attributevalue.MarshalMap(consentProofRecord{PK: SubjectPK(subject), SK: consentProofSK(signupID), Kind: privacy.KindConsentProof,
+		Subject: string(subject), SignupID: signupID, Source: signup.Source, ConsentVersion: signup.ConsentVersion, Lang: signup.Lang,
+		Topics: signup.Topics, SignedUpAt: cmp.Or(signup.SignedUpAt, signup.RequestedAt), ConfirmedAt: now,
+		PolicyVersion: e.PolicyVersion, LegalBasis: e.LegalBasis})
+	if err != nil {
+		return false, fmt.Errorf("marshal consent proof: %w", err)
+	}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return false, err
 	}
-	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}}
+	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}, {Put: &types.Put{TableName: &s.tables.Subjects, Item: proof}}}
 	for _, reason := range privacy.ClearedByConfirmation() {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression,
 			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}}})
@@ -328,6 +337,64 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	return false, privacy.ErrStale
 }
 
+// consentProofRecord proves one confirmed consent (GDPR Art. 7(1)): the
+// sentence shown (its version, the form, the language), when the signup
+// was made and confirmed, the topics, and the policy and basis of the
+// confirmation. It holds no address and no request metadata (those stay
+// with the ledger's entries, whose IP and user agent go at 90 days). It
+// has no expiry while the consent is relied on; its withdrawal starts the
+// retention class privacy.Retention().ConsentProof.
+type consentProofRecord struct {
+	PK             string   `dynamodbav:"pk"`
+	SK             string   `dynamodbav:"sk"`
+	Kind           string   `dynamodbav:"kind"`
+	Subject        string   `dynamodbav:"subject"`
+	SignupID       string   `dynamodbav:"signup_id"`
+	Source         string   `dynamodbav:"source,omitempty"`
+	ConsentVersion string   `dynamodbav:"consent_text_version,omitempty"`
+	Lang           string   `dynamodbav:"lang,omitempty"`
+	Topics         []string `dynamodbav:"topics,stringset,omitempty"`
+	SignedUpAt     string   `dynamodbav:"signed_up_at,omitempty"`
+	ConfirmedAt    string   `dynamodbav:"confirmed_at"`
+	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
+	LegalBasis     string   `dynamodbav:"legal_basis,omitempty"`
+}
+
+// consentProofSK is the sort key of the proof of the signup signupID.
+func consentProofSK(signupID string) string { return "CONSENT#" + signupID }
+
+// withdrawConsentProof starts the retention period of the proof of the
+// subject's confirmed consent, if one is confirmed: withdrawn_at (the
+// first withdrawal's time is kept, so a retry moves nothing) and its due
+// time in the retention index. It runs before the subscription is ended,
+// so a failure here leaves the withdrawal to be retried whole. A
+// subscription confirmed before proofs were kept has none: nothing to do.
+func (s *Store) withdrawConsentProof(ctx context.Context, subject privacy.SubjectID, at time.Time) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: subKey(subject), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#status, signup_id"), ExpressionAttributeNames: map[string]string{"#status": "status"}})
+	if err != nil {
+		return fmt.Errorf("read the subscription: %w", err)
+	}
+	var sub subscriptionRecord
+	if err := attributevalue.UnmarshalMap(out.Item, &sub); err != nil {
+		return fmt.Errorf("read the subscription: %w", err)
+	}
+	if sub.Status != privacy.StatusConfirmed || sub.SignupID == "" {
+		return nil
+	}
+	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(consentProofSK(sub.SignupID))}
+	vals := map[string]types.AttributeValue{":at": str(ts(at))}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects, Key: key,
+		UpdateExpression: aws.String("SET withdrawn_at = if_not_exists(withdrawn_at, :at), " +
+			setDueIfNone(vals, key, privacy.Retention().ConsentProof.From(at))),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: vals})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("withdraw the consent's proof: %w", err)
+	}
+	return nil
+}
+
 // Unsubscribe turns every marketing topic off at once and suppresses the
 // subject for marketing. It works whether or not a subscription exists (the
 // link proves the person was mailed) and is idempotent: once the subject is
@@ -339,6 +406,9 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 	recorded, err := s.suppress(ctx, subject, privacy.SuppressUnsubscribed, e, true)
 	if err != nil {
 		return err
+	}
+	if err := s.withdrawConsentProof(ctx, subject, e.At); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
 	}
 	vals := map[string]types.AttributeValue{
 		":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),

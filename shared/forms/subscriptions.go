@@ -109,14 +109,13 @@ func (f *Forms) planSignup(ctx context.Context, v Visit, s privacy.Signup, sourc
 			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: v.PolicyVersion,
 			Detail: map[string]string{"source": source}})
 	}
-	meta := v.Meta
 	signupID := f.NewID()
 	version, _ := privacy.Consent(source, s.Lang)
 	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: v.Bases.Of(privacy.PurposeMarketing), PolicyVersion: v.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": version, "topics": strings.Join(s.Topics, ","),
-			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
+			"age_confirmed": "true", "source": source, "source_ip": v.Meta.SourceIP, "user_agent": v.Meta.UserAgent},
 	}}, nil
 }
 
@@ -138,7 +137,6 @@ func (f *Forms) ConfirmSignup(ctx context.Context, v Visit, tok string) error {
 	if err != nil {
 		return ErrBadLink
 	}
-	meta := v.Meta
 	var (
 		suppressed, by []string
 		sErr, rErr     error
@@ -168,7 +166,7 @@ func (f *Forms) ConfirmSignup(ctx context.Context, v Visit, tok string) error {
 	confirmed, err := f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
 		Purpose: privacy.PurposeMarketing, LegalBasis: v.Bases.Of(privacy.PurposeMarketing), PolicyVersion: v.PolicyVersion,
-		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
+		Detail: map[string]string{"source_ip": v.Meta.SourceIP, "user_agent": v.Meta.UserAgent},
 	})
 	if errors.Is(err, privacy.ErrStale) {
 		return ErrBadLink

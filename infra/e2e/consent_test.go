@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,16 @@ func (s *stack) setClocks(t *testing.T, table string, item map[string]types.Attr
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shown is an item's string attributes, for a failure's message.
+func shown(item map[string]types.AttributeValue) string {
+	var out []string
+	for k := range item {
+		out = append(out, k+"="+str(item, k))
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }
 
 func detail(item map[string]types.AttributeValue, name string) string {
@@ -116,7 +127,7 @@ func TestConsentSentenceIsTheFormsOwn(t *testing.T) {
 		if proof == nil || str(proof, "consent_text_version") != versions[form] || str(proof, "source") != form ||
 			str(proof, "signed_up_at") != shownAt.Format(time.RFC3339Nano) || str(proof, "confirmed_at") == "" ||
 			str(proof, "confirmed_at") != str(s.subscription(t, addr), "confirmed_at") || str(proof, "email") != "" {
-			t.Errorf("%s: proof of the consent %v", form, proof)
+			t.Errorf("%s: proof of the consent %s", form, shown(proof))
 		}
 		// The receipt (in German, the signup's language) names the
 		// sentence its form showed: version, words and hash, and the form.
@@ -176,7 +187,7 @@ func TestConsentProofKeptWhileReliedOn(t *testing.T) {
 	sweep()
 	if p := s.consentProof(t, addr); p == nil || str(p, "consent_text_version") != privacy.ConsentTextVersion ||
 		str(p, "confirmed_at") != given.Add(time.Hour).Format(time.RFC3339Nano) {
-		t.Fatalf("past 3 years, the proof of a consent still relied on is %v", p)
+		t.Fatalf("past 3 years, the proof of a consent still relied on is %s", shown(p))
 	}
 
 	// Withdrawn: the proof's period starts.
@@ -193,7 +204,7 @@ func TestConsentProofKeptWhileReliedOn(t *testing.T) {
 	proof = s.consentProof(t, addr)
 	withdrawn, err := time.Parse(time.RFC3339Nano, str(proof, "withdrawn_at"))
 	if err != nil || time.Since(withdrawn) > time.Minute {
-		t.Fatalf("the withdrawal is not on the proof: %v", proof)
+		t.Fatalf("the withdrawal is not on the proof: %s", shown(proof))
 	}
 	period := privacy.Retention().ConsentProof
 	for _, c := range []struct {

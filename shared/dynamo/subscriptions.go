@@ -1,9 +1,11 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +45,11 @@ type subscriptionRecord struct {
 	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
 	LegalBasis     string   `dynamodbav:"legal_basis,omitempty"`
 	Lang           string   `dynamodbav:"lang,omitempty"`
+	Source         string   `dynamodbav:"source,omitempty"`
+	// SignedUpAt is when the signup whose terms the item holds was made:
+	// when its sentence was shown (a repeat sends it again, and takes none
+	// of its terms).
+	SignedUpAt string `dynamodbav:"signed_up_at,omitempty"`
 }
 
 func (r subscriptionRecord) domain() privacy.Subscription {
@@ -50,7 +57,7 @@ func (r subscriptionRecord) domain() privacy.Subscription {
 	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
 		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
 		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt), ConsentVersion: r.ConsentVersion,
-		PolicyVersion: r.PolicyVersion, LegalBasis: r.LegalBasis, Lang: r.Lang}
+		PolicyVersion: r.PolicyVersion, LegalBasis: r.LegalBasis, Lang: r.Lang, Source: r.Source}
 }
 
 // DecodeSubscription reads a subscription item, as stored or as a stream image.
@@ -189,7 +196,7 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 	topics := &types.AttributeValueMemberSS{Value: sub.Topics}
 	set := "SET kind = :kind, subject = :subject, email = :email, #name = :name, topics = :topics, " +
 		"#status = :pending, signup_id = :sid, signup_ids = :sids, confirm_requested_at = :now, created_at = if_not_exists(created_at, :now), " +
-		"mail_due = :due, expires_at = :exp, consent_text_version = :cv, lang = :lang, "
+		"mail_due = :due, expires_at = :exp, consent_text_version = :cv, lang = :lang, #source = :src, signed_up_at = :now, "
 	vals := map[string]types.AttributeValue{
 		":kind": str(KindSubscription), ":subject": str(string(subject)), ":email": str(sub.Email),
 		":name": str(sub.Name), ":topics": topics, ":pending": str(privacy.StatusPending),
@@ -197,7 +204,7 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 		":sids": &types.AttributeValueMemberSS{Value: []string{signupID}}, ":epoch": num(e.At.Unix()),
 		":cool": str(ts(e.At.Add(-cooldown))), ":due": str(privacy.Due(privacy.MailConfirm, signupID).String()),
 		":exp": num(privacy.Retention().PendingSignup.From(e.At).Unix()), ":cv": str(e.Detail["consent_text_version"]),
-		":lang": str(privacy.Language(sub.Lang)),
+		":lang": str(privacy.Language(sub.Lang)), ":src": str(e.Detail["source"]),
 	}
 	set += setDue(vals, subKey(subject), privacy.Retention().PendingSignup.From(e.At))
 	upd := &types.Update{
@@ -210,7 +217,7 @@ func (s *Store) signupItems(p privacy.PendingSignup) ([]types.TransactWriteItem,
 		// sends it again instead).
 		ConditionExpression: aws.String("attribute_not_exists(pk) OR (#status <> :confirmed AND confirm_requested_at < :cool AND " +
 			"(#status <> :pending OR expires_at <= :epoch))"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status", "#name": "name"},
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#name": "name", "#source": "source"},
 		ExpressionAttributeValues: vals,
 	}
 	ledger, err := s.ledgerPut(e)
@@ -256,29 +263,59 @@ func (s *Store) Subscription(ctx context.Context, subject privacy.SubjectID) (pr
 }
 
 // ConfirmSubscription confirms the signup signupID: it records the proof in
-// the ledger, puts the subscriber on the list, clears the suppression
-// reasons a fresh opt-in clears and makes the receipt's email due; it
-// reports true. Confirming again is a no-op that reports false: an old
-// link is no new consent. A link to a replaced or expired signup gives
-// privacy.ErrStale.
+// the ledger, puts the subscriber on the list, keeps the consent's proof
+// (consentProofRecord), clears the suppression reasons a fresh opt-in
+// clears and makes the receipt's email due; it reports true. The sentence
+// agreed to is the one the signup recorded: e's consent_text_version and
+// source are taken from the stored signup, whatever the caller passed.
+// Confirming again is a no-op that reports false: an old link is no new
+// consent. A link to a replaced or expired signup gives privacy.ErrStale.
 func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.SubjectID, signupID string, e privacy.Event) (bool, error) {
+	var signup subscriptionRecord
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: subKey(subject), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, fmt.Errorf("confirm subscription: %w", err)
+	}
+	// (No item: the transaction's condition refuses it, privacy.ErrStale.)
+	if err := attributevalue.UnmarshalMap(out.Item, &signup); err != nil {
+		return false, fmt.Errorf("confirm subscription: %w", err)
+	}
+	e.Detail = maps.Clone(e.Detail)
+	if e.Detail == nil {
+		e.Detail = map[string]string{}
+	}
+	e.Detail["consent_text_version"], e.Detail["source"] = signup.ConsentVersion, signup.Source
+	now := ts(e.At)
+	vals := map[string]types.AttributeValue{
+		":confirmed": str(privacy.StatusConfirmed), ":pending": str(privacy.StatusPending),
+		":sid": str(signupID), ":now": str(now), ":list": str(listSubscribers), ":subject": str(string(subject)),
+		":pv": str(e.PolicyVersion), ":lb": str(e.LegalBasis), ":due": str(privacy.Due(privacy.MailConfirmed, signupID).String()),
+		":cv": str(signup.ConsentVersion),
+	}
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :confirmed, signup_id = :sid, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
 			"last_activity_at = :now, policy_version = :pv, legal_basis = :lb, mail_due = :due REMOVE expires_at, unsubscribed_at"),
-		ConditionExpression:      aws.String("#status = :pending AND (signup_id = :sid OR contains(signup_ids, :sid))"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":confirmed": str(privacy.StatusConfirmed), ":pending": str(privacy.StatusPending),
-			":sid": str(signupID), ":now": str(ts(e.At)), ":list": str(listSubscribers), ":subject": str(string(subject)),
-			":pv": str(e.PolicyVersion), ":lb": str(e.LegalBasis), ":due": str(privacy.Due(privacy.MailConfirmed, signupID).String()),
-		},
+		// The sentence read above is still the signup's: a signup that
+		// replaced it since fails here (as its signup ids do).
+		// (Empty or absent in a signup stored before versions were kept.)
+		ConditionExpression: aws.String("#status = :pending AND (signup_id = :sid OR contains(signup_ids, :sid)) AND " +
+			"(consent_text_version = :cv OR attribute_not_exists(consent_text_version))"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: vals,
+	}
+	proof, err := attributevalue.MarshalMap(consentProofRecord{PK: SubjectPK(subject), SK: consentProofSK(signupID), Kind: privacy.KindConsentProof,
+		Subject: string(subject), SignupID: signupID, Source: signup.Source, ConsentVersion: signup.ConsentVersion, Lang: signup.Lang,
+		Topics: signup.Topics, SignedUpAt: cmp.Or(signup.SignedUpAt, signup.RequestedAt), ConfirmedAt: now,
+		PolicyVersion: e.PolicyVersion, LegalBasis: e.LegalBasis})
+	if err != nil {
+		return false, fmt.Errorf("marshal consent proof: %w", err)
 	}
 	ledger, err := s.ledgerPut(e)
 	if err != nil {
 		return false, err
 	}
-	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}}
+	items := []types.TransactWriteItem{{Update: upd}, {Put: ledger}, {Put: &types.Put{TableName: &s.tables.Subjects, Item: proof}}}
 	for _, reason := range privacy.ClearedByConfirmation() {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression,
 			Key: map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}}})
@@ -300,6 +337,64 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	return false, privacy.ErrStale
 }
 
+// consentProofRecord proves one confirmed consent (GDPR Art. 7(1)): the
+// sentence shown (its version, the form, the language), when the signup
+// was made and confirmed, the topics, and the policy and basis of the
+// confirmation. It holds no address and no request metadata (those stay
+// with the ledger's entries, whose IP and user agent go at 90 days). It
+// has no expiry while the consent is relied on; its withdrawal starts the
+// retention class privacy.Retention().ConsentProof.
+type consentProofRecord struct {
+	PK             string   `dynamodbav:"pk"`
+	SK             string   `dynamodbav:"sk"`
+	Kind           string   `dynamodbav:"kind"`
+	Subject        string   `dynamodbav:"subject"`
+	SignupID       string   `dynamodbav:"signup_id"`
+	Source         string   `dynamodbav:"source,omitempty"`
+	ConsentVersion string   `dynamodbav:"consent_text_version,omitempty"`
+	Lang           string   `dynamodbav:"lang,omitempty"`
+	Topics         []string `dynamodbav:"topics,stringset,omitempty"`
+	SignedUpAt     string   `dynamodbav:"signed_up_at,omitempty"`
+	ConfirmedAt    string   `dynamodbav:"confirmed_at"`
+	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
+	LegalBasis     string   `dynamodbav:"legal_basis,omitempty"`
+}
+
+// consentProofSK is the sort key of the proof of the signup signupID.
+func consentProofSK(signupID string) string { return "CONSENT#" + signupID }
+
+// withdrawConsentProof starts the retention period of the proof of the
+// subject's confirmed consent, if one is confirmed: withdrawn_at (the
+// first withdrawal's time is kept, so a retry moves nothing) and its due
+// time in the retention index. It runs before the subscription is ended,
+// so a failure here leaves the withdrawal to be retried whole. A
+// subscription confirmed before proofs were kept has none: nothing to do.
+func (s *Store) withdrawConsentProof(ctx context.Context, subject privacy.SubjectID, at time.Time) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: subKey(subject), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#status, signup_id"), ExpressionAttributeNames: map[string]string{"#status": "status"}})
+	if err != nil {
+		return fmt.Errorf("read the subscription: %w", err)
+	}
+	var sub subscriptionRecord
+	if err := attributevalue.UnmarshalMap(out.Item, &sub); err != nil {
+		return fmt.Errorf("read the subscription: %w", err)
+	}
+	if sub.Status != privacy.StatusConfirmed || sub.SignupID == "" {
+		return nil
+	}
+	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(consentProofSK(sub.SignupID))}
+	vals := map[string]types.AttributeValue{":at": str(ts(at))}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects, Key: key,
+		UpdateExpression: aws.String("SET withdrawn_at = if_not_exists(withdrawn_at, :at), " +
+			setDueIfNone(vals, key, privacy.Retention().ConsentProof.From(at))),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: vals})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("withdraw the consent's proof: %w", err)
+	}
+	return nil
+}
+
 // Unsubscribe turns every marketing topic off at once and suppresses the
 // subject for marketing. It works whether or not a subscription exists (the
 // link proves the person was mailed) and is idempotent: once the subject is
@@ -311,6 +406,9 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 	recorded, err := s.suppress(ctx, subject, privacy.SuppressUnsubscribed, e, true)
 	if err != nil {
 		return err
+	}
+	if err := s.withdrawConsentProof(ctx, subject, e.At); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
 	}
 	vals := map[string]types.AttributeValue{
 		":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),

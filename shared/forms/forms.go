@@ -6,17 +6,14 @@ package forms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
-	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
 // Store is what the forms need from the database.
@@ -44,74 +41,66 @@ type Forms struct {
 	Hasher *privacy.Hasher
 	Tokens *token.Signer
 	Limits Limits
-	// Every record carries the policy version in force (the router puts
-	// it on each request: Request.Site).
+	// Every record carries the policy version in force (Visit).
 	Now   func() time.Time
 	NewID func() string
 	Log   *slog.Logger
 }
 
-// Routes registers the handlers under the route keys template.yaml declares.
-func (f *Forms) Routes(rt *httpapi.Router) {
-	rt.Handle("POST /v1/contact", f.Contact)
-	rt.Handle("GET /v1/health", f.Health)
-	rt.Handle("POST /v1/subscriptions", f.Subscribe)
-	rt.Handle("GET /v1/subscriptions/confirm", f.ConfirmPage)
-	rt.Handle("POST /v1/subscriptions/confirm", f.Confirm)
-	rt.Handle("GET /privacy", f.Center)
-	rt.Handle("GET /privacy/assets/{name}", Asset)
+// Visit is what the forms need of one request, taken from it once by the
+// HTTP adapter (http.go): its id, the form's language, the Global Privacy
+// Control signal, the pseudonymous metadata (ReceivedAt is set by the
+// service's clock), and the policy version in force with its bases.
+type Visit struct {
+	RequestID     string
+	Lang          string
+	GPC           bool
+	Meta          privacy.RequestMeta
+	PolicyVersion string
+	Bases         privacy.Bases
 }
 
-// Center handles GET /privacy: the privacy center, its three forms empty.
-func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	c := web.NewCenter(pages.Lang(r).Code)
-	c.GPC = httpapi.GPC(r)
-	return pages.Center(r, http.StatusOK, c), nil
-}
+// TooMany is the answer to a source over the contact form's limit: try
+// again after RetryAfter.
+type TooMany struct{ RetryAfter time.Duration }
 
-// Asset handles GET /privacy/assets/{name}: the embedded stylesheet and
-// script, cacheable for a day.
-func Asset(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	b, ct, ok := web.Asset(r.PathParameters["name"])
-	if !ok {
-		return httpapi.Response{}, httpapi.ErrNotFound
-	}
-	return httpapi.Response{StatusCode: http.StatusOK, Body: string(b), Headers: map[string]string{
-		"Content-Type": ct, "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}}, nil
-}
+func (e *TooMany) Error() string { return fmt.Sprintf("over the limit; retry after %v", e.RetryAfter) }
 
-type accepted struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-}
+// The errors of a confirmation link.
+var (
+	// ErrBadLink: the link's token is forged, expired or of another purpose.
+	ErrBadLink = errors.New("forms: invalid link")
+	// ErrRestricted: the person restricted their processing; nothing new starts.
+	ErrRestricted = errors.New("forms: processing restricted")
+)
 
-// Contact handles POST /v1/contact.
-func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	in, err := httpapi.DecodeInput(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+// SubmitContact stores a contact form's inquiry (and the double opt-in its
+// newsletter box asks for) and returns its id. A filled honeypot is
+// answered as a person is, and stores nothing. Errors: a
+// *privacy.ValidationError, *TooMany, or a failure.
+func (f *Forms) SubmitContact(ctx context.Context, v Visit, in privacy.Input) (string, error) {
 	id := f.NewID()
 	if in.Honeypot() {
 		// Answer exactly as for a person, so the bot learns nothing.
 		f.Log.InfoContext(ctx, "honeypot filled; dropped")
-		return received(r, id), nil
+		return id, nil
 	}
 	form, err := privacy.ParseContact(in)
-	if v, ok := privacy.AsValidation(err); ok {
-		return httpapi.Response{}, httpapi.Validation(v)
+	if err != nil {
+		return "", err
 	}
 	now := f.Now()
+	v.Meta.ReceivedAt = now
 	subject := f.Hasher.Subject(form.Email)
 	// The source first: a call refused here spends nobody's budget.
-	ex, err := limit.SourceThen(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
+	ex, err := limit.SourceThen(ctx, f.Store, now, limit.Check{Rule: f.Limits.ContactPerIP, Key: limit.IPKey(f.Hasher, v.Meta.SourceIP)},
 		limit.Check{Rule: f.Limits.ContactPerAddress, Key: f.Hasher.MailboxKey(form.Email)})
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("contact: %w", err)
+		return "", fmt.Errorf("contact: %w", err)
 	}
 	if ex != nil && ex.Rule == f.Limits.ContactPerIP {
 		f.Log.WarnContext(ctx, "contact over its limit", "limit", ex.Rule.Name)
-		return httpapi.Response{}, httpapi.RateLimited(ex.RetryAfter)
+		return "", &TooMany{RetryAfter: ex.RetryAfter}
 	}
 	// Past the sender's mailbox limit the inquiry is kept and the team told
 	// (a stranger writing as the person must not silence the person's own
@@ -127,50 +116,43 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		// signup form (nothing is sent until the person confirms), written
 		// with the inquiry in one transaction: both or neither.
 		s := privacy.Signup{Email: form.Email, Name: form.Name, Topics: []string{"newsletter"}}
-		if optIn, err = f.planSignup(ctx, r, s, "contact_form"); err != nil {
-			return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
+		if optIn, err = f.planSignup(ctx, v, s, privacy.SourceContactForm); err != nil {
+			return "", fmt.Errorf("contact %s: %w", id, err)
 		}
 	}
-	if err := f.gpc(ctx, r, subject, "contact_form", now); err != nil {
-		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
+	if err := f.gpc(ctx, v, subject, privacy.SourceContactForm, now); err != nil {
+		return "", fmt.Errorf("contact %s: %w", id, err)
 	}
-	inq := privacy.NewInquiry(id, subject, form, r.Site.PolicyVersion, httpapi.Meta(r, now))
-	inq.LegalBasis = r.Site.Bases.Of(privacy.PurposeRespondToInquiry)
-	inq.Lang = pages.Lang(r).Code // the person's emails follow the form's language
+	inq := privacy.NewInquiry(id, subject, form, v.PolicyVersion, v.Meta)
+	inq.LegalBasis = v.Bases.Of(privacy.PurposeRespondToInquiry)
+	inq.Lang = v.Lang // the person's emails follow the form's language
 	inq.AckHeld = ackHeld
 	due, err := f.Store.SaveInquiryWithSignup(ctx, inq, optIn)
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("contact %s: %w", id, err)
+		return "", fmt.Errorf("contact %s: %w", id, err)
 	}
 	f.Log.InfoContext(ctx, "inquiry stored", "inquiry_id", id, "topic", form.Topic,
 		"confirmation_due", due)
-	return received(r, id), nil
+	return id, nil
 }
 
-func received(r httpapi.Request, id string) httpapi.Response {
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusAccepted, "contact.received", id)
-	}
-	return httpapi.JSON(http.StatusAccepted, accepted{ID: id, Status: "received"})
-}
-
-// Health handles GET /v1/health: 200 when the table can be reached.
-func (f *Forms) Health(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+// Ping reports whether the table can be reached.
+func (f *Forms) Ping(ctx context.Context) error {
 	if err := f.Store.Ping(ctx); err != nil {
-		return httpapi.Response{}, fmt.Errorf("health: %w", err)
+		return fmt.Errorf("health: %w", err)
 	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"status": "ok"}), nil
+	return nil
 }
 
 // gpc records a Global Privacy Control signal (Sec-GPC: 1) sent with a
 // form: the ledger's gpc_signal, and the person's record marked opted out
 // of sale and sharing. It is written before the form's own write and is
 // idempotent, so a retried form records it once.
-func (f *Forms) gpc(ctx context.Context, r httpapi.Request, subject privacy.SubjectID, source string, now time.Time) error {
-	if !httpapi.GPC(r) {
+func (f *Forms) gpc(ctx context.Context, v Visit, subject privacy.SubjectID, source string, now time.Time) error {
+	if !v.GPC {
 		return nil
 	}
 	return f.Store.RecordSaleOptOut(ctx, subject, "gpc", privacy.Event{Subject: subject, Name: "gpc_signal", At: now,
-		Ref: r.RequestContext.RequestID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
+		Ref: v.RequestID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: v.PolicyVersion,
 		Detail: map[string]string{"source": source}})
 }

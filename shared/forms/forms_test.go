@@ -100,7 +100,7 @@ func TestSignupRemembersItsLanguage(t *testing.T) {
 			t.Fatalf("%s: %d %s %v", c.header, resp.StatusCode, resp.Body, err)
 		}
 		sub, err := store.Subscription(context.Background(), h.Subject(email))
-		wantVersion, _ := privacy.Consent(c.lang)
+		wantVersion, _ := privacy.Consent(privacy.SourceSignupForm, c.lang)
 		if err != nil || sub.Lang != c.lang || sub.ConsentVersion != wantVersion {
 			t.Errorf("%s: lang %q consent %q, want %q %q (%v)", c.header, sub.Lang, sub.ConsentVersion, c.lang, wantVersion, err)
 		}

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
-	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -42,58 +39,44 @@ func DefaultLimits() Limits {
 	}
 }
 
-type pendingAnswer struct {
-	Status string `json:"status"`
-}
-
-// Subscribe handles POST /v1/subscriptions. The answer is the same whatever
-// the address's history, so it reveals nothing.
-func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	in, err := httpapi.DecodeInput(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+// SubmitSignup starts a newsletter signup's double opt-in. Its outcome is
+// not told (the answer is the same whatever the address's history, so it
+// reveals nothing): the error is a *privacy.ValidationError or a failure.
+func (f *Forms) SubmitSignup(ctx context.Context, v Visit, in privacy.Input) error {
 	if in.Honeypot() {
 		f.Log.InfoContext(ctx, "honeypot filled; dropped")
-		return pending(r), nil
+		return nil
 	}
 	s, err := privacy.ParseSignup(in)
-	if v, ok := privacy.AsValidation(err); ok {
-		return httpapi.Response{}, httpapi.Validation(v)
+	if err != nil {
+		return err
 	}
 	// A Global Privacy Control signal is recorded; it never blocks the
 	// newsletter the person asks for.
-	if err := f.gpc(ctx, r, f.Hasher.Subject(s.Email), "subscription_form", f.Now()); err != nil {
-		return httpapi.Response{}, fmt.Errorf("signup: %w", err)
+	if err := f.gpc(ctx, v, f.Hasher.Subject(s.Email), privacy.SourceSignupForm, f.Now()); err != nil {
+		return fmt.Errorf("signup: %w", err)
 	}
-	plan, err := f.planSignup(ctx, r, s, "subscription_form")
+	plan, err := f.planSignup(ctx, v, s, privacy.SourceSignupForm)
 	if err != nil {
-		return httpapi.Response{}, err
+		return err
 	}
 	if plan != nil {
 		due, err := f.Store.RequestSubscription(ctx, *plan)
 		if err != nil {
-			return httpapi.Response{}, fmt.Errorf("signup: %w", err)
+			return fmt.Errorf("signup: %w", err)
 		}
 		f.Log.InfoContext(ctx, "signup", "confirmation_due", due, "signup_id", plan.ID)
 	}
-	return pending(r), nil
-}
-
-func pending(r httpapi.Request) httpapi.Response {
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusAccepted, "newsletter.pending")
-	}
-	return httpapi.JSON(http.StatusAccepted, pendingAnswer{Status: "pending_confirmation"})
+	return nil
 }
 
 // planSignup decides whether a double opt-in may start (the abuse limits,
 // a restriction of processing) and returns its write, or nil when nothing
 // is to start; the caller writes it (alone, or with the inquiry whose box
-// asked for it).
-func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Signup, source string) (*privacy.PendingSignup, error) {
+// asked for it). source is the form: its own sentence is the one recorded.
+func (f *Forms) planSignup(ctx context.Context, v Visit, s privacy.Signup, source string) (*privacy.PendingSignup, error) {
 	// The form's language: the sentence agreed to, and every later email.
-	s.Lang = pages.Lang(r).Code
+	s.Lang = v.Lang
 	now := f.Now()
 	subject := f.Hasher.Subject(s.Email)
 	// The limits and the restriction are read together: one round trip.
@@ -105,7 +88,7 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	)
 	wg.Go(func() {
 		// The source first: a call refused there spends no mailbox's budget.
-		ex, limErr = limit.SourceThen(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, r.RequestContext.HTTP.SourceIP)},
+		ex, limErr = limit.SourceThen(ctx, f.Store, now, limit.Check{Rule: f.Limits.SignupPerIP, Key: limit.IPKey(f.Hasher, v.Meta.SourceIP)},
 			limit.Check{Rule: f.Limits.SignupPerAddress, Key: f.Hasher.MailboxKey(s.Email)})
 	})
 	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, subject) })
@@ -123,37 +106,37 @@ func (f *Forms) planSignup(ctx context.Context, r httpapi.Request, s privacy.Sig
 	if len(by) > 0 {
 		f.Log.InfoContext(ctx, "signup held: processing restricted", "restricted_by", strings.Join(by, ","))
 		return nil, f.Store.RecordEvent(ctx, privacy.Event{Subject: subject, Name: "signup_held_restricted", At: now, Ref: by[0],
-			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: r.Site.PolicyVersion,
+			Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: v.PolicyVersion,
 			Detail: map[string]string{"source": source}})
 	}
-	meta := httpapi.Meta(r, now)
 	signupID := f.NewID()
+	version, _ := privacy.Consent(source, s.Lang)
 	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
-		Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"consent_text_version": consentVersion(r), "topics": strings.Join(s.Topics, ","),
-			"age_confirmed": "true", "source": source, "source_ip": meta.SourceIP, "user_agent": meta.UserAgent},
+		Purpose: privacy.PurposeMarketing, LegalBasis: v.Bases.Of(privacy.PurposeMarketing), PolicyVersion: v.PolicyVersion,
+		Detail: map[string]string{"consent_text_version": version, "topics": strings.Join(s.Topics, ","),
+			"age_confirmed": "true", "source": source, "source_ip": v.Meta.SourceIP, "user_agent": v.Meta.UserAgent},
 	}}, nil
 }
 
-// ConfirmPage handles GET /v1/subscriptions/confirm: a page with one
-// button. It changes nothing, since mail scanners follow links.
-func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	if _, err := f.Tokens.Check(httpapi.Query(r, "token"), token.ConfirmSubscription, f.Now()); err != nil {
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+// CheckLink checks a confirmation link's token (ErrBadLink); it changes
+// nothing, since mail scanners follow links.
+func (f *Forms) CheckLink(tok string) error {
+	if _, err := f.Tokens.Check(tok, token.ConfirmSubscription, f.Now()); err != nil {
+		return ErrBadLink
 	}
-	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.RawPath + "?token=" + httpapi.Query(r, "token")}), nil
+	return nil
 }
 
-// Confirm handles POST /v1/subscriptions/confirm: it confirms, records the
-// proof (time, IP, user agent) and is idempotent.
-func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+// ConfirmSignup confirms the signup a link's token names, records the
+// proof (time, IP, user agent) and is idempotent. Errors: ErrBadLink (also
+// for a replaced or expired signup), ErrRestricted, or a failure.
+func (f *Forms) ConfirmSignup(ctx context.Context, v Visit, tok string) error {
 	now := f.Now()
-	c, err := f.Tokens.Check(httpapi.Query(r, "token"), token.ConfirmSubscription, now)
+	c, err := f.Tokens.Check(tok, token.ConfirmSubscription, now)
 	if err != nil {
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+		return ErrBadLink
 	}
-	meta := httpapi.Meta(r, now)
 	var (
 		suppressed, by []string
 		sErr, rErr     error
@@ -163,7 +146,7 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, c.Subject) })
 	wg.Wait()
 	if err := errors.Join(sErr, rErr); err != nil {
-		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+		return fmt.Errorf("confirm: %w", err)
 	}
 	// A signup made before the person restricted their processing is not
 	// confirmed while the restriction is in force (GDPR Art. 18): nothing
@@ -172,22 +155,24 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		f.Log.InfoContext(ctx, "confirmation held: processing restricted", "restricted_by", strings.Join(by, ","))
 		if err := f.Store.RecordEvent(ctx, privacy.Event{Subject: c.Subject, Name: "confirmation_held_restricted", At: now,
 			Ref: by[0], Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegalObligation,
-			PolicyVersion: r.Site.PolicyVersion, Detail: map[string]string{"signup_id": c.Ref}}); err != nil {
-			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+			PolicyVersion: v.PolicyVersion, Detail: map[string]string{"signup_id": c.Ref}}); err != nil {
+			return fmt.Errorf("confirm: %w", err)
 		}
-		return httpapi.Response{}, httpapi.ErrRestricted
+		return ErrRestricted
 	}
+	// The sentence agreed to is the signup's: the store records the
+	// version the signup stored, whatever this page's language or the
+	// sentences of today.
 	confirmed, err := f.Store.ConfirmSubscription(ctx, c.Subject, c.Ref, privacy.Event{
 		Subject: c.Subject, Name: "subscription_confirmed", At: now, Ref: c.Ref,
-		Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
-		Detail: map[string]string{"source_ip": meta.SourceIP, "user_agent": meta.UserAgent,
-			"consent_text_version": consentVersion(r)},
+		Purpose: privacy.PurposeMarketing, LegalBasis: v.Bases.Of(privacy.PurposeMarketing), PolicyVersion: v.PolicyVersion,
+		Detail: map[string]string{"source_ip": v.Meta.SourceIP, "user_agent": v.Meta.UserAgent},
 	})
 	if errors.Is(err, privacy.ErrStale) {
-		return httpapi.Response{}, httpapi.ErrInvalidToken
+		return ErrBadLink
 	}
 	if err != nil {
-		return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+		return fmt.Errorf("confirm: %w", err)
 	}
 	// The person asks anew: what held marketing back is lifted, and the
 	// confirmation is the proof (a hard bounce: it proves delivery). Only a
@@ -201,21 +186,12 @@ func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	if len(lifted) > 0 {
 		if err := f.Store.LiftSuppressions(ctx, c.Subject, lifted, privacy.Event{Subject: c.Subject, Name: "suppression_lifted",
-			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: r.Site.Bases.Of(privacy.PurposeMarketing), PolicyVersion: r.Site.PolicyVersion,
+			At: now, Ref: c.Ref, Purpose: privacy.PurposeMarketing, LegalBasis: v.Bases.Of(privacy.PurposeMarketing), PolicyVersion: v.PolicyVersion,
 			Detail: map[string]string{"reasons": strings.Join(lifted, ","), "by": "confirmed_signup"}}); err != nil {
-			return httpapi.Response{}, fmt.Errorf("confirm: %w", err)
+			return fmt.Errorf("confirm: %w", err)
 		}
 	}
 	f.Log.InfoContext(ctx, "subscription confirmed", "signup_id", c.Ref,
 		"suppressions_lifted", len(lifted))
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "confirmed"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"status": "confirmed"}), nil
-}
-
-// consentVersion is the version of the consent sentence the page of r shows.
-func consentVersion(r httpapi.Request) string {
-	v, _ := privacy.Consent(pages.Lang(r).Code)
-	return v
+	return nil
 }

@@ -115,7 +115,7 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 type NamedClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
-	PolicyNotice, CampaignRecord, MovedForward Class
+	PolicyNotice, CampaignRecord, MovedForward, ConsentProof Class
 }
 
 // Retention returns the classes the code writes by.
@@ -159,6 +159,11 @@ var retention = NamedClasses{
 	ClientTermination: Class{Name: "client_termination", Table: TableSubjects, Has: "client_terminated_at",
 		Clock: "client_terminated_at", Days: 365, Action: Delete,
 		Why: "§7 'client data ... deleted within 12 months of termination upon written request': the clock is set by the operator command"},
+	ConsentProof: Class{Name: "consent_proof", Table: TableSubjects, Kind: KindConsentProof, Clock: "withdrawn_at",
+		Days: ConsentProofDays, Action: Delete,
+		Why: "GDPR Art. 7(1) (the controller must be able to demonstrate that the person consented) and §7: the proof of a newsletter consent " +
+			"(the sentence shown, on which form and in which language, when, and its confirmation; no address, no IP) is kept as long as " +
+			"the consent is relied on, and 3 years after it is withdrawn, to answer a claim about mail sent under it; the period runs from the withdrawal"},
 	Ledger: Class{Name: "ledger_entry", Table: TableLedger, Clock: "at", Days: 3 * 365, Action: Delete, TTLOnly: true,
 		Why: "accountability: evidence of consent and processing is kept 3 years, with no address"},
 	MailMarker: Class{Name: "sent_marker", Table: TableOps, Has: "state", Clock: ClockExpiry, Days: 7, Action: Delete, TTLOnly: true,
@@ -183,8 +188,17 @@ func RetentionClasses() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
-		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward}
+		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward, r.ConsentProof}
 }
+
+// KindConsentProof is the item, in a subject's partition, that proves one
+// confirmed consent (its sort key names the signup); it outlives the
+// ledger's 3 years while the consent lasts (ConsentProof).
+const KindConsentProof = "consent_proof"
+
+// ConsentProofDays is how long the proof of a consent is kept after its
+// withdrawal.
+const ConsentProofDays = 3 * 365
 
 // KindMovedForward is the item a correction of an address leaves under the
 // person's old key: the key their data moved to ("to").

@@ -37,6 +37,12 @@ func TestNextDue(t *testing.T) {
 			attrs{"kind": "subscription", "status": "pending", "confirm_requested_at": t0}, t0.Add(30 * day)},
 		{"confirmed subscription: kept while it lasts", privacy.TableSubjects,
 			attrs{"kind": "subscription", "status": "confirmed", "confirm_requested_at": t0}, time.Time{}},
+		// The proof of a consent outlives the ledger's 3 years while the
+		// consent lasts; its withdrawal starts its period (#33).
+		{"consent proof of a consent relied on: kept", privacy.TableSubjects,
+			attrs{"kind": "consent_proof", "confirmed_at": t0, "signed_up_at": t0}, time.Time{}},
+		{"consent proof after its withdrawal", privacy.TableSubjects,
+			attrs{"kind": "consent_proof", "confirmed_at": t0, "withdrawn_at": t0.Add(400 * day)}, t0.Add((400 + 3*365) * day)},
 		{"ledger entry with request metadata", privacy.TableLedger, attrs{"detail": "x", "detail.source_ip": "x", "at": t0}, t0.Add(90 * day)},
 		// Or the sweep would strip it again on every run; the 3 years are
 		// TTL's alone.

@@ -50,10 +50,41 @@ func Language(lang string) string {
 	return Languages()[0]
 }
 
-// Consent is the consent sentence the signup form shows in lang, and its
-// version (recorded with the signup).
-func Consent(lang string) (version, text string) {
-	switch Language(lang) {
+// The forms that ask for consent to the newsletter, as a signup records
+// its source: each shows a sentence of its own.
+const (
+	SourceSignupForm  = "subscription_form"
+	SourceContactForm = "contact_form"
+)
+
+// ContactOptInVersion names the sentence beside the contact form's
+// newsletter box: a consent of its own, with its own words (it says that
+// a confirmation email comes first, and nothing of topics).
+const ContactOptInVersion = "contact-opt-in-2026-12"
+
+// The contact form's opt-in sentence, by language.
+var contactOptIn = map[string]string{
+	"en": "Also send me the newsletter (you will get an email to confirm first). I am 16 or older, or my parent or guardian agrees.",
+	"de": "Schicken Sie mir auch den Newsletter (Sie erhalten zuerst eine E-Mail zur Bestätigung). Ich bin mindestens 16 Jahre alt, " +
+		"oder meine Eltern oder mein Vormund sind einverstanden.",
+	"fr": "Envoyez-moi aussi la newsletter (vous recevrez d’abord un e-mail de confirmation). J’ai 16 ans ou plus, " +
+		"ou mon parent ou tuteur est d’accord.",
+}
+
+// Consent is the consent sentence form (SourceSignupForm or
+// SourceContactForm) shows in lang, and its version, which the signup
+// records: every form and language has its own, so the ledger and the
+// receipt name the words the person saw.
+func Consent(form, lang string) (version, text string) {
+	lang = Language(lang)
+	if form == SourceContactForm {
+		v := ContactOptInVersion
+		if lang != Languages()[0] {
+			v += "-" + lang
+		}
+		return v, contactOptIn[lang]
+	}
+	switch lang {
 	case "de":
 		return ConsentTextVersion + "-de", consentTextDE
 	case "fr":
@@ -62,13 +93,15 @@ func Consent(lang string) (version, text string) {
 	return ConsentTextVersion, ConsentText
 }
 
-// ConsentTexts are the consent sentences by version, every one the signup
-// form has shown: a receipt carries the hash of the one agreed to.
+// ConsentTexts are the consent sentences by version, every one a form
+// has shown: a receipt carries the one agreed to.
 func ConsentTexts() map[string]string {
 	out := map[string]string{}
-	for _, l := range Languages() {
-		v, t := Consent(l)
-		out[v] = t
+	for _, f := range []string{SourceSignupForm, SourceContactForm} {
+		for _, l := range Languages() {
+			v, t := Consent(f, l)
+			out[v] = t
+		}
 	}
 	return out
 }
@@ -214,6 +247,9 @@ type Subscription struct {
 	LegalBasis string
 	// Lang is the language of the signup: the subscriber's emails follow it.
 	Lang string
+	// Source is the form the signup came from (SourceSignupForm,
+	// SourceContactForm; "" in one stored before it was recorded).
+	Source string
 }
 
 // HasTopic reports whether the subscription includes topic.

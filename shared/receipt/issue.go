@@ -20,7 +20,8 @@ type Issuer struct {
 // Confirmed is the receipt of a confirmed double opt-in: what the person
 // agreed to (each topic, for the marketing purpose, on the basis the
 // policy stated when it was confirmed), the
-// consent sentence's version and hash, and the ledger entry of the
+// consent sentence the signup showed (its version, hash and words; the
+// contact form's box has its own), the form it came from, and the ledger entry of the
 // confirmation (subscription_confirmed).
 func (i Issuer) Confirmed(sub privacy.Subscription) (string, error) {
 	if sub.ConfirmedAt.IsZero() {
@@ -30,6 +31,9 @@ func (i Issuer) Confirmed(sub privacy.Subscription) (string, error) {
 		LedgerEntry{Event: "subscription_confirmed", At: LedgerTime(sub.ConfirmedAt), Ref: sub.SignupID},
 		ID(string(sub.Subject), ConsentGiven, sub.SignupID))
 	r.CollectionMethod = "website signup form; double opt-in, confirmed with the link emailed to the address"
+	if sub.Source == privacy.SourceContactForm {
+		r.CollectionMethod = "the newsletter box of the website's contact form; double opt-in, confirmed with the link emailed to the address"
+	}
 	r.Services = marketing(sub.Topics, sub.Name != "", basisOf(sub))
 	// A signup stored before receipts names no sentence: its receipt
 	// claims none rather than guess.
@@ -39,7 +43,7 @@ func (i Issuer) Confirmed(sub privacy.Subscription) (string, error) {
 			return "", fmt.Errorf("receipt: consent text %q unknown", sub.ConsentVersion)
 		}
 		sum := sha256.Sum256([]byte(text))
-		r.ConsentText = &ConsentText{Version: sub.ConsentVersion, SHA256: hex.EncodeToString(sum[:])}
+		r.ConsentText = &ConsentText{Version: sub.ConsentVersion, SHA256: hex.EncodeToString(sum[:]), Text: text}
 	}
 	return i.Signer.Sign(r)
 }

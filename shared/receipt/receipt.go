@@ -99,11 +99,13 @@ type LedgerEntry struct {
 	Ref   string `json:"ref,omitempty"`
 }
 
-// ConsentText is the sentence the person agreed to: its version and the
-// SHA-256 of its exact text.
+// ConsentText is the sentence the person agreed to: its version, the
+// SHA-256 of its exact text, and the text itself, so the receipt names the
+// words without a lookup.
 type ConsentText struct {
 	Version string `json:"version"`
 	SHA256  string `json:"sha256"`
+	Text    string `json:"text"`
 }
 
 // Erasure is what a completed erasure removed and what it kept, and why.

@@ -6,8 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -278,5 +280,43 @@ func TestIssuer(t *testing.T) {
 	req.Withheld = true
 	if _, err := is.Erased(req); err == nil {
 		t.Error("a receipt for an erasure a hold withheld")
+	}
+}
+
+// A receipt names the sentence its signup showed: the contact form's box
+// and the signup form each their own, in the signup's language, with the
+// words, their hash and the form it came from (#33).
+func TestConfirmedNamesTheFormsOwnSentence(t *testing.T) {
+	s := signer(t, seed)
+	set, _ := jwks(t, s)
+	is := receipt.Issuer{Signer: s, PolicyURL: "https://example.com/privacy", Now: time.Now}
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	seen := map[string]string{}
+	for _, tc := range []struct{ source, lang, method string }{
+		{privacy.SourceSignupForm, "en", "website signup form"},
+		{privacy.SourceSignupForm, "de", "website signup form"},
+		{privacy.SourceContactForm, "en", "contact form"},
+		{privacy.SourceContactForm, "fr", "contact form"},
+	} {
+		version, text := privacy.Consent(tc.source, tc.lang)
+		sub := privacy.Subscription{Subject: "subj", Email: "ana@example.com", Topics: []string{"newsletter"}, SignupID: "sg1",
+			ConfirmedAt: at, ConsentVersion: version, Source: tc.source, Lang: tc.lang}
+		tok, err := is.Confirmed(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := receipt.Verify(tok, set.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(text))
+		if r.ConsentText == nil || r.ConsentText.Version != version || r.ConsentText.Text != text ||
+			r.ConsentText.SHA256 != hex.EncodeToString(sum[:]) || !strings.Contains(r.CollectionMethod, tc.method) {
+			t.Errorf("%s %s: %+v, %q", tc.source, tc.lang, r.ConsentText, r.CollectionMethod)
+		}
+		if other, ok := seen[version]; ok {
+			t.Errorf("%s %s shares its version %q with %s", tc.source, tc.lang, version, other)
+		}
+		seen[version] = tc.source + " " + tc.lang
 	}
 }

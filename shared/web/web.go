@@ -315,6 +315,9 @@ func Asset(name string) ([]byte, string, bool) {
 type Center struct {
 	Contact, Newsletter, Rights Form
 	ConsentText, ConsentVersion string
+	// ContactConsentText is the sentence beside the contact form's
+	// newsletter box (its own version: privacy.Consent).
+	ContactConsentText string
 	// GPC is set when the browser sent the Global Privacy Control signal.
 	GPC bool
 }
@@ -322,6 +325,7 @@ type Center struct {
 // NewCenter returns the privacy center with empty forms, its consent
 // sentence in lang.
 func NewCenter(lang string) Center {
-	v, text := privacy.Consent(lang)
-	return Center{ConsentText: text, ConsentVersion: v}
+	v, text := privacy.Consent(privacy.SourceSignupForm, lang)
+	_, contact := privacy.Consent(privacy.SourceContactForm, lang)
+	return Center{ConsentText: text, ConsentVersion: v, ContactConsentText: contact}
 }

@@ -164,8 +164,9 @@ func renderPages(t *testing.T, code string) {
 		}
 	}
 	html, _ := Render(Page{Lang: Lang{Code: code}, Name: "center", Data: c})
-	_, consent := privacy.Consent(code)
-	for _, want := range []string{`<html lang="` + code + `">`, template.HTMLEscapeString(consent), `id="contact-email" name="email" type="email" value="" autocomplete="email" required aria-invalid="true" aria-describedby="contact-email-error"`,
+	_, consent := privacy.Consent(privacy.SourceSignupForm, code)
+	_, optIn := privacy.Consent(privacy.SourceContactForm, code)
+	for _, want := range []string{`<html lang="` + code + `">`, template.HTMLEscapeString(consent), template.HTMLEscapeString(optIn), `id="contact-email" name="email" type="email" value="" autocomplete="email" required aria-invalid="true" aria-describedby="contact-email-error"`,
 		`<option value="demo" selected>`, "data-focus", `<label for="contact-name">`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("center page lacks %q", want)

@@ -145,9 +145,11 @@ func (s *Store) ScanLedger(ctx context.Context) ([]ledger.Entry, error) {
 
 // The roots table: each sealed day's root, pk "ROOT", sk the day (the
 // JWS, its count, when it was signed: nobody's data, what the public
-// route serves), and its leaves, pk "LEAVES#<day>", sk the page
-// ("0000", ...), each page the JSON of up to leavesPerPage leaves (an
-// item holds at most 400 KB; a leaf is about 200 bytes).
+// route serves; and the root), and its leaves, pk "LEAVES#<day>", sk
+// "<root>#<page>", each page the JSON of up to leavesPerPage leaves (an
+// item holds at most 400 KB; a leaf is about 200 bytes). The pages are
+// keyed by their root: two runs sealing one day at once each write their
+// own, only one root is written, and the other's pages are never read.
 const (
 	rootsPK       = "ROOT"
 	leavesPrefix  = "LEAVES#"
@@ -157,6 +159,7 @@ const (
 // SaveSealed stores a sealed day: its leaves' pages, then its root, once
 // (a day already sealed is never sealed again: privacy.ErrExists).
 func (s *Store) SaveSealed(ctx context.Context, d ledger.Sealed, signedAt string) error {
+	root := ledger.Root(d.Leaves)
 	pages := 0
 	for i := 0; i == 0 || i < len(d.Leaves); i += leavesPerPage {
 		b, err := json.Marshal(d.Leaves[i:min(i+leavesPerPage, len(d.Leaves))])
@@ -164,7 +167,7 @@ func (s *Store) SaveSealed(ctx context.Context, d ledger.Sealed, signedAt string
 			return err
 		}
 		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.LedgerRoots, Item: map[string]types.AttributeValue{
-			attrPK: str(leavesPrefix + d.Day), attrSK: str(fmt.Sprintf("%04d", pages)), "leaves": str(string(b))},
+			attrPK: str(leavesPrefix + d.Day), attrSK: str(fmt.Sprintf("%s#%04d", root, pages)), "leaves": str(string(b))},
 		}); err != nil {
 			return fmt.Errorf("seal %s: leaves: %w", d.Day, err)
 		}
@@ -172,7 +175,7 @@ func (s *Store) SaveSealed(ctx context.Context, d ledger.Sealed, signedAt string
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.LedgerRoots, Item: map[string]types.AttributeValue{
 		attrPK: str(rootsPK), attrSK: str(d.Day), "jws": str(d.JWS), "leaves": num(int64(len(d.Leaves))),
-		"pages": num(int64(pages)), "signed_at": str(signedAt)},
+		"root": str(root), "pages": num(int64(pages)), "signed_at": str(signedAt)},
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if isConditionFailed(err) {
 		return fmt.Errorf("seal %s: %w", d.Day, privacy.ErrExists)
@@ -229,33 +232,31 @@ func (s *Store) Roots(ctx context.Context, after string, limit int) ([]ledger.Pu
 	return roots, next, nil
 }
 
-// SealedDays returns every sealed day with its leaves.
+// SealedDays returns every sealed day with the leaves kept under its
+// root.
 func (s *Store) SealedDays(ctx context.Context) ([]ledger.Sealed, error) {
-	var out []ledger.Sealed
-	after := ""
-	for {
-		roots, next, err := s.Roots(ctx, after, 500)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range roots {
-			d := ledger.Sealed{Day: r.Day, JWS: r.JWS, Leaves: []ledger.Leaf{}}
-			pages, err := s.query(ctx, s.tables.LedgerRoots, leavesPrefix+r.Day)
-			if err != nil {
-				return nil, fmt.Errorf("leaves of %s: %w", r.Day, err)
-			}
-			for _, p := range pages {
-				var leaves []ledger.Leaf
-				if err := json.Unmarshal([]byte(s1(p, "leaves")), &leaves); err != nil {
-					return nil, fmt.Errorf("leaves of %s: %w", r.Day, err)
-				}
-				d.Leaves = append(d.Leaves, leaves...)
-			}
-			out = append(out, d)
-		}
-		if next == "" {
-			return out, nil
-		}
-		after = next
+	roots, err := s.query(ctx, s.tables.LedgerRoots, rootsPK)
+	if err != nil {
+		return nil, fmt.Errorf("ledger roots: %w", err)
 	}
+	out := make([]ledger.Sealed, 0, len(roots))
+	for _, r := range roots {
+		d := ledger.Sealed{Day: s1(r, attrSK), JWS: s1(r, "jws"), Leaves: []ledger.Leaf{}}
+		pages, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.LedgerRoots, ConsistentRead: aws.Bool(true),
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :root)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(leavesPrefix + d.Day), ":root": str(s1(r, "root") + "#")}})
+		if err != nil {
+			return nil, fmt.Errorf("leaves of %s: %w", d.Day, err)
+		}
+		for _, p := range pages {
+			var leaves []ledger.Leaf
+			if err := json.Unmarshal([]byte(s1(p, "leaves")), &leaves); err != nil {
+				return nil, fmt.Errorf("leaves of %s: %w", d.Day, err)
+			}
+			d.Leaves = append(d.Leaves, leaves...)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -97,6 +97,7 @@ build:
 # (infra/template TestSamBuildsAsMakeBuild holds the two together).
 SAM_FUNCTIONS := CallbackFunction:callbacks CampaignFunction:campaign CampaignSenderFunction:campaignsender \
 	ConsoleAuthFunction:consoleauth DeadlineWatchFunction:deadlines FeedbackFunction:feedback FormsFunction:forms \
+	LedgerRootsFunction:ledgerroots LedgerSignerFunction:ledgersigner \
 	MailerFunction:mailer NoticesFunction:notices OpenDSRFunction:opendsr OpenDSRWorkerFunction:opendsrworker \
 	OperatorFunction:operator PreferencesFunction:preferences RecipientsFunction:recipients RightsFunction:rights \
 	SweepFunction:sweep UnsubscribeMailFunction:unsubscribemail

@@ -52,6 +52,10 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 			"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
 			"-suppression-table", s.Tables["SuppressionTable"])
 		who = local.DevIdentities()[2]
+	case "ledger":
+		args = append(args, "-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"],
+			"-roots-table", s.Tables["LedgerRootsTable"])
+		who = local.DevIdentities()[2]
 	default:
 		args = append(args, "-api", s.URL+"/v1/operator")
 		who = local.DevIdentities()[1]

@@ -233,7 +233,9 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 			t.Fatalf("the erased subject's name is still held: %s", b)
 		}
 	}
-	// What stays: the suppression hash (reason erased) and one ledger entry.
+	// What stays: the suppression hash (reason erased), the erasure's
+	// ledger entry, and the person's earlier entries redacted: no detail,
+	// their hash kept for the ledger's seal (docs/ledger.md).
 	var reasons, events []string
 	for _, it := range s.items(t, "SuppressionTable") {
 		if str(it, "pk") == subjectPK {
@@ -241,8 +243,16 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 		}
 	}
 	for _, it := range s.items(t, "LedgerTable") {
-		if str(it, "pk") == subjectPK {
-			events = append(events, str(it, "event"))
+		if str(it, "pk") != subjectPK {
+			continue
+		}
+		if str(it, "event") == "erased" {
+			events = append(events, "erased")
+			continue
+		}
+		if _, ok := it["detail"]; ok || (str(it, "detail_sha256") != "" && str(it, "redacted_by") != f.ID) || str(it, "h") == "" {
+			b, _ := json.Marshal(it)
+			t.Fatalf("a ledger entry of the erased person is not redacted: %s", b)
 		}
 	}
 	if strings.Join(reasons, ",") != "erased" || strings.Join(events, ",") != "erased" {

@@ -31,6 +31,8 @@ var sampleEvents = map[string]func(resp map[string]any, log func(marker string) 
 	"feedback-sns-complaint.json": refusedBySignature("00000000-0000-4000-8000-00000000c001"),
 	"forms-contact.json":          status(202),
 	"forms-health.json":           status(200),
+	"ledgerroots-roots.json":      status(200),
+	"ledgersigner-schedule.json":  nothing,
 	"mailer-inquiry-insert.json":  noItemFailures,
 	"mailer-ttl-remove.json":      noItemFailures,
 	"notices-schedule.json":       nothing,

@@ -193,7 +193,7 @@ func TestSchedules(t *testing.T) {
 			found = true
 			want := map[string]time.Duration{"SweepFunction": time.Hour, "DeadlineWatchFunction": 24 * time.Hour,
 				"OpenDSRWorkerFunction": 5 * time.Minute, "CallbackFunction": time.Minute, "RecipientsFunction": time.Minute,
-				"MailerFunction": time.Minute, "NoticesFunction": time.Minute}[f.ID]
+				"MailerFunction": time.Minute, "NoticesFunction": time.Minute, "LedgerSignerFunction": time.Hour}[f.ID]
 			sch, err := parseSchedule(e)
 			t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 			if err != nil || sch.next(t0).Sub(t0) != want {

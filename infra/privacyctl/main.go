@@ -46,9 +46,11 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/replay"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/receipt"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/ropa"
 )
@@ -289,6 +291,17 @@ var commands = []command{
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.since, "since", "", "only erasures since this date, YYYY-MM-DD (default: all)")
 		}, run: reapplyErasures},
+	{name: "ledger verify", args: "[-from YYYY-MM-DD] [-jwks URL] [-json]",
+		help: "maintenance: recompute every ledger entry's hash and every sealed day's Merkle root, check each root's " +
+			"signature against the published keys, and name each entry changed, inserted or deleted, each bad signature, " +
+			"each day missing between sealed ones and each redaction no erasure names; fails when it finds any",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.from, "from", "", "only the days from this one, YYYY-MM-DD (default: all)")
+			fs.StringVar(&o.jwks, "jwks", "", "check the roots against this key set, e.g. https://…/.well-known/jwks.json "+
+				"(default: the keys published in the ops table)")
+			fs.StringVar(&o.rootsTable, "roots-table", os.Getenv("LEDGER_ROOTS_TABLE"), "the ledger's roots table (default <stage>-LedgerRootsTable)")
+			fs.BoolVar(&o.asJSON, "json", false, "print JSON")
+		}, run: ledgerVerify},
 	{name: "replay", args: "-queue-url URL [-max N]",
 		help: "maintenance: feed the failure queue's records (the output FailureQueueUrl) back to their functions once the " +
 			"cause is fixed: an asynchronous run invoked again, a stream batch's items marked replayed so that the stream " +
@@ -335,7 +348,7 @@ func tableFlags(fs *flag.FlagSet, o *options) {
 
 const commonHelp = `The team's actions also take -api URL (or PRIVACYCTL_API): the stack's output OperatorUrl; each call is
 signed with your AWS credentials (your role needs PrivacyTeamPolicy), and the ledger names you.
-The maintenance commands (retention backfill, reapply-erasures, replay) work on the tables with your role's
+The maintenance commands (retention backfill, reapply-erasures, replay, ledger verify) work on the tables with your role's
 own access (PrivacyMaintenancePolicy; retention backfill PrivacyBackfillPolicy; locally, AWS_ENDPOINT_URL=http://localhost:3000
 and the keys of the maintenance user make dev prints, so the gateway checks each call against those policies) and take
 -endpoint URL (DynamoDB Local), -stage NAME (table names
@@ -363,6 +376,7 @@ type options struct {
 	question                                                           string
 	records, url, credentials, certificate, queueURL, sqsEndpoint      string
 	since, only, version, effective, summary                           string
+	from, jwks, rootsTable                                             string
 	entry                                                              entryFlags
 	newPurposes, bases                                                 multi
 	max, days                                                          int
@@ -456,6 +470,7 @@ func parse(c *command, args []string) (options, []string, error) {
 	table(&o.ops, "OpsTable")
 	table(&o.suppression, "SuppressionTable")
 	table(&o.records, "RecordsTable")
+	table(&o.rootsTable, "LedgerRootsTable")
 	return o, pos, nil
 }
 
@@ -795,6 +810,73 @@ func reapplyErasures(ctx context.Context, c *cli, _ []string) error {
 	b, _ := json.Marshal(rep)
 	fmt.Fprintf(c.out, "%s\n", b)
 	return err
+}
+
+// ledgerVerify recomputes the ledger's hashes and seals and names what
+// does not match (shared/ledger.Verify).
+func ledgerVerify(ctx context.Context, c *cli, _ []string) error {
+	if c.o.from != "" {
+		if _, err := time.Parse(time.DateOnly, c.o.from); err != nil {
+			return fmt.Errorf("%w: -from must be YYYY-MM-DD", errUsage)
+		}
+	}
+	store := dynamo.New(c.db, dynamo.Tables{Ledger: c.o.ledger, Ops: c.o.ops, LedgerRoots: c.o.rootsTable})
+	keys, err := verifyKeys(ctx, store, c.o.jwks)
+	if err != nil {
+		return err
+	}
+	entries, err := store.ScanLedger(ctx)
+	if err != nil {
+		return err
+	}
+	sealed, err := store.SealedDays(ctx)
+	if err != nil {
+		return err
+	}
+	rep := ledger.Verify(entries, sealed, keys, c.o.from, time.Now())
+	if c.o.asJSON {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "%s\n", b)
+	} else {
+		fmt.Fprintf(c.out, "%d entries on %d days, %d days sealed\n", rep.Entries, rep.Days, rep.Sealed)
+		for _, f := range rep.Findings {
+			fmt.Fprintln(c.out, f)
+		}
+	}
+	if len(rep.Findings) > 0 {
+		return fmt.Errorf("ledger verify: %d findings", len(rep.Findings))
+	}
+	return nil
+}
+
+// verifyKeys are the keys the roots are checked against: the key set at
+// url (the public route), or the keys published in the ops table.
+func verifyKeys(ctx context.Context, store *dynamo.Store, url string) ([]receipt.JWK, error) {
+	if url == "" {
+		published, err := store.PublishedKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		set, err := receipt.KeySet(published)
+		return set.Keys, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: -jwks: %v", errUsage, err)
+	}
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	defer resp.Body.Close()
+	var set receipt.JWKS
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("keys at %s: %s %v", url, resp.Status, err)
+	}
+	return set.Keys, nil
 }
 
 // replayFailures feeds the failure queue's records back to their functions.

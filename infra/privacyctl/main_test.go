@@ -43,6 +43,8 @@ func TestCommandTable(t *testing.T) {
 		{[]string{"processor", "remove", "p-1", "-endpoint", "http://127.0.0.1:8000"}, false},
 		{[]string{"deny", "r-1", "-reason", "no", "-as", "someone-else"}, false},
 		{[]string{"reapply-erasures", "-endpoint", "http://127.0.0.1:8000", "-since", "2026-01-01"}, true},
+		{[]string{"ledger", "verify", "-from", "2026-12-01", "-json"}, true},
+		{[]string{"ledger", "verify", "-api", "http://127.0.0.1:3000/v1/operator"}, false},
 		{[]string{"retention", "backfill", "-api", "http://127.0.0.1:3000/v1/operator"}, false},
 		{[]string{"list", "-status", "pending", "-json", "-overdue"}, true},
 		{[]string{"list", "-note", "x"}, false},

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,12 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // Erase deletes everything held under a subject, in every table, each by
-// its key (no scan): the subject's partition of the subjects table, its
-// ledger entries, the addresses in its other requests. The suppression
+// its key (no scan): the subject's partition of the subjects table, the
+// addresses in its other requests; its ledger entries are redacted (their
+// detail goes, their hash stays for the day's seal: redactLedger). The suppression
 // hash stays, with reason "erased", so the person is never mailed marketing
 // by mistake; one ledger entry records the erasure, without any address.
 // Under a legal hold nothing is deleted and withheld is true. deleted
@@ -37,22 +40,24 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 	if err != nil {
 		return false, 0, err
 	}
-	ledger, err := s.LedgerEntries(ctx, subject)
+	entries, err := s.LedgerEntries(ctx, subject)
 	if err != nil {
 		return false, 0, err
 	}
+	// An entry an erasure redacted before holds nothing more to erase.
+	entries = slices.DeleteFunc(entries, func(it map[string]types.AttributeValue) bool { return s1(it, ledger.AttrRedactedBy) != "" })
 	reqs, err := s.SubjectRequests(ctx, subject, time.Time{})
 	if err != nil {
 		return false, 0, err
 	}
-	plan := privacy.PlanErasure(held(items), held(ledger), reqs, before, requestID, e.At)
+	plan := privacy.PlanErasure(held(items), held(entries), reqs, before, requestID, e.At)
 	if plan.Withheld {
 		return true, 0, nil
 	}
 	if err := s.batchDelete(ctx, s.tables.Subjects, keysAt(items, plan.Items)); err != nil {
 		return false, 0, err
 	}
-	if err := s.batchDelete(ctx, s.tables.Ledger, keysAt(ledger, plan.Ledger)); err != nil {
+	if err := s.redactLedger(ctx, entries, plan.Ledger, requestID); err != nil {
 		return false, 0, err
 	}
 	for _, id := range plan.Strip {

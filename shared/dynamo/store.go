@@ -30,6 +30,9 @@ type Tables struct {
 	// Records holds what controllers handed this system as their
 	// processor (the Platform): never the site's data, never read by it.
 	Records string
+	// LedgerRoots holds each sealed day's signed root and leaves; only
+	// the ledger's signer writes it.
+	LedgerRoots string
 }
 
 // Store is the DynamoDB adapter.

@@ -98,7 +98,7 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 		}
 		item["detail"] = &types.AttributeValueMemberM{Value: d}
 	}
-	return &types.Put{TableName: &s.tables.Ledger, Item: withDue(privacy.TableLedger, item)}, nil
+	return &types.Put{TableName: &s.tables.Ledger, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
 }
 
 // withLedger returns items with e's ledger entry added, when e has a

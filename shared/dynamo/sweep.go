@@ -536,13 +536,13 @@ func (s *Sweep) RecordSweep(ctx context.Context, r privacy.SweepRun) error {
 		return fmt.Errorf("record sweep report: %w", err)
 	}
 	at := ts(r.At)
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &ledger, Item: withDue(privacy.TableLedger, map[string]types.AttributeValue{
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &ledger, Item: sealEntry(withDue(privacy.TableLedger, map[string]types.AttributeValue{
 		attrPK: str("SYSTEM#retention-sweep"), attrSK: str(at + "#" + r.RunID), "event": str("retention_sweep"),
 		"at": str(at), "counts": str(string(counts)), "complete": &types.AttributeValueMemberBOOL{Value: r.Complete},
 		"resumed": &types.AttributeValueMemberBOOL{Value: r.Resumed}, "scanned": num(int64(r.Scanned)),
 		"index_entries": num(int64(r.IndexEntries)), "duration": num(r.Duration.Milliseconds()),
 		attrTTL: num(privacy.Retention().Ledger.From(r.At).Unix()),
-	})})
+	}))})
 	if err != nil {
 		return fmt.Errorf("record sweep report: %w", err)
 	}

@@ -99,6 +99,7 @@ func Load(ctx context.Context) (*Env, error) {
 			Requests:    os.Getenv("REQUESTS_TABLE"),
 			Ops:         os.Getenv("OPS_TABLE"),
 			Records:     os.Getenv("RECORDS_TABLE"),
+			LedgerRoots: os.Getenv("LEDGER_ROOTS_TABLE"),
 		},
 		PolicyVersion:    os.Getenv("POLICY_VERSION"),
 		Sender:           os.Getenv("SENDER_ADDRESS"),

@@ -260,15 +260,21 @@ type header struct {
 
 // Sign returns r as a compact JWS.
 func (s *Signer) Sign(r Receipt) (string, error) {
-	h, err := json.Marshal(header{Alg: "ES256", Typ: "JWT", Kid: s.jwk.Kid})
-	if err != nil {
-		return "", err
-	}
 	p, err := json.Marshal(r)
 	if err != nil {
 		return "", fmt.Errorf("receipt: %w", err)
 	}
-	input := b64.EncodeToString(h) + "." + b64.EncodeToString(p)
+	return s.SignPayload("JWT", p)
+}
+
+// SignPayload returns payload as a compact ES256 JWS of type typ, signed
+// with the receipt key (a ledger day's root is signed with it too).
+func (s *Signer) SignPayload(typ string, payload []byte) (string, error) {
+	h, err := json.Marshal(header{Alg: "ES256", Typ: typ, Kid: s.jwk.Kid})
+	if err != nil {
+		return "", err
+	}
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(payload)
 	sum := sha256.Sum256([]byte(input))
 	rr, ss, err := ecdsa.Sign(rand.Reader, s.key, sum[:])
 	if err != nil {
@@ -290,9 +296,23 @@ var (
 // Verify checks a compact JWS against the published keys and returns the
 // receipt it carries and the key that signed it.
 func Verify(jws string, keys []JWK) (Receipt, JWK, error) {
+	pb, key, err := VerifyPayload(jws, keys)
+	if err != nil {
+		return Receipt{}, JWK{}, err
+	}
+	var r Receipt
+	if err := json.Unmarshal(pb, &r); err != nil {
+		return Receipt{}, JWK{}, ErrMalformed
+	}
+	return r, key, nil
+}
+
+// VerifyPayload checks a compact ES256 JWS against the published keys
+// and returns its payload and the key that signed it.
+func VerifyPayload(jws string, keys []JWK) ([]byte, JWK, error) {
 	parts := strings.Split(strings.TrimSpace(jws), ".")
 	if len(parts) != 3 {
-		return Receipt{}, JWK{}, ErrMalformed
+		return nil, JWK{}, ErrMalformed
 	}
 	strict := b64.Strict() // one encoding per receipt: no unused bits set
 	hb, err1 := strict.DecodeString(parts[0])
@@ -300,10 +320,10 @@ func Verify(jws string, keys []JWK) (Receipt, JWK, error) {
 	sig, err3 := strict.DecodeString(parts[2])
 	var h header
 	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(hb, &h) != nil {
-		return Receipt{}, JWK{}, ErrMalformed
+		return nil, JWK{}, ErrMalformed
 	}
 	if h.Alg != "ES256" {
-		return Receipt{}, JWK{}, fmt.Errorf("%w (algorithm %q; receipts are ES256)", ErrSignature, h.Alg)
+		return nil, JWK{}, fmt.Errorf("%w (algorithm %q; receipts are ES256)", ErrSignature, h.Alg)
 	}
 	var key *JWK
 	for i := range keys {
@@ -312,21 +332,17 @@ func Verify(jws string, keys []JWK) (Receipt, JWK, error) {
 		}
 	}
 	if key == nil {
-		return Receipt{}, JWK{}, ErrUnknownKey
+		return nil, JWK{}, ErrUnknownKey
 	}
 	pub, err := key.public()
 	if err != nil {
-		return Receipt{}, JWK{}, err
+		return nil, JWK{}, err
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if len(sig) != 64 || !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return Receipt{}, JWK{}, ErrSignature
+		return nil, JWK{}, ErrSignature
 	}
-	var r Receipt
-	if err := json.Unmarshal(pb, &r); err != nil {
-		return Receipt{}, JWK{}, ErrMalformed
-	}
-	return r, *key, nil
+	return pb, *key, nil
 }
 
 func (j JWK) public() (*ecdsa.PublicKey, error) {

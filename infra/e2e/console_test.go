@@ -262,6 +262,7 @@ func TestConsole(t *testing.T) {
 	team.open(s.URL + "/console/controllers")
 	team.check("console-controllers")
 	team.typeInto("#c-name", "Acme "+u)
+	team.typeInto("#c-reason", "signed contract "+u)
 	team.submit("#issue", "#issued-secret")
 	if secret := team.text("#issued-secret"); len(secret) < 40 {
 		t.Fatalf("issued secret %q", secret)
@@ -296,9 +297,28 @@ func TestConsole(t *testing.T) {
 	team.typeInto("#pv-version", version)
 	team.do(chromedp.SetValue(chromedp.CSS("#pv-effective"), "2027-01-15"))
 	team.typeInto("#pv-summary", "We now keep contact messages for six months.")
+	team.typeInto("#pv-reason", "retention review "+u)
 	team.submit("#publish", "#done")
 	if main := team.text("main"); !strings.Contains(main, version) || !strings.Contains(main, localtest.IdPTeamUser) {
 		t.Fatalf("policy page after publishing:\n%s", main)
+	}
+	// The policy's publication and the console's reasons are in the audit
+	// export, with who (#33 items 3 and 4).
+	if out, err := s.privacyctl(t, "audit", "-format", "csv", "-from", time.Now().UTC().Format(time.DateOnly)); err != nil ||
+		!strings.Contains(out, "policy_published,"+version+","+localtest.IdPTeamUser+",retention review "+u) ||
+		!strings.Contains(out, "controller_issued,") || !strings.Contains(out, "signed contract "+u) {
+		t.Errorf("privacyctl audit -format csv: %v\n%s", err, out)
+	}
+	// The report of this month: the requests this test made, by type;
+	// the page passes axe.
+	team.open(s.URL + "/console/report")
+	team.check("console-report")
+	if main := team.text("main"); !strings.Contains(main, "All types") || !strings.Contains(main, "Denials by reason") ||
+		!strings.Contains(main, "This is your second request this month") {
+		t.Fatalf("report page:\n%s", main)
+	}
+	if out, err := s.privacyctl(t, "report", "-json"); err != nil || !strings.Contains(out, `"total"`) {
+		t.Errorf("privacyctl report: %v\n%s", err, out)
 	}
 	// The record of processing (Art. 30), printable: each activity, its
 	// basis as the policy in force states it, its retention.

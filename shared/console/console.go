@@ -7,6 +7,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/report"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/session"
 )
@@ -497,4 +499,64 @@ func (c *Console) Campaigns(ctx context.Context, m Member, id string) (Page, err
 		}
 	}
 	return page(status, "Campaigns", "campaigns", "campaigns", d), nil
+}
+
+// Report is the report of the days from..to (as typed; empty: this month
+// so far).
+func (c *Console) Report(ctx context.Context, m Member, from, to string) (Page, error) {
+	var d struct {
+		From, To string
+		Report   *report.Report
+		Error    string
+	}
+	status := http.StatusOK
+	first, err := operator.Day("from", from)
+	var last time.Time
+	if err == nil {
+		last, err = operator.Day("to", to)
+	}
+	var r report.Report
+	if err == nil {
+		r, err = c.Operator.Report(ctx, m.caller(), first, last)
+	}
+	if err != nil {
+		if err := refused(err, &status, &d.Error); err != nil {
+			return Page{}, err
+		}
+		d.From, d.To = from, to
+	} else {
+		d.Report, d.From, d.To = &r, r.From.Format(time.DateOnly), r.To.Format(time.DateOnly)
+	}
+	return page(status, "Report", "report", "report", d), nil
+}
+
+// Audit is every team action of the days from..to (as typed; empty from:
+// since the first, empty to: today) as a file in format (jsonl or csv).
+func (c *Console) Audit(ctx context.Context, m Member, from, to, format string) (Page, error) {
+	first, err := operator.Day("from", from)
+	var last time.Time
+	if err == nil {
+		last, err = operator.Day("to", to)
+	}
+	var entries []operator.AuditEntry
+	if err == nil && !slices.Contains(operator.AuditFormats, format) {
+		err = fmt.Errorf("%w: format must be jsonl or csv", operator.ErrBadRequest)
+	}
+	if err == nil {
+		entries, err = c.Operator.Audit(ctx, m.caller(), first, last)
+	}
+	var buf bytes.Buffer
+	if err == nil {
+		err = operator.WriteAudit(&buf, format, entries)
+	}
+	if err != nil {
+		var status int
+		var msg string
+		if err := refused(err, &status, &msg); err != nil {
+			return Page{}, err
+		}
+		return page(status, "Audit", "report", "message", session.Message{Text: msg, Link: "/console/report", LinkText: "Back to the report"}), nil
+	}
+	types := map[string]string{"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+	return Page{Status: http.StatusOK, Download: "team-actions." + format, Type: types[format], Data: buf.Bytes()}, nil
 }

@@ -53,7 +53,7 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		if f == nil {
 			return c.Controllers(ctx, m, nil)
 		}
-		return c.Controllers(ctx, m, &ControllerAction{Action: f.Get("action"), Name: f.Get("name"), ID: f.Get("id"), Reason: f.Get("reason")})
+		return c.Controllers(ctx, m, &ControllerAction{Action: f.Get("action"), Name: f.Get("name"), ID: f.Get("id"), Reason: strings.TrimSpace(f.Get("reason"))})
 	})
 	rt.Handle("GET /console/controllers", controllers)
 	rt.Handle("POST /console/controllers", controllers)
@@ -68,7 +68,8 @@ func (c *Console) Routes(rt *httpapi.Router) {
 			}
 		}
 		return c.Policy(ctx, m, &operator.Publication{Version: strings.TrimSpace(f.Get("version")), Summary: strings.TrimSpace(f.Get("summary")),
-			Material: f.Get("material") == "1", NewPurposes: f["new_purpose"], Bases: bases}, f.Get("effective"))
+			Material: f.Get("material") == "1", NewPurposes: f["new_purpose"], Bases: bases, Reason: strings.TrimSpace(f.Get("reason"))},
+			f.Get("effective"))
 	})
 	rt.Handle("GET /console/policy", policy)
 	rt.Handle("POST /console/policy", policy)
@@ -76,6 +77,13 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		return c.Campaigns(ctx, m, r.QueryStringParameters["id"])
 	}))
 	rt.Handle("GET /console/ropa", get(func(ctx context.Context, _ httpapi.Request, m Member) (Page, error) { return c.Ropa(ctx, m) }))
+	rt.Handle("GET /console/report", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
+		return c.Report(ctx, m, r.QueryStringParameters["from"], r.QueryStringParameters["to"])
+	}))
+	rt.Handle("GET /console/audit", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
+		q := r.QueryStringParameters
+		return c.Audit(ctx, m, q["from"], q["to"], q["format"])
+	}))
 }
 
 // handler is one console page: the member, and the posted form (nil for

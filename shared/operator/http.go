@@ -67,6 +67,20 @@ type Args struct {
 	Identity   string `json:"identity,omitempty"`
 	// Question is the team's question to a requester (ask).
 	Question string `json:"question,omitempty"`
+	// From and To are a period's first and last day (audit, report),
+	// YYYY-MM-DD.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// period reads a's From and To.
+func (a Args) period() (time.Time, time.Time, error) {
+	from, err := Day("from", a.From)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	to, err := Day("to", a.To)
+	return from, to, err
 }
 
 // Result is what an action answers: a sentence for the person, and the
@@ -218,8 +232,19 @@ var actions = map[string]action{
 	"ropa": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
 		return data(o.RecordOfProcessing(ctx, c))
 	},
-	"audit": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
-		return data(o.Audit(ctx, c))
+	"audit": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+		from, to, err := r.Args.period()
+		if err != nil {
+			return Result{}, err
+		}
+		return data(o.Audit(ctx, c, from, to))
+	},
+	"report": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+		from, to, err := r.Args.period()
+		if err != nil {
+			return Result{}, err
+		}
+		return data(o.Report(ctx, c, from, to))
 	},
 	"hold add": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		until, err := Day("until", r.Args.Until)
@@ -242,11 +267,19 @@ var actions = map[string]action{
 		return data(o.Person(ctx, c, r.Args.Email))
 	},
 	"suppression lift": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-		lifted, err := o.LiftSuppression(ctx, c, r.Args.Email, r.Args.Reason, r.Args.Only)
-		if err == nil && len(lifted) == 0 {
+		l, err := o.LiftSuppression(ctx, c, r.Args.Email, r.Args.Reason, r.Args.Only)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case len(l.Awaiting) > 0:
+			return Result{Message: fmt.Sprintf("asked: lifting %s needs a second team member, who approves it with the same "+
+				"suppression lift; nothing is lifted until then", strings.Join(l.Awaiting, ", ")), Data: l}, nil
+		case l.AskedBy != "":
+			return Result{Message: fmt.Sprintf("lifted: %s (asked by %s)", strings.Join(l.Lifted, ", "), l.AskedBy), Data: l}, nil
+		case len(l.Lifted) == 0:
 			return Result{Message: "nothing to lift: no suppression in force"}, nil
 		}
-		return said(err, "lifted: %s", strings.Join(lifted, ", "))
+		return Result{Message: "lifted: " + strings.Join(l.Lifted, ", "), Data: l}, nil
 	},
 	"policy publish": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		a := r.Args
@@ -255,7 +288,7 @@ var actions = map[string]action{
 			return Result{}, fmt.Errorf("%w: effective must be a day, YYYY-MM-DD", ErrBadRequest)
 		}
 		v, err := o.PublishPolicy(ctx, c, Publication{Version: a.Version, Effective: day, Summary: a.Summary, Material: a.Material,
-			NewPurposes: a.NewPurposes, Bases: a.Bases})
+			NewPurposes: a.NewPurposes, Bases: a.Bases, Reason: a.Reason})
 		return said(err, "policy %s published, in force from %s; notices: %s", v.Version, v.LastUpdated(), v.Notices.State)
 	},
 	"policy list": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {

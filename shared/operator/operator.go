@@ -82,8 +82,10 @@ type Store interface {
 	RecordEvent(ctx context.Context, e privacy.Event) error
 	SubjectHold(ctx context.Context, subject privacy.SubjectID) (privacy.Hold, bool, error)
 	Holds(ctx context.Context) ([]privacy.Hold, error)
-	PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event) error
-	LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
+	// The actions on one person's data write the person's entry e and the
+	// team's (more) in the same write.
+	PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event, more ...privacy.Event) error
+	LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event, more ...privacy.Event) error
 	MarkClientTerminated(ctx context.Context, subject privacy.SubjectID, e privacy.Event) (int, error)
 	// The actions on controllers and processors write e, who took them,
 	// to the ledger in the same write.
@@ -96,11 +98,14 @@ type Store interface {
 	RemoveProcessor(ctx context.Context, id string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
-	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
-	PublishPolicy(ctx context.Context, v privacy.PolicyVersion) error
+	TeamLift(ctx context.Context, subject privacy.SubjectID, reasons []string, ask *privacy.LiftAsk, es ...privacy.Event) error
+	AskLift(ctx context.Context, a privacy.LiftAsk, es ...privacy.Event) error
+	LiftAsk(ctx context.Context, subject privacy.SubjectID) (privacy.LiftAsk, bool, error)
+	PublishPolicy(ctx context.Context, v privacy.PolicyVersion, es ...privacy.Event) error
 	PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, error)
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	Controllers(ctx context.Context) ([]privacy.Controller, error)
+	LedgerBetween(ctx context.Context, subject privacy.SubjectID, from, to time.Time) ([]privacy.Event, error)
 }
 
 // Operator runs the team's actions against the stack's store.
@@ -628,10 +633,14 @@ func (o *Operator) PlaceHold(ctx context.Context, c Caller, email, reason string
 		return err
 	}
 	hold := privacy.Hold{Subject: subject, Reason: strings.TrimSpace(reason), PlacedBy: c.By, PlacedAt: e.At, Until: until}
-	if !until.IsZero() && !until.After(e.At) {
-		return fmt.Errorf("%w: until must be a future date, YYYY-MM-DD", ErrBadRequest)
+	var ends string
+	if !until.IsZero() {
+		if !until.After(e.At) {
+			return fmt.Errorf("%w: until must be a future date, YYYY-MM-DD", ErrBadRequest)
+		}
+		ends = until.Format(time.DateOnly)
 	}
-	return o.Store.PlaceHold(ctx, hold, e)
+	return o.Store.PlaceHold(ctx, hold, e, o.teamEvent(ctx, c, e.Name, string(subject), reason, map[string]string{"until": ends}))
 }
 
 // LiftHold ends the legal hold on email's person.
@@ -643,7 +652,7 @@ func (o *Operator) LiftHold(ctx context.Context, c Caller, email, reason string)
 	if err != nil {
 		return err
 	}
-	return notFound("legal hold on that address", o.Store.LiftHold(ctx, subject, e))
+	return notFound("legal hold on that address", o.Store.LiftHold(ctx, subject, e, o.teamEvent(ctx, c, e.Name, string(subject), reason, nil)))
 }
 
 // SuppressionView is one reason marketing to an address is held back.
@@ -733,44 +742,76 @@ func (o *Operator) Person(ctx context.Context, c Caller, email string) (Person, 
 	return p, nil
 }
 
-// LiftSuppression lifts the reasons marketing to email is held back (every
-// one in force, or only those named) and answers those lifted.
-func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason string, only []string) ([]string, error) {
+// Lift is what a suppression lift did: the reasons lifted, or those asked
+// to lift that wait for a second team member's approval.
+type Lift struct {
+	Lifted   []string `json:"lifted,omitempty"`
+	Awaiting []string `json:"awaiting,omitempty"`
+	// AskedBy is who asked for the lift this one approved.
+	AskedBy string `json:"asked_by,omitempty"`
+}
+
+// LiftSuppression lifts the reasons marketing to email is held back
+// (every one in force, or only those named), each lift named in the
+// person's ledger and the team's with who and why. A complaint or an
+// objection is lifted only by two members (privacy.SecondMemberLifts):
+// the first asks, and the lift waits; another member's lift approves it.
+// Nobody approves their own ask.
+func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason string, only []string) (Lift, error) {
 	if err := c.decides("suppression lift"); err != nil {
-		return nil, err
+		return Lift{}, err
 	}
-	if strings.TrimSpace(reason) == "" {
-		return nil, fmt.Errorf("%w: suppression lift needs a reason", ErrBadRequest)
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Lift{}, fmt.Errorf("%w: suppression lift needs a reason", ErrBadRequest)
 	}
 	subject, err := o.subject(email)
 	if err != nil {
-		return nil, err
+		return Lift{}, err
 	}
 	inForce, err := o.Store.Suppressions(ctx, subject)
 	if err != nil {
-		return nil, err
+		return Lift{}, err
 	}
 	lift := inForce
 	if len(only) > 0 {
 		lift = nil
 		for _, r := range only {
 			if !slices.Contains(inForce, r) {
-				return nil, fmt.Errorf("%w: %q is not a reason in force for that address (in force: %s)", ErrBadRequest, r,
+				return Lift{}, fmt.Errorf("%w: %q is not a reason in force for that address (in force: %s)", ErrBadRequest, r,
 					strings.Join(inForce, ", "))
 			}
 			lift = append(lift, r)
 		}
 	}
 	if len(lift) == 0 {
-		return nil, nil
+		return Lift{}, nil
 	}
-	e := privacy.Event{Subject: subject, Name: "suppression_lifted", At: o.Now().UTC(), Ref: "privacy-team",
+	reasons := strings.Join(lift, ",")
+	detail := map[string]string{"reasons": reasons}
+	person := privacy.Event{Subject: subject, Name: "suppression_lifted", At: o.Now().UTC(), Ref: "privacy-team",
 		Purpose: privacy.PurposeMarketing, LegalBasis: o.Policy(ctx).Basis(privacy.PurposeMarketing), PolicyVersion: o.version(ctx),
-		Detail: map[string]string{"reasons": strings.Join(lift, ","), "by": c.By, "reason": strings.TrimSpace(reason)}}
-	if err := o.Store.LiftSuppressions(ctx, subject, lift, e); err != nil {
-		return nil, err
+		Detail: map[string]string{"reasons": reasons, "by": c.By, "reason": reason}}
+	if !privacy.SecondMemberLifts(lift) {
+		err := o.Store.TeamLift(ctx, subject, lift, nil, person, o.teamEvent(ctx, c, "suppression_lifted", string(subject), reason, detail))
+		return Lift{Lifted: lift}, err
 	}
-	return lift, nil
+	ask, asked, err := o.Store.LiftAsk(ctx, subject)
+	if err != nil {
+		return Lift{}, err
+	}
+	if asked && slices.Equal(ask.Reasons, lift) {
+		if ask.AskedBy == c.By {
+			return Lift{}, fmt.Errorf("%w: you asked for this lift; another team member must approve it", ErrForbidden)
+		}
+		person.Detail["asked_by"], detail["asked_by"] = ask.AskedBy, ask.AskedBy
+		err := o.Store.TeamLift(ctx, subject, lift, &ask, person,
+			o.teamEvent(ctx, c, "suppression_lift_approved", string(subject), reason, detail))
+		return Lift{Lifted: lift, AskedBy: ask.AskedBy}, err
+	}
+	a := privacy.LiftAsk{Subject: subject, Reasons: lift, AskedBy: c.By, AskedAt: person.At, Reason: reason}
+	err = o.Store.AskLift(ctx, a, o.teamEvent(ctx, c, "suppression_lift_asked", string(subject), reason, detail))
+	return Lift{Awaiting: lift}, err
 }
 
 // Publication is a policy version to publish: its name, the day it takes
@@ -784,6 +825,8 @@ type Publication struct {
 	Material    bool
 	NewPurposes []string
 	Bases       map[string]string
+	// Reason is why it is published (the team's audit reads it).
+	Reason string
 }
 
 // PublishPolicy records a policy version; the notices function makes its
@@ -803,7 +846,9 @@ func (o *Operator) PublishPolicy(ctx context.Context, c Caller, p Publication) (
 	if err != nil {
 		return privacy.PolicyVersion{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	if err := o.Store.PublishPolicy(ctx, v); errors.Is(err, privacy.ErrExists) {
+	e := o.teamEvent(ctx, c, "policy_published", v.Version, p.Reason, map[string]string{"effective": v.Effective.Format(time.DateOnly),
+		"material": strconv.FormatBool(v.Material)})
+	if err := o.Store.PublishPolicy(ctx, v, e); errors.Is(err, privacy.ErrExists) {
 		return privacy.PolicyVersion{}, fmt.Errorf("version %s was published before; a published version is never changed: publish a new one: %w", v.Version, err)
 	} else if err != nil {
 		return privacy.PolicyVersion{}, err
@@ -849,13 +894,4 @@ func (o *Operator) CampaignStatus(ctx context.Context, c Caller, id string) (cam
 		return campaign.Status{}, fmt.Errorf("no campaign %q: %w", id, privacy.ErrNotFound)
 	}
 	return st, nil
-}
-
-// Audit is the team's actions on the system (controllers, processors),
-// each with who took it, when, on what and why, oldest first.
-func (o *Operator) Audit(ctx context.Context, c Caller) ([]map[string]any, error) {
-	if err := c.reads(); err != nil {
-		return nil, err
-	}
-	return o.Store.SubjectLedger(ctx, privacy.TeamSubject)
 }

@@ -1,0 +1,183 @@
+package operator_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/shared/operator"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Every team action is named in the team's ledger with who took it and
+// why, and the audit export (JSON lines and CSV) of the period holds each;
+// no entry holds an address.
+func TestTeamActionsAreAttributed(t *testing.T) {
+	op, store := newOperator(t)
+	ctx := context.Background()
+	ann := operator.Caller{By: "ann@team.example", MayDecide: true}
+	ben := operator.Caller{By: "arn:aws:iam::000000000000:user/ben", MayDecide: true}
+	subject := op.Hasher.Subject("carol@example.com")
+	if err := store.Suppress(ctx, subject, privacy.SuppressUnsubscribed, privacy.Event{Subject: subject, Name: "unsubscribed",
+		At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := op.IssueController(ctx, ann, "Acme", "contract C-1 signed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		action, by, reason string
+		do                 func() error
+	}{
+		{"controller_issued", ann.By, "contract C-1 signed", func() error { return nil }},
+		{"controller_retention_set", ben.By, "contract C-1 says 90 days", func() error {
+			return op.SetControllerRetention(ctx, ben, creds.ControllerID, 90, "contract C-1 says 90 days")
+		}},
+		{"controller_revoked", ann.By, "key leaked", func() error { return op.RevokeController(ctx, ann, creds.ControllerID, "key leaked") }},
+		{"legal_hold_placed", ben.By, "litigation LIT-1", func() error {
+			return op.PlaceHold(ctx, ben, "Carol@Example.com", "litigation LIT-1", time.Time{})
+		}},
+		{"legal_hold_lifted", ann.By, "LIT-1 settled", func() error { return op.LiftHold(ctx, ann, "carol@example.com", "LIT-1 settled") }},
+		{"suppression_lifted", ben.By, "asked us by letter to resubscribe", func() error {
+			_, err := op.LiftSuppression(ctx, ben, "carol@example.com", "asked us by letter to resubscribe", nil)
+			return err
+		}},
+		{"policy_published", ann.By, "new processor named", func() error {
+			_, err := op.PublishPolicy(ctx, ann, operator.Publication{Version: "2026-12-01", Effective: time.Now().UTC().AddDate(0, 0, 1),
+				Summary: "names a new processor", Reason: "new processor named"})
+			return err
+		}},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.action, err)
+		}
+	}
+	today := time.Now().UTC()
+	entries, err := op.Audit(ctx, ann, today, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		if !slices.ContainsFunc(entries, func(e operator.AuditEntry) bool {
+			return e.Action == s.action && e.By == s.by && e.Reason == s.reason && !e.At.IsZero()
+		}) {
+			t.Errorf("no %s by %s (%q) in the audit: %+v", s.action, s.by, s.reason, entries)
+		}
+	}
+	// A person's action names them by their subject hash, never the address.
+	for _, e := range entries {
+		if strings.HasPrefix(e.Action, "legal_hold") && e.On != string(subject) {
+			t.Errorf("%s is on %q, want the subject hash", e.Action, e.On)
+		}
+	}
+	for _, format := range operator.AuditFormats {
+		var buf bytes.Buffer
+		if err := operator.WriteAudit(&buf, format, entries); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(buf.String()), "carol@example.com") {
+			t.Fatalf("the %s export holds the address", format)
+		}
+		var actions []string
+		switch format {
+		case "jsonl":
+			for line := range strings.Lines(buf.String()) {
+				var e operator.AuditEntry
+				if err := json.Unmarshal([]byte(line), &e); err != nil {
+					t.Fatalf("jsonl line %q: %v", line, err)
+				}
+				actions = append(actions, e.Action+" "+e.By+" "+e.Reason)
+			}
+		case "csv":
+			rows, err := csv.NewReader(&buf).ReadAll()
+			if err != nil || len(rows) == 0 || !slices.Equal(rows[0], []string{"at", "action", "on", "by", "reason", "detail"}) {
+				t.Fatalf("csv %v %v", rows, err)
+			}
+			for _, r := range rows[1:] {
+				actions = append(actions, r[1]+" "+r[3]+" "+r[4])
+			}
+		}
+		for _, s := range steps {
+			if !slices.Contains(actions, s.action+" "+s.by+" "+s.reason) {
+				t.Errorf("the %s export lacks %s by %s: %v", format, s.action, s.by, actions)
+			}
+		}
+	}
+	// A period before today holds none of them.
+	if old, err := op.Audit(ctx, ann, today.AddDate(0, 0, -9), today.AddDate(0, 0, -2)); err != nil || len(old) != 0 {
+		t.Fatalf("a past week's audit: %v %v", old, err)
+	}
+}
+
+// A complaint's suppression is lifted by two team members only: the
+// first one's lift is an ask that lifts nothing, the same member cannot
+// approve it, and a second member's lift approves it; both are named.
+func TestComplaintLiftNeedsTwoMembers(t *testing.T) {
+	op, store := newOperator(t)
+	ctx := context.Background()
+	ann := operator.Caller{By: "ann@team.example", MayDecide: true}
+	ben := operator.Caller{By: "ben@team.example", MayDecide: true}
+	subject := op.Hasher.Subject("dan@example.com")
+	for _, reason := range []string{privacy.SuppressComplained, privacy.SuppressObjected} {
+		if err := store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: reason,
+			At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inForce := func() []string {
+		t.Helper()
+		in, err := store.Suppressions(ctx, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(in)
+		return in
+	}
+	both := []string{privacy.SuppressComplained, privacy.SuppressObjected}
+	l, err := op.LiftSuppression(ctx, ann, "dan@example.com", "he wrote that the complaint was a mistake", []string{privacy.SuppressComplained})
+	if err != nil || len(l.Lifted) != 0 || !slices.Equal(l.Awaiting, []string{privacy.SuppressComplained}) {
+		t.Fatalf("ann's lift: %+v %v, want an ask", l, err)
+	}
+	if got := inForce(); !slices.Equal(got, both) {
+		t.Fatalf("after one member's lift: %v in force, want %v", got, both)
+	}
+	if _, err := op.LiftSuppression(ctx, ann, "dan@example.com", "approving my own", []string{privacy.SuppressComplained}); !errors.Is(err, operator.ErrForbidden) {
+		t.Fatalf("ann approving her own ask: %v, want forbidden", err)
+	}
+	if got := inForce(); !slices.Equal(got, both) {
+		t.Fatalf("after the same member's second lift: %v in force", got)
+	}
+	l, err = op.LiftSuppression(ctx, ben, "dan@example.com", "checked his letter", []string{privacy.SuppressComplained})
+	if err != nil || !slices.Equal(l.Lifted, []string{privacy.SuppressComplained}) || l.AskedBy != ann.By {
+		t.Fatalf("ben's approval: %+v %v", l, err)
+	}
+	if got := inForce(); !slices.Equal(got, []string{privacy.SuppressObjected}) {
+		t.Fatalf("after the approval: %v in force, want only the objection", got)
+	}
+	entries, err := op.Audit(ctx, ben, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named []string
+	for _, e := range entries {
+		named = append(named, e.Action+" "+e.By+" "+e.Detail["asked_by"])
+	}
+	for _, want := range []string{"suppression_lift_asked " + ann.By + " ", "suppression_lift_approved " + ben.By + " " + ann.By} {
+		if !slices.Contains(named, want) {
+			t.Errorf("the audit lacks %q: %v", want, named)
+		}
+	}
+	// An approval used up is no ask any more: ben's next lift of the
+	// objection is an ask of its own.
+	if l, err := op.LiftSuppression(ctx, ben, "dan@example.com", "also asked", nil); err != nil || !slices.Equal(l.Awaiting, []string{privacy.SuppressObjected}) {
+		t.Fatalf("ben's lift of the objection: %+v %v, want an ask", l, err)
+	}
+}

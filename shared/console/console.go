@@ -57,9 +57,10 @@ type Page struct {
 	Title, Nav, Template string
 	Data                 any
 	Redirect             string
-	// Download, when set, is a file to download (its name), Data its bytes
-	// and Type their media type.
+	// Download, when set, is a file to download (its name): Body, of
+	// media type Type.
 	Download, Type string
+	Body           []byte
 }
 
 func page(status int, title, nav, template string, data any) Page {
@@ -311,7 +312,7 @@ func (c *Console) decide(ctx context.Context, m Member, id string, d Decision) e
 	case "ask":
 		return op.Ask(ctx, by, id, d.Question)
 	}
-	return &httpapi.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "Unknown decision."}
+	return fmt.Errorf("%w: unknown decision", operator.ErrBadRequest)
 }
 
 // Decide takes d on request id and sends the browser back to the page
@@ -558,5 +559,5 @@ func (c *Console) Audit(ctx context.Context, m Member, from, to, format string) 
 		return page(status, "Audit", "report", "message", session.Message{Text: msg, Link: "/console/report", LinkText: "Back to the report"}), nil
 	}
 	types := map[string]string{"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
-	return Page{Status: http.StatusOK, Download: "team-actions." + format, Type: types[format], Data: buf.Bytes()}, nil
+	return Page{Status: http.StatusOK, Download: "team-actions." + format, Type: types[format], Body: buf.Bytes()}, nil
 }

@@ -134,8 +134,7 @@ func (c *Console) render(m Member, p Page) httpapi.Response {
 	case p.Redirect != "":
 		return httpapi.Response{StatusCode: http.StatusSeeOther, Headers: map[string]string{"Location": p.Redirect, "Cache-Control": "no-store"}}
 	case p.Download != "":
-		body, _ := p.Data.([]byte)
-		return httpapi.Response{StatusCode: http.StatusOK, Body: string(body), Headers: map[string]string{"Content-Type": p.Type,
+		return httpapi.Response{StatusCode: http.StatusOK, Body: string(p.Body), Headers: map[string]string{"Content-Type": p.Type,
 			"Content-Disposition": `attachment; filename="` + p.Download + `"`, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}}
 	}
 	return session.Render(c.Log, p.Status, p.Template, web.ConsolePage{Title: p.Title, Member: m.Email, Role: m.Role, CSRF: m.CSRF, Nav: p.Nav, Data: p.Data})

@@ -511,11 +511,7 @@ func (c *Console) Report(ctx context.Context, m Member, from, to string) (Page, 
 		Error    string
 	}
 	status := http.StatusOK
-	first, err := operator.Day("from", from)
-	var last time.Time
-	if err == nil {
-		last, err = operator.Day("to", to)
-	}
+	first, last, err := operator.Days(from, to)
 	var r report.Report
 	if err == nil {
 		r, err = c.Operator.Report(ctx, m.caller(), first, last)
@@ -534,11 +530,7 @@ func (c *Console) Report(ctx context.Context, m Member, from, to string) (Page, 
 // Audit is every team action of the days from..to (as typed; empty from:
 // since the first, empty to: today) as a file in format (jsonl or csv).
 func (c *Console) Audit(ctx context.Context, m Member, from, to, format string) (Page, error) {
-	first, err := operator.Day("from", from)
-	var last time.Time
-	if err == nil {
-		last, err = operator.Day("to", to)
-	}
+	first, last, err := operator.Days(from, to)
 	var entries []operator.AuditEntry
 	if err == nil && !slices.Contains(operator.AuditFormats, format) {
 		err = fmt.Errorf("%w: format must be jsonl or csv", operator.ErrBadRequest)

@@ -73,16 +73,6 @@ type Args struct {
 	To   string `json:"to,omitempty"`
 }
 
-// period reads a's From and To.
-func (a Args) period() (time.Time, time.Time, error) {
-	from, err := Day("from", a.From)
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	to, err := Day("to", a.To)
-	return from, to, err
-}
-
 // Result is what an action answers: a sentence for the person, and the
 // data a list or a view shows.
 type Result struct {
@@ -120,6 +110,17 @@ func Day(field, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: %s must be a day, YYYY-MM-DD", ErrBadRequest, field)
 	}
 	return d, nil
+}
+
+// Days parses a period's first and last day, YYYY-MM-DD (each zero when
+// empty).
+func Days(from, to string) (time.Time, time.Time, error) {
+	first, err := Day("from", from)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	last, err := Day("to", to)
+	return first, last, err
 }
 
 // actions is every action by name, as privacyctl names its commands: the
@@ -233,14 +234,14 @@ var actions = map[string]action{
 		return data(o.RecordOfProcessing(ctx, c))
 	},
 	"audit": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-		from, to, err := r.Args.period()
+		from, to, err := Days(r.Args.From, r.Args.To)
 		if err != nil {
 			return Result{}, err
 		}
 		return data(o.Audit(ctx, c, from, to))
 	},
 	"report": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-		from, to, err := r.Args.period()
+		from, to, err := Days(r.Args.From, r.Args.To)
 		if err != nil {
 			return Result{}, err
 		}

@@ -1,10 +1,12 @@
 // Package operator is the privacy team's desk: every action the team takes
 // (list and show requests, decide them, legal holds, suppressions,
-// controllers' credentials, processors, policy versions, campaign status),
-// run on behalf of an authenticated caller whom each decision's ledger
-// entry names. The operator function serves it to privacyctl (an
-// IAM-authorised route) and to the console (signed-in team members); the
-// team's own credentials reach no table and no secret.
+// controllers' credentials, processors, policy versions, campaign status,
+// the report and the audit), each a method run on behalf of an
+// authenticated caller whom each decision's ledger entry names. Its HTTP
+// adapter (http.go) serves privacyctl (an IAM-authorised route) and holds
+// the only name → method table; the console calls the methods for
+// signed-in team members. The team's own credentials reach no table and no
+// secret.
 package operator
 
 import (

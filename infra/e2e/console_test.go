@@ -258,6 +258,16 @@ func TestConsole(t *testing.T) {
 	if by := s.ledgerBy(t, "request_entered"); len(by) != 1 || by[0] != localtest.IdPTeamUser {
 		t.Errorf("request_entered by %v", by)
 	}
+	// A legal hold placed from the console, with its reason: the team's
+	// audit names who and why (#33 item 3).
+	team.open(s.URL + "/console/people")
+	team.typeInto("#a-email", "held-"+u+"@example.com")
+	team.typeInto("#a-reason", "litigation LIT-"+u)
+	team.submit("#act", "#done")
+	if out, err := s.privacyctl(t, "audit", "-format", "jsonl"); err != nil ||
+		!strings.Contains(out, `"action":"legal_hold_placed"`) || !strings.Contains(out, `"reason":"litigation LIT-`+u+`"`) {
+		t.Errorf("the console's hold in the audit: %v\n%s", err, out)
+	}
 	// Controllers: issued, the secret shown once; revoked.
 	team.open(s.URL + "/console/controllers")
 	team.check("console-controllers")

@@ -338,31 +338,59 @@ func (c *Console) Decide(ctx context.Context, m Member, id string, d Decision) (
 	return page(status, "Request "+p.View.Request.Type, "queue", "request", p), nil
 }
 
-// Lookup is what the people page posts: an address to find, or with
-// Enter a request that reached the team by email, phone or post.
+// Lookup is what the people page posts: an address to find (Action ""),
+// a request that reached the team by email, phone or post to enter
+// ("enter"), or a team action on the address with its reason: "hold add"
+// (until a day, as typed), "hold lift", "suppression lift".
 type Lookup struct {
-	Enter bool
-	Entry rights.Entry
+	Action string
+	Entry  rights.Entry
 	// Received is the day the entry reached the team, as typed.
-	Received string
+	Received      string
+	Reason, Until string
 }
 
 // People finds a person by address (posted, never in a URL, so never in
-// a log; hashed by the operator, not kept), or enters a request; q is nil
-// for the empty page.
+// a log; hashed by the operator, not kept), enters a request, or takes a
+// team action on an address; q is nil for the empty page.
 func (c *Console) People(ctx context.Context, m Member, q *Lookup) (Page, error) {
 	var d struct {
 		Person   *operator.Person
 		Entered  *operator.Entered
 		Channels []string
 		Today    string
+		Done     string
 		Error    string
 	}
 	d.Channels, d.Today = privacy.Channels(), c.Now().UTC().Format(time.DateOnly)
 	status := http.StatusOK
 	if q != nil {
 		var err error
-		if q.Enter {
+		switch email := q.Entry.Email; q.Action {
+		case "hold add":
+			var until time.Time
+			if until, err = operator.Day("until", q.Until); err == nil {
+				if err = c.Operator.PlaceHold(ctx, m.caller(), email, q.Reason, until); err == nil {
+					d.Done = "Legal hold placed: erasures of that address are withheld and the sweep keeps its data."
+				}
+			}
+		case "hold lift":
+			if err = c.Operator.LiftHold(ctx, m.caller(), email, q.Reason); err == nil {
+				d.Done = "Legal hold lifted."
+			}
+		case "suppression lift":
+			var l operator.Lift
+			if l, err = c.Operator.LiftSuppression(ctx, m.caller(), email, q.Reason, nil); err == nil {
+				switch {
+				case len(l.Awaiting) > 0:
+					d.Done = "Asked: lifting " + strings.Join(l.Awaiting, ", ") + " needs a second team member, who approves it with the same lift. Nothing is lifted until then."
+				case len(l.Lifted) > 0:
+					d.Done = "Lifted: " + strings.Join(l.Lifted, ", ") + "."
+				default:
+					d.Done = "Nothing to lift: no suppression in force."
+				}
+			}
+		case "enter":
 			e := q.Entry
 			if e.Received, err = operator.Day("received", q.Received); err == nil && e.Received.IsZero() {
 				err = fmt.Errorf("%w: received must be the day it reached us, YYYY-MM-DD", operator.ErrBadRequest)
@@ -373,9 +401,9 @@ func (c *Console) People(ctx context.Context, m Member, q *Lookup) (Page, error)
 					d.Entered = &en
 				}
 			}
-		} else {
+		default:
 			var p operator.Person
-			if p, err = c.Operator.Person(ctx, m.caller(), q.Entry.Email); err == nil {
+			if p, err = c.Operator.Person(ctx, m.caller(), email); err == nil {
 				d.Person = &p
 			}
 		}

@@ -43,9 +43,10 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		if f == nil {
 			return c.People(ctx, m, nil)
 		}
-		return c.People(ctx, m, &Lookup{Enter: f.Get("action") == "enter", Received: f.Get("received"), Entry: rights.Entry{
-			Email: f.Get("email"), Name: f.Get("name"), Type: f.Get("type"), Details: f.Get("details"), Channel: f.Get("channel"),
-			IdentityCheck: f.Get("identity"), Lang: f.Get("lang")}})
+		return c.People(ctx, m, &Lookup{Action: f.Get("action"), Received: f.Get("received"), Reason: strings.TrimSpace(f.Get("reason")),
+			Until: f.Get("until"), Entry: rights.Entry{
+				Email: f.Get("email"), Name: f.Get("name"), Type: f.Get("type"), Details: f.Get("details"), Channel: f.Get("channel"),
+				IdentityCheck: f.Get("identity"), Lang: f.Get("lang")}})
 	})
 	rt.Handle("GET /console/people", people)
 	rt.Handle("POST /console/people", people)

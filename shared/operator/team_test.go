@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -179,5 +180,39 @@ func TestComplaintLiftNeedsTwoMembers(t *testing.T) {
 	// objection is an ask of its own.
 	if l, err := op.LiftSuppression(ctx, ben, "dan@example.com", "also asked", nil); err != nil || !slices.Equal(l.Awaiting, []string{privacy.SuppressObjected}) {
 		t.Fatalf("ben's lift of the objection: %+v %v, want an ask", l, err)
+	}
+}
+
+// The report reads every request from the store, whatever its status:
+// completed, denied, open and expired ones each count where they belong.
+func TestReportReadsTheRequests(t *testing.T) {
+	op, store := newOperator(t)
+	ctx := context.Background()
+	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, time.UTC) }
+	op.Now = func() time.Time { return day(12, 7) }
+	for i, q := range []privacy.RightsRequest{
+		{Type: "access", Status: privacy.RequestCompleted, ReceivedAt: day(11, 2), DueAt: day(12, 2), CompletedAt: day(11, 12)},
+		{Type: "erasure", Status: privacy.RequestDenied, ReceivedAt: day(11, 3), DueAt: day(12, 3), CompletedAt: day(11, 5), Reason: "unfounded"},
+		{Type: "access", Status: privacy.RequestPending, ReceivedAt: day(11, 5), DueAt: day(12, 5)}, // overdue on 7 December
+		{Type: "erasure", Status: privacy.RequestExpired, ReceivedAt: day(11, 6), DueAt: day(12, 6)},
+		{Type: "access", Status: privacy.RequestCompleted, ReceivedAt: day(10, 1), DueAt: day(10, 31), CompletedAt: day(10, 5)},
+	} {
+		q.ID = fmt.Sprintf("00000000-0000-4000-8000-1000000000%02d", i)
+		if err := store.CreateRequest(ctx, q, privacy.Event{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := op.Report(ctx, operator.Caller{By: "viewer@team.example"}, day(11, 1), day(11, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Total; got.Received != 4 || got.Closed != 2 || got.Overdue != 1 || got.MedianDays != 2 || got.P95Days != 10 {
+		t.Errorf("total %+v, want 4 received, 2 closed, 1 overdue, median 2 days, p95 10", got)
+	}
+	if len(r.Denials) != 1 || r.Denials[0].Reason != "unfounded" || r.Denials[0].N != 1 {
+		t.Errorf("denials %+v", r.Denials)
+	}
+	if _, err := op.Report(ctx, operator.Caller{}, day(11, 1), day(11, 30)); !errors.Is(err, operator.ErrForbidden) {
+		t.Errorf("a report for nobody: %v", err)
 	}
 }

@@ -789,14 +789,17 @@ func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason 
 	if len(lift) == 0 {
 		return Lift{}, nil
 	}
+	lift = slices.Sorted(slices.Values(lift)) // an ask and its approval name them in any order
 	reasons := strings.Join(lift, ",")
 	detail := map[string]string{"reasons": reasons}
 	person := privacy.Event{Subject: subject, Name: "suppression_lifted", At: o.Now().UTC(), Ref: "privacy-team",
 		Purpose: privacy.PurposeMarketing, LegalBasis: o.Policy(ctx).Basis(privacy.PurposeMarketing), PolicyVersion: o.version(ctx),
 		Detail: map[string]string{"reasons": reasons, "by": c.By, "reason": reason}}
 	if !privacy.SecondMemberLifts(lift) {
-		err := o.Store.TeamLift(ctx, subject, lift, nil, person, o.teamEvent(ctx, c, "suppression_lifted", string(subject), reason, detail))
-		return Lift{Lifted: lift}, err
+		if err := o.Store.TeamLift(ctx, subject, lift, nil, person, o.teamEvent(ctx, c, "suppression_lifted", string(subject), reason, detail)); err != nil {
+			return Lift{}, err
+		}
+		return Lift{Lifted: lift}, nil
 	}
 	ask, asked, err := o.Store.LiftAsk(ctx, subject)
 	if err != nil {
@@ -807,13 +810,17 @@ func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason 
 			return Lift{}, fmt.Errorf("%w: you asked for this lift; another team member must approve it", ErrForbidden)
 		}
 		person.Detail["asked_by"], detail["asked_by"] = ask.AskedBy, ask.AskedBy
-		err := o.Store.TeamLift(ctx, subject, lift, &ask, person,
-			o.teamEvent(ctx, c, "suppression_lift_approved", string(subject), reason, detail))
-		return Lift{Lifted: lift, AskedBy: ask.AskedBy}, err
+		if err := o.Store.TeamLift(ctx, subject, lift, &ask, person,
+			o.teamEvent(ctx, c, "suppression_lift_approved", string(subject), reason, detail)); err != nil {
+			return Lift{}, err
+		}
+		return Lift{Lifted: lift, AskedBy: ask.AskedBy}, nil
 	}
 	a := privacy.LiftAsk{Subject: subject, Reasons: lift, AskedBy: c.By, AskedAt: person.At, Reason: reason}
-	err = o.Store.AskLift(ctx, a, o.teamEvent(ctx, c, "suppression_lift_asked", string(subject), reason, detail))
-	return Lift{Awaiting: lift}, err
+	if err := o.Store.AskLift(ctx, a, o.teamEvent(ctx, c, "suppression_lift_asked", string(subject), reason, detail)); err != nil {
+		return Lift{}, err
+	}
+	return Lift{Awaiting: lift}, nil
 }
 
 // Publication is a policy version to publish: its name, the day it takes

@@ -181,6 +181,20 @@ func TestComplaintLiftNeedsTwoMembers(t *testing.T) {
 	if l, err := op.LiftSuppression(ctx, ben, "dan@example.com", "also asked", nil); err != nil || !slices.Equal(l.Awaiting, []string{privacy.SuppressObjected}) {
 		t.Fatalf("ben's lift of the objection: %+v %v, want an ask", l, err)
 	}
+	// An approval may name the reasons in another order than the ask.
+	if err := store.Suppress(ctx, subject, privacy.SuppressUnsubscribed, privacy.Event{Subject: subject, Name: "unsubscribed",
+		At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := op.LiftSuppression(ctx, ben, "dan@example.com", "asked again", []string{privacy.SuppressUnsubscribed, privacy.SuppressObjected}); err != nil || len(l.Awaiting) != 2 {
+		t.Fatalf("ben's ask of two: %+v %v", l, err)
+	}
+	if l, err := op.LiftSuppression(ctx, ann, "dan@example.com", "checked", []string{privacy.SuppressObjected, privacy.SuppressUnsubscribed}); err != nil || len(l.Lifted) != 2 || l.AskedBy != ben.By {
+		t.Fatalf("ann's approval in another order: %+v %v", l, err)
+	}
+	if got := inForce(); len(got) != 0 {
+		t.Fatalf("after the approval of two: %v in force", got)
+	}
 }
 
 // The report reads every request from the store, whatever its status:

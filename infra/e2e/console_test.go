@@ -258,10 +258,21 @@ func TestConsole(t *testing.T) {
 	if by := s.ledgerBy(t, "request_entered"); len(by) != 1 || by[0] != localtest.IdPTeamUser {
 		t.Errorf("request_entered by %v", by)
 	}
+	// A legal hold placed from the console, with its reason: the team's
+	// audit names who and why (#33 item 3).
+	team.open(s.URL + "/console/people")
+	team.typeInto("#a-email", "held-"+u+"@example.com")
+	team.typeInto("#a-reason", "litigation LIT-"+u)
+	team.submit("#act", "#done")
+	if out, err := s.privacyctl(t, "audit", "-format", "jsonl"); err != nil ||
+		!strings.Contains(out, `"action":"legal_hold_placed"`) || !strings.Contains(out, `"reason":"litigation LIT-`+u+`"`) {
+		t.Errorf("the console's hold in the audit: %v\n%s", err, out)
+	}
 	// Controllers: issued, the secret shown once; revoked.
 	team.open(s.URL + "/console/controllers")
 	team.check("console-controllers")
 	team.typeInto("#c-name", "Acme "+u)
+	team.typeInto("#c-reason", "signed contract "+u)
 	team.submit("#issue", "#issued-secret")
 	if secret := team.text("#issued-secret"); len(secret) < 40 {
 		t.Fatalf("issued secret %q", secret)
@@ -296,9 +307,28 @@ func TestConsole(t *testing.T) {
 	team.typeInto("#pv-version", version)
 	team.do(chromedp.SetValue(chromedp.CSS("#pv-effective"), "2027-01-15"))
 	team.typeInto("#pv-summary", "We now keep contact messages for six months.")
+	team.typeInto("#pv-reason", "retention review "+u)
 	team.submit("#publish", "#done")
 	if main := team.text("main"); !strings.Contains(main, version) || !strings.Contains(main, localtest.IdPTeamUser) {
 		t.Fatalf("policy page after publishing:\n%s", main)
+	}
+	// The policy's publication and the console's reasons are in the audit
+	// export, with who (#33 items 3 and 4).
+	if out, err := s.privacyctl(t, "audit", "-format", "csv", "-from", time.Now().UTC().Format(time.DateOnly)); err != nil ||
+		!strings.Contains(out, "policy_published,"+version+","+localtest.IdPTeamUser+",retention review "+u) ||
+		!strings.Contains(out, "controller_issued,") || !strings.Contains(out, "signed contract "+u) {
+		t.Errorf("privacyctl audit -format csv: %v\n%s", err, out)
+	}
+	// The report of this month: the requests this test made, by type;
+	// the page passes axe.
+	team.open(s.URL + "/console/report")
+	team.check("console-report")
+	if main := team.text("main"); !strings.Contains(main, "All types") || !strings.Contains(main, "Denials by reason") ||
+		!strings.Contains(main, "This is your second request this month") {
+		t.Fatalf("report page:\n%s", main)
+	}
+	if out, err := s.privacyctl(t, "report", "-json"); err != nil || !strings.Contains(out, `"total"`) {
+		t.Errorf("privacyctl report: %v\n%s", err, out)
 	}
 	// The record of processing (Art. 30), printable: each activity, its
 	// basis as the policy in force states it, its retention.

@@ -51,6 +51,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/receipt"
+	"github.com/privacykeeper/privacykeeper/shared/report"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/ropa"
 )
@@ -215,9 +216,27 @@ var commands = []command{
 			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem)}, nil
 		}},
 	{name: "processor list", help: "the registered processors", ask: none, show: printProcessors},
-	{name: "audit", args: "[-json]", help: "the team's actions on controllers and processors (issued, retention set, revoked, " +
-		"terminated; registered, removed), each with who, when, on what and why, oldest first",
-		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printAudit},
+	{name: "audit", args: "[-from YYYY-MM-DD] [-to YYYY-MM-DD] [-format table|jsonl|csv]",
+		help: "every team action of a period (controllers issued, changed, revoked, terminated; processors registered, removed; " +
+			"legal holds placed, lifted; suppression lifts asked, approved, made; policy versions published), each with who, " +
+			"when, on what (an id, a version, a subject hash) and why, oldest first",
+		flags: func(fs *flag.FlagSet, o *options) {
+			periodFlags(fs, o)
+			fs.StringVar(&o.format, "format", "table", "table, jsonl (one JSON object a line) or csv")
+		}, ask: func(o options) (operator.Args, error) {
+			if o.format != "table" && !slices.Contains(operator.AuditFormats, o.format) {
+				return operator.Args{}, fmt.Errorf("%w: -format must be table, jsonl or csv", errUsage)
+			}
+			return withPeriod(o)
+		}, show: printAudit},
+	{name: "report", args: "[-from YYYY-MM-DD] [-to YYYY-MM-DD] [-json]",
+		help: "the rights requests of a period (default: this month so far), for the regulator and the DPO: by type, received, " +
+			"closed, overdue, median and 95th percentile days to close; extensions with their reasons; denials by reason " +
+			"(computed from the requests themselves)",
+		flags: func(fs *flag.FlagSet, o *options) {
+			periodFlags(fs, o)
+			fs.BoolVar(&o.asJSON, "json", false, "print JSON")
+		}, ask: withPeriod, show: printReport},
 	{name: "ropa", args: "[-json]", help: "the record of processing activities (GDPR Art. 30), built from the code's tables, the policy " +
 		"version in force and the processors registered (the console's Record of processing page prints it)",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printRecord},
@@ -239,7 +258,8 @@ var commands = []command{
 		ask:   withEmail, show: printJSON},
 	{name: "suppression lift", args: "-email ADDRESS -reason TEXT [-only REASON[,REASON]]",
 		help: "lift the reasons marketing to an address is held back (all in force, or -only those); an erasure's record " +
-			"is kept, marked lifted, so a restore's re-applied erasure still deletes what was erased; the ledger records it",
+			"is kept, marked lifted, so a restore's re-applied erasure still deletes what was erased; the ledger records it. " +
+			"A complaint or an objection needs two team members: the first one's lift is an ask, another's same lift approves it",
 		flags: func(fs *flag.FlagSet, o *options) {
 			holdFlags(fs, o)
 			fs.StringVar(&o.only, "only", "", "the reasons to lift, comma-separated (default: every one in force)")
@@ -250,7 +270,7 @@ var commands = []command{
 			}
 			return a, nil
 		}},
-	{name: "policy publish", args: "-version V -effective YYYY-MM-DD -summary TEXT [-material] [-new-purpose TOPIC]... [-basis PURPOSE=BASIS]...",
+	{name: "policy publish", why: true, args: "-version V -effective YYYY-MM-DD -summary TEXT [-material] [-new-purpose TOPIC]... [-basis PURPOSE=BASIS]...",
 		help: "publish a version of the privacy policy (history is never rewritten): it is in force from its day, with no " +
 			"deploy; a material one is told once to every confirmed subscriber and every person with an open request, a " +
 			"new purpose is offered to subscribers with a double opt-in link (nobody is enrolled); a version states the legal basis " +
@@ -312,6 +332,13 @@ var commands = []command{
 			fs.IntVar(&o.max, "max", 0, "at most this many messages (0: all)")
 		}, run: replayFailures},
 }
+
+func periodFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.from, "from", "", "the period's first day, YYYY-MM-DD")
+	fs.StringVar(&o.to, "to", "", "the period's last day, YYYY-MM-DD (default: today)")
+}
+
+func withPeriod(o options) (operator.Args, error) { return operator.Args{From: o.from, To: o.to}, nil }
 
 func reasonFlag(what string) func(*flag.FlagSet, *options) {
 	return func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.reason, "reason", "", what) }
@@ -376,7 +403,7 @@ type options struct {
 	question                                                           string
 	records, url, credentials, certificate, queueURL, sqsEndpoint      string
 	since, only, version, effective, summary                           string
-	from, jwks, rootsTable                                             string
+	from, to, format, jwks, rootsTable                                 string
 	entry                                                              entryFlags
 	newPurposes, bases                                                 multi
 	max, days                                                          int
@@ -649,25 +676,50 @@ func printList(out io.Writer, data json.RawMessage, o options) error {
 }
 
 func printAudit(out io.Writer, data json.RawMessage, o options) error {
-	if o.asJSON {
-		_, err := out.Write(append(data, '\n'))
-		return err
-	}
-	entries, err := decode[[]struct {
-		At     string            `json:"at"`
-		Event  string            `json:"event"`
-		Ref    string            `json:"ref"`
-		Detail map[string]string `json:"detail"`
-	}](data)
+	entries, err := decode[[]operator.AuditEntry](data)
 	if err != nil {
 		return err
+	}
+	if o.format != "table" {
+		return operator.WriteAudit(out, o.format, entries)
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "AT\tACTION\tON\tBY\tWHY")
 	for _, e := range entries {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.At, e.Event, e.Ref, e.Detail["by"], e.Detail["reason"])
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Action, e.On, e.By, e.Reason)
 	}
 	return w.Flush()
+}
+
+func printReport(out io.Writer, data json.RawMessage, o options) error {
+	if o.asJSON {
+		_, err := out.Write(append(data, '\n'))
+		return err
+	}
+	r, err := decode[report.Report](data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Rights requests from %s to %s (as of %s)\n\n", r.From.Format(time.DateOnly), r.To.Format(time.DateOnly),
+		r.AsOf.Format(time.RFC3339))
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "TYPE\tRECEIVED\tCLOSED\tOVERDUE\tMEDIAN DAYS\tP95 DAYS\t")
+	for _, f := range append(r.Types, r.Total) {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t\n", f.Type, f.Received, f.Closed, f.Overdue, f.MedianDays, f.P95Days)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nExtensions (%d)\n", len(r.Extensions))
+	for _, e := range r.Extensions {
+		fmt.Fprintf(out, "  %s %s: due %s, extended to %s: %s\n", e.ID, e.Type, e.OriginalDueAt.Format(time.DateOnly),
+			e.DueAt.Format(time.DateOnly), e.Reason)
+	}
+	fmt.Fprintln(out, "\nDenials by reason")
+	for _, d := range r.Denials {
+		fmt.Fprintf(out, "  %d  %s\n", d.N, d.Reason)
+	}
+	return nil
 }
 
 func printRecord(out io.Writer, data json.RawMessage, o options) error {

@@ -732,7 +732,8 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		"CallbackFunctionRole": {"CallbackCursors": like(dynamo.CallbackPrefix)},
 		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
 		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix}),
-			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix)},
+			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix),
+			"SuppressionLiftAsks": js([]string{dynamo.LiftAskPK})},
 	} {
 		r, ok := tpl.Resources[id]
 		if !ok {

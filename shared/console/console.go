@@ -7,6 +7,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +22,14 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/ropa"
+	"github.com/privacykeeper/privacykeeper/shared/report"
+	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/session"
-	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// Console serves the console's pages; every action is the operator's.
+// Console is the console's pages; every action is the operator's. It
+// takes plain values and answers a Page; its HTTP adapter (http.go) reads
+// the request and renders the page.
 type Console struct {
 	Operator *operator.Operator
 	// BaseURL is the public base URL of the API: the callback is under it,
@@ -36,89 +39,32 @@ type Console struct {
 	Log     *slog.Logger
 }
 
-// Routes registers the console's pages, each behind the console's
-// authorizer (the template's ConsoleSession); signing in and out is
-// SignIn's.
-func (c *Console) Routes(rt *httpapi.Router) {
-	rt.Handle("GET /console", c.signedIn(c.queue))
-	rt.Handle("GET /console/deadlines", c.signedIn(c.deadlines))
-	rt.Handle("GET /console/requests/{id}", c.signedIn(c.request))
-	rt.Handle("POST /console/requests/{id}", c.signedIn(c.decide))
-	rt.Handle("GET /console/people", c.signedIn(c.people))
-	rt.Handle("POST /console/people", c.signedIn(c.people))
-	rt.Handle("GET /console/controllers", c.signedIn(c.controllers))
-	rt.Handle("POST /console/controllers", c.signedIn(c.controllers))
-	rt.Handle("GET /console/policy", c.signedIn(c.policy))
-	rt.Handle("POST /console/policy", c.signedIn(c.policy))
-	rt.Handle("GET /console/campaigns", c.signedIn(c.campaigns))
-	rt.Handle("GET /console/ropa", c.signedIn(c.ropa))
-}
-
-// member is a signed-in request: the member the authorizer admitted and
-// the page's CSRF token.
-type member struct {
+// Member is who is signed in: the member the authorizer admitted, and the
+// CSRF token each form of their page posts back.
+type Member struct {
 	session.Member
-	csrf string
+	CSRF string
 }
 
-func (s member) caller() operator.Caller {
-	return operator.Caller{By: s.Email, MayDecide: s.Role == session.RoleTeam}
+func (m Member) caller() operator.Caller {
+	return operator.Caller{By: m.Email, MayDecide: m.Role == session.RoleTeam}
 }
 
-type handler func(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error)
-
-var errNoSession = &httpapi.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "Sign in first: /console/login."}
-
-// signedIn runs h for the member the console's authorizer admitted (its
-// context: by, role); a request without it (a route left without its
-// authorizer) is refused, never served as nobody. A post must carry the
-// session's CSRF token and come from the console's own origin.
-func (c *Console) signedIn(h handler) httpapi.HandlerFunc {
-	return func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-		var s member
-		if a := r.RequestContext.Authorizer; a != nil {
-			s.Email, _ = a.Lambda["by"].(string)
-			s.Role, _ = a.Lambda["role"].(string)
-		}
-		if s.Email == "" || (s.Role != session.RoleTeam && s.Role != session.RoleViewer) {
-			return httpapi.Response{}, errNoSession
-		}
-		s.csrf = session.Cookie(r.Cookies, session.CSRFCookie)
-		if r.RequestContext.HTTP.Method == http.MethodPost {
-			form, err := readForm(r)
-			if err != nil {
-				return httpapi.Response{}, err
-			}
-			if !session.OwnPost(r, form, c.BaseURL) {
-				c.Log.WarnContext(ctx, "console post refused: no CSRF token or another origin",
-					"route", r.RouteKey)
-				return c.page(http.StatusForbidden, "Refused", s, "", "message", session.Message{
-					Text: "This form did not come from the console's own page, so nothing was done. Open the page again and retry.",
-					Link: "/console", LinkText: "Back to the requests"}), nil
-			}
-		}
-		return h(ctx, r, s)
-	}
+// Page is what a console page answers: its status, title, section and
+// template with their data; or, with Redirect set, a 303 to that path.
+type Page struct {
+	Status               int
+	Title, Nav, Template string
+	Data                 any
+	Redirect             string
+	// Download, when set, is a file to download (its name): Body, of
+	// media type Type.
+	Download, Type string
+	Body           []byte
 }
 
-func readForm(r httpapi.Request) (url.Values, error) {
-	if ct := strings.ToLower(httpapi.Header(r, "content-type")); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		return nil, httpapi.ErrMediaType
-	}
-	body, err := httpapi.Body(r)
-	if err != nil {
-		return nil, err
-	}
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, httpapi.ErrMalformed
-	}
-	return v, nil
-}
-
-// page renders a console page with the given status.
-func (c *Console) page(status int, title string, s member, nav, name string, data any) httpapi.Response {
-	return session.Render(c.Log, status, name, web.ConsolePage{Title: title, Member: s.Email, Role: s.Role, CSRF: s.csrf, Nav: nav, Data: data})
+func page(status int, title, nav, template string, data any) Page {
+	return Page{Status: status, Title: title, Nav: nav, Template: template, Data: data}
 }
 
 // refused sorts an operator error: a refusal of the caller's (400, 403,
@@ -189,22 +135,13 @@ type count struct {
 	N          int
 }
 
-func (c *Console) list(ctx context.Context, s member, statuses ...string) ([]operator.Row, error) {
-	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "list", Args: operator.Args{Status: statuses}})
-	if err != nil {
-		return nil, err
-	}
-	return res.Data.([]operator.Row), nil
-}
-
 // statuses the queue filters by: the open ones, then the closed.
 func statuses() []string {
 	return append(privacy.OpenStatuses(), privacy.RequestCompleted, privacy.RequestDenied)
 }
 
-func (c *Console) queue(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
-	q := r.QueryStringParameters
-	f := Filter{Status: q["status"], Type: q["type"], Overdue: q["overdue"] == "1", Soon: q["soon"] == "1", Waiting: q["waiting"] == "1"}
+// Queue is the requests f keeps, with the counts of the open ones.
+func (c *Console) Queue(ctx context.Context, m Member, f Filter) (Page, error) {
 	if f.Status != "" && !slices.Contains(statuses(), f.Status) {
 		f.Status = ""
 	}
@@ -212,15 +149,15 @@ func (c *Console) queue(ctx context.Context, r httpapi.Request, s member) (httpa
 	if f.Status != "" {
 		want = []string{f.Status}
 	}
-	rows, err := c.list(ctx, s, want...)
+	rows, err := c.Operator.List(ctx, m.caller(), operator.Filter{Status: want})
 	if err != nil {
-		return httpapi.Response{}, err
+		return Page{}, err
 	}
 	now := c.Now()
 	open := rows
 	if f.Status != "" {
-		if open, err = c.list(ctx, s); err != nil {
-			return httpapi.Response{}, err
+		if open, err = c.Operator.List(ctx, m.caller(), operator.Filter{}); err != nil {
+			return Page{}, err
 		}
 	}
 	counts := []count{{Label: "Open", URL: "/console", N: len(open)},
@@ -243,7 +180,7 @@ func (c *Console) queue(ctx context.Context, r httpapi.Request, s member) (httpa
 			shown = append(shown, rowOf(o))
 		}
 	}
-	return c.page(http.StatusOK, "Rights requests", s, "queue", "queue", struct {
+	return page(http.StatusOK, "Rights requests", "queue", "queue", struct {
 		Filter          Filter
 		Counts          []count
 		Rows            []Row
@@ -251,10 +188,11 @@ func (c *Console) queue(ctx context.Context, r httpapi.Request, s member) (httpa
 	}{f, counts, shown, statuses(), privacy.RightTypes()}), nil
 }
 
-func (c *Console) deadlines(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
-	rows, err := c.list(ctx, s)
+// Deadlines are the open requests grouped by when they are due.
+func (c *Console) Deadlines(ctx context.Context, m Member) (Page, error) {
+	rows, err := c.Operator.List(ctx, m.caller(), operator.Filter{})
 	if err != nil {
-		return httpapi.Response{}, err
+		return Page{}, err
 	}
 	type group struct {
 		ID, Label string
@@ -272,7 +210,7 @@ func (c *Console) deadlines(ctx context.Context, r httpapi.Request, s member) (h
 		}
 		groups[i].Rows = append(groups[i].Rows, rowOf(o))
 	}
-	return c.page(http.StatusOK, "Deadlines", s, "deadlines", "deadlines", struct{ Groups []group }{groups}), nil
+	return page(http.StatusOK, "Deadlines", "deadlines", "deadlines", struct{ Groups []group }{groups}), nil
 }
 
 // Entry is one line of a request's timeline.
@@ -288,17 +226,17 @@ type requestPage struct {
 	Done, Error string
 }
 
-func (c *Console) requestPage(ctx context.Context, s member, id string) (requestPage, error) {
-	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "show", ID: id})
+func (c *Console) requestPage(ctx context.Context, m Member, id string) (requestPage, error) {
+	v, err := c.Operator.Show(ctx, m.caller(), id)
 	if err != nil {
 		return requestPage{}, err
 	}
-	p := requestPage{View: res.Data.(operator.View)}
+	p := requestPage{View: v}
 	// The console shows what a decision needs: what was asked, not who
 	// asked (the address stays in the request, for the emails).
 	p.View.Request.Email, p.View.Request.Name = "", ""
 	p.View.Request.ParentEmail, p.View.Request.AgentEmail, p.View.Request.RecipientEmail = "", "", ""
-	if s.Role == session.RoleTeam {
+	if m.Role == session.RoleTeam {
 		p.Actions = p.View.Actions
 	}
 	for _, e := range p.View.Ledger {
@@ -315,19 +253,24 @@ func (c *Console) requestPage(ctx context.Context, s member, id string) (request
 	return p, nil
 }
 
-func (c *Console) request(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
-	id := r.PathParameters["id"]
-	p, err := c.requestPage(ctx, s, id)
+// refusedPage is a message page for a refusal.
+func refusedPage(status int, msg string) Page {
+	return page(status, "Request", "queue", "message", session.Message{Text: msg, Link: "/console", LinkText: "Back to the requests"})
+}
+
+// Request is request id's page; done names the decision just taken.
+func (c *Console) Request(ctx context.Context, m Member, id, done string) (Page, error) {
+	p, err := c.requestPage(ctx, m, id)
 	if err != nil {
 		var status int
 		var msg string
 		if err := refused(err, &status, &msg); err != nil {
-			return httpapi.Response{}, err
+			return Page{}, err
 		}
-		return c.page(status, "Request", s, "queue", "message", session.Message{Text: msg, Link: "/console", LinkText: "Back to the requests"}), nil
+		return refusedPage(status, msg), nil
 	}
-	p.Done = decisions[r.QueryStringParameters["done"]]
-	return c.page(http.StatusOK, "Request "+p.View.Request.Type, s, "queue", "request", p), nil
+	p.Done = decisions[done]
+	return page(http.StatusOK, "Request "+p.View.Request.Type, "queue", "request", p), nil
 }
 
 // decisions are the request page's decisions, each with what the page
@@ -337,83 +280,150 @@ var decisions = map[string]string{"approve": "Approved.", "deny": "Denied; the r
 	"uphold": "Objection upheld; the requester is told.", "lift": "Restriction lifted; the requester is told.",
 	"ask": "Question sent; the request waits for the requester's answer. The deadline stays."}
 
-// decide runs one of the request page's decisions and sends the browser
-// back to the page (303); a refused one is shown on the page with its
-// status.
-func (c *Console) decide(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
-	id := r.PathParameters["id"]
-	form, err := readForm(r)
-	if err != nil {
-		return httpapi.Response{}, err
+// Decision is one of the request page's decisions with its terms.
+type Decision struct {
+	Action                        string
+	Reason, Note, Until, Question string
+	Erase                         bool
+}
+
+// decide runs d on request id.
+func (c *Console) decide(ctx context.Context, m Member, id string, d Decision) error {
+	op, by := c.Operator, m.caller()
+	switch d.Action {
+	case "approve":
+		_, err := op.Approve(ctx, by, id)
+		return err
+	case "deny":
+		return op.Deny(ctx, by, id, d.Reason)
+	case "extend":
+		until, err := operator.Day("until", d.Until)
+		if err != nil {
+			return err
+		}
+		_, err = op.Extend(ctx, by, id, d.Reason, until)
+		return err
+	case "complete":
+		return op.Complete(ctx, by, id, d.Note)
+	case "uphold":
+		return op.Uphold(ctx, by, id, d.Erase, d.Note)
+	case "lift":
+		return op.Lift(ctx, by, id, d.Reason)
+	case "ask":
+		return op.Ask(ctx, by, id, d.Question)
 	}
-	action := form.Get("action")
-	if _, ok := decisions[action]; !ok {
-		return httpapi.Response{}, &httpapi.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "Unknown decision."}
+	return fmt.Errorf("%w: unknown decision", operator.ErrBadRequest)
+}
+
+// Decide takes d on request id and sends the browser back to the page
+// (303); a refused one is shown on the page with its status.
+func (c *Console) Decide(ctx context.Context, m Member, id string, d Decision) (Page, error) {
+	if _, ok := decisions[d.Action]; !ok {
+		return Page{}, &httpapi.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "Unknown decision."}
 	}
-	_, err = c.Operator.Do(ctx, s.caller(), operator.Request{Action: action, ID: id, Args: operator.Args{
-		Reason: strings.TrimSpace(form.Get("reason")), Note: strings.TrimSpace(form.Get("note")), Until: form.Get("until"),
-		Erase: form.Get("erase") == "1", Question: strings.TrimSpace(form.Get("question"))}})
+	err := c.decide(ctx, m, id, d)
 	if err == nil {
-		return httpapi.Response{StatusCode: http.StatusSeeOther, Headers: map[string]string{
-			"Location": "/console/requests/" + url.PathEscape(id) + "?done=" + action, "Cache-Control": "no-store"}}, nil
+		return Page{Redirect: "/console/requests/" + url.PathEscape(id) + "?done=" + d.Action}, nil
 	}
 	var status int
 	var msg string
 	if err := refused(err, &status, &msg); err != nil {
-		return httpapi.Response{}, err
+		return Page{}, err
 	}
-	p, perr := c.requestPage(ctx, s, id)
+	p, perr := c.requestPage(ctx, m, id)
 	if perr != nil {
-		return c.page(status, "Request", s, "queue", "message", session.Message{Text: msg, Link: "/console", LinkText: "Back to the requests"}), nil
+		return refusedPage(status, msg), nil
 	}
 	p.Error = msg
-	return c.page(status, "Request "+p.View.Request.Type, s, "queue", "request", p), nil
+	return page(status, "Request "+p.View.Request.Type, "queue", "request", p), nil
 }
 
-// people finds a person by address: the address is posted (never in a
-// URL, so never in a log), hashed by the operator, not kept.
-func (c *Console) people(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
+// Lookup is what the people page posts: an address to find (Action ""),
+// a request that reached the team by email, phone or post to enter
+// ("enter"), or a team action on the address with its reason: "hold add"
+// (until a day, as typed), "hold lift", "suppression lift".
+type Lookup struct {
+	Action string
+	Entry  rights.Entry
+	// Received is the day the entry reached the team, as typed.
+	Received      string
+	Reason, Until string
+}
+
+// People finds a person by address (posted, never in a URL, so never in
+// a log; hashed by the operator, not kept), enters a request, or takes a
+// team action on an address; q is nil for the empty page.
+func (c *Console) People(ctx context.Context, m Member, q *Lookup) (Page, error) {
 	var d struct {
 		Person   *operator.Person
 		Entered  *operator.Entered
 		Channels []string
 		Today    string
+		Done     string
 		Error    string
 	}
-	d.Channels, d.Today = privacy.Channels(), time.Now().UTC().Format(time.DateOnly)
+	d.Channels, d.Today = privacy.Channels(), c.Now().UTC().Format(time.DateOnly)
 	status := http.StatusOK
-	if r.RequestContext.HTTP.Method == http.MethodPost {
-		form, err := readForm(r)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		req := operator.Request{Action: "person", Args: operator.Args{Email: form.Get("email")}}
-		if form.Get("action") == "enter" {
-			// A request that reached the team by email, phone or post.
-			req = operator.Request{Action: "enter", Args: operator.Args{Email: form.Get("email"), Name: form.Get("name"),
-				Type: form.Get("type"), Details: form.Get("details"), Channel: form.Get("channel"), Received: form.Get("received"),
-				Identity: form.Get("identity"), Lang: form.Get("lang")}}
-		}
-		res, err := c.Operator.Do(ctx, s.caller(), req)
-		switch {
-		case err != nil:
-			if err := refused(err, &status, &d.Error); err != nil {
-				return httpapi.Response{}, err
+	if q != nil {
+		var err error
+		switch email := q.Entry.Email; q.Action {
+		case "hold add":
+			var until time.Time
+			if until, err = operator.Day("until", q.Until); err == nil {
+				if err = c.Operator.PlaceHold(ctx, m.caller(), email, q.Reason, until); err == nil {
+					d.Done = "Legal hold placed: erasures of that address are withheld and the sweep keeps its data."
+				}
 			}
-		case req.Action == "enter":
-			if e, ok := res.Data.(operator.Entered); ok {
-				d.Entered = &e
+		case "hold lift":
+			if err = c.Operator.LiftHold(ctx, m.caller(), email, q.Reason); err == nil {
+				d.Done = "Legal hold lifted."
+			}
+		case "suppression lift":
+			var l operator.Lift
+			if l, err = c.Operator.LiftSuppression(ctx, m.caller(), email, q.Reason, nil); err == nil {
+				switch {
+				case len(l.Awaiting) > 0:
+					d.Done = "Asked: lifting " + strings.Join(l.Awaiting, ", ") + " needs a second team member, who approves it with the same lift. Nothing is lifted until then."
+				case len(l.Lifted) > 0:
+					d.Done = "Lifted: " + strings.Join(l.Lifted, ", ") + "."
+				default:
+					d.Done = "Nothing to lift: no suppression in force."
+				}
+			}
+		case "enter":
+			e := q.Entry
+			if e.Received, err = operator.Day("received", q.Received); err == nil && e.Received.IsZero() {
+				err = fmt.Errorf("%w: received must be the day it reached us, YYYY-MM-DD", operator.ErrBadRequest)
+			}
+			if err == nil {
+				var en operator.Entered
+				if en, err = c.Operator.Enter(ctx, m.caller(), e); en.ID != "" {
+					d.Entered = &en
+				}
 			}
 		default:
-			if p, ok := res.Data.(operator.Person); ok {
+			var p operator.Person
+			if p, err = c.Operator.Person(ctx, m.caller(), email); err == nil {
 				d.Person = &p
 			}
 		}
+		if err != nil {
+			if err := refused(err, &status, &d.Error); err != nil {
+				return Page{}, err
+			}
+		}
 	}
-	return c.page(status, "People", s, "people", "people", d), nil
+	return page(status, "People", "people", "people", d), nil
 }
 
-func (c *Console) controllers(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
+// ControllerAction is what the controllers page posts: issue (Name) or
+// revoke (ID), and why.
+type ControllerAction struct {
+	Action, Name, ID, Reason string
+}
+
+// Controllers lists the OpenDSR controllers, after taking a, when not nil.
+func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction) (Page, error) {
 	var d struct {
 		Controllers []operator.ControllerView
 		Issued      *struct {
@@ -423,23 +433,19 @@ func (c *Console) controllers(ctx context.Context, r httpapi.Request, s member) 
 		Done, Error string
 	}
 	status := http.StatusOK
-	if r.RequestContext.HTTP.Method == http.MethodPost {
-		form, err := readForm(r)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		var res operator.Result
-		switch form.Get("action") {
+	if a != nil {
+		var err error
+		switch a.Action {
 		case "issue":
-			res, err = c.Operator.Do(ctx, s.caller(), operator.Request{Action: "opendsr-controller", Args: operator.Args{Name: form.Get("name")}})
-			if err == nil {
+			var cr operator.Credentials
+			if cr, err = c.Operator.IssueController(ctx, m.caller(), a.Name, a.Reason); err == nil {
 				d.Issued = &struct {
 					operator.Credentials
 					Name string
-				}{res.Data.(operator.Credentials), strings.TrimSpace(form.Get("name"))}
+				}{cr, strings.TrimSpace(a.Name)}
 			}
 		case "revoke":
-			if _, err = c.Operator.Do(ctx, s.caller(), operator.Request{Action: "opendsr-revoke", ID: form.Get("id")}); err == nil {
+			if err = c.Operator.RevokeController(ctx, m.caller(), a.ID, a.Reason); err == nil {
 				d.Done = "Credentials revoked."
 			}
 		default:
@@ -447,20 +453,21 @@ func (c *Console) controllers(ctx context.Context, r httpapi.Request, s member) 
 		}
 		if err != nil {
 			if err := refused(err, &status, &d.Error); err != nil {
-				return httpapi.Response{}, err
+				return Page{}, err
 			}
 		}
 	}
-	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "opendsr-controllers"})
+	cs, err := c.Operator.Controllers(ctx, m.caller())
 	if err != nil {
-		return httpapi.Response{}, err
+		return Page{}, err
 	}
-	d.Controllers = res.Data.([]operator.ControllerView)
-	return c.page(status, "Controllers", s, "controllers", "controllers", d), nil
+	d.Controllers = cs
+	return page(status, "Controllers", "controllers", "controllers", d), nil
 }
 
-// policy lists the published versions and, for the team, publishes one.
-func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
+// Policy lists the published versions and, for the team, publishes p
+// (when not nil; Effective as typed).
+func (c *Console) Policy(ctx context.Context, m Member, p *operator.Publication, effective string) (Page, error) {
 	var d struct {
 		Policies    operator.Policies
 		Topics      []string
@@ -469,68 +476,108 @@ func (c *Console) policy(ctx context.Context, r httpapi.Request, s member) (http
 		Done, Error string
 	}
 	status := http.StatusOK
-	if r.RequestContext.HTTP.Method == http.MethodPost {
-		form, err := readForm(r)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		bases := map[string]string{}
-		for _, p := range privacy.StatedPurposes() {
-			if b := form.Get("basis_" + p); b != "" {
-				bases[p] = b
+	if p != nil {
+		day, err := operator.Day("effective", effective)
+		if err == nil {
+			p.Effective = day
+			var v privacy.PolicyVersion
+			if v, err = c.Operator.PublishPolicy(ctx, m.caller(), *p); err == nil {
+				d.Done = fmt.Sprintf("policy %s published, in force from %s; notices: %s", v.Version, v.LastUpdated(), v.Notices.State)
 			}
 		}
-		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "policy publish", Args: operator.Args{
-			Version: strings.TrimSpace(form.Get("version")), Effective: form.Get("effective"), Summary: strings.TrimSpace(form.Get("summary")),
-			Material: form.Get("material") == "1", NewPurposes: form["new_purpose"], Bases: bases}})
 		if err != nil {
 			if err := refused(err, &status, &d.Error); err != nil {
-				return httpapi.Response{}, err
+				return Page{}, err
 			}
-		} else {
-			d.Done = res.Message
 		}
 	}
-	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "policy list"})
+	ps, err := c.Operator.Policies(ctx, m.caller())
 	if err != nil {
-		return httpapi.Response{}, err
+		return Page{}, err
 	}
-	d.Policies, d.Topics = res.Data.(operator.Policies), privacy.Topics()
+	d.Policies, d.Topics = ps, privacy.Topics()
 	d.Purposes, d.LegalBases = privacy.StatedPurposes(), privacy.LegalBases()
-	return c.page(status, "Privacy policy versions", s, "policy", "policy", d), nil
+	return page(status, "Privacy policy versions", "policy", "policy", d), nil
 }
 
-// ropa shows the record of processing activities (Art. 30), printable.
-func (c *Console) ropa(ctx context.Context, _ httpapi.Request, s member) (httpapi.Response, error) {
-	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "ropa"})
+// Ropa is the record of processing activities (Art. 30), printable.
+func (c *Console) Ropa(ctx context.Context, m Member) (Page, error) {
+	rec, err := c.Operator.RecordOfProcessing(ctx, m.caller())
 	if err != nil {
-		return httpapi.Response{}, err
+		return Page{}, err
 	}
-	rec, ok := res.Data.(ropa.Record)
-	if !ok {
-		return httpapi.Response{}, fmt.Errorf("ropa: the operator answered %T", res.Data)
-	}
-	return c.page(http.StatusOK, "Record of processing activities", s, "ropa", "ropa", rec), nil
+	return page(http.StatusOK, "Record of processing activities", "ropa", "ropa", rec), nil
 }
 
-// campaigns shows how a campaign stands.
-func (c *Console) campaigns(ctx context.Context, r httpapi.Request, s member) (httpapi.Response, error) {
+// Campaigns shows how campaign id stands ("": the empty page).
+func (c *Console) Campaigns(ctx context.Context, m Member, id string) (Page, error) {
 	var d struct {
 		ID     string
 		Status *campaign.Status
 		Error  string
 	}
 	status := http.StatusOK
-	if d.ID = strings.TrimSpace(r.QueryStringParameters["id"]); d.ID != "" {
-		res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "campaign status", ID: d.ID})
+	if d.ID = strings.TrimSpace(id); d.ID != "" {
+		st, err := c.Operator.CampaignStatus(ctx, m.caller(), d.ID)
 		if err != nil {
 			if err := refused(err, &status, &d.Error); err != nil {
-				return httpapi.Response{}, err
+				return Page{}, err
 			}
 		} else {
-			st := res.Data.(campaign.Status)
 			d.Status = &st
 		}
 	}
-	return c.page(status, "Campaigns", s, "campaigns", "campaigns", d), nil
+	return page(status, "Campaigns", "campaigns", "campaigns", d), nil
+}
+
+// Report is the report of the days from..to (as typed; empty: this month
+// so far).
+func (c *Console) Report(ctx context.Context, m Member, from, to string) (Page, error) {
+	var d struct {
+		From, To string
+		Report   *report.Report
+		Error    string
+	}
+	status := http.StatusOK
+	first, last, err := operator.Days(from, to)
+	var r report.Report
+	if err == nil {
+		r, err = c.Operator.Report(ctx, m.caller(), first, last)
+	}
+	if err != nil {
+		if err := refused(err, &status, &d.Error); err != nil {
+			return Page{}, err
+		}
+		d.From, d.To = from, to
+	} else {
+		d.Report, d.From, d.To = &r, r.From.Format(time.DateOnly), r.To.Format(time.DateOnly)
+	}
+	return page(status, "Report", "report", "report", d), nil
+}
+
+// Audit is every team action of the days from..to (as typed; empty from:
+// since the first, empty to: today) as a file in format (jsonl or csv).
+func (c *Console) Audit(ctx context.Context, m Member, from, to, format string) (Page, error) {
+	first, last, err := operator.Days(from, to)
+	var entries []operator.AuditEntry
+	if err == nil && !slices.Contains(operator.AuditFormats, format) {
+		err = fmt.Errorf("%w: format must be jsonl or csv", operator.ErrBadRequest)
+	}
+	if err == nil {
+		entries, err = c.Operator.Audit(ctx, m.caller(), first, last)
+	}
+	var buf bytes.Buffer
+	if err == nil {
+		err = operator.WriteAudit(&buf, format, entries)
+	}
+	if err != nil {
+		var status int
+		var msg string
+		if err := refused(err, &status, &msg); err != nil {
+			return Page{}, err
+		}
+		return page(status, "Audit", "report", "message", session.Message{Text: msg, Link: "/console/report", LinkText: "Back to the report"}), nil
+	}
+	types := map[string]string{"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+	return Page{Status: http.StatusOK, Download: "team-actions." + format, Type: types[format], Body: buf.Bytes()}, nil
 }

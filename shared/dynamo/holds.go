@@ -13,19 +13,19 @@ import (
 
 // PlaceHold puts a subject under a legal hold (or replaces the one it is
 // under), with its ledger entry.
-func (s *Store) PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event) error {
+func (s *Store) PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event, more ...privacy.Event) error {
 	item := holdKey(h.Subject, privacy.HoldLegal)
 	item["list_pk"], item["list_sk"] = str(privacy.HoldsList), str(SubjectPK(h.Subject))
 	item["reason"], item["placed_by"], item["placed_at"] = str(h.Reason), str(h.PlacedBy), str(ts(h.PlacedAt))
 	if !h.Until.IsZero() {
 		item["until"] = str(ts(h.Until))
 	}
-	ledger, err := s.ledgerPut(e)
+	ledger, err := s.ledgerPuts(append([]privacy.Event{e}, more...))
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.tables.Subjects, Item: item}}, {Put: ledger}}})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.tables.Subjects, Item: item}}}, ledger...)})
 	if err != nil {
 		return fmt.Errorf("place hold: %w", err)
 	}
@@ -34,15 +34,14 @@ func (s *Store) PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event) 
 
 // LiftHold ends a subject's legal hold, with its ledger entry;
 // privacy.ErrNotFound when there is none.
-func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
-	ledger, err := s.ledgerPut(e)
+func (s *Store) LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event, more ...privacy.Event) error {
+	ledger, err := s.ledgerPuts(append([]privacy.Event{e}, more...))
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.tables.Subjects, Key: holdKey(subject, privacy.HoldLegal),
-			ConditionExpression: aws.String("attribute_exists(pk)")}},
-		{Put: ledger}}})
+			ConditionExpression: aws.String("attribute_exists(pk)")}}}, ledger...)})
 	if refusedAt(err, 0) {
 		return privacy.ErrNotFound
 	}

@@ -61,18 +61,23 @@ func (r policyRecord) domain() privacy.PolicyVersion {
 	return v
 }
 
-// PublishPolicy records a version, once: privacy.ErrExists when a version
-// of that name was published before (history is never rewritten).
-func (s *Store) PublishPolicy(ctx context.Context, v privacy.PolicyVersion) error {
+// PublishPolicy records a version, once, with es (who published it, why)
+// in the ledger in the same write: privacy.ErrExists when a version of
+// that name was published before (history is never rewritten).
+func (s *Store) PublishPolicy(ctx context.Context, v privacy.PolicyVersion, es ...privacy.Event) error {
 	item, err := attributevalue.MarshalMap(policyRecord{PK: policyPK, SK: v.Version, Version: v.Version,
 		Effective: v.Effective.UTC().Format(time.DateOnly), Summary: v.Summary, Material: v.Material, NewPurposes: v.NewPurposes,
 		Bases: v.Bases, PublishedAt: ts(v.PublishedAt), PublishedBy: v.PublishedBy, NoticeState: v.Notices.State, NoticePhase: v.Notices.Phase})
 	if err != nil {
 		return fmt.Errorf("marshal policy version: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if isConditionFailed(err) {
+	ledger, err := s.ledgerPuts(es)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.tables.Ops, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}}}, ledger...)})
+	if refusedAt(err, 0) {
 		return privacy.ErrExists
 	}
 	if err != nil {

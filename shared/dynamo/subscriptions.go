@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -507,33 +506,7 @@ func (s *Store) SuppressionRecords(ctx context.Context, subject privacy.SubjectI
 // marked lifted (lifted_at), since it is the record a restore's re-applied
 // erasure reads. Lifting a reason that is not there does nothing.
 func (s *Store) LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error {
-	ledger, err := s.ledgerPut(e)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{{Put: ledger}}
-	for _, reason := range reasons {
-		key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}
-		if reason != privacy.SuppressErased {
-			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Suppression, Key: key}})
-			continue
-		}
-		// Set only where the erasure's record is in force (never a new
-		// item): an erasure lifted before keeps its first lift.
-		in, err := s.Suppressions(ctx, subject)
-		if err != nil {
-			return err
-		}
-		if slices.Contains(in, privacy.SuppressErased) {
-			items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Suppression, Key: key,
-				UpdateExpression:          aws.String("SET lifted_at = :now"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At))}}})
-		}
-	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return fmt.Errorf("lift suppressions: %w", err)
-	}
-	return nil
+	return s.TeamLift(ctx, subject, reasons, nil, e)
 }
 
 // SetTopics changes a confirmed subscriber's topics. An empty list is an

@@ -1,10 +1,12 @@
 // Package operator is the privacy team's desk: every action the team takes
 // (list and show requests, decide them, legal holds, suppressions,
-// controllers' credentials, processors, policy versions, campaign status),
-// run on behalf of an authenticated caller whom each decision's ledger
-// entry names. The operator function serves it to privacyctl (an
-// IAM-authorised route) and to the console (signed-in team members); the
-// team's own credentials reach no table and no secret.
+// controllers' credentials, processors, policy versions, campaign status,
+// the report and the audit), each a method run on behalf of an
+// authenticated caller whom each decision's ledger entry names. Its HTTP
+// adapter (http.go) serves privacyctl (an IAM-authorised route) and holds
+// the only name → method table; the console calls the methods for
+// signed-in team members. The team's own credentials reach no table and no
+// secret.
 package operator
 
 import (
@@ -33,66 +35,38 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/ropa"
 )
 
-// Request is one action asked of the operator: its name (privacyctl's
-// command, "hold add"), the request or record it is about, and its
-// arguments.
-type Request struct {
-	Action string `json:"action"`
-	ID     string `json:"id,omitempty"`
-	Args   Args   `json:"args"`
-}
-
-// Args are every action's arguments; each action reads its own.
-type Args struct {
-	Status      []string `json:"status,omitempty"`
-	Overdue     bool     `json:"overdue,omitempty"`
-	Reason      string   `json:"reason,omitempty"`
-	Note        string   `json:"note,omitempty"`
-	Until       string   `json:"until,omitempty"` // YYYY-MM-DD
-	Email       string   `json:"email,omitempty"`
-	Reference   string   `json:"reference,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	Controller  string   `json:"controller,omitempty"`
-	URL         string   `json:"url,omitempty"`
-	Credentials string   `json:"credentials,omitempty"`
-	Certificate string   `json:"certificate,omitempty"` // PEM
-	Only        []string `json:"only,omitempty"`
-	Version     string   `json:"version,omitempty"`
-	Effective   string   `json:"effective,omitempty"` // YYYY-MM-DD
-	Summary     string   `json:"summary,omitempty"`
-	NewPurposes []string `json:"new_purposes,omitempty"`
-	Material    bool     `json:"material,omitempty"`
-	// Bases: a policy version's legal basis per purpose (those not named
-	// stay as the version in force states them).
-	Bases map[string]string `json:"bases,omitempty"`
-	Erase bool              `json:"erase,omitempty"`
-	Days  *int              `json:"days,omitempty"`
-	// A request the team enters (enter): its type and terms, how it
-	// reached the team, the day it did, and how identity was checked.
-	Type       string `json:"type,omitempty"`
-	Details    string `json:"details,omitempty"`
-	Regulation string `json:"regulation,omitempty"`
-	Scope      string `json:"scope,omitempty"`
-	Lang       string `json:"lang,omitempty"`
-	Channel    string `json:"channel,omitempty"`
-	Received   string `json:"received,omitempty"` // YYYY-MM-DD
-	Identity   string `json:"identity,omitempty"`
-	// Question is the team's question to a requester (ask).
-	Question string `json:"question,omitempty"`
-}
-
-// Result is what an action answers: a sentence for the person, and the
-// data a list or a view shows.
-type Result struct {
-	Message string `json:"message,omitempty"`
-	Data    any    `json:"data,omitempty"`
-}
-
 // Caller is who asks: the identity the ledger names (an IAM ARN, or a
 // signed-in team member), and whether they may decide or only read.
 type Caller struct {
 	By        string
 	MayDecide bool
+}
+
+// reads is nil when c may read: every caller with an identity.
+func (c Caller) reads() error {
+	if strings.TrimSpace(c.By) == "" {
+		return fmt.Errorf("%w: no identity", ErrForbidden)
+	}
+	return nil
+}
+
+// decides is nil when c may take action, a decision of the team's.
+func (c Caller) decides(action string) error {
+	if err := c.reads(); err != nil {
+		return err
+	}
+	if !c.MayDecide {
+		return fmt.Errorf("%w: %s needs the privacy team's role; a viewer reads only", ErrForbidden, action)
+	}
+	return nil
+}
+
+// needID is nil when id names something.
+func needID(action, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("%w: %s needs an id", ErrBadRequest, action)
+	}
+	return nil
 }
 
 // Errors of the operator; the HTTP adapter answers each with its status.
@@ -110,8 +84,10 @@ type Store interface {
 	RecordEvent(ctx context.Context, e privacy.Event) error
 	SubjectHold(ctx context.Context, subject privacy.SubjectID) (privacy.Hold, bool, error)
 	Holds(ctx context.Context) ([]privacy.Hold, error)
-	PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event) error
-	LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error
+	// The actions on one person's data write the person's entry e and the
+	// team's (more) in the same write.
+	PlaceHold(ctx context.Context, h privacy.Hold, e privacy.Event, more ...privacy.Event) error
+	LiftHold(ctx context.Context, subject privacy.SubjectID, e privacy.Event, more ...privacy.Event) error
 	MarkClientTerminated(ctx context.Context, subject privacy.SubjectID, e privacy.Event) (int, error)
 	// The actions on controllers and processors write e, who took them,
 	// to the ledger in the same write.
@@ -124,11 +100,14 @@ type Store interface {
 	RemoveProcessor(ctx context.Context, id string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
-	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
-	PublishPolicy(ctx context.Context, v privacy.PolicyVersion) error
+	TeamLift(ctx context.Context, subject privacy.SubjectID, reasons []string, ask *privacy.LiftAsk, es ...privacy.Event) error
+	AskLift(ctx context.Context, a privacy.LiftAsk, es ...privacy.Event) error
+	LiftAsk(ctx context.Context, subject privacy.SubjectID) (privacy.LiftAsk, bool, error)
+	PublishPolicy(ctx context.Context, v privacy.PolicyVersion, es ...privacy.Event) error
 	PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, error)
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	Controllers(ctx context.Context) ([]privacy.Controller, error)
+	LedgerBetween(ctx context.Context, subject privacy.SubjectID, from, to time.Time) ([]privacy.Event, error)
 }
 
 // Operator runs the team's actions against the stack's store.
@@ -155,76 +134,6 @@ type Operator struct {
 	Company, Contact, Region string
 }
 
-// action is one of the operator's actions: whether it needs an id, whether
-// it changes anything (a viewer may take only those that do not), and how
-// it runs.
-type action struct {
-	id      bool
-	decides bool
-	run     func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
-}
-
-// actions is every action by name, as privacyctl names its commands.
-func actions() map[string]action {
-	return map[string]action{
-		"list":                {run: list},
-		"show":                {id: true, run: show},
-		"approve":             {id: true, decides: true, run: approve},
-		"enter":               {decides: true, run: enter},
-		"deny":                {id: true, decides: true, run: deny},
-		"extend":              {id: true, decides: true, run: extend},
-		"ask":                 {id: true, decides: true, run: ask},
-		"complete":            {id: true, decides: true, run: complete},
-		"uphold":              {id: true, decides: true, run: uphold},
-		"lift":                {id: true, decides: true, run: lift},
-		"terminate-client":    {decides: true, run: terminateClient},
-		"opendsr-controller":  {decides: true, run: issueController},
-		"opendsr-retention":   {id: true, decides: true, run: controllerRetention},
-		"opendsr-revoke":      {id: true, decides: true, run: revokeController},
-		"opendsr-controllers": {run: controllerList},
-		"processor add":       {decides: true, run: processorAdd},
-		"processor list":      {run: processorList},
-		"ropa":                {run: recordOfProcessing},
-		"audit":               {run: teamAudit},
-		"processor remove":    {id: true, decides: true, run: processorRemove},
-		"hold add":            {decides: true, run: holdAdd},
-		"hold lift":           {decides: true, run: holdLift},
-		"hold list":           {run: holdList},
-		"suppression show":    {run: suppressionShow},
-		"person":              {run: person},
-		"suppression lift":    {decides: true, run: suppressionLift},
-		"policy publish":      {decides: true, run: policyPublish},
-		"policy list":         {run: policyList},
-		"campaign status":     {id: true, run: campaignStatus},
-	}
-}
-
-// Actions returns the names of every action, sorted.
-func Actions() []string {
-	names := make([]string, 0, len(actions()))
-	for n := range actions() {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// Do runs r for c.
-func (o *Operator) Do(ctx context.Context, c Caller, r Request) (Result, error) {
-	a, ok := actions()[r.Action]
-	switch {
-	case strings.TrimSpace(c.By) == "":
-		return Result{}, fmt.Errorf("%w: no identity", ErrForbidden)
-	case !ok:
-		return Result{}, fmt.Errorf("%w: unknown action %q", ErrBadRequest, r.Action)
-	case a.decides && !c.MayDecide:
-		return Result{}, fmt.Errorf("%w: %s needs the privacy team's role; a viewer reads only", ErrForbidden, r.Action)
-	case a.id && strings.TrimSpace(r.ID) == "":
-		return Result{}, fmt.Errorf("%w: %s needs an id", ErrBadRequest, r.Action)
-	}
-	return a.run(ctx, o, c, r)
-}
-
 // desk is the rights desk, acting as c.
 func (o *Operator) desk(c Caller) *rights.Desk {
 	return &rights.Desk{Store: o.Store, Now: o.Now, NewID: o.NewID, By: c.By, Fulfiller: o.Fulfiller, Hasher: o.Hasher,
@@ -239,12 +148,23 @@ type Row struct {
 	Overdue bool `json:"overdue"`
 }
 
-func list(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	reqs, err := o.desk(c).List(ctx, r.Args.Status, r.Args.Overdue)
-	if err != nil {
-		return Result{}, err
+// Filter is which requests List lists: those in the statuses (the open
+// ones when none), and only the overdue ones.
+type Filter struct {
+	Status  []string
+	Overdue bool
+}
+
+// List lists the requests f keeps, by due date.
+func (o *Operator) List(ctx context.Context, c Caller, f Filter) ([]Row, error) {
+	if err := c.reads(); err != nil {
+		return nil, err
 	}
-	return Result{Data: rowsOf(reqs, o.Now())}, nil
+	reqs, err := o.desk(c).List(ctx, f.Status, f.Overdue)
+	if err != nil {
+		return nil, err
+	}
+	return rowsOf(reqs, o.Now()), nil
 }
 
 // rowsOf are requests as lists show them: without what they hold of the
@@ -285,17 +205,24 @@ func holdView(h privacy.Hold, now time.Time) HoldView {
 	return HoldView{Subject: h.Subject, Reason: h.Reason, PlacedBy: h.PlacedBy, PlacedAt: h.PlacedAt, Until: h.Until, InForce: h.InForce(now)}
 }
 
-// show is a view of a person's data: the ledger records who saw it.
-func show(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	req, ledger, err := o.desk(c).Show(ctx, r.ID)
+// Show is one request as the team sees it to decide; it is a view of a
+// person's data, and the ledger records who saw it.
+func (o *Operator) Show(ctx context.Context, c Caller, id string) (View, error) {
+	if err := c.reads(); err != nil {
+		return View{}, err
+	}
+	if err := needID("show", id); err != nil {
+		return View{}, err
+	}
+	req, ledger, err := o.desk(c).Show(ctx, id)
 	if err != nil {
-		return Result{}, err
+		return View{}, err
 	}
 	v := View{Request: req, Overdue: rights.Overdue(req, o.Now()), Ledger: ledger}
 	var restrictedBy []string
 	if req.Subject != "" {
 		if restrictedBy, err = o.Store.Restriction(ctx, req.Subject); err != nil {
-			return Result{}, err
+			return View{}, err
 		}
 	}
 	v.Actions = rights.Actions(req, restrictedBy)
@@ -304,7 +231,7 @@ func show(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 		// told only that a legal obligation keeps the data).
 		h, ok, err := o.Store.SubjectHold(ctx, req.Subject)
 		if err != nil {
-			return Result{}, err
+			return View{}, err
 		}
 		if ok {
 			hv := holdView(h, o.Now())
@@ -312,24 +239,25 @@ func show(ctx context.Context, o *Operator, c Caller, r Request) (Result, error)
 		}
 	}
 	if err := o.viewed(ctx, c, req.Subject, "request_viewed", req.ID); err != nil {
-		return Result{}, err
+		return View{}, err
 	}
-	return Result{Data: v}, nil
+	return v, nil
 }
 
-// viewed records that c saw a person's data.
-// teamEvent is the ledger entry of a team action on the system rather
-// than on one person (a controller's credentials, a processor): kept in
-// the team's own partition (privacy.TeamSubject), naming who took it, on
-// what (ref) and why (the request's reason, when given).
-func (o *Operator) teamEvent(ctx context.Context, c Caller, r Request, name, ref string, detail map[string]string) privacy.Event {
-	d := map[string]string{"by": c.By, "reason": strings.TrimSpace(r.Args.Reason)}
+// teamEvent is the ledger entry of a team action: kept in the team's own
+// partition (privacy.TeamSubject), naming who took it, on what (ref) and
+// why. An action on one person (a hold, a suppression's lift) has its
+// entry in the person's partition too; the team's names the person only
+// by the subject hash.
+func (o *Operator) teamEvent(ctx context.Context, c Caller, name, ref, reason string, detail map[string]string) privacy.Event {
+	d := map[string]string{"by": c.By, "reason": strings.TrimSpace(reason)}
 	maps.Copy(d, detail)
 	maps.DeleteFunc(d, func(_, v string) bool { return v == "" })
 	return privacy.Event{Subject: privacy.TeamSubject, Name: name, At: o.Now().UTC(), Ref: ref,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.version(ctx), Detail: d}
 }
 
+// viewed records that c saw a person's data.
 func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.SubjectID, name, ref string) error {
 	if subject == "" {
 		return nil
@@ -338,9 +266,21 @@ func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.Subject
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.version(ctx), Detail: map[string]string{"by": c.By}})
 }
 
-func approve(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	status, err := o.desk(c).Approve(ctx, r.ID)
-	return Result{Message: fmt.Sprintf("request %s approved: %s", r.ID, status)}, err
+// Approve fulfils a verified request held for review, or applies a
+// rectification's correction; it answers the request's new status.
+func (o *Operator) Approve(ctx context.Context, c Caller, id string) (string, error) {
+	if err := decision(c, "approve", id); err != nil {
+		return "", err
+	}
+	return o.desk(c).Approve(ctx, id)
+}
+
+// decision is nil when c may decide request id.
+func decision(c Caller, action, id string) error {
+	if err := c.decides(action); err != nil {
+		return err
+	}
+	return needID(action, id)
 }
 
 // Entered is what entering a request answers: its reference, where it
@@ -351,65 +291,73 @@ type Entered struct {
 	DueAt  time.Time `json:"due_at"`
 }
 
-func enter(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	a := r.Args
-	received, err := time.Parse(time.DateOnly, a.Received)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: received must be the day it reached us, YYYY-MM-DD", ErrBadRequest)
+// Enter enters a request that reached the team by email, phone, post or
+// in person. A request entered whose verification email could not be
+// made due is answered with its reference and the error.
+func (o *Operator) Enter(ctx context.Context, c Caller, e rights.Entry) (Entered, error) {
+	if err := c.decides("enter"); err != nil {
+		return Entered{}, err
 	}
-	req, err := o.desk(c).Enter(ctx, rights.Entry{Email: a.Email, Name: a.Name, Type: a.Type, Details: a.Details,
-		Regulation: a.Regulation, Scope: a.Scope, Lang: a.Lang, Channel: a.Channel, Received: received, IdentityCheck: a.Identity})
+	req, err := o.desk(c).Enter(ctx, e)
 	if errors.Is(err, rights.ErrEntry) {
-		return Result{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return Entered{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	if err != nil && req.ID == "" {
-		return Result{}, err
+		return Entered{}, err
 	}
-	next := "the person is sent the verification link"
-	if a.Identity != "" {
-		next = "identity checked: carried out as a verified request"
+	return Entered{ID: req.ID, Status: req.Status, DueAt: req.DueAt}, err
+}
+
+// Deny refuses request id; the requester is emailed the reason.
+func (o *Operator) Deny(ctx context.Context, c Caller, id, reason string) error {
+	if err := decision(c, "deny", id); err != nil {
+		return err
 	}
-	return Result{Message: fmt.Sprintf("request %s entered (%s, received %s, due %s): %s; %s", req.ID, req.Channel,
-		a.Received, req.DueAt.Format(time.DateOnly), req.Status, next), Data: Entered{ID: req.ID, Status: req.Status, DueAt: req.DueAt}}, err
+	return o.desk(c).Deny(ctx, id, reason)
 }
 
-func deny(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	return Result{Message: fmt.Sprintf("request %s denied; the requester is emailed the reason", r.ID)},
-		o.desk(c).Deny(ctx, r.ID, r.Args.Reason)
-}
-
-func extend(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	var until time.Time
-	if r.Args.Until != "" {
-		day, err := time.Parse(time.DateOnly, r.Args.Until)
-		if err != nil {
-			return Result{}, fmt.Errorf("%w: until must be YYYY-MM-DD", ErrBadRequest)
-		}
-		until = day.Add(24*time.Hour - time.Second) // the end of that day, UTC
+// Extend extends request id's deadline to the end of the day until (the
+// furthest allowed when zero) and answers the new deadline.
+func (o *Operator) Extend(ctx context.Context, c Caller, id, reason string, until time.Time) (time.Time, error) {
+	if err := decision(c, "extend", id); err != nil {
+		return time.Time{}, err
 	}
-	until, err := o.desk(c).Extend(ctx, r.ID, r.Args.Reason, until)
-	return Result{Message: fmt.Sprintf("request %s now due %s; the requester is emailed the reason", r.ID, until.Format(time.RFC3339))}, err
-}
-
-func ask(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	return Result{Message: fmt.Sprintf("request %s waits for the requester's answer; the question is emailed (the deadline stays)", r.ID)},
-		o.desk(c).Ask(ctx, r.ID, r.Args.Question)
-}
-
-func complete(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	return Result{Message: fmt.Sprintf("request %s completed; the requester is told", r.ID)}, o.desk(c).Complete(ctx, r.ID, r.Args.Note)
-}
-
-func uphold(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	msg := fmt.Sprintf("objection %s upheld, the data kept restricted; the requester is told", r.ID)
-	if r.Args.Erase {
-		msg = fmt.Sprintf("objection %s upheld and the data erased; the requester is told", r.ID)
+	if !until.IsZero() {
+		until = until.Add(24*time.Hour - time.Second) // the end of that day, UTC
 	}
-	return Result{Message: msg}, o.desk(c).Uphold(ctx, r.ID, r.Args.Erase, r.Args.Note)
+	return o.desk(c).Extend(ctx, id, reason, until)
 }
 
-func lift(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	return Result{Message: fmt.Sprintf("restriction of request %s lifted; the requester is told", r.ID)}, o.desk(c).Lift(ctx, r.ID, r.Args.Reason)
+// Ask asks the requester of id for what is needed to answer it.
+func (o *Operator) Ask(ctx context.Context, c Caller, id, question string) error {
+	if err := decision(c, "ask", id); err != nil {
+		return err
+	}
+	return o.desk(c).Ask(ctx, id, question)
+}
+
+// Complete closes a rectification the team carried out.
+func (o *Operator) Complete(ctx context.Context, c Caller, id, note string) error {
+	if err := decision(c, "complete", id); err != nil {
+		return err
+	}
+	return o.desk(c).Complete(ctx, id, note)
+}
+
+// Uphold upholds objection id (and erases the person's data with erase).
+func (o *Operator) Uphold(ctx context.Context, c Caller, id string, erase bool, note string) error {
+	if err := decision(c, "uphold", id); err != nil {
+		return err
+	}
+	return o.desk(c).Uphold(ctx, id, erase, note)
+}
+
+// Lift lifts the restriction of processing request id made.
+func (o *Operator) Lift(ctx context.Context, c Caller, id, reason string) error {
+	if err := decision(c, "lift", id); err != nil {
+		return err
+	}
+	return o.desk(c).Lift(ctx, id, reason)
 }
 
 // subject is the subject of an action's address.
@@ -428,31 +376,49 @@ func notFound(what string, err error) error {
 	return err
 }
 
-func terminateClient(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	now := o.Now()
-	if r.Args.Controller != "" {
-		if r.Args.Email != "" {
-			return Result{}, fmt.Errorf("%w: email or controller, not both", ErrBadRequest)
-		}
-		e := o.teamEvent(ctx, c, r, "controller_terminated", r.Args.Controller, map[string]string{"reference": r.Args.Reference})
-		if err := o.Store.TerminateController(ctx, r.Args.Controller, e); err != nil {
-			return Result{}, notFound("controller "+r.Args.Controller, err)
-		}
-		return Result{Message: fmt.Sprintf("controller %s terminated and its credentials revoked; the retention sweep deletes every record it handed over after %s",
-			r.Args.Controller, now.AddDate(0, 0, privacy.ControllerTerminationDays).Format("2 January 2006"))}, nil
+// Termination is a client's termination: by its address (Email, with the
+// written request's Reference), or an OpenDSR controller's (Controller).
+type Termination struct {
+	Email, Reference, Controller string
+	Reason                       string
+}
+
+// Terminated is what a termination did: the records marked, and the day
+// after which the sweep deletes them.
+type Terminated struct {
+	Records     int
+	DeleteAfter time.Time
+}
+
+// TerminateClient starts the 12-month deletion clock of a terminated
+// client, or revokes an OpenDSR controller's credentials and starts it for
+// everything it handed over.
+func (o *Operator) TerminateClient(ctx context.Context, c Caller, t Termination) (Terminated, error) {
+	if err := c.decides("terminate-client"); err != nil {
+		return Terminated{}, err
 	}
-	subject, err := o.subject(r.Args.Email)
+	now := o.Now()
+	if t.Controller != "" {
+		if t.Email != "" {
+			return Terminated{}, fmt.Errorf("%w: email or controller, not both", ErrBadRequest)
+		}
+		e := o.teamEvent(ctx, c, "controller_terminated", t.Controller, t.Reason, map[string]string{"reference": t.Reference})
+		if err := o.Store.TerminateController(ctx, t.Controller, e); err != nil {
+			return Terminated{}, notFound("controller "+t.Controller, err)
+		}
+		return Terminated{DeleteAfter: now.AddDate(0, 0, privacy.ControllerTerminationDays)}, nil
+	}
+	subject, err := o.subject(t.Email)
 	if err != nil {
-		return Result{}, err
+		return Terminated{}, err
 	}
 	n, err := o.Store.MarkClientTerminated(ctx, subject, privacy.Event{Subject: subject, Name: "client_termination_requested",
-		At: now, Ref: r.Args.Reference, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.version(ctx),
+		At: now, Ref: t.Reference, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: o.version(ctx),
 		Detail: map[string]string{"by": c.By}})
 	if err != nil {
-		return Result{}, err
+		return Terminated{}, err
 	}
-	return Result{Message: fmt.Sprintf("%d records marked; the retention sweep deletes them after %s", n,
-		privacy.Retention().ClientTermination.From(now).Format("2 January 2006"))}, nil
+	return Terminated{Records: n, DeleteAfter: privacy.Retention().ClientTermination.From(now)}, nil
 }
 
 // Credentials are a controller's OpenDSR credentials, shown once.
@@ -461,23 +427,26 @@ type Credentials struct {
 	Secret       string `json:"secret"`
 }
 
-// issueController creates OpenDSR credentials: a random id and secret,
+// IssueController creates OpenDSR credentials: a random id and secret,
 // stored as a keyed hash; the secret is answered once and never again.
-func issueController(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	name := strings.TrimSpace(r.Args.Name)
+func (o *Operator) IssueController(ctx context.Context, c Caller, name, reason string) (Credentials, error) {
+	if err := c.decides("opendsr-controller"); err != nil {
+		return Credentials{}, err
+	}
+	name = strings.TrimSpace(name)
 	if name == "" {
-		return Result{}, fmt.Errorf("%w: name is required", ErrBadRequest)
+		return Credentials{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return Result{}, err
+		return Credentials{}, err
 	}
 	id, secret := o.NewID(), base64.RawURLEncoding.EncodeToString(b)
-	e := o.teamEvent(ctx, c, r, "controller_issued", id, map[string]string{"name": name})
+	e := o.teamEvent(ctx, c, "controller_issued", id, reason, map[string]string{"name": name})
 	if err := o.Store.PutController(ctx, privacy.Controller{ID: id, Name: name, SecretHash: processor.SecretHash(o.Hasher, secret)}, e); err != nil {
-		return Result{}, err
+		return Credentials{}, err
 	}
-	return Result{Message: fmt.Sprintf("controller_id %s\nsecret %s", id, secret), Data: Credentials{ControllerID: id, Secret: secret}}, nil
+	return Credentials{ControllerID: id, Secret: secret}, nil
 }
 
 // ControllerView is an OpenDSR controller as the team lists it (never its
@@ -490,38 +459,41 @@ type ControllerView struct {
 	TerminatedAt  time.Time `json:"terminated_at,omitzero"`
 }
 
-func controllerList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+// Controllers lists the OpenDSR controllers.
+func (o *Operator) Controllers(ctx context.Context, c Caller) ([]ControllerView, error) {
+	if err := c.reads(); err != nil {
+		return nil, err
+	}
 	cs, err := o.Store.Controllers(ctx)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	out := make([]ControllerView, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, ControllerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, RetentionDays: c.RetentionDays, TerminatedAt: c.TerminatedAt})
 	}
-	return Result{Data: out}, nil
+	return out, nil
 }
 
-func controllerRetention(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	if r.Args.Days == nil || *r.Args.Days < 0 {
-		return Result{}, fmt.Errorf("%w: opendsr-retention needs days (0 or more)", ErrBadRequest)
+// SetControllerRetention keeps controller id's records days after their
+// last write (0: until it erases them).
+func (o *Operator) SetControllerRetention(ctx context.Context, c Caller, id string, days int, reason string) error {
+	if err := decision(c, "opendsr-retention", id); err != nil {
+		return err
 	}
-	days := *r.Args.Days
-	e := o.teamEvent(ctx, c, r, "controller_retention_set", r.ID, map[string]string{"days": strconv.Itoa(days)})
-	if err := o.Store.SetControllerRetention(ctx, r.ID, days, e); err != nil {
-		return Result{}, notFound("controller "+r.ID, err)
+	if days < 0 {
+		return fmt.Errorf("%w: opendsr-retention needs days (0 or more)", ErrBadRequest)
 	}
-	if days == 0 {
-		return Result{Message: fmt.Sprintf("controller %s: records kept until it erases them (or 12 months after its termination)", r.ID)}, nil
-	}
-	return Result{Message: fmt.Sprintf("controller %s: records deleted by the sweep %d days after their last write", r.ID, days)}, nil
+	e := o.teamEvent(ctx, c, "controller_retention_set", id, reason, map[string]string{"days": strconv.Itoa(days)})
+	return notFound("controller "+id, o.Store.SetControllerRetention(ctx, id, days, e))
 }
 
-func revokeController(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	if err := o.Store.RevokeController(ctx, r.ID, o.teamEvent(ctx, c, r, "controller_revoked", r.ID, nil)); err != nil {
-		return Result{}, notFound("controller "+r.ID, err)
+// RevokeController revokes controller id's credentials.
+func (o *Operator) RevokeController(ctx context.Context, c Caller, id, reason string) error {
+	if err := decision(c, "opendsr-revoke", id); err != nil {
+		return err
 	}
-	return Result{Message: fmt.Sprintf("controller %s revoked", r.ID)}, nil
+	return notFound("controller "+id, o.Store.RevokeController(ctx, id, o.teamEvent(ctx, c, "controller_revoked", id, reason, nil)))
 }
 
 // ProcessorView is a registered processor, without its credentials.
@@ -533,110 +505,117 @@ type ProcessorView struct {
 	Types          []string `json:"types"`
 }
 
-// teamAudit is the team's actions on the system (controllers, processors),
-// each with who took it, when, on what and why, oldest first.
-func teamAudit(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
-	entries, err := o.Store.SubjectLedger(ctx, privacy.TeamSubject)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Data: entries}, nil
-}
-
-// recordOfProcessing is the Art. 30 record, built from the code's tables,
+// RecordOfProcessing is the Art. 30 record, built from the code's tables,
 // the policy version in force and the processors registered.
-func recordOfProcessing(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+func (o *Operator) RecordOfProcessing(ctx context.Context, c Caller) (ropa.Record, error) {
+	if err := c.reads(); err != nil {
+		return ropa.Record{}, err
+	}
 	procs, err := o.Store.Processors(ctx)
 	if err != nil {
-		return Result{}, err
+		return ropa.Record{}, err
 	}
-	rec, err := ropa.Build(o.Company, o.Contact, o.Region, o.Policy(ctx), procs, o.Now())
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Data: rec}, nil
+	return ropa.Build(o.Company, o.Contact, o.Region, o.Policy(ctx), procs, o.Now())
 }
 
-func processorList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+// Processors lists the registered processors.
+func (o *Operator) Processors(ctx context.Context, c Caller) ([]ProcessorView, error) {
+	if err := c.reads(); err != nil {
+		return nil, err
+	}
 	ps, err := o.Store.Processors(ctx)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	out := make([]ProcessorView, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types})
 	}
-	return Result{Data: out}, nil
+	return out, nil
 }
 
-func processorRemove(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	if err := o.Store.RemoveProcessor(ctx, r.ID, o.teamEvent(ctx, c, r, "processor_removed", r.ID, nil)); err != nil {
-		return Result{}, notFound("processor "+r.ID, err)
+// RemoveProcessor stops telling processor id (what is queued still goes).
+func (o *Operator) RemoveProcessor(ctx context.Context, c Caller, id, reason string) error {
+	if err := decision(c, "processor remove", id); err != nil {
+		return err
 	}
-	return Result{Message: fmt.Sprintf("processor %s removed", r.ID)}, nil
+	return notFound("processor "+id, o.Store.RemoveProcessor(ctx, id, o.teamEvent(ctx, c, "processor_removed", id, reason, nil)))
 }
 
-// processorAdd registers a processor the site's erasures are told to,
+// NewProcessor is a processor to register: its name, OpenDSR v2 base URL,
+// HTTP Basic credentials (USER:PASSWORD), the PEM of the certificate that
+// signs its answers, and why it is registered.
+type NewProcessor struct {
+	Name, URL, Credentials, Certificate string
+	Reason                              string
+}
+
+// AddProcessor registers a processor the site's erasures are told to,
 // once its signed discovery says how to name people to it.
-func processorAdd(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	a := r.Args
+func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (ProcessorView, error) {
+	if err := c.decides("processor add"); err != nil {
+		return ProcessorView{}, err
+	}
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
 	switch {
 	case strings.TrimSpace(a.Name) == "":
-		return Result{}, fmt.Errorf("%w: name is required", ErrBadRequest)
+		return ProcessorView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.AllowHTTP)):
-		return Result{}, fmt.Errorf("%w: url must be the processor's https OpenDSR v2 base URL", ErrBadRequest)
+		return ProcessorView{}, fmt.Errorf("%w: url must be the processor's https OpenDSR v2 base URL", ErrBadRequest)
 	case !hasPass || user == "":
-		return Result{}, fmt.Errorf("%w: credentials must be USER:PASSWORD", ErrBadRequest)
+		return ProcessorView{}, fmt.Errorf("%w: credentials must be USER:PASSWORD", ErrBadRequest)
 	case a.Certificate == "":
-		return Result{}, fmt.Errorf("%w: certificate is required (the PEM of the processor's signing certificate)", ErrBadRequest)
+		return ProcessorView{}, fmt.Errorf("%w: certificate is required (the PEM of the processor's signing certificate)", ErrBadRequest)
 	}
 	var pub *rsa.PublicKey
 	if pub, err = recipients.CertificateKey(a.Certificate); err != nil {
-		return Result{}, fmt.Errorf("%w: certificate: %v", ErrBadRequest, err)
+		return ProcessorView{}, fmt.Errorf("%w: certificate: %v", ErrBadRequest, err)
 	}
 	// Its discovery, signed with that certificate's key, says how to name
 	// people to it and that it takes erasures.
 	format, types, err := recipients.Discover(ctx, o.Client, a.URL, pub)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return ProcessorView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	id := o.NewID()
 	sealed, err := recipients.Seal(o.CredentialKey, id, a.Credentials)
 	if err != nil {
-		return Result{}, err
+		return ProcessorView{}, err
 	}
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), URL: strings.TrimRight(a.URL, "/"), Credentials: sealed,
 		Certificate: a.Certificate, IdentityFormat: format, Types: types}
-	e := o.teamEvent(ctx, c, r, "processor_added", id, map[string]string{"name": p.Name, "url": p.URL, "identity_format": format})
+	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "url": p.URL, "identity_format": format})
 	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
-		return Result{}, err
+		return ProcessorView{}, err
 	}
-	return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s", id, strings.Join(types, ", "), format),
-		Data: ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types}}, nil
+	return ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types}, nil
 }
 
-func holdList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+// Holds lists every legal hold.
+func (o *Operator) Holds(ctx context.Context, c Caller) ([]HoldView, error) {
+	if err := c.reads(); err != nil {
+		return nil, err
+	}
 	hs, err := o.Store.Holds(ctx)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	now := o.Now()
 	out := make([]HoldView, 0, len(hs))
 	for _, h := range hs {
 		out = append(out, holdView(h, now))
 	}
-	return Result{Data: out}, nil
+	return out, nil
 }
 
 // heldSubject is the subject of a hold action's address, with the ledger
 // entry of what is done to its hold.
-func (o *Operator) heldSubject(ctx context.Context, c Caller, r Request, name string) (privacy.SubjectID, privacy.Event, error) {
-	if strings.TrimSpace(r.Args.Reason) == "" {
+func (o *Operator) heldSubject(ctx context.Context, c Caller, email, reason, name string) (privacy.SubjectID, privacy.Event, error) {
+	if strings.TrimSpace(reason) == "" {
 		return "", privacy.Event{}, fmt.Errorf("%w: the hold actions need an email and a reason", ErrBadRequest)
 	}
-	subject, err := o.subject(r.Args.Email)
+	subject, err := o.subject(email)
 	if err != nil {
 		return "", privacy.Event{}, err
 	}
@@ -644,34 +623,38 @@ func (o *Operator) heldSubject(ctx context.Context, c Caller, r Request, name st
 		PolicyVersion: o.version(ctx), Detail: map[string]string{"by": c.By}}, nil
 }
 
-func holdAdd(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	subject, e, err := o.heldSubject(ctx, c, r, "legal_hold_placed")
+// PlaceHold puts the data of email's person under a legal hold (until a
+// day, or until it is lifted when zero): erasures are withheld, the sweep
+// keeps it.
+func (o *Operator) PlaceHold(ctx context.Context, c Caller, email, reason string, until time.Time) error {
+	if err := c.decides("hold add"); err != nil {
+		return err
+	}
+	subject, e, err := o.heldSubject(ctx, c, email, reason, "legal_hold_placed")
 	if err != nil {
-		return Result{}, err
+		return err
 	}
-	hold := privacy.Hold{Subject: subject, Reason: strings.TrimSpace(r.Args.Reason), PlacedBy: c.By, PlacedAt: e.At}
-	if r.Args.Until != "" {
-		d, err := time.Parse(time.DateOnly, r.Args.Until)
-		if err != nil || !d.After(e.At) {
-			return Result{}, fmt.Errorf("%w: until must be a future date, YYYY-MM-DD", ErrBadRequest)
+	hold := privacy.Hold{Subject: subject, Reason: strings.TrimSpace(reason), PlacedBy: c.By, PlacedAt: e.At, Until: until}
+	var ends string
+	if !until.IsZero() {
+		if !until.After(e.At) {
+			return fmt.Errorf("%w: until must be a future date, YYYY-MM-DD", ErrBadRequest)
 		}
-		hold.Until = d
+		ends = until.Format(time.DateOnly)
 	}
-	if err := o.Store.PlaceHold(ctx, hold, e); err != nil {
-		return Result{}, err
-	}
-	return Result{Message: "legal hold placed: erasures of that address are withheld and the sweep keeps its data"}, nil
+	return o.Store.PlaceHold(ctx, hold, e, o.teamEvent(ctx, c, e.Name, string(subject), reason, map[string]string{"until": ends}))
 }
 
-func holdLift(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	subject, e, err := o.heldSubject(ctx, c, r, "legal_hold_lifted")
+// LiftHold ends the legal hold on email's person.
+func (o *Operator) LiftHold(ctx context.Context, c Caller, email, reason string) error {
+	if err := c.decides("hold lift"); err != nil {
+		return err
+	}
+	subject, e, err := o.heldSubject(ctx, c, email, reason, "legal_hold_lifted")
 	if err != nil {
-		return Result{}, err
+		return err
 	}
-	if err := o.Store.LiftHold(ctx, subject, e); err != nil {
-		return Result{}, notFound("legal hold on that address", err)
-	}
-	return Result{Message: "legal hold lifted; erasures and the retention sweep apply again"}, nil
+	return notFound("legal hold on that address", o.Store.LiftHold(ctx, subject, e, o.teamEvent(ctx, c, e.Name, string(subject), reason, nil)))
 }
 
 // SuppressionView is one reason marketing to an address is held back.
@@ -690,23 +673,27 @@ func suppressionViews(recs []privacy.Suppression) []SuppressionView {
 	return out
 }
 
-// suppressionShow is a view of a person's data: the ledger records it.
-func suppressionShow(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	subject, err := o.subject(r.Args.Email)
+// Suppressions are why marketing to email is held back; a view of a
+// person's data, which the ledger records.
+func (o *Operator) Suppressions(ctx context.Context, c Caller, email string) ([]SuppressionView, error) {
+	if err := c.reads(); err != nil {
+		return nil, err
+	}
+	subject, err := o.subject(email)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	recs, err := o.Store.SuppressionRecords(ctx, subject)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	out := suppressionViews(recs)
 	if len(out) > 0 {
 		if err := o.viewed(ctx, c, subject, "suppressions_viewed", "privacy-team"); err != nil {
-			return Result{}, err
+			return nil, err
 		}
 	}
-	return Result{Data: out}, nil
+	return out, nil
 }
 
 // Person is what the team finds of one address: the reasons marketing to
@@ -719,23 +706,26 @@ type Person struct {
 	Requests     []Row             `json:"requests"`
 }
 
-// person looks an address up by its subject hash (the address itself is
+// Person looks an address up by its subject hash (the address itself is
 // neither stored nor logged); finding anything is a view of the person's
 // data, and the ledger records it.
-func person(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	subject, err := o.subject(r.Args.Email)
+func (o *Operator) Person(ctx context.Context, c Caller, email string) (Person, error) {
+	if err := c.reads(); err != nil {
+		return Person{}, err
+	}
+	subject, err := o.subject(email)
 	if err != nil {
-		return Result{}, err
+		return Person{}, err
 	}
 	p := Person{Subject: subject}
 	recs, err := o.Store.SuppressionRecords(ctx, subject)
 	if err != nil {
-		return Result{}, err
+		return Person{}, err
 	}
 	p.Suppressions = suppressionViews(recs)
 	h, ok, err := o.Store.SubjectHold(ctx, subject)
 	if err != nil {
-		return Result{}, err
+		return Person{}, err
 	}
 	if ok {
 		hv := holdView(h, o.Now())
@@ -743,78 +733,136 @@ func person(ctx context.Context, o *Operator, c Caller, r Request) (Result, erro
 	}
 	reqs, err := o.Store.SubjectRequests(ctx, subject, time.Time{})
 	if err != nil {
-		return Result{}, err
+		return Person{}, err
 	}
 	p.Requests = rowsOf(reqs, o.Now())
 	if len(p.Suppressions) > 0 || p.Hold != nil || len(p.Requests) > 0 {
 		if err := o.viewed(ctx, c, subject, "person_viewed", "privacy-team"); err != nil {
-			return Result{}, err
+			return Person{}, err
 		}
 	}
-	return Result{Data: p}, nil
+	return p, nil
 }
 
-func suppressionLift(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	if strings.TrimSpace(r.Args.Reason) == "" {
-		return Result{}, fmt.Errorf("%w: suppression lift needs a reason", ErrBadRequest)
+// Lift is what a suppression lift did: the reasons lifted, or those asked
+// to lift that wait for a second team member's approval.
+type Lift struct {
+	Lifted   []string `json:"lifted,omitempty"`
+	Awaiting []string `json:"awaiting,omitempty"`
+	// AskedBy is who asked for the lift this one approved.
+	AskedBy string `json:"asked_by,omitempty"`
+}
+
+// LiftSuppression lifts the reasons marketing to email is held back
+// (every one in force, or only those named), each lift named in the
+// person's ledger and the team's with who and why. A complaint or an
+// objection is lifted only by two members (privacy.SecondMemberLifts):
+// the first asks, and the lift waits; another member's lift approves it.
+// Nobody approves their own ask.
+func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason string, only []string) (Lift, error) {
+	if err := c.decides("suppression lift"); err != nil {
+		return Lift{}, err
 	}
-	subject, err := o.subject(r.Args.Email)
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Lift{}, fmt.Errorf("%w: suppression lift needs a reason", ErrBadRequest)
+	}
+	subject, err := o.subject(email)
 	if err != nil {
-		return Result{}, err
+		return Lift{}, err
 	}
 	inForce, err := o.Store.Suppressions(ctx, subject)
 	if err != nil {
-		return Result{}, err
+		return Lift{}, err
 	}
 	lift := inForce
-	if len(r.Args.Only) > 0 {
+	if len(only) > 0 {
 		lift = nil
-		for _, reason := range r.Args.Only {
-			if !slices.Contains(inForce, reason) {
-				return Result{}, fmt.Errorf("%w: %q is not a reason in force for that address (in force: %s)", ErrBadRequest, reason,
+		for _, r := range only {
+			if !slices.Contains(inForce, r) {
+				return Lift{}, fmt.Errorf("%w: %q is not a reason in force for that address (in force: %s)", ErrBadRequest, r,
 					strings.Join(inForce, ", "))
 			}
-			lift = append(lift, reason)
+			lift = append(lift, r)
 		}
 	}
 	if len(lift) == 0 {
-		return Result{Message: "nothing to lift: no suppression in force"}, nil
+		return Lift{}, nil
 	}
-	e := privacy.Event{Subject: subject, Name: "suppression_lifted", At: o.Now().UTC(), Ref: "privacy-team",
+	lift = slices.Sorted(slices.Values(lift)) // an ask and its approval name them in any order
+	reasons := strings.Join(lift, ",")
+	detail := map[string]string{"reasons": reasons}
+	person := privacy.Event{Subject: subject, Name: "suppression_lifted", At: o.Now().UTC(), Ref: "privacy-team",
 		Purpose: privacy.PurposeMarketing, LegalBasis: o.Policy(ctx).Basis(privacy.PurposeMarketing), PolicyVersion: o.version(ctx),
-		Detail: map[string]string{"reasons": strings.Join(lift, ","), "by": c.By, "reason": strings.TrimSpace(r.Args.Reason)}}
-	if err := o.Store.LiftSuppressions(ctx, subject, lift, e); err != nil {
-		return Result{}, err
+		Detail: map[string]string{"reasons": reasons, "by": c.By, "reason": reason}}
+	if !privacy.SecondMemberLifts(lift) {
+		if err := o.Store.TeamLift(ctx, subject, lift, nil, person, o.teamEvent(ctx, c, "suppression_lifted", string(subject), reason, detail)); err != nil {
+			return Lift{}, err
+		}
+		return Lift{Lifted: lift}, nil
 	}
-	return Result{Message: "lifted: " + strings.Join(lift, ", ")}, nil
+	ask, asked, err := o.Store.LiftAsk(ctx, subject)
+	if err != nil {
+		return Lift{}, err
+	}
+	if asked && slices.Equal(ask.Reasons, lift) {
+		if ask.AskedBy == c.By {
+			return Lift{}, fmt.Errorf("%w: you asked for this lift; another team member must approve it", ErrForbidden)
+		}
+		person.Detail["asked_by"], detail["asked_by"] = ask.AskedBy, ask.AskedBy
+		if err := o.Store.TeamLift(ctx, subject, lift, &ask, person,
+			o.teamEvent(ctx, c, "suppression_lift_approved", string(subject), reason, detail)); err != nil {
+			return Lift{}, err
+		}
+		return Lift{Lifted: lift, AskedBy: ask.AskedBy}, nil
+	}
+	a := privacy.LiftAsk{Subject: subject, Reasons: lift, AskedBy: c.By, AskedAt: person.At, Reason: reason}
+	if err := o.Store.AskLift(ctx, a, o.teamEvent(ctx, c, "suppression_lift_asked", string(subject), reason, detail)); err != nil {
+		return Lift{}, err
+	}
+	return Lift{Awaiting: lift}, nil
 }
 
-// policyPublish records a policy version; the notices function makes its
+// Publication is a policy version to publish: its name, the day it takes
+// force, what changed, whether it is material, the topics it adds and the
+// legal basis it states per purpose (those not named stay as the version
+// in force states them).
+type Publication struct {
+	Version     string
+	Effective   time.Time
+	Summary     string
+	Material    bool
+	NewPurposes []string
+	Bases       map[string]string
+	// Reason is why it is published (the team's audit reads it).
+	Reason string
+}
+
+// PublishPolicy records a policy version; the notices function makes its
 // notices due (each person once, at the configured rate).
-func policyPublish(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-	day, err := time.Parse(time.DateOnly, r.Args.Effective)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: effective must be a day, YYYY-MM-DD", ErrBadRequest)
+func (o *Operator) PublishPolicy(ctx context.Context, c Caller, p Publication) (privacy.PolicyVersion, error) {
+	if err := c.decides("policy publish"); err != nil {
+		return privacy.PolicyVersion{}, err
 	}
 	// A version states every basis: those it does not name stay as the
 	// version in force states them.
 	inForce := o.Policy(ctx)
 	bases := inForce.Bases.Complete()
-	for p, b := range r.Args.Bases {
-		bases[p] = b
-	}
-	v, err := policy.Publish(privacy.PolicyVersion{Version: r.Args.Version, Effective: day, Summary: r.Args.Summary,
-		Material: r.Args.Material, NewPurposes: r.Args.NewPurposes, Bases: bases, PublishedAt: o.Now().UTC(), PublishedBy: c.By},
+	maps.Copy(bases, p.Bases)
+	v, err := policy.Publish(privacy.PolicyVersion{Version: p.Version, Effective: p.Effective, Summary: p.Summary,
+		Material: p.Material, NewPurposes: p.NewPurposes, Bases: bases, PublishedAt: o.Now().UTC(), PublishedBy: c.By},
 		inForce)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return privacy.PolicyVersion{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	if err := o.Store.PublishPolicy(ctx, v); errors.Is(err, privacy.ErrExists) {
-		return Result{}, fmt.Errorf("version %s was published before; a published version is never changed: publish a new one: %w", v.Version, err)
+	e := o.teamEvent(ctx, c, "policy_published", v.Version, p.Reason, map[string]string{"effective": v.Effective.Format(time.DateOnly),
+		"material": strconv.FormatBool(v.Material)})
+	if err := o.Store.PublishPolicy(ctx, v, e); errors.Is(err, privacy.ErrExists) {
+		return privacy.PolicyVersion{}, fmt.Errorf("version %s was published before; a published version is never changed: publish a new one: %w", v.Version, err)
 	} else if err != nil {
-		return Result{}, err
+		return privacy.PolicyVersion{}, err
 	}
-	return Result{Message: fmt.Sprintf("policy %s published, in force from %s; notices: %s", v.Version, v.LastUpdated(), v.Notices.State)}, nil
+	return v, nil
 }
 
 // Policies are the published versions and the one in force.
@@ -825,23 +873,34 @@ type Policies struct {
 	Versions []privacy.PolicyVersion `json:"versions"`
 }
 
-func policyList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+// Policies lists the published versions, oldest first, and the one in force.
+func (o *Operator) Policies(ctx context.Context, c Caller) (Policies, error) {
+	if err := c.reads(); err != nil {
+		return Policies{}, err
+	}
 	vs, err := o.Store.PolicyVersions(ctx)
 	if err != nil {
-		return Result{}, err
+		return Policies{}, err
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].PublishedAt.Before(vs[j].PublishedAt) })
 	in := o.Policy(ctx)
-	return Result{Data: Policies{InForce: in.Version, Bases: in.Bases.Complete(), Versions: vs}}, nil
+	return Policies{InForce: in.Version, Bases: in.Bases.Complete(), Versions: vs}, nil
 }
 
-func campaignStatus(ctx context.Context, o *Operator, _ Caller, r Request) (Result, error) {
-	st, found, err := campaign.ReadStatus(ctx, o.Store, r.ID)
+// CampaignStatus is how campaign id stands.
+func (o *Operator) CampaignStatus(ctx context.Context, c Caller, id string) (campaign.Status, error) {
+	if err := c.reads(); err != nil {
+		return campaign.Status{}, err
+	}
+	if err := needID("campaign status", id); err != nil {
+		return campaign.Status{}, err
+	}
+	st, found, err := campaign.ReadStatus(ctx, o.Store, id)
 	if err != nil {
-		return Result{}, err
+		return campaign.Status{}, err
 	}
 	if !found {
-		return Result{}, fmt.Errorf("no campaign %q: %w", r.ID, privacy.ErrNotFound)
+		return campaign.Status{}, fmt.Errorf("no campaign %q: %w", id, privacy.ErrNotFound)
 	}
-	return Result{Data: st}, nil
+	return st, nil
 }

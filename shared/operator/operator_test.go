@@ -50,25 +50,29 @@ func TestCallers(t *testing.T) {
 	ctx := context.Background()
 	team := operator.Caller{By: "arn:aws:iam::000000000000:user/dpo", MayDecide: true}
 	viewer := operator.Caller{By: "viewer@example.com"}
-	hold := operator.Request{Action: "hold add", Args: operator.Args{Email: "Ann@Example.com", Reason: "litigation LIT-7"}}
+	hold := func(c operator.Caller, email, reason string) func() error {
+		return func() error { return op.PlaceHold(ctx, c, email, reason, time.Time{}) }
+	}
 	for _, tc := range []struct {
 		name string
-		c    operator.Caller
-		r    operator.Request
+		do   func() error
 		want error
 	}{
-		{"a viewer lists", viewer, operator.Request{Action: "list"}, nil},
-		{"a viewer may not place a hold", viewer, hold, operator.ErrForbidden},
-		{"a viewer may not deny", viewer, operator.Request{Action: "deny", ID: "r-1", Args: operator.Args{Reason: "no"}}, operator.ErrForbidden},
-		{"nobody may list", operator.Caller{MayDecide: true}, operator.Request{Action: "list"}, operator.ErrForbidden},
-		{"an unknown action", team, operator.Request{Action: "erase-everyone"}, operator.ErrBadRequest},
-		{"show needs an id", team, operator.Request{Action: "show"}, operator.ErrBadRequest},
-		{"a hold needs a reason", team, operator.Request{Action: "hold add", Args: operator.Args{Email: "ann@example.com"}}, operator.ErrBadRequest},
-		{"a hold needs an address", team, operator.Request{Action: "hold add", Args: operator.Args{Email: "ann", Reason: "x"}}, operator.ErrBadRequest},
-		{"an unknown request", team, operator.Request{Action: "show", ID: "00000000-0000-4000-8000-999999999999"}, privacy.ErrNotFound},
+		{"a viewer lists", func() error { _, err := op.List(ctx, viewer, operator.Filter{}); return err }, nil},
+		{"a viewer may not place a hold", hold(viewer, "Ann@Example.com", "litigation LIT-7"), operator.ErrForbidden},
+		{"a viewer may not deny", func() error { return op.Deny(ctx, viewer, "r-1", "no") }, operator.ErrForbidden},
+		{"a viewer may not lift a suppression", func() error {
+			_, err := op.LiftSuppression(ctx, viewer, "ann@example.com", "asked", nil)
+			return err
+		}, operator.ErrForbidden},
+		{"nobody may list", func() error { _, err := op.List(ctx, operator.Caller{MayDecide: true}, operator.Filter{}); return err }, operator.ErrForbidden},
+		{"show needs an id", func() error { _, err := op.Show(ctx, team, " "); return err }, operator.ErrBadRequest},
+		{"a hold needs a reason", hold(team, "ann@example.com", ""), operator.ErrBadRequest},
+		{"a hold needs an address", hold(team, "ann", "x"), operator.ErrBadRequest},
+		{"an unknown request", func() error { _, err := op.Show(ctx, team, "00000000-0000-4000-8000-999999999999"); return err }, privacy.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := op.Do(ctx, tc.c, tc.r)
+			err := tc.do()
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
@@ -78,7 +82,7 @@ func TestCallers(t *testing.T) {
 	if _, ok, err := store.SubjectHold(ctx, subject); err != nil || ok {
 		t.Fatalf("a refused hold was placed (%v)", err)
 	}
-	if _, err := op.Do(ctx, team, hold); err != nil {
+	if err := hold(team, "Ann@Example.com", "litigation LIT-7")(); err != nil {
 		t.Fatal(err)
 	}
 	h, ok, err := store.SubjectHold(ctx, subject)
@@ -103,7 +107,7 @@ func TestViewsAreRecorded(t *testing.T) {
 	ctx := context.Background()
 	viewer := operator.Caller{By: "viewer@example.com"}
 	subject := op.Hasher.Subject("bob@example.com")
-	if _, err := op.Do(ctx, viewer, operator.Request{Action: "suppression show", Args: operator.Args{Email: "bob@example.com"}}); err != nil {
+	if _, err := op.Suppressions(ctx, viewer, "bob@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := store.SubjectLedger(ctx, subject); len(l) != 0 {
@@ -113,12 +117,12 @@ func TestViewsAreRecorded(t *testing.T) {
 		At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := op.Do(ctx, viewer, operator.Request{Action: "suppression show", Args: operator.Args{Email: "Bob@example.com"}})
+	recs, err := op.Suppressions(ctx, viewer, "Bob@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recs := res.Data.([]operator.SuppressionView); len(recs) != 1 || recs[0].Reason != privacy.SuppressUnsubscribed || !recs[0].InForce {
-		t.Fatalf("suppressions %+v", res.Data)
+	if len(recs) != 1 || recs[0].Reason != privacy.SuppressUnsubscribed || !recs[0].InForce {
+		t.Fatalf("suppressions %+v", recs)
 	}
 	var seen []string
 	l, _ := store.SubjectLedger(ctx, subject)
@@ -166,11 +170,10 @@ func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
 	op, store := newOperator(t)
 	ctx := context.Background()
 	team := operator.Caller{By: "arn:aws:iam::000000000000:user/dpo", MayDecide: true}
-	res, err := op.Do(ctx, team, operator.Request{Action: "opendsr-controller", Args: operator.Args{Name: "Acme"}})
+	creds, err := op.IssueController(ctx, team, "Acme", "a new client")
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := res.Data.(operator.Credentials)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +199,7 @@ func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
 	if got := status(); got != http.StatusNotFound { // admitted: no such request of its own
 		t.Fatalf("before termination: %d, want 404", got)
 	}
-	if _, err := op.Do(ctx, team, operator.Request{Action: "terminate-client", Args: operator.Args{Controller: creds.ControllerID}}); err != nil {
+	if _, err := op.TerminateClient(ctx, team, operator.Termination{Controller: creds.ControllerID}); err != nil {
 		t.Fatal(err)
 	}
 	if got := status(); got != http.StatusUnauthorized {
@@ -206,7 +209,7 @@ func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
 	if err != nil || len(cs) != 1 || cs[0].TerminatedAt.IsZero() {
 		t.Fatalf("controllers %+v %v: the termination's clock is not kept", cs, err)
 	}
-	if _, err := op.Do(ctx, team, operator.Request{Action: "terminate-client", Args: operator.Args{Controller: "no-such-controller"}}); !errors.Is(err, privacy.ErrNotFound) {
+	if _, err := op.TerminateClient(ctx, team, operator.Termination{Controller: "no-such-controller"}); !errors.Is(err, privacy.ErrNotFound) {
 		t.Fatalf("terminating an unknown controller: %v", err)
 	}
 }

@@ -39,7 +39,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	grace, err := lambdaenv.Duration("LEDGER_SEAL_GRACE", 10*time.Minute)
+	grace, err := lambdaenv.Duration("LEDGER_SEAL_GRACE", 30*time.Minute)
 	if err != nil {
 		return err
 	}

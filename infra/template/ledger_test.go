@@ -1,8 +1,11 @@
 package template_test
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // redaction is what an erasure's redaction of a ledger entry names
@@ -71,4 +74,38 @@ func TestOnlyTheSignerWritesTheLedgerRoots(t *testing.T) {
 		ask{"LedgerRootsFunction", "dynamodb:Query", table("LedgerTable"), keys([]string{"S#a"}), false},
 	)
 	check(t, asks)
+}
+
+// A day is sealed LEDGER_SEAL_GRACE after its midnight: longer than any
+// function runs, so an entry a run stamps with its start (the sweep's
+// record) before midnight is written before its day is sealed, never
+// seen by verify as inserted after the seal.
+func TestLedgerSealWaitsForTheLongestRun(t *testing.T) {
+	tpl := read(t)
+	signer := tpl.Resources["LedgerSignerFunction"]
+	grace, err := time.ParseDuration(fmt.Sprint(path(signer.Properties, "Environment", "Variables", "LEDGER_SEAL_GRACE")))
+	if err != nil {
+		t.Fatalf("LEDGER_SEAL_GRACE: %v", err)
+	}
+	longest, who := time.Duration(0), ""
+	for _, fn := range functions(tpl) {
+		timeout := path(tpl.Resources[fn].Properties, "Timeout")
+		if timeout == nil {
+			timeout = path(tpl.Globals, "Function", "Timeout")
+		}
+		n, err := strconv.Atoi(fmt.Sprint(timeout))
+		if err != nil {
+			t.Fatalf("%s: timeout %v", fn, timeout)
+		}
+		d := time.Duration(n) * time.Second
+		if d > longest {
+			longest, who = d, fn
+		}
+	}
+	if longest == 0 {
+		t.Fatal("no function timeout read")
+	}
+	if grace <= longest {
+		t.Errorf("LEDGER_SEAL_GRACE %v, but %s runs up to %v: an entry it stamps before midnight may be written after the seal", grace, who, longest)
+	}
 }

@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Seventh hostile review (after 2ea1028: the tamper-evident ledger, the
+// consent proof, the two-member suppression lift, the report and audit
+// downloads, the forms/rights/preferences/session/feedback/pages split
+// into services and HTTP adapters). Each test asserts what the project
+// promises; a failure is the finding.
+
+// R7-1. The receipt key signs the ledger's daily roots too, and
+// docs/ledger.md says the JWS "typ" tells the two apart; but nothing
+// reads typ: receipt.VerifyPayload checks alg, kid and signature only,
+// and receipt.Verify unmarshals any payload into a Receipt (unknown
+// fields ignored). So a stranger takes any root from the public
+// GET /.well-known/ledger/roots, pastes it into the company's own
+// receipt checker, and is told "This receipt is genuine": a signed
+// document of the company's that is no receipt at all (no event, no
+// person, no consent) is vouched for as one, to whoever the stranger
+// shows it. The checker must refuse a JWS whose typ is not a receipt's.
+func TestAbuseReview7LedgerRootPassesAsAGenuineReceipt(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	s.seedLedger(t, privacy.Event{Subject: privacy.SubjectID("r7-root-" + u), Name: "subscribe_requested", At: yesterday(),
+		Ref: "sub-r7", Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent})
+	s.seal(t)
+
+	// The stranger: the public roots, no credentials.
+	resp, body := s.do(t, "GET", "/.well-known/ledger/roots", "", "", nil)
+	var page ledger.Page
+	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != 200 || err != nil || len(page.Roots) == 0 {
+		t.Fatalf("roots: %d %s", resp.StatusCode, body)
+	}
+	root := page.Roots[0].JWS
+
+	resp, out := s.do(t, "POST", "/v1/receipts/verify", "application/json", `{"receipt":"`+root+`"}`, nil)
+	var v struct {
+		Valid bool `json:"valid"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("verify route: %d %s", resp.StatusCode, out)
+	}
+	if v.Valid {
+		t.Errorf("the receipt checker calls the ledger root of %s a genuine receipt (typ %s, not a receipt's): %d %s",
+			page.Roots[0].Day, ledger.JWSType, resp.StatusCode, out)
+	}
+	resp, out = s.do(t, "POST", "/v1/receipts/verify", "application/x-www-form-urlencoded", "receipt="+root,
+		map[string]string{"Accept": "text/html"})
+	if strings.Contains(out, "This receipt is genuine") {
+		t.Errorf("the receipt checker's page says a ledger root is a genuine receipt: %d", resp.StatusCode)
+	}
+}
+
+// R7-2. A stranger's opt-in makes the victim's consent proof name a
+// sentence the victim never saw. The stranger ticks the contact form's
+// newsletter box with the victim's address (the contact form's own
+// sentence, source contact_form). Later the victim signs up on the signup
+// form, which shows them the signup form's sentence. A pending signup is
+// never replaced (so that a stranger cannot swap its terms), so the
+// victim's signup writes nothing of its own (within the cooldown not even
+// a ledger entry) and the only link the victim gets is the stranger's
+// signup's. The victim confirms it, and the ledger's
+// subscription_confirmed, the CONSENT# proof and the signed receipt all
+// say the victim agreed to the contact form's sentence, on the contact
+// form: evidence of words the victim was never shown, on a form they
+// never used, while the words they did agree to are recorded nowhere.
+// Neither the confirmation email nor the confirmation page shows the
+// sentence being recorded, so the confirmation is no proof of it either.
+// Issue #33 item 1: "every consent records the exact sentence shown".
+// What would be true: the confirmation records what the confirming person
+// was shown (the page of the link shows the sentence it records), or the
+// person's own signup's sentence is the one confirmed.
+func TestAbuseReview7StrangersOptInPutsUnseenSentenceInVictimsProof(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	victim := "r7-victim-" + localtest.Unique() + "@example.com"
+
+	// The stranger, on the contact form, with the victim's address.
+	if resp, out := s.do(t, "POST", "/v1/contact", "application/json", `{"name":"Mallory","email":"`+victim+
+		`","message":"hello","marketing_opt_in":true}`, nil); resp.StatusCode != 202 {
+		t.Fatalf("stranger's contact: %d %s", resp.StatusCode, out)
+	}
+	// The victim, on the signup form, which shows the signup form's sentence.
+	seenVersion, seenText := privacy.Consent(privacy.SourceSignupForm, "en")
+	if resp, out := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+victim+`","consent":true}`, nil); resp.StatusCode != 202 {
+		t.Fatalf("victim's signup: %d %s", resp.StatusCode, out)
+	}
+	mails := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
+		return e.To(victim) && confirmLink.MatchString(e.Body.Text)
+	})
+	if len(mails) == 0 {
+		t.Fatal("no confirmation email")
+	}
+	link := s.path(t, confirmLink.FindString(mails[len(mails)-1].Body.Text))
+	_, page := s.do(t, "GET", link, "", "", map[string]string{"Accept": "text/html"})
+	if resp, out := s.do(t, "POST", link, "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("victim's confirmation: %d %s", resp.StatusCode, out)
+	}
+
+	confirmed := s.ledgerEvent(t, victim, "subscription_confirmed")
+	recorded := detail(confirmed, "consent_text_version")
+	proof := s.consentProof(t, victim)
+	if recorded == seenVersion && (proof == nil || str(proof, "consent_text_version") == seenVersion) {
+		return // the sentence the victim saw is the one recorded
+	}
+	recordedText := privacy.ConsentTexts()[recorded]
+	shownOnConfirm := recordedText != "" && strings.Contains(html.UnescapeString(page), recordedText)
+	if !shownOnConfirm {
+		t.Errorf("the victim signed up on the signup form, shown %q (%s); the confirmation of the only link they got recorded %q (%q, source %s) in the ledger and %s in the consent proof, a sentence shown to the victim neither on a form nor in the email nor on the confirmation page%s",
+			seenText, seenVersion, recorded, recordedText, detail(confirmed, "source"), fmt.Sprint(str(proof, "consent_text_version")),
+			fmt.Sprintf(" (%d confirmation emails)", len(mails)))
+	}
+}

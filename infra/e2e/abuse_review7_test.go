@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -121,5 +124,66 @@ func TestAbuseReview7StrangersOptInPutsUnseenSentenceInVictimsProof(t *testing.T
 		t.Errorf("the victim signed up on the signup form, shown %q (%s); the confirmation of the only link they got recorded %q (%q, source %s) in the ledger and %s in the consent proof, a sentence shown to the victim neither on a form nor in the email nor on the confirmation page%s",
 			seenText, seenVersion, recorded, recordedText, detail(confirmed, "source"), fmt.Sprint(str(proof, "consent_text_version")),
 			fmt.Sprintf(" (%d confirmation emails)", len(mails)))
+	}
+}
+
+// operatorAs runs one privacyctl action as API Gateway hands it to
+// OperatorFunction for an IAM caller whose ARN is arn (the event of
+// POST /v1/operator behind its AWS_IAM authorizer), and returns the
+// route's status and body.
+func (s *stack) operatorAs(t *testing.T, arn, action string, args map[string]any) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"action": action, "args": args})
+	ev, _ := json.Marshal(map[string]any{"version": "2.0", "routeKey": "POST /v1/operator", "rawPath": "/v1/operator",
+		"headers": map[string]string{"content-type": "application/json"}, "body": string(body), "isBase64Encoded": false,
+		"requestContext": map[string]any{"requestId": "r7-" + localtest.Unique(), "routeKey": "POST /v1/operator",
+			"http":       map[string]string{"method": "POST", "path": "/v1/operator", "sourceIp": "192.0.2.7"},
+			"authorizer": map[string]any{"iam": map[string]any{"userArn": arn, "accountId": "000000000000"}}}})
+	resp, out := s.do(t, "POST", "/_local/invoke/OperatorFunction", "application/json", string(ev), nil)
+	var r struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("invoke the operator: %d %s", resp.StatusCode, out)
+	}
+	return r.StatusCode, r.Body
+}
+
+// R7-3. In AWS the team acts through a role holding PrivacyTeamPolicy
+// (docs/operations.md: "your own credentials (a role holding
+// PrivacyTeamPolicy)"), and the operator takes API Gateway's userArn as
+// the member: for an assumed role that is
+// arn:aws:sts::<account>:assumed-role/<role>/<session name>, and the
+// session name is whatever the caller passes to sts:AssumeRole
+// (RoleSessionName). So one person asks to lift a complaint as session
+// "alice", assumes the same role again as "alice-2", and approves their
+// own ask: the complaint is lifted by one member, which issue #33 item 3
+// and privacy.SecondMemberLifts forbid. The local gateway's development
+// users are IAM users, so the test hands OperatorFunction the event API
+// Gateway hands it for such a caller (through the gateway's invoke route).
+func TestAbuseReview7OneRoleTwoSessionNamesLiftAComplaint(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	addr := "r7-complainer-" + localtest.Unique() + "@example.com"
+	subject := s.hasher.Subject(addr)
+	store := dynamo.New(s.DB(), dynamo.Tables{Ledger: s.Tables["LedgerTable"], Suppression: s.Tables["SuppressionTable"]})
+	if err := store.Suppress(context.Background(), subject, privacy.SuppressComplained, privacy.Event{Subject: subject,
+		Name: "complained", At: time.Now().UTC(), Ref: "ses-r7", Purpose: privacy.PurposeMarketing,
+		LegalBasis: privacy.BasisLegitimateInterest}); err != nil {
+		t.Fatal(err)
+	}
+	role := "arn:aws:sts::000000000000:assumed-role/PrivacyTeam/"
+	args := map[string]any{"email": addr, "reason": "asked by phone"}
+	if status, out := s.operatorAs(t, role+"alice", "suppression lift", args); status != 200 || !strings.Contains(out, "awaiting") {
+		t.Fatalf("alice's ask: %d %s", status, out)
+	}
+	if status, out := s.operatorAs(t, role+"alice", "suppression lift", args); status == 200 {
+		t.Fatalf("alice approved her own ask under the same session name: %s", out)
+	}
+	status, out := s.operatorAs(t, role+"alice-2", "suppression lift", args)
+	if !slices.Contains(s.suppressed(t, addr), privacy.SuppressComplained) {
+		t.Errorf("one person (role PrivacyTeam, session names alice and alice-2) lifted a complaint alone: %d %s; suppressions now %v",
+			status, out, s.suppressed(t, addr))
 	}
 }

@@ -81,7 +81,12 @@ func TestAbuseReview7LedgerRootPassesAsAGenuineReceipt(t *testing.T) {
 // never used, while the words they did agree to are recorded nowhere.
 // Neither the confirmation email nor the confirmation page shows the
 // sentence being recorded, so the confirmation is no proof of it either.
-// Issue #33 item 1: "every consent records the exact sentence shown".
+// It is the abuse list's "capture" (the person's own later filing joins
+// the stranger's), the other side of the fourth review's fix (a
+// stranger's signup no longer replaces the person's pending one): the
+// stranger's name, topics, language and form are what the person
+// confirms. Issue #33 item 1: "every consent records the exact sentence
+// shown".
 // What would be true: the confirmation records what the confirming person
 // was shown (the page of the link shows the sentence it records), or the
 // person's own signup's sentence is the one confirmed.

@@ -161,12 +161,20 @@ func (s *stack) operatorAs(t *testing.T, arn, action string, args map[string]any
 // the member: for an assumed role that is
 // arn:aws:sts::<account>:assumed-role/<role>/<session name>, and the
 // session name is whatever the caller passes to sts:AssumeRole
-// (RoleSessionName). So one person asks to lift a complaint as session
+// (RoleSessionName; AWS STS AssumeRole reference: "The role session name
+// is also used in the ARN of the assumed role principal", any of
+// [\w+=,.@-], 2 to 64 characters, unless the role's trust policy pins it
+// with the sts:RoleSessionName condition key, which nothing here sets or
+// documents). So one person asks to lift a complaint as session
 // "alice", assumes the same role again as "alice-2", and approves their
 // own ask: the complaint is lifted by one member, which issue #33 item 3
 // and privacy.SecondMemberLifts forbid. The local gateway's development
 // users are IAM users, so the test hands OperatorFunction the event API
 // Gateway hands it for such a caller (through the gateway's invoke route).
+// The same holds across channels: the console names a member by the
+// e-mail of their sign-in, privacyctl by their IAM ARN, so a member who
+// holds both (a DPO with a console login and team credentials) asks in
+// one and approves in the other.
 func TestAbuseReview7OneRoleTwoSessionNamesLiftAComplaint(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)

@@ -116,7 +116,7 @@ func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, n
 // against the signed root, and the day's entries against the leaves.
 func checkDay(s Sealed, entries []Entry, keys []receipt.JWK, now time.Time) []Finding {
 	var out []Finding
-	payload, _, err := receipt.VerifyPayload(s.JWS, keys)
+	payload, _, err := receipt.VerifyPayload(s.JWS, JWSType, keys)
 	var st Statement
 	if err == nil {
 		err = json.Unmarshal(payload, &st)

@@ -264,8 +264,13 @@ func (s *Signer) Sign(r Receipt) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("receipt: %w", err)
 	}
-	return s.SignPayload("JWT", p)
+	return s.SignPayload(Type, p)
 }
+
+// Type is a receipt's JWS type (its header's typ). The receipt key signs
+// other documents too (a ledger day's root): a verifier names the type it
+// expects, so one is never taken for the other.
+const Type = "JWT"
 
 // SignPayload returns payload as a compact ES256 JWS of type typ, signed
 // with the receipt key (a ledger day's root is signed with it too).
@@ -291,12 +296,15 @@ var (
 	ErrMalformed  = errors.New("not a receipt: a receipt is three dot-separated Base64url parts (a compact JWS)")
 	ErrUnknownKey = errors.New("the receipt names a key we never published")
 	ErrSignature  = errors.New("the signature does not match: the receipt was changed or not signed by us")
+	// ErrOtherType is ErrMalformed for a JWS of another type signed with
+	// the same key (a ledger day's root): no receipt at all.
+	ErrOtherType = fmt.Errorf("%w (a document of another kind)", ErrMalformed)
 )
 
 // Verify checks a compact JWS against the published keys and returns the
 // receipt it carries and the key that signed it.
 func Verify(jws string, keys []JWK) (Receipt, JWK, error) {
-	pb, key, err := VerifyPayload(jws, keys)
+	pb, key, err := VerifyPayload(jws, Type, keys)
 	if err != nil {
 		return Receipt{}, JWK{}, err
 	}
@@ -307,9 +315,11 @@ func Verify(jws string, keys []JWK) (Receipt, JWK, error) {
 	return r, key, nil
 }
 
-// VerifyPayload checks a compact ES256 JWS against the published keys
-// and returns its payload and the key that signed it.
-func VerifyPayload(jws string, keys []JWK) ([]byte, JWK, error) {
+// VerifyPayload checks a compact ES256 JWS of type typ against the
+// published keys and returns its payload and the key that signed it. A
+// JWS of another type is refused (ErrOtherType) before its signature is
+// checked.
+func VerifyPayload(jws, typ string, keys []JWK) ([]byte, JWK, error) {
 	parts := strings.Split(strings.TrimSpace(jws), ".")
 	if len(parts) != 3 {
 		return nil, JWK{}, ErrMalformed
@@ -324,6 +334,9 @@ func VerifyPayload(jws string, keys []JWK) ([]byte, JWK, error) {
 	}
 	if h.Alg != "ES256" {
 		return nil, JWK{}, fmt.Errorf("%w (algorithm %q; receipts are ES256)", ErrSignature, h.Alg)
+	}
+	if h.Typ != typ {
+		return nil, JWK{}, ErrOtherType
 	}
 	var key *JWK
 	for i := range keys {

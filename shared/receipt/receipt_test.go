@@ -142,6 +142,8 @@ func TestVerifyRefuses(t *testing.T) {
 	parts := strings.Split(good, ".")
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"`+s.JWK().Kid+`"}`)) + "." + parts[1] + "."
 	hs := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"`+s.JWK().Kid+`"}`)) + "." + parts[1] + "." + parts[2]
+	// The same key signs a ledger day's root: genuine, but no receipt.
+	root, _ := s.SignPayload("privacykeeper-ledger-root+jwt", []byte(`{"day":"2026-12-06"}`))
 	for _, c := range []struct {
 		name, token string
 		want        error
@@ -153,6 +155,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"alg none", none, receipt.ErrSignature},
 		{"alg HS256", hs, receipt.ErrSignature},
 		{"signature of another receipt", parts[0] + "." + strings.Split(foreign, ".")[1] + "." + parts[2], receipt.ErrSignature},
+		{"a ledger root", root, receipt.ErrOtherType},
 	} {
 		if _, _, err := receipt.Verify(c.token, set.Keys); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)

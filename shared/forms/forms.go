@@ -32,6 +32,7 @@ type Store interface {
 	// RecordSaleOptOut marks a subject opted out of sale and sharing.
 	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error)
 	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
 }
 

@@ -88,10 +88,11 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 // button. It changes nothing, since mail scanners follow links.
 func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	tok := httpapi.Query(r, "token")
-	if err := f.CheckLink(tok); err != nil {
+	sentence, err := f.CheckLink(ctx, tok)
+	if err != nil {
 		return httpapi.Response{}, problem(err)
 	}
-	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.RawPath + "?token=" + tok}), nil
+	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.RawPath + "?token=" + tok, Quote: sentence}), nil
 }
 
 // Confirm handles POST /v1/subscriptions/confirm.

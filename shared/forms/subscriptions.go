@@ -121,11 +121,28 @@ func (f *Forms) planSignup(ctx context.Context, v Visit, s privacy.Signup, sourc
 
 // CheckLink checks a confirmation link's token (ErrBadLink); it changes
 // nothing, since mail scanners follow links.
-func (f *Forms) CheckLink(tok string) error {
-	if _, err := f.Tokens.Check(tok, token.ConfirmSubscription, f.Now()); err != nil {
-		return ErrBadLink
+//
+// It returns the consent sentence the confirmation will record: the one
+// the signup stored, which may be another form's or language's than the
+// person saw when they signed up themselves (a stranger's pending signup
+// of their address is never replaced), so the page shows what pressing
+// its button agrees to. "" when the link's signup is no longer pending
+// (the confirmation will say so).
+func (f *Forms) CheckLink(ctx context.Context, tok string) (string, error) {
+	c, err := f.Tokens.Check(tok, token.ConfirmSubscription, f.Now())
+	if err != nil {
+		return "", ErrBadLink
 	}
-	return nil
+	sub, err := f.Store.Subscription(ctx, c.Subject)
+	switch {
+	case errors.Is(err, privacy.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("confirm page: %w", err)
+	case sub.SignupID != c.Ref || sub.Status != privacy.StatusPending:
+		return "", nil
+	}
+	return privacy.ConsentTexts()[sub.ConsentVersion], nil
 }
 
 // ConfirmSignup confirms the signup a link's token names, records the

@@ -66,6 +66,10 @@ type Action struct {
 	// SecondURL and SecondButton (a catalog key) make an optional second
 	// form (e.g. "unsubscribe from everything" under the topic choices).
 	SecondURL, SecondButton string
+	// Quote is text the button agrees to, shown word for word under the
+	// catalog's Key+".quote" (the consent sentence a confirmation
+	// records); "" for none.
+	Quote string
 }
 
 // Action renders a, with status 200.
@@ -75,7 +79,11 @@ func (rd Reader) Action(a Action) Page {
 		Message, URL, Button, Legend string
 		Checkboxes                   []Checkbox
 		SecondURL, SecondButton      string
-	}{l.T(a.Key+".body", a.Args...), a.URL, l.T(a.Key + ".button"), l.T(a.Legend), nil, a.SecondURL, l.T(a.SecondButton)}
+		QuoteLead, Quote             string
+	}{l.T(a.Key+".body", a.Args...), a.URL, l.T(a.Key + ".button"), l.T(a.Legend), nil, a.SecondURL, l.T(a.SecondButton), "", a.Quote}
+	if a.Quote != "" {
+		d.QuoteLead = l.T(a.Key + ".quote")
+	}
 	for _, c := range a.Checkboxes {
 		c.Label = l.T(c.Label)
 		d.Checkboxes = append(d.Checkboxes, c)

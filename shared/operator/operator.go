@@ -42,6 +42,25 @@ type Caller struct {
 	MayDecide bool
 }
 
+// Member is the team member an identity names, for the rule that two
+// members decide (a lift of a complaint or an objection): the identity
+// itself, but for an assumed role's session
+// (arn:aws:sts::<account>:assumed-role/<role>/<session>) the role, since
+// whoever assumes it picks the session name (AWS STS AssumeRole:
+// RoleSessionName "is also used in the ARN of the assumed role
+// principal"). Two people sharing one role are one member here: the
+// second must come through another role, an IAM user or the console
+// (docs/operations.md).
+func Member(by string) string {
+	const assumed = ":assumed-role/"
+	i := strings.Index(by, assumed)
+	if !strings.HasPrefix(by, "arn:") || i < 0 {
+		return by
+	}
+	role, _, _ := strings.Cut(by[i+len(assumed):], "/")
+	return by[:i+len(assumed)] + role
+}
+
 // reads is nil when c may read: every caller with an identity.
 func (c Caller) reads() error {
 	if strings.TrimSpace(c.By) == "" {
@@ -806,7 +825,7 @@ func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason 
 		return Lift{}, err
 	}
 	if asked && slices.Equal(ask.Reasons, lift) {
-		if ask.AskedBy == c.By {
+		if Member(ask.AskedBy) == Member(c.By) {
 			return Lift{}, fmt.Errorf("%w: you asked for this lift; another team member must approve it", ErrForbidden)
 		}
 		person.Detail["asked_by"], detail["asked_by"] = ask.AskedBy, ask.AskedBy

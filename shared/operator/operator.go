@@ -56,6 +56,9 @@ type Args struct {
 	URL         string   `json:"url,omitempty"`
 	Credentials string   `json:"credentials,omitempty"`
 	Certificate string   `json:"certificate,omitempty"` // PEM
+	// Contact registers a processor without an API by its privacy
+	// contact address (instead of URL, Credentials and Certificate).
+	Contact     string   `json:"contact,omitempty"`
 	Only        []string `json:"only,omitempty"`
 	Version     string   `json:"version,omitempty"`
 	Effective   string   `json:"effective,omitempty"` // YYYY-MM-DD
@@ -531,6 +534,9 @@ type ProcessorView struct {
 	URL            string   `json:"url"`
 	IdentityFormat string   `json:"identity_format"`
 	Types          []string `json:"types"`
+	// Contact is the privacy contact address of a processor told by
+	// email (URL empty).
+	Contact string `json:"contact,omitempty"`
 }
 
 // teamAudit is the team's actions on the system (controllers, processors),
@@ -564,7 +570,7 @@ func processorList(ctx context.Context, o *Operator, _ Caller, _ Request) (Resul
 	}
 	out := make([]ProcessorView, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types})
+		out = append(out, ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: p.Contact})
 	}
 	return Result{Data: out}, nil
 }
@@ -580,6 +586,9 @@ func processorRemove(ctx context.Context, o *Operator, c Caller, r Request) (Res
 // once its signed discovery says how to name people to it.
 func processorAdd(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 	a := r.Args
+	if a.Contact != "" || a.URL == "" {
+		return processorAddByEmail(ctx, o, c, r)
+	}
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
 	switch {
@@ -615,6 +624,33 @@ func processorAdd(ctx context.Context, o *Operator, c Caller, r Request) (Result
 	}
 	return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s", id, strings.Join(types, ", "), format),
 		Data: ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types}}, nil
+}
+
+// processorAddByEmail registers a processor without an API by its
+// privacy contact address: it is emailed every erasure, rectification
+// and restriction (recipients.EmailTypes) with a link to confirm each
+// done. The ledger names who registered it and why, and the contact's
+// domain, never the address.
+func processorAddByEmail(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+	a := r.Args
+	contact := privacy.NormalizeEmail(a.Contact)
+	switch {
+	case strings.TrimSpace(a.Name) == "":
+		return Result{}, fmt.Errorf("%w: name is required", ErrBadRequest)
+	case a.URL != "" || a.Credentials != "" || a.Certificate != "":
+		return Result{}, fmt.Errorf("%w: a processor has either an OpenDSR url (with credentials and certificate) or a contact address, not both", ErrBadRequest)
+	case !privacy.ValidEmail(contact):
+		return Result{}, fmt.Errorf("%w: contact must be the processor's privacy contact address (or give its OpenDSR -url)", ErrBadRequest)
+	}
+	id := o.NewID()
+	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), Contact: contact, IdentityFormat: "raw", Types: recipients.EmailTypes()}
+	_, domain, _ := strings.Cut(contact, "@")
+	e := o.teamEvent(ctx, c, r, "processor_added", id, map[string]string{"name": p.Name, "by": "email", "contact_domain": domain})
+	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
+		return Result{}, err
+	}
+	return Result{Message: fmt.Sprintf("processor %s registered: emailed every %s, with a link to confirm each done", id, strings.Join(p.Types, ", ")),
+		Data: ProcessorView{ID: id, Name: p.Name, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: contact}}, nil
 }
 
 func holdList(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {

@@ -82,7 +82,20 @@ type Processor struct {
 	IdentityFormat string
 	Types          []string
 	CreatedAt      time.Time
+	// Contact is the privacy contact address of a processor that has no
+	// OpenDSR API (URL empty): it is told of each request by email, with a
+	// link to confirm it done.
+	Contact string
 }
+
+// ByEmail reports whether p is told by email rather than through an
+// OpenDSR API.
+func (p Processor) ByEmail() bool { return p.URL == "" && p.Contact != "" }
+
+// ConfirmWithin is how long a processor told by email has to confirm a
+// request done before it is overdue (on the deadline board and in the
+// digest): the policy's removal promise of 30 days (§7).
+const ConfirmWithin = 30 * 24 * time.Hour
 
 // Recipient states: where telling one processor of one request stands.
 const (
@@ -91,6 +104,9 @@ const (
 	RecipientSent      = "sent"      // it accepted the request (signed); its progress is polled
 	RecipientCompleted = "completed" // it says it is done (signed)
 	RecipientFailed    = "failed"    // refused, cancelled by it, or not reachable for GiveUp: the team's
+	// RecipientEmailed: a processor without an API was emailed the request
+	// and has not confirmed it done yet (confirmed, it is completed).
+	RecipientEmailed = "emailed"
 )
 
 // Statuses of deliveries on the deadline index: the open ones are due at
@@ -134,7 +150,14 @@ type Delivery struct {
 	LastError string
 	// Status is its deadline-index bucket (DeliveryOpen, …).
 	Status string
+	// Contact is where a processor without an API is emailed the request
+	// (Processor.Contact); "" for an OpenDSR delivery. Like Identity, it
+	// is removed once the processor confirmed.
+	Contact string
 }
+
+// ByEmail reports whether d goes to its processor by email.
+func (d Delivery) ByEmail() bool { return d.Contact != "" }
 
 // Told is one processor told of a request, as the requester reads it (the
 // completion email, the status page, the export): its name and where it
@@ -165,6 +188,8 @@ func describeRecipient(state string) string {
 		return "asked; their erasure is under way"
 	case RecipientCompleted:
 		return "asked; they have confirmed the erasure"
+	case RecipientEmailed:
+		return "asked by email; waiting for their confirmation"
 	}
 	return "could not be asked; our privacy team is following up"
 }

@@ -315,3 +315,86 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, requestID string) (bool, er
 	}
 	return true, nil
 }
+
+// ConfirmDelivery records that the processor told of a request by email
+// confirmed it done: the delivery completed (closed on the deadline
+// index, its identity removed), the request's summary of it, and e in the
+// ledger, in one transaction. Confirming again changes nothing and is no
+// error; privacy.ErrNotFound when there is no such delivery by email.
+func (s *Store) ConfirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event) error {
+	key := deliveryKey(requestID, processorID)
+	it, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Requests, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("confirm delivery: %w", err)
+	}
+	if len(it.Item) == 0 || s1(it.Item, "kind") != KindDelivery || s1(it.Item, "contact_email") == "" {
+		return privacy.ErrNotFound
+	}
+	if s1(it.Item, "state") == privacy.RecipientCompleted {
+		return nil
+	}
+	sum, err := attributevalue.Marshal(recipientRecord{Name: s1(it.Item, "processor_name"), State: privacy.RecipientCompleted, At: ts(e.At)})
+	if err != nil {
+		return fmt.Errorf("marshal recipient: %w", err)
+	}
+	items, err := s.withLedger(e,
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: key,
+			UpdateExpression:         aws.String("SET #st = :done, #s = :closed, updated_at = :at, last_error = :none REMOVE identity_value"),
+			ConditionExpression:      aws.String("#st = :emailed AND attribute_exists(contact_email)"),
+			ExpressionAttributeNames: map[string]string{"#st": "state", "#s": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":done": str(privacy.RecipientCompleted),
+				":closed": str(privacy.DeliveryClosed), ":at": str(ts(e.At)), ":none": str(""), ":emailed": str(privacy.RecipientEmailed)}}},
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(requestID),
+			UpdateExpression: aws.String("SET recipients.#p = :sum"), ConditionExpression: aws.String("attribute_exists(recipients)"),
+			ExpressionAttributeNames:  map[string]string{"#p": processorID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":sum": sum}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return nil // confirmed meanwhile (a double click): once is enough
+	}
+	if err != nil {
+		return fmt.Errorf("confirm delivery: %w", err)
+	}
+	return nil
+}
+
+// TellProcessors queues the deliveries of a request decided outside
+// fulfilment (a rectification the team applied) with the request's
+// summary of them, in one transaction. Queued already (a rerun), it
+// changes nothing.
+func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []privacy.Delivery, at time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	sums := map[string]types.AttributeValue{}
+	var items []types.TransactWriteItem
+	for _, d := range ds {
+		put, err := s.deliveryPut(d, at)
+		if err != nil {
+			return err
+		}
+		put.Put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		items = append(items, put)
+		state := d.State
+		if state == "" {
+			state = privacy.RecipientQueued
+		}
+		if sums[d.ProcessorID], err = attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: state, At: ts(at)}); err != nil {
+			return fmt.Errorf("marshal recipient: %w", err)
+		}
+	}
+	items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(requestID),
+		UpdateExpression: aws.String("SET recipients = if_not_exists(recipients, :rcpt)"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":rcpt": &types.AttributeValueMemberM{Value: sums}}}})
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tell processors: %w", err)
+	}
+	return nil
+}

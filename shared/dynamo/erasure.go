@@ -128,10 +128,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 				return err
 			}
 			deliveries = append(deliveries, put)
-			state := d.State
-			if state == "" {
-				state = privacy.RecipientQueued
-			}
+			state := initialState(d)
 			queued = queued || state == privacy.RecipientQueued
 			sum, err := attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: state, At: ts(e.At)})
 			if err != nil {

@@ -157,10 +157,7 @@ func deliveryKey(requestID, processorID string) map[string]types.AttributeValue 
 // email makes its email due (the mailer reads the requests table's
 // stream).
 func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWriteItem, error) {
-	state, due := d.State, d.Due
-	if state == "" {
-		state = privacy.RecipientQueued
-	}
+	state, due := initialState(d), d.Due
 	if due.IsZero() {
 		due = at
 	}
@@ -180,6 +177,15 @@ func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWri
 		item[AttrMailDue] = str(privacy.Due(privacy.MailProcessor, "").String())
 	}
 	return types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item)}}, nil
+}
+
+// initialState is the state a new delivery is written in: d's, queued
+// when it names none.
+func initialState(d privacy.Delivery) string {
+	if d.State == "" {
+		return privacy.RecipientQueued
+	}
+	return d.State
 }
 
 // dueAt is how a deadline is stored (due_at, extended_until: whole
@@ -378,11 +384,7 @@ func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []priva
 		}
 		put.Put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 		items = append(items, put)
-		state := d.State
-		if state == "" {
-			state = privacy.RecipientQueued
-		}
-		if sums[d.ProcessorID], err = attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: state, At: ts(at)}); err != nil {
+		if sums[d.ProcessorID], err = attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: initialState(d), At: ts(at)}); err != nil {
 			return fmt.Errorf("marshal recipient: %w", err)
 		}
 	}

@@ -151,8 +151,9 @@ type Delivery struct {
 	// Status is its deadline-index bucket (DeliveryOpen, …).
 	Status string
 	// Contact is where a processor without an API is emailed the request
-	// (Processor.Contact); "" for an OpenDSR delivery. Like Identity, it
-	// is removed once the processor confirmed.
+	// (Processor.Contact); "" for an OpenDSR delivery. It is the
+	// processor's address, not the person's: it stays once the processor
+	// confirmed (Identity goes).
 	Contact string
 }
 

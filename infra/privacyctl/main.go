@@ -218,6 +218,8 @@ var commands = []command{
 			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem)}, nil
 		}},
 	{name: "processor list", help: "the registered processors", ask: none, show: printProcessors},
+	{name: "processor overdue", help: "the processors to follow up: deliveries that failed, and processors told by email " +
+		"whose confirmation is overdue (30 days)", ask: none, show: printJSON},
 	{name: "audit", args: "[-json]", help: "the team's actions on controllers and processors (issued, retention set, revoked, " +
 		"terminated; registered, removed), each with who, when, on what and why, oldest first",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printAudit},

@@ -272,7 +272,17 @@ func (c *Console) deadlines(ctx context.Context, r httpapi.Request, s member) (h
 		}
 		groups[i].Rows = append(groups[i].Rows, rowOf(o))
 	}
-	return c.page(http.StatusOK, "Deadlines", s, "deadlines", "deadlines", struct{ Groups []group }{groups}), nil
+	// The processors to follow up: a delivery that failed, or a
+	// processor told by email whose confirmation is overdue.
+	res, err := c.Operator.Do(ctx, s.caller(), operator.Request{Action: "processor overdue"})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	recipients, _ := res.Data.([]operator.RecipientView)
+	return c.page(http.StatusOK, "Deadlines", s, "deadlines", "deadlines", struct {
+		Groups     []group
+		Recipients []operator.RecipientView
+	}{groups, recipients}), nil
 }
 
 // Entry is one line of a request's timeline.

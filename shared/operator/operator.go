@@ -132,6 +132,9 @@ type Store interface {
 	PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, error)
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	Controllers(ctx context.Context) ([]privacy.Controller, error)
+	// DeliverySummaries lists the deliveries to processors in a status
+	// bucket, without the identity told.
+	DeliverySummaries(ctx context.Context, status string) ([]privacy.Delivery, error)
 }
 
 // Operator runs the team's actions against the stack's store.
@@ -187,6 +190,7 @@ func actions() map[string]action {
 		"opendsr-controllers": {run: controllerList},
 		"processor add":       {decides: true, run: processorAdd},
 		"processor list":      {run: processorList},
+		"processor overdue":   {run: processorOverdue},
 		"ropa":                {run: recordOfProcessing},
 		"audit":               {run: teamAudit},
 		"processor remove":    {id: true, decides: true, run: processorRemove},
@@ -624,6 +628,32 @@ func processorAdd(ctx context.Context, o *Operator, c Caller, r Request) (Result
 	}
 	return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s", id, strings.Join(types, ", "), format),
 		Data: ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types}}, nil
+}
+
+// RecipientView is a processor's delivery of a request the team is to
+// follow up: one that failed, or told by email and not confirmed within
+// privacy.ConfirmWithin.
+type RecipientView struct {
+	RequestID string    `json:"request_id"`
+	Processor string    `json:"processor"`
+	State     string    `json:"state"`
+	Why       string    `json:"why"`
+	Since     time.Time `json:"since"`
+}
+
+// processorOverdue lists the deliveries the team is to follow up (the
+// deadline digest's failed bucket), oldest first.
+func processorOverdue(ctx context.Context, o *Operator, _ Caller, _ Request) (Result, error) {
+	ds, err := o.Store.DeliverySummaries(ctx, privacy.DeliveryFailed)
+	if err != nil {
+		return Result{}, err
+	}
+	out := make([]RecipientView, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, RecipientView{RequestID: d.RequestID, Processor: d.ProcessorName, State: d.State, Why: d.LastError, Since: d.SubmittedAt})
+	}
+	slices.SortFunc(out, func(a, b RecipientView) int { return a.Since.Compare(b.Since) })
+	return Result{Data: out}, nil
 }
 
 // processorAddByEmail registers a processor without an API by its

@@ -173,13 +173,17 @@ type Told struct {
 func (r RightsRequest) RecipientsTold() []Told {
 	out := make([]Told, 0, len(r.Recipients))
 	for _, rc := range r.Recipients {
-		out = append(out, Told{Name: rc.Name, Status: describeRecipient(rc.State)})
+		out = append(out, Told{Name: rc.Name, Status: describeRecipient(rc.State, r.Type)})
 	}
 	slices.SortFunc(out, func(a, b Told) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-func describeRecipient(state string) string {
+func describeRecipient(state, typ string) string {
+	if state == RecipientCompleted && typ != RightErasure {
+		// A restriction or a rectification, told by email.
+		return "asked; they have confirmed it done"
+	}
 	switch state {
 	case RecipientQueued:
 		return "being asked"

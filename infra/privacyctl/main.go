@@ -197,15 +197,20 @@ var commands = []command{
 	{name: "opendsr-revoke", why: true, args: "ID", ids: 1, help: "revoke a controller's credentials", ask: none},
 	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, since, retention, terminated; never a credential)",
 		ask: none, show: printJSON},
-	{name: "processor add", why: true, args: "-name NAME -url URL -credentials USER:PASSWORD -certificate FILE",
+	{name: "processor add", why: true, args: "-name NAME (-url URL -credentials USER:PASSWORD -certificate FILE | -contact ADDRESS)",
 		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
-			"(GDPR Art. 19); its discovery is checked first",
+			"(GDPR Art. 19); its discovery is checked first. One without an API is registered by its privacy -contact " +
+			"address instead: every erasure, rectification and restriction is emailed to it, with a link to confirm it done",
 		flags: func(fs *flag.FlagSet, o *options) {
 			nameFlag("the processor's name")(fs, o)
 			fs.StringVar(&o.url, "url", "", "the processor's OpenDSR v2 base URL (…/opendsr/v2)")
+			fs.StringVar(&o.contact, "contact", "", "the privacy contact address of a processor without an OpenDSR API")
 			fs.StringVar(&o.credentials, "credentials", "", "its HTTP Basic credentials, USER:PASSWORD")
 			fs.StringVar(&o.certificate, "certificate", "", "the PEM file of the certificate that signs its answers")
 		}, ask: func(o options) (operator.Args, error) {
+			if o.contact != "" {
+				return operator.Args{Name: o.name, Contact: o.contact, URL: o.url, Credentials: o.credentials}, nil
+			}
 			if o.certificate == "" {
 				return operator.Args{}, fmt.Errorf("%w: -certificate is required (the PEM file of the processor's signing certificate)", errUsage)
 			}
@@ -216,6 +221,8 @@ var commands = []command{
 			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem)}, nil
 		}},
 	{name: "processor list", help: "the registered processors", ask: none, show: printProcessors},
+	{name: "processor overdue", help: "the processors to follow up: deliveries that failed, and processors told by email " +
+		"whose confirmation is overdue (30 days)", ask: none, show: printJSON},
 	{name: "audit", args: "[-from YYYY-MM-DD] [-to YYYY-MM-DD] [-format table|jsonl|csv]",
 		help: "every team action of a period (controllers issued, changed, revoked, terminated; processors registered, removed; " +
 			"legal holds placed, lifted; suppression lifts asked, approved, made; policy versions published), each with who, " +
@@ -398,16 +405,16 @@ func main() {
 var errUsage = errors.New("bad usage")
 
 type options struct {
-	api, endpoint, stage, requests, subjects, ledger, ops, suppression string
-	policy, status, reason, note, until, email, ref, name, controller  string
-	question                                                           string
-	records, url, credentials, certificate, queueURL, sqsEndpoint      string
-	since, only, version, effective, summary                           string
-	from, to, format, jwks, rootsTable                                 string
-	entry                                                              entryFlags
-	newPurposes, bases                                                 multi
-	max, days                                                          int
-	overdue, asJSON, erase, material                                   bool
+	api, endpoint, stage, requests, subjects, ledger, ops, suppression     string
+	policy, status, reason, note, until, email, ref, name, controller      string
+	question                                                               string
+	records, url, credentials, certificate, queueURL, sqsEndpoint, contact string
+	since, only, version, effective, summary                               string
+	from, to, format, jwks, rootsTable                                     string
+	entry                                                                  entryFlags
+	newPurposes, bases                                                     multi
+	max, days                                                              int
+	overdue, asJSON, erase, material                                       bool
 }
 
 // entryFlags are enter's: a request received by email, phone or post.
@@ -750,9 +757,13 @@ func printProcessors(out io.Writer, data json.RawMessage, _ options) error {
 		return err
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tURL\tIDENTITY\tTYPES")
+	fmt.Fprintln(w, "ID\tNAME\tURL OR CONTACT\tIDENTITY\tTYPES")
 	for _, p := range ps {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.URL, p.IdentityFormat, strings.Join(p.Types, ","))
+		where := p.URL
+		if where == "" {
+			where = "mailto:" + p.Contact
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, where, p.IdentityFormat, strings.Join(p.Types, ","))
 	}
 	return w.Flush()
 }

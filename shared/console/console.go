@@ -210,7 +210,16 @@ func (c *Console) Deadlines(ctx context.Context, m Member) (Page, error) {
 		}
 		groups[i].Rows = append(groups[i].Rows, rowOf(o))
 	}
-	return page(http.StatusOK, "Deadlines", "deadlines", "deadlines", struct{ Groups []group }{groups}), nil
+	// The processors to follow up: a delivery that failed, or a
+	// processor told by email whose confirmation is overdue.
+	recipients, err := c.Operator.OverdueProcessors(ctx, m.caller())
+	if err != nil {
+		return Page{}, err
+	}
+	return page(http.StatusOK, "Deadlines", "deadlines", "deadlines", struct {
+		Groups     []group
+		Recipients []operator.RecipientView
+	}{groups, recipients}), nil
 }
 
 // Entry is one line of a request's timeline.

@@ -124,6 +124,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 	set := "SET #s = :status, withheld = :w"
 	vals := map[string]types.AttributeValue{":status": str(o.Status), ":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
 	var deliveries []types.TransactWriteItem
+	queued := false // a delivery still to be tried holds the email back
 	if len(o.Deliveries) > 0 {
 		sums := map[string]types.AttributeValue{}
 		for _, d := range o.Deliveries {
@@ -132,7 +133,9 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 				return err
 			}
 			deliveries = append(deliveries, put)
-			sum, err := attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: privacy.RecipientQueued, At: ts(e.At)})
+			state := initialState(d)
+			queued = queued || state == privacy.RecipientQueued
+			sum, err := attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: state, At: ts(e.At)})
 			if err != nil {
 				return fmt.Errorf("marshal recipient: %w", err)
 			}
@@ -142,7 +145,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 		vals[":rcpt"] = &types.AttributeValueMemberM{Value: sums}
 	}
 	switch {
-	case !o.MailDue.IsZero() && len(o.Deliveries) > 0:
+	case !o.MailDue.IsZero() && queued:
 		set += ", mail_pending = :due"
 		vals[":due"] = str(o.MailDue.String())
 	case !o.MailDue.IsZero():

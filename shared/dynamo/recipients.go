@@ -27,6 +27,7 @@ type processorRecord struct {
 	IdentityFormat string   `dynamodbav:"identity_format"`
 	Types          []string `dynamodbav:"types,stringset"`
 	CreatedAt      string   `dynamodbav:"created_at"`
+	Contact        string   `dynamodbav:"contact_email,omitempty"`
 }
 
 // ProcessorPrefix is the partition of the processors' list in the ops table.
@@ -36,7 +37,7 @@ const ProcessorPrefix = "PROC#"
 // e (who registered it) in the ledger.
 func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error {
 	item, err := attributevalue.MarshalMap(processorRecord{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: ts(e.At)})
+		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: ts(e.At), Contact: p.Contact})
 	if err != nil {
 		return fmt.Errorf("marshal processor: %w", err)
 	}
@@ -85,13 +86,15 @@ func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 		}
 		created, _ := parseTS(p.CreatedAt)
 		out = append(out, privacy.Processor{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-			Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: created})
+			Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: created, Contact: p.Contact})
 	}
 	return out, nil
 }
 
 // ProcessorsToTell lists the registered processors as an erasure needs
-// them to queue its deliveries (id, name, identity format, types): not
+// them to queue its deliveries (id, name, identity format, types, the
+// contact address of one told by email, its url only to tell the two
+// kinds apart: a url is no secret): not
 // their credentials or certificates, which the functions that do not
 // deliver are not granted (the template's rights function may read only
 // these attributes of "PROC#").
@@ -101,8 +104,8 @@ func (s *Store) ProcessorsToTell(ctx context.Context) ([]privacy.Processor, erro
 		// Select named: the grant requires it, and IAM sees no Select a
 		// request does not send.
 		Select:                    types.SelectSpecificAttributes,
-		ProjectionExpression:      aws.String("processor_id, #n, identity_format, #t"),
-		ExpressionAttributeNames:  map[string]string{"#n": "name", "#t": "types"},
+		ProjectionExpression:      aws.String("processor_id, #n, identity_format, #t, contact_email, #u"),
+		ExpressionAttributeNames:  map[string]string{"#n": "name", "#t": "types", "#u": "url"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(ProcessorPrefix)},
 		ConsistentRead:            aws.Bool(true)})
 	if err != nil {
@@ -114,7 +117,8 @@ func (s *Store) ProcessorsToTell(ctx context.Context) ([]privacy.Processor, erro
 		if err := attributevalue.UnmarshalMap(it, &p); err != nil {
 			return nil, fmt.Errorf("decode processor: %w", err)
 		}
-		out = append(out, privacy.Processor{ID: p.ID, Name: p.Name, IdentityFormat: p.IdentityFormat, Types: p.Types})
+		out = append(out, privacy.Processor{ID: p.ID, Name: p.Name, IdentityFormat: p.IdentityFormat, Types: p.Types,
+			Contact: p.Contact, URL: p.URL})
 	}
 	return out, nil
 }
@@ -141,18 +145,27 @@ type deliveryRecord struct {
 	DueAt            string `dynamodbav:"due_at"`
 	LastError        string `dynamodbav:"last_error,omitempty"`
 	Status           string `dynamodbav:"status"`
+	Contact          string `dynamodbav:"contact_email,omitempty"`
 }
 
 func deliveryKey(requestID, processorID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str("R#" + requestID), attrSK: str("RCPT#" + processorID)}
 }
 
-// deliveryPut is the write of a new delivery, due at once.
+// deliveryPut is the write of a new delivery, in its state (queued when
+// none is set), due at d.Due (at once when none is set). A delivery by
+// email makes its email due (the mailer reads the requests table's
+// stream).
 func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWriteItem, error) {
+	state, due := initialState(d), d.Due
+	if due.IsZero() {
+		due = at
+	}
 	item, err := attributevalue.MarshalMap(deliveryRecord{RequestID: d.RequestID, ProcessorID: d.ProcessorID,
 		ProcessorName: d.ProcessorName, SubjectRequestID: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation,
-		IdentityFormat: d.IdentityFormat, Identity: d.Identity, State: privacy.RecipientQueued, Attempts: d.Attempts,
-		SubmittedAt: ts(d.SubmittedAt), DueAt: dueAt(at), LastError: d.LastError, Status: privacy.DeliveryOpen})
+		IdentityFormat: d.IdentityFormat, Identity: d.Identity, State: state, Attempts: d.Attempts,
+		SubmittedAt: ts(d.SubmittedAt), DueAt: dueAt(due), LastError: d.LastError, Status: privacy.DeliveryOpen,
+		Contact: d.Contact})
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("marshal delivery: %w", err)
 	}
@@ -160,7 +173,19 @@ func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWri
 		item[k] = v
 	}
 	item["kind"], item["updated_at"] = str(KindDelivery), str(ts(at))
+	if d.ByEmail() {
+		item[AttrMailDue] = str(privacy.Due(privacy.MailProcessor, "").String())
+	}
 	return types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item)}}, nil
+}
+
+// initialState is the state a new delivery is written in: d's, queued
+// when it names none.
+func initialState(d privacy.Delivery) string {
+	if d.State == "" {
+		return privacy.RecipientQueued
+	}
+	return d.State
 }
 
 // dueAt is how a deadline is stored (due_at, extended_until: whole
@@ -174,7 +199,7 @@ func decodeDelivery(it map[string]types.AttributeValue) (privacy.Delivery, error
 	}
 	d := privacy.Delivery{RequestID: r.RequestID, ProcessorID: r.ProcessorID, ProcessorName: r.ProcessorName,
 		SubjectRequestID: r.SubjectRequestID, Type: r.Type, Regulation: r.Regulation, IdentityFormat: r.IdentityFormat,
-		Identity: r.Identity, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Status: r.Status}
+		Identity: r.Identity, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Status: r.Status, Contact: r.Contact}
 	var err error
 	if d.SubmittedAt, err = parseTS(r.SubmittedAt); err == nil {
 		d.Due, err = parseTS(r.DueAt)
@@ -295,4 +320,83 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, requestID string) (bool, er
 		return false, fmt.Errorf("release held mail: %w", err)
 	}
 	return true, nil
+}
+
+// ConfirmDelivery records that the processor told of a request by email
+// confirmed it done: the delivery completed (closed on the deadline
+// index, its identity removed), the request's summary of it, and e in the
+// ledger, in one transaction. Confirming again changes nothing and is no
+// error; privacy.ErrNotFound when there is no such delivery by email.
+func (s *Store) ConfirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event) error {
+	key := deliveryKey(requestID, processorID)
+	it, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Requests, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("confirm delivery: %w", err)
+	}
+	if len(it.Item) == 0 || s1(it.Item, "kind") != KindDelivery || s1(it.Item, "contact_email") == "" {
+		return privacy.ErrNotFound
+	}
+	if s1(it.Item, "state") == privacy.RecipientCompleted {
+		return nil
+	}
+	sum, err := attributevalue.Marshal(recipientRecord{Name: s1(it.Item, "processor_name"), State: privacy.RecipientCompleted, At: ts(e.At)})
+	if err != nil {
+		return fmt.Errorf("marshal recipient: %w", err)
+	}
+	items, err := s.withLedger(e,
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: key,
+			UpdateExpression:         aws.String("SET #st = :done, #s = :closed, updated_at = :at, last_error = :none REMOVE identity_value"),
+			ConditionExpression:      aws.String("#st = :emailed AND attribute_exists(contact_email)"),
+			ExpressionAttributeNames: map[string]string{"#st": "state", "#s": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":done": str(privacy.RecipientCompleted),
+				":closed": str(privacy.DeliveryClosed), ":at": str(ts(e.At)), ":none": str(""), ":emailed": str(privacy.RecipientEmailed)}}},
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(requestID),
+			UpdateExpression: aws.String("SET recipients.#p = :sum"), ConditionExpression: aws.String("attribute_exists(recipients)"),
+			ExpressionAttributeNames:  map[string]string{"#p": processorID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":sum": sum}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return nil // confirmed meanwhile (a double click): once is enough
+	}
+	if err != nil {
+		return fmt.Errorf("confirm delivery: %w", err)
+	}
+	return nil
+}
+
+// TellProcessors queues the deliveries of a request decided outside
+// fulfilment (a rectification the team applied) with the request's
+// summary of them, in one transaction. Queued already (a rerun), it
+// changes nothing.
+func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []privacy.Delivery, at time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	sums := map[string]types.AttributeValue{}
+	var items []types.TransactWriteItem
+	for _, d := range ds {
+		put, err := s.deliveryPut(d, at)
+		if err != nil {
+			return err
+		}
+		put.Put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		items = append(items, put)
+		if sums[d.ProcessorID], err = attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: initialState(d), At: ts(at)}); err != nil {
+			return fmt.Errorf("marshal recipient: %w", err)
+		}
+	}
+	items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(requestID),
+		UpdateExpression: aws.String("SET recipients = if_not_exists(recipients, :rcpt)"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":rcpt": &types.AttributeValueMemberM{Value: sums}}}})
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tell processors: %w", err)
+	}
+	return nil
 }

@@ -136,5 +136,8 @@ func decodeItem(c *privacy.Change, item map[string]types.AttributeValue) {
 	case KindNotice:
 		n, err := DecodeNotice(item)
 		c.Notice, c.Err = &n, err
+	case KindDelivery:
+		d, err := decodeDelivery(item)
+		c.Delivery, c.Err = &d, err
 	}
 }

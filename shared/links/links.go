@@ -4,6 +4,8 @@
 package links
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -35,6 +37,10 @@ const (
 	// AnswerValidity: the link that answers the team's question on a
 	// request; it answers only that question, once.
 	AnswerValidity = 14 * 24 * time.Hour
+	// ProcessorValidity: the link a processor told by email confirms a
+	// request done with: past its 30 days to confirm (overdue, the team
+	// follows up), a late confirmation still counts.
+	ProcessorValidity = 90 * 24 * time.Hour
 )
 
 // The addresses a request names besides the person's, as Address names
@@ -156,4 +162,22 @@ func (b Builder) Preferences(subject privacy.SubjectID, expires time.Time) (stri
 func (b Builder) AddTopic(subject privacy.SubjectID, topic string, now time.Time) (string, error) {
 	return b.link("/v1/preferences/add-topic", token.Claims{Purpose: token.AddTopic, Subject: subject, Ref: topic,
 		Expires: now.Add(OfferValidity)})
+}
+
+// ProcessorConfirm is the link with which the processor of d, told by
+// email, confirms d's request done. It confirms that request for that
+// processor alone: the token names the request (Ref) and, in its subject,
+// the pair of request and processor (ProcessorSubject).
+func (b Builder) ProcessorConfirm(d privacy.Delivery, now time.Time) (string, error) {
+	return b.link("/v1/rights-requests/"+d.RequestID+"/processors/"+d.ProcessorID+"/confirm", token.Claims{
+		Purpose: token.ConfirmProcessor, Subject: ProcessorSubject(d.RequestID, d.ProcessorID), Ref: d.RequestID,
+		Expires: now.Add(ProcessorValidity)})
+}
+
+// ProcessorSubject is the subject of a processor's confirmation token:
+// a digest of the request and the processor (it names no person; the
+// token's signature is what cannot be forged).
+func ProcessorSubject(requestID, processorID string) privacy.SubjectID {
+	sum := sha256.Sum256([]byte(requestID + "\x00" + processorID))
+	return privacy.SubjectID(hex.EncodeToString(sum[:]))
 }

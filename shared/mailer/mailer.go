@@ -368,6 +368,8 @@ func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, 
 	case ch.Notice != nil:
 		c.Lang = ch.Notice.Lang
 		return m.notice(c, *ch.Notice)
+	case ch.Delivery != nil:
+		return m.processorRequest(c, *ch.Delivery, ch.MailDue)
 	case ch.Request != nil:
 		req := *ch.Request
 		c.Lang = req.Lang
@@ -490,6 +492,25 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 	privacy.MailUpheld:       decision(notify.KindObjectionUpheld),
 	privacy.MailUpheldErased: decision(notify.KindObjectionErased),
 	privacy.MailStopped:      decision(notify.KindRequestStopped),
+}
+
+// processorRequest is the email to a processor told by email of d: the
+// request, the address it holds the person by, and the link that
+// confirms it done. Once confirmed (the address removed), nothing.
+func (m *Mailer) processorRequest(c notify.Config, d privacy.Delivery, due privacy.MailDue) ([]notify.Message, error) {
+	if due.Kind != privacy.MailProcessor {
+		return nil, fmt.Errorf("delivery mail_due %q unknown", due)
+	}
+	if !d.ByEmail() || d.Identity == "" {
+		return nil, nil
+	}
+	link, err := m.links().ProcessorConfirm(d, m.Now())
+	if err != nil {
+		return nil, err
+	}
+	return one(notify.ProcessorRequestMail(c, notify.ProcessorRequest{To: d.Contact, Processor: d.ProcessorName,
+		Reference: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation, Identity: d.Identity, Confirm: link,
+		Submitted: d.SubmittedAt, ConfirmBy: d.Due}))
 }
 
 // reviewInfo is what the team's review email of req shows.

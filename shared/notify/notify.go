@@ -763,3 +763,31 @@ func AgentNotice(c Config, u AgentUpdate) (Message, error) {
 	}
 	return Message{Kind: KindAgentNotice, To: []string{u.To}, Subject: subj, Text: text, HTML: html}, nil
 }
+
+// KindProcessorRequest tells a processor without an API (by its privacy
+// contact address) of a request it is to carry out (GDPR Art. 19).
+const KindProcessorRequest = "processor_request"
+
+// ProcessorRequest is what a processor told by email reads. It carries
+// what the processor already holds and needs to find the person (the
+// address, Identity) and nothing else of them: no name, no details, no
+// request text; the reference is the delivery's own id, not the request's.
+type ProcessorRequest struct {
+	To, Processor, Reference, Type, Regulation, Identity, Confirm string
+	Submitted, ConfirmBy                                          time.Time
+}
+
+// ProcessorRequestMail renders the email to a processor told by email,
+// in English (a company's privacy contact, not the person).
+func ProcessorRequestMail(c Config, p ProcessorRequest) (Message, error) {
+	c.Lang = ""
+	subj := subject(c.Lang, "Data subject request %s: %s", p.Reference, p.Type)
+	text, html, err := render(c.Lang, KindProcessorRequest, subj, struct {
+		Config
+		ProcessorRequest
+	}{c, p})
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: KindProcessorRequest, To: []string{p.To}, Subject: subj, Text: text, HTML: html}, nil
+}

@@ -44,6 +44,9 @@ type Args struct {
 	URL         string   `json:"url,omitempty"`
 	Credentials string   `json:"credentials,omitempty"`
 	Certificate string   `json:"certificate,omitempty"` // PEM
+	// Contact registers a processor without an API by its privacy
+	// contact address (instead of URL, Credentials and Certificate).
+	Contact     string   `json:"contact,omitempty"`
 	Only        []string `json:"only,omitempty"`
 	Version     string   `json:"version,omitempty"`
 	Effective   string   `json:"effective,omitempty"` // YYYY-MM-DD
@@ -217,12 +220,20 @@ var actions = map[string]action{
 	},
 	"processor add": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		a := r.Args
-		p, err := o.AddProcessor(ctx, c, NewProcessor{Name: a.Name, URL: a.URL, Credentials: a.Credentials, Certificate: a.Certificate, Reason: a.Reason})
-		if err != nil {
+		p, err := o.AddProcessor(ctx, c, NewProcessor{Name: a.Name, URL: a.URL, Credentials: a.Credentials, Certificate: a.Certificate,
+			Contact: a.Contact, Reason: a.Reason})
+		switch {
+		case err != nil:
 			return Result{}, err
+		case p.Contact != "":
+			return Result{Message: fmt.Sprintf("processor %s registered: emailed every %s, with a link to confirm each done", p.ID,
+				strings.Join(p.Types, ", ")), Data: p}, nil
 		}
 		return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s", p.ID,
 			strings.Join(p.Types, ", "), p.IdentityFormat), Data: p}, nil
+	},
+	"processor overdue": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
+		return data(o.OverdueProcessors(ctx, c))
 	},
 	"processor list": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
 		return data(o.Processors(ctx, c))

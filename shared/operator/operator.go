@@ -126,6 +126,9 @@ type Store interface {
 	PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, error)
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	Controllers(ctx context.Context) ([]privacy.Controller, error)
+	// DeliverySummaries lists the deliveries to processors in a status
+	// bucket, without the identity told.
+	DeliverySummaries(ctx context.Context, status string) ([]privacy.Delivery, error)
 	LedgerBetween(ctx context.Context, subject privacy.SubjectID, from, to time.Time) ([]privacy.Event, error)
 }
 
@@ -522,6 +525,9 @@ type ProcessorView struct {
 	URL            string   `json:"url"`
 	IdentityFormat string   `json:"identity_format"`
 	Types          []string `json:"types"`
+	// Contact is the privacy contact address of a processor told by
+	// email (URL empty).
+	Contact string `json:"contact,omitempty"`
 }
 
 // RecordOfProcessing is the Art. 30 record, built from the code's tables,
@@ -548,8 +554,37 @@ func (o *Operator) Processors(ctx context.Context, c Caller) ([]ProcessorView, e
 	}
 	out := make([]ProcessorView, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types})
+		out = append(out, ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: p.Contact})
 	}
+	return out, nil
+}
+
+// RecipientView is a processor's delivery of a request the team is to
+// follow up: one that failed, or told by email and not confirmed within
+// privacy.ConfirmWithin.
+type RecipientView struct {
+	RequestID string    `json:"request_id"`
+	Processor string    `json:"processor"`
+	State     string    `json:"state"`
+	Why       string    `json:"why"`
+	Since     time.Time `json:"since"`
+}
+
+// OverdueProcessors lists the deliveries the team is to follow up (the
+// deadline digest's failed bucket), oldest first.
+func (o *Operator) OverdueProcessors(ctx context.Context, c Caller) ([]RecipientView, error) {
+	if err := c.reads(); err != nil {
+		return nil, err
+	}
+	ds, err := o.Store.DeliverySummaries(ctx, privacy.DeliveryFailed)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RecipientView, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, RecipientView{RequestID: d.RequestID, Processor: d.ProcessorName, State: d.State, Why: d.LastError, Since: d.SubmittedAt})
+	}
+	slices.SortFunc(out, func(a, b RecipientView) int { return a.Since.Compare(b.Since) })
 	return out, nil
 }
 
@@ -563,9 +598,12 @@ func (o *Operator) RemoveProcessor(ctx context.Context, c Caller, id, reason str
 
 // NewProcessor is a processor to register: its name, OpenDSR v2 base URL,
 // HTTP Basic credentials (USER:PASSWORD), the PEM of the certificate that
-// signs its answers, and why it is registered.
+// signs its answers, and why it is registered; or, for a processor
+// without an API, its privacy contact address (Contact) instead of the
+// URL, credentials and certificate.
 type NewProcessor struct {
 	Name, URL, Credentials, Certificate string
+	Contact                             string
 	Reason                              string
 }
 
@@ -574,6 +612,9 @@ type NewProcessor struct {
 func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (ProcessorView, error) {
 	if err := c.decides("processor add"); err != nil {
 		return ProcessorView{}, err
+	}
+	if a.Contact != "" || a.URL == "" {
+		return o.addProcessorByEmail(ctx, c, a)
 	}
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
@@ -609,6 +650,31 @@ func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (
 		return ProcessorView{}, err
 	}
 	return ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types}, nil
+}
+
+// addProcessorByEmail registers a processor without an API by its
+// privacy contact address: it is emailed every erasure, rectification
+// and restriction (recipients.EmailTypes) with a link to confirm each
+// done. The ledger names who registered it and why, and the contact's
+// domain, never the address.
+func (o *Operator) addProcessorByEmail(ctx context.Context, c Caller, a NewProcessor) (ProcessorView, error) {
+	contact := privacy.NormalizeEmail(a.Contact)
+	switch {
+	case strings.TrimSpace(a.Name) == "":
+		return ProcessorView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
+	case a.URL != "" || a.Credentials != "" || a.Certificate != "":
+		return ProcessorView{}, fmt.Errorf("%w: a processor has either an OpenDSR url (with credentials and certificate) or a contact address, not both", ErrBadRequest)
+	case !privacy.ValidEmail(contact):
+		return ProcessorView{}, fmt.Errorf("%w: contact must be the processor's privacy contact address (or give its OpenDSR -url)", ErrBadRequest)
+	}
+	id := o.NewID()
+	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), Contact: contact, IdentityFormat: "raw", Types: recipients.EmailTypes()}
+	_, domain, _ := strings.Cut(contact, "@")
+	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "by": "email", "contact_domain": domain})
+	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
+		return ProcessorView{}, err
+	}
+	return ProcessorView{ID: id, Name: p.Name, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: contact}, nil
 }
 
 // Holds lists every legal hold.

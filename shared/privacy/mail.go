@@ -47,6 +47,10 @@ const (
 	// team the requester answered.
 	MailQuestion MailKind = "question"
 	MailAnswered MailKind = "answered"
+	// MailProcessor emails a processor without an API (a delivery's
+	// contact) the request it is told of, with the link that confirms it
+	// done. It is due on the delivery, not on the request.
+	MailProcessor MailKind = "processor_asked"
 )
 
 // Mail kinds of a subject's items beyond the inquiry and the signup.
@@ -175,6 +179,8 @@ type Change struct {
 	Subscription *Subscription
 	Request      *RightsRequest
 	Notice       *Notice
+	// Delivery is a processor told by email (MailProcessor).
+	Delivery *Delivery
 	// Err is why the item could not be decoded.
 	Err error
 }

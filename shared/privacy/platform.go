@@ -89,7 +89,20 @@ type Processor struct {
 	IdentityFormat string
 	Types          []string
 	CreatedAt      time.Time
+	// Contact is the privacy contact address of a processor that has no
+	// OpenDSR API (URL empty): it is told of each request by email, with a
+	// link to confirm it done.
+	Contact string
 }
+
+// ByEmail reports whether p is told by email rather than through an
+// OpenDSR API.
+func (p Processor) ByEmail() bool { return p.URL == "" && p.Contact != "" }
+
+// ConfirmWithin is how long a processor told by email has to confirm a
+// request done before it is overdue (on the deadline board and in the
+// digest): the policy's removal promise of 30 days (§7).
+const ConfirmWithin = 30 * 24 * time.Hour
 
 // Recipient states: where telling one processor of one request stands.
 const (
@@ -98,6 +111,9 @@ const (
 	RecipientSent      = "sent"      // it accepted the request (signed); its progress is polled
 	RecipientCompleted = "completed" // it says it is done (signed)
 	RecipientFailed    = "failed"    // refused, cancelled by it, or not reachable for GiveUp: the team's
+	// RecipientEmailed: a processor without an API was emailed the request
+	// and has not confirmed it done yet (confirmed, it is completed).
+	RecipientEmailed = "emailed"
 )
 
 // Statuses of deliveries on the deadline index: the open ones are due at
@@ -141,7 +157,15 @@ type Delivery struct {
 	LastError string
 	// Status is its deadline-index bucket (DeliveryOpen, …).
 	Status string
+	// Contact is where a processor without an API is emailed the request
+	// (Processor.Contact); "" for an OpenDSR delivery. It is the
+	// processor's address, not the person's: it stays once the processor
+	// confirmed (Identity goes).
+	Contact string
 }
+
+// ByEmail reports whether d goes to its processor by email.
+func (d Delivery) ByEmail() bool { return d.Contact != "" }
 
 // Told is one processor told of a request, as the requester reads it (the
 // completion email, the status page, the export): its name and where it
@@ -156,13 +180,17 @@ type Told struct {
 func (r RightsRequest) RecipientsTold() []Told {
 	out := make([]Told, 0, len(r.Recipients))
 	for _, rc := range r.Recipients {
-		out = append(out, Told{Name: rc.Name, Status: describeRecipient(rc.State)})
+		out = append(out, Told{Name: rc.Name, Status: describeRecipient(rc.State, r.Type)})
 	}
 	slices.SortFunc(out, func(a, b Told) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-func describeRecipient(state string) string {
+func describeRecipient(state, typ string) string {
+	if state == RecipientCompleted && typ != RightErasure {
+		// A restriction or a rectification, told by email.
+		return "asked; they have confirmed it done"
+	}
 	switch state {
 	case RecipientQueued:
 		return "being asked"
@@ -172,6 +200,8 @@ func describeRecipient(state string) string {
 		return "asked; their erasure is under way"
 	case RecipientCompleted:
 		return "asked; they have confirmed the erasure"
+	case RecipientEmailed:
+		return "asked by email; waiting for their confirmation"
 	}
 	return "could not be asked; our privacy team is following up"
 }

@@ -37,6 +37,13 @@ import (
 // have to join the site's export).
 func Types() []string { return []string{privacy.RightErasure} }
 
+// EmailTypes returns the request types a processor told by email is told
+// of: Art. 19 names erasure, rectification and restriction, and an email
+// can carry the two OpenDSR has no request type for.
+func EmailTypes() []string {
+	return []string{privacy.RightErasure, privacy.RightRectification, privacy.RightRestriction}
+}
+
 // For returns the deliveries that telling procs of req needs: one per
 // processor that takes req's type, naming the person as that processor
 // takes it. Its subject_request_id is derived from the request and the
@@ -55,12 +62,23 @@ func For(req privacy.RightsRequest, procs []privacy.Processor, at time.Time) ([]
 		if p.IdentityFormat == "raw" {
 			identity = email
 		}
-		out = append(out, privacy.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
+		d := privacy.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
 			SubjectRequestID: requestID(req.ID, p.ID), Type: req.Type, Regulation: req.Regulation,
-			IdentityFormat: p.IdentityFormat, Identity: identity, SubmittedAt: at.UTC().Truncate(time.Second)})
+			IdentityFormat: p.IdentityFormat, Identity: identity, SubmittedAt: at.UTC().Truncate(time.Second),
+			State: privacy.RecipientQueued, Status: privacy.DeliveryOpen, Due: at.UTC()}
+		if p.ByEmail() {
+			// Emailed at once (the mailer, from the delivery's mail_due),
+			// by the address the processor holds and finds the person by;
+			// due again, as overdue, when ConfirmWithin has passed.
+			d.IdentityFormat, d.Identity, d.Contact = "raw", email, p.Contact
+			d.State, d.Due = privacy.RecipientEmailed, at.UTC().Add(privacy.ConfirmWithin)
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
+
+var confirmDays = fmt.Sprint(int(privacy.ConfirmWithin.Hours() / 24))
 
 // requestID is a UUID v4 in form (OpenDSR requires one), derived from
 // the request and the processor.
@@ -115,6 +133,9 @@ type Report struct {
 	Retrying  int `json:"retrying"`
 	Failed    int `json:"failed"`
 	Released  int `json:"emails_released"`
+	// Overdue counts the processors told by email whose confirmation
+	// became overdue in this run.
+	Overdue int `json:"overdue_confirmations"`
 }
 
 // Run works on every delivery that is due. A delivery another run holds
@@ -149,9 +170,15 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 		}
 		rep.Tried++
 		p, ok := byID[del.ProcessorID]
-		if ok {
+		switch {
+		case del.ByEmail():
+			// Due only when its confirmation is overdue: the team's
+			// (the digest and the deadline board list it), still
+			// confirmable by its link.
+			del.Status, del.LastError = privacy.DeliveryFailed, "not confirmed within "+confirmDays+" days"
+		case ok:
 			del = d.step(ctx, del, p)
-		} else {
+		default:
 			del.State, del.Status, del.LastError = privacy.RecipientFailed, privacy.DeliveryFailed, "processor no longer registered"
 		}
 		at := d.Now().UTC()
@@ -167,6 +194,8 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 			rep.Retrying++
 		case privacy.RecipientFailed:
 			rep.Failed++
+		case privacy.RecipientEmailed:
+			rep.Overdue++
 		}
 		d.Log.InfoContext(ctx, "recipient delivery", "rights_request_id", del.RequestID, "processor_id", del.ProcessorID,
 			"state", del.State, "attempts", del.Attempts, "last_error", del.LastError)

@@ -58,3 +58,30 @@ func (h *Handlers) stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": privacy.RequestCancelled}), nil
 }
+
+// processorLinkOf is the processor's confirmation link a request came by.
+func processorLinkOf(r httpapi.Request) ProcessorLink {
+	return ProcessorLink{ID: r.PathParameters["id"], Processor: r.PathParameters["processor"], Token: httpapi.Query(r, "token")}
+}
+
+// processorPage handles GET …/processors/{processor}/confirm: one button,
+// nothing changes (mail scanners follow links), nothing of the request
+// or the person shown.
+func (h *Handlers) processorPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	if err := h.CheckProcessor(processorLinkOf(r)); err != nil {
+		return httpapi.Response{}, err
+	}
+	return pages.ActionPage(r, pages.Action{Key: "processor", URL: self(r)}), nil
+}
+
+// processor handles POST …/processors/{processor}/confirm: ConfirmProcessor.
+func (h *Handlers) processor(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+	l := processorLinkOf(r)
+	if err := h.ConfirmProcessor(ctx, l, r.Site.PolicyVersion); err != nil {
+		return httpapi.Response{}, err
+	}
+	if httpapi.WantsHTML(r) {
+		return pages.Message(r, http.StatusOK, "processor.confirmed"), nil
+	}
+	return httpapi.JSON(http.StatusOK, map[string]string{"status": privacy.RecipientCompleted}), nil
+}

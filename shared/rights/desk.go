@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 )
 
 // Desk is the privacy team's side of rights requests: list, show, approve
@@ -46,6 +47,10 @@ type DeskStore interface {
 	SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bool, error)
 	// CreateRequest records a request the team entered (Enter).
 	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
+	// ProcessorsToTell and TellProcessors tell the registered processors
+	// of a rectification carried out (GDPR Art. 19).
+	ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error)
+	TellProcessors(ctx context.Context, requestID string, ds []privacy.Delivery, at time.Time) error
 }
 
 // Errors of the desk, for the operator to read.
@@ -236,6 +241,25 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	} else if err != nil {
 		return err
 	}
+	return d.tell(ctx, req)
+}
+
+// tell tells the processors of a rectification carried out (GDPR Art.
+// 19): by email, as OpenDSR has no request type for it. The processors
+// hold the person by the address of the request.
+func (d *Desk) tell(ctx context.Context, req privacy.RightsRequest) error {
+	procs, err := d.Store.ProcessorsToTell(ctx)
+	if err != nil {
+		return fmt.Errorf("request %s: recipients: %w", req.ID, err)
+	}
+	at := d.Now().UTC()
+	ds, err := recipients.For(req, procs, at)
+	if err == nil {
+		err = d.Store.TellProcessors(ctx, req.ID, ds, at)
+	}
+	if err != nil {
+		return fmt.Errorf("request %s: recipients: %w", req.ID, err)
+	}
 	return nil
 }
 
@@ -356,8 +380,11 @@ func (d *Desk) Complete(ctx context.Context, id, note string) error {
 	if err != nil {
 		return err
 	}
-	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
-		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: note}, "rectification_done")
+	if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
+		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: note}, "rectification_done"); err != nil {
+		return err
+	}
+	return d.tell(ctx, req)
 }
 
 // Lift ends the restriction a restriction request put in place, and tells

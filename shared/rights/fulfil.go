@@ -103,7 +103,14 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		if err := f.Store.Restrict(ctx, subject, req.ID, e("restricted")); err != nil {
 			return "", err
 		}
-		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailRestricted, ""), Restricts: true}, "restriction_in_place")
+		// Each processor that takes it is told (Art. 19): by email, as
+		// OpenDSR has no request type for a restriction.
+		ds, err := f.toTell(ctx, req, at)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", req.Type, err)
+		}
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailRestricted, ""), Restricts: true,
+			Deliveries: ds}, "restriction_in_place")
 	case privacy.RightKnowCategories:
 		// The categories are the system's, not the person's data: the
 		// answer lists them, generated from the retention and purpose tables.
@@ -139,15 +146,24 @@ func (f *Fulfiller) erase(ctx context.Context, req privacy.RightsRequest, at tim
 	}
 	var deliveries []privacy.Delivery
 	if !withheld {
-		procs, err := f.Store.ProcessorsToTell(ctx)
-		if err == nil {
-			deliveries, err = recipients.For(req, procs, at)
-		}
-		if err != nil {
-			return privacy.Outcome{}, fmt.Errorf("erase: recipients: %w", err)
+		if deliveries, err = f.toTell(ctx, req, at); err != nil {
+			return privacy.Outcome{}, fmt.Errorf("erase: %w", err)
 		}
 	}
 	f.Log.InfoContext(ctx, "erasure done", "rights_request_id", req.ID, "items_deleted", n, "withheld", withheld,
 		"recipients", len(deliveries))
 	return privacy.Outcome{Status: privacy.RequestCompleted, Withheld: withheld, Results: &n, Deliveries: deliveries}, nil
+}
+
+// toTell are the deliveries that tell the registered processors of req
+// (GDPR Art. 19): each that takes req's type (recipients.For).
+func (f *Fulfiller) toTell(ctx context.Context, req privacy.RightsRequest, at time.Time) ([]privacy.Delivery, error) {
+	procs, err := f.Store.ProcessorsToTell(ctx)
+	if err == nil {
+		var ds []privacy.Delivery
+		if ds, err = recipients.For(req, procs, at); err == nil {
+			return ds, nil
+		}
+	}
+	return nil, fmt.Errorf("recipients: %w", err)
 }

@@ -16,17 +16,19 @@ import (
 // contract does (problem).
 func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
 	for key, fn := range map[string]httpapi.HandlerFunc{
-		"GET /v1/rights-requests/{id}/export":   h.serveExport(rd, company),
-		"POST /v1/rights-requests":              h.file,
-		"GET /v1/rights-requests/{id}":          h.status,
-		"GET /v1/rights-requests/{id}/verify":   h.verifyPage,
-		"POST /v1/rights-requests/{id}/verify":  h.verify,
-		"GET /v1/rights-requests/{id}/address":  h.addressPage,
-		"POST /v1/rights-requests/{id}/address": h.address,
-		"GET /v1/rights-requests/{id}/stop":     h.stopPage,
-		"POST /v1/rights-requests/{id}/stop":    h.stop,
-		"GET /v1/rights-requests/{id}/answer":   h.answerPage,
-		"POST /v1/rights-requests/{id}/answer":  h.answer,
+		"GET /v1/rights-requests/{id}/export":                          h.serveExport(rd, company),
+		"POST /v1/rights-requests":                                     h.file,
+		"GET /v1/rights-requests/{id}":                                 h.status,
+		"GET /v1/rights-requests/{id}/verify":                          h.verifyPage,
+		"POST /v1/rights-requests/{id}/verify":                         h.verify,
+		"GET /v1/rights-requests/{id}/address":                         h.addressPage,
+		"POST /v1/rights-requests/{id}/address":                        h.address,
+		"GET /v1/rights-requests/{id}/stop":                            h.stopPage,
+		"POST /v1/rights-requests/{id}/stop":                           h.stop,
+		"GET /v1/rights-requests/{id}/answer":                          h.answerPage,
+		"POST /v1/rights-requests/{id}/answer":                         h.answer,
+		"GET /v1/rights-requests/{id}/processors/{processor}/confirm":  h.processorPage,
+		"POST /v1/rights-requests/{id}/processors/{processor}/confirm": h.processor,
 	} {
 		rt.Handle(key, func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 			resp, err := fn(ctx, r)

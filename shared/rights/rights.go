@@ -41,6 +41,9 @@ type Store interface {
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
 	NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error)
+	// ConfirmDelivery records that a processor told of a request by email
+	// confirmed it done (again: no change; none such: privacy.ErrNotFound).
+	ConfirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event) error
 	limit.Counter
 }
 

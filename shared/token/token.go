@@ -41,6 +41,10 @@ const (
 	// AnswerQuestion answers the team's question on a request (Ref
 	// "<request id>:<the question's nonce>").
 	AnswerQuestion Purpose = 10
+	// ConfirmProcessor lets a processor told by email confirm a request
+	// done (Ref: the request id; Subject: links.ProcessorSubject of the
+	// request and the processor).
+	ConfirmProcessor Purpose = 11
 )
 
 const version = 1

@@ -1,0 +1,314 @@
+package template_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/privacykeeper/privacykeeper/infra/awsreq"
+	"github.com/privacykeeper/privacykeeper/infra/iamsim"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
+)
+
+// The seventh role-versus-code review of "processors without an API"
+// (issue #35 item 4, the merge of branch procmail): every AWS call of
+// the changed paths, recorded as the SDK sends them through a real
+// dynamo.Store and translated as the local stack translates them
+// (infra/awsreq), asked of the transformed template's roles.
+//
+// Unlike requests7 (iam_review7_test.go), whose recorder finds no
+// delivery, this recorder answers with an emailed processor's delivery
+// (state "emailed", a contact_email, mail_due processor_asked), its
+// request (with a recipients summary) and a processor registered by its
+// contact address, so that the branches taken only when one is found send
+// their requests too: ConfirmDelivery's transaction, the deliverer's
+// overdue move and its release of held mail, the mailer's re-read of a
+// delivery to retry its email.
+
+const (
+	pmRequest   = "r1"
+	pmProcessor = "p1"
+	pmContact   = "privacy@drift.example"
+)
+
+// pmDelivery is an emailed processor's delivery as stored, due (its 30
+// days to confirm over).
+var pmDelivery = `{"pk":{"S":"R#` + pmRequest + `"},"sk":{"S":"RCPT#` + pmProcessor + `"},"kind":{"S":"recipient_delivery"},` +
+	`"id":{"S":"` + pmRequest + `"},"processor_id":{"S":"` + pmProcessor + `"},"processor_name":{"S":"Drift"},` +
+	`"subject_request_id":{"S":"0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f"},"type":{"S":"erasure"},"regulation":{"S":"gdpr"},` +
+	`"identity_format":{"S":"raw"},"identity_value":{"S":"ann@example.org"},"state":{"S":"emailed"},"attempts":{"N":"0"},` +
+	`"submitted_at":{"S":"2026-11-01T10:00:00.000000000Z"},"due_at":{"S":"2026-12-01T10:00:00Z"},"status":{"S":"recipient_open"},` +
+	`"contact_email":{"S":"` + pmContact + `"},"mail_due":{"S":"processor_asked"},"updated_at":{"S":"2026-11-01T10:00:00.000000000Z"}}`
+
+// pmRequestItem is the request the delivery tells of: completed, its
+// completion email held for the deliveries (mail_pending), the processor
+// in its recipients summary.
+var pmRequestItem = `{"pk":{"S":"R#` + pmRequest + `"},"sk":{"S":"REQUEST"},"kind":{"S":"rights_request"},"id":{"S":"` + pmRequest + `"},` +
+	`"type":{"S":"erasure"},"regulation":{"S":"gdpr"},"status":{"S":"completed"},"subject":{"S":"` + string(review7Subject) + `"},` +
+	`"received_at":{"S":"2026-11-01T09:00:00.000000000Z"},"due_at":{"S":"2026-12-01T09:00:00Z"},` +
+	`"mail_pending":{"S":"completed"},` +
+	`"recipients":{"M":{"` + pmProcessor + `":{"M":{"name":{"S":"Drift"},"state":{"S":"emailed"},"at":{"S":"2026-11-01T10:00:00.000000000Z"}}}}}}`
+
+// pmProcessorItem is a processor registered by its contact address.
+var pmProcessorItem = `{"pk":{"S":"PROC#"},"sk":{"S":"` + pmProcessor + `"},"processor_id":{"S":"` + pmProcessor + `"},"name":{"S":"Drift"},` +
+	`"identity_format":{"S":"raw"},"types":{"SS":["erasure","rectification","restriction"]},` +
+	`"created_at":{"S":"2026-10-01T10:00:00.000000000Z"},"contact_email":{"S":"` + pmContact + `"}}`
+
+func answersProcmail(op, tableName string, body []byte) string {
+	b := string(body)
+	switch {
+	case op == "GetItem" && tableName == "RequestsTable" && strings.Contains(b, `"RCPT#`):
+		return `{"Item":` + pmDelivery + `}`
+	case op == "GetItem" && tableName == "RequestsTable":
+		return `{"Item":` + pmRequestItem + `}`
+	case op == "Query" && tableName == "OpsTable" && strings.Contains(b, `"PROC#"`):
+		return `{"Items":[` + pmProcessorItem + `],"Count":1,"ScannedCount":1}`
+	case op == "Query" && tableName == "RequestsTable" && strings.Contains(b, `"by-status-due"`) && strings.Contains(b, `"recipient_`):
+		return `{"Items":[` + pmDelivery + `],"Count":1,"ScannedCount":1}`
+	case op == "Query", op == "Scan":
+		return `{"Items":[],"Count":0,"ScannedCount":0}`
+	}
+	return `{}`
+}
+
+type sentProcmail struct {
+	mu   sync.Mutex
+	reqs []sentRequest
+}
+
+func (s *sentProcmail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	op := r.Header.Get("X-Amz-Target")
+	s.mu.Lock()
+	s.reqs = append(s.reqs, sentRequest{op: op, body: body})
+	s.mu.Unlock()
+	var in struct{ TableName string }
+	_ = json.Unmarshal(body, &in)
+	_, name, _ := strings.Cut(op, ".")
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	_, _ = io.WriteString(w, answersProcmail(name, in.TableName, body))
+}
+
+// requestsProcmail runs calls against a store over the recorder and
+// returns each request as IAM evaluates it, and the operations sent.
+func requestsProcmail(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
+	t.Helper()
+	rec := &sentProcmail{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	db := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")})
+	st := dynamo.New(db, dynamo.Tables{Subjects: "SubjectsTable", Ledger: "LedgerTable", Suppression: "SuppressionTable",
+		Requests: "RequestsTable", Ops: "OpsTable", Records: "RecordsTable", LedgerRoots: "LedgerRootsTable"})
+	if err := calls(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	var out []iamsim.Request
+	var ops []string
+	for _, r := range rec.reqs {
+		_, name, _ := strings.Cut(r.op, ".")
+		ops = append(ops, name)
+		checks, err := awsreq.DynamoDB(r.op, r.body, review7Tables(), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", r.op, err)
+		}
+		out = append(out, checks...)
+	}
+	return out, ops
+}
+
+func pmEvent(name string) privacy.Event {
+	return privacy.Event{Subject: review7Subject, Name: name, At: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), Ref: pmRequest,
+		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v2", Detail: map[string]string{"processor_id": pmProcessor}}
+}
+
+// What every changed path of "processors without an API" sends, as AWS
+// evaluates it, against the role of each function that runs it. Every
+// request must be allowed: a refusal is a call that fails in AWS. Each
+// case also names the operations it must have sent, so that a recorder
+// answer that sends a path down an early return (nothing found) fails
+// here instead of passing on fewer calls.
+//
+// (All passed on the template under review at 1d402d5: the review found
+// no refused DynamoDB call on these paths.)
+func TestIAMReview7ProcmailPathsAsAWSSeesThem(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	req := privacy.RightsRequest{ID: pmRequest, Type: privacy.RightRestriction, Regulation: privacy.RegulationGDPR,
+		Subject: review7Subject, Email: "ann@example.org"}
+	tell := func(ctx context.Context, st *dynamo.Store, r privacy.RightsRequest) ([]privacy.Delivery, error) {
+		procs, err := st.ProcessorsToTell(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ds, err := recipients.For(r, procs, now)
+		if err == nil && (len(ds) != 1 || !ds[0].ByEmail()) {
+			t.Fatalf("recipients.For: %+v, want one delivery by email", ds)
+		}
+		return ds, err
+	}
+	for _, c := range []struct {
+		name  string
+		who   []string
+		want  []string // operations the path must send
+		calls func(ctx context.Context, st *dynamo.Store) error
+	}{
+		// POST /v1/rights-requests/{id}/processors/{processor}/confirm
+		// (rights.Handlers.ConfirmProcessor): the request read, the
+		// delivery read, its completion, the summary and the entry in
+		// one transaction. A double click refused at item 0 sends the
+		// same requests.
+		{"rights: a processor confirms by its link", []string{"RightsFunction"}, []string{"GetItem", "GetItem", "TransactWriteItems"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				if _, err := st.Request(ctx, pmRequest); err != nil {
+					return err
+				}
+				return st.ConfirmDelivery(ctx, pmRequest, pmProcessor, pmEvent("processor_confirmed"))
+			}},
+		// A restriction's fulfilment (link-verified: RightsFunction; the
+		// team's approval: OperatorFunction) queues a delivery by email
+		// with its outcome (rights.Fulfiller.toTell, dynamo.SetOutcome).
+		{"fulfil: a restriction queues its email deliveries", []string{"RightsFunction", "OperatorFunction"},
+			[]string{"Query", "TransactWriteItems"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				ds, err := tell(ctx, st, req)
+				if err != nil {
+					return err
+				}
+				return st.SetOutcome(ctx, pmRequest, privacy.Outcome{Status: privacy.RequestCompleted,
+					MailDue: privacy.Due(privacy.MailRestricted, ""), Restricts: true, Deliveries: ds}, pmEvent("restriction_in_place"))
+			}},
+		// The desk's rectification (approve, complete): TellProcessors.
+		{"desk: a rectification tells the processors", []string{"OperatorFunction"}, []string{"Query", "TransactWriteItems"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				r := req
+				r.Type = privacy.RightRectification
+				ds, err := tell(ctx, st, r)
+				if err != nil {
+					return err
+				}
+				return st.TellProcessors(ctx, pmRequest, ds, now)
+			}},
+		// privacyctl processor add -contact: the registration and the
+		// team's entry.
+		{"operator: processor add by contact", []string{"OperatorFunction"}, []string{"TransactWriteItems"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				e := review7TeamEvent("processor_added")
+				e.Ref, e.Detail = pmProcessor, map[string]string{"name": "Drift", "by": "email", "contact_domain": "drift.example", "reason": "dpa"}
+				return st.PutProcessor(ctx, privacy.Processor{ID: pmProcessor, Name: "Drift", Contact: pmContact, IdentityFormat: "raw",
+					Types: recipients.EmailTypes()}, e)
+			}},
+		// privacyctl processor overdue, the console's deadline board
+		// (OperatorFunction) and the daily digest (DeadlineWatchFunction).
+		// (The digest reads the failed bucket and the open one,
+		// deadlines.Watch.Run; the operator the failed one.)
+		{"overdue processors: the failed and open buckets", []string{"OperatorFunction", "DeadlineWatchFunction"}, []string{"Query", "Query"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				for _, status := range []string{privacy.DeliveryFailed, privacy.DeliveryOpen} {
+					if _, err := st.DeliverySummaries(ctx, status); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+		// The deliverer's run over an emailed delivery past its 30 days:
+		// read, leased, moved to the failed bucket (identity removed),
+		// the request's held email released.
+		{"recipients: an emailed delivery becomes overdue", []string{"RecipientsFunction"},
+			[]string{"Query", "Query", "UpdateItem", "TransactWriteItems", "GetItem", "UpdateItem"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				d := &recipients.Deliverer{Store: st, Client: http.DefaultClient, Backoff: time.Minute, MaxBackoff: time.Hour,
+					GiveUp: 7 * 24 * time.Hour, PollEvery: time.Hour, Lease: time.Minute, Now: func() time.Time { return now },
+					Log: slog.New(slog.DiscardHandler)}
+				rep, err := d.Run(ctx)
+				if err == nil && rep.Overdue != 1 {
+					t.Errorf("deliverer report %+v, want one overdue confirmation", rep)
+				}
+				return err
+			}},
+		// The mailer's processor_request: the send claimed and marked
+		// (and released on a failed send), queued for retry, re-read by
+		// the retry (ChangedItem of the delivery's key).
+		{"mailer: a processor's email sent once, retried", []string{"MailerFunction"},
+			[]string{"PutItem", "UpdateItem", "DeleteItem", "PutItem", "GetItem"},
+			func(ctx context.Context, st *dynamo.Store) error {
+				const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+				if _, err := st.ClaimMail(ctx, key, now, 2*time.Minute); err != nil {
+					return err
+				}
+				if err := st.MailSent(ctx, key, "m1"); err != nil {
+					return err
+				}
+				if err := st.ReleaseMail(ctx, key); err != nil {
+					return err
+				}
+				r := privacy.MailRetry{Source: "arn:aws:dynamodb:us-east-1:000000000000:table/RequestsTable/stream/x", Table: "RequestsTable",
+					PK: "R#" + pmRequest, SK: "RCPT#" + pmProcessor, Due: privacy.Due(privacy.MailProcessor, ""), Attempts: 1,
+					First: now, Next: now.Add(time.Minute)}
+				if err := st.QueueMail(ctx, r); err != nil {
+					return err
+				}
+				ch, found, err := st.ChangedItem(ctx, r)
+				if err == nil && (!found || ch.Delivery == nil || ch.MailDue != r.Due) {
+					t.Errorf("ChangedItem: found %v, change %+v: want the delivery with its mail_due", found, ch)
+				}
+				return err
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			reqs, ops := requestsProcmail(t, c.calls)
+			if strings.Join(ops, " ") != strings.Join(c.want, " ") {
+				t.Errorf("sent %v, want %v", ops, c.want)
+			}
+			for _, who := range c.who {
+				for _, r := range decide7(t, who, reqs) {
+					t.Errorf("%s: %s", who, r)
+				}
+			}
+		})
+	}
+}
+
+// The mailer's processor_request goes to an address no other email of
+// the stack goes to: the processor's privacy contact. SES authorizes
+// ses:SendEmail on the sending identity (infra/awsreq.SESv2 checks the
+// sender's domain) and, while the account is in the SES sandbox, on the
+// recipient's identity too: an IAM user limited to its sender identity is
+// "not authorized to perform ses:SendEmail on resource
+// arn:aws:ses:…:identity/<recipient>" (aws/aws-sdk-js#3641,
+// GSA/data.gov#3810), and a sandboxed account may mail only verified
+// addresses and domains ("Request production access", SES developer
+// guide: "You can only send mail to verified email addresses and domains,
+// or to the Amazon SES mailbox simulator"). MailerFunctionRole's SendEmail
+// names identity/* with ses:FromAddress the sender, so IAM allows both
+// checks; neither IAM nor the code can make SES accept an unverified
+// processor address in the sandbox (the review's finding (c)). No
+// ses:Recipients condition holds the mailer to any address: who it mails
+// is the code's (docs/security.md "Processors told by email").
+// (Passed on the template under review.)
+func TestIAMReview7ProcmailMailerMaySendToAProcessorsContact(t *testing.T) {
+	ses := func(identity string) string { return "arn:aws:ses:" + region + ":" + account + ":identity/" + identity }
+	send := func(to ...string) map[string]any {
+		return map[string]any{"ses:FromAddress": "privacy@example.com", "ses:ApiVersion": "2", "ses:Recipients": to}
+	}
+	check(t, []ask{
+		{"MailerFunction", "ses:SendEmail", ses("example.com"), send(pmContact), true},
+		{"MailerFunction", "ses:SendEmail", ses(pmContact), send(pmContact), true},
+		{"MailerFunction", "ses:SendEmail", ses("drift.example"), send(pmContact), true},
+		// Not from the stack's sender: refused, whoever the recipient.
+		{"MailerFunction", "ses:SendEmail", ses(pmContact), map[string]any{"ses:FromAddress": pmContact, "ses:ApiVersion": "2",
+			"ses:Recipients": []string{pmContact}}, false},
+	})
+}

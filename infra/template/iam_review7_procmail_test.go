@@ -312,3 +312,27 @@ func TestIAMReview7ProcmailMailerMaySendToAProcessorsContact(t *testing.T) {
 			"ses:Recipients": []string{pmContact}}, false},
 	})
 }
+
+// Finding (d), low: docs/security.md ("Processors told by email") says
+// the contact address is mailed only by a delivery of a request it takes
+// and the email carries nothing else of the person. That is the code's
+// promise, not IAM's: the mailer mails whatever a delivery item on the
+// requests stream names (contact_email, identity_value, mail_due
+// processor_asked), and RightsFunction, which the internet reaches, may
+// put such an item under any request's key (Sid Requests: PutItem on the
+// whole RequestsTable, no dynamodb:Attributes condition). It must: its
+// fulfilment writes the deliveries of an erasure or a restriction
+// (dynamo.Store.SetOutcome), so IAM cannot narrow it while fulfilment
+// runs there. A compromised RightsFunction can therefore have the stack
+// send a processor_request, from the company's verified sender with a
+// validly signed confirmation link, to any address with any "person"
+// text. (Passed on the template under review: it states the fact.)
+func TestIAMReview7ProcmailInternetFacingMayQueueAnyProcessorEmail(t *testing.T) {
+	delivery := []string{"contact_email", "id", "identity_format", "identity_value", "kind", "mail_due", "pk", "processor_id",
+		"processor_name", "sk", "state", "status", "type"}
+	check(t, []ask{
+		{"RightsFunction", "dynamodb:PutItem", table("RequestsTable"), keys([]string{"R#any-request"}, delivery...), true},
+		// The forms function, also internet-facing, may not.
+		{"FormsFunction", "dynamodb:PutItem", table("RequestsTable"), keys([]string{"R#any-request"}, delivery...), false},
+	})
+}

@@ -12,15 +12,21 @@ import (
 	"testing"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/privacykeeper/privacykeeper/infra/awsreq"
 	"github.com/privacykeeper/privacykeeper/infra/iamsim"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/mailer"
+	"github.com/privacykeeper/privacykeeper/shared/notify"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
+	"github.com/privacykeeper/privacykeeper/shared/ses"
+	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // The seventh role-versus-code review of "processors without an API"
@@ -335,4 +341,94 @@ func TestIAMReview7ProcmailInternetFacingMayQueueAnyProcessorEmail(t *testing.T)
 		// The forms function, also internet-facing, may not.
 		{"FormsFunction", "dynamodb:PutItem", table("RequestsTable"), keys([]string{"R#any-request"}, delivery...), false},
 	})
+}
+
+// Finding (c), medium: a processor's contact address is an address no one
+// verified in SES. While the account (in that region) is in the SES
+// sandbox, SES refuses it: "You can only send mail to verified email
+// addresses and domains, or to the Amazon SES mailbox simulator" (SES
+// developer guide, "Request production access"), with MessageRejected,
+// "Email address is not verified" (the SES emulator of the local stack
+// takes any address, so no e2e test meets it). shared/ses reads
+// MessageRejected as permanent (notify.ErrRejected), and the mailer
+// settles it: the sent-marker says rejected, the email is never tried
+// again, and nothing touches the delivery. It stays "emailed" and open:
+// the requester's status page says the processor was "asked by email;
+// waiting for their confirmation", and 30 days later the digest, the
+// deadline board and privacyctl processor overdue say "not confirmed
+// within 30 days" of a processor that was never told (GDPR Art. 19). The
+// template says nothing of verifying processors' addresses
+// (docs/deploy.md asks to leave the sandbox before the first deploy, for
+// other reasons). The stream record of a delivery by email goes through
+// the real mailer (mailer.Mailer.Handle, dynamo.DecodeChange, the real
+// ses.Sender against an endpoint that answers as the sandbox does); the
+// SES request is allowed by MailerFunctionRole, as AWS evaluates it. The
+// check: a refused processor email leaves a mark on the delivery (its
+// request's team sees it), not only on the sent-marker.
+// (Fails on the code under review: no request writes the delivery.)
+func TestIAMReview7ProcmailRefusedProcessorEmailReachesTheTeam(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var sesMu sync.Mutex
+	var sesReqs []iamsim.Request
+	sesSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		checks, err := awsreq.SESv2(r.Method, r.URL.Path, body, region, account)
+		sesMu.Lock()
+		if err == nil {
+			sesReqs = append(sesReqs, checks...)
+		}
+		sesMu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "MessageRejected")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"message":"Email address is not verified. The following identities failed the check in region US-EAST-1: `+pmContact+`"}`)
+	}))
+	t.Cleanup(sesSrv.Close)
+	signer, err := token.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")}
+	var resp lambdaevents.DynamoDBEventResponse
+	reqs, ops := requestsProcmail(t, func(ctx context.Context, st *dynamo.Store) error {
+		// The delivery's INSERT, as the requests stream delivers it.
+		item, err := attributevalue.UnmarshalMapJSON([]byte(pmDelivery))
+		if err != nil {
+			return err
+		}
+		m := &mailer.Mailer{Decode: dynamo.DecodeChange, Markers: st, Requests: st,
+			Sender: &ses.Sender{Client: ses.NewClient(cfg, sesSrv.URL), From: "privacy@example.com"},
+			Config: notify.Config{Company: "Example Inc.", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/privacy",
+				TeamInbox: "team@example.com"},
+			Tokens: signer, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, Lease: 2 * time.Minute}
+		resp, err = m.Handle(ctx, lambdaevents.DynamoDBEvent{Records: []lambdaevents.DynamoDBEventRecord{{EventName: "INSERT",
+			EventSourceArn: "arn:aws:dynamodb:us-east-1:000000000000:table/RequestsTable/stream/x",
+			Change: lambdaevents.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: dynamo.ToStreamImage(item),
+				Keys: map[string]lambdaevents.DynamoDBAttributeValue{"pk": lambdaevents.NewStringAttribute("R#" + pmRequest),
+					"sk": lambdaevents.NewStringAttribute("RCPT#" + pmProcessor)}}}}})
+		return err
+	})
+	if len(sesReqs) == 0 {
+		t.Fatal("the mailer sent no processor_request to SES")
+	}
+	for _, r := range decide7(t, "MailerFunction", sesReqs) {
+		t.Errorf("MailerFunction: %s", r)
+	}
+	for _, r := range decide7(t, "MailerFunction", reqs) {
+		t.Errorf("MailerFunction: %s", r)
+	}
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("batch failures %v: the refusal was retried, not settled", resp.BatchItemFailures)
+	}
+	marked := false
+	for _, r := range reqs {
+		if strings.HasSuffix(r.Resource, "/RequestsTable") && r.Action != "dynamodb:GetItem" {
+			marked = true
+		}
+	}
+	if !marked {
+		t.Errorf("SES refused the processor's email for good (sandbox: its contact unverified) and the mailer sent only %v, "+
+			"none to the requests table: the delivery stays emailed and open, its requester is told the processor was asked, "+
+			"and the team hears of it 30 days later as \"not confirmed\"", ops)
+	}
 }

@@ -79,7 +79,7 @@ func asAWSSeesIt(t *testing.T, r sentRequest) []iamsim.Request {
 // After deleting the person's data, the fulfilment (rights.Fulfiller)
 // lists the processors to tell with dynamo.Store.ProcessorsToTell, a Query
 // of "PROC#" with a projection and no Select. The rights function's grant
-// (template.yaml, RightsFunction, Sid ProcessorsToTellOfAnErasure)
+// (template.yaml, RightsFunction, Sid ProcessorsToTellOfARequest)
 // requires StringEquals dynamodb:Select SPECIFIC_ATTRIBUTES: a key the
 // request does not carry fails StringEquals, so no statement allows the
 // Query. The local evaluator allows it only because the gateway fills in

@@ -279,6 +279,24 @@ func (s *Store) SaveDelivery(ctx context.Context, d privacy.Delivery, at time.Ti
 	return nil
 }
 
+// DeliveryRefused records that the email telling a processor without an
+// API of a request was refused for good by the mail service (an address
+// SES will not send to: in its sandbox, one not verified): the delivery
+// is made due now with why, so the recipients function moves it to the
+// team's failed deliveries at its next run instead of 30 days later. A
+// delivery no longer waiting for its processor is left alone.
+func (s *Store) DeliveryRefused(ctx context.Context, requestID, processorID, why string, at time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: deliveryKey(requestID, processorID),
+		UpdateExpression:          aws.String("SET due_at = :due, last_error = :why"),
+		ConditionExpression:       aws.String("attribute_exists(contact_email) AND #st = :emailed"),
+		ExpressionAttributeNames:  map[string]string{"#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": str(dueAt(at)), ":why": str(why), ":emailed": str(privacy.RecipientEmailed)}})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("delivery refused: %w", err)
+	}
+	return nil
+}
+
 // ReleaseHeldMail makes a request's held email due (mail_pending becomes
 // mail_due) once every recipient has been tried, so the completion email
 // can say where each one stands. It is a no-op when nothing is held or a

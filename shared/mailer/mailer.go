@@ -38,6 +38,9 @@ type Markers interface {
 // has gone.
 type Requests interface {
 	StripRequestAddress(ctx context.Context, id string) error
+	// DeliveryRefused makes a processor's delivery the team's at once
+	// when the email telling it was refused for good.
+	DeliveryRefused(ctx context.Context, requestID, processorID, why string, at time.Time) error
 }
 
 // Restrictions tells whether a subject's processing is restricted (GDPR
@@ -189,8 +192,18 @@ func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Chang
 		return fmt.Errorf("suppression check: %w", err)
 	}
 	for _, msg := range msgs {
-		if err := m.sendOnce(ctx, log, key(ch, msg.Kind), msg); err != nil {
+		sent, err := m.sendOnce(ctx, log, key(ch, msg.Kind), msg)
+		if err != nil {
 			return &sendError{due: ch.MailDue, err: fmt.Errorf("%s: %w", msg.Kind, err)}
+		}
+		if sent == Rejected && ch.Delivery != nil {
+			// The processor was never told: the team hears of it now,
+			// not as "not confirmed" in 30 days.
+			d := ch.Delivery
+			if err := m.Requests.DeliveryRefused(ctx, d.RequestID, d.ProcessorID,
+				"the email to its contact address was refused by the mail service (in the SES sandbox: an address not verified)", m.Now()); err != nil {
+				return fmt.Errorf("processor email refused: %w", err)
+			}
 		}
 	}
 	if len(msgs) > 0 && ch.Request != nil && ch.MailDue.Kind.Last() {
@@ -613,12 +626,12 @@ func (m *Mailer) notice(c notify.Config, n privacy.Notice) ([]notify.Message, er
 	return one(notify.PolicyNotice(c, n, offers, unsubscribe, unsubscribeMail, prefs))
 }
 
-func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) error {
+func (m *Mailer) sendOnce(ctx context.Context, log *slog.Logger, key string, msg notify.Message) (Sent, error) {
 	sent, err := SendOnce(ctx, m.Markers, m.Sender, log, key, msg, m.Now(), m.Lease, nil)
 	if sent == SentBefore {
 		log.InfoContext(ctx, "already sent; skipped", "kind", msg.Kind)
 	}
-	return err
+	return sent, err
 }
 
 // Sent says what SendOnce did.

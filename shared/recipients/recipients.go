@@ -175,7 +175,12 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 			// Due only when its confirmation is overdue: the team's
 			// (the digest and the deadline board list it), still
 			// confirmable by its link.
-			del.Status, del.LastError = privacy.DeliveryFailed, "not confirmed within "+confirmDays+" days"
+			// A refused email (the mailer made it due at once) says why.
+			why := "not confirmed within " + confirmDays + " days"
+			if del.LastError != "" {
+				why = del.LastError
+			}
+			del.Status, del.LastError = privacy.DeliveryFailed, why
 		case ok:
 			del = d.step(ctx, del, p)
 		default:

@@ -127,8 +127,15 @@ func (g *gate) decide(ctx context.Context, who *principal, checks []iamsim.Reque
 // ses:Recipients) and why.
 func (g *gate) logRefusal(r *refusal) {
 	why := strings.Join(r.decision.Explanation, "; ")
-	if why == "" {
-		why = "no statement allows " + r.check.Action + " on this resource"
+	if r.decision.Result != iamsim.ExplicitlyDenied {
+		// Implicit: nothing allows it; a Deny whose condition did not
+		// match is only a note.
+		noAllow := "no statement allows " + r.check.Action + " on this resource"
+		if why == "" {
+			why = noAllow
+		} else {
+			why = noAllow + " (" + why + ")"
+		}
 	}
 	var keys []string
 	for k, v := range r.check.Context {

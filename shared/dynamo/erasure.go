@@ -64,6 +64,9 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 		if err := s.StripRequestAddress(ctx, id); err != nil {
 			return false, 0, err
 		}
+		if err := s.stripDeliveries(ctx, id); err != nil {
+			return false, 0, err
+		}
 	}
 	if !plan.Suppress {
 		// A lifted erasure re-applied: the person asked anew since, so
@@ -195,6 +198,32 @@ func (s *Store) StripRequestAddress(ctx context.Context, id string) error {
 		ExpressionAttributeNames: map[string]string{"#n": "name"}})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("strip request address: %w", err)
+	}
+	return nil
+}
+
+// stripDeliveries removes the person's address from the deliveries of
+// request id to its processors (identity_value: what an email to a
+// processor without an API names them by, kept until it confirms or is
+// overdue). An erasure strips them with the request: the processors were
+// told, or are told of the erasure itself.
+func (s *Store) stripDeliveries(ctx context.Context, id string) error {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :rcpt)"),
+		ProjectionExpression:      aws.String("pk, sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("R#" + id), ":rcpt": str("RCPT#")},
+		ConsistentRead:            aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("strip deliveries: %w", err)
+	}
+	for _, it := range items {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests,
+			Key:                 map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
+			UpdateExpression:    aws.String("REMOVE identity_value"),
+			ConditionExpression: aws.String("attribute_exists(identity_value)")})
+		if err != nil && !isConditionFailed(err) {
+			return fmt.Errorf("strip delivery: %w", err)
+		}
 	}
 	return nil
 }

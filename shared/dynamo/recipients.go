@@ -297,6 +297,18 @@ func (s *Store) DeliveryRefused(ctx context.Context, requestID, processorID, why
 	return nil
 }
 
+// DeliveryMailed removes the person's address from a delivery whose email
+// to its processor has gone: it was kept only to write that email.
+func (s *Store) DeliveryMailed(ctx context.Context, requestID, processorID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: deliveryKey(requestID, processorID),
+		UpdateExpression:    aws.String("REMOVE identity_value"),
+		ConditionExpression: aws.String("attribute_exists(contact_email) AND attribute_exists(identity_value)")})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("delivery mailed: %w", err)
+	}
+	return nil
+}
+
 // ReleaseHeldMail makes a request's held email due (mail_pending becomes
 // mail_due) once every recipient has been tried, so the completion email
 // can say where each one stands. It is a no-op when nothing is held or a

@@ -41,6 +41,9 @@ type Requests interface {
 	// DeliveryRefused makes a processor's delivery the team's at once
 	// when the email telling it was refused for good.
 	DeliveryRefused(ctx context.Context, requestID, processorID, why string, at time.Time) error
+	// DeliveryMailed removes the person's address from a delivery once
+	// its email has gone.
+	DeliveryMailed(ctx context.Context, requestID, processorID string) error
 }
 
 // Restrictions tells whether a subject's processing is restricted (GDPR
@@ -196,13 +199,19 @@ func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Chang
 		if err != nil {
 			return &sendError{due: ch.MailDue, err: fmt.Errorf("%s: %w", msg.Kind, err)}
 		}
-		if sent == Rejected && ch.Delivery != nil {
-			// The processor was never told: the team hears of it now,
-			// not as "not confirmed" in 30 days.
-			d := ch.Delivery
-			if err := m.Requests.DeliveryRefused(ctx, d.RequestID, d.ProcessorID,
-				"the email to its contact address was refused by the mail service (in the SES sandbox: an address not verified)", m.Now()); err != nil {
-				return fmt.Errorf("processor email refused: %w", err)
+		if d := ch.Delivery; d != nil {
+			switch sent {
+			case Rejected:
+				// The processor was never told: the team hears of it
+				// now, not as "not confirmed" in 30 days.
+				err = m.Requests.DeliveryRefused(ctx, d.RequestID, d.ProcessorID,
+					"the email to its contact address was refused by the mail service (in the SES sandbox: an address not verified)", m.Now())
+			default:
+				// Told: the address was kept only to write the email.
+				err = m.Requests.DeliveryMailed(ctx, d.RequestID, d.ProcessorID)
+			}
+			if err != nil {
+				return fmt.Errorf("processor delivery: %w", err)
 			}
 		}
 	}

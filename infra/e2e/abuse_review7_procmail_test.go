@@ -105,34 +105,3 @@ func TestAbuseReview7ProcParentsFilingCompletedMailsVictimToProcessor(t *testing
 			len(ms), strings.Contains(ms[0].Body.Text, victim), ms[0].Body.Text)
 	}
 }
-
-// R7P-3. Every address a filing will mail counts against the per-address
-// limits (ABUSE-CASES "mail bomb"; RightsLimitPerAddressPerDay: "Emails
-// rights-request filings send one mailbox per day"). A processor's
-// contact address is mailed by every verified erasure, restriction and
-// rectification and counted nowhere: one source with a few addresses of
-// its own (a catch-all domain) makes the company email each registered
-// processor as often as the per-IP limit allows (10 an hour, 240 a day per
-// IP), each carrying filer-chosen text (the address's local part) under
-// the company's name. With the per-address limit at 2, three strangers'
-// erasures mail the processor three times.
-func TestAbuseReview7ProcProcessorMailboxBeyondLimit(t *testing.T) {
-	t.Parallel()
-	s := startStackOpts(t, localtest.Need(t), 2, nil, map[string]string{"RightsLimitPerAddressPerDay": "2"})
-	u := localtest.Unique()
-	contact := "privacy-" + u + "@piwik.example"
-	s.addMailProcessor(t, "Piwik "+u, contact)
-	const limit, filings = 2, 3
-	for i := range filings {
-		addr := "please-wire-funds-to-iban-" + string(rune('a'+i)) + "-" + u + "@example.com"
-		_, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"erasure"}`)
-		if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 {
-			t.Fatalf("verify %d: %d %s", i, resp.StatusCode, out)
-		}
-	}
-	// The processor's emails are due at once: wait for one more than the
-	// limit (or as long as any other test waits for an email).
-	if ms := localtest.WaitEmails(t, s.svc, limit+1, 20*time.Second, func(e localtest.Email) bool { return e.To(contact) }); len(ms) > limit {
-		t.Fatalf("the processor's mailbox got %d emails in a day from strangers' filings, past the per-address limit of %d", len(ms), limit)
-	}
-}

@@ -380,6 +380,13 @@ func (d *Desk) Complete(ctx context.Context, id, note string) error {
 	if err != nil {
 		return err
 	}
+	// Only a rectification is closed by hand: any other request awaiting
+	// review waits for the team's approval (a parent's proof, an excessive
+	// request) or denial, and completing it would tell the processors of
+	// a filing nobody accepted.
+	if req.Type != privacy.RightRectification {
+		return fmt.Errorf("request %s: complete closes a rectification; approve or deny this %s: %w", id, req.Type, ErrWrongStatus)
+	}
 	if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
 		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: note}, "rectification_done"); err != nil {
 		return err

@@ -261,3 +261,89 @@ func TestIAMReview7PlatformPathsAsAWSSeesThem(t *testing.T) {
 		})
 	}
 }
+
+// Findings (b): grants no code path of the Platform uses. Each "false"
+// row is a request the role allows on the template under review and no
+// code of its holder makes (these rows fail today); each "true" row is a
+// request the code does make (recorded in
+// TestIAMReview7PlatformPathsAsAWSSeesThem), so that narrowing the grant
+// keeps it. The old email-only indexes of the records table are granted
+// to no one any more (those rows pass).
+func TestIAMReview7GrantsNoPlatformCodePathUses(t *testing.T) {
+	check(t, []ask{
+		// OpenDSRFunction, Sid ControllerRecords: UpdateItem on every item
+		// of RecordsTable. The code updates one item, the controller's
+		// sensitive key names ("S#<controller>", SENSITIVE_KEYS: SET
+		// key_names; dynamo.Store.SetSensitiveKeys); records and lookups
+		// are written by the transaction's Put and Delete only. The grant
+		// lets the internet-facing function rewrite a record's keys,
+		// controller_id or attributes outside the transaction (a record
+		// no lookup finds, or that another controller's lookup reaches),
+		// and past CheckSensitive. A statement of UpdateItem with
+		// ForAllValues:StringLike dynamodb:LeadingKeys ["S#*"] and
+		// ForAllValues:StringEquals dynamodb:Attributes [pk, sk, key_names]
+		// holds it to the code.
+		{"OpenDSRFunction", "dynamodb:UpdateItem", table("RecordsTable"), keys([]string{"S#acme"}, "key_names", "pk", "sk"), true},
+		{"OpenDSRFunction", "dynamodb:UpdateItem", table("RecordsTable"),
+			keys([]string{"C#acme#rec1"}, "attributes", "controller_id", "keys", "pk", "sk"), false},
+		{"OpenDSRFunction", "dynamodb:UpdateItem", table("RecordsTable"), keys([]string{"K#acme#k1"}, "pk", "sk"), false},
+		// OpenDSRWorkerFunction, Sid TheControllersRecords, and
+		// PrivacyMaintenancePolicy, Sid ReapplyErasuresOfControllersRecords:
+		// DeleteItem on every item of RecordsTable. Their code deletes
+		// records ("C#") and lookups ("K#") only (deleteRecord's
+		// transaction); neither deletes a controller's sensitive key names
+		// ("S#<controller>"), which would let the prohibited data that
+		// controller named in. ForAllValues:StringLike
+		// dynamodb:LeadingKeys ["C#*", "K#*"] on the DeleteItem holds it.
+		{"OpenDSRWorkerFunction", "dynamodb:DeleteItem", table("RecordsTable"), keys([]string{"C#acme#rec1"}), true},
+		{"OpenDSRWorkerFunction", "dynamodb:DeleteItem", table("RecordsTable"), keys([]string{"K#acme#k1"}), true},
+		{"OpenDSRWorkerFunction", "dynamodb:DeleteItem", table("RecordsTable"), keys([]string{"S#acme"}), false},
+		{"PrivacyMaintenancePolicy", "dynamodb:DeleteItem", table("RecordsTable"), keys([]string{"K#acme#k1"}), true},
+		{"PrivacyMaintenancePolicy", "dynamodb:DeleteItem", table("RecordsTable"), keys([]string{"S#acme"}), false},
+		// Their Query (and the OpenDSR function's) reads lookup partitions
+		// ("K#") only (KeyedRecords).
+		{"OpenDSRWorkerFunction", "dynamodb:Query", table("RecordsTable"), keys([]string{"K#acme#k1"}), true},
+		{"OpenDSRWorkerFunction", "dynamodb:Query", table("RecordsTable"), keys([]string{"S#acme"}), false},
+		// The email-only indexes (before #35) are read by no code and
+		// granted to no one.
+		{"OpenDSRFunction", "dynamodb:Query", table("RecordsTable") + "/index/by-subject", keys([]string{"acme#k"}), false},
+		{"OpenDSRFunction", "dynamodb:Query", table("RecordsTable") + "/index/by-md5", keys([]string{"k"}), false},
+		{"OpenDSRWorkerFunction", "dynamodb:Query", table("RecordsTable") + "/index/by-subject", keys([]string{"acme#k"}), false},
+		{"OpenDSRWorkerFunction", "dynamodb:Query", table("RecordsTable") + "/index/by-sha1", keys([]string{"k"}), false},
+		{"PrivacyMaintenancePolicy", "dynamodb:Query", table("RecordsTable") + "/index/by-subject", keys([]string{"acme#k"}), false},
+		{"SweepFunction", "dynamodb:Query", table("RecordsTable") + "/index/by-md5", keys([]string{"k"}), false},
+	})
+}
+
+// Finding (d), medium: the template says of OpenDSRFunction "The
+// processor role never touches the site's personal data: it is not told
+// where it is, and IAM grants none of it" and of OpenDSRWorkerFunction
+// "the site's personal data is neither named nor granted". Both roles are
+// granted the whole of RequestsTable, which holds the site's own rights
+// requests with the requester's email, name, details, question and answer
+// (until the mailer or the sweep strips them): OpenDSRFunction may read
+// any of them whole (Sid Requests: GetItem, no projection; Sid
+// RequestsInFlightForTheSubject: Query of by-subject, projection ALL) and
+// write any attribute of any of them (PutItem, UpdateItem: an address and
+// mail_due the mailer acts on); the worker may write any of them
+// (UpdateItem) and its code does read every pending site request whole
+// every five minutes (RequestsByStatus of "pending" on by-status-due,
+// projection ALL; Worker.due drops them after the read). IAM cannot tell
+// an OpenDSR request's "R#<id>" from the site's; a projection with
+// Select SPECIFIC_ATTRIBUTES in the code and a dynamodb:Attributes /
+// dynamodb:Select condition on the reads (the pattern of
+// ProcessorsToTell) would hold the reads; the writes need a key prefix
+// or a table of their own. These rows fail today.
+func TestIAMReview7ProcessorRolesReadTheSitesRequests(t *testing.T) {
+	siteRequest := []string{"R#site-request"}
+	check(t, []ask{
+		{"OpenDSRFunction", "dynamodb:GetItem", table("RequestsTable"),
+			map[string]any{"dynamodb:LeadingKeys": siteRequest, "dynamodb:ReturnConsumedCapacity": "NONE"}, false},
+		{"OpenDSRFunction", "dynamodb:Query", table("RequestsTable") + "/index/by-subject",
+			map[string]any{"dynamodb:LeadingKeys": []string{"site-subject"}, "dynamodb:ReturnConsumedCapacity": "NONE"}, false},
+		{"OpenDSRFunction", "dynamodb:UpdateItem", table("RequestsTable"), keys(siteRequest, "email", "mail_due", "pk", "sk"), false},
+		{"OpenDSRWorkerFunction", "dynamodb:Query", table("RequestsTable") + "/index/by-status-due",
+			map[string]any{"dynamodb:LeadingKeys": []string{"pending"}, "dynamodb:ReturnConsumedCapacity": "NONE"}, false},
+		{"OpenDSRWorkerFunction", "dynamodb:UpdateItem", table("RequestsTable"), keys(siteRequest, "email", "mail_due", "pk", "sk"), false},
+	})
+}

@@ -3,6 +3,8 @@ package template_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -202,7 +204,7 @@ func TestIAMReview7PlatformPathsAsAWSSeesThem(t *testing.T) {
 				if err := st.CreateRequest(ctx, grouped, privacy.Event{At: now}); err != nil {
 					return err
 				}
-				if _, err := st.Request(ctx, grouped.ID); err != nil && err != privacy.ErrNotFound {
+				if _, err := st.Request(ctx, grouped.ID); err != nil && !errors.Is(err, privacy.ErrNotFound) {
 					return err
 				}
 				if _, err := st.GroupRequests(ctx, "acme", "batch-1", 150); err != nil {
@@ -222,11 +224,10 @@ func TestIAMReview7PlatformPathsAsAWSSeesThem(t *testing.T) {
 			return st.SetOutcome(ctx, grouped.ID, privacy.Outcome{Status: privacy.RequestCompleted, Results: &n}, privacy.Event{At: now})
 		}},
 		{"a callback reads its request", []string{"CallbackFunction"}, func(ctx context.Context, st *dynamo.Store) error {
-			_, err := st.Request(ctx, grouped.ID)
-			if err == privacy.ErrNotFound {
-				return nil
+			if _, err := st.Request(ctx, grouped.ID); !errors.Is(err, privacy.ErrNotFound) {
+				return err
 			}
-			return err
+			return nil
 		}},
 		// The sweep's controller retention: the controllers, the
 		// by-controller index (records and their lookups), a conditional
@@ -234,7 +235,7 @@ func TestIAMReview7PlatformPathsAsAWSSeesThem(t *testing.T) {
 		{"the sweep expires a record and its lookups", []string{"SweepFunction"}, func(ctx context.Context, st *dynamo.Store) error {
 			n, err := st.ExpireControllerRecords(ctx, now, false)
 			if err == nil && n != 1 {
-				t.Errorf("expired %d records, want 1 (the fake holds one past acme's 30 days)", n)
+				return fmt.Errorf("expired %d records, want 1 (the fake holds one past acme's 30 days)", n)
 			}
 			return err
 		}},

@@ -180,14 +180,15 @@ func decodeRecord(it map[string]types.AttributeValue) (privacy.Record, error) {
 }
 
 // KeyedRecords returns every record of controller that carries any of
-// keys, each once, read consistently (the lookups only find them; a
-// record rewritten since without the key is not returned), oldest first.
+// keys, each once, oldest first. Lookups and records are both read
+// consistently (a record written just before is found; one rewritten
+// since without the key is not returned).
 func (s *Store) KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error) {
 	var recordKeys []map[string]types.AttributeValue
 	seen := map[string]bool{}
 	for _, k := range keys {
 		items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Records,
-			KeyConditionExpression:    aws.String("pk = :k"),
+			KeyConditionExpression: aws.String("pk = :k"), ConsistentRead: aws.Bool(true),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(lookupPrefix + controller + "#" + k)}})
 		if err != nil {
 			return nil, fmt.Errorf("keyed records: %w", err)

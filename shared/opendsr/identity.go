@@ -1,6 +1,11 @@
 package opendsr
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"regexp"
 	"slices"
 	"strings"
@@ -118,3 +123,61 @@ func shapeOf(typ string) string {
 	}
 	return "1 to 256 printable characters"
 }
+
+// placeholders are the identity values of type typ that name no one: what a platform
+// hands every user who refused tracking, or every device of a broken
+// build. Matched, they would join strangers' records into one person's
+// access or erasure.
+//   - The zeroed advertising id: Apple's advertisingIdentifier "returns
+//     either a unique UUID, or all zeros" without tracking consent, and
+//     Google's AdvertisingIdClient.Info.getId (android.adservices AdId
+//     ZERO_OUT) is the same zeros when the user limited ad tracking.
+//   - ANDROID_ID 9774d56d682e549c, the constant of many Android 2.2
+//     devices (Android Developers Blog, "Identifying App Installations",
+//     2011), and the all-zero value.
+func placeholders(typ string) []string {
+	switch {
+	case typ == "android_id":
+		return []string{"9774d56d682e549c", "0000000000000000"}
+	case slices.Contains(uuidTypes, typ):
+		return []string{"00000000-0000-0000-0000-000000000000"}
+	}
+	return nil
+}
+
+// NamesNoOne reports whether a well-formed identity (CheckIdentity found
+// nothing wrong) is a placeholder of its type, raw or as its digest in
+// any format.
+func NamesNoOne(id Identity) bool {
+	for _, p := range placeholders(id.Type) {
+		if id.Format == "raw" {
+			if v, _ := NormalizeIdentity(id.Type, id.Value); v == p {
+				return true
+			}
+			continue
+		}
+		if h, ok := digests[id.Format]; ok && id.Value == hexDigest(h, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Identifying returns ids without those that name no one (NamesNoOne),
+// in their order.
+func Identifying(ids []Identity) []Identity {
+	return slices.DeleteFunc(slices.Clone(ids), NamesNoOne)
+}
+
+// digests are the hash of each digest format, to compare a digested
+// identity with a placeholder's digest.
+var digests = map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha256": sha256.New}
+
+func hexDigest(h func() hash.Hash, v string) string {
+	d := h()
+	d.Write([]byte(v))
+	return hex.EncodeToString(d.Sum(nil))
+}
+
+// NoOne is the message of identities that all name no one.
+const NoOne = "name no one: each is a placeholder its platform gives every user (the zeroed advertising id, ANDROID_ID 9774d56d682e549c); send an identity of the person"

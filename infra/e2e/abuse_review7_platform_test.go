@@ -202,7 +202,24 @@ func TestAbuseReview7LegacyRecordsSurviveErasure(t *testing.T) {
 	if code, _, out := acme.call("GET", "/platform/v1/records/old-1", nil); code != 200 {
 		t.Fatalf("the record of before the upgrade: %d %v", code, out)
 	}
+	// The erasure is in flight at the deploy: filed before it, as the old
+	// code kept it (the person's sha256 key at the controller in subject,
+	// no identity_keys).
 	id := r7Request(t, acme, "erasure", r7Ident("email", "raw", email))
+	_, err = s.DB().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["RequestsTable"]),
+		Key:                       map[string]types.AttributeValue{"pk": sv("R#" + id), "sk": sv("REQUEST")},
+		UpdateExpression:          aws.String("SET subject = :s REMOVE identity_keys"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": sv(key("sha256"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The upgrade's step (docs/deploy.md), run twice: the second finds nothing.
+	for i, want := range []string{`"records_upgraded":1,"requests_upgraded":1`, `"records_upgraded":0,"requests_upgraded":0`} {
+		out, err := s.privacyctl(t, "platform", "upgrade-records")
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("upgrade-records (run %d): %v %s, want %s", i+1, err, out, want)
+		}
+	}
 	time.Sleep(window)
 	s.work(t)
 	if code, _, st := acme.call("GET", "/opendsr/v2/requests/"+id, nil); code != 200 || st["request_status"] != "completed" {

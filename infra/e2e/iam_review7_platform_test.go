@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // The seventh role-versus-code review (the Platform's changes of issue
@@ -115,14 +116,22 @@ func TestIAMReview7ErasureReachesARecordWrittenBeforeIssue35(t *testing.T) {
 	email := "r7-old-" + localtest.Unique() + "@example.com"
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	av := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	// The item as shared/dynamo.Store.PutRecord wrote it at 2ea1028 (the
-	// keys' values do not matter here: no code reads these attributes now).
+	// The item as shared/dynamo.Store.PutRecord wrote it at 2ea1028, its
+	// keys as privacy.Hasher.ControllerKeys made them (the upgrade carries
+	// them over as the record's lookups).
+	key := func(format string) string {
+		return acme.id + "#" + s.hasher.IdentityKey(acme.id, "email", format, privacy.EmailDigest(format, email))
+	}
 	old := map[string]types.AttributeValue{"pk": av("C#" + acme.id + "#old-1"), "sk": av("RECORD"), "kind": av("controller_record"),
 		"controller_id": av(acme.id), "record_id": av("old-1"), "email": av(email), "attributes": av(`{"plan":"before #35"}`),
-		"subject_key": av(acme.id + "#k256"), "lookup_md5": av(acme.id + "#k5"), "lookup_sha1": av(acme.id + "#k1"),
+		"subject_key": av(key("sha256")), "lookup_md5": av(key("md5")), "lookup_sha1": av(key("sha1")),
 		"updated_at": av(now), "created_at": av(now)}
 	if _, err := s.DB().PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(s.Tables["RecordsTable"]), Item: old}); err != nil {
 		t.Fatal(err)
+	}
+	// The upgrade's step (docs/deploy.md), under the maintenance policy.
+	if out, err := s.privacyctl(t, "platform", "upgrade-records"); err != nil || !strings.Contains(out, `"records_upgraded":1`) {
+		t.Fatalf("upgrade-records: %v %s", err, out)
 	}
 	id := uuid.NewString()
 	body := `{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"erasure",` +

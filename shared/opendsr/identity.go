@@ -1,16 +1,13 @@
 package opendsr
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
-	"hash"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // The identity types of OpenDSR 2.0 §5.1 (the same in OpenGDPR 1.0 and
@@ -156,7 +153,7 @@ func NamesNoOne(id Identity) bool {
 			}
 			continue
 		}
-		if h, ok := digests[id.Format]; ok && id.Value == hexDigest(h, p) {
+		if d := privacy.IdentityDigest(id.Format, p); d != "" && id.Value == d {
 			return true
 		}
 	}
@@ -167,16 +164,6 @@ func NamesNoOne(id Identity) bool {
 // in their order.
 func Identifying(ids []Identity) []Identity {
 	return slices.DeleteFunc(slices.Clone(ids), NamesNoOne)
-}
-
-// digests are the hash of each digest format, to compare a digested
-// identity with a placeholder's digest.
-var digests = map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha256": sha256.New}
-
-func hexDigest(h func() hash.Hash, v string) string {
-	d := h()
-	d.Write([]byte(v))
-	return hex.EncodeToString(d.Sum(nil))
 }
 
 // NoOne is the message of identities that all name no one.

@@ -203,9 +203,8 @@ func hasSSN(s string) bool {
 func grouped(s string, i, j int) bool {
 	before := strings.TrimRight(s[:i], " -")
 	after := strings.TrimLeft(s[j:], " -")
-	near := func(n int) bool { return n <= 1 }
-	return before != "" && isDigit(before[len(before)-1]) && near(i-len(before)) ||
-		after != "" && isDigit(after[0]) && near(len(s)-j-len(after))
+	return before != "" && i-len(before) <= 1 && isDigit(before[len(before)-1]) ||
+		after != "" && len(s)-j-len(after) <= 1 && isDigit(after[0])
 }
 
 // KindDuplicateName is the refusal of an object naming one attribute

@@ -77,9 +77,9 @@ const MaxSensitiveKeys = 50
 var keyName = regexp.MustCompile(`^[A-Za-z0-9_.\- ]{1,64}$`)
 
 // cardRun is a run of 13 to 19 digits, single spaces or hyphens between
-// them allowed (how card numbers are written, once plain normalised
-// them); ssnSpaced is the written form of an SSN (one separator, the
-// same twice, checked by hasSSN).
+// them allowed (how card numbers are written, once plain has mapped the
+// other separators to these); ssnSpaced is the written form of an SSN (one
+// separator, the same twice, checked by hasSSN).
 var (
 	cardRun   = regexp.MustCompile(`\d(?:[ -]?\d){12,18}`)
 	ssnSpaced = regexp.MustCompile(`(\d{3})([ -])(\d{2})([ -])(\d{4})`)

@@ -191,7 +191,7 @@ func TestIAMReview7PlatformPathsAsAWSSeesThem(t *testing.T) {
 			if _, err := st.SensitiveKeys(ctx, "acme"); err != nil {
 				return err
 			}
-			return st.SetSensitiveKeys(ctx, "acme", []string{"mother_maiden_name"})
+			return st.SetSensitiveKeys(ctx, "acme", []string{"mother_maiden_name"}, time.Now())
 		}},
 		// POST /opendsr/v3/requests with a group: the duplicate check
 		// (by-subject), the create (a Put carrying group_key), the retry's

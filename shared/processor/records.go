@@ -244,10 +244,11 @@ func (s *Service) putSensitiveKeys(ctx context.Context, c call) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.writeAllowed(ctx, c, s.Now().UTC()); err != nil {
+	now := s.Now().UTC()
+	if err := s.writeAllowed(ctx, c, now); err != nil {
 		return 0, nil, err
 	}
-	if err := s.Store.SetSensitiveKeys(ctx, c.controller, names); err != nil {
+	if err := s.Store.SetSensitiveKeys(ctx, c.controller, names, now); err != nil {
 		return 0, nil, err
 	}
 	s.Log.InfoContext(ctx, "controller sensitive key names set", "controller_id", c.controller, "names", len(names))

@@ -47,7 +47,7 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	}
 	var who local.Identity
 	switch args[0] {
-	case "reapply-erasures", "retention", "replay":
+	case "reapply-erasures", "retention", "replay", "platform":
 		args = append(args, "-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
 			"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
 			"-suppression-table", s.Tables["SuppressionTable"])

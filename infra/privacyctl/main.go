@@ -318,6 +318,13 @@ var commands = []command{
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.since, "since", "", "only erasures since this date, YYYY-MM-DD (default: all)")
 		}, run: reapplyErasures},
+	{name: "platform upgrade-records", args: "[-dry-run]",
+		help: "maintenance, once after the upgrade to issue #35's Platform: rewrite each controller record written before " +
+			"(one email kept raw) in the new form, its keys as lookups and the raw address removed, and give each OpenDSR " +
+			"request without identity keys its subject's; safe to run again and while serving",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.dryRun, "dry-run", false, "count what would be rewritten, write nothing")
+		}, run: upgradeRecords},
 	{name: "ledger verify", args: "[-from YYYY-MM-DD] [-jwks URL] [-json]",
 		help: "maintenance: recompute every ledger entry's hash and every sealed day's Merkle root, check each root's " +
 			"signature against the published keys, and name each entry changed, inserted or deleted, each bad signature, " +
@@ -382,7 +389,7 @@ func tableFlags(fs *flag.FlagSet, o *options) {
 
 const commonHelp = `The team's actions also take -api URL (or PRIVACYCTL_API): the stack's output OperatorUrl; each call is
 signed with your AWS credentials (your role needs PrivacyTeamPolicy), and the ledger names you.
-The maintenance commands (retention backfill, reapply-erasures, replay, ledger verify) work on the tables with your role's
+The maintenance commands (retention backfill, reapply-erasures, platform upgrade-records, replay, ledger verify) work on the tables with your role's
 own access (PrivacyMaintenancePolicy; retention backfill PrivacyBackfillPolicy; locally, AWS_ENDPOINT_URL=http://localhost:3000
 and the keys of the maintenance user make dev prints, so the gateway checks each call against those policies) and take
 -endpoint URL (DynamoDB Local), -stage NAME (table names
@@ -414,7 +421,7 @@ type options struct {
 	entry                                                                  entryFlags
 	newPurposes, bases                                                     multi
 	max, days                                                              int
-	overdue, asJSON, erase, material                                       bool
+	overdue, asJSON, erase, material, dryRun                               bool
 }
 
 // entryFlags are enter's: a request received by email, phone or post.
@@ -857,6 +864,15 @@ func printCampaign(out io.Writer, data json.RawMessage, o options) error {
 		fmt.Fprintf(w, "%s\t%v\n", row.k, row.v)
 	}
 	return w.Flush()
+}
+
+// upgradeRecords rewrites the Platform's records and requests of before
+// issue #35 (dynamo.Store.UpgradeLegacyRecords).
+func upgradeRecords(ctx context.Context, c *cli, _ []string) error {
+	n, err := c.store.UpgradeLegacyRecords(ctx, c.o.dryRun)
+	b, _ := json.Marshal(n)
+	fmt.Fprintf(c.out, "%s\n", b)
+	return err
 }
 
 func reapplyErasures(ctx context.Context, c *cli, _ []string) error {

@@ -16,7 +16,10 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-const recordSK = "RECORD"
+const (
+	recordSK        = "RECORD"
+	sensitiveKeysSK = "SENSITIVE_KEYS"
+)
 
 func recordKey(controller, id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str("C#" + controller + "#" + id), attrSK: str(recordSK)}
@@ -180,14 +183,15 @@ func decodeRecord(it map[string]types.AttributeValue) (privacy.Record, error) {
 }
 
 // KeyedRecords returns every record of controller that carries any of
-// keys, each once, read consistently (the lookups only find them; a
-// record rewritten since without the key is not returned), oldest first.
+// keys, each once, oldest first. Lookups and records are both read
+// consistently (a record written just before is found; one rewritten
+// since without the key is not returned).
 func (s *Store) KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error) {
 	var recordKeys []map[string]types.AttributeValue
 	seen := map[string]bool{}
 	for _, k := range keys {
 		items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Records,
-			KeyConditionExpression:    aws.String("pk = :k"),
+			KeyConditionExpression: aws.String("pk = :k"), ConsistentRead: aws.Bool(true),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(lookupPrefix + controller + "#" + k)}})
 		if err != nil {
 			return nil, fmt.Errorf("keyed records: %w", err)
@@ -312,7 +316,12 @@ func (s *Store) ExpireControllerRecords(ctx context.Context, now time.Time, dry 
 			}
 			for _, it := range page.Items {
 				// Each record's lookups carry its updated_at and go with
-				// it; only records count.
+				// it; only records count. The controller's sensitive key
+				// names are its, not a record's: they go with the last
+				// records only (a controller's own retention keeps them).
+				if s1(it, attrSK) == sensitiveKeysSK && !due.All {
+					continue
+				}
 				isRecord := s1(it, attrSK) == recordSK
 				if dry {
 					if isRecord {
@@ -339,9 +348,11 @@ func (s *Store) ExpireControllerRecords(ctx context.Context, now time.Time, dry 
 }
 
 // sensitiveKeysKey is the item of a controller's own sensitive key names.
-// It carries no controller_id, so no retention index finds it.
+// It carries controller_id and updated_at, so the by-controller index
+// finds it: ExpireControllerRecords deletes it with the controller's last
+// records, once the controller is terminated and its year is over.
 func sensitiveKeysKey(controller string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: str("S#" + controller), attrSK: str("SENSITIVE_KEYS")}
+	return map[string]types.AttributeValue{attrPK: str("S#" + controller), attrSK: str(sensitiveKeysSK)}
 }
 
 // SensitiveKeys returns the key names controller marked sensitive (none
@@ -363,15 +374,17 @@ func (s *Store) SensitiveKeys(ctx context.Context, controller string) ([]string,
 	return names, nil
 }
 
-// SetSensitiveKeys replaces the key names controller marked sensitive.
-func (s *Store) SetSensitiveKeys(ctx context.Context, controller string, names []string) error {
+// SetSensitiveKeys replaces the key names controller marked sensitive, at
+// now.
+func (s *Store) SetSensitiveKeys(ctx context.Context, controller string, names []string, now time.Time) error {
 	l := make([]types.AttributeValue, 0, len(names))
 	for _, n := range names {
 		l = append(l, str(n))
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Records, Key: sensitiveKeysKey(controller),
-		UpdateExpression:          aws.String("SET key_names = :n"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberL{Value: l}}})
+		UpdateExpression: aws.String("SET key_names = :n, controller_id = :c, updated_at = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberL{Value: l},
+			":c": str(controller), ":u": str(ts(now))}})
 	if err != nil {
 		return fmt.Errorf("set sensitive keys: %w", err)
 	}

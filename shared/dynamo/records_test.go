@@ -57,6 +57,13 @@ func TestExpireControllerRecords(t *testing.T) {
 	for _, c := range cases {
 		put(c.controller, c.id, c.age)
 	}
+	// Each controller's own sensitive key names, set long ago: they go with
+	// a terminated controller's last records only, never by age.
+	for _, c := range []string{"acme", "beta", "gamma", "delta"} {
+		if err := s.SetSensitiveKeys(ctx, c, []string{"pin"}, now.Add(-800*day)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n, err := s.ExpireControllerRecords(ctx, now, true); err != nil || n != 4 {
 		t.Fatalf("dry run: %d, %v; want 4", n, err)
 	}
@@ -69,6 +76,14 @@ func TestExpireControllerRecords(t *testing.T) {
 	for _, c := range cases {
 		if _, err := s.GetRecord(ctx, c.controller, c.id); (err == nil) != c.kept {
 			t.Errorf("%s/%s: kept %v, want %v (%v)", c.controller, c.id, err == nil, c.kept, err)
+		}
+	}
+	for _, c := range []struct {
+		controller string
+		kept       bool
+	}{{"acme", true}, {"beta", false}, {"gamma", true}, {"delta", true}} {
+		if names, err := s.SensitiveKeys(ctx, c.controller); err != nil || (len(names) == 1) != c.kept {
+			t.Errorf("%s's sensitive key names: %v, %v; kept want %v", c.controller, names, err, c.kept)
 		}
 	}
 	if n, err := s.ExpireControllerRecords(ctx, now, false); err != nil || n != 0 {

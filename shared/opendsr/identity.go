@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 // The identity types of OpenDSR 2.0 §5.1 (the same in OpenGDPR 1.0 and
@@ -118,3 +120,51 @@ func shapeOf(typ string) string {
 	}
 	return "1 to 256 printable characters"
 }
+
+// placeholders are the identity values of type typ that name no one: what a platform
+// hands every user who refused tracking, or every device of a broken
+// build. Matched, they would join strangers' records into one person's
+// access or erasure.
+//   - The zeroed advertising id: Apple's advertisingIdentifier "returns
+//     either a unique UUID, or all zeros" without tracking consent, and
+//     Google's AdvertisingIdClient.Info.getId (android.adservices AdId
+//     ZERO_OUT) is the same zeros when the user limited ad tracking.
+//   - ANDROID_ID 9774d56d682e549c, the constant of many Android 2.2
+//     devices (Android Developers Blog, "Identifying App Installations",
+//     2011), and the all-zero value.
+func placeholders(typ string) []string {
+	switch {
+	case typ == "android_id":
+		return []string{"9774d56d682e549c", "0000000000000000"}
+	case slices.Contains(uuidTypes, typ):
+		return []string{"00000000-0000-0000-0000-000000000000"}
+	}
+	return nil
+}
+
+// NamesNoOne reports whether a well-formed identity (CheckIdentity found
+// nothing wrong) is a placeholder of its type, raw or as its digest in
+// any format.
+func NamesNoOne(id Identity) bool {
+	for _, p := range placeholders(id.Type) {
+		if id.Format == "raw" {
+			if v, _ := NormalizeIdentity(id.Type, id.Value); v == p {
+				return true
+			}
+			continue
+		}
+		if d := privacy.IdentityDigest(id.Format, p); d != "" && id.Value == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Identifying returns ids without those that name no one (NamesNoOne),
+// in their order.
+func Identifying(ids []Identity) []Identity {
+	return slices.DeleteFunc(slices.Clone(ids), NamesNoOne)
+}
+
+// NoOne is the message of identities that all name no one.
+const NoOne = "name no one: each is a placeholder its platform gives every user (the zeroed advertising id, ANDROID_ID 9774d56d682e549c); send an identity of the person"

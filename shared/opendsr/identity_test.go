@@ -1,6 +1,10 @@
 package opendsr
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -49,6 +53,7 @@ func TestParseIdentities(t *testing.T) {
 		{"an unknown type", `[{"identity_type":"phone","identity_format":"raw","identity_value":"1"}]`, "InvalidValue"},
 		{"an unknown format", `[{"identity_type":"email","identity_format":"sha512","identity_value":"x"}]`, "InvalidValue"},
 		{"an oversized value", `[{"identity_type":"controller_customer_id","identity_format":"raw","identity_value":"` + strings.Repeat("x", 300) + `"}]`, "InvalidFormat"},
+		{"only the zeroed IDFA", `[{"identity_type":"ios_advertising_id","identity_format":"raw","identity_value":"00000000-0000-0000-0000-000000000000"}]`, "InvalidValue"},
 		{"too many", "[" + strings.Repeat(`{"identity_type":"email","identity_format":"raw","identity_value":"a@b.c"},`, MaxIdentities) +
 			`{"identity_type":"email","identity_format":"raw","identity_value":"a@b.c"}]`, "TooMany"},
 	}
@@ -72,7 +77,7 @@ func TestParseV3(t *testing.T) {
 	}{
 		{"as mParticle's docs show it", `"group_id":"g-1","subject_identities":{"email":{"value":"a@b.c","encoding":"raw"},` +
 			`"ios_advertising_id":{"value":"6D92078A-8246-4BA4-AE5B-76104861E7DC","encoding":"raw"}}}`, ""},
-		{"no group", `"subject_identities":{"android_id":{"value":"9774d56d682e549c","encoding":"raw"}}}`, ""},
+		{"no group", `"subject_identities":{"android_id":{"value":"9774d56d682e549d","encoding":"raw"}}}`, ""},
 		{"an odd group id", `"group_id":"<b>","subject_identities":{"email":{"value":"a@b.c","encoding":"raw"}}}`, "InvalidFormat"},
 		{"an unknown encoding", `"subject_identities":{"email":{"value":"a@b.c","encoding":"base64"}}}`, "InvalidValue"},
 		{"an unknown type", `"subject_identities":{"mpid":{"value":"1","encoding":"raw"}}}`, "InvalidValue"},
@@ -91,5 +96,40 @@ func TestParseV3(t *testing.T) {
 	if r, _ := Parse(V3, []byte(base+tests[0].rest), Policy{}); r.GroupID != "g-1" || r.Identities[0].Type != "email" ||
 		r.Identities[1].Type != "ios_advertising_id" {
 		t.Errorf("v3 as the common form: %+v", r)
+	}
+}
+
+func TestNamesNoOne(t *testing.T) {
+	const zero = "00000000-0000-0000-0000-000000000000"
+	md5z, sha1z, sha256z := md5.Sum([]byte(zero)), sha1.Sum([]byte(zero)), sha256.Sum256([]byte(zero))
+	tests := []struct {
+		id   Identity
+		want bool
+	}{
+		{Identity{Type: "ios_advertising_id", Format: "raw", Value: zero}, true},
+		{Identity{Type: "microsoft_advertising_id", Format: "raw", Value: "{" + zero + "}"}, true},
+		{Identity{Type: "android_advertising_id", Format: "md5", Value: hex.EncodeToString(md5z[:])}, true},
+		{Identity{Type: "roku_advertising_id", Format: "sha1", Value: hex.EncodeToString(sha1z[:])}, true},
+		{Identity{Type: "ios_vendor_id", Format: "sha256", Value: hex.EncodeToString(sha256z[:])}, true},
+		{Identity{Type: "android_id", Format: "raw", Value: "9774D56D682E549C"}, true},
+		{Identity{Type: "android_id", Format: "raw", Value: "0000000000000000"}, true},
+		{Identity{Type: "ios_advertising_id", Format: "raw", Value: "6D92078A-8246-4BA4-AE5B-76104861E7DC"}, false},
+		{Identity{Type: "android_id", Format: "raw", Value: "9774d56d682e549d"}, false},
+		{Identity{Type: "android_advertising_id", Format: "md5", Value: strings.Repeat("a", 32)}, false},
+		{Identity{Type: "controller_customer_id", Format: "raw", Value: zero}, false}, // the controller's own id
+		{Identity{Type: "email", Format: "raw", Value: "a@b.c"}, false},
+	}
+	for _, tc := range tests {
+		if got := NamesNoOne(tc.id); got != tc.want {
+			t.Errorf("NamesNoOne(%+v) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+	// A request keeps its other identities.
+	body := `{"regulation":"gdpr","subject_request_id":"7a9e3b1c-1c2d-4e5f-8a9b-0c1d2e3f4a5b","subject_request_type":"access",` +
+		`"submitted_time":"2026-11-28T10:00:00Z","subject_identities":[` +
+		`{"identity_type":"email","identity_format":"raw","identity_value":"a@b.c"},` +
+		`{"identity_type":"ios_advertising_id","identity_format":"raw","identity_value":"` + zero + `"}]}`
+	if r, err := Parse(V2, []byte(body), Policy{}); err != nil || len(r.Identities) != 1 || r.Identities[0].Type != "email" {
+		t.Errorf("an email and the zeroed IDFA: %+v, %v; want the email alone", r.Identities, err)
 	}
 }

@@ -243,6 +243,12 @@ func Parse(v Version, body []byte, p Policy) (Request, error) {
 	if len(errs) > 0 {
 		return r, &Error{Code: 400, Message: errs[0].Message, Errors: errs}
 	}
+	// An identity that names no one (the zeroed advertising id) is
+	// dropped, the others kept; a request naming no one else is refused.
+	if r.Identities = Identifying(r.Identities); len(r.Identities) == 0 {
+		add("subject_identities", "InvalidValue", NoOne)
+		return r, &Error{Code: 400, Message: errs[0].Message, Errors: errs}
+	}
 	return r, nil
 }
 

@@ -52,7 +52,7 @@ type Store interface {
 	KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error)
 	GroupRequests(ctx context.Context, controller, group string, max int) ([]privacy.RightsRequest, error)
 	SensitiveKeys(ctx context.Context, controller string) ([]string, error)
-	SetSensitiveKeys(ctx context.Context, controller string, names []string) error
+	SetSensitiveKeys(ctx context.Context, controller string, names []string, now time.Time) error
 	limit.Counter
 }
 

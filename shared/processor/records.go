@@ -78,7 +78,7 @@ const MaxRecordIdentities = 10
 // identities of any OpenDSR type and format (opendsr.CheckIdentity: the
 // shape of each type; a raw value is normalised for its type), and
 // attributes, a JSON object of at most MaxAttributes bytes. It returns the
-// identities and the attributes.
+// identities that name someone (opendsr.Identifying) and the attributes.
 func ParseRecord(body []byte) ([]opendsr.Identity, json.RawMessage, error) {
 	if len(body) > maxRecordBody {
 		return nil, nil, &opendsr.Error{Code: http.StatusRequestEntityTooLarge,
@@ -100,6 +100,12 @@ func ParseRecord(body []byte) ([]opendsr.Identity, json.RawMessage, error) {
 	if len(errs) > 0 {
 		return nil, nil, &opendsr.Error{Code: http.StatusBadRequest, Message: errs[0].Message, Errors: errs}
 	}
+	// An identity that names no one (the zeroed advertising id) is not
+	// kept as a key: every record carrying it would share it.
+	ids := opendsr.Identifying(in.Identities)
+	if len(ids) == 0 {
+		return nil, nil, invalid("identities", "InvalidValue", opendsr.NoOne)
+	}
 	attrs := bytes.TrimSpace(in.Attributes)
 	switch {
 	case len(attrs) == 0 || bytes.Equal(attrs, []byte("null")):
@@ -113,7 +119,7 @@ func ParseRecord(body []byte) ([]opendsr.Identity, json.RawMessage, error) {
 	if err := json.Compact(&compact, attrs); err != nil {
 		return nil, nil, invalid("attributes", "InvalidValue", "must be a JSON object")
 	}
-	return in.Identities, compact.Bytes(), nil
+	return ids, compact.Bytes(), nil
 }
 
 // recordKeys are a record's identities as keys at controller, each once:
@@ -238,10 +244,11 @@ func (s *Service) putSensitiveKeys(ctx context.Context, c call) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.writeAllowed(ctx, c, s.Now().UTC()); err != nil {
+	now := s.Now().UTC()
+	if err := s.writeAllowed(ctx, c, now); err != nil {
 		return 0, nil, err
 	}
-	if err := s.Store.SetSensitiveKeys(ctx, c.controller, names); err != nil {
+	if err := s.Store.SetSensitiveKeys(ctx, c.controller, names, now); err != nil {
 		return 0, nil, err
 	}
 	s.Log.InfoContext(ctx, "controller sensitive key names set", "controller_id", c.controller, "names", len(names))

@@ -3,7 +3,9 @@ package processor_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
+	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
@@ -198,6 +201,31 @@ func TestControllerRequestsActOnTheirRecordsOnly(t *testing.T) {
 	for _, want := range []int{200, 404} {
 		if code, _ := as("acme", "DELETE", recordAt, "a-3", ""); code != want {
 			t.Fatalf("delete: %d, want %d", code, want)
+		}
+	}
+}
+
+func TestParseRecordKeepsNoPlaceholder(t *testing.T) {
+	const zero = `{"identity_type":"ios_advertising_id","identity_format":"raw","identity_value":"00000000-0000-0000-0000-000000000000"}`
+	email := `{"identity_type":"email","identity_format":"raw","identity_value":"ann@example.com"}`
+	tests := []struct {
+		name, ids string
+		want      []string // identity types kept; nil: refused 400
+	}{
+		{"an email and the zeroed IDFA", email + "," + zero, []string{"email"}},
+		{"the zeroed IDFA alone", zero, nil},
+		{"the Android 2.2 ANDROID_ID alone", `{"identity_type":"android_id","identity_format":"raw","identity_value":"9774D56D682E549C"}`, nil},
+		{"an email", email, []string{"email"}},
+	}
+	for _, tc := range tests {
+		ids, _, err := processor.ParseRecord([]byte(`{"identities":[` + tc.ids + `],"attributes":{}}`))
+		var got []string
+		for _, id := range ids {
+			got = append(got, id.Type)
+		}
+		var e *opendsr.Error
+		if tc.want == nil && !(errors.As(err, &e) && e.Code == 400) || tc.want != nil && (err != nil || !slices.Equal(got, tc.want)) {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
 		}
 	}
 }

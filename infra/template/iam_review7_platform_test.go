@@ -89,20 +89,6 @@ func (p *platformDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, answer)
 }
 
-// review7Tables are the stack's tables with the indexes the Platform's
-// code names, as awsreq needs them.
-func review7Tables() awsreq.Tables {
-	tables := awsreq.Tables{}
-	for _, id := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable", "RecordsTable"} {
-		tables[id] = awsreq.Table{ARN: table(id), PartitionKey: "pk", SortKey: "sk", Indexes: map[string][2]string{}}
-	}
-	tables["RequestsTable"].Indexes["by-subject"] = [2]string{"subject", "received_at"}
-	tables["RequestsTable"].Indexes["by-group"] = [2]string{"group_key", "received_at"}
-	tables["RequestsTable"].Indexes["by-status-due"] = [2]string{"status", "due_at"}
-	tables["RecordsTable"].Indexes["by-controller"] = [2]string{"controller_id", "updated_at"}
-	return tables
-}
-
 // platformRequestsOf runs calls against a store over platformDB and
 // returns each request it sent as IAM evaluates it, with the operation.
 func platformRequestsOf(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) error) []iamsim.Request {

@@ -42,7 +42,7 @@ import (
 const review7Subject = privacy.SubjectID("abababababababababababababababababababababababababababababababab")
 
 // review7Tables are the tables as awsreq needs them, with the indexes the
-// recorded paths query.
+// recorded paths query (the Platform's too: iam_review7_platform_test.go).
 func review7Tables() awsreq.Tables {
 	tables := awsreq.Tables{}
 	for _, id := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable", "RecordsTable", "LedgerRootsTable"} {
@@ -50,6 +50,8 @@ func review7Tables() awsreq.Tables {
 	}
 	tables["RequestsTable"].Indexes["by-subject"] = [2]string{"subject", "received_at"}
 	tables["RequestsTable"].Indexes["by-status-due"] = [2]string{"status", "due_at"}
+	tables["RequestsTable"].Indexes["by-group"] = [2]string{"group_key", "received_at"}
+	tables["RecordsTable"].Indexes["by-controller"] = [2]string{"controller_id", "updated_at"}
 	tables["LedgerTable"].Indexes["by-day"] = [2]string{"day", "sk"}
 	tables["SubjectsTable"].Indexes["by-list"] = [2]string{"list_pk", "list_sk"}
 	return tables

@@ -198,17 +198,17 @@ func (s *Store) moveLedger(ctx context.Context, from, to privacy.SubjectID, requ
 		return 0, err
 	}
 	recorded := slices.ContainsFunc(entries, func(it map[string]types.AttributeValue) bool {
-		return s1(it, "event") == ledgerMoved && s1(it, "ref") == requestID
+		return s1(it, "event") == ledger.EventMoved && s1(it, "ref") == requestID
 	})
 	if !recorded {
-		if err := s.RecordEvent(ctx, privacy.Event{Subject: from, Name: ledgerMoved, At: at, Ref: requestID}); err != nil {
+		if err := s.RecordEvent(ctx, privacy.Event{Subject: from, Name: ledger.EventMoved, At: at, Ref: requestID}); err != nil {
 			return 0, err
 		}
 	}
 	day := ledger.Day(ts(at))
 	n := 0
 	for _, it := range entries {
-		if s1(it, "event") == ledgerMoved || s1(it, ledger.AttrRedactedBy) == requestID {
+		if s1(it, "event") == ledger.EventMoved || s1(it, ledger.AttrRedactedBy) == requestID {
 			continue // a move's own record stays with the old key; an entry redacted by this move was copied
 		}
 		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger, Item: movedLedgerCopy(it, to, day),
@@ -225,11 +225,6 @@ func (s *Store) moveLedger(ctx context.Context, from, to privacy.SubjectID, requ
 	}
 	return n, nil
 }
-
-// ledgerMoved is the event of the entry a move of the ledger (moveLedger)
-// leaves in the old partition: its ref names the correction whose
-// redactions verify then accepts.
-const ledgerMoved = "moved"
 
 // movedLedgerCopy is a ledger entry as its copy under the subject to is
 // written on day, the move's day: a new entry, sealed with that day (a

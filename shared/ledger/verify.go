@@ -43,12 +43,15 @@ type Report struct {
 	Findings              []Finding
 }
 
-// Redacting are the events (typed, as Entry.Attrs holds them) whose
-// entry, with the request id as its ref, accepts a redaction naming that
-// request of the entries before it in the same partition: an erasure's
-// ("erased") and a correction's move of the address ("moved", written by
-// the store's move in the old partition).
-func Redacting() []string { return []string{"S:erased", "S:moved"} }
+// EventMoved is the event of the entry a correction of an address leaves
+// in the person's old partition, its ref the correction's request id: like
+// an erasure's "erased" entry, it accepts the redactions naming that
+// request of the entries before it in the same partition.
+const EventMoved = "moved"
+
+// redacting are the events (typed, as Entry.Attrs holds them) whose entry
+// may name a redaction.
+func redacting() []string { return []string{"S:erased", "S:" + EventMoved} }
 
 // Verify recomputes every entry's hash and every sealed day's root from
 // day from on (every day when ""), at now, and names each entry changed,
@@ -63,7 +66,7 @@ func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, n
 	// of the address (its history copied to the new key, the old redacted).
 	erasures := map[[2]string]string{} // pk, request id -> the erasure's or move's time
 	for _, e := range entries {
-		if slices.Contains(Redacting(), e.Attrs["event"]) {
+		if slices.Contains(redacting(), e.Attrs["event"]) {
 			erasures[[2]string{e.PK, e.Attrs["ref"]}] = e.Attrs["at"]
 		}
 	}

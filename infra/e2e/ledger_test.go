@@ -189,3 +189,74 @@ func TestLedgerVerifiesAfterErasure(t *testing.T) {
 		t.Fatalf("verify after a redaction no erasure made: %v\n%s", err, out)
 	}
 }
+
+// A correction of an address the team approves after the person's
+// entries were sealed keeps the ledger verifiable: the old entries stay,
+// redacted by the correction, beside its "moved" entry; the copies under
+// the new key are new entries of the move's day, each naming the entry it
+// copies. A redaction naming a correction that moved nothing of the
+// person is still named.
+func TestLedgerVerifiesAfterAddressCorrection(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	oldAddr, newAddr := "ledger-move-"+u+"@example.com", "ledger-moved-"+u+"@example.com"
+	from, to := s.hasher.Subject(oldAddr), s.hasher.Subject(newAddr)
+	at := yesterday()
+	keys := s.seedLedger(t,
+		privacy.Event{Subject: from, Name: "subscribe_requested", At: at, Ref: "sub-1", Purpose: "newsletter", LegalBasis: "consent",
+			Detail: map[string]string{"topics": "news", "consent_text": "v3", "source_ip": "192.0.2.7"}},
+		privacy.Event{Subject: from, Name: "subscription_confirmed", At: at.Add(time.Minute), Ref: "sub-1", Purpose: "newsletter",
+			LegalBasis: "consent", Detail: map[string]string{"topics": "news"}},
+		privacy.Event{Subject: "ledger-other-" + privacy.SubjectID(u), Name: "subscription_confirmed", At: at.Add(2 * time.Minute),
+			Ref: "sub-2", Detail: map[string]string{"topics": "news"}})
+	s.seal(t)
+
+	id, verify, _ := s.fileAndOpen(t, oldAddr, `{"email":"`+oldAddr+`","type":"rectification","field":"email","value":"`+newAddr+`"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"awaiting_review"`) {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	ask := s.mailTo(t, newAddr, "Please confirm this address (request "+id)
+	if resp, out := s.do(t, "POST", s.path(t, addressLink.FindString(ask.Body.Text)), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("confirm the new address: %d %s", resp.StatusCode, out)
+	}
+	if out, err := s.privacyctl(t, "approve", id); err != nil {
+		t.Fatalf("approve: %v %s", err, out)
+	}
+	s.mailTo(t, newAddr, "Your data is corrected")
+
+	ctx, db, tbl := context.Background(), s.DB(), aws.String(s.Tables["LedgerTable"])
+	for _, k := range keys[:2] {
+		got, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: tbl, Key: s.ledgerKey(k), ConsistentRead: aws.Bool(true)})
+		if err != nil || got.Item == nil {
+			t.Fatalf("the moved person's sealed entry %v is gone: %v", k, err)
+		}
+		if _, ok := got.Item["detail"]; ok || str(got.Item, "redacted_by") != id || str(got.Item, "h") == "" {
+			b, _ := json.Marshal(got.Item)
+			t.Fatalf("entry %v after the move: %s", k, b)
+		}
+		moved, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: tbl, ConsistentRead: aws.Bool(true),
+			Key: s.ledgerKey([2]string{"S#" + string(to), k[1]})})
+		if err != nil || moved.Item == nil {
+			t.Fatalf("no copy of %v under the new key: %v", k, err)
+		}
+		d, _ := moved.Item["detail"].(*types.AttributeValueMemberM)
+		if d == nil || str(d.Value, "moved_from") != k[1] || str(moved.Item, "day") != time.Now().UTC().Format(time.DateOnly) {
+			b, _ := json.Marshal(moved.Item)
+			t.Fatalf("the copy of %v: %s", k, b)
+		}
+	}
+	if out, err := s.privacyctl(t, "ledger", "verify"); err != nil {
+		t.Fatalf("verify after the move: %v\n%s", err, out)
+	}
+	// A redaction naming a correction that moved nothing of this person.
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: tbl, Key: s.ledgerKey(keys[2]),
+		UpdateExpression:          aws.String("REMOVE detail, salt SET redacted_by = :by"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":by": &types.AttributeValueMemberS{Value: id}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.privacyctl(t, "ledger", "verify", "-from", at.Format(time.DateOnly))
+	if err == nil || !strings.Contains(out, "bad redaction: day "+at.Format(time.DateOnly)+" entry "+keys[2][0]) {
+		t.Fatalf("verify after a redaction no move made: %v\n%s", err, out)
+	}
+}

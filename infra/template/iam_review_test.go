@@ -166,7 +166,7 @@ func TestIAMReviewGrantsNoCodePathUses(t *testing.T) {
 		{"OperatorFunction", "dynamodb:Query", table("SubjectsTable") + "/index/by-list", keys([]string{"subscribers"}), false},
 
 		// RightsFunction, Sid ErasureDeletesTheSubject, and
-		// OperatorFunction, Sids LedgerReadAppendAndMove and
+		// OperatorFunction, Sids LedgerReadAndAppend and
 		// SubjectsFor...: BatchWriteItem without dynamodb:Attributes, so a
 		// batch may put whole items (a forged ledger entry, a subject's
 		// item). The code's batches are deletes (Store.batchDelete), as

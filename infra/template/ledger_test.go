@@ -45,6 +45,11 @@ func TestLedgerIsAppendOnlyToTheInternet(t *testing.T) {
 		// The team's erasure and a re-applied one redact the same way.
 		ask{"OperatorFunction", "dynamodb:UpdateItem", ledger, keys([]string{"S#a"}, redaction...), true},
 		ask{"OperatorFunction", "dynamodb:UpdateItem", ledger, keys([]string{"S#a"}, "event", "pk", "sk"), false},
+		// A correction of an address redacts and copies; it deletes
+		// nothing, so the team deletes no entry (its batches are the
+		// subjects table's: iam_review_test.go).
+		ask{"OperatorFunction", "dynamodb:PutItem", ledger, keys([]string{"S#a"}, "at", "event", "h", "pk", "sk"), true},
+		ask{"OperatorFunction", "dynamodb:DeleteItem", ledger, keys([]string{"S#a"}, "pk", "sk"), false},
 		ask{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", ledger, keys([]string{"S#a"}, redaction...), true},
 	)
 	check(t, asks)

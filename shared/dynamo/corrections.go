@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -117,31 +119,21 @@ func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bo
 }
 
 // MoveSubject moves everything held under from to to, the subject of the
-// person's corrected address email: its items in the subjects table (with
-// the address and its list keys, and no email due), its ledger entries (the
-// history stays whole), its suppression reasons, and its requests (their
-// subject, and the address where they keep one). What to already holds
-// under the same key stays (the person's own state under the new address
-// wins). Each item is copied before its old copy is deleted, so a move cut
-// short is finished by running it again; last, a forward from the old key
-// to the new (Forward) for the links of emails sent before. It
-// reports the items moved.
-func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error) {
-	n := 0
-	move := func(table string, it map[string]types.AttributeValue) error {
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: movedCopy(it, to, email),
-			ConditionExpression: aws.String("attribute_not_exists(pk)")})
-		if err != nil && !isConditionFailed(err) {
-			return fmt.Errorf("move to the new address: %w", err)
-		}
-		if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table,
-			Key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}); err != nil {
-			return fmt.Errorf("move from the old address: %w", err)
-		}
-		n++
-		return nil
+// person's corrected address email, for the correction requestID: its
+// items in the subjects table (with the address and its list keys, and no
+// email due), its suppression reasons, and its requests (their subject,
+// and the address where they keep one). What to already holds under the
+// same key stays (the person's own state under the new address wins).
+// Each item is copied before its old copy is deleted, so a move cut short
+// is finished by running it again; last, a forward from the old key to
+// the new (Forward) for the links of emails sent before. The ledger is
+// not moved but kept verifiable (moveLedger). It reports the items moved.
+func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email, requestID string, at time.Time) (int, error) {
+	n, err := s.moveLedger(ctx, from, to, requestID, at)
+	if err != nil {
+		return n, err
 	}
-	for _, table := range []string{s.tables.Subjects, s.tables.Ledger, s.tables.Suppression} {
+	for _, table := range []string{s.tables.Subjects, s.tables.Suppression} {
 		items, err := s.query(ctx, table, SubjectPK(from))
 		if err != nil {
 			return n, err
@@ -150,9 +142,16 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 			if s1(it, attrSK) == movedSK {
 				continue // a forward of an earlier move stays where it is
 			}
-			if err := move(table, it); err != nil {
-				return n, err
+			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: movedCopy(it, to, email),
+				ConditionExpression: aws.String("attribute_not_exists(pk)")})
+			if err != nil && !isConditionFailed(err) {
+				return n, fmt.Errorf("move to the new address: %w", err)
 			}
+			if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table,
+				Key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}); err != nil {
+				return n, fmt.Errorf("move from the old address: %w", err)
+			}
+			n++
 		}
 	}
 	// Links in emails sent before the move carry the old key: a forward
@@ -180,6 +179,74 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 		n++
 	}
 	return n, nil
+}
+
+// moveLedger moves a person's ledger history from the key from to the key
+// to without deleting or changing a sealed entry (docs/ledger.md, "A
+// correction keeps the ledger verifiable"). First an entry "moved" (ref
+// requestID, at at) in the old partition records the move; then each old
+// entry is copied to the new key as a new entry (movedLedgerCopy: day the
+// move's day, detail.moved_from the old sort key, its own hash) and the
+// old one redacted by requestID, as an erasure redacts: verify accepts the
+// redaction because the "moved" entry names requestID. A move cut short is
+// finished by running it again: the "moved" entry is written once, an
+// entry redacted by requestID was copied already, and a copy written
+// before is not written twice. It reports the entries moved.
+func (s *Store) moveLedger(ctx context.Context, from, to privacy.SubjectID, requestID string, at time.Time) (int, error) {
+	entries, err := s.LedgerEntries(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	recorded := slices.ContainsFunc(entries, func(it map[string]types.AttributeValue) bool {
+		return s1(it, "event") == ledger.EventMoved && s1(it, "ref") == requestID
+	})
+	if !recorded {
+		if err := s.RecordEvent(ctx, privacy.Event{Subject: from, Name: ledger.EventMoved, At: at, Ref: requestID}); err != nil {
+			return 0, err
+		}
+	}
+	day := ledger.Day(ts(at))
+	n := 0
+	for _, it := range entries {
+		if s1(it, "event") == ledger.EventMoved || s1(it, ledger.AttrRedactedBy) == requestID {
+			continue // a move's own record stays with the old key; an entry redacted by this move was copied
+		}
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger, Item: movedLedgerCopy(it, to, day),
+			ConditionExpression: aws.String("attribute_not_exists(pk)")})
+		if err != nil && !isConditionFailed(err) {
+			return n, fmt.Errorf("copy ledger entry to the new address: %w", err)
+		}
+		if s1(it, ledger.AttrRedactedBy) == "" { // an erasure's redaction stays as it is
+			if err := s.redactLedger(ctx, []map[string]types.AttributeValue{it}, []int{0}, requestID); err != nil {
+				return n, err
+			}
+		}
+		n++
+	}
+	return n, nil
+}
+
+// movedLedgerCopy is a ledger entry as its copy under the subject to is
+// written on day, the move's day: a new entry, sealed with that day (a
+// sealed day gains no entry), its detail the old one (none when an
+// erasure redacted it) with moved_from, the old entry's sort key, and its
+// own salt, digest and hash; filed for retention under its new key.
+func movedLedgerCopy(item map[string]types.AttributeValue, to privacy.SubjectID, day string) map[string]types.AttributeValue {
+	moved := maps.Clone(item)
+	moved[attrPK] = str(SubjectPK(to))
+	if _, ok := item["subject"]; ok {
+		moved["subject"] = str(string(to))
+	}
+	for _, a := range []string{ledger.AttrHash, ledger.AttrSalt, ledger.AttrDetailSum, ledger.AttrRedactedBy} {
+		delete(moved, a)
+	}
+	detail := map[string]types.AttributeValue{}
+	if m, ok := item[ledger.AttrDetail].(*types.AttributeValueMemberM); ok {
+		maps.Copy(detail, m.Value)
+	}
+	detail["moved_from"] = item[attrSK]
+	moved[ledger.AttrDetail] = &types.AttributeValueMemberM{Value: detail}
+	return sealEntryOn(withDue(privacy.TableLedger, moved), day)
 }
 
 // movedCopy is item as a move to the subject to, whose address is email,

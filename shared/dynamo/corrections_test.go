@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -56,8 +57,9 @@ func TestCorrections(t *testing.T) {
 		t.Fatalf("name corrected on %d items: %v", n, err)
 	}
 
+	held, _ := s.LedgerEntries(ctx, to)
 	for range 2 { // the second run finds nothing left to move
-		if _, err := s.MoveSubject(ctx, from, to, newAddr, time.Now()); err != nil {
+		if _, err := s.MoveSubject(ctx, from, to, newAddr, "req-move", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,8 +74,40 @@ func TestCorrections(t *testing.T) {
 			t.Fatalf("Forward(%s) = %s, %v, %v; want the new key, and the move's time for the old", sub, cur, movedAt, err)
 		}
 	}
-	if l, _ := s.LedgerEntries(ctx, from); len(l) != 0 {
-		t.Fatalf("%d ledger entries left under the old key", len(l))
+	// The ledger under the old key stays, redacted by the correction, with
+	// the one entry of the move (twice run) that names it; the copies
+	// under the new key are new entries, each naming the entry it copies;
+	// all of it verifies.
+	old, _ := s.LedgerEntries(ctx, from)
+	var moves int
+	for _, it := range old {
+		switch {
+		case it["event"].(*types.AttributeValueMemberS).Value == "moved":
+			moves++
+		case it[ledger.AttrRedactedBy] == nil || it[ledger.AttrDetail] != nil:
+			t.Errorf("old entry not redacted by the move: %v", it)
+		}
+	}
+	if moves != 1 || len(old) < 4 {
+		t.Fatalf("under the old key %d entries, %d of the move", len(old), moves)
+	}
+	now, _ := s.LedgerEntries(ctx, to)
+	var copies int
+	for _, it := range now {
+		if d, _ := it[ledger.AttrDetail].(*types.AttributeValueMemberM); d != nil && d.Value["moved_from"] != nil {
+			copies++
+		}
+	}
+	if copies != len(old)-moves || len(now) != len(held)+copies {
+		t.Fatalf("under the new key %d entries, %d copies naming the old; want %d copies beside the %d held before",
+			len(now), copies, len(old)-moves, len(held))
+	}
+	all, err := s.ScanLedger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ledger.Verify(all, nil, nil, "", time.Now()); len(r.Findings) > 0 {
+		t.Fatalf("the ledger after the move: %v", r.Findings)
 	}
 	items, _ := s.SubjectData(ctx, to)
 	var inqs []string

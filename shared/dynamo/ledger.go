@@ -24,7 +24,14 @@ const ledgerByDay = "by-day"
 // digest of its detail when it has one, and its content hash
 // (ledger.Hash). Nothing is read: the entry's own content is enough.
 func sealEntry(item map[string]types.AttributeValue) map[string]types.AttributeValue {
-	item[ledger.AttrDay] = str(ledger.Day(s1(item, "at")))
+	return sealEntryOn(item, ledger.Day(s1(item, "at")))
+}
+
+// sealEntryOn is sealEntry for an entry sealed with day, not the day of
+// its time: a copy a move writes (movedLedgerCopy) keeps the time of what
+// it records and is sealed with the day it was written.
+func sealEntryOn(item map[string]types.AttributeValue, day string) map[string]types.AttributeValue {
+	item[ledger.AttrDay] = str(day)
 	if detail := detailOf(item); detail != nil {
 		salt := ledger.NewSalt()
 		if sum := ledger.DetailDigest(salt, detail); sum != "" {

@@ -1,10 +1,12 @@
 package dynamo
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -42,6 +44,49 @@ func TestMovedCopy(t *testing.T) {
 			}
 			if s1(c.item, attrPK) != before {
 				t.Error("the item read was changed")
+			}
+		})
+	}
+}
+
+// What a move writes of a ledger entry under the new key: a new entry on
+// the move's day, naming the old entry's key, with its own hash, whatever
+// the old one held (a detail, or none after an erasure redacted it).
+func TestMovedLedgerCopy(t *testing.T) {
+	const to, day = privacy.SubjectID("new"), "2026-12-07"
+	redacted := sealEntry(map[string]types.AttributeValue{attrPK: str("S#old"), attrSK: str("2026-12-01T10:00:00Z#unsubscribed#u1"),
+		"at": str("2026-12-01T10:00:00Z"), "event": str("unsubscribed"), "subject": str("old"),
+		ledger.AttrDetail: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"list": str("news")}}})
+	delete(redacted, ledger.AttrDetail)
+	delete(redacted, ledger.AttrSalt)
+	redacted[ledger.AttrRedactedBy] = str("req-erase")
+	for _, c := range []struct {
+		name       string
+		item       map[string]types.AttributeValue
+		wantDetail map[string]string
+	}{
+		{"an entry with a detail",
+			sealEntry(map[string]types.AttributeValue{attrPK: str("S#old"), attrSK: str("2026-12-01T10:00:00Z#subscribed#s1"),
+				"at": str("2026-12-01T10:00:00Z"), "event": str("subscribed"), "subject": str("old"),
+				ledger.AttrDetail: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"list": str("news")}}}),
+			map[string]string{"list": "S:news", "moved_from": "S:2026-12-01T10:00:00Z#subscribed#s1"}},
+		{"an entry an erasure redacted", redacted,
+			map[string]string{"moved_from": "S:2026-12-01T10:00:00Z#unsubscribed#u1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			oldHash := s1(c.item, ledger.AttrHash)
+			got := ledgerEntry(movedLedgerCopy(c.item, to, day))
+			if got.PK != "S#new" || got.SK != s1(c.item, attrSK) || got.Day != day || got.Attrs["subject"] != "S:new" {
+				t.Errorf("copy %s %s day %s subject %s", got.PK, got.SK, got.Day, got.Attrs["subject"])
+			}
+			if !maps.Equal(got.Detail, c.wantDetail) {
+				t.Errorf("detail %v, want %v", got.Detail, c.wantDetail)
+			}
+			if why := ledger.Check(got); why != "" || got.Hash == oldHash || got.RedactedBy != "" {
+				t.Errorf("copy's seal: %q, hash new %v, redacted by %q", why, got.Hash != oldHash, got.RedactedBy)
+			}
+			if _, ok := c.item[ledger.AttrDetail].(*types.AttributeValueMemberM); ok && len(detailOf(c.item)) != 1 {
+				t.Error("the old entry's detail was changed")
 			}
 		})
 	}

@@ -167,6 +167,36 @@ func TestVerifyNamesEachChange(t *testing.T) {
 			}
 			return append(es, entry("S#alice", "2026-12-06", 30, "erased", "req-9", nil)), ss
 		}, nil},
+		{"an address moved by a correction: old entries redacted by it, copies new on the move's day", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			for i := range es {
+				if es[i].PK == "S#alice" {
+					c := entry("S#alice2", "2026-12-06", i, "copy", "c", map[string]string{"moved_from": es[i].SK})
+					es[i].Detail, es[i].Salt, es[i].RedactedBy = nil, "", "req-7"
+					es = append(es, c)
+				}
+			}
+			return append(es, entry("S#alice", "2026-12-06", 40, "moved", "req-7", nil)), ss
+		}, nil},
+		{"a redaction naming another person's move", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
+			es[i].Detail, es[i].Salt, es[i].RedactedBy = nil, "", "req-7"
+			return append(es, entry("S#bob", "2026-12-06", 40, "moved", "req-7", nil)), ss
+		}, []string{"bad redaction: day 2026-12-05 entry S#alice"}},
+		{"a redaction naming a move before the entry", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
+			es[i].Detail, es[i].Salt, es[i].RedactedBy = nil, "", "req-7"
+			return append(es, entry("S#alice", "2026-12-04", 0, "moved", "req-7", nil)), ss
+		}, []string{"inserted: day 2026-12-04 entry S#alice", "bad redaction: day 2026-12-05 entry S#alice"}},
+		{"a redaction naming a request that only received a correction", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
+			es[i].Detail, es[i].Salt, es[i].RedactedBy = nil, "", "req-7"
+			return append(es, entry("S#alice", "2026-12-06", 40, "rectification_approved", "req-7", nil)), ss
+		}, []string{"bad redaction: day 2026-12-05 entry S#alice"}},
+		{"a copy inserted into a sealed day", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
+			c := entry("S#alice2", "2026-12-05", 50, "copy", "c", map[string]string{"moved_from": es[i].SK})
+			return append(es, c), ss
+		}, []string{"inserted: day 2026-12-05 entry S#alice2"}},
 		{"a detail redacted with no erasure", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
 			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
 			es[i].Detail, es[i].Salt, es[i].RedactedBy = nil, "", "req-9"

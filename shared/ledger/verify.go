@@ -19,7 +19,7 @@ const (
 	BadSignature = "bad signature" // a day's root does not verify against the published keys
 	BadLeaves    = "bad leaves"    // a day's kept leaves do not make its signed root
 	Unsealed     = "unsealed"      // a day between two sealed ones has no root
-	BadRedaction = "bad redaction" // a detail removed with no erasure in the ledger that names it
+	BadRedaction = "bad redaction" // a detail removed with no erasure or move in the ledger that names it
 )
 
 // Finding is one thing Verify found wrong.
@@ -43,18 +43,30 @@ type Report struct {
 	Findings              []Finding
 }
 
+// EventMoved is the event of the entry a correction of an address leaves
+// in the person's old partition, its ref the correction's request id: like
+// an erasure's "erased" entry, it accepts the redactions naming that
+// request of the entries before it in the same partition.
+const EventMoved = "moved"
+
+// redacting are the events (typed, as Entry.Attrs holds them) whose entry
+// may name a redaction.
+func redacting() []string { return []string{"S:erased", "S:" + EventMoved} }
+
 // Verify recomputes every entry's hash and every sealed day's root from
 // day from on (every day when ""), at now, and names each entry changed,
 // inserted or deleted, each root whose signature fails against keys
 // (the published receipt keys), each day missing between two sealed
-// ones, and each redaction no erasure names. The days after the last
+// ones, and each redaction no erasure or move names. The days after the last
 // sealed one are checked entry by entry (their seal is still to come).
 func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, now time.Time) Report {
 	var r Report
 	byDay := map[string][]Entry{}
-	erasures := map[[2]string]string{} // pk, request id -> the erasure's time
+	// The entries that may redact: an erasure's, and a correction's move
+	// of the address (its history copied to the new key, the old redacted).
+	erasures := map[[2]string]string{} // pk, request id -> the erasure's or move's time
 	for _, e := range entries {
-		if e.Attrs["event"] == "S:erased" {
+		if slices.Contains(redacting(), e.Attrs["event"]) {
 			erasures[[2]string{e.PK, e.Attrs["ref"]}] = e.Attrs["at"]
 		}
 	}
@@ -71,7 +83,7 @@ func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, n
 			at, ok := erasures[[2]string{e.PK, "S:" + e.RedactedBy}]
 			if !ok || at < e.Attrs["at"] {
 				r.Findings = append(r.Findings, Finding{Kind: BadRedaction, Day: e.Day, PK: e.PK, SK: e.SK,
-					Why: "redacted by " + e.RedactedBy + ", which erased nothing of this person after it"})
+					Why: "redacted by " + e.RedactedBy + ", which erased or moved nothing of this person after it"})
 			}
 		}
 	}

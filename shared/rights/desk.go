@@ -43,7 +43,7 @@ type DeskStore interface {
 	Lift(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 	CorrectField(ctx context.Context, subject privacy.SubjectID, field, value string) (int, error)
-	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email string, at time.Time) (int, error)
+	MoveSubject(ctx context.Context, from, to privacy.SubjectID, email, requestID string, at time.Time) (int, error)
 	SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bool, error)
 	// CreateRequest records a request the team entered (Enter).
 	CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error
@@ -225,7 +225,7 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	var err error
 	if c.Field == privacy.FieldEmail {
 		to := d.Hasher.Subject(c.Value)
-		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value, d.Now()); err != nil {
+		if n, err = d.Store.MoveSubject(ctx, req.Subject, to, c.Value, req.ID, d.Now()); err != nil {
 			return err
 		}
 		req.Subject = to

@@ -789,5 +789,11 @@ func ProcessorRequestMail(c Config, p ProcessorRequest) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Kind: KindProcessorRequest, To: []string{p.To}, Subject: subj, Text: text, HTML: html}, nil
+	// It asks the processor to reply: the reply goes to the privacy
+	// team, not to the sender address nobody reads.
+	msg := Message{Kind: KindProcessorRequest, To: []string{p.To}, Subject: subj, Text: text, HTML: html}
+	if c.TeamInbox != "" {
+		msg.ReplyTo = []string{c.TeamInbox}
+	}
+	return msg, nil
 }

@@ -219,3 +219,21 @@ func TestMarketingInTheSubscribersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The processor's email asks for a reply (a rectification's corrected
+// data, a person it cannot find): the reply reaches the privacy team.
+func TestProcessorRequestRepliesReachTheTeam(t *testing.T) {
+	c := Config{Company: "Example Inc.", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/privacy",
+		TeamInbox: "team@example.com"}
+	msg, err := ProcessorRequestMail(c, ProcessorRequest{To: "dpo@processor.example", Processor: "Drift", Reference: "ref-1",
+		Type: "rectification", Regulation: "gdpr", Identity: "ann@example.com", Confirm: "https://privacy.example.com/c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.To) != 1 || msg.To[0] != "dpo@processor.example" {
+		t.Errorf("to %v", msg.To)
+	}
+	if len(msg.ReplyTo) != 1 || msg.ReplyTo[0] != "team@example.com" {
+		t.Errorf("reply-to %v, want the team's inbox: the email asks the processor to reply", msg.ReplyTo)
+	}
+}

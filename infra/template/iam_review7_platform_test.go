@@ -5,20 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/privacykeeper/privacykeeper/infra/awsreq"
 	"github.com/privacykeeper/privacykeeper/infra/iamsim"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
@@ -39,80 +30,51 @@ import (
 // and asked of the transformed template's role of each function that
 // runs it.
 
-// platformDB answers as a records table holding one record of controller
-// "acme" ("C#acme#rec1", keys k1 and k2, lookups "K#acme#k1" and
-// "K#acme#k2"), so that the code goes on to its writes and deletes; every
-// other read finds nothing. It records each request.
-type platformDB struct {
-	mu   sync.Mutex
-	reqs []sentRequest
+// platformAnswer answers as a records table holding one record of
+// controller "acme" ("C#acme#rec1", keys k1 and k2, lookups "K#acme#k1"
+// and "K#acme#k2"), so that the code goes on to its writes and deletes;
+// every other read finds nothing.
+func platformAnswer(op, tableName string, body []byte) string {
+	var in struct {
+		IndexName                 string
+		Key                       map[string]map[string]string
+		ExpressionAttributeValues map[string]map[string]string
+	}
+	_ = json.Unmarshal(body, &in)
+	switch {
+	case op == "GetItem" && tableName == "RecordsTable" && in.Key["pk"]["S"] == "C#acme#rec1":
+		return `{"Item":` + platformRecord + `}`
+	case op == "Query" && tableName == "RecordsTable" && in.IndexName == "":
+		return `{"Items":[{"pk":{"S":"` + in.ExpressionAttributeValues[":k"]["S"] + `"},"sk":{"S":"C#acme#rec1"}}],"Count":1,"ScannedCount":1}`
+	case op == "Query" && tableName == "RecordsTable" && in.IndexName == "by-controller":
+		return `{"Items":[` +
+			`{"pk":{"S":"C#acme#rec1"},"sk":{"S":"RECORD"},"controller_id":{"S":"acme"},"updated_at":{"S":"2026-01-01T00:00:00Z"}},` +
+			`{"pk":{"S":"K#acme#k1"},"sk":{"S":"C#acme#rec1"},"controller_id":{"S":"acme"},"updated_at":{"S":"2026-01-01T00:00:00Z"}}` +
+			`],"Count":2,"ScannedCount":2}`
+	case op == "Query" && tableName == "OpsTable":
+		// The controllers' list (dynamo.Store.Controllers): acme keeps
+		// records 30 days.
+		return `{"Items":[{"pk":{"S":"CTRL#"},"sk":{"S":"acme"},"controller_id":{"S":"acme"},"retention_days":{"N":"30"}}],"Count":1,"ScannedCount":1}`
+	case op == "BatchGetItem":
+		return `{"Responses":{"RecordsTable":[` + platformRecord + `]},"UnprocessedKeys":{}}`
+	case op == "TransactWriteItems", op == "UpdateItem", op == "DeleteItem":
+		return `{}`
+	}
+	return `{"Items":[],"Count":0,"ScannedCount":0}`
 }
 
 const platformRecord = `{"pk":{"S":"C#acme#rec1"},"sk":{"S":"RECORD"},"kind":{"S":"controller_record"},` +
 	`"controller_id":{"S":"acme"},"record_id":{"S":"rec1"},"identities":{"S":"[]"},"attributes":{"S":"{}"},` +
 	`"keys":{"SS":["k1","k2"]},"created_at":{"S":"2026-01-01T00:00:00Z"},"updated_at":{"S":"2026-01-01T00:00:00Z"}}`
 
-func (p *platformDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	op := r.Header.Get("X-Amz-Target")
-	p.mu.Lock()
-	p.reqs = append(p.reqs, sentRequest{op: op, body: body})
-	p.mu.Unlock()
-	var in struct {
-		TableName                 string
-		IndexName                 string
-		Key                       map[string]map[string]string
-		ExpressionAttributeValues map[string]map[string]string
-	}
-	_ = json.Unmarshal(body, &in)
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	answer := `{"Items":[],"Count":0,"ScannedCount":0}`
-	switch {
-	case strings.HasSuffix(op, ".GetItem") && in.TableName == "RecordsTable" && in.Key["pk"]["S"] == "C#acme#rec1":
-		answer = `{"Item":` + platformRecord + `}`
-	case strings.HasSuffix(op, ".Query") && in.TableName == "RecordsTable" && in.IndexName == "":
-		answer = `{"Items":[{"pk":{"S":"` + in.ExpressionAttributeValues[":k"]["S"] + `"},"sk":{"S":"C#acme#rec1"}}],"Count":1,"ScannedCount":1}`
-	case strings.HasSuffix(op, ".Query") && in.TableName == "RecordsTable" && in.IndexName == "by-controller":
-		answer = `{"Items":[` +
-			`{"pk":{"S":"C#acme#rec1"},"sk":{"S":"RECORD"},"controller_id":{"S":"acme"},"updated_at":{"S":"2026-01-01T00:00:00Z"}},` +
-			`{"pk":{"S":"K#acme#k1"},"sk":{"S":"C#acme#rec1"},"controller_id":{"S":"acme"},"updated_at":{"S":"2026-01-01T00:00:00Z"}}` +
-			`],"Count":2,"ScannedCount":2}`
-	case strings.HasSuffix(op, ".Query") && in.TableName == "OpsTable":
-		// The controllers' list (dynamo.Store.Controllers): acme keeps
-		// records 30 days.
-		answer = `{"Items":[{"pk":{"S":"CTRL#"},"sk":{"S":"acme"},"controller_id":{"S":"acme"},"retention_days":{"N":"30"}}],"Count":1,"ScannedCount":1}`
-	case strings.HasSuffix(op, ".BatchGetItem"):
-		answer = `{"Responses":{"RecordsTable":[` + platformRecord + `]},"UnprocessedKeys":{}}`
-	case strings.HasSuffix(op, ".TransactWriteItems"), strings.HasSuffix(op, ".UpdateItem"), strings.HasSuffix(op, ".DeleteItem"):
-		answer = `{}`
-	}
-	_, _ = io.WriteString(w, answer)
-}
-
-// platformRequestsOf runs calls against a store over platformDB and
-// returns each request it sent as IAM evaluates it, with the operation.
+// platformRequestsOf runs calls against a store over a recorder
+// answering with platformAnswer and returns each request it sent as IAM
+// evaluates it.
 func platformRequestsOf(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) error) []iamsim.Request {
 	t.Helper()
-	db := &platformDB{}
-	srv := httptest.NewServer(db)
-	t.Cleanup(srv.Close)
-	client := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")})
-	st := dynamo.New(client, dynamo.Tables{Subjects: "SubjectsTable", Ledger: "LedgerTable", Suppression: "SuppressionTable",
-		Requests: "RequestsTable", Ops: "OpsTable", Records: "RecordsTable"})
-	if err := calls(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	if len(db.reqs) == 0 {
+	out, ops := record7(t, platformAnswer, calls)
+	if len(ops) == 0 {
 		t.Fatal("the calls sent no request")
-	}
-	var out []iamsim.Request
-	for _, r := range db.reqs {
-		checks, err := awsreq.DynamoDB(r.op, r.body, review7Tables(), nil)
-		if err != nil {
-			t.Fatalf("%s: %v", r.op, err)
-		}
-		out = append(out, checks...)
 	}
 	return out
 }

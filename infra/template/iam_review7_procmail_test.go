@@ -2,7 +2,6 @@ package template_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/privacykeeper/privacykeeper/infra/awsreq"
 	"github.com/privacykeeper/privacykeeper/infra/iamsim"
@@ -90,50 +88,12 @@ func answersProcmail(op, tableName string, body []byte) string {
 	return `{}`
 }
 
-type sentProcmail struct {
-	mu   sync.Mutex
-	reqs []sentRequest
-}
-
-func (s *sentProcmail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	op := r.Header.Get("X-Amz-Target")
-	s.mu.Lock()
-	s.reqs = append(s.reqs, sentRequest{op: op, body: body})
-	s.mu.Unlock()
-	var in struct{ TableName string }
-	_ = json.Unmarshal(body, &in)
-	_, name, _ := strings.Cut(op, ".")
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	_, _ = io.WriteString(w, answersProcmail(name, in.TableName, body))
-}
-
-// requestsProcmail runs calls against a store over the recorder and
-// returns each request as IAM evaluates it, and the operations sent.
+// requestsProcmail runs calls against a store over the recorder
+// answering with answersProcmail, and returns each request as IAM
+// evaluates it, and the operations sent.
 func requestsProcmail(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
 	t.Helper()
-	rec := &sentProcmail{}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	db := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")})
-	st := dynamo.New(db, dynamo.Tables{Subjects: "SubjectsTable", Ledger: "LedgerTable", Suppression: "SuppressionTable",
-		Requests: "RequestsTable", Ops: "OpsTable", Records: "RecordsTable", LedgerRoots: "LedgerRootsTable"})
-	if err := calls(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	var out []iamsim.Request
-	var ops []string
-	for _, r := range rec.reqs {
-		_, name, _ := strings.Cut(r.op, ".")
-		ops = append(ops, name)
-		checks, err := awsreq.DynamoDB(r.op, r.body, review7Tables(), nil)
-		if err != nil {
-			t.Fatalf("%s: %v", r.op, err)
-		}
-		out = append(out, checks...)
-	}
-	return out, ops
+	return record7(t, answersProcmail, calls)
 }
 
 func pmEvent(name string) privacy.Event {

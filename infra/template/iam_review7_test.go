@@ -89,9 +89,13 @@ func answers7(op, tableName string, body []byte) string {
 	return `{}`
 }
 
+// sent7 records each DynamoDB request a store sends and answers it with
+// answer (by operation, table and body), so the branches that run only
+// when something is found send their requests too.
 type sent7 struct {
-	mu   sync.Mutex
-	reqs []sentRequest
+	answer func(op, tableName string, body []byte) string
+	mu     sync.Mutex
+	reqs   []sentRequest
 }
 
 func (s *sent7) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -104,14 +108,27 @@ func (s *sent7) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &in)
 	_, name, _ := strings.Cut(op, ".")
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	_, _ = io.WriteString(w, answers7(name, in.TableName, body))
+	_, _ = io.WriteString(w, s.answer(name, in.TableName, body))
 }
 
-// requests7 runs calls against a store over the recorder and returns each
-// request as IAM evaluates it.
+// requests7 runs calls against a store over the recorder answering with
+// answers7 and returns each request as IAM evaluates it.
 func requests7(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) error) []iamsim.Request {
 	t.Helper()
-	rec := &sent7{}
+	out, ops := record7(t, answers7, calls)
+	if len(ops) == 0 {
+		t.Fatal("the calls sent no request")
+	}
+	return out
+}
+
+// record7 runs calls against a store over a recorder answering with
+// answer, and returns each request as IAM evaluates it and the
+// operations sent, in order.
+func record7(t *testing.T, answer func(op, tableName string, body []byte) string,
+	calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
+	t.Helper()
+	rec := &sent7{answer: answer}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
 	db := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
@@ -121,18 +138,18 @@ func requests7(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) e
 	if err := calls(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.reqs) == 0 {
-		t.Fatal("the calls sent no request")
-	}
 	var out []iamsim.Request
+	var ops []string
 	for _, r := range rec.reqs {
+		_, name, _ := strings.Cut(r.op, ".")
+		ops = append(ops, name)
 		checks, err := awsreq.DynamoDB(r.op, r.body, review7Tables(), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", r.op, err)
 		}
 		out = append(out, checks...)
 	}
-	return out
+	return out, ops
 }
 
 // decide7 asks who's policies about each request and returns the

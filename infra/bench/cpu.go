@@ -10,12 +10,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/privacykeeper/privacykeeper/infra/local"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 )
 
 // cpuBench is the CPU the functions spend per request: user and system
@@ -33,6 +38,58 @@ type cpuBench struct {
 	// ("signup.FormsFunction").
 	PerRequest map[string]float64 `json:"per_request_ms"`
 	ByFunction map[string]float64 `json:"by_function_ms"`
+	// FloorMSPerSignup is the floor: the CPU a process spends making, with
+	// the SDK and nothing else, the DynamoDB calls a signup cannot avoid
+	// (the two abuse counters, the restriction check, the subscription
+	// with its ledger entry: benchSubmissions' floor), measured in a child
+	// process of its own in the same run; FormsVsFloor is the forms
+	// function's CPU per signup over it.
+	FloorMSPerSignup float64 `json:"floor_ms_per_signup"`
+	FormsVsFloor     float64 `json:"signup_forms_vs_floor"`
+}
+
+// processCPU is the CPU time, user and system, this process has spent.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runCPUFloor is the floor's child: n signups' unavoidable DynamoDB calls
+// (signupFloor), 4 at a time after a warm-up of 8, and on stdout the CPU
+// they took in milliseconds a signup.
+func runCPUFloor(ctx context.Context, db *dynamodb.Client, tables map[string]string, n int) error {
+	floor := signupFloor(ctx, dynamo.New(db, dynamo.Tables{Subjects: tables["SubjectsTable"], Ledger: tables["LedgerTable"], Ops: tables["OpsTable"]}),
+		fmt.Sprintf("cpufloor%d", time.Now().UnixNano()%1e9))
+	if err := sendAll(8, floor); err != nil {
+		return err
+	}
+	before := processCPU()
+	if err := sendAll(n, func(i int) error { return floor(i + 8) }); err != nil {
+		return err
+	}
+	fmt.Printf("%.4f\n", float64((processCPU()-before).Microseconds())/1000/float64(n))
+	return nil
+}
+
+// cpuFloor runs runCPUFloor in a child process: its CPU is then the SDK
+// calls' alone, not the gateway's or the stream pollers' of this one.
+func cpuFloor(tables map[string]string, n int) (float64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	b, err := json.Marshal(tables)
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.Command(self, "-cpufloor", strconv.Itoa(n), "-tables", string(b)).Output()
+	if err != nil {
+		return 0, fmt.Errorf("cpu floor: %w", err)
+	}
+	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 }
 
 // cpuTime is how long process pid has run on a CPU, user and system
@@ -140,6 +197,14 @@ func benchCPU(ctx context.Context, s *local.Stack, sesURL string, n int) (cpuBen
 			total += d
 		}
 		cb.PerRequest[r.name] = float64(total.Microseconds()) / 1000 / float64(n)
+	}
+	floor, err := cpuFloor(s.Tables, n)
+	if err != nil {
+		return cb, err
+	}
+	cb.FloorMSPerSignup = floor
+	if floor > 0 {
+		cb.FormsVsFloor = cb.ByFunction["signup.FormsFunction"] / floor
 	}
 	return cb, nil
 }

@@ -130,6 +130,8 @@ func main() {
 	tables := flag.String("tables", "", "internal: the child's tables, JSON")
 	at := flag.String("now", "", "internal: the child's clock, RFC 3339")
 	coldOnly := flag.Bool("cold", false, "measure only the cold starts of the HTTP functions")
+	cpuOnly := flag.Bool("cpu", false, "measure only the cold starts and the CPU per request, with its floor")
+	cpuFloor := flag.Int("cpufloor", 0, "internal: make this many signups' unavoidable DynamoDB calls and print their CPU (a child)")
 	campaignOnly := flag.Int("campaign", 0, "run only the fan-out campaign, to this many subscribers")
 	sweepOnly := flag.Int("sweep", 0, "run only the retention sweep, on this many items")
 	fanOutOnly := flag.Int("fanout", 0, "run only the campaign's planner and senders measured apart, to this many subscribers")
@@ -164,6 +166,18 @@ func main() {
 		}
 		return
 	}
+	if *cpuFloor > 0 {
+		var t map[string]string
+		err := json.Unmarshal([]byte(*tables), &t)
+		if err == nil {
+			err = runCPUFloor(context.Background(), ddbClient(os.Getenv("PK_DYNAMODB_ENDPOINT")), t, *cpuFloor)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench cpu floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *mode != "" {
 		var t map[string]string
 		now, err := time.Parse(time.RFC3339Nano, *at)
@@ -179,7 +193,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*coldOnly); err != nil {
+	if err := bench(*coldOnly, *cpuOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -308,7 +322,8 @@ func (rep *report) failed() []string {
 	return out
 }
 
-func bench(coldOnly bool) error {
+func bench(coldOnly, cpuOnly bool) error {
+	coldOnly = coldOnly || cpuOnly
 	ctx := context.Background()
 	root, _ := os.Getwd()
 	ddb, ses, sqsURL, rie := os.Getenv("PK_DYNAMODB_ENDPOINT"), os.Getenv("PK_SES_ENDPOINT"), os.Getenv("PK_SQS_ENDPOINT"), os.Getenv("PK_RIE")
@@ -406,6 +421,18 @@ func bench(coldOnly bool) error {
 		}
 		return err
 	})
+	cpu := func() {
+		onStack("cpu_per_request", func() (err error) {
+			rep.CPU, err = benchCPU(ctx, s, ses, sc.Requests)
+			rep.CPUMSPerSignup, rep.CPUMSPerContact = rep.CPU.PerRequest["signup"], rep.CPU.PerRequest["contact"]
+			rep.CPUMSPerRightsFiling = rep.CPU.PerRequest["rights_request"]
+			return err
+		})
+	}
+	if cpuOnly {
+		cpu()
+		printCPU(rep.CPU)
+	}
 	if coldOnly {
 		for _, id := range sortedKeys(rep.Cold) {
 			fmt.Printf("cold start %-22s %.1f ms (median of %d fresh runtime processes)\n", id, rep.Cold[id], sc.ColdRuns)
@@ -431,12 +458,7 @@ func bench(coldOnly bool) error {
 		}
 		return nil
 	})
-	onStack("cpu_per_request", func() (err error) {
-		rep.CPU, err = benchCPU(ctx, s, ses, sc.Requests)
-		rep.CPUMSPerSignup, rep.CPUMSPerContact = rep.CPU.PerRequest["signup"], rep.CPU.PerRequest["contact"]
-		rep.CPUMSPerRightsFiling = rep.CPU.PerRequest["rights_request"]
-		return err
-	})
+	cpu()
 	// Peak memory: each runtime process's high-water mark (VmHWM) after
 	// every invocation above; the largest of a function's pool.
 	onStack("runtime_peak_rss_kb", func() error {
@@ -540,6 +562,30 @@ func bootstrapSizes(root string) (map[string]int64, error) {
 	return sizes, nil
 }
 
+// signupFloor is the DynamoDB calls a signup cannot avoid, made directly
+// with the SDK in the same order: the two abuse-limit counters (source
+// IP, address), the restriction check, and the subscription with its
+// ledger entry; tag makes its addresses its own.
+func signupFloor(ctx context.Context, store *dynamo.Store, tag string) func(i int) error {
+	hasher, _ := privacy.NewHasher([]byte("bench-pepper-0123456789"))
+	return func(i int) error {
+		email := fmt.Sprintf("floor-%s-%d@example.com", tag, i)
+		subject := hasher.Subject(email)
+		for _, key := range []string{fmt.Sprintf("ip#%d", i), string(subject)} {
+			if _, err := store.Allow(ctx, "floor#"+key, 1000, time.Now()); err != nil {
+				return err
+			}
+		}
+		if _, err := store.Restriction(ctx, subject); err != nil {
+			return err
+		}
+		_, err := store.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: email, Topics: []string{"newsletter"}},
+			Subject: subject, ID: uuid.NewString(), Cooldown: 10 * time.Minute,
+			Event: privacy.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()}})
+		return err
+	}
+}
+
 // benchSubmissions measures contact forms and signups through the gateway
 // against their floor, the SDK calls they cannot avoid, n requests a row.
 func benchSubmissions(ctx context.Context, s *local.Stack, db *dynamodb.Client, n int, rep *report) error {
@@ -571,22 +617,7 @@ func benchSubmissions(ctx context.Context, s *local.Stack, db *dynamodb.Client, 
 				return store.SaveInquiry(ctx, inq)
 			}
 		},
-		"signup": func(tag string) func(i int) error {
-			return func(i int) error {
-				email := fmt.Sprintf("floor-%s-%d@example.com", tag, i)
-				subject := hasher.Subject(email)
-				if err := limits(email, i); err != nil {
-					return err
-				}
-				if _, err := store.Restriction(ctx, subject); err != nil {
-					return err
-				}
-				_, err := store.RequestSubscription(ctx, privacy.PendingSignup{Sub: privacy.Signup{Email: email, Topics: []string{"newsletter"}},
-					Subject: subject, ID: uuid.NewString(), Cooldown: 10 * time.Minute,
-					Event: privacy.Event{Subject: subject, Name: "subscribe_requested", At: time.Now()}})
-				return err
-			}
-		},
+		"signup": func(tag string) func(i int) error { return signupFloor(ctx, store, tag) },
 	}
 	// Through the gateway, each submission comes from its own loopback
 	// address (as many visitors would), so the per-IP limits stay out of it.
@@ -660,12 +691,19 @@ func printFigures(rep *report) {
 	for _, id := range sortedKeys(rep.Cold) {
 		fmt.Printf("cold start %-22s %.1f ms\n", id, rep.Cold[id])
 	}
-	for _, k := range sortedKeys(rep.CPU.ByFunction) {
-		fmt.Printf("cpu %-34s %.2f ms a request\n", k, rep.CPU.ByFunction[k])
+	printCPU(rep.CPU)
+}
+
+// printCPU prints the CPU per request and its floor.
+func printCPU(c cpuBench) {
+	for _, k := range sortedKeys(c.ByFunction) {
+		fmt.Printf("cpu %-34s %.2f ms a request\n", k, c.ByFunction[k])
 	}
-	for _, k := range sortedKeys(rep.CPU.PerRequest) {
-		fmt.Printf("cpu per %-30s %.2f ms (function processes, its email included; %d requests)\n", k, rep.CPU.PerRequest[k], rep.CPU.Requests)
+	for _, k := range sortedKeys(c.PerRequest) {
+		fmt.Printf("cpu per %-30s %.2f ms (function processes, its email included; %d requests)\n", k, c.PerRequest[k], c.Requests)
 	}
+	fmt.Printf("cpu floor: a signup's DynamoDB calls made with the SDK alone, %.2f ms; forms per signup / floor %.2f\n",
+		c.FloorMSPerSignup, c.FormsVsFloor)
 }
 
 // loadAverage is the one-minute load average, or 0 where /proc/loadavg

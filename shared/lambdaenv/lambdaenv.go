@@ -8,6 +8,7 @@
 package lambdaenv
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,7 +16,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +125,9 @@ func Load(ctx context.Context) (*Env, error) {
 	if dev {
 		e.DynamoDBEndpoint, e.SESEndpoint, e.SQSEndpoint = os.Getenv("DYNAMODB_ENDPOINT"), os.Getenv("SES_ENDPOINT"), os.Getenv("SQS_ENDPOINT")
 		e.SNSEndpoint = os.Getenv("SNS_ENDPOINT")
+		if err := profile(os.Getenv("PPROF_DIR"), os.Getenv("PPROF_SECONDS")); err != nil {
+			return nil, err
+		}
 	} else if os.Getenv("DYNAMODB_ENDPOINT") != "" || os.Getenv("SES_ENDPOINT") != "" || os.Getenv("SQS_ENDPOINT") != "" ||
 		os.Getenv("SNS_ENDPOINT") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
 		// SNS_ENDPOINT would send the feedback function's certificate
@@ -308,4 +314,49 @@ func Start(ctx context.Context, required ...string) (*Env, Keys, error) {
 		return nil, Keys{}, err
 	}
 	return env, Keys{Hasher: h, Tokens: t, CredentialKey: secrets.CredentialKey}, nil
+}
+
+// profile writes, in development, CPU profiles of this process to dir
+// (PPROF_DIR), one a period (PPROF_SECONDS, 10 when unset) for as long as
+// it runs, each named after the function, the pid and its number, for go
+// tool pprof (which merges several): how infra/bench's CPU per request is
+// taken apart (docs/benchmarks.md). The period a process is killed in is
+// lost. Nothing when dir is empty.
+func profile(dir, seconds string) error {
+	if dir == "" {
+		return nil
+	}
+	d := 10 * time.Second
+	if seconds != "" {
+		n, err := strconv.Atoi(seconds)
+		if err != nil || n < 1 {
+			return fmt.Errorf("PPROF_SECONDS: %q is not a whole number of seconds of at least 1", seconds)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	name := cmp.Or(os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), "function")
+	start := func(i int) (*os.File, error) {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d-%03d.pprof", name, os.Getpid(), i)))
+		if err != nil {
+			return nil, fmt.Errorf("profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("profile: %w", err)
+		}
+		return f, nil
+	}
+	f, err := start(0)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for i := 1; f != nil; i++ {
+			time.Sleep(d)
+			pprof.StopCPUProfile()
+			f.Close()
+			f, _ = start(i)
+		}
+	}()
+	return nil
 }

@@ -144,3 +144,27 @@ func TestFloat(t *testing.T) {
 		}
 	}
 }
+
+// The development profiler refuses a period it cannot use before it
+// starts anything, and is off without a directory, or outside development.
+func TestProfileSettings(t *testing.T) {
+	for _, c := range []struct {
+		name, dev, dir, seconds string
+		ok                      bool
+	}{
+		{"off without a directory", "true", "", "x", true},
+		{"a period that is not a number", "true", t.TempDir(), "x", false},
+		{"a period under a second", "true", t.TempDir(), "0", false},
+		{"outside development, PPROF_DIR is not read", "", t.TempDir(), "x", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DEVELOPMENT", c.dev)
+			t.Setenv("PPROF_DIR", c.dir)
+			t.Setenv("PPROF_SECONDS", c.seconds)
+			t.Setenv("AWS_REGION", "eu-west-1")
+			if _, err := Load(context.Background()); (err == nil) != c.ok {
+				t.Errorf("Load: %v, want ok %v", err, c.ok)
+			}
+		})
+	}
+}

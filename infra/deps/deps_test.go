@@ -57,7 +57,7 @@ var rules = []rule{
 		// through interfaces the adapters satisfy.
 		name:    "the AWS SDK only in adapters",
 		denies:  prefix("github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"),
-		allowed: []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/queue", "shared/lambdaenv", "shared/secret", "functions/"},
+		allowed: []string{"shared/dynamo", "shared/ses", "shared/sns", "shared/queue", "shared/lambdaenv", "shared/secret", "shared/batch", "functions/"},
 	},
 	{
 		name:    "the DynamoDB adapter only in the functions that wire it",
@@ -68,15 +68,11 @@ var rules = []rule{
 		// Events are converted at the edge: services take domain values.
 		// HTTP events reach a service only through httpapi, in its
 		// adapter file (TestHTTPOnlyInAdapters); stream and queue events
-		// only through one small event adapter, the packages below
-		// until issue #32 item 1 gives them one.
+		// only through shared/batch, which the functions wire.
 		name:    "aws-lambda-go's event types imported only by the HTTP adapter, the log and the functions",
 		denies:  lambdaTypes,
 		direct:  true,
-		allowed: []string{"shared/httpapi", "functions/"},
-		// The stream and queue events of campaign, mailer, processor
-		// and dynamo's DecodeChange (their owners' conversion this round).
-		exceptions: []string{"shared/campaign", "shared/dynamo", "shared/mailer", "shared/processor"},
+		allowed: []string{"shared/httpapi", "shared/batch", "functions/"},
 	},
 	{
 		// A binary links the templates only where it serves pages.

@@ -29,7 +29,7 @@ func (f *Forms) Routes(rt *httpapi.Router) {
 }
 
 func visit(r httpapi.Request) Visit {
-	return Visit{RequestID: r.RequestContext.RequestID, Lang: pages.Lang(r).Code, GPC: httpapi.GPC(r),
+	return Visit{RequestID: r.RequestID, Lang: pages.Lang(r).Code, GPC: httpapi.GPC(r),
 		Meta: httpapi.Meta(r, time.Time{}), PolicyVersion: r.Site.PolicyVersion, Bases: r.Site.Bases}
 }
 
@@ -92,7 +92,7 @@ func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if err != nil {
 		return httpapi.Response{}, problem(err)
 	}
-	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.RawPath + "?token=" + tok, Quote: sentence}), nil
+	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.Path + "?token=" + tok, Quote: sentence}), nil
 }
 
 // Confirm handles POST /v1/subscriptions/confirm.
@@ -121,7 +121,7 @@ func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response
 // Asset handles GET /privacy/assets/{name}: the embedded stylesheet and
 // script, cacheable for a day.
 func Asset(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	b, ct, ok := web.Asset(r.PathParameters["name"])
+	b, ct, ok := web.Asset(r.Params["name"])
 	if !ok {
 		return httpapi.Response{}, httpapi.ErrNotFound
 	}

@@ -48,7 +48,7 @@ func (h *Handlers) click(r httpapi.Request) Click {
 }
 
 // self is the link the request came by, for its page's button.
-func self(r httpapi.Request) string { return r.RawPath + "?token=" + httpapi.Query(r, "token") }
+func self(r httpapi.Request) string { return r.Path + "?token=" + httpapi.Query(r, "token") }
 
 // done answers a change: the page of message key, or body as JSON.
 func done(r httpapi.Request, key string, body any) (httpapi.Response, error) {

@@ -11,7 +11,7 @@ import (
 )
 
 // self is the link a request came by, for its page's button.
-func self(r httpapi.Request) string { return r.RawPath + "?token=" + httpapi.Query(r, "token") }
+func self(r httpapi.Request) string { return r.Path + "?token=" + httpapi.Query(r, "token") }
 
 // addressPage handles GET …/address: one button, nothing changes (mail
 // scanners follow links).
@@ -61,7 +61,7 @@ func (h *Handlers) stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 
 // processorLinkOf is the processor's confirmation link a request came by.
 func processorLinkOf(r httpapi.Request) ProcessorLink {
-	return ProcessorLink{ID: r.PathParameters["id"], Processor: r.PathParameters["processor"], Token: httpapi.Query(r, "token")}
+	return ProcessorLink{ID: r.Params["id"], Processor: r.Params["processor"], Token: httpapi.Query(r, "token")}
 }
 
 // processorPage handles GET …/processors/{processor}/confirm: one button,

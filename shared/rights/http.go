@@ -63,7 +63,7 @@ func problem(err error) error {
 
 // linkOf is the link a request came by: the request in its path, its token.
 func linkOf(r httpapi.Request) Link {
-	return Link{ID: r.PathParameters["id"], Token: httpapi.Query(r, "token")}
+	return Link{ID: r.Params["id"], Token: httpapi.Query(r, "token")}
 }
 
 // file handles POST /v1/rights-requests.

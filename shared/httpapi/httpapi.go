@@ -194,6 +194,10 @@ func DecodeInput(r Request) (privacy.Input, error) {
 // Query returns a query-string parameter.
 func Query(r Request, name string) string { return r.Query[name] }
 
+// SelfLink is the emailed link the request came by, its path and token,
+// for the button of the page it shows (which posts to the same link).
+func SelfLink(r Request) string { return r.Path + "?token=" + Query(r, "token") }
+
 // Meta extracts the pseudonymous request metadata the policy says we keep.
 func Meta(r Request, now time.Time) privacy.RequestMeta {
 	return privacy.RequestMeta{
@@ -321,6 +325,21 @@ func (rt *Router) LocalizeFields(fn func(Request, privacy.FieldErrors) map[strin
 
 // Handle registers h for a route key such as "POST /v1/contact".
 func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] = h }
+
+// Routes registers a service's handlers by route key, each error they
+// return answered as problem maps it (the service's typed errors to the
+// contract's *Error; any other error is left as it is, answered 503).
+func (rt *Router) Routes(problem func(error) error, routes map[string]HandlerFunc) {
+	for key, h := range routes {
+		rt.Handle(key, func(ctx context.Context, r Request) (Response, error) {
+			resp, err := h(ctx, r)
+			if err != nil {
+				return resp, problem(err)
+			}
+			return resp, nil
+		})
+	}
+}
 
 // Serve answers r (apigw.Handler(rt.Serve) is the Lambda handler). An
 // *Error from a route becomes its contract answer; any other error is

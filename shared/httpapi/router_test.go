@@ -132,3 +132,31 @@ func TestRequestIDOnEveryLine(t *testing.T) {
 		}
 	}
 }
+
+// Routes answers each route's errors as the service's problem maps them;
+// an error it does not know stays a dependency's (503), and a route
+// without an error answers as it did.
+func TestRoutesMapErrors(t *testing.T) {
+	errGone := errors.New("gone")
+	problem := func(err error) error {
+		if errors.Is(err, errGone) {
+			return &httpapi.Error{Status: http.StatusGone, Code: "gone", Message: "m"}
+		}
+		return err
+	}
+	rt := httpapi.NewRouter(slog.New(slog.DiscardHandler), httpapi.Site{}, nil)
+	rt.Routes(problem, map[string]httpapi.HandlerFunc{
+		"GET /gone": func(context.Context, httpapi.Request) (httpapi.Response, error) { return httpapi.Response{}, errGone },
+		"GET /down": func(context.Context, httpapi.Request) (httpapi.Response, error) {
+			return httpapi.Response{}, errors.New("dial tcp: refused")
+		},
+		"GET /ok": func(context.Context, httpapi.Request) (httpapi.Response, error) {
+			return httpapi.JSON(http.StatusOK, nil), nil
+		},
+	})
+	for route, want := range map[string]int{"GET /gone": http.StatusGone, "GET /down": http.StatusServiceUnavailable, "GET /ok": http.StatusOK} {
+		if got := rt.Serve(context.Background(), httpapi.Request{RouteKey: route}).StatusCode; got != want {
+			t.Errorf("%s: %d, want %d", route, got, want)
+		}
+	}
+}

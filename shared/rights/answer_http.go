@@ -59,8 +59,5 @@ func (h *Handlers) answer(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "answered"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": status}), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": status}, "answered"), nil
 }

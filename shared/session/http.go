@@ -67,8 +67,7 @@ func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// another origin.
 	resp := Render(c.Log, http.StatusOK, "message", web.ConsolePage{Title: "Signing out", Refresh: to, Data: Message{
 		Text: "You are signed out of the console; now of its sign-in.", Link: to, LinkText: "Continue signing out"}})
-	resp.Cookies = []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(AccessCookie, "", "/console", 0, "Strict"),
-		SetCookie(BindCookie, "", "/console", 0, "Strict"), SetCookie(RefreshCookie, "", "/console/logout", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
+	resp.Cookies = signedOutCookies()
 	return resp, nil
 }
 
@@ -112,18 +111,8 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	case err != nil:
 		return httpapi.Response{}, err
 	}
-	life := int(time.Until(s.Expiry).Seconds())
 	resp := Render(c.Log, http.StatusOK, "signed-in", web.ConsolePage{Title: "Signed in", Refresh: "/console", Data: s.Member.Email})
-	resp.Cookies = []string{
-		SetCookie(SessionCookie, s.IDToken, "/console", life, "Strict"),
-		SetCookie(AccessCookie, s.AccessToken, "/console", life, "Strict"),
-		SetCookie(BindCookie, c.Binding.Seal(s.IDToken, s.AccessToken), "/console", life, "Strict"),
-		SetCookie(CSRFCookie, Random(), "/console", life, "Strict"),
-		SetCookie(LoginCookie, "", "/console/callback", 0, "Lax"),
-	}
-	if s.RefreshToken != "" { // for sign-out to revoke; sent nowhere else
-		resp.Cookies = append(resp.Cookies, SetCookie(RefreshCookie, s.RefreshToken, "/console/logout", life, "Strict"))
-	}
+	resp.Cookies = c.sessionCookies(s, int(time.Until(s.Expiry).Seconds()))
 	return resp, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/privacykeeper/privacykeeper/shared/batch"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
@@ -44,7 +45,6 @@ func run() error {
 		return err
 	}
 	n := &processor.Notifier{
-		Decode:     dynamo.DecodeChange,
 		Store:      dynamo.New(env.DynamoDB(), env.Tables),
 		BaseURL:    env.BaseURL,
 		Client:     opendsr.NewClient(env.InsecureCallbacks(log)),
@@ -64,6 +64,6 @@ func run() error {
 	if err != nil {
 		log.Error("no usable OpenDSR signing key: callbacks wait in their queue", "error", err.Error())
 	}
-	lambda.Start(n.Invoke)
+	lambda.Start(batch.StreamOr(dynamo.DecodeChange, n.Handle, n.Scheduled))
 	return nil
 }

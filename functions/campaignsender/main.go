@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/privacykeeper/privacykeeper/shared/batch"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
@@ -76,6 +77,6 @@ func run() error {
 		Log:    log,
 		Now:    time.Now,
 	}
-	lambda.Start(s.Handle)
+	lambda.Start(batch.Queue(s.Handle))
 	return nil
 }

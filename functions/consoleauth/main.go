@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/secret"
 	"github.com/privacykeeper/privacykeeper/shared/session"
@@ -42,7 +43,8 @@ func run() error {
 	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
 	(&session.SignIn{Provider: provider, Binding: binding, BaseURL: os.Getenv("PUBLIC_BASE_URL"), LogoutURL: os.Getenv("CONSOLE_LOGOUT_URL"),
 		RevokeURL: os.Getenv("CONSOLE_REVOKE_URL"), Log: log}).Routes(rt)
-	lambda.Start(session.Handler(&session.Authorizer{Provider: provider, Binding: binding, Log: log}, rt))
+	a := &session.Authorizer{Provider: provider, Binding: binding, Log: log}
+	lambda.Start(apigw.AuthorizerOr(a.Authorize, rt.Serve))
 	return nil
 }
 

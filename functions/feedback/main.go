@@ -13,6 +13,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/feedback"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
@@ -55,6 +56,6 @@ func run() error {
 		Now:              time.Now,
 		Log:              log,
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(apigw.HTTPOr(h.Serve, h.SNS))
 	return nil
 }

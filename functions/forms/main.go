@@ -14,6 +14,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/forms"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
@@ -66,6 +67,6 @@ func run() error {
 	// Every request carries the policy version in force (ops POLICY).
 	rt.InForce(policy.NewCache(store, env.PolicyVersion, ttl, log).InForce)
 	f.Routes(rt)
-	lambda.Start(rt.Serve)
+	lambda.Start(apigw.Handler(rt.Serve))
 	return nil
 }

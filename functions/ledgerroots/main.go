@@ -14,6 +14,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/ledger"
@@ -52,6 +53,6 @@ func run() error {
 		resp.Headers["Cache-Control"] = "public, max-age=300"
 		return resp, nil
 	})
-	lambda.Start(rt.Serve)
+	lambda.Start(apigw.Handler(rt.Serve))
 	return nil
 }

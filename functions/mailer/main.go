@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/privacykeeper/privacykeeper/shared/batch"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
@@ -56,7 +57,6 @@ func run() error {
 		return err
 	}
 	m := &mailer.Mailer{
-		Decode:   dynamo.DecodeChange,
 		Markers:  store,
 		Requests: store,
 		// Restrictions read the subjects table (GetItem on HOLD#RESTRICTION).
@@ -91,6 +91,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(m.Invoke)
+	lambda.Start(batch.StreamOr(dynamo.DecodeChange, m.Handle, m.Scheduled))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
@@ -70,6 +71,6 @@ func run() error {
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
 	s.Routes(rt)
-	lambda.Start(rt.Serve)
+	lambda.Start(apigw.Handler(rt.Serve))
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/console"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -74,6 +75,6 @@ func run() error {
 	op.Routes(rt)
 	c := &console.Console{Operator: op, BaseURL: env.BaseURL, Now: time.Now, Log: log}
 	c.Routes(rt)
-	lambda.Start(rt.Serve)
+	lambda.Start(apigw.Handler(rt.Serve))
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
@@ -49,6 +50,6 @@ func run() error {
 	h.Routes(rt)
 	// The receipts' routes read the published keys (ops items RCPTKEY).
 	(&preferences.Receipts{Keys: store, Log: log}).ReceiptRoutes(rt)
-	lambda.Start(rt.Serve)
+	lambda.Start(apigw.Handler(rt.Serve))
 	return nil
 }

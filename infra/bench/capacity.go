@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -184,10 +183,9 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 
 	const n = 20
 	req := func(i int, body string, query map[string]string) httpapi.Request {
-		r := httpapi.Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}, QueryStringParameters: query},
-			Site: httpapi.Site{PolicyVersion: "v"}}
-		r.RequestContext.HTTP.SourceIP = fmt.Sprintf("198.51.100.%d", i) // one per submission: under every limit
-		return r
+		return httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}, Query: query,
+			SourceIP: fmt.Sprintf("198.51.100.%d", i), // one per submission: under every limit
+			Site:     httpapi.Site{PolicyVersion: "v"}}
 	}
 	addr := func(op string, i int) string { return fmt.Sprintf("cap-%s-%d@example.com", op, i) }
 	ops := []struct {

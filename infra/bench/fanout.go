@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -186,16 +185,12 @@ func senderStep(ctx context.Context, client *sqs.Client, url string, snd *campai
 			return err
 		}
 	}
-	ev := events.SQSEvent{}
+	var msgs []campaign.Message
 	for _, m := range out.Messages {
-		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
+		msgs = append(msgs, campaign.Message{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
 	}
-	resp, err := snd.Handle(ctx, ev)
-	if err != nil {
-		return err
-	}
-	if len(resp.BatchItemFailures) > 0 {
-		return fmt.Errorf("%d batches failed", len(resp.BatchItemFailures))
+	if failed := snd.Handle(ctx, msgs); len(failed) > 0 {
+		return fmt.Errorf("%d batches failed", len(failed))
 	}
 	for _, m := range out.Messages {
 		if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/awsreq"
 	"github.com/privacykeeper/privacykeeper/infra/iamsim"
@@ -349,24 +349,23 @@ func TestIAMReview7ProcmailRefusedProcessorEmailReachesTheTeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")}
-	var resp lambdaevents.DynamoDBEventResponse
+	var failed []string
 	reqs, ops := requestsProcmail(t, func(ctx context.Context, st *dynamo.Store) error {
 		// The delivery's INSERT, as the requests stream delivers it.
 		item, err := attributevalue.UnmarshalMapJSON([]byte(pmDelivery))
 		if err != nil {
 			return err
 		}
-		m := &mailer.Mailer{Decode: dynamo.DecodeChange, Markers: st, Requests: st,
+		m := &mailer.Mailer{Markers: st, Requests: st,
 			Sender: &ses.Sender{Client: ses.NewClient(cfg, sesSrv.URL), From: "privacy@example.com"},
 			Config: notify.Config{Company: "Example Inc.", BaseURL: "https://privacy.example.com", PolicyURL: "https://example.com/privacy",
 				TeamInbox: "team@example.com"},
 			Tokens: signer, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, Lease: 2 * time.Minute}
-		resp, err = m.Handle(ctx, lambdaevents.DynamoDBEvent{Records: []lambdaevents.DynamoDBEventRecord{{EventName: "INSERT",
-			EventSourceArn: "arn:aws:dynamodb:us-east-1:000000000000:table/RequestsTable/stream/x",
-			Change: lambdaevents.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: dynamo.ToStreamImage(item),
-				Keys: map[string]lambdaevents.DynamoDBAttributeValue{"pk": lambdaevents.NewStringAttribute("R#" + pmRequest),
-					"sk": lambdaevents.NewStringAttribute("RCPT#" + pmProcessor)}}}}})
-		return err
+		failed = m.Handle(ctx, []privacy.Change{dynamo.DecodeChange(
+			privacy.Change{Seq: "1", Source: "arn:aws:dynamodb:us-east-1:000000000000:table/RequestsTable/stream/x"},
+			map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "R#" + pmRequest},
+				"sk": &types.AttributeValueMemberS{Value: "RCPT#" + pmProcessor}}, nil, item)})
+		return nil
 	})
 	if len(sesReqs) == 0 {
 		t.Fatal("the mailer sent no processor_request to SES")
@@ -377,8 +376,8 @@ func TestIAMReview7ProcmailRefusedProcessorEmailReachesTheTeam(t *testing.T) {
 	for _, r := range decide7(t, "MailerFunction", reqs) {
 		t.Errorf("MailerFunction: %s", r)
 	}
-	if len(resp.BatchItemFailures) != 0 {
-		t.Errorf("batch failures %v: the refusal was retried, not settled", resp.BatchItemFailures)
+	if len(failed) != 0 {
+		t.Errorf("batch failures %v: the refusal was retried, not settled", failed)
 	}
 	marked := false
 	for _, r := range reqs {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/batch"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
@@ -175,7 +176,7 @@ func TestCampaign(t *testing.T) {
 		t.Fatalf("claim: %v %v", claim, err)
 	}
 
-	resp, err := s.Handle(ctx, sqsEvent(t, q.batches))
+	resp, err := batch.Queue(s.Handle)(ctx, sqsEvent(t, q.batches))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestCampaign(t *testing.T) {
 	if err := store.ReleaseMail(ctx, busyKey); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := s.Handle(ctx, sqsEvent(t, back)); err != nil || len(resp.BatchItemFailures) != 0 {
+	if resp, err := batch.Queue(s.Handle)(ctx, sqsEvent(t, back)); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("the retry: %+v (%v)", resp, err)
 	}
 	st, _, err = campaign.ReadStatus(ctx, store, c.ID)
@@ -258,7 +259,7 @@ func TestCampaign(t *testing.T) {
 		}
 	}
 	// A message that is not a batch fails, and nothing is sent for it.
-	if resp, _ := s.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "junk", Body: "{"}}}); len(resp.BatchItemFailures) != 1 {
+	if resp, _ := batch.Queue(s.Handle)(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "junk", Body: "{"}}}); len(resp.BatchItemFailures) != 1 {
 		t.Errorf("a junk message: %+v, want it reported failed", resp)
 	}
 	for _, who := range []string{"ann", "bob", "rejected", "down", "busy", "suppressed", "restricted", "left"} {

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -58,14 +56,18 @@ type Sender struct {
 	slots     chan struct{}
 }
 
-// Handle mails an SQS event's batches, together (their sends share the
-// pacer and the in-flight slots), and answers which failed, so only those
-// come back (ReportBatchItemFailures). A batch fails when one of its sends
+// Message is one message of the send queue: its id and its body, a JSON
+// privacy.CampaignBatch. (The same type as batch.Message, the queue's
+// adapter, which this package does not import.)
+type Message = struct{ ID, Body string }
+
+// Handle mails a queue's batches, together (their sends share the pacer
+// and the in-flight slots), and answers the ids of the messages that
+// failed, so only those come back (ReportBatchItemFailures). A batch fails when one of its sends
 // failed for a reason that passes, or could not start before the
 // invocation's deadline less Margin; its sent emails are not sent again
 // when it comes back.
-func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
+func (s *Sender) Handle(ctx context.Context, msgs []Message) (failedIDs []string) {
 	margin := s.Margin
 	if margin == 0 {
 		margin = 10 * time.Second
@@ -76,14 +78,14 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		work, cancel = context.WithDeadline(ctx, d.Add(-margin))
 		defer cancel()
 	}
-	failed := make([]bool, len(ev.Records))
+	failed := make([]bool, len(msgs))
 	var wg sync.WaitGroup
-	for i, m := range ev.Records {
+	for i, m := range msgs {
 		var b privacy.CampaignBatch
 		if err := json.Unmarshal([]byte(m.Body), &b); err != nil || b.Campaign == "" || b.Seq == "" {
 			// Never sendable: it goes to the dead-letter queue after its
 			// receives, where the team can read it.
-			s.Log.ErrorContext(ctx, "campaign message not understood", "message_id", m.MessageId)
+			s.Log.ErrorContext(ctx, "campaign message not understood", "message_id", m.ID)
 			failed[i] = true
 			continue
 		}
@@ -103,12 +105,12 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		}()
 	}
 	wg.Wait()
-	for i, m := range ev.Records {
+	for i, m := range msgs {
 		if failed[i] {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			failedIDs = append(failedIDs, m.ID)
 		}
 	}
-	return resp, nil
+	return failedIDs
 }
 
 // SendBatch mails one batch and records what became of each subject.

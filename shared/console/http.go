@@ -28,15 +28,15 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		})
 	}
 	rt.Handle("GET /console", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
-		q := r.QueryStringParameters
+		q := r.Query
 		return c.Queue(ctx, m, Filter{Status: q["status"], Type: q["type"], Overdue: q["overdue"] == "1", Soon: q["soon"] == "1", Waiting: q["waiting"] == "1"})
 	}))
 	rt.Handle("GET /console/deadlines", get(func(ctx context.Context, _ httpapi.Request, m Member) (Page, error) { return c.Deadlines(ctx, m) }))
 	rt.Handle("GET /console/requests/{id}", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
-		return c.Request(ctx, m, r.PathParameters["id"], r.QueryStringParameters["done"])
+		return c.Request(ctx, m, r.Params["id"], r.Query["done"])
 	}))
 	rt.Handle("POST /console/requests/{id}", c.signedIn(func(ctx context.Context, r httpapi.Request, m Member, f url.Values) (Page, error) {
-		return c.Decide(ctx, m, r.PathParameters["id"], Decision{Action: f.Get("action"), Reason: strings.TrimSpace(f.Get("reason")),
+		return c.Decide(ctx, m, r.Params["id"], Decision{Action: f.Get("action"), Reason: strings.TrimSpace(f.Get("reason")),
 			Note: strings.TrimSpace(f.Get("note")), Until: f.Get("until"), Erase: f.Get("erase") == "1", Question: strings.TrimSpace(f.Get("question"))})
 	}))
 	people := c.signedIn(func(ctx context.Context, _ httpapi.Request, m Member, f url.Values) (Page, error) {
@@ -75,14 +75,14 @@ func (c *Console) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /console/policy", policy)
 	rt.Handle("POST /console/policy", policy)
 	rt.Handle("GET /console/campaigns", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
-		return c.Campaigns(ctx, m, r.QueryStringParameters["id"])
+		return c.Campaigns(ctx, m, r.Query["id"])
 	}))
 	rt.Handle("GET /console/ropa", get(func(ctx context.Context, _ httpapi.Request, m Member) (Page, error) { return c.Ropa(ctx, m) }))
 	rt.Handle("GET /console/report", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
-		return c.Report(ctx, m, r.QueryStringParameters["from"], r.QueryStringParameters["to"])
+		return c.Report(ctx, m, r.Query["from"], r.Query["to"])
 	}))
 	rt.Handle("GET /console/audit", get(func(ctx context.Context, r httpapi.Request, m Member) (Page, error) {
-		q := r.QueryStringParameters
+		q := r.Query
 		return c.Audit(ctx, m, q["from"], q["to"], q["format"])
 	}))
 }
@@ -100,16 +100,14 @@ var errNoSession = &httpapi.Error{Status: http.StatusUnauthorized, Code: "unauth
 func (c *Console) signedIn(h handler) httpapi.HandlerFunc {
 	return func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 		var m Member
-		if a := r.RequestContext.Authorizer; a != nil {
-			m.Email, _ = a.Lambda["by"].(string)
-			m.Role, _ = a.Lambda["role"].(string)
-		}
+		m.Email, _ = r.Authorizer["by"].(string)
+		m.Role, _ = r.Authorizer["role"].(string)
 		if m.Email == "" || (m.Role != session.RoleTeam && m.Role != session.RoleViewer) {
 			return httpapi.Response{}, errNoSession
 		}
 		m.CSRF = session.Cookie(r.Cookies, session.CSRFCookie)
 		var form url.Values
-		if r.RequestContext.HTTP.Method == http.MethodPost {
+		if r.Method == http.MethodPost {
 			var err error
 			if form, err = readForm(r); err != nil {
 				return httpapi.Response{}, err

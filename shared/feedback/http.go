@@ -28,31 +28,23 @@ func (h *Handler) HTTPBody(ctx context.Context, body []byte) int {
 	return http.StatusOK
 }
 
-// Invoke is the Lambda entry point: an SNS subscription's event, or an API
-// Gateway request from an HTTPS subscription (which SNS first asks to
-// confirm).
-func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		RouteKey string `json:"routeKey"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("unreadable event: %w", err)
-	}
-	if probe.RouteKey == "" {
-		var ev sns.LambdaEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("unreadable SNS event: %w", err)
-		}
-		return nil, h.Lambda(ctx, ev)
-	}
-	var r httpapi.Request
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("unreadable HTTP event: %w", err)
-	}
-	ctx = lambdalog.WithRequestID(ctx, r.RequestContext.RequestID)
+// Serve answers a message SNS posted to an HTTPS subscription (which SNS
+// first asks to confirm), as API Gateway delivers it.
+func (h *Handler) Serve(ctx context.Context, r httpapi.Request) httpapi.Response {
+	ctx = lambdalog.WithRequestID(ctx, r.RequestID)
 	body, err := httpapi.Body(r)
 	if err != nil {
-		return httpapi.Response{StatusCode: http.StatusRequestEntityTooLarge}, nil
+		return httpapi.Response{StatusCode: http.StatusRequestEntityTooLarge}
 	}
-	return httpapi.Response{StatusCode: h.HTTPBody(ctx, body)}, nil
+	return httpapi.Response{StatusCode: h.HTTPBody(ctx, body)}
+}
+
+// SNS handles an SNS subscription's event. The function takes both
+// (apigw.HTTPOr tells an HTTP request from it).
+func (h *Handler) SNS(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev sns.LambdaEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("unreadable SNS event: %w", err)
+	}
+	return nil, h.Lambda(ctx, ev)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/forms"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -46,7 +47,7 @@ func TestSampleEvents(t *testing.T) {
 	n := localtest.Tables(t, svc)
 	rt := router(localtest.DynamoDB(svc), dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"]})
 	for file, want := range map[string]int{"forms-contact.json": 202, "forms-health.json": 200} {
-		resp, err := rt.Serve(context.Background(), sampleEvent(t, file))
+		resp, err := apigw.Handler(rt.Serve)(context.Background(), sampleEvent(t, file))
 		if err != nil || resp.StatusCode != want {
 			t.Errorf("%s: %d %s %v", file, resp.StatusCode, resp.Body, err)
 		}
@@ -63,7 +64,7 @@ func TestDatabaseDown(t *testing.T) {
 	})
 	rt := router(db, dynamo.Tables{Subjects: "t", Ledger: "l"})
 	for _, file := range []string{"forms-contact.json", "forms-health.json"} {
-		resp, err := rt.Serve(context.Background(), sampleEvent(t, file))
+		resp, err := apigw.Handler(rt.Serve)(context.Background(), sampleEvent(t, file))
 		if err != nil || resp.StatusCode != 503 || resp.Headers["Retry-After"] == "" {
 			t.Errorf("%s: %d %v %s %v", file, resp.StatusCode, resp.Headers, resp.Body, err)
 		}
@@ -95,7 +96,7 @@ func TestSignupRemembersItsLanguage(t *testing.T) {
 		ev.RouteKey, ev.Body = "POST /v1/subscriptions", `{"email":"`+email+`","consent":true}`
 		ev.Headers = map[string]string{"content-type": "application/json", "accept-language": c.header}
 		ev.RequestContext.HTTP.SourceIP = fmt.Sprintf("198.51.100.%d", i+1)
-		resp, err := rt.Serve(context.Background(), ev)
+		resp, err := apigw.Handler(rt.Serve)(context.Background(), ev)
 		if err != nil || resp.StatusCode != 202 {
 			t.Fatalf("%s: %d %s %v", c.header, resp.StatusCode, resp.Body, err)
 		}

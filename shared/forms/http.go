@@ -17,19 +17,23 @@ import (
 // input, the link's token), calls it, and answers as the contract says
 // (JSON, or a page when a browser asked for one).
 
-// Routes registers the handlers under the route keys template.yaml declares.
+// Routes registers the handlers under the route keys template.yaml
+// declares; every route answers the service's errors as the contract
+// does (problem).
 func (f *Forms) Routes(rt *httpapi.Router) {
-	rt.Handle("POST /v1/contact", f.Contact)
-	rt.Handle("GET /v1/health", f.Health)
-	rt.Handle("POST /v1/subscriptions", f.Subscribe)
-	rt.Handle("GET /v1/subscriptions/confirm", f.ConfirmPage)
-	rt.Handle("POST /v1/subscriptions/confirm", f.Confirm)
-	rt.Handle("GET /privacy", f.Center)
-	rt.Handle("GET /privacy/assets/{name}", Asset)
+	rt.Routes(problem, map[string]httpapi.HandlerFunc{
+		"POST /v1/contact":               f.Contact,
+		"GET /v1/health":                 f.Health,
+		"POST /v1/subscriptions":         f.Subscribe,
+		"GET /v1/subscriptions/confirm":  f.ConfirmPage,
+		"POST /v1/subscriptions/confirm": f.Confirm,
+		"GET /privacy":                   f.Center,
+		"GET /privacy/assets/{name}":     Asset,
+	})
 }
 
 func visit(r httpapi.Request) Visit {
-	return Visit{RequestID: r.RequestContext.RequestID, Lang: pages.Lang(r).Code, GPC: httpapi.GPC(r),
+	return Visit{RequestID: r.RequestID, Lang: pages.Lang(r).Code, GPC: httpapi.GPC(r),
 		Meta: httpapi.Meta(r, time.Time{}), PolicyVersion: r.Site.PolicyVersion, Bases: r.Site.Bases}
 }
 
@@ -50,15 +54,6 @@ func problem(err error) error {
 	return err
 }
 
-// answer is the contract's answer: a page of message key when a browser
-// asked for one, else body as JSON.
-func answer(r httpapi.Request, status int, body any, key string, args ...any) httpapi.Response {
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, status, key, args...)
-	}
-	return httpapi.JSON(status, body)
-}
-
 // Contact handles POST /v1/contact.
 func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	in, err := httpapi.DecodeInput(r)
@@ -67,9 +62,9 @@ func (f *Forms) Contact(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	id, err := f.SubmitContact(ctx, visit(r), in)
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return answer(r, http.StatusAccepted, map[string]string{"id": id, "status": "received"}, "contact.received", id), nil
+	return pages.Answer(r, http.StatusAccepted, map[string]string{"id": id, "status": "received"}, "contact.received", id), nil
 }
 
 // Subscribe handles POST /v1/subscriptions.
@@ -79,9 +74,9 @@ func (f *Forms) Subscribe(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Response{}, err
 	}
 	if err := f.SubmitSignup(ctx, visit(r), in); err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return answer(r, http.StatusAccepted, map[string]string{"status": "pending_confirmation"}, "newsletter.pending"), nil
+	return pages.Answer(r, http.StatusAccepted, map[string]string{"status": "pending_confirmation"}, "newsletter.pending"), nil
 }
 
 // ConfirmPage handles GET /v1/subscriptions/confirm: a page with one
@@ -90,17 +85,17 @@ func (f *Forms) ConfirmPage(ctx context.Context, r httpapi.Request) (httpapi.Res
 	tok := httpapi.Query(r, "token")
 	sentence, err := f.CheckLink(ctx, tok)
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: r.RawPath + "?token=" + tok, Quote: sentence}), nil
+	return pages.ActionPage(r, pages.Action{Key: "confirm", URL: httpapi.SelfLink(r), Quote: sentence}), nil
 }
 
 // Confirm handles POST /v1/subscriptions/confirm.
 func (f *Forms) Confirm(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	if err := f.ConfirmSignup(ctx, visit(r), httpapi.Query(r, "token")); err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return answer(r, http.StatusOK, map[string]string{"status": "confirmed"}, "confirmed"), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"status": "confirmed"}, "confirmed"), nil
 }
 
 // Health handles GET /v1/health: 200 when the table can be reached.
@@ -121,7 +116,7 @@ func (f *Forms) Center(ctx context.Context, r httpapi.Request) (httpapi.Response
 // Asset handles GET /privacy/assets/{name}: the embedded stylesheet and
 // script, cacheable for a day.
 func Asset(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	b, ct, ok := web.Asset(r.PathParameters["name"])
+	b, ct, ok := web.Asset(r.Params["name"])
 	if !ok {
 		return httpapi.Response{}, httpapi.ErrNotFound
 	}

@@ -1,15 +1,17 @@
 package httpapi
 
-import "github.com/aws/aws-lambda-go/events"
-
-// Event is the HTTP API's request event (payload 2.0), as Router.Serve
-// takes it: for a function that tells it from other events itself.
-type Event = events.APIGatewayV2HTTPRequest
-
-// AuthorizerRequest is the event of an HTTP API's Lambda authorizer
-// (payload 2.0), and AuthorizerResponse its simple response: the console's
-// authorizer (shared/session) reads and answers them in its adapter.
+// AuthorizerRequest is what a Lambda authorizer of an HTTP API (payload
+// 2.0) is asked, as apigw.AuthorizerOr reads it from the event: the route
+// and the caller's cookies. AuthorizerResponse is its simple response:
+// whether the request may pass, and the context the route's handler reads
+// (Request.Authorizer). The console's authorizer (shared/session) answers.
 type (
-	AuthorizerRequest  = events.APIGatewayV2CustomAuthorizerV2Request
-	AuthorizerResponse = events.APIGatewayV2CustomAuthorizerSimpleResponse
+	AuthorizerRequest struct {
+		RouteKey, RequestID string
+		Cookies             []string
+	}
+	AuthorizerResponse struct {
+		IsAuthorized bool
+		Context      map[string]any
+	}
 )

@@ -1,8 +1,10 @@
-// Package httpapi adapts API Gateway HTTP API (payload 2.0) events to the
-// contract in docs/api.md: body limits, content types, JSON or form bodies, the
-// error body, HTML answers for browsers, and routing by route key. The route
-// keys are the ones template.yaml declares, so the template stays the single
-// truth for what is served.
+// Package httpapi is the contract of docs/api.md over plain values: a
+// Request as API Gateway's HTTP API delivers it, body limits, content
+// types, JSON or form bodies, the error body, HTML answers for browsers,
+// and routing by route key. The route keys are the ones template.yaml
+// declares, so the template stays the single truth for what is served.
+// The Lambda event becomes a Request, and a Response the event's answer,
+// in its subpackage apigw: nothing here links aws-lambda-go.
 package httpapi
 
 import (
@@ -19,8 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -28,11 +28,33 @@ import (
 // MaxBody is the largest request body accepted (64 KiB).
 const MaxBody = 64 << 10
 
-// Request is a request as handlers see it: the event API Gateway
-// delivers, and the site it was made to.
+// Request is a request as handlers see it, built once from API Gateway's
+// event (apigw.Request), and the site it was made to.
 type Request struct {
-	events.APIGatewayV2HTTPRequest
-	Site Site
+	// RouteKey is the route the gateway matched ("POST /v1/contact"),
+	// which the router dispatches on.
+	RouteKey string
+	// Method and Path are the request's (Path as sent, not decoded).
+	Method, Path string
+	// Params are the route's path parameters ({id}); Query the query
+	// string's parameters; Headers the headers, which API Gateway names
+	// in lower case (read them with Header).
+	Params, Query, Headers map[string]string
+	Cookies                []string
+	// Body is the body as sent; when Base64, base64-encoded (read it
+	// with Body).
+	Body   string
+	Base64 bool
+	// SourceIP is the caller's address, kept only as pseudonymous
+	// metadata (Meta); RequestID the gateway's id of the request, which
+	// every log line of it carries.
+	SourceIP, RequestID string
+	// Caller is the IAM caller's ARN on a route with the IAM authorizer;
+	// Authorizer the context a Lambda authorizer answered (the console's:
+	// by, role).
+	Caller     string
+	Authorizer map[string]any
+	Site       Site
 }
 
 // Site is what every page of the site says of it: the privacy policy's
@@ -46,8 +68,15 @@ type Site struct {
 	Bases privacy.Bases
 }
 
-// Response is what a handler returns to API Gateway.
-type Response = events.APIGatewayV2HTTPResponse
+// Response is what a handler answers: apigw turns it into the event's
+// response.
+type Response struct {
+	StatusCode int
+	Headers    map[string]string
+	// Cookies are Set-Cookie values.
+	Cookies []string
+	Body    string
+}
 
 // Error is an error with its place in the contract: a status, a code, a
 // message a person can act on, and optional per-field messages.
@@ -109,7 +138,7 @@ func Header(r Request, name string) string {
 
 // Body returns the raw body, decoding base64 when API Gateway encoded it.
 func Body(r Request) ([]byte, error) {
-	if !r.IsBase64Encoded {
+	if !r.Base64 {
 		if len(r.Body) > MaxBody {
 			return nil, ErrTooLarge
 		}
@@ -163,12 +192,16 @@ func DecodeInput(r Request) (privacy.Input, error) {
 }
 
 // Query returns a query-string parameter.
-func Query(r Request, name string) string { return r.QueryStringParameters[name] }
+func Query(r Request, name string) string { return r.Query[name] }
+
+// SelfLink is the emailed link the request came by, its path and token,
+// for the button of the page it shows (which posts to the same link).
+func SelfLink(r Request) string { return r.Path + "?token=" + Query(r, "token") }
 
 // Meta extracts the pseudonymous request metadata the policy says we keep.
 func Meta(r Request, now time.Time) privacy.RequestMeta {
 	return privacy.RequestMeta{
-		SourceIP:       r.RequestContext.HTTP.SourceIP,
+		SourceIP:       r.SourceIP,
 		UserAgent:      clip(Header(r, "user-agent"), 512),
 		AcceptLanguage: clip(Header(r, "accept-language"), 128),
 		Referrer:       clip(Header(r, "referer"), 1024),
@@ -293,13 +326,29 @@ func (rt *Router) LocalizeFields(fn func(Request, privacy.FieldErrors) map[strin
 // Handle registers h for a route key such as "POST /v1/contact".
 func (rt *Router) Handle(routeKey string, h HandlerFunc) { rt.routes[routeKey] = h }
 
-// Serve is the Lambda handler. An *Error from a route becomes its contract
-// answer; any other error is logged and answered 503, never leaking details,
-// since every such error here is a dependency that failed.
-func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (Response, error) {
+// Routes registers a service's handlers by route key, each error they
+// return answered as problem maps it (the service's typed errors to the
+// contract's *Error; any other error is left as it is, answered 503).
+func (rt *Router) Routes(problem func(error) error, routes map[string]HandlerFunc) {
+	for key, h := range routes {
+		rt.Handle(key, func(ctx context.Context, r Request) (Response, error) {
+			resp, err := h(ctx, r)
+			if err != nil {
+				return resp, problem(err)
+			}
+			return resp, nil
+		})
+	}
+}
+
+// Serve answers r (apigw.Handler(rt.Serve) is the Lambda handler). An
+// *Error from a route becomes its contract answer; any other error is
+// logged and answered 503, never leaking details, since every such error
+// here is a dependency that failed.
+func (rt *Router) Serve(ctx context.Context, r Request) Response {
 	start := time.Now()
-	ctx = lambdalog.WithRequestID(ctx, ev.RequestContext.RequestID)
-	r := Request{APIGatewayV2HTTPRequest: ev, Site: rt.site}
+	ctx = lambdalog.WithRequestID(ctx, r.RequestID)
+	r.Site = rt.site
 	if rt.policy != nil {
 		v := rt.policy(ctx)
 		r.Site.PolicyVersion, r.Site.PolicyUpdated, r.Site.Bases = v.Version, v.LastUpdated(), v.Bases
@@ -322,7 +371,7 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 		resp = rt.fail(r, e)
 	}
 	log.InfoContext(ctx, "request", "status", resp.StatusCode, "duration_ms", time.Since(start).Milliseconds())
-	return resp, nil
+	return resp
 }
 
 // Time is t as response bodies show it: RFC 3339 in UTC, with the

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 func req(ct, body string) Request {
-	r := Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{}}}
+	r := Request{Body: body, Headers: map[string]string{}}
 	if ct != "" {
 		r.Headers["content-type"] = ct
 	}
@@ -27,8 +25,8 @@ func TestDecodeInput(t *testing.T) {
 		{"json", req("application/json", `{"name":"Ann"}`), 0},
 		{"json with charset", req("application/json; charset=utf-8", `{"name":"Ann"}`), 0},
 		{"form", req("application/x-www-form-urlencoded", "name=Ann&email=a%40b.c"), 0},
-		{"base64 json", Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)), IsBase64Encoded: true,
-			Headers: map[string]string{"content-type": "application/json"}}}, 0},
+		{"base64 json", Request{Body: base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)), Base64: true,
+			Headers: map[string]string{"content-type": "application/json"}}, 0},
 		{"malformed json", req("application/json", `{"name":`), 400},
 		{"json array", req("application/json", `["a"]`), 400},
 		{"json null", req("application/json", `null`), 400},
@@ -38,9 +36,9 @@ func TestDecodeInput(t *testing.T) {
 		{"bad content type", req(";;", `{}`), 415},
 		{"multipart", req("multipart/form-data; boundary=x", "--x--"), 415},
 		{"too large", req("application/json", big), 413},
-		{"too large base64", Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: base64.StdEncoding.EncodeToString([]byte(big)), IsBase64Encoded: true,
-			Headers: map[string]string{"content-type": "application/json"}}}, 413},
-		{"bad base64", Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Body: "!!!", IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"}}}, 400},
+		{"too large base64", Request{Body: base64.StdEncoding.EncodeToString([]byte(big)), Base64: true,
+			Headers: map[string]string{"content-type": "application/json"}}, 413},
+		{"bad base64", Request{Body: "!!!", Base64: true, Headers: map[string]string{"content-type": "application/json"}}, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +66,7 @@ func TestWantsHTML(t *testing.T) {
 		"application/json, text/html":               false,
 		"*/*":                                       false,
 	} {
-		r := Request{APIGatewayV2HTTPRequest: events.APIGatewayV2HTTPRequest{Headers: map[string]string{"accept": accept}}}
+		r := Request{Headers: map[string]string{"accept": accept}}
 		if got := WantsHTML(r); got != want {
 			t.Errorf("Accept %q: got %v", accept, got)
 		}

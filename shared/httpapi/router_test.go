@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -36,7 +37,7 @@ func TestFieldErrorsAnswer(t *testing.T) {
 		{"fr", "doit comporter au plus 200 caractères", "doit être l’une de ces valeurs: access, erasure"},
 	}
 	for _, tt := range tests {
-		resp, _ := rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /form",
+		resp := rt.Serve(context.Background(), httpapi.Request{RouteKey: "POST /form",
 			Headers: map[string]string{"accept-language": tt.acceptLanguage}})
 		var body struct {
 			Error struct {
@@ -69,7 +70,7 @@ func TestRouterErrors(t *testing.T) {
 	rt.Handle("POST /down", func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, errors.New("dial tcp: connection refused")
 	})
-	resp, _ := rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /ok"})
+	resp := rt.Serve(context.Background(), httpapi.Request{RouteKey: "POST /ok"})
 	var body struct {
 		Error struct {
 			Code        string                        `json:"code"`
@@ -83,22 +84,22 @@ func TestRouterErrors(t *testing.T) {
 		body.Error.FieldErrors["a"].Code != privacy.FieldTooLong || body.Error.FieldErrors["a"].Params["max"] != 254.0 {
 		t.Fatalf("validation answer %d %s", resp.StatusCode, resp.Body)
 	}
-	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /down"})
+	resp = rt.Serve(context.Background(), httpapi.Request{RouteKey: "POST /down"})
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" ||
 		strings.Contains(resp.Body, "connection refused") {
 		t.Fatalf("dependency failure answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
-	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /nowhere"})
+	resp = rt.Serve(context.Background(), httpapi.Request{RouteKey: "GET /nowhere"})
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown route %d", resp.StatusCode)
 	}
-	resp, _ = rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "POST /ok", Headers: map[string]string{"accept": "text/html"}})
+	resp = rt.Serve(context.Background(), httpapi.Request{RouteKey: "POST /ok", Headers: map[string]string{"accept": "text/html"}})
 	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") {
 		t.Fatalf("browser error answer %d %v", resp.StatusCode, resp.Headers)
 	}
 	// An API of machines has no pages: a browser gets the JSON body too.
 	api := httpapi.NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)), httpapi.Site{}, nil)
-	resp, _ = api.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /nowhere", Headers: map[string]string{"accept": "text/html"}})
+	resp = api.Serve(context.Background(), httpapi.Request{RouteKey: "GET /nowhere", Headers: map[string]string{"accept": "text/html"}})
 	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Headers["Content-Type"], "application/json") {
 		t.Fatalf("API error answer to a browser %d %v", resp.StatusCode, resp.Headers)
 	}
@@ -117,7 +118,9 @@ func TestRequestIDOnEveryLine(t *testing.T) {
 	})
 	ev := events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/contact"}
 	ev.RequestContext.RequestID = "apigw-7"
-	rt.Serve(context.Background(), ev)
+	if _, err := apigw.Handler(rt.Serve)(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("want the route's line and the router's, got %q", lines)
@@ -126,6 +129,34 @@ func TestRequestIDOnEveryLine(t *testing.T) {
 		var line map[string]any
 		if err := json.Unmarshal([]byte(l), &line); err != nil || line["request_id"] != "apigw-7" {
 			t.Errorf("no request_id: %s", l)
+		}
+	}
+}
+
+// Routes answers each route's errors as the service's problem maps them;
+// an error it does not know stays a dependency's (503), and a route
+// without an error answers as it did.
+func TestRoutesMapErrors(t *testing.T) {
+	errGone := errors.New("gone")
+	problem := func(err error) error {
+		if errors.Is(err, errGone) {
+			return &httpapi.Error{Status: http.StatusGone, Code: "gone", Message: "m"}
+		}
+		return err
+	}
+	rt := httpapi.NewRouter(slog.New(slog.DiscardHandler), httpapi.Site{}, nil)
+	rt.Routes(problem, map[string]httpapi.HandlerFunc{
+		"GET /gone": func(context.Context, httpapi.Request) (httpapi.Response, error) { return httpapi.Response{}, errGone },
+		"GET /down": func(context.Context, httpapi.Request) (httpapi.Response, error) {
+			return httpapi.Response{}, errors.New("dial tcp: refused")
+		},
+		"GET /ok": func(context.Context, httpapi.Request) (httpapi.Response, error) {
+			return httpapi.JSON(http.StatusOK, nil), nil
+		},
+	})
+	for route, want := range map[string]int{"GET /gone": http.StatusGone, "GET /down": http.StatusServiceUnavailable, "GET /ok": http.StatusOK} {
+		if got := rt.Serve(context.Background(), httpapi.Request{RouteKey: route}).StatusCode; got != want {
+			t.Errorf("%s: %d, want %d", route, got, want)
 		}
 	}
 }

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -67,9 +65,6 @@ type Sender interface {
 
 // Mailer handles stream batches.
 type Mailer struct {
-	// Decode reads a stream record as the change it is (the store's
-	// adapter: dynamo.DecodeChange).
-	Decode   func(events.DynamoDBEventRecord) privacy.Change
 	Markers  Markers
 	Requests Requests
 	// Restrictions, when set, holds back marketing and sales emails of a
@@ -114,35 +109,30 @@ type RetryQueue interface {
 	ChangedItem(ctx context.Context, r privacy.MailRetry) (privacy.Change, bool, error)
 }
 
-// Invoke is the Lambda's handler: a stream batch (Handle), or the
-// schedule's {"retry_mail": true} (Retry).
-func (m *Mailer) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+// Scheduled is the handler of the schedule's event, {"retry_mail": true}
+// (Retry); the stream's batches go to Handle (batch.StreamOr tells them
+// apart).
+func (m *Mailer) Scheduled(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev struct {
-		events.DynamoDBEvent
 		RetryMail bool `json:"retry_mail"`
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, err
 	}
-	switch {
-	case ev.RetryMail:
-		return m.Retry(ctx)
-	case len(ev.Records) > 0:
-		return m.Handle(ctx, ev.DynamoDBEvent)
+	if !ev.RetryMail {
+		return nil, errors.New("neither a stream batch nor a retry event")
 	}
-	return nil, errors.New("neither a stream batch nor a retry event")
+	return m.Retry(ctx)
 }
 
-// Handle processes one batch and reports the records that failed, by
-// sequence number, so that the stream retries from the first of them.
-// Records that can never succeed (an item the mailer cannot read) are logged
-// and skipped rather than blocking the shard.
-func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
-	for _, rec := range ev.Records {
-		ch := m.Decode(rec)
-		seq := ch.Seq
-		log := m.Log.With("seq", seq, "event", rec.EventName)
+// Handle processes one batch of a table's stream and answers the
+// sequence numbers of the changes that failed, so that the stream
+// retries from the first of them. Changes that can never succeed (an item
+// the mailer cannot read) are logged and skipped rather than blocking the
+// shard.
+func (m *Mailer) Handle(ctx context.Context, changes []privacy.Change) (failed []string) {
+	for _, ch := range changes {
+		log := m.Log.With("seq", ch.Seq, "removed", ch.Removed)
 		err := m.process(ctx, log, ch)
 		var se *sendError
 		switch {
@@ -162,9 +152,9 @@ func (m *Mailer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			}
 		}
 		log.WarnContext(ctx, "record failed; the stream retries it", "error", err.Error())
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+		failed = append(failed, ch.Seq)
 	}
-	return resp, nil
+	return failed
 }
 
 // sendError is a send that failed for a reason that passes (SES

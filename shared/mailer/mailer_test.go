@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/batch"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -72,7 +74,6 @@ func TestMailerReportsFailuresAndNeverSendsTwice(t *testing.T) {
 	inj.on.Store(true)
 	var logs bytes.Buffer
 	m := &mailer.Mailer{
-		Decode:  dynamo.DecodeChange,
 		Markers: dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ops: tables["OpsTable"]}),
 		Sender:  inj,
 		Config:  notify.Config{Company: "Example", TeamInbox: team, PolicyURL: "https://example.com/p"},
@@ -81,12 +82,15 @@ func TestMailerReportsFailuresAndNeverSendsTwice(t *testing.T) {
 		Lease:   time.Minute,
 	}
 	ctx := context.Background()
-	batch := []events.DynamoDBEventRecord{
+	// The mailer's function as Lambda runs it: the stream's event through
+	// its adapter.
+	handle := batch.Stream(dynamo.DecodeChange, m.Handle)
+	recs := []events.DynamoDBEventRecord{
 		inquiryRecord("100", a, "INSERT", ""),
 		inquiryRecord("200", b, "INSERT", ""),
 		inquiryRecord("300", c, "INSERT", ""),
 	}
-	resp, err := m.Handle(ctx, events.DynamoDBEvent{Records: batch})
+	resp, err := handle(ctx, events.DynamoDBEvent{Records: recs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +109,8 @@ func TestMailerReportsFailuresAndNeverSendsTwice(t *testing.T) {
 	// The stream redelivers from the failed record; the whole batch is
 	// delivered once more too, as after a crash. Nothing is sent twice.
 	inj.on.Store(false)
-	for _, redelivery := range [][]events.DynamoDBEventRecord{batch[1:], batch} {
-		resp, err = m.Handle(ctx, events.DynamoDBEvent{Records: redelivery})
+	for _, redelivery := range [][]events.DynamoDBEventRecord{recs[1:], recs} {
+		resp, err = handle(ctx, events.DynamoDBEvent{Records: redelivery})
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("redelivery: %+v, %v", resp, err)
 		}
@@ -123,7 +127,7 @@ func TestMailerReportsFailuresAndNeverSendsTwice(t *testing.T) {
 	ttl.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
 	unknown := inquiryRecord("600", d, "INSERT", "")
 	unknown.Change.NewImage["kind"] = events.NewStringAttribute("mystery")
-	resp, err = m.Handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+	resp, err = handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
 		ttl, inquiryRecord("500", d, "MODIFY", "inquiry_received"), unknown,
 	}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -146,7 +150,6 @@ func TestSampleStreamEvents(t *testing.T) {
 	tables := localtest.Tables(t, svc)
 	team := "team-" + localtest.Unique() + "@example.com"
 	m := &mailer.Mailer{
-		Decode:  dynamo.DecodeChange,
 		Markers: dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Ops: tables["OpsTable"]}),
 		Sender:  &ses.Sender{Client: localtest.SES(svc), From: "privacy@example.com"},
 		Config:  notify.Config{Company: "Example", TeamInbox: team},
@@ -160,7 +163,7 @@ func TestSampleStreamEvents(t *testing.T) {
 		file, wantTeamMails := step.file, step.wantTeamMails
 		var ev events.DynamoDBEvent
 		localtest.SampleEvent(t, file, &ev)
-		resp, err := m.Handle(context.Background(), ev)
+		resp, err := batch.Stream(dynamo.DecodeChange, m.Handle)(context.Background(), ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("%s: %+v %v", file, resp, err)
 		}
@@ -201,15 +204,16 @@ func TestThrottledSendsAreRetriedFromTheQueue(t *testing.T) {
 	var logs bytes.Buffer
 	t0 := time.Now().UTC().Truncate(time.Second)
 	now := t0
-	m := &mailer.Mailer{Decode: dynamo.DecodeChange, Markers: store, Requests: store, Sender: sender, Retries: store,
+	m := &mailer.Mailer{Markers: store, Requests: store, Sender: sender, Retries: store,
 		RetryBackoff: time.Minute, RetryMaxBackoff: time.Hour, GiveUp: 24 * time.Hour,
 		Config: notify.Config{Company: "Example", TeamInbox: team, PolicyURL: "https://example.com/p"},
 		Log:    slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute}
 	ctx := context.Background()
 	arn := "arn:aws:dynamodb:ddblocal:000000000000:table/" + tables["SubjectsTable"] + "/stream/2026-12-02T00:00:00.000"
 
-	// Three inquiries, stored as the form stores them; their stream records.
-	var batch []events.DynamoDBEventRecord
+	// Three inquiries, stored as the form stores them; their changes as
+	// the stream brings them.
+	var changes []privacy.Change
 	addrs := []string{"kept-" + u + "@example.com", "erased-" + u + "@example.com", "late-" + u + "@example.com"}
 	var inqs []privacy.Inquiry
 	for i, addr := range addrs {
@@ -223,18 +227,16 @@ func TestThrottledSendsAreRetriedFromTheQueue(t *testing.T) {
 		if err != nil || len(items) != 1 {
 			t.Fatalf("%v %d", err, len(items))
 		}
-		img := dynamo.ToStreamImage(items[0])
-		batch = append(batch, events.DynamoDBEventRecord{EventName: "INSERT", EventSourceArn: arn,
-			Change: events.DynamoDBStreamRecord{SequenceNumber: fmt.Sprint(100 + i), NewImage: img,
-				Keys: map[string]events.DynamoDBAttributeValue{"pk": img["pk"], "sk": img["sk"]}}})
+		item := items[0]
+		changes = append(changes, dynamo.DecodeChange(privacy.Change{Seq: fmt.Sprint(100 + i), Source: arn},
+			map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]}, nil, item))
 	}
-	resp, err := m.Handle(ctx, events.DynamoDBEvent{Records: batch})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("throttled batch: %+v %v (the records should be queued, not failed)", resp, err)
+	if failed := m.Handle(ctx, changes); len(failed) != 0 {
+		t.Fatalf("throttled batch: %v failed (the records should be queued, not failed)", failed)
 	}
 	// The same records delivered again by the stream queue nothing twice.
-	if resp, _ := m.Handle(ctx, events.DynamoDBEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("redelivery: %+v", resp)
+	if failed := m.Handle(ctx, changes); len(failed) != 0 {
+		t.Fatalf("redelivery: %v failed", failed)
 	}
 	count := func(addr string) int {
 		return len(localtest.Emails(t, svc, func(e localtest.Email) bool {

@@ -337,10 +337,7 @@ func (o *Operator) Routes(rt *httpapi.Router) { rt.Handle(RouteIAM, o.serveIAM) 
 // ARN is who acts. A request without one (a route left without its
 // authorizer) is refused, never run as nobody.
 func (o *Operator) serveIAM(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	var by string
-	if a := r.RequestContext.Authorizer; a != nil && a.IAM != nil {
-		by = a.IAM.UserARN
-	}
+	by := r.Caller
 	if by == "" {
 		return httpapi.Response{}, &httpapi.Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 			Message: "Sign the request with AWS credentials (SigV4)."}

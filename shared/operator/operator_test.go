@@ -20,6 +20,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -188,7 +189,7 @@ func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
 	status := func() int {
 		t.Helper()
 		id := "4a7b9c1e-2f3d-4e5a-8b6c-7d8e9f0a1b2c"
-		resp, err := rt.Serve(ctx, events.APIGatewayV2HTTPRequest{RouteKey: "GET /opendsr/v2/requests/{id}",
+		resp, err := apigw.Handler(rt.Serve)(ctx, events.APIGatewayV2HTTPRequest{RouteKey: "GET /opendsr/v2/requests/{id}",
 			RawPath: "/opendsr/v2/requests/" + id, PathParameters: map[string]string{"id": id},
 			Headers: map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.ControllerID+":"+creds.Secret))}})
 		if err != nil {

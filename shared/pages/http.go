@@ -32,6 +32,15 @@ func Message(r httpapi.Request, status int, key string, args ...any) httpapi.Res
 	return Response(For(r).Message(status, key, args...))
 }
 
+// Answer is the contract's answer to a change: the page of message key
+// (with args) when a browser asked for one, else body as JSON.
+func Answer(r httpapi.Request, status int, body any, key string, args ...any) httpapi.Response {
+	if httpapi.WantsHTML(r) {
+		return Message(r, status, key, args...)
+	}
+	return httpapi.JSON(status, body)
+}
+
 // ActionPage answers Reader.Action for r.
 func ActionPage(r httpapi.Request, a Action) httpapi.Response { return Response(For(r).Action(a)) }
 

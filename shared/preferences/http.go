@@ -11,14 +11,17 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// Routes registers the handlers under the template's route keys.
+// Routes registers the handlers under the template's route keys; every
+// route answers the service's errors as the contract does (problem).
 func (h *Handlers) Routes(rt *httpapi.Router) {
-	rt.Handle("GET /v1/unsubscribe", h.unsubscribePage)
-	rt.Handle("POST /v1/unsubscribe", h.unsubscribe)
-	rt.Handle("GET /v1/preferences", h.get)
-	rt.Handle("POST /v1/preferences", h.set)
-	rt.Handle("GET /v1/preferences/add-topic", h.addTopicPage)
-	rt.Handle("POST /v1/preferences/add-topic", h.addTopic)
+	rt.Routes(problem, map[string]httpapi.HandlerFunc{
+		"GET /v1/unsubscribe":            h.unsubscribePage,
+		"POST /v1/unsubscribe":           h.unsubscribe,
+		"GET /v1/preferences":            h.get,
+		"POST /v1/preferences":           h.set,
+		"GET /v1/preferences/add-topic":  h.addTopicPage,
+		"POST /v1/preferences/add-topic": h.addTopic,
+	})
 }
 
 // problem is err as the contract answers it; any other error is a
@@ -47,25 +50,14 @@ func (h *Handlers) click(r httpapi.Request) Click {
 		Bases: r.Site.Bases}
 }
 
-// self is the link the request came by, for its page's button.
-func self(r httpapi.Request) string { return r.RawPath + "?token=" + httpapi.Query(r, "token") }
-
-// done answers a change: the page of message key, or body as JSON.
-func done(r httpapi.Request, key string, body any) (httpapi.Response, error) {
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, key), nil
-	}
-	return httpapi.JSON(http.StatusOK, body), nil
-}
-
 // addTopicPage is the link a policy notice offers a new topic with: one
 // button. It changes nothing (mail scanners follow links).
 func (h *Handlers) addTopicPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	topic, err := h.OfferedTopic(ctx, httpapi.Query(r, "token"))
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return pages.ActionPage(r, pages.Action{Key: "add_topic", Args: []any{pages.Lang(r).T("topic." + topic)}, URL: self(r)}), nil
+	return pages.ActionPage(r, pages.Action{Key: "add_topic", Args: []any{pages.Lang(r).T("topic." + topic)}, URL: httpapi.SelfLink(r)}), nil
 }
 
 func (h *Handlers) addTopic(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
@@ -74,9 +66,9 @@ func (h *Handlers) addTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 	}
 	topic, err := h.AddTopic(ctx, h.click(r))
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return done(r, "add_topic.done", map[string]string{"status": "added", "topic": topic})
+	return pages.Answer(r, http.StatusOK, map[string]string{"status": "added", "topic": topic}, "add_topic.done"), nil
 }
 
 // unsubscribePage offers everything off with one button, or topics to
@@ -84,10 +76,10 @@ func (h *Handlers) addTopic(ctx context.Context, r httpapi.Request) (httpapi.Res
 func (h *Handlers) unsubscribePage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	sub, prefs, err := h.UnsubscribeChoices(ctx, httpapi.Query(r, "token"))
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
 	return pages.ActionPage(r, pages.Action{Key: "unsubscribe", URL: prefs, Legend: "newsletter.topics",
-		Checkboxes: checkboxes(sub), SecondURL: self(r), SecondButton: "unsubscribe.all"}), nil
+		Checkboxes: checkboxes(sub), SecondURL: httpapi.SelfLink(r), SecondButton: "unsubscribe.all"}), nil
 }
 
 // unsubscribe is the RFC 8058 one-click target: whatever the body
@@ -97,16 +89,16 @@ func (h *Handlers) unsubscribe(ctx context.Context, r httpapi.Request) (httpapi.
 		return httpapi.Response{}, err
 	}
 	if err := h.Unsubscribe(ctx, h.click(r)); err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return done(r, "unsubscribed", map[string]string{"status": "unsubscribed"})
+	return pages.Answer(r, http.StatusOK, map[string]string{"status": "unsubscribed"}, "unsubscribed"), nil
 }
 
 // get answers the topics, as JSON or as a page.
 func (h *Handlers) get(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	v, err := h.Preferences(ctx, httpapi.Query(r, "token"))
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
 	if !httpapi.WantsHTML(r) {
 		return httpapi.JSON(http.StatusOK, body(v)), nil
@@ -116,7 +108,7 @@ func (h *Handlers) get(ctx context.Context, r httpapi.Request) (httpapi.Response
 	if v.Forwarded {
 		masked = l.T("preferences.moved_address")
 	}
-	a := pages.Action{Key: "preferences", Args: []any{masked}, URL: self(r), Legend: "newsletter.topics",
+	a := pages.Action{Key: "preferences", Args: []any{masked}, URL: httpapi.SelfLink(r), Legend: "newsletter.topics",
 		Checkboxes: checkboxes(v.Subscription)}
 	if len(v.Suppressed) > 0 {
 		var why []string
@@ -145,9 +137,9 @@ func (h *Handlers) set(ctx context.Context, r httpapi.Request) (httpapi.Response
 	}
 	v, err := h.SetTopics(ctx, h.click(r), topics)
 	if err != nil {
-		return httpapi.Response{}, problem(err)
+		return httpapi.Response{}, err
 	}
-	return done(r, "preferences.saved", body(v))
+	return pages.Answer(r, http.StatusOK, body(v), "preferences.saved"), nil
 }
 
 func checkboxes(sub privacy.Subscription) []pages.Checkbox {

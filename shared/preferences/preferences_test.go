@@ -16,6 +16,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/preferences"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -68,7 +69,7 @@ func TestPreferences(t *testing.T) {
 		if html {
 			hdr["accept"] = "text/html"
 		}
-		resp, err := rt.Serve(ctx, events.APIGatewayV2HTTPRequest{RouteKey: method + " " + path, RawPath: path, Body: body,
+		resp, err := apigw.Handler(rt.Serve)(ctx, events.APIGatewayV2HTTPRequest{RouteKey: method + " " + path, RawPath: path, Body: body,
 			Headers: hdr, QueryStringParameters: map[string]string{"token": tk}})
 		if err != nil {
 			t.Fatal(err)

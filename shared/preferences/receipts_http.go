@@ -48,7 +48,7 @@ type verdict struct {
 // without a receipt is the page to paste one into.
 func (h *Receipts) verify(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
 	jws := httpapi.Query(r, "receipt")
-	if r.RequestContext.HTTP.Method == http.MethodPost {
+	if r.Method == http.MethodPost {
 		in, err := httpapi.DecodeInput(r)
 		if err != nil {
 			return httpapi.Response{}, err
@@ -66,7 +66,7 @@ func (h *Receipts) verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		return httpapi.Validation(&privacy.ValidationError{Fields: privacy.FieldErrors{"receipt": privacy.Fault(code)}})
 	}
 	switch {
-	case jws == "" && html && r.RequestContext.HTTP.Method == http.MethodGet:
+	case jws == "" && html && r.Method == http.MethodGet:
 		return page(r, http.StatusOK, "", Verdict{}), nil
 	case jws == "":
 		return httpapi.Response{}, fault(privacy.FieldReceiptMissing)

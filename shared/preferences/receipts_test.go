@@ -14,6 +14,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/pages"
 	"github.com/privacykeeper/privacykeeper/shared/preferences"
 	"github.com/privacykeeper/privacykeeper/shared/receipt"
@@ -52,7 +53,7 @@ func TestReceiptRoutes(t *testing.T) {
 		var req events.APIGatewayV2HTTPRequest
 		req.RouteKey, req.RawPath, req.Body, req.Headers = method+" "+path, path, body, hdr
 		req.RequestContext.HTTP.Method = method
-		resp, err := rt.Serve(ctx, req)
+		resp, err := apigw.Handler(rt.Serve)(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}

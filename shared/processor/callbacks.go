@@ -12,8 +12,6 @@ import (
 	neturl "net/url"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/privacykeeper/privacykeeper/shared/metric"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -43,9 +41,6 @@ type CallbackStore interface {
 // back another's callbacks, and nothing is lost when the stream's 24 hours
 // have passed.
 type Notifier struct {
-	// Decode reads a stream record as the change it is (the store's
-	// adapter: dynamo.DecodeChange).
-	Decode  func(events.DynamoDBEventRecord) privacy.Change
 	Store   CallbackStore
 	Signer  *opendsr.Signer
 	BaseURL string
@@ -72,38 +67,34 @@ const (
 	DefaultGiveUp     = 7 * 24 * time.Hour
 )
 
-// Invoke is the Lambda's handler: a stream batch (Handle), or the
-// schedule's {"retry_callbacks": true} (Retry).
-func (n *Notifier) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+// Scheduled is the handler of the schedule's event,
+// {"retry_callbacks": true} (Retry); the stream's batches go to Handle
+// (batch.StreamOr tells them apart).
+func (n *Notifier) Scheduled(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev struct {
-		events.DynamoDBEvent
 		RetryCallbacks bool `json:"retry_callbacks"`
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, err
 	}
-	switch {
-	case ev.RetryCallbacks:
-		return nil, n.Retry(ctx)
-	case len(ev.Records) > 0:
-		return n.Handle(ctx, ev.DynamoDBEvent)
+	if !ev.RetryCallbacks {
+		return nil, errors.New("neither a stream batch nor a retry event")
 	}
-	return nil, errors.New("neither a stream batch nor a retry event")
+	return nil, n.Retry(ctx)
 }
 
 // Handle processes one stream batch: it queues every status change. Only
-// a failure to queue (DynamoDB) fails a record, which the stream retries
-// from there; a failed delivery is the outbox's to retry.
-func (n *Notifier) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
-	for _, rec := range ev.Records {
-		if err := n.enqueue(ctx, rec); err != nil {
-			n.Log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", rec.Change.SequenceNumber, "error", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
-			break
+// a failure to queue (DynamoDB) fails a change, which the stream retries
+// from there (the answer: its sequence number); a failed delivery is the
+// outbox's to retry.
+func (n *Notifier) Handle(ctx context.Context, changes []privacy.Change) (failed []string) {
+	for _, ch := range changes {
+		if err := n.enqueue(ctx, ch); err != nil {
+			n.Log.WarnContext(ctx, "callback not queued; the record will be retried", "seq", ch.Seq, "error", err.Error())
+			return []string{ch.Seq}
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 // DeliveryConcurrency bounds the cursors delivered at once: one receiver
@@ -216,8 +207,7 @@ func (q *fairQueue) left() int {
 // enqueue queues a record's change of status (or, replayed, its status)
 // for each of its request's callback URLs; a status queued or sent
 // before is not queued again.
-func (n *Notifier) enqueue(ctx context.Context, rec events.DynamoDBEventRecord) error {
-	ch := n.Decode(rec)
+func (n *Notifier) enqueue(ctx context.Context, ch privacy.Change) error {
 	if ch.Removed || ch.Status == "" || (ch.Status == ch.OldStatus && !ch.Replayed) {
 		return nil // not a change of status
 	}

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
@@ -101,14 +101,14 @@ func TestCallbackOutbox(t *testing.T) {
 			t.Logf("notifier log:\n%s", logs.String())
 		}
 	})
-	nt := &processor.Notifier{Decode: dynamo.DecodeChange, Store: store, Signer: signer, Client: opendsr.NewClient(true), // the test receivers listen on loopback
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true), // the test receivers listen on loopback
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
 	dead, live := newReceiver(t, &key.PublicKey), newReceiver(t, &key.PublicKey)
 	dead.set(true)
 
 	// A status change of a request as the stream brings it.
-	change := func(id, url, from, to string) events.DynamoDBEventRecord {
+	change := func(id, url, from, to string) privacy.Change {
 		r := privacy.RightsRequest{ID: id, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
 			Status: to, ReceivedAt: t0, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
 			Controller: "c", CallbackURLs: []string{url}, OpenDSRVersion: 2}
@@ -118,22 +118,20 @@ func TestCallbackOutbox(t *testing.T) {
 		if from != "" { // the stored record follows the stream
 			_ = store.Transition(ctx, id, privacy.Transition{From: []string{from}, Status: to}, privacy.Event{Subject: "s", Name: to, At: now, Ref: id})
 		}
-		img := func(status string) map[string]events.DynamoDBAttributeValue {
+		img := func(status string) map[string]types.AttributeValue {
 			if status == "" {
 				return nil
 			}
 			r.Status = status
 			item, _ := dynamo.EncodeRequest(r)
-			return dynamo.ToStreamImage(item)
+			return item
 		}
-		return events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{
-			SequenceNumber: id + to, NewImage: img(to), OldImage: img(from)}}
+		return dynamo.DecodeChange(privacy.Change{Seq: id + to}, nil, img(from), img(to))
 	}
-	handle := func(recs ...events.DynamoDBEventRecord) {
+	handle := func(changes ...privacy.Change) {
 		t.Helper()
-		resp, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs})
-		if err != nil || len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("stream batch: %v %v", resp, err)
+		if failed := nt.Handle(ctx, changes); len(failed) != 0 {
+			t.Fatalf("stream batch: %v failed", failed)
 		}
 	}
 	retry := func(at time.Duration) {
@@ -220,9 +218,9 @@ func TestCallbackOutbox(t *testing.T) {
 	// items replayed_at, a change whose status is the same): the status a
 	// lost record carried is queued and delivered; one delivered before
 	// is not delivered again.
-	replayed := func(rec events.DynamoDBEventRecord) events.DynamoDBEventRecord {
-		rec.Change.NewImage[dynamo.AttrReplayedAt] = events.NewStringAttribute(now.Format(time.RFC3339))
-		return rec
+	replayed := func(c privacy.Change) privacy.Change {
+		c.Replayed = true // what DecodeChange reads of a new replayed_at
+		return c
 	}
 	handle(change("c", live.URL, "", "pending"))
 	_ = change("c", live.URL, "pending", "in_progress") // stored; its stream record lost
@@ -255,10 +253,10 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 	t.Cleanup(free) // runs first: a failing test does not wait on the hanging handler
 	live := newReceiver(t, &key.PublicKey)
 	now := time.Now().UTC()
-	nt := &processor.Notifier{Decode: dynamo.DecodeChange, Store: store, Signer: signer, Client: opendsr.NewClient(true),
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true),
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
-	var recs []events.DynamoDBEventRecord
+	var recs []privacy.Change
 	for _, c := range []struct{ id, url string }{{"h", hanging.URL}, {"l", live.URL}} { // the hanging one first
 		r := privacy.RightsRequest{ID: c.id, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
 			Status: "pending", ReceivedAt: now, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
@@ -267,13 +265,12 @@ func TestHangingReceiverDelaysNoOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		item, _ := dynamo.EncodeRequest(r)
-		recs = append(recs, events.DynamoDBEventRecord{EventName: "INSERT",
-			Change: events.DynamoDBStreamRecord{SequenceNumber: c.id, NewImage: dynamo.ToStreamImage(item)}})
+		recs = append(recs, dynamo.DecodeChange(privacy.Change{Seq: c.id}, nil, nil, item))
 	}
 	// The stream handler only queues: it calls no receiver, so a hanging
 	// one cannot hold the shard.
-	if resp, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs}); err != nil || len(resp.BatchItemFailures) != 0 || called.Load() {
-		t.Fatalf("stream batch: %v %v (a receiver called: %v)", resp, err, called.Load())
+	if failed := nt.Handle(ctx, recs); len(failed) != 0 || called.Load() {
+		t.Fatalf("stream batch: %v failed (a receiver called: %v)", failed, called.Load())
 	}
 	done := make(chan struct{})
 	go func() {
@@ -329,10 +326,10 @@ func TestOneControllersBlackHolesStarveNoOne(t *testing.T) {
 	t.Cleanup(free) // runs first: a failing test does not wait on the black hole
 	live := newReceiver(t, &key.PublicKey)
 	now := time.Now().UTC()
-	nt := &processor.Notifier{Decode: dynamo.DecodeChange, Store: store, Signer: signer, Client: opendsr.NewClient(true),
+	nt := &processor.Notifier{Store: store, Signer: signer, Client: opendsr.NewClient(true),
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }, Lease: time.Minute,
 		Backoff: 30 * time.Second, MaxBackoff: time.Hour, GiveUp: 24 * time.Hour}
-	var recs []events.DynamoDBEventRecord
+	var recs []privacy.Change
 	add := func(controller, id, url string) {
 		r := privacy.RightsRequest{ID: id, Subject: privacy.SubjectID("s-" + id), Type: privacy.RightAccess, Regulation: "gdpr",
 			Status: "pending", ReceivedAt: now, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
@@ -341,13 +338,12 @@ func TestOneControllersBlackHolesStarveNoOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		item, _ := dynamo.EncodeRequest(r)
-		recs = append(recs, events.DynamoDBEventRecord{EventName: "INSERT",
-			Change: events.DynamoDBStreamRecord{SequenceNumber: id, NewImage: dynamo.ToStreamImage(item)}})
+		recs = append(recs, dynamo.DecodeChange(privacy.Change{Seq: id}, nil, nil, item))
 	}
 	handle := func() {
 		t.Helper()
-		if resp, err := nt.Handle(ctx, events.DynamoDBEvent{Records: recs}); err != nil || len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("stream batch: %v %v", resp, err)
+		if failed := nt.Handle(ctx, recs); len(failed) != 0 {
+			t.Fatalf("stream batch: %v failed", failed)
 		}
 		recs = nil
 	}

@@ -451,7 +451,7 @@ func StatusBody(v opendsr.Version, base, domain string, req privacy.RightsReques
 // mine loads a request of the calling controller; another controller's is
 // as unknown as one that does not exist.
 func (s *Service) mine(ctx context.Context, c call) (privacy.RightsRequest, error) {
-	id := c.r.PathParameters["id"]
+	id := c.r.Params["id"]
 	if !opendsr.ValidID(id) {
 		return privacy.RightsRequest{}, errUnknown
 	}

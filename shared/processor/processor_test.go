@@ -25,6 +25,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -87,7 +88,7 @@ func (a *api) call(method, route, id, body string) (int, map[string]string, map[
 		r.Headers["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(a.as+":pw-"+a.as))
 	}
 	r.RequestContext = events.APIGatewayV2HTTPRequestContext{RequestID: "test"}
-	resp, err := a.rt.Serve(context.Background(), r)
+	resp, err := apigw.Handler(a.rt.Serve)(context.Background(), r)
 	if err != nil {
 		a.t.Fatal(err)
 	}

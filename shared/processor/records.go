@@ -143,7 +143,7 @@ func (s *Service) recordKeys(controller string, ids []opendsr.Identity) ([]priva
 }
 
 func (s *Service) recordID(c call) (string, error) {
-	id := c.r.PathParameters["record_id"]
+	id := c.r.Params["record_id"]
 	if !recordID.MatchString(id) {
 		return "", invalid("record_id", "InvalidValue", "must be 1 to 128 letters, digits or . _ : -")
 	}

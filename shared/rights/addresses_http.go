@@ -10,9 +10,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// self is the link a request came by, for its page's button.
-func self(r httpapi.Request) string { return r.RawPath + "?token=" + httpapi.Query(r, "token") }
-
 // addressPage handles GET …/address: one button, nothing changes (mail
 // scanners follow links).
 func (h *Handlers) addressPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
@@ -24,7 +21,7 @@ func (h *Handlers) addressPage(ctx context.Context, r httpapi.Request) (httpapi.
 	if role == links.AddressAgent {
 		key = "address.agent"
 	}
-	return pages.ActionPage(r, pages.Action{Key: key, URL: self(r)}), nil
+	return pages.ActionPage(r, pages.Action{Key: key, URL: httpapi.SelfLink(r)}), nil
 }
 
 // address handles POST …/address: ConfirmAddress.
@@ -33,10 +30,7 @@ func (h *Handlers) address(ctx context.Context, r httpapi.Request) (httpapi.Resp
 	if err := h.ConfirmAddress(ctx, l, r.Site.PolicyVersion); err != nil {
 		return httpapi.Response{}, err
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "address.confirmed"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": "address_confirmed"}), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": "address_confirmed"}, "address.confirmed"), nil
 }
 
 // stopPage handles GET …/stop: one button, nothing changes.
@@ -44,7 +38,7 @@ func (h *Handlers) stopPage(ctx context.Context, r httpapi.Request) (httpapi.Res
 	if err := h.CheckStop(linkOf(r)); err != nil {
 		return httpapi.Response{}, err
 	}
-	return pages.ActionPage(r, pages.Action{Key: "stop", URL: self(r)}), nil
+	return pages.ActionPage(r, pages.Action{Key: "stop", URL: httpapi.SelfLink(r)}), nil
 }
 
 // stop handles POST …/stop: Stop.
@@ -53,15 +47,12 @@ func (h *Handlers) stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err := h.Stop(ctx, l, r.Site.PolicyVersion); err != nil {
 		return httpapi.Response{}, err
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "stopped"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": privacy.RequestCancelled}), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": privacy.RequestCancelled}, "stopped"), nil
 }
 
 // processorLinkOf is the processor's confirmation link a request came by.
 func processorLinkOf(r httpapi.Request) ProcessorLink {
-	return ProcessorLink{ID: r.PathParameters["id"], Processor: r.PathParameters["processor"], Token: httpapi.Query(r, "token")}
+	return ProcessorLink{ID: r.Params["id"], Processor: r.Params["processor"], Token: httpapi.Query(r, "token")}
 }
 
 // processorPage handles GET …/processors/{processor}/confirm: one button,
@@ -71,7 +62,7 @@ func (h *Handlers) processorPage(ctx context.Context, r httpapi.Request) (httpap
 	if err := h.CheckProcessor(processorLinkOf(r)); err != nil {
 		return httpapi.Response{}, err
 	}
-	return pages.ActionPage(r, pages.Action{Key: "processor", URL: self(r)}), nil
+	return pages.ActionPage(r, pages.Action{Key: "processor", URL: httpapi.SelfLink(r)}), nil
 }
 
 // processor handles POST …/processors/{processor}/confirm: ConfirmProcessor.
@@ -80,8 +71,5 @@ func (h *Handlers) processor(ctx context.Context, r httpapi.Request) (httpapi.Re
 	if err := h.ConfirmProcessor(ctx, l, r.Site.PolicyVersion); err != nil {
 		return httpapi.Response{}, err
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "processor.confirmed"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"status": privacy.RecipientCompleted}), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"status": privacy.RecipientCompleted}, "processor.confirmed"), nil
 }

@@ -22,7 +22,7 @@ func questionPage(r httpapi.Request, req privacy.RightsRequest, status int, form
 	return pages.View(r, status, l.T("answer.title"), "answer", struct {
 		Question, URL, Deadline string
 		Form                    web.Form
-	}{req.Question, r.RawPath + "?token=" + url.QueryEscape(httpapi.Query(r, "token")), deadline, form})
+	}{req.Question, r.Path + "?token=" + url.QueryEscape(httpapi.Query(r, "token")), deadline, form})
 }
 
 // answerPage handles GET …/answer: the team's question and a form; nothing
@@ -59,8 +59,5 @@ func (h *Handlers) answer(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "answered"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": status}), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": status}, "answered"), nil
 }

@@ -27,7 +27,7 @@ func (h *Handlers) serveExport(rd Reader, company string) httpapi.HandlerFunc {
 		if httpapi.Query(r, "download") != "" {
 			format = "json" // the links of copies sent before formats
 		}
-		self := self(r)
+		self := httpapi.SelfLink(r)
 		if format == "" && httpapi.WantsHTML(r) {
 			// A browser gets a page first: what this is, until when, and
 			// the ways to read it.

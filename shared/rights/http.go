@@ -15,7 +15,7 @@ import (
 // what exports contain. Every route answers the service's errors as the
 // contract does (problem).
 func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
-	for key, fn := range map[string]httpapi.HandlerFunc{
+	rt.Routes(problem, map[string]httpapi.HandlerFunc{
 		"GET /v1/rights-requests/{id}/export":                          h.serveExport(rd, company),
 		"POST /v1/rights-requests":                                     h.file,
 		"GET /v1/rights-requests/{id}":                                 h.status,
@@ -29,12 +29,7 @@ func (h *Handlers) Routes(rt *httpapi.Router, rd Reader, company string) {
 		"POST /v1/rights-requests/{id}/answer":                         h.answer,
 		"GET /v1/rights-requests/{id}/processors/{processor}/confirm":  h.processorPage,
 		"POST /v1/rights-requests/{id}/processors/{processor}/confirm": h.processor,
-	} {
-		rt.Handle(key, func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-			resp, err := fn(ctx, r)
-			return resp, problem(err)
-		})
-	}
+	})
 }
 
 // problem is err as the contract answers it; any other error is a
@@ -63,7 +58,7 @@ func problem(err error) error {
 
 // linkOf is the link a request came by: the request in its path, its token.
 func linkOf(r httpapi.Request) Link {
-	return Link{ID: r.PathParameters["id"], Token: httpapi.Query(r, "token")}
+	return Link{ID: r.Params["id"], Token: httpapi.Query(r, "token")}
 }
 
 // file handles POST /v1/rights-requests.
@@ -113,7 +108,7 @@ func (h *Handlers) verifyPage(ctx context.Context, r httpapi.Request) (httpapi.R
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	a, l := pages.Action{Key: "verify", URL: self(r)}, pages.Lang(r)
+	a, l := pages.Action{Key: "verify", URL: httpapi.SelfLink(r)}, pages.Lang(r)
 	switch {
 	case req.Correction.Field == privacy.FieldEmail:
 		a.Key, a.Args = "verify.correction", []any{l.T("correction.field." + req.Correction.Field), req.Correction.Value}
@@ -136,10 +131,7 @@ func (h *Handlers) verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if httpapi.WantsHTML(r) {
-		return pages.Message(r, http.StatusOK, "verified"), nil
-	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": status}), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": status}, "verified"), nil
 }
 
 type statusBody struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
@@ -68,9 +69,9 @@ func newFixture(t *testing.T) *fixture {
 // serve sends ev to route through the handlers' routes, as API Gateway
 // does; an error's answer comes back as an *httpapi.Error of its status
 // and code.
-func (f *fixture) serve(route string, ev events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
+func (f *fixture) serve(route string, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	ev.RouteKey = route
-	resp, err := f.rt.Serve(context.Background(), ev)
+	resp, err := apigw.Handler(f.rt.Serve)(context.Background(), ev)
 	if err != nil || resp.StatusCode < 400 {
 		return resp, err
 	}
@@ -604,7 +605,7 @@ func (f *fixture) answerLink(t *testing.T, id string, subject privacy.SubjectID,
 }
 
 // answer posts an answer by the link of tok to request id.
-func (f *fixture) answer(id, tok, contentType, body string) (httpapi.Response, error) {
+func (f *fixture) answer(id, tok, contentType, body string) (events.APIGatewayV2HTTPResponse, error) {
 	return f.serve("POST /v1/rights-requests/{id}/answer", events.APIGatewayV2HTTPRequest{
 		PathParameters: map[string]string{"id": id}, QueryStringParameters: map[string]string{"token": tok},
 		Headers: map[string]string{"content-type": contentType}, Body: body, RawPath: "/v1/rights-requests/" + id + "/answer"})

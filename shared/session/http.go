@@ -3,9 +3,7 @@ package session
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,43 +15,17 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// Handler is the console's authorizer function: an authorizer event (type
-// REQUEST, with the route's ARN) is authorized; any other event is a
-// request to one of signIn's routes.
-func Handler(a *Authorizer, signIn *httpapi.Router) func(ctx context.Context, raw json.RawMessage) (any, error) {
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var probe struct {
-			Type     string `json:"type"`
-			RouteArn string `json:"routeArn"`
-		}
-		if err := json.Unmarshal(raw, &probe); err != nil {
-			return nil, fmt.Errorf("event: %w", err)
-		}
-		if probe.Type == "REQUEST" && probe.RouteArn != "" {
-			var ev httpapi.AuthorizerRequest
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				return nil, fmt.Errorf("authorizer event: %w", err)
-			}
-			return a.Authorize(ctx, ev)
-		}
-		var ev httpapi.Event
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("http event: %w", err)
-		}
-		return signIn.Serve(ctx, ev)
-	}
-}
-
-// Authorize answers API Gateway's authorizer event (payload 2.0, simple
-// responses): the member Admit finds in its cookies, handed to the console
-// as the authorizer's context; it never fails (a failure refuses).
-func (a *Authorizer) Authorize(ctx context.Context, ev httpapi.AuthorizerRequest) (httpapi.AuthorizerResponse, error) {
-	ctx = lambdalog.WithRequestID(ctx, ev.RequestContext.RequestID)
+// Authorize answers API Gateway's authorizer (payload 2.0, simple
+// responses; apigw.AuthorizerOr reads the event): the member Admit finds
+// in its cookies, handed to the console as the authorizer's context; it
+// never fails (a failure refuses).
+func (a *Authorizer) Authorize(ctx context.Context, ev httpapi.AuthorizerRequest) httpapi.AuthorizerResponse {
+	ctx = lambdalog.WithRequestID(ctx, ev.RequestID)
 	m, ok := a.Admit(ctx, ev.Cookies, ev.RouteKey)
 	if !ok {
-		return httpapi.AuthorizerResponse{IsAuthorized: false}, nil
+		return httpapi.AuthorizerResponse{IsAuthorized: false}
 	}
-	return httpapi.AuthorizerResponse{IsAuthorized: true, Context: map[string]any{"by": m.Email, "role": m.Role}}, nil
+	return httpapi.AuthorizerResponse{IsAuthorized: true, Context: map[string]any{"by": m.Email, "role": m.Role}}
 }
 
 // Routes registers the sign-in's routes.
@@ -95,8 +67,7 @@ func (c *SignIn) logout(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	// another origin.
 	resp := Render(c.Log, http.StatusOK, "message", web.ConsolePage{Title: "Signing out", Refresh: to, Data: Message{
 		Text: "You are signed out of the console; now of its sign-in.", Link: to, LinkText: "Continue signing out"}})
-	resp.Cookies = []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(AccessCookie, "", "/console", 0, "Strict"),
-		SetCookie(BindCookie, "", "/console", 0, "Strict"), SetCookie(RefreshCookie, "", "/console/logout", 0, "Strict"), SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
+	resp.Cookies = signedOutCookies()
 	return resp, nil
 }
 
@@ -126,7 +97,7 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 		resp.Cookies = []string{SetCookie(LoginCookie, "", "/console/callback", 0, "Lax")}
 		return resp, nil
 	}
-	q := r.QueryStringParameters
+	q := r.Query
 	s, err := c.finish(ctx, Cookie(r.Cookies, LoginCookie), q["state"], q["code"], q["error"])
 	switch {
 	case errors.Is(err, errNotStartedHere):
@@ -140,18 +111,8 @@ func (c *SignIn) callback(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	case err != nil:
 		return httpapi.Response{}, err
 	}
-	life := int(time.Until(s.Expiry).Seconds())
 	resp := Render(c.Log, http.StatusOK, "signed-in", web.ConsolePage{Title: "Signed in", Refresh: "/console", Data: s.Member.Email})
-	resp.Cookies = []string{
-		SetCookie(SessionCookie, s.IDToken, "/console", life, "Strict"),
-		SetCookie(AccessCookie, s.AccessToken, "/console", life, "Strict"),
-		SetCookie(BindCookie, c.Binding.Seal(s.IDToken, s.AccessToken), "/console", life, "Strict"),
-		SetCookie(CSRFCookie, Random(), "/console", life, "Strict"),
-		SetCookie(LoginCookie, "", "/console/callback", 0, "Lax"),
-	}
-	if s.RefreshToken != "" { // for sign-out to revoke; sent nowhere else
-		resp.Cookies = append(resp.Cookies, SetCookie(RefreshCookie, s.RefreshToken, "/console/logout", life, "Strict"))
-	}
+	resp.Cookies = c.sessionCookies(s, int(time.Until(s.Expiry).Seconds()))
 	return resp, nil
 }
 

@@ -102,6 +102,31 @@ func (c *SignIn) endSession() (string, error) {
 	return meta.EndSession + "?" + q.Encode(), nil
 }
 
+// sessionCookies are the cookies of a signed-in session for life seconds:
+// its ID and access tokens, their binding, the CSRF token, the refresh
+// token (for sign-out to revoke; sent nowhere else), and the login
+// cookie cleared.
+func (c *SignIn) sessionCookies(s signedIn, life int) []string {
+	cookies := []string{
+		SetCookie(SessionCookie, s.IDToken, "/console", life, "Strict"),
+		SetCookie(AccessCookie, s.AccessToken, "/console", life, "Strict"),
+		SetCookie(BindCookie, c.Binding.Seal(s.IDToken, s.AccessToken), "/console", life, "Strict"),
+		SetCookie(CSRFCookie, Random(), "/console", life, "Strict"),
+		SetCookie(LoginCookie, "", "/console/callback", 0, "Lax"),
+	}
+	if s.RefreshToken != "" {
+		cookies = append(cookies, SetCookie(RefreshCookie, s.RefreshToken, "/console/logout", life, "Strict"))
+	}
+	return cookies
+}
+
+// signedOutCookies clear every cookie of a session.
+func signedOutCookies() []string {
+	return []string{SetCookie(SessionCookie, "", "/console", 0, "Strict"), SetCookie(AccessCookie, "", "/console", 0, "Strict"),
+		SetCookie(BindCookie, "", "/console", 0, "Strict"), SetCookie(RefreshCookie, "", "/console/logout", 0, "Strict"),
+		SetCookie(CSRFCookie, "", "/console", 0, "Strict")}
+}
+
 // Cookie is a Set-Cookie value: HttpOnly, Secure, with its SameSite.
 func SetCookie(name, value, path string, maxAge int, sameSite string) string {
 	return fmt.Sprintf("%s=%s; Path=%s; Max-Age=%d; HttpOnly; Secure; SameSite=%s", name, value, path, maxAge, sameSite)

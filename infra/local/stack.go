@@ -98,11 +98,13 @@ func tables(ctx context.Context, cfg Config, defaults map[string]string) (*Templ
 // must set (the template has no usable defaults for them): links to the
 // local API at baseURL, its own origin, and addresses the SES emulator
 // catches; the unsubscribe-by-mail domain (off by default in a deploy)
-// is the emulator's, as infra/env.json and the sample event name it. A
-// caller's Params override them.
+// is the emulator's, as infra/env.json and the sample event name it; the
+// Platform region is us (a local stack of region eu sets PlatformRegion).
+// A caller's Params override them.
 func DevParams(baseURL string) map[string]string {
 	return map[string]string{"PublicBaseURL": baseURL, "SiteOrigins": baseURL,
-		"SenderAddress": "privacy@example.com", "TeamInbox": "team@example.com", "UnsubscribeMailDomain": "example.com"}
+		"SenderAddress": "privacy@example.com", "TeamInbox": "team@example.com", "UnsubscribeMailDomain": "example.com",
+		"PlatformRegion": "us"}
 }
 
 // CreateTablesOnly creates the template's tables and returns their names.

@@ -143,6 +143,7 @@ type Stack struct {
 	// devCert is the development signing certificate's file, served at
 	// DevCertificatePath ("" without one).
 	devCert string
+	gate    *gate
 }
 
 // DevCertificatePath is where the gateway serves the OpenDSR signing
@@ -228,7 +229,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel, devCert: devCert,
+	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel, devCert: devCert, gate: g,
 		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx}
 	for id, name := range r.Refs {
 		if t.Resources[id].Type == "AWS::SQS::Queue" {
@@ -353,6 +354,19 @@ func (s *Stack) Close() {
 
 // DB returns the DynamoDB Local client the stack uses.
 func (s *Stack) DB() *dynamodb.Client { return s.db }
+
+// AWSAs is the AWS configuration function fn's code has here: its role's
+// credentials, the stack's region and the gateway's AWS front as the
+// endpoint, so that a test asks what the role reaches as the function
+// would (false: no such function).
+func (s *Stack) AWSAs(fn string) (aws.Config, bool) {
+	p, ok := s.gate.byFunction[fn]
+	if !ok {
+		return aws.Config{}, false
+	}
+	return aws.Config{Region: s.region, BaseEndpoint: aws.String(s.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(p.keyID, p.key.secret, p.key.token)}, true
+}
 
 // scheduleEvent is the payload a schedule delivers: the Input when one is
 // set, otherwise the envelope (ScheduleV2's detail is the string "{}").

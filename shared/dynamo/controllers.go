@@ -153,26 +153,27 @@ func (s *Store) LookupController(ctx context.Context, id string) (privacy.Contro
 // before regions, once: privacy.ErrNotFound without its credential,
 // privacy.ErrExists when a region is recorded already (moving a
 // controller's data between regions is not a write of this attribute).
-// e (who recorded it) goes to the ledger with it.
+// e (who recorded it) goes to the ledger with it. Each of the two items
+// carries a condition, so the refusal tells which case it is without a
+// read (the operator may not read a credential).
 func (s *Store) SetControllerRegion(ctx context.Context, id string, r privacy.Region, e privacy.Event) error {
-	v := map[string]types.AttributeValue{":r": str(string(r))}
+	update := func(key map[string]types.AttributeValue, cond string) types.TransactWriteItem {
+		return types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: key,
+			UpdateExpression: aws.String("SET #region = :r"), ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: map[string]string{"#region": "region"}, ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(string(r))}}}
+	}
 	items, err := s.withLedger(e,
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerKey(id),
-			UpdateExpression: aws.String("SET #region = :r"), ExpressionAttributeValues: v,
-			ExpressionAttributeNames: map[string]string{"#region": "region"},
-			ConditionExpression:      aws.String("attribute_exists(pk) AND attribute_not_exists(#region)")}},
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: controllerListKey(id),
-			UpdateExpression: aws.String("SET #region = :r"), ExpressionAttributeValues: v,
-			ExpressionAttributeNames: map[string]string{"#region": "region"}}})
+		update(controllerKey(id), "attribute_exists(pk) AND attribute_not_exists(#region)"),
+		update(controllerListKey(id), "attribute_not_exists(#region)"))
 	if err != nil {
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if refusedAt(err, 0) {
-		if _, err := s.LookupController(ctx, id); err != nil {
-			return err
-		}
+	switch {
+	case refusedAt(err, 1):
 		return privacy.ErrExists
+	case refusedAt(err, 0):
+		return privacy.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("set controller %s region: %w", id, err)

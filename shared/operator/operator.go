@@ -525,11 +525,20 @@ func (o *Operator) SetControllerRetention(ctx context.Context, c Caller, id stri
 	return notFound("controller "+id, o.Store.SetControllerRetention(ctx, id, days, e))
 }
 
-// ownRegion checks that region names one and that this stack serves it.
-func (o *Operator) ownRegion(region string) (privacy.Region, error) {
+// regionArg is a region as the team gives it.
+func regionArg(region string) (privacy.Region, error) {
 	r, ok := privacy.ParseRegion(strings.TrimSpace(region))
 	if !ok {
 		return "", fmt.Errorf("%w: region is required: one of us, eu (where the controller chose its data kept)", ErrBadRequest)
+	}
+	return r, nil
+}
+
+// ownRegion checks that region names one and that this stack serves it.
+func (o *Operator) ownRegion(region string) (privacy.Region, error) {
+	r, err := regionArg(region)
+	if err != nil {
+		return "", err
 	}
 	if r != o.PlatformRegion {
 		return "", fmt.Errorf("%w: this stack serves region %s: register a controller of region %s with that region's stack", ErrBadRequest,
@@ -550,12 +559,12 @@ func (o *Operator) SetControllerRegion(ctx context.Context, c Caller, id, region
 	if _, named := privacy.IDRegion(id); named {
 		return fmt.Errorf("%w: controller %s names its region in its id; it cannot change", privacy.ErrExists, id)
 	}
-	r, ok := privacy.ParseRegion(strings.TrimSpace(region))
-	if !ok {
-		return fmt.Errorf("%w: region is required: one of us, eu", ErrBadRequest)
+	r, err := regionArg(region)
+	if err != nil {
+		return err
 	}
 	e := o.teamEvent(ctx, c, "controller_region_set", id, reason, map[string]string{"region": string(r)})
-	err := o.Store.SetControllerRegion(ctx, id, r, e)
+	err = o.Store.SetControllerRegion(ctx, id, r, e)
 	if errors.Is(err, privacy.ErrExists) {
 		return fmt.Errorf("%w: controller %s has its region recorded already", privacy.ErrExists, id)
 	}

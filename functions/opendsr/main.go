@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/lambdalog"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
 
@@ -44,6 +46,14 @@ func run() error {
 	if err == nil {
 		err = lambdaenv.Ints(map[string]*int{"OPENDSR_CREATE_PER_HOUR": &perHour, "OPENDSR_RECORD_WRITES_PER_HOUR": &recordsPerHour})
 	}
+	region, known := privacy.ParseRegion(os.Getenv("PLATFORM_REGION"))
+	if err == nil && !known {
+		err = fmt.Errorf("PLATFORM_REGION must be one of us, eu")
+	}
+	var endpoints map[privacy.Region]string
+	if err == nil {
+		endpoints, err = opendsr.ParseEndpoints(os.Getenv("PLATFORM_ENDPOINTS"))
+	}
 	if err != nil {
 		return err
 	}
@@ -57,6 +67,8 @@ func run() error {
 		ErasureWait: erasureWait,
 		CreateLimit: limit.Rule{Name: "opendsr_create", Max: perHour, Window: time.Hour},
 		RecordLimit: limit.Rule{Name: "opendsr_records", Max: recordsPerHour, Window: time.Hour},
+		Region:      region,
+		Endpoints:   endpoints,
 		Now:         time.Now,
 		Log:         log,
 	}

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -48,6 +49,10 @@ func run() error {
 	if err == nil {
 		wait, err = lambdaenv.Duration("ADDRESS_CHANGE_WAIT", privacy.AddressChangeWait)
 	}
+	region, known := privacy.ParseRegion(os.Getenv("PLATFORM_REGION"))
+	if err == nil && !known {
+		err = fmt.Errorf("PLATFORM_REGION must be one of us, eu")
+	}
 	if err != nil {
 		return err
 	}
@@ -70,6 +75,7 @@ func run() error {
 		Company:           env.Company,
 		Contact:           env.TeamInbox,
 		Region:            env.AWS.Region,
+		PlatformRegion:    region,
 	}
 	rt := httpapi.NewRouter(log, httpapi.Site{PolicyURL: env.PolicyURL}, nil)
 	op.Routes(rt)

@@ -272,6 +272,7 @@ func TestConsole(t *testing.T) {
 	team.open(s.URL + "/console/controllers")
 	team.check("console-controllers")
 	team.typeInto("#c-name", "Acme "+u)
+	team.do(chromedp.SetValue(chromedp.CSS("#c-region"), "us"))
 	team.typeInto("#c-reason", "signed contract "+u)
 	team.submit("#issue", "#issued-secret")
 	if secret := team.text("#issued-secret"); len(secret) < 40 {
@@ -290,7 +291,7 @@ func TestConsole(t *testing.T) {
 		}
 	}
 	// privacyctl's take -reason: the audit says why.
-	if out, err := s.privacyctl(t, "opendsr-controller", "-name", "Pilot "+u, "-reason", "pilot contract "+u); err != nil {
+	if out, err := s.privacyctl(t, "opendsr-controller", "-name", "Pilot "+u, "-region", "us", "-reason", "pilot contract "+u); err != nil {
 		t.Fatalf("opendsr-controller: %v %s", err, out)
 	}
 	if out, err := s.privacyctl(t, "audit"); err != nil || !strings.Contains(out, "controller_issued") ||

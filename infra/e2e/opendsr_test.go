@@ -47,7 +47,7 @@ type controller struct {
 
 func (s *stack) issueController(t *testing.T, name string, roots *x509.CertPool) *controller {
 	t.Helper()
-	out, err := s.privacyctl(t, "opendsr-controller", "-name", name)
+	out, err := s.privacyctl(t, "opendsr-controller", "-name", name, "-region", "us")
 	if err != nil {
 		t.Fatalf("issue controller: %v %s", err, out)
 	}
@@ -527,7 +527,7 @@ func TestOpenDSRWithTheDevelopmentKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := cert.PublicKey.(*rsa.PublicKey)
-	out, err := s.privacyctl(t, "opendsr-controller", "-name", "Dev")
+	out, err := s.privacyctl(t, "opendsr-controller", "-name", "Dev", "-region", "us")
 	if err != nil {
 		t.Fatalf("issue controller: %v %s", err, out)
 	}

@@ -98,11 +98,13 @@ func tables(ctx context.Context, cfg Config, defaults map[string]string) (*Templ
 // must set (the template has no usable defaults for them): links to the
 // local API at baseURL, its own origin, and addresses the SES emulator
 // catches; the unsubscribe-by-mail domain (off by default in a deploy)
-// is the emulator's, as infra/env.json and the sample event name it. A
-// caller's Params override them.
+// is the emulator's, as infra/env.json and the sample event name it; the
+// Platform region is us (a local stack of region eu sets PlatformRegion).
+// A caller's Params override them.
 func DevParams(baseURL string) map[string]string {
 	return map[string]string{"PublicBaseURL": baseURL, "SiteOrigins": baseURL,
-		"SenderAddress": "privacy@example.com", "TeamInbox": "team@example.com", "UnsubscribeMailDomain": "example.com"}
+		"SenderAddress": "privacy@example.com", "TeamInbox": "team@example.com", "UnsubscribeMailDomain": "example.com",
+		"PlatformRegion": "us"}
 }
 
 // CreateTablesOnly creates the template's tables and returns their names.
@@ -141,6 +143,7 @@ type Stack struct {
 	// devCert is the development signing certificate's file, served at
 	// DevCertificatePath ("" without one).
 	devCert string
+	gate    *gate
 }
 
 // DevCertificatePath is where the gateway serves the OpenDSR signing
@@ -226,7 +229,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel, devCert: devCert,
+	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel, devCert: devCert, gate: g,
 		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx}
 	for id, name := range r.Refs {
 		if t.Resources[id].Type == "AWS::SQS::Queue" {
@@ -351,6 +354,19 @@ func (s *Stack) Close() {
 
 // DB returns the DynamoDB Local client the stack uses.
 func (s *Stack) DB() *dynamodb.Client { return s.db }
+
+// AWSAs is the AWS configuration function fn's code has here: its role's
+// credentials, the stack's region and the gateway's AWS front as the
+// endpoint, so that a test asks what the role reaches as the function
+// would (false: no such function).
+func (s *Stack) AWSAs(fn string) (aws.Config, bool) {
+	p, ok := s.gate.byFunction[fn]
+	if !ok {
+		return aws.Config{}, false
+	}
+	return aws.Config{Region: s.region, BaseEndpoint: aws.String(s.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(p.keyID, p.key.secret, p.key.token)}, true
+}
 
 // scheduleEvent is the payload a schedule delivers: the Input when one is
 // set, otherwise the envelope (ScheduleV2's detail is the string "{}").

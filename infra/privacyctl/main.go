@@ -182,8 +182,15 @@ var commands = []command{
 		}, ask: func(o options) (operator.Args, error) {
 			return operator.Args{Email: o.email, Reference: o.ref, Controller: o.controller}, nil
 		}},
-	{name: "opendsr-controller", why: true, args: "-name NAME", help: "issue OpenDSR (HTTP Basic) credentials to a controller; the secret is shown once",
-		flags: nameFlag("the controller's name"), ask: func(o options) (operator.Args, error) { return operator.Args{Name: o.name}, nil }},
+	{name: "opendsr-controller", why: true, args: "-name NAME -region us|eu",
+		help: "issue OpenDSR (HTTP Basic) credentials to a controller whose data is kept in the region (the stack's own); the secret is shown once",
+		flags: func(fs *flag.FlagSet, o *options) {
+			nameFlag("the controller's name")(fs, o)
+			regionFlag(fs, o)
+		}, ask: func(o options) (operator.Args, error) { return operator.Args{Name: o.name, Region: o.region}, nil }},
+	{name: "opendsr-region", why: true, args: "ID -region us|eu", ids: 1,
+		help:  "record, once, where a controller registered before regions chose its data kept (no stack serves it until then)",
+		flags: regionFlag, ask: func(o options) (operator.Args, error) { return operator.Args{Region: o.region}, nil }},
 	{name: "opendsr-retention", why: true, args: "ID -days N", ids: 1,
 		help: "keep a controller's records N days after their last write (0: until it erases them)",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -195,7 +202,7 @@ var commands = []command{
 			return operator.Args{Days: &o.days}, nil
 		}},
 	{name: "opendsr-revoke", why: true, args: "ID", ids: 1, help: "revoke a controller's credentials", ask: none},
-	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, since, retention, terminated; never a credential)",
+	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, region, since, retention, terminated; never a credential)",
 		ask: none, show: printJSON},
 	{name: "processor add", why: true, args: "-name NAME (-url URL -credentials USER:PASSWORD -certificate FILE | -contact ADDRESS)",
 		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
@@ -362,6 +369,10 @@ func nameFlag(what string) func(*flag.FlagSet, *options) {
 	return func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.name, "name", "", what) }
 }
 
+func regionFlag(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.region, "region", "", "where the controller chose its data kept: us or eu")
+}
+
 func holdFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.email, "email", "", "the person's address")
 	fs.StringVar(&o.reason, "reason", "", "why (the team's; never told to the requester)")
@@ -414,7 +425,7 @@ var errUsage = errors.New("bad usage")
 type options struct {
 	api, endpoint, stage, requests, subjects, ledger, ops, suppression     string
 	policy, status, reason, note, until, email, ref, name, controller      string
-	question                                                               string
+	question, region                                                       string
 	records, url, credentials, certificate, queueURL, sqsEndpoint, contact string
 	since, only, version, effective, summary                               string
 	from, to, format, jwks, rootsTable                                     string

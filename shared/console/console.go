@@ -425,17 +425,20 @@ func (c *Console) People(ctx context.Context, m Member, q *Lookup) (Page, error)
 	return page(status, "People", "people", "people", d), nil
 }
 
-// ControllerAction is what the controllers page posts: issue (Name) or
-// revoke (ID), and why.
+// ControllerAction is what the controllers page posts: issue (Name and
+// Region), region (record the Region of ID, a controller registered
+// before regions) or revoke (ID), and why.
 type ControllerAction struct {
-	Action, Name, ID, Reason string
+	Action, Name, ID, Region, Reason string
 }
 
 // Controllers lists the OpenDSR controllers, after taking a, when not nil.
 func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction) (Page, error) {
 	var d struct {
 		Controllers []operator.ControllerView
-		Issued      *struct {
+		// Region is the one this stack serves: the only one it registers.
+		Region string
+		Issued *struct {
 			operator.Credentials
 			Name string
 		}
@@ -447,11 +450,15 @@ func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction
 		switch a.Action {
 		case "issue":
 			var cr operator.Credentials
-			if cr, err = c.Operator.IssueController(ctx, m.caller(), a.Name, a.Reason); err == nil {
+			if cr, err = c.Operator.IssueController(ctx, m.caller(), a.Name, a.Region, a.Reason); err == nil {
 				d.Issued = &struct {
 					operator.Credentials
 					Name string
 				}{cr, strings.TrimSpace(a.Name)}
+			}
+		case "region":
+			if err = c.Operator.SetControllerRegion(ctx, m.caller(), a.ID, a.Region, a.Reason); err == nil {
+				d.Done = "Region recorded."
 			}
 		case "revoke":
 			if err = c.Operator.RevokeController(ctx, m.caller(), a.ID, a.Reason); err == nil {
@@ -470,7 +477,7 @@ func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction
 	if err != nil {
 		return Page{}, err
 	}
-	d.Controllers = cs
+	d.Controllers, d.Region = cs, string(c.Operator.PlatformRegion)
 	return page(status, "Controllers", "controllers", "controllers", d), nil
 }
 

@@ -54,7 +54,8 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		if f == nil {
 			return c.Controllers(ctx, m, nil)
 		}
-		return c.Controllers(ctx, m, &ControllerAction{Action: f.Get("action"), Name: f.Get("name"), ID: f.Get("id"), Reason: strings.TrimSpace(f.Get("reason"))})
+		return c.Controllers(ctx, m, &ControllerAction{Action: f.Get("action"), Name: f.Get("name"), ID: f.Get("id"), Region: f.Get("region"),
+			Reason: strings.TrimSpace(f.Get("reason"))})
 	})
 	rt.Handle("GET /console/controllers", controllers)
 	rt.Handle("POST /console/controllers", controllers)

@@ -33,10 +33,14 @@ func (s *Store) PutController(ctx context.Context, c privacy.Controller, e priva
 	created := ts(e.At)
 	list := controllerListKey(c.ID)
 	list["controller_id"], list["name"], list["created_at"] = str(c.ID), str(c.Name), str(created)
+	credential := map[string]types.AttributeValue{
+		attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
+		"name": str(c.Name), "created_at": str(created)}
+	if c.Region != "" {
+		credential["region"], list["region"] = str(string(c.Region)), str(string(c.Region))
+	}
 	items, err := s.withLedger(e,
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
-			attrPK: str(ControllerPrefix + c.ID), attrSK: str("CTRL"), "controller_id": str(c.ID), "secret_hash": str(c.SecretHash),
-			"name": str(c.Name), "created_at": str(created)},
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: credential,
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: list}})
 	if err != nil {
@@ -64,11 +68,12 @@ func (s *Store) Controllers(ctx context.Context) ([]privacy.Controller, error) {
 			CreatedAt     string `dynamodbav:"created_at"`
 			RetentionDays int    `dynamodbav:"retention_days"`
 			TerminatedAt  string `dynamodbav:"terminated_at"`
+			Region        string `dynamodbav:"region"`
 		}
 		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
 			return nil, fmt.Errorf("list controllers: %w", err)
 		}
-		c := privacy.Controller{ID: rec.ID, Name: rec.Name, RetentionDays: rec.RetentionDays}
+		c := privacy.Controller{ID: rec.ID, Name: rec.Name, RetentionDays: rec.RetentionDays, Region: privacy.Region(rec.Region)}
 		c.CreatedAt, _ = parseTS(rec.CreatedAt)
 		if c.TerminatedAt, err = parseTS(rec.TerminatedAt); err != nil {
 			return nil, fmt.Errorf("controller %s: terminated_at: %w", rec.ID, err)
@@ -138,7 +143,42 @@ func (s *Store) LookupController(ctx context.Context, id string) (privacy.Contro
 	if v, ok := out.Item["revoked"].(*types.AttributeValueMemberBOOL); ok {
 		c.Revoked = v.Value
 	}
+	if v, ok := out.Item["region"].(*types.AttributeValueMemberS); ok {
+		c.Region = privacy.Region(v.Value)
+	}
 	return c, nil
+}
+
+// SetControllerRegion records the region of a controller registered
+// before regions, once: privacy.ErrNotFound without its credential,
+// privacy.ErrExists when a region is recorded already (moving a
+// controller's data between regions is not a write of this attribute).
+// e (who recorded it) goes to the ledger with it. Each of the two items
+// carries a condition, so the refusal tells which case it is without a
+// read (the operator may not read a credential).
+func (s *Store) SetControllerRegion(ctx context.Context, id string, r privacy.Region, e privacy.Event) error {
+	update := func(key map[string]types.AttributeValue, cond string) types.TransactWriteItem {
+		return types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: key,
+			UpdateExpression: aws.String("SET #region = :r"), ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: map[string]string{"#region": "region"}, ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(string(r))}}}
+	}
+	items, err := s.withLedger(e,
+		update(controllerKey(id), "attribute_exists(pk) AND attribute_not_exists(#region)"),
+		update(controllerListKey(id), "attribute_not_exists(#region)"))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	switch {
+	case refusedAt(err, 1):
+		return privacy.ErrExists
+	case refusedAt(err, 0):
+		return privacy.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("set controller %s region: %w", id, err)
+	}
+	return nil
 }
 
 // RevokeController withdraws a controller's credential, with e (who

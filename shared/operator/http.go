@@ -41,6 +41,7 @@ type Args struct {
 	Reference   string   `json:"reference,omitempty"`
 	Name        string   `json:"name,omitempty"`
 	Controller  string   `json:"controller,omitempty"`
+	Region      string   `json:"region,omitempty"` // a controller's: us, eu
 	URL         string   `json:"url,omitempty"`
 	Credentials string   `json:"credentials,omitempty"`
 	Certificate string   `json:"certificate,omitempty"` // PEM
@@ -195,7 +196,7 @@ var actions = map[string]action{
 		return said(err, "%d records marked; the retention sweep deletes them after %s", t.Records, t.DeleteAfter.Format("2 January 2006"))
 	},
 	"opendsr-controller": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-		cr, err := o.IssueController(ctx, c, r.Args.Name, r.Args.Reason)
+		cr, err := o.IssueController(ctx, c, r.Args.Name, r.Args.Region, r.Args.Reason)
 		if err != nil {
 			return Result{}, err
 		}
@@ -211,6 +212,10 @@ var actions = map[string]action{
 			return said(err, "controller %s: records kept until it erases them (or 12 months after its termination)", r.ID)
 		}
 		return said(err, "controller %s: records deleted by the sweep %d days after their last write", r.ID, days)
+	},
+	"opendsr-region": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+		return said(o.SetControllerRegion(ctx, c, r.ID, r.Args.Region, r.Args.Reason), "controller %s: region %s recorded; only that region's stack serves it",
+			r.ID, r.Args.Region)
 	},
 	"opendsr-revoke": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		return said(o.RevokeController(ctx, c, r.ID, r.Args.Reason), "controller %s revoked", r.ID)

@@ -112,6 +112,7 @@ type Store interface {
 	// to the ledger in the same write.
 	PutController(ctx context.Context, c privacy.Controller, e privacy.Event) error
 	SetControllerRetention(ctx context.Context, id string, days int, e privacy.Event) error
+	SetControllerRegion(ctx context.Context, id string, r privacy.Region, e privacy.Event) error
 	TerminateController(ctx context.Context, id string, e privacy.Event) error
 	RevokeController(ctx context.Context, id string, e privacy.Event) error
 	Processors(ctx context.Context) ([]privacy.Processor, error)
@@ -154,6 +155,9 @@ type Operator struct {
 	// Company, Contact and Region name the controller, the team's address
 	// and where data is stored, in the record of processing (ropa).
 	Company, Contact, Region string
+	// PlatformRegion is the Platform region this stack serves: controllers
+	// are registered with the stack of their region.
+	PlatformRegion privacy.Region
 }
 
 // desk is the rights desk, acting as c.
@@ -449,9 +453,12 @@ type Credentials struct {
 	Secret       string `json:"secret"`
 }
 
-// IssueController creates OpenDSR credentials: a random id and secret,
-// stored as a keyed hash; the secret is answered once and never again.
-func (o *Operator) IssueController(ctx context.Context, c Caller, name, reason string) (Credentials, error) {
+// IssueController creates OpenDSR credentials for a controller whose
+// data is kept in region: a random id naming the region
+// (privacy.ControllerID) and a secret, stored as a keyed hash; the secret
+// is answered once and never again. Only the stack of that region
+// registers it: its tables are where the controller's data will be.
+func (o *Operator) IssueController(ctx context.Context, c Caller, name, region, reason string) (Credentials, error) {
 	if err := c.decides("opendsr-controller"); err != nil {
 		return Credentials{}, err
 	}
@@ -459,13 +466,17 @@ func (o *Operator) IssueController(ctx context.Context, c Caller, name, reason s
 	if name == "" {
 		return Credentials{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	}
+	r, err := o.ownRegion(region)
+	if err != nil {
+		return Credentials{}, err
+	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return Credentials{}, err
 	}
-	id, secret := o.NewID(), base64.RawURLEncoding.EncodeToString(b)
-	e := o.teamEvent(ctx, c, "controller_issued", id, reason, map[string]string{"name": name})
-	if err := o.Store.PutController(ctx, privacy.Controller{ID: id, Name: name, SecretHash: processor.SecretHash(o.Hasher, secret)}, e); err != nil {
+	id, secret := privacy.ControllerID(r, o.NewID()), base64.RawURLEncoding.EncodeToString(b)
+	e := o.teamEvent(ctx, c, "controller_issued", id, reason, map[string]string{"name": name, "region": string(r)})
+	if err := o.Store.PutController(ctx, privacy.Controller{ID: id, Name: name, SecretHash: processor.SecretHash(o.Hasher, secret), Region: r}, e); err != nil {
 		return Credentials{}, err
 	}
 	return Credentials{ControllerID: id, Secret: secret}, nil
@@ -479,6 +490,9 @@ type ControllerView struct {
 	CreatedAt     time.Time `json:"created_at"`
 	RetentionDays int       `json:"retention_days"`
 	TerminatedAt  time.Time `json:"terminated_at,omitzero"`
+	// Region is where its data is kept; "" until the team records it for
+	// a controller registered before regions.
+	Region string `json:"region"`
 }
 
 // Controllers lists the OpenDSR controllers.
@@ -492,7 +506,8 @@ func (o *Operator) Controllers(ctx context.Context, c Caller) ([]ControllerView,
 	}
 	out := make([]ControllerView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, ControllerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, RetentionDays: c.RetentionDays, TerminatedAt: c.TerminatedAt})
+		out = append(out, ControllerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, RetentionDays: c.RetentionDays, TerminatedAt: c.TerminatedAt,
+			Region: string(c.Region)})
 	}
 	return out, nil
 }
@@ -508,6 +523,52 @@ func (o *Operator) SetControllerRetention(ctx context.Context, c Caller, id stri
 	}
 	e := o.teamEvent(ctx, c, "controller_retention_set", id, reason, map[string]string{"days": strconv.Itoa(days)})
 	return notFound("controller "+id, o.Store.SetControllerRetention(ctx, id, days, e))
+}
+
+// regionArg is a region as the team gives it.
+func regionArg(region string) (privacy.Region, error) {
+	r, ok := privacy.ParseRegion(strings.TrimSpace(region))
+	if !ok {
+		return "", fmt.Errorf("%w: region is required: one of us, eu (where the controller chose its data kept)", ErrBadRequest)
+	}
+	return r, nil
+}
+
+// ownRegion checks that region names one and that this stack serves it.
+func (o *Operator) ownRegion(region string) (privacy.Region, error) {
+	r, err := regionArg(region)
+	if err != nil {
+		return "", err
+	}
+	if r != o.PlatformRegion {
+		return "", fmt.Errorf("%w: this stack serves region %s: register a controller of region %s with that region's stack", ErrBadRequest,
+			o.PlatformRegion, r)
+	}
+	return r, nil
+}
+
+// SetControllerRegion records the region of controller id, registered
+// before regions (its id names none), once: until then no stack serves
+// it. A region is never changed (privacy.ErrExists: the controller's data
+// stays where it is; a move is a registration in the other region's
+// stack and a termination here).
+func (o *Operator) SetControllerRegion(ctx context.Context, c Caller, id, region, reason string) error {
+	if err := decision(c, "opendsr-region", id); err != nil {
+		return err
+	}
+	if _, named := privacy.IDRegion(id); named {
+		return fmt.Errorf("%w: controller %s names its region in its id; it cannot change", privacy.ErrExists, id)
+	}
+	r, err := regionArg(region)
+	if err != nil {
+		return err
+	}
+	e := o.teamEvent(ctx, c, "controller_region_set", id, reason, map[string]string{"region": string(r)})
+	err = o.Store.SetControllerRegion(ctx, id, r, e)
+	if errors.Is(err, privacy.ErrExists) {
+		return fmt.Errorf("%w: controller %s has its region recorded already", privacy.ErrExists, id)
+	}
+	return notFound("controller "+id, err)
 }
 
 // RevokeController revokes controller id's credentials.

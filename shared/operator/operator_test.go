@@ -41,7 +41,7 @@ func newOperator(t *testing.T) (*operator.Operator, *dynamo.Store) {
 	inForce := func(context.Context) privacy.PolicyVersion { return privacy.PolicyVersion{Version: "2018-07-10"} }
 	n := 0
 	return &operator.Operator{Store: store, Hasher: h, Policy: inForce, Fulfiller: &rights.Fulfiller{Store: store, Policy: inForce},
-		Now: time.Now, NewID: func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }}, store
+		Now: time.Now, NewID: func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }, PlatformRegion: privacy.RegionUS}, store
 }
 
 // Who may do what: a viewer reads and decides nothing, a caller without an
@@ -171,7 +171,7 @@ func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
 	op, store := newOperator(t)
 	ctx := context.Background()
 	team := operator.Caller{By: "arn:aws:iam::000000000000:user/dpo", MayDecide: true}
-	creds, err := op.IssueController(ctx, team, "Acme", "a new client")
+	creds, err := op.IssueController(ctx, team, "Acme", "us", "a new client")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestTerminatingAControllerRevokesItsCredentials(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
-	(&processor.Service{Store: store, Hasher: op.Hasher, Signer: signer, Now: time.Now, Log: log}).Routes(rt)
+	(&processor.Service{Store: store, Hasher: op.Hasher, Signer: signer, Region: privacy.RegionUS, Now: time.Now, Log: log}).Routes(rt)
 	status := func() int {
 		t.Helper()
 		id := "4a7b9c1e-2f3d-4e5a-8b6c-7d8e9f0a1b2c"

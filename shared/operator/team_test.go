@@ -29,7 +29,7 @@ func TestTeamActionsAreAttributed(t *testing.T) {
 		At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
 		t.Fatal(err)
 	}
-	creds, err := op.IssueController(ctx, ann, "Acme", "contract C-1 signed")
+	creds, err := op.IssueController(ctx, ann, "Acme", "us", "contract C-1 signed")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,51 @@ type Controller struct {
 	// TerminatedAt starts the 12-month clock for everything the
 	// controller handed over (ControllerDue).
 	TerminatedAt time.Time
+	// Region is where the controller chose its data kept; "" for a
+	// controller registered before regions whose region the team has not
+	// recorded yet (no stack serves it until then).
+	Region Region
+}
+
+// Region is where a controller's records and requests are kept (policy
+// §7: "in the United States and the European Economic Area"). One stack
+// serves one region, with tables of its own, and refuses the calls of a
+// controller of another.
+type Region string
+
+// The regions.
+const (
+	RegionUS Region = "us"
+	RegionEU Region = "eu"
+)
+
+// Regions returns every region.
+func Regions() []Region { return []Region{RegionUS, RegionEU} }
+
+// ParseRegion returns s as a region; ok is false (and the region "")
+// for anything else.
+func ParseRegion(s string) (Region, bool) {
+	if r := Region(s); slices.Contains(Regions(), r) {
+		return r, true
+	}
+	return "", false
+}
+
+// ControllerID is the id of a controller registered in region r: the
+// region, a hyphen and a unique part. A stack of another region knows
+// from the id alone where to send its calls, without a table of the
+// other region's controllers.
+func ControllerID(r Region, unique string) string { return string(r) + "-" + unique }
+
+// IDRegion returns the region a controller id names; ok is false for an
+// id issued before regions (a bare UUID, which never starts with a
+// region and a hyphen: "u" is no hex digit).
+func IDRegion(id string) (Region, bool) {
+	prefix, _, found := strings.Cut(id, "-")
+	if !found {
+		return "", false
+	}
+	return ParseRegion(prefix)
 }
 
 // Record is one record a controller handed this system to process on its

@@ -88,8 +88,13 @@ type Service struct {
 	// default: days, cancellable throughout); skip_waiting_period makes it
 	// Window. Zero: Window.
 	ErasureWait time.Duration
-	Now         func() time.Time
-	Log         *slog.Logger
+	// Region is the region this stack serves: it answers the controllers
+	// registered in it and refuses every other (Misdirected), naming
+	// Endpoints[their region], each region's public base URL, when set.
+	Region    privacy.Region
+	Endpoints map[privacy.Region]string
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // SecretHash is the stored form of a controller secret: a keyed hash,
@@ -188,6 +193,12 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 	if !ok || id == "" || len(id) > 64 {
 		return "", errAuth
 	}
+	// An id of another region is sent there before anything is read: the
+	// answer depends on the id alone (its prefix, which its holder
+	// knows), the same whether such a controller exists or not.
+	if home, ok := privacy.IDRegion(id); ok && home != s.Region {
+		return "", s.misdirected(home, r)
+	}
 	c, err := s.Store.LookupController(ctx, id)
 	if errors.Is(err, privacy.ErrNotFound) {
 		return "", errAuth
@@ -198,7 +209,26 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 	if c.Revoked || subtle.ConstantTimeCompare([]byte(c.SecretHash), []byte(SecretHash(s.Hasher, secret))) != 1 {
 		return "", errAuth
 	}
+	// A controller registered before regions is told its region only once
+	// authenticated (its id names none), and served only where the team
+	// recorded it.
+	switch {
+	case c.Region == "":
+		return "", opendsr.ErrRegionNotRecorded
+	case c.Region != s.Region:
+		return "", s.misdirected(c.Region, r)
+	}
 	return id, nil
+}
+
+// misdirected refuses a call of a controller of region home, naming the
+// same path at that region's endpoint.
+func (s *Service) misdirected(home privacy.Region, r httpapi.Request) *opendsr.Error {
+	path := r.RawPath
+	if r.RawQueryString != "" {
+		path += "?" + r.RawQueryString
+	}
+	return opendsr.Misdirected(home, s.Region, s.Endpoints[home], path)
 }
 
 func version(v opendsr.Version) string { return fmt.Sprintf("%d.0", v) }
@@ -221,6 +251,9 @@ func (s *Service) discovery(ctx context.Context, c call) (int, any, error) {
 		"supported_identities":            supported(),
 		"supported_subject_request_types": opendsr.RequestTypes(),
 		"processor_certificate":           s.CertURL,
+		// Not of the specification (a processor may add keys): where this
+		// endpoint keeps the data it is handed.
+		"region": s.Region,
 	}, nil
 }
 

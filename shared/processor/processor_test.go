@@ -64,11 +64,11 @@ func newAPI(t *testing.T) *api {
 	// runs TTL) after their window, counted from it.
 	a := &api{t: t, store: store, pub: &key.PublicKey, t0: time.Now().UTC().Truncate(time.Hour)}
 	a.svc = &processor.Service{Store: store, Hasher: h, Signer: signer, BaseURL: "https://privacy.example.com",
-		Window: 15 * time.Minute, Now: func() time.Time { return a.t0 }, Log: log}
+		Window: 15 * time.Minute, Region: privacy.RegionUS, Now: func() time.Time { return a.t0 }, Log: log}
 	a.rt = httpapi.NewRouter(log, httpapi.Site{}, nil)
 	a.svc.Routes(a.rt)
 	for _, id := range []string{"acme", "beta"} {
-		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id}, privacy.Event{At: a.t0}); err != nil {
+		if err := store.PutController(context.Background(), privacy.Controller{ID: id, SecretHash: processor.SecretHash(h, "pw-"+id), Name: id, Region: privacy.RegionUS}, privacy.Event{At: a.t0}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -34,8 +34,9 @@ type Request struct {
 	// RouteKey is the route the gateway matched ("POST /v1/contact"),
 	// which the router dispatches on.
 	RouteKey string
-	// Method and Path are the request's (Path as sent, not decoded).
-	Method, Path string
+	// Method and Path are the request's (Path as sent, not decoded);
+	// RawQuery its query string as sent.
+	Method, Path, RawQuery string
 	// Params are the route's path parameters ({id}); Query the query
 	// string's parameters; Headers the headers, which API Gateway names
 	// in lower case (read them with Header).

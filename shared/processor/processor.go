@@ -224,9 +224,9 @@ func (s *Service) authenticate(ctx context.Context, r httpapi.Request) (string, 
 // misdirected refuses a call of a controller of region home, naming the
 // same path at that region's endpoint.
 func (s *Service) misdirected(home privacy.Region, r httpapi.Request) *opendsr.Error {
-	path := r.RawPath
-	if r.RawQueryString != "" {
-		path += "?" + r.RawQueryString
+	path := r.Path
+	if r.RawQuery != "" {
+		path += "?" + r.RawQuery
 	}
 	return opendsr.Misdirected(home, s.Region, s.Endpoints[home], path)
 }

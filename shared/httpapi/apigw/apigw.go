@@ -19,7 +19,7 @@ import (
 
 // Request is ev as httpapi takes it.
 func Request(ev events.APIGatewayV2HTTPRequest) httpapi.Request {
-	r := httpapi.Request{RouteKey: ev.RouteKey, Method: ev.RequestContext.HTTP.Method, Path: ev.RawPath,
+	r := httpapi.Request{RouteKey: ev.RouteKey, Method: ev.RequestContext.HTTP.Method, Path: ev.RawPath, RawQuery: ev.RawQueryString,
 		Params: ev.PathParameters, Query: ev.QueryStringParameters, Headers: ev.Headers, Cookies: ev.Cookies,
 		Body: ev.Body, Base64: ev.IsBase64Encoded, SourceIP: ev.RequestContext.HTTP.SourceIP,
 		RequestID: ev.RequestContext.RequestID}

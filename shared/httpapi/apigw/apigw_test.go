@@ -17,7 +17,7 @@ import (
 func TestRequestAndResponse(t *testing.T) {
 	ev := events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/rights-requests/{id}/verify", RawPath: "/v1/rights-requests/r1/verify",
 		PathParameters: map[string]string{"id": "r1"}, QueryStringParameters: map[string]string{"token": "t"},
-		Headers: map[string]string{"content-type": "application/json"}, Cookies: []string{"a=b"}, Body: "e30=", IsBase64Encoded: true}
+		RawQueryString: "token=t", Headers: map[string]string{"content-type": "application/json"}, Cookies: []string{"a=b"}, Body: "e30=", IsBase64Encoded: true}
 	ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.SourceIP, ev.RequestContext.RequestID = "POST", "192.0.2.1", "req-1"
 	iam := ev
 	iam.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
@@ -25,7 +25,7 @@ func TestRequestAndResponse(t *testing.T) {
 	lambda := ev
 	lambda.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 		Lambda: map[string]any{"by": "m@example.com", "role": "team"}}
-	base := httpapi.Request{RouteKey: ev.RouteKey, Method: "POST", Path: ev.RawPath, Params: ev.PathParameters,
+	base := httpapi.Request{RouteKey: ev.RouteKey, Method: "POST", Path: ev.RawPath, RawQuery: "token=t", Params: ev.PathParameters,
 		Query: ev.QueryStringParameters, Headers: ev.Headers, Cookies: ev.Cookies, Body: "e30=", Base64: true,
 		SourceIP: "192.0.2.1", RequestID: "req-1"}
 	withCaller, withContext := base, base

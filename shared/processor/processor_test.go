@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -81,9 +82,20 @@ const requests, one = "/opendsr/v2/requests", "/opendsr/v2/requests/{id}"
 
 func (a *api) call(method, route, id, body string) (int, map[string]string, map[string]any) {
 	a.t.Helper()
+	route, query, _ := strings.Cut(route, "?")
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		a.t.Fatal(err)
+	}
 	r := events.APIGatewayV2HTTPRequest{RouteKey: method + " " + route, Body: body, Headers: map[string]string{},
 		RawPath:        strings.NewReplacer("{id}", id, "{record_id}", id).Replace(route),
-		PathParameters: map[string]string{"id": id, "record_id": id}}
+		PathParameters: map[string]string{"id": id, "record_id": id}, RawQueryString: query}
+	if len(params) > 0 {
+		r.QueryStringParameters = map[string]string{}
+		for k := range params {
+			r.QueryStringParameters[k] = params.Get(k)
+		}
+	}
 	if a.as != "" {
 		r.Headers["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(a.as+":pw-"+a.as))
 	}

@@ -49,7 +49,7 @@ func TestRegionRefusesOtherRegionsControllers(t *testing.T) {
 		{"GET", "/opendsr/v1/opengdpr_requests/{id}", "%s", ""},
 		{"GET", "/opendsr/v2/requests/{id}", "%s", ""},
 		{"DELETE", "/opendsr/v3/requests/{id}", "%s", ""},
-		{"GET", "/opendsr/v3/requests", "", ""},
+		{"GET", "/opendsr/v3/requests?group_id=g-1", "", ""},
 		{"PUT", recordAt, "r-1", recordBody("ann@example.com", `{"plan":"pro"}`)},
 		{"GET", recordAt, "r-1", ""},
 		{"DELETE", recordAt, "r-1", ""},

@@ -722,7 +722,7 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	// must be held to.
 	for id, want := range map[string]map[string]string{
 		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
-			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK})},
+			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix)},
 		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
 		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
 		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},

@@ -89,3 +89,48 @@ func TestAbuseProcessorMailboxIsNotFlooded(t *testing.T) {
 		}
 	}
 }
+
+// Art. 19 covers the end of a restriction too: a processor told by email
+// of a restriction is told, by the same path (its mailbox's period
+// included), when the team lifts it: the address it holds the person by,
+// that it may process again, and nothing to confirm; the delivery keeps
+// the address no longer than the email. On the code before, the lift was
+// told to the requester only (the processor never heard of it).
+func TestProcessorToldOfTheLift(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	contact := "privacy-" + u + "@drift.example"
+	s.addMailProcessor(t, "Drift "+u, contact)
+	addr := "lift-" + u + "@example.com"
+	id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"restriction"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
+		t.Fatalf("verify restriction: %d %s", resp.StatusCode, out)
+	}
+	s.mailTo(t, contact, "restriction")
+	if out, err := s.privacyctl(t, "lift", id, "-reason", "The data is confirmed correct."); err != nil {
+		t.Fatalf("lift: %v %s", err, out)
+	}
+	m := s.mailTo(t, contact, "restriction lifted")
+	if !strings.Contains(m.Body.Text, addr) || !strings.Contains(m.Body.Text, "may process what you hold of them for us again") ||
+		processorLink.MatchString(m.Body.Text) || strings.Contains(m.Body.Text, "confirmed correct") {
+		t.Errorf("the lift's email to the processor:\n%s\n%s", m.Subject, m.Body.Text)
+	}
+	// Told: the delivery keeps the address no longer.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		kept := false
+		for _, it := range s.items(t, "RequestsTable") {
+			if str(it, "pk") == "R#"+id && strings.HasPrefix(str(it, "sk"), "RCPT#") && str(it, "identity_value") != "" {
+				kept = true
+			}
+		}
+		if !kept {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery keeps the address after the lift's email")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -567,19 +567,32 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 // request, the address it holds the person by, and the link that
 // confirms it done. Once confirmed (the address removed), nothing.
 func (m *Mailer) processorRequest(c notify.Config, d privacy.Delivery, due privacy.MailDue) ([]notify.Message, error) {
-	if due.Kind != privacy.MailProcessor {
+	if due.Kind != privacy.MailProcessor && due.Kind != privacy.MailProcessorLifted {
 		return nil, fmt.Errorf("delivery mail_due %q unknown", due)
 	}
 	if !d.ByEmail() || d.Identity == "" {
 		return nil, nil
 	}
-	link, err := m.links().ProcessorConfirm(d, m.Now())
+	p, err := m.toProcessor(d, m.Now())
 	if err != nil {
 		return nil, err
 	}
-	return one(notify.ProcessorRequestMail(c, notify.ProcessorRequest{To: d.Contact, Processor: d.ProcessorName,
-		Reference: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation, Identity: d.Identity, Confirm: link,
-		Submitted: d.SubmittedAt, ConfirmBy: d.Due}))
+	return one(notify.ProcessorRequestMail(c, p))
+}
+
+// toProcessor is what a processor told by email reads of delivery d: the
+// request with its confirm link, or a restriction's lift (nothing to
+// confirm).
+func (m *Mailer) toProcessor(d privacy.Delivery, now time.Time) (notify.ProcessorRequest, error) {
+	p := notify.ProcessorRequest{To: d.Contact, Processor: d.ProcessorName, Reference: d.SubjectRequestID, Type: d.Type,
+		Regulation: d.Regulation, Identity: d.Identity, Submitted: d.SubmittedAt, ConfirmBy: d.Due}
+	if d.Lifted {
+		p.Type = notify.TypeRestrictionLifted
+		return p, nil
+	}
+	var err error
+	p.Confirm, err = m.links().ProcessorConfirm(d, now)
+	return p, err
 }
 
 // reviewInfo is what the team's review email of req shows.
@@ -878,12 +891,11 @@ func (m *Mailer) Digests(ctx context.Context) (int, error) {
 func (m *Mailer) digest(ctx context.Context, log *slog.Logger, p string, ds []privacy.Delivery, now time.Time) error {
 	reqs := make([]notify.ProcessorRequest, 0, len(ds))
 	for _, d := range ds {
-		link, err := m.links().ProcessorConfirm(d, now)
+		p, err := m.toProcessor(d, now)
 		if err != nil {
 			return err
 		}
-		reqs = append(reqs, notify.ProcessorRequest{Reference: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation,
-			Identity: d.Identity, Confirm: link, Submitted: d.SubmittedAt, ConfirmBy: d.Due})
+		reqs = append(reqs, p)
 	}
 	last := ds[len(ds)-1] // the contact address as of the latest delivery
 	msg, err := notify.ProcessorDigestMail(m.config(ctx), notify.ProcessorDigest{To: last.Contact, Processor: last.ProcessorName,

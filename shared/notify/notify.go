@@ -799,6 +799,10 @@ func ProcessorRequestMail(c Config, p ProcessorRequest) (Message, error) {
 	return msg, nil
 }
 
+// TypeRestrictionLifted is the type of a processor's email that a
+// restriction it was told of is lifted.
+const TypeRestrictionLifted = "restriction lifted"
+
 // KindProcessorDigest tells a processor without an API of the requests
 // received while its mailbox's period was running (one email per period).
 const KindProcessorDigest = "processor_digest"

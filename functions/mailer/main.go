@@ -74,6 +74,8 @@ func run() error {
 		Now:     time.Now,
 		Retries: store,
 		GiveUp:  3 * 24 * time.Hour,
+		// A processor told by email gets one email a period at most.
+		Mailboxes: store,
 	}
 	// MAIL_LEASE_SECONDS (default 120) is how long a claimed send is
 	// protected from a second mailer: after a crash mid-send, that email
@@ -87,6 +89,9 @@ func run() error {
 	}
 	if err == nil {
 		m.AddressChangeWait, err = lambdaenv.Duration("ADDRESS_CHANGE_WAIT", privacy.AddressChangeWait)
+	}
+	if err == nil {
+		m.ProcessorEvery, err = lambdaenv.Duration("PROCESSOR_MAIL_EVERY", time.Hour)
 	}
 	if err != nil {
 		return err

@@ -32,14 +32,15 @@ func run() error {
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "LEDGER_TABLE": env.Tables.Ledger,
-			"REQUESTS_TABLE": env.Tables.Requests, "OPS_TABLE": env.Tables.Ops, "RECORDS_TABLE": env.Tables.Records})
+			"REQUESTS_TABLE": env.Tables.Requests, "PLATFORM_REQUESTS_TABLE": env.Tables.PlatformRequests, "OPS_TABLE": env.Tables.Ops, "RECORDS_TABLE": env.Tables.Records})
 	}
 	if err != nil {
 		return err
 	}
 	s := &sweep.Sweeper{
 		Store: &dynamo.Sweep{DB: env.DynamoDB(), Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects,
-			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops}},
+			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops,
+			privacy.TablePlatformRequests: env.Tables.PlatformRequests}},
 		Classes:     privacy.RetentionClasses(),
 		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
 		Workers:     4,

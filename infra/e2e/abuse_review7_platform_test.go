@@ -204,13 +204,20 @@ func TestAbuseReview7LegacyRecordsSurviveErasure(t *testing.T) {
 	}
 	// The erasure is in flight at the deploy: filed before it, as the old
 	// code kept it (the person's sha256 key at the controller in subject,
-	// no identity_keys).
+	// no identity_keys, in the site's requests table).
 	id := r7Request(t, acme, "erasure", r7Ident("email", "raw", email))
-	_, err = s.DB().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["RequestsTable"]),
-		Key:                       map[string]types.AttributeValue{"pk": sv("R#" + id), "sk": sv("REQUEST")},
-		UpdateExpression:          aws.String("SET subject = :s REMOVE identity_keys"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": sv(key("sha256"))}})
-	if err != nil {
+	reqKey := map[string]types.AttributeValue{"pk": sv("R#" + id), "sk": sv("REQUEST")}
+	got, err := s.DB().GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(s.Tables["PlatformRequestsTable"]),
+		Key: reqKey, ConsistentRead: aws.Bool(true)})
+	if err != nil || got.Item == nil {
+		t.Fatalf("the request: %v %v", err, got)
+	}
+	got.Item["subject"] = sv(key("sha256"))
+	delete(got.Item, "identity_keys")
+	if _, err := s.DB().PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(s.Tables["RequestsTable"]), Item: got.Item}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(s.Tables["PlatformRequestsTable"]), Key: reqKey}); err != nil {
 		t.Fatal(err)
 	}
 	// The upgrade's step (docs/deploy.md), run twice: the second finds nothing.

@@ -50,7 +50,7 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	case "reapply-erasures", "retention", "replay", "platform":
 		args = append(args, "-requests-table", s.Tables["RequestsTable"], "-subjects-table", s.Tables["SubjectsTable"],
 			"-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"], "-records-table", s.Tables["RecordsTable"],
-			"-suppression-table", s.Tables["SuppressionTable"])
+			"-suppression-table", s.Tables["SuppressionTable"], "-platform-requests-table", s.Tables["PlatformRequestsTable"])
 		who = local.DevIdentities()[2]
 	case "ledger":
 		args = append(args, "-ledger-table", s.Tables["LedgerTable"], "-ops-table", s.Tables["OpsTable"],

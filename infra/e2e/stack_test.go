@@ -84,8 +84,11 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	t.Helper()
 	// Failed sends wait a second in the retry queue, not a minute.
 	// The team may apply an address change at once (the wait is a unit test's).
+	// A processor's mailbox period is 2 seconds, not an hour (the retry
+	// tick below sends its digests).
 	fnEnv := map[string]string{"LOCAL_SECRET": localSecret, "MAIL_RETRY_BACKOFF": "1s", "MAIL_RETRY_MAX_BACKOFF": "2s",
-		"ADDRESS_CHANGE_WAIT": "0s"}
+		"PROCESSOR_MAIL_EVERY": "2s",
+		"ADDRESS_CHANGE_WAIT":  "0s"}
 	for k, v := range env {
 		fnEnv[k] = v
 	}

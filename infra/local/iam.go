@@ -31,7 +31,8 @@ type Identity struct {
 // credentials that work nowhere else (make dev prints them): two of the
 // privacy team, holding PrivacyTeamPolicy (privacyctl's team commands,
 // through the operator route), and the engineer on call, holding
-// PrivacyMaintenancePolicy, PrivacyReplayPolicy, PrivacyBackfillPolicy and
+// PrivacyMaintenancePolicy, PrivacyUpgradePolicy, PrivacyReplayPolicy,
+// PrivacyBackfillPolicy and
 // PrivacyLedgerVerifyPolicy
 // (privacyctl's maintenance commands, against the stack's AWS front).
 func DevIdentities() []Identity {
@@ -41,7 +42,7 @@ func DevIdentities() []Identity {
 		{AccessKeyID: "AKIALOCALDPO", SecretAccessKey: "local-dpo-secret-access-key",
 			ARN: "arn:aws:iam::000000000000:user/dpo", Policies: []string{"PrivacyTeamPolicy"}},
 		{AccessKeyID: "AKIALOCALMAINTENANCE", SecretAccessKey: "local-maintenance-secret-access-key",
-			ARN: "arn:aws:iam::000000000000:user/maintenance", Policies: []string{"PrivacyMaintenancePolicy", "PrivacyReplayPolicy", "PrivacyBackfillPolicy",
+			ARN: "arn:aws:iam::000000000000:user/maintenance", Policies: []string{"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy", "PrivacyReplayPolicy", "PrivacyBackfillPolicy",
 				"PrivacyLedgerVerifyPolicy"}},
 	}
 }

@@ -326,8 +326,9 @@ var commands = []command{
 			fs.StringVar(&o.since, "since", "", "only erasures since this date, YYYY-MM-DD (default: all)")
 		}, run: reapplyErasures},
 	{name: "platform upgrade-records", args: "[-dry-run]",
-		help: "maintenance, once after the upgrade to issue #35's Platform: rewrite each controller record written before " +
-			"(one email kept raw) in the new form, its keys as lookups and the raw address removed, and give each OpenDSR " +
+		help: "maintenance (PrivacyUpgradePolicy), once after an upgrade of the Platform's storage: rewrite each controller " +
+			"record written before issue #35 (one email kept raw) in the new form, its keys as lookups and the raw address " +
+			"removed; move each OpenDSR request still in the site's requests table to the Platform's; give each OpenDSR " +
 			"request without identity keys its subject's; safe to run again and while serving",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.dryRun, "dry-run", false, "count what would be rewritten, write nothing")
@@ -394,6 +395,8 @@ func tableFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.ops, "ops-table", os.Getenv("OPS_TABLE"), "ops table name")
 	fs.StringVar(&o.suppression, "suppression-table", os.Getenv("SUPPRESSION_TABLE"), "suppression table name")
 	fs.StringVar(&o.records, "records-table", os.Getenv("RECORDS_TABLE"), "records table name (controllers' records)")
+	fs.StringVar(&o.platformRequests, "platform-requests-table", os.Getenv("PLATFORM_REQUESTS_TABLE"),
+		"the Platform's requests table name (controllers' OpenDSR requests)")
 	fs.StringVar(&o.policy, "policy-version", envOr("POLICY_VERSION", "2018-07-10"),
 		"the privacy policy version in force until one is published (privacyctl policy publish)")
 }
@@ -427,6 +430,7 @@ type options struct {
 	policy, status, reason, note, until, email, ref, name, controller      string
 	question, region                                                       string
 	records, url, credentials, certificate, queueURL, sqsEndpoint, contact string
+	platformRequests                                                       string
 	since, only, version, effective, summary                               string
 	from, to, format, jwks, rootsTable                                     string
 	entry                                                                  entryFlags
@@ -522,6 +526,7 @@ func parse(c *command, args []string) (options, []string, error) {
 	table(&o.ops, "OpsTable")
 	table(&o.suppression, "SuppressionTable")
 	table(&o.records, "RecordsTable")
+	table(&o.platformRequests, "PlatformRequestsTable")
 	table(&o.rootsTable, "LedgerRootsTable")
 	return o, pos, nil
 }
@@ -597,7 +602,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	})
 	store := dynamo.New(db, dynamo.Tables{Requests: o.requests, Subjects: o.subjects, Ledger: o.ledger, Ops: o.ops, Records: o.records,
-		Suppression: o.suppression})
+		Suppression: o.suppression, PlatformRequests: o.platformRequests})
 	return c.run(ctx, &cli{o: o, cfg: cfg, db: db, store: store, out: out}, pos)
 }
 

@@ -68,11 +68,12 @@ const platformRecord = `{"pk":{"S":"C#acme#rec1"},"sk":{"S":"RECORD"},"kind":{"S
 	`"keys":{"SS":["k1","k2"]},"created_at":{"S":"2026-01-01T00:00:00Z"},"updated_at":{"S":"2026-01-01T00:00:00Z"}}`
 
 // platformRequestsOf runs calls against a store over a recorder
-// answering with platformAnswer and returns each request it sent as IAM
-// evaluates it.
+// answering with platformAnswer, its requests table the Platform's as
+// the Platform's functions are configured, and returns each request it
+// sent as IAM evaluates it.
 func platformRequestsOf(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) error) []iamsim.Request {
 	t.Helper()
-	out, ops := record7(t, platformAnswer, calls)
+	out, ops := record7In(t, platformTables7, platformAnswer, calls)
 	if len(ops) == 0 {
 		t.Fatal("the calls sent no request")
 	}

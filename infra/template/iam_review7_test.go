@@ -45,12 +45,15 @@ const review7Subject = privacy.SubjectID("ababababababababababababababababababab
 // recorded paths query (the Platform's too: iam_review7_platform_test.go).
 func review7Tables() awsreq.Tables {
 	tables := awsreq.Tables{}
-	for _, id := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "OpsTable", "RecordsTable", "LedgerRootsTable"} {
+	for _, id := range []string{"SubjectsTable", "LedgerTable", "SuppressionTable", "RequestsTable", "PlatformRequestsTable", "OpsTable",
+		"RecordsTable", "LedgerRootsTable"} {
 		tables[id] = awsreq.Table{ARN: table(id), PartitionKey: "pk", SortKey: "sk", Indexes: map[string][2]string{}}
 	}
-	tables["RequestsTable"].Indexes["by-subject"] = [2]string{"subject", "received_at"}
-	tables["RequestsTable"].Indexes["by-status-due"] = [2]string{"status", "due_at"}
-	tables["RequestsTable"].Indexes["by-group"] = [2]string{"group_key", "received_at"}
+	for _, id := range []string{"RequestsTable", "PlatformRequestsTable"} {
+		tables[id].Indexes["by-subject"] = [2]string{"subject", "received_at"}
+		tables[id].Indexes["by-status-due"] = [2]string{"status", "due_at"}
+		tables[id].Indexes["by-group"] = [2]string{"group_key", "received_at"}
+	}
 	tables["RecordsTable"].Indexes["by-controller"] = [2]string{"controller_id", "updated_at"}
 	tables["LedgerTable"].Indexes["by-day"] = [2]string{"day", "sk"}
 	tables["SubjectsTable"].Indexes["by-list"] = [2]string{"list_pk", "list_sk"}
@@ -128,13 +131,30 @@ func requests7(t *testing.T, calls func(ctx context.Context, st *dynamo.Store) e
 func record7(t *testing.T, answer func(op, tableName string, body []byte) string,
 	calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
 	t.Helper()
+	return record7In(t, siteTables7, answer, calls)
+}
+
+// siteTables7 are the tables as the site's functions name them (the
+// template's logical ids); the Platform's functions name theirs as
+// their REQUESTS_TABLE (platformTables7).
+var (
+	siteTables7 = dynamo.Tables{Subjects: "SubjectsTable", Ledger: "LedgerTable", Suppression: "SuppressionTable",
+		Requests: "RequestsTable", Ops: "OpsTable", Records: "RecordsTable", LedgerRoots: "LedgerRootsTable",
+		PlatformRequests: "PlatformRequestsTable"}
+	platformTables7 = dynamo.Tables{Ops: "OpsTable", Records: "RecordsTable", Suppression: "SuppressionTable",
+		Requests: "PlatformRequestsTable", PlatformRequests: "PlatformRequestsTable"}
+)
+
+// record7In is record7 over a store of tables.
+func record7In(t *testing.T, tables dynamo.Tables, answer func(op, tableName string, body []byte) string,
+	calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
+	t.Helper()
 	rec := &sent7{answer: answer}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
 	db := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")})
-	st := dynamo.New(db, dynamo.Tables{Subjects: "SubjectsTable", Ledger: "LedgerTable", Suppression: "SuppressionTable",
-		Requests: "RequestsTable", Ops: "OpsTable", Records: "RecordsTable", LedgerRoots: "LedgerRootsTable"})
+	st := dynamo.New(db, tables)
 	if err := calls(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import "testing"
 func TestUpgradeRecordsWritesOnlyTheNewForm(t *testing.T) {
 	record := []string{"attributes", "controller_id", "created_at", "identities", "keys", "kind", "pk", "record_id", "sk", "updated_at"}
 	check(t, []ask{
-		{"PrivacyMaintenancePolicy", "dynamodb:Scan", table("RecordsTable"), nil, true},
-		{"PrivacyMaintenancePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"C#acme#r1"}, record...), true},
-		{"PrivacyMaintenancePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"K#acme#k1"}, "controller_id", "pk", "sk", "updated_at"), true},
-		{"PrivacyMaintenancePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"C#acme#r1"}, append(record, "email")...), false},
-		{"PrivacyMaintenancePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"S#acme"}, "key_names", "pk", "sk"), false},
-		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys([]string{"R#1"}, "identity_keys", "pk", "sk"), true},
+		{"PrivacyUpgradePolicy", "dynamodb:Scan", table("RecordsTable"), nil, true},
+		{"PrivacyUpgradePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"C#acme#r1"}, record...), true},
+		{"PrivacyUpgradePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"K#acme#k1"}, "controller_id", "pk", "sk", "updated_at"), true},
+		{"PrivacyUpgradePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"C#acme#r1"}, append(record, "email")...), false},
+		{"PrivacyUpgradePolicy", "dynamodb:PutItem", table("RecordsTable"), keys([]string{"S#acme"}, "key_names", "pk", "sk"), false},
+		{"PrivacyUpgradePolicy", "dynamodb:UpdateItem", table("PlatformRequestsTable"), keys([]string{"R#1"}, "identity_keys", "pk", "sk"), true},
 	})
 }

@@ -38,9 +38,10 @@ func (s *Store) ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.
 
 // ErasedControllerSubjects lists the people controllers had erased since
 // (completed OpenDSR erasures, by controller and subject), so their
-// records are erased again after a restore. One scan of the requests table.
+// records are erased again after a restore. One scan of the Platform's
+// requests table.
 func (s *Store) ErasedControllerSubjects(ctx context.Context, since time.Time) ([]privacy.RightsRequest, error) {
-	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Requests,
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.PlatformRequests,
 		FilterExpression:         aws.String("kind = :k AND #src = :o AND #t = :e AND #s = :done AND completed_at >= :since AND attribute_exists(subject)"),
 		ExpressionAttributeNames: map[string]string{"#src": "source", "#t": "type", "#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(KindRequest), ":o": str(privacy.SourceOpenDSR),

@@ -146,6 +146,7 @@ type deliveryRecord struct {
 	LastError        string `dynamodbav:"last_error,omitempty"`
 	Status           string `dynamodbav:"status"`
 	Contact          string `dynamodbav:"contact_email,omitempty"`
+	LiftedAt         string `dynamodbav:"lifted_at,omitempty"`
 }
 
 func deliveryKey(requestID, processorID string) map[string]types.AttributeValue {
@@ -199,7 +200,8 @@ func decodeDelivery(it map[string]types.AttributeValue) (privacy.Delivery, error
 	}
 	d := privacy.Delivery{RequestID: r.RequestID, ProcessorID: r.ProcessorID, ProcessorName: r.ProcessorName,
 		SubjectRequestID: r.SubjectRequestID, Type: r.Type, Regulation: r.Regulation, IdentityFormat: r.IdentityFormat,
-		Identity: r.Identity, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Status: r.Status, Contact: r.Contact}
+		Identity: r.Identity, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Status: r.Status, Contact: r.Contact,
+		Lifted: r.LiftedAt != ""}
 	var err error
 	if d.SubmittedAt, err = parseTS(r.SubmittedAt); err == nil {
 		d.Due, err = parseTS(r.DueAt)
@@ -427,6 +429,35 @@ func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []priva
 	}
 	if err != nil {
 		return fmt.Errorf("tell processors: %w", err)
+	}
+	return nil
+}
+
+// TellLift tells each processor told of the restriction requestID by
+// email that it is lifted (GDPR Art. 19): its delivery is given the
+// person's address again (as the processor holds them), lifted_at and the
+// email's mail_due; the mailer sends it and strips the address again.
+// Told already, a delivery is left alone.
+func (s *Store) TellLift(ctx context.Context, requestID, identity string, at time.Time) error {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :rcpt)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("R#" + requestID), ":rcpt": str("RCPT#")}})
+	if err != nil {
+		return fmt.Errorf("tell lift: %w", err)
+	}
+	for _, it := range items {
+		if s1(it, "type") != privacy.RightRestriction || s1(it, "contact_email") == "" {
+			continue
+		}
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests,
+			Key:                 map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
+			UpdateExpression:    aws.String("SET identity_value = :id, lifted_at = :at, mail_due = :due"),
+			ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(lifted_at)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(identity), ":at": str(ts(at)),
+				":due": str(privacy.Due(privacy.MailProcessorLifted, ts(at)).String())}})
+		if err != nil && !isConditionFailed(err) {
+			return fmt.Errorf("tell lift: %w", err)
+		}
 	}
 	return nil
 }

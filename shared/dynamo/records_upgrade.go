@@ -28,6 +28,9 @@ import (
 type LegacyUpgrade struct {
 	Records  int `json:"records_upgraded"`
 	Requests int `json:"requests_upgraded"`
+	// Moved are the Platform's requests moved out of the site's requests
+	// table into their own.
+	Moved int `json:"requests_moved"`
 	// Skipped were rewritten by the API since they were read (they are in
 	// the new form already) or malformed; a second run finds them no more.
 	Skipped int `json:"skipped"`
@@ -42,8 +45,10 @@ var legacyKeyAttrs = []string{"lookup_md5", "lookup_sha1", "subject_key"}
 // three keys as K# lookups, identities [email raw], and the raw address
 // and old index attributes removed, each record and its lookups in one
 // transaction conditioned on the record being unchanged. Then every
-// OpenDSR request without identity_keys is given its subject's key. It
-// is idempotent; dry counts without writing.
+// OpenDSR request still in the site's requests table is moved to the
+// Platform's (MovePlatformRequests), and every one without identity_keys
+// is given its subject's key. It is idempotent; dry counts without
+// writing.
 func (s *Store) UpgradeLegacyRecords(ctx context.Context, dry bool) (LegacyUpgrade, error) {
 	var n LegacyUpgrade
 	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Records, ConsistentRead: aws.Bool(true),
@@ -75,7 +80,12 @@ func (s *Store) UpgradeLegacyRecords(ctx context.Context, dry bool) (LegacyUpgra
 			}
 		}
 	}
-	rp := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Requests, ConsistentRead: aws.Bool(true),
+	moved, skipped, err := s.movePlatformRequests(ctx, dry)
+	n.Moved, n.Skipped = moved, n.Skipped+skipped
+	if err != nil {
+		return n, err
+	}
+	rp := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.PlatformRequests, ConsistentRead: aws.Bool(true),
 		FilterExpression:          aws.String("kind = :k AND #src = :o AND attribute_exists(subject) AND attribute_not_exists(identity_keys)"),
 		ExpressionAttributeNames:  map[string]string{"#src": "source"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(KindRequest), ":o": str(privacy.SourceOpenDSR)}})
@@ -91,7 +101,7 @@ func (s *Store) UpgradeLegacyRecords(ctx context.Context, dry bool) (LegacyUpgra
 				continue
 			}
 			if !dry {
-				_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests,
+				_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.PlatformRequests,
 					Key:                       map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
 					UpdateExpression:          aws.String("SET identity_keys = :k"),
 					ConditionExpression:       aws.String("attribute_not_exists(identity_keys)"),
@@ -148,4 +158,55 @@ func upgradeRecord(table string, it map[string]types.AttributeValue) ([]types.Tr
 		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: l}})
 	}
 	return tx, true
+}
+
+// movePlatformRequests moves each OpenDSR request written to the site's
+// requests table (before the Platform's had a table of their own) to
+// tables.PlatformRequests: a Put there (unless it is there already) and a
+// Delete here, conditioned on the item being as it was read, in one
+// transaction. A request changed since the scan (its worker ran on the
+// old table during the deploy) is skipped and moved by the next run.
+// Idempotent: a second run finds nothing to move.
+func (s *Store) movePlatformRequests(ctx context.Context, dry bool) (moved, skipped int, err error) {
+	if s.tables.PlatformRequests == "" || s.tables.PlatformRequests == s.tables.Requests {
+		return 0, 0, fmt.Errorf("move platform requests: no table of their own named")
+	}
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.tables.Requests, ConsistentRead: aws.Bool(true),
+		FilterExpression:          aws.String("kind = :k AND #src = :o"),
+		ExpressionAttributeNames:  map[string]string{"#src": "source"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(KindRequest), ":o": str(privacy.SourceOpenDSR)}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return moved, skipped, fmt.Errorf("move platform requests: %w", err)
+		}
+		for _, it := range page.Items {
+			if dry {
+				moved++
+				continue
+			}
+			// A request's status changes at every step of its life, and
+			// attempted_at at every claim of the worker: both as read, the
+			// item is the one read.
+			cond, vals := "#s = :s AND attribute_not_exists(attempted_at)", map[string]types.AttributeValue{":s": it["status"]}
+			if at, ok := it["attempted_at"]; ok {
+				cond, vals[":at"] = "#s = :s AND attempted_at = :at", at
+			}
+			_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+				{Put: &types.Put{TableName: &s.tables.PlatformRequests, Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+				{Delete: &types.Delete{TableName: &s.tables.Requests, Key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
+					ConditionExpression: aws.String(cond), ExpressionAttributeNames: map[string]string{"#s": "status"},
+					ExpressionAttributeValues: vals}},
+			}})
+			switch {
+			case refusedAt(err, 0) || refusedAt(err, 1):
+				skipped++
+			case err != nil:
+				return moved, skipped, fmt.Errorf("move platform request %s: %w", s1(it, attrPK), err)
+			default:
+				moved++
+			}
+		}
+	}
+	return moved, skipped, nil
 }

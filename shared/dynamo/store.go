@@ -26,7 +26,11 @@ type Tables struct {
 	Ledger      string // append-only consent and processing events
 	Suppression string // subject hashes never to be mailed marketing
 	Requests    string // rights requests
-	Ops         string // operational state: sent-markers, counters, checkpoints
+	// PlatformRequests holds the Platform's (OpenDSR) requests, apart from
+	// the site's: set for the maintenance commands that reach both. The
+	// Platform's own functions see it as their Requests.
+	PlatformRequests string
+	Ops              string // operational state: sent-markers, counters, checkpoints
 	// Records holds what controllers handed this system as their
 	// processor (the Platform): never the site's data, never read by it.
 	Records string

@@ -29,7 +29,7 @@ func newStoreDB(t *testing.T) (*dynamo.Store, *dynamodb.Client, dynamo.Tables) {
 	db := localtest.DynamoDB(svc)
 	tables := dynamo.Tables{
 		Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"], Suppression: n["SuppressionTable"],
-		Requests: n["RequestsTable"], Ops: n["OpsTable"], Records: n["RecordsTable"],
+		Requests: n["RequestsTable"], Ops: n["OpsTable"], Records: n["RecordsTable"], PlatformRequests: n["PlatformRequestsTable"],
 	}
 	return dynamo.New(db, tables), db, tables
 }

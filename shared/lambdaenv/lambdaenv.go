@@ -100,9 +100,12 @@ func Load(ctx context.Context) (*Env, error) {
 			Ledger:      os.Getenv("LEDGER_TABLE"),
 			Suppression: os.Getenv("SUPPRESSION_TABLE"),
 			Requests:    os.Getenv("REQUESTS_TABLE"),
-			Ops:         os.Getenv("OPS_TABLE"),
-			Records:     os.Getenv("RECORDS_TABLE"),
-			LedgerRoots: os.Getenv("LEDGER_ROOTS_TABLE"),
+			// The sweep's only: the Platform's functions are given theirs
+			// as REQUESTS_TABLE.
+			PlatformRequests: os.Getenv("PLATFORM_REQUESTS_TABLE"),
+			Ops:              os.Getenv("OPS_TABLE"),
+			Records:          os.Getenv("RECORDS_TABLE"),
+			LedgerRoots:      os.Getenv("LEDGER_ROOTS_TABLE"),
 		},
 		PolicyVersion:    os.Getenv("POLICY_VERSION"),
 		Sender:           os.Getenv("SENDER_ADDRESS"),

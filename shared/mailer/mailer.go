@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,6 +98,31 @@ type Mailer struct {
 	// AddressChangeWait is how long the old address may stop a correction
 	// of the address after the new one confirmed it (the desk's).
 	AddressChangeWait time.Duration
+	// Mailboxes, when set, keep each processor told by email to one
+	// email every ProcessorEvery: a request past it waits for the next
+	// period's digest (Digests), so that a flood of filings cannot flood
+	// the processor's privacy inbox.
+	Mailboxes      Mailboxes
+	ProcessorEvery time.Duration
+}
+
+// Mailboxes keep a processor's mailbox to one email a period.
+type Mailboxes interface {
+	// ClaimMailbox opens the processor's next period when the last has
+	// ended: true when one email may go now.
+	ClaimMailbox(ctx context.Context, processorID string, now time.Time, every time.Duration) (bool, error)
+	// HoldForMailbox keeps a request's email for the next digest.
+	HoldForMailbox(ctx context.Context, processorID, requestID string, now time.Time) error
+	// MailboxesDue lists the processors whose held requests wait for a
+	// period that has ended.
+	MailboxesDue(ctx context.Context, now time.Time) ([]string, error)
+	// MailboxHeld lists a processor's held requests, and a mark for
+	// MailboxSent of when the last was held.
+	MailboxHeld(ctx context.Context, processorID string) ([]string, string, error)
+	// MailboxSent ends the wait of the requests a digest told.
+	MailboxSent(ctx context.Context, processorID string, requestIDs []string, heldAt string) error
+	// Delivery reads a request's delivery to a processor.
+	Delivery(ctx context.Context, requestID, processorID string) (privacy.Delivery, error)
 }
 
 // RetryQueue keeps the changes whose emails are to be tried again.
@@ -110,7 +136,7 @@ type RetryQueue interface {
 }
 
 // Scheduled is the handler of the schedule's event, {"retry_mail": true}
-// (Retry); the stream's batches go to Handle (batch.StreamOr tells them
+// (Retry, then the processors' digests that are due); the stream's batches go to Handle (batch.StreamOr tells them
 // apart).
 func (m *Mailer) Scheduled(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev struct {
@@ -122,7 +148,11 @@ func (m *Mailer) Scheduled(ctx context.Context, raw json.RawMessage) (any, error
 	if !ev.RetryMail {
 		return nil, errors.New("neither a stream batch nor a retry event")
 	}
-	return m.Retry(ctx)
+	rep, err := m.Retry(ctx)
+	if err == nil && m.Mailboxes != nil {
+		rep.Digests, err = m.Digests(ctx)
+	}
+	return rep, err
 }
 
 // Handle processes one batch of a table's stream and answers the
@@ -185,6 +215,21 @@ func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Chang
 		return fmt.Errorf("suppression check: %w", err)
 	}
 	for _, msg := range msgs {
+		if d := ch.Delivery; d != nil && msg.Kind == notify.KindProcessorRequest && m.Mailboxes != nil {
+			open, err := m.Mailboxes.ClaimMailbox(ctx, d.ProcessorID, m.Now(), m.ProcessorEvery)
+			if err == nil && !open {
+				// Written to this period already: the next digest tells it.
+				err = m.Mailboxes.HoldForMailbox(ctx, d.ProcessorID, d.RequestID, m.Now())
+				log.InfoContext(ctx, "processor email held for its mailbox's next digest", "processor_id", d.ProcessorID,
+					"request_id", d.RequestID)
+			}
+			if err != nil {
+				return fmt.Errorf("processor mailbox: %w", err)
+			}
+			if !open {
+				continue
+			}
+		}
 		sent, err := m.sendOnce(ctx, log, key(ch, msg.Kind), msg)
 		if err != nil {
 			return &sendError{due: ch.MailDue, err: fmt.Errorf("%s: %w", msg.Kind, err)}
@@ -230,6 +275,8 @@ type RetryReport struct {
 	Dropped   int `json:"dropped"` // the item is gone or its email superseded
 	Again     int `json:"again"`
 	Abandoned int `json:"abandoned"`
+	// Digests are the processors' digests sent (Digests).
+	Digests int `json:"processor_digests"`
 }
 
 // MetricAbandonedEmails counts emails given up after GiveUp of failures
@@ -510,19 +557,32 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 // request, the address it holds the person by, and the link that
 // confirms it done. Once confirmed (the address removed), nothing.
 func (m *Mailer) processorRequest(c notify.Config, d privacy.Delivery, due privacy.MailDue) ([]notify.Message, error) {
-	if due.Kind != privacy.MailProcessor {
+	if due.Kind != privacy.MailProcessor && due.Kind != privacy.MailProcessorLifted {
 		return nil, fmt.Errorf("delivery mail_due %q unknown", due)
 	}
 	if !d.ByEmail() || d.Identity == "" {
 		return nil, nil
 	}
-	link, err := m.links().ProcessorConfirm(d, m.Now())
+	p, err := m.toProcessor(d, m.Now())
 	if err != nil {
 		return nil, err
 	}
-	return one(notify.ProcessorRequestMail(c, notify.ProcessorRequest{To: d.Contact, Processor: d.ProcessorName,
-		Reference: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation, Identity: d.Identity, Confirm: link,
-		Submitted: d.SubmittedAt, ConfirmBy: d.Due}))
+	return one(notify.ProcessorRequestMail(c, p))
+}
+
+// toProcessor is what a processor told by email reads of delivery d: the
+// request with its confirm link, or a restriction's lift (nothing to
+// confirm).
+func (m *Mailer) toProcessor(d privacy.Delivery, now time.Time) (notify.ProcessorRequest, error) {
+	p := notify.ProcessorRequest{To: d.Contact, Processor: d.ProcessorName, Reference: d.SubjectRequestID, Type: d.Type,
+		Regulation: d.Regulation, Identity: d.Identity, Submitted: d.SubmittedAt, ConfirmBy: d.Due}
+	if d.Lifted {
+		p.Type = notify.TypeRestrictionLifted
+		return p, nil
+	}
+	var err error
+	p.Confirm, err = m.links().ProcessorConfirm(d, now)
+	return p, err
 }
 
 // reviewInfo is what the team's review email of req shows.
@@ -763,4 +823,108 @@ func decision(kind string) func(*Mailer, notify.Config, privacy.RightsRequest, p
 		}
 		return one(notify.RequestDecision(c, d))
 	}
+}
+
+// Digests sends each processor whose requests wait past their period one
+// email listing them all (their references, the addresses it holds them
+// by and each one's confirm link), and opens its next period. A delivery
+// confirmed or stripped meanwhile is left out. It runs with the retry
+// schedule; a digest whose send fails waits for the next period.
+func (m *Mailer) Digests(ctx context.Context) (int, error) {
+	now := m.Now().UTC()
+	due, err := m.Mailboxes.MailboxesDue(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, p := range due {
+		if open, err := m.Mailboxes.ClaimMailbox(ctx, p, now, m.ProcessorEvery); err != nil || !open {
+			if err != nil {
+				return sent, err
+			}
+			continue
+		}
+		held, heldAt, err := m.Mailboxes.MailboxHeld(ctx, p)
+		if err != nil {
+			return sent, err
+		}
+		var ds []privacy.Delivery
+		for _, id := range held {
+			d, err := m.Mailboxes.Delivery(ctx, id, p)
+			if errors.Is(err, privacy.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return sent, err
+			}
+			if d.ByEmail() && d.Identity != "" {
+				ds = append(ds, d)
+			}
+		}
+		log := m.Log.With("processor_id", p, "requests", len(ds))
+		if len(ds) > 0 {
+			if err := m.digest(ctx, log, p, ds, now); err != nil {
+				log.WarnContext(ctx, "processor digest failed; it waits for the next period", "error", err.Error())
+				continue
+			}
+			sent++
+		}
+		if err := m.Mailboxes.MailboxSent(ctx, p, held, heldAt); err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// digest sends processor p one email of ds and settles each delivery as
+// the single email would (DeliveryRefused or DeliveryMailed).
+func (m *Mailer) digest(ctx context.Context, log *slog.Logger, p string, ds []privacy.Delivery, now time.Time) error {
+	reqs := make([]notify.ProcessorRequest, 0, len(ds))
+	for _, d := range ds {
+		p, err := m.toProcessor(d, now)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, p)
+	}
+	last := ds[len(ds)-1] // the contact address as of the latest delivery
+	msg, err := notify.ProcessorDigestMail(m.config(ctx), notify.ProcessorDigest{To: last.Contact, Processor: last.ProcessorName,
+		Every: every(m.ProcessorEvery), Requests: reqs})
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256([]byte("processor_digest\x00" + p + "\x00" + strconv.FormatInt(now.Unix(), 10)))
+	sent, err := m.sendOnce(ctx, log, hex.EncodeToString(h[:]), msg)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if sent == Rejected {
+			err = m.Requests.DeliveryRefused(ctx, d.RequestID, d.ProcessorID,
+				"the email to its contact address was refused by the mail service (in the SES sandbox: an address not verified)", now)
+		} else {
+			err = m.Requests.DeliveryMailed(ctx, d.RequestID, d.ProcessorID)
+		}
+		if err != nil {
+			return fmt.Errorf("processor delivery: %w", err)
+		}
+	}
+	return nil
+}
+
+// every says a period in words ("1 hour", "30 minutes").
+func every(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return plural(int64(d/time.Minute), "minute")
+	}
+	return plural(int64(d/time.Second), "second")
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -792,6 +793,46 @@ func ProcessorRequestMail(c Config, p ProcessorRequest) (Message, error) {
 	// It asks the processor to reply: the reply goes to the privacy
 	// team, not to the sender address nobody reads.
 	msg := Message{Kind: KindProcessorRequest, To: []string{p.To}, Subject: subj, Text: text, HTML: html}
+	if c.TeamInbox != "" {
+		msg.ReplyTo = []string{c.TeamInbox}
+	}
+	return msg, nil
+}
+
+// TypeRestrictionLifted is the type of a processor's email that a
+// restriction it was told of is lifted.
+const TypeRestrictionLifted = "restriction lifted"
+
+// KindProcessorDigest tells a processor without an API of the requests
+// received while its mailbox's period was running (one email per period).
+const KindProcessorDigest = "processor_digest"
+
+// ProcessorDigest is one email listing several requests to one processor:
+// each as ProcessorRequest (its own reference, identity and link). Every
+// is the period between two emails, in words.
+type ProcessorDigest struct {
+	To, Processor, Every string
+	Requests             []ProcessorRequest
+}
+
+// ProcessorDigestMail renders a processor's digest, in English.
+func ProcessorDigestMail(c Config, d ProcessorDigest) (Message, error) {
+	c.Lang = ""
+	var types []string
+	for _, r := range d.Requests {
+		if !slices.Contains(types, r.Type) {
+			types = append(types, r.Type)
+		}
+	}
+	subj := subject(c.Lang, "Data subject requests: %d to carry out (%s)", len(d.Requests), strings.Join(types, ", "))
+	text, html, err := render(c.Lang, KindProcessorDigest, subj, struct {
+		Config
+		ProcessorDigest
+	}{c, d})
+	if err != nil {
+		return Message{}, err
+	}
+	msg := Message{Kind: KindProcessorDigest, To: []string{d.To}, Subject: subj, Text: text, HTML: html}
 	if c.TeamInbox != "" {
 		msg.ReplyTo = []string{c.TeamInbox}
 	}

@@ -51,6 +51,9 @@ const (
 	// contact) the request it is told of, with the link that confirms it
 	// done. It is due on the delivery, not on the request.
 	MailProcessor MailKind = "processor_asked"
+	// MailProcessorLifted tells that processor the restriction it was
+	// asked to apply is lifted (Ref: the lift's time).
+	MailProcessorLifted MailKind = "processor_lifted"
 )
 
 // Mail kinds of a subject's items beyond the inquiry and the signup.

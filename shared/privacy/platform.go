@@ -207,6 +207,9 @@ type Delivery struct {
 	// processor's address, not the person's: it stays once the processor
 	// confirmed (Identity goes).
 	Contact string
+	// Lifted is a restriction's delivery whose lift the processor is told
+	// (Art. 19): its email says processing may resume, and asks nothing.
+	Lifted bool
 }
 
 // ByEmail reports whether d goes to its processor by email.

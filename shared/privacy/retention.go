@@ -27,7 +27,9 @@ const (
 	TableSubjects Table = "subjects"
 	TableLedger   Table = "ledger"
 	TableRequests Table = "requests"
-	TableOps      Table = "ops"
+	// TablePlatformRequests holds the Platform's (OpenDSR) requests.
+	TablePlatformRequests Table = "platform_requests"
+	TableOps              Table = "ops"
 )
 
 // ClockExpiry as a class's clock means the item's own expires_at (epoch
@@ -114,7 +116,7 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 // NamedClasses names the retention classes the code writes by.
 type NamedClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
-	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
+	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, CompletedPlatformRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
 	PolicyNotice, CampaignRecord, MovedForward, ConsentProof Class
 }
 
@@ -153,6 +155,11 @@ var retention = NamedClasses{
 	CompletedRequest: Class{Name: "completed_rights_request", Table: TableRequests, Has: "completed_at",
 		Clock: "completed_at", Days: 3 * 365, Action: Delete,
 		Why: "accountability: a completed request is kept 3 years, without its address, to show it was answered"},
+	// A Platform request is written by the same code as a rights request
+	// (and filed by CompletedRequest's clock), in a table of its own.
+	CompletedPlatformRequest: Class{Name: "completed_platform_request", Table: TablePlatformRequests, Has: "completed_at",
+		Clock: "completed_at", Days: 3 * 365, Action: Delete,
+		Why: "accountability: a client's request (OpenDSR), once completed or cancelled, is kept 3 years, with its identities as keys only, to show it was answered"},
 	RecipientDelivery: Class{Name: "recipient_delivery", Table: TableRequests, Kind: "recipient_delivery",
 		Clock: "updated_at", Days: 3 * 365, Action: Delete,
 		Why: "accountability (GDPR Art. 19): the record that a processor was told of an erasure, and its answer, is kept 3 years like the request; it names the person only until the processor has accepted it"},
@@ -187,7 +194,7 @@ func RetentionClasses() []Class {
 	r := retention
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
-		r.CompletedRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
+		r.CompletedRequest, r.CompletedPlatformRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
 		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward, r.ConsentProof}
 }
 

@@ -51,6 +51,9 @@ type DeskStore interface {
 	// of a rectification carried out (GDPR Art. 19).
 	ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error)
 	TellProcessors(ctx context.Context, requestID string, ds []privacy.Delivery, at time.Time) error
+	// TellLift tells the processors told of a restriction by email that
+	// it is lifted, naming the person by identity.
+	TellLift(ctx context.Context, requestID, identity string, at time.Time) error
 }
 
 // Errors of the desk, for the operator to read.
@@ -414,8 +417,12 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	} else if err != nil {
 		return err
 	}
-	return d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
-		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, "restriction_lift_notified")
+	if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
+		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, "restriction_lift_notified"); err != nil {
+		return err
+	}
+	// The processors told of the restriction are told of its end (Art. 19).
+	return d.Store.TellLift(ctx, req.ID, privacy.NormalizeEmail(req.Email), d.Now().UTC())
 }
 
 // objectsToAll reports whether req objects to all processing on

@@ -82,7 +82,7 @@ func activities() []activity {
 		{name: "The Platform: records clients hand over, and their people's requests (OpenDSR)", role: "processor", purpose: PurposePlatform,
 			people:  []string{"the clients' own users (their customers and prospects)"},
 			data:    []string{"the identities the Platform uses (advertising ids, customer ids, email addresses)", "the attributes each client chooses to send", "the requests the client relays"},
-			classes: []string{"client_termination", "callback_delivery"}},
+			classes: []string{"client_termination", "completed_platform_request", "callback_delivery"}},
 	}
 }
 

@@ -40,7 +40,8 @@ func newEnv(t *testing.T) env {
 	n := localtest.Tables(t, svc)
 	return env{db: localtest.DynamoDB(svc), tables: map[privacy.Table]string{
 		privacy.TableSubjects: n["SubjectsTable"], privacy.TableLedger: n["LedgerTable"],
-		privacy.TableRequests: n["RequestsTable"], privacy.TableOps: n["OpsTable"]}}
+		privacy.TableRequests: n["RequestsTable"], privacy.TableOps: n["OpsTable"],
+		privacy.TablePlatformRequests: n["PlatformRequestsTable"]}}
 }
 
 func (e env) sweeper(db dynamo.SweepAPI) *sweep.Sweeper {
@@ -164,7 +165,7 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 	var items []seeded
 	for _, c := range privacy.RetentionClasses() {
 		pk := "S#" + c.Name
-		if c.Table == privacy.TableOps || c.Table == privacy.TableRequests {
+		if c.Table == privacy.TableOps || c.Table == privacy.TableRequests || c.Table == privacy.TablePlatformRequests {
 			pk = "X#" + c.Name
 		}
 		for _, s := range seedClass(c, pk) {

@@ -112,7 +112,7 @@ func start(t testing.TB, name string, ready func(string) bool, args func(int) []
 	return p
 }
 
-// Start (re)starts the service and waits until it listens.
+// Start (re)starts the service and waits until it listens and is ready.
 func (p *Proc) Start(t testing.TB) {
 	t.Helper()
 	a := p.args(p.port)
@@ -125,7 +125,9 @@ func (p *Proc) Start(t testing.TB) {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.Name, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	// As infra/services.sh: under load DynamoDB Local's JVM has taken
+	// more than the 60 s waited before.
+	deadline := time.Now().Add(180 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), 200*time.Millisecond); err == nil {
 			c.Close()

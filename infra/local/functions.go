@@ -166,8 +166,8 @@ func sharedBuildDir(root string) string {
 }
 
 // buildAll builds the functions' packages into the shared directory, one
-// process at a time (an flock: the end-to-end tests, the bench and the
-// local stack's tests of one make test build at once), and links each
+// process at a time (an flock: the end-to-end tests, the bench and its
+// campaign test of one make test build at once), and links each
 // binary into place under outDir by a new name renamed over the old: a
 // stack that is running the old binary keeps it (go, too, replaces a
 // binary it relinks rather than writing into it).

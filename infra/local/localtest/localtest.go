@@ -178,7 +178,7 @@ func (e Email) To(addr string) bool {
 }
 
 // Emails returns every email the emulator holds that matches keep (all of
-// them when keep is nil).
+// them when keep is nil), of those caught since s.Since when it is set.
 func Emails(t testing.TB, s Services, keep func(Email) bool) []Email {
 	t.Helper()
 	url := s.SES + "/store"

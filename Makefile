@@ -110,25 +110,48 @@ dev: tools
 	@infra/dev.sh $(DEV_DDB_PORT) $(DEV_SES_PORT)
 
 ## ------------------------------------------------------------------ test
+# Each lint step is a target of its own: make lint runs them at once, each
+# one's output printed whole when it ends; make test runs them beside the
+# tests.
+LINT_STEPS := lint-gofmt lint-vet lint-staticcheck lint-tidy lint-cfn
+.PHONY: test-go $(LINT_STEPS)
 lint: $(STATICCHECK)
+	@$(MAKE) --no-print-directory -j $(words $(LINT_STEPS)) --output-sync=target $(LINT_STEPS)
+
+lint-gofmt:
 	@echo "gofmt"; out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+lint-vet:
 	go vet ./...
+lint-staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
+lint-tidy:
 	@echo "go mod tidy -diff"; go mod tidy -diff
+lint-cfn:
 	@if command -v cfn-lint >/dev/null; then echo "cfn-lint template.yaml"; cfn-lint template.yaml; \
 	  else echo "cfn-lint is not installed (pip install cfn-lint); template not linted"; exit 1; fi
 
 test-unit:
 	go test -count=1 -short ./...
 
+# make test runs the lint steps, the tests and the fuzzing at once (each
+# one's output printed whole when it ends): the tests mostly wait on their
+# stacks, DynamoDB Local and the emulators, and lint (mostly cfn-lint's
+# Python, ~35 s) and the fuzzing (~75 s, 24 s of CPU) fit in those waits.
+# A failure in any of them fails make test, once all have ended.
+test: tools chromium-check $(STATICCHECK)
+	@$(MAKE) --no-print-directory -j $(words $(LINT_STEPS) test-go fuzz) --output-sync=target \
+	  FUZZTIME=$(CI_FUZZTIME) $(LINT_STEPS) test-go fuzz
+
 # -parallel 4: the end-to-end tests mostly wait on their stacks (at the
 # default of 2 on 2 cores the machine sat a third busy); 4 took the e2e
-# package from 269 s to 202 s.
-test: tools chromium-check lint
+# package from 269 s to 202 s. 8 did not help (2026-12-07, 54 e2e tests at
+# load 18-25: 137 s against 120 s at 4). -p 4: four packages at once, not
+# two, so that the others do not queue behind infra/e2e and infra/bench
+# (every package but those two: 241 s against 305 s at -p 2, the same CPU).
+test-go:
 	@infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
-	  go test -count=1 -parallel 4 -timeout 25m ./...
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
+	  go test -count=1 -p 4 -parallel 4 -timeout 25m ./...
 
 LOAD_N ?= 10000
 load: tools

@@ -12,12 +12,30 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 node_modules="$root/.tools/node/node_modules"
 
-wait_port() { # host port name
-  for _ in $(seq 1 150); do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+# wait_ready waits until a service answers: DynamoDB Local a ListTables
+# (it listens before it serves: a request in between gets a 404), the
+# others a TCP connection. It fails at once when the process has exited,
+# and otherwise after PK_SERVICES_WAIT seconds (default 180: under load
+# DynamoDB Local's JVM took more than the 30 s waited before, twice).
+wait_ready() { # pid port name [dynamodb]
+  local pid=$1 port=$2 name=$3 kind=${4:-} limit=${PK_SERVICES_WAIT:-180} start=$SECONDS
+  while (( SECONDS - start < limit )); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "services: $name exited before it was ready; see its log" >&2
+      return 1
+    fi
+    if [ "$kind" = dynamodb ]; then
+      # Any credentials do (-sharedDb); the signature is not checked.
+      if curl -sf -o /dev/null --max-time 5 -X POST "http://127.0.0.1:$port/" \
+        -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+        -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+        -d '{}'; then return 0; fi
+    elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
     sleep 0.2
   done
-  echo "services: $3 did not start on $1:$2; see its log" >&2
+  echo "services: $name was not ready on 127.0.0.1:$port within ${limit}s; see its log" >&2
   return 1
 }
 
@@ -56,9 +74,9 @@ start() {
     accountId: "000000000000", emulateQueueCreationLifecycle: false}).then(() => console.log("listening"))' \
     "$node_modules/local-aws-sqs" "$sqs_port" >"$dir/sqs.log" 2>&1 &
   echo $! >"$dir/sqs.pid"
-  wait_port 127.0.0.1 "$ddb_port" "DynamoDB Local ($dir/dynamodb.log)"
-  wait_port 127.0.0.1 "$ses_port" "SES emulator ($dir/ses.log)"
-  wait_port 127.0.0.1 "$sqs_port" "SQS server ($dir/sqs.log)"
+  wait_ready "$(cat "$dir/dynamodb.pid")" "$ddb_port" "DynamoDB Local ($dir/dynamodb.log)" dynamodb
+  wait_ready "$(cat "$dir/ses.pid")" "$ses_port" "SES emulator ($dir/ses.log)"
+  wait_ready "$(cat "$dir/sqs.pid")" "$sqs_port" "SQS server ($dir/sqs.log)"
   echo "services: DynamoDB Local on http://127.0.0.1:$ddb_port, SES emulator on http://127.0.0.1:$ses_port, SQS on http://127.0.0.1:$sqs_port"
 }
 

@@ -230,8 +230,11 @@ func scaleFromEnv() scale {
 	sc := scale{Requests: 400, ColdRuns: 9, SweepItems: 200000, RightsFew: 1000, RightsMany: 100000, RightsTargets: 40,
 		CampaignSubscribers: 100000, CampaignRate: 100, FanOutSubscribers: 1000000, FanOutSample: 5000}
 	if os.Getenv("BENCH_QUICK") == "1" {
-		sc = scale{Quick: true, Requests: 20, ColdRuns: 3, SweepItems: 2000, RightsFew: 100, RightsMany: 1000, RightsTargets: 10,
-			CampaignSubscribers: 500, CampaignRate: 200, FanOutSubscribers: 2000, FanOutSample: 200}
+		// Each section once, small: what it proves is that it works
+		// (TestQuickBench), not its figures. The fan-out's two sender runs
+		// (sample each, up to 5 batches of 50 over) fit in its subscribers.
+		sc = scale{Quick: true, Requests: 10, ColdRuns: 3, SweepItems: 1000, RightsFew: 100, RightsMany: 500, RightsTargets: 10,
+			CampaignSubscribers: 500, CampaignRate: 200, FanOutSubscribers: 1000, FanOutSample: 100}
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("BENCH_CAMPAIGN_RATE"), 64); err == nil && v > 0 {
 		sc.CampaignRate = v

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -124,7 +125,11 @@ func orDefault(v any, d string) any {
 // parallel; one invocation per function took twice as long). Once per
 // process and output: the sources do not change under a running process,
 // and every stack of a test binary (the end-to-end tests start dozens)
-// shares one build instead of relinking each.
+// shares one build instead of relinking each. Across processes too: the
+// go build writes into one directory under root (sharedBuildDir), where
+// go relinks only a binary that is out of date (it compares the build ID
+// it wrote into the binary), so the other test binaries and the bench
+// of one make test link each function once between them.
 func Build(ctx context.Context, root, outDir string, fns []*Function) error {
 	builds.Lock()
 	defer builds.Unlock()
@@ -154,19 +159,32 @@ var builds = struct {
 	done map[string]error // by bootstrap path
 }{done: map[string]error{}}
 
-// buildAll builds the functions' packages into a directory of its own and
-// renames each binary into place: a stack that is running the old binary
-// keeps it.
+// sharedBuildDir is where every process of a checkout builds the
+// functions (buildAll).
+func sharedBuildDir(root string) string {
+	return filepath.Join(root, ".local", "build-cache", "functions")
+}
+
+// buildAll builds the functions' packages into the shared directory, one
+// process at a time (an flock: the end-to-end tests, the bench and its
+// campaign test of one make test build at once), and links each
+// binary into place under outDir by a new name renamed over the old: a
+// stack that is running the old binary keeps it (go, too, replaces a
+// binary it relinks rather than writing into it).
 func buildAll(ctx context.Context, root, outDir string, fns []*Function) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	shared := sharedBuildDir(root)
+	if err := os.MkdirAll(shared, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(outDir, "build-")
+	lock, err := os.OpenFile(filepath.Join(shared, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", tmp + string(filepath.Separator)}
+	defer lock.Close() // which unlocks it
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("build functions: lock %s: %w", lock.Name(), err)
+	}
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", shared + string(filepath.Separator)}
 	byName := map[string]*Function{}
 	for _, f := range fns {
 		pkg := filepath.Clean(f.CodeURI)
@@ -184,14 +202,44 @@ func buildAll(ctx context.Context, root, outDir string, fns []*Function) error {
 		return fmt.Errorf("build functions: %w\n%s", err, out)
 	}
 	for name, f := range byName {
-		if err := os.MkdirAll(filepath.Dir(f.Bootstrap), 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(filepath.Join(tmp, name), f.Bootstrap); err != nil {
+		if err := placeBinary(filepath.Join(shared, name), f.Bootstrap); err != nil {
 			return fmt.Errorf("build %s: %w", f.ID, err)
 		}
 	}
 	return nil
+}
+
+// placeBinary puts a hard link of (or, across file systems, a copy of)
+// src at dst, by a temporary name renamed over dst.
+func placeBinary(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := dst + ".new"
+	_ = os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		if err := copyFile(src, tmp); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // worker is one runtime-emulator process. It serves one invocation at a

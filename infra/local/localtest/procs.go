@@ -24,6 +24,8 @@ type Proc struct {
 	args func(port int) []string
 	env  []string // added to the environment
 	cmd  *exec.Cmd
+	// exited is closed when cmd has exited (and been waited for).
+	exited chan struct{}
 	// ready, when set, says whether the listening service answers yet.
 	ready func(url string) bool
 }
@@ -112,7 +114,7 @@ func start(t testing.TB, name string, ready func(string) bool, args func(int) []
 	return p
 }
 
-// Start (re)starts the service and waits until it listens.
+// Start (re)starts the service and waits until it listens and is ready.
 func (p *Proc) Start(t testing.TB) {
 	t.Helper()
 	a := p.args(p.port)
@@ -125,8 +127,18 @@ func (p *Proc) Start(t testing.TB) {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.Name, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	cmd, exited := p.cmd, make(chan struct{})
+	p.exited = exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	// As infra/services.sh: under load DynamoDB Local's JVM has taken
+	// more than the 60 s waited before; a service that exits fails at once.
+	deadline := time.Now().Add(180 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited before it listened on %d: %v", p.Name, p.port, cmd.ProcessState)
+		default:
+		}
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), 200*time.Millisecond); err == nil {
 			c.Close()
 			if p.ready == nil || p.ready(p.URL) {
@@ -148,13 +160,11 @@ func (p *Proc) Stop() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-done
+		<-p.exited
 	}
 	p.cmd = nil
 }

@@ -15,7 +15,7 @@ import (
 // DueRequests lists the requests in a status due at or before until, from
 // the by-status-due index. It reads only what a deadline digest shows (id,
 // type, status, due and receipt): never the requester's address.
-func (s *Store) DueRequests(ctx context.Context, status string, until time.Time) ([]privacy.RightsRequest, error) {
+func (s *Store) DueRequests(ctx context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error) {
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
 		KeyConditionExpression:    aws.String("#s = :s AND due_at <= :until"),
@@ -28,7 +28,7 @@ func (s *Store) DueRequests(ctx context.Context, status string, until time.Time)
 	}
 	out := make([]privacy.RightsRequest, 0, len(items))
 	for _, it := range items {
-		r := privacy.RightsRequest{ID: s1(it, "id"), Type: s1(it, "type"), Status: s1(it, "status")}
+		r := privacy.RightsRequest{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status"))}
 		r.DueAt, _ = parseTS(s1(it, "due_at"))
 		r.ReceivedAt, _ = parseTS(s1(it, "received_at"))
 		out = append(out, r)

@@ -283,7 +283,7 @@ func (s *Store) InquirersPage(ctx context.Context, cursor string, limit int, now
 
 // RequestsPage returns up to limit requests in status from after cursor,
 // from the by-status-due index, and the cursor of the next page.
-func (s *Store) RequestsPage(ctx context.Context, status, cursor string, limit int) ([]privacy.RightsRequest, string, error) {
+func (s *Store) RequestsPage(ctx context.Context, status privacy.Status, cursor string, limit int) ([]privacy.RightsRequest, string, error) {
 	start, err := decodeCursor(cursor)
 	if err != nil {
 		return nil, "", err

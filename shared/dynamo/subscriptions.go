@@ -78,12 +78,16 @@ func subKey(s privacy.SubjectID) map[string]types.AttributeValue {
 	}
 }
 
-func str(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
+// str is a string attribute of v (a string, or a named string type of
+// the domain: privacy.Status, privacy.Right, ...).
+func str[S ~string](v S) *types.AttributeValueMemberS {
+	return &types.AttributeValueMemberS{Value: string(v)}
+}
 
 func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	at := ts(e.At)
 	item, err := attributevalue.MarshalMap(ledgerRecord{
-		PK: SubjectPK(e.Subject), SK: at + "#" + e.Name + "#" + e.Ref, Subject: string(e.Subject),
+		PK: SubjectPK(e.Subject), SK: at + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
 		Event: e.Name, At: at, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
 		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(),
 	})

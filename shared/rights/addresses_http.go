@@ -56,7 +56,7 @@ func (h *Handlers) stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "stopped"), nil
 	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": privacy.RequestCancelled}), nil
+	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": string(privacy.RequestCancelled)}), nil
 }
 
 // processorLinkOf is the processor's confirmation link a request came by.

@@ -62,5 +62,5 @@ func (h *Handlers) answer(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if httpapi.WantsHTML(r) {
 		return pages.Message(r, http.StatusOK, "answered"), nil
 	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": status}), nil
+	return httpapi.JSON(http.StatusOK, map[string]string{"id": l.ID, "status": string(status)}), nil
 }

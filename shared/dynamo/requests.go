@@ -41,23 +41,23 @@ type requestRecord struct {
 	AgentEmail   string               `dynamodbav:"agent_email,omitempty"`
 	// AgentConfirmedAt is when the agent confirmed their address by its
 	// link; NewAddressConfirmedAt when a correction's new address did.
-	AgentConfirmedAt      string `dynamodbav:"agent_confirmed_at,omitempty"`
-	NewAddressConfirmedAt string `dynamodbav:"new_address_confirmed_at,omitempty"`
+	AgentConfirmedAt      stamp `dynamodbav:"agent_confirmed_at,omitempty"`
+	NewAddressConfirmedAt stamp `dynamodbav:"new_address_confirmed_at,omitempty"`
 	// MailHeld are the roles whose mail is held (past a per-address limit).
 	MailHeld   []string       `dynamodbav:"mail_held,stringset,omitempty"`
 	Regulation string         `dynamodbav:"regulation"`
 	Status     privacy.Status `dynamodbav:"status"`
-	ReceivedAt string         `dynamodbav:"received_at"`
-	DueAt      string         `dynamodbav:"due_at"`
+	ReceivedAt stamp          `dynamodbav:"received_at,omitempty"`
+	DueAt      deadline       `dynamodbav:"due_at,omitempty"`
 	// OriginalDueAt is the first deadline, once an extension moved due_at.
-	OriginalDueAt string `dynamodbav:"original_due_at,omitempty"`
-	Extended      string `dynamodbav:"extended_until,omitempty"`
-	CompletedAt   string `dynamodbav:"completed_at,omitempty"`
-	VerifyNonce   string `dynamodbav:"verify_nonce,omitempty"`
-	VerifySentAt  string `dynamodbav:"verify_sent_at,omitempty"`
-	VerifiedAt    string `dynamodbav:"verified_at,omitempty"`
-	Excessive     bool   `dynamodbav:"possibly_excessive,omitempty"`
-	Withheld      bool   `dynamodbav:"withheld,omitempty"`
+	OriginalDueAt deadline `dynamodbav:"original_due_at,omitempty"`
+	Extended      deadline `dynamodbav:"extended_until,omitempty"`
+	CompletedAt   stamp    `dynamodbav:"completed_at,omitempty"`
+	VerifyNonce   string   `dynamodbav:"verify_nonce,omitempty"`
+	VerifySentAt  stamp    `dynamodbav:"verify_sent_at,omitempty"`
+	VerifiedAt    stamp    `dynamodbav:"verified_at,omitempty"`
+	Excessive     bool     `dynamodbav:"possibly_excessive,omitempty"`
+	Withheld      bool     `dynamodbav:"withheld,omitempty"`
 	// Reason is why a request was denied, as the requester is told.
 	Reason string `dynamodbav:"reason,omitempty"`
 	// ExtensionReason is why the deadline was extended.
@@ -83,10 +83,10 @@ type requestRecord struct {
 	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`
 	// FulfilAfter ends an OpenDSR request's cancel window: until then it is
 	// pending and the controller may cancel it.
-	FulfilAfter string `dynamodbav:"fulfil_after,omitempty"`
+	FulfilAfter stamp `dynamodbav:"fulfil_after,omitempty"`
 	// AttemptedAt is when fulfilment last started (in_progress): a worker
 	// that died leaves it behind, and after a lease another finishes.
-	AttemptedAt string `dynamodbav:"attempted_at,omitempty"`
+	AttemptedAt stamp `dynamodbav:"attempted_at,omitempty"`
 	// BodyDigest is the SHA-256 of the create request's bytes, so a
 	// controller's retry of the same request is answered as the first was.
 	BodyDigest string `dynamodbav:"body_digest,omitempty"`
@@ -106,11 +106,11 @@ type requestRecord struct {
 	// answer (stripped with the address); AskNonce names the question its
 	// link answers, AskedFrom the status the answer returns the request to.
 	Question   string         `dynamodbav:"question,omitempty"`
-	AskedAt    string         `dynamodbav:"asked_at,omitempty"`
+	AskedAt    stamp          `dynamodbav:"asked_at,omitempty"`
 	AskedFrom  privacy.Status `dynamodbav:"asked_from,omitempty"`
 	AskNonce   string         `dynamodbav:"ask_nonce,omitempty"`
 	Answer     string         `dynamodbav:"answer,omitempty"`
-	AnsweredAt string         `dynamodbav:"answered_at,omitempty"`
+	AnsweredAt stamp          `dynamodbav:"answered_at,omitempty"`
 }
 
 func requestKey(id string) map[string]types.AttributeValue {
@@ -132,7 +132,7 @@ func DecodeRequest(item map[string]types.AttributeValue) (privacy.RightsRequest,
 // EncodeRequest is a request item as stored (without its key), the
 // inverse of DecodeRequest.
 func EncodeRequest(r privacy.RightsRequest) (map[string]types.AttributeValue, error) {
-	item, err := attributevalue.MarshalMap(toRequestRecord(r))
+	item, err := marshalItem(toRequestRecord(r))
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}

@@ -147,7 +147,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
 		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(), AckHeld: i.AckHeld,
 	}
-	item, err := attributevalue.MarshalMap(rec)
+	item, err := marshalItem(rec)
 	if err != nil {
 		return false, fmt.Errorf("marshal inquiry: %w", err)
 	}

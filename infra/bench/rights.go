@@ -175,8 +175,8 @@ func seedSubjects(ctx context.Context, db *dynamodb.Client, t dynamo.Tables, n i
 	}
 	requests := func(i int) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"pk": s(fmt.Sprintf("R#req-%d", i)), "sk": s("REQUEST"), "kind": s(dynamo.KindRequest),
-			"id": s(fmt.Sprintf("req-%d", i)), "subject": s(benchSubject(i)), "type": s(privacy.RightAccess),
-			"regulation": s(privacy.RegulationGDPR), "status": s(privacy.RequestPending), "received_at": s(at),
+			"id": s(fmt.Sprintf("req-%d", i)), "subject": s(benchSubject(i)), "type": s(string(privacy.RightAccess)),
+			"regulation": s(privacy.RegulationGDPR), "status": s(string(privacy.RequestPending)), "received_at": s(at),
 			"due_at": s(privacy.DueAt(privacy.RegulationGDPR, now).Format(time.RFC3339))}
 	}
 	for _, w := range []struct {

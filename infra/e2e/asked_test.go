@@ -19,7 +19,7 @@ var answerLink = regexp.MustCompile(`http://[^\s"<>]+/v1/rights-requests/[0-9a-f
 func (s *stack) verifiedRectification(t *testing.T, addr, details string) (id, status string) {
 	t.Helper()
 	id, verify, status := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"rectification","details":"`+details+`"}`)
-	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, privacy.RequestAwaitingReview) {
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, string(privacy.RequestAwaitingReview)) {
 		t.Fatalf("verify: %d %s", resp.StatusCode, out)
 	}
 	return id, status
@@ -61,7 +61,7 @@ func TestQuestionAskedAndAnsweredByLink(t *testing.T) {
 	if out, err := s.privacyctl(t, "ask", id, "-question", question); err != nil || !strings.Contains(out, "the deadline stays") {
 		t.Fatalf("ask: %v %s", err, out)
 	}
-	if r := s.request(t, id); r["status"] != privacy.RequestWaitingForInformation || r["asked_from"] != privacy.RequestAwaitingReview ||
+	if r := s.request(t, id); r["status"] != string(privacy.RequestWaitingForInformation) || r["asked_from"] != string(privacy.RequestAwaitingReview) ||
 		r["due_at"] != due || r["question"] != question {
 		t.Fatalf("asked: %v (due %s before)", r, due)
 	}
@@ -87,7 +87,7 @@ func TestQuestionAskedAndAnsweredByLink(t *testing.T) {
 		!strings.Contains(page, "Die Frist Ihrer Anfrage bleibt") {
 		t.Fatalf("the answer page: %d %s", resp.StatusCode, page)
 	}
-	if r := s.request(t, id); r["status"] != privacy.RequestWaitingForInformation || r["answer"] != "" {
+	if r := s.request(t, id); r["status"] != string(privacy.RequestWaitingForInformation) || r["answer"] != "" {
 		t.Fatalf("opening the page changed the request: %v", r)
 	}
 
@@ -99,7 +99,7 @@ func TestQuestionAskedAndAnsweredByLink(t *testing.T) {
 		t.Fatalf("answer: %d %s", resp.StatusCode, out)
 	}
 	r := s.request(t, id)
-	if r["status"] != privacy.RequestAwaitingReview || r["answer"] != answer || r["answered_at"] == "" || r["due_at"] != due {
+	if r["status"] != string(privacy.RequestAwaitingReview) || r["answer"] != answer || r["answered_at"] == "" || r["due_at"] != due {
 		t.Fatalf("answered: %v", r)
 	}
 	s.ledgerEvent(t, addr, "information_provided")
@@ -119,7 +119,7 @@ func TestQuestionAskedAndAnsweredByLink(t *testing.T) {
 	if resp, _ := s.do(t, "GET", s.path(t, link), "", "", nil); resp.StatusCode != 409 {
 		t.Fatalf("the answered question's page: %d", resp.StatusCode)
 	}
-	if r := s.request(t, id); r["answer"] != answer || r["status"] != privacy.RequestAwaitingReview {
+	if r := s.request(t, id); r["answer"] != answer || r["status"] != string(privacy.RequestAwaitingReview) {
 		t.Fatalf("a second answer changed the request: %v", r)
 	}
 
@@ -219,7 +219,7 @@ func TestAbuseAnswerLinks(t *testing.T) {
 		t.Errorf("a's link shows b's question: %d", resp.StatusCode)
 	}
 	for _, id := range []string{a, b} {
-		if r := s.request(t, id); r["status"] != privacy.RequestWaitingForInformation || r["answer"] != "" {
+		if r := s.request(t, id); r["status"] != string(privacy.RequestWaitingForInformation) || r["answer"] != "" {
 			t.Errorf("a refused answer changed request %s: %v", id, r)
 		}
 	}
@@ -235,7 +235,7 @@ func TestAbuseAnswerLinks(t *testing.T) {
 	if resp.StatusCode != 409 || !strings.Contains(out, "not_waiting") {
 		t.Fatalf("an answer to a denied request: %d %s", resp.StatusCode, out)
 	}
-	if r := s.request(t, b); r["status"] != privacy.RequestDenied || r["answer"] != "" {
+	if r := s.request(t, b); r["status"] != string(privacy.RequestDenied) || r["answer"] != "" {
 		t.Fatalf("an answer to a denied request changed it: %v", r)
 	}
 	// Nothing but the acknowledgement went to the address nobody verified.

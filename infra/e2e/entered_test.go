@@ -63,7 +63,7 @@ func TestTeamEntersARequestReceivedByMail(t *testing.T) {
 	}
 	wantDue := privacy.SiteDueAt(privacy.RegulationGDPR, privacy.RightAccess, received)
 	if req == nil || req["channel"] != privacy.ChannelPost || !strings.HasPrefix(req["received_at"].(string), day) ||
-		!strings.HasPrefix(req["due_at"].(string), wantDue.Format(time.DateOnly)) || req["status"] != privacy.RequestCompleted {
+		!strings.HasPrefix(req["due_at"].(string), wantDue.Format(time.DateOnly)) || req["status"] != string(privacy.RequestCompleted) {
 		t.Fatalf("the entered request: %v (due %s wanted)", req, wantDue.Format(time.DateOnly))
 	}
 	if filedToday := privacy.SiteDueAt(privacy.RegulationGDPR, privacy.RightAccess, time.Now().UTC()); filedToday.Sub(wantDue) < 9*24*time.Hour {

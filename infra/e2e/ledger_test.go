@@ -34,7 +34,7 @@ func (s *stack) seedLedger(t *testing.T, events ...privacy.Event) [][2]string {
 		if err := store.RecordEvent(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
-		keys = append(keys, [2]string{"S#" + string(e.Subject), e.At.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + e.Name + "#" + e.Ref})
+		keys = append(keys, [2]string{"S#" + string(e.Subject), e.At.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + string(e.Name) + "#" + e.Ref})
 	}
 	return keys
 }

@@ -118,7 +118,9 @@ var commands = []command{
 		}, ask: func(o options) (operator.Args, error) {
 			a := operator.Args{Overdue: o.overdue}
 			if o.status != "" {
-				a.Status = strings.Split(o.status, ",")
+				for _, s := range strings.Split(o.status, ",") {
+					a.Status = append(a.Status, privacy.Status(s))
+				}
 			}
 			return a, nil
 		}, show: printList},

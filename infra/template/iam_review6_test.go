@@ -85,7 +85,7 @@ func TestIAMReview6ReplayMayInvokeUnsubscribeMail(t *testing.T) {
 func TestIAMReview6ChangedPathsAsAWSSeesThem(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	subject := privacy.SubjectID(strings.Repeat("ab", 32))
-	ev := func(name string) privacy.Event {
+	ev := func(name privacy.EventName) privacy.Event {
 		return privacy.Event{Subject: subject, Name: name, At: now, Ref: "r1", Purpose: privacy.PurposeMarketing,
 			LegalBasis: privacy.BasisLegitimateInterest, PolicyVersion: "v2", Detail: map[string]string{"channel": "mailto"}}
 	}
@@ -127,12 +127,12 @@ func TestIAMReview6ChangedPathsAsAWSSeesThem(t *testing.T) {
 				return err
 			}},
 		{"the desk asks", []string{"OperatorFunction"}, func(ctx context.Context, st *dynamo.Store) error {
-			return st.Transition(ctx, "r1", privacy.Transition{From: []string{privacy.RequestPending},
+			return st.Transition(ctx, "r1", privacy.Transition{Step: privacy.StepAsk, From: []privacy.Status{privacy.RequestPending},
 				Status: privacy.RequestWaitingForInformation, MailDue: privacy.Due(privacy.MailQuestion, "n1"),
 				Ask: privacy.Question{Text: "Which account?", From: privacy.RequestPending, Nonce: "n1"}}, ev("information_requested"))
 		}},
 		{"the requester answers", []string{"RightsFunction"}, func(ctx context.Context, st *dynamo.Store) error {
-			return st.Transition(ctx, "r1", privacy.Transition{From: []string{privacy.RequestWaitingForInformation},
+			return st.Transition(ctx, "r1", privacy.Transition{Step: privacy.StepAnswer,
 				Status: privacy.RequestPending, MailDue: privacy.Due(privacy.MailAnswered, "n1"),
 				Answer: privacy.Answer{Text: "The one I signed up with.", Nonce: "n1"}}, ev("information_provided"))
 		}},

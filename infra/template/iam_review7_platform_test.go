@@ -159,7 +159,7 @@ func TestIAMReview7PlatformPathsAsAWSSeesThem(t *testing.T) {
 				if _, err := st.GroupRequests(ctx, "acme", "batch-1", 150); err != nil {
 					return err
 				}
-				return st.Transition(ctx, grouped.ID, privacy.Transition{From: []string{privacy.RequestPending},
+				return st.Transition(ctx, grouped.ID, privacy.Transition{Step: privacy.StepCancel,
 					Status: privacy.RequestCancelled, By: "controller:acme"}, privacy.Event{At: now})
 			}},
 		{"the worker claims and completes", []string{"OpenDSRWorkerFunction"}, func(ctx context.Context, st *dynamo.Store) error {

@@ -96,7 +96,7 @@ func requestsProcmail(t *testing.T, calls func(ctx context.Context, st *dynamo.S
 	return record7(t, answersProcmail, calls)
 }
 
-func pmEvent(name string) privacy.Event {
+func pmEvent(name privacy.EventName) privacy.Event {
 	return privacy.Event{Subject: review7Subject, Name: name, At: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), Ref: pmRequest,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v2", Detail: map[string]string{"processor_id": pmProcessor}}
 }

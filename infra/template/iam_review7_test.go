@@ -194,13 +194,13 @@ func decide7(t *testing.T, who string, reqs []iamsim.Request) []string {
 	return refused
 }
 
-func review7Event(name string) privacy.Event {
+func review7Event(name privacy.EventName) privacy.Event {
 	return privacy.Event{Subject: review7Subject, Name: name, At: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), Ref: "r1",
 		Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisConsent, PolicyVersion: "v2",
 		Detail: map[string]string{"source_ip": "192.0.2.1", "user_agent": "ua", "channel": "link"}}
 }
 
-func review7TeamEvent(name string) privacy.Event {
+func review7TeamEvent(name privacy.EventName) privacy.Event {
 	e := review7Event(name)
 	e.Subject, e.Ref = privacy.TeamSubject, string(review7Subject)
 	e.Detail = map[string]string{"by": "arn:aws:iam::000000000000:user/dpo", "reason": "court order 12"}

@@ -100,7 +100,7 @@ func rowOf(r operator.Row) Row {
 	if r.Excessive {
 		out.Flags = append(out.Flags, "possibly excessive")
 	}
-	if r.Status == privacy.RequestWaitingForInformation {
+	if r.Status.Waiting() {
 		out.Flags = append(out.Flags, "waiting on the requester")
 	}
 	return out
@@ -114,20 +114,13 @@ type Filter struct {
 
 func (f Filter) keep(r operator.Row, now time.Time) bool {
 	switch {
-	case f.Type != "" && r.Type != f.Type,
+	case f.Type != "" && string(r.Type) != f.Type,
 		f.Overdue && !r.Overdue,
 		f.Soon && (r.Overdue || r.DueAt.After(now.AddDate(0, 0, 7))),
-		f.Waiting && !waitsOnRequester(r.Status):
+		f.Waiting && !r.Status.Waiting():
 		return false
 	}
 	return true
-}
-
-// waitsOnRequester reports whether a request in status waits on its
-// requester: to verify the address, or to answer the team's question
-// (the deadline runs all the same).
-func waitsOnRequester(status string) bool {
-	return status == privacy.RequestIdentityUnverified || status == privacy.RequestWaitingForInformation
 }
 
 type count struct {
@@ -136,18 +129,18 @@ type count struct {
 }
 
 // statuses the queue filters by: the open ones, then the closed.
-func statuses() []string {
+func statuses() []privacy.Status {
 	return append(privacy.OpenStatuses(), privacy.RequestCompleted, privacy.RequestDenied)
 }
 
 // Queue is the requests f keeps, with the counts of the open ones.
 func (c *Console) Queue(ctx context.Context, m Member, f Filter) (Page, error) {
-	if f.Status != "" && !slices.Contains(statuses(), f.Status) {
+	if f.Status != "" && !slices.Contains(statuses(), privacy.Status(f.Status)) {
 		f.Status = ""
 	}
-	var want []string
+	var want []privacy.Status
 	if f.Status != "" {
-		want = []string{f.Status}
+		want = []privacy.Status{privacy.Status(f.Status)}
 	}
 	rows, err := c.Operator.List(ctx, m.caller(), operator.Filter{Status: want})
 	if err != nil {
@@ -181,10 +174,11 @@ func (c *Console) Queue(ctx context.Context, m Member, f Filter) (Page, error) {
 		}
 	}
 	return page(http.StatusOK, "Rights requests", "queue", "queue", struct {
-		Filter          Filter
-		Counts          []count
-		Rows            []Row
-		Statuses, Types []string
+		Filter   Filter
+		Counts   []count
+		Rows     []Row
+		Statuses []privacy.Status
+		Types    []privacy.Right
 	}{f, counts, shown, statuses(), privacy.RightTypes()}), nil
 }
 
@@ -279,7 +273,7 @@ func (c *Console) Request(ctx context.Context, m Member, id, done string) (Page,
 		return refusedPage(status, msg), nil
 	}
 	p.Done = decisions[done]
-	return page(http.StatusOK, "Request "+p.View.Request.Type, "queue", "request", p), nil
+	return page(http.StatusOK, "Request "+string(p.View.Request.Type), "queue", "request", p), nil
 }
 
 // decisions are the request page's decisions, each with what the page
@@ -344,7 +338,7 @@ func (c *Console) Decide(ctx context.Context, m Member, id string, d Decision) (
 		return refusedPage(status, msg), nil
 	}
 	p.Error = msg
-	return page(status, "Request "+p.View.Request.Type, "queue", "request", p), nil
+	return page(status, "Request "+string(p.View.Request.Type), "queue", "request", p), nil
 }
 
 // Lookup is what the people page posts: an address to find (Action ""),

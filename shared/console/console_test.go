@@ -10,7 +10,7 @@ import (
 
 func TestFilter(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	row := func(typ, status string, due time.Time, overdue bool) operator.Row {
+	row := func(typ privacy.Right, status privacy.Status, due time.Time, overdue bool) operator.Row {
 		return operator.Row{RightsRequest: privacy.RightsRequest{Type: typ, Status: status, DueAt: due}, Overdue: overdue}
 	}
 	late := row("erasure", privacy.RequestPending, now.AddDate(0, 0, -1), true)

@@ -20,7 +20,7 @@ const Soon = 7 * 24 * time.Hour
 // Store is what the watch reads: the requests and deliveries by status
 // and deadline, and the legal holds.
 type Store interface {
-	DueRequests(ctx context.Context, status string, until time.Time) ([]privacy.RightsRequest, error)
+	DueRequests(ctx context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error)
 	DeliverySummaries(ctx context.Context, status string) ([]privacy.Delivery, error)
 	Holds(ctx context.Context) ([]privacy.Hold, error)
 }
@@ -56,33 +56,27 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	now := w.Now().UTC()
 	var d notify.Digest
 	d.Date = now.Format("2 January 2006")
-	// The statuses are read through the requests table's "by-status-due"
-	// index (status, due_at): the team's requests, then those waiting on
-	// the requester (an unanswered question's clock runs all the same:
-	// past its deadline it is overdue).
-	for _, st := range privacy.TeamStatuses() {
-		items, err := w.byStatus(ctx, st, now.Add(Soon))
+	// The open requests are read through the requests table's
+	// "by-status-due" index (status, due_at): the team's due within Soon,
+	// and every one waiting on the requester. Overdue is privacy.Overdue's.
+	for _, st := range privacy.OpenStatuses() {
+		until := now.Add(Soon)
+		if st.Waiting() {
+			until = now.AddDate(1, 0, 0)
+		}
+		rs, err := w.Store.DueRequests(ctx, st, until)
 		if err != nil {
 			return Result{}, err
 		}
-		for _, r := range items {
-			if r.Due.Before(now) {
-				d.Overdue = append(d.Overdue, r)
-			} else {
-				d.DueSoon = append(d.DueSoon, r)
-			}
-		}
-	}
-	for _, st := range privacy.WaitingStatuses() {
-		items, err := w.byStatus(ctx, st, now.AddDate(1, 0, 0))
-		if err != nil {
-			return Result{}, err
-		}
-		for _, r := range items {
-			if st == privacy.RequestWaitingForInformation && r.Due.Before(now) {
-				d.Overdue = append(d.Overdue, r)
-			} else {
-				d.Waiting = append(d.Waiting, r)
+		for _, r := range rs {
+			it := notify.DigestItem{ID: r.ID, Type: string(r.Type), Status: string(r.Status), Due: r.DueAt}
+			switch {
+			case privacy.Overdue(r, now):
+				d.Overdue = append(d.Overdue, it)
+			case st.Waiting():
+				d.Waiting = append(d.Waiting, it)
+			default:
+				d.DueSoon = append(d.DueSoon, it)
 			}
 		}
 	}
@@ -117,18 +111,6 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	w.Log.InfoContext(ctx, "deadline watch", "overdue", res.Overdue, "due_soon", res.DueSoon,
 		"waiting", res.Waiting, "recipients", res.Recipients, "digest_sent", res.Sent)
 	return res, nil
-}
-
-func (w *Watch) byStatus(ctx context.Context, status string, until time.Time) ([]notify.DigestItem, error) {
-	rs, err := w.Store.DueRequests(ctx, status, until)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]notify.DigestItem, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, notify.DigestItem{ID: r.ID, Type: r.Type, Status: r.Status, Due: r.DueAt})
-	}
-	return out, nil
 }
 
 // recipients lists the deliveries in a status bucket, oldest first.

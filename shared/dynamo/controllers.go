@@ -65,7 +65,7 @@ func (s *Store) Controllers(ctx context.Context) ([]privacy.Controller, error) {
 		var rec struct {
 			ID            string `dynamodbav:"controller_id"`
 			Name          string `dynamodbav:"name"`
-			CreatedAt     string `dynamodbav:"created_at"`
+			CreatedAt     stamp  `dynamodbav:"created_at"`
 			RetentionDays int    `dynamodbav:"retention_days"`
 			TerminatedAt  string `dynamodbav:"terminated_at"`
 			Region        string `dynamodbav:"region"`
@@ -74,7 +74,7 @@ func (s *Store) Controllers(ctx context.Context) ([]privacy.Controller, error) {
 			return nil, fmt.Errorf("list controllers: %w", err)
 		}
 		c := privacy.Controller{ID: rec.ID, Name: rec.Name, RetentionDays: rec.RetentionDays, Region: privacy.Region(rec.Region)}
-		c.CreatedAt, _ = parseTS(rec.CreatedAt)
+		c.CreatedAt = rec.CreatedAt.Time
 		if c.TerminatedAt, err = parseTS(rec.TerminatedAt); err != nil {
 			return nil, fmt.Errorf("controller %s: terminated_at: %w", rec.ID, err)
 		}

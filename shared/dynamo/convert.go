@@ -24,14 +24,6 @@ func tsOpt(t time.Time) string {
 	return ts(t)
 }
 
-// dueAtOpt is dueAt, or "" for the zero time.
-func dueAtOpt(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return dueAt(t)
-}
-
 // parseTS reads a stored time in either form; "" is the zero time.
 func parseTS(s string) (time.Time, error) {
 	if s == "" {
@@ -49,29 +41,29 @@ func parseTS(s string) (time.Time, error) {
 type recipientRecord struct {
 	Name  string `dynamodbav:"name"`
 	State string `dynamodbav:"state"`
-	At    string `dynamodbav:"at"`
+	At    stamp  `dynamodbav:"at,omitempty"`
 }
 
 func toRequestRecord(r privacy.RightsRequest) requestRecord {
 	rec := requestRecord{ID: r.ID, Kind: KindRequest, Subject: string(r.Subject), Email: r.Email, Name: r.Name, Type: r.Type,
 		Details: r.Details, Relationship: r.Relationship, Regulation: r.Regulation, Scope: r.Scope, Recipient: r.RecipientEmail, FixField: r.Correction.Field, FixValue: r.Correction.Value, ParentEmail: r.ParentEmail, AgentEmail: r.AgentEmail, Status: r.Status,
-		ReceivedAt: ts(r.ReceivedAt), DueAt: dueAt(r.DueAt), OriginalDueAt: dueAtOpt(r.OriginalDueAt), Extended: dueAtOpt(r.ExtendedUntil),
-		CompletedAt: tsOpt(r.CompletedAt), VerifyNonce: r.VerifyNonce, VerifySentAt: tsOpt(r.VerifySentAt),
-		VerifiedAt: tsOpt(r.VerifiedAt), Excessive: r.Excessive, Withheld: r.Withheld, Reason: r.Reason,
+		ReceivedAt: stamp{r.ReceivedAt}, DueAt: deadline{r.DueAt}, OriginalDueAt: deadline{r.OriginalDueAt}, Extended: deadline{r.ExtendedUntil},
+		CompletedAt: stamp{r.CompletedAt}, VerifyNonce: r.VerifyNonce, VerifySentAt: stamp{r.VerifySentAt},
+		VerifiedAt: stamp{r.VerifiedAt}, Excessive: r.Excessive, Withheld: r.Withheld, Reason: r.Reason,
 		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source, Channel: r.Channel,
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, IdentityKeys: r.IdentityKeys, GroupID: r.GroupID,
-		OpenDSRVersion: r.OpenDSRVersion, FulfilAfter: tsOpt(r.FulfilAfter), AttemptedAt: tsOpt(r.AttemptedAt), BodyDigest: r.BodyDigest,
+		OpenDSRVersion: r.OpenDSRVersion, FulfilAfter: stamp{r.FulfilAfter}, AttemptedAt: stamp{r.AttemptedAt}, BodyDigest: r.BodyDigest,
 		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
-		Lang: r.Lang, AgentConfirmedAt: tsOpt(r.AgentConfirmedAt), NewAddressConfirmedAt: tsOpt(r.NewAddressConfirmedAt),
-		MailHeld: r.MailHeld, Question: r.Question, AskedAt: tsOpt(r.AskedAt), AskedFrom: r.AskedFrom, AskNonce: r.AskNonce,
-		Answer: r.Answer, AnsweredAt: tsOpt(r.AnsweredAt)}
+		Lang: r.Lang, AgentConfirmedAt: stamp{r.AgentConfirmedAt}, NewAddressConfirmedAt: stamp{r.NewAddressConfirmedAt},
+		MailHeld: r.MailHeld, Question: r.Question, AskedAt: stamp{r.AskedAt}, AskedFrom: r.AskedFrom, AskNonce: r.AskNonce,
+		Answer: r.Answer, AnsweredAt: stamp{r.AnsweredAt}}
 	if r.GroupID != "" {
 		rec.GroupKey = r.Controller + "#" + r.GroupID
 	}
 	if len(r.Recipients) > 0 {
 		rec.Recipients = make(map[string]recipientRecord, len(r.Recipients))
 		for id, rc := range r.Recipients {
-			rec.Recipients[id] = recipientRecord{Name: rc.Name, State: rc.State, At: ts(rc.At)}
+			rec.Recipients[id] = recipientRecord{Name: rc.Name, State: rc.State, At: stamp{rc.At}}
 		}
 	}
 	return rec
@@ -88,25 +80,15 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		IdentityKeys: rec.IdentityKeys, GroupID: rec.GroupID,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
 		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld,
-		Question: rec.Question, AskedFrom: rec.AskedFrom, AskNonce: rec.AskNonce, Answer: rec.Answer}
-	var err error
-	for _, f := range []struct {
-		to   *time.Time
-		from string
-	}{{&r.ReceivedAt, rec.ReceivedAt}, {&r.DueAt, rec.DueAt}, {&r.OriginalDueAt, rec.OriginalDueAt},
-		{&r.ExtendedUntil, rec.Extended}, {&r.CompletedAt, rec.CompletedAt}, {&r.VerifySentAt, rec.VerifySentAt},
-		{&r.VerifiedAt, rec.VerifiedAt}, {&r.FulfilAfter, rec.FulfilAfter}, {&r.AttemptedAt, rec.AttemptedAt},
-		{&r.AgentConfirmedAt, rec.AgentConfirmedAt}, {&r.NewAddressConfirmedAt, rec.NewAddressConfirmedAt},
-		{&r.AskedAt, rec.AskedAt}, {&r.AnsweredAt, rec.AnsweredAt}} {
-		if *f.to, err = parseTS(f.from); err != nil {
-			return r, fmt.Errorf("request %s: %w", rec.ID, err)
-		}
-	}
+		Question: rec.Question, AskedFrom: rec.AskedFrom, AskNonce: rec.AskNonce, Answer: rec.Answer,
+		ReceivedAt: rec.ReceivedAt.Time, DueAt: rec.DueAt.Time, OriginalDueAt: rec.OriginalDueAt.Time, ExtendedUntil: rec.Extended.Time,
+		CompletedAt: rec.CompletedAt.Time, VerifySentAt: rec.VerifySentAt.Time, VerifiedAt: rec.VerifiedAt.Time,
+		FulfilAfter: rec.FulfilAfter.Time, AttemptedAt: rec.AttemptedAt.Time, AgentConfirmedAt: rec.AgentConfirmedAt.Time,
+		NewAddressConfirmedAt: rec.NewAddressConfirmedAt.Time, AskedAt: rec.AskedAt.Time, AnsweredAt: rec.AnsweredAt.Time}
 	if len(rec.Recipients) > 0 {
 		r.Recipients = make(map[string]privacy.Recipient, len(rec.Recipients))
 		for id, rc := range rec.Recipients {
-			at, _ := parseTS(rc.At)
-			r.Recipients[id] = privacy.Recipient{Name: rc.Name, State: rc.State, At: at}
+			r.Recipients[id] = privacy.Recipient{Name: rc.Name, State: rc.State, At: rc.At.Time}
 		}
 	}
 	return r, nil

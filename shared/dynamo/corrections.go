@@ -87,7 +87,9 @@ func (s *Store) Forward(ctx context.Context, subject privacy.SubjectID) (privacy
 			return subject, movedAt, nil
 		}
 		if i == 0 {
-			movedAt, _ = parseTS(s1(out.Item, "moved_at"))
+			if movedAt, err = parseTS(s1(out.Item, "moved_at")); err != nil {
+				return subject, movedAt, fmt.Errorf("moved subject %s: moved_at: %w", subject, err)
+			}
 		}
 		subject = privacy.SubjectID(to)
 	}

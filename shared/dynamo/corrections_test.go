@@ -147,8 +147,8 @@ func TestLiftedErasure(t *testing.T) {
 	ctx := context.Background()
 	sub := privacy.SubjectID("subj-lifted")
 	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
-	e := func(name string, at time.Time) privacy.Event {
-		return privacy.Event{Subject: sub, Name: name, At: at, Ref: name}
+	e := func(name privacy.EventName, at time.Time) privacy.Event {
+		return privacy.Event{Subject: sub, Name: name, At: at, Ref: string(name)}
 	}
 	if _, _, err := s.Erase(ctx, sub, "req-1", e("erased", t0)); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // DueRequests lists the requests in a status due at or before until, from
 // the by-status-due index. It reads only what a deadline digest shows (id,
 // type, status, due and receipt): never the requester's address.
-func (s *Store) DueRequests(ctx context.Context, status string, until time.Time) ([]privacy.RightsRequest, error) {
+func (s *Store) DueRequests(ctx context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error) {
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
 		KeyConditionExpression:    aws.String("#s = :s AND due_at <= :until"),
@@ -28,9 +28,13 @@ func (s *Store) DueRequests(ctx context.Context, status string, until time.Time)
 	}
 	out := make([]privacy.RightsRequest, 0, len(items))
 	for _, it := range items {
-		r := privacy.RightsRequest{ID: s1(it, "id"), Type: s1(it, "type"), Status: s1(it, "status")}
-		r.DueAt, _ = parseTS(s1(it, "due_at"))
-		r.ReceivedAt, _ = parseTS(s1(it, "received_at"))
+		r := privacy.RightsRequest{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status"))}
+		if r.DueAt, err = parseTS(s1(it, "due_at")); err != nil {
+			return nil, fmt.Errorf("request %s: due_at: %w", r.ID, err)
+		}
+		if r.ReceivedAt, err = parseTS(s1(it, "received_at")); err != nil {
+			return nil, fmt.Errorf("request %s: received_at: %w", r.ID, err)
+		}
 		out = append(out, r)
 	}
 	return out, nil
@@ -53,7 +57,9 @@ func (s *Store) DeliverySummaries(ctx context.Context, status string) ([]privacy
 	for _, it := range items {
 		d := privacy.Delivery{RequestID: s1(it, "id"), ProcessorName: s1(it, "processor_name"), State: s1(it, "state"),
 			LastError: s1(it, "last_error"), Status: status}
-		d.SubmittedAt, _ = parseTS(s1(it, "submitted_at"))
+		if d.SubmittedAt, err = parseTS(s1(it, "submitted_at")); err != nil {
+			return nil, fmt.Errorf("delivery of %s: submitted_at: %w", d.RequestID, err)
+		}
 		out = append(out, d)
 	}
 	return out, nil

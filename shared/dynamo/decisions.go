@@ -17,7 +17,17 @@ import (
 // Transition applies t with its ledger entry, in one transaction. When the
 // request is no longer in one of t.From (decided by someone else first, or
 // never in that state) it returns privacy.ErrStale and changes nothing.
+// t.From defaults to its step's; a transition the lifecycle does not hold
+// (privacy.Steps) is refused before anything is written.
 func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error {
+	if len(t.From) == 0 {
+		t.From = t.Step.From()
+	}
+	for _, from := range t.From {
+		if !t.Step.Allowed(from, t.Status) {
+			return fmt.Errorf("transition of %s: %q from %s to %q is not in the lifecycle", id, t.Step, from, t.Status)
+		}
+	}
 	set := "SET decided_at = :now"
 	names := map[string]string{"#s": "status"}
 	vals := map[string]types.AttributeValue{":now": str(ts(e.At))}
@@ -25,13 +35,7 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 		set += ", mail_due = :due"
 		vals[":due"] = str(t.MailDue.String())
 	}
-	var from []string
-	for i, st := range t.From {
-		k := fmt.Sprintf(":from%d", i)
-		vals[k] = str(st)
-		from = append(from, k)
-	}
-	finishes := t.Status == privacy.RequestCompleted || t.Status == privacy.RequestDenied || t.Status == privacy.RequestCancelled
+	finishes := t.Status.Finishes()
 	if t.Status != "" {
 		set += ", #s = :status"
 		vals[":status"] = str(t.Status)
@@ -57,10 +61,10 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 		set += ", original_due_at = if_not_exists(original_due_at, due_at), due_at = :ext, extended_until = :ext"
 		vals[":ext"] = str(dueAt(t.Extend))
 	}
-	if len(from) == 0 {
+	if len(t.From) == 0 {
 		return fmt.Errorf("transition of %s: no starting status", id)
 	}
-	cond := "#s IN (" + strings.Join(from, ", ") + ")"
+	cond := statusIn(vals, t.From)
 	if t.Ask.Text != "" {
 		set += ", question = :question, asked_at = :now, asked_from = :asked_from, ask_nonce = :ask_nonce"
 		vals[":question"], vals[":asked_from"], vals[":ask_nonce"] = str(t.Ask.Text), str(t.Ask.From), str(t.Ask.Nonce)
@@ -86,6 +90,17 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 		return fmt.Errorf("request %s: %w", id, err)
 	}
 	return nil
+}
+
+// statusIn is the condition that the request's status (#s) is one of
+// statuses, whose values it adds to vals.
+func statusIn(vals map[string]types.AttributeValue, statuses []privacy.Status) string {
+	keys := make([]string, len(statuses))
+	for i, st := range statuses {
+		keys[i] = fmt.Sprintf(":st%d", i)
+		vals[keys[i]] = str(st)
+	}
+	return "#s IN (" + strings.Join(keys, ", ") + ")"
 }
 
 func holdKey(subject privacy.SubjectID, hold string) map[string]types.AttributeValue {

@@ -27,8 +27,8 @@ func TestEveryWriteIsFiled(t *testing.T) {
 		Requests: n["RequestsTable"], Ops: n["OpsTable"], Records: n["RecordsTable"]})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	ev := func(sub privacy.SubjectID, name string) privacy.Event {
-		return privacy.Event{Subject: sub, Name: name, At: now, Ref: name, PolicyVersion: "v1",
+	ev := func(sub privacy.SubjectID, name privacy.EventName) privacy.Event {
+		return privacy.Event{Subject: sub, Name: name, At: now, Ref: string(name), PolicyVersion: "v1",
 			Detail: map[string]string{"source_ip": "203.0.113.1", "user_agent": "UA"}}
 	}
 	a, b, c := privacy.SubjectID(strings.Repeat("a", 64)), privacy.SubjectID(strings.Repeat("b", 64)), privacy.SubjectID(strings.Repeat("c", 64))
@@ -73,7 +73,7 @@ func TestEveryWriteIsFiled(t *testing.T) {
 			if err := s.CreateRequest(ctx, r, ev(b, "rights_request_received")); err != nil {
 				return err
 			}
-			return s.Transition(ctx, "r2", privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestDenied,
+			return s.Transition(ctx, "r2", privacy.Transition{Step: privacy.StepDeny, From: []privacy.Status{privacy.RequestPending}, Status: privacy.RequestDenied,
 				Reason: "no"}, ev(b, "rights_request_denied"))
 		}},
 		{"counters", func() error {

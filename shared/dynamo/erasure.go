@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -104,7 +103,13 @@ func held(items []map[string]types.AttributeValue) []privacy.Held {
 			}
 		}
 		if h.SK == privacy.HoldLegal {
-			hold := decodeHold(it)
+			// A hold whose end cannot be read protects the data as one
+			// without an end does (Until zero): it never lapses by a
+			// corrupt date.
+			hold, err := decodeHold(it)
+			if err != nil {
+				hold.Until = time.Time{}
+			}
 			h.Hold = &hold
 		}
 		out[i] = h
@@ -138,7 +143,7 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 			deliveries = append(deliveries, put)
 			state := initialState(d)
 			queued = queued || state == privacy.RecipientQueued
-			sum, err := attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: state, At: ts(e.At)})
+			sum, err := marshalValue(recipientRecord{Name: d.ProcessorName, State: state, At: stamp{e.At}})
 			if err != nil {
 				return fmt.Errorf("marshal recipient: %w", err)
 			}

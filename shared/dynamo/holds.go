@@ -64,7 +64,11 @@ func (s *Store) Holds(ctx context.Context) ([]privacy.Hold, error) {
 		if s1(it, attrSK) != privacy.HoldLegal {
 			continue // a restriction, not a legal hold
 		}
-		out = append(out, decodeHold(it))
+		h, err := decodeHold(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }
@@ -79,16 +83,22 @@ func (s *Store) SubjectHold(ctx context.Context, subject privacy.SubjectID) (pri
 	if out.Item == nil {
 		return privacy.Hold{}, false, nil
 	}
-	return decodeHold(out.Item), true, nil
+	h, err := decodeHold(out.Item)
+	return h, err == nil, err
 }
 
 // decodeHold reads a legal hold item (as stored, or from the holds
 // index).
-func decodeHold(it map[string]types.AttributeValue) privacy.Hold {
+func decodeHold(it map[string]types.AttributeValue) (privacy.Hold, error) {
 	h := privacy.Hold{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Reason: s1(it, "reason"), PlacedBy: s1(it, "placed_by")}
-	h.PlacedAt, _ = parseTS(s1(it, "placed_at"))
-	h.Until, _ = parseTS(s1(it, "until"))
-	return h
+	var err error
+	if h.PlacedAt, err = parseTS(s1(it, "placed_at")); err != nil {
+		return h, fmt.Errorf("legal hold: placed_at: %w", err)
+	}
+	if h.Until, err = parseTS(s1(it, "until")); err != nil {
+		return h, fmt.Errorf("legal hold: until: %w", err)
+	}
+	return h, nil
 }
 
 func trimPK(pk string) string {

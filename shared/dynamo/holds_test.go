@@ -30,7 +30,7 @@ func TestLegalHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev := func(sub privacy.SubjectID, name string) privacy.Event {
+	ev := func(sub privacy.SubjectID, name privacy.EventName) privacy.Event {
 		return privacy.Event{Subject: sub, Name: name, At: now}
 	}
 	if err := s.PlaceHold(ctx, privacy.Hold{Subject: held, Reason: "litigation 2026-41", PlacedBy: "dpo", PlacedAt: now}, ev(held, "legal_hold_placed")); err != nil {
@@ -76,7 +76,7 @@ func TestRestrictionsBelongToTheirRequests(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	sub := privacy.SubjectID("restricted-subject")
-	ev := func(name string) privacy.Event { return privacy.Event{Subject: sub, Name: name, At: now} }
+	ev := func(name privacy.EventName) privacy.Event { return privacy.Event{Subject: sub, Name: name, At: now} }
 	listed := func() bool {
 		t.Helper()
 		out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(tables.Subjects), IndexName: aws.String("by-list"),

@@ -38,7 +38,9 @@ func (s *Store) PublishedKeys(ctx context.Context) ([]privacy.PublishedKey, erro
 	out := make([]privacy.PublishedKey, 0, len(items))
 	for _, it := range items {
 		k := privacy.PublishedKey{ID: s1(it, attrSK), JWK: s1(it, "jwk")}
-		k.PublishedAt, _ = parseTS(s1(it, "published_at"))
+		if k.PublishedAt, err = parseTS(s1(it, "published_at")); err != nil {
+			return nil, fmt.Errorf("receipt key %s: published_at: %w", k.ID, err)
+		}
 		out = append(out, k)
 	}
 	return out, nil

@@ -38,7 +38,7 @@ type policyRecord struct {
 	NewPurposes []string `dynamodbav:"new_purposes,stringset,omitempty"`
 	// Bases: purpose to legal basis (absent in versions from before).
 	Bases       map[string]string `dynamodbav:"bases,omitempty"`
-	PublishedAt string            `dynamodbav:"published_at"`
+	PublishedAt stamp             `dynamodbav:"published_at,omitempty"`
 	PublishedBy string            `dynamodbav:"published_by,omitempty"`
 	// How its notices stand.
 	NoticeState       string `dynamodbav:"notice_state"`
@@ -47,27 +47,31 @@ type policyRecord struct {
 	NoticeSubscribers int    `dynamodbav:"notice_subscribers"`
 	NoticeRequesters  int    `dynamodbav:"notice_requesters"`
 	NoticeInquirers   int    `dynamodbav:"notice_inquirers"`
-	NoticeUpdated     string `dynamodbav:"notice_updated,omitempty"`
+	NoticeUpdated     stamp  `dynamodbav:"notice_updated,omitempty"`
 }
 
-func (r policyRecord) domain() privacy.PolicyVersion {
+func (r policyRecord) domain() (privacy.PolicyVersion, error) {
 	v := privacy.PolicyVersion{Version: r.Version, Summary: r.Summary, Material: r.Material, NewPurposes: r.NewPurposes,
 		Bases: r.Bases, PublishedBy: r.PublishedBy, Notices: privacy.NoticeProgress{State: r.NoticeState, Phase: r.NoticePhase,
 			Cursor: r.NoticeCursor, Subscribers: r.NoticeSubscribers, Requesters: r.NoticeRequesters,
 			Inquirers: r.NoticeInquirers}}
-	v.Effective, _ = time.Parse(time.DateOnly, r.Effective)
-	v.PublishedAt, _ = parseTS(r.PublishedAt)
-	v.Notices.Updated, _ = parseTS(r.NoticeUpdated)
-	return v
+	v.PublishedAt, v.Notices.Updated = r.PublishedAt.Time, r.NoticeUpdated.Time
+	// A version whose effective day cannot be read is an error, not one
+	// in force since the year 1.
+	var err error
+	if v.Effective, err = time.Parse(time.DateOnly, r.Effective); err != nil {
+		return v, fmt.Errorf("policy version %s: effective: %w", r.Version, err)
+	}
+	return v, nil
 }
 
 // PublishPolicy records a version, once, with es (who published it, why)
 // in the ledger in the same write: privacy.ErrExists when a version of
 // that name was published before (history is never rewritten).
 func (s *Store) PublishPolicy(ctx context.Context, v privacy.PolicyVersion, es ...privacy.Event) error {
-	item, err := attributevalue.MarshalMap(policyRecord{PK: policyPK, SK: v.Version, Version: v.Version,
+	item, err := marshalItem(policyRecord{PK: policyPK, SK: v.Version, Version: v.Version,
 		Effective: v.Effective.UTC().Format(time.DateOnly), Summary: v.Summary, Material: v.Material, NewPurposes: v.NewPurposes,
-		Bases: v.Bases, PublishedAt: ts(v.PublishedAt), PublishedBy: v.PublishedBy, NoticeState: v.Notices.State, NoticePhase: v.Notices.Phase})
+		Bases: v.Bases, PublishedAt: stamp{v.PublishedAt}, PublishedBy: v.PublishedBy, NoticeState: v.Notices.State, NoticePhase: v.Notices.Phase})
 	if err != nil {
 		return fmt.Errorf("marshal policy version: %w", err)
 	}
@@ -103,7 +107,11 @@ func (s *Store) PolicyVersions(ctx context.Context) ([]privacy.PolicyVersion, er
 			// notice progress that made an item where none was.
 			continue
 		}
-		out = append(out, r.domain())
+		v, err := r.domain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -155,7 +163,12 @@ func DecodeNotice(item map[string]types.AttributeValue) (privacy.Notice, error) 
 		return privacy.Notice{}, fmt.Errorf("decode notice: item kind %q", r.Kind)
 	}
 	v := privacy.PolicyVersion{Version: r.Version, Summary: r.Summary, Material: r.Material, NewPurposes: r.NewPurposes}
-	v.Effective, _ = time.Parse(time.DateOnly, r.Effective)
+	if r.Effective != "" {
+		var err error
+		if v.Effective, err = time.Parse(time.DateOnly, r.Effective); err != nil {
+			return privacy.Notice{}, fmt.Errorf("decode notice: effective: %w", err)
+		}
+	}
 	return privacy.Notice{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Audience: r.Audience, Ref: r.Ref, Lang: r.Lang, Version: v,
 		Offers: r.Offers}, nil
 }
@@ -167,7 +180,7 @@ func (s *Store) PutNotice(ctx context.Context, n privacy.Notice, at time.Time) (
 	digest := sha256.Sum256([]byte(n.Email))
 	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(n.Subject)),
 		attrSK: str("NOTICE#" + n.Version.Version + "#" + hex.EncodeToString(digest[:8]))}
-	item, err := attributevalue.MarshalMap(noticeRecord{PK: SubjectPK(n.Subject),
+	item, err := marshalItem(noticeRecord{PK: SubjectPK(n.Subject),
 		SK: s1(key, attrSK), Kind: KindNotice, Subject: string(n.Subject),
 		Email: n.Email, Audience: n.Audience, Ref: n.Ref, Lang: n.Lang, Version: n.Version.Version, Effective: n.Version.Effective.UTC().Format(time.DateOnly),
 		Summary: n.Version.Summary, Material: n.Version.Material, NewPurposes: n.Version.NewPurposes, Offers: n.Offers,
@@ -283,7 +296,7 @@ func (s *Store) InquirersPage(ctx context.Context, cursor string, limit int, now
 
 // RequestsPage returns up to limit requests in status from after cursor,
 // from the by-status-due index, and the cursor of the next page.
-func (s *Store) RequestsPage(ctx context.Context, status, cursor string, limit int) ([]privacy.RightsRequest, string, error) {
+func (s *Store) RequestsPage(ctx context.Context, status privacy.Status, cursor string, limit int) ([]privacy.RightsRequest, string, error) {
 	start, err := decodeCursor(cursor)
 	if err != nil {
 		return nil, "", err

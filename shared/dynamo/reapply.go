@@ -29,7 +29,9 @@ func (s *Store) ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.
 		}
 		for _, it := range page.Items {
 			e := privacy.Erasure{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Lifted: s1(it, "lifted_at") != ""}
-			e.At, _ = parseTS(s1(it, "since"))
+			if e.At, err = parseTS(s1(it, "since")); err != nil {
+				return nil, fmt.Errorf("erased subjects: since: %w", err)
+			}
 			out = append(out, e)
 		}
 	}

@@ -26,7 +26,7 @@ type processorRecord struct {
 	Certificate    string   `dynamodbav:"certificate_pem"`
 	IdentityFormat string   `dynamodbav:"identity_format"`
 	Types          []string `dynamodbav:"types,stringset"`
-	CreatedAt      string   `dynamodbav:"created_at"`
+	CreatedAt      stamp    `dynamodbav:"created_at,omitempty"`
 	Contact        string   `dynamodbav:"contact_email,omitempty"`
 }
 
@@ -36,8 +36,8 @@ const ProcessorPrefix = "PROC#"
 // PutProcessor registers a processor (or replaces its registration), with
 // e (who registered it) in the ledger.
 func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error {
-	item, err := attributevalue.MarshalMap(processorRecord{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: ts(e.At), Contact: p.Contact})
+	item, err := marshalItem(processorRecord{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
+		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: stamp{e.At}, Contact: p.Contact})
 	if err != nil {
 		return fmt.Errorf("marshal processor: %w", err)
 	}
@@ -84,9 +84,8 @@ func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 		if err := attributevalue.UnmarshalMap(it, &p); err != nil {
 			return nil, fmt.Errorf("decode processor: %w", err)
 		}
-		created, _ := parseTS(p.CreatedAt)
 		out = append(out, privacy.Processor{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-			Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: created, Contact: p.Contact})
+			Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: p.CreatedAt.Time, Contact: p.Contact})
 	}
 	return out, nil
 }
@@ -162,7 +161,7 @@ func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWri
 	if due.IsZero() {
 		due = at
 	}
-	item, err := attributevalue.MarshalMap(deliveryRecord{RequestID: d.RequestID, ProcessorID: d.ProcessorID,
+	item, err := marshalItem(deliveryRecord{RequestID: d.RequestID, ProcessorID: d.ProcessorID,
 		ProcessorName: d.ProcessorName, SubjectRequestID: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation,
 		IdentityFormat: d.IdentityFormat, Identity: d.Identity, State: state, Attempts: d.Attempts,
 		SubmittedAt: ts(d.SubmittedAt), DueAt: dueAt(due), LastError: d.LastError, Status: privacy.DeliveryOpen,
@@ -260,7 +259,7 @@ func (s *Store) SaveDelivery(ctx context.Context, d privacy.Delivery, at time.Ti
 	if d.State != privacy.RecipientQueued && d.State != privacy.RecipientRetrying {
 		set += " REMOVE identity_value" // accepted, or given up: never sent again
 	}
-	sum, err := attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: d.State, At: ts(at)})
+	sum, err := marshalValue(recipientRecord{Name: d.ProcessorName, State: d.State, At: stamp{at}})
 	if err != nil {
 		return fmt.Errorf("marshal recipient: %w", err)
 	}
@@ -371,7 +370,7 @@ func (s *Store) ConfirmDelivery(ctx context.Context, requestID, processorID stri
 	if s1(it.Item, "state") == privacy.RecipientCompleted {
 		return nil
 	}
-	sum, err := attributevalue.Marshal(recipientRecord{Name: s1(it.Item, "processor_name"), State: privacy.RecipientCompleted, At: ts(e.At)})
+	sum, err := marshalValue(recipientRecord{Name: s1(it.Item, "processor_name"), State: privacy.RecipientCompleted, At: stamp{e.At}})
 	if err != nil {
 		return fmt.Errorf("marshal recipient: %w", err)
 	}
@@ -416,7 +415,7 @@ func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []priva
 		}
 		put.Put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 		items = append(items, put)
-		if sums[d.ProcessorID], err = attributevalue.Marshal(recipientRecord{Name: d.ProcessorName, State: initialState(d), At: ts(at)}); err != nil {
+		if sums[d.ProcessorID], err = marshalValue(recipientRecord{Name: d.ProcessorName, State: initialState(d), At: stamp{at}}); err != nil {
 			return fmt.Errorf("marshal recipient: %w", err)
 		}
 	}
@@ -446,7 +445,7 @@ func (s *Store) TellLift(ctx context.Context, requestID, identity string, at tim
 		return fmt.Errorf("tell lift: %w", err)
 	}
 	for _, it := range items {
-		if s1(it, "type") != privacy.RightRestriction || s1(it, "contact_email") == "" {
+		if privacy.Right(s1(it, "type")) != privacy.RightRestriction || s1(it, "contact_email") == "" {
 			continue
 		}
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests,

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,37 +27,37 @@ type requestRecord struct {
 	Kind string `dynamodbav:"kind"`
 	// Subject is "" (absent) only for an OpenDSR request whose hashed
 	// identity matched no one held.
-	Subject      string `dynamodbav:"subject,omitempty"`
-	Email        string `dynamodbav:"email,omitempty"`
-	Name         string `dynamodbav:"name,omitempty"`
-	Type         string `dynamodbav:"type"`
-	Details      string `dynamodbav:"details,omitempty"`
-	Relationship string `dynamodbav:"relationship,omitempty"`
-	Scope        string `dynamodbav:"scope,omitempty"`
-	Recipient    string `dynamodbav:"recipient_email,omitempty"`
-	FixField     string `dynamodbav:"correction_field,omitempty"`
-	FixValue     string `dynamodbav:"correction_value,omitempty"`
-	ParentEmail  string `dynamodbav:"parent_email,omitempty"`
-	AgentEmail   string `dynamodbav:"agent_email,omitempty"`
+	Subject      string               `dynamodbav:"subject,omitempty"`
+	Email        string               `dynamodbav:"email,omitempty"`
+	Name         string               `dynamodbav:"name,omitempty"`
+	Type         privacy.Right        `dynamodbav:"type"`
+	Details      string               `dynamodbav:"details,omitempty"`
+	Relationship privacy.Relationship `dynamodbav:"relationship,omitempty"`
+	Scope        string               `dynamodbav:"scope,omitempty"`
+	Recipient    string               `dynamodbav:"recipient_email,omitempty"`
+	FixField     string               `dynamodbav:"correction_field,omitempty"`
+	FixValue     string               `dynamodbav:"correction_value,omitempty"`
+	ParentEmail  string               `dynamodbav:"parent_email,omitempty"`
+	AgentEmail   string               `dynamodbav:"agent_email,omitempty"`
 	// AgentConfirmedAt is when the agent confirmed their address by its
 	// link; NewAddressConfirmedAt when a correction's new address did.
-	AgentConfirmedAt      string `dynamodbav:"agent_confirmed_at,omitempty"`
-	NewAddressConfirmedAt string `dynamodbav:"new_address_confirmed_at,omitempty"`
+	AgentConfirmedAt      stamp `dynamodbav:"agent_confirmed_at,omitempty"`
+	NewAddressConfirmedAt stamp `dynamodbav:"new_address_confirmed_at,omitempty"`
 	// MailHeld are the roles whose mail is held (past a per-address limit).
-	MailHeld   []string `dynamodbav:"mail_held,stringset,omitempty"`
-	Regulation string   `dynamodbav:"regulation"`
-	Status     string   `dynamodbav:"status"`
-	ReceivedAt string   `dynamodbav:"received_at"`
-	DueAt      string   `dynamodbav:"due_at"`
+	MailHeld   []string       `dynamodbav:"mail_held,stringset,omitempty"`
+	Regulation string         `dynamodbav:"regulation"`
+	Status     privacy.Status `dynamodbav:"status"`
+	ReceivedAt stamp          `dynamodbav:"received_at,omitempty"`
+	DueAt      deadline       `dynamodbav:"due_at,omitempty"`
 	// OriginalDueAt is the first deadline, once an extension moved due_at.
-	OriginalDueAt string `dynamodbav:"original_due_at,omitempty"`
-	Extended      string `dynamodbav:"extended_until,omitempty"`
-	CompletedAt   string `dynamodbav:"completed_at,omitempty"`
-	VerifyNonce   string `dynamodbav:"verify_nonce,omitempty"`
-	VerifySentAt  string `dynamodbav:"verify_sent_at,omitempty"`
-	VerifiedAt    string `dynamodbav:"verified_at,omitempty"`
-	Excessive     bool   `dynamodbav:"possibly_excessive,omitempty"`
-	Withheld      bool   `dynamodbav:"withheld,omitempty"`
+	OriginalDueAt deadline `dynamodbav:"original_due_at,omitempty"`
+	Extended      deadline `dynamodbav:"extended_until,omitempty"`
+	CompletedAt   stamp    `dynamodbav:"completed_at,omitempty"`
+	VerifyNonce   string   `dynamodbav:"verify_nonce,omitempty"`
+	VerifySentAt  stamp    `dynamodbav:"verify_sent_at,omitempty"`
+	VerifiedAt    stamp    `dynamodbav:"verified_at,omitempty"`
+	Excessive     bool     `dynamodbav:"possibly_excessive,omitempty"`
+	Withheld      bool     `dynamodbav:"withheld,omitempty"`
 	// Reason is why a request was denied, as the requester is told.
 	Reason string `dynamodbav:"reason,omitempty"`
 	// ExtensionReason is why the deadline was extended.
@@ -84,10 +83,10 @@ type requestRecord struct {
 	OpenDSRVersion int `dynamodbav:"opendsr_version,omitempty"`
 	// FulfilAfter ends an OpenDSR request's cancel window: until then it is
 	// pending and the controller may cancel it.
-	FulfilAfter string `dynamodbav:"fulfil_after,omitempty"`
+	FulfilAfter stamp `dynamodbav:"fulfil_after,omitempty"`
 	// AttemptedAt is when fulfilment last started (in_progress): a worker
 	// that died leaves it behind, and after a lease another finishes.
-	AttemptedAt string `dynamodbav:"attempted_at,omitempty"`
+	AttemptedAt stamp `dynamodbav:"attempted_at,omitempty"`
 	// BodyDigest is the SHA-256 of the create request's bytes, so a
 	// controller's retry of the same request is answered as the first was.
 	BodyDigest string `dynamodbav:"body_digest,omitempty"`
@@ -106,12 +105,12 @@ type requestRecord struct {
 	// Question and Answer are the team's question and the requester's
 	// answer (stripped with the address); AskNonce names the question its
 	// link answers, AskedFrom the status the answer returns the request to.
-	Question   string `dynamodbav:"question,omitempty"`
-	AskedAt    string `dynamodbav:"asked_at,omitempty"`
-	AskedFrom  string `dynamodbav:"asked_from,omitempty"`
-	AskNonce   string `dynamodbav:"ask_nonce,omitempty"`
-	Answer     string `dynamodbav:"answer,omitempty"`
-	AnsweredAt string `dynamodbav:"answered_at,omitempty"`
+	Question   string         `dynamodbav:"question,omitempty"`
+	AskedAt    stamp          `dynamodbav:"asked_at,omitempty"`
+	AskedFrom  privacy.Status `dynamodbav:"asked_from,omitempty"`
+	AskNonce   string         `dynamodbav:"ask_nonce,omitempty"`
+	Answer     string         `dynamodbav:"answer,omitempty"`
+	AnsweredAt stamp          `dynamodbav:"answered_at,omitempty"`
 }
 
 func requestKey(id string) map[string]types.AttributeValue {
@@ -133,7 +132,7 @@ func DecodeRequest(item map[string]types.AttributeValue) (privacy.RightsRequest,
 // EncodeRequest is a request item as stored (without its key), the
 // inverse of DecodeRequest.
 func EncodeRequest(r privacy.RightsRequest) (map[string]types.AttributeValue, error) {
-	item, err := attributevalue.MarshalMap(toRequestRecord(r))
+	item, err := marshalItem(toRequestRecord(r))
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
@@ -242,8 +241,7 @@ func (s *Store) Request(ctx context.Context, id string) (privacy.RightsRequest, 
 // link is a no-op; a used or replaced link gives privacy.ErrStale.
 func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, review privacy.Review, e privacy.Event) error {
 	set := "SET #s = :status, verified_at = :now, last_verify_nonce = :n"
-	vals := map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-		":status": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}
+	vals := map[string]types.AttributeValue{":status": str(privacy.RequestPending), ":n": str(nonce), ":now": str(ts(e.At))}
 	switch review {
 	case privacy.ReviewExcessive:
 		set += ", possibly_excessive = :x"
@@ -257,7 +255,7 @@ func (s *Store) VerifyRequest(ctx context.Context, id, nonce string, review priv
 	}
 	upd := &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression:          aws.String(set + " REMOVE verify_nonce"),
-		ConditionExpression:       aws.String("#s = :unverified AND verify_nonce = :n"),
+		ConditionExpression:       aws.String(statusIn(vals, privacy.StepVerify.From()) + " AND verify_nonce = :n"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
 		ExpressionAttributeValues: vals}
 	ledger, err := s.ledgerPut(e)
@@ -357,18 +355,12 @@ func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now ti
 // NoteJoined makes the "filed again, joined your open request" email due
 // for an open request, unless one went out less than cooldown ago. It
 // reports whether an email is due.
-func (s *Store) NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error) {
+func (s *Store) NoteJoined(ctx context.Context, id string, open []privacy.Status, now time.Time, cooldown time.Duration) (bool, error) {
 	vals := map[string]types.AttributeValue{":now": str(ts(now)), ":due": str(privacy.Due(privacy.MailJoined, ts(now)).String()),
 		":cool": str(ts(now.Add(-cooldown)))}
-	var in []string
-	for i, st := range open {
-		k := fmt.Sprintf(":o%d", i)
-		vals[k] = str(st)
-		in = append(in, k)
-	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression: aws.String("SET joined_sent_at = :now, mail_due = :due"),
-		ConditionExpression: aws.String("attribute_exists(email) AND #s IN (" + strings.Join(in, ", ") + ") AND " +
+		ConditionExpression: aws.String("attribute_exists(email) AND " + statusIn(vals, open) + " AND " +
 			"(attribute_not_exists(joined_sent_at) OR joined_sent_at < :cool)"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
 		ExpressionAttributeValues: vals})
@@ -383,7 +375,7 @@ func (s *Store) NoteJoined(ctx context.Context, id string, open []string, now ti
 
 // RequestsByStatus lists the requests in a status, earliest due first,
 // from the by-status-due index; with dueBefore set, only those due before it.
-func (s *Store) RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error) {
+func (s *Store) RequestsByStatus(ctx context.Context, status privacy.Status, dueBefore time.Time) ([]privacy.RightsRequest, error) {
 	cond := "#s = :s"
 	vals := map[string]types.AttributeValue{":s": str(status)}
 	if !dueBefore.IsZero() {

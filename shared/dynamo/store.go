@@ -110,16 +110,16 @@ type inquiryRecord struct {
 }
 
 type ledgerRecord struct {
-	PK            string `dynamodbav:"pk"`
-	SK            string `dynamodbav:"sk"`
-	Subject       string `dynamodbav:"subject"`
-	Event         string `dynamodbav:"event"`
-	At            string `dynamodbav:"at"`
-	Ref           string `dynamodbav:"ref,omitempty"`
-	Purpose       string `dynamodbav:"purpose,omitempty"`
-	LegalBasis    string `dynamodbav:"legal_basis,omitempty"`
-	PolicyVersion string `dynamodbav:"policy_version,omitempty"`
-	ExpiresAt     int64  `dynamodbav:"expires_at"`
+	PK            string            `dynamodbav:"pk"`
+	SK            string            `dynamodbav:"sk"`
+	Subject       string            `dynamodbav:"subject"`
+	Event         privacy.EventName `dynamodbav:"event"`
+	At            string            `dynamodbav:"at"`
+	Ref           string            `dynamodbav:"ref,omitempty"`
+	Purpose       string            `dynamodbav:"purpose,omitempty"`
+	LegalBasis    string            `dynamodbav:"legal_basis,omitempty"`
+	PolicyVersion string            `dynamodbav:"policy_version,omitempty"`
+	ExpiresAt     int64             `dynamodbav:"expires_at"`
 }
 
 func inquirySK(i privacy.Inquiry) string {
@@ -151,7 +151,7 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 		MetaExpiresAt: i.MetaExpiresAt.Unix(), CreatedAt: at, LastActivityAt: at,
 		ExpiresAt: i.ExpiresAt.Unix(), MailDue: privacy.Due(privacy.MailInquiry, "").String(), AckHeld: i.AckHeld,
 	}
-	item, err := attributevalue.MarshalMap(rec)
+	item, err := marshalItem(rec)
 	if err != nil {
 		return false, fmt.Errorf("marshal inquiry: %w", err)
 	}

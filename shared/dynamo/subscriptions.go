@@ -37,9 +37,9 @@ type subscriptionRecord struct {
 	Topics         []string `dynamodbav:"topics,stringset,omitempty"`
 	Status         string   `dynamodbav:"status"`
 	SignupID       string   `dynamodbav:"signup_id"`
-	RequestedAt    string   `dynamodbav:"confirm_requested_at"`
-	ConfirmedAt    string   `dynamodbav:"confirmed_at,omitempty"`
-	UnsubscribedAt string   `dynamodbav:"unsubscribed_at,omitempty"`
+	RequestedAt    stamp    `dynamodbav:"confirm_requested_at,omitempty"`
+	ConfirmedAt    stamp    `dynamodbav:"confirmed_at,omitempty"`
+	UnsubscribedAt stamp    `dynamodbav:"unsubscribed_at,omitempty"`
 	ConsentVersion string   `dynamodbav:"consent_text_version,omitempty"`
 	PolicyVersion  string   `dynamodbav:"policy_version,omitempty"`
 	LegalBasis     string   `dynamodbav:"legal_basis,omitempty"`
@@ -52,10 +52,9 @@ type subscriptionRecord struct {
 }
 
 func (r subscriptionRecord) domain() privacy.Subscription {
-	p := func(s string) time.Time { t, _ := parseTS(s); return t }
 	return privacy.Subscription{Subject: privacy.SubjectID(r.Subject), Email: r.Email, Name: r.Name,
-		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: p(r.RequestedAt),
-		ConfirmedAt: p(r.ConfirmedAt), UnsubscribedAt: p(r.UnsubscribedAt), ConsentVersion: r.ConsentVersion,
+		Topics: r.Topics, Status: r.Status, SignupID: r.SignupID, RequestedAt: r.RequestedAt.Time,
+		ConfirmedAt: r.ConfirmedAt.Time, UnsubscribedAt: r.UnsubscribedAt.Time, ConsentVersion: r.ConsentVersion,
 		PolicyVersion: r.PolicyVersion, LegalBasis: r.LegalBasis, Lang: r.Lang, Source: r.Source}
 }
 
@@ -78,12 +77,16 @@ func subKey(s privacy.SubjectID) map[string]types.AttributeValue {
 	}
 }
 
-func str(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
+// str is a string attribute of v (a string, or a named string type of
+// the domain: privacy.Status, privacy.Right, ...).
+func str[S ~string](v S) *types.AttributeValueMemberS {
+	return &types.AttributeValueMemberS{Value: string(v)}
+}
 
 func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	at := ts(e.At)
-	item, err := attributevalue.MarshalMap(ledgerRecord{
-		PK: SubjectPK(e.Subject), SK: at + "#" + e.Name + "#" + e.Ref, Subject: string(e.Subject),
+	item, err := marshalItem(ledgerRecord{
+		PK: SubjectPK(e.Subject), SK: at + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
 		Event: e.Name, At: at, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
 		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(),
 	})
@@ -91,7 +94,7 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 		return nil, fmt.Errorf("marshal ledger entry: %w", err)
 	}
 	if len(e.Detail) > 0 {
-		d, err := attributevalue.MarshalMap(e.Detail)
+		d, err := marshalItem(e.Detail)
 		if err != nil {
 			return nil, err
 		}
@@ -308,9 +311,9 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: vals,
 	}
-	proof, err := attributevalue.MarshalMap(consentProofRecord{PK: SubjectPK(subject), SK: consentProofSK(signupID), Kind: privacy.KindConsentProof,
+	proof, err := marshalItem(consentProofRecord{PK: SubjectPK(subject), SK: consentProofSK(signupID), Kind: privacy.KindConsentProof,
 		Subject: string(subject), SignupID: signupID, Source: signup.Source, ConsentVersion: signup.ConsentVersion, Lang: signup.Lang,
-		Topics: signup.Topics, SignedUpAt: cmp.Or(signup.SignedUpAt, signup.RequestedAt), ConfirmedAt: now,
+		Topics: signup.Topics, SignedUpAt: cmp.Or(signup.SignedUpAt, tsOpt(signup.RequestedAt.Time)), ConfirmedAt: now,
 		PolicyVersion: e.PolicyVersion, LegalBasis: e.LegalBasis})
 	if err != nil {
 		return false, fmt.Errorf("marshal consent proof: %w", err)
@@ -429,8 +432,8 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 		if was.Status != privacy.StatusUnsubscribed || was.SignupID == "" {
 			return nil
 		}
-		at, err := parseTS(was.UnsubscribedAt)
-		if err != nil || at.IsZero() {
+		at := was.UnsubscribedAt.Time
+		if at.IsZero() {
 			at = e.At
 		}
 		return s.withdrawConsentProof(ctx, subject, was.SignupID, at)
@@ -515,8 +518,12 @@ func (s *Store) SuppressionRecords(ctx context.Context, subject privacy.SubjectI
 	out := make([]privacy.Suppression, 0, len(items))
 	for _, it := range items {
 		r := privacy.Suppression{Reason: s1(it, attrSK)}
-		r.Since, _ = parseTS(s1(it, "since"))
-		r.LiftedAt, _ = parseTS(s1(it, "lifted_at"))
+		if r.Since, err = parseTS(s1(it, "since")); err != nil {
+			return nil, fmt.Errorf("suppression %s: since: %w", r.Reason, err)
+		}
+		if r.LiftedAt, err = parseTS(s1(it, "lifted_at")); err != nil {
+			return nil, fmt.Errorf("suppression %s: lifted_at: %w", r.Reason, err)
+		}
 		out = append(out, r)
 	}
 	return out, nil

@@ -16,8 +16,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-func ev(subject privacy.SubjectID, name string, at time.Time) privacy.Event {
-	return privacy.Event{Subject: subject, Name: name, At: at, Ref: name, Purpose: privacy.PurposeMarketing,
+func ev(subject privacy.SubjectID, name privacy.EventName, at time.Time) privacy.Event {
+	return privacy.Event{Subject: subject, Name: name, At: at, Ref: string(name), Purpose: privacy.PurposeMarketing,
 		LegalBasis: privacy.BasisConsent, PolicyVersion: "v1"}
 }
 
@@ -57,7 +57,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	}
 	// Suppressed earlier: the opt-in lifts unsubscribed and complained, not bounced.
 	for _, r := range []string{privacy.SuppressUnsubscribed, privacy.SuppressComplained, privacy.SuppressBounced} {
-		if err := s.Suppress(ctx, subj, r, ev(subj, "suppressed_"+r, t0)); err != nil {
+		if err := s.Suppress(ctx, subj, r, ev(subj, privacy.EventName("suppressed_"+r), t0)); err != nil {
 			t.Fatal(err)
 		}
 	}

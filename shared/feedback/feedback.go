@@ -123,7 +123,7 @@ func (h *Handler) message(ctx context.Context, m sns.Message, posted bool) (Outc
 				continue
 			}
 		}
-		err := h.Store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: "suppressed_" + reason,
+		err := h.Store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: privacy.EventName("suppressed_" + reason),
 			At: now, Ref: f.MessageID, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegitimateInterest,
 			PolicyVersion: h.Policy(ctx).Version, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
 		if err != nil {

@@ -34,7 +34,7 @@ func TestExtensionBeyondTheErasurePromise(t *testing.T) {
 	received := time.Date(2027, 1, 1, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name   string
-		typ    string
+		typ    privacy.Right
 		until  time.Time
 		beyond bool
 	}{

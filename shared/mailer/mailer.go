@@ -443,7 +443,7 @@ func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, 
 		if err == nil && req.AgentTold() && agentTold(ch.MailDue.Kind) {
 			// The agent who filed it, once they confirmed their address, is
 			// told how it stands, never the data.
-			notice, nerr := notify.AgentNotice(c, notify.AgentUpdate{To: req.AgentEmail, ID: req.ID, Type: req.Type,
+			notice, nerr := notify.AgentNotice(c, notify.AgentUpdate{To: req.AgentEmail, ID: req.ID, Type: string(req.Type),
 				Kind: string(ch.MailDue.Kind), Reason: req.Reason, Until: req.ExtendedUntil})
 			msgs, err = append(msgs, notice), nerr
 		}
@@ -480,7 +480,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 		return one(notify.ErasureDone(c, req.AnswerTo(), req.ID, req.Withheld, req.RecipientsTold(), rcpt))
 	},
 	privacy.MailDone: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.RequestDone(c, req.AnswerTo(), req.ID, req.Type))
+		return one(notify.RequestDone(c, req.AnswerTo(), req.ID, string(req.Type)))
 	},
 	privacy.MailReview: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.ReviewNeeded(c, reviewInfo(req)))
@@ -518,7 +518,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 		if err != nil {
 			return nil, err
 		}
-		return one(notify.RequestJoined(c, req.Email, req.ID, req.Type, status))
+		return one(notify.RequestJoined(c, req.Email, req.ID, string(req.Type), status))
 	},
 	privacy.MailOptedOut: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
 		return one(notify.OptOutRecorded(c, req.AnswerTo(), req.ID))
@@ -541,7 +541,7 @@ var requestEmails = map[privacy.MailKind]func(*Mailer, notify.Config, privacy.Ri
 			Due: req.DueAt, Regulation: req.Regulation}))
 	},
 	privacy.MailAnswered: func(m *Mailer, c notify.Config, req privacy.RightsRequest, _ privacy.MailDue) ([]notify.Message, error) {
-		return one(notify.Answered(c, req.ID, req.Type, req.DueAt))
+		return one(notify.Answered(c, req.ID, string(req.Type), req.DueAt))
 	},
 	privacy.MailRestricted:   decision(notify.KindRequestRestricted),
 	privacy.MailLifted:       decision(notify.KindRestrictionLifted),
@@ -587,7 +587,7 @@ func (m *Mailer) toProcessor(d privacy.Delivery, now time.Time) (notify.Processo
 
 // reviewInfo is what the team's review email of req shows.
 func reviewInfo(req privacy.RightsRequest) notify.RequestInfo {
-	return notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation, Name: req.Name, Email: req.Email,
+	return notify.RequestInfo{ID: req.ID, Type: string(req.Type), Regulation: req.Regulation, Name: req.Name, Email: req.Email,
 		Parent: req.ParentEmail, Details: req.Details, Due: req.DueAt, Correction: req.Correction,
 		Excessive:           req.Excessive && req.Status == privacy.RequestPending, // not yet approved
 		NewAddressConfirmed: !req.NewAddressConfirmedAt.IsZero()}
@@ -796,7 +796,7 @@ func (m *Mailer) requestReceived(c notify.Config, req privacy.RightsRequest, non
 			return nil, err
 		}
 	}
-	return notify.RequestReceived(c, notify.RequestInfo{ID: req.ID, Type: req.Type, Regulation: req.Regulation,
+	return notify.RequestReceived(c, notify.RequestInfo{ID: req.ID, Type: string(req.Type), Regulation: req.Regulation,
 		Name: req.Name, Email: req.Email, Parent: req.ParentEmail, Agent: req.AgentEmail, Recipient: req.RecipientEmail, Details: req.Details,
 		Due: req.DueAt, Correction: req.Correction, AckHeld: req.Held(req.AnswerRole())}, verify, status, agent)
 }

@@ -19,7 +19,7 @@ func personEmails(t *testing.T, c Config) []Message {
 	inq := privacy.NewInquiry("ref-1", "subj", privacy.ContactForm{Name: "Ann", Email: "ann@example.com", Topic: "demo",
 		Message: "hi"}, "v1", privacy.RequestMeta{ReceivedAt: due})
 	sub := privacy.Subscription{Email: "ann@example.com", Topics: []string{"newsletter"}}
-	r := RequestInfo{ID: "r-1", Type: privacy.RightAccess, Regulation: "gdpr", Email: "ann@example.com", Due: due,
+	r := RequestInfo{ID: "r-1", Type: string(privacy.RightAccess), Regulation: "gdpr", Email: "ann@example.com", Due: due,
 		Parent: "parent@example.com"}
 	n := privacy.Notice{Email: "ann@example.com", Audience: "subscribers", Version: privacy.PolicyVersion{
 		Version: "2027-01", Effective: due, Summary: "What changed.", Material: true}}
@@ -52,7 +52,7 @@ func personEmails(t *testing.T, c Config) []Message {
 			"fr": {Subject: "Nouvelles", Body: "Les nouvelles."}}},
 		"ann@example.com", "https://api.example/unsubscribe?token=u", "", "https://api.example/preferences?token=p"))
 	own := r
-	own.Parent, own.Agent, own.Type = "", "agent@example.com", privacy.RightRectification
+	own.Parent, own.Agent, own.Type = "", "agent@example.com", string(privacy.RightRectification)
 	own.Correction = privacy.Correction{Field: privacy.FieldEmail, Value: "new@example.com"}
 	ms, err = RequestReceived(c, own, "https://api.example/v", "https://api.example/s", "https://api.example/a")
 	if err != nil || len(ms) != 3 {
@@ -68,8 +68,8 @@ func personEmails(t *testing.T, c Config) []Message {
 	adds(ExportToThirdParty(c, "ann@example.com", "bob@example.com", "r-1", "https://api.example/export?token=t"))
 	add(ErasureDone(c, "ann@example.com", "r-1", false, []privacy.Told{{Name: "Mailer Inc", Status: "confirmed"}}, "eyJ.rcpt.sig"))
 	add(ErasureDone(c, "ann@example.com", "r-1", true, nil, ""))
-	add(RequestDone(c, "ann@example.com", "r-1", privacy.RightWithdrawConsent))
-	add(RequestJoined(c, "ann@example.com", "r-1", privacy.RightAccess, "https://api.example/s"))
+	add(RequestDone(c, "ann@example.com", "r-1", string(privacy.RightWithdrawConsent)))
+	add(RequestJoined(c, "ann@example.com", "r-1", string(privacy.RightAccess), "https://api.example/s"))
 	for _, kind := range slices.Sorted(maps.Keys(decisionSubjects)) {
 		add(RequestDecision(c, Decision{Kind: kind, To: "ann@example.com", ID: "r-1", Reason: "Because.", Until: due,
 			StatusURL: "https://api.example/s"}))
@@ -77,7 +77,7 @@ func personEmails(t *testing.T, c Config) []Message {
 	add(OptOutRecorded(c, "ann@example.com", "r-1"))
 	add(Categories(c, "ann@example.com", "r-1"))
 	for _, kind := range []string{"received", "ready", "denied", "extended", "restricted", "lifted", "done"} {
-		add(AgentNotice(c, AgentUpdate{To: "agent@example.com", ID: "r-1", Type: privacy.RightAccess, Kind: kind, Until: due}))
+		add(AgentNotice(c, AgentUpdate{To: "agent@example.com", ID: "r-1", Type: string(privacy.RightAccess), Kind: kind, Until: due}))
 	}
 	return out
 }

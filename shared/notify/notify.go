@@ -521,7 +521,7 @@ func ReviewNeeded(c Config, r RequestInfo) (Message, error) {
 		subject = "Possibly excessive, to review: request "
 	case r.Parent != "":
 		subject, replyTo = "A parent's or guardian's request to review: request ", r.Parent
-	case r.Type == privacy.RightObjection:
+	case r.Type == string(privacy.RightObjection):
 		subject = "Objection to review: request "
 	}
 	return Message{Kind: KindReviewNeeded, To: []string{c.TeamInbox}, ReplyTo: []string{replyTo},

@@ -91,7 +91,7 @@ func TestNoSubmittedTextToUnverifiedAddresses(t *testing.T) {
 	// filer's new value (an address, validated, is shown).
 	corrections := []Message{}
 	for _, field := range []string{privacy.FieldName, privacy.FieldCompany, privacy.FieldPhone} {
-		fix, err := RequestReceived(c, RequestInfo{ID: "r-4", Type: privacy.RightRectification, Email: "ann@example.com", Due: time.Now(),
+		fix, err := RequestReceived(c, RequestInfo{ID: "r-4", Type: string(privacy.RightRectification), Email: "ann@example.com", Due: time.Now(),
 			Correction: privacy.Correction{Field: field, Value: name}}, "https://a/v", "https://a/s", "")
 		if err != nil {
 			t.Fatal(err)

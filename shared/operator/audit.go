@@ -43,7 +43,7 @@ func (o *Operator) Audit(ctx context.Context, c Caller, from, to time.Time) ([]A
 	out := make([]AuditEntry, 0, len(es))
 	for _, e := range es {
 		d := maps.Clone(e.Detail)
-		a := AuditEntry{At: e.At, Action: e.Name, On: e.Ref, By: d["by"], Reason: d["reason"]}
+		a := AuditEntry{At: e.At, Action: string(e.Name), On: e.Ref, By: d["by"], Reason: d["reason"]}
 		delete(d, "by")
 		delete(d, "reason")
 		if len(d) > 0 {

@@ -32,19 +32,19 @@ type Request struct {
 
 // Args are every action's arguments; each action reads its own.
 type Args struct {
-	Status      []string `json:"status,omitempty"`
-	Overdue     bool     `json:"overdue,omitempty"`
-	Reason      string   `json:"reason,omitempty"`
-	Note        string   `json:"note,omitempty"`
-	Until       string   `json:"until,omitempty"` // YYYY-MM-DD
-	Email       string   `json:"email,omitempty"`
-	Reference   string   `json:"reference,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	Controller  string   `json:"controller,omitempty"`
-	Region      string   `json:"region,omitempty"` // a controller's: us, eu
-	URL         string   `json:"url,omitempty"`
-	Credentials string   `json:"credentials,omitempty"`
-	Certificate string   `json:"certificate,omitempty"` // PEM
+	Status      []privacy.Status `json:"status,omitempty"`
+	Overdue     bool             `json:"overdue,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	Note        string           `json:"note,omitempty"`
+	Until       string           `json:"until,omitempty"` // YYYY-MM-DD
+	Email       string           `json:"email,omitempty"`
+	Reference   string           `json:"reference,omitempty"`
+	Name        string           `json:"name,omitempty"`
+	Controller  string           `json:"controller,omitempty"`
+	Region      string           `json:"region,omitempty"` // a controller's: us, eu
+	URL         string           `json:"url,omitempty"`
+	Credentials string           `json:"credentials,omitempty"`
+	Certificate string           `json:"certificate,omitempty"` // PEM
 	// Contact registers a processor without an API by its privacy
 	// contact address (instead of URL, Credentials and Certificate).
 	Contact     string   `json:"contact,omitempty"`

@@ -177,7 +177,7 @@ type Row struct {
 // Filter is which requests List lists: those in the statuses (the open
 // ones when none), and only the overdue ones.
 type Filter struct {
-	Status  []string
+	Status  []privacy.Status
 	Overdue bool
 }
 
@@ -200,7 +200,7 @@ func rowsOf(reqs []privacy.RightsRequest, now time.Time) []Row {
 	for _, q := range reqs {
 		q.Email, q.Name, q.Details, q.Question, q.Answer = "", "", "", "", ""
 		q.ParentEmail, q.AgentEmail, q.RecipientEmail, q.Correction = "", "", "", privacy.Correction{}
-		rows = append(rows, Row{q, rights.Overdue(q, now)})
+		rows = append(rows, Row{q, privacy.Overdue(q, now)})
 	}
 	return rows
 }
@@ -244,7 +244,7 @@ func (o *Operator) Show(ctx context.Context, c Caller, id string) (View, error) 
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Request: req, Overdue: rights.Overdue(req, o.Now()), Ledger: ledger}
+	v := View{Request: req, Overdue: privacy.Overdue(req, o.Now()), Ledger: ledger}
 	var restrictedBy []string
 	if req.Subject != "" {
 		if restrictedBy, err = o.Store.Restriction(ctx, req.Subject); err != nil {
@@ -275,7 +275,7 @@ func (o *Operator) Show(ctx context.Context, c Caller, id string) (View, error) 
 // why. An action on one person (a hold, a suppression's lift) has its
 // entry in the person's partition too; the team's names the person only
 // by the subject hash.
-func (o *Operator) teamEvent(ctx context.Context, c Caller, name, ref, reason string, detail map[string]string) privacy.Event {
+func (o *Operator) teamEvent(ctx context.Context, c Caller, name privacy.EventName, ref, reason string, detail map[string]string) privacy.Event {
 	d := map[string]string{"by": c.By, "reason": strings.TrimSpace(reason)}
 	maps.Copy(d, detail)
 	maps.DeleteFunc(d, func(_, v string) bool { return v == "" })
@@ -284,7 +284,7 @@ func (o *Operator) teamEvent(ctx context.Context, c Caller, name, ref, reason st
 }
 
 // viewed records that c saw a person's data.
-func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.SubjectID, name, ref string) error {
+func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.SubjectID, name privacy.EventName, ref string) error {
 	if subject == "" {
 		return nil
 	}
@@ -294,7 +294,7 @@ func (o *Operator) viewed(ctx context.Context, c Caller, subject privacy.Subject
 
 // Approve fulfils a verified request held for review, or applies a
 // rectification's correction; it answers the request's new status.
-func (o *Operator) Approve(ctx context.Context, c Caller, id string) (string, error) {
+func (o *Operator) Approve(ctx context.Context, c Caller, id string) (privacy.Status, error) {
 	if err := decision(c, "approve", id); err != nil {
 		return "", err
 	}
@@ -312,9 +312,9 @@ func decision(c Caller, action, id string) error {
 // Entered is what entering a request answers: its reference, where it
 // stands and when it is due.
 type Entered struct {
-	ID     string    `json:"id"`
-	Status string    `json:"status"`
-	DueAt  time.Time `json:"due_at"`
+	ID     string         `json:"id"`
+	Status privacy.Status `json:"status"`
+	DueAt  time.Time      `json:"due_at"`
 }
 
 // Enter enters a request that reached the team by email, phone, post or
@@ -757,7 +757,7 @@ func (o *Operator) Holds(ctx context.Context, c Caller) ([]HoldView, error) {
 
 // heldSubject is the subject of a hold action's address, with the ledger
 // entry of what is done to its hold.
-func (o *Operator) heldSubject(ctx context.Context, c Caller, email, reason, name string) (privacy.SubjectID, privacy.Event, error) {
+func (o *Operator) heldSubject(ctx context.Context, c Caller, email, reason string, name privacy.EventName) (privacy.SubjectID, privacy.Event, error) {
 	if strings.TrimSpace(reason) == "" {
 		return "", privacy.Event{}, fmt.Errorf("%w: the hold actions need an email and a reason", ErrBadRequest)
 	}

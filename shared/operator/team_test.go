@@ -128,7 +128,7 @@ func TestComplaintLiftNeedsTwoMembers(t *testing.T) {
 	ben := operator.Caller{By: "ben@team.example", MayDecide: true}
 	subject := op.Hasher.Subject("dan@example.com")
 	for _, reason := range []string{privacy.SuppressComplained, privacy.SuppressObjected} {
-		if err := store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: reason,
+		if err := store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: privacy.EventName("suppressed_" + reason),
 			At: time.Now(), LegalBasis: privacy.BasisConsent, PolicyVersion: "2018-07-10"}); err != nil {
 			t.Fatal(err)
 		}

@@ -61,7 +61,7 @@ type PlannerStore interface {
 	Versions
 	SaveNoticeProgress(ctx context.Context, version string, p privacy.NoticeProgress) error
 	SubscribersPage(ctx context.Context, cursor string, limit int) ([]privacy.Subscription, string, error)
-	RequestsPage(ctx context.Context, status, cursor string, limit int) ([]privacy.RightsRequest, string, error)
+	RequestsPage(ctx context.Context, status privacy.Status, cursor string, limit int) ([]privacy.RightsRequest, string, error)
 	// InquirersPage is the inquiries still kept, each with its id,
 	// subject, address and language.
 	InquirersPage(ctx context.Context, cursor string, limit int, now time.Time) ([]privacy.Inquiry, string, error)
@@ -72,7 +72,7 @@ type PlannerStore interface {
 
 // requesterStatuses are the requests whose requesters are told of a
 // material change: open with the address proven.
-func requesterStatuses() []string { return privacy.VerifiedOpenStatuses() }
+func requesterStatuses() []privacy.Status { return privacy.VerifiedOpenStatuses() }
 
 // Planner makes the notices of every version whose notices are pending.
 // Each person's notice is an item of theirs that the mailer sends (the

@@ -100,7 +100,7 @@ func seed(t *testing.T, n int) *world {
 		sign(i, topics, true)
 	}
 	sign(n, []string{"newsletter"}, false) // never confirmed: told nothing
-	file := func(id string, subject privacy.SubjectID, email, parent, status, source string) {
+	file := func(id string, subject privacy.SubjectID, email, parent string, status privacy.Status, source string) {
 		r := privacy.RightsRequest{ID: id + "-" + u, Subject: subject, Email: email, ParentEmail: parent, Type: privacy.RightAccess,
 			Regulation: "gdpr", Status: status, Source: source, ReceivedAt: now, DueAt: now.AddDate(0, 1, 0)}
 		if err := w.store.CreateRequest(ctx, r, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: r.ID}); err != nil {
@@ -111,7 +111,7 @@ func seed(t *testing.T, n int) *world {
 	first := w.subscribers[0]
 	file("r-sub1", first.Subject, first.Email, "", privacy.RequestAwaitingReview, "")
 	file("r-sub2", first.Subject, first.Email, "", privacy.RequestPending, "")
-	for i, st := range []string{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview} {
+	for i, st := range []privacy.Status{privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview} {
 		email := fmt.Sprintf("req%d-%s@example.com", i, u)
 		file(fmt.Sprintf("r%d", i), privacy.SubjectID("rq-"+email), email, "", st, "")
 		w.requesters = append(w.requesters, email)

@@ -208,7 +208,7 @@ func (h *Handlers) event(l link, name string, c Click, detail map[string]string)
 	} else {
 		detail["source_ip"], detail["user_agent"] = c.Meta.SourceIP, c.Meta.UserAgent
 	}
-	return privacy.Event{Subject: l.Subject, Name: name, At: c.Meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
+	return privacy.Event{Subject: l.Subject, Name: privacy.EventName(name), At: c.Meta.ReceivedAt, Purpose: privacy.PurposeMarketing,
 		LegalBasis: c.Bases.Of(privacy.PurposeMarketing), PolicyVersion: c.PolicyVersion, Detail: detail}
 }
 

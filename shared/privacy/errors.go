@@ -84,8 +84,8 @@ func ListOf(allowed ...string) FieldError {
 
 // OnlyWithRelationship is the error of a field that applies only when the
 // request is made with relationship.
-func OnlyWithRelationship(relationship string) FieldError {
-	return FieldError{Code: FieldOnlyWithRelationship, Params: map[string]any{"relationship": relationship}}
+func OnlyWithRelationship(relationship Relationship) FieldError {
+	return FieldError{Code: FieldOnlyWithRelationship, Params: map[string]any{"relationship": string(relationship)}}
 }
 
 // FieldErrors maps a request field to what is wrong with it. It is the

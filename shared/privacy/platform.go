@@ -234,7 +234,7 @@ func (r RightsRequest) RecipientsTold() []Told {
 	return out
 }
 
-func describeRecipient(state, typ string) string {
+func describeRecipient(state string, typ Right) string {
 	if state == RecipientCompleted && typ != RightErasure {
 		// A restriction or a rectification, told by email.
 		return "asked; they have confirmed it done"

@@ -15,9 +15,9 @@ type RightsRequest struct {
 	Subject      SubjectID
 	Email        string
 	Name         string
-	Type         string
+	Type         Right
 	Details      string
-	Relationship string
+	Relationship Relationship
 	Regulation   string
 	// Scope is an objection's (ScopeMarketing, ScopeAll).
 	Scope string
@@ -43,7 +43,7 @@ type RightsRequest struct {
 	// was past its per-address limit when the request was filed: the
 	// request is kept, its clock runs, and nothing is mailed to them for it.
 	MailHeld   []string
-	Status     string
+	Status     Status
 	ReceivedAt time.Time
 	DueAt      time.Time
 	// OriginalDueAt is the first deadline, once an extension moved DueAt.
@@ -110,7 +110,7 @@ type RightsRequest struct {
 	// with the request's address; only the team is shown the answer.
 	Question   string
 	AskedAt    time.Time
-	AskedFrom  string
+	AskedFrom  Status
 	AskNonce   string
 	Answer     string
 	AnsweredAt time.Time
@@ -173,13 +173,14 @@ const (
 // Channels lists them.
 func Channels() []string { return []string{ChannelEmail, ChannelPhone, ChannelPost, ChannelInPerson} }
 
-// Transition is a decision on a request: from one of the statuses in From
-// to Status, making an email due. Reason is the denial's, as the requester
+// Transition is a decision on a request: Step (of Steps) from one of the
+// statuses in From (the step's, or fewer) to Status, making an email due. Reason is the denial's, as the requester
 // reads it; Extend moves the deadline (the first deadline is kept in
 // OriginalDueAt) with ExtensionReason.
 type Transition struct {
-	From            []string
-	Status          string  // "" keeps the status
+	Step            Step
+	From            []Status
+	Status          Status  // "" keeps the status
 	MailDue         MailDue // zero makes no email due
 	Reason          string
 	Extend          time.Time
@@ -200,7 +201,9 @@ type Transition struct {
 // the request was in (the answer returns it there) and the nonce its link
 // carries.
 type Question struct {
-	Text, From, Nonce string
+	Text  string
+	From  Status
+	Nonce string
 }
 
 // Answer is a requester's answer to the question of Nonce.
@@ -213,7 +216,7 @@ type Answer struct {
 // withheld data, and, when counted, how many records were found (OpenDSR's
 // results_count).
 type Outcome struct {
-	Status   string
+	Status   Status
 	MailDue  MailDue
 	Withheld bool
 	Results  *int
@@ -230,7 +233,7 @@ type Outcome struct {
 // where the request came from. It never holds an address.
 type Event struct {
 	Subject       SubjectID
-	Name          string // subscribe_requested, subscription_confirmed, ...
+	Name          EventName
 	At            time.Time
 	Ref           string
 	Purpose       string

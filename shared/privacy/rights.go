@@ -6,27 +6,30 @@ import (
 	"time"
 )
 
+// Right is a rights request's type, as stored in its "type".
+type Right string
+
 // The rights of the policy's section 8, as request types.
 const (
-	RightAccess          = "access"
-	RightRectification   = "rectification"
-	RightErasure         = "erasure"
-	RightObjection       = "objection"
-	RightRestriction     = "restriction"
-	RightPortability     = "portability"
-	RightWithdrawConsent = "withdraw_consent"
+	RightAccess          Right = "access"
+	RightRectification   Right = "rectification"
+	RightErasure         Right = "erasure"
+	RightObjection       Right = "objection"
+	RightRestriction     Right = "restriction"
+	RightPortability     Right = "portability"
+	RightWithdrawConsent Right = "withdraw_consent"
 	// The CCPA's: the opt-out of the sale and sharing of personal data
 	// (recorded and confirmed at once: nothing is sold or shared), and the
 	// right to know the categories of personal data collected.
-	RightOptOutOfSale   = "opt_out_of_sale"
-	RightKnowCategories = "know_categories"
+	RightOptOutOfSale   Right = "opt_out_of_sale"
+	RightKnowCategories Right = "know_categories"
 )
 
-var rights = []string{RightAccess, RightRectification, RightErasure, RightObjection, RightRestriction,
+var rights = []Right{RightAccess, RightRectification, RightErasure, RightObjection, RightRestriction,
 	RightPortability, RightWithdrawConsent, RightOptOutOfSale, RightKnowCategories}
 
 // RightTypes returns every request type, in the policy's order.
-func RightTypes() []string { return slices.Clone(rights) }
+func RightTypes() []Right { return slices.Clone(rights) }
 
 // Recipients are who receives personal data the system holds, as every
 // answer that lists them says it (the export, the categories).
@@ -66,15 +69,19 @@ const (
 	RegulationOther = "other"
 )
 
+// Relationship is the requester's relationship to the company, as
+// stored in a request's "relationship".
+type Relationship string
+
 // Relationships of the requester to the company.
-var relationships = []string{"visitor", "subscriber", "prospect", "client", "job_applicant", "platform_end_user",
+var relationships = []Relationship{"visitor", "subscriber", "prospect", "client", "job_applicant", RelationshipPlatformEndUser,
 	RelationshipParent, RelationshipAgent}
 
 // RelationshipAgent is an authorised agent filing for the person (CCPA):
 // email is the person's address, agent_email the agent's. The person gets
 // the verification link and every answer; the agent is told how the
 // request stands, and never sees the person's data.
-const RelationshipAgent = "authorized_agent"
+const RelationshipAgent Relationship = "authorized_agent"
 
 // RelationshipParent is a parent or guardian asking for a child's data
 // (policy §2): email is the child's address, parent_email the parent's.
@@ -82,34 +89,14 @@ const RelationshipAgent = "authorized_agent"
 // once, is due in ParentDays, is reviewed by the team (a parent cannot be
 // verified by a link to the child's inbox) and is answered at the
 // parent's address.
-const RelationshipParent = "parent_or_guardian"
+const RelationshipParent Relationship = "parent_or_guardian"
 
 // ParentDays is how soon a parent's request is answered: "promptly".
 const ParentDays = 7
 
 // RelationshipPlatformEndUser is a client's own customer: the company is
 // the processor for that data, so the request is redirected to the client.
-const RelationshipPlatformEndUser = "platform_end_user"
-
-// Request statuses (docs/api.md).
-const (
-	RequestIdentityUnverified = "identity_unverified"
-	RequestRedirected         = "redirected"
-	RequestPending            = "pending"
-	RequestInProgress         = "in_progress"
-	RequestAwaitingReview     = "awaiting_review"
-	// RequestWaitingForInformation: the team asked the requester for more
-	// (policy §8, "we may contact you for further information"); the
-	// answer, by its link, returns the request to the status it was asked
-	// in. Under the GDPR the clock does not stop meanwhile: the due date
-	// stays (Art. 12(3) counts "one month of receipt of the request" and
-	// provides for no pause; text at gdprhub.eu, Article_12_GDPR).
-	RequestWaitingForInformation = "waiting_for_information"
-	RequestCompleted             = "completed"
-	RequestDenied                = "denied"
-	RequestCancelled             = "cancelled"
-	RequestExpired               = "expired"
-)
+const RelationshipPlatformEndUser Relationship = "platform_end_user"
 
 // Scopes of an objection (GDPR Art. 21). Marketing (the default) is
 // absolute and carried out at once; all (processing on the company's
@@ -159,9 +146,9 @@ func ParseAnswer(in Input) (string, error) {
 type RightsRequestForm struct {
 	Email        string
 	Name         string
-	Type         string
+	Type         Right
 	Details      string
-	Relationship string
+	Relationship Relationship
 	Regulation   string
 	// Scope is an objection's: ScopeMarketing or ScopeAll ("" for the
 	// other rights).
@@ -218,16 +205,20 @@ func (f RightsRequestForm) Mailed() []MailedAddress {
 	return out
 }
 
-func oneOf(errs FieldErrors, field, v string, allowed []string, def string) string {
+func oneOf[S ~string](errs FieldErrors, field, v string, allowed []S, def S) S {
 	if v == "" {
 		return def
 	}
 	for _, a := range allowed {
-		if v == a {
-			return v
+		if S(v) == a {
+			return a
 		}
 	}
-	errs.Add(field, OneOf(allowed...))
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	errs.Add(field, OneOf(names...))
 	return ""
 }
 
@@ -324,7 +315,7 @@ const ErasureDays = 30
 // SiteDueAt is the deadline the site promises for a request of type typ
 // received at t: the law's (DueAt), and for an erasure the shorter of
 // that and the policy's 30 days (a February month is shorter).
-func SiteDueAt(regulation, typ string, received time.Time) time.Time {
+func SiteDueAt(regulation string, typ Right, received time.Time) time.Time {
 	due := DueAt(regulation, received)
 	if typ == RightErasure {
 		if policy := received.AddDate(0, 0, ErasureDays); policy.Before(due) {

@@ -56,7 +56,7 @@ func TestParseRightsRequest(t *testing.T) {
 		ok("type", "rectification", "field", "email", "value", "ann@new.example", "details", "I moved"),
 		ok("type", "erasure", "relationship", "parent_or_guardian", "parent_email", "Mum@example.com")}
 	for _, typ := range rights {
-		valid = append(valid, ok("type", typ, "details", "x"))
+		valid = append(valid, ok("type", string(typ), "details", "x"))
 	}
 	for _, in := range valid {
 		f, err := ParseRightsRequest(in)
@@ -183,7 +183,12 @@ func FuzzParseSignup(f *testing.F) {
 // erasure is due at the shorter of 30 days and the law's deadline; every
 // other right keeps the law's.
 func TestSiteDueAt(t *testing.T) {
-	for _, tt := range []struct{ reg, typ, received, due string }{
+	for _, tt := range []struct {
+		reg      string
+		typ      Right
+		received string
+		due      string
+	}{
 		{"gdpr", RightErasure, "2026-03-10 09:30", "2026-04-09 09:30"},     // 30 days, before the month's 10 April
 		{"gdpr", RightErasure, "2026-02-01 09:30", "2026-03-01 09:30"},     // February's month is 28 days: shorter
 		{"gdpr", RightErasure, "2026-01-31 12:00", "2026-02-28 12:00"},     // no 31 February: the month is 28 days

@@ -5,7 +5,10 @@ import "testing"
 // What a requester reads of each processor follows its state and the
 // request's type: a restriction confirmed is not called an erasure.
 func TestRecipientsToldByType(t *testing.T) {
-	for _, tc := range []struct{ typ, state, want string }{
+	for _, tc := range []struct {
+		typ         Right
+		state, want string
+	}{
 		{RightErasure, RecipientCompleted, "asked; they have confirmed the erasure"},
 		{RightRestriction, RecipientCompleted, "asked; they have confirmed it done"},
 		{RightRectification, RecipientCompleted, "asked; they have confirmed it done"},

@@ -216,7 +216,7 @@ func (n *Notifier) enqueue(ctx context.Context, ch privacy.Change) error {
 		return nil // not an OpenDSR request: nothing to call
 	}
 	for _, url := range req.CallbackURLs {
-		if err := n.Store.EnqueueCallback(ctx, req.Controller, req.ID, url, RequestStatus(ch.Status), n.Now()); err != nil {
+		if err := n.Store.EnqueueCallback(ctx, req.Controller, req.ID, url, RequestStatus(privacy.Status(ch.Status)), n.Now()); err != nil {
 			return err
 		}
 	}

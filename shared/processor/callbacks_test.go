@@ -108,17 +108,22 @@ func TestCallbackOutbox(t *testing.T) {
 	dead.set(true)
 
 	// A status change of a request as the stream brings it.
-	change := func(id, url, from, to string) privacy.Change {
+	change := func(id, url string, from, to privacy.Status) privacy.Change {
 		r := privacy.RightsRequest{ID: id, Subject: "s", Type: privacy.RightAccess, Regulation: "gdpr",
 			Status: to, ReceivedAt: t0, DueAt: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), Source: privacy.SourceOpenDSR,
 			Controller: "c", CallbackURLs: []string{url}, OpenDSRVersion: 2}
-		if err := store.CreateRequest(ctx, r, privacy.Event{Subject: "s", Name: "x", At: now, Ref: id + to}); err != nil && from == "" {
+		if err := store.CreateRequest(ctx, r, privacy.Event{Subject: "s", Name: "x", At: now, Ref: id + string(to)}); err != nil && from == "" {
 			t.Fatal(err)
 		}
 		if from != "" { // the stored record follows the stream
-			_ = store.Transition(ctx, id, privacy.Transition{From: []string{from}, Status: to}, privacy.Event{Subject: "s", Name: to, At: now, Ref: id})
+			step := privacy.StepClaim
+			if to == privacy.RequestCompleted {
+				step = privacy.StepComplete
+			}
+			_ = store.Transition(ctx, id, privacy.Transition{Step: step, From: []privacy.Status{from}, Status: to},
+				privacy.Event{Subject: "s", Name: privacy.EventName(to), At: now, Ref: id})
 		}
-		img := func(status string) map[string]types.AttributeValue {
+		img := func(status privacy.Status) map[string]types.AttributeValue {
 			if status == "" {
 				return nil
 			}
@@ -126,7 +131,7 @@ func TestCallbackOutbox(t *testing.T) {
 			item, _ := dynamo.EncodeRequest(r)
 			return item
 		}
-		return dynamo.DecodeChange(privacy.Change{Seq: id + to}, nil, img(from), img(to))
+		return dynamo.DecodeChange(privacy.Change{Seq: id + string(to)}, nil, img(from), img(to))
 	}
 	handle := func(changes ...privacy.Change) {
 		t.Helper()

@@ -334,12 +334,12 @@ func (s *Service) create(ctx context.Context, c call) (int, any, error) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
-	rr := privacy.RightsRequest{ID: req.SubjectRequestID, Subject: subject, Type: req.Type,
+	rr := privacy.RightsRequest{ID: req.SubjectRequestID, Subject: subject, Type: privacy.Right(req.Type),
 		Regulation: regulation, Status: privacy.RequestPending, ReceivedAt: now,
 		DueAt: privacy.DueAt(regulation, now), Source: privacy.SourceOpenDSR, Controller: c.controller,
 		CallbackURLs: req.CallbackURLs, OpenDSRVersion: int(c.v), FulfilAfter: now.Add(s.Window),
 		BodyDigest: digest, IdentityKeys: keys, GroupID: req.GroupID}
-	if c.v == opendsr.V3 && req.Type == privacy.RightErasure && !req.SkipWaiting && s.ErasureWait > s.Window {
+	if c.v == opendsr.V3 && privacy.Right(req.Type) == privacy.RightErasure && !req.SkipWaiting && s.ErasureWait > s.Window {
 		rr.FulfilAfter = now.Add(s.ErasureWait)
 	}
 	if open, err := s.inFlight(ctx, subject, c.controller, req.Type); err != nil {
@@ -404,7 +404,7 @@ func (s *Service) inFlight(ctx context.Context, subject privacy.SubjectID, contr
 		return "", err
 	}
 	for _, r := range reqs {
-		if r.Source == privacy.SourceOpenDSR && r.Controller == controller && r.Type == typ &&
+		if r.Source == privacy.SourceOpenDSR && r.Controller == controller && string(r.Type) == typ &&
 			(r.Status == privacy.RequestPending || r.Status == privacy.RequestInProgress) {
 			return r.ID, nil
 		}
@@ -496,7 +496,7 @@ func (s *Service) mine(ctx context.Context, c call) (privacy.RightsRequest, erro
 }
 
 // RequestStatus maps a request's status onto the protocol's four.
-func RequestStatus(status string) string {
+func RequestStatus(status privacy.Status) string {
 	switch status {
 	case privacy.RequestPending:
 		return opendsr.StatusPending
@@ -548,7 +548,7 @@ func (s *Service) cancel(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	now := s.Now()
-	err = s.Store.Transition(ctx, req.ID, privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled,
+	err = s.Store.Transition(ctx, req.ID, privacy.Transition{Step: privacy.StepCancel, Status: privacy.RequestCancelled,
 		By: "controller:" + c.controller}, noLedger(now))
 	if errors.Is(err, privacy.ErrStale) {
 		return 0, nil, &opendsr.Error{Code: http.StatusConflict, Message: "only a pending request can be cancelled; this one is " +

@@ -175,7 +175,7 @@ func TestCancelOnlyWhilePending(t *testing.T) {
 	// processor's extension: a denial with its reason; a plain completion
 	// has none.
 	denied := create("d@example.com")
-	if err := store.Transition(ctx, denied, privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestDenied,
+	if err := store.Transition(ctx, denied, privacy.Transition{Step: privacy.StepDeny, From: []privacy.Status{privacy.RequestPending}, Status: privacy.RequestDenied,
 		Reason: "manifestly unfounded"}, privacy.Event{Name: "denied", At: after, Ref: denied}); err != nil {
 		t.Fatal(err)
 	}

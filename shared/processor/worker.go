@@ -18,7 +18,7 @@ const WorkerEvery = 5 * time.Minute
 // WorkerStore is what the Worker reads and writes: the requests, and the
 // requesting controller's records. Nothing of the site's.
 type WorkerStore interface {
-	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error)
+	RequestsByStatus(ctx context.Context, status privacy.Status, dueBefore time.Time) ([]privacy.RightsRequest, error)
 	ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error
 	SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error
 	KeyedRecords(ctx context.Context, controller string, keys []string) ([]privacy.Record, error)
@@ -78,7 +78,7 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 	var rep WorkReport
 	now := w.Now().UTC()
 	var failed error
-	for _, status := range []string{privacy.RequestPending, privacy.RequestInProgress} {
+	for _, status := range []privacy.Status{privacy.RequestPending, privacy.RequestInProgress} {
 		reqs, err := w.Store.RequestsByStatus(ctx, status, time.Time{})
 		if err != nil {
 			return rep, fmt.Errorf("worker: %w", err)

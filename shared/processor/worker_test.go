@@ -64,7 +64,7 @@ func TestWorker(t *testing.T) {
 	if err := store.SaveInquiry(ctx, inq); err != nil {
 		t.Fatal(err)
 	}
-	request := func(id string, subject privacy.SubjectID, typ, source string, window time.Duration) {
+	request := func(id string, subject privacy.SubjectID, typ privacy.Right, source string, window time.Duration) {
 		t.Helper()
 		var ik []string
 		if subject != "" && source == privacy.SourceOpenDSR {
@@ -80,7 +80,7 @@ func TestWorker(t *testing.T) {
 	request("erase", "erase-set", privacy.RightErasure, privacy.SourceOpenDSR, 15*time.Minute)
 	request("nobody", "", privacy.RightAccess, privacy.SourceOpenDSR, 15*time.Minute)
 	request("site", site, privacy.RightAccess, "", 0) // a site request held for approval: not the worker's
-	check := func(id, status string, results int) {
+	check := func(id string, status privacy.Status, results int) {
 		t.Helper()
 		r, err := store.Request(ctx, id)
 		if err != nil {
@@ -149,7 +149,7 @@ func TestClaimFulfilment(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Transition(ctx, "b", privacy.Transition{From: []string{privacy.RequestPending}, Status: privacy.RequestCancelled},
+	if err := store.Transition(ctx, "b", privacy.Transition{Step: privacy.StepCancel, Status: privacy.RequestCancelled},
 		privacy.Event{Subject: "s", Name: "request_cancelled", At: t0, Ref: "b"}); err != nil {
 		t.Fatal(err)
 	}

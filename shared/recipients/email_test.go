@@ -16,7 +16,7 @@ func TestForEmailProcessors(t *testing.T) {
 	mail := privacy.Processor{ID: "p-mail", Name: "Pardot", Contact: "privacy@pardot.example", IdentityFormat: "raw", Types: EmailTypes()}
 	api := privacy.Processor{ID: "p-api", Name: "Platform", URL: "https://p.example/opendsr/v2", IdentityFormat: "sha256", Types: Types()}
 	for _, tc := range []struct {
-		typ        string
+		typ        privacy.Right
 		want       []string // processor ids told
 		wantByMail bool
 	}{

@@ -35,13 +35,13 @@ import (
 // Types returns the request types a processor may be told of. Erasure is
 // what Art. 19 requires; the others are not sent yet (their results would
 // have to join the site's export).
-func Types() []string { return []string{privacy.RightErasure} }
+func Types() []string { return []string{string(privacy.RightErasure)} }
 
 // EmailTypes returns the request types a processor told by email is told
 // of: Art. 19 names erasure, rectification and restriction, and an email
 // can carry the two OpenDSR has no request type for.
 func EmailTypes() []string {
-	return []string{privacy.RightErasure, privacy.RightRectification, privacy.RightRestriction}
+	return []string{string(privacy.RightErasure), string(privacy.RightRectification), string(privacy.RightRestriction)}
 }
 
 // For returns the deliveries that telling procs of req needs: one per
@@ -51,7 +51,7 @@ func EmailTypes() []string {
 func For(req privacy.RightsRequest, procs []privacy.Processor, at time.Time) ([]privacy.Delivery, error) {
 	var out []privacy.Delivery
 	for _, p := range procs {
-		if !slices.Contains(p.Types, req.Type) {
+		if !slices.Contains(p.Types, string(req.Type)) {
 			continue
 		}
 		email := privacy.NormalizeEmail(req.Email)
@@ -63,7 +63,7 @@ func For(req privacy.RightsRequest, procs []privacy.Processor, at time.Time) ([]
 			identity = email
 		}
 		d := privacy.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
-			SubjectRequestID: requestID(req.ID, p.ID), Type: req.Type, Regulation: req.Regulation,
+			SubjectRequestID: requestID(req.ID, p.ID), Type: string(req.Type), Regulation: req.Regulation,
 			IdentityFormat: p.IdentityFormat, Identity: identity, SubmittedAt: at.UTC().Truncate(time.Second),
 			State: privacy.RecipientQueued, Status: privacy.DeliveryOpen, Due: at.UTC()}
 		if p.ByEmail() {

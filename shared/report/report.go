@@ -84,22 +84,21 @@ func Build(reqs []privacy.RightsRequest, from, to, now time.Time) Report {
 		return q.Status == privacy.RequestCompleted || q.Status == privacy.RequestDenied
 	}
 	for _, q := range reqs {
-		f := byType[q.Type]
+		f := byType[string(q.Type)]
 		if f == nil {
-			f = &Figures{Type: q.Type}
-			byType[q.Type] = f
+			f = &Figures{Type: string(q.Type)}
+			byType[string(q.Type)] = f
 		}
 		if in(q.ReceivedAt) {
 			f.Received++
 			total.Received++
-			late := closed(q) && q.CompletedAt.After(q.DueAt) ||
-				slices.Contains(privacy.OpenStatuses(), q.Status) && now.After(q.DueAt)
+			late := closed(q) && q.CompletedAt.After(q.DueAt) || privacy.Overdue(q, now)
 			if late {
 				f.Overdue++
 				total.Overdue++
 			}
 			if q.ExtensionReason != "" {
-				r.Extensions = append(r.Extensions, Extension{ID: q.ID, Type: q.Type, OriginalDueAt: q.OriginalDueAt, DueAt: q.DueAt,
+				r.Extensions = append(r.Extensions, Extension{ID: q.ID, Type: string(q.Type), OriginalDueAt: q.OriginalDueAt, DueAt: q.DueAt,
 					Reason: q.ExtensionReason})
 			}
 		}

@@ -13,7 +13,7 @@ func day(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 
 // A seeded set of requests with answers worked out by hand: November
 // 2026, as of 7 December.
 func TestBuild(t *testing.T) {
-	req := func(id, typ, status string, received, due, closed time.Time) privacy.RightsRequest {
+	req := func(id string, typ privacy.Right, status privacy.Status, received, due, closed time.Time) privacy.RightsRequest {
 		return privacy.RightsRequest{ID: id, Type: typ, Status: status, ReceivedAt: received, DueAt: due, CompletedAt: closed}
 	}
 	denied := func(q privacy.RightsRequest, reason string) privacy.RightsRequest { q.Reason = reason; return q }
@@ -33,11 +33,14 @@ func TestBuild(t *testing.T) {
 		denied(req("I", "objection", privacy.RequestDenied, day(11, 15), day(12, 15), day(11, 16)), "compelling legitimate grounds"),
 		req("J", "access", privacy.RequestCompleted, day(10, 1), day(10, 31), day(10, 20)), // before it
 		req("K", "erasure", privacy.RequestExpired, day(11, 25), day(12, 25), time.Time{}), // never verified: neither
+		// A parent's (due in 7 days) not verified yet: received, and not
+		// overdue (privacy.Overdue): nobody could answer it.
+		req("L", "erasure", privacy.RequestIdentityUnverified, day(11, 28), day(12, 5), time.Time{}),
 	}
 	got := Build(reqs, day(11, 1), day(11, 30), day(12, 7))
 	want := []Figures{
 		{Type: "access", Received: 3, Closed: 2, Overdue: 1, MedianDays: 10.5, P95Days: 20},
-		{Type: "erasure", Received: 3, Closed: 2, Overdue: 0, MedianDays: 4, P95Days: 14},
+		{Type: "erasure", Received: 4, Closed: 2, Overdue: 0, MedianDays: 4, P95Days: 14},
 		{Type: "objection", Received: 1, Closed: 1, Overdue: 0, MedianDays: 1, P95Days: 1},
 		{Type: "rectification", Received: 1, Closed: 0, Overdue: 1},
 	}
@@ -53,7 +56,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("types\n got %+v\nwant %+v", g, want)
 	}
 	// Days to close in the period: 1, 4, 10.5, 14, 20.
-	if g, w := strip(got.Total)[0], (Figures{Type: "total", Received: 8, Closed: 5, Overdue: 2, MedianDays: 10.5, P95Days: 20}); !reflect.DeepEqual(g, w) {
+	if g, w := strip(got.Total)[0], (Figures{Type: "total", Received: 9, Closed: 5, Overdue: 2, MedianDays: 10.5, P95Days: 20}); !reflect.DeepEqual(g, w) {
 		t.Errorf("total %+v, want %+v", g, w)
 	}
 	if w := []Extension{{ID: "F", Type: "erasure", OriginalDueAt: day(12, 20), DueAt: extended.DueAt, Reason: "complex: held in many systems"}}; !reflect.DeepEqual(got.Extensions, w) {

@@ -87,9 +87,9 @@ func (h *Handlers) Stop(ctx context.Context, l Link, policyVersion string) error
 		return nil
 	}
 	// Undecided: with the team, or waiting on the requester's answer.
-	err = h.Store.Transition(ctx, id, privacy.Transition{From: []string{privacy.RequestAwaitingReview, privacy.RequestWaitingForInformation},
+	err = h.Store.Transition(ctx, id, privacy.Transition{Step: privacy.StepStop,
 		Status: privacy.RequestCancelled, MailDue: privacy.Due(privacy.MailStopped, h.nonce()), By: "requester"},
-		privacy.Event{Subject: c.Subject, Name: "correction_stopped", At: h.Now().UTC(), Ref: id,
+		privacy.Event{Subject: c.Subject, Name: privacy.EventCorrectionStopped, At: h.Now().UTC(), Ref: id,
 			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion})
 	if errors.Is(err, privacy.ErrStale) {
 		// The team applied it already (or denied it): too late to stop.

@@ -47,7 +47,7 @@ func (h *Handlers) stop(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	if err := h.Stop(ctx, l, r.Site.PolicyVersion); err != nil {
 		return httpapi.Response{}, err
 	}
-	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": privacy.RequestCancelled}, "stopped"), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": string(privacy.RequestCancelled)}, "stopped"), nil
 }
 
 // processorLinkOf is the processor's confirmation link a request came by.

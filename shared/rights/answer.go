@@ -59,7 +59,7 @@ func (h *Handlers) asked(ctx context.Context, l Link) (privacy.RightsRequest, st
 // question of link l, under policyVersion, and returns the status the
 // request returns to the team in. A second answer, or one to a question
 // no longer asked, is ErrNotWaiting and changes nothing.
-func (h *Handlers) Answer(ctx context.Context, l Link, text, policyVersion string) (string, error) {
+func (h *Handlers) Answer(ctx context.Context, l Link, text, policyVersion string) (privacy.Status, error) {
 	req, nonce, err := h.asked(ctx, l)
 	if err != nil {
 		return "", err
@@ -68,9 +68,9 @@ func (h *Handlers) Answer(ctx context.Context, l Link, text, policyVersion strin
 	if back == "" {
 		back = privacy.RequestAwaitingReview
 	}
-	err = h.Store.Transition(ctx, req.ID, privacy.Transition{From: []string{privacy.RequestWaitingForInformation}, Status: back,
+	err = h.Store.Transition(ctx, req.ID, privacy.Transition{Step: privacy.StepAnswer, Status: back,
 		MailDue: privacy.Due(privacy.MailAnswered, nonce), Answer: privacy.Answer{Text: text, Nonce: nonce}},
-		privacy.Event{Subject: req.Subject, Name: "information_provided", At: h.Now().UTC(), Ref: req.ID,
+		privacy.Event{Subject: req.Subject, Name: privacy.EventInformationProvided, At: h.Now().UTC(), Ref: req.ID,
 			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: policyVersion})
 	if errors.Is(err, privacy.ErrStale) {
 		// Answered, or decided, in the meantime.

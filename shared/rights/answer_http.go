@@ -59,5 +59,5 @@ func (h *Handlers) answer(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": status}, "answered"), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": string(status)}, "answered"), nil
 }

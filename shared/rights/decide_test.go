@@ -11,7 +11,7 @@ import (
 
 // The pure decisions of the intake, without a table.
 func TestJoinable(t *testing.T) {
-	site := func(id, typ, status string) privacy.RightsRequest {
+	site := func(id string, typ privacy.Right, status privacy.Status) privacy.RightsRequest {
 		return privacy.RightsRequest{ID: id, Type: typ, Status: status}
 	}
 	objection := func(id, scope string) privacy.RightsRequest {
@@ -40,7 +40,7 @@ func TestJoinable(t *testing.T) {
 	tests := []struct {
 		name   string
 		recent []privacy.RightsRequest
-		typ    string
+		typ    privacy.Right
 		want   string // "" = none
 		scope  string
 		filing func(*privacy.RightsRequest) // how the new filing differs from the person's own
@@ -124,7 +124,7 @@ func TestExcessive(t *testing.T) {
 // The decisions a request's page offers are those the desk accepts in its
 // state.
 func TestActions(t *testing.T) {
-	req := func(typ, status string, mod func(*privacy.RightsRequest)) privacy.RightsRequest {
+	req := func(typ privacy.Right, status privacy.Status, mod func(*privacy.RightsRequest)) privacy.RightsRequest {
 		r := privacy.RightsRequest{ID: "r", Type: typ, Status: status}
 		if mod != nil {
 			mod(&r)

@@ -36,7 +36,7 @@ type Desk struct {
 // DeskStore is what the desk reads and writes.
 type DeskStore interface {
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
-	RequestsByStatus(ctx context.Context, status string, dueBefore time.Time) ([]privacy.RightsRequest, error)
+	RequestsByStatus(ctx context.Context, status privacy.Status, dueBefore time.Time) ([]privacy.RightsRequest, error)
 	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
@@ -66,40 +66,33 @@ var (
 	ErrOutOfRange  = errors.New("outside what the law allows")
 )
 
-// Overdue reports whether an open request has passed its deadline.
-func Overdue(r privacy.RightsRequest, now time.Time) bool {
-	return !r.DueAt.IsZero() && slices.Contains(privacy.OpenStatuses(), r.Status) && now.After(r.DueAt)
-}
-
 // Actions returns the decisions the desk takes on req as it stands (the
 // names of its methods, as privacyctl and the console name them);
 // restrictedBy are the requests whose restriction of the subject is in
 // force (Store.Restriction).
 func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
-	open := slices.Contains(privacy.OpenStatuses(), req.Status)
+	can := func(s privacy.Step) bool { return slices.Contains(s.From(), req.Status) }
 	var out []string
 	switch st := req.Status; {
-	case (req.Type == privacy.RightRectification && req.Correction.Field != "" && st != privacy.RequestPending &&
-		(st == privacy.RequestInProgress || st == privacy.RequestAwaitingReview) &&
-		(!req.ChangesAddress() || !req.NewAddressConfirmedAt.IsZero())),
-		req.Relationship == privacy.RelationshipParent && (st == privacy.RequestPending || st == privacy.RequestInProgress ||
-			st == privacy.RequestAwaitingReview),
+	case req.Type == privacy.RightRectification && req.Correction.Field != "" && st != privacy.RequestPending &&
+		can(privacy.StepClaim) && (!req.ChangesAddress() || !req.NewAddressConfirmedAt.IsZero()),
+		req.Relationship == privacy.RelationshipParent && can(privacy.StepFulfil),
 		st == privacy.RequestPending, st == privacy.RequestInProgress:
 		out = append(out, "approve")
 	}
-	if req.Status == privacy.RequestAwaitingReview {
+	if req.Status == privacy.RequestAwaitingReview && can(privacy.StepComplete) {
 		out = append(out, "complete")
 	}
-	if objectsToAll(req) && (req.Status == privacy.RequestAwaitingReview || req.Status == privacy.RequestInProgress) {
+	if objectsToAll(req) && (req.Status == privacy.RequestAwaitingReview || req.Status == privacy.RequestInProgress) && can(privacy.StepComplete) {
 		out = append(out, "uphold")
 	}
-	if req.Status == privacy.RequestCompleted && slices.Contains(restrictedBy, req.ID) && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
+	if can(privacy.StepLift) && slices.Contains(restrictedBy, req.ID) && (req.Type == privacy.RightRestriction || objectsToAll(req)) {
 		out = append(out, "lift")
 	}
-	if slices.Contains(privacy.TeamStatuses(), req.Status) && req.Source == "" {
+	if can(privacy.StepAsk) && req.Source == "" {
 		out = append(out, "ask")
 	}
-	if open {
+	if can(privacy.StepDeny) {
 		out = append(out, "extend", "deny")
 	}
 	return out
@@ -107,7 +100,7 @@ func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
 
 // List returns the requests in the given statuses (the open ones when none
 // is given), earliest due first; overdueOnly keeps those past their deadline.
-func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([]privacy.RightsRequest, error) {
+func (d *Desk) List(ctx context.Context, statuses []privacy.Status, overdueOnly bool) ([]privacy.RightsRequest, error) {
 	if len(statuses) == 0 {
 		statuses = privacy.OpenStatuses()
 	}
@@ -121,7 +114,11 @@ func (d *Desk) List(ctx context.Context, statuses []string, overdueOnly bool) ([
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rs...)
+		for _, r := range rs {
+			if !overdueOnly || privacy.Overdue(r, before) {
+				out = append(out, r)
+			}
+		}
 	}
 	slices.SortStableFunc(out, func(a, b privacy.RightsRequest) int { return a.DueAt.Compare(b.DueAt) })
 	return out, nil
@@ -146,7 +143,7 @@ func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []ma
 	return req, mine, nil
 }
 
-func (d *Desk) event(ctx context.Context, req privacy.RightsRequest, name string) privacy.Event {
+func (d *Desk) event(ctx context.Context, req privacy.RightsRequest, name privacy.EventName) privacy.Event {
 	return privacy.Event{Subject: req.Subject, Name: name, At: d.Now(), Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: d.Fulfiller.Policy(ctx).Version,
 		Detail: map[string]string{"by": d.By}}
@@ -155,7 +152,7 @@ func (d *Desk) event(ctx context.Context, req privacy.RightsRequest, name string
 // once names one decision's email, so that it is sent once.
 func (d *Desk) once() string { return strings.ReplaceAll(d.NewID(), "-", "")[:16] }
 
-func (d *Desk) load(ctx context.Context, id string, allowed ...string) (privacy.RightsRequest, error) {
+func (d *Desk) load(ctx context.Context, id string, allowed ...privacy.Status) (privacy.RightsRequest, error) {
 	req, err := d.Store.Request(ctx, id)
 	if err != nil {
 		return req, fmt.Errorf("request %s: %w", id, err)
@@ -169,7 +166,7 @@ func (d *Desk) load(ctx context.Context, id string, allowed ...string) (privacy.
 // Approve fulfils a verified request that was held for the team (flagged as
 // possibly excessive), exactly as verification would have; for a
 // rectification that names its field and value, it applies the correction.
-func (d *Desk) Approve(ctx context.Context, id string) (string, error) {
+func (d *Desk) Approve(ctx context.Context, id string) (privacy.Status, error) {
 	req, err := d.load(ctx, id, privacy.RequestPending, privacy.RequestInProgress, privacy.RequestAwaitingReview)
 	if err != nil {
 		return "", err
@@ -219,8 +216,8 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 		}
 	}
 	if req.Status == privacy.RequestAwaitingReview {
-		if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview},
-			Status: privacy.RequestInProgress}, "rectification_approved"); err != nil {
+		if err := d.apply(ctx, req, privacy.Transition{Step: privacy.StepClaim, From: []privacy.Status{privacy.RequestAwaitingReview},
+			Status: privacy.RequestInProgress}, privacy.EventRectificationApproved); err != nil {
 			return err
 		}
 	}
@@ -235,9 +232,9 @@ func (d *Desk) correct(ctx context.Context, req privacy.RightsRequest) error {
 	} else if n, err = d.Store.CorrectField(ctx, req.Subject, c.Field, c.Value); err != nil {
 		return err
 	}
-	e := d.event(ctx, req, "rectification_applied")
+	e := d.event(ctx, req, privacy.EventRectificationApplied)
 	e.Detail["fields"], e.Detail["items"] = c.Field, strconv.Itoa(n)
-	t := privacy.Transition{From: []string{privacy.RequestInProgress}, Status: privacy.RequestCompleted,
+	t := privacy.Transition{Step: privacy.StepComplete, From: []privacy.Status{privacy.RequestInProgress}, Status: privacy.RequestCompleted,
 		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: "We corrected your " + fieldNames[c.Field] + ".", By: d.By}
 	if err := d.Store.Transition(ctx, req.ID, t, e); errors.Is(err, privacy.ErrStale) {
 		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
@@ -288,7 +285,7 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	if err := said(reason, true); err != nil {
 		return err
 	}
-	req, err := d.load(ctx, id, privacy.OpenStatuses()...)
+	req, err := d.load(ctx, id, privacy.StepDeny.From()...)
 	if err != nil {
 		return err
 	}
@@ -300,8 +297,8 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 			return err
 		}
 	}
-	return d.apply(ctx, req, privacy.Transition{From: privacy.OpenStatuses(), Status: privacy.RequestDenied,
-		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, "request_denied")
+	return d.apply(ctx, req, privacy.Transition{Step: privacy.StepDeny, Status: privacy.RequestDenied,
+		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, privacy.EventRequestDenied)
 }
 
 // Extend moves an open request's deadline, at most as far as the law
@@ -314,7 +311,7 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 	if err := said(reason, true); err != nil {
 		return time.Time{}, err
 	}
-	req, err := d.load(ctx, id, privacy.OpenStatuses()...)
+	req, err := d.load(ctx, id, privacy.StepExtend.From()...)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -337,8 +334,8 @@ func (d *Desk) Extend(ctx context.Context, id, reason string, until time.Time) (
 		return time.Time{}, fmt.Errorf("request %s is already due %s; an extension must be later: %w", id,
 			req.DueAt.Format(time.RFC3339), ErrOutOfRange)
 	}
-	return until, d.apply(ctx, req, privacy.Transition{From: privacy.OpenStatuses(), MailDue: privacy.Due(privacy.MailExtended, d.once()),
-		Extend: until, ExtensionReason: reason}, "deadline_extended")
+	return until, d.apply(ctx, req, privacy.Transition{Step: privacy.StepExtend, MailDue: privacy.Due(privacy.MailExtended, d.once()),
+		Extend: until, ExtensionReason: reason}, privacy.EventDeadlineExtended)
 }
 
 // Ask asks the requester for the information the team needs to answer
@@ -356,7 +353,7 @@ func (d *Desk) Ask(ctx context.Context, id, question string) error {
 	if err := privacy.CheckText("question", question, privacy.MaxQuestion); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadText, err)
 	}
-	req, err := d.load(ctx, id, privacy.TeamStatuses()...)
+	req, err := d.load(ctx, id, privacy.StepAsk.From()...)
 	if err != nil {
 		if req.Status == privacy.RequestIdentityUnverified {
 			return fmt.Errorf("request %s: the requester has not verified the address yet; nothing is mailed to it before: %w",
@@ -368,9 +365,9 @@ func (d *Desk) Ask(ctx context.Context, id, question string) error {
 		return fmt.Errorf("request %s: no requester of ours to ask (a controller's request, or no address kept): %w", id, ErrWrongStatus)
 	}
 	once := d.once()
-	return d.apply(ctx, req, privacy.Transition{From: []string{req.Status}, Status: privacy.RequestWaitingForInformation,
+	return d.apply(ctx, req, privacy.Transition{Step: privacy.StepAsk, From: []privacy.Status{req.Status}, Status: privacy.RequestWaitingForInformation,
 		MailDue: privacy.Due(privacy.MailQuestion, once), Ask: privacy.Question{Text: question, From: req.Status, Nonce: once}},
-		"information_requested")
+		privacy.EventInformationRequested)
 }
 
 // Complete closes a rectification the team has carried out; note tells the
@@ -390,8 +387,9 @@ func (d *Desk) Complete(ctx context.Context, id, note string) error {
 	if req.Type != privacy.RightRectification {
 		return fmt.Errorf("request %s: complete closes a rectification; approve or deny this %s: %w", id, req.Type, ErrWrongStatus)
 	}
-	if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
-		MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: note}, "rectification_done"); err != nil {
+	if err := d.apply(ctx, req, privacy.Transition{Step: privacy.StepComplete, From: []privacy.Status{privacy.RequestAwaitingReview},
+		Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailCorrected, d.once()), Reason: note},
+		privacy.EventRectificationDone); err != nil {
 		return err
 	}
 	return d.tell(ctx, req)
@@ -403,7 +401,7 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	if err := said(reason, true); err != nil {
 		return err
 	}
-	req, err := d.load(ctx, id, privacy.RequestCompleted)
+	req, err := d.load(ctx, id, privacy.StepLift.From()...)
 	if err != nil {
 		return err
 	}
@@ -412,13 +410,13 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	}
 	// Only this request's restriction ends; another of the person's keeps
 	// them restricted.
-	if err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, "restriction_lifted")); errors.Is(err, privacy.ErrNotFound) {
+	if err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, privacy.EventRestrictionLifted)); errors.Is(err, privacy.ErrNotFound) {
 		return fmt.Errorf("request %s: no restriction of its own in place: %w", id, ErrWrongStatus)
 	} else if err != nil {
 		return err
 	}
-	if err := d.apply(ctx, req, privacy.Transition{From: []string{privacy.RequestCompleted},
-		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, "restriction_lift_notified"); err != nil {
+	if err := d.apply(ctx, req, privacy.Transition{Step: privacy.StepLift,
+		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, privacy.EventRestrictionLiftNotified); err != nil {
 		return err
 	}
 	// The processors told of the restriction are told of its end (Art. 19).
@@ -434,7 +432,7 @@ func objectsToAll(req privacy.RightsRequest) bool {
 // liftOwn lifts the restriction req put in place, if it is still in place,
 // and no other.
 func (d *Desk) liftOwn(ctx context.Context, req privacy.RightsRequest) error {
-	err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, "restriction_lifted"))
+	err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, privacy.EventRestrictionLifted))
 	if errors.Is(err, privacy.ErrNotFound) {
 		return nil
 	}
@@ -457,18 +455,18 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 	if !objectsToAll(req) {
 		return fmt.Errorf("request %s is not an objection to all processing: %w", id, ErrWrongStatus)
 	}
-	from := []string{privacy.RequestAwaitingReview, privacy.RequestInProgress}
+	from := []privacy.Status{privacy.RequestAwaitingReview, privacy.RequestInProgress}
 	if !erase {
-		return d.apply(ctx, req, privacy.Transition{From: from, Status: privacy.RequestCompleted,
-			MailDue: privacy.Due(privacy.MailUpheld, d.once()), Reason: note}, "objection_upheld")
+		return d.apply(ctx, req, privacy.Transition{Step: privacy.StepComplete, From: from, Status: privacy.RequestCompleted,
+			MailDue: privacy.Due(privacy.MailUpheld, d.once()), Reason: note}, privacy.EventObjectionUpheld)
 	}
 	// Claimed first, so a denial cannot cross the erasure; an erasure cut
 	// short is finished by running Uphold again.
-	if err := d.apply(ctx, req, privacy.Transition{From: from, Status: privacy.RequestInProgress, Reason: note},
-		"objection_upheld"); err != nil {
+	if err := d.apply(ctx, req, privacy.Transition{Step: privacy.StepClaim, From: from, Status: privacy.RequestInProgress, Reason: note},
+		privacy.EventObjectionUpheld); err != nil {
 		return err
 	}
-	o, err := d.Fulfiller.erase(ctx, req, d.Now(), d.event(ctx, req, "erased"))
+	o, err := d.Fulfiller.erase(ctx, req, d.Now(), d.event(ctx, req, privacy.EventErased))
 	if err != nil {
 		return err
 	}
@@ -476,10 +474,10 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 	if o.Withheld {
 		o.MailDue.Kind, o.Restricts = privacy.MailUpheld, true // a legal hold keeps the data, and so the restriction
 	}
-	return d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, "objection_upheld_erased"))
+	return d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased))
 }
 
-func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event string) error {
+func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event privacy.EventName) error {
 	t.By = d.By
 	err := d.Store.Transition(ctx, req.ID, t, d.event(ctx, req, event))
 	if errors.Is(err, privacy.ErrStale) {

@@ -74,9 +74,9 @@ func (d *Desk) Enter(ctx context.Context, e Entry) (privacy.RightsRequest, error
 	req := privacy.RightsRequest{ID: d.NewID(), Subject: d.Hasher.Subject(f.Email), Email: f.Email, Name: f.Name, Type: f.Type,
 		Details: f.Details, Regulation: f.Regulation, Scope: f.Scope, Lang: privacy.Language(e.Lang), Channel: e.Channel,
 		Status: privacy.RequestIdentityUnverified, ReceivedAt: received, DueAt: privacy.SiteDueAt(f.Regulation, f.Type, received)}
-	ev := d.event(ctx, req, "request_entered")
+	ev := d.event(ctx, req, privacy.EventRequestEntered)
 	ev.Detail["channel"], ev.Detail["received_on"] = e.Channel, received.Format(time.DateOnly)
-	ev.Detail["type"], ev.Detail["regulation"] = f.Type, f.Regulation
+	ev.Detail["type"], ev.Detail["regulation"] = string(f.Type), f.Regulation
 	if e.IdentityCheck == "" {
 		// The usual link, to the address the request gives.
 		req.VerifyNonce, req.VerifySentAt = d.once(), now

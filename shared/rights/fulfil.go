@@ -41,13 +41,13 @@ type FulfilStore interface {
 // link's nonce, or the approval's id) so that the email it makes due is
 // sent once. Every step is idempotent: running Fulfil again after a
 // failure finishes the job. It returns the request's new status.
-func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once string, at time.Time) (string, error) {
+func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once string, at time.Time) (privacy.Status, error) {
 	subject := req.Subject
-	e := func(name string) privacy.Event {
+	e := func(name privacy.EventName) privacy.Event {
 		return privacy.Event{Subject: subject, Name: name, At: at, Ref: req.ID,
 			LegalBasis: privacy.BasisLegalObligation, PolicyVersion: f.Policy(ctx).Version}
 	}
-	outcome := func(o privacy.Outcome, event string) (string, error) {
+	outcome := func(o privacy.Outcome, event privacy.EventName) (privacy.Status, error) {
 		if !o.MailDue.IsZero() {
 			o.MailDue.Ref = once
 		}
@@ -65,7 +65,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
 		n := ex.Found(req.ID)
-		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailReady, ""), Results: &n}, req.Type+"_done")
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailReady, ""), Results: &n}, privacy.Done(req.Type))
 	case privacy.RightErasure:
 		o, err := f.erase(ctx, req, at, e("erased"))
 		if err != nil {
@@ -82,7 +82,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		}
 		err := f.Store.Unsubscribe(ctx, subject, e("unsubscribed"))
 		if err == nil {
-			err = f.Store.Suppress(ctx, subject, reason, e(req.Type+"_done"))
+			err = f.Store.Suppress(ctx, subject, reason, e(privacy.Done(req.Type)))
 		}
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
@@ -97,7 +97,7 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 			return outcome(privacy.Outcome{Status: privacy.RequestAwaitingReview, MailDue: privacy.Due(privacy.MailReview, ""),
 				Restricts: true}, "objection_review_requested")
 		}
-		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailDone, "")}, req.Type+"_done")
+		return outcome(privacy.Outcome{Status: privacy.RequestCompleted, MailDue: privacy.Due(privacy.MailDone, "")}, privacy.Done(req.Type))
 	case privacy.RightRestriction:
 		// Kept, but out of every processing path until the team lifts it.
 		if err := f.Store.Restrict(ctx, subject, req.ID, e("restricted")); err != nil {

@@ -69,7 +69,7 @@ func (h *Handlers) file(ctx context.Context, r httpapi.Request) (httpapi.Respons
 	}
 	fl := Filing{Lang: pages.Lang(r).Code, From: httpapi.Meta(r, h.Now()), PolicyVersion: r.Site.PolicyVersion}
 	if fl.Decoy = in.Honeypot(); fl.Decoy {
-		fl.Form = privacy.RightsRequestForm{Regulation: privacy.RegulationGDPR, Type: in.String(privacy.FieldErrors{}, "type")}
+		fl.Form = privacy.RightsRequestForm{Regulation: privacy.RegulationGDPR, Type: privacy.Right(in.String(privacy.FieldErrors{}, "type"))}
 	} else if fl.Form, err = privacy.ParseRightsRequest(in); err != nil {
 		if v, ok := privacy.AsValidation(err); ok {
 			return httpapi.Response{}, httpapi.Validation(v)
@@ -93,7 +93,7 @@ func (h *Handlers) file(ctx context.Context, r httpapi.Request) (httpapi.Respons
 		Status  string `json:"status"`
 		DueAt   string `json:"due_at,omitempty"`
 		Message string `json:"message,omitempty"`
-	}{f.ID, f.Status, httpapi.Deadline(f.DueAt), ""}
+	}{f.ID, string(f.Status), httpapi.Deadline(f.DueAt), ""}
 	if f.Status == privacy.RequestRedirected {
 		body.Message = pages.Lang(r).T("rights.redirected.body")
 	}
@@ -131,7 +131,7 @@ func (h *Handlers) verify(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": status}, "verified"), nil
+	return pages.Answer(r, http.StatusOK, map[string]string{"id": l.ID, "status": string(status)}, "verified"), nil
 }
 
 type statusBody struct {
@@ -155,7 +155,7 @@ func (h *Handlers) status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	body := statusBody{ID: req.ID, Type: req.Type, Scope: req.Scope, Status: req.Status, ReceivedAt: httpapi.Time(req.ReceivedAt),
+	body := statusBody{ID: req.ID, Type: string(req.Type), Scope: req.Scope, Status: string(req.Status), ReceivedAt: httpapi.Time(req.ReceivedAt),
 		DueAt: httpapi.Deadline(req.DueAt), ExtendedUntil: httpapi.Deadline(req.ExtendedUntil),
 		CompletedAt: httpapi.Time(req.CompletedAt), Reason: req.Reason, RecipientsTold: req.RecipientsTold()}
 	if !req.OriginalDueAt.IsZero() {
@@ -165,7 +165,7 @@ func (h *Handlers) status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	if !httpapi.WantsHTML(r) {
 		return httpapi.JSON(http.StatusOK, body), nil
 	}
-	statusKey := "status." + req.Status
+	statusKey := "status." + string(req.Status)
 	if req.Status == privacy.RequestCompleted {
 		statusKey = "status.completed_value"
 	}
@@ -173,6 +173,6 @@ func (h *Handlers) status(ctx context.Context, r httpapi.Request) (httpapi.Respo
 	return pages.View(r, http.StatusOK, pages.Lang(r).T("status.title", req.ID), "status", struct {
 		Type, StatusKey, Received, Due, Extended, Completed, Reason, ResultsURL string
 		Told                                                                    []privacy.Told
-	}{req.Type, statusKey, day(body.ReceivedAt), day(body.DueAt), day(body.ExtendedUntil), day(body.CompletedAt),
+	}{body.Type, statusKey, day(body.ReceivedAt), day(body.DueAt), day(body.ExtendedUntil), day(body.CompletedAt),
 		body.Reason, body.ResultsURL, body.RecipientsTold}), nil
 }

@@ -40,7 +40,7 @@ type Store interface {
 	// correction of the address).
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error)
-	NoteJoined(ctx context.Context, id string, open []string, now time.Time, cooldown time.Duration) (bool, error)
+	NoteJoined(ctx context.Context, id string, open []privacy.Status, now time.Time, cooldown time.Duration) (bool, error)
 	// ConfirmDelivery records that a processor told of a request by email
 	// confirmed it done (again: no change; none such: privacy.ErrNotFound).
 	ConfirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event) error
@@ -104,8 +104,9 @@ type Filing struct {
 // identity_unverified, a deadline counted from now, a new id); a
 // completed opt-out of sale, or redirected to the company's client.
 type Filed struct {
-	ID, Status string
-	DueAt      time.Time
+	ID     string
+	Status privacy.Status
+	DueAt  time.Time
 }
 
 // RateLimited is a filing refused by the source's limit: nothing was
@@ -184,16 +185,16 @@ func (h *Handlers) File(ctx context.Context, fl Filing) (Filed, error) {
 		req.VerifySentAt = time.Time{}
 	}
 	// Those the request names are in the ledger as hashes: it names no one.
-	detail := map[string]string{"type": f.Type, "regulation": f.Regulation, "source_ip": fl.From.SourceIP, "user_agent": fl.From.UserAgent}
+	detail := map[string]string{"type": string(f.Type), "regulation": f.Regulation, "source_ip": fl.From.SourceIP, "user_agent": fl.From.UserAgent}
 	for k, addr := range map[string]string{"recipient_hash": f.RecipientEmail, "agent_hash": f.AgentEmail, "parent_hash": f.ParentEmail} {
 		if addr != "" {
 			detail[k] = string(h.Hasher.Subject(addr))
 		}
 	}
 	if f.Relationship != "" {
-		detail["relationship"] = f.Relationship
+		detail["relationship"] = string(f.Relationship)
 	}
-	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: "request_received", At: now, Ref: req.ID,
+	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: privacy.EventRequestReceived, At: now, Ref: req.ID,
 		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: fl.PolicyVersion, Detail: detail})
 	if err != nil {
 		return Filed{}, fmt.Errorf("rights request: %w", err)
@@ -440,7 +441,7 @@ func (h *Handlers) ToVerify(ctx context.Context, l Link) (privacy.RightsRequest,
 // Verify verifies the requester's identity by the single-use link l,
 // clicked from from under policyVersion, and returns the request's status
 // now (fulfilled, or held for the team).
-func (h *Handlers) Verify(ctx context.Context, l Link, from privacy.RequestMeta, policyVersion string) (string, error) {
+func (h *Handlers) Verify(ctx context.Context, l Link, from privacy.RequestMeta, policyVersion string) (privacy.Status, error) {
 	c, id, err := h.check(l, token.VerifyRequest)
 	if err != nil {
 		return "", err

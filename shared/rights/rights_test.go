@@ -106,7 +106,7 @@ func (f *fixture) request(t *testing.T, id string) privacy.RightsRequest {
 }
 
 // verify opens the request's current verification link and presses its button.
-func (f *fixture) verify(t *testing.T, id string) string {
+func (f *fixture) verify(t *testing.T, id string) privacy.Status {
 	t.Helper()
 	r := f.request(t, id)
 	tok, err := f.tokens.Sign(token.Claims{Purpose: token.VerifyRequest, Subject: r.Subject,
@@ -119,7 +119,7 @@ func (f *fixture) verify(t *testing.T, id string) string {
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	var out struct{ Status string }
+	var out struct{ Status privacy.Status }
 	_ = json.Unmarshal([]byte(resp.Body), &out)
 	return out.Status
 }
@@ -200,7 +200,7 @@ func TestFilingRevealsNoOtherRequest(t *testing.T) {
 	stranger := f.fileAnswer(t, `{"email":"owner@example.com","type":"objection","scope":"all","details":"stop it"}`)
 	unknown := f.fileAnswer(t, `{"email":"nobody-`+uuid.NewString()+`@example.com","type":"objection","scope":"all","details":"x"}`)
 	for name, a := range map[string]map[string]any{"join": stranger, "unknown": unknown} {
-		if len(a) != 3 || a["status"] != privacy.RequestIdentityUnverified || a["id"] == open || a["id"] == "" {
+		if len(a) != 3 || a["status"] != string(privacy.RequestIdentityUnverified) || a["id"] == open || a["id"] == "" {
 			t.Errorf("%s answered %v", name, a)
 		}
 		want := privacy.DueAt(privacy.RegulationGDPR, f.clock.t).Format(time.RFC3339)
@@ -364,14 +364,18 @@ func TestDeskDecisions(t *testing.T) {
 	}
 	// Only within the first deadline (GDPR Art. 12(3)): one day late, an
 	// extension is refused and changes nothing; the request shows overdue.
-	late := f.file(t, `{"email":"late@example.com","type":"objection"}`)
+	// (Verified: an unverified request is never overdue, privacy.Overdue.)
+	late := f.file(t, `{"email":"late@example.com","type":"rectification","details":"my name is Ann, not Anne"}`)
+	if st := f.verify(t, late); st != privacy.RequestAwaitingReview {
+		t.Fatalf("verified rectification is %q", st)
+	}
 	first := f.request(t, late).DueAt
 	saved := f.clock.t
 	f.clock.t = first.Add(24 * time.Hour)
 	if _, err := f.desk.Extend(ctx, late, "too late", time.Time{}); !errors.Is(err, rights.ErrWrongStatus) {
 		t.Fatalf("a late extension: %v", err)
 	}
-	if r := f.request(t, late); !r.ExtendedUntil.IsZero() || !rights.Overdue(r, f.clock.t) {
+	if r := f.request(t, late); !r.ExtendedUntil.IsZero() || !privacy.Overdue(r, f.clock.t) {
 		t.Fatalf("a refused late extension changed the request: %+v", r)
 	}
 	if err := f.desk.Deny(ctx, late, "Answered by post."); err != nil {
@@ -379,8 +383,13 @@ func TestDeskDecisions(t *testing.T) {
 	}
 	f.clock.t = saved
 
-	// Overdue: visible once the (extended) deadline passes.
+	// Overdue: visible once the (extended) deadline passes, for a request
+	// whose address is proven; one never verified is not overdue
+	// (privacy.Overdue): nobody can act on it.
 	f.clock.t = time.Date(2027, 4, 29, 0, 0, 0, 0, time.UTC)
+	if st := f.verify(t, fix); st != privacy.RequestAwaitingReview {
+		t.Fatalf("rectification after verification: %q", st)
+	}
 	overdue, err := f.desk.List(ctx, nil, true)
 	if err != nil {
 		t.Fatal(err)
@@ -388,14 +397,15 @@ func TestDeskDecisions(t *testing.T) {
 	var ids []string
 	for _, o := range overdue {
 		ids = append(ids, o.ID)
-		if !rights.Overdue(o, f.clock.t) {
+		if !privacy.Overdue(o, f.clock.t) {
 			t.Errorf("listed as overdue but not: %s", o.ID)
 		}
 	}
-	// The rectification was due 28 February, the objection (extended) 28
-	// April; the CCPA request (extended to 1 May) is not overdue yet.
-	if got := strings.Join(ids, ","); got != fix+","+gdpr {
-		t.Fatalf("overdue on 29 April: %s, want %s,%s", got, fix, gdpr)
+	// The rectification was due 28 February; the objection (extended to
+	// 28 April) is still unverified; the CCPA request (extended to 1 May)
+	// is not overdue yet.
+	if got := strings.Join(ids, ","); got != fix {
+		t.Fatalf("overdue on 29 April: %s, want %s", got, fix)
 	}
 
 	// Deny: the reason is kept for the requester and the status shows it.
@@ -411,10 +421,7 @@ func TestDeskDecisions(t *testing.T) {
 		t.Fatalf("denying a closed request: %v", err)
 	}
 
-	// Rectification: verified, reviewed, completed with a note.
-	if st := f.verify(t, fix); st != privacy.RequestAwaitingReview {
-		t.Fatalf("rectification after verification: %q", st)
-	}
+	// Rectification: verified (above), reviewed, completed with a note.
 	if err := f.desk.Complete(ctx, fix, "Name corrected to Ann."); err != nil {
 		t.Fatal(err)
 	}
@@ -690,7 +697,7 @@ func TestDeskAsksAndTheRequesterAnswers(t *testing.T) {
 		t.Fatalf("asked: %+v", asked)
 	}
 	// The clock does not stop: past the deadline it is overdue.
-	if !rights.Overdue(asked, asked.DueAt.Add(time.Minute)) {
+	if !privacy.Overdue(asked, asked.DueAt.Add(time.Minute)) {
 		t.Fatal("a request waiting for the requester is not overdue past its deadline")
 	}
 	if err := f.desk.Ask(ctx, fix, "And another?"); !errors.Is(err, rights.ErrWrongStatus) {
@@ -744,7 +751,7 @@ func TestDeskAsksAndTheRequesterAnswers(t *testing.T) {
 
 	f.clock.t = f.clock.t.Add(time.Hour)
 	resp, err := f.answer(fix, good, form, "answer=Ann+Smith%2C+as+on+the+contract.%0AThanks")
-	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, privacy.RequestAwaitingReview) {
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, string(privacy.RequestAwaitingReview)) {
 		t.Fatalf("answer: %v %+v", err, resp)
 	}
 	r := f.request(t, fix)

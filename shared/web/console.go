@@ -49,7 +49,9 @@ var consoleFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04 UTC")
 	},
-	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	// label reads a stored word (a status, a type, a relationship: a
+	// string or one of privacy's named string types) with spaces.
+	"label": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
 	"has": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {

@@ -1,0 +1,476 @@
+package template_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/privacykeeper/privacykeeper/infra/awsreq"
+	"github.com/privacykeeper/privacykeeper/infra/iamsim"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// The eighth role-versus-code review: the merges of 1c5f641..85ee7cb
+// (the Platform's requests in a table of their own, the processors'
+// mailboxes and digests, a restriction's lift told to the processors,
+// regions, the unsubscribe's ALL_OLD and the confirmation's removal of
+// the retention index attributes, Store.Transition's new conditions).
+// Each changed code path runs through a real dynamo.Store against a
+// recorder that answers per call (errors included, so that the branches
+// taken only on a refused condition send their requests too); every
+// request, translated as the local stack translates it (infra/awsreq), is
+// asked of the transformed template's role of each function that runs
+// it.
+
+// answer8 is a recorded call's answer: an HTTP status and a body.
+type answer8 func(op, tableName string, body []byte) (int, string)
+
+type sent8 struct {
+	answer answer8
+	mu     sync.Mutex
+	reqs   []sentRequest
+}
+
+func (s *sent8) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	op := r.Header.Get("X-Amz-Target")
+	s.mu.Lock()
+	s.reqs = append(s.reqs, sentRequest{op: op, body: body})
+	s.mu.Unlock()
+	var in struct{ TableName string }
+	_ = json.Unmarshal(body, &in)
+	_, name, _ := strings.Cut(op, ".")
+	status, out := s.answer(name, in.TableName, body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, out)
+}
+
+// record8 runs calls against a store of tables over a recorder answering
+// with answer, and returns each request as IAM evaluates it and the
+// operations sent, in order (each with its table).
+func record8(t *testing.T, tables dynamo.Tables, answer answer8,
+	calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
+	t.Helper()
+	rec := &sent8{answer: answer}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	db := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")})
+	if err := calls(context.Background(), dynamo.New(db, tables)); err != nil {
+		t.Fatal(err)
+	}
+	var out []iamsim.Request
+	var ops []string
+	for _, r := range rec.reqs {
+		_, name, _ := strings.Cut(r.op, ".")
+		var in struct{ TableName string }
+		_ = json.Unmarshal(r.body, &in)
+		ops = append(ops, strings.TrimSuffix(name+" "+in.TableName, " "))
+		checks, err := awsreq.DynamoDB(r.op, r.body, review8Tables(), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", r.op, err)
+		}
+		out = append(out, checks...)
+	}
+	return out, ops
+}
+
+// review8Tables are review7's with the ops table's by-due index (the
+// mailer's retry queue and the mailboxes due).
+func review8Tables() awsreq.Tables {
+	tables := review7Tables()
+	tables["OpsTable"].Indexes["by-due"] = [2]string{"due", "next_at"}
+	return tables
+}
+
+// ok8 answers every call as found-nothing, written.
+func ok8(op, _ string, _ []byte) (int, string) {
+	if op == "Query" || op == "Scan" {
+		return 200, `{"Items":[],"Count":0,"ScannedCount":0}`
+	}
+	return 200, `{}`
+}
+
+// ccf8 is DynamoDB's ConditionalCheckFailedException, with the item as it
+// was when item is not "" (ReturnValuesOnConditionCheckFailure ALL_OLD).
+func ccf8(item string) (int, string) {
+	b := `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"`
+	if item != "" {
+		b += `,"Item":` + item
+	}
+	return 400, b + `}`
+}
+
+// cancelled8 is a TransactionCanceledException refused at item at.
+func cancelled8(at, of int) (int, string) {
+	reasons := make([]string, of)
+	for i := range reasons {
+		reasons[i] = `{"Code":"None"}`
+	}
+	reasons[at] = `{"Code":"ConditionalCheckFailed","Message":"The conditional request failed"}`
+	return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",` +
+		`"message":"Transaction cancelled","CancellationReasons":[` + strings.Join(reasons, ",") + `]}`
+}
+
+// review8Sub is the subscription of review7Subject as stored: status
+// (confirmed, or unsubscribed at a time), signup s1, its address.
+func review8Sub(status string) string {
+	return `{"pk":{"S":"S#` + string(review7Subject) + `"},"sk":{"S":"SUB"},"kind":{"S":"subscription"},"status":{"S":"` + status + `"},` +
+		`"email":{"S":"ann@example.org"},"signup_id":{"S":"s1"},"signup_ids":{"SS":["s1"]},"consent_text_version":{"S":"c1"},` +
+		`"unsubscribed_at":{"S":"2026-12-01T10:00:00.000000000Z"},"source":{"S":"footer"}}`
+}
+
+// Every request of the changed paths, against the role of each function
+// (or managed policy) that runs it. A refusal here is a call that fails in
+// AWS. Each case names the calls it must have sent (operation and table),
+// so that an answer that sends a path down an early return fails here
+// instead of passing on fewer calls.
+func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	subject := review7Subject
+	for _, c := range []struct {
+		name   string
+		who    []string
+		tables dynamo.Tables
+		answer answer8
+		want   []string
+		calls  func(ctx context.Context, st *dynamo.Store) error
+	}{
+		// dynamo.Store.Unsubscribe (c416cc9): the subscription ended with
+		// ReturnValues ALL_OLD; a confirmed one's consent proof stamped
+		// after (withdrawn_at and its retention index entry).
+		{name: "unsubscribe: ALL_OLD finds a confirmed subscription, its proof stamped",
+			who: []string{"PreferencesFunction", "UnsubscribeMailFunction", "RightsFunction", "OperatorFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`) {
+					return 200, `{"Attributes":` + review8Sub("confirmed") + `}`
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"TransactWriteItems", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				return st.Unsubscribe(ctx, subject, review7Event("unsubscribed"))
+			}},
+		// The retry of a withdrawal whose stamp failed: the update
+		// refused (ended already), the old item from the refusal, the
+		// proof stamped at the time it ended.
+		{name: "unsubscribe retried: the refusal's ALL_OLD, the proof stamped",
+			who: []string{"PreferencesFunction", "UnsubscribeMailFunction", "RightsFunction", "OperatorFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`) {
+					return ccf8(review8Sub("unsubscribed"))
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"TransactWriteItems", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				return st.Unsubscribe(ctx, subject, review7Event("unsubscribed"))
+			}},
+		// The confirmation (47d988b): the signup read whole, the
+		// subscription confirmed with its retention index attributes
+		// removed, the proof, the entry, the suppressions it lifts.
+		{name: "confirm: out of the retention index", who: []string{"FormsFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "GetItem" && tn == "SubjectsTable" {
+					return 200, `{"Item":` + review8Sub("pending") + `}`
+				}
+				return ok8(op, tn, body)
+			},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				_, err := st.ConfirmSubscription(ctx, subject, "s1", review7Event("subscription_confirmed"))
+				return err
+			}},
+		// The preferences page's topics emptied: an unsubscription, ALL_OLD.
+		{name: "preferences: topics emptied", who: []string{"PreferencesFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`) {
+					return 200, `{"Attributes":` + review8Sub("confirmed") + `}`
+				}
+				if op == "GetItem" && tn == "SubjectsTable" {
+					return 200, `{"Item":` + review8Sub("confirmed") + `}`
+				}
+				return ok8(op, tn, body)
+			},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				_, err := st.SetTopics(ctx, subject, nil, review7Event("unsubscribed"))
+				return err
+			}},
+		// The mailer's processor mailbox (5b2c030): the period claimed
+		// (open, and closed: then the request held), the mailboxes due,
+		// a mailbox's held requests, each delivery re-read, mailed or
+		// refused, the wait ended (with and without a later hold).
+		{name: "mailer: a processor's mailbox and its digest", who: []string{"MailerFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				b := string(body)
+				switch {
+				case op == "UpdateItem" && tn == "OpsTable" && strings.Contains(b, `attribute_not_exists(pk) OR`) && strings.Contains(b, `PMBOX#p2"`):
+					return ccf8("")
+				case op == "Query" && tn == "OpsTable" && strings.Contains(b, `"by-due"`):
+					return 200, `{"Items":[{"pk":{"S":"PMBOX#` + pmProcessor + `"},"sk":{"S":"WINDOW"},"due":{"S":"mailbox"},"next_at":{"N":"1"}}],"Count":1,"ScannedCount":1}`
+				case op == "Query" && tn == "OpsTable":
+					return 200, `{"Items":[{"pk":{"S":"PMBOX#` + pmProcessor + `"},"sk":{"S":"WINDOW"},"held_at":{"N":"5"}},` +
+						`{"pk":{"S":"PMBOX#` + pmProcessor + `"},"sk":{"S":"R#` + pmRequest + `"}}],"Count":2,"ScannedCount":2}`
+				case op == "GetItem" && tn == "RequestsTable":
+					return 200, `{"Item":` + pmDelivery + `}`
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"UpdateItem OpsTable", "UpdateItem OpsTable", "TransactWriteItems", "Query OpsTable", "Query OpsTable",
+				"GetItem RequestsTable", "UpdateItem RequestsTable", "UpdateItem RequestsTable", "DeleteItem OpsTable", "UpdateItem OpsTable",
+				"UpdateItem OpsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				if open, err := st.ClaimMailbox(ctx, pmProcessor, now, time.Hour); err != nil || !open {
+					t.Errorf("ClaimMailbox: %v, %v: want open", open, err)
+				}
+				if open, err := st.ClaimMailbox(ctx, "p2", now, time.Hour); err != nil || open {
+					t.Errorf("ClaimMailbox of p2: %v, %v: want closed", open, err)
+				}
+				if err := st.HoldForMailbox(ctx, "p2", pmRequest, now); err != nil {
+					return err
+				}
+				due, err := st.MailboxesDue(ctx, now)
+				if err != nil {
+					return err
+				}
+				held, heldAt, err := st.MailboxHeld(ctx, due[0])
+				if err != nil {
+					return err
+				}
+				if _, err := st.Delivery(ctx, held[0], due[0]); err != nil {
+					return err
+				}
+				if err := st.DeliveryMailed(ctx, held[0], due[0]); err != nil {
+					return err
+				}
+				if err := st.DeliveryRefused(ctx, held[0], due[0], "refused", now); err != nil {
+					return err
+				}
+				if err := st.MailboxSent(ctx, due[0], held, heldAt); err != nil {
+					return err
+				}
+				return st.MailboxSent(ctx, due[0], nil, "")
+			}},
+		// The team's lift of a restriction (d239e40, rights.Desk.Lift,
+		// OperatorFunction only): the request's deliveries read, each one
+		// by email given the address again, lifted_at and its mail_due.
+		{name: "desk: a restriction's lift told to the processors", who: []string{"OperatorFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "Query" && tn == "RequestsTable" {
+					d := strings.Replace(pmDelivery, `"type":{"S":"erasure"}`, `"type":{"S":"restriction"}`, 1)
+					return 200, `{"Items":[` + d + `],"Count":1,"ScannedCount":1}`
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"Query RequestsTable", "UpdateItem RequestsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				return st.TellLift(ctx, pmRequest, "ann@example.org", now)
+			}},
+		// Regions (b4e49c1, d97093e): the operator registers a controller
+		// with its region, records the region of one registered before
+		// (and is refused: not found, recorded already); the Platform
+		// reads the controller's credential with its region.
+		{name: "operator: a controller's region", who: []string{"OperatorFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "TransactWriteItems" && strings.Contains(string(body), `"gone"`) {
+					return cancelled8(0, 3)
+				}
+				if op == "TransactWriteItems" && strings.Contains(string(body), `"set"`) {
+					return cancelled8(1, 3)
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"TransactWriteItems", "TransactWriteItems", "TransactWriteItems", "TransactWriteItems", "Query OpsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				e := review7TeamEvent("opendsr_controller_issued")
+				if err := st.PutController(ctx, privacy.Controller{ID: "eu-acme", Name: "Acme", SecretHash: "h", Region: "eu"}, e); err != nil {
+					return err
+				}
+				if err := st.SetControllerRegion(ctx, "acme", "eu", e); err != nil {
+					return err
+				}
+				if err := st.SetControllerRegion(ctx, "gone", "eu", e); err != privacy.ErrNotFound {
+					t.Errorf("SetControllerRegion of gone: %v, want not found", err)
+				}
+				if err := st.SetControllerRegion(ctx, "set", "eu", e); err != privacy.ErrExists {
+					t.Errorf("SetControllerRegion of set: %v, want exists", err)
+				}
+				_, err := st.Controllers(ctx)
+				return err
+			}},
+		{name: "platform: the controller read with its region", who: []string{"OpenDSRFunction"}, tables: platformTables7,
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "GetItem" && tn == "OpsTable" {
+					return 200, `{"Item":{"pk":{"S":"CTRL#acme"},"sk":{"S":"CTRL"},"controller_id":{"S":"acme"},"secret_hash":{"S":"h"},` +
+						`"name":{"S":"Acme"},"created_at":{"S":"2026-01-01T00:00:00Z"},"region":{"S":"eu"}}}`
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"GetItem OpsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				c, err := st.LookupController(ctx, "acme")
+				if err == nil && c.Region != "eu" {
+					t.Errorf("LookupController: region %q, want eu", c.Region)
+				}
+				return err
+			}},
+		// Store.Transition's conditions (53ca841): a controller's cancel
+		// of a Platform request (finishes: its retention entry).
+		{name: "platform: a controller cancels", who: []string{"OpenDSRFunction"}, tables: platformTables7,
+			want: []string{"TransactWriteItems"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				return st.Transition(ctx, "r9", privacy.Transition{Step: privacy.StepCancel, Status: privacy.RequestCancelled,
+					By: "controller:acme"}, privacy.Event{At: now})
+			}},
+		// The requester's answer and the old address's stop (RightsFunction).
+		{name: "rights: an answer and a stop", who: []string{"RightsFunction"},
+			want: []string{"TransactWriteItems", "TransactWriteItems"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				e := review7Event(privacy.EventInformationProvided)
+				if err := st.Transition(ctx, "r1", privacy.Transition{Step: privacy.StepAnswer, Status: privacy.RequestAwaitingReview,
+					MailDue: privacy.Due(privacy.MailAnswered, "n"), Answer: privacy.Answer{Text: "a", Nonce: "n"}}, e); err != nil {
+					return err
+				}
+				return st.Transition(ctx, "r1", privacy.Transition{Step: privacy.StepStop, Status: privacy.RequestCancelled,
+					MailDue: privacy.Due(privacy.MailStopped, "n"), By: "requester"}, e)
+			}},
+		// The desk's: a lift, an extension, a question, a completion.
+		{name: "desk: lift, extend, ask, complete", who: []string{"OperatorFunction"},
+			want: []string{"TransactWriteItems", "TransactWriteItems", "TransactWriteItems", "TransactWriteItems"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				e := review7Event(privacy.EventRestrictionLiftNotified)
+				for _, tr := range []privacy.Transition{
+					{Step: privacy.StepLift, MailDue: privacy.Due(privacy.MailLifted, "n"), Reason: "r", Lifted: true},
+					{Step: privacy.StepExtend, Extend: now.AddDate(0, 2, 0), ExtensionReason: "complex", By: "dpo"},
+					{Step: privacy.StepAsk, Status: privacy.RequestWaitingForInformation, Ask: privacy.Question{Text: "q?",
+						From: privacy.RequestAwaitingReview, Nonce: "n"}, By: "dpo"},
+					{Step: privacy.StepComplete, From: []privacy.Status{privacy.RequestAwaitingReview}, Status: privacy.RequestCompleted,
+						MailDue: privacy.Due(privacy.MailCorrected, "n"), Reason: "done", By: "dpo"},
+				} {
+					if err := st.Transition(ctx, "r1", tr, e); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+		// privacyctl platform upgrade-records (b8a5a1a, PrivacyUpgradePolicy):
+		// an OpenDSR request still in the site's table moved (a Put there
+		// and a Delete here, conditioned on the status and attempted_at
+		// as read), one in the Platform's without identity keys given them.
+		{name: "upgrade: the Platform's requests moved and keyed", who: []string{"PrivacyUpgradePolicy"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				req := `{"pk":{"S":"R#o1"},"sk":{"S":"REQUEST"},"kind":{"S":"rights_request"},"source":{"S":"opendsr"},` +
+					`"controller_id":{"S":"acme"},"subject":{"S":"acme#k1"},"status":{"S":"completed"},` +
+					`"attempted_at":{"S":"2026-12-01T10:00:00Z"},"type":{"S":"erasure"},"regulation":{"S":"gdpr"}}`
+				if op == "Scan" && (tn == "RequestsTable" || tn == "PlatformRequestsTable") {
+					return 200, `{"Items":[` + req + `],"Count":1,"ScannedCount":1}`
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"Scan RecordsTable", "Scan RequestsTable", "TransactWriteItems", "Scan PlatformRequestsTable", "UpdateItem PlatformRequestsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				n, err := st.UpgradeLegacyRecords(ctx, false)
+				if err == nil && (n.Moved != 1 || n.Requests != 1) {
+					t.Errorf("upgrade: %+v, want one request moved and one keyed", n)
+				}
+				return err
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tables, answer := c.tables, c.answer
+			if tables.Subjects == "" && tables.Requests == "" {
+				tables = siteTables7
+			}
+			if answer == nil {
+				answer = ok8
+			}
+			reqs, ops := record8(t, tables, answer, c.calls)
+			if c.want != nil && strings.Join(ops, ", ") != strings.Join(c.want, ", ") {
+				t.Errorf("sent %v, want %v", ops, c.want)
+			}
+			for _, who := range c.who {
+				for _, r := range decide7(t, who, reqs) {
+					t.Errorf("%s: %s", who, r)
+				}
+			}
+		})
+	}
+}
+
+// Finding (d), medium: UnsubscribeMailFunctionRole's Sid Subscriptions
+// (template.yaml, the comment above it: "A read must name what it reads")
+// holds the function, which the internet reaches by email, to the
+// subscription's attributes it names. Since c416cc9 dynamo.Store.Unsubscribe
+// updates with ReturnValues ALL_OLD (and ReturnValuesOnConditionCheckFailure
+// ALL_OLD), and the grant has no dynamodb:ReturnValues condition: an
+// UpdateItem that names only allowed attributes returns the whole item
+// (the address, the name, the topics: ALL_OLD "returns all of the
+// attributes of the item", UpdateItem API reference), so the attribute
+// bound no longer bounds what the role reads. AWS's own attribute-limited
+// grant adds StringEqualsIfExists dynamodb:ReturnValues [NONE,
+// UPDATED_OLD, UPDATED_NEW] for this reason (DynamoDB developer guide,
+// "Using IAM policy conditions for fine-grained access control", "Grant
+// permissions to limit access to specific attributes"). That condition
+// would refuse the code's own ALL_OLD: the fix is at both depths (the
+// code asks UPDATED_OLD of what it needs, naming signup_id in its update;
+// the grant pins ReturnValues). A failed condition's
+// ReturnValuesOnConditionCheckFailure ALL_OLD returns the item too; the
+// review found no DynamoDB condition key for that parameter (the Service
+// Authorization Reference's keys include dynamodb:ReturnValues; the full
+// list was not checked), in which case an UpdateItem whose condition
+// fails reads an item of the subjects table without writing it. (Fails on the template under review: the ALL_OLD read
+// is allowed.)
+func TestIAMReview8UnsubscribeMailReadsOnlyWhatItNames(t *testing.T) {
+	subjects := table("SubjectsTable")
+	person := "S#" + string(review7Subject)
+	update := func(returnValues string, attrs ...string) map[string]any {
+		ctx := keys([]string{person}, attrs...)
+		ctx["dynamodb:ReturnValues"] = returnValues
+		return ctx
+	}
+	check(t, []ask{
+		// What the code must still do, with what it needs back.
+		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, update("UPDATED_OLD", "pk", "sk", "status", "unsubscribed_at", "signup_id"), true},
+		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, update("NONE", "pk", "sk", "withdrawn_at", "retention_pk", "retention_at"), true},
+		// The whole item back from an update that names two attributes.
+		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, update("ALL_OLD", "pk", "sk", "to"), false},
+		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, update("ALL_NEW", "pk", "sk", "to"), false},
+	})
+}
+
+// Findings (b), low: grants no code path uses since c416cc9 (the
+// unsubscribe learns the consent it withdraws from its own update, no
+// read before). Each "false" row is a request the role allows on the
+// template under review and no code of its holder makes (they fail
+// today).
+//   - RightsFunctionRole's Sid ConsentProofOfAWithdrawal: a GetItem of
+//     the subscription's status and signup_id, dynamo.Store's
+//     withdrawConsentProof read before c416cc9; no code reads them now
+//     (dynamo.Store.Unsubscribe, subscriptions.go: UpdateItem ReturnValues
+//     ALL_OLD). RightsFunction's other reads of the subjects table are
+//     Query (ExportReadsTheSubject).
+//   - UnsubscribeMailFunctionRole's Sid Subscriptions: its one GetItem is
+//     the forward's (to, moved_at: dynamo.Store.Forward); status and
+//     signup_id are no longer read by GetItem, and signup_id is named by
+//     no request of the role any more (the proof's key is its sort key).
+func TestIAMReview8GrantsNoPathUses(t *testing.T) {
+	subjects := table("SubjectsTable")
+	person := []string{"S#" + string(review7Subject)}
+	check(t, []ask{
+		{"RightsFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "status", "signup_id"), false},
+		{"UnsubscribeMailFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "to", "moved_at"), true},
+		{"UnsubscribeMailFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "status", "signup_id"), false},
+		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, keys(person, "pk", "sk", "signup_id"), false},
+	})
+}

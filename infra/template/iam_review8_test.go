@@ -63,12 +63,18 @@ func (s *sent8) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func record8(t *testing.T, tables dynamo.Tables, answer answer8,
 	calls func(ctx context.Context, st *dynamo.Store) error) ([]iamsim.Request, []string) {
 	t.Helper()
+	return recordDB8(t, answer, func(ctx context.Context, db *dynamodb.Client) error { return calls(ctx, dynamo.New(db, tables)) })
+}
+
+// recordDB8 is record8 of calls made with a DynamoDB client.
+func recordDB8(t *testing.T, answer answer8, calls func(ctx context.Context, db *dynamodb.Client) error) ([]iamsim.Request, []string) {
+	t.Helper()
 	rec := &sent8{answer: answer}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
 	db := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDREVIEW", "secret", "")})
-	if err := calls(context.Background(), dynamo.New(db, tables)); err != nil {
+	if err := calls(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	var out []iamsim.Request
@@ -88,10 +94,12 @@ func record8(t *testing.T, tables dynamo.Tables, answer answer8,
 }
 
 // review8Tables are review7's with the ops table's by-due index (the
-// mailer's retry queue and the mailboxes due).
+// mailer's retry queue and the mailboxes due) and the Platform's
+// requests' retention index.
 func review8Tables() awsreq.Tables {
 	tables := review7Tables()
 	tables["OpsTable"].Indexes["by-due"] = [2]string{"due", "next_at"}
+	tables["PlatformRequestsTable"].Indexes["by-retention"] = [2]string{"retention_pk", "retention_at"}
 	return tables
 }
 
@@ -473,4 +481,51 @@ func TestIAMReview8GrantsNoPathUses(t *testing.T) {
 		{"UnsubscribeMailFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "status", "signup_id"), false},
 		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, keys(person, "pk", "sk", "signup_id"), false},
 	})
+}
+
+// The sweep over the Platform's requests (b8a5a1a: SweepFunction, class
+// completed_platform_request): what is due read from the table's
+// retention index and the items themselves, one refiled, then deleted
+// (a request: its subject's holds checked in the same transaction). Every request must be allowed. (Passed on the template
+// under review.)
+func TestIAMReview8SweepOfThePlatformsRequests(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	req := `{"pk":{"S":"R#o1"},"sk":{"S":"REQUEST"},"kind":{"S":"rights_request"},"source":{"S":"opendsr"},"subject":{"S":"acme#k1"},` +
+		`"status":{"S":"completed"},"completed_at":{"S":"2023-12-01T10:00:00Z"},"retention_pk":{"S":"0"},"retention_at":{"N":"1"}}`
+	answer := func(op, tn string, body []byte) (int, string) {
+		switch {
+		case op == "Query" && tn == "PlatformRequestsTable":
+			return 200, `{"Items":[{"pk":{"S":"R#o1"},"sk":{"S":"REQUEST"},"retention_pk":{"S":"0"},"retention_at":{"N":"1"}}],"Count":1,"ScannedCount":1}`
+		case op == "BatchGetItem":
+			return 200, `{"Responses":{"PlatformRequestsTable":[` + req + `]},"UnprocessedKeys":{}}`
+		}
+		return ok8(op, tn, body)
+	}
+	reqs, ops := recordDB8(t, answer, func(ctx context.Context, db *dynamodb.Client) error {
+		sw := &dynamo.Sweep{DB: db, Tables: map[privacy.Table]string{privacy.TableSubjects: "SubjectsTable",
+			privacy.TablePlatformRequests: "PlatformRequestsTable"}}
+		items, _, _, err := sw.DuePage(ctx, privacy.TablePlatformRequests, 0, now, 100, nil)
+		if err != nil {
+			return err
+		}
+		if len(items) != 1 {
+			t.Fatalf("DuePage: %d items, want 1", len(items))
+		}
+		if err := sw.Refile(ctx, privacy.TablePlatformRequests, items[0], now.AddDate(1, 0, 0)); err != nil {
+			return err
+		}
+		more, _, _, err := sw.DuePage(ctx, privacy.TablePlatformRequests, 0, now, 100, nil)
+		if err != nil {
+			return err
+		}
+		_, _, err = sw.DeleteItems(ctx, privacy.TablePlatformRequests, more, now)
+		return err
+	})
+	want := "Query PlatformRequestsTable, BatchGetItem, UpdateItem PlatformRequestsTable, Query PlatformRequestsTable, BatchGetItem, TransactWriteItems"
+	if strings.Join(ops, ", ") != want {
+		t.Errorf("sent %v, want %s", ops, want)
+	}
+	for _, r := range decide7(t, "SweepFunction", reqs) {
+		t.Errorf("SweepFunction: %s", r)
+	}
 }

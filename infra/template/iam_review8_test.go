@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/awsreq"
 	"github.com/privacykeeper/privacykeeper/infra/iamsim"
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -527,5 +530,50 @@ func TestIAMReview8SweepOfThePlatformsRequests(t *testing.T) {
 	}
 	for _, r := range decide7(t, "SweepFunction", reqs) {
 		t.Errorf("SweepFunction: %s", r)
+	}
+}
+
+// Finding (d), low: who may reach the Platform's requests. The template's
+// comment on PlatformRequestsTable ("Granted to the OpenDSR functions,
+// the callbacks, the sweep and the maintenance policy only"),
+// docs/data-model.md ("Granted only to OpenDSRFunction,
+// OpenDSRWorkerFunction, CallbackFunction …, the sweep … and the
+// maintenance and upgrade policies") and docs/security.md (the seventh
+// review's row: "only the sweep and the maintenance/upgrade policies")
+// leave out PrivacyReplayPolicy, which reads the table's stream and
+// writes replayed_at on any of its items (Sids ReplayReadsTheStreams,
+// ReplayMarksTheItems), and the template's comment leaves out
+// PrivacyUpgradePolicy too (Sids UpgradeRecordsFind, MovePlatformRequestsIn:
+// a Put of any item). The holders of the table, as the transformed
+// template grants it, must be the ones the documents name. (Fails on the
+// template under review: PrivacyReplayPolicy is granted it.)
+func TestIAMReview8WhoReachesThePlatformsRequests(t *testing.T) {
+	named := []string{"OpenDSRFunction", "OpenDSRWorkerFunction", "CallbackFunction", "SweepFunction",
+		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy"}
+	sets := policies(t)
+	eval := iamsim.Shared(filepath.Join(localtest.Root(), ".tools", "node", "node_modules"))
+	var holders []string
+	for who, set := range sets {
+		for _, a := range requestsTableActions("PlatformRequestsTable") {
+			var ctx map[string]any
+			switch a.action {
+			case "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem":
+				ctx = keys([]string{"R#1"}, "pk", "sk", "replayed_at")
+			}
+			d, err := eval.Decide(context.Background(), set, "arn:aws:sts::"+account+":assumed-role/x/"+who,
+				iamsim.Request{Action: a.action, Resource: a.resource, Context: ctx})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed() {
+				holders = append(holders, who)
+				break
+			}
+		}
+	}
+	slices.Sort(holders)
+	slices.Sort(named)
+	if !slices.Equal(holders, named) {
+		t.Errorf("granted PlatformRequestsTable: %v; the template and docs name %v", holders, named)
 	}
 }

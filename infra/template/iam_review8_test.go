@@ -203,6 +203,26 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 				_, err := st.ConfirmSubscription(ctx, subject, "s1", review7Event("subscription_confirmed"))
 				return err
 			}},
+		// A second click: the transaction refused, the subscription read
+		// to tell "confirmed already" from a stale link.
+		{name: "confirm: a second click", who: []string{"FormsFunction"},
+			answer: func(op, tn string, body []byte) (int, string) {
+				switch {
+				case op == "GetItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ConsistentRead":true`):
+					return 200, `{"Item":` + review8Sub("confirmed") + `}`
+				case op == "TransactWriteItems":
+					return cancelled8(0, 3)
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"GetItem SubjectsTable", "TransactWriteItems", "GetItem SubjectsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				done, err := st.ConfirmSubscription(ctx, subject, "s1", review7Event("subscription_confirmed"))
+				if err == nil && done {
+					t.Error("ConfirmSubscription of a confirmed signup: done, want confirmed already")
+				}
+				return err
+			}},
 		// The preferences page's topics emptied: an unsubscription, ALL_OLD.
 		{name: "preferences: topics emptied", who: []string{"PreferencesFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {

@@ -471,7 +471,10 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 // grant adds StringEqualsIfExists dynamodb:ReturnValues [NONE,
 // UPDATED_OLD, UPDATED_NEW] for this reason (DynamoDB developer guide,
 // "Using IAM policy conditions for fine-grained access control", "Grant
-// permissions to limit access to specific attributes"). That condition
+// permissions to limit access to specific attributes"; AWS Knowledge
+// Center, "dynamodb-table-restrict-attributes": dynamodb:ReturnValues
+// "allows only requests where ReturnValues is NONE or UPDATED_OLD" in such
+// a policy). That condition
 // would refuse the code's own ALL_OLD: the fix is at both depths (the
 // code asks UPDATED_OLD of what it needs, naming signup_id in its update;
 // the grant pins ReturnValues). A failed condition's

@@ -370,3 +370,45 @@ func TestReview8OneUnreadableTimeStopsTheDeadlineDigest(t *testing.T) {
 		t.Errorf("digest with one unreadable received_at: %+v, %v; want both overdue requests listed and sent", res, err)
 	}
 }
+
+// An unsubscribed subscription whose unsubscribed_at cannot be read (a
+// corrupt or legacy time on an old item), filed in the retention index as
+// due. The sweep finds no class whose clock it can read and refiles the
+// item as due for nothing: it REMOVEs it from the index, counting and
+// logging nothing, so no later run ever sees it, and the subscription
+// (an address) is kept for good instead of 30 days after the
+// unsubscribe. An item the sweep cannot judge must stay where a sweep
+// looks again (or be reported), not drop out of its sight.
+func TestReview8UnreadableClockDropsOutOfTheSweep(t *testing.T) {
+	t.Parallel()
+	r := newReview8(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for _, tc := range []struct{ name, value string }{
+		{"not a time", "last month"},
+		{"a date only", "2025-01-31"},
+	} {
+		sub := r8Subject("9")
+		item := map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: dynamo.SubjectPK(sub)}, "sk": &types.AttributeValueMemberS{Value: "SUB"},
+			"kind": &types.AttributeValueMemberS{Value: dynamo.KindSubscription}, "status": &types.AttributeValueMemberS{Value: privacy.StatusUnsubscribed},
+			"email":           &types.AttributeValueMemberS{Value: "r8-clock@example.com"},
+			"unsubscribed_at": &types.AttributeValueMemberS{Value: tc.value},
+		}
+		// Filed as due, as its writer left it before the time went bad.
+		item["retention_pk"] = &types.AttributeValueMemberS{Value: privacy.RetentionShard(dynamo.SubjectPK(sub) + "|SUB")}
+		item["retention_at"] = &types.AttributeValueMemberN{Value: "1"}
+		if _, err := r.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.tables.Subjects), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		r.sweepAt(t, now)
+		it := r.get(t, r.tables.Subjects, dynamo.SubjectPK(sub), "SUB")
+		if it == nil {
+			continue // deleted: the promise kept
+		}
+		if _, _, _, filed := dynamo.Filed(it); !filed {
+			t.Errorf("%s: an unsubscribed subscription whose unsubscribed_at is %q left the retention index: no sweep will ever delete it",
+				tc.name, tc.value)
+		}
+	}
+}

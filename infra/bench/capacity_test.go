@@ -54,21 +54,17 @@ func TestCapacityPerOperation(t *testing.T) {
 		// confirmation ends (1 as DynamoDB Local reports a delete of an
 		// item that is not there; AWS may bill it 2 as any item of a
 		// transaction), the ledger entry (2) and its by-day and retention
-		// entries (2), and the removal of the subscription's retention
-		// entry (1: confirmed, it is due for nothing). Left there, the
-		// sweep read the subscription when its 30 days pending ended and
-		// removed it then (2: the item and the entry), and the
-		// unsubscription moved it (2, not 1).
-		"confirmation": {11, 3},
+		// entries (2). The subscription's retention entry (its 30 days
+		// pending) stays: the sweep reads it once then and drops it.
+		"confirmation": {10, 3},
 		// The suppression and ledger entry in one transaction (4, and the
 		// entry's by-day and retention entries, 2); the subscription (1)
-		// leaves by-list (1) and enters the retention index for its
-		// 30-day deletion (1), returning what it was (ALL_OLD: which
-		// signup it ended, no read before); then the consent's proof is
-		// stamped withdrawn (1) into the retention index (1). A stamp
-		// that failed is made by the retry (dynamo
-		// TestUnsubscribeStampsTheProof).
-		"unsubscribe": {11, 4},
+		// leaves by-list (1) and its retention entry moves to the 30-day
+		// deletion (2), returning what it was (ALL_OLD: which signup it
+		// ended, no read before); then the consent's proof is stamped
+		// withdrawn (1) into the retention index (1). A stamp that failed
+		// is made by the retry (dynamo TestUnsubscribeStampsTheProof).
+		"unsubscribe": {12, 4},
 		// The counters (2); the request (2) with its three index entries
 		// (the queue's status/due, the subject's, the retention index's:
 		// 3); the ledger entry (2) and its by-day and retention entries (2).

@@ -297,12 +297,7 @@ func (s *Store) ConfirmSubscription(ctx context.Context, subject privacy.Subject
 	upd := &types.Update{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :confirmed, signup_id = :sid, confirmed_at = :now, list_pk = :list, list_sk = :subject, " +
-			"last_activity_at = :now, policy_version = :pv, legal_basis = :lb, mail_due = :due " +
-			// A confirmed subscription is due for nothing (privacy.NextDue):
-			// out of the retention index, so the sweep does not read it when
-			// its 30 days pending end, and its unsubscription files it anew
-			// (1 WCU) instead of moving its entry (2).
-			"REMOVE expires_at, unsubscribed_at, " + attrDuePK + ", " + attrDueAt),
+			"last_activity_at = :now, policy_version = :pv, legal_basis = :lb, mail_due = :due REMOVE expires_at, unsubscribed_at"),
 		// The sentence read above is still the signup's: a signup that
 		// replaced it since fails here (as its signup ids do).
 		// (Empty or absent in a signup stored before versions were kept.)

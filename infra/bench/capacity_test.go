@@ -58,13 +58,13 @@ func TestCapacityPerOperation(t *testing.T) {
 		// pending) stays: the sweep reads it once then and drops it.
 		"confirmation": {10, 3},
 		// The suppression and ledger entry in one transaction (4, and the
-		// entry's by-day and retention entries, 2); the subscription (1)
-		// leaves by-list (1) and its retention entry moves to the 30-day
-		// deletion (2), returning what it was (ALL_OLD: which signup it
-		// ended, no read before); then the consent's proof is stamped
-		// withdrawn (1) into the retention index (1). A stamp that failed
-		// is made by the retry (dynamo TestUnsubscribeStampsTheProof).
-		"unsubscribe": {12, 4},
+		// entry's by-day and retention entries, 2); the consent's proof,
+		// read (which signup it is) and stamped withdrawn (1) into the
+		// retention index (1) before the subscription ends, so a failure
+		// leaves the whole withdrawal to be retried (two more round trips);
+		// the subscription (1) leaves by-list (1) and its retention entry
+		// moves to the 30-day deletion (2).
+		"unsubscribe": {12, 5},
 		// The counters (2); the request (2) with its three index entries
 		// (the queue's status/due, the subject's, the retention index's:
 		// 3); the ledger entry (2) and its by-day and retention entries (2).

@@ -366,16 +366,30 @@ type consentProofRecord struct {
 func consentProofSK(signupID string) string { return "CONSENT#" + signupID }
 
 // withdrawConsentProof starts the retention period of the proof of the
-// signup signupID, withdrawn at at: withdrawn_at and its due time in the
-// retention index. Only once: a proof withdrawn already, or none (a
-// pending signup's, or one confirmed before proofs were kept), is left
-// as it is.
-func (s *Store) withdrawConsentProof(ctx context.Context, subject privacy.SubjectID, signupID string, at time.Time) error {
-	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(consentProofSK(signupID))}
+// subject's confirmed consent, if one is confirmed: withdrawn_at (the
+// first withdrawal's time is kept, so a retry moves nothing) and its due
+// time in the retention index. It runs before the subscription is ended,
+// so a failure here leaves the withdrawal to be retried whole. A
+// subscription confirmed before proofs were kept has none: nothing to do.
+func (s *Store) withdrawConsentProof(ctx context.Context, subject privacy.SubjectID, at time.Time) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Subjects, Key: subKey(subject), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#status, signup_id"), ExpressionAttributeNames: map[string]string{"#status": "status"}})
+	if err != nil {
+		return fmt.Errorf("read the subscription: %w", err)
+	}
+	var sub subscriptionRecord
+	if err := attributevalue.UnmarshalMap(out.Item, &sub); err != nil {
+		return fmt.Errorf("read the subscription: %w", err)
+	}
+	if sub.Status != privacy.StatusConfirmed || sub.SignupID == "" {
+		return nil
+	}
+	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(consentProofSK(sub.SignupID))}
 	vals := map[string]types.AttributeValue{":at": str(ts(at))}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects, Key: key,
-		UpdateExpression:          aws.String("SET withdrawn_at = :at, " + setDue(vals, key, privacy.Retention().ConsentProof.From(at))),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(withdrawn_at)"),
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Subjects, Key: key,
+		UpdateExpression: aws.String("SET withdrawn_at = if_not_exists(withdrawn_at, :at), " +
+			setDueIfNone(vals, key, privacy.Retention().ConsentProof.From(at))),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: vals})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("withdraw the consent's proof: %w", err)
@@ -387,70 +401,40 @@ func (s *Store) withdrawConsentProof(ctx context.Context, subject privacy.Subjec
 // subject for marketing. It works whether or not a subscription exists (the
 // link proves the person was mailed) and is idempotent: once the subject is
 // suppressed as unsubscribed, a repeat (the same link posted again, mail to
-// the unsubscribe address sent again) changes nothing, not even the
+// the unsubscribe address sent again) writes nothing, not even to the
 // ledger. A subscription it ends makes the withdrawal's receipt due (the
-// mailer sends it to those who had confirmed). The proof of the consent it
-// withdraws is stamped after, from the subscription as it was (its
-// signup): no read before. A stamp that failed is made by the retry, which
-// finds the subscription ended and stamps the proof of the signup it
-// ended, at the time it ended.
+// mailer sends it to those who had confirmed).
 func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e privacy.Event) error {
 	recorded, err := s.suppress(ctx, subject, privacy.SuppressUnsubscribed, e, true)
 	if err != nil {
 		return err
+	}
+	if err := s.withdrawConsentProof(ctx, subject, e.At); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
 	}
 	vals := map[string]types.AttributeValue{
 		":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
 		":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
 		":pv":  str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailWithdrawn, ts(e.At)).String()),
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
 		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now, " +
 			"policy_version = :pv, mail_due = :due, " + setDue(vals, subKey(subject), privacy.Retention().Unsubscribed.From(e.At)) +
 			" REMOVE topics, list_pk, list_sk"),
-		ConditionExpression:                 aws.String("attribute_exists(pk) AND #status <> :unsub"),
-		ExpressionAttributeNames:            map[string]string{"#status": "status"},
-		ExpressionAttributeValues:           vals,
-		ReturnValues:                        types.ReturnValueAllOld,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #status <> :unsub"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: vals,
 	})
-	var ccf *types.ConditionalCheckFailedException
 	switch {
-	case errors.As(err, &ccf):
-		// None, or ended before: the retry of a withdrawal whose stamp
-		// failed stamps it now.
-		var was subscriptionRecord
-		if err := attributevalue.UnmarshalMap(ccf.Item, &was); err != nil {
-			return fmt.Errorf("unsubscribe: %w", err)
-		}
-		if was.Status != privacy.StatusUnsubscribed || was.SignupID == "" {
-			return nil
-		}
-		at := was.UnsubscribedAt.Time
-		if at.IsZero() {
-			at = e.At
-		}
-		return s.withdrawConsentProof(ctx, subject, was.SignupID, at)
+	case isConditionFailed(err):
+		return nil
 	case err != nil:
 		return fmt.Errorf("unsubscribe: %w", err)
-	}
-	if !recorded {
+	case !recorded:
 		// A subscription ended under a suppression already there: its
 		// withdrawal is still the ledger's (its receipt names the entry).
-		if err := s.RecordEvent(ctx, e); err != nil {
-			return err
-		}
-	}
-	var was subscriptionRecord
-	if err := attributevalue.UnmarshalMap(out.Attributes, &was); err != nil {
-		return fmt.Errorf("unsubscribe: %w", err)
-	}
-	if was.Status != privacy.StatusConfirmed || was.SignupID == "" {
-		return nil
-	}
-	if err := s.withdrawConsentProof(ctx, subject, was.SignupID, e.At); err != nil {
-		return fmt.Errorf("unsubscribe: %w", err)
+		return s.RecordEvent(ctx, e)
 	}
 	return nil
 }

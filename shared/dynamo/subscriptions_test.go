@@ -8,11 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -130,83 +125,5 @@ func TestAllow(t *testing.T) {
 		if err != nil || ok != (i <= 3) {
 			t.Fatalf("use %d: %v %v", i, ok, err)
 		}
-	}
-}
-
-// An unsubscription stamps the proof of the consent it withdraws
-// (withdrawn_at, and its 3 years in the retention index) from the
-// subscription as it was, and once; a withdrawal that ended the
-// subscription but failed before its stamp is stamped by its retry, at
-// the time the subscription ended.
-func TestUnsubscribeStampsTheProof(t *testing.T) {
-	t.Parallel()
-	s, db, tables := newStoreDB(t)
-	ctx := context.Background()
-	t0 := time.Now().UTC().Truncate(time.Second)
-	proof := func(subj privacy.SubjectID, signup string) map[string]types.AttributeValue {
-		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &tables.Subjects, ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: dynamo.SubjectPK(subj)},
-				"sk": &types.AttributeValueMemberS{Value: "CONSENT#" + signup}}})
-		if err != nil || out.Item == nil {
-			t.Fatalf("proof of %s: %v %v", signup, out, err)
-		}
-		return out.Item
-	}
-	withdrawn := func(item map[string]types.AttributeValue) string {
-		v, _ := item["withdrawn_at"].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		if _, filed := item["retention_at"]; !filed {
-			t.Errorf("withdrawn at %s but not in the retention index", v.Value)
-		}
-		return v.Value
-	}
-	confirmed := func(subj privacy.SubjectID) {
-		signup := privacy.Signup{Email: string(subj[:4]) + "@example.com", Topics: []string{"newsletter"}}
-		if _, err := s.RequestSubscription(ctx, privacy.PendingSignup{Sub: signup, Subject: subj, ID: "s1", Cooldown: time.Minute,
-			Event: ev(subj, "subscribe_requested", t0)}); err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := s.ConfirmSubscription(ctx, subj, "s1", ev(subj, "subscription_confirmed", t0.Add(time.Minute))); err != nil || !ok {
-			t.Fatalf("confirm: %v %v", ok, err)
-		}
-	}
-	for _, c := range []struct {
-		name string
-		// ended is what a first attempt left: the subscription ended at
-		// t0+1h, its proof not stamped.
-		ended bool
-		want  time.Time
-	}{
-		{"unsubscribed", false, t0.Add(2 * time.Hour)},
-		{"the retry of a withdrawal whose stamp failed", true, t0.Add(time.Hour)},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			subj := privacy.SubjectID(strings.Repeat(map[bool]string{false: "3", true: "4"}[c.ended], 64))
-			confirmed(subj)
-			if c.ended {
-				_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &tables.Subjects,
-					Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: dynamo.SubjectPK(subj)}, "sk": &types.AttributeValueMemberS{Value: "SUB"}},
-					UpdateExpression:          aws.String("SET #s = :u, unsubscribed_at = :at REMOVE list_pk, list_sk"),
-					ExpressionAttributeNames:  map[string]string{"#s": "status"},
-					ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: privacy.StatusUnsubscribed}, ":at": &types.AttributeValueMemberS{Value: t0.Add(time.Hour).Format(time.RFC3339Nano)}}})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := withdrawn(proof(subj, "s1")); got != "" {
-				t.Fatalf("withdrawn before the unsubscription: %s", got)
-			}
-			for i := range 2 { // the second changes nothing
-				if err := s.Unsubscribe(ctx, subj, ev(subj, "unsubscribed", t0.Add(time.Duration(2+i)*time.Hour))); err != nil {
-					t.Fatal(err)
-				}
-				got, err := time.Parse(time.RFC3339Nano, withdrawn(proof(subj, "s1")))
-				if err != nil || !got.Equal(c.want) {
-					t.Fatalf("unsubscribe #%d: proof withdrawn at %v (%v), want %v", i+1, got, err, c.want)
-				}
-			}
-		})
 	}
 }

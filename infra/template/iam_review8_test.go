@@ -27,8 +27,9 @@ import (
 // The eighth role-versus-code review: the merges of 1c5f641..85ee7cb
 // (the Platform's requests in a table of their own, the processors'
 // mailboxes and digests, a restriction's lift told to the processors,
-// regions, the unsubscribe's ALL_OLD and the confirmation's removal of
-// the retention index attributes, Store.Transition's new conditions).
+// regions, Store.Transition's new conditions; the unsubscribe's ALL_OLD
+// and the confirmation's removal of the retention index attributes were
+// reverted after review 8, and their rows follow the code as it is).
 // Each changed code path runs through a real dynamo.Store against a
 // recorder that answers per call (errors included, so that the branches
 // taken only on a refused condition send their requests too); every
@@ -159,57 +160,59 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 		want   []string
 		calls  func(ctx context.Context, st *dynamo.Store) error
 	}{
-		// dynamo.Store.Unsubscribe (c416cc9): the subscription ended with
-		// ReturnValues ALL_OLD; a confirmed one's consent proof stamped
-		// after (withdrawn_at and its retention index entry).
-		{name: "unsubscribe: ALL_OLD finds a confirmed subscription, its proof stamped",
+		// dynamo.Store.Unsubscribe: the subscription's status and signup
+		// read, a confirmed one's consent proof stamped (withdrawn_at and
+		// its retention index entry), then the subscription ended.
+		{name: "unsubscribe: the subscription read (status, signup_id), its proof stamped, then ended",
 			who: []string{"PreferencesFunction", "UnsubscribeMailFunction", "RightsFunction", "OperatorFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {
-				if op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`) {
-					return 200, `{"Attributes":` + review8Sub("confirmed") + `}`
+				if op == "GetItem" && tn == "SubjectsTable" {
+					return 200, `{"Item":` + review8Sub("confirmed") + `}`
 				}
 				return ok8(op, tn, body)
 			},
-			want: []string{"TransactWriteItems", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable"},
+			want: []string{"TransactWriteItems", "GetItem SubjectsTable", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable"},
 			calls: func(ctx context.Context, st *dynamo.Store) error {
 				return st.Unsubscribe(ctx, subject, review7Event("unsubscribed"))
 			}},
 		// Under a suppression already there (its transaction refused):
-		// the withdrawal recorded alone, then the proof stamped.
+		// the proof stamped, the subscription ended, the withdrawal
+		// recorded alone.
 		{name: "unsubscribe under a suppression already there",
 			who: []string{"PreferencesFunction", "UnsubscribeMailFunction", "RightsFunction", "OperatorFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {
 				switch {
 				case op == "TransactWriteItems":
 					return cancelled8(0, 2)
-				case op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`):
-					return 200, `{"Attributes":` + review8Sub("confirmed") + `}`
+				case op == "GetItem" && tn == "SubjectsTable":
+					return 200, `{"Item":` + review8Sub("confirmed") + `}`
 				}
 				return ok8(op, tn, body)
 			},
-			want: []string{"TransactWriteItems", "UpdateItem SubjectsTable", "PutItem LedgerTable", "UpdateItem SubjectsTable"},
+			want: []string{"TransactWriteItems", "GetItem SubjectsTable", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable", "PutItem LedgerTable"},
 			calls: func(ctx context.Context, st *dynamo.Store) error {
 				return st.Unsubscribe(ctx, subject, review7Event("unsubscribed"))
 			}},
-		// The retry of a withdrawal whose stamp failed: the update
-		// refused (ended already), the old item from the refusal, the
-		// proof stamped at the time it ended.
-		{name: "unsubscribe retried: the refusal's ALL_OLD, the proof stamped",
+		// A repeat: the subscription ended already (no proof to stamp),
+		// the update refused.
+		{name: "unsubscribe repeated: the subscription ended already",
 			who: []string{"PreferencesFunction", "UnsubscribeMailFunction", "RightsFunction", "OperatorFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {
-				if op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`) {
+				switch {
+				case op == "GetItem" && tn == "SubjectsTable":
+					return 200, `{"Item":` + review8Sub("unsubscribed") + `}`
+				case op == "UpdateItem" && tn == "SubjectsTable":
 					return ccf8(review8Sub("unsubscribed"))
 				}
 				return ok8(op, tn, body)
 			},
-			want: []string{"TransactWriteItems", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable"},
+			want: []string{"TransactWriteItems", "GetItem SubjectsTable", "UpdateItem SubjectsTable"},
 			calls: func(ctx context.Context, st *dynamo.Store) error {
 				return st.Unsubscribe(ctx, subject, review7Event("unsubscribed"))
 			}},
-		// The confirmation (47d988b): the signup read whole, the
-		// subscription confirmed with its retention index attributes
-		// removed, the proof, the entry, the suppressions it lifts.
-		{name: "confirm: out of the retention index", who: []string{"FormsFunction"},
+		// The confirmation: the signup read whole, the subscription
+		// confirmed, the proof, the entry, the suppressions it lifts.
+		{name: "confirm", who: []string{"FormsFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {
 				if op == "GetItem" && tn == "SubjectsTable" {
 					return 200, `{"Item":` + review8Sub("pending") + `}`
@@ -241,18 +244,15 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 				}
 				return err
 			}},
-		// The preferences page's topics emptied: an unsubscription, ALL_OLD.
+		// The preferences page's topics emptied: an unsubscription.
 		{name: "preferences: topics emptied", who: []string{"PreferencesFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {
-				if op == "UpdateItem" && tn == "SubjectsTable" && strings.Contains(string(body), `"ALL_OLD"`) {
-					return 200, `{"Attributes":` + review8Sub("confirmed") + `}`
-				}
 				if op == "GetItem" && tn == "SubjectsTable" {
 					return 200, `{"Item":` + review8Sub("confirmed") + `}`
 				}
 				return ok8(op, tn, body)
 			},
-			want: []string{"TransactWriteItems", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable", "GetItem SubjectsTable"},
+			want: []string{"TransactWriteItems", "GetItem SubjectsTable", "UpdateItem SubjectsTable", "UpdateItem SubjectsTable", "GetItem SubjectsTable"},
 			calls: func(ctx context.Context, st *dynamo.Store) error {
 				_, err := st.SetTopics(ctx, subject, nil, review7Event("unsubscribed"))
 				return err
@@ -461,9 +461,9 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 // Finding (d), medium: UnsubscribeMailFunctionRole's Sid Subscriptions
 // (template.yaml, the comment above it: "A read must name what it reads")
 // holds the function, which the internet reaches by email, to the
-// subscription's attributes it names. Since c416cc9 dynamo.Store.Unsubscribe
-// updates with ReturnValues ALL_OLD (and ReturnValuesOnConditionCheckFailure
-// ALL_OLD), and the grant has no dynamodb:ReturnValues condition: an
+// subscription's attributes it names. c416cc9 made dynamo.Store.Unsubscribe
+// update with ReturnValues ALL_OLD (reverted since), and the grant had no
+// dynamodb:ReturnValues condition: an
 // UpdateItem that names only allowed attributes returns the whole item
 // (the address, the name, the topics: ALL_OLD "returns all of the
 // attributes of the item", UpdateItem API reference), so the attribute
@@ -475,15 +475,14 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 // Center, "dynamodb-table-restrict-attributes": dynamodb:ReturnValues
 // "allows only requests where ReturnValues is NONE or UPDATED_OLD" in such
 // a policy). That condition
-// would refuse the code's own ALL_OLD: the fix is at both depths (the
-// code asks UPDATED_OLD of what it needs, naming signup_id in its update;
-// the grant pins ReturnValues). A failed condition's
+// refuses any ALL_OLD now that the code reads only what it names again. A failed condition's
 // ReturnValuesOnConditionCheckFailure ALL_OLD returns the item too; the
 // review found no DynamoDB condition key for that parameter (the Service
 // Authorization Reference's keys include dynamodb:ReturnValues; the full
 // list was not checked), in which case an UpdateItem whose condition
-// fails reads an item of the subjects table without writing it. (Fails on the template under review: the ALL_OLD read
-// is allowed.)
+// fails reads an item of the subjects table without writing it (said in
+// docs/security.md, "Left open"). (Failed on the template under review:
+// the ALL_OLD read was allowed.)
 func TestIAMReview8UnsubscribeMailReadsOnlyWhatItNames(t *testing.T) {
 	subjects := table("SubjectsTable")
 	person := "S#" + string(review7Subject)
@@ -499,32 +498,6 @@ func TestIAMReview8UnsubscribeMailReadsOnlyWhatItNames(t *testing.T) {
 		// The whole item back from an update that names two attributes.
 		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, update("ALL_OLD", "pk", "sk", "to"), false},
 		{"UnsubscribeMailFunction", "dynamodb:UpdateItem", subjects, update("ALL_NEW", "pk", "sk", "to"), false},
-	})
-}
-
-// Findings (b), low: grants no code path uses since c416cc9 (the
-// unsubscribe learns the consent it withdraws from its own update, no
-// read before). Each "false" row is a request the role allows on the
-// template under review and no code of its holder makes (they fail
-// today).
-//   - RightsFunctionRole's Sid ConsentProofOfAWithdrawal: a GetItem of
-//     the subscription's status and signup_id, dynamo.Store's
-//     withdrawConsentProof read before c416cc9; no code reads them now
-//     (dynamo.Store.Unsubscribe, subscriptions.go: UpdateItem ReturnValues
-//     ALL_OLD). RightsFunction's other reads of the subjects table are
-//     Query (ExportReadsTheSubject).
-//   - UnsubscribeMailFunctionRole's Sid Subscriptions: its one GetItem is
-//     the forward's (to, moved_at: dynamo.Store.Forward); status and
-//     signup_id are no longer read by GetItem. (signup_id is named by no
-//     UpdateItem of the role either, but the fix of the ALL_OLD finding
-//     above may name it: no row holds that.)
-func TestIAMReview8GrantsNoPathUses(t *testing.T) {
-	subjects := table("SubjectsTable")
-	person := []string{"S#" + string(review7Subject)}
-	check(t, []ask{
-		{"RightsFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "status", "signup_id"), false},
-		{"UnsubscribeMailFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "to", "moved_at"), true},
-		{"UnsubscribeMailFunction", "dynamodb:GetItem", subjects, keys(person, "pk", "sk", "status", "signup_id"), false},
 	})
 }
 
@@ -591,7 +564,7 @@ func TestIAMReview8SweepOfThePlatformsRequests(t *testing.T) {
 // template under review: PrivacyReplayPolicy is granted it.)
 func TestIAMReview8WhoReachesThePlatformsRequests(t *testing.T) {
 	named := []string{"OpenDSRFunction", "OpenDSRWorkerFunction", "CallbackFunction", "SweepFunction",
-		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy"}
+		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy", "PrivacyReplayPolicy"}
 	sets := policies(t)
 	eval := iamsim.Shared(filepath.Join(localtest.Root(), ".tools", "node", "node_modules"))
 	var holders []string

@@ -313,17 +313,22 @@ func TestIAMReview8ChangedPathsAsAWSSeesThem(t *testing.T) {
 				return st.MailboxSent(ctx, due[0], nil, "")
 			}},
 		// The team's lift of a restriction (d239e40, rights.Desk.Lift,
-		// OperatorFunction only): the request's deliveries read, each one
-		// by email given the address again, lifted_at and its mail_due.
+		// OperatorFunction only): the request's deliveries read, the
+		// processors still registered listed, each delivery by email to
+		// one of them given the address again, lifted_at and its mail_due.
 		{name: "desk: a restriction's lift told to the processors", who: []string{"OperatorFunction"},
 			answer: func(op, tn string, body []byte) (int, string) {
 				if op == "Query" && tn == "RequestsTable" {
 					d := strings.Replace(pmDelivery, `"type":{"S":"erasure"}`, `"type":{"S":"restriction"}`, 1)
 					return 200, `{"Items":[` + d + `],"Count":1,"ScannedCount":1}`
 				}
+				if op == "Query" && tn == "OpsTable" {
+					return 200, `{"Items":[{"processor_id":{"S":"` + pmProcessor + `"},"name":{"S":"Drift"},"contact_email":{"S":"` + pmContact +
+						`"}}],"Count":1,"ScannedCount":1}`
+				}
 				return ok8(op, tn, body)
 			},
-			want: []string{"Query RequestsTable", "UpdateItem RequestsTable"},
+			want: []string{"Query RequestsTable", "Query OpsTable", "UpdateItem RequestsTable"},
 			calls: func(ctx context.Context, st *dynamo.Store) error {
 				return st.TellLift(ctx, pmRequest, "ann@example.org", now)
 			}},
@@ -564,7 +569,7 @@ func TestIAMReview8SweepOfThePlatformsRequests(t *testing.T) {
 // template under review: PrivacyReplayPolicy is granted it.)
 func TestIAMReview8WhoReachesThePlatformsRequests(t *testing.T) {
 	named := []string{"OpenDSRFunction", "OpenDSRWorkerFunction", "CallbackFunction", "SweepFunction",
-		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy", "PrivacyReplayPolicy"}
+		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy", "PrivacyReplayPolicy", "PrivacyBackfillPolicy"}
 	sets := policies(t)
 	eval := iamsim.Shared(filepath.Join(localtest.Root(), ".tools", "node", "node_modules"))
 	var holders []string

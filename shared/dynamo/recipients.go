@@ -359,6 +359,10 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, requestID string) (bool, er
 // ledger, in one transaction. Confirming again changes nothing and is no
 // error; privacy.ErrNotFound when there is no such delivery by email.
 func (s *Store) ConfirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event) error {
+	return s.confirmDelivery(ctx, requestID, processorID, e, false)
+}
+
+func (s *Store) confirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event, retried bool) error {
 	key := deliveryKey(requestID, processorID)
 	it, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Requests, Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -374,10 +378,19 @@ func (s *Store) ConfirmDelivery(ctx context.Context, requestID, processorID stri
 	if err != nil {
 		return fmt.Errorf("marshal recipient: %w", err)
 	}
+	// A restriction's lift told of after it (TellLift) waits for the
+	// processor's mailbox with the person's address: the lift's email
+	// removes it once sent, not this confirmation of the restriction.
+	update, cond := "SET #st = :done, #s = :closed, updated_at = :at, last_error = :none REMOVE identity_value",
+		"#st = :emailed AND attribute_exists(contact_email) AND attribute_not_exists(lifted_at)"
+	if _, lifted := it.Item["lifted_at"]; lifted {
+		update, cond = "SET #st = :done, #s = :closed, updated_at = :at, last_error = :none",
+			"#st = :emailed AND attribute_exists(contact_email) AND attribute_exists(lifted_at)"
+	}
 	items, err := s.withLedger(e,
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: key,
-			UpdateExpression:         aws.String("SET #st = :done, #s = :closed, updated_at = :at, last_error = :none REMOVE identity_value"),
-			ConditionExpression:      aws.String("#st = :emailed AND attribute_exists(contact_email)"),
+			UpdateExpression:         aws.String(update),
+			ConditionExpression:      aws.String(cond),
 			ExpressionAttributeNames: map[string]string{"#st": "state", "#s": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":done": str(privacy.RecipientCompleted),
 				":closed": str(privacy.DeliveryClosed), ":at": str(ts(e.At)), ":none": str(""), ":emailed": str(privacy.RecipientEmailed)}}},
@@ -389,8 +402,13 @@ func (s *Store) ConfirmDelivery(ctx context.Context, requestID, processorID stri
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) && !retried {
+		// Confirmed meanwhile (a double click: once is enough), or a lift
+		// told of meanwhile: read again.
+		return s.confirmDelivery(ctx, requestID, processorID, e, true)
+	}
 	if refusedAt(err, 0) {
-		return nil // confirmed meanwhile (a double click): once is enough
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("confirm delivery: %w", err)
@@ -444,8 +462,21 @@ func (s *Store) TellLift(ctx context.Context, requestID, identity string, at tim
 	if err != nil {
 		return fmt.Errorf("tell lift: %w", err)
 	}
+	current, err := s.ProcessorsToTell(ctx)
+	if err != nil {
+		return fmt.Errorf("tell lift: %w", err)
+	}
+	registered := map[string]bool{}
+	for _, p := range current {
+		registered[p.ID] = true
+	}
 	for _, it := range items {
-		if privacy.Right(s1(it, "type")) != privacy.RightRestriction || s1(it, "contact_email") == "" {
+		// Only a processor told of the restriction (emailed, or confirmed
+		// it) and still the company's: one removed since, or whose email
+		// SES refused, is mailed nothing of the person.
+		told := s1(it, "state") == privacy.RecipientEmailed || s1(it, "state") == privacy.RecipientCompleted
+		if privacy.Right(s1(it, "type")) != privacy.RightRestriction || s1(it, "contact_email") == "" || !told ||
+			!registered[strings.TrimPrefix(s1(it, attrSK), "RCPT#")] {
 			continue
 		}
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests,

@@ -218,12 +218,16 @@ func untilProcessed(ctx context.Context, call func() (done bool, err error)) (in
 }
 
 // Refile files an item under its next due time (privacy.NextDue), or
-// notBefore if that is later (a protected item is looked at again then),
-// or takes it out of the index when no class applies to it any more;
-// unless the item was filed anew since it was read.
+// notBefore if that is later (a protected item, or one whose clock could
+// not be read, is looked at again then), or takes it out of the index
+// when no class applies to it any more and no notBefore is given; unless
+// the item was filed anew since it was read.
 func (s *Sweep) Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error {
 	it := item.(sweepItem)
 	at, ok := privacy.NextDue(privacy.RetentionClasses(), t, it)
+	if !ok && !notBefore.IsZero() {
+		at, ok = notBefore, true
+	}
 	if ok && at.Before(notBefore) {
 		at = notBefore
 	}

@@ -81,11 +81,7 @@ func (c Class) From(t time.Time) time.Time {
 // does not apply to it (another table, kind or status; the attribute it
 // strips or requires absent, the one it excludes present; no clock).
 func (c Class) End(table Table, item Item) (time.Time, bool) {
-	if c.Table != table || (c.Kind != "" && item.String("kind") != c.Kind) ||
-		(c.Status != "" && item.String("status") != c.Status) {
-		return time.Time{}, false
-	}
-	if (c.Has != "" && !item.Has(c.Has)) || (c.Unless != "" && item.Has(c.Unless)) {
+	if !c.applies(table, item) {
 		return time.Time{}, false
 	}
 	clock, ok := item.Time(c.Clock)
@@ -96,6 +92,24 @@ func (c Class) End(table Table, item Item) (time.Time, bool) {
 		return clock, true
 	}
 	return c.From(clock), true
+}
+
+// applies reports whether item is of the class, its clock aside.
+func (c Class) applies(table Table, item Item) bool {
+	return c.Table == table && (c.Kind == "" || item.String("kind") == c.Kind) &&
+		(c.Status == "" || item.String("status") == c.Status) &&
+		(c.Has == "" || item.Has(c.Has)) && (c.Unless == "" || !item.Has(c.Unless))
+}
+
+// Unreadable reports whether item is of the class but carries a clock
+// that cannot be read (a corrupt or unknown time format): the class can
+// neither be judged nor forgotten.
+func (c Class) Unreadable(table Table, item Item) bool {
+	if !c.applies(table, item) || !item.Has(c.Clock) {
+		return false
+	}
+	_, ok := item.Time(c.Clock)
+	return !ok
 }
 
 // NextDue is the earliest end of a period among classes for item: when a

@@ -297,8 +297,10 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 			return err
 		}
 	}
+	// Lifted: the request's restriction has ended, so its address goes
+	// with the lifted restriction's class, not the request's 3 years.
 	return d.apply(ctx, req, privacy.Transition{Step: privacy.StepDeny, Status: privacy.RequestDenied,
-		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason}, privacy.EventRequestDenied)
+		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason, Lifted: objectsToAll(req)}, privacy.EventRequestDenied)
 }
 
 // Extend moves an open request's deadline, at most as far as the law
@@ -419,7 +421,12 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, privacy.EventRestrictionLiftNotified); err != nil {
 		return err
 	}
-	// The processors told of the restriction are told of its end (Art. 19).
+	// The processors told of the restriction are told of its end (Art. 19),
+	// once no other restriction of the person is in force: while one is,
+	// they must not resume.
+	if by, err := d.Store.Restriction(ctx, req.Subject); err != nil || len(by) > 0 {
+		return err
+	}
 	return d.Store.TellLift(ctx, req.ID, privacy.NormalizeEmail(req.Email), d.Now().UTC())
 }
 

@@ -91,7 +91,7 @@ type Report struct {
 	Scanned  int                       `json:"scanned"`       // items read
 	Entries  int                       `json:"index_entries"` // retention index entries read
 	Refiled  int                       `json:"refiled"`       // items read but not due, filed under their next due time
-	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|protected
+	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|protected|unreadable
 	Retries  int                       `json:"batch_retries"`
 	Duration time.Duration             `json:"duration_ns"`
 }
@@ -309,10 +309,20 @@ func (s *Sweeper) apply(ctx context.Context, table privacy.Table, item privacy.I
 	classes := s.due(table, item, now)
 	if len(classes) == 0 {
 		rep.Refiled++
+		// A class whose clock cannot be read is counted and looked at again
+		// a day later (Refile keeps it filed): never deleted on it, never
+		// forgotten either.
+		recheck := time.Time{}
+		for _, c := range s.Classes {
+			if c.Unreadable(table, item) {
+				rep.add(c.Name, "unreadable", 1)
+				recheck = now.Add(ProtectedRecheck)
+			}
+		}
 		if dry {
 			return "", nil
 		}
-		return "", s.Store.Refile(ctx, table, item, time.Time{})
+		return "", s.Store.Refile(ctx, table, item, recheck)
 	}
 	protect := func(classes []privacy.Class) (string, error) {
 		for _, c := range classes {

@@ -27,9 +27,8 @@ import (
 )
 
 // meter asks DynamoDB for the capacity every call consumes
-// (ReturnConsumedCapacity INDEXES: the table's and each index's) and adds
-// it up as AWS bills it (billed), reads and writes apart, and keeps when
-// each call started and ended. Each call is held hold
+// (ReturnConsumedCapacity TOTAL) and adds it up, reads and writes apart,
+// and keeps when each call started and ended. Each call is held hold
 // before it is sent, so calls made together overlap for certain on a busy
 // machine (a goroutine started late would otherwise look sequential).
 type meter struct {
@@ -48,7 +47,7 @@ func (m *meter) option(o *dynamodb.Options) {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("consumedCapacity",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() {
-					f.Set(reflect.ValueOf(types.ReturnConsumedCapacityIndexes))
+					f.Set(reflect.ValueOf(types.ReturnConsumedCapacityTotal))
 				}
 				start := time.Now()
 				time.Sleep(m.hold)
@@ -66,11 +65,11 @@ func (m *meter) add(op string, result any, sp span) {
 	switch cc := reflect.ValueOf(result).Elem().FieldByName("ConsumedCapacity").Interface().(type) {
 	case *types.ConsumedCapacity:
 		if cc != nil {
-			units = billed(op, *cc)
+			units = aws.ToFloat64(cc.CapacityUnits)
 		}
 	case []types.ConsumedCapacity:
 		for _, c := range cc {
-			units += billed(op, c)
+			units += aws.ToFloat64(c.CapacityUnits)
 		}
 	}
 	m.mu.Lock()
@@ -81,38 +80,6 @@ func (m *meter) add(op string, result any, sp span) {
 	} else {
 		m.write += units
 	}
-}
-
-// billed is what AWS bills for one table's part of a call, from what
-// DynamoDB Local reports under INDEXES. The table's own units stand as
-// reported: a write is 1 WCU per KB, and in a transaction 2, since
-// DynamoDB "performs two underlying reads or writes of every item in the
-// transaction: one to prepare the transaction and one to commit" (the
-// Developer Guide, "Amazon DynamoDB Transactions: How it works",
-// capacity management). A global secondary index's entry is written after
-// the transaction commits ("its changes start propagating to global
-// secondary indexes", same page) and billed as any index write: 1 WCU per
-// KB of the entry written, 2 when the write moves the entry's key (the
-// old one deleted, the new one put), 1 to remove it, nothing when the
-// write leaves the index as it was (the Developer Guide, GSI.html,
-// "Provisioned throughput considerations for global secondary indexes",
-// writes). The
-// DynamoDB emulator nubo-db/dynoxide measured the same against real
-// DynamoDB (its pull request 188: "the transactional 2x factor applies to
-// the base table arm alone"). DynamoDB Local counts the index writes as
-// AWS does outside a transaction but doubles them inside one (measured:
-// one put with one index entry reports table 1 + index 1 alone, table 2 +
-// index 2 in TransactWriteItems), so the index units of a transaction are
-// halved here; everything else stands as reported.
-func billed(op string, c types.ConsumedCapacity) float64 {
-	units := aws.ToFloat64(c.CapacityUnits)
-	if op != "TransactWriteItems" {
-		return units
-	}
-	for _, ix := range c.GlobalSecondaryIndexes {
-		units -= aws.ToFloat64(ix.CapacityUnits) / 2
-	}
-	return units
 }
 
 func (m *meter) take() (read, write float64) {

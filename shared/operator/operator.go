@@ -749,7 +749,7 @@ func (o *Operator) addProcessorByEmail(ctx context.Context, c Caller, a NewProce
 	}
 	id := o.NewID()
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), Contact: contact, IdentityFormat: "raw", Types: recipients.EmailTypes()}
-	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "by": "email", "contact_domain": domain})
+	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "told_by": "email", "contact_domain": domain})
 	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
 		return ProcessorView{}, err
 	}

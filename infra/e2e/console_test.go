@@ -20,6 +20,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 )
 
 // startConsoleStack runs a stack whose console signs in with an OpenID
@@ -290,6 +291,45 @@ func TestConsole(t *testing.T) {
 			t.Errorf("%s by %v, want [%s]", e, by, localtest.IdPTeamUser)
 		}
 	}
+	// Processors (#35 item 4): registered from the console by the
+	// operator's own action, by contact address alone and by OpenDSR URL
+	// with a contact address; the page passes axe; the audit names who
+	// and why, and the contact's domain, never its address.
+	team.open(s.URL + "/console/processors")
+	team.check("console-processors")
+	team.typeInto("#p-name", "Pardot "+u)
+	team.typeInto("#p-contact", "privacy-"+u+"@pardot.example")
+	team.typeInto("#p-reason", "DPA signed "+u)
+	team.submit("#register", "#done")
+	recv := opendsrtest.New(t)
+	team.open(s.URL + "/console/processors")
+	team.typeInto("#p-name", "Drift "+u)
+	team.typeInto("#p-contact", "dpo-"+u+"@drift.example")
+	team.typeInto("#p-url", recv.URL)
+	team.typeInto("#p-credentials", "site:pw")
+	team.do(chromedp.SetValue(chromedp.CSS("#p-certificate"), string(recv.Certificate)))
+	team.typeInto("#p-reason", "Art. 28 contract "+u)
+	team.submit("#register", "#done")
+	if out, _ := s.privacyctl(t, "processor", "list"); !strings.Contains(out, "mailto:privacy-"+u+"@pardot.example") ||
+		!strings.Contains(out, recv.URL+" mailto:dpo-"+u+"@drift.example") {
+		t.Fatalf("processors registered from the console:\n%s", out)
+	}
+	if by := s.ledgerBy(t, "processor_added"); len(by) != 2 || by[0] != localtest.IdPTeamUser || by[1] != localtest.IdPTeamUser {
+		t.Errorf("processor_added by %v, want the console's member twice", by)
+	}
+	if out, err := s.privacyctl(t, "audit", "-format", "jsonl"); err != nil || !strings.Contains(out, `"reason":"Art. 28 contract `+u+`"`) ||
+		!strings.Contains(out, "drift.example") || strings.Contains(out, "dpo-"+u) {
+		t.Errorf("the console's processors in the audit: %v\n%s", err, out)
+	}
+	// A wrong certificate is refused with why, nothing registered.
+	team.open(s.URL + "/console/processors")
+	team.typeInto("#p-name", "Wrong "+u)
+	team.typeInto("#p-url", recv.URL)
+	team.typeInto("#p-credentials", "site:pw")
+	team.typeInto("#p-reason", "no certificate")
+	if status := team.post("#register"); status != 400 || !strings.Contains(team.text("#problem"), "certificate") {
+		t.Errorf("a registration without a certificate: %d %q", status, team.text("main"))
+	}
 	// privacyctl's take -reason: the audit says why.
 	if out, err := s.privacyctl(t, "opendsr-controller", "-name", "Pilot "+u, "-region", "us", "-reason", "pilot contract "+u); err != nil {
 		t.Fatalf("opendsr-controller: %v %s", err, out)
@@ -443,6 +483,10 @@ func TestConsole(t *testing.T) {
 	viewer.open(s.URL + "/console/controllers")
 	if strings.Contains(viewer.text("main"), "Issue credentials") {
 		t.Fatal("a viewer is offered to issue credentials")
+	}
+	viewer.open(s.URL + "/console/processors")
+	if strings.Contains(viewer.text("main"), "Register a processor") || !strings.Contains(viewer.text("main"), "Pardot "+u) {
+		t.Fatalf("a viewer's processors page:\n%s", viewer.text("main"))
 	}
 	viewer.open(s.URL + "/console/policy")
 	if strings.Contains(viewer.text("main"), "Publish a version") || !strings.Contains(viewer.text("main"), version) {

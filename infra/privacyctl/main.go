@@ -206,19 +206,21 @@ var commands = []command{
 	{name: "opendsr-revoke", why: true, args: "ID", ids: 1, help: "revoke a controller's credentials", ask: none},
 	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, region, since, retention, terminated; never a credential)",
 		ask: none, show: printJSON},
-	{name: "processor add", why: true, args: "-name NAME (-url URL -credentials USER:PASSWORD -certificate FILE | -contact ADDRESS)",
+	{name: "processor add", why: true, args: "-name NAME (-url URL -credentials USER:PASSWORD -certificate FILE [-contact ADDRESS] | -contact ADDRESS)",
 		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
-			"(GDPR Art. 19); its discovery is checked first. One without an API is registered by its privacy -contact " +
-			"address instead: every erasure, rectification and restriction is emailed to it, with a link to confirm it done",
+			"(GDPR Art. 19); its discovery is checked first; with a privacy -contact address, every rectification and " +
+			"restriction (which OpenDSR has no request for) is emailed there, else the deadline board lists each as not told. " +
+			"One without an API is registered by its privacy -contact address alone: every erasure, rectification and " +
+			"restriction is emailed to it, with a link to confirm it done",
 		flags: func(fs *flag.FlagSet, o *options) {
 			nameFlag("the processor's name")(fs, o)
 			fs.StringVar(&o.url, "url", "", "the processor's OpenDSR v2 base URL (…/opendsr/v2)")
-			fs.StringVar(&o.contact, "contact", "", "the privacy contact address of a processor without an OpenDSR API")
+			fs.StringVar(&o.contact, "contact", "", "the processor's privacy contact address (alone: a processor without an OpenDSR API)")
 			fs.StringVar(&o.credentials, "credentials", "", "its HTTP Basic credentials, USER:PASSWORD")
 			fs.StringVar(&o.certificate, "certificate", "", "the PEM file of the certificate that signs its answers")
 		}, ask: func(o options) (operator.Args, error) {
-			if o.contact != "" {
-				return operator.Args{Name: o.name, Contact: o.contact, URL: o.url, Credentials: o.credentials}, nil
+			if o.url == "" {
+				return operator.Args{Name: o.name, Contact: o.contact, Credentials: o.credentials}, nil
 			}
 			if o.certificate == "" {
 				return operator.Args{}, fmt.Errorf("%w: -certificate is required (the PEM file of the processor's signing certificate)", errUsage)
@@ -227,7 +229,7 @@ var commands = []command{
 			if err != nil {
 				return operator.Args{}, err
 			}
-			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem)}, nil
+			return operator.Args{Name: o.name, URL: o.url, Credentials: o.credentials, Certificate: string(pem), Contact: o.contact}, nil
 		}},
 	{name: "processor list", help: "the registered processors", ask: none, show: printProcessors},
 	{name: "processor overdue", help: "the processors to follow up: deliveries that failed, and processors told by email " +
@@ -785,8 +787,11 @@ func printProcessors(out io.Writer, data json.RawMessage, _ options) error {
 	fmt.Fprintln(w, "ID\tNAME\tURL OR CONTACT\tIDENTITY\tTYPES")
 	for _, p := range ps {
 		where := p.URL
-		if where == "" {
+		switch {
+		case where == "":
 			where = "mailto:" + p.Contact
+		case p.Contact != "":
+			where += " mailto:" + p.Contact
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, where, p.IdentityFormat, strings.Join(p.Types, ","))
 	}

@@ -172,7 +172,7 @@ func TestIAMReview7ProcmailPathsAsAWSSeesThem(t *testing.T) {
 		{"operator: processor add by contact", []string{"OperatorFunction"}, []string{"TransactWriteItems"},
 			func(ctx context.Context, st *dynamo.Store) error {
 				e := review7TeamEvent("processor_added")
-				e.Ref, e.Detail = pmProcessor, map[string]string{"name": "Drift", "by": "email", "contact_domain": "drift.example", "reason": "dpa"}
+				e.Ref, e.Detail = pmProcessor, map[string]string{"name": "Drift", "told_by": "email", "contact_domain": "drift.example", "reason": "dpa"}
 				return st.PutProcessor(ctx, privacy.Processor{ID: pmProcessor, Name: "Drift", Contact: pmContact, IdentityFormat: "raw",
 					Types: recipients.EmailTypes()}, e)
 			}},

@@ -475,6 +475,37 @@ func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction
 	return page(status, "Controllers", "controllers", "controllers", d), nil
 }
 
+// Processors lists the site's processors and, for the team, registers a
+// (when not nil) through the operator's AddProcessor, the action
+// privacyctl processor add takes: by its OpenDSR URL (with its
+// credentials, certificate and, optionally, a privacy contact address),
+// or by its privacy contact address alone; the team's ledger names who
+// and why.
+func (c *Console) Processors(ctx context.Context, m Member, a *operator.NewProcessor) (Page, error) {
+	var d struct {
+		Processors []operator.ProcessorView
+		Added      *operator.ProcessorView
+		Error      string
+	}
+	status := http.StatusOK
+	if a != nil {
+		p, err := c.Operator.AddProcessor(ctx, m.caller(), *a)
+		if err != nil {
+			if err := refused(err, &status, &d.Error); err != nil {
+				return Page{}, err
+			}
+		} else {
+			d.Added = &p
+		}
+	}
+	ps, err := c.Operator.Processors(ctx, m.caller())
+	if err != nil {
+		return Page{}, err
+	}
+	d.Processors = ps
+	return page(status, "Processors", "processors", "processors", d), nil
+}
+
 // Policy lists the published versions and, for the team, publishes p
 // (when not nil; Effective as typed).
 func (c *Console) Policy(ctx context.Context, m Member, p *operator.Publication, effective string) (Page, error) {

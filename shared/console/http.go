@@ -57,6 +57,16 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		return c.Controllers(ctx, m, &ControllerAction{Action: f.Get("action"), Name: f.Get("name"), ID: f.Get("id"), Region: f.Get("region"),
 			Reason: strings.TrimSpace(f.Get("reason"))})
 	})
+	processors := c.signedIn(func(ctx context.Context, _ httpapi.Request, m Member, f url.Values) (Page, error) {
+		if f == nil {
+			return c.Processors(ctx, m, nil)
+		}
+		return c.Processors(ctx, m, &operator.NewProcessor{Name: f.Get("name"), URL: strings.TrimSpace(f.Get("url")),
+			Credentials: f.Get("credentials"), Certificate: f.Get("certificate"), Contact: strings.TrimSpace(f.Get("contact")),
+			Reason: strings.TrimSpace(f.Get("reason"))})
+	})
+	rt.Handle("GET /console/processors", processors)
+	rt.Handle("POST /console/processors", processors)
 	rt.Handle("GET /console/controllers", controllers)
 	rt.Handle("POST /console/controllers", controllers)
 	policy := c.signedIn(func(ctx context.Context, _ httpapi.Request, m Member, f url.Values) (Page, error) {

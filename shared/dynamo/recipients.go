@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -153,9 +154,10 @@ func deliveryKey(requestID, processorID string) map[string]types.AttributeValue 
 }
 
 // deliveryPut is the write of a new delivery, in its state (queued when
-// none is set), due at d.Due (at once when none is set). A delivery by
-// email makes its email due (the mailer reads the requests table's
-// stream).
+// none is set) and status (open when none is set: a processor that could
+// not be told is the team's at once), due at d.Due (at once when none is
+// set). A delivery by email makes its email due (the mailer reads the
+// requests table's stream).
 func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWriteItem, error) {
 	state, due := initialState(d), d.Due
 	if due.IsZero() {
@@ -164,7 +166,7 @@ func (s *Store) deliveryPut(d privacy.Delivery, at time.Time) (types.TransactWri
 	item, err := marshalItem(deliveryRecord{RequestID: d.RequestID, ProcessorID: d.ProcessorID,
 		ProcessorName: d.ProcessorName, SubjectRequestID: d.SubjectRequestID, Type: d.Type, Regulation: d.Regulation,
 		IdentityFormat: d.IdentityFormat, Identity: d.Identity, State: state, Attempts: d.Attempts,
-		SubmittedAt: ts(d.SubmittedAt), DueAt: dueAt(due), LastError: d.LastError, Status: privacy.DeliveryOpen,
+		SubmittedAt: ts(d.SubmittedAt), DueAt: dueAt(due), LastError: d.LastError, Status: cmp.Or(d.Status, privacy.DeliveryOpen),
 		Contact: d.Contact})
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("marshal delivery: %w", err)

@@ -45,8 +45,9 @@ type Args struct {
 	URL         string           `json:"url,omitempty"`
 	Credentials string           `json:"credentials,omitempty"`
 	Certificate string           `json:"certificate,omitempty"` // PEM
-	// Contact registers a processor without an API by its privacy
-	// contact address (instead of URL, Credentials and Certificate).
+	// Contact is a processor's privacy contact address: the whole
+	// registration of one without an API, or beside an OpenDSR URL where
+	// it is emailed rectifications and restrictions.
 	Contact     string   `json:"contact,omitempty"`
 	Only        []string `json:"only,omitempty"`
 	Version     string   `json:"version,omitempty"`
@@ -230,11 +231,16 @@ var actions = map[string]action{
 		switch {
 		case err != nil:
 			return Result{}, err
-		case p.Contact != "":
+		case p.URL == "":
 			return Result{Message: fmt.Sprintf("processor %s registered: emailed every %s, with a link to confirm each done", p.ID,
 				strings.Join(p.Types, ", ")), Data: p}, nil
+		case p.Contact != "":
+			return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s; "+
+				"emailed every rectification and restriction, with a link to confirm each done", p.ID,
+				strings.Join(p.Types, ", "), p.IdentityFormat), Data: p}, nil
 		}
-		return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s", p.ID,
+		return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s; "+
+			"not told of rectifications or restrictions (no contact address): the deadline board lists each", p.ID,
 			strings.Join(p.Types, ", "), p.IdentityFormat), Data: p}, nil
 	},
 	"processor overdue": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {

@@ -659,9 +659,10 @@ func (o *Operator) RemoveProcessor(ctx context.Context, c Caller, id, reason str
 
 // NewProcessor is a processor to register: its name, OpenDSR v2 base URL,
 // HTTP Basic credentials (USER:PASSWORD), the PEM of the certificate that
-// signs its answers, and why it is registered; or, for a processor
-// without an API, its privacy contact address (Contact) instead of the
-// URL, credentials and certificate.
+// signs its answers, optionally its privacy contact address (Contact:
+// where it is emailed the rectifications and restrictions OpenDSR has no
+// request type for), and why it is registered; or, for a processor
+// without an API, its privacy contact address alone.
 type NewProcessor struct {
 	Name, URL, Credentials, Certificate string
 	Contact                             string
@@ -674,14 +675,17 @@ func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (
 	if err := c.decides("processor add"); err != nil {
 		return ProcessorView{}, err
 	}
-	if a.Contact != "" || a.URL == "" {
+	if a.URL == "" {
 		return o.addProcessorByEmail(ctx, c, a)
 	}
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
+	contact, domain, contactErr := contactOf(a.Contact)
 	switch {
 	case strings.TrimSpace(a.Name) == "":
 		return ProcessorView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
+	case a.Contact != "" && contactErr != nil:
+		return ProcessorView{}, contactErr
 	case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.AllowHTTP)):
 		return ProcessorView{}, fmt.Errorf("%w: url must be the processor's https OpenDSR v2 base URL", ErrBadRequest)
 	case !hasPass || user == "":
@@ -705,12 +709,27 @@ func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (
 		return ProcessorView{}, err
 	}
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), URL: strings.TrimRight(a.URL, "/"), Credentials: sealed,
-		Certificate: a.Certificate, IdentityFormat: format, Types: types}
-	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "url": p.URL, "identity_format": format})
+		Certificate: a.Certificate, IdentityFormat: format, Types: types, Contact: contact}
+	detail := map[string]string{"name": p.Name, "url": p.URL, "identity_format": format}
+	if contact != "" {
+		detail["contact_domain"] = domain
+	}
+	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, detail)
 	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
 		return ProcessorView{}, err
 	}
-	return ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types}, nil
+	return ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types, Contact: contact}, nil
+}
+
+// contactOf is a processor's privacy contact address, normalised, and
+// its domain (what the ledger names, never the address).
+func contactOf(address string) (contact, domain string, err error) {
+	contact = privacy.NormalizeEmail(address)
+	if !privacy.ValidEmail(contact) {
+		return "", "", fmt.Errorf("%w: contact must be the processor's privacy contact address", ErrBadRequest)
+	}
+	_, domain, _ = strings.Cut(contact, "@")
+	return contact, domain, nil
 }
 
 // addProcessorByEmail registers a processor without an API by its
@@ -719,19 +738,18 @@ func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (
 // done. The ledger names who registered it and why, and the contact's
 // domain, never the address.
 func (o *Operator) addProcessorByEmail(ctx context.Context, c Caller, a NewProcessor) (ProcessorView, error) {
-	contact := privacy.NormalizeEmail(a.Contact)
+	contact, domain, err := contactOf(a.Contact)
 	switch {
 	case strings.TrimSpace(a.Name) == "":
 		return ProcessorView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
-	case a.URL != "" || a.Credentials != "" || a.Certificate != "":
-		return ProcessorView{}, fmt.Errorf("%w: a processor has either an OpenDSR url (with credentials and certificate) or a contact address, not both", ErrBadRequest)
-	case !privacy.ValidEmail(contact):
-		return ProcessorView{}, fmt.Errorf("%w: contact must be the processor's privacy contact address (or give its OpenDSR -url)", ErrBadRequest)
+	case a.Credentials != "" || a.Certificate != "":
+		return ProcessorView{}, fmt.Errorf("%w: credentials and a certificate go with the processor's OpenDSR url", ErrBadRequest)
+	case err != nil:
+		return ProcessorView{}, fmt.Errorf("%w (or give its OpenDSR url)", err)
 	}
 	id := o.NewID()
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), Contact: contact, IdentityFormat: "raw", Types: recipients.EmailTypes()}
-	_, domain, _ := strings.Cut(contact, "@")
-	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "by": "email", "contact_domain": domain})
+	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "told_by": "email", "contact_domain": domain})
 	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
 		return ProcessorView{}, err
 	}

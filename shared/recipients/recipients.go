@@ -45,37 +45,86 @@ func EmailTypes() []string {
 }
 
 // For returns the deliveries that telling procs of req needs: one per
-// processor that takes req's type, naming the person as that processor
-// takes it. Its subject_request_id is derived from the request and the
-// processor, so a rerun of fulfilment queues the same delivery.
+// processor told of req's type (how), naming the person as that
+// processor takes it. Its subject_request_id is derived from the request
+// and the processor, so a rerun of fulfilment queues the same delivery.
 func For(req privacy.RightsRequest, procs []privacy.Processor, at time.Time) ([]privacy.Delivery, error) {
 	var out []privacy.Delivery
 	for _, p := range procs {
-		if !slices.Contains(p.Types, string(req.Type)) {
+		ch := how(p, string(req.Type))
+		if ch == untold {
+			continue
+		}
+		d := privacy.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
+			SubjectRequestID: requestID(req.ID, p.ID), Type: string(req.Type), Regulation: req.Regulation,
+			IdentityFormat: p.IdentityFormat, SubmittedAt: at.UTC().Truncate(time.Second),
+			State: privacy.RecipientQueued, Status: privacy.DeliveryOpen, Due: at.UTC()}
+		if ch == notInformed {
+			// Nobody to tell: the team's at once (the deadline board
+			// and digest list failed deliveries), naming no one.
+			d.State, d.Status, d.LastError = privacy.RecipientFailed, privacy.DeliveryFailed, NotInformed(d.Type)
+			out = append(out, d)
 			continue
 		}
 		email := privacy.NormalizeEmail(req.Email)
 		if !privacy.ValidEmail(email) {
 			return nil, fmt.Errorf("request %s: no address to name the person to %s", req.ID, p.ID)
 		}
-		identity := privacy.EmailDigest("sha256", email)
+		d.Identity = privacy.EmailDigest("sha256", email)
 		if p.IdentityFormat == "raw" {
-			identity = email
+			d.Identity = email
 		}
-		d := privacy.Delivery{RequestID: req.ID, ProcessorID: p.ID, ProcessorName: p.Name,
-			SubjectRequestID: requestID(req.ID, p.ID), Type: string(req.Type), Regulation: req.Regulation,
-			IdentityFormat: p.IdentityFormat, Identity: identity, SubmittedAt: at.UTC().Truncate(time.Second),
-			State: privacy.RecipientQueued, Status: privacy.DeliveryOpen, Due: at.UTC()}
-		if p.ByEmail() {
-			// Emailed at once (the mailer, from the delivery's mail_due),
-			// by the address the processor holds and finds the person by;
-			// due again, as overdue, when ConfirmWithin has passed.
+		if ch == byEmail {
+			// Emailed at once (the mailer, from the delivery's mail_due,
+			// through the processor's mailbox), by the address the
+			// processor holds and finds the person by; due again, as
+			// overdue, when ConfirmWithin has passed.
 			d.IdentityFormat, d.Identity, d.Contact = "raw", email, p.Contact
 			d.State, d.Due = privacy.RecipientEmailed, at.UTC().Add(privacy.ConfirmWithin)
 		}
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// channel is how a processor is told of a request.
+type channel int
+
+const (
+	untold      channel = iota // not a type it is told of
+	byAPI                      // an OpenDSR request
+	byEmail                    // an email to its privacy contact address
+	notInformed                // Art. 19 asks it be told, and nothing can tell it: the team's
+)
+
+// how says how p is told of a request of type typ. A processor without
+// an API is emailed the types it was registered for. An OpenDSR
+// processor is sent the types its discovery takes (erasure); of a
+// rectification or a restriction, which OpenDSR has no request type for,
+// it is told at its privacy contact address when it has one, and
+// otherwise the team is told that it was not informed.
+func how(p privacy.Processor, typ string) channel {
+	switch {
+	case p.ByEmail():
+		if slices.Contains(p.Types, typ) {
+			return byEmail
+		}
+		return untold
+	case slices.Contains(p.Types, typ) && slices.Contains(Types(), typ):
+		return byAPI
+	case !slices.Contains(EmailTypes(), typ) || slices.Contains(Types(), typ):
+		return untold
+	case p.Contact != "":
+		return byEmail
+	}
+	return notInformed
+}
+
+// NotInformed is why a processor with neither an OpenDSR request type
+// for typ nor a privacy contact address was not told of a request of
+// typ (the deadline board and digest show it): no one's data.
+func NotInformed(typ string) string {
+	return "not informed of the " + typ + ": it has no privacy contact address, and OpenDSR has no " + typ + " request"
 }
 
 var confirmDays = fmt.Sprint(int(privacy.ConfirmWithin.Hours() / 24))
@@ -181,6 +230,10 @@ func (d *Deliverer) Run(ctx context.Context) (Report, error) {
 				why = del.LastError
 			}
 			del.Status, del.LastError = privacy.DeliveryFailed, why
+		case ok && !slices.Contains(Types(), del.Type):
+			// Never posted: OpenDSR has no request of its type (For
+			// queues none; this keeps one stored otherwise from going).
+			del = d.failed(del, NotInformed(del.Type))
 		case ok:
 			del = d.step(ctx, del, p)
 		default:

@@ -72,7 +72,7 @@ type ConsolePage struct {
 	// CSRF is the token each form of the page posts back.
 	CSRF string
 	// Nav is the section the page belongs to: queue, deadlines, people,
-	// controllers.
+	// controllers, processors, ….
 	Nav string
 	// Refresh, when set, sends the browser on to that path: a navigation
 	// of our own, so the SameSite=Strict session goes with it.

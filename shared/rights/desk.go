@@ -474,7 +474,11 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 	if o.Withheld {
 		o.MailDue.Kind, o.Restricts = privacy.MailUpheld, true // a legal hold keeps the data, and so the restriction
 	}
-	return d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased))
+	err = d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased))
+	if errors.Is(err, privacy.ErrStale) {
+		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
+	}
+	return err
 }
 
 func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event privacy.EventName) error {

@@ -2,6 +2,7 @@ package rights
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -51,7 +52,12 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		if !o.MailDue.IsZero() {
 			o.MailDue.Ref = once
 		}
-		if err := f.Store.SetOutcome(ctx, req.ID, o, e(event)); err != nil {
+		err := f.Store.SetOutcome(ctx, req.ID, o, e(event))
+		if errors.Is(err, privacy.ErrStale) {
+			// Denied, cancelled or expired while it ran: that stands.
+			return "", fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
+		}
+		if err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
 		return o.Status, nil

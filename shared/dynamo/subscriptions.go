@@ -87,18 +87,11 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	at := ts(e.At)
 	item, err := marshalItem(ledgerRecord{
 		PK: SubjectPK(e.Subject), SK: at + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
-		Event: e.Name, At: at, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
-		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(),
+		Event: e.Name, At: stamp{e.At}, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
+		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(), Detail: e.Detail,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal ledger entry: %w", err)
-	}
-	if len(e.Detail) > 0 {
-		d, err := marshalItem(e.Detail)
-		if err != nil {
-			return nil, err
-		}
-		item["detail"] = &types.AttributeValueMemberM{Value: d}
 	}
 	return &types.Put{TableName: &s.tables.Ledger, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
 }

@@ -37,7 +37,7 @@ type Desk struct {
 type DeskStore interface {
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 	RequestsByStatus(ctx context.Context, status privacy.Status, dueBefore time.Time) ([]privacy.RightsRequest, error)
-	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
+	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]privacy.Event, error)
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	Lift(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
@@ -125,7 +125,7 @@ func (d *Desk) List(ctx context.Context, statuses []privacy.Status, overdueOnly 
 }
 
 // Show returns a request and the ledger entries that refer to it.
-func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []map[string]any, error) {
+func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []privacy.Event, error) {
 	req, err := d.Store.Request(ctx, id)
 	if err != nil {
 		return req, nil, fmt.Errorf("request %s: %w", id, err)
@@ -134,9 +134,9 @@ func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []ma
 	if err != nil {
 		return req, nil, err
 	}
-	var mine []map[string]any
+	var mine []privacy.Event
 	for _, e := range entries {
-		if e["ref"] == id {
+		if e.Ref == id {
 			mine = append(mine, e)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -28,16 +29,22 @@ func (s *Store) DueRequests(ctx context.Context, status privacy.Status, until ti
 	}
 	out := make([]privacy.RightsRequest, 0, len(items))
 	for _, it := range items {
-		r := privacy.RightsRequest{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status"))}
-		if r.DueAt, err = parseTS(s1(it, "due_at")); err != nil {
-			return nil, fmt.Errorf("request %s: due_at: %w", r.ID, err)
+		var r requestSummary
+		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+			return nil, fmt.Errorf("request %s: %w", s1(it, "id"), err)
 		}
-		if r.ReceivedAt, err = parseTS(s1(it, "received_at")); err != nil {
-			return nil, fmt.Errorf("request %s: received_at: %w", r.ID, err)
-		}
-		out = append(out, r)
+		out = append(out, privacy.RightsRequest{ID: r.ID, Type: r.Type, Status: r.Status, DueAt: r.DueAt.Time, ReceivedAt: r.ReceivedAt.Time})
 	}
 	return out, nil
+}
+
+// requestSummary is what the deadline digest projects of a request.
+type requestSummary struct {
+	ID         string         `dynamodbav:"id"`
+	Type       privacy.Right  `dynamodbav:"type"`
+	Status     privacy.Status `dynamodbav:"status"`
+	DueAt      deadline       `dynamodbav:"due_at"`
+	ReceivedAt stamp          `dynamodbav:"received_at"`
 }
 
 // DeliverySummaries lists the deliveries in a status bucket: the request,

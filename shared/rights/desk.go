@@ -474,18 +474,20 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 	if o.Withheld {
 		o.MailDue.Kind, o.Restricts = privacy.MailUpheld, true // a legal hold keeps the data, and so the restriction
 	}
-	err = d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased))
-	if errors.Is(err, privacy.ErrStale) {
-		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
-	}
-	return err
+	return changedMeanwhile(req.ID, d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased)))
 }
 
 func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event privacy.EventName) error {
 	t.By = d.By
-	err := d.Store.Transition(ctx, req.ID, t, d.event(ctx, req, event))
+	return changedMeanwhile(req.ID, d.Store.Transition(ctx, req.ID, t, d.event(ctx, req, event)))
+}
+
+// changedMeanwhile is the store's privacy.ErrStale as the desk says it: a
+// step the request left meanwhile (decided, cancelled, expired) is not
+// possible in its status; other errors are as they are.
+func changedMeanwhile(id string, err error) error {
 	if errors.Is(err, privacy.ErrStale) {
-		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
+		return fmt.Errorf("request %s changed meanwhile: %w", id, ErrWrongStatus)
 	}
 	return err
 }

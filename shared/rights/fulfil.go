@@ -2,7 +2,6 @@ package rights
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -52,12 +51,8 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		if !o.MailDue.IsZero() {
 			o.MailDue.Ref = once
 		}
-		err := f.Store.SetOutcome(ctx, req.ID, o, e(event))
-		if errors.Is(err, privacy.ErrStale) {
-			// Denied, cancelled or expired while it ran: that stands.
-			return "", fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
-		}
-		if err != nil {
+		// Denied, cancelled or expired while it ran: that stands.
+		if err := changedMeanwhile(req.ID, f.Store.SetOutcome(ctx, req.ID, o, e(event))); err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
 		return o.Status, nil

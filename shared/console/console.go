@@ -243,15 +243,7 @@ func (c *Console) requestPage(ctx context.Context, m Member, id string) (request
 		p.Actions = p.View.Actions
 	}
 	for _, e := range p.View.Ledger {
-		en := Entry{}
-		en.Event, _ = e["event"].(string)
-		if at, ok := e["at"].(string); ok {
-			en.At, _ = time.Parse(time.RFC3339Nano, at)
-		}
-		if d, ok := e["detail"].(map[string]any); ok {
-			en.By, _ = d["by"].(string)
-		}
-		p.Timeline = append(p.Timeline, en)
+		p.Timeline = append(p.Timeline, Entry{At: e.At, Event: string(e.Name), By: e.Detail["by"]})
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -51,7 +52,7 @@ func (s *Store) StartCampaign(ctx context.Context, p privacy.CampaignPlan) (priv
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return decodeCampaign(ccf.Item), nil
+		return decodeCampaign(ccf.Item)
 	}
 	if err != nil {
 		return privacy.CampaignPlan{}, fmt.Errorf("start campaign: %w", err)
@@ -83,22 +84,42 @@ func (s *Store) Campaign(ctx context.Context, id string) (p privacy.CampaignPlan
 	if out.Item == nil {
 		return p, false, nil
 	}
-	return decodeCampaign(out.Item), true, nil
+	p, err = decodeCampaign(out.Item)
+	return p, err == nil, err
 }
 
-func decodeCampaign(it map[string]types.AttributeValue) privacy.CampaignPlan {
-	n := func(name string) int { return int(n1(it, name)) }
-	p := privacy.CampaignPlan{ID: s1(it, "campaign"), Topic: s1(it, "topic"), Subject: s1(it, "subject"), Body: s1(it, "body"),
-		State: s1(it, "campaign_state"), Cursor: s1(it, "cursor"), Pages: n("pages"), Planned: n("planned"), Batches: n("batches"),
-		NotOnTopic: n("not_on_topic")}
-	if t := s1(it, "translations"); t != "" {
+// campaignRecord is a campaign's record (sk "CAMPAIGN") as stored.
+type campaignRecord struct {
+	Campaign     string `dynamodbav:"campaign"`
+	Topic        string `dynamodbav:"topic"`
+	Subject      string `dynamodbav:"subject"`
+	Body         string `dynamodbav:"body"`
+	State        string `dynamodbav:"campaign_state"`
+	Cursor       string `dynamodbav:"cursor"`
+	Translations string `dynamodbav:"translations"`
+	Pages        int    `dynamodbav:"pages"`
+	Planned      int    `dynamodbav:"planned"`
+	Batches      int    `dynamodbav:"batches"`
+	NotOnTopic   int    `dynamodbav:"not_on_topic"`
+	Created      stamp  `dynamodbav:"created_at"`
+	Updated      stamp  `dynamodbav:"updated_at"`
+}
+
+// decodeCampaign reads a campaign's record; a time that cannot be read is
+// an error (the campaign is not run on a guess).
+func decodeCampaign(it map[string]types.AttributeValue) (privacy.CampaignPlan, error) {
+	var r campaignRecord
+	if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+		return privacy.CampaignPlan{}, fmt.Errorf("decode campaign %s: %w", s1(it, "campaign"), err)
+	}
+	p := privacy.CampaignPlan{ID: r.Campaign, Topic: r.Topic, Subject: r.Subject, Body: r.Body, State: r.State, Cursor: r.Cursor,
+		Pages: r.Pages, Planned: r.Planned, Batches: r.Batches, NotOnTopic: r.NotOnTopic, Created: r.Created.Time, Updated: r.Updated.Time}
+	if r.Translations != "" {
 		// Written by StartCampaign from a map; unreadable, the campaign
 		// differs from any other (SameContent) and sends its default text.
-		_ = json.Unmarshal([]byte(t), &p.Translations)
+		_ = json.Unmarshal([]byte(r.Translations), &p.Translations)
 	}
-	p.Created, _ = parseTS(s1(it, "created_at"))
-	p.Updated, _ = parseTS(s1(it, "updated_at"))
-	return p
+	return p, nil
 }
 
 var tallyAttrs = []string{"sent", "skipped_suppressed", "skipped_restricted", "skipped_topic", "rejected", "failed"}

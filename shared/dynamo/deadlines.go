@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -31,12 +32,24 @@ func (s *Store) DueRequests(ctx context.Context, status privacy.Status, until ti
 	// due time is past: overdue, the safe side for a deadline).
 	out := make([]privacy.RightsRequest, 0, len(items))
 	for _, it := range items {
-		r := privacy.RightsRequest{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status"))}
-		r.DueAt, _ = parseTS(s1(it, "due_at"))
-		r.ReceivedAt, _ = parseTS(s1(it, "received_at"))
-		out = append(out, r)
+		var r requestSummary
+		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+			r = requestSummary{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status"))}
+			r.DueAt.Time, _ = parseTS(s1(it, "due_at"))
+			r.ReceivedAt.Time, _ = parseTS(s1(it, "received_at"))
+		}
+		out = append(out, privacy.RightsRequest{ID: r.ID, Type: r.Type, Status: r.Status, DueAt: r.DueAt.Time, ReceivedAt: r.ReceivedAt.Time})
 	}
 	return out, nil
+}
+
+// requestSummary is what the deadline digest projects of a request.
+type requestSummary struct {
+	ID         string         `dynamodbav:"id"`
+	Type       privacy.Right  `dynamodbav:"type"`
+	Status     privacy.Status `dynamodbav:"status"`
+	DueAt      deadline       `dynamodbav:"due_at"`
+	ReceivedAt stamp          `dynamodbav:"received_at"`
 }
 
 // DeliverySummaries lists the deliveries in a status bucket: the request,

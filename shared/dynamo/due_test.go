@@ -60,7 +60,8 @@ func TestEveryWriteIsFiled(t *testing.T) {
 			return err
 		}},
 		{"rights request and its completion", func() error {
-			r := privacy.RightsRequest{ID: "r1", Subject: a, Email: "a@example.com", Type: "access", Status: privacy.RequestIdentityUnverified,
+			// (Verified: fulfilment starts from the team's statuses.)
+			r := privacy.RightsRequest{ID: "r1", Subject: a, Email: "a@example.com", Type: "access", Status: privacy.RequestPending,
 				ReceivedAt: now, DueAt: now.AddDate(0, 1, 0)}
 			if err := s.CreateRequest(ctx, r, ev(a, "rights_request_received")); err != nil {
 				return err

@@ -127,8 +127,15 @@ func keysAt(items []map[string]types.AttributeValue, at []int) []map[string]type
 }
 
 // SetOutcome records an outcome (completed with completed_at), makes its
-// email due, and writes e to the ledger, in one transaction.
+// email due, and writes e to the ledger, in one transaction. An outcome is
+// the lifecycle's fulfil step (privacy.StepFulfil): written only while the
+// request is where that step starts, so a denial, cancellation or expiry
+// that crossed a running fulfilment stands and the outcome is
+// privacy.ErrStale, nothing written.
 func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e privacy.Event) error {
+	if !slices.ContainsFunc(privacy.StepFulfil.From(), func(from privacy.Status) bool { return privacy.StepFulfil.Allowed(from, o.Status) }) {
+		return fmt.Errorf("outcome of %s: %q is not where fulfilment goes", id, o.Status)
+	}
 	set := "SET #s = :status, withheld = :w"
 	vals := map[string]types.AttributeValue{":status": str(o.Status), ":w": &types.AttributeValueMemberBOOL{Value: o.Withheld}}
 	var deliveries []types.TransactWriteItem
@@ -179,12 +186,16 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 		vals[":n"] = num(int64(*o.Results))
 	}
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression: aws.String(set), ConditionExpression: aws.String("attribute_exists(pk)"),
+		UpdateExpression: aws.String(set), ConditionExpression: aws.String(statusIn(vals, privacy.StepFulfil.From())),
 		ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals}})
 	if err != nil {
 		return err
 	}
-	if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, deliveries...)}); err != nil {
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, deliveries...)})
+	if refusedAt(err, 0) {
+		return privacy.ErrStale
+	}
+	if err != nil {
 		return fmt.Errorf("request outcome: %w", err)
 	}
 	return nil

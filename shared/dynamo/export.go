@@ -27,14 +27,13 @@ func (s *Store) SubjectData(ctx context.Context, subject privacy.SubjectID) ([]m
 	return plainItems(items)
 }
 
-// SubjectLedger returns a subject's ledger entries, oldest first, as
-// plain values without the storage attributes.
-func (s *Store) SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error) {
+// SubjectLedger returns a subject's ledger entries, oldest first.
+func (s *Store) SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]privacy.Event, error) {
 	items, err := s.LedgerEntries(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
-	return plainItems(items)
+	return decodeEvents(items)
 }
 
 func plainItems(items []map[string]types.AttributeValue) ([]map[string]any, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -37,11 +38,18 @@ func (s *Store) PublishedKeys(ctx context.Context) ([]privacy.PublishedKey, erro
 	}
 	out := make([]privacy.PublishedKey, 0, len(items))
 	for _, it := range items {
-		k := privacy.PublishedKey{ID: s1(it, attrSK), JWK: s1(it, "jwk")}
-		if k.PublishedAt, err = parseTS(s1(it, "published_at")); err != nil {
-			return nil, fmt.Errorf("receipt key %s: published_at: %w", k.ID, err)
+		var r keyRecord
+		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+			return nil, fmt.Errorf("receipt key %s: %w", s1(it, attrSK), err)
 		}
-		out = append(out, k)
+		out = append(out, privacy.PublishedKey{ID: r.ID, JWK: r.JWK, PublishedAt: r.PublishedAt.Time})
 	}
 	return out, nil
+}
+
+// keyRecord is a published receipt key as stored.
+type keyRecord struct {
+	ID          string `dynamodbav:"sk"`
+	JWK         string `dynamodbav:"jwk"`
+	PublishedAt stamp  `dynamodbav:"published_at"`
 }

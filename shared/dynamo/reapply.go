@@ -28,11 +28,13 @@ func (s *Store) ErasedSubjects(ctx context.Context, since time.Time) ([]privacy.
 			return nil, fmt.Errorf("erased subjects: %w", err)
 		}
 		for _, it := range page.Items {
-			e := privacy.Erasure{Subject: privacy.SubjectID(trimPK(s1(it, attrPK))), Lifted: s1(it, "lifted_at") != ""}
-			if e.At, err = parseTS(s1(it, "since")); err != nil {
-				return nil, fmt.Errorf("erased subjects: since: %w", err)
+			// A time that cannot be read stops the run (nobody is erased
+			// again, or spared, on a guess).
+			r, err := decodeSuppression(it)
+			if err != nil {
+				return nil, fmt.Errorf("erased subjects: %w", err)
 			}
-			out = append(out, e)
+			out = append(out, privacy.Erasure{Subject: privacy.SubjectID(trimPK(r.PK)), At: r.Since.Time, Lifted: !r.LiftedAt.IsZero()})
 		}
 	}
 	return out, nil

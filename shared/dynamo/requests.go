@@ -204,13 +204,21 @@ func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e pr
 // the last attempt started before stale (that worker died or failed). Two
 // workers never both claim one attempt; otherwise privacy.ErrStale.
 func (s *Store) ClaimFulfilment(ctx context.Context, id string, now, stale time.Time) error {
+	// The lifecycle's claim step (privacy.StepClaim), of the two statuses
+	// the worker starts from.
+	for _, from := range []privacy.Status{privacy.RequestPending, privacy.RequestInProgress} {
+		if !privacy.StepClaim.Allowed(from, privacy.RequestInProgress) {
+			return fmt.Errorf("claim request %s: from %s is not in the lifecycle", id, from)
+		}
+	}
+	vals := map[string]types.AttributeValue{":prog": str(privacy.RequestInProgress),
+		":pending": str(privacy.RequestPending), ":opendsr": str(privacy.SourceOpenDSR), ":now": str(ts(now)), ":stale": str(ts(stale))}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
 		UpdateExpression: aws.String("SET #s = :prog, attempted_at = :now"),
-		ConditionExpression: aws.String("#src = :opendsr AND ((#s = :pending AND fulfil_after <= :now) OR " +
-			"(#s = :prog AND attempted_at < :stale))"),
-		ExpressionAttributeNames: map[string]string{"#s": "status", "#src": "source"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":prog": str(privacy.RequestInProgress),
-			":pending": str(privacy.RequestPending), ":opendsr": str(privacy.SourceOpenDSR), ":now": str(ts(now)), ":stale": str(ts(stale))}})
+		ConditionExpression: aws.String("#src = :opendsr AND " + statusIn(vals, privacy.StepClaim.From()) +
+			" AND ((#s = :pending AND fulfil_after <= :now) OR (#s = :prog AND attempted_at < :stale))"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#src": "source"},
+		ExpressionAttributeValues: vals})
 	if isConditionFailed(err) {
 		return privacy.ErrStale
 	}
@@ -336,13 +344,16 @@ func (s *Store) confirmOnce(ctx context.Context, id string, e privacy.Event, upd
 // again, held no more (the filing that asks it was within its mailbox's
 // limit). It reports whether a link is due; the request stays one request.
 func (s *Store) ResendVerification(ctx context.Context, id, nonce string, now time.Time, cooldown time.Duration) (bool, error) {
+	vals := map[string]types.AttributeValue{":n": str(nonce), ":now": str(ts(now)),
+		":due": str(privacy.Due(privacy.MailReceived, nonce).String()), ":cool": str(ts(now.Add(-cooldown))),
+		":requester": &types.AttributeValueMemberSS{Value: []string{privacy.RoleRequester}}}
+	// A link only where the lifecycle's verify step starts.
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("SET verify_nonce = :n, verify_sent_at = :now, mail_due = :due DELETE mail_held :requester"),
-		ConditionExpression:      aws.String("#s = :unverified AND (attribute_not_exists(verify_sent_at) OR verify_sent_at < :cool)"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":unverified": str(privacy.RequestIdentityUnverified),
-			":n": str(nonce), ":now": str(ts(now)), ":due": str(privacy.Due(privacy.MailReceived, nonce).String()), ":cool": str(ts(now.Add(-cooldown))),
-			":requester": &types.AttributeValueMemberSS{Value: []string{privacy.RoleRequester}}}})
+		UpdateExpression: aws.String("SET verify_nonce = :n, verify_sent_at = :now, mail_due = :due DELETE mail_held :requester"),
+		ConditionExpression: aws.String(statusIn(vals, privacy.StepVerify.From()) +
+			" AND (attribute_not_exists(verify_sent_at) OR verify_sent_at < :cool)"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: vals})
 	if isConditionFailed(err) {
 		return false, nil
 	}

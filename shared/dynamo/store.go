@@ -114,12 +114,13 @@ type ledgerRecord struct {
 	SK            string            `dynamodbav:"sk"`
 	Subject       string            `dynamodbav:"subject"`
 	Event         privacy.EventName `dynamodbav:"event"`
-	At            string            `dynamodbav:"at"`
+	At            stamp             `dynamodbav:"at"`
 	Ref           string            `dynamodbav:"ref,omitempty"`
 	Purpose       string            `dynamodbav:"purpose,omitempty"`
 	LegalBasis    string            `dynamodbav:"legal_basis,omitempty"`
 	PolicyVersion string            `dynamodbav:"policy_version,omitempty"`
 	ExpiresAt     int64             `dynamodbav:"expires_at"`
+	Detail        map[string]string `dynamodbav:"detail,omitempty"`
 }
 
 func inquirySK(i privacy.Inquiry) string {

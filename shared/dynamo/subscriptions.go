@@ -87,18 +87,11 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	at := ts(e.At)
 	item, err := marshalItem(ledgerRecord{
 		PK: SubjectPK(e.Subject), SK: at + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
-		Event: e.Name, At: at, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
-		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(),
+		Event: e.Name, At: stamp{e.At}, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
+		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(), Detail: e.Detail,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal ledger entry: %w", err)
-	}
-	if len(e.Detail) > 0 {
-		d, err := marshalItem(e.Detail)
-		if err != nil {
-			return nil, err
-		}
-		item["detail"] = &types.AttributeValueMemberM{Value: d}
 	}
 	return &types.Put{TableName: &s.tables.Ledger, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
 }
@@ -496,16 +489,32 @@ func (s *Store) SuppressionRecords(ctx context.Context, subject privacy.SubjectI
 	}
 	out := make([]privacy.Suppression, 0, len(items))
 	for _, it := range items {
-		r := privacy.Suppression{Reason: s1(it, attrSK)}
-		if r.Since, err = parseTS(s1(it, "since")); err != nil {
-			return nil, fmt.Errorf("suppression %s: since: %w", r.Reason, err)
+		r, err := decodeSuppression(it)
+		if err != nil {
+			return nil, err
 		}
-		if r.LiftedAt, err = parseTS(s1(it, "lifted_at")); err != nil {
-			return nil, fmt.Errorf("suppression %s: lifted_at: %w", r.Reason, err)
-		}
-		out = append(out, r)
+		out = append(out, privacy.Suppression{Reason: r.Reason, Since: r.Since.Time, LiftedAt: r.LiftedAt.Time})
 	}
 	return out, nil
+}
+
+// suppressionRecord is a suppression as stored (pk the subject's, sk its
+// reason).
+type suppressionRecord struct {
+	PK       string `dynamodbav:"pk"`
+	Reason   string `dynamodbav:"sk"`
+	Since    stamp  `dynamodbav:"since"`
+	LiftedAt stamp  `dynamodbav:"lifted_at"`
+}
+
+// decodeSuppression reads a suppression; a time that cannot be read is an
+// error.
+func decodeSuppression(it map[string]types.AttributeValue) (suppressionRecord, error) {
+	var r suppressionRecord
+	if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+		return r, fmt.Errorf("suppression %s: %w", s1(it, attrSK), err)
+	}
+	return r, nil
 }
 
 // LiftSuppressions lifts the named reasons of a subject, with e in the

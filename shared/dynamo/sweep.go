@@ -420,8 +420,17 @@ func (s *Sweep) Strip(ctx context.Context, t privacy.Table, item privacy.Item, c
 	}
 	vals := map[string]types.AttributeValue{":clock": it[c.Clock]}
 	cond := "#clock = :clock"
-	if c.Status != "" {
-		// A request verified meanwhile is no longer this class's.
+	switch to, sets := c.Set["status"]; {
+	case sets:
+		// A strip that changes a request's status is the lifecycle's
+		// expiry (privacy.StepExpire), conditioned on where it starts: a
+		// request verified meanwhile is no longer this class's.
+		if !privacy.StepExpire.Allowed(privacy.Status(c.Status), privacy.Status(to)) {
+			return fmt.Errorf("strip %s: %s to %s is not the lifecycle's expiry", c.Name, c.Status, to)
+		}
+		names["#s"] = "status"
+		cond += " AND " + statusIn(vals, privacy.StepExpire.From())
+	case c.Status != "":
 		names["#status"], vals[":status"] = "status", str(c.Status)
 		cond += " AND #status = :status"
 	}

@@ -129,23 +129,20 @@ func (s *Store) LedgerBetween(ctx context.Context, subject privacy.SubjectID, fr
 	if err != nil {
 		return nil, fmt.Errorf("ledger of %s: %w", subject, err)
 	}
+	return decodeEvents(items)
+}
+
+// decodeEvents reads stored ledger entries; one that cannot be read (its
+// time, its detail) is an error, never an entry at the zero time.
+func decodeEvents(items []map[string]types.AttributeValue) ([]privacy.Event, error) {
 	out := make([]privacy.Event, 0, len(items))
 	for _, it := range items {
 		var r ledgerRecord
 		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
-			return nil, fmt.Errorf("decode ledger entry: %w", err)
+			return nil, fmt.Errorf("decode ledger entry %s: %w", s1(it, attrSK), err)
 		}
-		e := privacy.Event{Subject: privacy.SubjectID(r.Subject), Name: r.Event, Ref: r.Ref, Purpose: r.Purpose, LegalBasis: r.LegalBasis,
-			PolicyVersion: r.PolicyVersion}
-		if e.At, err = parseTS(r.At); err != nil {
-			return nil, fmt.Errorf("ledger entry %s: %w", r.SK, err)
-		}
-		if d, ok := it["detail"]; ok {
-			if err := attributevalue.Unmarshal(d, &e.Detail); err != nil {
-				return nil, fmt.Errorf("ledger entry %s: detail: %w", r.SK, err)
-			}
-		}
-		out = append(out, e)
+		out = append(out, privacy.Event{Subject: privacy.SubjectID(r.Subject), Name: r.Event, At: r.At.Time, Ref: r.Ref,
+			Purpose: r.Purpose, LegalBasis: r.LegalBasis, PolicyVersion: r.PolicyVersion, Detail: r.Detail})
 	}
 	return out, nil
 }

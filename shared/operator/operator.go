@@ -211,7 +211,7 @@ func rowsOf(reqs []privacy.RightsRequest, now time.Time) []Row {
 type View struct {
 	Request   privacy.RightsRequest `json:"request"`
 	Overdue   bool                  `json:"overdue"`
-	Ledger    []map[string]any      `json:"ledger"`
+	Ledger    []privacy.Event       `json:"ledger"`
 	LegalHold *HoldView             `json:"legal_hold,omitempty"`
 	// Actions are the decisions the request's state allows.
 	Actions []string `json:"actions"`

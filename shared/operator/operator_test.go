@@ -91,8 +91,8 @@ func TestCallers(t *testing.T) {
 		t.Fatalf("hold %+v %v %v, want placed by %s", h, ok, err, team.By)
 	}
 	ledger, err := store.SubjectLedger(ctx, subject)
-	if err != nil || len(ledger) != 1 || ledger[0]["event"] != "legal_hold_placed" ||
-		ledger[0]["detail"].(map[string]any)["by"] != team.By {
+	if err != nil || len(ledger) != 1 || ledger[0].Name != "legal_hold_placed" ||
+		ledger[0].Detail["by"] != team.By {
 		t.Fatalf("ledger %v %v", ledger, err)
 	}
 	// The ledger never holds the address itself.
@@ -128,8 +128,8 @@ func TestViewsAreRecorded(t *testing.T) {
 	var seen []string
 	l, _ := store.SubjectLedger(ctx, subject)
 	for _, e := range l {
-		if e["event"] == "suppressions_viewed" {
-			seen = append(seen, fmt.Sprint(e["detail"].(map[string]any)["by"]))
+		if e.Name == "suppressions_viewed" {
+			seen = append(seen, e.Detail["by"])
 		}
 	}
 	if len(seen) != 1 || seen[0] != viewer.By {

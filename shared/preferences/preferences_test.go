@@ -163,7 +163,7 @@ func TestPreferences(t *testing.T) {
 	var names []string
 	ledger, _ := store.SubjectLedger(ctx, sub)
 	for _, l := range ledger {
-		names = append(names, l["event"].(string))
+		names = append(names, string(l.Name))
 	}
 	if n := strings.Count(strings.Join(names, ","), "preferences_changed"); n != 2 || !slices.Contains(names, "unsubscribed") {
 		t.Errorf("ledger %v", names)

@@ -231,15 +231,17 @@ type Outcome struct {
 
 // Event is one ledger entry: what happened to a subject, when, why, and
 // where the request came from. It never holds an address.
+// Its JSON names are the ledger's stored attributes (privacyctl show); the
+// subject is the partition it is kept in, not part of what it says.
 type Event struct {
-	Subject       SubjectID
-	Name          EventName
-	At            time.Time
-	Ref           string
-	Purpose       string
-	LegalBasis    string
-	PolicyVersion string
-	Detail        map[string]string // e.g. consent text version, topics, source ip, user agent
+	Subject       SubjectID         `json:"-"`
+	Name          EventName         `json:"event"`
+	At            time.Time         `json:"at"`
+	Ref           string            `json:"ref,omitempty"`
+	Purpose       string            `json:"purpose,omitempty"`
+	LegalBasis    string            `json:"legal_basis,omitempty"`
+	PolicyVersion string            `json:"policy_version,omitempty"`
+	Detail        map[string]string `json:"detail,omitempty"` // e.g. consent text version, topics, source ip, user agent
 }
 
 // PendingSignup is a double opt-in to record: the signup, its subject, the

@@ -94,6 +94,9 @@ func (w *Worker) Run(ctx context.Context) (WorkReport, error) {
 			if err == nil {
 				err = w.fulfil(ctx, r, now)
 			}
+			if errors.Is(err, privacy.ErrStale) {
+				continue // ended by someone else while it ran (a denial): that stands
+			}
 			switch {
 			case err != nil:
 				rep.Failed++

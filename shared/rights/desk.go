@@ -37,7 +37,7 @@ type Desk struct {
 type DeskStore interface {
 	Request(ctx context.Context, id string) (privacy.RightsRequest, error)
 	RequestsByStatus(ctx context.Context, status privacy.Status, dueBefore time.Time) ([]privacy.RightsRequest, error)
-	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
+	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]privacy.Event, error)
 	Transition(ctx context.Context, id string, t privacy.Transition, e privacy.Event) error
 	Restriction(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	Lift(ctx context.Context, subject privacy.SubjectID, requestID string, e privacy.Event) error
@@ -125,7 +125,7 @@ func (d *Desk) List(ctx context.Context, statuses []privacy.Status, overdueOnly 
 }
 
 // Show returns a request and the ledger entries that refer to it.
-func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []map[string]any, error) {
+func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []privacy.Event, error) {
 	req, err := d.Store.Request(ctx, id)
 	if err != nil {
 		return req, nil, fmt.Errorf("request %s: %w", id, err)
@@ -134,9 +134,9 @@ func (d *Desk) Show(ctx context.Context, id string) (privacy.RightsRequest, []ma
 	if err != nil {
 		return req, nil, err
 	}
-	var mine []map[string]any
+	var mine []privacy.Event
 	for _, e := range entries {
-		if e["ref"] == id {
+		if e.Ref == id {
 			mine = append(mine, e)
 		}
 	}
@@ -481,14 +481,20 @@ func (d *Desk) Uphold(ctx context.Context, id string, erase bool, note string) e
 	if o.Withheld {
 		o.MailDue.Kind, o.Restricts = privacy.MailUpheld, true // a legal hold keeps the data, and so the restriction
 	}
-	return d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased))
+	return changedMeanwhile(req.ID, d.Store.SetOutcome(ctx, req.ID, o, d.event(ctx, req, privacy.EventObjectionUpheldErased)))
 }
 
 func (d *Desk) apply(ctx context.Context, req privacy.RightsRequest, t privacy.Transition, event privacy.EventName) error {
 	t.By = d.By
-	err := d.Store.Transition(ctx, req.ID, t, d.event(ctx, req, event))
+	return changedMeanwhile(req.ID, d.Store.Transition(ctx, req.ID, t, d.event(ctx, req, event)))
+}
+
+// changedMeanwhile is the store's privacy.ErrStale as the desk says it: a
+// step the request left meanwhile (decided, cancelled, expired) is not
+// possible in its status; other errors are as they are.
+func changedMeanwhile(id string, err error) error {
 	if errors.Is(err, privacy.ErrStale) {
-		return fmt.Errorf("request %s changed meanwhile: %w", req.ID, ErrWrongStatus)
+		return fmt.Errorf("request %s changed meanwhile: %w", id, ErrWrongStatus)
 	}
 	return err
 }

@@ -15,10 +15,10 @@ import (
 // Reader is what an export reads: everything held under one subject, each
 // by its key (no scan).
 type Reader interface {
-	// SubjectData and SubjectLedger are the subject's records and
-	// ledger entries as plain values, without what only describes storage.
+	// SubjectData is the subject's records as plain values, without what
+	// only describes storage; SubjectLedger their ledger entries.
 	SubjectData(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
-	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]map[string]any, error)
+	SubjectLedger(ctx context.Context, subject privacy.SubjectID) ([]privacy.Event, error)
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 	// ProcessorsToTell are the processors registered to be told of
@@ -54,7 +54,8 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	ex := Export{Format: "privacykeeper-export/1", GeneratedAt: now.UTC().Format(time.RFC3339), RequestID: req.ID,
 		Controller: company, Recipients: privacy.Recipients(), Purposes: privacy.Purposes(bases)}
 	var err error
-	var records, ledger []map[string]any
+	var records []map[string]any
+	var ledger []privacy.Event
 	records, err = rd.SubjectData(ctx, subject)
 	if err == nil {
 		ledger, err = rd.SubjectLedger(ctx, subject)
@@ -76,7 +77,11 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 	if err != nil {
 		return Export{}, fmt.Errorf("export: %w", err)
 	}
-	ex.Records, ex.Consent = PersonsOwn(records, ledger, reqs)
+	plain := make([]map[string]any, len(ledger))
+	for i, e := range ledger {
+		plain[i] = plainEvent(e)
+	}
+	ex.Records, ex.Consent = PersonsOwn(records, plain, reqs)
 	for _, r := range reqs {
 		entry := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status,
 			"received_at": rfc3339(r.ReceivedAt, time.RFC3339Nano), "due_at": rfc3339(r.DueAt, time.RFC3339),
@@ -94,6 +99,26 @@ func ExportFor(ctx context.Context, rd Reader, company string, req privacy.Right
 		ex.Processing = append(ex.Processing, processingInfo{Record: c.Name, Retention: period + " from " + c.Clock, Why: c.Why})
 	}
 	return ex, nil
+}
+
+// plainEvent is a ledger entry as the export writes it: the entry's own
+// attributes, by their stored names (privacy.Event's JSON), none of the
+// seal's or the index's.
+func plainEvent(e privacy.Event) map[string]any {
+	m := map[string]any{"event": string(e.Name), "at": e.At.UTC().Format(time.RFC3339Nano)}
+	for k, v := range map[string]string{"ref": e.Ref, "purpose": e.Purpose, "legal_basis": e.LegalBasis, "policy_version": e.PolicyVersion} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if len(e.Detail) > 0 {
+		d := make(map[string]any, len(e.Detail))
+		for k, v := range e.Detail {
+			d[k] = v
+		}
+		m["detail"] = d
+	}
+	return m
 }
 
 // PersonsOwn is what of a person's records and ledger entries is theirs

@@ -51,7 +51,8 @@ func (f *Fulfiller) Fulfil(ctx context.Context, req privacy.RightsRequest, once 
 		if !o.MailDue.IsZero() {
 			o.MailDue.Ref = once
 		}
-		if err := f.Store.SetOutcome(ctx, req.ID, o, e(event)); err != nil {
+		// Denied, cancelled or expired while it ran: that stands.
+		if err := changedMeanwhile(req.ID, f.Store.SetOutcome(ctx, req.ID, o, e(event))); err != nil {
 			return "", fmt.Errorf("%s: %w", req.Type, err)
 		}
 		return o.Status, nil

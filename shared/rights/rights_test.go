@@ -292,7 +292,7 @@ func TestExcessiveRequestWaitsForTheTeam(t *testing.T) {
 	}
 	var events []string
 	for _, e := range ledger {
-		events = append(events, e["event"].(string))
+		events = append(events, string(e.Name))
 	}
 	if got := strings.Join(events, ","); got != "request_received,request_verified,access_done" {
 		t.Fatalf("ledger of the request: %s", got)
@@ -772,7 +772,7 @@ func TestDeskAsksAndTheRequesterAnswers(t *testing.T) {
 	}
 	var events []string
 	for _, e := range ledger {
-		events = append(events, e["event"].(string))
+		events = append(events, string(e.Name))
 	}
 	if got := strings.Join(events, ","); got != "request_received,request_verified,review_requested,information_requested,information_provided" {
 		t.Fatalf("ledger of the request: %s", got)

@@ -40,6 +40,8 @@ import (
 // answer8 is a recorded call's answer: an HTTP status and a body.
 type answer8 func(op, tableName string, body []byte) (int, string)
 
+// sent8 records each call a store sends and answers it (the review
+// tests' recorder, review 7's too).
 type sent8 struct {
 	answer answer8
 	mu     sync.Mutex
@@ -88,23 +90,13 @@ func recordDB8(t *testing.T, answer answer8, calls func(ctx context.Context, db 
 		var in struct{ TableName string }
 		_ = json.Unmarshal(r.body, &in)
 		ops = append(ops, strings.TrimSuffix(name+" "+in.TableName, " "))
-		checks, err := awsreq.DynamoDB(r.op, r.body, review8Tables(), nil)
+		checks, err := awsreq.DynamoDB(r.op, r.body, review7Tables(), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", r.op, err)
 		}
 		out = append(out, checks...)
 	}
 	return out, ops
-}
-
-// review8Tables are review7's with the ops table's by-due index (the
-// mailer's retry queue and the mailboxes due) and the Platform's
-// requests' retention index.
-func review8Tables() awsreq.Tables {
-	tables := review7Tables()
-	tables["OpsTable"].Indexes["by-due"] = [2]string{"due", "next_at"}
-	tables["PlatformRequestsTable"].Indexes["by-retention"] = [2]string{"retention_pk", "retention_at"}
-	return tables
 }
 
 // ok8 answers every call as found-nothing, written.

@@ -296,7 +296,10 @@ func TestAbuseReview2TeamReasonCarriesFormatCharacters(t *testing.T) {
 	s := startStack(t)
 	u := localtest.Unique()
 	addr := "reason-" + u + "@example.com"
-	id, _, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"access"}`)
+	id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"rectification","details":"Surname is Smyth"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
 	reason := "Please send your ID as \u202Efdp.exe\u202C or call \u200B+1 555 0100."
 	// The team's text is refused as typed (the member sees why and
 	// retypes it), and nothing is decided or sent.

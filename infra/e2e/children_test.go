@@ -109,7 +109,10 @@ func TestParentOrGuardian(t *testing.T) {
 	if code != 202 {
 		t.Fatalf("file: %d", code)
 	}
-	s.mailTo(t, parent, "Your request "+g.ID+" for your child's data")
+	gack := s.mailTo(t, parent, "Your request "+g.ID+" for your child's data")
+	if resp, out := s.do(t, "POST", s.path(t, verifyLink.FindString(gack.Body.Text)), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("the parent confirms their address: %d %s", resp.StatusCode, out)
+	}
 	if out, err := s.privacyctl(t, "deny", g.ID, "-reason", "We could not confirm that you are the parent or guardian."); err != nil {
 		t.Fatalf("deny: %v %s", err, out)
 	}

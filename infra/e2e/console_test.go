@@ -134,7 +134,7 @@ func TestConsole(t *testing.T) {
 
 	// Extend, by keyboard alone: Tab from the top to the reason, type, Tab
 	// to the button, Enter.
-	team.open(s.URL + "/console/requests/" + waitID)
+	team.open(s.URL + "/console/requests/" + excessID)
 	team.check("console-request")
 	tabs := 0
 	for ; team.focused() != "extend-reason"; tabs++ {
@@ -154,7 +154,7 @@ func TestConsole(t *testing.T) {
 	if got := team.text("#done"); !strings.Contains(got, "extended") {
 		t.Fatalf("extend: %q", got)
 	}
-	if m := s.mailTo(t, waiting, "We need more time"); !strings.Contains(m.Body.Text, "The archive search takes longer.") {
+	if m := s.mailTo(t, many, "We need more time"); !strings.Contains(m.Body.Text, "The archive search takes longer.") {
 		t.Fatalf("extension email: %s", m.Body.Text)
 	}
 

@@ -155,8 +155,15 @@ func TestTeamDecisionsThroughTheOperatorCommand(t *testing.T) {
 	s := startStack(t)
 	u := localtest.Unique()
 	deny, ext, fix := "deny-"+u+"@example.com", "extend-"+u+"@example.com", "fix-"+u+"@example.com"
-	denyID, _, denyStatus := s.fileAndOpen(t, deny, `{"email":"`+deny+`","type":"access"}`)
-	extID, _, extStatus := s.fileAndOpen(t, ext, `{"email":"`+ext+`","type":"portability","regulation":"ccpa"}`)
+	// The team decides on verified requests only (an unverified one's
+	// address is nobody's proven: TestAbuseTeamStepsOnAStrangersFilingMailNobody).
+	denyID, denyVerify, denyStatus := s.fileAndOpen(t, deny, `{"email":"`+deny+`","type":"rectification","details":"Surname is Smyth"}`)
+	extID, extVerify, extStatus := s.fileAndOpen(t, ext, `{"email":"`+ext+`","type":"rectification","regulation":"ccpa","details":"Surname is Lee"}`)
+	for _, v := range []string{denyVerify, extVerify} {
+		if resp, out := s.do(t, "POST", s.path(t, v), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"awaiting_review"`) {
+			t.Fatalf("verify: %d %s", resp.StatusCode, out)
+		}
+	}
 	fixID, fixVerify, _ := s.fileAndOpen(t, fix, `{"email":"`+fix+`","type":"rectification","details":"Surname is Muller-Lee"}`)
 	if resp, out := s.do(t, "POST", s.path(t, fixVerify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"awaiting_review"`) {
 		t.Fatalf("verify rectification: %d %s", resp.StatusCode, out)
@@ -168,8 +175,11 @@ func TestTeamDecisionsThroughTheOperatorCommand(t *testing.T) {
 		strings.Contains(out, deny) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
-	if out, err := s.privacyctl(t, "list", "-status", "awaiting_review"); err != nil || !strings.Contains(out, fixID) || strings.Contains(out, denyID) {
+	if out, err := s.privacyctl(t, "list", "-status", "awaiting_review"); err != nil || !strings.Contains(out, fixID) || !strings.Contains(out, denyID) {
 		t.Fatalf("list by status: %v\n%s", err, out)
+	}
+	if out, err := s.privacyctl(t, "list", "-status", "identity_unverified"); err != nil || strings.Contains(out, fixID) || strings.Contains(out, denyID) {
+		t.Fatalf("list by another status: %v\n%s", err, out)
 	}
 	if out, err := s.privacyctl(t, "list", "-overdue"); err != nil || strings.Contains(out, denyID) {
 		t.Fatalf("nothing is overdue yet: %v\n%s", err, out)

@@ -76,6 +76,11 @@ func (s *Store) Transition(ctx context.Context, id string, t privacy.Transition,
 		vals[":answer"], vals[":nonce"] = str(t.Answer.Text), str(t.Answer.Nonce)
 		cond += " AND ask_nonce = :nonce"
 	}
+	if t.Forget {
+		// What StripRequestAddress removes once the last email has gone.
+		set += " " + forgetRequester
+		names["#n"] = "name"
+	}
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Requests,
 		Key: requestKey(id), UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})

@@ -207,9 +207,13 @@ func (s *Store) SetOutcome(ctx context.Context, id string, o privacy.Outcome, e 
 // email's mail_due with it: later
 // changes (a recipient's progress) make nothing due again. The record
 // itself stays for accountability (its own retention class).
+// forgetRequester removes a request's address and what its requester
+// wrote (#n is "name").
+const forgetRequester = "REMOVE email, #n, details, recipient_email, correction_value, parent_email, agent_email, question, answer, mail_due"
+
 func (s *Store) StripRequestAddress(ctx context.Context, id string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: requestKey(id),
-		UpdateExpression:         aws.String("REMOVE email, #n, details, recipient_email, correction_value, parent_email, agent_email, question, answer, mail_due"),
+		UpdateExpression:         aws.String(forgetRequester),
 		ConditionExpression:      aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames: map[string]string{"#n": "name"}})
 	if err != nil && !isConditionFailed(err) {

@@ -123,7 +123,9 @@ func Steps() []Move {
 		{StepFulfil, team, []Status{RequestCompleted, RequestAwaitingReview}},
 		{StepComplete, []Status{RequestInProgress, RequestAwaitingReview}, []Status{RequestCompleted}},
 		{StepDeny, OpenStatuses(), []Status{RequestDenied}},
-		{StepExtend, OpenStatuses(), nil},
+		// An extension is emailed to the requester: never to an address
+		// nobody proved (an unverified request is on no clock: Overdue).
+		{StepExtend, VerifiedOpenStatuses(), nil},
 		{StepAsk, team, []Status{RequestWaitingForInformation}},
 		{StepAnswer, []Status{RequestWaitingForInformation}, team},
 		{StepStop, []Status{RequestAwaitingReview, RequestWaitingForInformation}, []Status{RequestCancelled}},

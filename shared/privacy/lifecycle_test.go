@@ -45,7 +45,7 @@ func TestTransitions(t *testing.T) {
 		StepComplete: {"in_progress>completed", "awaiting_review>completed"},
 		StepDeny: {"identity_unverified>denied", "pending>denied", "in_progress>denied", "awaiting_review>denied",
 			"waiting_for_information>denied"},
-		StepExtend: {"identity_unverified>", "pending>", "in_progress>", "awaiting_review>", "waiting_for_information>"},
+		StepExtend: {"pending>", "in_progress>", "awaiting_review>", "waiting_for_information>"},
 		StepAsk: {"pending>waiting_for_information", "in_progress>waiting_for_information",
 			"awaiting_review>waiting_for_information"},
 		StepAnswer: {"waiting_for_information>pending", "waiting_for_information>in_progress",

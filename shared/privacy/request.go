@@ -186,6 +186,10 @@ type Transition struct {
 	Extend          time.Time
 	ExtensionReason string
 	By              string // who decided (an IAM ARN, or "requester")
+	// Forget removes what the requester gave (address, name, details,
+	// the other parties' addresses) with the step: a denial of a request
+	// whose address nobody proved tells no one and keeps nothing of it.
+	Forget bool
 	// Lifted records that the restriction the request put in place is
 	// lifted (lifted_at), which starts its address's last 30 days.
 	Lifted bool

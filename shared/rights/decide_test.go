@@ -137,7 +137,7 @@ func TestActions(t *testing.T) {
 		restrictedBy []string
 		want         string
 	}{
-		{"unverified", req(privacy.RightErasure, privacy.RequestIdentityUnverified, nil), nil, "extend,deny"},
+		{"unverified", req(privacy.RightErasure, privacy.RequestIdentityUnverified, nil), nil, "deny"},
 		{"held as excessive", req(privacy.RightAccess, privacy.RequestPending, func(r *privacy.RightsRequest) { r.Excessive = true }), nil, "approve,ask,extend,deny"},
 		{"a correction to review", req(privacy.RightRectification, privacy.RequestAwaitingReview, func(r *privacy.RightsRequest) {
 			r.Correction = privacy.Correction{Field: "name", Value: "Ann"}

@@ -92,8 +92,11 @@ func Actions(req privacy.RightsRequest, restrictedBy []string) []string {
 	if can(privacy.StepAsk) && req.Source == "" {
 		out = append(out, "ask")
 	}
+	if can(privacy.StepExtend) {
+		out = append(out, "extend")
+	}
 	if can(privacy.StepDeny) {
-		out = append(out, "extend", "deny")
+		out = append(out, "deny")
 	}
 	return out
 }
@@ -157,10 +160,17 @@ func (d *Desk) load(ctx context.Context, id string, allowed ...privacy.Status) (
 	if err != nil {
 		return req, fmt.Errorf("request %s: %w", id, err)
 	}
-	if !slices.Contains(allowed, req.Status) {
-		return req, fmt.Errorf("request %s is %s: %w", id, req.Status, ErrWrongStatus)
+	switch {
+	case slices.Contains(allowed, req.Status):
+		return req, nil
+	case req.Status == privacy.RequestIdentityUnverified:
+		// Every step the team takes on an open request emails its
+		// requester: not an address nobody has proven (a stranger may have
+		// named it). The request expires unverified on its own.
+		return req, fmt.Errorf("request %s: the requester has not verified the address yet; nothing is mailed to it before: %w",
+			id, ErrWrongStatus)
 	}
-	return req, nil
+	return req, fmt.Errorf("request %s is %s: %w", id, req.Status, ErrWrongStatus)
 }
 
 // Approve fulfils a verified request that was held for the team (flagged as
@@ -299,8 +309,16 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 	}
 	// Lifted: the request's restriction has ended, so its address goes
 	// with the lifted restriction's class, not the request's 3 years.
-	return d.apply(ctx, req, privacy.Transition{Step: privacy.StepDeny, Status: privacy.RequestDenied,
-		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason, Lifted: objectsToAll(req)}, privacy.EventRequestDenied)
+	t := privacy.Transition{Step: privacy.StepDeny, Status: privacy.RequestDenied,
+		MailDue: privacy.Due(privacy.MailDenied, d.once()), Reason: reason, Lifted: objectsToAll(req)}
+	if req.Status == privacy.RequestIdentityUnverified {
+		// Nobody proved the address (a stranger may have named it, or
+		// named it as a parent's): the denial is not mailed to it, and the
+		// address and what was written go with the denial, unless the
+		// requester verified meanwhile (then this denial is stale).
+		t.From, t.MailDue, t.Forget = []privacy.Status{privacy.RequestIdentityUnverified}, privacy.MailDue{}, true
+	}
+	return d.apply(ctx, req, t, privacy.EventRequestDenied)
 }
 
 // Extend moves an open request's deadline, at most as far as the law
@@ -357,10 +375,6 @@ func (d *Desk) Ask(ctx context.Context, id, question string) error {
 	}
 	req, err := d.load(ctx, id, privacy.StepAsk.From()...)
 	if err != nil {
-		if req.Status == privacy.RequestIdentityUnverified {
-			return fmt.Errorf("request %s: the requester has not verified the address yet; nothing is mailed to it before: %w",
-				id, ErrWrongStatus)
-		}
 		return err
 	}
 	if req.Source != "" || req.AnswerTo() == "" {

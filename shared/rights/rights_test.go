@@ -336,6 +336,21 @@ func TestDeskDecisions(t *testing.T) {
 		t.Fatalf("refused decisions changed the request: %+v", r)
 	}
 
+	// Only a verified request is extended: the extension is emailed, and
+	// nobody proved an unverified one's address (a stranger may have
+	// named it).
+	if _, err := f.desk.Extend(ctx, gdpr, "complex", time.Time{}); !errors.Is(err, rights.ErrWrongStatus) {
+		t.Fatalf("an unverified request's extension: %v", err)
+	}
+	objection := gdpr
+	gdpr = f.file(t, `{"email":"gdpr-fix@example.com","type":"rectification","details":"my name is Bo, not Bob"}`)
+	ccpa = f.file(t, `{"email":"ccpa-fix@example.com","type":"rectification","regulation":"ccpa","details":"my name is Cy"}`)
+	for _, id := range []string{gdpr, ccpa} {
+		if st := f.verify(t, id); st != privacy.RequestAwaitingReview {
+			t.Fatalf("verified rectification is %q", st)
+		}
+	}
+
 	// Extensions: at most two more months (GDPR) of the first deadline.
 	if _, err := f.desk.Extend(ctx, gdpr, "complex", time.Date(2027, 4, 29, 0, 0, 0, 0, time.UTC)); err == nil {
 		t.Fatal("an extension past 28 April 2027 was accepted")
@@ -401,11 +416,11 @@ func TestDeskDecisions(t *testing.T) {
 			t.Errorf("listed as overdue but not: %s", o.ID)
 		}
 	}
-	// The rectification was due 28 February; the objection (extended to
-	// 28 April) is still unverified; the CCPA request (extended to 1 May)
-	// is not overdue yet.
-	if got := strings.Join(ids, ","); got != fix {
-		t.Fatalf("overdue on 29 April: %s, want %s", got, fix)
+	// The rectification was due 28 February, the other one extended to 28
+	// April; the objection (due 28 February) is still unverified; the
+	// CCPA request (extended to 1 May) is not overdue yet.
+	if got, want := strings.Join(ids, ","), fix+","+gdpr; got != want {
+		t.Fatalf("overdue on 29 April: %s, want %s (not the unverified %s)", got, want, objection)
 	}
 
 	// Deny: the reason is kept for the requester and the status shows it.

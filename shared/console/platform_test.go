@@ -26,7 +26,9 @@ func (s siteStore) RequestsByStatus(_ context.Context, st privacy.Status, _ time
 	return []privacy.RightsRequest{{ID: "site-req-1", Type: privacy.RightAccess, Status: st, DueAt: s.due}}, nil
 }
 
-func (siteStore) DeliverySummaries(context.Context, string) ([]privacy.Delivery, error) { return nil, nil }
+func (siteStore) DeliverySummaries(context.Context, string) ([]privacy.Delivery, error) {
+	return nil, nil
+}
 
 // platformStore holds one Platform request, pending and overdue.
 type platformStore struct{ due time.Time }

@@ -1,6 +1,7 @@
 // Command deadlines emails the privacy team one digest a day of the rights
 // requests that are overdue, due within a week, or waiting on the
-// requester. It only wires; the logic is in shared/deadlines.
+// requester: the site's and the Platform's (controllers' OpenDSR
+// requests). It only wires; the logic is in shared/deadlines.
 package main
 
 import (
@@ -33,17 +34,20 @@ func run() error {
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"REQUESTS_TABLE": env.Tables.Requests,
-			"SENDER_ADDRESS": env.Sender, "TEAM_INBOX": env.TeamInbox})
+			"PLATFORM_REQUESTS_TABLE": env.Tables.PlatformRequests, "SENDER_ADDRESS": env.Sender, "TEAM_INBOX": env.TeamInbox})
 	}
 	if err != nil {
 		return err
 	}
+	db := env.DynamoDB()
 	w := &deadlines.Watch{
-		Store:  dynamo.New(env.DynamoDB(), env.Tables),
-		Mail:   &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config: notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
-		Now:    time.Now,
-		Log:    log,
+		Store: dynamo.New(db, env.Tables),
+		// The Platform's requests, read as a table of requests of its own.
+		Platform: dynamo.New(db, dynamo.Tables{Requests: env.Tables.PlatformRequests}),
+		Mail:     &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config:   notify.Config{Company: env.Company, TeamInbox: env.TeamInbox, PolicyURL: env.PolicyURL, BaseURL: env.BaseURL},
+		Now:      time.Now,
+		Log:      log,
 	}
 	lambda.Start(w.Run)
 	return nil

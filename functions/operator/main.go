@@ -41,7 +41,7 @@ func run() error {
 	ctx := context.Background()
 	log := lambdalog.New()
 	env, keys, err := lambdaenv.Start(ctx, "REQUESTS_TABLE", "LEDGER_TABLE", "SUBJECTS_TABLE", "SUPPRESSION_TABLE", "OPS_TABLE",
-		"RECORDS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
+		"RECORDS_TABLE", "PLATFORM_REQUESTS_TABLE", "POLICY_VERSION", "PUBLIC_BASE_URL")
 	var ttl, wait time.Duration
 	if err == nil {
 		ttl, err = lambdaenv.PolicyCacheTTL()
@@ -56,11 +56,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(env.DynamoDB(), env.Tables)
+	db := env.DynamoDB()
+	store := dynamo.New(db, env.Tables)
 	inForce := policy.NewCache(store, env.PolicyVersion, ttl, log).InForce
 	insecure := env.InsecureCallbacks(log)
 	op := &operator.Operator{
-		Store:         store,
+		Store: store,
+		// The Platform's open requests on the board, read-only.
+		Platform:      dynamo.New(db, dynamo.Tables{Requests: env.Tables.PlatformRequests}),
 		Hasher:        keys.Hasher,
 		CredentialKey: keys.CredentialKey,
 		Policy:        inForce,

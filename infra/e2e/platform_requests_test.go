@@ -203,3 +203,119 @@ func TestPlatformRequestsMovedByTheUpgrade(t *testing.T) {
 		t.Errorf("%d of the site's requests in its table, want 1 (the upgrade moves the Platform's only)", site)
 	}
 }
+
+// #35, a regression: since the Platform's requests moved to a table of
+// their own, the controllers' open OpenDSR requests were in no deadline
+// digest and on no board of the team's (the digest and the board read
+// RequestsTable alone). A controller's request past its deadline is now
+// in the digest and on the board (privacyctl list, the operator's List
+// the console shows), marked as the Platform's with its controller, and
+// the identity it names is in neither. The board is read-only for it:
+// the desk neither shows nor decides a Platform request (the processor
+// worker fulfils it, the controller cancels it). Every call runs under
+// its function's role. On the code before, the digest listed nothing
+// (no digest was sent) and the list was empty.
+func TestPlatformRequestOverdueOnTheBoardAndInTheDigest(t *testing.T) {
+	t.Parallel()
+	// A cancel window of an hour: the worker leaves the request pending.
+	s, roots, _ := openDSRStack(t, time.Hour, nil)
+	acme := s.issueController(t, "Acme", roots)
+	addr := "plat-" + localtest.Unique() + "@example.com"
+	id := uuid.NewString()
+	body := `{"regulation":"gdpr","subject_request_id":"` + id + `","subject_request_type":"erasure",` +
+		`"submitted_time":"2026-12-07T10:00:00Z","subject_identities":[{"identity_type":"email","identity_format":"raw",` +
+		`"identity_value":"` + addr + `"}]}`
+	if code, _, out := acme.call("POST", "/opendsr/v2/requests", []byte(body)); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	var item map[string]types.AttributeValue
+	for _, it := range s.items(t, "PlatformRequestsTable") {
+		if str(it, "id") == id {
+			item = it
+		}
+	}
+	if item == nil || str(item, "status") != "pending" {
+		t.Fatalf("the controller's request is not stored pending: %v", item)
+	}
+	// Its deadline passed three days ago (the test's stand-in for a month
+	// gone by).
+	due := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+	if _, err := s.DB().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["PlatformRequestsTable"]),
+		Key: map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]}, UpdateExpression: aws.String("SET due_at = :d"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": &types.AttributeValueMemberS{Value: due.Format(time.RFC3339)}}}); err != nil {
+		t.Fatal(err)
+	}
+	mark := "Platform, controller " + acme.id
+
+	// The digest (checked on, to the board, when none is sent).
+	if resp, out := s.do(t, "POST", "/_local/invoke/DeadlineWatchFunction", "application/json", "{}", nil); resp.StatusCode != 200 ||
+		!strings.Contains(out, `"overdue":1`) || !strings.Contains(out, `"digest_sent":true`) {
+		t.Errorf("deadline watch: %d %s, want the Platform's request overdue and a digest sent", resp.StatusCode, out)
+	} else {
+		s.checkPlatformDigest(t, id, mark, addr, due)
+	}
+
+	// The board.
+	s.checkPlatformBoard(t, id, acme.id, addr, due)
+}
+
+// checkPlatformDigest checks the team's digest lists the Platform's
+// request id overdue since due, marked, and never addr.
+func (s *stack) checkPlatformDigest(t *testing.T, id, mark, addr string, due time.Time) {
+	t.Helper()
+	digest := s.mailTo(t, s.team, "Rights requests")
+	overdue, _, _ := strings.Cut(digest.Body.Text, "Due within 7 days")
+	if !strings.Contains(overdue, id+"  erasure  pending  was due "+due.Format(time.DateOnly)+"  "+mark) {
+		t.Errorf("the digest does not list the Platform's overdue request, marked:\n%s", digest.Body.Text)
+	}
+	if !strings.Contains(digest.Body.HTML, mark) || !strings.Contains(digest.Subject, "1 overdue") {
+		t.Errorf("digest %q, HTML:\n%s", digest.Subject, digest.Body.HTML)
+	}
+	for _, part := range []string{digest.Subject, digest.Body.Text, digest.Body.HTML} {
+		if strings.Contains(part, addr) {
+			t.Errorf("the digest names the controller's person (%s):\n%s", addr, part)
+		}
+	}
+}
+
+// checkPlatformBoard checks privacyctl lists the Platform's request id of
+// controller overdue, marked, never addr, and that the desk neither shows
+// nor decides it.
+func (s *stack) checkPlatformBoard(t *testing.T, id, controller, addr string, due time.Time) {
+	t.Helper()
+	for _, args := range [][]string{{"list"}, {"list", "-overdue"}, {"list", "-status", "pending"}} {
+		out, err := s.privacyctl(t, args...)
+		if err != nil {
+			t.Fatalf("privacyctl %v: %v %s", args, err, out)
+		}
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, id+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "OVERDUE") || !strings.Contains(line, "platform:"+controller) || !strings.Contains(line, "erasure") {
+			t.Errorf("privacyctl %v does not list the Platform's overdue request, marked:\n%s", args, out)
+		}
+		if strings.Contains(out, addr) {
+			t.Errorf("privacyctl %v names the controller's person:\n%s", args, out)
+		}
+	}
+	out, err := s.privacyctl(t, "list", "-json")
+	if err != nil || !strings.Contains(out, `"platform":true`) || strings.Contains(out, addr) {
+		t.Errorf("privacyctl list -json: %v %s", err, out)
+	}
+
+	// Read-only: the desk neither shows it nor decides it.
+	if out, err := s.privacyctl(t, "deny", id, "-reason", "Not ours to decide."); err == nil || strings.Contains(out, addr) {
+		t.Errorf("the team denied a controller's request through the site's desk: %v %s", err, out)
+	}
+	if out, err := s.privacyctl(t, "show", id); err == nil || strings.Contains(out, addr) {
+		t.Errorf("the desk showed a controller's request: %v %s", err, out)
+	}
+	for _, it := range s.items(t, "PlatformRequestsTable") {
+		if str(it, "id") == id && (str(it, "status") != "pending" || str(it, "due_at") != due.Format(time.RFC3339)) {
+			t.Errorf("the controller's request changed: %s, due %s", str(it, "status"), str(it, "due_at"))
+		}
+	}
+}

@@ -697,6 +697,11 @@ func printList(out io.Writer, data json.RawMessage, o options) error {
 		if r.Overdue {
 			flags = append(flags, "OVERDUE")
 		}
+		if r.Platform {
+			// A controller's OpenDSR request: listed for its deadline,
+			// the processor worker's to fulfil.
+			flags = append(flags, "platform:"+r.Controller)
+		}
 		if !r.ExtendedUntil.IsZero() {
 			flags = append(flags, "extended")
 		}

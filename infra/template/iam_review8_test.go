@@ -560,26 +560,36 @@ func TestIAMReview8SweepOfThePlatformsRequests(t *testing.T) {
 // template grants it, must be the ones the documents name. (Fails on the
 // template under review: PrivacyReplayPolicy is granted it.)
 func TestIAMReview8WhoReachesThePlatformsRequests(t *testing.T) {
+	// #35: the deadline digest and the team's board read the Platform's
+	// open requests (platformReaders), through a Query bounded to what
+	// they show: asked with such a projection too, or a bounded grant
+	// would hold the table unseen.
 	named := []string{"OpenDSRFunction", "OpenDSRWorkerFunction", "CallbackFunction", "SweepFunction",
-		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy", "PrivacyReplayPolicy", "PrivacyBackfillPolicy"}
+		"PrivacyMaintenancePolicy", "PrivacyUpgradePolicy", "PrivacyReplayPolicy", "PrivacyBackfillPolicy",
+		"DeadlineWatchFunction", "OperatorFunction"}
 	sets := policies(t)
 	eval := iamsim.Shared(filepath.Join(localtest.Root(), ".tools", "node", "node_modules"))
 	var holders []string
 	for who, set := range sets {
+	asks:
 		for _, a := range requestsTableActions("PlatformRequestsTable") {
-			var ctx map[string]any
+			ctxs := []map[string]any{nil}
 			switch a.action {
 			case "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem":
-				ctx = keys([]string{"R#1"}, "pk", "sk", "replayed_at")
+				ctxs = []map[string]any{keys([]string{"R#1"}, "pk", "sk", "replayed_at")}
+			case "dynamodb:Query":
+				ctxs = append(ctxs, summary(platformSummary...))
 			}
-			d, err := eval.Decide(context.Background(), set, "arn:aws:sts::"+account+":assumed-role/x/"+who,
-				iamsim.Request{Action: a.action, Resource: a.resource, Context: ctx})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Allowed() {
-				holders = append(holders, who)
-				break
+			for _, ctx := range ctxs {
+				d, err := eval.Decide(context.Background(), set, "arn:aws:sts::"+account+":assumed-role/x/"+who,
+					iamsim.Request{Action: a.action, Resource: a.resource, Context: ctx})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Allowed() {
+					holders = append(holders, who)
+					break asks
+				}
 			}
 		}
 	}

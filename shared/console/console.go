@@ -94,6 +94,11 @@ func rowOf(r operator.Row) Row {
 	if r.Overdue {
 		out.Flags = append(out.Flags, "overdue")
 	}
+	if r.Platform {
+		// A controller's OpenDSR request: the processor worker's, shown
+		// for its deadline (no page of its own, no decision here).
+		out.Flags = append(out.Flags, "Platform, controller "+r.Controller)
+	}
 	if !r.ExtendedUntil.IsZero() {
 		out.Flags = append(out.Flags, "extended")
 	}

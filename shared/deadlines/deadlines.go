@@ -17,10 +17,17 @@ import (
 // Soon is how far ahead "due soon" looks.
 const Soon = 7 * 24 * time.Hour
 
-// Store is what the watch reads: the requests and deliveries by status
-// and deadline, and the legal holds.
-type Store interface {
+// Requests is what the watch reads of one table of rights requests: those
+// in a status due at or before until, summarised (id, type, status, times,
+// and a Platform request's controller).
+type Requests interface {
 	DueRequests(ctx context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error)
+}
+
+// Store is what the watch reads: the site's requests and deliveries by
+// status and deadline, and the legal holds.
+type Store interface {
+	Requests
 	DeliverySummaries(ctx context.Context, status string) ([]privacy.Delivery, error)
 	Holds(ctx context.Context) ([]privacy.Hold, error)
 }
@@ -32,11 +39,22 @@ type Sender interface {
 
 // Watch builds and sends the digest.
 type Watch struct {
-	Store  Store
-	Mail   Sender
-	Config notify.Config
-	Now    func() time.Time
-	Log    *slog.Logger
+	Store Store
+	// Platform is the Platform's requests (OpenDSR, from controllers;
+	// PlatformRequestsTable): listed with the site's, each marked as the
+	// Platform's with its controller. Nil lists the site's alone.
+	Platform Requests
+	Mail     Sender
+	Config   notify.Config
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// source is one table of requests the watch reads, and whether it is the
+// Platform's.
+type source struct {
+	reqs     Requests
+	platform bool
 }
 
 // Result counts what the digest listed.
@@ -56,27 +74,42 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	now := w.Now().UTC()
 	var d notify.Digest
 	d.Date = now.Format("2 January 2006")
-	// The open requests are read through the requests table's
+	// The open requests are read through each requests table's
 	// "by-status-due" index (status, due_at): the team's due within Soon,
 	// and every one waiting on the requester. Overdue is privacy.Overdue's.
-	for _, st := range privacy.OpenStatuses() {
-		until := now.Add(Soon)
-		if st.Waiting() {
-			until = now.AddDate(1, 0, 0)
-		}
-		rs, err := w.Store.DueRequests(ctx, st, until)
-		if err != nil {
-			return Result{}, err
-		}
-		for _, r := range rs {
-			it := notify.DigestItem{ID: r.ID, Type: string(r.Type), Status: string(r.Status), Due: r.DueAt}
-			switch {
-			case privacy.Overdue(r, now):
-				d.Overdue = append(d.Overdue, it)
-			case st.Waiting():
-				d.Waiting = append(d.Waiting, it)
-			default:
-				d.DueSoon = append(d.DueSoon, it)
+	// The Platform's (the controllers' OpenDSR requests) are in a table of
+	// their own; the team watches their deadlines too.
+	sources := []source{{reqs: w.Store}}
+	if w.Platform != nil {
+		sources = append(sources, source{reqs: w.Platform, platform: true})
+	}
+	for _, src := range sources {
+		for _, st := range privacy.OpenStatuses() {
+			until := now.Add(Soon)
+			if st.Waiting() {
+				until = now.AddDate(1, 0, 0)
+			}
+			rs, err := src.reqs.DueRequests(ctx, st, until)
+			if err != nil {
+				if src.platform {
+					return Result{}, fmt.Errorf("the Platform's requests: %w", err)
+				}
+				return Result{}, err
+			}
+			for _, r := range rs {
+				it := notify.DigestItem{ID: r.ID, Type: string(r.Type), Status: string(r.Status), Due: r.DueAt,
+					Platform: src.platform}
+				if src.platform {
+					it.Controller = r.Controller
+				}
+				switch {
+				case privacy.Overdue(r, now):
+					d.Overdue = append(d.Overdue, it)
+				case st.Waiting():
+					d.Waiting = append(d.Waiting, it)
+				default:
+					d.DueSoon = append(d.DueSoon, it)
+				}
 			}
 		}
 	}

@@ -96,3 +96,91 @@ func TestOneDigestPerRun(t *testing.T) {
 		t.Errorf("subject %q", mails[0].Subject)
 	}
 }
+
+// requests is a table of requests in memory, answering as the
+// by-status-due index does.
+type requests []privacy.RightsRequest
+
+func (rs requests) DueRequests(_ context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error) {
+	var out []privacy.RightsRequest
+	for _, r := range rs {
+		if r.Status == status && !r.DueAt.After(until) {
+			out = append(out, privacy.RightsRequest{ID: r.ID, Type: r.Type, Status: r.Status, DueAt: r.DueAt, Controller: r.Controller})
+		}
+	}
+	return out, nil
+}
+
+// site is the site's requests, with no delivery and no hold.
+type site struct{ requests }
+
+func (site) DeliverySummaries(context.Context, string) ([]privacy.Delivery, error) { return nil, nil }
+func (site) Holds(context.Context) ([]privacy.Hold, error)                         { return nil, nil }
+
+// outbox keeps what it is given to send.
+type outbox []notify.Message
+
+func (o *outbox) Send(_ context.Context, m notify.Message) (string, error) {
+	*o = append(*o, m)
+	return "id", nil
+}
+
+// #35: the controllers' OpenDSR requests moved to a table of their own
+// (PlatformRequestsTable), and the digest read only the site's: an
+// overdue Platform request was in no digest. Each of the Platform's open
+// requests is listed where its deadline puts it, marked as the
+// Platform's with its controller, beside the site's.
+func TestPlatformRequestsInTheDigest(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		site     requests
+		platform requests
+		res      deadlines.Result
+		// want are lines of the digest's text; not, what it must not hold.
+		want, not []string
+	}{
+		{name: "a Platform request overdue, alone",
+			platform: requests{{ID: "plat-late", Type: privacy.RightErasure, Status: privacy.RequestPending, DueAt: now.Add(-48 * time.Hour),
+				Controller: "us-acme"}},
+			res:  deadlines.Result{Overdue: 1, Sent: true},
+			want: []string{"  plat-late  erasure  pending  was due 2026-12-05  Platform, controller us-acme\n"}},
+		{name: "beside the site's, each where its deadline puts it",
+			site: requests{{ID: "site-late", Type: privacy.RightAccess, Status: privacy.RequestPending, DueAt: now.Add(-24 * time.Hour)}},
+			platform: requests{
+				{ID: "plat-soon", Type: privacy.RightAccess, Status: privacy.RequestInProgress, DueAt: now.Add(72 * time.Hour), Controller: "eu-other"},
+				{ID: "plat-later", Type: privacy.RightAccess, Status: privacy.RequestPending, DueAt: now.Add(20 * 24 * time.Hour), Controller: "eu-other"},
+				{ID: "plat-done", Type: privacy.RightErasure, Status: privacy.RequestCompleted, DueAt: now.Add(-24 * time.Hour), Controller: "us-acme"}},
+			res: deadlines.Result{Overdue: 1, DueSoon: 1, Sent: true},
+			want: []string{"  site-late  access  pending  was due 2026-12-06\n",
+				"  plat-soon  access  in_progress  due 2026-12-10  Platform, controller eu-other\n"},
+			not: []string{"plat-later", "plat-done"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var sent outbox
+			w := &deadlines.Watch{Store: site{tc.site}, Platform: tc.platform, Mail: &sent,
+				Config: notify.Config{TeamInbox: "team@example.com"}, Now: func() time.Time { return now },
+				Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			res, err := w.Run(context.Background())
+			if err != nil || res != tc.res {
+				t.Fatalf("run: %+v %v, want %+v", res, err, tc.res)
+			}
+			if len(sent) != 1 {
+				t.Fatalf("%d digests, want 1", len(sent))
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(sent[0].Text, want) {
+					t.Errorf("digest lacks %q:\n%s", want, sent[0].Text)
+				}
+			}
+			for _, not := range tc.not {
+				if strings.Contains(sent[0].Text, not) {
+					t.Errorf("digest lists %s:\n%s", not, sent[0].Text)
+				}
+			}
+		})
+	}
+}

@@ -13,16 +13,27 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
-// DueRequests lists the requests in a status due at or before until, from
-// the by-status-due index. It reads only what a deadline digest shows (id,
-// type, status, due and receipt): never the requester's address.
+// DueRequests lists the requests in a status due at or before until (any
+// time when until is zero), from the by-status-due index. It reads only
+// what a deadline digest and the team's board show of a request (id, type,
+// status, due and receipt, and a Platform request's controller): never
+// the requester's address or a controller's identities. It asks for
+// those attributes alone (Select SPECIFIC_ATTRIBUTES), as the grants on
+// PlatformRequestsTable's index require (template.yaml).
 func (s *Store) DueRequests(ctx context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error) {
+	cond := "#s = :s"
+	vals := map[string]types.AttributeValue{":s": str(status)}
+	if !until.IsZero() {
+		cond += " AND due_at <= :until"
+		vals[":until"] = str(dueAt(until))
+	}
 	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Requests, IndexName: aws.String("by-status-due"),
-		KeyConditionExpression:    aws.String("#s = :s AND due_at <= :until"),
+		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  map[string]string{"#s": "status", "#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(status), ":until": str(dueAt(until))},
-		ProjectionExpression:      aws.String("id, #t, #s, due_at, received_at"),
+		ExpressionAttributeValues: vals,
+		ProjectionExpression:      aws.String("id, #t, #s, due_at, received_at, controller_id"),
+		Select:                    types.SelectSpecificAttributes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query %s requests: %w", status, err)
@@ -34,11 +45,13 @@ func (s *Store) DueRequests(ctx context.Context, status privacy.Status, until ti
 	for _, it := range items {
 		var r requestSummary
 		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
-			r = requestSummary{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status"))}
+			r = requestSummary{ID: s1(it, "id"), Type: privacy.Right(s1(it, "type")), Status: privacy.Status(s1(it, "status")),
+				Controller: s1(it, "controller_id")}
 			r.DueAt.Time, _ = parseTS(s1(it, "due_at"))
 			r.ReceivedAt.Time, _ = parseTS(s1(it, "received_at"))
 		}
-		out = append(out, privacy.RightsRequest{ID: r.ID, Type: r.Type, Status: r.Status, DueAt: r.DueAt.Time, ReceivedAt: r.ReceivedAt.Time})
+		out = append(out, privacy.RightsRequest{ID: r.ID, Type: r.Type, Status: r.Status, DueAt: r.DueAt.Time, ReceivedAt: r.ReceivedAt.Time,
+			Controller: r.Controller})
 	}
 	return out, nil
 }
@@ -50,6 +63,7 @@ type requestSummary struct {
 	Status     privacy.Status `dynamodbav:"status"`
 	DueAt      deadline       `dynamodbav:"due_at"`
 	ReceivedAt stamp          `dynamodbav:"received_at"`
+	Controller string         `dynamodbav:"controller_id"`
 }
 
 // DeliverySummaries lists the deliveries in a status bucket: the request,

@@ -243,10 +243,13 @@ func oneClick(unsubscribeURL, unsubscribeMail string) []Header {
 }
 
 // DigestItem is one rights request in the deadline digest: ids and dates,
-// no personal data.
+// no personal data. A Platform request (a controller's, by OpenDSR) is
+// marked as the Platform's with its controller's id, never an identity.
 type DigestItem struct {
 	ID, Type, Status string
 	Due              time.Time
+	Platform         bool
+	Controller       string
 }
 
 // Digest is the deadline watch's one email per run.

@@ -133,9 +133,21 @@ type Store interface {
 	LedgerBetween(ctx context.Context, subject privacy.SubjectID, from, to time.Time) ([]privacy.Event, error)
 }
 
+// PlatformRequests reads the Platform's requests (the controllers' OpenDSR
+// requests, PlatformRequestsTable) as the team's board shows them: those
+// in a status due at or before until (any time when zero), summarised
+// (id, type, status, times, controller), never their identities.
+type PlatformRequests interface {
+	DueRequests(ctx context.Context, status privacy.Status, until time.Time) ([]privacy.RightsRequest, error)
+}
+
 // Operator runs the team's actions against the stack's store.
 type Operator struct {
 	Store Store
+	// Platform lists the Platform's open requests on the team's board,
+	// read-only: the processor worker fulfils them and the controller
+	// cancels them; the desk acts on the site's alone. Nil lists none.
+	Platform PlatformRequests
 	// Hasher keys an address to its subject (holds, suppressions, a
 	// client's termination, a corrected address, controllers' secrets).
 	Hasher *privacy.Hasher
@@ -169,9 +181,12 @@ func (o *Operator) desk(c Caller) *rights.Desk {
 func (o *Operator) version(ctx context.Context) string { return o.Policy(ctx).Version }
 
 // Row is a request as the queue lists it: no personal data (show has it).
+// Platform marks a controller's OpenDSR request (its controller in
+// Controller): listed for its deadline, not the desk's to show or decide.
 type Row struct {
 	privacy.RightsRequest
-	Overdue bool `json:"overdue"`
+	Overdue  bool `json:"overdue"`
+	Platform bool `json:"platform,omitempty"`
 }
 
 // Filter is which requests List lists: those in the statuses (the open
@@ -190,7 +205,56 @@ func (o *Operator) List(ctx context.Context, c Caller, f Filter) ([]Row, error) 
 	if err != nil {
 		return nil, err
 	}
-	return rowsOf(reqs, o.Now()), nil
+	now := o.Now()
+	rows := rowsOf(reqs, now)
+	platform, err := o.platformRows(ctx, f, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(platform) == 0 {
+		return rows, nil
+	}
+	rows = append(rows, platform...)
+	slices.SortStableFunc(rows, func(a, b Row) int { return a.DueAt.Compare(b.DueAt) })
+	return rows, nil
+}
+
+// platformRows are the Platform's open requests f keeps, marked as the
+// Platform's. Only open ones: the board is for deadlines, and a closed
+// Platform request is the controller's to read through OpenDSR.
+func (o *Operator) platformRows(ctx context.Context, f Filter, now time.Time) ([]Row, error) {
+	if o.Platform == nil {
+		return nil, nil
+	}
+	statuses := f.Status
+	if len(statuses) == 0 {
+		statuses = privacy.OpenStatuses()
+	}
+	var until time.Time
+	if f.Overdue {
+		until = now
+	}
+	var rows []Row
+	for _, st := range statuses {
+		if !st.Open() {
+			continue
+		}
+		rs, err := o.Platform.DueRequests(ctx, st, until)
+		if err != nil {
+			return nil, fmt.Errorf("the Platform's requests: %w", err)
+		}
+		for _, r := range rs {
+			late := privacy.Overdue(r, now)
+			if f.Overdue && !late {
+				continue
+			}
+			// Only what the summary holds: no identity, no callback.
+			q := privacy.RightsRequest{ID: r.ID, Type: r.Type, Status: r.Status, DueAt: r.DueAt, ReceivedAt: r.ReceivedAt,
+				Controller: r.Controller, Source: privacy.SourceOpenDSR}
+			rows = append(rows, Row{RightsRequest: q, Overdue: late, Platform: true})
+		}
+	}
+	return rows, nil
 }
 
 // rowsOf are requests as lists show them: without what they hold of the
@@ -200,7 +264,7 @@ func rowsOf(reqs []privacy.RightsRequest, now time.Time) []Row {
 	for _, q := range reqs {
 		q.Email, q.Name, q.Details, q.Question, q.Answer = "", "", "", "", ""
 		q.ParentEmail, q.AgentEmail, q.RecipientEmail, q.Correction = "", "", "", privacy.Correction{}
-		rows = append(rows, Row{q, privacy.Overdue(q, now)})
+		rows = append(rows, Row{RightsRequest: q, Overdue: privacy.Overdue(q, now)})
 	}
 	return rows
 }

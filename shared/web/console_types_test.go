@@ -18,7 +18,7 @@ func TestConsoleLabelsTypedValues(t *testing.T) {
 		Status                privacy.Status
 		ReceivedAt, DueAt     time.Time
 		Flags                 []string
-		Overdue               bool
+		Overdue, Platform     bool
 	}
 	type filter struct {
 		Status, Type           string

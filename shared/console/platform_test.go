@@ -76,6 +76,9 @@ func TestPlatformRequestsOnTheConsole(t *testing.T) {
 			if strings.Contains(out, "/console/requests/plat-req-1") {
 				t.Errorf("the Platform's request links to a page the desk has not:\n%s", out)
 			}
+			if n := strings.Count(out, `id="g-processors"`); tc.name == "deadlines" && n != 1 {
+				t.Errorf("the processors' section is on the board %d times, want once", n)
+			}
 			if tc.overdue != "" && !strings.Contains(out, tc.overdue) {
 				t.Errorf("lacks %q:\n%s", tc.overdue, out)
 			}

@@ -84,3 +84,73 @@ func TestHostileOneSoftBounceRepeatedEndsASubscription(t *testing.T) {
 		}
 	}
 }
+
+// HOSTILE (review 9): a person moves their address away from a dead
+// mailbox (the commonest reason to correct it). The notice of the change
+// goes to the old address, as it must, and hard-bounces: the old address
+// is suppressed, and feedback now ENDS the subscription held under it
+// (topics off, the consent's proof withdrawn, deleted in 30 days). The
+// team approves the move: the ended subscription (and the bounce's
+// suppression) move to the new, confirmed address, which never bounced.
+// The person asked to change their address and lost their subscription.
+// A suppression is the bounced address's alone: it must end nothing that
+// leaves that address (the move of the person's subscription), nor follow
+// it to the new one.
+func TestHostileOldAddressBounceEndsTheMovedSubscription(t *testing.T) {
+	t.Parallel()
+	signer := snstest.New(t)
+	standIn := newSNSStandIn(t, signer)
+	s := startStackOpts(t, localtest.Need(t), 2, map[string]string{"SNS_ENDPOINT": standIn.URL}, nil)
+	ours := s.feedbackTopic(t)
+	u := localtest.Unique()
+	old, moved := "old-"+u+"@example.com", "new-"+u+"@example.net"
+	s.subscribed(t, old)
+
+	id, verify, _ := s.fileAndOpen(t, old, `{"email":"`+old+`","type":"rectification","field":"email","value":"`+moved+`"}`)
+	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"awaiting_review"`) {
+		t.Fatalf("verify: %d %s", resp.StatusCode, out)
+	}
+	ask := s.mailTo(t, moved, "Please confirm this address (request "+id)
+	if resp, out := s.do(t, "POST", s.path(t, addressLink.FindString(ask.Body.Text)), "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("confirm the new address: %d %s", resp.StatusCode, out)
+	}
+	notice := s.mailTo(t, old, "Your address change (request "+id)
+	_ = notice
+	// The old, dead mailbox hard-bounces the notice (SES, our topic).
+	body := `{"notificationType":"Bounce","mail":{"messageId":"dead-` + u + `"},"bounce":{"bounceType":"Permanent","bounceSubType":"General",` +
+		`"bouncedRecipients":[{"emailAddress":"` + old + `"}]}}`
+	m := signer.Notification(t, body, "2")
+	m.TopicArn, m.Timestamp = ours, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	signer.Sign(t, &m, "2")
+	raw, _ := json.Marshal(m)
+	ev := `{"Records":[{"EventSource":"aws:sns","Sns":` + strings.Replace(string(raw), `"SigningCertURL"`, `"SigningCertUrl"`, 1) + `}]}`
+	if resp, out := s.do(t, "POST", "/_local/invoke/FeedbackFunction", "application/json", ev, nil); resp.StatusCode != 200 {
+		t.Fatalf("invoke: %d %s", resp.StatusCode, out)
+	}
+	if out, err := s.privacyctl(t, "approve", id); err != nil {
+		t.Fatalf("approve: %v %s", err, out)
+	}
+	var status, withdrawn string
+	suppressed := false
+	pk := "S#" + string(s.hasher.Subject(moved))
+	for _, it := range s.items(t, "SubjectsTable") {
+		switch {
+		case str(it, "pk") != pk:
+		case str(it, "sk") == "SUB":
+			status = str(it, "status")
+		case strings.HasPrefix(str(it, "sk"), "CONSENT#"):
+			withdrawn = str(it, "withdrawn_at")
+		}
+	}
+	for _, it := range s.items(t, "SuppressionTable") {
+		if str(it, "pk") == pk {
+			suppressed = true
+		}
+	}
+	if status != "confirmed" || withdrawn != "" {
+		t.Errorf("the subscription moved to the new address %s is %q (consent withdrawn at %q): the old address's bounce ended it", moved, status, withdrawn)
+	}
+	if suppressed {
+		t.Errorf("the new address %s, which never bounced, is suppressed: the old address's bounce moved with the data", moved)
+	}
+}

@@ -129,28 +129,7 @@ func TestFeedbackOnlyFromTheConfiguredTopic(t *testing.T) {
 	ours := s.feedbackTopic(t)
 	const theirs = "arn:aws:sns:us-east-1:111122223333:attacker-topic"
 	u := localtest.Unique()
-	victim, bounced, bystander := "victim-"+u+"@example.com", "bounced-"+u+"@example.com", "bystander-"+u+"@example.com"
-	// Each a confirmed subscriber: a suppression ends the subscription
-	// (it is never mailed again, policy §7), a foreign topic's nothing.
-	for _, a := range []string{victim, bounced, bystander} {
-		s.subscribed(t, a)
-	}
-	subscription := func(addr string) (status string, proofWithdrawn bool) {
-		pk := "S#" + string(s.hasher.Subject(addr))
-		for _, it := range s.items(t, "SubjectsTable") {
-			switch {
-			case str(it, "pk") != pk:
-			case str(it, "sk") == "SUB":
-				status = str(it, "status")
-				if _, due := it["retention_at"]; status == "unsubscribed" && (str(it, "list_pk") != "" || !due) {
-					t.Errorf("%s's ended subscription is still listed or on no retention clock", addr)
-				}
-			case strings.HasPrefix(str(it, "sk"), "CONSENT#"):
-				proofWithdrawn = str(it, "withdrawn_at") != ""
-			}
-		}
-		return status, proofWithdrawn
-	}
+	victim, bounced := "victim-"+u+"@example.com", "bounced-"+u+"@example.com"
 	complaint := func(addr string) string {
 		return `{"notificationType":"Complaint","mail":{"messageId":"m-` + u + `"},"complaint":{"complainedRecipients":[{"emailAddress":"` + addr + `"}]}}`
 	}
@@ -206,9 +185,6 @@ func TestFeedbackOnlyFromTheConfiguredTopic(t *testing.T) {
 	if suppressed(victim) {
 		t.Fatal("the victim was suppressed by a foreign topic or a replay")
 	}
-	if st, withdrawn := subscription(victim); st != "confirmed" || withdrawn {
-		t.Fatalf("after a foreign topic's complaint the victim's subscription is %q (proof withdrawn %v)", st, withdrawn)
-	}
 	// Our own topic: confirmed, and its feedback applied, in both shapes.
 	if code := post(confirmation(ours, "our-token")); code != 200 {
 		t.Errorf("our topic's subscription confirmation: %d", code)
@@ -222,21 +198,6 @@ func TestFeedbackOnlyFromTheConfiguredTopic(t *testing.T) {
 	invoke(notification(ours, bounce, time.Now()))
 	if !suppressed(bounced) {
 		t.Fatal("our topic's hard bounce, Lambda shape, did not suppress")
-	}
-	for _, a := range []string{victim, bounced} {
-		if st, withdrawn := subscription(a); st != "unsubscribed" || !withdrawn {
-			t.Errorf("after our topic's feedback %s's subscription is %q (proof withdrawn %v), want ended", a, st, withdrawn)
-		}
-	}
-	if st, _ := subscription(bystander); st != "confirmed" {
-		t.Errorf("a bystander's subscription is %q", st)
-	}
-	// No receipt of the withdrawal goes to a suppressed address.
-	time.Sleep(2 * time.Second)
-	for _, a := range []string{victim, bounced} {
-		if got := localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(a) && strings.Contains(e.Subject, "You are unsubscribed") }); len(got) != 0 {
-			t.Errorf("the suppressed %s was sent the withdrawal's receipt", a)
-		}
 	}
 	logs := s.logs.String()
 	if !strings.Contains(logs, "not from a configured feedback topic") {

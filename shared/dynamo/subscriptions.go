@@ -402,53 +402,18 @@ func (s *Store) Unsubscribe(ctx context.Context, subject privacy.SubjectID, e pr
 	if err != nil {
 		return err
 	}
-	ended, err := s.endSubscription(ctx, subject, e.At, e.PolicyVersion, privacy.Due(privacy.MailWithdrawn, ts(e.At)))
-	switch {
-	case err != nil:
+	if err := s.withdrawConsentProof(ctx, subject, e.At); err != nil {
 		return fmt.Errorf("unsubscribe: %w", err)
-	case ended && !recorded:
-		// A subscription ended under a suppression already there: its
-		// withdrawal is still the ledger's (its receipt names the entry).
-		return s.RecordEvent(ctx, e)
-	}
-	return nil
-}
-
-// EndSubscription ends the subject's subscription, if one is there and not
-// ended already, as an unsubscribe does (every topic off, the consent's
-// proof withdrawn, the subscription deleted after the unsubscribed class's
-// 30 days) but with no receipt: the suppression that ends it (a hard
-// bounce, a complaint) means nothing more is mailed there. Without it a
-// suppressed subscriber's address was kept for ever, mailed never (policy
-// §7). Idempotent.
-func (s *Store) EndSubscription(ctx context.Context, subject privacy.SubjectID, at time.Time, policyVersion string) error {
-	if _, err := s.endSubscription(ctx, subject, at, policyVersion, privacy.MailDue{}); err != nil {
-		return fmt.Errorf("end the subscription: %w", err)
-	}
-	return nil
-}
-
-// endSubscription withdraws the consent's proof, then marks the
-// subscription unsubscribed with due as its email (none when zero); it
-// reports whether it ended one. The proof comes first, so a failure leaves
-// the whole withdrawal to be retried.
-func (s *Store) endSubscription(ctx context.Context, subject privacy.SubjectID, at time.Time, policyVersion string, due privacy.MailDue) (bool, error) {
-	if err := s.withdrawConsentProof(ctx, subject, at); err != nil {
-		return false, err
 	}
 	vals := map[string]types.AttributeValue{
-		":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(at)),
-		":exp": num(privacy.Retention().Unsubscribed.From(at).Unix()),
-		":pv":  str(policyVersion),
+		":unsub": str(privacy.StatusUnsubscribed), ":now": str(ts(e.At)),
+		":exp": num(privacy.Retention().Unsubscribed.From(e.At).Unix()),
+		":pv":  str(e.PolicyVersion), ":due": str(privacy.Due(privacy.MailWithdrawn, ts(e.At)).String()),
 	}
-	set := "SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now, policy_version = :pv, "
-	if !due.IsZero() {
-		set += "mail_due = :due, "
-		vals[":due"] = str(due.String())
-	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.tables.Subjects, Key: subKey(subject),
-		UpdateExpression: aws.String(set + setDue(vals, subKey(subject), privacy.Retention().Unsubscribed.From(at)) +
+		UpdateExpression: aws.String("SET #status = :unsub, unsubscribed_at = :now, expires_at = :exp, last_activity_at = :now, " +
+			"policy_version = :pv, mail_due = :due, " + setDue(vals, subKey(subject), privacy.Retention().Unsubscribed.From(e.At)) +
 			" REMOVE topics, list_pk, list_sk"),
 		ConditionExpression:       aws.String("attribute_exists(pk) AND #status <> :unsub"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
@@ -456,11 +421,15 @@ func (s *Store) endSubscription(ctx context.Context, subject privacy.SubjectID, 
 	})
 	switch {
 	case isConditionFailed(err):
-		return false, nil
+		return nil
 	case err != nil:
-		return false, err
+		return fmt.Errorf("unsubscribe: %w", err)
+	case !recorded:
+		// A subscription ended under a suppression already there: its
+		// withdrawal is still the ledger's (its receipt names the entry).
+		return s.RecordEvent(ctx, e)
 	}
-	return true, nil
+	return nil
 }
 
 // Suppress adds a suppression reason and its ledger entry. Adding a reason

@@ -17,9 +17,6 @@ import (
 // Store is what the handler writes.
 type Store interface {
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
-	// EndSubscription ends the subject's newsletter subscription, if any,
-	// with no receipt (nothing more is mailed there).
-	EndSubscription(ctx context.Context, subject privacy.SubjectID, at time.Time, policyVersion string) error
 	Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error)
 }
 
@@ -112,7 +109,6 @@ func (h *Handler) message(ctx context.Context, m sns.Message, posted bool) (Outc
 		return Ignored, nil
 	}
 	now := h.Now()
-	policy := h.Policy(ctx).Version
 	for _, addr := range f.Recipients {
 		subject := h.Hasher.Subject(addr)
 		reason := map[string]string{HardBounce: privacy.SuppressBounced, SoftBounce: privacy.SuppressBounced,
@@ -129,15 +125,8 @@ func (h *Handler) message(ctx context.Context, m sns.Message, posted bool) (Outc
 		}
 		err := h.Store.Suppress(ctx, subject, reason, privacy.Event{Subject: subject, Name: privacy.EventName("suppressed_" + reason),
 			At: now, Ref: f.MessageID, Purpose: privacy.PurposeMarketing, LegalBasis: privacy.BasisLegitimateInterest,
-			PolicyVersion: policy, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
+			PolicyVersion: h.Policy(ctx).Version, Detail: map[string]string{"feedback": f.Kind, "sub_type": f.SubType}})
 		if err != nil {
-			return "", err
-		}
-		// Suppressed, the address is never mailed again (until the team
-		// lifts it; the person then signs up anew): its subscription has no
-		// purpose left and goes as an unsubscribed one does (policy §7).
-		// After the suppression, so a failure here retries both.
-		if err := h.Store.EndSubscription(ctx, subject, now, policy); err != nil {
 			return "", err
 		}
 		log.InfoContext(ctx, "address suppressed", "reason", reason, "feedback", f.Kind, "ses_message_id", f.MessageID)

@@ -83,7 +83,7 @@ func TestHandler(t *testing.T) {
 	t.Parallel()
 	svc := localtest.Need(t)
 	n := localtest.Tables(t, svc)
-	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Suppression: n["SuppressionTable"], Ledger: n["LedgerTable"], Ops: n["OpsTable"], Subjects: n["SubjectsTable"]})
+	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{Suppression: n["SuppressionTable"], Ledger: n["LedgerTable"], Ops: n["OpsTable"]})
 	signer := snstest.New(t)
 	hasher, _ := privacy.NewHasher([]byte("feedback-test-pepper"))
 	var confirmed []string

@@ -75,6 +75,7 @@ func (s *Store) DeliverySummaries(ctx context.Context, status string) ([]privacy
 		ExpressionAttributeNames:  map[string]string{"#s": "status", "#st": "state"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(status)},
 		ProjectionExpression:      aws.String("id, processor_name, #st, last_error, submitted_at"),
+		Select:                    types.SelectSpecificAttributes, // the index projects ALL: the summary alone
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query %s deliveries: %w", status, err)

@@ -123,7 +123,8 @@ func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bo
 // MoveSubject moves everything held under from to to, the subject of the
 // person's corrected address email, for the correction requestID: its
 // items in the subjects table (with the address and its list keys, and no
-// email due), its suppression reasons, and its requests (their subject,
+// email due), its suppression reasons but a bounce (the old address's
+// own), and its requests (their subject,
 // and the address where they keep one). What to already holds under the
 // same key stays (the person's own state under the new address wins).
 // Each item is copied before its old copy is deleted, so a move cut short
@@ -143,6 +144,12 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 		for _, it := range items {
 			if s1(it, attrSK) == movedSK {
 				continue // a forward of an earlier move stays where it is
+			}
+			if table == s.tables.Suppression && s1(it, attrSK) == privacy.SuppressBounced {
+				// A bounce is the old address's (often why the person moves
+				// away from it): it stays with that address and does not
+				// silence the new one, which never bounced.
+				continue
 			}
 			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: movedCopy(it, to, email),
 				ConditionExpression: aws.String("attribute_not_exists(pk)")})

@@ -81,7 +81,7 @@ func TestEveryWriteIsFiled(t *testing.T) {
 			if _, err := s.Allow(ctx, "contact#x", 5, now); err != nil {
 				return err
 			}
-			_, err := s.Increment(ctx, "soft#x", now, 24*time.Hour)
+			_, _, err := s.CountOnce(ctx, "soft#x", "m1", now, 24*time.Hour)
 			return err
 		}},
 		{"mail marker", func() error { _, err := s.ClaimMail(ctx, "m1", now, time.Minute); return err }},

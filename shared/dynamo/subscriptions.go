@@ -627,26 +627,32 @@ const (
 	CounterPrefix   = "CNT#"
 )
 
-// Increment adds one to a counter that expires ttl after its first use and
-// returns the new count.
-func (s *Store) Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error) {
+// CountOnce adds one to the counter key (expiring ttl after its first
+// use) for each member once and returns the new count: a member counted
+// before (a notification delivered again) adds nothing and reports
+// counted false. The members are kept with the count, for as long.
+func (s *Store) CountOnce(ctx context.Context, key, member string, now time.Time, ttl time.Duration) (n int, counted bool, err error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &s.tables.Ops,
-		Key:              map[string]types.AttributeValue{attrPK: str(CounterPrefix + key), attrSK: str("CNT")},
-		UpdateExpression: aws.String("ADD uses :one SET expires_at = if_not_exists(expires_at, :exp)"),
+		TableName:           &s.tables.Ops,
+		Key:                 map[string]types.AttributeValue{attrPK: str(CounterPrefix + key), attrSK: str("CNT")},
+		UpdateExpression:    aws.String("ADD uses :one, seen :m SET expires_at = if_not_exists(expires_at, :exp)"),
+		ConditionExpression: aws.String("attribute_not_exists(seen) OR NOT contains(seen, :mv)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": num(1), ":exp": num(now.Add(ttl).Unix()),
+			":m": &types.AttributeValueMemberSS{Value: []string{member}}, ":mv": str(member),
 		},
 		ReturnValues: types.ReturnValueUpdatedNew,
 	})
-	if err != nil {
-		return 0, fmt.Errorf("counter: %w", err)
+	if isConditionFailed(err) {
+		return 0, false, nil
 	}
-	n, err := strconv.Atoi(out.Attributes["uses"].(*types.AttributeValueMemberN).Value)
 	if err != nil {
-		return 0, fmt.Errorf("counter: %w", err)
+		return 0, false, fmt.Errorf("counter: %w", err)
 	}
-	return n, nil
+	if n, err = strconv.Atoi(out.Attributes["uses"].(*types.AttributeValueMemberN).Value); err != nil {
+		return 0, false, fmt.Errorf("counter: %w", err)
+	}
+	return n, true, nil
 }
 
 // MarkClientTerminated starts the client-termination clock on every item of

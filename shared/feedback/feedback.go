@@ -17,7 +17,9 @@ import (
 // Store is what the handler writes.
 type Store interface {
 	Suppress(ctx context.Context, subject privacy.SubjectID, reason string, e privacy.Event) error
-	Increment(ctx context.Context, key string, now time.Time, ttl time.Duration) (int, error)
+	// CountOnce counts member under key once in ttl: a member counted
+	// before adds nothing (counted false).
+	CountOnce(ctx context.Context, key, member string, now time.Time, ttl time.Duration) (n int, counted bool, err error)
 }
 
 // Handler processes SNS deliveries of SES notifications.
@@ -114,9 +116,16 @@ func (h *Handler) message(ctx context.Context, m sns.Message, posted bool) (Outc
 		reason := map[string]string{HardBounce: privacy.SuppressBounced, SoftBounce: privacy.SuppressBounced,
 			Complaint: privacy.SuppressComplained}[f.Kind]
 		if f.Kind == SoftBounce {
-			n, err := h.Store.Increment(ctx, "softbounce#"+string(subject), now, h.SoftBounceWindow)
+			// One bounce of one email counts once, however often it is
+			// delivered (SNS delivers at least once; a captured message
+			// may be posted again within the hour).
+			n, counted, err := h.Store.CountOnce(ctx, "softbounce#"+string(subject), f.MessageID, now, h.SoftBounceWindow)
 			if err != nil {
 				return "", err
+			}
+			if !counted {
+				log.InfoContext(ctx, "soft bounce counted before; ignored", "ses_message_id", f.MessageID)
+				continue
 			}
 			if n < h.SoftBounceLimit {
 				log.InfoContext(ctx, "soft bounce counted", "count", n, "ses_message_id", f.MessageID)

@@ -3,6 +3,7 @@ package feedback_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -119,7 +120,8 @@ func TestHandler(t *testing.T) {
 	}
 	// Soft bounces: suppressed at the third.
 	for i := 1; i <= 3; i++ {
-		deliver(signer.Notification(t, bounce("Transient", addr("soft"), true), "2"))
+		// Three bounces of three emails (each SES message id once).
+		deliver(signer.Notification(t, strings.Replace(bounce("Transient", addr("soft"), true), "ses-1", fmt.Sprintf("ses-soft-%d", i), 1), "2"))
 		if got, want := reasons(addr("soft")), map[bool]string{true: "bounced", false: ""}[i == 3]; got != want {
 			t.Fatalf("after %d soft bounces: %q, want %q", i, got, want)
 		}

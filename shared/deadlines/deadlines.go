@@ -79,6 +79,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	// and every one waiting on the requester. Overdue is privacy.Overdue's.
 	// The Platform's (the controllers' OpenDSR requests) are in a table of
 	// their own; the team watches their deadlines too.
+	var platformErr error
 	sources := []source{{reqs: w.Store}}
 	if w.Platform != nil {
 		sources = append(sources, source{reqs: w.Platform, platform: true})
@@ -90,10 +91,14 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 				until = now.AddDate(1, 0, 0)
 			}
 			rs, err := src.reqs.DueRequests(ctx, st, until)
+			if err != nil && src.platform {
+				// The site's deadlines are told anyway, with a line that
+				// the Platform's are missing; the run still fails after
+				// (the alarm).
+				platformErr, d.PlatformUnread = fmt.Errorf("the Platform's requests: %w", err), true
+				break
+			}
 			if err != nil {
-				if src.platform {
-					return Result{}, fmt.Errorf("the Platform's requests: %w", err)
-				}
 				return Result{}, err
 			}
 			for _, r := range rs {
@@ -124,7 +129,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		d.Recipients = append(d.Recipients, rs...)
 	}
 	res := Result{Overdue: len(d.Overdue), DueSoon: len(d.DueSoon), Waiting: len(d.Waiting), Recipients: len(d.Recipients)}
-	if res.Overdue+res.DueSoon+res.Waiting+res.Recipients > 0 {
+	if res.Overdue+res.DueSoon+res.Waiting+res.Recipients > 0 || d.PlatformUnread {
 		// The legal holds in force are shown in a digest that goes out
 		// anyway: a hold alone is not a reason to email every day.
 		holds, err := w.holds(ctx, now)
@@ -142,8 +147,8 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		res.Sent = true
 	}
 	w.Log.InfoContext(ctx, "deadline watch", "overdue", res.Overdue, "due_soon", res.DueSoon,
-		"waiting", res.Waiting, "recipients", res.Recipients, "digest_sent", res.Sent)
-	return res, nil
+		"waiting", res.Waiting, "recipients", res.Recipients, "digest_sent", res.Sent, "platform_unread", d.PlatformUnread)
+	return res, platformErr
 }
 
 // recipients lists the deliveries in a status bucket, oldest first.

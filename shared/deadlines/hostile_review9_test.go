@@ -42,4 +42,7 @@ func TestHostilePlatformFailureSilencesTheSitesDigest(t *testing.T) {
 	if len(sent) != 1 || !strings.Contains(sent[0].Text, "site-late") {
 		t.Fatalf("the Platform's table unreadable: %d digests sent (err %v); the site's overdue erasure reached nobody", len(sent), err)
 	}
+	if err == nil || !strings.Contains(sent[0].Text, "COULD NOT BE READ") {
+		t.Errorf("the digest without the Platform's requests does not say so (text %q), or the run does not fail for the alarm (err %v)", sent[0].Text, err)
+	}
 }

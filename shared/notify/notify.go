@@ -262,6 +262,9 @@ type Digest struct {
 	// Holds are the legal holds in force: what no erasure or sweep
 	// touches until the team lifts them.
 	Holds []DigestHold
+	// PlatformUnread says the Platform's requests could not be read: the
+	// digest lists the site's alone, and says so.
+	PlatformUnread bool
 }
 
 // DigestHold is one legal hold, by subject hash (never an address).

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
+	"github.com/privacykeeper/privacykeeper/shared/deadlines"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
@@ -230,7 +231,12 @@ func (o *Operator) platformRows(ctx context.Context, f Filter, now time.Time) ([
 	if len(statuses) == 0 {
 		statuses = privacy.OpenStatuses()
 	}
-	var until time.Time
+	// As the digest: those due within deadlines.Soon (overdue among
+	// them), not every open one: a controller files up to its hourly
+	// allowance, and its requests are the worker's until they near their
+	// date. At most MaxPlatformRows, the earliest due (a page stays
+	// within what a Lambda may answer whatever a controller files).
+	until := now.Add(deadlines.Soon)
 	if f.Overdue {
 		until = now
 	}
@@ -254,8 +260,17 @@ func (o *Operator) platformRows(ctx context.Context, f Filter, now time.Time) ([
 			rows = append(rows, Row{RightsRequest: q, Overdue: late, Platform: true})
 		}
 	}
+	if len(rows) > MaxPlatformRows {
+		slices.SortStableFunc(rows, func(a, b Row) int { return a.DueAt.Compare(b.DueAt) })
+		o.Log.WarnContext(ctx, "the Platform's requests due soon exceed the board's rows", "due_soon", len(rows), "shown", MaxPlatformRows)
+		rows = rows[:MaxPlatformRows]
+	}
 	return rows, nil
 }
+
+// MaxPlatformRows is how many of the Platform's requests the board lists
+// at most, the earliest due first.
+const MaxPlatformRows = 500
 
 // rowsOf are requests as lists show them: without what they hold of the
 // person.

@@ -73,6 +73,46 @@ func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event)
 	return nil
 }
 
+// SetProcessorContact changes registered processor id's privacy contact
+// address, with e (who changed it, why) in the ledger, in one
+// transaction; privacy.ErrNotFound when there is no such processor. The
+// mailer reads the address when it sends (ProcessorContact), so the
+// deliveries already waiting for the processor's email go to the new one.
+func (s *Store) SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error {
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops,
+		Key:                       map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
+		UpdateExpression:          aws.String("SET contact_email = :c"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact)}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return privacy.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("set processor contact: %w", err)
+	}
+	return nil
+}
+
+// ProcessorContact is the privacy contact address registered processor
+// id has now: what the mailer sends its emails to. Only that attribute
+// is read (the mailer's role may read no other of "PROC#"); "" when the
+// processor is no longer registered or has none.
+func (s *Store) ProcessorContact(ctx context.Context, id string) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
+		Key:                  map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
+		ProjectionExpression: aws.String("contact_email"),
+		ConsistentRead:       aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("processor contact: %w", err)
+	}
+	return s1(out.Item, "contact_email"), nil
+}
+
 // Processors lists the registered processors: one query.
 func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 	items, err := s.query(ctx, s.tables.Ops, ProcessorPrefix)

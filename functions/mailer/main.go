@@ -74,8 +74,11 @@ func run() error {
 		Now:     time.Now,
 		Retries: store,
 		GiveUp:  3 * 24 * time.Hour,
-		// A processor told by email gets one email a period at most.
+		// A processor told by email gets one email a period at most, at the
+		// contact address registered when it is sent (GetItem of PROC#'s
+		// contact_email alone).
 		Mailboxes: store,
+		Contacts:  store,
 	}
 	// MAIL_LEASE_SECONDS (default 120) is how long a claimed send is
 	// protected from a second mailer: after a crash mid-send, that email

@@ -321,6 +321,29 @@ func TestConsole(t *testing.T) {
 		!strings.Contains(out, "drift.example") || strings.Contains(out, "dpo-"+u) {
 		t.Errorf("the console's processors in the audit: %v\n%s", err, out)
 	}
+	// Issue #35 gap B: the team changes Pardot's contact from the page
+	// (axe-checked with its form), the operator's own action: the
+	// processors' list has the new address, the audit the new domain and
+	// why, never the address.
+	pardotID := regexp.MustCompile(`(?m)^(\S+)\s+Pardot ` + u).FindStringSubmatch(mustPrivacyctl(t, s, "processor", "list"))
+	if pardotID == nil {
+		t.Fatal("no Pardot in processor list")
+	}
+	team.open(s.URL + "/console/processors")
+	team.check("console-processors-contact")
+	team.do(chromedp.SetValue(chromedp.CSS("#c-id"), pardotID[1]))
+	team.typeInto("#c-contact", "dpo-"+u+"@pardot-privacy.example")
+	team.typeInto("#c-reason", "their DPO moved "+u)
+	team.submit("#change-contact", "#done")
+	if out, _ := s.privacyctl(t, "processor", "list"); !strings.Contains(out, "mailto:dpo-"+u+"@pardot-privacy.example") ||
+		strings.Contains(out, "mailto:privacy-"+u+"@pardot.example") {
+		t.Fatalf("the contact changed from the console:\n%s", out)
+	}
+	if out, err := s.privacyctl(t, "audit", "-format", "jsonl"); err != nil || !strings.Contains(out, `"action":"processor_contact_changed"`) ||
+		!strings.Contains(out, `"reason":"their DPO moved `+u+`"`) || !strings.Contains(out, "pardot-privacy.example") ||
+		strings.Contains(out, "dpo-"+u+"@") || !strings.Contains(out, localtest.IdPTeamUser) {
+		t.Errorf("the console's contact change in the audit: %v\n%s", err, out)
+	}
 	// A wrong certificate is refused with why, nothing registered.
 	team.open(s.URL + "/console/processors")
 	team.typeInto("#p-name", "Wrong "+u)
@@ -485,7 +508,8 @@ func TestConsole(t *testing.T) {
 		t.Fatal("a viewer is offered to issue credentials")
 	}
 	viewer.open(s.URL + "/console/processors")
-	if strings.Contains(viewer.text("main"), "Register a processor") || !strings.Contains(viewer.text("main"), "Pardot "+u) {
+	if main := viewer.text("main"); strings.Contains(main, "Register a processor") || strings.Contains(main, "Change a processor's privacy contact") ||
+		!strings.Contains(main, "Pardot "+u) {
 		t.Fatalf("a viewer's processors page:\n%s", viewer.text("main"))
 	}
 	viewer.open(s.URL + "/console/policy")
@@ -596,4 +620,14 @@ func cookieHeader(b *tab, u string) string {
 
 func contextFor(b *tab) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(b.ctx, 30*time.Second)
+}
+
+// mustPrivacyctl runs privacyctl and fails the test on an error.
+func mustPrivacyctl(t *testing.T, s *stack, args ...string) string {
+	t.Helper()
+	out, err := s.privacyctl(t, args...)
+	if err != nil {
+		t.Fatalf("privacyctl %v: %v %s", args, err, out)
+	}
+	return out
 }

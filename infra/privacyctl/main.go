@@ -235,7 +235,7 @@ var commands = []command{
 	{name: "processor overdue", help: "the processors to follow up: deliveries that failed, and processors told by email " +
 		"whose confirmation is overdue (30 days)", ask: none, show: printJSON},
 	{name: "audit", args: "[-from YYYY-MM-DD] [-to YYYY-MM-DD] [-format table|jsonl|csv]",
-		help: "every team action of a period (controllers issued, changed, revoked, terminated; processors registered, removed; " +
+		help: "every team action of a period (controllers issued, changed, revoked, terminated; processors registered, removed, their contact changed; " +
 			"legal holds placed, lifted; suppression lifts asked, approved, made; policy versions published), each with who, " +
 			"when, on what (an id, a version, a subject hash) and why, oldest first",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -259,6 +259,17 @@ var commands = []command{
 		"version in force and the processors registered (the console's Record of processing page prints it)",
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printRecord},
 	{name: "processor remove", why: true, args: "ID", ids: 1, help: "stop telling a processor (what is queued for it still goes)", ask: none},
+	{name: "processor contact", why: true, args: "ID -contact ADDRESS", ids: 1,
+		help: "change a registered processor's privacy contact address (a reason is required): everything it is emailed from " +
+			"then on goes there, the requests already waiting for its email included; the audit names the domains, never the address",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.contact, "contact", "", "the processor's new privacy contact address")
+		}, ask: func(o options) (operator.Args, error) {
+			if o.contact == "" {
+				return operator.Args{}, fmt.Errorf("%w: processor contact needs -contact ADDRESS", errUsage)
+			}
+			return operator.Args{Contact: o.contact}, nil
+		}},
 	{name: "hold add", args: "-email ADDRESS -reason TEXT [-until YYYY-MM-DD]",
 		help: "put a person's data under a legal hold: erasures are withheld, the sweep keeps it",
 		flags: func(fs *flag.FlagSet, o *options) {

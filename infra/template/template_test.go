@@ -722,7 +722,9 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	// must be held to.
 	for id, want := range map[string]map[string]string{
 		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
-			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix)},
+			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix),
+			// A processor's contact address, read when its email is sent.
+			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix})},
 		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
 		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
 		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},

@@ -479,20 +479,46 @@ func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction
 // or by its privacy contact address alone; the team's ledger names who
 // and why.
 func (c *Console) Processors(ctx context.Context, m Member, a *operator.NewProcessor) (Page, error) {
+	return c.processors(ctx, m, a, nil)
+}
+
+// ContactChange is the team's change of a registered processor's privacy
+// contact address, with why.
+type ContactChange struct {
+	ID, Contact, Reason string
+}
+
+// ChangeProcessorContact changes a processor's privacy contact address
+// through the operator's ChangeProcessorContact, the action privacyctl
+// processor contact takes (same checks, same ledger entry), and shows the
+// Processors page.
+func (c *Console) ChangeProcessorContact(ctx context.Context, m Member, ch ContactChange) (Page, error) {
+	return c.processors(ctx, m, nil, &ch)
+}
+
+func (c *Console) processors(ctx context.Context, m Member, a *operator.NewProcessor, ch *ContactChange) (Page, error) {
 	var d struct {
-		Processors []operator.ProcessorView
-		Added      *operator.ProcessorView
-		Error      string
+		Processors     []operator.ProcessorView
+		Added, Changed *operator.ProcessorView
+		Error          string
 	}
 	status := http.StatusOK
-	if a != nil {
-		p, err := c.Operator.AddProcessor(ctx, m.caller(), *a)
-		if err != nil {
-			if err := refused(err, &status, &d.Error); err != nil {
-				return Page{}, err
-			}
-		} else {
+	var err error
+	switch {
+	case a != nil:
+		var p operator.ProcessorView
+		if p, err = c.Operator.AddProcessor(ctx, m.caller(), *a); err == nil {
 			d.Added = &p
+		}
+	case ch != nil:
+		var p operator.ProcessorView
+		if p, err = c.Operator.ChangeProcessorContact(ctx, m.caller(), ch.ID, ch.Contact, ch.Reason); err == nil {
+			d.Changed = &p
+		}
+	}
+	if err != nil {
+		if err := refused(err, &status, &d.Error); err != nil {
+			return Page{}, err
 		}
 	}
 	ps, err := c.Operator.Processors(ctx, m.caller())

@@ -58,8 +58,12 @@ func (c *Console) Routes(rt *httpapi.Router) {
 			Reason: strings.TrimSpace(f.Get("reason"))})
 	})
 	processors := c.signedIn(func(ctx context.Context, _ httpapi.Request, m Member, f url.Values) (Page, error) {
-		if f == nil {
+		switch {
+		case f == nil:
 			return c.Processors(ctx, m, nil)
+		case f.Get("action") == "contact":
+			return c.ChangeProcessorContact(ctx, m, ContactChange{ID: f.Get("id"), Contact: strings.TrimSpace(f.Get("contact")),
+				Reason: strings.TrimSpace(f.Get("reason"))})
 		}
 		return c.Processors(ctx, m, &operator.NewProcessor{Name: f.Get("name"), URL: strings.TrimSpace(f.Get("url")),
 			Credentials: f.Get("credentials"), Certificate: f.Get("certificate"), Contact: strings.TrimSpace(f.Get("contact")),

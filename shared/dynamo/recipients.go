@@ -73,6 +73,46 @@ func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event)
 	return nil
 }
 
+// SetProcessorContact changes registered processor id's privacy contact
+// address, with e (who changed it, why) in the ledger, in one
+// transaction; privacy.ErrNotFound when there is no such processor. The
+// mailer reads the address when it sends (ProcessorContact), so the
+// deliveries already waiting for the processor's email go to the new one.
+func (s *Store) SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error {
+	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops,
+		Key:                       map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
+		UpdateExpression:          aws.String("SET contact_email = :c"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact)}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if refusedAt(err, 0) {
+		return privacy.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("set processor contact: %w", err)
+	}
+	return nil
+}
+
+// ProcessorContact is the privacy contact address registered processor
+// id has now: what the mailer sends its emails to. Only that attribute
+// is read (the mailer's role may read no other of "PROC#"); "" when the
+// processor is no longer registered or has none.
+func (s *Store) ProcessorContact(ctx context.Context, id string) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
+		Key:                  map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
+		ProjectionExpression: aws.String("contact_email"),
+		ConsistentRead:       aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("processor contact: %w", err)
+	}
+	return s1(out.Item, "contact_email"), nil
+}
+
 // Processors lists the registered processors: one query.
 func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 	items, err := s.query(ctx, s.tables.Ops, ProcessorPrefix)
@@ -452,18 +492,21 @@ func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []priva
 	return nil
 }
 
-// TellLift tells each processor told of the restriction requestID by
-// email that it is lifted (GDPR Art. 19): its delivery is given the
-// person's address again (as the processor holds them), lifted_at and the
-// email's mail_due; the mailer sends it and strips the address again.
-// Told already, a delivery is left alone.
-func (s *Store) TellLift(ctx context.Context, requestID, identity string, at time.Time) error {
-	items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :rcpt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("R#" + requestID), ":rcpt": str("RCPT#")}})
-	if err != nil {
-		return fmt.Errorf("tell lift: %w", err)
-	}
+// TellLift tells each processor told of one of the person's restrictions
+// requestIDs by email that it may process the person again (GDPR Art.
+// 19), once the last restriction in force is lifted: a restriction lifted
+// while another was in force told no one, so its processors are told now,
+// with those of the last. Each processor is told once, through its
+// delivery of the earliest of requestIDs that told it (the caller names
+// the one lifted now first): that delivery is given the person's address
+// again (as the processor holds them), lifted_at and the email's
+// mail_due; the mailer sends it and
+// strips the address again. Its other deliveries of requestIDs are marked
+// lifted_at without an email (and lose any address still waiting to tell
+// it of the restriction, now over). Only a processor told of a
+// restriction (emailed, or confirmed it) and still registered is told; a
+// delivery told of its lift already is left alone.
+func (s *Store) TellLift(ctx context.Context, requestIDs []string, identity string, at time.Time) error {
 	current, err := s.ProcessorsToTell(ctx)
 	if err != nil {
 		return fmt.Errorf("tell lift: %w", err)
@@ -472,23 +515,44 @@ func (s *Store) TellLift(ctx context.Context, requestID, identity string, at tim
 	for _, p := range current {
 		registered[p.ID] = true
 	}
-	for _, it := range items {
-		// Only a processor told of the restriction (emailed, or confirmed
-		// it) and still the company's: one removed since, or whose email
-		// SES refused, is mailed nothing of the person.
-		told := s1(it, "state") == privacy.RecipientEmailed || s1(it, "state") == privacy.RecipientCompleted
-		if privacy.Right(s1(it, "type")) != privacy.RightRestriction || s1(it, "contact_email") == "" || !told ||
-			!registered[strings.TrimPrefix(s1(it, attrSK), "RCPT#")] {
-			continue
-		}
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.tables.Requests,
-			Key:                 map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]},
-			UpdateExpression:    aws.String("SET identity_value = :id, lifted_at = :at, mail_due = :due"),
-			ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(lifted_at)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(identity), ":at": str(ts(at)),
-				":due": str(privacy.Due(privacy.MailProcessorLifted, ts(at)).String())}})
-		if err != nil && !isConditionFailed(err) {
+	told := map[string]bool{} // processors given their lift's email in this call
+	for _, id := range requestIDs {
+		items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, ConsistentRead: aws.Bool(true),
+			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :rcpt)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("R#" + id), ":rcpt": str("RCPT#")}})
+		if err != nil {
 			return fmt.Errorf("tell lift: %w", err)
+		}
+		for _, it := range items {
+			// Only a processor told of the restriction (emailed, or
+			// confirmed it) and still the company's: one removed since,
+			// or whose email SES refused, is mailed nothing of the person.
+			proc := strings.TrimPrefix(s1(it, attrSK), "RCPT#")
+			state := s1(it, "state")
+			if privacy.Right(s1(it, "type")) != privacy.RightRestriction || s1(it, "contact_email") == "" ||
+				(state != privacy.RecipientEmailed && state != privacy.RecipientCompleted) || !registered[proc] {
+				continue
+			}
+			if _, lifted := it["lifted_at"]; lifted {
+				continue
+			}
+			key := map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}
+			upd := &dynamodb.UpdateItemInput{TableName: &s.tables.Requests, Key: key,
+				UpdateExpression:          aws.String("SET lifted_at = :at REMOVE identity_value"),
+				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(lifted_at)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(ts(at))}}
+			if !told[proc] {
+				upd.UpdateExpression = aws.String("SET identity_value = :id, lifted_at = :at, mail_due = :due")
+				upd.ExpressionAttributeValues[":id"] = str(identity)
+				upd.ExpressionAttributeValues[":due"] = str(privacy.Due(privacy.MailProcessorLifted, ts(at)).String())
+			}
+			_, err := s.db.UpdateItem(ctx, upd)
+			if err != nil && !isConditionFailed(err) {
+				return fmt.Errorf("tell lift: %w", err)
+			}
+			if err == nil {
+				told[proc] = true
+			}
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -104,6 +105,33 @@ type Mailer struct {
 	// the processor's privacy inbox.
 	Mailboxes      Mailboxes
 	ProcessorEvery time.Duration
+	// Contacts, when set, gives a processor's privacy contact address as
+	// registered when its email is sent: the team may change it (privacyctl
+	// processor contact), and what waits for the processor (its mailbox's
+	// digest, a retry, a lift) goes to the new address. A processor no
+	// longer registered is written at the address its delivery kept (what
+	// was queued before its removal still goes).
+	Contacts Contacts
+}
+
+// Contacts give a registered processor's privacy contact address now.
+type Contacts interface {
+	// ProcessorContact is "" when the processor is no longer registered,
+	// or has no contact address.
+	ProcessorContact(ctx context.Context, processorID string) (string, error)
+}
+
+// contact is the address processor id's email goes to now: the one
+// registered, else kept, the one its delivery kept.
+func (m *Mailer) contact(ctx context.Context, id, kept string) (string, error) {
+	if m.Contacts == nil {
+		return kept, nil
+	}
+	addr, err := m.Contacts.ProcessorContact(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("processor contact: %w", err)
+	}
+	return cmp.Or(addr, kept), nil
 }
 
 // Mailboxes keep a processor's mailbox to one email a period.
@@ -203,6 +231,15 @@ func (e *sendError) Unwrap() error { return e.err }
 // Records that can never succeed (an item the mailer cannot read) are
 // logged and skipped.
 func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Change) error {
+	if d := ch.Delivery; d != nil && d.ByEmail() && d.Identity != "" && makesDue(ch) {
+		// The address registered now (an error fails the record: retried).
+		to, err := m.contact(ctx, d.ProcessorID, d.Contact)
+		if err != nil {
+			return err
+		}
+		dd := *d
+		dd.Contact, ch.Delivery = to, &dd
+	}
 	msgs, err := m.due(ctx, ch)
 	if err != nil {
 		log.ErrorContext(ctx, "record skipped: cannot build its emails", "error", err.Error())
@@ -405,11 +442,17 @@ func (m *Mailer) suppress(ctx context.Context, ch privacy.Change, msgs []notify.
 	return nil, nil
 }
 
+// makesDue reports whether ch makes an email due: its mail_due changed to
+// a new value, or the change replays the item.
+func makesDue(ch privacy.Change) bool {
+	return !ch.Removed && !ch.Expired && !ch.MailDue.IsZero() && (ch.MailDue != ch.OldMailDue || ch.Replayed)
+}
+
 // due returns the emails a change makes due: none unless its mail_due
 // changed to a new value, or the change replays the item. An item that
 // cannot be read is an error.
 func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, error) {
-	if ch.Removed || ch.Expired || ch.MailDue.IsZero() || (ch.MailDue == ch.OldMailDue && !ch.Replayed) {
+	if !makesDue(ch) {
 		return nil, nil
 	}
 	if ch.Err != nil {
@@ -887,8 +930,13 @@ func (m *Mailer) digest(ctx context.Context, log *slog.Logger, p string, ds []pr
 		}
 		reqs = append(reqs, p)
 	}
-	last := ds[len(ds)-1] // the contact address as of the latest delivery
-	msg, err := notify.ProcessorDigestMail(m.config(ctx), notify.ProcessorDigest{To: last.Contact, Processor: last.ProcessorName,
+	last := ds[len(ds)-1]
+	// The address registered now, else the one the latest delivery kept.
+	to, err := m.contact(ctx, p, last.Contact)
+	if err != nil {
+		return err
+	}
+	msg, err := notify.ProcessorDigestMail(m.config(ctx), notify.ProcessorDigest{To: to, Processor: last.ProcessorName,
 		Every: every(m.ProcessorEvery), Requests: reqs})
 	if err != nil {
 		return err

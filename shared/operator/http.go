@@ -249,6 +249,14 @@ var actions = map[string]action{
 	"processor list": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
 		return data(o.Processors(ctx, c))
 	},
+	"processor contact": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+		p, err := o.ChangeProcessorContact(ctx, c, r.ID, r.Args.Contact, r.Args.Reason)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Message: fmt.Sprintf("processor %s's contact address changed: what it is emailed from now on, "+
+			"what waits for it included, goes to the new address", p.ID), Data: p}, nil
+	},
 	"processor remove": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		return said(o.RemoveProcessor(ctx, c, r.ID, r.Args.Reason), "processor %s removed", r.ID)
 	},

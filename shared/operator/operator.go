@@ -119,6 +119,7 @@ type Store interface {
 	Processors(ctx context.Context) ([]privacy.Processor, error)
 	PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error
 	RemoveProcessor(ctx context.Context, id string, e privacy.Event) error
+	SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
 	TeamLift(ctx context.Context, subject privacy.SubjectID, reasons []string, ask *privacy.LiftAsk, es ...privacy.Event) error
@@ -734,6 +735,51 @@ func (o *Operator) RemoveProcessor(ctx context.Context, c Caller, id, reason str
 		return err
 	}
 	return notFound("processor "+id, o.Store.RemoveProcessor(ctx, id, o.teamEvent(ctx, c, "processor_removed", id, reason, nil)))
+}
+
+// ChangeProcessorContact changes registered processor id's privacy
+// contact address (its privacy team moved, its inbox changed hands), with
+// why: what it is emailed from then on goes there, the deliveries already
+// waiting for its email (its mailbox's digest, a retry, a lift) included,
+// as the mailer reads the address when it sends. The team's ledger names
+// who changed it, why, and the domains of the new and the former address,
+// never an address. A reason is required: the address receives people's
+// data.
+func (o *Operator) ChangeProcessorContact(ctx context.Context, c Caller, id, contact, reason string) (ProcessorView, error) {
+	if err := decision(c, "processor contact", id); err != nil {
+		return ProcessorView{}, err
+	}
+	addr, domain, err := contactOf(contact)
+	switch {
+	case err != nil:
+		return ProcessorView{}, err
+	case strings.TrimSpace(reason) == "":
+		return ProcessorView{}, fmt.Errorf("%w: a reason is required: the audit records why the processor's address changed", ErrBadRequest)
+	}
+	if err := privacy.CheckText("reason", reason, privacy.MaxDetails); err != nil {
+		return ProcessorView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	procs, err := o.Store.Processors(ctx)
+	if err != nil {
+		return ProcessorView{}, err
+	}
+	i := slices.IndexFunc(procs, func(p privacy.Processor) bool { return p.ID == id })
+	if i < 0 {
+		return ProcessorView{}, notFound("processor "+id, privacy.ErrNotFound)
+	}
+	p := procs[i]
+	if p.Contact == addr {
+		return ProcessorView{}, fmt.Errorf("%w: that is already processor %s's contact address", ErrBadRequest, id)
+	}
+	detail := map[string]string{"contact_domain": domain}
+	if _, was, ok := strings.Cut(p.Contact, "@"); ok {
+		detail["previous_contact_domain"] = was
+	}
+	e := o.teamEvent(ctx, c, "processor_contact_changed", id, reason, detail)
+	if err := o.Store.SetProcessorContact(ctx, id, addr, e); err != nil {
+		return ProcessorView{}, notFound("processor "+id, err)
+	}
+	return ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: addr}, nil
 }
 
 // NewProcessor is a processor to register: its name, OpenDSR v2 base URL,

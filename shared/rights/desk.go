@@ -51,9 +51,13 @@ type DeskStore interface {
 	// of a rectification carried out (GDPR Art. 19).
 	ProcessorsToTell(ctx context.Context) ([]privacy.Processor, error)
 	TellProcessors(ctx context.Context, requestID string, ds []privacy.Delivery, at time.Time) error
-	// TellLift tells the processors told of a restriction by email that
-	// it is lifted, naming the person by identity.
-	TellLift(ctx context.Context, requestID, identity string, at time.Time) error
+	// TellLift tells the processors told by email of any of the person's
+	// restrictions requestIDs that they may process the person again,
+	// each once, naming the person by identity.
+	TellLift(ctx context.Context, requestIDs []string, identity string, at time.Time) error
+	// SubjectRequests are the person's requests (the restrictions whose
+	// processors a last lift tells).
+	SubjectRequests(ctx context.Context, subject privacy.SubjectID, since time.Time) ([]privacy.RightsRequest, error)
 }
 
 // Errors of the desk, for the operator to read.
@@ -318,7 +322,15 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 		// requester verified meanwhile (then this denial is stale).
 		t.From, t.MailDue, t.Forget = []privacy.Status{privacy.RequestIdentityUnverified}, privacy.MailDue{}, true
 	}
-	return d.apply(ctx, req, t, privacy.EventRequestDenied)
+	if err := d.apply(ctx, req, t, privacy.EventRequestDenied); err != nil {
+		return err
+	}
+	if !objectsToAll(req) {
+		return nil
+	}
+	// The objection may have been the last restriction in force: the
+	// processors of the restrictions lifted while it was are told now.
+	return d.tellLift(ctx, req)
 }
 
 // Extend moves an open request's deadline, at most as far as the law
@@ -435,13 +447,30 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, privacy.EventRestrictionLiftNotified); err != nil {
 		return err
 	}
-	// The processors told of the restriction are told of its end (Art. 19),
-	// once no other restriction of the person is in force: while one is,
-	// they must not resume.
+	return d.tellLift(ctx, req)
+}
+
+// tellLift tells the processors that they may process req's person again
+// (Art. 19), once no restriction of the person is in force (while one
+// is, they must not resume): every processor told of any of the person's
+// restrictions, each once, not only those told of req's. A restriction
+// lifted while another was in force told no one; its processors learn
+// of the end now, with the last one's.
+func (d *Desk) tellLift(ctx context.Context, req privacy.RightsRequest) error {
 	if by, err := d.Store.Restriction(ctx, req.Subject); err != nil || len(by) > 0 {
 		return err
 	}
-	return d.Store.TellLift(ctx, req.ID, privacy.NormalizeEmail(req.Email), d.Now().UTC())
+	reqs, err := d.Store.SubjectRequests(ctx, req.Subject, time.Time{})
+	if err != nil {
+		return fmt.Errorf("request %s: the person's restrictions: %w", req.ID, err)
+	}
+	ids := []string{req.ID} // the lift's own first, then the newest
+	for _, r := range reqs {
+		if r.Type == privacy.RightRestriction && r.ID != req.ID {
+			ids = append(ids, r.ID)
+		}
+	}
+	return d.Store.TellLift(ctx, ids, privacy.NormalizeEmail(req.Email), d.Now().UTC())
 }
 
 // objectsToAll reports whether req objects to all processing on

@@ -36,6 +36,30 @@ type meter struct {
 	mu          sync.Mutex
 	read, write float64
 	spans       []span
+	calls       []call
+}
+
+// call is one DynamoDB call as DynamoDB Local charged it: the operation,
+// how many items it named, and the units of each table and each index
+// (ReturnConsumedCapacity INDEXES).
+type call struct {
+	Op    string             `json:"op"`
+	Items int                `json:"items"`
+	Units float64            `json:"units"`
+	Parts map[string]float64 `json:"parts"` // "<table>" and "<table>/<index>"
+}
+
+func (c call) String() string {
+	names := make([]string, 0, len(c.Parts))
+	for k := range c.Parts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	s := fmt.Sprintf("%s (%d items) %.1f:", c.Op, c.Items, c.Units)
+	for _, k := range names {
+		s += fmt.Sprintf(" %s %.1f", k, c.Parts[k])
+	}
+	return s
 }
 
 type span struct{ start, end time.Time }
@@ -47,34 +71,72 @@ func (m *meter) option(o *dynamodb.Options) {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("consumedCapacity",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() {
-					f.Set(reflect.ValueOf(types.ReturnConsumedCapacityTotal))
+					f.Set(reflect.ValueOf(types.ReturnConsumedCapacityIndexes))
 				}
 				start := time.Now()
 				time.Sleep(m.hold)
 				out, md, err := next.HandleInitialize(ctx, in)
 				if err == nil {
-					m.add(middleware.GetOperationName(ctx), out.Result, span{start, time.Now()})
+					m.add(middleware.GetOperationName(ctx), itemsOf(in.Parameters), out.Result, span{start, time.Now()})
 				}
 				return out, md, err
 			}), middleware.After)
 	})
 }
 
-func (m *meter) add(op string, result any, sp span) {
-	var units float64
+// itemsOf is how many items a call names.
+func itemsOf(params any) int {
+	switch in := params.(type) {
+	case *dynamodb.TransactWriteItemsInput:
+		return len(in.TransactItems)
+	case *dynamodb.TransactGetItemsInput:
+		return len(in.TransactItems)
+	case *dynamodb.BatchWriteItemInput:
+		n := 0
+		for _, w := range in.RequestItems {
+			n += len(w)
+		}
+		return n
+	case *dynamodb.BatchGetItemInput:
+		n := 0
+		for _, g := range in.RequestItems {
+			n += len(g.Keys)
+		}
+		return n
+	}
+	return 1
+}
+
+func (m *meter) add(op string, items int, result any, sp span) {
+	c := call{Op: op, Items: items, Parts: map[string]float64{}}
+	part := func(cc types.ConsumedCapacity) {
+		c.Units += aws.ToFloat64(cc.CapacityUnits)
+		table := aws.ToString(cc.TableName)
+		if cc.Table != nil {
+			c.Parts[table] += aws.ToFloat64(cc.Table.CapacityUnits)
+		}
+		for name, ix := range cc.GlobalSecondaryIndexes {
+			c.Parts[table+"/"+name] += aws.ToFloat64(ix.CapacityUnits)
+		}
+		for name, ix := range cc.LocalSecondaryIndexes {
+			c.Parts[table+"/"+name] += aws.ToFloat64(ix.CapacityUnits)
+		}
+	}
 	switch cc := reflect.ValueOf(result).Elem().FieldByName("ConsumedCapacity").Interface().(type) {
 	case *types.ConsumedCapacity:
 		if cc != nil {
-			units = aws.ToFloat64(cc.CapacityUnits)
+			part(*cc)
 		}
 	case []types.ConsumedCapacity:
-		for _, c := range cc {
-			units += aws.ToFloat64(c.CapacityUnits)
+		for _, x := range cc {
+			part(x)
 		}
 	}
+	units := c.Units
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.spans = append(m.spans, sp)
+	m.calls = append(m.calls, c)
 	if readOps[op] {
 		m.read += units
 	} else {
@@ -87,6 +149,15 @@ func (m *meter) take() (read, write float64) {
 	defer m.mu.Unlock()
 	read, write, m.read, m.write = m.read, m.write, 0, 0
 	return read, write
+}
+
+// takeCalls returns the calls since the last time.
+func (m *meter) takeCalls() []call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	calls := m.calls
+	m.calls = nil
+	return calls
 }
 
 // roundTrips is how many calls since the last time were made one after
@@ -123,6 +194,9 @@ type capacity struct {
 	// RoundTrips is the most DynamoDB calls one submission made one
 	// after another.
 	RoundTrips int `json:"round_trips"`
+	// Calls are the last submission's DynamoDB calls, each as DynamoDB
+	// Local charged it, table by table and index by index.
+	Calls []call `json:"calls"`
 }
 
 // benchCapacity runs each public write operation's handler in this process
@@ -198,15 +272,18 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		m.take()
 		m.roundTrips()
 		trips := 0
+		var calls []call
 		for i := 0; i < n; i++ {
+			m.takeCalls()
 			code, err := op.do(i)
+			calls = m.takeCalls()
 			if err != nil || code >= 300 {
 				return out, fmt.Errorf("%s %d: status %d, %v", op.name, i, code, err)
 			}
 			trips = max(trips, m.roundTrips())
 		}
 		r, w := m.take()
-		c := capacity{Operation: op.name, RCU: r / n, WCU: w / n, MinWCU: op.minWCU, Minimum: op.minimum, RoundTrips: trips}
+		c := capacity{Operation: op.name, RCU: r / n, WCU: w / n, MinWCU: op.minWCU, Minimum: op.minimum, RoundTrips: trips, Calls: calls}
 		c.Ratio = c.WCU / c.MinWCU
 		out = append(out, c)
 	}

@@ -52,6 +52,9 @@ func TestCapacityPerOperation(t *testing.T) {
 	}
 	for _, c := range caps {
 		t.Logf("%s: %.1f RCU, %.1f WCU (minimum %.0f), %d round trips", c.Operation, c.RCU, c.WCU, c.MinWCU, c.RoundTrips)
+		for _, call := range c.Calls {
+			t.Logf("    %s", call)
+		}
 		want, ok := targets[c.Operation]
 		if !ok {
 			continue

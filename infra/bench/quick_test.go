@@ -118,7 +118,7 @@ func TestCheckReport(t *testing.T) {
 	complete := func() map[string]any {
 		var doc map[string]any
 		b, _ := json.Marshal(report{Ratios: map[string]float64{"r": 1}, Sizes: map[string]int64{"forms": 1},
-			Cold: map[string]float64{"FormsFunction": 1}, Results: []result{{Name: "x"}}, Capacity: []capacity{{Operation: "x"}},
+			Cold: map[string]float64{"FormsFunction": 1}, Results: []result{{Name: "x"}}, Capacity: []capacity{{Operation: "x", Calls: []call{{Op: "PutItem", Items: 1, Units: 1, Parts: map[string]float64{"t": 1}}}}},
 			WCU: map[string]float64{"x": 1}, RoundTrips: map[string]int{"x": 1}, PeakKB: map[string]int64{"x": 1},
 			FanOut: fanOutBench{Senders: []senderRun{{Concurrent: 1}}}, Sections: map[string]sectionResult{},
 			CPU:            cpuBench{PerRequest: map[string]float64{"signup": 1}, ByFunction: map[string]float64{"signup.FormsFunction": 1}},

@@ -305,9 +305,6 @@ func TestDeskDecisions(t *testing.T) {
 	ctx := context.Background()
 	// Received 31 January 2027 10:00 UTC: due 28 February (no 31st).
 	gdpr := f.file(t, `{"email":"gdpr@example.com","type":"objection"}`)
-	// (A portability request: an erasure's deadline is the policy's 30
-	// days, TestErasureDueInThirtyDays.)
-	ccpa := f.file(t, `{"email":"ccpa@example.com","type":"portability","regulation":"ccpa"}`)
 	fix := f.file(t, `{"email":"fix@example.com","type":"rectification","details":"my name is Ann, not Anne"}`)
 	if r := f.request(t, gdpr); r.DueAt.Format(time.RFC3339) != "2027-02-28T10:00:00Z" {
 		t.Fatalf("GDPR due %s", r.DueAt)
@@ -344,7 +341,10 @@ func TestDeskDecisions(t *testing.T) {
 	}
 	objection := gdpr
 	gdpr = f.file(t, `{"email":"gdpr-fix@example.com","type":"rectification","details":"my name is Bo, not Bob"}`)
-	ccpa = f.file(t, `{"email":"ccpa-fix@example.com","type":"rectification","regulation":"ccpa","details":"my name is Cy"}`)
+	// (Rectifications: an erasure's deadline is the policy's 30 days,
+	// TestErasureDueInThirtyDays, and a verified one stays open for the
+	// team.)
+	ccpa := f.file(t, `{"email":"ccpa-fix@example.com","type":"rectification","regulation":"ccpa","details":"my name is Cy"}`)
 	for _, id := range []string{gdpr, ccpa} {
 		if st := f.verify(t, id); st != privacy.RequestAwaitingReview {
 			t.Fatalf("verified rectification is %q", st)

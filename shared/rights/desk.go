@@ -322,15 +322,15 @@ func (d *Desk) Deny(ctx context.Context, id, reason string) error {
 		// requester verified meanwhile (then this denial is stale).
 		t.From, t.MailDue, t.Forget = []privacy.Status{privacy.RequestIdentityUnverified}, privacy.MailDue{}, true
 	}
-	if err := d.apply(ctx, req, t, privacy.EventRequestDenied); err != nil {
-		return err
+	if objectsToAll(req) {
+		// The objection may have been the last restriction in force: the
+		// processors of the restrictions lifted while it was are told now,
+		// before the denial (a failure leaves both to the next run).
+		if err := d.tellLift(ctx, req); err != nil {
+			return err
+		}
 	}
-	if !objectsToAll(req) {
-		return nil
-	}
-	// The objection may have been the last restriction in force: the
-	// processors of the restrictions lifted while it was are told now.
-	return d.tellLift(ctx, req)
+	return d.apply(ctx, req, t, privacy.EventRequestDenied)
 }
 
 // Extend moves an open request's deadline, at most as far as the law
@@ -438,16 +438,25 @@ func (d *Desk) Lift(ctx context.Context, id, reason string) error {
 	}
 	// Only this request's restriction ends; another of the person's keeps
 	// them restricted.
-	if err := d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, privacy.EventRestrictionLifted)); errors.Is(err, privacy.ErrNotFound) {
+	err = d.Store.Lift(ctx, req.Subject, req.ID, d.event(ctx, req, privacy.EventRestrictionLifted))
+	switch {
+	case errors.Is(err, privacy.ErrNotFound) && (req.Email == "" || req.MailDue.Kind == privacy.MailLifted):
 		return fmt.Errorf("request %s: no restriction of its own in place: %w", id, ErrWrongStatus)
-	} else if err != nil {
+	case errors.Is(err, privacy.ErrNotFound):
+		// Ended by a run of this lift that failed before its end was
+		// told (the requester's email not yet due: the address is still
+		// kept): this run finishes it. Nothing is lost when a step fails.
+	case err != nil:
 		return err
 	}
-	if err := d.apply(ctx, req, privacy.Transition{Step: privacy.StepLift,
-		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, privacy.EventRestrictionLiftNotified); err != nil {
+	// The processors first: the requester's email, once sent, takes the
+	// address the processors are told by; a failure here leaves the whole
+	// telling to the next run.
+	if err := d.tellLift(ctx, req); err != nil {
 		return err
 	}
-	return d.tellLift(ctx, req)
+	return d.apply(ctx, req, privacy.Transition{Step: privacy.StepLift,
+		MailDue: privacy.Due(privacy.MailLifted, d.once()), Reason: reason, Lifted: true}, privacy.EventRestrictionLiftNotified)
 }
 
 // tellLift tells the processors that they may process req's person again

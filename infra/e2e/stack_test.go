@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -54,6 +55,9 @@ type stack struct {
 	hasher *privacy.Hasher
 	// expectRefusals: the test is about calls IAM refuses.
 	expectRefusals bool
+	// tick is held by each run of the mailer's retry tick, and by idle
+	// while it asks the stack whether it is idle (a tick is work).
+	tick *sync.Mutex
 }
 
 // startStack runs a stack of the test's own: its own tables, its own team
@@ -122,6 +126,7 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	// the mailer's retry: every second here, as every minute in AWS.
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	tickMu := &sync.Mutex{}
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(time.Second)
@@ -131,15 +136,17 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 			case <-stop:
 				return
 			case <-tick.C:
+				tickMu.Lock()
 				if resp, err := client.Post(s.URL+"/_local/invoke/MailerFunction", "application/json",
 					strings.NewReader(`{"retry_mail":true}`)); err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
+				tickMu.Unlock()
 			}
 		}
 	}()
-	st := &stack{svc: svc, logs: logs, team: team}
+	st := &stack{svc: svc, logs: logs, team: team, tick: tickMu}
 	t.Cleanup(func() {
 		close(stop)
 		<-done
@@ -160,6 +167,56 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	}
 	st.Stack, st.hasher = s, h
 	return st
+}
+
+// idle waits until the stack has nothing left to do: nothing in flight,
+// every stream and queue read to its end (local.Stack.WaitIdle), and no
+// email waiting for the mailer's retry tick (a failed send's retry, a
+// processor's digest at the end of its period). A test that checks that
+// nothing more arrives (no second email, no other record) waits for this
+// instead of a fixed time: whatever was coming has come.
+func (s *stack) idle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for {
+		s.tick.Lock()
+		err := s.WaitIdle(ctx)
+		pending := 0
+		if err == nil {
+			pending, err = s.mailPending(ctx)
+		}
+		s.tick.Unlock()
+		if err != nil {
+			t.Fatalf("waiting for the stack to be idle: %v", err)
+		}
+		if pending == 0 {
+			return
+		}
+		select { // the tick sends what is due
+		case <-ctx.Done():
+			t.Fatalf("waiting for the stack to be idle: %d emails still wait for the mailer's retry", pending)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// mailPending counts the emails that wait for the mailer's retry tick:
+// the ops table's retries (due "mail") and processors' mailboxes holding
+// requests for their next email (due "mailbox").
+func (s *stack) mailPending(ctx context.Context) (int, error) {
+	n := 0
+	for _, due := range []string{"mail", "mailbox"} {
+		out, err := s.DB().Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.Tables["OpsTable"]), IndexName: aws.String("by-due"),
+			KeyConditionExpression:    aws.String("due = :due"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":due": &types.AttributeValueMemberS{Value: due}},
+			Select:                    types.SelectCount})
+		if err != nil {
+			return 0, fmt.Errorf("pending mail: %w", err)
+		}
+		n += int(out.Count)
+	}
+	return n, nil
 }
 
 // refusals are the gateway's log lines of calls IAM refused, or that its

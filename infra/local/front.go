@@ -253,7 +253,7 @@ func (f *front) invoke(w http.ResponseWriter, req *http.Request, arn string, pay
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case "Event":
-		f.stack.goRun(func() { f.stack.invokeAsync(f.stack.runCtx, fn, payload) })
+		f.stack.async(f.stack.runCtx, fn, payload)
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}

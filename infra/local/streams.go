@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,6 +43,11 @@ type streamSource struct {
 	log    io.Writer
 	client *dynamodbstreams.Client
 	poll   time.Duration
+	// act is the stack's activity (WaitIdle): the source is busy from its
+	// start until it has described its stream, and again from a shard's
+	// close until the next description finds its successors.
+	act      *activity
+	describe atomic.Bool
 }
 
 func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, region string, log io.Writer) (*streamSource, error) {
@@ -79,6 +85,7 @@ func newStreamSource(fn *Function, e Event, client *dynamodbstreams.Client, regi
 // run polls every shard of the stream until ctx ends. New shards are found
 // as DynamoDB Local rolls them over.
 func (s *streamSource) run(ctx context.Context) {
+	defer s.described()
 	seen := map[string]bool{}
 	first := true
 	for ctx.Err() == nil {
@@ -102,10 +109,27 @@ func (s *streamSource) run(ctx context.Context) {
 			if first && s.latest {
 				pos = types.ShardIteratorTypeLatest
 			}
-			go s.shard(ctx, id, pos)
+			key := &struct{ shard string }{id}
+			s.act.addShard(key)
+			go s.shard(ctx, id, pos, key)
 		}
+		s.described()
 		first = false
 		sleep(ctx, 2*time.Second)
+	}
+}
+
+// undescribed marks the stream as to be described (busy until it is):
+// at the start, and when a shard closes.
+func (s *streamSource) undescribed() {
+	if s.describe.CompareAndSwap(false, true) {
+		s.act.begin()
+	}
+}
+
+func (s *streamSource) described() {
+	if s.describe.CompareAndSwap(true, false) {
+		s.act.end()
 	}
 }
 
@@ -118,7 +142,13 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardIteratorType) {
+func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardIteratorType, key any) {
+	defer func() {
+		s.act.removeShard(key)
+		if ctx.Err() == nil {
+			s.undescribed() // closed: its successors are found by the next description
+		}
+	}()
 	var iter *string
 	lastSeq := ""
 	// iterator (re)positions the shard: after the last record delivered, or
@@ -149,6 +179,7 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 	}
 	iterator()
 	for ctx.Err() == nil && iter != nil {
+		since := s.act.now()
 		out, err := s.client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(s.batchSize)})
 		if err != nil {
 			var expired *types.ExpiredIteratorException
@@ -178,6 +209,7 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 		}
 		iter = out.NextShardIterator
 		if len(out.Records) == 0 {
+			s.act.caughtUp(key, since)
 			sleep(ctx, s.poll)
 		}
 	}
@@ -187,6 +219,11 @@ func (s *streamSource) shard(ctx context.Context, shard string, pos types.ShardI
 // from the first failed record it reports (ReportBatchItemFailures), or the
 // whole batch on a function error, with backoff.
 func (s *streamSource) deliver(ctx context.Context, shard string, batch []map[string]any) {
+	if len(batch) == 0 {
+		return
+	}
+	s.act.begin()
+	defer s.act.end()
 	backoff := 200 * time.Millisecond
 	for attempt := 0; len(batch) > 0 && ctx.Err() == nil; attempt++ {
 		if s.maxRetries >= 0 && attempt > s.maxRetries {

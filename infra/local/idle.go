@@ -28,11 +28,15 @@ type activity struct {
 	epoch   uint64
 	shards  map[any]uint64 // a shard reader -> the epoch of its last empty read's start
 	changed chan struct{}  // closed (and replaced) on every change
+	// written is closed (and replaced) when something may have written
+	// to a table: a write through the AWS front, or a wait for idle
+	// beginning. The stream readers poll at once, not at their idle pace.
+	written chan struct{}
 }
 
 func newActivity() *activity {
 	// Epoch 0 is "never read empty" (addShard): it is never the current one.
-	return &activity{epoch: 1, shards: map[any]uint64{}, changed: make(chan struct{})}
+	return &activity{epoch: 1, shards: map[any]uint64{}, changed: make(chan struct{}), written: make(chan struct{})}
 }
 
 // notify wakes the waiters; a.mu is held.
@@ -125,12 +129,37 @@ func (a *activity) quiet() (bool, uint64, <-chan struct{}) {
 	return true, a.epoch, a.changed
 }
 
-// mark starts a wait: reads begun before it do not count.
+// mark starts a wait: reads begun before it do not count, and the
+// readers read now.
 func (a *activity) mark() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.epoch++
 	a.notify()
+	close(a.written)
+	a.written = make(chan struct{})
+}
+
+// wrote says a table may have changed (a write went through the AWS
+// front): the stream readers read now.
+func (a *activity) wrote() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	close(a.written)
+	a.written = make(chan struct{})
+}
+
+// writes is closed at the next wrote or mark (never for a nil activity).
+func (a *activity) writes() <-chan struct{} {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.written
 }
 
 // WaitIdle returns once the stack has nothing in flight and nothing

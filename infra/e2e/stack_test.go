@@ -107,12 +107,13 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 		p[k] = v
 	}
 	logs := &syncBuffer{}
+	prefix := "e" + localtest.Unique() + "-"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg := local.Config{
 		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
 		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES, SQSEndpoint: svc.SQS, AsyncRetryDelay: 200 * time.Millisecond,
-		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: pool,
+		TablePrefix: prefix, Addr: "127.0.0.1:0", Pool: pool,
 		Params: p,
 		Env:    fnEnv, Log: logs, NoSchedules: true,
 	}
@@ -160,6 +161,14 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 		}
 		if t.Failed() {
 			t.Logf("stack log:\n%s", logs.String())
+		}
+		// Its tables go with it (DynamoDB Local keeps every table of the
+		// run in memory otherwise, and is the run's largest user of CPU),
+		// unless the test named tables of its own (shared, or kept).
+		if cfg.TablePrefix == prefix {
+			for _, name := range s.Tables {
+				_, _ = s.DB().DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+			}
 		}
 	})
 	h, err := privacy.NewHasher(lambdaenv.DeriveSecrets(localSecret).SubjectPepper)

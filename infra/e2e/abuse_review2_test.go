@@ -42,13 +42,13 @@ func TestAbuseReview2StrangerStillSilencesPersonsOwnFiling(t *testing.T) {
 			t.Fatalf("stranger's filing %d: %d %s", i, resp.StatusCode, out)
 		}
 	}
-	time.Sleep(3 * time.Second)
+	s.idle(t)
 	before := len(s.mailsTo(t, victim))
 
 	resp, out := s.doWith(t, clientFrom("127.0.92.1"), "POST", "/v1/rights-requests", "application/json",
 		`{"email":"`+victim+`","type":"erasure","name":"Victoria"}`, map[string]string{"Accept": "text/html"})
 	t.Logf("the person's own erasure: %d; the page says: %.300s", resp.StatusCode, strings.Join(strings.Fields(stripTags(out)), " "))
-	time.Sleep(6 * time.Second)
+	s.idle(t)
 
 	var own map[string]string
 	for _, it := range s.items(t, "RequestsTable") {
@@ -108,7 +108,7 @@ func TestAbuseReview2OneMailboxIsMailedTwiceTheLimit(t *testing.T) {
 		`{"email":"`+inbox+`","topics":["newsletter"],"consent":true}`, nil); resp.StatusCode != 202 {
 		t.Fatalf("signup: %d %s", resp.StatusCode, out)
 	}
-	time.Sleep(8 * time.Second)
+	s.idle(t)
 	got := localtest.Emails(t, s.svc, func(e localtest.Email) bool {
 		return e.To(inbox) && !strings.Contains(e.Subject, "We received your message") && !strings.Contains(e.Subject, "confirm your subscription")
 	})
@@ -351,7 +351,7 @@ func TestAbuseReview2OldAddressVerifyLinkActsAfterTheMove(t *testing.T) {
 	// The old mailbox's holder clicks the link they still have.
 	resp, out := s.do(t, "POST", s.path(t, oldVerify), "", "", nil)
 	t.Logf("old verification link after the move: %d %s", resp.StatusCode, out)
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	if resp.StatusCode == 200 && s.subscription(t, fresh) == nil {
 		t.Errorf("a verification link mailed to the OLD address before the move erased the person's data under the new address")
 	}
@@ -448,7 +448,7 @@ func TestAbuseReview2OldMailboxHolderGetsPostMoveExport(t *testing.T) {
 		`{"name":"Person","email":"`+fresh+`","message":"`+secret+`"}`, nil); resp.StatusCode != 202 {
 		t.Fatalf("contact after the move: %d %s", resp.StatusCode, out)
 	}
-	time.Sleep(time.Second)
+	s.idle(t)
 	resp, out := s.do(t, "POST", s.path(t, pending), "", "", nil)
 	t.Logf("the old mailbox's pending link after the move: %d %s", resp.StatusCode, out)
 	got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(holder) && exportLink.MatchString(e.Body.Text) })

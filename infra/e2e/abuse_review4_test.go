@@ -434,7 +434,7 @@ func TestAbuseReview4StrangersSignupReplacesPersonsPendingOne(t *testing.T) {
 		`{"email":"`+person+`","name":"Mallory","topics":["events","product_updates"],"consent":true}`, map[string]string{"Accept-Language": "de"}); resp.StatusCode != 202 {
 		t.Fatalf("the stranger's signup: %d %s", resp.StatusCode, out)
 	}
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	resp, out := s.do(t, "POST", s.path(t, own), "", "", nil)
 	sub := s.subscription(t, person)
 	t.Logf("the person's own link after the stranger's signup: %d %s; stored: status %q, name %q, topics %v", resp.StatusCode, out,

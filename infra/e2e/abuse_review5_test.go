@@ -73,7 +73,7 @@ func TestAbuseReview5StrangerAsParentUnsubscribesThePerson(t *testing.T) {
 	// holds no link of the person's key. (Fixed: a parent's request is told
 	// nothing of a policy change.) Should one come, its one-click is tried.
 	s.mailTo(t, person, policyUpdated)
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	for _, notice := range localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(stranger) && e.Subject == policyUpdated }) {
 		t.Errorf("the stranger who filed as the person's parent was sent the policy notice")
 		oneClick, _ := notice.ListUnsubscribe()
@@ -124,7 +124,7 @@ func TestAbuseReview5SuppressedParentIsSentNotices(t *testing.T) {
 
 	s.publishAndNotify(t, "r5-parent-"+u, "-material", "-summary", "We keep support chats for 12 months.")
 	s.mailTo(t, reader, policyUpdated)
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	if got := localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(parent) && e.Subject == policyUpdated }); len(got) != 0 {
 		t.Errorf("the parent, unsubscribed (suppression in force), was sent %d policy notices", len(got))
 	}

@@ -69,7 +69,7 @@ func TestAbuseStrangerBurnsBudgetAndPersonsOwnRequestVanishes(t *testing.T) {
 	if resp.StatusCode != 202 || f.ID == "" {
 		t.Fatalf("own filing: %d %s", resp.StatusCode, out)
 	}
-	time.Sleep(6 * time.Second)
+	s.idle(t)
 	stored := false
 	for _, it := range s.items(t, "RequestsTable") {
 		if str(it, "id") == f.ID || (str(it, "subject") == string(s.hasher.Subject(victim)) && str(it, "type") == "erasure") {
@@ -107,7 +107,7 @@ func TestAbuseJoinCapturesPersonsFilingWithStrangersTerms(t *testing.T) {
 		t.Fatalf("own: %d", code)
 	}
 	promised, _ := time.Parse(time.RFC3339, own.DueAt)
-	time.Sleep(4 * time.Second)
+	s.idle(t)
 	var reqs []string
 	for _, it := range s.items(t, "RequestsTable") {
 		if str(it, "subject") == string(s.hasher.Subject(victim)) {
@@ -263,7 +263,7 @@ func TestAbuseSubaddressesMultiplyTheMailboxBudget(t *testing.T) {
 			t.Fatalf("filing %d: %d %s", i, resp.StatusCode, out)
 		}
 	}
-	time.Sleep(8 * time.Second)
+	s.idle(t)
 	got := localtest.Emails(t, s.svc, func(e localtest.Email) bool {
 		for _, to := range e.Destination.To {
 			if strings.HasPrefix(to, local+"+") && strings.HasSuffix(to, "@"+domain) {
@@ -321,7 +321,7 @@ func TestAbuseLinksCrossRoutesAndRequests(t *testing.T) {
 			t.Errorf("verify %d: %d %s", i, resp.StatusCode, out)
 		}
 	}
-	time.Sleep(3 * time.Second)
+	s.idle(t)
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool {
 		return e.To(person) && strings.Contains(e.Subject, "Your data is ready")
 	})); n != 1 {
@@ -393,11 +393,11 @@ func TestAbuseRefusedFilingsStillSpendPersonsBudget(t *testing.T) {
 		resp, _ := s.doWith(t, c, "POST", "/v1/rights-requests", "application/json", body, nil)
 		codes[resp.StatusCode]++
 	}
-	time.Sleep(4 * time.Second)
+	s.idle(t)
 	before := len(s.mailsTo(t, victim))
 	resp, out := s.doWith(t, clientFrom("127.0.79.2"), "POST", "/v1/rights-requests", "application/json",
 		`{"email":"`+victim+`","type":"erasure"}`, nil)
-	time.Sleep(5 * time.Second)
+	s.idle(t)
 	after := len(s.mailsTo(t, victim))
 	t.Logf("stranger's answers by status: %v; emails to the person before their own filing: %d; their own filing: %d %s; emails after: %d",
 		codes, before, resp.StatusCode, out, after)

@@ -166,7 +166,7 @@ func TestAbuseUnverifiedThirdPartyChangesNothing(t *testing.T) {
 	}
 	// The stranger confirms their own address wherever asked: that proves
 	// only that they hold it.
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	for _, m := range s.mailsTo(t, stranger) {
 		for _, link := range verifyLink.FindAllString(m.Body.Text, -1) {
 			s.do(t, "POST", s.path(t, link), "", "", nil)
@@ -292,7 +292,7 @@ func TestAbuseAddressCorrection(t *testing.T) {
 			t.Fatalf("a moved item carries pending mail %q", str(it, "mail_due"))
 		}
 	}
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	if got := localtest.Emails(t, s.svc, func(e localtest.Email) bool {
 		return e.To(fresh) && strings.Contains(e.Subject, "confirm your subscription")
 	}); len(got) != 0 {
@@ -334,7 +334,7 @@ func TestAbuseOwnFilingIsNeverSwallowed(t *testing.T) {
 		t.Fatalf("verify: %d %s", resp.StatusCode, out)
 	}
 	s.mailTo(t, person, "Your data is ready")
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	for _, m := range s.mailsTo(t, agent) {
 		if strings.Contains(m.Subject, own.ID) || strings.Contains(strings.ToLower(m.Body.Text), "ready") {
 			t.Fatalf("the agent learned of the person's own request: %s\n%s", m.Subject, m.Body.Text)
@@ -357,11 +357,11 @@ func TestAbuseOwnFilingIsNeverSwallowed(t *testing.T) {
 		}
 		// Wait for the first mail of this filing (a loaded machine is slow
 		// to send it; none within 30 s is a difference the check below
-		// names), then a little longer for any other.
+		// names), then until the stack is idle, for any other.
 		for wait := time.Now().Add(30 * time.Second); len(s.mailsTo(t, probe)) == before && time.Now().Before(wait); {
 			time.Sleep(200 * time.Millisecond)
 		}
-		time.Sleep(2 * time.Second)
+		s.idle(t)
 		for _, m := range s.mailsTo(t, probe)[before:] {
 			kinds[target] = append(kinds[target], strings.ReplaceAll(m.Subject, f.ID, "ID"))
 		}
@@ -397,7 +397,7 @@ func TestAbuseEveryMailedAddressCounts(t *testing.T) {
 			t.Fatalf("filing %d: %d %s", i, resp.StatusCode, out)
 		}
 	}
-	time.Sleep(8 * time.Second)
+	s.idle(t)
 	got := s.mailsTo(t, target)
 	if len(got) > 10 {
 		t.Fatalf("%d emails to one address from 40 filings naming it (limit 10 a day)", len(got))

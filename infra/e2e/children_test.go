@@ -84,7 +84,7 @@ func TestParentOrGuardian(t *testing.T) {
 	if len(review) != 1 || !strings.Contains(strings.Join(review[0].ReplyTo, ","), parent) || !strings.Contains(review[0].Body.Text, child) {
 		t.Fatalf("team review: %+v", review)
 	}
-	time.Sleep(500 * time.Millisecond)
+	s.idle(t)
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(child) && strings.Contains(e.Subject, f.ID) })); n != 0 {
 		t.Fatal("the child's inbox was mailed about the parent's request")
 	}

@@ -55,7 +55,7 @@ func TestSESDownNothingLost(t *testing.T) {
 	if got := localtest.WaitEmails(t, svc, 6, 60*time.Second, mine); len(got) != 6 {
 		t.Fatalf("%d emails after SES came back, want 6", len(got))
 	}
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	if got := localtest.Emails(t, svc, mine); len(got) != 6 {
 		t.Fatalf("%d emails, want each exactly once (6)", len(got))
 	}
@@ -316,7 +316,7 @@ func TestSESThrottlingNothingLost(t *testing.T) {
 	if got := localtest.WaitEmails(t, svc, 6, 60*time.Second, mine); len(got) != 6 {
 		t.Fatalf("%d emails after the throttling ended, want 6", len(got))
 	}
-	time.Sleep(3 * time.Second)
+	s.idle(t)
 	if got := localtest.Emails(t, svc, mine); len(got) != 6 {
 		t.Fatalf("%d emails, want each exactly once (6)", len(got))
 	}
@@ -424,7 +424,7 @@ func TestFailedStreamRecordIsReplayedOnce(t *testing.T) {
 	if out := replay(); !strings.Contains(out, "0 replayed, 0 failed") {
 		t.Fatalf("second replay: %s", out)
 	}
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	if got := localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr) || mine(e) }); len(got) != 2 {
 		t.Fatalf("%d emails, want each exactly once (2)", len(got))
 	}

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
@@ -87,7 +86,7 @@ func TestCallOutsideTheRoleIsRefused(t *testing.T) {
 		!strings.Contains(fnLine, "because no identity-based policy allows the dynamodb:PutItem action") || strings.Contains(fnLine, addr) {
 		t.Errorf("the function's log of the refusal: %q", fnLine)
 	}
-	time.Sleep(500 * time.Millisecond)
+	s.idle(t)
 	for _, table := range []string{"SubjectsTable", "LedgerTable"} {
 		if n := len(s.items(t, table)); n != 0 {
 			t.Errorf("%d items in %s after a refused transaction", n, table)

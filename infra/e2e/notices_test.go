@@ -108,7 +108,7 @@ func TestPolicyNoticesAreMarketingGrade(t *testing.T) {
 	}
 	// Nothing to the complainer nor the restricted person; the notices
 	// after them went (the mailer sends in order of the stream).
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	for _, a := range []string{complainer, restricted, late} {
 		if got := localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(a) && e.Subject == updated }); len(got) != 0 {
 			t.Errorf("%s was sent the notice", a)
@@ -121,7 +121,7 @@ func TestPolicyNoticesAreMarketingGrade(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("the reader got %d notices of two changes", len(got))
 	}
-	time.Sleep(2 * time.Second)
+	s.idle(t)
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(writer) && e.Subject == updated })); n != 1 {
 		t.Fatalf("the inquirer who stopped them got %d notices", n)
 	}

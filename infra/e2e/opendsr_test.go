@@ -441,7 +441,7 @@ func TestOpenDSRProcessor(t *testing.T) {
 			t.Fatalf("callback retry: %d %s", resp.StatusCode, out)
 		}
 	}
-	time.Sleep(2 * time.Second) // time for a duplicate, if one were coming
+	s.idle(t) // time for a duplicate, if one were coming
 	// The completed callback counts what the status route counts: acme's
 	// one record of kept.
 	count := status(acme, "/opendsr/v2/requests/"+cbID)["results_count"]

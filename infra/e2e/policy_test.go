@@ -61,7 +61,7 @@ func TestPolicyChangeIsToldOnce(t *testing.T) {
 		got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool {
 			return e.To(addr) && e.Subject == "We have updated our privacy policy"
 		})
-		time.Sleep(time.Second) // a second one would be sent by now
+		s.idle(t) // a second one would be sent by now
 		if again := localtest.Emails(t, s.svc, func(e localtest.Email) bool {
 			return e.To(addr) && e.Subject == "We have updated our privacy policy"
 		}); len(got) != 1 || len(again) != 1 {

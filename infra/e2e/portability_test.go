@@ -39,7 +39,7 @@ func TestPortabilityToAThirdParty(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(html.UnescapeString(page), recipient) || !strings.Contains(page, "Confirm where your data goes") {
 		t.Fatalf("verification page: %d %s", resp.StatusCode, page)
 	}
-	time.Sleep(time.Second)
+	s.idle(t)
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(recipient) })); n != 0 {
 		t.Fatal("the recipient was mailed before the person confirmed")
 	}

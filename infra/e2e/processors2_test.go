@@ -158,7 +158,7 @@ func TestOpenDSRProcessorsToldOfRectificationAndRestriction(t *testing.T) {
 	if n, m := len(drift.Accepted()), len(piwik.Accepted()); n != 1 || m != 1 {
 		t.Fatalf("erasures posted: Drift %d, Piwik %d, want 1 each", n, m)
 	}
-	time.Sleep(2 * time.Second) // an email of the erasure would show by now
+	s.idle(t) // an email of the erasure would show by now
 	if n := len(localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(contact) && strings.Contains(e.Subject, "erasure") })); n != 0 {
 		t.Errorf("%d emails of the erasure to Drift's contact, which is told by OpenDSR", n)
 	}
@@ -195,7 +195,7 @@ func TestAbuseOpenDSRProcessorContactEmails(t *testing.T) {
 			t.Fatalf("%s: %d %s", fn, resp.StatusCode, out)
 		}
 	}
-	time.Sleep(2 * time.Second) // an email to the contact would show by now
+	s.idle(t) // an email to the contact would show by now
 	if got := s.mailsTo(t, contact); len(got) != 0 {
 		t.Fatalf("%d emails to the processor's contact of filings nobody verified", len(got))
 	}
@@ -224,7 +224,7 @@ func TestAbuseOpenDSRProcessorContactEmails(t *testing.T) {
 		ids, status = append(ids, id), st
 	}
 	localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(contact) })
-	time.Sleep(3 * time.Second) // a second email would show by now
+	s.idle(t) // a second email would show by now
 	if got := s.mailsTo(t, contact); len(got) != 1 {
 		t.Fatalf("%d emails to the contact for 3 restrictions within its period, want 1", len(got))
 	}

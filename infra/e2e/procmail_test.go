@@ -190,7 +190,7 @@ func TestEmailProcessorConfirmsByLink(t *testing.T) {
 	// Each contact address was told exactly the three requests, once
 	// each: nothing at registration, for the access request, or from the
 	// links' use. (Two within its mailbox's period come as one digest.)
-	time.Sleep(3 * time.Second)
+	s.idle(t)
 	for _, to := range []string{pardot, drift} {
 		ms := localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(to) })
 		told := 0

@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +56,9 @@ type stack struct {
 	hasher *privacy.Hasher
 	// expectRefusals: the test is about calls IAM refuses.
 	expectRefusals bool
+	// tick is held by each run of the mailer's retry tick, and by idle
+	// while it asks the stack whether it is idle (a tick is work).
+	tick *sync.Mutex
 }
 
 // startStack runs a stack of the test's own: its own tables, its own team
@@ -102,12 +107,13 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 		p[k] = v
 	}
 	logs := &syncBuffer{}
+	prefix := "e" + localtest.Unique() + "-"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg := local.Config{
 		Template: filepath.Join(localtest.Root(), "template.yaml"), Root: localtest.Root(), BuildDir: buildDir,
 		RIE: svc.RIE, DynamoDBEndpoint: svc.DynamoDB, SESEndpoint: svc.SES, SQSEndpoint: svc.SQS, AsyncRetryDelay: 200 * time.Millisecond,
-		TablePrefix: "e" + localtest.Unique() + "-", Addr: "127.0.0.1:0", Pool: pool,
+		TablePrefix: prefix, Addr: "127.0.0.1:0", Pool: pool,
 		Params: p,
 		Env:    fnEnv, Log: logs, NoSchedules: true,
 	}
@@ -122,6 +128,7 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	// the mailer's retry: every second here, as every minute in AWS.
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	tickMu := &sync.Mutex{}
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(time.Second)
@@ -131,15 +138,17 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 			case <-stop:
 				return
 			case <-tick.C:
+				tickMu.Lock()
 				if resp, err := client.Post(s.URL+"/_local/invoke/MailerFunction", "application/json",
 					strings.NewReader(`{"retry_mail":true}`)); err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
+				tickMu.Unlock()
 			}
 		}
 	}()
-	st := &stack{svc: svc, logs: logs, team: team}
+	st := &stack{svc: svc, logs: logs, team: team, tick: tickMu}
 	t.Cleanup(func() {
 		close(stop)
 		<-done
@@ -153,6 +162,14 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 		if t.Failed() {
 			t.Logf("stack log:\n%s", logs.String())
 		}
+		// Its tables go with it (DynamoDB Local keeps every table of the
+		// run in memory otherwise, and is the run's largest user of CPU),
+		// unless the test named tables of its own (shared, or kept).
+		if cfg.TablePrefix == prefix {
+			for _, name := range s.Tables {
+				_, _ = s.DB().DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+			}
+		}
 	})
 	h, err := privacy.NewHasher(lambdaenv.DeriveSecrets(localSecret).SubjectPepper)
 	if err != nil {
@@ -160,6 +177,65 @@ func startStackConfig(t *testing.T, svc localtest.Services, pool int, env, param
 	}
 	st.Stack, st.hasher = s, h
 	return st
+}
+
+// idle waits until the stack has nothing left to do: nothing in flight,
+// every stream and queue read to its end (local.Stack.WaitIdle), and no
+// email waiting for the mailer's retry tick (a failed send's retry, a
+// processor's digest at the end of its period). A test that checks that
+// nothing more arrives (no second email, no other record) waits for this
+// instead of a fixed time: whatever was coming has come.
+func (s *stack) idle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for {
+		s.tick.Lock()
+		err := s.WaitIdle(ctx)
+		pending := 0
+		if err == nil {
+			pending, err = s.mailPending(ctx)
+		}
+		s.tick.Unlock()
+		if err != nil {
+			t.Fatalf("waiting for the stack to be idle: %v", err)
+		}
+		if pending == 0 {
+			return
+		}
+		select { // the tick sends what is due
+		case <-ctx.Done():
+			t.Fatalf("waiting for the stack to be idle: %d emails still wait for the mailer's retry", pending)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// pendingHorizon is how far ahead idle waits for a pending email: past
+// the harness's retry backoff (MAIL_RETRY_MAX_BACKOFF 2 s) and mailbox
+// period (PROCESSOR_MAIL_EVERY 2 s), and the 30 s period of the digest
+// tests.
+const pendingHorizon = 40 * time.Second
+
+// mailPending counts the emails that wait for the mailer's retry tick
+// and are due within pendingHorizon: the ops table's retries (due "mail")
+// and processors' mailboxes holding requests for their next email (due
+// "mailbox"). One due later (a test's mailbox period of an hour) is the
+// test's to wait for, not idle's.
+func (s *stack) mailPending(ctx context.Context) (int, error) {
+	n := 0
+	for _, due := range []string{"mail", "mailbox"} {
+		out, err := s.DB().Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.Tables["OpsTable"]), IndexName: aws.String("by-due"),
+			KeyConditionExpression: aws.String("due = :due AND next_at <= :by"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":due": &types.AttributeValueMemberS{Value: due},
+				":by": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Add(pendingHorizon).Unix(), 10)}},
+			Select: types.SelectCount})
+		if err != nil {
+			return 0, fmt.Errorf("pending mail: %w", err)
+		}
+		n += int(out.Count)
+	}
+	return n, nil
 }
 
 // refusals are the gateway's log lines of calls IAM refused, or that its

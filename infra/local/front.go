@@ -128,8 +128,15 @@ func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		f.invoke(w, req, fnARN, body)
 	default:
 		f.forward(w, req, body, f.emulators[service])
+		if f.stack != nil && service == "dynamodb" && dynamoWrites[strings.TrimPrefix(target, "DynamoDB_20120810.")] {
+			f.stack.activity.wrote() // the stream readers read now
+		}
 	}
 }
+
+// dynamoWrites are the DynamoDB actions that may add a stream record.
+var dynamoWrites = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true, "BatchWriteItem": true,
+	"TransactWriteItems": true, "ExecuteStatement": true, "BatchExecuteStatement": true, "ExecuteTransaction": true}
 
 // fail answers an error in the service's protocol: awsJson 1.0
 // (DynamoDB; SQS, whose query-compatible code the X-Amzn-Query-Error
@@ -253,7 +260,7 @@ func (f *front) invoke(w http.ResponseWriter, req *http.Request, arn string, pay
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case "Event":
-		f.stack.goRun(func() { f.stack.invokeAsync(f.stack.runCtx, fn, payload) })
+		f.stack.async(f.stack.runCtx, fn, payload)
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}

@@ -42,7 +42,8 @@ type Function struct {
 	environ        []string
 	startMu        sync.Mutex
 	allWorkers     []*worker
-	closed         bool // stopped: no process may start any more
+	closed         bool      // stopped: no process may start any more
+	activity       *activity // the stack's: an invocation is in flight (WaitIdle)
 }
 
 // Event is one event source of a function, its properties resolved.
@@ -404,6 +405,8 @@ var invokeClient = &http.Client{}
 // Invoke sends one event to a free emulator process of the function and
 // returns the handler's response. A process that fails is replaced.
 func (f *Function) Invoke(ctx context.Context, event []byte) ([]byte, error) {
+	f.activity.begin()
+	defer f.activity.end()
 	var w *worker
 	select {
 	case w = <-f.pool:

@@ -33,6 +33,7 @@ type sqsSource struct {
 	client       *sqs.Client
 	region       string
 	log          io.Writer
+	act          *activity // the stack's (WaitIdle)
 }
 
 func newSQSSource(fn *Function, e Event, q *queues, region string, log io.Writer) (*sqsSource, error) {
@@ -130,6 +131,8 @@ func (s *sqsSource) receive(ctx context.Context) []types.Message {
 
 // deliver invokes the function with a batch and deletes what succeeded.
 func (s *sqsSource) deliver(ctx context.Context, batch []types.Message) {
+	s.act.begin()
+	defer s.act.end()
 	payload, err := json.Marshal(SQSEvent(batch, s.arn, s.region))
 	if err != nil {
 		fmt.Fprintf(s.log, "gateway\tsqs %s: %v\n", s.id, err)

@@ -144,6 +144,10 @@ type Stack struct {
 	// DevCertificatePath ("" without one).
 	devCert string
 	gate    *gate
+	// activity is what is in flight (WaitIdle), readQueues the URLs of
+	// the queues functions read.
+	activity   *activity
+	readQueues []string
 }
 
 // DevCertificatePath is where the gateway serves the OpenDSR signing
@@ -230,7 +234,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{Functions: map[string]*Function{}, Tables: map[string]string{}, Queues: map[string]string{}, cancel: cancel, devCert: devCert, gate: g,
-		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx}
+		db: db, ln: ln, queues: qs, region: cfg.Region, asyncDelay: cfg.AsyncRetryDelay, log: log, runCtx: runCtx,
+		activity: newActivity()}
 	for id, name := range r.Refs {
 		if t.Resources[id].Type == "AWS::SQS::Queue" {
 			s.Queues[id] = name
@@ -261,6 +266,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	for _, f := range fns {
 		s.Functions[f.ID] = f
+		f.activity = s.activity
 		env := maps.Clone(base)
 		maps.Copy(env, g.credentials(f.ID))
 		f.start(cfg.RIE, poolSize(f, cfg.Pool), env, overrides, log)
@@ -292,7 +298,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 					s.Close()
 					return nil, err
 				}
-				src.queues = qs
+				src.queues, src.act = qs, s.activity
+				src.undescribed()
 				if cfg.StreamRetryLimit > 0 && (src.maxRetries < 0 || src.maxRetries > cfg.StreamRetryLimit) {
 					src.maxRetries = cfg.StreamRetryLimit
 				}
@@ -303,6 +310,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 					s.Close()
 					return nil, err
 				}
+				src.act = s.activity
+				s.readQueues = append(s.readQueues, src.url)
 				s.goRun(func() { src.run(runCtx) })
 			case "Schedule", "ScheduleV2":
 				if cfg.NoSchedules {
@@ -398,7 +407,7 @@ func (s *Stack) schedule(ctx context.Context, f *Function, e Event, sch schedule
 		// Asynchronously, as Scheduler invokes: a run that outlasts the
 		// period overlaps the next one (the pool runs two at once), and a
 		// failed one is retried and recorded as Lambda does.
-		go s.invokeAsync(ctx, f, scheduleEvent(e, region))
+		s.async(ctx, f, scheduleEvent(e, region))
 	}
 }
 
@@ -420,6 +429,16 @@ func poolSize(f *Function, pool int) int {
 		}
 	}
 	return n
+}
+
+// async starts an asynchronous invocation (invokeAsync), in flight for
+// WaitIdle from before this returns until its last retry ends.
+func (s *Stack) async(ctx context.Context, f *Function, payload []byte) {
+	s.activity.begin()
+	s.goRun(func() {
+		defer s.activity.end()
+		s.invokeAsync(ctx, f, payload)
+	})
 }
 
 // invokeAsync runs an asynchronous invocation as Lambda does: on a
@@ -486,7 +505,7 @@ func (s *Stack) adminHandler() http.Handler {
 			body = scheduleEvent(Event{Type: "ScheduleV2"}, "us-east-1")
 		}
 		if r.Header.Get("X-Amz-Invocation-Type") == "Event" {
-			s.goRun(func() { s.invokeAsync(s.runCtx, f, body) })
+			s.async(s.runCtx, f, body)
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 )
@@ -50,8 +49,8 @@ func TestAbuseTeamStepsOnAStrangersFilingMailNobody(t *testing.T) {
 			}
 		}
 	}
-	// Whatever the mailer would send has had time to go.
-	time.Sleep(3 * time.Second)
+	// Whatever the mailer would send has gone.
+	s.idle(t)
 	for _, addr := range []string{victim, parent} {
 		got := localtest.Emails(t, s.svc, func(e localtest.Email) bool { return e.To(addr) })
 		if len(got) != 1 {

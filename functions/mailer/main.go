@@ -76,7 +76,7 @@ func run() error {
 		GiveUp:  3 * 24 * time.Hour,
 		// A processor told by email gets one email a period at most, at the
 		// contact address registered when it is sent (GetItem of PROC#'s
-		// contact_email alone).
+		// contact_email alone; once removed, of PROC#CONTACT's).
 		Mailboxes: store,
 		Contacts:  store,
 	}

@@ -12,9 +12,11 @@ import (
 
 // Issue #35 gap B: a processor's contact address changed by the team
 // (dynamo.Store.SetProcessorContact, OperatorFunction: the PROC# item's
-// contact_email and the team's ledger entry in one transaction) and read
-// by the mailer when it sends (Store.ProcessorContact: GetItem of that
-// attribute alone). Each path replayed against the transformed template's
+// contact_email, its copy under PROC#CONTACT that outlives the
+// processor's removal, and the team's ledger entry in one transaction)
+// and read by the mailer when it sends (Store.ProcessorContact: GetItem
+// of that attribute alone, of PROC# and, for a processor removed, of
+// PROC#CONTACT). Each path replayed against the transformed template's
 // roles, and the mailer's grant asked directly: the contact address, and
 // nothing else of a processor, nor a write.
 func TestProcessorContactAsAWSSeesIt(t *testing.T) {
@@ -47,6 +49,21 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 				}
 				return err
 			}},
+		{name: "the mailer reads the contact the team last set for a processor since removed", who: "MailerFunction",
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "GetItem" && tn == "OpsTable" && strings.Contains(string(body), `"`+dynamo.ProcessorContactPK+`"`) {
+					return 200, `{"Item":{"contact_email":{"S":"privacy@new.example"}}}`
+				}
+				return ok8(op, tn, body) // no PROC# item: removed
+			},
+			want: []string{"GetItem OpsTable", "GetItem OpsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				got, err := st.ProcessorContact(ctx, pmProcessor)
+				if err == nil && got != "privacy@new.example" {
+					t.Errorf("ProcessorContact = %q", got)
+				}
+				return err
+			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			answer := c.answer
@@ -62,7 +79,7 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 			}
 		})
 	}
-	proc := []string{"PROC#"}
+	proc, kept := []string{"PROC#"}, []string{dynamo.ProcessorContactPK}
 	check(t, []ask{
 		{"MailerFunction", "dynamodb:GetItem", table("OpsTable"), keys(proc, "pk", "sk", "contact_email"), true},
 		{"MailerFunction", "dynamodb:GetItem", table("OpsTable"), keys(proc, "contact_email", "credentials_sealed"), false},
@@ -74,5 +91,11 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 		{"MailerFunction", "dynamodb:Query", table("OpsTable"), keys(proc, "contact_email"), false},
 		{"RightsFunction", "dynamodb:UpdateItem", table("OpsTable"), keys(proc, "pk", "sk", "contact_email"), false},
 		{"OperatorFunction", "dynamodb:UpdateItem", table("OpsTable"), keys(proc, "pk", "sk", "contact_email"), true},
+		// The contact the team last set, kept after the processor's removal.
+		{"MailerFunction", "dynamodb:GetItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), true},
+		{"MailerFunction", "dynamodb:GetItem", table("OpsTable"), keys(kept), false},
+		{"MailerFunction", "dynamodb:PutItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), false},
+		{"RightsFunction", "dynamodb:PutItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), false},
+		{"OperatorFunction", "dynamodb:PutItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), true},
 	})
 }

@@ -723,8 +723,9 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	for id, want := range map[string]map[string]string{
 		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
 			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix),
-			// A processor's contact address, read when its email is sent.
-			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix})},
+			// A processor's contact address, read when its email is sent:
+			// registered, or as the team last set it (kept after removal).
+			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix, dynamo.ProcessorContactPK})},
 		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
 		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
 		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},
@@ -734,7 +735,8 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 			"RefileOps": like(dynamo.CampaignPrefix, dynamo.CallbackPrefix), "Checkpoint": js([]string{dynamo.SweepCheckpointPK})},
 		"CallbackFunctionRole": {"CallbackCursors": like(dynamo.CallbackPrefix)},
 		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
-		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix}),
+		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix,
+			dynamo.ProcessorContactPK}),
 			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix),
 			"SuppressionLiftAsks": js([]string{dynamo.LiftAskPK})},
 	} {

@@ -34,6 +34,14 @@ type processorRecord struct {
 // ProcessorPrefix is the partition of the processors' list in the ops table.
 const ProcessorPrefix = "PROC#"
 
+// ProcessorContactPK is the partition, in the ops table, of the contact
+// address the team last set for a processor (sk its id, contact_email
+// alone; SetProcessorContact): it outlives the processor's removal, so
+// what waited for a removed processor goes to that address, never to the
+// one its delivery kept before the change. Under "PROC#*", which every
+// internet-facing function is denied to write.
+const ProcessorContactPK = "PROC#CONTACT"
+
 // PutProcessor registers a processor (or replaces its registration), with
 // e (who registered it) in the ledger.
 func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error {
@@ -55,7 +63,8 @@ func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, e privacy
 
 // RemoveProcessor ends a registration, with e (who ended it) in the
 // ledger; privacy.ErrNotFound when there is none. Deliveries already
-// queued for it still go.
+// queued for it still go (to the contact the team last set for it, kept
+// under ProcessorContactPK, when it changed one).
 func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event) error {
 	items, err := s.withLedger(e, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Ops,
 		Key:                 map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
@@ -78,12 +87,17 @@ func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event)
 // transaction; privacy.ErrNotFound when there is no such processor. The
 // mailer reads the address when it sends (ProcessorContact), so the
 // deliveries already waiting for the processor's email go to the new one.
+// The same transaction keeps the address under ProcessorContactPK, where
+// it stays once the processor is removed (RemoveProcessor deletes the
+// registration only): what still waits for it then goes there too.
 func (s *Store) SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error {
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops,
 		Key:                       map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
 		UpdateExpression:          aws.String("SET contact_email = :c"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact)}}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact)}}},
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
+			attrPK: str(ProcessorContactPK), attrSK: str(id), "contact_email": str(contact)}}})
 	if err != nil {
 		return err
 	}
@@ -97,20 +111,27 @@ func (s *Store) SetProcessorContact(ctx context.Context, id, contact string, e p
 	return nil
 }
 
-// ProcessorContact is the privacy contact address registered processor
-// id has now: what the mailer sends its emails to. Only that attribute
-// is read (the mailer's role may read no other of "PROC#"); "" when the
-// processor is no longer registered or has none.
+// ProcessorContact is the privacy contact address processor id has now:
+// what the mailer sends its emails to. That of its registration; for a
+// processor removed, the one the team last set for it (ProcessorContactPK),
+// if it ever changed one. Only that attribute is read (the mailer's role
+// may read no other of "PROC#"); "" when the processor is no longer
+// registered and its contact never changed, or it has none.
 func (s *Store) ProcessorContact(ctx context.Context, id string) (string, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
-		Key:                  map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
-		ProjectionExpression: aws.String("contact_email"),
-		ConsistentRead:       aws.Bool(true),
-	})
-	if err != nil {
-		return "", fmt.Errorf("processor contact: %w", err)
+	for _, pk := range []string{ProcessorPrefix, ProcessorContactPK} {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
+			Key:                  map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(id)},
+			ProjectionExpression: aws.String("contact_email"),
+			ConsistentRead:       aws.Bool(true),
+		})
+		if err != nil {
+			return "", fmt.Errorf("processor contact: %w", err)
+		}
+		if len(out.Item) > 0 {
+			return s1(out.Item, "contact_email"), nil
+		}
 	}
-	return s1(out.Item, "contact_email"), nil
+	return "", nil
 }
 
 // Processors lists the registered processors: one query.

@@ -108,21 +108,24 @@ type Mailer struct {
 	// Contacts, when set, gives a processor's privacy contact address as
 	// registered when its email is sent: the team may change it (privacyctl
 	// processor contact), and what waits for the processor (its mailbox's
-	// digest, a retry, a lift) goes to the new address. A processor no
-	// longer registered is written at the address its delivery kept (what
-	// was queued before its removal still goes).
+	// digest, a retry, a lift) goes to the new address. What was queued
+	// for a processor before its removal still goes: to the address the
+	// team last set for it, else (never changed) the one its delivery
+	// kept.
 	Contacts Contacts
 }
 
-// Contacts give a registered processor's privacy contact address now.
+// Contacts give a processor's privacy contact address now.
 type Contacts interface {
-	// ProcessorContact is "" when the processor is no longer registered,
-	// or has no contact address.
+	// ProcessorContact is the address registered, or for a processor
+	// removed the one the team last set for it; "" when it has none, or
+	// was removed without its address ever changed.
 	ProcessorContact(ctx context.Context, processorID string) (string, error)
 }
 
 // contact is the address processor id's email goes to now: the one
-// registered, else kept, the one its delivery kept.
+// registered (or last set, once removed), else kept, the one its
+// delivery kept (an address the team never replaced).
 func (m *Mailer) contact(ctx context.Context, id, kept string) (string, error) {
 	if m.Contacts == nil {
 		return kept, nil

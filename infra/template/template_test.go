@@ -725,8 +725,9 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix),
 			// A processor's contact address, read when its email is sent.
 			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix})},
-		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
-		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"FormsFunction": {"RateCounters": like(dynamo.RateLimitPrefix)},
+		// When a processor's contact changed: a confirm link minted before it confirms nothing.
+		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix), "ProcessorContactChangedAt": js([]string{dynamo.ProcessorPrefix})},
 		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},
 		"CampaignFunction":           {"CampaignRecords": like(dynamo.CampaignPrefix)},
 		"CampaignSenderFunctionRole": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},

@@ -64,6 +64,21 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 				}
 				return err
 			}},
+		{name: "the confirm link's check reads when the contact changed", who: "RightsFunction",
+			answer: func(op, tn string, body []byte) (int, string) {
+				if op == "GetItem" && tn == "OpsTable" {
+					return 200, `{"Item":{"contact_changed_at":{"S":"2026-12-07T12:00:00.000000000Z"}}}`
+				}
+				return ok8(op, tn, body)
+			},
+			want: []string{"GetItem OpsTable"},
+			calls: func(ctx context.Context, st *dynamo.Store) error {
+				got, err := st.ProcessorContactChangedAt(ctx, pmProcessor)
+				if err == nil && !got.Equal(now) {
+					t.Errorf("ProcessorContactChangedAt = %v, want %v", got, now)
+				}
+				return err
+			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			answer := c.answer
@@ -97,5 +112,12 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 		{"MailerFunction", "dynamodb:PutItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), false},
 		{"RightsFunction", "dynamodb:PutItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), false},
 		{"OperatorFunction", "dynamodb:PutItem", table("OpsTable"), keys(kept, "pk", "sk", "contact_email"), true},
+		{"OperatorFunction", "dynamodb:UpdateItem", table("OpsTable"), keys(proc, "pk", "sk", "contact_email", "contact_changed_at"), true},
+		{"RightsFunction", "dynamodb:GetItem", table("OpsTable"), keys(proc, "pk", "sk", "contact_changed_at"), true},
+		{"RightsFunction", "dynamodb:GetItem", table("OpsTable"), keys(proc, "contact_changed_at", "credentials_sealed"), false},
+		{"RightsFunction", "dynamodb:GetItem", table("OpsTable"), keys(proc, "contact_email"), false},
+		{"RightsFunction", "dynamodb:GetItem", table("OpsTable"), keys(proc), false}, // the whole item
+		{"RightsFunction", "dynamodb:GetItem", table("OpsTable"), keys([]string{"CTRL#c"}, "contact_changed_at"), false},
+		{"RightsFunction", "dynamodb:UpdateItem", table("OpsTable"), keys(proc, "contact_changed_at"), false},
 	})
 }

@@ -726,8 +726,9 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 			// A processor's contact address, read when its email is sent:
 			// registered, or as the team last set it (kept after removal).
 			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix, dynamo.ProcessorContactPK})},
-		"FormsFunction":              {"RateCounters": like(dynamo.RateLimitPrefix)},
-		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix)},
+		"FormsFunction": {"RateCounters": like(dynamo.RateLimitPrefix)},
+		// When a processor's contact changed: a confirm link minted before it confirms nothing.
+		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix), "ProcessorContactChangedAt": js([]string{dynamo.ProcessorPrefix})},
 		"FeedbackFunction":           {"SoftBounceCounters": like(dynamo.CounterPrefix)},
 		"CampaignFunction":           {"CampaignRecords": like(dynamo.CampaignPrefix)},
 		"CampaignSenderFunctionRole": {"CampaignRecords": like(dynamo.CampaignPrefix), "SentMarkers": like(dynamo.MailMarkerPrefix)},

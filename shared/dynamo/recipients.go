@@ -89,13 +89,15 @@ func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event)
 // deliveries already waiting for the processor's email go to the new one.
 // The same transaction keeps the address under ProcessorContactPK, where
 // it stays once the processor is removed (RemoveProcessor deletes the
-// registration only): what still waits for it then goes there too.
+// registration only): what still waits for it then goes there too. It
+// stamps contact_changed_at (e.At): a confirmation link emailed to the
+// old address before it no longer confirms (ProcessorContactChangedAt).
 func (s *Store) SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error {
 	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops,
 		Key:                       map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
-		UpdateExpression:          aws.String("SET contact_email = :c"),
+		UpdateExpression:          aws.String("SET contact_email = :c, contact_changed_at = :at"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact)}}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact), ":at": str(ts(e.At))}}},
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
 			attrPK: str(ProcessorContactPK), attrSK: str(id), "contact_email": str(contact)}}})
 	if err != nil {
@@ -132,6 +134,32 @@ func (s *Store) ProcessorContact(ctx context.Context, id string) (string, error)
 		}
 	}
 	return "", nil
+}
+
+// ProcessorContactChangedAt is when the team last changed registered
+// processor id's privacy contact address (SetProcessorContact): a
+// confirmation link minted before it was emailed to an address that is no
+// longer the processor's. Only that attribute is read (the rights
+// function's role may read no other of "PROC#" by GetItem); the zero time
+// when it never changed or the processor is no longer registered.
+func (s *Store) ProcessorContactChangedAt(ctx context.Context, id string) (time.Time, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
+		Key:                  map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
+		ProjectionExpression: aws.String("contact_changed_at"),
+		ConsistentRead:       aws.Bool(true),
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("processor contact changed: %w", err)
+	}
+	raw := s1(out.Item, "contact_changed_at")
+	if raw == "" {
+		return time.Time{}, nil
+	}
+	at, err := parseTS(raw)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("processor contact changed: %w", err)
+	}
+	return at, nil
 }
 
 // Processors lists the registered processors: one query.

@@ -174,6 +174,16 @@ func (b Builder) ProcessorConfirm(d privacy.Delivery, now time.Time) (string, er
 		Expires: now.Add(ProcessorValidity)})
 }
 
+// ProcessorMintedBefore reports whether a processor's confirmation link
+// (ProcessorConfirm) may have been minted before t, when the processor's
+// contact address changed: its end less ProcessorValidity is when it was
+// minted, to the second (a token keeps whole seconds), so a link minted in
+// t's own second, on either side of t, counts as before (it may have gone
+// to the old address; refusing it leaves the delivery to the team).
+func ProcessorMintedBefore(c token.Claims, t time.Time) bool {
+	return !c.Expires.Add(-ProcessorValidity).After(t.Truncate(time.Second))
+}
+
 // ProcessorSubject is the subject of a processor's confirmation token:
 // a digest of the request and the processor (it names no person; the
 // token's signature is what cannot be forged).

@@ -59,7 +59,7 @@ func processorLinkOf(r httpapi.Request) ProcessorLink {
 // nothing changes (mail scanners follow links), nothing of the request
 // or the person shown.
 func (h *Handlers) processorPage(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
-	if err := h.CheckProcessor(processorLinkOf(r)); err != nil {
+	if err := h.CheckProcessor(ctx, processorLinkOf(r)); err != nil {
 		return httpapi.Response{}, err
 	}
 	return pages.ActionPage(r, pages.Action{Key: "processor", URL: httpapi.SelfLink(r)}), nil

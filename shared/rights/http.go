@@ -41,6 +41,9 @@ func problem(err error) error {
 		return httpapi.ErrInvalidToken
 	case errors.Is(err, ErrNoRequest):
 		return httpapi.ErrNotFound
+	case errors.Is(err, ErrContactChanged):
+		return &httpapi.Error{Status: http.StatusGone, Code: "contact_changed",
+			Message: "This link was sent to an address that is no longer this processor's privacy contact. Nothing was changed: our privacy team will ask the current contact."}
 	case errors.Is(err, ErrNotWaiting):
 		return &httpapi.Error{Status: http.StatusConflict, Code: "not_waiting",
 			Message: "This question has already been answered, or our privacy team no longer waits for an answer. Nothing was changed. Reply to our email to reach them."}

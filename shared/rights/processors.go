@@ -20,12 +20,28 @@ import (
 // processor its path names, and its token.
 type ProcessorLink struct{ ID, Processor, Token string }
 
-// CheckProcessor checks a processor's confirmation link l. It changes
-// nothing and says nothing of the request.
-func (h *Handlers) CheckProcessor(l ProcessorLink) error {
+// ErrContactChanged is a processor's confirmation link minted before the
+// team changed that processor's contact address (its old inbox may have
+// changed hands): it confirms nothing, and the delivery stays the team's
+// to follow up at the current address (overdue on the deadline board and
+// in the digest once its days to confirm have passed).
+var ErrContactChanged = errors.New("processor contact changed since the link was sent")
+
+// CheckProcessor checks a processor's confirmation link l: genuine, and
+// minted after the processor's contact address last changed
+// (ErrContactChanged otherwise). It changes nothing and says nothing of
+// the request.
+func (h *Handlers) CheckProcessor(ctx context.Context, l ProcessorLink) error {
 	c, _, err := h.check(Link{ID: l.ID, Token: l.Token}, token.ConfirmProcessor)
 	if err != nil || c.Ref != l.ID || c.Subject != links.ProcessorSubject(l.ID, l.Processor) {
 		return ErrInvalidLink
+	}
+	changed, err := h.Store.ProcessorContactChangedAt(ctx, l.Processor)
+	if err != nil {
+		return fmt.Errorf("check processor link: %w", err)
+	}
+	if !changed.IsZero() && links.ProcessorMintedBefore(c, changed) {
+		return ErrContactChanged
 	}
 	return nil
 }
@@ -34,7 +50,10 @@ func (h *Handlers) CheckProcessor(l ProcessorLink) error {
 // of l's request. Confirming again is a no-op; a link of no delivery by
 // email (the request or the registration gone) is ErrInvalidLink.
 func (h *Handlers) ConfirmProcessor(ctx context.Context, l ProcessorLink, policyVersion string) error {
-	if err := h.CheckProcessor(l); err != nil {
+	if err := h.CheckProcessor(ctx, l); err != nil {
+		if errors.Is(err, ErrContactChanged) {
+			h.Log.InfoContext(ctx, "processor link refused: contact changed since", "rights_request_id", l.ID, "processor_id", l.Processor)
+		}
 		return err
 	}
 	req, err := h.Store.Request(ctx, l.ID)

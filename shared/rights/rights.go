@@ -44,6 +44,9 @@ type Store interface {
 	// ConfirmDelivery records that a processor told of a request by email
 	// confirmed it done (again: no change; none such: privacy.ErrNotFound).
 	ConfirmDelivery(ctx context.Context, requestID, processorID string, e privacy.Event) error
+	// ProcessorContactChangedAt is when the team last changed a
+	// processor's contact address (zero: never, or no such processor).
+	ProcessorContactChangedAt(ctx context.Context, processorID string) (time.Time, error)
 	limit.Counter
 }
 

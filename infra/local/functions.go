@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -252,13 +253,22 @@ type worker struct {
 	done chan struct{}
 }
 
+// freePort is a port free now for an emulator process to listen on. It
+// is drawn below the kernel's ephemeral range (32768-60999 by default):
+// a port of that range, free when chosen, was often taken before the
+// emulator bound it by an outgoing connection's local port (the stacks
+// keep hundreds open to DynamoDB Local), and the emulator, which binds its
+// runtime API only at its first invocation, then died inside it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(20000+rand.IntN(12000)))
+		if err != nil {
+			continue // in use: draw again
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port in 20000-31999")
 }
 
 // start makes the function's pool of emulator processes: size slots, each

@@ -546,8 +546,8 @@ func (s *Store) TellProcessors(ctx context.Context, requestID string, ds []priva
 // 19), once the last restriction in force is lifted: a restriction lifted
 // while another was in force told no one, so its processors are told now,
 // with those of the last. Each processor is told once, through its
-// delivery of the earliest of requestIDs that told it (the caller names
-// the one lifted now first): that delivery is given the person's address
+// delivery of the first of requestIDs in sorted order that told it (the
+// same for two calls at once): that delivery is given the person's address
 // again (as the processor holds them), lifted_at and the email's
 // mail_due; the mailer sends it and
 // strips the address again. Its other deliveries of requestIDs are marked
@@ -564,8 +564,13 @@ func (s *Store) TellLift(ctx context.Context, requestIDs []string, identity stri
 	for _, p := range current {
 		registered[p.ID] = true
 	}
-	told := map[string]bool{} // processors given their lift's email in this call
-	for _, id := range requestIDs {
+	// processors given their lift's email, by this call or by one
+	// running at once (two members lifting the person's last two
+	// restrictions): every call walks the deliveries in the same order, so
+	// both reach a processor's first delivery first, and the one whose
+	// conditional write loses counts that processor as told.
+	told := map[string]bool{}
+	for _, id := range slices.Sorted(slices.Values(requestIDs)) {
 		items, err := s.queryAll(ctx, &dynamodb.QueryInput{TableName: &s.tables.Requests, ConsistentRead: aws.Bool(true),
 			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :rcpt)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("R#" + id), ":rcpt": str("RCPT#")}})
@@ -595,13 +600,10 @@ func (s *Store) TellLift(ctx context.Context, requestIDs []string, identity stri
 				upd.ExpressionAttributeValues[":id"] = str(identity)
 				upd.ExpressionAttributeValues[":due"] = str(privacy.Due(privacy.MailProcessorLifted, ts(at)).String())
 			}
-			_, err := s.db.UpdateItem(ctx, upd)
-			if err != nil && !isConditionFailed(err) {
+			if _, err := s.db.UpdateItem(ctx, upd); err != nil && !isConditionFailed(err) {
 				return fmt.Errorf("tell lift: %w", err)
 			}
-			if err == nil {
-				told[proc] = true
-			}
+			told[proc] = true
 		}
 	}
 	return nil

@@ -473,7 +473,7 @@ func (d *Desk) tellLift(ctx context.Context, req privacy.RightsRequest) error {
 	if err != nil {
 		return fmt.Errorf("request %s: the person's restrictions: %w", req.ID, err)
 	}
-	ids := []string{req.ID} // the lift's own first, then the newest
+	ids := []string{req.ID} // and the person's other restrictions (TellLift orders them)
 	for _, r := range reqs {
 		if r.Type == privacy.RightRestriction && r.ID != req.ID {
 			ids = append(ids, r.ID)

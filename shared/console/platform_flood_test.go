@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,30 @@ func TestHostilePlatformFloodDoesNotDrownTheBoard(t *testing.T) {
 		if len(out) > 1<<20 {
 			t.Errorf("%s: %d bytes for one controller's %d not-yet-due requests: the page grows without bound", name, len(out), flood)
 		}
+	}
+}
+
+// A flood that is due soon (the worker stopped, or a week of filing
+// nearing its date) is capped too: at most operator.MaxPlatformRows of
+// the Platform's rows, and the site's request still listed.
+func TestPlatformFloodDueSoonIsCapped(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	op := &operator.Operator{Store: siteStore{due: now.AddDate(0, 0, 3)}, Platform: floodStore{n: 2000, due: now.AddDate(0, 0, 2)},
+		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	m := Member{Member: session.Member{Email: "viewer@example.com", Role: session.RoleViewer}}
+	rows, err := op.List(context.Background(), m.caller(), operator.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, site := 0, 0
+	for _, r := range rows {
+		if r.Platform {
+			platform++
+		} else {
+			site++
+		}
+	}
+	if platform != operator.MaxPlatformRows || site != 1 {
+		t.Errorf("%d Platform rows and %d of the site's, want %d and 1", platform, site, operator.MaxPlatformRows)
 	}
 }

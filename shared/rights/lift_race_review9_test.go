@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,11 +16,8 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
-	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
-	"github.com/privacykeeper/privacykeeper/shared/token"
 )
 
 // R9L-2. Two lifts raced: a processor told twice. A person has two
@@ -42,38 +38,15 @@ import (
 func TestReview9TwoLiftsRacedTellTheProcessorTwice(t *testing.T) {
 	t.Parallel()
 	svc := localtest.Need(t)
-	n := localtest.Tables(t, svc)
 	g := &gate{}
 	db := dynamodb.NewFromConfig(localtest.AWSConfig(), func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(svc.DynamoDB)
 		o.HTTPClient = &http.Client{Transport: g}
 	})
-	store := dynamo.New(db, dynamo.Tables{Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"], Suppression: n["SuppressionTable"],
-		Requests: n["RequestsTable"], Ops: n["OpsTable"]})
-	hasher, err := privacy.NewHasher([]byte("pepper-0123456789-0123456789-0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := token.New([]byte("token-key-0123456789-0123456789-0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	c := &clock{t: time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)}
-	ful := &rights.Fulfiller{Store: store, Policy: privacy.FixedPolicy("v1"), Log: log}
-	h := &rights.Handlers{Store: store, Fulfiller: ful, Hasher: hasher, Tokens: tokens,
-		Now: c.Now, NewID: uuid.NewString, Log: log, BaseURL: "https://api.example", ExcessPerMonth: 3}
-	rt := httpapi.NewRouter(log, httpapi.Site{}, nil)
-	h.Routes(rt, nil, "")
-	f := &fixture{store: store, clock: c, tokens: tokens, h: h, rt: rt}
+	f := newFixtureOn(t, svc, db)
+	store, c, ful := f.store, f.clock, f.desk.Fulfiller
 	ctx := context.Background()
-
-	proc := privacy.Processor{ID: "p1", Name: "Drift", Contact: "privacy@drift.example", IdentityFormat: "raw",
-		Types: recipients.EmailTypes()}
-	if err := store.PutProcessor(ctx, proc, privacy.Event{Subject: privacy.TeamSubject, Name: "processor_added",
-		At: c.t, Ref: proc.ID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v1"}); err != nil {
-		t.Fatal(err)
-	}
+	proc := f.emailProcessor(t)
 	addr := "raced@example.com"
 	var ids []string
 	for range 2 {

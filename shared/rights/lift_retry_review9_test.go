@@ -10,7 +10,6 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 )
 
@@ -30,12 +29,7 @@ func TestReview9LiftWhoseTellingFailedIsNeverTold(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	proc := privacy.Processor{ID: "p1", Name: "Drift", Contact: "privacy@drift.example", IdentityFormat: "raw",
-		Types: recipients.EmailTypes()}
-	if err := f.store.PutProcessor(ctx, proc, privacy.Event{Subject: privacy.TeamSubject, Name: "processor_added",
-		At: f.clock.t, Ref: proc.ID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v1"}); err != nil {
-		t.Fatal(err)
-	}
+	proc := f.emailProcessor(t)
 	addr := "lift-retried@example.com"
 	id := f.file(t, `{"email":"`+addr+`","type":"restriction"}`)
 	if st := f.verify(t, id); st != privacy.RequestCompleted {

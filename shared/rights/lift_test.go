@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
-	"github.com/privacykeeper/privacykeeper/shared/recipients"
 )
 
 // Issue #35 gap A, through the desk: the processors of a restriction
@@ -21,12 +20,7 @@ func TestLastEndOfARestrictionTellsTheLiftsLeftUntold(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			ctx := context.Background()
-			proc := privacy.Processor{ID: "p1", Name: "Drift", Contact: "privacy@drift.example", IdentityFormat: "raw",
-				Types: recipients.EmailTypes()}
-			if err := f.store.PutProcessor(ctx, proc, privacy.Event{Subject: privacy.TeamSubject, Name: "processor_added",
-				At: f.clock.t, Ref: proc.ID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v1"}); err != nil {
-				t.Fatal(err)
-			}
+			proc := f.emailProcessor(t)
 			addr := "overlap@example.com"
 			first := f.file(t, `{"email":"`+addr+`","type":"restriction"}`)
 			if st := f.verify(t, first); st != privacy.RequestCompleted {

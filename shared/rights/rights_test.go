@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/uuid"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
@@ -21,6 +22,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/recipients"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -42,8 +44,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	svc := localtest.Need(t)
+	return newFixtureOn(t, svc, localtest.DynamoDB(svc))
+}
+
+// newFixtureOn is newFixture whose store calls DynamoDB through db (a
+// test that holds calls at chosen points gives its own).
+func newFixtureOn(t *testing.T, svc localtest.Services, db *dynamodb.Client) *fixture {
+	t.Helper()
 	n := localtest.Tables(t, svc)
-	store := dynamo.New(localtest.DynamoDB(svc), dynamo.Tables{
+	store := dynamo.New(db, dynamo.Tables{
 		Subjects: n["SubjectsTable"], Ledger: n["LedgerTable"], Suppression: n["SuppressionTable"],
 		Requests: n["RequestsTable"], Ops: n["OpsTable"],
 	})
@@ -818,4 +827,16 @@ func TestDeskAsksAndTheRequesterAnswers(t *testing.T) {
 	if p = f.request(t, "r-pending"); p.Status != privacy.RequestDenied || p.Answer != "The older one" {
 		t.Fatalf("an answer to a denied request changed it: %+v", p)
 	}
+}
+
+// emailProcessor registers Drift, a processor told by email, and returns it.
+func (f *fixture) emailProcessor(t *testing.T) privacy.Processor {
+	t.Helper()
+	proc := privacy.Processor{ID: "p1", Name: "Drift", Contact: "privacy@drift.example", IdentityFormat: "raw",
+		Types: recipients.EmailTypes()}
+	if err := f.store.PutProcessor(context.Background(), proc, privacy.Event{Subject: privacy.TeamSubject, Name: "processor_added",
+		At: f.clock.t, Ref: proc.ID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	return proc
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -15,6 +16,19 @@ import (
 const tsLayout = "2006-01-02T15:04:05.000000000Z"
 
 func ts(t time.Time) string { return t.UTC().Format(tsLayout) }
+
+// timeIs is the condition that attr holds t as stored in either form
+// (tsLayout, or the older RFC 3339 with the fraction trimmed), with its
+// values under the placeholder v: a condition "unchanged since read" on a
+// time read through parseTS compares what was read, not only ts's
+// rendering of it.
+func timeIs(attr, v string, t time.Time) (string, map[string]types.AttributeValue) {
+	fixed, trimmed := ts(t), t.UTC().Format(time.RFC3339Nano)
+	if fixed == trimmed {
+		return attr + " = " + v, map[string]types.AttributeValue{v: str(fixed)}
+	}
+	return attr + " IN (" + v + ", " + v + "t)", map[string]types.AttributeValue{v: str(fixed), v + "t": str(trimmed)}
+}
 
 // tsOpt is ts, or "" for the zero time (an attribute left out).
 func tsOpt(t time.Time) string {

@@ -69,11 +69,10 @@ func (s *Store) PutRecord(ctx context.Context, r privacy.Record) (privacy.Record
 		stored := r
 		stored.CreatedAt = r.UpdatedAt
 		cond := "attribute_not_exists(pk)"
-		vals := map[string]types.AttributeValue{}
+		var vals map[string]types.AttributeValue
 		if exists {
 			stored.CreatedAt = old.CreatedAt
-			cond = "updated_at = :was"
-			vals[":was"] = str(ts(old.UpdatedAt))
+			cond, vals = timeIs("updated_at", ":was", old.UpdatedAt)
 		}
 		ids, _ := json.Marshal(stored.Identities)
 		item := map[string]types.AttributeValue{attrPK: key[attrPK], attrSK: key[attrSK], "kind": str("controller_record"),
@@ -82,11 +81,8 @@ func (s *Store) PutRecord(ctx context.Context, r privacy.Record) (privacy.Record
 		if len(r.Keys) > 0 {
 			item["keys"] = &types.AttributeValueMemberSS{Value: r.Keys}
 		}
-		put := &types.Put{TableName: &s.tables.Records, Item: item, ConditionExpression: aws.String(cond)}
-		if len(vals) > 0 {
-			put.ExpressionAttributeValues = vals
-		}
-		tx := []types.TransactWriteItem{{Put: put}}
+		tx := []types.TransactWriteItem{{Put: &types.Put{TableName: &s.tables.Records, Item: item,
+			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}}} // vals nil for a new record
 		for _, k := range r.Keys {
 			l := lookupKey(r.Controller, k, pk)
 			l["controller_id"], l["updated_at"] = str(r.Controller), str(ts(r.UpdatedAt))
@@ -128,9 +124,9 @@ func (s *Store) GetRecord(ctx context.Context, controller, id string) (privacy.R
 func (s *Store) deleteRecord(ctx context.Context, r privacy.Record) (bool, error) {
 	key := recordKey(r.Controller, r.ID)
 	pk := key[attrPK].(*types.AttributeValueMemberS).Value
+	cond, vals := timeIs("updated_at", ":was", r.UpdatedAt)
 	tx := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.tables.Records, Key: key,
-		ConditionExpression:       aws.String("updated_at = :was"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":was": str(ts(r.UpdatedAt))}}}}
+		ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}}}
 	for _, k := range r.Keys {
 		tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: lookupKey(r.Controller, k, pk)}})
 	}

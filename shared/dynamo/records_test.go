@@ -3,9 +3,13 @@ package dynamo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -88,5 +92,48 @@ func TestExpireControllerRecords(t *testing.T) {
 	}
 	if n, err := s.ExpireControllerRecords(ctx, now, false); err != nil || n != 0 {
 		t.Fatalf("second run: %d, %v", n, err)
+	}
+}
+
+// A record whose updated_at is in the form stored times had before
+// tsLayout (RFC 3339, the fraction trimmed, or whole seconds) is rewritten
+// and erased like any other: the conditions "unchanged since read" match
+// the time as stored, not only as ts renders it. They compared ts's
+// fixed-width rendering alone, so such a record was never erased (the
+// erasure reported 0 results) nor rewritten (the put failed).
+func TestRecordStoredInTheOlderTimeForm(t *testing.T) {
+	t.Parallel()
+	s, db, tables := newStoreDB(t)
+	ctx := context.Background()
+	h, _ := privacy.NewHasher([]byte("records-test-pepper-0123"))
+	for i, at := range []string{"2026-03-01T10:00:00.12Z", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00.123456789Z"} {
+		id := fmt.Sprintf("old-%d", i)
+		keys := h.IdentityKeys("acme", "email", id+"@example.com")
+		rec := privacy.Record{Controller: "acme", ID: id, Keys: keys, Attributes: []byte(`{}`), UpdatedAt: time.Now().UTC()}
+		if _, _, err := s.PutRecord(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		// As an older release stored it.
+		storedAt := func() {
+			t.Helper()
+			if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tables.Records),
+				Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "C#acme#" + id}, "sk": &types.AttributeValueMemberS{Value: "RECORD"}},
+				UpdateExpression:          aws.String("SET updated_at = :u, created_at = :u"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: at}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		storedAt()
+		rec.Attributes, rec.UpdatedAt = []byte(`{"plan":"b"}`), time.Now().UTC()
+		if _, _, err := s.PutRecord(ctx, rec); err != nil {
+			t.Errorf("%s: rewrite of a record stored at %q: %v", id, at, err)
+		}
+		storedAt()
+		if n, err := s.EraseKeyedRecords(ctx, "acme", keys[:1]); err != nil || n != 1 {
+			t.Errorf("%s: erasure of a record stored at %q: %d erased, %v; want 1", id, at, n, err)
+		}
+		if _, err := s.GetRecord(ctx, "acme", id); !errors.Is(err, privacy.ErrNotFound) {
+			t.Errorf("%s: the record stored at %q is still there after its erasure (%v)", id, at, err)
+		}
 	}
 }

@@ -164,8 +164,11 @@ load: tools
 	@infra/with-services.sh .local/load $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  env PK_LOAD_N=$(LOAD_N) go test -count=1 -timeout 30m -run '^TestLoadNothingLostOrDuplicated$$' -v ./infra/e2e
 
+# The bench's runs are long: DynamoDB Local with the JVM's own defaults
+# (its optimising compiler pays for itself there; make test's and make
+# dev's use the client compiler alone: infra/services.sh).
 bench: tools
-	@infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
+	@DYNAMODB_JAVA_OPTS=-Xmx1g infra/with-services.sh .local/bench $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
 	  go run ./infra/bench
 
 FUZZTIME ?= 15s

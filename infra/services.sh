@@ -61,7 +61,13 @@ start() {
   local storage=(-inMemory)
   if [ "$mode" != "--in-memory" ]; then mkdir -p "$dir/dynamodb"; storage=(-dbPath "$dir/dynamodb"); fi
   # -sharedDb: one database whatever the caller's credentials and region.
-  nohup java -Xmx1g -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
+  # The JVM's client compiler alone and the serial collector: DynamoDB
+  # Local spent half its CPU in the optimising compiler over a test run
+  # (infra/e2e: 85 s against 110 s; six shared/ packages: 19 s against 35 s,
+  # their wall time 23 s against 30-45 s). make bench, whose runs are long,
+  # sets DYNAMODB_JAVA_OPTS to the JVM's defaults (docs/testing.md).
+  # shellcheck disable=SC2086 # DYNAMODB_JAVA_OPTS is a list of options
+  nohup java ${DYNAMODB_JAVA_OPTS:--Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1} -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
     -port "$ddb_port" -sharedDb "${storage[@]}" >"$dir/dynamodb.log" 2>&1 &
   echo $! >"$dir/dynamodb.pid"
   # The account GetAccount answers (its sending quota: 14 a second).

@@ -65,6 +65,8 @@ type report struct {
 	Results  []result                 `json:"results"`
 	Ratios   map[string]float64       `json:"ratios"`
 	Sizes    map[string]int64         `json:"bootstrap_bytes"`
+	// SizesOf says how the binaries measured were built.
+	SizesOf string `json:"bootstrap_build"`
 	Cold     map[string]float64       `json:"cold_start_ms"`
 	Sweep    sweepBench               `json:"sweep"`
 	Rights   rightsBench              `json:"rights_requests"`
@@ -370,10 +372,15 @@ func bench(coldOnly, cpuOnly bool) error {
 		}()
 	}
 
-	rep.step("bootstrap_bytes", func() (err error) {
-		rep.Sizes, err = bootstrapSizes(root)
-		return err
-	})
+	sizes := func() {
+		rep.step("bootstrap_bytes", func() (err error) {
+			rep.Sizes, rep.SizesOf, err = bootstrapSizes(root, sc.Quick)
+			return err
+		})
+	}
+	if !sc.Quick {
+		sizes()
+	}
 
 	// The stack: every function under the runtime emulator, the campaign
 	// sender on the local SQS server as in make test.
@@ -393,6 +400,9 @@ func bench(coldOnly, cpuOnly bool) error {
 	})
 	if s != nil {
 		defer s.Close()
+	}
+	if sc.Quick {
+		sizes() // the stack's build, just made
 	}
 	// onStack runs a section that needs the stack, or records that it had none.
 	onStack := func(name string, f func() error) {
@@ -533,36 +543,44 @@ func bench(coldOnly, cpuOnly bool) error {
 }
 
 // bootstrapSizes builds every function as deployed (linux/arm64, stripped,
-// -tags lambda.norpc; one go build for all) and returns each one's size.
-func bootstrapSizes(root string) (map[string]int64, error) {
-	if err := os.MkdirAll(filepath.Join(root, ".local", "bench"), 0o755); err != nil {
-		return nil, err
-	}
-	dist, err := os.MkdirTemp(filepath.Join(root, ".local", "bench"), "dist-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dist)
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", dist+string(filepath.Separator),
-		"./functions/...")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build: %v\n%s", err, b)
+// -tags lambda.norpc; one go build for all) and returns each one's size
+// and how they were built. The quick run reads instead the binaries the
+// local stack built (the same flags, for this machine's architecture):
+// cross-building every package for arm64 on a fresh clone's empty cache
+// was the longest part of make test's quick bench.
+func bootstrapSizes(root string, quick bool) (map[string]int64, string, error) {
+	dist, of := local.BuildDir(root), fmt.Sprintf("linux/%s, stripped, as the local stack built them (quick)", runtime.GOARCH)
+	if !quick {
+		if err := os.MkdirAll(filepath.Join(root, ".local", "bench"), 0o755); err != nil {
+			return nil, "", err
+		}
+		tmp, err := os.MkdirTemp(filepath.Join(root, ".local", "bench"), "dist-")
+		if err != nil {
+			return nil, "", err
+		}
+		defer os.RemoveAll(tmp)
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", tmp+string(filepath.Separator),
+			"./functions/...")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, "", fmt.Errorf("build: %v\n%s", err, b)
+		}
+		dist, of = tmp, "linux/arm64, stripped, as deployed"
 	}
 	fnDirs, err := os.ReadDir(filepath.Join(root, "functions"))
 	if err != nil {
-		return nil, err
+		return nil, of, err
 	}
 	sizes := map[string]int64{}
 	for _, d := range fnDirs {
 		st, err := os.Stat(filepath.Join(dist, d.Name()))
 		if err != nil {
-			return sizes, err
+			return sizes, of, err
 		}
 		sizes[d.Name()] = st.Size()
 	}
-	return sizes, nil
+	return sizes, of, nil
 }
 
 // signupFloor is the DynamoDB calls a signup cannot avoid, made directly
@@ -686,7 +704,7 @@ func printFigures(rep *report) {
 	cw.Flush()
 	fmt.Println()
 	for _, fn := range sortedKeys(rep.Sizes) {
-		fmt.Printf("bootstrap %-12s %.1f MiB (linux/arm64, stripped)\n", fn, float64(rep.Sizes[fn])/(1<<20))
+		fmt.Printf("bootstrap %-12s %.1f MiB (%s)\n", fn, float64(rep.Sizes[fn])/(1<<20), rep.SizesOf)
 	}
 	for _, id := range sortedKeys(rep.PeakKB) {
 		fmt.Printf("peak RSS %-22s %.1f MiB (runtime process, after the benchmarks' invocations)\n", id, float64(rep.PeakKB[id])/1024)

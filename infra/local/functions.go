@@ -128,7 +128,7 @@ func orDefault(v any, d string) any {
 // process and output: the sources do not change under a running process,
 // and every stack of a test binary (the end-to-end tests start dozens)
 // shares one build instead of relinking each. Across processes too: the
-// go build writes into one directory under root (sharedBuildDir), where
+// go build writes into one directory under root (BuildDir), where
 // go relinks only a binary that is out of date (it compares the build ID
 // it wrote into the binary), so the other test binaries and the bench
 // of one make test link each function once between them.
@@ -161,9 +161,9 @@ var builds = struct {
 	done map[string]error // by bootstrap path
 }{done: map[string]error{}}
 
-// sharedBuildDir is where every process of a checkout builds the
-// functions (buildAll).
-func sharedBuildDir(root string) string {
+// BuildDir is where every process of a checkout builds the functions
+// (buildAll), each binary named for its package.
+func BuildDir(root string) string {
 	return filepath.Join(root, ".local", "build-cache", "functions")
 }
 
@@ -174,7 +174,7 @@ func sharedBuildDir(root string) string {
 // stack that is running the old binary keeps it (go, too, replaces a
 // binary it relinks rather than writing into it).
 func buildAll(ctx context.Context, root, outDir string, fns []*Function) error {
-	shared := sharedBuildDir(root)
+	shared := BuildDir(root)
 	if err := os.MkdirAll(shared, 0o755); err != nil {
 		return err
 	}

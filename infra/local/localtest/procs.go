@@ -82,8 +82,16 @@ func OwnDynamoDB(t testing.TB, dir string) *Proc {
 		if dir != "" {
 			storage = []string{"-dbPath", dir}
 		}
-		return append([]string{"java", "-Xmx512m", "-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
-			"-jar", jar, "-port", strconv.Itoa(port), "-sharedDb"}, storage...)
+		// The JVM options of infra/services.sh (the client compiler alone,
+		// the serial collector), or DYNAMODB_JAVA_OPTS's.
+		opts := strings.Fields(os.Getenv("DYNAMODB_JAVA_OPTS"))
+		if len(opts) == 0 {
+			opts = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+		}
+		args := append([]string{"java"}, opts...)
+		args = append(args, "-Djava.library.path="+filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
+			"-jar", jar, "-port", strconv.Itoa(port), "-sharedDb")
+		return append(args, storage...)
 	})
 }
 

@@ -66,11 +66,11 @@ type report struct {
 	Ratios   map[string]float64       `json:"ratios"`
 	Sizes    map[string]int64         `json:"bootstrap_bytes"`
 	// SizesOf says how the binaries measured were built.
-	SizesOf string `json:"bootstrap_build"`
-	Cold     map[string]float64       `json:"cold_start_ms"`
-	Sweep    sweepBench               `json:"sweep"`
-	Rights   rightsBench              `json:"rights_requests"`
-	Capacity []capacity               `json:"capacity_per_operation"`
+	SizesOf  string             `json:"bootstrap_build"`
+	Cold     map[string]float64 `json:"cold_start_ms"`
+	Sweep    sweepBench         `json:"sweep"`
+	Rights   rightsBench        `json:"rights_requests"`
+	Capacity []capacity         `json:"capacity_per_operation"`
 	// WCU and RoundTrips are the same figures under fixed keys
 	// (wcu.contact_submission, round_trips.newsletter_signup, …).
 	WCU        map[string]float64 `json:"wcu"`

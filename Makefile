@@ -142,10 +142,12 @@ test-unit:
 # A failure ends with the names of what failed (go test's own output is
 # long: CI keeps only its tail).
 test: tools chromium-check $(STATICCHECK)
-	@$(MAKE) --no-print-directory -j $(words $(LINT_STEPS) test-go fuzz) --output-sync=target \
-	  FUZZTIME=$(CI_FUZZTIME) $(LINT_STEPS) test-go fuzz || { \
-	  echo "make test failed; what failed in go test:"; \
-	  grep -hE -- '^[[:space:]]*--- FAIL|^FAIL|^panic:|^[[:space:]]*[a-z_]+_test\.go:[0-9]+: ' .local/test/go-test.log 2>/dev/null | head -60; \
+	@mkdir -p .local/test; set -o pipefail; \
+	  $(MAKE) --no-print-directory -j $(words $(LINT_STEPS) test-go fuzz) --output-sync=target \
+	  FUZZTIME=$(CI_FUZZTIME) $(LINT_STEPS) test-go fuzz 2>&1 | tee .local/test/make-test.log || { \
+	  echo "make test failed; what failed:"; \
+	  grep -hE -- '^make.*\*\*\*|would change|^[[:space:]]*--- FAIL|^FAIL|^panic:|^[[:space:]]*[a-z_0-9]+_test\.go:[0-9]+: ' \
+	    .local/test/make-test.log | grep -v 'Waiting for unfinished' | head -60; \
 	  exit 1; }
 
 # -parallel 4: the end-to-end tests mostly wait on their stacks (at the
@@ -155,9 +157,8 @@ test: tools chromium-check $(STATICCHECK)
 # two, so that the others do not queue behind infra/e2e and infra/bench
 # (every package but those two: 241 s against 305 s at -p 2, the same CPU).
 test-go:
-	@mkdir -p .local/test; set -o pipefail; \
-	  infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
-	  go test -count=1 -p 4 -parallel 4 -timeout 25m ./... 2>&1 | tee .local/test/go-test.log
+	@infra/with-services.sh .local/test $(TEST_DDB_PORT) $(TEST_SES_PORT) -- \
+	  go test -count=1 -p 4 -parallel 4 -timeout 25m ./...
 
 LOAD_N ?= 10000
 load: tools

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"slices"
 	"time"
 )
 
@@ -17,6 +18,11 @@ type Action string
 const (
 	Delete Action = "delete"
 	Strip  Action = "strip"
+	// EndSubscription ends the newsletter subscription a suppression
+	// leaves without a purpose (class SuppressedSubscription): the
+	// suppression itself is kept (it is what keeps the address unmailed)
+	// and marked checked (AttrSubscriptionChecked).
+	EndSubscription Action = "end_subscription"
 )
 
 // Table names a table of the template by role.
@@ -30,6 +36,10 @@ const (
 	// TablePlatformRequests holds the Platform's (OpenDSR) requests.
 	TablePlatformRequests Table = "platform_requests"
 	TableOps              Table = "ops"
+	// TableSuppression holds the suppressions (pk the subject's, sk the
+	// reason): swept only to end the subscriptions they leave without a
+	// purpose, never deleted by the sweep.
+	TableSuppression Table = "suppression"
 )
 
 // ClockExpiry as a class's clock means the item's own expires_at (epoch
@@ -45,6 +55,9 @@ type Class struct {
 	// Kind is the item's "kind" attribute; for the ledger and ops tables,
 	// whose items have none, the class selects by Has.
 	Kind, Status string
+	// SortKeys, when set, selects only items whose sort key is one of
+	// them (a suppression's reason: its items have no kind).
+	SortKeys []string
 	// Has, when set, selects only items that carry this attribute (a
 	// path "a.b" reaches into a map); Unless, when set, skips items that
 	// carry that one. A class that strips must no longer apply to what it
@@ -97,6 +110,7 @@ func (c Class) End(table Table, item Item) (time.Time, bool) {
 // applies reports whether item is of the class, its clock aside.
 func (c Class) applies(table Table, item Item) bool {
 	return c.Table == table && (c.Kind == "" || item.String("kind") == c.Kind) &&
+		(len(c.SortKeys) == 0 || slices.Contains(c.SortKeys, item.String("sk"))) &&
 		(c.Status == "" || item.String("status") == c.Status) &&
 		(c.Has == "" || item.Has(c.Has)) && (c.Unless == "" || !item.Has(c.Unless))
 }
@@ -131,7 +145,7 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 type NamedClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, CompletedPlatformRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
-	PolicyNotice, CampaignRecord, MovedForward, ConsentProof Class
+	PolicyNotice, CampaignRecord, MovedForward, ConsentProof, SuppressedSubscription Class
 }
 
 // Retention returns the classes the code writes by.
@@ -185,6 +199,18 @@ var retention = NamedClasses{
 		Why: "GDPR Art. 7(1) (the controller must be able to demonstrate that the person consented) and §7: the proof of a newsletter consent " +
 			"(the sentence shown, on which form and in which language, when, and its confirmation; no address, no IP) is kept as long as " +
 			"the consent is relied on, and 3 years after it is withdrawn, to answer a claim about mail sent under it; the period runs from the withdrawal"},
+	// A hard bounce (or soft bounces past the limit) or a complaint
+	// suppresses the address at once; the subscription it leaves without
+	// a purpose (never mailed again) is ended by the sweep after a short
+	// grace (SuppressedSubscriptionGraceDays), then goes as an
+	// unsubscribed one (Unsubscribed). The suppression stays (it keeps
+	// the address unmailed), marked checked: Unless.
+	SuppressedSubscription: Class{Name: "suppressed_subscription", Table: TableSuppression,
+		SortKeys: []string{SuppressBounced, SuppressComplained}, Unless: AttrSubscriptionChecked, Clock: "since",
+		Days: SuppressedSubscriptionGraceDays, Action: EndSubscription,
+		Why: "§7: an address that bounces for good or whose owner reported our email as spam is never mailed again; " +
+			"its newsletter subscription, left without a purpose, is ended a week after (the team may lift a mistaken suppression " +
+			"meanwhile) and deleted 30 days later as an unsubscribed one; only the suppression hash stays"},
 	Ledger: Class{Name: "ledger_entry", Table: TableLedger, Clock: "at", Days: 3 * 365, Action: Delete, TTLOnly: true,
 		Why: "accountability: evidence of consent and processing is kept 3 years, with no address"},
 	MailMarker: Class{Name: "sent_marker", Table: TableOps, Has: "state", Clock: ClockExpiry, Days: 7, Action: Delete, TTLOnly: true,
@@ -209,7 +235,50 @@ func RetentionClasses() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.CompletedPlatformRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
-		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward, r.ConsentProof}
+		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward, r.ConsentProof, r.SuppressedSubscription}
+}
+
+// SuppressedSubscriptionGraceDays is how long a subscription a bounce or
+// a complaint suppressed is kept before the sweep ends it: the address is
+// mailed no more from the first moment, and a week lets the team lift a
+// suppression made in error (a bounce misreported as permanent: the
+// person asks why the newsletter stopped) or approve a correction of the
+// dead address pending its review (the subscription then moves to the
+// new address, and the old one's bounce ends nothing), either of which,
+// once the subscription ended, only a new signup undoes.
+const SuppressedSubscriptionGraceDays = 7
+
+// AttrSubscriptionChecked marks a suppression whose subscription the
+// sweep has ended (or found none to end): the suppression is kept, and
+// out of the class SuppressedSubscription.
+const AttrSubscriptionChecked = "subscription_checked_at"
+
+// SubscriptionEnding is what the sweep does with a suppression of the
+// class SuppressedSubscription, due.
+type SubscriptionEnding int
+
+// Endings.
+const (
+	// EndingNone: nothing to end (no confirmed subscription under the
+	// suppression's key, or a suppression that ends none); the suppression
+	// is marked checked.
+	EndingNone SubscriptionEnding = iota
+	// EndingEnd: the confirmed subscription is ended, as an unsubscribe
+	// ends it but with no receipt, and the suppression marked checked.
+	EndingEnd
+)
+
+// EndingOf decides what a due suppression (its reason, and whether it was
+// lifted) does to the subscription held under the same key (its status,
+// "" for none): only a bounce or a complaint in force ends one, and only
+// one confirmed. A subscription that moved to a corrected address is no
+// longer under the bounced address's key, so a bounce of the old address
+// never reaches it.
+func EndingOf(reason string, lifted bool, status string) SubscriptionEnding {
+	if lifted || (reason != SuppressBounced && reason != SuppressComplained) || status != StatusConfirmed {
+		return EndingNone
+	}
+	return EndingEnd
 }
 
 // KindConsentProof is the item, in a subject's partition, that proves one

@@ -51,10 +51,48 @@ func TestNextDue(t *testing.T) {
 		{"rate counter: TTL's alone", privacy.TableOps, attrs{"uses": "1", "expires_at": t0}, time.Time{}},
 		{"campaign record: its own expiry", privacy.TableOps, attrs{"campaign": "c1", "expires_at": t0}, t0},
 		{"a kind no class knows", privacy.TableSubjects, attrs{"kind": "other", "created_at": t0}, time.Time{}},
+		// A bounce or a complaint: its subscription ended after the
+		// grace; once checked, no more. Other reasons: never.
+		{"a bounce", privacy.TableSuppression, attrs{"sk": "bounced", "since": t0}, t0.Add(privacy.SuppressedSubscriptionGraceDays * day)},
+		{"a complaint", privacy.TableSuppression, attrs{"sk": "complained", "since": t0}, t0.Add(privacy.SuppressedSubscriptionGraceDays * day)},
+		{"a bounce checked", privacy.TableSuppression, attrs{"sk": "bounced", "since": t0, privacy.AttrSubscriptionChecked: t0}, time.Time{}},
+		{"an unsubscribe's suppression", privacy.TableSuppression, attrs{"sk": "unsubscribed", "since": t0}, time.Time{}},
+		{"an erasure's", privacy.TableSuppression, attrs{"sk": "erased", "since": t0}, time.Time{}},
+		{"an objection's", privacy.TableSuppression, attrs{"sk": "objected", "since": t0}, time.Time{}},
 	} {
 		got, ok := privacy.NextDue(privacy.RetentionClasses(), tc.table, tc.item)
 		if ok != !tc.want.IsZero() || !got.Equal(tc.want) {
 			t.Errorf("%s: %v %v, want %v", tc.name, got, ok, tc.want)
+		}
+	}
+}
+
+// What the sweep does with a due bounce or complaint: it ends a confirmed
+// subscription under the same key, and nothing else.
+func TestEndingOf(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		lifted bool
+		status string
+		want   privacy.SubscriptionEnding
+	}{
+		{privacy.SuppressBounced, false, privacy.StatusConfirmed, privacy.EndingEnd},
+		{privacy.SuppressComplained, false, privacy.StatusConfirmed, privacy.EndingEnd},
+		// Nothing to end: none there (moved to a corrected address, or
+		// deleted), one pending (deleted at 30 days as any), one ended.
+		{privacy.SuppressBounced, false, "", privacy.EndingNone},
+		{privacy.SuppressBounced, false, privacy.StatusPending, privacy.EndingNone},
+		{privacy.SuppressComplained, false, privacy.StatusUnsubscribed, privacy.EndingNone},
+		// A suppression lifted, or of another reason (whose own write
+		// ends what it must, with its receipt), ends nothing.
+		{privacy.SuppressBounced, true, privacy.StatusConfirmed, privacy.EndingNone},
+		{privacy.SuppressUnsubscribed, false, privacy.StatusConfirmed, privacy.EndingNone},
+		{privacy.SuppressErased, false, privacy.StatusConfirmed, privacy.EndingNone},
+		{privacy.SuppressObjected, false, privacy.StatusConfirmed, privacy.EndingNone},
+		{"", false, privacy.StatusConfirmed, privacy.EndingNone},
+	} {
+		if got := privacy.EndingOf(tc.reason, tc.lifted, tc.status); got != tc.want {
+			t.Errorf("EndingOf(%q, lifted %v, %q) = %v, want %v", tc.reason, tc.lifted, tc.status, got, tc.want)
 		}
 	}
 }

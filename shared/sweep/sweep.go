@@ -41,6 +41,14 @@ type Store interface {
 	// its next due time, unless the item changed since it was read;
 	// privacy.ErrHeld when its subject is under a hold in force at now.
 	Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class, now time.Time) error
+	// EndSubscription ends the subscription a due suppression (class c,
+	// action privacy.EndSubscription) leaves without a purpose, if
+	// privacy.EndingOf says so, and marks the suppression checked, in one
+	// write; privacy.ErrHeld when its subject is under a hold in force at
+	// now, privacy.ErrStale when the suppression (lifted) or the
+	// subscription changed since it was read (it stays filed: the next
+	// run decides again). Dry, it only reads and decides.
+	EndSubscription(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class, now time.Time, dry bool) (privacy.SubscriptionEnding, error)
 	// Refile files an item under its next due time, or notBefore if that
 	// is later, unless it was filed anew since it was read.
 	Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error
@@ -91,7 +99,7 @@ type Report struct {
 	Scanned  int                       `json:"scanned"`       // items read
 	Entries  int                       `json:"index_entries"` // retention index entries read
 	Refiled  int                       `json:"refiled"`       // items read but not due, filed under their next due time
-	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|protected|unreadable
+	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|ended|checked|changed|protected|unreadable
 	Retries  int                       `json:"batch_retries"`
 	Duration time.Duration             `json:"duration_ns"`
 }
@@ -352,18 +360,42 @@ func (s *Sweeper) apply(ctx context.Context, table privacy.Table, item privacy.I
 		}
 	}
 	for i, c := range classes {
-		if !dry {
-			err := s.Store.Strip(ctx, table, item, c, now)
-			if errors.Is(err, privacy.ErrHeld) { // a hold placed since the run began
-				return protect(classes[i:])
-			}
-			if err != nil {
-				return "", err
-			}
+		what := "stripped"
+		var err error
+		switch {
+		case c.Action == privacy.EndSubscription:
+			// A dry run reads the subscription too: it counts what the
+			// run would do.
+			what, err = s.endSubscription(ctx, table, item, c, now, dry)
+		case !dry:
+			err = s.Store.Strip(ctx, table, item, c, now)
 		}
-		rep.add(c.Name, "stripped", 1)
+		if errors.Is(err, privacy.ErrHeld) { // a hold placed since the run began
+			return protect(classes[i:])
+		}
+		if err != nil {
+			return "", err
+		}
+		rep.add(c.Name, what, 1)
 	}
 	return "", nil
+}
+
+// endSubscription has the store end the subscription a due suppression
+// leaves without a purpose and says what it did: "ended", "checked"
+// (nothing to end), or "changed" (the suppression or the subscription
+// changed since it was read: left filed, decided again by the next run).
+func (s *Sweeper) endSubscription(ctx context.Context, table privacy.Table, item privacy.Item, c privacy.Class, now time.Time, dry bool) (string, error) {
+	ending, err := s.Store.EndSubscription(ctx, table, item, c, now, dry)
+	switch {
+	case errors.Is(err, privacy.ErrStale):
+		return "changed", nil
+	case err != nil:
+		return "", err
+	case ending == privacy.EndingEnd:
+		return "ended", nil
+	}
+	return "checked", nil
 }
 
 // holdCache knows the subjects under a legal hold or a restriction: the

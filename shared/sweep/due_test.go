@@ -65,6 +65,20 @@ func TestDue(t *testing.T) {
 			attrs: map[string]string{"uses": "3"}}, []string{r.RateCounter.Name}},
 		{"a counter before it", privacy.TableOps, item{times: map[string]time.Time{"expires_at": now.Add(time.Second)},
 			attrs: map[string]string{"uses": "3"}}, nil},
+		// A bounce or a complaint: its subscription ended after the grace,
+		// once; no other suppression.
+		{"a bounce past the grace", privacy.TableSuppression, item{attrs: map[string]string{"sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-8 * day)}}, []string{r.SuppressedSubscription.Name}},
+		{"a complaint past the grace", privacy.TableSuppression, item{attrs: map[string]string{"sk": "complained"},
+			times: map[string]time.Time{"since": now.Add(-8 * day)}}, []string{r.SuppressedSubscription.Name}},
+		{"a bounce inside it", privacy.TableSuppression, item{attrs: map[string]string{"sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-6 * day)}}, nil},
+		{"a bounce checked", privacy.TableSuppression, item{attrs: map[string]string{"sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-8 * day), privacy.AttrSubscriptionChecked: now.Add(-day)}}, nil},
+		{"an unsubscribe's suppression", privacy.TableSuppression, item{attrs: map[string]string{"sk": "unsubscribed"},
+			times: map[string]time.Time{"since": now.Add(-800 * day)}}, nil},
+		{"a bounce's sort key in another table", privacy.TableSubjects, item{attrs: map[string]string{"sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-8 * day)}}, nil},
 	}
 	for _, tt := range tests {
 		got := names(s.due(tt.table, tt.item, now))

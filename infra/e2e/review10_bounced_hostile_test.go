@@ -153,3 +153,76 @@ func TestReview10BounceDuringPendingCorrectionEndsTheMovedSubscription(t *testin
 		t.Errorf("%s: the consent's proof is withdrawn (or gone): %v", moved, p != nil)
 	}
 }
+
+// Review 10 (hostile stranger, "mail bomb"): a person who reported our
+// newsletter as spam is suppressed, and while their subscription stayed
+// confirmed, a stranger typing their address into the signup form sent
+// them nothing (a confirmed subscription is not replaced, and no
+// confirmation goes out). The sweep's end of that subscription (status
+// unsubscribed, then deleted 30 days later) removes that shield: from
+// then on anyone can make the company email the address that complained
+// a confirmation request (the per-address budget's three a day, every
+// day), with the stranger's chosen topics and form language. The same
+// for a hard-bounced address (each mail to a dead mailbox hurts the
+// sender's reputation). The end must leave the address as unmailable as
+// it was: a signup of an address with a complaint (or a bounce) in force
+// must not mail it, or only on the person's own proof.
+func TestReview10EndedComplainerMailedOnAStrangersSignup(t *testing.T) {
+	t.Parallel()
+	signer := snstest.New(t)
+	standIn := newSNSStandIn(t, signer)
+	s := startStackOpts(t, localtest.Need(t), 2, map[string]string{"SNS_ENDPOINT": standIn.URL}, nil)
+	ours := s.feedbackTopic(t)
+	u := localtest.Unique()
+	complainer := "complainer-r10-" + u + "@example.com"
+	s.subscribed(t, complainer)
+	// Subscribed long ago (no signup cooldown in the way).
+	monthAgo := time.Now().Add(-30 * 24 * time.Hour)
+	s.setClocks(t, "SubjectsTable", s.subscription(t, complainer), map[string]time.Time{"confirm_requested_at": monthAgo})
+	body := `{"notificationType":"Complaint","mail":{"messageId":"c-r10-` + u + `"},"complaint":{"complainedRecipients":[{"emailAddress":"` +
+		complainer + `"}]}}`
+	m := signer.Notification(t, body, "2")
+	m.TopicArn, m.Timestamp = ours, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	signer.Sign(t, &m, "2")
+	raw, _ := json.Marshal(m)
+	ev := `{"Records":[{"EventSource":"aws:sns","Sns":` + strings.Replace(string(raw), `"SigningCertURL"`, `"SigningCertUrl"`, 1) + `}]}`
+	if resp, out := s.do(t, "POST", "/_local/invoke/FeedbackFunction", "application/json", ev, nil); resp.StatusCode != 200 {
+		t.Fatalf("invoke: %d %s", resp.StatusCode, out)
+	}
+	s.idle(t)
+	stranger := func() {
+		t.Helper()
+		if resp, out := s.do(t, "POST", "/v1/subscriptions", "application/json",
+			`{"email":"`+complainer+`","topics":["newsletter"],"consent":true}`, nil); resp.StatusCode != 202 {
+			t.Fatalf("stranger's signup: %d %s", resp.StatusCode, out)
+		}
+		s.idle(t)
+	}
+	// Before the end: a stranger's signup mails the complainer nothing.
+	before := len(s.mailsTo(t, complainer))
+	stranger()
+	if n := len(s.mailsTo(t, complainer)); n != before {
+		t.Fatalf("before the sweep a stranger's signup already mailed the complainer (%d emails)", n-before)
+	}
+	// The grace passes; the sweep ends the subscription.
+	grace := time.Duration(privacy.SuppressedSubscriptionGraceDays) * 24 * time.Hour
+	for _, it := range s.items(t, "SuppressionTable") {
+		if str(it, "pk") == "S#"+string(s.hasher.Subject(complainer)) && it["retention_at"] != nil {
+			since := time.Now().Add(-grace - time.Hour)
+			s.setClocks(t, "SuppressionTable", it, map[string]time.Time{"since": since, "retention_at": since.Add(grace)})
+		}
+	}
+	if resp, out := s.do(t, "POST", "/_local/invoke/SweepFunction", "application/json", "{}", nil); resp.StatusCode != 200 {
+		t.Fatalf("sweep: %d %s", resp.StatusCode, out)
+	}
+	if st := str(s.subscription(t, complainer), "status"); st != privacy.StatusUnsubscribed {
+		t.Fatalf("the sweep left the complainer's subscription %q", st)
+	}
+	s.idle(t)
+	before = len(s.mailsTo(t, complainer))
+	stranger()
+	if got := s.mailsTo(t, complainer)[before:]; len(got) > 0 {
+		t.Errorf("after the sweep ended the subscription, a stranger's signup made the company email the address that reported "+
+			"our mail as spam (%d emails: %q); before the end it sent nothing", len(got), got[0].Subject)
+	}
+}

@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/privacy"
+)
+
+// Tenth (role-versus-code) review of the change that has the sweep end a
+// bounced or complained subscriber's subscription. docs/security.md
+// (review 9's row) bounds what FeedbackFunction, which a stranger
+// reaches, can newly cause: "a suppression it writes ... also ends that
+// address's subscription a week later unless the team lifts it", and
+// docs/data-model.md gives the week its purpose (the team lifts a
+// suppression made in error; an ended subscription only a new signup
+// brings back). The week is measured from the suppression's "since"
+// (privacy.Retention().SuppressedSubscription, Clock "since"), an
+// attribute the function's own grant lets it write with any value
+// (Sid Suppress: pk, sk, since, subject, retention_pk, retention_at), and
+// the new grant lets it file the item in the sweep's index. Run as the
+// function's role through the local stack's AWS front, a compromised
+// FeedbackFunction files a bounce dated 30 days back for a subscriber it
+// can hash: the next hourly sweep ends the subscription at once
+// (unsubscribed, the consent's proof withdrawn, no way back but a new
+// signup), with no week for anyone to notice and lift it.
+//
+// Fails on the code under review (the subscription is ended by the first
+// sweep after the filing); passes once the grace runs from a time only
+// the sweep writes (say, the sweep's own first sight of the suppression,
+// stamped in an attribute FeedbackFunction's grant does not name).
+func TestReview10FeedbackRoleEndsASubscriptionWithNoGrace(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	victim := "r10-victim-" + u + "@example.com"
+	s.subscribed(t, victim)
+	s.idle(t)
+	if st := str(s.subscription(t, victim), "status"); st != privacy.StatusConfirmed {
+		t.Fatalf("the subscription is %q", st)
+	}
+
+	cfg, ok := s.AWSAs("FeedbackFunction")
+	if !ok {
+		t.Fatal("no FeedbackFunction")
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	now := time.Now().UTC()
+	sv := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	subject := string(s.hasher.Subject(victim))
+	// Store.Suppress's own update (the attributes it names), with since a
+	// month back and the filing due now.
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["SuppressionTable"]),
+		Key:              map[string]types.AttributeValue{"pk": sv("S#" + subject), "sk": sv(privacy.SuppressBounced)},
+		UpdateExpression: aws.String("SET since = :since, subject = :subject, retention_pk = :p, retention_at = :at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":since": sv(now.AddDate(0, 0, -30).Format("2006-01-02T15:04:05.000000000Z")), ":subject": sv(subject),
+			":p": sv(privacy.RetentionShardName(0)), ":at": &types.AttributeValueMemberN{Value: "1"}}})
+	if err != nil {
+		t.Fatalf("FeedbackFunction's role refused its own suppression's attributes: %v", err)
+	}
+
+	// The next hourly sweep, minutes later.
+	resp, out := s.do(t, "POST", "/_local/invoke/SweepFunction", "application/json", "{}", nil)
+	var rep struct {
+		Counts map[string]map[string]int `json:"counts"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("sweep: %d %s", resp.StatusCode, out)
+	}
+	sub := s.subscription(t, victim)
+	if st := str(sub, "status"); st != privacy.StatusConfirmed {
+		t.Errorf("a suppression FeedbackFunction's role filed minutes ago (its since set 30 days back, within its grant) ended "+
+			"the subscription at the first sweep: status %q, reason %q, sweep counts %v; docs/security.md promises a week "+
+			"for the team to lift it, and once ended only a new signup brings it back", st, str(sub, "unsubscribed_reason"),
+			rep.Counts[privacy.Retention().SuppressedSubscription.Name])
+		if p := s.consentProof(t, victim); p != nil && str(p, "withdrawn_at") != "" {
+			t.Errorf("... and the consent's proof is marked withdrawn")
+		}
+	}
+	if strings.Contains(s.logs.String(), victim) {
+		t.Errorf("a log line names the address")
+	}
+}

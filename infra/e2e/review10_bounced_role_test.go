@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,73 @@ func TestReview10FeedbackRoleEndsASubscriptionWithNoGrace(t *testing.T) {
 	}
 	if strings.Contains(s.logs.String(), victim) {
 		t.Errorf("a log line names the address")
+	}
+}
+
+// The same review: docs/security.md says the sweep ends "only the
+// subscription under the suppression's own key (never a forward)", and
+// the week's grace is for the team to lift a suppression (`privacyctl
+// suppression show|lift -email`, which read the person's own partition,
+// S#<subject>). dynamo.Sweep.EndSubscription takes the subject from
+// sweepItem.Subject, which, for a key not S#-prefixed but R#-prefixed,
+// falls back to the item's "subject" attribute (meant for a rights
+// request in the requests table) — and "subject" is one of the
+// attributes FeedbackFunction's grant lets it write. Run as the function's
+// role, a compromised FeedbackFunction files a bounce under the key
+// R#<anything> naming a subscriber's subject, with an honest since: the
+// team's `suppression show` of the person finds nothing to lift during
+// the week, the person is still mailed (no suppression under their key),
+// and after the week the sweep ends their subscription.
+//
+// Fails on the code under review (the subscription is ended); passes once
+// the sweep ends only for a suppression keyed S#<subject> (the key's
+// subject, never an attribute), or the class selects only such keys.
+func TestReview10FeedbackRoleEndsASubscriptionTheTeamCannotSee(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	victim := "r10-unseen-" + u + "@example.com"
+	s.subscribed(t, victim)
+	s.idle(t)
+
+	cfg, ok := s.AWSAs("FeedbackFunction")
+	if !ok {
+		t.Fatal("no FeedbackFunction")
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	now := time.Now().UTC()
+	sv := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	subject := string(s.hasher.Subject(victim))
+	key := map[string]types.AttributeValue{"pk": sv("R#r10-" + u), "sk": sv(privacy.SuppressBounced)}
+	// Store.Suppress's update, honest clocks, under another key.
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["SuppressionTable"]),
+		Key:              key,
+		UpdateExpression: aws.String("SET since = if_not_exists(since, :since), subject = :subject, retention_pk = :p, retention_at = :at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":since": sv(now.Format("2006-01-02T15:04:05.000000000Z")), ":subject": sv(subject),
+			":p":  sv(privacy.RetentionShardName(0)),
+			":at": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.AddDate(0, 0, privacy.SuppressedSubscriptionGraceDays).Unix(), 10)}}})
+	if err != nil {
+		t.Fatalf("FeedbackFunction's role refused its own suppression's attributes: %v", err)
+	}
+	// During the week the team looks the person up: nothing to lift.
+	out, err := s.privacyctl(t, "suppression", "show", "-email", victim)
+	if err != nil {
+		t.Fatalf("suppression show: %v %s", err, out)
+	}
+	seen := strings.Contains(out, privacy.SuppressBounced)
+
+	// The week passes (the clocks set back, as TestSuppressedSubscriptionEndedBySweep does).
+	grace := time.Duration(privacy.SuppressedSubscriptionGraceDays) * 24 * time.Hour
+	since := now.Add(-grace - time.Hour)
+	s.setClocks(t, "SuppressionTable", key, map[string]time.Time{"since": since, "retention_at": since.Add(grace)})
+	resp, body := s.do(t, "POST", "/_local/invoke/SweepFunction", "application/json", "{}", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("sweep: %d %s", resp.StatusCode, body)
+	}
+	if st := str(s.subscription(t, victim), "status"); st != privacy.StatusConfirmed {
+		t.Errorf("a bounce FeedbackFunction's role filed under the key R#r10-… (not the person's S# key; its \"subject\" attribute, "+
+			"which the role writes, named them) ended the person's subscription: status %q; `privacyctl suppression show -email` "+
+			"listed it during the week: %v (%q)", st, seen, strings.TrimSpace(out))
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,5 +158,69 @@ func TestReview10FeedbackRoleEndsASubscriptionTheTeamCannotSee(t *testing.T) {
 		t.Errorf("a bounce FeedbackFunction's role filed under the key R#r10-… (not the person's S# key; its \"subject\" attribute, "+
 			"which the role writes, named them) ended the person's subscription: status %q; `privacyctl suppression show -email` "+
 			"listed it during the week: %v (%q)", st, seen, strings.TrimSpace(out))
+	}
+}
+
+// The same review: the suppression table is now swept, and FeedbackFunction
+// (which a stranger reaches) may write what is filed in its retention
+// index (retention_pk, retention_at) under any key. dynamo.Sweep.EndSubscription
+// returns an error, not a skip, for a due item whose key names no subject
+// (neither S#<subject> nor R#… with a "subject"); the sweeper's apply
+// passes it up, the shard stops on it, the run fails. The run's
+// checkpoint keeps every other table's shards done (the suppression table
+// sorts last) and is saved again each hour with a fresh week, so every
+// later run resumes, retries the same item, fails again, and never sweeps
+// the other tables again: retention (§7: deletes and strips on time)
+// stops for the whole system until someone finds the item by hand. Run as
+// the function's role, one UpdateItem within its grant does it.
+//
+// Fails on the code under review (the second run does not delete an
+// unconfirmed signup past its 30 days); passes once an item the class
+// cannot act on is counted and set aside (refiled or unfiled, as an
+// unreadable clock is), not an error that stops the shard.
+func TestReview10FeedbackRoleStallsTheRetentionSweep(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	pending := "r10-pending-" + u + "@example.com"
+	if resp, out := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+pending+`","topics":["newsletter"],"consent":true}`, nil); resp.StatusCode != 202 {
+		t.Fatalf("signup: %d %s", resp.StatusCode, out)
+	}
+	s.idle(t)
+	if st := str(s.subscription(t, pending), "status"); st != privacy.StatusPending {
+		t.Fatalf("the signup is %q", st)
+	}
+
+	cfg, ok := s.AWSAs("FeedbackFunction")
+	if !ok {
+		t.Fatal("no FeedbackFunction")
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	sv := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	// Store.Suppress's attributes, under a key that names no subject.
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(s.Tables["SuppressionTable"]),
+		Key:              map[string]types.AttributeValue{"pk": sv("R#r10-" + u), "sk": sv(privacy.SuppressBounced)},
+		UpdateExpression: aws.String("SET since = :since, retention_pk = :p, retention_at = :at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":since": sv(time.Now().UTC().AddDate(0, 0, -30).Format("2006-01-02T15:04:05.000000000Z")),
+			":p":     sv(privacy.RetentionShardName(0)), ":at": &types.AttributeValueMemberN{Value: "1"}}})
+	if err != nil {
+		t.Fatalf("FeedbackFunction's role refused its own suppression's attributes: %v", err)
+	}
+
+	sweep := func() string {
+		t.Helper()
+		resp, out := s.do(t, "POST", "/_local/invoke/SweepFunction", "application/json", "{}", nil)
+		return fmt.Sprintf("%d %s", resp.StatusCode, out)
+	}
+	first := sweep()
+	// The unconfirmed signup's 30 days pass.
+	ago := time.Now().AddDate(0, 0, -privacy.Retention().PendingSignup.Days).Add(-time.Hour)
+	s.setClocks(t, "SubjectsTable", s.subscription(t, pending), map[string]time.Time{"confirm_requested_at": ago,
+		"retention_at": privacy.Retention().PendingSignup.From(ago)})
+	second := sweep()
+	if sub := s.subscription(t, pending); sub != nil {
+		t.Errorf("an unconfirmed signup past its 30 days is kept by the next hourly sweep, after FeedbackFunction's role filed one "+
+			"suppression under a key naming no subject: first run %.300s; second run %.300s", first, second)
 	}
 }

@@ -133,14 +133,17 @@ func TestSuppressedSubscriptionEndedBySweep(t *testing.T) {
 		return out
 	}
 
-	// Inside the grace: nothing ends.
-	if got := sweep(); got["ended"] != 0 {
+	// Inside the grace: nothing ends; the sweep stamps each bounce and
+	// complaint it sees first (hard, complainer, old).
+	if got := sweep(); got["ended"] != 0 || got["stamped"] != 3 {
 		t.Fatalf("inside the grace the sweep ended %v", got)
 	}
 	if st := status(hard); st != privacy.StatusConfirmed {
 		t.Fatalf("inside the grace the bounced subscription is %q", st)
 	}
-	// The grace has passed (each suppression's clock set back).
+	// The grace has passed: it runs from the sweep's own stamp on its
+	// first sight of each suppression (grace_from, set by the run above),
+	// set back.
 	grace := time.Duration(privacy.SuppressedSubscriptionGraceDays) * 24 * time.Hour
 	filed := 0
 	for _, it := range suppressions() {
@@ -148,8 +151,11 @@ func TestSuppressedSubscriptionEndedBySweep(t *testing.T) {
 			continue
 		}
 		filed++
-		since := time.Now().Add(-grace - time.Hour)
-		s.setClocks(t, "SuppressionTable", it, map[string]time.Time{"since": since, "retention_at": since.Add(grace)})
+		if it[privacy.AttrGraceFrom] == nil {
+			t.Errorf("%s: filed, but not stamped by the sweep", str(it, "sk"))
+		}
+		from := time.Now().Add(-grace - time.Hour)
+		s.setClocks(t, "SuppressionTable", it, map[string]time.Time{privacy.AttrGraceFrom: from, "retention_at": from.Add(grace)})
 	}
 	if filed != 3 { // hard, complainer, old; not the soft bounces, the lifted one, nor the foreign topic's
 		t.Errorf("%d suppressions filed for the sweep, want 3", filed)
@@ -227,4 +233,27 @@ func TestSuppressedSubscriptionEndedBySweep(t *testing.T) {
 			t.Errorf("a log line names %s", a)
 		}
 	}
+}
+
+// graceOver has the sweep see the bounces and complaints filed under the
+// addresses' keys (its first sight stamps each one's grace_from), then
+// sets each stamp back past the grace, as if the week had passed. It
+// reports how many it set back.
+func (s *stack) graceOver(t *testing.T, addresses ...string) int {
+	t.Helper()
+	if resp, out := s.do(t, "POST", "/_local/invoke/SweepFunction", "application/json", "{}", nil); resp.StatusCode != 200 {
+		t.Fatalf("sweep: %d %s", resp.StatusCode, out)
+	}
+	grace := time.Duration(privacy.SuppressedSubscriptionGraceDays) * 24 * time.Hour
+	n := 0
+	for _, it := range s.items(t, "SuppressionTable") {
+		for _, a := range addresses {
+			if str(it, "pk") == "S#"+string(s.hasher.Subject(a)) && it["retention_at"] != nil && it[privacy.AttrGraceFrom] != nil {
+				from := time.Now().Add(-grace - time.Hour)
+				s.setClocks(t, "SuppressionTable", it, map[string]time.Time{privacy.AttrGraceFrom: from, "retention_at": from.Add(grace)})
+				n++
+			}
+		}
+	}
+	return n
 }

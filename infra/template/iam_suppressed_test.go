@@ -19,7 +19,9 @@ import (
 // (review 9: FeedbackFunction could not hold the grant). What the sweep
 // sends, recorded as the SDK sends it: the due suppression from
 // SuppressionTable's retention index, read; the subscription under its
-// key and the consent's proof, read; one transaction that marks the
+// key and the consent's proof, read; whether the subject has an address
+// correction open (the type, field and status of its requests, from the
+// by-subject index); one transaction that marks the
 // suppression checked, ends the subscription, stamps the proof, writes
 // the ledger's entry and checks the holds; and a refile (a suppression
 // protected, or not due). Every request must be allowed to SweepFunction.
@@ -29,7 +31,8 @@ func TestSweepEndsASuppressedSubscriptionAsAWSSeesIt(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	subject := `S#` + string(review7Subject)
 	sup := `{"pk":{"S":"` + subject + `"},"sk":{"S":"bounced"},"since":{"S":"2026-11-20T10:00:00.000000000Z"},` +
-		`"subject":{"S":"` + string(review7Subject) + `"},"retention_pk":{"S":"3"},"retention_at":{"N":"1"}}`
+		`"subject":{"S":"` + string(review7Subject) + `"},"grace_from":{"S":"2026-11-29T10:00:00.000000000Z"},` +
+		`"retention_pk":{"S":"3"},"retention_at":{"N":"1"}}`
 	sub := `{"pk":{"S":"` + subject + `"},"sk":{"S":"SUB"},"kind":{"S":"subscription"},"status":{"S":"confirmed"},` +
 		`"signup_id":{"S":"s1"},"email":{"S":"a@example.com"},"topics":{"SS":["newsletter"]},"list_pk":{"S":"subscribers"},"list_sk":{"S":"x"}}`
 	proof := `{"pk":{"S":"` + subject + `"},"sk":{"S":"CONSENT#s1"},"kind":{"S":"consent_proof"},"signup_id":{"S":"s1"},` +
@@ -50,7 +53,8 @@ func TestSweepEndsASuppressedSubscriptionAsAWSSeesIt(t *testing.T) {
 	}
 	reqs, ops := recordDB8(t, answer, func(ctx context.Context, db *dynamodb.Client) error {
 		sw := &dynamo.Sweep{DB: db, Tables: map[privacy.Table]string{privacy.TableSubjects: "SubjectsTable",
-			privacy.TableLedger: "LedgerTable", privacy.TableSuppression: "SuppressionTable", privacy.TableOps: "OpsTable"}}
+			privacy.TableLedger: "LedgerTable", privacy.TableSuppression: "SuppressionTable", privacy.TableOps: "OpsTable",
+			privacy.TableRequests: "RequestsTable"}}
 		items, _, _, err := sw.DuePage(ctx, privacy.TableSuppression, 3, now, 100, nil)
 		if err != nil {
 			return err
@@ -64,7 +68,7 @@ func TestSweepEndsASuppressedSubscriptionAsAWSSeesIt(t *testing.T) {
 		}
 		return sw.Refile(ctx, privacy.TableSuppression, items[0], now.Add(24*time.Hour))
 	})
-	want := "Query SuppressionTable, BatchGetItem, BatchGetItem, BatchGetItem, TransactWriteItems, UpdateItem SuppressionTable"
+	want := "Query SuppressionTable, BatchGetItem, BatchGetItem, Query RequestsTable, BatchGetItem, TransactWriteItems, UpdateItem SuppressionTable"
 	if strings.Join(ops, ", ") != want {
 		t.Errorf("sent %v, want %s", ops, want)
 	}
@@ -89,6 +93,8 @@ func TestSweepEndsASuppressedSubscriptionAsAWSSeesIt(t *testing.T) {
 	check(t, []ask{
 		{"FeedbackFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", "since", "subject", "retention_pk", "retention_at"), true},
 		{"FeedbackFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", privacy.AttrSubscriptionChecked), false},
+		// Nor stamp (or unstamp) the grace: it runs from the sweep's own clock.
+		{"FeedbackFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", privacy.AttrGraceFrom), false},
 		{"FeedbackFunction", "dynamodb:UpdateItem", table("SubjectsTable"), keys([]string{subject}, "pk", "sk", "status"), false},
 		{"FeedbackFunction", "dynamodb:GetItem", table("SubjectsTable"), keys([]string{subject}, "pk", "sk", "status"), false},
 		// The sweep deletes no suppression, and rewrites none but its
@@ -97,7 +103,16 @@ func TestSweepEndsASuppressedSubscriptionAsAWSSeesIt(t *testing.T) {
 		{"SweepFunction", "dynamodb:BatchWriteItem", supp, keys([]string{subject}, "pk", "sk"), false},
 		{"SweepFunction", "dynamodb:PutItem", supp, keys([]string{subject}, "pk", "sk", "since"), false},
 		{"SweepFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", "subject"), false},
-		{"SweepFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", "since", "lifted_at",
+		{"SweepFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", privacy.AttrGraceFrom,
 			privacy.AttrSubscriptionChecked, "retention_pk", "retention_at"), true},
+		{"SweepFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", "since"), false},
+		{"SweepFunction", "dynamodb:UpdateItem", supp, keys([]string{subject}, "pk", "sk", "lifted_at"), false},
+		// Of the subject's requests, whether one corrects the address:
+		// never the requests themselves.
+		{"SweepFunction", "dynamodb:Query", table("RequestsTable") + "/index/by-subject",
+			map[string]any{"dynamodb:Attributes": []string{"type", "correction_field", "status"}, "dynamodb:Select": "SPECIFIC_ATTRIBUTES"}, true},
+		{"SweepFunction", "dynamodb:Query", table("RequestsTable") + "/index/by-subject", map[string]any{"dynamodb:Select": "ALL_ATTRIBUTES"}, false},
+		{"SweepFunction", "dynamodb:Query", table("RequestsTable") + "/index/by-subject",
+			map[string]any{"dynamodb:Attributes": []string{"type", "email"}, "dynamodb:Select": "SPECIFIC_ATTRIBUTES"}, false},
 	})
 }

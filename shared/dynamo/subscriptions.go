@@ -455,13 +455,15 @@ func (s *Store) suppress(ctx context.Context, subject privacy.SubjectID, reason 
 	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}
 	vals := map[string]types.AttributeValue{":now": str(ts(e.At)), ":subject": str(string(subject))}
 	set := "SET since = if_not_exists(since, :now), subject = :subject"
-	// A bounce or a complaint is filed for the sweep, which ends the
-	// subscription it leaves without a purpose after the class's grace
-	// (privacy.Retention().SuppressedSubscription); a reason there
-	// already keeps its filing, as it keeps its since.
-	if at, ok := privacy.NextDue(privacy.RetentionClasses(), privacy.TableSuppression,
+	// A bounce or a complaint is filed for the sweep, due at once: the
+	// sweep stamps it on its first sight (privacy.AttrGraceFrom, which
+	// this function never writes) and ends the subscription it leaves
+	// without a purpose when the class's grace from that stamp has passed
+	// (privacy.Retention().SuppressedSubscription); a reason there already
+	// keeps its filing, as it keeps its since.
+	if _, ok := privacy.NextDue(privacy.RetentionClasses(), privacy.TableSuppression,
 		sweepItem{attrPK: key[attrPK], attrSK: key[attrSK], "since": vals[":now"]}); ok {
-		set += ", " + setDueIfNone(vals, key, at)
+		set += ", " + setDueIfNone(vals, key, e.At)
 	}
 	upd := &types.Update{TableName: &s.tables.Suppression, Key: key,
 		UpdateExpression: aws.String(set), ExpressionAttributeValues: vals}

@@ -720,8 +720,8 @@ func Categories(c Config, to, requestID string) (Message, error) {
 		}
 		seen[cl.Name] = true
 		clock := words(cl.Clock)
-		if cl.Clock == "since" { // a suppression's
-			clock = "the suppression"
+		if cl.Clock == privacy.AttrGraceFrom { // the sweep's first sight of a suppression
+			clock = "the suppression's first check"
 		}
 		period := fmt.Sprintf(term(c.Lang, "period", "%d days from %s"), cl.Days, term(c.Lang, "clock."+cl.Clock, clock))
 		if cl.Clock == privacy.ClockExpiry {

@@ -57,6 +57,17 @@ func TestReview10SweepEndsAConsentGivenAfterTheBounce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// (Adjusted with the fix: the grace runs from the sweep's own first
+	// sight of the suppression, not its since, so the first run only
+	// stamps it; the run after the grace is the one that decides.)
+	later := e.sweeper(e.db)
+	later.Now = func() time.Time { return now.Add(grace + 2*time.Hour) }
+	if rep, err = later.Run(ctx, sweep.Options{Budget: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Counts[privacy.Retention().SuppressedSubscription.Name]; got["kept"] != 1 {
+		t.Errorf("the run after the grace: %v, want the subscription kept", rep.Counts)
+	}
 	s, err := st.Subscription(ctx, sub)
 	if err != nil {
 		t.Fatal(err)

@@ -66,9 +66,21 @@ func TestSuppressionEndsTheSubscription(t *testing.T) {
 			t.Fatalf("confirm: %v %v", ok, err)
 		}
 	}
+	// A suppression after the confirmation, which an earlier run stamped
+	// (grace_from) at: the grace runs from the sweep's own stamp.
 	suppress := func(sub privacy.SubjectID, reason string, at time.Time) {
 		t.Helper()
-		if err := st.Suppress(ctx, sub, reason, ev(sub, "suppressed_"+reason, at)); err != nil {
+		if err := st.Suppress(ctx, sub, reason, ev(sub, "suppressed_"+reason, time.Now().UTC())); err != nil {
+			t.Fatal(err)
+		}
+		if reason != privacy.SuppressBounced && reason != privacy.SuppressComplained {
+			return
+		}
+		key := map[string]types.AttributeValue{"pk": S("S#" + string(sub)), "sk": S(reason)}
+		if _, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.tables[privacy.TableSuppression]), Key: key,
+			UpdateExpression: aws.String("SET grace_from = :g, retention_at = :at"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":g": S(at.Format(time.RFC3339Nano)),
+				":at": N(privacy.Retention().SuppressedSubscription.From(at).Unix())}}); err != nil {
 			t.Fatal(err)
 		}
 	}

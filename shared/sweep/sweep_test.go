@@ -78,8 +78,9 @@ func seedClass(c privacy.Class, pk string) []seeded {
 			clock = S(now.AddDate(0, 0, -c.Days).Add(offset).Format(time.RFC3339Nano))
 		}
 		item := map[string]types.AttributeValue{"pk": S(pk), "sk": S(fmt.Sprintf("%s#%v", c.Name, past)), c.Clock: clock}
-		if len(c.SortKeys) > 0 { // a suppression: its reason is its sort key
-			item["pk"], item["sk"] = S(fmt.Sprintf("%s#%v", pk, past)), S(c.SortKeys[0])
+		if len(c.SortKeys) > 0 { // a suppression: its reason is its sort key, since before the sweep's stamp
+			item["pk"], item["sk"] = S(fmt.Sprintf("%s%v", pk, past)), S(c.SortKeys[0])
+			item["since"] = S(now.AddDate(0, 0, -c.Days-1).Format(time.RFC3339Nano))
 		}
 		if c.Kind != "" {
 			item["kind"] = S(c.Kind)

@@ -32,7 +32,8 @@ func run() error {
 	env, err := lambdaenv.Load(ctx)
 	if err == nil {
 		err = lambdaenv.Require(map[string]string{"SUBJECTS_TABLE": env.Tables.Subjects, "LEDGER_TABLE": env.Tables.Ledger,
-			"REQUESTS_TABLE": env.Tables.Requests, "PLATFORM_REQUESTS_TABLE": env.Tables.PlatformRequests, "OPS_TABLE": env.Tables.Ops, "RECORDS_TABLE": env.Tables.Records})
+			"REQUESTS_TABLE": env.Tables.Requests, "PLATFORM_REQUESTS_TABLE": env.Tables.PlatformRequests, "OPS_TABLE": env.Tables.Ops, "RECORDS_TABLE": env.Tables.Records,
+			"SUPPRESSION_TABLE": env.Tables.Suppression})
 	}
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func run() error {
 	s := &sweep.Sweeper{
 		Store: &dynamo.Sweep{DB: env.DynamoDB(), Tables: map[privacy.Table]string{privacy.TableSubjects: env.Tables.Subjects,
 			privacy.TableLedger: env.Tables.Ledger, privacy.TableRequests: env.Tables.Requests, privacy.TableOps: env.Tables.Ops,
-			privacy.TablePlatformRequests: env.Tables.PlatformRequests}},
+			privacy.TablePlatformRequests: env.Tables.PlatformRequests, privacy.TableSuppression: env.Tables.Suppression}},
 		Classes:     privacy.RetentionClasses(),
 		Controllers: dynamo.New(env.DynamoDB(), env.Tables),
 		Workers:     4,

@@ -202,6 +202,8 @@ func sweptTable(id string) (privacy.Table, bool) {
 		return privacy.TableRequests, true
 	case "OpsTable":
 		return privacy.TableOps, true
+	case "SuppressionTable":
+		return privacy.TableSuppression, true
 	}
 	return "", false
 }

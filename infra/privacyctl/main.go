@@ -1027,7 +1027,7 @@ func replayFailures(ctx context.Context, c *cli, _ []string) error {
 func retentionBackfill(ctx context.Context, c *cli, _ []string) error {
 	counts, err := dynamo.BackfillRetention(ctx, c.db, map[privacy.Table]string{privacy.TableSubjects: c.o.subjects,
 		privacy.TableLedger: c.o.ledger, privacy.TableRequests: c.o.requests, privacy.TableOps: c.o.ops,
-		privacy.TablePlatformRequests: c.o.platformRequests})
+		privacy.TablePlatformRequests: c.o.platformRequests, privacy.TableSuppression: c.o.suppression})
 	if c.o.asJSON {
 		if jerr := json.NewEncoder(c.out).Encode(counts); jerr != nil && err == nil {
 			err = jerr

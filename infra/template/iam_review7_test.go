@@ -52,6 +52,7 @@ func review7Tables() awsreq.Tables {
 	// requests' retention index.
 	tables["OpsTable"].Indexes["by-due"] = [2]string{"due", "next_at"}
 	tables["PlatformRequestsTable"].Indexes["by-retention"] = [2]string{"retention_pk", "retention_at"}
+	tables["SuppressionTable"].Indexes["by-retention"] = [2]string{"retention_pk", "retention_at"} // iam_suppressed_test.go
 	return tables
 }
 

@@ -84,6 +84,12 @@ func str[S ~string](v S) *types.AttributeValueMemberS {
 }
 
 func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
+	return ledgerPutIn(s.tables.Ledger, e)
+}
+
+// ledgerPutIn is the sealed put of e's entry in the ledger table named
+// ledgerTable.
+func ledgerPutIn(ledgerTable string, e privacy.Event) (*types.Put, error) {
 	at := ts(e.At)
 	item, err := marshalItem(ledgerRecord{
 		PK: SubjectPK(e.Subject), SK: at + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
@@ -93,7 +99,7 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal ledger entry: %w", err)
 	}
-	return &types.Put{TableName: &s.tables.Ledger, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
+	return &types.Put{TableName: &ledgerTable, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
 }
 
 // withLedger returns items with e's ledger entry added, when e has a
@@ -446,10 +452,21 @@ func (s *Store) suppress(ctx context.Context, subject privacy.SubjectID, reason 
 	if err != nil {
 		return false, err
 	}
-	upd := &types.Update{TableName: &s.tables.Suppression,
-		Key:                       map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)},
-		UpdateExpression:          aws.String("SET since = if_not_exists(since, :now), subject = :subject"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(e.At)), ":subject": str(string(subject))}}
+	key := map[string]types.AttributeValue{attrPK: str(SubjectPK(subject)), attrSK: str(reason)}
+	vals := map[string]types.AttributeValue{":now": str(ts(e.At)), ":subject": str(string(subject))}
+	set := "SET since = if_not_exists(since, :now), subject = :subject"
+	// A bounce or a complaint is filed for the sweep, due at once: the
+	// sweep stamps it on its first sight (privacy.AttrGraceFrom, which
+	// this function never writes) and ends the subscription it leaves
+	// without a purpose when the class's grace from that stamp has passed
+	// (privacy.Retention().SuppressedSubscription); a reason there already
+	// keeps its filing, as it keeps its since.
+	if _, ok := privacy.NextDue(privacy.RetentionClasses(), privacy.TableSuppression,
+		sweepItem{attrPK: key[attrPK], attrSK: key[attrSK], "since": vals[":now"]}); ok {
+		set += ", " + setDueIfNone(vals, key, e.At)
+	}
+	upd := &types.Update{TableName: &s.tables.Suppression, Key: key,
+		UpdateExpression: aws.String(set), ExpressionAttributeValues: vals}
 	if once {
 		upd.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	}

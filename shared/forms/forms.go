@@ -32,6 +32,8 @@ type Store interface {
 	// RecordSaleOptOut marks a subject opted out of sale and sharing.
 	RecordSaleOptOut(ctx context.Context, subject privacy.SubjectID, source string, e privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
+	// SuppressionRecords are a subject's suppressions with their since.
+	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
 	Subscription(ctx context.Context, subject privacy.SubjectID) (privacy.Subscription, error)
 	LiftSuppressions(ctx context.Context, subject privacy.SubjectID, reasons []string, e privacy.Event) error
 }

@@ -81,10 +81,11 @@ func (f *Forms) planSignup(ctx context.Context, v Visit, s privacy.Signup, sourc
 	subject := f.Hasher.Subject(s.Email)
 	// The limits and the restriction are read together: one round trip.
 	var (
-		ex           *limit.Exceeded
-		by           []string
-		limErr, rErr error
-		wg           sync.WaitGroup
+		ex                 *limit.Exceeded
+		by                 []string
+		recs               []privacy.Suppression
+		limErr, rErr, sErr error
+		wg                 sync.WaitGroup
 	)
 	wg.Go(func() {
 		// The source first: a call refused there spends no mailbox's budget.
@@ -92,12 +93,32 @@ func (f *Forms) planSignup(ctx context.Context, v Visit, s privacy.Signup, sourc
 			limit.Check{Rule: f.Limits.SignupPerAddress, Key: f.Hasher.MailboxKey(s.Email)})
 	})
 	wg.Go(func() { by, rErr = f.Store.Restriction(ctx, subject) })
+	wg.Go(func() { recs, sErr = f.Store.SuppressionRecords(ctx, subject) })
 	wg.Wait()
-	if err := errors.Join(limErr, rErr); err != nil {
+	if err := errors.Join(limErr, rErr, sErr); err != nil {
 		return nil, fmt.Errorf("signup: %w", err)
 	}
 	if ex != nil {
 		f.Log.WarnContext(ctx, "signup over its limit; nothing sent", "limit", ex.Rule.Name)
+		return nil, nil
+	}
+	// An address that bounced for good or whose owner reported our email
+	// as spam is sent no confirmation the month after its subscription
+	// ended, and one a month at most (privacy.SuppressedSignup): the
+	// answer is the same.
+	var ended time.Time
+	if _, held := privacy.SuppressedSignup(recs, time.Time{}, now); held > 0 { // a bounce or a complaint in force
+		sub, err := f.Store.Subscription(ctx, subject)
+		if err != nil && !errors.Is(err, privacy.ErrNotFound) {
+			return nil, fmt.Errorf("signup: %w", err)
+		}
+		if err == nil && sub.Status == privacy.StatusUnsubscribed {
+			ended = sub.UnsubscribedAt
+		}
+	}
+	mail, cooldown := privacy.SuppressedSignup(recs, ended, now)
+	if !mail {
+		f.Log.InfoContext(ctx, "signup held: a bounce or a complaint in force; nothing sent")
 		return nil, nil
 	}
 	// Under a restriction of processing nothing new starts for marketing:
@@ -111,7 +132,7 @@ func (f *Forms) planSignup(ctx context.Context, v Visit, s privacy.Signup, sourc
 	}
 	signupID := f.NewID()
 	version, _ := privacy.Consent(source, s.Lang)
-	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: f.Limits.Cooldown, Event: privacy.Event{
+	return &privacy.PendingSignup{Sub: s, Subject: subject, ID: signupID, Cooldown: max(f.Limits.Cooldown, cooldown), Event: privacy.Event{
 		Subject: subject, Name: "subscribe_requested", At: now, Ref: signupID,
 		Purpose: privacy.PurposeMarketing, LegalBasis: v.Bases.Of(privacy.PurposeMarketing), PolicyVersion: v.PolicyVersion,
 		Detail: map[string]string{"consent_text_version": version, "topics": strings.Join(s.Topics, ","),

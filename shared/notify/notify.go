@@ -719,8 +719,11 @@ func Categories(c Config, to, requestID string) (Message, error) {
 			continue
 		}
 		seen[cl.Name] = true
-		period := fmt.Sprintf(term(c.Lang, "period", "%d days from %s"), cl.Days,
-			term(c.Lang, "clock."+cl.Clock, words(cl.Clock)))
+		clock := words(cl.Clock)
+		if cl.Clock == privacy.AttrGraceFrom { // the sweep's first sight of a suppression
+			clock = "the suppression's first check"
+		}
+		period := fmt.Sprintf(term(c.Lang, "period", "%d days from %s"), cl.Days, term(c.Lang, "clock."+cl.Clock, clock))
 		if cl.Clock == privacy.ClockExpiry {
 			period = fmt.Sprintf(term(c.Lang, "period_expiry", "until it expires (%d days)"), cl.Days)
 		}

@@ -149,4 +149,8 @@ var (
 	// ErrHeld is a change the store refused because the subject whose
 	// data it touches is under a legal hold or a restriction.
 	ErrHeld = errors.New("held")
+	// ErrUnreadable is an item the store cannot act on as its class says
+	// (a key, or a clock, that is not what the class's items carry): the
+	// sweep counts it and looks at it again later, and never acts on it.
+	ErrUnreadable = errors.New("unreadable")
 )

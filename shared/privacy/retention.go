@@ -1,6 +1,8 @@
 package privacy
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,6 +19,11 @@ type Action string
 const (
 	Delete Action = "delete"
 	Strip  Action = "strip"
+	// EndSubscription ends the newsletter subscription a suppression
+	// leaves without a purpose (class SuppressedSubscription): the
+	// suppression itself is kept (it is what keeps the address unmailed)
+	// and marked checked (AttrSubscriptionChecked).
+	EndSubscription Action = "end_subscription"
 )
 
 // Table names a table of the template by role.
@@ -30,6 +37,10 @@ const (
 	// TablePlatformRequests holds the Platform's (OpenDSR) requests.
 	TablePlatformRequests Table = "platform_requests"
 	TableOps              Table = "ops"
+	// TableSuppression holds the suppressions (pk the subject's, sk the
+	// reason): swept only to end the subscriptions they leave without a
+	// purpose, never deleted by the sweep.
+	TableSuppression Table = "suppression"
 )
 
 // ClockExpiry as a class's clock means the item's own expires_at (epoch
@@ -45,6 +56,20 @@ type Class struct {
 	// Kind is the item's "kind" attribute; for the ledger and ops tables,
 	// whose items have none, the class selects by Has.
 	Kind, Status string
+	// SortKeys, when set, selects only items whose sort key is one of
+	// them (a suppression's reason: its items have no kind).
+	SortKeys []string
+	// KeyPrefix, when set, is the prefix the partition key of every item
+	// of the class has (a suppression's S#<subject>): an item otherwise of
+	// the class under another key is not acted on but Unreadable (counted,
+	// looked at again a day later).
+	KeyPrefix string
+	// Stamped: the Clock is the sweep's own stamp, never written by
+	// anyone else. An item of the class without it is due at once (the
+	// sweep's first sight of it), and the action stamps it with the
+	// sweep's now and files it due From(that): the period runs from a time
+	// no other writer of the table can set back.
+	Stamped bool
 	// Has, when set, selects only items that carry this attribute (a
 	// path "a.b" reaches into a map); Unless, when set, skips items that
 	// carry that one. A class that strips must no longer apply to what it
@@ -84,6 +109,9 @@ func (c Class) End(table Table, item Item) (time.Time, bool) {
 	if !c.applies(table, item) {
 		return time.Time{}, false
 	}
+	if c.Stamped && !item.Has(c.Clock) {
+		return time.Unix(0, 0).UTC(), true // first sight: due at once, to be stamped
+	}
 	clock, ok := item.Time(c.Clock)
 	if !ok {
 		return time.Time{}, false
@@ -96,15 +124,32 @@ func (c Class) End(table Table, item Item) (time.Time, bool) {
 
 // applies reports whether item is of the class, its clock aside.
 func (c Class) applies(table Table, item Item) bool {
+	return c.selects(table, item) && c.keyed(item)
+}
+
+// keyed reports whether item's partition key is the class's kind of key.
+func (c Class) keyed(item Item) bool {
+	return c.KeyPrefix == "" || (strings.HasPrefix(item.String("pk"), c.KeyPrefix) && len(item.String("pk")) > len(c.KeyPrefix))
+}
+
+// selects reports whether item is of the class, its clock and its key
+// aside.
+func (c Class) selects(table Table, item Item) bool {
 	return c.Table == table && (c.Kind == "" || item.String("kind") == c.Kind) &&
+		(len(c.SortKeys) == 0 || slices.Contains(c.SortKeys, item.String("sk"))) &&
 		(c.Status == "" || item.String("status") == c.Status) &&
 		(c.Has == "" || item.Has(c.Has)) && (c.Unless == "" || !item.Has(c.Unless))
 }
 
 // Unreadable reports whether item is of the class but carries a clock
 // that cannot be read (a corrupt or unknown time format): the class can
-// neither be judged nor forgotten.
+// neither be judged nor forgotten. An item the class selects under a key
+// not of its kind (KeyPrefix) is unreadable too: it is not acted on,
+// whatever it says.
 func (c Class) Unreadable(table Table, item Item) bool {
+	if c.selects(table, item) && !c.keyed(item) {
+		return true
+	}
 	if !c.applies(table, item) || !item.Has(c.Clock) {
 		return false
 	}
@@ -131,7 +176,7 @@ func NextDue(classes []Class, table Table, item Item) (time.Time, bool) {
 type NamedClasses struct {
 	Inquiry, RequestMeta, LedgerRequestMeta, PendingSignup, Unsubscribed, Ledger,
 	UnverifiedRequest, ExpiredRequest, FinishedRequestAddress, LiftedRestrictionAddress, CompletedRequest, CompletedPlatformRequest, RecipientDelivery, ClientTermination, MailMarker, RateCounter, CallbackCursor,
-	PolicyNotice, CampaignRecord, MovedForward, ConsentProof Class
+	PolicyNotice, CampaignRecord, MovedForward, ConsentProof, SuppressedSubscription Class
 }
 
 // Retention returns the classes the code writes by.
@@ -185,6 +230,22 @@ var retention = NamedClasses{
 		Why: "GDPR Art. 7(1) (the controller must be able to demonstrate that the person consented) and §7: the proof of a newsletter consent " +
 			"(the sentence shown, on which form and in which language, when, and its confirmation; no address, no IP) is kept as long as " +
 			"the consent is relied on, and 3 years after it is withdrawn, to answer a claim about mail sent under it; the period runs from the withdrawal"},
+	// A hard bounce (or soft bounces past the limit) or a complaint
+	// suppresses the address at once; the subscription it leaves without
+	// a purpose (never mailed again) is ended by the sweep after a short
+	// grace (SuppressedSubscriptionGraceDays), then goes as an
+	// unsubscribed one (Unsubscribed). The grace runs from the sweep's own
+	// first sight of the suppression (AttrGraceFrom, Stamped), never from
+	// its since, which the function the internet reaches writes. Only a
+	// suppression under its subject's key (S#<subject>, KeyPrefix) is
+	// acted on. The suppression stays (it keeps the address unmailed),
+	// marked checked: Unless.
+	SuppressedSubscription: Class{Name: "suppressed_subscription", Table: TableSuppression,
+		SortKeys: []string{SuppressBounced, SuppressComplained}, KeyPrefix: "S#", Unless: AttrSubscriptionChecked,
+		Clock: AttrGraceFrom, Stamped: true, Days: SuppressedSubscriptionGraceDays, Action: EndSubscription,
+		Why: "§7: an address that bounces for good or whose owner reported our email as spam is never mailed again; " +
+			"its newsletter subscription, left without a purpose, is ended a week after (the team may lift a mistaken suppression " +
+			"meanwhile) and deleted 30 days later as an unsubscribed one; only the suppression hash stays"},
 	Ledger: Class{Name: "ledger_entry", Table: TableLedger, Clock: "at", Days: 3 * 365, Action: Delete, TTLOnly: true,
 		Why: "accountability: evidence of consent and processing is kept 3 years, with no address"},
 	MailMarker: Class{Name: "sent_marker", Table: TableOps, Has: "state", Clock: ClockExpiry, Days: 7, Action: Delete, TTLOnly: true,
@@ -209,7 +270,69 @@ func RetentionClasses() []Class {
 	return []Class{r.RequestMeta, r.LedgerRequestMeta, r.Inquiry, r.PendingSignup, r.Unsubscribed,
 		r.ClientTermination, r.UnverifiedRequest, r.ExpiredRequest, r.FinishedRequestAddress, r.LiftedRestrictionAddress,
 		r.CompletedRequest, r.CompletedPlatformRequest, r.RecipientDelivery, r.Ledger, r.MailMarker, r.RateCounter,
-		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward, r.ConsentProof}
+		r.CallbackCursor, r.PolicyNotice, r.CampaignRecord, r.MovedForward, r.ConsentProof, r.SuppressedSubscription}
+}
+
+// SuppressedSubscriptionGraceDays is how long a subscription a bounce or
+// a complaint suppressed is kept before the sweep ends it: the address is
+// mailed no more from the first moment, and a week lets the team lift a
+// suppression made in error (a bounce misreported as permanent: the
+// person asks why the newsletter stopped) or approve a correction of the
+// dead address pending its review (the subscription then moves to the
+// new address, and the old one's bounce ends nothing), either of which,
+// once the subscription ended, only a new signup undoes.
+const SuppressedSubscriptionGraceDays = 7
+
+// AttrGraceFrom is the sweep's own stamp on a bounce or a complaint: when
+// it first read the suppression, and so when the grace before the
+// subscription's end began. Only the sweep writes it (no internet-facing
+// function's grant names it).
+const AttrGraceFrom = "grace_from"
+
+// AttrSubscriptionChecked marks a suppression whose subscription the
+// sweep has ended (or found none to end): the suppression is kept, and
+// out of the class SuppressedSubscription.
+const AttrSubscriptionChecked = "subscription_checked_at"
+
+// SubscriptionEnding is what the sweep does with a suppression of the
+// class SuppressedSubscription, due.
+type SubscriptionEnding int
+
+// Endings.
+const (
+	// EndingNone: nothing to end (no confirmed subscription under the
+	// suppression's key, or a suppression that ends none); the suppression
+	// is marked checked.
+	EndingNone SubscriptionEnding = iota
+	// EndingEnd: the confirmed subscription is ended, as an unsubscribe
+	// ends it but with no receipt, and the suppression marked checked.
+	EndingEnd
+	// EndingStamped: the sweep's first sight of the suppression: stamped
+	// (AttrGraceFrom) and filed due when the grace from the stamp ends.
+	EndingStamped
+	// EndingKept: the subscription was confirmed after the suppression's
+	// since: a consent given after the bounce or the complaint (whose
+	// double opt-in proves the address takes mail) is not withdrawn on
+	// it. The suppression is marked checked and stays in force (the
+	// address is still not mailed) for the team to lift.
+	EndingKept
+)
+
+// EndingOf decides what a due suppression (its reason, whether it was
+// lifted, its since) does to the subscription held under the same key
+// (its status, "" for none, and when it was confirmed, zero if unknown):
+// only a bounce or a complaint in force ends one, only one confirmed, and
+// only one confirmed no later than the suppression. A subscription that
+// moved to a corrected address is no longer under the bounced address's
+// key, so a bounce of the old address never reaches it.
+func EndingOf(reason string, lifted bool, status string, confirmedAt, since time.Time) SubscriptionEnding {
+	if lifted || (reason != SuppressBounced && reason != SuppressComplained) || status != StatusConfirmed {
+		return EndingNone
+	}
+	if confirmedAt.After(since) {
+		return EndingKept
+	}
+	return EndingEnd
 }
 
 // KindConsentProof is the item, in a subject's partition, that proves one

@@ -261,3 +261,34 @@ func (s Subscription) HasTopic(topic string) bool {
 	}
 	return false
 }
+
+// SuppressedSignupDays bounds the confirmation emails a signup sends to
+// an address with a bounce or a complaint in force: none while the
+// address's subscription ended less than this many days ago (while its
+// unsubscribed record is kept: privacy.Retention().Unsubscribed), and
+// otherwise at most one per this many days. A confirmed subscription
+// shields the address (a signup of it sends nothing); once the sweep ends
+// it, this keeps a stranger's signups from mailing the address that
+// reported our email as spam, or hammering a dead mailbox, the month
+// after, and to once a month later; the person can still opt in again
+// (their confirmation lifts the bounce or the complaint).
+const SuppressedSignupDays = 30
+
+// SuppressedSignup decides whether a signup of an address whose
+// suppressions are recs, and whose subscription ended at ended (zero:
+// none ended, or none there), may mail a confirmation at now, and the
+// least time since the last confirmation it requires (0: the signup's own
+// cooldown). Other reasons than a bounce or a complaint do not hold a
+// signup back (the person's own opt-in is what lifts them).
+func SuppressedSignup(recs []Suppression, ended, now time.Time) (mail bool, cooldown time.Duration) {
+	period := time.Duration(SuppressedSignupDays) * 24 * time.Hour
+	for _, r := range recs {
+		if r.InForce() && (r.Reason == SuppressBounced || r.Reason == SuppressComplained) {
+			cooldown = period
+		}
+	}
+	if cooldown > 0 && !ended.IsZero() && now.Sub(ended) < period {
+		return false, 0
+	}
+	return true, cooldown
+}

@@ -73,7 +73,7 @@ func activities() []activity {
 		{name: "Newsletter and marketing email, with a double opt-in", role: "controller", purpose: privacy.PurposeMarketing,
 			people:  []string{"subscribers", "people who asked to subscribe and did not confirm"},
 			data:    []string{"email address", "name (optional)", "topics", "the consent sentence and its version", "confirmation and unsubscription times and request metadata", "delivery feedback (bounces, complaints)"},
-			sources: []int{0, 1, 2}, classes: []string{"unconfirmed_signup", "unsubscribed_subscriber", "consent_proof", "sent_marker", "campaign_record", "policy_notice", "moved_address_forward"}},
+			sources: []int{0, 1, 2}, classes: []string{"unconfirmed_signup", "unsubscribed_subscriber", "consent_proof", "sent_marker", "campaign_record", "policy_notice", "moved_address_forward", "suppressed_subscription"}},
 		{name: "Privacy requests (access, rectification, erasure, objection, restriction, portability, withdrawal)", role: "controller",
 			purpose: privacy.PurposePrivacyRequests,
 			people:  []string{"requesters", "authorised agents", "parents and guardians", "recipients the requester names"},

@@ -65,6 +65,29 @@ func TestDue(t *testing.T) {
 			attrs: map[string]string{"uses": "3"}}, []string{r.RateCounter.Name}},
 		{"a counter before it", privacy.TableOps, item{times: map[string]time.Time{"expires_at": now.Add(time.Second)},
 			attrs: map[string]string{"uses": "3"}}, nil},
+		// A bounce or a complaint under its subject's key: due at once
+		// until the sweep stamps it (grace_from), then its subscription
+		// ended after the grace from the stamp, once; no other
+		// suppression, nor one under another key.
+		{"a bounce first seen", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-time.Minute)}}, []string{r.SuppressedSubscription.Name}},
+		{"a bounce past the grace", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-8 * day), privacy.AttrGraceFrom: now.Add(-8 * day)}}, []string{r.SuppressedSubscription.Name}},
+		{"a complaint past the grace", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "complained"},
+			times: map[string]time.Time{"since": now.Add(-8 * day), privacy.AttrGraceFrom: now.Add(-8 * day)}}, []string{r.SuppressedSubscription.Name}},
+		{"a bounce inside it", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-6 * day), privacy.AttrGraceFrom: now.Add(-6 * day)}}, nil},
+		{"a bounce since long ago, stamped inside it", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-60 * day), privacy.AttrGraceFrom: now.Add(-6 * day)}}, nil},
+		{"a bounce checked", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-8 * day), privacy.AttrGraceFrom: now.Add(-8 * day),
+				privacy.AttrSubscriptionChecked: now.Add(-day)}}, nil},
+		{"a bounce under a request's key", privacy.TableSuppression, item{attrs: map[string]string{"pk": "R#x", "sk": "bounced", "subject": "x"},
+			times: map[string]time.Time{"since": now.Add(-8 * day), privacy.AttrGraceFrom: now.Add(-8 * day)}}, nil},
+		{"an unsubscribe's suppression", privacy.TableSuppression, item{attrs: map[string]string{"pk": "S#x", "sk": "unsubscribed"},
+			times: map[string]time.Time{"since": now.Add(-800 * day)}}, nil},
+		{"a bounce's sort key in another table", privacy.TableSubjects, item{attrs: map[string]string{"sk": "bounced"},
+			times: map[string]time.Time{"since": now.Add(-8 * day)}}, nil},
 	}
 	for _, tt := range tests {
 		got := names(s.due(tt.table, tt.item, now))

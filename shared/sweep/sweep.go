@@ -41,6 +41,14 @@ type Store interface {
 	// its next due time, unless the item changed since it was read;
 	// privacy.ErrHeld when its subject is under a hold in force at now.
 	Strip(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class, now time.Time) error
+	// EndSubscription ends the subscription a due suppression (class c,
+	// action privacy.EndSubscription) leaves without a purpose, if
+	// privacy.EndingOf says so, and marks the suppression checked, in one
+	// write; privacy.ErrHeld when its subject is under a hold in force at
+	// now, privacy.ErrStale when the suppression (lifted) or the
+	// subscription changed since it was read (it stays filed: the next
+	// run decides again). Dry, it only reads and decides.
+	EndSubscription(ctx context.Context, t privacy.Table, item privacy.Item, c privacy.Class, now time.Time, dry bool) (privacy.SubscriptionEnding, error)
 	// Refile files an item under its next due time, or notBefore if that
 	// is later, unless it was filed anew since it was read.
 	Refile(ctx context.Context, t privacy.Table, item privacy.Item, notBefore time.Time) error
@@ -91,7 +99,7 @@ type Report struct {
 	Scanned  int                       `json:"scanned"`       // items read
 	Entries  int                       `json:"index_entries"` // retention index entries read
 	Refiled  int                       `json:"refiled"`       // items read but not due, filed under their next due time
-	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|protected|unreadable
+	Counts   map[string]map[string]int `json:"counts"`        // class -> deleted|stripped|stamped|ended|kept|checked|changed|protected|unreadable
 	Retries  int                       `json:"batch_retries"`
 	Duration time.Duration             `json:"duration_ns"`
 }
@@ -118,6 +126,17 @@ type segmentProgress struct {
 // running for a week starts over rather than from a stale position.
 const checkpointKept = 7 * 24 * time.Hour
 
+// checkpointResumed is how long after the run that began it a checkpoint
+// is resumed: a run that keeps failing on one shard (a failing write, an
+// item it cannot get past) would otherwise resume forever from a
+// checkpoint whose other tables are done, and sweep them never again.
+// Starting over is safe (what was processed left the index), so every
+// table is swept at least once a day whatever one shard does.
+const checkpointResumed = 24 * time.Hour
+
+// runIDLayout is a run's id: when it began.
+const runIDLayout = "20060102T150405.000000000Z"
+
 // ControllerRecordsClass names the controllers' records in a Report.
 const ControllerRecordsClass = "controller_record"
 
@@ -125,8 +144,8 @@ const ControllerRecordsClass = "controller_record"
 func (s *Sweeper) Run(ctx context.Context, opt Options) (Report, error) {
 	start := time.Now()
 	now := s.Now()
-	rep := Report{RunID: now.UTC().Format("20060102T150405.000000000Z"), DryRun: opt.DryRun, Counts: map[string]map[string]int{}}
-	cp, err := s.loadCheckpoint(ctx, opt.DryRun)
+	rep := Report{RunID: now.UTC().Format(runIDLayout), DryRun: opt.DryRun, Counts: map[string]map[string]int{}}
+	cp, err := s.loadCheckpoint(ctx, opt.DryRun, now)
 	if err != nil {
 		return rep, err
 	}
@@ -352,18 +371,60 @@ func (s *Sweeper) apply(ctx context.Context, table privacy.Table, item privacy.I
 		}
 	}
 	for i, c := range classes {
-		if !dry {
-			err := s.Store.Strip(ctx, table, item, c, now)
-			if errors.Is(err, privacy.ErrHeld) { // a hold placed since the run began
-				return protect(classes[i:])
+		what := "stripped"
+		var err error
+		switch {
+		case c.Action == privacy.EndSubscription:
+			// A dry run reads the subscription too: it counts what the
+			// run would do.
+			what, err = s.endSubscription(ctx, table, item, c, now, dry)
+			if errors.Is(err, privacy.ErrUnreadable) {
+				// Not what the class's items are (a key naming no subject,
+				// a since in the future): never acted on, counted and
+				// looked at again a day later, and no error that would
+				// stop the shard (anyone who may write such an item would
+				// otherwise stop the sweep).
+				rep.add(c.Name, "unreadable", 1)
+				if dry {
+					return "", nil
+				}
+				return "", s.Store.Refile(ctx, table, item, now.Add(ProtectedRecheck))
 			}
-			if err != nil {
-				return "", err
-			}
+		case !dry:
+			err = s.Store.Strip(ctx, table, item, c, now)
 		}
-		rep.add(c.Name, "stripped", 1)
+		if errors.Is(err, privacy.ErrHeld) { // a hold placed since the run began
+			return protect(classes[i:])
+		}
+		if err != nil {
+			return "", err
+		}
+		rep.add(c.Name, what, 1)
 	}
 	return "", nil
+}
+
+// endSubscription has the store end the subscription a due suppression
+// leaves without a purpose and says what it did: "stamped" (its first
+// sight: the grace starts), "ended", "kept" (a subscription confirmed
+// after the suppression: not ended, the suppression checked), "checked"
+// (nothing to end), or "changed" (the suppression or the subscription
+// changed since it was read: left filed, decided again by the next run).
+func (s *Sweeper) endSubscription(ctx context.Context, table privacy.Table, item privacy.Item, c privacy.Class, now time.Time, dry bool) (string, error) {
+	ending, err := s.Store.EndSubscription(ctx, table, item, c, now, dry)
+	switch {
+	case errors.Is(err, privacy.ErrStale):
+		return "changed", nil
+	case err != nil:
+		return "", err
+	case ending == privacy.EndingEnd:
+		return "ended", nil
+	case ending == privacy.EndingStamped:
+		return "stamped", nil
+	case ending == privacy.EndingKept:
+		return "kept", nil
+	}
+	return "checked", nil
 }
 
 // holdCache knows the subjects under a legal hold or a restriction: the
@@ -382,7 +443,7 @@ func (h *holdCache) held(ctx context.Context, sub privacy.SubjectID) (bool, erro
 	return h.set[sub], h.err
 }
 
-func (s *Sweeper) loadCheckpoint(ctx context.Context, dry bool) (checkpoint, error) {
+func (s *Sweeper) loadCheckpoint(ctx context.Context, dry bool, now time.Time) (checkpoint, error) {
 	var cp checkpoint
 	if dry {
 		return cp, nil // a dry run looks at everything, from the start
@@ -393,6 +454,10 @@ func (s *Sweeper) loadCheckpoint(ctx context.Context, dry bool) (checkpoint, err
 	}
 	if err := json.Unmarshal(state, &cp); err != nil {
 		return checkpoint{}, nil // unreadable: start over, which is safe
+	}
+	began, err := time.Parse(runIDLayout, cp.RunID)
+	if err != nil || now.Sub(began) > checkpointResumed {
+		return checkpoint{}, nil // too old (or unknown): start over
 	}
 	return cp, nil
 }

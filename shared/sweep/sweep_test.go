@@ -41,7 +41,7 @@ func newEnv(t *testing.T) env {
 	return env{db: localtest.DynamoDB(svc), tables: map[privacy.Table]string{
 		privacy.TableSubjects: n["SubjectsTable"], privacy.TableLedger: n["LedgerTable"],
 		privacy.TableRequests: n["RequestsTable"], privacy.TableOps: n["OpsTable"],
-		privacy.TablePlatformRequests: n["PlatformRequestsTable"]}}
+		privacy.TablePlatformRequests: n["PlatformRequestsTable"], privacy.TableSuppression: n["SuppressionTable"]}}
 }
 
 func (e env) sweeper(db dynamo.SweepAPI) *sweep.Sweeper {
@@ -57,7 +57,7 @@ func N(v int64) types.AttributeValue {
 type seeded struct {
 	table   privacy.Table
 	item    map[string]types.AttributeValue
-	expect  string // "kept", "deleted" or "stripped"
+	expect  string // "kept", "deleted", "stripped" or "checked"
 	removed []string
 	set     map[string]string
 }
@@ -78,6 +78,10 @@ func seedClass(c privacy.Class, pk string) []seeded {
 			clock = S(now.AddDate(0, 0, -c.Days).Add(offset).Format(time.RFC3339Nano))
 		}
 		item := map[string]types.AttributeValue{"pk": S(pk), "sk": S(fmt.Sprintf("%s#%v", c.Name, past)), c.Clock: clock}
+		if len(c.SortKeys) > 0 { // a suppression: its reason is its sort key, since before the sweep's stamp
+			item["pk"], item["sk"] = S(fmt.Sprintf("%s%v", pk, past)), S(c.SortKeys[0])
+			item["since"] = S(now.AddDate(0, 0, -c.Days-1).Format(time.RFC3339Nano))
+		}
 		if c.Kind != "" {
 			item["kind"] = S(c.Kind)
 		}
@@ -100,7 +104,7 @@ func seedClass(c privacy.Class, pk string) []seeded {
 		}
 		s := seeded{table: c.Table, item: item, expect: "kept"}
 		if past && !c.TTLOnly { // a TTL-only class is DynamoDB TTL's alone
-			s.expect = map[privacy.Action]string{privacy.Delete: "deleted", privacy.Strip: "stripped"}[c.Action]
+			s.expect = map[privacy.Action]string{privacy.Delete: "deleted", privacy.Strip: "stripped", privacy.EndSubscription: "checked"}[c.Action]
 			s.removed, s.set = c.Remove, c.Set
 		}
 		out = append(out, s)
@@ -230,6 +234,10 @@ func TestExactRetentionForEveryClass(t *testing.T) {
 		case "deleted":
 			if got != nil {
 				t.Errorf("%s: still there past its period", name)
+			}
+		case "checked": // a suppression with no subscription to end: kept, and marked
+			if got == nil || got[privacy.AttrSubscriptionChecked] == nil || got["retention_pk"] != nil {
+				t.Errorf("%s: not marked checked, or still filed: %v", name, got)
 			}
 		case "stripped":
 			for _, r := range s.removed {

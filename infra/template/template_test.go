@@ -739,7 +739,7 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		"OperatorFunction": {"ControllersAndProcessors": js([]string{dynamo.ControllerPrefix + "*", dynamo.ProcessorPrefix,
 			dynamo.ProcessorContactPK}),
 			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix),
-			"SuppressionLiftAsks": js([]string{dynamo.LiftAskPK})},
+			"SuppressionLiftAsks": js([]string{dynamo.LiftAskPK}), "ProcessorChangeAsks": js([]string{dynamo.ProcessorAskPK})},
 	} {
 		r, ok := tpl.Resources[id]
 		if !ok {

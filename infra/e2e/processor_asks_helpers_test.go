@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"regexp"
 	"testing"
 
@@ -61,4 +62,30 @@ func (s *stack) changeContact(t *testing.T, id, contact, reason string) {
 		t.Fatalf("processor contact: %v %s", err, out)
 	}
 	s.approveAsk(t, out, "called their DPO on the number in the contract")
+}
+
+// approveWaiting approves, as privacyctl's dpo, every processor ask
+// waiting (those a console member asked), and returns how many.
+func (s *stack) approveWaiting(t *testing.T) int {
+	t.Helper()
+	out, err := s.privacyctl(t, "processor", "asks")
+	if err != nil {
+		t.Fatalf("processor asks: %v %s", err, out)
+	}
+	var asks []struct {
+		ID    string `json:"id"`
+		Stale string `json:"stale"`
+	}
+	if err := json.Unmarshal([]byte(out), &asks); err != nil {
+		t.Fatalf("processor asks: %v %s", err, out)
+	}
+	for _, a := range asks {
+		if a.Stale != "" {
+			continue
+		}
+		if out, err := s.privacyctl(t, "processor", "approve", a.ID, "-reason", "checked the contract"); err != nil {
+			t.Fatalf("processor approve %s: %v %s", a.ID, err, out)
+		}
+	}
+	return len(asks)
 }

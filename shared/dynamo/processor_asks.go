@@ -112,7 +112,7 @@ func (s *Store) ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk,
 	}
 	at := es[0].At
 	items := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.tables.Ops, Key: processorAskKey(a.Processor.ID),
-		ConditionExpression: aws.String("ask_id = :id AND expires_at > :now"),
+		ConditionExpression:       aws.String("ask_id = :id AND expires_at > :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(a.ID), ":now": num(at.Unix())}}}}
 	procKey := map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(a.Processor.ID)}
 	switch a.Kind {

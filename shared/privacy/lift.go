@@ -61,7 +61,9 @@ const (
 const ProcessorAskLapses = 72 * time.Hour
 
 // Lapsed reports whether a is past its approval at now.
-func (a ProcessorAsk) Lapsed(now time.Time) bool { return !now.Before(a.AskedAt.Add(ProcessorAskLapses)) }
+func (a ProcessorAsk) Lapsed(now time.Time) bool {
+	return !now.Before(a.AskedAt.Add(ProcessorAskLapses))
+}
 
 // ContactNotice is the email telling a processor's former privacy
 // contact address that the team changed it: the processor's name, when

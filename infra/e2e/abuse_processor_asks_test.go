@@ -165,7 +165,7 @@ func TestAbuseProcessorContactOneMemberAlone(t *testing.T) {
 }
 
 // The console's Processors page under the rule: a team member's ask
-// waits, listed on the page with who asked; their own approval is
+// waits, listed on the page with who asked and on the deadline board; their own approval is
 // refused (403), and so is a viewer's; a member of the team through
 // privacyctl approves it, and the former contact is told. Fails on the
 // code before the rule: the member's post changed the contact at once.
@@ -192,6 +192,10 @@ func TestAbuseProcessorContactConsoleAsksWait(t *testing.T) {
 	ask := m[1]
 	if !strings.Contains(page, "Waiting for a second member (1)") || !strings.Contains(page, localtest.IdPTeamUser) {
 		t.Errorf("the page does not list the ask waiting:\n%s", stripTags(page))
+	}
+	if resp, board := s.do(t, "GET", "/console/deadlines", "", "", cookiesOf(viewer)); resp.StatusCode != 200 ||
+		!strings.Contains(board, "waiting for a second member (1)") || !strings.Contains(board, "Pardot "+u) {
+		t.Errorf("the deadline board does not list the ask waiting: %d\n%s", resp.StatusCode, stripTags(board))
 	}
 	for name, who := range map[string]map[string]string{"the asker": team, "a viewer": viewer} {
 		if status, page := post(who, url.Values{"action": {"approve"}, "ask": {ask}, "reason": {"checked"}}); status != 403 {

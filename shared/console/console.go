@@ -215,10 +215,17 @@ func (c *Console) Deadlines(ctx context.Context, m Member) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	// The processor registrations and contact changes waiting for a
+	// second member: each sends people's data somewhere once approved.
+	asks, err := c.Operator.ProcessorAsks(ctx, m.caller())
+	if err != nil {
+		return Page{}, err
+	}
 	return page(http.StatusOK, "Deadlines", "deadlines", "deadlines", struct {
 		Groups     []group
 		Recipients []operator.RecipientView
-	}{groups, recipients}), nil
+		Asks       []operator.ProcessorAskView
+	}{groups, recipients, asks}), nil
 }
 
 // Entry is one line of a request's timeline.

@@ -62,6 +62,22 @@ func Member(by string) string {
 	return by[:i+len(assumed)] + role
 }
 
+// secondMember is nil when c may approve what asker asked: another member
+// (Member), and one whose identity names one person. A federated user's
+// name (arn:aws:sts::<account>:federated-user/<name>) is chosen by the IAM
+// user who mints it (sts:GetFederationToken), and nothing in it says which
+// user that was: one user could be any number of members, so such a
+// caller approves nothing (review 10).
+func secondMember(asker string, c Caller, what string) error {
+	if strings.Contains(c.By, ":federated-user/") {
+		return fmt.Errorf("%w: a federated user's name does not say who it is; approve %s as your IAM user, role or console session", ErrForbidden, what)
+	}
+	if Member(asker) == Member(c.By) {
+		return fmt.Errorf("%w: you asked for %s; another team member must approve it", ErrForbidden, what)
+	}
+	return nil
+}
+
 // reads is nil when c may read: every caller with an identity.
 func (c Caller) reads() error {
 	if strings.TrimSpace(c.By) == "" {
@@ -1048,8 +1064,8 @@ func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason 
 		return Lift{}, err
 	}
 	if asked && slices.Equal(ask.Reasons, lift) {
-		if Member(ask.AskedBy) == Member(c.By) {
-			return Lift{}, fmt.Errorf("%w: you asked for this lift; another team member must approve it", ErrForbidden)
+		if err := secondMember(ask.AskedBy, c, "this lift"); err != nil {
+			return Lift{}, err
 		}
 		person.Detail["asked_by"], detail["asked_by"] = ask.AskedBy, ask.AskedBy
 		if err := o.Store.TeamLift(ctx, subject, lift, &ask, person,

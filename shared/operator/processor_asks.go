@@ -192,9 +192,10 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 	}
 	a := asks[i]
 	now := o.Now().UTC()
+	if err := secondMember(a.AskedBy, c, "this"); err != nil {
+		return ProcessorView{}, err
+	}
 	switch {
-	case Member(a.AskedBy) == Member(c.By):
-		return ProcessorView{}, fmt.Errorf("%w: you asked for this; another team member must approve it", ErrForbidden)
 	case a.Lapsed(now):
 		return ProcessorView{}, fmt.Errorf("processor ask %s lapsed (not approved within %s); ask again: %w", id,
 			privacy.ProcessorAskLapses, privacy.ErrNotFound)

@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 )
 
 // Review 10 (hostile insider). One member, through one IAM user holding
@@ -86,4 +89,42 @@ func (s *stack) ctlList(t *testing.T) string {
 	t.Helper()
 	out, _ := s.privacyctl(t, "processor", "list")
 	return out
+}
+
+// Review 10 (hostile insider). What the approver checks is not where the
+// people's identities go: a registration's OpenDSR URL may carry
+// userinfo, so "https://opendsr.pardot.example@pardot-dsr.attacker.example/opendsr/v2"
+// reads as Pardot's endpoint on the Processors page and in processor asks
+// (the approver confirms with Pardot, by a channel the team knows, that
+// opendsr.pardot.example is theirs) while its host, where discovery was
+// fetched and every later erasure's identity is sent, is the asker's
+// (they hold its signing key and give its certificate). AddProcessor
+// checks only that the URL has a host. Here the asker's server is the
+// test's OpenDSR processor on 127.0.0.1. Fails now: the ask is accepted,
+// listed under the deceptive URL, and once approved the processor's
+// endpoint is the asker's host.
+func TestReview10RegistrationURLHidesItsHostFromTheApprover(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	u := localtest.Unique()
+	recv := opendsrtest.New(t) // the asker's server
+	cert := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(cert, recv.Certificate, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shown := "http://opendsr.pardot.example"
+	deceptive := shown + "@" + strings.TrimPrefix(recv.URL, "http://")
+	out, err := s.privacyctl(t, "processor", "add", "-name", "Pardot "+u, "-url", deceptive, "-credentials", "site:pw",
+		"-certificate", cert, "-reason", "Pardot's OpenDSR endpoint, per their DPA")
+	if err == nil {
+		t.Errorf("a registration whose URL hides its host behind userinfo was asked: %s", out)
+		asks, _ := s.privacyctl(t, "processor", "asks")
+		if strings.Contains(asks, shown+"@") {
+			t.Logf("the approver is shown: %s", asks)
+		}
+		s.approveAsk(t, out, "Pardot confirmed opendsr.pardot.example is their endpoint")
+		if list, _ := s.privacyctl(t, "processor", "list"); strings.Contains(list, shown+"@127.0.0.1") {
+			t.Errorf("registered: every erasure's identity now goes to the asker's host 127.0.0.1, not to opendsr.pardot.example:\n%s", list)
+		}
+	}
 }

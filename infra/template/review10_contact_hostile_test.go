@@ -1,0 +1,31 @@
+package template_test
+
+import (
+	"testing"
+
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+)
+
+// Review 10 (hostile insider holding one IAM identity: the engineer on
+// call, PrivacyMaintenancePolicy). The former contact's notice of a
+// processor contact change is an item in the requests table (pk
+// PROCNOTICE#<processor>, sk the ask), the mailer's outbox, whose
+// processor name is stored as "name" and whose email is made due by
+// "mail_due". ReapplyErasuresStripEarlierRequests lets the policy's holder
+// UpdateItem any item of the requests table on exactly those attributes
+// (its template comment: IAM cannot tell a REMOVE from a SET), with no
+// key condition. So the engineer on call, alone, rewrites a notice's
+// name to any text ("Pardot. Our records show your mailbox must be
+// re-confirmed at https://...") and sets a new mail_due: the mailer sends
+// it again, from the company's sender, subject "Your privacy contact
+// address with <company> was changed", replies to the team inbox, to the
+// processor's former privacy contact (mailer.makesDue: a new mail_due).
+// The strip needs only the requests' own items (R#<id>). Fails now: the
+// policy allows both updates.
+func TestReview10MaintenanceRewritesTheFormerContactsNotice(t *testing.T) {
+	notice := []string{dynamo.ContactNoticePrefix + "p-1"}
+	check(t, []ask{
+		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(notice, "pk", "sk", "name", dynamo.AttrMailDue), false},
+		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(notice, "pk", "sk", dynamo.AttrMailDue), false},
+	})
+}

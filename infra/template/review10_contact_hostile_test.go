@@ -29,3 +29,19 @@ func TestReview10MaintenanceRewritesTheFormerContactsNotice(t *testing.T) {
 		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(notice, "pk", "sk", dynamo.AttrMailDue), false},
 	})
 }
+
+// Review 10 (defence in depth for the federated finding): a federated
+// user's name is chosen by the IAM user who mints it
+// (sts:GetFederationToken), so one person holding PrivacyTeamPolicy could
+// sign as any number of members. The operator refuses their approvals
+// (operator.secondMember); PrivacyTeamPolicy also denies them the
+// operator's route, whatever else the minting user's session policy
+// passes.
+func TestReview10TeamPolicyDeniesFederatedUsers(t *testing.T) {
+	route := "arn:aws:execute-api:" + region + ":" + account + ":HttpApi/$default/POST/v1/operator"
+	check(t, []ask{
+		{"PrivacyTeamPolicy", "execute-api:Invoke", route, map[string]any{"aws:PrincipalType": "User"}, true},
+		{"PrivacyTeamPolicy", "execute-api:Invoke", route, map[string]any{"aws:PrincipalType": "AssumedRole"}, true},
+		{"PrivacyTeamPolicy", "execute-api:Invoke", route, map[string]any{"aws:PrincipalType": "FederatedUser"}, false},
+	})
+}

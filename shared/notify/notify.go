@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -856,6 +857,10 @@ const KindContactChanged = "processor_contact_changed"
 // nothing of any person.
 func ContactChanged(c Config, n privacy.ContactNotice) (Message, error) {
 	c.Lang = ""
+	// The name is the team's, checked one line when registered; a name
+	// registered before that check is flattened here: it goes to an
+	// outside address.
+	n.ProcessorName = strings.Join(strings.FieldsFunc(n.ProcessorName, unicode.IsControl), " ")
 	subj := subject(c.Lang, "Your privacy contact address with %s was changed", c.Company)
 	text, html, err := render(c.Lang, KindContactChanged, subj, struct {
 		Config

@@ -680,9 +680,13 @@ func (o *Operator) RevokeController(ctx context.Context, c Caller, id, reason st
 
 // ProcessorView is a registered processor, without its credentials.
 type ProcessorView struct {
-	ID             string   `json:"id"`
-	Name           string   `json:"name"`
-	URL            string   `json:"url"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Host is the URL's host alone: where its discovery was fetched and
+	// every erasure's identity is sent, shown apart from the URL so what
+	// the approver checks is that host (review 10).
+	Host           string   `json:"host,omitempty"`
 	IdentityFormat string   `json:"identity_format"`
 	Types          []string `json:"types"`
 	// Contact is the privacy contact address of a processor told by
@@ -779,16 +783,23 @@ func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (
 	if a.URL == "" {
 		return o.addProcessorByEmail(ctx, c, a)
 	}
+	if err := processorText(a); err != nil {
+		return ProcessorAskView{}, err
+	}
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
 	contact, domain, contactErr := contactOf(a.Contact)
 	switch {
-	case strings.TrimSpace(a.Name) == "":
-		return ProcessorAskView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	case a.Contact != "" && contactErr != nil:
 		return ProcessorAskView{}, contactErr
 	case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.AllowHTTP)):
 		return ProcessorAskView{}, fmt.Errorf("%w: url must be the processor's https OpenDSR v2 base URL", ErrBadRequest)
+	// What the approver reads must be where the identities go: no
+	// userinfo ("https://their.example@elsewhere.example/" is
+	// elsewhere.example's), no query, no fragment.
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(a.URL, "@?#") || u.Opaque != "":
+		return ProcessorAskView{}, fmt.Errorf("%w: url must be the processor's OpenDSR v2 base URL alone: "+
+			"no user or password before its host (\"@\"), no query (\"?\"), no fragment (\"#\")", ErrBadRequest)
 	case !hasPass || user == "":
 		return ProcessorAskView{}, fmt.Errorf("%w: credentials must be USER:PASSWORD", ErrBadRequest)
 	case a.Certificate == "":
@@ -811,11 +822,28 @@ func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (
 	}
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), URL: strings.TrimRight(a.URL, "/"), Credentials: sealed,
 		Certificate: a.Certificate, IdentityFormat: format, Types: types, Contact: contact}
-	detail := map[string]string{"name": p.Name, "url": p.URL, "identity_format": format}
+	detail := map[string]string{"name": p.Name, "url": p.URL, "host": u.Host, "identity_format": format}
 	if contact != "" {
 		detail["contact_domain"] = domain
 	}
 	return o.askProcessor(ctx, c, privacy.ProcessorAsk{Kind: privacy.ProcessorAskAdd, Processor: p, Reason: a.Reason}, detail)
+}
+
+// processorText checks a registration's name and reason: required name,
+// each one line without control characters (the name goes into the
+// email to the processor's former contact, an outside address, when its
+// contact changes; the reason into the ask the approver reads).
+func processorText(a NewProcessor) error {
+	if strings.TrimSpace(a.Name) == "" {
+		return fmt.Errorf("%w: name is required", ErrBadRequest)
+	}
+	if err := privacy.CheckLine("name", a.Name, privacy.MaxName); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if err := privacy.CheckLine("reason", a.Reason, privacy.MaxDetails); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return nil
 }
 
 // contactOf is a processor's privacy contact address, normalised, and
@@ -835,10 +863,11 @@ func contactOf(address string) (contact, domain string, err error) {
 // done. The ledger names who registered it and why, and the contact's
 // domain, never the address.
 func (o *Operator) addProcessorByEmail(ctx context.Context, c Caller, a NewProcessor) (ProcessorAskView, error) {
+	if err := processorText(a); err != nil {
+		return ProcessorAskView{}, err
+	}
 	contact, domain, err := contactOf(a.Contact)
 	switch {
-	case strings.TrimSpace(a.Name) == "":
-		return ProcessorAskView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	case a.Credentials != "" || a.Certificate != "":
 		return ProcessorAskView{}, fmt.Errorf("%w: credentials and a certificate go with the processor's OpenDSR url", ErrBadRequest)
 	case err != nil:

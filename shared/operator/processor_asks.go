@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +36,20 @@ type ProcessorAskView struct {
 }
 
 func processorView(p privacy.Processor) ProcessorView {
-	return ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: p.Contact}
+	return ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, Host: hostOf(p.URL), IdentityFormat: p.IdentityFormat, Types: p.Types,
+		Contact: p.Contact}
+}
+
+// hostOf is an OpenDSR URL's host ("" for none): where its requests go.
+func hostOf(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unreadable url)"
+	}
+	return u.Host
 }
 
 func askView(a privacy.ProcessorAsk) ProcessorAskView {
@@ -82,7 +96,7 @@ func (o *Operator) ChangeProcessorContact(ctx context.Context, c Caller, id, con
 	case strings.TrimSpace(reason) == "":
 		return ProcessorAskView{}, fmt.Errorf("%w: a reason is required: the audit records why the processor's address changed", ErrBadRequest)
 	}
-	if err := privacy.CheckText("reason", reason, privacy.MaxDetails); err != nil {
+	if err := privacy.CheckLine("reason", reason, privacy.MaxDetails); err != nil {
 		return ProcessorAskView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	p, err := o.processor(ctx, id)
@@ -179,7 +193,7 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 	if reason == "" {
 		return ProcessorView{}, fmt.Errorf("%w: a reason is required: the audit records what you checked before approving", ErrBadRequest)
 	}
-	if err := privacy.CheckText("reason", reason, privacy.MaxDetails); err != nil {
+	if err := privacy.CheckLine("reason", reason, privacy.MaxDetails); err != nil {
 		return ProcessorView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	asks, err := o.Store.ProcessorAsks(ctx)
@@ -207,6 +221,9 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 	switch a.Kind {
 	case privacy.ProcessorAskAdd:
 		detail["name"], detail["url"], detail["identity_format"] = p.Name, p.URL, p.IdentityFormat
+		if p.URL != "" {
+			detail["host"] = hostOf(p.URL)
+		}
 		detail["contact_domain"] = domainOf(p.Contact)
 		if p.URL == "" {
 			detail["told_by"] = "email"

@@ -101,7 +101,7 @@ func (s *Store) ProcessorAsks(ctx context.Context) ([]privacy.ProcessorAsk, erro
 // ask recorded for its processor and has not lapsed, and (a contact
 // change) while the processor is registered with the contact a was asked
 // over. The new contact is kept under ProcessorContactPK and stamped
-// contact_changed_at (as SetProcessorContact does), and a former address
+// contact_changed_at, and a former address
 // is given its ContactNotice (notice, when not nil) in the same write.
 // privacy.ErrNotFound when the ask is no longer recorded (approved,
 // replaced, lapsed); privacy.ErrStale when the processor changed or was

@@ -24,7 +24,14 @@ import (
 // policy allows both updates.
 func TestReview10MaintenanceRewritesTheFormerContactsNotice(t *testing.T) {
 	notice := []string{dynamo.ContactNoticePrefix + "p-1"}
+	// What the strip writes stays allowed (reapply-erasures' own requests,
+	// replayed in TestIAMReview6ChangedPathsAsAWSSeesThem: StripRequestAddress on the request,
+	// stripDeliveries' REMOVE identity_value on its deliveries, both under
+	// R#<id>).
+	request := []string{"R#r1"}
 	check(t, []ask{
+		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(request, "answer", "email", "mail_due", "name", "pk", "question", "sk"), true},
+		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(request, "identity_value", "pk", "sk"), true},
 		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(notice, "pk", "sk", "name", dynamo.AttrMailDue), false},
 		{"PrivacyMaintenancePolicy", "dynamodb:UpdateItem", table("RequestsTable"), keys(notice, "pk", "sk", dynamo.AttrMailDue), false},
 	})

@@ -19,9 +19,7 @@ import (
 // contact address.
 func (s *stack) addMailProcessor(t *testing.T, name, contact string) {
 	t.Helper()
-	if out, err := s.privacyctl(t, "processor", "add", "-name", name, "-contact", contact); err != nil {
-		t.Fatalf("processor add %s: %v %s", name, err, out)
-	}
+	s.registerProcessor(t, "-name", name, "-contact", contact)
 }
 
 // R7P-1. An erasure leaves no trace (docs/testing.md: "erasure leaving no

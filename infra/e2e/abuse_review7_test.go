@@ -135,7 +135,14 @@ func TestAbuseReview7StrangersOptInPutsUnseenSentenceInVictimsProof(t *testing.T
 // route's status and body.
 func (s *stack) operatorAs(t *testing.T, arn, action string, args map[string]any) (int, string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"action": action, "args": args})
+	return s.operatorOn(t, arn, action, "", args)
+}
+
+// operatorOn is operatorAs of an action on id (a request, a processor, an
+// ask).
+func (s *stack) operatorOn(t *testing.T, arn, action, id string, args map[string]any) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"action": action, "id": id, "args": args})
 	ev, _ := json.Marshal(map[string]any{"version": "2.0", "routeKey": "POST /v1/operator", "rawPath": "/v1/operator",
 		"headers": map[string]string{"content-type": "application/json"}, "body": string(body), "isBase64Encoded": false,
 		"requestContext": map[string]any{"requestId": "r7-" + localtest.Unique(), "routeKey": "POST /v1/operator",

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +88,7 @@ func TestAbuseReview8LiftMailsARemovedProcessor(t *testing.T) {
 	s := startStack(t)
 	u := localtest.Unique()
 	contact := "privacy-" + u + "@former.example"
-	out, err := s.privacyctl(t, "processor", "add", "-name", "Former "+u, "-contact", contact)
-	m := regexp.MustCompile(`processor (\S+) registered`).FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("processor add: %v %s", err, out)
-	}
+	proc, _ := s.registerProcessor(t, "-name", "Former "+u, "-contact", contact)
 	addr := "removed-proc-" + u + "@example.com"
 	id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"restriction"}`)
 	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
@@ -106,7 +101,7 @@ func TestAbuseReview8LiftMailsARemovedProcessor(t *testing.T) {
 	}
 
 	// The contract ends: the team stops telling it.
-	if out, err := s.privacyctl(t, "processor", "remove", m[1], "-reason", "contract ended"); err != nil {
+	if out, err := s.privacyctl(t, "processor", "remove", proc, "-reason", "contract ended"); err != nil {
 		t.Fatalf("processor remove: %v %s", err, out)
 	}
 	// Later, the team lifts the restriction: the person is told.

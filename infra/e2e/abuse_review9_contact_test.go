@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +27,7 @@ func TestAbuseReview9RetiredContactsLinkStillConfirms(t *testing.T) {
 	s := startStack(t)
 	u := localtest.Unique()
 	old, moved := "privacy-"+u+"@pardot.example", "dpo-"+u+"@pardot-privacy.example"
-	out, err := s.privacyctl(t, "processor", "add", "-name", "Pardot "+u, "-contact", old)
-	m := regexp.MustCompile(`processor (\S+) registered`).FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("processor add: %v %s", err, out)
-	}
+	proc, _ := s.registerProcessor(t, "-name", "Pardot "+u, "-contact", old)
 	addr := "erased-" + u + "@example.com"
 	id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"erasure"}`)
 	if resp, out := s.do(t, "POST", s.path(t, verify), "", "", nil); resp.StatusCode != 200 || !strings.Contains(out, `"completed"`) {
@@ -48,9 +43,7 @@ func TestAbuseReview9RetiredContactsLinkStillConfirms(t *testing.T) {
 	if link == "" {
 		t.Fatalf("no confirm link:\n%s", got[0].Body.Text)
 	}
-	if out, err := s.privacyctl(t, "processor", "contact", m[1], "-contact", moved, "-reason", "their old inbox changed hands "+u); err != nil {
-		t.Fatalf("processor contact: %v %s", err, out)
-	}
+	s.changeContact(t, proc, moved, "their old inbox changed hands "+u)
 	// The old inbox's new holder clicks.
 	resp, body := s.do(t, "POST", s.path(t, link), "", "", nil)
 	confirmed := false

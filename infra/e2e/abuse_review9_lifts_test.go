@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +28,7 @@ func TestAbuseReview9RemovedProcessorsWaitingMailGoesToItsRetiredContact(t *test
 	s := startStackOpts(t, localtest.Need(t), 1, map[string]string{"PROCESSOR_MAIL_EVERY": every.String()}, nil)
 	u := localtest.Unique()
 	old, moved := "privacy-"+u+"@pardot.example", "dpo-"+u+"@pardot-privacy.example"
-	out, err := s.privacyctl(t, "processor", "add", "-name", "Pardot "+u, "-contact", old)
-	m := regexp.MustCompile(`processor (\S+) registered`).FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("processor add: %v %s", err, out)
-	}
-	proc := m[1]
+	proc, _ := s.registerProcessor(t, "-name", "Pardot "+u, "-contact", old)
 	erase := func(addr string) {
 		t.Helper()
 		_, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"erasure"}`)
@@ -54,9 +48,7 @@ func TestAbuseReview9RemovedProcessorsWaitingMailGoesToItsRetiredContact(t *test
 
 	// The old inbox changed hands: the team moves the contact, then ends
 	// the contract.
-	if out, err := s.privacyctl(t, "processor", "contact", proc, "-contact", moved, "-reason", "their inbox changed hands "+u); err != nil {
-		t.Fatalf("processor contact: %v %s", err, out)
-	}
+	s.changeContact(t, proc, moved, "their inbox changed hands "+u)
 	if out, err := s.privacyctl(t, "processor", "remove", proc, "-reason", "contract ended"); err != nil {
 		t.Fatalf("processor remove: %v %s", err, out)
 	}

@@ -310,12 +310,23 @@ func TestConsole(t *testing.T) {
 	team.do(chromedp.SetValue(chromedp.CSS("#p-certificate"), string(recv.Certificate)))
 	team.typeInto("#p-reason", "Art. 28 contract "+u)
 	team.submit("#register", "#done")
+	// Each registration waits for a second member: privacyctl's dpo
+	// approves both.
+	if out, _ := s.privacyctl(t, "processor", "list"); strings.Contains(out, "Pardot "+u) {
+		t.Fatalf("a registration from the console took effect before a second member approved it:\n%s", out)
+	}
+	if n := s.approveWaiting(t); n != 2 {
+		t.Fatalf("%d asks waiting, want the 2 registrations", n)
+	}
 	if out, _ := s.privacyctl(t, "processor", "list"); !strings.Contains(out, "mailto:privacy-"+u+"@pardot.example") ||
 		!strings.Contains(out, recv.URL+" mailto:dpo-"+u+"@drift.example") {
 		t.Fatalf("processors registered from the console:\n%s", out)
 	}
-	if by := s.ledgerBy(t, "processor_added"); len(by) != 2 || by[0] != localtest.IdPTeamUser || by[1] != localtest.IdPTeamUser {
-		t.Errorf("processor_added by %v, want the console's member twice", by)
+	if by := s.ledgerBy(t, "processor_add_asked"); len(by) != 2 || by[0] != localtest.IdPTeamUser || by[1] != localtest.IdPTeamUser {
+		t.Errorf("processor_add_asked by %v, want the console's member twice", by)
+	}
+	if by := s.ledgerBy(t, "processor_added"); len(by) != 2 || by[0] != dpoARN || by[1] != dpoARN {
+		t.Errorf("processor_added by %v, want privacyctl's dpo twice", by)
 	}
 	if out, err := s.privacyctl(t, "audit", "-format", "jsonl"); err != nil || !strings.Contains(out, `"reason":"Art. 28 contract `+u+`"`) ||
 		!strings.Contains(out, "drift.example") || strings.Contains(out, "dpo-"+u) {
@@ -335,13 +346,18 @@ func TestConsole(t *testing.T) {
 	team.typeInto("#c-contact", "dpo-"+u+"@pardot-privacy.example")
 	team.typeInto("#c-reason", "their DPO moved "+u)
 	team.submit("#change-contact", "#done")
+	team.check("console-processors-ask")
+	if n := s.approveWaiting(t); n != 1 {
+		t.Fatalf("%d asks waiting, want the contact change", n)
+	}
 	if out, _ := s.privacyctl(t, "processor", "list"); !strings.Contains(out, "mailto:dpo-"+u+"@pardot-privacy.example") ||
 		strings.Contains(out, "mailto:privacy-"+u+"@pardot.example") {
 		t.Fatalf("the contact changed from the console:\n%s", out)
 	}
 	if out, err := s.privacyctl(t, "audit", "-format", "jsonl"); err != nil || !strings.Contains(out, `"action":"processor_contact_changed"`) ||
 		!strings.Contains(out, `"reason":"their DPO moved `+u+`"`) || !strings.Contains(out, "pardot-privacy.example") ||
-		strings.Contains(out, "dpo-"+u+"@") || !strings.Contains(out, localtest.IdPTeamUser) {
+		strings.Contains(out, "dpo-"+u+"@") || !strings.Contains(out, localtest.IdPTeamUser) ||
+		!strings.Contains(out, `"action":"processor_contact_change_asked"`) {
 		t.Errorf("the console's contact change in the audit: %v\n%s", err, out)
 	}
 	// A wrong certificate is refused with why, nothing registered.

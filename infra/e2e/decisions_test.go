@@ -32,6 +32,13 @@ var (
 // each of its calls against that policy.
 func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return s.privacyctlAs(t, nil, args...)
+}
+
+// privacyctlAs runs privacyctl as privacyctl does, a team action signed
+// as as (another member's development user) when not nil.
+func (s *stack) privacyctlAs(t *testing.T, as *local.Identity, args ...string) (string, error) {
+	t.Helper()
 	ctlOnce.Do(func() {
 		ctlPath = filepath.Join(localtest.Root(), ".local", "e2e-build", "privacyctl")
 		build := exec.Command("go", "build", "-o", ctlPath, "./infra/privacyctl")
@@ -59,6 +66,9 @@ func (s *stack) privacyctl(t *testing.T, args ...string) (string, error) {
 	default:
 		args = append(args, "-api", s.URL+"/v1/operator")
 		who = local.DevIdentities()[1]
+		if as != nil {
+			who = *as
+		}
 	}
 	cmd := exec.Command(ctlPath, args...)
 	cmd.Dir = localtest.Root()

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +15,19 @@ import (
 // processor's mailbox for its period's digest when the address changed
 // goes to the new one, and so does the next erasure; the old address is
 // mailed nothing more, least of all the people's addresses. The ledger
-// names the new domain, never the address. Abuse: the console's route
-// without a session is refused (401) and changes nothing; a privacyctl
-// change without a reason or to a non-address is refused.
+// names the new domain, never the address; the old address is told of
+// the change, with nothing of any person. The change is asked by one
+// member and approved by another (TestAbuseProcessorContactOneMember has
+// the refusals). Abuse: the console's route without a session is refused
+// (401) and changes nothing; a privacyctl change without a reason or to a
+// non-address is refused.
 func TestProcessorContactChanged(t *testing.T) {
 	t.Parallel()
 	const every = 20 * time.Second
 	s := startStackOpts(t, localtest.Need(t), 1, map[string]string{"PROCESSOR_MAIL_EVERY": every.String()}, nil)
 	u := localtest.Unique()
 	old, moved := "privacy-"+u+"@pardot.example", "dpo-"+u+"@pardot-privacy.example"
-	out, err := s.privacyctl(t, "processor", "add", "-name", "Pardot "+u, "-contact", old)
-	m := regexp.MustCompile(`processor (\S+) registered`).FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("processor add: %v %s", err, out)
-	}
-	proc := m[1]
+	proc, _ := s.registerProcessor(t, "-name", "Pardot "+u, "-contact", old)
 	erase := func(addr string) string {
 		t.Helper()
 		id, verify, _ := s.fileAndOpen(t, addr, `{"email":"`+addr+`","type":"erasure"}`)
@@ -66,9 +63,7 @@ func TestProcessorContactChanged(t *testing.T) {
 	}
 
 	// The team's change, with why.
-	if out, err := s.privacyctl(t, "processor", "contact", proc, "-contact", moved, "-reason", "their DPO moved "+u); err != nil {
-		t.Fatalf("processor contact: %v %s", err, out)
-	}
+	s.changeContact(t, proc, moved, "their DPO moved "+u)
 	if out, _ := s.privacyctl(t, "processor", "list"); !strings.Contains(out, "mailto:"+moved) || strings.Contains(out, old) {
 		t.Fatalf("processor list after the change:\n%s", out)
 	}
@@ -88,12 +83,26 @@ func TestProcessorContactChanged(t *testing.T) {
 	}); len(got) != 1 {
 		t.Error("the erasure after the change did not reach the new contact")
 	}
-	// The old address got the first erasure's email and nothing more.
-	if got := s.mailsTo(t, old); len(got) != 1 || !strings.Contains(got[0].Body.Text, before) {
-		for _, e := range got {
-			t.Logf("to the old contact: %s\n%s", e.Subject, e.Body.Text)
+	// The old address got the first erasure's email and the notice of the
+	// change (the new domain, nothing of any person), nothing more.
+	localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(old) && strings.Contains(e.Subject, "was changed") })
+	got := s.mailsTo(t, old)
+	notices := 0
+	for _, e := range got {
+		switch {
+		case strings.Contains(e.Body.Text, before) && !strings.Contains(e.Subject, "was changed"):
+		case strings.Contains(e.Subject, "was changed"):
+			notices++
+			if !strings.Contains(e.Body.Text, "pardot-privacy.example") || strings.Contains(e.Body.Text, moved) ||
+				strings.Contains(e.Body.Text+e.Body.HTML, u+"@example.com") {
+				t.Errorf("the notice to the old contact:\n%s", e.Body.Text)
+			}
+		default:
+			t.Errorf("to the old contact after the change: %s\n%s", e.Subject, e.Body.Text)
 		}
-		t.Errorf("%d emails to the old contact, want the first erasure's alone", len(got))
+	}
+	if len(got) != 2 || notices != 1 {
+		t.Errorf("%d emails to the old contact (%d notices), want the first erasure's and one notice of the change", len(got), notices)
 	}
 	// The ledger names the change, its domain, never an address.
 	changed := 0

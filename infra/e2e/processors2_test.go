@@ -29,10 +29,7 @@ func (s *stack) addOpenDSRProcessor(t *testing.T, name string, recv *opendsrtest
 	if contact != "" {
 		args = append(args, "-contact", contact)
 	}
-	out, err := s.privacyctl(t, args...)
-	if err != nil {
-		t.Fatalf("processor add %s: %v %s", name, err, out)
-	}
+	_, out := s.registerProcessor(t, args[2:]...)
 	return out
 }
 

@@ -26,9 +26,8 @@ func TestEmailProcessorConfirmsByLink(t *testing.T) {
 	u := localtest.Unique()
 	pardot, drift := "privacy-"+u+"@pardot.example", "dpo-"+u+"@drift.example"
 	for _, p := range []struct{ name, contact string }{{"Pardot " + u, pardot}, {"Drift " + u, drift}} {
-		if out, err := s.privacyctl(t, "processor", "add", "-name", p.name, "-contact", p.contact); err != nil ||
-			!strings.Contains(out, "emailed every erasure, rectification, restriction") {
-			t.Fatalf("processor add %s: %v %s", p.name, err, out)
+		if _, out := s.registerProcessor(t, "-name", p.name, "-contact", p.contact); !strings.Contains(out, "emailed every erasure, rectification, restriction") {
+			t.Fatalf("processor add %s: %s", p.name, out)
 		}
 	}
 	if out, _ := s.privacyctl(t, "processor", "list"); !strings.Contains(out, "mailto:"+pardot) {

@@ -39,9 +39,8 @@ func TestErasureToldToEveryProcessor(t *testing.T) {
 		{"Own Platform", s.URL + "/opendsr/v2", site.id + ":" + site.secret, write("own.pem", certPEM)},
 		{"Outside Receiver", recv.URL, "site:pw", write("recv.pem", recv.Certificate)},
 	} {
-		if out, err := s.privacyctl(t, "processor", "add", "-name", p.name, "-url", p.url, "-credentials", p.creds, "-certificate", p.cert); err != nil ||
-			!strings.Contains(out, "naming the person by sha256") {
-			t.Fatalf("processor add %s: %v %s", p.name, err, out)
+		if _, out := s.registerProcessor(t, "-name", p.name, "-url", p.url, "-credentials", p.creds, "-certificate", p.cert); !strings.Contains(out, "naming the person by sha256") {
+			t.Fatalf("processor add %s: %s", p.name, out)
 		}
 	}
 	// A certificate that did not sign the discovery answer is refused.

@@ -207,11 +207,12 @@ var commands = []command{
 	{name: "opendsr-controllers", help: "the OpenDSR controllers (id, name, region, since, retention, terminated; never a credential)",
 		ask: none, show: printJSON},
 	{name: "processor add", why: true, args: "-name NAME (-url URL -credentials USER:PASSWORD -certificate FILE [-contact ADDRESS] | -contact ADDRESS)",
-		help: "register a processor of the site's data (its OpenDSR v2 base URL): every erasure is then sent to it " +
+		help: "ask to register a processor of the site's data (its OpenDSR v2 base URL): once another team member approves " +
+			"the ask (processor approve), every erasure is sent to it " +
 			"(GDPR Art. 19); its discovery is checked first; with a privacy -contact address, every rectification and " +
 			"restriction (which OpenDSR has no request for) is emailed there, else the deadline board lists each as not told. " +
 			"One without an API is registered by its privacy -contact address alone: every erasure, rectification and " +
-			"restriction is emailed to it, with a link to confirm it done",
+			"restriction is emailed to it, with a link to confirm it done. Nothing is registered until the approval",
 		flags: func(fs *flag.FlagSet, o *options) {
 			nameFlag("the processor's name")(fs, o)
 			fs.StringVar(&o.url, "url", "", "the processor's OpenDSR v2 base URL (…/opendsr/v2)")
@@ -235,7 +236,7 @@ var commands = []command{
 	{name: "processor overdue", help: "the processors to follow up: deliveries that failed, and processors told by email " +
 		"whose confirmation is overdue (30 days)", ask: none, show: printJSON},
 	{name: "audit", args: "[-from YYYY-MM-DD] [-to YYYY-MM-DD] [-format table|jsonl|csv]",
-		help: "every team action of a period (controllers issued, changed, revoked, terminated; processors registered, removed, their contact changed; " +
+		help: "every team action of a period (controllers issued, changed, revoked, terminated; processors asked, registered, removed, their contact change asked and made; " +
 			"legal holds placed, lifted; suppression lifts asked, approved, made; policy versions published), each with who, " +
 			"when, on what (an id, a version, a subject hash) and why, oldest first",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -260,8 +261,9 @@ var commands = []command{
 		flags: func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.asJSON, "json", false, "print JSON") }, ask: none, show: printRecord},
 	{name: "processor remove", why: true, args: "ID", ids: 1, help: "stop telling a processor (what is queued for it still goes)", ask: none},
 	{name: "processor contact", why: true, args: "ID -contact ADDRESS", ids: 1,
-		help: "change a registered processor's privacy contact address (a reason is required): everything it is emailed from " +
-			"then on goes there, the requests already waiting for its email included; the audit names the domains, never the address",
+		help: "ask to change a registered processor's privacy contact address (a reason is required); once another team member " +
+			"approves the ask (processor approve), everything it is emailed goes there, the requests already waiting for its email " +
+			"included, and the former address is told; a new ask replaces the one waiting; the audit names the domains, never the address",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.contact, "contact", "", "the processor's new privacy contact address")
 		}, ask: func(o options) (operator.Args, error) {
@@ -270,6 +272,12 @@ var commands = []command{
 			}
 			return operator.Args{Contact: o.contact}, nil
 		}},
+	{name: "processor approve", why: true, args: "ASK", ids: 1,
+		help: "approve another team member's processor ask (processor asks lists them) within 72 hours, saying what you checked " +
+			"(a reason is required): the processor is registered, or its contact changed, as asked. Your own ask, one replaced " +
+			"by a newer ask or lapsed, and one over a processor changed or removed since are refused", ask: none},
+	{name: "processor asks", help: "the processor registrations and contact changes waiting for a second team member's approval",
+		ask: none, show: printJSON},
 	{name: "hold add", args: "-email ADDRESS -reason TEXT [-until YYYY-MM-DD]",
 		help: "put a person's data under a legal hold: erasures are withheld, the sweep keeps it",
 		flags: func(fs *flag.FlagSet, o *options) {

@@ -11,7 +11,7 @@ import (
 )
 
 // Issue #35 gap B: a processor's contact address changed by the team
-// (dynamo.Store.SetProcessorContact, OperatorFunction: the PROC# item's
+// (dynamo.Store.ApproveProcessorAsk of a contact change, OperatorFunction: the PROC# item's
 // contact_email, its copy under PROC#CONTACT that outlives the
 // processor's removal, and the team's ledger entry in one transaction)
 // and read by the mailer when it sends (Store.ProcessorContact: GetItem
@@ -30,7 +30,9 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 		{name: "the team changes a processor's contact", who: "OperatorFunction",
 			want: []string{"TransactWriteItems"},
 			calls: func(ctx context.Context, st *dynamo.Store) error {
-				return st.SetProcessorContact(ctx, pmProcessor, "privacy@new.example", privacy.Event{Subject: privacy.TeamSubject,
+				return st.ApproveProcessorAsk(ctx, privacy.ProcessorAsk{ID: "ask-1", Kind: privacy.ProcessorAskContact, AskedBy: "ann",
+					AskedAt: now.Add(-time.Hour), Was: "privacy@old.example", Processor: privacy.Processor{ID: pmProcessor, Name: "Drift",
+						Contact: "privacy@new.example"}}, nil, privacy.Event{Subject: privacy.TeamSubject,
 					Name: "processor_contact_changed", At: now, Ref: pmProcessor, LegalBasis: privacy.BasisLegalObligation,
 					Detail: map[string]string{"by": "team", "contact_domain": "new.example"}})
 			}},

@@ -167,14 +167,15 @@ func TestIAMReview7ProcmailPathsAsAWSSeesThem(t *testing.T) {
 				}
 				return st.TellProcessors(ctx, pmRequest, ds, now)
 			}},
-		// privacyctl processor add -contact: the registration and the
-		// team's entry.
+		// privacyctl processor add -contact, approved by a second
+		// member: the ask ended, the registration and the team's entry.
 		{"operator: processor add by contact", []string{"OperatorFunction"}, []string{"TransactWriteItems"},
 			func(ctx context.Context, st *dynamo.Store) error {
 				e := review7TeamEvent("processor_added")
 				e.Ref, e.Detail = pmProcessor, map[string]string{"name": "Drift", "told_by": "email", "contact_domain": "drift.example", "reason": "dpa"}
-				return st.PutProcessor(ctx, privacy.Processor{ID: pmProcessor, Name: "Drift", Contact: pmContact, IdentityFormat: "raw",
-					Types: recipients.EmailTypes()}, e)
+				return st.ApproveProcessorAsk(ctx, privacy.ProcessorAsk{ID: "ask-1", Kind: privacy.ProcessorAskAdd, AskedBy: "ann",
+					AskedAt: e.At.Add(-time.Hour), Processor: privacy.Processor{ID: pmProcessor, Name: "Drift", Contact: pmContact,
+						IdentityFormat: "raw", Types: recipients.EmailTypes()}}, nil, e)
 			}},
 		// privacyctl processor overdue, the console's deadline board
 		// (OperatorFunction) and the daily digest (DeadlineWatchFunction).

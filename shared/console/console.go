@@ -215,10 +215,17 @@ func (c *Console) Deadlines(ctx context.Context, m Member) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	// The processor registrations and contact changes waiting for a
+	// second member: each sends people's data somewhere once approved.
+	asks, err := c.Operator.ProcessorAsks(ctx, m.caller())
+	if err != nil {
+		return Page{}, err
+	}
 	return page(http.StatusOK, "Deadlines", "deadlines", "deadlines", struct {
 		Groups     []group
 		Recipients []operator.RecipientView
-	}{groups, recipients}), nil
+		Asks       []operator.ProcessorAskView
+	}{groups, recipients, asks}), nil
 }
 
 // Entry is one line of a request's timeline.
@@ -472,48 +479,80 @@ func (c *Console) Controllers(ctx context.Context, m Member, a *ControllerAction
 	return page(status, "Controllers", "controllers", "controllers", d), nil
 }
 
-// Processors lists the site's processors and, for the team, registers a
-// (when not nil) through the operator's AddProcessor, the action
-// privacyctl processor add takes: by its OpenDSR URL (with its
-// credentials, certificate and, optionally, a privacy contact address),
-// or by its privacy contact address alone; the team's ledger names who
-// and why.
+// Processors lists the site's processors and the asks waiting for a
+// second member and, for the team, asks to register a (when not nil)
+// through the operator's AddProcessor, the action privacyctl processor
+// add takes: by its OpenDSR URL (with its credentials, certificate and,
+// optionally, a privacy contact address), or by its privacy contact
+// address alone; the team's ledger names who and why. The registration
+// waits for another member's approval (ApproveProcessorAsk).
 func (c *Console) Processors(ctx context.Context, m Member, a *operator.NewProcessor) (Page, error) {
-	return c.processors(ctx, m, a, nil)
+	return c.processors(ctx, m, processorAction{add: a})
 }
 
-// ContactChange is the team's change of a registered processor's privacy
-// contact address, with why.
+// ContactChange is the team's ask to change a registered processor's
+// privacy contact address, with why.
 type ContactChange struct {
 	ID, Contact, Reason string
 }
 
-// ChangeProcessorContact changes a processor's privacy contact address
-// through the operator's ChangeProcessorContact, the action privacyctl
-// processor contact takes (same checks, same ledger entry), and shows the
-// Processors page.
+// ChangeProcessorContact asks to change a processor's privacy contact
+// address through the operator's ChangeProcessorContact, the action
+// privacyctl processor contact takes (same checks, same ledger entry), and
+// shows the Processors page with the ask waiting.
 func (c *Console) ChangeProcessorContact(ctx context.Context, m Member, ch ContactChange) (Page, error) {
-	return c.processors(ctx, m, nil, &ch)
+	return c.processors(ctx, m, processorAction{contact: &ch})
 }
 
-func (c *Console) processors(ctx context.Context, m Member, a *operator.NewProcessor, ch *ContactChange) (Page, error) {
+// Approval is a member's approval of another's processor ask (its id),
+// with what they checked.
+type Approval struct {
+	Ask, Reason string
+}
+
+// ApproveProcessorAsk approves another member's processor ask through the
+// operator's ApproveProcessorAsk, the action privacyctl processor approve
+// takes: the asker's own approval, a replaced or lapsed ask and an ask
+// over a processor changed since are refused.
+func (c *Console) ApproveProcessorAsk(ctx context.Context, m Member, a Approval) (Page, error) {
+	return c.processors(ctx, m, processorAction{approve: &a})
+}
+
+// processorAction is what a post of the Processors page asks: at most one.
+type processorAction struct {
+	add     *operator.NewProcessor
+	contact *ContactChange
+	approve *Approval
+}
+
+func (c *Console) processors(ctx context.Context, m Member, act processorAction) (Page, error) {
 	var d struct {
-		Processors     []operator.ProcessorView
-		Added, Changed *operator.ProcessorView
-		Error          string
+		Processors []operator.ProcessorView
+		Asks       []operator.ProcessorAskView
+		Asked      *operator.ProcessorAskView
+		Approved   *operator.ProcessorView
+		Me, Lapses string
+		Error      string
 	}
+	d.Me, d.Lapses = operator.Member(m.caller().By), fmt.Sprintf("%d hours", int(privacy.ProcessorAskLapses.Hours()))
 	status := http.StatusOK
 	var err error
 	switch {
-	case a != nil:
-		var p operator.ProcessorView
-		if p, err = c.Operator.AddProcessor(ctx, m.caller(), *a); err == nil {
-			d.Added = &p
+	case act.add != nil:
+		var a operator.ProcessorAskView
+		if a, err = c.Operator.AddProcessor(ctx, m.caller(), *act.add); err == nil {
+			d.Asked = &a
 		}
-	case ch != nil:
+	case act.contact != nil:
+		var a operator.ProcessorAskView
+		ch := act.contact
+		if a, err = c.Operator.ChangeProcessorContact(ctx, m.caller(), ch.ID, ch.Contact, ch.Reason); err == nil {
+			d.Asked = &a
+		}
+	case act.approve != nil:
 		var p operator.ProcessorView
-		if p, err = c.Operator.ChangeProcessorContact(ctx, m.caller(), ch.ID, ch.Contact, ch.Reason); err == nil {
-			d.Changed = &p
+		if p, err = c.Operator.ApproveProcessorAsk(ctx, m.caller(), act.approve.Ask, act.approve.Reason); err == nil {
+			d.Approved = &p
 		}
 	}
 	if err != nil {
@@ -524,6 +563,12 @@ func (c *Console) processors(ctx context.Context, m Member, a *operator.NewProce
 	ps, err := c.Operator.Processors(ctx, m.caller())
 	if err != nil {
 		return Page{}, err
+	}
+	if d.Asks, err = c.Operator.ProcessorAsks(ctx, m.caller()); err != nil {
+		return Page{}, err
+	}
+	for i := range d.Asks {
+		d.Asks[i].AskedBy = operator.Member(d.Asks[i].AskedBy)
 	}
 	d.Processors = ps
 	return page(status, "Processors", "processors", "processors", d), nil

@@ -61,6 +61,8 @@ func (c *Console) Routes(rt *httpapi.Router) {
 		switch {
 		case f == nil:
 			return c.Processors(ctx, m, nil)
+		case f.Get("action") == "approve":
+			return c.ApproveProcessorAsk(ctx, m, Approval{Ask: f.Get("ask"), Reason: strings.TrimSpace(f.Get("reason"))})
 		case f.Get("action") == "contact":
 			return c.ChangeProcessorContact(ctx, m, ContactChange{ID: f.Get("id"), Contact: strings.TrimSpace(f.Get("contact")),
 				Reason: strings.TrimSpace(f.Get("reason"))})

@@ -12,7 +12,8 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/web"
 )
 
-// siteStore holds one site request, pending, and no delivery; any other
+// siteStore holds one site request, pending, no delivery and no processor
+// ask; any other
 // call panics (the embedded nil Store).
 type siteStore struct {
 	operator.Store
@@ -29,6 +30,10 @@ func (s siteStore) RequestsByStatus(_ context.Context, st privacy.Status, _ time
 func (siteStore) DeliverySummaries(context.Context, string) ([]privacy.Delivery, error) {
 	return nil, nil
 }
+
+func (siteStore) ProcessorAsks(context.Context) ([]privacy.ProcessorAsk, error) { return nil, nil }
+
+func (siteStore) Processors(context.Context) ([]privacy.Processor, error) { return nil, nil }
 
 // platformStore holds one Platform request, pending and overdue.
 type platformStore struct{ due time.Time }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo/dynamotest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -44,12 +45,12 @@ func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := "proc-" + localtest.Unique()
-			if err := s.PutProcessor(ctx, privacy.Processor{ID: id, Name: "Drift", Contact: "privacy@old.example", IdentityFormat: "raw",
+			if err := dynamotest.PutProcessor(ctx, s, privacy.Processor{ID: id, Name: "Drift", Contact: "privacy@old.example", IdentityFormat: "raw",
 				Types: []string{"erasure"}}, event("processor_added", id)); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range tc.changes {
-				if err := s.SetProcessorContact(ctx, id, c, event("processor_contact_changed", id)); err != nil {
+				if err := dynamotest.SetProcessorContact(ctx, s, id, c, event("processor_contact_changed", id)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -67,17 +68,17 @@ func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 	// address stays as it was), nor is the kept address listed as a
 	// processor.
 	id := "proc-" + localtest.Unique()
-	if err := s.PutProcessor(ctx, privacy.Processor{ID: id, Name: "Gone", Contact: "privacy@gone.example", IdentityFormat: "raw",
+	if err := dynamotest.PutProcessor(ctx, s, privacy.Processor{ID: id, Name: "Gone", Contact: "privacy@gone.example", IdentityFormat: "raw",
 		Types: []string{"erasure"}}, event("processor_added", id)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetProcessorContact(ctx, id, "dpo@gone.example", event("processor_contact_changed", id)); err != nil {
+	if err := dynamotest.SetProcessorContact(ctx, s, id, "dpo@gone.example", event("processor_contact_changed", id)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RemoveProcessor(ctx, id, event("processor_removed", id)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetProcessorContact(ctx, id, "x@gone.example", event("processor_contact_changed", id)); !errors.Is(err, privacy.ErrNotFound) {
+	if err := dynamotest.SetProcessorContact(ctx, s, id, "x@gone.example", event("processor_contact_changed", id)); !errors.Is(err, privacy.ErrNotFound) {
 		t.Errorf("changing a removed processor's contact: %v, want %v", err, privacy.ErrNotFound)
 	}
 	if got, err := s.ProcessorContact(ctx, id); err != nil || got != "dpo@gone.example" {

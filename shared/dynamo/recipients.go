@@ -36,30 +36,11 @@ const ProcessorPrefix = "PROC#"
 
 // ProcessorContactPK is the partition, in the ops table, of the contact
 // address the team last set for a processor (sk its id, contact_email
-// alone; SetProcessorContact): it outlives the processor's removal, so
+// alone; ApproveProcessorAsk): it outlives the processor's removal, so
 // what waited for a removed processor goes to that address, never to the
 // one its delivery kept before the change. Under "PROC#*", which every
 // internet-facing function is denied to write.
 const ProcessorContactPK = "PROC#CONTACT"
-
-// PutProcessor registers a processor (or replaces its registration), with
-// e (who registered it) in the ledger.
-func (s *Store) PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error {
-	item, err := marshalItem(processorRecord{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-		Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: stamp{e.At}, Contact: p.Contact})
-	if err != nil {
-		return fmt.Errorf("marshal processor: %w", err)
-	}
-	item[attrPK], item[attrSK] = str(ProcessorPrefix), str(p.ID)
-	items, err := s.withLedger(e, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: item}})
-	if err != nil {
-		return err
-	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return fmt.Errorf("put processor: %w", err)
-	}
-	return nil
-}
 
 // RemoveProcessor ends a registration, with e (who ended it) in the
 // ledger; privacy.ErrNotFound when there is none. Deliveries already
@@ -78,37 +59,6 @@ func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event)
 	}
 	if err != nil {
 		return fmt.Errorf("remove processor: %w", err)
-	}
-	return nil
-}
-
-// SetProcessorContact changes registered processor id's privacy contact
-// address, with e (who changed it, why) in the ledger, in one
-// transaction; privacy.ErrNotFound when there is no such processor. The
-// mailer reads the address when it sends (ProcessorContact), so the
-// deliveries already waiting for the processor's email go to the new one.
-// The same transaction keeps the address under ProcessorContactPK, where
-// it stays once the processor is removed (RemoveProcessor deletes the
-// registration only): what still waits for it then goes there too. It
-// stamps contact_changed_at (e.At): a confirmation link emailed to the
-// old address before it no longer confirms (ProcessorContactChangedAt).
-func (s *Store) SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error {
-	items, err := s.withLedger(e, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops,
-		Key:                       map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
-		UpdateExpression:          aws.String("SET contact_email = :c, contact_changed_at = :at"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(contact), ":at": str(ts(e.At))}}},
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
-			attrPK: str(ProcessorContactPK), attrSK: str(id), "contact_email": str(contact)}}})
-	if err != nil {
-		return err
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if refusedAt(err, 0) {
-		return privacy.ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("set processor contact: %w", err)
 	}
 	return nil
 }
@@ -137,7 +87,7 @@ func (s *Store) ProcessorContact(ctx context.Context, id string) (string, error)
 }
 
 // ProcessorContactChangedAt is when the team last changed registered
-// processor id's privacy contact address (SetProcessorContact): a
+// processor id's privacy contact address (ApproveProcessorAsk): a
 // confirmation link minted before it was emailed to an address that is no
 // longer the processor's. Only that attribute is read (the rights
 // function's role may read no other of "PROC#" by GetItem); the zero time

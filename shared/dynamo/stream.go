@@ -37,6 +37,9 @@ func decodeItem(c *privacy.Change, item map[string]types.AttributeValue) {
 	case KindNotice:
 		n, err := DecodeNotice(item)
 		c.Notice, c.Err = &n, err
+	case KindContactNotice:
+		n, err := decodeContactNotice(item)
+		c.ContactNotice, c.Err = &n, err
 	case KindDelivery:
 		d, err := decodeDelivery(item)
 		c.Delivery, c.Err = &d, err

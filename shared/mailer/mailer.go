@@ -475,6 +475,11 @@ func (m *Mailer) due(ctx context.Context, ch privacy.Change) ([]notify.Message, 
 		return m.notice(c, *ch.Notice)
 	case ch.Delivery != nil:
 		return m.processorRequest(c, *ch.Delivery, ch.MailDue)
+	case ch.ContactNotice != nil:
+		if ch.MailDue.Kind != privacy.MailContactChanged {
+			return nil, fmt.Errorf("contact notice mail_due %q unknown", ch.MailDue)
+		}
+		return one(notify.ContactChanged(c, *ch.ContactNotice))
 	case ch.Request != nil:
 		req := *ch.Request
 		c.Lang = req.Lang

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -842,6 +843,36 @@ func ProcessorDigestMail(c Config, d ProcessorDigest) (Message, error) {
 		return Message{}, err
 	}
 	msg := Message{Kind: KindProcessorDigest, To: []string{d.To}, Subject: subj, Text: text, HTML: html}
+	if c.TeamInbox != "" {
+		msg.ReplyTo = []string{c.TeamInbox}
+	}
+	return msg, nil
+}
+
+// KindContactChanged tells a processor's former privacy contact address
+// that the team changed it (privacy.ContactNotice): if the change was not
+// the processor's own, it tells the team at once, before the people's
+// requests have gone to the new address for long.
+const KindContactChanged = "processor_contact_changed"
+
+// ContactChanged renders that notice, in English (a company's privacy
+// contact). It names the processor, when, and the new address's domain;
+// nothing of any person.
+func ContactChanged(c Config, n privacy.ContactNotice) (Message, error) {
+	c.Lang = ""
+	// The name is the team's, checked one line when registered; a name
+	// registered before that check is flattened here: it goes to an
+	// outside address.
+	n.ProcessorName = strings.Join(strings.FieldsFunc(n.ProcessorName, unicode.IsControl), " ")
+	subj := subject(c.Lang, "Your privacy contact address with %s was changed", c.Company)
+	text, html, err := render(c.Lang, KindContactChanged, subj, struct {
+		Config
+		privacy.ContactNotice
+	}{c, n})
+	if err != nil {
+		return Message{}, err
+	}
+	msg := Message{Kind: KindContactChanged, To: []string{n.To}, Subject: subj, Text: text, HTML: html}
 	if c.TeamInbox != "" {
 		msg.ReplyTo = []string{c.TeamInbox}
 	}

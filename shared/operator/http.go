@@ -226,22 +226,26 @@ var actions = map[string]action{
 	},
 	"processor add": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		a := r.Args
-		p, err := o.AddProcessor(ctx, c, NewProcessor{Name: a.Name, URL: a.URL, Credentials: a.Credentials, Certificate: a.Certificate,
+		ask, err := o.AddProcessor(ctx, c, NewProcessor{Name: a.Name, URL: a.URL, Credentials: a.Credentials, Certificate: a.Certificate,
 			Contact: a.Contact, Reason: a.Reason})
-		switch {
-		case err != nil:
+		if err != nil {
 			return Result{}, err
-		case p.URL == "":
-			return Result{Message: fmt.Sprintf("processor %s registered: emailed every %s, with a link to confirm each done", p.ID,
-				strings.Join(p.Types, ", ")), Data: p}, nil
-		case p.Contact != "":
-			return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s; "+
-				"emailed every rectification and restriction, with a link to confirm each done", p.ID,
-				strings.Join(p.Types, ", "), p.IdentityFormat), Data: p}, nil
 		}
-		return Result{Message: fmt.Sprintf("processor %s registered: told of every %s, naming the person by %s; "+
-			"not told of rectifications or restrictions (no contact address): the deadline board lists each", p.ID,
-			strings.Join(p.Types, ", "), p.IdentityFormat), Data: p}, nil
+		p := ask.Processor
+		var what string
+		switch {
+		case p.URL == "":
+			what = fmt.Sprintf("emailed every %s, with a link to confirm each done", strings.Join(p.Types, ", "))
+		case p.Contact != "":
+			what = fmt.Sprintf("told of every %s, naming the person by %s; emailed every rectification and restriction, with a "+
+				"link to confirm each done", strings.Join(p.Types, ", "), p.IdentityFormat)
+		default:
+			what = fmt.Sprintf("told of every %s, naming the person by %s; not told of rectifications or restrictions (no contact "+
+				"address): the deadline board lists each", strings.Join(p.Types, ", "), p.IdentityFormat)
+		}
+		return Result{Message: fmt.Sprintf("asked: registering processor %s (%s) needs a second team member, who approves it "+
+			"with processor approve %s before %s; nothing is registered until then. Once approved it is %s", p.ID, p.Name, ask.ID,
+			ask.LapsesAt.Format(time.RFC3339), what), Data: ask}, nil
 	},
 	"processor overdue": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
 		return data(o.OverdueProcessors(ctx, c))
@@ -250,12 +254,24 @@ var actions = map[string]action{
 		return data(o.Processors(ctx, c))
 	},
 	"processor contact": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-		p, err := o.ChangeProcessorContact(ctx, c, r.ID, r.Args.Contact, r.Args.Reason)
+		ask, err := o.ChangeProcessorContact(ctx, c, r.ID, r.Args.Contact, r.Args.Reason)
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{Message: fmt.Sprintf("processor %s's contact address changed: what it is emailed from now on, "+
-			"what waits for it included, goes to the new address", p.ID), Data: p}, nil
+		return Result{Message: fmt.Sprintf("asked: changing processor %s's contact address needs a second team member, who "+
+			"approves it with processor approve %s before %s; nothing changes until then", r.ID, ask.ID,
+			ask.LapsesAt.Format(time.RFC3339)), Data: ask}, nil
+	},
+	"processor approve": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
+		p, err := o.ApproveProcessorAsk(ctx, c, r.ID, r.Args.Reason)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Message: fmt.Sprintf("approved: processor %s (%s) is registered as asked; what it is emailed from now on, "+
+			"what waits for it included, goes to its contact address as registered now", p.ID, p.Name), Data: p}, nil
+	},
+	"processor asks": func(ctx context.Context, o *Operator, c Caller, _ Request) (Result, error) {
+		return data(o.ProcessorAsks(ctx, c))
 	},
 	"processor remove": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		return said(o.RemoveProcessor(ctx, c, r.ID, r.Args.Reason), "processor %s removed", r.ID)
@@ -391,7 +407,7 @@ func Problem(err error) error {
 		status, code = http.StatusBadRequest, "bad_request"
 	case errors.Is(err, privacy.ErrNotFound):
 		status, code = http.StatusNotFound, "not_found"
-	case errors.Is(err, rights.ErrWrongStatus), errors.Is(err, privacy.ErrExists):
+	case errors.Is(err, rights.ErrWrongStatus), errors.Is(err, privacy.ErrExists), errors.Is(err, privacy.ErrStale):
 		status, code = http.StatusConflict, "conflict"
 	default:
 		return err

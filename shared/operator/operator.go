@@ -62,6 +62,22 @@ func Member(by string) string {
 	return by[:i+len(assumed)] + role
 }
 
+// secondMember is nil when c may approve what asker asked: another member
+// (Member), and one whose identity names one person. A federated user's
+// name (arn:aws:sts::<account>:federated-user/<name>) is chosen by the IAM
+// user who mints it (sts:GetFederationToken), and nothing in it says which
+// user that was: one user could be any number of members, so such a
+// caller approves nothing (review 10).
+func secondMember(asker string, c Caller, what string) error {
+	if strings.Contains(c.By, ":federated-user/") {
+		return fmt.Errorf("%w: a federated user's name does not say who it is; approve %s as your IAM user, role or console session", ErrForbidden, what)
+	}
+	if Member(asker) == Member(c.By) {
+		return fmt.Errorf("%w: you asked for %s; another team member must approve it", ErrForbidden, what)
+	}
+	return nil
+}
+
 // reads is nil when c may read: every caller with an identity.
 func (c Caller) reads() error {
 	if strings.TrimSpace(c.By) == "" {
@@ -117,9 +133,12 @@ type Store interface {
 	TerminateController(ctx context.Context, id string, e privacy.Event) error
 	RevokeController(ctx context.Context, id string, e privacy.Event) error
 	Processors(ctx context.Context) ([]privacy.Processor, error)
-	PutProcessor(ctx context.Context, p privacy.Processor, e privacy.Event) error
 	RemoveProcessor(ctx context.Context, id string, e privacy.Event) error
-	SetProcessorContact(ctx context.Context, id, contact string, e privacy.Event) error
+	// A processor's registration and a change of its contact address are
+	// asked by one member and carried out by another's approval.
+	AskProcessor(ctx context.Context, a privacy.ProcessorAsk, e privacy.Event) error
+	ProcessorAsks(ctx context.Context) ([]privacy.ProcessorAsk, error)
+	ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk, notice *privacy.ContactNotice, es ...privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
 	TeamLift(ctx context.Context, subject privacy.SubjectID, reasons []string, ask *privacy.LiftAsk, es ...privacy.Event) error
@@ -661,9 +680,13 @@ func (o *Operator) RevokeController(ctx context.Context, c Caller, id, reason st
 
 // ProcessorView is a registered processor, without its credentials.
 type ProcessorView struct {
-	ID             string   `json:"id"`
-	Name           string   `json:"name"`
-	URL            string   `json:"url"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Host is the URL's host alone: where its discovery was fetched and
+	// every erasure's identity is sent, shown apart from the URL so what
+	// the approver checks is that host (review 10).
+	Host           string   `json:"host,omitempty"`
 	IdentityFormat string   `json:"identity_format"`
 	Types          []string `json:"types"`
 	// Contact is the privacy contact address of a processor told by
@@ -737,51 +760,6 @@ func (o *Operator) RemoveProcessor(ctx context.Context, c Caller, id, reason str
 	return notFound("processor "+id, o.Store.RemoveProcessor(ctx, id, o.teamEvent(ctx, c, "processor_removed", id, reason, nil)))
 }
 
-// ChangeProcessorContact changes registered processor id's privacy
-// contact address (its privacy team moved, its inbox changed hands), with
-// why: what it is emailed from then on goes there, the deliveries already
-// waiting for its email (its mailbox's digest, a retry, a lift) included,
-// as the mailer reads the address when it sends. The team's ledger names
-// who changed it, why, and the domains of the new and the former address,
-// never an address. A reason is required: the address receives people's
-// data.
-func (o *Operator) ChangeProcessorContact(ctx context.Context, c Caller, id, contact, reason string) (ProcessorView, error) {
-	if err := decision(c, "processor contact", id); err != nil {
-		return ProcessorView{}, err
-	}
-	addr, domain, err := contactOf(contact)
-	switch {
-	case err != nil:
-		return ProcessorView{}, err
-	case strings.TrimSpace(reason) == "":
-		return ProcessorView{}, fmt.Errorf("%w: a reason is required: the audit records why the processor's address changed", ErrBadRequest)
-	}
-	if err := privacy.CheckText("reason", reason, privacy.MaxDetails); err != nil {
-		return ProcessorView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
-	}
-	procs, err := o.Store.Processors(ctx)
-	if err != nil {
-		return ProcessorView{}, err
-	}
-	i := slices.IndexFunc(procs, func(p privacy.Processor) bool { return p.ID == id })
-	if i < 0 {
-		return ProcessorView{}, notFound("processor "+id, privacy.ErrNotFound)
-	}
-	p := procs[i]
-	if p.Contact == addr {
-		return ProcessorView{}, fmt.Errorf("%w: that is already processor %s's contact address", ErrBadRequest, id)
-	}
-	detail := map[string]string{"contact_domain": domain}
-	if _, was, ok := strings.Cut(p.Contact, "@"); ok {
-		detail["previous_contact_domain"] = was
-	}
-	e := o.teamEvent(ctx, c, "processor_contact_changed", id, reason, detail)
-	if err := o.Store.SetProcessorContact(ctx, id, addr, e); err != nil {
-		return ProcessorView{}, notFound("processor "+id, err)
-	}
-	return ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: addr}, nil
-}
-
 // NewProcessor is a processor to register: its name, OpenDSR v2 base URL,
 // HTTP Basic credentials (USER:PASSWORD), the PEM of the certificate that
 // signs its answers, optionally its privacy contact address (Contact:
@@ -794,56 +772,78 @@ type NewProcessor struct {
 	Reason                              string
 }
 
-// AddProcessor registers a processor the site's erasures are told to,
-// once its signed discovery says how to name people to it.
-func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (ProcessorView, error) {
+// AddProcessor asks to register a processor the site's erasures are
+// told to, once its signed discovery says how to name people to it: the
+// registration waits for another member's approval (ApproveProcessorAsk),
+// since every person's erasure goes to it from then on.
+func (o *Operator) AddProcessor(ctx context.Context, c Caller, a NewProcessor) (ProcessorAskView, error) {
 	if err := c.decides("processor add"); err != nil {
-		return ProcessorView{}, err
+		return ProcessorAskView{}, err
 	}
 	if a.URL == "" {
 		return o.addProcessorByEmail(ctx, c, a)
+	}
+	if err := processorText(a); err != nil {
+		return ProcessorAskView{}, err
 	}
 	u, err := url.Parse(a.URL)
 	user, _, hasPass := strings.Cut(a.Credentials, ":")
 	contact, domain, contactErr := contactOf(a.Contact)
 	switch {
-	case strings.TrimSpace(a.Name) == "":
-		return ProcessorView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	case a.Contact != "" && contactErr != nil:
-		return ProcessorView{}, contactErr
+		return ProcessorAskView{}, contactErr
 	case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.AllowHTTP)):
-		return ProcessorView{}, fmt.Errorf("%w: url must be the processor's https OpenDSR v2 base URL", ErrBadRequest)
+		return ProcessorAskView{}, fmt.Errorf("%w: url must be the processor's https OpenDSR v2 base URL", ErrBadRequest)
+	// What the approver reads must be where the identities go: no
+	// userinfo ("https://their.example@elsewhere.example/" is
+	// elsewhere.example's), no query, no fragment.
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(a.URL, "@?#") || u.Opaque != "":
+		return ProcessorAskView{}, fmt.Errorf("%w: url must be the processor's OpenDSR v2 base URL alone: "+
+			"no user or password before its host (\"@\"), no query (\"?\"), no fragment (\"#\")", ErrBadRequest)
 	case !hasPass || user == "":
-		return ProcessorView{}, fmt.Errorf("%w: credentials must be USER:PASSWORD", ErrBadRequest)
+		return ProcessorAskView{}, fmt.Errorf("%w: credentials must be USER:PASSWORD", ErrBadRequest)
 	case a.Certificate == "":
-		return ProcessorView{}, fmt.Errorf("%w: certificate is required (the PEM of the processor's signing certificate)", ErrBadRequest)
+		return ProcessorAskView{}, fmt.Errorf("%w: certificate is required (the PEM of the processor's signing certificate)", ErrBadRequest)
 	}
 	var pub *rsa.PublicKey
 	if pub, err = recipients.CertificateKey(a.Certificate); err != nil {
-		return ProcessorView{}, fmt.Errorf("%w: certificate: %v", ErrBadRequest, err)
+		return ProcessorAskView{}, fmt.Errorf("%w: certificate: %v", ErrBadRequest, err)
 	}
 	// Its discovery, signed with that certificate's key, says how to name
 	// people to it and that it takes erasures.
 	format, types, err := recipients.Discover(ctx, o.Client, a.URL, pub)
 	if err != nil {
-		return ProcessorView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return ProcessorAskView{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	id := o.NewID()
 	sealed, err := recipients.Seal(o.CredentialKey, id, a.Credentials)
 	if err != nil {
-		return ProcessorView{}, err
+		return ProcessorAskView{}, err
 	}
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), URL: strings.TrimRight(a.URL, "/"), Credentials: sealed,
 		Certificate: a.Certificate, IdentityFormat: format, Types: types, Contact: contact}
-	detail := map[string]string{"name": p.Name, "url": p.URL, "identity_format": format}
+	detail := map[string]string{"name": p.Name, "url": p.URL, "host": u.Host, "identity_format": format}
 	if contact != "" {
 		detail["contact_domain"] = domain
 	}
-	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, detail)
-	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
-		return ProcessorView{}, err
+	return o.askProcessor(ctx, c, privacy.ProcessorAsk{Kind: privacy.ProcessorAskAdd, Processor: p, Reason: a.Reason}, detail)
+}
+
+// processorText checks a registration's name and reason: required name,
+// each one line without control characters (the name goes into the
+// email to the processor's former contact, an outside address, when its
+// contact changes; the reason into the ask the approver reads).
+func processorText(a NewProcessor) error {
+	if strings.TrimSpace(a.Name) == "" {
+		return fmt.Errorf("%w: name is required", ErrBadRequest)
 	}
-	return ProcessorView{ID: id, Name: p.Name, URL: p.URL, IdentityFormat: format, Types: types, Contact: contact}, nil
+	if err := privacy.CheckLine("name", a.Name, privacy.MaxName); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if err := privacy.CheckLine("reason", a.Reason, privacy.MaxDetails); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return nil
 }
 
 // contactOf is a processor's privacy contact address, normalised, and
@@ -862,23 +862,21 @@ func contactOf(address string) (contact, domain string, err error) {
 // and restriction (recipients.EmailTypes) with a link to confirm each
 // done. The ledger names who registered it and why, and the contact's
 // domain, never the address.
-func (o *Operator) addProcessorByEmail(ctx context.Context, c Caller, a NewProcessor) (ProcessorView, error) {
+func (o *Operator) addProcessorByEmail(ctx context.Context, c Caller, a NewProcessor) (ProcessorAskView, error) {
+	if err := processorText(a); err != nil {
+		return ProcessorAskView{}, err
+	}
 	contact, domain, err := contactOf(a.Contact)
 	switch {
-	case strings.TrimSpace(a.Name) == "":
-		return ProcessorView{}, fmt.Errorf("%w: name is required", ErrBadRequest)
 	case a.Credentials != "" || a.Certificate != "":
-		return ProcessorView{}, fmt.Errorf("%w: credentials and a certificate go with the processor's OpenDSR url", ErrBadRequest)
+		return ProcessorAskView{}, fmt.Errorf("%w: credentials and a certificate go with the processor's OpenDSR url", ErrBadRequest)
 	case err != nil:
-		return ProcessorView{}, fmt.Errorf("%w (or give its OpenDSR url)", err)
+		return ProcessorAskView{}, fmt.Errorf("%w (or give its OpenDSR url)", err)
 	}
 	id := o.NewID()
 	p := privacy.Processor{ID: id, Name: strings.TrimSpace(a.Name), Contact: contact, IdentityFormat: "raw", Types: recipients.EmailTypes()}
-	e := o.teamEvent(ctx, c, "processor_added", id, a.Reason, map[string]string{"name": p.Name, "told_by": "email", "contact_domain": domain})
-	if err := o.Store.PutProcessor(ctx, p, e); err != nil {
-		return ProcessorView{}, err
-	}
-	return ProcessorView{ID: id, Name: p.Name, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: contact}, nil
+	return o.askProcessor(ctx, c, privacy.ProcessorAsk{Kind: privacy.ProcessorAskAdd, Processor: p, Reason: a.Reason},
+		map[string]string{"name": p.Name, "told_by": "email", "contact_domain": domain})
 }
 
 // Holds lists every legal hold.
@@ -1095,8 +1093,8 @@ func (o *Operator) LiftSuppression(ctx context.Context, c Caller, email, reason 
 		return Lift{}, err
 	}
 	if asked && slices.Equal(ask.Reasons, lift) {
-		if Member(ask.AskedBy) == Member(c.By) {
-			return Lift{}, fmt.Errorf("%w: you asked for this lift; another team member must approve it", ErrForbidden)
+		if err := secondMember(ask.AskedBy, c, "this lift"); err != nil {
+			return Lift{}, err
 		}
 		person.Detail["asked_by"], detail["asked_by"] = ask.AskedBy, ask.AskedBy
 		if err := o.Store.TeamLift(ctx, subject, lift, &ask, person,

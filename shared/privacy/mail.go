@@ -184,6 +184,9 @@ type Change struct {
 	Notice       *Notice
 	// Delivery is a processor told by email (MailProcessor).
 	Delivery *Delivery
+	// ContactNotice tells a processor's former contact address of its
+	// change (MailContactChanged).
+	ContactNotice *ContactNotice
 	// Err is why the item could not be decoded.
 	Err error
 }

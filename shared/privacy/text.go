@@ -88,6 +88,17 @@ func CheckText(field, v string, max int) error {
 	return errs.Err()
 }
 
+// CheckLine reports whether v is one line of text fit to show and to put
+// in an email's text (a processor's name, a reason that goes with a
+// change): valid UTF-8, no CR, LF or other control characters, nothing
+// that hides or reorders text, at most max characters once trimmed. Its
+// error is a *ValidationError naming field.
+func CheckLine(field, v string, max int) error {
+	errs := FieldErrors{}
+	singleLine(errs, field, v, false, max)
+	return errs.Err()
+}
+
 // emojiPart is what an emoji sequence's joiner may follow: a symbol (the
 // emoji), its presentation selector U+FE0F, or a skin-tone modifier.
 func emojiPart(r rune) bool {

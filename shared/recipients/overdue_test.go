@@ -9,6 +9,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo/dynamotest"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/recipients"
@@ -28,7 +29,7 @@ func TestEmailConfirmationOverdue(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	if err := store.PutProcessor(ctx, privacy.Processor{ID: "drift", Name: "Drift", Contact: "privacy@drift.example",
+	if err := dynamotest.PutProcessor(ctx, store, privacy.Processor{ID: "drift", Name: "Drift", Contact: "privacy@drift.example",
 		IdentityFormat: "raw", Types: recipients.EmailTypes()}, privacy.Event{At: t0}); err != nil {
 		t.Fatal(err)
 	}

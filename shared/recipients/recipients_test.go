@@ -10,6 +10,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo/dynamotest"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -46,7 +47,7 @@ func TestErasureReachesEveryProcessor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.PutProcessor(ctx, privacy.Processor{ID: id, Name: p.name, URL: p.fp.URL, Credentials: sealed,
+		if err := dynamotest.PutProcessor(ctx, store, privacy.Processor{ID: id, Name: p.name, URL: p.fp.URL, Credentials: sealed,
 			Certificate: string(p.fp.Certificate), IdentityFormat: "sha256", Types: []string{"erasure"}}, privacy.Event{At: t0}); err != nil {
 			t.Fatal(err)
 		}

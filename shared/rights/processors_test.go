@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo/dynamotest"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/links"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
@@ -24,13 +25,13 @@ func TestProcessorLinkAfterContactChanged(t *testing.T) {
 	ctx := context.Background()
 	changed := f.clock.t
 	for _, p := range []string{"moved", "kept"} {
-		if err := f.store.PutProcessor(ctx, privacy.Processor{ID: p, Name: p, Contact: "privacy@" + p + ".example"},
+		if err := dynamotest.PutProcessor(ctx, f.store, privacy.Processor{ID: p, Name: p, Contact: "privacy@" + p + ".example"},
 			privacy.Event{Subject: privacy.TeamSubject, Name: "processor_registered", At: changed.Add(-60 * 24 * time.Hour),
 				Ref: p, LegalBasis: privacy.BasisLegalObligation}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := f.store.SetProcessorContact(ctx, "moved", "dpo@moved-privacy.example", privacy.Event{Subject: privacy.TeamSubject,
+	if err := dynamotest.SetProcessorContact(ctx, f.store, "moved", "dpo@moved-privacy.example", privacy.Event{Subject: privacy.TeamSubject,
 		Name: "processor_contact_changed", At: changed, Ref: "moved", LegalBasis: privacy.BasisLegalObligation}); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo/dynamotest"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi/apigw"
 	"github.com/privacykeeper/privacykeeper/shared/limit"
@@ -834,7 +835,7 @@ func (f *fixture) emailProcessor(t *testing.T) privacy.Processor {
 	t.Helper()
 	proc := privacy.Processor{ID: "p1", Name: "Drift", Contact: "privacy@drift.example", IdentityFormat: "raw",
 		Types: recipients.EmailTypes()}
-	if err := f.store.PutProcessor(context.Background(), proc, privacy.Event{Subject: privacy.TeamSubject, Name: "processor_added",
+	if err := dynamotest.PutProcessor(context.Background(), f.store, proc, privacy.Event{Subject: privacy.TeamSubject, Name: "processor_added",
 		At: f.clock.t, Ref: proc.ID, LegalBasis: privacy.BasisLegalObligation, PolicyVersion: "v1"}); err != nil {
 		t.Fatal(err)
 	}

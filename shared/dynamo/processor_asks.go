@@ -88,10 +88,8 @@ func (s *Store) ProcessorAsks(ctx context.Context) ([]privacy.ProcessorAsk, erro
 		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
 			return nil, fmt.Errorf("decode processor ask: %w", err)
 		}
-		p := r.processorRecord
 		out = append(out, privacy.ProcessorAsk{ID: r.AskID, Kind: r.Kind, Was: r.Was, AskedBy: r.AskedBy, AskedAt: r.AskedAt.Time,
-			Reason: r.Reason, Processor: privacy.Processor{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-				Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, Contact: p.Contact}})
+			Reason: r.Reason, Processor: r.processorRecord.domain()})
 	}
 	return out, nil
 }

@@ -31,6 +31,11 @@ type processorRecord struct {
 	Contact        string   `dynamodbav:"contact_email,omitempty"`
 }
 
+func (p processorRecord) domain() privacy.Processor {
+	return privacy.Processor{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials, Certificate: p.Certificate,
+		IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: p.CreatedAt.Time, Contact: p.Contact}
+}
+
 // ProcessorPrefix is the partition of the processors' list in the ops table.
 const ProcessorPrefix = "PROC#"
 
@@ -124,8 +129,7 @@ func (s *Store) Processors(ctx context.Context) ([]privacy.Processor, error) {
 		if err := attributevalue.UnmarshalMap(it, &p); err != nil {
 			return nil, fmt.Errorf("decode processor: %w", err)
 		}
-		out = append(out, privacy.Processor{ID: p.ID, Name: p.Name, URL: p.URL, Credentials: p.Credentials,
-			Certificate: p.Certificate, IdentityFormat: p.IdentityFormat, Types: p.Types, CreatedAt: p.CreatedAt.Time, Contact: p.Contact})
+		out = append(out, p.domain())
 	}
 	return out, nil
 }

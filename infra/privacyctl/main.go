@@ -614,6 +614,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		if c.show != nil {
+			if msg != "" { // what the answer says beside its data (a list missing the Platform's requests)
+				fmt.Fprintln(os.Stderr, msg)
+			}
 			return c.show(out, data, o)
 		}
 		_, err = fmt.Fprintln(out, msg)

@@ -8,6 +8,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -147,16 +148,18 @@ func (c *Console) Queue(ctx context.Context, m Member, f Filter) (Page, error) {
 	if f.Status != "" {
 		want = []privacy.Status{privacy.Status(f.Status)}
 	}
-	rows, err := c.Operator.List(ctx, m.caller(), operator.Filter{Status: want})
+	rows, warning, err := c.list(ctx, m, operator.Filter{Status: want})
 	if err != nil {
 		return Page{}, err
 	}
 	now := c.Now()
 	open := rows
 	if f.Status != "" {
-		if open, err = c.Operator.List(ctx, m.caller(), operator.Filter{}); err != nil {
+		var w string
+		if open, w, err = c.list(ctx, m, operator.Filter{}); err != nil {
 			return Page{}, err
 		}
+		warning = cmp.Or(warning, w)
 	}
 	counts := []count{{Label: "Open", URL: "/console", N: len(open)},
 		{Label: "Overdue", URL: "/console?overdue=1"}, {Label: "Due within 7 days", URL: "/console?soon=1"},
@@ -184,12 +187,23 @@ func (c *Console) Queue(ctx context.Context, m Member, f Filter) (Page, error) {
 		Rows     []Row
 		Statuses []privacy.Status
 		Types    []privacy.Right
-	}{f, counts, shown, statuses(), privacy.RightTypes()}), nil
+		Warning  string
+	}{f, counts, shown, statuses(), privacy.RightTypes(), warning}), nil
+}
+
+// list is the operator's List for a page: when the Platform's requests
+// cannot be read, the site's rows and what the page says of it.
+func (c *Console) list(ctx context.Context, m Member, f operator.Filter) ([]operator.Row, string, error) {
+	rows, err := c.Operator.List(ctx, m.caller(), f)
+	if errors.Is(err, operator.ErrPlatformUnread) {
+		return rows, "The Platform's requests could not be read just now: only the site's are listed. Reload the page to try again.", nil
+	}
+	return rows, "", err
 }
 
 // Deadlines are the open requests grouped by when they are due.
 func (c *Console) Deadlines(ctx context.Context, m Member) (Page, error) {
-	rows, err := c.Operator.List(ctx, m.caller(), operator.Filter{})
+	rows, warning, err := c.list(ctx, m, operator.Filter{})
 	if err != nil {
 		return Page{}, err
 	}
@@ -225,7 +239,8 @@ func (c *Console) Deadlines(ctx context.Context, m Member) (Page, error) {
 		Groups     []group
 		Recipients []operator.RecipientView
 		Asks       []operator.ProcessorAskView
-	}{groups, recipients, asks}), nil
+		Warning    string
+	}{groups, recipients, asks, warning}), nil
 }
 
 // Entry is one line of a request's timeline.

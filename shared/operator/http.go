@@ -132,7 +132,11 @@ func Days(from, to string) (time.Time, time.Time, error) {
 // only place a name is turned into a method.
 var actions = map[string]action{
 	"list": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
-		return data(o.List(ctx, c, Filter{Status: r.Args.Status, Overdue: r.Args.Overdue}))
+		rows, err := o.List(ctx, c, Filter{Status: r.Args.Status, Overdue: r.Args.Overdue})
+		if errors.Is(err, ErrPlatformUnread) {
+			return Result{Data: rows, Message: ErrPlatformUnread.Error()}, nil
+		}
+		return data(rows, err)
 	},
 	"show": func(ctx context.Context, o *Operator, c Caller, r Request) (Result, error) {
 		return data(o.Show(ctx, c, r.ID))

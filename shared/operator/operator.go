@@ -217,7 +217,9 @@ type Filter struct {
 	Overdue bool
 }
 
-// List lists the requests f keeps, by due date.
+// List lists the requests f keeps, by due date. When the Platform's
+// requests cannot be read it returns the site's rows with
+// ErrPlatformUnread (wrapped): the site's deadlines stay on the board.
 func (o *Operator) List(ctx context.Context, c Caller, f Filter) ([]Row, error) {
 	if err := c.reads(); err != nil {
 		return nil, err
@@ -230,7 +232,8 @@ func (o *Operator) List(ctx context.Context, c Caller, f Filter) ([]Row, error) 
 	rows := rowsOf(reqs, now)
 	platform, err := o.platformRows(ctx, f, now)
 	if err != nil {
-		return nil, err
+		o.Log.ErrorContext(ctx, "the board lists the site's requests alone", "error", err.Error())
+		return rows, fmt.Errorf("%w (%v)", ErrPlatformUnread, err)
 	}
 	if len(platform) == 0 {
 		return rows, nil
@@ -239,6 +242,11 @@ func (o *Operator) List(ctx context.Context, c Caller, f Filter) ([]Row, error) 
 	slices.SortStableFunc(rows, func(a, b Row) int { return a.DueAt.Compare(b.DueAt) })
 	return rows, nil
 }
+
+// ErrPlatformUnread is what List returns, wrapped, beside the site's rows
+// when the Platform's requests could not be read: the board shows the
+// site's deadlines and says the Platform's are missing, as the digest does.
+var ErrPlatformUnread = errors.New("the Platform's requests could not be read: only the site's are listed")
 
 // platformRows are the Platform's open requests f keeps, marked as the
 // Platform's. Only open ones: the board is for deadlines, and a closed

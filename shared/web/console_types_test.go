@@ -33,6 +33,7 @@ func TestConsoleLabelsTypedValues(t *testing.T) {
 		Rows     []row
 		Statuses []privacy.Status
 		Types    []privacy.Right
+		Warning  string
 	}{Filter: filter{Status: string(privacy.RequestAwaitingReview)},
 		Rows:     []row{{ID: "r1", Short: "r1", Type: privacy.RightWithdrawConsent, Status: privacy.RequestAwaitingReview}},
 		Statuses: privacy.OpenStatuses(), Types: privacy.RightTypes()}

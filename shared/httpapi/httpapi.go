@@ -110,6 +110,10 @@ var (
 	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 		Message:    "We could not save your request just now. Nothing was stored; please try again shortly.",
 		RetryAfter: 30 * time.Second}
+	// ErrUnavailableRead is ErrUnavailable for a GET: nothing was to be
+	// saved, and saying "nothing was stored" of a page would be untrue.
+	ErrUnavailableRead = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		Message: "We could not load this just now. Please try again shortly.", RetryAfter: 30 * time.Second}
 )
 
 // RateLimited is the contract's 429: the caller went over a limit and may
@@ -368,6 +372,9 @@ func (rt *Router) Serve(ctx context.Context, r Request) Response {
 		if !errors.As(err, &e) {
 			log.ErrorContext(ctx, "request failed", "error", err.Error())
 			e = ErrUnavailable
+			if strings.HasPrefix(r.RouteKey, "GET ") || strings.HasPrefix(r.RouteKey, "HEAD ") {
+				e = ErrUnavailableRead
+			}
 		}
 		resp = rt.fail(r, e)
 	}

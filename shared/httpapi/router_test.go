@@ -89,6 +89,18 @@ func TestRouterErrors(t *testing.T) {
 		strings.Contains(resp.Body, "connection refused") {
 		t.Fatalf("dependency failure answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
+	if !strings.Contains(resp.Body, "Nothing was stored") {
+		t.Errorf("a submission's dependency failure does not say nothing was stored: %s", resp.Body)
+	}
+	// A page's: nothing was to be stored, so the answer does not say so.
+	rt.Handle("GET /down", func(ctx context.Context, r httpapi.Request) (httpapi.Response, error) {
+		return httpapi.Response{}, errors.New("dial tcp: connection refused")
+	})
+	resp = rt.Serve(context.Background(), httpapi.Request{RouteKey: "GET /down"})
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" || strings.Contains(resp.Body, "stored") ||
+		strings.Contains(resp.Body, "save") {
+		t.Errorf("a page's dependency failure answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
 	resp = rt.Serve(context.Background(), httpapi.Request{RouteKey: "GET /nowhere"})
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown route %d", resp.StatusCode)

@@ -393,10 +393,22 @@ func (o *Operator) serveIAM(ctx context.Context, r httpapi.Request) (httpapi.Res
 	}
 	res, err := o.dispatch(ctx, Caller{By: by, MayDecide: true}, req)
 	if err != nil {
-		return httpapi.Response{}, Problem(err)
+		p := Problem(err)
+		if e := (*httpapi.Error)(nil); !errors.As(p, &e) {
+			// A dependency failed: the team is told so, not the site's
+			// "nothing was stored" (a step of several may have been made).
+			o.Log.ErrorContext(ctx, "operator action failed", "action", req.Action, "error", err.Error())
+			return httpapi.Response{}, errActionUnavailable
+		}
+		return httpapi.Response{}, p
 	}
 	return httpapi.JSON(http.StatusOK, res), nil
 }
+
+// errActionUnavailable answers an action a dependency failed.
+var errActionUnavailable = &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: 30 * time.Second,
+	Message: "The action could not be completed just now: a service it needs did not answer. " +
+		"Check what took effect (privacyctl show, or the ledger) before trying again."}
 
 // Problem is err as the contract answers it: the caller's mistakes with
 // their status and message (the team reads them), anything else as it is

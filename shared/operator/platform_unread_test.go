@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -39,5 +40,25 @@ func TestListActionWithThePlatformUnread(t *testing.T) {
 	rows, _ := res.Data.([]Row)
 	if len(rows) != 1 || rows[0].ID != "site-req-1" || !strings.Contains(res.Message, "could not be read") {
 		t.Errorf("list: %d rows, message %q; want the site's request and the Platform's absence said", len(rows), res.Message)
+	}
+}
+
+// deskDown is a requests table that cannot be read.
+type deskDown struct{ Store }
+
+func (deskDown) RequestsByStatus(context.Context, privacy.Status, time.Time) ([]privacy.RightsRequest, error) {
+	return nil, errors.New("dial tcp: connection refused")
+}
+
+// A team action a dependency failed is a 503 that says so, not the site's
+// "We could not save your request... Nothing was stored" (untrue of a
+// read, and not known of an action of several steps).
+func TestActionUnavailableAnswer(t *testing.T) {
+	o := &Operator{Store: deskDown{}, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	_, err := o.serveIAM(context.Background(), httpapi.Request{Caller: "arn:aws:iam::000000000000:user/ann",
+		Body: `{"action":"list"}`, Headers: map[string]string{"content-type": "application/json"}})
+	var e *httpapi.Error
+	if !errors.As(err, &e) || e.Status != 503 || strings.Contains(e.Message, "stored") || strings.Contains(e.Message, "refused") {
+		t.Errorf("list with the requests table down: %v", err)
 	}
 }

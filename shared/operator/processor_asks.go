@@ -209,8 +209,7 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 	if err := secondMember(a.AskedBy, c, "this"); err != nil {
 		return ProcessorView{}, err
 	}
-	switch {
-	case a.Lapsed(now):
+	if a.Lapsed(now) {
 		return ProcessorView{}, fmt.Errorf("processor ask %s lapsed (not approved within %s); ask again: %w", id,
 			privacy.ProcessorAskLapses, privacy.ErrNotFound)
 	}

@@ -251,6 +251,10 @@ type worker struct {
 	addr string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// ended has a value for each "END RequestId:" line the emulator
+	// wrote: the end of an invocation, after everything the function
+	// wrote during it (one pipe carries both, in order).
+	ended chan struct{}
 }
 
 // freePort is a port free now for an emulator process to listen on. It
@@ -341,7 +345,7 @@ func (f *Function) spawnOnce(ctx context.Context) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{fn: f, addr: "127.0.0.1:" + strconv.Itoa(p1), done: make(chan struct{})}
+	w := &worker{fn: f, addr: "127.0.0.1:" + strconv.Itoa(p1), done: make(chan struct{}), ended: make(chan struct{}, 8)}
 	w.cmd = exec.Command(f.rie, "--runtime-interface-emulator-address", w.addr,
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2), f.Bootstrap)
 	w.cmd.Env = f.environ
@@ -366,6 +370,12 @@ func (f *Function) spawnOnce(ctx context.Context) (*worker, error) {
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			fmt.Fprintf(f.out, "%s\t%s\n", f.ID, sc.Bytes())
+			if bytes.HasPrefix(sc.Bytes(), []byte("END RequestId:")) {
+				select {
+				case w.ended <- struct{}{}:
+				default:
+				}
+			}
 		}
 	}()
 	go func() {
@@ -450,6 +460,19 @@ func (f *Function) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 func (w *worker) invoke(ctx context.Context, event []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.fn.Timeout+5*time.Second)
 	defer cancel()
+	for len(w.ended) > 0 { // an earlier invocation's end, not waited for
+		<-w.ended
+	}
+	// The answer goes back once the function's log of this invocation is
+	// in the stack's log (it may arrive after the answer): a test reading
+	// the log after a response sees what the function wrote.
+	defer func() {
+		select {
+		case <-w.ended:
+		case <-w.done:
+		case <-time.After(time.Second):
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		"http://"+w.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(event))
 	if err != nil {

@@ -49,7 +49,9 @@ func TestInquiryLedgerEntryIsTheMailers(t *testing.T) {
 		{"the mailer writes the inquiry's entry", "MailerFunction", ok8, []string{"PutItem LedgerTable"},
 			func(ctx context.Context, st *dynamo.Store) error { return st.RecordInquiry(ctx, inq, at) }},
 		{"the mailer's retry finds it there", "MailerFunction", entryThere, []string{"PutItem LedgerTable"},
-			func(ctx context.Context, st *dynamo.Store) error { return st.RecordInquiry(ctx, inq, at.Add(25*time.Hour)) }},
+			func(ctx context.Context, st *dynamo.Store) error {
+				return st.RecordInquiry(ctx, inq, at.Add(25*time.Hour))
+			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			reqs, ops := record8(t, siteTables7, c.answer, c.calls)

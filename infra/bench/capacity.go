@@ -256,6 +256,19 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 			}
 			return mail.RecordChange(ctx, ch)
 		}},
+		// The contact form's newsletter box: the inquiry and the signup in
+		// one transaction (a visitor told "received" never loses the
+		// opt-in), the inquiry's ledger entry the mailer's.
+		{"contact with the newsletter box", "inquiry + subscription + 2 ledger entries", 8, func(i int) (int, error) {
+			resp, err := f.Contact(ctx, req(i, `{"name":"C","email":"`+addr("cb", i)+`","message":"Hello","marketing_opt_in":true}`, nil))
+			return resp.StatusCode, err
+		}, func(i int) error {
+			ch, err := inserted(ctx, plain, hasher.Subject(addr("cb", i)), dynamo.KindInquiry)
+			if err != nil {
+				return err
+			}
+			return mail.RecordChange(ctx, ch)
+		}},
 		{"newsletter signup", "subscription + ledger entry", 4, func(i int) (int, error) {
 			resp, err := f.Subscribe(ctx, req(i, `{"email":"`+addr("s", i)+`","consent":true}`, nil))
 			return resp.StatusCode, err

@@ -63,9 +63,12 @@ func run() error {
 		Restrictions: store,
 		// Suppressions read the suppression table (Query on the subject).
 		Suppressions: store,
-		Sender:       &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
-		Config:       cfg,
-		Tokens:       keys.Tokens,
+		// An inquiry's ledger entry, from its stream record (PutItem on
+		// the ledger, held to the entry's attributes).
+		Ledger: store,
+		Sender: &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
+		Config: cfg,
+		Tokens: keys.Tokens,
 		// Every email shows the "Last updated" day of the version in force.
 		Policy: policy.NewCache(store, env.PolicyVersion, ttl, log).InForce,
 		Receipts: &receipt.Issuer{Signer: signer, PolicyURL: env.PolicyURL, Now: time.Now,

@@ -20,6 +20,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/forms"
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
+	"github.com/privacykeeper/privacykeeper/shared/mailer"
 	"github.com/privacykeeper/privacykeeper/shared/preferences"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
@@ -222,6 +223,13 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		NewID: uuid.NewString, Log: log, ExcessPerMonth: 3, PerIP: rights.DefaultPerIP, PerAddress: rights.DefaultPerAddress,
 		Fulfiller: &rights.Fulfiller{Store: store, Policy: privacy.FixedPolicy("v"), Log: log}}
 
+	// The mailer's part of a contact: the inquiry's ledger entry, written
+	// from the inquiry's stream record (mailer.Mailer.RecordChange) with
+	// the metered client. The record is the inquiry as written, read back
+	// unmetered (the stream's image, which costs the table nothing).
+	mail := &mailer.Mailer{Ledger: store, Now: time.Now, Log: log}
+	plain := dynamo.New(ddbClient(ddb), t)
+
 	const n = 20
 	req := func(i int, body string, query map[string]string) httpapi.Request {
 		return httpapi.Request{Body: body, Headers: map[string]string{"content-type": "application/json"}, Query: query,
@@ -233,15 +241,38 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		name, minimum string
 		minWCU        float64
 		do            func(i int) (int, error)
+		// stream, when set, is what the stream's consumer writes of the
+		// operation's change: counted in its units and calls, not in its
+		// round trips (the submission does not wait for it).
+		stream func(i int) error
 	}{
-		{"contact submission", "inquiry + ledger entry", 4, func(i int) (int, error) {
+		{"contact submission", "inquiry + ledger entry, 1 WCU each (no transaction)", 2, func(i int) (int, error) {
 			resp, err := f.Contact(ctx, req(i, `{"name":"C","email":"`+addr("c", i)+`","message":"Hello"}`, nil))
 			return resp.StatusCode, err
+		}, func(i int) error {
+			ch, err := inserted(ctx, plain, hasher.Subject(addr("c", i)), dynamo.KindInquiry)
+			if err != nil {
+				return err
+			}
+			return mail.RecordChange(ctx, ch)
+		}},
+		// The contact form's newsletter box: the inquiry and the signup in
+		// one transaction (a visitor told "received" never loses the
+		// opt-in), the inquiry's ledger entry the mailer's.
+		{"contact with the newsletter box", "inquiry + subscription + 2 ledger entries", 8, func(i int) (int, error) {
+			resp, err := f.Contact(ctx, req(i, `{"name":"C","email":"`+addr("cb", i)+`","message":"Hello","marketing_opt_in":true}`, nil))
+			return resp.StatusCode, err
+		}, func(i int) error {
+			ch, err := inserted(ctx, plain, hasher.Subject(addr("cb", i)), dynamo.KindInquiry)
+			if err != nil {
+				return err
+			}
+			return mail.RecordChange(ctx, ch)
 		}},
 		{"newsletter signup", "subscription + ledger entry", 4, func(i int) (int, error) {
 			resp, err := f.Subscribe(ctx, req(i, `{"email":"`+addr("s", i)+`","consent":true}`, nil))
 			return resp.StatusCode, err
-		}},
+		}, nil},
 		{"confirmation", "subscription + ledger entry", 4, func(i int) (int, error) {
 			subject := hasher.Subject(addr("s", i))
 			sub, err := dynamo.New(ddbClient(ddb), t).Subscription(ctx, subject)
@@ -251,12 +282,12 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 			tok, _ := tokens.Sign(token.Claims{Purpose: token.ConfirmSubscription, Subject: subject, Ref: sub.SignupID, Expires: time.Now().Add(time.Hour)})
 			resp, err := f.Confirm(ctx, req(i, "", map[string]string{"token": tok}))
 			return resp.StatusCode, err
-		}},
+		}, nil},
 		{"unsubscribe", "subscription + suppression + ledger entry", 6, func(i int) (int, error) {
 			tok, _ := tokens.Sign(token.Claims{Purpose: token.Unsubscribe, Subject: hasher.Subject(addr("s", i)), Expires: time.Now().Add(time.Hour)})
 			return http.StatusOK, p.Unsubscribe(ctx, preferences.Click{Token: tok, PolicyVersion: "v",
 				Meta: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
-		}},
+		}, nil},
 		{"rights request", "request + ledger entry", 4, func(i int) (int, error) {
 			form, err := privacy.ParseRightsRequest(privacy.Input{"email": addr("r", i), "type": "access"})
 			if err != nil {
@@ -265,7 +296,7 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 			_, err = rh.File(ctx, rights.Filing{Form: form, PolicyVersion: "v",
 				From: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
 			return http.StatusAccepted, err
-		}},
+		}, nil},
 	}
 	var out []capacity
 	for _, op := range ops {
@@ -276,11 +307,17 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		for i := 0; i < n; i++ {
 			m.takeCalls()
 			code, err := op.do(i)
-			calls = m.takeCalls()
 			if err != nil || code >= 300 {
 				return out, fmt.Errorf("%s %d: status %d, %v", op.name, i, code, err)
 			}
 			trips = max(trips, m.roundTrips())
+			if op.stream != nil {
+				if err := op.stream(i); err != nil {
+					return out, fmt.Errorf("%s %d: the stream's write: %w", op.name, i, err)
+				}
+				m.roundTrips()
+			}
+			calls = m.takeCalls()
 		}
 		r, w := m.take()
 		c := capacity{Operation: op.name, RCU: r / n, WCU: w / n, MinWCU: op.minWCU, Minimum: op.minimum, RoundTrips: trips, Calls: calls}
@@ -288,4 +325,21 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// inserted is the stream's INSERT record of subject's item of kind, as
+// the mailer receives it: the item as written, decoded as the stream's
+// image is (dynamo.DecodeChange).
+func inserted(ctx context.Context, store *dynamo.Store, subject privacy.SubjectID, kind string) (privacy.Change, error) {
+	items, err := store.SubjectItems(ctx, subject)
+	if err != nil {
+		return privacy.Change{}, err
+	}
+	for _, it := range items {
+		if k, ok := it["kind"].(*types.AttributeValueMemberS); ok && k.Value == kind {
+			keys := map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]}
+			return dynamo.DecodeChange(privacy.Change{Seq: "1"}, keys, nil, it), nil
+		}
+	}
+	return privacy.Change{}, fmt.Errorf("no %s item of %s", kind, subject)
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 )
 
 func TestContactEndToEnd(t *testing.T) {
@@ -57,9 +60,17 @@ func TestContactEndToEnd(t *testing.T) {
 			t.Errorf("item lacks %s", ttl)
 		}
 	}
-	ledger := s.items(t, "LedgerTable")
-	if len(ledger) != 1 || str(ledger[0], "pk") != "S#"+subject || str(ledger[0], "event") != "inquiry_received" {
-		t.Fatalf("ledger %v", ledger)
+	// Its ledger entry is the mailer's, written from the inquiry's stream
+	// record under the mailer's template role (the stack fails the test on
+	// any call IAM refuses): waited for, then read.
+	entry := s.waitLedger(t, "S#"+subject, "inquiry_received", 30*time.Second)
+	if str(entry, "ref") != got.ID || str(entry, "purpose") != "respond_to_inquiry" || str(entry, "legal_basis") != "legitimate_interest" ||
+		str(entry, "policy_version") != "2018-07-10" || str(entry, "day") == "" || entry["detail"] != nil {
+		t.Fatalf("ledger entry %v", entry)
+	}
+	scan, err := dynamo.New(s.DB(), dynamo.Tables{Ledger: s.Tables["LedgerTable"]}).ScanLedger(context.Background())
+	if err != nil || len(scan) != 1 || scan[0].Hash == "" || ledger.Check(scan[0]) != "" {
+		t.Fatalf("the ledger: %d entries, %v; %+v", len(scan), err, scan)
 	}
 
 	// Two emails: the acknowledgement and the team's notification.
@@ -305,5 +316,21 @@ func TestAddressCorpusEndToEnd(t *testing.T) {
 	}
 	if got := localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(puny) }); len(got) != 1 {
 		t.Fatalf("%d acknowledgements delivered to %s", len(got), puny)
+	}
+}
+
+// waitLedger waits for the ledger entry of event in partition pk (an
+// entry written from a stream record, not by the request) and returns it.
+func (s *stack) waitLedger(t *testing.T, pk, event string, wait time.Duration) map[string]types.AttributeValue {
+	t.Helper()
+	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
+		for _, it := range s.items(t, "LedgerTable") {
+			if str(it, "pk") == pk && str(it, "event") == event {
+				return it
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s entry in %s after %s", event, pk, wait)
+		}
 	}
 }

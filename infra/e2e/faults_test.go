@@ -98,15 +98,18 @@ func TestDynamoDBDownThenBack(t *testing.T) {
 	if code != 202 {
 		t.Fatalf("after the restart: %d", code)
 	}
-	// Exactly the two accepted inquiries and their ledger entries: the one
-	// answered 503 left nothing behind.
-	if n, l := len(s.items(t, "SubjectsTable")), len(s.items(t, "LedgerTable")); n != 2 || l != 2 {
-		t.Fatalf("%d inquiries and %d ledger entries, want 2 and 2", n, l)
-	}
+	// Exactly the two accepted inquiries and their ledger entries (the
+	// mailer's, from their records: waited for with the acknowledgements,
+	// which it sends after writing them): the one answered 503 left
+	// nothing behind.
 	for _, addr := range []string{before, after} {
 		if got := localtest.WaitEmails(t, svc, 1, 60*time.Second, func(e localtest.Email) bool { return e.To(addr) }); len(got) != 1 {
 			t.Errorf("%s: %d acknowledgements, want 1", addr, len(got))
 		}
+		s.waitLedger(t, "S#"+string(s.hasher.Subject(addr)), "inquiry_received", 30*time.Second)
+	}
+	if n, l := len(s.items(t, "SubjectsTable")), len(s.items(t, "LedgerTable")); n != 2 || l != 2 {
+		t.Fatalf("%d inquiries and %d ledger entries, want 2 and 2", n, l)
 	}
 	if got := localtest.Emails(t, svc, localtest.Mentions("during-"+u)); len(got) != 0 {
 		t.Errorf("%d emails for the refused submission", len(got))
@@ -373,19 +376,30 @@ func TestFailedRunIsReplayedOnce(t *testing.T) {
 	}
 }
 
-// A stream record that fails every attempt (the ops table the mailer
-// needs is gone, so its email can be neither sent nor queued) is given up
-// after the mapping's retries and its place in the stream recorded on
-// FailureQueue; once the table is back, privacyctl replay reads the record
-// back from the stream and feeds it to the mailer once: both emails arrive,
-// each once, and a second replay has nothing to do.
+// A stream record that fails every attempt (a table the mailer needs is
+// gone: the ops table, so its email can be neither sent nor queued; or the
+// ledger, so the inquiry's entry cannot be written) is given up after the
+// mapping's retries and its place in the stream recorded on FailureQueue;
+// once the table is back, privacyctl replay reads the record back from
+// the stream and feeds it to the mailer once: both emails arrive, each
+// once, the inquiry has its one ledger entry, and a second replay has
+// nothing to do.
 func TestFailedStreamRecordIsReplayedOnce(t *testing.T) {
 	t.Parallel()
+	for _, gone := range []string{"OpsTable", "LedgerTable"} {
+		t.Run(gone, func(t *testing.T) {
+			t.Parallel()
+			failedRecordReplayed(t, gone)
+		})
+	}
+}
+
+func failedRecordReplayed(t *testing.T, gone string) {
 	svc := localtest.Need(t)
 	s := startStackConfig(t, svc, 1, nil, nil, func(c *local.Config) { c.StreamRetryLimit = 1 })
 	ctx := context.Background()
-	ops := s.Tables["OpsTable"]
-	if _, err := s.DB().DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(ops)}); err != nil {
+	table := s.Tables[gone]
+	if _, err := s.DB().DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
 		t.Fatal(err)
 	}
 	u := localtest.Unique()
@@ -403,7 +417,7 @@ func TestFailedStreamRecordIsReplayedOnce(t *testing.T) {
 	}
 	// The cause fixed: the table is back (empty, as after a restore).
 	if _, err := local.CreateTablesOnly(ctx, local.Config{Template: filepath.Join(localtest.Root(), "template.yaml"),
-		DynamoDBEndpoint: svc.DynamoDB, TablePrefix: strings.TrimSuffix(ops, "OpsTable")}); err != nil {
+		DynamoDBEndpoint: svc.DynamoDB, TablePrefix: strings.TrimSuffix(table, gone)}); err != nil {
 		t.Fatal(err)
 	}
 	replay := func() string {
@@ -425,6 +439,12 @@ func TestFailedStreamRecordIsReplayedOnce(t *testing.T) {
 		t.Fatalf("second replay: %s", out)
 	}
 	s.idle(t)
+	// The inquiry's entry: written by the mailer from the record (at once
+	// when the ops table was gone, from the replay when the ledger was), once.
+	s.waitLedger(t, "S#"+string(inq.Subject), "inquiry_received", 30*time.Second)
+	if n := len(s.items(t, "LedgerTable")); n != 1 {
+		t.Fatalf("%d ledger entries, want 1", n)
+	}
 	if got := localtest.Emails(t, svc, func(e localtest.Email) bool { return e.To(addr) || mine(e) }); len(got) != 2 {
 		t.Fatalf("%d emails, want each exactly once (2)", len(got))
 	}

@@ -50,8 +50,9 @@ func withoutStatement(t *testing.T, id, sid string) string {
 }
 
 // A function calling outside its role gets AWS's AccessDenied, locally as
-// in AWS: the forms function without its grant on the ledger (a contact
-// form writes the inquiry and its ledger entry in one transaction) is
+// in AWS: the forms function without its grant on the ledger (a newsletter
+// signup writes the subscription and its ledger entry in one transaction;
+// a contact no longer writes the ledger, the mailer does) is
 // refused the ledger's PutItem; its SDK returns the service's
 // AccessDeniedException, the visitor gets the function's 503 and nothing
 // is stored; the gateway logs who, the action, the resource and that no
@@ -62,10 +63,9 @@ func TestCallOutsideTheRoleIsRefused(t *testing.T) {
 	s := startStackConfig(t, localtest.Need(t), 1, nil, nil, func(c *local.Config) { c.Template = tpl })
 	s.expectRefusals = true
 	addr := "outside-" + localtest.Unique() + "@example.com"
-	resp, out := s.do(t, "POST", "/v1/contact", "application/json",
-		`{"name":"Ann","email":"`+addr+`","message":"Hello","topic":"demo"}`, nil)
+	resp, out := s.do(t, "POST", "/v1/subscriptions", "application/json", `{"email":"`+addr+`","consent":true}`, nil)
 	if resp.StatusCode != 503 {
-		t.Fatalf("contact without the ledger grant: %d %s", resp.StatusCode, out)
+		t.Fatalf("signup without the ledger grant: %d %s", resp.StatusCode, out)
 	}
 	// The stack answers once the function's log of the invocation is in
 	// (local: the runtime's END line), so the refusal is there to read.

@@ -31,6 +31,10 @@ func TestCorrections(t *testing.T) {
 		if err := s.SaveInquiry(ctx, inq); err != nil {
 			t.Fatal(err)
 		}
+		// Its ledger entry, as the mailer writes it from the inquiry's record.
+		if err := s.RecordInquiry(ctx, inq, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 	inquiry("inq-1", from, oldAddr)
 	inquiry("inq-2", from, oldAddr)

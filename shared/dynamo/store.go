@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -127,8 +128,10 @@ func inquirySK(i privacy.Inquiry) string {
 	return inquirySKPrefix + ts(i.Meta.ReceivedAt) + "#" + i.ID
 }
 
-// SaveInquiry stores an inquiry and its ledger entry in one transaction, so
-// there is never an inquiry without its evidence or the other way round.
+// SaveInquiry stores an inquiry: one conditional PutItem, no transaction.
+// Its ledger entry (inquiry_received) is written from the inquiry's
+// stream record by the mailer (RecordInquiry), whose retries, failure
+// queue and privacyctl replay make it certain for every inquiry stored.
 func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
 	_, err := s.SaveInquiryWithSignup(ctx, i, nil)
 	return err
@@ -139,7 +142,10 @@ func (s *Store) SaveInquiry(ctx context.Context, i privacy.Inquiry) error {
 // "received" never loses the opt-in to a failed second write. When only the
 // signup's condition fails (already confirmed, or a confirmation went out
 // within the cooldown), the inquiry is stored alone: that signup would
-// have changed nothing. It reports whether a confirmation is due.
+// have changed nothing. It reports whether a confirmation is due. The
+// inquiry's ledger entry is not written here in either case: the mailer
+// writes it from the inquiry's stream record (RecordInquiry); the signup's
+// entry stays in the signup's transaction.
 func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, optIn *privacy.PendingSignup) (bool, error) {
 	at := ts(i.Meta.ReceivedAt)
 	rec := inquiryRecord{
@@ -156,33 +162,58 @@ func (s *Store) SaveInquiryWithSignup(ctx context.Context, i privacy.Inquiry, op
 	if err != nil {
 		return false, fmt.Errorf("marshal inquiry: %w", err)
 	}
-	ledger, err := s.ledgerPut(privacy.Event{Subject: i.Subject, Name: "inquiry_received", At: i.Meta.ReceivedAt, Ref: i.ID,
-		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion})
-	if err != nil {
-		return false, err
-	}
-	notExists := aws.String("attribute_not_exists(pk)")
-	inquiry := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.tables.Subjects, Item: withDue(privacy.TableSubjects, item), ConditionExpression: notExists}},
-		{Put: &types.Put{TableName: ledger.TableName, Item: ledger.Item, ConditionExpression: notExists}},
-	}
+	inquiry := &types.Put{TableName: &s.tables.Subjects, Item: withDue(privacy.TableSubjects, item),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}
 	if optIn != nil {
 		signup, err := s.signupItems(*optIn)
 		if err != nil {
 			return false, err
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(inquiry[:2:2], signup...)})
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: append([]types.TransactWriteItem{{Put: inquiry}}, signup...)})
 		if err == nil {
 			return true, nil
 		}
-		if !onlySignupRefused(err, len(inquiry)) {
+		if !onlySignupRefused(err, 1) {
 			return false, fmt.Errorf("save inquiry with signup: %w", err)
 		}
 	}
-	if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: inquiry}); err != nil {
+	if _, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: inquiry.TableName, Item: inquiry.Item,
+		ConditionExpression: inquiry.ConditionExpression}); err != nil {
 		return false, fmt.Errorf("save inquiry: %w", err)
 	}
 	return false, nil
+}
+
+// EventInquiryReceived is the ledger entry of an inquiry stored.
+const EventInquiryReceived privacy.EventName = "inquiry_received"
+
+// InquiryReceived is the ledger event of an inquiry stored: the entry
+// RecordInquiry writes.
+func InquiryReceived(i privacy.Inquiry) privacy.Event {
+	return privacy.Event{Subject: i.Subject, Name: EventInquiryReceived, At: i.Meta.ReceivedAt, Ref: i.ID,
+		Purpose: i.Purpose, LegalBasis: i.LegalBasis, PolicyVersion: i.PolicyVersion}
+}
+
+// RecordInquiry writes an inquiry's ledger entry, inquiry_received: the
+// key and attributes the inquiry determines (the sort key its time, event
+// and id), sealed with now's day, the day it is written (a write retried
+// after its inquiry's day was sealed joins the day it is written, so no
+// sealed day gains an entry). It is a conditional put: an entry already
+// there (a record delivered again, a replay) is done, not an error, and
+// is left as it is. The mailer calls it for each inquiry's stream record.
+func (s *Store) RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.Time) error {
+	item, err := ledgerItem(InquiryReceived(i))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger,
+		Item:                sealEntryOn(withDue(privacy.TableLedger, item), ledger.Day(ts(now))),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("record inquiry_received: %w", err)
+	}
+	return nil
 }
 
 // onlySignupRefused reports whether a transaction failed only on the

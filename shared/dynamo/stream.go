@@ -8,12 +8,14 @@ import (
 // DecodeChange completes c, a stream record's change as the event adapter
 // (shared/batch) read it (sequence number, source, removal, TTL expiry),
 // from the record's key and images: what the item is, its mail due and
-// status before and after, whether privacyctl replay touched it.
+// status before and after, whether privacyctl replay touched it, whether
+// it is the item's first write.
 func DecodeChange(c privacy.Change, keys, oldImage, newImage map[string]types.AttributeValue) privacy.Change {
 	c.PK, c.SK = s1(keys, attrPK), s1(keys, attrSK)
 	c.OldMailDue = privacy.ParseMailDue(s1(oldImage, AttrMailDue))
 	c.OldStatus = s1(oldImage, "status")
 	c.Replayed = s1(newImage, AttrReplayedAt) != "" && s1(newImage, AttrReplayedAt) != s1(oldImage, AttrReplayedAt)
+	c.Created = !c.Removed && oldImage == nil && newImage != nil
 	if !c.Removed {
 		decodeItem(&c, newImage)
 	}

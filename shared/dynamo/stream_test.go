@@ -21,11 +21,12 @@ func TestDecodeChange(t *testing.T) {
 		wantStatus    string
 		wantOldStatus string
 		wantReplayed  bool
+		wantCreated   bool
 		wantMailDue   privacy.MailDue
 		wantOldDue    privacy.MailDue
 	}{
 		{name: "a new item", new: map[string]types.AttributeValue{"status": s("pending"), dynamo.AttrMailDue: s("received:r1")},
-			wantStatus: "pending", wantMailDue: privacy.MailDue{Kind: "received", Ref: "r1"}},
+			wantStatus: "pending", wantMailDue: privacy.MailDue{Kind: "received", Ref: "r1"}, wantCreated: true},
 		{name: "a change of status", old: map[string]types.AttributeValue{"status": s("pending"), dynamo.AttrMailDue: s("received:r1")},
 			new: map[string]types.AttributeValue{"status": s("in_progress")}, wantStatus: "in_progress", wantOldStatus: "pending",
 			wantOldDue: privacy.MailDue{Kind: "received", Ref: "r1"}},
@@ -47,6 +48,11 @@ func TestDecodeChange(t *testing.T) {
 				c.MailDue != tt.wantMailDue || c.OldMailDue != tt.wantOldDue {
 				t.Errorf("status %q (old %q) replayed %v due %v (old %v), want %q (%q) %v %v (%v)", c.Status, c.OldStatus,
 					c.Replayed, c.MailDue, c.OldMailDue, tt.wantStatus, tt.wantOldStatus, tt.wantReplayed, tt.wantMailDue, tt.wantOldDue)
+			}
+			// The item's first write (INSERT: no old image) is what the
+			// mailer writes an inquiry's ledger entry from.
+			if c.Created != tt.wantCreated {
+				t.Errorf("created %v, want %v", c.Created, tt.wantCreated)
 			}
 		})
 	}

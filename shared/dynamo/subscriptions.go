@@ -90,16 +90,24 @@ func (s *Store) ledgerPut(e privacy.Event) (*types.Put, error) {
 // ledgerPutIn is the sealed put of e's entry in the ledger table named
 // ledgerTable.
 func ledgerPutIn(ledgerTable string, e privacy.Event) (*types.Put, error) {
-	at := ts(e.At)
+	item, err := ledgerItem(e)
+	if err != nil {
+		return nil, err
+	}
+	return &types.Put{TableName: &ledgerTable, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
+}
+
+// ledgerItem is e's entry as stored, before its filing and seal.
+func ledgerItem(e privacy.Event) (map[string]types.AttributeValue, error) {
 	item, err := marshalItem(ledgerRecord{
-		PK: SubjectPK(e.Subject), SK: at + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
+		PK: SubjectPK(e.Subject), SK: ts(e.At) + "#" + string(e.Name) + "#" + e.Ref, Subject: string(e.Subject),
 		Event: e.Name, At: stamp{e.At}, Ref: e.Ref, Purpose: e.Purpose, LegalBasis: e.LegalBasis,
 		PolicyVersion: e.PolicyVersion, ExpiresAt: privacy.Retention().Ledger.From(e.At).Unix(), Detail: e.Detail,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal ledger entry: %w", err)
 	}
-	return &types.Put{TableName: &ledgerTable, Item: sealEntry(withDue(privacy.TableLedger, item))}, nil
+	return item, nil
 }
 
 // withLedger returns items with e's ledger entry added, when e has a

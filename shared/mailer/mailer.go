@@ -60,6 +60,15 @@ type Suppressions interface {
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 }
 
+// Ledger writes the ledger entries whose change the mailer is the retried
+// path of: an inquiry's inquiry_received, from the inquiry's stream record
+// (the form stores the inquiry alone, without a transaction).
+type Ledger interface {
+	// RecordInquiry writes the inquiry's entry, sealed with now's day; an
+	// entry already there is done.
+	RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.Time) error
+}
+
 // Sender sends one email and returns its provider message id.
 type Sender interface {
 	Send(ctx context.Context, m notify.Message) (string, error)
@@ -77,8 +86,11 @@ type Mailer struct {
 	// to those who take mail from us.
 	Suppressions Suppressions
 	Sender       Sender
-	Config       notify.Config
-	Tokens       *token.Signer
+	// Ledger, when set (the function sets it), writes an inquiry's ledger
+	// entry from its record (RecordChange).
+	Ledger Ledger
+	Config notify.Config
+	Tokens *token.Signer
 	// Receipts signs the receipts a confirmation, a withdrawal of consent
 	// and a completed erasure carry.
 	Receipts *receipt.Issuer
@@ -234,6 +246,9 @@ func (e *sendError) Unwrap() error { return e.err }
 // Records that can never succeed (an item the mailer cannot read) are
 // logged and skipped.
 func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Change) error {
+	if err := m.RecordChange(ctx, ch); err != nil {
+		return err
+	}
 	if d := ch.Delivery; d != nil && d.ByEmail() && d.Identity != "" && makesDue(ch) {
 		// The address registered now (an error fails the record: retried).
 		to, err := m.contact(ctx, d.ProcessorID, d.Contact)
@@ -296,6 +311,25 @@ func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Chang
 		if err := m.Requests.StripRequestAddress(ctx, ch.Request.ID); err != nil {
 			return fmt.Errorf("strip the address: %w", err)
 		}
+	}
+	return nil
+}
+
+// RecordChange writes the ledger entry ch is the evidence of, first of
+// all that the mailer does with a change, so that nothing that holds an
+// email back or skips it (an acknowledgement held, a restriction, a
+// suppression, a send that fails) skips the entry: an inquiry's
+// inquiry_received, when the inquiry is first written (INSERT) or
+// replayed (privacyctl replay marks it replayed_at). An error fails the
+// record, which the stream retries, then gives to the failure queue that
+// privacyctl replay feeds back: every inquiry stored gets its entry. A
+// record delivered again finds the entry there (a conditional put).
+func (m *Mailer) RecordChange(ctx context.Context, ch privacy.Change) error {
+	if m.Ledger == nil || ch.Inquiry == nil || ch.Err != nil || ch.Removed || ch.Expired || !ch.Created && !ch.Replayed {
+		return nil
+	}
+	if err := m.Ledger.RecordInquiry(ctx, *ch.Inquiry, m.Now()); err != nil {
+		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil
 }

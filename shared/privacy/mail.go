@@ -177,7 +177,10 @@ type Change struct {
 	// its email and its status, is due again, as if it had just changed
 	// (the sent-markers and the callbacks' cursors keep each from going
 	// twice).
-	Replayed     bool
+	Replayed bool
+	// Created is the item's first write (the stream's INSERT: no item
+	// before it).
+	Created      bool
 	Inquiry      *Inquiry
 	Subscription *Subscription
 	Request      *RightsRequest

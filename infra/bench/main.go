@@ -32,11 +32,14 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
 func ddbClient(endpoint string, opts ...func(*dynamodb.Options)) *dynamodb.Client {
-	return dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+	return dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		// The functions' own client (their calls keep their connection).
+		HTTPClient: lambdaenv.HTTPClient()},
 		append([]func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }}, opts...)...)
 }
 

@@ -46,6 +46,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/replay"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
@@ -604,7 +605,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			req.ID = pos[0]
 		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(lambdaenv.HTTPClient()))
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}

@@ -605,10 +605,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			req.ID = pos[0]
 		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(lambdaenv.HTTPClient()))
+	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
+	cfg.HTTPClient = lambdaenv.HTTPClient(cfg.HTTPClient)
 	if !c.maintenance() {
 		msg, data, err := call(ctx, cfg, o.api, req)
 		if err != nil {

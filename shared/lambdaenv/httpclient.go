@@ -10,10 +10,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
-// HTTPClient is the HTTP client of every AWS client a function makes
-// (Load gives it to the SDK's configuration; privacyctl and the console's
-// sign-in use it too). It hands the transport a copy of each request's
-// body that only the transport reads and closes.
+// HTTPClient wraps c, the HTTP client of the SDK's configuration, for
+// every AWS client a function makes (Load; privacyctl and the bench use it
+// too): it hands c a copy of each request's body that only c's transport
+// reads and closes.
 //
 // Without it about one call in 25 to 50 dials a new connection (measured
 // 2026-12-08 against DynamoDB Local and a stub server, 3,000 calls in a
@@ -25,7 +25,12 @@ import (
 // AWS each new connection is a TLS handshake, in CPU and in latency.
 // The bodies are the SDK's own buffers of JSON or a message (DynamoDB,
 // SES, SQS, Secrets Manager): never a stream, so the copy is small.
-func HTTPClient() aws.HTTPClient { return ownBody{awshttp.NewBuildableClient()} }
+func HTTPClient(c aws.HTTPClient) aws.HTTPClient {
+	if c == nil {
+		c = awshttp.NewBuildableClient()
+	}
+	return ownBody{c}
+}
 
 type ownBody struct{ next aws.HTTPClient }
 

@@ -36,7 +36,7 @@ func TestCallsKeepTheirConnection(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: HTTPClient(),
+	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: HTTPClient(nil),
 		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
 	const calls = 2000
 	for range calls {

@@ -87,10 +87,11 @@ func DeriveSecrets(master string) Secrets {
 // Load reads the environment. It fails on a missing required variable, so a
 // misconfigured function stops at its cold start, not on a visitor's request.
 func Load(ctx context.Context) (*Env, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(HTTPClient()))
+	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	cfg.HTTPClient = HTTPClient(cfg.HTTPClient)
 	dev := os.Getenv("DEVELOPMENT") == "true"
 	e := &Env{
 		AWS:         cfg,

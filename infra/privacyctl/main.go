@@ -46,6 +46,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/replay"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
@@ -608,6 +609,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
+	cfg.HTTPClient = lambdaenv.HTTPClient(cfg.HTTPClient)
 	if !c.maintenance() {
 		msg, data, err := call(ctx, cfg, o.api, req)
 		if err != nil {

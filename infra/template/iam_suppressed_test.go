@@ -116,3 +116,27 @@ func TestSweepEndsASuppressedSubscriptionAsAWSSeesIt(t *testing.T) {
 			map[string]any{"dynamodb:Attributes": []string{"type", "email"}, "dynamodb:Select": "SPECIFIC_ATTRIBUTES"}, false},
 	})
 }
+
+// FeedbackFunction's suppression update returns nothing: its grant names
+// the attributes it writes, and without a dynamodb:ReturnValues bound an
+// UpdateItem naming them with ALL_OLD or ALL_NEW would read the whole
+// suppression item (review 8's open item). The code's own update, an item
+// of a transaction, is replayed under the role in
+// TestSweepEndsASuppressedSubscriptionAsAWSSeesIt above.
+func TestFeedbackSuppressionUpdateReturnsNothing(t *testing.T) {
+	supp := table("SuppressionTable")
+	update := func(returnValues string) map[string]any {
+		ctx := keys([]string{"S#" + string(review7Subject)}, "pk", "sk", "since", "subject")
+		if returnValues != "" {
+			ctx["dynamodb:ReturnValues"] = returnValues
+		}
+		return ctx
+	}
+	check(t, []ask{
+		{"FeedbackFunction", "dynamodb:UpdateItem", supp, update(""), true},
+		{"FeedbackFunction", "dynamodb:UpdateItem", supp, update("NONE"), true},
+		{"FeedbackFunction", "dynamodb:UpdateItem", supp, update("ALL_OLD"), false},
+		{"FeedbackFunction", "dynamodb:UpdateItem", supp, update("ALL_NEW"), false},
+		{"FeedbackFunction", "dynamodb:UpdateItem", supp, update("UPDATED_OLD"), false},
+	})
+}

@@ -852,3 +852,32 @@ func TestAuthorizersMayBeInvoked(t *testing.T) {
 		}
 	}
 }
+
+// Each function runs its Go code on one thread (GOMAXPROCS "1"): Lambda
+// gives a function CPU in proportion to its memory, one vCPU at 1,769 MB,
+// while the process sees two; with two Ps Go's scheduler wakes and spins a
+// second thread for the transport's goroutines, which on a share of one
+// vCPU is CPU spent and nothing gained (docs/benchmarks.md, CPU per
+// request: about a tenth of a signup's CPU). A function given a vCPU or
+// more would need its own setting.
+func TestFunctionsRunOnOneThread(t *testing.T) {
+	n := 0
+	for id, r := range transformed(t) {
+		if r["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		n++
+		props, _ := r["Properties"].(map[string]any)
+		env, _ := props["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if vars["GOMAXPROCS"] != "1" {
+			t.Errorf("%s: GOMAXPROCS is %v, want \"1\"", id, vars["GOMAXPROCS"])
+		}
+		if mem, _ := props["MemorySize"].(float64); mem >= 1769 {
+			t.Errorf("%s: %v MB is a vCPU or more: one thread would leave it unused", id, mem)
+		}
+	}
+	if n < 12 {
+		t.Fatalf("read %d functions", n)
+	}
+}

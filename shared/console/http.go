@@ -2,9 +2,11 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/httpapi"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
@@ -137,12 +139,26 @@ func (c *Console) signedIn(h handler) httpapi.HandlerFunc {
 			}
 		}
 		p, err := h(ctx, r, m, form)
+		var e *httpapi.Error
+		if err != nil && r.Method == http.MethodPost && !errors.As(err, &e) {
+			// A dependency failed: the member is told so, not the site's
+			// "nothing was stored" (an action of several steps may have
+			// made some of them).
+			c.Log.ErrorContext(ctx, "console action failed", "route", r.RouteKey, "error", err.Error())
+			return httpapi.Response{}, errActionUnavailable
+		}
 		if err != nil {
 			return httpapi.Response{}, err
 		}
 		return c.render(m, p), nil
 	}
 }
+
+// errActionUnavailable answers a console form whose action a dependency
+// failed.
+var errActionUnavailable = &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: 30 * time.Second,
+	Message: "The action could not be completed just now: a service it needs did not answer, and part of it may have taken effect. " +
+		"Open the page again to see what did before trying again."}
 
 // render is p as the browser gets it: a redirect, a download, or a page.
 func (c *Console) render(m Member, p Page) httpapi.Response {

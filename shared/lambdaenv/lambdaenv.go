@@ -91,6 +91,7 @@ func Load(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	cfg.HTTPClient = HTTPClient(cfg.HTTPClient)
 	dev := os.Getenv("DEVELOPMENT") == "true"
 	e := &Env{
 		AWS:         cfg,

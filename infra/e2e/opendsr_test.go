@@ -31,6 +31,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/opendsr"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -115,10 +116,7 @@ func (c *controller) trust(roots *x509.CertPool) {
 // for the processor domain, over the processor's signing key.
 func testPKI(t *testing.T, key *rsa.PrivateKey, domain string) (*x509.CertPool, []byte) {
 	t.Helper()
-	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caKey := opendsrtest.Key(t)
 	now := time.Now()
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, NotBefore: now.Add(-time.Hour),
 		NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
@@ -179,10 +177,7 @@ func (s *stack) work(t *testing.T) map[string]any {
 // certificate's PEM.
 func openDSRStack(t *testing.T, window time.Duration, env map[string]string) (*stack, *x509.CertPool, []byte) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := opendsrtest.Key(t)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	roots, certPEM := testPKI(t, key, "opendsr.example.com")
 	certSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certPEM) }))

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 )
 
 // withEnv writes template.yaml with the function id's environment
@@ -71,10 +70,7 @@ func withEnv(t *testing.T, id, key, value string) string {
 // refusals expected (the test looks for its own).
 func platformStackFrom(t *testing.T, tpl string) (*stack, *x509.CertPool) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := opendsrtest.Key(t)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	roots, certPEM := testPKI(t, key, "opendsr.example.com")
 	certSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certPEM) }))

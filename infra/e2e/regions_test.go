@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -23,6 +21,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
+	"github.com/privacykeeper/privacykeeper/shared/opendsr/opendsrtest"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/processor"
 )
@@ -38,10 +37,7 @@ const regionEndpoints = "us=https://platform.us.example.com,eu=https://platform.
 // and one signing key (one processor domain for both).
 func regionStacks(t *testing.T, platforms ...string) ([]*stack, *x509.CertPool) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := opendsrtest.Key(t)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	roots, certPEM := testPKI(t, key, "opendsr.example.com")
 	certSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certPEM) }))

@@ -32,15 +32,16 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/infra/local"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sdkhttp"
 )
 
 func ddbClient(endpoint string, opts ...func(*dynamodb.Options)) *dynamodb.Client {
-	return dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-		// The functions' own client (their calls keep their connection).
-		HTTPClient: lambdaenv.HTTPClient(nil)},
-		append([]func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }}, opts...)...)
+	return dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.HTTPClient = sdkhttp.OwnBody(o.HTTPClient) // as the functions' clients are built
+		}}, opts...)...)
 }
 
 type result struct {

@@ -46,7 +46,6 @@ import (
 	"github.com/privacykeeper/privacykeeper/infra/replay"
 	"github.com/privacykeeper/privacykeeper/shared/campaign"
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
-	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
 	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/operator"
 	"github.com/privacykeeper/privacykeeper/shared/policy"
@@ -55,6 +54,7 @@ import (
 	"github.com/privacykeeper/privacykeeper/shared/report"
 	"github.com/privacykeeper/privacykeeper/shared/rights"
 	"github.com/privacykeeper/privacykeeper/shared/ropa"
+	"github.com/privacykeeper/privacykeeper/shared/sdkhttp"
 )
 
 // command is one of privacyctl's commands: its name (one word, or two for
@@ -609,7 +609,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
-	cfg.HTTPClient = lambdaenv.HTTPClient(cfg.HTTPClient)
 	if !c.maintenance() {
 		msg, data, err := call(ctx, cfg, o.api, req)
 		if err != nil {
@@ -625,6 +624,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	db := dynamodb.NewFromConfig(cfg, func(opt *dynamodb.Options) {
+		opt.HTTPClient = sdkhttp.OwnBody(opt.HTTPClient)
 		if o.endpoint != "" {
 			opt.BaseEndpoint = aws.String(o.endpoint)
 		}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sdkhttp"
 	"github.com/privacykeeper/privacykeeper/shared/secret"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -91,7 +92,6 @@ func Load(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	cfg.HTTPClient = HTTPClient(cfg.HTTPClient)
 	dev := os.Getenv("DEVELOPMENT") == "true"
 	e := &Env{
 		AWS:         cfg,
@@ -227,6 +227,7 @@ func Float(name string, def float64) (float64, error) {
 // DynamoDB returns a client, pointed at DYNAMODB_ENDPOINT when set.
 func (e *Env) DynamoDB() *dynamodb.Client {
 	return dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) {
+		o.HTTPClient = sdkhttp.OwnBody(o.HTTPClient)
 		if e.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(e.DynamoDBEndpoint)
 		}

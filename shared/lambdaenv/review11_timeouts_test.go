@@ -31,8 +31,8 @@ func TestReview11ClientsKeepTheSDKsTimeouts(t *testing.T) {
 	}
 	want, _ := mode.GetConnectTimeout()
 	c := env.DynamoDB().Options().HTTPClient
-	if w, ok := c.(ownBody); ok {
-		c = w.next
+	if w, ok := c.(interface{ Unwrap() aws.HTTPClient }); ok {
+		c = w.Unwrap()
 	}
 	b, ok := c.(*awshttp.BuildableClient)
 	if !ok {

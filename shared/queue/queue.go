@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
+	"github.com/privacykeeper/privacykeeper/shared/sdkhttp"
 )
 
 // SQS sends to one queue.
@@ -25,6 +26,7 @@ type SQS struct {
 // local SQS server in development).
 func NewClient(cfg aws.Config, endpoint string) *sqs.Client {
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		o.HTTPClient = sdkhttp.OwnBody(o.HTTPClient)
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/privacykeeper/privacykeeper/shared/notify"
+	"github.com/privacykeeper/privacykeeper/shared/sdkhttp"
 )
 
 // Sender sends through one SES client from one verified identity.
@@ -102,6 +103,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 // given (the SES emulator, in development).
 func NewClient(cfg aws.Config, endpoint string) *sesv2.Client {
 	return sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+		o.HTTPClient = sdkhttp.OwnBody(o.HTTPClient)
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

@@ -1,4 +1,6 @@
-package lambdaenv
+// Package sdkhttp provides the HTTP client wrapper every AWS client of
+// the functions (and privacyctl, the bench) is built with.
+package sdkhttp
 
 import (
 	"bytes"
@@ -10,10 +12,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
-// HTTPClient wraps c, the HTTP client of the SDK's configuration, for
-// every AWS client a function makes (Load; privacyctl and the bench use it
-// too): it hands c a copy of each request's body that only c's transport
-// reads and closes.
+// OwnBody wraps c, a service client's HTTP client as the SDK resolved it
+// (its timeouts applied: set it in the client's options function, which
+// runs after that), so that c's transport gets a copy of each request's
+// body that only it reads and closes. A nil c is the SDK's default.
 //
 // Without it about one call in 25 to 50 dials a new connection (measured
 // 2026-12-08 against DynamoDB Local and a stub server, 3,000 calls in a
@@ -24,8 +26,8 @@ import (
 // transport throws the connection away instead of keeping it idle. In
 // AWS each new connection is a TLS handshake, in CPU and in latency.
 // The bodies are the SDK's own buffers of JSON or a message (DynamoDB,
-// SES, SQS, Secrets Manager): never a stream, so the copy is small.
-func HTTPClient(c aws.HTTPClient) aws.HTTPClient {
+// SES, SQS): never a stream, so the copy is small.
+func OwnBody(c aws.HTTPClient) aws.HTTPClient {
 	if c == nil {
 		c = awshttp.NewBuildableClient()
 	}
@@ -33,6 +35,9 @@ func HTTPClient(c aws.HTTPClient) aws.HTTPClient {
 }
 
 type ownBody struct{ next aws.HTTPClient }
+
+// Unwrap is the client OwnBody wrapped.
+func (c ownBody) Unwrap() aws.HTTPClient { return c.next }
 
 func (c ownBody) Do(r *http.Request) (*http.Response, error) {
 	if r.Body == nil || r.Body == http.NoBody {

@@ -132,6 +132,17 @@ func (s *Store) SubjectHolds(ctx context.Context, subject privacy.SubjectID) (bo
 // the new (Forward) for the links of emails sent before. The ledger is
 // not moved but kept verifiable (moveLedger). It reports the items moved.
 func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, email, requestID string, at time.Time) (int, error) {
+	items, err := s.SubjectItems(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := s.LedgerEntries(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.recordMissingInquiries(ctx, items, entries, at); err != nil {
+		return 0, err
+	}
 	n, err := s.moveLedger(ctx, from, to, requestID, at)
 	if err != nil {
 		return n, err

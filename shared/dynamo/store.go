@@ -216,6 +216,39 @@ func (s *Store) RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.T
 	return nil
 }
 
+// recordMissingInquiries writes, at now, the inquiry_received entry of
+// each inquiry among items (a subject's partition) that entries (its
+// ledger partition) lack, and reports whether it wrote any. An erasure
+// and a move call it before they weigh the ledger: an inquiry whose entry
+// the mailer has not written yet (its stream record still to come, or
+// given up before a replay reached it) is then erased or moved with the
+// rest, and never written later under the old key alone, or not at all
+// (review 11). Entries are matched by event and ref, so an entry whose
+// time is in an older form is found too.
+func (s *Store) recordMissingInquiries(ctx context.Context, items, entries []map[string]types.AttributeValue, now time.Time) (bool, error) {
+	have := map[string]bool{}
+	for _, it := range entries {
+		if s1(it, "event") == string(EventInquiryReceived) {
+			have[s1(it, "ref")] = true
+		}
+	}
+	wrote := false
+	for _, it := range items {
+		if s1(it, "kind") != KindInquiry || have[s1(it, "id")] {
+			continue
+		}
+		inq, err := DecodeInquiry(it)
+		if err != nil {
+			return wrote, err
+		}
+		if err := s.RecordInquiry(ctx, inq, now); err != nil {
+			return wrote, err
+		}
+		wrote = true
+	}
+	return wrote, nil
+}
+
 // onlySignupRefused reports whether a transaction failed only on the
 // condition of the signup's subscription (the item at index first).
 func onlySignupRefused(err error, first int) bool {

@@ -31,6 +31,14 @@ func entry(pk, day string, sec int, event, ref string, detail map[string]string)
 	return e
 }
 
+// refiled is e filed on day (its time unchanged), hashed again.
+func refiled(e ledger.Entry, day string) ledger.Entry {
+	e.Attrs = maps.Clone(e.Attrs)
+	e.Day, e.Attrs["day"] = day, "S:"+day
+	e.Hash = ledger.Hash(e)
+	return e
+}
+
 func twoDigits(n int) string { return string(rune('0'+n/10)) + string(rune('0'+n%10)) }
 
 func signer(t *testing.T, seed string) *receipt.Signer {
@@ -207,6 +215,33 @@ func TestVerifyNamesEachChange(t *testing.T) {
 			es[i].Detail, es[i].Salt = nil, ""
 			return es, ss
 		}, []string{"changed: day 2026-12-05 entry S#alice 2026-12-05T10:00:03.000000000Z#subscription_confirmed#sub-1: detail removed without an erasure"}},
+		{"a consent backdated onto the open day (a role that may put entries, review 11)", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			return append(es, refiled(entry("S#carol", "2025-12-06", 5, "subscription_confirmed", "x", nil), "2026-12-06")), ss
+		}, []string{"misdated: day 2026-12-06 entry S#carol"}},
+		{"an inquiry's entry written a day after it, from the stream", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			return append(es, refiled(entry("S#carol", "2026-12-05", 5, "inquiry_received", "inq-1", nil), "2026-12-06")), ss
+		}, nil},
+		{"an inquiry's entry filed before its time", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			return append(es, refiled(entry("S#carol", "2026-12-07", 5, "inquiry_received", "inq-1", nil), "2026-12-06")), ss
+		}, []string{"misdated: day 2026-12-06 entry S#carol"}},
+		{"a move's copy: the original's key and time, filed on the move's day", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
+			c := es[i]
+			c.PK, c.Attrs = "S#alice2", maps.Clone(c.Attrs)
+			c.Attrs["pk"] = "S:S#alice2"
+			c.Detail = map[string]string{"moved_from": es[i].SK}
+			c.Salt = ledger.NewSalt()
+			c.DetailSum = ledger.DetailDigest(c.Salt, c.Detail)
+			es[i].Detail, es[i].Salt, es[i].RedactedBy = nil, "", "req-7"
+			return append(es, refiled(c, "2026-12-06"), entry("S#alice", "2026-12-06", 40, "moved", "req-7", nil)), ss
+		}, nil},
+		{"a copy no move made", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			i := find(es, "2026-12-05", "subscription_confirmed", "S#alice")
+			c := es[i]
+			c.PK, c.Attrs = "S#mallory", maps.Clone(c.Attrs)
+			c.Attrs["pk"] = "S:S#mallory"
+			return append(es, refiled(c, "2026-12-06")), ss
+		}, []string{"misdated: day 2026-12-06 entry S#mallory"}},
 		{"the request metadata stripped by the sweep", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
 			i := find(es, "2026-12-04", "subscribe_requested", "S#alice")
 			delete(es[i].Detail, "source_ip")

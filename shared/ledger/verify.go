@@ -20,6 +20,7 @@ const (
 	BadLeaves    = "bad leaves"    // a day's kept leaves do not make its signed root
 	Unsealed     = "unsealed"      // a day between two sealed ones has no root
 	BadRedaction = "bad redaction" // a detail removed with no erasure or move in the ledger that names it
+	Misdated     = "misdated"      // an entry filed on another day than its time's, and no move's copy or late inquiry
 )
 
 // Finding is one thing Verify found wrong.
@@ -70,9 +71,13 @@ func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, n
 			erasures[[2]string{e.PK, e.Attrs["ref"]}] = e.Attrs["at"]
 		}
 	}
+	copied := movedOriginals(entries)
 	for _, e := range entries {
 		if e.Day < from {
 			continue
+		}
+		if why := misdated(e, copied); why != "" {
+			r.Findings = append(r.Findings, Finding{Kind: Misdated, Day: e.Day, PK: e.PK, SK: e.SK, Why: why})
 		}
 		r.Entries++
 		byDay[e.Day] = append(byDay[e.Day], e)
@@ -122,6 +127,51 @@ func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, n
 		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.PK, b.PK), strings.Compare(a.SK, b.SK), strings.Compare(a.Kind, b.Kind))
 	})
 	return r
+}
+
+// movedOriginals are the sort keys of the entries a correction's move
+// copied (redacted by a request a "moved" entry of their own partition
+// names), each with the earliest day a copy of it may be filed on: the
+// move's.
+func movedOriginals(entries []Entry) map[string]string {
+	moves := map[[2]string]string{} // pk, request id -> the move's day
+	for _, e := range entries {
+		if e.Attrs["event"] == "S:"+EventMoved {
+			moves[[2]string{e.PK, e.Attrs["ref"]}] = Day(strings.TrimPrefix(e.Attrs["at"], "S:"))
+		}
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		if day, ok := moves[[2]string{e.PK, "S:" + e.RedactedBy}]; ok && e.RedactedBy != "" {
+			if d, seen := out[e.SK]; !seen || day < d {
+				out[e.SK] = day
+			}
+		}
+	}
+	return out
+}
+
+// misdated says why e is filed on a day it may not be, "" when it is not:
+// an entry is filed on the day of its time (so one backdated into a day
+// already sealed is inserted there, and one backdated onto today's day
+// shows here), but for a move's copy, filed on the move's day under the
+// sort key of an original the move redacted, and an inquiry's
+// inquiry_received, which the mailer writes from the inquiry's stream
+// record (or a move or erasure that found it missing) on the day it
+// writes it, never before the inquiry's. Entries written before the
+// seal carry no day.
+func misdated(e Entry, copied map[string]string) string {
+	at := Day(strings.TrimPrefix(e.Attrs["at"], "S:"))
+	switch {
+	case e.Day == "" || e.Hash == "" || at == "" || e.Day == at:
+		return ""
+	case e.Day > at && e.Attrs["event"] == "S:inquiry_received":
+		return ""
+	}
+	if day, ok := copied[e.SK]; ok && e.Day >= day {
+		return ""
+	}
+	return "filed on day " + e.Day + ", its time is of " + at + ": no move copied it there"
 }
 
 // checkDay checks one sealed day: its signature, its kept leaves

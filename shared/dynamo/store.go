@@ -197,13 +197,20 @@ func InquiryReceived(i privacy.Inquiry) privacy.Event {
 
 // RecordInquiry writes an inquiry's ledger entry, inquiry_received: the
 // key and attributes the inquiry determines (the sort key its time, event
-// and id), sealed with now's day, the day it is written (a write retried
-// after its inquiry's day was sealed joins the day it is written, so no
-// sealed day gains an entry). It is a conditional put: an entry already
-// there (a record delivered again, a replay) is done, not an error, and
-// is left as it is. The mailer calls it for each inquiry's stream record.
+// and id), by RecordEntry. The mailer calls it for each inquiry's stream
+// record.
 func (s *Store) RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.Time) error {
-	item, err := ledgerItem(InquiryReceived(i))
+	return s.RecordEntry(ctx, InquiryReceived(i), now)
+}
+
+// RecordEntry writes e's ledger entry, sealed with now's day, the day it
+// is written (a write retried after e's day was sealed joins the day it is
+// written, so no sealed day gains an entry). It is a conditional put: an
+// entry already there (a record delivered again, a replay) is done, not an
+// error, and is left as it is. The mailer writes an inquiry's and a site
+// rights request's entry with it, from their stream records.
+func (s *Store) RecordEntry(ctx context.Context, e privacy.Event, now time.Time) error {
+	item, err := ledgerItem(e)
 	if err != nil {
 		return err
 	}
@@ -211,7 +218,7 @@ func (s *Store) RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.T
 		Item:                sealEntryOn(withDue(privacy.TableLedger, item), ledger.Day(ts(now))),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("record inquiry_received: %w", err)
+		return fmt.Errorf("record %s: %w", e.Name, err)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ type requestRecord struct {
 	// ReceivedPolicyVersion is the policy in force when the site's form
 	// filed it (its request_received entry names it).
 	ReceivedPolicyVersion string `dynamodbav:"received_policy_version,omitempty"`
-	Lang          string `dynamodbav:"lang,omitempty"`
+	Lang                  string `dynamodbav:"lang,omitempty"`
 	// Question and Answer are the team's question and the requester's
 	// answer (stripped with the address); AskNonce names the question its
 	// link answers, AskedFrom the status the answer returns the request to.

@@ -63,9 +63,11 @@ func run() error {
 		Restrictions: store,
 		// Suppressions read the suppression table (Query on the subject).
 		Suppressions: store,
-		// An inquiry's ledger entry, from its stream record (PutItem on
-		// the ledger, held to the entry's attributes).
+		// An inquiry's and a site rights request's ledger entry, from its
+		// stream record (PutItem on the ledger, held to an entry's
+		// attributes); the hasher keys those a request names.
 		Ledger: store,
+		Hasher: keys.Hasher,
 		Sender: &ses.Sender{Client: ses.NewClient(env.AWS, env.SESEndpoint), From: env.Sender, ConfigurationSet: env.ConfigurationSet},
 		Config: cfg,
 		Tokens: keys.Tokens,

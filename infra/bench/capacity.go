@@ -227,8 +227,11 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 	// from the inquiry's stream record (mailer.Mailer.RecordChange) with
 	// the metered client. The record is the inquiry as written, read back
 	// unmetered (the stream's image, which costs the table nothing).
-	mail := &mailer.Mailer{Ledger: store, Now: time.Now, Log: log}
-	plain := dynamo.New(ddbClient(ddb), t)
+	// A site rights request's entry likewise, from the request's record.
+	mail := &mailer.Mailer{Ledger: store, Hasher: hasher, Now: time.Now, Log: log}
+	raw := ddbClient(ddb)
+	plain := dynamo.New(raw, t)
+	filed := map[int]string{} // the rights requests' ids
 
 	const n = 20
 	req := func(i int, body string, query map[string]string) httpapi.Request {
@@ -288,15 +291,22 @@ func benchCapacity(ctx context.Context, ddb string, t dynamo.Tables) ([]capacity
 			return http.StatusOK, p.Unsubscribe(ctx, preferences.Click{Token: tok, PolicyVersion: "v",
 				Meta: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
 		}, nil},
-		{"rights request", "request + ledger entry", 4, func(i int) (int, error) {
+		{"rights request", "request + ledger entry, 1 WCU each (no transaction)", 2, func(i int) (int, error) {
 			form, err := privacy.ParseRightsRequest(privacy.Input{"email": addr("r", i), "type": "access"})
 			if err != nil {
 				return 0, err
 			}
-			_, err = rh.File(ctx, rights.Filing{Form: form, PolicyVersion: "v",
-				From: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), ReceivedAt: time.Now()}})
+			got, err := rh.File(ctx, rights.Filing{Form: form, PolicyVersion: "v",
+				From: privacy.RequestMeta{SourceIP: fmt.Sprintf("198.51.100.%d", i), UserAgent: "Capacity/1", ReceivedAt: time.Now()}})
+			filed[i] = got.ID
 			return http.StatusAccepted, err
-		}, nil},
+		}, func(i int) error {
+			ch, err := insertedRequest(ctx, raw, t.Requests, filed[i])
+			if err != nil {
+				return err
+			}
+			return mail.RecordChange(ctx, ch)
+		}},
 	}
 	var out []capacity
 	for _, op := range ops {
@@ -342,4 +352,20 @@ func inserted(ctx context.Context, store *dynamo.Store, subject privacy.SubjectI
 		}
 	}
 	return privacy.Change{}, fmt.Errorf("no %s item of %s", kind, subject)
+}
+
+// insertedRequest is the stream's INSERT record of request id, as the
+// mailer receives it: the item as written (read unmetered), decoded as
+// the stream's image is.
+func insertedRequest(ctx context.Context, db *dynamodb.Client, table, id string) (privacy.Change, error) {
+	keys := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "R#" + id},
+		"sk": &types.AttributeValueMemberS{Value: "REQUEST"}}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keys, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return privacy.Change{}, fmt.Errorf("read request %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return privacy.Change{}, fmt.Errorf("no request %s", id)
+	}
+	return dynamo.DecodeChange(privacy.Change{Seq: "1"}, keys, nil, out.Item), nil
 }

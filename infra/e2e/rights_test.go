@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/infra/local/localtest"
+	"github.com/privacykeeper/privacykeeper/shared/dynamo"
 	"github.com/privacykeeper/privacykeeper/shared/lambdaenv"
+	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 	"github.com/privacykeeper/privacykeeper/shared/token"
 )
@@ -51,6 +54,29 @@ func TestRightsRequestIntakeAndVerification(t *testing.T) {
 	due, err := time.Parse(time.RFC3339, f.DueAt)
 	if err != nil || due.Before(privacy.AddCalendarMonths(before, 1).Add(-time.Minute)) || due.After(privacy.AddCalendarMonths(time.Now().UTC(), 1).Add(time.Minute)) {
 		t.Fatalf("due %q is not one calendar month after receipt", f.DueAt)
+	}
+	// Its request_received entry is the mailer's, written from the
+	// request's stream record under the mailer's template role (the stack
+	// fails the test on any call IAM refuses): waited for, then read. It
+	// names the type, regulation and relationship, not the filer's IP or
+	// browser (the request is stored alone; nothing of the entry is
+	// stripped at 90 days, so it is not filed for the sweep), and its hash
+	// verifies.
+	entry := s.waitLedger(t, "S#"+string(s.hasher.Subject(addr)), "request_received", 30*time.Second)
+	if str(entry, "ref") != f.ID || str(entry, "legal_basis") != "legal_obligation" || str(entry, "policy_version") == "" ||
+		mapStr(entry, "detail", "type") != "access" || mapStr(entry, "detail", "regulation") != "gdpr" ||
+		mapStr(entry, "detail", "relationship") != "subscriber" || mapStr(entry, "detail", "source_ip") != "" ||
+		mapStr(entry, "detail", "user_agent") != "" || str(entry, "retention_pk") != "" {
+		t.Fatalf("request_received %v", entry)
+	}
+	scan, err := dynamo.New(s.DB(), dynamo.Tables{Ledger: s.Tables["LedgerTable"]}).ScanLedger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range scan {
+		if e.Attrs["ref"] == "S:"+f.ID && (e.Hash == "" || ledger.Check(e) != "") {
+			t.Fatalf("the request's entry does not verify: %+v", e)
+		}
 	}
 	// The same request again (the same form sent twice) joins the first,
 	// silently: the answer is a fresh request's (no id, status or deadline

@@ -67,7 +67,7 @@ func toRequestRecord(r privacy.RightsRequest) requestRecord {
 		ExtensionReason: r.ExtensionReason, DecidedBy: r.DecidedBy, MailDue: r.MailDue.String(), Source: r.Source, Channel: r.Channel,
 		Controller: r.Controller, CallbackURLs: r.CallbackURLs, IdentityKeys: r.IdentityKeys, GroupID: r.GroupID,
 		OpenDSRVersion: r.OpenDSRVersion, FulfilAfter: stamp{r.FulfilAfter}, AttemptedAt: stamp{r.AttemptedAt}, BodyDigest: r.BodyDigest,
-		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion,
+		ResultsCount: r.ResultsCount, MailPending: r.MailPending.String(), PolicyVersion: r.PolicyVersion, ReceivedPolicyVersion: r.ReceivedPolicyVersion,
 		Lang: r.Lang, AgentConfirmedAt: stamp{r.AgentConfirmedAt}, NewAddressConfirmedAt: stamp{r.NewAddressConfirmedAt},
 		MailHeld: r.MailHeld, Question: r.Question, AskedAt: stamp{r.AskedAt}, AskedFrom: r.AskedFrom, AskNonce: r.AskNonce,
 		Answer: r.Answer, AnsweredAt: stamp{r.AnsweredAt}}
@@ -93,7 +93,7 @@ func (rec requestRecord) domain() (privacy.RightsRequest, error) {
 		Source: rec.Source, Channel: rec.Channel, Controller: rec.Controller, CallbackURLs: rec.CallbackURLs, OpenDSRVersion: rec.OpenDSRVersion,
 		IdentityKeys: rec.IdentityKeys, GroupID: rec.GroupID,
 		BodyDigest: rec.BodyDigest, ResultsCount: rec.ResultsCount, MailPending: privacy.ParseMailDue(rec.MailPending),
-		PolicyVersion: rec.PolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld,
+		PolicyVersion: rec.PolicyVersion, ReceivedPolicyVersion: rec.ReceivedPolicyVersion, Lang: rec.Lang, MailHeld: rec.MailHeld,
 		Question: rec.Question, AskedFrom: rec.AskedFrom, AskNonce: rec.AskNonce, Answer: rec.Answer,
 		ReceivedAt: rec.ReceivedAt.Time, DueAt: rec.DueAt.Time, OriginalDueAt: rec.OriginalDueAt.Time, ExtendedUntil: rec.Extended.Time,
 		CompletedAt: rec.CompletedAt.Time, VerifySentAt: rec.VerifySentAt.Time, VerifiedAt: rec.VerifiedAt.Time,

@@ -140,7 +140,11 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.recordMissingInquiries(ctx, items, entries, at); err != nil {
+	reqs, err := s.SubjectRequests(ctx, from, time.Time{})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.recordMissingEntries(ctx, items, reqs, entries, at); err != nil {
 		return 0, err
 	}
 	n, err := s.moveLedger(ctx, from, to, requestID, at)
@@ -181,10 +185,6 @@ func (s *Store) MoveSubject(ctx context.Context, from, to privacy.SubjectID, ema
 			"to": str(string(to)), "moved_at": str(ts(at)),
 			"expires_at": num(privacy.Retention().MovedForward.From(at).Unix())})}); err != nil {
 		return n, fmt.Errorf("forward to the new address: %w", err)
-	}
-	reqs, err := s.SubjectRequests(ctx, from, time.Time{})
-	if err != nil {
-		return n, err
 	}
 	for _, r := range reqs {
 		set, vals := "SET subject = :to", map[string]types.AttributeValue{":to": str(string(to))}

@@ -43,7 +43,11 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 	if err != nil {
 		return false, 0, err
 	}
-	if wrote, err := s.recordMissingInquiries(ctx, items, entries, e.At); err != nil {
+	reqs, err := s.SubjectRequests(ctx, subject, time.Time{})
+	if err != nil {
+		return false, 0, err
+	}
+	if wrote, err := s.recordMissingEntries(ctx, items, reqs, entries, e.At); err != nil {
 		return false, 0, err
 	} else if wrote {
 		if entries, err = s.LedgerEntries(ctx, subject); err != nil {
@@ -52,10 +56,6 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 	}
 	// An entry an erasure redacted before holds nothing more to erase.
 	entries = slices.DeleteFunc(entries, func(it map[string]types.AttributeValue) bool { return s1(it, ledger.AttrRedactedBy) != "" })
-	reqs, err := s.SubjectRequests(ctx, subject, time.Time{})
-	if err != nil {
-		return false, 0, err
-	}
 	plan := privacy.PlanErasure(held(items), held(entries), reqs, before, requestID, e.At)
 	if plan.Withheld {
 		return true, 0, nil

@@ -101,7 +101,10 @@ type requestRecord struct {
 	MailPending string `dynamodbav:"mail_pending,omitempty"`
 	// PolicyVersion is the policy in force at the request's outcome.
 	PolicyVersion string `dynamodbav:"policy_version,omitempty"`
-	Lang          string `dynamodbav:"lang,omitempty"`
+	// ReceivedPolicyVersion is the policy in force when the site's form
+	// filed it (its request_received entry names it).
+	ReceivedPolicyVersion string `dynamodbav:"received_policy_version,omitempty"`
+	Lang                  string `dynamodbav:"lang,omitempty"`
 	// Question and Answer are the team's question and the requester's
 	// answer (stripped with the address); AskNonce names the question its
 	// link answers, AskedFrom the status the answer returns the request to.
@@ -171,7 +174,12 @@ func (s *Store) queryRequests(ctx context.Context, in *dynamodb.QueryInput) ([]p
 	return out, nil
 }
 
-// CreateRequest stores a new request and its ledger entry.
+// CreateRequest stores a new request and its ledger entry, in one
+// transaction. An event without a subject writes no entry: the request is
+// stored alone, one conditional PutItem (a site filing, whose
+// request_received the mailer writes from the request's stream record:
+// privacy.RightsRequest.ReceivedFromStream; a controller's request, which
+// has none).
 func (s *Store) CreateRequest(ctx context.Context, r privacy.RightsRequest, e privacy.Event) error {
 	return s.createRequest(ctx, r, e)
 }
@@ -184,8 +192,19 @@ func (s *Store) createRequest(ctx context.Context, r privacy.RightsRequest, e pr
 	for k, v := range requestKey(r.ID) {
 		item[k] = v
 	}
-	items, err := s.withLedger(e, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item),
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	put := &types.Put{TableName: &s.tables.Requests, Item: withDue(privacy.TableRequests, item),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	if e.Subject == "" {
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+		if isConditionFailed(err) {
+			return privacy.ErrExists
+		}
+		if err != nil {
+			return fmt.Errorf("create request: %w", err)
+		}
+		return nil
+	}
+	items, err := s.withLedger(e, types.TransactWriteItem{Put: put})
 	if err != nil {
 		return err
 	}

@@ -197,13 +197,20 @@ func InquiryReceived(i privacy.Inquiry) privacy.Event {
 
 // RecordInquiry writes an inquiry's ledger entry, inquiry_received: the
 // key and attributes the inquiry determines (the sort key its time, event
-// and id), sealed with now's day, the day it is written (a write retried
-// after its inquiry's day was sealed joins the day it is written, so no
-// sealed day gains an entry). It is a conditional put: an entry already
-// there (a record delivered again, a replay) is done, not an error, and
-// is left as it is. The mailer calls it for each inquiry's stream record.
+// and id), by RecordEntry. The mailer calls it for each inquiry's stream
+// record.
 func (s *Store) RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.Time) error {
-	item, err := ledgerItem(InquiryReceived(i))
+	return s.RecordEntry(ctx, InquiryReceived(i), now)
+}
+
+// RecordEntry writes e's ledger entry, sealed with now's day, the day it
+// is written (a write retried after e's day was sealed joins the day it is
+// written, so no sealed day gains an entry). It is a conditional put: an
+// entry already there (a record delivered again, a replay) is done, not an
+// error, and is left as it is. The mailer writes an inquiry's and a site
+// rights request's entry with it, from their stream records.
+func (s *Store) RecordEntry(ctx context.Context, e privacy.Event, now time.Time) error {
+	item, err := ledgerItem(e)
 	if err != nil {
 		return err
 	}
@@ -211,42 +218,54 @@ func (s *Store) RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.T
 		Item:                sealEntryOn(withDue(privacy.TableLedger, item), ledger.Day(ts(now))),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("record inquiry_received: %w", err)
+		return fmt.Errorf("record %s: %w", e.Name, err)
 	}
 	return nil
 }
 
-// recordMissingInquiries writes, at now, the inquiry_received entry of
-// each inquiry among items (a subject's partition) that entries (its
-// ledger partition) lack, and reports whether it wrote any. An erasure
-// and a move call it before they weigh the ledger: an inquiry whose entry
-// the mailer has not written yet (its stream record still to come, or
-// given up before a replay reached it) is then erased or moved with the
-// rest, and never written later under the old key alone, or not at all
-// (review 11). Entries are matched by event and ref, so an entry whose
-// time is in an older form is found too.
-func (s *Store) recordMissingInquiries(ctx context.Context, items, entries []map[string]types.AttributeValue, now time.Time) (bool, error) {
-	have := map[string]bool{}
+// recordMissingEntries writes, at now, the entry the mailer writes from a
+// stream record (RecordEntry) of each inquiry among items (a subject's
+// partition) and each site rights request among reqs (theirs) that
+// entries (their ledger partition) lack, and reports whether it wrote
+// any. An erasure and a move call it before they weigh the ledger: an
+// inquiry or a request whose entry the mailer has not written yet (its
+// stream record still to come, or given up before a replay reached it)
+// is then erased or moved with the rest, and never written later under
+// the old key alone, with a detail the erasure removed, or not at all
+// (review 11). A request's is written without its detail (the keyed
+// hashes of those it names need the hasher, and an erasure redacts them
+// anyway). Entries are matched by event and ref, so an entry whose time
+// is in an older form is found too.
+func (s *Store) recordMissingEntries(ctx context.Context, items []map[string]types.AttributeValue, reqs []privacy.RightsRequest,
+	entries []map[string]types.AttributeValue, now time.Time) (bool, error) {
+	have := map[[2]string]bool{}
 	for _, it := range entries {
-		if s1(it, "event") == string(EventInquiryReceived) {
-			have[s1(it, "ref")] = true
-		}
+		have[[2]string{s1(it, "event"), s1(it, "ref")}] = true
 	}
-	wrote := false
+	var missing []privacy.Event
 	for _, it := range items {
-		if s1(it, "kind") != KindInquiry || have[s1(it, "id")] {
+		if s1(it, "kind") != KindInquiry || have[[2]string{string(EventInquiryReceived), s1(it, "id")}] {
 			continue
 		}
 		inq, err := DecodeInquiry(it)
 		if err != nil {
-			return wrote, err
+			return false, err
 		}
-		if err := s.RecordInquiry(ctx, inq, now); err != nil {
-			return wrote, err
-		}
-		wrote = true
+		missing = append(missing, InquiryReceived(inq))
 	}
-	return wrote, nil
+	for _, r := range reqs {
+		if !r.ReceivedFromStream() || have[[2]string{string(privacy.EventRequestReceived), r.ID}] {
+			continue
+		}
+		r.Email = "" // no detail
+		missing = append(missing, privacy.RequestReceived(r, nil))
+	}
+	for i, e := range missing {
+		if err := s.RecordEntry(ctx, e, now); err != nil {
+			return i > 0, err
+		}
+	}
+	return len(missing) > 0, nil
 }
 
 // onlySignupRefused reports whether a transaction failed only on the

@@ -61,12 +61,16 @@ type Suppressions interface {
 }
 
 // Ledger writes the ledger entries whose change the mailer is the retried
-// path of: an inquiry's inquiry_received, from the inquiry's stream record
-// (the form stores the inquiry alone, without a transaction).
+// path of: an inquiry's inquiry_received and a site rights request's
+// request_received, from the item's stream record (the form stores each
+// alone, without a transaction).
 type Ledger interface {
 	// RecordInquiry writes the inquiry's entry, sealed with now's day; an
 	// entry already there is done.
 	RecordInquiry(ctx context.Context, i privacy.Inquiry, now time.Time) error
+	// RecordEntry writes e's entry, sealed with now's day; an entry
+	// already there is done.
+	RecordEntry(ctx context.Context, e privacy.Event, now time.Time) error
 }
 
 // Sender sends one email and returns its provider message id.
@@ -86,9 +90,12 @@ type Mailer struct {
 	// to those who take mail from us.
 	Suppressions Suppressions
 	Sender       Sender
-	// Ledger, when set (the function sets it), writes an inquiry's ledger
-	// entry from its record (RecordChange).
+	// Ledger, when set (the function sets it), writes an inquiry's and a
+	// site rights request's ledger entry from its record (RecordChange).
 	Ledger Ledger
+	// Hasher keys the addresses a rights request names (recipient, agent,
+	// parent) in its request_received entry (privacy.RequestReceived).
+	Hasher *privacy.Hasher
 	Config notify.Config
 	Tokens *token.Signer
 	// Receipts signs the receipts a confirmation, a withdrawal of consent
@@ -319,16 +326,30 @@ func (m *Mailer) process(ctx context.Context, log *slog.Logger, ch privacy.Chang
 // all that the mailer does with a change, so that nothing that holds an
 // email back or skips it (an acknowledgement held, a restriction, a
 // suppression, a send that fails) skips the entry: an inquiry's
-// inquiry_received, when the inquiry is first written (INSERT) or
-// replayed (privacyctl replay marks it replayed_at). An error fails the
-// record, which the stream retries, then gives to the failure queue that
-// privacyctl replay feeds back: every inquiry stored gets its entry. A
-// record delivered again finds the entry there (a conditional put).
+// inquiry_received, and a rights request's request_received when the site's
+// form filed it (privacy.RightsRequest.ReceivedFromStream: not a
+// controller's, not one the team entered, not the person's own opt-out of
+// sale, whose entries are written with them), when the item is first
+// written (INSERT) or replayed (privacyctl replay marks it replayed_at). An
+// error fails the record, which the stream retries, then gives to the
+// failure queue that privacyctl replay feeds back: every such item stored
+// gets its entry. A record delivered again finds the entry there (a
+// conditional put).
 func (m *Mailer) RecordChange(ctx context.Context, ch privacy.Change) error {
-	if m.Ledger == nil || ch.Inquiry == nil || ch.Err != nil || ch.Removed || ch.Expired || !ch.Created && !ch.Replayed {
+	if m.Ledger == nil || ch.Err != nil || ch.Removed || ch.Expired || !ch.Created && !ch.Replayed {
 		return nil
 	}
-	if err := m.Ledger.RecordInquiry(ctx, *ch.Inquiry, m.Now()); err != nil {
+	var err error
+	switch {
+	case ch.Inquiry != nil:
+		err = m.Ledger.RecordInquiry(ctx, *ch.Inquiry, m.Now())
+	case ch.Request != nil && ch.Request.ReceivedFromStream():
+		if m.Hasher == nil {
+			return errors.New("ledger: no hasher for a request's entry")
+		}
+		err = m.Ledger.RecordEntry(ctx, privacy.RequestReceived(*ch.Request, m.Hasher), m.Now())
+	}
+	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil

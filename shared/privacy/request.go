@@ -101,6 +101,10 @@ type RightsRequest struct {
 	// PolicyVersion is the policy in force when the request was answered
 	// (its outcome): a receipt carries it.
 	PolicyVersion string
+	// ReceivedPolicyVersion is the policy in force when the site's form
+	// filed the request: its request_received entry, written from the
+	// request's stream record (RequestReceived), names it.
+	ReceivedPolicyVersion string
 	// Lang is the language the request was filed in: its emails follow it.
 	Lang string
 	// Question is the team's question to the requester (Desk.Ask), asked
@@ -303,3 +307,52 @@ const (
 // registered): who took each, when, on what. No person's subject is a
 // word (they are hex digests), so it is nobody's partition.
 const TeamSubject SubjectID = "team"
+
+// OwnOptOut reports whether a filing of type t by relationship rel is the
+// person's own opt-out of the sale and sharing of their data: answered at
+// once, and its request_received entry written with its opt-out (an
+// agent's waits for the person, as every request an agent files).
+func OwnOptOut(t Right, rel Relationship) bool {
+	return t == RightOptOutOfSale && rel != RelationshipAgent
+}
+
+// ReceivedFromStream reports whether r's request_received ledger entry is
+// written from r's stream record (the mailer, RequestReceived) and not
+// with r: a request the site's form filed with a subject. A controller's
+// (OpenDSR) request has no entry, one the team entered has its
+// request_entered, and the person's own opt-out of sale has its entry
+// written with its opt-out (OwnOptOut).
+func (r RightsRequest) ReceivedFromStream() bool {
+	return r.Source == "" && r.Channel == "" && r.Subject != "" && !OwnOptOut(r.Type, r.Relationship)
+}
+
+// RequestReceived is the request_received ledger event of r, a request
+// the site's form filed (ReceivedFromStream), rebuilt from the request as
+// stored: its time, id, legal basis (a legal obligation) and the policy
+// version it was filed under; a detail of its type and regulation, its
+// relationship, and those it names (recipient, agent, parent) as keyed
+// hashes (h), never an address. The filer's network address and browser
+// are not in it: the request item does not carry them.
+//
+// A request that no longer carries its address (the expiry of an
+// unverified request, the strip after its last email, or an erasure took
+// it before its entry was written: a replayed record) gives an entry
+// without a detail: nothing those removed, nor anything of what an
+// erasure redacts from the person's entries, is written back.
+func RequestReceived(r RightsRequest, h *Hasher) Event {
+	e := Event{Subject: r.Subject, Name: EventRequestReceived, At: r.ReceivedAt, Ref: r.ID,
+		LegalBasis: BasisLegalObligation, PolicyVersion: r.ReceivedPolicyVersion}
+	if r.Email == "" {
+		return e
+	}
+	e.Detail = map[string]string{"type": string(r.Type), "regulation": r.Regulation}
+	for k, addr := range map[string]string{"recipient_hash": r.RecipientEmail, "agent_hash": r.AgentEmail, "parent_hash": r.ParentEmail} {
+		if addr != "" {
+			e.Detail[k] = string(h.Subject(addr))
+		}
+	}
+	if r.Relationship != "" {
+		e.Detail["relationship"] = string(r.Relationship)
+	}
+	return e
+}

@@ -147,7 +147,7 @@ func (h *Handlers) File(ctx context.Context, fl Filing) (Filed, error) {
 	var spent limit.Spent
 	var recentErr, spentErr error
 	var wg sync.WaitGroup
-	optOut := f.Type == privacy.RightOptOutOfSale && f.Relationship != privacy.RelationshipAgent
+	optOut := privacy.OwnOptOut(f.Type, f.Relationship)
 	if req.Own() && !optOut {
 		wg.Go(func() { recent, recentErr = h.Store.SubjectRequests(ctx, subject, now.AddDate(0, 0, -30)) })
 	}
@@ -187,19 +187,13 @@ func (h *Handlers) File(ctx context.Context, fl Filing) (Filed, error) {
 	if req.Held(req.AnswerRole()) {
 		req.VerifySentAt = time.Time{}
 	}
-	// Those the request names are in the ledger as hashes: it names no one.
-	detail := map[string]string{"type": string(f.Type), "regulation": f.Regulation, "source_ip": fl.From.SourceIP, "user_agent": fl.From.UserAgent}
-	for k, addr := range map[string]string{"recipient_hash": f.RecipientEmail, "agent_hash": f.AgentEmail, "parent_hash": f.ParentEmail} {
-		if addr != "" {
-			detail[k] = string(h.Hasher.Subject(addr))
-		}
-	}
-	if f.Relationship != "" {
-		detail["relationship"] = string(f.Relationship)
-	}
-	err = h.Store.CreateRequest(ctx, req, privacy.Event{Subject: subject, Name: privacy.EventRequestReceived, At: now, Ref: req.ID,
-		LegalBasis: privacy.BasisLegalObligation, PolicyVersion: fl.PolicyVersion, Detail: detail})
-	if err != nil {
+	// The request is stored alone: its request_received entry is the
+	// mailer's, from the request's stream record
+	// (privacy.RequestReceived: those it names as hashes, no address; the
+	// filer's network address and browser are not kept), written before
+	// anything that holds its emails back.
+	req.ReceivedPolicyVersion = fl.PolicyVersion
+	if err := h.Store.CreateRequest(ctx, req, privacy.Event{}); err != nil {
 		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
 	h.Log.InfoContext(ctx, "rights request received", "rights_request_id", req.ID, "type", f.Type, "relationship", f.Relationship,
@@ -338,7 +332,9 @@ func (h *Handlers) optOut(ctx context.Context, fl Filing, subject privacy.Subjec
 	if err := h.Store.RecordSaleOptOut(ctx, subject, "request", e); err != nil {
 		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}
-	e.Name = "request_received"
+	// Its request_received is written with it (not from its stream
+	// record: privacy.OwnOptOut).
+	e.Name = privacy.EventRequestReceived
 	if err := h.Store.CreateRequest(ctx, req, e); err != nil {
 		return Filed{}, fmt.Errorf("rights request: %w", err)
 	}

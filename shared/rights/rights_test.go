@@ -103,7 +103,27 @@ func (f *fixture) file(t *testing.T, body string) string {
 	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
 		t.Fatal(err)
 	}
+	f.recordReceived(t, out.ID)
 	return out.ID
+}
+
+// recordReceived writes a filed request's request_received entry as the
+// mailer writes it from the request's stream record (none for a filing
+// that stored nothing: a join, a decoy).
+func (f *fixture) recordReceived(t *testing.T, id string) {
+	t.Helper()
+	r, err := f.store.Request(context.Background(), id)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ReceivedFromStream() {
+		if err := f.store.RecordEntry(context.Background(), privacy.RequestReceived(r, f.h.Hasher), f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (f *fixture) request(t *testing.T, id string) privacy.RightsRequest {

@@ -154,18 +154,19 @@ func TestReview11FormsLedgerGrantIsWhatItsCodeSends(t *testing.T) {
 }
 
 // The other functions that put ledger entries (a preference change, a
-// bounce's suppression, an unsubscription by email) are held as
+// bounce's suppression, an unsubscription by email, a rights request's
+// steps) are held as
 // FormsFunction's grant is since review 11: an entry's attributes, never
 // an erasure's mark, and nothing returned. Their code's puts run under
-// these roles in the e2e tests (the preferences, feedback and
-// unsubscribe-by-email journeys), which fail on a refusal.
+// these roles in the e2e tests (the preferences, feedback,
+// unsubscribe-by-email and rights journeys), which fail on a refusal.
 func TestReview11LedgerPutsAreBoundEverywhere(t *testing.T) {
 	ledger := table("LedgerTable")
 	person := []string{"S#" + string(review7Subject)}
 	entry := []string{"pk", "sk", "subject", "event", "at", "ref", "purpose", "legal_basis", "policy_version", "expires_at",
 		"day", "h", "detail", "salt", "detail_sha256", "retention_pk", "retention_at"}
 	var asks []ask
-	for _, fn := range []string{"FormsFunction", "PreferencesFunction", "FeedbackFunction", "UnsubscribeMailFunction"} {
+	for _, fn := range []string{"FormsFunction", "PreferencesFunction", "FeedbackFunction", "UnsubscribeMailFunction", "RightsFunction"} {
 		back := keys(person, entry...)
 		back["dynamodb:ReturnValues"] = "ALL_OLD"
 		asks = append(asks,

@@ -1,5 +1,6 @@
 // Command mailer is the Lambda on the subjects and requests tables'
-// streams: it sends the emails that stored changes make due; on its
+// streams: it sends the emails that stored changes make due; on the ops
+// table's stream it tells every change of the processors' registry; on its
 // schedule ({"retry_mail": true}) it retries those whose sends failed for a
 // reason that passes. It only wires; the logic is in shared/mailer.
 package main
@@ -104,6 +105,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(batch.StreamOr(dynamo.DecodeChange, m.Handle, m.Scheduled))
+	// The ops table's stream (its processors' registry items alone):
+	// every registry change told to the team, the former contact and the
+	// ledger, whoever wrote it.
+	w := &mailer.Watch{Mailer: m, Registry: store}
+	lambda.Start(batch.StreamOr(dynamo.DecodeChange, w.Handle, m.Scheduled))
 	return nil
 }

@@ -119,4 +119,35 @@ func TestProcessorContactChanged(t *testing.T) {
 	if changed != 1 {
 		t.Errorf("%d processor_contact_changed entries, want 1", changed)
 	}
+	// The stream tells the change too (review 10): the team inbox once,
+	// with the new address and the former domain; the ledger's observed
+	// entry, domains only. The former contact's one notice above is the
+	// stream's (the approval writes none), so it is not told twice.
+	subject := "Processor " + proc + ": privacy contact address changed"
+	localtest.WaitEmails(t, s.svc, 1, 20*time.Second, func(e localtest.Email) bool { return e.To(s.team) && e.Subject == subject })
+	told := 0
+	for _, e := range s.mailsTo(t, s.team) {
+		if strings.HasPrefix(e.Subject, "Processor "+proc+":") && e.Subject != "Processor "+proc+": registered" {
+			told++
+			if e.Subject != subject || !strings.Contains(e.Body.Text, moved) || !strings.Contains(e.Body.Text, "pardot.example") ||
+				strings.Contains(e.Body.Text, u+"@example.com") {
+				t.Errorf("the team's email of the change: %s\n%s", e.Subject, e.Body.Text)
+			}
+		}
+	}
+	if told != 1 {
+		t.Errorf("%d team emails of the change, want 1", told)
+	}
+	observed := map[string]int{}
+	for _, it := range s.items(t, "LedgerTable") {
+		if str(it, "event") == "processor_change_observed" && str(it, "ref") == proc {
+			observed[detailValue(it, "change")]++
+			if text := itemText(t, it); strings.Contains(text, moved) || strings.Contains(text, old) {
+				t.Errorf("the observed entry holds an address: %s", text)
+			}
+		}
+	}
+	if observed["added"] != 1 || observed["contact_changed"] != 1 || len(observed) != 2 {
+		t.Errorf("observed entries %v, want the registration and the contact change once each", observed)
+	}
 }

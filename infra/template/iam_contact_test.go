@@ -32,7 +32,7 @@ func TestProcessorContactAsAWSSeesIt(t *testing.T) {
 			calls: func(ctx context.Context, st *dynamo.Store) error {
 				return st.ApproveProcessorAsk(ctx, privacy.ProcessorAsk{ID: "ask-1", Kind: privacy.ProcessorAskContact, AskedBy: "ann",
 					AskedAt: now.Add(-time.Hour), Was: "privacy@old.example", Processor: privacy.Processor{ID: pmProcessor, Name: "Drift",
-						Contact: "privacy@new.example"}}, nil, privacy.Event{Subject: privacy.TeamSubject,
+						Contact: "privacy@new.example"}}, privacy.Event{Subject: privacy.TeamSubject,
 					Name: "processor_contact_changed", At: now, Ref: pmProcessor, LegalBasis: privacy.BasisLegalObligation,
 					Detail: map[string]string{"by": "team", "contact_domain": "new.example"}})
 			}},

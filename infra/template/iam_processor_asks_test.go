@@ -44,11 +44,10 @@ func TestProcessorAsksAsAWSSeesThem(t *testing.T) {
 			return err
 		}},
 		{"another member approves a contact change", []string{"TransactWriteItems"}, func(ctx context.Context, st *dynamo.Store) error {
-			return st.ApproveProcessorAsk(ctx, change, &privacy.ContactNotice{ProcessorID: pmProcessor, ProcessorName: "Drift",
-				To: "privacy@old.example", NewDomain: "new.example", ChangedAt: now}, team("processor_contact_changed"))
+			return st.ApproveProcessorAsk(ctx, change, team("processor_contact_changed"))
 		}},
 		{"another member approves a registration", []string{"TransactWriteItems"}, func(ctx context.Context, st *dynamo.Store) error {
-			return st.ApproveProcessorAsk(ctx, register, nil, team("processor_added"))
+			return st.ApproveProcessorAsk(ctx, register, team("processor_added"))
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -51,8 +51,6 @@ func TestReview10OperatorProcessorGrantIsWhatTheCodeSends(t *testing.T) {
 	register := privacy.ProcessorAsk{ID: "ask-2", Kind: privacy.ProcessorAskAdd, AskedBy: "ann", AskedAt: now.Add(-time.Hour),
 		Processor: privacy.Processor{ID: pmProcessor, Name: "Drift", URL: "https://drift.example/opendsr/v2", Credentials: "sealed",
 			Certificate: "PEM", Contact: "privacy@new.example", IdentityFormat: "raw", Types: []string{"erasure"}}}
-	notice := &privacy.ContactNotice{ProcessorID: pmProcessor, ProcessorName: "Drift", To: "privacy@old.example", NewDomain: "new.example",
-		ChangedAt: now}
 	var sent []iamsim.Request
 	for _, c := range []struct {
 		name   string
@@ -79,13 +77,13 @@ func TestReview10OperatorProcessorGrantIsWhatTheCodeSends(t *testing.T) {
 			return err
 		}},
 		{"a second member approves a contact change", ok8, func(ctx context.Context, st *dynamo.Store) error {
-			return st.ApproveProcessorAsk(ctx, change, notice, team("processor_contact_changed"))
+			return st.ApproveProcessorAsk(ctx, change, team("processor_contact_changed"))
 		}},
 		{"a second member approves a processor's first contact", ok8, func(ctx context.Context, st *dynamo.Store) error {
-			return st.ApproveProcessorAsk(ctx, first, nil, team("processor_contact_changed"))
+			return st.ApproveProcessorAsk(ctx, first, team("processor_contact_changed"))
 		}},
 		{"a second member approves a registration", ok8, func(ctx context.Context, st *dynamo.Store) error {
-			return st.ApproveProcessorAsk(ctx, register, nil, team("processor_added"))
+			return st.ApproveProcessorAsk(ctx, register, team("processor_added"))
 		}},
 		{"an approval of an ask replaced since", func(op, tn string, body []byte) (int, string) {
 			if op == "TransactWriteItems" {
@@ -93,7 +91,7 @@ func TestReview10OperatorProcessorGrantIsWhatTheCodeSends(t *testing.T) {
 			}
 			return ok8(op, tn, body)
 		}, func(ctx context.Context, st *dynamo.Store) error {
-			if err := st.ApproveProcessorAsk(ctx, change, notice, team("processor_contact_changed")); err == nil {
+			if err := st.ApproveProcessorAsk(ctx, change, team("processor_contact_changed")); err == nil {
 				return fmt.Errorf("a refused approval answered nil")
 			}
 			return nil

@@ -175,7 +175,7 @@ func TestIAMReview7ProcmailPathsAsAWSSeesThem(t *testing.T) {
 				e.Ref, e.Detail = pmProcessor, map[string]string{"name": "Drift", "told_by": "email", "contact_domain": "drift.example", "reason": "dpa"}
 				return st.ApproveProcessorAsk(ctx, privacy.ProcessorAsk{ID: "ask-1", Kind: privacy.ProcessorAskAdd, AskedBy: "ann",
 					AskedAt: e.At.Add(-time.Hour), Processor: privacy.Processor{ID: pmProcessor, Name: "Drift", Contact: pmContact,
-						IdentityFormat: "raw", Types: recipients.EmailTypes()}}, nil, e)
+						IdentityFormat: "raw", Types: recipients.EmailTypes()}}, e)
 			}},
 		// privacyctl processor overdue, the console's deadline board
 		// (OperatorFunction) and the daily digest (DeadlineWatchFunction).

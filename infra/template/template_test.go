@@ -411,8 +411,8 @@ func TestNothingLostAfterRetries(t *testing.T) {
 		switch st["Sid"] {
 		case "ReplayInvokes":
 			invokable = js(st["Resource"])
-		case "ReplayMarksTheItems":
-			markable = js(st["Resource"])
+		case "ReplayMarksTheItems", "ReplayMarksTheProcessors":
+			markable += js(st["Resource"])
 		}
 	}
 	for _, fn := range functions(tpl) {
@@ -727,7 +727,9 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix),
 			// A processor's contact address, read when its email is sent:
 			// registered, or as the team last set it (kept after removal).
-			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix, dynamo.ProcessorContactPK})},
+			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix, dynamo.ProcessorContactPK}),
+			// The contact a removed processor had, its own (mailer.Watch).
+			"RemovedProcessorsContact": js([]string{dynamo.ProcessorSeenPK})},
 		"FormsFunction": {"RateCounters": like(dynamo.RateLimitPrefix)},
 		// When a processor's contact changed: a confirm link minted before it confirms nothing.
 		"RightsFunction":             {"RateCounters": like(dynamo.RateLimitPrefix), "ProcessorContactChangedAt": js([]string{dynamo.ProcessorPrefix})},

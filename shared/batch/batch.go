@@ -32,6 +32,9 @@ func Changes(ev events.DynamoDBEvent, decode Decoder) []privacy.Change {
 			// (docs.aws.amazon.com, "DynamoDB Streams and Time to Live").
 			Expired: rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" &&
 				rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com"}
+		if at := rec.Change.ApproximateCreationDateTime.Time; !at.IsZero() {
+			c.At = at.UTC()
+		}
 		out[i] = decode(c, image(rec.Change.Keys), image(rec.Change.OldImage), image(rec.Change.NewImage))
 	}
 	return out

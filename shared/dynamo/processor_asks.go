@@ -21,9 +21,11 @@ import (
 // lapsed; the approval checks the lapse itself.
 const ProcessorAskPK = "PROC#ASK"
 
-// KindContactNotice is the requests table's item that makes the email to
+// KindContactNotice is the requests table's item that made the email to
 // a processor's former contact address due (privacy.ContactNotice): its
-// stream is the outbox. Under pk ContactNoticePrefix+<processor id>, sk
+// stream was the outbox. The approval no longer writes one (the ops
+// table's stream tells every contact change, mailer.Watch); the mailer
+// still sends one written before that change, until ContactNoticeKept. Under pk ContactNoticePrefix+<processor id>, sk
 // the approved ask's id; the table's TTL removes it after
 // ContactNoticeKept.
 const KindContactNotice = "processor_contact_notice"
@@ -99,12 +101,14 @@ func (s *Store) ProcessorAsks(ctx context.Context) ([]privacy.ProcessorAsk, erro
 // ask recorded for its processor and has not lapsed, and (a contact
 // change) while the processor is registered with the contact a was asked
 // over. The new contact is kept under ProcessorContactPK and stamped
-// contact_changed_at, and a former address
-// is given its ContactNotice (notice, when not nil) in the same write.
+// contact_changed_at. It writes no notice: the change of the PROC# item
+// is on the ops table's stream, from which the mailer tells the team, the
+// former address and the ledger (mailer.Watch), as it tells a change
+// written by anything else.
 // privacy.ErrNotFound when the ask is no longer recorded (approved,
 // replaced, lapsed); privacy.ErrStale when the processor changed or was
 // removed since it was asked, or (a registration) already exists.
-func (s *Store) ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk, notice *privacy.ContactNotice, es ...privacy.Event) error {
+func (s *Store) ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk, es ...privacy.Event) error {
 	if len(es) == 0 {
 		return fmt.Errorf("approve processor ask: no ledger entry")
 	}
@@ -135,14 +139,6 @@ func (s *Store) ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk,
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
 				attrPK: str(ProcessorContactPK), attrSK: str(a.Processor.ID), "contact_email": str(a.Processor.Contact)}}})
-		if notice != nil {
-			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Requests, Item: map[string]types.AttributeValue{
-				attrPK: str(ContactNoticePrefix + a.Processor.ID), attrSK: str(a.ID), "kind": str(KindContactNotice),
-				"processor_id": str(notice.ProcessorID), "name": str(notice.ProcessorName), "contact_email": str(notice.To),
-				"new_domain": str(notice.NewDomain), "changed_at": str(ts(notice.ChangedAt)),
-				AttrMailDue: str(privacy.Due(privacy.MailContactChanged, a.ID).String()),
-				attrTTL:     num(at.Add(ContactNoticeKept).Unix())}}})
-		}
 	default:
 		return fmt.Errorf("approve processor ask: unknown kind %q", a.Kind)
 	}

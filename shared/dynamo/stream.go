@@ -9,13 +9,19 @@ import (
 // (shared/batch) read it (sequence number, source, removal, TTL expiry),
 // from the record's key and images: what the item is, its mail due and
 // status before and after, whether privacyctl replay touched it, whether
-// it is the item's first write.
+// it is the item's first write; for a processor's registry item (the ops
+// table's PROC#), the change of the registration (c.Processor).
 func DecodeChange(c privacy.Change, keys, oldImage, newImage map[string]types.AttributeValue) privacy.Change {
 	c.PK, c.SK = s1(keys, attrPK), s1(keys, attrSK)
 	c.OldMailDue = privacy.ParseMailDue(s1(oldImage, AttrMailDue))
 	c.OldStatus = s1(oldImage, "status")
 	c.Replayed = s1(newImage, AttrReplayedAt) != "" && s1(newImage, AttrReplayedAt) != s1(oldImage, AttrReplayedAt)
 	c.Created = !c.Removed && oldImage == nil && newImage != nil
+	if c.PK == ProcessorPrefix {
+		// The ops table's stream: a change of the processors' registry.
+		decodeProcessorChange(&c, oldImage, newImage)
+		return c
+	}
 	if !c.Removed {
 		decodeItem(&c, newImage)
 	}

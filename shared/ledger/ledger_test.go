@@ -221,6 +221,9 @@ func TestVerifyNamesEachChange(t *testing.T) {
 		{"an inquiry's entry written a day after it, from the stream", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
 			return append(es, refiled(entry("S#carol", "2026-12-05", 5, "inquiry_received", "inq-1", nil), "2026-12-06")), ss
 		}, nil},
+		{"a registry change the mailer saw, written after midnight", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
+			return append(es, refiled(entry("SYSTEM#processors", "2026-12-05", 59, "processor_change_observed", "p1", nil), "2026-12-06")), ss
+		}, nil},
 		{"an inquiry's entry filed before its time", func(_ *testing.T, es []ledger.Entry, ss []ledger.Sealed) ([]ledger.Entry, []ledger.Sealed) {
 			return append(es, refiled(entry("S#carol", "2026-12-07", 5, "inquiry_received", "inq-1", nil), "2026-12-06")), ss
 		}, []string{"misdated: day 2026-12-06 entry S#carol"}},

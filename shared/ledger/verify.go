@@ -151,21 +151,28 @@ func movedOriginals(entries []Entry) map[string]string {
 	return out
 }
 
+// StreamEvents are the events the mailer writes from a stream record, on
+// the day it writes them (a record retried, or replayed, after its day):
+// an inquiry's and a site rights request's receipt, and a change of the
+// processors' registry it saw.
+func StreamEvents() []string {
+	return []string{"inquiry_received", "request_received", "processor_change_observed"}
+}
+
 // misdated says why e is filed on a day it may not be, "" when it is not:
 // an entry is filed on the day of its time (so one backdated into a day
 // already sealed is inserted there, and one backdated onto today's day
 // shows here), but for a move's copy, filed on the move's day under the
-// sort key of an original the move redacted, and an inquiry's
-// inquiry_received, which the mailer writes from the inquiry's stream
-// record (or a move or erasure that found it missing) on the day it
-// writes it, never before the inquiry's. Entries written before the
+// sort key of an original the move redacted, and the StreamEvents, which
+// the mailer writes from a stream record (or a move or erasure that found
+// one missing) on the day it writes them, never before their time's. Entries written before the
 // seal carry no day.
 func misdated(e Entry, copied map[string]string) string {
 	at := Day(strings.TrimPrefix(e.Attrs["at"], "S:"))
 	switch {
 	case e.Day == "" || e.Hash == "" || at == "" || e.Day == at:
 		return ""
-	case e.Day > at && e.Attrs["event"] == "S:inquiry_received":
+	case e.Day > at && slices.Contains(StreamEvents(), strings.TrimPrefix(e.Attrs["event"], "S:")):
 		return ""
 	}
 	if day, ok := copied[e.SK]; ok && e.Day >= day {

@@ -138,7 +138,7 @@ type Store interface {
 	// asked by one member and carried out by another's approval.
 	AskProcessor(ctx context.Context, a privacy.ProcessorAsk, e privacy.Event) error
 	ProcessorAsks(ctx context.Context) ([]privacy.ProcessorAsk, error)
-	ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk, notice *privacy.ContactNotice, es ...privacy.Event) error
+	ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk, es ...privacy.Event) error
 	Suppressions(ctx context.Context, subject privacy.SubjectID) ([]string, error)
 	SuppressionRecords(ctx context.Context, subject privacy.SubjectID) ([]privacy.Suppression, error)
 	TeamLift(ctx context.Context, subject privacy.SubjectID, reasons []string, ask *privacy.LiftAsk, es ...privacy.Event) error

@@ -214,7 +214,6 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 			privacy.ProcessorAskLapses, privacy.ErrNotFound)
 	}
 	detail := map[string]string{"ask_id": a.ID, "asked_by": a.AskedBy, "asked_reason": a.Reason}
-	var notice *privacy.ContactNotice
 	name := privacy.EventName("processor_added")
 	p := a.Processor
 	switch a.Kind {
@@ -238,12 +237,8 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 			return ProcessorView{}, fmt.Errorf("processor %s's contact changed since ask %s: %w", p.ID, id, privacy.ErrStale)
 		}
 		p.URL, p.IdentityFormat, p.Types = cur.URL, cur.IdentityFormat, cur.Types
-		if a.Was != "" {
-			notice = &privacy.ContactNotice{ProcessorID: p.ID, ProcessorName: cur.Name, To: a.Was, NewDomain: domainOf(p.Contact),
-				ChangedAt: now}
-		}
 	}
-	if err := o.Store.ApproveProcessorAsk(ctx, a, notice, o.teamEvent(ctx, c, name, p.ID, reason, detail)); err != nil {
+	if err := o.Store.ApproveProcessorAsk(ctx, a, o.teamEvent(ctx, c, name, p.ID, reason, detail)); err != nil {
 		return ProcessorView{}, err
 	}
 	return processorView(p), nil

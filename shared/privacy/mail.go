@@ -190,6 +190,12 @@ type Change struct {
 	// ContactNotice tells a processor's former contact address of its
 	// change (MailContactChanged).
 	ContactNotice *ContactNotice
+	// Processor is a change of the processors' registry (the ops table's
+	// PROC# items), told whoever wrote it.
+	Processor *ProcessorChange
+	// At is when the stream recorded the change (its approximate
+	// creation time); zero when the record does not say.
+	At time.Time
 	// Err is why the item could not be decoded.
 	Err error
 }

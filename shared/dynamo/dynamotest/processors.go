@@ -37,7 +37,7 @@ func PutProcessor(ctx context.Context, st *dynamo.Store, p privacy.Processor, e 
 	if err := st.AskProcessor(ctx, a, askEvent(e, "processor_add_asked")); err != nil {
 		return err
 	}
-	return st.ApproveProcessorAsk(ctx, a, nil, e)
+	return st.ApproveProcessorAsk(ctx, a, e)
 }
 
 // SetProcessorContact changes registered processor id's contact at e.At,
@@ -58,5 +58,5 @@ func SetProcessorContact(ctx context.Context, st *dynamo.Store, id, contact stri
 	if err := st.AskProcessor(ctx, a, askEvent(e, "processor_contact_change_asked")); err != nil {
 		return err
 	}
-	return st.ApproveProcessorAsk(ctx, a, nil, e)
+	return st.ApproveProcessorAsk(ctx, a, e)
 }

@@ -77,4 +77,3 @@ func TestHostileReview12StreamEventBackdatedWithoutBound(t *testing.T) {
 		t.Errorf("an erasure request dated 2025-06-01, filed on 2026-12-06 by a role that may put entries, is not named misdated (findings: %v)", r.Findings)
 	}
 }
-

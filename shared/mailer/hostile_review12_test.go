@@ -98,8 +98,8 @@ func TestHostileReview12ContactChangeHidesAURLChange(t *testing.T) {
 	}
 	rec := events.DynamoDBEventRecord{EventName: "MODIFY", EventSourceArn: "arn:aws:dynamodb:us-east-1:0:table/ops/stream/x",
 		Change: events.DynamoDBStreamRecord{SequenceNumber: "100",
-			OldImage: img("privacy-"+u+"@pardot.example", "https://opendsr.pardot.example/opendsr/v2"),
-			NewImage: img("privacy-team-"+u+"@pardot.example", "https://opendsr.attacker.example/opendsr/v2"),
+			OldImage:                    img("privacy-"+u+"@pardot.example", "https://opendsr.pardot.example/opendsr/v2"),
+			NewImage:                    img("privacy-team-"+u+"@pardot.example", "https://opendsr.attacker.example/opendsr/v2"),
 			ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Now().UTC()},
 			Keys:                        map[string]events.DynamoDBAttributeValue{"pk": s("PROC#"), "sk": s(id)}}}
 	if resp, err := handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}}); err != nil || len(resp.BatchItemFailures) > 0 {

@@ -50,10 +50,10 @@ func TestProcessorWatchGrants(t *testing.T) {
 			return st.RecordProcessorChange(ctx, change, "000000000000000000042", at.Add(25*time.Hour))
 		}},
 		{"a removal's contact kept", ok8, []string{"PutItem OpsTable"}, func(ctx context.Context, st *dynamo.Store) error {
-			return st.RememberRemovedContact(ctx, pmProcessor, "privacy@old.example", at)
+			return st.RememberContact(ctx, pmProcessor, "privacy@old.example", at)
 		}},
 		{"a registration reads it", ok8, []string{"GetItem OpsTable"}, func(ctx context.Context, st *dynamo.Store) error {
-			_, err := st.RemovedContact(ctx, pmProcessor)
+			_, err := st.LastContact(ctx, pmProcessor)
 			return err
 		}},
 	} {
@@ -93,7 +93,7 @@ func TestProcessorWatchGrants(t *testing.T) {
 	for who := range policies(t) {
 		mailer := who == "MailerFunction"
 		check(t, []ask{
-			{who, "dynamodb:PutItem", table("OpsTable"), keys(seen, "contact_email", "pk", "removed_at", "sk"), mailer},
+			{who, "dynamodb:PutItem", table("OpsTable"), keys(seen, "contact_email", "pk", "seen_at", "sk"), mailer},
 			{who, "dynamodb:UpdateItem", table("OpsTable"), keys(seen, "contact_email", "pk", "sk"), false},
 			{who, "dynamodb:DeleteItem", table("OpsTable"), keys(seen, "pk", "sk"), false},
 			{who, "dynamodb:PutItem", table("LedgerTable"), keys(system, entry...), mailer || anyPartition[who]},
@@ -130,7 +130,7 @@ func TestProcessorWatchGrants(t *testing.T) {
 		ask{"MailerFunction", "dynamodb:PutItem", table("LedgerTable"), keys([]string{"SYSTEM#retention-sweep"}, entry...), false},
 		ask{"MailerFunction", "dynamodb:PutItem", table("LedgerTable"), keys([]string{"S#team"}, entry...), false},
 		ask{"MailerFunction", "dynamodb:PutItem", table("LedgerTable"), keys(system, append(slices.Clone(entry), "redacted_by")...), false},
-		ask{"MailerFunction", "dynamodb:PutItem", table("OpsTable"), keys(seen, "contact_email", "pk", "removed_at", "sk", "x"), false},
+		ask{"MailerFunction", "dynamodb:PutItem", table("OpsTable"), keys(seen, "contact_email", "pk", "seen_at", "sk", "x"), false},
 		// The operator keeps its own ledger partitions.
 		ask{"OperatorFunction", "dynamodb:PutItem", table("LedgerTable"), keys([]string{"S#team"}, entry...), true},
 		// A replay marks a registry item, nothing else of it.

@@ -256,7 +256,7 @@ func TestReview12ReplayOfAGivenUpOpsBatchUnderItsPolicy(t *testing.T) {
 	shard := &fakeShard{recs: []streamtypes.Record{
 		opsRecord(100, "MODIFY", dynamo.ProcessorPrefix, "p-1"),      // the approved contact change the mailer gave up on
 		opsRecord(101, "REMOVE", dynamo.ProcessorAskPK, "p-1"),       // the same approval's ask ended
-		opsRecord(102, "INSERT", dynamo.ProcessorContactPK, "p-1"),   // and its kept contact
+		opsRecord(102, "INSERT", "PROC#CONTACT", "p-1"),              // a kept contact (before review 12's fix)
 		opsRecord(103, "MODIFY", "RL#rights_ip#ab#2026-12-08", "RL"), // a form's counter
 		opsRecord(104, "INSERT", dynamo.ProcessorPrefix, "p-2"),      // a registration behind it
 	}}

@@ -725,10 +725,10 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 	for id, want := range map[string]map[string]string{
 		"MailerFunctionRole": {"SentMarkersRetryQueueAndReceiptKeys": js([]string{dynamo.MailMarkerPrefix + "*",
 			dynamo.MailRetryPrefix + "*", dynamo.ReceiptKeysPK}), "ProcessorMailboxes": like(dynamo.MailboxPrefix),
-			// A processor's contact address, read when its email is sent:
-			// registered, or as the team last set it (kept after removal).
-			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix, dynamo.ProcessorContactPK}),
-			// The contact a removed processor had, its own (mailer.Watch).
+			// A processor's contact address, read when its email is sent.
+			"ProcessorContactAddress": js([]string{dynamo.ProcessorPrefix}),
+			// The last contact it saw a processor have, its own
+			// (mailer.Watch; read for a removed processor's mail).
 			"RemovedProcessorsContact": js([]string{dynamo.ProcessorSeenPK})},
 		"FormsFunction": {"RateCounters": like(dynamo.RateLimitPrefix)},
 		// When a processor's contact changed: a confirm link minted before it confirms nothing.
@@ -741,7 +741,7 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		"CallbackFunctionRole": {"CallbackCursors": like(dynamo.CallbackPrefix)},
 		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
 		"OperatorFunction": {"Controllers": like(dynamo.ControllerPrefix), "Processors": js([]string{dynamo.ProcessorPrefix}),
-			"ProcessorContactChange": js([]string{dynamo.ProcessorPrefix}), "ProcessorContactKept": js([]string{dynamo.ProcessorContactPK}),
+			"ProcessorContactChange": js([]string{dynamo.ProcessorPrefix}),
 			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix),
 			"SuppressionLiftAsks": js([]string{dynamo.LiftAskPK}), "ProcessorChangeAsks": js([]string{dynamo.ProcessorAskPK})},
 	} {

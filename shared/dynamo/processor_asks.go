@@ -100,8 +100,9 @@ func (s *Store) ProcessorAsks(ctx context.Context) ([]privacy.ProcessorAsk, erro
 // the ledger, in one transaction that ends the ask: only while a is the
 // ask recorded for its processor and has not lapsed, and (a contact
 // change) while the processor is registered with the contact a was asked
-// over. The new contact is kept under ProcessorContactPK and stamped
-// contact_changed_at. It writes no notice: the change of the PROC# item
+// over. The new contact is stamped contact_changed_at (the mailer keeps
+// the last contact it saw, ProcessorSeenPK, for what waits for the
+// processor after a removal). It writes no notice: the change of the PROC# item
 // is on the ops table's stream, from which the mailer tells the team, the
 // former address and the ledger (mailer.Watch), as it tells a change
 // written by anything else.
@@ -136,9 +137,7 @@ func (s *Store) ApproveProcessorAsk(ctx context.Context, a privacy.ProcessorAsk,
 		}
 		items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: &s.tables.Ops, Key: procKey,
 			UpdateExpression:    aws.String("SET contact_email = :c, contact_changed_at = :at"),
-			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
-			types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
-				attrPK: str(ProcessorContactPK), attrSK: str(a.Processor.ID), "contact_email": str(a.Processor.Contact)}}})
+			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}})
 	default:
 		return fmt.Errorf("approve processor ask: unknown kind %q", a.Kind)
 	}

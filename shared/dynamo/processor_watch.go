@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,14 +26,16 @@ import (
 // every "SYSTEM#*" partition (template.yaml).
 const LedgerProcessorsPK = "SYSTEM#processors"
 
-// ProcessorSeenPK is the ops partition of the contact address a removed
-// processor had when the stream showed its removal (sk its id,
-// contact_email and removed_at): a registration of the same id that
-// follows tells that address that the contact changed, as a contact
-// change does. The mailer's alone: under "PROC#*", which every
+// ProcessorSeenPK is the ops partition of the last contact address the
+// mailer saw a processor have on the ops table's stream (sk its id,
+// contact_email and seen_at): a registration of the same id that follows
+// a removal tells that address that the contact changed, as a contact
+// change does, and what waits for a removed processor goes to it
+// (ProcessorContact). The mailer's alone: under "PROC#*", which every
 // internet-facing function is denied to write, and not among the
-// operator's partitions (PROC#, PROC#ASK, PROC#CONTACT), so no writer of
-// the registry can make a delete-then-put quiet.
+// operator's partitions (PROC#, PROC#ASK), so no writer of the registry
+// can make a delete-then-put, or where a removed processor's mail goes,
+// quiet.
 const ProcessorSeenPK = "PROC#SEEN"
 
 // decodeProcessorChange sets c.Processor from a PROC# item's images.
@@ -80,10 +83,12 @@ func ProcessorChangeObserved(c privacy.ProcessorChange, seq string) privacy.Even
 		name = cmp.Or(name, c.Before.Name)
 		d["previous_contact_domain"], d["previous_host"] = privacy.DomainOf(c.Before.Contact), hostOf(c.Before.URL)
 	}
-	d["name"] = name
+	d["name"] = bounded(name, 200)
 	if f := c.Fields(); len(f) > 0 {
-		d["fields"] = strings.Join(f, ",")
+		d["fields"] = bounded(strings.Join(f, ","), 1000)
 	}
+	d["contact_domain"], d["previous_contact_domain"] = bounded(d["contact_domain"], 255), bounded(d["previous_contact_domain"], 255)
+	d["host"], d["previous_host"] = bounded(d["host"], 255), bounded(d["previous_host"], 255)
 	if c.Expired {
 		d["removed_by"] = "the table's TTL"
 	}
@@ -92,8 +97,34 @@ func ProcessorChangeObserved(c privacy.ProcessorChange, seq string) privacy.Even
 			delete(d, k)
 		}
 	}
-	return privacy.Event{Subject: "processors", Name: privacy.EventProcessorChangeObserved, At: c.At, Ref: c.ID,
+	return privacy.Event{Subject: "processors", Name: privacy.EventProcessorChangeObserved, At: c.At, Ref: boundedID(c.ID),
 		LegalBasis: privacy.BasisLegalObligation, Detail: d}
+}
+
+// boundedID is a processor id as a ledger key and ref hold it: itself, or
+// for one longer than any the operator registers (a UUID) a digest of it,
+// so that no item written to the registry makes its entry's key too long
+// for DynamoDB (1,024 bytes) and its record fail for ever, holding up
+// every change after it (review 12).
+func boundedID(id string) string {
+	if len(id) <= 64 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// bounded is s cut to at most n bytes (on a rune boundary) for a
+// detail, with a mark that it was cut.
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // hostOf is a url's host, "" when it has none.
@@ -120,7 +151,7 @@ func (s *Store) RecordProcessorChange(ctx context.Context, c privacy.ProcessorCh
 		return err
 	}
 	delete(item, "subject")
-	item[attrPK], item[attrSK] = str(LedgerProcessorsPK), str(ts(e.At)+"#"+string(e.Name)+"#"+c.ID+"#"+seq)
+	item[attrPK], item[attrSK] = str(LedgerProcessorsPK), str(ts(e.At)+"#"+string(e.Name)+"#"+e.Ref+"#"+bounded(seq, 64))
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger,
 		Item:                sealEntryOn(withDue(privacy.TableLedger, item), ledger.Day(ts(now))),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
@@ -130,21 +161,23 @@ func (s *Store) RecordProcessorChange(ctx context.Context, c privacy.ProcessorCh
 	return nil
 }
 
-// RememberRemovedContact keeps contact, the address processor id had when
-// its removal was seen, for a registration of the same id that may
-// follow (RemovedContact).
-func (s *Store) RememberRemovedContact(ctx context.Context, id, contact string, at time.Time) error {
+// RememberContact keeps contact, the address processor id had in the
+// change seen at at (its registration or contact change; before its
+// removal), for a registration of the same id that may follow a removal
+// (LastContact) and for what waits for it once removed
+// (ProcessorContact).
+func (s *Store) RememberContact(ctx context.Context, id, contact string, at time.Time) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ops, Item: map[string]types.AttributeValue{
-		attrPK: str(ProcessorSeenPK), attrSK: str(id), "contact_email": str(contact), "removed_at": str(ts(at))}})
+		attrPK: str(ProcessorSeenPK), attrSK: str(id), "contact_email": str(contact), "seen_at": str(ts(at))}})
 	if err != nil {
-		return fmt.Errorf("remember removed processor's contact: %w", err)
+		return fmt.Errorf("remember processor's contact: %w", err)
 	}
 	return nil
 }
 
-// RemovedContact is the contact address processor id had when its last
-// removal was seen, "" when none was.
-func (s *Store) RemovedContact(ctx context.Context, id string) (string, error) {
+// LastContact is the last contact address the mailer saw processor id
+// have, "" when it saw none.
+func (s *Store) LastContact(ctx context.Context, id string) (string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
 		Key:                  map[string]types.AttributeValue{attrPK: str(ProcessorSeenPK), attrSK: str(id)},
 		ProjectionExpression: aws.String("contact_email"), ConsistentRead: aws.Bool(true)})

@@ -39,18 +39,10 @@ func (p processorRecord) domain() privacy.Processor {
 // ProcessorPrefix is the partition of the processors' list in the ops table.
 const ProcessorPrefix = "PROC#"
 
-// ProcessorContactPK is the partition, in the ops table, of the contact
-// address the team last set for a processor (sk its id, contact_email
-// alone; ApproveProcessorAsk): it outlives the processor's removal, so
-// what waited for a removed processor goes to that address, never to the
-// one its delivery kept before the change. Under "PROC#*", which every
-// internet-facing function is denied to write.
-const ProcessorContactPK = "PROC#CONTACT"
-
 // RemoveProcessor ends a registration, with e (who ended it) in the
 // ledger; privacy.ErrNotFound when there is none. Deliveries already
-// queued for it still go (to the contact the team last set for it, kept
-// under ProcessorContactPK, when it changed one).
+// queued for it still go (to the last contact the mailer saw it have,
+// ProcessorSeenPK).
 func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event) error {
 	items, err := s.withLedger(e, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Ops,
 		Key:                 map[string]types.AttributeValue{attrPK: str(ProcessorPrefix), attrSK: str(id)},
@@ -70,12 +62,14 @@ func (s *Store) RemoveProcessor(ctx context.Context, id string, e privacy.Event)
 
 // ProcessorContact is the privacy contact address processor id has now:
 // what the mailer sends its emails to. That of its registration; for a
-// processor removed, the one the team last set for it (ProcessorContactPK),
-// if it ever changed one. Only that attribute is read (the mailer's role
-// may read no other of "PROC#"); "" when the processor is no longer
-// registered and its contact never changed, or it has none.
+// processor removed, the last one the mailer saw it have on the ops
+// table's stream (ProcessorSeenPK, which only the mailer writes: review
+// 12, the operator's role had put another address under the PROC#CONTACT
+// this read before, untold). Only that attribute is read (the mailer's
+// role may read no other of "PROC#"); "" when the processor is no longer
+// registered and none was seen, or it has none.
 func (s *Store) ProcessorContact(ctx context.Context, id string) (string, error) {
-	for _, pk := range []string{ProcessorPrefix, ProcessorContactPK} {
+	for _, pk := range []string{ProcessorPrefix, ProcessorSeenPK} {
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Ops,
 			Key:                  map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(id)},
 			ProjectionExpression: aws.String("contact_email"),

@@ -129,23 +129,32 @@ func Verify(entries []Entry, sealed []Sealed, keys []receipt.JWK, from string, n
 	return r
 }
 
-// movedOriginals are the sort keys of the entries a correction's move
-// copied (redacted by a request a "moved" entry of their own partition
-// names), each with the earliest day a copy of it may be filed on: the
-// move's.
-func movedOriginals(entries []Entry) map[string]string {
-	moves := map[[2]string]string{} // pk, request id -> the move's day
+// original is an entry a move may have copied: where it is, what it
+// records and when, and the first day a copy of it may be filed on (its
+// partition's first move).
+type original struct {
+	pk, event, at, from string
+}
+
+// movedOriginals are, by sort key, the entries of every partition a
+// correction moved away from (one holding a "moved" entry): a move
+// copies each entry of the old partition (movedLedgerCopy), redacted by
+// itself or, before, by an erasure, under the same sort key, time and
+// event.
+func movedOriginals(entries []Entry) map[string][]original {
+	moved := map[string]string{} // pk -> the day of its first move
 	for _, e := range entries {
 		if e.Attrs["event"] == "S:"+EventMoved {
-			moves[[2]string{e.PK, e.Attrs["ref"]}] = Day(strings.TrimPrefix(e.Attrs["at"], "S:"))
+			day := Day(strings.TrimPrefix(e.Attrs["at"], "S:"))
+			if d, ok := moved[e.PK]; !ok || day < d {
+				moved[e.PK] = day
+			}
 		}
 	}
-	out := map[string]string{}
+	out := map[string][]original{}
 	for _, e := range entries {
-		if day, ok := moves[[2]string{e.PK, "S:" + e.RedactedBy}]; ok && e.RedactedBy != "" {
-			if d, seen := out[e.SK]; !seen || day < d {
-				out[e.SK] = day
-			}
+		if day, ok := moved[e.PK]; ok && e.Attrs["event"] != "S:"+EventMoved {
+			out[e.SK] = append(out[e.SK], original{pk: e.PK, event: e.Attrs["event"], at: e.Attrs["at"], from: day})
 		}
 	}
 	return out
@@ -159,26 +168,48 @@ func StreamEvents() []string {
 	return []string{"inquiry_received", "request_received", "processor_change_observed"}
 }
 
+// StreamLateDays is how many days after its time a StreamEvents entry
+// may be filed: the stream keeps a record 24 hours and a replay must
+// read it there, so a day's record is written by the next day's end.
+const StreamLateDays = 2
+
 // misdated says why e is filed on a day it may not be, "" when it is not:
 // an entry is filed on the day of its time (so one backdated into a day
 // already sealed is inserted there, and one backdated onto today's day
-// shows here), but for a move's copy, filed on the move's day under the
-// sort key of an original the move redacted, and the StreamEvents, which
-// the mailer writes from a stream record (or a move or erasure that found
-// one missing) on the day it writes them, never before their time's. Entries written before the
-// seal carry no day.
-func misdated(e Entry, copied map[string]string) string {
+// shows here), but for
+//   - a move's copy: filed on or after its old partition's move, under
+//     the sort key, time and event of an entry of that partition;
+//   - a StreamEvents entry, which the mailer writes from a stream record
+//     on the day it writes it: at most StreamLateDays after its time, or
+//     later when an erasure or a move redacted it (they write the ones
+//     they find missing, then redact them: recordMissingEntries); never
+//     before its time.
+//
+// Entries written before the seal carry no day.
+func misdated(e Entry, originals map[string][]original) string {
 	at := Day(strings.TrimPrefix(e.Attrs["at"], "S:"))
 	switch {
 	case e.Day == "" || e.Hash == "" || at == "" || e.Day == at:
 		return ""
-	case e.Day > at && slices.Contains(StreamEvents(), strings.TrimPrefix(e.Attrs["event"], "S:")):
+	case e.Day > at && slices.Contains(StreamEvents(), strings.TrimPrefix(e.Attrs["event"], "S:")) &&
+		(e.RedactedBy != "" || e.Day <= addDays(at, StreamLateDays)):
 		return ""
 	}
-	if day, ok := copied[e.SK]; ok && e.Day >= day {
-		return ""
+	for _, o := range originals[e.SK] {
+		if o.pk != e.PK && o.event == e.Attrs["event"] && o.at == e.Attrs["at"] && e.Day >= o.from {
+			return ""
+		}
 	}
 	return "filed on day " + e.Day + ", its time is of " + at + ": no move copied it there"
+}
+
+// addDays is day n days on ("" for a day that cannot be read).
+func addDays(day string, n int) string {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return ""
+	}
+	return t.AddDate(0, 0, n).Format(time.DateOnly)
 }
 
 // checkDay checks one sealed day: its signature, its kept leaves

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,11 +23,11 @@ type Registry interface {
 	// RecordProcessorChange writes c's processor_change_observed entry,
 	// once (a record delivered again finds it there).
 	RecordProcessorChange(ctx context.Context, c privacy.ProcessorChange, seq string, now time.Time) error
-	// RememberRemovedContact keeps the contact a processor had when its
-	// removal was seen.
-	RememberRemovedContact(ctx context.Context, id, contact string, at time.Time) error
-	// RemovedContact is that contact, "" when none was kept.
-	RemovedContact(ctx context.Context, id string) (string, error)
+	// RememberContact keeps the last contact a processor was seen to
+	// have (what waits for it after a removal goes there).
+	RememberContact(ctx context.Context, id, contact string, at time.Time) error
+	// LastContact is that contact, "" when none was kept.
+	LastContact(ctx context.Context, id string) (string, error)
 }
 
 // Watch is the mailer with the ops table's stream: every change of the
@@ -96,7 +97,7 @@ func (w *Watch) processorChange(ctx context.Context, log *slog.Logger, ch privac
 	if kind == privacy.ProcessorAdded {
 		// A delete-then-put of the same id is a change of its contact as
 		// surely as an update is: the contact it had when removed.
-		was, err := w.Registry.RemovedContact(ctx, p.ID)
+		was, err := w.Registry.LastContact(ctx, p.ID)
 		if err != nil {
 			return err
 		}
@@ -107,8 +108,10 @@ func (w *Watch) processorChange(ctx context.Context, log *slog.Logger, ch privac
 	if err := w.Registry.RecordProcessorChange(ctx, p, ch.Seq, w.Now()); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	if kind == privacy.ProcessorRemoved && former != "" {
-		if err := w.Registry.RememberRemovedContact(ctx, p.ID, former, p.At); err != nil {
+	// The last contact seen: what waits for the processor once removed
+	// goes there, and a registration after a removal tells it.
+	if last := cmp.Or(now, former); last != "" {
+		if err := w.Registry.RememberContact(ctx, p.ID, last, p.At); err != nil {
 			return err
 		}
 	}
@@ -125,7 +128,13 @@ func (w *Watch) processorChange(ctx context.Context, log *slog.Logger, ch privac
 	if !tellFormer {
 		return nil
 	}
-	msg, err := notify.ContactChanged(c, privacy.ContactNotice{ProcessorID: p.ID, ProcessorName: n.Name, To: former,
+	// The former contact knows the processor by the name it had, not the
+	// one the same write may have given it (review 12).
+	name := n.Name
+	if p.Before != nil && p.Before.Name != "" {
+		name = p.Before.Name
+	}
+	msg, err := notify.ContactChanged(c, privacy.ContactNotice{ProcessorID: p.ID, ProcessorName: name, To: former,
 		NewDomain: privacy.DomainOf(now), ChangedAt: p.At})
 	if err != nil {
 		return fmt.Errorf("the former contact's email: %w", err)

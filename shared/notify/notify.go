@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
@@ -863,7 +862,7 @@ func ContactChanged(c Config, n privacy.ContactNotice) (Message, error) {
 	// The name is the team's, checked one line when registered; a name
 	// registered before that check is flattened here: it goes to an
 	// outside address.
-	n.ProcessorName = strings.Join(strings.FieldsFunc(n.ProcessorName, unicode.IsControl), " ")
+	n.ProcessorName = strings.Join(strings.FieldsFunc(n.ProcessorName, hidden), " ")
 	subj := subject(c.Lang, "Your privacy contact address with %s was changed", c.Company)
 	text, html, err := render(c.Lang, KindContactChanged, subj, struct {
 		Config

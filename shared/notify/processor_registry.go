@@ -65,7 +65,12 @@ func (n ProcessorRegistryChange) What() string {
 
 // ProcessorRegistryChanged renders the team's email of n.
 func ProcessorRegistryChanged(c Config, n ProcessorRegistryChange) (Message, error) {
-	n.ID, n.Name = oneLine(n.ID), oneLine(n.Name)
+	n.ID, n.Name, n.Contact = oneLine(n.ID), oneLine(n.Name), oneLine(n.Contact)
+	n.ContactDomain, n.PreviousContactDomain = oneLine(n.ContactDomain), oneLine(n.PreviousContactDomain)
+	n.Host, n.PreviousHost = oneLine(n.Host), oneLine(n.PreviousHost)
+	for i, f := range n.Fields {
+		n.Fields[i] = oneLine(f)
+	}
 	subj := fmt.Sprintf("Processor %s: %s", n.ID, n.What())
 	text, html, err := render(DefaultLang, KindProcessorRegistry, subj, struct {
 		Config
@@ -78,12 +83,16 @@ func ProcessorRegistryChanged(c Config, n ProcessorRegistryChange) (Message, err
 	return Message{Kind: KindProcessorRegistry, To: []string{c.TeamInbox}, Subject: subj, Text: text, HTML: html}, nil
 }
 
-// oneLine is s without control characters (a value written around the
-// operator's checks), at most 200 characters.
+// oneLine is s without control or format characters (a value written
+// around the operator's checks: line breaks, bidi overrides that reverse
+// what a reader sees; review 12), at most 200 characters.
 func oneLine(s string) string {
-	s = strings.Join(strings.FieldsFunc(s, unicode.IsControl), " ")
+	s = strings.Join(strings.FieldsFunc(s, hidden), " ")
 	if r := []rune(s); len(r) > 200 {
 		s = string(r[:200]) + "…"
 	}
 	return s
 }
+
+// hidden reports a control or format character (Unicode Cc, Cf).
+func hidden(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }

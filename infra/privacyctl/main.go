@@ -1016,7 +1016,7 @@ func replayFailures(ctx context.Context, c *cli, _ []string) error {
 	if o.queueURL == "" {
 		return fmt.Errorf("%w: replay needs -queue-url (the stack's output FailureQueueUrl)", errUsage)
 	}
-	r := &replay.Replayer{QueueURL: o.queueURL, Log: out,
+	r := &replay.Replayer{QueueURL: o.queueURL, Log: out, Marks: replay.OnlyProcessors(o.ops),
 		Queue: sqs.NewFromConfig(cfg, func(opt *sqs.Options) {
 			if o.sqsEndpoint != "" {
 				opt.BaseEndpoint = aws.String(o.sqsEndpoint)

@@ -76,6 +76,28 @@ type Replayer struct {
 	// (SQS's visibility timeout): a replay that fails shows it again after
 	// that. 5 minutes when zero.
 	Hide time.Duration
+	// Marks, when set, says which of a given-up batch's items a replay
+	// marks: a batch's sequence range holds every record of the shard
+	// between its first and last, those its mapping's filter dropped
+	// included, which the function never saw and the replay must not
+	// touch (OnlyProcessors). Every one when nil.
+	Marks func(table string, key map[string]ddbtypes.AttributeValue) bool
+}
+
+// OnlyProcessors is Marks for a stack whose ops table is opsTable: of its
+// stream, only the processors' registry items (pk "PROC#", the mailer's
+// OpsStream filter in template.yaml) are marked; the asks, counters and
+// markers between them are not (review 12: PrivacyReplayPolicy may mark
+// only those, and a replay stopped at the first other one, for good).
+// Every item of the other tables' streams is.
+func OnlyProcessors(opsTable string) func(table string, key map[string]ddbtypes.AttributeValue) bool {
+	return func(table string, key map[string]ddbtypes.AttributeValue) bool {
+		if table != opsTable {
+			return true
+		}
+		pk, _ := key["pk"].(*ddbtypes.AttributeValueMemberS)
+		return pk != nil && pk.Value == dynamo.ProcessorPrefix
+	}
 }
 
 // Report says what a run did.
@@ -188,7 +210,7 @@ func (r *Replayer) touch(ctx context.Context, streamARN string, records []stream
 	seen := map[string]bool{}
 	for _, rec := range records {
 		key, id := keyOf(rec.Dynamodb.Keys)
-		if seen[id] || len(key) == 0 {
+		if seen[id] || len(key) == 0 || (r.Marks != nil && !r.Marks(table, key)) {
 			continue
 		}
 		seen[id] = true

@@ -15,7 +15,10 @@ import (
 // through the team's changes and the processor's removal. Review 9
 // (R9L-1): a contact changed and the processor then removed must not
 // bring back the address the team replaced ("" sent the mailer to the
-// address the delivery kept when it was queued: the retired one).
+// address the delivery kept when it was queued: the retired one). Since
+// review 12 a removed processor's address is the last the mailer saw on
+// the ops table's stream (RememberContact, which mailer.Watch calls for
+// each change): here called as the Watch would.
 func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
@@ -24,6 +27,11 @@ func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 	event := func(name privacy.EventName, id string) privacy.Event {
 		return privacy.Event{Subject: privacy.TeamSubject, Name: name, At: at, Ref: id, LegalBasis: privacy.BasisLegalObligation,
 			Detail: map[string]string{"by": "team"}}
+	}
+	seen := func(id, contact string) { // the mailer's Watch, on the change's record
+		if err := s.RememberContact(ctx, id, contact, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -39,9 +47,8 @@ func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 		{name: "changed, then removed", changes: []string{"dpo@new.example"}, remove: true, want: "dpo@new.example"},
 		{name: "changed twice, then removed", changes: []string{"dpo@new.example", "dpo@newer.example"}, remove: true,
 			want: "dpo@newer.example"},
-		// Never changed: the address its deliveries kept is the one it
-		// had (the mailer falls back to it).
-		{name: "removed, never changed", remove: true, want: ""},
+		// Never changed: the one it was registered with.
+		{name: "removed, never changed", remove: true, want: "privacy@old.example"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := "proc-" + localtest.Unique()
@@ -49,10 +56,12 @@ func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 				Types: []string{"erasure"}}, event("processor_added", id)); err != nil {
 				t.Fatal(err)
 			}
+			seen(id, "privacy@old.example")
 			for _, c := range tc.changes {
 				if err := dynamotest.SetProcessorContact(ctx, s, id, c, event("processor_contact_changed", id)); err != nil {
 					t.Fatal(err)
 				}
+				seen(id, c)
 			}
 			if tc.remove {
 				if err := s.RemoveProcessor(ctx, id, event("processor_removed", id)); err != nil {
@@ -75,6 +84,7 @@ func TestProcessorContactThroughChangeAndRemoval(t *testing.T) {
 	if err := dynamotest.SetProcessorContact(ctx, s, id, "dpo@gone.example", event("processor_contact_changed", id)); err != nil {
 		t.Fatal(err)
 	}
+	seen(id, "dpo@gone.example")
 	if err := s.RemoveProcessor(ctx, id, event("processor_removed", id)); err != nil {
 		t.Fatal(err)
 	}

@@ -56,9 +56,12 @@ func TestHostileReview12OperatorRoleRedirectsARemovedProcessorsMailQuietly(t *te
 	if !ok {
 		t.Fatal("no OperatorFunction")
 	}
-	if _, err := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["OpsTable"]),
+	s.expectRefusals = true // since the fix the role may not put it: the hole closed at IAM, the mail checked below
+	_, err := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["OpsTable"]),
 		Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "PROC#CONTACT"},
-			"sk": &types.AttributeValueMemberS{Value: proc}, "contact_email": &types.AttributeValueMemberS{Value: evil}}}); err != nil {
+			"sk": &types.AttributeValueMemberS{Value: proc}, "contact_email": &types.AttributeValueMemberS{Value: evil}}})
+	refused := err != nil && strings.Contains(err.Error(), "AccessDenied")
+	if err != nil && !refused {
 		t.Fatalf("the role's PROC#CONTACT put: %v", err)
 	}
 	// The team's own removal, as the contract ends.
@@ -72,6 +75,14 @@ func TestHostileReview12OperatorRoleRedirectsARemovedProcessorsMailQuietly(t *te
 		return (e.To(old) || e.To(evil)) && strings.Contains(e.Body.Text, waiting)
 	})
 	redirected := len(got) == 1 && got[0].To(evil)
+	if refused {
+		// Nothing could be steered: the waiting erasure goes to the last
+		// contact the mailer saw the processor have.
+		if len(got) != 1 || !got[0].To(old) {
+			t.Errorf("the erasure waiting for the removed processor did not reach its last contact %s: %d emails", old, len(got))
+		}
+		return
+	}
 	if redirected {
 		t.Errorf("the erasure waiting for the removed processor, with the person's address, went to %s, an address only the operator role's quiet PROC#CONTACT put named", evil)
 	}

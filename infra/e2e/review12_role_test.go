@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,9 +63,12 @@ func TestReview12RemovedProcessorsMailRedirectedByTheOperatorRoleAlone(t *testin
 		t.Fatal("no OperatorFunction")
 	}
 	role := dynamodb.NewFromConfig(cfg)
-	if _, err := role.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["OpsTable"]), Item: map[string]types.AttributeValue{
+	s.expectRefusals = true // since the fix the role may not put it (ProcessorContactKept is gone)
+	_, err := role.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["OpsTable"]), Item: map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "PROC#CONTACT"}, "sk": &types.AttributeValueMemberS{Value: proc},
-		"contact_email": &types.AttributeValueMemberS{Value: evil}}}); err != nil {
+		"contact_email": &types.AttributeValueMemberS{Value: evil}}})
+	refused := err != nil && strings.Contains(err.Error(), "AccessDenied")
+	if err != nil && !refused {
 		t.Fatalf("the role's put of PROC#CONTACT (ProcessorContactKept): %v", err)
 	}
 	if time.Since(start) >= every {
@@ -78,7 +82,12 @@ func TestReview12RemovedProcessorsMailRedirectedByTheOperatorRoleAlone(t *testin
 		redirected = redirected || e.To(evil)
 	}
 	if !redirected {
-		return // the role's write did not steer the mail
+		// The role's write did not steer the mail: it went to the last
+		// contact the mailer saw (the one registered).
+		if !slices.ContainsFunc(got, func(e localtest.Email) bool { return e.To(old) }) {
+			t.Errorf("the erasure waiting for the removed processor reached neither %s nor anyone (refused put: %v)", old, refused)
+		}
+		return
 	}
 	told := localtest.WaitEmails(t, s.svc, 1, 10*time.Second, func(e localtest.Email) bool {
 		return e.To(s.team) && strings.Contains(e.Subject+e.Body.Text, evil)

@@ -742,7 +742,7 @@ func TestOpsItemGrantsNameTheirKeys(t *testing.T) {
 		"OpenDSRFunction":      {"ControllerCredentials": like(dynamo.ControllerPrefix), "RateCounters": like(dynamo.RateLimitPrefix)},
 		"OperatorFunction": {"Controllers": like(dynamo.ControllerPrefix), "Processors": js([]string{dynamo.ProcessorPrefix}),
 			"ProcessorContactChange": js([]string{dynamo.ProcessorPrefix}),
-			"PublishPolicyVersions": js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix),
+			"PublishPolicyVersions":  js([]string{"POLICY"}), "CampaignStatus": like(dynamo.CampaignPrefix),
 			"SuppressionLiftAsks": js([]string{dynamo.LiftAskPK}), "ProcessorChangeAsks": js([]string{dynamo.ProcessorAskPK})},
 	} {
 		r, ok := tpl.Resources[id]

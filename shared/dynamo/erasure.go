@@ -47,9 +47,11 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 	if err != nil {
 		return false, 0, err
 	}
-	if wrote, err := s.recordMissingEntries(ctx, items, reqs, entries, e.At); err != nil {
+	wrote, err := s.recordMissingEntries(ctx, items, reqs, entries, e.At)
+	if err != nil {
 		return false, 0, err
-	} else if wrote {
+	}
+	if len(wrote) > 0 {
 		if entries, err = s.LedgerEntries(ctx, subject); err != nil {
 			return false, 0, err
 		}
@@ -57,6 +59,13 @@ func (s *Store) EraseBefore(ctx context.Context, subject privacy.SubjectID, befo
 	// An entry an erasure redacted before holds nothing more to erase.
 	entries = slices.DeleteFunc(entries, func(it map[string]types.AttributeValue) bool { return s1(it, ledger.AttrRedactedBy) != "" })
 	plan := privacy.PlanErasure(held(items), held(entries), reqs, before, requestID, e.At)
+	// The entries it wrote itself were not held before: not counted (the
+	// request's own are not, already).
+	for _, i := range plan.Ledger {
+		if ref := s1(entries[i], "ref"); ref != requestID && slices.Contains(wrote, [2]string{s1(entries[i], "event"), ref}) {
+			plan.Deleted--
+		}
+	}
 	if plan.Withheld {
 		return true, 0, nil
 	}

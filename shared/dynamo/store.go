@@ -226,8 +226,8 @@ func (s *Store) RecordEntry(ctx context.Context, e privacy.Event, now time.Time)
 // recordMissingEntries writes, at now, the entry the mailer writes from a
 // stream record (RecordEntry) of each inquiry among items (a subject's
 // partition) and each site rights request among reqs (theirs) that
-// entries (their ledger partition) lack, and reports whether it wrote
-// any. An erasure and a move call it before they weigh the ledger: an
+// entries (their ledger partition) lack, and returns the event and ref
+// of each one it wrote. An erasure and a move call it before they weigh the ledger: an
 // inquiry or a request whose entry the mailer has not written yet (its
 // stream record still to come, or given up before a replay reached it)
 // is then erased or moved with the rest, and never written later under
@@ -237,7 +237,7 @@ func (s *Store) RecordEntry(ctx context.Context, e privacy.Event, now time.Time)
 // anyway). Entries are matched by event and ref, so an entry whose time
 // is in an older form is found too.
 func (s *Store) recordMissingEntries(ctx context.Context, items []map[string]types.AttributeValue, reqs []privacy.RightsRequest,
-	entries []map[string]types.AttributeValue, now time.Time) (bool, error) {
+	entries []map[string]types.AttributeValue, now time.Time) ([][2]string, error) {
 	have := map[[2]string]bool{}
 	for _, it := range entries {
 		have[[2]string{s1(it, "event"), s1(it, "ref")}] = true
@@ -249,7 +249,7 @@ func (s *Store) recordMissingEntries(ctx context.Context, items []map[string]typ
 		}
 		inq, err := DecodeInquiry(it)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		missing = append(missing, InquiryReceived(inq))
 	}
@@ -260,12 +260,14 @@ func (s *Store) recordMissingEntries(ctx context.Context, items []map[string]typ
 		r.Email = "" // no detail
 		missing = append(missing, privacy.RequestReceived(r, nil))
 	}
-	for i, e := range missing {
+	var wrote [][2]string
+	for _, e := range missing {
 		if err := s.RecordEntry(ctx, e, now); err != nil {
-			return i > 0, err
+			return wrote, err
 		}
+		wrote = append(wrote, [2]string{string(e.Name), e.Ref})
 	}
-	return len(missing) > 0, nil
+	return wrote, nil
 }
 
 // onlySignupRefused reports whether a transaction failed only on the

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/privacykeeper/privacykeeper/shared/ledger"
 	"github.com/privacykeeper/privacykeeper/shared/privacy"
 )
 
@@ -77,11 +75,11 @@ func ProcessorChangeObserved(c privacy.ProcessorChange, seq string) privacy.Even
 	var name string
 	if c.After != nil {
 		name = c.After.Name
-		d["contact_domain"], d["host"] = privacy.DomainOf(c.After.Contact), hostOf(c.After.URL)
+		d["contact_domain"], d["host"] = privacy.DomainOf(c.After.Contact), privacy.HostOf(c.After.URL)
 	}
 	if c.Before != nil {
 		name = cmp.Or(name, c.Before.Name)
-		d["previous_contact_domain"], d["previous_host"] = privacy.DomainOf(c.Before.Contact), hostOf(c.Before.URL)
+		d["previous_contact_domain"], d["previous_host"] = privacy.DomainOf(c.Before.Contact), privacy.HostOf(c.Before.URL)
 	}
 	d["name"] = bounded(name, 200)
 	if f := c.Fields(); len(f) > 0 {
@@ -127,18 +125,6 @@ func bounded(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// hostOf is a url's host, "" when it has none.
-func hostOf(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unreadable)"
-	}
-	return u.Host
-}
-
 // RecordProcessorChange writes c's ledger entry (ProcessorChangeObserved)
 // in LedgerProcessorsPK: its sort key the change's time, event, processor
 // and stream sequence number, so a record delivered again finds it there
@@ -152,13 +138,7 @@ func (s *Store) RecordProcessorChange(ctx context.Context, c privacy.ProcessorCh
 	}
 	delete(item, "subject")
 	item[attrPK], item[attrSK] = str(LedgerProcessorsPK), str(ts(e.At)+"#"+string(e.Name)+"#"+e.Ref+"#"+bounded(seq, 64))
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger,
-		Item:                sealEntryOn(withDue(privacy.TableLedger, item), ledger.Day(ts(now))),
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("record %s: %w", e.Name, err)
-	}
-	return nil
+	return s.putOnce(ctx, item, e.Name, now)
 }
 
 // RememberContact keeps contact, the address processor id had in the

@@ -214,11 +214,18 @@ func (s *Store) RecordEntry(ctx context.Context, e privacy.Event, now time.Time)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger,
+	return s.putOnce(ctx, item, e.Name, now)
+}
+
+// putOnce writes the ledger entry item of event name once, sealed with
+// now's day, the day it is written: an entry already under its key is
+// done, not an error.
+func (s *Store) putOnce(ctx context.Context, item map[string]types.AttributeValue, name privacy.EventName, now time.Time) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Ledger,
 		Item:                sealEntryOn(withDue(privacy.TableLedger, item), ledger.Day(ts(now))),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("record %s: %w", e.Name, err)
+		return fmt.Errorf("record %s: %w", name, err)
 	}
 	return nil
 }

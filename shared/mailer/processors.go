@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/privacykeeper/privacykeeper/shared/notify"
@@ -88,11 +87,11 @@ func (w *Watch) processorChange(ctx context.Context, log *slog.Logger, ch privac
 	var former, now string
 	if p.Before != nil {
 		n.Name, former = p.Before.Name, p.Before.Contact
-		n.PreviousContactDomain, n.PreviousHost = privacy.DomainOf(former), hostOf(p.Before.URL)
+		n.PreviousContactDomain, n.PreviousHost = privacy.DomainOf(former), privacy.HostOf(p.Before.URL)
 	}
 	if p.After != nil {
 		n.Name, now = p.After.Name, p.After.Contact
-		n.Contact, n.ContactDomain, n.Host = now, privacy.DomainOf(now), hostOf(p.After.URL)
+		n.Contact, n.ContactDomain, n.Host = now, privacy.DomainOf(now), privacy.HostOf(p.After.URL)
 	}
 	if kind == privacy.ProcessorAdded {
 		// A delete-then-put of the same id is a change of its contact as
@@ -154,17 +153,4 @@ func changeKey(ch privacy.Change, kind string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// hostOf is a url's host alone (the part an approver confirms), "" for
-// none.
-func hostOf(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unreadable url)"
-	}
-	return u.Host
 }

@@ -3,7 +3,6 @@ package operator
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -36,20 +35,8 @@ type ProcessorAskView struct {
 }
 
 func processorView(p privacy.Processor) ProcessorView {
-	return ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, Host: hostOf(p.URL), IdentityFormat: p.IdentityFormat, Types: p.Types,
+	return ProcessorView{ID: p.ID, Name: p.Name, URL: p.URL, Host: privacy.HostOf(p.URL), IdentityFormat: p.IdentityFormat, Types: p.Types,
 		Contact: p.Contact}
-}
-
-// hostOf is an OpenDSR URL's host ("" for none): where its requests go.
-func hostOf(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unreadable url)"
-	}
-	return u.Host
 }
 
 func askView(a privacy.ProcessorAsk) ProcessorAskView {
@@ -220,7 +207,7 @@ func (o *Operator) ApproveProcessorAsk(ctx context.Context, c Caller, id, reason
 	case privacy.ProcessorAskAdd:
 		detail["name"], detail["url"], detail["identity_format"] = p.Name, p.URL, p.IdentityFormat
 		if p.URL != "" {
-			detail["host"] = hostOf(p.URL)
+			detail["host"] = privacy.HostOf(p.URL)
 		}
 		detail["contact_domain"] = domainOf(p.Contact)
 		if p.URL == "" {

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -101,6 +102,20 @@ func (c ProcessorChange) Fields() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// HostOf is an OpenDSR URL's host, the part an approver confirms and
+// where its requests go ("" for none): what the team's views, emails and
+// the ledger show of a processor's URL.
+func HostOf(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unreadable url)"
+	}
+	return u.Host
 }
 
 // DomainOf is the domain of address (after its last "@", where mail to it

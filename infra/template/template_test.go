@@ -647,26 +647,15 @@ func TestStreamRolesReadOnlyTheirStreams(t *testing.T) {
 func TestDeployedFunctionsAreNotInDevelopment(t *testing.T) {
 	dev := map[string]string{"DEVELOPMENT": "false", "LOCAL_SECRET": "", "DYNAMODB_ENDPOINT": "", "SES_ENDPOINT": "",
 		"OPENDSR_SIGNING_KEY": "", "ALLOW_INSECURE_CALLBACKS": "false", "RECEIPT_KEY": ""}
-	n := 0
-	for id, r := range transformed(t) {
-		if r["Type"] != "AWS::Lambda::Function" {
-			continue
-		}
-		n++
-		props, _ := r["Properties"].(map[string]any)
-		env, _ := props["Environment"].(map[string]any)
-		vars, _ := env["Variables"].(map[string]any)
-		if vars["DEVELOPMENT"] != "false" {
-			t.Errorf("%s: DEVELOPMENT is %v, want \"false\"", id, vars["DEVELOPMENT"])
+	for id, f := range deployedFunctions(t) {
+		if f.vars["DEVELOPMENT"] != "false" {
+			t.Errorf("%s: DEVELOPMENT is %v, want \"false\"", id, f.vars["DEVELOPMENT"])
 		}
 		for k, want := range dev {
-			if v, ok := vars[k]; ok && v != want {
+			if v, ok := f.vars[k]; ok && v != want {
 				t.Errorf("%s: %s is %v in the template, want %q", id, k, v, want)
 			}
 		}
-	}
-	if n < 12 {
-		t.Fatalf("read %d functions", n)
 	}
 }
 
@@ -863,23 +852,36 @@ func TestAuthorizersMayBeInvoked(t *testing.T) {
 // request: about a tenth of a signup's CPU). A function given a vCPU or
 // more would need its own setting.
 func TestFunctionsRunOnOneThread(t *testing.T) {
-	n := 0
+	for id, f := range deployedFunctions(t) {
+		if f.vars["GOMAXPROCS"] != "1" {
+			t.Errorf("%s: GOMAXPROCS is %v, want \"1\"", id, f.vars["GOMAXPROCS"])
+		}
+		if mem, _ := f.props["MemorySize"].(float64); mem >= 1769 {
+			t.Errorf("%s: %v MB is a vCPU or more: one thread would leave it unused", id, mem)
+		}
+	}
+}
+
+// deployedFunction is a function as the SAM transform leaves it (Globals
+// merged): its properties and its environment's variables.
+type deployedFunction struct{ props, vars map[string]any }
+
+// deployedFunctions are the template's functions after the transform, by
+// logical id; it fails the test when it reads fewer than 12.
+func deployedFunctions(t *testing.T) map[string]deployedFunction {
+	t.Helper()
+	out := map[string]deployedFunction{}
 	for id, r := range transformed(t) {
 		if r["Type"] != "AWS::Lambda::Function" {
 			continue
 		}
-		n++
 		props, _ := r["Properties"].(map[string]any)
 		env, _ := props["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
-		if vars["GOMAXPROCS"] != "1" {
-			t.Errorf("%s: GOMAXPROCS is %v, want \"1\"", id, vars["GOMAXPROCS"])
-		}
-		if mem, _ := props["MemorySize"].(float64); mem >= 1769 {
-			t.Errorf("%s: %v MB is a vCPU or more: one thread would leave it unused", id, mem)
-		}
+		out[id] = deployedFunction{props: props, vars: vars}
 	}
-	if n < 12 {
-		t.Fatalf("read %d functions", n)
+	if len(out) < 12 {
+		t.Fatalf("read %d functions", len(out))
 	}
+	return out
 }
